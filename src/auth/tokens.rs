@@ -1,0 +1,173 @@
+//! Access and refresh tokens.
+//!
+//! Access tokens are HS256 JWTs with `sub`, `role`, `iss`, `iat`, `exp` and
+//! `jti`. Only HS256 is accepted (so `alg: none` and algorithm swaps fail), and
+//! expiry is checked against the injectable clock rather than jsonwebtoken's
+//! own reading of system time, so tests can expire a token by moving the clock.
+//!
+//! Refresh tokens are random opaque strings; only their SHA-256 is stored.
+//! Each is single-use: refreshing consumes it and issues a new one in the same
+//! family. Presenting a consumed one again is treated as theft (OAuth 2.0
+//! security best practice): it is refused and its whole family revoked.
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::domain::account::{AccountId, Role};
+use crate::settings::AuthSettings;
+
+const REFRESH_TOKEN_BYTES: usize = 32;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct AccessClaims {
+    sub: String,
+    role: Role,
+    iss: String,
+    iat: i64,
+    exp: i64,
+    jti: String,
+}
+
+/// Who a verified access token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub account_id: AccountId,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the access token is malformed, tampered with or not ours")]
+    Invalid,
+    #[error("the access token has expired")]
+    Expired,
+}
+
+pub struct TokenIssuer {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+}
+
+impl std::fmt::Debug for TokenIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenIssuer").field("issuer", &self.issuer).finish_non_exhaustive()
+    }
+}
+
+impl TokenIssuer {
+    pub fn new(settings: &AuthSettings) -> TokenIssuer {
+        let secret = settings.jwt_secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false; // checked against our clock in `verify`
+        validation.set_issuer(&[settings.issuer.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
+        TokenIssuer {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            issuer: settings.issuer.clone(),
+            access_ttl_secs: settings.access_token_ttl_secs,
+            refresh_ttl_secs: settings.refresh_token_ttl_secs,
+        }
+    }
+
+    pub fn issue_access(&self, account_id: &AccountId, role: Role, now: DateTime<Utc>) -> anyhow::Result<String> {
+        let claims = AccessClaims {
+            sub: account_id.to_string(),
+            role,
+            iss: self.issuer.clone(),
+            iat: now.timestamp(),
+            exp: now.timestamp() + self.access_ttl_secs as i64,
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+        };
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+    }
+
+    pub fn verify_access(&self, token: &str, now: DateTime<Utc>) -> Result<Principal, TokenError> {
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map_err(|_| TokenError::Invalid)?;
+        let claims = data.claims;
+        if claims.exp <= now.timestamp() {
+            return Err(TokenError::Expired);
+        }
+        let account_id = AccountId::parse(&claims.sub).ok_or(TokenError::Invalid)?;
+        Ok(Principal { account_id, role: claims.role })
+    }
+}
+
+/// A fresh refresh token (hex of 32 random bytes) and the digest to store.
+pub fn new_refresh_token() -> (String, String) {
+    let mut bytes = [0u8; REFRESH_TOKEN_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = hex::encode(bytes);
+    let digest = refresh_token_digest(&token);
+    (token, digest)
+}
+
+/// What the store knows a refresh token by; the token itself is never stored.
+pub fn refresh_token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    fn issuer() -> TokenIssuer {
+        TokenIssuer::new(&AuthSettings {
+            jwt_secret: SecretString::from("0123456789abcdef0123456789abcdef"),
+            pin_pepper: SecretString::from("0123456789abcdef0123456789abcdef"),
+            issuer: "walletgate".into(),
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 3600,
+        })
+    }
+
+    fn alice() -> AccountId {
+        AccountId::parse("acc_demo_alice").unwrap()
+    }
+
+    #[test]
+    fn a_token_verifies_until_it_expires() {
+        let tokens = issuer();
+        let now = Utc::now();
+        let token = tokens.issue_access(&alice(), Role::User, now).unwrap();
+        let principal = tokens.verify_access(&token, now + chrono::Duration::seconds(899)).unwrap();
+        assert_eq!(principal, Principal { account_id: alice(), role: Role::User });
+        assert_eq!(tokens.verify_access(&token, now + chrono::Duration::seconds(900)), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn tampered_and_unsigned_tokens_are_refused() {
+        let tokens = issuer();
+        let now = Utc::now();
+        let token = tokens.issue_access(&alice(), Role::User, now).unwrap();
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        // alg none, same claims, no signature
+        let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
+        let unsigned = format!("{none_header}.{}.", parts[1]);
+        assert_eq!(tokens.verify_access(&unsigned, now), Err(TokenError::Invalid));
+        parts[2] = parts[2].chars().rev().collect();
+        assert_eq!(tokens.verify_access(&parts.join("."), now), Err(TokenError::Invalid));
+        assert_eq!(tokens.verify_access("not-a-jwt", now), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_stored_as_digests() {
+        let (first, digest) = new_refresh_token();
+        let (second, _) = new_refresh_token();
+        assert_ne!(first, second);
+        assert_eq!(first.len(), 64);
+        assert_eq!(digest, refresh_token_digest(&first));
+        assert_ne!(digest, first);
+    }
+}

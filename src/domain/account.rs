@@ -1,0 +1,187 @@
+//! The wallet account: who it belongs to, its verification level and its
+//! partition of the ledger. All changes to an account go through methods here,
+//! so the rules are written once and both stores only save the result.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::credentials::Login;
+use super::ledger::{EntryKind, JournalEntry, Leg, LedgerBalances, LedgerError};
+
+/// An opaque account id, e.g. `acc_01J…`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AccountId(String);
+
+/// Longest id accepted from a URL; generated ids are far shorter.
+const ACCOUNT_ID_BYTES_MAX: usize = 64;
+
+impl AccountId {
+    pub fn generate() -> AccountId {
+        AccountId(format!("acc_{}", uuid::Uuid::now_v7().simple()))
+    }
+
+    /// Accepts ids from URLs and tokens: `acc_` and a short run of `[A-Za-z0-9_]`.
+    /// Anything else cannot name an account, so it is simply not found.
+    pub fn parse(text: &str) -> Option<AccountId> {
+        let valid = text.len() <= ACCOUNT_ID_BYTES_MAX
+            && text.len() > "acc_".len()
+            && text.starts_with("acc_")
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        valid.then(|| AccountId(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for AccountId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Operator,
+}
+
+/// Identity verification level: L0 unverified, L1 real name + resident ID, L2 + face check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum VerificationLevel {
+    L0,
+    L1,
+    L2,
+}
+
+/// A PHC-format password hash; never the password itself.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PasswordHash(pub String);
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: AccountId,
+    pub role: Role,
+    pub login: Login,
+    pub password_hash: PasswordHash,
+    pub level: VerificationLevel,
+    pub frozen: bool,
+    pub created_at: DateTime<Utc>,
+    pub ledger: LedgerBalances,
+    /// How many journal entries the partition has; the next entry's `seq`.
+    pub journal_len: u64,
+}
+
+/// What a posting needs besides its legs.
+#[derive(Debug, Clone)]
+pub struct Posting {
+    pub kind: EntryKind,
+    pub memo: String,
+    pub actor: Option<String>,
+    pub legs: Vec<Leg>,
+}
+
+impl Account {
+    pub fn open(
+        id: AccountId,
+        role: Role,
+        login: Login,
+        password_hash: PasswordHash,
+        level: VerificationLevel,
+        now: DateTime<Utc>,
+    ) -> Account {
+        Account {
+            id,
+            role,
+            login,
+            password_hash,
+            level,
+            frozen: false,
+            created_at: now,
+            ledger: LedgerBalances::default(),
+            journal_len: 0,
+        }
+    }
+
+    /// Applies a balanced posting to this partition and returns the journal
+    /// entry to store with the new state. Nothing changes if it is refused.
+    pub fn post(&mut self, posting: Posting, now: DateTime<Utc>) -> Result<JournalEntry, LedgerError> {
+        self.ledger.apply(&posting.legs)?;
+        let entry = JournalEntry {
+            id: format!("je_{}", uuid::Uuid::now_v7().simple()),
+            seq: self.journal_len,
+            kind: posting.kind,
+            memo: posting.memo,
+            created_at: now,
+            actor: posting.actor,
+            legs: posting.legs,
+        };
+        self.journal_len += 1;
+        Ok(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ledger::{LedgerAccount, leg};
+    use crate::domain::money::Amount;
+
+    fn alice() -> Account {
+        Account::open(
+            AccountId::parse("acc_demo_alice").unwrap(),
+            Role::User,
+            Login::phone("13800000001").unwrap(),
+            PasswordHash("$argon2id$…".into()),
+            VerificationLevel::L0,
+            DateTime::<Utc>::UNIX_EPOCH,
+        )
+    }
+
+    fn credit(amount: &str) -> Posting {
+        Posting {
+            kind: EntryKind::OperatorCredit,
+            memo: "top up".into(),
+            actor: None,
+            legs: vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, amount.parse::<Amount>().unwrap())],
+        }
+    }
+
+    #[test]
+    fn postings_number_the_journal_and_move_balances() {
+        let mut account = alice();
+        let first = account.post(credit("800.00"), DateTime::<Utc>::UNIX_EPOCH).unwrap();
+        let second = account.post(credit("0.50"), DateTime::<Utc>::UNIX_EPOCH).unwrap();
+        assert_eq!((first.seq, second.seq, account.journal_len), (0, 1, 2));
+        assert_eq!(account.ledger.user_available.to_string(), "800.50");
+    }
+
+    #[test]
+    fn a_refused_posting_leaves_the_journal_alone() {
+        let mut account = alice();
+        let overdraw = Posting {
+            legs: vec![leg(LedgerAccount::UserAvailable, LedgerAccount::Funding, "1.00".parse().unwrap())],
+            ..credit("1.00")
+        };
+        assert!(account.post(overdraw, DateTime::<Utc>::UNIX_EPOCH).is_err());
+        assert_eq!(account.journal_len, 0);
+    }
+
+    #[test]
+    fn account_ids_from_outside_are_checked() {
+        assert!(AccountId::parse("acc_demo_alice").is_some());
+        for bad in ["", "acc_", "alice", "acc_../x", "acc_a b", &format!("acc_{}", "a".repeat(64))] {
+            assert!(AccountId::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

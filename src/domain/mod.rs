@@ -1,0 +1,7 @@
+//! Pure types and rules: no I/O, no async, no clocks of their own. Everything
+//! here can be tested with plain values.
+
+pub mod account;
+pub mod credentials;
+pub mod ledger;
+pub mod money;

@@ -1,0 +1,198 @@
+//! The one public error catalogue. Every error a client can see is a variant
+//! here with a stable machine `code`, an HTTP status and a message; the JSON
+//! body is always `{"error":{"code","message","details"}}`. Domain and store
+//! errors convert into it in one place (the `From` impls below), so handlers
+//! just use `?`. Unexpected failures become one opaque `INTERNAL` error whose
+//! full cause chain is logged but never sent.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Value, json};
+
+use crate::domain::credentials::CredentialError;
+use crate::domain::ledger::{LedgerAccount, LedgerError};
+use crate::domain::money::MoneyError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A request that cannot be understood: malformed JSON, unknown fields, a bad value.
+    #[error("{message}")]
+    Validation { field: Option<String>, message: String },
+    #[error("the request body is larger than {bytes_max} bytes")]
+    PayloadTooLarge { bytes_max: usize },
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("this action needs the {required} role")]
+    Forbidden { required: &'static str },
+    #[error("{resource} not found")]
+    NotFound { resource: &'static str },
+    #[error("an account with this login already exists")]
+    AlreadyRegistered,
+    #[error("the available balance is too low for this movement")]
+    InsufficientBalance { available: String, requested: String },
+    #[error("this account is frozen")]
+    AccountFrozen,
+    #[error("too many requests; retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("the store is unavailable; retry shortly")]
+    StoreUnavailable,
+    #[error("too many concurrent changes to this account; retry shortly")]
+    StoreBusy,
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, message: impl std::fmt::Display) -> ApiError {
+        ApiError::Validation { field: Some(field.into()), message: message.to_string() }
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> ApiError {
+        ApiError::Internal(error.into())
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation { .. } => "VALIDATION_FAILED",
+            ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden { .. } => "FORBIDDEN",
+            ApiError::NotFound { .. } => "NOT_FOUND",
+            ApiError::AlreadyRegistered => "ALREADY_REGISTERED",
+            ApiError::InsufficientBalance { .. } => "INSUFFICIENT_BALANCE",
+            ApiError::AccountFrozen => "ACCOUNT_FROZEN",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
+            ApiError::StoreUnavailable => "STORE_UNAVAILABLE",
+            ApiError::StoreBusy => "STORE_BUSY",
+            ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    fn details(&self) -> Value {
+        match self {
+            ApiError::Validation { field: Some(field), .. } => json!({ "field": field }),
+            ApiError::PayloadTooLarge { bytes_max } => json!({ "bytes_max": bytes_max }),
+            ApiError::Forbidden { required } => json!({ "required_role": required }),
+            ApiError::NotFound { resource } => json!({ "resource": resource }),
+            ApiError::InsufficientBalance { available, requested } => {
+                json!({ "available": available, "requested": requested })
+            }
+            ApiError::RateLimited { retry_after_secs } => json!({ "retry_after_secs": retry_after_secs }),
+            _ => json!({}),
+        }
+    }
+
+    fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::StoreUnavailable | ApiError::StoreBusy => Some(1),
+            _ => None,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::AlreadyRegistered => StatusCode::CONFLICT,
+            ApiError::InsufficientBalance { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::AccountFrozen => StatusCode::LOCKED,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::StoreUnavailable | ApiError::StoreBusy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) = self {
+            tracing::error!(error.cause_chain = ?cause, "unexpected error");
+        }
+        let body = json!({
+            "error": { "code": self.code(), "message": self.to_string(), "details": self.details() }
+        });
+        let mut response = HttpResponse::build(self.status_code()).json(body);
+        if let Some(secs) = self.retry_after_secs() {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        match error {
+            StoreError::Unavailable(reason) => {
+                tracing::warn!(%reason, "store unavailable");
+                ApiError::StoreUnavailable
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<CredentialError> for ApiError {
+    fn from(error: CredentialError) -> ApiError {
+        ApiError::validation(error.field(), error)
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(error: LedgerError) -> ApiError {
+        match error {
+            LedgerError::InsufficientFunds { account: LedgerAccount::UserAvailable, balance, change } => {
+                ApiError::InsufficientBalance {
+                    available: balance.to_string(),
+                    requested: change.negated().to_string(),
+                }
+            }
+            LedgerError::Money(MoneyError::Overflow) => ApiError::validation("amount", "the resulting balance would be too large"),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    async fn body_of(error: ApiError) -> (StatusCode, Value, Option<String>) {
+        let response = error.error_response();
+        let retry_after = response.headers().get(RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+        let status = response.status();
+        let bytes = to_bytes(response.into_body()).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap(), retry_after)
+    }
+
+    #[actix_web::test]
+    async fn errors_render_the_catalogue_shape() {
+        let (status, body, _) = body_of(ApiError::validation("amount", "must not be empty")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "VALIDATION_FAILED");
+        assert_eq!(body["error"]["details"]["field"], "amount");
+        assert_eq!(body["error"]["message"], "must not be empty");
+    }
+
+    #[actix_web::test]
+    async fn internal_errors_hide_their_cause() {
+        let (status, body, _) = body_of(ApiError::internal(anyhow::anyhow!("secret table xyz broke"))).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!body.to_string().contains("xyz"));
+    }
+
+    #[actix_web::test]
+    async fn rate_limits_and_outages_say_when_to_retry() {
+        let (status, _, retry_after) = body_of(ApiError::RateLimited { retry_after_secs: 7 }).await;
+        assert_eq!((status, retry_after.as_deref()), (StatusCode::TOO_MANY_REQUESTS, Some("7")));
+        let (status, body, retry_after) = body_of(StoreError::Unavailable("down".into()).into()).await;
+        assert_eq!((status, retry_after.as_deref()), (StatusCode::SERVICE_UNAVAILABLE, Some("1")));
+        assert_eq!(body["error"]["code"], "STORE_UNAVAILABLE");
+    }
+}

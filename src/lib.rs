@@ -1,0 +1,25 @@
+//! walletgate: a stateful wallet-to-wallet transfer gateway simulator.
+//!
+//! Data flows one way: HTTP route → service → domain rules → store.
+//!
+//! - [`settings`]: layered, validated configuration.
+//! - [`startup`]: the application value, its listener and the route table.
+//! - [`telemetry`]: logs, request ids and Prometheus metrics.
+//! - [`clock`]: the injectable source of "now".
+//! - [`error`]: the public error catalogue and its JSON body.
+//! - [`auth`]: passwords, access and refresh tokens, identity extractors.
+//! - [`domain`]: pure rules — money, ledger, accounts, credentials.
+//! - [`services`]: one use case each, orchestrating domain and store.
+//! - [`store`]: the small `Store` trait, in memory and on Redis.
+//! - [`routes`]: thin HTTP handlers and their DTOs.
+
+pub mod auth;
+pub mod clock;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod services;
+pub mod settings;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,24 @@
+//! The walletgate binary: settings, telemetry, the application, and a clean
+//! shutdown on SIGTERM / Ctrl-C.
+
+use std::sync::Arc;
+
+use clap::Parser;
+use walletgate::clock::SystemClock;
+use walletgate::settings::{Overrides, Settings};
+use walletgate::startup::Application;
+use walletgate::telemetry;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let overrides = Overrides::parse();
+    let settings = Settings::load(&overrides)?;
+    telemetry::init_logging(&settings.log);
+    tracing::debug!(?settings, "settings loaded");
+    let store_kind = settings.store.kind().map_err(anyhow::Error::msg)?;
+    let application = Application::build(settings, Arc::new(SystemClock)).await?;
+    tracing::info!(store = %store_kind, "walletgate listening on http://{}", application.address());
+    application.run_until_stopped().await?;
+    tracing::info!("walletgate stopped");
+    Ok(())
+}

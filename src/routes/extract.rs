@@ -1,0 +1,160 @@
+//! Request extractors that speak the error catalogue: a JSON body that names
+//! the offending field when it cannot be read, and query/path failures as
+//! `VALIDATION_FAILED` instead of actix's plain-text defaults.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::web::BytesMut;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use validator::{Validate, ValidationErrors};
+
+use crate::error::ApiError;
+
+/// The largest JSON body accepted, registered as app data by `startup`.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonBodyLimit(pub usize);
+
+const JSON_BODY_LIMIT_DEFAULT: usize = 64 * 1024;
+
+/// A JSON body parsed into `T` (which should `deny_unknown_fields`) and then
+/// checked with `validator`.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<ApiJson<T>, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = request.app_data::<web::Data<JsonBodyLimit>>().map_or(JSON_BODY_LIMIT_DEFAULT, |l| l.0);
+        let content_type_ok = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_none_or(|value| {
+                let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                essence == "application/json" || essence.ends_with("+json")
+            });
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::Validation {
+                    field: None,
+                    message: "the request body must be JSON (Content-Type: application/json)".into(),
+                });
+            }
+            let mut body = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| ApiError::Validation { field: None, message: e.to_string() })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { bytes_max: limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let value = parse_json::<T>(&body)?;
+            value.validate().map_err(first_validation_error)?;
+            Ok(ApiJson(value))
+        })
+    }
+}
+
+/// Deserialises with the path of the failing field, e.g. `amount` or `items[2].id`.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::Validation { field: None, message: "the request body must be a JSON object".into() });
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let field = (path != "." && !path.is_empty()).then_some(path);
+        let message = if inner.is_syntax() || inner.is_eof() {
+            format!("malformed JSON: {inner}")
+        } else {
+            // serde's text, without its "at line 1 column 9" suffix for data errors
+            let text = inner.to_string();
+            text.split(" at line ").next().unwrap_or(&text).to_owned()
+        };
+        ApiError::Validation { field, message }
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| ApiError::Validation { field: None, message: format!("malformed JSON: {e}") })?;
+    Ok(value)
+}
+
+fn first_validation_error(errors: ValidationErrors) -> ApiError {
+    let mut fields: Vec<_> = errors.field_errors().into_iter().collect();
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    match fields.first().and_then(|(field, errors)| errors.first().map(|e| (field.to_string(), e.clone()))) {
+        Some((field, error)) => {
+            let message = error.message.map_or_else(|| format!("is invalid ({})", error.code), |m| m.to_string());
+            ApiError::Validation { field: Some(field), message }
+        }
+        None => ApiError::Validation { field: None, message: errors.to_string() },
+    }
+}
+
+/// For `QueryConfig`: a malformed query string is the client's mistake.
+pub fn query_error(error: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::Validation { field: None, message: format!("invalid query string: {error}") }.into()
+}
+
+/// For `PathConfig`.
+pub fn path_error(error: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::Validation { field: None, message: format!("invalid path: {error}") }.into()
+}
+
+/// For the built-in `Json` extractor, should a route use it.
+pub fn json_error(error: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::Validation { field: None, message: error.to_string() }.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::money::Amount;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Transfer {
+        amount: Amount,
+        memo: String,
+    }
+
+    fn field_and_message(body: &str) -> (Option<String>, String) {
+        match parse_json::<Transfer>(body.as_bytes()).unwrap_err() {
+            ApiError::Validation { field, message } => (field, message),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let (field, message) = field_and_message(r#"{"amount": 1.5, "memo": "x"}"#);
+        assert_eq!(field.as_deref(), Some("amount"));
+        assert!(message.contains("not a JSON number"), "{message}");
+        let (field, message) = field_and_message(r#"{"amount": "1.005", "memo": "x"}"#);
+        assert_eq!((field.as_deref(), message.as_str()), (Some("amount"), "must have at most 2 decimal places (fen)"));
+        let (field, _) = field_and_message(r#"{"amount": "-1.00", "memo": "x"}"#);
+        assert_eq!(field.as_deref(), Some("amount"));
+    }
+
+    #[test]
+    fn unknown_fields_missing_fields_and_broken_json_are_refused() {
+        assert!(field_and_message(r#"{"amount": "1.00", "memo": "x", "fee": "0"}"#).1.contains("unknown field `fee`"));
+        assert!(field_and_message(r#"{"amount": "1.00"}"#).1.contains("missing field `memo`"));
+        assert!(field_and_message(r#"{"amount": "1.00""#).1.starts_with("malformed JSON"));
+        assert!(field_and_message(r#"{"amount": "1.00", "memo": "x"} trailing"#).1.starts_with("malformed JSON"));
+        assert!(field_and_message("").1.contains("JSON object"));
+        assert!(field_and_message("42").1.contains("invalid type"));
+        assert!(field_and_message("[]").1.contains("invalid length"));
+    }
+}

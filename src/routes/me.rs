@@ -1,0 +1,29 @@
+//! The caller's own resources: `/v1/me`, `/v1/wallet`, `/v1/wallet/transactions`.
+//! Every handler acts on the token's account only, so no id from the client
+//! can reach another user's data.
+
+use actix_web::{HttpResponse, web};
+
+use super::views::{BalanceView, MovementPage, PageQuery, ProfileView};
+use crate::auth::AuthenticatedUser;
+use crate::error::ApiError;
+use crate::services::Services;
+
+pub async fn profile(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
+    let account = services.load_account(user.account_id()).await?;
+    Ok(HttpResponse::Ok().json(ProfileView::from(&account)))
+}
+
+pub async fn wallet(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
+    let account = services.load_account(user.account_id()).await?;
+    Ok(HttpResponse::Ok().json(BalanceView::from(&account)))
+}
+
+pub async fn transactions(
+    services: web::Data<Services>,
+    user: AuthenticatedUser,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = services.journal_page(user.account_id(), query.cursor()?, query.limit()).await?;
+    Ok(HttpResponse::Ok().json(MovementPage::try_from(page)?))
+}

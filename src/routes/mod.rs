@@ -1,0 +1,14 @@
+//! Thin HTTP handlers, one file per resource: request DTO in, one service
+//! call, response DTO out. The route table itself lives in `startup.rs`.
+
+pub mod auth;
+pub mod extract;
+pub mod me;
+pub mod ops;
+pub mod system;
+pub mod views;
+
+/// Answers any path no route matched, in the catalogue's shape.
+pub async fn not_found() -> Result<actix_web::HttpResponse, crate::error::ApiError> {
+    Err(crate::error::ApiError::NotFound { resource: "route" })
+}

@@ -1,0 +1,129 @@
+//! Response DTOs shared by several resources.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::account::{Account, AccountId, Role, VerificationLevel};
+use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount};
+use crate::domain::money::Money;
+use crate::error::ApiError;
+use crate::services::wallet::{JournalPage, PAGE_LIMIT_DEFAULT};
+
+/// The profile an account sees of itself.
+#[derive(Debug, Serialize)]
+pub struct ProfileView {
+    pub id: AccountId,
+    pub role: Role,
+    /// Masked, e.g. `138****0001`; null for email logins.
+    pub phone: Option<String>,
+    /// Masked, e.g. `o***@walletgate.test`; null for phone logins.
+    pub email: Option<String>,
+    pub verification_level: VerificationLevel,
+    pub pin_set: bool,
+    pub frozen: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Account> for ProfileView {
+    fn from(account: &Account) -> ProfileView {
+        let masked = account.login.masked();
+        let is_phone = account.login.phone_number().is_some();
+        ProfileView {
+            id: account.id.clone(),
+            role: account.role,
+            phone: is_phone.then(|| masked.clone()),
+            email: (!is_phone).then_some(masked),
+            verification_level: account.level,
+            // Payment PINs are not part of the account yet; none is ever set.
+            pin_set: false,
+            frozen: account.frozen,
+            created_at: account.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct BalanceView {
+    pub account_id: AccountId,
+    pub currency: &'static str,
+    pub available: Money,
+    pub held: Money,
+}
+
+impl From<&Account> for BalanceView {
+    fn from(account: &Account) -> BalanceView {
+        BalanceView {
+            account_id: account.id.clone(),
+            currency: "CNY",
+            available: account.ledger.user_available,
+            held: account.ledger.user_held,
+        }
+    }
+}
+
+/// One journal entry as its owner sees it: what changed in their wallet.
+#[derive(Debug, Serialize)]
+pub struct MovementView {
+    pub id: String,
+    pub kind: EntryKind,
+    pub memo: String,
+    pub created_at: DateTime<Utc>,
+    /// Signed change to the available balance, e.g. `"-7.00"`.
+    pub available_change: Money,
+    /// Signed change to the held balance.
+    pub held_change: Money,
+}
+
+impl TryFrom<&JournalEntry> for MovementView {
+    type Error = ApiError;
+
+    fn try_from(entry: &JournalEntry) -> Result<MovementView, ApiError> {
+        Ok(MovementView {
+            id: entry.id.clone(),
+            kind: entry.kind,
+            memo: entry.memo.clone(),
+            created_at: entry.created_at,
+            available_change: entry.change_to(LedgerAccount::UserAvailable).map_err(ApiError::internal)?,
+            held_change: entry.change_to(LedgerAccount::UserHeld).map_err(ApiError::internal)?,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct MovementPage {
+    pub items: Vec<MovementView>,
+    pub next_cursor: Option<String>,
+}
+
+impl TryFrom<JournalPage> for MovementPage {
+    type Error = ApiError;
+
+    fn try_from(page: JournalPage) -> Result<MovementPage, ApiError> {
+        Ok(MovementPage {
+            items: page.entries.iter().map(MovementView::try_from).collect::<Result<_, _>>()?,
+            next_cursor: page.next_cursor.map(|seq| seq.to_string()),
+        })
+    }
+}
+
+/// `?limit=&cursor=` of every list endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn limit(&self) -> usize {
+        self.limit.unwrap_or(PAGE_LIMIT_DEFAULT)
+    }
+
+    /// Cursors are opaque to clients; here they are journal positions.
+    pub fn cursor(&self) -> Result<Option<u64>, ApiError> {
+        match self.cursor.as_deref() {
+            None | Some("") => Ok(None),
+            Some(text) => text.parse().map(Some).map_err(|_| ApiError::validation("cursor", "is not a cursor this API issued")),
+        }
+    }
+}

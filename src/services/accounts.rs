@@ -1,0 +1,142 @@
+//! Registration, login, token refresh and the profile: the account's life
+//! outside of money.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::Services;
+use crate::auth::password;
+use crate::auth::tokens::{new_refresh_token, refresh_token_digest};
+use crate::domain::account::{Account, AccountId, PasswordHash, Role, VerificationLevel};
+use crate::domain::credentials::{Login, Password};
+use crate::error::ApiError;
+use crate::store::StoreError;
+
+/// How long a consumed refresh token is remembered, to spot its reuse.
+const USED_REFRESH_MEMORY_SECS: u64 = 7 * 24 * 3600;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub refresh_token: String,
+    pub refresh_expires_in: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct RefreshRecord {
+    account_id: AccountId,
+    family: String,
+    expires_at: DateTime<Utc>,
+}
+
+fn refresh_key(digest: &str) -> String {
+    format!("refresh:{digest}")
+}
+
+fn used_refresh_key(digest: &str) -> String {
+    format!("refresh_used:{digest}")
+}
+
+fn revoked_family_key(family: &str) -> String {
+    format!("refresh_family_revoked:{family}")
+}
+
+fn refresh_refused() -> ApiError {
+    ApiError::Unauthenticated("the refresh token is invalid, expired or already used; log in again".into())
+}
+
+/// Hashing is CPU-heavy: keep it off the HTTP workers.
+pub async fn hash_password(password: Password) -> Result<PasswordHash, ApiError> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::Internal)
+}
+
+impl Services {
+    pub async fn register(&self, login: Login, password: Password) -> Result<Account, ApiError> {
+        let password_hash = hash_password(password).await?;
+        let account =
+            Account::open(AccountId::generate(), Role::User, login, password_hash, VerificationLevel::L0, self.now());
+        match self.store.create_account(&account, &[]).await {
+            Ok(()) => Ok(account),
+            Err(StoreError::AlreadyExists) => Err(ApiError::AlreadyRegistered),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    pub async fn login(&self, login: Login, password: String) -> Result<TokenPair, ApiError> {
+        let refused = || ApiError::Unauthenticated("wrong login or password".into());
+        let account = match self.store.account_id_by_login(&login.index_key()).await? {
+            Some(id) => self.store.load_account(&id).await?.map(|v| v.value),
+            None => None,
+        };
+        let Some(account) = account else {
+            tokio::task::spawn_blocking(move || password::burn_equivalent_time(&password))
+                .await
+                .map_err(ApiError::internal)?;
+            return Err(refused());
+        };
+        let stored = account.password_hash.clone();
+        let matches = tokio::task::spawn_blocking(move || password::verify(&password, &stored))
+            .await
+            .map_err(ApiError::internal)?;
+        if !matches {
+            return Err(refused());
+        }
+        let family = uuid::Uuid::new_v4().simple().to_string();
+        self.issue_tokens(&account, family).await
+    }
+
+    /// Rotates a refresh token: the presented one is consumed, a new pair issued.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ApiError> {
+        let digest = refresh_token_digest(refresh_token);
+        let Some(text) = self.store.take_ephemeral(&refresh_key(&digest)).await? else {
+            self.revoke_family_if_reused(&digest).await?;
+            return Err(refresh_refused());
+        };
+        let record: RefreshRecord = serde_json::from_str(&text).map_err(ApiError::internal)?;
+        let remember = Duration::from_secs(USED_REFRESH_MEMORY_SECS);
+        self.store.put_ephemeral(&used_refresh_key(&digest), &record.family, remember).await?;
+        if record.expires_at <= self.now() || self.store.get_ephemeral(&revoked_family_key(&record.family)).await?.is_some()
+        {
+            return Err(refresh_refused());
+        }
+        let account = self.load_account(&record.account_id).await.map_err(|_| refresh_refused())?;
+        self.issue_tokens(&account, record.family).await
+    }
+
+    async fn revoke_family_if_reused(&self, digest: &str) -> Result<(), ApiError> {
+        if let Some(family) = self.store.get_ephemeral(&used_refresh_key(digest)).await? {
+            tracing::warn!(%family, "a consumed refresh token was presented again; revoking its family");
+            let ttl = Duration::from_secs(self.tokens.refresh_ttl_secs);
+            self.store.put_ephemeral(&revoked_family_key(&family), "revoked", ttl).await?;
+        }
+        Ok(())
+    }
+
+    async fn issue_tokens(&self, account: &Account, family: String) -> Result<TokenPair, ApiError> {
+        let now = self.now();
+        let access_token = self.tokens.issue_access(&account.id, account.role, now).map_err(ApiError::Internal)?;
+        let (refresh_token, digest) = new_refresh_token();
+        let refresh_ttl = self.tokens.refresh_ttl_secs;
+        let record = RefreshRecord {
+            account_id: account.id.clone(),
+            family,
+            expires_at: now + chrono::Duration::seconds(refresh_ttl as i64),
+        };
+        let text = serde_json::to_string(&record).map_err(ApiError::internal)?;
+        self.store.put_ephemeral(&refresh_key(&digest), &text, Duration::from_secs(refresh_ttl)).await?;
+        Ok(TokenPair {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.tokens.access_ttl_secs,
+            refresh_token,
+            refresh_expires_in: refresh_ttl,
+        })
+    }
+}

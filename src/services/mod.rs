@@ -1,0 +1,76 @@
+//! Use cases, one module each: load state, apply domain rules, commit
+//! atomically through the store. Handlers call these; so will the worker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+
+use crate::auth::TokenIssuer;
+use crate::clock::SharedClock;
+use crate::domain::account::{Account, AccountId};
+use crate::domain::ledger::JournalEntry;
+use crate::error::ApiError;
+use crate::store::{AccountCommit, CommitOutcome, SharedStore};
+
+pub mod accounts;
+pub mod ledger_check;
+pub mod seed;
+pub mod wallet;
+
+/// Upper bound of the random pause between two commit attempts grows with
+/// the attempt number, up to this many microseconds.
+const COMMIT_BACKOFF_MICROS_MAX: u64 = 8_000;
+const COMMIT_BACKOFF_MICROS_STEP: u64 = 400;
+
+/// What every use case needs; cheap to clone (all shared).
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub store: SharedStore,
+    pub clock: SharedClock,
+    pub tokens: Arc<TokenIssuer>,
+    pub commit_attempts_max: u32,
+}
+
+impl Services {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub async fn load_account(&self, id: &AccountId) -> Result<Account, ApiError> {
+        let found = self.store.load_account(id).await?;
+        found.map(|versioned| versioned.value).ok_or(ApiError::NotFound { resource: "account" })
+    }
+
+    /// Runs `change` on the latest state of an account and commits its result
+    /// with compare-and-set, retrying on conflict. `change` must be a pure
+    /// decision over the state it is given, since it may run several times;
+    /// it returns a value for the caller and the journal entries to append.
+    pub async fn update_account<T>(
+        &self,
+        id: &AccountId,
+        mut change: impl FnMut(&mut Account, DateTime<Utc>) -> Result<(T, Vec<JournalEntry>), ApiError>,
+    ) -> Result<(T, Account), ApiError> {
+        for attempt in 0..self.commit_attempts_max {
+            let current = self.store.load_account(id).await?.ok_or(ApiError::NotFound { resource: "account" })?;
+            let mut account = current.value;
+            let (output, new_entries) = change(&mut account, self.now())?;
+            let commit = AccountCommit { expected_version: current.version, account: &account, new_entries: &new_entries };
+            match self.store.commit_account(commit).await? {
+                CommitOutcome::Committed => return Ok((output, account)),
+                CommitOutcome::VersionConflict => pause_before_retry(attempt).await,
+            }
+        }
+        tracing::warn!(account_id = %id, attempts = self.commit_attempts_max, "gave up on a contended account");
+        Err(ApiError::StoreBusy)
+    }
+}
+
+/// Random, growing pauses spread competing writers apart so that each round
+/// of conflicts lets one of them through instead of all colliding again.
+async fn pause_before_retry(attempt: u32) {
+    let ceiling = (u64::from(attempt) + 1).saturating_mul(COMMIT_BACKOFF_MICROS_STEP).min(COMMIT_BACKOFF_MICROS_MAX);
+    let micros = rand::rng().random_range(0..=ceiling);
+    tokio::time::sleep(Duration::from_micros(micros)).await;
+}

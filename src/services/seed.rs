@@ -1,0 +1,95 @@
+//! The demo accounts every README, Postman environment and mockup hint
+//! refers to. Seeding is idempotent and safe when several instances start
+//! against one Redis at once: an account that exists is left alone, and a
+//! create that loses the race is simply skipped.
+
+use super::Services;
+use super::accounts::hash_password;
+use crate::domain::account::{Account, AccountId, Posting, Role, VerificationLevel};
+use crate::domain::credentials::{Login, Password};
+use crate::domain::ledger::{EntryKind, LedgerAccount, leg};
+use crate::domain::money::Amount;
+use crate::error::ApiError;
+use crate::store::StoreError;
+
+pub struct DemoAccount {
+    pub id: &'static str,
+    pub role: Role,
+    pub phone: Option<&'static str>,
+    pub email: Option<&'static str>,
+    pub password: &'static str,
+    pub level: VerificationLevel,
+    pub balance: Option<&'static str>,
+}
+
+pub const DEMO_ACCOUNTS: [DemoAccount; 4] = [
+    DemoAccount {
+        id: "acc_demo_operator",
+        role: Role::Operator,
+        phone: None,
+        email: Some("ops@walletgate.test"),
+        password: "operator-demo",
+        level: VerificationLevel::L0,
+        balance: None,
+    },
+    DemoAccount {
+        id: "acc_demo_alice",
+        role: Role::User,
+        phone: Some("13800000001"),
+        email: None,
+        password: "alice-demo",
+        level: VerificationLevel::L0,
+        balance: Some("800.00"),
+    },
+    DemoAccount {
+        id: "acc_demo_bob",
+        role: Role::User,
+        phone: Some("13800000002"),
+        email: None,
+        password: "bob-demo",
+        level: VerificationLevel::L2,
+        balance: Some("120000.00"),
+    },
+    DemoAccount {
+        id: "acc_demo_carol",
+        role: Role::User,
+        phone: Some("13800000003"),
+        email: None,
+        password: "carol-demo",
+        level: VerificationLevel::L1,
+        balance: Some("5000.00"),
+    },
+];
+
+impl Services {
+    /// Creates the demo accounts that do not exist yet; returns how many it created.
+    pub async fn seed_demo_accounts(&self) -> Result<usize, ApiError> {
+        let mut created = 0;
+        for demo in &DEMO_ACCOUNTS {
+            let login = Login::from_parts(demo.phone, demo.email)?;
+            if self.store.account_id_by_login(&login.index_key()).await?.is_some() {
+                continue;
+            }
+            let id = AccountId::parse(demo.id).ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad demo id")))?;
+            let password_hash = hash_password(Password::parse(demo.password.to_owned())?).await?;
+            let mut account = Account::open(id, demo.role, login, password_hash, demo.level, self.now());
+            let mut opening_entries = Vec::new();
+            if let Some(balance) = demo.balance {
+                let amount: Amount = balance.parse().map_err(ApiError::internal)?;
+                let posting = Posting {
+                    kind: EntryKind::DemoSeed,
+                    memo: "demo opening balance".into(),
+                    actor: None,
+                    legs: vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, amount)],
+                };
+                opening_entries.push(account.post(posting, self.now())?);
+            }
+            match self.store.create_account(&account, &opening_entries).await {
+                Ok(()) => created += 1,
+                Err(StoreError::AlreadyExists) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Ok(created)
+    }
+}

@@ -1,0 +1,78 @@
+//! The wallet's money: balances, history, and operator top-ups and reversals.
+//! Every change is a balanced journal entry committed with the new balances.
+
+use super::Services;
+use crate::domain::account::{Account, AccountId, Posting};
+use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount, leg};
+use crate::domain::money::Amount;
+use crate::error::ApiError;
+
+/// Most history items one page may hold.
+pub const PAGE_LIMIT_MAX: usize = 100;
+pub const PAGE_LIMIT_DEFAULT: usize = 20;
+
+/// One page of a journal, newest first.
+#[derive(Debug)]
+pub struct JournalPage {
+    pub entries: Vec<JournalEntry>,
+    /// Pass back as `cursor` for older entries; `None` at the oldest.
+    pub next_cursor: Option<u64>,
+}
+
+/// Which way an operator moves demo money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adjustment {
+    /// From the funding account into the user's available balance.
+    Credit,
+    /// From the user's available balance back to the funding account.
+    Debit,
+}
+
+impl Services {
+    pub async fn journal_page(
+        &self,
+        id: &AccountId,
+        cursor: Option<u64>,
+        limit: usize,
+    ) -> Result<JournalPage, ApiError> {
+        let limit = limit.clamp(1, PAGE_LIMIT_MAX);
+        let entries = self.store.journal(id, cursor, limit).await?;
+        let next_cursor = match entries.last() {
+            Some(oldest) if oldest.seq > 0 && entries.len() == limit => Some(oldest.seq),
+            _ => None,
+        };
+        Ok(JournalPage { entries, next_cursor })
+    }
+
+    /// An operator's top-up or reversal of a user's wallet.
+    pub async fn adjust_balance(
+        &self,
+        operator: &AccountId,
+        target: &AccountId,
+        direction: Adjustment,
+        amount: Amount,
+        memo: &str,
+    ) -> Result<(JournalEntry, Account), ApiError> {
+        let (kind, legs) = match direction {
+            Adjustment::Credit => {
+                (EntryKind::OperatorCredit, vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, amount)])
+            }
+            Adjustment::Debit => {
+                (EntryKind::OperatorDebit, vec![leg(LedgerAccount::UserAvailable, LedgerAccount::Funding, amount)])
+            }
+        };
+        let (entry, account) = self
+            .update_account(target, |account, now| {
+                let posting =
+                    Posting { kind, memo: memo.to_owned(), actor: Some(operator.to_string()), legs: legs.clone() };
+                let entry = account.post(posting, now)?;
+                Ok((entry.clone(), vec![entry]))
+            })
+            .await?;
+        tracing::info!(
+            operator = %operator, account_id = %target, ?direction, %amount, entry = %entry.id,
+            "operator adjusted a balance"
+        );
+        Ok((entry, account))
+    }
+}

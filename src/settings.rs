@@ -1,0 +1,253 @@
+//! Typed settings, layered: the compiled-in `config/default.toml` → that file
+//! on disk → `config/<environment>.toml` → `WALLETGATE__SECTION__KEY`
+//! environment variables → command-line flags. Checked after loading, so a bad
+//! value stops the service at startup rather than at the first request.
+//! Secrets are `SecretString`s: their `Debug` prints `[REDACTED]`.
+
+use std::path::PathBuf;
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+const DEV_JWT_SECRET: &str = "walletgate-local-development-jwt-secret-change-me";
+const DEV_PIN_PEPPER: &str = "walletgate-local-development-pin-pepper-change-me";
+const SECRET_BYTES_MIN: usize = 32;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Which `config/<environment>.toml` was layered in; not read from files.
+    #[serde(skip, default = "default_environment")]
+    pub environment: String,
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub auth: AuthSettings,
+    pub seed: SeedSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub shutdown_timeout_secs: u64,
+    pub json_body_bytes_max: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoreSettings {
+    pub url: String,
+    pub key_prefix: String,
+    pub command_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub commit_attempts_max: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub jwt_secret: SecretString,
+    pub pin_pepper: SecretString,
+    pub issuer: String,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SeedSettings {
+    pub demo_accounts: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// The two kinds of store a URL can name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreKind {
+    Memory,
+    Redis(String),
+}
+
+impl std::fmt::Display for StoreKind {
+    /// Safe to log: a Redis URL's credentials are left out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreKind::Memory => f.write_str("memory://"),
+            StoreKind::Redis(url) => {
+                let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url));
+                let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+                write!(f, "{scheme}://{host}")
+            }
+        }
+    }
+}
+
+fn default_environment() -> String {
+    "local".to_owned()
+}
+
+/// What the command line (or a test) layers on top of files and environment.
+#[derive(Debug, Clone, Default, clap::Parser)]
+#[command(name = "walletgate", version, about = "Wallet-to-wallet transfer gateway simulator")]
+pub struct Overrides {
+    /// Settings environment: loads config/<ENV>.toml over the defaults.
+    #[arg(long = "env", env = "WALLETGATE_ENV")]
+    pub environment: Option<String>,
+    /// Folder holding default.toml and <environment>.toml.
+    #[arg(long, env = "WALLETGATE_CONFIG_DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// Address to listen on (server.host).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port to listen on (server.port); 0 picks a free one.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Store URL (store.url): memory:// or redis://host:port/db.
+    #[arg(long = "store")]
+    pub store_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("could not read settings: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("invalid settings: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+}
+
+impl Settings {
+    pub fn load(overrides: &Overrides) -> Result<Settings, SettingsError> {
+        let environment = overrides.environment.clone().unwrap_or_else(default_environment);
+        let config_dir = overrides.config_dir.clone().unwrap_or_else(|| PathBuf::from("config"));
+        let mut builder = Config::builder()
+            .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
+            .add_source(File::from(config_dir.join("default.toml")).required(false))
+            .add_source(File::from(config_dir.join(format!("{environment}.toml"))).required(false))
+            .add_source(
+                Environment::with_prefix("WALLETGATE")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            );
+        if let Some(host) = &overrides.host {
+            builder = builder.set_override("server.host", host.as_str())?;
+        }
+        if let Some(port) = overrides.port {
+            builder = builder.set_override("server.port", port)?;
+        }
+        if let Some(url) = &overrides.store_url {
+            builder = builder.set_override("store.url", url.as_str())?;
+        }
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        settings.environment = environment;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Every problem at once, so one restart fixes them all.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let mut problems = Vec::new();
+        if let Err(problem) = self.store.kind() {
+            problems.push(problem);
+        }
+        if self.store.key_prefix.is_empty() || self.store.key_prefix.contains(['{', '}', ' ']) {
+            problems.push("store.key_prefix must be non-empty, without braces or spaces".into());
+        }
+        if self.store.commit_attempts_max == 0 {
+            problems.push("store.commit_attempts_max must be at least 1".into());
+        }
+        let production = self.environment == "production";
+        for (name, secret, dev_value) in [
+            ("auth.jwt_secret", &self.auth.jwt_secret, DEV_JWT_SECRET),
+            ("auth.pin_pepper", &self.auth.pin_pepper, DEV_PIN_PEPPER),
+        ] {
+            if secret.expose_secret().len() < SECRET_BYTES_MIN {
+                problems.push(format!("{name} must be at least {SECRET_BYTES_MIN} bytes"));
+            }
+            if production && secret.expose_secret() == dev_value {
+                problems.push(format!("{name} still has its development value; set it from the environment"));
+            }
+        }
+        if self.auth.access_token_ttl_secs == 0 || self.auth.refresh_token_ttl_secs == 0 {
+            problems.push("auth token lifetimes must be positive".into());
+        }
+        if self.server.json_body_bytes_max < 1024 {
+            problems.push("server.json_body_bytes_max must be at least 1024".into());
+        }
+        if problems.is_empty() { Ok(()) } else { Err(SettingsError::Invalid(problems)) }
+    }
+}
+
+impl StoreSettings {
+    pub fn kind(&self) -> Result<StoreKind, String> {
+        let url = self.url.trim();
+        if url == "memory://" || url == "memory" {
+            Ok(StoreKind::Memory)
+        } else if url.starts_with("redis://") || url.starts_with("rediss://") {
+            Ok(StoreKind::Redis(url.to_owned()))
+        } else {
+            Err(format!("store.url must be memory:// or redis://host:port/db, got {url:?}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn overrides() -> Overrides {
+        Overrides { config_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")), ..Overrides::default() }
+    }
+
+    #[test]
+    fn defaults_run_locally_on_the_memory_store() {
+        let settings = Settings::load(&overrides()).unwrap();
+        assert_eq!(settings.server.port, 8080);
+        assert_eq!(settings.store.kind(), Ok(StoreKind::Memory));
+        assert!(settings.seed.demo_accounts);
+    }
+
+    #[test]
+    fn flags_override_files() {
+        let settings = Settings::load(&Overrides {
+            port: Some(9191),
+            store_url: Some("redis://127.0.0.1:6379/3".into()),
+            ..overrides()
+        })
+        .unwrap();
+        assert_eq!(settings.server.port, 9191);
+        assert_eq!(settings.store.kind(), Ok(StoreKind::Redis("redis://127.0.0.1:6379/3".into())));
+    }
+
+    #[test]
+    fn production_refuses_development_secrets_and_secrets_never_print() {
+        let error = Settings::load(&Overrides { environment: Some("production".into()), ..overrides() }).unwrap_err();
+        assert!(error.to_string().contains("auth.jwt_secret still has its development value"), "{error}");
+        let settings = Settings::load(&overrides()).unwrap();
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains(DEV_JWT_SECRET) && !printed.contains(DEV_PIN_PEPPER));
+    }
+
+    #[test]
+    fn store_urls_print_without_credentials() {
+        let kind = StoreKind::Redis("redis://user:hunter2@cache:6379/1".into());
+        assert_eq!(kind.to_string(), "redis://cache:6379/1");
+    }
+
+    #[test]
+    fn bad_store_urls_are_refused() {
+        let error = Settings::load(&Overrides { store_url: Some("postgres://x".into()), ..overrides() }).unwrap_err();
+        assert!(error.to_string().contains("store.url"), "{error}");
+    }
+}

@@ -1,0 +1,134 @@
+//! The embedded store: everything in one process's memory, gone on exit.
+//! The default, so `cargo run` needs nothing else installed.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use super::{AccountCommit, CommitOutcome, Store, StoreError, Versioned, journal_window};
+use crate::domain::account::{Account, AccountId};
+use crate::domain::ledger::JournalEntry;
+
+/// Ephemeral values are swept for expiry once the map grows past this many.
+const EPHEMERAL_SWEEP_THRESHOLD: usize = 10_000;
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    // One std Mutex over all state: every operation is a few map lookups with
+    // no await inside, so the lock is held for microseconds and never across an
+    // await point (mini-redis's reasoning). One lock also makes multi-map
+    // operations (create = record + journal + login) trivially atomic.
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    partitions: HashMap<AccountId, Partition>,
+    logins: HashMap<String, AccountId>,
+    ephemeral: HashMap<String, (String, Instant)>,
+}
+
+#[derive(Debug)]
+struct Partition {
+    version: u64,
+    account: Account,
+    journal: Vec<JournalEntry>,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-written partition:
+        // every mutation below is a single insert or push after all checks.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn create_account(&self, account: &Account, opening_entries: &[JournalEntry]) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let login_key = account.login.index_key();
+        if state.partitions.contains_key(&account.id) || state.logins.contains_key(&login_key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        state.logins.insert(login_key, account.id.clone());
+        let partition = Partition { version: 1, account: account.clone(), journal: opening_entries.to_vec() };
+        state.partitions.insert(account.id.clone(), partition);
+        Ok(())
+    }
+
+    async fn account_id_by_login(&self, login_index_key: &str) -> Result<Option<AccountId>, StoreError> {
+        Ok(self.state().logins.get(login_index_key).cloned())
+    }
+
+    async fn load_account(&self, id: &AccountId) -> Result<Option<Versioned<Account>>, StoreError> {
+        let state = self.state();
+        Ok(state.partitions.get(id).map(|p| Versioned { version: p.version, value: p.account.clone() }))
+    }
+
+    async fn commit_account(&self, commit: AccountCommit<'_>) -> Result<CommitOutcome, StoreError> {
+        let mut state = self.state();
+        let Some(partition) = state.partitions.get_mut(&commit.account.id) else {
+            return Ok(CommitOutcome::VersionConflict);
+        };
+        if partition.version != commit.expected_version {
+            return Ok(CommitOutcome::VersionConflict);
+        }
+        partition.version += 1;
+        partition.account = commit.account.clone();
+        partition.journal.extend_from_slice(commit.new_entries);
+        Ok(CommitOutcome::Committed)
+    }
+
+    async fn journal(
+        &self,
+        id: &AccountId,
+        before_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        let state = self.state();
+        let Some(partition) = state.partitions.get(id) else {
+            return Ok(Vec::new());
+        };
+        let window = journal_window(partition.journal.len() as u64, before_seq, limit);
+        let slice = &partition.journal[window.start as usize..window.end as usize];
+        Ok(slice.iter().rev().cloned().collect())
+    }
+
+    async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError> {
+        let mut ids: Vec<AccountId> = self.state().partitions.keys().cloned().collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn put_ephemeral(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let now = Instant::now();
+        if state.ephemeral.len() >= EPHEMERAL_SWEEP_THRESHOLD {
+            state.ephemeral.retain(|_, (_, expires)| *expires > now);
+        }
+        state.ephemeral.insert(key.to_owned(), (value.to_owned(), now + ttl));
+        Ok(())
+    }
+
+    async fn take_ephemeral(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let taken = self.state().ephemeral.remove(key);
+        Ok(taken.filter(|(_, expires)| *expires > Instant::now()).map(|(value, _)| value))
+    }
+
+    async fn get_ephemeral(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let state = self.state();
+        let found = state.ephemeral.get(key);
+        Ok(found.filter(|(_, expires)| *expires > Instant::now()).map(|(value, _)| value.clone()))
+    }
+}

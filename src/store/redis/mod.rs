@@ -1,0 +1,216 @@
+//! The shared store: Redis through an auto-reconnecting `ConnectionManager`,
+//! so several gateway processes see one state and a Redis restart heals by
+//! itself (requests meanwhile fail fast with 503).
+//!
+//! Key layout (`P` = `store.key_prefix`):
+//! - `P:{<account id>}:account` — hash `{version, data}` (the `Account` as JSON)
+//! - `P:{<account id>}:journal` — list of journal entries (JSON), index = seq
+//! - `P:login:<login key>` — account id
+//! - `P:accounts` — set of all account ids
+//! - `P:eph:<key>` — ephemeral values with a TTL
+//!
+//! An account's keys share the hash tag `{<account id>}`, so each partition
+//! lives in one Redis Cluster slot and its Lua scripts stay single-slot.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisError, Script};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{AccountCommit, CommitOutcome, Store, StoreError, Versioned, journal_window};
+use crate::domain::account::{Account, AccountId};
+use crate::domain::ledger::JournalEntry;
+use crate::settings::StoreSettings;
+
+/// How many times the connection manager retries a failed (re)connect
+/// before giving the error to the caller.
+const RECONNECT_RETRIES: usize = 2;
+
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    prefix: String,
+    create_partition: Script,
+    commit_partition: Script,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects (failing fast if Redis is not there at startup).
+    pub async fn connect(url: &str, settings: &StoreSettings) -> Result<RedisStore, StoreError> {
+        let client = redis::Client::open(url).map_err(|e| StoreError::Unavailable(format!("bad redis url: {e}")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(Duration::from_millis(settings.command_timeout_ms)))
+            .set_connection_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)))
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
+        Ok(RedisStore {
+            connection,
+            prefix: settings.key_prefix.clone(),
+            create_partition: Script::new(include_str!("create_partition.lua")),
+            commit_partition: Script::new(include_str!("commit_partition.lua")),
+        })
+    }
+
+    fn account_key(&self, id: &AccountId) -> String {
+        format!("{}:{{{}}}:account", self.prefix, id)
+    }
+
+    fn journal_key(&self, id: &AccountId) -> String {
+        format!("{}:{{{}}}:journal", self.prefix, id)
+    }
+
+    fn login_key(&self, login_index_key: &str) -> String {
+        format!("{}:login:{}", self.prefix, login_index_key)
+    }
+
+    fn accounts_key(&self) -> String {
+        format!("{}:accounts", self.prefix)
+    }
+
+    fn ephemeral_key(&self, key: &str) -> String {
+        format!("{}:eph:{}", self.prefix, key)
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, StoreError> {
+        let mut connection = self.connection.clone();
+        command.query_async(&mut connection).await.map_err(unavailable)
+    }
+}
+
+/// Connection trouble is "unavailable" (503, retry); anything else is a bug
+/// the caller reports as an internal error.
+fn unavailable(error: RedisError) -> StoreError {
+    if error.is_io_error() || error.is_timeout() || error.is_connection_dropped() || error.is_connection_refusal() {
+        StoreError::Unavailable(error.to_string())
+    } else {
+        StoreError::Corrupt { key: "redis".into(), reason: error.to_string() }
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt { key: "encode".into(), reason: e.to_string() })
+}
+
+fn decode<T: DeserializeOwned>(key: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt { key: key.to_owned(), reason: e.to_string() })
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let _: String = self.query(&redis::cmd("PING")).await?;
+        Ok(())
+    }
+
+    async fn create_account(&self, account: &Account, opening_entries: &[JournalEntry]) -> Result<(), StoreError> {
+        let account_key = self.account_key(&account.id);
+        let journal_key = self.journal_key(&account.id);
+        let mut invocation = self.create_partition.key(&account_key);
+        invocation.key(&journal_key).arg(encode(account)?);
+        for entry in opening_entries {
+            invocation.arg(encode(entry)?);
+        }
+        let mut connection = self.connection.clone();
+        let created: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
+        if created == 0 {
+            return Err(StoreError::AlreadyExists);
+        }
+        // The partition comes first and the login claim second, because the
+        // claim is what makes an account reachable: a crash in between leaves
+        // an unreachable partition (balanced on its own), never a login that
+        // points at nothing. The two are separate steps to keep every script
+        // within one cluster slot.
+        let _: i64 = self.query(redis::cmd("SADD").arg(self.accounts_key()).arg(account.id.as_str())).await?;
+        let claimed: Option<String> = self
+            .query(
+                redis::cmd("SET")
+                    .arg(self.login_key(&account.login.index_key()))
+                    .arg(account.id.as_str())
+                    .arg("NX"),
+            )
+            .await?;
+        if claimed.is_none() {
+            let _: i64 = self.query(redis::cmd("SREM").arg(self.accounts_key()).arg(account.id.as_str())).await?;
+            let _: i64 = self.query(redis::cmd("DEL").arg(&account_key).arg(&journal_key)).await?;
+            return Err(StoreError::AlreadyExists);
+        }
+        Ok(())
+    }
+
+    async fn account_id_by_login(&self, login_index_key: &str) -> Result<Option<AccountId>, StoreError> {
+        let id: Option<String> = self.query(redis::cmd("GET").arg(self.login_key(login_index_key))).await?;
+        Ok(id.as_deref().and_then(AccountId::parse))
+    }
+
+    async fn load_account(&self, id: &AccountId) -> Result<Option<Versioned<Account>>, StoreError> {
+        let key = self.account_key(id);
+        let (version, data): (Option<u64>, Option<String>) =
+            self.query(redis::cmd("HMGET").arg(&key).arg("version").arg("data")).await?;
+        match (version, data) {
+            (Some(version), Some(data)) => Ok(Some(Versioned { version, value: decode(&key, &data)? })),
+            _ => Ok(None),
+        }
+    }
+
+    async fn commit_account(&self, commit: AccountCommit<'_>) -> Result<CommitOutcome, StoreError> {
+        let mut invocation = self.commit_partition.key(self.account_key(&commit.account.id));
+        invocation
+            .key(self.journal_key(&commit.account.id))
+            .arg(commit.expected_version)
+            .arg(encode(commit.account)?);
+        for entry in commit.new_entries {
+            invocation.arg(encode(entry)?);
+        }
+        let mut connection = self.connection.clone();
+        let committed: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
+        Ok(if committed == 1 { CommitOutcome::Committed } else { CommitOutcome::VersionConflict })
+    }
+
+    async fn journal(
+        &self,
+        id: &AccountId,
+        before_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
+        let key = self.journal_key(id);
+        let length: u64 = self.query(redis::cmd("LLEN").arg(&key)).await?;
+        let window = journal_window(length, before_seq, limit);
+        if window.is_empty() {
+            return Ok(Vec::new());
+        }
+        let texts: Vec<String> =
+            self.query(redis::cmd("LRANGE").arg(&key).arg(window.start).arg(window.end - 1)).await?;
+        texts.iter().rev().map(|text| decode(&key, text)).collect()
+    }
+
+    async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError> {
+        let members: Vec<String> = self.query(redis::cmd("SMEMBERS").arg(self.accounts_key())).await?;
+        let mut ids: Vec<AccountId> = members.iter().filter_map(|m| AccountId::parse(m)).collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn put_ephemeral(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
+        let ttl_ms = ttl.as_millis().max(1) as u64;
+        let _: () = self.query(redis::cmd("SET").arg(self.ephemeral_key(key)).arg(value).arg("PX").arg(ttl_ms)).await?;
+        Ok(())
+    }
+
+    async fn take_ephemeral(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.query(redis::cmd("GETDEL").arg(self.ephemeral_key(key))).await
+    }
+
+    async fn get_ephemeral(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.query(redis::cmd("GET").arg(self.ephemeral_key(key))).await
+    }
+}

@@ -31,7 +31,9 @@ const LATENCY_BUCKETS_SECS: [f64; 12] =
 /// one process) keeps the first one.
 pub fn init_logging(settings: &LogSettings) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    // Colour only for a person at a terminal; never escape codes in files or pipes.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true).with_ansi(ansi);
     let _ = match settings.format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -44,11 +44,12 @@ pub enum MoneyError {
 }
 
 /// A signed CNY amount with exactly two decimal places.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Money(Decimal);
 
 impl Money {
-    pub const ZERO: Money = Money(Decimal::ZERO);
+    /// Zero at scale 2, so it prints "0.00" like every other amount.
+    pub const ZERO: Money = Money(Decimal::from_parts(0, 0, 0, false, SCALE));
 
     /// Builds an amount from a whole number of fen (1 yuan = 100 fen).
     pub fn from_fen(fen: i64) -> Result<Money, MoneyError> {
@@ -100,6 +101,12 @@ impl Money {
     pub fn negated(self) -> Money {
         // The magnitude cap is symmetric, so negation always stays in range.
         Money(-self.0)
+    }
+}
+
+impl Default for Money {
+    fn default() -> Money {
+        Money::ZERO
     }
 }
 
@@ -243,6 +250,9 @@ mod tests {
         assert_eq!(money("000012.30").to_string(), "12.30");
         assert_eq!(money("-0.00"), Money::ZERO);
         assert_eq!(money("-0.00").to_string(), "0.00");
+        assert_eq!(Money::ZERO.to_string(), "0.00");
+        assert_eq!(Money::default().to_string(), "0.00");
+        assert_eq!(money("1.00").checked_sub(money("1.00")).unwrap().to_string(), "0.00");
         assert_eq!(money("1000000000000.00").to_string(), "1000000000000.00");
     }
 

@@ -1,0 +1,207 @@
+//! The test harness: `spawn_app` starts the real server on a random port with
+//! fresh state and a manual clock, on either store; `TestApp` has one method
+//! per endpoint so tests read like the API.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use walletgate::clock::ManualClock;
+use walletgate::settings::{Overrides, Settings};
+use walletgate::startup::Application;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Memory,
+    Redis,
+}
+
+/// The Redis every Redis test uses; each test keeps to its own key prefix.
+/// Tests fail (never skip) when it cannot be reached.
+pub fn redis_url() -> String {
+    std::env::var("WALLETGATE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned())
+}
+
+pub fn unique_prefix() -> String {
+    format!("wgtest:{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A phone number no other test uses.
+pub fn unique_phone() -> String {
+    let digits = uuid::Uuid::new_v4().as_u128() % 100_000_000;
+    format!("139{digits:08}")
+}
+
+pub fn test_settings(store: StoreKind) -> Settings {
+    let config_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
+    let overrides = Overrides { environment: Some("test".into()), config_dir: Some(config_dir), ..Overrides::default() };
+    let mut settings = Settings::load(&overrides).expect("test settings load");
+    settings.server.port = 0;
+    settings.store.key_prefix = unique_prefix();
+    settings.store.url = match store {
+        StoreKind::Memory => "memory://".into(),
+        StoreKind::Redis => redis_url(),
+    };
+    settings
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+}
+
+pub async fn spawn_app(store: StoreKind) -> TestApp {
+    spawn_app_with(store, |_| {}).await
+}
+
+pub async fn spawn_app_with(store: StoreKind, customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings(store);
+    customize(&mut settings);
+    walletgate::telemetry::init_logging(&settings.log);
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap()));
+    let application = Application::build(settings, clock.clone()).await.expect("application builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    TestApp { address, client: reqwest::Client::new(), clock }
+}
+
+/// Asserts the catalogue's error shape and returns the body.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
+    let actual_status = response.status();
+    let body: Value = response.json().await.expect("error bodies are JSON");
+    assert_eq!(actual_status, status, "body: {body}");
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {body}");
+    assert!(body["error"]["details"].is_object(), "body: {body}");
+    body
+}
+
+pub async fn json_of(response: Response, status: StatusCode) -> Value {
+    let actual_status = response.status();
+    let body: Value = response.json().await.expect("JSON body");
+    assert_eq!(actual_status, status, "body: {body}");
+    body
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn post_raw(&self, path: &str, token: Option<&str>, content_type: &str, body: String) -> Response {
+        let mut request = self.client.post(self.url(path)).header("content-type", content_type).body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn register(&self, body: &Value) -> Response {
+        self.post("/v1/auth/register", None, body).await
+    }
+
+    pub async fn login(&self, body: &Value) -> Response {
+        self.post("/v1/auth/login", None, body).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post("/v1/auth/refresh", None, &json!({ "refresh_token": refresh_token })).await
+    }
+
+    /// Logs in by phone and returns the token pair.
+    pub async fn login_phone(&self, phone: &str, password: &str) -> Value {
+        json_of(self.login(&json!({ "phone": phone, "password": password })).await, StatusCode::OK).await
+    }
+
+    pub async fn operator_token(&self) -> String {
+        let body = json!({ "email": "ops@walletgate.test", "password": "operator-demo" });
+        let tokens = json_of(self.login(&body).await, StatusCode::OK).await;
+        tokens["access_token"].as_str().expect("access token").to_owned()
+    }
+
+    /// Registers a fresh user and returns (account id, access token).
+    pub async fn new_user(&self) -> (String, String) {
+        let phone = unique_phone();
+        let body = json!({ "phone": phone, "password": "correct-horse" });
+        let profile = json_of(self.register(&body).await, StatusCode::CREATED).await;
+        let tokens = self.login_phone(&phone, "correct-horse").await;
+        (profile["id"].as_str().unwrap().to_owned(), tokens["access_token"].as_str().unwrap().to_owned())
+    }
+
+    pub async fn me(&self, token: &str) -> Response {
+        self.get("/v1/me", Some(token)).await
+    }
+
+    pub async fn wallet(&self, token: &str) -> Response {
+        self.get("/v1/wallet", Some(token)).await
+    }
+
+    pub async fn transactions(&self, token: &str, query: &str) -> Response {
+        self.get(&format!("/v1/wallet/transactions{query}"), Some(token)).await
+    }
+
+    pub async fn credit(&self, token: &str, account_id: &str, amount: &str) -> Response {
+        let body = json!({ "amount": amount, "memo": "test top-up" });
+        self.post(&format!("/v1/ops/accounts/{account_id}/credit"), Some(token), &body).await
+    }
+
+    pub async fn debit(&self, token: &str, account_id: &str, amount: &str) -> Response {
+        let body = json!({ "amount": amount, "memo": "test reversal" });
+        self.post(&format!("/v1/ops/accounts/{account_id}/debit"), Some(token), &body).await
+    }
+
+    pub async fn ledger_check(&self, token: &str) -> Response {
+        self.get("/v1/ops/ledger/check", Some(token)).await
+    }
+
+    pub async fn available(&self, token: &str) -> String {
+        let wallet = json_of(self.wallet(token).await, StatusCode::OK).await;
+        wallet["available"].as_str().unwrap().to_owned()
+    }
+
+    /// Asserts the whole ledger balances and returns the report.
+    pub async fn assert_ledger_balanced(&self) -> Value {
+        let operator = self.operator_token().await;
+        let report = json_of(self.ledger_check(&operator).await, StatusCode::OK).await;
+        assert_eq!(report["balanced"], true, "report: {report}");
+        assert_eq!(report["sum"], "0.00", "report: {report}");
+        report
+    }
+}
+
+/// Runs each named `async fn case(store: StoreKind)` once per store, as
+/// `case::memory` and `case::redis`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test]
+            async fn memory() {
+                super::$case($crate::helpers::StoreKind::Memory).await
+            }
+            #[tokio::test]
+            async fn redis() {
+                super::$case($crate::helpers::StoreKind::Redis).await
+            }
+        }
+    )*};
+}

@@ -1,0 +1,13 @@
+//! One integration binary: the real server on a random port, spoken to over
+//! HTTP, each case run against the memory store and against Redis.
+
+mod helpers;
+
+mod auth;
+mod concurrency;
+mod errors;
+mod multi_process;
+mod redis_outage;
+mod store_conformance;
+mod system;
+mod wallet;

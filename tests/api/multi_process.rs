@@ -1,0 +1,123 @@
+//! Two gateway processes that share nothing but one Redis: seeding races,
+//! and concurrent debits spread over both, still give exact balances.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::helpers::{json_of, redis_url, unique_phone, unique_prefix};
+
+/// Longest wait for a started binary to report its address.
+const STARTUP_WAIT: Duration = Duration::from_secs(30);
+
+pub struct GatewayProcess {
+    pub address: String,
+    _child: Child,
+}
+
+/// How the store URL reaches the binary; both ways must work.
+#[derive(Clone, Copy)]
+pub enum StoreVia {
+    Flag,
+    Environment,
+}
+
+/// Starts the real `walletgate` binary with the port as a flag and the key
+/// prefix as a `WALLETGATE__…` environment variable.
+pub async fn start_gateway(store_url: &str, via: StoreVia, key_prefix: &str) -> GatewayProcess {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_walletgate"));
+    command.args(["--port", "0"]).env_remove("WALLETGATE__STORE__URL");
+    match via {
+        StoreVia::Flag => command.args(["--store", store_url]),
+        StoreVia::Environment => command.env("WALLETGATE__STORE__URL", store_url),
+    };
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("WALLETGATE__STORE__KEY_PREFIX", key_prefix)
+        .env("WALLETGATE__LOG__FORMAT", "json")
+        .env("WALLETGATE__LOG__LEVEL", "info")
+        .env("WALLETGATE__SERVER__WORKERS", "2")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    let mut child = command.spawn().expect("walletgate binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let address = tokio::time::timeout(STARTUP_WAIT, async move {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Some(line) = lines.next_line().await.expect("readable stdout") {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let address: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
+                // Keep draining the pipe so the process never blocks on a full one.
+                tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+                return address;
+            }
+        }
+        panic!("walletgate exited before listening");
+    })
+    .await
+    .expect("walletgate reported its address in time");
+    GatewayProcess { address, _child: child }
+}
+
+async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> reqwest::Response {
+    let mut request = client.post(url).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("request sent")
+}
+
+async fn login(client: &reqwest::Client, gateway: &GatewayProcess, body: Value) -> String {
+    let response = post(client, format!("{}/v1/auth/login", gateway.address), None, body).await;
+    json_of(response, StatusCode::OK).await["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn two_processes_sharing_redis_grant_exactly_the_affordable_debits() {
+    let prefix = unique_prefix();
+    let url = redis_url();
+    let (a, b) =
+        tokio::join!(start_gateway(&url, StoreVia::Flag, &prefix), start_gateway(&url, StoreVia::Environment, &prefix));
+    let client = reqwest::Client::new();
+
+    // Both seeded at once; each demo account exists exactly once, usable from both.
+    let operator_body = json!({ "email": "ops@walletgate.test", "password": "operator-demo" });
+    let operator_a = login(&client, &a, operator_body.clone()).await;
+    let operator_b = login(&client, &b, operator_body).await;
+
+    let phone = unique_phone();
+    let register = json!({ "phone": phone, "password": "correct-horse" });
+    let profile = json_of(post(&client, format!("{}/v1/auth/register", a.address), None, register).await, StatusCode::CREATED).await;
+    let user_id = profile["id"].as_str().unwrap().to_owned();
+    let user = login(&client, &b, json!({ "phone": phone, "password": "correct-horse" })).await;
+
+    let credit = json!({ "amount": "100.00", "memo": "multi-process top-up" });
+    let url = format!("{}/v1/ops/accounts/{user_id}/credit", b.address);
+    json_of(post(&client, url, Some(&operator_b), credit).await, StatusCode::CREATED).await;
+
+    let debits = (0..50).map(|i| {
+        let (gateway, token) = if i % 2 == 0 { (&a, &operator_a) } else { (&b, &operator_b) };
+        let url = format!("{}/v1/ops/accounts/{user_id}/debit", gateway.address);
+        post(&client, url, Some(token), json!({ "amount": "7.00", "memo": "concurrent" }))
+    });
+    let statuses: Vec<StatusCode> = join_all(debits).await.iter().map(|r| r.status()).collect();
+    let granted = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count();
+    assert_eq!((granted, refused), (14, 36), "statuses: {statuses:?}");
+
+    for (gateway, operator) in [(&a, &operator_a), (&b, &operator_b)] {
+        let wallet = client.get(format!("{}/v1/wallet", gateway.address)).bearer_auth(&user).send().await.unwrap();
+        assert_eq!(json_of(wallet, StatusCode::OK).await["available"], "2.00");
+        let check = client.get(format!("{}/v1/ops/ledger/check", gateway.address)).bearer_auth(operator).send().await.unwrap();
+        let report = json_of(check, StatusCode::OK).await;
+        assert_eq!(report["balanced"], true, "{report}");
+        assert_eq!(report["accounts_checked"], 5, "seeded once, not twice: {report}");
+        assert_eq!(report["totals"]["user_available"], "125802.00", "{report}");
+    }
+}

@@ -11,12 +11,14 @@
 //! - [`domain`]: pure rules — money, ledger, accounts, credentials.
 //! - [`services`]: one use case each, orchestrating domain and store.
 //! - [`store`]: the small `Store` trait, in memory and on Redis.
+//! - [`rate_limit`]: per-process request-rate limits on secret-guessing endpoints.
 //! - [`routes`]: thin HTTP handlers and their DTOs.
 
 pub mod auth;
 pub mod clock;
 pub mod domain;
 pub mod error;
+pub mod rate_limit;
 pub mod routes;
 pub mod services;
 pub mod settings;

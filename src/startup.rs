@@ -13,6 +13,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::TokenIssuer;
 use crate::clock::SharedClock;
+use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{auth, me, not_found, ops, system};
 use crate::services::Services;
@@ -51,17 +52,25 @@ impl Application {
             store,
             clock,
             tokens: Arc::new(TokenIssuer::new(&settings.auth)),
+            rate_limits: Arc::new(RateLimits::new(&settings.rate_limits)),
             commit_attempts_max: settings.store.commit_attempts_max,
         };
         if settings.seed.demo_accounts {
-            let created = services.seed_demo_accounts().await.map_err(|e| anyhow::anyhow!("seeding failed: {e}"))?;
+            let created = services
+                .seed_demo_accounts()
+                .await
+                .map_err(|e| anyhow::anyhow!("seeding failed: {e}"))?;
             tracing::info!(created, "demo accounts ready");
         }
         metrics_handle();
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let address = listener.local_addr()?;
         let server = serve(listener, &settings, services.clone())?;
-        Ok(Application { address, server, services })
+        Ok(Application {
+            address,
+            server,
+            services,
+        })
     }
 
     pub fn address(&self) -> std::net::SocketAddr {
@@ -83,7 +92,11 @@ impl Application {
     }
 }
 
-fn serve(listener: TcpListener, settings: &Settings, services: Services) -> std::io::Result<Server> {
+fn serve(
+    listener: TcpListener,
+    settings: &Settings,
+    services: Services,
+) -> std::io::Result<Server> {
     let services = web::Data::new(services);
     let body_limit = web::Data::new(JsonBodyLimit(settings.server.json_body_bytes_max));
     let mut server = HttpServer::new(move || {

@@ -122,7 +122,11 @@ impl JournalEntry {
 
 /// A leg as the domain asks for it, before it gets an entry around it.
 pub fn leg(debit: LedgerAccount, credit: LedgerAccount, amount: Amount) -> Leg {
-    Leg { debit, credit, amount }
+    Leg {
+        debit,
+        credit,
+        amount,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -184,7 +188,9 @@ impl LedgerBalances {
     pub fn sum(&self) -> Result<Money, MoneyError> {
         LedgerAccount::ALL
             .iter()
-            .try_fold(Money::ZERO, |sum, &account| sum.checked_add(self.get(account)))
+            .try_fold(Money::ZERO, |sum, &account| {
+                sum.checked_add(self.get(account))
+            })
     }
 
     /// Applies an entry's legs, all or nothing. User-owned accounts may not end
@@ -221,8 +227,8 @@ impl LedgerBalances {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
     use LedgerAccount::*;
+    use proptest::prelude::*;
 
     fn amount(fen: i64) -> Amount {
         Amount::new(Money::from_fen(fen).unwrap()).unwrap()
@@ -231,7 +237,9 @@ mod tests {
     #[test]
     fn a_top_up_moves_money_from_funding_to_available() {
         let mut balances = LedgerBalances::default();
-        balances.apply(&[leg(Funding, UserAvailable, amount(80_000))]).unwrap();
+        balances
+            .apply(&[leg(Funding, UserAvailable, amount(80_000))])
+            .unwrap();
         assert_eq!(balances.user_available.to_string(), "800.00");
         assert_eq!(balances.funding.to_string(), "-800.00");
         assert_eq!(balances.sum().unwrap(), Money::ZERO);
@@ -240,21 +248,37 @@ mod tests {
     #[test]
     fn user_accounts_cannot_be_overdrawn_and_a_refused_entry_changes_nothing() {
         let mut balances = LedgerBalances::default();
-        balances.apply(&[leg(Funding, UserAvailable, amount(500))]).unwrap();
+        balances
+            .apply(&[leg(Funding, UserAvailable, amount(500))])
+            .unwrap();
         let before = balances.clone();
         let error = balances
-            .apply(&[leg(UserAvailable, UserHeld, amount(300)), leg(UserAvailable, Fees, amount(300))])
+            .apply(&[
+                leg(UserAvailable, UserHeld, amount(300)),
+                leg(UserAvailable, Fees, amount(300)),
+            ])
             .unwrap_err();
-        assert!(matches!(error, LedgerError::InsufficientFunds { account: UserAvailable, .. }));
+        assert!(matches!(
+            error,
+            LedgerError::InsufficientFunds {
+                account: UserAvailable,
+                ..
+            }
+        ));
         assert_eq!(balances, before);
     }
 
     #[test]
     fn an_entry_may_pass_through_an_account_within_its_legs() {
         let mut balances = LedgerBalances::default();
-        balances.apply(&[leg(Funding, UserAvailable, amount(1_000))]).unwrap();
         balances
-            .apply(&[leg(UserAvailable, UserHeld, amount(1_000)), leg(UserHeld, WechatSettlement, amount(1_000))])
+            .apply(&[leg(Funding, UserAvailable, amount(1_000))])
+            .unwrap();
+        balances
+            .apply(&[
+                leg(UserAvailable, UserHeld, amount(1_000)),
+                leg(UserHeld, WechatSettlement, amount(1_000)),
+            ])
             .unwrap();
         assert_eq!(balances.user_held, Money::ZERO);
         assert_eq!(balances.wechat_settlement.to_string(), "10.00");
@@ -264,12 +288,16 @@ mod tests {
     fn empty_and_self_transfers_are_refused() {
         let mut balances = LedgerBalances::default();
         assert_eq!(balances.apply(&[]), Err(LedgerError::EmptyEntry));
-        assert_eq!(balances.apply(&[leg(Fees, Fees, amount(1))]), Err(LedgerError::SelfTransfer(Fees)));
+        assert_eq!(
+            balances.apply(&[leg(Fees, Fees, amount(1))]),
+            Err(LedgerError::SelfTransfer(Fees))
+        );
     }
 
     fn any_leg() -> impl Strategy<Value = Leg> {
         let account = prop::sample::select(LedgerAccount::ALL.to_vec());
-        (account.clone(), account, 1i64..=10_000_000).prop_map(|(debit, credit, fen)| leg(debit, credit, amount(fen)))
+        (account.clone(), account, 1i64..=10_000_000)
+            .prop_map(|(debit, credit, fen)| leg(debit, credit, amount(fen)))
     }
 
     proptest! {

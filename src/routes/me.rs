@@ -9,12 +9,18 @@ use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
 use crate::services::Services;
 
-pub async fn profile(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
+pub async fn profile(
+    services: web::Data<Services>,
+    user: AuthenticatedUser,
+) -> Result<HttpResponse, ApiError> {
     let account = services.load_account(user.account_id()).await?;
     Ok(HttpResponse::Ok().json(ProfileView::from(&account)))
 }
 
-pub async fn wallet(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
+pub async fn wallet(
+    services: web::Data<Services>,
+    user: AuthenticatedUser,
+) -> Result<HttpResponse, ApiError> {
     let account = services.load_account(user.account_id()).await?;
     Ok(HttpResponse::Ok().json(BalanceView::from(&account)))
 }
@@ -24,6 +30,8 @@ pub async fn transactions(
     user: AuthenticatedUser,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = services.journal_page(user.account_id(), query.cursor()?, query.limit()).await?;
+    let page = services
+        .journal_page(user.account_id(), query.cursor()?, query.limit())
+        .await?;
     Ok(HttpResponse::Ok().json(MovementPage::try_from(page)?))
 }

@@ -41,7 +41,10 @@ impl Services {
             Some(oldest) if oldest.seq > 0 && entries.len() == limit => Some(oldest.seq),
             _ => None,
         };
-        Ok(JournalPage { entries, next_cursor })
+        Ok(JournalPage {
+            entries,
+            next_cursor,
+        })
     }
 
     /// An operator's top-up or reversal of a user's wallet.
@@ -54,17 +57,31 @@ impl Services {
         memo: &str,
     ) -> Result<(JournalEntry, Account), ApiError> {
         let (kind, legs) = match direction {
-            Adjustment::Credit => {
-                (EntryKind::OperatorCredit, vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, amount)])
-            }
-            Adjustment::Debit => {
-                (EntryKind::OperatorDebit, vec![leg(LedgerAccount::UserAvailable, LedgerAccount::Funding, amount)])
-            }
+            Adjustment::Credit => (
+                EntryKind::OperatorCredit,
+                vec![leg(
+                    LedgerAccount::Funding,
+                    LedgerAccount::UserAvailable,
+                    amount,
+                )],
+            ),
+            Adjustment::Debit => (
+                EntryKind::OperatorDebit,
+                vec![leg(
+                    LedgerAccount::UserAvailable,
+                    LedgerAccount::Funding,
+                    amount,
+                )],
+            ),
         };
         let (entry, account) = self
             .update_account(target, |account, now| {
-                let posting =
-                    Posting { kind, memo: memo.to_owned(), actor: Some(operator.to_string()), legs: legs.clone() };
+                let posting = Posting {
+                    kind,
+                    memo: memo.to_owned(),
+                    actor: Some(operator.to_string()),
+                    legs: legs.clone(),
+                };
                 let entry = account.post(posting, now)?;
                 Ok((entry.clone(), vec![entry]))
             })

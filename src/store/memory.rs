@@ -45,7 +45,9 @@ impl MemoryStore {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-written partition:
         // every mutation below is a single insert or push after all checks.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -55,25 +57,39 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn create_account(&self, account: &Account, opening_entries: &[JournalEntry]) -> Result<(), StoreError> {
+    async fn create_account(
+        &self,
+        account: &Account,
+        opening_entries: &[JournalEntry],
+    ) -> Result<(), StoreError> {
         let mut state = self.state();
         let login_key = account.login.index_key();
         if state.partitions.contains_key(&account.id) || state.logins.contains_key(&login_key) {
             return Err(StoreError::AlreadyExists);
         }
         state.logins.insert(login_key, account.id.clone());
-        let partition = Partition { version: 1, account: account.clone(), journal: opening_entries.to_vec() };
+        let partition = Partition {
+            version: 1,
+            account: account.clone(),
+            journal: opening_entries.to_vec(),
+        };
         state.partitions.insert(account.id.clone(), partition);
         Ok(())
     }
 
-    async fn account_id_by_login(&self, login_index_key: &str) -> Result<Option<AccountId>, StoreError> {
+    async fn account_id_by_login(
+        &self,
+        login_index_key: &str,
+    ) -> Result<Option<AccountId>, StoreError> {
         Ok(self.state().logins.get(login_index_key).cloned())
     }
 
     async fn load_account(&self, id: &AccountId) -> Result<Option<Versioned<Account>>, StoreError> {
         let state = self.state();
-        Ok(state.partitions.get(id).map(|p| Versioned { version: p.version, value: p.account.clone() }))
+        Ok(state.partitions.get(id).map(|p| Versioned {
+            version: p.version,
+            value: p.account.clone(),
+        }))
     }
 
     async fn commit_account(&self, commit: AccountCommit<'_>) -> Result<CommitOutcome, StoreError> {
@@ -117,18 +133,24 @@ impl Store for MemoryStore {
         if state.ephemeral.len() >= EPHEMERAL_SWEEP_THRESHOLD {
             state.ephemeral.retain(|_, (_, expires)| *expires > now);
         }
-        state.ephemeral.insert(key.to_owned(), (value.to_owned(), now + ttl));
+        state
+            .ephemeral
+            .insert(key.to_owned(), (value.to_owned(), now + ttl));
         Ok(())
     }
 
     async fn take_ephemeral(&self, key: &str) -> Result<Option<String>, StoreError> {
         let taken = self.state().ephemeral.remove(key);
-        Ok(taken.filter(|(_, expires)| *expires > Instant::now()).map(|(value, _)| value))
+        Ok(taken
+            .filter(|(_, expires)| *expires > Instant::now())
+            .map(|(value, _)| value))
     }
 
     async fn get_ephemeral(&self, key: &str) -> Result<Option<String>, StoreError> {
         let state = self.state();
         let found = state.ephemeral.get(key);
-        Ok(found.filter(|(_, expires)| *expires > Instant::now()).map(|(value, _)| value.clone()))
+        Ok(found
+            .filter(|(_, expires)| *expires > Instant::now())
+            .map(|(value, _)| value.clone()))
     }
 }

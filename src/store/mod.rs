@@ -74,9 +74,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Creates a partition at version 1 with its opening entries and claims its
     /// login. `AlreadyExists` if the id or the login is taken; then nothing is left behind.
-    async fn create_account(&self, account: &Account, opening_entries: &[JournalEntry]) -> Result<(), StoreError>;
+    async fn create_account(
+        &self,
+        account: &Account,
+        opening_entries: &[JournalEntry],
+    ) -> Result<(), StoreError>;
 
-    async fn account_id_by_login(&self, login_index_key: &str) -> Result<Option<AccountId>, StoreError>;
+    async fn account_id_by_login(
+        &self,
+        login_index_key: &str,
+    ) -> Result<Option<AccountId>, StoreError>;
 
     async fn load_account(&self, id: &AccountId) -> Result<Option<Versioned<Account>>, StoreError>;
 
@@ -85,8 +92,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Up to `limit` journal entries of a partition, newest first, starting
     /// below `before_seq` (or at the newest entry).
-    async fn journal(&self, id: &AccountId, before_seq: Option<u64>, limit: usize)
-    -> Result<Vec<JournalEntry>, StoreError>;
+    async fn journal(
+        &self,
+        id: &AccountId,
+        before_seq: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<JournalEntry>, StoreError>;
 
     /// Every account id, for whole-ledger checks.
     async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError>;
@@ -102,7 +113,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
 /// The journal's newest-first window as a range of sequence numbers.
 /// Shared by both stores so paging means the same everywhere.
-pub(crate) fn journal_window(journal_len: u64, before_seq: Option<u64>, limit: usize) -> std::ops::Range<u64> {
+pub(crate) fn journal_window(
+    journal_len: u64,
+    before_seq: Option<u64>,
+    limit: usize,
+) -> std::ops::Range<u64> {
     let end = before_seq.map_or(journal_len, |before| before.min(journal_len));
     let start = end.saturating_sub(limit as u64);
     start..end

@@ -39,20 +39,26 @@ pub struct RedisStore {
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisStore").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
 impl RedisStore {
     /// Connects (failing fast if Redis is not there at startup).
     pub async fn connect(url: &str, settings: &StoreSettings) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(url).map_err(|e| StoreError::Unavailable(format!("bad redis url: {e}")))?;
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::Unavailable(format!("bad redis url: {e}")))?;
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(Duration::from_millis(settings.command_timeout_ms)))
             .set_connection_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)))
             .set_number_of_retries(RECONNECT_RETRIES)
             .set_max_delay(Duration::from_millis(500));
-        let connection = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
+        let connection = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(unavailable)?;
         Ok(RedisStore {
             connection,
             prefix: settings.key_prefix.clone(),
@@ -83,26 +89,42 @@ impl RedisStore {
 
     async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, StoreError> {
         let mut connection = self.connection.clone();
-        command.query_async(&mut connection).await.map_err(unavailable)
+        command
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)
     }
 }
 
 /// Connection trouble is "unavailable" (503, retry); anything else is a bug
 /// the caller reports as an internal error.
 fn unavailable(error: RedisError) -> StoreError {
-    if error.is_io_error() || error.is_timeout() || error.is_connection_dropped() || error.is_connection_refusal() {
+    if error.is_io_error()
+        || error.is_timeout()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
+    {
         StoreError::Unavailable(error.to_string())
     } else {
-        StoreError::Corrupt { key: "redis".into(), reason: error.to_string() }
+        StoreError::Corrupt {
+            key: "redis".into(),
+            reason: error.to_string(),
+        }
     }
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt { key: "encode".into(), reason: e.to_string() })
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
+        key: "encode".into(),
+        reason: e.to_string(),
+    })
 }
 
 fn decode<T: DeserializeOwned>(key: &str, text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt { key: key.to_owned(), reason: e.to_string() })
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        key: key.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 #[async_trait]
@@ -112,7 +134,11 @@ impl Store for RedisStore {
         Ok(())
     }
 
-    async fn create_account(&self, account: &Account, opening_entries: &[JournalEntry]) -> Result<(), StoreError> {
+    async fn create_account(
+        &self,
+        account: &Account,
+        opening_entries: &[JournalEntry],
+    ) -> Result<(), StoreError> {
         let account_key = self.account_key(&account.id);
         let journal_key = self.journal_key(&account.id);
         let mut invocation = self.create_partition.key(&account_key);
@@ -121,7 +147,10 @@ impl Store for RedisStore {
             invocation.arg(encode(entry)?);
         }
         let mut connection = self.connection.clone();
-        let created: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
+        let created: i64 = invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
         if created == 0 {
             return Err(StoreError::AlreadyExists);
         }
@@ -130,7 +159,13 @@ impl Store for RedisStore {
         // an unreachable partition (balanced on its own), never a login that
         // points at nothing. The two are separate steps to keep every script
         // within one cluster slot.
-        let _: i64 = self.query(redis::cmd("SADD").arg(self.accounts_key()).arg(account.id.as_str())).await?;
+        let _: i64 = self
+            .query(
+                redis::cmd("SADD")
+                    .arg(self.accounts_key())
+                    .arg(account.id.as_str()),
+            )
+            .await?;
         let claimed: Option<String> = self
             .query(
                 redis::cmd("SET")
@@ -140,30 +175,49 @@ impl Store for RedisStore {
             )
             .await?;
         if claimed.is_none() {
-            let _: i64 = self.query(redis::cmd("SREM").arg(self.accounts_key()).arg(account.id.as_str())).await?;
-            let _: i64 = self.query(redis::cmd("DEL").arg(&account_key).arg(&journal_key)).await?;
+            let _: i64 = self
+                .query(
+                    redis::cmd("SREM")
+                        .arg(self.accounts_key())
+                        .arg(account.id.as_str()),
+                )
+                .await?;
+            let _: i64 = self
+                .query(redis::cmd("DEL").arg(&account_key).arg(&journal_key))
+                .await?;
             return Err(StoreError::AlreadyExists);
         }
         Ok(())
     }
 
-    async fn account_id_by_login(&self, login_index_key: &str) -> Result<Option<AccountId>, StoreError> {
-        let id: Option<String> = self.query(redis::cmd("GET").arg(self.login_key(login_index_key))).await?;
+    async fn account_id_by_login(
+        &self,
+        login_index_key: &str,
+    ) -> Result<Option<AccountId>, StoreError> {
+        let id: Option<String> = self
+            .query(redis::cmd("GET").arg(self.login_key(login_index_key)))
+            .await?;
         Ok(id.as_deref().and_then(AccountId::parse))
     }
 
     async fn load_account(&self, id: &AccountId) -> Result<Option<Versioned<Account>>, StoreError> {
         let key = self.account_key(id);
-        let (version, data): (Option<u64>, Option<String>) =
-            self.query(redis::cmd("HMGET").arg(&key).arg("version").arg("data")).await?;
+        let (version, data): (Option<u64>, Option<String>) = self
+            .query(redis::cmd("HMGET").arg(&key).arg("version").arg("data"))
+            .await?;
         match (version, data) {
-            (Some(version), Some(data)) => Ok(Some(Versioned { version, value: decode(&key, &data)? })),
+            (Some(version), Some(data)) => Ok(Some(Versioned {
+                version,
+                value: decode(&key, &data)?,
+            })),
             _ => Ok(None),
         }
     }
 
     async fn commit_account(&self, commit: AccountCommit<'_>) -> Result<CommitOutcome, StoreError> {
-        let mut invocation = self.commit_partition.key(self.account_key(&commit.account.id));
+        let mut invocation = self
+            .commit_partition
+            .key(self.account_key(&commit.account.id));
         invocation
             .key(self.journal_key(&commit.account.id))
             .arg(commit.expected_version)
@@ -172,8 +226,15 @@ impl Store for RedisStore {
             invocation.arg(encode(entry)?);
         }
         let mut connection = self.connection.clone();
-        let committed: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
-        Ok(if committed == 1 { CommitOutcome::Committed } else { CommitOutcome::VersionConflict })
+        let committed: i64 = invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(if committed == 1 {
+            CommitOutcome::Committed
+        } else {
+            CommitOutcome::VersionConflict
+        })
     }
 
     async fn journal(
@@ -188,13 +249,21 @@ impl Store for RedisStore {
         if window.is_empty() {
             return Ok(Vec::new());
         }
-        let texts: Vec<String> =
-            self.query(redis::cmd("LRANGE").arg(&key).arg(window.start).arg(window.end - 1)).await?;
+        let texts: Vec<String> = self
+            .query(
+                redis::cmd("LRANGE")
+                    .arg(&key)
+                    .arg(window.start)
+                    .arg(window.end - 1),
+            )
+            .await?;
         texts.iter().rev().map(|text| decode(&key, text)).collect()
     }
 
     async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError> {
-        let members: Vec<String> = self.query(redis::cmd("SMEMBERS").arg(self.accounts_key())).await?;
+        let members: Vec<String> = self
+            .query(redis::cmd("SMEMBERS").arg(self.accounts_key()))
+            .await?;
         let mut ids: Vec<AccountId> = members.iter().filter_map(|m| AccountId::parse(m)).collect();
         ids.sort();
         Ok(ids)
@@ -202,15 +271,25 @@ impl Store for RedisStore {
 
     async fn put_ephemeral(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
         let ttl_ms = ttl.as_millis().max(1) as u64;
-        let _: () = self.query(redis::cmd("SET").arg(self.ephemeral_key(key)).arg(value).arg("PX").arg(ttl_ms)).await?;
+        let _: () = self
+            .query(
+                redis::cmd("SET")
+                    .arg(self.ephemeral_key(key))
+                    .arg(value)
+                    .arg("PX")
+                    .arg(ttl_ms),
+            )
+            .await?;
         Ok(())
     }
 
     async fn take_ephemeral(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.query(redis::cmd("GETDEL").arg(self.ephemeral_key(key))).await
+        self.query(redis::cmd("GETDEL").arg(self.ephemeral_key(key)))
+            .await
     }
 
     async fn get_ephemeral(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.query(redis::cmd("GET").arg(self.ephemeral_key(key))).await
+        self.query(redis::cmd("GET").arg(self.ephemeral_key(key)))
+            .await
     }
 }

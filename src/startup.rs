@@ -134,6 +134,7 @@ fn routes(config: &mut web::ServiceConfig) {
                 .route("/me", web::get().to(me::profile))
                 .route("/wallet", web::get().to(me::wallet))
                 .route("/wallet/transactions", web::get().to(me::transactions))
+                .route("/wallet/transactions/{id}", web::get().to(me::transaction))
                 .service(
                     web::scope("/ops")
                         .route("/accounts/{id}/credit", web::post().to(ops::credit))

@@ -122,7 +122,7 @@ impl Account {
     ) -> Result<JournalEntry, LedgerError> {
         self.ledger.apply(&posting.legs)?;
         let entry = JournalEntry {
-            id: format!("je_{}", uuid::Uuid::now_v7().simple()),
+            id: JournalEntry::new_id(),
             seq: self.journal_len,
             kind: posting.kind,
             memo: posting.memo,

@@ -89,6 +89,8 @@ pub enum EntryKind {
     OperatorDebit,
 }
 
+const ENTRY_ID_PREFIX: &str = "je_";
+
 /// An immutable, balanced record of one change to a partition's balances.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalEntry {
@@ -105,6 +107,16 @@ pub struct JournalEntry {
 }
 
 impl JournalEntry {
+    pub fn new_id() -> String {
+        format!("{ENTRY_ID_PREFIX}{}", uuid::Uuid::now_v7().simple())
+    }
+
+    /// Whether a text from outside could be an entry id at all.
+    pub fn is_well_formed_id(text: &str) -> bool {
+        text.strip_prefix(ENTRY_ID_PREFIX)
+            .is_some_and(|rest| rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+    }
+
     /// The net change this entry makes to one ledger account (credits − debits).
     pub fn change_to(&self, account: LedgerAccount) -> Result<Money, LedgerError> {
         self.legs.iter().try_fold(Money::ZERO, |net, leg| {
@@ -292,6 +304,20 @@ mod tests {
             balances.apply(&[leg(Fees, Fees, amount(1))]),
             Err(LedgerError::SelfTransfer(Fees))
         );
+    }
+
+    #[test]
+    fn entry_ids_are_recognised_by_shape() {
+        assert!(JournalEntry::is_well_formed_id(&JournalEntry::new_id()));
+        for bad in [
+            "",
+            "je_",
+            "je_xyz",
+            "acc_demo_alice",
+            "je_0123456789abcdef0123456789abcdefff",
+        ] {
+            assert!(!JournalEntry::is_well_formed_id(bad), "{bad}");
+        }
     }
 
     fn any_leg() -> impl Strategy<Value = Leg> {

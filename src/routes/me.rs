@@ -1,10 +1,10 @@
-//! The caller's own resources: `/v1/me`, `/v1/wallet`, `/v1/wallet/transactions`.
+//! The caller's own resources: `/v1/me`, `/v1/wallet`, `/v1/wallet/transactions[/{id}]`.
 //! Every handler acts on the token's account only, so no id from the client
 //! can reach another user's data.
 
 use actix_web::{HttpResponse, web};
 
-use super::views::{BalanceView, MovementPage, PageQuery, ProfileView};
+use super::views::{BalanceView, MovementPage, MovementView, PageQuery, ProfileView};
 use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
 use crate::services::Services;
@@ -34,4 +34,15 @@ pub async fn transactions(
         .journal_page(user.account_id(), query.cursor()?, query.limit())
         .await?;
     Ok(HttpResponse::Ok().json(MovementPage::try_from(page)?))
+}
+
+pub async fn transaction(
+    services: web::Data<Services>,
+    user: AuthenticatedUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let entry = services
+        .find_journal_entry(user.account_id(), &path)
+        .await?;
+    Ok(HttpResponse::Ok().json(MovementView::try_from(&entry)?))
 }

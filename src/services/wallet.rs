@@ -10,6 +10,8 @@ use crate::error::ApiError;
 /// Most history items one page may hold.
 pub const PAGE_LIMIT_MAX: usize = 100;
 pub const PAGE_LIMIT_DEFAULT: usize = 20;
+/// Journal entries read per store call when looking one up by id.
+const ENTRY_SCAN_PAGE: usize = 200;
 
 /// One page of a journal, newest first.
 #[derive(Debug)]
@@ -45,6 +47,35 @@ impl Services {
             entries,
             next_cursor,
         })
+    }
+
+    /// One entry of an account's own journal; any other id, including one
+    /// from another account's journal, is simply not found.
+    pub async fn find_journal_entry(
+        &self,
+        id: &AccountId,
+        entry_id: &str,
+    ) -> Result<JournalEntry, ApiError> {
+        let not_found = || ApiError::NotFound {
+            resource: "transaction",
+        };
+        if !JournalEntry::is_well_formed_id(entry_id) {
+            return Err(not_found());
+        }
+        // Newest first, since detail views are mostly opened from recent
+        // history. Entries are not indexed by id; a scan of one partition's
+        // journal is bounded by its length and fine at simulator scale.
+        let mut before = None;
+        loop {
+            let page = self.store.journal(id, before, ENTRY_SCAN_PAGE).await?;
+            if let Some(entry) = page.iter().find(|entry| entry.id == entry_id) {
+                return Ok(entry.clone());
+            }
+            match page.last() {
+                Some(oldest) if oldest.seq > 0 => before = Some(oldest.seq),
+                _ => return Err(not_found()),
+            }
+        }
     }
 
     /// An operator's top-up or reversal of a user's wallet.

@@ -1,7 +1,7 @@
 //! Registration, login, tokens and roles.
 
 use chrono::Duration;
-use jsonwebtoken::{EncodingKey, Header};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::json;
 use walletgate::clock::Clock;
@@ -259,6 +259,14 @@ async fn forged_tokens_are_refused(store: StoreKind) {
         &EncodingKey::from_secret(b"not-the-server-secret-at-all!!!!"),
     )
     .unwrap();
+    // Signed with the server's own key, but with another algorithm than HS256.
+    let dev_secret = b"walletgate-local-development-jwt-secret-change-me";
+    let other_algorithm = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS512),
+        &claims,
+        &EncodingKey::from_secret(dev_secret),
+    )
+    .unwrap();
     let genuine = app.login_phone("13800000001", "alice-demo").await["access_token"]
         .as_str()
         .unwrap()
@@ -269,13 +277,15 @@ async fn forged_tokens_are_refused(store: StoreKind) {
     let promoted = wrong_key.split('.').nth(1).unwrap();
     tampered_parts[1] = promoted;
     let tampered = tampered_parts.join(".");
-    for token in [
+    let forged = [
         wrong_key.as_str(),
+        other_algorithm.as_str(),
         alg_none.as_str(),
         tampered.as_str(),
         "garbage",
         "",
-    ] {
+    ];
+    for token in forged {
         let response = app.get("/v1/ops/ledger/check", Some(token)).await;
         assert_error(response, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
     }

@@ -4,7 +4,7 @@
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 
-use crate::helpers::{StoreKind, json_of, spawn_app};
+use crate::helpers::{StoreKind, count_granted_and_refused, json_of, spawn_app};
 use crate::on_both_stores;
 
 on_both_stores!(
@@ -29,15 +29,11 @@ async fn a_balance_affording_k_debits_grants_exactly_k_of_50(store: StoreKind) {
         .map(|r| r.status())
         .collect();
 
-    let granted = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::CREATED)
-        .count();
-    let refused = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
-        .count();
-    assert_eq!((granted, refused), (14, 36), "statuses: {statuses:?}");
+    assert_eq!(
+        count_granted_and_refused(&statuses),
+        (14, 36),
+        "statuses: {statuses:?}"
+    );
     assert_eq!(app.available(&user).await, "2.00");
     let report = app.assert_ledger_balanced().await;
     assert_eq!(report["entries_checked"], 3 + 1 + 14);

@@ -104,6 +104,16 @@ pub async fn json_of(response: Response, status: StatusCode) -> Value {
     body
 }
 
+/// Of money-moving responses: how many were granted (201) and how many
+/// refused for the balance (422). Anything else counts in neither.
+pub fn count_granted_and_refused(statuses: &[StatusCode]) -> (usize, usize) {
+    let count = |wanted: StatusCode| statuses.iter().filter(|s| **s == wanted).count();
+    (
+        count(StatusCode::CREATED),
+        count(StatusCode::UNPROCESSABLE_ENTITY),
+    )
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)

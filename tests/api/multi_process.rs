@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::helpers::{json_of, redis_url, unique_phone, unique_prefix};
+use crate::helpers::{count_granted_and_refused, json_of, redis_url, unique_phone, unique_prefix};
 
 /// Longest wait for a started binary to report its address.
 const STARTUP_WAIT: Duration = Duration::from_secs(30);
@@ -20,15 +20,15 @@ pub struct GatewayProcess {
     _child: Child,
 }
 
-/// How the store URL reaches the binary; both ways must work.
+/// How the port and store URL reach the binary; both ways must work.
 #[derive(Clone, Copy)]
 pub enum StoreVia {
     Flag,
     Environment,
 }
 
-/// Starts the real `walletgate` binary with the port as a flag and the key
-/// prefix as a `WALLETGATE__…` environment variable.
+/// Starts the real `walletgate` binary on a free port, with the key prefix
+/// as a `WALLETGATE__…` environment variable.
 pub async fn start_gateway(store_url: &str, via: StoreVia, key_prefix: &str) -> GatewayProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_walletgate"));
     command
@@ -159,15 +159,11 @@ async fn two_processes_sharing_redis_grant_exactly_the_affordable_debits() {
         )
     });
     let statuses: Vec<StatusCode> = join_all(debits).await.iter().map(|r| r.status()).collect();
-    let granted = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::CREATED)
-        .count();
-    let refused = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
-        .count();
-    assert_eq!((granted, refused), (14, 36), "statuses: {statuses:?}");
+    assert_eq!(
+        count_granted_and_refused(&statuses),
+        (14, 36),
+        "statuses: {statuses:?}"
+    );
 
     for (gateway, operator) in [(&a, &operator_a), (&b, &operator_b)] {
         let wallet = client

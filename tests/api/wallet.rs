@@ -12,6 +12,7 @@ on_both_stores!(
     history_pages_newest_first_with_cursors,
     adjusting_an_unknown_account_is_not_found,
     the_ledger_check_adds_up_every_account,
+    a_user_cannot_see_another_users_movement,
 );
 
 async fn an_operator_credit_is_a_balanced_entry_the_user_sees(store: StoreKind) {
@@ -136,4 +137,45 @@ async fn the_ledger_check_adds_up_every_account(store: StoreKind) {
     assert_eq!(report["accounts_checked"], 5);
     assert_eq!(report["entries_checked"], 4);
     assert_eq!(report["mismatches"], json!([]));
+}
+
+async fn a_user_cannot_see_another_users_movement(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let operator = app.operator_token().await;
+    let (alice_id, alice) = app.new_user().await;
+    let (bob_id, bob) = app.new_user().await;
+    let alices = json_of(
+        app.credit(&operator, &alice_id, "5.00").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    json_of(
+        app.credit(&operator, &bob_id, "6.00").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let entry_id = alices["entry"]["id"].as_str().unwrap();
+
+    let own = json_of(
+        app.get(&format!("/v1/wallet/transactions/{entry_id}"), Some(&alice))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(own, alices["entry"]);
+    let others = app
+        .get(&format!("/v1/wallet/transactions/{entry_id}"), Some(&bob))
+        .await;
+    let refused = assert_error(others, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    assert!(!refused.to_string().contains("5.00"));
+    for bad in [
+        "je_00000000000000000000000000000000",
+        "nonsense",
+        "je_..%2F",
+    ] {
+        let response = app
+            .get(&format!("/v1/wallet/transactions/{bad}"), Some(&alice))
+            .await;
+        assert_error(response, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    }
 }

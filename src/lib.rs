@@ -11,6 +11,7 @@
 //! - [`domain`]: pure rules — money, ledger, accounts, credentials.
 //! - [`services`]: one use case each, orchestrating domain and store.
 //! - [`store`]: the small `Store` trait, in memory and on Redis.
+//! - [`providers`]: WeChat and SMS behind traits, with built-in mocks.
 //! - [`rate_limit`]: per-process request-rate limits on secret-guessing endpoints.
 //! - [`routes`]: thin HTTP handlers and their DTOs.
 
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod clock;
 pub mod domain;
 pub mod error;
+pub mod providers;
 pub mod rate_limit;
 pub mod routes;
 pub mod services;

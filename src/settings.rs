@@ -25,6 +25,9 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub seed: SeedSettings,
     pub rate_limits: RateLimitSettings,
+    pub wechat: WeChatSettings,
+    pub mock_wechat: MockWeChatSettings,
+    pub sms: SmsSettings,
     pub log: LogSettings,
 }
 
@@ -58,6 +61,48 @@ pub struct AuthSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SeedSettings {
     pub demo_accounts: bool,
+}
+
+/// How the gateway reaches WeChat (the built-in mock, or anything shaped like it).
+#[derive(Debug, Clone, Deserialize)]
+pub struct WeChatSettings {
+    pub client: WeChatClientKind,
+    pub api_base_url: String,
+    pub authorize_base_url: String,
+    pub public_base_url: String,
+    pub app_id: String,
+    pub app_secret: SecretString,
+    pub scope: String,
+    pub binding_start_ttl_secs: u64,
+    pub binding_confirm_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeChatClientKind {
+    /// Calls the built-in mock provider in-process.
+    Builtin,
+    /// Real HTTP requests to `api_base_url`.
+    Http,
+}
+
+/// The built-in mock WeChat provider under `/mock/wechat`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MockWeChatSettings {
+    pub enabled: bool,
+    pub app_id: String,
+    pub app_secret: SecretString,
+    pub callback_domains: Vec<String>,
+    pub code_ttl_secs: u64,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmsSettings {
+    pub code_ttl_secs: u64,
+    pub code_attempts_max: u8,
+    pub outbox_keep: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -203,6 +248,23 @@ impl Settings {
         }
         if self.rate_limits.login_burst == 0 || self.rate_limits.login_per_minute == 0 {
             problems.push("rate_limits.login_burst and login_per_minute must be at least 1".into());
+        }
+        if self.wechat.client == WeChatClientKind::Builtin && !self.mock_wechat.enabled {
+            problems.push("wechat.client = \"builtin\" needs mock_wechat.enabled = true".into());
+        }
+        if self.sms.code_attempts_max == 0
+            || self.sms.code_ttl_secs == 0
+            || self.sms.outbox_keep == 0
+        {
+            problems.push(
+                "sms.code_attempts_max, code_ttl_secs and outbox_keep must be at least 1".into(),
+            );
+        }
+        if self.mock_wechat.code_ttl_secs == 0 || self.wechat.binding_start_ttl_secs == 0 {
+            problems.push(
+                "mock_wechat.code_ttl_secs and wechat.binding_start_ttl_secs must be positive"
+                    .into(),
+            );
         }
         if self.server.json_body_bytes_max < 1024 {
             problems.push("server.json_body_bytes_max must be at least 1024".into());

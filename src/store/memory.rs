@@ -1,7 +1,7 @@
 //! The embedded store: everything in one process's memory, gone on exit.
 //! The default, so `cargo run` needs nothing else installed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,9 @@ struct State {
     partitions: HashMap<AccountId, Partition>,
     logins: HashMap<String, AccountId>,
     ephemeral: HashMap<String, (String, Instant)>,
+    documents: HashMap<String, HashMap<String, (u64, String)>>,
+    indexes: HashMap<String, String>,
+    lists: HashMap<String, VecDeque<String>>,
 }
 
 #[derive(Debug)]
@@ -152,5 +155,92 @@ impl Store for MemoryStore {
         Ok(found
             .filter(|(_, expires)| *expires > Instant::now())
             .map(|(value, _)| value.clone()))
+    }
+
+    async fn load_document(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> Result<Option<Versioned<String>>, StoreError> {
+        let state = self.state();
+        let found = state
+            .documents
+            .get(collection)
+            .and_then(|documents| documents.get(id));
+        Ok(found.map(|(version, body)| Versioned {
+            version: *version,
+            value: body.clone(),
+        }))
+    }
+
+    async fn save_document(
+        &self,
+        collection: &str,
+        id: &str,
+        expected_version: u64,
+        body: &str,
+    ) -> Result<CommitOutcome, StoreError> {
+        let mut state = self.state();
+        let documents = state.documents.entry(collection.to_owned()).or_default();
+        let current_version = documents.get(id).map_or(0, |(version, _)| *version);
+        if current_version != expected_version {
+            return Ok(CommitOutcome::VersionConflict);
+        }
+        documents.insert(id.to_owned(), (current_version + 1, body.to_owned()));
+        Ok(CommitOutcome::Committed)
+    }
+
+    async fn list_documents(
+        &self,
+        collection: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let state = self.state();
+        let Some(documents) = state.documents.get(collection) else {
+            return Ok(Vec::new());
+        };
+        Ok(documents
+            .iter()
+            .take(limit)
+            .map(|(id, (_, body))| (id.clone(), body.clone()))
+            .collect())
+    }
+
+    async fn get_index(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.state().indexes.get(key).cloned())
+    }
+
+    async fn swap_index(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        if state.indexes.get(key).map(String::as_str) != expected {
+            return Ok(false);
+        }
+        match new {
+            Some(value) => state.indexes.insert(key.to_owned(), value.to_owned()),
+            None => state.indexes.remove(key),
+        };
+        Ok(true)
+    }
+
+    async fn push_recent(&self, list: &str, value: &str, keep: usize) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let items = state.lists.entry(list.to_owned()).or_default();
+        items.push_front(value.to_owned());
+        items.truncate(keep);
+        Ok(())
+    }
+
+    async fn recent(&self, list: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let state = self.state();
+        Ok(state
+            .lists
+            .get(list)
+            .map(|items| items.iter().take(limit).cloned().collect())
+            .unwrap_or_default())
     }
 }

@@ -10,9 +10,14 @@
 //! - an **account partition** per wallet account: the versioned `Account`
 //!   record and its append-only journal, always changed together;
 //! - a unique **login index** from login key to account id;
-//! - **ephemeral values**: short-lived, single-use things (refresh tokens now;
-//!   SMS and OAuth codes later). Their expiry is decided by the service with
-//!   the injectable clock; the store's TTL only reclaims space.
+//! - **ephemeral values**: short-lived, single-use things (refresh tokens,
+//!   OAuth states and codes). Their expiry is decided by the service with the
+//!   injectable clock; the store's TTL only reclaims space.
+//! - **documents**: versioned JSON records grouped in named collections
+//!   (mock WeChat users), changed by compare-and-set like accounts;
+//! - **unique indexes**: keys owned by one value at a time (an openid bound to
+//!   one account), changed only by compare-and-swap;
+//! - **recent lists**: capped newest-first lists (the mock SMS outbox).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,6 +114,46 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn take_ephemeral(&self, key: &str) -> Result<Option<String>, StoreError>;
 
     async fn get_ephemeral(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    async fn load_document(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> Result<Option<Versioned<String>>, StoreError>;
+
+    /// Compare-and-set of one document. `expected_version` 0 means "create:
+    /// must not exist yet"; the stored version is then 1.
+    async fn save_document(
+        &self,
+        collection: &str,
+        id: &str,
+        expected_version: u64,
+        body: &str,
+    ) -> Result<CommitOutcome, StoreError>;
+
+    /// Up to `limit` documents of a collection as `(id, body)`, in no particular order.
+    async fn list_documents(
+        &self,
+        collection: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+
+    async fn get_index(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Sets `key` to `new` (or removes it for `None`) only if it currently
+    /// holds `expected` (`None`: absent). Returns whether it swapped.
+    async fn swap_index(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Prepends `value` to a list, keeping only the newest `keep` items.
+    async fn push_recent(&self, list: &str, value: &str, keep: usize) -> Result<(), StoreError>;
+
+    /// Up to `limit` items of a list, newest first.
+    async fn recent(&self, list: &str, limit: usize) -> Result<Vec<String>, StoreError>;
 }
 
 /// The journal's newest-first window as a range of sequence numbers.

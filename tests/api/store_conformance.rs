@@ -22,6 +22,9 @@ on_both_stores!(
     commits_are_compare_and_set,
     journals_page_newest_first,
     ephemeral_values_are_taken_exactly_once,
+    documents_are_created_once_and_then_compare_and_set,
+    unique_indexes_change_only_by_compare_and_swap,
+    recent_lists_keep_the_newest_items,
 );
 
 async fn store_for(kind: StoreKind) -> SharedStore {
@@ -225,4 +228,136 @@ async fn ephemeral_values_are_taken_exactly_once(kind: StoreKind) {
         store.take_ephemeral("code:2").await.unwrap().as_deref(),
         Some("new")
     );
+}
+
+async fn documents_are_created_once_and_then_compare_and_set(kind: StoreKind) {
+    let store = store_for(kind).await;
+    assert_eq!(store.load_document("users", "u1").await.unwrap(), None);
+    assert_eq!(
+        store
+            .save_document("users", "u1", 0, "{\"n\":1}")
+            .await
+            .unwrap(),
+        CommitOutcome::Committed
+    );
+    assert_eq!(
+        store
+            .save_document("users", "u1", 0, "{\"n\":9}")
+            .await
+            .unwrap(),
+        CommitOutcome::VersionConflict
+    );
+    assert_eq!(
+        store
+            .save_document("users", "u1", 1, "{\"n\":2}")
+            .await
+            .unwrap(),
+        CommitOutcome::Committed
+    );
+    assert_eq!(
+        store
+            .save_document("users", "u1", 1, "{\"n\":3}")
+            .await
+            .unwrap(),
+        CommitOutcome::VersionConflict
+    );
+    let loaded = store.load_document("users", "u1").await.unwrap().unwrap();
+    assert_eq!((loaded.version, loaded.value.as_str()), (2, "{\"n\":2}"));
+    store.save_document("users", "u2", 0, "two").await.unwrap();
+    store
+        .save_document("others", "u3", 0, "three")
+        .await
+        .unwrap();
+    let mut listed = store.list_documents("users", 10).await.unwrap();
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            ("u1".to_owned(), "{\"n\":2}".to_owned()),
+            ("u2".to_owned(), "two".to_owned())
+        ]
+    );
+    assert_eq!(store.list_documents("users", 1).await.unwrap().len(), 1);
+    assert!(
+        store
+            .list_documents("nothing", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn unique_indexes_change_only_by_compare_and_swap(kind: StoreKind) {
+    let store = store_for(kind).await;
+    assert!(
+        store
+            .swap_index("openid:o1", None, Some("acc_a"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .swap_index("openid:o1", None, Some("acc_b"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .swap_index("openid:o1", Some("acc_x"), Some("acc_b"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.get_index("openid:o1").await.unwrap().as_deref(),
+        Some("acc_a")
+    );
+    assert!(
+        store
+            .swap_index("openid:o1", Some("acc_a"), Some("acc_b"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .swap_index("openid:o1", Some("acc_a"), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .swap_index("openid:o1", Some("acc_b"), None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.get_index("openid:o1").await.unwrap(), None);
+
+    let claimers = (0..20).map(|i| {
+        let store = store.clone();
+        async move {
+            store
+                .swap_index("openid:o2", None, Some(&format!("acc_{i}")))
+                .await
+                .unwrap()
+        }
+    });
+    assert_eq!(
+        join_all(claimers).await.iter().filter(|won| **won).count(),
+        1
+    );
+}
+
+async fn recent_lists_keep_the_newest_items(kind: StoreKind) {
+    let store = store_for(kind).await;
+    for i in 1..=5 {
+        store
+            .push_recent("outbox:139", &format!("m{i}"), 3)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.recent("outbox:139", 10).await.unwrap(),
+        ["m5", "m4", "m3"]
+    );
+    assert_eq!(store.recent("outbox:139", 2).await.unwrap(), ["m5", "m4"]);
+    assert!(store.recent("outbox:empty", 5).await.unwrap().is_empty());
 }

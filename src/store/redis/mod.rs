@@ -8,6 +8,9 @@
 //! - `P:login:<login key>` — account id
 //! - `P:accounts` — set of all account ids
 //! - `P:eph:<key>` — ephemeral values with a TTL
+//! - `P:doc:<collection>` — hash of documents: `<id>` → body, `<id>#v` → version
+//! - `P:idx:<key>` — unique-index values
+//! - `P:list:<name>` — capped newest-first lists
 //!
 //! An account's keys share the hash tag `{<account id>}`, so each partition
 //! lives in one Redis Cluster slot and its Lua scripts stay single-slot.
@@ -35,6 +38,8 @@ pub struct RedisStore {
     prefix: String,
     create_partition: Script,
     commit_partition: Script,
+    save_document: Script,
+    swap_index: Script,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -64,6 +69,8 @@ impl RedisStore {
             prefix: settings.key_prefix.clone(),
             create_partition: Script::new(include_str!("create_partition.lua")),
             commit_partition: Script::new(include_str!("commit_partition.lua")),
+            save_document: Script::new(include_str!("save_document.lua")),
+            swap_index: Script::new(include_str!("swap_index.lua")),
         })
     }
 
@@ -85,6 +92,18 @@ impl RedisStore {
 
     fn ephemeral_key(&self, key: &str) -> String {
         format!("{}:eph:{}", self.prefix, key)
+    }
+
+    fn collection_key(&self, collection: &str) -> String {
+        format!("{}:doc:{}", self.prefix, collection)
+    }
+
+    fn index_key(&self, key: &str) -> String {
+        format!("{}:idx:{}", self.prefix, key)
+    }
+
+    fn list_key(&self, list: &str) -> String {
+        format!("{}:list:{}", self.prefix, list)
     }
 
     async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, StoreError> {
@@ -291,5 +310,112 @@ impl Store for RedisStore {
     async fn get_ephemeral(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.query(redis::cmd("GET").arg(self.ephemeral_key(key)))
             .await
+    }
+
+    async fn load_document(
+        &self,
+        collection: &str,
+        id: &str,
+    ) -> Result<Option<Versioned<String>>, StoreError> {
+        let key = self.collection_key(collection);
+        let (body, version): (Option<String>, Option<u64>) = self
+            .query(redis::cmd("HMGET").arg(&key).arg(id).arg(format!("{id}#v")))
+            .await?;
+        Ok(body
+            .zip(version)
+            .map(|(value, version)| Versioned { version, value }))
+    }
+
+    async fn save_document(
+        &self,
+        collection: &str,
+        id: &str,
+        expected_version: u64,
+        body: &str,
+    ) -> Result<CommitOutcome, StoreError> {
+        let mut invocation = self.save_document.key(self.collection_key(collection));
+        invocation.arg(id).arg(expected_version).arg(body);
+        let mut connection = self.connection.clone();
+        let saved: i64 = invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(if saved == 1 {
+            CommitOutcome::Committed
+        } else {
+            CommitOutcome::VersionConflict
+        })
+    }
+
+    async fn list_documents(
+        &self,
+        collection: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        // Collections are small (mock provider data); HSCAN would page a large one.
+        let fields: Vec<(String, String)> = self
+            .query(redis::cmd("HGETALL").arg(self.collection_key(collection)))
+            .await?;
+        Ok(fields
+            .into_iter()
+            .filter(|(field, _)| !field.ends_with("#v"))
+            .take(limit)
+            .collect())
+    }
+
+    async fn get_index(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.query(redis::cmd("GET").arg(self.index_key(key))).await
+    }
+
+    async fn swap_index(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let flag = |present: bool| if present { "1" } else { "0" };
+        let mut invocation = self.swap_index.key(self.index_key(key));
+        invocation
+            .arg(flag(expected.is_some()))
+            .arg(expected.unwrap_or(""))
+            .arg(flag(new.is_some()))
+            .arg(new.unwrap_or(""));
+        let mut connection = self.connection.clone();
+        let swapped: i64 = invocation
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(swapped == 1)
+    }
+
+    async fn push_recent(&self, list: &str, value: &str, keep: usize) -> Result<(), StoreError> {
+        let key = self.list_key(list);
+        let mut pipeline = redis::pipe();
+        pipeline.atomic().cmd("LPUSH").arg(&key).arg(value).ignore();
+        pipeline
+            .cmd("LTRIM")
+            .arg(&key)
+            .arg(0)
+            .arg(keep.max(1) as i64 - 1)
+            .ignore();
+        let mut connection = self.connection.clone();
+        let _: () = pipeline
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn recent(&self, list: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.query(
+            redis::cmd("LRANGE")
+                .arg(self.list_key(list))
+                .arg(0)
+                .arg(limit as i64 - 1),
+        )
+        .await
     }
 }

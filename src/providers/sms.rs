@@ -1,0 +1,73 @@
+//! The SMS gateway: `SmsSender` is what services call to text a phone; the
+//! mock implementation writes each message to an outbox in the store that
+//! `GET /mock/sms/outbox?phone=` shows, standing in for the user's phone.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{SharedStore, StoreError};
+
+/// One text message as the phone received it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsMessage {
+    pub phone: String,
+    /// What the code is for, e.g. `bind_wechat`.
+    pub purpose: String,
+    pub code: String,
+    pub text: String,
+    pub sent_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait SmsSender: Send + Sync + std::fmt::Debug {
+    async fn send(&self, message: &SmsMessage) -> Result<(), StoreError>;
+}
+
+/// The mock SMS gateway: a capped, newest-first outbox per phone number.
+#[derive(Debug, Clone)]
+pub struct MockSmsOutbox {
+    store: SharedStore,
+    keep: usize,
+}
+
+fn outbox_list(phone: &str) -> String {
+    format!("sms_outbox:{phone}")
+}
+
+impl MockSmsOutbox {
+    pub fn new(store: SharedStore, keep: usize) -> MockSmsOutbox {
+        MockSmsOutbox { store, keep }
+    }
+
+    /// The newest messages sent to `phone`, newest first.
+    pub async fn messages(&self, phone: &str, limit: usize) -> Result<Vec<SmsMessage>, StoreError> {
+        let texts = self
+            .store
+            .recent(&outbox_list(phone), limit.min(self.keep))
+            .await?;
+        texts
+            .iter()
+            .map(|text| {
+                serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+                    key: outbox_list(phone),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl SmsSender for MockSmsOutbox {
+    async fn send(&self, message: &SmsMessage) -> Result<(), StoreError> {
+        let text = serde_json::to_string(message).map_err(|e| StoreError::Corrupt {
+            key: outbox_list(&message.phone),
+            reason: e.to_string(),
+        })?;
+        self.store
+            .push_recent(&outbox_list(&message.phone), &text, self.keep)
+            .await
+    }
+}

@@ -10,6 +10,7 @@ use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Value, json};
 
+use crate::domain::binding::BindingError;
 use crate::domain::credentials::CredentialError;
 use crate::domain::ledger::{LedgerAccount, LedgerError};
 use crate::domain::money::MoneyError;
@@ -40,6 +41,32 @@ pub enum ApiError {
     },
     #[error("this account is frozen")]
     AccountFrozen,
+    #[error("the password is incorrect")]
+    PasswordIncorrect,
+    #[error("this needs a phone number on the account, to receive SMS codes")]
+    PhoneRequired,
+    #[error("the SMS code is incorrect")]
+    SmsCodeIncorrect { attempts_remaining: u8 },
+    #[error("there is no valid SMS code: it expired, was used, or had too many wrong tries; request a new one")]
+    SmsCodeExpired,
+    #[error("the binding state is unknown, expired or already used; start the binding again")]
+    BindingStateInvalid,
+    #[error("the WeChat user declined the authorization")]
+    BindingConsentDenied,
+    #[error("WeChat refused the authorization code: {errmsg}")]
+    WeChatAuthorizationFailed { errcode: i64, errmsg: String },
+    #[error("this WeChat user is in snapshot mode (a virtual identity) and cannot be bound")]
+    WeChatSnapshotUser,
+    #[error("this WeChat account is already bound to another walletgate account")]
+    WeChatAlreadyBound,
+    #[error("a WeChat wallet is already bound to this account; unbind it first")]
+    BindingAlreadyActive { binding_id: String },
+    #[error("the binding is {status}, so this step does not apply")]
+    BindingStatusConflict { status: &'static str },
+    #[error("the binding attempt has expired; start again")]
+    BindingExpired,
+    #[error("WeChat is unavailable; retry shortly")]
+    WeChatUnavailable,
     #[error("too many requests; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("the store is unavailable; retry shortly")]
@@ -72,6 +99,19 @@ impl ApiError {
             ApiError::AlreadyRegistered => "ALREADY_REGISTERED",
             ApiError::InsufficientBalance { .. } => "INSUFFICIENT_BALANCE",
             ApiError::AccountFrozen => "ACCOUNT_FROZEN",
+            ApiError::PasswordIncorrect => "PASSWORD_INCORRECT",
+            ApiError::PhoneRequired => "PHONE_REQUIRED",
+            ApiError::SmsCodeIncorrect { .. } => "SMS_CODE_INCORRECT",
+            ApiError::SmsCodeExpired => "SMS_CODE_EXPIRED",
+            ApiError::BindingStateInvalid => "BINDING_STATE_INVALID",
+            ApiError::BindingConsentDenied => "BINDING_CONSENT_DENIED",
+            ApiError::WeChatAuthorizationFailed { .. } => "WECHAT_AUTHORIZATION_FAILED",
+            ApiError::WeChatSnapshotUser => "WECHAT_SNAPSHOT_USER",
+            ApiError::WeChatAlreadyBound => "WECHAT_ALREADY_BOUND",
+            ApiError::BindingAlreadyActive { .. } => "BINDING_ALREADY_ACTIVE",
+            ApiError::BindingStatusConflict { .. } => "BINDING_STATUS_CONFLICT",
+            ApiError::BindingExpired => "BINDING_EXPIRED",
+            ApiError::WeChatUnavailable => "WECHAT_UNAVAILABLE",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::StoreUnavailable => "STORE_UNAVAILABLE",
             ApiError::StoreBusy => "STORE_BUSY",
@@ -103,7 +143,7 @@ impl ApiError {
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
-            ApiError::StoreUnavailable | ApiError::StoreBusy => Some(1),
+            ApiError::StoreUnavailable | ApiError::StoreBusy | ApiError::WeChatUnavailable => Some(1),
             _ => None,
         }
     }
@@ -120,6 +160,19 @@ impl ResponseError for ApiError {
             ApiError::AlreadyRegistered => StatusCode::CONFLICT,
             ApiError::InsufficientBalance { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::AccountFrozen => StatusCode::LOCKED,
+            ApiError::PasswordIncorrect => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PhoneRequired => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::SmsCodeIncorrect { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::SmsCodeExpired => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BindingStateInvalid => StatusCode::BAD_REQUEST,
+            ApiError::BindingConsentDenied => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::WeChatAuthorizationFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::WeChatSnapshotUser => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::WeChatAlreadyBound => StatusCode::CONFLICT,
+            ApiError::BindingAlreadyActive { .. } => StatusCode::CONFLICT,
+            ApiError::BindingStatusConflict { .. } => StatusCode::CONFLICT,
+            ApiError::BindingExpired => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::WeChatUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::StoreUnavailable | ApiError::StoreBusy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -179,6 +232,18 @@ impl From<LedgerError> for ApiError {
         }
     }
 }
+
+impl From<BindingError> for ApiError {
+    fn from(error: BindingError) -> ApiError {
+        match error {
+            BindingError::NotFound => ApiError::NotFound { resource: "binding" },
+            BindingError::AlreadyActive { binding_id } => ApiError::BindingAlreadyActive { binding_id: binding_id.to_string() },
+            BindingError::WrongStatus { status, .. } => ApiError::BindingStatusConflict { status: status.as_str() },
+            BindingError::Expired => ApiError::BindingExpired,
+        }
+    }
+}
+
 
 #[cfg(test)]
 mod tests {

@@ -15,9 +15,16 @@ use crate::auth::TokenIssuer;
 use crate::clock::SharedClock;
 use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
-use crate::routes::{auth, me, not_found, ops, system};
+use crate::providers::sms::MockSmsOutbox;
+use crate::providers::wechat::WeChatClient;
+use crate::providers::wechat::builtin_client::BuiltinWeChatClient;
+use crate::providers::wechat::http_client::HttpWeChatClient;
+use crate::providers::wechat::mock::MockWeChat;
+use crate::routes::{auth, bindings, me, mock_sms, mock_wechat, not_found, ops, system};
+use crate::services::bindings::BindingPolicy;
+use crate::services::sms::SmsPolicy;
 use crate::services::Services;
-use crate::settings::{Settings, StoreKind, StoreSettings};
+use crate::settings::{Settings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings};
 use crate::store::{MemoryStore, RedisStore, SharedStore, StoreError};
 use crate::telemetry::{WalletgateRootSpan, metrics_handle, observe_request};
 
@@ -48,29 +55,41 @@ impl Application {
         clock: SharedClock,
         store: SharedStore,
     ) -> anyhow::Result<Application> {
+        // Bound first: the OAuth redirect URI and the HTTP WeChat client's
+        // default base are this very address when not configured.
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
+        let address = listener.local_addr()?;
+        let public_base_url = match settings.wechat.public_base_url.trim_end_matches('/') {
+            "" => format!("http://{address}"),
+            configured => configured.to_owned(),
+        };
+        let mock_wechat = settings
+            .mock_wechat
+            .enabled
+            .then(|| Arc::new(MockWeChat::new(store.clone(), clock.clone(), settings.mock_wechat.clone())));
+        let outbox = MockSmsOutbox::new(store.clone(), settings.sms.outbox_keep);
         let services = Services {
             store,
             clock,
             tokens: Arc::new(TokenIssuer::new(&settings.auth)),
             rate_limits: Arc::new(RateLimits::new(&settings.rate_limits)),
             commit_attempts_max: settings.store.commit_attempts_max,
+            bindings: binding_policy(&settings.wechat, mock_wechat.clone(), &public_base_url)?,
+            sms: SmsPolicy {
+                sender: Arc::new(outbox.clone()),
+                pepper: settings.auth.pin_pepper.clone(),
+                code_ttl: chrono::Duration::seconds(settings.sms.code_ttl_secs as i64),
+                attempts_max: settings.sms.code_attempts_max,
+            },
         };
         if settings.seed.demo_accounts {
-            let created = services
-                .seed_demo_accounts()
-                .await
-                .map_err(|e| anyhow::anyhow!("seeding failed: {e}"))?;
+            let created = services.seed_demo_accounts().await.map_err(|e| anyhow::anyhow!("seeding failed: {e}"))?;
             tracing::info!(created, "demo accounts ready");
         }
         metrics_handle();
-        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
-        let address = listener.local_addr()?;
-        let server = serve(listener, &settings, services.clone())?;
-        Ok(Application {
-            address,
-            server,
-            services,
-        })
+        let mocks = Mocks { wechat: mock_wechat, sms: outbox };
+        let server = serve(listener, &settings, services.clone(), mocks)?;
+        Ok(Application { address, server, services })
     }
 
     pub fn address(&self) -> std::net::SocketAddr {
@@ -109,6 +128,11 @@ fn serve(
             .app_data(web::PathConfig::default().error_handler(path_error))
             .app_data(web::JsonConfig::default().error_handler(json_error))
             .configure(routes)
+            .configure(move |config| {
+                if let Some(mock_wechat) = mock_wechat {
+                    config.app_data(mock_wechat).app_data(sms_outbox).configure(mock_routes);
+                }
+            })
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(settings.server.shutdown_timeout_secs)
@@ -135,6 +159,12 @@ fn routes(config: &mut web::ServiceConfig) {
                 .route("/wallet", web::get().to(me::wallet))
                 .route("/wallet/transactions", web::get().to(me::transactions))
                 .route("/wallet/transactions/{id}", web::get().to(me::transaction))
+                .route("/bindings", web::get().to(bindings::list))
+                .route("/bindings/wechat", web::post().to(bindings::start_wechat))
+                .route("/bindings/wechat/callback", web::get().to(bindings::wechat_callback))
+                .route("/bindings/{id}", web::get().to(bindings::show))
+                .route("/bindings/{id}", web::delete().to(bindings::unbind))
+                .route("/bindings/{id}/confirm", web::post().to(bindings::confirm))
                 .service(
                     web::scope("/ops")
                         .route("/accounts/{id}/credit", web::post().to(ops::credit))
@@ -142,4 +172,9 @@ fn routes(config: &mut web::ServiceConfig) {
                         .route("/ledger/check", web::get().to(ops::ledger_check)),
                 ),
         );
+}
+
+/// The built-in mock providers: WeChat under /mock/wechat, the SMS outbox.
+fn mock_routes(config: &mut web::ServiceConfig) {
+    config.route("/mock/sms/outbox", web::get().to(mock_sms::outbox)).configure(mock_wechat::configure);
 }

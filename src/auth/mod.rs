@@ -13,6 +13,7 @@ use crate::domain::account::{AccountId, Role};
 use crate::error::ApiError;
 use crate::services::Services;
 
+pub mod one_time_codes;
 pub mod password;
 pub mod tokens;
 

@@ -5,7 +5,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::binding::Binding;
 use super::credentials::Login;
+use super::sms::SmsChallenge;
 use super::ledger::{EntryKind, JournalEntry, LedgerBalances, LedgerError, Leg};
 
 /// An opaque account id, e.g. `acc_01J…`.
@@ -80,6 +82,12 @@ pub struct Account {
     pub ledger: LedgerBalances,
     /// How many journal entries the partition has; the next entry's `seq`.
     pub journal_len: u64,
+    /// Withdrawal destinations, live and recently ended (see `binding`).
+    #[serde(default)]
+    pub bindings: Vec<Binding>,
+    /// Outstanding SMS verification codes, as digests (see `sms`).
+    #[serde(default)]
+    pub sms_challenges: Vec<SmsChallenge>,
 }
 
 /// What a posting needs besides its legs.
@@ -110,6 +118,8 @@ impl Account {
             created_at: now,
             ledger: LedgerBalances::default(),
             journal_len: 0,
+            bindings: Vec::new(),
+            sms_challenges: Vec::new(),
         }
     }
 

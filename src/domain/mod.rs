@@ -2,6 +2,8 @@
 //! here can be tested with plain values.
 
 pub mod account;
+pub mod binding;
 pub mod credentials;
 pub mod ledger;
 pub mod money;
+pub mod sms;

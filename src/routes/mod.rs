@@ -2,8 +2,10 @@
 //! call, response DTO out. The route table itself lives in `startup.rs`.
 
 pub mod auth;
+pub mod bindings;
 pub mod extract;
 pub mod me;
+pub mod mock_sms;
 pub mod ops;
 pub mod system;
 pub mod views;

@@ -16,8 +16,10 @@ use crate::rate_limit::RateLimits;
 use crate::store::{AccountCommit, CommitOutcome, SharedStore};
 
 pub mod accounts;
+pub mod bindings;
 pub mod ledger_check;
 pub mod seed;
+pub mod sms;
 pub mod wallet;
 
 /// Upper bound of the random pause between two commit attempts grows with
@@ -33,6 +35,8 @@ pub struct Services {
     pub tokens: Arc<TokenIssuer>,
     pub rate_limits: Arc<RateLimits>,
     pub commit_attempts_max: u32,
+    pub bindings: bindings::BindingPolicy,
+    pub sms: sms::SmsPolicy,
 }
 
 impl Services {

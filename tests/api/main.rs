@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod bindings;
 mod concurrency;
 mod errors;
 mod multi_process;

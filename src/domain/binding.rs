@@ -1,0 +1,386 @@
+//! Withdrawal destinations bound to an account (a WeChat wallet for now), and
+//! the rules of their life: one attempt in progress at a time, at most one
+//! active binding, authorize → confirm by SMS → active → unbound, and every
+//! unfinished attempt ends (failed) rather than lingering half-bound.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::account::Account;
+
+/// Finished bindings kept in the account's history beyond the live ones.
+const ENDED_BINDINGS_KEPT: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct BindingId(String);
+
+impl BindingId {
+    pub fn generate() -> BindingId {
+        BindingId(format!("bnd_{}", uuid::Uuid::now_v7().simple()))
+    }
+
+    /// Ids from URLs: anything not shaped like ours names no binding.
+    pub fn parse(text: &str) -> Option<BindingId> {
+        let valid = text
+            .strip_prefix("bnd_")
+            .is_some_and(|rest| rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit()));
+        valid.then(|| BindingId(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for BindingId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BindingStatus {
+    /// Waiting for the user's consent at WeChat.
+    Authorizing,
+    /// WeChat identity known; waiting for the SMS code.
+    PendingConfirmation,
+    Active,
+    Unbound,
+    Failed,
+}
+
+impl BindingStatus {
+    /// The wire name, as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BindingStatus::Authorizing => "authorizing",
+            BindingStatus::PendingConfirmation => "pending_confirmation",
+            BindingStatus::Active => "active",
+            BindingStatus::Unbound => "unbound",
+            BindingStatus::Failed => "failed",
+        }
+    }
+
+    pub fn is_in_progress(self) -> bool {
+        matches!(self, BindingStatus::Authorizing | BindingStatus::PendingConfirmation)
+    }
+}
+
+/// Why a binding attempt ended without becoming active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BindingFailure {
+    ConsentDenied,
+    AuthorizationRejected,
+    SnapshotUser,
+    AlreadyBoundElsewhere,
+    ProviderUnavailable,
+    Expired,
+    Superseded,
+}
+
+/// The WeChat identity a binding pays out to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeChatDestination {
+    pub openid: String,
+    #[serde(default)]
+    pub unionid: Option<String>,
+    pub nickname: String,
+    pub avatar_url: String,
+}
+
+impl WeChatDestination {
+    /// Enough for the user to recognise their own account: `张*丰`, `A***e`.
+    pub fn masked_nickname(&self) -> String {
+        mask_middle(&self.nickname)
+    }
+
+    pub fn masked_openid(&self) -> String {
+        let chars: Vec<char> = self.openid.chars().collect();
+        if chars.len() <= 8 {
+            return "*".repeat(chars.len());
+        }
+        let head: String = chars[..4].iter().collect();
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("{head}****{tail}")
+    }
+}
+
+fn mask_middle(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    match chars.len() {
+        0 => String::new(),
+        1 => "*".into(),
+        2 => format!("{}*", chars[0]),
+        n => format!("{}{}{}", chars[0], "*".repeat((n - 2).min(3)), chars[n - 1]),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    pub id: BindingId,
+    pub status: BindingStatus,
+    pub created_at: DateTime<Utc>,
+    /// Deadline of the current step while in progress.
+    pub expires_at: DateTime<Utc>,
+    #[serde(default)]
+    pub destination: Option<WeChatDestination>,
+    #[serde(default)]
+    pub activated_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub ended_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub failure: Option<BindingFailure>,
+}
+
+impl Binding {
+    /// The status as of `now`: an attempt past its deadline has failed even
+    /// if nothing has written that down yet.
+    pub fn status_at(&self, now: DateTime<Utc>) -> (BindingStatus, Option<BindingFailure>) {
+        if self.status.is_in_progress() && now >= self.expires_at {
+            (BindingStatus::Failed, Some(BindingFailure::Expired))
+        } else {
+            (self.status, self.failure)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindingError {
+    #[error("binding not found")]
+    NotFound,
+    #[error("a WeChat wallet is already bound; unbind it first")]
+    AlreadyActive { binding_id: BindingId },
+    #[error("the binding is {status:?}, not {expected:?}")]
+    WrongStatus { status: BindingStatus, expected: BindingStatus },
+    #[error("the binding attempt has expired; start again")]
+    Expired,
+}
+
+impl Account {
+    pub fn binding(&self, id: &BindingId) -> Option<&Binding> {
+        self.bindings.iter().find(|binding| &binding.id == id)
+    }
+
+    pub fn active_binding(&self) -> Option<&Binding> {
+        self.bindings.iter().find(|binding| binding.status == BindingStatus::Active)
+    }
+
+    /// Starts an attempt. Refused while a binding is active; any attempt
+    /// still in progress is superseded, so at most one is ever live.
+    pub fn start_binding(&mut self, now: DateTime<Utc>, ttl: Duration) -> Result<BindingId, BindingError> {
+        if let Some(active) = self.active_binding() {
+            return Err(BindingError::AlreadyActive { binding_id: active.id.clone() });
+        }
+        for binding in self.bindings.iter_mut().filter(|b| b.status.is_in_progress()) {
+            end(binding, BindingStatus::Failed, Some(BindingFailure::Superseded), now);
+        }
+        let id = BindingId::generate();
+        self.bindings.push(Binding {
+            id: id.clone(),
+            status: BindingStatus::Authorizing,
+            created_at: now,
+            expires_at: now + ttl,
+            destination: None,
+            activated_at: None,
+            ended_at: None,
+            failure: None,
+        });
+        self.prune_bindings();
+        Ok(id)
+    }
+
+    /// The user consented and WeChat named the destination; the SMS step begins.
+    pub fn authorize_binding(
+        &mut self,
+        id: &BindingId,
+        destination: WeChatDestination,
+        now: DateTime<Utc>,
+        confirm_ttl: Duration,
+    ) -> Result<(), BindingError> {
+        let binding = self.live_binding_mut(id, BindingStatus::Authorizing, now)?;
+        binding.status = BindingStatus::PendingConfirmation;
+        binding.destination = Some(destination);
+        binding.expires_at = now + confirm_ttl;
+        Ok(())
+    }
+
+    /// Checks, without changing anything, that `id` awaits its SMS code.
+    pub fn pending_binding(&self, id: &BindingId, now: DateTime<Utc>) -> Result<&Binding, BindingError> {
+        let binding = self.binding(id).ok_or(BindingError::NotFound)?;
+        check_live(binding, BindingStatus::PendingConfirmation, now)?;
+        Ok(binding)
+    }
+
+    pub fn activate_binding(&mut self, id: &BindingId, now: DateTime<Utc>) -> Result<(), BindingError> {
+        if let Some(active) = self.active_binding() {
+            return Err(BindingError::AlreadyActive { binding_id: active.id.clone() });
+        }
+        let binding = self.live_binding_mut(id, BindingStatus::PendingConfirmation, now)?;
+        binding.status = BindingStatus::Active;
+        binding.activated_at = Some(now);
+        Ok(())
+    }
+
+    /// Ends an attempt in progress; a no-op for one that already ended.
+    pub fn fail_binding(&mut self, id: &BindingId, failure: BindingFailure, now: DateTime<Utc>) {
+        if let Some(binding) = self.bindings.iter_mut().find(|b| &b.id == id && b.status.is_in_progress()) {
+            end(binding, BindingStatus::Failed, Some(failure), now);
+        }
+    }
+
+    pub fn unbind(&mut self, id: &BindingId, now: DateTime<Utc>) -> Result<WeChatDestination, BindingError> {
+        let binding = self.bindings.iter_mut().find(|b| &b.id == id).ok_or(BindingError::NotFound)?;
+        if binding.status != BindingStatus::Active {
+            return Err(BindingError::WrongStatus { status: binding.status, expected: BindingStatus::Active });
+        }
+        end(binding, BindingStatus::Unbound, None, now);
+        binding.destination.clone().ok_or(BindingError::NotFound)
+    }
+
+    fn live_binding_mut(
+        &mut self,
+        id: &BindingId,
+        expected: BindingStatus,
+        now: DateTime<Utc>,
+    ) -> Result<&mut Binding, BindingError> {
+        let binding = self.bindings.iter_mut().find(|b| &b.id == id).ok_or(BindingError::NotFound)?;
+        check_live(binding, expected, now)?;
+        Ok(binding)
+    }
+
+    /// Keeps live bindings and the newest few that ended, so the record stays small.
+    fn prune_bindings(&mut self) {
+        let ended = self.bindings.iter().filter(|b| b.ended_at.is_some()).count();
+        let mut to_drop = ended.saturating_sub(ENDED_BINDINGS_KEPT);
+        self.bindings.retain(|b| {
+            let drop = to_drop > 0 && b.ended_at.is_some();
+            to_drop -= usize::from(drop);
+            !drop
+        });
+    }
+}
+
+fn check_live(binding: &Binding, expected: BindingStatus, now: DateTime<Utc>) -> Result<(), BindingError> {
+    if binding.status != expected {
+        return Err(BindingError::WrongStatus { status: binding.status, expected });
+    }
+    if now >= binding.expires_at {
+        return Err(BindingError::Expired);
+    }
+    Ok(())
+}
+
+fn end(binding: &mut Binding, status: BindingStatus, failure: Option<BindingFailure>, now: DateTime<Utc>) {
+    binding.status = status;
+    binding.failure = failure;
+    binding.ended_at = Some(now);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::account::{AccountId, PasswordHash, Role, VerificationLevel};
+    use crate::domain::credentials::Login;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000)
+    }
+
+    fn account() -> Account {
+        Account::open(
+            AccountId::parse("acc_demo_alice").unwrap(),
+            Role::User,
+            Login::phone("13800000001").unwrap(),
+            PasswordHash("x".into()),
+            VerificationLevel::L0,
+            now(),
+        )
+    }
+
+    fn destination() -> WeChatDestination {
+        WeChatDestination {
+            openid: "o6_bmjrPTlm6_2sgVt7hMZOPfL2M".into(),
+            unionid: None,
+            nickname: "张三丰".into(),
+            avatar_url: String::new(),
+        }
+    }
+
+    fn bound(account: &mut Account) -> BindingId {
+        let id = account.start_binding(now(), Duration::minutes(10)).unwrap();
+        account.authorize_binding(&id, destination(), now(), Duration::minutes(10)).unwrap();
+        account.activate_binding(&id, now()).unwrap();
+        id
+    }
+
+    #[test]
+    fn a_binding_walks_authorize_confirm_active_unbound() {
+        let mut account = account();
+        let id = bound(&mut account);
+        assert_eq!(account.active_binding().map(|b| &b.id), Some(&id));
+        assert_eq!(account.unbind(&id, now()).unwrap(), destination());
+        assert_eq!(account.binding(&id).unwrap().status, BindingStatus::Unbound);
+        assert!(account.active_binding().is_none());
+    }
+
+    #[test]
+    fn only_one_active_binding_and_one_attempt_at_a_time() {
+        let mut account = account();
+        let active = bound(&mut account);
+        assert_eq!(
+            account.start_binding(now(), Duration::minutes(10)),
+            Err(BindingError::AlreadyActive { binding_id: active.clone() })
+        );
+        account.unbind(&active, now()).unwrap();
+        let first = account.start_binding(now(), Duration::minutes(10)).unwrap();
+        let second = account.start_binding(now(), Duration::minutes(10)).unwrap();
+        let superseded = account.binding(&first).unwrap();
+        assert_eq!((superseded.status, superseded.failure), (BindingStatus::Failed, Some(BindingFailure::Superseded)));
+        assert_eq!(account.binding(&second).unwrap().status, BindingStatus::Authorizing);
+    }
+
+    #[test]
+    fn steps_out_of_order_or_too_late_are_refused() {
+        let mut account = account();
+        let id = account.start_binding(now(), Duration::minutes(10)).unwrap();
+        assert!(matches!(account.activate_binding(&id, now()), Err(BindingError::WrongStatus { .. })));
+        let late = now() + Duration::minutes(10);
+        assert_eq!(account.authorize_binding(&id, destination(), late, Duration::minutes(10)), Err(BindingError::Expired));
+        assert_eq!(account.binding(&id).unwrap().status_at(late), (BindingStatus::Failed, Some(BindingFailure::Expired)));
+        assert_eq!(account.unbind(&BindingId::generate(), now()), Err(BindingError::NotFound));
+    }
+
+    #[test]
+    fn failing_ends_only_attempts_in_progress() {
+        let mut account = account();
+        let id = bound(&mut account);
+        account.fail_binding(&id, BindingFailure::ConsentDenied, now());
+        assert_eq!(account.binding(&id).unwrap().status, BindingStatus::Active);
+    }
+
+    #[test]
+    fn history_is_pruned_to_the_newest_ended_attempts() {
+        let mut account = account();
+        for _ in 0..25 {
+            account.start_binding(now(), Duration::minutes(10)).unwrap();
+        }
+        assert_eq!(account.bindings.len(), ENDED_BINDINGS_KEPT + 1);
+        assert_eq!(account.bindings.iter().filter(|b| b.status.is_in_progress()).count(), 1);
+    }
+
+    #[test]
+    fn masks_keep_the_ends() {
+        let destination = destination();
+        assert_eq!(destination.masked_nickname(), "张*丰");
+        assert_eq!(destination.masked_openid(), "o6_b****fL2M");
+        assert_eq!(mask_middle("Alexander"), "A***r");
+        assert_eq!(mask_middle("李四"), "李*");
+        assert!(BindingId::parse(BindingId::generate().as_str()).is_some());
+        assert!(BindingId::parse("bnd_x").is_none());
+        let wire = serde_json::to_string(&BindingStatus::PendingConfirmation).unwrap();
+        assert_eq!(wire, format!("\"{}\"", BindingStatus::PendingConfirmation.as_str()));
+    }
+}

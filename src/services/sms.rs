@@ -1,0 +1,74 @@
+//! Issuing and checking SMS verification codes: a fresh code goes to the
+//! phone through the `SmsSender`, only its keyed digest into the account.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use secrecy::SecretString;
+
+use super::Services;
+use crate::auth::one_time_codes::{keyed_digest, new_sms_code};
+use crate::domain::account::{Account, AccountId};
+use crate::domain::sms::{SmsChallenge, SmsPurpose, SmsVerdict};
+use crate::error::ApiError;
+use crate::providers::sms::{SmsMessage, SmsSender};
+
+/// How codes are made and checked.
+#[derive(Debug, Clone)]
+pub struct SmsPolicy {
+    pub sender: Arc<dyn SmsSender>,
+    pub pepper: SecretString,
+    pub code_ttl: Duration,
+    pub attempts_max: u8,
+}
+
+impl Services {
+    /// A new challenge for `account` and the message that carries its code.
+    /// The caller commits the challenge with its own change, then sends.
+    pub fn new_sms_challenge(
+        &self,
+        account: &Account,
+        purpose: SmsPurpose,
+        subject: &str,
+        text: impl FnOnce(&str) -> String,
+    ) -> Result<(SmsChallenge, SmsMessage), ApiError> {
+        let phone = account.login.phone_number().ok_or(ApiError::PhoneRequired)?;
+        let now = self.now();
+        let code = new_sms_code();
+        let challenge = SmsChallenge {
+            purpose,
+            subject: subject.to_owned(),
+            code_digest: self.sms_digest(&account.id, purpose, subject, &code),
+            expires_at: now + self.sms.code_ttl,
+            attempts_left: self.sms.attempts_max,
+        };
+        let message = SmsMessage {
+            phone: phone.to_owned(),
+            purpose: purpose.code().to_owned(),
+            text: text(&code),
+            code,
+            sent_at: now,
+            expires_at: challenge.expires_at,
+        };
+        Ok((challenge, message))
+    }
+
+    pub fn sms_digest(&self, account_id: &AccountId, purpose: SmsPurpose, subject: &str, code: &str) -> String {
+        keyed_digest(&self.sms.pepper, &[account_id.as_str(), purpose.code(), subject], code)
+    }
+
+    pub async fn send_sms(&self, message: &SmsMessage) -> Result<(), ApiError> {
+        self.sms.sender.send(message).await?;
+        tracing::info!(purpose = %message.purpose, "SMS code sent");
+        Ok(())
+    }
+}
+
+/// The API error for a code that was not accepted.
+pub fn sms_refusal(verdict: SmsVerdict) -> Option<ApiError> {
+    match verdict {
+        SmsVerdict::Accepted => None,
+        SmsVerdict::Incorrect { attempts_remaining } => Some(ApiError::SmsCodeIncorrect { attempts_remaining }),
+        SmsVerdict::NoValidCode => Some(ApiError::SmsCodeExpired),
+    }
+}

@@ -111,14 +111,53 @@ impl Application {
     }
 }
 
-fn serve(
-    listener: TcpListener,
-    settings: &Settings,
-    services: Services,
-) -> std::io::Result<Server> {
+/// The built-in mock providers, when enabled.
+struct Mocks {
+    wechat: Option<Arc<MockWeChat>>,
+    sms: MockSmsOutbox,
+}
+
+/// Which WeChat the gateway talks to, and where browsers are sent to consent.
+fn binding_policy(
+    settings: &WeChatSettings,
+    mock: Option<Arc<MockWeChat>>,
+    public_base_url: &str,
+) -> anyhow::Result<BindingPolicy> {
+    let own_mock = format!("{public_base_url}/mock/wechat");
+    let or_own_mock = |configured: &str| match configured.trim_end_matches('/') {
+        "" => own_mock.clone(),
+        url => url.to_owned(),
+    };
+    let client: Arc<dyn WeChatClient> = match settings.client {
+        WeChatClientKind::Builtin => {
+            let mock = mock.ok_or_else(|| anyhow::anyhow!("wechat.client = builtin needs the mock enabled"))?;
+            Arc::new(BuiltinWeChatClient::new(mock, settings.app_id.clone(), settings.app_secret.clone()))
+        }
+        WeChatClientKind::Http => Arc::new(HttpWeChatClient::new(
+            or_own_mock(&settings.api_base_url),
+            settings.app_id.clone(),
+            settings.app_secret.clone(),
+        )?),
+    };
+    Ok(BindingPolicy {
+        client,
+        app_id: settings.app_id.clone(),
+        scope: settings.scope.clone(),
+        authorize_endpoint: format!("{}/connect/oauth2/authorize", or_own_mock(&settings.authorize_base_url)),
+        redirect_uri: format!("{public_base_url}/v1/bindings/wechat/callback"),
+        start_ttl: chrono::Duration::seconds(settings.binding_start_ttl_secs as i64),
+        confirm_ttl: chrono::Duration::seconds(settings.binding_confirm_ttl_secs as i64),
+    })
+}
+
+fn serve(listener: TcpListener, settings: &Settings, services: Services, mocks: Mocks) -> std::io::Result<Server> {
     let services = web::Data::new(services);
     let body_limit = web::Data::new(JsonBodyLimit(settings.server.json_body_bytes_max));
+    let mock_wechat = mocks.wechat.map(web::Data::from);
+    let sms_outbox = web::Data::new(mocks.sms);
     let mut server = HttpServer::new(move || {
+        let mock_wechat = mock_wechat.clone();
+        let sms_outbox = sms_outbox.clone();
         App::new()
             .wrap(from_fn(observe_request))
             .wrap(TracingLogger::<WalletgateRootSpan>::new())

@@ -13,9 +13,10 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::TokenIssuer;
 use crate::clock::SharedClock;
+use crate::providers::wechat::mock::MockWeChat;
 use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
-use crate::routes::{auth, me, not_found, ops, system};
+use crate::routes::{auth, me, mock_wechat, not_found, ops, system};
 use crate::services::Services;
 use crate::settings::{Settings, StoreKind, StoreSettings};
 use crate::store::{MemoryStore, RedisStore, SharedStore, StoreError};
@@ -25,6 +26,7 @@ pub struct Application {
     address: std::net::SocketAddr,
     server: Server,
     services: Services,
+    mock_wechat: Option<Arc<MockWeChat>>,
 }
 
 /// Opens the store a URL names.
@@ -62,14 +64,22 @@ impl Application {
                 .map_err(|e| anyhow::anyhow!("seeding failed: {e}"))?;
             tracing::info!(created, "demo accounts ready");
         }
+        let mock_wechat = settings.mock_wechat.enabled.then(|| {
+            Arc::new(MockWeChat::new(
+                services.store.clone(),
+                services.clock.clone(),
+                settings.mock_wechat.clone(),
+            ))
+        });
         metrics_handle();
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let address = listener.local_addr()?;
-        let server = serve(listener, &settings, services.clone())?;
+        let server = serve(listener, &settings, services.clone(), mock_wechat.clone())?;
         Ok(Application {
             address,
             server,
             services,
+            mock_wechat,
         })
     }
 
@@ -85,6 +95,11 @@ impl Application {
         &self.services
     }
 
+    /// The built-in mock WeChat provider, when `mock_wechat.enabled`.
+    pub fn mock_wechat(&self) -> Option<&Arc<MockWeChat>> {
+        self.mock_wechat.as_ref()
+    }
+
     /// Serves until SIGTERM / Ctrl-C (then drains in-flight requests) or
     /// until the server handle is stopped.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -96,8 +111,12 @@ fn serve(
     listener: TcpListener,
     settings: &Settings,
     services: Services,
+    mock_wechat: Option<Arc<MockWeChat>>,
 ) -> std::io::Result<Server> {
     let services = web::Data::new(services);
+    // `Data::from` shares the caller's Arc: handlers and in-process clients
+    // reach the same provider.
+    let mock_wechat = mock_wechat.map(web::Data::from);
     let body_limit = web::Data::new(JsonBodyLimit(settings.server.json_body_bytes_max));
     let mut server = HttpServer::new(move || {
         App::new()
@@ -109,6 +128,12 @@ fn serve(
             .app_data(web::PathConfig::default().error_handler(path_error))
             .app_data(web::JsonConfig::default().error_handler(json_error))
             .configure(routes)
+            .configure(|config| {
+                if let Some(mock) = &mock_wechat {
+                    config.app_data(mock.clone());
+                    mock_wechat::configure(config);
+                }
+            })
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(settings.server.shutdown_timeout_secs)

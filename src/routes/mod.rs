@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod extract;
 pub mod me;
+pub mod mock_wechat;
 pub mod ops;
 pub mod system;
 pub mod views;

@@ -6,6 +6,7 @@ pub mod bindings;
 pub mod extract;
 pub mod me;
 pub mod mock_sms;
+pub mod mock_wechat;
 pub mod ops;
 pub mod system;
 pub mod views;

@@ -7,6 +7,10 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub mod builtin_client;
+pub mod http_client;
+pub mod mock;
+
 /// The success body of `/sns/oauth2/access_token` and `/sns/oauth2/refresh_token`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OAuthToken {

@@ -136,6 +136,14 @@ impl ApiError {
             ApiError::RateLimited { retry_after_secs } => {
                 json!({ "retry_after_secs": retry_after_secs })
             }
+            ApiError::SmsCodeIncorrect { attempts_remaining } => {
+                json!({ "attempts_remaining": attempts_remaining })
+            }
+            ApiError::WeChatAuthorizationFailed { errcode, errmsg } => {
+                json!({ "errcode": errcode, "errmsg": errmsg })
+            }
+            ApiError::BindingAlreadyActive { binding_id } => json!({ "binding_id": binding_id }),
+            ApiError::BindingStatusConflict { status } => json!({ "status": status }),
             _ => json!({}),
         }
     }

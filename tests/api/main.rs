@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod concurrency;
 mod errors;
+mod mock_wechat;
 mod multi_process;
 mod redis_outage;
 mod store_conformance;

@@ -811,9 +811,10 @@ impl MockWeChat {
     /// rightful, timely use still works and a late one keeps saying "expired".
     async fn consume_code(&self, appid: &str, code: &str) -> Result<Grant, WeChatApiError> {
         let key = code_key(code);
-        let found = match code.len() <= CREDENTIAL_CHARS_MAX {
-            true => self.get::<Issued>(&key).await.map_err(system_busy)?,
-            false => None,
+        let found = if code.len() <= CREDENTIAL_CHARS_MAX {
+            self.get::<Issued>(&key).await.map_err(system_busy)?
+        } else {
+            None
         };
         let Some(issued) = found else {
             return Err(self.unknown_code_error(code).await);

@@ -667,7 +667,8 @@ impl MockWeChat {
         let mut users = documents
             .iter()
             .map(|(id, body)| from_json::<MockWeChatUser>(body, id))
-            .filter(|user| user.as_ref().is_ok_and(|u| u.appid == self.settings.app_id))
+            // Unreadable documents are kept, so the error surfaces below.
+            .filter(|user| !matches!(user, Ok(u) if u.appid != self.settings.app_id))
             .collect::<Result<Vec<_>, _>>()?;
         users.sort_by(|a, b| (b.created_at, &b.openid).cmp(&(a.created_at, &a.openid)));
         Ok(users)
@@ -811,9 +812,10 @@ impl MockWeChat {
     /// rightful, timely use still works and a late one keeps saying "expired".
     async fn consume_code(&self, appid: &str, code: &str) -> Result<Grant, WeChatApiError> {
         let key = code_key(code);
-        let found = match code.len() <= CREDENTIAL_CHARS_MAX {
-            true => self.get::<Issued>(&key).await.map_err(system_busy)?,
-            false => None,
+        let found = if code.len() <= CREDENTIAL_CHARS_MAX {
+            self.get::<Issued>(&key).await.map_err(system_busy)?
+        } else {
+            None
         };
         let Some(issued) = found else {
             return Err(self.unknown_code_error(code).await);

@@ -20,10 +20,7 @@ use crate::store::StoreError;
 pub enum ApiError {
     /// A request that cannot be understood: malformed JSON, unknown fields, a bad value.
     #[error("{message}")]
-    Validation {
-        field: Option<String>,
-        message: String,
-    },
+    Validation { field: Option<String>, message: String },
     #[error("the request body is larger than {bytes_max} bytes")]
     PayloadTooLarge { bytes_max: usize },
     #[error("{0}")]
@@ -35,10 +32,7 @@ pub enum ApiError {
     #[error("an account with this login already exists")]
     AlreadyRegistered,
     #[error("the available balance is too low for this movement")]
-    InsufficientBalance {
-        available: String,
-        requested: String,
-    },
+    InsufficientBalance { available: String, requested: String },
     #[error("this account is frozen")]
     AccountFrozen,
     #[error("the password is incorrect")]
@@ -79,10 +73,7 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn validation(field: impl Into<String>, message: impl std::fmt::Display) -> ApiError {
-        ApiError::Validation {
-            field: Some(field.into()),
-            message: message.to_string(),
-        }
+        ApiError::Validation { field: Some(field.into()), message: message.to_string() }
     }
 
     pub fn internal(error: impl Into<anyhow::Error>) -> ApiError {
@@ -121,16 +112,11 @@ impl ApiError {
 
     fn details(&self) -> Value {
         match self {
-            ApiError::Validation {
-                field: Some(field), ..
-            } => json!({ "field": field }),
+            ApiError::Validation { field: Some(field), .. } => json!({ "field": field }),
             ApiError::PayloadTooLarge { bytes_max } => json!({ "bytes_max": bytes_max }),
             ApiError::Forbidden { required } => json!({ "required_role": required }),
             ApiError::NotFound { resource } => json!({ "resource": resource }),
-            ApiError::InsufficientBalance {
-                available,
-                requested,
-            } => {
+            ApiError::InsufficientBalance { available, requested } => {
                 json!({ "available": available, "requested": requested })
             }
             ApiError::RateLimited { retry_after_secs } => {
@@ -196,9 +182,7 @@ impl ResponseError for ApiError {
         });
         let mut response = HttpResponse::build(self.status_code()).json(body);
         if let Some(secs) = self.retry_after_secs() {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -225,14 +209,12 @@ impl From<CredentialError> for ApiError {
 impl From<LedgerError> for ApiError {
     fn from(error: LedgerError) -> ApiError {
         match error {
-            LedgerError::InsufficientFunds {
-                account: LedgerAccount::UserAvailable,
-                balance,
-                change,
-            } => ApiError::InsufficientBalance {
-                available: balance.to_string(),
-                requested: change.negated().to_string(),
-            },
+            LedgerError::InsufficientFunds { account: LedgerAccount::UserAvailable, balance, change } => {
+                ApiError::InsufficientBalance {
+                    available: balance.to_string(),
+                    requested: change.negated().to_string(),
+                }
+            }
             LedgerError::Money(MoneyError::Overflow) => {
                 ApiError::validation("amount", "the resulting balance would be too large")
             }
@@ -245,13 +227,14 @@ impl From<BindingError> for ApiError {
     fn from(error: BindingError) -> ApiError {
         match error {
             BindingError::NotFound => ApiError::NotFound { resource: "binding" },
-            BindingError::AlreadyActive { binding_id } => ApiError::BindingAlreadyActive { binding_id: binding_id.to_string() },
+            BindingError::AlreadyActive { binding_id } => {
+                ApiError::BindingAlreadyActive { binding_id: binding_id.to_string() }
+            }
             BindingError::WrongStatus { status, .. } => ApiError::BindingStatusConflict { status: status.as_str() },
             BindingError::Expired => ApiError::BindingExpired,
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -260,10 +243,7 @@ mod tests {
 
     async fn body_of(error: ApiError) -> (StatusCode, Value, Option<String>) {
         let response = error.error_response();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .map(|v| v.to_str().unwrap().to_owned());
+        let retry_after = response.headers().get(RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
         let status = response.status();
         let bytes = to_bytes(response.into_body()).await.unwrap();
         (status, serde_json::from_slice(&bytes).unwrap(), retry_after)
@@ -280,30 +260,17 @@ mod tests {
 
     #[actix_web::test]
     async fn internal_errors_hide_their_cause() {
-        let (status, body, _) = body_of(ApiError::internal(anyhow::anyhow!(
-            "secret table xyz broke"
-        )))
-        .await;
+        let (status, body, _) = body_of(ApiError::internal(anyhow::anyhow!("secret table xyz broke"))).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!body.to_string().contains("xyz"));
     }
 
     #[actix_web::test]
     async fn rate_limits_and_outages_say_when_to_retry() {
-        let (status, _, retry_after) = body_of(ApiError::RateLimited {
-            retry_after_secs: 7,
-        })
-        .await;
-        assert_eq!(
-            (status, retry_after.as_deref()),
-            (StatusCode::TOO_MANY_REQUESTS, Some("7"))
-        );
-        let (status, body, retry_after) =
-            body_of(StoreError::Unavailable("down".into()).into()).await;
-        assert_eq!(
-            (status, retry_after.as_deref()),
-            (StatusCode::SERVICE_UNAVAILABLE, Some("1"))
-        );
+        let (status, _, retry_after) = body_of(ApiError::RateLimited { retry_after_secs: 7 }).await;
+        assert_eq!((status, retry_after.as_deref()), (StatusCode::TOO_MANY_REQUESTS, Some("7")));
+        let (status, body, retry_after) = body_of(StoreError::Unavailable("down".into()).into()).await;
+        assert_eq!((status, retry_after.as_deref()), (StatusCode::SERVICE_UNAVAILABLE, Some("1")));
         assert_eq!(body["error"]["code"], "STORE_UNAVAILABLE");
     }
 }

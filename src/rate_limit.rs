@@ -25,9 +25,7 @@ pub struct RateLimits {
 
 impl RateLimits {
     pub fn new(settings: &RateLimitSettings) -> RateLimits {
-        RateLimits {
-            login: keyed(settings.login_burst, settings.login_per_minute),
-        }
+        RateLimits { login: keyed(settings.login_burst, settings.login_per_minute) }
     }
 
     /// Counts one login attempt for `login_key`; 429 with the wait once over.
@@ -40,9 +38,7 @@ fn keyed(burst: u32, per_minute: u32) -> DefaultKeyedRateLimiter<String> {
     let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
     let per_minute = per_minute.max(1);
     let period = Duration::from_secs(60) / per_minute;
-    let quota = Quota::with_period(period)
-        .unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN))
-        .allow_burst(burst);
+    let quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN)).allow_burst(burst);
     DefaultKeyedRateLimiter::keyed(quota)
 }
 
@@ -54,9 +50,7 @@ fn check(limiter: &DefaultKeyedRateLimiter<String>, key: &str) -> Result<(), Api
         let wait = not_until.wait_time_from(DefaultClock::default().now());
         // Round up: a client that waits the advertised seconds must succeed.
         let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        ApiError::RateLimited {
-            retry_after_secs: retry_after_secs.max(1),
-        }
+        ApiError::RateLimited { retry_after_secs: retry_after_secs.max(1) }
     })
 }
 
@@ -66,10 +60,7 @@ mod tests {
 
     #[test]
     fn a_burst_is_allowed_then_refused_with_a_wait_per_key() {
-        let limits = RateLimits::new(&RateLimitSettings {
-            login_burst: 3,
-            login_per_minute: 6,
-        });
+        let limits = RateLimits::new(&RateLimitSettings { login_burst: 3, login_per_minute: 6 });
         for _ in 0..3 {
             assert!(limits.check_login("phone:13800000001").is_ok());
         }
@@ -79,9 +70,6 @@ mod tests {
             }
             other => panic!("expected a rate limit, got {other:?}"),
         }
-        assert!(
-            limits.check_login("phone:13800000002").is_ok(),
-            "other logins are unaffected"
-        );
+        assert!(limits.check_login("phone:13800000002").is_ok(), "other logins are unaffected");
     }
 }

@@ -151,11 +151,7 @@ fn default_environment() -> String {
 
 /// What the command line (or a test) layers on top of files and environment.
 #[derive(Debug, Clone, Default, clap::Parser)]
-#[command(
-    name = "walletgate",
-    version,
-    about = "Wallet-to-wallet transfer gateway simulator"
-)]
+#[command(name = "walletgate", version, about = "Wallet-to-wallet transfer gateway simulator")]
 pub struct Overrides {
     /// Settings environment: loads config/<ENV>.toml over the defaults.
     #[arg(long = "env", env = "WALLETGATE_ENV")]
@@ -184,23 +180,14 @@ pub enum SettingsError {
 
 impl Settings {
     pub fn load(overrides: &Overrides) -> Result<Settings, SettingsError> {
-        let environment = overrides
-            .environment
-            .clone()
-            .unwrap_or_else(default_environment);
-        let config_dir = overrides
-            .config_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("config"));
+        let environment = overrides.environment.clone().unwrap_or_else(default_environment);
+        let config_dir = overrides.config_dir.clone().unwrap_or_else(|| PathBuf::from("config"));
         let mut builder = Config::builder()
             .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
             .add_source(File::from(config_dir.join("default.toml")).required(false))
             .add_source(File::from(config_dir.join(format!("{environment}.toml"))).required(false))
             .add_source(
-                Environment::with_prefix("WALLETGATE")
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true),
+                Environment::with_prefix("WALLETGATE").prefix_separator("__").separator("__").try_parsing(true),
             );
         if let Some(host) = &overrides.host {
             builder = builder.set_override("server.host", host.as_str())?;
@@ -238,9 +225,7 @@ impl Settings {
                 problems.push(format!("{name} must be at least {SECRET_BYTES_MIN} bytes"));
             }
             if production && secret.expose_secret() == dev_value {
-                problems.push(format!(
-                    "{name} still has its development value; set it from the environment"
-                ));
+                problems.push(format!("{name} still has its development value; set it from the environment"));
             }
         }
         if self.auth.access_token_ttl_secs == 0 || self.auth.refresh_token_ttl_secs == 0 {
@@ -252,28 +237,16 @@ impl Settings {
         if self.wechat.client == WeChatClientKind::Builtin && !self.mock_wechat.enabled {
             problems.push("wechat.client = \"builtin\" needs mock_wechat.enabled = true".into());
         }
-        if self.sms.code_attempts_max == 0
-            || self.sms.code_ttl_secs == 0
-            || self.sms.outbox_keep == 0
-        {
-            problems.push(
-                "sms.code_attempts_max, code_ttl_secs and outbox_keep must be at least 1".into(),
-            );
+        if self.sms.code_attempts_max == 0 || self.sms.code_ttl_secs == 0 || self.sms.outbox_keep == 0 {
+            problems.push("sms.code_attempts_max, code_ttl_secs and outbox_keep must be at least 1".into());
         }
         if self.mock_wechat.code_ttl_secs == 0 || self.wechat.binding_start_ttl_secs == 0 {
-            problems.push(
-                "mock_wechat.code_ttl_secs and wechat.binding_start_ttl_secs must be positive"
-                    .into(),
-            );
+            problems.push("mock_wechat.code_ttl_secs and wechat.binding_start_ttl_secs must be positive".into());
         }
         if self.server.json_body_bytes_max < 1024 {
             problems.push("server.json_body_bytes_max must be at least 1024".into());
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(SettingsError::Invalid(problems))
-        }
+        if problems.is_empty() { Ok(()) } else { Err(SettingsError::Invalid(problems)) }
     }
 }
 
@@ -285,9 +258,7 @@ impl StoreSettings {
         } else if url.starts_with("redis://") || url.starts_with("rediss://") {
             Ok(StoreKind::Redis(url.to_owned()))
         } else {
-            Err(format!(
-                "store.url must be memory:// or redis://host:port/db, got {url:?}"
-            ))
+            Err(format!("store.url must be memory:// or redis://host:port/db, got {url:?}"))
         }
     }
 }
@@ -297,10 +268,7 @@ mod tests {
     use super::*;
 
     fn overrides() -> Overrides {
-        Overrides {
-            config_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")),
-            ..Overrides::default()
-        }
+        Overrides { config_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")), ..Overrides::default() }
     }
 
     #[test]
@@ -320,25 +288,13 @@ mod tests {
         })
         .unwrap();
         assert_eq!(settings.server.port, 9191);
-        assert_eq!(
-            settings.store.kind(),
-            Ok(StoreKind::Redis("redis://127.0.0.1:6379/3".into()))
-        );
+        assert_eq!(settings.store.kind(), Ok(StoreKind::Redis("redis://127.0.0.1:6379/3".into())));
     }
 
     #[test]
     fn production_refuses_development_secrets_and_secrets_never_print() {
-        let error = Settings::load(&Overrides {
-            environment: Some("production".into()),
-            ..overrides()
-        })
-        .unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .contains("auth.jwt_secret still has its development value"),
-            "{error}"
-        );
+        let error = Settings::load(&Overrides { environment: Some("production".into()), ..overrides() }).unwrap_err();
+        assert!(error.to_string().contains("auth.jwt_secret still has its development value"), "{error}");
         let settings = Settings::load(&overrides()).unwrap();
         let printed = format!("{settings:?}");
         assert!(!printed.contains(DEV_JWT_SECRET) && !printed.contains(DEV_PIN_PEPPER));
@@ -352,11 +308,7 @@ mod tests {
 
     #[test]
     fn bad_store_urls_are_refused() {
-        let error = Settings::load(&Overrides {
-            store_url: Some("postgres://x".into()),
-            ..overrides()
-        })
-        .unwrap_err();
+        let error = Settings::load(&Overrides { store_url: Some("postgres://x".into()), ..overrides() }).unwrap_err();
         assert!(error.to_string().contains("store.url"), "{error}");
     }
 }

@@ -13,17 +13,17 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::TokenIssuer;
 use crate::clock::SharedClock;
-use crate::rate_limit::RateLimits;
-use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::providers::sms::MockSmsOutbox;
 use crate::providers::wechat::WeChatClient;
 use crate::providers::wechat::builtin_client::BuiltinWeChatClient;
 use crate::providers::wechat::http_client::HttpWeChatClient;
 use crate::providers::wechat::mock::MockWeChat;
+use crate::rate_limit::RateLimits;
+use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{auth, bindings, me, mock_sms, mock_wechat, not_found, ops, system};
+use crate::services::Services;
 use crate::services::bindings::BindingPolicy;
 use crate::services::sms::SmsPolicy;
-use crate::services::Services;
 use crate::settings::{Settings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings};
 use crate::store::{MemoryStore, RedisStore, SharedStore, StoreError};
 use crate::telemetry::{WalletgateRootSpan, metrics_handle, observe_request};
@@ -32,6 +32,7 @@ pub struct Application {
     address: std::net::SocketAddr,
     server: Server,
     services: Services,
+    mock_wechat: Option<Arc<MockWeChat>>,
 }
 
 /// Opens the store a URL names.
@@ -87,9 +88,9 @@ impl Application {
             tracing::info!(created, "demo accounts ready");
         }
         metrics_handle();
-        let mocks = Mocks { wechat: mock_wechat, sms: outbox };
+        let mocks = Mocks { wechat: mock_wechat.clone(), sms: outbox };
         let server = serve(listener, &settings, services.clone(), mocks)?;
-        Ok(Application { address, server, services })
+        Ok(Application { address, server, services, mock_wechat })
     }
 
     pub fn address(&self) -> std::net::SocketAddr {
@@ -102,6 +103,11 @@ impl Application {
 
     pub fn services(&self) -> &Services {
         &self.services
+    }
+
+    /// The built-in mock WeChat provider, when `mock_wechat.enabled`.
+    pub fn mock_wechat(&self) -> Option<&Arc<MockWeChat>> {
+        self.mock_wechat.as_ref()
     }
 
     /// Serves until SIGTERM / Ctrl-C (then drains in-flight requests) or

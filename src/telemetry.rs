@@ -24,21 +24,15 @@ use crate::settings::{LogFormat, LogSettings};
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 const CLIENT_REQUEST_ID_BYTES_MAX: usize = 128;
-const LATENCY_BUCKETS_SECS: [f64; 12] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-];
+const LATENCY_BUCKETS_SECS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
 /// Installs the global log subscriber. A second call (several test servers in
 /// one process) keeps the first one.
 pub fn init_logging(settings: &LogSettings) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.level));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.level));
     // Colour only for a person at a terminal; never escape codes in files or pipes.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(true)
-        .with_ansi(ansi);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true).with_ansi(ansi);
     let _ = match settings.format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -50,10 +44,7 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
-            .set_buckets_for_metric(
-                Matcher::Full("http_request_duration_seconds".into()),
-                &LATENCY_BUCKETS_SECS,
-            )
+            .set_buckets_for_metric(Matcher::Full("http_request_duration_seconds".into()), &LATENCY_BUCKETS_SECS)
             .expect("the bucket list is a non-empty constant");
         match builder.install_recorder() {
             Ok(handle) => handle,
@@ -69,9 +60,7 @@ fn client_request_id(request: &ServiceRequest) -> Option<&str> {
     let value = request.headers().get(REQUEST_ID_HEADER)?.to_str().ok()?;
     let sane = !value.is_empty()
         && value.len() <= CLIENT_REQUEST_ID_BYTES_MAX
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
     sane.then_some(value)
 }
 
@@ -98,21 +87,15 @@ pub async fn observe_request(
     let started = Instant::now();
     let echoed = match client_request_id(&request) {
         Some(id) => HeaderValue::from_str(id).ok(),
-        None => request
-            .extensions()
-            .get::<RequestId>()
-            .and_then(|id| HeaderValue::from_str(&id.to_string()).ok()),
+        None => request.extensions().get::<RequestId>().and_then(|id| HeaderValue::from_str(&id.to_string()).ok()),
     };
     let method = request.method().to_string();
-    let route = request
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let mut response = next.call(request).await?;
     let status = response.status().as_u16().to_string();
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
     if let Some(id) = echoed {
         response.headers_mut().insert(REQUEST_ID_HEADER, id);
     }

@@ -40,25 +40,20 @@ impl Operator {
 }
 
 fn principal_of(request: &HttpRequest) -> Result<Principal, ApiError> {
-    let services = request.app_data::<web::Data<Services>>().ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!("services are not registered with the app"))
-    })?;
-    let header = request.headers().get(AUTHORIZATION).ok_or_else(|| {
-        ApiError::Unauthenticated("missing Authorization: Bearer <token> header".into())
-    })?;
+    let services = request
+        .app_data::<web::Data<Services>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("services are not registered with the app")))?;
+    let header = request
+        .headers()
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthenticated("missing Authorization: Bearer <token> header".into()))?;
     let token = header
         .to_str()
         .ok()
-        .and_then(|value| {
-            value
-                .strip_prefix("Bearer ")
-                .or_else(|| value.strip_prefix("bearer "))
-        })
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
         .map(str::trim)
         .filter(|token| !token.is_empty())
-        .ok_or_else(|| {
-            ApiError::Unauthenticated("the Authorization header must be 'Bearer <token>'".into())
-        })?;
+        .ok_or_else(|| ApiError::Unauthenticated("the Authorization header must be 'Bearer <token>'".into()))?;
     services
         .tokens
         .verify_access(token, services.clock.now())
@@ -79,13 +74,9 @@ impl FromRequest for Operator {
     type Future = Ready<Result<Operator, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            principal_of(request).and_then(|principal| match principal.role {
-                Role::Operator => Ok(Operator(principal)),
-                Role::User => Err(ApiError::Forbidden {
-                    required: "operator",
-                }),
-            }),
-        )
+        ready(principal_of(request).and_then(|principal| match principal.role {
+            Role::Operator => Ok(Operator(principal)),
+            Role::User => Err(ApiError::Forbidden { required: "operator" }),
+        }))
     }
 }

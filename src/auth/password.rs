@@ -19,9 +19,7 @@ pub fn hash(password: &Password) -> anyhow::Result<PasswordHash> {
 /// Constant-time comparison inside argon2; a malformed stored hash never matches.
 pub fn verify(password: &str, stored: &PasswordHash) -> bool {
     match PhcString::new(&stored.0) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }
@@ -31,11 +29,8 @@ pub fn verify(password: &str, stored: &PasswordHash) -> bool {
 /// logins exist.
 pub fn burn_equivalent_time(password: &str) {
     static DUMMY: std::sync::OnceLock<Option<PasswordHash>> = std::sync::OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| {
-        Password::parse("dummy-password-for-timing".into())
-            .ok()
-            .and_then(|p| hash(&p).ok())
-    });
+    let dummy =
+        DUMMY.get_or_init(|| Password::parse("dummy-password-for-timing".into()).ok().and_then(|p| hash(&p).ok()));
     if let Some(dummy) = dummy {
         let _ = verify(password, dummy);
     }

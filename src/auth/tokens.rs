@@ -58,9 +58,7 @@ pub struct TokenIssuer {
 
 impl std::fmt::Debug for TokenIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenIssuer")
-            .field("issuer", &self.issuer)
-            .finish_non_exhaustive()
+        f.debug_struct("TokenIssuer").field("issuer", &self.issuer).finish_non_exhaustive()
     }
 }
 
@@ -81,12 +79,7 @@ impl TokenIssuer {
         }
     }
 
-    pub fn issue_access(
-        &self,
-        account_id: &AccountId,
-        role: Role,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<String> {
+    pub fn issue_access(&self, account_id: &AccountId, role: Role, now: DateTime<Utc>) -> anyhow::Result<String> {
         let claims = AccessClaims {
             sub: account_id.to_string(),
             role,
@@ -95,11 +88,7 @@ impl TokenIssuer {
             exp: now.timestamp() + self.access_ttl_secs as i64,
             jti: uuid::Uuid::new_v4().simple().to_string(),
         };
-        Ok(jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.encoding,
-        )?)
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
     }
 
     pub fn verify_access(&self, token: &str, now: DateTime<Utc>) -> Result<Principal, TokenError> {
@@ -110,10 +99,7 @@ impl TokenIssuer {
             return Err(TokenError::Expired);
         }
         let account_id = AccountId::parse(&claims.sub).ok_or(TokenError::Invalid)?;
-        Ok(Principal {
-            account_id,
-            role: claims.role,
-        })
+        Ok(Principal { account_id, role: claims.role })
     }
 }
 
@@ -155,20 +141,9 @@ mod tests {
         let tokens = issuer();
         let now = Utc::now();
         let token = tokens.issue_access(&alice(), Role::User, now).unwrap();
-        let principal = tokens
-            .verify_access(&token, now + chrono::Duration::seconds(899))
-            .unwrap();
-        assert_eq!(
-            principal,
-            Principal {
-                account_id: alice(),
-                role: Role::User
-            }
-        );
-        assert_eq!(
-            tokens.verify_access(&token, now + chrono::Duration::seconds(900)),
-            Err(TokenError::Expired)
-        );
+        let principal = tokens.verify_access(&token, now + chrono::Duration::seconds(899)).unwrap();
+        assert_eq!(principal, Principal { account_id: alice(), role: Role::User });
+        assert_eq!(tokens.verify_access(&token, now + chrono::Duration::seconds(900)), Err(TokenError::Expired));
     }
 
     #[test]
@@ -180,19 +155,10 @@ mod tests {
         // alg none, same claims, no signature
         let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
         let unsigned = format!("{none_header}.{}.", parts[1]);
-        assert_eq!(
-            tokens.verify_access(&unsigned, now),
-            Err(TokenError::Invalid)
-        );
+        assert_eq!(tokens.verify_access(&unsigned, now), Err(TokenError::Invalid));
         parts[2] = parts[2].chars().rev().collect();
-        assert_eq!(
-            tokens.verify_access(&parts.join("."), now),
-            Err(TokenError::Invalid)
-        );
-        assert_eq!(
-            tokens.verify_access("not-a-jwt", now),
-            Err(TokenError::Invalid)
-        );
+        assert_eq!(tokens.verify_access(&parts.join("."), now), Err(TokenError::Invalid));
+        assert_eq!(tokens.verify_access("not-a-jwt", now), Err(TokenError::Invalid));
     }
 
     #[test]

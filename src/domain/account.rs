@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::binding::Binding;
 use super::credentials::Login;
-use super::sms::SmsChallenge;
 use super::ledger::{EntryKind, JournalEntry, LedgerBalances, LedgerError, Leg};
+use super::sms::SmsChallenge;
 
 /// An opaque account id, e.g. `acc_01J…`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -125,11 +125,7 @@ impl Account {
 
     /// Applies a balanced posting to this partition and returns the journal
     /// entry to store with the new state. Nothing changes if it is refused.
-    pub fn post(
-        &mut self,
-        posting: Posting,
-        now: DateTime<Utc>,
-    ) -> Result<JournalEntry, LedgerError> {
+    pub fn post(&mut self, posting: Posting, now: DateTime<Utc>) -> Result<JournalEntry, LedgerError> {
         self.ledger.apply(&posting.legs)?;
         let entry = JournalEntry {
             id: JournalEntry::new_id(),
@@ -167,23 +163,15 @@ mod tests {
             kind: EntryKind::OperatorCredit,
             memo: "top up".into(),
             actor: None,
-            legs: vec![leg(
-                LedgerAccount::Funding,
-                LedgerAccount::UserAvailable,
-                amount.parse::<Amount>().unwrap(),
-            )],
+            legs: vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, amount.parse::<Amount>().unwrap())],
         }
     }
 
     #[test]
     fn postings_number_the_journal_and_move_balances() {
         let mut account = alice();
-        let first = account
-            .post(credit("800.00"), DateTime::<Utc>::UNIX_EPOCH)
-            .unwrap();
-        let second = account
-            .post(credit("0.50"), DateTime::<Utc>::UNIX_EPOCH)
-            .unwrap();
+        let first = account.post(credit("800.00"), DateTime::<Utc>::UNIX_EPOCH).unwrap();
+        let second = account.post(credit("0.50"), DateTime::<Utc>::UNIX_EPOCH).unwrap();
         assert_eq!((first.seq, second.seq, account.journal_len), (0, 1, 2));
         assert_eq!(account.ledger.user_available.to_string(), "800.50");
     }
@@ -192,11 +180,7 @@ mod tests {
     fn a_refused_posting_leaves_the_journal_alone() {
         let mut account = alice();
         let overdraw = Posting {
-            legs: vec![leg(
-                LedgerAccount::UserAvailable,
-                LedgerAccount::Funding,
-                "1.00".parse().unwrap(),
-            )],
+            legs: vec![leg(LedgerAccount::UserAvailable, LedgerAccount::Funding, "1.00".parse().unwrap())],
             ..credit("1.00")
         };
         assert!(account.post(overdraw, DateTime::<Utc>::UNIX_EPOCH).is_err());
@@ -206,14 +190,7 @@ mod tests {
     #[test]
     fn account_ids_from_outside_are_checked() {
         assert!(AccountId::parse("acc_demo_alice").is_some());
-        for bad in [
-            "",
-            "acc_",
-            "alice",
-            "acc_../x",
-            "acc_a b",
-            &format!("acc_{}", "a".repeat(64)),
-        ] {
+        for bad in ["", "acc_", "alice", "acc_../x", "acc_a b", &format!("acc_{}", "a".repeat(64))] {
             assert!(AccountId::parse(bad).is_none(), "{bad}");
         }
     }

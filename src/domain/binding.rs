@@ -348,8 +348,14 @@ mod tests {
         let id = account.start_binding(now(), Duration::minutes(10)).unwrap();
         assert!(matches!(account.activate_binding(&id, now()), Err(BindingError::WrongStatus { .. })));
         let late = now() + Duration::minutes(10);
-        assert_eq!(account.authorize_binding(&id, destination(), late, Duration::minutes(10)), Err(BindingError::Expired));
-        assert_eq!(account.binding(&id).unwrap().status_at(late), (BindingStatus::Failed, Some(BindingFailure::Expired)));
+        assert_eq!(
+            account.authorize_binding(&id, destination(), late, Duration::minutes(10)),
+            Err(BindingError::Expired)
+        );
+        assert_eq!(
+            account.binding(&id).unwrap().status_at(late),
+            (BindingStatus::Failed, Some(BindingFailure::Expired))
+        );
         assert_eq!(account.unbind(&BindingId::generate(), now()), Err(BindingError::NotFound));
     }
 

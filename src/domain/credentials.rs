@@ -57,11 +57,7 @@ impl Login {
             && bytes[0] == b'1'
             && (b'3'..=b'9').contains(&bytes[1])
             && bytes.iter().all(u8::is_ascii_digit);
-        if valid {
-            Ok(Login::Phone(text.to_owned()))
-        } else {
-            Err(CredentialError::InvalidPhone)
-        }
+        if valid { Ok(Login::Phone(text.to_owned())) } else { Err(CredentialError::InvalidPhone) }
     }
 
     pub fn email(text: &str) -> Result<Login, CredentialError> {
@@ -146,67 +142,34 @@ mod tests {
     fn phones_are_mainland_mobile_numbers() {
         assert!(Login::phone("13800000001").is_ok());
         assert!(Login::phone("19912345678").is_ok());
-        for bad in [
-            "",
-            "1380000000",
-            "138000000011",
-            "12800000001",
-            "23800000001",
-            "1380000000a",
-            "+8613800000001",
-        ] {
-            assert_eq!(
-                Login::phone(bad),
-                Err(CredentialError::InvalidPhone),
-                "{bad}"
-            );
+        for bad in ["", "1380000000", "138000000011", "12800000001", "23800000001", "1380000000a", "+8613800000001"] {
+            assert_eq!(Login::phone(bad), Err(CredentialError::InvalidPhone), "{bad}");
         }
     }
 
     #[test]
     fn emails_are_normalised_to_lower_case() {
-        assert_eq!(
-            Login::email(" Ops@WalletGate.test ").unwrap(),
-            Login::Email("ops@walletgate.test".into())
-        );
-        assert_eq!(
-            Login::email("not-an-email"),
-            Err(CredentialError::InvalidEmail)
-        );
+        assert_eq!(Login::email(" Ops@WalletGate.test ").unwrap(), Login::Email("ops@walletgate.test".into()));
+        assert_eq!(Login::email("not-an-email"), Err(CredentialError::InvalidEmail));
     }
 
     #[test]
     fn exactly_one_login_is_required() {
         assert_eq!(Login::from_parts(None, None), Err(CredentialError::NoLogin));
-        assert_eq!(
-            Login::from_parts(Some("13800000001"), Some("a@b.cn")),
-            Err(CredentialError::BothLogins)
-        );
+        assert_eq!(Login::from_parts(Some("13800000001"), Some("a@b.cn")), Err(CredentialError::BothLogins));
     }
 
     #[test]
     fn masking_hides_the_middle() {
         assert_eq!(Login::phone("13800000001").unwrap().masked(), "138****0001");
-        assert_eq!(
-            Login::email("ops@walletgate.test").unwrap().masked(),
-            "o***@walletgate.test"
-        );
+        assert_eq!(Login::email("ops@walletgate.test").unwrap().masked(), "o***@walletgate.test");
     }
 
     #[test]
     fn password_policy_and_redaction() {
-        assert_eq!(
-            Password::parse("short".into()).unwrap_err(),
-            CredentialError::PasswordLength
-        );
-        assert_eq!(
-            Password::parse(" ".repeat(9)).unwrap_err(),
-            CredentialError::PasswordBlank
-        );
-        assert_eq!(
-            Password::parse("x".repeat(129)).unwrap_err(),
-            CredentialError::PasswordLength
-        );
+        assert_eq!(Password::parse("short".into()).unwrap_err(), CredentialError::PasswordLength);
+        assert_eq!(Password::parse(" ".repeat(9)).unwrap_err(), CredentialError::PasswordBlank);
+        assert_eq!(Password::parse("x".repeat(129)).unwrap_err(), CredentialError::PasswordLength);
         let password = Password::parse("alice-demo".into()).unwrap();
         assert!(!format!("{password:?}").contains("alice"));
     }

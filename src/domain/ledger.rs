@@ -134,21 +134,13 @@ impl JournalEntry {
 
 /// A leg as the domain asks for it, before it gets an entry around it.
 pub fn leg(debit: LedgerAccount, credit: LedgerAccount, amount: Amount) -> Leg {
-    Leg {
-        debit,
-        credit,
-        amount,
-    }
+    Leg { debit, credit, amount }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LedgerError {
     #[error("{account} would go below zero: balance {balance}, change {change}")]
-    InsufficientFunds {
-        account: LedgerAccount,
-        balance: Money,
-        change: Money,
-    },
+    InsufficientFunds { account: LedgerAccount, balance: Money, change: Money },
     #[error("a journal entry needs at least one leg")]
     EmptyEntry,
     #[error("a leg must move money between two different accounts ({0})")]
@@ -198,11 +190,7 @@ impl LedgerBalances {
 
     /// The sum over all ledger accounts: zero whenever only balanced entries were applied.
     pub fn sum(&self) -> Result<Money, MoneyError> {
-        LedgerAccount::ALL
-            .iter()
-            .try_fold(Money::ZERO, |sum, &account| {
-                sum.checked_add(self.get(account))
-            })
+        LedgerAccount::ALL.iter().try_fold(Money::ZERO, |sum, &account| sum.checked_add(self.get(account)))
     }
 
     /// Applies an entry's legs, all or nothing. User-owned accounts may not end
@@ -249,9 +237,7 @@ mod tests {
     #[test]
     fn a_top_up_moves_money_from_funding_to_available() {
         let mut balances = LedgerBalances::default();
-        balances
-            .apply(&[leg(Funding, UserAvailable, amount(80_000))])
-            .unwrap();
+        balances.apply(&[leg(Funding, UserAvailable, amount(80_000))]).unwrap();
         assert_eq!(balances.user_available.to_string(), "800.00");
         assert_eq!(balances.funding.to_string(), "-800.00");
         assert_eq!(balances.sum().unwrap(), Money::ZERO);
@@ -260,37 +246,21 @@ mod tests {
     #[test]
     fn user_accounts_cannot_be_overdrawn_and_a_refused_entry_changes_nothing() {
         let mut balances = LedgerBalances::default();
-        balances
-            .apply(&[leg(Funding, UserAvailable, amount(500))])
-            .unwrap();
+        balances.apply(&[leg(Funding, UserAvailable, amount(500))]).unwrap();
         let before = balances.clone();
         let error = balances
-            .apply(&[
-                leg(UserAvailable, UserHeld, amount(300)),
-                leg(UserAvailable, Fees, amount(300)),
-            ])
+            .apply(&[leg(UserAvailable, UserHeld, amount(300)), leg(UserAvailable, Fees, amount(300))])
             .unwrap_err();
-        assert!(matches!(
-            error,
-            LedgerError::InsufficientFunds {
-                account: UserAvailable,
-                ..
-            }
-        ));
+        assert!(matches!(error, LedgerError::InsufficientFunds { account: UserAvailable, .. }));
         assert_eq!(balances, before);
     }
 
     #[test]
     fn an_entry_may_pass_through_an_account_within_its_legs() {
         let mut balances = LedgerBalances::default();
+        balances.apply(&[leg(Funding, UserAvailable, amount(1_000))]).unwrap();
         balances
-            .apply(&[leg(Funding, UserAvailable, amount(1_000))])
-            .unwrap();
-        balances
-            .apply(&[
-                leg(UserAvailable, UserHeld, amount(1_000)),
-                leg(UserHeld, WechatSettlement, amount(1_000)),
-            ])
+            .apply(&[leg(UserAvailable, UserHeld, amount(1_000)), leg(UserHeld, WechatSettlement, amount(1_000))])
             .unwrap();
         assert_eq!(balances.user_held, Money::ZERO);
         assert_eq!(balances.wechat_settlement.to_string(), "10.00");
@@ -300,30 +270,20 @@ mod tests {
     fn empty_and_self_transfers_are_refused() {
         let mut balances = LedgerBalances::default();
         assert_eq!(balances.apply(&[]), Err(LedgerError::EmptyEntry));
-        assert_eq!(
-            balances.apply(&[leg(Fees, Fees, amount(1))]),
-            Err(LedgerError::SelfTransfer(Fees))
-        );
+        assert_eq!(balances.apply(&[leg(Fees, Fees, amount(1))]), Err(LedgerError::SelfTransfer(Fees)));
     }
 
     #[test]
     fn entry_ids_are_recognised_by_shape() {
         assert!(JournalEntry::is_well_formed_id(&JournalEntry::new_id()));
-        for bad in [
-            "",
-            "je_",
-            "je_xyz",
-            "acc_demo_alice",
-            "je_0123456789abcdef0123456789abcdefff",
-        ] {
+        for bad in ["", "je_", "je_xyz", "acc_demo_alice", "je_0123456789abcdef0123456789abcdefff"] {
             assert!(!JournalEntry::is_well_formed_id(bad), "{bad}");
         }
     }
 
     fn any_leg() -> impl Strategy<Value = Leg> {
         let account = prop::sample::select(LedgerAccount::ALL.to_vec());
-        (account.clone(), account, 1i64..=10_000_000)
-            .prop_map(|(debit, credit, fen)| leg(debit, credit, amount(fen)))
+        (account.clone(), account, 1i64..=10_000_000).prop_map(|(debit, credit, fen)| leg(debit, credit, amount(fen)))
     }
 
     proptest! {

@@ -29,9 +29,7 @@ const INTEGER_DIGITS_MAX: usize = 13;
 pub enum MoneyError {
     #[error("must not be empty")]
     Empty,
-    #[error(
-        "must be a plain decimal string like \"100.50\" (digits, at most one '.', no sign, exponent or spaces)"
-    )]
+    #[error("must be a plain decimal string like \"100.50\" (digits, at most one '.', no sign, exponent or spaces)")]
     Malformed,
     #[error("must have at most 2 decimal places (fen)")]
     TooManyDecimalPlaces,
@@ -254,13 +252,7 @@ mod tests {
         assert_eq!(money("-0.00").to_string(), "0.00");
         assert_eq!(Money::ZERO.to_string(), "0.00");
         assert_eq!(Money::default().to_string(), "0.00");
-        assert_eq!(
-            money("1.00")
-                .checked_sub(money("1.00"))
-                .unwrap()
-                .to_string(),
-            "0.00"
-        );
+        assert_eq!(money("1.00").checked_sub(money("1.00")).unwrap().to_string(), "0.00");
         assert_eq!(money("1000000000000.00").to_string(), "1000000000000.00");
     }
 
@@ -306,10 +298,7 @@ mod tests {
         assert_eq!(serde_json::to_string(&parsed).unwrap(), "\"12.30\"");
         for number in ["12.3", "12", "-1", "1e2"] {
             let error = serde_json::from_str::<Money>(number).unwrap_err();
-            assert!(
-                error.to_string().contains("not a JSON number"),
-                "{number}: {error}"
-            );
+            assert!(error.to_string().contains("not a JSON number"), "{number}: {error}");
         }
         assert!(serde_json::from_str::<Amount>("\"0\"").is_err());
         assert!(serde_json::from_str::<Money>("null").is_err());
@@ -319,15 +308,11 @@ mod tests {
     fn arithmetic_refuses_to_leave_the_range() {
         let max = money("1000000000000.00");
         assert_eq!(max.checked_add(money("0.01")), Err(MoneyError::Overflow));
-        assert_eq!(
-            max.negated().checked_sub(money("0.01")),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(max.negated().checked_sub(money("0.01")), Err(MoneyError::Overflow));
     }
 
     fn any_money() -> impl Strategy<Value = Money> {
-        (-50_000_000_000_000i64..=50_000_000_000_000i64)
-            .prop_map(|fen| Money::from_fen(fen).unwrap())
+        (-50_000_000_000_000i64..=50_000_000_000_000i64).prop_map(|fen| Money::from_fen(fen).unwrap())
     }
 
     proptest! {

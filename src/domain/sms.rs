@@ -43,7 +43,9 @@ pub struct SmsChallenge {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmsVerdict {
     Accepted,
-    Incorrect { attempts_remaining: u8 },
+    Incorrect {
+        attempts_remaining: u8,
+    },
     /// Expired, voided by too many wrong tries, already used, or never sent.
     NoValidCode,
 }
@@ -72,7 +74,13 @@ impl Account {
 
     /// Presents a code: a right one is used up, a wrong one costs a try, and
     /// a code with no tries left (or expired) is dropped.
-    pub fn present_sms_code(&mut self, purpose: SmsPurpose, subject: &str, digest: &str, now: DateTime<Utc>) -> SmsVerdict {
+    pub fn present_sms_code(
+        &mut self,
+        purpose: SmsPurpose,
+        subject: &str,
+        digest: &str,
+        now: DateTime<Utc>,
+    ) -> SmsVerdict {
         let verdict = self.sms_verdict(purpose, subject, digest, now);
         let matches = |c: &SmsChallenge| c.purpose == purpose && c.subject == subject;
         match verdict {
@@ -131,7 +139,8 @@ mod tests {
     #[test]
     fn wrong_tries_count_down_and_then_void_the_code() {
         let mut account = account_with_code("right");
-        let present = |account: &mut Account, digest| account.present_sms_code(SmsPurpose::BindWechat, "bnd_1", digest, now());
+        let present =
+            |account: &mut Account, digest| account.present_sms_code(SmsPurpose::BindWechat, "bnd_1", digest, now());
         assert_eq!(present(&mut account, "wrong"), SmsVerdict::Incorrect { attempts_remaining: 2 });
         assert_eq!(present(&mut account, "wrong"), SmsVerdict::Incorrect { attempts_remaining: 1 });
         assert_eq!(present(&mut account, "wrong"), SmsVerdict::Incorrect { attempts_remaining: 0 });
@@ -155,6 +164,9 @@ mod tests {
         again.code_digest = "second".into();
         account.issue_sms_challenge(again);
         assert_eq!(account.sms_challenges.len(), 1);
-        assert_eq!(account.sms_verdict(SmsPurpose::BindWechat, "bnd_1", "first", now()), SmsVerdict::Incorrect { attempts_remaining: 2 });
+        assert_eq!(
+            account.sms_verdict(SmsPurpose::BindWechat, "bnd_1", "first", now()),
+            SmsVerdict::Incorrect { attempts_remaining: 2 }
+        );
     }
 }

@@ -43,17 +43,12 @@ impl MockSmsOutbox {
 
     /// The newest messages sent to `phone`, newest first.
     pub async fn messages(&self, phone: &str, limit: usize) -> Result<Vec<SmsMessage>, StoreError> {
-        let texts = self
-            .store
-            .recent(&outbox_list(phone), limit.min(self.keep))
-            .await?;
+        let texts = self.store.recent(&outbox_list(phone), limit.min(self.keep)).await?;
         texts
             .iter()
             .map(|text| {
-                serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-                    key: outbox_list(phone),
-                    reason: e.to_string(),
-                })
+                serde_json::from_str(text)
+                    .map_err(|e| StoreError::Corrupt { key: outbox_list(phone), reason: e.to_string() })
             })
             .collect()
     }
@@ -62,12 +57,8 @@ impl MockSmsOutbox {
 #[async_trait]
 impl SmsSender for MockSmsOutbox {
     async fn send(&self, message: &SmsMessage) -> Result<(), StoreError> {
-        let text = serde_json::to_string(message).map_err(|e| StoreError::Corrupt {
-            key: outbox_list(&message.phone),
-            reason: e.to_string(),
-        })?;
-        self.store
-            .push_recent(&outbox_list(&message.phone), &text, self.keep)
-            .await
+        let text = serde_json::to_string(message)
+            .map_err(|e| StoreError::Corrupt { key: outbox_list(&message.phone), reason: e.to_string() })?;
+        self.store.push_recent(&outbox_list(&message.phone), &text, self.keep).await
     }
 }

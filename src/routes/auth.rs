@@ -23,21 +23,14 @@ pub struct CredentialsRequest {
 
 impl CredentialsRequest {
     fn login(&self) -> Result<Login, ApiError> {
-        Ok(Login::from_parts(
-            self.phone.as_deref(),
-            self.email.as_deref(),
-        )?)
+        Ok(Login::from_parts(self.phone.as_deref(), self.email.as_deref())?)
     }
 }
 
 #[derive(Debug, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    #[validate(length(
-        min = 1,
-        max = 256,
-        message = "must be the refresh_token from a login or refresh"
-    ))]
+    #[validate(length(min = 1, max = 256, message = "must be the refresh_token from a login or refresh"))]
     pub refresh_token: String,
 }
 

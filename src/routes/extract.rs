@@ -31,20 +31,10 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ApiJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<ApiJson<T>, ApiError>>>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = request
-            .app_data::<web::Data<JsonBodyLimit>>()
-            .map_or(JSON_BODY_LIMIT_DEFAULT, |l| l.0);
-        let content_type_ok = request
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .is_none_or(|value| {
-                let essence = value
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
+        let limit = request.app_data::<web::Data<JsonBodyLimit>>().map_or(JSON_BODY_LIMIT_DEFAULT, |l| l.0);
+        let content_type_ok =
+            request.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_none_or(|value| {
+                let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
                 essence == "application/json" || essence.ends_with("+json")
             });
         let mut payload = payload.take();
@@ -52,16 +42,12 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ApiJson<T> {
             if !content_type_ok {
                 return Err(ApiError::Validation {
                     field: None,
-                    message: "the request body must be JSON (Content-Type: application/json)"
-                        .into(),
+                    message: "the request body must be JSON (Content-Type: application/json)".into(),
                 });
             }
             let mut body = BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::Validation {
-                    field: None,
-                    message: e.to_string(),
-                })?;
+                let chunk = chunk.map_err(|e| ApiError::Validation { field: None, message: e.to_string() })?;
                 if body.len() + chunk.len() > limit {
                     return Err(ApiError::PayloadTooLarge { bytes_max: limit });
                 }
@@ -77,10 +63,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ApiJson<T> {
 /// Deserialises with the path of the failing field, e.g. `amount` or `items[2].id`.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::Validation {
-            field: None,
-            message: "the request body must be a JSON object".into(),
-        });
+        return Err(ApiError::Validation { field: None, message: "the request body must be a JSON object".into() });
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
@@ -96,64 +79,35 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         };
         ApiError::Validation { field, message }
     })?;
-    deserializer.end().map_err(|e| ApiError::Validation {
-        field: None,
-        message: format!("malformed JSON: {e}"),
-    })?;
+    deserializer.end().map_err(|e| ApiError::Validation { field: None, message: format!("malformed JSON: {e}") })?;
     Ok(value)
 }
 
 fn first_validation_error(errors: ValidationErrors) -> ApiError {
     let mut fields: Vec<_> = errors.field_errors().into_iter().collect();
     fields.sort_by(|a, b| a.0.cmp(&b.0));
-    match fields
-        .first()
-        .and_then(|(field, errors)| errors.first().map(|e| (field.to_string(), e.clone())))
-    {
+    match fields.first().and_then(|(field, errors)| errors.first().map(|e| (field.to_string(), e.clone()))) {
         Some((field, error)) => {
-            let message = error
-                .message
-                .map_or_else(|| format!("is invalid ({})", error.code), |m| m.to_string());
-            ApiError::Validation {
-                field: Some(field),
-                message,
-            }
+            let message = error.message.map_or_else(|| format!("is invalid ({})", error.code), |m| m.to_string());
+            ApiError::Validation { field: Some(field), message }
         }
-        None => ApiError::Validation {
-            field: None,
-            message: errors.to_string(),
-        },
+        None => ApiError::Validation { field: None, message: errors.to_string() },
     }
 }
 
 /// For `QueryConfig`: a malformed query string is the client's mistake.
-pub fn query_error(
-    error: actix_web::error::QueryPayloadError,
-    _: &HttpRequest,
-) -> actix_web::Error {
-    ApiError::Validation {
-        field: None,
-        message: format!("invalid query string: {error}"),
-    }
-    .into()
+pub fn query_error(error: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::Validation { field: None, message: format!("invalid query string: {error}") }.into()
 }
 
 /// For `PathConfig`.
 pub fn path_error(error: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::Validation {
-        field: None,
-        message: format!("invalid path: {error}"),
-    }
-    .into()
+    ApiError::Validation { field: None, message: format!("invalid path: {error}") }.into()
 }
 
 /// For the built-in `Json` extractor, should a route use it.
 pub fn json_error(error: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::Validation {
-        field: None,
-        message: error.to_string(),
-    }
-    .into()
+    ApiError::Validation { field: None, message: error.to_string() }.into()
 }
 
 #[cfg(test)]
@@ -183,36 +137,17 @@ mod tests {
         assert_eq!(field.as_deref(), Some("amount"));
         assert!(message.contains("not a JSON number"), "{message}");
         let (field, message) = field_and_message(r#"{"amount": "1.005", "memo": "x"}"#);
-        assert_eq!(
-            (field.as_deref(), message.as_str()),
-            (Some("amount"), "must have at most 2 decimal places (fen)")
-        );
+        assert_eq!((field.as_deref(), message.as_str()), (Some("amount"), "must have at most 2 decimal places (fen)"));
         let (field, _) = field_and_message(r#"{"amount": "-1.00", "memo": "x"}"#);
         assert_eq!(field.as_deref(), Some("amount"));
     }
 
     #[test]
     fn unknown_fields_missing_fields_and_broken_json_are_refused() {
-        assert!(
-            field_and_message(r#"{"amount": "1.00", "memo": "x", "fee": "0"}"#)
-                .1
-                .contains("unknown field `fee`")
-        );
-        assert!(
-            field_and_message(r#"{"amount": "1.00"}"#)
-                .1
-                .contains("missing field `memo`")
-        );
-        assert!(
-            field_and_message(r#"{"amount": "1.00""#)
-                .1
-                .starts_with("malformed JSON")
-        );
-        assert!(
-            field_and_message(r#"{"amount": "1.00", "memo": "x"} trailing"#)
-                .1
-                .starts_with("malformed JSON")
-        );
+        assert!(field_and_message(r#"{"amount": "1.00", "memo": "x", "fee": "0"}"#).1.contains("unknown field `fee`"));
+        assert!(field_and_message(r#"{"amount": "1.00"}"#).1.contains("missing field `memo`"));
+        assert!(field_and_message(r#"{"amount": "1.00""#).1.starts_with("malformed JSON"));
+        assert!(field_and_message(r#"{"amount": "1.00", "memo": "x"} trailing"#).1.starts_with("malformed JSON"));
         assert!(field_and_message("").1.contains("JSON object"));
         assert!(field_and_message("42").1.contains("invalid type"));
         assert!(field_and_message("[]").1.contains("invalid length"));

@@ -9,18 +9,12 @@ use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
 use crate::services::Services;
 
-pub async fn profile(
-    services: web::Data<Services>,
-    user: AuthenticatedUser,
-) -> Result<HttpResponse, ApiError> {
+pub async fn profile(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
     let account = services.load_account(user.account_id()).await?;
     Ok(HttpResponse::Ok().json(ProfileView::from(&account)))
 }
 
-pub async fn wallet(
-    services: web::Data<Services>,
-    user: AuthenticatedUser,
-) -> Result<HttpResponse, ApiError> {
+pub async fn wallet(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
     let account = services.load_account(user.account_id()).await?;
     Ok(HttpResponse::Ok().json(BalanceView::from(&account)))
 }
@@ -30,9 +24,7 @@ pub async fn transactions(
     user: AuthenticatedUser,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = services
-        .journal_page(user.account_id(), query.cursor()?, query.limit())
-        .await?;
+    let page = services.journal_page(user.account_id(), query.cursor()?, query.limit()).await?;
     Ok(HttpResponse::Ok().json(MovementPage::try_from(page)?))
 }
 
@@ -41,8 +33,6 @@ pub async fn transaction(
     user: AuthenticatedUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let entry = services
-        .find_journal_entry(user.account_id(), &path)
-        .await?;
+    let entry = services.find_journal_entry(user.account_id(), &path).await?;
     Ok(HttpResponse::Ok().json(MovementView::try_from(&entry)?))
 }

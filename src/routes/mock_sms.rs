@@ -23,7 +23,10 @@ struct Outbox {
 
 const OUTBOX_LIMIT_DEFAULT: usize = 10;
 
-pub async fn outbox(outbox: web::Data<MockSmsOutbox>, query: web::Query<OutboxQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn outbox(
+    outbox: web::Data<MockSmsOutbox>,
+    query: web::Query<OutboxQuery>,
+) -> Result<HttpResponse, ApiError> {
     Login::phone(&query.phone)?;
     let items = outbox.messages(&query.phone, query.limit.unwrap_or(OUTBOX_LIMIT_DEFAULT)).await?;
     Ok(HttpResponse::Ok().json(Outbox { phone: query.phone.clone(), items }))

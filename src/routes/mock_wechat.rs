@@ -22,8 +22,8 @@ use super::extract::ApiJson;
 use crate::error::ApiError;
 use crate::providers::wechat::WeChatApiError;
 use crate::providers::wechat::mock::{
-    AuthorizeError, AuthorizeQuery, AuthorizeRequest, AuthorizeStep, ConsentForm, MockUserFlags,
-    MockWeChat, MockWeChatUser, NewMockUser, api_error, mock_errcode,
+    AuthorizeError, AuthorizeQuery, AuthorizeRequest, AuthorizeStep, ConsentForm, MockUserFlags, MockWeChat,
+    MockWeChatUser, NewMockUser, api_error, mock_errcode,
 };
 
 /// The header that repeats the error number of an authorize error page.
@@ -71,25 +71,16 @@ async fn create_user(
     body: ApiJson<CreateMockUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0;
-    let flags = MockUserFlags {
-        no_real_name: request.no_real_name,
-        frozen: request.frozen,
-        snapshot: request.snapshot,
-    };
-    let new = NewMockUser::new(&request.nickname, flags)
-        .map_err(|e| ApiError::validation("nickname", e))?;
+    let flags =
+        MockUserFlags { no_real_name: request.no_real_name, frozen: request.frozen, snapshot: request.snapshot };
+    let new = NewMockUser::new(&request.nickname, flags).map_err(|e| ApiError::validation("nickname", e))?;
     let user = mock.create_user(&new).await?;
     Ok(HttpResponse::Created().json(user))
 }
 
-async fn user(
-    mock: web::Data<MockWeChat>,
-    openid: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+async fn user(mock: web::Data<MockWeChat>, openid: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let found = mock.load_user(&openid).await?;
-    let user = found.ok_or(ApiError::NotFound {
-        resource: "wechat user",
-    })?;
+    let user = found.ok_or(ApiError::NotFound { resource: "wechat user" })?;
     Ok(HttpResponse::Ok().json(user.value))
 }
 
@@ -101,9 +92,7 @@ async fn authorize(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpRes
         Err(error) => return error_page(&invalid_args(error)),
     };
     match mock.authorize(&query).await {
-        Ok(AuthorizeStep::Consent { request, users }) => {
-            html(StatusCode::OK, consent_page(&request, &users))
-        }
+        Ok(AuthorizeStep::Consent { request, users }) => html(StatusCode::OK, consent_page(&request, &users)),
         Ok(AuthorizeStep::Redirect(target)) => redirect(&target),
         Err(error) => error_page(&error),
     }
@@ -121,17 +110,11 @@ async fn consent(mock: web::Data<MockWeChat>, body: web::Bytes) -> HttpResponse 
 }
 
 fn invalid_args(error: impl std::fmt::Display) -> AuthorizeError {
-    AuthorizeError::new(
-        mock_errcode::INVALID_ARGS,
-        &format!("invalid args: {error}"),
-    )
+    AuthorizeError::new(mock_errcode::INVALID_ARGS, &format!("invalid args: {error}"))
 }
 
 fn redirect(target: &Url) -> HttpResponse {
-    HttpResponse::Found()
-        .insert_header((LOCATION, target.as_str()))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .finish()
+    HttpResponse::Found().insert_header((LOCATION, target.as_str())).insert_header((CACHE_CONTROL, "no-store")).finish()
 }
 
 fn html(status: StatusCode, page: String) -> HttpResponse {
@@ -248,12 +231,7 @@ fn consent_page(request: &AuthorizeRequest, users: &[MockWeChatUser]) -> String 
         ("state", request.state.as_str()),
     ]
     .iter()
-    .map(|(name, value)| {
-        format!(
-            r#"<input type="hidden" name="{name}" value="{}">"#,
-            escape_html(value)
-        )
-    })
+    .map(|(name, value)| format!(r#"<input type="hidden" name="{name}" value="{}">"#, escape_html(value)))
     .collect::<Vec<_>>()
     .join("\n");
     let body = format!(
@@ -300,11 +278,7 @@ fn user_choices(users: &[MockWeChatUser]) -> String {
 /// WeChat's error page: the number and its text, with HTTP 400 (503 when the
 /// mock itself failed) and the number in a header for scripts.
 fn error_page(error: &AuthorizeError) -> HttpResponse {
-    let status = if error.is_system_busy() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::BAD_REQUEST
-    };
+    let status = if error.is_system_busy() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::BAD_REQUEST };
     let body = format!(
         r#"<h1>Oops! Something went wrong :(</h1>
 <div class="card"><p class="errcode">{errcode}</p><p>{message}</p></div>"#,
@@ -312,10 +286,7 @@ fn error_page(error: &AuthorizeError) -> HttpResponse {
         message = escape_html(&error.message),
     );
     let mut response = html(status, page("微信授权错误", &body));
-    response.headers_mut().insert(
-        HeaderName::from_static(ERRCODE_HEADER_LOWERCASE),
-        HeaderValue::from(error.errcode),
-    );
+    response.headers_mut().insert(HeaderName::from_static(ERRCODE_HEADER_LOWERCASE), HeaderValue::from(error.errcode));
     response
 }
 

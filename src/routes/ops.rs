@@ -31,9 +31,7 @@ struct AdjustmentResponse {
 }
 
 fn target_account(path: &str) -> Result<AccountId, ApiError> {
-    AccountId::parse(path).ok_or(ApiError::NotFound {
-        resource: "account",
-    })
+    AccountId::parse(path).ok_or(ApiError::NotFound { resource: "account" })
 }
 
 async fn adjust(
@@ -44,19 +42,9 @@ async fn adjust(
     request: AdjustmentRequest,
 ) -> Result<HttpResponse, ApiError> {
     let target = target_account(path)?;
-    let (entry, account) = services
-        .adjust_balance(
-            operator.account_id(),
-            &target,
-            direction,
-            request.amount,
-            &request.memo,
-        )
-        .await?;
-    let response = AdjustmentResponse {
-        entry: MovementView::try_from(&entry)?,
-        wallet: BalanceView::from(&account),
-    };
+    let (entry, account) =
+        services.adjust_balance(operator.account_id(), &target, direction, request.amount, &request.memo).await?;
+    let response = AdjustmentResponse { entry: MovementView::try_from(&entry)?, wallet: BalanceView::from(&account) };
     Ok(HttpResponse::Created().json(response))
 }
 
@@ -78,9 +66,6 @@ pub async fn debit(
     adjust(&services, &operator, &path, Adjustment::Debit, request).await
 }
 
-pub async fn ledger_check(
-    services: web::Data<Services>,
-    _operator: Operator,
-) -> Result<HttpResponse, ApiError> {
+pub async fn ledger_check(services: web::Data<Services>, _operator: Operator) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(services.check_ledger().await?))
 }

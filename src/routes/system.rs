@@ -22,7 +22,5 @@ pub async fn readyz(services: web::Data<Services>) -> Result<HttpResponse, ApiEr
 pub async fn metrics() -> HttpResponse {
     let handle = metrics_handle();
     handle.run_upkeep();
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(handle.render())
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(handle.render())
 }

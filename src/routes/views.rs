@@ -83,12 +83,8 @@ impl TryFrom<&JournalEntry> for MovementView {
             kind: entry.kind,
             memo: entry.memo.clone(),
             created_at: entry.created_at,
-            available_change: entry
-                .change_to(LedgerAccount::UserAvailable)
-                .map_err(ApiError::internal)?,
-            held_change: entry
-                .change_to(LedgerAccount::UserHeld)
-                .map_err(ApiError::internal)?,
+            available_change: entry.change_to(LedgerAccount::UserAvailable).map_err(ApiError::internal)?,
+            held_change: entry.change_to(LedgerAccount::UserHeld).map_err(ApiError::internal)?,
         })
     }
 }
@@ -104,11 +100,7 @@ impl TryFrom<JournalPage> for MovementPage {
 
     fn try_from(page: JournalPage) -> Result<MovementPage, ApiError> {
         Ok(MovementPage {
-            items: page
-                .entries
-                .iter()
-                .map(MovementView::try_from)
-                .collect::<Result<_, _>>()?,
+            items: page.entries.iter().map(MovementView::try_from).collect::<Result<_, _>>()?,
             next_cursor: page.next_cursor.map(|seq| seq.to_string()),
         })
     }
@@ -131,10 +123,9 @@ impl PageQuery {
     pub fn cursor(&self) -> Result<Option<u64>, ApiError> {
         match self.cursor.as_deref() {
             None | Some("") => Ok(None),
-            Some(text) => text
-                .parse()
-                .map(Some)
-                .map_err(|_| ApiError::validation("cursor", "is not a cursor this API issued")),
+            Some(text) => {
+                text.parse().map(Some).map_err(|_| ApiError::validation("cursor", "is not a cursor this API issued"))
+            }
         }
     }
 }

@@ -46,9 +46,7 @@ fn revoked_family_key(family: &str) -> String {
 }
 
 fn refresh_refused() -> ApiError {
-    ApiError::Unauthenticated(
-        "the refresh token is invalid, expired or already used; log in again".into(),
-    )
+    ApiError::Unauthenticated("the refresh token is invalid, expired or already used; log in again".into())
 }
 
 /// Hashing is CPU-heavy: keep it off the HTTP workers.
@@ -62,14 +60,8 @@ pub async fn hash_password(password: Password) -> Result<PasswordHash, ApiError>
 impl Services {
     pub async fn register(&self, login: Login, password: Password) -> Result<Account, ApiError> {
         let password_hash = hash_password(password).await?;
-        let account = Account::open(
-            AccountId::generate(),
-            Role::User,
-            login,
-            password_hash,
-            VerificationLevel::L0,
-            self.now(),
-        );
+        let account =
+            Account::open(AccountId::generate(), Role::User, login, password_hash, VerificationLevel::L0, self.now());
         match self.store.create_account(&account, &[]).await {
             Ok(()) => Ok(account),
             Err(StoreError::AlreadyExists) => Err(ApiError::AlreadyRegistered),
@@ -110,22 +102,13 @@ impl Services {
         };
         let record: RefreshRecord = serde_json::from_str(&text).map_err(ApiError::internal)?;
         let remember = Duration::from_secs(USED_REFRESH_MEMORY_SECS);
-        self.store
-            .put_ephemeral(&used_refresh_key(&digest), &record.family, remember)
-            .await?;
+        self.store.put_ephemeral(&used_refresh_key(&digest), &record.family, remember).await?;
         if record.expires_at <= self.now()
-            || self
-                .store
-                .get_ephemeral(&revoked_family_key(&record.family))
-                .await?
-                .is_some()
+            || self.store.get_ephemeral(&revoked_family_key(&record.family)).await?.is_some()
         {
             return Err(refresh_refused());
         }
-        let account = self
-            .load_account(&record.account_id)
-            .await
-            .map_err(|_| refresh_refused())?;
+        let account = self.load_account(&record.account_id).await.map_err(|_| refresh_refused())?;
         self.issue_tokens(&account, record.family).await
     }
 
@@ -133,19 +116,14 @@ impl Services {
         if let Some(family) = self.store.get_ephemeral(&used_refresh_key(digest)).await? {
             tracing::warn!(%family, "a consumed refresh token was presented again; revoking its family");
             let ttl = Duration::from_secs(self.tokens.refresh_ttl_secs);
-            self.store
-                .put_ephemeral(&revoked_family_key(&family), "revoked", ttl)
-                .await?;
+            self.store.put_ephemeral(&revoked_family_key(&family), "revoked", ttl).await?;
         }
         Ok(())
     }
 
     async fn issue_tokens(&self, account: &Account, family: String) -> Result<TokenPair, ApiError> {
         let now = self.now();
-        let access_token = self
-            .tokens
-            .issue_access(&account.id, account.role, now)
-            .map_err(ApiError::Internal)?;
+        let access_token = self.tokens.issue_access(&account.id, account.role, now).map_err(ApiError::Internal)?;
         let (refresh_token, digest) = new_refresh_token();
         let refresh_ttl = self.tokens.refresh_ttl_secs;
         let record = RefreshRecord {
@@ -154,13 +132,7 @@ impl Services {
             expires_at: now + chrono::Duration::seconds(refresh_ttl as i64),
         };
         let text = serde_json::to_string(&record).map_err(ApiError::internal)?;
-        self.store
-            .put_ephemeral(
-                &refresh_key(&digest),
-                &text,
-                Duration::from_secs(refresh_ttl),
-            )
-            .await?;
+        self.store.put_ephemeral(&refresh_key(&digest), &text, Duration::from_secs(refresh_ttl)).await?;
         Ok(TokenPair {
             access_token,
             token_type: "Bearer",

@@ -147,7 +147,8 @@ impl Services {
     }
 
     async fn take_state(&self, state: Option<&str>) -> Result<StateRecord, ApiError> {
-        let state = state.filter(|s| !s.is_empty() && s.len() <= STATE_CHARS_MAX && s.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let state = state
+            .filter(|s| !s.is_empty() && s.len() <= STATE_CHARS_MAX && s.bytes().all(|b| b.is_ascii_alphanumeric()));
         let state = state.ok_or(ApiError::BindingStateInvalid)?;
         let text = self.store.take_ephemeral(&state_key(state)).await?.ok_or(ApiError::BindingStateInvalid)?;
         let record: StateRecord = serde_json::from_str(&text).map_err(ApiError::internal)?;
@@ -210,7 +211,9 @@ impl Services {
         }
         let activated = self
             .update_account(account_id, |account, now| {
-                if let Some(refusal) = sms_refusal(account.present_sms_code(SmsPurpose::BindWechat, binding_id.as_str(), &digest, now)) {
+                if let Some(refusal) =
+                    sms_refusal(account.present_sms_code(SmsPurpose::BindWechat, binding_id.as_str(), &digest, now))
+                {
                     return Err(refusal);
                 }
                 account.activate_binding(binding_id, now)?;
@@ -227,7 +230,12 @@ impl Services {
     }
 
     /// Records a wrong (or dead) code against the challenge and returns the refusal.
-    async fn spend_sms_try(&self, account_id: &AccountId, binding_id: &BindingId, digest: &str) -> Result<ApiError, ApiError> {
+    async fn spend_sms_try(
+        &self,
+        account_id: &AccountId,
+        binding_id: &BindingId,
+        digest: &str,
+    ) -> Result<ApiError, ApiError> {
         let (verdict, _) = self
             .update_account(account_id, |account, now| {
                 Ok((account.present_sms_code(SmsPurpose::BindWechat, binding_id.as_str(), digest, now), Vec::new()))
@@ -236,7 +244,12 @@ impl Services {
         Ok(sms_refusal(verdict).unwrap_or(ApiError::SmsCodeExpired))
     }
 
-    pub async fn unbind_wechat(&self, account_id: &AccountId, binding_id: &BindingId, password: String) -> Result<Binding, ApiError> {
+    pub async fn unbind_wechat(
+        &self,
+        account_id: &AccountId,
+        binding_id: &BindingId,
+        password: String,
+    ) -> Result<Binding, ApiError> {
         let account = self.load_account(account_id).await?;
         account.binding(binding_id).ok_or(ApiError::NotFound { resource: "binding" })?;
         self.rate_limits.check_login(&format!("unbind:{account_id}"))?;
@@ -247,9 +260,8 @@ impl Services {
         if !matches {
             return Err(ApiError::PasswordIncorrect);
         }
-        let (destination, account) = self
-            .update_account(account_id, |account, now| Ok((account.unbind(binding_id, now)?, Vec::new())))
-            .await?;
+        let (destination, account) =
+            self.update_account(account_id, |account, now| Ok((account.unbind(binding_id, now)?, Vec::new()))).await?;
         self.release_openid(&destination.openid, &index_owner(account_id, binding_id)).await;
         account.binding(binding_id).cloned().ok_or(ApiError::NotFound { resource: "binding" })
     }
@@ -279,10 +291,18 @@ impl Services {
     }
 
     /// The account (other than `account_id`) whose active binding holds `openid`, if any.
-    async fn openid_owner_elsewhere(&self, account_id: &AccountId, openid: &str) -> Result<Option<AccountId>, ApiError> {
+    async fn openid_owner_elsewhere(
+        &self,
+        account_id: &AccountId,
+        openid: &str,
+    ) -> Result<Option<AccountId>, ApiError> {
         let key = openid_index_key(&self.bindings.app_id, openid);
-        let Some(owner) = self.store.get_index(&key).await? else { return Ok(None) };
-        let Some((owner_id, binding_id)) = owner.split_once('/') else { return Ok(None) };
+        let Some(owner) = self.store.get_index(&key).await? else {
+            return Ok(None);
+        };
+        let Some((owner_id, binding_id)) = owner.split_once('/') else {
+            return Ok(None);
+        };
         let (Some(owner_id), Some(binding_id)) = (AccountId::parse(owner_id), BindingId::parse(binding_id)) else {
             return Ok(None);
         };
@@ -290,9 +310,10 @@ impl Services {
             return Ok(None);
         }
         let holds_it = self.store.load_account(&owner_id).await?.is_some_and(|owner| {
-            owner.value.active_binding().is_some_and(|b| {
-                b.id == binding_id && b.destination.as_ref().is_some_and(|d| d.openid == openid)
-            })
+            owner
+                .value
+                .active_binding()
+                .is_some_and(|b| b.id == binding_id && b.destination.as_ref().is_some_and(|d| d.openid == openid))
         });
         Ok(holds_it.then_some(owner_id))
     }

@@ -48,21 +48,10 @@ impl Services {
                 continue;
             };
             report.accounts_checked += 1;
-            let problems = self
-                .audit_partition(&account, &mut report.entries_checked)
-                .await?;
-            report
-                .mismatches
-                .extend(problems.into_iter().map(|problem| Mismatch {
-                    account_id: id.clone(),
-                    problem,
-                }));
+            let problems = self.audit_partition(&account, &mut report.entries_checked).await?;
+            report.mismatches.extend(problems.into_iter().map(|problem| Mismatch { account_id: id.clone(), problem }));
             for ledger_account in LedgerAccount::ALL {
-                add_to(
-                    &mut report.totals,
-                    ledger_account,
-                    account.ledger.get(ledger_account),
-                )?;
+                add_to(&mut report.totals, ledger_account, account.ledger.get(ledger_account))?;
             }
         }
         report.sum = report.totals.sum().map_err(ApiError::internal)?;
@@ -77,36 +66,24 @@ impl Services {
     /// journal is append-only and committed together with the record, so
     /// those are exactly the entries the loaded record reflects, even while
     /// new ones are being appended.
-    async fn audit_partition(
-        &self,
-        account: &Account,
-        entries_checked: &mut u64,
-    ) -> Result<Vec<String>, ApiError> {
+    async fn audit_partition(&self, account: &Account, entries_checked: &mut u64) -> Result<Vec<String>, ApiError> {
         let mut recomputed = LedgerBalances::default();
         let mut problems = Vec::new();
         let mut expected_seq = account.journal_len;
         let mut cursor = Some(account.journal_len);
         while let Some(before) = cursor.filter(|&before| before > 0) {
-            let page = self
-                .store
-                .journal(&account.id, Some(before), AUDIT_PAGE_ENTRIES)
-                .await?;
+            let page = self.store.journal(&account.id, Some(before), AUDIT_PAGE_ENTRIES).await?;
             if page.is_empty() {
                 break;
             }
             for entry in &page {
                 expected_seq -= 1;
                 if entry.seq != expected_seq {
-                    problems.push(format!(
-                        "journal entry {} has seq {}, expected {expected_seq}",
-                        entry.id, entry.seq
-                    ));
+                    problems.push(format!("journal entry {} has seq {}, expected {expected_seq}", entry.id, entry.seq));
                 }
                 let mut net = Money::ZERO;
                 for ledger_account in LedgerAccount::ALL {
-                    let change = entry
-                        .change_to(ledger_account)
-                        .map_err(ApiError::internal)?;
+                    let change = entry.change_to(ledger_account).map_err(ApiError::internal)?;
                     add_to(&mut recomputed, ledger_account, change)?;
                     net = net.checked_add(change).map_err(ApiError::internal)?;
                 }
@@ -118,32 +95,18 @@ impl Services {
             cursor = page.last().map(|oldest| oldest.seq);
         }
         if expected_seq != 0 {
-            problems.push(format!(
-                "journal has fewer entries than the record's {}",
-                account.journal_len
-            ));
+            problems.push(format!("journal has fewer entries than the record's {}", account.journal_len));
         }
         for ledger_account in LedgerAccount::ALL {
-            let (stored, derived) = (
-                account.ledger.get(ledger_account),
-                recomputed.get(ledger_account),
-            );
+            let (stored, derived) = (account.ledger.get(ledger_account), recomputed.get(ledger_account));
             if stored != derived {
-                problems.push(format!(
-                    "{ledger_account}: stored {stored}, journal says {derived}"
-                ));
+                problems.push(format!("{ledger_account}: stored {stored}, journal says {derived}"));
             }
         }
         Ok(problems)
     }
 }
 
-fn add_to(
-    balances: &mut LedgerBalances,
-    account: LedgerAccount,
-    change: Money,
-) -> Result<(), ApiError> {
-    balances
-        .add_change(account, change)
-        .map_err(ApiError::internal)
+fn add_to(balances: &mut LedgerBalances, account: LedgerAccount, change: Money) -> Result<(), ApiError> {
+    balances.add_change(account, change).map_err(ApiError::internal)
 }

@@ -46,11 +46,7 @@ impl Services {
 
     pub async fn load_account(&self, id: &AccountId) -> Result<Account, ApiError> {
         let found = self.store.load_account(id).await?;
-        found
-            .map(|versioned| versioned.value)
-            .ok_or(ApiError::NotFound {
-                resource: "account",
-            })
+        found.map(|versioned| versioned.value).ok_or(ApiError::NotFound { resource: "account" })
     }
 
     /// Runs `change` on the latest state of an account and commits its result
@@ -63,20 +59,11 @@ impl Services {
         mut change: impl FnMut(&mut Account, DateTime<Utc>) -> Result<(T, Vec<JournalEntry>), ApiError>,
     ) -> Result<(T, Account), ApiError> {
         for attempt in 0..self.commit_attempts_max {
-            let current = self
-                .store
-                .load_account(id)
-                .await?
-                .ok_or(ApiError::NotFound {
-                    resource: "account",
-                })?;
+            let current = self.store.load_account(id).await?.ok_or(ApiError::NotFound { resource: "account" })?;
             let mut account = current.value;
             let (output, new_entries) = change(&mut account, self.now())?;
-            let commit = AccountCommit {
-                expected_version: current.version,
-                account: &account,
-                new_entries: &new_entries,
-            };
+            let commit =
+                AccountCommit { expected_version: current.version, account: &account, new_entries: &new_entries };
             match self.store.commit_account(commit).await? {
                 CommitOutcome::Committed => return Ok((output, account)),
                 CommitOutcome::VersionConflict => pause_before_retry(attempt).await,
@@ -90,9 +77,7 @@ impl Services {
 /// Random, growing pauses spread competing writers apart so that each round
 /// of conflicts lets one of them through instead of all colliding again.
 async fn pause_before_retry(attempt: u32) {
-    let ceiling = (u64::from(attempt) + 1)
-        .saturating_mul(COMMIT_BACKOFF_MICROS_STEP)
-        .min(COMMIT_BACKOFF_MICROS_MAX);
+    let ceiling = (u64::from(attempt) + 1).saturating_mul(COMMIT_BACKOFF_MICROS_STEP).min(COMMIT_BACKOFF_MICROS_MAX);
     let micros = rand::rng().random_range(0..=ceiling);
     tokio::time::sleep(Duration::from_micros(micros)).await;
 }

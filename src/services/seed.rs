@@ -67,19 +67,12 @@ impl Services {
         let mut created = 0;
         for demo in &DEMO_ACCOUNTS {
             let login = Login::from_parts(demo.phone, demo.email)?;
-            if self
-                .store
-                .account_id_by_login(&login.index_key())
-                .await?
-                .is_some()
-            {
+            if self.store.account_id_by_login(&login.index_key()).await?.is_some() {
                 continue;
             }
-            let id = AccountId::parse(demo.id)
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad demo id")))?;
+            let id = AccountId::parse(demo.id).ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad demo id")))?;
             let password_hash = hash_password(Password::parse(demo.password.to_owned())?).await?;
-            let mut account =
-                Account::open(id, demo.role, login, password_hash, demo.level, self.now());
+            let mut account = Account::open(id, demo.role, login, password_hash, demo.level, self.now());
             let mut opening_entries = Vec::new();
             if let Some(balance) = demo.balance {
                 let amount: Amount = balance.parse().map_err(ApiError::internal)?;
@@ -87,11 +80,7 @@ impl Services {
                     kind: EntryKind::DemoSeed,
                     memo: "demo opening balance".into(),
                     actor: None,
-                    legs: vec![leg(
-                        LedgerAccount::Funding,
-                        LedgerAccount::UserAvailable,
-                        amount,
-                    )],
+                    legs: vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, amount)],
                 };
                 opening_entries.push(account.post(posting, self.now())?);
             }

@@ -43,22 +43,13 @@ impl Services {
             Some(oldest) if oldest.seq > 0 && entries.len() == limit => Some(oldest.seq),
             _ => None,
         };
-        Ok(JournalPage {
-            entries,
-            next_cursor,
-        })
+        Ok(JournalPage { entries, next_cursor })
     }
 
     /// One entry of an account's own journal; any other id, including one
     /// from another account's journal, is simply not found.
-    pub async fn find_journal_entry(
-        &self,
-        id: &AccountId,
-        entry_id: &str,
-    ) -> Result<JournalEntry, ApiError> {
-        let not_found = || ApiError::NotFound {
-            resource: "transaction",
-        };
+    pub async fn find_journal_entry(&self, id: &AccountId, entry_id: &str) -> Result<JournalEntry, ApiError> {
+        let not_found = || ApiError::NotFound { resource: "transaction" };
         if !JournalEntry::is_well_formed_id(entry_id) {
             return Err(not_found());
         }
@@ -88,31 +79,17 @@ impl Services {
         memo: &str,
     ) -> Result<(JournalEntry, Account), ApiError> {
         let (kind, legs) = match direction {
-            Adjustment::Credit => (
-                EntryKind::OperatorCredit,
-                vec![leg(
-                    LedgerAccount::Funding,
-                    LedgerAccount::UserAvailable,
-                    amount,
-                )],
-            ),
-            Adjustment::Debit => (
-                EntryKind::OperatorDebit,
-                vec![leg(
-                    LedgerAccount::UserAvailable,
-                    LedgerAccount::Funding,
-                    amount,
-                )],
-            ),
+            Adjustment::Credit => {
+                (EntryKind::OperatorCredit, vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, amount)])
+            }
+            Adjustment::Debit => {
+                (EntryKind::OperatorDebit, vec![leg(LedgerAccount::UserAvailable, LedgerAccount::Funding, amount)])
+            }
         };
         let (entry, account) = self
             .update_account(target, |account, now| {
-                let posting = Posting {
-                    kind,
-                    memo: memo.to_owned(),
-                    actor: Some(operator.to_string()),
-                    legs: legs.clone(),
-                };
+                let posting =
+                    Posting { kind, memo: memo.to_owned(), actor: Some(operator.to_string()), legs: legs.clone() };
                 let entry = account.post(posting, now)?;
                 Ok((entry.clone(), vec![entry]))
             })

@@ -48,9 +48,7 @@ impl MemoryStore {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-written partition:
         // every mutation below is a single insert or push after all checks.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -60,39 +58,25 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn create_account(
-        &self,
-        account: &Account,
-        opening_entries: &[JournalEntry],
-    ) -> Result<(), StoreError> {
+    async fn create_account(&self, account: &Account, opening_entries: &[JournalEntry]) -> Result<(), StoreError> {
         let mut state = self.state();
         let login_key = account.login.index_key();
         if state.partitions.contains_key(&account.id) || state.logins.contains_key(&login_key) {
             return Err(StoreError::AlreadyExists);
         }
         state.logins.insert(login_key, account.id.clone());
-        let partition = Partition {
-            version: 1,
-            account: account.clone(),
-            journal: opening_entries.to_vec(),
-        };
+        let partition = Partition { version: 1, account: account.clone(), journal: opening_entries.to_vec() };
         state.partitions.insert(account.id.clone(), partition);
         Ok(())
     }
 
-    async fn account_id_by_login(
-        &self,
-        login_index_key: &str,
-    ) -> Result<Option<AccountId>, StoreError> {
+    async fn account_id_by_login(&self, login_index_key: &str) -> Result<Option<AccountId>, StoreError> {
         Ok(self.state().logins.get(login_index_key).cloned())
     }
 
     async fn load_account(&self, id: &AccountId) -> Result<Option<Versioned<Account>>, StoreError> {
         let state = self.state();
-        Ok(state.partitions.get(id).map(|p| Versioned {
-            version: p.version,
-            value: p.account.clone(),
-        }))
+        Ok(state.partitions.get(id).map(|p| Versioned { version: p.version, value: p.account.clone() }))
     }
 
     async fn commit_account(&self, commit: AccountCommit<'_>) -> Result<CommitOutcome, StoreError> {
@@ -136,41 +120,25 @@ impl Store for MemoryStore {
         if state.ephemeral.len() >= EPHEMERAL_SWEEP_THRESHOLD {
             state.ephemeral.retain(|_, (_, expires)| *expires > now);
         }
-        state
-            .ephemeral
-            .insert(key.to_owned(), (value.to_owned(), now + ttl));
+        state.ephemeral.insert(key.to_owned(), (value.to_owned(), now + ttl));
         Ok(())
     }
 
     async fn take_ephemeral(&self, key: &str) -> Result<Option<String>, StoreError> {
         let taken = self.state().ephemeral.remove(key);
-        Ok(taken
-            .filter(|(_, expires)| *expires > Instant::now())
-            .map(|(value, _)| value))
+        Ok(taken.filter(|(_, expires)| *expires > Instant::now()).map(|(value, _)| value))
     }
 
     async fn get_ephemeral(&self, key: &str) -> Result<Option<String>, StoreError> {
         let state = self.state();
         let found = state.ephemeral.get(key);
-        Ok(found
-            .filter(|(_, expires)| *expires > Instant::now())
-            .map(|(value, _)| value.clone()))
+        Ok(found.filter(|(_, expires)| *expires > Instant::now()).map(|(value, _)| value.clone()))
     }
 
-    async fn load_document(
-        &self,
-        collection: &str,
-        id: &str,
-    ) -> Result<Option<Versioned<String>>, StoreError> {
+    async fn load_document(&self, collection: &str, id: &str) -> Result<Option<Versioned<String>>, StoreError> {
         let state = self.state();
-        let found = state
-            .documents
-            .get(collection)
-            .and_then(|documents| documents.get(id));
-        Ok(found.map(|(version, body)| Versioned {
-            version: *version,
-            value: body.clone(),
-        }))
+        let found = state.documents.get(collection).and_then(|documents| documents.get(id));
+        Ok(found.map(|(version, body)| Versioned { version: *version, value: body.clone() }))
     }
 
     async fn save_document(
@@ -190,32 +158,19 @@ impl Store for MemoryStore {
         Ok(CommitOutcome::Committed)
     }
 
-    async fn list_documents(
-        &self,
-        collection: &str,
-        limit: usize,
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    async fn list_documents(&self, collection: &str, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
         let state = self.state();
         let Some(documents) = state.documents.get(collection) else {
             return Ok(Vec::new());
         };
-        Ok(documents
-            .iter()
-            .take(limit)
-            .map(|(id, (_, body))| (id.clone(), body.clone()))
-            .collect())
+        Ok(documents.iter().take(limit).map(|(id, (_, body))| (id.clone(), body.clone())).collect())
     }
 
     async fn get_index(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self.state().indexes.get(key).cloned())
     }
 
-    async fn swap_index(
-        &self,
-        key: &str,
-        expected: Option<&str>,
-        new: Option<&str>,
-    ) -> Result<bool, StoreError> {
+    async fn swap_index(&self, key: &str, expected: Option<&str>, new: Option<&str>) -> Result<bool, StoreError> {
         let mut state = self.state();
         if state.indexes.get(key).map(String::as_str) != expected {
             return Ok(false);
@@ -237,10 +192,6 @@ impl Store for MemoryStore {
 
     async fn recent(&self, list: &str, limit: usize) -> Result<Vec<String>, StoreError> {
         let state = self.state();
-        Ok(state
-            .lists
-            .get(list)
-            .map(|items| items.iter().take(limit).cloned().collect())
-            .unwrap_or_default())
+        Ok(state.lists.get(list).map(|items| items.iter().take(limit).cloned().collect()).unwrap_or_default())
     }
 }

@@ -79,16 +79,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Creates a partition at version 1 with its opening entries and claims its
     /// login. `AlreadyExists` if the id or the login is taken; then nothing is left behind.
-    async fn create_account(
-        &self,
-        account: &Account,
-        opening_entries: &[JournalEntry],
-    ) -> Result<(), StoreError>;
+    async fn create_account(&self, account: &Account, opening_entries: &[JournalEntry]) -> Result<(), StoreError>;
 
-    async fn account_id_by_login(
-        &self,
-        login_index_key: &str,
-    ) -> Result<Option<AccountId>, StoreError>;
+    async fn account_id_by_login(&self, login_index_key: &str) -> Result<Option<AccountId>, StoreError>;
 
     async fn load_account(&self, id: &AccountId) -> Result<Option<Versioned<Account>>, StoreError>;
 
@@ -115,11 +108,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     async fn get_ephemeral(&self, key: &str) -> Result<Option<String>, StoreError>;
 
-    async fn load_document(
-        &self,
-        collection: &str,
-        id: &str,
-    ) -> Result<Option<Versioned<String>>, StoreError>;
+    async fn load_document(&self, collection: &str, id: &str) -> Result<Option<Versioned<String>>, StoreError>;
 
     /// Compare-and-set of one document. `expected_version` 0 means "create:
     /// must not exist yet"; the stored version is then 1.
@@ -132,22 +121,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<CommitOutcome, StoreError>;
 
     /// Up to `limit` documents of a collection as `(id, body)`, in no particular order.
-    async fn list_documents(
-        &self,
-        collection: &str,
-        limit: usize,
-    ) -> Result<Vec<(String, String)>, StoreError>;
+    async fn list_documents(&self, collection: &str, limit: usize) -> Result<Vec<(String, String)>, StoreError>;
 
     async fn get_index(&self, key: &str) -> Result<Option<String>, StoreError>;
 
     /// Sets `key` to `new` (or removes it for `None`) only if it currently
     /// holds `expected` (`None`: absent). Returns whether it swapped.
-    async fn swap_index(
-        &self,
-        key: &str,
-        expected: Option<&str>,
-        new: Option<&str>,
-    ) -> Result<bool, StoreError>;
+    async fn swap_index(&self, key: &str, expected: Option<&str>, new: Option<&str>) -> Result<bool, StoreError>;
 
     /// Prepends `value` to a list, keeping only the newest `keep` items.
     async fn push_recent(&self, list: &str, value: &str, keep: usize) -> Result<(), StoreError>;
@@ -158,11 +138,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
 /// The journal's newest-first window as a range of sequence numbers.
 /// Shared by both stores so paging means the same everywhere.
-pub(crate) fn journal_window(
-    journal_len: u64,
-    before_seq: Option<u64>,
-    limit: usize,
-) -> std::ops::Range<u64> {
+pub(crate) fn journal_window(journal_len: u64, before_seq: Option<u64>, limit: usize) -> std::ops::Range<u64> {
     let end = before_seq.map_or(journal_len, |before| before.min(journal_len));
     let start = end.saturating_sub(limit as u64);
     start..end

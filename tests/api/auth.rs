@@ -50,119 +50,60 @@ async fn seeded_demo_accounts_log_in_with_their_documented_balances_and_levels(s
 async fn registration_creates_an_l0_account_with_a_zero_balance(store: StoreKind) {
     let app = spawn_app(store).await;
     let phone = unique_phone();
-    let profile = json_of(
-        app.register(&json!({ "phone": phone, "password": "correct-horse" }))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let profile =
+        json_of(app.register(&json!({ "phone": phone, "password": "correct-horse" })).await, StatusCode::CREATED).await;
     assert!(profile["id"].as_str().unwrap().starts_with("acc_"));
     assert_eq!(profile["verification_level"], "L0");
     assert_eq!(profile["frozen"], false);
-    let token = app.login_phone(&phone, "correct-horse").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.login_phone(&phone, "correct-horse").await["access_token"].as_str().unwrap().to_owned();
     let wallet = json_of(app.wallet(&token).await, StatusCode::OK).await;
-    assert_eq!(
-        wallet,
-        json!({ "account_id": profile["id"], "currency": "CNY", "available": "0.00", "held": "0.00" })
-    );
+    assert_eq!(wallet, json!({ "account_id": profile["id"], "currency": "CNY", "available": "0.00", "held": "0.00" }));
 
     let email = format!("{}@Example.COM", uuid::Uuid::new_v4().simple());
-    let created = json_of(
-        app.register(&json!({ "email": email, "password": "correct-horse" }))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let created =
+        json_of(app.register(&json!({ "email": email, "password": "correct-horse" })).await, StatusCode::CREATED).await;
     assert_eq!(created["phone"], serde_json::Value::Null);
-    let login = app
-        .login(&json!({ "email": email.to_lowercase(), "password": "correct-horse" }))
-        .await;
+    let login = app.login(&json!({ "email": email.to_lowercase(), "password": "correct-horse" })).await;
     assert_eq!(login.status(), StatusCode::OK);
 }
 
 async fn a_login_already_taken_cannot_register_again(store: StoreKind) {
     let app = spawn_app(store).await;
-    let taken = app
-        .register(&json!({ "phone": "13800000001", "password": "another-password" }))
-        .await;
+    let taken = app.register(&json!({ "phone": "13800000001", "password": "another-password" })).await;
     assert_error(taken, StatusCode::CONFLICT, "ALREADY_REGISTERED").await;
     let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
-    app.register(&json!({ "email": email, "password": "correct-horse" }))
-        .await;
-    let same_in_capitals = app
-        .register(&json!({ "email": email.to_uppercase(), "password": "correct-horse" }))
-        .await;
+    app.register(&json!({ "email": email, "password": "correct-horse" })).await;
+    let same_in_capitals = app.register(&json!({ "email": email.to_uppercase(), "password": "correct-horse" })).await;
     assert_error(same_in_capitals, StatusCode::CONFLICT, "ALREADY_REGISTERED").await;
     // The original password still works: the refused attempt changed nothing.
-    assert_eq!(
-        app.login_phone("13800000001", "alice-demo").await["token_type"],
-        "Bearer"
-    );
+    assert_eq!(app.login_phone("13800000001", "alice-demo").await["token_type"], "Bearer");
 }
 
 async fn registration_refuses_bad_credentials_naming_the_field(store: StoreKind) {
     let app = spawn_app(store).await;
     let cases = [
-        (
-            json!({ "phone": "12345", "password": "correct-horse" }),
-            "phone",
-        ),
-        (
-            json!({ "email": "not-an-email", "password": "correct-horse" }),
-            "email",
-        ),
-        (
-            json!({ "phone": unique_phone(), "password": "short" }),
-            "password",
-        ),
-        (
-            json!({ "phone": unique_phone(), "password": "x".repeat(129) }),
-            "password",
-        ),
-        (
-            json!({ "phone": unique_phone(), "email": "a@b.cn", "password": "correct-horse" }),
-            "phone",
-        ),
+        (json!({ "phone": "12345", "password": "correct-horse" }), "phone"),
+        (json!({ "email": "not-an-email", "password": "correct-horse" }), "email"),
+        (json!({ "phone": unique_phone(), "password": "short" }), "password"),
+        (json!({ "phone": unique_phone(), "password": "x".repeat(129) }), "password"),
+        (json!({ "phone": unique_phone(), "email": "a@b.cn", "password": "correct-horse" }), "phone"),
         (json!({ "password": "correct-horse" }), "phone"),
-        (
-            json!({ "phone": 13800000009u64, "password": "correct-horse" }),
-            "phone",
-        ),
-        (
-            json!({ "phone": unique_phone(), "password": "correct-horse", "role": "operator" }),
-            "role",
-        ),
+        (json!({ "phone": 13800000009u64, "password": "correct-horse" }), "phone"),
+        (json!({ "phone": unique_phone(), "password": "correct-horse", "role": "operator" }), "role"),
     ];
     for (body, field) in cases {
-        let error = assert_error(
-            app.register(&body).await,
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_FAILED",
-        )
-        .await;
-        let named = error["error"]["details"]["field"]
-            .as_str()
-            .map(str::to_owned);
+        let error = assert_error(app.register(&body).await, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+        let named = error["error"]["details"]["field"].as_str().map(str::to_owned);
         let message = error["error"]["message"].as_str().unwrap();
-        assert!(
-            named.as_deref() == Some(field) || message.contains(field),
-            "{body}: {error}"
-        );
+        assert!(named.as_deref() == Some(field) || message.contains(field), "{body}: {error}");
     }
 }
 
 async fn wrong_passwords_and_unknown_logins_get_the_same_answer(store: StoreKind) {
     let app = spawn_app(store).await;
-    let wrong = app
-        .login(&json!({ "phone": "13800000001", "password": "not-alices" }))
-        .await;
+    let wrong = app.login(&json!({ "phone": "13800000001", "password": "not-alices" })).await;
     let wrong = assert_error(wrong, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
-    let unknown = app
-        .login(&json!({ "phone": unique_phone(), "password": "not-alices" }))
-        .await;
+    let unknown = app.login(&json!({ "phone": unique_phone(), "password": "not-alices" })).await;
     let unknown = assert_error(unknown, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
     assert_eq!(wrong, unknown);
 }
@@ -173,18 +114,8 @@ async fn access_tokens_expire_by_the_clock(store: StoreKind) {
     app.clock.advance(Duration::seconds(899));
     assert_eq!(app.me(&token).await.status(), StatusCode::OK);
     app.clock.advance(Duration::seconds(1));
-    let expired = assert_error(
-        app.me(&token).await,
-        StatusCode::UNAUTHORIZED,
-        "UNAUTHENTICATED",
-    )
-    .await;
-    assert!(
-        expired["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("expired")
-    );
+    let expired = assert_error(app.me(&token).await, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+    assert!(expired["error"]["message"].as_str().unwrap().contains("expired"));
 }
 
 async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_family(store: StoreKind) {
@@ -194,43 +125,18 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_family(store: StoreK
     let second = json_of(app.refresh(first_refresh).await, StatusCode::OK).await;
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     assert_ne!(second["access_token"], first["access_token"]);
-    assert_eq!(
-        app.me(second["access_token"].as_str().unwrap())
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.me(second["access_token"].as_str().unwrap()).await.status(), StatusCode::OK);
 
     // Replaying the consumed token is refused, and the thief's success would
     // have been short-lived: the legitimate newer token is now revoked too.
-    assert_error(
-        app.refresh(first_refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "UNAUTHENTICATED",
-    )
-    .await;
+    assert_error(app.refresh(first_refresh).await, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
     let second_refresh = second["refresh_token"].as_str().unwrap();
-    assert_error(
-        app.refresh(second_refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "UNAUTHENTICATED",
-    )
-    .await;
+    assert_error(app.refresh(second_refresh).await, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
 
     // Another login starts a new, unaffected family.
     let fresh = app.login_phone("13800000001", "alice-demo").await;
-    assert_eq!(
-        app.refresh(fresh["refresh_token"].as_str().unwrap())
-            .await
-            .status(),
-        StatusCode::OK
-    );
-    assert_error(
-        app.refresh("never-issued").await,
-        StatusCode::UNAUTHORIZED,
-        "UNAUTHENTICATED",
-    )
-    .await;
+    assert_eq!(app.refresh(fresh["refresh_token"].as_str().unwrap()).await.status(), StatusCode::OK);
+    assert_error(app.refresh("never-issued").await, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
 }
 
 async fn refresh_tokens_expire_by_the_clock(store: StoreKind) {
@@ -238,12 +144,7 @@ async fn refresh_tokens_expire_by_the_clock(store: StoreKind) {
     let tokens = app.login_phone("13800000002", "bob-demo").await;
     app.clock.advance(Duration::days(30));
     let refresh = tokens["refresh_token"].as_str().unwrap();
-    assert_error(
-        app.refresh(refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "UNAUTHENTICATED",
-    )
-    .await;
+    assert_error(app.refresh(refresh).await, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
 }
 
 async fn forged_tokens_are_refused(store: StoreKind) {
@@ -261,43 +162,23 @@ async fn forged_tokens_are_refused(store: StoreKind) {
     .unwrap();
     // Signed with the server's own key, but with another algorithm than HS256.
     let dev_secret = b"walletgate-local-development-jwt-secret-change-me";
-    let other_algorithm = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS512),
-        &claims,
-        &EncodingKey::from_secret(dev_secret),
-    )
-    .unwrap();
-    let genuine = app.login_phone("13800000001", "alice-demo").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let other_algorithm =
+        jsonwebtoken::encode(&Header::new(Algorithm::HS512), &claims, &EncodingKey::from_secret(dev_secret)).unwrap();
+    let genuine = app.login_phone("13800000001", "alice-demo").await["access_token"].as_str().unwrap().to_owned();
     let payload = genuine.split('.').nth(1).unwrap();
     let alg_none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
     let mut tampered_parts: Vec<&str> = genuine.split('.').collect();
     let promoted = wrong_key.split('.').nth(1).unwrap();
     tampered_parts[1] = promoted;
     let tampered = tampered_parts.join(".");
-    let forged = [
-        wrong_key.as_str(),
-        other_algorithm.as_str(),
-        alg_none.as_str(),
-        tampered.as_str(),
-        "garbage",
-        "",
-    ];
+    let forged = [wrong_key.as_str(), other_algorithm.as_str(), alg_none.as_str(), tampered.as_str(), "garbage", ""];
     for token in forged {
         let response = app.get("/v1/ops/ledger/check", Some(token)).await;
         assert_error(response, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
     }
     let no_header = app.get("/v1/me", None).await;
     assert_error(no_header, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
-    let basic = app
-        .client
-        .get(app.url("/v1/me"))
-        .header("authorization", "Basic YTpi")
-        .send()
-        .await
-        .unwrap();
+    let basic = app.client.get(app.url("/v1/me")).header("authorization", "Basic YTpi").send().await.unwrap();
     assert_error(basic, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
 }
 
@@ -321,29 +202,15 @@ async fn repeated_login_attempts_are_rate_limited_per_login(store: StoreKind) {
     let app = spawn_app(store).await;
     let guess = json!({ "phone": "13800000003", "password": "guess-guess" });
     for _ in 0..10 {
-        assert_error(
-            app.login(&guess).await,
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-        )
-        .await;
+        assert_error(app.login(&guess).await, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
     }
     let limited = app.login(&guess).await;
-    let retry_after: u64 = limited.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=6).contains(&retry_after), "retry after {retry_after}");
     let body = assert_error(limited, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
     assert_eq!(body["error"]["details"]["retry_after_secs"], retry_after);
     // Even the right password waits: the limit is on attempts, not failures.
-    let right = app
-        .login(&json!({ "phone": "13800000003", "password": "carol-demo" }))
-        .await;
+    let right = app.login(&json!({ "phone": "13800000003", "password": "carol-demo" })).await;
     assert_error(right, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
-    assert_eq!(
-        app.login_phone("13800000001", "alice-demo").await["token_type"],
-        "Bearer"
-    );
+    assert_eq!(app.login_phone("13800000001", "alice-demo").await["token_type"], "Bearer");
 }

@@ -201,14 +201,19 @@ async fn a_denied_consent_ends_the_attempt(store: StoreKind) {
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(page.text().await.unwrap().contains("BINDING_CONSENT_DENIED"));
     let binding = phone.binding(started["binding_id"].as_str().unwrap()).await;
-    assert_eq!((binding["status"].as_str(), binding["failure_reason"].as_str()), (Some("failed"), Some("consent_denied")));
+    assert_eq!(
+        (binding["status"].as_str(), binding["failure_reason"].as_str()),
+        (Some("failed"), Some("consent_denied"))
+    );
 }
 
 async fn a_replayed_authorization_code_is_refused_with_wechats_reason(store: StoreKind) {
     let app = spawn_app(store).await;
     let phone = Phone::new(&app).await;
     let first = phone.start().await;
-    let location = phone.consent(first["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "李四", snapshot: false }).await;
+    let location = phone
+        .consent(first["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "李四", snapshot: false })
+        .await;
     json_of(phone.callback(&location).await, StatusCode::OK).await;
 
     // A new attempt, with the old (already exchanged) code spliced in.
@@ -216,7 +221,9 @@ async fn a_replayed_authorization_code_is_refused_with_wechats_reason(store: Sto
     let state = query_param(second["authorize_url"].as_str().unwrap(), "state").unwrap();
     let code = query_param(&location, "code").unwrap();
     let replay = app.url(&format!("/v1/bindings/wechat/callback?code={code}&state={state}"));
-    let refused = assert_error(phone.callback(&replay).await, StatusCode::UNPROCESSABLE_ENTITY, "WECHAT_AUTHORIZATION_FAILED").await;
+    let refused =
+        assert_error(phone.callback(&replay).await, StatusCode::UNPROCESSABLE_ENTITY, "WECHAT_AUTHORIZATION_FAILED")
+            .await;
     assert_eq!(refused["error"]["details"]["errcode"], 40163);
     let binding = phone.binding(second["binding_id"].as_str().unwrap()).await;
     assert_eq!(binding["status"], "failed");
@@ -226,9 +233,13 @@ async fn an_expired_authorization_code_is_refused(store: StoreKind) {
     let app = spawn_app(store).await;
     let phone = Phone::new(&app).await;
     let started = phone.start().await;
-    let location = phone.consent(started["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "王五", snapshot: false }).await;
+    let location = phone
+        .consent(started["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "王五", snapshot: false })
+        .await;
     app.clock.advance(Duration::seconds(301));
-    let refused = assert_error(phone.callback(&location).await, StatusCode::UNPROCESSABLE_ENTITY, "WECHAT_AUTHORIZATION_FAILED").await;
+    let refused =
+        assert_error(phone.callback(&location).await, StatusCode::UNPROCESSABLE_ENTITY, "WECHAT_AUTHORIZATION_FAILED")
+            .await;
     assert_eq!(refused["error"]["details"]["errcode"], 42003);
 }
 
@@ -241,13 +252,17 @@ async fn forged_expired_and_reused_states_are_refused(store: StoreKind) {
     assert_error(phone.callback(&missing).await, StatusCode::BAD_REQUEST, "BINDING_STATE_INVALID").await;
 
     let started = phone.start().await;
-    let location = phone.consent(started["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "赵六", snapshot: false }).await;
+    let location = phone
+        .consent(started["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "赵六", snapshot: false })
+        .await;
     json_of(phone.callback(&location).await, StatusCode::OK).await;
     assert_error(phone.callback(&location).await, StatusCode::BAD_REQUEST, "BINDING_STATE_INVALID").await;
 
     let late = phone.start().await;
     app.clock.advance(Duration::seconds(601));
-    let location = phone.consent(late["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "钱七", snapshot: false }).await;
+    let location = phone
+        .consent(late["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "钱七", snapshot: false })
+        .await;
     assert_error(phone.callback(&location).await, StatusCode::BAD_REQUEST, "BINDING_STATE_INVALID").await;
     let binding = phone.binding(late["binding_id"].as_str().unwrap()).await;
     assert_eq!((binding["status"].as_str(), binding["failure_reason"].as_str()), (Some("failed"), Some("expired")));
@@ -258,12 +273,19 @@ async fn wrong_sms_codes_count_down_and_void_the_code(store: StoreKind) {
     let phone = Phone::new(&app).await;
     let started = phone.start().await;
     let binding_id = started["binding_id"].as_str().unwrap();
-    let location = phone.consent(started["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "孙八", snapshot: false }).await;
+    let location = phone
+        .consent(started["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "孙八", snapshot: false })
+        .await;
     json_of(phone.callback(&location).await, StatusCode::OK).await;
     let code = phone.latest_sms_code().await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for remaining in [2, 1, 0] {
-        let refused = assert_error(phone.confirm(binding_id, wrong).await, StatusCode::UNPROCESSABLE_ENTITY, "SMS_CODE_INCORRECT").await;
+        let refused = assert_error(
+            phone.confirm(binding_id, wrong).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "SMS_CODE_INCORRECT",
+        )
+        .await;
         assert_eq!(refused["error"]["details"]["attempts_remaining"], remaining);
     }
     assert_error(phone.confirm(binding_id, &code).await, StatusCode::UNPROCESSABLE_ENTITY, "SMS_CODE_EXPIRED").await;
@@ -276,7 +298,9 @@ async fn snapshot_users_cannot_be_bound(store: StoreKind) {
     let app = spawn_app(store).await;
     let phone = Phone::new(&app).await;
     let started = phone.start().await;
-    let location = phone.consent(started["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "快照", snapshot: true }).await;
+    let location = phone
+        .consent(started["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "快照", snapshot: true })
+        .await;
     assert_error(phone.callback(&location).await, StatusCode::UNPROCESSABLE_ENTITY, "WECHAT_SNAPSHOT_USER").await;
     assert_eq!(phone.binding(started["binding_id"].as_str().unwrap()).await["failure_reason"], "snapshot_user");
 }
@@ -323,7 +347,14 @@ async fn another_users_binding_is_not_found(store: StoreKind) {
     let path = format!("/v1/bindings/{id}");
     assert_error(app.get(&path, Some(&stranger.token)).await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
     assert_error(stranger.confirm(id, "123456").await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
-    let unbind = app.client.delete(app.url(&path)).bearer_auth(&stranger.token).json(&json!({ "password": "correct-horse" })).send().await.unwrap();
+    let unbind = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&stranger.token)
+        .json(&json!({ "password": "correct-horse" }))
+        .send()
+        .await
+        .unwrap();
     assert_error(unbind, StatusCode::NOT_FOUND, "NOT_FOUND").await;
     assert_eq!(owner.binding(id).await["status"], "active");
     let nonsense = app.get("/v1/bindings/bnd_nonsense", Some(&owner.token)).await;

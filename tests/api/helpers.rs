@@ -21,8 +21,7 @@ pub enum StoreKind {
 /// The Redis every Redis test uses; each test keeps to its own key prefix.
 /// Tests fail (never skip) when it cannot be reached.
 pub fn redis_url() -> String {
-    std::env::var("WALLETGATE_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned())
+    std::env::var("WALLETGATE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned())
 }
 
 pub fn unique_prefix() -> String {
@@ -37,11 +36,8 @@ pub fn unique_phone() -> String {
 
 pub fn test_settings(store: StoreKind) -> Settings {
     let config_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
-    let overrides = Overrides {
-        environment: Some("test".into()),
-        config_dir: Some(config_dir),
-        ..Overrides::default()
-    };
+    let overrides =
+        Overrides { environment: Some("test".into()), config_dir: Some(config_dir), ..Overrides::default() };
     let mut settings = Settings::load(&overrides).expect("test settings load");
     settings.server.port = 0;
     settings.store.key_prefix = unique_prefix();
@@ -66,19 +62,11 @@ pub async fn spawn_app_with(store: StoreKind, customize: impl FnOnce(&mut Settin
     let mut settings = test_settings(store);
     customize(&mut settings);
     walletgate::telemetry::init_logging(&settings.log);
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap(),
-    ));
-    let application = Application::build(settings, clock.clone())
-        .await
-        .expect("application builds");
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap()));
+    let application = Application::build(settings, clock.clone()).await.expect("application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
-        clock,
-    }
+    TestApp { address, client: reqwest::Client::new(), clock }
 }
 
 /// Asserts the catalogue's error shape and returns the body.
@@ -87,12 +75,7 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
     let body: Value = response.json().await.expect("error bodies are JSON");
     assert_eq!(actual_status, status, "body: {body}");
     assert_eq!(body["error"]["code"], code, "body: {body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "body: {body}"
-    );
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {body}");
     assert!(body["error"]["details"].is_object(), "body: {body}");
     body
 }
@@ -108,10 +91,7 @@ pub async fn json_of(response: Response, status: StatusCode) -> Value {
 /// refused for the balance (422). Anything else counts in neither.
 pub fn count_granted_and_refused(statuses: &[StatusCode]) -> (usize, usize) {
     let count = |wanted: StatusCode| statuses.iter().filter(|s| **s == wanted).count();
-    (
-        count(StatusCode::CREATED),
-        count(StatusCode::UNPROCESSABLE_ENTITY),
-    )
+    (count(StatusCode::CREATED), count(StatusCode::UNPROCESSABLE_ENTITY))
 }
 
 impl TestApp {
@@ -135,18 +115,8 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
-    pub async fn post_raw(
-        &self,
-        path: &str,
-        token: Option<&str>,
-        content_type: &str,
-        body: String,
-    ) -> Response {
-        let mut request = self
-            .client
-            .post(self.url(path))
-            .header("content-type", content_type)
-            .body(body);
+    pub async fn post_raw(&self, path: &str, token: Option<&str>, content_type: &str, body: String) -> Response {
+        let mut request = self.client.post(self.url(path)).header("content-type", content_type).body(body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -162,31 +132,18 @@ impl TestApp {
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Response {
-        self.post(
-            "/v1/auth/refresh",
-            None,
-            &json!({ "refresh_token": refresh_token }),
-        )
-        .await
+        self.post("/v1/auth/refresh", None, &json!({ "refresh_token": refresh_token })).await
     }
 
     /// Logs in by phone and returns the token pair.
     pub async fn login_phone(&self, phone: &str, password: &str) -> Value {
-        json_of(
-            self.login(&json!({ "phone": phone, "password": password }))
-                .await,
-            StatusCode::OK,
-        )
-        .await
+        json_of(self.login(&json!({ "phone": phone, "password": password })).await, StatusCode::OK).await
     }
 
     pub async fn operator_token(&self) -> String {
         let body = json!({ "email": "ops@walletgate.test", "password": "operator-demo" });
         let tokens = json_of(self.login(&body).await, StatusCode::OK).await;
-        tokens["access_token"]
-            .as_str()
-            .expect("access token")
-            .to_owned()
+        tokens["access_token"].as_str().expect("access token").to_owned()
     }
 
     /// Registers a fresh user and returns (account id, access token).
@@ -195,10 +152,7 @@ impl TestApp {
         let body = json!({ "phone": phone, "password": "correct-horse" });
         let profile = json_of(self.register(&body).await, StatusCode::CREATED).await;
         let tokens = self.login_phone(&phone, "correct-horse").await;
-        (
-            profile["id"].as_str().unwrap().to_owned(),
-            tokens["access_token"].as_str().unwrap().to_owned(),
-        )
+        (profile["id"].as_str().unwrap().to_owned(), tokens["access_token"].as_str().unwrap().to_owned())
     }
 
     pub async fn me(&self, token: &str) -> Response {
@@ -210,28 +164,17 @@ impl TestApp {
     }
 
     pub async fn transactions(&self, token: &str, query: &str) -> Response {
-        self.get(&format!("/v1/wallet/transactions{query}"), Some(token))
-            .await
+        self.get(&format!("/v1/wallet/transactions{query}"), Some(token)).await
     }
 
     pub async fn credit(&self, token: &str, account_id: &str, amount: &str) -> Response {
         let body = json!({ "amount": amount, "memo": "test top-up" });
-        self.post(
-            &format!("/v1/ops/accounts/{account_id}/credit"),
-            Some(token),
-            &body,
-        )
-        .await
+        self.post(&format!("/v1/ops/accounts/{account_id}/credit"), Some(token), &body).await
     }
 
     pub async fn debit(&self, token: &str, account_id: &str, amount: &str) -> Response {
         let body = json!({ "amount": amount, "memo": "test reversal" });
-        self.post(
-            &format!("/v1/ops/accounts/{account_id}/debit"),
-            Some(token),
-            &body,
-        )
-        .await
+        self.post(&format!("/v1/ops/accounts/{account_id}/debit"), Some(token), &body).await
     }
 
     pub async fn ledger_check(&self, token: &str) -> Response {

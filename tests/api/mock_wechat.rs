@@ -42,38 +42,19 @@ async fn spawn_mock_app(store: StoreKind) -> MockApp {
     let appid = settings.mock_wechat.app_id.clone();
     let secret = settings.mock_wechat.app_secret.expose_secret().to_owned();
     walletgate::telemetry::init_logging(&settings.log);
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap(),
-    ));
-    let application = Application::build(settings, clock.clone())
-        .await
-        .expect("application builds");
+    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap()));
+    let application = Application::build(settings, clock.clone()).await.expect("application builds");
     let mock = application.mock_wechat().cloned().expect("mock enabled");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    MockApp {
-        app: TestApp {
-            address,
-            client: reqwest::Client::new(),
-            clock,
-        },
-        mock,
-        browser,
-        appid,
-        secret,
-    }
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    MockApp { app: TestApp { address, client: reqwest::Client::new(), clock }, mock, browser, appid, secret }
 }
 
 /// The value of query parameter `name` in a URL.
 fn query_param(url: &str, name: &str) -> Option<String> {
     let url = reqwest::Url::parse(url).unwrap();
-    url.query_pairs()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
+    url.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
 }
 
 fn location(response: &Response) -> String {
@@ -82,10 +63,7 @@ fn location(response: &Response) -> String {
 }
 
 fn errcode_header(response: &Response) -> Option<String> {
-    response
-        .headers()
-        .get("x-wechat-errcode")
-        .map(|v| v.to_str().unwrap().to_owned())
+    response.headers().get("x-wechat-errcode").map(|v| v.to_str().unwrap().to_owned())
 }
 
 impl MockApp {
@@ -98,10 +76,8 @@ impl MockApp {
             ("scope", "snsapi_userinfo"),
             ("state", "st4te"),
         ];
-        let mut params: Vec<(String, String)> = defaults
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect();
+        let mut params: Vec<(String, String)> =
+            defaults.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect();
         for (name, value) in changes {
             match params.iter_mut().find(|(key, _)| key == name) {
                 Some(param) => param.1 = (*value).to_owned(),
@@ -112,12 +88,7 @@ impl MockApp {
     }
 
     async fn open_authorize(&self, changes: &[(&str, &str)]) -> Response {
-        self.browser
-            .get(self.app.url(AUTHORIZE))
-            .query(&self.authorize_params(changes))
-            .send()
-            .await
-            .unwrap()
+        self.browser.get(self.app.url(AUTHORIZE)).query(&self.authorize_params(changes)).send().await.unwrap()
     }
 
     /// Submits the consent form: the authorize parameters plus `fields`.
@@ -128,12 +99,7 @@ impl MockApp {
             form.retain(|(key, _)| key != name);
             form.push(((*name).to_owned(), (*value).to_owned()));
         }
-        self.browser
-            .post(self.app.url(AUTHORIZE))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
+        self.browser.post(self.app.url(AUTHORIZE)).form(&form).send().await.unwrap()
     }
 
     async fn create_user(&self, body: Value) -> Value {
@@ -160,12 +126,7 @@ impl MockApp {
     }
 
     async fn exchange_as(&self, appid: &str, secret: &str, code: &str) -> Value {
-        let query = [
-            ("appid", appid),
-            ("secret", secret),
-            ("code", code),
-            ("grant_type", "authorization_code"),
-        ];
+        let query = [("appid", appid), ("secret", secret), ("code", code), ("grant_type", "authorization_code")];
         self.sns("/oauth2/access_token", &query).await
     }
 
@@ -174,11 +135,7 @@ impl MockApp {
     }
 
     async fn refresh(&self, refresh_token: &str) -> Value {
-        let query = [
-            ("appid", self.appid.as_str()),
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ];
+        let query = [("appid", self.appid.as_str()), ("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
         self.sns("/oauth2/refresh_token", &query).await
     }
 
@@ -188,11 +145,7 @@ impl MockApp {
     }
 
     async fn user_info(&self, access_token: &str, openid: &str) -> Value {
-        let query = [
-            ("access_token", access_token),
-            ("openid", openid),
-            ("lang", "zh_CN"),
-        ];
+        let query = [("access_token", access_token), ("openid", openid), ("lang", "zh_CN")];
         self.sns("/userinfo", &query).await
     }
 
@@ -212,9 +165,7 @@ fn assert_errcode(body: &Value, errcode: i64) {
 }
 
 fn text(value: &Value) -> &str {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("not a string: {value}"))
+    value.as_str().unwrap_or_else(|| panic!("not a string: {value}"))
 }
 
 async fn authorize_refuses_bad_parameters_with_wechat_error_numbers(store: StoreKind) {
@@ -225,23 +176,11 @@ async fn authorize_refuses_bad_parameters_with_wechat_error_numbers(store: Store
         (&[("appid", "wx0000000000000000")], 40013, "invalid appid"),
         (&[("redirect_uri", "")], 10011, "redirect_uri"),
         (&[("redirect_uri", "/callback")], 10003, "redirect_uri"),
-        (
-            &[("redirect_uri", "https://evil.example.com/cb")],
-            10003,
-            "redirect_uri",
-        ),
-        (
-            &[("redirect_uri", "javascript:alert(1)")],
-            10003,
-            "redirect_uri",
-        ),
+        (&[("redirect_uri", "https://evil.example.com/cb")], 10003, "redirect_uri"),
+        (&[("redirect_uri", "javascript:alert(1)")], 10003, "redirect_uri"),
         (&[("scope", "")], 10010, "scope"),
         (&[("scope", "snsapi_login")], 10005, "scope"),
-        (
-            &[("response_type", "token")],
-            10005,
-            "response_type must be code",
-        ),
+        (&[("response_type", "token")], 10005, "response_type must be code"),
         (&[("state", "")], 10013, "state"),
         (&[("state", "a<b>")], 10013, "state"),
         (&[("state", &long_state)], 10013, "state"),
@@ -291,41 +230,22 @@ async fn the_consent_page_lists_existing_users_and_carries_the_form(store: Store
 async fn allowing_redirects_with_a_code_and_denying_with_the_state_only(store: StoreKind) {
     let app = spawn_mock_app(store).await;
     let openid = app.new_openid("小明").await;
-    let allowed = location(
-        &app.submit_consent(&[("action", "allow"), ("openid", &openid)])
-            .await,
-    );
+    let allowed = location(&app.submit_consent(&[("action", "allow"), ("openid", &openid)]).await);
     assert!(allowed.starts_with(REDIRECT_URI), "{allowed}");
     assert_eq!(query_param(&allowed, "state").as_deref(), Some("st4te"));
     let code = query_param(&allowed, "code").unwrap();
     assert!(code.len() >= 32, "{code}");
-    assert!(
-        code.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
-    );
+    assert!(code.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)));
 
     let denied = location(&app.submit_consent(&[("action", "deny")]).await);
     assert_eq!(denied, format!("{REDIRECT_URI}?state=st4te"));
 
     let with_query = format!("{REDIRECT_URI}?from=menu");
-    let fields = [
-        ("action", "allow"),
-        ("nickname", "新用户"),
-        ("redirect_uri", with_query.as_str()),
-    ];
+    let fields = [("action", "allow"), ("nickname", "新用户"), ("redirect_uri", with_query.as_str())];
     let target = location(&app.submit_consent(&fields).await);
-    assert!(
-        target.starts_with(&format!("{with_query}&code=")),
-        "{target}"
-    );
+    assert!(target.starts_with(&format!("{with_query}&code=")), "{target}");
     let token = app.exchange(&query_param(&target, "code").unwrap()).await;
-    let user = app
-        .app
-        .get(
-            &format!("/mock/wechat/users/{}", text(&token["openid"])),
-            None,
-        )
-        .await;
+    let user = app.app.get(&format!("/mock/wechat/users/{}", text(&token["openid"])), None).await;
     assert_eq!(json_of(user, StatusCode::OK).await["nickname"], "新用户");
 }
 
@@ -335,22 +255,10 @@ async fn bad_consent_forms_get_the_error_page(store: StoreKind) {
     let cases: &[(Fields, i64)] = &[
         (&[("action", "allow"), ("openid", &unknown)], 40003),
         (&[("action", "allow")], 41009),
-        (
-            &[("action", "allow"), ("nickname", &"长".repeat(33))],
-            40097,
-        ),
+        (&[("action", "allow"), ("nickname", &"长".repeat(33))], 40097),
         (&[("action", "maybe"), ("nickname", "x")], 40097),
-        (
-            &[("action", "allow"), ("nickname", "x"), ("state", "")],
-            10013,
-        ),
-        (
-            &[
-                ("action", "deny"),
-                ("redirect_uri", "https://evil.example.com/"),
-            ],
-            10003,
-        ),
+        (&[("action", "allow"), ("nickname", "x"), ("state", "")], 10013),
+        (&[("action", "deny"), ("redirect_uri", "https://evil.example.com/")], 10003),
     ];
     for (fields, errcode) in cases {
         let response = app.submit_consent(fields).await;
@@ -362,9 +270,7 @@ async fn bad_consent_forms_get_the_error_page(store: StoreKind) {
 async fn snsapi_base_redirects_at_once_without_a_page(store: StoreKind) {
     let app = spawn_mock_app(store).await;
     let openid = app.new_openid("老用户").await;
-    let named = app
-        .open_authorize(&[("scope", "snsapi_base"), ("openid", &openid)])
-        .await;
+    let named = app.open_authorize(&[("scope", "snsapi_base"), ("openid", &openid)]).await;
     let target = location(&named);
     assert_eq!(query_param(&target, "state").as_deref(), Some("st4te"));
     let token = app.exchange(&query_param(&target, "code").unwrap()).await;
@@ -372,17 +278,9 @@ async fn snsapi_base_redirects_at_once_without_a_page(store: StoreKind) {
     assert_eq!(token["scope"], "snsapi_base");
 
     let anonymous = location(&app.open_authorize(&[("scope", "snsapi_base")]).await);
-    let token = app
-        .exchange(&query_param(&anonymous, "code").unwrap())
-        .await;
+    let token = app.exchange(&query_param(&anonymous, "code").unwrap()).await;
     assert_ne!(token["openid"], openid.as_str());
-    let user = app
-        .app
-        .get(
-            &format!("/mock/wechat/users/{}", text(&token["openid"])),
-            None,
-        )
-        .await;
+    let user = app.app.get(&format!("/mock/wechat/users/{}", text(&token["openid"])), None).await;
     let user = json_of(user, StatusCode::OK).await;
     assert!(text(&user["nickname"]).starts_with("微信用户"), "{user}");
 }
@@ -402,12 +300,8 @@ async fn a_code_buys_tokens_and_snapshot_users_are_marked(store: StoreKind) {
     assert!(token.get("is_snapshotuser").is_none(), "{token}");
     assert!(token.get("errcode").is_none(), "{token}");
 
-    let snapshot = app
-        .create_user(json!({ "nickname": "快照", "snapshot": true }))
-        .await;
-    let code = app
-        .code_for(text(&snapshot["openid"]), "snsapi_userinfo")
-        .await;
+    let snapshot = app.create_user(json!({ "nickname": "快照", "snapshot": true })).await;
+    let code = app.code_for(text(&snapshot["openid"]), "snsapi_userinfo").await;
     assert_eq!(app.exchange(&code).await["is_snapshotuser"], 1);
 }
 
@@ -418,10 +312,7 @@ async fn codes_are_single_use_and_expire_after_300_seconds(store: StoreKind) {
     assert_eq!(app.exchange(&code).await["openid"], openid.as_str());
     assert_errcode(&app.exchange(&code).await, 40163);
     assert!(text(&app.exchange(&code).await["errmsg"]).starts_with("code been used"));
-    assert_errcode(
-        &app.exchange("NeverIssuedCode0000000000000000000").await,
-        40029,
-    );
+    assert_errcode(&app.exchange("NeverIssuedCode0000000000000000000").await, 40029);
     assert_errcode(&app.exchange("").await, 41008);
 
     let late = app.code_for(&openid, "snsapi_userinfo").await;
@@ -440,11 +331,7 @@ async fn the_code_exchange_checks_the_app_and_grant_type(store: StoreKind) {
     let code = app.code_for(&openid, "snsapi_userinfo").await;
     let appid = app.appid.clone();
     assert_errcode(&app.exchange_as(&appid, "wrong-secret", &code).await, 40125);
-    assert_errcode(
-        &app.exchange_as("wx0000000000000000", &app.secret, &code)
-            .await,
-        40013,
-    );
+    assert_errcode(&app.exchange_as("wx0000000000000000", &app.secret, &code).await, 40013);
     assert_errcode(&app.exchange_as("", &app.secret, &code).await, 40013);
     let query = [
         ("appid", app.appid.as_str()),
@@ -463,10 +350,7 @@ async fn concurrent_exchanges_of_one_code_grant_exactly_one(store: StoreKind) {
     let code = app.code_for(&openid, "snsapi_userinfo").await;
     let attempts = (0..8).map(|_| app.exchange(&code));
     let bodies = futures_util::future::join_all(attempts).await;
-    let granted = bodies
-        .iter()
-        .filter(|b| b.get("access_token").is_some())
-        .count();
+    let granted = bodies.iter().filter(|b| b.get("access_token").is_some()).count();
     let replays = bodies.iter().filter(|b| b["errcode"] == 40163).count();
     assert_eq!((granted, replays), (1, 7), "{bodies:?}");
 }
@@ -481,35 +365,20 @@ async fn refreshing_keeps_a_valid_token_and_replaces_an_expired_one(store: Store
     let kept = app.refresh(&refresh_token).await;
     assert_eq!(kept["access_token"], first["access_token"], "{kept}");
     assert_eq!(kept["refresh_token"], refresh_token.as_str());
-    assert_eq!(
-        (kept["expires_in"].clone(), kept["openid"].clone()),
-        (json!(7200), json!(openid))
-    );
+    assert_eq!((kept["expires_in"].clone(), kept["openid"].clone()), (json!(7200), json!(openid)));
     // The kept token's expiry was extended: 7000 + 7000 s after its issue.
     app.app.clock.advance(Duration::seconds(7000));
-    assert_eq!(
-        app.sns_auth(text(&first["access_token"]), &openid).await["errcode"],
-        0
-    );
+    assert_eq!(app.sns_auth(text(&first["access_token"]), &openid).await["errcode"], 0);
 
     app.app.clock.advance(Duration::seconds(7201));
     let renewed = app.refresh(&refresh_token).await;
     assert_ne!(renewed["access_token"], first["access_token"], "{renewed}");
-    assert_eq!(
-        app.sns_auth(text(&renewed["access_token"]), &openid).await["errcode"],
-        0
-    );
-    assert_errcode(
-        &app.sns_auth(text(&first["access_token"]), &openid).await,
-        42001,
-    );
+    assert_eq!(app.sns_auth(text(&renewed["access_token"]), &openid).await["errcode"], 0);
+    assert_errcode(&app.sns_auth(text(&first["access_token"]), &openid).await, 42001);
 
     assert_errcode(&app.refresh("NoSuchRefreshToken").await, 40030);
-    let query = [
-        ("appid", "wx0000000000000000"),
-        ("grant_type", "refresh_token"),
-        ("refresh_token", refresh_token.as_str()),
-    ];
+    let query =
+        [("appid", "wx0000000000000000"), ("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str())];
     assert_errcode(&app.sns("/oauth2/refresh_token", &query).await, 40013);
     let query = [
         ("appid", app.appid.as_str()),
@@ -518,9 +387,7 @@ async fn refreshing_keeps_a_valid_token_and_replaces_an_expired_one(store: Store
     ];
     assert_errcode(&app.sns("/oauth2/refresh_token", &query).await, 40002);
 
-    app.app
-        .clock
-        .advance(Duration::seconds(REFRESH_TOKEN_TTL_SECS));
+    app.app.clock.advance(Duration::seconds(REFRESH_TOKEN_TTL_SECS));
     assert_errcode(&app.refresh(&refresh_token).await, 42002);
 }
 
@@ -528,10 +395,7 @@ async fn sns_auth_checks_the_token_and_its_openid(store: StoreKind) {
     let app = spawn_mock_app(store).await;
     let tokens = app.tokens_for_new_user().await;
     let (access_token, openid) = (text(&tokens["access_token"]), text(&tokens["openid"]));
-    assert_eq!(
-        app.sns_auth(access_token, openid).await,
-        json!({ "errcode": 0, "errmsg": "ok" })
-    );
+    assert_eq!(app.sns_auth(access_token, openid).await, json!({ "errcode": 0, "errmsg": "ok" }));
     assert_errcode(&app.sns_auth("NoSuchToken", openid).await, 40001);
     let other = app.new_openid("小红").await;
     assert_errcode(&app.sns_auth(access_token, &other).await, 40003);
@@ -562,30 +426,20 @@ async fn userinfo_returns_the_profile_for_the_userinfo_scope_only(store: StoreKi
     );
     assert_errcode(&app.user_info("NoSuchToken", openid).await, 40001);
     let other = app.new_openid("小红").await;
-    assert_errcode(
-        &app.user_info(text(&tokens["access_token"]), &other).await,
-        40003,
-    );
+    assert_errcode(&app.user_info(text(&tokens["access_token"]), &other).await, 40003);
 
     let code = app.code_for(openid, "snsapi_base").await;
     let base = app.exchange(&code).await;
     assert_eq!(base["scope"], "snsapi_base");
-    assert_errcode(
-        &app.user_info(text(&base["access_token"]), openid).await,
-        48001,
-    );
+    assert_errcode(&app.user_info(text(&base["access_token"]), openid).await, 48001);
 
     app.app.clock.advance(Duration::seconds(7200));
-    assert_errcode(
-        &app.user_info(text(&tokens["access_token"]), openid).await,
-        42001,
-    );
+    assert_errcode(&app.user_info(text(&tokens["access_token"]), openid).await, 42001);
 }
 
 async fn mock_users_are_created_read_and_validated(store: StoreKind) {
     let app = spawn_mock_app(store).await;
-    let flags =
-        json!({ "nickname": "小明", "no_real_name": true, "frozen": true, "snapshot": true });
+    let flags = json!({ "nickname": "小明", "no_real_name": true, "frozen": true, "snapshot": true });
     let user = app.create_user(flags).await;
     let openid = text(&user["openid"]);
     assert!(openid.starts_with('o') && openid.len() == 28, "{user}");
@@ -595,37 +449,19 @@ async fn mock_users_are_created_read_and_validated(store: StoreKind) {
     assert_eq!(user["sex"], 0);
     assert_eq!(user["country"], "CN");
     assert_eq!(
-        (
-            &user["real_name_verified"],
-            &user["frozen"],
-            &user["snapshot"]
-        ),
+        (&user["real_name_verified"], &user["frozen"], &user["snapshot"]),
         (&json!(false), &json!(true), &json!(true))
     );
     assert_eq!(user["created_at"], "2026-03-01T09:30:00Z");
-    assert_eq!(
-        user["wallet"],
-        json!({ "balance": "0.00", "transfers": [] })
-    );
+    assert_eq!(user["wallet"], json!({ "balance": "0.00", "transfers": [] }));
 
     let plain = app.create_user(json!({ "nickname": "小红" })).await;
-    assert_eq!(
-        (&plain["real_name_verified"], &plain["frozen"]),
-        (&json!(true), &json!(false))
-    );
+    assert_eq!((&plain["real_name_verified"], &plain["frozen"]), (&json!(true), &json!(false)));
 
-    let read = app
-        .app
-        .get(&format!("/mock/wechat/users/{openid}"), None)
-        .await;
+    let read = app.app.get(&format!("/mock/wechat/users/{openid}"), None).await;
     assert_eq!(json_of(read, StatusCode::OK).await, user);
     let unknown = format!("/mock/wechat/users/o{}", "Z".repeat(27));
-    assert_error(
-        app.app.get(&unknown, None).await,
-        StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-    )
-    .await;
+    assert_error(app.app.get(&unknown, None).await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
     let garbage = app.app.get("/mock/wechat/users/not-an-openid", None).await;
     assert_error(garbage, StatusCode::NOT_FOUND, "NOT_FOUND").await;
 
@@ -655,10 +491,7 @@ async fn builtin_and_http_clients_give_the_same_answers(store: StoreKind) {
     for client in clients {
         let code = app.code_for(&openid, "snsapi_userinfo").await;
         let token = client.exchange_code(&code).await.unwrap();
-        let info = client
-            .user_info(&token.access_token, &token.openid)
-            .await
-            .unwrap();
+        let info = client.user_info(&token.access_token, &token.openid).await.unwrap();
         let errcode = match client.exchange_code(&code).await {
             Err(WeChatError::Api(error)) => error.errcode,
             other => panic!("expected a replay error, got {other:?}"),
@@ -667,30 +500,14 @@ async fn builtin_and_http_clients_give_the_same_answers(store: StoreKind) {
             Err(WeChatError::Api(error)) => error.errcode,
             other => panic!("expected an invalid code, got {other:?}"),
         };
-        answers.push((
-            token.openid,
-            token.scope,
-            token.unionid,
-            token.expires_in,
-            info,
-            errcode,
-            bad,
-        ));
+        answers.push((token.openid, token.scope, token.unionid, token.expires_in, info, errcode, bad));
     }
     assert_eq!(answers[0], answers[1]);
     assert_eq!((answers[0].5, answers[0].6), (40163, 40029));
 
-    let unreachable = HttpWeChatClient::new(
-        "http://127.0.0.1:9",
-        app.appid.clone(),
-        SecretString::from("x"),
-    )
-    .unwrap();
+    let unreachable = HttpWeChatClient::new("http://127.0.0.1:9", app.appid.clone(), SecretString::from("x")).unwrap();
     let outage = unreachable.exchange_code("code").await;
-    assert!(
-        matches!(outage, Err(WeChatError::Unavailable(_))),
-        "{outage:?}"
-    );
+    assert!(matches!(outage, Err(WeChatError::Unavailable(_))), "{outage:?}");
 }
 
 crate::on_both_stores!(

@@ -31,9 +31,7 @@ pub enum StoreVia {
 /// as a `WALLETGATE__…` environment variable.
 pub async fn start_gateway(store_url: &str, via: StoreVia, key_prefix: &str) -> GatewayProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_walletgate"));
-    command
-        .args(["--port", "0"])
-        .env_remove("WALLETGATE__STORE__URL");
+    command.args(["--port", "0"]).env_remove("WALLETGATE__STORE__URL");
     match via {
         StoreVia::Flag => command.args(["--store", store_url]),
         StoreVia::Environment => command.env("WALLETGATE__STORE__URL", store_url),
@@ -54,10 +52,7 @@ pub async fn start_gateway(store_url: &str, via: StoreVia, key_prefix: &str) -> 
         let mut lines = BufReader::new(stdout).lines();
         while let Some(line) = lines.next_line().await.expect("readable stdout") {
             if let Some(rest) = line.split("listening on ").nth(1) {
-                let address: String = rest
-                    .chars()
-                    .take_while(|c| !c.is_whitespace() && *c != '"')
-                    .collect();
+                let address: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
                 // Keep draining the pipe so the process never blocks on a full one.
                 tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
                 return address;
@@ -67,18 +62,10 @@ pub async fn start_gateway(store_url: &str, via: StoreVia, key_prefix: &str) -> 
     })
     .await
     .expect("walletgate reported its address in time");
-    GatewayProcess {
-        address,
-        _child: child,
-    }
+    GatewayProcess { address, _child: child }
 }
 
-async fn post(
-    client: &reqwest::Client,
-    url: String,
-    token: Option<&str>,
-    body: Value,
-) -> reqwest::Response {
+async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> reqwest::Response {
     let mut request = client.post(url).json(&body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -87,27 +74,16 @@ async fn post(
 }
 
 async fn login(client: &reqwest::Client, gateway: &GatewayProcess, body: Value) -> String {
-    let response = post(
-        client,
-        format!("{}/v1/auth/login", gateway.address),
-        None,
-        body,
-    )
-    .await;
-    json_of(response, StatusCode::OK).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    let response = post(client, format!("{}/v1/auth/login", gateway.address), None, body).await;
+    json_of(response, StatusCode::OK).await["access_token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn two_processes_sharing_redis_grant_exactly_the_affordable_debits() {
     let prefix = unique_prefix();
     let url = redis_url();
-    let (a, b) = tokio::join!(
-        start_gateway(&url, StoreVia::Flag, &prefix),
-        start_gateway(&url, StoreVia::Environment, &prefix)
-    );
+    let (a, b) =
+        tokio::join!(start_gateway(&url, StoreVia::Flag, &prefix), start_gateway(&url, StoreVia::Environment, &prefix));
     let client = reqwest::Client::new();
 
     // Both seeded at once; each demo account exists exactly once, usable from both.
@@ -117,74 +93,32 @@ async fn two_processes_sharing_redis_grant_exactly_the_affordable_debits() {
 
     let phone = unique_phone();
     let register = json!({ "phone": phone, "password": "correct-horse" });
-    let profile = json_of(
-        post(
-            &client,
-            format!("{}/v1/auth/register", a.address),
-            None,
-            register,
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let profile =
+        json_of(post(&client, format!("{}/v1/auth/register", a.address), None, register).await, StatusCode::CREATED)
+            .await;
     let user_id = profile["id"].as_str().unwrap().to_owned();
-    let user = login(
-        &client,
-        &b,
-        json!({ "phone": phone, "password": "correct-horse" }),
-    )
-    .await;
+    let user = login(&client, &b, json!({ "phone": phone, "password": "correct-horse" })).await;
 
     let credit = json!({ "amount": "100.00", "memo": "multi-process top-up" });
     let url = format!("{}/v1/ops/accounts/{user_id}/credit", b.address);
-    json_of(
-        post(&client, url, Some(&operator_b), credit).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    json_of(post(&client, url, Some(&operator_b), credit).await, StatusCode::CREATED).await;
 
     let debits = (0..50).map(|i| {
-        let (gateway, token) = if i % 2 == 0 {
-            (&a, &operator_a)
-        } else {
-            (&b, &operator_b)
-        };
+        let (gateway, token) = if i % 2 == 0 { (&a, &operator_a) } else { (&b, &operator_b) };
         let url = format!("{}/v1/ops/accounts/{user_id}/debit", gateway.address);
-        post(
-            &client,
-            url,
-            Some(token),
-            json!({ "amount": "7.00", "memo": "concurrent" }),
-        )
+        post(&client, url, Some(token), json!({ "amount": "7.00", "memo": "concurrent" }))
     });
     let statuses: Vec<StatusCode> = join_all(debits).await.iter().map(|r| r.status()).collect();
-    assert_eq!(
-        count_granted_and_refused(&statuses),
-        (14, 36),
-        "statuses: {statuses:?}"
-    );
+    assert_eq!(count_granted_and_refused(&statuses), (14, 36), "statuses: {statuses:?}");
 
     for (gateway, operator) in [(&a, &operator_a), (&b, &operator_b)] {
-        let wallet = client
-            .get(format!("{}/v1/wallet", gateway.address))
-            .bearer_auth(&user)
-            .send()
-            .await
-            .unwrap();
+        let wallet = client.get(format!("{}/v1/wallet", gateway.address)).bearer_auth(&user).send().await.unwrap();
         assert_eq!(json_of(wallet, StatusCode::OK).await["available"], "2.00");
-        let check = client
-            .get(format!("{}/v1/ops/ledger/check", gateway.address))
-            .bearer_auth(operator)
-            .send()
-            .await
-            .unwrap();
+        let check =
+            client.get(format!("{}/v1/ops/ledger/check", gateway.address)).bearer_auth(operator).send().await.unwrap();
         let report = json_of(check, StatusCode::OK).await;
         assert_eq!(report["balanced"], true, "{report}");
-        assert_eq!(
-            report["accounts_checked"], 5,
-            "seeded once, not twice: {report}"
-        );
+        assert_eq!(report["accounts_checked"], 5, "seeded once, not twice: {report}");
         assert_eq!(report["totals"]["user_available"], "125802.00", "{report}");
     }
 }

@@ -15,35 +15,17 @@ const REDIS_WAIT: Duration = Duration::from_secs(10);
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn start_redis(port: u16) -> Child {
     let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .expect("redis-server is installed (.ci/run installs it)");
-    wait_until(|| async move {
-        tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-    })
-    .await;
+    wait_until(|| async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() }).await;
     child
 }
 
@@ -54,10 +36,7 @@ where
 {
     let deadline = tokio::time::Instant::now() + REDIS_WAIT;
     while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "condition not met within {REDIS_WAIT:?}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "condition not met within {REDIS_WAIT:?}");
         tokio::time::sleep(POLL_INTERVAL).await;
     }
 }
@@ -72,43 +51,22 @@ async fn requests_get_503_while_redis_is_down_and_recover_when_it_returns() {
         settings.store.connect_timeout_ms = 300;
     })
     .await;
-    let alice = app.login_phone("13800000001", "alice-demo").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let alice = app.login_phone("13800000001", "alice-demo").await["access_token"].as_str().unwrap().to_owned();
 
     redis.kill().await.unwrap();
     redis.wait().await.unwrap();
-    assert_error(
-        app.get("/readyz", None).await,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "STORE_UNAVAILABLE",
-    )
-    .await;
+    assert_error(app.get("/readyz", None).await, StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE").await;
     let wallet = app.wallet(&alice).await;
     assert_eq!(wallet.headers()["retry-after"], "1");
     assert_error(wallet, StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE").await;
-    let register = app
-        .register(&json!({ "phone": unique_phone(), "password": "correct-horse" }))
-        .await;
-    assert_error(
-        register,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "STORE_UNAVAILABLE",
-    )
-    .await;
-    assert_eq!(
-        app.get("/healthz", None).await.status(),
-        StatusCode::OK,
-        "the process itself stays up"
-    );
+    let register = app.register(&json!({ "phone": unique_phone(), "password": "correct-horse" })).await;
+    assert_error(register, StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE").await;
+    assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK, "the process itself stays up");
 
     let _redis = start_redis(port).await;
     let app = &app;
     wait_until(|| async move { app.get("/readyz", None).await.status() == StatusCode::OK }).await;
     // The restarted Redis kept nothing (no persistence), but the service works again.
-    let registered = app
-        .register(&json!({ "phone": unique_phone(), "password": "correct-horse" }))
-        .await;
+    let registered = app.register(&json!({ "phone": unique_phone(), "password": "correct-horse" })).await;
     json_of(registered, StatusCode::CREATED).await;
 }

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
-use walletgate::domain::account::{
-    Account, AccountId, PasswordHash, Posting, Role, VerificationLevel,
-};
+use walletgate::domain::account::{Account, AccountId, PasswordHash, Posting, Role, VerificationLevel};
 use walletgate::domain::credentials::Login;
 use walletgate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount, leg};
 use walletgate::startup::connect_store;
@@ -28,9 +26,7 @@ on_both_stores!(
 );
 
 async fn store_for(kind: StoreKind) -> SharedStore {
-    connect_store(&test_settings(kind).store)
-        .await
-        .expect("store connects")
+    connect_store(&test_settings(kind).store).await.expect("store connects")
 }
 
 fn account(id: &str) -> Account {
@@ -49,11 +45,7 @@ fn credit(account: &mut Account, amount: &str) -> JournalEntry {
         kind: EntryKind::OperatorCredit,
         memo: format!("credit {amount}"),
         actor: None,
-        legs: vec![leg(
-            LedgerAccount::Funding,
-            LedgerAccount::UserAvailable,
-            amount.parse().unwrap(),
-        )],
+        legs: vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, amount.parse().unwrap())],
     };
     account.post(posting, DateTime::<Utc>::UNIX_EPOCH).unwrap()
 }
@@ -62,38 +54,14 @@ async fn a_created_account_loads_at_version_1_with_its_opening_entries(kind: Sto
     let store = store_for(kind).await;
     let mut alice = account("acc_conformance_a");
     let opening = credit(&mut alice, "800.00");
-    store
-        .create_account(&alice, std::slice::from_ref(&opening))
-        .await
-        .unwrap();
+    store.create_account(&alice, std::slice::from_ref(&opening)).await.unwrap();
     let loaded = store.load_account(&alice.id).await.unwrap().unwrap();
     assert_eq!((loaded.version, &loaded.value), (1, &alice));
-    assert_eq!(
-        store.journal(&alice.id, None, 10).await.unwrap(),
-        vec![opening]
-    );
-    assert_eq!(
-        store
-            .account_id_by_login(&alice.login.index_key())
-            .await
-            .unwrap(),
-        Some(alice.id.clone())
-    );
+    assert_eq!(store.journal(&alice.id, None, 10).await.unwrap(), vec![opening]);
+    assert_eq!(store.account_id_by_login(&alice.login.index_key()).await.unwrap(), Some(alice.id.clone()));
     assert_eq!(store.account_ids().await.unwrap(), vec![alice.id.clone()]);
-    assert!(
-        store
-            .load_account(&AccountId::parse("acc_missing").unwrap())
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert_eq!(
-        store
-            .account_id_by_login("phone:10000000000")
-            .await
-            .unwrap(),
-        None
-    );
+    assert!(store.load_account(&AccountId::parse("acc_missing").unwrap()).await.unwrap().is_none());
+    assert_eq!(store.account_id_by_login("phone:10000000000").await.unwrap(), None);
 }
 
 async fn ids_and_logins_are_unique_and_a_refused_create_leaves_nothing(kind: StoreKind) {
@@ -102,30 +70,15 @@ async fn ids_and_logins_are_unique_and_a_refused_create_leaves_nothing(kind: Sto
     store.create_account(&first, &[]).await.unwrap();
 
     let same_id = account("acc_conformance_first");
-    assert!(matches!(
-        store.create_account(&same_id, &[]).await,
-        Err(StoreError::AlreadyExists)
-    ));
-    assert_eq!(
-        store
-            .account_id_by_login(&same_id.login.index_key())
-            .await
-            .unwrap(),
-        None
-    );
+    assert!(matches!(store.create_account(&same_id, &[]).await, Err(StoreError::AlreadyExists)));
+    assert_eq!(store.account_id_by_login(&same_id.login.index_key()).await.unwrap(), None);
 
     let mut same_login = account("acc_conformance_second");
     same_login.login = first.login.clone();
-    assert!(matches!(
-        store.create_account(&same_login, &[]).await,
-        Err(StoreError::AlreadyExists)
-    ));
+    assert!(matches!(store.create_account(&same_login, &[]).await, Err(StoreError::AlreadyExists)));
     assert!(store.load_account(&same_login.id).await.unwrap().is_none());
     assert_eq!(store.account_ids().await.unwrap(), vec![first.id.clone()]);
-    assert_eq!(
-        store.load_account(&first.id).await.unwrap().unwrap().value,
-        first
-    );
+    assert_eq!(store.load_account(&first.id).await.unwrap().unwrap().value, first);
 }
 
 async fn commits_are_compare_and_set(kind: StoreKind) {
@@ -135,85 +88,41 @@ async fn commits_are_compare_and_set(kind: StoreKind) {
 
     let mut winner = original.clone();
     let entry = credit(&mut winner, "5.00");
-    let commit = AccountCommit {
-        expected_version: 1,
-        account: &winner,
-        new_entries: std::slice::from_ref(&entry),
-    };
-    assert_eq!(
-        store.commit_account(commit).await.unwrap(),
-        CommitOutcome::Committed
-    );
+    let commit = AccountCommit { expected_version: 1, account: &winner, new_entries: std::slice::from_ref(&entry) };
+    assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
 
     let mut loser = original.clone();
     let stale_entry = credit(&mut loser, "9.00");
-    let stale = AccountCommit {
-        expected_version: 1,
-        account: &loser,
-        new_entries: std::slice::from_ref(&stale_entry),
-    };
-    assert_eq!(
-        store.commit_account(stale).await.unwrap(),
-        CommitOutcome::VersionConflict
-    );
+    let stale = AccountCommit { expected_version: 1, account: &loser, new_entries: std::slice::from_ref(&stale_entry) };
+    assert_eq!(store.commit_account(stale).await.unwrap(), CommitOutcome::VersionConflict);
 
     let loaded = store.load_account(&original.id).await.unwrap().unwrap();
-    assert_eq!(
-        (
-            loaded.version,
-            loaded.value.ledger.user_available.to_string()
-        ),
-        (2, "5.00".to_owned())
-    );
-    assert_eq!(
-        store.journal(&original.id, None, 10).await.unwrap(),
-        vec![entry]
-    );
+    assert_eq!((loaded.version, loaded.value.ledger.user_available.to_string()), (2, "5.00".to_owned()));
+    assert_eq!(store.journal(&original.id, None, 10).await.unwrap(), vec![entry]);
 
     let ghost = account("acc_conformance_ghost");
-    let commit = AccountCommit {
-        expected_version: 1,
-        account: &ghost,
-        new_entries: &[],
-    };
-    assert_eq!(
-        store.commit_account(commit).await.unwrap(),
-        CommitOutcome::VersionConflict
-    );
+    let commit = AccountCommit { expected_version: 1, account: &ghost, new_entries: &[] };
+    assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::VersionConflict);
 }
 
 async fn journals_page_newest_first(kind: StoreKind) {
     let store = store_for(kind).await;
     let mut bob = account("acc_conformance_journal");
-    let entries: Vec<JournalEntry> = (1..=5)
-        .map(|i| credit(&mut bob, &format!("{i}.00")))
-        .collect();
+    let entries: Vec<JournalEntry> = (1..=5).map(|i| credit(&mut bob, &format!("{i}.00"))).collect();
     store.create_account(&bob, &entries).await.unwrap();
     let seqs = |page: Vec<JournalEntry>| page.iter().map(|e| e.seq).collect::<Vec<_>>();
     assert_eq!(seqs(store.journal(&bob.id, None, 2).await.unwrap()), [4, 3]);
-    assert_eq!(
-        seqs(store.journal(&bob.id, Some(3), 2).await.unwrap()),
-        [2, 1]
-    );
+    assert_eq!(seqs(store.journal(&bob.id, Some(3), 2).await.unwrap()), [2, 1]);
     assert_eq!(seqs(store.journal(&bob.id, Some(1), 2).await.unwrap()), [0]);
-    assert_eq!(
-        seqs(store.journal(&bob.id, Some(0), 2).await.unwrap()),
-        Vec::<u64>::new()
-    );
-    assert_eq!(
-        seqs(store.journal(&bob.id, None, 100).await.unwrap()),
-        [4, 3, 2, 1, 0]
-    );
+    assert_eq!(seqs(store.journal(&bob.id, Some(0), 2).await.unwrap()), Vec::<u64>::new());
+    assert_eq!(seqs(store.journal(&bob.id, None, 100).await.unwrap()), [4, 3, 2, 1, 0]);
 }
 
 async fn ephemeral_values_are_taken_exactly_once(kind: StoreKind) {
     let store: Arc<_> = store_for(kind).await;
     let ttl = Duration::from_secs(60);
     store.put_ephemeral("code:1", "123456", ttl).await.unwrap();
-    assert_eq!(
-        store.get_ephemeral("code:1").await.unwrap().as_deref(),
-        Some("123456")
-    );
+    assert_eq!(store.get_ephemeral("code:1").await.unwrap().as_deref(), Some("123456"));
     let takers = (0..20).map(|_| {
         let store = store.clone();
         async move { store.take_ephemeral("code:1").await.unwrap() }
@@ -224,140 +133,51 @@ async fn ephemeral_values_are_taken_exactly_once(kind: StoreKind) {
 
     store.put_ephemeral("code:2", "old", ttl).await.unwrap();
     store.put_ephemeral("code:2", "new", ttl).await.unwrap();
-    assert_eq!(
-        store.take_ephemeral("code:2").await.unwrap().as_deref(),
-        Some("new")
-    );
+    assert_eq!(store.take_ephemeral("code:2").await.unwrap().as_deref(), Some("new"));
 }
 
 async fn documents_are_created_once_and_then_compare_and_set(kind: StoreKind) {
     let store = store_for(kind).await;
     assert_eq!(store.load_document("users", "u1").await.unwrap(), None);
-    assert_eq!(
-        store
-            .save_document("users", "u1", 0, "{\"n\":1}")
-            .await
-            .unwrap(),
-        CommitOutcome::Committed
-    );
-    assert_eq!(
-        store
-            .save_document("users", "u1", 0, "{\"n\":9}")
-            .await
-            .unwrap(),
-        CommitOutcome::VersionConflict
-    );
-    assert_eq!(
-        store
-            .save_document("users", "u1", 1, "{\"n\":2}")
-            .await
-            .unwrap(),
-        CommitOutcome::Committed
-    );
-    assert_eq!(
-        store
-            .save_document("users", "u1", 1, "{\"n\":3}")
-            .await
-            .unwrap(),
-        CommitOutcome::VersionConflict
-    );
+    assert_eq!(store.save_document("users", "u1", 0, "{\"n\":1}").await.unwrap(), CommitOutcome::Committed);
+    assert_eq!(store.save_document("users", "u1", 0, "{\"n\":9}").await.unwrap(), CommitOutcome::VersionConflict);
+    assert_eq!(store.save_document("users", "u1", 1, "{\"n\":2}").await.unwrap(), CommitOutcome::Committed);
+    assert_eq!(store.save_document("users", "u1", 1, "{\"n\":3}").await.unwrap(), CommitOutcome::VersionConflict);
     let loaded = store.load_document("users", "u1").await.unwrap().unwrap();
     assert_eq!((loaded.version, loaded.value.as_str()), (2, "{\"n\":2}"));
     store.save_document("users", "u2", 0, "two").await.unwrap();
-    store
-        .save_document("others", "u3", 0, "three")
-        .await
-        .unwrap();
+    store.save_document("others", "u3", 0, "three").await.unwrap();
     let mut listed = store.list_documents("users", 10).await.unwrap();
     listed.sort();
-    assert_eq!(
-        listed,
-        [
-            ("u1".to_owned(), "{\"n\":2}".to_owned()),
-            ("u2".to_owned(), "two".to_owned())
-        ]
-    );
+    assert_eq!(listed, [("u1".to_owned(), "{\"n\":2}".to_owned()), ("u2".to_owned(), "two".to_owned())]);
     assert_eq!(store.list_documents("users", 1).await.unwrap().len(), 1);
-    assert!(
-        store
-            .list_documents("nothing", 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.list_documents("nothing", 10).await.unwrap().is_empty());
 }
 
 async fn unique_indexes_change_only_by_compare_and_swap(kind: StoreKind) {
     let store = store_for(kind).await;
-    assert!(
-        store
-            .swap_index("openid:o1", None, Some("acc_a"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .swap_index("openid:o1", None, Some("acc_b"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .swap_index("openid:o1", Some("acc_x"), Some("acc_b"))
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        store.get_index("openid:o1").await.unwrap().as_deref(),
-        Some("acc_a")
-    );
-    assert!(
-        store
-            .swap_index("openid:o1", Some("acc_a"), Some("acc_b"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .swap_index("openid:o1", Some("acc_a"), None)
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .swap_index("openid:o1", Some("acc_b"), None)
-            .await
-            .unwrap()
-    );
+    assert!(store.swap_index("openid:o1", None, Some("acc_a")).await.unwrap());
+    assert!(!store.swap_index("openid:o1", None, Some("acc_b")).await.unwrap());
+    assert!(!store.swap_index("openid:o1", Some("acc_x"), Some("acc_b")).await.unwrap());
+    assert_eq!(store.get_index("openid:o1").await.unwrap().as_deref(), Some("acc_a"));
+    assert!(store.swap_index("openid:o1", Some("acc_a"), Some("acc_b")).await.unwrap());
+    assert!(!store.swap_index("openid:o1", Some("acc_a"), None).await.unwrap());
+    assert!(store.swap_index("openid:o1", Some("acc_b"), None).await.unwrap());
     assert_eq!(store.get_index("openid:o1").await.unwrap(), None);
 
     let claimers = (0..20).map(|i| {
         let store = store.clone();
-        async move {
-            store
-                .swap_index("openid:o2", None, Some(&format!("acc_{i}")))
-                .await
-                .unwrap()
-        }
+        async move { store.swap_index("openid:o2", None, Some(&format!("acc_{i}"))).await.unwrap() }
     });
-    assert_eq!(
-        join_all(claimers).await.iter().filter(|won| **won).count(),
-        1
-    );
+    assert_eq!(join_all(claimers).await.iter().filter(|won| **won).count(), 1);
 }
 
 async fn recent_lists_keep_the_newest_items(kind: StoreKind) {
     let store = store_for(kind).await;
     for i in 1..=5 {
-        store
-            .push_recent("outbox:139", &format!("m{i}"), 3)
-            .await
-            .unwrap();
+        store.push_recent("outbox:139", &format!("m{i}"), 3).await.unwrap();
     }
-    assert_eq!(
-        store.recent("outbox:139", 10).await.unwrap(),
-        ["m5", "m4", "m3"]
-    );
+    assert_eq!(store.recent("outbox:139", 10).await.unwrap(), ["m5", "m4", "m3"]);
     assert_eq!(store.recent("outbox:139", 2).await.unwrap(), ["m5", "m4"]);
     assert!(store.recent("outbox:empty", 5).await.unwrap().is_empty());
 }

@@ -19,32 +19,19 @@ async fn an_operator_credit_is_a_balanced_entry_the_user_sees(store: StoreKind) 
     let app = spawn_app(store).await;
     let operator = app.operator_token().await;
     let (user_id, user) = app.new_user().await;
-    let credited = json_of(
-        app.credit(&operator, &user_id, "100.50").await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let credited = json_of(app.credit(&operator, &user_id, "100.50").await, StatusCode::CREATED).await;
     assert_eq!(credited["wallet"]["available"], "100.50");
     assert_eq!(credited["entry"]["kind"], "operator_credit");
     assert_eq!(credited["entry"]["available_change"], "100.50");
     assert_eq!(credited["entry"]["held_change"], "0.00");
 
-    let debited = json_of(
-        app.debit(&operator, &user_id, "0.50").await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let debited = json_of(app.debit(&operator, &user_id, "0.50").await, StatusCode::CREATED).await;
     assert_eq!(debited["wallet"]["available"], "100.00");
     assert_eq!(debited["entry"]["available_change"], "-0.50");
 
     assert_eq!(app.available(&user).await, "100.00");
     let history = json_of(app.transactions(&user, "").await, StatusCode::OK).await;
-    let kinds: Vec<_> = history["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["kind"].clone())
-        .collect();
+    let kinds: Vec<_> = history["items"].as_array().unwrap().iter().map(|i| i["kind"].clone()).collect();
     assert_eq!(kinds, [json!("operator_debit"), json!("operator_credit")]);
     assert_eq!(history["items"][1]["memo"], "test top-up");
     app.assert_ledger_balanced().await;
@@ -61,18 +48,11 @@ async fn a_debit_larger_than_the_balance_is_refused_and_changes_nothing(store: S
         "INSUFFICIENT_BALANCE",
     )
     .await;
-    assert_eq!(
-        refused["error"]["details"],
-        json!({ "available": "10.00", "requested": "10.01" })
-    );
+    assert_eq!(refused["error"]["details"], json!({ "available": "10.00", "requested": "10.01" }));
     assert_eq!(app.available(&user).await, "10.00");
     let history = json_of(app.transactions(&user, "").await, StatusCode::OK).await;
     assert_eq!(history["items"].as_array().unwrap().len(), 1);
-    json_of(
-        app.debit(&operator, &user_id, "10.00").await,
-        StatusCode::CREATED,
-    )
-    .await;
+    json_of(app.debit(&operator, &user_id, "10.00").await, StatusCode::CREATED).await;
     assert_eq!(app.available(&user).await, "0.00");
     app.assert_ledger_balanced().await;
 }
@@ -82,11 +62,7 @@ async fn history_pages_newest_first_with_cursors(store: StoreKind) {
     let operator = app.operator_token().await;
     let (user_id, user) = app.new_user().await;
     for amount in ["1.00", "2.00", "3.00", "4.00", "5.00"] {
-        json_of(
-            app.credit(&operator, &user_id, amount).await,
-            StatusCode::CREATED,
-        )
-        .await;
+        json_of(app.credit(&operator, &user_id, amount).await, StatusCode::CREATED).await;
     }
     let mut seen = Vec::new();
     let mut query = "?limit=2".to_owned();
@@ -94,11 +70,7 @@ async fn history_pages_newest_first_with_cursors(store: StoreKind) {
         let page = json_of(app.transactions(&user, &query).await, StatusCode::OK).await;
         let items = page["items"].as_array().unwrap();
         assert_eq!(items.len(), expected_len, "page: {page}");
-        seen.extend(
-            items
-                .iter()
-                .map(|i| i["available_change"].as_str().unwrap().to_owned()),
-        );
+        seen.extend(items.iter().map(|i| i["available_change"].as_str().unwrap().to_owned()));
         match page["next_cursor"].as_str() {
             Some(cursor) => query = format!("?limit=2&cursor={cursor}"),
             None => assert_eq!(expected_len, 1),
@@ -115,12 +87,7 @@ async fn adjusting_an_unknown_account_is_not_found(store: StoreKind) {
     let app = spawn_app(store).await;
     let operator = app.operator_token().await;
     for id in ["acc_doesnotexist", "not-an-id", "acc_%2E%2E"] {
-        assert_error(
-            app.credit(&operator, id, "1.00").await,
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-        )
-        .await;
+        assert_error(app.credit(&operator, id, "1.00").await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
     }
 }
 
@@ -144,38 +111,18 @@ async fn a_user_cannot_see_another_users_movement(store: StoreKind) {
     let operator = app.operator_token().await;
     let (alice_id, alice) = app.new_user().await;
     let (bob_id, bob) = app.new_user().await;
-    let alices = json_of(
-        app.credit(&operator, &alice_id, "5.00").await,
-        StatusCode::CREATED,
-    )
-    .await;
-    json_of(
-        app.credit(&operator, &bob_id, "6.00").await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let alices = json_of(app.credit(&operator, &alice_id, "5.00").await, StatusCode::CREATED).await;
+    json_of(app.credit(&operator, &bob_id, "6.00").await, StatusCode::CREATED).await;
     let entry_id = alices["entry"]["id"].as_str().unwrap();
 
-    let own = json_of(
-        app.get(&format!("/v1/wallet/transactions/{entry_id}"), Some(&alice))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let own =
+        json_of(app.get(&format!("/v1/wallet/transactions/{entry_id}"), Some(&alice)).await, StatusCode::OK).await;
     assert_eq!(own, alices["entry"]);
-    let others = app
-        .get(&format!("/v1/wallet/transactions/{entry_id}"), Some(&bob))
-        .await;
+    let others = app.get(&format!("/v1/wallet/transactions/{entry_id}"), Some(&bob)).await;
     let refused = assert_error(others, StatusCode::NOT_FOUND, "NOT_FOUND").await;
     assert!(!refused.to_string().contains("5.00"));
-    for bad in [
-        "je_00000000000000000000000000000000",
-        "nonsense",
-        "je_..%2F",
-    ] {
-        let response = app
-            .get(&format!("/v1/wallet/transactions/{bad}"), Some(&alice))
-            .await;
+    for bad in ["je_00000000000000000000000000000000", "nonsense", "je_..%2F"] {
+        let response = app.get(&format!("/v1/wallet/transactions/{bad}"), Some(&alice)).await;
         assert_error(response, StatusCode::NOT_FOUND, "NOT_FOUND").await;
     }
 }

@@ -19,16 +19,8 @@ pub struct BuiltinWeChatClient {
 
 impl BuiltinWeChatClient {
     /// Calls `mock` as the app `app_id` with its secret.
-    pub fn new(
-        mock: Arc<MockWeChat>,
-        app_id: impl Into<String>,
-        app_secret: SecretString,
-    ) -> BuiltinWeChatClient {
-        BuiltinWeChatClient {
-            mock,
-            app_id: app_id.into(),
-            app_secret,
-        }
+    pub fn new(mock: Arc<MockWeChat>, app_id: impl Into<String>, app_secret: SecretString) -> BuiltinWeChatClient {
+        BuiltinWeChatClient { mock, app_id: app_id.into(), app_secret }
     }
 }
 

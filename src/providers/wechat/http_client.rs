@@ -44,19 +44,9 @@ impl HttpWeChatClient {
         })
     }
 
-    async fn call<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &impl Serialize,
-    ) -> Result<T, WeChatError> {
+    async fn call<T: DeserializeOwned>(&self, path: &str, query: &impl Serialize) -> Result<T, WeChatError> {
         let url = format!("{}{path}", self.base_url);
-        let response = self
-            .http
-            .get(&url)
-            .query(query)
-            .send()
-            .await
-            .map_err(|e| unavailable(path, e))?;
+        let response = self.http.get(&url).query(query).send().await.map_err(|e| unavailable(path, e))?;
         if !response.status().is_success() {
             let status = response.status();
             return Err(WeChatError::Unavailable(format!("{path}: HTTP {status}")));
@@ -73,19 +63,14 @@ fn unavailable(path: &str, error: reqwest::Error) -> WeChatError {
 
 /// A non-zero `errcode` is WeChat's error; anything unreadable is an outage.
 fn read_body<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, WeChatError> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| WeChatError::Unavailable(format!("{path}: unreadable body: {e}")))?;
-    if value
-        .get("errcode")
-        .and_then(serde_json::Value::as_i64)
-        .is_some_and(|code| code != 0)
-    {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| WeChatError::Unavailable(format!("{path}: unreadable body: {e}")))?;
+    if value.get("errcode").and_then(serde_json::Value::as_i64).is_some_and(|code| code != 0) {
         let error: WeChatApiError = serde_json::from_value(value)
             .map_err(|e| WeChatError::Unavailable(format!("{path}: unreadable error: {e}")))?;
         return Err(WeChatError::Api(error));
     }
-    serde_json::from_value(value)
-        .map_err(|e| WeChatError::Unavailable(format!("{path}: unexpected body: {e}")))
+    serde_json::from_value(value).map_err(|e| WeChatError::Unavailable(format!("{path}: unexpected body: {e}")))
 }
 
 #[async_trait]

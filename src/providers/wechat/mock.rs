@@ -151,20 +151,14 @@ impl NewMockUser {
         if nickname.chars().any(char::is_control) {
             return Err(NicknameError::ControlCharacter);
         }
-        Ok(NewMockUser {
-            nickname: nickname.to_owned(),
-            flags,
-        })
+        Ok(NewMockUser { nickname: nickname.to_owned(), flags })
     }
 
     /// A user of a silent authorization, named the way WeChat names users
     /// who have not shared a profile.
     pub fn anonymous() -> NewMockUser {
         let suffix: u16 = rand::rng().random();
-        NewMockUser {
-            nickname: format!("微信用户{suffix:04x}"),
-            flags: MockUserFlags::default(),
-        }
+        NewMockUser { nickname: format!("微信用户{suffix:04x}"), flags: MockUserFlags::default() }
     }
 
     pub fn nickname(&self) -> &str {
@@ -177,10 +171,7 @@ impl NewMockUser {
             unionid: random_wechat_id(),
             appid: appid.to_owned(),
             nickname: self.nickname.clone(),
-            headimgurl: format!(
-                "https://thirdwx.qlogo.cn/mmopen/vi_32/{}/132",
-                random_url_safe(AVATAR_RANDOM_CHARS)
-            ),
+            headimgurl: format!("https://thirdwx.qlogo.cn/mmopen/vi_32/{}/132", random_url_safe(AVATAR_RANDOM_CHARS)),
             sex: 0,
             province: String::new(),
             city: String::new(),
@@ -196,9 +187,7 @@ impl NewMockUser {
 
 /// Whether `text` has the shape of an openid or unionid this mock issues.
 pub fn is_wechat_id(text: &str) -> bool {
-    text.len() == ID_RANDOM_CHARS + 1
-        && text.starts_with('o')
-        && text.bytes().all(|b| URL_SAFE.contains(&b))
+    text.len() == ID_RANDOM_CHARS + 1 && text.starts_with('o') && text.bytes().all(|b| URL_SAFE.contains(&b))
 }
 
 // ------------------------------------------------------------ authorize ----
@@ -354,10 +343,7 @@ pub struct AuthorizeError {
 
 impl AuthorizeError {
     pub fn new(errcode: i64, message: &str) -> AuthorizeError {
-        AuthorizeError {
-            errcode,
-            message: message.to_owned(),
-        }
+        AuthorizeError { errcode, message: message.to_owned() }
     }
 
     /// The mock itself failed (its store), not the request.
@@ -376,35 +362,21 @@ pub fn check_authorize(
     let redirect_uri = check_redirect_uri(&params.redirect_uri, callback_domains)?;
     let scope = check_scope(&params.scope, &params.response_type)?;
     check_state(&params.state)?;
-    Ok(AuthorizeRequest {
-        appid: params.appid.clone(),
-        redirect_uri,
-        scope,
-        state: params.state.clone(),
-    })
+    Ok(AuthorizeRequest { appid: params.appid.clone(), redirect_uri, scope, state: params.state.clone() })
 }
 
 fn check_appid(appid: &str, registered_appid: &str) -> Result<(), AuthorizeError> {
     if appid.is_empty() {
-        return Err(AuthorizeError::new(
-            APPID_EMPTY,
-            "appid 参数错误：appid 为空 (appid is empty)",
-        ));
+        return Err(AuthorizeError::new(APPID_EMPTY, "appid 参数错误：appid 为空 (appid is empty)"));
     }
     if appid != registered_appid {
-        return Err(AuthorizeError::new(
-            errcode::INVALID_APPID,
-            "invalid appid：appid 无效 (no such app)",
-        ));
+        return Err(AuthorizeError::new(errcode::INVALID_APPID, "invalid appid：appid 无效 (no such app)"));
     }
     Ok(())
 }
 
 /// The host (without port) must be a configured callback domain, exactly.
-fn check_redirect_uri(
-    redirect_uri: &str,
-    callback_domains: &[String],
-) -> Result<Url, AuthorizeError> {
+fn check_redirect_uri(redirect_uri: &str, callback_domains: &[String]) -> Result<Url, AuthorizeError> {
     if redirect_uri.is_empty() {
         return Err(AuthorizeError::new(
             REDIRECT_URI_EMPTY,
@@ -420,18 +392,13 @@ fn check_redirect_uri(
     let url = Url::parse(redirect_uri).map_err(|_| mismatch())?;
     let host = url.host_str().unwrap_or("");
     let allowed = matches!(url.scheme(), "http" | "https")
-        && callback_domains
-            .iter()
-            .any(|domain| domain.eq_ignore_ascii_case(host));
+        && callback_domains.iter().any(|domain| domain.eq_ignore_ascii_case(host));
     if allowed { Ok(url) } else { Err(mismatch()) }
 }
 
 fn check_scope(scope: &str, response_type: &str) -> Result<Scope, AuthorizeError> {
     if scope.is_empty() {
-        return Err(AuthorizeError::new(
-            SCOPE_EMPTY,
-            "scope 参数错误：scope 为空 (scope is empty)",
-        ));
+        return Err(AuthorizeError::new(SCOPE_EMPTY, "scope 参数错误：scope 为空 (scope is empty)"));
     }
     let scope = Scope::parse(scope).ok_or_else(|| {
         AuthorizeError::new(
@@ -440,26 +407,17 @@ fn check_scope(scope: &str, response_type: &str) -> Result<Scope, AuthorizeError
         )
     })?;
     if response_type != "code" {
-        return Err(AuthorizeError::new(
-            SCOPE_UNAUTHORIZED,
-            "response_type 参数错误 (response_type must be code)",
-        ));
+        return Err(AuthorizeError::new(SCOPE_UNAUTHORIZED, "response_type 参数错误 (response_type must be code)"));
     }
     Ok(scope)
 }
 
 fn check_state(state: &str) -> Result<(), AuthorizeError> {
     if state.is_empty() {
-        return Err(AuthorizeError::new(
-            STATE_INVALID,
-            "state 参数错误：state 为空 (state is empty)",
-        ));
+        return Err(AuthorizeError::new(STATE_INVALID, "state 参数错误：state 为空 (state is empty)"));
     }
     if state.len() > STATE_CHARS_MAX || !state.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(AuthorizeError::new(
-            STATE_INVALID,
-            "state 参数错误 (state must be 1 to 128 letters and digits)",
-        ));
+        return Err(AuthorizeError::new(STATE_INVALID, "state 参数错误 (state must be 1 to 128 letters and digits)"));
     }
     Ok(())
 }
@@ -468,10 +426,7 @@ fn check_state(state: &str) -> Result<(), AuthorizeError> {
 #[derive(Debug, Clone)]
 pub enum AuthorizeStep {
     /// `snsapi_userinfo`: ask the user, offering this app's existing users.
-    Consent {
-        request: AuthorizeRequest,
-        users: Vec<MockWeChatUser>,
-    },
+    Consent { request: AuthorizeRequest, users: Vec<MockWeChatUser> },
     /// `snsapi_base`: silent, straight back to the app with a code.
     Redirect(Url),
 }
@@ -557,16 +512,8 @@ fn refresh_token_key(token: &str) -> String {
 /// An error body as WeChat writes it, with its request-id suffix.
 pub fn api_error(errcode: i64, text: &str) -> WeChatApiError {
     let mut rng = rand::rng();
-    let rid = format!(
-        "{:08x}-{:08x}-{:08x}",
-        rng.random::<u32>(),
-        rng.random::<u32>(),
-        rng.random::<u32>()
-    );
-    WeChatApiError {
-        errcode,
-        errmsg: format!("{text}, rid: {rid}"),
-    }
+    let rid = format!("{:08x}-{:08x}-{:08x}", rng.random::<u32>(), rng.random::<u32>(), rng.random::<u32>());
+    WeChatApiError { errcode, errmsg: format!("{text}, rid: {rid}") }
 }
 
 /// The store failed: the caller sees WeChat's "system busy" and may retry;
@@ -582,10 +529,7 @@ fn page_busy(error: StoreError) -> AuthorizeError {
 }
 
 fn invalid_access_token() -> WeChatApiError {
-    api_error(
-        errcode::INVALID_CREDENTIAL,
-        "invalid credential, access_token is invalid or not latest",
-    )
+    api_error(errcode::INVALID_CREDENTIAL, "invalid credential, access_token is invalid or not latest")
 }
 
 // ------------------------------------------------------------- service ----
@@ -600,11 +544,7 @@ pub struct MockWeChat {
 
 impl MockWeChat {
     pub fn new(store: SharedStore, clock: SharedClock, settings: MockWeChatSettings) -> MockWeChat {
-        MockWeChat {
-            store,
-            clock,
-            settings,
-        }
+        MockWeChat { store, clock, settings }
     }
 
     /// The app id registered with the mock.
@@ -617,24 +557,16 @@ impl MockWeChat {
         for _ in 0..USER_CREATE_ATTEMPTS_MAX {
             let user = new.build(&self.settings.app_id, self.clock.now());
             let body = to_json(&user, &user.openid)?;
-            let outcome = self
-                .store
-                .save_document(USERS_COLLECTION, &user.openid, 0, &body)
-                .await?;
+            let outcome = self.store.save_document(USERS_COLLECTION, &user.openid, 0, &body).await?;
             if outcome == CommitOutcome::Committed {
                 return Ok(user);
             }
         }
-        Err(StoreError::Unavailable(
-            "no free openid after several tries".into(),
-        ))
+        Err(StoreError::Unavailable("no free openid after several tries".into()))
     }
 
     /// A user with the version to pass to `save_user`.
-    pub async fn load_user(
-        &self,
-        openid: &str,
-    ) -> Result<Option<Versioned<MockWeChatUser>>, StoreError> {
+    pub async fn load_user(&self, openid: &str) -> Result<Option<Versioned<MockWeChatUser>>, StoreError> {
         if !is_wechat_id(openid) {
             return Ok(None);
         }
@@ -642,23 +574,14 @@ impl MockWeChat {
             return Ok(None);
         };
         let user = from_json(&found.value, openid)?;
-        Ok(Some(Versioned {
-            version: found.version,
-            value: user,
-        }))
+        Ok(Some(Versioned { version: found.version, value: user }))
     }
 
     /// Compare-and-set of a user loaded at `expected_version` (payouts
     /// credit the wallet this way; a conflict means reload and decide again).
-    pub async fn save_user(
-        &self,
-        expected_version: u64,
-        user: &MockWeChatUser,
-    ) -> Result<CommitOutcome, StoreError> {
+    pub async fn save_user(&self, expected_version: u64, user: &MockWeChatUser) -> Result<CommitOutcome, StoreError> {
         let body = to_json(user, &user.openid)?;
-        self.store
-            .save_document(USERS_COLLECTION, &user.openid, expected_version, &body)
-            .await
+        self.store.save_document(USERS_COLLECTION, &user.openid, expected_version, &body).await
     }
 
     /// Up to `limit` users of the registered app, newest first.
@@ -676,21 +599,12 @@ impl MockWeChat {
 
     async fn app_user(&self, openid: &str) -> Result<Option<MockWeChatUser>, StoreError> {
         let found = self.load_user(openid).await?;
-        Ok(found
-            .map(|versioned| versioned.value)
-            .filter(|user| user.appid == self.settings.app_id))
+        Ok(found.map(|versioned| versioned.value).filter(|user| user.appid == self.settings.app_id))
     }
 
     /// Checks authorize parameters against the registered app.
-    pub fn check_authorize(
-        &self,
-        params: &AuthorizeParams,
-    ) -> Result<AuthorizeRequest, AuthorizeError> {
-        check_authorize(
-            params,
-            &self.settings.app_id,
-            &self.settings.callback_domains,
-        )
+    pub fn check_authorize(&self, params: &AuthorizeParams) -> Result<AuthorizeRequest, AuthorizeError> {
+        check_authorize(params, &self.settings.app_id, &self.settings.callback_domains)
     }
 
     /// `GET /connect/oauth2/authorize`: a consent page, or for `snsapi_base`
@@ -699,10 +613,7 @@ impl MockWeChat {
         let request = self.check_authorize(&query.params)?;
         match request.scope {
             Scope::SnsapiUserinfo => {
-                let users = self
-                    .list_users(CONSENT_USERS_MAX)
-                    .await
-                    .map_err(page_busy)?;
+                let users = self.list_users(CONSENT_USERS_MAX).await.map_err(page_busy)?;
                 Ok(AuthorizeStep::Consent { request, users })
             }
             Scope::SnsapiBase => {
@@ -718,9 +629,7 @@ impl MockWeChat {
         if let Some(user) = self.app_user(openid).await.map_err(page_busy)? {
             return Ok(user);
         }
-        self.create_user(&NewMockUser::anonymous())
-            .await
-            .map_err(page_busy)
+        self.create_user(&NewMockUser::anonymous()).await.map_err(page_busy)
     }
 
     /// `POST /connect/oauth2/authorize`: where the browser goes after the
@@ -734,10 +643,7 @@ impl MockWeChat {
                 let code = self.issue_code(&request, &user).await.map_err(page_busy)?;
                 Ok(request.redirect_to(Some(&code)))
             }
-            _ => Err(AuthorizeError::new(
-                INVALID_ARGS,
-                "invalid args: action must be allow or deny",
-            )),
+            _ => Err(AuthorizeError::new(INVALID_ARGS, "invalid args: action must be allow or deny")),
         }
     }
 
@@ -747,22 +653,13 @@ impl MockWeChat {
                 .app_user(&openid)
                 .await
                 .map_err(page_busy)?
-                .ok_or_else(|| {
-                    AuthorizeError::new(
-                        errcode::INVALID_OPENID,
-                        "invalid openid (no such mock user)",
-                    )
-                }),
+                .ok_or_else(|| AuthorizeError::new(errcode::INVALID_OPENID, "invalid openid (no such mock user)")),
             UserChoice::New(new) => self.create_user(&new).await.map_err(page_busy),
         }
     }
 
     /// A random single-use code for `user`, bound to the app and scope.
-    async fn issue_code(
-        &self,
-        request: &AuthorizeRequest,
-        user: &MockWeChatUser,
-    ) -> Result<String, StoreError> {
+    async fn issue_code(&self, request: &AuthorizeRequest, user: &MockWeChatUser) -> Result<String, StoreError> {
         let code = random_url_safe(CODE_CHARS);
         let issued = Issued {
             grant: Grant {
@@ -775,16 +672,12 @@ impl MockWeChat {
             expires_at: after_secs(self.clock.now(), self.settings.code_ttl_secs),
             access_token: None,
         };
-        self.put(&code_key(&code), &issued, self.settings.code_ttl_secs)
-            .await?;
+        self.put(&code_key(&code), &issued, self.settings.code_ttl_secs).await?;
         Ok(code)
     }
 
     /// `GET /sns/oauth2/access_token`: trades a code for tokens, once.
-    pub async fn exchange_code(
-        &self,
-        query: &AccessTokenQuery,
-    ) -> Result<OAuthToken, WeChatApiError> {
+    pub async fn exchange_code(&self, query: &AccessTokenQuery) -> Result<OAuthToken, WeChatApiError> {
         self.check_app(&query.appid, &query.secret)?;
         if query.grant_type != GRANT_AUTHORIZATION_CODE {
             return Err(api_error(errcode::INVALID_GRANT_TYPE, "invalid grant_type"));
@@ -832,9 +725,7 @@ impl MockWeChat {
             return Err(api_error(errcode::CODE_BEEN_USED, "code been used"));
         }
         let ttl_secs = self.settings.code_ttl_secs;
-        self.put(&used_code_key(code), &true, ttl_secs)
-            .await
-            .map_err(system_busy)?;
+        self.put(&used_code_key(code), &true, ttl_secs).await.map_err(system_busy)?;
         Ok(issued.grant)
     }
 
@@ -862,23 +753,13 @@ impl MockWeChat {
             access_token: Some(access_token.clone()),
         };
         let ttl_secs = self.settings.refresh_token_ttl_secs;
-        self.put(&refresh_token_key(&refresh_token), &refresh, ttl_secs)
-            .await?;
+        self.put(&refresh_token_key(&refresh_token), &refresh, ttl_secs).await?;
         Ok(self.token_body(access_token, refresh_token, &grant))
     }
 
-    async fn put_access_token(
-        &self,
-        token: &str,
-        grant: &Grant,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn put_access_token(&self, token: &str, grant: &Grant, now: DateTime<Utc>) -> Result<(), StoreError> {
         let ttl_secs = self.settings.access_token_ttl_secs;
-        let access = Issued {
-            grant: grant.clone(),
-            expires_at: after_secs(now, ttl_secs),
-            access_token: None,
-        };
+        let access = Issued { grant: grant.clone(), expires_at: after_secs(now, ttl_secs), access_token: None };
         self.put(&access_token_key(token), &access, ttl_secs).await
     }
 
@@ -896,10 +777,7 @@ impl MockWeChat {
 
     /// `GET /sns/oauth2/refresh_token`: the same refresh token with a valid
     /// access token.
-    pub async fn refresh_token(
-        &self,
-        query: &RefreshTokenQuery,
-    ) -> Result<OAuthToken, WeChatApiError> {
+    pub async fn refresh_token(&self, query: &RefreshTokenQuery) -> Result<OAuthToken, WeChatApiError> {
         if query.appid != self.settings.app_id {
             return Err(api_error(errcode::INVALID_APPID, "invalid appid"));
         }
@@ -912,20 +790,13 @@ impl MockWeChat {
         }
         let key = refresh_token_key(&query.refresh_token);
         let found = self.get::<Issued>(&key).await.map_err(system_busy)?;
-        let mut refresh = found
-            .filter(|r| r.grant.appid == query.appid)
-            .ok_or_else(invalid)?;
+        let mut refresh = found.filter(|r| r.grant.appid == query.appid).ok_or_else(invalid)?;
         let now = self.clock.now();
         if now >= refresh.expires_at {
-            return Err(api_error(
-                errcode::REFRESH_TOKEN_EXPIRED,
-                "refresh_token expired",
-            ));
+            return Err(api_error(errcode::REFRESH_TOKEN_EXPIRED, "refresh_token expired"));
         }
-        let access_token = self
-            .renew_access_token(&mut refresh, &query.refresh_token, now)
-            .await
-            .map_err(system_busy)?;
+        let access_token =
+            self.renew_access_token(&mut refresh, &query.refresh_token, now).await.map_err(system_busy)?;
         Ok(self.token_body(access_token, query.refresh_token.clone(), &refresh.grant))
     }
 
@@ -948,35 +819,25 @@ impl MockWeChat {
         self.put_access_token(&token, &refresh.grant, now).await?;
         if refresh.access_token.as_deref() != Some(token.as_str()) {
             refresh.access_token = Some(token.clone());
-            let remaining_secs =
-                u64::try_from((refresh.expires_at - now).num_seconds()).unwrap_or(0);
-            self.put(&refresh_token_key(refresh_token), refresh, remaining_secs)
-                .await?;
+            let remaining_secs = u64::try_from((refresh.expires_at - now).num_seconds()).unwrap_or(0);
+            self.put(&refresh_token_key(refresh_token), refresh, remaining_secs).await?;
         }
         Ok(token)
     }
 
     /// `GET /sns/auth`: whether the access token is valid for this openid.
     pub async fn check_access_token(&self, query: &AccessTokenUse) -> Result<(), WeChatApiError> {
-        self.valid_grant(&query.access_token, &query.openid)
-            .await
-            .map(|_| ())
+        self.valid_grant(&query.access_token, &query.openid).await.map(|_| ())
     }
 
     async fn valid_grant(&self, access_token: &str, openid: &str) -> Result<Grant, WeChatApiError> {
         if access_token.is_empty() || access_token.len() > CREDENTIAL_CHARS_MAX {
             return Err(invalid_access_token());
         }
-        let found = self
-            .get::<Issued>(&access_token_key(access_token))
-            .await
-            .map_err(system_busy)?;
+        let found = self.get::<Issued>(&access_token_key(access_token)).await.map_err(system_busy)?;
         let access = found.ok_or_else(invalid_access_token)?;
         if self.clock.now() >= access.expires_at {
-            return Err(api_error(
-                errcode::ACCESS_TOKEN_EXPIRED,
-                "access_token expired",
-            ));
+            return Err(api_error(errcode::ACCESS_TOKEN_EXPIRED, "access_token expired"));
         }
         if access.grant.openid != openid {
             return Err(api_error(errcode::INVALID_OPENID, "invalid openid"));
@@ -1008,12 +869,7 @@ impl MockWeChat {
     }
 
     /// Stores `value` until `live_secs` from now, plus the grace period.
-    async fn put<T: Serialize>(
-        &self,
-        key: &str,
-        value: &T,
-        live_secs: u64,
-    ) -> Result<(), StoreError> {
+    async fn put<T: Serialize>(&self, key: &str, value: &T, live_secs: u64) -> Result<(), StoreError> {
         let text = to_json(value, key)?;
         let ttl = Duration::from_secs(live_secs.saturating_add(STORE_GRACE_SECS));
         self.store.put_ephemeral(key, &text, ttl).await
@@ -1030,17 +886,11 @@ impl MockWeChat {
 // ------------------------------------------------------------- helpers ----
 
 fn to_json<T: Serialize>(value: &T, key: &str) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
-        key: key.to_owned(),
-        reason: e.to_string(),
-    })
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt { key: key.to_owned(), reason: e.to_string() })
 }
 
 fn from_json<T: DeserializeOwned>(text: &str, key: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-        key: key.to_owned(),
-        reason: e.to_string(),
-    })
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt { key: key.to_owned(), reason: e.to_string() })
 }
 
 /// `now + secs`, saturating instead of overflowing on absurd settings.
@@ -1053,9 +903,7 @@ fn after_secs(now: DateTime<Utc>, secs: u64) -> DateTime<Utc> {
 
 fn random_url_safe(chars: usize) -> String {
     let mut rng = rand::rng();
-    (0..chars)
-        .map(|_| char::from(URL_SAFE[rng.random_range(0..URL_SAFE.len())]))
-        .collect()
+    (0..chars).map(|_| char::from(URL_SAFE[rng.random_range(0..URL_SAFE.len())])).collect()
 }
 
 fn random_wechat_id() -> String {
@@ -1113,10 +961,7 @@ mod tests {
             (&[("redirect_uri", "ftp://app.example.com/cb")], 10003),
             (&[("redirect_uri", "https://evil.example.com/cb")], 10003),
             (&[("redirect_uri", "https://sub.app.example.com/cb")], 10003),
-            (
-                &[("redirect_uri", "https://app.example.com.evil.io/cb")],
-                10003,
-            ),
+            (&[("redirect_uri", "https://app.example.com.evil.io/cb")], 10003),
             (&[("scope", "")], 10010),
             (&[("scope", "snsapi_login")], 10005),
             (&[("response_type", "token")], 10005),
@@ -1135,14 +980,8 @@ mod tests {
     #[test]
     fn redirects_keep_the_apps_query_and_deny_carries_state_only() {
         let request = check(&[]).unwrap();
-        assert_eq!(
-            request.redirect_to(Some("C0de")).as_str(),
-            "https://app.example.com/cb?x=1&code=C0de&state=abc123"
-        );
-        assert_eq!(
-            request.redirect_to(None).as_str(),
-            "https://app.example.com/cb?x=1&state=abc123"
-        );
+        assert_eq!(request.redirect_to(Some("C0de")).as_str(), "https://app.example.com/cb?x=1&code=C0de&state=abc123");
+        assert_eq!(request.redirect_to(None).as_str(), "https://app.example.com/cb?x=1&state=abc123");
     }
 
     #[test]
@@ -1150,15 +989,9 @@ mod tests {
         let flags = MockUserFlags::default();
         assert!(NewMockUser::new("小明", flags).is_ok());
         assert!(NewMockUser::new(&"明".repeat(32), flags).is_ok());
-        assert_eq!(
-            NewMockUser::new(&"明".repeat(33), flags),
-            Err(NicknameError::TooLong)
-        );
+        assert_eq!(NewMockUser::new(&"明".repeat(33), flags), Err(NicknameError::TooLong));
         assert_eq!(NewMockUser::new("  ", flags), Err(NicknameError::Blank));
-        assert_eq!(
-            NewMockUser::new("a\nb", flags),
-            Err(NicknameError::ControlCharacter)
-        );
+        assert_eq!(NewMockUser::new("a\nb", flags), Err(NicknameError::ControlCharacter));
         assert!(NewMockUser::anonymous().nickname().starts_with("微信用户"));
     }
 
@@ -1173,18 +1006,9 @@ mod tests {
         let UserChoice::New(new) = form.user_choice().unwrap() else {
             panic!("expected a new user");
         };
-        assert_eq!(
-            new.flags,
-            MockUserFlags {
-                snapshot: true,
-                ..MockUserFlags::default()
-            }
-        );
+        assert_eq!(new.flags, MockUserFlags { snapshot: true, ..MockUserFlags::default() });
         form.openid = "oAbc".into();
-        assert_eq!(
-            form.user_choice().unwrap(),
-            UserChoice::Existing("oAbc".into())
-        );
+        assert_eq!(form.user_choice().unwrap(), UserChoice::Existing("oAbc".into()));
         let empty = ConsentForm::default();
         assert_eq!(empty.user_choice().unwrap_err().errcode, MISSING_OPENID);
     }
@@ -1195,10 +1019,7 @@ mod tests {
         assert!(is_wechat_id(&user.openid) && is_wechat_id(&user.unionid));
         assert_ne!(user.openid, user.unionid);
         assert!(!is_wechat_id("o123"));
-        assert!(
-            user.headimgurl
-                .starts_with("https://thirdwx.qlogo.cn/mmopen/")
-        );
+        assert!(user.headimgurl.starts_with("https://thirdwx.qlogo.cn/mmopen/"));
         assert!(user.headimgurl.ends_with("/132"));
         assert_eq!(user.wallet.balance.to_string(), "0.00");
     }
@@ -1230,11 +1051,7 @@ mod tests {
             ..ConsentForm::default()
         };
         let target = ours.consent(&form).await.unwrap();
-        let code = target
-            .query_pairs()
-            .find(|(name, _)| name == "code")
-            .map(|(_, value)| value.into_owned())
-            .unwrap();
+        let code = target.query_pairs().find(|(name, _)| name == "code").map(|(_, value)| value.into_owned()).unwrap();
         let exchange = |appid: &str| AccessTokenQuery {
             appid: appid.into(),
             secret: "secret".into(),
@@ -1250,10 +1067,6 @@ mod tests {
     #[test]
     fn error_bodies_carry_a_request_id() {
         let error = api_error(errcode::INVALID_CODE, "invalid code");
-        assert!(
-            error.errmsg.starts_with("invalid code, rid: "),
-            "{}",
-            error.errmsg
-        );
+        assert!(error.errmsg.starts_with("invalid code, rid: "), "{}", error.errmsg);
     }
 }

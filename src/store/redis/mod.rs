@@ -44,26 +44,20 @@ pub struct RedisStore {
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisStore")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
+        f.debug_struct("RedisStore").field("prefix", &self.prefix).finish_non_exhaustive()
     }
 }
 
 impl RedisStore {
     /// Connects (failing fast if Redis is not there at startup).
     pub async fn connect(url: &str, settings: &StoreSettings) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError::Unavailable(format!("bad redis url: {e}")))?;
+        let client = redis::Client::open(url).map_err(|e| StoreError::Unavailable(format!("bad redis url: {e}")))?;
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(Duration::from_millis(settings.command_timeout_ms)))
             .set_connection_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)))
             .set_number_of_retries(RECONNECT_RETRIES)
             .set_max_delay(Duration::from_millis(500));
-        let connection = client
-            .get_connection_manager_with_config(config)
-            .await
-            .map_err(unavailable)?;
+        let connection = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
         Ok(RedisStore {
             connection,
             prefix: settings.key_prefix.clone(),
@@ -108,42 +102,26 @@ impl RedisStore {
 
     async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, StoreError> {
         let mut connection = self.connection.clone();
-        command
-            .query_async(&mut connection)
-            .await
-            .map_err(unavailable)
+        command.query_async(&mut connection).await.map_err(unavailable)
     }
 }
 
 /// Connection trouble is "unavailable" (503, retry); anything else is a bug
 /// the caller reports as an internal error.
 fn unavailable(error: RedisError) -> StoreError {
-    if error.is_io_error()
-        || error.is_timeout()
-        || error.is_connection_dropped()
-        || error.is_connection_refusal()
-    {
+    if error.is_io_error() || error.is_timeout() || error.is_connection_dropped() || error.is_connection_refusal() {
         StoreError::Unavailable(error.to_string())
     } else {
-        StoreError::Corrupt {
-            key: "redis".into(),
-            reason: error.to_string(),
-        }
+        StoreError::Corrupt { key: "redis".into(), reason: error.to_string() }
     }
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
-        key: "encode".into(),
-        reason: e.to_string(),
-    })
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt { key: "encode".into(), reason: e.to_string() })
 }
 
 fn decode<T: DeserializeOwned>(key: &str, text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-        key: key.to_owned(),
-        reason: e.to_string(),
-    })
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt { key: key.to_owned(), reason: e.to_string() })
 }
 
 #[async_trait]
@@ -153,11 +131,7 @@ impl Store for RedisStore {
         Ok(())
     }
 
-    async fn create_account(
-        &self,
-        account: &Account,
-        opening_entries: &[JournalEntry],
-    ) -> Result<(), StoreError> {
+    async fn create_account(&self, account: &Account, opening_entries: &[JournalEntry]) -> Result<(), StoreError> {
         let account_key = self.account_key(&account.id);
         let journal_key = self.journal_key(&account.id);
         let mut invocation = self.create_partition.key(&account_key);
@@ -166,10 +140,7 @@ impl Store for RedisStore {
             invocation.arg(encode(entry)?);
         }
         let mut connection = self.connection.clone();
-        let created: i64 = invocation
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
+        let created: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
         if created == 0 {
             return Err(StoreError::AlreadyExists);
         }
@@ -178,82 +149,42 @@ impl Store for RedisStore {
         // an unreachable partition (balanced on its own), never a login that
         // points at nothing. The two are separate steps to keep every script
         // within one cluster slot.
-        let _: i64 = self
-            .query(
-                redis::cmd("SADD")
-                    .arg(self.accounts_key())
-                    .arg(account.id.as_str()),
-            )
-            .await?;
+        let _: i64 = self.query(redis::cmd("SADD").arg(self.accounts_key()).arg(account.id.as_str())).await?;
         let claimed: Option<String> = self
-            .query(
-                redis::cmd("SET")
-                    .arg(self.login_key(&account.login.index_key()))
-                    .arg(account.id.as_str())
-                    .arg("NX"),
-            )
+            .query(redis::cmd("SET").arg(self.login_key(&account.login.index_key())).arg(account.id.as_str()).arg("NX"))
             .await?;
         if claimed.is_none() {
-            let _: i64 = self
-                .query(
-                    redis::cmd("SREM")
-                        .arg(self.accounts_key())
-                        .arg(account.id.as_str()),
-                )
-                .await?;
-            let _: i64 = self
-                .query(redis::cmd("DEL").arg(&account_key).arg(&journal_key))
-                .await?;
+            let _: i64 = self.query(redis::cmd("SREM").arg(self.accounts_key()).arg(account.id.as_str())).await?;
+            let _: i64 = self.query(redis::cmd("DEL").arg(&account_key).arg(&journal_key)).await?;
             return Err(StoreError::AlreadyExists);
         }
         Ok(())
     }
 
-    async fn account_id_by_login(
-        &self,
-        login_index_key: &str,
-    ) -> Result<Option<AccountId>, StoreError> {
-        let id: Option<String> = self
-            .query(redis::cmd("GET").arg(self.login_key(login_index_key)))
-            .await?;
+    async fn account_id_by_login(&self, login_index_key: &str) -> Result<Option<AccountId>, StoreError> {
+        let id: Option<String> = self.query(redis::cmd("GET").arg(self.login_key(login_index_key))).await?;
         Ok(id.as_deref().and_then(AccountId::parse))
     }
 
     async fn load_account(&self, id: &AccountId) -> Result<Option<Versioned<Account>>, StoreError> {
         let key = self.account_key(id);
-        let (version, data): (Option<u64>, Option<String>) = self
-            .query(redis::cmd("HMGET").arg(&key).arg("version").arg("data"))
-            .await?;
+        let (version, data): (Option<u64>, Option<String>) =
+            self.query(redis::cmd("HMGET").arg(&key).arg("version").arg("data")).await?;
         match (version, data) {
-            (Some(version), Some(data)) => Ok(Some(Versioned {
-                version,
-                value: decode(&key, &data)?,
-            })),
+            (Some(version), Some(data)) => Ok(Some(Versioned { version, value: decode(&key, &data)? })),
             _ => Ok(None),
         }
     }
 
     async fn commit_account(&self, commit: AccountCommit<'_>) -> Result<CommitOutcome, StoreError> {
-        let mut invocation = self
-            .commit_partition
-            .key(self.account_key(&commit.account.id));
-        invocation
-            .key(self.journal_key(&commit.account.id))
-            .arg(commit.expected_version)
-            .arg(encode(commit.account)?);
+        let mut invocation = self.commit_partition.key(self.account_key(&commit.account.id));
+        invocation.key(self.journal_key(&commit.account.id)).arg(commit.expected_version).arg(encode(commit.account)?);
         for entry in commit.new_entries {
             invocation.arg(encode(entry)?);
         }
         let mut connection = self.connection.clone();
-        let committed: i64 = invocation
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        Ok(if committed == 1 {
-            CommitOutcome::Committed
-        } else {
-            CommitOutcome::VersionConflict
-        })
+        let committed: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
+        Ok(if committed == 1 { CommitOutcome::Committed } else { CommitOutcome::VersionConflict })
     }
 
     async fn journal(
@@ -268,21 +199,13 @@ impl Store for RedisStore {
         if window.is_empty() {
             return Ok(Vec::new());
         }
-        let texts: Vec<String> = self
-            .query(
-                redis::cmd("LRANGE")
-                    .arg(&key)
-                    .arg(window.start)
-                    .arg(window.end - 1),
-            )
-            .await?;
+        let texts: Vec<String> =
+            self.query(redis::cmd("LRANGE").arg(&key).arg(window.start).arg(window.end - 1)).await?;
         texts.iter().rev().map(|text| decode(&key, text)).collect()
     }
 
     async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError> {
-        let members: Vec<String> = self
-            .query(redis::cmd("SMEMBERS").arg(self.accounts_key()))
-            .await?;
+        let members: Vec<String> = self.query(redis::cmd("SMEMBERS").arg(self.accounts_key())).await?;
         let mut ids: Vec<AccountId> = members.iter().filter_map(|m| AccountId::parse(m)).collect();
         ids.sort();
         Ok(ids)
@@ -290,40 +213,23 @@ impl Store for RedisStore {
 
     async fn put_ephemeral(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
         let ttl_ms = ttl.as_millis().max(1) as u64;
-        let _: () = self
-            .query(
-                redis::cmd("SET")
-                    .arg(self.ephemeral_key(key))
-                    .arg(value)
-                    .arg("PX")
-                    .arg(ttl_ms),
-            )
-            .await?;
+        let _: () = self.query(redis::cmd("SET").arg(self.ephemeral_key(key)).arg(value).arg("PX").arg(ttl_ms)).await?;
         Ok(())
     }
 
     async fn take_ephemeral(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.query(redis::cmd("GETDEL").arg(self.ephemeral_key(key)))
-            .await
+        self.query(redis::cmd("GETDEL").arg(self.ephemeral_key(key))).await
     }
 
     async fn get_ephemeral(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.query(redis::cmd("GET").arg(self.ephemeral_key(key)))
-            .await
+        self.query(redis::cmd("GET").arg(self.ephemeral_key(key))).await
     }
 
-    async fn load_document(
-        &self,
-        collection: &str,
-        id: &str,
-    ) -> Result<Option<Versioned<String>>, StoreError> {
+    async fn load_document(&self, collection: &str, id: &str) -> Result<Option<Versioned<String>>, StoreError> {
         let key = self.collection_key(collection);
-        let (body, version): (Option<String>, Option<u64>) = self
-            .query(redis::cmd("HMGET").arg(&key).arg(id).arg(format!("{id}#v")))
-            .await?;
-        Ok(body
-            .zip(version)
-            .map(|(value, version)| Versioned { version, value }))
+        let (body, version): (Option<String>, Option<u64>) =
+            self.query(redis::cmd("HMGET").arg(&key).arg(id).arg(format!("{id}#v"))).await?;
+        Ok(body.zip(version).map(|(value, version)| Versioned { version, value }))
     }
 
     async fn save_document(
@@ -336,43 +242,22 @@ impl Store for RedisStore {
         let mut invocation = self.save_document.key(self.collection_key(collection));
         invocation.arg(id).arg(expected_version).arg(body);
         let mut connection = self.connection.clone();
-        let saved: i64 = invocation
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        Ok(if saved == 1 {
-            CommitOutcome::Committed
-        } else {
-            CommitOutcome::VersionConflict
-        })
+        let saved: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
+        Ok(if saved == 1 { CommitOutcome::Committed } else { CommitOutcome::VersionConflict })
     }
 
-    async fn list_documents(
-        &self,
-        collection: &str,
-        limit: usize,
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    async fn list_documents(&self, collection: &str, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
         // Collections are small (mock provider data); HSCAN would page a large one.
-        let fields: Vec<(String, String)> = self
-            .query(redis::cmd("HGETALL").arg(self.collection_key(collection)))
-            .await?;
-        Ok(fields
-            .into_iter()
-            .filter(|(field, _)| !field.ends_with("#v"))
-            .take(limit)
-            .collect())
+        let fields: Vec<(String, String)> =
+            self.query(redis::cmd("HGETALL").arg(self.collection_key(collection))).await?;
+        Ok(fields.into_iter().filter(|(field, _)| !field.ends_with("#v")).take(limit).collect())
     }
 
     async fn get_index(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.query(redis::cmd("GET").arg(self.index_key(key))).await
     }
 
-    async fn swap_index(
-        &self,
-        key: &str,
-        expected: Option<&str>,
-        new: Option<&str>,
-    ) -> Result<bool, StoreError> {
+    async fn swap_index(&self, key: &str, expected: Option<&str>, new: Option<&str>) -> Result<bool, StoreError> {
         let flag = |present: bool| if present { "1" } else { "0" };
         let mut invocation = self.swap_index.key(self.index_key(key));
         invocation
@@ -381,10 +266,7 @@ impl Store for RedisStore {
             .arg(flag(new.is_some()))
             .arg(new.unwrap_or(""));
         let mut connection = self.connection.clone();
-        let swapped: i64 = invocation
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
+        let swapped: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
         Ok(swapped == 1)
     }
 
@@ -392,17 +274,9 @@ impl Store for RedisStore {
         let key = self.list_key(list);
         let mut pipeline = redis::pipe();
         pipeline.atomic().cmd("LPUSH").arg(&key).arg(value).ignore();
-        pipeline
-            .cmd("LTRIM")
-            .arg(&key)
-            .arg(0)
-            .arg(keep.max(1) as i64 - 1)
-            .ignore();
+        pipeline.cmd("LTRIM").arg(&key).arg(0).arg(keep.max(1) as i64 - 1).ignore();
         let mut connection = self.connection.clone();
-        let _: () = pipeline
-            .query_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
+        let _: () = pipeline.query_async(&mut connection).await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -410,12 +284,6 @@ impl Store for RedisStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        self.query(
-            redis::cmd("LRANGE")
-                .arg(self.list_key(list))
-                .arg(0)
-                .arg(limit as i64 - 1),
-        )
-        .await
+        self.query(redis::cmd("LRANGE").arg(self.list_key(list)).arg(0).arg(limit as i64 - 1)).await
     }
 }

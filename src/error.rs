@@ -37,6 +37,18 @@ pub enum ApiError {
     AccountFrozen,
     #[error("the password is incorrect")]
     PasswordIncorrect,
+    #[error("the payment PIN is incorrect")]
+    PinIncorrect { attempts_remaining: u8 },
+    #[error("the payment PIN is locked after too many wrong entries")]
+    PinLocked { locked_until: chrono::DateTime<chrono::Utc> },
+    #[error("no payment PIN is set yet")]
+    PinNotSet,
+    #[error("a payment PIN is already set; change it with the old PIN, or reset it with a reset_pin code")]
+    PinAlreadySet,
+    #[error("the new PIN is too easy to guess (repeated digits, a run like 123456, or a common PIN)")]
+    PinTooSimple,
+    #[error("no binding is waiting for an SMS code")]
+    NoPendingBinding,
     #[error("this needs a phone number on the account, to receive SMS codes")]
     PhoneRequired,
     #[error("the SMS code is incorrect")]
@@ -91,6 +103,12 @@ impl ApiError {
             ApiError::InsufficientBalance { .. } => "INSUFFICIENT_BALANCE",
             ApiError::AccountFrozen => "ACCOUNT_FROZEN",
             ApiError::PasswordIncorrect => "PASSWORD_INCORRECT",
+            ApiError::PinIncorrect { .. } => "PIN_INCORRECT",
+            ApiError::PinLocked { .. } => "PIN_LOCKED",
+            ApiError::PinNotSet => "PIN_NOT_SET",
+            ApiError::PinAlreadySet => "PIN_ALREADY_SET",
+            ApiError::PinTooSimple => "PIN_TOO_SIMPLE",
+            ApiError::NoPendingBinding => "NO_PENDING_BINDING",
             ApiError::PhoneRequired => "PHONE_REQUIRED",
             ApiError::SmsCodeIncorrect { .. } => "SMS_CODE_INCORRECT",
             ApiError::SmsCodeExpired => "SMS_CODE_EXPIRED",
@@ -122,6 +140,8 @@ impl ApiError {
             ApiError::RateLimited { retry_after_secs } => {
                 json!({ "retry_after_secs": retry_after_secs })
             }
+            ApiError::PinIncorrect { attempts_remaining } => json!({ "attempts_remaining": attempts_remaining }),
+            ApiError::PinLocked { locked_until } => json!({ "locked_until": locked_until }),
             ApiError::SmsCodeIncorrect { attempts_remaining } => {
                 json!({ "attempts_remaining": attempts_remaining })
             }
@@ -155,6 +175,12 @@ impl ResponseError for ApiError {
             ApiError::InsufficientBalance { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::AccountFrozen => StatusCode::LOCKED,
             ApiError::PasswordIncorrect => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PinIncorrect { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PinLocked { .. } => StatusCode::LOCKED,
+            ApiError::PinNotSet => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PinAlreadySet => StatusCode::CONFLICT,
+            ApiError::PinTooSimple => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NoPendingBinding => StatusCode::CONFLICT,
             ApiError::PhoneRequired => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::SmsCodeIncorrect { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::SmsCodeExpired => StatusCode::UNPROCESSABLE_ENTITY,

@@ -1,11 +1,12 @@
-//! Request-rate limits (governor's GCRA) on endpoints that guess secrets.
+//! Request-rate limits (governor's GCRA) on the endpoints that guess secrets:
+//! login, SMS codes and PIN entry, each per account (for login, per phone or
+//! email whether it exists or not, so answers never reveal which do) and per
+//! client IP. A refused request costs no password hashing or PIN check.
 //!
-//! Login attempts are limited per login identifier, so one account cannot be
-//! brute-forced however many addresses the guesses come from, and a limited
-//! attempt costs no password hashing. These limits are per process; the
-//! protections that must hold across instances (PIN attempt counters) are
-//! kept in the store instead.
+//! These limits live in each process. What must hold across instances — the
+//! payment-PIN lock — is counted in the store instead (see `domain::pin`).
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -13,40 +14,73 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::error::ApiError;
-use crate::settings::RateLimitSettings;
+use crate::settings::{RateLimit, RateLimitPair, RateLimitSettings};
 
-/// Forget idle keys once the table holds this many.
+/// Forget idle keys once a table holds this many.
 const KEYS_BEFORE_CLEANUP: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Login,
+    SmsCode,
+    PinEntry,
+}
 
 #[derive(Debug)]
 pub struct RateLimits {
-    login: DefaultKeyedRateLimiter<String>,
+    login: Limiters,
+    sms: Limiters,
+    pin: Limiters,
+}
+
+#[derive(Debug)]
+struct Limiters {
+    per_account: DefaultKeyedRateLimiter<String>,
+    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl Limiters {
+    fn new(pair: RateLimitPair) -> Limiters {
+        Limiters { per_account: keyed(pair.per_account), per_ip: keyed(pair.per_ip) }
+    }
 }
 
 impl RateLimits {
     pub fn new(settings: &RateLimitSettings) -> RateLimits {
-        RateLimits { login: keyed(settings.login_burst, settings.login_per_minute) }
+        RateLimits {
+            login: Limiters::new(settings.login),
+            sms: Limiters::new(settings.sms),
+            pin: Limiters::new(settings.pin),
+        }
     }
 
-    /// Counts one login attempt for `login_key`; 429 with the wait once over.
-    pub fn check_login(&self, login_key: &str) -> Result<(), ApiError> {
-        check(&self.login, login_key)
+    /// Counts one request for `action` by `account_key` from `ip`; 429 with the
+    /// wait once either is over its limit.
+    pub fn check(&self, action: Action, account_key: &str, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        let limiters = match action {
+            Action::Login => &self.login,
+            Action::SmsCode => &self.sms,
+            Action::PinEntry => &self.pin,
+        };
+        if let Some(ip) = ip {
+            check(&limiters.per_ip, &ip)?;
+        }
+        check(&limiters.per_account, &account_key.to_owned())
     }
 }
 
-fn keyed(burst: u32, per_minute: u32) -> DefaultKeyedRateLimiter<String> {
-    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-    let per_minute = per_minute.max(1);
-    let period = Duration::from_secs(60) / per_minute;
+fn keyed<K: std::hash::Hash + Eq + Clone>(limit: RateLimit) -> DefaultKeyedRateLimiter<K> {
+    let burst = NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN);
+    let period = Duration::from_secs(60) / limit.per_minute.max(1);
     let quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN)).allow_burst(burst);
     DefaultKeyedRateLimiter::keyed(quota)
 }
 
-fn check(limiter: &DefaultKeyedRateLimiter<String>, key: &str) -> Result<(), ApiError> {
+fn check<K: std::hash::Hash + Eq + Clone>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) -> Result<(), ApiError> {
     if limiter.len() > KEYS_BEFORE_CLEANUP {
         limiter.retain_recent();
     }
-    limiter.check_key(&key.to_owned()).map_err(|not_until| {
+    limiter.check_key(key).map_err(|not_until| {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
         // Round up: a client that waits the advertised seconds must succeed.
         let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -58,18 +92,36 @@ fn check(limiter: &DefaultKeyedRateLimiter<String>, key: &str) -> Result<(), Api
 mod tests {
     use super::*;
 
+    fn limits(per_account: u32, per_ip: u32) -> RateLimits {
+        let pair = RateLimitPair {
+            per_account: RateLimit { burst: per_account, per_minute: 6 },
+            per_ip: RateLimit { burst: per_ip, per_minute: 6 },
+        };
+        RateLimits::new(&RateLimitSettings { login: pair, sms: pair, pin: pair })
+    }
+
     #[test]
-    fn a_burst_is_allowed_then_refused_with_a_wait_per_key() {
-        let limits = RateLimits::new(&RateLimitSettings { login_burst: 3, login_per_minute: 6 });
+    fn a_burst_is_allowed_then_refused_with_a_wait_per_account() {
+        let limits = limits(3, 100);
+        let ip = Some("10.1.2.3".parse().unwrap());
         for _ in 0..3 {
-            assert!(limits.check_login("phone:13800000001").is_ok());
+            assert!(limits.check(Action::Login, "phone:13800000001", ip).is_ok());
         }
-        match limits.check_login("phone:13800000001") {
-            Err(ApiError::RateLimited { retry_after_secs }) => {
-                assert!((1..=10).contains(&retry_after_secs))
-            }
+        match limits.check(Action::Login, "phone:13800000001", ip) {
+            Err(ApiError::RateLimited { retry_after_secs }) => assert!((1..=10).contains(&retry_after_secs)),
             other => panic!("expected a rate limit, got {other:?}"),
         }
-        assert!(limits.check_login("phone:13800000002").is_ok(), "other logins are unaffected");
+        assert!(limits.check(Action::Login, "phone:13800000002", ip).is_ok(), "other accounts are unaffected");
+        assert!(limits.check(Action::PinEntry, "phone:13800000001", ip).is_ok(), "other actions are unaffected");
+    }
+
+    #[test]
+    fn one_address_is_limited_across_accounts() {
+        let limits = limits(100, 2);
+        let ip = Some("10.1.2.3".parse().unwrap());
+        assert!(limits.check(Action::SmsCode, "acc_a", ip).is_ok());
+        assert!(limits.check(Action::SmsCode, "acc_b", ip).is_ok());
+        assert!(matches!(limits.check(Action::SmsCode, "acc_c", ip), Err(ApiError::RateLimited { .. })));
+        assert!(limits.check(Action::SmsCode, "acc_c", Some("10.9.9.9".parse().unwrap())).is_ok());
     }
 }

@@ -28,6 +28,7 @@ pub struct Settings {
     pub wechat: WeChatSettings,
     pub mock_wechat: MockWeChatSettings,
     pub sms: SmsSettings,
+    pub pin: PinSettings,
     pub log: LogSettings,
 }
 
@@ -105,10 +106,34 @@ pub struct SmsSettings {
     pub outbox_keep: usize,
 }
 
+/// Request-rate limits per action, each per account (or login) and per client IP.
 #[derive(Debug, Clone, Deserialize)]
 pub struct RateLimitSettings {
-    pub login_burst: u32,
-    pub login_per_minute: u32,
+    pub login: RateLimitPair,
+    pub sms: RateLimitPair,
+    pub pin: RateLimitPair,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct RateLimitPair {
+    pub per_account: RateLimit,
+    pub per_ip: RateLimit,
+}
+
+/// `burst` requests at once, then refilled at `per_minute`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct RateLimit {
+    pub burst: u32,
+    pub per_minute: u32,
+}
+
+/// Wrong payment-PIN entries and the locks they lead to.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PinSettings {
+    pub attempts_max: u8,
+    pub lock_secs: u64,
+    pub lock_growth: u32,
+    pub lock_max_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -231,8 +256,19 @@ impl Settings {
         if self.auth.access_token_ttl_secs == 0 || self.auth.refresh_token_ttl_secs == 0 {
             problems.push("auth token lifetimes must be positive".into());
         }
-        if self.rate_limits.login_burst == 0 || self.rate_limits.login_per_minute == 0 {
-            problems.push("rate_limits.login_burst and login_per_minute must be at least 1".into());
+        let limits = &self.rate_limits;
+        for (name, pair) in [("login", limits.login), ("sms", limits.sms), ("pin", limits.pin)] {
+            for (scope, limit) in [("per_account", pair.per_account), ("per_ip", pair.per_ip)] {
+                if limit.burst == 0 || limit.per_minute == 0 {
+                    problems.push(format!("rate_limits.{name}.{scope}: burst and per_minute must be at least 1"));
+                }
+            }
+        }
+        if self.pin.attempts_max == 0 || self.pin.lock_secs == 0 || self.pin.lock_growth == 0 {
+            problems.push("pin.attempts_max, lock_secs and lock_growth must be at least 1".into());
+        }
+        if self.pin.lock_max_secs < self.pin.lock_secs {
+            problems.push("pin.lock_max_secs must be at least pin.lock_secs".into());
         }
         if self.wechat.client == WeChatClientKind::Builtin && !self.mock_wechat.enabled {
             problems.push("wechat.client = \"builtin\" needs mock_wechat.enabled = true".into());

@@ -13,6 +13,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::TokenIssuer;
 use crate::clock::SharedClock;
+use crate::domain::pin::PinPolicy;
 use crate::providers::sms::MockSmsOutbox;
 use crate::providers::wechat::WeChatClient;
 use crate::providers::wechat::builtin_client::BuiltinWeChatClient;
@@ -20,7 +21,7 @@ use crate::providers::wechat::http_client::HttpWeChatClient;
 use crate::providers::wechat::mock::MockWeChat;
 use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
-use crate::routes::{auth, bindings, me, mock_sms, mock_wechat, not_found, ops, system};
+use crate::routes::{auth, bindings, me, mock_sms, mock_wechat, not_found, ops, pin, system};
 use crate::services::Services;
 use crate::services::bindings::BindingPolicy;
 use crate::services::sms::SmsPolicy;
@@ -81,6 +82,12 @@ impl Application {
                 pepper: settings.auth.pin_pepper.clone(),
                 code_ttl: chrono::Duration::seconds(settings.sms.code_ttl_secs as i64),
                 attempts_max: settings.sms.code_attempts_max,
+            },
+            pin_policy: PinPolicy {
+                attempts_max: settings.pin.attempts_max,
+                lock: chrono::Duration::seconds(settings.pin.lock_secs as i64),
+                lock_growth: settings.pin.lock_growth,
+                lock_max: chrono::Duration::seconds(settings.pin.lock_max_secs as i64),
             },
         };
         if settings.seed.demo_accounts {
@@ -210,6 +217,9 @@ fn routes(config: &mut web::ServiceConfig) {
                 .route("/bindings/{id}", web::get().to(bindings::show))
                 .route("/bindings/{id}", web::delete().to(bindings::unbind))
                 .route("/bindings/{id}/confirm", web::post().to(bindings::confirm))
+                .route("/sms/codes", web::post().to(pin::request_sms_code))
+                .route("/pin", web::put().to(pin::set_pin))
+                .route("/pin/verify", web::post().to(pin::verify_pin))
                 .service(
                     web::scope("/ops")
                         .route("/accounts/{id}/credit", web::post().to(ops::credit))

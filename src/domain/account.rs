@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::binding::Binding;
 use super::credentials::Login;
 use super::ledger::{EntryKind, JournalEntry, LedgerBalances, LedgerError, Leg};
+use super::pin::{PinGuard, PinRecord};
 use super::sms::SmsChallenge;
 
 /// An opaque account id, e.g. `acc_01J…`.
@@ -88,6 +89,11 @@ pub struct Account {
     /// Outstanding SMS verification codes, as digests (see `sms`).
     #[serde(default)]
     pub sms_challenges: Vec<SmsChallenge>,
+    /// The payment PIN's salt and keyed digest, once set (see `pin`).
+    #[serde(default)]
+    pub pin: Option<PinRecord>,
+    #[serde(default)]
+    pub pin_guard: PinGuard,
 }
 
 /// What a posting needs besides its legs.
@@ -120,6 +126,8 @@ impl Account {
             journal_len: 0,
             bindings: Vec::new(),
             sms_challenges: Vec::new(),
+            pin: None,
+            pin_guard: PinGuard::default(),
         }
     }
 

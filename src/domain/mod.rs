@@ -6,4 +6,5 @@ pub mod binding;
 pub mod credentials;
 pub mod ledger;
 pub mod money;
+pub mod pin;
 pub mod sms;

@@ -4,10 +4,11 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use validator::Validate;
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ClientIp};
 use super::views::ProfileView;
 use crate::domain::credentials::{Login, Password};
 use crate::error::ApiError;
+use crate::rate_limit::Action;
 use crate::services::Services;
 
 /// Credentials: exactly one of `phone` or `email`, and the password.
@@ -41,14 +42,16 @@ pub async fn register(
     let login = request.login()?;
     let password = Password::parse(request.password)?;
     let account = services.register(login, password).await?;
-    Ok(HttpResponse::Created().json(ProfileView::from(&account)))
+    Ok(HttpResponse::Created().json(ProfileView::of(&account, services.now(), &services.pin_policy)))
 }
 
 pub async fn login(
     services: web::Data<Services>,
+    ip: ClientIp,
     ApiJson(request): ApiJson<CredentialsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let login = request.login()?;
+    services.rate_limits.check(Action::Login, &login.index_key(), ip.0)?;
     let tokens = services.login(login, request.password).await?;
     Ok(HttpResponse::Ok().json(tokens))
 }

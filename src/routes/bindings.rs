@@ -10,12 +10,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ClientIp};
+use super::pin::entered_pin;
 use crate::auth::AuthenticatedUser;
 use crate::auth::one_time_codes::is_sms_code;
 use crate::domain::account::AccountId;
 use crate::domain::binding::{Binding, BindingFailure, BindingId, BindingStatus};
 use crate::error::ApiError;
+use crate::rate_limit::Action;
 use crate::services::Services;
 
 /// A binding as its owner sees it: masked, never the raw openid.
@@ -87,9 +89,8 @@ pub struct ConfirmRequest {
 #[derive(Debug, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UnbindRequest {
-    /// The account password (the payment PIN will take its place).
-    #[validate(length(min = 1, max = 128, message = "must be the account password"))]
-    pub password: String,
+    /// The 6-digit payment PIN.
+    pub pin: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -186,11 +187,14 @@ pub async fn show(
 pub async fn unbind(
     services: web::Data<Services>,
     user: AuthenticatedUser,
+    ip: ClientIp,
     path: web::Path<String>,
     ApiJson(request): ApiJson<UnbindRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = binding_id(&path)?;
-    let binding = services.unbind_wechat(user.account_id(), &id, request.password).await?;
+    let pin = entered_pin("pin", &request.pin)?;
+    services.rate_limits.check(Action::PinEntry, user.account_id().as_str(), ip.0)?;
+    let binding = services.unbind_wechat(user.account_id(), &id, pin).await?;
     Ok(HttpResponse::Ok().json(BindingView::of(&binding, services.now())))
 }
 

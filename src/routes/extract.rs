@@ -60,6 +60,20 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ApiJson<T> {
     }
 }
 
+/// The address the request came from, for per-IP limits. The TCP peer, not
+/// `X-Forwarded-For`, which any client can write.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl FromRequest for ClientIp {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<ClientIp, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(ClientIp(request.peer_addr().map(|address| address.ip()))))
+    }
+}
+
 /// Deserialises with the path of the failing field, e.g. `amount` or `items[2].id`.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {

@@ -11,7 +11,7 @@ use crate::services::Services;
 
 pub async fn profile(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
     let account = services.load_account(user.account_id()).await?;
-    Ok(HttpResponse::Ok().json(ProfileView::from(&account)))
+    Ok(HttpResponse::Ok().json(ProfileView::of(&account, services.now(), &services.pin_policy)))
 }
 
 pub async fn wallet(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {

@@ -8,6 +8,7 @@ pub mod me;
 pub mod mock_sms;
 pub mod mock_wechat;
 pub mod ops;
+pub mod pin;
 pub mod system;
 pub mod views;
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::account::{Account, AccountId, Role, VerificationLevel};
 use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount};
 use crate::domain::money::Money;
+use crate::domain::pin::PinPolicy;
 use crate::error::ApiError;
 use crate::services::wallet::{JournalPage, PAGE_LIMIT_DEFAULT};
 
@@ -20,12 +21,16 @@ pub struct ProfileView {
     pub email: Option<String>,
     pub verification_level: VerificationLevel,
     pub pin_set: bool,
+    /// While the payment PIN is locked: when it unlocks.
+    pub pin_locked_until: Option<DateTime<Utc>>,
+    /// Wrong PIN entries left before it locks.
+    pub pin_attempts_remaining: u8,
     pub frozen: bool,
     pub created_at: DateTime<Utc>,
 }
 
-impl From<&Account> for ProfileView {
-    fn from(account: &Account) -> ProfileView {
+impl ProfileView {
+    pub fn of(account: &Account, now: DateTime<Utc>, pin_policy: &PinPolicy) -> ProfileView {
         let masked = account.login.masked();
         let is_phone = account.login.phone_number().is_some();
         ProfileView {
@@ -34,8 +39,9 @@ impl From<&Account> for ProfileView {
             phone: is_phone.then(|| masked.clone()),
             email: (!is_phone).then_some(masked),
             verification_level: account.level,
-            // Payment PINs are not part of the account yet; none is ever set.
-            pin_set: false,
+            pin_set: account.pin.is_some(),
+            pin_locked_until: account.pin_locked_until(now),
+            pin_attempts_remaining: account.pin_attempts_remaining(pin_policy, now),
             frozen: account.frozen,
             created_at: account.created_at,
         }

@@ -70,7 +70,6 @@ impl Services {
     }
 
     pub async fn login(&self, login: Login, password: String) -> Result<TokenPair, ApiError> {
-        self.rate_limits.check_login(&login.index_key())?;
         let refused = || ApiError::Unauthenticated("wrong login or password".into());
         let account = match self.store.account_id_by_login(&login.index_key()).await? {
             Some(id) => self.store.load_account(&id).await?.map(|v| v.value),

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::Services;
 use super::sms::sms_refusal;
 use crate::auth::one_time_codes::{new_state, plain_digest};
-use crate::auth::password;
 use crate::domain::account::{Account, AccountId};
 use crate::domain::binding::{Binding, BindingFailure, BindingId, WeChatDestination};
+use crate::domain::pin::Pin;
 use crate::domain::sms::{SmsPurpose, SmsVerdict};
 use crate::error::ApiError;
 use crate::providers::wechat::{WeChatClient, WeChatError};
@@ -244,24 +244,23 @@ impl Services {
         Ok(sms_refusal(verdict).unwrap_or(ApiError::SmsCodeExpired))
     }
 
+    /// Unbinding needs the payment PIN; a wrong one counts like any PIN entry.
     pub async fn unbind_wechat(
         &self,
         account_id: &AccountId,
         binding_id: &BindingId,
-        password: String,
+        pin: Pin,
     ) -> Result<Binding, ApiError> {
-        let account = self.load_account(account_id).await?;
-        account.binding(binding_id).ok_or(ApiError::NotFound { resource: "binding" })?;
-        self.rate_limits.check_login(&format!("unbind:{account_id}"))?;
-        let stored = account.password_hash.clone();
-        let matches = tokio::task::spawn_blocking(move || password::verify(&password, &stored))
-            .await
-            .map_err(ApiError::internal)?;
-        if !matches {
-            return Err(ApiError::PasswordIncorrect);
-        }
-        let (destination, account) =
-            self.update_account(account_id, |account, now| Ok((account.unbind(binding_id, now)?, Vec::new()))).await?;
+        let (unbound, account) = self
+            .update_account(account_id, |account, now| {
+                account.binding(binding_id).ok_or(ApiError::NotFound { resource: "binding" })?;
+                if let Some(refusal) = self.enter_pin(account, &pin, now) {
+                    return Ok((Err(refusal), Vec::new()));
+                }
+                Ok((Ok(account.unbind(binding_id, now)?), Vec::new()))
+            })
+            .await?;
+        let destination = unbound?;
         self.release_openid(&destination.openid, &index_owner(account_id, binding_id)).await;
         account.binding(binding_id).cloned().ok_or(ApiError::NotFound { resource: "binding" })
     }

@@ -11,6 +11,7 @@ use crate::auth::TokenIssuer;
 use crate::clock::SharedClock;
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
+use crate::domain::pin::PinPolicy;
 use crate::error::ApiError;
 use crate::rate_limit::RateLimits;
 use crate::store::{AccountCommit, CommitOutcome, SharedStore};
@@ -18,6 +19,7 @@ use crate::store::{AccountCommit, CommitOutcome, SharedStore};
 pub mod accounts;
 pub mod bindings;
 pub mod ledger_check;
+pub mod pin;
 pub mod seed;
 pub mod sms;
 pub mod wallet;
@@ -37,6 +39,7 @@ pub struct Services {
     pub commit_attempts_max: u32,
     pub bindings: bindings::BindingPolicy,
     pub sms: sms::SmsPolicy,
+    pub pin_policy: PinPolicy,
 }
 
 impl Services {
@@ -60,8 +63,13 @@ impl Services {
     ) -> Result<(T, Account), ApiError> {
         for attempt in 0..self.commit_attempts_max {
             let current = self.store.load_account(id).await?.ok_or(ApiError::NotFound { resource: "account" })?;
-            let mut account = current.value;
+            let mut account = current.value.clone();
             let (output, new_entries) = change(&mut account, self.now())?;
+            if new_entries.is_empty() && account == current.value {
+                // Nothing to write (a refusal decided on this version, say):
+                // no commit, so pure reads never contend with real changes.
+                return Ok((output, account));
+            }
             let commit =
                 AccountCommit { expected_version: current.version, account: &account, new_entries: &new_entries };
             match self.store.commit_account(commit).await? {

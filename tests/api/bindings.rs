@@ -23,7 +23,8 @@ on_both_stores!(
     a_second_binding_needs_unbinding_first,
     one_openid_is_never_active_on_two_accounts,
     another_users_binding_is_not_found,
-    unbinding_needs_the_password_and_frees_the_openid,
+    unbinding_needs_the_pin_and_frees_the_openid,
+    a_new_sms_code_can_be_requested_for_a_pending_binding,
     accounts_without_a_phone_cannot_bind,
 );
 
@@ -82,6 +83,12 @@ impl<'a> Phone<'a> {
         let redirect = self.browser.post(consent_url).form(&form).send().await.unwrap();
         assert_eq!(redirect.status(), StatusCode::FOUND);
         redirect.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    async fn set_pin(&self, pin: &str) {
+        json_of(self.app.request_sms_code(&self.token, "set_pin").await, StatusCode::ACCEPTED).await;
+        let code = self.app.latest_sms_code(&self.phone, "set_pin").await;
+        json_of(self.app.put_pin(&self.token, &json!({ "pin": pin, "sms_code": code })).await, StatusCode::OK).await;
     }
 
     /// Follows WeChat's redirect to the gateway's callback, as the browser would.
@@ -351,7 +358,7 @@ async fn another_users_binding_is_not_found(store: StoreKind) {
         .client
         .delete(app.url(&path))
         .bearer_auth(&stranger.token)
-        .json(&json!({ "password": "correct-horse" }))
+        .json(&json!({ "pin": "135790" }))
         .send()
         .await
         .unwrap();
@@ -361,21 +368,46 @@ async fn another_users_binding_is_not_found(store: StoreKind) {
     assert_error(nonsense, StatusCode::NOT_FOUND, "NOT_FOUND").await;
 }
 
-async fn unbinding_needs_the_password_and_frees_the_openid(store: StoreKind) {
+async fn unbinding_needs_the_pin_and_frees_the_openid(store: StoreKind) {
     let app = spawn_app(store).await;
     let openid = create_wechat_user(&app, "冯十二").await;
     let (owner, next) = (Phone::new(&app).await, Phone::new(&app).await);
     let active = owner.bind(Choice::Existing(&openid)).await;
     let path = format!("/v1/bindings/{}", active["id"].as_str().unwrap());
-    let unbind = |password: &'static str| {
-        app.client.delete(app.url(&path)).bearer_auth(&owner.token).json(&json!({ "password": password })).send()
+    let unbind = |pin: &'static str| {
+        app.client.delete(app.url(&path)).bearer_auth(&owner.token).json(&json!({ "pin": pin })).send()
     };
-    assert_error(unbind("wrong-password").await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "PASSWORD_INCORRECT").await;
-    let unbound = json_of(unbind("correct-horse").await.unwrap(), StatusCode::OK).await;
+    assert_error(unbind("135790").await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "PIN_NOT_SET").await;
+    owner.set_pin("135790").await;
+    let wrong = assert_error(unbind("246801").await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "PIN_INCORRECT").await;
+    assert_eq!(wrong["error"]["details"]["attempts_remaining"], 4);
+    assert_eq!(owner.binding(active["id"].as_str().unwrap()).await["status"], "active");
+    let unbound = json_of(unbind("135790").await.unwrap(), StatusCode::OK).await;
     assert_eq!(unbound["status"], "unbound");
-    assert_error(unbind("correct-horse").await.unwrap(), StatusCode::CONFLICT, "BINDING_STATUS_CONFLICT").await;
+    assert_error(unbind("135790").await.unwrap(), StatusCode::CONFLICT, "BINDING_STATUS_CONFLICT").await;
     assert_eq!(next.bind(Choice::Existing(&openid)).await["status"], "active");
     assert_eq!(owner.bind(Choice::NewUser { nickname: "新号", snapshot: false }).await["status"], "active");
+}
+
+async fn a_new_sms_code_can_be_requested_for_a_pending_binding(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let phone = Phone::new(&app).await;
+    let none_pending = app.request_sms_code(&phone.token, "bind_wechat").await;
+    assert_error(none_pending, StatusCode::CONFLICT, "NO_PENDING_BINDING").await;
+    let started = phone.start().await;
+    let location = phone
+        .consent(started["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "陈十三", snapshot: false })
+        .await;
+    json_of(phone.callback(&location).await, StatusCode::OK).await;
+    let first = phone.latest_sms_code().await;
+    json_of(app.request_sms_code(&phone.token, "bind_wechat").await, StatusCode::ACCEPTED).await;
+    let second = phone.latest_sms_code().await;
+    let binding_id = started["binding_id"].as_str().unwrap();
+    if first != second {
+        assert_error(phone.confirm(binding_id, &first).await, StatusCode::UNPROCESSABLE_ENTITY, "SMS_CODE_INCORRECT")
+            .await;
+    }
+    assert_eq!(json_of(phone.confirm(binding_id, &second).await, StatusCode::OK).await["status"], "active");
 }
 
 async fn accounts_without_a_phone_cannot_bind(store: StoreKind) {

@@ -9,6 +9,8 @@ use chrono::{TimeZone, Utc};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use walletgate::clock::ManualClock;
+use walletgate::providers::wechat::mock::MockWeChat;
+use walletgate::services::Services;
 use walletgate::settings::{Overrides, Settings};
 use walletgate::startup::Application;
 
@@ -52,6 +54,15 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
+    pub services: Services,
+    pub mock_wechat: Option<Arc<MockWeChat>>,
+}
+
+/// A registered phone user, logged in.
+pub struct TestUser {
+    pub id: String,
+    pub phone: String,
+    pub token: String,
 }
 
 pub async fn spawn_app(store: StoreKind) -> TestApp {
@@ -65,8 +76,10 @@ pub async fn spawn_app_with(store: StoreKind, customize: impl FnOnce(&mut Settin
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap()));
     let application = Application::build(settings, clock.clone()).await.expect("application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let services = application.services().clone();
+    let mock_wechat = application.mock_wechat().cloned();
     tokio::spawn(application.run_until_stopped());
-    TestApp { address, client: reqwest::Client::new(), clock }
+    TestApp { address, client: reqwest::Client::new(), clock, services, mock_wechat }
 }
 
 /// Asserts the catalogue's error shape and returns the body.
@@ -153,6 +166,46 @@ impl TestApp {
         let profile = json_of(self.register(&body).await, StatusCode::CREATED).await;
         let tokens = self.login_phone(&phone, "correct-horse").await;
         (profile["id"].as_str().unwrap().to_owned(), tokens["access_token"].as_str().unwrap().to_owned())
+    }
+
+    /// Registers and logs in a fresh phone user.
+    pub async fn new_phone_user(&self) -> TestUser {
+        let phone = unique_phone();
+        let body = json!({ "phone": phone, "password": "correct-horse" });
+        let profile = json_of(self.register(&body).await, StatusCode::CREATED).await;
+        let token = self.login_phone(&phone, "correct-horse").await["access_token"].as_str().unwrap().to_owned();
+        TestUser { id: profile["id"].as_str().unwrap().to_owned(), phone, token }
+    }
+
+    /// Logs in again, e.g. after the clock moved past the access token's life.
+    pub async fn log_in_again(&self, user: &mut TestUser) {
+        user.token = self.login_phone(&user.phone, "correct-horse").await["access_token"].as_str().unwrap().to_owned();
+    }
+
+    pub async fn request_sms_code(&self, token: &str, purpose: &str) -> Response {
+        self.post("/v1/sms/codes", Some(token), &json!({ "purpose": purpose })).await
+    }
+
+    /// The newest code the mock SMS outbox holds for `phone`, checking its purpose.
+    pub async fn latest_sms_code(&self, phone: &str, purpose: &str) -> String {
+        let outbox = json_of(self.get(&format!("/mock/sms/outbox?phone={phone}"), None).await, StatusCode::OK).await;
+        assert_eq!(outbox["items"][0]["purpose"], purpose, "outbox: {outbox}");
+        outbox["items"][0]["code"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn put_pin(&self, token: &str, body: &Value) -> Response {
+        self.client.put(self.url("/v1/pin")).bearer_auth(token).json(body).send().await.expect("request sent")
+    }
+
+    pub async fn verify_pin(&self, token: &str, pin: &str) -> Response {
+        self.post("/v1/pin/verify", Some(token), &json!({ "pin": pin })).await
+    }
+
+    /// Sets a first PIN the way the app does: SMS code, then PUT /v1/pin.
+    pub async fn set_pin(&self, user: &TestUser, pin: &str) {
+        json_of(self.request_sms_code(&user.token, "set_pin").await, StatusCode::ACCEPTED).await;
+        let code = self.latest_sms_code(&user.phone, "set_pin").await;
+        json_of(self.put_pin(&user.token, &json!({ "pin": pin, "sms_code": code })).await, StatusCode::OK).await;
     }
 
     pub async fn me(&self, token: &str) -> Response {

@@ -9,6 +9,7 @@ mod concurrency;
 mod errors;
 mod mock_wechat;
 mod multi_process;
+mod pin;
 mod redis_outage;
 mod store_conformance;
 mod system;

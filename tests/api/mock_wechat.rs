@@ -4,18 +4,16 @@
 
 use std::sync::Arc;
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Duration;
 use reqwest::{Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use walletgate::clock::ManualClock;
 use walletgate::providers::wechat::builtin_client::BuiltinWeChatClient;
 use walletgate::providers::wechat::http_client::HttpWeChatClient;
 use walletgate::providers::wechat::mock::MockWeChat;
 use walletgate::providers::wechat::{WeChatClient, WeChatError};
-use walletgate::startup::Application;
 
-use crate::helpers::{StoreKind, TestApp, assert_error, json_of, test_settings};
+use crate::helpers::{StoreKind, TestApp, assert_error, json_of, spawn_app_with};
 
 const REDIRECT_URI: &str = "http://127.0.0.1:9/wechat/callback";
 const AUTHORIZE: &str = "/mock/wechat/connect/oauth2/authorize";
@@ -36,19 +34,18 @@ struct MockApp {
 }
 
 async fn spawn_mock_app(store: StoreKind) -> MockApp {
-    let mut settings = test_settings(store);
+    let mut appid_and_secret = None;
     // Demo accounts are not needed here and cost password hashing.
-    settings.seed.demo_accounts = false;
-    let appid = settings.mock_wechat.app_id.clone();
-    let secret = settings.mock_wechat.app_secret.expose_secret().to_owned();
-    walletgate::telemetry::init_logging(&settings.log);
-    let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap()));
-    let application = Application::build(settings, clock.clone()).await.expect("application builds");
-    let mock = application.mock_wechat().cloned().expect("mock enabled");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until_stopped());
+    let app = spawn_app_with(store, |settings| {
+        settings.seed.demo_accounts = false;
+        let secret = settings.mock_wechat.app_secret.expose_secret().to_owned();
+        appid_and_secret = Some((settings.mock_wechat.app_id.clone(), secret));
+    })
+    .await;
+    let (appid, secret) = appid_and_secret.expect("settings were customised");
+    let mock = app.mock_wechat.clone().expect("mock enabled");
     let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    MockApp { app: TestApp { address, client: reqwest::Client::new(), clock }, mock, browser, appid, secret }
+    MockApp { app, mock, browser, appid, secret }
 }
 
 /// The value of query parameter `name` in a URL.

@@ -29,7 +29,12 @@ pub enum StoreVia {
 
 /// Starts the real `walletgate` binary on a free port, with the key prefix
 /// as a `WALLETGATE__…` environment variable.
-pub async fn start_gateway(store_url: &str, via: StoreVia, key_prefix: &str) -> GatewayProcess {
+pub async fn start_gateway(
+    store_url: &str,
+    via: StoreVia,
+    key_prefix: &str,
+    extra_env: &[(&str, &str)],
+) -> GatewayProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_walletgate"));
     command.args(["--port", "0"]).env_remove("WALLETGATE__STORE__URL");
     match via {
@@ -46,6 +51,7 @@ pub async fn start_gateway(store_url: &str, via: StoreVia, key_prefix: &str) -> 
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
+    command.envs(extra_env.iter().copied());
     let mut child = command.spawn().expect("walletgate binary starts");
     let stdout = child.stdout.take().expect("piped stdout");
     let address = tokio::time::timeout(STARTUP_WAIT, async move {
@@ -82,8 +88,10 @@ async fn login(client: &reqwest::Client, gateway: &GatewayProcess, body: Value) 
 async fn two_processes_sharing_redis_grant_exactly_the_affordable_debits() {
     let prefix = unique_prefix();
     let url = redis_url();
-    let (a, b) =
-        tokio::join!(start_gateway(&url, StoreVia::Flag, &prefix), start_gateway(&url, StoreVia::Environment, &prefix));
+    let (a, b) = tokio::join!(
+        start_gateway(&url, StoreVia::Flag, &prefix, &[]),
+        start_gateway(&url, StoreVia::Environment, &prefix, &[])
+    );
     let client = reqwest::Client::new();
 
     // Both seeded at once; each demo account exists exactly once, usable from both.
@@ -120,5 +128,50 @@ async fn two_processes_sharing_redis_grant_exactly_the_affordable_debits() {
         assert_eq!(report["balanced"], true, "{report}");
         assert_eq!(report["accounts_checked"], 5, "seeded once, not twice: {report}");
         assert_eq!(report["totals"]["user_available"], "125802.00", "{report}");
+    }
+}
+
+#[tokio::test]
+async fn two_processes_sharing_redis_count_wrong_pins_together() {
+    // Per-process rate limits would hide the race; the PIN lock must hold on its own.
+    let generous = [
+        ("WALLETGATE__RATE_LIMITS__PIN__PER_ACCOUNT__BURST", "1000"),
+        ("WALLETGATE__RATE_LIMITS__PIN__PER_IP__BURST", "1000"),
+    ];
+    let (prefix, url) = (unique_prefix(), redis_url());
+    let (a, b) = tokio::join!(
+        start_gateway(&url, StoreVia::Flag, &prefix, &generous),
+        start_gateway(&url, StoreVia::Environment, &prefix, &generous)
+    );
+    let client = reqwest::Client::new();
+    let phone = unique_phone();
+    let register = json!({ "phone": phone, "password": "correct-horse" });
+    json_of(post(&client, format!("{}/v1/auth/register", a.address), None, register).await, StatusCode::CREATED).await;
+    let token = login(&client, &a, json!({ "phone": phone, "password": "correct-horse" })).await;
+    let sms = post(&client, format!("{}/v1/sms/codes", b.address), Some(&token), json!({ "purpose": "set_pin" })).await;
+    json_of(sms, StatusCode::ACCEPTED).await;
+    let outbox = client.get(format!("{}/mock/sms/outbox?phone={phone}", a.address)).send().await.unwrap();
+    let code = json_of(outbox, StatusCode::OK).await["items"][0]["code"].as_str().unwrap().to_owned();
+    let set = client
+        .put(format!("{}/v1/pin", b.address))
+        .bearer_auth(&token)
+        .json(&json!({ "pin": "135790", "sms_code": code }))
+        .send()
+        .await
+        .unwrap();
+    json_of(set, StatusCode::OK).await;
+
+    let attempts = (0..100).map(|i| {
+        let gateway = if i % 2 == 0 { &a } else { &b };
+        post(&client, format!("{}/v1/pin/verify", gateway.address), Some(&token), json!({ "pin": "975310" }))
+    });
+    let statuses: Vec<StatusCode> = join_all(attempts).await.iter().map(|r| r.status()).collect();
+    let judged = statuses.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count();
+    let locked = statuses.iter().filter(|s| **s == StatusCode::LOCKED).count();
+    assert_eq!((judged, locked), (4, 96), "statuses: {statuses:?}");
+    for gateway in [&a, &b] {
+        let right =
+            post(&client, format!("{}/v1/pin/verify", gateway.address), Some(&token), json!({ "pin": "135790" })).await;
+        assert_eq!(right.status(), StatusCode::LOCKED, "locked on every instance");
     }
 }

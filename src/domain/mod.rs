@@ -4,7 +4,10 @@
 pub mod account;
 pub mod binding;
 pub mod credentials;
+pub mod fees;
+pub mod identity;
 pub mod ledger;
+pub mod limits;
 pub mod money;
 pub mod pin;
 pub mod sms;

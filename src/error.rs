@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::domain::binding::BindingError;
 use crate::domain::credentials::CredentialError;
+use crate::domain::kyc::KycError;
 use crate::domain::ledger::{LedgerAccount, LedgerError};
 use crate::domain::money::MoneyError;
 use crate::store::StoreError;
@@ -49,6 +50,12 @@ pub enum ApiError {
     PinTooSimple,
     #[error("no binding is waiting for an SMS code")]
     NoPendingBinding,
+    #[error("this ID number already verifies another account")]
+    IdNumberTaken,
+    #[error("the verification request does not apply: {reason}")]
+    KycConflict { reason: &'static str },
+    #[error("the simulated face check did not pass")]
+    FaceCheckFailed,
     #[error("this needs a phone number on the account, to receive SMS codes")]
     PhoneRequired,
     #[error("the SMS code is incorrect")]
@@ -109,6 +116,9 @@ impl ApiError {
             ApiError::PinAlreadySet => "PIN_ALREADY_SET",
             ApiError::PinTooSimple => "PIN_TOO_SIMPLE",
             ApiError::NoPendingBinding => "NO_PENDING_BINDING",
+            ApiError::IdNumberTaken => "ID_NUMBER_TAKEN",
+            ApiError::KycConflict { .. } => "KYC_CONFLICT",
+            ApiError::FaceCheckFailed => "FACE_CHECK_FAILED",
             ApiError::PhoneRequired => "PHONE_REQUIRED",
             ApiError::SmsCodeIncorrect { .. } => "SMS_CODE_INCORRECT",
             ApiError::SmsCodeExpired => "SMS_CODE_EXPIRED",
@@ -142,6 +152,7 @@ impl ApiError {
             }
             ApiError::PinIncorrect { attempts_remaining } => json!({ "attempts_remaining": attempts_remaining }),
             ApiError::PinLocked { locked_until } => json!({ "locked_until": locked_until }),
+            ApiError::KycConflict { reason } => json!({ "reason": reason }),
             ApiError::SmsCodeIncorrect { attempts_remaining } => {
                 json!({ "attempts_remaining": attempts_remaining })
             }
@@ -181,6 +192,9 @@ impl ResponseError for ApiError {
             ApiError::PinAlreadySet => StatusCode::CONFLICT,
             ApiError::PinTooSimple => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NoPendingBinding => StatusCode::CONFLICT,
+            ApiError::IdNumberTaken => StatusCode::CONFLICT,
+            ApiError::KycConflict { .. } => StatusCode::CONFLICT,
+            ApiError::FaceCheckFailed => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PhoneRequired => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::SmsCodeIncorrect { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::SmsCodeExpired => StatusCode::UNPROCESSABLE_ENTITY,
@@ -258,6 +272,19 @@ impl From<BindingError> for ApiError {
             }
             BindingError::WrongStatus { status, .. } => ApiError::BindingStatusConflict { status: status.as_str() },
             BindingError::Expired => ApiError::BindingExpired,
+        }
+    }
+}
+
+impl From<KycError> for ApiError {
+    fn from(error: KycError) -> ApiError {
+        match error {
+            KycError::NotFound => ApiError::NotFound { resource: "kyc_request" },
+            KycError::AlreadyVerified => ApiError::KycConflict { reason: "already_verified" },
+            KycError::AlreadyPending => ApiError::KycConflict { reason: "already_pending" },
+            KycError::AlreadyDecided => ApiError::KycConflict { reason: "already_decided" },
+            KycError::IdentityMismatch => ApiError::KycConflict { reason: "identity_mismatch" },
+            KycError::FaceCheckFailed => ApiError::FaceCheckFailed,
         }
     }
 }

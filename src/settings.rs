@@ -29,6 +29,7 @@ pub struct Settings {
     pub mock_wechat: MockWeChatSettings,
     pub sms: SmsSettings,
     pub pin: PinSettings,
+    pub kyc: KycSettings,
     pub log: LogSettings,
 }
 
@@ -125,6 +126,13 @@ pub struct RateLimitPair {
 pub struct RateLimit {
     pub burst: u32,
     pub per_minute: u32,
+}
+
+/// Identity verification review.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KycSettings {
+    pub auto_approve: bool,
+    pub auto_approve_after_secs: u64,
 }
 
 /// Wrong payment-PIN entries and the locks they lead to.

@@ -21,9 +21,10 @@ use crate::providers::wechat::http_client::HttpWeChatClient;
 use crate::providers::wechat::mock::MockWeChat;
 use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
-use crate::routes::{auth, bindings, me, mock_sms, mock_wechat, not_found, ops, pin, system};
+use crate::routes::{auth, bindings, kyc, me, mock_sms, mock_wechat, not_found, ops, pin, system};
 use crate::services::Services;
 use crate::services::bindings::BindingPolicy;
+use crate::services::kyc::KycPolicy;
 use crate::services::sms::SmsPolicy;
 use crate::settings::{Settings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings};
 use crate::store::{MemoryStore, RedisStore, SharedStore, StoreError};
@@ -88,6 +89,12 @@ impl Application {
                 lock: chrono::Duration::seconds(settings.pin.lock_secs as i64),
                 lock_growth: settings.pin.lock_growth,
                 lock_max: chrono::Duration::seconds(settings.pin.lock_max_secs as i64),
+            },
+            kyc: KycPolicy {
+                auto_approve_after: settings
+                    .kyc
+                    .auto_approve
+                    .then(|| chrono::Duration::seconds(settings.kyc.auto_approve_after_secs as i64)),
             },
         };
         if settings.seed.demo_accounts {
@@ -220,11 +227,15 @@ fn routes(config: &mut web::ServiceConfig) {
                 .route("/sms/codes", web::post().to(pin::request_sms_code))
                 .route("/pin", web::put().to(pin::set_pin))
                 .route("/pin/verify", web::post().to(pin::verify_pin))
+                .route("/kyc", web::post().to(kyc::submit))
+                .route("/kyc", web::get().to(kyc::overview))
                 .service(
                     web::scope("/ops")
                         .route("/accounts/{id}/credit", web::post().to(ops::credit))
                         .route("/accounts/{id}/debit", web::post().to(ops::debit))
-                        .route("/ledger/check", web::get().to(ops::ledger_check)),
+                        .route("/ledger/check", web::get().to(ops::ledger_check))
+                        .route("/kyc/{id}/approve", web::post().to(kyc::approve))
+                        .route("/kyc/{id}/reject", web::post().to(kyc::reject)),
                 ),
         );
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::binding::Binding;
 use super::credentials::Login;
+use super::kyc::KycRequest;
 use super::ledger::{EntryKind, JournalEntry, LedgerBalances, LedgerError, Leg};
 use super::pin::{PinGuard, PinRecord};
 use super::sms::SmsChallenge;
@@ -94,6 +95,9 @@ pub struct Account {
     pub pin: Option<PinRecord>,
     #[serde(default)]
     pub pin_guard: PinGuard,
+    /// Identity verification requests, pending and recently decided (see `kyc`).
+    #[serde(default)]
+    pub kyc_requests: Vec<KycRequest>,
 }
 
 /// What a posting needs besides its legs.
@@ -128,6 +132,7 @@ impl Account {
             sms_challenges: Vec::new(),
             pin: None,
             pin_guard: PinGuard::default(),
+            kyc_requests: Vec::new(),
         }
     }
 

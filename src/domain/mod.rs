@@ -6,6 +6,7 @@ pub mod binding;
 pub mod credentials;
 pub mod fees;
 pub mod identity;
+pub mod kyc;
 pub mod ledger;
 pub mod limits;
 pub mod money;

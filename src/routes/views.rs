@@ -38,7 +38,7 @@ impl ProfileView {
             role: account.role,
             phone: is_phone.then(|| masked.clone()),
             email: (!is_phone).then_some(masked),
-            verification_level: account.level,
+            verification_level: account.level_at(now),
             pin_set: account.pin.is_some(),
             pin_locked_until: account.pin_locked_until(now),
             pin_attempts_remaining: account.pin_attempts_remaining(pin_policy, now),

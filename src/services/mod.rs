@@ -18,6 +18,7 @@ use crate::store::{AccountCommit, CommitOutcome, SharedStore};
 
 pub mod accounts;
 pub mod bindings;
+pub mod kyc;
 pub mod ledger_check;
 pub mod pin;
 pub mod seed;
@@ -40,6 +41,7 @@ pub struct Services {
     pub bindings: bindings::BindingPolicy,
     pub sms: sms::SmsPolicy,
     pub pin_policy: PinPolicy,
+    pub kyc: kyc::KycPolicy,
 }
 
 impl Services {

@@ -7,6 +7,7 @@ mod auth;
 mod bindings;
 mod concurrency;
 mod errors;
+mod kyc;
 mod mock_wechat;
 mod multi_process;
 mod pin;

@@ -1,0 +1,255 @@
+//! Identity verification requests: a user asks for L1 (real name + resident
+//! ID) or L2 (L1 + a simulated face check); the request is decided by an
+//! operator or, if none has by its `auto_decide_at`, approved automatically.
+//! A due request counts as approved from that instant, whether or not anyone
+//! has written the approval down yet, so no background job is needed for it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::account::{Account, VerificationLevel};
+use super::identity::{RealName, ResidentId};
+
+/// Decided requests kept in the account's history.
+const DECIDED_REQUESTS_KEPT: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KycStatus {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KycRequest {
+    pub id: String,
+    pub level: VerificationLevel,
+    pub real_name: RealName,
+    pub id_number: ResidentId,
+    pub status: KycStatus,
+    pub submitted_at: DateTime<Utc>,
+    /// When a still-pending request counts as approved; `None`: operators only.
+    pub auto_decide_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub decided_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub decided_by: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl KycRequest {
+    /// The status as of `now`, counting a due automatic approval.
+    pub fn status_at(&self, now: DateTime<Utc>) -> KycStatus {
+        match (self.status, self.auto_decide_at) {
+            (KycStatus::Pending, Some(due)) if due <= now => KycStatus::Approved,
+            (status, _) => status,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KycError {
+    #[error("the account is already verified at this level or higher")]
+    AlreadyVerified,
+    #[error("a verification request is already pending")]
+    AlreadyPending,
+    #[error("the simulated face check did not pass")]
+    FaceCheckFailed,
+    #[error("the ID number differs from the one already verified on this account")]
+    IdentityMismatch,
+    #[error("verification request not found")]
+    NotFound,
+    #[error("the request was already decided")]
+    AlreadyDecided,
+}
+
+/// What a user submits.
+#[derive(Debug, Clone)]
+pub struct KycSubmission {
+    pub level: VerificationLevel,
+    pub real_name: RealName,
+    pub id_number: ResidentId,
+    /// The simulated face check's outcome; only L2 needs one.
+    pub face_check_passed: Option<bool>,
+}
+
+impl Account {
+    /// The level in force at `now`, counting a due automatic approval.
+    pub fn level_at(&self, now: DateTime<Utc>) -> VerificationLevel {
+        let approved = self.kyc_requests.iter().filter(|r| r.status_at(now) == KycStatus::Approved).map(|r| r.level);
+        approved.fold(self.level, VerificationLevel::max)
+    }
+
+    pub fn pending_kyc(&self, now: DateTime<Utc>) -> Option<&KycRequest> {
+        self.kyc_requests.iter().find(|r| r.status_at(now) == KycStatus::Pending)
+    }
+
+    /// The identity verified on this account, if any (the newest approved request's).
+    pub fn verified_identity(&self, now: DateTime<Utc>) -> Option<&KycRequest> {
+        self.kyc_requests.iter().rev().find(|r| r.status_at(now) == KycStatus::Approved)
+    }
+
+    pub fn submit_kyc(
+        &mut self,
+        submission: KycSubmission,
+        id: String,
+        now: DateTime<Utc>,
+        auto_decide_at: Option<DateTime<Utc>>,
+    ) -> Result<&KycRequest, KycError> {
+        if self.level_at(now) >= submission.level {
+            return Err(KycError::AlreadyVerified);
+        }
+        if self.pending_kyc(now).is_some() {
+            return Err(KycError::AlreadyPending);
+        }
+        if submission.level == VerificationLevel::L2 && submission.face_check_passed != Some(true) {
+            return Err(KycError::FaceCheckFailed);
+        }
+        if self.verified_identity(now).is_some_and(|verified| verified.id_number != submission.id_number) {
+            return Err(KycError::IdentityMismatch);
+        }
+        self.record_due_kyc_decisions(now);
+        self.kyc_requests.push(KycRequest {
+            id,
+            level: submission.level,
+            real_name: submission.real_name,
+            id_number: submission.id_number,
+            status: KycStatus::Pending,
+            submitted_at: now,
+            auto_decide_at,
+            decided_at: None,
+            decided_by: None,
+            reason: None,
+        });
+        self.prune_kyc_requests();
+        self.kyc_requests.last().ok_or(KycError::NotFound)
+    }
+
+    /// An operator's decision on a pending request.
+    pub fn decide_kyc(
+        &mut self,
+        request_id: &str,
+        approve: bool,
+        operator: &str,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<&KycRequest, KycError> {
+        self.record_due_kyc_decisions(now);
+        let request = self.kyc_requests.iter_mut().find(|r| r.id == request_id).ok_or(KycError::NotFound)?;
+        if request.status != KycStatus::Pending {
+            return Err(KycError::AlreadyDecided);
+        }
+        request.status = if approve { KycStatus::Approved } else { KycStatus::Rejected };
+        request.decided_at = Some(now);
+        request.decided_by = Some(operator.to_owned());
+        request.reason = reason;
+        if approve {
+            self.level = self.level.max(request.level);
+        }
+        Ok(request)
+    }
+
+    /// Writes down automatic approvals that fell due, so the record says what
+    /// `level_at` already counts.
+    pub fn record_due_kyc_decisions(&mut self, now: DateTime<Utc>) {
+        for request in &mut self.kyc_requests {
+            if request.status == KycStatus::Pending && request.status_at(now) == KycStatus::Approved {
+                request.status = KycStatus::Approved;
+                request.decided_at = request.auto_decide_at;
+                request.decided_by = Some("automatic".into());
+                self.level = self.level.max(request.level);
+            }
+        }
+    }
+
+    fn prune_kyc_requests(&mut self) {
+        let decided = self.kyc_requests.iter().filter(|r| r.status != KycStatus::Pending).count();
+        let mut to_drop = decided.saturating_sub(DECIDED_REQUESTS_KEPT);
+        self.kyc_requests.retain(|r| {
+            let drop = to_drop > 0 && r.status != KycStatus::Pending;
+            to_drop -= usize::from(drop);
+            !drop
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::account::{AccountId, PasswordHash, Role};
+    use crate::domain::credentials::Login;
+    use chrono::{Duration, NaiveDate};
+
+    fn now() -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000)
+    }
+
+    fn account() -> Account {
+        Account::open(
+            AccountId::parse("acc_demo_alice").unwrap(),
+            Role::User,
+            Login::phone("13800000001").unwrap(),
+            PasswordHash("x".into()),
+            VerificationLevel::L0,
+            now(),
+        )
+    }
+
+    fn submission(level: VerificationLevel, face: Option<bool>) -> KycSubmission {
+        let today = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        KycSubmission {
+            level,
+            real_name: RealName::parse("张三丰").unwrap(),
+            id_number: ResidentId::parse("11010519491231002X", today).unwrap(),
+            face_check_passed: face,
+        }
+    }
+
+    #[test]
+    fn a_request_counts_as_approved_once_due() {
+        let mut account = account();
+        let due = now() + Duration::seconds(5);
+        account.submit_kyc(submission(VerificationLevel::L1, None), "kyc_1".into(), now(), Some(due)).unwrap();
+        assert_eq!(account.level_at(now()), VerificationLevel::L0);
+        assert_eq!(account.level_at(due), VerificationLevel::L1);
+        account.record_due_kyc_decisions(due);
+        assert_eq!((account.level, account.kyc_requests[0].status), (VerificationLevel::L1, KycStatus::Approved));
+    }
+
+    #[test]
+    fn operators_decide_pending_requests_once() {
+        let mut account = account();
+        account.submit_kyc(submission(VerificationLevel::L2, Some(true)), "kyc_1".into(), now(), None).unwrap();
+        assert_eq!(account.level_at(now() + Duration::days(365)), VerificationLevel::L0, "no automatic decision");
+        account.decide_kyc("kyc_1", false, "acc_ops", Some("blurry photo".into()), now()).unwrap();
+        assert_eq!(account.decide_kyc("kyc_1", true, "acc_ops", None, now()), Err(KycError::AlreadyDecided));
+        account.submit_kyc(submission(VerificationLevel::L2, Some(true)), "kyc_2".into(), now(), None).unwrap();
+        account.decide_kyc("kyc_2", true, "acc_ops", None, now()).unwrap();
+        assert_eq!(account.level_at(now()), VerificationLevel::L2);
+    }
+
+    #[test]
+    fn submissions_are_refused_when_they_cannot_apply() {
+        let mut account = account();
+        assert_eq!(
+            account.submit_kyc(submission(VerificationLevel::L2, Some(false)), "k".into(), now(), None).unwrap_err(),
+            KycError::FaceCheckFailed
+        );
+        account.submit_kyc(submission(VerificationLevel::L1, None), "k1".into(), now(), None).unwrap();
+        assert_eq!(
+            account.submit_kyc(submission(VerificationLevel::L1, None), "k2".into(), now(), None).unwrap_err(),
+            KycError::AlreadyPending
+        );
+        account.decide_kyc("k1", true, "ops", None, now()).unwrap();
+        assert_eq!(
+            account.submit_kyc(submission(VerificationLevel::L1, None), "k3".into(), now(), None).unwrap_err(),
+            KycError::AlreadyVerified
+        );
+        let mut other_person = submission(VerificationLevel::L2, Some(true));
+        other_person.id_number =
+            ResidentId::parse("110105194912310038", NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()).unwrap();
+        assert_eq!(account.submit_kyc(other_person, "k4".into(), now(), None).unwrap_err(), KycError::IdentityMismatch);
+    }
+}

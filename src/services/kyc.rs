@@ -1,0 +1,112 @@
+//! Identity verification: submitting a request, automatic approval after a
+//! delay, operator decisions. A resident ID number is claimed in a unique
+//! index at submission, so it can verify only one account; a rejection frees it.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::Services;
+use crate::auth::one_time_codes::plain_digest;
+use crate::domain::account::{AccountId, VerificationLevel};
+use crate::domain::kyc::{KycRequest, KycSubmission};
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy)]
+pub struct KycPolicy {
+    /// How long a pending request waits before it counts as approved; `None`: operators only.
+    pub auto_approve_after: Option<Duration>,
+}
+
+fn id_number_index_key(id_number: &str) -> String {
+    // Keyed by digest so key names (which show in monitoring) carry no ID numbers.
+    format!("resident_id:{}", plain_digest(id_number))
+}
+
+fn request_index_key(request_id: &str) -> String {
+    format!("kyc_request:{request_id}")
+}
+
+impl Services {
+    pub async fn submit_kyc(&self, account_id: &AccountId, submission: KycSubmission) -> Result<KycRequest, ApiError> {
+        let id_key = id_number_index_key(submission.id_number.as_str());
+        self.claim_id_number(&id_key, account_id).await?;
+        let request_id = format!("kyc_{}", uuid::Uuid::now_v7().simple());
+        let auto_decide_at = self.kyc.auto_approve_after.map(|delay| self.now() + delay);
+        let submitted = self
+            .update_account(account_id, |account, now| {
+                let request = account.submit_kyc(submission.clone(), request_id.clone(), now, auto_decide_at)?;
+                Ok((request.clone(), Vec::new()))
+            })
+            .await;
+        match submitted {
+            Ok((request, _)) => {
+                self.store.swap_index(&request_index_key(&request.id), None, Some(account_id.as_str())).await?;
+                tracing::info!(request_id = %request.id, level = ?request.level, "identity verification submitted");
+                Ok(request)
+            }
+            Err(error) => {
+                self.release_id_number(&id_key, account_id).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Claims an ID number for `account_id`; fine if it already holds it.
+    async fn claim_id_number(&self, key: &str, account_id: &AccountId) -> Result<(), ApiError> {
+        if self.store.swap_index(key, None, Some(account_id.as_str())).await? {
+            return Ok(());
+        }
+        match self.store.get_index(key).await? {
+            Some(owner) if owner == account_id.as_str() => Ok(()),
+            _ => Err(ApiError::IdNumberTaken),
+        }
+    }
+
+    async fn release_id_number(&self, key: &str, account_id: &AccountId) {
+        if let Err(error) = self.store.swap_index(key, Some(account_id.as_str()), None).await {
+            tracing::warn!(%error, "could not release an ID number claim");
+        }
+    }
+
+    pub async fn decide_kyc(
+        &self,
+        operator: &AccountId,
+        request_id: &str,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<KycRequest, ApiError> {
+        let not_found = || ApiError::NotFound { resource: "kyc_request" };
+        let owner = self.store.get_index(&request_index_key(request_id)).await?.ok_or_else(not_found)?;
+        let account_id = AccountId::parse(&owner).ok_or_else(not_found)?;
+        let (request, _) = self
+            .update_account(&account_id, |account, now| {
+                let request = account.decide_kyc(request_id, approve, operator.as_str(), reason.clone(), now)?;
+                Ok((request.clone(), Vec::new()))
+            })
+            .await?;
+        if !approve {
+            self.release_id_number(&id_number_index_key(request.id_number.as_str()), &account_id).await;
+        }
+        tracing::info!(%operator, %request_id, approve, "identity verification decided");
+        Ok(request)
+    }
+
+    /// The level in force now, and the request still waiting, if any.
+    pub async fn kyc_status(&self, account_id: &AccountId) -> Result<KycOverview, ApiError> {
+        let account = self.load_account(account_id).await?;
+        let now = self.now();
+        Ok(KycOverview {
+            level: account.level_at(now),
+            verified: account.verified_identity(now).cloned(),
+            pending: account.pending_kyc(now).cloned(),
+            now,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct KycOverview {
+    pub level: VerificationLevel,
+    pub verified: Option<KycRequest>,
+    pub pending: Option<KycRequest>,
+    pub now: DateTime<Utc>,
+}

@@ -30,6 +30,7 @@ pub struct Settings {
     pub sms: SmsSettings,
     pub pin: PinSettings,
     pub kyc: KycSettings,
+    pub withdrawals: WithdrawalSettings,
     pub log: LogSettings,
 }
 
@@ -126,6 +127,35 @@ pub struct RateLimitPair {
 pub struct RateLimit {
     pub burst: u32,
     pub per_minute: u32,
+}
+
+/// Withdrawal rules. Amounts are strings ("1000.00") so that environment
+/// overrides are never read as floats; they are parsed and checked at startup.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WithdrawalSettings {
+    pub time_zone: String,
+    pub quote_ttl_secs: u64,
+    pub levels: LevelTable,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LevelTable {
+    pub l0: LevelSettings,
+    pub l1: LevelSettings,
+    pub l2: LevelSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LevelSettings {
+    pub withdrawals_allowed: bool,
+    pub amount_min: String,
+    pub per_transaction_max: String,
+    pub daily_amount_max: String,
+    pub monthly_amount_max: String,
+    pub daily_count_max: u32,
+    pub free_quota: String,
+    pub fee_rate: String,
+    pub min_fee: String,
 }
 
 /// Identity verification review.
@@ -271,6 +301,9 @@ impl Settings {
                     problems.push(format!("rate_limits.{name}.{scope}: burst and per_minute must be at least 1"));
                 }
             }
+        }
+        if let Err(problem) = crate::services::withdrawals::WithdrawalPolicy::from_settings(&self.withdrawals) {
+            problems.push(problem);
         }
         if self.pin.attempts_max == 0 || self.pin.lock_secs == 0 || self.pin.lock_growth == 0 {
             problems.push("pin.attempts_max, lock_secs and lock_growth must be at least 1".into());

@@ -26,6 +26,7 @@ use crate::services::Services;
 use crate::services::bindings::BindingPolicy;
 use crate::services::kyc::KycPolicy;
 use crate::services::sms::SmsPolicy;
+use crate::services::withdrawals::WithdrawalPolicy;
 use crate::settings::{Settings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings};
 use crate::store::{MemoryStore, RedisStore, SharedStore, StoreError};
 use crate::telemetry::{WalletgateRootSpan, metrics_handle, observe_request};
@@ -90,6 +91,7 @@ impl Application {
                 lock_growth: settings.pin.lock_growth,
                 lock_max: chrono::Duration::seconds(settings.pin.lock_max_secs as i64),
             },
+            withdrawals: WithdrawalPolicy::from_settings(&settings.withdrawals).map_err(anyhow::Error::msg)?,
             kyc: KycPolicy {
                 auto_approve_after: settings
                     .kyc

@@ -9,6 +9,8 @@ use super::binding::Binding;
 use super::credentials::Login;
 use super::kyc::KycRequest;
 use super::ledger::{EntryKind, JournalEntry, LedgerBalances, LedgerError, Leg};
+use super::limits::WithdrawalUsage;
+use super::money::Money;
 use super::pin::{PinGuard, PinRecord};
 use super::sms::SmsChallenge;
 
@@ -98,6 +100,13 @@ pub struct Account {
     /// Identity verification requests, pending and recently decided (see `kyc`).
     #[serde(default)]
     pub kyc_requests: Vec<KycRequest>,
+    /// Withdrawals counted against the daily and monthly caps (see `limits`).
+    #[serde(default)]
+    pub withdrawal_usage: WithdrawalUsage,
+    /// How much of the lifetime free fee quota is spent (see `fees`). An ID
+    /// number verifies one account only, so per account is per identity.
+    #[serde(default)]
+    pub fee_quota_used: Money,
 }
 
 /// What a posting needs besides its legs.
@@ -133,6 +142,8 @@ impl Account {
             pin: None,
             pin_guard: PinGuard::default(),
             kyc_requests: Vec::new(),
+            withdrawal_usage: WithdrawalUsage::default(),
+            fee_quota_used: Money::ZERO,
         }
     }
 

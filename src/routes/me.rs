@@ -4,7 +4,7 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::views::{BalanceView, MovementPage, MovementView, PageQuery, ProfileView};
+use super::views::{MovementPage, MovementView, PageQuery, ProfileView, WalletView};
 use crate::auth::AuthenticatedUser;
 use crate::error::ApiError;
 use crate::services::Services;
@@ -15,8 +15,8 @@ pub async fn profile(services: web::Data<Services>, user: AuthenticatedUser) -> 
 }
 
 pub async fn wallet(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
-    let account = services.load_account(user.account_id()).await?;
-    Ok(HttpResponse::Ok().json(BalanceView::from(&account)))
+    let overview = services.wallet_overview(user.account_id()).await?;
+    Ok(HttpResponse::Ok().json(WalletView::from(&overview)))
 }
 
 pub async fn transactions(

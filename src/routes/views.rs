@@ -5,10 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::account::{Account, AccountId, Role, VerificationLevel};
 use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount};
+use crate::domain::limits::LimitsLeft;
 use crate::domain::money::Money;
 use crate::domain::pin::PinPolicy;
 use crate::error::ApiError;
 use crate::services::wallet::{JournalPage, PAGE_LIMIT_DEFAULT};
+use crate::services::withdrawals::WalletOverview;
 
 /// The profile an account sees of itself.
 #[derive(Debug, Serialize)]
@@ -63,6 +65,27 @@ impl From<&Account> for BalanceView {
             currency: "CNY",
             available: account.ledger.user_available,
             held: account.ledger.user_held,
+        }
+    }
+}
+
+/// `GET /v1/wallet`: balances, and what the limits and free fee quota leave.
+#[derive(Debug, Serialize)]
+pub struct WalletView {
+    #[serde(flatten)]
+    pub balance: BalanceView,
+    pub verification_level: VerificationLevel,
+    pub limits: LimitsLeft,
+    pub fee_free_quota_remaining: Money,
+}
+
+impl From<&WalletOverview> for WalletView {
+    fn from(overview: &WalletOverview) -> WalletView {
+        WalletView {
+            balance: BalanceView::from(&overview.account),
+            verification_level: overview.level,
+            limits: overview.limits_left,
+            fee_free_quota_remaining: overview.fee_free_quota_remaining,
         }
     }
 }

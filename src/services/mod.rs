@@ -24,6 +24,7 @@ pub mod pin;
 pub mod seed;
 pub mod sms;
 pub mod wallet;
+pub mod withdrawals;
 
 /// Upper bound of the random pause between two commit attempts grows with
 /// the attempt number, up to this many microseconds.
@@ -42,6 +43,7 @@ pub struct Services {
     pub sms: sms::SmsPolicy,
     pub pin_policy: PinPolicy,
     pub kyc: kyc::KycPolicy,
+    pub withdrawals: withdrawals::WithdrawalPolicy,
 }
 
 impl Services {

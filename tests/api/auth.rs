@@ -57,7 +57,16 @@ async fn registration_creates_an_l0_account_with_a_zero_balance(store: StoreKind
     assert_eq!(profile["frozen"], false);
     let token = app.login_phone(&phone, "correct-horse").await["access_token"].as_str().unwrap().to_owned();
     let wallet = json_of(app.wallet(&token).await, StatusCode::OK).await;
-    assert_eq!(wallet, json!({ "account_id": profile["id"], "currency": "CNY", "available": "0.00", "held": "0.00" }));
+    let expected = json!({
+        "account_id": profile["id"], "currency": "CNY", "available": "0.00", "held": "0.00",
+        "verification_level": "L0",
+        "limits": {
+            "per_transaction_max": "1000.00", "daily_remaining": "1000.00",
+            "monthly_remaining": "3000.00", "daily_count_remaining": 5
+        },
+        "fee_free_quota_remaining": "1000.00"
+    });
+    assert_eq!(wallet, expected);
 
     let email = format!("{}@Example.COM", uuid::Uuid::new_v4().simple());
     let created =

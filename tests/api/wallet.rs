@@ -13,6 +13,7 @@ on_both_stores!(
     adjusting_an_unknown_account_is_not_found,
     the_ledger_check_adds_up_every_account,
     a_user_cannot_see_another_users_movement,
+    the_wallet_shows_the_limits_of_the_level_in_force,
 );
 
 async fn an_operator_credit_is_a_balanced_entry_the_user_sees(store: StoreKind) {
@@ -125,4 +126,26 @@ async fn a_user_cannot_see_another_users_movement(store: StoreKind) {
         let response = app.get(&format!("/v1/wallet/transactions/{bad}"), Some(&alice)).await;
         assert_error(response, StatusCode::NOT_FOUND, "NOT_FOUND").await;
     }
+}
+
+async fn the_wallet_shows_the_limits_of_the_level_in_force(store: StoreKind) {
+    let app = spawn_app(store).await;
+    for (phone, password, per_transaction, daily) in
+        [("13800000002", "bob-demo", "50000.00", "100000.00"), ("13800000003", "carol-demo", "5000.00", "10000.00")]
+    {
+        let token = app.login_phone(phone, password).await["access_token"].as_str().unwrap().to_owned();
+        let wallet = json_of(app.wallet(&token).await, StatusCode::OK).await;
+        assert_eq!(wallet["limits"]["per_transaction_max"], per_transaction);
+        assert_eq!(wallet["limits"]["daily_remaining"], daily);
+    }
+    // A verification that falls due raises the limits at once.
+    let user = app.new_phone_user().await;
+    let identity = json!({ "level": "L1", "real_name": "王五", "id_number": "11010519491231002X" });
+    json_of(app.post("/v1/kyc", Some(&user.token), &identity).await, StatusCode::ACCEPTED).await;
+    app.clock.advance(chrono::Duration::seconds(5));
+    let wallet = json_of(app.wallet(&user.token).await, StatusCode::OK).await;
+    assert_eq!(
+        (wallet["verification_level"].as_str(), wallet["limits"]["per_transaction_max"].as_str()),
+        (Some("L1"), Some("5000.00"))
+    );
 }

@@ -1,0 +1,113 @@
+//! Withdrawal rules as configured: limits and fees per verification level,
+//! and the time zone whose calendar days and months the caps count in.
+//! The wallet screen's "limits left" and "free quota left" come from here.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+
+use super::Services;
+use crate::domain::account::{Account, AccountId, VerificationLevel};
+use crate::domain::fees::FeePolicy;
+use crate::domain::limits::{LevelLimits, LimitsLeft};
+use crate::domain::money::Money;
+use crate::error::ApiError;
+use crate::settings::{LevelSettings, WithdrawalSettings};
+
+/// The rules of one verification level.
+#[derive(Debug, Clone, Copy)]
+pub struct LevelRules {
+    pub limits: LevelLimits,
+    pub fees: FeePolicy,
+}
+
+#[derive(Debug, Clone)]
+pub struct WithdrawalPolicy {
+    pub time_zone: Tz,
+    pub quote_ttl: chrono::Duration,
+    levels: [LevelRules; 3],
+}
+
+/// The wallet as its owner sees it now.
+#[derive(Debug)]
+pub struct WalletOverview {
+    pub account: Account,
+    pub level: VerificationLevel,
+    pub limits_left: LimitsLeft,
+    pub fee_free_quota_remaining: Money,
+}
+
+impl WithdrawalPolicy {
+    pub fn from_settings(settings: &WithdrawalSettings) -> Result<WithdrawalPolicy, String> {
+        let time_zone: Tz = settings
+            .time_zone
+            .parse()
+            .map_err(|_| format!("withdrawals.time_zone {:?} is not an IANA time zone", settings.time_zone))?;
+        let levels = [
+            level_rules("l0", &settings.levels.l0)?,
+            level_rules("l1", &settings.levels.l1)?,
+            level_rules("l2", &settings.levels.l2)?,
+        ];
+        let quote_ttl = chrono::Duration::seconds(settings.quote_ttl_secs as i64);
+        Ok(WithdrawalPolicy { time_zone, quote_ttl, levels })
+    }
+
+    pub fn rules(&self, level: VerificationLevel) -> &LevelRules {
+        match level {
+            VerificationLevel::L0 => &self.levels[0],
+            VerificationLevel::L1 => &self.levels[1],
+            VerificationLevel::L2 => &self.levels[2],
+        }
+    }
+
+    /// The calendar date at `now` in the configured zone.
+    pub fn local_date(&self, now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&self.time_zone).date_naive()
+    }
+}
+
+fn level_rules(name: &str, level: &LevelSettings) -> Result<LevelRules, String> {
+    let money = |key: &str, text: &str| {
+        text.parse::<Money>()
+            .ok()
+            .filter(|m| !m.is_negative())
+            .ok_or_else(|| format!("withdrawals.levels.{name}.{key} must be an amount like \"1000.00\", got {text:?}"))
+    };
+    let rate: Decimal =
+        level.fee_rate.parse().ok().filter(|rate: &Decimal| (Decimal::ZERO..Decimal::ONE).contains(rate)).ok_or_else(
+            || format!("withdrawals.levels.{name}.fee_rate must be a decimal in [0, 1), got {:?}", level.fee_rate),
+        )?;
+    let limits = LevelLimits {
+        withdrawals_allowed: level.withdrawals_allowed,
+        amount_min: money("amount_min", &level.amount_min)?,
+        per_transaction_max: money("per_transaction_max", &level.per_transaction_max)?,
+        daily_amount_max: money("daily_amount_max", &level.daily_amount_max)?,
+        monthly_amount_max: money("monthly_amount_max", &level.monthly_amount_max)?,
+        daily_count_max: level.daily_count_max,
+    };
+    if limits.amount_min > limits.per_transaction_max {
+        return Err(format!("withdrawals.levels.{name}: amount_min is above per_transaction_max"));
+    }
+    let fees = FeePolicy {
+        free_quota: money("free_quota", &level.free_quota)?,
+        rate,
+        min_fee: money("min_fee", &level.min_fee)?,
+    };
+    Ok(LevelRules { limits, fees })
+}
+
+impl Services {
+    pub async fn wallet_overview(&self, account_id: &AccountId) -> Result<WalletOverview, ApiError> {
+        let account = self.load_account(account_id).await?;
+        let now = self.now();
+        let level = account.level_at(now);
+        let rules = self.withdrawals.rules(level);
+        let today = self.withdrawals.local_date(now);
+        Ok(WalletOverview {
+            limits_left: account.withdrawal_usage.left(&rules.limits, today),
+            fee_free_quota_remaining: rules.fees.quota_left(account.fee_quota_used),
+            level,
+            account,
+        })
+    }
+}

@@ -95,13 +95,20 @@ impl Services {
     /// Rotates a refresh token: the presented one is consumed, a new pair issued.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ApiError> {
         let digest = refresh_token_digest(refresh_token);
-        let Some(text) = self.store.take_ephemeral(&refresh_key(&digest)).await? else {
+        let key = refresh_key(&digest);
+        let Some(text) = self.store.get_ephemeral(&key).await? else {
             self.revoke_family_if_reused(&digest).await?;
             return Err(refresh_refused());
         };
         let record: RefreshRecord = serde_json::from_str(&text).map_err(ApiError::internal)?;
+        // The "used" mark goes down before the token is taken, so a second
+        // use, even a concurrent one, always finds it and revokes the family.
         let remember = Duration::from_secs(USED_REFRESH_MEMORY_SECS);
         self.store.put_ephemeral(&used_refresh_key(&digest), &record.family, remember).await?;
+        if self.store.take_ephemeral(&key).await?.is_none() {
+            self.revoke_family_if_reused(&digest).await?;
+            return Err(refresh_refused());
+        }
         if record.expires_at <= self.now()
             || self.store.get_ephemeral(&revoked_family_key(&record.family)).await?.is_some()
         {

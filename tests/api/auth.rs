@@ -205,7 +205,32 @@ async fn user_tokens_cannot_use_operator_endpoints(store: StoreKind) {
     assert_eq!(app.available(&alice).await, "0.00");
 }
 
-on_both_stores!(repeated_login_attempts_are_rate_limited_per_login);
+on_both_stores!(
+    repeated_login_attempts_are_rate_limited_per_login,
+    concurrent_uses_of_one_refresh_token_revoke_its_family
+);
+
+async fn concurrent_uses_of_one_refresh_token_revoke_its_family(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let tokens = app.login_phone("13800000002", "bob-demo").await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let responses = futures_util::future::join_all((0..10).map(|_| app.refresh(refresh))).await;
+    let mut rotated = Vec::new();
+    for response in responses {
+        if response.status() == StatusCode::OK {
+            rotated.push(response.json::<serde_json::Value>().await.unwrap());
+        } else {
+            assert_error(response, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+        }
+    }
+    // At most one use wins; the others are reuse, which revokes the whole
+    // family, so even the winner's new refresh token is dead.
+    assert!(rotated.len() <= 1, "{rotated:?}");
+    for pair in rotated {
+        let next = app.refresh(pair["refresh_token"].as_str().unwrap()).await;
+        assert_error(next, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+    }
+}
 
 async fn repeated_login_attempts_are_rate_limited_per_login(store: StoreKind) {
     let app = spawn_app(store).await;

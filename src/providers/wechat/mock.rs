@@ -719,13 +719,16 @@ impl MockWeChat {
         if self.clock.now() >= issued.expires_at {
             return Err(api_error(errcode::CODE_EXPIRED, "code expired"));
         }
+        // The tombstone goes down before the code is taken, so that any
+        // exchange that finds the code gone also finds the tombstone and
+        // answers "used", never "invalid", however the requests interleave.
+        let ttl_secs = self.settings.code_ttl_secs;
+        self.put(&used_code_key(code), &true, ttl_secs).await.map_err(system_busy)?;
         // Of concurrent exchanges only one takes the code; the rest are replays.
         let taken = self.store.take_ephemeral(&key).await.map_err(system_busy)?;
         if taken.is_none() {
             return Err(api_error(errcode::CODE_BEEN_USED, "code been used"));
         }
-        let ttl_secs = self.settings.code_ttl_secs;
-        self.put(&used_code_key(code), &true, ttl_secs).await.map_err(system_busy)?;
         Ok(issued.grant)
     }
 

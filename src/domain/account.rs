@@ -165,6 +165,27 @@ impl Account {
     }
 }
 
+/// Shared by the domain's unit tests: a fixed moment and Alice at L0.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    pub fn now() -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::days(20_000)
+    }
+
+    pub fn alice() -> Account {
+        Account::open(
+            AccountId::parse("acc_demo_alice").unwrap(),
+            Role::User,
+            Login::phone("13800000001").unwrap(),
+            PasswordHash("x".into()),
+            VerificationLevel::L0,
+            now(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

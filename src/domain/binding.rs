@@ -282,22 +282,10 @@ fn end(binding: &mut Binding, status: BindingStatus, failure: Option<BindingFail
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::account::{AccountId, PasswordHash, Role, VerificationLevel};
-    use crate::domain::credentials::Login;
-
-    fn now() -> DateTime<Utc> {
-        DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000)
-    }
+    use crate::domain::account::fixtures::{alice, now};
 
     fn account() -> Account {
-        Account::open(
-            AccountId::parse("acc_demo_alice").unwrap(),
-            Role::User,
-            Login::phone("13800000001").unwrap(),
-            PasswordHash("x".into()),
-            VerificationLevel::L0,
-            now(),
-        )
+        alice()
     }
 
     fn destination() -> WeChatDestination {

@@ -178,23 +178,11 @@ impl Account {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::account::{AccountId, PasswordHash, Role};
-    use crate::domain::credentials::Login;
+    use crate::domain::account::fixtures::{alice, now};
     use chrono::{Duration, NaiveDate};
 
-    fn now() -> DateTime<Utc> {
-        DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000)
-    }
-
     fn account() -> Account {
-        Account::open(
-            AccountId::parse("acc_demo_alice").unwrap(),
-            Role::User,
-            Login::phone("13800000001").unwrap(),
-            PasswordHash("x".into()),
-            VerificationLevel::L0,
-            now(),
-        )
+        alice()
     }
 
     fn submission(level: VerificationLevel, face: Option<bool>) -> KycSubmission {

@@ -173,27 +173,15 @@ impl Account {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::account::{AccountId, PasswordHash, Role, VerificationLevel};
-    use crate::domain::credentials::Login;
+    use crate::domain::account::fixtures::{alice, now};
     use proptest::prelude::*;
-
-    fn now() -> DateTime<Utc> {
-        DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000)
-    }
 
     fn policy() -> PinPolicy {
         PinPolicy { attempts_max: 5, lock: Duration::hours(3), lock_growth: 2, lock_max: Duration::hours(24) }
     }
 
     fn account_with_pin() -> Account {
-        let mut account = Account::open(
-            AccountId::parse("acc_demo_alice").unwrap(),
-            Role::User,
-            Login::phone("13800000001").unwrap(),
-            PasswordHash("x".into()),
-            VerificationLevel::L0,
-            now(),
-        );
+        let mut account = alice();
         account.set_pin(PinRecord { salt: "s".into(), digest: "right".into(), set_at: now() });
         account
     }

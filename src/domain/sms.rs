@@ -102,23 +102,11 @@ impl Account {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::account::{AccountId, PasswordHash, Role, VerificationLevel};
-    use crate::domain::credentials::Login;
+    use crate::domain::account::fixtures::{alice, now};
     use chrono::Duration;
 
-    fn now() -> DateTime<Utc> {
-        DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000)
-    }
-
     fn account_with_code(digest: &str) -> Account {
-        let mut account = Account::open(
-            AccountId::parse("acc_demo_alice").unwrap(),
-            Role::User,
-            Login::phone("13800000001").unwrap(),
-            PasswordHash("x".into()),
-            VerificationLevel::L0,
-            now(),
-        );
+        let mut account = alice();
         account.issue_sms_challenge(SmsChallenge {
             purpose: SmsPurpose::BindWechat,
             subject: "bnd_1".into(),

@@ -14,7 +14,9 @@ use crate::domain::binding::BindingError;
 use crate::domain::credentials::CredentialError;
 use crate::domain::kyc::KycError;
 use crate::domain::ledger::{LedgerAccount, LedgerError};
+use crate::domain::limits::{LimitError, LimitKind};
 use crate::domain::money::MoneyError;
+use crate::domain::withdrawal::WithdrawalError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,14 @@ pub enum ApiError {
     NoPendingBinding,
     #[error("this ID number already verifies another account")]
     IdNumberTaken,
+    #[error("the destination is not an active binding of this account")]
+    NoActiveBinding,
+    #[error("this verification level cannot withdraw; verify your identity first")]
+    VerificationRequired,
+    #[error("the amount is below the minimum of {minimum}")]
+    AmountBelowMinimum { minimum: String },
+    #[error("the amount exceeds the {limit} limit")]
+    LimitExceeded { limit: &'static str, remaining: serde_json::Value },
     #[error("the verification request does not apply: {reason}")]
     KycConflict { reason: &'static str },
     #[error("the simulated face check did not pass")]
@@ -117,6 +127,10 @@ impl ApiError {
             ApiError::PinTooSimple => "PIN_TOO_SIMPLE",
             ApiError::NoPendingBinding => "NO_PENDING_BINDING",
             ApiError::IdNumberTaken => "ID_NUMBER_TAKEN",
+            ApiError::NoActiveBinding => "NO_ACTIVE_BINDING",
+            ApiError::VerificationRequired => "VERIFICATION_REQUIRED",
+            ApiError::AmountBelowMinimum { .. } => "AMOUNT_BELOW_MINIMUM",
+            ApiError::LimitExceeded { .. } => "LIMIT_EXCEEDED",
             ApiError::KycConflict { .. } => "KYC_CONFLICT",
             ApiError::FaceCheckFailed => "FACE_CHECK_FAILED",
             ApiError::PhoneRequired => "PHONE_REQUIRED",
@@ -153,6 +167,8 @@ impl ApiError {
             ApiError::PinIncorrect { attempts_remaining } => json!({ "attempts_remaining": attempts_remaining }),
             ApiError::PinLocked { locked_until } => json!({ "locked_until": locked_until }),
             ApiError::KycConflict { reason } => json!({ "reason": reason }),
+            ApiError::AmountBelowMinimum { minimum } => json!({ "minimum": minimum }),
+            ApiError::LimitExceeded { limit, remaining } => json!({ "limit": limit, "remaining": remaining }),
             ApiError::SmsCodeIncorrect { attempts_remaining } => {
                 json!({ "attempts_remaining": attempts_remaining })
             }
@@ -193,6 +209,10 @@ impl ResponseError for ApiError {
             ApiError::PinTooSimple => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NoPendingBinding => StatusCode::CONFLICT,
             ApiError::IdNumberTaken => StatusCode::CONFLICT,
+            ApiError::NoActiveBinding => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::VerificationRequired => StatusCode::FORBIDDEN,
+            ApiError::AmountBelowMinimum { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::LimitExceeded { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::KycConflict { .. } => StatusCode::CONFLICT,
             ApiError::FaceCheckFailed => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PhoneRequired => StatusCode::UNPROCESSABLE_ENTITY,
@@ -286,6 +306,41 @@ impl From<KycError> for ApiError {
             KycError::IdentityMismatch => ApiError::KycConflict { reason: "identity_mismatch" },
             KycError::FaceCheckFailed => ApiError::FaceCheckFailed,
         }
+    }
+}
+
+impl From<WithdrawalError> for ApiError {
+    fn from(error: WithdrawalError) -> ApiError {
+        match error {
+            WithdrawalError::BindingNotFound => ApiError::NotFound { resource: "binding" },
+            WithdrawalError::NoActiveBinding => ApiError::NoActiveBinding,
+            WithdrawalError::AccountFrozen => ApiError::AccountFrozen,
+            WithdrawalError::InsufficientBalance { available, required } => {
+                ApiError::InsufficientBalance { available: available.to_string(), requested: required.to_string() }
+            }
+            WithdrawalError::Limit(LimitError::NotAllowed) => ApiError::VerificationRequired,
+            WithdrawalError::Limit(LimitError::BelowMinimum { minimum }) => {
+                ApiError::AmountBelowMinimum { minimum: minimum.to_string() }
+            }
+            WithdrawalError::Limit(LimitError::AmountExceeded { limit, remaining }) => {
+                ApiError::LimitExceeded { limit: limit_name(limit), remaining: json!(remaining) }
+            }
+            WithdrawalError::Limit(LimitError::CountExceeded { remaining }) => {
+                ApiError::LimitExceeded { limit: limit_name(LimitKind::DailyCount), remaining: json!(remaining) }
+            }
+            WithdrawalError::Limit(LimitError::Money(error)) | WithdrawalError::Money(error) => {
+                ApiError::internal(error)
+            }
+        }
+    }
+}
+
+fn limit_name(limit: LimitKind) -> &'static str {
+    match limit {
+        LimitKind::PerTransaction => "per_transaction",
+        LimitKind::Daily => "daily",
+        LimitKind::Monthly => "monthly",
+        LimitKind::DailyCount => "daily_count",
     }
 }
 

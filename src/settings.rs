@@ -135,6 +135,8 @@ pub struct RateLimit {
 pub struct WithdrawalSettings {
     pub time_zone: String,
     pub quote_ttl_secs: u64,
+    pub manual_review_over: String,
+    pub auto_review_delay_secs: u64,
     pub levels: LevelTable,
 }
 

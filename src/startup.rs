@@ -21,7 +21,7 @@ use crate::providers::wechat::http_client::HttpWeChatClient;
 use crate::providers::wechat::mock::MockWeChat;
 use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
-use crate::routes::{auth, bindings, kyc, me, mock_sms, mock_wechat, not_found, ops, pin, system};
+use crate::routes::{auth, bindings, kyc, me, mock_sms, mock_wechat, not_found, ops, pin, system, withdrawals};
 use crate::services::Services;
 use crate::services::bindings::BindingPolicy;
 use crate::services::kyc::KycPolicy;
@@ -231,6 +231,7 @@ fn routes(config: &mut web::ServiceConfig) {
                 .route("/pin/verify", web::post().to(pin::verify_pin))
                 .route("/kyc", web::post().to(kyc::submit))
                 .route("/kyc", web::get().to(kyc::overview))
+                .route("/withdrawals/quote", web::post().to(withdrawals::quote))
                 .service(
                     web::scope("/ops")
                         .route("/accounts/{id}/credit", web::post().to(ops::credit))

@@ -133,6 +133,9 @@ pub struct Binding {
     pub ended_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub failure: Option<BindingFailure>,
+    /// Withdrawals made to this destination; the first one is reviewed by a person.
+    #[serde(default)]
+    pub withdrawal_count: u32,
 }
 
 impl Binding {
@@ -187,6 +190,7 @@ impl Account {
             activated_at: None,
             ended_at: None,
             failure: None,
+            withdrawal_count: 0,
         });
         self.prune_bindings();
         Ok(id)

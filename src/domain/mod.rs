@@ -12,3 +12,4 @@ pub mod limits;
 pub mod money;
 pub mod pin;
 pub mod sms;
+pub mod withdrawal;

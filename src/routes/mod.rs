@@ -12,6 +12,7 @@ pub mod ops;
 pub mod pin;
 pub mod system;
 pub mod views;
+pub mod withdrawals;
 
 /// Answers any path no route matched, in the catalogue's shape.
 pub async fn not_found() -> Result<actix_web::HttpResponse, crate::error::ApiError> {

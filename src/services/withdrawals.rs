@@ -7,10 +7,14 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 
 use super::Services;
+use serde::{Deserialize, Serialize};
+
 use crate::domain::account::{Account, AccountId, VerificationLevel};
+use crate::domain::binding::BindingId;
 use crate::domain::fees::FeePolicy;
 use crate::domain::limits::{LevelLimits, LimitsLeft};
-use crate::domain::money::Money;
+use crate::domain::money::{Amount, Money};
+use crate::domain::withdrawal::{ReviewPolicy, WithdrawalPlan};
 use crate::error::ApiError;
 use crate::settings::{LevelSettings, WithdrawalSettings};
 
@@ -25,8 +29,37 @@ pub struct LevelRules {
 pub struct WithdrawalPolicy {
     pub time_zone: Tz,
     pub quote_ttl: chrono::Duration,
+    pub review: ReviewPolicy,
+    pub auto_review_delay: chrono::Duration,
     levels: [LevelRules; 3],
 }
+
+/// A priced withdrawal, promised until `expires_at`; it reserves nothing.
+#[derive(Debug)]
+pub struct Quote {
+    pub id: String,
+    pub plan: WithdrawalPlan,
+    pub expires_at: DateTime<Utc>,
+    /// `None` when an operator must review it first.
+    pub expected_settlement_at: Option<DateTime<Utc>>,
+}
+
+/// What a submission checks a quote against.
+#[derive(Debug, Serialize, Deserialize)]
+struct QuoteRecord {
+    account_id: AccountId,
+    binding_id: BindingId,
+    amount: Money,
+    fee: Money,
+    expires_at: DateTime<Utc>,
+}
+
+fn quote_key(id: &str) -> String {
+    format!("quote:{id}")
+}
+
+/// How long a quote record outlives its promise, so the store reclaims it.
+const QUOTE_RECORD_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The wallet as its owner sees it now.
 #[derive(Debug)]
@@ -49,7 +82,14 @@ impl WithdrawalPolicy {
             level_rules("l2", &settings.levels.l2)?,
         ];
         let quote_ttl = chrono::Duration::seconds(settings.quote_ttl_secs as i64);
-        Ok(WithdrawalPolicy { time_zone, quote_ttl, levels })
+        let manual_over = settings.manual_review_over.parse::<Money>().map_err(|_| {
+            format!(
+                "withdrawals.manual_review_over must be an amount like \"5000.00\", got {:?}",
+                settings.manual_review_over
+            )
+        })?;
+        let auto_review_delay = chrono::Duration::seconds(settings.auto_review_delay_secs as i64);
+        Ok(WithdrawalPolicy { time_zone, quote_ttl, review: ReviewPolicy { manual_over }, auto_review_delay, levels })
     }
 
     pub fn rules(&self, level: VerificationLevel) -> &LevelRules {
@@ -97,6 +137,38 @@ fn level_rules(name: &str, level: &LevelSettings) -> Result<LevelRules, String> 
 }
 
 impl Services {
+    /// Prices a withdrawal with every check a submission makes except the PIN.
+    pub async fn quote_withdrawal(
+        &self,
+        account_id: &AccountId,
+        binding_id: &BindingId,
+        amount: Amount,
+    ) -> Result<Quote, ApiError> {
+        let account = self.load_account(account_id).await?;
+        let now = self.now();
+        let rules = self.withdrawals.rules(account.level_at(now));
+        let today = self.withdrawals.local_date(now);
+        let plan =
+            account.plan_withdrawal(binding_id, amount, &rules.limits, &rules.fees, &self.withdrawals.review, today)?;
+        let quote = Quote {
+            id: format!("quo_{}", uuid::Uuid::now_v7().simple()),
+            expires_at: now + self.withdrawals.quote_ttl,
+            expected_settlement_at: plan.review_reasons.is_empty().then(|| now + self.withdrawals.auto_review_delay),
+            plan,
+        };
+        let record = QuoteRecord {
+            account_id: account_id.clone(),
+            binding_id: binding_id.clone(),
+            amount: amount.money(),
+            fee: quote.plan.fee.fee,
+            expires_at: quote.expires_at,
+        };
+        let text = serde_json::to_string(&record).map_err(ApiError::internal)?;
+        let keep = self.withdrawals.quote_ttl.to_std().unwrap_or_default() + QUOTE_RECORD_GRACE;
+        self.store.put_ephemeral(&quote_key(&quote.id), &text, keep).await?;
+        Ok(quote)
+    }
+
     pub async fn wallet_overview(&self, account_id: &AccountId) -> Result<WalletOverview, ApiError> {
         let account = self.load_account(account_id).await?;
         let now = self.now();

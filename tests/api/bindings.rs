@@ -29,7 +29,7 @@ on_both_stores!(
 );
 
 /// A logged-in phone user and a browser that does not follow redirects.
-struct Phone<'a> {
+pub(crate) struct Phone<'a> {
     app: &'a TestApp,
     phone: String,
     token: String,
@@ -37,13 +37,19 @@ struct Phone<'a> {
 }
 
 /// What the consent page posts, as the mock's form names them.
-enum Choice<'a> {
+pub(crate) enum Choice<'a> {
     NewUser { nickname: &'a str, snapshot: bool },
     Existing(&'a str),
     Deny,
 }
 
 impl<'a> Phone<'a> {
+    /// The phone of a user registered elsewhere.
+    pub(crate) fn of(app: &'a TestApp, user: &crate::helpers::TestUser) -> Phone<'a> {
+        let browser = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+        Phone { app, phone: user.phone.clone(), token: user.token.clone(), browser }
+    }
+
     async fn new(app: &'a TestApp) -> Phone<'a> {
         let phone = unique_phone();
         let body = json!({ "phone": phone, "password": "correct-horse" });
@@ -113,7 +119,7 @@ impl<'a> Phone<'a> {
     }
 
     /// The whole happy path; returns the active binding.
-    async fn bind(&self, choice: Choice<'_>) -> Value {
+    pub(crate) async fn bind(&self, choice: Choice<'_>) -> Value {
         let started = self.start().await;
         let location = self.consent(started["authorize_url"].as_str().unwrap(), choice).await;
         json_of(self.callback(&location).await, StatusCode::OK).await;

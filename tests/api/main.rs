@@ -15,3 +15,4 @@ mod redis_outage;
 mod store_conformance;
 mod system;
 mod wallet;
+mod withdrawals;

@@ -1,0 +1,194 @@
+//! Planning a withdrawal: every check a user meets, in the order they would
+//! find natural — the destination, the account's state, the level's limits,
+//! the balance — and what the withdrawal would cost and leave. A quote is a
+//! plan shown to the user; a submission will apply the same plan atomically.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::account::Account;
+use super::binding::{BindingId, BindingStatus, WeChatDestination};
+use super::fees::{FeePolicy, FeeQuote};
+use super::limits::{LevelLimits, LimitError, LimitsLeft};
+use super::money::{Amount, Money, MoneyError};
+
+/// When a withdrawal waits for an operator instead of settling by itself.
+#[derive(Debug, Clone, Copy)]
+pub struct ReviewPolicy {
+    /// Amounts above this go to manual review.
+    pub manual_over: Money,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewReason {
+    /// No withdrawal has gone to this destination before.
+    FirstToDestination,
+    /// Above `ReviewPolicy::manual_over`.
+    LargeAmount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithdrawalPlan {
+    pub amount: Amount,
+    pub fee: FeeQuote,
+    pub binding_id: BindingId,
+    pub destination: WeChatDestination,
+    pub limits_after: LimitsLeft,
+    pub fee_free_quota_after: Money,
+    /// Empty: reviewed automatically.
+    pub review_reasons: Vec<ReviewReason>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WithdrawalError {
+    #[error("binding not found")]
+    BindingNotFound,
+    #[error("the binding is not active")]
+    NoActiveBinding,
+    #[error("the account is frozen")]
+    AccountFrozen,
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+    #[error("the available balance {available} does not cover {required}")]
+    InsufficientBalance { available: Money, required: Money },
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
+impl Account {
+    pub fn plan_withdrawal(
+        &self,
+        binding_id: &BindingId,
+        amount: Amount,
+        limits: &LevelLimits,
+        fees: &FeePolicy,
+        review: &ReviewPolicy,
+        today: NaiveDate,
+    ) -> Result<WithdrawalPlan, WithdrawalError> {
+        let binding = self.binding(binding_id).ok_or(WithdrawalError::BindingNotFound)?;
+        let destination = match (binding.status, &binding.destination) {
+            (BindingStatus::Active, Some(destination)) => destination.clone(),
+            _ => return Err(WithdrawalError::NoActiveBinding),
+        };
+        if self.frozen {
+            return Err(WithdrawalError::AccountFrozen);
+        }
+        self.withdrawal_usage.check(limits, amount, today)?;
+        let fee = fees.quote(amount, self.fee_quota_used)?;
+        let available = self.ledger.user_available;
+        if available < fee.total_debit {
+            return Err(WithdrawalError::InsufficientBalance { available, required: fee.total_debit });
+        }
+        let mut usage_after = self.withdrawal_usage.clone();
+        usage_after.record(amount, today)?;
+        let mut review_reasons = Vec::new();
+        if binding.withdrawal_count == 0 {
+            review_reasons.push(ReviewReason::FirstToDestination);
+        }
+        if amount.money() > review.manual_over {
+            review_reasons.push(ReviewReason::LargeAmount);
+        }
+        Ok(WithdrawalPlan {
+            amount,
+            fee,
+            binding_id: binding_id.clone(),
+            destination,
+            limits_after: usage_after.left(limits, today),
+            fee_free_quota_after: fees.quota_left(self.fee_quota_used.checked_add(fee.quota_used)?),
+            review_reasons,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::account::fixtures::{alice, now};
+    use crate::domain::ledger::{EntryKind, LedgerAccount, leg};
+    use crate::domain::limits::LimitKind;
+    use chrono::Duration;
+    use rust_decimal::Decimal;
+
+    fn money(text: &str) -> Money {
+        text.parse().unwrap()
+    }
+
+    fn limits() -> LevelLimits {
+        LevelLimits {
+            withdrawals_allowed: true,
+            amount_min: money("0.10"),
+            per_transaction_max: money("1000.00"),
+            daily_amount_max: money("1000.00"),
+            monthly_amount_max: money("3000.00"),
+            daily_count_max: 5,
+        }
+    }
+
+    fn fees() -> FeePolicy {
+        FeePolicy { free_quota: money("1000.00"), rate: Decimal::new(1, 3), min_fee: money("0.10") }
+    }
+
+    fn review() -> ReviewPolicy {
+        ReviewPolicy { manual_over: money("500.00") }
+    }
+
+    fn today() -> NaiveDate {
+        now().date_naive()
+    }
+
+    /// Alice with ¥800.00 and an active WeChat binding.
+    fn alice_bound() -> (Account, BindingId) {
+        let mut account = alice();
+        let posting = crate::domain::account::Posting {
+            kind: EntryKind::DemoSeed,
+            memo: String::new(),
+            actor: None,
+            legs: vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, "800.00".parse().unwrap())],
+        };
+        account.post(posting, now()).unwrap();
+        let id = account.start_binding(now(), Duration::minutes(10)).unwrap();
+        let destination = WeChatDestination {
+            openid: "o6_bmjrPTlm6_2sgVt7hMZOPfL2M".into(),
+            unionid: None,
+            nickname: "张三丰".into(),
+            avatar_url: String::new(),
+        };
+        account.authorize_binding(&id, destination, now(), Duration::minutes(10)).unwrap();
+        account.activate_binding(&id, now()).unwrap();
+        (account, id)
+    }
+
+    fn plan(account: &Account, binding: &BindingId, amount: &str) -> Result<WithdrawalPlan, WithdrawalError> {
+        account.plan_withdrawal(binding, amount.parse().unwrap(), &limits(), &fees(), &review(), today())
+    }
+
+    #[test]
+    fn a_plan_shows_cost_limits_and_review() {
+        let (account, binding) = alice_bound();
+        let planned = plan(&account, &binding, "600.00").unwrap();
+        assert_eq!((planned.fee.fee, planned.fee.total_debit), (Money::ZERO, money("600.00")));
+        assert_eq!(planned.limits_after.daily_remaining, money("400.00"));
+        assert_eq!(planned.fee_free_quota_after, money("400.00"));
+        assert_eq!(planned.review_reasons, [ReviewReason::FirstToDestination, ReviewReason::LargeAmount]);
+    }
+
+    #[test]
+    fn checks_come_in_a_natural_order() {
+        let (mut account, binding) = alice_bound();
+        assert_eq!(plan(&account, &BindingId::generate(), "1.00"), Err(WithdrawalError::BindingNotFound));
+        assert!(matches!(
+            plan(&account, &binding, "1000.01"),
+            Err(WithdrawalError::Limit(LimitError::AmountExceeded { limit: LimitKind::PerTransaction, .. }))
+        ));
+        assert_eq!(
+            plan(&account, &binding, "800.01"),
+            Err(WithdrawalError::InsufficientBalance { available: money("800.00"), required: money("800.01") })
+        );
+        account.frozen = true;
+        assert_eq!(plan(&account, &binding, "1.00"), Err(WithdrawalError::AccountFrozen));
+        account.frozen = false;
+        account.unbind(&binding, now()).unwrap();
+        assert_eq!(plan(&account, &binding, "1.00"), Err(WithdrawalError::NoActiveBinding));
+    }
+}

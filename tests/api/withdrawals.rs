@@ -105,7 +105,7 @@ async fn the_daily_cap_starts_again_at_midnight_in_shanghai(store: StoreKind) {
             account
                 .withdrawal_usage
                 .record("1000.00".parse().unwrap(), today)
-                .map_err(|e| walletgate::error::ApiError::internal(e))?;
+                .map_err(walletgate::error::ApiError::internal)?;
             Ok(((), Vec::new()))
         })
         .await

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
+use redis::Commands;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use walletgate::clock::ManualClock;
@@ -24,6 +25,31 @@ pub enum StoreKind {
 /// Tests fail (never skip) when it cannot be reached.
 pub fn redis_url() -> String {
     std::env::var("WALLETGATE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned())
+}
+
+/// Deletes one test's Redis keys when the test ends, so a shared Redis does
+/// not fill up with the leftovers of every run.
+pub struct RedisKeysGuard {
+    url: String,
+    prefix: String,
+}
+
+impl RedisKeysGuard {
+    pub fn new(url: &str, prefix: &str) -> RedisKeysGuard {
+        RedisKeysGuard { url: url.to_owned(), prefix: prefix.to_owned() }
+    }
+}
+
+impl Drop for RedisKeysGuard {
+    fn drop(&mut self) {
+        let Ok(client) = redis::Client::open(self.url.as_str()) else { return };
+        let Ok(mut connection) = client.get_connection_with_timeout(std::time::Duration::from_secs(2)) else { return };
+        let Ok(keys) = connection.scan_match::<_, String>(format!("{}:*", self.prefix)) else { return };
+        let keys: Vec<String> = keys.filter_map(Result::ok).collect();
+        for chunk in keys.chunks(500) {
+            let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(chunk).query(&mut connection);
+        }
+    }
 }
 
 pub fn unique_prefix() -> String {
@@ -56,6 +82,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub services: Services,
     pub mock_wechat: Option<Arc<MockWeChat>>,
+    _redis_keys: Option<RedisKeysGuard>,
 }
 
 /// A registered phone user, logged in.
@@ -72,6 +99,8 @@ pub async fn spawn_app(store: StoreKind) -> TestApp {
 pub async fn spawn_app_with(store: StoreKind, customize: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(store);
     customize(&mut settings);
+    let redis_keys =
+        (store == StoreKind::Redis).then(|| RedisKeysGuard::new(&settings.store.url, &settings.store.key_prefix));
     walletgate::telemetry::init_logging(&settings.log);
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap()));
     let application = Application::build(settings, clock.clone()).await.expect("application builds");
@@ -79,7 +108,7 @@ pub async fn spawn_app_with(store: StoreKind, customize: impl FnOnce(&mut Settin
     let services = application.services().clone();
     let mock_wechat = application.mock_wechat().cloned();
     tokio::spawn(application.run_until_stopped());
-    TestApp { address, client: reqwest::Client::new(), clock, services, mock_wechat }
+    TestApp { address, client: reqwest::Client::new(), clock, services, mock_wechat, _redis_keys: redis_keys }
 }
 
 /// Asserts the catalogue's error shape and returns the body.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::helpers::{count_granted_and_refused, json_of, redis_url, unique_phone, unique_prefix};
+use crate::helpers::{RedisKeysGuard, count_granted_and_refused, json_of, redis_url, unique_phone, unique_prefix};
 
 /// Longest wait for a started binary to report its address.
 const STARTUP_WAIT: Duration = Duration::from_secs(30);
@@ -87,6 +87,7 @@ async fn login(client: &reqwest::Client, gateway: &GatewayProcess, body: Value) 
 #[tokio::test]
 async fn two_processes_sharing_redis_grant_exactly_the_affordable_debits() {
     let prefix = unique_prefix();
+    let _keys = RedisKeysGuard::new(&redis_url(), &prefix);
     let url = redis_url();
     let (a, b) = tokio::join!(
         start_gateway(&url, StoreVia::Flag, &prefix, &[]),
@@ -139,6 +140,7 @@ async fn two_processes_sharing_redis_count_wrong_pins_together() {
         ("WALLETGATE__RATE_LIMITS__PIN__PER_IP__BURST", "1000"),
     ];
     let (prefix, url) = (unique_prefix(), redis_url());
+    let _keys = RedisKeysGuard::new(&url, &prefix);
     let (a, b) = tokio::join!(
         start_gateway(&url, StoreVia::Flag, &prefix, &generous),
         start_gateway(&url, StoreVia::Environment, &prefix, &generous)

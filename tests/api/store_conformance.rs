@@ -1,6 +1,5 @@
 //! One suite, both stores: the `Store` contract every implementation keeps.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -11,7 +10,7 @@ use walletgate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount, leg};
 use walletgate::startup::connect_store;
 use walletgate::store::{AccountCommit, CommitOutcome, SharedStore, StoreError};
 
-use crate::helpers::{StoreKind, test_settings, unique_phone};
+use crate::helpers::{RedisKeysGuard, StoreKind, test_settings, unique_phone};
 use crate::on_both_stores;
 
 on_both_stores!(
@@ -25,8 +24,10 @@ on_both_stores!(
     recent_lists_keep_the_newest_items,
 );
 
-async fn store_for(kind: StoreKind) -> SharedStore {
-    connect_store(&test_settings(kind).store).await.expect("store connects")
+async fn store_for(kind: StoreKind) -> (SharedStore, Option<RedisKeysGuard>) {
+    let settings = test_settings(kind).store;
+    let keys = (kind == StoreKind::Redis).then(|| RedisKeysGuard::new(&settings.url, &settings.key_prefix));
+    (connect_store(&settings).await.expect("store connects"), keys)
 }
 
 fn account(id: &str) -> Account {
@@ -51,7 +52,7 @@ fn credit(account: &mut Account, amount: &str) -> JournalEntry {
 }
 
 async fn a_created_account_loads_at_version_1_with_its_opening_entries(kind: StoreKind) {
-    let store = store_for(kind).await;
+    let (store, _keys) = store_for(kind).await;
     let mut alice = account("acc_conformance_a");
     let opening = credit(&mut alice, "800.00");
     store.create_account(&alice, std::slice::from_ref(&opening)).await.unwrap();
@@ -65,7 +66,7 @@ async fn a_created_account_loads_at_version_1_with_its_opening_entries(kind: Sto
 }
 
 async fn ids_and_logins_are_unique_and_a_refused_create_leaves_nothing(kind: StoreKind) {
-    let store = store_for(kind).await;
+    let (store, _keys) = store_for(kind).await;
     let first = account("acc_conformance_first");
     store.create_account(&first, &[]).await.unwrap();
 
@@ -82,7 +83,7 @@ async fn ids_and_logins_are_unique_and_a_refused_create_leaves_nothing(kind: Sto
 }
 
 async fn commits_are_compare_and_set(kind: StoreKind) {
-    let store = store_for(kind).await;
+    let (store, _keys) = store_for(kind).await;
     let original = account("acc_conformance_cas");
     store.create_account(&original, &[]).await.unwrap();
 
@@ -106,7 +107,7 @@ async fn commits_are_compare_and_set(kind: StoreKind) {
 }
 
 async fn journals_page_newest_first(kind: StoreKind) {
-    let store = store_for(kind).await;
+    let (store, _keys) = store_for(kind).await;
     let mut bob = account("acc_conformance_journal");
     let entries: Vec<JournalEntry> = (1..=5).map(|i| credit(&mut bob, &format!("{i}.00"))).collect();
     store.create_account(&bob, &entries).await.unwrap();
@@ -119,7 +120,7 @@ async fn journals_page_newest_first(kind: StoreKind) {
 }
 
 async fn ephemeral_values_are_taken_exactly_once(kind: StoreKind) {
-    let store: Arc<_> = store_for(kind).await;
+    let (store, _keys) = store_for(kind).await;
     let ttl = Duration::from_secs(60);
     store.put_ephemeral("code:1", "123456", ttl).await.unwrap();
     assert_eq!(store.get_ephemeral("code:1").await.unwrap().as_deref(), Some("123456"));
@@ -137,7 +138,7 @@ async fn ephemeral_values_are_taken_exactly_once(kind: StoreKind) {
 }
 
 async fn documents_are_created_once_and_then_compare_and_set(kind: StoreKind) {
-    let store = store_for(kind).await;
+    let (store, _keys) = store_for(kind).await;
     assert_eq!(store.load_document("users", "u1").await.unwrap(), None);
     assert_eq!(store.save_document("users", "u1", 0, "{\"n\":1}").await.unwrap(), CommitOutcome::Committed);
     assert_eq!(store.save_document("users", "u1", 0, "{\"n\":9}").await.unwrap(), CommitOutcome::VersionConflict);
@@ -155,7 +156,7 @@ async fn documents_are_created_once_and_then_compare_and_set(kind: StoreKind) {
 }
 
 async fn unique_indexes_change_only_by_compare_and_swap(kind: StoreKind) {
-    let store = store_for(kind).await;
+    let (store, _keys) = store_for(kind).await;
     assert!(store.swap_index("openid:o1", None, Some("acc_a")).await.unwrap());
     assert!(!store.swap_index("openid:o1", None, Some("acc_b")).await.unwrap());
     assert!(!store.swap_index("openid:o1", Some("acc_x"), Some("acc_b")).await.unwrap());
@@ -173,7 +174,7 @@ async fn unique_indexes_change_only_by_compare_and_swap(kind: StoreKind) {
 }
 
 async fn recent_lists_keep_the_newest_items(kind: StoreKind) {
-    let store = store_for(kind).await;
+    let (store, _keys) = store_for(kind).await;
     for i in 1..=5 {
         store.push_recent("outbox:139", &format!("m{i}"), 3).await.unwrap();
     }

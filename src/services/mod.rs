@@ -74,8 +74,7 @@ impl Services {
                 // no commit, so pure reads never contend with real changes.
                 return Ok((output, account));
             }
-            let commit =
-                AccountCommit { expected_version: current.version, account: &account, new_entries: &new_entries };
+            let commit = AccountCommit::new(current.version, &account, &new_entries);
             match self.store.commit_account(commit).await? {
                 CommitOutcome::Committed => return Ok((output, account)),
                 CommitOutcome::VersionConflict => pause_before_retry(attempt).await,

@@ -1,7 +1,7 @@
 //! The embedded store: everything in one process's memory, gone on exit.
 //! The default, so `cargo run` needs nothing else installed.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,7 @@ struct Partition {
     version: u64,
     account: Account,
     journal: Vec<JournalEntry>,
+    documents: BTreeMap<String, String>,
 }
 
 impl MemoryStore {
@@ -65,7 +66,12 @@ impl Store for MemoryStore {
             return Err(StoreError::AlreadyExists);
         }
         state.logins.insert(login_key, account.id.clone());
-        let partition = Partition { version: 1, account: account.clone(), journal: opening_entries.to_vec() };
+        let partition = Partition {
+            version: 1,
+            account: account.clone(),
+            journal: opening_entries.to_vec(),
+            documents: BTreeMap::new(),
+        };
         state.partitions.insert(account.id.clone(), partition);
         Ok(())
     }
@@ -90,6 +96,12 @@ impl Store for MemoryStore {
         partition.version += 1;
         partition.account = commit.account.clone();
         partition.journal.extend_from_slice(commit.new_entries);
+        for (name, body) in commit.documents_put {
+            partition.documents.insert(name.clone(), body.clone());
+        }
+        for name in commit.documents_deleted {
+            partition.documents.remove(name);
+        }
         Ok(CommitOutcome::Committed)
     }
 
@@ -106,6 +118,17 @@ impl Store for MemoryStore {
         let window = journal_window(partition.journal.len() as u64, before_seq, limit);
         let slice = &partition.journal[window.start as usize..window.end as usize];
         Ok(slice.iter().rev().cloned().collect())
+    }
+
+    async fn partition_document(&self, id: &AccountId, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.state().partitions.get(id).and_then(|p| p.documents.get(name).cloned()))
+    }
+
+    async fn partition_documents(&self, id: &AccountId, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let state = self.state();
+        let Some(partition) = state.partitions.get(id) else { return Ok(Vec::new()) };
+        let matching = partition.documents.range(prefix.to_owned()..).take_while(|(name, _)| name.starts_with(prefix));
+        Ok(matching.map(|(name, body)| (name.clone(), body.clone())).collect())
     }
 
     async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError> {

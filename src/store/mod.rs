@@ -8,7 +8,8 @@
 //!
 //! Data model:
 //! - an **account partition** per wallet account: the versioned `Account`
-//!   record and its append-only journal, always changed together;
+//!   record, its append-only journal and its named documents (withdrawals,
+//!   idempotency records), always changed together;
 //! - a unique **login index** from login key to account id;
 //! - **ephemeral values**: short-lived, single-use things (refresh tokens,
 //!   OAuth states and codes). Their expiry is decided by the service with the
@@ -63,6 +64,17 @@ pub struct AccountCommit<'a> {
     pub expected_version: u64,
     pub account: &'a Account,
     pub new_entries: &'a [JournalEntry],
+    /// Records of the partition (withdrawals, idempotency keys) to write, by name.
+    pub documents_put: &'a [(String, String)],
+    /// Records of the partition to delete, by name.
+    pub documents_deleted: &'a [String],
+}
+
+impl<'a> AccountCommit<'a> {
+    /// A commit of the record and journal only.
+    pub fn new(expected_version: u64, account: &'a Account, new_entries: &'a [JournalEntry]) -> AccountCommit<'a> {
+        AccountCommit { expected_version, account, new_entries, documents_put: &[], documents_deleted: &[] }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +108,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         before_seq: Option<u64>,
         limit: usize,
     ) -> Result<Vec<JournalEntry>, StoreError>;
+
+    /// One named document of an account partition.
+    async fn partition_document(&self, id: &AccountId, name: &str) -> Result<Option<String>, StoreError>;
+
+    /// The documents of a partition whose names start with `prefix`, as `(name, body)`.
+    async fn partition_documents(&self, id: &AccountId, prefix: &str) -> Result<Vec<(String, String)>, StoreError>;
 
     /// Every account id, for whole-ledger checks.
     async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError>;

@@ -22,6 +22,7 @@ on_both_stores!(
     documents_are_created_once_and_then_compare_and_set,
     unique_indexes_change_only_by_compare_and_swap,
     recent_lists_keep_the_newest_items,
+    partition_documents_commit_with_the_record,
 );
 
 async fn store_for(kind: StoreKind) -> (SharedStore, Option<RedisKeysGuard>) {
@@ -89,12 +90,12 @@ async fn commits_are_compare_and_set(kind: StoreKind) {
 
     let mut winner = original.clone();
     let entry = credit(&mut winner, "5.00");
-    let commit = AccountCommit { expected_version: 1, account: &winner, new_entries: std::slice::from_ref(&entry) };
+    let commit = AccountCommit::new(1, &winner, std::slice::from_ref(&entry));
     assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
 
     let mut loser = original.clone();
     let stale_entry = credit(&mut loser, "9.00");
-    let stale = AccountCommit { expected_version: 1, account: &loser, new_entries: std::slice::from_ref(&stale_entry) };
+    let stale = AccountCommit::new(1, &loser, std::slice::from_ref(&stale_entry));
     assert_eq!(store.commit_account(stale).await.unwrap(), CommitOutcome::VersionConflict);
 
     let loaded = store.load_account(&original.id).await.unwrap().unwrap();
@@ -102,7 +103,7 @@ async fn commits_are_compare_and_set(kind: StoreKind) {
     assert_eq!(store.journal(&original.id, None, 10).await.unwrap(), vec![entry]);
 
     let ghost = account("acc_conformance_ghost");
-    let commit = AccountCommit { expected_version: 1, account: &ghost, new_entries: &[] };
+    let commit = AccountCommit::new(1, &ghost, &[]);
     assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::VersionConflict);
 }
 
@@ -181,4 +182,30 @@ async fn recent_lists_keep_the_newest_items(kind: StoreKind) {
     assert_eq!(store.recent("outbox:139", 10).await.unwrap(), ["m5", "m4", "m3"]);
     assert_eq!(store.recent("outbox:139", 2).await.unwrap(), ["m5", "m4"]);
     assert!(store.recent("outbox:empty", 5).await.unwrap().is_empty());
+}
+
+async fn partition_documents_commit_with_the_record(kind: StoreKind) {
+    let (store, _keys) = store_for(kind).await;
+    let account = account("acc_conformance_docs");
+    store.create_account(&account, &[]).await.unwrap();
+    let puts = [
+        ("withdrawal:wd_1".to_owned(), "one".to_owned()),
+        ("withdrawal:wd_2".to_owned(), "two".to_owned()),
+        ("idem:k".to_owned(), "key".to_owned()),
+    ];
+    let commit = AccountCommit { documents_put: &puts, ..AccountCommit::new(1, &account, &[]) };
+    assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
+    let stale_puts = [("withdrawal:wd_3".to_owned(), "three".to_owned())];
+    let stale = AccountCommit { documents_put: &stale_puts, ..AccountCommit::new(1, &account, &[]) };
+    assert_eq!(store.commit_account(stale).await.unwrap(), CommitOutcome::VersionConflict);
+    let listed = store.partition_documents(&account.id, "withdrawal:").await.unwrap();
+    assert_eq!(
+        listed,
+        [("withdrawal:wd_1".to_owned(), "one".to_owned()), ("withdrawal:wd_2".to_owned(), "two".to_owned())]
+    );
+    let deletes = ["idem:k".to_owned()];
+    let commit = AccountCommit { documents_deleted: &deletes, ..AccountCommit::new(2, &account, &[]) };
+    assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
+    assert_eq!(store.partition_document(&account.id, "idem:k").await.unwrap(), None);
+    assert_eq!(store.partition_document(&account.id, "withdrawal:wd_2").await.unwrap().as_deref(), Some("two"));
 }

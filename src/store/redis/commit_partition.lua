@@ -1,16 +1,30 @@
--- Compare-and-set of one account partition: the new record and the journal
--- entries that explain it are written together, and only if the record is
--- still at the version the caller read. No business rule lives here; the
--- caller computed the new state in Rust.
+-- Compare-and-set of one account partition: the new record, the journal
+-- entries that explain it and the partition's documents are written together,
+-- and only if the record is still at the version the caller read. No business
+-- rule lives here; the caller computed the new state in Rust.
 -- KEYS[1] = account record (hash: version, data)   KEYS[2] = journal (list)
--- ARGV[1] = expected version   ARGV[2] = new account JSON   ARGV[3..] = new entries (JSON)
+-- KEYS[3] = documents (hash: name -> body)
+-- ARGV[1] = expected version   ARGV[2] = new account JSON
+-- ARGV[3] = number of journal entries E, ARGV[4] = documents to put P,
+-- ARGV[5] = documents to delete D, then E entries, P (name, body) pairs, D names.
 -- Returns 1 when committed, 0 on a version conflict (or a missing record).
 local version = redis.call('HGET', KEYS[1], 'version')
 if not version or tonumber(version) ~= tonumber(ARGV[1]) then
   return 0
 end
 redis.call('HSET', KEYS[1], 'version', tonumber(version) + 1, 'data', ARGV[2])
-for i = 3, #ARGV do
-  redis.call('RPUSH', KEYS[2], ARGV[i])
+local entries, puts, deletes = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local at = 6
+for _ = 1, entries do
+  redis.call('RPUSH', KEYS[2], ARGV[at])
+  at = at + 1
+end
+for _ = 1, puts do
+  redis.call('HSET', KEYS[3], ARGV[at], ARGV[at + 1])
+  at = at + 2
+end
+for _ = 1, deletes do
+  redis.call('HDEL', KEYS[3], ARGV[at])
+  at = at + 1
 end
 return 1

@@ -5,6 +5,7 @@
 //! Key layout (`P` = `store.key_prefix`):
 //! - `P:{<account id>}:account` — hash `{version, data}` (the `Account` as JSON)
 //! - `P:{<account id>}:journal` — list of journal entries (JSON), index = seq
+//! - `P:{<account id>}:documents` — hash of the partition's named documents
 //! - `P:login:<login key>` — account id
 //! - `P:accounts` — set of all account ids
 //! - `P:eph:<key>` — ephemeral values with a TTL
@@ -74,6 +75,10 @@ impl RedisStore {
 
     fn journal_key(&self, id: &AccountId) -> String {
         format!("{}:{{{}}}:journal", self.prefix, id)
+    }
+
+    fn documents_key(&self, id: &AccountId) -> String {
+        format!("{}:{{{}}}:documents", self.prefix, id)
     }
 
     fn login_key(&self, login_index_key: &str) -> String {
@@ -155,7 +160,8 @@ impl Store for RedisStore {
             .await?;
         if claimed.is_none() {
             let _: i64 = self.query(redis::cmd("SREM").arg(self.accounts_key()).arg(account.id.as_str())).await?;
-            let _: i64 = self.query(redis::cmd("DEL").arg(&account_key).arg(&journal_key)).await?;
+            let documents_key = self.documents_key(&account.id);
+            let _: i64 = self.query(redis::cmd("DEL").arg(&account_key).arg(&journal_key).arg(documents_key)).await?;
             return Err(StoreError::AlreadyExists);
         }
         Ok(())
@@ -177,14 +183,42 @@ impl Store for RedisStore {
     }
 
     async fn commit_account(&self, commit: AccountCommit<'_>) -> Result<CommitOutcome, StoreError> {
-        let mut invocation = self.commit_partition.key(self.account_key(&commit.account.id));
-        invocation.key(self.journal_key(&commit.account.id)).arg(commit.expected_version).arg(encode(commit.account)?);
+        let id = &commit.account.id;
+        let mut invocation = self.commit_partition.key(self.account_key(id));
+        invocation
+            .key(self.journal_key(id))
+            .key(self.documents_key(id))
+            .arg(commit.expected_version)
+            .arg(encode(commit.account)?)
+            .arg(commit.new_entries.len())
+            .arg(commit.documents_put.len())
+            .arg(commit.documents_deleted.len());
         for entry in commit.new_entries {
             invocation.arg(encode(entry)?);
+        }
+        for (name, body) in commit.documents_put {
+            invocation.arg(name).arg(body);
+        }
+        for name in commit.documents_deleted {
+            invocation.arg(name);
         }
         let mut connection = self.connection.clone();
         let committed: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
         Ok(if committed == 1 { CommitOutcome::Committed } else { CommitOutcome::VersionConflict })
+    }
+
+    async fn partition_document(&self, id: &AccountId, name: &str) -> Result<Option<String>, StoreError> {
+        self.query(redis::cmd("HGET").arg(self.documents_key(id)).arg(name)).await
+    }
+
+    async fn partition_documents(&self, id: &AccountId, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        // A partition holds one user's documents; HSCAN with MATCH still reads
+        // the whole hash, so one HGETALL is as cheap and simpler.
+        let all: Vec<(String, String)> = self.query(redis::cmd("HGETALL").arg(self.documents_key(id))).await?;
+        let mut matching: Vec<(String, String)> =
+            all.into_iter().filter(|(name, _)| name.starts_with(prefix)).collect();
+        matching.sort();
+        Ok(matching)
     }
 
     async fn journal(

@@ -60,6 +60,10 @@ pub enum ApiError {
     VerificationRequired,
     #[error("the amount is below the minimum of {minimum}")]
     AmountBelowMinimum { minimum: String },
+    #[error("the quote has expired or no longer matches; ask for a new one")]
+    QuoteExpired,
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
     #[error("the amount exceeds the {limit} limit")]
     LimitExceeded { limit: &'static str, remaining: serde_json::Value },
     #[error("the verification request does not apply: {reason}")]
@@ -128,6 +132,8 @@ impl ApiError {
             ApiError::NoPendingBinding => "NO_PENDING_BINDING",
             ApiError::IdNumberTaken => "ID_NUMBER_TAKEN",
             ApiError::NoActiveBinding => "NO_ACTIVE_BINDING",
+            ApiError::QuoteExpired => "QUOTE_EXPIRED",
+            ApiError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             ApiError::VerificationRequired => "VERIFICATION_REQUIRED",
             ApiError::AmountBelowMinimum { .. } => "AMOUNT_BELOW_MINIMUM",
             ApiError::LimitExceeded { .. } => "LIMIT_EXCEEDED",
@@ -181,6 +187,11 @@ impl ApiError {
         }
     }
 
+    /// The JSON body: `{"error":{"code","message","details"}}`.
+    pub fn body(&self) -> Value {
+        json!({ "error": { "code": self.code(), "message": self.to_string(), "details": self.details() } })
+    }
+
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
@@ -210,6 +221,8 @@ impl ResponseError for ApiError {
             ApiError::NoPendingBinding => StatusCode::CONFLICT,
             ApiError::IdNumberTaken => StatusCode::CONFLICT,
             ApiError::NoActiveBinding => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::QuoteExpired => StatusCode::CONFLICT,
+            ApiError::IdempotencyKeyReused => StatusCode::CONFLICT,
             ApiError::VerificationRequired => StatusCode::FORBIDDEN,
             ApiError::AmountBelowMinimum { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::LimitExceeded { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -237,10 +250,7 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(cause) = self {
             tracing::error!(error.cause_chain = ?cause, "unexpected error");
         }
-        let body = json!({
-            "error": { "code": self.code(), "message": self.to_string(), "details": self.details() }
-        });
-        let mut response = HttpResponse::build(self.status_code()).json(body);
+        let mut response = HttpResponse::build(self.status_code()).json(self.body());
         if let Some(secs) = self.retry_after_secs() {
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
         }
@@ -331,6 +341,7 @@ impl From<WithdrawalError> for ApiError {
             WithdrawalError::Limit(LimitError::Money(error)) | WithdrawalError::Money(error) => {
                 ApiError::internal(error)
             }
+            WithdrawalError::Ledger(error) => error.into(),
         }
     }
 }

@@ -137,6 +137,7 @@ pub struct WithdrawalSettings {
     pub quote_ttl_secs: u64,
     pub manual_review_over: String,
     pub auto_review_delay_secs: u64,
+    pub idempotency_ttl_secs: u64,
     pub levels: LevelTable,
 }
 

@@ -232,6 +232,9 @@ fn routes(config: &mut web::ServiceConfig) {
                 .route("/kyc", web::post().to(kyc::submit))
                 .route("/kyc", web::get().to(kyc::overview))
                 .route("/withdrawals/quote", web::post().to(withdrawals::quote))
+                .route("/withdrawals", web::post().to(withdrawals::submit))
+                .route("/withdrawals", web::get().to(withdrawals::list))
+                .route("/withdrawals/{id}", web::get().to(withdrawals::show))
                 .service(
                     web::scope("/ops")
                         .route("/accounts/{id}/credit", web::post().to(ops::credit))

@@ -87,6 +87,8 @@ pub enum EntryKind {
     OperatorCredit,
     /// An operator took demo money back to the funding account.
     OperatorDebit,
+    /// A withdrawal's amount and fee moved from available to held.
+    WithdrawalHold,
 }
 
 const ENTRY_ID_PREFIX: &str = "je_";

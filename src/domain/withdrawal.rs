@@ -3,12 +3,13 @@
 //! the balance — and what the withdrawal would cost and leave. A quote is a
 //! plan shown to the user; a submission will apply the same plan atomically.
 
-use chrono::NaiveDate;
-use serde::Serialize;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 
-use super::account::Account;
+use super::account::{Account, Posting};
 use super::binding::{BindingId, BindingStatus, WeChatDestination};
 use super::fees::{FeePolicy, FeeQuote};
+use super::ledger::{EntryKind, JournalEntry, LedgerAccount, LedgerError, leg};
 use super::limits::{LevelLimits, LimitError, LimitsLeft};
 use super::money::{Amount, Money, MoneyError};
 
@@ -19,7 +20,7 @@ pub struct ReviewPolicy {
     pub manual_over: Money,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewReason {
     /// No withdrawal has gone to this destination before.
@@ -54,6 +55,101 @@ pub enum WithdrawalError {
     InsufficientBalance { available: Money, required: Money },
     #[error(transparent)]
     Money(#[from] MoneyError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// Where a withdrawal is in its life: `pending` (automatic review) or
+/// `in_review` (an operator's) → `processing` → `settled`, or `rejected` /
+/// `failed` with the hold released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WithdrawalStatus {
+    Pending,
+    InReview,
+    Processing,
+    Settled,
+    Rejected,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub status: WithdrawalStatus,
+    pub at: DateTime<Utc>,
+}
+
+/// A withdrawal as recorded in its account's partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Withdrawal {
+    pub id: String,
+    pub binding_id: BindingId,
+    pub destination: WeChatDestination,
+    pub amount: Amount,
+    pub fee: Money,
+    /// The part of the free fee quota this withdrawal used (given back if it fails).
+    pub fee_quota_used: Money,
+    pub status: WithdrawalStatus,
+    pub review_reasons: Vec<ReviewReason>,
+    pub created_at: DateTime<Utc>,
+    /// The local calendar day whose caps it counts against.
+    pub limit_day: NaiveDate,
+    /// The journal entry that holds its funds.
+    pub hold_entry: String,
+    pub history: Vec<StatusChange>,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+}
+
+impl Withdrawal {
+    pub fn total_debit(&self) -> Result<Money, MoneyError> {
+        self.amount.money().checked_add(self.fee)
+    }
+}
+
+impl Account {
+    /// Carries out a plan in this account: holds amount + fee, counts the
+    /// limits, the free quota and the destination, and returns the
+    /// withdrawal with the journal entry of its hold.
+    pub fn hold_withdrawal(
+        &mut self,
+        plan: WithdrawalPlan,
+        id: String,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<(Withdrawal, JournalEntry), WithdrawalError> {
+        let total = Amount::new(plan.fee.total_debit)?;
+        let posting = Posting {
+            kind: EntryKind::WithdrawalHold,
+            memo: format!("withdrawal {id} to WeChat {}", plan.destination.masked_nickname()),
+            actor: None,
+            legs: vec![leg(LedgerAccount::UserAvailable, LedgerAccount::UserHeld, total)],
+        };
+        let entry = self.post(posting, now)?;
+        self.withdrawal_usage.record(plan.amount, today)?;
+        self.fee_quota_used = self.fee_quota_used.checked_add(plan.fee.quota_used)?;
+        if let Some(binding) = self.bindings.iter_mut().find(|b| b.id == plan.binding_id) {
+            binding.withdrawal_count += 1;
+        }
+        let status =
+            if plan.review_reasons.is_empty() { WithdrawalStatus::Pending } else { WithdrawalStatus::InReview };
+        let withdrawal = Withdrawal {
+            id,
+            binding_id: plan.binding_id,
+            destination: plan.destination,
+            amount: plan.amount,
+            fee: plan.fee.fee,
+            fee_quota_used: plan.fee.quota_used,
+            status,
+            review_reasons: plan.review_reasons,
+            created_at: now,
+            limit_day: today,
+            hold_entry: entry.id.clone(),
+            history: vec![StatusChange { status, at: now }],
+            failure_reason: None,
+        };
+        Ok((withdrawal, entry))
+    }
 }
 
 impl Account {
@@ -171,6 +267,24 @@ mod tests {
         assert_eq!(planned.limits_after.daily_remaining, money("400.00"));
         assert_eq!(planned.fee_free_quota_after, money("400.00"));
         assert_eq!(planned.review_reasons, [ReviewReason::FirstToDestination, ReviewReason::LargeAmount]);
+    }
+
+    #[test]
+    fn holding_moves_the_total_and_counts_everything() {
+        let (mut account, binding) = alice_bound();
+        let planned = plan(&account, &binding, "600.00").unwrap();
+        let (withdrawal, entry) = account.hold_withdrawal(planned, "wd_1".into(), today(), now()).unwrap();
+        assert_eq!((account.ledger.user_available, account.ledger.user_held), (money("200.00"), money("600.00")));
+        assert_eq!(entry.change_to(LedgerAccount::UserHeld).unwrap(), money("600.00"));
+        assert_eq!(withdrawal.status, WithdrawalStatus::InReview);
+        assert_eq!(account.binding(&binding).unwrap().withdrawal_count, 1);
+        assert_eq!(account.fee_quota_used, money("600.00"));
+        let second = plan(&account, &binding, "100.00").unwrap();
+        assert_eq!(second.review_reasons, [], "no longer the first to this destination");
+        assert_eq!(
+            plan(&account, &binding, "200.01").unwrap_err(),
+            WithdrawalError::InsufficientBalance { available: money("200.00"), required: money("200.01") }
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod pin;
 pub mod seed;
 pub mod sms;
 pub mod wallet;
+pub mod withdrawal_submission;
 pub mod withdrawals;
 
 /// Upper bound of the random pause between two commit attempts grows with
@@ -87,7 +88,7 @@ impl Services {
 
 /// Random, growing pauses spread competing writers apart so that each round
 /// of conflicts lets one of them through instead of all colliding again.
-async fn pause_before_retry(attempt: u32) {
+pub(crate) async fn pause_before_retry(attempt: u32) {
     let ceiling = (u64::from(attempt) + 1).saturating_mul(COMMIT_BACKOFF_MICROS_STEP).min(COMMIT_BACKOFF_MICROS_MAX);
     let micros = rand::rng().random_range(0..=ceiling);
     tokio::time::sleep(Duration::from_micros(micros)).await;

@@ -31,6 +31,7 @@ pub struct WithdrawalPolicy {
     pub quote_ttl: chrono::Duration,
     pub review: ReviewPolicy,
     pub auto_review_delay: chrono::Duration,
+    pub idempotency_ttl: chrono::Duration,
     levels: [LevelRules; 3],
 }
 
@@ -46,15 +47,15 @@ pub struct Quote {
 
 /// What a submission checks a quote against.
 #[derive(Debug, Serialize, Deserialize)]
-struct QuoteRecord {
-    account_id: AccountId,
-    binding_id: BindingId,
-    amount: Money,
-    fee: Money,
-    expires_at: DateTime<Utc>,
+pub(crate) struct QuoteRecord {
+    pub account_id: AccountId,
+    pub binding_id: BindingId,
+    pub amount: Money,
+    pub fee: Money,
+    pub expires_at: DateTime<Utc>,
 }
 
-fn quote_key(id: &str) -> String {
+pub(crate) fn quote_key(id: &str) -> String {
     format!("quote:{id}")
 }
 
@@ -89,7 +90,15 @@ impl WithdrawalPolicy {
             )
         })?;
         let auto_review_delay = chrono::Duration::seconds(settings.auto_review_delay_secs as i64);
-        Ok(WithdrawalPolicy { time_zone, quote_ttl, review: ReviewPolicy { manual_over }, auto_review_delay, levels })
+        let idempotency_ttl = chrono::Duration::seconds(settings.idempotency_ttl_secs as i64);
+        Ok(WithdrawalPolicy {
+            time_zone,
+            quote_ttl,
+            review: ReviewPolicy { manual_over },
+            auto_review_delay,
+            idempotency_ttl,
+            levels,
+        })
     }
 
     pub fn rules(&self, level: VerificationLevel) -> &LevelRules {

@@ -6,14 +6,220 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::bindings::{Choice, Phone};
-use crate::helpers::{StoreKind, TestApp, TestUser, assert_error, json_of, spawn_app};
+use futures_util::future::join_all;
+
+use crate::helpers::{StoreKind, TestApp, TestUser, assert_error, json_of, spawn_app, spawn_app_with};
 use crate::on_both_stores;
 
 on_both_stores!(
     a_quote_shows_fee_limits_review_and_arrival,
     quotes_refuse_what_a_withdrawal_would_refuse,
     the_daily_cap_starts_again_at_midnight_in_shanghai,
+    a_withdrawal_holds_amount_and_fee_at_once,
+    a_wrong_pin_refuses_and_counts,
+    a_quote_holds_its_price_or_the_withdrawal_is_refused,
+    the_same_key_replays_and_a_reused_key_is_refused,
+    a_balance_affording_k_withdrawals_grants_exactly_k_of_50,
+    the_daily_cap_holds_under_concurrency,
+    twenty_concurrent_submissions_with_one_key_make_one_withdrawal,
 );
+
+const PIN: &str = "135790";
+
+/// A funded, bound user with a payment PIN.
+async fn ready_user(app: &TestApp, balance: &str) -> (TestUser, String) {
+    let (user, binding_id) = funded_user(app, balance).await;
+    app.set_pin(&user, PIN).await;
+    (user, binding_id)
+}
+
+async fn withdraw(app: &TestApp, user: &TestUser, key: impl AsRef<str>, body: Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/v1/withdrawals"))
+        .bearer_auth(&user.token)
+        .header("idempotency-key", key.as_ref())
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn body(binding_id: &str, amount: &str) -> Value {
+    json!({ "amount": amount, "binding_id": binding_id, "pin": PIN })
+}
+
+async fn a_withdrawal_holds_amount_and_fee_at_once(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let (user, binding_id) = ready_user(&app, "1500.00").await;
+    // Spend the free quota first, so this one pays the fee.
+    let first = json_of(withdraw(&app, &user, "k-1", body(&binding_id, "1000.00")).await, StatusCode::ACCEPTED).await;
+    assert_eq!((first["status"].as_str(), first["fee"].as_str()), (Some("in_review"), Some("0.00")));
+    assert_eq!(first["review_reasons"], json!(["first_to_destination"]));
+    let operator = app.operator_token().await;
+    json_of(app.credit(&operator, &user.id, "1000.00").await, StatusCode::CREATED).await;
+
+    app.clock.advance(Duration::days(1));
+    let mut user = user;
+    app.log_in_again(&mut user).await;
+    let second = json_of(withdraw(&app, &user, "k-2", body(&binding_id, "500.00")).await, StatusCode::ACCEPTED).await;
+    assert_eq!((second["status"].as_str(), second["review"].as_str()), (Some("pending"), Some("auto")));
+    assert_eq!((second["fee"].as_str(), second["total_debit"].as_str()), (Some("0.50"), Some("500.50")));
+    assert_eq!(second["history"][0]["status"], "pending");
+
+    let wallet = json_of(app.wallet(&user.token).await, StatusCode::OK).await;
+    assert_eq!((wallet["available"].as_str(), wallet["held"].as_str()), (Some("999.50"), Some("1500.50")));
+    assert_eq!(wallet["fee_free_quota_remaining"], "0.00");
+    let shown = json_of(
+        app.get(&format!("/v1/withdrawals/{}", second["id"].as_str().unwrap()), Some(&user.token)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(shown, second);
+    let list = json_of(app.get("/v1/withdrawals?status=in_review", Some(&user.token)).await, StatusCode::OK).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["items"][0]["id"], first["id"]);
+    let page = json_of(app.get("/v1/withdrawals?limit=1", Some(&user.token)).await, StatusCode::OK).await;
+    assert_eq!(page["items"][0]["id"], second["id"]);
+    let next = json_of(
+        app.get(
+            &format!("/v1/withdrawals?limit=1&cursor={}", page["next_cursor"].as_str().unwrap()),
+            Some(&user.token),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!((next["items"][0]["id"].clone(), next["next_cursor"].clone()), (first["id"].clone(), Value::Null));
+    let stranger = app.new_phone_user().await;
+    let hidden = app.get(&format!("/v1/withdrawals/{}", second["id"].as_str().unwrap()), Some(&stranger.token)).await;
+    assert_error(hidden, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    app.assert_ledger_balanced().await;
+}
+
+async fn a_wrong_pin_refuses_and_counts(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let (user, binding_id) = ready_user(&app, "100.00").await;
+    let wrong = json!({ "amount": "10.00", "binding_id": binding_id, "pin": "975310" });
+    let refused =
+        assert_error(withdraw(&app, &user, "w-1", wrong).await, StatusCode::UNPROCESSABLE_ENTITY, "PIN_INCORRECT")
+            .await;
+    assert_eq!(refused["error"]["details"]["attempts_remaining"], 4);
+    assert_eq!(app.available(&user.token).await, "100.00");
+    let missing_key = app.post("/v1/withdrawals", Some(&user.token), &body(&binding_id, "10.00")).await;
+    let refused = assert_error(missing_key, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    assert_eq!(refused["error"]["details"]["field"], "Idempotency-Key");
+    let poor = withdraw(&app, &user, "w-2", body(&binding_id, "100.01")).await;
+    assert_error(poor, StatusCode::UNPROCESSABLE_ENTITY, "INSUFFICIENT_BALANCE").await;
+}
+
+async fn a_quote_holds_its_price_or_the_withdrawal_is_refused(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let (user, binding_id) = ready_user(&app, "1500.00").await;
+    // Verified to L1, so the daily cap (10,000.00) is not what stops these.
+    let identity = json!({ "level": "L1", "real_name": "张三丰", "id_number": "11010519491231002X" });
+    json_of(app.post("/v1/kyc", Some(&user.token), &identity).await, StatusCode::ACCEPTED).await;
+    app.clock.advance(Duration::seconds(5));
+    let quoted = json_of(quote(&app, &user, &binding_id, "200.00").await, StatusCode::OK).await;
+    let with_quote =
+        json!({ "amount": "200.00", "binding_id": binding_id, "pin": PIN, "quote_id": quoted["quote_id"] });
+    let done = json_of(withdraw(&app, &user, "q-1", with_quote).await, StatusCode::ACCEPTED).await;
+    assert_eq!(
+        (done["fee"].clone(), done["total_debit"].clone()),
+        (quoted["fee"].clone(), quoted["total_debit"].clone())
+    );
+
+    // A quote for 700.00 is free now; after 200.00 more of the quota goes, it would cost a fee.
+    let stale = json_of(quote(&app, &user, &binding_id, "700.00").await, StatusCode::OK).await;
+    assert_eq!(stale["fee"], "0.00");
+    json_of(withdraw(&app, &user, "q-2", body(&binding_id, "200.00")).await, StatusCode::ACCEPTED).await;
+    let priced = json!({ "amount": "700.00", "binding_id": binding_id, "pin": PIN, "quote_id": stale["quote_id"] });
+    assert_error(withdraw(&app, &user, "q-3", priced).await, StatusCode::CONFLICT, "QUOTE_EXPIRED").await;
+
+    let late = json_of(quote(&app, &user, &binding_id, "1.00").await, StatusCode::OK).await;
+    app.clock.advance(Duration::seconds(300));
+    let mut user = user;
+    app.log_in_again(&mut user).await;
+    let expired = json!({ "amount": "1.00", "binding_id": binding_id, "pin": PIN, "quote_id": late["quote_id"] });
+    assert_error(withdraw(&app, &user, "q-4", expired).await, StatusCode::CONFLICT, "QUOTE_EXPIRED").await;
+}
+
+async fn the_same_key_replays_and_a_reused_key_is_refused(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let (user, binding_id) = ready_user(&app, "100.00").await;
+    let first = withdraw(&app, &user, "same-key", body(&binding_id, "10.00")).await;
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first = json_of(first, StatusCode::ACCEPTED).await;
+    let again = withdraw(&app, &user, "same-key", body(&binding_id, "10.00")).await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(json_of(again, StatusCode::ACCEPTED).await, first);
+    assert_eq!(app.available(&user.token).await, "90.00", "charged once");
+    let other = withdraw(&app, &user, "same-key", body(&binding_id, "20.00")).await;
+    assert_error(other, StatusCode::CONFLICT, "IDEMPOTENCY_KEY_REUSED").await;
+
+    // A refusal is replayed too, even once the balance would allow it.
+    let refused = withdraw(&app, &user, "poor-key", body(&binding_id, "95.00")).await;
+    assert_error(refused, StatusCode::UNPROCESSABLE_ENTITY, "INSUFFICIENT_BALANCE").await;
+    let operator = app.operator_token().await;
+    json_of(app.credit(&operator, &user.id, "100.00").await, StatusCode::CREATED).await;
+    let replayed = withdraw(&app, &user, "poor-key", body(&binding_id, "95.00")).await;
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_error(replayed, StatusCode::UNPROCESSABLE_ENTITY, "INSUFFICIENT_BALANCE").await;
+    // Keys are per user: another user's same key is a new request.
+    let (other_user, other_binding) = ready_user(&app, "50.00").await;
+    json_of(withdraw(&app, &other_user, "same-key", body(&other_binding, "10.00")).await, StatusCode::ACCEPTED).await;
+}
+
+async fn a_balance_affording_k_withdrawals_grants_exactly_k_of_50(store: StoreKind) {
+    let app = spawn_app_with(store, generous_pin_limits).await;
+    let (user, binding_id) = ready_user(&app, "30.00").await;
+    let submissions = (0..50).map(|i| withdraw(&app, &user, format!("k-{i}"), body(&binding_id, "7.00")));
+    let statuses: Vec<StatusCode> = join_all(submissions).await.iter().map(|r| r.status()).collect();
+    let accepted = statuses.iter().filter(|s| **s == StatusCode::ACCEPTED).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count();
+    assert_eq!((accepted, refused), (4, 46), "statuses: {statuses:?}");
+    let wallet = json_of(app.wallet(&user.token).await, StatusCode::OK).await;
+    assert_eq!((wallet["available"].as_str(), wallet["held"].as_str()), (Some("2.00"), Some("28.00")));
+    app.assert_ledger_balanced().await;
+}
+
+async fn the_daily_cap_holds_under_concurrency(store: StoreKind) {
+    let app = spawn_app_with(store, generous_pin_limits).await;
+    let (user, binding_id) = ready_user(&app, "5000.00").await;
+    let submissions = (0..50).map(|i| withdraw(&app, &user, format!("d-{i}"), body(&binding_id, "300.00")));
+    let replies = join_all(submissions).await;
+    let mut accepted = 0;
+    for reply in replies {
+        if reply.status() == StatusCode::ACCEPTED {
+            accepted += 1;
+        } else {
+            let refused = assert_error(reply, StatusCode::UNPROCESSABLE_ENTITY, "LIMIT_EXCEEDED").await;
+            assert_eq!(refused["error"]["details"], json!({ "limit": "daily", "remaining": "100.00" }));
+        }
+    }
+    assert_eq!(accepted, 3);
+    assert_eq!(app.available(&user.token).await, "4100.00");
+}
+
+async fn twenty_concurrent_submissions_with_one_key_make_one_withdrawal(store: StoreKind) {
+    let app = spawn_app_with(store, generous_pin_limits).await;
+    let (user, binding_id) = ready_user(&app, "100.00").await;
+    let submissions = (0..20).map(|_| withdraw(&app, &user, "one-key", body(&binding_id, "10.00")));
+    let replies = join_all(submissions).await;
+    let mut ids = std::collections::BTreeSet::new();
+    for reply in replies {
+        ids.insert(json_of(reply, StatusCode::ACCEPTED).await["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 1);
+    assert_eq!(app.available(&user.token).await, "90.00");
+    let list = json_of(app.get("/v1/withdrawals", Some(&user.token)).await, StatusCode::OK).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+fn generous_pin_limits(settings: &mut walletgate::settings::Settings) {
+    let generous = walletgate::settings::RateLimit { burst: 1000, per_minute: 1000 };
+    settings.rate_limits.pin.per_account = generous;
+    settings.rate_limits.pin.per_ip = generous;
+}
 
 /// A user with an active WeChat binding and `balance` in the wallet.
 async fn funded_user(app: &TestApp, balance: &str) -> (TestUser, String) {

@@ -1,0 +1,224 @@
+//! Submitting a withdrawal: PIN, plan and hold in one compare-and-set commit
+//! of the account partition, together with the withdrawal record and the
+//! idempotency record of the reply.
+//!
+//! Idempotency works like Stripe's: the reply to a key (success or business
+//! refusal) is saved with the change it describes, in the same commit. A
+//! repeat with the same key and request gets the saved reply; with another
+//! request, 409 `IDEMPOTENCY_KEY_REUSED`. Concurrent duplicates cannot both
+//! commit (the version check lets one through); the other re-reads and finds
+//! the saved reply. Keys are per account and live `idempotency_ttl`.
+
+use actix_web::ResponseError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::Services;
+use super::withdrawals::{QuoteRecord, quote_key};
+use crate::domain::account::{Account, AccountId, IdempotencyStamp};
+use crate::domain::binding::BindingId;
+use crate::domain::ledger::JournalEntry;
+use crate::domain::money::Amount;
+use crate::domain::pin::Pin;
+use crate::domain::withdrawal::Withdrawal;
+use crate::error::ApiError;
+use crate::store::{AccountCommit, CommitOutcome};
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct WithdrawalRequest {
+    pub amount: Amount,
+    pub binding_id: BindingId,
+    pub pin: Pin,
+    pub quote_id: Option<String>,
+}
+
+/// The answer to a submission, fresh or replayed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedReply {
+    pub status: u16,
+    pub body: Value,
+    #[serde(skip)]
+    pub replayed: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct IdempotencyRecord {
+    /// Keyed digest of the request (PIN included), never the request itself.
+    fingerprint: String,
+    reply: SavedReply,
+    created_at: DateTime<Utc>,
+}
+
+pub fn withdrawal_document(id: &str) -> String {
+    format!("withdrawal:{id}")
+}
+
+fn idempotency_document(key: &str) -> String {
+    format!("idempotency:{key}")
+}
+
+impl Services {
+    /// Submits (or replays) a withdrawal; `view` turns the new withdrawal into the reply body.
+    pub async fn submit_withdrawal(
+        &self,
+        account_id: &AccountId,
+        idempotency_key: &str,
+        fingerprint: &str,
+        request: WithdrawalRequest,
+        view: impl Fn(&Withdrawal) -> Value,
+    ) -> Result<SavedReply, ApiError> {
+        let quote = self.load_quote(request.quote_id.as_deref()).await?;
+        let document = idempotency_document(idempotency_key);
+        for attempt in 0..self.commit_attempts_max {
+            let current =
+                self.store.load_account(account_id).await?.ok_or(ApiError::NotFound { resource: "account" })?;
+            let now = self.now();
+            if let Some(saved) = self.saved_reply(account_id, &document, fingerprint, now).await? {
+                return Ok(saved);
+            }
+            let mut account = current.value.clone();
+            let (reply, change) = self.decide_withdrawal(&mut account, &request, quote.as_ref(), now, &view)?;
+            let record =
+                IdempotencyRecord { fingerprint: fingerprint.to_owned(), reply: reply.clone(), created_at: now };
+            let mut puts = vec![(document.clone(), serde_json::to_string(&record).map_err(ApiError::internal)?)];
+            let mut entries = Vec::new();
+            if let Some((withdrawal, entry)) = change {
+                puts.push((
+                    withdrawal_document(&withdrawal.id),
+                    serde_json::to_string(&withdrawal).map_err(ApiError::internal)?,
+                ));
+                entries.push(entry);
+            }
+            let expired = self.stamp_idempotency_key(&mut account, idempotency_key, now);
+            let commit = AccountCommit {
+                documents_put: &puts,
+                documents_deleted: &expired,
+                ..AccountCommit::new(current.version, &account, &entries)
+            };
+            match self.store.commit_account(commit).await? {
+                CommitOutcome::Committed => return Ok(reply),
+                CommitOutcome::VersionConflict => super::pause_before_retry(attempt).await,
+            }
+        }
+        Err(ApiError::StoreBusy)
+    }
+
+    /// The saved reply for this key, if it is still alive; a different request under it is refused.
+    async fn saved_reply(
+        &self,
+        account_id: &AccountId,
+        document: &str,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SavedReply>, ApiError> {
+        let Some(text) = self.store.partition_document(account_id, document).await? else { return Ok(None) };
+        let record: IdempotencyRecord = serde_json::from_str(&text).map_err(ApiError::internal)?;
+        if record.created_at + self.withdrawals.idempotency_ttl <= now {
+            return Ok(None);
+        }
+        if record.fingerprint != fingerprint {
+            return Err(ApiError::IdempotencyKeyReused);
+        }
+        Ok(Some(SavedReply { replayed: true, ..record.reply }))
+    }
+
+    /// Remembers the key and forgets the expired ones; returns the documents to delete.
+    fn stamp_idempotency_key(&self, account: &mut Account, key: &str, now: DateTime<Utc>) -> Vec<String> {
+        let ttl = self.withdrawals.idempotency_ttl;
+        let (expired, alive): (Vec<IdempotencyStamp>, Vec<IdempotencyStamp>) =
+            std::mem::take(&mut account.idempotency_keys)
+                .into_iter()
+                .partition(|stamp| stamp.created_at + ttl <= now || stamp.key == key);
+        account.idempotency_keys = alive;
+        account.idempotency_keys.push(IdempotencyStamp { key: key.to_owned(), created_at: now });
+        expired.into_iter().filter(|stamp| stamp.key != key).map(|stamp| idempotency_document(&stamp.key)).collect()
+    }
+
+    /// Every check in order — PIN, then the plan (destination, level, limits,
+    /// balance), then the quote — and the hold. Business refusals become the
+    /// saved reply (a wrong PIN still counts); unexpected errors end the request.
+    #[allow(clippy::type_complexity)]
+    fn decide_withdrawal(
+        &self,
+        account: &mut Account,
+        request: &WithdrawalRequest,
+        quote: Option<&QuoteRecord>,
+        now: DateTime<Utc>,
+        view: &impl Fn(&Withdrawal) -> Value,
+    ) -> Result<(SavedReply, Option<(Withdrawal, JournalEntry)>), ApiError> {
+        let outcome = self.try_withdrawal(account, request, quote, now);
+        match outcome {
+            Ok((withdrawal, entry)) => {
+                let reply = SavedReply { status: 202, body: view(&withdrawal), replayed: false };
+                Ok((reply, Some((withdrawal, entry))))
+            }
+            Err(error) if error.status_code().is_client_error() => {
+                let reply = SavedReply { status: error.status_code().as_u16(), body: error.body(), replayed: false };
+                Ok((reply, None))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    fn try_withdrawal(
+        &self,
+        account: &mut Account,
+        request: &WithdrawalRequest,
+        quote: Option<&QuoteRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<(Withdrawal, JournalEntry), ApiError> {
+        if let Some(refusal) = self.enter_pin(account, &request.pin, now) {
+            return Err(refusal);
+        }
+        let rules = self.withdrawals.rules(account.level_at(now));
+        let today = self.withdrawals.local_date(now);
+        let plan = account.plan_withdrawal(
+            &request.binding_id,
+            request.amount,
+            &rules.limits,
+            &rules.fees,
+            &self.withdrawals.review,
+            today,
+        )?;
+        if let Some(quote) = quote {
+            let same = quote.account_id == account.id
+                && quote.binding_id == request.binding_id
+                && quote.amount == request.amount.money()
+                && quote.fee == plan.fee.fee;
+            if !same || quote.expires_at <= now {
+                return Err(ApiError::QuoteExpired);
+            }
+        }
+        let id = format!("wd_{}", uuid::Uuid::now_v7().simple());
+        Ok(account.hold_withdrawal(plan, id, today, now)?)
+    }
+
+    async fn load_quote(&self, quote_id: Option<&str>) -> Result<Option<QuoteRecord>, ApiError> {
+        let Some(quote_id) = quote_id else { return Ok(None) };
+        let text = self.store.get_ephemeral(&quote_key(quote_id)).await?.ok_or(ApiError::QuoteExpired)?;
+        Ok(Some(serde_json::from_str(&text).map_err(ApiError::internal)?))
+    }
+
+    /// The account's withdrawals, newest first, optionally of one status.
+    pub async fn withdrawals(&self, account_id: &AccountId) -> Result<Vec<Withdrawal>, ApiError> {
+        let documents = self.store.partition_documents(account_id, "withdrawal:").await?;
+        let mut withdrawals: Vec<Withdrawal> = documents
+            .iter()
+            .map(|(_, body)| serde_json::from_str(body).map_err(ApiError::internal))
+            .collect::<Result<_, _>>()?;
+        // Ids are time-ordered (UUIDv7), so newest first is descending id.
+        withdrawals.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok(withdrawals)
+    }
+
+    pub async fn withdrawal(&self, account_id: &AccountId, id: &str) -> Result<Withdrawal, ApiError> {
+        let not_found = || ApiError::NotFound { resource: "withdrawal" };
+        if !id.starts_with("wd_") || id.len() > 64 {
+            return Err(not_found());
+        }
+        let text = self.store.partition_document(account_id, &withdrawal_document(id)).await?.ok_or_else(not_found)?;
+        serde_json::from_str(&text).map_err(ApiError::internal)
+    }
+}

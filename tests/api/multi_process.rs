@@ -177,3 +177,111 @@ async fn two_processes_sharing_redis_count_wrong_pins_together() {
         assert_eq!(right.status(), StatusCode::LOCKED, "locked on every instance");
     }
 }
+
+/// Reads a query parameter of a URL.
+fn query_param(url: &str, name: &str) -> String {
+    let parsed = url::Url::parse(url).expect("a URL");
+    parsed.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned()).expect("parameter present")
+}
+
+async fn latest_code(client: &reqwest::Client, gateway: &GatewayProcess, phone: &str) -> String {
+    let outbox = client.get(format!("{}/mock/sms/outbox?phone={phone}", gateway.address)).send().await.unwrap();
+    json_of(outbox, StatusCode::OK).await["items"][0]["code"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn two_processes_sharing_redis_grant_exactly_the_affordable_withdrawals() {
+    let generous = [
+        ("WALLETGATE__RATE_LIMITS__PIN__PER_ACCOUNT__BURST", "1000"),
+        ("WALLETGATE__RATE_LIMITS__PIN__PER_IP__BURST", "1000"),
+    ];
+    let (prefix, url) = (unique_prefix(), redis_url());
+    let _keys = RedisKeysGuard::new(&url, &prefix);
+    let (a, b) = tokio::join!(
+        start_gateway(&url, StoreVia::Flag, &prefix, &generous),
+        start_gateway(&url, StoreVia::Environment, &prefix, &generous)
+    );
+    let client = reqwest::Client::new();
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let phone = unique_phone();
+    let credentials = json!({ "phone": phone, "password": "correct-horse" });
+    let profile = json_of(
+        post(&client, format!("{}/v1/auth/register", a.address), None, credentials.clone()).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let token = login(&client, &a, credentials).await;
+
+    // Bind WeChat through gateway A's mock, confirm through B.
+    let started = post(&client, format!("{}/v1/bindings/wechat", a.address), Some(&token), json!({})).await;
+    let started = json_of(started, StatusCode::CREATED).await;
+    let authorize_url = started["authorize_url"].as_str().unwrap();
+    let form = [
+        ("appid", query_param(authorize_url, "appid")),
+        ("redirect_uri", query_param(authorize_url, "redirect_uri")),
+        ("scope", query_param(authorize_url, "scope")),
+        ("state", query_param(authorize_url, "state")),
+        ("action", "allow".to_owned()),
+        ("nickname", "张三丰".to_owned()),
+    ];
+    let consent =
+        browser.post(format!("{}/mock/wechat/connect/oauth2/authorize", a.address)).form(&form).send().await.unwrap();
+    let callback = consent.headers()["location"].to_str().unwrap().to_owned();
+    json_of(browser.get(&callback).send().await.unwrap(), StatusCode::OK).await;
+    let binding_id = started["binding_id"].as_str().unwrap().to_owned();
+    let code = latest_code(&client, &b, &phone).await;
+    let confirm = post(
+        &client,
+        format!("{}/v1/bindings/{binding_id}/confirm", b.address),
+        Some(&token),
+        json!({ "sms_code": code }),
+    )
+    .await;
+    json_of(confirm, StatusCode::OK).await;
+
+    // A PIN, and 30.00 to withdraw from: enough for exactly four of 7.00.
+    json_of(
+        post(&client, format!("{}/v1/sms/codes", a.address), Some(&token), json!({ "purpose": "set_pin" })).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let code = latest_code(&client, &b, &phone).await;
+    let set = client
+        .put(format!("{}/v1/pin", b.address))
+        .bearer_auth(&token)
+        .json(&json!({ "pin": "135790", "sms_code": code }))
+        .send()
+        .await
+        .unwrap();
+    json_of(set, StatusCode::OK).await;
+    let operator = login(&client, &b, json!({ "email": "ops@walletgate.test", "password": "operator-demo" })).await;
+    let user_id = profile["id"].as_str().unwrap();
+    let credit = json!({ "amount": "30.00", "memo": "multi-process withdrawals" });
+    json_of(
+        post(&client, format!("{}/v1/ops/accounts/{user_id}/credit", a.address), Some(&operator), credit).await,
+        StatusCode::CREATED,
+    )
+    .await;
+
+    let submissions = (0..50).map(|i| {
+        let gateway = if i % 2 == 0 { &a } else { &b };
+        client
+            .post(format!("{}/v1/withdrawals", gateway.address))
+            .bearer_auth(&token)
+            .header("idempotency-key", format!("mp-{i}"))
+            .json(&json!({ "amount": "7.00", "binding_id": binding_id, "pin": "135790" }))
+            .send()
+    });
+    let statuses: Vec<StatusCode> = join_all(submissions).await.into_iter().map(|r| r.unwrap().status()).collect();
+    let accepted = statuses.iter().filter(|s| **s == StatusCode::ACCEPTED).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY).count();
+    assert_eq!((accepted, refused), (4, 46), "statuses: {statuses:?}");
+    for gateway in [&a, &b] {
+        let wallet = client.get(format!("{}/v1/wallet", gateway.address)).bearer_auth(&token).send().await.unwrap();
+        let wallet = json_of(wallet, StatusCode::OK).await;
+        assert_eq!((wallet["available"].as_str(), wallet["held"].as_str()), (Some("2.00"), Some("28.00")));
+        let check =
+            client.get(format!("{}/v1/ops/ledger/check", gateway.address)).bearer_auth(&operator).send().await.unwrap();
+        assert_eq!(json_of(check, StatusCode::OK).await["balanced"], true);
+    }
+}

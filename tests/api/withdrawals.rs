@@ -301,21 +301,8 @@ async fn quotes_refuse_what_a_withdrawal_would_refuse(store: StoreKind) {
 
 async fn the_daily_cap_starts_again_at_midnight_in_shanghai(store: StoreKind) {
     let app = spawn_app(store).await;
-    let (mut user, binding_id) = funded_user(&app, "5000.00").await;
-    // Spend the L0 daily cap directly in the store's usage counters, as
-    // withdrawals will: 1,000.00 today (Shanghai time).
-    let id = walletgate::domain::account::AccountId::parse(&user.id).unwrap();
-    let today = app.services.withdrawals.local_date(app.services.now());
-    app.services
-        .update_account(&id, |account, _| {
-            account
-                .withdrawal_usage
-                .record("1000.00".parse().unwrap(), today)
-                .map_err(walletgate::error::ApiError::internal)?;
-            Ok(((), Vec::new()))
-        })
-        .await
-        .unwrap();
+    let (mut user, binding_id) = ready_user(&app, "5000.00").await;
+    json_of(withdraw(&app, &user, "day-1", body(&binding_id, "1000.00")).await, StatusCode::ACCEPTED).await;
     let capped =
         assert_error(quote(&app, &user, &binding_id, "0.10").await, StatusCode::UNPROCESSABLE_ENTITY, "LIMIT_EXCEEDED")
             .await;
@@ -324,10 +311,12 @@ async fn the_daily_cap_starts_again_at_midnight_in_shanghai(store: StoreKind) {
     // The test clock starts at 2026-03-01 09:30 UTC = 17:30 in Shanghai; midnight there is 16:00 UTC.
     app.clock.advance(Duration::hours(6) + Duration::minutes(29));
     app.log_in_again(&mut user).await;
-    assert_error(quote(&app, &user, &binding_id, "0.10").await, StatusCode::UNPROCESSABLE_ENTITY, "LIMIT_EXCEEDED")
-        .await;
+    let refused = withdraw(&app, &user, "day-1-again", body(&binding_id, "0.10")).await;
+    assert_error(refused, StatusCode::UNPROCESSABLE_ENTITY, "LIMIT_EXCEEDED").await;
     app.clock.advance(Duration::minutes(1));
-    let next_day = json_of(quote(&app, &user, &binding_id, "0.10").await, StatusCode::OK).await;
-    assert_eq!(next_day["limits_after"]["daily_remaining"], "999.90");
-    assert_eq!(next_day["limits_after"]["monthly_remaining"], "1999.90", "the month still counts yesterday");
+    let next_day = json_of(withdraw(&app, &user, "day-2", body(&binding_id, "0.10")).await, StatusCode::ACCEPTED).await;
+    assert_eq!(next_day["status"], "pending");
+    let wallet = json_of(app.wallet(&user.token).await, StatusCode::OK).await;
+    assert_eq!(wallet["limits"]["daily_remaining"], "999.90");
+    assert_eq!(wallet["limits"]["monthly_remaining"], "1999.90", "the month still counts yesterday");
 }

@@ -153,6 +153,15 @@ impl Account {
 }
 
 impl Account {
+    /// The WeChat wallet an active binding of this account pays out to.
+    pub fn withdrawal_destination(&self, binding_id: &BindingId) -> Result<&WeChatDestination, WithdrawalError> {
+        let binding = self.binding(binding_id).ok_or(WithdrawalError::BindingNotFound)?;
+        match (binding.status, &binding.destination) {
+            (BindingStatus::Active, Some(destination)) => Ok(destination),
+            _ => Err(WithdrawalError::NoActiveBinding),
+        }
+    }
+
     pub fn plan_withdrawal(
         &self,
         binding_id: &BindingId,
@@ -162,11 +171,8 @@ impl Account {
         review: &ReviewPolicy,
         today: NaiveDate,
     ) -> Result<WithdrawalPlan, WithdrawalError> {
-        let binding = self.binding(binding_id).ok_or(WithdrawalError::BindingNotFound)?;
-        let destination = match (binding.status, &binding.destination) {
-            (BindingStatus::Active, Some(destination)) => destination.clone(),
-            _ => return Err(WithdrawalError::NoActiveBinding),
-        };
+        let destination = self.withdrawal_destination(binding_id)?.clone();
+        let first_to_destination = self.binding(binding_id).is_some_and(|b| b.withdrawal_count == 0);
         if self.frozen {
             return Err(WithdrawalError::AccountFrozen);
         }
@@ -179,7 +185,7 @@ impl Account {
         let mut usage_after = self.withdrawal_usage.clone();
         usage_after.record(amount, today)?;
         let mut review_reasons = Vec::new();
-        if binding.withdrawal_count == 0 {
+        if first_to_destination {
             review_reasons.push(ReviewReason::FirstToDestination);
         }
         if amount.money() > review.manual_over {

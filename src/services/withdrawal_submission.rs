@@ -136,7 +136,7 @@ impl Services {
         expired.into_iter().filter(|stamp| stamp.key != key).map(|stamp| idempotency_document(&stamp.key)).collect()
     }
 
-    /// Every check in order — PIN, then the plan (destination, level, limits,
+    /// Every check in order — destination, PIN, then the plan (level, limits,
     /// balance), then the quote — and the hold. Business refusals become the
     /// saved reply (a wrong PIN still counts); unexpected errors end the request.
     #[allow(clippy::type_complexity)]
@@ -169,6 +169,8 @@ impl Services {
         quote: Option<&QuoteRecord>,
         now: DateTime<Utc>,
     ) -> Result<(Withdrawal, JournalEntry), ApiError> {
+        // The destination comes first: a mistyped binding should not cost a PIN try.
+        account.withdrawal_destination(&request.binding_id)?;
         if let Some(refusal) = self.enter_pin(account, &request.pin, now) {
             return Err(refusal);
         }

@@ -22,6 +22,7 @@ on_both_stores!(
     a_balance_affording_k_withdrawals_grants_exactly_k_of_50,
     the_daily_cap_holds_under_concurrency,
     twenty_concurrent_submissions_with_one_key_make_one_withdrawal,
+    a_level_that_may_not_withdraw_is_told_to_verify,
 );
 
 const PIN: &str = "135790";
@@ -319,4 +320,22 @@ async fn the_daily_cap_starts_again_at_midnight_in_shanghai(store: StoreKind) {
     let wallet = json_of(app.wallet(&user.token).await, StatusCode::OK).await;
     assert_eq!(wallet["limits"]["daily_remaining"], "999.90");
     assert_eq!(wallet["limits"]["monthly_remaining"], "1999.90", "the month still counts yesterday");
+}
+
+async fn a_level_that_may_not_withdraw_is_told_to_verify(store: StoreKind) {
+    let app = spawn_app_with(store, |settings| settings.withdrawals.levels.l0.withdrawals_allowed = false).await;
+    let (user, binding_id) = ready_user(&app, "100.00").await;
+    let refused = withdraw(&app, &user, "v-1", body(&binding_id, "10.00")).await;
+    assert_error(refused, StatusCode::FORBIDDEN, "VERIFICATION_REQUIRED").await;
+    let unknown_binding = withdraw(
+        &app,
+        &user,
+        "v-2",
+        json!({ "amount": "10.00", "binding_id": "bnd_00000000000000000000000000000000", "pin": "975310" }),
+    )
+    .await;
+    assert_error(unknown_binding, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    let me = json_of(app.me(&user.token).await, StatusCode::OK).await;
+    assert_eq!(me["pin_attempts_remaining"], 5, "a wrong destination costs no PIN try");
+    assert_eq!(app.available(&user.token).await, "100.00");
 }

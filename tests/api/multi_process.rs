@@ -132,19 +132,25 @@ async fn two_processes_sharing_redis_grant_exactly_the_affordable_debits() {
     }
 }
 
-#[tokio::test]
-async fn two_processes_sharing_redis_count_wrong_pins_together() {
-    // Per-process rate limits would hide the race; the PIN lock must hold on its own.
+/// Two gateways on one fresh key prefix, with the per-process PIN rate limits
+/// out of the way: they would hide the races these tests are about.
+async fn two_gateways_without_pin_limits() -> (GatewayProcess, GatewayProcess, RedisKeysGuard) {
     let generous = [
         ("WALLETGATE__RATE_LIMITS__PIN__PER_ACCOUNT__BURST", "1000"),
         ("WALLETGATE__RATE_LIMITS__PIN__PER_IP__BURST", "1000"),
     ];
     let (prefix, url) = (unique_prefix(), redis_url());
-    let _keys = RedisKeysGuard::new(&url, &prefix);
+    let keys = RedisKeysGuard::new(&url, &prefix);
     let (a, b) = tokio::join!(
         start_gateway(&url, StoreVia::Flag, &prefix, &generous),
         start_gateway(&url, StoreVia::Environment, &prefix, &generous)
     );
+    (a, b, keys)
+}
+
+#[tokio::test]
+async fn two_processes_sharing_redis_count_wrong_pins_together() {
+    let (a, b, _keys) = two_gateways_without_pin_limits().await;
     let client = reqwest::Client::new();
     let phone = unique_phone();
     let register = json!({ "phone": phone, "password": "correct-horse" });
@@ -152,8 +158,7 @@ async fn two_processes_sharing_redis_count_wrong_pins_together() {
     let token = login(&client, &a, json!({ "phone": phone, "password": "correct-horse" })).await;
     let sms = post(&client, format!("{}/v1/sms/codes", b.address), Some(&token), json!({ "purpose": "set_pin" })).await;
     json_of(sms, StatusCode::ACCEPTED).await;
-    let outbox = client.get(format!("{}/mock/sms/outbox?phone={phone}", a.address)).send().await.unwrap();
-    let code = json_of(outbox, StatusCode::OK).await["items"][0]["code"].as_str().unwrap().to_owned();
+    let code = latest_code(&client, &a, &phone).await;
     let set = client
         .put(format!("{}/v1/pin", b.address))
         .bearer_auth(&token)
@@ -191,16 +196,7 @@ async fn latest_code(client: &reqwest::Client, gateway: &GatewayProcess, phone: 
 
 #[tokio::test]
 async fn two_processes_sharing_redis_grant_exactly_the_affordable_withdrawals() {
-    let generous = [
-        ("WALLETGATE__RATE_LIMITS__PIN__PER_ACCOUNT__BURST", "1000"),
-        ("WALLETGATE__RATE_LIMITS__PIN__PER_IP__BURST", "1000"),
-    ];
-    let (prefix, url) = (unique_prefix(), redis_url());
-    let _keys = RedisKeysGuard::new(&url, &prefix);
-    let (a, b) = tokio::join!(
-        start_gateway(&url, StoreVia::Flag, &prefix, &generous),
-        start_gateway(&url, StoreVia::Environment, &prefix, &generous)
-    );
+    let (a, b, _keys) = two_gateways_without_pin_limits().await;
     let client = reqwest::Client::new();
     let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let phone = unique_phone();

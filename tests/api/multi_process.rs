@@ -262,7 +262,7 @@ async fn two_processes_sharing_redis_grant_exactly_the_affordable_withdrawals() 
     .await;
 
     let withdraw = |i: usize, key: String, amount: &'static str| {
-        let gateway = if i % 2 == 0 { &a } else { &b };
+        let gateway = if i.is_multiple_of(2) { &a } else { &b };
         client
             .post(format!("{}/v1/withdrawals", gateway.address))
             .bearer_auth(&token)

@@ -64,6 +64,8 @@ pub enum ApiError {
     QuoteExpired,
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
+    #[error("the withdrawal is already finished ({status})")]
+    WithdrawalFinished { status: String },
     #[error("the amount exceeds the {limit} limit")]
     LimitExceeded { limit: &'static str, remaining: serde_json::Value },
     #[error("the verification request does not apply: {reason}")]
@@ -134,6 +136,7 @@ impl ApiError {
             ApiError::NoActiveBinding => "NO_ACTIVE_BINDING",
             ApiError::QuoteExpired => "QUOTE_EXPIRED",
             ApiError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            ApiError::WithdrawalFinished { .. } => "WITHDRAWAL_ALREADY_FINISHED",
             ApiError::VerificationRequired => "VERIFICATION_REQUIRED",
             ApiError::AmountBelowMinimum { .. } => "AMOUNT_BELOW_MINIMUM",
             ApiError::LimitExceeded { .. } => "LIMIT_EXCEEDED",
@@ -223,6 +226,7 @@ impl ResponseError for ApiError {
             ApiError::NoActiveBinding => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::QuoteExpired => StatusCode::CONFLICT,
             ApiError::IdempotencyKeyReused => StatusCode::CONFLICT,
+            ApiError::WithdrawalFinished { .. } => StatusCode::CONFLICT,
             ApiError::VerificationRequired => StatusCode::FORBIDDEN,
             ApiError::AmountBelowMinimum { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::LimitExceeded { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -342,6 +346,9 @@ impl From<WithdrawalError> for ApiError {
                 ApiError::internal(error)
             }
             WithdrawalError::Ledger(error) => error.into(),
+            WithdrawalError::AlreadyFinished(status) => {
+                ApiError::WithdrawalFinished { status: status.as_str().to_owned() }
+            }
         }
     }
 }

@@ -89,6 +89,8 @@ pub enum EntryKind {
     OperatorDebit,
     /// A withdrawal's amount and fee moved from available to held.
     WithdrawalHold,
+    /// A rejected or failed withdrawal's hold returned to available, in full.
+    WithdrawalRelease,
 }
 
 const ENTRY_ID_PREFIX: &str = "je_";

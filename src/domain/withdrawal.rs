@@ -57,6 +57,8 @@ pub enum WithdrawalError {
     Money(#[from] MoneyError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error("the withdrawal is already {}", .0.as_str())]
+    AlreadyFinished(WithdrawalStatus),
 }
 
 /// Where a withdrawal is in its life: `pending` (automatic review) or
@@ -71,6 +73,20 @@ pub enum WithdrawalStatus {
     Settled,
     Rejected,
     Failed,
+}
+
+impl WithdrawalStatus {
+    /// The wire name, as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WithdrawalStatus::Pending => "pending",
+            WithdrawalStatus::InReview => "in_review",
+            WithdrawalStatus::Processing => "processing",
+            WithdrawalStatus::Settled => "settled",
+            WithdrawalStatus::Rejected => "rejected",
+            WithdrawalStatus::Failed => "failed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +121,19 @@ impl Withdrawal {
     pub fn total_debit(&self) -> Result<Money, MoneyError> {
         self.amount.money().checked_add(self.fee)
     }
+
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status, WithdrawalStatus::Settled | WithdrawalStatus::Rejected | WithdrawalStatus::Failed)
+    }
+}
+
+/// How a withdrawal ends without paying out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unpaid {
+    /// An operator said no.
+    Rejected,
+    /// The payout failed (the destination refused it, say).
+    Failed,
 }
 
 impl Account {
@@ -153,6 +182,45 @@ impl Account {
 }
 
 impl Account {
+    /// Ends a withdrawal that will not be paid: the hold goes back to
+    /// available in full (amount and fee), and its share of today's and this
+    /// month's caps and of the free fee quota is given back. A two-phase
+    /// transfer voided, never half posted.
+    pub fn release_withdrawal(
+        &mut self,
+        withdrawal: &mut Withdrawal,
+        outcome: Unpaid,
+        reason: &str,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<JournalEntry, WithdrawalError> {
+        if withdrawal.is_finished() {
+            return Err(WithdrawalError::AlreadyFinished(withdrawal.status));
+        }
+        let total = Amount::new(withdrawal.total_debit()?)?;
+        let posting = Posting {
+            kind: EntryKind::WithdrawalRelease,
+            memo: format!(
+                "withdrawal {} {}: {reason}",
+                withdrawal.id,
+                if outcome == Unpaid::Rejected { "rejected" } else { "failed" }
+            ),
+            actor: None,
+            legs: vec![leg(LedgerAccount::UserHeld, LedgerAccount::UserAvailable, total)],
+        };
+        let entry = self.post(posting, now)?;
+        self.withdrawal_usage.release(withdrawal.amount, withdrawal.limit_day, today)?;
+        self.fee_quota_used = self.fee_quota_used.checked_sub(withdrawal.fee_quota_used)?.max(Money::ZERO);
+        let status = match outcome {
+            Unpaid::Rejected => WithdrawalStatus::Rejected,
+            Unpaid::Failed => WithdrawalStatus::Failed,
+        };
+        withdrawal.status = status;
+        withdrawal.failure_reason = Some(reason.to_owned());
+        withdrawal.history.push(StatusChange { status, at: now });
+        Ok(entry)
+    }
+
     /// The WeChat wallet an active binding of this account pays out to.
     pub fn withdrawal_destination(&self, binding_id: &BindingId) -> Result<&WeChatDestination, WithdrawalError> {
         let binding = self.binding(binding_id).ok_or(WithdrawalError::BindingNotFound)?;
@@ -291,6 +359,29 @@ mod tests {
             plan(&account, &binding, "200.01").unwrap_err(),
             WithdrawalError::InsufficientBalance { available: money("200.00"), required: money("200.01") }
         );
+    }
+
+    #[test]
+    fn a_released_withdrawal_gives_everything_back_once() {
+        let (mut account, binding) = alice_bound();
+        let before =
+            (account.ledger.clone(), account.withdrawal_usage.left(&limits(), today()), account.fee_quota_used);
+        let planned = plan(&account, &binding, "600.00").unwrap();
+        let (mut withdrawal, _) = account.hold_withdrawal(planned, "wd_1".into(), today(), now()).unwrap();
+        let entry =
+            account.release_withdrawal(&mut withdrawal, Unpaid::Rejected, "operator said no", today(), now()).unwrap();
+        assert_eq!(entry.change_to(LedgerAccount::UserAvailable).unwrap(), money("600.00"));
+        let after = (account.ledger.clone(), account.withdrawal_usage.left(&limits(), today()), account.fee_quota_used);
+        assert_eq!(after, before);
+        assert_eq!(
+            (withdrawal.status, withdrawal.failure_reason.as_deref()),
+            (WithdrawalStatus::Rejected, Some("operator said no"))
+        );
+        assert_eq!(
+            account.release_withdrawal(&mut withdrawal, Unpaid::Failed, "again", today(), now()).unwrap_err(),
+            WithdrawalError::AlreadyFinished(WithdrawalStatus::Rejected)
+        );
+        assert_eq!(account.ledger.sum().unwrap(), Money::ZERO);
     }
 
     #[test]

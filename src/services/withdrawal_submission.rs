@@ -21,7 +21,7 @@ use crate::domain::binding::BindingId;
 use crate::domain::ledger::JournalEntry;
 use crate::domain::money::Amount;
 use crate::domain::pin::Pin;
-use crate::domain::withdrawal::Withdrawal;
+use crate::domain::withdrawal::{Withdrawal, WithdrawalStatus};
 use crate::error::ApiError;
 use crate::store::{AccountCommit, CommitOutcome};
 
@@ -55,6 +55,16 @@ pub fn withdrawal_document(id: &str) -> String {
     format!("withdrawal:{id}")
 }
 
+/// Withdrawals the review worker settles by itself once due (scored by due time).
+pub const AUTO_REVIEW_SCHEDULE: &str = "withdrawals:auto_review";
+/// Withdrawals waiting for an operator (scored by submission time, oldest first).
+pub const MANUAL_REVIEW_SCHEDULE: &str = "withdrawals:manual_review";
+
+/// How a scheduled withdrawal is named: its account and its id.
+pub fn review_member(account_id: &AccountId, withdrawal_id: &str) -> String {
+    format!("{account_id}/{withdrawal_id}")
+}
+
 fn idempotency_document(key: &str) -> String {
     format!("idempotency:{key}")
 }
@@ -71,6 +81,9 @@ impl Services {
     ) -> Result<SavedReply, ApiError> {
         let quote = self.load_quote(request.quote_id.as_deref()).await?;
         let document = idempotency_document(idempotency_key);
+        // One id for every attempt of this request, so re-scheduling it on a
+        // retry moves one schedule entry rather than leaving several.
+        let withdrawal_id = format!("wd_{}", uuid::Uuid::now_v7().simple());
         for attempt in 0..self.commit_attempts_max {
             let current =
                 self.store.load_account(account_id).await?.ok_or(ApiError::NotFound { resource: "account" })?;
@@ -79,12 +92,14 @@ impl Services {
                 return Ok(saved);
             }
             let mut account = current.value.clone();
-            let (reply, change) = self.decide_withdrawal(&mut account, &request, quote.as_ref(), now, &view)?;
+            let (reply, change) =
+                self.decide_withdrawal(&mut account, &request, &withdrawal_id, quote.as_ref(), now, &view)?;
             let record =
                 IdempotencyRecord { fingerprint: fingerprint.to_owned(), reply: reply.clone(), created_at: now };
             let mut puts = vec![(document.clone(), serde_json::to_string(&record).map_err(ApiError::internal)?)];
             let mut entries = Vec::new();
             if let Some((withdrawal, entry)) = change {
+                self.schedule_review(account_id, &withdrawal, now).await?;
                 puts.push((
                     withdrawal_document(&withdrawal.id),
                     serde_json::to_string(&withdrawal).map_err(ApiError::internal)?,
@@ -103,6 +118,25 @@ impl Services {
             }
         }
         Err(ApiError::StoreBusy)
+    }
+
+    /// Puts a withdrawal in the review worker's queue. This happens before the
+    /// commit that creates it, so a crash between the two can never leave a
+    /// withdrawal that no queue knows; an entry whose withdrawal was never
+    /// committed is dropped by the worker when it finds nothing to review.
+    async fn schedule_review(
+        &self,
+        account_id: &AccountId,
+        withdrawal: &Withdrawal,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let member = review_member(account_id, &withdrawal.id);
+        let (schedule, at) = match withdrawal.status {
+            WithdrawalStatus::Pending => (AUTO_REVIEW_SCHEDULE, now + self.withdrawals.auto_review_delay),
+            _ => (MANUAL_REVIEW_SCHEDULE, now),
+        };
+        self.store.schedule(schedule, &member, at.timestamp_millis()).await?;
+        Ok(())
     }
 
     /// The saved reply for this key, if it is still alive; a different request under it is refused.
@@ -144,11 +178,12 @@ impl Services {
         &self,
         account: &mut Account,
         request: &WithdrawalRequest,
+        withdrawal_id: &str,
         quote: Option<&QuoteRecord>,
         now: DateTime<Utc>,
         view: &impl Fn(&Withdrawal) -> Value,
     ) -> Result<(SavedReply, Option<(Withdrawal, JournalEntry)>), ApiError> {
-        let outcome = self.try_withdrawal(account, request, quote, now);
+        let outcome = self.try_withdrawal(account, request, withdrawal_id, quote, now);
         match outcome {
             Ok((withdrawal, entry)) => {
                 let reply = SavedReply { status: 202, body: view(&withdrawal), replayed: false };
@@ -166,6 +201,7 @@ impl Services {
         &self,
         account: &mut Account,
         request: &WithdrawalRequest,
+        withdrawal_id: &str,
         quote: Option<&QuoteRecord>,
         now: DateTime<Utc>,
     ) -> Result<(Withdrawal, JournalEntry), ApiError> {
@@ -193,8 +229,7 @@ impl Services {
                 return Err(ApiError::QuoteExpired);
             }
         }
-        let id = format!("wd_{}", uuid::Uuid::now_v7().simple());
-        Ok(account.hold_withdrawal(plan, id, today, now)?)
+        Ok(account.hold_withdrawal(plan, withdrawal_id.to_owned(), today, now)?)
     }
 
     async fn load_quote(&self, quote_id: Option<&str>) -> Result<Option<QuoteRecord>, ApiError> {

@@ -1,7 +1,7 @@
 //! The embedded store: everything in one process's memory, gone on exit.
 //! The default, so `cargo run` needs nothing else installed.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,14 @@ struct State {
     documents: HashMap<String, HashMap<String, (u64, String)>>,
     indexes: HashMap<String, String>,
     lists: HashMap<String, VecDeque<String>>,
+    schedules: HashMap<String, Schedule>,
+}
+
+/// Members by time, and each member's time, kept in step.
+#[derive(Debug, Default)]
+struct Schedule {
+    by_time: BTreeSet<(i64, String)>,
+    times: HashMap<String, i64>,
 }
 
 #[derive(Debug)]
@@ -216,5 +224,31 @@ impl Store for MemoryStore {
     async fn recent(&self, list: &str, limit: usize) -> Result<Vec<String>, StoreError> {
         let state = self.state();
         Ok(state.lists.get(list).map(|items| items.iter().take(limit).cloned().collect()).unwrap_or_default())
+    }
+
+    async fn schedule(&self, schedule: &str, member: &str, at_ms: i64) -> Result<(), StoreError> {
+        let mut state = self.state();
+        let entries = state.schedules.entry(schedule.to_owned()).or_default();
+        if let Some(previous) = entries.times.insert(member.to_owned(), at_ms) {
+            entries.by_time.remove(&(previous, member.to_owned()));
+        }
+        entries.by_time.insert((at_ms, member.to_owned()));
+        Ok(())
+    }
+
+    async fn scheduled(&self, schedule: &str, until_ms: i64, limit: usize) -> Result<Vec<(String, i64)>, StoreError> {
+        let state = self.state();
+        let Some(entries) = state.schedules.get(schedule) else { return Ok(Vec::new()) };
+        let due = entries.by_time.iter().take_while(|(at, _)| *at <= until_ms).take(limit);
+        Ok(due.map(|(at, member)| (member.clone(), *at)).collect())
+    }
+
+    async fn unschedule(&self, schedule: &str, member: &str) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let Some(entries) = state.schedules.get_mut(schedule) else { return Ok(false) };
+        match entries.times.remove(member) {
+            Some(at) => Ok(entries.by_time.remove(&(at, member.to_owned()))),
+            None => Ok(false),
+        }
     }
 }

@@ -18,7 +18,9 @@
 //!   (mock WeChat users), changed by compare-and-set like accounts;
 //! - **unique indexes**: keys owned by one value at a time (an openid bound to
 //!   one account), changed only by compare-and-swap;
-//! - **recent lists**: capped newest-first lists (the mock SMS outbox).
+//! - **recent lists**: capped newest-first lists (the mock SMS outbox);
+//! - **schedules**: members ordered by a time (work queues such as withdrawals
+//!   waiting for review), read in time order and removed when done.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -152,6 +154,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Up to `limit` items of a list, newest first.
     async fn recent(&self, list: &str, limit: usize) -> Result<Vec<String>, StoreError>;
+
+    /// Puts `member` on a schedule at `at_ms` (milliseconds since the epoch);
+    /// scheduling a member again moves it.
+    async fn schedule(&self, schedule: &str, member: &str, at_ms: i64) -> Result<(), StoreError>;
+
+    /// Up to `limit` members scheduled at or before `until_ms`, earliest first, with their times.
+    async fn scheduled(&self, schedule: &str, until_ms: i64, limit: usize) -> Result<Vec<(String, i64)>, StoreError>;
+
+    /// Takes `member` off a schedule; returns whether it was there.
+    async fn unschedule(&self, schedule: &str, member: &str) -> Result<bool, StoreError>;
 }
 
 /// The journal's newest-first window as a range of sequence numbers.

@@ -23,6 +23,7 @@ on_both_stores!(
     unique_indexes_change_only_by_compare_and_swap,
     recent_lists_keep_the_newest_items,
     partition_documents_commit_with_the_record,
+    schedules_give_members_back_in_time_order,
 );
 
 async fn store_for(kind: StoreKind) -> (SharedStore, Option<RedisKeysGuard>) {
@@ -208,4 +209,21 @@ async fn partition_documents_commit_with_the_record(kind: StoreKind) {
     assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
     assert_eq!(store.partition_document(&account.id, "idem:k").await.unwrap(), None);
     assert_eq!(store.partition_document(&account.id, "withdrawal:wd_2").await.unwrap().as_deref(), Some("two"));
+}
+
+async fn schedules_give_members_back_in_time_order(kind: StoreKind) {
+    let (store, _keys) = store_for(kind).await;
+    store.schedule("review", "acc_a/wd_3", 3_000).await.unwrap();
+    store.schedule("review", "acc_a/wd_1", 1_000).await.unwrap();
+    store.schedule("review", "acc_b/wd_2", 2_000).await.unwrap();
+    store.schedule("review", "acc_a/wd_1", 4_000).await.unwrap();
+    let due = store.scheduled("review", 3_000, 10).await.unwrap();
+    assert_eq!(due, [("acc_b/wd_2".to_owned(), 2_000), ("acc_a/wd_3".to_owned(), 3_000)]);
+    assert_eq!(store.scheduled("review", i64::MAX, 1).await.unwrap(), [("acc_b/wd_2".to_owned(), 2_000)]);
+    assert!(store.unschedule("review", "acc_b/wd_2").await.unwrap());
+    assert!(!store.unschedule("review", "acc_b/wd_2").await.unwrap());
+    let rest: Vec<String> =
+        store.scheduled("review", i64::MAX, 10).await.unwrap().into_iter().map(|(m, _)| m).collect();
+    assert_eq!(rest, ["acc_a/wd_3", "acc_a/wd_1"]);
+    assert!(store.scheduled("nothing", i64::MAX, 10).await.unwrap().is_empty());
 }

@@ -23,6 +23,7 @@ on_both_stores!(
     the_daily_cap_holds_under_concurrency,
     twenty_concurrent_submissions_with_one_key_make_one_withdrawal,
     a_level_that_may_not_withdraw_is_told_to_verify,
+    each_withdrawal_is_queued_for_its_review,
 );
 
 const PIN: &str = "135790";
@@ -338,4 +339,33 @@ async fn a_level_that_may_not_withdraw_is_told_to_verify(store: StoreKind) {
     let me = json_of(app.me(&user.token).await, StatusCode::OK).await;
     assert_eq!(me["pin_attempts_remaining"], 5, "a wrong destination costs no PIN try");
     assert_eq!(app.available(&user.token).await, "100.00");
+}
+
+async fn each_withdrawal_is_queued_for_its_review(store: StoreKind) {
+    use walletgate::services::withdrawal_submission::{AUTO_REVIEW_SCHEDULE, MANUAL_REVIEW_SCHEDULE};
+    let app = spawn_app(store).await;
+    let (user, binding_id) = ready_user(&app, "100.00").await;
+    let first = json_of(withdraw(&app, &user, "r-1", body(&binding_id, "10.00")).await, StatusCode::ACCEPTED).await;
+    let second = json_of(withdraw(&app, &user, "r-2", body(&binding_id, "10.00")).await, StatusCode::ACCEPTED).await;
+    assert_error(
+        withdraw(&app, &user, "r-3", body(&binding_id, "500.00")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "INSUFFICIENT_BALANCE",
+    )
+    .await;
+    let store = &app.services.store;
+    let member = |w: &Value| format!("{}/{}", user.id, w["id"].as_str().unwrap());
+    let manual = store.scheduled(MANUAL_REVIEW_SCHEDULE, i64::MAX, 10).await.unwrap();
+    assert_eq!(
+        manual.iter().map(|(m, _)| m.clone()).collect::<Vec<_>>(),
+        [member(&first)],
+        "the first to a destination waits for an operator"
+    );
+    let now_ms = app.services.now().timestamp_millis();
+    assert!(
+        store.scheduled(AUTO_REVIEW_SCHEDULE, now_ms + 4_999, 10).await.unwrap().is_empty(),
+        "not due before the delay"
+    );
+    let due = store.scheduled(AUTO_REVIEW_SCHEDULE, now_ms + 5_000, 10).await.unwrap();
+    assert_eq!(due, [(member(&second), now_ms + 5_000)]);
 }

@@ -12,6 +12,7 @@
 //! - `P:doc:<collection>` — hash of documents: `<id>` → body, `<id>#v` → version
 //! - `P:idx:<key>` — unique-index values
 //! - `P:list:<name>` — capped newest-first lists
+//! - `P:schedule:<name>` — sorted sets scored by time in milliseconds
 //!
 //! An account's keys share the hash tag `{<account id>}`, so each partition
 //! lives in one Redis Cluster slot and its Lua scripts stay single-slot.
@@ -99,6 +100,10 @@ impl RedisStore {
 
     fn index_key(&self, key: &str) -> String {
         format!("{}:idx:{}", self.prefix, key)
+    }
+
+    fn schedule_key(&self, schedule: &str) -> String {
+        format!("{}:schedule:{}", self.prefix, schedule)
     }
 
     fn list_key(&self, list: &str) -> String {
@@ -319,5 +324,28 @@ impl Store for RedisStore {
             return Ok(Vec::new());
         }
         self.query(redis::cmd("LRANGE").arg(self.list_key(list)).arg(0).arg(limit as i64 - 1)).await
+    }
+
+    async fn schedule(&self, schedule: &str, member: &str, at_ms: i64) -> Result<(), StoreError> {
+        let _: i64 = self.query(redis::cmd("ZADD").arg(self.schedule_key(schedule)).arg(at_ms).arg(member)).await?;
+        Ok(())
+    }
+
+    async fn scheduled(&self, schedule: &str, until_ms: i64, limit: usize) -> Result<Vec<(String, i64)>, StoreError> {
+        let command = redis::cmd("ZRANGEBYSCORE")
+            .arg(self.schedule_key(schedule))
+            .arg("-inf")
+            .arg(until_ms)
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .to_owned();
+        self.query(&command).await
+    }
+
+    async fn unschedule(&self, schedule: &str, member: &str) -> Result<bool, StoreError> {
+        let removed: i64 = self.query(redis::cmd("ZREM").arg(self.schedule_key(schedule)).arg(member)).await?;
+        Ok(removed == 1)
     }
 }

@@ -1,0 +1,104 @@
+//! The `sns` API's requests, the records behind codes and tokens, and its
+//! `{errcode, errmsg}` errors.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// `GET /sns/oauth2/access_token`.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccessTokenQuery {
+    pub appid: String,
+    pub secret: String,
+    pub code: String,
+    pub grant_type: String,
+}
+
+impl std::fmt::Debug for AccessTokenQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessTokenQuery")
+            .field("appid", &self.appid)
+            .field("secret", &"[REDACTED]")
+            .field("grant_type", &self.grant_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `GET /sns/oauth2/refresh_token`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RefreshTokenQuery {
+    pub appid: String,
+    pub grant_type: String,
+    pub refresh_token: String,
+}
+
+/// `GET /sns/auth` and `GET /sns/userinfo` (which also takes `lang`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccessTokenUse {
+    pub access_token: String,
+    pub openid: String,
+    /// `zh_CN`, `zh_TW` or `en`; the mock answers the same in each.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub lang: String,
+}
+
+/// Who authorized which app for what; carried from a code to its tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Grant {
+    pub(super) appid: String,
+    pub(super) openid: String,
+    pub(super) unionid: String,
+    pub(super) scope: Scope,
+    pub(super) snapshot: bool,
+}
+
+/// A stored code, access token or refresh token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Issued {
+    pub(super) grant: Grant,
+    pub(super) expires_at: DateTime<Utc>,
+    /// On a refresh token: the access token it last issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) access_token: Option<String>,
+}
+
+pub(super) fn code_key(code: &str) -> String {
+    format!("wechat:code:{code}")
+}
+
+pub(super) fn used_code_key(code: &str) -> String {
+    format!("wechat:code_used:{code}")
+}
+
+pub(super) fn access_token_key(token: &str) -> String {
+    format!("wechat:access_token:{token}")
+}
+
+pub(super) fn refresh_token_key(token: &str) -> String {
+    format!("wechat:refresh_token:{token}")
+}
+
+/// An error body as WeChat writes it, with its request-id suffix.
+pub fn api_error(errcode: i64, text: &str) -> WeChatApiError {
+    let mut rng = rand::rng();
+    let rid = format!("{:08x}-{:08x}-{:08x}", rng.random::<u32>(), rng.random::<u32>(), rng.random::<u32>());
+    WeChatApiError { errcode, errmsg: format!("{text}, rid: {rid}") }
+}
+
+/// The store failed: the caller sees WeChat's "system busy" and may retry;
+/// the cause goes to the log only.
+pub(super) fn system_busy(error: StoreError) -> WeChatApiError {
+    tracing::warn!(%error, "mock WeChat store failure");
+    api_error(errcode::SYSTEM_BUSY, "system error")
+}
+
+pub(super) fn page_busy(error: StoreError) -> AuthorizeError {
+    tracing::warn!(%error, "mock WeChat store failure");
+    AuthorizeError::new(errcode::SYSTEM_BUSY, "系统繁忙，请稍后再试 (system busy)")
+}
+
+pub(super) fn invalid_access_token() -> WeChatApiError {
+    api_error(errcode::INVALID_CREDENTIAL, "invalid credential, access_token is invalid or not latest")
+}

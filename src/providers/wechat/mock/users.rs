@@ -1,0 +1,129 @@
+//! Mock WeChat users: who they are, the flags that make payouts and bindings
+//! fail like the real thing, and their wallet.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// A mock WeChat user of one app, with the wallet that payouts land in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MockWeChatUser {
+    /// The user's id within one app: `o` and 27 url-safe characters.
+    pub openid: String,
+    /// The user's id across apps of one Open Platform account, same style.
+    pub unionid: String,
+    pub appid: String,
+    pub nickname: String,
+    pub headimgurl: String,
+    /// 1 male, 2 female, 0 unknown; always 0, as WeChat now answers.
+    pub sex: u8,
+    pub province: String,
+    pub city: String,
+    pub country: String,
+    /// Whether the wallet behind the user is real-name verified; a payout to
+    /// an unverified one fails like WeChat Pay's.
+    pub real_name_verified: bool,
+    /// A frozen wallet cannot receive payouts.
+    pub frozen: bool,
+    /// A snapshot-mode user (virtual identity): tokens carry `is_snapshotuser: 1`.
+    pub snapshot: bool,
+    pub created_at: DateTime<Utc>,
+    pub wallet: MockWallet,
+}
+
+/// The mock user's WeChat wallet: what payouts have credited to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MockWallet {
+    pub balance: Money,
+    /// Received transfers, oldest first.
+    pub transfers: Vec<MockWalletTransfer>,
+}
+
+/// One payout received into a mock wallet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MockWalletTransfer {
+    /// WeChat Pay's number of the transfer bill.
+    pub transfer_bill_no: String,
+    /// The merchant's (the gateway's) number of the same bill.
+    pub out_bill_no: String,
+    pub amount: Money,
+    pub remark: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Why a nickname is refused. Each message is written for the API client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NicknameError {
+    #[error("must not be blank")]
+    Blank,
+    #[error("must be at most 32 characters")]
+    TooLong,
+    #[error("must not contain control characters")]
+    ControlCharacter,
+}
+
+/// Test switches of a new mock user, for exercising failure modes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MockUserFlags {
+    /// The user's wallet is not real-name verified.
+    pub no_real_name: bool,
+    pub frozen: bool,
+    pub snapshot: bool,
+}
+
+/// A checked request to create a mock user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMockUser {
+    pub(super) nickname: String,
+    pub flags: MockUserFlags,
+}
+
+impl NewMockUser {
+    /// A nickname of 1–32 characters, not blank, without control characters.
+    pub fn new(nickname: &str, flags: MockUserFlags) -> Result<NewMockUser, NicknameError> {
+        if nickname.trim().is_empty() {
+            return Err(NicknameError::Blank);
+        }
+        if nickname.chars().count() > NICKNAME_CHARS_MAX {
+            return Err(NicknameError::TooLong);
+        }
+        if nickname.chars().any(char::is_control) {
+            return Err(NicknameError::ControlCharacter);
+        }
+        Ok(NewMockUser { nickname: nickname.to_owned(), flags })
+    }
+
+    /// A user of a silent authorization, named the way WeChat names users
+    /// who have not shared a profile.
+    pub fn anonymous() -> NewMockUser {
+        let suffix: u16 = rand::rng().random();
+        NewMockUser { nickname: format!("微信用户{suffix:04x}"), flags: MockUserFlags::default() }
+    }
+
+    pub fn nickname(&self) -> &str {
+        &self.nickname
+    }
+
+    pub(super) fn build(&self, appid: &str, now: DateTime<Utc>) -> MockWeChatUser {
+        MockWeChatUser {
+            openid: random_wechat_id(),
+            unionid: random_wechat_id(),
+            appid: appid.to_owned(),
+            nickname: self.nickname.clone(),
+            headimgurl: format!("https://thirdwx.qlogo.cn/mmopen/vi_32/{}/132", random_url_safe(AVATAR_RANDOM_CHARS)),
+            sex: 0,
+            province: String::new(),
+            city: String::new(),
+            country: "CN".to_owned(),
+            real_name_verified: !self.flags.no_real_name,
+            frozen: self.flags.frozen,
+            snapshot: self.flags.snapshot,
+            created_at: now,
+            wallet: MockWallet::default(),
+        }
+    }
+}
+
+/// Whether `text` has the shape of an openid or unionid this mock issues.
+pub fn is_wechat_id(text: &str) -> bool {
+    text.len() == ID_RANDOM_CHARS + 1 && text.starts_with('o') && text.bytes().all(|b| URL_SAFE.contains(&b))
+}

@@ -337,10 +337,10 @@ impl From<WithdrawalError> for ApiError {
                 ApiError::AmountBelowMinimum { minimum: minimum.to_string() }
             }
             WithdrawalError::Limit(LimitError::AmountExceeded { limit, remaining }) => {
-                ApiError::LimitExceeded { limit: limit_name(limit), remaining: json!(remaining) }
+                ApiError::LimitExceeded { limit: limit.as_str(), remaining: json!(remaining) }
             }
             WithdrawalError::Limit(LimitError::CountExceeded { remaining }) => {
-                ApiError::LimitExceeded { limit: limit_name(LimitKind::DailyCount), remaining: json!(remaining) }
+                ApiError::LimitExceeded { limit: LimitKind::DailyCount.as_str(), remaining: json!(remaining) }
             }
             WithdrawalError::Limit(LimitError::Money(error)) | WithdrawalError::Money(error) => {
                 ApiError::internal(error)
@@ -350,15 +350,6 @@ impl From<WithdrawalError> for ApiError {
                 ApiError::WithdrawalFinished { status: status.as_str().to_owned() }
             }
         }
-    }
-}
-
-fn limit_name(limit: LimitKind) -> &'static str {
-    match limit {
-        LimitKind::PerTransaction => "per_transaction",
-        LimitKind::Daily => "daily",
-        LimitKind::Monthly => "monthly",
-        LimitKind::DailyCount => "daily_count",
     }
 }
 

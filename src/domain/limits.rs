@@ -30,6 +30,18 @@ pub enum LimitKind {
     DailyCount,
 }
 
+impl LimitKind {
+    /// The wire name, as serde writes it (`details.limit` of `LIMIT_EXCEEDED`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::PerTransaction => "per_transaction",
+            LimitKind::Daily => "daily",
+            LimitKind::Monthly => "monthly",
+            LimitKind::DailyCount => "daily_count",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
     #[error("this verification level cannot withdraw")]
@@ -193,6 +205,13 @@ mod tests {
         assert_eq!(usage.check(&limits(), amount("1.00"), day(1)), Err(LimitError::CountExceeded { remaining: 0 }));
         let closed = LevelLimits { withdrawals_allowed: false, ..limits() };
         assert_eq!(usage.check(&closed, amount("1.00"), day(1)), Err(LimitError::NotAllowed));
+    }
+
+    #[test]
+    fn limit_names_are_the_wire_names() {
+        for kind in [LimitKind::PerTransaction, LimitKind::Daily, LimitKind::Monthly, LimitKind::DailyCount] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
     }
 
     #[test]

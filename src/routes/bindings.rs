@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use validator::Validate;
 
 use super::extract::{ApiJson, ClientIp};
+use super::html::escape_html;
 use super::pin::entered_pin;
 use crate::auth::AuthenticatedUser;
 use crate::auth::one_time_codes::is_sms_code;
@@ -201,10 +202,6 @@ pub async fn unbind(
 async fn own_binding(services: &Services, account_id: &AccountId, id: &BindingId) -> Result<Binding, ApiError> {
     let account = services.load_account(account_id).await?;
     account.binding(id).cloned().ok_or(ApiError::NotFound { resource: "binding" })
-}
-
-pub fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 fn html_page(status: StatusCode, title: &str, body: &str) -> HttpResponse {

@@ -19,6 +19,7 @@ use url::Url;
 use validator::Validate;
 
 use super::extract::ApiJson;
+use super::html::escape_html;
 use crate::error::ApiError;
 use crate::providers::wechat::WeChatApiError;
 use crate::providers::wechat::mock::{
@@ -174,22 +175,6 @@ fn wechat_json<T: Serialize>(result: Result<T, WeChatApiError>) -> HttpResponse 
 
 // ---------------------------------------------------------------- pages ----
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            _ => escaped.push(c),
-        }
-    }
-    escaped
-}
-
 /// A phone-sized page with inline styles only (no external assets).
 fn page(title: &str, body: &str) -> String {
     format!(
@@ -293,15 +278,6 @@ fn error_page(error: &AuthorizeError) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn html_escaping_covers_markup_and_both_quotes() {
-        assert_eq!(
-            escape_html(r#"<a href="x" title='y'>&</a>"#),
-            "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
-        );
-        assert_eq!(escape_html("小明"), "小明");
-    }
 
     #[test]
     fn error_pages_show_the_number_in_page_and_header() {

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod bindings;
 pub mod extract;
+pub mod html;
 pub mod kyc;
 pub mod me;
 pub mod mock_sms;

@@ -158,17 +158,7 @@ async fn two_processes_sharing_redis_count_wrong_pins_together() {
     let register = json!({ "phone": phone, "password": "correct-horse" });
     json_of(post(&client, format!("{}/v1/auth/register", a.address), None, register).await, StatusCode::CREATED).await;
     let token = login(&client, &a, json!({ "phone": phone, "password": "correct-horse" })).await;
-    let sms = post(&client, format!("{}/v1/sms/codes", b.address), Some(&token), json!({ "purpose": "set_pin" })).await;
-    json_of(sms, StatusCode::ACCEPTED).await;
-    let code = latest_code(&client, &a, &phone).await;
-    let set = client
-        .put(format!("{}/v1/pin", b.address))
-        .bearer_auth(&token)
-        .json(&json!({ "pin": "135790", "sms_code": code }))
-        .send()
-        .await
-        .unwrap();
-    json_of(set, StatusCode::OK).await;
+    set_pin(&client, [&b, &a], &token, &phone).await;
 
     let attempts = (0..100).map(|i| {
         let gateway = if i % 2 == 0 { &a } else { &b };
@@ -183,6 +173,16 @@ async fn two_processes_sharing_redis_count_wrong_pins_together() {
             post(&client, format!("{}/v1/pin/verify", gateway.address), Some(&token), json!({ "pin": "135790" })).await;
         assert_eq!(right.status(), StatusCode::LOCKED, "locked on every instance");
     }
+}
+
+/// Sets the PIN `135790`: the code is asked of one gateway, read and used through the other.
+async fn set_pin(client: &reqwest::Client, [ask, set]: [&GatewayProcess; 2], token: &str, phone: &str) {
+    let sms = post(client, format!("{}/v1/sms/codes", ask.address), Some(token), json!({ "purpose": "set_pin" })).await;
+    json_of(sms, StatusCode::ACCEPTED).await;
+    let code = latest_code(client, set, phone).await;
+    let body = json!({ "pin": "135790", "sms_code": code });
+    let response = client.put(format!("{}/v1/pin", set.address)).bearer_auth(token).json(&body).send().await.unwrap();
+    json_of(response, StatusCode::OK).await;
 }
 
 /// Reads a query parameter of a URL.
@@ -238,20 +238,7 @@ async fn two_processes_sharing_redis_grant_exactly_the_affordable_withdrawals() 
     json_of(confirm, StatusCode::OK).await;
 
     // A PIN, and 30.00 to withdraw from: enough for exactly four of 7.00.
-    json_of(
-        post(&client, format!("{}/v1/sms/codes", a.address), Some(&token), json!({ "purpose": "set_pin" })).await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
-    let code = latest_code(&client, &b, &phone).await;
-    let set = client
-        .put(format!("{}/v1/pin", b.address))
-        .bearer_auth(&token)
-        .json(&json!({ "pin": "135790", "sms_code": code }))
-        .send()
-        .await
-        .unwrap();
-    json_of(set, StatusCode::OK).await;
+    set_pin(&client, [&a, &b], &token, &phone).await;
     let operator = login(&client, &b, json!({ "email": "ops@walletgate.test", "password": "operator-demo" })).await;
     let user_id = profile["id"].as_str().unwrap();
     let credit = json!({ "amount": "30.00", "memo": "multi-process withdrawals" });

@@ -66,6 +66,10 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("the withdrawal is already finished ({status})")]
     WithdrawalFinished { status: String },
+    #[error("this withdrawal is not waiting for an operator's decision")]
+    WithdrawalAlreadyDecided { status: &'static str },
+    #[error("the payout of this withdrawal has already been made; it can no longer be rejected")]
+    PayoutAlreadyMade { transfer_bill_no: String },
     #[error("the amount exceeds the {limit} limit")]
     LimitExceeded { limit: &'static str, remaining: serde_json::Value },
     #[error("the verification request does not apply: {reason}")]
@@ -137,6 +141,8 @@ impl ApiError {
             ApiError::QuoteExpired => "QUOTE_EXPIRED",
             ApiError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             ApiError::WithdrawalFinished { .. } => "WITHDRAWAL_ALREADY_FINISHED",
+            ApiError::WithdrawalAlreadyDecided { .. } => "WITHDRAWAL_ALREADY_DECIDED",
+            ApiError::PayoutAlreadyMade { .. } => "PAYOUT_ALREADY_MADE",
             ApiError::VerificationRequired => "VERIFICATION_REQUIRED",
             ApiError::AmountBelowMinimum { .. } => "AMOUNT_BELOW_MINIMUM",
             ApiError::LimitExceeded { .. } => "LIMIT_EXCEEDED",
@@ -186,6 +192,9 @@ impl ApiError {
             }
             ApiError::BindingAlreadyActive { binding_id } => json!({ "binding_id": binding_id }),
             ApiError::BindingStatusConflict { status } => json!({ "status": status }),
+            ApiError::WithdrawalAlreadyDecided { status } => json!({ "status": status }),
+            ApiError::WithdrawalFinished { status } => json!({ "status": status }),
+            ApiError::PayoutAlreadyMade { transfer_bill_no } => json!({ "transfer_bill_no": transfer_bill_no }),
             _ => json!({}),
         }
     }
@@ -227,6 +236,7 @@ impl ResponseError for ApiError {
             ApiError::QuoteExpired => StatusCode::CONFLICT,
             ApiError::IdempotencyKeyReused => StatusCode::CONFLICT,
             ApiError::WithdrawalFinished { .. } => StatusCode::CONFLICT,
+            ApiError::WithdrawalAlreadyDecided { .. } | ApiError::PayoutAlreadyMade { .. } => StatusCode::CONFLICT,
             ApiError::VerificationRequired => StatusCode::FORBIDDEN,
             ApiError::AmountBelowMinimum { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::LimitExceeded { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -349,6 +359,10 @@ impl From<WithdrawalError> for ApiError {
             WithdrawalError::AlreadyFinished(status) => {
                 ApiError::WithdrawalFinished { status: status.as_str().to_owned() }
             }
+            WithdrawalError::AlreadyDecided(status) | WithdrawalError::NotPayable(status) => {
+                ApiError::WithdrawalAlreadyDecided { status: status.as_str() }
+            }
+            WithdrawalError::NotFound => ApiError::NotFound { resource: "withdrawal" },
         }
     }
 }

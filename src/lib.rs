@@ -11,9 +11,10 @@
 //! - [`domain`]: pure rules — money, ledger, accounts, credentials.
 //! - [`services`]: one use case each, orchestrating domain and store.
 //! - [`store`]: the small `Store` trait, in memory and on Redis.
-//! - [`providers`]: WeChat and SMS behind traits, with built-in mocks.
+//! - [`providers`]: WeChat (OAuth, payouts), SMS and webhooks behind traits, with built-in mocks.
 //! - [`rate_limit`]: per-process request-rate limits on secret-guessing endpoints.
 //! - [`routes`]: thin HTTP handlers and their DTOs.
+//! - [`worker`]: the background loop that settles withdrawals and delivers webhooks.
 
 pub mod auth;
 pub mod clock;
@@ -27,3 +28,4 @@ pub mod settings;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod worker;

@@ -31,7 +31,41 @@ pub struct Settings {
     pub pin: PinSettings,
     pub kyc: KycSettings,
     pub withdrawals: WithdrawalSettings,
+    pub worker: WorkerSettings,
+    pub webhooks: WebhookSettings,
     pub log: LogSettings,
+}
+
+/// The background worker that reviews, pays out and notifies.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSettings {
+    /// Off: this instance only serves HTTP (another instance runs the worker).
+    pub enabled: bool,
+    pub poll_interval_ms: u64,
+    /// Most items claimed per step.
+    pub batch_size: usize,
+    /// Items of one batch worked on at once.
+    pub concurrency: usize,
+    /// How long a claim is exclusive; a worker that dies mid-way loses it after this.
+    pub lease_secs: u64,
+    /// Payout attempts (provider unreachable) before the withdrawal is parked for an operator.
+    pub payout_attempts_max: u32,
+    pub retry_backoff_initial_ms: u64,
+    pub retry_backoff_max_ms: u64,
+}
+
+/// Outgoing webhooks: every notification POSTed to one URL, signed.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    /// Empty: no webhooks.
+    pub url: String,
+    /// Key of the HMAC-SHA256 signature.
+    pub secret: SecretString,
+    pub timeout_ms: u64,
+    /// Delivery is retried with growing pauses for this long, then given up.
+    pub retry_for_secs: u64,
+    pub retry_backoff_initial_ms: u64,
+    pub retry_backoff_max_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -137,6 +171,8 @@ pub struct WithdrawalSettings {
     pub quote_ttl_secs: u64,
     pub manual_review_over: String,
     pub auto_review_delay_secs: u64,
+    /// Manual reviews left undecided this long are rejected; 0 waits forever.
+    pub manual_review_timeout_secs: u64,
     pub idempotency_ttl_secs: u64,
     pub levels: LevelTable,
 }
@@ -159,6 +195,9 @@ pub struct LevelSettings {
     pub free_quota: String,
     pub fee_rate: String,
     pub min_fee: String,
+    /// Overrides `withdrawals.auto_review_delay_secs` for this level.
+    #[serde(default)]
+    pub auto_review_delay_secs: Option<u64>,
 }
 
 /// Identity verification review.
@@ -322,6 +361,23 @@ impl Settings {
         }
         if self.mock_wechat.code_ttl_secs == 0 || self.wechat.binding_start_ttl_secs == 0 {
             problems.push("mock_wechat.code_ttl_secs and wechat.binding_start_ttl_secs must be positive".into());
+        }
+        let worker = &self.worker;
+        if worker.batch_size == 0 || worker.concurrency == 0 || worker.lease_secs == 0 || worker.poll_interval_ms == 0 {
+            problems.push("worker.batch_size, concurrency, lease_secs and poll_interval_ms must be at least 1".into());
+        }
+        if worker.payout_attempts_max == 0 || worker.retry_backoff_max_ms < worker.retry_backoff_initial_ms {
+            problems.push("worker.payout_attempts_max must be at least 1 and retry_backoff_max_ms ≥ initial".into());
+        }
+        let webhooks = &self.webhooks;
+        if !webhooks.url.is_empty() {
+            match url::Url::parse(&webhooks.url) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+                _ => problems.push(format!("webhooks.url {:?} must be an http(s) URL", webhooks.url)),
+            }
+            if webhooks.secret.expose_secret().len() < SECRET_BYTES_MIN {
+                problems.push(format!("webhooks.secret must be at least {SECRET_BYTES_MIN} bytes"));
+            }
         }
         if self.server.json_body_bytes_max < 1024 {
             problems.push("server.json_body_bytes_max must be at least 1024".into());

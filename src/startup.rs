@@ -14,28 +14,39 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::TokenIssuer;
 use crate::clock::SharedClock;
 use crate::domain::pin::PinPolicy;
+use crate::providers::payouts::SharedPayouts;
 use crate::providers::sms::MockSmsOutbox;
+use crate::providers::webhooks::WebhookSender;
 use crate::providers::wechat::WeChatClient;
 use crate::providers::wechat::builtin_client::BuiltinWeChatClient;
 use crate::providers::wechat::http_client::HttpWeChatClient;
+use crate::providers::wechat::mock::BuiltinPayouts;
 use crate::providers::wechat::mock::MockWeChat;
 use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
-use crate::routes::{auth, bindings, kyc, me, mock_sms, mock_wechat, not_found, ops, pin, system, withdrawals};
+use crate::routes::{
+    auth, bindings, events, kyc, me, mock_sms, mock_wechat, not_found, ops, pin, review, system, withdrawals,
+};
 use crate::services::Services;
 use crate::services::bindings::BindingPolicy;
 use crate::services::kyc::KycPolicy;
+use crate::services::notifications::WebhookPolicy;
 use crate::services::sms::SmsPolicy;
 use crate::services::withdrawals::WithdrawalPolicy;
-use crate::settings::{Settings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings};
+use crate::services::work::SettlementPolicy;
+use crate::settings::{
+    Settings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings, WebhookSettings, WorkerSettings,
+};
 use crate::store::{MemoryStore, RedisStore, SharedStore, StoreError};
 use crate::telemetry::{WalletgateRootSpan, metrics_handle, observe_request};
+use crate::worker::{self, WorkerHandle};
 
 pub struct Application {
     address: std::net::SocketAddr,
     server: Server,
     services: Services,
     mock_wechat: Option<Arc<MockWeChat>>,
+    worker: Option<WorkerHandle>,
 }
 
 /// Opens the store a URL names.
@@ -92,6 +103,8 @@ impl Application {
                 lock_max: chrono::Duration::seconds(settings.pin.lock_max_secs as i64),
             },
             withdrawals: WithdrawalPolicy::from_settings(&settings.withdrawals).map_err(anyhow::Error::msg)?,
+            settlement: settlement_policy(&settings.worker, mock_wechat.clone()),
+            webhooks: webhook_policy(&settings.webhooks)?,
             kyc: KycPolicy {
                 auto_approve_after: settings
                     .kyc
@@ -104,9 +117,16 @@ impl Application {
             tracing::info!(created, "demo accounts ready");
         }
         metrics_handle();
+        // Starts relaying other processes' event notifications (on Redis) on
+        // this runtime, before any request or the worker needs them.
+        drop(services.store.event_signals());
         let mocks = Mocks { wechat: mock_wechat.clone(), sms: outbox };
         let server = serve(listener, &settings, services.clone(), mocks)?;
-        Ok(Application { address, server, services, mock_wechat })
+        let worker = settings
+            .worker
+            .enabled
+            .then(|| worker::spawn(services.clone(), Duration::from_millis(settings.worker.poll_interval_ms)));
+        Ok(Application { address, server, services, mock_wechat, worker })
     }
 
     pub fn address(&self) -> std::net::SocketAddr {
@@ -127,9 +147,14 @@ impl Application {
     }
 
     /// Serves until SIGTERM / Ctrl-C (then drains in-flight requests) or
-    /// until the server handle is stopped.
+    /// until the server handle is stopped; then stops the worker after its
+    /// current step.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(worker) = self.worker {
+            worker.stop().await;
+        }
+        served
     }
 }
 
@@ -137,6 +162,35 @@ impl Application {
 struct Mocks {
     wechat: Option<Arc<MockWeChat>>,
     sms: MockSmsOutbox,
+}
+
+/// How the worker settles, paying out through the built-in mock WeChat Pay when it runs.
+fn settlement_policy(settings: &WorkerSettings, mock: Option<Arc<MockWeChat>>) -> SettlementPolicy {
+    let millis = |ms: u64| chrono::Duration::milliseconds(ms.min(i64::MAX as u64 / 2) as i64);
+    SettlementPolicy {
+        payouts: mock.map(|mock| Arc::new(BuiltinPayouts::new(mock)) as SharedPayouts),
+        lease: chrono::Duration::seconds(settings.lease_secs.min(u32::MAX as u64) as i64),
+        batch_size: settings.batch_size,
+        concurrency: settings.concurrency,
+        payout_attempts_max: settings.payout_attempts_max,
+        backoff_initial: millis(settings.retry_backoff_initial_ms),
+        backoff_max: millis(settings.retry_backoff_max_ms),
+    }
+}
+
+fn webhook_policy(settings: &WebhookSettings) -> anyhow::Result<Option<WebhookPolicy>> {
+    if settings.url.is_empty() {
+        return Ok(None);
+    }
+    let millis = |ms: u64| chrono::Duration::milliseconds(ms.min(i64::MAX as u64 / 2) as i64);
+    let sender =
+        WebhookSender::new(&settings.url, settings.secret.clone(), Duration::from_millis(settings.timeout_ms))?;
+    Ok(Some(WebhookPolicy {
+        sender,
+        retry_for: chrono::Duration::seconds(settings.retry_for_secs.min(u32::MAX as u64) as i64),
+        backoff_initial: millis(settings.retry_backoff_initial_ms),
+        backoff_max: millis(settings.retry_backoff_max_ms),
+    }))
 }
 
 /// Which WeChat the gateway talks to, and where browsers are sent to consent.
@@ -235,13 +289,18 @@ fn routes(config: &mut web::ServiceConfig) {
                 .route("/withdrawals", web::post().to(withdrawals::submit))
                 .route("/withdrawals", web::get().to(withdrawals::list))
                 .route("/withdrawals/{id}", web::get().to(withdrawals::show))
+                .route("/events", web::get().to(events::stream))
                 .service(
                     web::scope("/ops")
                         .route("/accounts/{id}/credit", web::post().to(ops::credit))
                         .route("/accounts/{id}/debit", web::post().to(ops::debit))
                         .route("/ledger/check", web::get().to(ops::ledger_check))
                         .route("/kyc/{id}/approve", web::post().to(kyc::approve))
-                        .route("/kyc/{id}/reject", web::post().to(kyc::reject)),
+                        .route("/kyc/{id}/reject", web::post().to(kyc::reject))
+                        .route("/review-queue", web::get().to(review::queue))
+                        .route("/withdrawals/{id}/approve", web::post().to(review::approve))
+                        .route("/withdrawals/{id}/reject", web::post().to(review::reject))
+                        .route("/audit-log", web::get().to(review::audit_log)),
                 ),
         );
 }

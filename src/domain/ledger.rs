@@ -91,6 +91,8 @@ pub enum EntryKind {
     WithdrawalHold,
     /// A rejected or failed withdrawal's hold returned to available, in full.
     WithdrawalRelease,
+    /// A paid-out withdrawal's hold left: the amount to WeChat, the fee to the fee account.
+    WithdrawalSettlement,
 }
 
 const ENTRY_ID_PREFIX: &str = "je_";

@@ -59,6 +59,14 @@ pub enum WithdrawalError {
     Ledger(#[from] LedgerError),
     #[error("the withdrawal is already {}", .0.as_str())]
     AlreadyFinished(WithdrawalStatus),
+    /// An operator decision on a withdrawal that is not waiting for one.
+    #[error("the withdrawal is {}, not waiting for review", .0.as_str())]
+    AlreadyDecided(WithdrawalStatus),
+    /// A payout step on a withdrawal that is not ready for one.
+    #[error("the withdrawal is {}, not ready to pay out", .0.as_str())]
+    NotPayable(WithdrawalStatus),
+    #[error("withdrawal not found")]
+    NotFound,
 }
 
 /// Where a withdrawal is in its life: `pending` (automatic review) or
@@ -93,6 +101,28 @@ impl WithdrawalStatus {
 pub struct StatusChange {
     pub status: WithdrawalStatus,
     pub at: DateTime<Utc>,
+    /// The operator who made this change, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+impl StatusChange {
+    fn new(status: WithdrawalStatus, at: DateTime<Utc>) -> StatusChange {
+        StatusChange { status, at, by: None }
+    }
+}
+
+/// Where the payout of a withdrawal stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutProgress {
+    /// Payout attempts started (each calls the provider with the same bill number).
+    pub attempts: u32,
+    /// Left for an operator after too many failed attempts; the worker no longer retries it.
+    pub parked: bool,
+    /// The last error met, if the payout has not finished.
+    pub last_error: Option<String>,
+    /// WeChat Pay's number of the transfer bill, once paid.
+    pub transfer_bill_no: Option<String>,
 }
 
 /// A withdrawal as recorded in its account's partition.
@@ -115,9 +145,65 @@ pub struct Withdrawal {
     pub history: Vec<StatusChange>,
     #[serde(default)]
     pub failure_reason: Option<String>,
+    #[serde(default)]
+    pub payout: PayoutProgress,
 }
 
 impl Withdrawal {
+    /// The merchant bill number of its payout: the id's 32 hex digits, which
+    /// fits WeChat Pay's `out_bill_no` (≤ 32 of `[0-9A-Za-z]`) and makes every
+    /// retry of this withdrawal's payout the same bill.
+    pub fn out_bill_no(&self) -> String {
+        self.id.trim_start_matches("wd_").to_owned()
+    }
+
+    /// An operator accepts a withdrawal waiting for review; it goes on to be paid out.
+    pub fn approve(&mut self, operator: &str, now: DateTime<Utc>) -> Result<(), WithdrawalError> {
+        if self.status != WithdrawalStatus::InReview {
+            return Err(WithdrawalError::AlreadyDecided(self.status));
+        }
+        self.change_status(WithdrawalStatus::Processing, now, Some(operator));
+        Ok(())
+    }
+
+    /// A payout attempt starts: a pending (auto-reviewed) or approved
+    /// withdrawal is `processing` and counts one more attempt.
+    pub fn begin_payout(&mut self, now: DateTime<Utc>) -> Result<(), WithdrawalError> {
+        match self.status {
+            WithdrawalStatus::Pending => self.change_status(WithdrawalStatus::Processing, now, None),
+            WithdrawalStatus::Processing if !self.payout.parked => {}
+            status => return Err(WithdrawalError::NotPayable(status)),
+        }
+        self.payout.attempts += 1;
+        Ok(())
+    }
+
+    /// A payout attempt ended without an answer; `park` leaves it for an operator.
+    pub fn payout_interrupted(&mut self, error: &str, park: bool) {
+        self.payout.last_error = Some(error.to_owned());
+        self.payout.parked = park;
+    }
+
+    /// An operator sends a parked payout back to the worker for a fresh round of attempts.
+    pub fn retry_payout(&mut self, operator: &str, now: DateTime<Utc>) -> Result<(), WithdrawalError> {
+        if self.status != WithdrawalStatus::Processing || !self.payout.parked {
+            return Err(WithdrawalError::AlreadyDecided(self.status));
+        }
+        self.payout = PayoutProgress { attempts: 0, parked: false, ..std::mem::take(&mut self.payout) };
+        self.history.push(StatusChange { status: self.status, at: now, by: Some(operator.to_owned()) });
+        Ok(())
+    }
+
+    /// Whether an operator may decide it now: waiting for review, or a parked payout.
+    pub fn awaits_operator(&self) -> bool {
+        self.status == WithdrawalStatus::InReview || (self.status == WithdrawalStatus::Processing && self.payout.parked)
+    }
+
+    fn change_status(&mut self, status: WithdrawalStatus, now: DateTime<Utc>, by: Option<&str>) {
+        self.status = status;
+        self.history.push(StatusChange { status, at: now, by: by.map(str::to_owned) });
+    }
+
     pub fn total_debit(&self) -> Result<Money, MoneyError> {
         self.amount.money().checked_add(self.fee)
     }
@@ -174,8 +260,9 @@ impl Account {
             created_at: now,
             limit_day: today,
             hold_entry: entry.id.clone(),
-            history: vec![StatusChange { status, at: now }],
+            history: vec![StatusChange::new(status, now)],
             failure_reason: None,
+            payout: PayoutProgress::default(),
         };
         Ok((withdrawal, entry))
     }
@@ -194,6 +281,19 @@ impl Account {
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<JournalEntry, WithdrawalError> {
+        self.release_withdrawal_by(withdrawal, outcome, reason, None, today, now)
+    }
+
+    /// As `release_withdrawal`, naming the operator who decided it.
+    pub fn release_withdrawal_by(
+        &mut self,
+        withdrawal: &mut Withdrawal,
+        outcome: Unpaid,
+        reason: &str,
+        operator: Option<&str>,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<JournalEntry, WithdrawalError> {
         if withdrawal.is_finished() {
             return Err(WithdrawalError::AlreadyFinished(withdrawal.status));
         }
@@ -205,7 +305,7 @@ impl Account {
                 withdrawal.id,
                 if outcome == Unpaid::Rejected { "rejected" } else { "failed" }
             ),
-            actor: None,
+            actor: operator.map(str::to_owned),
             legs: vec![leg(LedgerAccount::UserHeld, LedgerAccount::UserAvailable, total)],
         };
         let entry = self.post(posting, now)?;
@@ -215,9 +315,42 @@ impl Account {
             Unpaid::Rejected => WithdrawalStatus::Rejected,
             Unpaid::Failed => WithdrawalStatus::Failed,
         };
-        withdrawal.status = status;
+        withdrawal.change_status(status, now, operator);
         withdrawal.failure_reason = Some(reason.to_owned());
-        withdrawal.history.push(StatusChange { status, at: now });
+        withdrawal.payout.parked = false;
+        Ok(entry)
+    }
+
+    /// Ends a paid-out withdrawal: the held amount leaves to the WeChat
+    /// settlement account and the fee to the fee account, in one entry.
+    pub fn settle_withdrawal(
+        &mut self,
+        withdrawal: &mut Withdrawal,
+        transfer_bill_no: &str,
+        now: DateTime<Utc>,
+    ) -> Result<JournalEntry, WithdrawalError> {
+        if withdrawal.status != WithdrawalStatus::Processing {
+            return Err(WithdrawalError::NotPayable(withdrawal.status));
+        }
+        let mut legs = vec![leg(LedgerAccount::UserHeld, LedgerAccount::WechatSettlement, withdrawal.amount)];
+        if withdrawal.fee > Money::ZERO {
+            legs.push(leg(LedgerAccount::UserHeld, LedgerAccount::Fees, Amount::new(withdrawal.fee)?));
+        }
+        let posting = Posting {
+            kind: EntryKind::WithdrawalSettlement,
+            memo: format!(
+                "withdrawal {} paid to WeChat {} (bill {transfer_bill_no})",
+                withdrawal.id,
+                withdrawal.destination.masked_nickname()
+            ),
+            actor: None,
+            legs,
+        };
+        let entry = self.post(posting, now)?;
+        withdrawal.change_status(WithdrawalStatus::Settled, now, None);
+        withdrawal.payout.transfer_bill_no = Some(transfer_bill_no.to_owned());
+        withdrawal.payout.last_error = None;
+        withdrawal.payout.parked = false;
         Ok(entry)
     }
 
@@ -382,6 +515,73 @@ mod tests {
             WithdrawalError::AlreadyFinished(WithdrawalStatus::Rejected)
         );
         assert_eq!(account.ledger.sum().unwrap(), Money::ZERO);
+    }
+
+    fn held(account: &mut Account, binding: &BindingId, amount: &str) -> Withdrawal {
+        let planned = plan(account, binding, amount).unwrap();
+        account.hold_withdrawal(planned, "wd_0190a1b2c3d4e5f60718293a4b5c6d7e".into(), today(), now()).unwrap().0
+    }
+
+    #[test]
+    fn a_settled_withdrawal_pays_the_amount_out_and_the_fee_in() {
+        let (mut account, binding) = alice_bound();
+        account.fee_quota_used = money("1000.00");
+        let mut withdrawal = held(&mut account, &binding, "100.00");
+        assert_eq!(withdrawal.fee, money("0.10"));
+        assert_eq!(
+            account.settle_withdrawal(&mut withdrawal, "1330000", now()).unwrap_err(),
+            WithdrawalError::NotPayable(WithdrawalStatus::InReview),
+            "waiting for an operator"
+        );
+        withdrawal.approve("acc_demo_operator", now()).unwrap();
+        assert_eq!(
+            withdrawal.approve("acc_demo_operator", now()),
+            Err(WithdrawalError::AlreadyDecided(WithdrawalStatus::Processing))
+        );
+        withdrawal.begin_payout(now()).unwrap();
+        let entry = account.settle_withdrawal(&mut withdrawal, "1330000", now()).unwrap();
+        assert_eq!(entry.kind, EntryKind::WithdrawalSettlement);
+        assert_eq!(account.ledger.user_held, Money::ZERO);
+        assert_eq!(account.ledger.user_available, money("699.90"));
+        assert_eq!((account.ledger.wechat_settlement, account.ledger.fees), (money("100.00"), money("0.10")));
+        assert_eq!(account.ledger.sum().unwrap(), Money::ZERO);
+        assert_eq!(withdrawal.status, WithdrawalStatus::Settled);
+        assert_eq!(withdrawal.payout.transfer_bill_no.as_deref(), Some("1330000"));
+        let statuses: Vec<_> = withdrawal.history.iter().map(|change| change.status).collect();
+        assert_eq!(statuses, [WithdrawalStatus::InReview, WithdrawalStatus::Processing, WithdrawalStatus::Settled]);
+        assert_eq!(withdrawal.history[1].by.as_deref(), Some("acc_demo_operator"));
+        assert_eq!(
+            account.settle_withdrawal(&mut withdrawal, "1330000", now()).unwrap_err(),
+            WithdrawalError::NotPayable(WithdrawalStatus::Settled),
+            "never twice"
+        );
+        assert!(matches!(
+            account.release_withdrawal(&mut withdrawal, Unpaid::Failed, "late", today(), now()),
+            Err(WithdrawalError::AlreadyFinished(WithdrawalStatus::Settled))
+        ));
+    }
+
+    #[test]
+    fn payouts_count_attempts_and_park_for_an_operator() {
+        let (mut account, binding) = alice_bound();
+        held(&mut account, &binding, "10.00");
+        let mut withdrawal = held(&mut account, &binding, "10.00");
+        assert_eq!(withdrawal.status, WithdrawalStatus::Pending);
+        assert_eq!(withdrawal.out_bill_no(), "0190a1b2c3d4e5f60718293a4b5c6d7e");
+        assert!(!withdrawal.awaits_operator());
+        withdrawal.begin_payout(now()).unwrap();
+        withdrawal.begin_payout(now()).unwrap();
+        assert_eq!((withdrawal.status, withdrawal.payout.attempts), (WithdrawalStatus::Processing, 2));
+        withdrawal.payout_interrupted("provider unavailable", true);
+        assert!(withdrawal.awaits_operator());
+        assert_eq!(withdrawal.begin_payout(now()), Err(WithdrawalError::NotPayable(WithdrawalStatus::Processing)));
+        withdrawal.retry_payout("acc_demo_operator", now()).unwrap();
+        assert_eq!((withdrawal.payout.attempts, withdrawal.payout.parked), (0, false));
+        assert_eq!(withdrawal.payout.last_error.as_deref(), Some("provider unavailable"));
+        withdrawal.begin_payout(now()).unwrap();
+        account.release_withdrawal(&mut withdrawal, Unpaid::Failed, "ACCOUNT_FROZEN", today(), now()).unwrap();
+        assert_eq!(withdrawal.status, WithdrawalStatus::Failed);
+        assert_eq!(withdrawal.begin_payout(now()), Err(WithdrawalError::NotPayable(WithdrawalStatus::Failed)));
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! The outside parties walletgate talks to, behind traits the services call:
-//! WeChat (OAuth now, payouts later) and the SMS gateway. Each comes with a
-//! built-in mock so the simulator runs on its own.
+//! WeChat (OAuth in `wechat`, payouts to its wallets in `payouts`), the SMS
+//! gateway, and the integrator's webhook receiver. Each comes with a built-in
+//! mock (webhooks go wherever a deployment points them) so the simulator runs
+//! on its own.
 
+pub mod payouts;
 pub mod sms;
+pub mod webhooks;
 pub mod wechat;

@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use validator::Validate;
 
 use super::extract::ApiJson;
@@ -13,6 +14,7 @@ use crate::domain::identity::{IdentityError, RealName, ResidentId};
 use crate::domain::kyc::{KycRequest, KycStatus, KycSubmission};
 use crate::error::ApiError;
 use crate::services::Services;
+use crate::services::audit::AuditTarget;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -119,7 +121,11 @@ async fn decide(
     approve: bool,
     reason: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let decided = services.decide_kyc(operator.account_id(), request_id, approve, reason).await?;
+    let action = if approve { "kyc.approve" } else { "kyc.reject" };
+    let target = AuditTarget::new("kyc_request", request_id, None);
+    let details = json!({ "reason": reason });
+    let decision = services.decide_kyc(operator.account_id(), request_id, approve, reason.clone());
+    let decided = services.audited(operator.account_id(), action, target, details, decision).await?;
     Ok(HttpResponse::Ok().json(KycRequestView::of(&decided, services.now())))
 }
 

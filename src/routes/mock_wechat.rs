@@ -2,16 +2,19 @@
 //! over `MockWeChat`, and the two HTML pages of the authorize step (consent
 //! and error). Errors take the shape the real endpoint uses: an HTML page
 //! (plus an `X-WeChat-Errcode` header for scripts) on the browser-facing
-//! authorize step, HTTP 200 `{errcode, errmsg}` on the `sns` API, and the
+//! authorize step, HTTP 200 `{errcode, errmsg}` on the `sns` API, WeChat
+//! Pay v3's 4xx/5xx `{code, message}` on the transfer bills, and the
 //! catalogue's JSON on the mock-only `users` resource.
 //!
 //! Handlers take `web::Data<MockWeChat>`: startup registers it with
 //! `web::Data::from(Arc<MockWeChat>)`, sharing the very `Arc` the in-process
-//! `BuiltinWeChatClient` holds, so both reach one provider.
+//! `BuiltinWeChatClient` and `BuiltinPayouts` hold, so all reach one provider.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Asia::Shanghai;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -21,6 +24,9 @@ use validator::Validate;
 use super::extract::ApiJson;
 use super::html::escape_html;
 use crate::error::ApiError;
+use crate::providers::payouts::{
+    BillState, PayoutError, TransferBill, TransferRequest, fen_from_money, money_from_fen, refusal_code,
+};
 use crate::providers::wechat::WeChatApiError;
 use crate::providers::wechat::mock::{
     AuthorizeError, AuthorizeQuery, AuthorizeRequest, AuthorizeStep, ConsentForm, MockUserFlags, MockWeChat,
@@ -44,7 +50,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
             .route("/sns/oauth2/access_token", web::get().to(access_token))
             .route("/sns/oauth2/refresh_token", web::get().to(refresh_token))
             .route("/sns/auth", web::get().to(auth))
-            .route("/sns/userinfo", web::get().to(user_info)),
+            .route("/sns/userinfo", web::get().to(user_info))
+            .route("/v3/fund-app/mch-transfer/transfer-bills", web::post().to(create_transfer_bill))
+            .route("/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}", web::get().to(transfer_bill)),
     );
 }
 
@@ -173,6 +181,147 @@ fn wechat_json<T: Serialize>(result: Result<T, WeChatApiError>) -> HttpResponse 
     }
 }
 
+// ------------------------------------------------------- transfer bills ----
+
+/// `POST /mock/wechat/v3/fund-app/mch-transfer/transfer-bills`: WeChat Pay's
+/// "发起转账". The mock's payees never need to confirm, so the answer is
+/// already the bill's final state.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBillsRequest {
+    /// The merchant's app; must be the mock's app id.
+    pub appid: String,
+    /// 1–32 characters `[0-9A-Za-z]`, unique per merchant: the idempotency key.
+    pub out_bill_no: String,
+    /// The payee's openid under `appid`.
+    pub openid: String,
+    /// Integer fen (1/100 yuan), at least 10.
+    pub transfer_amount: i64,
+    /// At most 32 characters, shown to the payee.
+    pub transfer_remark: String,
+    /// The scene, e.g. `"1000"`; accepted and not checked by the mock.
+    pub transfer_scene_id: Option<String>,
+    /// The payee's encrypted real name; accepted and not checked by the mock.
+    pub user_name: Option<String>,
+    /// Where the real API pushes the final state; the mock pushes nothing.
+    pub notify_url: Option<String>,
+    /// The payment reason shown to the payee; accepted and not checked by the mock.
+    pub user_recv_perception: Option<String>,
+    /// The scene declaration, `[{info_type, info_content}]`; accepted and not checked by the mock.
+    pub transfer_scene_report_infos: Option<serde_json::Value>,
+}
+
+/// The answer to creating a bill.
+#[derive(Debug, Serialize)]
+pub struct TransferBillsResponse {
+    pub out_bill_no: String,
+    pub transfer_bill_no: String,
+    /// RFC 3339 in Beijing time, as WeChat writes it: `2026-03-01T17:30:00+08:00`.
+    pub create_time: String,
+    pub state: BillState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_reason: Option<String>,
+}
+
+/// `GET /mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`.
+#[derive(Debug, Serialize)]
+pub struct TransferBillQueryResponse {
+    pub out_bill_no: String,
+    pub transfer_bill_no: String,
+    pub appid: String,
+    pub state: BillState,
+    /// Integer fen.
+    pub transfer_amount: i64,
+    pub transfer_remark: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_reason: Option<String>,
+    pub openid: String,
+    pub create_time: String,
+    pub update_time: String,
+}
+
+/// WeChat Pay v3's error body, sent with a 4xx or 5xx status.
+#[derive(Debug, Serialize)]
+struct PayErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes) -> HttpResponse {
+    let request = match serde_json::from_slice::<TransferBillsRequest>(&body) {
+        Ok(request) => request,
+        Err(error) => return pay_error(StatusCode::BAD_REQUEST, refusal_code::PARAM_ERROR, &error.to_string()),
+    };
+    if request.appid != mock.app_id() {
+        let message = "appid is not bound to this merchant";
+        return pay_error(StatusCode::BAD_REQUEST, refusal_code::INVALID_REQUEST, message);
+    }
+    let Ok(amount) = money_from_fen(request.transfer_amount) else {
+        let message = "transfer_amount must be a whole number of fen, from 0 to 100000000000000";
+        return pay_error(StatusCode::BAD_REQUEST, refusal_code::PARAM_ERROR, message);
+    };
+    let transfer = TransferRequest {
+        out_bill_no: request.out_bill_no,
+        openid: request.openid,
+        amount,
+        remark: request.transfer_remark,
+    };
+    match mock.transfer(&transfer).await {
+        Ok(bill) => HttpResponse::Ok().json(TransferBillsResponse {
+            create_time: wechat_time(bill.create_time),
+            out_bill_no: bill.out_bill_no,
+            transfer_bill_no: bill.transfer_bill_no,
+            state: bill.state,
+            fail_reason: bill.fail_reason,
+        }),
+        Err(error) => payout_error(&error),
+    }
+}
+
+async fn transfer_bill(mock: web::Data<MockWeChat>, out_bill_no: web::Path<String>) -> HttpResponse {
+    match mock.bill(&out_bill_no).await {
+        Ok(Some(bill)) => HttpResponse::Ok().json(query_response(bill, mock.app_id())),
+        Ok(None) => pay_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no transfer bill with this out_bill_no"),
+        Err(error) => payout_error(&error),
+    }
+}
+
+fn query_response(bill: TransferBill, appid: &str) -> TransferBillQueryResponse {
+    TransferBillQueryResponse {
+        transfer_amount: fen_from_money(bill.amount),
+        create_time: wechat_time(bill.create_time),
+        update_time: wechat_time(bill.update_time),
+        out_bill_no: bill.out_bill_no,
+        transfer_bill_no: bill.transfer_bill_no,
+        appid: appid.to_owned(),
+        state: bill.state,
+        transfer_remark: bill.remark,
+        fail_reason: bill.fail_reason,
+        openid: bill.openid,
+    }
+}
+
+/// WeChat Pay writes times in RFC 3339 with Beijing's offset.
+fn wechat_time(at: DateTime<Utc>) -> String {
+    at.with_timezone(&Shanghai).to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// A refusal is WeChat's 400 with its code; a store failure its 500
+/// `SYSTEM_ERROR`, after which the same bill is to be retried.
+fn payout_error(error: &PayoutError) -> HttpResponse {
+    match error {
+        PayoutError::Refused { code, message } => pay_error(StatusCode::BAD_REQUEST, code, message),
+        PayoutError::Unavailable(_) => {
+            let message = "system error, retry with the same out_bill_no and body";
+            pay_error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", message)
+        }
+    }
+}
+
+fn pay_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(PayErrorBody { code, message })
+}
+
 // ---------------------------------------------------------------- pages ----
 
 /// A phone-sized page with inline styles only (no external assets).
@@ -284,5 +433,19 @@ mod tests {
         let response = error_page(&AuthorizeError::new(10003, "bad <domain>"));
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         assert_eq!(response.headers().get(ERRCODE_HEADER).unwrap(), "10003");
+    }
+
+    #[test]
+    fn bill_times_are_written_in_beijing_time() {
+        let at = DateTime::parse_from_rfc3339("2026-03-01T16:00:00.250Z").unwrap().with_timezone(&Utc);
+        assert_eq!(wechat_time(at), "2026-03-02T00:00:00+08:00");
+    }
+
+    #[test]
+    fn payout_errors_take_wechat_pay_statuses() {
+        let refused = PayoutError::Refused { code: "INVALID_REQUEST".into(), message: "reused".into() };
+        assert_eq!(payout_error(&refused).status(), StatusCode::BAD_REQUEST);
+        let unavailable = PayoutError::Unavailable("down".into());
+        assert_eq!(payout_error(&unavailable).status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

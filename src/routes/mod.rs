@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod bindings;
+pub mod events;
 pub mod extract;
 pub mod html;
 pub mod kyc;
@@ -11,6 +12,7 @@ pub mod mock_sms;
 pub mod mock_wechat;
 pub mod ops;
 pub mod pin;
+pub mod review;
 pub mod system;
 pub mod views;
 pub mod withdrawals;

@@ -3,6 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use validator::Validate;
 
 use super::extract::ApiJson;
@@ -12,6 +13,7 @@ use crate::domain::account::AccountId;
 use crate::domain::money::Amount;
 use crate::error::ApiError;
 use crate::services::Services;
+use crate::services::audit::AuditTarget;
 use crate::services::wallet::Adjustment;
 
 #[derive(Debug, Deserialize, Validate)]
@@ -42,8 +44,14 @@ async fn adjust(
     request: AdjustmentRequest,
 ) -> Result<HttpResponse, ApiError> {
     let target = target_account(path)?;
-    let (entry, account) =
-        services.adjust_balance(operator.account_id(), &target, direction, request.amount, &request.memo).await?;
+    let action = match direction {
+        Adjustment::Credit => "account.credit",
+        Adjustment::Debit => "account.debit",
+    };
+    let audit_target = AuditTarget::new("account", target.as_str(), Some(&target));
+    let details = json!({ "amount": request.amount, "memo": request.memo });
+    let adjustment = services.adjust_balance(operator.account_id(), &target, direction, request.amount, &request.memo);
+    let (entry, account) = services.audited(operator.account_id(), action, audit_target, details, adjustment).await?;
     let response = AdjustmentResponse { entry: MovementView::try_from(&entry)?, wallet: BalanceView::from(&account) };
     Ok(HttpResponse::Created().json(response))
 }

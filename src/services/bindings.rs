@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Services;
+use super::notifications::{Event, EventType};
 use super::sms::sms_refusal;
 use crate::auth::one_time_codes::{new_state, plain_digest};
 use crate::domain::account::{Account, AccountId};
@@ -210,14 +211,16 @@ impl Services {
             return Err(self.fail_binding(account_id, binding_id, BindingFailure::AlreadyBoundElsewhere).await);
         }
         let activated = self
-            .update_account(account_id, |account, now| {
+            .update_account_notifying(account_id, |account, now| {
                 if let Some(refusal) =
                     sms_refusal(account.present_sms_code(SmsPurpose::BindWechat, binding_id.as_str(), &digest, now))
                 {
                     return Err(refusal);
                 }
                 account.activate_binding(binding_id, now)?;
-                Ok(((), Vec::new()))
+                let binding = account.binding(binding_id).ok_or(ApiError::NotFound { resource: "binding" })?;
+                let activated = Event::binding(EventType::BindingActivated, account_id, binding, now);
+                Ok(((), Vec::new(), vec![activated]))
             })
             .await;
         match activated {
@@ -252,12 +255,15 @@ impl Services {
         pin: Pin,
     ) -> Result<Binding, ApiError> {
         let (unbound, account) = self
-            .update_account(account_id, |account, now| {
+            .update_account_notifying(account_id, |account, now| {
                 account.binding(binding_id).ok_or(ApiError::NotFound { resource: "binding" })?;
                 if let Some(refusal) = self.enter_pin(account, &pin, now) {
-                    return Ok((Err(refusal), Vec::new()));
+                    return Ok((Err(refusal), Vec::new(), Vec::new()));
                 }
-                Ok((Ok(account.unbind(binding_id, now)?), Vec::new()))
+                let destination = account.unbind(binding_id, now)?;
+                let binding = account.binding(binding_id).ok_or(ApiError::NotFound { resource: "binding" })?;
+                let removed = Event::binding(EventType::BindingRemoved, account_id, binding, now);
+                Ok((Ok(destination), Vec::new(), vec![removed]))
             })
             .await?;
         let destination = unbound?;

@@ -1,5 +1,5 @@
 //! Use cases, one module each: load state, apply domain rules, commit
-//! atomically through the store. Handlers call these; so will the worker.
+//! atomically through the store. Handlers and the background worker call these.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,17 +15,23 @@ use crate::domain::pin::PinPolicy;
 use crate::error::ApiError;
 use crate::rate_limit::RateLimits;
 use crate::store::{AccountCommit, CommitOutcome, SharedStore};
+use notifications::Event;
 
 pub mod accounts;
+pub mod audit;
 pub mod bindings;
 pub mod kyc;
 pub mod ledger_check;
+pub mod notifications;
 pub mod pin;
+pub mod review;
 pub mod seed;
+pub mod settlement;
 pub mod sms;
 pub mod wallet;
 pub mod withdrawal_submission;
 pub mod withdrawals;
+pub mod work;
 
 /// Upper bound of the random pause between two commit attempts grows with
 /// the attempt number, up to this many microseconds.
@@ -45,6 +51,9 @@ pub struct Services {
     pub pin_policy: PinPolicy,
     pub kyc: kyc::KycPolicy,
     pub withdrawals: withdrawals::WithdrawalPolicy,
+    pub settlement: work::SettlementPolicy,
+    /// Outgoing webhooks, when a URL is configured.
+    pub webhooks: Option<notifications::WebhookPolicy>,
 }
 
 impl Services {
@@ -66,16 +75,35 @@ impl Services {
         id: &AccountId,
         mut change: impl FnMut(&mut Account, DateTime<Utc>) -> Result<(T, Vec<JournalEntry>), ApiError>,
     ) -> Result<(T, Account), ApiError> {
+        self.update_account_notifying(id, |account, now| {
+            let (output, entries) = change(account, now)?;
+            Ok((output, entries, Vec::new()))
+        })
+        .await
+    }
+
+    /// As `update_account`, with the events that announce the change,
+    /// committed together with it.
+    pub async fn update_account_notifying<T>(
+        &self,
+        id: &AccountId,
+        mut change: impl FnMut(&mut Account, DateTime<Utc>) -> Result<(T, Vec<JournalEntry>, Vec<Event>), ApiError>,
+    ) -> Result<(T, Account), ApiError> {
         for attempt in 0..self.commit_attempts_max {
             let current = self.store.load_account(id).await?.ok_or(ApiError::NotFound { resource: "account" })?;
             let mut account = current.value.clone();
-            let (output, new_entries) = change(&mut account, self.now())?;
-            if new_entries.is_empty() && account == current.value {
+            let (output, new_entries, events) = change(&mut account, self.now())?;
+            if new_entries.is_empty() && events.is_empty() && account == current.value {
                 // Nothing to write (a refusal decided on this version, say):
                 // no commit, so pure reads never contend with real changes.
                 return Ok((output, account));
             }
-            let commit = AccountCommit::new(current.version, &account, &new_entries);
+            let outbox = self.outbox(id, &events).await?;
+            let commit = AccountCommit {
+                documents_put: &outbox.documents,
+                events: &outbox.events,
+                ..AccountCommit::new(current.version, &account, &new_entries)
+            };
             match self.store.commit_account(commit).await? {
                 CommitOutcome::Committed => return Ok((output, account)),
                 CommitOutcome::VersionConflict => pause_before_retry(attempt).await,

@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Services;
+use super::notifications::{Event, EventType, Outbox};
 use super::withdrawals::{QuoteRecord, quote_key};
-use crate::domain::account::{Account, AccountId, IdempotencyStamp};
+use crate::domain::account::{Account, AccountId, IdempotencyStamp, VerificationLevel};
 use crate::domain::binding::BindingId;
 use crate::domain::ledger::JournalEntry;
 use crate::domain::money::Amount;
@@ -55,14 +56,29 @@ pub fn withdrawal_document(id: &str) -> String {
     format!("withdrawal:{id}")
 }
 
-/// Withdrawals the review worker settles by itself once due (scored by due time).
-pub const AUTO_REVIEW_SCHEDULE: &str = "withdrawals:auto_review";
+/// Withdrawals the worker pays out once due (scored by due time): automatically
+/// reviewed ones after the level's delay, approved ones at once.
+pub const PAYOUT_SCHEDULE: &str = "withdrawals:payout";
 /// Withdrawals waiting for an operator (scored by submission time, oldest first).
 pub const MANUAL_REVIEW_SCHEDULE: &str = "withdrawals:manual_review";
+/// Payouts that failed too often, waiting for an operator (scored by submission time).
+pub const PARKED_SCHEDULE: &str = "withdrawals:parked";
 
 /// How a scheduled withdrawal is named: its account and its id.
 pub fn review_member(account_id: &AccountId, withdrawal_id: &str) -> String {
     format!("{account_id}/{withdrawal_id}")
+}
+
+fn withdrawal_index_key(withdrawal_id: &str) -> String {
+    format!("withdrawal_account:{withdrawal_id}")
+}
+
+/// Whether `text` could be a withdrawal id (`wd_` and a short run of word characters).
+pub fn is_withdrawal_id(text: &str) -> bool {
+    text.starts_with("wd_")
+        && text.len() > 3
+        && text.len() <= 64
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn idempotency_document(key: &str) -> String {
@@ -98,18 +114,24 @@ impl Services {
                 IdempotencyRecord { fingerprint: fingerprint.to_owned(), reply: reply.clone(), created_at: now };
             let mut puts = vec![(document.clone(), serde_json::to_string(&record).map_err(ApiError::internal)?)];
             let mut entries = Vec::new();
+            let mut outbox = Outbox::default();
             if let Some((withdrawal, entry)) = change {
-                self.schedule_review(account_id, &withdrawal, now).await?;
+                self.schedule_review(account_id, &withdrawal, account.level_at(now), now).await?;
+                self.index_withdrawal(account_id, &withdrawal.id).await?;
+                let created = Event::withdrawal(EventType::WithdrawalCreated, account_id, &withdrawal, now);
+                outbox = self.outbox(account_id, &[created]).await?;
                 puts.push((
                     withdrawal_document(&withdrawal.id),
                     serde_json::to_string(&withdrawal).map_err(ApiError::internal)?,
                 ));
+                puts.append(&mut outbox.documents);
                 entries.push(entry);
             }
             let expired = self.stamp_idempotency_key(&mut account, idempotency_key, now);
             let commit = AccountCommit {
                 documents_put: &puts,
                 documents_deleted: &expired,
+                events: &outbox.events,
                 ..AccountCommit::new(current.version, &account, &entries)
             };
             match self.store.commit_account(commit).await? {
@@ -128,15 +150,36 @@ impl Services {
         &self,
         account_id: &AccountId,
         withdrawal: &Withdrawal,
+        level: VerificationLevel,
         now: DateTime<Utc>,
     ) -> Result<(), ApiError> {
         let member = review_member(account_id, &withdrawal.id);
         let (schedule, at) = match withdrawal.status {
-            WithdrawalStatus::Pending => (AUTO_REVIEW_SCHEDULE, now + self.withdrawals.auto_review_delay),
+            WithdrawalStatus::Pending => (PAYOUT_SCHEDULE, now + self.withdrawals.rules(level).auto_review_delay),
             _ => (MANUAL_REVIEW_SCHEDULE, now),
         };
         self.store.schedule(schedule, &member, at.timestamp_millis()).await?;
         Ok(())
+    }
+
+    /// Records which account a withdrawal belongs to, so operators can name
+    /// it by id alone. Written before the commit, like the schedule entry; an
+    /// index entry of a withdrawal that never committed leads nowhere.
+    async fn index_withdrawal(&self, account_id: &AccountId, withdrawal_id: &str) -> Result<(), ApiError> {
+        let key = withdrawal_index_key(withdrawal_id);
+        // A retry of the same submission finds its own entry already there.
+        self.store.swap_index(&key, None, Some(account_id.as_str())).await?;
+        Ok(())
+    }
+
+    /// The account a withdrawal belongs to, by the withdrawal's id alone.
+    pub async fn withdrawal_owner(&self, withdrawal_id: &str) -> Result<AccountId, ApiError> {
+        let not_found = || ApiError::NotFound { resource: "withdrawal" };
+        if !is_withdrawal_id(withdrawal_id) {
+            return Err(not_found());
+        }
+        let owner = self.store.get_index(&withdrawal_index_key(withdrawal_id)).await?;
+        owner.as_deref().and_then(AccountId::parse).ok_or_else(not_found)
     }
 
     /// The saved reply for this key, if it is still alive; a different request under it is refused.
@@ -252,7 +295,7 @@ impl Services {
 
     pub async fn withdrawal(&self, account_id: &AccountId, id: &str) -> Result<Withdrawal, ApiError> {
         let not_found = || ApiError::NotFound { resource: "withdrawal" };
-        if !id.starts_with("wd_") || id.len() > 64 {
+        if !is_withdrawal_id(id) {
             return Err(not_found());
         }
         let text = self.store.partition_document(account_id, &withdrawal_document(id)).await?.ok_or_else(not_found)?;

@@ -23,6 +23,8 @@ use crate::settings::{LevelSettings, WithdrawalSettings};
 pub struct LevelRules {
     pub limits: LevelLimits,
     pub fees: FeePolicy,
+    /// How long an automatically reviewed withdrawal waits before payout.
+    pub auto_review_delay: chrono::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -30,7 +32,8 @@ pub struct WithdrawalPolicy {
     pub time_zone: Tz,
     pub quote_ttl: chrono::Duration,
     pub review: ReviewPolicy,
-    pub auto_review_delay: chrono::Duration,
+    /// Manual reviews older than this are rejected by the worker.
+    pub manual_review_timeout: Option<chrono::Duration>,
     pub idempotency_ttl: chrono::Duration,
     levels: [LevelRules; 3],
 }
@@ -77,10 +80,11 @@ impl WithdrawalPolicy {
             .time_zone
             .parse()
             .map_err(|_| format!("withdrawals.time_zone {:?} is not an IANA time zone", settings.time_zone))?;
+        let delay = settings.auto_review_delay_secs;
         let levels = [
-            level_rules("l0", &settings.levels.l0)?,
-            level_rules("l1", &settings.levels.l1)?,
-            level_rules("l2", &settings.levels.l2)?,
+            level_rules("l0", &settings.levels.l0, delay)?,
+            level_rules("l1", &settings.levels.l1, delay)?,
+            level_rules("l2", &settings.levels.l2, delay)?,
         ];
         let quote_ttl = chrono::Duration::seconds(settings.quote_ttl_secs as i64);
         let manual_over = settings.manual_review_over.parse::<Money>().map_err(|_| {
@@ -89,13 +93,14 @@ impl WithdrawalPolicy {
                 settings.manual_review_over
             )
         })?;
-        let auto_review_delay = chrono::Duration::seconds(settings.auto_review_delay_secs as i64);
+        let manual_review_timeout = (settings.manual_review_timeout_secs > 0)
+            .then(|| chrono::Duration::seconds(settings.manual_review_timeout_secs as i64));
         let idempotency_ttl = chrono::Duration::seconds(settings.idempotency_ttl_secs as i64);
         Ok(WithdrawalPolicy {
             time_zone,
             quote_ttl,
             review: ReviewPolicy { manual_over },
-            auto_review_delay,
+            manual_review_timeout,
             idempotency_ttl,
             levels,
         })
@@ -115,7 +120,7 @@ impl WithdrawalPolicy {
     }
 }
 
-fn level_rules(name: &str, level: &LevelSettings) -> Result<LevelRules, String> {
+fn level_rules(name: &str, level: &LevelSettings, default_delay_secs: u64) -> Result<LevelRules, String> {
     let money = |key: &str, text: &str| {
         text.parse::<Money>()
             .ok()
@@ -142,7 +147,12 @@ fn level_rules(name: &str, level: &LevelSettings) -> Result<LevelRules, String> 
         rate,
         min_fee: money("min_fee", &level.min_fee)?,
     };
-    Ok(LevelRules { limits, fees })
+    let delay_secs = level.auto_review_delay_secs.unwrap_or(default_delay_secs);
+    let auto_review_delay = i64::try_from(delay_secs)
+        .ok()
+        .and_then(chrono::Duration::try_seconds)
+        .ok_or_else(|| format!("withdrawals.levels.{name}.auto_review_delay_secs is too large"))?;
+    Ok(LevelRules { limits, fees, auto_review_delay })
 }
 
 impl Services {
@@ -162,7 +172,7 @@ impl Services {
         let quote = Quote {
             id: format!("quo_{}", uuid::Uuid::now_v7().simple()),
             expires_at: now + self.withdrawals.quote_ttl,
-            expected_settlement_at: plan.review_reasons.is_empty().then(|| now + self.withdrawals.auto_review_delay),
+            expected_settlement_at: plan.review_reasons.is_empty().then(|| now + rules.auto_review_delay),
             plan,
         };
         let record = QuoteRecord {

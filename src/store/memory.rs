@@ -7,20 +7,35 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{AccountCommit, CommitOutcome, Store, StoreError, Versioned, journal_window};
+use tokio::sync::broadcast;
+
+use super::{
+    AccountCommit, CommitOutcome, EVENTS_KEPT_PER_ACCOUNT, EventPosition, LogEntry, Store, StoreError, StoredEvent,
+    Versioned, journal_window,
+};
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
 
 /// Ephemeral values are swept for expiry once the map grows past this many.
 const EPHEMERAL_SWEEP_THRESHOLD: usize = 10_000;
+/// Event wake-ups a slow listener may fall behind by before it skips some
+/// (it then re-reads the streams it follows, so nothing is lost).
+const EVENT_SIGNALS_BUFFERED: usize = 1024;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     // One std Mutex over all state: every operation is a few map lookups with
     // no await inside, so the lock is held for microseconds and never across an
     // await point (mini-redis's reasoning). One lock also makes multi-map
     // operations (create = record + journal + login) trivially atomic.
     state: Mutex<State>,
+    event_signals: broadcast::Sender<AccountId>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> MemoryStore {
+        MemoryStore { state: Mutex::default(), event_signals: broadcast::channel(EVENT_SIGNALS_BUFFERED).0 }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -32,6 +47,7 @@ struct State {
     indexes: HashMap<String, String>,
     lists: HashMap<String, VecDeque<String>>,
     schedules: HashMap<String, Schedule>,
+    logs: HashMap<String, Vec<String>>,
 }
 
 /// Members by time, and each member's time, kept in step.
@@ -47,6 +63,9 @@ struct Partition {
     account: Account,
     journal: Vec<JournalEntry>,
     documents: BTreeMap<String, String>,
+    /// The event stream: position and body, oldest first, capped.
+    events: VecDeque<(EventPosition, String)>,
+    events_appended: u64,
 }
 
 impl MemoryStore {
@@ -79,6 +98,8 @@ impl Store for MemoryStore {
             account: account.clone(),
             journal: opening_entries.to_vec(),
             documents: BTreeMap::new(),
+            events: VecDeque::new(),
+            events_appended: 0,
         };
         state.partitions.insert(account.id.clone(), partition);
         Ok(())
@@ -109,6 +130,18 @@ impl Store for MemoryStore {
         }
         for name in commit.documents_deleted {
             partition.documents.remove(name);
+        }
+        for body in commit.events {
+            partition.events_appended += 1;
+            partition.events.push_back((EventPosition(partition.events_appended, 0), body.clone()));
+            if partition.events.len() > EVENTS_KEPT_PER_ACCOUNT {
+                partition.events.pop_front();
+            }
+        }
+        drop(state);
+        if !commit.events.is_empty() {
+            // No listener is not an error: nobody is following this account.
+            let _ = self.event_signals.send(commit.account.id.clone());
         }
         Ok(CommitOutcome::Committed)
     }
@@ -250,5 +283,64 @@ impl Store for MemoryStore {
             Some(at) => Ok(entries.by_time.remove(&(at, member.to_owned()))),
             None => Ok(false),
         }
+    }
+
+    async fn claim_scheduled(
+        &self,
+        schedule: &str,
+        until_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut state = self.state();
+        let Some(entries) = state.schedules.get_mut(schedule) else { return Ok(Vec::new()) };
+        let due: Vec<(i64, String)> =
+            entries.by_time.iter().take_while(|(at, _)| *at <= until_ms).take(limit).cloned().collect();
+        for (at, member) in &due {
+            entries.by_time.remove(&(*at, member.clone()));
+            entries.by_time.insert((lease_until_ms, member.clone()));
+            entries.times.insert(member.clone(), lease_until_ms);
+        }
+        Ok(due.into_iter().map(|(at, member)| (member, at)).collect())
+    }
+
+    async fn delete_partition_document(&self, id: &AccountId, name: &str) -> Result<(), StoreError> {
+        if let Some(partition) = self.state().partitions.get_mut(id) {
+            partition.documents.remove(name);
+        }
+        Ok(())
+    }
+
+    async fn events(
+        &self,
+        id: &AccountId,
+        after: Option<EventPosition>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let state = self.state();
+        let Some(partition) = state.partitions.get(id) else { return Ok(Vec::new()) };
+        let newer = partition.events.iter().filter(|(position, _)| after.is_none_or(|after| *position > after));
+        Ok(newer
+            .take(limit)
+            .map(|(position, body)| StoredEvent { id: position.to_string(), body: body.clone() })
+            .collect())
+    }
+
+    fn event_signals(&self) -> broadcast::Receiver<AccountId> {
+        self.event_signals.subscribe()
+    }
+
+    async fn append_log(&self, log: &str, body: &str) -> Result<u64, StoreError> {
+        let mut state = self.state();
+        let entries = state.logs.entry(log.to_owned()).or_default();
+        entries.push(body.to_owned());
+        Ok(entries.len() as u64 - 1)
+    }
+
+    async fn read_log(&self, log: &str, before: Option<u64>, limit: usize) -> Result<Vec<LogEntry>, StoreError> {
+        let state = self.state();
+        let Some(entries) = state.logs.get(log) else { return Ok(Vec::new()) };
+        let window = journal_window(entries.len() as u64, before, limit);
+        Ok(window.rev().map(|seq| LogEntry { seq, body: entries[seq as usize].clone() }).collect())
     }
 }

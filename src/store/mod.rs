@@ -20,7 +20,14 @@
 //!   one account), changed only by compare-and-swap;
 //! - **recent lists**: capped newest-first lists (the mock SMS outbox);
 //! - **schedules**: members ordered by a time (work queues such as withdrawals
-//!   waiting for review), read in time order and removed when done.
+//!   waiting for review), read in time order, *claimed* with a lease (the
+//!   claim moves them past the lease's end, so a claimer that dies gives the
+//!   member back by simply not finishing) and removed when done;
+//! - **event streams**: each account partition's capped stream of
+//!   notifications, appended in the same atomic commit as the change they
+//!   describe; every process hears of new events through `event_signals`
+//!   (Redis pub/sub across processes);
+//! - **logs**: append-only lists read newest first (the operators' audit log).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,12 +77,21 @@ pub struct AccountCommit<'a> {
     pub documents_put: &'a [(String, String)],
     /// Records of the partition to delete, by name.
     pub documents_deleted: &'a [String],
+    /// Notifications (JSON) appended to the partition's event stream.
+    pub events: &'a [String],
 }
 
 impl<'a> AccountCommit<'a> {
     /// A commit of the record and journal only.
     pub fn new(expected_version: u64, account: &'a Account, new_entries: &'a [JournalEntry]) -> AccountCommit<'a> {
-        AccountCommit { expected_version, account, new_entries, documents_put: &[], documents_deleted: &[] }
+        AccountCommit {
+            expected_version,
+            account,
+            new_entries,
+            documents_put: &[],
+            documents_deleted: &[],
+            events: &[],
+        }
     }
 }
 
@@ -84,6 +100,46 @@ pub enum CommitOutcome {
     Committed,
     /// Someone else committed first; reload and decide again.
     VersionConflict,
+}
+
+/// One notification of an account's event stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Stream position, `<n>-<m>`, increasing; clients resume after it.
+    pub id: String,
+    pub body: String,
+}
+
+/// A position in an event stream, as `<n>-<m>` (Redis stream ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventPosition(pub u64, pub u64);
+
+impl EventPosition {
+    /// Reads `<n>-<m>` (or a bare `<n>`); anything else is no position.
+    pub fn parse(text: &str) -> Option<EventPosition> {
+        let (major, minor) = text.split_once('-').unwrap_or((text, "0"));
+        let digits = |part: &str| !part.is_empty() && part.len() <= 20 && part.bytes().all(|b| b.is_ascii_digit());
+        if !digits(major) || !digits(minor) {
+            return None;
+        }
+        Some(EventPosition(major.parse().ok()?, minor.parse().ok()?))
+    }
+}
+
+impl std::fmt::Display for EventPosition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.0, self.1)
+    }
+}
+
+/// How many events each account's stream keeps (older ones are trimmed).
+pub const EVENTS_KEPT_PER_ACCOUNT: usize = 1000;
+
+/// An entry of an append-only log, with its position (0 = oldest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub seq: u64,
+    pub body: String,
 }
 
 #[async_trait]
@@ -164,6 +220,42 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Takes `member` off a schedule; returns whether it was there.
     async fn unschedule(&self, schedule: &str, member: &str) -> Result<bool, StoreError>;
+
+    /// Atomically takes up to `limit` members due at or before `until_ms`,
+    /// earliest first, and moves each to `lease_until_ms`, so no other
+    /// claimer sees them until the lease ends. Returns them with the times
+    /// they were due. A claimer finishes with `unschedule` or `schedule`;
+    /// one that dies leaves the member to be claimed again after the lease.
+    async fn claim_scheduled(
+        &self,
+        schedule: &str,
+        until_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError>;
+
+    /// Removes a named document of a partition that no decision reads (a
+    /// delivered notification), without a version change.
+    async fn delete_partition_document(&self, id: &AccountId, name: &str) -> Result<(), StoreError>;
+
+    /// Up to `limit` events of an account's stream after `after` (from the
+    /// oldest kept when `None`), oldest first.
+    async fn events(
+        &self,
+        id: &AccountId,
+        after: Option<EventPosition>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Told the id of every account that gains events, in this process or
+    /// (on Redis) in any other. A wake-up only: read the stream for the data.
+    fn event_signals(&self) -> tokio::sync::broadcast::Receiver<AccountId>;
+
+    /// Appends to an append-only log; returns the entry's position.
+    async fn append_log(&self, log: &str, body: &str) -> Result<u64, StoreError>;
+
+    /// Up to `limit` entries of a log below position `before` (or from the newest), newest first.
+    async fn read_log(&self, log: &str, before: Option<u64>, limit: usize) -> Result<Vec<LogEntry>, StoreError>;
 }
 
 /// The journal's newest-first window as a range of sequence numbers.
@@ -176,7 +268,18 @@ pub(crate) fn journal_window(journal_len: u64, before_seq: Option<u64>, limit: u
 
 #[cfg(test)]
 mod tests {
-    use super::journal_window;
+    use super::{EventPosition, journal_window};
+
+    #[test]
+    fn event_positions_read_like_redis_stream_ids() {
+        assert_eq!(EventPosition::parse("1700000000000-3"), Some(EventPosition(1_700_000_000_000, 3)));
+        assert_eq!(EventPosition::parse("42"), Some(EventPosition(42, 0)));
+        assert!(EventPosition(2, 0) > EventPosition(1, 9));
+        for bad in ["", "-", "1-", "-1", "a-1", "1-2-3", "99999999999999999999999-0", "1 -0"] {
+            assert_eq!(EventPosition::parse(bad), None, "{bad}");
+        }
+        assert_eq!(EventPosition(5, 1).to_string(), "5-1");
+    }
 
     #[test]
     fn journal_windows_page_backwards() {

@@ -1,6 +1,6 @@
-//! The built-in mock WeChat OAuth provider under `/mock/wechat`, spoken to as
-//! a browser (authorize step, redirects not followed), as a server (the `sns`
-//! API) and through both `WeChatClient` implementations.
+//! The built-in mock WeChat provider under `/mock/wechat`, spoken to as a
+//! browser (authorize step, redirects not followed), as a server (the `sns`
+//! API, the transfer bills) and through both `WeChatClient` implementations.
 
 use std::sync::Arc;
 
@@ -8,9 +8,10 @@ use chrono::Duration;
 use reqwest::{Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
+use walletgate::providers::payouts::{BillState, PayoutProvider};
 use walletgate::providers::wechat::builtin_client::BuiltinWeChatClient;
 use walletgate::providers::wechat::http_client::HttpWeChatClient;
-use walletgate::providers::wechat::mock::MockWeChat;
+use walletgate::providers::wechat::mock::{BuiltinPayouts, MockWeChat};
 use walletgate::providers::wechat::{WeChatClient, WeChatError};
 
 use crate::helpers::{StoreKind, TestApp, assert_error, json_of, spawn_app_with};
@@ -18,6 +19,7 @@ use crate::helpers::{StoreKind, TestApp, assert_error, json_of, spawn_app_with};
 const REDIRECT_URI: &str = "http://127.0.0.1:9/wechat/callback";
 const AUTHORIZE: &str = "/mock/wechat/connect/oauth2/authorize";
 const REFRESH_TOKEN_TTL_SECS: i64 = 2_592_000;
+const TRANSFER_BILLS: &str = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills";
 
 /// Query or form fields to change, for table-driven cases.
 type Fields<'a> = &'a [(&'a str, &'a str)];
@@ -152,6 +154,36 @@ impl MockApp {
         let code = self.code_for(&openid, "snsapi_userinfo").await;
         self.exchange(&code).await
     }
+}
+
+impl MockApp {
+    /// A transfer body as the real API takes it.
+    fn transfer_body(&self, out_bill_no: &str, openid: &str, transfer_amount: i64) -> Value {
+        json!({
+            "appid": self.appid,
+            "out_bill_no": out_bill_no,
+            "transfer_scene_id": "1000",
+            "openid": openid,
+            "transfer_amount": transfer_amount,
+            "transfer_remark": "提现到零钱",
+        })
+    }
+
+    async fn create_transfer_bill(&self, body: &Value) -> Response {
+        self.app.post(TRANSFER_BILLS, None, body).await
+    }
+
+    async fn query_transfer_bill(&self, out_bill_no: &str) -> Response {
+        self.app.get(&format!("{TRANSFER_BILLS}/out-bill-no/{out_bill_no}"), None).await
+    }
+}
+
+/// Asserts WeChat Pay's error shape, `{code, message}`, and returns the body.
+async fn assert_pay_error(response: Response, status: StatusCode, code: &str) -> Value {
+    let body = json_of(response, status).await;
+    assert_eq!(body["code"], code, "body: {body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {body}");
+    body
 }
 
 /// Asserts a WeChat error body: the number, and a text ending in a request id.
@@ -507,6 +539,106 @@ async fn builtin_and_http_clients_give_the_same_answers(store: StoreKind) {
     assert!(matches!(outage, Err(WeChatError::Unavailable(_))), "{outage:?}");
 }
 
+async fn a_transfer_bill_pays_once_and_is_queried_by_its_number(store: StoreKind) {
+    let app = spawn_mock_app(store).await;
+    let openid = app.new_openid("小明").await;
+    let body = app.transfer_body("WD20260301000001", &openid, 10050);
+    let created = json_of(app.create_transfer_bill(&body).await, StatusCode::OK).await;
+    assert_eq!(created["out_bill_no"], "WD20260301000001");
+    assert_eq!(created["state"], "SUCCESS");
+    assert_eq!(created["create_time"], "2026-03-01T17:30:00+08:00");
+    assert!(created.get("fail_reason").is_none(), "{created}");
+    let transfer_bill_no = text(&created["transfer_bill_no"]).to_owned();
+    assert!(transfer_bill_no.len() == 32 && transfer_bill_no.starts_with("1330000"), "{created}");
+
+    app.app.clock.advance(Duration::minutes(3));
+    let repeated = json_of(app.create_transfer_bill(&body).await, StatusCode::OK).await;
+    assert_eq!(repeated, created);
+    let user = json_of(app.app.get(&format!("/mock/wechat/users/{openid}"), None).await, StatusCode::OK).await;
+    assert_eq!(user["wallet"]["balance"], "100.50");
+    assert_eq!(user["wallet"]["transfers"].as_array().map(Vec::len), Some(1), "{user}");
+    assert_eq!(user["wallet"]["transfers"][0]["transfer_bill_no"], transfer_bill_no.as_str());
+
+    let queried = json_of(app.query_transfer_bill("WD20260301000001").await, StatusCode::OK).await;
+    assert_eq!(
+        queried,
+        json!({
+            "out_bill_no": "WD20260301000001",
+            "transfer_bill_no": transfer_bill_no,
+            "appid": app.appid,
+            "state": "SUCCESS",
+            "transfer_amount": 10050,
+            "transfer_remark": "提现到零钱",
+            "openid": openid,
+            "create_time": "2026-03-01T17:30:00+08:00",
+            "update_time": "2026-03-01T17:30:00+08:00",
+        })
+    );
+    let builtin = BuiltinPayouts::new(app.mock.clone()).bill("WD20260301000001").await.unwrap().unwrap();
+    assert_eq!((builtin.transfer_bill_no.as_str(), builtin.state), (transfer_bill_no.as_str(), BillState::Success));
+
+    let changed = app.transfer_body("WD20260301000001", &openid, 10051);
+    assert_pay_error(app.create_transfer_bill(&changed).await, StatusCode::BAD_REQUEST, "INVALID_REQUEST").await;
+    assert_pay_error(app.query_transfer_bill("WD404").await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    assert_pay_error(app.query_transfer_bill("WD-1").await, StatusCode::BAD_REQUEST, "PARAM_ERROR").await;
+}
+
+async fn a_transfer_to_a_frozen_wallet_fails_with_its_reason(store: StoreKind) {
+    let app = spawn_mock_app(store).await;
+    let frozen = app.create_user(json!({ "nickname": "小红", "frozen": true })).await;
+    let openid = text(&frozen["openid"]);
+    let created = app.create_transfer_bill(&app.transfer_body("WD2", openid, 100)).await;
+    let created = json_of(created, StatusCode::OK).await;
+    assert_eq!((&created["state"], &created["fail_reason"]), (&json!("FAIL"), &json!("ACCOUNT_FROZEN")));
+    let queried = json_of(app.query_transfer_bill("WD2").await, StatusCode::OK).await;
+    assert_eq!((&queried["state"], &queried["fail_reason"]), (&json!("FAIL"), &json!("ACCOUNT_FROZEN")));
+    let user = json_of(app.app.get(&format!("/mock/wechat/users/{openid}"), None).await, StatusCode::OK).await;
+    assert_eq!(user["wallet"], json!({ "balance": "0.00", "transfers": [] }));
+}
+
+async fn malformed_transfer_bills_are_refused_in_wechat_pay_shape(store: StoreKind) {
+    let app = spawn_mock_app(store).await;
+    let openid = app.new_openid("小明").await;
+    let valid = app.transfer_body("WD3", &openid, 100);
+    let with = |name: &str, value: Value| {
+        let mut body = valid.clone();
+        body[name] = value;
+        body
+    };
+    let without = |name: &str| {
+        let mut body = valid.clone();
+        body.as_object_mut().unwrap().remove(name);
+        body
+    };
+    let cases = [
+        with("transfer_amount", json!(-1)),
+        with("transfer_amount", json!(9)),
+        with("transfer_amount", json!(1.5)),
+        with("transfer_amount", json!("100")),
+        with("transfer_amount", json!(100_000_000_000_001_i64)),
+        with("transfer_amount", json!(i64::MIN)),
+        with("transfer_amount", json!(u64::MAX)),
+        with("transfer_amount", json!(1e30)),
+        with("out_bill_no", json!("WD-3")),
+        with("out_bill_no", json!("W".repeat(33))),
+        with("transfer_remark", json!("备".repeat(33))),
+        with("openid", json!("")),
+        with("admin", json!(true)),
+        without("openid"),
+        without("transfer_amount"),
+        json!([]),
+    ];
+    for body in cases {
+        let response = app.create_transfer_bill(&body).await;
+        assert_pay_error(response, StatusCode::BAD_REQUEST, "PARAM_ERROR").await;
+    }
+    let not_json = app.app.post_raw(TRANSFER_BILLS, None, "application/json", "{".into()).await;
+    assert_pay_error(not_json, StatusCode::BAD_REQUEST, "PARAM_ERROR").await;
+    let foreign_app = with("appid", json!("wx1111111111111111"));
+    assert_pay_error(app.create_transfer_bill(&foreign_app).await, StatusCode::BAD_REQUEST, "INVALID_REQUEST").await;
+    assert_pay_error(app.query_transfer_bill("WD3").await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+}
+
 crate::on_both_stores!(
     authorize_refuses_bad_parameters_with_wechat_error_numbers,
     the_consent_page_lists_existing_users_and_carries_the_form,
@@ -522,4 +654,7 @@ crate::on_both_stores!(
     userinfo_returns_the_profile_for_the_userinfo_scope_only,
     mock_users_are_created_read_and_validated,
     builtin_and_http_clients_give_the_same_answers,
+    a_transfer_bill_pays_once_and_is_queried_by_its_number,
+    a_transfer_to_a_frozen_wallet_fails_with_its_reason,
+    malformed_transfer_bills_are_refused_in_wechat_pay_shape,
 );

@@ -13,19 +13,28 @@
 //! - `P:idx:<key>` — unique-index values
 //! - `P:list:<name>` — capped newest-first lists
 //! - `P:schedule:<name>` — sorted sets scored by time in milliseconds
+//! - `P:{<account id>}:events` — the account's event stream (a Redis stream)
+//! - `P:events` — pub/sub channel carrying the id of each account with new events
+//! - `P:log:<name>` — append-only lists (index = position)
 //!
 //! An account's keys share the hash tag `{<account id>}`, so each partition
 //! lives in one Redis Cluster slot and its Lua scripts stay single-slot.
 
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use tokio::sync::broadcast;
 
-use super::{AccountCommit, CommitOutcome, Store, StoreError, Versioned, journal_window};
+use super::{
+    AccountCommit, CommitOutcome, EVENTS_KEPT_PER_ACCOUNT, EventPosition, LogEntry, Store, StoreError, StoredEvent,
+    Versioned, journal_window,
+};
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
 use crate::settings::StoreSettings;
@@ -33,15 +42,24 @@ use crate::settings::StoreSettings;
 /// How many times the connection manager retries a failed (re)connect
 /// before giving the error to the caller.
 const RECONNECT_RETRIES: usize = 2;
+/// Event wake-ups a slow listener may fall behind by (see `MemoryStore`).
+const EVENT_SIGNALS_BUFFERED: usize = 1024;
+/// Pause before re-subscribing after the pub/sub connection is lost.
+const RESUBSCRIBE_PAUSE: Duration = Duration::from_millis(500);
 
 #[derive(Clone)]
 pub struct RedisStore {
+    client: redis::Client,
     connection: ConnectionManager,
     prefix: String,
     create_partition: Script,
     commit_partition: Script,
     save_document: Script,
     swap_index: Script,
+    claim_schedule: Script,
+    event_signals: broadcast::Sender<AccountId>,
+    /// The pub/sub listener starts with the first subscriber.
+    listening: Arc<Once>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -61,13 +79,59 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(500));
         let connection = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
         Ok(RedisStore {
+            client,
             connection,
             prefix: settings.key_prefix.clone(),
             create_partition: Script::new(include_str!("create_partition.lua")),
             commit_partition: Script::new(include_str!("commit_partition.lua")),
             save_document: Script::new(include_str!("save_document.lua")),
             swap_index: Script::new(include_str!("swap_index.lua")),
+            claim_schedule: Script::new(include_str!("claim_schedule.lua")),
+            event_signals: broadcast::channel(EVENT_SIGNALS_BUFFERED).0,
+            listening: Arc::new(Once::new()),
         })
+    }
+
+    fn events_key(&self, id: &AccountId) -> String {
+        format!("{}:{{{}}}:events", self.prefix, id)
+    }
+
+    fn events_channel(&self) -> String {
+        format!("{}:events", self.prefix)
+    }
+
+    fn log_key(&self, log: &str) -> String {
+        format!("{}:log:{}", self.prefix, log)
+    }
+
+    /// Relays the events channel to this process's subscribers for as long as
+    /// anyone may listen, re-subscribing after a lost connection. Listeners
+    /// re-read their streams on each wake-up and now and then, so a message
+    /// missed while disconnected only delays a notification.
+    fn spawn_event_listener(&self) {
+        let client = self.client.clone();
+        let channel = self.events_channel();
+        let signals = self.event_signals.clone();
+        tokio::spawn(async move {
+            loop {
+                match client.get_async_pubsub().await {
+                    Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
+                        Ok(()) => {
+                            let mut messages = pubsub.into_on_message();
+                            while let Some(message) = messages.next().await {
+                                let payload: String = message.get_payload().unwrap_or_default();
+                                if let Some(id) = AccountId::parse(&payload) {
+                                    let _ = signals.send(id);
+                                }
+                            }
+                        }
+                        Err(error) => tracing::warn!(%error, "could not subscribe to the events channel"),
+                    },
+                    Err(error) => tracing::debug!(%error, "events channel unreachable; retrying"),
+                }
+                tokio::time::sleep(RESUBSCRIBE_PAUSE).await;
+            }
+        });
     }
 
     fn account_key(&self, id: &AccountId) -> String {
@@ -193,11 +257,16 @@ impl Store for RedisStore {
         invocation
             .key(self.journal_key(id))
             .key(self.documents_key(id))
+            .key(self.events_key(id))
             .arg(commit.expected_version)
             .arg(encode(commit.account)?)
             .arg(commit.new_entries.len())
             .arg(commit.documents_put.len())
-            .arg(commit.documents_deleted.len());
+            .arg(commit.documents_deleted.len())
+            .arg(commit.events.len())
+            .arg(EVENTS_KEPT_PER_ACCOUNT)
+            .arg(self.events_channel())
+            .arg(id.as_str());
         for entry in commit.new_entries {
             invocation.arg(encode(entry)?);
         }
@@ -206,6 +275,9 @@ impl Store for RedisStore {
         }
         for name in commit.documents_deleted {
             invocation.arg(name);
+        }
+        for body in commit.events {
+            invocation.arg(body);
         }
         let mut connection = self.connection.clone();
         let committed: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
@@ -347,5 +419,84 @@ impl Store for RedisStore {
     async fn unschedule(&self, schedule: &str, member: &str) -> Result<bool, StoreError> {
         let removed: i64 = self.query(redis::cmd("ZREM").arg(self.schedule_key(schedule)).arg(member)).await?;
         Ok(removed == 1)
+    }
+
+    async fn claim_scheduled(
+        &self,
+        schedule: &str,
+        until_ms: i64,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut invocation = self.claim_schedule.key(self.schedule_key(schedule));
+        invocation.arg(until_ms).arg(lease_until_ms).arg(limit);
+        let mut connection = self.connection.clone();
+        let flat: Vec<String> = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
+        flat.chunks(2)
+            .map(|pair| match pair {
+                [member, score] => {
+                    let at = score.parse::<f64>().map_err(|e| StoreError::Corrupt {
+                        key: self.schedule_key(schedule),
+                        reason: format!("score {score:?}: {e}"),
+                    })?;
+                    Ok((member.clone(), at as i64))
+                }
+                _ => Err(StoreError::Corrupt { key: self.schedule_key(schedule), reason: "odd reply".into() }),
+            })
+            .collect()
+    }
+
+    async fn delete_partition_document(&self, id: &AccountId, name: &str) -> Result<(), StoreError> {
+        let _: i64 = self.query(redis::cmd("HDEL").arg(self.documents_key(id)).arg(name)).await?;
+        Ok(())
+    }
+
+    async fn events(
+        &self,
+        id: &AccountId,
+        after: Option<EventPosition>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let start = after.map_or_else(|| "-".to_owned(), |after| format!("({after}"));
+        let command =
+            redis::cmd("XRANGE").arg(self.events_key(id)).arg(start).arg("+").arg("COUNT").arg(limit).to_owned();
+        let entries: Vec<(String, Vec<(String, String)>)> = self.query(&command).await?;
+        Ok(entries
+            .into_iter()
+            .map(|(id, fields)| {
+                let body =
+                    fields.into_iter().find(|(name, _)| name == "body").map(|(_, body)| body).unwrap_or_default();
+                StoredEvent { id, body }
+            })
+            .collect())
+    }
+
+    fn event_signals(&self) -> broadcast::Receiver<AccountId> {
+        let receiver = self.event_signals.subscribe();
+        self.listening.call_once(|| self.spawn_event_listener());
+        receiver
+    }
+
+    async fn append_log(&self, log: &str, body: &str) -> Result<u64, StoreError> {
+        let length: u64 = self.query(redis::cmd("RPUSH").arg(self.log_key(log)).arg(body)).await?;
+        Ok(length.saturating_sub(1))
+    }
+
+    async fn read_log(&self, log: &str, before: Option<u64>, limit: usize) -> Result<Vec<LogEntry>, StoreError> {
+        let key = self.log_key(log);
+        let length: u64 = self.query(redis::cmd("LLEN").arg(&key)).await?;
+        let window = journal_window(length, before, limit);
+        if window.is_empty() {
+            return Ok(Vec::new());
+        }
+        let bodies: Vec<String> =
+            self.query(redis::cmd("LRANGE").arg(&key).arg(window.start).arg(window.end - 1)).await?;
+        let mut entries: Vec<LogEntry> =
+            bodies.into_iter().zip(window).map(|(body, seq)| LogEntry { seq, body }).collect();
+        entries.reverse();
+        Ok(entries)
     }
 }

@@ -1,14 +1,16 @@
-//! The built-in mock WeChat OAuth 2.0 provider (网页授权) served under
-//! `/mock/wechat`: mock users and their wallets, the authorize step's checks,
-//! single-use codes, access and refresh tokens, `sns/auth` and `sns/userinfo`.
-//! It keeps the real API's rules and error numbers (reference §1), so a client
-//! written against it also fits the real hosts.
+//! The built-in mock WeChat provider served under `/mock/wechat`: the OAuth
+//! 2.0 web authorization (网页授权) with mock users and their wallets, the
+//! authorize step's checks, single-use codes, access and refresh tokens,
+//! `sns/auth` and `sns/userinfo`; and WeChat Pay's merchant transfer bills
+//! (商家转账) that pay into those wallets. It keeps the real APIs' rules and
+//! error codes (reference §1 and §3.1), so a client written against it also
+//! fits the real hosts.
 //!
 //! The HTTP handlers (`routes::mock_wechat`) and the in-process
-//! `BuiltinWeChatClient` call the same methods here, so both paths behave
-//! identically. Every expiry is decided with the injectable clock; the store's
-//! TTL only reclaims space a day after a record has expired, so a late caller
-//! is told "expired" rather than "invalid".
+//! `BuiltinWeChatClient` and `BuiltinPayouts` call the same methods here, so
+//! both paths behave identically. Every expiry is decided with the injectable
+//! clock; the store's TTL only reclaims space a day after a record has
+//! expired, so a late caller is told "expired" rather than "invalid".
 
 use std::time::Duration;
 
@@ -65,10 +67,12 @@ pub mod mock_errcode {
 use mock_errcode::*;
 
 mod authorize;
+mod payouts;
 mod sns;
 mod users;
 
 pub use authorize::*;
+pub use payouts::*;
 pub use sns::*;
 pub use users::*;
 

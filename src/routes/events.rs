@@ -1,0 +1,141 @@
+//! `GET /v1/events`: the caller's notifications as Server-Sent Events —
+//! withdrawal and binding changes as they happen, on whichever instance made
+//! them. Each event carries its stream position as `id`, so a reconnecting
+//! client (browsers' `EventSource` does this by itself) sends
+//! `Last-Event-ID` and resumes exactly after the last event it saw. Without
+//! one, the stream starts with the next event; `?after=<id>` (or `0` for
+//! everything kept) does the same as the header for clients that cannot set it.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::auth::AuthenticatedUser;
+use crate::domain::account::AccountId;
+use crate::error::ApiError;
+use crate::services::Services;
+use crate::store::{EVENTS_KEPT_PER_ACCOUNT, EventPosition, StoredEvent};
+
+/// A comment line this often keeps proxies from closing an idle stream; it is
+/// also when the stream re-reads the store, should a wake-up have been missed.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+/// How long a client waits before reconnecting after the stream drops.
+const RECONNECT_MS: u32 = 2000;
+const READ_BATCH: usize = 100;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Resume after this event id (as `Last-Event-ID`).
+    pub after: Option<String>,
+}
+
+struct Subscription {
+    services: Arc<Services>,
+    account_id: AccountId,
+    position: EventPosition,
+    pending: VecDeque<StoredEvent>,
+    signals: tokio::sync::broadcast::Receiver<AccountId>,
+    greeted: bool,
+}
+
+pub async fn stream(
+    services: web::Data<Services>,
+    user: AuthenticatedUser,
+    request: HttpRequest,
+    query: web::Query<EventsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let header = request.headers().get("last-event-id").and_then(|value| value.to_str().ok());
+    let resume = header.or(query.after.as_deref()).filter(|text| !text.is_empty());
+    let after = resume
+        .map(|text| {
+            EventPosition::parse(text).ok_or_else(|| ApiError::validation("Last-Event-ID", "must be an event id"))
+        })
+        .transpose()?;
+    let account_id = user.account_id().clone();
+    // Listen before looking for the end, so no event can slip in between.
+    let signals = services.store.event_signals();
+    let position = match after {
+        Some(position) => position,
+        None => latest_position(&services, &account_id).await?,
+    };
+    let subscription = Subscription {
+        services: services.into_inner(),
+        account_id,
+        position,
+        pending: VecDeque::new(),
+        signals,
+        greeted: false,
+    };
+    let body = futures_util::stream::unfold(subscription, next_chunk);
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/event-stream"))
+        .insert_header((CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}
+
+async fn latest_position(services: &Services, account_id: &AccountId) -> Result<EventPosition, ApiError> {
+    let kept = services.store.events(account_id, None, EVENTS_KEPT_PER_ACCOUNT).await?;
+    Ok(kept.last().and_then(|event| EventPosition::parse(&event.id)).unwrap_or(EventPosition(0, 0)))
+}
+
+/// The next piece of the stream: an event, a heartbeat, or the end (the
+/// client then reconnects with `Last-Event-ID`).
+async fn next_chunk(mut subscription: Subscription) -> Option<(Result<Bytes, ApiError>, Subscription)> {
+    if !subscription.greeted {
+        subscription.greeted = true;
+        return Some((Ok(Bytes::from(format!("retry: {RECONNECT_MS}\n\n"))), subscription));
+    }
+    loop {
+        if let Some(event) = subscription.pending.pop_front() {
+            return Some((Ok(server_sent_event(&event)), subscription));
+        }
+        let store = &subscription.services.store;
+        match store.events(&subscription.account_id, Some(subscription.position), READ_BATCH).await {
+            Ok(events) if !events.is_empty() => {
+                if let Some(position) = events.last().and_then(|event| EventPosition::parse(&event.id)) {
+                    subscription.position = position;
+                }
+                subscription.pending.extend(events);
+                continue;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "event stream ended: the store is unavailable");
+                return None;
+            }
+        }
+        let heartbeat = tokio::time::sleep(HEARTBEAT);
+        tokio::pin!(heartbeat);
+        loop {
+            tokio::select! {
+                signal = subscription.signals.recv() => match signal {
+                    Ok(id) if id == subscription.account_id => break,
+                    Ok(_) => continue,
+                    // Missed wake-ups: the store read above catches up.
+                    Err(RecvError::Lagged(_)) => break,
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = &mut heartbeat => {
+                    return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), subscription));
+                }
+            }
+        }
+    }
+}
+
+fn server_sent_event(event: &StoredEvent) -> Bytes {
+    let kind = serde_json::from_str::<serde_json::Value>(&event.body)
+        .ok()
+        .and_then(|body| body.get("type").and_then(|kind| kind.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "message".to_owned());
+    // Bodies are compact JSON: one line, as a `data:` field needs.
+    Bytes::from(format!("id: {}\nevent: {kind}\ndata: {}\n\n", event.id, event.body))
+}

@@ -1,0 +1,229 @@
+//! Notifications of what happened to an account: withdrawal and binding
+//! changes, as JSON events with unique ids.
+//!
+//! An event is written in the same atomic commit as the change it describes
+//! (the account partition's event stream), so a change is never announced
+//! without happening nor happens unannounced. Server-Sent Events read that
+//! stream. Webhooks go through an outbox: the commit also stores the event
+//! as a partition document, and a delivery is scheduled just before the
+//! commit (an entry whose event never committed is dropped, like a
+//! withdrawal's review entry). The worker delivers, retrying with growing
+//! pauses for a bounded time; the event id lets receivers drop duplicates.
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::Services;
+use super::work::{Claim, ClaimOutcome};
+use crate::domain::account::AccountId;
+use crate::domain::binding::Binding;
+use crate::domain::withdrawal::Withdrawal;
+use crate::error::ApiError;
+use crate::providers::webhooks::{Delivery, WebhookSender};
+
+/// Webhook deliveries waiting (member `<account id>/<event id>`, scored by when to try).
+pub const WEBHOOK_SCHEDULE: &str = "webhooks:deliveries";
+
+fn webhook_document(event_id: &str) -> String {
+    format!("webhook:{event_id}")
+}
+
+/// How webhooks are delivered, when a URL is configured.
+#[derive(Debug, Clone)]
+pub struct WebhookPolicy {
+    pub sender: WebhookSender,
+    /// Deliveries are retried until the event is this old.
+    pub retry_for: chrono::Duration,
+    pub backoff_initial: chrono::Duration,
+    pub backoff_max: chrono::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventType {
+    #[serde(rename = "withdrawal.created")]
+    WithdrawalCreated,
+    #[serde(rename = "withdrawal.approved")]
+    WithdrawalApproved,
+    #[serde(rename = "withdrawal.processing")]
+    WithdrawalProcessing,
+    #[serde(rename = "withdrawal.settled")]
+    WithdrawalSettled,
+    #[serde(rename = "withdrawal.failed")]
+    WithdrawalFailed,
+    #[serde(rename = "withdrawal.rejected")]
+    WithdrawalRejected,
+    #[serde(rename = "binding.activated")]
+    BindingActivated,
+    #[serde(rename = "binding.removed")]
+    BindingRemoved,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::WithdrawalCreated => "withdrawal.created",
+            EventType::WithdrawalApproved => "withdrawal.approved",
+            EventType::WithdrawalProcessing => "withdrawal.processing",
+            EventType::WithdrawalSettled => "withdrawal.settled",
+            EventType::WithdrawalFailed => "withdrawal.failed",
+            EventType::WithdrawalRejected => "withdrawal.rejected",
+            EventType::BindingActivated => "binding.activated",
+            EventType::BindingRemoved => "binding.removed",
+        }
+    }
+
+    /// The outcomes an integrator acts on go to webhooks too (like WeChat
+    /// Pay's callbacks, sent only for final states); the rest only stream.
+    pub fn goes_to_webhooks(self) -> bool {
+        matches!(
+            self,
+            EventType::WithdrawalSettled
+                | EventType::WithdrawalFailed
+                | EventType::WithdrawalRejected
+                | EventType::BindingActivated
+        )
+    }
+}
+
+/// One notification as streamed and posted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// `evt_…`, unique; receivers deduplicate on it.
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    pub created_at: DateTime<Utc>,
+    pub account_id: AccountId,
+    pub data: Value,
+}
+
+impl Event {
+    fn new(kind: EventType, account_id: &AccountId, data: Value, now: DateTime<Utc>) -> Event {
+        Event {
+            id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
+            kind,
+            created_at: now,
+            account_id: account_id.clone(),
+            data,
+        }
+    }
+
+    /// A change of a withdrawal, carrying its summary as it is after the change.
+    pub fn withdrawal(kind: EventType, account_id: &AccountId, withdrawal: &Withdrawal, now: DateTime<Utc>) -> Event {
+        let data = json!({
+            "withdrawal": {
+                "id": withdrawal.id,
+                "status": withdrawal.status,
+                "currency": "CNY",
+                "amount": withdrawal.amount.money(),
+                "fee": withdrawal.fee,
+                "destination": {
+                    "binding_id": withdrawal.binding_id,
+                    "provider": "wechat",
+                    "nickname": withdrawal.destination.masked_nickname(),
+                },
+                "review_reasons": withdrawal.review_reasons,
+                "failure_reason": withdrawal.failure_reason,
+                "transfer_bill_no": withdrawal.payout.transfer_bill_no,
+                "created_at": withdrawal.created_at,
+            }
+        });
+        Event::new(kind, account_id, data, now)
+    }
+
+    pub fn binding(kind: EventType, account_id: &AccountId, binding: &Binding, now: DateTime<Utc>) -> Event {
+        let nickname = binding.destination.as_ref().map(|destination| destination.masked_nickname());
+        let data = json!({
+            "binding": {
+                "id": binding.id,
+                "provider": "wechat",
+                "status": binding.status,
+                "nickname": nickname,
+                "activated_at": binding.activated_at,
+            }
+        });
+        Event::new(kind, account_id, data, now)
+    }
+}
+
+/// The parts of an account commit that carry its events.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    /// Event bodies for the account's stream.
+    pub events: Vec<String>,
+    /// Webhook outbox documents `(name, body)`.
+    pub documents: Vec<(String, String)>,
+}
+
+impl Services {
+    /// Prepares events for a commit. Webhook deliveries are scheduled now,
+    /// before the commit, so that a crash between the two cannot lose one.
+    pub(crate) async fn outbox(&self, account_id: &AccountId, events: &[Event]) -> Result<Outbox, ApiError> {
+        let mut outbox = Outbox::default();
+        for event in events {
+            let body = serde_json::to_string(event).map_err(ApiError::internal)?;
+            if self.webhooks.is_some() && event.kind.goes_to_webhooks() {
+                let member = format!("{account_id}/{}", event.id);
+                self.store.schedule(WEBHOOK_SCHEDULE, &member, event.created_at.timestamp_millis()).await?;
+                outbox.documents.push((webhook_document(&event.id), body.clone()));
+            }
+            outbox.events.push(body);
+        }
+        Ok(outbox)
+    }
+
+    /// Delivers due webhooks, each once per step; failures wait longer each time.
+    pub(crate) async fn deliver_webhooks(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<ClaimOutcome, ApiError>>, ApiError> {
+        let Some(policy) = &self.webhooks else { return Ok(Vec::new()) };
+        let claims = self.claim(WEBHOOK_SCHEDULE, now, now).await?;
+        let deliveries = claims.into_iter().map(|claim| self.deliver_webhook(policy, claim, now));
+        Ok(futures_util::stream::iter(deliveries).buffer_unordered(self.settlement.concurrency).collect().await)
+    }
+
+    async fn deliver_webhook(
+        &self,
+        policy: &WebhookPolicy,
+        claim: Claim,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, ApiError> {
+        let Some((account_id, event_id)) = claim.parts() else {
+            return self.drop_claim(&claim, "unreadable member").await;
+        };
+        let document = webhook_document(event_id);
+        let Some(body) = self.store.partition_document(&account_id, &document).await? else {
+            return self.not_ready(&claim, now).await;
+        };
+        let event: Event = serde_json::from_str(&body).map_err(ApiError::internal)?;
+        match policy.sender.deliver(&event.id, event.kind.as_str(), &body, now.timestamp()).await {
+            Delivery::Accepted => {
+                self.store.delete_partition_document(&account_id, &document).await?;
+                self.store.unschedule(WEBHOOK_SCHEDULE, &claim.member).await?;
+                metrics::counter!("webhook_deliveries_total", "outcome" => "delivered").increment(1);
+                Ok(ClaimOutcome::WebhookDelivered)
+            }
+            Delivery::Refused(reason) => {
+                let age = now - event.created_at;
+                if age >= policy.retry_for {
+                    tracing::warn!(event_id = %event.id, url = policy.sender.url(), %reason, "webhook abandoned");
+                    self.store.delete_partition_document(&account_id, &document).await?;
+                    self.store.unschedule(WEBHOOK_SCHEDULE, &claim.member).await?;
+                    metrics::counter!("webhook_deliveries_total", "outcome" => "abandoned").increment(1);
+                    return Ok(ClaimOutcome::WebhookAbandoned);
+                }
+                // The pause grows with the event's age (each retry roughly
+                // doubles it), bounded both ways; no counter to keep.
+                let pause = age.clamp(policy.backoff_initial, policy.backoff_max);
+                tracing::info!(event_id = %event.id, %reason, retry_in_ms = pause.num_milliseconds(), "webhook refused");
+                let at = (now + pause).timestamp_millis();
+                self.store.schedule(WEBHOOK_SCHEDULE, &claim.member, at).await?;
+                metrics::counter!("webhook_deliveries_total", "outcome" => "retried").increment(1);
+                Ok(ClaimOutcome::WebhookRetried)
+            }
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! Operator review of withdrawals: the queue (manual reviews and parked
+//! payouts, oldest first, with the account's context), approve and reject,
+//! and the worker's rejection of reviews nobody decided in time.
+//!
+//! Approving schedules the payout *before* the commit that approves (the
+//! worker looks again shortly if it meets the withdrawal still in review), so
+//! an approved withdrawal can never be left without a payout entry.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Services;
+use super::notifications::EventType;
+use super::settlement::Changed;
+use super::withdrawal_submission::{MANUAL_REVIEW_SCHEDULE, PARKED_SCHEDULE, PAYOUT_SCHEDULE, review_member};
+use super::work::{Claim, ClaimOutcome, ORPHAN_GRACE_SECS};
+use crate::domain::account::{AccountId, VerificationLevel};
+use crate::domain::money::Money;
+use crate::domain::withdrawal::{Unpaid, Withdrawal, WithdrawalError, WithdrawalStatus};
+use crate::error::ApiError;
+use crate::providers::payouts::BillState;
+
+/// The reason given when a review times out.
+pub const REVIEW_TIMED_OUT: &str = "review timed out";
+/// How many of the account's latest withdrawals a queue item shows.
+const RECENT_WITHDRAWALS: usize = 5;
+
+/// One withdrawal waiting for an operator.
+#[derive(Debug, Clone)]
+pub struct ReviewItem {
+    pub account_id: AccountId,
+    pub withdrawal: Withdrawal,
+    /// `manual_review` or `parked_payout`.
+    pub queue: &'static str,
+    /// Why it waits: the review reasons, or `payout_attempts_exhausted`.
+    pub reasons: Vec<String>,
+    pub context: AccountContext,
+}
+
+/// What an operator needs to judge a withdrawal.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountContext {
+    pub level: VerificationLevel,
+    pub frozen: bool,
+    pub available: Money,
+    pub held: Money,
+    /// How long the destination has been bound, in seconds.
+    pub binding_age_secs: Option<i64>,
+    /// The account's latest withdrawals other than this one, newest first.
+    pub recent_withdrawals: Vec<RecentWithdrawal>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RecentWithdrawal {
+    pub id: String,
+    pub status: WithdrawalStatus,
+    pub amount: Money,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Services {
+    /// Up to `limit` withdrawals waiting for an operator, oldest first.
+    pub async fn review_queue(&self, limit: usize) -> Result<Vec<ReviewItem>, ApiError> {
+        let now = self.now();
+        let mut items = Vec::new();
+        for (schedule, queue) in [(MANUAL_REVIEW_SCHEDULE, "manual_review"), (PARKED_SCHEDULE, "parked_payout")] {
+            for (member, at_ms) in self.store.scheduled(schedule, i64::MAX, limit).await? {
+                if let Some(item) = self.review_item(schedule, queue, &member, at_ms, now).await? {
+                    items.push(item);
+                }
+            }
+        }
+        items.sort_by(|a, b| {
+            (a.withdrawal.created_at, &a.withdrawal.id).cmp(&(b.withdrawal.created_at, &b.withdrawal.id))
+        });
+        items.truncate(limit);
+        Ok(items)
+    }
+
+    /// The queue item of one schedule entry; entries with nothing left to
+    /// decide are taken off the schedule on the way.
+    async fn review_item(
+        &self,
+        schedule: &str,
+        queue: &'static str,
+        member: &str,
+        at_ms: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ReviewItem>, ApiError> {
+        let claim = Claim { schedule: "", member: member.to_owned(), due_ms: at_ms };
+        let Some((account_id, withdrawal_id)) = claim.parts() else { return Ok(None) };
+        let withdrawals = self.withdrawals(&account_id).await?;
+        let Some(withdrawal) = withdrawals.iter().find(|w| w.id == withdrawal_id).cloned() else {
+            if now.timestamp_millis() - at_ms > ORPHAN_GRACE_SECS * 1000 {
+                self.store.unschedule(schedule, member).await?;
+            }
+            return Ok(None);
+        };
+        let waits_here = match queue {
+            "manual_review" => withdrawal.status == WithdrawalStatus::InReview,
+            _ => withdrawal.awaits_operator() && withdrawal.status == WithdrawalStatus::Processing,
+        };
+        if !waits_here {
+            self.store.unschedule(schedule, member).await?;
+            return Ok(None);
+        }
+        let account = self.load_account(&account_id).await?;
+        let binding_age_secs = account
+            .binding(&withdrawal.binding_id)
+            .and_then(|binding| binding.activated_at)
+            .map(|activated| (now - activated).num_seconds());
+        let recent_withdrawals = withdrawals
+            .iter()
+            .filter(|other| other.id != withdrawal.id)
+            .take(RECENT_WITHDRAWALS)
+            .map(|other| RecentWithdrawal {
+                id: other.id.clone(),
+                status: other.status,
+                amount: other.amount.money(),
+                created_at: other.created_at,
+            })
+            .collect();
+        let mut reasons: Vec<String> = withdrawal
+            .review_reasons
+            .iter()
+            .map(|reason| {
+                serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+            })
+            .collect();
+        if queue == "parked_payout" {
+            reasons = vec!["payout_attempts_exhausted".to_owned()];
+        }
+        let context = AccountContext {
+            level: account.level_at(now),
+            frozen: account.frozen,
+            available: account.ledger.user_available,
+            held: account.ledger.user_held,
+            binding_age_secs,
+            recent_withdrawals,
+        };
+        Ok(Some(ReviewItem { account_id, withdrawal, queue, reasons, context }))
+    }
+
+    /// A withdrawal waiting for an operator, by id, with its account.
+    async fn awaiting_operator(&self, withdrawal_id: &str) -> Result<(AccountId, Withdrawal), ApiError> {
+        let account_id = self.withdrawal_owner(withdrawal_id).await?;
+        let withdrawal = self.withdrawal(&account_id, withdrawal_id).await?;
+        if !withdrawal.awaits_operator() {
+            return Err(WithdrawalError::AlreadyDecided(withdrawal.status).into());
+        }
+        Ok((account_id, withdrawal))
+    }
+
+    /// Approves a withdrawal in review (it is paid out next), or sends a
+    /// parked payout back for another round of attempts.
+    pub async fn approve_withdrawal(&self, operator: &AccountId, withdrawal_id: &str) -> Result<Withdrawal, ApiError> {
+        let (account_id, _) = self.awaiting_operator(withdrawal_id).await?;
+        let member = review_member(&account_id, withdrawal_id);
+        self.store.schedule(PAYOUT_SCHEDULE, &member, self.now().timestamp_millis()).await?;
+        let ((), withdrawal) = self
+            .change_withdrawal(&account_id, withdrawal_id, |_, withdrawal, now| {
+                let mut changed = Changed::new(());
+                match withdrawal.status {
+                    WithdrawalStatus::InReview => {
+                        withdrawal.approve(operator.as_str(), now)?;
+                        changed.events.push(EventType::WithdrawalApproved);
+                    }
+                    _ => withdrawal.retry_payout(operator.as_str(), now)?,
+                }
+                Ok(changed)
+            })
+            .await?;
+        self.store.unschedule(MANUAL_REVIEW_SCHEDULE, &member).await?;
+        self.store.unschedule(PARKED_SCHEDULE, &member).await?;
+        Ok(withdrawal)
+    }
+
+    /// Rejects a withdrawal in review, or a parked payout that was never
+    /// paid: the hold, the limits and the free quota come back in full.
+    pub async fn reject_withdrawal(
+        &self,
+        operator: &AccountId,
+        withdrawal_id: &str,
+        reason: &str,
+    ) -> Result<Withdrawal, ApiError> {
+        let (account_id, withdrawal) = self.awaiting_operator(withdrawal_id).await?;
+        if withdrawal.status == WithdrawalStatus::Processing {
+            self.check_never_paid(&account_id, &withdrawal).await?;
+        }
+        let ((), withdrawal) = self
+            .change_withdrawal(&account_id, withdrawal_id, |account, withdrawal, now| {
+                if !withdrawal.awaits_operator() {
+                    return Err(WithdrawalError::AlreadyDecided(withdrawal.status).into());
+                }
+                let today = self.withdrawals.local_date(now);
+                let entry = account.release_withdrawal_by(
+                    withdrawal,
+                    Unpaid::Rejected,
+                    reason,
+                    Some(operator.as_str()),
+                    today,
+                    now,
+                )?;
+                Ok(Changed { output: (), entries: vec![entry], events: vec![EventType::WithdrawalRejected] })
+            })
+            .await?;
+        let member = review_member(&account_id, withdrawal_id);
+        for schedule in [MANUAL_REVIEW_SCHEDULE, PARKED_SCHEDULE, PAYOUT_SCHEDULE] {
+            self.store.unschedule(schedule, &member).await?;
+        }
+        Ok(withdrawal)
+    }
+
+    /// A parked payout may have reached WeChat before its answer was lost:
+    /// ask the provider. A paid bill settles the withdrawal instead (and the
+    /// rejection is refused); a bill still under way cannot be rejected yet.
+    async fn check_never_paid(&self, account_id: &AccountId, withdrawal: &Withdrawal) -> Result<(), ApiError> {
+        let Some(payouts) = &self.settlement.payouts else { return Ok(()) };
+        let bill = payouts.bill(&withdrawal.out_bill_no()).await.map_err(|error| {
+            tracing::warn!(%error, "payout provider unreachable while checking a bill");
+            ApiError::WeChatUnavailable
+        })?;
+        match bill {
+            None => Ok(()),
+            Some(bill) if bill.state == BillState::Fail => Ok(()),
+            Some(bill) if bill.state == BillState::Success => {
+                self.settle_paid(account_id, &withdrawal.id, &bill).await?;
+                Err(ApiError::PayoutAlreadyMade { transfer_bill_no: bill.transfer_bill_no })
+            }
+            Some(_) => Err(WithdrawalError::AlreadyDecided(withdrawal.status).into()),
+        }
+    }
+
+    /// Rejects, as the worker, the reviews that waited longer than the timeout.
+    pub(crate) async fn time_out_reviews(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<ClaimOutcome, ApiError>>, ApiError> {
+        let Some(timeout) = self.withdrawals.manual_review_timeout else { return Ok(Vec::new()) };
+        let claims = self.claim(MANUAL_REVIEW_SCHEDULE, now - timeout, now).await?;
+        let mut outcomes = Vec::with_capacity(claims.len());
+        for claim in claims {
+            outcomes.push(self.time_out_review(claim, now).await);
+        }
+        Ok(outcomes)
+    }
+
+    async fn time_out_review(&self, claim: Claim, now: DateTime<Utc>) -> Result<ClaimOutcome, ApiError> {
+        let Some((account_id, withdrawal_id)) = claim.parts() else {
+            return self.drop_claim(&claim, "unreadable member").await;
+        };
+        let rejected = self
+            .change_withdrawal(&account_id, withdrawal_id, |account, withdrawal, now| {
+                if withdrawal.status != WithdrawalStatus::InReview {
+                    return Ok(Changed::new(false));
+                }
+                let today = self.withdrawals.local_date(now);
+                let entry = account.release_withdrawal(withdrawal, Unpaid::Rejected, REVIEW_TIMED_OUT, today, now)?;
+                Ok(Changed { output: true, entries: vec![entry], events: vec![EventType::WithdrawalRejected] })
+            })
+            .await;
+        match rejected {
+            Ok((true, _)) => {
+                self.store.unschedule(MANUAL_REVIEW_SCHEDULE, &claim.member).await?;
+                Ok(ClaimOutcome::Rejected)
+            }
+            Ok((false, _)) => self.drop_claim(&claim, "decided already").await,
+            Err(ApiError::NotFound { .. }) => self.not_ready(&claim, now).await,
+            Err(error) => Err(error),
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Paying out due withdrawals: each claimed withdrawal is marked
+//! `processing` (one more attempt counted), paid through the payout provider
+//! under its own bill number, then settled (the hold leaves to WeChat and the
+//! fee account) or failed (the hold comes back in full) — each step one
+//! compare-and-set commit of the account partition with its events.
+//!
+//! Why a payout happens once: the bill number is the withdrawal's, so a retry
+//! after a crash (before or after the provider was called) meets the same bill
+//! and never pays twice; and settling needs the `processing` status, so of two
+//! workers finishing the same withdrawal only the first commit counts.
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+
+use super::Services;
+use super::notifications::{Event, EventType};
+use super::withdrawal_submission::{PARKED_SCHEDULE, PAYOUT_SCHEDULE, withdrawal_document};
+use super::work::{Claim, ClaimOutcome};
+use crate::domain::account::{Account, AccountId};
+use crate::domain::ledger::JournalEntry;
+use crate::domain::withdrawal::{Unpaid, Withdrawal, WithdrawalError, WithdrawalStatus};
+use crate::error::ApiError;
+use crate::providers::payouts::{BillState, PayoutError, PayoutProvider, TransferBill, TransferRequest};
+use crate::store::{AccountCommit, CommitOutcome};
+
+/// What the payee sees on the transfer (≤ 32 characters, like WeChat's `transfer_remark`).
+const TRANSFER_REMARK: &str = "OK钱包余额提现";
+
+/// What a change to one withdrawal produced.
+pub(crate) struct Changed<T> {
+    pub output: T,
+    pub entries: Vec<JournalEntry>,
+    pub events: Vec<EventType>,
+}
+
+impl<T> Changed<T> {
+    pub fn new(output: T) -> Changed<T> {
+        Changed { output, entries: Vec::new(), events: Vec::new() }
+    }
+}
+
+impl Services {
+    /// Runs `change` on the latest state of an account and one of its
+    /// withdrawals and commits both, with the journal entries and events the
+    /// change produced, by compare-and-set (retrying on conflict). `change`
+    /// must be a pure decision, since it may run several times.
+    pub(crate) async fn change_withdrawal<T>(
+        &self,
+        account_id: &AccountId,
+        withdrawal_id: &str,
+        mut change: impl FnMut(&mut Account, &mut Withdrawal, DateTime<Utc>) -> Result<Changed<T>, ApiError>,
+    ) -> Result<(T, Withdrawal), ApiError> {
+        let document = withdrawal_document(withdrawal_id);
+        for attempt in 0..self.commit_attempts_max {
+            // The record first: any later change of the document also moves
+            // the record's version, so the commit below cannot miss it.
+            let current = self.store.load_account(account_id).await?.ok_or(WithdrawalError::NotFound)?;
+            let text = self.store.partition_document(account_id, &document).await?.ok_or(WithdrawalError::NotFound)?;
+            let before: Withdrawal = serde_json::from_str(&text).map_err(ApiError::internal)?;
+            let mut withdrawal = before.clone();
+            let mut account = current.value.clone();
+            let now = self.now();
+            let changed = change(&mut account, &mut withdrawal, now)?;
+            if withdrawal == before && account == current.value && changed.entries.is_empty() {
+                // A decision to do nothing: no commit, no version change.
+                return Ok((changed.output, withdrawal));
+            }
+            let events: Vec<Event> =
+                changed.events.iter().map(|kind| Event::withdrawal(*kind, account_id, &withdrawal, now)).collect();
+            let mut outbox = self.outbox(account_id, &events).await?;
+            outbox.documents.push((document.clone(), serde_json::to_string(&withdrawal).map_err(ApiError::internal)?));
+            let commit = AccountCommit {
+                documents_put: &outbox.documents,
+                events: &outbox.events,
+                ..AccountCommit::new(current.version, &account, &changed.entries)
+            };
+            match self.store.commit_account(commit).await? {
+                CommitOutcome::Committed => return Ok((changed.output, withdrawal)),
+                CommitOutcome::VersionConflict => super::pause_before_retry(attempt).await,
+            }
+        }
+        Err(ApiError::StoreBusy)
+    }
+
+    pub(crate) async fn pay_out_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<ClaimOutcome, ApiError>>, ApiError> {
+        let Some(payouts) = &self.settlement.payouts else { return Ok(Vec::new()) };
+        let claims = self.claim(PAYOUT_SCHEDULE, now, now).await?;
+        let work = claims.into_iter().map(|claim| self.pay_out(payouts.as_ref(), claim, now));
+        Ok(futures_util::stream::iter(work).buffer_unordered(self.settlement.concurrency).collect().await)
+    }
+
+    /// Pays out one claimed withdrawal and records the outcome.
+    pub async fn pay_out(
+        &self,
+        payouts: &dyn PayoutProvider,
+        claim: Claim,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, ApiError> {
+        let Some(request) = self.begin_payout(&claim).await? else {
+            return self.payout_not_begun(&claim, now).await;
+        };
+        let (account_id, withdrawal_id) = claim.parts().ok_or(WithdrawalError::NotFound)?;
+        match payouts.transfer(&request).await {
+            Ok(bill) if bill.state == BillState::Success => self.settle_paid(&account_id, withdrawal_id, &bill).await,
+            Ok(bill) if bill.state == BillState::Fail => {
+                let reason = bill.fail_reason.as_deref().unwrap_or("FAIL");
+                self.fail_payout(&account_id, withdrawal_id, reason).await
+            }
+            Ok(bill) => self.payout_pending(&claim, &format!("bill {}", bill.state.as_str()), now).await,
+            Err(PayoutError::Refused { code, .. }) => self.fail_payout(&account_id, withdrawal_id, &code).await,
+            Err(error @ PayoutError::Unavailable(_)) => self.payout_pending(&claim, &error.to_string(), now).await,
+        }
+    }
+
+    /// Counts an attempt and returns what to ask the provider for, or `None`
+    /// when the withdrawal is not there to be paid (gone, finished, parked,
+    /// waiting for an operator, or too many attempts: then it is parked).
+    async fn begin_payout(&self, claim: &Claim) -> Result<Option<TransferRequest>, ApiError> {
+        let Some((account_id, withdrawal_id)) = claim.parts() else { return Ok(None) };
+        let attempts_max = self.settlement.payout_attempts_max;
+        let begun = self
+            .change_withdrawal(&account_id, withdrawal_id, |_, withdrawal, now| {
+                let payable = matches!(withdrawal.status, WithdrawalStatus::Pending | WithdrawalStatus::Processing)
+                    && !withdrawal.payout.parked;
+                if !payable {
+                    return Ok(Changed::new(false));
+                }
+                if withdrawal.payout.attempts >= attempts_max {
+                    let error = withdrawal.payout.last_error.clone().unwrap_or_default();
+                    withdrawal.payout_interrupted(&error, true);
+                    return Ok(Changed::new(false));
+                }
+                let was_pending = withdrawal.status == WithdrawalStatus::Pending;
+                withdrawal.begin_payout(now)?;
+                let mut changed = Changed::new(true);
+                if was_pending {
+                    changed.events.push(EventType::WithdrawalProcessing);
+                }
+                Ok(changed)
+            })
+            .await;
+        let (begun, withdrawal) = match begun {
+            Ok(done) => done,
+            Err(ApiError::NotFound { .. }) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        if !begun {
+            return Ok(None);
+        }
+        Ok(Some(TransferRequest {
+            out_bill_no: withdrawal.out_bill_no(),
+            openid: withdrawal.destination.openid.clone(),
+            amount: withdrawal.amount.money(),
+            remark: TRANSFER_REMARK.to_owned(),
+        }))
+    }
+
+    /// Why a claimed withdrawal was not paid, and what to do with its entry.
+    async fn payout_not_begun(&self, claim: &Claim, now: DateTime<Utc>) -> Result<ClaimOutcome, ApiError> {
+        let Some((account_id, withdrawal_id)) = claim.parts() else {
+            return self.drop_claim(claim, "unreadable member").await;
+        };
+        let found = self.store.partition_document(&account_id, &withdrawal_document(withdrawal_id)).await?;
+        let Some(text) = found else { return self.not_ready(claim, now).await };
+        let withdrawal: Withdrawal = serde_json::from_str(&text).map_err(ApiError::internal)?;
+        match withdrawal.status {
+            // An approval schedules the payout just before its commit lands.
+            WithdrawalStatus::InReview => self.not_ready(claim, now).await,
+            WithdrawalStatus::Processing if withdrawal.payout.parked => {
+                self.store.schedule(PARKED_SCHEDULE, &claim.member, withdrawal.created_at.timestamp_millis()).await?;
+                self.store.unschedule(PAYOUT_SCHEDULE, &claim.member).await?;
+                tracing::warn!(withdrawal_id, attempts = withdrawal.payout.attempts, "payout parked for an operator");
+                Ok(ClaimOutcome::Parked)
+            }
+            _ => self.drop_claim(claim, "nothing left to pay").await,
+        }
+    }
+
+    /// The provider has not finished: try again after a pause that grows with the attempts.
+    async fn payout_pending(&self, claim: &Claim, error: &str, now: DateTime<Utc>) -> Result<ClaimOutcome, ApiError> {
+        let (account_id, withdrawal_id) = claim.parts().ok_or(WithdrawalError::NotFound)?;
+        let ((), withdrawal) = self
+            .change_withdrawal(&account_id, withdrawal_id, |_, withdrawal, _| {
+                withdrawal.payout_interrupted(error, false);
+                Ok(Changed::new(()))
+            })
+            .await?;
+        let at = now + self.settlement.backoff(withdrawal.payout.attempts);
+        tracing::info!(withdrawal_id, attempts = withdrawal.payout.attempts, error, "payout will be retried");
+        self.store.schedule(PAYOUT_SCHEDULE, &claim.member, at.timestamp_millis()).await?;
+        Ok(ClaimOutcome::Retried)
+    }
+
+    /// Records a paid bill: the withdrawal settles (once; a repeat changes nothing).
+    pub(crate) async fn settle_paid(
+        &self,
+        account_id: &AccountId,
+        withdrawal_id: &str,
+        bill: &TransferBill,
+    ) -> Result<ClaimOutcome, ApiError> {
+        let settled = self
+            .change_withdrawal(account_id, withdrawal_id, |account, withdrawal, now| {
+                if withdrawal.status == WithdrawalStatus::Settled {
+                    return Ok(Changed::new(false));
+                }
+                let entry = account.settle_withdrawal(withdrawal, &bill.transfer_bill_no, now)?;
+                Ok(Changed { output: true, entries: vec![entry], events: vec![EventType::WithdrawalSettled] })
+            })
+            .await;
+        self.finish_claim(account_id, withdrawal_id, settled, ClaimOutcome::Settled).await
+    }
+
+    async fn fail_payout(
+        &self,
+        account_id: &AccountId,
+        withdrawal_id: &str,
+        reason: &str,
+    ) -> Result<ClaimOutcome, ApiError> {
+        let failed = self
+            .change_withdrawal(account_id, withdrawal_id, |account, withdrawal, now| {
+                if withdrawal.is_finished() {
+                    return Ok(Changed::new(false));
+                }
+                let today = self.withdrawals.local_date(now);
+                let entry = account.release_withdrawal(withdrawal, Unpaid::Failed, reason, today, now)?;
+                Ok(Changed { output: true, entries: vec![entry], events: vec![EventType::WithdrawalFailed] })
+            })
+            .await;
+        self.finish_claim(account_id, withdrawal_id, failed, ClaimOutcome::Failed).await
+    }
+
+    async fn finish_claim(
+        &self,
+        account_id: &AccountId,
+        withdrawal_id: &str,
+        result: Result<(bool, Withdrawal), ApiError>,
+        outcome: ClaimOutcome,
+    ) -> Result<ClaimOutcome, ApiError> {
+        let (changed, _) = result?;
+        let member = super::withdrawal_submission::review_member(account_id, withdrawal_id);
+        self.store.unschedule(PAYOUT_SCHEDULE, &member).await?;
+        Ok(if changed { outcome } else { ClaimOutcome::Dropped })
+    }
+}

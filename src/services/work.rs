@@ -1,0 +1,236 @@
+//! The worker's single step, `settle_due(now)`: claim what is due on the
+//! schedules (with a lease, so several worker instances never take the same
+//! item and a dead worker's items come back after the lease), work on a
+//! bounded batch with bounded concurrency, and report what happened.
+//!
+//! Entries are written to a schedule *before* the commit that creates their
+//! subject (a withdrawal, an event), so an entry may be seen before that
+//! commit lands, or for a commit that never landed. Such an entry is looked
+//! at again shortly, and dropped once it has stayed subject-less for
+//! `ORPHAN_GRACE`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Services;
+use crate::domain::account::AccountId;
+use crate::error::ApiError;
+use crate::providers::payouts::SharedPayouts;
+
+/// How long a schedule entry may point at nothing before it is dropped.
+/// Far longer than any commit takes (bounded attempts of milliseconds each).
+pub const ORPHAN_GRACE_SECS: i64 = 60;
+/// How soon an entry whose subject is not there yet is looked at again.
+const ORPHAN_RECHECK_MS: i64 = 1_000;
+
+/// How the worker settles withdrawals.
+#[derive(Debug, Clone)]
+pub struct SettlementPolicy {
+    /// Where payouts go; without one, due withdrawals wait.
+    pub payouts: Option<SharedPayouts>,
+    pub lease: chrono::Duration,
+    pub batch_size: usize,
+    pub concurrency: usize,
+    pub payout_attempts_max: u32,
+    pub backoff_initial: chrono::Duration,
+    pub backoff_max: chrono::Duration,
+}
+
+impl SettlementPolicy {
+    /// The pause before payout attempt `attempts + 1`: doubling from the initial pause, capped.
+    pub fn backoff(&self, attempts: u32) -> chrono::Duration {
+        let doublings = attempts.saturating_sub(1).min(20);
+        let pause = self.backoff_initial.checked_mul(1 << doublings).unwrap_or(self.backoff_max);
+        pause.min(self.backoff_max)
+    }
+}
+
+/// A claimed schedule entry: `<account id>/<subject id>`, due at `due_ms`.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub schedule: &'static str,
+    pub member: String,
+    pub due_ms: i64,
+}
+
+impl Claim {
+    pub fn parts(&self) -> Option<(AccountId, &str)> {
+        let (account, subject) = self.member.split_once('/')?;
+        Some((AccountId::parse(account)?, subject))
+    }
+}
+
+/// What became of one claimed entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    Settled,
+    Failed,
+    Rejected,
+    /// The payout met an unreachable provider; tried again later.
+    Retried,
+    /// Too many attempts: left for an operator.
+    Parked,
+    /// Nothing (left) to do: finished already, or an entry without a subject.
+    Dropped,
+    /// Its subject is not committed yet; looked at again shortly.
+    Deferred,
+    WebhookDelivered,
+    WebhookRetried,
+    WebhookAbandoned,
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WorkReport {
+    pub claimed: usize,
+    pub settled: usize,
+    pub failed: usize,
+    pub rejected: usize,
+    pub retried: usize,
+    pub parked: usize,
+    pub dropped: usize,
+    pub deferred: usize,
+    pub webhooks_delivered: usize,
+    pub webhooks_retried: usize,
+    pub webhooks_abandoned: usize,
+    /// Items whose work met an error (the store went away, say); their lease brings them back.
+    pub errors: usize,
+}
+
+impl WorkReport {
+    fn count(&mut self, outcome: ClaimOutcome) {
+        self.claimed += 1;
+        let counter = match outcome {
+            ClaimOutcome::Settled => &mut self.settled,
+            ClaimOutcome::Failed => &mut self.failed,
+            ClaimOutcome::Rejected => &mut self.rejected,
+            ClaimOutcome::Retried => &mut self.retried,
+            ClaimOutcome::Parked => &mut self.parked,
+            ClaimOutcome::Dropped => &mut self.dropped,
+            ClaimOutcome::Deferred => &mut self.deferred,
+            ClaimOutcome::WebhookDelivered => &mut self.webhooks_delivered,
+            ClaimOutcome::WebhookRetried => &mut self.webhooks_retried,
+            ClaimOutcome::WebhookAbandoned => &mut self.webhooks_abandoned,
+        };
+        *counter += 1;
+    }
+
+    fn add(&mut self, outcomes: Vec<Result<ClaimOutcome, ApiError>>) {
+        for outcome in outcomes {
+            match outcome {
+                Ok(outcome) => self.count(outcome),
+                Err(error) => {
+                    self.claimed += 1;
+                    self.errors += 1;
+                    tracing::warn!(%error, "a worker item failed; its lease will bring it back");
+                }
+            }
+        }
+    }
+
+    /// Whether the step had a full batch somewhere, so another step should follow at once.
+    pub fn had_work(&self) -> bool {
+        self.claimed > self.deferred + self.errors
+    }
+}
+
+impl Services {
+    /// One step of the worker at `now`: reviews that timed out are rejected,
+    /// due withdrawals are paid out and settled (or failed), due webhooks are
+    /// delivered. Safe to run from any number of instances at once.
+    pub async fn settle_due(&self, now: DateTime<Utc>) -> Result<WorkReport, ApiError> {
+        let mut report = WorkReport::default();
+        report.add(self.time_out_reviews(now).await?);
+        report.add(self.pay_out_due(now).await?);
+        report.add(self.deliver_webhooks(now).await?);
+        let counters = [("settled", report.settled), ("failed", report.failed), ("rejected", report.rejected)];
+        for (outcome, count) in counters {
+            if count > 0 {
+                metrics::counter!("withdrawals_finished_total", "outcome" => outcome).increment(count as u64);
+            }
+        }
+        Ok(report)
+    }
+
+    /// Claims up to a batch of `schedule`'s entries due by `until`, leased from `now`.
+    pub(crate) async fn claim(
+        &self,
+        schedule: &'static str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Claim>, ApiError> {
+        let lease_until = now + self.settlement.lease;
+        let claimed = self
+            .store
+            .claim_scheduled(
+                schedule,
+                until.timestamp_millis(),
+                lease_until.timestamp_millis(),
+                self.settlement.batch_size,
+            )
+            .await?;
+        Ok(claimed.into_iter().map(|(member, due_ms)| Claim { schedule, member, due_ms }).collect())
+    }
+
+    pub(crate) async fn drop_claim(&self, claim: &Claim, why: &str) -> Result<ClaimOutcome, ApiError> {
+        tracing::debug!(schedule = claim.schedule, member = %claim.member, why, "schedule entry dropped");
+        self.store.unschedule(claim.schedule, &claim.member).await?;
+        Ok(ClaimOutcome::Dropped)
+    }
+
+    /// An entry whose subject is not (yet) there: looked at again in a moment,
+    /// dropped once it has been missing for `ORPHAN_GRACE_SECS`.
+    pub(crate) async fn not_ready(&self, claim: &Claim, now: DateTime<Utc>) -> Result<ClaimOutcome, ApiError> {
+        let marker = format!("orphan:{}:{}", claim.schedule, claim.member);
+        let first_seen = match self.store.get_ephemeral(&marker).await? {
+            Some(text) => text.parse::<DateTime<Utc>>().unwrap_or(now),
+            None => {
+                let keep = Duration::from_secs(ORPHAN_GRACE_SECS as u64 * 10);
+                self.store.put_ephemeral(&marker, &now.to_rfc3339(), keep).await?;
+                now
+            }
+        };
+        if now - first_seen >= chrono::Duration::seconds(ORPHAN_GRACE_SECS) {
+            self.store.take_ephemeral(&marker).await?;
+            return self.drop_claim(claim, "its subject never appeared").await;
+        }
+        self.store.schedule(claim.schedule, &claim.member, now.timestamp_millis() + ORPHAN_RECHECK_MS).await?;
+        Ok(ClaimOutcome::Deferred)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> SettlementPolicy {
+        SettlementPolicy {
+            payouts: None,
+            lease: chrono::Duration::seconds(30),
+            batch_size: 10,
+            concurrency: 2,
+            payout_attempts_max: 5,
+            backoff_initial: chrono::Duration::seconds(1),
+            backoff_max: chrono::Duration::seconds(60),
+        }
+    }
+
+    #[test]
+    fn payout_retries_back_off_by_doubling_up_to_the_cap() {
+        let seconds: Vec<i64> = (1..=9).map(|attempts| policy().backoff(attempts).num_seconds()).collect();
+        assert_eq!(seconds, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(policy().backoff(u32::MAX).num_seconds(), 60);
+    }
+
+    #[test]
+    fn claims_name_an_account_and_a_subject() {
+        let claim = Claim { schedule: "s", member: "acc_demo_alice/wd_1".into(), due_ms: 0 };
+        let (account, subject) = claim.parts().unwrap();
+        assert_eq!((account.as_str(), subject), ("acc_demo_alice", "wd_1"));
+        for bad in ["", "acc_demo_alice", "alice/wd_1", "/wd_1"] {
+            assert!(Claim { schedule: "s", member: bad.into(), due_ms: 0 }.parts().is_none(), "{bad}");
+        }
+    }
+}

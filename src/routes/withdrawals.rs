@@ -119,6 +119,8 @@ pub struct WithdrawalView {
     created_at: DateTime<Utc>,
     history: Vec<StatusChange>,
     failure_reason: Option<String>,
+    /// WeChat Pay's number of the transfer, once paid out.
+    transfer_bill_no: Option<String>,
 }
 
 impl WithdrawalView {
@@ -141,6 +143,7 @@ impl WithdrawalView {
             created_at: withdrawal.created_at,
             history: withdrawal.history.clone(),
             failure_reason: withdrawal.failure_reason.clone(),
+            transfer_bill_no: withdrawal.payout.transfer_bill_no.clone(),
         }
     }
 }

@@ -12,6 +12,7 @@ mod mock_wechat;
 mod multi_process;
 mod pin;
 mod redis_outage;
+mod settlement;
 mod store_conformance;
 mod system;
 mod wallet;

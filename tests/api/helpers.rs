@@ -77,6 +77,9 @@ pub fn test_settings(store: StoreKind) -> Settings {
 }
 
 pub struct TestApp {
+    pub store_kind: StoreKind,
+    /// The settings this instance was built with (its store key prefix among them).
+    pub settings: Settings,
     pub address: String,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
@@ -103,12 +106,39 @@ pub async fn spawn_app_with(store: StoreKind, customize: impl FnOnce(&mut Settin
         (store == StoreKind::Redis).then(|| RedisKeysGuard::new(&settings.store.url, &settings.store.key_prefix));
     walletgate::telemetry::init_logging(&settings.log);
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap()));
-    let application = Application::build(settings, clock.clone()).await.expect("application builds");
+    let application = Application::build(settings.clone(), clock.clone()).await.expect("application builds");
+    serve_test_app(store, settings, clock, application, redis_keys)
+}
+
+fn serve_test_app(
+    store_kind: StoreKind,
+    settings: Settings,
+    clock: Arc<ManualClock>,
+    application: Application,
+    redis_keys: Option<RedisKeysGuard>,
+) -> TestApp {
     let address = format!("http://127.0.0.1:{}", application.port());
     let services = application.services().clone();
     let mock_wechat = application.mock_wechat().cloned();
     tokio::spawn(application.run_until_stopped());
-    TestApp { address, client: reqwest::Client::new(), clock, services, mock_wechat, _redis_keys: redis_keys }
+    let client = reqwest::Client::new();
+    TestApp { store_kind, settings, address, client, clock, services, mock_wechat, _redis_keys: redis_keys }
+}
+
+/// Another gateway instance on the same data and the same test clock, as a
+/// second process on one Redis would be (on Redis it has its own connection;
+/// on memory it shares the first instance's store).
+pub async fn spawn_second_instance(first: &TestApp) -> TestApp {
+    let mut settings = first.settings.clone();
+    settings.server.port = 0;
+    let clock = first.clock.clone();
+    let application = match first.store_kind {
+        StoreKind::Memory => {
+            Application::build_with_store(settings.clone(), clock.clone(), first.services.store.clone()).await
+        }
+        StoreKind::Redis => Application::build(settings.clone(), clock.clone()).await,
+    };
+    serve_test_app(first.store_kind, settings, clock, application.expect("second instance builds"), None)
 }
 
 /// Asserts the catalogue's error shape and returns the body.

@@ -38,7 +38,10 @@ const TRANSFER_BILL_NO_RANDOM_DIGITS: usize = 17;
 /// without contention; each payment to the same payee that lands in between
 /// costs one or two more. When they run out the bill stays where it is and
 /// the caller is told to retry the same bill.
-const BILL_STEPS_MAX: u32 = 24;
+const BILL_STEPS_MAX: u32 = 64;
+/// Steps past this many are contended: each waits a growing random pause
+/// first, so that concurrent payments to one payee take turns.
+const BILL_STEPS_UNCONTENDED: u32 = 5;
 
 /// A bill as stored: what WeChat reports, plus the payment decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,7 +59,10 @@ impl MockWeChat {
     pub async fn transfer(&self, request: &TransferRequest) -> Result<TransferBill, PayoutError> {
         check_transfer_request(request)?;
         let mut found = self.load_bill(&request.out_bill_no).await?;
-        for _ in 0..BILL_STEPS_MAX {
+        for step in 0..BILL_STEPS_MAX {
+            if step >= BILL_STEPS_UNCONTENDED {
+                crate::services::pause_before_retry(step - BILL_STEPS_UNCONTENDED).await;
+            }
             let Some(current) = found else {
                 found = self.create_bill(request).await?;
                 continue;

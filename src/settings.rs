@@ -173,6 +173,8 @@ pub struct WithdrawalSettings {
     pub auto_review_delay_secs: u64,
     /// Manual reviews left undecided this long are rejected; 0 waits forever.
     pub manual_review_timeout_secs: u64,
+    /// Withdrawals this soon after a PIN change or reset go to manual review.
+    pub review_after_pin_change_secs: u64,
     pub idempotency_ttl_secs: u64,
     pub levels: LevelTable,
 }

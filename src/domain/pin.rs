@@ -101,6 +101,9 @@ pub struct PinRecord {
     pub salt: String,
     pub digest: String,
     pub set_at: DateTime<Utc>,
+    /// Whether it replaced an earlier PIN (a change or a reset, not the first one).
+    #[serde(default)]
+    pub replaces_earlier: bool,
 }
 
 /// Wrong-entry bookkeeping, kept with the account.
@@ -165,7 +168,8 @@ impl Account {
 
     /// Sets (or, after SMS and identity checks, resets) the PIN; a reset also lifts any lock.
     pub fn set_pin(&mut self, record: PinRecord) {
-        self.pin = Some(record);
+        let replaces_earlier = self.pin.is_some();
+        self.pin = Some(PinRecord { replaces_earlier, ..record });
         self.pin_guard = PinGuard::default();
     }
 }
@@ -182,7 +186,7 @@ mod tests {
 
     fn account_with_pin() -> Account {
         let mut account = alice();
-        account.set_pin(PinRecord { salt: "s".into(), digest: "right".into(), set_at: now() });
+        account.set_pin(PinRecord { salt: "s".into(), digest: "right".into(), set_at: now(), replaces_earlier: false });
         account
     }
 
@@ -248,7 +252,7 @@ mod tests {
         (0..5).for_each(|_| {
             enter(&mut account, "wrong", now());
         });
-        account.set_pin(PinRecord { salt: "t".into(), digest: "new".into(), set_at: now() });
+        account.set_pin(PinRecord { salt: "t".into(), digest: "new".into(), set_at: now(), replaces_earlier: false });
         assert_eq!(account.pin_locked_until(now()), None);
         assert_eq!(enter(&mut account, "new", now()), PinVerdict::Accepted);
     }

@@ -18,6 +18,9 @@ use super::money::{Amount, Money, MoneyError};
 pub struct ReviewPolicy {
     /// Amounts above this go to manual review.
     pub manual_over: Money,
+    /// Withdrawals this soon after the payment PIN was changed or reset go to
+    /// manual review: the classic pattern of a taken-over account.
+    pub after_pin_change: chrono::Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +30,8 @@ pub enum ReviewReason {
     FirstToDestination,
     /// Above `ReviewPolicy::manual_over`.
     LargeAmount,
+    /// Risk flag: the payment PIN was changed or reset within `ReviewPolicy::after_pin_change`.
+    PinRecentlyChanged,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -371,6 +376,7 @@ impl Account {
         fees: &FeePolicy,
         review: &ReviewPolicy,
         today: NaiveDate,
+        now: DateTime<Utc>,
     ) -> Result<WithdrawalPlan, WithdrawalError> {
         let destination = self.withdrawal_destination(binding_id)?.clone();
         let first_to_destination = self.binding(binding_id).is_some_and(|b| b.withdrawal_count == 0);
@@ -391,6 +397,9 @@ impl Account {
         }
         if amount.money() > review.manual_over {
             review_reasons.push(ReviewReason::LargeAmount);
+        }
+        if self.pin.as_ref().is_some_and(|pin| pin.replaces_earlier && now - pin.set_at < review.after_pin_change) {
+            review_reasons.push(ReviewReason::PinRecentlyChanged);
         }
         Ok(WithdrawalPlan {
             amount,
@@ -433,7 +442,7 @@ mod tests {
     }
 
     fn review() -> ReviewPolicy {
-        ReviewPolicy { manual_over: money("500.00") }
+        ReviewPolicy { manual_over: money("500.00"), after_pin_change: Duration::hours(24) }
     }
 
     fn today() -> NaiveDate {
@@ -463,7 +472,7 @@ mod tests {
     }
 
     fn plan(account: &Account, binding: &BindingId, amount: &str) -> Result<WithdrawalPlan, WithdrawalError> {
-        account.plan_withdrawal(binding, amount.parse().unwrap(), &limits(), &fees(), &review(), today())
+        account.plan_withdrawal(binding, amount.parse().unwrap(), &limits(), &fees(), &review(), today(), now())
     }
 
     #[test]
@@ -582,6 +591,20 @@ mod tests {
         account.release_withdrawal(&mut withdrawal, Unpaid::Failed, "ACCOUNT_FROZEN", today(), now()).unwrap();
         assert_eq!(withdrawal.status, WithdrawalStatus::Failed);
         assert_eq!(withdrawal.begin_payout(now()), Err(WithdrawalError::NotPayable(WithdrawalStatus::Failed)));
+    }
+
+    #[test]
+    fn a_recently_changed_pin_flags_the_withdrawal_for_review() {
+        use crate::domain::pin::PinRecord;
+        let (mut account, binding) = alice_bound();
+        held(&mut account, &binding, "10.00");
+        let record = |at| PinRecord { salt: "s".into(), digest: "d".into(), set_at: at, replaces_earlier: false };
+        account.set_pin(record(now() - Duration::hours(48)));
+        assert_eq!(plan(&account, &binding, "10.00").unwrap().review_reasons, [], "a first PIN is no risk");
+        account.set_pin(record(now() - Duration::hours(2)));
+        assert_eq!(plan(&account, &binding, "10.00").unwrap().review_reasons, [ReviewReason::PinRecentlyChanged]);
+        account.set_pin(record(now() - Duration::hours(25)));
+        assert_eq!(plan(&account, &binding, "10.00").unwrap().review_reasons, [], "the flag ends after the window");
     }
 
     #[test]

@@ -50,7 +50,7 @@ impl Services {
         let mut salt = [0u8; PIN_SALT_BYTES];
         rand::rng().fill_bytes(&mut salt);
         let salt = hex::encode(salt);
-        PinRecord { digest: self.pin_digest(&salt, pin), salt, set_at: now }
+        PinRecord { digest: self.pin_digest(&salt, pin), salt, set_at: now, replaces_earlier: false }
     }
 
     /// Checks a PIN entry inside an account change: counts it, and returns the

@@ -262,6 +262,7 @@ impl Services {
             &rules.fees,
             &self.withdrawals.review,
             today,
+            now,
         )?;
         if let Some(quote) = quote {
             let same = quote.account_id == account.id

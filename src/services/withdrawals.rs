@@ -99,7 +99,12 @@ impl WithdrawalPolicy {
         Ok(WithdrawalPolicy {
             time_zone,
             quote_ttl,
-            review: ReviewPolicy { manual_over },
+            review: ReviewPolicy {
+                manual_over,
+                after_pin_change: chrono::Duration::seconds(
+                    settings.review_after_pin_change_secs.min(u32::MAX as u64) as i64
+                ),
+            },
             manual_review_timeout,
             idempotency_ttl,
             levels,
@@ -167,8 +172,15 @@ impl Services {
         let now = self.now();
         let rules = self.withdrawals.rules(account.level_at(now));
         let today = self.withdrawals.local_date(now);
-        let plan =
-            account.plan_withdrawal(binding_id, amount, &rules.limits, &rules.fees, &self.withdrawals.review, today)?;
+        let plan = account.plan_withdrawal(
+            binding_id,
+            amount,
+            &rules.limits,
+            &rules.fees,
+            &self.withdrawals.review,
+            today,
+            now,
+        )?;
         let quote = Quote {
             id: format!("quo_{}", uuid::Uuid::now_v7().simple()),
             expires_at: now + self.withdrawals.quote_ttl,

@@ -28,6 +28,7 @@ on_both_stores!(
     every_operator_action_is_in_the_audit_log,
     a_payout_that_keeps_meeting_an_unreachable_provider_is_parked,
     an_undecided_review_times_out_when_configured,
+    a_recent_pin_change_sends_withdrawals_to_review,
     the_background_worker_settles_without_being_asked,
 );
 
@@ -445,4 +446,41 @@ async fn the_background_worker_settles_without_being_asked(store: StoreKind) {
     }
     assert_eq!(status, "settled");
     assert_eq!(mock_wallet(&app, &payee.openid).await["balance"], "10.00");
+}
+
+async fn a_recent_pin_change_sends_withdrawals_to_review(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let mut payee = payee(&app, "800.00", json!({})).await;
+    let operator = app.operator_token().await;
+    settle_a_first_withdrawal(&app, &payee, &operator).await;
+    assert_eq!(withdraw(&app, &payee, "5.00").await["review"], "auto", "the first PIN is no risk");
+
+    let changed = app.put_pin(&payee.user.token, &json!({ "pin": "246813", "old_pin": PIN })).await;
+    json_of(changed, StatusCode::OK).await;
+    let body = json!({ "amount": "5.00", "binding_id": payee.binding_id, "pin": "246813" });
+    let response = app
+        .client
+        .post(app.url("/v1/withdrawals"))
+        .bearer_auth(&payee.user.token)
+        .header("idempotency-key", "after-pin-change")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let flagged = json_of(response, StatusCode::ACCEPTED).await;
+    assert_eq!(
+        (flagged["status"].as_str(), flagged["review_reasons"].clone()),
+        (Some("in_review"), json!(["pin_recently_changed"]))
+    );
+
+    app.clock.advance(Duration::hours(24));
+    app.log_in_again(&mut payee.user).await;
+    let quote = app
+        .post(
+            "/v1/withdrawals/quote",
+            Some(&payee.user.token),
+            &json!({ "amount": "5.00", "binding_id": payee.binding_id }),
+        )
+        .await;
+    assert_eq!(json_of(quote, StatusCode::OK).await["review"], "auto", "the flag ends after a day");
 }

@@ -23,6 +23,14 @@ pub struct ReviewPolicy {
     pub after_pin_change: chrono::Duration,
 }
 
+/// The rules a withdrawal is planned under: the level's limits and fees, and review.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanRules<'a> {
+    pub limits: &'a LevelLimits,
+    pub fees: &'a FeePolicy,
+    pub review: &'a ReviewPolicy,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewReason {
@@ -372,12 +380,11 @@ impl Account {
         &self,
         binding_id: &BindingId,
         amount: Amount,
-        limits: &LevelLimits,
-        fees: &FeePolicy,
-        review: &ReviewPolicy,
+        rules: PlanRules<'_>,
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<WithdrawalPlan, WithdrawalError> {
+        let PlanRules { limits, fees, review } = rules;
         let destination = self.withdrawal_destination(binding_id)?.clone();
         let first_to_destination = self.binding(binding_id).is_some_and(|b| b.withdrawal_count == 0);
         if self.frozen {
@@ -472,7 +479,8 @@ mod tests {
     }
 
     fn plan(account: &Account, binding: &BindingId, amount: &str) -> Result<WithdrawalPlan, WithdrawalError> {
-        account.plan_withdrawal(binding, amount.parse().unwrap(), &limits(), &fees(), &review(), today(), now())
+        let rules = PlanRules { limits: &limits(), fees: &fees(), review: &review() };
+        account.plan_withdrawal(binding, amount.parse().unwrap(), rules, today(), now())
     }
 
     #[test]

@@ -258,9 +258,7 @@ impl Services {
         let plan = account.plan_withdrawal(
             &request.binding_id,
             request.amount,
-            &rules.limits,
-            &rules.fees,
-            &self.withdrawals.review,
+            self.withdrawals.plan_rules(rules),
             today,
             now,
         )?;

@@ -14,7 +14,7 @@ use crate::domain::binding::BindingId;
 use crate::domain::fees::FeePolicy;
 use crate::domain::limits::{LevelLimits, LimitsLeft};
 use crate::domain::money::{Amount, Money};
-use crate::domain::withdrawal::{ReviewPolicy, WithdrawalPlan};
+use crate::domain::withdrawal::{PlanRules, ReviewPolicy, WithdrawalPlan};
 use crate::error::ApiError;
 use crate::settings::{LevelSettings, WithdrawalSettings};
 
@@ -119,6 +119,11 @@ impl WithdrawalPolicy {
         }
     }
 
+    /// A level's rules as the domain plans with them.
+    pub fn plan_rules<'a>(&'a self, level: &'a LevelRules) -> PlanRules<'a> {
+        PlanRules { limits: &level.limits, fees: &level.fees, review: &self.review }
+    }
+
     /// The calendar date at `now` in the configured zone.
     pub fn local_date(&self, now: DateTime<Utc>) -> NaiveDate {
         now.with_timezone(&self.time_zone).date_naive()
@@ -172,15 +177,7 @@ impl Services {
         let now = self.now();
         let rules = self.withdrawals.rules(account.level_at(now));
         let today = self.withdrawals.local_date(now);
-        let plan = account.plan_withdrawal(
-            binding_id,
-            amount,
-            &rules.limits,
-            &rules.fees,
-            &self.withdrawals.review,
-            today,
-            now,
-        )?;
+        let plan = account.plan_withdrawal(binding_id, amount, self.withdrawals.plan_rules(rules), today, now)?;
         let quote = Quote {
             id: format!("quo_{}", uuid::Uuid::now_v7().simple()),
             expires_at: now + self.withdrawals.quote_ttl,

@@ -12,7 +12,9 @@ use serde::Serialize;
 use super::Services;
 use super::notifications::EventType;
 use super::settlement::Changed;
-use super::withdrawal_submission::{MANUAL_REVIEW_SCHEDULE, PARKED_SCHEDULE, PAYOUT_SCHEDULE, review_member};
+use super::withdrawal_submission::{
+    MANUAL_REVIEW_SCHEDULE, PARKED_SCHEDULE, PAYOUT_SCHEDULE, member_parts, review_member,
+};
 use super::work::{Claim, ClaimOutcome, ORPHAN_GRACE_SECS};
 use crate::domain::account::{AccountId, VerificationLevel};
 use crate::domain::money::Money;
@@ -87,8 +89,7 @@ impl Services {
         at_ms: i64,
         now: DateTime<Utc>,
     ) -> Result<Option<ReviewItem>, ApiError> {
-        let claim = Claim { schedule: "", member: member.to_owned(), due_ms: at_ms };
-        let Some((account_id, withdrawal_id)) = claim.parts() else { return Ok(None) };
+        let Some((account_id, withdrawal_id)) = member_parts(member) else { return Ok(None) };
         let withdrawals = self.withdrawals(&account_id).await?;
         let Some(withdrawal) = withdrawals.iter().find(|w| w.id == withdrawal_id).cloned() else {
             if now.timestamp_millis() - at_ms > ORPHAN_GRACE_SECS * 1000 {

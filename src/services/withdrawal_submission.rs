@@ -64,9 +64,15 @@ pub const MANUAL_REVIEW_SCHEDULE: &str = "withdrawals:manual_review";
 /// Payouts that failed too often, waiting for an operator (scored by submission time).
 pub const PARKED_SCHEDULE: &str = "withdrawals:parked";
 
-/// How a scheduled withdrawal is named: its account and its id.
+/// How a scheduled withdrawal (or event) is named: its account and its id.
 pub fn review_member(account_id: &AccountId, withdrawal_id: &str) -> String {
     format!("{account_id}/{withdrawal_id}")
+}
+
+/// The account and the id a schedule member names; `None` if it names nothing.
+pub fn member_parts(member: &str) -> Option<(AccountId, &str)> {
+    let (account, subject) = member.split_once('/')?;
+    Some((AccountId::parse(account)?, subject))
 }
 
 fn withdrawal_index_key(withdrawal_id: &str) -> String {

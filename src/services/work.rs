@@ -57,8 +57,7 @@ pub struct Claim {
 
 impl Claim {
     pub fn parts(&self) -> Option<(AccountId, &str)> {
-        let (account, subject) = self.member.split_once('/')?;
-        Some((AccountId::parse(account)?, subject))
+        super::withdrawal_submission::member_parts(&self.member)
     }
 }
 

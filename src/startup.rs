@@ -300,7 +300,8 @@ fn routes(config: &mut web::ServiceConfig) {
                         .route("/review-queue", web::get().to(review::queue))
                         .route("/withdrawals/{id}/approve", web::post().to(review::approve))
                         .route("/withdrawals/{id}/reject", web::post().to(review::reject))
-                        .route("/audit-log", web::get().to(review::audit_log)),
+                        .route("/audit-log", web::get().to(review::audit_log))
+                        .route("/worker/step", web::post().to(review::worker_step)),
                 ),
         );
 }

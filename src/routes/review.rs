@@ -111,6 +111,17 @@ pub async fn reject(
     Ok(HttpResponse::Ok().json(WithdrawalView::of(&withdrawal)))
 }
 
+/// `POST /v1/ops/worker/step`: runs one worker step now, as the background
+/// loop would, and tells what it did — so a client (the Postman collection, a
+/// test script) can see an approved withdrawal settle without waiting for the
+/// poll interval. Due times still come from the clock: it never settles early.
+pub async fn worker_step(services: web::Data<Services>, operator: Operator) -> Result<HttpResponse, ApiError> {
+    let target = AuditTarget::new("worker", "settlement", None);
+    let step = services.settle_due(services.now());
+    let report = services.audited(operator.account_id(), "worker.step", target, json!({}), step).await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {

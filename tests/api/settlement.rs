@@ -30,6 +30,7 @@ on_both_stores!(
     an_undecided_review_times_out_when_configured,
     a_recent_pin_change_sends_withdrawals_to_review,
     the_background_worker_settles_without_being_asked,
+    an_operator_can_run_a_worker_step_on_demand,
 );
 
 pub(crate) const PIN: &str = "135790";
@@ -483,4 +484,19 @@ async fn a_recent_pin_change_sends_withdrawals_to_review(store: StoreKind) {
         )
         .await;
     assert_eq!(json_of(quote, StatusCode::OK).await["review"], "auto", "the flag ends after a day");
+}
+
+async fn an_operator_can_run_a_worker_step_on_demand(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let payee = payee(&app, "800.00", json!({})).await;
+    let operator = app.operator_token().await;
+    let id = id_of(&withdraw(&app, &payee, "10.00").await);
+    json_of(approve(&app, &operator, &id).await, StatusCode::OK).await;
+    let forbidden = app.post("/v1/ops/worker/step", Some(&payee.user.token), &json!({})).await;
+    assert_error(forbidden, StatusCode::FORBIDDEN, "FORBIDDEN").await;
+    let report = json_of(app.post("/v1/ops/worker/step", Some(&operator), &json!({})).await, StatusCode::OK).await;
+    assert_eq!((report["claimed"].as_u64(), report["settled"].as_u64()), (Some(1), Some(1)), "{report}");
+    assert_eq!(withdrawal(&app, &payee, &id).await["status"], "settled");
+    let again = json_of(app.post("/v1/ops/worker/step", Some(&operator), &json!({})).await, StatusCode::OK).await;
+    assert_eq!(again["settled"], 0);
 }

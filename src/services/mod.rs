@@ -20,6 +20,7 @@ use notifications::Event;
 pub mod accounts;
 pub mod audit;
 pub mod bindings;
+pub mod fixtures;
 pub mod kyc;
 pub mod ledger_check;
 pub mod notifications;

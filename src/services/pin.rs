@@ -46,7 +46,7 @@ impl Services {
         keyed_digest(&self.sms.pepper, &["payment_pin", salt], pin.expose())
     }
 
-    fn new_pin_record(&self, pin: &Pin, now: DateTime<Utc>) -> PinRecord {
+    pub(crate) fn new_pin_record(&self, pin: &Pin, now: DateTime<Utc>) -> PinRecord {
         let mut salt = [0u8; PIN_SALT_BYTES];
         rand::rng().fill_bytes(&mut salt);
         let salt = hex::encode(salt);

@@ -1,0 +1,434 @@
+//! walletgate-bench: measures walletgate's real flows against the
+//! framework's ceiling, in one run on one machine.
+//!
+//! For each store (memory, Redis) and account count it starts walletgate
+//! in this process (the same `Application` the binary runs) and, beside it,
+//! a bare actix-web JSON endpoint with the same server settings; seeds
+//! ready-to-withdraw accounts straight through the store; then drives load
+//! over loopback with `wrk` (Debian's package) and the Lua scripts in
+//! `bench/lua`, for a fixed duration per scenario. Every scenario is
+//! reported as a ratio to the bare endpoint measured in the same run, since
+//! absolute numbers drift between machines. It also drains the withdrawals
+//! the load created through the settlement worker's step, and reports memory
+//! per account (peak RSS of this process, Redis `used_memory`).
+//!
+//! `cargo run --release --bin walletgate-bench -- --help`
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::{Context, bail};
+use clap::Parser;
+use walletgate::clock::SystemClock;
+use walletgate::domain::credentials::Password;
+use walletgate::domain::pin::Pin;
+use walletgate::providers::wechat::mock::{MockUserFlags, NewMockUser};
+use walletgate::services::Services;
+use walletgate::services::accounts::hash_password;
+use walletgate::services::fixtures::{FixtureSpec, ReadyAccount};
+use walletgate::settings::{Overrides, Settings};
+use walletgate::startup::{Application, connect_store};
+
+const BENCH_PIN: &str = "135790";
+/// Accounts whose tokens the load scripts rotate through (a sample of all).
+const TOKEN_SAMPLE_MAX: usize = 20_000;
+const PAYEES: usize = 200;
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmarks walletgate against a bare actix endpoint, on the memory store and on Redis")]
+struct Args {
+    /// Stores to measure: memory, redis.
+    #[arg(long, value_delimiter = ',', default_value = "memory,redis")]
+    stores: Vec<String>,
+    /// Account counts to seed, one full run each (e.g. 1000,100000,1000000).
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    accounts: Vec<usize>,
+    /// Seconds per load scenario.
+    #[arg(long, default_value_t = 10)]
+    duration_secs: u64,
+    /// Open connections of the load generator.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Load generator threads (they share the cores with the server).
+    #[arg(long, default_value_t = 2)]
+    wrk_threads: usize,
+    #[arg(long, default_value = "redis://127.0.0.1:6379/0")]
+    redis_url: String,
+    /// Also append the results table to this Markdown file.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+}
+
+/// One measured scenario.
+#[derive(Debug, Clone)]
+struct Measured {
+    store: String,
+    accounts: usize,
+    scenario: String,
+    requests: u64,
+    per_sec: f64,
+    p50_us: u64,
+    p99_us: u64,
+    p999_us: u64,
+    errors: u64,
+    ratio: Option<f64>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    which("wrk").context("wrk is needed: apt-get install wrk")?;
+    let lua_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/lua");
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    println!(
+        "walletgate-bench: {cores} cores, {} connections, {} s per scenario",
+        args.connections, args.duration_secs
+    );
+    let mut results = Vec::new();
+    let mut notes = Vec::new();
+    for store in &args.stores {
+        for &accounts in &args.accounts {
+            let (measured, note) = run_store(&args, store, accounts, &lua_dir).await?;
+            results.extend(measured);
+            notes.extend(note);
+        }
+    }
+    let table = markdown_table(&results);
+    println!("\n{table}");
+    for note in &notes {
+        println!("{note}");
+    }
+    if let Some(path) = &args.markdown {
+        let command = std::env::args().collect::<Vec<_>>().join(" ");
+        let mut text = format!(
+            "\n### Run of {}\n\n`{command}` — {cores} cores shared by server and load generator, wrk -t{} -c{} -d{}s\n\n{table}\n",
+            chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+            args.wrk_threads,
+            args.connections,
+            args.duration_secs
+        );
+        for note in &notes {
+            text.push_str(&format!("- {note}\n"));
+        }
+        let mut existing = std::fs::read_to_string(path).unwrap_or_default();
+        existing.push_str(&text);
+        std::fs::write(path, existing)?;
+    }
+    Ok(())
+}
+
+fn bench_settings(store: &str, redis_url: &str) -> anyhow::Result<Settings> {
+    let mut settings = Settings::load(&Overrides::default())?;
+    settings.server.port = 0;
+    settings.log.level = "warn".into();
+    settings.store.url = match store {
+        "memory" => "memory://".into(),
+        "redis" => redis_url.to_owned(),
+        other => bail!("unknown store {other:?}: memory or redis"),
+    };
+    settings.store.key_prefix = format!("wgbench:{}", std::process::id());
+    // The load comes from one address and a few accounts at a time: the
+    // secret-guessing limits would (rightly) stop it, so they are lifted here.
+    for pair in [&mut settings.rate_limits.login, &mut settings.rate_limits.sms, &mut settings.rate_limits.pin] {
+        for limit in [&mut pair.per_account, &mut pair.per_ip] {
+            limit.burst = 1_000_000_000;
+            limit.per_minute = 1_000_000_000;
+        }
+    }
+    let l2 = &mut settings.withdrawals.levels.l2;
+    l2.daily_amount_max = "100000000000.00".into();
+    l2.monthly_amount_max = "100000000000.00".into();
+    l2.daily_count_max = u32::MAX;
+    settings.withdrawals.auto_review_delay_secs = 0;
+    settings.auth.access_token_ttl_secs = 86_400;
+    // The worker runs on demand below, so the drain is measured on its own.
+    settings.worker.enabled = false;
+    settings.worker.batch_size = 500;
+    settings.worker.concurrency = 32;
+    Ok(settings)
+}
+
+async fn run_store(
+    args: &Args,
+    store_name: &str,
+    accounts: usize,
+    lua_dir: &Path,
+) -> anyhow::Result<(Vec<Measured>, Vec<String>)> {
+    println!("\n== {store_name}, {accounts} accounts");
+    let settings = bench_settings(store_name, &args.redis_url)?;
+    let workers = settings.server.workers;
+    let prefix = settings.store.key_prefix.clone();
+    let store = connect_store(&settings.store).await?;
+    let application = Application::build_with_store(settings, Arc::new(SystemClock), store).await?;
+    let services = application.services().clone();
+    let mock = application.mock_wechat().cloned().context("the mock WeChat must be enabled")?;
+    let base = format!("http://127.0.0.1:{}", application.port());
+    let server = tokio::spawn(application.run_until_stopped());
+    let (bare_base, bare) = spawn_bare(workers)?;
+
+    let mut payees = Vec::with_capacity(PAYEES);
+    for _ in 0..PAYEES {
+        let user = mock.create_user(&NewMockUser::new("压测收款人", MockUserFlags::default())?).await?;
+        payees.push(user.openid);
+    }
+    let spec = FixtureSpec {
+        balance: "10000000.00".parse()?,
+        pin: Pin::parse(BENCH_PIN).context("bench PIN")?,
+        password_hash: hash_password(Password::parse("bench-password".to_owned())?).await?,
+        payees,
+    };
+    let rss_before = peak_rss_kib();
+    let redis_before = redis_used_memory(args, store_name);
+    let started = Instant::now();
+    let mut ready = Vec::with_capacity(accounts);
+    for chunk_start in (0..accounts).step_by(10_000) {
+        let count = (accounts - chunk_start).min(10_000);
+        ready.extend(services.seed_ready_accounts(&spec, chunk_start, count, 64).await?);
+    }
+    let seeded_in = started.elapsed();
+    let mut notes = vec![format!(
+        "{store_name}, {accounts} accounts: seeded in {:.1} s{}{}",
+        seeded_in.as_secs_f64(),
+        memory_per(accounts, rss_before, peak_rss_kib(), "account (peak RSS of the server process)"),
+        redis_used_memory(args, store_name)
+            .zip(redis_before)
+            .map(|(after, before)| format!(
+                "; Redis used_memory {:.0} B per account",
+                (after.saturating_sub(before)) as f64 / accounts.max(1) as f64
+            ))
+            .unwrap_or_default(),
+    )];
+
+    let work_dir = std::env::temp_dir().join(format!("walletgate-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work_dir)?;
+    let spread_file = work_dir.join("accounts.txt");
+    let hot_file = work_dir.join("hot.txt");
+    write_accounts(&services, &ready, TOKEN_SAMPLE_MAX, &spread_file)?;
+    write_accounts(&services, &ready[..1], 1, &hot_file)?;
+
+    let mut measured = Vec::new();
+    let spread = spread_file.to_string_lossy().to_string();
+    let hot = hot_file.to_string_lossy().to_string();
+    let bare_run = wrk(args, lua_dir, "hello.lua", &format!("{bare_base}/hello"), &[])?;
+    let ceiling = bare_run.per_sec;
+    let mut record = |scenario: &str, mut run: Measured| {
+        run.store = store_name.to_owned();
+        run.accounts = accounts;
+        run.scenario = scenario.to_owned();
+        run.ratio = Some(run.per_sec / ceiling);
+        println!(
+            "  {scenario:<34} {:>9.0} req/s  ({:.1} % of bare)  p99 {:.2} ms  errors {}",
+            run.per_sec,
+            100.0 * run.per_sec / ceiling,
+            run.p99_us as f64 / 1000.0,
+            run.errors
+        );
+        measured.push(run);
+    };
+    record("bare actix GET /hello (ceiling)", bare_run.clone());
+    record("GET /v1/wallet", wrk(args, lua_dir, "wallet.lua", &format!("{base}/v1/wallet"), &[&spread])?);
+    record(
+        "POST /v1/withdrawals/quote",
+        wrk(args, lua_dir, "quote.lua", &format!("{base}/v1/withdrawals/quote"), &[&spread])?,
+    );
+    let tag = format!("{}", std::process::id());
+    record(
+        "POST /v1/withdrawals (spread)",
+        wrk(
+            args,
+            lua_dir,
+            "withdraw.lua",
+            &format!("{base}/v1/withdrawals"),
+            &[&spread, BENCH_PIN, &format!("s{tag}")],
+        )?,
+    );
+    record(
+        "POST /v1/withdrawals (one hot account)",
+        wrk(args, lua_dir, "withdraw.lua", &format!("{base}/v1/withdrawals"), &[&hot, BENCH_PIN, &format!("h{tag}")])?,
+    );
+    let set_rate = if store_name == "redis" { redis_benchmark_set(&args.redis_url) } else { None };
+    if let Some(set_rate) = set_rate {
+        notes.push(format!(
+            "redis-benchmark SET (same server, same run): {set_rate:.0} ops/s; POST /v1/withdrawals (spread) is {:.1} % of it",
+            100.0 * measured[3].per_sec / set_rate
+        ));
+    }
+
+    // The worker: drain every withdrawal the load left due.
+    let drain_started = Instant::now();
+    let mut settled = 0usize;
+    let mut steps = 0usize;
+    loop {
+        let report = services.settle_due(chrono::Utc::now()).await?;
+        steps += 1;
+        settled += report.settled;
+        if report.claimed == 0 {
+            break;
+        }
+    }
+    let drained_in = drain_started.elapsed().as_secs_f64();
+    notes.push(format!(
+        "{store_name}, {accounts} accounts: the worker settled {settled} due withdrawals in {drained_in:.1} s = {:.0} settlements/s ({steps} steps)",
+        settled as f64 / drained_in.max(1e-9)
+    ));
+    let check = services.check_ledger().await?;
+    notes.push(format!("{store_name}, {accounts} accounts: ledger check after the run: balanced = {}", check.balanced));
+
+    bare.abort();
+    server.abort();
+    let _ = std::fs::remove_dir_all(&work_dir);
+    if store_name == "redis" {
+        clean_redis(&args.redis_url, &prefix);
+    }
+    Ok((measured, notes))
+}
+
+/// `<token> <binding id>` lines for up to `max` accounts spread evenly over `accounts`.
+fn write_accounts(services: &Services, accounts: &[ReadyAccount], max: usize, path: &Path) -> anyhow::Result<()> {
+    let step = (accounts.len() / max.max(1)).max(1);
+    let now = chrono::Utc::now();
+    let mut text = String::new();
+    for account in accounts.iter().step_by(step).take(max) {
+        let token = services.tokens.issue_access(&account.id, walletgate::domain::account::Role::User, now)?;
+        text.push_str(&format!("{token} {}\n", account.binding_id));
+    }
+    std::fs::write(path, text)?;
+    Ok(())
+}
+
+fn spawn_bare(workers: usize) -> anyhow::Result<(String, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let mut server = HttpServer::new(|| {
+        App::new().route(
+            "/hello",
+            web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({ "hello": "world" })) }),
+        )
+    })
+    .listen(listener)?;
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    Ok((format!("http://127.0.0.1:{port}"), tokio::spawn(server.run())))
+}
+
+fn wrk(args: &Args, lua_dir: &Path, script: &str, url: &str, script_args: &[&str]) -> anyhow::Result<Measured> {
+    let output = Command::new("wrk")
+        .env("WALLETGATE_BENCH_LUA", lua_dir)
+        .arg(format!("-t{}", args.wrk_threads))
+        .arg(format!("-c{}", args.connections))
+        .arg(format!("-d{}s", args.duration_secs))
+        .arg("--timeout")
+        .arg("5s")
+        .arg("-s")
+        .arg(lua_dir.join(script))
+        .arg(url)
+        .arg("--")
+        .args(script_args)
+        .output()
+        .context("running wrk")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().find(|line| line.starts_with("BENCH ")).with_context(|| format!("wrk said: {stdout}"))?;
+    let field = |name: &str| -> u64 {
+        line.split_whitespace()
+            .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0)
+    };
+    let non_2xx = stdout
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Non-2xx or 3xx responses: "))
+        .and_then(|count| count.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let requests = field("requests");
+    let duration_s = field("duration_us") as f64 / 1e6;
+    Ok(Measured {
+        store: String::new(),
+        accounts: 0,
+        scenario: String::new(),
+        requests,
+        per_sec: requests as f64 / duration_s.max(1e-9),
+        p50_us: field("p50_us"),
+        p99_us: field("p99_us"),
+        p999_us: field("p999_us"),
+        errors: field("errors").max(non_2xx),
+        ratio: None,
+    })
+}
+
+fn redis_benchmark_set(url: &str) -> Option<f64> {
+    let port = url.rsplit(':').next()?.split('/').next()?.to_owned();
+    let output = Command::new("redis-benchmark")
+        .args(["-p", &port, "-t", "set", "-n", "200000", "-c", "64", "-q"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    // "SET: 91743.12 requests per second, p50=0.351 msec"
+    let line = text.lines().rev().find(|line| line.contains("SET:"))?;
+    line.split("SET:").nth(1)?.split_whitespace().next()?.parse().ok()
+}
+
+fn redis_used_memory(args: &Args, store: &str) -> Option<u64> {
+    if store != "redis" {
+        return None;
+    }
+    let port = args.redis_url.rsplit(':').next()?.split('/').next()?.to_owned();
+    let output = Command::new("redis-cli").args(["-p", &port, "info", "memory"]).output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines().find_map(|line| line.strip_prefix("used_memory:")).and_then(|value| value.trim().parse().ok())
+}
+
+fn clean_redis(url: &str, prefix: &str) {
+    let Ok(client) = redis::Client::open(url) else { return };
+    let Ok(mut connection) = client.get_connection() else { return };
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query(&mut connection).unwrap_or_default();
+    for chunk in keys.chunks(1000) {
+        let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(chunk).query(&mut connection);
+    }
+}
+
+/// Peak resident set size of this process (the server runs in it), in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn memory_per(count: usize, before_kib: u64, after_kib: u64, what: &str) -> String {
+    format!("; {:.0} B per {what}", (after_kib.saturating_sub(before_kib) * 1024) as f64 / count.max(1) as f64)
+}
+
+fn markdown_table(results: &[Measured]) -> String {
+    let mut table = String::from(
+        "| store | accounts | scenario | req/s | × bare | p50 ms | p99 ms | p99.9 ms | requests | errors |\n|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for run in results {
+        table.push_str(&format!(
+            "| {} | {} | {} | {:.0} | {:.1} % | {:.2} | {:.2} | {:.2} | {} | {} |\n",
+            run.store,
+            run.accounts,
+            run.scenario,
+            run.per_sec,
+            100.0 * run.ratio.unwrap_or(0.0),
+            run.p50_us as f64 / 1000.0,
+            run.p99_us as f64 / 1000.0,
+            run.p999_us as f64 / 1000.0,
+            run.requests,
+            run.errors
+        ));
+    }
+    table
+}
+
+fn which(program: &str) -> anyhow::Result<()> {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false);
+    if found { Ok(()) } else { bail!("{program} not found on PATH") }
+}

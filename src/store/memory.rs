@@ -16,7 +16,9 @@ use super::{
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
 
-/// Ephemeral values are swept for expiry once the map grows past this many.
+/// Ephemeral values are first swept for expiry when the map reaches this many;
+/// after a sweep, the next comes when the map has doubled, so sweeping costs
+/// O(1) per insert however many live values there are.
 const EPHEMERAL_SWEEP_THRESHOLD: usize = 10_000;
 /// Event wake-ups a slow listener may fall behind by before it skips some
 /// (it then re-reads the streams it follows, so nothing is lost).
@@ -43,6 +45,7 @@ struct State {
     partitions: HashMap<AccountId, Partition>,
     logins: HashMap<String, AccountId>,
     ephemeral: HashMap<String, (String, Instant)>,
+    ephemeral_sweep_at: usize,
     documents: HashMap<String, HashMap<String, (u64, String)>>,
     indexes: HashMap<String, String>,
     lists: HashMap<String, VecDeque<String>>,
@@ -181,8 +184,9 @@ impl Store for MemoryStore {
     async fn put_ephemeral(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
         let mut state = self.state();
         let now = Instant::now();
-        if state.ephemeral.len() >= EPHEMERAL_SWEEP_THRESHOLD {
+        if state.ephemeral.len() >= state.ephemeral_sweep_at.max(EPHEMERAL_SWEEP_THRESHOLD) {
             state.ephemeral.retain(|_, (_, expires)| *expires > now);
+            state.ephemeral_sweep_at = (state.ephemeral.len() * 2).max(EPHEMERAL_SWEEP_THRESHOLD);
         }
         state.ephemeral.insert(key.to_owned(), (value.to_owned(), now + ttl));
         Ok(())

@@ -21,7 +21,11 @@ export function uniquePhone() {
   }
 }
 
-export async function call(method, path, { token, body, headers = {}, redirect = "follow", accept = "application/json" } = {}) {
+export async function call(
+  method,
+  path,
+  { token, body, headers = {}, redirect = "follow", accept = "application/json" } = {},
+) {
   const response = await fetch(`${BASE()}${path}`, {
     method,
     redirect,
@@ -68,7 +72,10 @@ export async function operatorToken() {
 
 export async function topUp(accountId, amount) {
   const token = await operatorToken();
-  return ok(call("POST", `/v1/ops/accounts/${accountId}/credit`, { token, body: { amount, memo: "e2e top-up" } }), "top up");
+  return ok(
+    call("POST", `/v1/ops/accounts/${accountId}/credit`, { token, body: { amount, memo: "e2e top-up" } }),
+    "top up",
+  );
 }
 
 /** The newest SMS code texted to `phone` for `purpose`. */
@@ -109,7 +116,10 @@ export async function authorizeWeChat(user, nickname = "李小龙") {
 export async function bindWeChat(user, nickname) {
   const bindingId = await authorizeWeChat(user, nickname);
   const code = await latestCode(user.phone, "bind_wechat");
-  await ok(call("POST", `/v1/bindings/${bindingId}/confirm`, { token: user.token, body: { sms_code: code } }), "confirm binding");
+  await ok(
+    call("POST", `/v1/bindings/${bindingId}/confirm`, { token: user.token, body: { sms_code: code } }),
+    "confirm binding",
+  );
   return bindingId;
 }
 

@@ -32,7 +32,12 @@ export const test = base.extend({
     await use(page);
   },
   opsPage: async ({ browser, baseURL, problems }, use) => {
-    const context = await browser.newContext({ baseURL, viewport: DESKTOP, locale: "en-US", timezoneId: "Asia/Shanghai" });
+    const context = await browser.newContext({
+      baseURL,
+      viewport: DESKTOP,
+      locale: "en-US",
+      timezoneId: "Asia/Shanghai",
+    });
     const page = await context.newPage();
     watch(page, problems);
     await use(page);

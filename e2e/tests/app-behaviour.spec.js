@@ -61,6 +61,8 @@ test("the language switch is remembered across reloads", async ({ page }) => {
 test("an expired session goes back to the login screen", async ({ page }) => {
   await openAppAs(page, { token: "not-a-valid-token", phone: "13800000009" }, "#/my");
   await expect(page).toHaveURL(/#\/login$/);
-  await expect(page.getByRole("status").filter({ hasText: "Your session has ended. Please log in again." })).toBeVisible();
+  await expect(
+    page.getByRole("status").filter({ hasText: "Your session has ended. Please log in again." }),
+  ).toBeVisible();
   expect(await page.evaluate(() => localStorage.getItem("walletgate.app.access_token"))).toBeNull();
 });

@@ -28,7 +28,9 @@ test("console: a wrong password and a user account are turned away", async ({ op
   await expect(opsPage.getByRole("alert")).toHaveText("This needs an operator account.");
 });
 
-test("console: a top-up shows the new balance, the worker step reports, the ledger stays balanced", async ({ opsPage }) => {
+test("console: a top-up shows the new balance, the worker step reports, the ledger stays balanced", async ({
+  opsPage,
+}) => {
   const user = await newUser();
   await logInToConsole(opsPage);
   await expect(opsPage.getByTestId("ledger")).toHaveAttribute("data-state", "balanced");

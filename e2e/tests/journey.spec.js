@@ -90,7 +90,9 @@ test("a new user binds WeChat, sets a PIN and withdraws; the operator approves a
     await expect(quote.getByTestId("quote-total")).toHaveText("¥100.00");
     await expect(quote.getByTestId("quote-fee")).toHaveText("¥0.00");
     await expect(quote.getByTestId("quote-arrives")).toHaveText("¥100.00");
-    await expect(quote.getByTestId("quote-arrival")).toHaveText(/After an operator's review \(First withdrawal to this WeChat\)/);
+    await expect(quote.getByTestId("quote-arrival")).toHaveText(
+      /After an operator's review \(First withdrawal to this WeChat\)/,
+    );
     await expect(quote.getByTestId("quote-daily")).toHaveText("¥900.00 · 4 withdrawals");
     await expect(quote.getByTestId("quote-free")).toHaveText("¥900.00");
     await snap(page, "app-withdraw-quote");

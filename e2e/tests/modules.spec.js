@@ -44,7 +44,7 @@ function streamOf(chunks) {
 
 test("the event-stream reader takes ids, types, multi-line data and comments, split anywhere", async () => {
   const text =
-    "retry: 2000\n\n: keep-alive\n\nid: 1-0\nevent: withdrawal.created\ndata: {\"a\":1}\n\n" +
+    'retry: 2000\n\n: keep-alive\n\nid: 1-0\nevent: withdrawal.created\ndata: {"a":1}\n\n' +
     "id: 2-0\r\nevent: withdrawal.settled\r\ndata: line one\r\ndata: line two\r\n\r\n" +
     "data: no id\n\n";
   const expected = [
@@ -57,7 +57,10 @@ test("the event-stream reader takes ids, types, multi-line data and comments, sp
   for (const chunks of [[text], [...text], [text.slice(0, cut), text.slice(cut)]]) {
     const events = [];
     const fields = [];
-    await readEvents(streamOf(chunks), { onEvent: (event) => events.push(event), onField: (...field) => fields.push(field) });
+    await readEvents(streamOf(chunks), {
+      onEvent: (event) => events.push(event),
+      onField: (...field) => fields.push(field),
+    });
     expect(events).toEqual(expected);
     expect(fields).toEqual([["retry", "2000"]]);
   }

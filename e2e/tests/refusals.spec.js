@@ -84,7 +84,9 @@ test("PIN: a trivial PIN is refused, and two different entries are caught", asyn
   await expect(page.getByTestId("pin-step")).toHaveText("Choose a new 6-digit PIN");
 });
 
-test("withdraw: over the balance, over the limit, below the minimum, malformed; withdraw all fits", async ({ page }) => {
+test("withdraw: over the balance, over the limit, below the minimum, malformed; withdraw all fits", async ({
+  page,
+}) => {
   const user = await readyUser({ balance: "500.00" });
   await openAppAs(page, user, "#/withdraw");
   const amount = page.getByLabel("Amount");
@@ -134,7 +136,10 @@ test("withdraw: five wrong PINs lock it, and the sheet says until when", async (
   expect((await wallet(user)).held).toBe("0.00");
 });
 
-test("review: an operator's rejection reaches the app with its reason, and the hold comes back", async ({ page, opsPage }) => {
+test("review: an operator's rejection reaches the app with its reason, and the hold comes back", async ({
+  page,
+  opsPage,
+}) => {
   const user = await readyUser({ balance: "500.00" });
   await openAppAs(page, user, "#/withdraw");
   await page.getByLabel("Amount").fill("80");

@@ -72,7 +72,8 @@ export const appMessages = {
     "bind.waiting_hint": "Choose your WeChat account and tap Allow. This page goes on by itself.",
     "bind.open_again": "Open WeChat",
     "bind.check_title": "Is this your WeChat?",
-    "bind.check_hint": "Money sent to the wrong WeChat cannot be recovered. Check the nickname, then enter the SMS code.",
+    "bind.check_hint":
+      "Money sent to the wrong WeChat cannot be recovered. Check the nickname, then enter the SMS code.",
     "bind.code": "SMS code",
     "bind.confirm": "Confirm binding",
     "bind.resend": "Send the code again",

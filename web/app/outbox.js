@@ -10,13 +10,21 @@ const SHOWN = 3;
 export function demoOutbox({ api, i18n, session }) {
   const { t } = i18n;
   const list = h("div", { className: "outbox", "aria-live": "polite", hidden: true });
-  const toggle = h("button", { type: "button", className: "button link small", "aria-expanded": "false", onclick: show, i18n: "outbox.show" });
+  const toggle = h("button", {
+    type: "button",
+    className: "button link small",
+    "aria-expanded": "false",
+    onclick: show,
+    i18n: "outbox.show",
+  });
 
   async function show() {
     toggle.setAttribute("aria-expanded", "true");
     list.hidden = false;
     try {
-      const outbox = await api.get(`/mock/sms/outbox?phone=${encodeURIComponent(session.phone ?? "")}`, { auth: false });
+      const outbox = await api.get(`/mock/sms/outbox?phone=${encodeURIComponent(session.phone ?? "")}`, {
+        auth: false,
+      });
       const items = outbox.items.slice(0, SHOWN);
       fill(
         list,
@@ -26,9 +34,19 @@ export function demoOutbox({ api, i18n, session }) {
               h(
                 "div",
                 { className: "outbox-message" },
-                h("p", { className: "small muted" }, `${formatDateTime(message.sent_at, i18n.locale)} · ${message.purpose}`),
+                h(
+                  "p",
+                  { className: "small muted" },
+                  `${formatDateTime(message.sent_at, i18n.locale)} · ${message.purpose}`,
+                ),
                 h("p", {}, message.text),
-                h("p", {}, t("outbox.code"), " ", h("strong", { className: "mono", "data-testid": "outbox-code" }, message.code)),
+                h(
+                  "p",
+                  {},
+                  t("outbox.code"),
+                  " ",
+                  h("strong", { className: "mono", "data-testid": "outbox-code" }, message.code),
+                ),
               ),
             ),
       );

@@ -114,7 +114,16 @@ export function pinSheet({ i18n, title, summary = null, onPin, onClose = () => {
       "div",
       { className: "sheet-head" },
       h("h2", { id: titleId }, title),
-      h("button", { type: "button", className: "sheet-close", "aria-label": i18n.t("common.close"), onclick: () => dialog.close() }, "×"),
+      h(
+        "button",
+        {
+          type: "button",
+          className: "sheet-close",
+          "aria-label": i18n.t("common.close"),
+          onclick: () => dialog.close(),
+        },
+        "×",
+      ),
     ),
     summary,
     message,

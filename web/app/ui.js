@@ -18,11 +18,6 @@ export function setBusy(button, busy) {
   else button.removeAttribute("aria-busy");
 }
 
-/** Where the demo SMS outbox of a phone is. */
-export function outboxUrl(phone) {
-  return `/mock/sms/outbox?phone=${encodeURIComponent(phone ?? "")}`;
-}
-
 const SVG = "http://www.w3.org/2000/svg";
 const ICON_PATHS = { check: "M5 12.5l4.5 4.5L19 7.5", cross: "M7 7l10 10M17 7L7 17" };
 

@@ -18,7 +18,9 @@ export function statusSentence(withdrawal, i18n) {
   switch (withdrawal.status) {
     case "in_review":
       return t("status_line.in_review", {
-        reasons: (withdrawal.review_reasons ?? []).map((reason) => t(`reason.${reason}`)).join(t("withdraw.list_separator")),
+        reasons: (withdrawal.review_reasons ?? [])
+          .map((reason) => t(`reason.${reason}`))
+          .join(t("withdraw.list_separator")),
       });
     case "pending":
       return t("status_line.pending");
@@ -48,7 +50,12 @@ export function withdrawalRow(withdrawal, i18n) {
       h("p", {}, t("history.to", { nickname: withdrawal.destination.nickname })),
       h("p", { className: "muted small" }, formatDateTime(withdrawal.created_at, locale)),
     ),
-    h("div", { className: "history-end" }, h("p", { className: "history-amount" }, `-${formatMoney(withdrawal.amount)}`), statusBadge(withdrawal.status, t)),
+    h(
+      "div",
+      { className: "history-end" },
+      h("p", { className: "history-amount" }, `-${formatMoney(withdrawal.amount)}`),
+      statusBadge(withdrawal.status, t),
+    ),
   );
 }
 
@@ -58,18 +65,35 @@ export function timeline(withdrawal, i18n) {
   const changes = withdrawal.history ?? [];
   const reached = new Set(changes.map((change) => change.status));
   const items = [
-    h("li", { className: "done" }, h("span", {}, t("timeline.submitted")), h("time", { datetime: withdrawal.created_at }, formatDateTime(withdrawal.created_at, locale))),
+    h(
+      "li",
+      { className: "done" },
+      h("span", {}, t("timeline.submitted")),
+      h("time", { datetime: withdrawal.created_at }, formatDateTime(withdrawal.created_at, locale)),
+    ),
     ...changes.map((change) =>
       h(
         "li",
         { className: change.status === "failed" || change.status === "rejected" ? "done bad" : "done" },
-        h("span", {}, t(`status.${change.status}`), change.by && h("span", { className: "muted small" }, ` · ${t("timeline.by", { by: change.by })}`)),
+        h(
+          "span",
+          {},
+          t(`status.${change.status}`),
+          change.by && h("span", { className: "muted small" }, ` · ${t("timeline.by", { by: change.by })}`),
+        ),
         h("time", { datetime: change.at }, formatDateTime(change.at, locale)),
       ),
     ),
   ];
   if (!FINAL_STATUSES.has(withdrawal.status) && !reached.has("settled")) {
-    items.push(h("li", { className: "next" }, h("span", {}, t("status.settled")), h("span", { className: "muted small" }, t("timeline.waiting"))));
+    items.push(
+      h(
+        "li",
+        { className: "next" },
+        h("span", {}, t("status.settled")),
+        h("span", { className: "muted small" }, t("timeline.waiting")),
+      ),
+    );
   }
   return h("ol", { className: "timeline", "aria-label": t("timeline.label") }, items);
 }

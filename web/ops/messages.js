@@ -21,7 +21,8 @@ export const opsMessages = {
     "ledger.unknown": "Ledger check failed: {error}",
     "ledger.recheck": "Check the ledger again",
     "worker.step": "Run worker step",
-    "worker.report": "Worker step: {claimed} claimed, {settled} settled, {failed} failed, {rejected} rejected, {retried} retried, {parked} parked.",
+    "worker.report":
+      "Worker step: {claimed} claimed, {settled} settled, {failed} failed, {rejected} rejected, {retried} retried, {parked} parked.",
 
     "queue.title": "Review queue",
     "queue.count": "{count} waiting",
@@ -110,7 +111,8 @@ export const opsMessages = {
     "ledger.unknown": "账本核对失败：{error}",
     "ledger.recheck": "重新核对账本",
     "worker.step": "执行一次结算",
-    "worker.report": "结算步骤：领取 {claimed}，到账 {settled}，失败 {failed}，驳回 {rejected}，重试 {retried}，挂起 {parked}。",
+    "worker.report":
+      "结算步骤：领取 {claimed}，到账 {settled}，失败 {failed}，驳回 {rejected}，重试 {retried}，挂起 {parked}。",
 
     "queue.title": "审核队列",
     "queue.count": "{count} 笔待处理",

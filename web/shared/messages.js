@@ -40,7 +40,8 @@ export const sharedMessages = {
     "error.PASSWORD_INCORRECT": "The password is incorrect.",
     "error.PIN_INCORRECT": "Wrong payment PIN. {attempts_remaining} attempts left before it locks.",
     "error.PIN_INCORRECT.last": "Wrong payment PIN. One more wrong entry locks it.",
-    "error.PIN_LOCKED": "Your payment PIN is locked until {until} ({from_now}). Reset it with an SMS code to unlock it now.",
+    "error.PIN_LOCKED":
+      "Your payment PIN is locked until {until} ({from_now}). Reset it with an SMS code to unlock it now.",
     "error.PIN_NOT_SET": "Set a payment PIN first.",
     "error.PIN_ALREADY_SET": "A payment PIN is already set.",
     "error.PIN_TOO_SIMPLE":

@@ -38,7 +38,8 @@ export function bindScreen(context) {
   async function load() {
     try {
       const { items } = await api.get("/v1/bindings");
-      binding = items.find((item) => item.status === "active") ?? items.find((item) => IN_PROGRESS.has(item.status)) ?? null;
+      binding =
+        items.find((item) => item.status === "active") ?? items.find((item) => IN_PROGRESS.has(item.status)) ?? null;
       loaded = true;
       if (binding?.status === "authorizing") poll();
     } catch (failure) {
@@ -60,7 +61,11 @@ export function bindScreen(context) {
   }
 
   function startView() {
-    const start = h("button", { className: "button primary block", type: "button", onclick: () => begin(start) }, t("bind.start"));
+    const start = h(
+      "button",
+      { className: "button primary block", type: "button", onclick: () => begin(start) },
+      t("bind.start"),
+    );
     return h(
       "div",
       { className: "card" },
@@ -68,7 +73,11 @@ export function bindScreen(context) {
       h("h2", { className: "card-title" }, t("bind.title")),
       h("p", { className: "muted" }, t("bind.explain")),
       binding?.status === "failed" &&
-        h("p", { className: "notice notice-error", role: "alert" }, t("bind.failed", { reason: t(`binding_failure.${binding.failure_reason}`) })),
+        h(
+          "p",
+          { className: "notice notice-error", role: "alert" },
+          t("bind.failed", { reason: t(`binding_failure.${binding.failure_reason}`) }),
+        ),
       errorNotice(error, i18n),
       start,
     );
@@ -81,7 +90,11 @@ export function bindScreen(context) {
       h("p", {}, h("span", { className: "spinner" }), " ", t("bind.waiting")),
       h("p", { className: "muted small" }, t("bind.waiting_hint")),
       authorizeUrl &&
-        h("a", { className: "button block", href: authorizeUrl, target: POPUP_NAME, "data-testid": "open-wechat" }, t("bind.open_again")),
+        h(
+          "a",
+          { className: "button block", href: authorizeUrl, target: POPUP_NAME, "data-testid": "open-wechat" },
+          t("bind.open_again"),
+        ),
       h("button", { className: "button link", type: "button", onclick: cancel }, t("common.cancel")),
       errorNotice(error, i18n),
     );
@@ -89,7 +102,11 @@ export function bindScreen(context) {
 
   function confirmView() {
     const confirm = h("button", { className: "button primary block", type: "submit" }, t("bind.confirm"));
-    const resend = h("button", { className: "button link", type: "button", onclick: () => resendCode(resend) }, t("bind.resend"));
+    const resend = h(
+      "button",
+      { className: "button link", type: "button", onclick: () => resendCode(resend) },
+      t("bind.resend"),
+    );
     return h(
       "form",
       { className: "card form", novalidate: true, onsubmit: (event) => confirmCode(event, confirm) },
@@ -98,7 +115,12 @@ export function bindScreen(context) {
         "div",
         { className: "destination" },
         h("div", { className: "wechat-mark", "aria-hidden": "true" }, "W"),
-        h("div", {}, h("p", { className: "destination-name", "data-testid": "bind-nickname" }, binding.nickname), h("p", { className: "muted small mono" }, binding.openid)),
+        h(
+          "div",
+          {},
+          h("p", { className: "destination-name", "data-testid": "bind-nickname" }, binding.nickname),
+          h("p", { className: "muted small mono" }, binding.openid),
+        ),
       ),
       h("p", { className: "muted small" }, t("bind.check_hint")),
       h("div", { className: "field" }, h("label", { for: "bind-code" }, t("bind.code")), codeInput),
@@ -110,7 +132,11 @@ export function bindScreen(context) {
   }
 
   function activeView() {
-    const unbind = h("button", { className: "button danger block", type: "button", onclick: askPinToUnbind }, t("bind.unbind"));
+    const unbind = h(
+      "button",
+      { className: "button danger block", type: "button", onclick: askPinToUnbind },
+      t("bind.unbind"),
+    );
     return h(
       "div",
       { className: "card" },
@@ -124,7 +150,12 @@ export function bindScreen(context) {
           {},
           h("p", { className: "destination-name", "data-testid": "bind-nickname" }, binding.nickname),
           h("p", { className: "muted small mono" }, binding.openid),
-          binding.activated_at && h("p", { className: "muted small" }, t("bind.since", { at: formatDateTime(binding.activated_at, i18n.locale) })),
+          binding.activated_at &&
+            h(
+              "p",
+              { className: "muted small" },
+              t("bind.since", { at: formatDateTime(binding.activated_at, i18n.locale) }),
+            ),
         ),
       ),
       errorNotice(error, i18n),

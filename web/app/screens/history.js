@@ -53,11 +53,17 @@ export function historyScreen({ api, i18n, query }) {
       ),
     );
     if (!loaded) return;
-    const more = h("button", { type: "button", className: "button block", onclick: () => loadMore(more) }, t("history.more"));
+    const more = h(
+      "button",
+      { type: "button", className: "button block", onclick: () => loadMore(more) },
+      t("history.more"),
+    );
     fill(
       list,
       errorNotice(error, i18n),
-      items.length === 0 && !error && h("p", { className: "empty muted" }, t(status ? "history.empty_status" : "history.empty")),
+      items.length === 0 &&
+        !error &&
+        h("p", { className: "empty muted" }, t(status ? "history.empty_status" : "history.empty")),
       items.map((item) => withdrawalRow(item, i18n)),
       nextCursor && more,
     );

@@ -30,7 +30,12 @@ export function kycScreen({ api, i18n }) {
     h("option", { value: "pass", i18n: "kyc.face_pass" }),
     h("option", { value: "fail", i18n: "kyc.face_fail" }),
   );
-  const face = h("div", { className: "field", hidden: true }, h("label", { for: "kyc-face", i18n: "kyc.face" }), faceCheck);
+  const face = h(
+    "div",
+    { className: "field", hidden: true },
+    h("label", { for: "kyc-face", i18n: "kyc.face" }),
+    faceCheck,
+  );
   const errorSlot = h("div", { "aria-live": "polite" });
   const submit = h("button", { className: "button primary block", type: "submit", i18n: "kyc.submit" });
   const form = h(
@@ -69,15 +74,30 @@ export function kycScreen({ api, i18n }) {
       h(
         "div",
         { className: "card" },
-        h("dl", { className: "facts" }, fact(t("kyc.current"), h("span", { className: "badge good", "data-testid": "kyc-level" }, t(`level.${overview.level}`)), null)),
-        verified && h("p", { className: "muted small" }, t("kyc.verified_as", { name: verified.real_name, id: verified.id_number })),
+        h(
+          "dl",
+          { className: "facts" },
+          fact(
+            t("kyc.current"),
+            h("span", { className: "badge good", "data-testid": "kyc-level" }, t(`level.${overview.level}`)),
+            null,
+          ),
+        ),
+        verified &&
+          h(
+            "p",
+            { className: "muted small" },
+            t("kyc.verified_as", { name: verified.real_name, id: verified.id_number }),
+          ),
       ),
       pending &&
         h(
           "div",
           { className: "notice notice-info", "data-testid": "kyc-pending" },
           t("kyc.pending", { level: pending.level, name: pending.real_name, id: pending.id_number }),
-          pending.auto_decide_at ? ` ${t("kyc.auto_decide", { at: formatDateTime(pending.auto_decide_at, i18n.locale) })}` : "",
+          pending.auto_decide_at
+            ? ` ${t("kyc.auto_decide", { at: formatDateTime(pending.auto_decide_at, i18n.locale) })}`
+            : "",
         ),
     );
     form.hidden = Boolean(pending) || overview.level === "L2";
@@ -86,7 +106,11 @@ export function kycScreen({ api, i18n }) {
 
   async function onSubmit(event) {
     event.preventDefault();
-    const request = { level: level.value, real_name: realName.value.trim(), id_number: idNumber.value.trim().toUpperCase() };
+    const request = {
+      level: level.value,
+      real_name: realName.value.trim(),
+      id_number: idNumber.value.trim().toUpperCase(),
+    };
     if (level.value === "L2") request.face_check = faceCheck.value;
     setBusy(submit, true);
     error = null;

@@ -71,7 +71,13 @@ export function loginScreen({ api, i18n, session, navigate }) {
   const element = h(
     "section",
     { className: "login" },
-    h("div", { className: "brand" }, h("img", { src: "/shared/icon.svg", alt: "", width: 56, height: 56 }), h("p", { className: "brand-name", i18n: "app.name" }), h("p", { className: "muted", i18n: "login.tagline" })),
+    h(
+      "div",
+      { className: "brand" },
+      h("img", { src: "/shared/icon.svg", alt: "", width: 56, height: 56 }),
+      h("p", { className: "brand-name", i18n: "app.name" }),
+      h("p", { className: "muted", i18n: "login.tagline" }),
+    ),
     form,
     demo,
   );

@@ -31,7 +31,11 @@ export function myScreen({ api, i18n, session, navigate }) {
 
   function render() {
     if (error) {
-      fill(element, errorNotice(error, i18n), h("button", { className: "button", type: "button", onclick: load }, t("common.retry")));
+      fill(
+        element,
+        errorNotice(error, i18n),
+        h("button", { className: "button", type: "button", onclick: load }, t("common.retry")),
+      );
       return;
     }
     if (!data) return;
@@ -79,7 +83,12 @@ export function myScreen({ api, i18n, session, navigate }) {
       h(
         "div",
         { className: "card account" },
-        h("dl", { className: "facts" }, fact(t("my.phone"), me.phone ?? me.email), fact(t("my.account_id"), h("span", { className: "mono", "data-testid": "account-id" }, me.id))),
+        h(
+          "dl",
+          { className: "facts" },
+          fact(t("my.phone"), me.phone ?? me.email),
+          fact(t("my.account_id"), h("span", { className: "mono", "data-testid": "account-id" }, me.id)),
+        ),
         h("button", { className: "button danger block", type: "button", onclick: logout }, t("common.logout")),
       ),
     );
@@ -105,5 +114,11 @@ function pinSummary(me, { t, locale }) {
 }
 
 function menuItem(href, label, value) {
-  return h("a", { className: "menu-item", href }, h("span", {}, label), h("span", { className: "menu-value" }, value), h("span", { className: "chevron", "aria-hidden": "true" }, "›"));
+  return h(
+    "a",
+    { className: "menu-item", href },
+    h("span", {}, label),
+    h("span", { className: "menu-value" }, value),
+    h("span", { className: "chevron", "aria-hidden": "true" }, "›"),
+  );
 }

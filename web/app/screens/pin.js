@@ -22,7 +22,13 @@ export function pinScreen(context) {
   const entered = { smsCode: "", oldPin: "", newPin: "" };
 
   const element = h("section", { className: "pin-screen" }, loading(t));
-  const codeInput = h("input", { id: "pin-code", name: "sms_code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: 6 });
+  const codeInput = h("input", {
+    id: "pin-code",
+    name: "sms_code",
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    maxlength: 6,
+  });
 
   async function load() {
     try {
@@ -69,13 +75,21 @@ export function pinScreen(context) {
       "div",
       { className: "segmented", role: "group", "aria-label": t("pin.mode") },
       ["change", "reset"].map((option) =>
-        h("button", { type: "button", "aria-pressed": String(mode === option), onclick: () => choose(option) }, t(`pin.mode_${option}`)),
+        h(
+          "button",
+          { type: "button", "aria-pressed": String(mode === option), onclick: () => choose(option) },
+          t(`pin.mode_${option}`),
+        ),
       ),
     );
   }
 
   function codeStep() {
-    const send = h("button", { className: "button block", type: "button", onclick: () => sendCode(send) }, t(sentTo ? "pin.resend" : "pin.send_code"));
+    const send = h(
+      "button",
+      { className: "button block", type: "button", onclick: () => sendCode(send) },
+      t(sentTo ? "pin.resend" : "pin.send_code"),
+    );
     const next = h("button", { className: "button primary block", type: "submit" }, t("pin.next"));
     return h(
       "form",
@@ -140,7 +154,10 @@ export function pinScreen(context) {
   }
 
   async function save() {
-    const body = mode === "change" ? { pin: entered.newPin, old_pin: entered.oldPin } : { pin: entered.newPin, sms_code: entered.smsCode };
+    const body =
+      mode === "change"
+        ? { pin: entered.newPin, old_pin: entered.oldPin }
+        : { pin: entered.newPin, sms_code: entered.smsCode };
     try {
       await api.put("/v1/pin", body);
       Object.assign(entered, { smsCode: "", oldPin: "", newPin: "" });

@@ -81,7 +81,11 @@ export function statusScreen({ api, i18n, session, params }) {
       h(
         "div",
         { className: `card status-hero status-hero-${withdrawal.status}` },
-        h("div", { className: "status-icon", "aria-hidden": "true" }, final ? icon(withdrawal.status === "settled" ? "check" : "cross") : h("span", { className: "spinner" })),
+        h(
+          "div",
+          { className: "status-icon", "aria-hidden": "true" },
+          final ? icon(withdrawal.status === "settled" ? "check" : "cross") : h("span", { className: "spinner" }),
+        ),
         h("p", { className: "status-amount" }, formatMoney(withdrawal.amount)),
         statusBadge(withdrawal.status, t),
         h("p", { className: "status-sentence", "data-testid": "status-sentence" }, statusSentence(withdrawal, i18n)),
@@ -98,11 +102,17 @@ export function statusScreen({ api, i18n, session, params }) {
           withdrawal.total_debit && fact(t("withdraw.total"), formatMoney(withdrawal.total_debit)),
           fact(t("status_page.to"), withdrawal.destination?.nickname ?? ""),
           fact(t("status_page.created"), formatDateTime(withdrawal.created_at, i18n.locale)),
-          withdrawal.transfer_bill_no && fact(t("status_page.bill"), h("span", { className: "mono" }, withdrawal.transfer_bill_no)),
+          withdrawal.transfer_bill_no &&
+            fact(t("status_page.bill"), h("span", { className: "mono" }, withdrawal.transfer_bill_no)),
           fact(t("status_page.id"), h("span", { className: "mono" }, withdrawal.id)),
         ),
       ),
-      h("div", { className: "card" }, h("h2", { className: "card-title" }, t("timeline.title")), timeline(withdrawal, i18n)),
+      h(
+        "div",
+        { className: "card" },
+        h("h2", { className: "card-title" }, t("timeline.title")),
+        timeline(withdrawal, i18n),
+      ),
       h("a", { className: "button block", href: "#/history" }, t("status_page.all")),
     );
   }

@@ -47,13 +47,27 @@ export function withdrawScreen({ api, i18n, navigate }) {
   });
   const quotePanel = h("div", { className: "quote", "aria-live": "polite", "data-testid": "quote" });
   const availableLine = h("span", { className: "muted small" });
-  const allButton = h("button", { type: "button", className: "button link", onclick: withdrawAll, i18n: "withdraw.all" });
-  const confirmButton = h("button", { type: "button", className: "button primary block", onclick: openPinPad, i18n: "withdraw.confirm" });
+  const allButton = h("button", {
+    type: "button",
+    className: "button link",
+    onclick: withdrawAll,
+    i18n: "withdraw.all",
+  });
+  const confirmButton = h("button", {
+    type: "button",
+    className: "button primary block",
+    onclick: openPinPad,
+    i18n: "withdraw.confirm",
+  });
   const submitErrorSlot = h("div", { "aria-live": "polite" });
 
   async function load() {
     try {
-      const [walletData, meData, bindings] = await Promise.all([api.get("/v1/wallet"), api.get("/v1/me"), api.get("/v1/bindings")]);
+      const [walletData, meData, bindings] = await Promise.all([
+        api.get("/v1/wallet"),
+        api.get("/v1/me"),
+        api.get("/v1/bindings"),
+      ]);
       wallet = walletData;
       me = meData;
       binding = bindings.items.find((item) => item.status === "active") ?? null;
@@ -84,14 +98,24 @@ export function withdrawScreen({ api, i18n, navigate }) {
           "div",
           { className: "destination" },
           h("div", { className: "wechat-mark", "aria-hidden": "true" }, "W"),
-          h("div", {}, h("p", { className: "destination-name" }, binding.nickname), h("p", { className: "muted small mono" }, binding.openid)),
+          h(
+            "div",
+            {},
+            h("p", { className: "destination-name" }, binding.nickname),
+            h("p", { className: "muted small mono" }, binding.openid),
+          ),
         ),
       ),
       h(
         "div",
         { className: "card" },
         h("label", { className: "amount-label", for: "withdraw-amount", i18n: "withdraw.amount" }),
-        h("div", { className: "amount-row" }, h("span", { className: "currency", "aria-hidden": "true" }, "¥"), amountInput),
+        h(
+          "div",
+          { className: "amount-row" },
+          h("span", { className: "currency", "aria-hidden": "true" }, "¥"),
+          amountInput,
+        ),
         h("div", { className: "amount-meta" }, availableLine, allButton),
       ),
       quotePanel,
@@ -108,7 +132,8 @@ export function withdrawScreen({ api, i18n, navigate }) {
       { className: "card" },
       h("h2", { className: "card-title" }, t("withdraw.before")),
       !binding && h("p", {}, t("withdraw.need_binding"), " ", h("a", { href: "#/bind" }, t("withdraw.go_bind"))),
-      !me.pin_set && h("p", {}, t("withdraw.need_pin"), " ", h("a", { href: "#/pin?next=withdraw" }, t("withdraw.go_pin"))),
+      !me.pin_set &&
+        h("p", {}, t("withdraw.need_pin"), " ", h("a", { href: "#/pin?next=withdraw" }, t("withdraw.go_pin"))),
     );
   }
 
@@ -128,22 +153,34 @@ export function withdrawScreen({ api, i18n, navigate }) {
   }
 
   function quoteView() {
-    if (quoting) return h("p", { className: "quote-status" }, h("span", { className: "spinner" }), " ", t("withdraw.quoting"));
+    if (quoting) {
+      return h("p", { className: "quote-status" }, h("span", { className: "spinner" }), " ", t("withdraw.quoting"));
+    }
     if (quoteError) return errorNotice(quoteError, i18n);
     if (!quote) return h("p", { className: "quote-status muted" }, t("withdraw.enter_amount"));
     const limits = quote.limits_after;
     const arrival =
       quote.review === "auto"
         ? t("withdraw.arrives_by", { at: formatDateTime(quote.expected_settlement_at, i18n.locale) })
-        : t("withdraw.manual_review", { reasons: quote.review_reasons.map((reason) => t(`reason.${reason}`)).join(t("withdraw.list_separator")) });
+        : t("withdraw.manual_review", {
+            reasons: quote.review_reasons.map((reason) => t(`reason.${reason}`)).join(t("withdraw.list_separator")),
+          });
     return h(
       "dl",
       { className: "facts quote-facts" },
       fact(t("withdraw.fee"), formatMoney(quote.fee), "quote-fee"),
       fact(t("withdraw.total"), h("strong", {}, formatMoney(quote.total_debit)), "quote-total"),
       fact(t("withdraw.arrives"), formatMoney(quote.arrives), "quote-arrives"),
-      fact(t("withdraw.arrival"), h("span", { className: quote.review === "auto" ? "" : "badge warn" }, arrival), "quote-arrival"),
-      fact(t("withdraw.daily_after"), `${formatMoney(limits.daily_remaining)} · ${t("my.count", { count: limits.daily_count_remaining })}`, "quote-daily"),
+      fact(
+        t("withdraw.arrival"),
+        h("span", { className: quote.review === "auto" ? "" : "badge warn" }, arrival),
+        "quote-arrival",
+      ),
+      fact(
+        t("withdraw.daily_after"),
+        `${formatMoney(limits.daily_remaining)} · ${t("my.count", { count: limits.daily_count_remaining })}`,
+        "quote-daily",
+      ),
       fact(t("withdraw.monthly_after"), formatMoney(limits.monthly_remaining), "quote-monthly"),
       fact(t("withdraw.free_after"), formatMoney(quote.fee_free_quota_after), "quote-free"),
     );
@@ -183,14 +220,21 @@ export function withdrawScreen({ api, i18n, navigate }) {
     try {
       for (let attemptNo = 1; ; attemptNo++) {
         try {
-          const result = await api.post("/v1/withdrawals/quote", { amount: priced, binding_id: binding.id }, { signal: quoteAbort.signal });
+          const result = await api.post(
+            "/v1/withdrawals/quote",
+            { amount: priced, binding_id: binding.id },
+            { signal: quoteAbort.signal },
+          );
           if (seq !== quoteSeq) return;
           quote = result;
           quoteError = null;
           if (priced !== amount) amountInput.value = priced;
           break;
         } catch (failure) {
-          const shortBy = failure.code === "INSUFFICIENT_BALANCE" ? parseFen(failure.details.requested) - parseFen(failure.details.available) : 0n;
+          const shortBy =
+            failure.code === "INSUFFICIENT_BALANCE"
+              ? parseFen(failure.details.requested) - parseFen(failure.details.available)
+              : 0n;
           const lower = parseFen(priced) - shortBy;
           if (!fitBalance || shortBy <= 0n || lower <= 0n || attemptNo >= FIT_ATTEMPTS_MAX) throw failure;
           priced = fenToWire(lower);
@@ -215,7 +259,12 @@ export function withdrawScreen({ api, i18n, navigate }) {
 
   function withdrawAll() {
     const limits = wallet.limits;
-    const most = minAmount(wallet.available, limits.per_transaction_max, limits.daily_remaining, limits.monthly_remaining);
+    const most = minAmount(
+      wallet.available,
+      limits.per_transaction_max,
+      limits.daily_remaining,
+      limits.monthly_remaining,
+    );
     clearTimeout(quoteTimer);
     amountInput.value = most;
     submitError = null;
@@ -233,7 +282,15 @@ export function withdrawScreen({ api, i18n, navigate }) {
       "div",
       { className: "sheet-summary" },
       h("p", { className: "sheet-amount" }, formatMoney(priced.amount)),
-      h("p", { className: "muted small" }, t("withdraw.sheet_summary", { nickname: priced.destination.nickname, fee: formatMoney(priced.fee), total: formatMoney(priced.total_debit) })),
+      h(
+        "p",
+        { className: "muted small" },
+        t("withdraw.sheet_summary", {
+          nickname: priced.destination.nickname,
+          fee: formatMoney(priced.fee),
+          total: formatMoney(priced.total_debit),
+        }),
+      ),
     );
     pinSheet({
       i18n,
@@ -251,12 +308,16 @@ export function withdrawScreen({ api, i18n, navigate }) {
     if (submitting) return;
     submitting = true;
     sheet.setBusy(true);
-    sheet.showMessage(h("p", { className: "quote-status" }, h("span", { className: "spinner" }), " ", t("withdraw.submitting")));
+    sheet.showMessage(
+      h("p", { className: "quote-status" }, h("span", { className: "spinner" }), " ", t("withdraw.submitting")),
+    );
     renderDynamic();
     const body = { amount: priced.amount, binding_id: binding.id, pin, quote_id: priced.quote_id };
     if (!attempt || !sameRequest(attempt.body, body)) attempt = { key: newIdempotencyKey(), body };
     try {
-      const withdrawal = await api.post("/v1/withdrawals", attempt.body, { headers: { "Idempotency-Key": attempt.key } });
+      const withdrawal = await api.post("/v1/withdrawals", attempt.body, {
+        headers: { "Idempotency-Key": attempt.key },
+      });
       attempt = null;
       sheet.close();
       navigate(`#/status/${withdrawal.id}`);
@@ -272,7 +333,10 @@ export function withdrawScreen({ api, i18n, navigate }) {
     const sentence = h("p", { className: "notice notice-error", role: "alert" }, describeError(failure, i18n));
     if (failure.outcomeUnknown) {
       // Keep `attempt`: the retry sends the same body with the same key.
-      sheet.showMessage(sentence, h("button", { type: "button", className: "button primary block", onclick: retry }, t("common.retry")));
+      sheet.showMessage(
+        sentence,
+        h("button", { type: "button", className: "button primary block", onclick: retry }, t("common.retry")),
+      );
       return;
     }
     attempt = null;
@@ -281,11 +345,19 @@ export function withdrawScreen({ api, i18n, navigate }) {
       sheet.clear();
       sheet.setBusy(false);
     } else if (failure.code === "PIN_LOCKED") {
-      sheet.showMessage(sentence, h("a", { className: "button block", href: "#/pin?mode=reset" }, t("withdraw.reset_pin")));
+      sheet.showMessage(
+        sentence,
+        h("a", { className: "button block", href: "#/pin?mode=reset" }, t("withdraw.reset_pin")),
+      );
     } else {
       sheet.close();
       submitError = failure;
-      if (failure.code === "QUOTE_EXPIRED" || failure.code === "INSUFFICIENT_BALANCE" || failure.code === "LIMIT_EXCEEDED") reload();
+      if (
+        failure.code === "QUOTE_EXPIRED" ||
+        failure.code === "INSUFFICIENT_BALANCE" ||
+        failure.code === "LIMIT_EXCEEDED"
+      )
+        reload();
     }
   }
 

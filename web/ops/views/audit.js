@@ -35,7 +35,12 @@ export function auditView({ api, i18n }) {
   function render() {
     fill(
       element,
-      h("div", { className: "view-head" }, h("h1", {}, t("audit.title")), h("button", { type: "button", className: "button", onclick: () => load() }, t("common.refresh"))),
+      h(
+        "div",
+        { className: "view-head" },
+        h("h1", {}, t("audit.title")),
+        h("button", { type: "button", className: "button", onclick: () => load() }, t("common.refresh")),
+      ),
       errorNotice(error, i18n),
       !loaded && h("p", { className: "muted" }, t("common.loading")),
       loaded && items.length === 0 && !error && h("p", { className: "panel empty muted" }, t("audit.empty")),
@@ -49,12 +54,19 @@ export function auditView({ api, i18n }) {
             h(
               "thead",
               {},
-              h("tr", {}, ["audit.at", "audit.operator", "audit.action", "audit.target", "audit.outcome", "audit.details"].map((key) => h("th", { scope: "col" }, t(key)))),
+              h(
+                "tr",
+                {},
+                ["audit.at", "audit.operator", "audit.action", "audit.target", "audit.outcome", "audit.details"].map(
+                  (key) => h("th", { scope: "col" }, t(key)),
+                ),
+              ),
             ),
             h("tbody", {}, items.map(row)),
           ),
         ),
-      nextCursor !== null && h("button", { type: "button", className: "button", onclick: () => load({ more: true }) }, t("audit.older")),
+      nextCursor !== null &&
+        h("button", { type: "button", className: "button", onclick: () => load({ more: true }) }, t("audit.older")),
     );
   }
 
@@ -66,31 +78,48 @@ export function auditView({ api, i18n }) {
       h("td", { className: "nowrap" }, formatTimestamp(record.at, i18n.locale)),
       h("td", { className: "mono nowrap" }, record.operator_id),
       h("td", {}, i18n.has(`action.${record.action}`) ? t(`action.${record.action}`) : record.action),
-      h("td", {}, h("span", { className: "muted small" }, `${target.kind} `), h("span", { className: "mono" }, target.id), target.account_id && target.account_id !== target.id ? h("div", { className: "mono muted small" }, target.account_id) : null),
       h(
         "td",
         {},
-        h("span", { className: record.outcome === "succeeded" ? "badge good" : "badge bad" }, t(`audit.outcome.${record.outcome}`)),
+        h("span", { className: "muted small" }, `${target.kind} `),
+        h("span", { className: "mono" }, target.id),
+        target.account_id && target.account_id !== target.id
+          ? h("div", { className: "mono muted small" }, target.account_id)
+          : null,
+      ),
+      h(
+        "td",
+        {},
+        h(
+          "span",
+          { className: record.outcome === "succeeded" ? "badge good" : "badge bad" },
+          t(`audit.outcome.${record.outcome}`),
+        ),
         record.error_code && h("div", { className: "mono small" }, record.error_code),
       ),
       h("td", {}, details(record.details)),
     );
   }
 
-  function details(value) {
-    const entries = Object.entries(value ?? {}).filter(([, v]) => v !== null && v !== undefined);
+  function details(fields) {
+    const entries = Object.entries(fields ?? {}).filter(([, value]) => value !== null && value !== undefined);
     if (entries.length === 0) return "—";
     return h(
       "dl",
       { className: "inline-facts" },
-      entries.map(([name, v]) => [h("dt", {}, i18n.has(`field.${name}`) ? t(`field.${name}`) : name), h("dd", {}, present(name, v))]),
+      entries.map(([name, value]) => [
+        h("dt", {}, i18n.has(`field.${name}`) ? t(`field.${name}`) : name),
+        h("dd", {}, present(name, value)),
+      ]),
     );
   }
 
-  function present(name, v) {
-    if (name === "amount" && typeof v === "string") return formatMoney(v);
-    if (typeof v === "object") return Object.entries(v).map(([k, inner]) => `${k}: ${inner}`).join(", ");
-    return String(v);
+  function present(name, value) {
+    if (name === "amount" && typeof value === "string") return formatMoney(value);
+    if (typeof value !== "object") return String(value);
+    return Object.entries(value)
+      .map(([key, inner]) => `${key}: ${inner}`)
+      .join(", ");
   }
 
   load();

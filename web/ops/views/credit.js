@@ -13,8 +13,19 @@ export function creditView({ api, i18n, query, changed }) {
   let error = null;
   let result = null;
 
-  const account = h("input", { id: "credit-account", name: "account", autocomplete: "off", value: query.get("account") ?? "" });
-  const amount = h("input", { id: "credit-amount", name: "amount", inputmode: "decimal", autocomplete: "off", placeholder: "100.00" });
+  const account = h("input", {
+    id: "credit-account",
+    name: "account",
+    autocomplete: "off",
+    value: query.get("account") ?? "",
+  });
+  const amount = h("input", {
+    id: "credit-amount",
+    name: "amount",
+    inputmode: "decimal",
+    autocomplete: "off",
+    placeholder: "100.00",
+  });
   const memo = h("input", { id: "credit-memo", name: "memo", maxlength: 200, autocomplete: "off" });
   memo.value = t("credit.memo_default");
   const submit = h("button", { type: "submit", className: "button primary", i18n: "credit.submit" });
@@ -33,7 +44,9 @@ export function creditView({ api, i18n, query, changed }) {
         "p",
         { className: "quick" },
         h("span", { className: "muted small", i18n: "credit.demo" }),
-        DEMO_ACCOUNTS.map((id) => h("button", { type: "button", className: "button link mono", onclick: () => (account.value = id) }, id)),
+        DEMO_ACCOUNTS.map((id) =>
+          h("button", { type: "button", className: "button link mono", onclick: () => (account.value = id) }, id),
+        ),
       ),
       h("div", { className: "field" }, h("label", { for: "credit-amount", i18n: "credit.amount" }), amount),
       h("div", { className: "field" }, h("label", { for: "credit-memo", i18n: "credit.memo" }), memo),
@@ -74,7 +87,10 @@ export function creditView({ api, i18n, query, changed }) {
     submit.disabled = true;
     submit.setAttribute("aria-busy", "true");
     try {
-      result = await api.post(`/v1/ops/accounts/${encodeURIComponent(id)}/credit`, { amount: fenToWire(fen), memo: memo.value.trim() });
+      result = await api.post(`/v1/ops/accounts/${encodeURIComponent(id)}/credit`, {
+        amount: fenToWire(fen),
+        memo: memo.value.trim(),
+      });
       changed();
     } catch (failure) {
       error = failure;

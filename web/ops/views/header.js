@@ -15,7 +15,12 @@ export function headerTools({ api, i18n, session, toast, navigate, workerStepped
   let operator = null;
   let timer = null;
 
-  const light = h("button", { type: "button", className: "ledger", "data-testid": "ledger", onclick: () => refreshLedger() });
+  const light = h("button", {
+    type: "button",
+    className: "ledger",
+    "data-testid": "ledger",
+    onclick: () => refreshLedger(),
+  });
   const step = h("button", { type: "button", className: "button", onclick: runStep, "data-testid": "worker-step" });
   const who = h("span", { className: "muted small" });
   const logout = h("button", { type: "button", className: "button link", onclick: signOut });

@@ -8,7 +8,13 @@ import { errorNotice } from "/shared/errors.js";
 export function loginView({ api, i18n, session, navigate }) {
   let error = null;
   const email = h("input", { id: "ops-email", name: "email", type: "email", autocomplete: "username", required: true });
-  const password = h("input", { id: "ops-password", name: "password", type: "password", autocomplete: "current-password", required: true });
+  const password = h("input", {
+    id: "ops-password",
+    name: "password",
+    type: "password",
+    autocomplete: "current-password",
+    required: true,
+  });
   const submit = h("button", { className: "button primary block", type: "submit", i18n: "login.submit" });
   const errorSlot = h("div", { "aria-live": "polite" });
   const fillDemo = h("button", {
@@ -43,7 +49,11 @@ export function loginView({ api, i18n, session, navigate }) {
     error = null;
     render();
     try {
-      const tokens = await api.post("/v1/auth/login", { email: email.value.trim(), password: password.value }, { auth: false });
+      const tokens = await api.post(
+        "/v1/auth/login",
+        { email: email.value.trim(), password: password.value },
+        { auth: false },
+      );
       session.save(tokens);
       const me = await api.get("/v1/me");
       if (me.role !== "operator") {
@@ -53,7 +63,10 @@ export function loginView({ api, i18n, session, navigate }) {
       password.value = "";
       navigate("#/queue");
     } catch (failure) {
-      error = failure.code === "UNAUTHENTICATED" ? { ...failure, code: "LOGIN_FAILED", details: { field: "email" } } : failure;
+      error =
+        failure.code === "UNAUTHENTICATED"
+          ? { ...failure, code: "LOGIN_FAILED", details: { field: "email" } }
+          : failure;
       render();
     } finally {
       submit.disabled = false;

@@ -50,7 +50,8 @@ export function queueView({ api, i18n, toast, changed }) {
         "div",
         { className: "view-head" },
         h("h1", {}, t("queue.title")),
-        items && h("span", { className: "badge", "data-testid": "queue-count" }, t("queue.count", { count: items.length })),
+        items &&
+          h("span", { className: "badge", "data-testid": "queue-count" }, t("queue.count", { count: items.length })),
         h("button", { type: "button", className: "button", onclick: load }, t("common.refresh")),
       ),
       errorNotice(error, i18n),
@@ -73,7 +74,12 @@ export function queueView({ api, i18n, toast, changed }) {
     const id = withdrawal.id;
     return h(
       "article",
-      { className: "panel queue-item", "data-testid": "queue-item", "data-withdrawal-id": id, "aria-labelledby": `item-${id}` },
+      {
+        className: "panel queue-item",
+        "data-testid": "queue-item",
+        "data-withdrawal-id": id,
+        "aria-labelledby": `item-${id}`,
+      },
       h(
         "header",
         { className: "item-head" },
@@ -83,7 +89,10 @@ export function queueView({ api, i18n, toast, changed }) {
         h(
           "span",
           { className: "muted small" },
-          t("queue.waiting", { at: formatTimestamp(item.waiting_since, i18n.locale), ago: formatFromNow(item.waiting_since, i18n.locale) }),
+          t("queue.waiting", {
+            at: formatTimestamp(item.waiting_since, i18n.locale),
+            ago: formatFromNow(item.waiting_since, i18n.locale),
+          }),
         ),
       ),
       reasonBadges(item.reasons, t),
@@ -103,11 +112,30 @@ export function queueView({ api, i18n, toast, changed }) {
     const account = item.account;
     const recent = account.recent_withdrawals ?? [];
     const rows = [
-      [t("queue.account_id"), h("span", {}, h("span", { className: "mono" }, item.account_id), " ", h("a", { className: "nowrap", href: `#/credit?account=${encodeURIComponent(item.account_id)}` }, t("queue.top_up")))],
+      [
+        t("queue.account_id"),
+        h(
+          "span",
+          {},
+          h("span", { className: "mono" }, item.account_id),
+          " ",
+          h(
+            "a",
+            { className: "nowrap", href: `#/credit?account=${encodeURIComponent(item.account_id)}` },
+            t("queue.top_up"),
+          ),
+        ),
+      ],
       [t("queue.level"), t(`level.${account.level}`)],
-      [t("queue.balances"), t("queue.balances_value", { available: formatMoney(account.available), held: formatMoney(account.held) })],
+      [
+        t("queue.balances"),
+        t("queue.balances_value", { available: formatMoney(account.available), held: formatMoney(account.held) }),
+      ],
       [t("queue.frozen"), account.frozen ? h("span", { className: "badge bad" }, t("common.yes")) : t("common.no")],
-      [t("queue.binding_age"), account.binding_age_secs === null ? "—" : formatSeconds(account.binding_age_secs, i18n.locale)],
+      [
+        t("queue.binding_age"),
+        account.binding_age_secs === null ? "—" : formatSeconds(account.binding_age_secs, i18n.locale),
+      ],
       [
         t("queue.recent"),
         recent.length === 0
@@ -115,11 +143,25 @@ export function queueView({ api, i18n, toast, changed }) {
           : h(
               "ul",
               { className: "recent" },
-              recent.map((w) => h("li", {}, statusBadge(w.status, t), " ", formatMoney(w.amount), " · ", formatTimestamp(w.created_at, i18n.locale))),
+              recent.map((w) =>
+                h(
+                  "li",
+                  {},
+                  statusBadge(w.status, t),
+                  " ",
+                  formatMoney(w.amount),
+                  " · ",
+                  formatTimestamp(w.created_at, i18n.locale),
+                ),
+              ),
             ),
       ],
     ];
-    return h("dl", { className: "facts" }, rows.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
+    return h(
+      "dl",
+      { className: "facts" },
+      rows.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
+    );
   }
 
   function actions(item) {
@@ -130,10 +172,20 @@ export function queueView({ api, i18n, toast, changed }) {
       { className: "item-actions" },
       h(
         "button",
-        { type: "button", className: "button primary", disabled: working, "aria-busy": working ? "true" : null, onclick: () => approve(id) },
+        {
+          type: "button",
+          className: "button primary",
+          disabled: working,
+          "aria-busy": working ? "true" : null,
+          onclick: () => approve(id),
+        },
         t(item.queue === "parked_payout" ? "queue.retry_payout" : "queue.approve"),
       ),
-      h("button", { type: "button", className: "button danger", disabled: working, onclick: () => openReject(id) }, t("queue.reject")),
+      h(
+        "button",
+        { type: "button", className: "button danger", disabled: working, onclick: () => openReject(id) },
+        t("queue.reject"),
+      ),
     );
   }
 
@@ -146,7 +198,11 @@ export function queueView({ api, i18n, toast, changed }) {
       h(
         "div",
         { className: "item-actions" },
-        h("button", { type: "submit", className: "button danger", disabled: working, "aria-busy": working ? "true" : null }, t("queue.confirm_reject")),
+        h(
+          "button",
+          { type: "submit", className: "button danger", disabled: working, "aria-busy": working ? "true" : null },
+          t("queue.confirm_reject"),
+        ),
         h("button", { type: "button", className: "button", onclick: closeReject }, t("common.cancel")),
       ),
     );
@@ -170,7 +226,11 @@ export function queueView({ api, i18n, toast, changed }) {
 
   async function reject(event, id) {
     event.preventDefault();
-    await decide(id, () => api.post(`/v1/ops/withdrawals/${id}/reject`, { reason: reasonInput.value.trim() }), "queue.rejected");
+    await decide(
+      id,
+      () => api.post(`/v1/ops/withdrawals/${id}/reject`, { reason: reasonInput.value.trim() }),
+      "queue.rejected",
+    );
   }
 
   async function decide(id, request, doneKey) {
@@ -194,7 +254,12 @@ export function queueView({ api, i18n, toast, changed }) {
     return h(
       "article",
       { className: "panel decided-item", "data-testid": "decided-item", "data-withdrawal-id": withdrawal.id },
-      h("header", { className: "item-head" }, h("h3", {}, formatMoney(withdrawal.amount)), statusBadge(withdrawal.status, t)),
+      h(
+        "header",
+        { className: "item-head" },
+        h("h3", {}, formatMoney(withdrawal.amount)),
+        statusBadge(withdrawal.status, t),
+      ),
       withdrawalFacts(withdrawal, i18n),
       historyTable(withdrawal, i18n),
     );

@@ -29,7 +29,11 @@ export function withdrawalFacts(withdrawal, i18n) {
     withdrawal.failure_reason && [t("wd.failure"), withdrawal.failure_reason],
     withdrawal.transfer_bill_no && [t("wd.bill"), h("span", { className: "mono" }, withdrawal.transfer_bill_no)],
   ].filter(Boolean);
-  return h("dl", { className: "facts" }, rows.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
+  return h(
+    "dl",
+    { className: "facts" },
+    rows.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
+  );
 }
 
 /** The status history, oldest first. */
@@ -39,13 +43,35 @@ export function historyTable(withdrawal, i18n) {
     "table",
     { className: "table compact", "data-testid": "history" },
     h("caption", { className: "visually-hidden" }, t("wd.history")),
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("wd.when")), h("th", { scope: "col" }, t("wd.status")), h("th", { scope: "col" }, t("wd.by")))),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        h("th", { scope: "col" }, t("wd.when")),
+        h("th", { scope: "col" }, t("wd.status")),
+        h("th", { scope: "col" }, t("wd.by")),
+      ),
+    ),
     h(
       "tbody",
       {},
-      h("tr", {}, h("td", {}, formatTimestamp(withdrawal.created_at, locale)), h("td", {}, t("wd.submitted")), h("td", {}, "—")),
+      h(
+        "tr",
+        {},
+        h("td", {}, formatTimestamp(withdrawal.created_at, locale)),
+        h("td", {}, t("wd.submitted")),
+        h("td", {}, "—"),
+      ),
       (withdrawal.history ?? []).map((change) =>
-        h("tr", {}, h("td", {}, formatTimestamp(change.at, locale)), h("td", {}, statusBadge(change.status, t)), h("td", { className: "mono" }, change.by ?? "—")),
+        h(
+          "tr",
+          {},
+          h("td", {}, formatTimestamp(change.at, locale)),
+          h("td", {}, statusBadge(change.status, t)),
+          h("td", { className: "mono" }, change.by ?? "—"),
+        ),
       ),
     ),
   );

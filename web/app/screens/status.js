@@ -18,6 +18,7 @@ export function statusScreen({ api, i18n, session, params }) {
   let live = "connecting"; // "connecting" | "live" | "reconnecting" | "done"
   let stream = null;
   let fetching = null;
+  let fetchAgain = false;
 
   const element = h("section", { className: "status-screen" }, loading(t));
 
@@ -49,9 +50,17 @@ export function statusScreen({ api, i18n, session, params }) {
     });
   }
 
-  /** The full record (with its status history); one request at a time. */
+  /**
+   * The full record (with its status history), one request at a time. A call
+   * while one is in flight asks again once it is back: the answer in flight
+   * may predate the event that asked, and must not have the last word.
+   */
   function refetch() {
-    fetching ??= api
+    if (fetching) {
+      fetchAgain = true;
+      return;
+    }
+    fetching = api
       .get(`/v1/withdrawals/${encodeURIComponent(id)}`)
       .then((latest) => {
         withdrawal = latest;
@@ -62,6 +71,11 @@ export function statusScreen({ api, i18n, session, params }) {
       })
       .finally(() => {
         fetching = null;
+        if (fetchAgain) {
+          fetchAgain = false;
+          refetch();
+          return;
+        }
         if (withdrawal && FINAL_STATUSES.has(withdrawal.status)) {
           live = "done";
           stream?.close();

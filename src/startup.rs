@@ -243,6 +243,7 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services, mocks: 
             .app_data(web::PathConfig::default().error_handler(path_error))
             .app_data(web::JsonConfig::default().error_handler(json_error))
             .configure(routes)
+            .configure(crate::routes::web::configure)
             .configure(move |config| {
                 if let Some(mock_wechat) = mock_wechat {
                     config.app_data(mock_wechat).app_data(sms_outbox).configure(mock_routes);

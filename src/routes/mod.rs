@@ -15,6 +15,7 @@ pub mod pin;
 pub mod review;
 pub mod system;
 pub mod views;
+pub mod web;
 pub mod withdrawals;
 
 /// Answers any path no route matched, in the catalogue's shape.

@@ -1,0 +1,163 @@
+// Talks to walletgate over HTTP to set the stage for a test quickly: users,
+// WeChat bindings (through the mock consent form, as a browser would post
+// it), PINs, top-ups and withdrawals. The tests then drive the screens.
+
+const BASE = () => process.env.E2E_BASE_URL_RESOLVED;
+export const PASSWORD = "e2e-password-1";
+export const PIN = "135790";
+export const WRONG_PIN = "864209";
+export const OPERATOR = { email: "ops@walletgate.test", password: "operator-demo" };
+
+const usedPhones = new Set();
+
+/** A mainland mobile number no other test in this run uses. */
+export function uniquePhone() {
+  for (;;) {
+    const phone = `139${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
+    if (!usedPhones.has(phone)) {
+      usedPhones.add(phone);
+      return phone;
+    }
+  }
+}
+
+export async function call(
+  method,
+  path,
+  { token, body, headers = {}, redirect = "follow", accept = "application/json" } = {},
+) {
+  const response = await fetch(`${BASE()}${path}`, {
+    method,
+    redirect,
+    headers: {
+      Accept: accept,
+      ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: response.status, headers: response.headers, json, text };
+}
+
+async function ok(promise, what) {
+  const response = await promise;
+  if (response.status >= 300) throw new Error(`${what}: HTTP ${response.status} ${response.text.slice(0, 300)}`);
+  return response.json;
+}
+
+export async function login(credentials) {
+  const tokens = await ok(call("POST", "/v1/auth/login", { body: credentials }), "log in");
+  return tokens.access_token;
+}
+
+/** A fresh L0 user with an empty wallet: `{ phone, password, token, accountId }`. */
+export async function newUser() {
+  const phone = uniquePhone();
+  const profile = await ok(call("POST", "/v1/auth/register", { body: { phone, password: PASSWORD } }), "register");
+  const token = await login({ phone, password: PASSWORD });
+  return { phone, password: PASSWORD, token, accountId: profile.id };
+}
+
+export async function operatorToken() {
+  return login(OPERATOR);
+}
+
+export async function topUp(accountId, amount) {
+  const token = await operatorToken();
+  return ok(
+    call("POST", `/v1/ops/accounts/${accountId}/credit`, { token, body: { amount, memo: "e2e top-up" } }),
+    "top up",
+  );
+}
+
+/** The newest SMS code texted to `phone` for `purpose`. */
+export async function latestCode(phone, purpose) {
+  const outbox = await ok(call("GET", `/mock/sms/outbox?phone=${phone}`), "read the SMS outbox");
+  const message = outbox.items.find((item) => item.purpose === purpose);
+  if (!message) throw new Error(`no ${purpose} SMS for ${phone}`);
+  return message.code;
+}
+
+/** Starts a binding and consents at the mock WeChat as a new user; returns the binding id. */
+export async function authorizeWeChat(user, nickname = "李小龙") {
+  const started = await ok(call("POST", "/v1/bindings/wechat", { token: user.token, body: {} }), "start binding");
+  const authorize = new URL(started.authorize_url);
+  const form = new URLSearchParams({
+    appid: authorize.searchParams.get("appid"),
+    redirect_uri: authorize.searchParams.get("redirect_uri"),
+    response_type: "code",
+    scope: authorize.searchParams.get("scope"),
+    state: authorize.searchParams.get("state"),
+    action: "allow",
+    openid: "",
+    nickname,
+  });
+  const consent = await fetch(`${BASE()}/mock/wechat/connect/oauth2/authorize`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: form,
+  });
+  const callback = consent.headers.get("location");
+  if (!callback) throw new Error(`consent did not redirect: HTTP ${consent.status}`);
+  await ok(call("GET", new URL(callback).pathname + new URL(callback).search), "follow the callback");
+  return started.binding_id;
+}
+
+/** A binding confirmed with its SMS code; returns the binding id. */
+export async function bindWeChat(user, nickname) {
+  const bindingId = await authorizeWeChat(user, nickname);
+  const code = await latestCode(user.phone, "bind_wechat");
+  await ok(
+    call("POST", `/v1/bindings/${bindingId}/confirm`, { token: user.token, body: { sms_code: code } }),
+    "confirm binding",
+  );
+  return bindingId;
+}
+
+export async function setPin(user, pin = PIN) {
+  await ok(call("POST", "/v1/sms/codes", { token: user.token, body: { purpose: "set_pin" } }), "request set_pin code");
+  const code = await latestCode(user.phone, "set_pin");
+  await ok(call("PUT", "/v1/pin", { token: user.token, body: { pin, sms_code: code } }), "set PIN");
+}
+
+/** A user ready to withdraw: bound to WeChat, PIN set, `balance` in the wallet. */
+export async function readyUser({ balance = "500.00", nickname = "李小龙" } = {}) {
+  const user = await newUser();
+  user.bindingId = await bindWeChat(user, nickname);
+  await setPin(user);
+  if (balance) await topUp(user.accountId, balance);
+  return user;
+}
+
+export async function withdrawals(user) {
+  return (await ok(call("GET", "/v1/withdrawals", { token: user.token }), "list withdrawals")).items;
+}
+
+export async function wallet(user) {
+  return ok(call("GET", "/v1/wallet", { token: user.token }), "wallet");
+}
+
+const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+const ID_CHECK = "10X98765432";
+
+/** A resident ID number with a valid check character (GB 11643), born 1990-03-07. */
+export function residentId() {
+  const body = `11010519900307${String(Math.floor(Math.random() * 1000)).padStart(3, "0")}`;
+  const sum = [...body].reduce((total, digit, index) => total + Number(digit) * ID_WEIGHTS[index], 0);
+  return body + ID_CHECK[sum % 11];
+}
+
+/** The same number with a wrong check character. */
+export function withWrongCheck(id) {
+  const wrong = ID_CHECK[(ID_CHECK.indexOf(id.at(-1)) + 1) % ID_CHECK.length];
+  return id.slice(0, -1) + wrong;
+}

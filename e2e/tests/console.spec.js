@@ -1,0 +1,55 @@
+// The operator console beyond the review queue: who may use it, the worker
+// step, the ledger light and top-ups.
+
+import { test, expect, logInToConsole } from "../support/fixtures.js";
+import { newUser, wallet } from "../support/api.js";
+
+test("console: a wrong password and a user account are turned away", async ({ opsPage }) => {
+  const user = await newUser();
+  await opsPage.goto("/ops");
+  await opsPage.getByLabel("Email").fill("ops@walletgate.test");
+  await opsPage.getByLabel("Password").fill("not-the-password");
+  await opsPage.getByRole("button", { name: "Log in" }).click();
+  await expect(opsPage.getByRole("alert")).toHaveText("The email or password is incorrect.");
+
+  // A wallet user logging in by phone is not an operator.
+  await opsPage.evaluate(
+    async ([phone, password]) => {
+      const response = await fetch("/v1/auth/login", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ phone, password }),
+      });
+      localStorage.setItem("walletgate.ops.access_token", (await response.json()).access_token);
+    },
+    [user.phone, user.password],
+  );
+  await opsPage.goto("/ops#/queue");
+  await expect(opsPage.getByRole("alert")).toHaveText("This needs an operator account.");
+});
+
+test("console: a top-up shows the new balance, the worker step reports, the ledger stays balanced", async ({
+  opsPage,
+}) => {
+  const user = await newUser();
+  await logInToConsole(opsPage);
+  await expect(opsPage.getByTestId("ledger")).toHaveAttribute("data-state", "balanced");
+
+  await opsPage.getByRole("link", { name: "Top up a demo wallet" }).click();
+  await opsPage.getByLabel("Account ID").fill(user.accountId);
+  await opsPage.getByLabel("Amount (yuan)").fill("12.3");
+  await opsPage.getByRole("button", { name: "Top up" }).click();
+  await expect(opsPage.getByTestId("credit-result")).toHaveText(
+    `Credited ¥12.30 to ${user.accountId}. Balance now ¥12.30 available, ¥0.00 held.`,
+  );
+  expect((await wallet(user)).available).toBe("12.30");
+
+  await opsPage.getByLabel("Account ID").fill("acc_nobody");
+  await opsPage.getByRole("button", { name: "Top up" }).click();
+  await expect(opsPage.getByRole("alert")).toHaveText("We could not find that account.");
+
+  await opsPage.getByRole("button", { name: "Run worker step" }).click();
+  await expect(opsPage.getByRole("status").filter({ hasText: /^Worker step: \d+ claimed, \d+ settled/ })).toBeVisible();
+  await expect(opsPage.getByTestId("ledger")).toHaveAttribute("data-state", "balanced");
+  await expect(opsPage.getByTestId("ledger")).toContainText("Ledger balanced");
+});

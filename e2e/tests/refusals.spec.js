@@ -1,0 +1,169 @@
+// One refusal per screen: each is shown as a sentence chosen from the error
+// code, with the numbers the person needs, never as a raw error body.
+
+import { test, expect, openAppAs, tapPin, logInToConsole } from "../support/fixtures.js";
+import {
+  PIN,
+  WRONG_PIN,
+  authorizeWeChat,
+  latestCode,
+  newUser,
+  readyUser,
+  residentId,
+  wallet,
+  withWrongCheck,
+} from "../support/api.js";
+
+test("log in: a wrong password, and registering a taken phone", async ({ page }) => {
+  const user = await newUser();
+  await page.goto("/app");
+  await page.getByLabel("Phone number").fill(user.phone);
+  await page.getByLabel("Password").fill("not-the-password");
+  await page.getByRole("button", { name: "Log in", exact: true }).click();
+  await expect(page.getByRole("alert")).toHaveText("The phone number or password is incorrect.");
+  await expect(page).toHaveURL(/#\/login$/);
+
+  await page.getByRole("button", { name: "New here? Create an account" }).click();
+  await page.getByLabel("Password").fill(user.password);
+  await page.getByRole("button", { name: "Register and log in" }).click();
+  await expect(page.getByRole("alert")).toHaveText("This login is already registered. Log in instead.");
+  await expect(page.locator("body")).not.toContainText("ALREADY_REGISTERED");
+});
+
+test("identity: an invalid ID number is refused; a valid one is reviewed and approved", async ({ page }) => {
+  const user = await newUser();
+  const id = residentId();
+  await openAppAs(page, user, "#/kyc");
+  await page.getByLabel("Real name").fill("王小明");
+  await page.getByLabel(/Resident ID number/).fill(withWrongCheck(id));
+  await page.getByRole("button", { name: "Submit for review" }).click();
+  await expect(page.getByRole("alert")).toHaveText(
+    "That ID number is not valid: check the 18 characters, the date of birth and the final check character.",
+  );
+
+  await page.getByLabel(/Resident ID number/).fill(id);
+  await page.getByRole("button", { name: "Submit for review" }).click();
+  await expect(page.getByTestId("kyc-pending")).toContainText("Your L1 request (**明");
+  // Identity checks are approved automatically after a few seconds; the screen keeps looking.
+  await expect(page.getByTestId("kyc-level")).toHaveText("Verified (L1)", { timeout: 20_000 });
+  await expect(page.getByTestId("kyc-pending")).toHaveCount(0);
+});
+
+test("binding: a wrong SMS code says how many tries are left", async ({ page }) => {
+  const user = await newUser();
+  await authorizeWeChat(user, "赵小六");
+  const code = await latestCode(user.phone, "bind_wechat");
+  const wrong = code === "000000" ? "111111" : "000000";
+  // The app picks up the binding waiting for its code.
+  await openAppAs(page, user, "#/bind");
+  await expect(page.getByTestId("bind-nickname")).toHaveText("赵*六");
+  await page.getByLabel("SMS code").fill(wrong);
+  await page.getByRole("button", { name: "Confirm binding" }).click();
+  await expect(page.getByRole("alert")).toHaveText("Wrong SMS code. 2 tries left.");
+  await page.getByLabel("SMS code").fill(code);
+  await page.getByRole("button", { name: "Confirm binding" }).click();
+  await expect(page.getByText("Withdrawals go to this WeChat wallet.")).toBeVisible();
+});
+
+test("PIN: a trivial PIN is refused, and two different entries are caught", async ({ page }) => {
+  const user = await newUser();
+  await openAppAs(page, user, "#/pin");
+  await page.getByRole("button", { name: "Send SMS code" }).click();
+  await expect(page.getByText(/Code sent to/)).toBeVisible();
+  await page.getByLabel("SMS code").fill(await latestCode(user.phone, "set_pin"));
+  await page.getByRole("button", { name: "Next" }).click();
+
+  await tapPin(page, "123456");
+  await tapPin(page, "135791");
+  await expect(page.getByRole("alert")).toHaveText("The two PINs differ. Choose your new PIN again.");
+  await tapPin(page, "123456");
+  await tapPin(page, "123456");
+  await expect(page.getByRole("alert")).toHaveText(
+    "That PIN is too easy to guess (repeated digits, a run like 123456, or a common PIN). Choose another.",
+  );
+  await expect(page.getByTestId("pin-step")).toHaveText("Choose a new 6-digit PIN");
+});
+
+test("withdraw: over the balance, over the limit, below the minimum, malformed; withdraw all fits", async ({
+  page,
+}) => {
+  const user = await readyUser({ balance: "500.00" });
+  await openAppAs(page, user, "#/withdraw");
+  const amount = page.getByLabel("Amount");
+  const quote = page.getByTestId("quote");
+  const confirm = page.getByRole("button", { name: "Withdraw", exact: true });
+
+  await amount.fill("600");
+  await expect(quote.getByRole("alert")).toHaveText("Not enough balance: ¥500.00 available, ¥600.00 needed.");
+  await expect(confirm).toBeDisabled();
+
+  await amount.fill("1200");
+  await expect(quote.getByRole("alert")).toHaveText("That is over your per-withdrawal limit: ¥1,000.00 left.");
+  await expect(confirm).toBeDisabled();
+
+  await amount.fill("0.05");
+  await expect(quote.getByRole("alert")).toHaveText("The minimum withdrawal is ¥0.10.");
+
+  await amount.fill("12.345");
+  await expect(quote.getByRole("alert")).toHaveText("Enter an amount in yuan with at most two decimals, e.g. 100.50.");
+
+  await page.getByRole("button", { name: "Withdraw all" }).click();
+  await expect(amount).toHaveValue("500.00");
+  await expect(quote.getByTestId("quote-total")).toHaveText("¥500.00");
+  await expect(confirm).toBeEnabled();
+});
+
+test("withdraw: five wrong PINs lock it, and the sheet says until when", async ({ page }) => {
+  const user = await readyUser();
+  await openAppAs(page, user, "#/withdraw");
+  await page.getByLabel("Amount").fill("50");
+  await expect(page.getByTestId("quote-total")).toHaveText("¥50.00");
+  await page.getByRole("button", { name: "Withdraw", exact: true }).click();
+  const sheet = page.getByRole("dialog", { name: "Enter payment PIN" });
+  for (const left of [4, 3, 2]) {
+    await tapPin(sheet, WRONG_PIN);
+    await expect(sheet.getByRole("alert")).toHaveText(`Wrong payment PIN. ${left} attempts left before it locks.`);
+  }
+  await tapPin(sheet, WRONG_PIN);
+  await expect(sheet.getByRole("alert")).toHaveText("Wrong payment PIN. One more wrong entry locks it.");
+  await tapPin(sheet, WRONG_PIN);
+  await expect(sheet.getByRole("alert")).toHaveText(
+    /^Your payment PIN is locked until .+ \(in 3 hours\)\. Reset it with an SMS code to unlock it now\.$/,
+  );
+  await expect(sheet.getByRole("link", { name: "Reset PIN" })).toBeVisible();
+  // Even the right PIN is refused now, and nothing was withdrawn.
+  await expect(sheet.getByRole("button", { name: "1", exact: true })).toBeDisabled();
+  expect((await wallet(user)).held).toBe("0.00");
+});
+
+test("review: an operator's rejection reaches the app with its reason, and the hold comes back", async ({
+  page,
+  opsPage,
+}) => {
+  const user = await readyUser({ balance: "500.00" });
+  await openAppAs(page, user, "#/withdraw");
+  await page.getByLabel("Amount").fill("80");
+  await expect(page.getByTestId("quote-total")).toHaveText("¥80.00");
+  await page.getByRole("button", { name: "Withdraw", exact: true }).click();
+  await tapPin(page.getByRole("dialog"), PIN);
+  await page.waitForURL(/#\/status\/wd_/);
+  const withdrawalId = page.url().split("/").pop();
+  await expect(page.getByTestId("status")).toHaveText("In review");
+
+  await logInToConsole(opsPage);
+  const item = opsPage.locator(`[data-testid="queue-item"][data-withdrawal-id="${withdrawalId}"]`);
+  await item.getByRole("button", { name: "Reject…" }).click();
+  await item.getByRole("button", { name: "Reject withdrawal" }).click();
+  await expect(item.getByRole("alert")).toHaveText("Give a reason of 1 to 200 characters.");
+  await item.getByLabel("Reason (shown to the user)").fill("destination looks wrong");
+  await item.getByRole("button", { name: "Reject withdrawal" }).click();
+  await expect(item).toHaveCount(0);
+
+  await expect(page.getByTestId("status")).toHaveText("Rejected");
+  await expect(page.getByTestId("status-sentence")).toHaveText(
+    "Rejected: destination looks wrong. The money is back in your balance.",
+  );
+  await page.getByRole("link", { name: "My" }).click();
+  await expect(page.getByTestId("available")).toHaveText("¥500.00");
+  await expect(page.getByTestId("held")).toHaveText("¥0.00");
+});

@@ -1,0 +1,118 @@
+// The wallet app's shell: language, session, API client and a hash router
+// (#/my, #/withdraw, #/status/<id>…). Each screen is a function of a context
+// that returns { element, title, back?, tab?, refresh?, dispose? }: `refresh`
+// re-renders its dynamic parts after a language switch, `dispose` stops its
+// timers and streams when the user leaves.
+
+import { createApi } from "/shared/api.js";
+import { $, fill, useTranslator } from "/shared/dom.js";
+import { createI18n, languageSwitch } from "/shared/i18n.js";
+import { sharedMessages } from "/shared/messages.js";
+import { appMessages } from "./messages.js";
+import { AppSession } from "./session.js";
+import { bindScreen } from "./screens/bind.js";
+import { historyScreen } from "./screens/history.js";
+import { kycScreen } from "./screens/kyc.js";
+import { loginScreen } from "./screens/login.js";
+import { myScreen } from "./screens/my.js";
+import { pinScreen } from "./screens/pin.js";
+import { statusScreen } from "./screens/status.js";
+import { withdrawScreen } from "./screens/withdraw.js";
+
+const SCREENS = {
+  login: loginScreen,
+  my: myScreen,
+  kyc: kycScreen,
+  bind: bindScreen,
+  pin: pinScreen,
+  withdraw: withdrawScreen,
+  status: statusScreen,
+  history: historyScreen,
+};
+const PUBLIC_SCREENS = new Set(["login"]);
+const TOAST_MS = 3500;
+
+const i18n = createI18n([sharedMessages, appMessages]);
+useTranslator(i18n.t);
+const session = new AppSession();
+const api = createApi({
+  session,
+  onSignedOut: () => {
+    toast(i18n.t("error.UNAUTHENTICATED"));
+    navigate("#/login");
+  },
+});
+
+const root = $("#screen");
+let current = null;
+let toastTimer = null;
+
+function navigate(hash) {
+  if (location.hash === hash) {
+    show();
+  } else {
+    location.hash = hash;
+  }
+}
+
+function toast(text) {
+  const element = $("#toast");
+  element.textContent = text;
+  element.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    element.hidden = true;
+  }, TOAST_MS);
+}
+
+/** "#/status/wd_1?from=withdraw" → { name: "status", params: ["wd_1"], query }. */
+function route() {
+  const [path, queryString = ""] = location.hash.replace(/^#\/?/, "").split("?");
+  const [name = "", ...params] = path.split("/");
+  return { name: SCREENS[name] ? name : "my", params, query: new URLSearchParams(queryString) };
+}
+
+function show() {
+  const { name, params, query } = route();
+  if (!session.signedIn && !PUBLIC_SCREENS.has(name)) {
+    location.replace("#/login");
+    return;
+  }
+  if (session.signedIn && name === "login") {
+    location.replace("#/my");
+    return;
+  }
+  current?.dispose?.();
+  const context = { api, i18n, session, navigate, toast, params, query };
+  current = SCREENS[name](context);
+  fill(root, current.element);
+  i18n.apply(root);
+  decorate(current);
+  root.focus({ preventScroll: true });
+  window.scrollTo(0, 0);
+}
+
+/** Title, back arrow and tab bar for the current screen. */
+function decorate(screen) {
+  const title = i18n.t(screen.title);
+  $("#title").textContent = title;
+  document.title = `${title} · ${i18n.t("app.name")}`;
+  const back = $("#back");
+  back.hidden = !screen.back;
+  if (screen.back) back.setAttribute("href", screen.back);
+  const tabbar = $("#tabbar");
+  tabbar.hidden = !session.signedIn;
+  for (const tab of tabbar.querySelectorAll("a")) {
+    if (tab.dataset.tab === screen.tab) tab.setAttribute("aria-current", "page");
+    else tab.removeAttribute("aria-current");
+  }
+}
+
+$("#lang-slot").append(languageSwitch(i18n));
+i18n.onChange(() => {
+  current?.refresh?.();
+  if (current) decorate(current);
+});
+i18n.apply(document);
+window.addEventListener("hashchange", show);
+show();

@@ -1,0 +1,124 @@
+// "My": balances, verification level, limits left today and this month, the
+// free fee quota, and the way into identity, WeChat binding, PIN and history.
+
+import { h, fill } from "/shared/dom.js";
+import { errorNotice } from "/shared/errors.js";
+import { formatDateTime } from "/shared/format.js";
+import { formatMoney } from "/shared/money.js";
+import { fact, loading } from "../ui.js";
+
+export function myScreen({ api, i18n, session, navigate }) {
+  const { t } = i18n;
+  const element = h("section", { className: "my" }, loading(t));
+  let data = null;
+  let error = null;
+
+  async function load() {
+    try {
+      const [wallet, me, kyc, bindings] = await Promise.all([
+        api.get("/v1/wallet"),
+        api.get("/v1/me"),
+        api.get("/v1/kyc"),
+        api.get("/v1/bindings"),
+      ]);
+      data = { wallet, me, kyc, binding: bindings.items.find((binding) => binding.status === "active") ?? null };
+      error = null;
+    } catch (failure) {
+      error = failure;
+    }
+    render();
+  }
+
+  function render() {
+    if (error) {
+      fill(
+        element,
+        errorNotice(error, i18n),
+        h("button", { className: "button", type: "button", onclick: load }, t("common.retry")),
+      );
+      return;
+    }
+    if (!data) return;
+    const { wallet, me, kyc, binding } = data;
+    const limits = wallet.limits;
+    fill(
+      element,
+      h(
+        "div",
+        { className: "balance-card" },
+        h("p", { className: "balance-label" }, t("my.available")),
+        h("p", { className: "balance-amount", "data-testid": "available" }, formatMoney(wallet.available)),
+        h(
+          "p",
+          { className: "balance-held" },
+          t("my.held"),
+          " ",
+          h("strong", { "data-testid": "held" }, formatMoney(wallet.held)),
+        ),
+        h("a", { className: "button balance-action", href: "#/withdraw" }, t("my.withdraw")),
+      ),
+      h(
+        "div",
+        { className: "card" },
+        h("h2", { className: "card-title" }, t("my.limits")),
+        h(
+          "dl",
+          { className: "facts" },
+          fact(t("my.level"), h("span", { className: "badge" }, t(`level.${wallet.verification_level}`))),
+          fact(t("my.daily_left"), formatMoney(limits.daily_remaining), "daily-left"),
+          fact(t("my.daily_count_left"), t("my.count", { count: limits.daily_count_remaining })),
+          fact(t("my.monthly_left"), formatMoney(limits.monthly_remaining), "monthly-left"),
+          fact(t("my.per_withdrawal"), formatMoney(limits.per_transaction_max)),
+          fact(t("my.free_quota"), formatMoney(wallet.fee_free_quota_remaining)),
+        ),
+      ),
+      h(
+        "nav",
+        { className: "card menu", "aria-label": t("my.settings") },
+        menuItem("#/kyc", t("my.identity"), kycSummary(kyc, t)),
+        menuItem("#/bind", t("my.wechat"), binding ? binding.nickname : t("my.not_bound")),
+        menuItem("#/pin", t("my.pin"), pinSummary(me, i18n)),
+        menuItem("#/history", t("my.history"), ""),
+      ),
+      h(
+        "div",
+        { className: "card account" },
+        h(
+          "dl",
+          { className: "facts" },
+          fact(t("my.phone"), me.phone ?? me.email),
+          fact(t("my.account_id"), h("span", { className: "mono", "data-testid": "account-id" }, me.id)),
+        ),
+        h("button", { className: "button danger block", type: "button", onclick: logout }, t("common.logout")),
+      ),
+    );
+  }
+
+  function logout() {
+    session.clear();
+    navigate("#/login");
+  }
+
+  load();
+  return { element, title: "my.title", tab: "my", refresh: render };
+}
+
+function kycSummary(kyc, t) {
+  if (kyc.pending) return t("my.kyc_pending", { level: kyc.pending.level });
+  return t(`level.${kyc.level}`);
+}
+
+function pinSummary(me, { t, locale }) {
+  if (me.pin_locked_until) return t("my.pin_locked", { until: formatDateTime(me.pin_locked_until, locale) });
+  return me.pin_set ? t("my.pin_set") : t("my.pin_not_set");
+}
+
+function menuItem(href, label, value) {
+  return h(
+    "a",
+    { className: "menu-item", href },
+    h("span", {}, label),
+    h("span", { className: "menu-value" }, value),
+    h("span", { className: "chevron", "aria-hidden": "true" }, "›"),
+  );
+}

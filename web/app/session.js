@@ -1,0 +1,28 @@
+// The wallet app's login: the access token (see shared/api.js Session) and
+// the phone number it was made with, which the demo SMS outbox is read by.
+// The phone is an identifier the user typed, not a secret; passwords, PINs,
+// codes and the refresh token are never written to storage.
+
+import { Session } from "/shared/api.js";
+
+const PHONE_KEY = "walletgate.app.phone";
+
+export class AppSession extends Session {
+  constructor() {
+    super("walletgate.app.access_token");
+  }
+
+  get phone() {
+    return localStorage.getItem(PHONE_KEY);
+  }
+
+  signIn(tokens, phone) {
+    this.save(tokens);
+    localStorage.setItem(PHONE_KEY, phone);
+  }
+
+  clear() {
+    super.clear();
+    localStorage.removeItem(PHONE_KEY);
+  }
+}

@@ -1,0 +1,99 @@
+// How a withdrawal looks: its status badge, the sentence under it, a row in
+// the history list and the timeline of its status changes.
+
+import { h } from "/shared/dom.js";
+import { formatDateTime } from "/shared/format.js";
+import { formatMoney } from "/shared/money.js";
+
+export const FINAL_STATUSES = new Set(["settled", "failed", "rejected"]);
+
+export function statusBadge(status, t) {
+  return h("span", { className: `badge status-${status}`, "data-testid": "status" }, t(`status.${status}`));
+}
+
+/** One sentence saying where the withdrawal stands and what happens next. */
+export function statusSentence(withdrawal, i18n) {
+  const { t } = i18n;
+  const nickname = withdrawal.destination?.nickname ?? "";
+  switch (withdrawal.status) {
+    case "in_review":
+      return t("status_line.in_review", {
+        reasons: (withdrawal.review_reasons ?? [])
+          .map((reason) => t(`reason.${reason}`))
+          .join(t("withdraw.list_separator")),
+      });
+    case "pending":
+      return t("status_line.pending");
+    case "processing":
+      return t("status_line.processing", { nickname });
+    case "settled":
+      return t("status_line.settled", { nickname });
+    case "rejected":
+      return t("status_line.rejected", { reason: withdrawal.failure_reason ?? "" });
+    case "failed":
+      return t("status_line.failed", { reason: withdrawal.failure_reason ?? "" });
+    default:
+      return "";
+  }
+}
+
+/** A tappable row of the history list. */
+export function withdrawalRow(withdrawal, i18n) {
+  const { t, locale } = i18n;
+  return h(
+    "a",
+    { className: "history-row", href: `#/status/${withdrawal.id}`, "data-testid": "history-row" },
+    h("div", { className: "wechat-mark small", "aria-hidden": "true" }, "W"),
+    h(
+      "div",
+      { className: "history-main" },
+      h("p", {}, t("history.to", { nickname: withdrawal.destination.nickname })),
+      h("p", { className: "muted small" }, formatDateTime(withdrawal.created_at, locale)),
+    ),
+    h(
+      "div",
+      { className: "history-end" },
+      h("p", { className: "history-amount" }, `-${formatMoney(withdrawal.amount)}`),
+      statusBadge(withdrawal.status, t),
+    ),
+  );
+}
+
+/** The status history as an ordered list, with the operator where one acted. */
+export function timeline(withdrawal, i18n) {
+  const { t, locale } = i18n;
+  const changes = withdrawal.history ?? [];
+  const reached = new Set(changes.map((change) => change.status));
+  const items = [
+    h(
+      "li",
+      { className: "done" },
+      h("span", {}, t("timeline.submitted")),
+      h("time", { datetime: withdrawal.created_at }, formatDateTime(withdrawal.created_at, locale)),
+    ),
+    ...changes.map((change) =>
+      h(
+        "li",
+        { className: change.status === "failed" || change.status === "rejected" ? "done bad" : "done" },
+        h(
+          "span",
+          {},
+          t(`status.${change.status}`),
+          change.by && h("span", { className: "muted small" }, ` · ${t("timeline.by", { by: change.by })}`),
+        ),
+        h("time", { datetime: change.at }, formatDateTime(change.at, locale)),
+      ),
+    ),
+  ];
+  if (!FINAL_STATUSES.has(withdrawal.status) && !reached.has("settled")) {
+    items.push(
+      h(
+        "li",
+        { className: "next" },
+        h("span", {}, t("status.settled")),
+        h("span", { className: "muted small" }, t("timeline.waiting")),
+      ),
+    );
+  }
+  return h("ol", { className: "timeline", "aria-label": t("timeline.label") }, items);
+}

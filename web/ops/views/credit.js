@@ -1,0 +1,105 @@
+// Top up a demo wallet: credit an account from the funding account (a
+// balanced journal entry), and show the balance it leaves.
+
+import { h, fill } from "/shared/dom.js";
+import { errorNotice } from "/shared/errors.js";
+import { formatMoney, parseFen, fenToWire } from "/shared/money.js";
+import { ApiError } from "/shared/api.js";
+
+const DEMO_ACCOUNTS = ["acc_demo_alice", "acc_demo_bob", "acc_demo_carol"];
+
+export function creditView({ api, i18n, query, changed }) {
+  const { t } = i18n;
+  let error = null;
+  let result = null;
+
+  const account = h("input", {
+    id: "credit-account",
+    name: "account",
+    autocomplete: "off",
+    value: query.get("account") ?? "",
+  });
+  const amount = h("input", {
+    id: "credit-amount",
+    name: "amount",
+    inputmode: "decimal",
+    autocomplete: "off",
+    placeholder: "100.00",
+  });
+  const memo = h("input", { id: "credit-memo", name: "memo", maxlength: 200, autocomplete: "off" });
+  memo.value = t("credit.memo_default");
+  const submit = h("button", { type: "submit", className: "button primary", i18n: "credit.submit" });
+  const outcome = h("div", { "aria-live": "polite" });
+
+  const element = h(
+    "section",
+    {},
+    h("div", { className: "view-head" }, h("h1", { i18n: "credit.title" })),
+    h(
+      "form",
+      { className: "panel credit-form", novalidate: true, onsubmit: onSubmit },
+      h("p", { className: "muted small", i18n: "credit.explain" }),
+      h("div", { className: "field" }, h("label", { for: "credit-account", i18n: "credit.account" }), account),
+      h(
+        "p",
+        { className: "quick" },
+        h("span", { className: "muted small", i18n: "credit.demo" }),
+        DEMO_ACCOUNTS.map((id) =>
+          h("button", { type: "button", className: "button link mono", onclick: () => (account.value = id) }, id),
+        ),
+      ),
+      h("div", { className: "field" }, h("label", { for: "credit-amount", i18n: "credit.amount" }), amount),
+      h("div", { className: "field" }, h("label", { for: "credit-memo", i18n: "credit.memo" }), memo),
+      outcome,
+      submit,
+    ),
+  );
+
+  function render() {
+    fill(
+      outcome,
+      errorNotice(error, i18n),
+      result &&
+        h(
+          "p",
+          { className: "notice notice-success", "data-testid": "credit-result" },
+          t("credit.done", {
+            amount: formatMoney(result.entry.available_change),
+            account: result.wallet.account_id,
+            available: formatMoney(result.wallet.available),
+            held: formatMoney(result.wallet.held),
+          }),
+        ),
+    );
+  }
+
+  async function onSubmit(event) {
+    event.preventDefault();
+    error = null;
+    result = null;
+    const fen = parseFen(amount.value);
+    const id = account.value.trim();
+    if (!id || fen === null || fen <= 0n) {
+      error = new ApiError({ status: 400, code: "VALIDATION_FAILED", details: { field: id ? "amount" : "account" } });
+      render();
+      return;
+    }
+    submit.disabled = true;
+    submit.setAttribute("aria-busy", "true");
+    try {
+      result = await api.post(`/v1/ops/accounts/${encodeURIComponent(id)}/credit`, {
+        amount: fenToWire(fen),
+        memo: memo.value.trim(),
+      });
+      changed();
+    } catch (failure) {
+      error = failure;
+    } finally {
+      submit.disabled = false;
+      submit.removeAttribute("aria-busy");
+    }
+    render();
+  }
+
+  return { element, title: "credit.title", refresh: render };
+}

@@ -19,6 +19,31 @@ use crate::domain::money::MoneyError;
 use crate::domain::withdrawal::WithdrawalError;
 use crate::store::StoreError;
 
+/// The body of every error response, as the OpenAPI document describes it
+/// (`ApiError::body` writes it; a test below keeps the two in step).
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(example = json!({
+    "error": {"code": "PIN_INCORRECT", "message": "the payment PIN is incorrect", "details": {"attempts_remaining": 4}}
+}))]
+pub struct ErrorBody {
+    pub error: ErrorObject,
+}
+
+#[derive(Debug, utoipa::ToSchema)]
+pub struct ErrorObject {
+    /// A stable machine code from the catalogue, e.g. `VALIDATION_FAILED`,
+    /// `PIN_INCORRECT`; each operation lists the codes it can answer with.
+    #[schema(example = "VALIDATION_FAILED")]
+    pub code: String,
+    /// For people; the wording may change.
+    #[schema(example = "must have at most 2 decimal places (fen)")]
+    pub message: String,
+    /// Facts about this error, by code (`field`, `attempts_remaining`,
+    /// `locked_until`, `limit` and `remaining`, `retry_after_secs`, …); `{}` when none.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// A request that cannot be understood: malformed JSON, unknown fields, a bad value.
@@ -387,6 +412,19 @@ mod tests {
         assert_eq!(body["error"]["code"], "VALIDATION_FAILED");
         assert_eq!(body["error"]["details"]["field"], "amount");
         assert_eq!(body["error"]["message"], "must not be empty");
+    }
+
+    #[test]
+    fn the_documented_error_schema_matches_the_body() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(ErrorObject::schema()).unwrap();
+        let mut documented: Vec<&str> =
+            schema["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        let body = ApiError::PinIncorrect { attempts_remaining: 4 }.body();
+        let mut sent: Vec<&str> = body["error"].as_object().unwrap().keys().map(String::as_str).collect();
+        documented.sort_unstable();
+        sent.sort_unstable();
+        assert_eq!(documented, sent);
     }
 
     #[actix_web::test]

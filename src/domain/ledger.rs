@@ -19,6 +19,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::money::{Amount, Money, MoneyError, MoneyTotal};
 
@@ -78,7 +79,7 @@ pub struct Leg {
 }
 
 /// Why an entry was written; shown in the user's history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     /// The opening balance of a seeded demo account.
@@ -232,7 +233,7 @@ impl LedgerBalances {
 
 /// Balances summed over many partitions (the ledger audit's totals): each
 /// partition's balances are bounded, their sums are not.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct LedgerTotals {
     pub user_available: MoneyTotal,
     pub user_held: MoneyTotal,

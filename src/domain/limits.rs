@@ -7,6 +7,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::money::{Amount, Money, MoneyError};
 
@@ -57,7 +58,7 @@ pub enum LimitError {
 }
 
 /// What is left of each limit, for the wallet screen and quotes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct LimitsLeft {
     pub per_transaction_max: Money,
     pub daily_remaining: Money,

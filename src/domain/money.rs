@@ -190,6 +190,37 @@ impl serde::de::Visitor<'_> for MoneyVisitor {
 const NUMBER_REFUSED: &str =
     "must be a string like \"100.50\", not a JSON number (numbers lose precision in many clients)";
 
+/// `Money` in the OpenAPI document: a decimal string with exactly two places.
+/// The sign appears only where a value can go below zero (a ledger change,
+/// the funding account's balance).
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        decimal_string_schema(
+            MONEY_PATTERN,
+            "CNY in yuan as a decimal string with exactly two places, e.g. \"100.50\"; \
+             negative (\"-7.00\") only for changes and for balances that may go below zero.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for Money {}
+
+/// What every printed `Money` looks like.
+pub const MONEY_PATTERN: &str = r"^-?[0-9]+\.[0-9]{2}$";
+/// What an `Amount` may be written as: no sign, at most two places (more
+/// digits or a zero are refused with the field named, as the description says).
+pub const AMOUNT_PATTERN: &str = r"^[0-9]+(\.[0-9]{1,2})?$";
+
+fn decimal_string_schema(pattern: &str, description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .examples(["100.50"])
+        .into()
+}
+
 /// An exact total of many `Money` values, such as one ledger account's
 /// balances summed over every user. Each balance is bounded, but their sum
 /// over all accounts need not fit that bound; `Decimal`'s own range (about
@@ -234,6 +265,18 @@ impl Serialize for MoneyTotal {
     }
 }
 
+impl utoipa::PartialSchema for MoneyTotal {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        decimal_string_schema(
+            MONEY_PATTERN,
+            "A sum of CNY amounts in yuan as a decimal string with exactly two places, e.g. \"125800.01\"; \
+             it may be negative and exceed the 1000000000000.00 a single balance can hold.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for MoneyTotal {}
+
 /// A strictly positive `Money`: what a request may ask to move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
@@ -268,6 +311,19 @@ impl fmt::Display for Amount {
         self.0.fmt(f)
     }
 }
+
+/// `Amount` in the OpenAPI document: what requests may carry.
+impl utoipa::PartialSchema for Amount {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        decimal_string_schema(
+            AMOUNT_PATTERN,
+            "A positive CNY amount in yuan as a decimal string, e.g. \"100.50\": at most two decimal \
+             places, above 0.00 and at most 1000000000000.00. JSON numbers, signs and exponents are refused.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for Amount {}
 
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Amount, D::Error> {

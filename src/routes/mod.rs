@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod bindings;
+pub mod docs;
 pub mod events;
 pub mod extract;
 pub mod html;

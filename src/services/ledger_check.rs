@@ -4,6 +4,7 @@
 //! balances, and the sum over all ledger accounts is zero.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::Services;
 use crate::domain::account::{Account, AccountId};
@@ -14,7 +15,8 @@ use crate::error::ApiError;
 /// Journal entries read per store call while auditing one partition.
 const AUDIT_PAGE_ENTRIES: usize = 500;
 
-#[derive(Debug, Serialize)]
+/// The result of recomputing every balance from the journal.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LedgerReport {
     pub balanced: bool,
     pub accounts_checked: usize,
@@ -26,7 +28,8 @@ pub struct LedgerReport {
     pub mismatches: Vec<Mismatch>,
 }
 
-#[derive(Debug, Serialize)]
+/// A partition whose stored balances or entries do not add up.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Mismatch {
     pub account_id: AccountId,
     pub problem: String,

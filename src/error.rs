@@ -6,7 +6,7 @@
 //! full cause chain is logged but never sent.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::http::header::{ALLOW, HeaderValue, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Value, json};
 
@@ -57,6 +57,9 @@ pub enum ApiError {
     Forbidden { required: &'static str },
     #[error("{resource} not found")]
     NotFound { resource: &'static str },
+    /// A path the service has, asked for with a method it does not take there.
+    #[error("this path takes only {}", allowed.join(", "))]
+    MethodNotAllowed { allowed: Vec<&'static str> },
     #[error("an account with this login already exists")]
     AlreadyRegistered,
     #[error("the available balance is too low for this movement")]
@@ -151,6 +154,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
             ApiError::Forbidden { .. } => "FORBIDDEN",
             ApiError::NotFound { .. } => "NOT_FOUND",
+            ApiError::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             ApiError::AlreadyRegistered => "ALREADY_REGISTERED",
             ApiError::InsufficientBalance { .. } => "INSUFFICIENT_BALANCE",
             ApiError::AccountFrozen => "ACCOUNT_FROZEN",
@@ -198,6 +202,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { bytes_max } => json!({ "bytes_max": bytes_max }),
             ApiError::Forbidden { required } => json!({ "required_role": required }),
             ApiError::NotFound { resource } => json!({ "resource": resource }),
+            ApiError::MethodNotAllowed { allowed } => json!({ "allowed": allowed }),
             ApiError::InsufficientBalance { available, requested } => {
                 json!({ "available": available, "requested": requested })
             }
@@ -246,6 +251,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::AlreadyRegistered => StatusCode::CONFLICT,
             ApiError::InsufficientBalance { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::AccountFrozen => StatusCode::LOCKED,
@@ -292,6 +298,11 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code()).json(self.body());
         if let Some(secs) = self.retry_after_secs() {
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let ApiError::MethodNotAllowed { allowed } = self
+            && let Ok(value) = HeaderValue::from_str(&allowed.join(", "))
+        {
+            response.headers_mut().insert(ALLOW, value);
         }
         response
     }

@@ -25,7 +25,8 @@ pub const BEARER_AUTH: &str = "bearerAuth";
             Amounts are decimal strings in yuan with at most two places (`\"100.50\"`), never JSON numbers. \
             Every error is `{\"error\": {\"code\", \"message\", \"details\"}}` with a stable `code`; each \
             operation lists the codes it can answer with. A path no route serves answers 404 `NOT_FOUND` \
-            with `details.resource` = `route`.",
+            with `details.resource` = `route`; a path asked for with a method it does not take, 405 \
+            `METHOD_NOT_ALLOWED` with `Allow` (and `details.allowed`).",
         license(name = "MIT OR Apache-2.0"),
     ),
     paths(

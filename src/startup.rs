@@ -26,7 +26,8 @@ use crate::providers::wechat::mock::MockWeChat;
 use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{
-    auth, bindings, docs, events, kyc, me, mock_sms, mock_wechat, not_found, ops, pin, review, system, withdrawals,
+    KnownRoutes, auth, bindings, docs, events, kyc, me, mock_sms, mock_wechat, not_found, ops, pin, review, system,
+    withdrawals,
 };
 use crate::services::Services;
 use crate::services::bindings::BindingPolicy;
@@ -233,6 +234,8 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services, mocks: 
     let mock_wechat = mocks.wechat.map(web::Data::from);
     let sms_outbox = web::Data::new(mocks.sms);
     let openapi_json = web::Data::new(docs::OpenApiJson::new(mock_wechat.is_some())?);
+    let mock_table = if mock_wechat.is_some() { MOCK_ROUTE_TABLE } else { &[] };
+    let known_routes = web::Data::new(KnownRoutes::new(ROUTE_TABLE.iter().chain(mock_table)));
     let mut server = HttpServer::new(move || {
         let mock_wechat = mock_wechat.clone();
         let sms_outbox = sms_outbox.clone();
@@ -245,6 +248,7 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services, mocks: 
             .app_data(web::PathConfig::default().error_handler(path_error))
             .app_data(web::JsonConfig::default().error_handler(json_error))
             .app_data(openapi_json.clone())
+            .app_data(known_routes.clone())
             .configure(routes)
             .configure(move |config| {
                 if let Some(mock_wechat) = mock_wechat {
@@ -270,7 +274,8 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services, mocks: 
 /// checked against it) without a running server.
 ///
 /// Each route is its own resource, as `ServiceConfig::route` makes it: a
-/// request whose method no route of the path takes goes on to the catch-all.
+/// request whose method no route of the path takes goes on to the catch-all,
+/// `routes::not_found`, which answers 405 for a path of the table.
 macro_rules! route_table {
     (
         $(#[$doc:meta])*

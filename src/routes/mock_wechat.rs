@@ -353,8 +353,8 @@ pub struct TransferBillsRequest {
     pub notify_url: Option<String>,
     /// The payment reason shown to the payee; accepted and not checked by the mock.
     pub user_recv_perception: Option<String>,
-    /// The scene declaration, `[{info_type, info_content}]`; accepted and not checked by the mock.
-    #[schema(value_type = Option<Vec<Object>>)]
+    /// The scene declaration, `[{info_type, info_content}]` at the real API; the mock accepts any
+    /// JSON value here and does not check it.
     pub transfer_scene_report_infos: Option<serde_json::Value>,
 }
 

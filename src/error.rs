@@ -6,7 +6,7 @@
 //! full cause chain is logged but never sent.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::http::header::{ALLOW, HeaderValue, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Value, json};
 
@@ -18,6 +18,31 @@ use crate::domain::limits::{LimitError, LimitKind};
 use crate::domain::money::MoneyError;
 use crate::domain::withdrawal::WithdrawalError;
 use crate::store::StoreError;
+
+/// The body of every error response, as the OpenAPI document describes it
+/// (`ApiError::body` writes it; a test below keeps the two in step).
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(example = json!({
+    "error": {"code": "PIN_INCORRECT", "message": "the payment PIN is incorrect", "details": {"attempts_remaining": 4}}
+}))]
+pub struct ErrorBody {
+    pub error: ErrorObject,
+}
+
+#[derive(Debug, utoipa::ToSchema)]
+pub struct ErrorObject {
+    /// A stable machine code from the catalogue, e.g. `VALIDATION_FAILED`,
+    /// `PIN_INCORRECT`; each operation lists the codes it can answer with.
+    #[schema(example = "VALIDATION_FAILED")]
+    pub code: String,
+    /// For people; the wording may change.
+    #[schema(example = "must have at most 2 decimal places (fen)")]
+    pub message: String,
+    /// Facts about this error, by code (`field`, `attempts_remaining`,
+    /// `locked_until`, `limit` and `remaining`, `retry_after_secs`, …); `{}` when none.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -32,6 +57,9 @@ pub enum ApiError {
     Forbidden { required: &'static str },
     #[error("{resource} not found")]
     NotFound { resource: &'static str },
+    /// A path the service has, asked for with a method it does not take there.
+    #[error("this path takes only {}", allowed.join(", "))]
+    MethodNotAllowed { allowed: Vec<&'static str> },
     #[error("an account with this login already exists")]
     AlreadyRegistered,
     #[error("the available balance is too low for this movement")]
@@ -126,6 +154,7 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
             ApiError::Forbidden { .. } => "FORBIDDEN",
             ApiError::NotFound { .. } => "NOT_FOUND",
+            ApiError::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             ApiError::AlreadyRegistered => "ALREADY_REGISTERED",
             ApiError::InsufficientBalance { .. } => "INSUFFICIENT_BALANCE",
             ApiError::AccountFrozen => "ACCOUNT_FROZEN",
@@ -173,6 +202,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { bytes_max } => json!({ "bytes_max": bytes_max }),
             ApiError::Forbidden { required } => json!({ "required_role": required }),
             ApiError::NotFound { resource } => json!({ "resource": resource }),
+            ApiError::MethodNotAllowed { allowed } => json!({ "allowed": allowed }),
             ApiError::InsufficientBalance { available, requested } => {
                 json!({ "available": available, "requested": requested })
             }
@@ -221,6 +251,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::AlreadyRegistered => StatusCode::CONFLICT,
             ApiError::InsufficientBalance { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::AccountFrozen => StatusCode::LOCKED,
@@ -267,6 +298,11 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code()).json(self.body());
         if let Some(secs) = self.retry_after_secs() {
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let ApiError::MethodNotAllowed { allowed } = self
+            && let Ok(value) = HeaderValue::from_str(&allowed.join(", "))
+        {
+            response.headers_mut().insert(ALLOW, value);
         }
         response
     }
@@ -387,6 +423,19 @@ mod tests {
         assert_eq!(body["error"]["code"], "VALIDATION_FAILED");
         assert_eq!(body["error"]["details"]["field"], "amount");
         assert_eq!(body["error"]["message"], "must not be empty");
+    }
+
+    #[test]
+    fn the_documented_error_schema_matches_the_body() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(ErrorObject::schema()).unwrap();
+        let mut documented: Vec<&str> =
+            schema["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        let body = ApiError::PinIncorrect { attempts_remaining: 4 }.body();
+        let mut sent: Vec<&str> = body["error"].as_object().unwrap().keys().map(String::as_str).collect();
+        documented.sort_unstable();
+        sent.sort_unstable();
+        assert_eq!(documented, sent);
     }
 
     #[actix_web::test]

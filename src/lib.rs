@@ -14,12 +14,14 @@
 //! - [`providers`]: WeChat (OAuth, payouts), SMS and webhooks behind traits, with built-in mocks.
 //! - [`rate_limit`]: per-process request-rate limits on secret-guessing endpoints.
 //! - [`routes`]: thin HTTP handlers and their DTOs.
+//! - [`openapi`]: the OpenAPI document generated from the handlers and DTOs.
 //! - [`worker`]: the background loop that settles withdrawals and delivers webhooks.
 
 pub mod auth;
 pub mod clock;
 pub mod domain;
 pub mod error;
+pub mod openapi;
 pub mod providers;
 pub mod rate_limit;
 pub mod routes;

@@ -1,6 +1,7 @@
 //! Builds the running application: connects the store, seeds demo data, binds
 //! its own listener (port 0 in tests) and holds the whole route table, so
-//! every endpoint the service has can be read in `routes()`.
+//! every endpoint the service has can be read in `routes()` and
+//! `mock_routes()` (and, as data, in `ROUTE_TABLE` and `MOCK_ROUTE_TABLE`).
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -25,7 +26,8 @@ use crate::providers::wechat::mock::MockWeChat;
 use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{
-    auth, bindings, events, kyc, me, mock_sms, mock_wechat, not_found, ops, pin, review, system, withdrawals,
+    KnownRoutes, auth, bindings, docs, events, kyc, me, mock_sms, mock_wechat, not_found, ops, pin, review, system,
+    withdrawals,
 };
 use crate::services::Services;
 use crate::services::bindings::BindingPolicy;
@@ -231,6 +233,9 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services, mocks: 
     let body_limit = web::Data::new(JsonBodyLimit(settings.server.json_body_bytes_max));
     let mock_wechat = mocks.wechat.map(web::Data::from);
     let sms_outbox = web::Data::new(mocks.sms);
+    let openapi_json = web::Data::new(docs::OpenApiJson::new(mock_wechat.is_some())?);
+    let mock_table = if mock_wechat.is_some() { MOCK_ROUTE_TABLE } else { &[] };
+    let known_routes = web::Data::new(KnownRoutes::new(ROUTE_TABLE.iter().chain(mock_table)));
     let mut server = HttpServer::new(move || {
         let mock_wechat = mock_wechat.clone();
         let sms_outbox = sms_outbox.clone();
@@ -242,6 +247,8 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services, mocks: 
             .app_data(web::QueryConfig::default().error_handler(query_error))
             .app_data(web::PathConfig::default().error_handler(path_error))
             .app_data(web::JsonConfig::default().error_handler(json_error))
+            .app_data(openapi_json.clone())
+            .app_data(known_routes.clone())
             .configure(routes)
             .configure(crate::routes::web::configure)
             .configure(move |config| {
@@ -249,6 +256,8 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services, mocks: 
                     config.app_data(mock_wechat).app_data(sms_outbox).configure(mock_routes);
                 }
             })
+            // The UI's own files, outside the route table: they are not API.
+            .service(docs::swagger_ui())
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(settings.server.shutdown_timeout_secs)
@@ -260,54 +269,96 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services, mocks: 
     Ok(server.run())
 }
 
-/// Every route of the service.
-fn routes(config: &mut web::ServiceConfig) {
-    config
-        .route("/healthz", web::get().to(system::healthz))
-        .route("/readyz", web::get().to(system::readyz))
-        .route("/metrics", web::get().to(system::metrics))
-        .service(
-            web::scope("/v1")
-                .route("/auth/register", web::post().to(auth::register))
-                .route("/auth/login", web::post().to(auth::login))
-                .route("/auth/refresh", web::post().to(auth::refresh))
-                .route("/me", web::get().to(me::profile))
-                .route("/wallet", web::get().to(me::wallet))
-                .route("/wallet/transactions", web::get().to(me::transactions))
-                .route("/wallet/transactions/{id}", web::get().to(me::transaction))
-                .route("/bindings", web::get().to(bindings::list))
-                .route("/bindings/wechat", web::post().to(bindings::start_wechat))
-                .route("/bindings/wechat/callback", web::get().to(bindings::wechat_callback))
-                .route("/bindings/{id}", web::get().to(bindings::show))
-                .route("/bindings/{id}", web::delete().to(bindings::unbind))
-                .route("/bindings/{id}/confirm", web::post().to(bindings::confirm))
-                .route("/sms/codes", web::post().to(pin::request_sms_code))
-                .route("/pin", web::put().to(pin::set_pin))
-                .route("/pin/verify", web::post().to(pin::verify_pin))
-                .route("/kyc", web::post().to(kyc::submit))
-                .route("/kyc", web::get().to(kyc::overview))
-                .route("/withdrawals/quote", web::post().to(withdrawals::quote))
-                .route("/withdrawals", web::post().to(withdrawals::submit))
-                .route("/withdrawals", web::get().to(withdrawals::list))
-                .route("/withdrawals/{id}", web::get().to(withdrawals::show))
-                .route("/events", web::get().to(events::stream))
-                .service(
-                    web::scope("/ops")
-                        .route("/accounts/{id}/credit", web::post().to(ops::credit))
-                        .route("/accounts/{id}/debit", web::post().to(ops::debit))
-                        .route("/ledger/check", web::get().to(ops::ledger_check))
-                        .route("/kyc/{id}/approve", web::post().to(kyc::approve))
-                        .route("/kyc/{id}/reject", web::post().to(kyc::reject))
-                        .route("/review-queue", web::get().to(review::queue))
-                        .route("/withdrawals/{id}/approve", web::post().to(review::approve))
-                        .route("/withdrawals/{id}/reject", web::post().to(review::reject))
-                        .route("/audit-log", web::get().to(review::audit_log))
-                        .route("/worker/step", web::post().to(review::worker_step)),
-                ),
-        );
+/// Expands ONE list of `METHOD "/full/path" => handler` into both the
+/// function that registers those routes with actix and a `(method, path)`
+/// table of them, so the route table can be read (and the OpenAPI document
+/// checked against it) without a running server.
+///
+/// Each route is its own resource, as `ServiceConfig::route` makes it: a
+/// request whose method no route of the path takes goes on to the catch-all,
+/// `routes::not_found`, which answers 405 for a path of the table.
+macro_rules! route_table {
+    (
+        $(#[$doc:meta])*
+        fn $register:ident, pub const $table:ident = [
+            $($method:ident $path:literal => $handler:path,)*
+        ]
+    ) => {
+        $(#[$doc])*
+        fn $register(config: &mut web::ServiceConfig) {
+            $(config.route($path, route_table!(@method $method).to($handler));)*
+        }
+
+        /// `(method, path)` of every route registered by the function of the same list.
+        pub const $table: &[(&str, &str)] = &[$((stringify!($method), $path),)*];
+    };
+    (@method GET) => { web::get() };
+    (@method POST) => { web::post() };
+    (@method PUT) => { web::put() };
+    (@method DELETE) => { web::delete() };
 }
 
-/// The built-in mock providers: WeChat under /mock/wechat, the SMS outbox.
-fn mock_routes(config: &mut web::ServiceConfig) {
-    config.route("/mock/sms/outbox", web::get().to(mock_sms::outbox)).configure(mock_wechat::configure);
+route_table! {
+    /// Every route of the service (the mock providers' are in `mock_routes`).
+    fn routes, pub const ROUTE_TABLE = [
+        GET "/healthz" => system::healthz,
+        GET "/readyz" => system::readyz,
+        GET "/metrics" => system::metrics,
+        GET "/openapi.json" => docs::openapi_json,
+        GET "/docs" => docs::swagger_ui_redirect,
+
+        POST "/v1/auth/register" => auth::register,
+        POST "/v1/auth/login" => auth::login,
+        POST "/v1/auth/refresh" => auth::refresh,
+        GET "/v1/me" => me::profile,
+        GET "/v1/wallet" => me::wallet,
+        GET "/v1/wallet/transactions" => me::transactions,
+        GET "/v1/wallet/transactions/{id}" => me::transaction,
+        GET "/v1/bindings" => bindings::list,
+        POST "/v1/bindings/wechat" => bindings::start_wechat,
+        GET "/v1/bindings/wechat/callback" => bindings::wechat_callback,
+        GET "/v1/bindings/{id}" => bindings::show,
+        DELETE "/v1/bindings/{id}" => bindings::unbind,
+        POST "/v1/bindings/{id}/confirm" => bindings::confirm,
+        POST "/v1/sms/codes" => pin::request_sms_code,
+        PUT "/v1/pin" => pin::set_pin,
+        POST "/v1/pin/verify" => pin::verify_pin,
+        POST "/v1/kyc" => kyc::submit,
+        GET "/v1/kyc" => kyc::overview,
+        POST "/v1/withdrawals/quote" => withdrawals::quote,
+        POST "/v1/withdrawals" => withdrawals::submit,
+        GET "/v1/withdrawals" => withdrawals::list,
+        GET "/v1/withdrawals/{id}" => withdrawals::show,
+        GET "/v1/events" => events::stream,
+
+        POST "/v1/ops/accounts/{id}/credit" => ops::credit,
+        POST "/v1/ops/accounts/{id}/debit" => ops::debit,
+        GET "/v1/ops/ledger/check" => ops::ledger_check,
+        POST "/v1/ops/kyc/{id}/approve" => kyc::approve,
+        POST "/v1/ops/kyc/{id}/reject" => kyc::reject,
+        GET "/v1/ops/review-queue" => review::queue,
+        POST "/v1/ops/withdrawals/{id}/approve" => review::approve,
+        POST "/v1/ops/withdrawals/{id}/reject" => review::reject,
+        GET "/v1/ops/audit-log" => review::audit_log,
+        POST "/v1/ops/worker/step" => review::worker_step,
+    ]
+}
+
+route_table! {
+    /// The built-in mock providers, registered only when `mock_wechat.enabled`:
+    /// the SMS outbox, and WeChat under `/mock/wechat` (needs `web::Data<MockWeChat>`).
+    fn mock_routes, pub const MOCK_ROUTE_TABLE = [
+        GET "/mock/sms/outbox" => mock_sms::outbox,
+
+        POST "/mock/wechat/users" => mock_wechat::create_user,
+        GET "/mock/wechat/users/{openid}" => mock_wechat::user,
+        GET "/mock/wechat/connect/oauth2/authorize" => mock_wechat::authorize,
+        POST "/mock/wechat/connect/oauth2/authorize" => mock_wechat::consent,
+        GET "/mock/wechat/sns/oauth2/access_token" => mock_wechat::access_token,
+        GET "/mock/wechat/sns/oauth2/refresh_token" => mock_wechat::refresh_token,
+        GET "/mock/wechat/sns/auth" => mock_wechat::auth,
+        GET "/mock/wechat/sns/userinfo" => mock_wechat::user_info,
+        POST "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills" => mock_wechat::create_transfer_bill,
+        GET "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}" => mock_wechat::transfer_bill,
+    ]
 }

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::binding::Binding;
 use super::credentials::Login;
@@ -15,8 +16,9 @@ use super::pin::{PinGuard, PinRecord};
 use super::sms::SmsChallenge;
 
 /// An opaque account id, e.g. `acc_01J…`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(transparent)]
+#[schema(example = "acc_demo_alice")]
 pub struct AccountId(String);
 
 /// Longest id accepted from a URL; generated ids are far shorter.
@@ -48,7 +50,7 @@ impl std::fmt::Display for AccountId {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     User,
@@ -56,7 +58,7 @@ pub enum Role {
 }
 
 /// Identity verification level: L0 unverified, L1 real name + resident ID, L2 + face check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 pub enum VerificationLevel {
     L0,
     L1,

@@ -5,14 +5,17 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::account::Account;
 
 /// Finished bindings kept in the account's history beyond the live ones.
 const ENDED_BINDINGS_KEPT: usize = 10;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A binding's id: `bnd_` and 32 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(transparent)]
+#[schema(example = "bnd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
 pub struct BindingId(String);
 
 impl BindingId {
@@ -39,7 +42,7 @@ impl std::fmt::Display for BindingId {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BindingStatus {
     /// Waiting for the user's consent at WeChat.
@@ -69,7 +72,7 @@ impl BindingStatus {
 }
 
 /// Why a binding attempt ended without becoming active.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BindingFailure {
     ConsentDenied,

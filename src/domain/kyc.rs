@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::account::{Account, VerificationLevel};
 use super::identity::{RealName, ResidentId};
@@ -13,7 +14,7 @@ use super::identity::{RealName, ResidentId};
 /// Decided requests kept in the account's history.
 const DECIDED_REQUESTS_KEPT: usize = 5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KycStatus {
     Pending,

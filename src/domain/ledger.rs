@@ -19,8 +19,9 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::money::{Amount, Money, MoneyError};
+use super::money::{Amount, Money, MoneyError, MoneyTotal};
 
 /// The ledger accounts of one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -78,7 +79,7 @@ pub struct Leg {
 }
 
 /// Why an entry was written; shown in the user's history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     /// The opening balance of a seeded demo account.
@@ -227,6 +228,41 @@ impl LedgerBalances {
         }
         *self = next;
         Ok(())
+    }
+}
+
+/// Balances summed over many partitions (the ledger audit's totals): each
+/// partition's balances are bounded, their sums are not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LedgerTotals {
+    pub user_available: MoneyTotal,
+    pub user_held: MoneyTotal,
+    pub funding: MoneyTotal,
+    pub fees: MoneyTotal,
+    pub wechat_settlement: MoneyTotal,
+}
+
+impl LedgerTotals {
+    /// Adds one partition's balances.
+    pub fn add(&mut self, balances: &LedgerBalances) -> Result<(), MoneyError> {
+        for account in LedgerAccount::ALL {
+            let slot = match account {
+                LedgerAccount::UserAvailable => &mut self.user_available,
+                LedgerAccount::UserHeld => &mut self.user_held,
+                LedgerAccount::Funding => &mut self.funding,
+                LedgerAccount::Fees => &mut self.fees,
+                LedgerAccount::WechatSettlement => &mut self.wechat_settlement,
+            };
+            *slot = slot.checked_add(balances.get(account))?;
+        }
+        Ok(())
+    }
+
+    /// The sum over all ledger accounts: zero when every entry balanced.
+    pub fn sum(&self) -> Result<MoneyTotal, MoneyError> {
+        [self.user_available, self.user_held, self.funding, self.fees, self.wechat_settlement]
+            .into_iter()
+            .try_fold(MoneyTotal::ZERO, |sum, total| sum.checked_add_total(total))
     }
 }
 

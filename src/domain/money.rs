@@ -4,7 +4,8 @@
 //! and bounded in magnitude, so no arithmetic on it can silently lose a fen or
 //! overflow. On the wire it is always a string (`"100.50"`): JSON numbers are
 //! refused because most JSON parsers turn them into binary floats.
-//! `Amount` is the strictly positive `Money` that requests carry.
+//! `Amount` is the strictly positive `Money` that requests carry; `MoneyTotal`
+//! is a sum over many balances, which may exceed what one balance can hold.
 
 use std::fmt;
 use std::str::FromStr;
@@ -189,6 +190,93 @@ impl serde::de::Visitor<'_> for MoneyVisitor {
 const NUMBER_REFUSED: &str =
     "must be a string like \"100.50\", not a JSON number (numbers lose precision in many clients)";
 
+/// `Money` in the OpenAPI document: a decimal string with exactly two places.
+/// The sign appears only where a value can go below zero (a ledger change,
+/// the funding account's balance).
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        decimal_string_schema(
+            MONEY_PATTERN,
+            "CNY in yuan as a decimal string with exactly two places, e.g. \"100.50\"; \
+             negative (\"-7.00\") only for changes and for balances that may go below zero.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for Money {}
+
+/// What every printed `Money` looks like.
+pub const MONEY_PATTERN: &str = r"^-?[0-9]+\.[0-9]{2}$";
+/// What an `Amount` may be written as: no sign, at most two places (more
+/// digits or a zero are refused with the field named, as the description says).
+pub const AMOUNT_PATTERN: &str = r"^[0-9]+(\.[0-9]{1,2})?$";
+
+fn decimal_string_schema(pattern: &str, description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .examples(["100.50"])
+        .into()
+}
+
+/// An exact total of many `Money` values, such as one ledger account's
+/// balances summed over every user. Each balance is bounded, but their sum
+/// over all accounts need not fit that bound; `Decimal`'s own range (about
+/// 7.9e28) allows some 10^16 maximal balances. Printed like `Money`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoneyTotal(Decimal);
+
+impl Default for MoneyTotal {
+    fn default() -> MoneyTotal {
+        MoneyTotal::ZERO
+    }
+}
+
+impl MoneyTotal {
+    pub const ZERO: MoneyTotal = MoneyTotal(Decimal::from_parts(0, 0, 0, false, SCALE));
+
+    pub fn checked_add(self, money: Money) -> Result<MoneyTotal, MoneyError> {
+        let mut sum = self.0.checked_add(money.as_decimal()).ok_or(MoneyError::Overflow)?;
+        sum.rescale(SCALE);
+        Ok(MoneyTotal(sum))
+    }
+
+    pub fn checked_add_total(self, other: MoneyTotal) -> Result<MoneyTotal, MoneyError> {
+        self.0.checked_add(other.0).map(MoneyTotal).ok_or(MoneyError::Overflow)
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.0.is_zero()
+    }
+}
+
+impl fmt::Display for MoneyTotal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One zero, as `Money` prints it, whatever sign the sum left on it.
+        if self.0.is_zero() { write!(f, "{}", Money::ZERO) } else { write!(f, "{}", self.0) }
+    }
+}
+
+impl Serialize for MoneyTotal {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl utoipa::PartialSchema for MoneyTotal {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        decimal_string_schema(
+            MONEY_PATTERN,
+            "A sum of CNY amounts in yuan as a decimal string with exactly two places, e.g. \"125800.01\"; \
+             it may be negative and exceed the 1000000000000.00 a single balance can hold.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for MoneyTotal {}
+
 /// A strictly positive `Money`: what a request may ask to move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
@@ -223,6 +311,19 @@ impl fmt::Display for Amount {
         self.0.fmt(f)
     }
 }
+
+/// `Amount` in the OpenAPI document: what requests may carry.
+impl utoipa::PartialSchema for Amount {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        decimal_string_schema(
+            AMOUNT_PATTERN,
+            "A positive CNY amount in yuan as a decimal string, e.g. \"100.50\": at most two decimal \
+             places, above 0.00 and at most 1000000000000.00. JSON numbers, signs and exponents are refused.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for Amount {}
 
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Amount, D::Error> {
@@ -302,6 +403,16 @@ mod tests {
         }
         assert!(serde_json::from_str::<Amount>("\"0\"").is_err());
         assert!(serde_json::from_str::<Money>("null").is_err());
+    }
+
+    #[test]
+    fn totals_go_past_the_cap_of_one_amount_and_print_like_money() {
+        let max = money("1000000000000.00");
+        let total = MoneyTotal::ZERO.checked_add(max).unwrap().checked_add(max).unwrap();
+        assert_eq!(total.to_string(), "2000000000000.00");
+        assert_eq!(total.checked_add(max.negated()).unwrap().checked_add(max.negated()).unwrap().to_string(), "0.00");
+        assert_eq!(MoneyTotal::ZERO.checked_add(money("-0.50")).unwrap().to_string(), "-0.50");
+        assert_eq!(serde_json::to_string(&MoneyTotal::ZERO).unwrap(), "\"0.00\"");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::account::{Account, Posting};
 use super::binding::{BindingId, BindingStatus, WeChatDestination};
@@ -31,7 +32,7 @@ pub struct PlanRules<'a> {
     pub review: &'a ReviewPolicy,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewReason {
     /// No withdrawal has gone to this destination before.
@@ -85,7 +86,7 @@ pub enum WithdrawalError {
 /// Where a withdrawal is in its life: `pending` (automatic review) or
 /// `in_review` (an operator's) → `processing` → `settled`, or `rejected` /
 /// `failed` with the hold released.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WithdrawalStatus {
     Pending,
@@ -110,7 +111,7 @@ impl WithdrawalStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StatusChange {
     pub status: WithdrawalStatus,
     pub at: DateTime<Utc>,

@@ -25,7 +25,7 @@ pub struct TransferRequest {
 
 /// The states a bill of the mock goes through (WeChat's user-confirm states
 /// are not modelled: the mock's payees never need to confirm).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BillState {
     /// Created; the same bill may be retried.

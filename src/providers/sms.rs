@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::store::{SharedStore, StoreError};
 
 /// One text message as the phone received it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SmsMessage {
     pub phone: String,
     /// What the code is for, e.g. `bind_wechat`.

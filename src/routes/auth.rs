@@ -2,23 +2,30 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
+use utoipa::ToSchema;
 use validator::Validate;
 
 use super::extract::{ApiJson, ClientIp};
 use super::views::ProfileView;
 use crate::domain::credentials::{Login, Password};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::rate_limit::Action;
 use crate::services::Services;
+use crate::services::accounts::TokenPair;
 
 /// Credentials: exactly one of `phone` or `email`, and the password.
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"phone": "13800000001", "password": "alice-demo"}))]
 pub struct CredentialsRequest {
-    /// Mainland mobile number, e.g. `13800000001`.
+    /// Mainland mobile number, e.g. `13800000001` (11 digits, starting 13–19).
+    #[schema(pattern = r"^1[3-9][0-9]{9}$", example = "13800000001")]
     pub phone: Option<String>,
+    /// An email address (operators log in with one), e.g. `ops@walletgate.test`.
+    #[schema(example = "ops@walletgate.test")]
     pub email: Option<String>,
-    /// 8–128 characters.
+    /// 8–128 characters, not only whitespace.
+    #[schema(min_length = 8, max_length = 128, example = "alice-demo")]
     pub password: String,
 }
 
@@ -28,13 +35,33 @@ impl CredentialsRequest {
     }
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
+    /// The `refresh_token` of the latest login or refresh.
     #[validate(length(min = 1, max = 256, message = "must be the refresh_token from a login or refresh"))]
+    #[schema(min_length = 1, max_length = 256)]
     pub refresh_token: String,
 }
 
+/// Register an account
+///
+/// Opens a new L0 account with a zero balance for exactly one of `phone` or
+/// `email`. Log in afterwards to get tokens.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/register",
+    tag = "auth",
+    request_body = CredentialsRequest,
+    responses(
+        (status = 201, description = "The new account's profile.", body = ProfileView),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): both or neither of phone and email, \
+            a malformed phone or email, a password outside 8–128 characters, an unknown field.", body = ErrorBody),
+        (status = 409, description = "`ALREADY_REGISTERED`: an account with this phone or email exists.", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn register(
     services: web::Data<Services>,
     ApiJson(request): ApiJson<CredentialsRequest>,
@@ -45,6 +72,27 @@ pub async fn register(
     Ok(HttpResponse::Created().json(ProfileView::of(&account, services.now(), &services.pin_policy)))
 }
 
+/// Log in
+///
+/// Exchanges a phone or email and password for an access token (a JWT for
+/// `Authorization: Bearer`) and a refresh token. A wrong password and an
+/// unknown login get the same 401. Rate-limited per login and per IP address.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login",
+    tag = "auth",
+    request_body = CredentialsRequest,
+    responses(
+        (status = 200, description = "The token pair.", body = TokenPair),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): both or neither of phone and email, \
+            a malformed phone or email, an unknown field.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: wrong login or password.", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many attempts for this login \
+            or from this address.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn login(
     services: web::Data<Services>,
     ip: ClientIp,
@@ -56,6 +104,23 @@ pub async fn login(
     Ok(HttpResponse::Ok().json(tokens))
 }
 
+/// Refresh the tokens
+///
+/// Trades a refresh token for a new pair. Each refresh token works once;
+/// presenting a used one again revokes every token of its family.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/refresh",
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "The new token pair.", body = TokenPair),
+        (status = 400, description = "`VALIDATION_FAILED`: a missing or overlong `refresh_token`, an unknown field.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: the refresh token is invalid, expired or already used.", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn refresh(
     services: web::Data<Services>,
     ApiJson(request): ApiJson<RefreshRequest>,

@@ -8,6 +8,7 @@ use actix_web::http::header::{ACCEPT, ContentType};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::extract::{ApiJson, ClientIp};
@@ -17,25 +18,33 @@ use crate::auth::AuthenticatedUser;
 use crate::auth::one_time_codes::is_sms_code;
 use crate::domain::account::AccountId;
 use crate::domain::binding::{Binding, BindingFailure, BindingId, BindingStatus};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::rate_limit::Action;
 use crate::services::Services;
 
 /// A binding as its owner sees it: masked, never the raw openid.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BindingView {
     pub id: BindingId,
+    /// Always `wechat`.
+    #[schema(value_type = String, example = "wechat")]
     pub provider: &'static str,
     pub status: BindingStatus,
     /// Masked WeChat nickname (`张*丰`) for the user to check, once known.
+    #[schema(example = "张*丰")]
     pub nickname: Option<String>,
+    /// Masked openid, once known.
+    #[schema(example = "oAb1****WxYz")]
     pub openid: Option<String>,
+    /// The WeChat avatar, once known.
     pub avatar_url: Option<String>,
     pub created_at: DateTime<Utc>,
     /// Deadline of the current step while the binding is in progress.
     pub expires_at: Option<DateTime<Utc>>,
     pub activated_at: Option<DateTime<Utc>>,
+    /// When it was unbound or failed.
     pub ended_at: Option<DateTime<Utc>>,
+    /// Why a `failed` binding failed.
     pub failure_reason: Option<BindingFailure>,
 }
 
@@ -59,42 +68,63 @@ impl BindingView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A binding attempt just started: send the browser to `authorize_url`.
+#[derive(Debug, Serialize, ToSchema)]
 struct StartedView {
     binding_id: BindingId,
+    /// `authorizing`.
     status: BindingStatus,
+    /// The (mock) WeChat consent page, with `appid`, `redirect_uri`, `scope` and a single-use `state`.
+    #[schema(
+        example = "http://127.0.0.1:8080/mock/wechat/connect/oauth2/authorize?appid=wx8a3f5c7e2b9d1046&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fv1%2Fbindings%2Fwechat%2Fcallback&response_type=code&scope=snsapi_userinfo&state=4f1c2a9b7e3d#wechat_redirect"
+    )]
     authorize_url: String,
+    /// The consent must happen before this.
     expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+/// WeChat authorized the binding; an SMS code is on its way.
+#[derive(Debug, Serialize, ToSchema)]
 struct AuthorizedView {
+    /// Now `pending_confirmation`, with the masked WeChat identity.
     binding: BindingView,
+    /// The masked phone the code went to.
+    #[schema(example = "138****0001")]
     sms_sent_to: String,
+    /// What to do next.
+    #[schema(example = "POST /v1/bindings/bnd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7/confirm with the SMS code")]
     next: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// What WeChat appends to the redirect URI.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
+    /// The single-use authorization code; absent when the user denied consent.
     pub code: Option<String>,
+    /// The `state` of the binding's `authorize_url`, echoed back (400 without it).
+    #[param(required = true)]
     pub state: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRequest {
     /// The 6-digit code from the SMS.
+    #[schema(pattern = r"^[0-9]{6}$", example = "482913")]
     pub sms_code: String,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnbindRequest {
     /// The 6-digit payment PIN.
+    #[schema(pattern = r"^[0-9]{6}$", example = "135790")]
     pub pin: String,
 }
 
-#[derive(Debug, Serialize)]
+/// The account's bindings, newest first (finished ones included).
+#[derive(Debug, Serialize, ToSchema)]
 struct BindingList {
     items: Vec<BindingView>,
 }
@@ -103,6 +133,26 @@ fn binding_id(path: &str) -> Result<BindingId, ApiError> {
     BindingId::parse(path).ok_or(ApiError::NotFound { resource: "binding" })
 }
 
+/// Start binding a WeChat wallet
+///
+/// Creates a binding attempt (`authorizing`) and returns the WeChat consent
+/// URL to open in a browser. WeChat then redirects to
+/// `/v1/bindings/wechat/callback`, and an SMS code confirms the binding.
+/// Starting again supersedes an attempt in progress.
+#[utoipa::path(
+    post,
+    path = "/v1/bindings/wechat",
+    tag = "bindings",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 201, description = "The attempt and where to consent.", body = StartedView),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
+        (status = 409, description = "`BINDING_ALREADY_ACTIVE` (`details.binding_id`): unbind the active wallet first.", body = ErrorBody),
+        (status = 422, description = "`PHONE_REQUIRED`: the account has no phone to receive the SMS code.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn start_wechat(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
     let started = services.start_wechat_binding(user.account_id()).await?;
     Ok(HttpResponse::Created().json(StartedView {
@@ -113,7 +163,49 @@ pub async fn start_wechat(services: web::Data<Services>, user: AuthenticatedUser
     }))
 }
 
-/// JSON for apps and scripts; a small page when a browser asks for HTML.
+/// WeChat's redirect back (OAuth callback)
+///
+/// Where WeChat sends the browser after consent, with `code` and `state`; no
+/// bearer token (the single-use `state` names the account). The code is
+/// exchanged server-side for the WeChat identity and an SMS code is texted to
+/// the account's phone. Answers JSON, or a small page when the request accepts
+/// `text/html`; errors come in the same two forms. Each failure ends the attempt.
+#[utoipa::path(
+    get,
+    path = "/v1/bindings/wechat/callback",
+    tag = "bindings",
+    params(CallbackQuery),
+    responses(
+        (status = 200, description = "Authorized: the binding now waits for the SMS code.", content(
+            (AuthorizedView = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 400, description = "`BINDING_STATE_INVALID`: a missing, forged, expired or reused `state`; \
+            `VALIDATION_FAILED`: a malformed query string.", content(
+            (ErrorBody = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", content(
+            (ErrorBody = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 409, description = "`WECHAT_ALREADY_BOUND`: this WeChat account is bound to another account.", content(
+            (ErrorBody = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 422, description = "`BINDING_CONSENT_DENIED` (no `code`), `WECHAT_AUTHORIZATION_FAILED` (WeChat's \
+            `errcode` and `errmsg` in `details`: 40029 invalid, 40163 used, 42003 expired code), \
+            `WECHAT_SNAPSHOT_USER`.", content(
+            (ErrorBody = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 503, description = "`WECHAT_UNAVAILABLE`, `STORE_UNAVAILABLE`, `STORE_BUSY`; retry after \
+            `Retry-After` seconds.", content(
+            (ErrorBody = "application/json"),
+            (String = "text/html"),
+        )),
+    )
+)]
 pub async fn wechat_callback(
     services: web::Data<Services>,
     request: HttpRequest,
@@ -154,6 +246,31 @@ pub async fn wechat_callback(
     }
 }
 
+/// Confirm a binding with the SMS code
+///
+/// The code texted after the WeChat authorization activates the binding.
+/// Three wrong codes void it; each failure is counted in the store.
+#[utoipa::path(
+    post,
+    path = "/v1/bindings/{id}/confirm",
+    operation_id = "confirm_binding",
+    tag = "bindings",
+    security(("bearerAuth" = [])),
+    params(("id" = String, Path, description = "The binding's id, `bnd_` and 32 hex digits; anything else is 404.", example = "bnd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
+    request_body = ConfirmRequest,
+    responses(
+        (status = 200, description = "The binding, now `active`.", body = BindingView),
+        (status = 400, description = "`VALIDATION_FAILED`: `sms_code` is not 6 digits, an unknown field.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `binding` or `account`).", body = ErrorBody),
+        (status = 409, description = "`BINDING_STATUS_CONFLICT` (`details.status`): the binding is not waiting for \
+            a code; `BINDING_ALREADY_ACTIVE`; `WECHAT_ALREADY_BOUND`.", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 422, description = "`SMS_CODE_INCORRECT` (`details.attempts_remaining`), `SMS_CODE_EXPIRED`, \
+            `BINDING_EXPIRED`.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn confirm(
     services: web::Data<Services>,
     user: AuthenticatedUser,
@@ -168,6 +285,22 @@ pub async fn confirm(
     Ok(HttpResponse::Ok().json(BindingView::of(&binding, services.now())))
 }
 
+/// List the caller's bindings
+///
+/// Newest first, with masked nickname and openid, status and failure reason.
+#[utoipa::path(
+    get,
+    path = "/v1/bindings",
+    operation_id = "list_bindings",
+    tag = "bindings",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The bindings.", body = BindingList),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn list(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
     let account = services.load_account(user.account_id()).await?;
     let now = services.now();
@@ -175,6 +308,21 @@ pub async fn list(services: web::Data<Services>, user: AuthenticatedUser) -> Res
     Ok(HttpResponse::Ok().json(BindingList { items }))
 }
 
+/// One binding of the caller's
+#[utoipa::path(
+    get,
+    path = "/v1/bindings/{id}",
+    operation_id = "show_binding",
+    tag = "bindings",
+    security(("bearerAuth" = [])),
+    params(("id" = String, Path, description = "The binding's id, `bnd_` and 32 hex digits; anything else is 404.", example = "bnd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
+    responses(
+        (status = 200, description = "The binding.", body = BindingView),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `binding` or `account`).", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn show(
     services: web::Data<Services>,
     user: AuthenticatedUser,
@@ -185,6 +333,32 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(BindingView::of(&binding, services.now())))
 }
 
+/// Unbind a WeChat wallet
+///
+/// Needs the payment PIN; a wrong PIN counts towards the lock like any entry.
+/// Rate-limited per account and per IP address.
+#[utoipa::path(
+    delete,
+    path = "/v1/bindings/{id}",
+    operation_id = "unbind_wechat",
+    tag = "bindings",
+    security(("bearerAuth" = [])),
+    params(("id" = String, Path, description = "The binding's id, `bnd_` and 32 hex digits; anything else is 404.", example = "bnd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
+    request_body = UnbindRequest,
+    responses(
+        (status = 200, description = "The binding, now `unbound`.", body = BindingView),
+        (status = 400, description = "`VALIDATION_FAILED`: `pin` is not 6 digits, an unknown field.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `binding` or `account`).", body = ErrorBody),
+        (status = 409, description = "`BINDING_STATUS_CONFLICT` (`details.status`): the binding is not active.", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 422, description = "`PIN_INCORRECT` (`details.attempts_remaining`), `PIN_NOT_SET`.", body = ErrorBody),
+        (status = 423, description = "`PIN_LOCKED` (`details.locked_until`).", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many PIN entries.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn unbind(
     services: web::Data<Services>,
     user: AuthenticatedUser,

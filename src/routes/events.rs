@@ -15,10 +15,11 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
+use utoipa::IntoParams;
 
 use crate::auth::AuthenticatedUser;
 use crate::domain::account::AccountId;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::services::Services;
 use crate::store::{EVENTS_KEPT_PER_ACCOUNT, EventPosition, StoredEvent};
 
@@ -29,10 +30,12 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 const RECONNECT_MS: u32 = 2000;
 const READ_BATCH: usize = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
-    /// Resume after this event id (as `Last-Event-ID`).
+    /// Resume after this event id (as `Last-Event-ID`); `0` replays everything kept.
+    #[param(example = "1763730000123-0")]
     pub after: Option<String>,
 }
 
@@ -45,6 +48,33 @@ struct Subscription {
     greeted: bool,
 }
 
+/// Stream the caller's events (Server-Sent Events)
+///
+/// `withdrawal.created`, `.approved`, `.processing`, `.settled`, `.failed`,
+/// `.rejected`, `binding.activated` and `binding.removed`, as they happen on
+/// any instance. Each event has an `id:`, an `event:` (its type) and one
+/// `data:` line of JSON `{id, type, created_at, account_id, data}`; a comment
+/// line every 15 s keeps the connection open. A reconnecting client sends
+/// `Last-Event-ID` (or `?after=`) and resumes exactly after it; without one
+/// the stream starts with the next event. The stream does not end by itself.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "events",
+    security(("bearerAuth" = [])),
+    params(
+        EventsQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received; wins over `after`."),
+    ),
+    responses(
+        (status = 200, description = "An endless `text/event-stream`.", body = String, content_type = "text/event-stream",
+            example = "retry: 2000\n\nid: 1763730000123-0\nevent: withdrawal.settled\ndata: {\"id\":\"evt_…\",\"type\":\"withdrawal.settled\",…}\n\n"),
+        (status = 400, description = "`VALIDATION_FAILED`: `Last-Event-ID` or `after` is not an event id, an unknown \
+            query parameter.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn stream(
     services: web::Data<Services>,
     user: AuthenticatedUser,

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 use validator::Validate;
 
 use super::extract::ApiJson;
@@ -12,47 +13,62 @@ use crate::auth::{AuthenticatedUser, Operator};
 use crate::domain::account::VerificationLevel;
 use crate::domain::identity::{IdentityError, RealName, ResidentId};
 use crate::domain::kyc::{KycRequest, KycStatus, KycSubmission};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::services::Services;
 use crate::services::audit::AuditTarget;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// The outcome the simulated face check should have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FaceCheck {
     Pass,
     Fail,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"level": "L1", "real_name": "张三", "id_number": "11010519491231002X"}))]
 pub struct KycSubmitRequest {
-    /// `L1` (real name + resident ID) or `L2` (also a face check).
+    /// `L1` (real name + resident ID) or `L2` (also a face check); `L0` is refused.
     pub level: VerificationLevel,
+    /// 2 to 30 characters: letters of any script, spaces, `·` and `.`.
+    #[schema(min_length = 2, example = "张三")]
     pub real_name: String,
-    /// 18-character mainland resident ID number.
+    /// 18-character mainland resident ID number: region, birth date, sequence
+    /// and an ISO 7064 MOD 11-2 check character (`X` for 10).
+    #[schema(pattern = r"^[0-9]{17}[0-9Xx]$", example = "11010519491231002X")]
     pub id_number: String,
     /// The simulated face check's outcome (L2 only): `pass` or `fail`.
     pub face_check: Option<FaceCheck>,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KycDecisionRequest {
+    /// Why it was refused; shown to the user.
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200, example = "the name does not match the ID")]
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// An identity verification request; name and ID number masked.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct KycRequestView {
+    #[schema(example = "kyc_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
     id: String,
     level: VerificationLevel,
     status: KycStatus,
+    #[schema(example = "*三")]
     real_name: String,
+    #[schema(example = "110105********002X")]
     id_number: String,
     submitted_at: DateTime<Utc>,
+    /// When a pending request counts as approved if no operator decided it; null: operators only.
     auto_decide_at: Option<DateTime<Utc>>,
     decided_at: Option<DateTime<Utc>>,
+    /// The operator's account id, or `automatic`.
     decided_by: Option<String>,
+    /// A rejection's reason.
     reason: Option<String>,
 }
 
@@ -75,7 +91,8 @@ impl KycRequestView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// The level in force, the request that verified it, and one still waiting.
+#[derive(Debug, Serialize, ToSchema)]
 struct KycOverviewView {
     level: VerificationLevel,
     verified: Option<KycRequestView>,
@@ -86,6 +103,32 @@ fn identity_error(field: &str, error: IdentityError) -> ApiError {
     ApiError::validation(field, error)
 }
 
+/// Ask for identity verification
+///
+/// `L1` needs a real name and an 18-character resident ID number (checksum and
+/// birth date checked); `L2` also a simulated face check. One account per ID
+/// number. Decided by an operator, or approved automatically after
+/// `kyc.auto_approve_after_secs` when that is on.
+#[utoipa::path(
+    post,
+    path = "/v1/kyc",
+    operation_id = "submit_kyc",
+    tag = "kyc",
+    security(("bearerAuth" = [])),
+    request_body = KycSubmitRequest,
+    responses(
+        (status = 202, description = "The pending request.", body = KycRequestView),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): `level` L0, a malformed name or ID \
+            number (length, checksum, birth date, region), an unknown field.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
+        (status = 409, description = "`ID_NUMBER_TAKEN`; `KYC_CONFLICT` (`details.reason`: `already_verified`, \
+            `already_pending`, `identity_mismatch`).", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 422, description = "`FACE_CHECK_FAILED`.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn submit(
     services: web::Data<Services>,
     user: AuthenticatedUser,
@@ -105,6 +148,20 @@ pub async fn submit(
     Ok(HttpResponse::Accepted().json(KycRequestView::of(&created, services.now())))
 }
 
+/// The caller's identity verification
+#[utoipa::path(
+    get,
+    path = "/v1/kyc",
+    operation_id = "kyc_overview",
+    tag = "kyc",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Level, verified and pending requests.", body = KycOverviewView),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn overview(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
     let overview = services.kyc_status(user.account_id()).await?;
     Ok(HttpResponse::Ok().json(KycOverviewView {
@@ -129,6 +186,25 @@ async fn decide(
     Ok(HttpResponse::Ok().json(KycRequestView::of(&decided, services.now())))
 }
 
+/// Approve an identity verification (operator)
+///
+/// Operator role only. The account's level rises at once. Recorded in the audit log.
+#[utoipa::path(
+    post,
+    path = "/v1/ops/kyc/{id}/approve",
+    operation_id = "approve_kyc",
+    tag = "ops",
+    security(("bearerAuth" = [])),
+    params(("id" = String, Path, description = "The request's id (`kyc_…`).", example = "kyc_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
+    responses(
+        (status = 200, description = "The approved request.", body = KycRequestView),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `kyc_request`).", body = ErrorBody),
+        (status = 409, description = "`KYC_CONFLICT` (`details.reason` = `already_decided`).", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn approve(
     services: web::Data<Services>,
     operator: Operator,
@@ -137,6 +213,28 @@ pub async fn approve(
     decide(&services, &operator, &path, true, None).await
 }
 
+/// Reject an identity verification (operator)
+///
+/// Operator role only. The ID number is freed for another try. Recorded in the audit log.
+#[utoipa::path(
+    post,
+    path = "/v1/ops/kyc/{id}/reject",
+    operation_id = "reject_kyc",
+    tag = "ops",
+    security(("bearerAuth" = [])),
+    params(("id" = String, Path, description = "The request's id (`kyc_…`).", example = "kyc_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
+    request_body = KycDecisionRequest,
+    responses(
+        (status = 200, description = "The rejected request.", body = KycRequestView),
+        (status = 400, description = "`VALIDATION_FAILED`: a `reason` outside 1–200 characters, an unknown field.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `kyc_request`).", body = ErrorBody),
+        (status = 409, description = "`KYC_CONFLICT` (`details.reason` = `already_decided`).", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn reject(
     services: web::Data<Services>,
     operator: Operator,

@@ -6,19 +6,69 @@ use actix_web::{HttpResponse, web};
 
 use super::views::{MovementPage, MovementView, PageQuery, ProfileView, WalletView};
 use crate::auth::AuthenticatedUser;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::services::Services;
 
+/// The caller's profile
+///
+/// Id, role, masked phone or email, verification level, and the payment
+/// PIN's state (`pin_set`, attempts left, `pin_locked_until`).
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "account",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The profile.", body = ProfileView),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`): the token's account no longer exists.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn profile(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
     let account = services.load_account(user.account_id()).await?;
     Ok(HttpResponse::Ok().json(ProfileView::of(&account, services.now(), &services.pin_policy)))
 }
 
+/// The caller's wallet
+///
+/// Available and held balances, the verification level, what is left of each
+/// withdrawal limit today and this month, and the free fee quota left.
+#[utoipa::path(
+    get,
+    path = "/v1/wallet",
+    tag = "account",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Balances and limits.", body = WalletView),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`): the token's account no longer exists.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn wallet(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
     let overview = services.wallet_overview(user.account_id()).await?;
     Ok(HttpResponse::Ok().json(WalletView::from(&overview)))
 }
 
+/// The wallet's history
+///
+/// The account's journal entries, newest first, as changes to its available
+/// and held balances. Page with `cursor` = the previous page's `next_cursor`.
+#[utoipa::path(
+    get,
+    path = "/v1/wallet/transactions",
+    tag = "account",
+    security(("bearerAuth" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of history.", body = MovementPage),
+        (status = 400, description = "`VALIDATION_FAILED`: a `cursor` this API did not issue, a malformed `limit`, \
+            an unknown query parameter.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn transactions(
     services: web::Data<Services>,
     user: AuthenticatedUser,
@@ -28,6 +78,24 @@ pub async fn transactions(
     Ok(HttpResponse::Ok().json(MovementPage::try_from(page)?))
 }
 
+/// One movement of the wallet
+///
+/// A journal entry of the caller's own; any other id, another account's
+/// included, is 404.
+#[utoipa::path(
+    get,
+    path = "/v1/wallet/transactions/{id}",
+    tag = "account",
+    security(("bearerAuth" = [])),
+    params(("id" = String, Path, description = "The entry's id, `je_` and 32 hex digits.",
+        example = "je_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
+    responses(
+        (status = 200, description = "The movement.", body = MovementView),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `transaction`).", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn transaction(
     services: web::Data<Services>,
     user: AuthenticatedUser,

@@ -6,7 +6,8 @@
 //! Pay v3's 4xx/5xx `{code, message}` on the transfer bills, and the
 //! catalogue's JSON on the mock-only `users` resource.
 //!
-//! Handlers take `web::Data<MockWeChat>`: startup registers it with
+//! The routes are listed in `startup::mock_routes`, registered only when
+//! the mock is enabled. Handlers take `web::Data<MockWeChat>`: startup registers it with
 //! `web::Data::from(Arc<MockWeChat>)`, sharing the very `Arc` the in-process
 //! `BuiltinWeChatClient` and `BuiltinPayouts` hold, so all reach one provider.
 
@@ -19,19 +20,20 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use url::Url;
+use utoipa::ToSchema;
 use validator::Validate;
 
 use super::extract::ApiJson;
 use super::html::escape_html;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::providers::payouts::{
     BillState, PayoutError, TransferBill, TransferRequest, fen_from_money, money_from_fen, refusal_code,
 };
-use crate::providers::wechat::WeChatApiError;
 use crate::providers::wechat::mock::{
-    AuthorizeError, AuthorizeQuery, AuthorizeRequest, AuthorizeStep, ConsentForm, MockUserFlags, MockWeChat,
-    MockWeChatUser, NewMockUser, api_error, mock_errcode,
+    AccessTokenQuery, AccessTokenUse, AuthorizeError, AuthorizeQuery, AuthorizeRequest, AuthorizeStep, ConsentForm,
+    MockUserFlags, MockWeChat, MockWeChatUser, NewMockUser, RefreshTokenQuery, api_error, mock_errcode,
 };
+use crate::providers::wechat::{OAuthToken, UserInfo, WeChatApiError};
 
 /// The header that repeats the error number of an authorize error page.
 pub const ERRCODE_HEADER: &str = "X-WeChat-Errcode";
@@ -39,30 +41,14 @@ pub const ERRCODE_HEADER: &str = "X-WeChat-Errcode";
 const ERRCODE_HEADER_LOWERCASE: &str = "x-wechat-errcode";
 const AUTHORIZE_PATH: &str = "/mock/wechat/connect/oauth2/authorize";
 
-/// Every `/mock/wechat` route. Needs `web::Data<MockWeChat>` registered.
-pub fn configure(config: &mut web::ServiceConfig) {
-    config.service(
-        web::scope("/mock/wechat")
-            .route("/users", web::post().to(create_user))
-            .route("/users/{openid}", web::get().to(user))
-            .route("/connect/oauth2/authorize", web::get().to(authorize))
-            .route("/connect/oauth2/authorize", web::post().to(consent))
-            .route("/sns/oauth2/access_token", web::get().to(access_token))
-            .route("/sns/oauth2/refresh_token", web::get().to(refresh_token))
-            .route("/sns/auth", web::get().to(auth))
-            .route("/sns/userinfo", web::get().to(user_info))
-            .route("/v3/fund-app/mch-transfer/transfer-bills", web::post().to(create_transfer_bill))
-            .route("/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}", web::get().to(transfer_bill)),
-    );
-}
-
 // ---------------------------------------------------------------- users ----
 
 /// `POST /mock/wechat/users`: a new mock WeChat user.
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMockUserRequest {
     /// 1–32 characters.
+    #[schema(example = "张三丰")]
     pub nickname: String,
     /// The user's wallet is not real-name verified (payouts to it fail).
     #[serde(default)]
@@ -75,7 +61,25 @@ pub struct CreateMockUserRequest {
     pub snapshot: bool,
 }
 
-async fn create_user(
+/// Create a mock WeChat user
+///
+/// A user of the mock app with an empty wallet. The flags make bindings and
+/// payouts to it fail the way the real ones do.
+#[utoipa::path(
+    post,
+    path = "/mock/wechat/users",
+    operation_id = "mock_create_user",
+    tag = "mock",
+    request_body = CreateMockUserRequest,
+    responses(
+        (status = 201, description = "The new user.", body = MockWeChatUser),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a blank, overlong or control-character \
+            nickname, an unknown field.", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
+pub async fn create_user(
     mock: web::Data<MockWeChat>,
     body: ApiJson<CreateMockUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -87,7 +91,23 @@ async fn create_user(
     Ok(HttpResponse::Created().json(user))
 }
 
-async fn user(mock: web::Data<MockWeChat>, openid: web::Path<String>) -> Result<HttpResponse, ApiError> {
+/// A mock WeChat user
+///
+/// The user, its flags and its wallet (balance and received transfers).
+#[utoipa::path(
+    get,
+    path = "/mock/wechat/users/{openid}",
+    operation_id = "mock_user",
+    tag = "mock",
+    params(("openid" = String, Path, description = "The user's openid under the mock app.",
+        example = "oAb1CdEfGhIjKlMnOpQrStUvWxYz")),
+    responses(
+        (status = 200, description = "The user.", body = MockWeChatUser),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `wechat user`).", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
+pub async fn user(mock: web::Data<MockWeChat>, openid: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let found = mock.load_user(&openid).await?;
     let user = found.ok_or(ApiError::NotFound { resource: "wechat user" })?;
     Ok(HttpResponse::Ok().json(user.value))
@@ -95,7 +115,37 @@ async fn user(mock: web::Data<MockWeChat>, openid: web::Path<String>) -> Result<
 
 // ------------------------------------------------------------ authorize ----
 
-async fn authorize(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpResponse {
+/// WeChat's authorize step (consent page)
+///
+/// Where `authorize_url` points. With `scope=snsapi_userinfo` it shows the
+/// consent page: pick an existing mock user or create one, then allow or deny.
+/// A silent `snsapi_base` authorization for an existing `openid` redirects at
+/// once. Errors are WeChat's error page.
+#[utoipa::path(
+    get,
+    path = "/mock/wechat/connect/oauth2/authorize",
+    operation_id = "mock_authorize",
+    tag = "mock",
+    params(
+        ("appid" = String, Query, description = "The app's id."),
+        ("redirect_uri" = String, Query, description = "Where to send the browser; its host must be a callback domain."),
+        ("response_type" = String, Query, description = "Must be `code`."),
+        ("scope" = String, Query, description = "`snsapi_userinfo` (consent page) or `snsapi_base` (silent)."),
+        ("state" = Option<String>, Query, description = "Echoed back to `redirect_uri`; up to 128 characters `[A-Za-z0-9]`."),
+        ("openid" = Option<String>, Query, description = "Mock only: the existing user a silent `snsapi_base` authorization is for."),
+    ),
+    responses(
+        (status = 200, description = "The consent page.", body = String, content_type = "text/html"),
+        (status = 302, description = "A silent authorization: to `redirect_uri` with `code` and `state`.",
+            headers(("Location" = String, description = "`redirect_uri?code=…&state=…`."))),
+        (status = 400, description = "WeChat's error page (e.g. 10003 redirect_uri not on the callback domains, \
+            10010 no scope, 10013 bad state, 40097 invalid args), its number also in `X-WeChat-Errcode`.", body = String,
+            content_type = "text/html", headers(("X-WeChat-Errcode" = i64, description = "The error number."))),
+        (status = 503, description = "The error page for -1 (system busy): the mock's store is unavailable.", body = String,
+            content_type = "text/html", headers(("X-WeChat-Errcode" = i64, description = "`-1`."))),
+    )
+)]
+pub async fn authorize(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpResponse {
     let query = match serde_urlencoded::from_str::<AuthorizeQuery>(request.query_string()) {
         Ok(query) => query,
         Err(error) => return error_page(&invalid_args(error)),
@@ -107,7 +157,28 @@ async fn authorize(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpRes
     }
 }
 
-async fn consent(mock: web::Data<MockWeChat>, body: web::Bytes) -> HttpResponse {
+/// Consent at WeChat (the consent page's form)
+///
+/// `action=allow` redirects to `redirect_uri` with a single-use `code` (valid
+/// five minutes) and the `state`; `action=deny` redirects with the `state`
+/// only. The user is an existing `openid`, or a new one named by `nickname`.
+#[utoipa::path(
+    post,
+    path = "/mock/wechat/connect/oauth2/authorize",
+    operation_id = "mock_consent",
+    tag = "mock",
+    request_body(content = ConsentForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 302, description = "Back to `redirect_uri`, with `code` (allowed) and `state`.",
+            headers(("Location" = String, description = "`redirect_uri?code=…&state=…`, or `?state=…` when denied."))),
+        (status = 400, description = "WeChat's error page (e.g. 10003 redirect_uri not on the callback domains, \
+            10010 no scope, 10013 bad state, 40097 invalid args), its number also in `X-WeChat-Errcode`.", body = String,
+            content_type = "text/html", headers(("X-WeChat-Errcode" = i64, description = "The error number."))),
+        (status = 503, description = "The error page for -1 (system busy): the mock's store is unavailable.", body = String,
+            content_type = "text/html", headers(("X-WeChat-Errcode" = i64, description = "`-1`."))),
+    )
+)]
+pub async fn consent(mock: web::Data<MockWeChat>, body: web::Bytes) -> HttpResponse {
     let form = match serde_urlencoded::from_bytes::<ConsentForm>(&body) {
         Ok(form) => form,
         Err(error) => return error_page(&invalid_args(error)),
@@ -135,7 +206,21 @@ fn html(status: StatusCode, page: String) -> HttpResponse {
 
 // -------------------------------------------------------------- sns API ----
 
-async fn access_token(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpResponse {
+/// Exchange a code for an access token (sns)
+///
+/// WeChat's `sns/oauth2/access_token`: the server-side exchange of the
+/// authorize step's code (single use, five minutes) for a web-authorization
+/// access token (7200 s) and refresh token (30 days). WeChat answers errors with HTTP 200 and `{errcode, errmsg}`:
+/// 40029 invalid code, 40163 code used, 42003 code expired, 40125 bad secret.
+#[utoipa::path(
+    get,
+    path = "/mock/wechat/sns/oauth2/access_token",
+    operation_id = "mock_sns_access_token",
+    tag = "mock",
+    params(AccessTokenQuery),
+    responses((status = 200, description = "The token, or WeChat's error.", body = OAuthTokenAnswer))
+)]
+pub async fn access_token(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpResponse {
     let result = match sns_query(&request) {
         Ok(query) => mock.exchange_code(&query).await,
         Err(error) => Err(error),
@@ -143,7 +228,19 @@ async fn access_token(mock: web::Data<MockWeChat>, request: HttpRequest) -> Http
     wechat_json(result)
 }
 
-async fn refresh_token(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpResponse {
+/// Refresh an access token (sns)
+///
+/// WeChat's `sns/oauth2/refresh_token`. WeChat answers errors with HTTP 200 and `{errcode, errmsg}`: 40030 invalid
+/// refresh token, 42002 refresh token expired.
+#[utoipa::path(
+    get,
+    path = "/mock/wechat/sns/oauth2/refresh_token",
+    operation_id = "mock_sns_refresh_token",
+    tag = "mock",
+    params(RefreshTokenQuery),
+    responses((status = 200, description = "The token, or WeChat's error.", body = OAuthTokenAnswer))
+)]
+pub async fn refresh_token(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpResponse {
     let result = match sns_query(&request) {
         Ok(query) => mock.refresh_token(&query).await,
         Err(error) => Err(error),
@@ -151,7 +248,19 @@ async fn refresh_token(mock: web::Data<MockWeChat>, request: HttpRequest) -> Htt
     wechat_json(result)
 }
 
-async fn auth(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpResponse {
+/// Check an access token (sns)
+///
+/// WeChat's `sns/auth`: `{"errcode": 0, "errmsg": "ok"}` for a valid token.
+/// WeChat answers errors with HTTP 200 and `{errcode, errmsg}`: 40001 invalid token, 42001 expired, 40003 wrong openid.
+#[utoipa::path(
+    get,
+    path = "/mock/wechat/sns/auth",
+    operation_id = "mock_sns_auth",
+    tag = "mock",
+    params(AccessTokenUse),
+    responses((status = 200, description = "`errcode` 0 if valid, else WeChat's error.", body = WeChatApiError))
+)]
+pub async fn auth(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpResponse {
     let result = match sns_query(&request) {
         Ok(query) => mock.check_access_token(&query).await,
         Err(error) => Err(error),
@@ -159,7 +268,20 @@ async fn auth(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpResponse
     wechat_json(result.map(|()| json!({ "errcode": 0, "errmsg": "ok" })))
 }
 
-async fn user_info(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpResponse {
+/// The user's profile (sns)
+///
+/// WeChat's `sns/userinfo`, for a token of the `snsapi_userinfo` scope.
+/// WeChat answers errors with HTTP 200 and `{errcode, errmsg}`: 40001 invalid token, 42001 expired, 48001 scope not
+/// authorized, 40003 wrong openid.
+#[utoipa::path(
+    get,
+    path = "/mock/wechat/sns/userinfo",
+    operation_id = "mock_sns_userinfo",
+    tag = "mock",
+    params(AccessTokenUse),
+    responses((status = 200, description = "The profile, or WeChat's error.", body = UserInfoAnswer))
+)]
+pub async fn user_info(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpResponse {
     let result = match sns_query(&request) {
         Ok(query) => mock.user_info(&query).await,
         Err(error) => Err(error),
@@ -171,6 +293,22 @@ async fn user_info(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpRes
 fn sns_query<T: DeserializeOwned>(request: &HttpRequest) -> Result<T, WeChatApiError> {
     serde_urlencoded::from_str(request.query_string())
         .map_err(|_| api_error(mock_errcode::INVALID_ARGS, "invalid args"))
+}
+
+/// What `sns/oauth2/access_token` and `refresh_token` answer (documentation only).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum OAuthTokenAnswer {
+    Token(OAuthToken),
+    Error(WeChatApiError),
+}
+
+/// What `sns/userinfo` answers (documentation only).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum UserInfoAnswer {
+    User(UserInfo),
+    Error(WeChatApiError),
 }
 
 /// WeChat answers both success and failure with HTTP 200.
@@ -186,18 +324,26 @@ fn wechat_json<T: Serialize>(result: Result<T, WeChatApiError>) -> HttpResponse 
 /// `POST /mock/wechat/v3/fund-app/mch-transfer/transfer-bills`: WeChat Pay's
 /// "发起转账". The mock's payees never need to confirm, so the answer is
 /// already the bill's final state.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "appid": "wx8a3f5c7e2b9d1046", "out_bill_no": "0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "openid": "oAb1CdEfGhIjKlMnOpQrStUvWxYz",
+    "transfer_amount": 10000, "transfer_remark": "walletgate withdrawal"
+}))]
 pub struct TransferBillsRequest {
     /// The merchant's app; must be the mock's app id.
     pub appid: String,
     /// 1–32 characters `[0-9A-Za-z]`, unique per merchant: the idempotency key.
+    #[schema(pattern = r"^[0-9A-Za-z]{1,32}$")]
     pub out_bill_no: String,
     /// The payee's openid under `appid`.
+    #[schema(min_length = 1, max_length = 128)]
     pub openid: String,
     /// Integer fen (1/100 yuan), at least 10.
+    #[schema(minimum = 10, maximum = 100000000000000.0, example = 10000)]
     pub transfer_amount: i64,
     /// At most 32 characters, shown to the payee.
+    #[schema(max_length = 32)]
     pub transfer_remark: String,
     /// The scene, e.g. `"1000"`; accepted and not checked by the mock.
     pub transfer_scene_id: Option<String>,
@@ -207,12 +353,13 @@ pub struct TransferBillsRequest {
     pub notify_url: Option<String>,
     /// The payment reason shown to the payee; accepted and not checked by the mock.
     pub user_recv_perception: Option<String>,
-    /// The scene declaration, `[{info_type, info_content}]`; accepted and not checked by the mock.
+    /// The scene declaration, `[{info_type, info_content}]` at the real API; the mock accepts any
+    /// JSON value here and does not check it.
     pub transfer_scene_report_infos: Option<serde_json::Value>,
 }
 
 /// The answer to creating a bill.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TransferBillsResponse {
     pub out_bill_no: String,
     pub transfer_bill_no: String,
@@ -224,7 +371,7 @@ pub struct TransferBillsResponse {
 }
 
 /// `GET /mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TransferBillQueryResponse {
     pub out_bill_no: String,
     pub transfer_bill_no: String,
@@ -241,13 +388,36 @@ pub struct TransferBillQueryResponse {
 }
 
 /// WeChat Pay v3's error body, sent with a 4xx or 5xx status.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"code": "PARAM_ERROR", "message": "transfer_amount must be at least 10 fen (0.10 yuan)"}))]
 struct PayErrorBody<'a> {
+    /// `PARAM_ERROR`, `INVALID_REQUEST`, `NOT_FOUND` or `SYSTEM_ERROR`.
     code: &'a str,
     message: &'a str,
 }
 
-async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes) -> HttpResponse {
+/// Create a transfer bill (WeChat Pay)
+///
+/// WeChat Pay's merchant transfer (发起转账) to a mock user's wallet.
+/// `out_bill_no` is the idempotency key: the same number and body return the
+/// same bill and never pay twice. The mock's payees never confirm, so the
+/// answer is already final: `SUCCESS`, or `FAIL` with `fail_reason`
+/// (`OPENID_INVALID`, `ACCOUNT_FROZEN`, `REAL_NAME_CHECK_FAIL`,
+/// `DAY_RECEIVED_QUOTA_EXCEED`, `MONTH_RECEIVED_QUOTA_EXCEED`).
+#[utoipa::path(
+    post,
+    path = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills",
+    operation_id = "mock_create_transfer_bill",
+    tag = "mock",
+    request_body = TransferBillsRequest,
+    responses(
+        (status = 200, description = "The bill.", body = TransferBillsResponse),
+        (status = 400, description = "`PARAM_ERROR` (a malformed field, an amount under 10 fen), `INVALID_REQUEST` \
+            (another app, or the same `out_bill_no` with another body).", body = PayErrorBody),
+        (status = 500, description = "`SYSTEM_ERROR`: retry with the same `out_bill_no` and body.", body = PayErrorBody),
+    )
+)]
+pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes) -> HttpResponse {
     let request = match serde_json::from_slice::<TransferBillsRequest>(&body) {
         Ok(request) => request,
         Err(error) => return pay_error(StatusCode::BAD_REQUEST, refusal_code::PARAM_ERROR, &error.to_string()),
@@ -278,7 +448,22 @@ async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes) -> 
     }
 }
 
-async fn transfer_bill(mock: web::Data<MockWeChat>, out_bill_no: web::Path<String>) -> HttpResponse {
+/// A transfer bill by the merchant's number (WeChat Pay)
+#[utoipa::path(
+    get,
+    path = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}",
+    operation_id = "mock_transfer_bill",
+    tag = "mock",
+    params(("out_bill_no" = String, Path, description = "The merchant's bill number.", pattern = r"^[0-9A-Za-z]{1,32}$",
+        example = "0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
+    responses(
+        (status = 200, description = "The bill.", body = TransferBillQueryResponse),
+        (status = 400, description = "`PARAM_ERROR`: not 1–32 characters `[0-9A-Za-z]`.", body = PayErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no bill with this `out_bill_no`.", body = PayErrorBody),
+        (status = 500, description = "`SYSTEM_ERROR`: retry.", body = PayErrorBody),
+    )
+)]
+pub async fn transfer_bill(mock: web::Data<MockWeChat>, out_bill_no: web::Path<String>) -> HttpResponse {
     match mock.bill(&out_bill_no).await {
         Ok(Some(bill)) => HttpResponse::Ok().json(query_response(bill, mock.app_id())),
         Ok(None) => pay_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no transfer bill with this out_bill_no"),

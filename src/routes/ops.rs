@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 use validator::Validate;
 
 use super::extract::ApiJson;
@@ -11,22 +12,26 @@ use super::views::{BalanceView, MovementView};
 use crate::auth::Operator;
 use crate::domain::account::AccountId;
 use crate::domain::money::Amount;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::services::Services;
 use crate::services::audit::AuditTarget;
+use crate::services::ledger_check::LedgerReport;
 use crate::services::wallet::Adjustment;
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": "100.50", "memo": "demo top-up"}))]
 pub struct AdjustmentRequest {
     /// Positive amount in yuan as a string, e.g. `"100.00"`.
     pub amount: Amount,
     /// Why; shown in the user's history and the journal.
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200, example = "demo top-up")]
     pub memo: String,
 }
 
-#[derive(Debug, Serialize)]
+/// The journal entry written and the wallet's balances after it.
+#[derive(Debug, Serialize, ToSchema)]
 struct AdjustmentResponse {
     entry: MovementView,
     wallet: BalanceView,
@@ -56,6 +61,29 @@ async fn adjust(
     Ok(HttpResponse::Created().json(response))
 }
 
+/// Top up a wallet (operator)
+///
+/// Operator role only. Moves `amount` from the funding account into the
+/// user's available balance, as one balanced journal entry. Recorded in the
+/// audit log.
+#[utoipa::path(
+    post,
+    path = "/v1/ops/accounts/{id}/credit",
+    tag = "ops",
+    security(("bearerAuth" = [])),
+    params(("id" = String, Path, description = "The account's id (`acc_…`); anything else is 404.", example = "acc_demo_alice")),
+    request_body = AdjustmentRequest,
+    responses(
+        (status = 201, description = "The entry and the new balances.", body = AdjustmentResponse),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a malformed amount, a `memo` outside \
+            1–200 characters, a balance that would grow too large, an unknown field.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn credit(
     services: web::Data<Services>,
     operator: Operator,
@@ -65,6 +93,29 @@ pub async fn credit(
     adjust(&services, &operator, &path, Adjustment::Credit, request).await
 }
 
+/// Take demo money back (operator)
+///
+/// Operator role only. Moves `amount` from the user's available balance back
+/// to the funding account; never overdraws. Recorded in the audit log.
+#[utoipa::path(
+    post,
+    path = "/v1/ops/accounts/{id}/debit",
+    tag = "ops",
+    security(("bearerAuth" = [])),
+    params(("id" = String, Path, description = "The account's id (`acc_…`); anything else is 404.", example = "acc_demo_alice")),
+    request_body = AdjustmentRequest,
+    responses(
+        (status = 201, description = "The entry and the new balances.", body = AdjustmentResponse),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a malformed amount, a `memo` outside \
+            1–200 characters, an unknown field.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 422, description = "`INSUFFICIENT_BALANCE` (`details.available`, `details.requested`).", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn debit(
     services: web::Data<Services>,
     operator: Operator,
@@ -74,6 +125,22 @@ pub async fn debit(
     adjust(&services, &operator, &path, Adjustment::Debit, request).await
 }
 
+/// Audit the whole ledger (operator)
+///
+/// Operator role only. Recomputes every balance from the journal, checks that
+/// each entry balances and that everything adds up to `0.00`.
+#[utoipa::path(
+    get,
+    path = "/v1/ops/ledger/check",
+    tag = "ops",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The report; `balanced` says whether all is well.", body = LedgerReport),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn ledger_check(services: web::Data<Services>, _operator: Operator) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(services.check_ledger().await?))
 }

@@ -5,6 +5,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use validator::Validate;
 
 use super::extract::{ApiJson, ClientIp};
@@ -12,39 +13,63 @@ use crate::auth::AuthenticatedUser;
 use crate::auth::one_time_codes::is_sms_code;
 use crate::domain::pin::{Pin, PinError};
 use crate::domain::sms::SmsPurpose;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::rate_limit::Action;
 use crate::services::Services;
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SmsCodeRequest {
     /// `set_pin`, `reset_pin` or `bind_wechat` (resends the code of the binding awaiting one).
     pub purpose: SmsPurpose,
 }
 
-#[derive(Debug, Serialize)]
+/// A code was texted (to the mock SMS outbox).
+#[derive(Debug, Serialize, ToSchema)]
 struct SentCodeView {
     purpose: SmsPurpose,
+    /// The masked phone it went to.
+    #[schema(example = "138****0001")]
     sent_to: String,
+    /// The code works until then.
     expires_at: DateTime<Utc>,
 }
 
+/// `{"pin_set": true}`.
+#[derive(Debug, Serialize, ToSchema)]
+struct PinSetView {
+    #[schema(example = true)]
+    pin_set: bool,
+}
+
+/// `{"verified": true}`.
+#[derive(Debug, Serialize, ToSchema)]
+struct PinVerifiedView {
+    #[schema(example = true)]
+    verified: bool,
+}
+
 /// Set or reset with `{pin, sms_code}`; change with `{pin, old_pin}`.
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"pin": "135790", "sms_code": "482913"}))]
 pub struct SetPinRequest {
-    /// The new 6-digit PIN.
+    /// The new 6-digit PIN; not a trivial one (`111111`, `123456`, …).
+    #[schema(pattern = r"^[0-9]{6}$", example = "135790")]
     pub pin: String,
     /// A `set_pin` code (first PIN) or `reset_pin` code (forgotten PIN).
+    #[schema(pattern = r"^[0-9]{6}$", example = "482913")]
     pub sms_code: Option<String>,
     /// The current PIN, to change it.
+    #[schema(pattern = r"^[0-9]{6}$", example = json!(null))]
     pub old_pin: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyPinRequest {
+    /// The 6-digit payment PIN.
+    #[schema(pattern = r"^[0-9]{6}$", example = "135790")]
     pub pin: String,
 }
 
@@ -61,6 +86,31 @@ fn chosen_pin(text: &str) -> Result<Pin, ApiError> {
     })
 }
 
+/// Text an SMS code
+///
+/// Sends a six-digit code for `purpose` to the account's phone (in this
+/// simulator: to `GET /mock/sms/outbox`). It lives five minutes, works once,
+/// and dies after three wrong tries. Rate-limited per account and per IP address.
+#[utoipa::path(
+    post,
+    path = "/v1/sms/codes",
+    tag = "pin",
+    security(("bearerAuth" = [])),
+    request_body = SmsCodeRequest,
+    responses(
+        (status = 202, description = "The code is on its way.", body = SentCodeView),
+        (status = 400, description = "`VALIDATION_FAILED`: an unknown `purpose` or field.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
+        (status = 409, description = "`PIN_ALREADY_SET` (`set_pin` with a PIN set: use `reset_pin`), \
+            `NO_PENDING_BINDING` (`bind_wechat` with no binding waiting for a code).", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 422, description = "`PIN_NOT_SET` (`reset_pin` without a PIN), `PHONE_REQUIRED`.", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many codes requested.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn request_sms_code(
     services: web::Data<Services>,
     user: AuthenticatedUser,
@@ -76,6 +126,33 @@ pub async fn request_sms_code(
     }))
 }
 
+/// Set, reset or change the payment PIN
+///
+/// Set the first PIN with `{pin, sms_code}` (a `set_pin` code); reset a
+/// forgotten one with `{pin, sms_code}` (a `reset_pin` code, which also lifts a
+/// lock); change it with `{pin, old_pin}`. A wrong `old_pin` counts towards the
+/// lock. Withdrawals within a day of a change or reset wait for an operator.
+#[utoipa::path(
+    put,
+    path = "/v1/pin",
+    tag = "pin",
+    security(("bearerAuth" = [])),
+    request_body = SetPinRequest,
+    responses(
+        (status = 200, description = "The PIN is set.", body = PinSetView),
+        (status = 400, description = "`VALIDATION_FAILED`: a PIN or code that is not 6 digits, both or neither of \
+            `sms_code` and `old_pin`, a new PIN equal to the old, an unknown field.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 422, description = "`PIN_TOO_SIMPLE`, `SMS_CODE_INCORRECT` (`details.attempts_remaining`), \
+            `SMS_CODE_EXPIRED`, `PIN_INCORRECT` (`details.attempts_remaining`), `PIN_NOT_SET`.", body = ErrorBody),
+        (status = 423, description = "`PIN_LOCKED` (`details.locked_until`): changing needs the old PIN; reset instead.", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many PIN entries for this \
+            account or from this address.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn set_pin(
     services: web::Data<Services>,
     user: AuthenticatedUser,
@@ -100,9 +177,32 @@ pub async fn set_pin(
         }
         _ => return Err(ApiError::validation("sms_code", "give either sms_code (set or reset) or old_pin (change)")),
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "pin_set": true })))
+    Ok(HttpResponse::Ok().json(PinSetView { pin_set: true }))
 }
 
+/// Check the payment PIN
+///
+/// For an app's "enter your PIN" screen. A wrong PIN counts like any entry:
+/// the fifth in a row locks it (3 hours, then longer).
+#[utoipa::path(
+    post,
+    path = "/v1/pin/verify",
+    tag = "pin",
+    security(("bearerAuth" = [])),
+    request_body = VerifyPinRequest,
+    responses(
+        (status = 200, description = "The PIN is right.", body = PinVerifiedView),
+        (status = 400, description = "`VALIDATION_FAILED`: `pin` is not 6 digits, an unknown field.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 422, description = "`PIN_INCORRECT` (`details.attempts_remaining`), `PIN_NOT_SET`.", body = ErrorBody),
+        (status = 423, description = "`PIN_LOCKED` (`details.locked_until`).", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many PIN entries for this \
+            account or from this address.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn verify_pin(
     services: web::Data<Services>,
     user: AuthenticatedUser,
@@ -112,5 +212,5 @@ pub async fn verify_pin(
     let pin = entered_pin("pin", &request.pin)?;
     services.rate_limits.check(Action::PinEntry, user.account_id().as_str(), ip.0)?;
     services.verify_pin(user.account_id(), pin).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "verified": true })))
+    Ok(HttpResponse::Ok().json(PinVerifiedView { verified: true }))
 }

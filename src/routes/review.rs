@@ -5,35 +5,43 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::extract::ApiJson;
 use super::withdrawals::WithdrawalView;
 use crate::auth::Operator;
 use crate::domain::account::AccountId;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::services::Services;
 use crate::services::audit::{AuditRecord, AuditTarget};
 use crate::services::review::{AccountContext, ReviewItem};
 use crate::services::withdrawal_submission::is_withdrawal_id;
+use crate::services::work::WorkReport;
 
 const QUEUE_LIMIT_DEFAULT: usize = 50;
 const QUEUE_LIMIT_MAX: usize = 200;
 const AUDIT_LIMIT_DEFAULT: usize = 50;
 const AUDIT_LIMIT_MAX: usize = 200;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct QueueQuery {
+    /// Items: 50 if not given, 1 to 200 (other values are brought into that range).
     pub limit: Option<usize>,
 }
 
-#[derive(Debug, Serialize)]
+/// A withdrawal waiting for an operator, with what is needed to judge it.
+#[derive(Debug, Serialize, ToSchema)]
 struct ReviewItemView {
     withdrawal: WithdrawalView,
     account_id: AccountId,
     /// `manual_review` or `parked_payout`.
+    #[schema(value_type = String, example = "manual_review")]
     queue: &'static str,
+    /// The review reasons, or `payout_attempts_exhausted`.
+    #[schema(example = json!(["first_to_destination"]))]
     reasons: Vec<String>,
     waiting_since: DateTime<Utc>,
     account: AccountContext,
@@ -52,11 +60,32 @@ impl ReviewItemView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// The queue, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
 struct QueueView {
     items: Vec<ReviewItemView>,
 }
 
+/// The review queue (operator)
+///
+/// Operator role only. Withdrawals waiting for an operator (manual reviews and
+/// parked payouts), oldest first, with the reasons and the account's context:
+/// level, balances, binding age, recent withdrawals.
+#[utoipa::path(
+    get,
+    path = "/v1/ops/review-queue",
+    operation_id = "review_queue",
+    tag = "ops",
+    security(("bearerAuth" = [])),
+    params(QueueQuery),
+    responses(
+        (status = 200, description = "The queue.", body = QueueView),
+        (status = 400, description = "`VALIDATION_FAILED`: a malformed `limit`, an unknown query parameter.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn queue(
     services: web::Data<Services>,
     _operator: Operator,
@@ -68,11 +97,12 @@ pub async fn queue(
 }
 
 /// The body of a rejection.
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
     /// Shown to the user as the failure reason.
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200, example = "destination looks wrong")]
     pub reason: String,
 }
 
@@ -85,6 +115,26 @@ async fn audit_target(services: &Services, id: &str) -> AuditTarget {
     AuditTarget::new("withdrawal", id, owner.as_ref())
 }
 
+/// Approve a withdrawal (operator)
+///
+/// Operator role only. An `in_review` withdrawal is paid out next; a parked
+/// payout is sent round again. Recorded in the audit log.
+#[utoipa::path(
+    post,
+    path = "/v1/ops/withdrawals/{id}/approve",
+    operation_id = "approve_withdrawal",
+    tag = "ops",
+    security(("bearerAuth" = [])),
+    params(("id" = String, Path, description = "The withdrawal's id (`wd_…`); anything else is 404.", example = "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
+    responses(
+        (status = 200, description = "The withdrawal.", body = WithdrawalView),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `withdrawal`).", body = ErrorBody),
+        (status = 409, description = "`WITHDRAWAL_ALREADY_DECIDED` (`details.status`): it is not waiting for an operator.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn approve(
     services: web::Data<Services>,
     operator: Operator,
@@ -97,6 +147,33 @@ pub async fn approve(
     Ok(HttpResponse::Ok().json(WithdrawalView::of(&withdrawal)))
 }
 
+/// Reject a withdrawal (operator)
+///
+/// Operator role only. The hold is released in full (amount and fee) and the
+/// limits' share given back. A parked payout is first looked up at WeChat Pay:
+/// if it was paid after all, the withdrawal settles and this is refused.
+/// Recorded in the audit log.
+#[utoipa::path(
+    post,
+    path = "/v1/ops/withdrawals/{id}/reject",
+    operation_id = "reject_withdrawal",
+    tag = "ops",
+    security(("bearerAuth" = [])),
+    params(("id" = String, Path, description = "The withdrawal's id (`wd_…`); anything else is 404.", example = "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
+    request_body = RejectRequest,
+    responses(
+        (status = 200, description = "The withdrawal, now `rejected`.", body = WithdrawalView),
+        (status = 400, description = "`VALIDATION_FAILED`: a `reason` outside 1–200 characters, an unknown field.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `withdrawal`).", body = ErrorBody),
+        (status = 409, description = "`WITHDRAWAL_ALREADY_DECIDED` (`details.status`), `PAYOUT_ALREADY_MADE` \
+            (`details.transfer_bill_no`).", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 503, description = "`WECHAT_UNAVAILABLE` (the payout could not be looked up), `STORE_UNAVAILABLE`, \
+            `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn reject(
     services: web::Data<Services>,
     operator: Operator,
@@ -111,10 +188,25 @@ pub async fn reject(
     Ok(HttpResponse::Ok().json(WithdrawalView::of(&withdrawal)))
 }
 
-/// `POST /v1/ops/worker/step`: runs one worker step now, as the background
-/// loop would, and tells what it did — so a client (the Postman collection, a
-/// test script) can see an approved withdrawal settle without waiting for the
-/// poll interval. Due times still come from the clock: it never settles early.
+/// Run one worker step now (operator)
+///
+/// Operator role only. Runs one step of the settlement worker as the
+/// background loop would, and tells what it did, so a client (the Postman
+/// collection, a test script) can see an approved withdrawal settle without
+/// waiting for the poll interval. Due times still come from the clock: it
+/// never settles early. Recorded in the audit log.
+#[utoipa::path(
+    post,
+    path = "/v1/ops/worker/step",
+    tag = "ops",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "What the step did.", body = WorkReport),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn worker_step(services: web::Data<Services>, operator: Operator) -> Result<HttpResponse, ApiError> {
     let target = AuditTarget::new("worker", "settlement", None);
     let step = services.settle_due(services.now());
@@ -122,20 +214,43 @@ pub async fn worker_step(services: web::Data<Services>, operator: Operator) -> R
     Ok(HttpResponse::Ok().json(report))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// Items: 50 if not given, 1 to 200 (other values are brought into that range).
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
+    #[param(format = "uint64")]
     pub before: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+/// A page of the audit log, newest first.
+#[derive(Debug, Serialize, ToSchema)]
 struct AuditPage {
     items: Vec<AuditRecord>,
+    /// Pass as `before` for the next (older) page; null on the last page.
     next_cursor: Option<u64>,
 }
 
+/// The audit log (operator)
+///
+/// Operator role only. Every operator action (credits, debits, identity and
+/// withdrawal decisions, worker steps), refusals included, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/ops/audit-log",
+    tag = "ops",
+    security(("bearerAuth" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "One page of the log.", body = AuditPage),
+        (status = 400, description = "`VALIDATION_FAILED`: a malformed `limit` or `before`, an unknown query parameter.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn audit_log(
     services: web::Data<Services>,
     _operator: Operator,

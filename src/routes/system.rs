@@ -1,24 +1,61 @@
 //! Liveness, readiness and metrics.
 
 use actix_web::{HttpResponse, web};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::services::Services;
 use crate::telemetry::metrics_handle;
 
-/// The process is up and serving HTTP.
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+/// `{"status": …}` of the health endpoints.
+#[derive(Debug, Serialize, ToSchema)]
+struct StatusView {
+    /// `ok` (healthz) or `ready` (readyz).
+    #[schema(value_type = String, example = "ok")]
+    status: &'static str,
 }
 
-/// The process can reach its store; 503 `STORE_UNAVAILABLE` otherwise.
+/// Liveness
+///
+/// The process is up and serving HTTP.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "system",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`.", body = StatusView))
+)]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(StatusView { status: "ok" })
+}
+
+/// Readiness
+///
+/// The process can reach its store.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "system",
+    responses(
+        (status = 200, description = "`{\"status\": \"ready\"}`.", body = StatusView),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn readyz(services: web::Data<Services>) -> Result<HttpResponse, ApiError> {
     services.store.ping().await?;
-    Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
+    Ok(HttpResponse::Ok().json(StatusView { status: "ready" }))
 }
 
-/// Prometheus text exposition.
+/// Prometheus metrics
+///
+/// The text exposition format: request counts and latencies by route
+/// pattern, and the service's own counters.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "system",
+    responses((status = 200, description = "Prometheus text.", body = String, content_type = "text/plain"))
+)]
 pub async fn metrics() -> HttpResponse {
     let handle = metrics_handle();
     handle.run_upkeep();

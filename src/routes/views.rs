@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::account::{Account, AccountId, Role, VerificationLevel};
 use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount};
@@ -13,19 +14,22 @@ use crate::services::wallet::{JournalPage, PAGE_LIMIT_DEFAULT};
 use crate::services::withdrawals::WalletOverview;
 
 /// The profile an account sees of itself.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ProfileView {
     pub id: AccountId,
     pub role: Role,
     /// Masked, e.g. `138****0001`; null for email logins.
+    #[schema(example = "138****0001")]
     pub phone: Option<String>,
     /// Masked, e.g. `o***@walletgate.test`; null for phone logins.
+    #[schema(example = json!(null))]
     pub email: Option<String>,
     pub verification_level: VerificationLevel,
     pub pin_set: bool,
     /// While the payment PIN is locked: when it unlocks.
     pub pin_locked_until: Option<DateTime<Utc>>,
     /// Wrong PIN entries left before it locks.
+    #[schema(example = 5)]
     pub pin_attempts_remaining: u8,
     pub frozen: bool,
     pub created_at: DateTime<Utc>,
@@ -50,11 +54,16 @@ impl ProfileView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// An account's two balances.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct BalanceView {
     pub account_id: AccountId,
+    /// Always `CNY`.
+    #[schema(value_type = String, example = "CNY")]
     pub currency: &'static str,
+    /// What the user can spend or withdraw.
     pub available: Money,
+    /// Reserved for withdrawals in flight (amount + fee).
     pub held: Money,
 }
 
@@ -70,12 +79,13 @@ impl From<&Account> for BalanceView {
 }
 
 /// `GET /v1/wallet`: balances, and what the limits and free fee quota leave.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct WalletView {
     #[serde(flatten)]
     pub balance: BalanceView,
     pub verification_level: VerificationLevel,
     pub limits: LimitsLeft,
+    /// What can still be withdrawn without a fee (a lifetime allowance).
     pub fee_free_quota_remaining: Money,
 }
 
@@ -91,8 +101,9 @@ impl From<&WalletOverview> for WalletView {
 }
 
 /// One journal entry as its owner sees it: what changed in their wallet.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MovementView {
+    #[schema(example = "je_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
     pub id: String,
     pub kind: EntryKind,
     pub memo: String,
@@ -118,9 +129,11 @@ impl TryFrom<&JournalEntry> for MovementView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A page of the wallet's history, newest first.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MovementPage {
     pub items: Vec<MovementView>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -136,10 +149,13 @@ impl TryFrom<JournalPage> for MovementPage {
 }
 
 /// `?limit=&cursor=` of every list endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Items per page: 20 if not given, at most 100 (larger values are capped).
     pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

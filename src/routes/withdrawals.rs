@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::extract::{ApiJson, ClientIp};
@@ -14,38 +15,53 @@ use crate::domain::binding::BindingId;
 use crate::domain::limits::LimitsLeft;
 use crate::domain::money::{Amount, Money};
 use crate::domain::withdrawal::{ReviewReason, StatusChange, Withdrawal, WithdrawalStatus};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::rate_limit::Action;
 use crate::services::Services;
 use crate::services::withdrawal_submission::WithdrawalRequest;
 
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": "100.00", "binding_id": "bnd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7"}))]
 pub struct QuoteRequest {
     /// Yuan as a string, e.g. `"100.50"`.
     pub amount: Amount,
     /// An active binding of the caller's.
+    #[schema(pattern = r"^bnd_[0-9A-Fa-f]{32}$", example = "bnd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
     pub binding_id: String,
 }
 
-#[derive(Debug, Serialize)]
+/// Where the money goes, masked.
+#[derive(Debug, Serialize, ToSchema)]
 struct DestinationView {
     binding_id: BindingId,
+    /// Always `wechat`.
+    #[schema(value_type = String, example = "wechat")]
     provider: &'static str,
+    #[schema(example = "张*丰")]
     nickname: String,
+    #[schema(example = "oAb1****WxYz")]
     openid: String,
 }
 
-#[derive(Debug, Serialize)]
+/// A withdrawal priced: nothing is reserved.
+#[derive(Debug, Serialize, ToSchema)]
 struct QuoteView {
+    /// Pass as `quote_id` to hold the withdrawal to this price until `expires_at`.
+    #[schema(example = "quo_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
     quote_id: String,
+    /// Always `CNY`.
+    #[schema(value_type = String, example = "CNY")]
     currency: &'static str,
     amount: Money,
     fee: Money,
+    /// Amount + fee: what leaves the available balance.
     total_debit: Money,
     /// What reaches the WeChat wallet: the amount (the fee is charged on top).
     arrives: Money,
     destination: DestinationView,
+    /// `auto`, or `manual` when an operator reviews it first (see `review_reasons`).
+    #[schema(value_type = String, example = "auto")]
     review: &'static str,
     review_reasons: Vec<ReviewReason>,
     /// `null` while an operator has to review it first.
@@ -55,6 +71,33 @@ struct QuoteView {
     expires_at: DateTime<Utc>,
 }
 
+/// Price a withdrawal
+///
+/// Runs every check a submission makes except the PIN, and returns the fee,
+/// the total debit, what arrives, whether an operator reviews it, and what the
+/// limits and free fee quota leave afterwards. Reserves nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/withdrawals/quote",
+    operation_id = "quote_withdrawal",
+    tag = "withdrawals",
+    security(("bearerAuth" = [])),
+    request_body = QuoteRequest,
+    responses(
+        (status = 200, description = "The quote.", body = QuoteView),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a malformed amount (a JSON number, more \
+            than two places, zero or less), an unknown field.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 403, description = "`VERIFICATION_REQUIRED`: this verification level cannot withdraw.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `binding` or `account`).", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 422, description = "`NO_ACTIVE_BINDING`, `AMOUNT_BELOW_MINIMUM` (`details.minimum`), \
+            `LIMIT_EXCEEDED` (`details.limit`, `details.remaining`), `INSUFFICIENT_BALANCE` (`details.available`, \
+            `details.requested`).", body = ErrorBody),
+        (status = 423, description = "`ACCOUNT_FROZEN`.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn quote(
     services: web::Data<Services>,
     user: AuthenticatedUser,
@@ -86,38 +129,55 @@ pub async fn quote(
 }
 
 /// The body of `POST /v1/withdrawals`.
-#[derive(Debug, Deserialize, Validate)]
+#[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": "100.00", "binding_id": "bnd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "pin": "135790"}))]
 pub struct SubmitRequest {
     pub amount: Amount,
+    /// An active binding of the caller's.
+    #[schema(pattern = r"^bnd_[0-9A-Fa-f]{32}$", example = "bnd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
     pub binding_id: String,
     /// The 6-digit payment PIN.
+    #[schema(pattern = r"^[0-9]{6}$", example = "135790")]
     pub pin: String,
     /// A quote to hold the price to: refused with `QUOTE_EXPIRED` if its fee no longer holds.
     pub quote_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only withdrawals in this status.
     pub status: Option<WithdrawalStatus>,
+    /// Items per page: 20 if not given, 1 to 100 (other values are brought into that range).
     pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A withdrawal as its owner (or an operator) sees it.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct WithdrawalView {
+    #[schema(example = "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
     id: String,
     status: WithdrawalStatus,
+    /// Always `CNY`.
+    #[schema(value_type = String, example = "CNY")]
     currency: &'static str,
     amount: Money,
     fee: Money,
+    /// Amount + fee: what was held, and leaves when it settles.
     total_debit: Money,
     destination: DestinationView,
+    /// `auto`, or `manual` when an operator reviews it first (see `review_reasons`).
+    #[schema(value_type = String, example = "manual")]
     review: &'static str,
     review_reasons: Vec<ReviewReason>,
     created_at: DateTime<Utc>,
+    /// Every status it has had, oldest first.
     history: Vec<StatusChange>,
+    /// Why it `failed` (WeChat Pay's `fail_reason`) or was `rejected`.
     failure_reason: Option<String>,
     /// WeChat Pay's number of the transfer, once paid out.
     transfer_bill_no: Option<String>,
@@ -148,9 +208,11 @@ impl WithdrawalView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A page of withdrawals, newest first.
+#[derive(Debug, Serialize, ToSchema)]
 struct WithdrawalPage {
     items: Vec<WithdrawalView>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
     next_cursor: Option<String>,
 }
 
@@ -168,6 +230,42 @@ fn idempotency_key(request: &HttpRequest) -> Result<String, ApiError> {
     if valid { Ok(value.to_owned()) } else { Err(refused()) }
 }
 
+/// Withdraw to a bound WeChat wallet
+///
+/// Checks, in order: the destination, the PIN, the level, the limits, the
+/// balance and (with `quote_id`) that the quoted fee still holds. Then holds
+/// amount + fee at once and records the withdrawal: `pending` (reviewed
+/// automatically) or `in_review` (an operator's). `Idempotency-Key` is
+/// required: the same key and request replay the first reply, refusals
+/// included, with `Idempotent-Replayed: true`. Rate-limited like PIN entries.
+#[utoipa::path(
+    post,
+    path = "/v1/withdrawals",
+    operation_id = "submit_withdrawal",
+    tag = "withdrawals",
+    security(("bearerAuth" = [])),
+    params(("Idempotency-Key" = String, Header, description = "1 to 255 visible ASCII characters, unique per \
+        withdrawal (a UUID, say); kept 24 hours per user.", example = "5f0c1d8e-2b7a-4c39-9e61-0a4d3b2c1f00")),
+    request_body = SubmitRequest,
+    responses(
+        (status = 202, description = "Accepted: the funds are held.", body = WithdrawalView,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is a saved reply."))),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): no or a malformed `Idempotency-Key`, a \
+            malformed amount or PIN, an unknown field.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 403, description = "`VERIFICATION_REQUIRED`: this verification level cannot withdraw.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `binding` or `account`).", body = ErrorBody),
+        (status = 409, description = "`IDEMPOTENCY_KEY_REUSED` (the key came with another request), `QUOTE_EXPIRED`.", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 422, description = "`NO_ACTIVE_BINDING`, `PIN_INCORRECT` (`details.attempts_remaining`), \
+            `PIN_NOT_SET`, `AMOUNT_BELOW_MINIMUM` (`details.minimum`), `LIMIT_EXCEEDED` (`details.limit`, \
+            `details.remaining`), `INSUFFICIENT_BALANCE` (`details.available`, `details.requested`).", body = ErrorBody),
+        (status = 423, description = "`PIN_LOCKED` (`details.locked_until`), `ACCOUNT_FROZEN`.", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many PIN entries.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn submit(
     services: web::Data<Services>,
     user: AuthenticatedUser,
@@ -193,6 +291,25 @@ pub async fn submit(
     Ok(response.json(reply.body))
 }
 
+/// List the caller's withdrawals
+///
+/// Newest first, with masked destination and status history.
+#[utoipa::path(
+    get,
+    path = "/v1/withdrawals",
+    operation_id = "list_withdrawals",
+    tag = "withdrawals",
+    security(("bearerAuth" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of withdrawals.", body = WithdrawalPage),
+        (status = 400, description = "`VALIDATION_FAILED`: an unknown `status`, a malformed `limit`, an unknown \
+            query parameter.", body = ErrorBody),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn list(
     services: web::Data<Services>,
     user: AuthenticatedUser,
@@ -209,6 +326,21 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(WithdrawalPage { items: items.into_iter().take(limit).collect(), next_cursor }))
 }
 
+/// One withdrawal of the caller's
+#[utoipa::path(
+    get,
+    path = "/v1/withdrawals/{id}",
+    operation_id = "show_withdrawal",
+    tag = "withdrawals",
+    security(("bearerAuth" = [])),
+    params(("id" = String, Path, description = "The withdrawal's id (`wd_…`).", example = "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
+    responses(
+        (status = 200, description = "The withdrawal.", body = WithdrawalView),
+        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND` (`details.resource` = `withdrawal`).", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+    )
+)]
 pub async fn show(
     services: web::Data<Services>,
     user: AuthenticatedUser,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::Services;
 use crate::auth::password;
@@ -17,12 +18,23 @@ use crate::store::StoreError;
 /// How long a consumed refresh token is remembered, to spot its reuse.
 const USED_REFRESH_MEMORY_SECS: u64 = 7 * 24 * 3600;
 
-#[derive(Debug, Clone, Serialize)]
+/// What a login or refresh returns: a short-lived access token (a JWT, sent
+/// as `Authorization: Bearer …`) and a single-use refresh token.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TokenPair {
+    #[schema(example = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhY2NfZGVtb19hbGljZSJ9.c2lnbmF0dXJl")]
     pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(value_type = String, example = "Bearer")]
     pub token_type: &'static str,
+    /// Seconds the access token stays valid.
+    #[schema(example = 900)]
     pub expires_in: u64,
+    /// Exchange it at `POST /v1/auth/refresh` for a new pair; it works once.
+    #[schema(example = "3f9c2a7d41e84b0c9d5e6f7a8b9c0d1e3f9c2a7d41e84b0c9d5e6f7a8b9c0d1e")]
     pub refresh_token: String,
+    /// Seconds the refresh token stays valid.
+    #[schema(example = 2592000)]
     pub refresh_expires_in: u64,
 }
 

@@ -7,6 +7,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::Services;
 use crate::domain::account::AccountId;
@@ -15,7 +16,7 @@ use crate::error::ApiError;
 pub const AUDIT_LOG: &str = "operator_audit";
 
 /// What an operator acted on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditTarget {
     /// `account`, `withdrawal` or `kyc_request`.
     pub kind: String,
@@ -31,7 +32,8 @@ impl AuditTarget {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One operator action and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AuditEntry {
     pub id: String,
     pub at: DateTime<Utc>,
@@ -45,11 +47,12 @@ pub struct AuditEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     /// What the operator sent (a reason, an amount), never secrets.
+    #[schema(value_type = Object)]
     pub details: Value,
 }
 
 /// An entry with its position; positions page the log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditRecord {
     pub seq: u64,
     #[serde(flatten)]

@@ -4,29 +4,32 @@
 //! balances, and the sum over all ledger accounts is zero.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::Services;
 use crate::domain::account::{Account, AccountId};
-use crate::domain::ledger::{LedgerAccount, LedgerBalances};
-use crate::domain::money::Money;
+use crate::domain::ledger::{LedgerAccount, LedgerBalances, LedgerTotals};
+use crate::domain::money::{Money, MoneyTotal};
 use crate::error::ApiError;
 
 /// Journal entries read per store call while auditing one partition.
 const AUDIT_PAGE_ENTRIES: usize = 500;
 
-#[derive(Debug, Serialize)]
+/// The result of recomputing every balance from the journal.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LedgerReport {
     pub balanced: bool,
     pub accounts_checked: usize,
     pub entries_checked: u64,
     /// Stored balances summed over all partitions, per ledger account.
-    pub totals: LedgerBalances,
+    pub totals: LedgerTotals,
     /// The sum over all ledger accounts: must be 0.00.
-    pub sum: Money,
+    pub sum: MoneyTotal,
     pub mismatches: Vec<Mismatch>,
 }
 
-#[derive(Debug, Serialize)]
+/// A partition whose stored balances or entries do not add up.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Mismatch {
     pub account_id: AccountId,
     pub problem: String,
@@ -38,8 +41,8 @@ impl Services {
             balanced: true,
             accounts_checked: 0,
             entries_checked: 0,
-            totals: LedgerBalances::default(),
-            sum: Money::ZERO,
+            totals: LedgerTotals::default(),
+            sum: MoneyTotal::ZERO,
             mismatches: Vec::new(),
         };
         for id in self.store.account_ids().await? {
@@ -50,9 +53,7 @@ impl Services {
             report.accounts_checked += 1;
             let problems = self.audit_partition(&account, &mut report.entries_checked).await?;
             report.mismatches.extend(problems.into_iter().map(|problem| Mismatch { account_id: id.clone(), problem }));
-            for ledger_account in LedgerAccount::ALL {
-                add_to(&mut report.totals, ledger_account, account.ledger.get(ledger_account))?;
-            }
+            report.totals.add(&account.ledger).map_err(ApiError::internal)?;
         }
         report.sum = report.totals.sum().map_err(ApiError::internal)?;
         report.balanced = report.mismatches.is_empty() && report.sum.is_zero();

@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::Services;
 use super::notifications::EventType;
@@ -40,7 +41,7 @@ pub struct ReviewItem {
 }
 
 /// What an operator needs to judge a withdrawal.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AccountContext {
     pub level: VerificationLevel,
     pub frozen: bool,
@@ -52,7 +53,8 @@ pub struct AccountContext {
     pub recent_withdrawals: Vec<RecentWithdrawal>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One of the account's other withdrawals, in brief.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RecentWithdrawal {
     pub id: String,
     pub status: WithdrawalStatus,

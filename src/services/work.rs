@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::Services;
 use crate::domain::account::AccountId;
@@ -80,8 +81,8 @@ pub enum ClaimOutcome {
     WebhookAbandoned,
 }
 
-/// What one step did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// What one step did: how many claimed items ended each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct WorkReport {
     pub claimed: usize,
     pub settled: usize,

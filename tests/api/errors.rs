@@ -88,5 +88,10 @@ async fn unknown_routes_answer_in_json(store: StoreKind) {
     let app = spawn_app(store).await;
     assert_error(app.get("/v1/nothing-here", None).await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
     let wrong_method = app.client.delete(app.url("/v1/wallet")).send().await.unwrap();
-    assert_error(wrong_method, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    assert_eq!(wrong_method.headers()["allow"], "GET");
+    let error = assert_error(wrong_method, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED").await;
+    assert_eq!(error["error"]["details"]["allowed"], json!(["GET"]));
+    let two_methods = app.client.put(app.url("/v1/withdrawals")).send().await.unwrap();
+    assert_eq!(two_methods.headers()["allow"], "POST, GET");
+    assert_error(two_methods, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED").await;
 }

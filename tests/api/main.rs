@@ -11,6 +11,7 @@ mod kyc;
 mod mock_wechat;
 mod multi_process;
 mod notifications;
+mod openapi;
 mod pin;
 mod redis_outage;
 mod settlement;

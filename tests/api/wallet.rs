@@ -12,6 +12,7 @@ on_both_stores!(
     history_pages_newest_first_with_cursors,
     adjusting_an_unknown_account_is_not_found,
     the_ledger_check_adds_up_every_account,
+    the_ledger_check_totals_may_exceed_what_one_balance_can_hold,
     a_user_cannot_see_another_users_movement,
     the_wallet_shows_the_limits_of_the_level_in_force,
 );
@@ -105,6 +106,17 @@ async fn the_ledger_check_adds_up_every_account(store: StoreKind) {
     assert_eq!(report["accounts_checked"], 5);
     assert_eq!(report["entries_checked"], 4);
     assert_eq!(report["mismatches"], json!([]));
+}
+
+async fn the_ledger_check_totals_may_exceed_what_one_balance_can_hold(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let operator = app.operator_token().await;
+    // Each wallet stays within the 1000000000000.00 a balance may hold; together they do not.
+    json_of(app.credit(&operator, "acc_demo_alice", "999999999000.00").await, StatusCode::CREATED).await;
+    json_of(app.credit(&operator, "acc_demo_bob", "999999000000.00").await, StatusCode::CREATED).await;
+    let report = app.assert_ledger_balanced().await;
+    assert_eq!(report["totals"]["user_available"], "1999999124800.00");
+    assert_eq!(report["totals"]["funding"], "-1999999124800.00");
 }
 
 async fn a_user_cannot_see_another_users_movement(store: StoreKind) {

@@ -12,7 +12,7 @@ pub mod http_client;
 pub mod mock;
 
 /// The success body of `/sns/oauth2/access_token` and `/sns/oauth2/refresh_token`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OAuthToken {
     pub access_token: String,
     pub expires_in: u64,
@@ -34,7 +34,7 @@ impl OAuthToken {
 }
 
 /// The success body of `/sns/userinfo`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserInfo {
     pub openid: String,
     pub nickname: String,
@@ -50,8 +50,9 @@ pub struct UserInfo {
 }
 
 /// WeChat's error body, sent with HTTP 200: `{"errcode": 40029, "errmsg": "invalid code"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, utoipa::ToSchema)]
 #[error("WeChat error {errcode}: {errmsg}")]
+#[schema(example = json!({"errcode": 40029, "errmsg": "invalid code"}))]
 pub struct WeChatApiError {
     pub errcode: i64,
     pub errmsg: String,

@@ -32,13 +32,18 @@ impl Scope {
 }
 
 /// The authorize step's parameters as received (missing = empty), unchecked.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct AuthorizeParams {
+    /// The app's id.
     pub appid: String,
+    /// Where to send the browser; its host must be a callback domain.
     pub redirect_uri: String,
+    /// `code` (the form may leave it out).
     pub response_type: String,
+    /// `snsapi_userinfo` or `snsapi_base`.
     pub scope: String,
+    /// Echoed back to `redirect_uri`.
     pub state: String,
 }
 
@@ -55,7 +60,7 @@ pub struct AuthorizeQuery {
 
 /// `POST /connect/oauth2/authorize`: the consent form. Checkbox fields count
 /// as ticked unless empty, `0`, `false` or `off`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct ConsentForm {
     #[serde(flatten)]
     pub params: AuthorizeParams,
@@ -68,10 +73,13 @@ pub struct ConsentForm {
     /// …or the nickname of a new one, with its test switches.
     #[serde(default)]
     pub nickname: String,
+    /// A new user's wallet is not real-name verified (`on`).
     #[serde(default)]
     pub no_real_name: String,
+    /// A new user's wallet is frozen (`on`).
     #[serde(default)]
     pub frozen: String,
+    /// A new user is in snapshot mode (`on`).
     #[serde(default)]
     pub snapshot: String,
 }

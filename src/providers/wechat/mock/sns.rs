@@ -5,12 +5,17 @@
 use super::*;
 
 /// `GET /sns/oauth2/access_token`.
-#[derive(Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct AccessTokenQuery {
+    /// The app's id.
     pub appid: String,
+    /// The app's secret (server-side only).
     pub secret: String,
+    /// The single-use code from the authorize redirect.
     pub code: String,
+    /// Must be `authorization_code`.
     pub grant_type: String,
 }
 
@@ -25,19 +30,26 @@ impl std::fmt::Debug for AccessTokenQuery {
 }
 
 /// `GET /sns/oauth2/refresh_token`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct RefreshTokenQuery {
+    /// The app's id.
     pub appid: String,
+    /// Must be `refresh_token`.
     pub grant_type: String,
+    /// The refresh token of an earlier exchange.
     pub refresh_token: String,
 }
 
 /// `GET /sns/auth` and `GET /sns/userinfo` (which also takes `lang`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct AccessTokenUse {
+    /// A web-authorization access token (not the app's basic one).
     pub access_token: String,
+    /// The user the token was issued for.
     pub openid: String,
     /// `zh_CN`, `zh_TW` or `en`; the mock answers the same in each.
     #[serde(skip_serializing_if = "String::is_empty")]

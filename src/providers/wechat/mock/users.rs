@@ -5,7 +5,7 @@
 use super::*;
 
 /// A mock WeChat user of one app, with the wallet that payouts land in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MockWeChatUser {
     /// The user's id within one app: `o` and 27 url-safe characters.
     pub openid: String,
@@ -31,7 +31,7 @@ pub struct MockWeChatUser {
 }
 
 /// The mock user's WeChat wallet: what payouts have credited to it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MockWallet {
     pub balance: Money,
     /// Received transfers, oldest first.
@@ -39,7 +39,7 @@ pub struct MockWallet {
 }
 
 /// One payout received into a mock wallet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MockWalletTransfer {
     /// WeChat Pay's number of the transfer bill.
     pub transfer_bill_no: String,

@@ -1,0 +1,169 @@
+//! The OpenAPI document: it describes exactly the routes the service has,
+//! and the live server serves it, the Swagger UI and every documented path.
+
+use std::collections::BTreeSet;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use walletgate::openapi::{MOCK_PATH_PREFIX, document};
+use walletgate::startup::{MOCK_ROUTE_TABLE, ROUTE_TABLE};
+
+use crate::helpers::{StoreKind, spawn_app};
+use crate::on_both_stores;
+
+const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+/// `(METHOD, path)` of every operation a document describes.
+fn documented_operations(document: &Value) -> BTreeSet<(String, String)> {
+    let paths = document["paths"].as_object().expect("the document has paths");
+    paths
+        .iter()
+        .flat_map(|(path, item)| {
+            METHODS
+                .iter()
+                .filter(|method| item.get(**method).is_some())
+                .map(move |method| (method.to_uppercase(), path.clone()))
+        })
+        .collect()
+}
+
+fn document_json(mock_enabled: bool) -> Value {
+    serde_json::to_value(document(mock_enabled)).expect("the document serialises")
+}
+
+#[test]
+fn every_route_is_documented_and_every_documented_operation_is_served() {
+    let table: Vec<(String, String)> = ROUTE_TABLE
+        .iter()
+        .chain(MOCK_ROUTE_TABLE)
+        .map(|(method, path)| (method.to_string(), path.to_string()))
+        .collect();
+    let routes: BTreeSet<(String, String)> = table.iter().cloned().collect();
+    assert_eq!(routes.len(), table.len(), "a route is registered twice");
+    let documented = documented_operations(&document_json(true));
+    let undocumented: Vec<_> = routes.difference(&documented).collect();
+    let not_served: Vec<_> = documented.difference(&routes).collect();
+    assert!(undocumented.is_empty(), "routes the OpenAPI document does not describe: {undocumented:?}");
+    assert!(not_served.is_empty(), "operations the document names but no route serves: {not_served:?}");
+}
+
+#[test]
+fn the_mock_routes_are_documented_only_when_served() {
+    assert!(MOCK_ROUTE_TABLE.iter().all(|(_, path)| path.starts_with(MOCK_PATH_PREFIX)));
+    assert!(ROUTE_TABLE.iter().all(|(_, path)| !path.starts_with(MOCK_PATH_PREFIX)));
+    let without_mocks = documented_operations(&document_json(false));
+    let routes: BTreeSet<(String, String)> =
+        ROUTE_TABLE.iter().map(|(method, path)| (method.to_string(), path.to_string())).collect();
+    assert_eq!(without_mocks, routes);
+}
+
+#[test]
+fn operations_have_unique_ids_tags_and_documented_errors() {
+    let document = document_json(true);
+    let mut ids = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in METHODS.iter().filter(|method| item.get(**method).is_some()) {
+            let operation = &item[*method];
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            assert!(ids.insert(id.to_owned()), "operationId {id:?} of {method} {path} is used twice");
+            assert!(operation["tags"].as_array().is_some_and(|tags| !tags.is_empty()), "{method} {path} has no tag");
+            assert!(operation["summary"].as_str().is_some_and(|s| !s.is_empty()), "{method} {path} has no summary");
+            let secured = operation["security"].as_array().is_some_and(|s| !s.is_empty());
+            if path.starts_with("/v1/ops/") {
+                assert!(secured, "{method} {path} must need the bearer token");
+                assert_eq!(operation["tags"][0], "ops", "{method} {path}");
+                assert!(operation["responses"]["403"].is_object(), "{method} {path} must document 403");
+            }
+            if secured {
+                assert!(operation["responses"]["401"].is_object(), "{method} {path} must document 401");
+            }
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let Some(json) = response["content"].get("application/json") else { continue };
+                if status.starts_with('4') && !path.starts_with("/mock/wechat/") {
+                    assert_eq!(
+                        json["schema"]["$ref"], "#/components/schemas/ErrorBody",
+                        "{method} {path} {status} must use the catalogue's error body"
+                    );
+                    let description = response["description"].as_str().unwrap_or_default();
+                    assert!(description.contains('`'), "{method} {path} {status} must name its codes");
+                }
+            }
+        }
+    }
+}
+
+on_both_stores!(
+    the_document_is_served_as_openapi_3_1_with_bearer_auth,
+    docs_redirect_to_the_swagger_ui_which_works_offline,
+    every_documented_get_without_parameters_is_routed,
+);
+
+async fn the_document_is_served_as_openapi_3_1_with_bearer_auth(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let response = app.get("/openapi.json", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let served: Value = response.json().await.unwrap();
+    assert!(served["openapi"].as_str().is_some_and(|version| version.starts_with("3.1.")), "{}", served["openapi"]);
+    assert_eq!(served["info"]["title"], "walletgate");
+    let bearer = &served["components"]["securitySchemes"]["bearerAuth"];
+    assert_eq!((bearer["type"].as_str(), bearer["scheme"].as_str()), (Some("http"), Some("bearer")));
+    assert_eq!(bearer["bearerFormat"], "JWT");
+    assert_eq!(served, document_json(true), "the served document is the generated one");
+    let money = &served["components"]["schemas"]["Money"];
+    assert_eq!((money["type"].as_str(), money["examples"][0].as_str()), (Some("string"), Some("100.50")));
+}
+
+async fn docs_redirect_to_the_swagger_ui_which_works_offline(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = no_redirects.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(response.headers()["location"], "/swagger-ui/");
+    let page = app.get("/docs", None).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    // Every asset the page loads is served by this process itself.
+    for asset in ["swagger-ui-bundle.js", "swagger-ui.css", "swagger-initializer.js"] {
+        let response = app.get(&format!("/swagger-ui/{asset}"), None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        if asset == "swagger-initializer.js" {
+            assert!(response.text().await.unwrap().contains("/openapi.json"));
+        }
+    }
+    assert!(!html.contains("http://") && !html.contains("https://"), "no asset is fetched from elsewhere");
+}
+
+/// The catch-all's answer: no route has this path (and method).
+fn is_route_not_found(status: StatusCode, body: &str) -> bool {
+    let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    status == StatusCode::NOT_FOUND
+        && parsed["error"]["code"] == "NOT_FOUND"
+        && parsed["error"]["details"]["resource"] == "route"
+}
+
+async fn every_documented_get_without_parameters_is_routed(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let served: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let gets: Vec<String> = served["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, item)| item.get("get").is_some() && !path.contains('{'))
+        .map(|(path, _)| path.clone())
+        .collect();
+    assert!(gets.len() > 20, "{gets:?}");
+    for path in gets {
+        // No token: the bearer-token endpoints answer 401 at once (the event
+        // stream among them, which would otherwise never end).
+        let response = app.get(&path, None).await;
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(!is_route_not_found(status, &body), "GET {path} is documented but not routed: {status} {body}");
+    }
+    let unknown = app.get("/v1/no-such-thing", None).await;
+    let status = unknown.status();
+    assert!(is_route_not_found(status, &unknown.text().await.unwrap()), "the catch-all itself changed");
+}

@@ -168,7 +168,6 @@ struct Mocks {
 
 /// How the worker settles, paying out through the built-in mock WeChat Pay when it runs.
 fn settlement_policy(settings: &WorkerSettings, mock: Option<Arc<MockWeChat>>) -> SettlementPolicy {
-    let millis = |ms: u64| chrono::Duration::milliseconds(ms.min(i64::MAX as u64 / 2) as i64);
     SettlementPolicy {
         payouts: mock.map(|mock| Arc::new(BuiltinPayouts::new(mock)) as SharedPayouts),
         lease: chrono::Duration::seconds(settings.lease_secs.min(u32::MAX as u64) as i64),
@@ -184,7 +183,6 @@ fn webhook_policy(settings: &WebhookSettings) -> anyhow::Result<Option<WebhookPo
     if settings.url.is_empty() {
         return Ok(None);
     }
-    let millis = |ms: u64| chrono::Duration::milliseconds(ms.min(i64::MAX as u64 / 2) as i64);
     let sender =
         WebhookSender::new(&settings.url, settings.secret.clone(), Duration::from_millis(settings.timeout_ms))?;
     Ok(Some(WebhookPolicy {
@@ -193,6 +191,12 @@ fn webhook_policy(settings: &WebhookSettings) -> anyhow::Result<Option<WebhookPo
         backoff_initial: millis(settings.retry_backoff_initial_ms),
         backoff_max: millis(settings.retry_backoff_max_ms),
     }))
+}
+
+/// A configured number of milliseconds, capped far beyond any sensible setting
+/// so that absurd values cannot overflow the conversion.
+fn millis(ms: u64) -> chrono::Duration {
+    chrono::Duration::milliseconds(ms.min(i64::MAX as u64 / 2) as i64)
 }
 
 /// Which WeChat the gateway talks to, and where browsers are sent to consent.

@@ -22,6 +22,20 @@ function load_accounts(path)
   return accounts
 end
 
+-- The usual init: the accounts file, and a counter that starts each thread
+-- at a different account; `next_account` rotates through them.
+local accounts, counter
+
+function init_accounts(path)
+  accounts = load_accounts(path)
+  counter = thread_number * 7919
+end
+
+function next_account()
+  counter = counter + 1
+  return accounts[(counter % #accounts) + 1], counter
+end
+
 function done(summary, latency, requests)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write
     + summary.errors.status + summary.errors.timeout

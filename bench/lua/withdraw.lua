@@ -2,22 +2,20 @@
 -- Idempotency-Key per request. Accounts come from the file; a file with one
 -- line makes every request hit one hot account.
 dofile(os.getenv("WALLETGATE_BENCH_LUA") .. "/common.lua")
-local accounts, counter, prefix, pin
+local prefix, pin
 
 function init(args)
-  accounts = load_accounts(args[1])
+  init_accounts(args[1])
   pin = args[2]
-  counter = thread_number * 7919
   prefix = string.format("bench-%s-%d-", args[3] or "run", thread_number)
 end
 
 function request()
-  counter = counter + 1
-  local account = accounts[(counter % #accounts) + 1]
+  local account, n = next_account()
   local body = string.format('{"amount":"1.00","binding_id":"%s","pin":"%s"}', account.binding, pin)
   return wrk.format("POST", "/v1/withdrawals", {
     ["Authorization"] = "Bearer " .. account.token,
     ["Content-Type"] = "application/json",
-    ["Idempotency-Key"] = prefix .. counter,
+    ["Idempotency-Key"] = prefix .. n,
   }, body)
 end

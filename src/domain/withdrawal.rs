@@ -192,6 +192,28 @@ impl Withdrawal {
         Ok(())
     }
 
+    /// The next payout attempt: begun (`first` when the withdrawal was still
+    /// `pending`), or — once `attempts_max` attempts are spent — parked for an
+    /// operator instead of being retried forever.
+    pub fn next_payout_attempt(
+        &mut self,
+        attempts_max: u32,
+        now: DateTime<Utc>,
+    ) -> Result<PayoutAttempt, WithdrawalError> {
+        let payable = matches!(self.status, WithdrawalStatus::Pending | WithdrawalStatus::Processing);
+        if !payable || self.payout.parked {
+            return Err(WithdrawalError::NotPayable(self.status));
+        }
+        if self.payout.attempts >= attempts_max {
+            let error = self.payout.last_error.clone().unwrap_or_default();
+            self.payout_interrupted(&error, true);
+            return Ok(PayoutAttempt::Parked);
+        }
+        let first = self.status == WithdrawalStatus::Pending;
+        self.begin_payout(now)?;
+        Ok(PayoutAttempt::Begun { first })
+    }
+
     /// A payout attempt ended without an answer; `park` leaves it for an operator.
     pub fn payout_interrupted(&mut self, error: &str, park: bool) {
         self.payout.last_error = Some(error.to_owned());
@@ -225,6 +247,15 @@ impl Withdrawal {
     pub fn is_finished(&self) -> bool {
         matches!(self.status, WithdrawalStatus::Settled | WithdrawalStatus::Rejected | WithdrawalStatus::Failed)
     }
+}
+
+/// What `Withdrawal::next_payout_attempt` decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayoutAttempt {
+    /// Pay now; `first` when it has just left `pending`.
+    Begun { first: bool },
+    /// Too many attempts: left for an operator.
+    Parked,
 }
 
 /// How a withdrawal ends without paying out.
@@ -333,6 +364,22 @@ impl Account {
         withdrawal.failure_reason = Some(reason.to_owned());
         withdrawal.payout.parked = false;
         Ok(entry)
+    }
+
+    /// An operator rejects a withdrawal waiting for them (in review, or a
+    /// parked payout that was never paid); everything held comes back.
+    pub fn reject_withdrawal(
+        &mut self,
+        withdrawal: &mut Withdrawal,
+        operator: &str,
+        reason: &str,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<JournalEntry, WithdrawalError> {
+        if !withdrawal.awaits_operator() {
+            return Err(WithdrawalError::AlreadyDecided(withdrawal.status));
+        }
+        self.release_withdrawal_by(withdrawal, Unpaid::Rejected, reason, Some(operator), today, now)
     }
 
     /// Ends a paid-out withdrawal: the held amount leaves to the WeChat
@@ -600,6 +647,29 @@ mod tests {
         account.release_withdrawal(&mut withdrawal, Unpaid::Failed, "ACCOUNT_FROZEN", today(), now()).unwrap();
         assert_eq!(withdrawal.status, WithdrawalStatus::Failed);
         assert_eq!(withdrawal.begin_payout(now()), Err(WithdrawalError::NotPayable(WithdrawalStatus::Failed)));
+    }
+
+    #[test]
+    fn payout_attempts_run_out_into_parking_and_only_waiting_withdrawals_are_rejected() {
+        let (mut account, binding) = alice_bound();
+        held(&mut account, &binding, "10.00");
+        let mut withdrawal = held(&mut account, &binding, "10.00");
+        assert_eq!(withdrawal.next_payout_attempt(2, now()), Ok(PayoutAttempt::Begun { first: true }));
+        assert_eq!(withdrawal.next_payout_attempt(2, now()), Ok(PayoutAttempt::Begun { first: false }));
+        assert_eq!(
+            account.reject_withdrawal(&mut withdrawal, "acc_demo_operator", "no", today(), now()),
+            Err(WithdrawalError::AlreadyDecided(WithdrawalStatus::Processing)),
+            "a payout under way is not the operator's"
+        );
+        assert_eq!(withdrawal.next_payout_attempt(2, now()), Ok(PayoutAttempt::Parked));
+        assert!(withdrawal.payout.parked);
+        assert_eq!(
+            withdrawal.next_payout_attempt(2, now()),
+            Err(WithdrawalError::NotPayable(WithdrawalStatus::Processing))
+        );
+        account.reject_withdrawal(&mut withdrawal, "acc_demo_operator", "never paid", today(), now()).unwrap();
+        assert_eq!(withdrawal.status, WithdrawalStatus::Rejected);
+        assert_eq!(withdrawal.history.last().unwrap().by.as_deref(), Some("acc_demo_operator"));
     }
 
     #[test]

@@ -192,18 +192,8 @@ impl Services {
         }
         let ((), withdrawal) = self
             .change_withdrawal(&account_id, withdrawal_id, |account, withdrawal, now| {
-                if !withdrawal.awaits_operator() {
-                    return Err(WithdrawalError::AlreadyDecided(withdrawal.status).into());
-                }
                 let today = self.withdrawals.local_date(now);
-                let entry = account.release_withdrawal_by(
-                    withdrawal,
-                    Unpaid::Rejected,
-                    reason,
-                    Some(operator.as_str()),
-                    today,
-                    now,
-                )?;
+                let entry = account.reject_withdrawal(withdrawal, operator.as_str(), reason, today, now)?;
                 Ok(Changed { output: (), entries: vec![entry], events: vec![EventType::WithdrawalRejected] })
             })
             .await?;

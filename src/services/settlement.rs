@@ -18,7 +18,7 @@ use super::withdrawal_submission::{PARKED_SCHEDULE, PAYOUT_SCHEDULE, withdrawal_
 use super::work::{Claim, ClaimOutcome};
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
-use crate::domain::withdrawal::{Unpaid, Withdrawal, WithdrawalError, WithdrawalStatus};
+use crate::domain::withdrawal::{PayoutAttempt, Unpaid, Withdrawal, WithdrawalError, WithdrawalStatus};
 use crate::error::ApiError;
 use crate::providers::payouts::{BillState, PayoutError, PayoutProvider, TransferBill, TransferRequest};
 use crate::store::{AccountCommit, CommitOutcome};
@@ -123,23 +123,19 @@ impl Services {
         let attempts_max = self.settlement.payout_attempts_max;
         let begun = self
             .change_withdrawal(&account_id, withdrawal_id, |_, withdrawal, now| {
-                let payable = matches!(withdrawal.status, WithdrawalStatus::Pending | WithdrawalStatus::Processing)
-                    && !withdrawal.payout.parked;
-                if !payable {
-                    return Ok(Changed::new(false));
+                match withdrawal.next_payout_attempt(attempts_max, now) {
+                    Ok(PayoutAttempt::Begun { first }) => {
+                        let mut changed = Changed::new(true);
+                        if first {
+                            changed.events.push(EventType::WithdrawalProcessing);
+                        }
+                        Ok(changed)
+                    }
+                    // Parked (committed, and moved to the operators' schedule
+                    // by `payout_not_begun`), or nothing to pay.
+                    Ok(PayoutAttempt::Parked) | Err(WithdrawalError::NotPayable(_)) => Ok(Changed::new(false)),
+                    Err(error) => Err(error.into()),
                 }
-                if withdrawal.payout.attempts >= attempts_max {
-                    let error = withdrawal.payout.last_error.clone().unwrap_or_default();
-                    withdrawal.payout_interrupted(&error, true);
-                    return Ok(Changed::new(false));
-                }
-                let was_pending = withdrawal.status == WithdrawalStatus::Pending;
-                withdrawal.begin_payout(now)?;
-                let mut changed = Changed::new(true);
-                if was_pending {
-                    changed.events.push(EventType::WithdrawalProcessing);
-                }
-                Ok(changed)
             })
             .await;
         let (begun, withdrawal) = match begun {

@@ -107,6 +107,7 @@ impl Application {
             withdrawals: WithdrawalPolicy::from_settings(&settings.withdrawals).map_err(anyhow::Error::msg)?,
             settlement: settlement_policy(&settings.worker, mock_wechat.clone()),
             webhooks: webhook_policy(&settings.webhooks)?,
+            writers: Arc::default(),
             kyc: KycPolicy {
                 auto_approve_after: settings
                     .kyc

@@ -109,16 +109,6 @@ pub struct Account {
     /// number verifies one account only, so per account is per identity.
     #[serde(default)]
     pub fee_quota_used: Money,
-    /// Idempotency keys used in the last day, oldest first; their saved
-    /// replies are partition documents, dropped as the keys expire.
-    #[serde(default)]
-    pub idempotency_keys: Vec<IdempotencyStamp>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IdempotencyStamp {
-    pub key: String,
-    pub created_at: DateTime<Utc>,
 }
 
 /// What a posting needs besides its legs.
@@ -156,7 +146,6 @@ impl Account {
             kyc_requests: Vec::new(),
             withdrawal_usage: WithdrawalUsage::default(),
             fee_quota_used: Money::ZERO,
-            idempotency_keys: Vec::new(),
         }
     }
 

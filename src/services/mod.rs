@@ -33,6 +33,7 @@ pub mod wallet;
 pub mod withdrawal_submission;
 pub mod withdrawals;
 pub mod work;
+pub mod writers;
 
 /// Upper bound of the random pause between two commit attempts grows with
 /// the attempt number, up to this many microseconds.
@@ -55,6 +56,8 @@ pub struct Services {
     pub settlement: work::SettlementPolicy,
     /// Outgoing webhooks, when a URL is configured.
     pub webhooks: Option<notifications::WebhookPolicy>,
+    /// Each account's writers take turns within this process.
+    pub writers: Arc<writers::AccountWriters>,
 }
 
 impl Services {
@@ -90,6 +93,7 @@ impl Services {
         id: &AccountId,
         mut change: impl FnMut(&mut Account, DateTime<Utc>) -> Result<(T, Vec<JournalEntry>, Vec<Event>), ApiError>,
     ) -> Result<(T, Account), ApiError> {
+        let _turn = self.writers.turn(id).await;
         for attempt in 0..self.commit_attempts_max {
             let current = self.store.load_account(id).await?.ok_or(ApiError::NotFound { resource: "account" })?;
             let mut account = current.value.clone();
@@ -99,10 +103,11 @@ impl Services {
                 // no commit, so pure reads never contend with real changes.
                 return Ok((output, account));
             }
-            let outbox = self.outbox(id, &events).await?;
+            let outbox = self.outbox(id, &events)?;
             let commit = AccountCommit {
                 documents_put: &outbox.documents,
                 events: &outbox.events,
+                scheduled: &outbox.scheduled,
                 ..AccountCommit::new(current.version, &account, &new_entries)
             };
             match self.store.commit_account(commit).await? {

@@ -5,9 +5,8 @@
 //! (the account partition's event stream), so a change is never announced
 //! without happening nor happens unannounced. Server-Sent Events read that
 //! stream. Webhooks go through an outbox: the commit also stores the event
-//! as a partition document, and a delivery is scheduled just before the
-//! commit (an entry whose event never committed is dropped, like a
-//! withdrawal's review entry). The worker delivers, retrying with growing
+//! as a partition document and puts its delivery on the webhook schedule.
+//! The worker delivers, retrying with growing
 //! pauses for a bounded time; the event id lets receivers drop duplicates.
 
 use chrono::{DateTime, Utc};
@@ -22,6 +21,7 @@ use crate::domain::binding::Binding;
 use crate::domain::withdrawal::Withdrawal;
 use crate::error::ApiError;
 use crate::providers::webhooks::{Delivery, WebhookSender};
+use crate::store::ScheduleEntry;
 
 /// Webhook deliveries waiting (member `<account id>/<event id>`, scored by when to try).
 pub const WEBHOOK_SCHEDULE: &str = "webhooks:deliveries";
@@ -155,18 +155,23 @@ pub struct Outbox {
     pub events: Vec<String>,
     /// Webhook outbox documents `(name, body)`.
     pub documents: Vec<(String, String)>,
+    /// Their deliveries, on the webhook schedule.
+    pub scheduled: Vec<ScheduleEntry>,
 }
 
 impl Services {
-    /// Prepares events for a commit. Webhook deliveries are scheduled now,
-    /// before the commit, so that a crash between the two cannot lose one.
-    pub(crate) async fn outbox(&self, account_id: &AccountId, events: &[Event]) -> Result<Outbox, ApiError> {
+    /// Prepares events for a commit; webhook deliveries are scheduled by the
+    /// same commit, so a delivery exists exactly when its event does.
+    pub(crate) fn outbox(&self, account_id: &AccountId, events: &[Event]) -> Result<Outbox, ApiError> {
         let mut outbox = Outbox::default();
         for event in events {
             let body = serde_json::to_string(event).map_err(ApiError::internal)?;
             if self.webhooks.is_some() && event.kind.goes_to_webhooks() {
-                let member = format!("{account_id}/{}", event.id);
-                self.store.schedule(WEBHOOK_SCHEDULE, &member, event.created_at.timestamp_millis()).await?;
+                outbox.scheduled.push(ScheduleEntry {
+                    schedule: WEBHOOK_SCHEDULE,
+                    member: format!("{account_id}/{}", event.id),
+                    at_ms: event.created_at.timestamp_millis(),
+                });
                 outbox.documents.push((webhook_document(&event.id), body.clone()));
             }
             outbox.events.push(body);

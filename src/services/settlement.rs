@@ -51,11 +51,14 @@ impl Services {
         mut change: impl FnMut(&mut Account, &mut Withdrawal, DateTime<Utc>) -> Result<Changed<T>, ApiError>,
     ) -> Result<(T, Withdrawal), ApiError> {
         let document = withdrawal_document(withdrawal_id);
+        let _turn = self.writers.turn(account_id).await;
         for attempt in 0..self.commit_attempts_max {
-            // The record first: any later change of the document also moves
-            // the record's version, so the commit below cannot miss it.
-            let current = self.store.load_account(account_id).await?.ok_or(WithdrawalError::NotFound)?;
-            let text = self.store.partition_document(account_id, &document).await?.ok_or(WithdrawalError::NotFound)?;
+            // The record and the document as of one moment: any change of the
+            // document also moves the record's version, so the commit below
+            // cannot miss it.
+            let (current, mut found) =
+                self.store.load_account_with(account_id, &[&document]).await?.ok_or(WithdrawalError::NotFound)?;
+            let text = found.pop().flatten().ok_or(WithdrawalError::NotFound)?;
             let before: Withdrawal = serde_json::from_str(&text).map_err(ApiError::internal)?;
             let mut withdrawal = before.clone();
             let mut account = current.value.clone();
@@ -67,11 +70,12 @@ impl Services {
             }
             let events: Vec<Event> =
                 changed.events.iter().map(|kind| Event::withdrawal(*kind, account_id, &withdrawal, now)).collect();
-            let mut outbox = self.outbox(account_id, &events).await?;
+            let mut outbox = self.outbox(account_id, &events)?;
             outbox.documents.push((document.clone(), serde_json::to_string(&withdrawal).map_err(ApiError::internal)?));
             let commit = AccountCommit {
                 documents_put: &outbox.documents,
                 events: &outbox.events,
+                scheduled: &outbox.scheduled,
                 ..AccountCommit::new(current.version, &account, &changed.entries)
             };
             match self.store.commit_account(commit).await? {

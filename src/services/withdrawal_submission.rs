@@ -7,7 +7,8 @@
 //! repeat with the same key and request gets the saved reply; with another
 //! request, 409 `IDEMPOTENCY_KEY_REUSED`. Concurrent duplicates cannot both
 //! commit (the version check lets one through); the other re-reads and finds
-//! the saved reply. Keys are per account and live `idempotency_ttl`.
+//! the saved reply. Keys are per account and live `idempotency_ttl`; their
+//! records are expiring partition documents, which the store reclaims.
 
 use actix_web::ResponseError;
 use chrono::{DateTime, Utc};
@@ -17,14 +18,14 @@ use serde_json::Value;
 use super::Services;
 use super::notifications::{Event, EventType, Outbox};
 use super::withdrawals::{QuoteRecord, quote_key};
-use crate::domain::account::{Account, AccountId, IdempotencyStamp, VerificationLevel};
+use crate::domain::account::{Account, AccountId, VerificationLevel};
 use crate::domain::binding::BindingId;
 use crate::domain::ledger::JournalEntry;
 use crate::domain::money::Amount;
 use crate::domain::pin::Pin;
 use crate::domain::withdrawal::{Withdrawal, WithdrawalStatus};
 use crate::error::ApiError;
-use crate::store::{AccountCommit, CommitOutcome};
+use crate::store::{AccountCommit, CommitOutcome, ScheduleEntry};
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -103,14 +104,18 @@ impl Services {
     ) -> Result<SavedReply, ApiError> {
         let quote = self.load_quote(request.quote_id.as_deref()).await?;
         let document = idempotency_document(idempotency_key);
-        // One id for every attempt of this request, so re-scheduling it on a
-        // retry moves one schedule entry rather than leaving several.
+        // One id for every attempt of this request.
         let withdrawal_id = format!("wd_{}", uuid::Uuid::now_v7().simple());
+        let reply_kept_for = self.withdrawals.idempotency_ttl.to_std().unwrap_or_default();
+        let _turn = self.writers.turn(account_id).await;
         for attempt in 0..self.commit_attempts_max {
-            let current =
-                self.store.load_account(account_id).await?.ok_or(ApiError::NotFound { resource: "account" })?;
+            let (current, mut found) = self
+                .store
+                .load_account_with(account_id, &[&document])
+                .await?
+                .ok_or(ApiError::NotFound { resource: "account" })?;
             let now = self.now();
-            if let Some(saved) = self.saved_reply(account_id, &document, fingerprint, now).await? {
+            if let Some(saved) = self.saved_reply(found.pop().flatten(), fingerprint, now)? {
                 return Ok(saved);
             }
             let mut account = current.value.clone();
@@ -118,26 +123,30 @@ impl Services {
                 self.decide_withdrawal(&mut account, &request, &withdrawal_id, quote.as_ref(), now, &view)?;
             let record =
                 IdempotencyRecord { fingerprint: fingerprint.to_owned(), reply: reply.clone(), created_at: now };
-            let mut puts = vec![(document.clone(), serde_json::to_string(&record).map_err(ApiError::internal)?)];
+            let saved_reply = [(document.clone(), serde_json::to_string(&record).map_err(ApiError::internal)?)];
+            let mut puts = Vec::new();
             let mut entries = Vec::new();
             let mut outbox = Outbox::default();
+            let mut indexed = Vec::new();
             if let Some((withdrawal, entry)) = change {
-                self.schedule_review(account_id, &withdrawal, account.level_at(now), now).await?;
-                self.index_withdrawal(account_id, &withdrawal.id).await?;
                 let created = Event::withdrawal(EventType::WithdrawalCreated, account_id, &withdrawal, now);
-                outbox = self.outbox(account_id, &[created]).await?;
+                outbox = self.outbox(account_id, &[created])?;
+                outbox.scheduled.push(self.review_entry(account_id, &withdrawal, account.level_at(now), now));
+                indexed.push((withdrawal_index_key(&withdrawal.id), account_id.to_string()));
+                puts.append(&mut outbox.documents);
                 puts.push((
                     withdrawal_document(&withdrawal.id),
                     serde_json::to_string(&withdrawal).map_err(ApiError::internal)?,
                 ));
-                puts.append(&mut outbox.documents);
                 entries.push(entry);
             }
-            let expired = self.stamp_idempotency_key(&mut account, idempotency_key, now);
             let commit = AccountCommit {
                 documents_put: &puts,
-                documents_deleted: &expired,
+                documents_expiring: &saved_reply,
+                expiring_ttl: reply_kept_for,
                 events: &outbox.events,
+                scheduled: &outbox.scheduled,
+                indexed: &indexed,
                 ..AccountCommit::new(current.version, &account, &entries)
             };
             match self.store.commit_account(commit).await? {
@@ -148,34 +157,22 @@ impl Services {
         Err(ApiError::StoreBusy)
     }
 
-    /// Puts a withdrawal in the review worker's queue. This happens before the
-    /// commit that creates it, so a crash between the two can never leave a
-    /// withdrawal that no queue knows; an entry whose withdrawal was never
-    /// committed is dropped by the worker when it finds nothing to review.
-    async fn schedule_review(
+    /// Where a new withdrawal waits: the payout schedule after the level's
+    /// automatic review delay, or the operators' queue. Set by the commit
+    /// that creates the withdrawal, so every withdrawal is queued exactly once.
+    fn review_entry(
         &self,
         account_id: &AccountId,
         withdrawal: &Withdrawal,
         level: VerificationLevel,
         now: DateTime<Utc>,
-    ) -> Result<(), ApiError> {
+    ) -> ScheduleEntry {
         let member = review_member(account_id, &withdrawal.id);
         let (schedule, at) = match withdrawal.status {
             WithdrawalStatus::Pending => (PAYOUT_SCHEDULE, now + self.withdrawals.rules(level).auto_review_delay),
             _ => (MANUAL_REVIEW_SCHEDULE, now),
         };
-        self.store.schedule(schedule, &member, at.timestamp_millis()).await?;
-        Ok(())
-    }
-
-    /// Records which account a withdrawal belongs to, so operators can name
-    /// it by id alone. Written before the commit, like the schedule entry; an
-    /// index entry of a withdrawal that never committed leads nowhere.
-    async fn index_withdrawal(&self, account_id: &AccountId, withdrawal_id: &str) -> Result<(), ApiError> {
-        let key = withdrawal_index_key(withdrawal_id);
-        // A retry of the same submission finds its own entry already there.
-        self.store.swap_index(&key, None, Some(account_id.as_str())).await?;
-        Ok(())
+        ScheduleEntry { schedule, member, at_ms: at.timestamp_millis() }
     }
 
     /// The account a withdrawal belongs to, by the withdrawal's id alone.
@@ -188,15 +185,14 @@ impl Services {
         owner.as_deref().and_then(AccountId::parse).ok_or_else(not_found)
     }
 
-    /// The saved reply for this key, if it is still alive; a different request under it is refused.
-    async fn saved_reply(
+    /// The saved reply `text`, if it is still alive; a different request under its key is refused.
+    fn saved_reply(
         &self,
-        account_id: &AccountId,
-        document: &str,
+        text: Option<String>,
         fingerprint: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<SavedReply>, ApiError> {
-        let Some(text) = self.store.partition_document(account_id, document).await? else { return Ok(None) };
+        let Some(text) = text else { return Ok(None) };
         let record: IdempotencyRecord = serde_json::from_str(&text).map_err(ApiError::internal)?;
         if record.created_at + self.withdrawals.idempotency_ttl <= now {
             return Ok(None);
@@ -205,18 +201,6 @@ impl Services {
             return Err(ApiError::IdempotencyKeyReused);
         }
         Ok(Some(SavedReply { replayed: true, ..record.reply }))
-    }
-
-    /// Remembers the key and forgets the expired ones; returns the documents to delete.
-    fn stamp_idempotency_key(&self, account: &mut Account, key: &str, now: DateTime<Utc>) -> Vec<String> {
-        let ttl = self.withdrawals.idempotency_ttl;
-        let (expired, alive): (Vec<IdempotencyStamp>, Vec<IdempotencyStamp>) =
-            std::mem::take(&mut account.idempotency_keys)
-                .into_iter()
-                .partition(|stamp| stamp.created_at + ttl <= now || stamp.key == key);
-        account.idempotency_keys = alive;
-        account.idempotency_keys.push(IdempotencyStamp { key: key.to_owned(), created_at: now });
-        expired.into_iter().filter(|stamp| stamp.key != key).map(|stamp| idempotency_document(&stamp.key)).collect()
     }
 
     /// Every check in order — destination, PIN, then the plan (level, limits,

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use super::{
-    AccountCommit, CommitOutcome, EVENTS_KEPT_PER_ACCOUNT, EventPosition, LogEntry, Store, StoreError, StoredEvent,
-    Versioned, journal_window,
+    AccountCommit, CommitOutcome, DocumentWrite, EVENTS_KEPT_PER_ACCOUNT, EventPosition, LogEntry, Store, StoreError,
+    StoredEvent, Versioned, journal_window,
 };
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
@@ -23,6 +23,9 @@ const EPHEMERAL_SWEEP_THRESHOLD: usize = 10_000;
 /// Event wake-ups a slow listener may fall behind by before it skips some
 /// (it then re-reads the streams it follows, so nothing is lost).
 const EVENT_SIGNALS_BUFFERED: usize = 1024;
+/// Expired partition documents reclaimed per commit beyond the ones it adds,
+/// so reclaiming keeps up with adding and costs O(log n) per commit.
+const EXPIRED_RECLAIMED_PER_COMMIT: usize = 8;
 
 #[derive(Debug)]
 pub struct MemoryStore {
@@ -32,11 +35,17 @@ pub struct MemoryStore {
     // operations (create = record + journal + login) trivially atomic.
     state: Mutex<State>,
     event_signals: broadcast::Sender<AccountId>,
+    /// The origin of the store's own clock for reclaiming expired documents.
+    started: Instant,
 }
 
 impl Default for MemoryStore {
     fn default() -> MemoryStore {
-        MemoryStore { state: Mutex::default(), event_signals: broadcast::channel(EVENT_SIGNALS_BUFFERED).0 }
+        MemoryStore {
+            state: Mutex::default(),
+            event_signals: broadcast::channel(EVENT_SIGNALS_BUFFERED).0,
+            started: Instant::now(),
+        }
     }
 }
 
@@ -60,12 +69,35 @@ struct Schedule {
     times: HashMap<String, i64>,
 }
 
+impl Schedule {
+    fn set(&mut self, member: &str, at_ms: i64) {
+        if let Some(previous) = self.times.insert(member.to_owned(), at_ms) {
+            self.by_time.remove(&(previous, member.to_owned()));
+        }
+        self.by_time.insert((at_ms, member.to_owned()));
+    }
+
+    fn remove(&mut self, member: &str) -> bool {
+        match self.times.remove(member) {
+            Some(at) => self.by_time.remove(&(at, member.to_owned())),
+            None => false,
+        }
+    }
+
+    /// Up to `limit` members due at or before `until_ms`, earliest first.
+    fn due(&self, until_ms: i64, limit: usize) -> Vec<(i64, String)> {
+        self.by_time.iter().take_while(|(at, _)| *at <= until_ms).take(limit).cloned().collect()
+    }
+}
+
 #[derive(Debug)]
 struct Partition {
     version: u64,
     account: Account,
     journal: Vec<JournalEntry>,
     documents: BTreeMap<String, String>,
+    /// Expiring documents by the time (ms of the store's clock) they may be reclaimed.
+    expiring: Schedule,
     /// The event stream: position and body, oldest first, capped.
     events: VecDeque<(EventPosition, String)>,
     events_appended: u64,
@@ -74,6 +106,10 @@ struct Partition {
 impl MemoryStore {
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    fn elapsed_ms(&self) -> i64 {
+        i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -101,6 +137,7 @@ impl Store for MemoryStore {
             account: account.clone(),
             journal: opening_entries.to_vec(),
             documents: BTreeMap::new(),
+            expiring: Schedule::default(),
             events: VecDeque::new(),
             events_appended: 0,
         };
@@ -117,6 +154,17 @@ impl Store for MemoryStore {
         Ok(state.partitions.get(id).map(|p| Versioned { version: p.version, value: p.account.clone() }))
     }
 
+    async fn load_account_with(
+        &self,
+        id: &AccountId,
+        documents: &[&str],
+    ) -> Result<Option<(Versioned<Account>, Vec<Option<String>>)>, StoreError> {
+        let state = self.state();
+        let Some(partition) = state.partitions.get(id) else { return Ok(None) };
+        let found = documents.iter().map(|name| partition.documents.get(*name).cloned()).collect();
+        Ok(Some((Versioned { version: partition.version, value: partition.account.clone() }, found)))
+    }
+
     async fn commit_account(&self, commit: AccountCommit<'_>) -> Result<CommitOutcome, StoreError> {
         let mut state = self.state();
         let Some(partition) = state.partitions.get_mut(&commit.account.id) else {
@@ -125,6 +173,7 @@ impl Store for MemoryStore {
         if partition.version != commit.expected_version {
             return Ok(CommitOutcome::VersionConflict);
         }
+        let now_ms = self.elapsed_ms();
         partition.version += 1;
         partition.account = commit.account.clone();
         partition.journal.extend_from_slice(commit.new_entries);
@@ -134,12 +183,30 @@ impl Store for MemoryStore {
         for name in commit.documents_deleted {
             partition.documents.remove(name);
         }
+        if !commit.documents_expiring.is_empty() {
+            let reclaim = commit.documents_expiring.len() + EXPIRED_RECLAIMED_PER_COMMIT;
+            for (_, name) in partition.expiring.due(now_ms, reclaim) {
+                partition.expiring.remove(&name);
+                partition.documents.remove(&name);
+            }
+            let reclaim_at = now_ms.saturating_add(i64::try_from(commit.expiring_ttl.as_millis()).unwrap_or(i64::MAX));
+            for (name, body) in commit.documents_expiring {
+                partition.documents.insert(name.clone(), body.clone());
+                partition.expiring.set(name, reclaim_at);
+            }
+        }
         for body in commit.events {
             partition.events_appended += 1;
             partition.events.push_back((EventPosition(partition.events_appended, 0), body.clone()));
             if partition.events.len() > EVENTS_KEPT_PER_ACCOUNT {
                 partition.events.pop_front();
             }
+        }
+        for entry in commit.scheduled {
+            state.schedules.entry(entry.schedule.to_owned()).or_default().set(&entry.member, entry.at_ms);
+        }
+        for (key, value) in commit.indexed {
+            state.indexes.insert(key.clone(), value.clone());
         }
         drop(state);
         if !commit.events.is_empty() {
@@ -209,20 +276,30 @@ impl Store for MemoryStore {
         Ok(found.map(|(version, body)| Versioned { version: *version, value: body.clone() }))
     }
 
-    async fn save_document(
-        &self,
-        collection: &str,
-        id: &str,
-        expected_version: u64,
-        body: &str,
-    ) -> Result<CommitOutcome, StoreError> {
+    async fn load_documents(&self, ids: &[(&str, &str)]) -> Result<Vec<Option<Versioned<String>>>, StoreError> {
+        let state = self.state();
+        Ok(ids
+            .iter()
+            .map(|(collection, id)| {
+                let found = state.documents.get(*collection).and_then(|documents| documents.get(*id));
+                found.map(|(version, body)| Versioned { version: *version, value: body.clone() })
+            })
+            .collect())
+    }
+
+    async fn save_documents(&self, writes: &[DocumentWrite<'_>]) -> Result<CommitOutcome, StoreError> {
         let mut state = self.state();
-        let documents = state.documents.entry(collection.to_owned()).or_default();
-        let current_version = documents.get(id).map_or(0, |(version, _)| *version);
-        if current_version != expected_version {
+        let version_of = |state: &State, write: &DocumentWrite<'_>| {
+            let found = state.documents.get(write.collection).and_then(|documents| documents.get(write.id));
+            found.map_or(0, |(version, _)| *version)
+        };
+        if writes.iter().any(|write| version_of(&state, write) != write.expected_version) {
             return Ok(CommitOutcome::VersionConflict);
         }
-        documents.insert(id.to_owned(), (current_version + 1, body.to_owned()));
+        for write in writes {
+            let documents = state.documents.entry(write.collection.to_owned()).or_default();
+            documents.insert(write.id.to_owned(), (write.expected_version + 1, write.body.to_owned()));
+        }
         Ok(CommitOutcome::Committed)
     }
 
@@ -265,11 +342,7 @@ impl Store for MemoryStore {
 
     async fn schedule(&self, schedule: &str, member: &str, at_ms: i64) -> Result<(), StoreError> {
         let mut state = self.state();
-        let entries = state.schedules.entry(schedule.to_owned()).or_default();
-        if let Some(previous) = entries.times.insert(member.to_owned(), at_ms) {
-            entries.by_time.remove(&(previous, member.to_owned()));
-        }
-        entries.by_time.insert((at_ms, member.to_owned()));
+        state.schedules.entry(schedule.to_owned()).or_default().set(member, at_ms);
         Ok(())
     }
 
@@ -282,11 +355,7 @@ impl Store for MemoryStore {
 
     async fn unschedule(&self, schedule: &str, member: &str) -> Result<bool, StoreError> {
         let mut state = self.state();
-        let Some(entries) = state.schedules.get_mut(schedule) else { return Ok(false) };
-        match entries.times.remove(member) {
-            Some(at) => Ok(entries.by_time.remove(&(at, member.to_owned()))),
-            None => Ok(false),
-        }
+        Ok(state.schedules.get_mut(schedule).is_some_and(|entries| entries.remove(member)))
     }
 
     async fn claim_scheduled(
@@ -298,12 +367,9 @@ impl Store for MemoryStore {
     ) -> Result<Vec<(String, i64)>, StoreError> {
         let mut state = self.state();
         let Some(entries) = state.schedules.get_mut(schedule) else { return Ok(Vec::new()) };
-        let due: Vec<(i64, String)> =
-            entries.by_time.iter().take_while(|(at, _)| *at <= until_ms).take(limit).cloned().collect();
-        for (at, member) in &due {
-            entries.by_time.remove(&(*at, member.clone()));
-            entries.by_time.insert((lease_until_ms, member.clone()));
-            entries.times.insert(member.clone(), lease_until_ms);
+        let due = entries.due(until_ms, limit);
+        for (_, member) in &due {
+            entries.set(member, lease_until_ms);
         }
         Ok(due.into_iter().map(|(at, member)| (member, at)).collect())
     }

@@ -8,14 +8,17 @@
 //!
 //! Data model:
 //! - an **account partition** per wallet account: the versioned `Account`
-//!   record, its append-only journal and its named documents (withdrawals,
-//!   idempotency records), always changed together;
+//!   record, its append-only journal and its named documents (withdrawals;
+//!   idempotency records, which expire), always changed together — and
+//!   with them, in the same atomic commit, the schedule and index entries
+//!   the change needs (so a new withdrawal is queued exactly when it exists);
 //! - a unique **login index** from login key to account id;
 //! - **ephemeral values**: short-lived, single-use things (refresh tokens,
 //!   OAuth states and codes). Their expiry is decided by the service with the
 //!   injectable clock; the store's TTL only reclaims space.
 //! - **documents**: versioned JSON records grouped in named collections
-//!   (mock WeChat users), changed by compare-and-set like accounts;
+//!   (mock WeChat users, transfer bills), changed by compare-and-set like
+//!   accounts, several at once when they must change together;
 //! - **unique indexes**: keys owned by one value at a time (an openid bound to
 //!   one account), changed only by compare-and-swap;
 //! - **recent lists**: capped newest-first lists (the mock SMS outbox);
@@ -79,6 +82,34 @@ pub struct AccountCommit<'a> {
     pub documents_deleted: &'a [String],
     /// Notifications (JSON) appended to the partition's event stream.
     pub events: &'a [String],
+    /// Records of the partition the store may reclaim once `expiring_ttl`
+    /// has passed (saved idempotency replies), by name. Whether one is still
+    /// valid is the caller's decision, by its own clock.
+    pub documents_expiring: &'a [(String, String)],
+    pub expiring_ttl: Duration,
+    /// Schedule entries set (or moved) with the change.
+    pub scheduled: &'a [ScheduleEntry],
+    /// Unique index entries `(key, value)` set with the change (to keys
+    /// nobody else can hold, such as a new withdrawal's id).
+    pub indexed: &'a [(String, String)],
+}
+
+/// A member put on a schedule at a time (milliseconds since the epoch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleEntry {
+    pub schedule: &'static str,
+    pub member: String,
+    pub at_ms: i64,
+}
+
+/// One document of a multi-document compare-and-set (see `Store::save_documents`).
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentWrite<'a> {
+    pub collection: &'a str,
+    pub id: &'a str,
+    /// 0: create, must not exist yet.
+    pub expected_version: u64,
+    pub body: &'a str,
 }
 
 impl<'a> AccountCommit<'a> {
@@ -91,6 +122,10 @@ impl<'a> AccountCommit<'a> {
             documents_put: &[],
             documents_deleted: &[],
             events: &[],
+            documents_expiring: &[],
+            expiring_ttl: Duration::ZERO,
+            scheduled: &[],
+            indexed: &[],
         }
     }
 }
@@ -155,6 +190,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     async fn load_account(&self, id: &AccountId) -> Result<Option<Versioned<Account>>, StoreError>;
 
+    /// An account and some of its partition's documents (by name, `None`
+    /// where missing), read together in one round trip, as of one moment.
+    async fn load_account_with(
+        &self,
+        id: &AccountId,
+        documents: &[&str],
+    ) -> Result<Option<(Versioned<Account>, Vec<Option<String>>)>, StoreError>;
+
     /// Compare-and-set of one partition: record and entries together or not at all.
     async fn commit_account(&self, commit: AccountCommit<'_>) -> Result<CommitOutcome, StoreError>;
 
@@ -186,6 +229,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     async fn load_document(&self, collection: &str, id: &str) -> Result<Option<Versioned<String>>, StoreError>;
 
+    /// Several documents (of any collections) in one round trip, `None` where missing.
+    async fn load_documents(&self, ids: &[(&str, &str)]) -> Result<Vec<Option<Versioned<String>>>, StoreError>;
+
+    /// Compare-and-set of several documents at once: all are written (each
+    /// one version up) if every one is at its expected version, else none.
+    async fn save_documents(&self, writes: &[DocumentWrite<'_>]) -> Result<CommitOutcome, StoreError>;
+
     /// Compare-and-set of one document. `expected_version` 0 means "create:
     /// must not exist yet"; the stored version is then 1.
     async fn save_document(
@@ -194,7 +244,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         id: &str,
         expected_version: u64,
         body: &str,
-    ) -> Result<CommitOutcome, StoreError>;
+    ) -> Result<CommitOutcome, StoreError> {
+        self.save_documents(&[DocumentWrite { collection, id, expected_version, body }]).await
+    }
 
     /// Up to `limit` documents of a collection as `(id, body)`, in no particular order.
     async fn list_documents(&self, collection: &str, limit: usize) -> Result<Vec<(String, String)>, StoreError>;

@@ -8,7 +8,7 @@ use walletgate::domain::account::{Account, AccountId, PasswordHash, Posting, Rol
 use walletgate::domain::credentials::Login;
 use walletgate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount, leg};
 use walletgate::startup::connect_store;
-use walletgate::store::{AccountCommit, CommitOutcome, SharedStore, StoreError};
+use walletgate::store::{AccountCommit, CommitOutcome, DocumentWrite, ScheduleEntry, SharedStore, StoreError};
 
 use crate::helpers::{RedisKeysGuard, StoreKind, test_settings, unique_phone};
 use crate::on_both_stores;
@@ -24,6 +24,9 @@ on_both_stores!(
     recent_lists_keep_the_newest_items,
     partition_documents_commit_with_the_record,
     schedules_give_members_back_in_time_order,
+    several_documents_are_saved_all_or_none,
+    a_commit_sets_its_schedule_and_index_entries_only_if_it_lands,
+    expiring_partition_documents_are_reclaimed_by_later_commits,
 );
 
 async fn store_for(kind: StoreKind) -> (SharedStore, Option<RedisKeysGuard>) {
@@ -226,4 +229,75 @@ async fn schedules_give_members_back_in_time_order(kind: StoreKind) {
         store.scheduled("review", i64::MAX, 10).await.unwrap().into_iter().map(|(m, _)| m).collect();
     assert_eq!(rest, ["acc_a/wd_3", "acc_a/wd_1"]);
     assert!(store.scheduled("nothing", i64::MAX, 10).await.unwrap().is_empty());
+}
+
+async fn several_documents_are_saved_all_or_none(kind: StoreKind) {
+    let (store, _keys) = store_for(kind).await;
+    let write = |collection, id, expected_version, body| DocumentWrite { collection, id, expected_version, body };
+    store.save_document("users", "u1", 0, "u1 v1").await.unwrap();
+    // One stale write refuses the whole set: the new bill is not created either.
+    let stale = [write("bills", "b1", 0, "bill"), write("users", "u1", 0, "u1 v2")];
+    assert_eq!(store.save_documents(&stale).await.unwrap(), CommitOutcome::VersionConflict);
+    assert_eq!(store.load_documents(&[("bills", "b1"), ("users", "u1")]).await.unwrap()[0], None);
+    let fresh = [write("bills", "b1", 0, "bill"), write("users", "u1", 1, "u1 v2")];
+    assert_eq!(store.save_documents(&fresh).await.unwrap(), CommitOutcome::Committed);
+    let loaded = store.load_documents(&[("bills", "b1"), ("users", "u1"), ("users", "nobody")]).await.unwrap();
+    let summary: Vec<Option<(u64, String)>> =
+        loaded.into_iter().map(|found| found.map(|doc| (doc.version, doc.value))).collect();
+    assert_eq!(summary, [Some((1, "bill".to_owned())), Some((2, "u1 v2".to_owned())), None]);
+    // Racing creators of one document: exactly one wins.
+    let racers = (0..20).map(|i| {
+        let store = store.clone();
+        async move {
+            let body = format!("racer {i}");
+            let writes = [DocumentWrite { collection: "bills", id: "b2", expected_version: 0, body: &body }];
+            store.save_documents(&writes).await.unwrap()
+        }
+    });
+    let won = join_all(racers).await.into_iter().filter(|outcome| *outcome == CommitOutcome::Committed).count();
+    assert_eq!(won, 1);
+}
+
+async fn a_commit_sets_its_schedule_and_index_entries_only_if_it_lands(kind: StoreKind) {
+    let (store, _keys) = store_for(kind).await;
+    let account = account("acc_conformance_sched");
+    store.create_account(&account, &[]).await.unwrap();
+    let scheduled = [ScheduleEntry { schedule: "payout", member: "acc_conformance_sched/wd_1".into(), at_ms: 5 }];
+    let indexed = [("withdrawal_account:wd_1".to_owned(), "acc_conformance_sched".to_owned())];
+    let stale = AccountCommit { scheduled: &scheduled, indexed: &indexed, ..AccountCommit::new(7, &account, &[]) };
+    assert_eq!(store.commit_account(stale).await.unwrap(), CommitOutcome::VersionConflict);
+    assert!(store.scheduled("payout", i64::MAX, 10).await.unwrap().is_empty());
+    assert_eq!(store.get_index("withdrawal_account:wd_1").await.unwrap(), None);
+    let commit = AccountCommit { scheduled: &scheduled, indexed: &indexed, ..AccountCommit::new(1, &account, &[]) };
+    assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
+    assert_eq!(store.scheduled("payout", i64::MAX, 10).await.unwrap(), [("acc_conformance_sched/wd_1".to_owned(), 5)]);
+    assert_eq!(store.get_index("withdrawal_account:wd_1").await.unwrap().as_deref(), Some("acc_conformance_sched"));
+}
+
+async fn expiring_partition_documents_are_reclaimed_by_later_commits(kind: StoreKind) {
+    let (store, _keys) = store_for(kind).await;
+    let account = account("acc_conformance_expiry");
+    store.create_account(&account, &[]).await.unwrap();
+    let short = [("idempotency:k1".to_owned(), "reply 1".to_owned())];
+    let commit = AccountCommit {
+        documents_expiring: &short,
+        expiring_ttl: Duration::from_millis(1),
+        ..AccountCommit::new(1, &account, &[])
+    };
+    assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
+    // Until a later commit reclaims it, an expired document may still be read;
+    // whether it counts is the caller's decision by its own clock.
+    let (loaded, found) = store.load_account_with(&account.id, &["idempotency:k1", "nothing"]).await.unwrap().unwrap();
+    assert_eq!((loaded.version, found), (2, vec![Some("reply 1".to_owned()), None]));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let long = [("idempotency:k2".to_owned(), "reply 2".to_owned())];
+    let commit = AccountCommit {
+        documents_expiring: &long,
+        expiring_ttl: Duration::from_secs(3600),
+        ..AccountCommit::new(2, &account, &[])
+    };
+    assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
+    assert_eq!(store.partition_document(&account.id, "idempotency:k1").await.unwrap(), None, "reclaimed");
+    assert_eq!(store.partition_document(&account.id, "idempotency:k2").await.unwrap().as_deref(), Some("reply 2"));
+    assert_eq!(store.load_account_with(&AccountId::parse("acc_nobody").unwrap(), &["x"]).await.unwrap(), None);
 }

@@ -6,6 +6,8 @@
 //! - `P:{<account id>}:account` — hash `{version, data}` (the `Account` as JSON)
 //! - `P:{<account id>}:journal` — list of journal entries (JSON), index = seq
 //! - `P:{<account id>}:documents` — hash of the partition's named documents
+//! - `P:{<account id>}:expiring` — sorted set: the expiring documents' names
+//!   by the time (ms, Redis's clock) they may be reclaimed
 //! - `P:login:<login key>` — account id
 //! - `P:accounts` — set of all account ids
 //! - `P:eph:<key>` — ephemeral values with a TTL
@@ -18,7 +20,9 @@
 //! - `P:log:<name>` — append-only lists (index = position)
 //!
 //! An account's keys share the hash tag `{<account id>}`, so each partition
-//! lives in one Redis Cluster slot and its Lua scripts stay single-slot.
+//! lives in one Redis Cluster slot. A commit also sets the schedule and index
+//! entries of its change in the same script (one round trip, all or nothing),
+//! which ties the deployment to one Redis primary rather than a Cluster.
 
 use std::sync::{Arc, Once};
 use std::time::Duration;
@@ -32,8 +36,8 @@ use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
 
 use super::{
-    AccountCommit, CommitOutcome, EVENTS_KEPT_PER_ACCOUNT, EventPosition, LogEntry, Store, StoreError, StoredEvent,
-    Versioned, journal_window,
+    AccountCommit, CommitOutcome, DocumentWrite, EVENTS_KEPT_PER_ACCOUNT, EventPosition, LogEntry, Store, StoreError,
+    StoredEvent, Versioned, journal_window,
 };
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
@@ -46,6 +50,9 @@ const RECONNECT_RETRIES: usize = 2;
 const EVENT_SIGNALS_BUFFERED: usize = 1024;
 /// Pause before re-subscribing after the pub/sub connection is lost.
 const RESUBSCRIBE_PAUSE: Duration = Duration::from_millis(500);
+/// Expired partition documents reclaimed per commit beyond the ones it adds
+/// (see `MemoryStore`).
+const EXPIRED_RECLAIMED_PER_COMMIT: usize = 8;
 
 #[derive(Clone)]
 pub struct RedisStore {
@@ -54,7 +61,7 @@ pub struct RedisStore {
     prefix: String,
     create_partition: Script,
     commit_partition: Script,
-    save_document: Script,
+    save_documents: Script,
     swap_index: Script,
     claim_schedule: Script,
     event_signals: broadcast::Sender<AccountId>,
@@ -84,7 +91,7 @@ impl RedisStore {
             prefix: settings.key_prefix.clone(),
             create_partition: Script::new(include_str!("create_partition.lua")),
             commit_partition: Script::new(include_str!("commit_partition.lua")),
-            save_document: Script::new(include_str!("save_document.lua")),
+            save_documents: Script::new(include_str!("save_documents.lua")),
             swap_index: Script::new(include_str!("swap_index.lua")),
             claim_schedule: Script::new(include_str!("claim_schedule.lua")),
             event_signals: broadcast::channel(EVENT_SIGNALS_BUFFERED).0,
@@ -140,6 +147,10 @@ impl RedisStore {
 
     fn journal_key(&self, id: &AccountId) -> String {
         format!("{}:{{{}}}:journal", self.prefix, id)
+    }
+
+    fn expiring_key(&self, id: &AccountId) -> String {
+        format!("{}:{{{}}}:expiring", self.prefix, id)
     }
 
     fn documents_key(&self, id: &AccountId) -> String {
@@ -251,6 +262,27 @@ impl Store for RedisStore {
         }
     }
 
+    async fn load_account_with(
+        &self,
+        id: &AccountId,
+        documents: &[&str],
+    ) -> Result<Option<(Versioned<Account>, Vec<Option<String>>)>, StoreError> {
+        if documents.is_empty() {
+            return Ok(self.load_account(id).await?.map(|account| (account, Vec::new())));
+        }
+        let key = self.account_key(id);
+        let mut pipeline = redis::pipe();
+        pipeline.atomic().cmd("HMGET").arg(&key).arg("version").arg("data");
+        pipeline.cmd("HMGET").arg(self.documents_key(id)).arg(documents);
+        let mut connection = self.connection.clone();
+        let (record, found): ((Option<u64>, Option<String>), Vec<Option<String>>) =
+            pipeline.query_async(&mut connection).await.map_err(unavailable)?;
+        match record {
+            (Some(version), Some(data)) => Ok(Some((Versioned { version, value: decode(&key, &data)? }, found))),
+            _ => Ok(None),
+        }
+    }
+
     async fn commit_account(&self, commit: AccountCommit<'_>) -> Result<CommitOutcome, StoreError> {
         let id = &commit.account.id;
         let mut invocation = self.commit_partition.key(self.account_key(id));
@@ -258,6 +290,14 @@ impl Store for RedisStore {
             .key(self.journal_key(id))
             .key(self.documents_key(id))
             .key(self.events_key(id))
+            .key(self.expiring_key(id));
+        for entry in commit.scheduled {
+            invocation.key(self.schedule_key(entry.schedule));
+        }
+        for (key, _) in commit.indexed {
+            invocation.key(self.index_key(key));
+        }
+        invocation
             .arg(commit.expected_version)
             .arg(encode(commit.account)?)
             .arg(commit.new_entries.len())
@@ -266,7 +306,12 @@ impl Store for RedisStore {
             .arg(commit.events.len())
             .arg(EVENTS_KEPT_PER_ACCOUNT)
             .arg(self.events_channel())
-            .arg(id.as_str());
+            .arg(id.as_str())
+            .arg(commit.documents_expiring.len())
+            .arg(u64::try_from(commit.expiring_ttl.as_millis()).unwrap_or(u64::MAX))
+            .arg(EXPIRED_RECLAIMED_PER_COMMIT)
+            .arg(commit.scheduled.len())
+            .arg(commit.indexed.len());
         for entry in commit.new_entries {
             invocation.arg(encode(entry)?);
         }
@@ -278,6 +323,15 @@ impl Store for RedisStore {
         }
         for body in commit.events {
             invocation.arg(body);
+        }
+        for (name, body) in commit.documents_expiring {
+            invocation.arg(name).arg(body);
+        }
+        for entry in commit.scheduled {
+            invocation.arg(&entry.member).arg(entry.at_ms);
+        }
+        for (_, value) in commit.indexed {
+            invocation.arg(value);
         }
         let mut connection = self.connection.clone();
         let committed: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
@@ -343,15 +397,35 @@ impl Store for RedisStore {
         Ok(body.zip(version).map(|(value, version)| Versioned { version, value }))
     }
 
-    async fn save_document(
-        &self,
-        collection: &str,
-        id: &str,
-        expected_version: u64,
-        body: &str,
-    ) -> Result<CommitOutcome, StoreError> {
-        let mut invocation = self.save_document.key(self.collection_key(collection));
-        invocation.arg(id).arg(expected_version).arg(body);
+    async fn load_documents(&self, ids: &[(&str, &str)]) -> Result<Vec<Option<Versioned<String>>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipeline = redis::pipe();
+        for (collection, id) in ids {
+            pipeline.cmd("HMGET").arg(self.collection_key(collection)).arg(*id).arg(format!("{id}#v"));
+        }
+        let mut connection = self.connection.clone();
+        let found: Vec<(Option<String>, Option<u64>)> =
+            pipeline.query_async(&mut connection).await.map_err(unavailable)?;
+        Ok(found
+            .into_iter()
+            .map(|(body, version)| body.zip(version).map(|(value, version)| Versioned { version, value }))
+            .collect())
+    }
+
+    async fn save_documents(&self, writes: &[DocumentWrite<'_>]) -> Result<CommitOutcome, StoreError> {
+        if writes.is_empty() {
+            return Ok(CommitOutcome::Committed);
+        }
+        let mut invocation = self.save_documents.prepare_invoke();
+        for write in writes {
+            invocation
+                .key(self.collection_key(write.collection))
+                .arg(write.id)
+                .arg(write.expected_version)
+                .arg(write.body);
+        }
         let mut connection = self.connection.clone();
         let saved: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
         Ok(if saved == 1 { CommitOutcome::Committed } else { CommitOutcome::VersionConflict })

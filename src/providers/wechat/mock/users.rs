@@ -3,6 +3,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use chrono::NaiveDate;
 
 /// A mock WeChat user of one app, with the wallet that payouts land in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -34,8 +35,31 @@ pub struct MockWeChatUser {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MockWallet {
     pub balance: Money,
-    /// Received transfers, oldest first.
+    /// Received transfers, oldest first: the newest 100 (`received.count` counts all).
     pub transfers: Vec<MockWalletTransfer>,
+    /// Running totals for WeChat's receipt quotas; absent before the first transfer.
+    #[serde(default, skip_serializing_if = "ReceivedTotals::is_empty")]
+    pub received: ReceivedTotals,
+}
+
+/// What a mock wallet has received: in all, and on the Beijing day and month
+/// of its latest transfer (earlier days count nothing towards today's quota).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReceivedTotals {
+    /// The Beijing date of the latest transfer.
+    pub on: Option<NaiveDate>,
+    /// Received on that day.
+    pub day: Money,
+    /// Received in that month.
+    pub month: Money,
+    /// Transfers received in all.
+    pub count: u64,
+}
+
+impl ReceivedTotals {
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
 }
 
 /// One payout received into a mock wallet.

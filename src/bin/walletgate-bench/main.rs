@@ -14,6 +14,10 @@
 //!
 //! `cargo run --release --bin walletgate-bench -- --help`
 
+// Used by the peer scenarios once they are wired in.
+#[allow(dead_code)]
+mod peers;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;

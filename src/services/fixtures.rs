@@ -10,7 +10,7 @@ use chrono::Duration;
 use futures_util::StreamExt;
 
 use super::Services;
-use super::withdrawal_submission::withdrawal_document;
+use super::withdrawal_submission::{withdrawal_document, withdrawal_index_key};
 use crate::domain::account::{Account, AccountId, PasswordHash, Posting, Role, VerificationLevel};
 use crate::domain::binding::{BindingId, WeChatDestination};
 use crate::domain::credentials::Login;
@@ -106,13 +106,15 @@ impl Services {
     }
 
     /// Stores `count` pending withdrawals of `amount` in a fixture account,
-    /// as accepted submissions would (hold, limits, record), without
-    /// scheduling them for payout: for measuring what stored withdrawals cost.
+    /// as accepted submissions would (hold, limits, record, index entry),
+    /// and, if `due` is set, queued for payout like a submission: for
+    /// measuring what stored withdrawals cost and how fast the worker drains.
     pub async fn seed_stored_withdrawals(
         &self,
         account: &ReadyAccount,
         amount: Amount,
         count: usize,
+        due: bool,
     ) -> Result<(), ApiError> {
         let mut left = count;
         while left > 0 {
@@ -125,6 +127,8 @@ impl Services {
             let batch = left.min(100);
             let mut entries = Vec::with_capacity(batch);
             let mut documents = Vec::with_capacity(batch);
+            let mut scheduled = Vec::new();
+            let mut indexed = Vec::with_capacity(batch);
             for _ in 0..batch {
                 let plan = record.plan_withdrawal(
                     &account.binding_id,
@@ -135,14 +139,22 @@ impl Services {
                 )?;
                 let id = format!("wd_{}", uuid::Uuid::now_v7().simple());
                 let (withdrawal, entry) = record.hold_withdrawal(plan, id, today, now)?;
+                if due {
+                    scheduled.push(self.review_entry(&account.id, &withdrawal, record.level_at(now), now));
+                }
+                indexed.push((withdrawal_index_key(&withdrawal.id), account.id.to_string()));
                 documents.push((
                     withdrawal_document(&withdrawal.id),
                     serde_json::to_string(&withdrawal).map_err(ApiError::internal)?,
                 ));
                 entries.push(entry);
             }
-            let commit =
-                AccountCommit { documents_put: &documents, ..AccountCommit::new(current.version, &record, &entries) };
+            let commit = AccountCommit {
+                documents_put: &documents,
+                scheduled: &scheduled,
+                indexed: &indexed,
+                ..AccountCommit::new(current.version, &record, &entries)
+            };
             if self.store.commit_account(commit).await? == CommitOutcome::Committed {
                 left -= batch;
             }

@@ -76,7 +76,7 @@ pub fn member_parts(member: &str) -> Option<(AccountId, &str)> {
     Some((AccountId::parse(account)?, subject))
 }
 
-fn withdrawal_index_key(withdrawal_id: &str) -> String {
+pub(crate) fn withdrawal_index_key(withdrawal_id: &str) -> String {
     format!("withdrawal_account:{withdrawal_id}")
 }
 
@@ -160,7 +160,7 @@ impl Services {
     /// Where a new withdrawal waits: the payout schedule after the level's
     /// automatic review delay, or the operators' queue. Set by the commit
     /// that creates the withdrawal, so every withdrawal is queued exactly once.
-    fn review_entry(
+    pub(crate) fn review_entry(
         &self,
         account_id: &AccountId,
         withdrawal: &Withdrawal,

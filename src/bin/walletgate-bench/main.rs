@@ -15,20 +15,23 @@
 //! `cargo run --release --bin walletgate-bench -- --help`
 
 // Used by the peer scenarios once they are wired in.
-#[allow(dead_code)]
 mod peers;
+
+use walletgate::services::withdrawal_submission::WithdrawalRequest;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::{Context, bail};
 use clap::Parser;
+use futures_util::StreamExt;
 use walletgate::clock::SystemClock;
 use walletgate::domain::credentials::Password;
 use walletgate::domain::pin::Pin;
+use walletgate::domain::withdrawal::WithdrawalStatus;
 use walletgate::providers::wechat::mock::{MockUserFlags, NewMockUser};
 use walletgate::services::Services;
 use walletgate::services::accounts::hash_password;
@@ -37,9 +40,15 @@ use walletgate::settings::{Overrides, Settings};
 use walletgate::startup::{Application, connect_store};
 
 const BENCH_PIN: &str = "135790";
+const BENCH_PASSWORD: &str = "bench-password";
 /// Accounts whose tokens the load scripts rotate through (a sample of all).
 const TOKEN_SAMPLE_MAX: usize = 20_000;
-const PAYEES: usize = 200;
+/// Mock WeChat payees the accounts are bound to, round robin (at most one per account).
+const PAYEES_MAX: usize = 5_000;
+/// Accounts the seeded due and stored withdrawals are spread over.
+const WITHDRAWAL_ACCOUNTS_MAX: usize = 1_000;
+/// How long the paced submissions of the latency scenario last.
+const LATENCY_SECS: u64 = 5;
 
 #[derive(Debug, Parser)]
 #[command(about = "Benchmarks walletgate against a bare actix endpoint, on the memory store and on Redis")]
@@ -61,6 +70,20 @@ struct Args {
     wrk_threads: usize,
     #[arg(long, default_value = "redis://127.0.0.1:6379/0")]
     redis_url: String,
+    /// Due withdrawals seeded for the worker's settlement rate.
+    #[arg(long, default_value_t = 20_000)]
+    drain: usize,
+    /// Withdrawals per second submitted while the background worker runs,
+    /// for the due-to-settled latency (0: skip).
+    #[arg(long, default_value_t = 200)]
+    latency_rate: u64,
+    /// Withdrawals stored before the load, for memory per stored withdrawal
+    /// (and to show that throughput does not bend with them).
+    #[arg(long, default_value_t = 0)]
+    stored_withdrawals: usize,
+    /// Skip the peer mock servers (Prism, Mockoon; they need Node.js and npm).
+    #[arg(long)]
+    no_peers: bool,
     /// Also append the results table to this Markdown file.
     #[arg(long)]
     markdown: Option<PathBuf>,
@@ -93,9 +116,11 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut results = Vec::new();
     let mut notes = Vec::new();
+    let mut peers_due = !args.no_peers;
     for store in &args.stores {
         for &accounts in &args.accounts {
-            let (measured, note) = run_store(&args, store, accounts, &lua_dir).await?;
+            let with_peers = std::mem::replace(&mut peers_due, false);
+            let (measured, note) = run_store(&args, store, accounts, &lua_dir, with_peers).await?;
             results.extend(measured);
             notes.extend(note);
         }
@@ -160,10 +185,12 @@ async fn run_store(
     store_name: &str,
     accounts: usize,
     lua_dir: &Path,
+    with_peers: bool,
 ) -> anyhow::Result<(Vec<Measured>, Vec<String>)> {
     println!("\n== {store_name}, {accounts} accounts");
     let settings = bench_settings(store_name, &args.redis_url)?;
     let workers = settings.server.workers;
+    let poll_interval = Duration::from_millis(settings.worker.poll_interval_ms);
     let prefix = settings.store.key_prefix.clone();
     let store = connect_store(&settings.store).await?;
     let application = Application::build_with_store(settings, Arc::new(SystemClock), store).await?;
@@ -173,20 +200,20 @@ async fn run_store(
     let server = tokio::spawn(application.run_until_stopped());
     let (bare_base, bare) = spawn_bare(workers)?;
 
-    let mut payees = Vec::with_capacity(PAYEES);
-    for _ in 0..PAYEES {
+    let rss_before = rss_kib("VmRSS:");
+    let redis_before = redis_used_memory(args, store_name);
+    let started = Instant::now();
+    let mut payees = Vec::with_capacity(PAYEES_MAX);
+    for _ in 0..accounts.clamp(1, PAYEES_MAX) {
         let user = mock.create_user(&NewMockUser::new("压测收款人", MockUserFlags::default())?).await?;
         payees.push(user.openid);
     }
     let spec = FixtureSpec {
         balance: "10000000.00".parse()?,
         pin: Pin::parse(BENCH_PIN).context("bench PIN")?,
-        password_hash: hash_password(Password::parse("bench-password".to_owned())?).await?,
+        password_hash: hash_password(Password::parse(BENCH_PASSWORD.to_owned())?).await?,
         payees,
     };
-    let rss_before = peak_rss_kib();
-    let redis_before = redis_used_memory(args, store_name);
-    let started = Instant::now();
     let mut ready = Vec::with_capacity(accounts);
     for chunk_start in (0..accounts).step_by(10_000) {
         let count = (accounts - chunk_start).min(10_000);
@@ -196,22 +223,41 @@ async fn run_store(
     let mut notes = vec![format!(
         "{store_name}, {accounts} accounts: seeded in {:.1} s{}{}",
         seeded_in.as_secs_f64(),
-        memory_per(accounts, rss_before, peak_rss_kib(), "account (peak RSS of the server process)"),
-        redis_used_memory(args, store_name)
-            .zip(redis_before)
-            .map(|(after, before)| format!(
-                "; Redis used_memory {:.0} B per account",
-                (after.saturating_sub(before)) as f64 / accounts.max(1) as f64
-            ))
-            .unwrap_or_default(),
+        memory_per(accounts, rss_before, rss_kib("VmRSS:"), "account (RSS of the server process)"),
+        redis_per(args, store_name, redis_before, accounts, "account"),
     )];
+    let one = "1.00".parse()?;
+    // Withdrawal fixtures go to accounts 1.., so the hot account 0 stays as the load found it.
+    let withdrawal_accounts = &ready[1.min(ready.len())..ready.len().min(WITHDRAWAL_ACCOUNTS_MAX + 1)];
+    if args.stored_withdrawals > 0 && !withdrawal_accounts.is_empty() {
+        let rss_before = rss_kib("VmRSS:");
+        let redis_before = redis_used_memory(args, store_name);
+        let started = Instant::now();
+        seed_withdrawals(&services, withdrawal_accounts, one, args.stored_withdrawals, false).await?;
+        notes.push(format!(
+            "{store_name}, {accounts} accounts: {} stored withdrawals in {:.1} s{}{}",
+            args.stored_withdrawals,
+            started.elapsed().as_secs_f64(),
+            memory_per(
+                args.stored_withdrawals,
+                rss_before,
+                rss_kib("VmRSS:"),
+                "stored withdrawal (record, journal entry, index entry)"
+            ),
+            redis_per(args, store_name, redis_before, args.stored_withdrawals, "stored withdrawal"),
+        ));
+    }
 
     let work_dir = std::env::temp_dir().join(format!("walletgate-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work_dir)?;
     let spread_file = work_dir.join("accounts.txt");
     let hot_file = work_dir.join("hot.txt");
+    let logins_file = work_dir.join("logins.txt");
     write_accounts(&services, &ready, TOKEN_SAMPLE_MAX, &spread_file)?;
     write_accounts(&services, &ready[..1], 1, &hot_file)?;
+    let logins: String =
+        ready.iter().take(1000).map(|account| format!("{} {BENCH_PASSWORD}\n", account.phone)).collect();
+    std::fs::write(&logins_file, logins)?;
 
     let mut measured = Vec::new();
     let spread = spread_file.to_string_lossy().to_string();
@@ -224,13 +270,14 @@ async fn run_store(
         run.scenario = scenario.to_owned();
         run.ratio = Some(run.per_sec / ceiling);
         println!(
-            "  {scenario:<34} {:>9.0} req/s  ({:.1} % of bare)  p99 {:.2} ms  errors {}",
+            "  {scenario:<40} {:>9.0} req/s  ({:.1} % of bare)  p99 {:.2} ms  errors {}",
             run.per_sec,
             100.0 * run.per_sec / ceiling,
             run.p99_us as f64 / 1000.0,
             run.errors
         );
-        measured.push(run);
+        measured.push(run.clone());
+        run
     };
     record("bare actix GET /hello (ceiling)", bare_run.clone());
     record("GET /v1/wallet", wrk(args, lua_dir, "wallet.lua", &format!("{base}/v1/wallet"), &[&spread])?);
@@ -239,45 +286,75 @@ async fn run_store(
         wrk(args, lua_dir, "quote.lua", &format!("{base}/v1/withdrawals/quote"), &[&spread])?,
     );
     let tag = format!("{}", std::process::id());
-    record(
+    let withdrawals = &format!("{base}/v1/withdrawals");
+    let spread_run = record(
         "POST /v1/withdrawals (spread)",
-        wrk(
-            args,
-            lua_dir,
-            "withdraw.lua",
-            &format!("{base}/v1/withdrawals"),
-            &[&spread, BENCH_PIN, &format!("s{tag}")],
-        )?,
+        wrk(args, lua_dir, "withdraw.lua", withdrawals, &[&spread, BENCH_PIN, &format!("s{tag}")])?,
     );
     record(
         "POST /v1/withdrawals (one hot account)",
-        wrk(args, lua_dir, "withdraw.lua", &format!("{base}/v1/withdrawals"), &[&hot, BENCH_PIN, &format!("h{tag}")])?,
+        wrk(args, lua_dir, "withdraw.lua", withdrawals, &[&hot, BENCH_PIN, &format!("h{tag}")])?,
     );
+    let logins_path = logins_file.to_string_lossy().to_string();
+    record(
+        "POST /v1/auth/login (Argon2id)",
+        wrk(args, lua_dir, "login.lua", &format!("{base}/v1/auth/login"), &[&logins_path])?,
+    );
+    if with_peers {
+        let openapi = work_dir.join("openapi.json");
+        std::fs::write(&openapi, serde_json::to_string(&walletgate::openapi::document(true))?)?;
+        let peers_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/peers");
+        peers::install(&peers_dir)?;
+        let peer_runs = [
+            (
+                "Prism static mock of POST /v1/withdrawals",
+                peers::start_prism(&peers_dir, &openapi, free_port()?).await?,
+            ),
+            ("Mockoon static mock of POST /v1/withdrawals", peers::start_mockoon(&peers_dir, free_port()?).await?),
+        ];
+        for (scenario, peer) in peer_runs {
+            let url = format!("{}/v1/withdrawals", peer.base_url);
+            let run =
+                record(scenario, wrk(args, lua_dir, "withdraw.lua", &url, &[&spread, BENCH_PIN, &format!("p{tag}")])?);
+            notes.push(format!(
+                "walletgate's stateful POST /v1/withdrawals (spread) did {:.1}× the requests/s of {}'s static mock of it ({:.0} vs {:.0} req/s)",
+                spread_run.per_sec / run.per_sec.max(1e-9),
+                peer.name,
+                spread_run.per_sec,
+                run.per_sec
+            ));
+        }
+    }
     let set_rate = if store_name == "redis" { redis_benchmark_set(&args.redis_url) } else { None };
     if let Some(set_rate) = set_rate {
         notes.push(format!(
             "redis-benchmark SET (same server, same run): {set_rate:.0} ops/s; POST /v1/withdrawals (spread) is {:.1} % of it",
-            100.0 * measured[3].per_sec / set_rate
+            100.0 * spread_run.per_sec / set_rate
         ));
     }
 
-    // The worker: drain every withdrawal the load left due.
-    let drain_started = Instant::now();
-    let mut settled = 0usize;
-    let mut steps = 0usize;
-    loop {
-        let report = services.settle_due(chrono::Utc::now()).await?;
-        steps += 1;
-        settled += report.settled;
-        if report.claimed == 0 {
-            break;
-        }
-    }
-    let drained_in = drain_started.elapsed().as_secs_f64();
+    // The worker. First what the load left due (one hot account's thousands
+    // queue behind each other), then a fresh set spread over many accounts.
+    let (settled, seconds) = drain(&services).await?;
     notes.push(format!(
-        "{store_name}, {accounts} accounts: the worker settled {settled} due withdrawals in {drained_in:.1} s = {:.0} settlements/s ({steps} steps)",
-        settled as f64 / drained_in.max(1e-9)
+        "{store_name}, {accounts} accounts: the worker settled the load's {settled} due withdrawals in {seconds:.1} s = {:.0} settlements/s",
+        settled as f64 / seconds.max(1e-9)
     ));
+    if args.drain > 0 && !withdrawal_accounts.is_empty() {
+        seed_withdrawals(&services, withdrawal_accounts, one, args.drain, true).await?;
+        let (settled, seconds) = drain(&services).await?;
+        notes.push(format!(
+            "{store_name}, {accounts} accounts: worker settlement rate: {settled} due withdrawals over {} accounts settled in {seconds:.2} s = **{:.0} settlements/s**",
+            withdrawal_accounts.len(),
+            settled as f64 / seconds.max(1e-9)
+        ));
+    }
+    if args.latency_rate > 0 && !withdrawal_accounts.is_empty() {
+        notes.push(
+            due_to_settled(&services, withdrawal_accounts, args.latency_rate, poll_interval, store_name, accounts)
+                .await?,
+        );
+    }
     let check = services.check_ledger().await?;
     notes.push(format!("{store_name}, {accounts} accounts: ledger check after the run: balanced = {}", check.balanced));
 
@@ -288,6 +365,128 @@ async fn run_store(
         clean_redis(&args.redis_url, &prefix);
     }
     Ok((measured, notes))
+}
+
+/// `count` withdrawals of `amount` spread evenly over `accounts`, due for payout or only stored.
+async fn seed_withdrawals(
+    services: &Services,
+    accounts: &[ReadyAccount],
+    amount: walletgate::domain::money::Amount,
+    count: usize,
+    due: bool,
+) -> anyhow::Result<()> {
+    let each = count / accounts.len();
+    let extra = count % accounts.len();
+    let seeds = accounts.iter().enumerate().map(|(n, account)| {
+        let count = each + usize::from(n < extra);
+        services.seed_stored_withdrawals(account, amount, count, due)
+    });
+    let results: Vec<_> = futures_util::stream::iter(seeds).buffer_unordered(16).collect().await;
+    for result in results {
+        result?;
+    }
+    Ok(())
+}
+
+/// Runs the worker's step until nothing is due; how many settled, in how many seconds.
+async fn drain(services: &Services) -> anyhow::Result<(usize, f64)> {
+    let started = Instant::now();
+    let mut settled = 0usize;
+    loop {
+        let report = services.settle_due(chrono::Utc::now()).await?;
+        settled += report.settled;
+        if report.claimed == 0 {
+            break;
+        }
+    }
+    Ok((settled, started.elapsed().as_secs_f64()))
+}
+
+/// Submits `rate` withdrawals a second for `LATENCY_SECS` while the background
+/// worker runs as in production, and reports how long each waited from due
+/// (created, with no review delay) to settled.
+async fn due_to_settled(
+    services: &Services,
+    accounts: &[ReadyAccount],
+    rate: u64,
+    poll_interval: Duration,
+    store_name: &str,
+    account_count: usize,
+) -> anyhow::Result<String> {
+    let worker = walletgate::worker::spawn(services.clone(), poll_interval);
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    let mut submissions = Vec::new();
+    let pin = Pin::parse(BENCH_PIN).context("bench PIN")?;
+    for n in 0..(rate * LATENCY_SECS) as usize {
+        ticker.tick().await;
+        let account = accounts[n % accounts.len()].clone();
+        let services = services.clone();
+        let request = WithdrawalRequest {
+            amount: "1.00".parse()?,
+            binding_id: account.binding_id.clone(),
+            pin: pin.clone(),
+            quote_id: None,
+        };
+        submissions.push(tokio::spawn(async move {
+            let key = format!("latency-{}-{n}", std::process::id());
+            let reply = services
+                .submit_withdrawal(&account.id, &key, &key, request, |w| serde_json::json!({ "id": w.id }))
+                .await?;
+            let id = reply.body["id"].as_str().map(str::to_owned);
+            Ok::<_, walletgate::error::ApiError>((account.id, id))
+        }));
+    }
+    let mut submitted = Vec::new();
+    for task in submissions {
+        if let (account, Some(id)) = task.await?? {
+            submitted.push((account, id));
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut waits_ms = Vec::with_capacity(submitted.len());
+    for (account, id) in &submitted {
+        loop {
+            let withdrawal = services.withdrawal(account, id).await?;
+            if let Some(settled) = withdrawal.history.iter().find(|change| change.status == WithdrawalStatus::Settled) {
+                waits_ms
+                    .push((settled.at - withdrawal.created_at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0);
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("withdrawal {id} was not settled within a minute");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    worker.stop().await;
+    waits_ms.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        waits_ms
+            .get(((waits_ms.len() as f64 * q) as usize).min(waits_ms.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Ok(format!(
+        "{store_name}, {account_count} accounts: due-to-settled with the background worker (poll {} ms) at {rate} withdrawals/s for {LATENCY_SECS} s: {} settled, p50 {:.1} ms, **p99 {:.1} ms**, max {:.1} ms",
+        poll_interval.as_millis(),
+        waits_ms.len(),
+        at(0.5),
+        at(0.99),
+        waits_ms.last().copied().unwrap_or(0.0)
+    ))
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn redis_per(args: &Args, store: &str, before: Option<u64>, count: usize, what: &str) -> String {
+    redis_used_memory(args, store)
+        .zip(before)
+        .map(|(after, before)| {
+            format!("; Redis used_memory {:.0} B per {what}", after.saturating_sub(before) as f64 / count.max(1) as f64)
+        })
+        .unwrap_or_default()
 }
 
 /// `<token> <binding id>` lines for up to `max` accounts spread evenly over `accounts`.
@@ -394,12 +593,13 @@ fn clean_redis(url: &str, prefix: &str) {
     }
 }
 
-/// Peak resident set size of this process (the server runs in it), in KiB.
-fn peak_rss_kib() -> u64 {
+/// A size from this process's status (the server runs in it), in KiB:
+/// `VmRSS:` resident now, `VmHWM:` peak.
+fn rss_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|value| value.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
 }

@@ -118,7 +118,8 @@ impl Services {
             if let Some(saved) = self.saved_reply(found.pop().flatten(), fingerprint, now)? {
                 return Ok(saved);
             }
-            let mut account = current.value.clone();
+            let version = current.version;
+            let mut account = current.value;
             let (reply, change) =
                 self.decide_withdrawal(&mut account, &request, &withdrawal_id, quote.as_ref(), now, &view)?;
             let record =
@@ -147,7 +148,7 @@ impl Services {
                 events: &outbox.events,
                 scheduled: &outbox.scheduled,
                 indexed: &indexed,
-                ..AccountCommit::new(current.version, &account, &entries)
+                ..AccountCommit::new(version, &account, &entries)
             };
             match self.store.commit_account(commit).await? {
                 CommitOutcome::Committed => return Ok(reply),

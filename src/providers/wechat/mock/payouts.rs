@@ -41,7 +41,7 @@ const MONTH_RECEIVED_MAX_FEN: i64 = 20_000_000;
 const TRANSFER_BILL_NO_PREFIX: &str = "1330000";
 const TRANSFER_BILL_NO_RANDOM_DIGITS: usize = 17;
 /// How many received transfers a mock wallet lists (the newest).
-pub const WALLET_TRANSFERS_KEPT: usize = 100;
+pub const WALLET_TRANSFERS_KEPT: usize = 10;
 /// The most decisions one call takes; each lost race (another payment to the
 /// same payee, or the same bill, landing in between) costs one more. When
 /// they run out the caller is told to retry the same bill.

@@ -35,7 +35,7 @@ pub struct MockWeChatUser {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MockWallet {
     pub balance: Money,
-    /// Received transfers, oldest first: the newest 100 (`received.count` counts all).
+    /// Received transfers, oldest first: the newest 10 (`received.count` counts all).
     pub transfers: Vec<MockWalletTransfer>,
     /// Running totals for WeChat's receipt quotas; absent before the first transfer.
     #[serde(default, skip_serializing_if = "ReceivedTotals::is_empty")]

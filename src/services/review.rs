@@ -194,7 +194,7 @@ impl Services {
             .change_withdrawal(&account_id, withdrawal_id, |account, withdrawal, now| {
                 let today = self.withdrawals.local_date(now);
                 let entry = account.reject_withdrawal(withdrawal, operator.as_str(), reason, today, now)?;
-                Ok(Changed { output: (), entries: vec![entry], events: vec![EventType::WithdrawalRejected] })
+                Ok(Changed { entries: vec![entry], events: vec![EventType::WithdrawalRejected], ..Changed::new(()) })
             })
             .await?;
         let member = review_member(&account_id, withdrawal_id);
@@ -249,7 +249,7 @@ impl Services {
                 }
                 let today = self.withdrawals.local_date(now);
                 let entry = account.release_withdrawal(withdrawal, Unpaid::Rejected, REVIEW_TIMED_OUT, today, now)?;
-                Ok(Changed { output: true, entries: vec![entry], events: vec![EventType::WithdrawalRejected] })
+                Ok(Changed { entries: vec![entry], events: vec![EventType::WithdrawalRejected], ..Changed::new(true) })
             })
             .await;
         match rejected {

@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 
 use super::Services;
 use super::notifications::{Event, EventType};
-use super::withdrawal_submission::{PARKED_SCHEDULE, PAYOUT_SCHEDULE, withdrawal_document};
+use super::withdrawal_submission::{PARKED_SCHEDULE, PAYOUT_SCHEDULE, review_member, withdrawal_document};
 use super::work::{Claim, ClaimOutcome};
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
@@ -31,11 +31,13 @@ pub(crate) struct Changed<T> {
     pub output: T,
     pub entries: Vec<JournalEntry>,
     pub events: Vec<EventType>,
+    /// Schedule entries the change finishes, taken off in the same commit.
+    pub unscheduled: Vec<(&'static str, String)>,
 }
 
 impl<T> Changed<T> {
     pub fn new(output: T) -> Changed<T> {
-        Changed { output, entries: Vec::new(), events: Vec::new() }
+        Changed { output, entries: Vec::new(), events: Vec::new(), unscheduled: Vec::new() }
     }
 }
 
@@ -76,6 +78,7 @@ impl Services {
                 documents_put: &outbox.documents,
                 events: &outbox.events,
                 scheduled: &outbox.scheduled,
+                unscheduled: &changed.unscheduled,
                 ..AccountCommit::new(current.version, &account, &changed.entries)
             };
             match self.store.commit_account(commit).await? {
@@ -207,7 +210,12 @@ impl Services {
                     return Ok(Changed::new(false));
                 }
                 let entry = account.settle_withdrawal(withdrawal, &bill.transfer_bill_no, now)?;
-                Ok(Changed { output: true, entries: vec![entry], events: vec![EventType::WithdrawalSettled] })
+                Ok(Changed {
+                    output: true,
+                    entries: vec![entry],
+                    events: vec![EventType::WithdrawalSettled],
+                    unscheduled: vec![(PAYOUT_SCHEDULE, review_member(account_id, withdrawal_id))],
+                })
             })
             .await;
         self.finish_claim(account_id, withdrawal_id, settled, ClaimOutcome::Settled).await
@@ -226,7 +234,12 @@ impl Services {
                 }
                 let today = self.withdrawals.local_date(now);
                 let entry = account.release_withdrawal(withdrawal, Unpaid::Failed, reason, today, now)?;
-                Ok(Changed { output: true, entries: vec![entry], events: vec![EventType::WithdrawalFailed] })
+                Ok(Changed {
+                    output: true,
+                    entries: vec![entry],
+                    events: vec![EventType::WithdrawalFailed],
+                    unscheduled: vec![(PAYOUT_SCHEDULE, review_member(account_id, withdrawal_id))],
+                })
             })
             .await;
         self.finish_claim(account_id, withdrawal_id, failed, ClaimOutcome::Failed).await
@@ -240,8 +253,11 @@ impl Services {
         outcome: ClaimOutcome,
     ) -> Result<ClaimOutcome, ApiError> {
         let (changed, _) = result?;
-        let member = super::withdrawal_submission::review_member(account_id, withdrawal_id);
-        self.store.unschedule(PAYOUT_SCHEDULE, &member).await?;
-        Ok(if changed { outcome } else { ClaimOutcome::Dropped })
+        if !changed {
+            // Finished before (the change took its entry off): a stale claim.
+            self.store.unschedule(PAYOUT_SCHEDULE, &review_member(account_id, withdrawal_id)).await?;
+            return Ok(ClaimOutcome::Dropped);
+        }
+        Ok(outcome)
     }
 }

@@ -205,6 +205,11 @@ impl Store for MemoryStore {
         for entry in commit.scheduled {
             state.schedules.entry(entry.schedule.to_owned()).or_default().set(&entry.member, entry.at_ms);
         }
+        for (schedule, member) in commit.unscheduled {
+            if let Some(entries) = state.schedules.get_mut(*schedule) {
+                entries.remove(member);
+            }
+        }
         for (key, value) in commit.indexed {
             state.indexes.insert(key.clone(), value.clone());
         }

@@ -89,6 +89,8 @@ pub struct AccountCommit<'a> {
     pub expiring_ttl: Duration,
     /// Schedule entries set (or moved) with the change.
     pub scheduled: &'a [ScheduleEntry],
+    /// Schedule members `(schedule, member)` taken off with the change (work it finishes).
+    pub unscheduled: &'a [(&'static str, String)],
     /// Unique index entries `(key, value)` set with the change (to keys
     /// nobody else can hold, such as a new withdrawal's id).
     pub indexed: &'a [(String, String)],
@@ -125,6 +127,7 @@ impl<'a> AccountCommit<'a> {
             documents_expiring: &[],
             expiring_ttl: Duration::ZERO,
             scheduled: &[],
+            unscheduled: &[],
             indexed: &[],
         }
     }

@@ -272,6 +272,10 @@ async fn a_commit_sets_its_schedule_and_index_entries_only_if_it_lands(kind: Sto
     assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
     assert_eq!(store.scheduled("payout", i64::MAX, 10).await.unwrap(), [("acc_conformance_sched/wd_1".to_owned(), 5)]);
     assert_eq!(store.get_index("withdrawal_account:wd_1").await.unwrap().as_deref(), Some("acc_conformance_sched"));
+    let finished = [("payout", "acc_conformance_sched/wd_1".to_owned()), ("payout", "never/there".to_owned())];
+    let commit = AccountCommit { unscheduled: &finished, ..AccountCommit::new(2, &account, &[]) };
+    assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
+    assert!(store.scheduled("payout", i64::MAX, 10).await.unwrap().is_empty());
 }
 
 async fn expiring_partition_documents_are_reclaimed_by_later_commits(kind: StoreKind) {

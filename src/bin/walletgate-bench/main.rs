@@ -136,6 +136,12 @@ async fn main() -> anyhow::Result<()> {
     for note in &notes {
         println!("{note}");
     }
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|run| run.errors > 0)
+        .map(|run| format!("{} ({}, {} accounts): {} errors", run.scenario, run.store, run.accounts, run.errors))
+        .chain(notes.iter().filter(|note| note.contains("balanced = false")).cloned())
+        .collect();
     if let Some(path) = &args.markdown {
         let command = std::env::args().collect::<Vec<_>>().join(" ");
         let mut text = format!(
@@ -151,6 +157,9 @@ async fn main() -> anyhow::Result<()> {
         let mut existing = std::fs::read_to_string(path).unwrap_or_default();
         existing.push_str(&text);
         std::fs::write(path, existing)?;
+    }
+    if !failed.is_empty() {
+        bail!("the run met errors:\n{}", failed.join("\n"));
     }
     Ok(())
 }
@@ -293,10 +302,23 @@ async fn run_store(
     );
     let tag = format!("{}", std::process::id());
     let withdrawals = &format!("{base}/v1/withdrawals");
+    let rss_before = rss_kib("VmRSS:");
+    let redis_before = redis_used_memory(args, store_name);
     let spread_run = record(
         "POST /v1/withdrawals (spread)",
         wrk(args, lua_dir, "withdraw.lua", withdrawals, &[&spread, BENCH_PIN, &format!("s{tag}")])?,
     );
+    notes.push(format!(
+        "{store_name}, {accounts} accounts: memory kept by the {} withdrawals submitted over HTTP{}{}",
+        spread_run.requests,
+        memory_per(
+            spread_run.requests as usize,
+            rss_before,
+            rss_kib("VmRSS:"),
+            "withdrawal (record, journal entry, index and schedule entries, event, and the idempotency reply kept 24 h)"
+        ),
+        redis_per(args, store_name, redis_before, spread_run.requests as usize, "withdrawal"),
+    ));
     record(
         "POST /v1/withdrawals (one hot account)",
         wrk(args, lua_dir, "withdraw.lua", withdrawals, &[&hot, BENCH_PIN, &format!("h{tag}")])?,
@@ -577,7 +599,8 @@ fn redis_benchmark_set(url: &str) -> Option<f64> {
     let text = String::from_utf8_lossy(&output.stdout);
     // "SET: 91743.12 requests per second, p50=0.351 msec"
     let line = text.lines().rev().find(|line| line.contains("SET:"))?;
-    line.split("SET:").nth(1)?.split_whitespace().next()?.parse().ok()
+    // Progress updates come before it on the same line, separated by carriage returns.
+    line.rsplit("SET:").next()?.split_whitespace().next()?.parse().ok()
 }
 
 fn redis_used_memory(args: &Args, store: &str) -> Option<u64> {

@@ -6,7 +6,7 @@
 -- KEYS[1] = account record (hash: version, data)   KEYS[2] = journal (list)
 -- KEYS[3] = documents (hash: name -> body)   KEYS[4] = event stream
 -- KEYS[5] = expiring documents (sorted set: name -> reclaim time in ms)
--- KEYS[6 ..] = S schedule keys, then I index keys
+-- KEYS[6 ..] = S schedule keys, then I index keys, then U schedule keys
 -- ARGV[1] = expected version   ARGV[2] = new account JSON
 -- ARGV[3] = journal entries E, ARGV[4] = documents to put P,
 -- ARGV[5] = documents to delete D, ARGV[6] = events V,
@@ -14,8 +14,9 @@
 -- ARGV[9] = account id, ARGV[10] = expiring documents X, ARGV[11] = their
 -- time to live in ms, ARGV[12] = expired documents reclaimed per commit
 -- beyond X, ARGV[13] = schedule entries S, ARGV[14] = index entries I,
+-- ARGV[15] = schedule members removed U,
 -- then E entries, P (name, body) pairs, D names, V events, X (name, body)
--- pairs, S (member, time) pairs, I values.
+-- pairs, S (member, time) pairs, I values, U members.
 -- Returns 1 when committed, 0 on a version conflict (or a missing record).
 local version = redis.call('HGET', KEYS[1], 'version')
 if not version or tonumber(version) ~= tonumber(ARGV[1]) then
@@ -24,8 +25,8 @@ end
 redis.call('HSET', KEYS[1], 'version', tonumber(version) + 1, 'data', ARGV[2])
 local entries, puts, deletes = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local events, expiring = tonumber(ARGV[6]), tonumber(ARGV[10])
-local schedules, indexes = tonumber(ARGV[13]), tonumber(ARGV[14])
-local at = 15
+local schedules, indexes, removals = tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15])
+local at = 16
 for _ = 1, entries do
   redis.call('RPUSH', KEYS[2], ARGV[at])
   at = at + 1
@@ -62,6 +63,10 @@ for key = 6, 5 + schedules do
 end
 for key = 6 + schedules, 5 + schedules + indexes do
   redis.call('SET', KEYS[key], ARGV[at])
+  at = at + 1
+end
+for key = 6 + schedules + indexes, 5 + schedules + indexes + removals do
+  redis.call('ZREM', KEYS[key], ARGV[at])
   at = at + 1
 end
 if events > 0 then

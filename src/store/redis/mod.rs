@@ -297,6 +297,9 @@ impl Store for RedisStore {
         for (key, _) in commit.indexed {
             invocation.key(self.index_key(key));
         }
+        for (schedule, _) in commit.unscheduled {
+            invocation.key(self.schedule_key(schedule));
+        }
         invocation
             .arg(commit.expected_version)
             .arg(encode(commit.account)?)
@@ -311,7 +314,8 @@ impl Store for RedisStore {
             .arg(u64::try_from(commit.expiring_ttl.as_millis()).unwrap_or(u64::MAX))
             .arg(EXPIRED_RECLAIMED_PER_COMMIT)
             .arg(commit.scheduled.len())
-            .arg(commit.indexed.len());
+            .arg(commit.indexed.len())
+            .arg(commit.unscheduled.len());
         for entry in commit.new_entries {
             invocation.arg(encode(entry)?);
         }
@@ -332,6 +336,9 @@ impl Store for RedisStore {
         }
         for (_, value) in commit.indexed {
             invocation.arg(value);
+        }
+        for (_, member) in commit.unscheduled {
+            invocation.arg(member);
         }
         let mut connection = self.connection.clone();
         let committed: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;

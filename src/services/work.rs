@@ -3,11 +3,11 @@
 //! item and a dead worker's items come back after the lease), work on a
 //! bounded batch with bounded concurrency, and report what happened.
 //!
-//! Entries are written to a schedule *before* the commit that creates their
-//! subject (a withdrawal, an event), so an entry may be seen before that
-//! commit lands, or for a commit that never landed. Such an entry is looked
-//! at again shortly, and dropped once it has stayed subject-less for
-//! `ORPHAN_GRACE`.
+//! New withdrawals and webhook deliveries are scheduled by the commit that
+//! creates them. Other entries (an approved payout) are written just
+//! *before* their subject's commit, so such an entry may be seen before that
+//! commit lands, or for a commit that never landed: it is looked at again
+//! shortly, and dropped once it has stayed subject-less for `ORPHAN_GRACE`.
 
 use std::time::Duration;
 

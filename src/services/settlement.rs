@@ -95,7 +95,19 @@ impl Services {
     ) -> Result<Vec<Result<ClaimOutcome, ApiError>>, ApiError> {
         let Some(payouts) = &self.settlement.payouts else { return Ok(Vec::new()) };
         let claims = self.claim(PAYOUT_SCHEDULE, now, now).await?;
-        let work = claims.into_iter().map(|claim| self.pay_out(payouts.as_ref(), claim, now));
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Each payout is a task of its own, so a batch spreads over the
+        // runtime's threads instead of being polled on this one.
+        let services = std::sync::Arc::new(self.clone());
+        let work = claims.into_iter().map(|claim| {
+            let (services, payouts) = (services.clone(), payouts.clone());
+            async move {
+                let payout = tokio::spawn(async move { services.pay_out(payouts.as_ref(), claim, now).await });
+                payout.await.unwrap_or_else(|stopped| Err(ApiError::internal(stopped)))
+            }
+        });
         Ok(futures_util::stream::iter(work).buffer_unordered(self.settlement.concurrency).collect().await)
     }
 

@@ -395,7 +395,10 @@ async fn run_store(
     Ok((measured, notes))
 }
 
-/// `count` withdrawals of `amount` spread evenly over `accounts`, due for payout or only stored.
+/// `count` withdrawals of `amount` spread evenly over `accounts`, due for
+/// payout or only stored. Due ones are seeded in rounds of one per account,
+/// so the queue interleaves accounts as many users' submissions would;
+/// stored ones in batches per account, which is faster.
 async fn seed_withdrawals(
     services: &Services,
     accounts: &[ReadyAccount],
@@ -403,15 +406,28 @@ async fn seed_withdrawals(
     count: usize,
     due: bool,
 ) -> anyhow::Result<()> {
-    let each = count / accounts.len();
-    let extra = count % accounts.len();
-    let seeds = accounts.iter().enumerate().map(|(n, account)| {
-        let count = each + usize::from(n < extra);
-        services.seed_stored_withdrawals(account, amount, count, due)
-    });
-    let results: Vec<_> = futures_util::stream::iter(seeds).buffer_unordered(16).collect().await;
-    for result in results {
-        result?;
+    let rounds: Vec<Vec<usize>> = if due {
+        let mut rounds = Vec::new();
+        let mut left = count;
+        while left > 0 {
+            let round = left.min(accounts.len());
+            rounds.push(vec![1; round]);
+            left -= round;
+        }
+        rounds
+    } else {
+        let (each, extra) = (count / accounts.len(), count % accounts.len());
+        vec![(0..accounts.len()).map(|n| each + usize::from(n < extra)).collect()]
+    };
+    for round in rounds {
+        let seeds = round
+            .into_iter()
+            .zip(accounts)
+            .map(|(count, account)| services.seed_stored_withdrawals(account, amount, count, due));
+        let results: Vec<_> = futures_util::stream::iter(seeds).buffer_unordered(16).collect().await;
+        for result in results {
+            result?;
+        }
     }
     Ok(())
 }

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use super::{
-    AccountCommit, CommitOutcome, DocumentWrite, EVENTS_KEPT_PER_ACCOUNT, EventPosition, LogEntry, Store, StoreError,
-    StoredEvent, Versioned, journal_window,
+    AccountCommit, CommitOutcome, DocumentWrite, EVENTS_KEPT_PER_ACCOUNT, EXPIRED_RECLAIMED_PER_COMMIT, EventPosition,
+    LogEntry, Store, StoreError, StoredEvent, Versioned, journal_window,
 };
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
@@ -23,9 +23,6 @@ const EPHEMERAL_SWEEP_THRESHOLD: usize = 10_000;
 /// Event wake-ups a slow listener may fall behind by before it skips some
 /// (it then re-reads the streams it follows, so nothing is lost).
 const EVENT_SIGNALS_BUFFERED: usize = 1024;
-/// Expired partition documents reclaimed per commit beyond the ones it adds,
-/// so reclaiming keeps up with adding and costs O(log n) per commit.
-const EXPIRED_RECLAIMED_PER_COMMIT: usize = 8;
 
 #[derive(Debug)]
 pub struct MemoryStore {
@@ -354,8 +351,7 @@ impl Store for MemoryStore {
     async fn scheduled(&self, schedule: &str, until_ms: i64, limit: usize) -> Result<Vec<(String, i64)>, StoreError> {
         let state = self.state();
         let Some(entries) = state.schedules.get(schedule) else { return Ok(Vec::new()) };
-        let due = entries.by_time.iter().take_while(|(at, _)| *at <= until_ms).take(limit);
-        Ok(due.map(|(at, member)| (member.clone(), *at)).collect())
+        Ok(entries.due(until_ms, limit).into_iter().map(|(at, member)| (member, at)).collect())
     }
 
     async fn unschedule(&self, schedule: &str, member: &str) -> Result<bool, StoreError> {

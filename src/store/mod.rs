@@ -173,6 +173,10 @@ impl std::fmt::Display for EventPosition {
 /// How many events each account's stream keeps (older ones are trimmed).
 pub const EVENTS_KEPT_PER_ACCOUNT: usize = 1000;
 
+/// Expired partition documents a commit reclaims beyond the ones it adds, so
+/// reclaiming keeps up with adding and costs O(log n) per commit.
+pub(crate) const EXPIRED_RECLAIMED_PER_COMMIT: usize = 8;
+
 /// An entry of an append-only log, with its position (0 = oldest).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEntry {

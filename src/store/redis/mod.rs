@@ -36,8 +36,8 @@ use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
 
 use super::{
-    AccountCommit, CommitOutcome, DocumentWrite, EVENTS_KEPT_PER_ACCOUNT, EventPosition, LogEntry, Store, StoreError,
-    StoredEvent, Versioned, journal_window,
+    AccountCommit, CommitOutcome, DocumentWrite, EVENTS_KEPT_PER_ACCOUNT, EXPIRED_RECLAIMED_PER_COMMIT, EventPosition,
+    LogEntry, Store, StoreError, StoredEvent, Versioned, journal_window,
 };
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
@@ -50,9 +50,6 @@ const RECONNECT_RETRIES: usize = 2;
 const EVENT_SIGNALS_BUFFERED: usize = 1024;
 /// Pause before re-subscribing after the pub/sub connection is lost.
 const RESUBSCRIBE_PAUSE: Duration = Duration::from_millis(500);
-/// Expired partition documents reclaimed per commit beyond the ones it adds
-/// (see `MemoryStore`).
-const EXPIRED_RECLAIMED_PER_COMMIT: usize = 8;
 
 #[derive(Clone)]
 pub struct RedisStore {

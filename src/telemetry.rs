@@ -6,17 +6,28 @@
 //!   recorded as `client_request_id`; otherwise the generated id is returned.
 //! - Metrics: Prometheus counters and latency histograms per route pattern
 //!   (never per raw path, which would let clients create unbounded series).
+//!
+//! Each worker thread remembers, per request path, the route pattern it
+//! matched and the metric handles of its series, so a request costs one hash
+//! lookup rather than a second walk of the routing table and a registry
+//! lookup per metric.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Method;
+use actix_web::http::header::{HeaderName, HeaderValue, USER_AGENT};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing::Span;
+use tracing::field::Empty;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 
@@ -25,6 +36,11 @@ use crate::settings::{LogFormat, LogSettings};
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 const CLIENT_REQUEST_ID_BYTES_MAX: usize = 128;
 const LATENCY_BUCKETS_SECS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+/// Paths a worker thread remembers; past this it forgets them all and starts
+/// over (paths carrying ids are unbounded, the routes they match are not).
+const PATHS_CACHED_PER_THREAD: usize = 1024;
+/// The route label of a request no route matched.
+const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// Installs the global log subscriber. A second call (several test servers in
 /// one process) keeps the first one.
@@ -64,13 +80,114 @@ fn client_request_id(request: &ServiceRequest) -> Option<&str> {
     sane.then_some(value)
 }
 
-/// The default root span plus the client's own request id, when it sent one.
+/// How one (app, method, path) appears in the logs and metrics.
+struct RouteTelemetry {
+    method: &'static str,
+    route: Box<str>,
+    /// The request counter and latency histogram for each status seen so far.
+    series: RefCell<Vec<(u16, Counter, Histogram)>>,
+}
+
+impl RouteTelemetry {
+    fn record(&self, status: u16, elapsed: Duration) {
+        let mut series = self.series.borrow_mut();
+        let index = match series.iter().position(|(seen, ..)| *seen == status) {
+            Some(index) => index,
+            None => {
+                let labels = [
+                    ("method", self.method.to_owned()),
+                    ("route", self.route.to_string()),
+                    ("status", status.to_string()),
+                ];
+                let counter = metrics::counter!("http_requests_total", &labels);
+                let histogram = metrics::histogram!("http_request_duration_seconds", &labels);
+                series.push((status, counter, histogram));
+                series.len() - 1
+            }
+        };
+        let (_, counter, histogram) = &series[index];
+        counter.increment(1);
+        histogram.record(elapsed.as_secs_f64());
+    }
+}
+
+/// By path: the app (its routing table's address), the method, and what they map to.
+type PathCache = HashMap<Box<str>, Vec<(usize, Method, Rc<RouteTelemetry>)>>;
+
+thread_local! {
+    static PATHS: RefCell<PathCache> = RefCell::default();
+}
+
+/// A bounded label for the method: the standard ones by name, anything else as `OTHER`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
+fn route_telemetry(request: &ServiceRequest) -> Rc<RouteTelemetry> {
+    let app = std::ptr::from_ref(request.resource_map()) as usize;
+    let method = request.method();
+    let path = request.path();
+    PATHS.with_borrow_mut(|paths| {
+        let known = paths.get(path).and_then(|seen| seen.iter().find(|(a, m, _)| *a == app && m == method));
+        if let Some((.., telemetry)) = known {
+            return telemetry.clone();
+        }
+        if paths.len() >= PATHS_CACHED_PER_THREAD {
+            paths.clear();
+        }
+        let route = request.match_pattern().map_or_else(|| UNMATCHED_ROUTE.into(), String::into_boxed_str);
+        let telemetry = Rc::new(RouteTelemetry { method: method_label(method), route, series: RefCell::default() });
+        paths.entry(path.into()).or_default().push((app, method.clone(), telemetry.clone()));
+        telemetry
+    })
+}
+
+/// The request id as the header carries it.
+fn request_id_header(request: &ServiceRequest) -> Option<HeaderValue> {
+    if let Some(id) = client_request_id(request) {
+        return HeaderValue::from_str(id).ok();
+    }
+    let id = *request.extensions().get::<RequestId>()?;
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    HeaderValue::from_str(id.hyphenated().encode_lower(&mut text)).ok()
+}
+
+/// The root span of a request: OpenTelemetry's HTTP field names, the
+/// generated request id, and the client's own one when it sent one. Field
+/// values are only formatted when a subscriber records the span.
 pub struct WalletgateRootSpan;
 
 impl RootSpanBuilder for WalletgateRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let client_id = client_request_id(request).unwrap_or("");
-        tracing_actix_web::root_span!(request, client_request_id = client_id)
+        let telemetry = route_telemetry(request);
+        let request_id = request.extensions().get::<RequestId>().copied();
+        let user_agent = request.headers().get(USER_AGENT).and_then(|value| value.to_str().ok()).unwrap_or("");
+        tracing::info_span!(
+            "HTTP request",
+            http.method = telemetry.method,
+            http.route = &*telemetry.route,
+            http.target = request.uri().path_and_query().map_or("", |target| target.as_str()),
+            http.client_ip = %request.peer_addr().map(|address| address.ip().to_string()).unwrap_or_default(),
+            http.user_agent = user_agent,
+            http.status_code = Empty,
+            otel.kind = "server",
+            otel.status_code = Empty,
+            request_id = %request_id.map(|id| id.to_string()).unwrap_or_default(),
+            client_request_id = client_request_id(request).unwrap_or(""),
+            exception.message = Empty,
+            exception.details = Empty,
+        )
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
@@ -85,17 +202,10 @@ pub async fn observe_request(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let echoed = match client_request_id(&request) {
-        Some(id) => HeaderValue::from_str(id).ok(),
-        None => request.extensions().get::<RequestId>().and_then(|id| HeaderValue::from_str(&id.to_string()).ok()),
-    };
-    let method = request.method().to_string();
-    let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let echoed = request_id_header(&request);
+    let telemetry = route_telemetry(&request);
     let mut response = next.call(request).await?;
-    let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    telemetry.record(response.status().as_u16(), started.elapsed());
     if let Some(id) = echoed {
         response.headers_mut().insert(REQUEST_ID_HEADER, id);
     }

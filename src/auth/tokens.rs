@@ -9,6 +9,15 @@
 //! Each is single-use: refreshing consumes it and issues a new one in the same
 //! family. Presenting a consumed one again is treated as theft (OAuth 2.0
 //! security best practice): it is refused and its whole family revoked.
+//!
+//! A client sends the same access token with every request, so each thread
+//! remembers the tokens it has verified (by their exact text, for the issuer
+//! that verified them): a repeat skips the signature check and claim parsing,
+//! never the expiry check.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -21,6 +30,22 @@ use crate::domain::account::{AccountId, Role};
 use crate::settings::AuthSettings;
 
 const REFRESH_TOKEN_BYTES: usize = 32;
+/// Verified access tokens a thread remembers; past this it forgets them all.
+const VERIFIED_TOKENS_PER_THREAD: usize = 4096;
+
+/// Tells issuers (and so signing keys) apart in the per-thread memory.
+static NEXT_ISSUER_ID: AtomicU64 = AtomicU64::new(1);
+
+/// An access token whose signature and claims were checked.
+struct VerifiedToken {
+    issuer_id: u64,
+    principal: Principal,
+    expires_at: i64,
+}
+
+thread_local! {
+    static VERIFIED_TOKENS: RefCell<HashMap<Box<str>, VerifiedToken>> = RefCell::default();
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct AccessClaims {
@@ -48,6 +73,7 @@ pub enum TokenError {
 }
 
 pub struct TokenIssuer {
+    id: u64,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -70,6 +96,7 @@ impl TokenIssuer {
         validation.set_issuer(&[settings.issuer.as_str()]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
         TokenIssuer {
+            id: NEXT_ISSUER_ID.fetch_add(1, Ordering::Relaxed),
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
@@ -92,14 +119,41 @@ impl TokenIssuer {
     }
 
     pub fn verify_access(&self, token: &str, now: DateTime<Utc>) -> Result<Principal, TokenError> {
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
-            .map_err(|_| TokenError::Invalid)?;
-        let claims = data.claims;
-        if claims.exp <= now.timestamp() {
+        let remembered = VERIFIED_TOKENS.with_borrow(|verified| {
+            let known = verified.get(token).filter(|known| known.issuer_id == self.id)?;
+            Some((known.principal.clone(), known.expires_at))
+        });
+        let (principal, expires_at) = match remembered {
+            Some(known) => known,
+            None => {
+                let verified = self.verify_signed(token)?;
+                let known = (verified.principal.clone(), verified.expires_at);
+                VERIFIED_TOKENS.with_borrow_mut(|remembered| {
+                    if remembered.len() >= VERIFIED_TOKENS_PER_THREAD {
+                        remembered.clear();
+                    }
+                    remembered.insert(token.into(), verified);
+                });
+                known
+            }
+        };
+        if expires_at <= now.timestamp() {
             return Err(TokenError::Expired);
         }
+        Ok(principal)
+    }
+
+    /// Checks the signature, algorithm, issuer and claims (not the expiry).
+    fn verify_signed(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map_err(|_| TokenError::Invalid)?
+            .claims;
         let account_id = AccountId::parse(&claims.sub).ok_or(TokenError::Invalid)?;
-        Ok(Principal { account_id, role: claims.role })
+        Ok(VerifiedToken {
+            issuer_id: self.id,
+            principal: Principal { account_id, role: claims.role },
+            expires_at: claims.exp,
+        })
     }
 }
 
@@ -123,8 +177,12 @@ mod tests {
     use secrecy::SecretString;
 
     fn issuer() -> TokenIssuer {
+        issuer_with_secret("0123456789abcdef0123456789abcdef")
+    }
+
+    fn issuer_with_secret(secret: &str) -> TokenIssuer {
         TokenIssuer::new(&AuthSettings {
-            jwt_secret: SecretString::from("0123456789abcdef0123456789abcdef"),
+            jwt_secret: SecretString::from(secret),
             pin_pepper: SecretString::from("0123456789abcdef0123456789abcdef"),
             issuer: "walletgate".into(),
             access_token_ttl_secs: 900,
@@ -159,6 +217,22 @@ mod tests {
         parts[2] = parts[2].chars().rev().collect();
         assert_eq!(tokens.verify_access(&parts.join("."), now), Err(TokenError::Invalid));
         assert_eq!(tokens.verify_access("not-a-jwt", now), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_stays_bound_to_its_key() {
+        let tokens = issuer();
+        let now = Utc::now();
+        let token = tokens.issue_access(&alice(), Role::User, now).unwrap();
+        for _ in 0..2 {
+            assert_eq!(tokens.verify_access(&token, now).unwrap().account_id, alice());
+        }
+        assert_eq!(tokens.verify_access(&token, now + chrono::Duration::seconds(900)), Err(TokenError::Expired));
+        let other_key = issuer_with_secret("another secret, another signing key, 32+ bytes");
+        assert_eq!(other_key.verify_access(&token, now), Err(TokenError::Invalid));
+        let tampered = format!("{token}x");
+        assert_eq!(tokens.verify_access(&tampered, now), Err(TokenError::Invalid));
+        assert_eq!(tokens.verify_access(&token, now).unwrap().role, Role::User);
     }
 
     #[test]

@@ -143,8 +143,15 @@ impl FromStr for Money {
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The scale is always exactly 2, so Decimal's Display prints "100.50".
-        write!(f, "{}", self.0)
+        // At scale 2 the mantissa is the amount in fen: yuan and fen print as
+        // integers ("100.50"), a shorter path than Decimal's general one.
+        if self.0.scale() != SCALE {
+            return write!(f, "{}", self.0);
+        }
+        let fen = self.0.mantissa();
+        let sign = if fen < 0 { "-" } else { "" };
+        let fen = fen.unsigned_abs();
+        write!(f, "{sign}{}.{:02}", fen / 100, fen % 100)
     }
 }
 
@@ -432,6 +439,11 @@ mod tests {
             prop_assert_eq!(Money::from_str(&m.to_string()), Ok(m));
             let json = serde_json::to_string(&m).unwrap();
             prop_assert_eq!(serde_json::from_str::<Money>(&json).unwrap(), m);
+        }
+
+        #[test]
+        fn prints_as_decimal_does(m in any_money()) {
+            prop_assert_eq!(m.to_string(), m.as_decimal().to_string());
         }
 
         #[test]

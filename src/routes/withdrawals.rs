@@ -1,9 +1,11 @@
 //! `/v1/withdrawals`: quote, submit (idempotent, funds held at once), list and show.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::to_raw_value;
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
@@ -281,14 +283,15 @@ pub async fn submit(
         format!("{}|{}|{}|{}", body.amount, binding_id, body.pin, body.quote_id.as_deref().unwrap_or(""));
     let fingerprint = keyed_digest(&services.sms.pepper, &["withdrawal_request"], &request_text);
     let submission = WithdrawalRequest { amount: body.amount, binding_id, pin, quote_id: body.quote_id };
-    let view = |withdrawal: &Withdrawal| serde_json::to_value(WithdrawalView::of(withdrawal)).unwrap_or_default();
+    let view = |withdrawal: &Withdrawal| to_raw_value(&WithdrawalView::of(withdrawal)).map_err(ApiError::internal);
     let reply = services.submit_withdrawal(user.account_id(), &key, &fingerprint, submission, view).await?;
     let status = StatusCode::from_u16(reply.status).map_err(ApiError::internal)?;
     let mut response = HttpResponse::build(status);
     if reply.replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
-    Ok(response.json(reply.body))
+    let body: Box<str> = reply.body.into();
+    Ok(response.content_type(ContentType::json()).body(String::from(body)))
 }
 
 /// List the caller's withdrawals

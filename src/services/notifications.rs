@@ -12,13 +12,13 @@
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use super::Services;
 use super::work::{Claim, ClaimOutcome};
 use crate::domain::account::AccountId;
-use crate::domain::binding::Binding;
-use crate::domain::withdrawal::Withdrawal;
+use crate::domain::binding::{Binding, BindingId, BindingStatus};
+use crate::domain::money::Money;
+use crate::domain::withdrawal::{ReviewReason, Withdrawal, WithdrawalStatus};
 use crate::error::ApiError;
 use crate::providers::webhooks::{Delivery, WebhookSender};
 use crate::store::ScheduleEntry;
@@ -88,7 +88,7 @@ impl EventType {
 }
 
 /// One notification as streamed and posted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
     /// `evt_…`, unique; receivers deduplicate on it.
     pub id: String,
@@ -96,11 +96,59 @@ pub struct Event {
     pub kind: EventType,
     pub created_at: DateTime<Utc>,
     pub account_id: AccountId,
-    pub data: Value,
+    pub data: EventData,
+}
+
+/// What an event is about, as it is after the change: `{"withdrawal": {…}}`
+/// or `{"binding": {…}}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventData {
+    Withdrawal(WithdrawalSummary),
+    Binding(BindingSummary),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WithdrawalSummary {
+    pub id: String,
+    pub status: WithdrawalStatus,
+    pub currency: &'static str,
+    pub amount: Money,
+    pub fee: Money,
+    pub destination: DestinationSummary,
+    pub review_reasons: Vec<ReviewReason>,
+    pub failure_reason: Option<String>,
+    pub transfer_bill_no: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DestinationSummary {
+    pub binding_id: BindingId,
+    pub provider: &'static str,
+    pub nickname: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BindingSummary {
+    pub id: BindingId,
+    pub provider: &'static str,
+    pub status: BindingStatus,
+    pub nickname: Option<String>,
+    pub activated_at: Option<DateTime<Utc>>,
+}
+
+/// What webhook delivery reads back from a stored event body.
+#[derive(Debug, Deserialize)]
+struct StoredEventHead {
+    id: String,
+    #[serde(rename = "type")]
+    kind: EventType,
+    created_at: DateTime<Utc>,
 }
 
 impl Event {
-    fn new(kind: EventType, account_id: &AccountId, data: Value, now: DateTime<Utc>) -> Event {
+    fn new(kind: EventType, account_id: &AccountId, data: EventData, now: DateTime<Utc>) -> Event {
         Event {
             id: format!("evt_{}", uuid::Uuid::now_v7().simple()),
             kind,
@@ -112,39 +160,34 @@ impl Event {
 
     /// A change of a withdrawal, carrying its summary as it is after the change.
     pub fn withdrawal(kind: EventType, account_id: &AccountId, withdrawal: &Withdrawal, now: DateTime<Utc>) -> Event {
-        let data = json!({
-            "withdrawal": {
-                "id": withdrawal.id,
-                "status": withdrawal.status,
-                "currency": "CNY",
-                "amount": withdrawal.amount.money(),
-                "fee": withdrawal.fee,
-                "destination": {
-                    "binding_id": withdrawal.binding_id,
-                    "provider": "wechat",
-                    "nickname": withdrawal.destination.masked_nickname(),
-                },
-                "review_reasons": withdrawal.review_reasons,
-                "failure_reason": withdrawal.failure_reason,
-                "transfer_bill_no": withdrawal.payout.transfer_bill_no,
-                "created_at": withdrawal.created_at,
-            }
-        });
-        Event::new(kind, account_id, data, now)
+        let summary = WithdrawalSummary {
+            id: withdrawal.id.clone(),
+            status: withdrawal.status,
+            currency: "CNY",
+            amount: withdrawal.amount.money(),
+            fee: withdrawal.fee,
+            destination: DestinationSummary {
+                binding_id: withdrawal.binding_id.clone(),
+                provider: "wechat",
+                nickname: withdrawal.destination.masked_nickname(),
+            },
+            review_reasons: withdrawal.review_reasons.clone(),
+            failure_reason: withdrawal.failure_reason.clone(),
+            transfer_bill_no: withdrawal.payout.transfer_bill_no.clone(),
+            created_at: withdrawal.created_at,
+        };
+        Event::new(kind, account_id, EventData::Withdrawal(summary), now)
     }
 
     pub fn binding(kind: EventType, account_id: &AccountId, binding: &Binding, now: DateTime<Utc>) -> Event {
-        let nickname = binding.destination.as_ref().map(|destination| destination.masked_nickname());
-        let data = json!({
-            "binding": {
-                "id": binding.id,
-                "provider": "wechat",
-                "status": binding.status,
-                "nickname": nickname,
-                "activated_at": binding.activated_at,
-            }
-        });
-        Event::new(kind, account_id, data, now)
+        let summary = BindingSummary {
+            id: binding.id.clone(),
+            provider: "wechat",
+            status: binding.status,
+            nickname: binding.destination.as_ref().map(|destination| destination.masked_nickname()),
+            activated_at: binding.activated_at,
+        };
+        Event::new(kind, account_id, EventData::Binding(summary), now)
     }
 }
 
@@ -203,7 +246,7 @@ impl Services {
         let Some(body) = self.store.partition_document(&account_id, &document).await? else {
             return self.not_ready(&claim, now).await;
         };
-        let event: Event = serde_json::from_str(&body).map_err(ApiError::internal)?;
+        let event: StoredEventHead = serde_json::from_str(&body).map_err(ApiError::internal)?;
         match policy.sender.deliver(&event.id, event.kind.as_str(), &body, now.timestamp()).await {
             Delivery::Accepted => {
                 self.store.delete_partition_document(&account_id, &document).await?;

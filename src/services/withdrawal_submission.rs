@@ -13,7 +13,7 @@
 use actix_web::ResponseError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::{RawValue, to_raw_value};
 
 use super::Services;
 use super::notifications::{Event, EventType, Outbox};
@@ -40,7 +40,8 @@ pub struct WithdrawalRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedReply {
     pub status: u16,
-    pub body: Value,
+    /// The JSON body, kept as text: saved and replayed as it was sent.
+    pub body: Box<RawValue>,
     #[serde(skip)]
     pub replayed: bool,
 }
@@ -100,7 +101,7 @@ impl Services {
         idempotency_key: &str,
         fingerprint: &str,
         request: WithdrawalRequest,
-        view: impl Fn(&Withdrawal) -> Value,
+        view: impl Fn(&Withdrawal) -> Result<Box<RawValue>, ApiError>,
     ) -> Result<SavedReply, ApiError> {
         let quote = self.load_quote(request.quote_id.as_deref()).await?;
         let document = idempotency_document(idempotency_key);
@@ -215,16 +216,17 @@ impl Services {
         withdrawal_id: &str,
         quote: Option<&QuoteRecord>,
         now: DateTime<Utc>,
-        view: &impl Fn(&Withdrawal) -> Value,
+        view: &impl Fn(&Withdrawal) -> Result<Box<RawValue>, ApiError>,
     ) -> Result<(SavedReply, Option<(Withdrawal, JournalEntry)>), ApiError> {
         let outcome = self.try_withdrawal(account, request, withdrawal_id, quote, now);
         match outcome {
             Ok((withdrawal, entry)) => {
-                let reply = SavedReply { status: 202, body: view(&withdrawal), replayed: false };
+                let reply = SavedReply { status: 202, body: view(&withdrawal)?, replayed: false };
                 Ok((reply, Some((withdrawal, entry))))
             }
             Err(error) if error.status_code().is_client_error() => {
-                let reply = SavedReply { status: error.status_code().as_u16(), body: error.body(), replayed: false };
+                let body = to_raw_value(&error.body()).map_err(ApiError::internal)?;
+                let reply = SavedReply { status: error.status_code().as_u16(), body, replayed: false };
                 Ok((reply, None))
             }
             Err(error) => Err(error),

@@ -474,9 +474,13 @@ async fn due_to_settled(
         submissions.push(tokio::spawn(async move {
             let key = format!("latency-{}-{n}", std::process::id());
             let reply = services
-                .submit_withdrawal(&account.id, &key, &key, request, |w| serde_json::json!({ "id": w.id }))
+                .submit_withdrawal(&account.id, &key, &key, request, |w| {
+                    serde_json::value::to_raw_value(&serde_json::json!({ "id": w.id }))
+                        .map_err(walletgate::error::ApiError::internal)
+                })
                 .await?;
-            let id = reply.body["id"].as_str().map(str::to_owned);
+            let body: serde_json::Value = serde_json::from_str(reply.body.get()).unwrap_or_default();
+            let id = body["id"].as_str().map(str::to_owned);
             Ok::<_, walletgate::error::ApiError>((account.id, id))
         }));
     }

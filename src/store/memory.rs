@@ -2,13 +2,14 @@
 //! The default, so `cargo run` needs nothing else installed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
 use tokio::sync::broadcast;
 
+use super::sharded_map::{SHARDS, ShardedMap};
 use super::{
     AccountCommit, CommitOutcome, DocumentWrite, EVENTS_KEPT_PER_ACCOUNT, EXPIRED_RECLAIMED_PER_COMMIT, EventPosition,
     LogEntry, Store, StoreError, StoredEvent, Versioned, journal_window,
@@ -16,10 +17,11 @@ use super::{
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
 
-/// Ephemeral values are first swept for expiry when the map reaches this many;
-/// after a sweep, the next comes when the map has doubled, so sweeping costs
-/// O(1) per insert however many live values there are.
-const EPHEMERAL_SWEEP_THRESHOLD: usize = 10_000;
+/// Each shard of the ephemeral values is first swept for expiry when it holds
+/// this many; after a sweep, the next comes when the shard has doubled, so
+/// sweeping costs O(1) per insert however many live values there are, and
+/// one sweep touches one shard only.
+const EPHEMERAL_SWEEP_THRESHOLD_PER_SHARD: usize = 256;
 /// Event wake-ups a slow listener may fall behind by before it skips some
 /// (it then re-reads the streams it follows, so nothing is lost).
 const EVENT_SIGNALS_BUFFERED: usize = 1024;
@@ -50,10 +52,11 @@ impl Default for MemoryStore {
 struct State {
     partitions: HashMap<AccountId, Partition>,
     logins: HashMap<String, AccountId>,
-    ephemeral: HashMap<String, (String, Instant)>,
-    ephemeral_sweep_at: usize,
-    documents: HashMap<String, HashMap<String, (u64, String)>>,
-    indexes: HashMap<String, String>,
+    ephemeral: ShardedMap<(String, Instant)>,
+    /// By ephemeral shard: the size at which it is next swept.
+    ephemeral_sweep_at: Vec<usize>,
+    documents: HashMap<String, ShardedMap<(u64, String)>>,
+    indexes: ShardedMap<String>,
     lists: HashMap<String, VecDeque<String>>,
     schedules: HashMap<String, Schedule>,
     logs: HashMap<String, Vec<String>>,
@@ -63,7 +66,7 @@ struct State {
 #[derive(Debug, Default)]
 struct Schedule {
     by_time: BTreeSet<(i64, String)>,
-    times: HashMap<String, i64>,
+    times: ShardedMap<i64>,
 }
 
 impl Schedule {
@@ -90,7 +93,8 @@ impl Schedule {
 #[derive(Debug)]
 struct Partition {
     version: u64,
-    account: Account,
+    /// Shared so a read copies it after letting go of the lock, not under it.
+    account: Arc<Account>,
     journal: Vec<JournalEntry>,
     documents: BTreeMap<String, String>,
     /// Expiring documents by the time (ms of the store's clock) they may be reclaimed.
@@ -131,7 +135,7 @@ impl Store for MemoryStore {
         state.logins.insert(login_key, account.id.clone());
         let partition = Partition {
             version: 1,
-            account: account.clone(),
+            account: Arc::new(account.clone()),
             journal: opening_entries.to_vec(),
             documents: BTreeMap::new(),
             expiring: Schedule::default(),
@@ -147,8 +151,8 @@ impl Store for MemoryStore {
     }
 
     async fn load_account(&self, id: &AccountId) -> Result<Option<Versioned<Account>>, StoreError> {
-        let state = self.state();
-        Ok(state.partitions.get(id).map(|p| Versioned { version: p.version, value: p.account.clone() }))
+        let found = self.state().partitions.get(id).map(|p| (p.version, p.account.clone()));
+        Ok(found.map(|(version, account)| Versioned { version, value: Account::clone(&account) }))
     }
 
     async fn load_account_with(
@@ -156,13 +160,26 @@ impl Store for MemoryStore {
         id: &AccountId,
         documents: &[&str],
     ) -> Result<Option<(Versioned<Account>, Vec<Option<String>>)>, StoreError> {
-        let state = self.state();
-        let Some(partition) = state.partitions.get(id) else { return Ok(None) };
-        let found = documents.iter().map(|name| partition.documents.get(*name).cloned()).collect();
-        Ok(Some((Versioned { version: partition.version, value: partition.account.clone() }, found)))
+        let (version, account, found) = {
+            let state = self.state();
+            let Some(partition) = state.partitions.get(id) else { return Ok(None) };
+            let found = documents.iter().map(|name| partition.documents.get(*name).cloned()).collect();
+            (partition.version, partition.account.clone(), found)
+        };
+        Ok(Some((Versioned { version, value: Account::clone(&account) }, found)))
     }
 
     async fn commit_account(&self, commit: AccountCommit<'_>) -> Result<CommitOutcome, StoreError> {
+        // Copied before taking the lock, so the lock is held for moves and
+        // map updates only (a thread preempted while holding it stalls every
+        // other), and what the commit replaces is freed after letting go.
+        let mut account = Arc::new(commit.account.clone());
+        let new_entries = commit.new_entries.to_vec();
+        let documents_put = commit.documents_put.to_vec();
+        let documents_expiring = commit.documents_expiring.to_vec();
+        let events = commit.events.to_vec();
+        let indexed = commit.indexed.to_vec();
+        let mut replaced = Vec::new();
         let mut state = self.state();
         let Some(partition) = state.partitions.get_mut(&commit.account.id) else {
             return Ok(CommitOutcome::VersionConflict);
@@ -172,45 +189,49 @@ impl Store for MemoryStore {
         }
         let now_ms = self.elapsed_ms();
         partition.version += 1;
-        partition.account = commit.account.clone();
-        partition.journal.extend_from_slice(commit.new_entries);
-        for (name, body) in commit.documents_put {
-            partition.documents.insert(name.clone(), body.clone());
+        std::mem::swap(&mut partition.account, &mut account);
+        partition.journal.extend(new_entries);
+        for (name, body) in documents_put {
+            replaced.extend(partition.documents.insert(name, body));
         }
         for name in commit.documents_deleted {
-            partition.documents.remove(name);
+            replaced.extend(partition.documents.remove(name));
         }
-        if !commit.documents_expiring.is_empty() {
-            let reclaim = commit.documents_expiring.len() + EXPIRED_RECLAIMED_PER_COMMIT;
+        if !documents_expiring.is_empty() {
+            let reclaim = documents_expiring.len() + EXPIRED_RECLAIMED_PER_COMMIT;
             for (_, name) in partition.expiring.due(now_ms, reclaim) {
                 partition.expiring.remove(&name);
-                partition.documents.remove(&name);
+                replaced.extend(partition.documents.remove(&name));
             }
             let reclaim_at = now_ms.saturating_add(i64::try_from(commit.expiring_ttl.as_millis()).unwrap_or(i64::MAX));
-            for (name, body) in commit.documents_expiring {
-                partition.documents.insert(name.clone(), body.clone());
-                partition.expiring.set(name, reclaim_at);
+            for (name, body) in documents_expiring {
+                partition.expiring.set(&name, reclaim_at);
+                replaced.extend(partition.documents.insert(name, body));
             }
         }
-        for body in commit.events {
+        for body in events {
             partition.events_appended += 1;
-            partition.events.push_back((EventPosition(partition.events_appended, 0), body.clone()));
+            partition.events.push_back((EventPosition(partition.events_appended, 0), body));
             if partition.events.len() > EVENTS_KEPT_PER_ACCOUNT {
-                partition.events.pop_front();
+                replaced.extend(partition.events.pop_front().map(|(_, body)| body));
             }
         }
         for entry in commit.scheduled {
-            state.schedules.entry(entry.schedule.to_owned()).or_default().set(&entry.member, entry.at_ms);
+            match state.schedules.get_mut(entry.schedule) {
+                Some(schedule) => schedule.set(&entry.member, entry.at_ms),
+                None => state.schedules.entry(entry.schedule.to_owned()).or_default().set(&entry.member, entry.at_ms),
+            }
         }
         for (schedule, member) in commit.unscheduled {
             if let Some(entries) = state.schedules.get_mut(*schedule) {
                 entries.remove(member);
             }
         }
-        for (key, value) in commit.indexed {
-            state.indexes.insert(key.clone(), value.clone());
+        for (key, value) in indexed {
+            replaced.extend(state.indexes.insert(key, value));
         }
         drop(state);
+        drop((account, replaced));
         if !commit.events.is_empty() {
             // No listener is not an error: nobody is following this account.
             let _ = self.event_signals.send(commit.account.id.clone());
@@ -251,13 +272,18 @@ impl Store for MemoryStore {
     }
 
     async fn put_ephemeral(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
-        let mut state = self.state();
+        let entry = (key.to_owned(), (value.to_owned(), Instant::now() + ttl));
+        let mut guard = self.state();
+        let state = &mut *guard;
         let now = Instant::now();
-        if state.ephemeral.len() >= state.ephemeral_sweep_at.max(EPHEMERAL_SWEEP_THRESHOLD) {
-            state.ephemeral.retain(|_, (_, expires)| *expires > now);
-            state.ephemeral_sweep_at = (state.ephemeral.len() * 2).max(EPHEMERAL_SWEEP_THRESHOLD);
+        let shard = state.ephemeral.shard_of(key);
+        state.ephemeral_sweep_at.resize(SHARDS, EPHEMERAL_SWEEP_THRESHOLD_PER_SHARD);
+        let values = state.ephemeral.shard_mut(shard);
+        if values.len() >= state.ephemeral_sweep_at[shard] {
+            values.retain(|_, (_, expires)| *expires > now);
+            state.ephemeral_sweep_at[shard] = (values.len() * 2).max(EPHEMERAL_SWEEP_THRESHOLD_PER_SHARD);
         }
-        state.ephemeral.insert(key.to_owned(), (value.to_owned(), now + ttl));
+        values.insert(entry.0, entry.1);
         Ok(())
     }
 

@@ -42,6 +42,7 @@ use crate::domain::ledger::JournalEntry;
 
 pub mod memory;
 pub mod redis;
+mod sharded_map;
 
 pub use memory::MemoryStore;
 pub use redis::RedisStore;

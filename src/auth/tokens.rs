@@ -44,7 +44,7 @@ struct VerifiedToken {
 }
 
 thread_local! {
-    static VERIFIED_TOKENS: RefCell<HashMap<Box<str>, VerifiedToken>> = RefCell::default();
+    static VERIFIED_TOKENS: RefCell<HashMap<Box<str>, VerifiedToken, foldhash::fast::RandomState>> = RefCell::default();
 }
 
 #[derive(Debug, Serialize, Deserialize)]

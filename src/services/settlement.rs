@@ -79,7 +79,7 @@ impl Services {
                 events: &outbox.events,
                 scheduled: &outbox.scheduled,
                 unscheduled: &changed.unscheduled,
-                ..AccountCommit::new(current.version, &account, &changed.entries)
+                ..AccountCommit::owning(current.version, account, &changed.entries)
             };
             match self.store.commit_account(commit).await? {
                 CommitOutcome::Committed => return Ok((changed.output, withdrawal)),

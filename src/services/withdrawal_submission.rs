@@ -149,7 +149,7 @@ impl Services {
                 events: &outbox.events,
                 scheduled: &outbox.scheduled,
                 indexed: &indexed,
-                ..AccountCommit::new(version, &account, &entries)
+                ..AccountCommit::owning(version, account, &entries)
             };
             match self.store.commit_account(commit).await? {
                 CommitOutcome::Committed => return Ok(reply),

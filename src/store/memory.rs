@@ -173,7 +173,8 @@ impl Store for MemoryStore {
         // Copied before taking the lock, so the lock is held for moves and
         // map updates only (a thread preempted while holding it stalls every
         // other), and what the commit replaces is freed after letting go.
-        let mut account = Arc::new(commit.account.clone());
+        let id = commit.account.id.clone();
+        let mut account = Arc::new(commit.account.into_owned());
         let new_entries = commit.new_entries.to_vec();
         let documents_put = commit.documents_put.to_vec();
         let documents_expiring = commit.documents_expiring.to_vec();
@@ -181,7 +182,7 @@ impl Store for MemoryStore {
         let indexed = commit.indexed.to_vec();
         let mut replaced = Vec::new();
         let mut state = self.state();
-        let Some(partition) = state.partitions.get_mut(&commit.account.id) else {
+        let Some(partition) = state.partitions.get_mut(&id) else {
             return Ok(CommitOutcome::VersionConflict);
         };
         if partition.version != commit.expected_version {
@@ -234,7 +235,7 @@ impl Store for MemoryStore {
         drop((account, replaced));
         if !commit.events.is_empty() {
             // No listener is not an error: nobody is following this account.
-            let _ = self.event_signals.send(commit.account.id.clone());
+            let _ = self.event_signals.send(id);
         }
         Ok(CommitOutcome::Committed)
     }

@@ -32,6 +32,7 @@
 //!   (Redis pub/sub across processes);
 //! - **logs**: append-only lists read newest first (the operators' audit log).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,7 +76,9 @@ pub struct Versioned<T> {
 #[derive(Debug)]
 pub struct AccountCommit<'a> {
     pub expected_version: u64,
-    pub account: &'a Account,
+    /// The record as it is after the change; owned when the caller is done
+    /// with it, so a store that keeps records as values need not copy it.
+    pub account: Cow<'a, Account>,
     pub new_entries: &'a [JournalEntry],
     /// Records of the partition (withdrawals, idempotency keys) to write, by name.
     pub documents_put: &'a [(String, String)],
@@ -118,6 +121,15 @@ pub struct DocumentWrite<'a> {
 impl<'a> AccountCommit<'a> {
     /// A commit of the record and journal only.
     pub fn new(expected_version: u64, account: &'a Account, new_entries: &'a [JournalEntry]) -> AccountCommit<'a> {
+        AccountCommit::of(expected_version, Cow::Borrowed(account), new_entries)
+    }
+
+    /// As `new`, handing the record over.
+    pub fn owning(expected_version: u64, account: Account, new_entries: &'a [JournalEntry]) -> AccountCommit<'a> {
+        AccountCommit::of(expected_version, Cow::Owned(account), new_entries)
+    }
+
+    fn of(expected_version: u64, account: Cow<'a, Account>, new_entries: &'a [JournalEntry]) -> AccountCommit<'a> {
         AccountCommit {
             expected_version,
             account,

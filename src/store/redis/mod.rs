@@ -299,7 +299,7 @@ impl Store for RedisStore {
         }
         invocation
             .arg(commit.expected_version)
-            .arg(encode(commit.account)?)
+            .arg(encode(&*commit.account)?)
             .arg(commit.new_entries.len())
             .arg(commit.documents_put.len())
             .arg(commit.documents_deleted.len())

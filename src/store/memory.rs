@@ -310,7 +310,7 @@ impl Store for MemoryStore {
         Ok(ids
             .iter()
             .map(|(collection, id)| {
-                let found = state.documents.get(*collection).and_then(|documents| documents.get(*id));
+                let found = state.documents.get(*collection).and_then(|documents| documents.get(id));
                 found.map(|(version, body)| Versioned { version: *version, value: body.clone() })
             })
             .collect())

@@ -1,7 +1,7 @@
 //! The embedded store: everything in one process's memory, gone on exit.
 //! The default, so `cargo run` needs nothing else installed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -96,7 +96,9 @@ struct Partition {
     /// Shared so a read copies it after letting go of the lock, not under it.
     account: Arc<Account>,
     journal: Vec<JournalEntry>,
-    documents: BTreeMap<String, String>,
+    /// By name; hashed, as a partition's documents are read one by one on
+    /// every request and listed by prefix only now and then.
+    documents: ShardedMap<String>,
     /// Expiring documents by the time (ms of the store's clock) they may be reclaimed.
     expiring: Schedule,
     /// The event stream: position and body, oldest first, capped.
@@ -137,7 +139,7 @@ impl Store for MemoryStore {
             version: 1,
             account: Arc::new(account.clone()),
             journal: opening_entries.to_vec(),
-            documents: BTreeMap::new(),
+            documents: ShardedMap::default(),
             expiring: Schedule::default(),
             events: VecDeque::new(),
             events_appended: 0,
@@ -163,7 +165,7 @@ impl Store for MemoryStore {
         let (version, account, found) = {
             let state = self.state();
             let Some(partition) = state.partitions.get(id) else { return Ok(None) };
-            let found = documents.iter().map(|name| partition.documents.get(*name).cloned()).collect();
+            let found = documents.iter().map(|name| partition.documents.get(name).cloned()).collect();
             (partition.version, partition.account.clone(), found)
         };
         Ok(Some((Versioned { version, value: Account::clone(&account) }, found)))
@@ -260,10 +262,14 @@ impl Store for MemoryStore {
     }
 
     async fn partition_documents(&self, id: &AccountId, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let state = self.state();
-        let Some(partition) = state.partitions.get(id) else { return Ok(Vec::new()) };
-        let matching = partition.documents.range(prefix.to_owned()..).take_while(|(name, _)| name.starts_with(prefix));
-        Ok(matching.map(|(name, body)| (name.clone(), body.clone())).collect())
+        let mut matching: Vec<(String, String)> = {
+            let state = self.state();
+            let Some(partition) = state.partitions.get(id) else { return Ok(Vec::new()) };
+            let named = partition.documents.iter().filter(|(name, _)| name.starts_with(prefix));
+            named.map(|(name, body)| (name.clone(), body.clone())).collect()
+        };
+        matching.sort();
+        Ok(matching)
     }
 
     async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError> {
@@ -279,12 +285,11 @@ impl Store for MemoryStore {
         let now = Instant::now();
         let shard = state.ephemeral.shard_of(key);
         state.ephemeral_sweep_at.resize(SHARDS, EPHEMERAL_SWEEP_THRESHOLD_PER_SHARD);
-        let values = state.ephemeral.shard_mut(shard);
-        if values.len() >= state.ephemeral_sweep_at[shard] {
-            values.retain(|_, (_, expires)| *expires > now);
-            state.ephemeral_sweep_at[shard] = (values.len() * 2).max(EPHEMERAL_SWEEP_THRESHOLD_PER_SHARD);
+        if state.ephemeral.shard_len(shard) >= state.ephemeral_sweep_at[shard] {
+            let left = state.ephemeral.retain_in_shard(shard, |_, (_, expires)| *expires > now);
+            state.ephemeral_sweep_at[shard] = (left * 2).max(EPHEMERAL_SWEEP_THRESHOLD_PER_SHARD);
         }
-        values.insert(entry.0, entry.1);
+        state.ephemeral.insert(entry.0, entry.1);
         Ok(())
     }
 

@@ -6,8 +6,10 @@
 //! These limits live in each process. What must hold across instances — the
 //! payment-PIN lock — is counted in the store instead (see `domain::pin`).
 
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -16,8 +18,13 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use crate::error::ApiError;
 use crate::settings::{RateLimit, RateLimitPair, RateLimitSettings};
 
-/// Forget idle keys once a table holds this many.
+/// Forget idle keys once a table holds this many; after a cleanup, the next
+/// waits until the table has doubled, so a table of many busy keys is not
+/// scanned again on every request.
 const KEYS_BEFORE_CLEANUP: usize = 10_000;
+/// How often (in checks) a table's size is looked at; counting its keys
+/// visits every shard of the map.
+const CHECKS_PER_SIZE_LOOK: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -35,13 +42,21 @@ pub struct RateLimits {
 
 #[derive(Debug)]
 struct Limiters {
-    per_account: DefaultKeyedRateLimiter<String>,
-    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    per_account: Limiter<String>,
+    per_ip: Limiter<IpAddr>,
+}
+
+/// One keyed limiter and when to clean its table next.
+#[derive(Debug)]
+struct Limiter<K: Hash + Eq + Clone> {
+    table: DefaultKeyedRateLimiter<K>,
+    checks: AtomicUsize,
+    cleanup_at: AtomicUsize,
 }
 
 impl Limiters {
     fn new(pair: RateLimitPair) -> Limiters {
-        Limiters { per_account: keyed(pair.per_account), per_ip: keyed(pair.per_ip) }
+        Limiters { per_account: Limiter::new(pair.per_account), per_ip: Limiter::new(pair.per_ip) }
     }
 }
 
@@ -63,29 +78,44 @@ impl RateLimits {
             Action::PinEntry => &self.pin,
         };
         if let Some(ip) = ip {
-            check(&limiters.per_ip, &ip)?;
+            limiters.per_ip.check(&ip)?;
         }
-        check(&limiters.per_account, &account_key.to_owned())
+        limiters.per_account.check(&account_key.to_owned())
     }
 }
 
-fn keyed<K: std::hash::Hash + Eq + Clone>(limit: RateLimit) -> DefaultKeyedRateLimiter<K> {
-    let burst = NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN);
-    let period = Duration::from_secs(60) / limit.per_minute.max(1);
-    let quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN)).allow_burst(burst);
-    DefaultKeyedRateLimiter::keyed(quota)
-}
-
-fn check<K: std::hash::Hash + Eq + Clone>(limiter: &DefaultKeyedRateLimiter<K>, key: &K) -> Result<(), ApiError> {
-    if limiter.len() > KEYS_BEFORE_CLEANUP {
-        limiter.retain_recent();
+impl<K: Hash + Eq + Clone> Limiter<K> {
+    fn new(limit: RateLimit) -> Limiter<K> {
+        let burst = NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN);
+        let period = Duration::from_secs(60) / limit.per_minute.max(1);
+        let quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN)).allow_burst(burst);
+        Limiter {
+            table: DefaultKeyedRateLimiter::keyed(quota),
+            checks: AtomicUsize::new(0),
+            cleanup_at: AtomicUsize::new(KEYS_BEFORE_CLEANUP),
+        }
     }
-    limiter.check_key(key).map_err(|not_until| {
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
-        // Round up: a client that waits the advertised seconds must succeed.
-        let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        ApiError::RateLimited { retry_after_secs: retry_after_secs.max(1) }
-    })
+
+    fn check(&self, key: &K) -> Result<(), ApiError> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % CHECKS_PER_SIZE_LOOK == 0 {
+            self.clean_up_if_big();
+        }
+        self.table.check_key(key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            // Round up: a client that waits the advertised seconds must succeed.
+            let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            ApiError::RateLimited { retry_after_secs: retry_after_secs.max(1) }
+        })
+    }
+
+    /// Forgets keys whose limit has fully recovered, once the table is big.
+    fn clean_up_if_big(&self) {
+        if self.table.len() > self.cleanup_at.load(Ordering::Relaxed) {
+            self.table.retain_recent();
+            self.table.shrink_to_fit();
+            self.cleanup_at.store((self.table.len() * 2).max(KEYS_BEFORE_CLEANUP), Ordering::Relaxed);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -123,5 +153,19 @@ mod tests {
         assert!(limits.check(Action::SmsCode, "acc_b", ip).is_ok());
         assert!(matches!(limits.check(Action::SmsCode, "acc_c", ip), Err(ApiError::RateLimited { .. })));
         assert!(limits.check(Action::SmsCode, "acc_c", Some("10.9.9.9".parse().unwrap())).is_ok());
+    }
+
+    #[test]
+    fn a_table_of_busy_keys_is_not_rescanned_on_every_request() {
+        let limiter = Limiter::new(RateLimit { burst: 10, per_minute: 1 });
+        for n in 0..=KEYS_BEFORE_CLEANUP {
+            limiter.check(&n).unwrap();
+        }
+        // Every key used part of its burst a moment ago, so a cleanup keeps all.
+        limiter.clean_up_if_big();
+        assert_eq!(limiter.table.len(), KEYS_BEFORE_CLEANUP + 1);
+        let next = limiter.cleanup_at.load(Ordering::Relaxed);
+        assert_eq!(next, 2 * (KEYS_BEFORE_CLEANUP + 1), "the next cleanup waits for the table to double");
+        assert!(limiter.check(&0).is_ok());
     }
 }

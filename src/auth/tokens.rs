@@ -10,14 +10,13 @@
 //! family. Presenting a consumed one again is treated as theft (OAuth 2.0
 //! security best practice): it is refused and its whole family revoked.
 //!
-//! A client sends the same access token with every request, so each thread
-//! remembers the tokens it has verified (by their exact text, for the issuer
-//! that verified them): a repeat skips the signature check and claim parsing,
-//! never the expiry check.
+//! A client sends the same access token with every request, so an issuer
+//! remembers the tokens it has verified, by their exact text: a repeat skips
+//! the signature check and claim parsing, never the expiry check.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::hash::BuildHasher;
+use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -30,21 +29,48 @@ use crate::domain::account::{AccountId, Role};
 use crate::settings::AuthSettings;
 
 const REFRESH_TOKEN_BYTES: usize = 32;
-/// Verified access tokens a thread remembers; past this it forgets them all.
-const VERIFIED_TOKENS_PER_THREAD: usize = 4096;
+/// Verified access tokens remembered: 16 locks over 2 048 each, so 32 768
+/// clients in all (a few megabytes); a full shard forgets one to take one.
+const VERIFIED_TOKEN_SHARDS: usize = 16;
+const VERIFIED_TOKENS_PER_SHARD: usize = 2048;
 
-/// Tells issuers (and so signing keys) apart in the per-thread memory.
-static NEXT_ISSUER_ID: AtomicU64 = AtomicU64::new(1);
+/// A verified token's principal and expiry (seconds since the epoch), by the token's text.
+type VerifiedShard = HashMap<Box<str>, (Principal, i64), foldhash::fast::RandomState>;
 
-/// An access token whose signature and claims were checked.
-struct VerifiedToken {
-    issuer_id: u64,
-    principal: Principal,
-    expires_at: i64,
+/// Access tokens whose signature and claims this issuer has checked.
+struct VerifiedTokens {
+    hasher: foldhash::fast::RandomState,
+    shards: Box<[Mutex<VerifiedShard>]>,
 }
 
-thread_local! {
-    static VERIFIED_TOKENS: RefCell<HashMap<Box<str>, VerifiedToken, foldhash::fast::RandomState>> = RefCell::default();
+impl VerifiedTokens {
+    fn new() -> VerifiedTokens {
+        VerifiedTokens {
+            hasher: foldhash::fast::RandomState::default(),
+            shards: (0..VERIFIED_TOKEN_SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+
+    fn shard(&self, token: &str) -> MutexGuard<'_, VerifiedShard> {
+        let shard = &self.shards[(self.hasher.hash_one(token) % VERIFIED_TOKEN_SHARDS as u64) as usize];
+        // Each operation is one map call: a panic cannot leave a shard half-changed.
+        shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, token: &str) -> Option<(Principal, i64)> {
+        self.shard(token).get(token).cloned()
+    }
+
+    fn remember(&self, token: &str, principal: Principal, expires_at: i64) {
+        let mut shard = self.shard(token);
+        if shard.len() >= VERIFIED_TOKENS_PER_SHARD {
+            let forgotten = shard.keys().next().cloned();
+            if let Some(forgotten) = forgotten {
+                shard.remove(&forgotten);
+            }
+        }
+        shard.insert(token.into(), (principal, expires_at));
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -73,7 +99,7 @@ pub enum TokenError {
 }
 
 pub struct TokenIssuer {
-    id: u64,
+    verified: VerifiedTokens,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -96,7 +122,7 @@ impl TokenIssuer {
         validation.set_issuer(&[settings.issuer.as_str()]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
         TokenIssuer {
-            id: NEXT_ISSUER_ID.fetch_add(1, Ordering::Relaxed),
+            verified: VerifiedTokens::new(),
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
@@ -119,22 +145,12 @@ impl TokenIssuer {
     }
 
     pub fn verify_access(&self, token: &str, now: DateTime<Utc>) -> Result<Principal, TokenError> {
-        let remembered = VERIFIED_TOKENS.with_borrow(|verified| {
-            let known = verified.get(token).filter(|known| known.issuer_id == self.id)?;
-            Some((known.principal.clone(), known.expires_at))
-        });
-        let (principal, expires_at) = match remembered {
+        let (principal, expires_at) = match self.verified.get(token) {
             Some(known) => known,
             None => {
-                let verified = self.verify_signed(token)?;
-                let known = (verified.principal.clone(), verified.expires_at);
-                VERIFIED_TOKENS.with_borrow_mut(|remembered| {
-                    if remembered.len() >= VERIFIED_TOKENS_PER_THREAD {
-                        remembered.clear();
-                    }
-                    remembered.insert(token.into(), verified);
-                });
-                known
+                let (principal, expires_at) = self.verify_signed(token)?;
+                self.verified.remember(token, principal.clone(), expires_at);
+                (principal, expires_at)
             }
         };
         if expires_at <= now.timestamp() {
@@ -144,16 +160,12 @@ impl TokenIssuer {
     }
 
     /// Checks the signature, algorithm, issuer and claims (not the expiry).
-    fn verify_signed(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+    fn verify_signed(&self, token: &str) -> Result<(Principal, i64), TokenError> {
         let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map_err(|_| TokenError::Invalid)?
             .claims;
         let account_id = AccountId::parse(&claims.sub).ok_or(TokenError::Invalid)?;
-        Ok(VerifiedToken {
-            issuer_id: self.id,
-            principal: Principal { account_id, role: claims.role },
-            expires_at: claims.exp,
-        })
+        Ok((Principal { account_id, role: claims.role }, claims.exp))
     }
 }
 
@@ -233,6 +245,21 @@ mod tests {
         let tampered = format!("{token}x");
         assert_eq!(tokens.verify_access(&tampered, now), Err(TokenError::Invalid));
         assert_eq!(tokens.verify_access(&token, now).unwrap().role, Role::User);
+    }
+
+    #[test]
+    fn a_full_memory_forgets_one_token_to_take_another() {
+        let tokens = issuer();
+        let now = Utc::now();
+        let issued: Vec<String> = (0..VERIFIED_TOKEN_SHARDS * VERIFIED_TOKENS_PER_SHARD + 100)
+            .map(|_| tokens.issue_access(&alice(), Role::User, now).unwrap())
+            .collect();
+        for token in &issued {
+            assert!(tokens.verify_access(token, now).is_ok());
+        }
+        let remembered: usize = tokens.verified.shards.iter().map(|shard| shard.lock().unwrap().len()).sum();
+        assert!(remembered <= VERIFIED_TOKEN_SHARDS * VERIFIED_TOKENS_PER_SHARD, "bounded: {remembered}");
+        assert!(issued.iter().all(|token| tokens.verify_access(token, now).is_ok()), "forgotten ones verify again");
     }
 
     #[test]

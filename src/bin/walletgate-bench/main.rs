@@ -41,8 +41,6 @@ use walletgate::startup::{Application, connect_store};
 
 const BENCH_PIN: &str = "135790";
 const BENCH_PASSWORD: &str = "bench-password";
-/// Accounts whose tokens the load scripts rotate through (a sample of all).
-const TOKEN_SAMPLE_MAX: usize = 20_000;
 /// Mock WeChat payees the accounts are bound to, round robin (at most one per account).
 const PAYEES_MAX: usize = 5_000;
 /// Accounts the seeded due and stored withdrawals are spread over.
@@ -62,6 +60,11 @@ struct Args {
     /// Seconds per load scenario.
     #[arg(long, default_value_t = 10)]
     duration_secs: u64,
+    /// Accounts the spread scenarios rotate through, picked evenly over all
+    /// of them; the same number at every scale, so growing data is what
+    /// changes between scales (a larger set of clients is its own question).
+    #[arg(long, default_value_t = 1000)]
+    active_accounts: usize,
     /// Open connections of the load generator.
     #[arg(long, default_value_t = 64)]
     connections: usize,
@@ -268,7 +271,7 @@ async fn run_store(
     let spread_file = work_dir.join("accounts.txt");
     let hot_file = work_dir.join("hot.txt");
     let logins_file = work_dir.join("logins.txt");
-    write_accounts(&services, &ready, TOKEN_SAMPLE_MAX, &spread_file)?;
+    write_accounts(&services, &ready, args.active_accounts, &spread_file)?;
     write_accounts(&services, &ready[..1], 1, &hot_file)?;
     let logins: String =
         ready.iter().take(1000).map(|account| format!("{} {BENCH_PASSWORD}\n", account.phone)).collect();

@@ -97,7 +97,7 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     }
 
     fn check(&self, key: &K) -> Result<(), ApiError> {
-        if self.checks.fetch_add(1, Ordering::Relaxed) % CHECKS_PER_SIZE_LOOK == 0 {
+        if self.checks.fetch_add(1, Ordering::Relaxed).is_multiple_of(CHECKS_PER_SIZE_LOOK) {
             self.clean_up_if_big();
         }
         self.table.check_key(key).map_err(|not_until| {

@@ -45,6 +45,8 @@ const BENCH_PASSWORD: &str = "bench-password";
 const PAYEES_MAX: usize = 5_000;
 /// Accounts the seeded due and stored withdrawals are spread over.
 const WITHDRAWAL_ACCOUNTS_MAX: usize = 1_000;
+/// Accounts (each paying a payee of its own) the latency scenario submits for.
+const LATENCY_ACCOUNTS: usize = 200;
 /// How long the paced submissions of the latency scenario last.
 const LATENCY_SECS: u64 = 5;
 
@@ -380,9 +382,18 @@ async fn run_store(
             settled as f64 / seconds.max(1e-9)
         ));
     }
-    if args.latency_rate > 0 && !withdrawal_accounts.is_empty() {
+    if args.latency_rate > 0 {
+        // Accounts and payees of its own: the load has used up the mock
+        // payees' daily receiving quota, which would fail these payouts.
+        let mut latency_payees = Vec::with_capacity(LATENCY_ACCOUNTS);
+        for _ in 0..LATENCY_ACCOUNTS {
+            let user = mock.create_user(&NewMockUser::new("延迟收款人", MockUserFlags::default())?).await?;
+            latency_payees.push(user.openid);
+        }
+        let latency_spec = FixtureSpec { payees: latency_payees, ..spec.clone() };
+        let latency_accounts = services.seed_ready_accounts(&latency_spec, accounts, LATENCY_ACCOUNTS, 64).await?;
         notes.push(
-            due_to_settled(&services, withdrawal_accounts, args.latency_rate, poll_interval, store_name, accounts)
+            due_to_settled(&services, &latency_accounts, args.latency_rate, poll_interval, store_name, accounts)
                 .await?,
         );
     }

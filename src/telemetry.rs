@@ -111,8 +111,9 @@ impl RouteTelemetry {
     }
 }
 
-/// By path: the app (its routing table's address), the method, and what they map to.
-type PathCache = HashMap<Box<str>, Vec<(usize, Method, Rc<RouteTelemetry>)>>;
+/// By path: the app (its routing table's address), the method's label, and
+/// what they map to (keyed by label, so made-up methods cannot grow it).
+type PathCache = HashMap<Box<str>, Vec<(usize, &'static str, Rc<RouteTelemetry>)>>;
 
 thread_local! {
     static PATHS: RefCell<PathCache> = RefCell::default();
@@ -136,10 +137,10 @@ fn method_label(method: &Method) -> &'static str {
 
 fn route_telemetry(request: &ServiceRequest) -> Rc<RouteTelemetry> {
     let app = std::ptr::from_ref(request.resource_map()) as usize;
-    let method = request.method();
+    let method = method_label(request.method());
     let path = request.path();
     PATHS.with_borrow_mut(|paths| {
-        let known = paths.get(path).and_then(|seen| seen.iter().find(|(a, m, _)| *a == app && m == method));
+        let known = paths.get(path).and_then(|seen| seen.iter().find(|(a, m, _)| *a == app && *m == method));
         if let Some((.., telemetry)) = known {
             return telemetry.clone();
         }
@@ -147,8 +148,8 @@ fn route_telemetry(request: &ServiceRequest) -> Rc<RouteTelemetry> {
             paths.clear();
         }
         let route = request.match_pattern().map_or_else(|| UNMATCHED_ROUTE.into(), String::into_boxed_str);
-        let telemetry = Rc::new(RouteTelemetry { method: method_label(method), route, series: RefCell::default() });
-        paths.entry(path.into()).or_default().push((app, method.clone(), telemetry.clone()));
+        let telemetry = Rc::new(RouteTelemetry { method, route, series: RefCell::default() });
+        paths.entry(path.into()).or_default().push((app, method, telemetry.clone()));
         telemetry
     })
 }

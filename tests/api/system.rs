@@ -17,7 +17,11 @@ async fn requests_are_counted_by_route_pattern(store: StoreKind) {
     let app = spawn_app(store).await;
     let operator = app.operator_token().await;
     app.credit(&operator, "acc_demo_alice", "1.00").await;
+    let made_up = reqwest::Method::from_bytes(b"FROBNICATE").unwrap();
+    app.client.request(made_up, app.url("/healthz")).send().await.unwrap();
     let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(metrics.contains(r#"method="OTHER""#), "made-up methods share one label: {metrics}");
+    assert!(!metrics.contains("FROBNICATE"), "a made-up method never becomes a label value");
     assert!(metrics.contains(r#"route="/v1/ops/accounts/{id}/credit""#), "{metrics}");
     assert!(metrics.contains("http_request_duration_seconds_bucket"), "{metrics}");
     assert!(!metrics.contains("acc_demo_alice"), "raw ids must not become label values");

@@ -220,6 +220,7 @@ impl Store for MemoryStore {
             }
         }
         for entry in commit.scheduled {
+            // Looked up by `&str` first: the schedule's name is copied only the first time.
             match state.schedules.get_mut(entry.schedule) {
                 Some(schedule) => schedule.set(&entry.member, entry.at_ms),
                 None => state.schedules.entry(entry.schedule.to_owned()).or_default().set(&entry.member, entry.at_ms),
@@ -279,17 +280,17 @@ impl Store for MemoryStore {
     }
 
     async fn put_ephemeral(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
-        let entry = (key.to_owned(), (value.to_owned(), Instant::now() + ttl));
+        let now = Instant::now();
+        let (key_owned, value_owned) = (key.to_owned(), value.to_owned());
         let mut guard = self.state();
         let state = &mut *guard;
-        let now = Instant::now();
         let shard = state.ephemeral.shard_of(key);
         state.ephemeral_sweep_at.resize(SHARDS, EPHEMERAL_SWEEP_THRESHOLD_PER_SHARD);
         if state.ephemeral.shard_len(shard) >= state.ephemeral_sweep_at[shard] {
             let left = state.ephemeral.retain_in_shard(shard, |_, (_, expires)| *expires > now);
             state.ephemeral_sweep_at[shard] = (left * 2).max(EPHEMERAL_SWEEP_THRESHOLD_PER_SHARD);
         }
-        state.ephemeral.insert(entry.0, entry.1);
+        state.ephemeral.insert(key_owned, (value_owned, now + ttl));
         Ok(())
     }
 

@@ -32,7 +32,7 @@ use walletgate::clock::SystemClock;
 use walletgate::domain::credentials::Password;
 use walletgate::domain::pin::Pin;
 use walletgate::domain::withdrawal::WithdrawalStatus;
-use walletgate::providers::wechat::mock::{MockUserFlags, NewMockUser};
+use walletgate::providers::wechat::mock::{MockUserFlags, MockWeChat, NewMockUser};
 use walletgate::services::Services;
 use walletgate::services::accounts::hash_password;
 use walletgate::services::fixtures::{FixtureSpec, ReadyAccount};
@@ -223,11 +223,7 @@ async fn run_store(
     let rss_before = rss_kib("VmRSS:");
     let redis_before = redis_used_memory(args, store_name);
     let started = Instant::now();
-    let mut payees = Vec::with_capacity(PAYEES_MAX);
-    for _ in 0..accounts.clamp(1, PAYEES_MAX) {
-        let user = mock.create_user(&NewMockUser::new("压测收款人", MockUserFlags::default())?).await?;
-        payees.push(user.openid);
-    }
+    let payees = create_payees(&mock, accounts.clamp(1, PAYEES_MAX), "压测收款人").await?;
     let spec = FixtureSpec {
         balance: "10000000.00".parse()?,
         pin: Pin::parse(BENCH_PIN).context("bench PIN")?,
@@ -385,11 +381,7 @@ async fn run_store(
     if args.latency_rate > 0 {
         // Accounts and payees of its own: the load has used up the mock
         // payees' daily receiving quota, which would fail these payouts.
-        let mut latency_payees = Vec::with_capacity(LATENCY_ACCOUNTS);
-        for _ in 0..LATENCY_ACCOUNTS {
-            let user = mock.create_user(&NewMockUser::new("延迟收款人", MockUserFlags::default())?).await?;
-            latency_payees.push(user.openid);
-        }
+        let latency_payees = create_payees(&mock, LATENCY_ACCOUNTS, "延迟收款人").await?;
         let latency_spec = FixtureSpec { payees: latency_payees, ..spec.clone() };
         let latency_accounts = services.seed_ready_accounts(&latency_spec, accounts, LATENCY_ACCOUNTS, 64).await?;
         notes.push(
@@ -552,6 +544,16 @@ fn redis_per(args: &Args, store: &str, before: Option<u64>, count: usize, what: 
 }
 
 /// `<token> <binding id>` lines for up to `max` accounts spread evenly over `accounts`.
+/// `count` new mock WeChat users to be paid, by openid.
+async fn create_payees(mock: &MockWeChat, count: usize, nickname: &str) -> anyhow::Result<Vec<String>> {
+    let mut payees = Vec::with_capacity(count);
+    for _ in 0..count {
+        let user = mock.create_user(&NewMockUser::new(nickname, MockUserFlags::default())?).await?;
+        payees.push(user.openid);
+    }
+    Ok(payees)
+}
+
 fn write_accounts(services: &Services, accounts: &[ReadyAccount], max: usize, path: &Path) -> anyhow::Result<()> {
     let step = (accounts.len() / max.max(1)).max(1);
     let now = chrono::Utc::now();

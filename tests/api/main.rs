@@ -13,6 +13,7 @@ mod multi_process;
 mod notifications;
 mod openapi;
 mod pin;
+mod races;
 mod redis_outage;
 mod settlement;
 mod store_conformance;

@@ -13,6 +13,7 @@ use serde::Deserialize;
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 const DEV_JWT_SECRET: &str = "walletgate-local-development-jwt-secret-change-me";
 const DEV_PIN_PEPPER: &str = "walletgate-local-development-pin-pepper-change-me";
+const DEV_WEBHOOK_SECRET: &str = "walletgate-local-development-webhook-secret";
 const SECRET_BYTES_MIN: usize = 32;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -327,10 +328,13 @@ impl Settings {
         for (name, secret, dev_value) in [
             ("auth.jwt_secret", &self.auth.jwt_secret, DEV_JWT_SECRET),
             ("auth.pin_pepper", &self.auth.pin_pepper, DEV_PIN_PEPPER),
+            ("webhooks.secret", &self.webhooks.secret, DEV_WEBHOOK_SECRET),
         ] {
-            if secret.expose_secret().len() < SECRET_BYTES_MIN {
+            // The webhook secret's length matters only once a URL is set (below).
+            if name != "webhooks.secret" && secret.expose_secret().len() < SECRET_BYTES_MIN {
                 problems.push(format!("{name} must be at least {SECRET_BYTES_MIN} bytes"));
             }
+            // Published in this repository: anyone could sign as this deployment.
             if production && secret.expose_secret() == dev_value {
                 problems.push(format!("{name} still has its development value; set it from the environment"));
             }
@@ -436,6 +440,21 @@ mod tests {
         let settings = Settings::load(&overrides()).unwrap();
         let printed = format!("{settings:?}");
         assert!(!printed.contains(DEV_JWT_SECRET) && !printed.contains(DEV_PIN_PEPPER));
+    }
+
+    #[test]
+    fn production_refuses_the_development_webhook_secret() {
+        let mut settings = Settings::load(&overrides()).unwrap();
+        settings.environment = "production".into();
+        settings.auth.jwt_secret = SecretString::from("a production jwt secret of 32+ bytes, from env");
+        settings.auth.pin_pepper = SecretString::from("a production pin pepper of 32+ bytes, from env");
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("webhooks.secret still has its development value"), "{error}");
+        assert!(!error.contains("auth."), "only the webhook secret is left: {error}");
+        settings.webhooks.secret = SecretString::from("a production webhook secret, 32+ bytes, from env");
+        assert!(settings.validate().is_ok());
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("production webhook secret"));
     }
 
     #[test]

@@ -134,6 +134,9 @@ pub enum ApiError {
     StoreUnavailable,
     #[error("too many concurrent changes to this account; retry shortly")]
     StoreBusy,
+    /// Too much expensive work (password hashing) is waiting already.
+    #[error("the server is busy; retry shortly")]
+    ServerBusy,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -192,6 +195,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::StoreUnavailable => "STORE_UNAVAILABLE",
             ApiError::StoreBusy => "STORE_BUSY",
+            ApiError::ServerBusy => "SERVER_BUSY",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -237,7 +241,9 @@ impl ApiError {
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
-            ApiError::StoreUnavailable | ApiError::StoreBusy | ApiError::WeChatUnavailable => Some(1),
+            ApiError::StoreUnavailable | ApiError::StoreBusy | ApiError::ServerBusy | ApiError::WeChatUnavailable => {
+                Some(1)
+            }
             _ => None,
         }
     }
@@ -286,7 +292,7 @@ impl ResponseError for ApiError {
             ApiError::BindingExpired => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::WeChatUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::StoreUnavailable | ApiError::StoreBusy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StoreUnavailable | ApiError::StoreBusy | ApiError::ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -94,6 +94,10 @@ pub struct AuthSettings {
     pub issuer: String,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
+    /// Password hashes (argon2id, 19 MiB each) computed at once; 0: one per core.
+    pub password_hashing_concurrency: usize,
+    /// Longest wait for a hashing turn before 503 `SERVER_BUSY`.
+    pub password_hashing_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,6 +151,8 @@ pub struct SmsSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct RateLimitSettings {
     pub login: RateLimitPair,
+    /// Per phone or email asked for, and per client IP.
+    pub register: RateLimitPair,
     pub sms: RateLimitPair,
     pub pin: RateLimitPair,
 }
@@ -342,8 +348,12 @@ impl Settings {
         if self.auth.access_token_ttl_secs == 0 || self.auth.refresh_token_ttl_secs == 0 {
             problems.push("auth token lifetimes must be positive".into());
         }
+        if self.auth.password_hashing_wait_ms == 0 {
+            problems.push("auth.password_hashing_wait_ms must be at least 1".into());
+        }
         let limits = &self.rate_limits;
-        for (name, pair) in [("login", limits.login), ("sms", limits.sms), ("pin", limits.pin)] {
+        let named = [("login", limits.login), ("register", limits.register), ("sms", limits.sms), ("pin", limits.pin)];
+        for (name, pair) in named {
             for (scope, limit) in [("per_account", pair.per_account), ("per_ip", pair.per_ip)] {
                 if limit.burst == 0 || limit.per_minute == 0 {
                     problems.push(format!("rate_limits.{name}.{scope}: burst and per_minute must be at least 1"));

@@ -13,6 +13,7 @@ use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::TokenIssuer;
+use crate::auth::password::PasswordHashing;
 use crate::clock::SharedClock;
 use crate::domain::pin::PinPolicy;
 use crate::providers::payouts::SharedPayouts;
@@ -89,6 +90,10 @@ impl Application {
             store,
             clock,
             tokens: Arc::new(TokenIssuer::new(&settings.auth)),
+            passwords: PasswordHashing::new(
+                settings.auth.password_hashing_concurrency,
+                Duration::from_millis(settings.auth.password_hashing_wait_ms),
+            ),
             rate_limits: Arc::new(RateLimits::new(&settings.rate_limits)),
             commit_attempts_max: settings.store.commit_attempts_max,
             bindings: binding_policy(&settings.wechat, mock_wechat.clone(), &public_base_url)?,

@@ -199,6 +199,8 @@ mod tests {
             issuer: "walletgate".into(),
             access_token_ttl_secs: 900,
             refresh_token_ttl_secs: 3600,
+            password_hashing_concurrency: 1,
+            password_hashing_wait_ms: 1000,
         })
     }
 

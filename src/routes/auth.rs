@@ -47,7 +47,8 @@ pub struct RefreshRequest {
 /// Register an account
 ///
 /// Opens a new L0 account with a zero balance for exactly one of `phone` or
-/// `email`. Log in afterwards to get tokens.
+/// `email`. Log in afterwards to get tokens. Rate-limited per phone or email
+/// and per IP address (a 409 tells whether a login is taken).
 #[utoipa::path(
     post,
     path = "/v1/auth/register",
@@ -59,15 +60,20 @@ pub struct RefreshRequest {
             a malformed phone or email, a password outside 8–128 characters, an unknown field.", body = ErrorBody),
         (status = 409, description = "`ALREADY_REGISTERED`: an account with this phone or email exists.", body = ErrorBody),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many registrations for this \
+            login or from this address.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`, `SERVER_BUSY` (too many password hashes \
+            waiting); retry after `Retry-After` seconds.", body = ErrorBody),
     )
 )]
 pub async fn register(
     services: web::Data<Services>,
+    ip: ClientIp,
     ApiJson(request): ApiJson<CredentialsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let login = request.login()?;
     let password = Password::parse(request.password)?;
+    services.rate_limits.check(Action::Register, &login.index_key(), ip.0)?;
     let account = services.register(login, password).await?;
     Ok(HttpResponse::Created().json(ProfileView::of(&account, services.now(), &services.pin_policy)))
 }
@@ -90,7 +96,8 @@ pub async fn register(
         (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many attempts for this login \
             or from this address.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`, `SERVER_BUSY` (too many password hashes \
+            waiting); retry after `Retry-After` seconds.", body = ErrorBody),
     )
 )]
 pub async fn login(

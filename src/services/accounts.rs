@@ -61,7 +61,8 @@ fn refresh_refused() -> ApiError {
     ApiError::Unauthenticated("the refresh token is invalid, expired or already used; log in again".into())
 }
 
-/// Hashing is CPU-heavy: keep it off the HTTP workers.
+/// Hashing is CPU-heavy: keep it off the HTTP workers. Unbounded: for seeding
+/// at startup; requests go through `Services::passwords`, which bounds it.
 pub async fn hash_password(password: Password) -> Result<PasswordHash, ApiError> {
     tokio::task::spawn_blocking(move || password::hash(&password))
         .await
@@ -71,7 +72,7 @@ pub async fn hash_password(password: Password) -> Result<PasswordHash, ApiError>
 
 impl Services {
     pub async fn register(&self, login: Login, password: Password) -> Result<Account, ApiError> {
-        let password_hash = hash_password(password).await?;
+        let password_hash = self.passwords.hash(password).await?;
         let account =
             Account::open(AccountId::generate(), Role::User, login, password_hash, VerificationLevel::L0, self.now());
         match self.store.create_account(&account, &[]).await {
@@ -88,15 +89,10 @@ impl Services {
             None => None,
         };
         let Some(account) = account else {
-            tokio::task::spawn_blocking(move || password::burn_equivalent_time(&password))
-                .await
-                .map_err(ApiError::internal)?;
+            self.passwords.burn_equivalent_time(password).await?;
             return Err(refused());
         };
-        let stored = account.password_hash.clone();
-        let matches = tokio::task::spawn_blocking(move || password::verify(&password, &stored))
-            .await
-            .map_err(ApiError::internal)?;
+        let matches = self.passwords.verify(password, account.password_hash.clone()).await?;
         if !matches {
             return Err(refused());
         }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 
 use crate::auth::TokenIssuer;
+use crate::auth::password::PasswordHashing;
 use crate::clock::SharedClock;
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
@@ -46,6 +47,8 @@ pub struct Services {
     pub store: SharedStore,
     pub clock: SharedClock,
     pub tokens: Arc<TokenIssuer>,
+    /// Registration and login hashing, bounded (see `auth::password`).
+    pub passwords: PasswordHashing,
     pub rate_limits: Arc<RateLimits>,
     pub commit_attempts_max: u32,
     pub bindings: bindings::BindingPolicy,

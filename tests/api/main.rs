@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod auth_hardening;
 mod bindings;
 mod concurrency;
 mod errors;

@@ -181,7 +181,8 @@ fn bench_settings(store: &str, redis_url: &str) -> anyhow::Result<Settings> {
     settings.store.key_prefix = format!("wgbench:{}", std::process::id());
     // The load comes from one address and a few accounts at a time: the
     // secret-guessing limits would (rightly) stop it, so they are lifted here.
-    for pair in [&mut settings.rate_limits.login, &mut settings.rate_limits.sms, &mut settings.rate_limits.pin] {
+    let limits = &mut settings.rate_limits;
+    for pair in [&mut limits.login, &mut limits.register, &mut limits.sms, &mut limits.pin] {
         for limit in [&mut pair.per_account, &mut pair.per_ip] {
             limit.burst = 1_000_000_000;
             limit.per_minute = 1_000_000_000;

@@ -1,5 +1,12 @@
 //! Registration, login, token refresh and the profile: the account's life
 //! outside of money.
+//!
+//! A consumed refresh token presented again is taken for theft: its family is
+//! revoked, and so is every access token the account holds (its revocation
+//! watermark is raised, see `auth::tokens`), so a thief's access token dies
+//! with the family instead of living out its 15 minutes. Other refresh-token
+//! families (other devices) keep working and get access tokens of the new
+//! generation.
 
 use std::time::Duration;
 
@@ -8,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Services;
+use crate::auth::Principal;
 use crate::auth::password;
 use crate::auth::tokens::{new_refresh_token, refresh_token_digest};
 use crate::domain::account::{Account, AccountId, PasswordHash, Role, VerificationLevel};
@@ -112,32 +120,52 @@ impl Services {
         // The "used" mark goes down before the token is taken, so a second
         // use, even a concurrent one, always finds it and revokes the family.
         let remember = Duration::from_secs(USED_REFRESH_MEMORY_SECS);
-        self.store.put_ephemeral(&used_refresh_key(&digest), &record.family, remember).await?;
+        self.store.put_ephemeral(&used_refresh_key(&digest), &text, remember).await?;
         if self.store.take_ephemeral(&key).await?.is_none() {
             self.revoke_family_if_reused(&digest).await?;
             return Err(refresh_refused());
         }
+        // The account is read before the family's revocation is looked at: a
+        // revocation this look misses raises the watermark after this read,
+        // so the access token issued below dies with the family.
+        let account = self.load_account(&record.account_id).await.map_err(|_| refresh_refused())?;
         if record.expires_at <= self.now()
             || self.store.get_ephemeral(&revoked_family_key(&record.family)).await?.is_some()
         {
             return Err(refresh_refused());
         }
-        let account = self.load_account(&record.account_id).await.map_err(|_| refresh_refused())?;
         self.issue_tokens(&account, record.family).await
     }
 
     async fn revoke_family_if_reused(&self, digest: &str) -> Result<(), ApiError> {
-        if let Some(family) = self.store.get_ephemeral(&used_refresh_key(digest)).await? {
-            tracing::warn!(%family, "a consumed refresh token was presented again; revoking its family");
-            let ttl = Duration::from_secs(self.tokens.refresh_ttl_secs);
-            self.store.put_ephemeral(&revoked_family_key(&family), "revoked", ttl).await?;
+        let Some(used) = self.store.get_ephemeral(&used_refresh_key(digest)).await? else { return Ok(()) };
+        // The mark holds the consumed token's record; marks written before it
+        // did hold just the family.
+        let (family, account_id) = match serde_json::from_str::<RefreshRecord>(&used) {
+            Ok(record) => (record.family, Some(record.account_id)),
+            Err(_) => (used, None),
+        };
+        tracing::warn!(%family, "a consumed refresh token was presented again; revoking its family");
+        let ttl = Duration::from_secs(self.tokens.refresh_ttl_secs);
+        self.store.put_ephemeral(&revoked_family_key(&family), "revoked", ttl).await?;
+        if let Some(account_id) = account_id {
+            let revoked = self
+                .update_account(&account_id, |account, _| {
+                    account.revoke_tokens();
+                    Ok(((), Vec::new()))
+                })
+                .await;
+            match revoked {
+                Ok(_) | Err(ApiError::NotFound { resource: "account" }) => {}
+                Err(other) => return Err(other),
+            }
         }
         Ok(())
     }
 
     async fn issue_tokens(&self, account: &Account, family: String) -> Result<TokenPair, ApiError> {
         let now = self.now();
-        let access_token = self.tokens.issue_access(&account.id, account.role, now).map_err(ApiError::Internal)?;
+        let access_token = self.tokens.issue_access(&Principal::of(account), now).map_err(ApiError::Internal)?;
         let (refresh_token, digest) = new_refresh_token();
         let refresh_ttl = self.tokens.refresh_ttl_secs;
         let record = RefreshRecord {

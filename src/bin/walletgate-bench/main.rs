@@ -28,7 +28,9 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::StreamExt;
+use walletgate::auth::Principal;
 use walletgate::clock::SystemClock;
+use walletgate::domain::account::Role;
 use walletgate::domain::credentials::Password;
 use walletgate::domain::pin::Pin;
 use walletgate::domain::withdrawal::WithdrawalStatus;
@@ -480,8 +482,9 @@ async fn due_to_settled(
         };
         submissions.push(tokio::spawn(async move {
             let key = format!("latency-{}-{n}", std::process::id());
+            let caller = Principal { account_id: account.id.clone(), role: Role::User, generation: 0 };
             let reply = services
-                .submit_withdrawal(&account.id, &key, &key, request, |w| {
+                .submit_withdrawal(&caller, &key, &key, request, |w| {
                     serde_json::value::to_raw_value(&serde_json::json!({ "id": w.id }))
                         .map_err(walletgate::error::ApiError::internal)
                 })
@@ -560,7 +563,9 @@ fn write_accounts(services: &Services, accounts: &[ReadyAccount], max: usize, pa
     let now = chrono::Utc::now();
     let mut text = String::new();
     for account in accounts.iter().step_by(step).take(max) {
-        let token = services.tokens.issue_access(&account.id, walletgate::domain::account::Role::User, now)?;
+        // Bench accounts are fresh: no token of theirs was ever revoked.
+        let principal = Principal { account_id: account.id.clone(), role: Role::User, generation: 0 };
+        let token = services.tokens.issue_access(&principal, now)?;
         text.push_str(&format!("{token} {}\n", account.binding_id));
     }
     std::fs::write(path, text)?;

@@ -68,6 +68,8 @@ pub enum ApiError {
     AccountFrozen,
     #[error("the password is incorrect")]
     PasswordIncorrect,
+    #[error("logging in is locked after too many failed attempts")]
+    LoginLocked { locked_until: chrono::DateTime<chrono::Utc> },
     #[error("the payment PIN is incorrect")]
     PinIncorrect { attempts_remaining: u8 },
     #[error("the payment PIN is locked after too many wrong entries")]
@@ -162,6 +164,7 @@ impl ApiError {
             ApiError::InsufficientBalance { .. } => "INSUFFICIENT_BALANCE",
             ApiError::AccountFrozen => "ACCOUNT_FROZEN",
             ApiError::PasswordIncorrect => "PASSWORD_INCORRECT",
+            ApiError::LoginLocked { .. } => "LOGIN_LOCKED",
             ApiError::PinIncorrect { .. } => "PIN_INCORRECT",
             ApiError::PinLocked { .. } => "PIN_LOCKED",
             ApiError::PinNotSet => "PIN_NOT_SET",
@@ -214,7 +217,9 @@ impl ApiError {
                 json!({ "retry_after_secs": retry_after_secs })
             }
             ApiError::PinIncorrect { attempts_remaining } => json!({ "attempts_remaining": attempts_remaining }),
-            ApiError::PinLocked { locked_until } => json!({ "locked_until": locked_until }),
+            ApiError::PinLocked { locked_until } | ApiError::LoginLocked { locked_until } => {
+                json!({ "locked_until": locked_until })
+            }
             ApiError::KycConflict { reason } => json!({ "reason": reason }),
             ApiError::AmountBelowMinimum { minimum } => json!({ "minimum": minimum }),
             ApiError::LimitExceeded { limit, remaining } => json!({ "limit": limit, "remaining": remaining }),
@@ -262,6 +267,7 @@ impl ResponseError for ApiError {
             ApiError::InsufficientBalance { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::AccountFrozen => StatusCode::LOCKED,
             ApiError::PasswordIncorrect => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::LoginLocked { .. } => StatusCode::LOCKED,
             ApiError::PinIncorrect { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PinLocked { .. } => StatusCode::LOCKED,
             ApiError::PinNotSet => StatusCode::UNPROCESSABLE_ENTITY,

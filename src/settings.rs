@@ -15,6 +15,7 @@ const DEV_JWT_SECRET: &str = "walletgate-local-development-jwt-secret-change-me"
 const DEV_PIN_PEPPER: &str = "walletgate-local-development-pin-pepper-change-me";
 const DEV_WEBHOOK_SECRET: &str = "walletgate-local-development-webhook-secret";
 const SECRET_BYTES_MIN: usize = 32;
+const LOCK_SECS_MAX: u64 = 366 * 24 * 3600;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -29,7 +30,8 @@ pub struct Settings {
     pub wechat: WeChatSettings,
     pub mock_wechat: MockWeChatSettings,
     pub sms: SmsSettings,
-    pub pin: PinSettings,
+    pub pin: LockoutSettings,
+    pub login_lock: LockoutSettings,
     pub kyc: KycSettings,
     pub withdrawals: WithdrawalSettings,
     pub worker: WorkerSettings,
@@ -216,13 +218,24 @@ pub struct KycSettings {
     pub auto_approve_after_secs: u64,
 }
 
-/// Wrong payment-PIN entries and the locks they lead to.
+/// Wrong answers (payment-PIN entries, login passwords) and the locks they lead to.
 #[derive(Debug, Clone, Deserialize)]
-pub struct PinSettings {
+pub struct LockoutSettings {
     pub attempts_max: u8,
     pub lock_secs: u64,
     pub lock_growth: u32,
     pub lock_max_secs: u64,
+}
+
+impl LockoutSettings {
+    pub fn policy(&self) -> crate::domain::lockout::LockoutPolicy {
+        crate::domain::lockout::LockoutPolicy {
+            attempts_max: self.attempts_max,
+            lock: chrono::Duration::seconds(self.lock_secs.min(i64::MAX as u64 / 1000) as i64),
+            lock_growth: self.lock_growth,
+            lock_max: chrono::Duration::seconds(self.lock_max_secs.min(i64::MAX as u64 / 1000) as i64),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -363,11 +376,16 @@ impl Settings {
         if let Err(problem) = crate::services::withdrawals::WithdrawalPolicy::from_settings(&self.withdrawals) {
             problems.push(problem);
         }
-        if self.pin.attempts_max == 0 || self.pin.lock_secs == 0 || self.pin.lock_growth == 0 {
-            problems.push("pin.attempts_max, lock_secs and lock_growth must be at least 1".into());
-        }
-        if self.pin.lock_max_secs < self.pin.lock_secs {
-            problems.push("pin.lock_max_secs must be at least pin.lock_secs".into());
+        for (name, lockout) in [("pin", &self.pin), ("login_lock", &self.login_lock)] {
+            if lockout.attempts_max == 0 || lockout.lock_secs == 0 || lockout.lock_growth == 0 {
+                problems.push(format!("{name}.attempts_max, lock_secs and lock_growth must be at least 1"));
+            }
+            if lockout.lock_max_secs < lockout.lock_secs {
+                problems.push(format!("{name}.lock_max_secs must be at least {name}.lock_secs"));
+            }
+            if lockout.lock_max_secs > LOCK_SECS_MAX {
+                problems.push(format!("{name}.lock_max_secs must be at most {LOCK_SECS_MAX} (a year)"));
+            }
         }
         if self.wechat.client == WeChatClientKind::Builtin && !self.mock_wechat.enabled {
             problems.push("wechat.client = \"builtin\" needs mock_wechat.enabled = true".into());

@@ -11,6 +11,7 @@ use super::credentials::Login;
 use super::kyc::KycRequest;
 use super::ledger::{EntryKind, JournalEntry, LedgerBalances, LedgerError, Leg};
 use super::limits::WithdrawalUsage;
+use super::lockout::AttemptGuard;
 use super::money::Money;
 use super::pin::{PinGuard, PinRecord};
 use super::sms::SmsChallenge;
@@ -114,6 +115,9 @@ pub struct Account {
     /// generation) is refused wherever the account is loaded to be acted on.
     #[serde(default)]
     pub token_generation: u32,
+    /// Failed logins in a row and the login lock (see `login_guard`).
+    #[serde(default)]
+    pub login_guard: AttemptGuard,
 }
 
 /// What a posting needs besides its legs.
@@ -152,6 +156,7 @@ impl Account {
             withdrawal_usage: WithdrawalUsage::default(),
             fee_quota_used: Money::ZERO,
             token_generation: 0,
+            login_guard: AttemptGuard::default(),
         }
     }
 

@@ -82,7 +82,10 @@ pub async fn register(
 ///
 /// Exchanges a phone or email and password for an access token (a JWT for
 /// `Authorization: Bearer`) and a refresh token. A wrong password and an
-/// unknown login get the same 401. Rate-limited per login and per IP address.
+/// unknown login get the same 401. Rate-limited per login and per IP address;
+/// the fifth failure in a row locks the login (15 minutes, doubling with each
+/// further lock, at most 24 hours), across every gateway instance, and while
+/// locked even the right password is refused with 423.
 #[utoipa::path(
     post,
     path = "/v1/auth/login",
@@ -94,6 +97,8 @@ pub async fn register(
             a malformed phone or email, an unknown field.", body = ErrorBody),
         (status = 401, description = "`UNAUTHENTICATED`: wrong login or password.", body = ErrorBody),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 423, description = "`LOGIN_LOCKED` (`details.locked_until`): too many failed logins in a row; \
+            unknown logins answer alike.", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many attempts for this login \
             or from this address.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait."))),
         (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`, `SERVER_BUSY` (too many password hashes \

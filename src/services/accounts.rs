@@ -1,6 +1,10 @@
 //! Registration, login, token refresh and the profile: the account's life
 //! outside of money.
 //!
+//! Failed logins are counted on the account (see `domain::login_guard`);
+//! those of a login nobody registered in an expiring store entry of their
+//! own, so that both answer alike, lock included.
+//!
 //! A consumed refresh token presented again is taken for theft: its family is
 //! revoked, and so is every access token the account holds (its revocation
 //! watermark is raised, see `auth::tokens`), so a thief's access token dies
@@ -20,11 +24,16 @@ use crate::auth::password;
 use crate::auth::tokens::{new_refresh_token, refresh_token_digest};
 use crate::domain::account::{Account, AccountId, PasswordHash, Role, VerificationLevel};
 use crate::domain::credentials::{Login, Password};
+use crate::domain::lockout::AttemptGuard;
+use crate::domain::login_guard::LoginVerdict;
 use crate::error::ApiError;
 use crate::store::StoreError;
 
 /// How long a consumed refresh token is remembered, to spot its reuse.
 const USED_REFRESH_MEMORY_SECS: u64 = 7 * 24 * 3600;
+/// The least time failed logins of an unknown login are remembered (the
+/// longest lock, when that is longer).
+const UNKNOWN_LOGIN_MEMORY_SECS: u64 = 24 * 3600;
 
 /// What a login or refresh returns: a short-lived access token (a JWT, sent
 /// as `Authorization: Bearer …`) and a single-use refresh token.
@@ -65,6 +74,14 @@ fn revoked_family_key(family: &str) -> String {
     format!("refresh_family_revoked:{family}")
 }
 
+fn unknown_login_guard_key(login: &Login) -> String {
+    format!("login_guard:{}", login.index_key())
+}
+
+fn login_refused() -> ApiError {
+    ApiError::Unauthenticated("wrong login or password".into())
+}
+
 fn refresh_refused() -> ApiError {
     ApiError::Unauthenticated("the refresh token is invalid, expired or already used; log in again".into())
 }
@@ -91,21 +108,54 @@ impl Services {
     }
 
     pub async fn login(&self, login: Login, password: String) -> Result<TokenPair, ApiError> {
-        let refused = || ApiError::Unauthenticated("wrong login or password".into());
         let account = match self.store.account_id_by_login(&login.index_key()).await? {
             Some(id) => self.store.load_account(&id).await?.map(|v| v.value),
             None => None,
         };
         let Some(account) = account else {
-            self.passwords.burn_equivalent_time(password).await?;
-            return Err(refused());
+            return Err(self.refuse_unknown_login(&login, password).await?);
         };
-        let matches = self.passwords.verify(password, account.password_hash.clone()).await?;
-        if !matches {
-            return Err(refused());
+        // Locked: refused without spending a hash on the password.
+        if let Some(until) = account.login_locked_until(self.now()) {
+            return Err(ApiError::LoginLocked { locked_until: until });
         }
-        let family = uuid::Uuid::new_v4().simple().to_string();
-        self.issue_tokens(&account, family).await
+        let matches = self.passwords.verify(password, account.password_hash.clone()).await?;
+        let (verdict, account) = self
+            .update_account(&account.id, |account, now| {
+                Ok((account.attempt_login(matches, &self.login_policy, now), Vec::new()))
+            })
+            .await?;
+        match verdict {
+            LoginVerdict::Accepted => {
+                let family = uuid::Uuid::new_v4().simple().to_string();
+                self.issue_tokens(&account, family).await
+            }
+            LoginVerdict::Refused => Err(login_refused()),
+            LoginVerdict::Locked { until } => Err(ApiError::LoginLocked { locked_until: until }),
+        }
+    }
+
+    /// The answer to a login nobody registered: what a wrong password would
+    /// get, after as long, counted and locked the same way. Its guard is
+    /// read and written without compare-and-set: there is no account to
+    /// protect, and a lost count under concurrency only errs towards fewer locks.
+    async fn refuse_unknown_login(&self, login: &Login, password: String) -> Result<ApiError, ApiError> {
+        let key = unknown_login_guard_key(login);
+        let stored = self.store.get_ephemeral(&key).await?;
+        let mut guard: AttemptGuard = stored.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default();
+        if let Some(until) = guard.locked_until(self.now()) {
+            return Ok(ApiError::LoginLocked { locked_until: until });
+        }
+        self.passwords.burn_equivalent_time(password).await?;
+        let verdict = LoginVerdict::from(guard.judge(|| false, &self.login_policy, self.now()));
+        let text = serde_json::to_string(&guard).map_err(ApiError::internal)?;
+        let kept_for =
+            self.login_policy.lock_max.to_std().unwrap_or_default().max(Duration::from_secs(UNKNOWN_LOGIN_MEMORY_SECS));
+        self.store.put_ephemeral(&key, &text, kept_for).await?;
+        Ok(match verdict {
+            LoginVerdict::Locked { until } => ApiError::LoginLocked { locked_until: until },
+            LoginVerdict::Accepted | LoginVerdict::Refused => login_refused(),
+        })
     }
 
     /// Rotates a refresh token: the presented one is consumed, a new pair issued.

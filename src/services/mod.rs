@@ -12,6 +12,7 @@ use crate::auth::{Principal, TokenIssuer, admit, session_ended};
 use crate::clock::SharedClock;
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
+use crate::domain::login_guard::LoginPolicy;
 use crate::domain::pin::PinPolicy;
 use crate::error::ApiError;
 use crate::rate_limit::RateLimits;
@@ -54,6 +55,8 @@ pub struct Services {
     pub bindings: bindings::BindingPolicy,
     pub sms: sms::SmsPolicy,
     pub pin_policy: PinPolicy,
+    /// Failed logins and the login lock (see `domain::login_guard`).
+    pub login_policy: LoginPolicy,
     pub kyc: kyc::KycPolicy,
     pub withdrawals: withdrawals::WithdrawalPolicy,
     pub settlement: work::SettlementPolicy,

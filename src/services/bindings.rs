@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::Services;
 use super::notifications::{Event, EventType};
 use super::sms::sms_refusal;
+use crate::auth::Principal;
 use crate::auth::one_time_codes::{new_state, plain_digest};
 use crate::domain::account::{Account, AccountId};
 use crate::domain::binding::{Binding, BindingFailure, BindingId, WeChatDestination};
@@ -203,12 +204,13 @@ impl Services {
     /// The SMS code confirms the binding; the openid is claimed before it goes active.
     pub async fn confirm_wechat_binding(
         &self,
-        account_id: &AccountId,
+        caller: &Principal,
         binding_id: &BindingId,
         sms_code: &str,
     ) -> Result<Binding, ApiError> {
+        let account_id = &caller.account_id;
         let digest = self.sms_digest(account_id, SmsPurpose::BindWechat, binding_id.as_str(), sms_code);
-        let account = self.load_account(account_id).await?;
+        let account = self.load_account_as(caller).await?;
         let now = self.now();
         let openid = pending_openid(&account, binding_id, now)?;
         if account.sms_verdict(SmsPurpose::BindWechat, binding_id.as_str(), &digest, now) != SmsVerdict::Accepted {
@@ -219,7 +221,7 @@ impl Services {
             return Err(self.fail_binding(account_id, binding_id, BindingFailure::AlreadyBoundElsewhere).await);
         }
         let activated = self
-            .update_account_notifying(account_id, |account, now| {
+            .update_account_as(caller, |account, now| {
                 if let Some(refusal) =
                     sms_refusal(account.present_sms_code(SmsPurpose::BindWechat, binding_id.as_str(), &digest, now))
                 {
@@ -258,12 +260,13 @@ impl Services {
     /// Unbinding needs the payment PIN; a wrong one counts like any PIN entry.
     pub async fn unbind_wechat(
         &self,
-        account_id: &AccountId,
+        caller: &Principal,
         binding_id: &BindingId,
         pin: Pin,
     ) -> Result<Binding, ApiError> {
+        let account_id = &caller.account_id;
         let (unbound, account) = self
-            .update_account_notifying(account_id, |account, now| {
+            .update_account_as(caller, |account, now| {
                 account.binding(binding_id).ok_or(ApiError::NotFound { resource: "binding" })?;
                 if let Some(refusal) = self.enter_pin(account, &pin, now) {
                     return Ok((Err(refusal), Vec::new(), Vec::new()));

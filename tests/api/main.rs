@@ -4,10 +4,12 @@
 mod helpers;
 
 mod auth;
+mod auth_hardening;
 mod bindings;
 mod concurrency;
 mod errors;
 mod kyc;
+mod login_lock;
 mod mock_wechat;
 mod multi_process;
 mod notifications;

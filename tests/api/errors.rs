@@ -19,6 +19,7 @@ on_both_stores!(
     a_stalled_request_head_is_closed,
     long_urls_and_large_heads_answer_in_json,
     an_oversized_consent_form_answers_413_in_json,
+    heads_the_http_parser_refuses_are_answered_and_closed,
 );
 
 async fn bad_amounts_are_refused_naming_the_field(store: StoreKind) {
@@ -210,4 +211,21 @@ async fn an_oversized_consent_form_answers_413_in_json(store: StoreKind) {
         app.post_raw("/mock/wechat/connect/oauth2/authorize", None, "application/x-www-form-urlencoded", form).await;
     let error = assert_error(response, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE").await;
     assert_eq!(error["error"]["details"]["bytes_max"], app.settings.server.json_body_bytes_max);
+}
+
+/// These never reach the application: actix-http's parser answers them
+/// itself, with an empty body (see `edge.rs`), and closes the connection.
+async fn heads_the_http_parser_refuses_are_answered_and_closed(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let control_character = b"GET /healthz HTTP/1.1\r\nHost: walletgate\r\nX-Note: a\x01b\r\n\r\n".to_vec();
+    let mut too_many_headers = b"GET /healthz HTTP/1.1\r\nHost: walletgate\r\n".to_vec();
+    for index in 0..100 {
+        too_many_headers.extend_from_slice(format!("X-{index}: a\r\n").as_bytes());
+    }
+    too_many_headers.extend_from_slice(b"\r\n");
+    for (request, status) in [(control_character, 400), (too_many_headers, 431)] {
+        let answer = raw_exchange(&app, &request).await;
+        assert_eq!(answer.status, status, "{}", answer.head);
+        assert!(answer.closed, "{}", answer.head);
+    }
 }

@@ -51,6 +51,12 @@ pub enum ApiError {
     Validation { field: Option<String>, message: String },
     #[error("the request body is larger than {bytes_max} bytes")]
     PayloadTooLarge { bytes_max: usize },
+    #[error("the request body did not arrive within {secs} s")]
+    RequestTimeout { secs: u64 },
+    #[error("the URL (path and query) is longer than {bytes_max} bytes")]
+    UriTooLong { bytes_max: usize },
+    #[error("the request headers are larger than {bytes_max} bytes")]
+    HeadersTooLarge { bytes_max: usize },
     #[error("{0}")]
     Unauthenticated(String),
     #[error("this action needs the {required} role")]
@@ -152,10 +158,24 @@ impl ApiError {
         ApiError::Internal(error.into())
     }
 
+    /// An error actix raised by itself (an extractor without an error
+    /// handler of ours, such as `web::Bytes` over its `PayloadConfig` limit),
+    /// in the catalogue: by its status, with `body_bytes_max` for a 413.
+    pub fn from_framework(status: StatusCode, error: &actix_web::Error, body_bytes_max: usize) -> ApiError {
+        match status {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { bytes_max: body_bytes_max },
+            status if status.is_client_error() => ApiError::Validation { field: None, message: error.to_string() },
+            _ => ApiError::internal(anyhow::anyhow!("{error}")),
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Validation { .. } => "VALIDATION_FAILED",
             ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            ApiError::RequestTimeout { .. } => "REQUEST_TIMEOUT",
+            ApiError::UriTooLong { .. } => "URI_TOO_LONG",
+            ApiError::HeadersTooLarge { .. } => "HEADERS_TOO_LARGE",
             ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
             ApiError::Forbidden { .. } => "FORBIDDEN",
             ApiError::NotFound { .. } => "NOT_FOUND",
@@ -206,7 +226,10 @@ impl ApiError {
     fn details(&self) -> Value {
         match self {
             ApiError::Validation { field: Some(field), .. } => json!({ "field": field }),
-            ApiError::PayloadTooLarge { bytes_max } => json!({ "bytes_max": bytes_max }),
+            ApiError::PayloadTooLarge { bytes_max }
+            | ApiError::UriTooLong { bytes_max }
+            | ApiError::HeadersTooLarge { bytes_max } => json!({ "bytes_max": bytes_max }),
+            ApiError::RequestTimeout { secs } => json!({ "timeout_secs": secs }),
             ApiError::Forbidden { required } => json!({ "required_role": required }),
             ApiError::NotFound { resource } => json!({ "resource": resource }),
             ApiError::MethodNotAllowed { allowed } => json!({ "allowed": allowed }),
@@ -259,6 +282,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,

@@ -7,6 +7,7 @@
 //! - [`telemetry`]: logs, request ids and Prometheus metrics.
 //! - [`clock`]: the injectable source of "now".
 //! - [`error`]: the public error catalogue and its JSON body.
+//! - [`edge`]: limits at the HTTP edge (body deadline, URL and head size) and JSON for actix's own errors.
 //! - [`auth`]: passwords, access and refresh tokens, identity extractors.
 //! - [`domain`]: pure rules — money, ledger, accounts, credentials.
 //! - [`services`]: one use case each, orchestrating domain and store.
@@ -20,6 +21,7 @@
 pub mod auth;
 pub mod clock;
 pub mod domain;
+pub mod edge;
 pub mod error;
 pub mod openapi;
 pub mod providers;

@@ -77,7 +77,44 @@ pub struct ServerSettings {
     pub port: u16,
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
+    /// The largest request body: JSON, and the mock providers' forms.
     pub json_body_bytes_max: usize,
+    /// From the first byte of a connection to the end of its first request head.
+    pub request_head_timeout_secs: u64,
+    /// From the end of a request head to the last byte of its body.
+    pub request_body_timeout_secs: u64,
+    /// How long a connection closed by the server may linger for the client's side.
+    pub client_disconnect_timeout_ms: u64,
+    /// Open connections at once, over all workers; 0: three quarters of the
+    /// process's open-file limit.
+    pub connections_max: usize,
+    /// Path and query string of a request, in bytes.
+    pub uri_bytes_max: usize,
+    /// A request's header lines, in bytes.
+    pub head_bytes_max: usize,
+}
+
+/// actix-http refuses, with an empty body, a URL it cannot parse (64 KiB and
+/// over) and a head over its 128 KiB read buffer; the limits of our own,
+/// which answer in the catalogue, stay below those.
+pub const URI_BYTES_MAX_CEILING: usize = 60 * 1024;
+pub const HEAD_BYTES_MAX_CEILING: usize = 64 * 1024;
+
+impl ServerSettings {
+    fn check(&self, problems: &mut Vec<String>) {
+        if self.request_head_timeout_secs == 0 || self.request_body_timeout_secs == 0 {
+            problems.push("server.request_head_timeout_secs and request_body_timeout_secs must be at least 1".into());
+        }
+        if self.json_body_bytes_max == 0 {
+            problems.push("server.json_body_bytes_max must be at least 1".into());
+        }
+        if !(1..=URI_BYTES_MAX_CEILING).contains(&self.uri_bytes_max) {
+            problems.push(format!("server.uri_bytes_max must be between 1 and {URI_BYTES_MAX_CEILING}"));
+        }
+        if !(1..=HEAD_BYTES_MAX_CEILING).contains(&self.head_bytes_max) {
+            problems.push(format!("server.head_bytes_max must be between 1 and {HEAD_BYTES_MAX_CEILING}"));
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -343,6 +380,7 @@ impl Settings {
         if self.store.commit_attempts_max == 0 {
             problems.push("store.commit_attempts_max must be at least 1".into());
         }
+        self.server.check(&mut problems);
         let production = self.environment == "production";
         for (name, secret, dev_value) in [
             ("auth.jwt_secret", &self.auth.jwt_secret, DEV_JWT_SECRET),
@@ -495,5 +533,17 @@ mod tests {
     fn bad_store_urls_are_refused() {
         let error = Settings::load(&Overrides { store_url: Some("postgres://x".into()), ..overrides() }).unwrap_err();
         assert!(error.to_string().contains("store.url"), "{error}");
+    }
+
+    #[test]
+    fn edge_limits_must_stay_under_what_actix_parses() {
+        let mut settings = Settings::load(&overrides()).unwrap();
+        settings.server.request_body_timeout_secs = 0;
+        settings.server.uri_bytes_max = URI_BYTES_MAX_CEILING + 1;
+        settings.server.head_bytes_max = 0;
+        let error = settings.validate().unwrap_err().to_string();
+        for name in ["request_body_timeout_secs", "uri_bytes_max", "head_bytes_max"] {
+            assert!(error.contains(name), "{name}: {error}");
+        }
     }
 }

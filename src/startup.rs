@@ -15,6 +15,7 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::TokenIssuer;
 use crate::auth::password::PasswordHashing;
 use crate::clock::SharedClock;
+use crate::edge::{self, EdgeLimits};
 use crate::providers::payouts::SharedPayouts;
 use crate::providers::sms::MockSmsOutbox;
 use crate::providers::webhooks::WebhookSender;
@@ -241,10 +242,17 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services, mocks: 
     let openapi_json = web::Data::new(docs::OpenApiJson::new(mock_wechat.is_some())?);
     let mock_table = if mock_wechat.is_some() { MOCK_ROUTE_TABLE } else { &[] };
     let known_routes = web::Data::new(KnownRoutes::new(ROUTE_TABLE.iter().chain(mock_table)));
-    let mut server = HttpServer::new(move || {
+    let edge_limits = EdgeLimits::from_settings(&settings.server);
+    let body_bytes_max = settings.server.json_body_bytes_max;
+    let workers = match settings.server.workers {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        configured => configured,
+    };
+    let server = HttpServer::new(move || {
         let mock_wechat = mock_wechat.clone();
         let sms_outbox = sms_outbox.clone();
         App::new()
+            .wrap(from_fn(move |request, next| edge::guard(edge_limits, request, next)))
             .wrap(from_fn(observe_request))
             .wrap(TracingLogger::<WalletgateRootSpan>::new())
             .app_data(services.clone())
@@ -258,7 +266,13 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services, mocks: 
             .configure(crate::routes::web::configure)
             .configure(move |config| {
                 if let Some(mock_wechat) = mock_wechat {
-                    config.app_data(mock_wechat).app_data(sms_outbox).configure(mock_routes);
+                    // The mock's form and JSON bodies are read as bytes; a
+                    // larger one is a 413 in the catalogue (edge::guard).
+                    config
+                        .app_data(mock_wechat)
+                        .app_data(sms_outbox)
+                        .app_data(web::PayloadConfig::new(body_bytes_max))
+                        .configure(mock_routes);
                 }
             })
             // The UI's own files, outside the route table: they are not API.
@@ -266,11 +280,11 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services, mocks: 
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(settings.server.shutdown_timeout_secs)
-    .client_request_timeout(Duration::from_secs(10))
+    .client_request_timeout(Duration::from_secs(settings.server.request_head_timeout_secs))
+    .client_disconnect_timeout(Duration::from_millis(settings.server.client_disconnect_timeout_ms))
+    .max_connections(edge::connections_per_worker(settings.server.connections_max, workers))
+    .workers(workers)
     .listen(listener)?;
-    if settings.server.workers > 0 {
-        server = server.workers(settings.server.workers);
-    }
     Ok(server.run())
 }
 

@@ -82,6 +82,7 @@ function show() {
     location.replace("#/my");
     return;
   }
+  closeModals();
   current?.dispose?.();
   const context = { api, i18n, session, navigate, toast, params, query };
   current = SCREENS[name](context);
@@ -90,6 +91,18 @@ function show() {
   decorate(current);
   root.focus({ preventScroll: true });
   window.scrollTo(0, 0);
+}
+
+/**
+ * A sheet or dialog belongs to the screen that opened it: when the route
+ * changes (browser Back, a link inside the sheet), it closes with its screen,
+ * so a PIN can no longer be typed into a payment the user has left.
+ */
+function closeModals() {
+  for (const dialog of document.querySelectorAll("dialog")) {
+    if (dialog.open) dialog.close();
+    dialog.remove();
+  }
 }
 
 /** Title, back arrow and tab bar for the current screen. */

@@ -106,7 +106,8 @@ export function createPinPad({ i18n, label, onComplete }) {
 export function pinSheet({ i18n, title, summary = null, onPin, onClose = () => {} }) {
   const titleId = `pin-sheet-title-${++sheets}`;
   const message = h("div", { className: "sheet-message", "aria-live": "assertive" });
-  const pad = createPinPad({ i18n, label: title, onComplete: (pin) => onPin(pin, sheet) });
+  // A closed sheet takes no PIN, even if its pad is still reachable.
+  const pad = createPinPad({ i18n, label: title, onComplete: (pin) => dialog.open && onPin(pin, sheet) });
   const dialog = h(
     "dialog",
     { className: "sheet", "aria-labelledby": titleId },

@@ -25,7 +25,10 @@
 //! - **schedules**: members ordered by a time (work queues such as withdrawals
 //!   waiting for review), read in time order, *claimed* with a lease (the
 //!   claim moves them past the lease's end, so a claimer that dies gives the
-//!   member back by simply not finishing) and removed when done;
+//!   member back by simply not finishing) and removed when done — by the
+//!   commit that finishes the work, or by the claimer only while the member
+//!   still sits at its lease's end (`reschedule_if_at`), so a claimer's late
+//!   decision never undoes a newer scheduling;
 //! - **event streams**: each account partition's capped stream of
 //!   notifications, appended in the same atomic commit as the change they
 //!   describe; every process hears of new events through `event_signals`

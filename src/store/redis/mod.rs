@@ -30,7 +30,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisError, Script};
+use redis::{RedisError, RetryMethod, Script};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
@@ -190,10 +190,15 @@ impl RedisStore {
     }
 }
 
-/// Connection trouble is "unavailable" (503, retry); anything else is a bug
-/// the caller reports as an internal error.
+/// Connection trouble, and a Redis that says to wait (still loading its
+/// data after a restart, a cluster or master down, try again), is
+/// "unavailable" (503, retry); anything else is a bug the caller reports as
+/// an internal error.
 fn unavailable(error: RedisError) -> StoreError {
-    if error.is_io_error() || error.is_timeout() || error.is_connection_dropped() || error.is_connection_refusal() {
+    let connection_trouble =
+        error.is_io_error() || error.is_timeout() || error.is_connection_dropped() || error.is_connection_refusal();
+    let server_says_wait = matches!(error.retry_method(), RetryMethod::WaitAndRetry);
+    if connection_trouble || server_says_wait {
         StoreError::Unavailable(error.to_string())
     } else {
         StoreError::Corrupt { key: "redis".into(), reason: error.to_string() }
@@ -596,5 +601,33 @@ impl Store for RedisStore {
             bodies.into_iter().zip(window).map(|(body, seq)| LogEntry { seq, body }).collect();
         entries.reverse();
         Ok(entries)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use redis::{ErrorKind, RedisError, ServerErrorKind};
+
+    use super::{StoreError, unavailable};
+
+    fn server_error(kind: ServerErrorKind) -> RedisError {
+        RedisError::from((ErrorKind::Server(kind), "server error"))
+    }
+
+    #[test]
+    fn a_redis_that_is_loading_or_says_wait_is_unavailable_not_corrupt() {
+        for kind in [
+            ServerErrorKind::BusyLoading,
+            ServerErrorKind::TryAgain,
+            ServerErrorKind::MasterDown,
+            ServerErrorKind::ClusterDown,
+        ] {
+            assert!(matches!(unavailable(server_error(kind)), StoreError::Unavailable(_)), "{kind:?}");
+        }
+        let refused = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(matches!(unavailable(refused), StoreError::Unavailable(_)));
+        for kind in [ServerErrorKind::ResponseError, ServerErrorKind::CrossSlot] {
+            assert!(matches!(unavailable(server_error(kind)), StoreError::Corrupt { .. }), "{kind:?}");
+        }
     }
 }

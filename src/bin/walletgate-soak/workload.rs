@@ -152,7 +152,9 @@ impl Client {
             Op::Read => self.read(&slot, &known, &token).await,
             Op::PinSet => self.pin_set(&slot, &known, &token).await,
             Op::PinWrong => self.pin_entry(&slot, &known, &token, false).await,
-            Op::Bind => self.bind(&slot, &known, &token).await,
+            Op::Bind if known.active_binding.is_none() || self.rng.random_bool(0.2) => {
+                self.bind(&slot, &known, &token).await
+            }
             Op::BindRace => self.bind_race().await,
             _ if known.pins.is_empty() => self.pin_set(&slot, &known, &token).await,
             Op::PinChange => self.pin_change(&slot, &known, &token).await,
@@ -166,7 +168,7 @@ impl Client {
             }
             Op::WithdrawReplay => self.withdraw_again(&slot, &known, &token, false).await,
             Op::WithdrawReuse => self.withdraw_again(&slot, &known, &token, true).await,
-            Op::Register | Op::Decide | Op::WorkerStep => {}
+            Op::Bind | Op::Register | Op::Decide | Op::WorkerStep => self.withdraw(&slot, &known, &token).await,
         }
     }
 
@@ -225,6 +227,16 @@ impl Client {
         let body = json!({ "phone": known.phone, "password": password });
         let reply = self.api.send(&meta, Request::json(Method::POST, "/v1/auth/login", None, body)).await;
         self.after(slot, &reply);
+        if right && reply.is(401) && known.id.is_none() {
+            // Its registration got no answer and did not land: register again.
+            let meta = self.meta("register (again)", &[&known.phone]);
+            let body = json!({ "phone": known.phone, "password": known.password });
+            let again = self.api.send(&meta, Request::json(Method::POST, "/v1/auth/register", None, body)).await;
+            if let Some(id) = again.body["id"].as_str() {
+                update(slot, |k| k.id = Some(id.to_owned()));
+            }
+            return;
+        }
         let Some(token) = reply.body["access_token"].as_str().filter(|_| reply.is(200)) else { return };
         let refresh = reply.body["refresh_token"].as_str().map(str::to_owned);
         update(slot, |k| {
@@ -375,6 +387,9 @@ impl Client {
             (Some(423), Some("PIN_LOCKED")) => Some(PinSeen::Locked),
             (Some(200..=299), _) if !reply.replayed => Some(passed),
             _ if reply.unknown() => Some(maybe),
+            // Refused for another reason (balance, limits) after the PIN
+            // may have been judged right, which starts the count again.
+            (Some(400..=499), code) if passed != PinSeen::Wrong(0) && code != Some("PIN_NOT_SET") => Some(maybe),
             _ => None,
         }
     }
@@ -399,7 +414,8 @@ impl Client {
     /// An openid to consent with: an existing mock user, or a new one.
     async fn openid(&mut self, phone: &str) -> Option<String> {
         let pool = self.world.openids.lock().expect("openids lock").clone();
-        if !pool.is_empty() && (pool.len() >= 12 || self.rng.random_bool(0.7)) {
+        let full = pool.len() >= 2 * self.world.accounts_max;
+        if !pool.is_empty() && (full || self.rng.random_bool(0.35)) {
             return Some(pool[self.rng.random_range(0..pool.len())].clone());
         }
         let n = self.next_number();
@@ -518,7 +534,7 @@ impl Client {
 
     async fn credit(&mut self, known: &Known) {
         let (Some(id), Some(operator)) = (known.id.clone(), self.world.operator_token()) else { return };
-        let amount = yuan(self.rng.random_range(10_000..300_000));
+        let amount = yuan(self.rng.random_range(50_000..500_000));
         let meta = self.meta("operator credit", &[&known.phone]);
         let path = format!("/v1/ops/accounts/{id}/credit");
         let body = json!({ "amount": amount, "memo": "soak top-up" });

@@ -124,6 +124,12 @@ impl History {
         records.iter().filter(|r| r.accounts.iter().any(|a| accounts.contains(a))).cloned().collect()
     }
 
+    /// The requests of the given numbers.
+    pub fn by_seq(&self, seqs: &[u64]) -> Vec<Recorded> {
+        let records = self.records.lock().expect("history lock");
+        seqs.iter().filter_map(|&seq| records.get(seq as usize).cloned()).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.records.lock().expect("history lock").len()
     }
@@ -229,7 +235,14 @@ impl Api {
 
     /// Reads a stream (the SSE event stream) until it has been quiet for
     /// `idle`, or `total` has passed; not recorded (it is only read at the end).
-    pub async fn read_stream(&self, gateway: usize, path: &str, token: &str, idle: Duration, total: Duration) -> Option<String> {
+    pub async fn read_stream(
+        &self,
+        gateway: usize,
+        path: &str,
+        token: &str,
+        idle: Duration,
+        total: Duration,
+    ) -> Option<String> {
         let url = format!("{}{path}", self.gateways[gateway % self.gateways.len()]);
         let mut response = self.http.get(url).bearer_auth(token).timeout(total).send().await.ok()?;
         if !response.status().is_success() {

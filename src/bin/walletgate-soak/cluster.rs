@@ -381,7 +381,11 @@ impl Fault {
 
 /// Injects seeded faults, one at a time, until `stop`; each is undone before
 /// the next. Returns how many of each it injected.
-pub async fn inject_faults(cluster: Arc<Cluster>, seed: u64, stop: Arc<AtomicBool>) -> anyhow::Result<BTreeMap<Fault, u64>> {
+pub async fn inject_faults(
+    cluster: Arc<Cluster>,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<BTreeMap<Fault, u64>> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0xFA01_7FA0_17FA_017F);
     let mut counts = BTreeMap::new();
     let lease_ms = TIMING.lease_secs * 1000;

@@ -33,6 +33,8 @@ pub struct Violation {
     pub detail: String,
     /// Accounts (by phone) whose history explains it.
     pub phones: Vec<String>,
+    /// Requests that show it, when no account's history does.
+    pub seqs: Vec<u64>,
 }
 
 /// What the checks counted and found.
@@ -49,7 +51,7 @@ impl Checked {
         *self.checks.entry(invariant).or_default() += 1;
         if !holds {
             let phones = phones.iter().map(|p| (*p).to_owned()).collect();
-            self.violations.push(Violation { invariant, detail: detail(), phones });
+            self.violations.push(Violation { invariant, detail: detail(), phones, seqs: Vec::new() });
         }
     }
 }
@@ -69,7 +71,6 @@ pub const WALLETS: &str = "10. mock wallets hold what was settled to them";
 struct Observed {
     known: Known,
     id: String,
-    token: String,
     wallet: Value,
     journal: Option<(i64, i64)>,
     withdrawals: Vec<Value>,
@@ -85,7 +86,9 @@ fn meta(op: &'static str, phone: &str, gateway: usize) -> Meta {
 async fn operator(api: &Api) -> anyhow::Result<String> {
     for attempt in 0..20 {
         let body = json!({ "email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD });
-        let reply = api.send(&meta("operator login", "", attempt), Request::json(Method::POST, "/v1/auth/login", None, body)).await;
+        let reply = api
+            .send(&meta("operator login", "", attempt), Request::json(Method::POST, "/v1/auth/login", None, body))
+            .await;
         if let Some(token) = reply.body["access_token"].as_str() {
             return Ok(token.to_owned());
         }
@@ -100,7 +103,9 @@ async fn sessions(api: &Api, world: &World) -> Vec<(Known, String, String)> {
     for known in world.all_accounts() {
         for attempt in 0..5 {
             let body = json!({ "phone": known.phone, "password": known.password });
-            let login = api.send(&meta("login", &known.phone, attempt), Request::json(Method::POST, "/v1/auth/login", None, body)).await;
+            let login = api
+                .send(&meta("login", &known.phone, attempt), Request::json(Method::POST, "/v1/auth/login", None, body))
+                .await;
             let Some(token) = login.body["access_token"].as_str() else {
                 if login.code() == Some("UNAUTHENTICATED") {
                     break; // never registered (its registration got no answer and did not land)
@@ -169,13 +174,28 @@ pub async fn quiesce(api: &Api, world: &World, cluster: &Cluster, checked: &mut 
     let mut rng = StdRng::seed_from_u64(world.seed ^ 0x0DEC_1DE0);
     let deadline = Instant::now() + TIMING.settle_bound();
     for round in 0..QUIESCE_ROUNDS_MAX {
-        let queue = api.send(&meta("review queue", "", round), Request::get("/v1/ops/review-queue?limit=200", Some(&operator))).await;
+        let queue = api
+            .send(&meta("review queue", "", round), Request::get("/v1/ops/review-queue?limit=200", Some(&operator)))
+            .await;
         for item in queue.body["items"].as_array().into_iter().flatten() {
             let Some(id) = item["withdrawal"]["id"].as_str() else { continue };
-            let phone = accounts.iter().find(|(_, _, a)| item["account_id"] == a.as_str()).map(|(k, _, _)| k.phone.clone()).unwrap_or_default();
-            let (verb, body) = if rng.random_bool(0.7) { ("approve", json!({})) } else { ("reject", json!({ "reason": "soak: quiescence" })) };
+            let phone = accounts
+                .iter()
+                .find(|(_, _, a)| item["account_id"] == a.as_str())
+                .map(|(k, _, _)| k.phone.clone())
+                .unwrap_or_default();
+            let (verb, body) = if rng.random_bool(0.7) {
+                ("approve", json!({}))
+            } else {
+                ("reject", json!({ "reason": "soak: quiescence" }))
+            };
             let path = format!("/v1/ops/withdrawals/{id}/{verb}");
-            let reply = api.send(&meta("operator decision (quiescence)", &phone, round), Request::json(Method::POST, &path, Some(&operator), body)).await;
+            let reply = api
+                .send(
+                    &meta("operator decision (quiescence)", &phone, round),
+                    Request::json(Method::POST, &path, Some(&operator), body),
+                )
+                .await;
             if reply.is(200) {
                 checked.decided_in_quiescence += 1;
                 if verb == "reject" {
@@ -183,7 +203,11 @@ pub async fn quiesce(api: &Api, world: &World, cluster: &Cluster, checked: &mut 
                 }
             }
         }
-        api.send(&meta("worker step", "", round), Request::json(Method::POST, "/v1/ops/worker/step", Some(&operator), json!({}))).await;
+        api.send(
+            &meta("worker step", "", round),
+            Request::json(Method::POST, "/v1/ops/worker/step", Some(&operator), json!({})),
+        )
+        .await;
         let mut open = 0;
         for (known, token, _) in &accounts {
             let items = withdrawals(api, &known.phone, token).await.unwrap_or_default();
@@ -205,11 +229,10 @@ async fn observe(api: &Api, known: Known, token: String, id: String) -> Observed
     let bindings = api.send(&meta("final read", &phone, 0), Request::get("/v1/bindings", Some(&token))).await.body;
     let journal = journal(api, &phone, &token).await;
     let withdrawals = withdrawals(api, &phone, &token).await.unwrap_or_default();
-    let events = api
-        .read_stream(0, "/v1/events?after=0", &token, Duration::from_millis(700), Duration::from_secs(8))
-        .await;
+    let events =
+        api.read_stream(0, "/v1/events?after=0", &token, Duration::from_millis(700), Duration::from_secs(8)).await;
     let bindings = bindings["items"].as_array().cloned().unwrap_or_default();
-    Observed { known, id, token, wallet, journal, withdrawals, bindings, events, me }
+    Observed { known, id, wallet, journal, withdrawals, bindings, events, me }
 }
 
 /// Final-state event counts per withdrawal id, and whether the stream may have been trimmed.
@@ -254,7 +277,14 @@ pub async fn check(api: &Arc<Api>, world: &World, checked: &mut Checked) -> anyh
         checked.check(
             JOURNAL,
             account.journal.is_some() && Some((available, held)) == account.journal.map(|(a, h)| (Some(a), Some(h))),
-            || format!("{} ({phone}): wallet {} but journal sums {:?}", account.id, account.wallet, account.journal.map(|(a, h)| (yuan(a), yuan(h)))),
+            || {
+                format!(
+                    "{} ({phone}): wallet {} but journal sums {:?}",
+                    account.id,
+                    account.wallet,
+                    account.journal.map(|(a, h)| (yuan(a), yuan(h)))
+                )
+            },
             &[phone],
         );
         let open_debit: i64 = account
@@ -263,13 +293,24 @@ pub async fn check(api: &Arc<Api>, world: &World, checked: &mut Checked) -> anyh
             .filter(|w| w["status"].as_str().is_some_and(|s| OPEN.contains(&s)))
             .filter_map(|w| fen(w["total_debit"].as_str()?))
             .sum();
-        checked.check(HELD, held == Some(open_debit), || format!("{} ({phone}): held {:?} but open withdrawals {}", account.id, held.map(yuan), yuan(open_debit)), &[phone]);
+        checked.check(
+            HELD,
+            held == Some(open_debit),
+            || format!("{} ({phone}): held {:?} but open withdrawals {}", account.id, held.map(yuan), yuan(open_debit)),
+            &[phone],
+        );
         let remaining = account.me["pin_attempts_remaining"].as_i64();
-        checked.check(PIN, remaining.is_some_and(|r| (0..=PIN_ATTEMPTS_MAX).contains(&r)), || format!("{} ({phone}): pin_attempts_remaining {:?}", account.id, remaining), &[phone]);
+        checked.check(
+            PIN,
+            remaining.is_some_and(|r| (0..=PIN_ATTEMPTS_MAX).contains(&r)),
+            || format!("{} ({phone}): pin_attempts_remaining {:?}", account.id, remaining),
+            &[phone],
+        );
 
         let (events, trimmed) = account.events.as_deref().map(final_events).unwrap_or_default();
         for withdrawal in &account.withdrawals {
-            check_withdrawal(api, checked, account, withdrawal, &binding_openid, &events, trimmed, &mut settled_to).await;
+            check_withdrawal(api, checked, account, withdrawal, &binding_openid, &events, trimmed, &mut settled_to)
+                .await;
             if let (Some(id), Some(status)) = (withdrawal["id"].as_str(), withdrawal["status"].as_str()) {
                 statuses.insert(id.to_owned(), (status.to_owned(), phone.to_owned()));
             }
@@ -292,15 +333,33 @@ pub async fn check(api: &Arc<Api>, world: &World, checked: &mut Checked) -> anyh
     for (id, seq) in &rejected {
         let status = statuses.get(id);
         let phones: Vec<&str> = status.iter().map(|(_, p)| p.as_str()).collect();
-        checked.check(PAYOUT, status.is_some_and(|(s, _)| s == "rejected"), || format!("{id}: an operator's reject was answered 200 (request #{seq}) but it ended {status:?}"), &phones);
+        checked.check(
+            PAYOUT,
+            status.is_some_and(|(s, _)| s == "rejected"),
+            || format!("{id}: an operator's reject was answered 200 (request #{seq}) but it ended {status:?}"),
+            &phones,
+        );
     }
     for (openid, settled) in &settled_to {
-        let user = api.send(&meta("mock wallet", "", 0), Request::get(&format!("/mock/wechat/users/{openid}"), None)).await;
+        let user =
+            api.send(&meta("mock wallet", "", 0), Request::get(&format!("/mock/wechat/users/{openid}"), None)).await;
         let balance = user.body["wallet"]["balance"].as_str().and_then(fen);
-        checked.check(WALLETS, balance == Some(*settled), || format!("mock user {openid}: wallet balance {:?}, settled to it {}", balance.map(yuan), yuan(*settled)), &[]);
+        checked.check(
+            WALLETS,
+            balance == Some(*settled),
+            || format!("mock user {openid}: wallet balance {:?}, settled to it {}", balance.map(yuan), yuan(*settled)),
+            &[],
+        );
     }
-    checked.check(NO_500, server_errors.is_empty(), || format!("requests answered 500: {server_errors:?}"), &[]);
-    let _ = observed.iter().map(|o| &o.token).count();
+    checked.check(
+        NO_500,
+        server_errors.is_empty(),
+        || format!("{} requests answered 500: {server_errors:?}", server_errors.len()),
+        &[],
+    );
+    if let Some(violation) = checked.violations.last_mut().filter(|v| v.invariant == NO_500) {
+        violation.seqs = server_errors.iter().take(10).copied().collect();
+    }
     Ok(())
 }
 
@@ -318,7 +377,12 @@ async fn check_withdrawal(
     let phone = account.known.phone.as_str();
     let id = withdrawal["id"].as_str().unwrap_or_default();
     let status = withdrawal["status"].as_str().unwrap_or_default();
-    checked.check(FINAL, !OPEN.contains(&status), || format!("{id} of {} ({phone}) is still {status} after quiescence: {withdrawal}", account.id), &[phone]);
+    checked.check(
+        FINAL,
+        !OPEN.contains(&status),
+        || format!("{id} of {} ({phone}) is still {status} after quiescence: {withdrawal}", account.id),
+        &[phone],
+    );
     if OPEN.contains(&status) {
         return;
     }
@@ -332,17 +396,34 @@ async fn check_withdrawal(
             && bill.body["state"] == "SUCCESS"
             && bill.body["transfer_amount"].as_i64() == amount
             && openid.is_some_and(|o| bill.body["openid"] == o.as_str());
-        checked.check(PAYOUT, paid, || format!("{id} ({phone}) is settled for {amount:?} fen to {openid:?}, but its bill is {} {}", bill.class(), bill.body), &[phone]);
+        checked.check(
+            PAYOUT,
+            paid,
+            || {
+                format!(
+                    "{id} ({phone}) is settled for {amount:?} fen to {openid:?}, but its bill is {} {}",
+                    bill.class(),
+                    bill.body
+                )
+            },
+            &[phone],
+        );
         if let (Some(openid), Some(amount)) = (openid, amount) {
             *settled_to.entry(openid.clone()).or_default() += amount;
         }
     } else {
         let unpaid = bill.is(404) || (bill.is(200) && bill.body["state"] == "FAIL");
-        checked.check(PAYOUT, unpaid, || format!("{id} ({phone}) is {status}, but its bill is {} {}", bill.class(), bill.body), &[phone]);
+        checked.check(
+            PAYOUT,
+            unpaid,
+            || format!("{id} ({phone}) is {status}, but its bill is {} {}", bill.class(), bill.body),
+            &[phone],
+        );
     }
     let Some(seen) = events.get(id).cloned().or_else(|| account.events.as_ref().map(|_| Vec::new())) else { return };
     let expected = format!("withdrawal.{status}");
-    let right = if trimmed { seen.len() <= 1 && seen.iter().all(|k| *k == expected) } else { seen == [expected.clone()] };
+    let right =
+        if trimmed { seen.len() <= 1 && seen.iter().all(|k| *k == expected) } else { seen == [expected.clone()] };
     checked.check(PAYOUT, right, || format!("{id} ({phone}) is {status}; its final events: {seen:?}"), &[phone]);
 }
 
@@ -369,14 +450,29 @@ fn check_idempotency(checked: &mut Checked, account: &Observed, submissions: &[c
             let of_key = mine.iter().filter(|s| s.key == *key);
             of_key.map(|s| format!("#{} {} -> {:?}", s.seq, s.body, s.outcome)).collect::<Vec<_>>().join("; ")
         };
-        checked.check(IDEMPOTENCY, ids.len() == 1, || format!("{phone}: key {key} acknowledged different withdrawals {ids:?}: {}", sent()), &[phone]);
+        checked.check(
+            IDEMPOTENCY,
+            ids.len() == 1,
+            || format!("{phone}: key {key} acknowledged different withdrawals {ids:?}: {}", sent()),
+            &[phone],
+        );
     }
     for (id, keys) in &keys_by_id {
-        checked.check(IDEMPOTENCY, keys.len() == 1, || format!("{phone}: withdrawal {id} acknowledged for keys {keys:?}"), &[phone]);
+        checked.check(
+            IDEMPOTENCY,
+            keys.len() == 1,
+            || format!("{phone}: withdrawal {id} acknowledged for keys {keys:?}"),
+            &[phone],
+        );
     }
     let listed: BTreeSet<&str> = account.withdrawals.iter().filter_map(|w| w["id"].as_str()).collect();
     for id in keys_by_id.keys() {
-        checked.check(IDEMPOTENCY, listed.contains(id), || format!("{phone}: acknowledged withdrawal {id} is not in the account's list"), &[phone]);
+        checked.check(
+            IDEMPOTENCY,
+            listed.contains(id),
+            || format!("{phone}: acknowledged withdrawal {id} is not in the account's list"),
+            &[phone],
+        );
     }
     let unacknowledged = listed.iter().filter(|id| !keys_by_id.contains_key(*id)).count();
     let unanswered_keys = maybe_keys.iter().filter(|key| !ids_by_key.contains_key(*key)).count();
@@ -398,11 +494,19 @@ fn check_pin_facts(checked: &mut Checked, phone: &str, pins: &[PinFact]) {
         .copied()
         .filter(|p| matches!(p.seen, PinSeen::Passed | PinSeen::Set | PinSeen::MaybePassed | PinSeen::MaybeSet))
         .collect();
-    let lifts: Vec<&PinFact> = mine.iter().copied().filter(|p| matches!(p.seen, PinSeen::Set | PinSeen::MaybeSet)).collect();
-    let between = |barriers: &[&PinFact], from: u64, to: u64| barriers.iter().any(|b| b.started_ms <= to && b.ended_ms >= from);
-    let wrongs: Vec<(&PinFact, i64)> = mine.iter().filter_map(|p| if let PinSeen::Wrong(r) = p.seen { Some((*p, r)) } else { None }).collect();
+    let lifts: Vec<&PinFact> =
+        mine.iter().copied().filter(|p| matches!(p.seen, PinSeen::Set | PinSeen::MaybeSet)).collect();
+    let between =
+        |barriers: &[&PinFact], from: u64, to: u64| barriers.iter().any(|b| b.started_ms <= to && b.ended_ms >= from);
+    let wrongs: Vec<(&PinFact, i64)> =
+        mine.iter().filter_map(|p| if let PinSeen::Wrong(r) = p.seen { Some((*p, r)) } else { None }).collect();
     for (fact, remaining) in &wrongs {
-        checked.check(PIN, (0..PIN_ATTEMPTS_MAX).contains(remaining), || format!("{phone}: request #{} said attempts_remaining {remaining}", fact.seq), &[phone]);
+        checked.check(
+            PIN,
+            (0..PIN_ATTEMPTS_MAX).contains(remaining),
+            || format!("{phone}: request #{} said attempts_remaining {remaining}", fact.seq),
+            &[phone],
+        );
     }
     // Groups of wrong entries with no reset anywhere within their span.
     let mut group: Vec<(&PinFact, i64)> = Vec::new();

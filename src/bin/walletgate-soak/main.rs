@@ -103,11 +103,18 @@ async fn main() -> anyhow::Result<()> {
         .dir
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("walletgate-soak-{}-{seed}", std::process::id())));
-    println!("walletgate-soak: seed {seed}, {:?} store, {} s, {} clients; logs in {}", args.store, args.duration_secs, args.clients, dir.display());
+    println!(
+        "walletgate-soak: seed {seed}, {:?} store, {} s, {} clients; logs in {}",
+        args.store,
+        args.duration_secs,
+        args.clients,
+        dir.display()
+    );
     println!("replay: {replay}");
-    let binary = args.binary.canonicalize().with_context(|| {
-        format!("{} not found: cargo build --release --bin walletgate", args.binary.display())
-    })?;
+    let binary = args
+        .binary
+        .canonicalize()
+        .with_context(|| format!("{} not found: cargo build --release --bin walletgate", args.binary.display()))?;
 
     let cluster = Arc::new(Cluster::start(mode, args.gateways, &binary, &dir).await?);
     let api = Arc::new(Api::new(cluster.addresses.clone())?);

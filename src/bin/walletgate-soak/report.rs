@@ -9,8 +9,8 @@ use crate::client::History;
 use crate::cluster::Fault;
 use crate::invariants::Checked;
 
-/// Violations shown with their history (the rest are listed only).
-const DETAILED_MAX: usize = 5;
+/// Violations of one invariant shown with their history (the rest are listed only).
+const DETAILED_MAX: usize = 2;
 /// Requests shown per violation: the last ones before the check.
 const HISTORY_MAX: usize = 80;
 
@@ -57,12 +57,23 @@ pub fn print(
     println!("\n== {} violations (seed {seed}) ==", checked.violations.len());
     for (n, violation) in checked.violations.iter().enumerate() {
         println!("\n[{}] {}\n    {}", n + 1, violation.invariant, violation.detail);
-        if n >= DETAILED_MAX || violation.phones.is_empty() {
+        // The first violations of each invariant are shown with their history.
+        let earlier = checked.violations[..n].iter().filter(|v| v.invariant == violation.invariant).count();
+        if earlier >= DETAILED_MAX || (violation.phones.is_empty() && violation.seqs.is_empty()) {
             continue;
         }
-        let records = history.about(&violation.phones);
+        let records = if violation.phones.is_empty() {
+            history.by_seq(&violation.seqs)
+        } else {
+            history.about(&violation.phones)
+        };
         let skipped = records.len().saturating_sub(HISTORY_MAX);
-        println!("    history of {:?} ({} requests{}):", violation.phones, records.len(), if skipped > 0 { format!(", the last {HISTORY_MAX}") } else { String::new() });
+        println!(
+            "    history of {:?} ({} requests{}):",
+            violation.phones,
+            records.len(),
+            if skipped > 0 { format!(", the last {HISTORY_MAX}") } else { String::new() }
+        );
         for record in records.iter().skip(skipped) {
             println!(
                 "      #{:<6} {:>7}–{:<7} ms  client {:<3} gw {}  {:<32} {}\n               -> {}  {}",

@@ -351,7 +351,8 @@ impl Client {
     }
 
     fn new_pin(&mut self, known: &Known) -> String {
-        let choices: Vec<&str> = PINS.iter().copied().filter(|p| known.pins.first().map(String::as_str) != Some(*p)).collect();
+        let choices: Vec<&str> =
+            PINS.iter().copied().filter(|p| known.pins.first().map(String::as_str) != Some(*p)).collect();
         choices[self.rng.random_range(0..choices.len())].to_owned()
     }
 
@@ -428,9 +429,16 @@ impl Client {
     }
 
     /// Start, consent (as `openid`) and callback; returns the binding id and its SMS code.
-    async fn authorize(&mut self, slot: &Mutex<Known>, known: &Known, token: &str, openid: &str) -> Option<(String, String)> {
+    async fn authorize(
+        &mut self,
+        slot: &Mutex<Known>,
+        known: &Known,
+        token: &str,
+        openid: &str,
+    ) -> Option<(String, String)> {
         let meta = self.meta("binding start", &[&known.phone]);
-        let reply = self.api.send(&meta, Request::json(Method::POST, "/v1/bindings/wechat", Some(token), json!({}))).await;
+        let reply =
+            self.api.send(&meta, Request::json(Method::POST, "/v1/bindings/wechat", Some(token), json!({}))).await;
         self.after(slot, &reply);
         let binding_id = reply.body["binding_id"].as_str()?.to_owned();
         let authorize_url = url::Url::parse(reply.body["authorize_url"].as_str()?).ok()?;
@@ -484,7 +492,10 @@ impl Client {
         for _ in 0..racers {
             let Some(slot) = self.pick() else { return };
             let known = snapshot(&slot);
-            if ready.iter().any(|(_, k, _, _, _): &(Arc<Mutex<Known>>, Known, String, String, Meta)| k.phone == known.phone) {
+            if ready
+                .iter()
+                .any(|(_, k, _, _, _): &(Arc<Mutex<Known>>, Known, String, String, Meta)| k.phone == known.phone)
+            {
                 continue;
             }
             let Some(token) = known.token.clone() else { continue };
@@ -582,7 +593,15 @@ impl Client {
         self.submit(slot, known, token, op, key, body).await;
     }
 
-    async fn submit(&mut self, slot: &Mutex<Known>, known: &Known, token: &str, op: &'static str, key: String, body: Value) {
+    async fn submit(
+        &mut self,
+        slot: &Mutex<Known>,
+        known: &Known,
+        token: &str,
+        op: &'static str,
+        key: String,
+        body: Value,
+    ) {
         let meta = self.meta(op, &[&known.phone]);
         let started = self.api.history.elapsed_ms();
         let mut request = Request::json(Method::POST, "/v1/withdrawals", Some(token), body.clone());
@@ -615,7 +634,8 @@ impl Client {
         };
         let phone = self.phone_of(account_id).unwrap_or_default();
         let roll = self.rng.random_range(0..100);
-        let approve = roll < 45 || roll >= 80;
+        // 45 % approve, 35 % reject, 20 % both at once.
+        let approve = !(45..80).contains(&roll);
         let reject = roll >= 45;
         let approve_meta = self.meta("operator approve", &[&phone]);
         let reject_meta = self.meta("operator reject", &[&phone]);
@@ -624,7 +644,10 @@ impl Client {
         let api = &self.api;
         let approving = async {
             if approve {
-                Some(api.send(&approve_meta, Request::json(Method::POST, &approve_path, Some(&operator), json!({}))).await)
+                Some(
+                    api.send(&approve_meta, Request::json(Method::POST, &approve_path, Some(&operator), json!({})))
+                        .await,
+                )
             } else {
                 None
             }
@@ -654,7 +677,8 @@ impl Client {
     async fn worker_step(&mut self) {
         let Some(operator) = self.world.operator_token() else { return };
         let meta = self.meta("worker step", &[]);
-        let reply = self.api.send(&meta, Request::json(Method::POST, "/v1/ops/worker/step", Some(&operator), json!({}))).await;
+        let reply =
+            self.api.send(&meta, Request::json(Method::POST, "/v1/ops/worker/step", Some(&operator), json!({}))).await;
         self.operator_after(&reply);
     }
 }

@@ -47,6 +47,15 @@ pub struct Checked {
 }
 
 impl Checked {
+    /// Names the requests that show the violation just found (if one was).
+    fn showing(&mut self, before: usize, seqs: &[u64]) {
+        if self.violations.len() > before
+            && let Some(violation) = self.violations.last_mut()
+        {
+            violation.seqs = seqs.to_vec();
+        }
+    }
+
     fn check(&mut self, invariant: &'static str, holds: bool, detail: impl FnOnce() -> String, phones: &[&str]) {
         *self.checks.entry(invariant).or_default() += 1;
         if !holds {
@@ -513,12 +522,14 @@ fn check_pin_facts(checked: &mut Checked, phone: &str, pins: &[PinFact]) {
     let flush = |group: &mut Vec<(&PinFact, i64)>, checked: &mut Checked| {
         let remaining: BTreeSet<i64> = group.iter().map(|(_, r)| *r).collect();
         let seqs: Vec<u64> = group.iter().map(|(f, _)| f.seq).collect();
+        let before = checked.violations.len();
         checked.check(
             PIN,
             group.len() as i64 <= PIN_ATTEMPTS_MAX && remaining.len() == group.len(),
             || format!("{phone}: {} wrong PIN entries counted without a reset between them, remaining counts {:?} (requests {seqs:?})", group.len(), group.iter().map(|(_, r)| r).collect::<Vec<_>>()),
             &[phone],
         );
+        checked.showing(before, &seqs);
         group.clear();
     };
     for &(fact, remaining) in &wrongs {

@@ -62,11 +62,19 @@ pub fn print(
         if earlier >= DETAILED_MAX || (violation.phones.is_empty() && violation.seqs.is_empty()) {
             continue;
         }
-        let records = if violation.phones.is_empty() {
+        let mut records = if violation.phones.is_empty() {
             history.by_seq(&violation.seqs)
         } else {
             history.about(&violation.phones)
         };
+        // Around the requests that show it: what led to them, and what followed.
+        if let (false, Some(first), Some(last)) =
+            (violation.phones.is_empty(), violation.seqs.iter().min(), violation.seqs.iter().max())
+        {
+            let from = records.iter().position(|r| r.seq >= *first).unwrap_or(0).saturating_sub(HISTORY_MAX / 2);
+            let to = records.iter().position(|r| r.seq > *last).map_or(records.len(), |i| (i + 5).min(records.len()));
+            records = records[from..to].to_vec();
+        }
         let skipped = records.len().saturating_sub(HISTORY_MAX);
         println!(
             "    history of {:?} ({} requests{}):",

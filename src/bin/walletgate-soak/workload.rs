@@ -376,6 +376,10 @@ impl Client {
     /// What a reply to a request with a PIN says of the guard; a right PIN
     /// judged wrong moves the next candidate first.
     fn judge_pin(&self, slot: &Mutex<Known>, reply: &Reply, passed: PinSeen, maybe: PinSeen) -> Option<PinSeen> {
+        if reply.replayed {
+            // A saved reply: the PIN was not judged again.
+            return None;
+        }
         match (reply.status, reply.code()) {
             (Some(422), Some("PIN_INCORRECT")) => {
                 update(slot, |k| {

@@ -85,6 +85,7 @@ export default defineConfig({
           // limits would count the whole suite as one client. Per-account
           // limits and the PIN lock stay as configured.
           WALLETGATE__RATE_LIMITS__LOGIN__PER_IP__BURST: "1000",
+          WALLETGATE__RATE_LIMITS__REGISTER__PER_IP__BURST: "1000",
           WALLETGATE__RATE_LIMITS__SMS__PER_IP__BURST: "1000",
           WALLETGATE__RATE_LIMITS__PIN__PER_IP__BURST: "1000",
         },

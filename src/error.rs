@@ -68,6 +68,8 @@ pub enum ApiError {
     AccountFrozen,
     #[error("the password is incorrect")]
     PasswordIncorrect,
+    #[error("logging in is locked after too many failed attempts")]
+    LoginLocked { locked_until: chrono::DateTime<chrono::Utc> },
     #[error("the payment PIN is incorrect")]
     PinIncorrect { attempts_remaining: u8 },
     #[error("the payment PIN is locked after too many wrong entries")]
@@ -134,6 +136,9 @@ pub enum ApiError {
     StoreUnavailable,
     #[error("too many concurrent changes to this account; retry shortly")]
     StoreBusy,
+    /// Too much expensive work (password hashing) is waiting already.
+    #[error("the server is busy; retry shortly")]
+    ServerBusy,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -159,6 +164,7 @@ impl ApiError {
             ApiError::InsufficientBalance { .. } => "INSUFFICIENT_BALANCE",
             ApiError::AccountFrozen => "ACCOUNT_FROZEN",
             ApiError::PasswordIncorrect => "PASSWORD_INCORRECT",
+            ApiError::LoginLocked { .. } => "LOGIN_LOCKED",
             ApiError::PinIncorrect { .. } => "PIN_INCORRECT",
             ApiError::PinLocked { .. } => "PIN_LOCKED",
             ApiError::PinNotSet => "PIN_NOT_SET",
@@ -192,6 +198,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::StoreUnavailable => "STORE_UNAVAILABLE",
             ApiError::StoreBusy => "STORE_BUSY",
+            ApiError::ServerBusy => "SERVER_BUSY",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -210,7 +217,9 @@ impl ApiError {
                 json!({ "retry_after_secs": retry_after_secs })
             }
             ApiError::PinIncorrect { attempts_remaining } => json!({ "attempts_remaining": attempts_remaining }),
-            ApiError::PinLocked { locked_until } => json!({ "locked_until": locked_until }),
+            ApiError::PinLocked { locked_until } | ApiError::LoginLocked { locked_until } => {
+                json!({ "locked_until": locked_until })
+            }
             ApiError::KycConflict { reason } => json!({ "reason": reason }),
             ApiError::AmountBelowMinimum { minimum } => json!({ "minimum": minimum }),
             ApiError::LimitExceeded { limit, remaining } => json!({ "limit": limit, "remaining": remaining }),
@@ -237,7 +246,9 @@ impl ApiError {
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
-            ApiError::StoreUnavailable | ApiError::StoreBusy | ApiError::WeChatUnavailable => Some(1),
+            ApiError::StoreUnavailable | ApiError::StoreBusy | ApiError::ServerBusy | ApiError::WeChatUnavailable => {
+                Some(1)
+            }
             _ => None,
         }
     }
@@ -256,6 +267,7 @@ impl ResponseError for ApiError {
             ApiError::InsufficientBalance { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::AccountFrozen => StatusCode::LOCKED,
             ApiError::PasswordIncorrect => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::LoginLocked { .. } => StatusCode::LOCKED,
             ApiError::PinIncorrect { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PinLocked { .. } => StatusCode::LOCKED,
             ApiError::PinNotSet => StatusCode::UNPROCESSABLE_ENTITY,
@@ -286,7 +298,7 @@ impl ResponseError for ApiError {
             ApiError::BindingExpired => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::WeChatUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::StoreUnavailable | ApiError::StoreBusy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StoreUnavailable | ApiError::StoreBusy | ApiError::ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

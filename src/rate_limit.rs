@@ -1,10 +1,13 @@
-//! Request-rate limits (governor's GCRA) on the endpoints that guess secrets:
-//! login, SMS codes and PIN entry, each per account (for login, per phone or
-//! email whether it exists or not, so answers never reveal which do) and per
-//! client IP. A refused request costs no password hashing or PIN check.
+//! Request-rate limits (governor's GCRA) on the endpoints that guess secrets
+//! or reveal facts: login, registration (whose 409 says a phone or email is
+//! taken), SMS codes and PIN entry, each per account (for login and
+//! registration, per phone or email whether it exists or not, so answers never
+//! reveal which do) and per client IP. A refused request costs no password
+//! hashing or PIN check.
 //!
 //! These limits live in each process. What must hold across instances — the
-//! payment-PIN lock — is counted in the store instead (see `domain::pin`).
+//! payment-PIN lock and the login lock — is counted in the store instead (see
+//! `domain::pin` and `domain::login_guard`).
 
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -29,6 +32,7 @@ const CHECKS_PER_SIZE_LOOK: usize = 256;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Login,
+    Register,
     SmsCode,
     PinEntry,
 }
@@ -36,6 +40,7 @@ pub enum Action {
 #[derive(Debug)]
 pub struct RateLimits {
     login: Limiters,
+    register: Limiters,
     sms: Limiters,
     pin: Limiters,
 }
@@ -64,6 +69,7 @@ impl RateLimits {
     pub fn new(settings: &RateLimitSettings) -> RateLimits {
         RateLimits {
             login: Limiters::new(settings.login),
+            register: Limiters::new(settings.register),
             sms: Limiters::new(settings.sms),
             pin: Limiters::new(settings.pin),
         }
@@ -74,6 +80,7 @@ impl RateLimits {
     pub fn check(&self, action: Action, account_key: &str, ip: Option<IpAddr>) -> Result<(), ApiError> {
         let limiters = match action {
             Action::Login => &self.login,
+            Action::Register => &self.register,
             Action::SmsCode => &self.sms,
             Action::PinEntry => &self.pin,
         };
@@ -127,7 +134,7 @@ mod tests {
             per_account: RateLimit { burst: per_account, per_minute: 6 },
             per_ip: RateLimit { burst: per_ip, per_minute: 6 },
         };
-        RateLimits::new(&RateLimitSettings { login: pair, sms: pair, pin: pair })
+        RateLimits::new(&RateLimitSettings { login: pair, register: pair, sms: pair, pin: pair })
     }
 
     #[test]

@@ -13,7 +13,9 @@ use serde::Deserialize;
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 const DEV_JWT_SECRET: &str = "walletgate-local-development-jwt-secret-change-me";
 const DEV_PIN_PEPPER: &str = "walletgate-local-development-pin-pepper-change-me";
+const DEV_WEBHOOK_SECRET: &str = "walletgate-local-development-webhook-secret";
 const SECRET_BYTES_MIN: usize = 32;
+const LOCK_SECS_MAX: u64 = 366 * 24 * 3600;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -28,7 +30,8 @@ pub struct Settings {
     pub wechat: WeChatSettings,
     pub mock_wechat: MockWeChatSettings,
     pub sms: SmsSettings,
-    pub pin: PinSettings,
+    pub pin: LockoutSettings,
+    pub login_lock: LockoutSettings,
     pub kyc: KycSettings,
     pub withdrawals: WithdrawalSettings,
     pub worker: WorkerSettings,
@@ -93,6 +96,10 @@ pub struct AuthSettings {
     pub issuer: String,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
+    /// Password hashes (argon2id, 19 MiB each) computed at once; 0: one per core.
+    pub password_hashing_concurrency: usize,
+    /// Longest wait for a hashing turn before 503 `SERVER_BUSY`.
+    pub password_hashing_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,6 +153,8 @@ pub struct SmsSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct RateLimitSettings {
     pub login: RateLimitPair,
+    /// Per phone or email asked for, and per client IP.
+    pub register: RateLimitPair,
     pub sms: RateLimitPair,
     pub pin: RateLimitPair,
 }
@@ -209,13 +218,24 @@ pub struct KycSettings {
     pub auto_approve_after_secs: u64,
 }
 
-/// Wrong payment-PIN entries and the locks they lead to.
+/// Wrong answers (payment-PIN entries, login passwords) and the locks they lead to.
 #[derive(Debug, Clone, Deserialize)]
-pub struct PinSettings {
+pub struct LockoutSettings {
     pub attempts_max: u8,
     pub lock_secs: u64,
     pub lock_growth: u32,
     pub lock_max_secs: u64,
+}
+
+impl LockoutSettings {
+    pub fn policy(&self) -> crate::domain::lockout::LockoutPolicy {
+        crate::domain::lockout::LockoutPolicy {
+            attempts_max: self.attempts_max,
+            lock: chrono::Duration::seconds(self.lock_secs.min(i64::MAX as u64 / 1000) as i64),
+            lock_growth: self.lock_growth,
+            lock_max: chrono::Duration::seconds(self.lock_max_secs.min(i64::MAX as u64 / 1000) as i64),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -327,10 +347,13 @@ impl Settings {
         for (name, secret, dev_value) in [
             ("auth.jwt_secret", &self.auth.jwt_secret, DEV_JWT_SECRET),
             ("auth.pin_pepper", &self.auth.pin_pepper, DEV_PIN_PEPPER),
+            ("webhooks.secret", &self.webhooks.secret, DEV_WEBHOOK_SECRET),
         ] {
-            if secret.expose_secret().len() < SECRET_BYTES_MIN {
+            // The webhook secret's length matters only once a URL is set (below).
+            if name != "webhooks.secret" && secret.expose_secret().len() < SECRET_BYTES_MIN {
                 problems.push(format!("{name} must be at least {SECRET_BYTES_MIN} bytes"));
             }
+            // Published in this repository: anyone could sign as this deployment.
             if production && secret.expose_secret() == dev_value {
                 problems.push(format!("{name} still has its development value; set it from the environment"));
             }
@@ -338,8 +361,12 @@ impl Settings {
         if self.auth.access_token_ttl_secs == 0 || self.auth.refresh_token_ttl_secs == 0 {
             problems.push("auth token lifetimes must be positive".into());
         }
+        if self.auth.password_hashing_wait_ms == 0 {
+            problems.push("auth.password_hashing_wait_ms must be at least 1".into());
+        }
         let limits = &self.rate_limits;
-        for (name, pair) in [("login", limits.login), ("sms", limits.sms), ("pin", limits.pin)] {
+        let named = [("login", limits.login), ("register", limits.register), ("sms", limits.sms), ("pin", limits.pin)];
+        for (name, pair) in named {
             for (scope, limit) in [("per_account", pair.per_account), ("per_ip", pair.per_ip)] {
                 if limit.burst == 0 || limit.per_minute == 0 {
                     problems.push(format!("rate_limits.{name}.{scope}: burst and per_minute must be at least 1"));
@@ -349,11 +376,16 @@ impl Settings {
         if let Err(problem) = crate::services::withdrawals::WithdrawalPolicy::from_settings(&self.withdrawals) {
             problems.push(problem);
         }
-        if self.pin.attempts_max == 0 || self.pin.lock_secs == 0 || self.pin.lock_growth == 0 {
-            problems.push("pin.attempts_max, lock_secs and lock_growth must be at least 1".into());
-        }
-        if self.pin.lock_max_secs < self.pin.lock_secs {
-            problems.push("pin.lock_max_secs must be at least pin.lock_secs".into());
+        for (name, lockout) in [("pin", &self.pin), ("login_lock", &self.login_lock)] {
+            if lockout.attempts_max == 0 || lockout.lock_secs == 0 || lockout.lock_growth == 0 {
+                problems.push(format!("{name}.attempts_max, lock_secs and lock_growth must be at least 1"));
+            }
+            if lockout.lock_max_secs < lockout.lock_secs {
+                problems.push(format!("{name}.lock_max_secs must be at least {name}.lock_secs"));
+            }
+            if lockout.lock_max_secs > LOCK_SECS_MAX {
+                problems.push(format!("{name}.lock_max_secs must be at most {LOCK_SECS_MAX} (a year)"));
+            }
         }
         if self.wechat.client == WeChatClientKind::Builtin && !self.mock_wechat.enabled {
             problems.push("wechat.client = \"builtin\" needs mock_wechat.enabled = true".into());
@@ -436,6 +468,21 @@ mod tests {
         let settings = Settings::load(&overrides()).unwrap();
         let printed = format!("{settings:?}");
         assert!(!printed.contains(DEV_JWT_SECRET) && !printed.contains(DEV_PIN_PEPPER));
+    }
+
+    #[test]
+    fn production_refuses_the_development_webhook_secret() {
+        let mut settings = Settings::load(&overrides()).unwrap();
+        settings.environment = "production".into();
+        settings.auth.jwt_secret = SecretString::from("a production jwt secret of 32+ bytes, from env");
+        settings.auth.pin_pepper = SecretString::from("a production pin pepper of 32+ bytes, from env");
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("webhooks.secret still has its development value"), "{error}");
+        assert!(!error.contains("auth."), "only the webhook secret is left: {error}");
+        settings.webhooks.secret = SecretString::from("a production webhook secret, 32+ bytes, from env");
+        assert!(settings.validate().is_ok());
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("production webhook secret"));
     }
 
     #[test]

@@ -13,8 +13,8 @@ use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::TokenIssuer;
+use crate::auth::password::PasswordHashing;
 use crate::clock::SharedClock;
-use crate::domain::pin::PinPolicy;
 use crate::providers::payouts::SharedPayouts;
 use crate::providers::sms::MockSmsOutbox;
 use crate::providers::webhooks::WebhookSender;
@@ -89,6 +89,10 @@ impl Application {
             store,
             clock,
             tokens: Arc::new(TokenIssuer::new(&settings.auth)),
+            passwords: PasswordHashing::new(
+                settings.auth.password_hashing_concurrency,
+                Duration::from_millis(settings.auth.password_hashing_wait_ms),
+            ),
             rate_limits: Arc::new(RateLimits::new(&settings.rate_limits)),
             commit_attempts_max: settings.store.commit_attempts_max,
             bindings: binding_policy(&settings.wechat, mock_wechat.clone(), &public_base_url)?,
@@ -98,12 +102,8 @@ impl Application {
                 code_ttl: chrono::Duration::seconds(settings.sms.code_ttl_secs as i64),
                 attempts_max: settings.sms.code_attempts_max,
             },
-            pin_policy: PinPolicy {
-                attempts_max: settings.pin.attempts_max,
-                lock: chrono::Duration::seconds(settings.pin.lock_secs as i64),
-                lock_growth: settings.pin.lock_growth,
-                lock_max: chrono::Duration::seconds(settings.pin.lock_max_secs as i64),
-            },
+            pin_policy: settings.pin.policy(),
+            login_policy: settings.login_lock.policy(),
             withdrawals: WithdrawalPolicy::from_settings(&settings.withdrawals).map_err(anyhow::Error::msg)?,
             settlement: settlement_policy(&settings.worker, mock_wechat.clone()),
             webhooks: webhook_policy(&settings.webhooks)?,

@@ -1,9 +1,21 @@
 //! Access and refresh tokens.
 //!
-//! Access tokens are HS256 JWTs with `sub`, `role`, `iss`, `iat`, `exp` and
-//! `jti`. Only HS256 is accepted (so `alg: none` and algorithm swaps fail), and
+//! Access tokens are HS256 JWTs with `sub`, `role`, `iss`, `iat`, `exp`, `jti`
+//! and `gen`. Only HS256 is accepted (so `alg: none` and algorithm swaps fail), and
 //! expiry is checked against the injectable clock rather than jsonwebtoken's
 //! own reading of system time, so tests can expire a token by moving the clock.
+//!
+//! A signature proves only that we issued the claims, not that they still
+//! hold. Where it matters the account is loaded and has the last word: its
+//! role on operator routes (`auth::Operator`), and on those routes and every
+//! money-moving call its existence and its revocation watermark
+//! (`Account::token_generation`). Revoking (a reused refresh token, below)
+//! raises the watermark; `gen` is the watermark a token was issued at, and a
+//! token below the current one is refused. A counter rather than a time: `iat`
+//! has whole seconds, so a time watermark could not tell a token issued just
+//! before a revocation from one issued just after it in the same second; a
+//! generation can, and needs no clock at all. Tokens issued before `gen`
+//! existed read as generation 0.
 //!
 //! Refresh tokens are random opaque strings; only their SHA-256 is stored.
 //! Each is single-use: refreshing consumes it and issues a new one in the same
@@ -12,7 +24,8 @@
 //!
 //! A client sends the same access token with every request, so an issuer
 //! remembers the tokens it has verified, by their exact text: a repeat skips
-//! the signature check and claim parsing, never the expiry check.
+//! the signature check and claim parsing, never the expiry check, and never
+//! the account checks above (they are made on the principal, after this).
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -25,7 +38,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::domain::account::{AccountId, Role};
+use crate::domain::account::{Account, AccountId, Role};
 use crate::settings::AuthSettings;
 
 const REFRESH_TOKEN_BYTES: usize = 32;
@@ -81,6 +94,9 @@ struct AccessClaims {
     iat: i64,
     exp: i64,
     jti: String,
+    /// The account's `token_generation` when issued.
+    #[serde(default, rename = "gen")]
+    generation: u32,
 }
 
 /// Who a verified access token speaks for.
@@ -88,6 +104,15 @@ struct AccessClaims {
 pub struct Principal {
     pub account_id: AccountId,
     pub role: Role,
+    /// The account's revocation watermark when the token was issued.
+    pub generation: u32,
+}
+
+impl Principal {
+    /// Whom a token issued now for `account` names.
+    pub fn of(account: &Account) -> Principal {
+        Principal { account_id: account.id.clone(), role: account.role, generation: account.token_generation }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,10 +157,11 @@ impl TokenIssuer {
         }
     }
 
-    pub fn issue_access(&self, account_id: &AccountId, role: Role, now: DateTime<Utc>) -> anyhow::Result<String> {
+    pub fn issue_access(&self, principal: &Principal, now: DateTime<Utc>) -> anyhow::Result<String> {
         let claims = AccessClaims {
-            sub: account_id.to_string(),
-            role,
+            sub: principal.account_id.to_string(),
+            role: principal.role,
+            generation: principal.generation,
             iss: self.issuer.clone(),
             iat: now.timestamp(),
             exp: now.timestamp() + self.access_ttl_secs as i64,
@@ -165,7 +191,7 @@ impl TokenIssuer {
             .map_err(|_| TokenError::Invalid)?
             .claims;
         let account_id = AccountId::parse(&claims.sub).ok_or(TokenError::Invalid)?;
-        Ok((Principal { account_id, role: claims.role }, claims.exp))
+        Ok((Principal { account_id, role: claims.role, generation: claims.generation }, claims.exp))
     }
 }
 
@@ -199,20 +225,22 @@ mod tests {
             issuer: "walletgate".into(),
             access_token_ttl_secs: 900,
             refresh_token_ttl_secs: 3600,
+            password_hashing_concurrency: 1,
+            password_hashing_wait_ms: 1000,
         })
     }
 
-    fn alice() -> AccountId {
-        AccountId::parse("acc_demo_alice").unwrap()
+    fn alice() -> Principal {
+        Principal { account_id: AccountId::parse("acc_demo_alice").unwrap(), role: Role::User, generation: 0 }
     }
 
     #[test]
     fn a_token_verifies_until_it_expires() {
         let tokens = issuer();
         let now = Utc::now();
-        let token = tokens.issue_access(&alice(), Role::User, now).unwrap();
+        let token = tokens.issue_access(&alice(), now).unwrap();
         let principal = tokens.verify_access(&token, now + chrono::Duration::seconds(899)).unwrap();
-        assert_eq!(principal, Principal { account_id: alice(), role: Role::User });
+        assert_eq!(principal, alice());
         assert_eq!(tokens.verify_access(&token, now + chrono::Duration::seconds(900)), Err(TokenError::Expired));
     }
 
@@ -220,7 +248,7 @@ mod tests {
     fn tampered_and_unsigned_tokens_are_refused() {
         let tokens = issuer();
         let now = Utc::now();
-        let token = tokens.issue_access(&alice(), Role::User, now).unwrap();
+        let token = tokens.issue_access(&alice(), now).unwrap();
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         // alg none, same claims, no signature
         let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
@@ -235,9 +263,9 @@ mod tests {
     fn a_remembered_token_still_expires_and_stays_bound_to_its_key() {
         let tokens = issuer();
         let now = Utc::now();
-        let token = tokens.issue_access(&alice(), Role::User, now).unwrap();
+        let token = tokens.issue_access(&alice(), now).unwrap();
         for _ in 0..2 {
-            assert_eq!(tokens.verify_access(&token, now).unwrap().account_id, alice());
+            assert_eq!(tokens.verify_access(&token, now).unwrap(), alice());
         }
         assert_eq!(tokens.verify_access(&token, now + chrono::Duration::seconds(900)), Err(TokenError::Expired));
         let other_key = issuer_with_secret("another secret, another signing key, 32+ bytes");
@@ -252,7 +280,7 @@ mod tests {
         let tokens = issuer();
         let now = Utc::now();
         let issued: Vec<String> = (0..VERIFIED_TOKEN_SHARDS * VERIFIED_TOKENS_PER_SHARD + 100)
-            .map(|_| tokens.issue_access(&alice(), Role::User, now).unwrap())
+            .map(|_| tokens.issue_access(&alice(), now).unwrap())
             .collect();
         for token in &issued {
             assert!(tokens.verify_access(token, now).is_ok());

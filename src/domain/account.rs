@@ -11,6 +11,7 @@ use super::credentials::Login;
 use super::kyc::KycRequest;
 use super::ledger::{EntryKind, JournalEntry, LedgerBalances, LedgerError, Leg};
 use super::limits::WithdrawalUsage;
+use super::lockout::AttemptGuard;
 use super::money::Money;
 use super::pin::{PinGuard, PinRecord};
 use super::sms::SmsChallenge;
@@ -109,6 +110,14 @@ pub struct Account {
     /// number verifies one account only, so per account is per identity.
     #[serde(default)]
     pub fee_quota_used: Money,
+    /// The revocation watermark of access tokens: each carries the generation
+    /// it was issued at, and one issued before the latest revocation (a lower
+    /// generation) is refused wherever the account is loaded to be acted on.
+    #[serde(default)]
+    pub token_generation: u32,
+    /// Failed logins in a row and the login lock (see `login_guard`).
+    #[serde(default)]
+    pub login_guard: AttemptGuard,
 }
 
 /// What a posting needs besides its legs.
@@ -146,7 +155,19 @@ impl Account {
             kyc_requests: Vec::new(),
             withdrawal_usage: WithdrawalUsage::default(),
             fee_quota_used: Money::ZERO,
+            token_generation: 0,
+            login_guard: AttemptGuard::default(),
         }
+    }
+
+    /// Whether an access token issued at `generation` still speaks for this account.
+    pub fn honours_tokens_of(&self, generation: u32) -> bool {
+        generation >= self.token_generation
+    }
+
+    /// Every access token issued so far stops being honoured; the next ones are.
+    pub fn revoke_tokens(&mut self) {
+        self.token_generation = self.token_generation.saturating_add(1);
     }
 
     /// Applies a balanced posting to this partition and returns the journal
@@ -232,6 +253,15 @@ mod tests {
         };
         assert!(account.post(overdraw, DateTime::<Utc>::UNIX_EPOCH).is_err());
         assert_eq!(account.journal_len, 0);
+    }
+
+    #[test]
+    fn revoking_tokens_refuses_the_earlier_ones_only() {
+        let mut account = alice();
+        assert!(account.honours_tokens_of(0));
+        account.revoke_tokens();
+        assert!(!account.honours_tokens_of(0), "issued before the revocation");
+        assert!(account.honours_tokens_of(account.token_generation), "issued after it, even in the same second");
     }
 
     #[test]

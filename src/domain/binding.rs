@@ -231,6 +231,25 @@ impl Account {
         Ok(())
     }
 
+    /// Whether binding `id` can never go active with `openid` any more, so
+    /// its claim on the openid may be taken over: it ended, was pruned, or
+    /// holds another openid. One still in progress but past its deadline is
+    /// ended here (as expired), so that once this is committed no
+    /// confirmation decided on an older version can activate it.
+    pub fn give_up_openid_claim(&mut self, id: &BindingId, openid: &str, now: DateTime<Utc>) -> bool {
+        let Some(binding) = self.binding(id) else { return true };
+        let holds_openid = binding.destination.as_ref().is_some_and(|d| d.openid == openid);
+        match binding.status_at(now) {
+            _ if !holds_openid => true,
+            (BindingStatus::Active, _) => false,
+            (status, _) if binding.status.is_in_progress() && status == BindingStatus::Failed => {
+                self.fail_binding(id, BindingFailure::Expired, now);
+                true
+            }
+            (status, _) => !status.is_in_progress(),
+        }
+    }
+
     /// Ends an attempt in progress; a no-op for one that already ended.
     pub fn fail_binding(&mut self, id: &BindingId, failure: BindingFailure, now: DateTime<Utc>) {
         if let Some(binding) = self.bindings.iter_mut().find(|b| &b.id == id && b.status.is_in_progress()) {
@@ -309,6 +328,35 @@ mod tests {
         account.authorize_binding(&id, destination(), now(), Duration::minutes(10)).unwrap();
         account.activate_binding(&id, now()).unwrap();
         id
+    }
+
+    #[test]
+    fn an_openid_claim_is_given_up_only_by_a_binding_that_can_never_activate_with_it() {
+        let openid = destination().openid;
+        let mut account = account();
+        let pending = account.start_binding(now(), Duration::minutes(10)).unwrap();
+        account.authorize_binding(&pending, destination(), now(), Duration::minutes(5)).unwrap();
+        // Waiting for its SMS code, within its deadline: it may still activate.
+        assert!(!account.give_up_openid_claim(&pending, &openid, now() + Duration::minutes(4)));
+        assert_eq!(account.binding(&pending).unwrap().status, BindingStatus::PendingConfirmation);
+        // A claim on another openid is not this binding's.
+        assert!(account.give_up_openid_claim(&pending, "another-openid", now()));
+        // Past its deadline it is ended, so a late confirmation cannot land.
+        assert!(account.give_up_openid_claim(&pending, &openid, now() + Duration::minutes(5)));
+        assert_eq!(account.binding(&pending).unwrap().status, BindingStatus::Failed);
+        assert_eq!(
+            account.activate_binding(&pending, now()),
+            Err(BindingError::WrongStatus {
+                status: BindingStatus::Failed,
+                expected: BindingStatus::PendingConfirmation
+            })
+        );
+
+        let active = bound(&mut account);
+        assert!(!account.give_up_openid_claim(&active, &openid, now() + Duration::days(400)));
+        account.unbind(&active, now()).unwrap();
+        assert!(account.give_up_openid_claim(&active, &openid, now()));
+        assert!(account.give_up_openid_claim(&BindingId::generate(), &openid, now()), "a pruned binding");
     }
 
     #[test]

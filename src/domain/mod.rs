@@ -9,6 +9,8 @@ pub mod identity;
 pub mod kyc;
 pub mod ledger;
 pub mod limits;
+pub mod lockout;
+pub mod login_guard;
 pub mod money;
 pub mod pin;
 pub mod sms;

@@ -4,14 +4,16 @@
 //! counted on the account record (so every gateway instance sees the same
 //! count, committed atomically); after `attempts_max` in a row the PIN locks,
 //! and each lock that follows another without a correct entry in between lasts
-//! longer, up to a cap. While locked even the right PIN is refused. The PIN
-//! itself is never here: only a keyed digest and its salt (see `auth::pin`).
+//! longer, up to a cap. While locked even the right PIN is refused (the guard
+//! itself is `lockout`, shared with the login lock). The PIN itself is never
+//! here: only a keyed digest and its salt (see `auth::pin`).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use super::account::Account;
+use super::lockout::{Attempt, AttemptGuard, LockoutPolicy};
 
 pub const PIN_DIGITS: usize = 6;
 
@@ -71,29 +73,7 @@ fn is_trivial(digits: &[u8]) -> bool {
 }
 
 /// How wrong entries are punished.
-#[derive(Debug, Clone, Copy)]
-pub struct PinPolicy {
-    pub attempts_max: u8,
-    pub lock: Duration,
-    /// Each further lock lasts this many times the previous one…
-    pub lock_growth: u32,
-    /// …but never longer than this.
-    pub lock_max: Duration,
-}
-
-impl PinPolicy {
-    /// The length of the `nth` lock in a row (0-based).
-    pub fn lock_length(&self, nth: u32) -> Duration {
-        let mut length = self.lock;
-        for _ in 0..nth {
-            length = length * self.lock_growth as i32;
-            if length >= self.lock_max {
-                return self.lock_max;
-            }
-        }
-        length.min(self.lock_max)
-    }
-}
+pub type PinPolicy = LockoutPolicy;
 
 /// The stored PIN: a keyed digest of salt + PIN, and the salt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,13 +87,7 @@ pub struct PinRecord {
 }
 
 /// Wrong-entry bookkeeping, kept with the account.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PinGuard {
-    pub consecutive_failures: u8,
-    pub locked_until: Option<DateTime<Utc>>,
-    /// Locks since the last correct entry; makes the next lock longer.
-    pub locks_in_a_row: u32,
-}
+pub type PinGuard = AttemptGuard;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PinVerdict {
@@ -125,14 +99,11 @@ pub enum PinVerdict {
 
 impl Account {
     pub fn pin_locked_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.pin_guard.locked_until.filter(|until| *until > now)
+        self.pin_guard.locked_until(now)
     }
 
     pub fn pin_attempts_remaining(&self, policy: &PinPolicy, now: DateTime<Utc>) -> u8 {
-        if self.pin_locked_until(now).is_some() {
-            return 0;
-        }
-        policy.attempts_max.saturating_sub(self.pin_guard.consecutive_failures)
+        self.pin_guard.attempts_remaining(policy, now)
     }
 
     /// Checks a PIN entry. `digest_of` computes the digest of the entered PIN
@@ -145,25 +116,12 @@ impl Account {
         now: DateTime<Utc>,
     ) -> PinVerdict {
         let Some(record) = &self.pin else { return PinVerdict::NotSet };
-        if let Some(until) = self.pin_locked_until(now) {
-            return PinVerdict::Locked { until };
+        let is_right = || bool::from(digest_of(&record.salt).as_bytes().ct_eq(record.digest.as_bytes()));
+        match self.pin_guard.judge(is_right, policy, now) {
+            Attempt::Accepted => PinVerdict::Accepted,
+            Attempt::Incorrect { attempts_remaining } => PinVerdict::Incorrect { attempts_remaining },
+            Attempt::Locked { until } => PinVerdict::Locked { until },
         }
-        let presented = digest_of(&record.salt);
-        if bool::from(presented.as_bytes().ct_eq(record.digest.as_bytes())) {
-            self.pin_guard = PinGuard::default();
-            return PinVerdict::Accepted;
-        }
-        let guard = &mut self.pin_guard;
-        guard.locked_until = None;
-        guard.consecutive_failures = guard.consecutive_failures.saturating_add(1);
-        if guard.consecutive_failures < policy.attempts_max {
-            return PinVerdict::Incorrect { attempts_remaining: policy.attempts_max - guard.consecutive_failures };
-        }
-        let until = now + policy.lock_length(guard.locks_in_a_row);
-        guard.locked_until = Some(until);
-        guard.locks_in_a_row = guard.locks_in_a_row.saturating_add(1);
-        guard.consecutive_failures = 0;
-        PinVerdict::Locked { until }
     }
 
     /// Sets (or, after SMS and identity checks, resets) the PIN; a reset also lifts any lock.
@@ -178,6 +136,7 @@ impl Account {
 mod tests {
     use super::*;
     use crate::domain::account::fixtures::{alice, now};
+    use chrono::Duration;
     use proptest::prelude::*;
 
     fn policy() -> PinPolicy {

@@ -47,7 +47,8 @@ pub struct RefreshRequest {
 /// Register an account
 ///
 /// Opens a new L0 account with a zero balance for exactly one of `phone` or
-/// `email`. Log in afterwards to get tokens.
+/// `email`. Log in afterwards to get tokens. Rate-limited per phone or email
+/// and per IP address (a 409 tells whether a login is taken).
 #[utoipa::path(
     post,
     path = "/v1/auth/register",
@@ -59,15 +60,20 @@ pub struct RefreshRequest {
             a malformed phone or email, a password outside 8–128 characters, an unknown field.", body = ErrorBody),
         (status = 409, description = "`ALREADY_REGISTERED`: an account with this phone or email exists.", body = ErrorBody),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many registrations for this \
+            login or from this address.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`, `SERVER_BUSY` (too many password hashes \
+            waiting); retry after `Retry-After` seconds.", body = ErrorBody),
     )
 )]
 pub async fn register(
     services: web::Data<Services>,
+    ip: ClientIp,
     ApiJson(request): ApiJson<CredentialsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let login = request.login()?;
     let password = Password::parse(request.password)?;
+    services.rate_limits.check(Action::Register, &login.index_key(), ip.0)?;
     let account = services.register(login, password).await?;
     Ok(HttpResponse::Created().json(ProfileView::of(&account, services.now(), &services.pin_policy)))
 }
@@ -76,7 +82,10 @@ pub async fn register(
 ///
 /// Exchanges a phone or email and password for an access token (a JWT for
 /// `Authorization: Bearer`) and a refresh token. A wrong password and an
-/// unknown login get the same 401. Rate-limited per login and per IP address.
+/// unknown login get the same 401. Rate-limited per login and per IP address;
+/// the fifth failure in a row locks the login (15 minutes, doubling with each
+/// further lock, at most 24 hours), across every gateway instance, and while
+/// locked even the right password is refused with 423.
 #[utoipa::path(
     post,
     path = "/v1/auth/login",
@@ -88,9 +97,12 @@ pub async fn register(
             a malformed phone or email, an unknown field.", body = ErrorBody),
         (status = 401, description = "`UNAUTHENTICATED`: wrong login or password.", body = ErrorBody),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
+        (status = 423, description = "`LOGIN_LOCKED` (`details.locked_until`): too many failed logins in a row; \
+            unknown logins answer alike.", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many attempts for this login \
             or from this address.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`, `SERVER_BUSY` (too many password hashes \
+            waiting); retry after `Retry-After` seconds.", body = ErrorBody),
     )
 )]
 pub async fn login(

@@ -281,7 +281,7 @@ pub async fn confirm(
     if !is_sms_code(&request.sms_code) {
         return Err(ApiError::validation("sms_code", "must be the 6-digit code from the SMS"));
     }
-    let binding = services.confirm_wechat_binding(user.account_id(), &id, &request.sms_code).await?;
+    let binding = services.confirm_wechat_binding(&user.0, &id, &request.sms_code).await?;
     Ok(HttpResponse::Ok().json(BindingView::of(&binding, services.now())))
 }
 
@@ -369,7 +369,7 @@ pub async fn unbind(
     let id = binding_id(&path)?;
     let pin = entered_pin("pin", &request.pin)?;
     services.rate_limits.check(Action::PinEntry, user.account_id().as_str(), ip.0)?;
-    let binding = services.unbind_wechat(user.account_id(), &id, pin).await?;
+    let binding = services.unbind_wechat(&user.0, &id, pin).await?;
     Ok(HttpResponse::Ok().json(BindingView::of(&binding, services.now())))
 }
 

@@ -1,5 +1,7 @@
 //! `/v1/ops`: operator-only endpoints. Every handler takes the `Operator`
-//! extractor, so a user token gets 403 before anything else runs.
+//! extractor, so before anything else runs a user token gets 403, and so does
+//! a token claiming operator for an account whose stored role is not; a token
+//! whose account does not exist or has revoked it gets 401.
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};

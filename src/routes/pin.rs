@@ -166,14 +166,14 @@ pub async fn set_pin(
             if !is_sms_code(code) {
                 return Err(ApiError::validation("sms_code", "must be the 6-digit code from the SMS"));
             }
-            services.set_pin_with_sms(user.account_id(), pin, code).await?;
+            services.set_pin_with_sms(&user.0, pin, code).await?;
         }
         (None, Some(old)) => {
             let old = entered_pin("old_pin", old)?;
             if old.expose() == pin.expose() {
                 return Err(ApiError::validation("pin", "must differ from the old PIN"));
             }
-            services.change_pin(user.account_id(), old, pin).await?;
+            services.change_pin(&user.0, old, pin).await?;
         }
         _ => return Err(ApiError::validation("sms_code", "give either sms_code (set or reset) or old_pin (change)")),
     }

@@ -284,7 +284,7 @@ pub async fn submit(
     let fingerprint = keyed_digest(&services.sms.pepper, &["withdrawal_request"], &request_text);
     let submission = WithdrawalRequest { amount: body.amount, binding_id, pin, quote_id: body.quote_id };
     let view = |withdrawal: &Withdrawal| to_raw_value(&WithdrawalView::of(withdrawal)).map_err(ApiError::internal);
-    let reply = services.submit_withdrawal(user.account_id(), &key, &fingerprint, submission, view).await?;
+    let reply = services.submit_withdrawal(&user.0, &key, &fingerprint, submission, view).await?;
     let status = StatusCode::from_u16(reply.status).map_err(ApiError::internal)?;
     let mut response = HttpResponse::build(status);
     if reply.replayed {

@@ -1,5 +1,16 @@
 //! Registration, login, token refresh and the profile: the account's life
 //! outside of money.
+//!
+//! Failed logins are counted on the account (see `domain::login_guard`);
+//! those of a login nobody registered in an expiring store entry of their
+//! own, so that both answer alike, lock included.
+//!
+//! A consumed refresh token presented again is taken for theft: its family is
+//! revoked, and so is every access token the account holds (its revocation
+//! watermark is raised, see `auth::tokens`), so a thief's access token dies
+//! with the family instead of living out its 15 minutes. Other refresh-token
+//! families (other devices) keep working and get access tokens of the new
+//! generation.
 
 use std::time::Duration;
 
@@ -8,15 +19,21 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Services;
+use crate::auth::Principal;
 use crate::auth::password;
 use crate::auth::tokens::{new_refresh_token, refresh_token_digest};
 use crate::domain::account::{Account, AccountId, PasswordHash, Role, VerificationLevel};
 use crate::domain::credentials::{Login, Password};
+use crate::domain::lockout::AttemptGuard;
+use crate::domain::login_guard::LoginVerdict;
 use crate::error::ApiError;
 use crate::store::StoreError;
 
 /// How long a consumed refresh token is remembered, to spot its reuse.
 const USED_REFRESH_MEMORY_SECS: u64 = 7 * 24 * 3600;
+/// The least time failed logins of an unknown login are remembered (the
+/// longest lock, when that is longer).
+const UNKNOWN_LOGIN_MEMORY_SECS: u64 = 24 * 3600;
 
 /// What a login or refresh returns: a short-lived access token (a JWT, sent
 /// as `Authorization: Bearer …`) and a single-use refresh token.
@@ -57,11 +74,20 @@ fn revoked_family_key(family: &str) -> String {
     format!("refresh_family_revoked:{family}")
 }
 
+fn unknown_login_guard_key(login: &Login) -> String {
+    format!("login_guard:{}", login.index_key())
+}
+
+fn login_refused() -> ApiError {
+    ApiError::Unauthenticated("wrong login or password".into())
+}
+
 fn refresh_refused() -> ApiError {
     ApiError::Unauthenticated("the refresh token is invalid, expired or already used; log in again".into())
 }
 
-/// Hashing is CPU-heavy: keep it off the HTTP workers.
+/// Hashing is CPU-heavy: keep it off the HTTP workers. Unbounded: for seeding
+/// at startup; requests go through `Services::passwords`, which bounds it.
 pub async fn hash_password(password: Password) -> Result<PasswordHash, ApiError> {
     tokio::task::spawn_blocking(move || password::hash(&password))
         .await
@@ -71,7 +97,7 @@ pub async fn hash_password(password: Password) -> Result<PasswordHash, ApiError>
 
 impl Services {
     pub async fn register(&self, login: Login, password: Password) -> Result<Account, ApiError> {
-        let password_hash = hash_password(password).await?;
+        let password_hash = self.passwords.hash(password).await?;
         let account =
             Account::open(AccountId::generate(), Role::User, login, password_hash, VerificationLevel::L0, self.now());
         match self.store.create_account(&account, &[]).await {
@@ -82,26 +108,54 @@ impl Services {
     }
 
     pub async fn login(&self, login: Login, password: String) -> Result<TokenPair, ApiError> {
-        let refused = || ApiError::Unauthenticated("wrong login or password".into());
         let account = match self.store.account_id_by_login(&login.index_key()).await? {
             Some(id) => self.store.load_account(&id).await?.map(|v| v.value),
             None => None,
         };
         let Some(account) = account else {
-            tokio::task::spawn_blocking(move || password::burn_equivalent_time(&password))
-                .await
-                .map_err(ApiError::internal)?;
-            return Err(refused());
+            return Err(self.refuse_unknown_login(&login, password).await?);
         };
-        let stored = account.password_hash.clone();
-        let matches = tokio::task::spawn_blocking(move || password::verify(&password, &stored))
-            .await
-            .map_err(ApiError::internal)?;
-        if !matches {
-            return Err(refused());
+        // Locked: refused without spending a hash on the password.
+        if let Some(until) = account.login_locked_until(self.now()) {
+            return Err(ApiError::LoginLocked { locked_until: until });
         }
-        let family = uuid::Uuid::new_v4().simple().to_string();
-        self.issue_tokens(&account, family).await
+        let matches = self.passwords.verify(password, account.password_hash.clone()).await?;
+        let (verdict, account) = self
+            .update_account(&account.id, |account, now| {
+                Ok((account.attempt_login(matches, &self.login_policy, now), Vec::new()))
+            })
+            .await?;
+        match verdict {
+            LoginVerdict::Accepted => {
+                let family = uuid::Uuid::new_v4().simple().to_string();
+                self.issue_tokens(&account, family).await
+            }
+            LoginVerdict::Refused => Err(login_refused()),
+            LoginVerdict::Locked { until } => Err(ApiError::LoginLocked { locked_until: until }),
+        }
+    }
+
+    /// The answer to a login nobody registered: what a wrong password would
+    /// get, after as long, counted and locked the same way. Its guard is
+    /// read and written without compare-and-set: there is no account to
+    /// protect, and a lost count under concurrency only errs towards fewer locks.
+    async fn refuse_unknown_login(&self, login: &Login, password: String) -> Result<ApiError, ApiError> {
+        let key = unknown_login_guard_key(login);
+        let stored = self.store.get_ephemeral(&key).await?;
+        let mut guard: AttemptGuard = stored.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default();
+        if let Some(until) = guard.locked_until(self.now()) {
+            return Ok(ApiError::LoginLocked { locked_until: until });
+        }
+        self.passwords.burn_equivalent_time(password).await?;
+        let verdict = LoginVerdict::from(guard.judge(|| false, &self.login_policy, self.now()));
+        let text = serde_json::to_string(&guard).map_err(ApiError::internal)?;
+        let kept_for =
+            self.login_policy.lock_max.to_std().unwrap_or_default().max(Duration::from_secs(UNKNOWN_LOGIN_MEMORY_SECS));
+        self.store.put_ephemeral(&key, &text, kept_for).await?;
+        Ok(match verdict {
+            LoginVerdict::Locked { until } => ApiError::LoginLocked { locked_until: until },
+            LoginVerdict::Accepted | LoginVerdict::Refused => login_refused(),
+        })
     }
 
     /// Rotates a refresh token: the presented one is consumed, a new pair issued.
@@ -116,32 +170,52 @@ impl Services {
         // The "used" mark goes down before the token is taken, so a second
         // use, even a concurrent one, always finds it and revokes the family.
         let remember = Duration::from_secs(USED_REFRESH_MEMORY_SECS);
-        self.store.put_ephemeral(&used_refresh_key(&digest), &record.family, remember).await?;
+        self.store.put_ephemeral(&used_refresh_key(&digest), &text, remember).await?;
         if self.store.take_ephemeral(&key).await?.is_none() {
             self.revoke_family_if_reused(&digest).await?;
             return Err(refresh_refused());
         }
+        // The account is read before the family's revocation is looked at: a
+        // revocation this look misses raises the watermark after this read,
+        // so the access token issued below dies with the family.
+        let account = self.load_account(&record.account_id).await.map_err(|_| refresh_refused())?;
         if record.expires_at <= self.now()
             || self.store.get_ephemeral(&revoked_family_key(&record.family)).await?.is_some()
         {
             return Err(refresh_refused());
         }
-        let account = self.load_account(&record.account_id).await.map_err(|_| refresh_refused())?;
         self.issue_tokens(&account, record.family).await
     }
 
     async fn revoke_family_if_reused(&self, digest: &str) -> Result<(), ApiError> {
-        if let Some(family) = self.store.get_ephemeral(&used_refresh_key(digest)).await? {
-            tracing::warn!(%family, "a consumed refresh token was presented again; revoking its family");
-            let ttl = Duration::from_secs(self.tokens.refresh_ttl_secs);
-            self.store.put_ephemeral(&revoked_family_key(&family), "revoked", ttl).await?;
+        let Some(used) = self.store.get_ephemeral(&used_refresh_key(digest)).await? else { return Ok(()) };
+        // The mark holds the consumed token's record; marks written before it
+        // did hold just the family.
+        let (family, account_id) = match serde_json::from_str::<RefreshRecord>(&used) {
+            Ok(record) => (record.family, Some(record.account_id)),
+            Err(_) => (used, None),
+        };
+        tracing::warn!(%family, "a consumed refresh token was presented again; revoking its family");
+        let ttl = Duration::from_secs(self.tokens.refresh_ttl_secs);
+        self.store.put_ephemeral(&revoked_family_key(&family), "revoked", ttl).await?;
+        if let Some(account_id) = account_id {
+            let revoked = self
+                .update_account(&account_id, |account, _| {
+                    account.revoke_tokens();
+                    Ok(((), Vec::new()))
+                })
+                .await;
+            match revoked {
+                Ok(_) | Err(ApiError::NotFound { resource: "account" }) => {}
+                Err(other) => return Err(other),
+            }
         }
         Ok(())
     }
 
     async fn issue_tokens(&self, account: &Account, family: String) -> Result<TokenPair, ApiError> {
         let now = self.now();
-        let access_token = self.tokens.issue_access(&account.id, account.role, now).map_err(ApiError::Internal)?;
+        let access_token = self.tokens.issue_access(&Principal::of(account), now).map_err(ApiError::Internal)?;
         let (refresh_token, digest) = new_refresh_token();
         let refresh_ttl = self.tokens.refresh_ttl_secs;
         let record = RefreshRecord {

@@ -4,6 +4,11 @@
 //!
 //! The openid is claimed in a unique index before a binding becomes active,
 //! so one WeChat account is never actively bound to two walletgate accounts.
+//! A claim is taken over only from a binding that can never go active with
+//! it any more: one that ended, or one past its deadline that the taker first
+//! ends in its owner's partition (a compare-and-set, so of that ending and the
+//! owner's own activation exactly one lands). The swap then expects exactly
+//! the claim it judged, so two takers never both succeed.
 
 use std::time::Duration as StdDuration;
 
@@ -13,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::Services;
 use super::notifications::{Event, EventType};
 use super::sms::sms_refusal;
+use crate::auth::Principal;
 use crate::auth::one_time_codes::{new_state, plain_digest};
 use crate::domain::account::{Account, AccountId};
 use crate::domain::binding::{Binding, BindingFailure, BindingId, WeChatDestination};
@@ -25,6 +31,9 @@ use crate::providers::wechat::{WeChatClient, WeChatError};
 /// purely so the store reclaims it.
 const STATE_RECORD_GRACE: StdDuration = StdDuration::from_secs(3600);
 const STATE_CHARS_MAX: usize = 128;
+/// How many times a confirmation judges and swaps an openid claim that keeps
+/// changing under it before it gives up (as bound elsewhere).
+const OPENID_CLAIM_ROUNDS: usize = 4;
 
 /// Where and how bindings are authorised.
 #[derive(Debug, Clone)]
@@ -195,23 +204,24 @@ impl Services {
     /// The SMS code confirms the binding; the openid is claimed before it goes active.
     pub async fn confirm_wechat_binding(
         &self,
-        account_id: &AccountId,
+        caller: &Principal,
         binding_id: &BindingId,
         sms_code: &str,
     ) -> Result<Binding, ApiError> {
+        let account_id = &caller.account_id;
         let digest = self.sms_digest(account_id, SmsPurpose::BindWechat, binding_id.as_str(), sms_code);
-        let account = self.load_account(account_id).await?;
+        let account = self.load_account_as(caller).await?;
         let now = self.now();
         let openid = pending_openid(&account, binding_id, now)?;
         if account.sms_verdict(SmsPurpose::BindWechat, binding_id.as_str(), &digest, now) != SmsVerdict::Accepted {
             return Err(self.spend_sms_try(account_id, binding_id, &digest).await?);
         }
         let owner = index_owner(account_id, binding_id);
-        if !self.claim_openid(account_id, &openid, &owner).await? {
+        if !self.claim_openid(&openid, &owner).await? {
             return Err(self.fail_binding(account_id, binding_id, BindingFailure::AlreadyBoundElsewhere).await);
         }
         let activated = self
-            .update_account_notifying(account_id, |account, now| {
+            .update_account_as(caller, |account, now| {
                 if let Some(refusal) =
                     sms_refusal(account.present_sms_code(SmsPurpose::BindWechat, binding_id.as_str(), &digest, now))
                 {
@@ -250,12 +260,13 @@ impl Services {
     /// Unbinding needs the payment PIN; a wrong one counts like any PIN entry.
     pub async fn unbind_wechat(
         &self,
-        account_id: &AccountId,
+        caller: &Principal,
         binding_id: &BindingId,
         pin: Pin,
     ) -> Result<Binding, ApiError> {
+        let account_id = &caller.account_id;
         let (unbound, account) = self
-            .update_account_notifying(account_id, |account, now| {
+            .update_account_as(caller, |account, now| {
                 account.binding(binding_id).ok_or(ApiError::NotFound { resource: "binding" })?;
                 if let Some(refusal) = self.enter_pin(account, &pin, now) {
                     return Ok((Err(refusal), Vec::new(), Vec::new()));
@@ -271,20 +282,42 @@ impl Services {
         account.binding(binding_id).cloned().ok_or(ApiError::NotFound { resource: "binding" })
     }
 
-    /// Takes the openid's index entry for `owner`. An entry left by a binding
-    /// that is no longer active (a crash between claim and commit, say) is
-    /// taken over; a live one is not.
-    async fn claim_openid(&self, account_id: &AccountId, openid: &str, owner: &str) -> Result<bool, ApiError> {
+    /// Takes the openid's index entry for `owner`: free, already ours, or
+    /// held by a claim that can no longer activate (see the module doc).
+    async fn claim_openid(&self, openid: &str, owner: &str) -> Result<bool, ApiError> {
         let key = openid_index_key(&self.bindings.app_id, openid);
-        if self.store.swap_index(&key, None, Some(owner)).await? {
-            return Ok(true);
-        }
-        match self.openid_owner_elsewhere(account_id, openid).await? {
-            Some(_) => Ok(false),
-            None => {
-                let stale = self.store.get_index(&key).await?;
-                Ok(self.store.swap_index(&key, stale.as_deref(), Some(owner)).await?)
+        for _ in 0..OPENID_CLAIM_ROUNDS {
+            let holder = self.store.get_index(&key).await?;
+            match holder.as_deref() {
+                Some(holder) if holder == owner => return Ok(true),
+                Some(holder) if !self.end_stale_claim(holder, openid).await? => return Ok(false),
+                _ => {}
             }
+            if self.store.swap_index(&key, holder.as_deref(), Some(owner)).await? {
+                return Ok(true);
+            }
+            // Someone else changed the claim between our look and our swap: judge it again.
+        }
+        Ok(false)
+    }
+
+    /// Whether the binding holding an openid claim can never go active with
+    /// it; a binding still in progress past its deadline is ended first, in
+    /// its own partition, so its confirmation can no longer land.
+    async fn end_stale_claim(&self, holder: &str, openid: &str) -> Result<bool, ApiError> {
+        let Some((owner_id, binding_id)) = holder.split_once('/') else { return Ok(true) };
+        let (Some(owner_id), Some(binding_id)) = (AccountId::parse(owner_id), BindingId::parse(binding_id)) else {
+            return Ok(true);
+        };
+        let judged = self
+            .update_account(&owner_id, |account, now| {
+                Ok((account.give_up_openid_claim(&binding_id, openid, now), Vec::new()))
+            })
+            .await;
+        match judged {
+            Ok((stale, _)) => Ok(stale),
+            Err(ApiError::NotFound { .. }) => Ok(true),
+            Err(error) => Err(error),
         }
     }
 

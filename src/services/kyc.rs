@@ -30,6 +30,10 @@ impl Services {
         let id_key = id_number_index_key(submission.id_number.as_str());
         self.claim_id_number(&id_key, account_id).await?;
         let request_id = format!("kyc_{}", uuid::Uuid::now_v7().simple());
+        // The request's index entry goes down before the request itself: an
+        // entry whose request never landed names nothing an operator can
+        // decide, while a request without its entry could never be decided.
+        self.store.swap_index(&request_index_key(&request_id), None, Some(account_id.as_str())).await?;
         let auto_decide_at = self.kyc.auto_approve_after.map(|delay| self.now() + delay);
         let submitted = self
             .update_account(account_id, |account, now| {
@@ -39,7 +43,6 @@ impl Services {
             .await;
         match submitted {
             Ok((request, _)) => {
-                self.store.swap_index(&request_index_key(&request.id), None, Some(account_id.as_str())).await?;
                 tracing::info!(request_id = %request.id, level = ?request.level, "identity verification submitted");
                 Ok(request)
             }

@@ -7,10 +7,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 
-use crate::auth::TokenIssuer;
+use crate::auth::password::PasswordHashing;
+use crate::auth::{Principal, TokenIssuer, admit, session_ended};
 use crate::clock::SharedClock;
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
+use crate::domain::login_guard::LoginPolicy;
 use crate::domain::pin::PinPolicy;
 use crate::error::ApiError;
 use crate::rate_limit::RateLimits;
@@ -46,11 +48,15 @@ pub struct Services {
     pub store: SharedStore,
     pub clock: SharedClock,
     pub tokens: Arc<TokenIssuer>,
+    /// Registration and login hashing, bounded (see `auth::password`).
+    pub passwords: PasswordHashing,
     pub rate_limits: Arc<RateLimits>,
     pub commit_attempts_max: u32,
     pub bindings: bindings::BindingPolicy,
     pub sms: sms::SmsPolicy,
     pub pin_policy: PinPolicy,
+    /// Failed logins and the login lock (see `domain::login_guard`).
+    pub login_policy: LoginPolicy,
     pub kyc: kyc::KycPolicy,
     pub withdrawals: withdrawals::WithdrawalPolicy,
     pub settlement: work::SettlementPolicy,
@@ -68,6 +74,35 @@ impl Services {
     pub async fn load_account(&self, id: &AccountId) -> Result<Account, ApiError> {
         let found = self.store.load_account(id).await?;
         found.map(|versioned| versioned.value).ok_or(ApiError::NotFound { resource: "account" })
+    }
+
+    /// The account a token's holder acts on, if the token still may (see `auth::admit`);
+    /// 401 when the account does not exist.
+    pub async fn load_account_as(&self, caller: &Principal) -> Result<Account, ApiError> {
+        let found = self.store.load_account(&caller.account_id).await?;
+        let account = found.ok_or_else(session_ended)?.value;
+        admit(caller, &account)?;
+        Ok(account)
+    }
+
+    /// As `update_account_notifying`, on behalf of a token's holder: refused
+    /// (401) when the account does not exist or has revoked the token, checked
+    /// on the very version the change is decided on.
+    pub async fn update_account_as<T>(
+        &self,
+        caller: &Principal,
+        mut change: impl FnMut(&mut Account, DateTime<Utc>) -> Result<(T, Vec<JournalEntry>, Vec<Event>), ApiError>,
+    ) -> Result<(T, Account), ApiError> {
+        let updated = self
+            .update_account_notifying(&caller.account_id, |account, now| {
+                admit(caller, account)?;
+                change(account, now)
+            })
+            .await;
+        match updated {
+            Err(ApiError::NotFound { resource: "account" }) => Err(session_ended()),
+            other => other,
+        }
     }
 
     /// Runs `change` on the latest state of an account and commits its result

@@ -250,7 +250,7 @@ impl Services {
         match policy.sender.deliver(&event.id, event.kind.as_str(), &body, now.timestamp()).await {
             Delivery::Accepted => {
                 self.store.delete_partition_document(&account_id, &document).await?;
-                self.store.unschedule(WEBHOOK_SCHEDULE, &claim.member).await?;
+                self.drop_claim(&claim, "delivered").await?;
                 metrics::counter!("webhook_deliveries_total", "outcome" => "delivered").increment(1);
                 Ok(ClaimOutcome::WebhookDelivered)
             }
@@ -259,7 +259,7 @@ impl Services {
                 if age >= policy.retry_for {
                     tracing::warn!(event_id = %event.id, url = policy.sender.url(), %reason, "webhook abandoned");
                     self.store.delete_partition_document(&account_id, &document).await?;
-                    self.store.unschedule(WEBHOOK_SCHEDULE, &claim.member).await?;
+                    self.drop_claim(&claim, "abandoned").await?;
                     metrics::counter!("webhook_deliveries_total", "outcome" => "abandoned").increment(1);
                     return Ok(ClaimOutcome::WebhookAbandoned);
                 }
@@ -268,7 +268,7 @@ impl Services {
                 let pause = age.clamp(policy.backoff_initial, policy.backoff_max);
                 tracing::info!(event_id = %event.id, %reason, retry_in_ms = pause.num_milliseconds(), "webhook refused");
                 let at = (now + pause).timestamp_millis();
-                self.store.schedule(WEBHOOK_SCHEDULE, &claim.member, at).await?;
+                self.requeue_claim(&claim, at).await?;
                 metrics::counter!("webhook_deliveries_total", "outcome" => "retried").increment(1);
                 Ok(ClaimOutcome::WebhookRetried)
             }

@@ -14,6 +14,7 @@ use rand::RngCore;
 
 use super::Services;
 use super::sms::sms_refusal;
+use crate::auth::Principal;
 use crate::auth::one_time_codes::keyed_digest;
 use crate::domain::account::{Account, AccountId};
 use crate::domain::binding::BindingStatus;
@@ -76,30 +77,30 @@ impl Services {
 
     /// Sets the first PIN (with a `set_pin` code) or resets a forgotten one
     /// (with a `reset_pin` code), which also lifts a lock.
-    pub async fn set_pin_with_sms(&self, account_id: &AccountId, pin: Pin, sms_code: &str) -> Result<(), ApiError> {
+    pub async fn set_pin_with_sms(&self, caller: &Principal, pin: Pin, sms_code: &str) -> Result<(), ApiError> {
         let (refusal, _) = self
-            .update_account(account_id, |account, now| {
+            .update_account_as(caller, |account, now| {
                 let purpose = if account.pin.is_some() { SmsPurpose::ResetPin } else { SmsPurpose::SetPin };
                 let digest = self.sms_digest(&account.id, purpose, "", sms_code);
                 let refusal = sms_refusal(account.present_sms_code(purpose, "", &digest, now));
                 if refusal.is_none() {
                     account.set_pin(self.new_pin_record(&pin, now));
                 }
-                Ok((refusal, Vec::new()))
+                Ok((refusal, Vec::new(), Vec::new()))
             })
             .await?;
         refusal.map_or(Ok(()), Err)
     }
 
     /// Changes the PIN with the old one; a wrong old PIN counts like any entry.
-    pub async fn change_pin(&self, account_id: &AccountId, old_pin: Pin, pin: Pin) -> Result<(), ApiError> {
+    pub async fn change_pin(&self, caller: &Principal, old_pin: Pin, pin: Pin) -> Result<(), ApiError> {
         let (refusal, _) = self
-            .update_account(account_id, |account, now| {
+            .update_account_as(caller, |account, now| {
                 let refusal = self.enter_pin(account, &old_pin, now);
                 if refusal.is_none() {
                     account.set_pin(self.new_pin_record(&pin, now));
                 }
-                Ok((refusal, Vec::new()))
+                Ok((refusal, Vec::new(), Vec::new()))
             })
             .await?;
         refusal.map_or(Ok(()), Err)

@@ -2,9 +2,10 @@
 //! payouts, oldest first, with the account's context), approve and reject,
 //! and the worker's rejection of reviews nobody decided in time.
 //!
-//! Approving schedules the payout *before* the commit that approves (the
-//! worker looks again shortly if it meets the withdrawal still in review), so
-//! an approved withdrawal can never be left without a payout entry.
+//! Approving puts the payout on its schedule in the same commit that
+//! approves, and every decision takes the withdrawal off the schedules it
+//! leaves in that commit too, so a decided withdrawal can never be left
+//! without the entry its next step needs (nor keep one it no longer needs).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -12,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::Services;
 use super::notifications::EventType;
-use super::settlement::Changed;
+use super::settlement::{Changed, off_every_schedule};
 use super::withdrawal_submission::{
     MANUAL_REVIEW_SCHEDULE, PARKED_SCHEDULE, PAYOUT_SCHEDULE, member_parts, review_member,
 };
@@ -22,6 +23,7 @@ use crate::domain::money::Money;
 use crate::domain::withdrawal::{Unpaid, Withdrawal, WithdrawalError, WithdrawalStatus};
 use crate::error::ApiError;
 use crate::providers::payouts::BillState;
+use crate::store::ScheduleEntry;
 
 /// The reason given when a review times out.
 pub const REVIEW_TIMED_OUT: &str = "review timed out";
@@ -95,7 +97,8 @@ impl Services {
         let withdrawals = self.withdrawals(&account_id).await?;
         let Some(withdrawal) = withdrawals.iter().find(|w| w.id == withdrawal_id).cloned() else {
             if now.timestamp_millis() - at_ms > ORPHAN_GRACE_SECS * 1000 {
-                self.store.unschedule(schedule, member).await?;
+                // Only if nobody moved it since it was read.
+                self.store.reschedule_if_at(schedule, member, at_ms, None).await?;
             }
             return Ok(None);
         };
@@ -104,7 +107,13 @@ impl Services {
             _ => withdrawal.awaits_operator() && withdrawal.status == WithdrawalStatus::Processing,
         };
         if !waits_here {
-            self.store.unschedule(schedule, member).await?;
+            // The commits that decide a withdrawal take its entries off; one
+            // left over is dropped once the withdrawal can never come back
+            // here. (One whose state moved on after the entry was read is
+            // left alone: a commit may have just put it here.)
+            if withdrawal.is_finished() {
+                self.store.reschedule_if_at(schedule, member, at_ms, None).await?;
+            }
             return Ok(None);
         }
         let account = self.load_account(&account_id).await?;
@@ -159,7 +168,6 @@ impl Services {
     pub async fn approve_withdrawal(&self, operator: &AccountId, withdrawal_id: &str) -> Result<Withdrawal, ApiError> {
         let (account_id, _) = self.awaiting_operator(withdrawal_id).await?;
         let member = review_member(&account_id, withdrawal_id);
-        self.store.schedule(PAYOUT_SCHEDULE, &member, self.now().timestamp_millis()).await?;
         let ((), withdrawal) = self
             .change_withdrawal(&account_id, withdrawal_id, |_, withdrawal, now| {
                 let mut changed = Changed::new(());
@@ -170,11 +178,12 @@ impl Services {
                     }
                     _ => withdrawal.retry_payout(operator.as_str(), now)?,
                 }
+                let at_ms = now.timestamp_millis();
+                changed.scheduled.push(ScheduleEntry { schedule: PAYOUT_SCHEDULE, member: member.clone(), at_ms });
+                changed.unscheduled = vec![(MANUAL_REVIEW_SCHEDULE, member.clone()), (PARKED_SCHEDULE, member.clone())];
                 Ok(changed)
             })
             .await?;
-        self.store.unschedule(MANUAL_REVIEW_SCHEDULE, &member).await?;
-        self.store.unschedule(PARKED_SCHEDULE, &member).await?;
         Ok(withdrawal)
     }
 
@@ -190,17 +199,19 @@ impl Services {
         if withdrawal.status == WithdrawalStatus::Processing {
             self.check_never_paid(&account_id, &withdrawal).await?;
         }
+        let member = review_member(&account_id, withdrawal_id);
         let ((), withdrawal) = self
             .change_withdrawal(&account_id, withdrawal_id, |account, withdrawal, now| {
                 let today = self.withdrawals.local_date(now);
                 let entry = account.reject_withdrawal(withdrawal, operator.as_str(), reason, today, now)?;
-                Ok(Changed { entries: vec![entry], events: vec![EventType::WithdrawalRejected], ..Changed::new(()) })
+                Ok(Changed {
+                    entries: vec![entry],
+                    events: vec![EventType::WithdrawalRejected],
+                    unscheduled: off_every_schedule(&member),
+                    ..Changed::new(())
+                })
             })
             .await?;
-        let member = review_member(&account_id, withdrawal_id);
-        for schedule in [MANUAL_REVIEW_SCHEDULE, PARKED_SCHEDULE, PAYOUT_SCHEDULE] {
-            self.store.unschedule(schedule, &member).await?;
-        }
         Ok(withdrawal)
     }
 
@@ -249,14 +260,16 @@ impl Services {
                 }
                 let today = self.withdrawals.local_date(now);
                 let entry = account.release_withdrawal(withdrawal, Unpaid::Rejected, REVIEW_TIMED_OUT, today, now)?;
-                Ok(Changed { entries: vec![entry], events: vec![EventType::WithdrawalRejected], ..Changed::new(true) })
+                Ok(Changed {
+                    entries: vec![entry],
+                    events: vec![EventType::WithdrawalRejected],
+                    unscheduled: off_every_schedule(&claim.member),
+                    ..Changed::new(true)
+                })
             })
             .await;
         match rejected {
-            Ok((true, _)) => {
-                self.store.unschedule(MANUAL_REVIEW_SCHEDULE, &claim.member).await?;
-                Ok(ClaimOutcome::Rejected)
-            }
+            Ok((true, _)) => Ok(ClaimOutcome::Rejected),
             Ok((false, _)) => self.drop_claim(&claim, "decided already").await,
             Err(ApiError::NotFound { .. }) => self.not_ready(&claim, now).await,
             Err(error) => Err(error),

@@ -8,20 +8,28 @@
 //! after a crash (before or after the provider was called) meets the same bill
 //! and never pays twice; and settling needs the `processing` status, so of two
 //! workers finishing the same withdrawal only the first commit counts.
+//!
+//! Why a payout is never forgotten: every commit that makes a withdrawal
+//! payable (created without review, approved, sent back for more attempts)
+//! puts it on the payout schedule in the same step, every commit that ends or
+//! parks it takes it off, and a worker that decided on older state leaves the
+//! entry alone (see `work`).
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
 use super::Services;
 use super::notifications::{Event, EventType};
-use super::withdrawal_submission::{PARKED_SCHEDULE, PAYOUT_SCHEDULE, review_member, withdrawal_document};
+use super::withdrawal_submission::{
+    MANUAL_REVIEW_SCHEDULE, PARKED_SCHEDULE, PAYOUT_SCHEDULE, review_member, withdrawal_document,
+};
 use super::work::{Claim, ClaimOutcome};
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
 use crate::domain::withdrawal::{PayoutAttempt, Unpaid, Withdrawal, WithdrawalError, WithdrawalStatus};
 use crate::error::ApiError;
 use crate::providers::payouts::{BillState, PayoutError, PayoutProvider, TransferBill, TransferRequest};
-use crate::store::{AccountCommit, CommitOutcome};
+use crate::store::{AccountCommit, CommitOutcome, ScheduleEntry};
 
 /// What the payee sees on the transfer (≤ 32 characters, like WeChat's `transfer_remark`).
 const TRANSFER_REMARK: &str = "OK钱包余额提现";
@@ -31,14 +39,31 @@ pub(crate) struct Changed<T> {
     pub output: T,
     pub entries: Vec<JournalEntry>,
     pub events: Vec<EventType>,
+    /// Schedule entries the change starts, set in the same commit.
+    pub scheduled: Vec<ScheduleEntry>,
     /// Schedule entries the change finishes, taken off in the same commit.
     pub unscheduled: Vec<(&'static str, String)>,
 }
 
 impl<T> Changed<T> {
     pub fn new(output: T) -> Changed<T> {
-        Changed { output, entries: Vec::new(), events: Vec::new(), unscheduled: Vec::new() }
+        Changed { output, entries: Vec::new(), events: Vec::new(), scheduled: Vec::new(), unscheduled: Vec::new() }
     }
+}
+
+/// What became of a claimed withdrawal's next payout attempt.
+enum PayoutStart {
+    /// An attempt is counted: ask the provider for this.
+    Begun(TransferRequest),
+    /// Its attempts are spent: parked for an operator by this commit.
+    Parked,
+    /// It is not there to be paid (gone, finished, parked, in review).
+    NotPayable,
+}
+
+/// Every schedule a withdrawal can wait on, for commits that end it.
+pub(crate) fn off_every_schedule(member: &str) -> Vec<(&'static str, String)> {
+    [MANUAL_REVIEW_SCHEDULE, PAYOUT_SCHEDULE, PARKED_SCHEDULE].map(|schedule| (schedule, member.to_owned())).into()
 }
 
 impl Services {
@@ -74,6 +99,7 @@ impl Services {
                 changed.events.iter().map(|kind| Event::withdrawal(*kind, account_id, &withdrawal, now)).collect();
             let mut outbox = self.outbox(account_id, &events)?;
             outbox.documents.push((document.clone(), serde_json::to_string(&withdrawal).map_err(ApiError::internal)?));
+            outbox.scheduled.extend(changed.scheduled.iter().cloned());
             let commit = AccountCommit {
                 documents_put: &outbox.documents,
                 events: &outbox.events,
@@ -118,8 +144,10 @@ impl Services {
         claim: Claim,
         now: DateTime<Utc>,
     ) -> Result<ClaimOutcome, ApiError> {
-        let Some(request) = self.begin_payout(&claim).await? else {
-            return self.payout_not_begun(&claim, now).await;
+        let request = match self.begin_payout(&claim).await? {
+            PayoutStart::Begun(request) => request,
+            PayoutStart::Parked => return Ok(ClaimOutcome::Parked),
+            PayoutStart::NotPayable => return self.payout_not_begun(&claim, now).await,
         };
         let (account_id, withdrawal_id) = claim.parts().ok_or(WithdrawalError::NotFound)?;
         match payouts.transfer(&request).await {
@@ -134,46 +162,60 @@ impl Services {
         }
     }
 
-    /// Counts an attempt and returns what to ask the provider for, or `None`
-    /// when the withdrawal is not there to be paid (gone, finished, parked,
-    /// waiting for an operator, or too many attempts: then it is parked).
-    async fn begin_payout(&self, claim: &Claim) -> Result<Option<TransferRequest>, ApiError> {
-        let Some((account_id, withdrawal_id)) = claim.parts() else { return Ok(None) };
+    /// Counts an attempt and returns what to ask the provider for; parks the
+    /// withdrawal (moving it to the operators' schedule in the same commit)
+    /// once its attempts are spent.
+    async fn begin_payout(&self, claim: &Claim) -> Result<PayoutStart, ApiError> {
+        let Some((account_id, withdrawal_id)) = claim.parts() else { return Ok(PayoutStart::NotPayable) };
         let attempts_max = self.settlement.payout_attempts_max;
         let begun = self
             .change_withdrawal(&account_id, withdrawal_id, |_, withdrawal, now| {
                 match withdrawal.next_payout_attempt(attempts_max, now) {
                     Ok(PayoutAttempt::Begun { first }) => {
-                        let mut changed = Changed::new(true);
+                        let mut changed = Changed::new(Some(true));
                         if first {
                             changed.events.push(EventType::WithdrawalProcessing);
                         }
                         Ok(changed)
                     }
-                    // Parked (committed, and moved to the operators' schedule
-                    // by `payout_not_begun`), or nothing to pay.
-                    Ok(PayoutAttempt::Parked) | Err(WithdrawalError::NotPayable(_)) => Ok(Changed::new(false)),
+                    Ok(PayoutAttempt::Parked) => {
+                        let member = claim.member.clone();
+                        let at_ms = withdrawal.created_at.timestamp_millis();
+                        Ok(Changed {
+                            scheduled: vec![ScheduleEntry { schedule: PARKED_SCHEDULE, member: member.clone(), at_ms }],
+                            unscheduled: vec![(PAYOUT_SCHEDULE, member)],
+                            ..Changed::new(Some(false))
+                        })
+                    }
+                    Err(WithdrawalError::NotPayable(_)) => Ok(Changed::new(None)),
                     Err(error) => Err(error.into()),
                 }
             })
             .await;
         let (begun, withdrawal) = match begun {
             Ok(done) => done,
-            Err(ApiError::NotFound { .. }) => return Ok(None),
+            Err(ApiError::NotFound { .. }) => return Ok(PayoutStart::NotPayable),
             Err(error) => return Err(error),
         };
-        if !begun {
-            return Ok(None);
+        match begun {
+            Some(true) => Ok(PayoutStart::Begun(TransferRequest {
+                out_bill_no: withdrawal.out_bill_no(),
+                openid: withdrawal.destination.openid.clone(),
+                amount: withdrawal.amount.money(),
+                remark: TRANSFER_REMARK.to_owned(),
+            })),
+            Some(false) => {
+                tracing::warn!(withdrawal_id, attempts = withdrawal.payout.attempts, "payout parked for an operator");
+                Ok(PayoutStart::Parked)
+            }
+            None => Ok(PayoutStart::NotPayable),
         }
-        Ok(Some(TransferRequest {
-            out_bill_no: withdrawal.out_bill_no(),
-            openid: withdrawal.destination.openid.clone(),
-            amount: withdrawal.amount.money(),
-            remark: TRANSFER_REMARK.to_owned(),
-        }))
     }
 
-    /// Why a claimed withdrawal was not paid, and what to do with its entry.
+    /// A claimed withdrawal that was not there to be paid: what to do with
+    /// its entry, decided on the withdrawal as it is now. The entry is only
+    /// ever touched while it still holds this claim, so an approval that
+    /// landed meanwhile keeps the entry its commit wrote.
     async fn payout_not_begun(&self, claim: &Claim, now: DateTime<Utc>) -> Result<ClaimOutcome, ApiError> {
         let Some((account_id, withdrawal_id)) = claim.parts() else {
             return self.drop_claim(claim, "unreadable member").await;
@@ -182,15 +224,15 @@ impl Services {
         let Some(text) = found else { return self.not_ready(claim, now).await };
         let withdrawal: Withdrawal = serde_json::from_str(&text).map_err(ApiError::internal)?;
         match withdrawal.status {
-            // An approval schedules the payout just before its commit lands.
-            WithdrawalStatus::InReview => self.not_ready(claim, now).await,
-            WithdrawalStatus::Processing if withdrawal.payout.parked => {
-                self.store.schedule(PARKED_SCHEDULE, &claim.member, withdrawal.created_at.timestamp_millis()).await?;
-                self.store.unschedule(PAYOUT_SCHEDULE, &claim.member).await?;
-                tracing::warn!(withdrawal_id, attempts = withdrawal.payout.attempts, "payout parked for an operator");
-                Ok(ClaimOutcome::Parked)
+            // Payable after all: a commit made it so after `begin_payout`
+            // looked (an approval, say). Pay it in the next step.
+            WithdrawalStatus::Pending | WithdrawalStatus::Processing if !withdrawal.payout.parked => {
+                self.requeue_claim(claim, now.timestamp_millis()).await?;
+                Ok(ClaimOutcome::Deferred)
             }
-            _ => self.drop_claim(claim, "nothing left to pay").await,
+            // Finished, parked (it waits on the operators' schedule) or in
+            // review (its approval will schedule it): nothing to pay here.
+            _ => self.drop_claim(claim, "nothing to pay").await,
         }
     }
 
@@ -205,7 +247,7 @@ impl Services {
             .await?;
         let at = now + self.settlement.backoff(withdrawal.payout.attempts);
         tracing::info!(withdrawal_id, attempts = withdrawal.payout.attempts, error, "payout will be retried");
-        self.store.schedule(PAYOUT_SCHEDULE, &claim.member, at.timestamp_millis()).await?;
+        self.requeue_claim(claim, at.timestamp_millis()).await?;
         Ok(ClaimOutcome::Retried)
     }
 
@@ -223,10 +265,10 @@ impl Services {
                 }
                 let entry = account.settle_withdrawal(withdrawal, &bill.transfer_bill_no, now)?;
                 Ok(Changed {
-                    output: true,
                     entries: vec![entry],
                     events: vec![EventType::WithdrawalSettled],
-                    unscheduled: vec![(PAYOUT_SCHEDULE, review_member(account_id, withdrawal_id))],
+                    unscheduled: off_every_schedule(&review_member(account_id, withdrawal_id)),
+                    ..Changed::new(true)
                 })
             })
             .await;
@@ -247,10 +289,10 @@ impl Services {
                 let today = self.withdrawals.local_date(now);
                 let entry = account.release_withdrawal(withdrawal, Unpaid::Failed, reason, today, now)?;
                 Ok(Changed {
-                    output: true,
                     entries: vec![entry],
                     events: vec![EventType::WithdrawalFailed],
-                    unscheduled: vec![(PAYOUT_SCHEDULE, review_member(account_id, withdrawal_id))],
+                    unscheduled: off_every_schedule(&review_member(account_id, withdrawal_id)),
+                    ..Changed::new(true)
                 })
             })
             .await;

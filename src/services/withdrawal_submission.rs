@@ -18,6 +18,7 @@ use serde_json::value::{RawValue, to_raw_value};
 use super::Services;
 use super::notifications::{Event, EventType, Outbox};
 use super::withdrawals::{QuoteRecord, quote_key};
+use crate::auth::{Principal, admit, session_ended};
 use crate::domain::account::{Account, AccountId, VerificationLevel};
 use crate::domain::binding::BindingId;
 use crate::domain::ledger::JournalEntry;
@@ -97,12 +98,13 @@ impl Services {
     /// Submits (or replays) a withdrawal; `view` turns the new withdrawal into the reply body.
     pub async fn submit_withdrawal(
         &self,
-        account_id: &AccountId,
+        caller: &Principal,
         idempotency_key: &str,
         fingerprint: &str,
         request: WithdrawalRequest,
         view: impl Fn(&Withdrawal) -> Result<Box<RawValue>, ApiError>,
     ) -> Result<SavedReply, ApiError> {
+        let account_id = &caller.account_id;
         let quote = self.load_quote(request.quote_id.as_deref()).await?;
         let document = idempotency_document(idempotency_key);
         // One id for every attempt of this request.
@@ -110,11 +112,9 @@ impl Services {
         let reply_kept_for = self.withdrawals.idempotency_ttl.to_std().unwrap_or_default();
         let _turn = self.writers.turn(account_id).await;
         for attempt in 0..self.commit_attempts_max {
-            let (current, mut found) = self
-                .store
-                .load_account_with(account_id, &[&document])
-                .await?
-                .ok_or(ApiError::NotFound { resource: "account" })?;
+            let (current, mut found) =
+                self.store.load_account_with(account_id, &[&document]).await?.ok_or_else(session_ended)?;
+            admit(caller, &current.value)?;
             let now = self.now();
             if let Some(saved) = self.saved_reply(found.pop().flatten(), fingerprint, now)? {
                 return Ok(saved);

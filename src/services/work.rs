@@ -3,11 +3,17 @@
 //! item and a dead worker's items come back after the lease), work on a
 //! bounded batch with bounded concurrency, and report what happened.
 //!
-//! New withdrawals and webhook deliveries are scheduled by the commit that
-//! creates them. Other entries (an approved payout) are written just
-//! *before* their subject's commit, so such an entry may be seen before that
-//! commit lands, or for a commit that never landed: it is looked at again
-//! shortly, and dropped once it has stayed subject-less for `ORPHAN_GRACE`.
+//! Who writes schedule entries, and why nothing is stranded:
+//! - An entry is set or taken off by the commit that changes the state it
+//!   stands for (a new withdrawal, an approval, a parking, a settlement), in
+//!   the same atomic step, so the entry and its subject never disagree.
+//! - A claimer finishes its claim (drops the entry, or moves it to a later
+//!   time) only while the entry still sits at its lease's end
+//!   (`Store::reschedule_if_at`): if a commit moved the entry meanwhile, the
+//!   claimer's decision was made on older state and changes nothing.
+//! - An entry whose subject is missing (written by an older version, or a
+//!   foreign writer) is looked at again shortly and dropped once it has
+//!   stayed subject-less for `ORPHAN_GRACE_SECS`.
 
 use std::time::Duration;
 
@@ -54,6 +60,8 @@ pub struct Claim {
     pub schedule: &'static str,
     pub member: String,
     pub due_ms: i64,
+    /// Where the claim moved the entry: it stays there while the claim holds.
+    pub lease_until_ms: i64,
 }
 
 impl Claim {
@@ -161,23 +169,25 @@ impl Services {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Claim>, ApiError> {
-        let lease_until = now + self.settlement.lease;
+        let lease_until_ms = (now + self.settlement.lease).timestamp_millis();
         let claimed = self
             .store
-            .claim_scheduled(
-                schedule,
-                until.timestamp_millis(),
-                lease_until.timestamp_millis(),
-                self.settlement.batch_size,
-            )
+            .claim_scheduled(schedule, until.timestamp_millis(), lease_until_ms, self.settlement.batch_size)
             .await?;
-        Ok(claimed.into_iter().map(|(member, due_ms)| Claim { schedule, member, due_ms }).collect())
+        Ok(claimed.into_iter().map(|(member, due_ms)| Claim { schedule, member, due_ms, lease_until_ms }).collect())
     }
 
+    /// Takes a claimed entry off its schedule, unless a commit moved it since the claim.
     pub(crate) async fn drop_claim(&self, claim: &Claim, why: &str) -> Result<ClaimOutcome, ApiError> {
-        tracing::debug!(schedule = claim.schedule, member = %claim.member, why, "schedule entry dropped");
-        self.store.unschedule(claim.schedule, &claim.member).await?;
+        let dropped = self.store.reschedule_if_at(claim.schedule, &claim.member, claim.lease_until_ms, None).await?;
+        tracing::debug!(schedule = claim.schedule, member = %claim.member, why, dropped, "claim finished without work");
         Ok(ClaimOutcome::Dropped)
+    }
+
+    /// Moves a claimed entry to `at_ms`, unless a commit moved it since the claim.
+    pub(crate) async fn requeue_claim(&self, claim: &Claim, at_ms: i64) -> Result<(), ApiError> {
+        self.store.reschedule_if_at(claim.schedule, &claim.member, claim.lease_until_ms, Some(at_ms)).await?;
+        Ok(())
     }
 
     /// An entry whose subject is not (yet) there: looked at again in a moment,
@@ -196,7 +206,7 @@ impl Services {
             self.store.take_ephemeral(&marker).await?;
             return self.drop_claim(claim, "its subject never appeared").await;
         }
-        self.store.schedule(claim.schedule, &claim.member, now.timestamp_millis() + ORPHAN_RECHECK_MS).await?;
+        self.requeue_claim(claim, now.timestamp_millis() + ORPHAN_RECHECK_MS).await?;
         Ok(ClaimOutcome::Deferred)
     }
 }
@@ -226,11 +236,14 @@ mod tests {
 
     #[test]
     fn claims_name_an_account_and_a_subject() {
-        let claim = Claim { schedule: "s", member: "acc_demo_alice/wd_1".into(), due_ms: 0 };
+        let claim = Claim { schedule: "s", member: "acc_demo_alice/wd_1".into(), due_ms: 0, lease_until_ms: 0 };
         let (account, subject) = claim.parts().unwrap();
         assert_eq!((account.as_str(), subject), ("acc_demo_alice", "wd_1"));
         for bad in ["", "acc_demo_alice", "alice/wd_1", "/wd_1"] {
-            assert!(Claim { schedule: "s", member: bad.into(), due_ms: 0 }.parts().is_none(), "{bad}");
+            assert!(
+                Claim { schedule: "s", member: bad.into(), due_ms: 0, lease_until_ms: 0 }.parts().is_none(),
+                "{bad}"
+            );
         }
     }
 }

@@ -408,6 +408,27 @@ impl Store for MemoryStore {
         Ok(due.into_iter().map(|(at, member)| (member, at)).collect())
     }
 
+    async fn reschedule_if_at(
+        &self,
+        schedule: &str,
+        member: &str,
+        expected_at_ms: i64,
+        to_ms: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state();
+        let Some(entries) = state.schedules.get_mut(schedule) else { return Ok(false) };
+        if entries.times.get(member) != Some(&expected_at_ms) {
+            return Ok(false);
+        }
+        match to_ms {
+            Some(at_ms) => entries.set(member, at_ms),
+            None => {
+                entries.remove(member);
+            }
+        }
+        Ok(true)
+    }
+
     async fn delete_partition_document(&self, id: &AccountId, name: &str) -> Result<(), StoreError> {
         if let Some(partition) = self.state().partitions.get_mut(id) {
             partition.documents.remove(name);

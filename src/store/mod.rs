@@ -306,6 +306,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         limit: usize,
     ) -> Result<Vec<(String, i64)>, StoreError>;
 
+    /// Moves `member` to `to_ms` (or takes it off for `None`) only if it is
+    /// still scheduled at `expected_at_ms`. How a claimer finishes its claim
+    /// (`expected_at_ms` = its lease's end): if another writer moved the
+    /// entry since (a commit that scheduled it again, say), the claimer's
+    /// decision is stale and changes nothing. Returns whether it changed the entry.
+    async fn reschedule_if_at(
+        &self,
+        schedule: &str,
+        member: &str,
+        expected_at_ms: i64,
+        to_ms: Option<i64>,
+    ) -> Result<bool, StoreError>;
+
     /// Removes a named document of a partition that no decision reads (a
     /// delivered notification), without a version change.
     async fn delete_partition_document(&self, id: &AccountId, name: &str) -> Result<(), StoreError>;

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use walletgate::clock::Clock;
 
-use crate::helpers::{StoreKind, assert_error, json_of, spawn_app, unique_phone};
+use crate::helpers::{StoreKind, assert_error, json_of, spawn_app, spawn_app_with, unique_phone};
 use crate::on_both_stores;
 
 on_both_stores!(
@@ -233,7 +233,8 @@ async fn concurrent_uses_of_one_refresh_token_revoke_its_family(store: StoreKind
 }
 
 async fn repeated_login_attempts_are_rate_limited_per_login(store: StoreKind) {
-    let app = spawn_app(store).await;
+    // The login lock (tests/api/login_lock.rs) would step in after five.
+    let app = spawn_app_with(store, |settings| settings.login_lock.attempts_max = 100).await;
     let guess = json!({ "phone": "13800000003", "password": "guess-guess" });
     for _ in 0..10 {
         assert_error(app.login(&guess).await, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;

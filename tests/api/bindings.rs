@@ -50,7 +50,15 @@ impl<'a> Phone<'a> {
         Phone { app, phone: user.phone.clone(), token: user.token.clone(), browser }
     }
 
-    async fn new(app: &'a TestApp) -> Phone<'a> {
+    pub(crate) fn phone(&self) -> &str {
+        &self.phone
+    }
+
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
+    pub(crate) async fn new(app: &'a TestApp) -> Phone<'a> {
         let phone = unique_phone();
         let body = json!({ "phone": phone, "password": "correct-horse" });
         json_of(app.register(&body).await, StatusCode::CREATED).await;
@@ -59,13 +67,13 @@ impl<'a> Phone<'a> {
         Phone { app, phone, token, browser }
     }
 
-    async fn start(&self) -> Value {
+    pub(crate) async fn start(&self) -> Value {
         json_of(self.app.post("/v1/bindings/wechat", Some(&self.token), &json!({})).await, StatusCode::CREATED).await
     }
 
     /// Opens the authorize URL, reads the consent form and submits it;
     /// returns where WeChat redirects the browser.
-    async fn consent(&self, authorize_url: &str, choice: Choice<'_>) -> String {
+    pub(crate) async fn consent(&self, authorize_url: &str, choice: Choice<'_>) -> String {
         let page = self.browser.get(authorize_url).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::OK);
         let html = page.text().await.unwrap();
@@ -98,23 +106,23 @@ impl<'a> Phone<'a> {
     }
 
     /// Follows WeChat's redirect to the gateway's callback, as the browser would.
-    async fn callback(&self, location: &str) -> reqwest::Response {
+    pub(crate) async fn callback(&self, location: &str) -> reqwest::Response {
         self.browser.get(location).send().await.unwrap()
     }
 
-    async fn latest_sms_code(&self) -> String {
+    pub(crate) async fn latest_sms_code(&self) -> String {
         let outbox = self.app.get(&format!("/mock/sms/outbox?phone={}", self.phone), None).await;
         let outbox = json_of(outbox, StatusCode::OK).await;
         assert_eq!(outbox["items"][0]["purpose"], "bind_wechat");
         outbox["items"][0]["code"].as_str().unwrap().to_owned()
     }
 
-    async fn confirm(&self, binding_id: &str, sms_code: &str) -> reqwest::Response {
+    pub(crate) async fn confirm(&self, binding_id: &str, sms_code: &str) -> reqwest::Response {
         let path = format!("/v1/bindings/{binding_id}/confirm");
         self.app.post(&path, Some(&self.token), &json!({ "sms_code": sms_code })).await
     }
 
-    async fn binding(&self, binding_id: &str) -> Value {
+    pub(crate) async fn binding(&self, binding_id: &str) -> Value {
         json_of(self.app.get(&format!("/v1/bindings/{binding_id}"), Some(&self.token)).await, StatusCode::OK).await
     }
 
@@ -156,7 +164,7 @@ fn query_param(url: &str, name: &str) -> Option<String> {
     parsed.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
 }
 
-async fn create_wechat_user(app: &TestApp, nickname: &str) -> String {
+pub(crate) async fn create_wechat_user(app: &TestApp, nickname: &str) -> String {
     let user = app.post("/mock/wechat/users", None, &json!({ "nickname": nickname })).await;
     json_of(user, StatusCode::CREATED).await["openid"].as_str().unwrap().to_owned()
 }

@@ -89,6 +89,7 @@ pub struct TestApp {
 }
 
 /// A registered phone user, logged in.
+#[derive(Clone)]
 pub struct TestUser {
     pub id: String,
     pub phone: String,

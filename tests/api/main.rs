@@ -4,15 +4,18 @@
 mod helpers;
 
 mod auth;
+mod auth_hardening;
 mod bindings;
 mod concurrency;
 mod errors;
 mod kyc;
+mod login_lock;
 mod mock_wechat;
 mod multi_process;
 mod notifications;
 mod openapi;
 mod pin;
+mod races;
 mod redis_outage;
 mod settlement;
 mod store_conformance;

@@ -24,6 +24,7 @@ on_both_stores!(
     recent_lists_keep_the_newest_items,
     partition_documents_commit_with_the_record,
     schedules_give_members_back_in_time_order,
+    claims_lease_members_and_a_claimer_changes_only_what_it_still_holds,
     several_documents_are_saved_all_or_none,
     a_commit_sets_its_schedule_and_index_entries_only_if_it_lands,
     expiring_partition_documents_are_reclaimed_by_later_commits,
@@ -304,4 +305,34 @@ async fn expiring_partition_documents_are_reclaimed_by_later_commits(kind: Store
     assert_eq!(store.partition_document(&account.id, "idempotency:k1").await.unwrap(), None, "reclaimed");
     assert_eq!(store.partition_document(&account.id, "idempotency:k2").await.unwrap().as_deref(), Some("reply 2"));
     assert_eq!(store.load_account_with(&AccountId::parse("acc_nobody").unwrap(), &["x"]).await.unwrap(), None);
+}
+
+async fn claims_lease_members_and_a_claimer_changes_only_what_it_still_holds(kind: StoreKind) {
+    let (store, _keys) = store_for(kind).await;
+    store.schedule("payout", "acc_a/wd_1", 1_000).await.unwrap();
+    store.schedule("payout", "acc_a/wd_2", 2_000).await.unwrap();
+    store.schedule("payout", "acc_a/wd_3", 9_000).await.unwrap();
+
+    // Of concurrent claimers, each due member goes to exactly one; they move to the lease's end.
+    let claimers = (0..10).map(|_| store.claim_scheduled("payout", 5_000, 65_000, 10));
+    let claimed: Vec<(String, i64)> = join_all(claimers).await.into_iter().flat_map(Result::unwrap).collect();
+    assert_eq!(claimed, [("acc_a/wd_1".to_owned(), 1_000), ("acc_a/wd_2".to_owned(), 2_000)]);
+    assert!(store.claim_scheduled("payout", 5_000, 70_000, 10).await.unwrap().is_empty(), "leased, not due");
+    let due = store.scheduled("payout", i64::MAX, 10).await.unwrap();
+    assert_eq!(due.iter().filter(|(_, at)| *at == 65_000).count(), 2);
+
+    // A commit moves wd_1 while its claim is out: the claimer's late drop changes nothing.
+    store.schedule("payout", "acc_a/wd_1", 3_000).await.unwrap();
+    assert!(!store.reschedule_if_at("payout", "acc_a/wd_1", 65_000, None).await.unwrap());
+    assert_eq!(store.scheduled("payout", 3_000, 10).await.unwrap(), [("acc_a/wd_1".to_owned(), 3_000)]);
+
+    // A claimer that still holds its entry moves it, then drops it.
+    assert!(store.reschedule_if_at("payout", "acc_a/wd_2", 65_000, Some(80_000)).await.unwrap());
+    assert!(!store.reschedule_if_at("payout", "acc_a/wd_2", 65_000, None).await.unwrap());
+    assert!(store.reschedule_if_at("payout", "acc_a/wd_2", 80_000, None).await.unwrap());
+    assert!(!store.reschedule_if_at("payout", "acc_a/wd_2", 80_000, None).await.unwrap(), "gone");
+    assert!(!store.reschedule_if_at("nothing", "acc_a/wd_2", 80_000, None).await.unwrap());
+    let left: Vec<String> =
+        store.scheduled("payout", i64::MAX, 10).await.unwrap().into_iter().map(|(m, _)| m).collect();
+    assert_eq!(left, ["acc_a/wd_1", "acc_a/wd_3"]);
 }

@@ -29,13 +29,13 @@ on_both_stores!(
 const PIN: &str = "135790";
 
 /// A funded, bound user with a payment PIN.
-async fn ready_user(app: &TestApp, balance: &str) -> (TestUser, String) {
+pub(crate) async fn ready_user(app: &TestApp, balance: &str) -> (TestUser, String) {
     let (user, binding_id) = funded_user(app, balance).await;
     app.set_pin(&user, PIN).await;
     (user, binding_id)
 }
 
-async fn withdraw(app: &TestApp, user: &TestUser, key: impl AsRef<str>, body: Value) -> reqwest::Response {
+pub(crate) async fn withdraw(app: &TestApp, user: &TestUser, key: impl AsRef<str>, body: Value) -> reqwest::Response {
     app.client
         .post(app.url("/v1/withdrawals"))
         .bearer_auth(&user.token)
@@ -46,7 +46,7 @@ async fn withdraw(app: &TestApp, user: &TestUser, key: impl AsRef<str>, body: Va
         .unwrap()
 }
 
-fn body(binding_id: &str, amount: &str) -> Value {
+pub(crate) fn body(binding_id: &str, amount: &str) -> Value {
     json!({ "amount": amount, "binding_id": binding_id, "pin": PIN })
 }
 

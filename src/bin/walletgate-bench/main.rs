@@ -28,7 +28,9 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::StreamExt;
+use walletgate::auth::Principal;
 use walletgate::clock::SystemClock;
+use walletgate::domain::account::Role;
 use walletgate::domain::credentials::Password;
 use walletgate::domain::pin::Pin;
 use walletgate::domain::withdrawal::WithdrawalStatus;
@@ -181,7 +183,8 @@ fn bench_settings(store: &str, redis_url: &str) -> anyhow::Result<Settings> {
     settings.store.key_prefix = format!("wgbench:{}", std::process::id());
     // The load comes from one address and a few accounts at a time: the
     // secret-guessing limits would (rightly) stop it, so they are lifted here.
-    for pair in [&mut settings.rate_limits.login, &mut settings.rate_limits.sms, &mut settings.rate_limits.pin] {
+    let limits = &mut settings.rate_limits;
+    for pair in [&mut limits.login, &mut limits.register, &mut limits.sms, &mut limits.pin] {
         for limit in [&mut pair.per_account, &mut pair.per_ip] {
             limit.burst = 1_000_000_000;
             limit.per_minute = 1_000_000_000;
@@ -479,8 +482,9 @@ async fn due_to_settled(
         };
         submissions.push(tokio::spawn(async move {
             let key = format!("latency-{}-{n}", std::process::id());
+            let caller = Principal { account_id: account.id.clone(), role: Role::User, generation: 0 };
             let reply = services
-                .submit_withdrawal(&account.id, &key, &key, request, |w| {
+                .submit_withdrawal(&caller, &key, &key, request, |w| {
                     serde_json::value::to_raw_value(&serde_json::json!({ "id": w.id }))
                         .map_err(walletgate::error::ApiError::internal)
                 })
@@ -559,7 +563,9 @@ fn write_accounts(services: &Services, accounts: &[ReadyAccount], max: usize, pa
     let now = chrono::Utc::now();
     let mut text = String::new();
     for account in accounts.iter().step_by(step).take(max) {
-        let token = services.tokens.issue_access(&account.id, walletgate::domain::account::Role::User, now)?;
+        // Bench accounts are fresh: no token of theirs was ever revoked.
+        let principal = Principal { account_id: account.id.clone(), role: Role::User, generation: 0 };
+        let token = services.tokens.issue_access(&principal, now)?;
         text.push_str(&format!("{token} {}\n", account.binding_id));
     }
     std::fs::write(path, text)?;

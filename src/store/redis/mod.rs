@@ -61,6 +61,7 @@ pub struct RedisStore {
     save_documents: Script,
     swap_index: Script,
     claim_schedule: Script,
+    reschedule_if_at: Script,
     event_signals: broadcast::Sender<AccountId>,
     /// The pub/sub listener starts with the first subscriber.
     listening: Arc<Once>,
@@ -91,6 +92,7 @@ impl RedisStore {
             save_documents: Script::new(include_str!("save_documents.lua")),
             swap_index: Script::new(include_str!("swap_index.lua")),
             claim_schedule: Script::new(include_str!("claim_schedule.lua")),
+            reschedule_if_at: Script::new(include_str!("reschedule_if_at.lua")),
             event_signals: broadcast::channel(EVENT_SIGNALS_BUFFERED).0,
             listening: Arc::new(Once::new()),
         })
@@ -522,6 +524,24 @@ impl Store for RedisStore {
                 _ => Err(StoreError::Corrupt { key: self.schedule_key(schedule), reason: "odd reply".into() }),
             })
             .collect()
+    }
+
+    async fn reschedule_if_at(
+        &self,
+        schedule: &str,
+        member: &str,
+        expected_at_ms: i64,
+        to_ms: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let mut invocation = self.reschedule_if_at.key(self.schedule_key(schedule));
+        invocation.arg(member).arg(expected_at_ms);
+        match to_ms {
+            Some(at_ms) => invocation.arg("1").arg(at_ms),
+            None => invocation.arg("0").arg(0),
+        };
+        let mut connection = self.connection.clone();
+        let changed: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
+        Ok(changed == 1)
     }
 
     async fn delete_partition_document(&self, id: &AccountId, name: &str) -> Result<(), StoreError> {

@@ -1,0 +1,110 @@
+//! Races found from outside, each pinned by the interleaving that broke it:
+//! operators approving while another instance's worker claims payouts, and
+//! several accounts confirming the same WeChat openid at once. Each runs two
+//! gateway instances on one store (two Redis connections on Redis).
+
+use chrono::Duration;
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::bindings::{Choice, Phone, create_wechat_user};
+use walletgate::settings::RateLimit;
+
+use crate::helpers::{StoreKind, TestUser, json_of, spawn_app, spawn_app_with, spawn_second_instance};
+use crate::on_both_stores;
+use crate::settlement::{approve, id_of, payee, settle, withdraw, withdrawal};
+
+on_both_stores!(
+    approvals_racing_another_instances_worker_strand_no_withdrawal,
+    accounts_confirming_one_openid_at_once_activate_it_at_most_once,
+);
+
+/// Withdrawals in review, approved through one instance while the other's
+/// worker steps without pause: each approval's payout entry lands with its
+/// commit, so every one of them settles.
+async fn approvals_racing_another_instances_worker_strand_no_withdrawal(store: StoreKind) {
+    const WITHDRAWALS: usize = 24;
+    // Every payee logs in and asks for SMS codes from this one address.
+    let worker_side = spawn_app_with(store, |settings| {
+        let generous = RateLimit { burst: 1000, per_minute: 1000 };
+        settings.rate_limits.login.per_ip = generous;
+        settings.rate_limits.login.per_account = generous;
+        settings.rate_limits.sms.per_ip = generous;
+        settings.rate_limits.pin.per_ip = generous;
+    })
+    .await;
+    let operator_side = spawn_second_instance(&worker_side).await;
+    let mut payees = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..WITHDRAWALS {
+        let payee = payee(&worker_side, "100.00", json!({})).await;
+        let created = withdraw(&worker_side, &payee, "10.00").await;
+        assert_eq!(created["status"], "in_review");
+        ids.push(id_of(&created));
+        payees.push(payee);
+    }
+    let operator = operator_side.operator_token().await;
+
+    let approving = join_all(ids.iter().map(|id| approve(&operator_side, &operator, id)));
+    let stepping = async {
+        let mut steps = 0;
+        while steps < 400 {
+            settle(&worker_side).await;
+            steps += 1;
+            tokio::task::yield_now().await;
+        }
+    };
+    let (approved, ()) = tokio::join!(approving, stepping);
+    assert!(approved.iter().all(|response| response.status() == StatusCode::OK), "every approval is accepted");
+
+    // Past any entry the racing steps deferred or leased, the worker finishes.
+    for _ in 0..5 {
+        worker_side.clock.advance(Duration::minutes(5));
+        settle(&worker_side).await;
+    }
+    for (payee, id) in payees.iter_mut().zip(&ids) {
+        operator_side.log_in_again(&mut payee.user).await;
+        let withdrawal = withdrawal(&operator_side, payee, id).await;
+        assert_eq!(withdrawal["status"], "settled", "withdrawal {id}: {withdrawal}");
+    }
+    worker_side.assert_ledger_balanced().await;
+}
+
+/// Rounds of three accounts that consented with one WeChat user and send
+/// their SMS codes at the same moment, through two instances: at most one
+/// binding becomes active, and the others fail as bound elsewhere.
+async fn accounts_confirming_one_openid_at_once_activate_it_at_most_once(store: StoreKind) {
+    const ROUNDS: usize = 10;
+    const ACCOUNTS: usize = 3;
+    let first = spawn_app(store).await;
+    let second = spawn_second_instance(&first).await;
+    for round in 0..ROUNDS {
+        let openid = create_wechat_user(&first, "周一一").await;
+        let mut pending = Vec::new();
+        for _ in 0..ACCOUNTS {
+            let phone = Phone::new(&first).await;
+            let started = phone.start().await;
+            let location = phone.consent(started["authorize_url"].as_str().unwrap(), Choice::Existing(&openid)).await;
+            json_of(phone.callback(&location).await, StatusCode::OK).await;
+            let code = phone.latest_sms_code().await;
+            pending.push((phone, started["binding_id"].as_str().unwrap().to_owned(), code));
+        }
+        let confirmations = pending.iter().enumerate().map(|(n, (phone, binding_id, code))| {
+            let instance = if n % 2 == 0 { &first } else { &second };
+            let user = TestUser { id: String::new(), phone: phone.phone().to_owned(), token: phone.token().to_owned() };
+            async move { Phone::of(instance, &user).confirm(binding_id, code).await.status() }
+        });
+        let statuses = join_all(confirmations).await;
+        let active = statuses.iter().filter(|status| **status == StatusCode::OK).count();
+        assert!(active <= 1, "round {round}: {active} bindings of one openid went active: {statuses:?}");
+        for (phone, binding_id, _) in &pending {
+            let binding = phone.binding(binding_id).await;
+            let status = binding["status"].as_str().unwrap();
+            assert!(status == "active" || status == "failed", "round {round}: {binding}");
+        }
+        let now_active = join_all(pending.iter().map(|(phone, id, _)| phone.binding(id))).await;
+        let active_now = now_active.iter().filter(|binding| binding["status"] == "active").count();
+        assert_eq!(active_now, active, "round {round}: what was answered is what is stored");
+    }
+}

@@ -1,0 +1,294 @@
+//! The harness's HTTP side: every request it sends goes through `Api::send`,
+//! which records it in the `History` (who sent it, for which accounts, to
+//! which gateway, when, and what came back), so a broken invariant can be
+//! shown with the operations that led to it.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::Value;
+
+/// Longest wait for one reply; a paused gateway or Redis answers after
+/// the pause, or the request counts as an unknown outcome.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much of a reply body the history keeps.
+const KEPT_BODY_CHARS: usize = 300;
+
+/// What a request came back with.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// `None` when no answer came (connection refused or reset, time-out).
+    pub status: Option<u16>,
+    pub body: Value,
+    /// `Location`, for the consent form's redirect.
+    pub location: Option<String>,
+    /// `Idempotent-Replayed: true`.
+    pub replayed: bool,
+    pub seq: u64,
+}
+
+impl Reply {
+    /// An answer that says nothing about the outcome: no answer at all, or
+    /// the store (or a proxy) unavailable. The request may or may not have
+    /// taken effect.
+    pub fn unknown(&self) -> bool {
+        matches!(self.status, None | Some(502..=504))
+    }
+
+    pub fn is(&self, status: u16) -> bool {
+        self.status == Some(status)
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        self.body["error"]["code"].as_str()
+    }
+
+    /// `202`, `422 PIN_INCORRECT`, `unknown`: the class counted in the summary.
+    pub fn class(&self) -> String {
+        match (self.status, self.code()) {
+            (None, _) => "unknown (no answer)".into(),
+            (Some(status @ 502..=504), code) => format!("unknown ({status} {})", code.unwrap_or("")),
+            (Some(status), Some(code)) => format!("{status} {code}"),
+            (Some(status), None) => status.to_string(),
+        }
+    }
+}
+
+/// Who sends a request and what it concerns.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub op: &'static str,
+    pub client: usize,
+    /// The accounts (by phone) the request concerns.
+    pub accounts: Vec<String>,
+    pub gateway: usize,
+}
+
+impl Meta {
+    pub fn new(op: &'static str, client: usize, accounts: &[&str], gateway: usize) -> Meta {
+        Meta { op, client, accounts: accounts.iter().map(|a| (*a).to_owned()).collect(), gateway }
+    }
+}
+
+/// One request of the run, as the history keeps it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub seq: u64,
+    pub client: usize,
+    pub op: &'static str,
+    pub accounts: Vec<String>,
+    pub gateway: usize,
+    pub request: String,
+    pub started_ms: u64,
+    pub ended_ms: u64,
+    pub outcome: String,
+    pub response: String,
+}
+
+/// Every request of the run, in the order they were answered, and counts by operation and outcome.
+#[derive(Debug)]
+pub struct History {
+    started: Instant,
+    records: Mutex<Vec<Recorded>>,
+    counts: Mutex<BTreeMap<(&'static str, String), u64>>,
+}
+
+impl History {
+    pub fn new() -> History {
+        History { started: Instant::now(), records: Mutex::new(Vec::new()), counts: Mutex::new(BTreeMap::new()) }
+    }
+
+    pub fn elapsed_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn record(&self, mut record: Recorded, class: String) -> u64 {
+        *self.counts.lock().expect("counts lock").entry((record.op, class)).or_default() += 1;
+        // The lock guards a push only; nothing awaits while holding it.
+        let mut records = self.records.lock().expect("history lock");
+        record.seq = records.len() as u64;
+        let seq = record.seq;
+        records.push(record);
+        seq
+    }
+
+    pub fn counts(&self) -> BTreeMap<(&'static str, String), u64> {
+        self.counts.lock().expect("counts lock").clone()
+    }
+
+    /// The requests concerning any of `accounts`, in order.
+    pub fn about(&self, accounts: &[String]) -> Vec<Recorded> {
+        let records = self.records.lock().expect("history lock");
+        records.iter().filter(|r| r.accounts.iter().any(|a| accounts.contains(a))).cloned().collect()
+    }
+
+    /// The requests of the given numbers.
+    pub fn by_seq(&self, seqs: &[u64]) -> Vec<Recorded> {
+        let records = self.records.lock().expect("history lock");
+        seqs.iter().filter_map(|&seq| records.get(seq as usize).cloned()).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.lock().expect("history lock").len()
+    }
+}
+
+/// The gateways' addresses and two HTTP clients (one follows no redirects, as the consent step needs).
+#[derive(Debug)]
+pub struct Api {
+    http: reqwest::Client,
+    pub gateways: Vec<String>,
+    pub history: History,
+}
+
+/// A request to send: method, path (or full URL), bearer token, JSON body, headers.
+pub struct Request<'a> {
+    pub method: Method,
+    pub path: &'a str,
+    pub token: Option<&'a str>,
+    pub body: Option<Body>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+pub enum Body {
+    Json(Value),
+    Form(Vec<(String, String)>),
+}
+
+impl<'a> Request<'a> {
+    pub fn get(path: &'a str, token: Option<&'a str>) -> Request<'a> {
+        Request { method: Method::GET, path, token, body: None, headers: Vec::new() }
+    }
+
+    pub fn json(method: Method, path: &'a str, token: Option<&'a str>, body: Value) -> Request<'a> {
+        Request { method, path, token, body: Some(Body::Json(body)), headers: Vec::new() }
+    }
+}
+
+impl Api {
+    pub fn new(gateways: Vec<String>) -> anyhow::Result<Api> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
+            .pool_max_idle_per_host(64)
+            .build()?;
+        Ok(Api { http, gateways, history: History::new() })
+    }
+
+    /// Sends a request to `meta.gateway` (or to a full URL) and records it.
+    pub async fn send(&self, meta: &Meta, request: Request<'_>) -> Reply {
+        let url = if request.path.starts_with("http") {
+            request.path.to_owned()
+        } else {
+            format!("{}{}", self.gateways[meta.gateway % self.gateways.len()], request.path)
+        };
+        let summary = summarize(&request);
+        let started_ms = self.history.elapsed_ms();
+        let mut builder = self.http.request(request.method.clone(), &url);
+        if let Some(token) = request.token {
+            builder = builder.bearer_auth(token);
+        }
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value);
+        }
+        builder = match request.body {
+            Some(Body::Json(body)) => builder.json(&body),
+            Some(Body::Form(form)) => builder.form(&form),
+            None => builder,
+        };
+        let (status, body, location, replayed, text) = match builder.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let location = header("location");
+                let replayed = header("idempotent-replayed").as_deref() == Some("true");
+                match response.text().await {
+                    Ok(text) => {
+                        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+                        (Some(status), body, location, replayed, text)
+                    }
+                    Err(error) => (None, Value::Null, None, false, format!("body lost: {error}")),
+                }
+            }
+            Err(error) => (None, Value::Null, None, false, format!("{error}")),
+        };
+        let mut reply = Reply { status, body, location, replayed, seq: 0 };
+        let class = reply.class();
+        let outcome = if replayed { format!("{class} (replayed)") } else { class.clone() };
+        let record = Recorded {
+            seq: 0,
+            client: meta.client,
+            op: meta.op,
+            accounts: meta.accounts.clone(),
+            gateway: meta.gateway % self.gateways.len(),
+            request: format!("{} {url} {summary}", request.method),
+            started_ms,
+            ended_ms: self.history.elapsed_ms(),
+            outcome,
+            response: text.chars().take(KEPT_BODY_CHARS).collect(),
+        };
+        reply.seq = self.history.record(record, class);
+        reply
+    }
+
+    /// Reads a stream (the SSE event stream) until it has been quiet for
+    /// `idle`, or `total` has passed; not recorded (it is only read at the end).
+    pub async fn read_stream(
+        &self,
+        gateway: usize,
+        path: &str,
+        token: &str,
+        idle: Duration,
+        total: Duration,
+    ) -> Option<String> {
+        let url = format!("{}{path}", self.gateways[gateway % self.gateways.len()]);
+        let mut response = self.http.get(url).bearer_auth(token).timeout(total).send().await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let deadline = Instant::now() + total;
+        let mut text = String::new();
+        while Instant::now() < deadline {
+            match tokio::time::timeout(idle, response.chunk()).await {
+                Ok(Ok(Some(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(Ok(None)) | Ok(Err(_)) | Err(_) => break,
+            }
+        }
+        Some(text)
+    }
+}
+
+/// The request as one line: its body with secrets left in (they are the
+/// harness's own test values, and replaying needs them).
+fn summarize(request: &Request<'_>) -> String {
+    let headers: Vec<String> = request.headers.iter().map(|(name, value)| format!("{name}: {value}")).collect();
+    let body = match &request.body {
+        Some(Body::Json(body)) => body.to_string(),
+        Some(Body::Form(form)) => form.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&"),
+        None => String::new(),
+    };
+    format!("{} {body}", headers.join(" ")).trim().to_owned()
+}
+
+/// Yuan as a decimal string ("-12.30") to fen.
+pub fn fen(text: &str) -> Option<i64> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    if whole.is_empty() || fraction.is_empty() || fraction.len() > 2 {
+        return None;
+    }
+    let fraction = if fraction.len() == 1 { format!("{fraction}0") } else { fraction.to_owned() };
+    let value = whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(fraction.parse::<i64>().ok()?)?;
+    Some(if negative { -value } else { value })
+}
+
+/// Fen as yuan, two places.
+pub fn yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", fen.abs() / 100, fen.abs() % 100)
+}

@@ -1,0 +1,445 @@
+//! The processes the harness drives and the faults it injects into them: a
+//! private `redis-server` (AOF, `appendfsync always`, no RDB) on a free
+//! loopback port in the run's directory, and walletgate gateways started
+//! from the release binary, each on its own port, logging to files there.
+//! Faults: `kill -9` and restart of a gateway, SIGSTOP/SIGCONT of a gateway
+//! or of Redis, `kill -9` of Redis and a restart from its AOF.
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::Mutex;
+
+/// Longest wait for a started process to answer.
+const STARTUP_WAIT: Duration = Duration::from_secs(30);
+/// Faults one run injects at most, whatever its duration.
+const FAULTS_MAX: usize = 10_000;
+
+/// The business settings of the run: delays of seconds, not hours, so that
+/// withdrawals reach a final state while the harness watches.
+pub struct Timing {
+    pub auto_review_delay_secs: u64,
+    pub lease_secs: u64,
+    pub manual_review_timeout_secs: u64,
+    pub payout_attempts_max: u32,
+    pub retry_backoff_max_ms: u64,
+}
+
+pub const TIMING: Timing = Timing {
+    auto_review_delay_secs: 1,
+    lease_secs: 3,
+    manual_review_timeout_secs: 30,
+    payout_attempts_max: 5,
+    retry_backoff_max_ms: 1000,
+};
+
+impl Timing {
+    /// The longest a withdrawal may take once nobody has to decide it: its
+    /// delay, its payout attempts with their pauses, a lease for a claim
+    /// left by a killed worker, and some slack for a loaded machine.
+    pub fn settle_bound(&self) -> Duration {
+        let retries_ms = self.payout_attempts_max as u64 * self.retry_backoff_max_ms;
+        Duration::from_secs(self.auto_review_delay_secs + 2 * self.lease_secs + 10) + Duration::from_millis(retries_ms)
+    }
+}
+
+fn gateway_env(timing: &Timing) -> Vec<(&'static str, String)> {
+    let generous = "1000000".to_owned();
+    let mut env = vec![
+        ("WALLETGATE__SERVER__WORKERS", "2".to_owned()),
+        ("WALLETGATE__SERVER__SHUTDOWN_TIMEOUT_SECS", "1".to_owned()),
+        ("WALLETGATE__STORE__KEY_PREFIX", "soak".to_owned()),
+        ("WALLETGATE__STORE__COMMAND_TIMEOUT_MS", "1000".to_owned()),
+        ("WALLETGATE__STORE__CONNECT_TIMEOUT_MS", "1000".to_owned()),
+        ("WALLETGATE__LOG__LEVEL", "info".to_owned()),
+        ("WALLETGATE__LOG__FORMAT", "json".to_owned()),
+        ("WALLETGATE__WITHDRAWALS__AUTO_REVIEW_DELAY_SECS", timing.auto_review_delay_secs.to_string()),
+        // Bigger ones wait for an operator, so approvals race the worker.
+        ("WALLETGATE__WITHDRAWALS__MANUAL_REVIEW_OVER", "300.00".to_owned()),
+        ("WALLETGATE__WITHDRAWALS__MANUAL_REVIEW_TIMEOUT_SECS", timing.manual_review_timeout_secs.to_string()),
+        ("WALLETGATE__WITHDRAWALS__REVIEW_AFTER_PIN_CHANGE_SECS", "2".to_owned()),
+        ("WALLETGATE__WORKER__LEASE_SECS", timing.lease_secs.to_string()),
+        ("WALLETGATE__WORKER__POLL_INTERVAL_MS", "50".to_owned()),
+        ("WALLETGATE__WORKER__PAYOUT_ATTEMPTS_MAX", timing.payout_attempts_max.to_string()),
+        ("WALLETGATE__WORKER__RETRY_BACKOFF_INITIAL_MS", "200".to_owned()),
+        ("WALLETGATE__WORKER__RETRY_BACKOFF_MAX_MS", timing.retry_backoff_max_ms.to_string()),
+        ("WALLETGATE__KYC__AUTO_APPROVE_AFTER_SECS", "1".to_owned()),
+    ];
+    // Every client comes from 127.0.0.1 and a few accounts take many
+    // requests: the per-process request-rate limits would hide the races.
+    // The PIN lock, kept in the store, still holds.
+    for action in ["LOGIN", "SMS", "PIN"] {
+        for scope in ["PER_ACCOUNT", "PER_IP"] {
+            for key in ["BURST", "PER_MINUTE"] {
+                let name: &'static str = Box::leak(format!("WALLETGATE__RATE_LIMITS__{action}__{scope}__{key}").into());
+                env.push((name, generous.clone()));
+            }
+        }
+    }
+    env
+}
+
+/// A free loopback port (bound, then let go).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn signal(child: &Child, signal: libc::c_int) {
+    // SAFETY: kill(2) on the id of a child this process started and has not reaped.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, signal);
+    }
+}
+
+fn log_file(path: &Path) -> anyhow::Result<(Stdio, Stdio)> {
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    Ok((Stdio::from(file.try_clone()?), Stdio::from(file)))
+}
+
+/// The private Redis.
+#[derive(Debug)]
+pub struct RedisProcess {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl RedisProcess {
+    pub fn start(dir: &Path) -> anyhow::Result<RedisProcess> {
+        let mut redis = RedisProcess { port: free_port()?, dir: dir.to_owned(), child: None };
+        redis.spawn()?;
+        Ok(redis)
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let (out, err) = log_file(&self.dir.join("redis.log"))?;
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--dir"])
+            .arg(&self.dir)
+            .args(["--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"])
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .context("redis-server is needed (apt-get install redis-server)")?;
+        self.child = Some(child);
+        self.wait_ready()
+    }
+
+    fn wait_ready(&self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + STARTUP_WAIT;
+        while Instant::now() < deadline {
+            if redis_ping(self.port) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("redis-server on port {} did not answer PING", self.port)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    fn pause(&self) {
+        if let Some(child) = &self.child {
+            signal(child, libc::SIGSTOP);
+        }
+    }
+
+    fn resume(&self) {
+        if let Some(child) = &self.child {
+            signal(child, libc::SIGCONT);
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(&child, libc::SIGCONT);
+            signal(&child, libc::SIGKILL);
+            let _ = child.wait();
+        }
+    }
+
+    fn ensure_up(&mut self) -> anyhow::Result<()> {
+        self.resume();
+        if self.child.is_none() { self.spawn() } else { Ok(()) }
+    }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn redis_ping(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut answer = [0u8; 7];
+    stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut answer).is_ok() && &answer == b"+PONG\r\n"
+}
+
+/// One walletgate process, restartable on its port.
+#[derive(Debug)]
+pub struct Gateway {
+    pub index: usize,
+    pub port: u16,
+    pub worker: bool,
+    store_url: String,
+    binary: PathBuf,
+    log: PathBuf,
+    env: Vec<(&'static str, String)>,
+    child: Option<Child>,
+    paused: bool,
+}
+
+impl Gateway {
+    pub fn address(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let (out, err) = log_file(&self.log)?;
+        let child = Command::new(&self.binary)
+            .env_remove("RUST_LOG")
+            .env_remove("WALLETGATE__STORE__URL")
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("WALLETGATE__STORE__URL", &self.store_url)
+            .env("WALLETGATE__SERVER__PORT", self.port.to_string())
+            .env("WALLETGATE__WORKER__ENABLED", self.worker.to_string())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        self.child = Some(child);
+        self.paused = false;
+        Ok(())
+    }
+
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+        let deadline = Instant::now() + STARTUP_WAIT;
+        while Instant::now() < deadline {
+            if let Ok(response) = client.get(format!("{}/readyz", self.address())).send().await
+                && response.status().is_success()
+            {
+                return Ok(());
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                bail!("gateway {} exited ({status}); see {}", self.index, self.log.display());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("gateway {} not ready in time; see {}", self.index, self.log.display())
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(&child, libc::SIGCONT);
+            signal(&child, libc::SIGKILL);
+            let _ = child.wait();
+        }
+        self.paused = false;
+    }
+
+    fn pause(&mut self) {
+        if let Some(child) = &self.child {
+            signal(child, libc::SIGSTOP);
+            self.paused = true;
+        }
+    }
+
+    fn resume(&mut self) {
+        if let Some(child) = &self.child {
+            signal(child, libc::SIGCONT);
+        }
+        self.paused = false;
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Which store the gateways share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    Redis,
+    Memory,
+}
+
+/// Everything the run started.
+#[derive(Debug)]
+pub struct Cluster {
+    pub mode: StoreMode,
+    pub redis: Option<Mutex<RedisProcess>>,
+    pub gateways: Vec<Mutex<Gateway>>,
+    pub addresses: Vec<String>,
+}
+
+impl Cluster {
+    /// Starts Redis (in Redis mode) and the gateways; the first `gateways - 1`
+    /// run the worker, the last does not (in memory mode the one gateway does).
+    pub async fn start(mode: StoreMode, gateways: usize, binary: &Path, dir: &Path) -> anyhow::Result<Cluster> {
+        std::fs::create_dir_all(dir)?;
+        let redis = match mode {
+            StoreMode::Redis => Some(RedisProcess::start(dir)?),
+            StoreMode::Memory => None,
+        };
+        let store_url = redis.as_ref().map_or("memory://".to_owned(), RedisProcess::url);
+        let count = if mode == StoreMode::Memory { 1 } else { gateways.max(2) };
+        let env = gateway_env(&TIMING);
+        let mut started = Vec::new();
+        for index in 0..count {
+            let mut gateway = Gateway {
+                index,
+                port: free_port()?,
+                worker: count == 1 || index + 1 < count,
+                store_url: store_url.clone(),
+                binary: binary.to_owned(),
+                log: dir.join(format!("gateway-{index}.log")),
+                env: env.clone(),
+                child: None,
+                paused: false,
+            };
+            gateway.spawn()?;
+            started.push(gateway);
+        }
+        for gateway in &mut started {
+            gateway.wait_ready().await?;
+        }
+        let addresses = started.iter().map(Gateway::address).collect();
+        Ok(Cluster {
+            mode,
+            redis: redis.map(Mutex::new),
+            gateways: started.into_iter().map(Mutex::new).collect(),
+            addresses,
+        })
+    }
+
+    /// Brings everything back: resumes what is paused, restarts what is down.
+    pub async fn heal(&self) -> anyhow::Result<()> {
+        if let Some(redis) = &self.redis {
+            let mut redis = redis.lock().await;
+            tokio::task::block_in_place(|| redis.ensure_up())?;
+        }
+        for gateway in &self.gateways {
+            let mut gateway = gateway.lock().await;
+            gateway.resume();
+            if gateway.child.is_none() {
+                gateway.spawn()?;
+            }
+            gateway.wait_ready().await?;
+        }
+        Ok(())
+    }
+
+    pub async fn gateway_workers(&self) -> Vec<bool> {
+        let mut workers = Vec::new();
+        for gateway in &self.gateways {
+            workers.push(gateway.lock().await.worker);
+        }
+        workers
+    }
+}
+
+/// The kinds of fault, as counted in the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fault {
+    KillWorkerGateway,
+    KillPlainGateway,
+    PauseGateway,
+    PauseRedis,
+    KillRedis,
+}
+
+impl Fault {
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::KillWorkerGateway => "kill -9 + restart of a gateway with the worker",
+            Fault::KillPlainGateway => "kill -9 + restart of a gateway without the worker",
+            Fault::PauseGateway => "SIGSTOP / SIGCONT of a gateway",
+            Fault::PauseRedis => "SIGSTOP / SIGCONT of Redis",
+            Fault::KillRedis => "kill -9 of Redis + restart from its AOF",
+        }
+    }
+}
+
+/// Injects seeded faults, one at a time, until `stop`; each is undone before
+/// the next. Returns how many of each it injected.
+pub async fn inject_faults(
+    cluster: Arc<Cluster>,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<BTreeMap<Fault, u64>> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0xFA01_7FA0_17FA_017F);
+    let mut counts = BTreeMap::new();
+    let lease_ms = TIMING.lease_secs * 1000;
+    for _ in 0..FAULTS_MAX {
+        tokio::time::sleep(Duration::from_millis(rng.random_range(500..3000))).await;
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let fault = match (cluster.mode, rng.random_range(0..100)) {
+            (StoreMode::Memory, _) => Fault::PauseGateway,
+            (StoreMode::Redis, 0..30) => Fault::KillWorkerGateway,
+            (StoreMode::Redis, 30..45) => Fault::KillPlainGateway,
+            (StoreMode::Redis, 45..65) => Fault::PauseGateway,
+            (StoreMode::Redis, 65..85) => Fault::PauseRedis,
+            (StoreMode::Redis, _) => Fault::KillRedis,
+        };
+        let workers = cluster.gateway_workers().await;
+        let pick = |rng: &mut StdRng, worker: bool| {
+            let matching: Vec<usize> = (0..workers.len()).filter(|&i| workers[i] == worker).collect();
+            matching[rng.random_range(0..matching.len())]
+        };
+        // Sometimes longer than a lease: a paused worker outlives its claim.
+        let pause = Duration::from_millis(rng.random_range(200..lease_ms + 2000));
+        match fault {
+            Fault::KillWorkerGateway | Fault::KillPlainGateway => {
+                let index = pick(&mut rng, fault == Fault::KillWorkerGateway);
+                let mut gateway = cluster.gateways[index].lock().await;
+                tokio::task::block_in_place(|| gateway.kill());
+                tokio::time::sleep(Duration::from_millis(rng.random_range(100..3000))).await;
+                gateway.spawn()?;
+                gateway.wait_ready().await?;
+            }
+            Fault::PauseGateway => {
+                let index = rng.random_range(0..workers.len());
+                let mut gateway = cluster.gateways[index].lock().await;
+                gateway.pause();
+                tokio::time::sleep(pause).await;
+                gateway.resume();
+            }
+            Fault::PauseRedis | Fault::KillRedis => {
+                let Some(redis) = &cluster.redis else { continue };
+                let mut redis = redis.lock().await;
+                if fault == Fault::PauseRedis {
+                    redis.pause();
+                    tokio::time::sleep(pause.min(Duration::from_secs(3))).await;
+                    redis.resume();
+                } else {
+                    tokio::task::block_in_place(|| redis.kill());
+                    tokio::time::sleep(Duration::from_millis(rng.random_range(100..2000))).await;
+                    tokio::task::block_in_place(|| redis.ensure_up())?;
+                }
+            }
+        }
+        *counts.entry(fault).or_default() += 1;
+    }
+    Ok(counts)
+}

@@ -1,0 +1,552 @@
+//! Quiescence and the invariants. Once the faults stop, everything is
+//! brought back, an operator decides every withdrawal still waiting, the
+//! workers run, and the harness waits until every withdrawal is final (or a
+//! deadline passes). Then it reads every account through the API and checks
+//! the invariants of docs/soak.md against what it read and what it recorded
+//! during the run.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::client::{Api, Meta, Request, fen, yuan};
+use crate::cluster::{Cluster, TIMING};
+use crate::world::{Known, OPERATOR_EMAIL, OPERATOR_PASSWORD, PinFact, PinSeen, Submitted, World};
+
+/// The PIN guard's `pin.attempts_max` (walletgate's default, which the run keeps).
+const PIN_ATTEMPTS_MAX: i64 = 5;
+/// How many events an account's stream keeps (`store::EVENTS_KEPT_PER_ACCOUNT`).
+const EVENTS_KEPT: usize = 1000;
+const OPEN: [&str; 3] = ["pending", "in_review", "processing"];
+/// Rounds of the quiescence loop at most (each waits half a second).
+const QUIESCE_ROUNDS_MAX: usize = 1000;
+
+#[derive(Debug, Clone)]
+pub struct Violation {
+    pub invariant: &'static str,
+    pub detail: String,
+    /// Accounts (by phone) whose history explains it.
+    pub phones: Vec<String>,
+    /// Requests that show it, when no account's history does.
+    pub seqs: Vec<u64>,
+}
+
+/// What the checks counted and found.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub checks: BTreeMap<&'static str, u64>,
+    pub violations: Vec<Violation>,
+    pub decided_in_quiescence: u64,
+    pub quiescence: Duration,
+}
+
+impl Checked {
+    /// Names the requests that show the violation just found (if one was).
+    fn showing(&mut self, before: usize, seqs: &[u64]) {
+        if self.violations.len() > before
+            && let Some(violation) = self.violations.last_mut()
+        {
+            violation.seqs = seqs.to_vec();
+        }
+    }
+
+    fn check(&mut self, invariant: &'static str, holds: bool, detail: impl FnOnce() -> String, phones: &[&str]) {
+        *self.checks.entry(invariant).or_default() += 1;
+        if !holds {
+            let phones = phones.iter().map(|p| (*p).to_owned()).collect();
+            self.violations.push(Violation { invariant, detail: detail(), phones, seqs: Vec::new() });
+        }
+    }
+}
+
+pub const LEDGER: &str = "1. the ledger balances";
+pub const JOURNAL: &str = "2. balances equal the journal";
+pub const HELD: &str = "3. held equals open withdrawals";
+pub const FINAL: &str = "4. every withdrawal reaches a final state";
+pub const PAYOUT: &str = "5. one payout per settled withdrawal, none otherwise; one final event";
+pub const OPENID: &str = "6. an openid is active on at most one account";
+pub const PIN: &str = "7. the PIN guard counts every wrong entry";
+pub const IDEMPOTENCY: &str = "8. one effect per idempotency key";
+pub const NO_500: &str = "9. no request is answered 500";
+pub const WALLETS: &str = "10. mock wallets hold what was settled to them";
+
+/// One account as read after quiescence.
+struct Observed {
+    known: Known,
+    id: String,
+    wallet: Value,
+    journal: Option<(i64, i64)>,
+    withdrawals: Vec<Value>,
+    bindings: Vec<Value>,
+    events: Option<String>,
+    me: Value,
+}
+
+fn meta(op: &'static str, phone: &str, gateway: usize) -> Meta {
+    Meta::new(op, usize::MAX, &[phone], gateway)
+}
+
+async fn operator(api: &Api) -> anyhow::Result<String> {
+    for attempt in 0..20 {
+        let body = json!({ "email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD });
+        let reply = api
+            .send(&meta("operator login", "", attempt), Request::json(Method::POST, "/v1/auth/login", None, body))
+            .await;
+        if let Some(token) = reply.body["access_token"].as_str() {
+            return Ok(token.to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    anyhow::bail!("the operator cannot log in after the faults stopped")
+}
+
+/// A fresh token and the id of every account the harness made.
+async fn sessions(api: &Api, world: &World) -> Vec<(Known, String, String)> {
+    let mut out = Vec::new();
+    for known in world.all_accounts() {
+        for attempt in 0..5 {
+            let body = json!({ "phone": known.phone, "password": known.password });
+            let login = api
+                .send(&meta("login", &known.phone, attempt), Request::json(Method::POST, "/v1/auth/login", None, body))
+                .await;
+            let Some(token) = login.body["access_token"].as_str() else {
+                if login.code() == Some("UNAUTHENTICATED") {
+                    break; // never registered (its registration got no answer and did not land)
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                continue;
+            };
+            let me = api.send(&meta("me", &known.phone, attempt), Request::get("/v1/me", Some(token))).await;
+            if let Some(id) = me.body["id"].as_str() {
+                out.push((known.clone(), token.to_owned(), id.to_owned()));
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Every withdrawal of an account, all pages.
+async fn withdrawals(api: &Api, phone: &str, token: &str) -> Option<Vec<Value>> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..1000 {
+        let path = match &cursor {
+            Some(cursor) => format!("/v1/withdrawals?limit=100&cursor={cursor}"),
+            None => "/v1/withdrawals?limit=100".to_owned(),
+        };
+        let page = api.send(&meta("final read", phone, 0), Request::get(&path, Some(token))).await;
+        items.extend(page.body["items"].as_array()?.iter().cloned());
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return Some(items),
+        }
+    }
+    Some(items)
+}
+
+/// Sums of `available_change` and `held_change` over the whole journal.
+async fn journal(api: &Api, phone: &str, token: &str) -> Option<(i64, i64)> {
+    let (mut available, mut held) = (0, 0);
+    let mut cursor: Option<String> = None;
+    for _ in 0..10_000 {
+        let path = match &cursor {
+            Some(cursor) => format!("/v1/wallet/transactions?limit=100&cursor={cursor}"),
+            None => "/v1/wallet/transactions?limit=100".to_owned(),
+        };
+        let page = api.send(&meta("final read", phone, 0), Request::get(&path, Some(token))).await;
+        for item in page.body["items"].as_array()? {
+            available += fen(item["available_change"].as_str()?)?;
+            held += fen(item["held_change"].as_str()?)?;
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return Some((available, held)),
+        }
+    }
+    None
+}
+
+/// Heals the cluster, decides what waits for an operator, and waits until
+/// every withdrawal is final or the deadline passes.
+pub async fn quiesce(api: &Api, world: &World, cluster: &Cluster, checked: &mut Checked) -> anyhow::Result<()> {
+    let started = Instant::now();
+    cluster.heal().await?;
+    let operator = operator(api).await?;
+    let accounts = sessions(api, world).await;
+    let mut rng = StdRng::seed_from_u64(world.seed ^ 0x0DEC_1DE0);
+    let deadline = Instant::now() + TIMING.settle_bound();
+    for round in 0..QUIESCE_ROUNDS_MAX {
+        let queue = api
+            .send(&meta("review queue", "", round), Request::get("/v1/ops/review-queue?limit=200", Some(&operator)))
+            .await;
+        for item in queue.body["items"].as_array().into_iter().flatten() {
+            let Some(id) = item["withdrawal"]["id"].as_str() else { continue };
+            let phone = accounts
+                .iter()
+                .find(|(_, _, a)| item["account_id"] == a.as_str())
+                .map(|(k, _, _)| k.phone.clone())
+                .unwrap_or_default();
+            let (verb, body) = if rng.random_bool(0.7) {
+                ("approve", json!({}))
+            } else {
+                ("reject", json!({ "reason": "soak: quiescence" }))
+            };
+            let path = format!("/v1/ops/withdrawals/{id}/{verb}");
+            let reply = api
+                .send(
+                    &meta("operator decision (quiescence)", &phone, round),
+                    Request::json(Method::POST, &path, Some(&operator), body),
+                )
+                .await;
+            if reply.is(200) {
+                checked.decided_in_quiescence += 1;
+                if verb == "reject" {
+                    world.facts(|f| f.rejected.push((id.to_owned(), reply.seq)));
+                }
+            }
+        }
+        api.send(
+            &meta("worker step", "", round),
+            Request::json(Method::POST, "/v1/ops/worker/step", Some(&operator), json!({})),
+        )
+        .await;
+        let mut open = 0;
+        for (known, token, _) in &accounts {
+            let items = withdrawals(api, &known.phone, token).await.unwrap_or_default();
+            open += items.iter().filter(|w| w["status"].as_str().is_some_and(|s| OPEN.contains(&s))).count();
+        }
+        if open == 0 || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    checked.quiescence = started.elapsed();
+    Ok(())
+}
+
+async fn observe(api: &Api, known: Known, token: String, id: String) -> Observed {
+    let phone = known.phone.clone();
+    let wallet = api.send(&meta("final read", &phone, 0), Request::get("/v1/wallet", Some(&token))).await.body;
+    let me = api.send(&meta("final read", &phone, 0), Request::get("/v1/me", Some(&token))).await.body;
+    let bindings = api.send(&meta("final read", &phone, 0), Request::get("/v1/bindings", Some(&token))).await.body;
+    let journal = journal(api, &phone, &token).await;
+    let withdrawals = withdrawals(api, &phone, &token).await.unwrap_or_default();
+    let events =
+        api.read_stream(0, "/v1/events?after=0", &token, Duration::from_millis(700), Duration::from_secs(8)).await;
+    let bindings = bindings["items"].as_array().cloned().unwrap_or_default();
+    Observed { known, id, wallet, journal, withdrawals, bindings, events, me }
+}
+
+/// Final-state event counts per withdrawal id, and whether the stream may have been trimmed.
+fn final_events(text: &str) -> (HashMap<String, Vec<String>>, bool) {
+    let mut counts: HashMap<String, Vec<String>> = HashMap::new();
+    let mut total = 0;
+    for block in text.split("\n\n") {
+        let Some(data) = block.lines().find_map(|line| line.strip_prefix("data: ")) else { continue };
+        let Ok(event) = serde_json::from_str::<Value>(data) else { continue };
+        total += 1;
+        let kind = event["type"].as_str().unwrap_or_default();
+        if matches!(kind, "withdrawal.settled" | "withdrawal.failed" | "withdrawal.rejected")
+            && let Some(id) = event["data"]["withdrawal"]["id"].as_str()
+        {
+            counts.entry(id.to_owned()).or_default().push(kind.to_owned());
+        }
+    }
+    (counts, total >= EVENTS_KEPT)
+}
+
+/// Reads everything and checks every invariant.
+pub async fn check(api: &Arc<Api>, world: &World, checked: &mut Checked) -> anyhow::Result<()> {
+    let operator = operator(api).await?;
+    let report = api.send(&meta("ledger check", "", 0), Request::get("/v1/ops/ledger/check", Some(&operator))).await;
+    checked.check(LEDGER, report.body["balanced"] == true, || format!("ledger check: {}", report.body), &[]);
+
+    let accounts = sessions(api, world).await;
+    let observed: Vec<Observed> =
+        join_all(accounts.into_iter().map(|(known, token, id)| observe(api, known, token, id))).await;
+    let facts = world.facts(|f| {
+        (f.binding_openid.clone(), f.withdrawals.clone(), f.pins.clone(), f.rejected.clone(), f.server_errors.clone())
+    });
+    let (binding_openid, submissions, pins, rejected, server_errors) = facts;
+    let mut settled_to: BTreeMap<String, i64> = BTreeMap::new();
+    let mut active_on: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut statuses: HashMap<String, (String, String)> = HashMap::new();
+
+    for account in &observed {
+        let phone = account.known.phone.as_str();
+        let available = account.wallet["available"].as_str().and_then(fen);
+        let held = account.wallet["held"].as_str().and_then(fen);
+        checked.check(
+            JOURNAL,
+            account.journal.is_some() && Some((available, held)) == account.journal.map(|(a, h)| (Some(a), Some(h))),
+            || {
+                format!(
+                    "{} ({phone}): wallet {} but journal sums {:?}",
+                    account.id,
+                    account.wallet,
+                    account.journal.map(|(a, h)| (yuan(a), yuan(h)))
+                )
+            },
+            &[phone],
+        );
+        let open_debit: i64 = account
+            .withdrawals
+            .iter()
+            .filter(|w| w["status"].as_str().is_some_and(|s| OPEN.contains(&s)))
+            .filter_map(|w| fen(w["total_debit"].as_str()?))
+            .sum();
+        checked.check(
+            HELD,
+            held == Some(open_debit),
+            || format!("{} ({phone}): held {:?} but open withdrawals {}", account.id, held.map(yuan), yuan(open_debit)),
+            &[phone],
+        );
+        let remaining = account.me["pin_attempts_remaining"].as_i64();
+        checked.check(
+            PIN,
+            remaining.is_some_and(|r| (0..=PIN_ATTEMPTS_MAX).contains(&r)),
+            || format!("{} ({phone}): pin_attempts_remaining {:?}", account.id, remaining),
+            &[phone],
+        );
+
+        let (events, trimmed) = account.events.as_deref().map(final_events).unwrap_or_default();
+        for withdrawal in &account.withdrawals {
+            check_withdrawal(api, checked, account, withdrawal, &binding_openid, &events, trimmed, &mut settled_to)
+                .await;
+            if let (Some(id), Some(status)) = (withdrawal["id"].as_str(), withdrawal["status"].as_str()) {
+                statuses.insert(id.to_owned(), (status.to_owned(), phone.to_owned()));
+            }
+        }
+        for binding in &account.bindings {
+            if binding["status"] == "active"
+                && let Some(id) = binding["id"].as_str()
+            {
+                let openid = binding_openid.get(id).cloned().unwrap_or_else(|| format!("(unknown openid of {id})"));
+                active_on.entry(openid).or_default().push((phone.to_owned(), id.to_owned()));
+            }
+        }
+        check_idempotency(checked, account, &submissions);
+        check_pin_facts(checked, phone, &pins);
+    }
+    for (openid, holders) in &active_on {
+        let phones: Vec<&str> = holders.iter().map(|(p, _)| p.as_str()).collect();
+        checked.check(OPENID, holders.len() <= 1, || format!("openid {openid} is active on {holders:?}"), &phones);
+    }
+    for (id, seq) in &rejected {
+        let status = statuses.get(id);
+        let phones: Vec<&str> = status.iter().map(|(_, p)| p.as_str()).collect();
+        checked.check(
+            PAYOUT,
+            status.is_some_and(|(s, _)| s == "rejected"),
+            || format!("{id}: an operator's reject was answered 200 (request #{seq}) but it ended {status:?}"),
+            &phones,
+        );
+    }
+    for (openid, settled) in &settled_to {
+        let user =
+            api.send(&meta("mock wallet", "", 0), Request::get(&format!("/mock/wechat/users/{openid}"), None)).await;
+        let balance = user.body["wallet"]["balance"].as_str().and_then(fen);
+        checked.check(
+            WALLETS,
+            balance == Some(*settled),
+            || format!("mock user {openid}: wallet balance {:?}, settled to it {}", balance.map(yuan), yuan(*settled)),
+            &[],
+        );
+    }
+    checked.check(
+        NO_500,
+        server_errors.is_empty(),
+        || format!("{} requests answered 500: {server_errors:?}", server_errors.len()),
+        &[],
+    );
+    if let Some(violation) = checked.violations.last_mut().filter(|v| v.invariant == NO_500) {
+        violation.seqs = server_errors.iter().take(10).copied().collect();
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn check_withdrawal(
+    api: &Api,
+    checked: &mut Checked,
+    account: &Observed,
+    withdrawal: &Value,
+    binding_openid: &HashMap<String, String>,
+    events: &HashMap<String, Vec<String>>,
+    trimmed: bool,
+    settled_to: &mut BTreeMap<String, i64>,
+) {
+    let phone = account.known.phone.as_str();
+    let id = withdrawal["id"].as_str().unwrap_or_default();
+    let status = withdrawal["status"].as_str().unwrap_or_default();
+    checked.check(
+        FINAL,
+        !OPEN.contains(&status),
+        || format!("{id} of {} ({phone}) is still {status} after quiescence: {withdrawal}", account.id),
+        &[phone],
+    );
+    if OPEN.contains(&status) {
+        return;
+    }
+    let out_bill_no = id.trim_start_matches("wd_");
+    let path = format!("/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}");
+    let bill = api.send(&meta("transfer bill", phone, 0), Request::get(&path, None)).await;
+    let amount = withdrawal["amount"].as_str().and_then(fen);
+    let openid = withdrawal["destination"]["binding_id"].as_str().and_then(|b| binding_openid.get(b));
+    if status == "settled" {
+        let paid = bill.is(200)
+            && bill.body["state"] == "SUCCESS"
+            && bill.body["transfer_amount"].as_i64() == amount
+            && openid.is_some_and(|o| bill.body["openid"] == o.as_str());
+        checked.check(
+            PAYOUT,
+            paid,
+            || {
+                format!(
+                    "{id} ({phone}) is settled for {amount:?} fen to {openid:?}, but its bill is {} {}",
+                    bill.class(),
+                    bill.body
+                )
+            },
+            &[phone],
+        );
+        if let (Some(openid), Some(amount)) = (openid, amount) {
+            *settled_to.entry(openid.clone()).or_default() += amount;
+        }
+    } else {
+        let unpaid = bill.is(404) || (bill.is(200) && bill.body["state"] == "FAIL");
+        checked.check(
+            PAYOUT,
+            unpaid,
+            || format!("{id} ({phone}) is {status}, but its bill is {} {}", bill.class(), bill.body),
+            &[phone],
+        );
+    }
+    let Some(seen) = events.get(id).cloned().or_else(|| account.events.as_ref().map(|_| Vec::new())) else { return };
+    let expected = format!("withdrawal.{status}");
+    let right =
+        if trimmed { seen.len() <= 1 && seen.iter().all(|k| *k == expected) } else { seen == [expected.clone()] };
+    checked.check(PAYOUT, right, || format!("{id} ({phone}) is {status}; its final events: {seen:?}"), &[phone]);
+}
+
+fn check_idempotency(checked: &mut Checked, account: &Observed, submissions: &[crate::world::WithdrawFact]) {
+    let phone = account.known.phone.as_str();
+    let mine: Vec<_> = submissions.iter().filter(|s| s.phone == phone).collect();
+    let mut ids_by_key: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut keys_by_id: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut maybe_keys: BTreeSet<&str> = BTreeSet::new();
+    for submission in &mine {
+        match &submission.outcome {
+            Submitted::Accepted(id) => {
+                ids_by_key.entry(&submission.key).or_default().insert(id);
+                keys_by_id.entry(id).or_default().insert(&submission.key);
+            }
+            Submitted::Unknown => {
+                maybe_keys.insert(&submission.key);
+            }
+            Submitted::Refused(_) => {}
+        }
+    }
+    for (key, ids) in &ids_by_key {
+        let sent = || {
+            let of_key = mine.iter().filter(|s| s.key == *key);
+            of_key.map(|s| format!("#{} {} -> {:?}", s.seq, s.body, s.outcome)).collect::<Vec<_>>().join("; ")
+        };
+        checked.check(
+            IDEMPOTENCY,
+            ids.len() == 1,
+            || format!("{phone}: key {key} acknowledged different withdrawals {ids:?}: {}", sent()),
+            &[phone],
+        );
+    }
+    for (id, keys) in &keys_by_id {
+        checked.check(
+            IDEMPOTENCY,
+            keys.len() == 1,
+            || format!("{phone}: withdrawal {id} acknowledged for keys {keys:?}"),
+            &[phone],
+        );
+    }
+    let listed: BTreeSet<&str> = account.withdrawals.iter().filter_map(|w| w["id"].as_str()).collect();
+    for id in keys_by_id.keys() {
+        checked.check(
+            IDEMPOTENCY,
+            listed.contains(id),
+            || format!("{phone}: acknowledged withdrawal {id} is not in the account's list"),
+            &[phone],
+        );
+    }
+    let unacknowledged = listed.iter().filter(|id| !keys_by_id.contains_key(*id)).count();
+    let unanswered_keys = maybe_keys.iter().filter(|key| !ids_by_key.contains_key(*key)).count();
+    checked.check(
+        IDEMPOTENCY,
+        unacknowledged <= unanswered_keys,
+        || format!("{phone}: {unacknowledged} withdrawals were never acknowledged, but only {unanswered_keys} keys got no answer"),
+        &[phone],
+    );
+}
+
+/// Wrong entries between two resets of the count never exceed the limit nor
+/// repeat a remaining count; nothing passes between a lock and the next new PIN.
+fn check_pin_facts(checked: &mut Checked, phone: &str, pins: &[PinFact]) {
+    let mut mine: Vec<&PinFact> = pins.iter().filter(|p| p.phone == phone).collect();
+    mine.sort_by_key(|p| p.started_ms);
+    let resets: Vec<&PinFact> = mine
+        .iter()
+        .copied()
+        .filter(|p| matches!(p.seen, PinSeen::Passed | PinSeen::Set | PinSeen::MaybePassed | PinSeen::MaybeSet))
+        .collect();
+    let lifts: Vec<&PinFact> =
+        mine.iter().copied().filter(|p| matches!(p.seen, PinSeen::Set | PinSeen::MaybeSet)).collect();
+    let between =
+        |barriers: &[&PinFact], from: u64, to: u64| barriers.iter().any(|b| b.started_ms <= to && b.ended_ms >= from);
+    let wrongs: Vec<(&PinFact, i64)> =
+        mine.iter().filter_map(|p| if let PinSeen::Wrong(r) = p.seen { Some((*p, r)) } else { None }).collect();
+    for (fact, remaining) in &wrongs {
+        checked.check(
+            PIN,
+            (0..PIN_ATTEMPTS_MAX).contains(remaining),
+            || format!("{phone}: request #{} said attempts_remaining {remaining}", fact.seq),
+            &[phone],
+        );
+    }
+    // Groups of wrong entries with no reset anywhere within their span.
+    let mut group: Vec<(&PinFact, i64)> = Vec::new();
+    let flush = |group: &mut Vec<(&PinFact, i64)>, checked: &mut Checked| {
+        let remaining: BTreeSet<i64> = group.iter().map(|(_, r)| *r).collect();
+        let seqs: Vec<u64> = group.iter().map(|(f, _)| f.seq).collect();
+        let before = checked.violations.len();
+        checked.check(
+            PIN,
+            group.len() as i64 <= PIN_ATTEMPTS_MAX && remaining.len() == group.len(),
+            || format!("{phone}: {} wrong PIN entries counted without a reset between them, remaining counts {:?} (requests {seqs:?})", group.len(), group.iter().map(|(_, r)| r).collect::<Vec<_>>()),
+            &[phone],
+        );
+        checked.showing(before, &seqs);
+        group.clear();
+    };
+    for &(fact, remaining) in &wrongs {
+        if let Some((first, _)) = group.first()
+            && between(&resets, first.started_ms, fact.ended_ms)
+        {
+            flush(&mut group, checked);
+        }
+        group.push((fact, remaining));
+    }
+    if !group.is_empty() {
+        flush(&mut group, checked);
+    }
+    for lock in mine.iter().filter(|p| p.seen == PinSeen::Locked) {
+        for pass in mine.iter().filter(|p| p.seen == PinSeen::Passed && p.started_ms > lock.ended_ms) {
+            let lifted = between(&lifts, lock.started_ms, pass.ended_ms);
+            checked.check(PIN, lifted, || format!("{phone}: request #{} passed the PIN after request #{} was told it was locked, with no new PIN between", pass.seq, lock.seq), &[phone]);
+        }
+    }
+}

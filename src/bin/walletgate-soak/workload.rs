@@ -1,0 +1,693 @@
+//! The seeded random workload: each client task draws its operations from
+//! its own `StdRng` (seeded from the run's seed and its number), over every
+//! user and operator operation, on a gateway it also draws. An operation
+//! whose prerequisite is missing (no token, no PIN, no binding) does that
+//! step instead, so accounts make their own way to withdrawing.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_util::future::join_all;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::client::{Api, Body, Meta, Reply, Request, yuan};
+use crate::world::{
+    Known, OPERATOR_EMAIL, OPERATOR_PASSWORD, PINS, PinFact, PinSeen, Submitted, WRONG_PIN, WithdrawFact, World,
+    real_name, resident_id, snapshot, update,
+};
+
+/// Operations one client performs at most, whatever the duration.
+const OPS_PER_CLIENT_MAX: u64 = 1_000_000;
+/// Idempotency keys an account remembers for replays.
+const KEYS_KEPT: usize = 16;
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Register,
+    Login,
+    LoginWrong,
+    Refresh,
+    Kyc,
+    Bind,
+    BindRace,
+    Unbind,
+    PinSet,
+    PinChange,
+    PinWrong,
+    PinVerify,
+    Credit,
+    Quote,
+    Withdraw,
+    WithdrawReplay,
+    WithdrawReuse,
+    Decide,
+    WorkerStep,
+    Read,
+}
+
+const WEIGHTS: [(Op, u32); 20] = [
+    (Op::Register, 3),
+    (Op::Login, 2),
+    (Op::LoginWrong, 1),
+    (Op::Refresh, 2),
+    (Op::Kyc, 2),
+    (Op::Bind, 5),
+    (Op::BindRace, 2),
+    (Op::Unbind, 1),
+    (Op::PinSet, 3),
+    (Op::PinChange, 1),
+    (Op::PinWrong, 3),
+    (Op::PinVerify, 1),
+    (Op::Credit, 5),
+    (Op::Quote, 3),
+    (Op::Withdraw, 20),
+    (Op::WithdrawReplay, 4),
+    (Op::WithdrawReuse, 2),
+    (Op::Decide, 7),
+    (Op::WorkerStep, 2),
+    (Op::Read, 8),
+];
+
+pub struct Client {
+    api: Arc<Api>,
+    world: Arc<World>,
+    id: usize,
+    rng: StdRng,
+    made: u64,
+}
+
+/// Runs one client until `stop` (or its operation bound).
+pub async fn run_client(api: Arc<Api>, world: Arc<World>, id: usize, stop: Arc<AtomicBool>) {
+    let seed = world.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(id as u64);
+    let mut client = Client { api, world, id, rng: StdRng::seed_from_u64(seed), made: 0 };
+    for _ in 0..OPS_PER_CLIENT_MAX {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let op = client.draw();
+        client.run(op).await;
+    }
+}
+
+impl Client {
+    fn draw(&mut self) -> Op {
+        let total: u32 = WEIGHTS.iter().map(|(_, w)| w).sum();
+        let mut roll = self.rng.random_range(0..total);
+        for (op, weight) in WEIGHTS {
+            if roll < weight {
+                return op;
+            }
+            roll -= weight;
+        }
+        Op::Read
+    }
+
+    fn gateway(&mut self) -> usize {
+        self.rng.random_range(0..self.api.gateways.len())
+    }
+
+    fn meta(&mut self, op: &'static str, phones: &[&str]) -> Meta {
+        let gateway = self.gateway();
+        Meta::new(op, self.id, phones, gateway)
+    }
+
+    fn next_number(&mut self) -> u64 {
+        self.made += 1;
+        self.made
+    }
+
+    /// A random known account, if any.
+    fn pick(&mut self) -> Option<Arc<Mutex<Known>>> {
+        let count = self.world.account_count();
+        if count == 0 {
+            return None;
+        }
+        self.world.account(self.rng.random_range(0..count))
+    }
+
+    async fn run(&mut self, op: Op) {
+        if matches!(op, Op::Register) || self.world.account_count() < 4 {
+            return self.register().await;
+        }
+        if matches!(op, Op::Decide | Op::WorkerStep | Op::Credit) && self.world.operator_token().is_none() {
+            return self.operator_login().await;
+        }
+        match op {
+            Op::Decide => return self.decide().await,
+            Op::WorkerStep => return self.worker_step().await,
+            _ => {}
+        }
+        let Some(slot) = self.pick() else { return };
+        let known = snapshot(&slot);
+        let Some(token) = known.token.clone() else { return self.login(&slot, true).await };
+        match op {
+            Op::Login => self.login(&slot, true).await,
+            Op::LoginWrong => self.login(&slot, false).await,
+            Op::Refresh => self.refresh(&slot, &known).await,
+            Op::Kyc => self.kyc(&known, &token).await,
+            Op::Credit => self.credit(&known).await,
+            Op::Read => self.read(&slot, &known, &token).await,
+            Op::PinSet => self.pin_set(&slot, &known, &token).await,
+            Op::PinWrong => self.pin_entry(&slot, &known, &token, false).await,
+            Op::Bind if known.active_binding.is_none() || self.rng.random_bool(0.2) => {
+                self.bind(&slot, &known, &token).await
+            }
+            Op::BindRace => self.bind_race().await,
+            _ if known.pins.is_empty() => self.pin_set(&slot, &known, &token).await,
+            Op::PinChange => self.pin_change(&slot, &known, &token).await,
+            Op::PinVerify => self.pin_entry(&slot, &known, &token, true).await,
+            _ if known.active_binding.is_none() => self.bind(&slot, &known, &token).await,
+            Op::Unbind => self.unbind(&slot, &known, &token).await,
+            Op::Quote => self.quote(&known, &token).await,
+            Op::Withdraw => self.withdraw(&slot, &known, &token).await,
+            Op::WithdrawReplay | Op::WithdrawReuse if known.keys.is_empty() => {
+                self.withdraw(&slot, &known, &token).await
+            }
+            Op::WithdrawReplay => self.withdraw_again(&slot, &known, &token, false).await,
+            Op::WithdrawReuse => self.withdraw_again(&slot, &known, &token, true).await,
+            Op::Bind | Op::Register | Op::Decide | Op::WorkerStep => self.withdraw(&slot, &known, &token).await,
+        }
+    }
+
+    /// Notes what a reply says about the account's session (an expired token).
+    fn after(&self, slot: &Mutex<Known>, reply: &Reply) {
+        if reply.is(401) {
+            update(slot, |k| k.token = None);
+        }
+        if reply.is(500) {
+            self.world.facts(|f| f.server_errors.push(reply.seq));
+        }
+    }
+
+    fn pin_fact(&self, phone: &str, seen: Option<PinSeen>, reply: &Reply, started_ms: u64) {
+        let Some(seen) = seen else { return };
+        let fact = PinFact {
+            phone: phone.to_owned(),
+            seen,
+            started_ms,
+            ended_ms: self.api.history.elapsed_ms(),
+            seq: reply.seq,
+        };
+        self.world.facts(|f| f.pins.push(fact));
+    }
+
+    // ------------------------------------------------------------ accounts --
+
+    async fn register(&mut self) {
+        if self.world.account_count() >= self.world.accounts_max {
+            if let Some(slot) = self.pick() {
+                self.login(&slot, true).await;
+            }
+            return;
+        }
+        let n = self.next_number();
+        let phone = format!("139{:02}{:06}", self.id % 100, n % 1_000_000);
+        let password = format!("soak-password-{}-{n}", self.id);
+        let meta = self.meta("register", &[&phone]);
+        let body = json!({ "phone": phone, "password": password });
+        let reply = self.api.send(&meta, Request::json(Method::POST, "/v1/auth/register", None, body)).await;
+        if reply.is(500) {
+            self.world.facts(|f| f.server_errors.push(reply.seq));
+        }
+        if reply.is(201) || reply.unknown() || reply.code() == Some("ALREADY_REGISTERED") {
+            let identity = self.rng.random_range(0..1_000_000);
+            let id = reply.body["id"].as_str().map(str::to_owned);
+            let slot = self.world.add_account(Known { phone, password, id, identity, ..Known::default() });
+            self.login(&slot, true).await;
+        }
+    }
+
+    async fn login(&mut self, slot: &Mutex<Known>, right: bool) {
+        let known = snapshot(slot);
+        let password = if right { known.password.clone() } else { "wrong-password-1".to_owned() };
+        let meta = self.meta(if right { "login" } else { "login (wrong password)" }, &[&known.phone]);
+        let body = json!({ "phone": known.phone, "password": password });
+        let reply = self.api.send(&meta, Request::json(Method::POST, "/v1/auth/login", None, body)).await;
+        self.after(slot, &reply);
+        if right && reply.is(401) && known.id.is_none() {
+            // Its registration got no answer and did not land: register again.
+            let meta = self.meta("register (again)", &[&known.phone]);
+            let body = json!({ "phone": known.phone, "password": known.password });
+            let again = self.api.send(&meta, Request::json(Method::POST, "/v1/auth/register", None, body)).await;
+            if let Some(id) = again.body["id"].as_str() {
+                update(slot, |k| k.id = Some(id.to_owned()));
+            }
+            return;
+        }
+        let Some(token) = reply.body["access_token"].as_str().filter(|_| reply.is(200)) else { return };
+        let refresh = reply.body["refresh_token"].as_str().map(str::to_owned);
+        update(slot, |k| {
+            k.token = Some(token.to_owned());
+            k.refresh = refresh;
+        });
+        if known.id.is_none() {
+            let meta = self.meta("me", &[&known.phone]);
+            let me = self.api.send(&meta, Request::get("/v1/me", Some(token))).await;
+            if let Some(id) = me.body["id"].as_str() {
+                update(slot, |k| k.id = Some(id.to_owned()));
+            }
+        }
+    }
+
+    async fn operator_login(&mut self) {
+        let meta = self.meta("operator login", &[]);
+        let body = json!({ "email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD });
+        let reply = self.api.send(&meta, Request::json(Method::POST, "/v1/auth/login", None, body)).await;
+        if let Some(token) = reply.body["access_token"].as_str().filter(|_| reply.is(200)) {
+            *self.world.operator.write().expect("operator lock") = Some(token.to_owned());
+        }
+    }
+
+    async fn refresh(&mut self, slot: &Mutex<Known>, known: &Known) {
+        let stale = known.old_refresh.is_some() && self.rng.random_bool(0.25);
+        let token = if stale { known.old_refresh.clone() } else { known.refresh.clone() };
+        let Some(token) = token else { return self.login(slot, true).await };
+        let meta = self.meta(if stale { "refresh (used token)" } else { "refresh" }, &[&known.phone]);
+        let body = json!({ "refresh_token": token });
+        let reply = self.api.send(&meta, Request::json(Method::POST, "/v1/auth/refresh", None, body)).await;
+        self.after(slot, &reply);
+        if let (true, Some(access)) = (reply.is(200), reply.body["access_token"].as_str()) {
+            let refresh = reply.body["refresh_token"].as_str().map(str::to_owned);
+            update(slot, |k| {
+                k.old_refresh = Some(token.clone());
+                k.token = Some(access.to_owned());
+                k.refresh = refresh;
+            });
+        }
+    }
+
+    async fn kyc(&mut self, known: &Known, token: &str) {
+        let level = if self.rng.random_bool(0.5) { "L1" } else { "L2" };
+        let body = json!({
+            "level": level,
+            "real_name": real_name(known.identity),
+            "id_number": resident_id(known.identity),
+        });
+        let meta = self.meta("kyc submit", &[&known.phone]);
+        self.api.send(&meta, Request::json(Method::POST, "/v1/kyc", Some(token), body)).await;
+    }
+
+    async fn read(&mut self, slot: &Mutex<Known>, known: &Known, token: &str) {
+        const READS: [&str; 7] = [
+            "/v1/wallet",
+            "/v1/me",
+            "/v1/withdrawals",
+            "/v1/bindings",
+            "/v1/kyc",
+            "/v1/wallet/transactions",
+            "/v1/withdrawals?status=processing",
+        ];
+        let path = READS[self.rng.random_range(0..READS.len())];
+        let meta = self.meta("read", &[&known.phone]);
+        let reply = self.api.send(&meta, Request::get(path, Some(token))).await;
+        self.after(slot, &reply);
+    }
+
+    // ----------------------------------------------------------------- PIN --
+
+    /// Asks for an SMS code and reads it from the mock outbox.
+    async fn sms_code(&mut self, slot: &Mutex<Known>, known: &Known, token: &str, purpose: &str) -> Option<String> {
+        let meta = self.meta("sms code", &[&known.phone]);
+        let body = json!({ "purpose": purpose });
+        let reply = self.api.send(&meta, Request::json(Method::POST, "/v1/sms/codes", Some(token), body)).await;
+        self.after(slot, &reply);
+        if !reply.is(202) {
+            return None;
+        }
+        self.read_code(&known.phone, purpose).await
+    }
+
+    async fn read_code(&mut self, phone: &str, purpose: &str) -> Option<String> {
+        let meta = self.meta("sms outbox", &[phone]);
+        let path = format!("/mock/sms/outbox?phone={phone}");
+        let outbox = self.api.send(&meta, Request::get(&path, None)).await;
+        let items = outbox.body["items"].as_array()?;
+        let item = items.iter().find(|item| item["purpose"] == purpose)?;
+        item["code"].as_str().map(str::to_owned)
+    }
+
+    async fn pin_set(&mut self, slot: &Mutex<Known>, known: &Known, token: &str) {
+        let purpose = if known.pins.is_empty() { "set_pin" } else { "reset_pin" };
+        let Some(code) = self.sms_code(slot, known, token, purpose).await else { return };
+        let new = self.new_pin(known);
+        let meta = self.meta(if known.pins.is_empty() { "pin set" } else { "pin reset" }, &[&known.phone]);
+        let started = self.api.history.elapsed_ms();
+        let body = json!({ "pin": new, "sms_code": code });
+        let reply = self.api.send(&meta, Request::json(Method::PUT, "/v1/pin", Some(token), body)).await;
+        self.after(slot, &reply);
+        let seen = if reply.is(200) {
+            update(slot, |k| k.pins = vec![new.clone()]);
+            Some(PinSeen::Set)
+        } else if reply.unknown() {
+            update(slot, |k| k.pins.insert(0, new.clone()));
+            Some(PinSeen::MaybeSet)
+        } else {
+            None
+        };
+        self.pin_fact(&known.phone, seen, &reply, started);
+    }
+
+    fn new_pin(&mut self, known: &Known) -> String {
+        let choices: Vec<&str> =
+            PINS.iter().copied().filter(|p| known.pins.first().map(String::as_str) != Some(*p)).collect();
+        choices[self.rng.random_range(0..choices.len())].to_owned()
+    }
+
+    async fn pin_change(&mut self, slot: &Mutex<Known>, known: &Known, token: &str) {
+        let old = known.pins[0].clone();
+        let new = self.new_pin(known);
+        let meta = self.meta("pin change", &[&known.phone]);
+        let started = self.api.history.elapsed_ms();
+        let body = json!({ "pin": new, "old_pin": old });
+        let reply = self.api.send(&meta, Request::json(Method::PUT, "/v1/pin", Some(token), body)).await;
+        self.after(slot, &reply);
+        let seen = self.judge_pin(slot, &reply, PinSeen::Set, PinSeen::MaybeSet);
+        match seen {
+            Some(PinSeen::Set) => update(slot, |k| k.pins = vec![new.clone()]),
+            Some(PinSeen::MaybeSet) => update(slot, |k| k.pins.insert(0, new.clone())),
+            _ => {}
+        }
+        self.pin_fact(&known.phone, seen, &reply, started);
+    }
+
+    /// What a reply to a request with a PIN says of the guard; a right PIN
+    /// judged wrong moves the next candidate first.
+    fn judge_pin(&self, slot: &Mutex<Known>, reply: &Reply, passed: PinSeen, maybe: PinSeen) -> Option<PinSeen> {
+        if reply.replayed {
+            // A saved reply: the PIN was not judged again.
+            return None;
+        }
+        match (reply.status, reply.code()) {
+            (Some(422), Some("PIN_INCORRECT")) => {
+                update(slot, |k| {
+                    if k.pins.len() > 1 && passed != PinSeen::Wrong(0) {
+                        k.pins.rotate_left(1);
+                    }
+                });
+                Some(PinSeen::Wrong(reply.body["error"]["details"]["attempts_remaining"].as_i64().unwrap_or(-1)))
+            }
+            (Some(423), Some("PIN_LOCKED")) => Some(PinSeen::Locked),
+            (Some(200..=299), _) if !reply.replayed => Some(passed),
+            _ if reply.unknown() => Some(maybe),
+            // Refused for another reason (balance, limits) after the PIN
+            // may have been judged right, which starts the count again.
+            (Some(400..=499), code) if passed != PinSeen::Wrong(0) && code != Some("PIN_NOT_SET") => Some(maybe),
+            _ => None,
+        }
+    }
+
+    async fn pin_entry(&mut self, slot: &Mutex<Known>, known: &Known, token: &str, right: bool) {
+        let pin = if right { known.pins[0].clone() } else { WRONG_PIN.to_owned() };
+        let meta = self.meta(if right { "pin verify" } else { "pin verify (wrong)" }, &[&known.phone]);
+        let started = self.api.history.elapsed_ms();
+        let body = json!({ "pin": pin });
+        let reply = self.api.send(&meta, Request::json(Method::POST, "/v1/pin/verify", Some(token), body)).await;
+        self.after(slot, &reply);
+        // The deliberately wrong PIN says nothing about which candidate is right.
+        let passed = if right { PinSeen::Passed } else { PinSeen::Wrong(0) };
+        let seen = self.judge_pin(slot, &reply, passed, PinSeen::MaybePassed);
+        // A wrong PIN that got no answer passed nothing.
+        let seen = seen.filter(|s| right || *s != PinSeen::MaybePassed);
+        self.pin_fact(&known.phone, seen, &reply, started);
+    }
+
+    // ------------------------------------------------------------- binding --
+
+    /// An openid to consent with: an existing mock user, or a new one.
+    async fn openid(&mut self, phone: &str) -> Option<String> {
+        let pool = self.world.openids.lock().expect("openids lock").clone();
+        let full = pool.len() >= 2 * self.world.accounts_max;
+        if !pool.is_empty() && (full || self.rng.random_bool(0.35)) {
+            return Some(pool[self.rng.random_range(0..pool.len())].clone());
+        }
+        let n = self.next_number();
+        let meta = self.meta("mock wechat user", &[phone]);
+        let body = json!({ "nickname": format!("soak{}x{n}", self.id) });
+        let reply = self.api.send(&meta, Request::json(Method::POST, "/mock/wechat/users", None, body)).await;
+        let openid = reply.body["openid"].as_str()?.to_owned();
+        self.world.openids.lock().expect("openids lock").push(openid.clone());
+        Some(openid)
+    }
+
+    /// Start, consent (as `openid`) and callback; returns the binding id and its SMS code.
+    async fn authorize(
+        &mut self,
+        slot: &Mutex<Known>,
+        known: &Known,
+        token: &str,
+        openid: &str,
+    ) -> Option<(String, String)> {
+        let meta = self.meta("binding start", &[&known.phone]);
+        let reply =
+            self.api.send(&meta, Request::json(Method::POST, "/v1/bindings/wechat", Some(token), json!({}))).await;
+        self.after(slot, &reply);
+        let binding_id = reply.body["binding_id"].as_str()?.to_owned();
+        let authorize_url = url::Url::parse(reply.body["authorize_url"].as_str()?).ok()?;
+        self.world.facts(|f| f.binding_openid.insert(binding_id.clone(), openid.to_owned()));
+        let param = |name: &str| authorize_url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+        let mut form: Vec<(String, String)> = ["appid", "redirect_uri", "scope", "state"]
+            .iter()
+            .filter_map(|name| Some(((*name).to_owned(), param(name)?)))
+            .collect();
+        form.push(("action".into(), "allow".into()));
+        form.push(("openid".into(), openid.to_owned()));
+        let meta = self.meta("wechat consent", &[&known.phone]);
+        let consent = Request {
+            method: Method::POST,
+            path: "/mock/wechat/connect/oauth2/authorize",
+            token: None,
+            body: Some(Body::Form(form)),
+            headers: Vec::new(),
+        };
+        let redirect = self.api.send(&meta, consent).await;
+        // The browser comes back through any gateway: they share the state.
+        let mut location = url::Url::parse(redirect.location.as_deref()?).ok()?;
+        let gateway = self.gateway();
+        let port = url::Url::parse(&self.api.gateways[gateway]).ok()?.port();
+        location.set_port(port).ok()?;
+        let meta = Meta::new("binding callback", self.id, &[&known.phone], gateway);
+        let callback = self.api.send(&meta, Request::get(location.as_str(), None)).await;
+        if !callback.is(200) {
+            return None;
+        }
+        let code = self.read_code(&known.phone, "bind_wechat").await?;
+        Some((binding_id, code))
+    }
+
+    async fn bind(&mut self, slot: &Mutex<Known>, known: &Known, token: &str) {
+        let Some(openid) = self.openid(&known.phone).await else { return };
+        let Some((binding_id, code)) = self.authorize(slot, known, token, &openid).await else { return };
+        let meta = self.meta("binding confirm", &[&known.phone]);
+        let reply = confirm(&self.api, &meta, token, &binding_id, &code).await;
+        self.after(slot, &reply);
+        if reply.is(200) {
+            update(slot, |k| k.active_binding = Some(binding_id));
+        }
+    }
+
+    /// Several accounts consent with one openid, then confirm at once.
+    async fn bind_race(&mut self) {
+        let Some(openid) = self.openid("race").await else { return };
+        let racers = self.rng.random_range(2..=4);
+        let mut ready = Vec::new();
+        for _ in 0..racers {
+            let Some(slot) = self.pick() else { return };
+            let known = snapshot(&slot);
+            if ready
+                .iter()
+                .any(|(_, k, _, _, _): &(Arc<Mutex<Known>>, Known, String, String, Meta)| k.phone == known.phone)
+            {
+                continue;
+            }
+            let Some(token) = known.token.clone() else { continue };
+            if let Some((binding_id, code)) = self.authorize(&slot, &known, &token, &openid).await {
+                let meta = self.meta("binding confirm (race)", &[&known.phone]);
+                ready.push((slot, known, binding_id, code, meta));
+            }
+        }
+        let api = &self.api;
+        let confirms = ready.iter().map(|(_, known, binding_id, code, meta)| {
+            confirm(api, meta, known.token.as_deref().unwrap_or(""), binding_id, code)
+        });
+        let replies = join_all(confirms).await;
+        for ((slot, _, binding_id, _, _), reply) in ready.iter().zip(replies) {
+            self.after(slot, &reply);
+            if reply.is(200) {
+                update(slot, |k| k.active_binding = Some(binding_id.clone()));
+            }
+        }
+    }
+
+    async fn unbind(&mut self, slot: &Mutex<Known>, known: &Known, token: &str) {
+        let Some(binding_id) = known.active_binding.clone() else { return };
+        let meta = self.meta("unbind", &[&known.phone]);
+        let started = self.api.history.elapsed_ms();
+        let path = format!("/v1/bindings/{binding_id}");
+        let body = json!({ "pin": known.pins[0] });
+        let reply = self.api.send(&meta, Request::json(Method::DELETE, &path, Some(token), body)).await;
+        self.after(slot, &reply);
+        if reply.is(200) || reply.code() == Some("NOT_FOUND") {
+            update(slot, |k| k.active_binding = None);
+        }
+        let seen = self.judge_pin(slot, &reply, PinSeen::Passed, PinSeen::MaybePassed);
+        self.pin_fact(&known.phone, seen, &reply, started);
+    }
+
+    // --------------------------------------------------------- withdrawals --
+
+    fn amount(&mut self) -> String {
+        let fen = match self.rng.random_range(0..10) {
+            0 => self.rng.random_range(5..100),
+            1..=7 => self.rng.random_range(100..30_000),
+            _ => self.rng.random_range(30_000..120_000),
+        };
+        yuan(fen)
+    }
+
+    async fn credit(&mut self, known: &Known) {
+        let (Some(id), Some(operator)) = (known.id.clone(), self.world.operator_token()) else { return };
+        let amount = yuan(self.rng.random_range(50_000..500_000));
+        let meta = self.meta("operator credit", &[&known.phone]);
+        let path = format!("/v1/ops/accounts/{id}/credit");
+        let body = json!({ "amount": amount, "memo": "soak top-up" });
+        let reply = self.api.send(&meta, Request::json(Method::POST, &path, Some(&operator), body)).await;
+        self.operator_after(&reply);
+    }
+
+    fn operator_after(&self, reply: &Reply) {
+        if reply.is(401) {
+            *self.world.operator.write().expect("operator lock") = None;
+        }
+        if reply.is(500) {
+            self.world.facts(|f| f.server_errors.push(reply.seq));
+        }
+    }
+
+    async fn quote(&mut self, known: &Known, token: &str) {
+        let Some(binding_id) = known.active_binding.clone() else { return };
+        let meta = self.meta("quote", &[&known.phone]);
+        let body = json!({ "amount": self.amount(), "binding_id": binding_id });
+        self.api.send(&meta, Request::json(Method::POST, "/v1/withdrawals/quote", Some(token), body)).await;
+    }
+
+    async fn withdraw(&mut self, slot: &Mutex<Known>, known: &Known, token: &str) {
+        let Some(binding_id) = known.active_binding.clone() else { return };
+        let n = self.next_number();
+        let key = format!("soak-{}-{}-{n}", self.world.seed, self.id);
+        let body = json!({ "amount": self.amount(), "binding_id": binding_id, "pin": known.pins[0] });
+        update(slot, |k| {
+            k.keys.push((key.clone(), body.clone()));
+            if k.keys.len() > KEYS_KEPT {
+                k.keys.remove(0);
+            }
+        });
+        self.submit(slot, known, token, "withdraw", key, body).await;
+    }
+
+    /// The same key again, with the same body or (`change`) another amount.
+    async fn withdraw_again(&mut self, slot: &Mutex<Known>, known: &Known, token: &str, change: bool) {
+        let (key, mut body) = known.keys[self.rng.random_range(0..known.keys.len())].clone();
+        if change {
+            body["amount"] = json!(self.amount());
+        }
+        let op = if change { "withdraw (key reused, other body)" } else { "withdraw (key replayed)" };
+        self.submit(slot, known, token, op, key, body).await;
+    }
+
+    async fn submit(
+        &mut self,
+        slot: &Mutex<Known>,
+        known: &Known,
+        token: &str,
+        op: &'static str,
+        key: String,
+        body: Value,
+    ) {
+        let meta = self.meta(op, &[&known.phone]);
+        let started = self.api.history.elapsed_ms();
+        let mut request = Request::json(Method::POST, "/v1/withdrawals", Some(token), body.clone());
+        request.headers.push(("idempotency-key", key.clone()));
+        let reply = self.api.send(&meta, request).await;
+        self.after(slot, &reply);
+        let outcome = match (reply.status, reply.body["id"].as_str()) {
+            (Some(202), Some(id)) => Submitted::Accepted(id.to_owned()),
+            _ if reply.unknown() || reply.is(500) => Submitted::Unknown,
+            _ => Submitted::Refused(reply.code().unwrap_or("?").to_owned()),
+        };
+        let fact = WithdrawFact { phone: known.phone.clone(), key, body: body.to_string(), outcome, seq: reply.seq };
+        self.world.facts(|f| f.withdrawals.push(fact));
+        let seen = self.judge_pin(slot, &reply, PinSeen::Passed, PinSeen::MaybePassed);
+        self.pin_fact(&known.phone, seen, &reply, started);
+    }
+
+    // ------------------------------------------------------------ operator --
+
+    /// Approves or rejects a withdrawal of the review queue; sometimes both at once, on two gateways.
+    async fn decide(&mut self) {
+        let Some(operator) = self.world.operator_token() else { return };
+        let meta = self.meta("review queue", &[]);
+        let queue = self.api.send(&meta, Request::get("/v1/ops/review-queue?limit=50", Some(&operator))).await;
+        self.operator_after(&queue);
+        let Some(items) = queue.body["items"].as_array().filter(|items| !items.is_empty()) else { return };
+        let item = &items[self.rng.random_range(0..items.len())];
+        let (Some(id), Some(account_id)) = (item["withdrawal"]["id"].as_str(), item["account_id"].as_str()) else {
+            return;
+        };
+        let phone = self.phone_of(account_id).unwrap_or_default();
+        let roll = self.rng.random_range(0..100);
+        // 45 % approve, 35 % reject, 20 % both at once.
+        let approve = !(45..80).contains(&roll);
+        let reject = roll >= 45;
+        let approve_meta = self.meta("operator approve", &[&phone]);
+        let reject_meta = self.meta("operator reject", &[&phone]);
+        let approve_path = format!("/v1/ops/withdrawals/{id}/approve");
+        let reject_path = format!("/v1/ops/withdrawals/{id}/reject");
+        let api = &self.api;
+        let approving = async {
+            if approve {
+                Some(
+                    api.send(&approve_meta, Request::json(Method::POST, &approve_path, Some(&operator), json!({})))
+                        .await,
+                )
+            } else {
+                None
+            }
+        };
+        let rejecting = async {
+            if reject {
+                let body = json!({ "reason": "soak: declined" });
+                Some(api.send(&reject_meta, Request::json(Method::POST, &reject_path, Some(&operator), body)).await)
+            } else {
+                None
+            }
+        };
+        let (approved, rejected) = tokio::join!(approving, rejecting);
+        for reply in approved.iter().chain(rejected.iter()) {
+            self.operator_after(reply);
+        }
+        if let Some(reply) = rejected.filter(|r| r.is(200)) {
+            self.world.facts(|f| f.rejected.push((id.to_owned(), reply.seq)));
+        }
+    }
+
+    fn phone_of(&self, account_id: &str) -> Option<String> {
+        let accounts = self.world.all_accounts();
+        accounts.into_iter().find(|k| k.id.as_deref() == Some(account_id)).map(|k| k.phone)
+    }
+
+    async fn worker_step(&mut self) {
+        let Some(operator) = self.world.operator_token() else { return };
+        let meta = self.meta("worker step", &[]);
+        let reply =
+            self.api.send(&meta, Request::json(Method::POST, "/v1/ops/worker/step", Some(&operator), json!({}))).await;
+        self.operator_after(&reply);
+    }
+}
+
+async fn confirm(api: &Api, meta: &Meta, token: &str, binding_id: &str, code: &str) -> Reply {
+    let path = format!("/v1/bindings/{binding_id}/confirm");
+    api.send(meta, Request::json(Method::POST, &path, Some(token), json!({ "sms_code": code }))).await
+}

@@ -70,3 +70,75 @@ async fn requests_get_503_while_redis_is_down_and_recover_when_it_returns() {
     let registered = app.register(&json!({ "phone": unique_phone(), "password": "correct-horse" })).await;
     json_of(registered, StatusCode::CREATED).await;
 }
+
+/// A stand-in for a Redis that has just restarted and is still loading its
+/// data: the connection handshake works, every data command (alone or queued
+/// in a transaction) is answered `-LOADING`.
+async fn start_loading_redis() -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (reader, mut writer) = socket.into_split();
+                let mut reader = BufReader::new(reader);
+                let mut queued_error = false;
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let Some(count) = header.trim().strip_prefix('*').and_then(|n| n.parse::<usize>().ok()) else {
+                        return;
+                    };
+                    let mut words = Vec::new();
+                    for _ in 0..count {
+                        let mut length = String::new();
+                        reader.read_line(&mut length).await.unwrap();
+                        let length: usize = length.trim().trim_start_matches('$').parse().unwrap();
+                        let mut word = vec![0; length + 2];
+                        reader.read_exact(&mut word).await.unwrap();
+                        words.push(String::from_utf8_lossy(&word[..length]).to_uppercase());
+                    }
+                    let reply: &[u8] = match words.first().map(String::as_str) {
+                        Some("PING") => b"+PONG\r\n",
+                        Some("CLIENT" | "HELLO" | "SELECT") => b"+OK\r\n",
+                        Some("MULTI") => {
+                            queued_error = false;
+                            b"+OK\r\n"
+                        }
+                        Some("EXEC") if queued_error => {
+                            b"-EXECABORT Transaction discarded because of previous errors.\r\n"
+                        }
+                        _ => {
+                            queued_error = true;
+                            b"-LOADING Redis is loading the dataset in memory\r\n"
+                        }
+                    };
+                    if writer.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_redis_still_loading_its_data_is_unavailable_not_corrupt() {
+    use walletgate::domain::account::AccountId;
+    use walletgate::store::{RedisStore, StoreError};
+
+    let port = start_loading_redis().await;
+    let mut settings = crate::helpers::test_settings(StoreKind::Redis).store;
+    settings.url = format!("redis://127.0.0.1:{port}/0");
+    let store = RedisStore::connect(&settings.url, &settings).await.expect("the handshake works while loading");
+    let id = AccountId::parse("acc_demo_alice").unwrap();
+    use walletgate::store::Store;
+    let alone = store.account_ids().await;
+    assert!(matches!(alone, Err(StoreError::Unavailable(_))), "a lone command: {alone:?}");
+    let in_transaction = store.load_account_with(&id, &["withdrawal:wd_1"]).await;
+    assert!(matches!(in_transaction, Err(StoreError::Unavailable(_))), "a transaction: {in_transaction:?}");
+}

@@ -30,7 +30,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisError, RetryMethod, Script};
+use redis::{ErrorKind, RedisError, Script, ServerErrorKind};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
@@ -197,12 +197,33 @@ impl RedisStore {
 fn unavailable(error: RedisError) -> StoreError {
     let connection_trouble =
         error.is_io_error() || error.is_timeout() || error.is_connection_dropped() || error.is_connection_refusal();
-    let server_says_wait = matches!(error.retry_method(), RetryMethod::WaitAndRetry);
-    if connection_trouble || server_says_wait {
+    if connection_trouble || server_says_wait(&error) {
         StoreError::Unavailable(error.to_string())
     } else {
         StoreError::Corrupt { key: "redis".into(), reason: error.to_string() }
     }
+}
+
+/// Whether Redis answered "wait and retry": still loading its data after a
+/// restart, or a cluster or master down — alone, or for any command of a
+/// pipeline or transaction (then the transaction is aborted as a whole).
+fn server_says_wait(error: &RedisError) -> bool {
+    let says_wait = |kind: Option<ServerErrorKind>| {
+        matches!(
+            kind,
+            Some(
+                ServerErrorKind::BusyLoading
+                    | ServerErrorKind::TryAgain
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::ClusterDown
+            )
+        )
+    };
+    let alone = match error.kind() {
+        ErrorKind::Server(kind) => says_wait(Some(kind)),
+        _ => false,
+    };
+    alone || error.clone().into_server_errors().is_some_and(|errors| errors.iter().any(|(_, e)| says_wait(e.kind())))
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {

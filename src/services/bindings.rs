@@ -21,7 +21,7 @@ use super::sms::sms_refusal;
 use crate::auth::Principal;
 use crate::auth::one_time_codes::{new_state, plain_digest};
 use crate::domain::account::{Account, AccountId};
-use crate::domain::binding::{Binding, BindingFailure, BindingId, WeChatDestination};
+use crate::domain::binding::{Binding, BindingFailure, BindingId, BindingStatus, WeChatDestination};
 use crate::domain::pin::Pin;
 use crate::domain::sms::{SmsPurpose, SmsVerdict};
 use crate::error::ApiError;
@@ -236,9 +236,33 @@ impl Services {
         match activated {
             Ok(((), account)) => account.binding(binding_id).cloned().ok_or(ApiError::NotFound { resource: "binding" }),
             Err(error) => {
-                self.release_openid(&openid, &owner).await;
+                self.release_claim_if_inactive(account_id, binding_id, &openid, &owner).await;
                 Err(error)
             }
+        }
+    }
+
+    /// Gives an openid claim back after an activation that answered with an
+    /// error, but only once the binding is seen not active: the error may
+    /// hide a commit that landed (its answer lost with the connection), or a
+    /// concurrent confirmation of the same binding may have activated it.
+    /// When in doubt the claim stays; the takeover rule frees it if the
+    /// binding never goes active.
+    async fn release_claim_if_inactive(
+        &self,
+        account_id: &AccountId,
+        binding_id: &BindingId,
+        openid: &str,
+        owner: &str,
+    ) {
+        match self.store.load_account(account_id).await {
+            Ok(Some(account))
+                if account.value.binding(binding_id).is_none_or(|b| b.status != BindingStatus::Active) =>
+            {
+                self.release_openid(openid, owner).await;
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "kept an openid claim whose activation is in doubt"),
         }
     }
 

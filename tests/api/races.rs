@@ -18,6 +18,7 @@ use crate::settlement::{approve, id_of, payee, settle, withdraw, withdrawal};
 on_both_stores!(
     approvals_racing_another_instances_worker_strand_no_withdrawal,
     accounts_confirming_one_openid_at_once_activate_it_at_most_once,
+    a_binding_confirmed_twice_at_once_keeps_its_openid,
 );
 
 /// Withdrawals in review, approved through one instance while the other's
@@ -106,5 +107,41 @@ async fn accounts_confirming_one_openid_at_once_activate_it_at_most_once(store: 
         let now_active = join_all(pending.iter().map(|(phone, id, _)| phone.binding(id))).await;
         let active_now = now_active.iter().filter(|binding| binding["status"] == "active").count();
         assert_eq!(active_now, active, "round {round}: what was answered is what is stored");
+    }
+}
+
+/// One account sends its SMS code several times at once (a double tap, a
+/// retry): one confirmation activates the binding, the others fail — and a
+/// failing one must not give back the openid the winner now holds, or a
+/// second account could bind the same WeChat user.
+async fn a_binding_confirmed_twice_at_once_keeps_its_openid(store: StoreKind) {
+    const ROUNDS: usize = 5;
+    const CONFIRMATIONS: usize = 6;
+    let first = spawn_app(store).await;
+    let second = spawn_second_instance(&first).await;
+    for round in 0..ROUNDS {
+        let openid = create_wechat_user(&first, "吴一二").await;
+        let owner = Phone::new(&first).await;
+        let started = owner.start().await;
+        let location = owner.consent(started["authorize_url"].as_str().unwrap(), Choice::Existing(&openid)).await;
+        json_of(owner.callback(&location).await, StatusCode::OK).await;
+        let code = owner.latest_sms_code().await;
+        let binding_id = started["binding_id"].as_str().unwrap();
+        let user = TestUser { id: String::new(), phone: owner.phone().to_owned(), token: owner.token().to_owned() };
+        let confirmations = (0..CONFIRMATIONS).map(|n| {
+            let instance = if n % 2 == 0 { &first } else { &second };
+            let user = &user;
+            let code = &code;
+            async move { Phone::of(instance, user).confirm(binding_id, code).await.status() }
+        });
+        let statuses = join_all(confirmations).await;
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "round {round}: {statuses:?}");
+        assert_eq!(owner.binding(binding_id).await["status"], "active");
+
+        let other = Phone::new(&first).await;
+        let started = other.start().await;
+        let location = other.consent(started["authorize_url"].as_str().unwrap(), Choice::Existing(&openid)).await;
+        let refused = other.callback(&location).await;
+        assert_eq!(refused.status(), StatusCode::CONFLICT, "round {round}: the openid is still held");
     }
 }

@@ -171,20 +171,20 @@ impl Services {
         let begun = self
             .change_withdrawal(&account_id, withdrawal_id, |_, withdrawal, now| {
                 match withdrawal.next_payout_attempt(attempts_max, now) {
-                    Ok(PayoutAttempt::Begun { first }) => {
-                        let mut changed = Changed::new(Some(true));
+                    Ok(attempt @ PayoutAttempt::Begun { first }) => {
+                        let mut changed = Changed::new(Some(attempt));
                         if first {
                             changed.events.push(EventType::WithdrawalProcessing);
                         }
                         Ok(changed)
                     }
-                    Ok(PayoutAttempt::Parked) => {
+                    Ok(attempt @ PayoutAttempt::Parked) => {
                         let member = claim.member.clone();
                         let at_ms = withdrawal.created_at.timestamp_millis();
                         Ok(Changed {
                             scheduled: vec![ScheduleEntry { schedule: PARKED_SCHEDULE, member: member.clone(), at_ms }],
                             unscheduled: vec![(PAYOUT_SCHEDULE, member)],
-                            ..Changed::new(Some(false))
+                            ..Changed::new(Some(attempt))
                         })
                     }
                     Err(WithdrawalError::NotPayable(_)) => Ok(Changed::new(None)),
@@ -198,13 +198,13 @@ impl Services {
             Err(error) => return Err(error),
         };
         match begun {
-            Some(true) => Ok(PayoutStart::Begun(TransferRequest {
+            Some(PayoutAttempt::Begun { .. }) => Ok(PayoutStart::Begun(TransferRequest {
                 out_bill_no: withdrawal.out_bill_no(),
                 openid: withdrawal.destination.openid.clone(),
                 amount: withdrawal.amount.money(),
                 remark: TRANSFER_REMARK.to_owned(),
             })),
-            Some(false) => {
+            Some(PayoutAttempt::Parked) => {
                 tracing::warn!(withdrawal_id, attempts = withdrawal.payout.attempts, "payout parked for an operator");
                 Ok(PayoutStart::Parked)
             }

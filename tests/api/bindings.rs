@@ -50,12 +50,18 @@ impl<'a> Phone<'a> {
         Phone { app, phone: user.phone.clone(), token: user.token.clone(), browser }
     }
 
-    pub(crate) fn phone(&self) -> &str {
-        &self.phone
+    /// The same phone talking to another gateway instance.
+    pub(crate) fn on<'b>(&self, app: &'b TestApp) -> Phone<'b> {
+        Phone { app, phone: self.phone.clone(), token: self.token.clone(), browser: self.browser.clone() }
     }
 
-    pub(crate) fn token(&self) -> &str {
-        &self.token
+    /// Starts a binding and consents with `openid`; returns the binding's id
+    /// and the SMS code that would confirm it.
+    pub(crate) async fn pending_binding(&self, openid: &str) -> (String, String) {
+        let started = self.start().await;
+        let location = self.consent(started["authorize_url"].as_str().unwrap(), Choice::Existing(openid)).await;
+        json_of(self.callback(&location).await, StatusCode::OK).await;
+        (started["binding_id"].as_str().unwrap().to_owned(), self.latest_sms_code().await)
     }
 
     pub(crate) async fn new(app: &'a TestApp) -> Phone<'a> {

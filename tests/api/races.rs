@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::bindings::{Choice, Phone, create_wechat_user};
 use walletgate::settings::RateLimit;
 
-use crate::helpers::{StoreKind, TestUser, json_of, spawn_app, spawn_app_with, spawn_second_instance};
+use crate::helpers::{StoreKind, spawn_app, spawn_app_with, spawn_second_instance};
 use crate::on_both_stores;
 use crate::settlement::{approve, id_of, payee, settle, withdraw, withdrawal};
 
@@ -85,16 +85,12 @@ async fn accounts_confirming_one_openid_at_once_activate_it_at_most_once(store: 
         let mut pending = Vec::new();
         for _ in 0..ACCOUNTS {
             let phone = Phone::new(&first).await;
-            let started = phone.start().await;
-            let location = phone.consent(started["authorize_url"].as_str().unwrap(), Choice::Existing(&openid)).await;
-            json_of(phone.callback(&location).await, StatusCode::OK).await;
-            let code = phone.latest_sms_code().await;
-            pending.push((phone, started["binding_id"].as_str().unwrap().to_owned(), code));
+            let (binding_id, code) = phone.pending_binding(&openid).await;
+            pending.push((phone, binding_id, code));
         }
         let confirmations = pending.iter().enumerate().map(|(n, (phone, binding_id, code))| {
             let instance = if n % 2 == 0 { &first } else { &second };
-            let user = TestUser { id: String::new(), phone: phone.phone().to_owned(), token: phone.token().to_owned() };
-            async move { Phone::of(instance, &user).confirm(binding_id, code).await.status() }
+            async move { phone.on(instance).confirm(binding_id, code).await.status() }
         });
         let statuses = join_all(confirmations).await;
         let active = statuses.iter().filter(|status| **status == StatusCode::OK).count();
@@ -122,21 +118,15 @@ async fn a_binding_confirmed_twice_at_once_keeps_its_openid(store: StoreKind) {
     for round in 0..ROUNDS {
         let openid = create_wechat_user(&first, "吴一二").await;
         let owner = Phone::new(&first).await;
-        let started = owner.start().await;
-        let location = owner.consent(started["authorize_url"].as_str().unwrap(), Choice::Existing(&openid)).await;
-        json_of(owner.callback(&location).await, StatusCode::OK).await;
-        let code = owner.latest_sms_code().await;
-        let binding_id = started["binding_id"].as_str().unwrap();
-        let user = TestUser { id: String::new(), phone: owner.phone().to_owned(), token: owner.token().to_owned() };
+        let (binding_id, code) = owner.pending_binding(&openid).await;
         let confirmations = (0..CONFIRMATIONS).map(|n| {
             let instance = if n % 2 == 0 { &first } else { &second };
-            let user = &user;
-            let code = &code;
-            async move { Phone::of(instance, user).confirm(binding_id, code).await.status() }
+            let (owner, binding_id, code) = (&owner, &binding_id, &code);
+            async move { owner.on(instance).confirm(binding_id, code).await.status() }
         });
         let statuses = join_all(confirmations).await;
         assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "round {round}: {statuses:?}");
-        assert_eq!(owner.binding(binding_id).await["status"], "active");
+        assert_eq!(owner.binding(&binding_id).await["status"], "active");
 
         let other = Phone::new(&first).await;
         let started = other.start().await;

@@ -14,6 +14,7 @@
 //! - [`store`]: the small `Store` trait, in memory and on Redis.
 //! - [`providers`]: WeChat (OAuth, payouts), SMS and webhooks behind traits, with built-in mocks.
 //! - [`rate_limit`]: per-process request-rate limits on secret-guessing endpoints.
+//! - [`retry`]: the one compare-and-set retry loop (bounded rounds, growing random pauses).
 //! - [`routes`]: thin HTTP handlers and their DTOs.
 //! - [`openapi`]: the OpenAPI document generated from the handlers and DTOs.
 //! - [`worker`]: the background loop that settles withdrawals and delivers webhooks.
@@ -26,6 +27,7 @@ pub mod error;
 pub mod openapi;
 pub mod providers;
 pub mod rate_limit;
+pub mod retry;
 pub mod routes;
 pub mod services;
 pub mod settings;

@@ -6,9 +6,17 @@
 
 use std::path::PathBuf;
 
+use chrono_tz::Tz;
 use config::{Config, Environment, File, FileFormat};
+use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+
+use crate::domain::fees::FeePolicy;
+use crate::domain::limits::LevelLimits;
+use crate::domain::money::Money;
+use crate::domain::withdrawal::ReviewPolicy;
+use crate::domain::withdrawal_policy::{LevelRules, WithdrawalPolicy};
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 const DEV_JWT_SECRET: &str = "walletgate-local-development-jwt-secret-change-me";
@@ -264,6 +272,81 @@ pub struct LockoutSettings {
     pub lock_max_secs: u64,
 }
 
+impl WithdrawalSettings {
+    /// The withdrawal rules these settings describe; one line per problem.
+    pub fn policy(&self) -> Result<WithdrawalPolicy, String> {
+        let settings = self;
+        let time_zone: Tz = settings
+            .time_zone
+            .parse()
+            .map_err(|_| format!("withdrawals.time_zone {:?} is not an IANA time zone", settings.time_zone))?;
+        let delay = settings.auto_review_delay_secs;
+        let levels = [
+            level_rules("l0", &settings.levels.l0, delay)?,
+            level_rules("l1", &settings.levels.l1, delay)?,
+            level_rules("l2", &settings.levels.l2, delay)?,
+        ];
+        let quote_ttl = chrono::Duration::seconds(settings.quote_ttl_secs as i64);
+        let manual_over = settings.manual_review_over.parse::<Money>().map_err(|_| {
+            format!(
+                "withdrawals.manual_review_over must be an amount like \"5000.00\", got {:?}",
+                settings.manual_review_over
+            )
+        })?;
+        let manual_review_timeout = (settings.manual_review_timeout_secs > 0)
+            .then(|| chrono::Duration::seconds(settings.manual_review_timeout_secs as i64));
+        let idempotency_ttl = chrono::Duration::seconds(settings.idempotency_ttl_secs as i64);
+        Ok(WithdrawalPolicy {
+            time_zone,
+            quote_ttl,
+            review: ReviewPolicy {
+                manual_over,
+                after_pin_change: chrono::Duration::seconds(
+                    settings.review_after_pin_change_secs.min(u32::MAX as u64) as i64
+                ),
+            },
+            manual_review_timeout,
+            idempotency_ttl,
+            levels,
+        })
+    }
+}
+
+fn level_rules(name: &str, level: &LevelSettings, default_delay_secs: u64) -> Result<LevelRules, String> {
+    let money = |key: &str, text: &str| {
+        text.parse::<Money>()
+            .ok()
+            .filter(|m| !m.is_negative())
+            .ok_or_else(|| format!("withdrawals.levels.{name}.{key} must be an amount like \"1000.00\", got {text:?}"))
+    };
+    let rate: Decimal =
+        level.fee_rate.parse().ok().filter(|rate: &Decimal| (Decimal::ZERO..Decimal::ONE).contains(rate)).ok_or_else(
+            || format!("withdrawals.levels.{name}.fee_rate must be a decimal in [0, 1), got {:?}", level.fee_rate),
+        )?;
+    let limits = LevelLimits {
+        withdrawals_allowed: level.withdrawals_allowed,
+        amount_min: money("amount_min", &level.amount_min)?,
+        per_transaction_max: money("per_transaction_max", &level.per_transaction_max)?,
+        daily_amount_max: money("daily_amount_max", &level.daily_amount_max)?,
+        monthly_amount_max: money("monthly_amount_max", &level.monthly_amount_max)?,
+        daily_count_max: level.daily_count_max,
+    };
+    if limits.amount_min > limits.per_transaction_max {
+        return Err(format!("withdrawals.levels.{name}: amount_min is above per_transaction_max"));
+    }
+    let fees = FeePolicy {
+        free_quota: money("free_quota", &level.free_quota)?,
+        rate,
+        min_fee: money("min_fee", &level.min_fee)?,
+    };
+    let delay_secs = level.auto_review_delay_secs.unwrap_or(default_delay_secs);
+    let auto_review_delay = i64::try_from(delay_secs)
+        .ok()
+        .and_then(chrono::Duration::try_seconds)
+        .ok_or_else(|| format!("withdrawals.levels.{name}.auto_review_delay_secs is too large"))?;
+    Ok(LevelRules { limits, fees, auto_review_delay })
+}
+
 impl LockoutSettings {
     pub fn policy(&self) -> crate::domain::lockout::LockoutPolicy {
         crate::domain::lockout::LockoutPolicy {
@@ -411,7 +494,7 @@ impl Settings {
                 }
             }
         }
-        if let Err(problem) = crate::services::withdrawals::WithdrawalPolicy::from_settings(&self.withdrawals) {
+        if let Err(problem) = self.withdrawals.policy() {
             problems.push(problem);
         }
         for (name, lockout) in [("pin", &self.pin), ("login_lock", &self.login_lock)] {

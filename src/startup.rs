@@ -30,13 +30,13 @@ use crate::routes::{
     KnownRoutes, auth, bindings, docs, events, kyc, me, mock_sms, mock_wechat, not_found, ops, pin, review, system,
     withdrawals,
 };
-use crate::services::Services;
 use crate::services::bindings::BindingPolicy;
 use crate::services::kyc::KycPolicy;
 use crate::services::notifications::WebhookPolicy;
+use crate::services::partitions::Partitions;
 use crate::services::sms::SmsPolicy;
-use crate::services::withdrawals::WithdrawalPolicy;
 use crate::services::work::SettlementPolicy;
+use crate::services::{Parts, ServiceSet, seed};
 use crate::settings::{
     Settings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings, WebhookSettings, WorkerSettings,
 };
@@ -47,7 +47,7 @@ use crate::worker::{self, WorkerHandle};
 pub struct Application {
     address: std::net::SocketAddr,
     server: Server,
-    services: Services,
+    services: ServiceSet,
     mock_wechat: Option<Arc<MockWeChat>>,
     worker: Option<WorkerHandle>,
 }
@@ -86,16 +86,21 @@ impl Application {
             .enabled
             .then(|| Arc::new(MockWeChat::new(store.clone(), clock.clone(), settings.mock_wechat.clone())));
         let outbox = MockSmsOutbox::new(store.clone(), settings.sms.outbox_keep);
-        let services = Services {
+        let webhooks = webhook_policy(&settings.webhooks)?;
+        let partitions = Partitions {
             store,
             clock,
+            commit_attempts_max: settings.store.commit_attempts_max,
+            webhooks_on: webhooks.is_some(),
+            writers: Arc::default(),
+        };
+        let services = ServiceSet::from(Parts {
+            partitions,
             tokens: Arc::new(TokenIssuer::new(&settings.auth)),
             passwords: PasswordHashing::new(
                 settings.auth.password_hashing_concurrency,
                 Duration::from_millis(settings.auth.password_hashing_wait_ms),
             ),
-            rate_limits: Arc::new(RateLimits::new(&settings.rate_limits)),
-            commit_attempts_max: settings.store.commit_attempts_max,
             bindings: binding_policy(&settings.wechat, mock_wechat.clone(), &public_base_url)?,
             sms: SmsPolicy {
                 sender: Arc::new(outbox.clone()),
@@ -105,31 +110,32 @@ impl Application {
             },
             pin_policy: settings.pin.policy(),
             login_policy: settings.login_lock.policy(),
-            withdrawals: WithdrawalPolicy::from_settings(&settings.withdrawals).map_err(anyhow::Error::msg)?,
+            withdrawals: settings.withdrawals.policy().map_err(anyhow::Error::msg)?,
             settlement: settlement_policy(&settings.worker, mock_wechat.clone()),
-            webhooks: webhook_policy(&settings.webhooks)?,
-            writers: Arc::default(),
+            webhooks,
             kyc: KycPolicy {
                 auto_approve_after: settings
                     .kyc
                     .auto_approve
                     .then(|| chrono::Duration::seconds(settings.kyc.auto_approve_after_secs as i64)),
             },
-        };
+        });
         if settings.seed.demo_accounts {
-            let created = services.seed_demo_accounts().await.map_err(|e| anyhow::anyhow!("seeding failed: {e}"))?;
+            let created = seed::seed_demo_accounts(&services.partitions)
+                .await
+                .map_err(|e| anyhow::anyhow!("seeding failed: {e}"))?;
             tracing::info!(created, "demo accounts ready");
         }
         metrics_handle();
         // Starts relaying other processes' event notifications (on Redis) on
         // this runtime, before any request or the worker needs them.
-        drop(services.store.event_signals());
+        drop(services.notifications.signals());
         let mocks = Mocks { wechat: mock_wechat.clone(), sms: outbox };
         let server = serve(listener, &settings, services.clone(), mocks)?;
         let worker = settings
             .worker
             .enabled
-            .then(|| worker::spawn(services.clone(), Duration::from_millis(settings.worker.poll_interval_ms)));
+            .then(|| worker::spawn(services.worker.clone(), Duration::from_millis(settings.worker.poll_interval_ms)));
         Ok(Application { address, server, services, mock_wechat, worker })
     }
 
@@ -141,7 +147,7 @@ impl Application {
         self.address.port()
     }
 
-    pub fn services(&self) -> &Services {
+    pub fn services(&self) -> &ServiceSet {
         &self.services
     }
 
@@ -234,8 +240,21 @@ fn binding_policy(
     })
 }
 
-fn serve(listener: TcpListener, settings: &Settings, services: Services, mocks: Mocks) -> std::io::Result<Server> {
-    let services = web::Data::new(services);
+fn serve(listener: TcpListener, settings: &Settings, services: ServiceSet, mocks: Mocks) -> std::io::Result<Server> {
+    let rate_limits = web::Data::new(RateLimits::new(&settings.rate_limits));
+    let accounts = web::Data::new(services.accounts);
+    let pins = web::Data::new(services.pins);
+    let bindings = web::Data::new(services.bindings);
+    let kyc = web::Data::new(services.kyc);
+    let withdrawals = web::Data::new(services.withdrawals);
+    let withdrawal_reads = web::Data::new(services.withdrawal_reads);
+    let wallet = web::Data::new(services.wallet);
+    let review = web::Data::new(services.review);
+    let notifications = web::Data::new(services.notifications);
+    let worker_step = web::Data::new(services.worker);
+    let audit = web::Data::new(services.audit);
+    let ledger_check = web::Data::new(services.ledger_check);
+    let partitions = web::Data::new(services.partitions);
     let body_limit = web::Data::new(JsonBodyLimit(settings.server.json_body_bytes_max));
     let mock_wechat = mocks.wechat.map(web::Data::from);
     let sms_outbox = web::Data::new(mocks.sms);
@@ -255,7 +274,20 @@ fn serve(listener: TcpListener, settings: &Settings, services: Services, mocks: 
             .wrap(from_fn(move |request, next| edge::guard(edge_limits, request, next)))
             .wrap(from_fn(observe_request))
             .wrap(TracingLogger::<WalletgateRootSpan>::new())
-            .app_data(services.clone())
+            .app_data(rate_limits.clone())
+            .app_data(accounts.clone())
+            .app_data(pins.clone())
+            .app_data(bindings.clone())
+            .app_data(kyc.clone())
+            .app_data(withdrawals.clone())
+            .app_data(withdrawal_reads.clone())
+            .app_data(wallet.clone())
+            .app_data(review.clone())
+            .app_data(notifications.clone())
+            .app_data(worker_step.clone())
+            .app_data(audit.clone())
+            .app_data(ledger_check.clone())
+            .app_data(partitions.clone())
             .app_data(body_limit.clone())
             .app_data(web::QueryConfig::default().error_handler(query_error))
             .app_data(web::PathConfig::default().error_handler(path_error))

@@ -1,4 +1,4 @@
-//! The background worker: runs `Services::settle_due` over and over — at
+//! The background worker: runs `WorkerStep::settle_due` over and over — at
 //! once again while there is work, otherwise after the poll interval — from
 //! startup until the service stops. Stopping waits for the step under way to
 //! finish, so shutdown never cuts a settlement in half (and if the process is
@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::services::Services;
+use crate::services::worker_step::WorkerStep;
 
 /// After an error (the store away, say), wait this many poll intervals.
 const ERROR_PAUSE_INTERVALS: u32 = 5;
@@ -30,12 +30,12 @@ impl WorkerHandle {
 }
 
 /// Starts the loop on the current runtime.
-pub fn spawn(services: Services, poll_interval: Duration) -> WorkerHandle {
+pub fn spawn(step: WorkerStep, poll_interval: Duration) -> WorkerHandle {
     let (stop, mut stopped) = watch::channel(false);
     let task = tokio::spawn(async move {
         tracing::info!(poll_interval_ms = poll_interval.as_millis() as u64, "worker started");
         loop {
-            let pause = match services.settle_due(services.now()).await {
+            let pause = match step.run_once().await {
                 Ok(report) if report.had_work() => {
                     tracing::debug!(?report, "worker step");
                     Duration::ZERO

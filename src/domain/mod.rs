@@ -15,3 +15,4 @@ pub mod money;
 pub mod pin;
 pub mod sms;
 pub mod withdrawal;
+pub mod withdrawal_policy;

@@ -9,8 +9,8 @@ use super::extract::{ApiJson, ClientIp};
 use super::views::ProfileView;
 use crate::domain::credentials::{Login, Password};
 use crate::error::{ApiError, ErrorBody};
-use crate::rate_limit::Action;
-use crate::services::Services;
+use crate::rate_limit::{Action, RateLimits};
+use crate::services::accounts::Accounts;
 use crate::services::accounts::TokenPair;
 
 /// Credentials: exactly one of `phone` or `email`, and the password.
@@ -67,15 +67,16 @@ pub struct RefreshRequest {
     )
 )]
 pub async fn register(
-    services: web::Data<Services>,
+    accounts: web::Data<Accounts>,
+    rate_limits: web::Data<RateLimits>,
     ip: ClientIp,
     ApiJson(request): ApiJson<CredentialsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let login = request.login()?;
     let password = Password::parse(request.password)?;
-    services.rate_limits.check(Action::Register, &login.index_key(), ip.0)?;
-    let account = services.register(login, password).await?;
-    Ok(HttpResponse::Created().json(ProfileView::of(&account, services.now(), &services.pin_policy)))
+    rate_limits.check(Action::Register, &login.index_key(), ip.0)?;
+    let account = accounts.register(login, password).await?;
+    Ok(HttpResponse::Created().json(ProfileView::of(&account, accounts.partitions.now(), &accounts.pin_policy)))
 }
 
 /// Log in
@@ -106,13 +107,14 @@ pub async fn register(
     )
 )]
 pub async fn login(
-    services: web::Data<Services>,
+    accounts: web::Data<Accounts>,
+    rate_limits: web::Data<RateLimits>,
     ip: ClientIp,
     ApiJson(request): ApiJson<CredentialsRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let login = request.login()?;
-    services.rate_limits.check(Action::Login, &login.index_key(), ip.0)?;
-    let tokens = services.login(login, request.password).await?;
+    rate_limits.check(Action::Login, &login.index_key(), ip.0)?;
+    let tokens = accounts.login(login, request.password).await?;
     Ok(HttpResponse::Ok().json(tokens))
 }
 
@@ -134,9 +136,9 @@ pub async fn login(
     )
 )]
 pub async fn refresh(
-    services: web::Data<Services>,
+    accounts: web::Data<Accounts>,
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = services.refresh(&request.refresh_token).await?;
+    let tokens = accounts.refresh(&request.refresh_token).await?;
     Ok(HttpResponse::Ok().json(tokens))
 }

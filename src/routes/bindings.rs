@@ -13,14 +13,14 @@ use validator::Validate;
 
 use super::extract::{ApiJson, ClientIp};
 use super::html::escape_html;
+use super::identity::AuthenticatedUser;
 use super::pin::entered_pin;
-use crate::auth::AuthenticatedUser;
 use crate::auth::one_time_codes::is_sms_code;
 use crate::domain::account::AccountId;
 use crate::domain::binding::{Binding, BindingFailure, BindingId, BindingStatus};
 use crate::error::{ApiError, ErrorBody};
-use crate::rate_limit::Action;
-use crate::services::Services;
+use crate::rate_limit::{Action, RateLimits};
+use crate::services::bindings::Bindings;
 
 /// A binding as its owner sees it: masked, never the raw openid.
 #[derive(Debug, Serialize, ToSchema)]
@@ -153,8 +153,8 @@ fn binding_id(path: &str) -> Result<BindingId, ApiError> {
         (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
     )
 )]
-pub async fn start_wechat(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
-    let started = services.start_wechat_binding(user.account_id()).await?;
+pub async fn start_wechat(bindings: web::Data<Bindings>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
+    let started = bindings.start_wechat_binding(user.account_id()).await?;
     Ok(HttpResponse::Created().json(StartedView {
         binding_id: started.binding_id,
         status: BindingStatus::Authorizing,
@@ -207,7 +207,7 @@ pub async fn start_wechat(services: web::Data<Services>, user: AuthenticatedUser
     )
 )]
 pub async fn wechat_callback(
-    services: web::Data<Services>,
+    bindings: web::Data<Bindings>,
     request: HttpRequest,
     query: web::Query<CallbackQuery>,
 ) -> HttpResponse {
@@ -216,15 +216,15 @@ pub async fn wechat_callback(
         .get(ACCEPT)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
-    let outcome = services.complete_wechat_authorization(query.code.as_deref(), query.state.as_deref()).await;
+    let outcome = bindings.complete_wechat_authorization(query.code.as_deref(), query.state.as_deref()).await;
     match (outcome, wants_html) {
         (Ok(authorized), false) => HttpResponse::Ok().json(AuthorizedView {
             next: format!("POST /v1/bindings/{}/confirm with the SMS code", authorized.binding.id),
-            binding: BindingView::of(&authorized.binding, services.now()),
+            binding: BindingView::of(&authorized.binding, bindings.partitions.now()),
             sms_sent_to: authorized.sms_sent_to,
         }),
         (Ok(authorized), true) => {
-            let view = BindingView::of(&authorized.binding, services.now());
+            let view = BindingView::of(&authorized.binding, bindings.partitions.now());
             let nickname = view.nickname.unwrap_or_default();
             let body = format!(
                 "<p>微信账号 <strong>{}</strong> 已授权。</p><p>验证码已发送至 {}，请回到钱包应用输入验证码完成绑定。</p><p class=\"muted\">Binding {}</p>",
@@ -272,7 +272,7 @@ pub async fn wechat_callback(
     )
 )]
 pub async fn confirm(
-    services: web::Data<Services>,
+    bindings: web::Data<Bindings>,
     user: AuthenticatedUser,
     path: web::Path<String>,
     ApiJson(request): ApiJson<ConfirmRequest>,
@@ -281,8 +281,8 @@ pub async fn confirm(
     if !is_sms_code(&request.sms_code) {
         return Err(ApiError::validation("sms_code", "must be the 6-digit code from the SMS"));
     }
-    let binding = services.confirm_wechat_binding(&user.0, &id, &request.sms_code).await?;
-    Ok(HttpResponse::Ok().json(BindingView::of(&binding, services.now())))
+    let binding = bindings.confirm_wechat_binding(&user.0, &id, &request.sms_code).await?;
+    Ok(HttpResponse::Ok().json(BindingView::of(&binding, bindings.partitions.now())))
 }
 
 /// List the caller's bindings
@@ -301,9 +301,9 @@ pub async fn confirm(
         (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
     )
 )]
-pub async fn list(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
-    let account = services.load_account(user.account_id()).await?;
-    let now = services.now();
+pub async fn list(bindings: web::Data<Bindings>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
+    let account = bindings.partitions.load_account(user.account_id()).await?;
+    let now = bindings.partitions.now();
     let items = account.bindings.iter().rev().map(|binding| BindingView::of(binding, now)).collect();
     Ok(HttpResponse::Ok().json(BindingList { items }))
 }
@@ -324,13 +324,13 @@ pub async fn list(services: web::Data<Services>, user: AuthenticatedUser) -> Res
     )
 )]
 pub async fn show(
-    services: web::Data<Services>,
+    bindings: web::Data<Bindings>,
     user: AuthenticatedUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = binding_id(&path)?;
-    let binding = own_binding(&services, user.account_id(), &id).await?;
-    Ok(HttpResponse::Ok().json(BindingView::of(&binding, services.now())))
+    let binding = own_binding(&bindings, user.account_id(), &id).await?;
+    Ok(HttpResponse::Ok().json(BindingView::of(&binding, bindings.partitions.now())))
 }
 
 /// Unbind a WeChat wallet
@@ -360,7 +360,8 @@ pub async fn show(
     )
 )]
 pub async fn unbind(
-    services: web::Data<Services>,
+    bindings: web::Data<Bindings>,
+    rate_limits: web::Data<RateLimits>,
     user: AuthenticatedUser,
     ip: ClientIp,
     path: web::Path<String>,
@@ -368,13 +369,13 @@ pub async fn unbind(
 ) -> Result<HttpResponse, ApiError> {
     let id = binding_id(&path)?;
     let pin = entered_pin("pin", &request.pin)?;
-    services.rate_limits.check(Action::PinEntry, user.account_id().as_str(), ip.0)?;
-    let binding = services.unbind_wechat(&user.0, &id, pin).await?;
-    Ok(HttpResponse::Ok().json(BindingView::of(&binding, services.now())))
+    rate_limits.check(Action::PinEntry, user.account_id().as_str(), ip.0)?;
+    let binding = bindings.unbind_wechat(&user.0, &id, pin).await?;
+    Ok(HttpResponse::Ok().json(BindingView::of(&binding, bindings.partitions.now())))
 }
 
-async fn own_binding(services: &Services, account_id: &AccountId, id: &BindingId) -> Result<Binding, ApiError> {
-    let account = services.load_account(account_id).await?;
+async fn own_binding(bindings: &Bindings, account_id: &AccountId, id: &BindingId) -> Result<Binding, ApiError> {
+    let account = bindings.partitions.load_account(account_id).await?;
     account.binding(id).cloned().ok_or(ApiError::NotFound { resource: "binding" })
 }
 

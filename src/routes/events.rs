@@ -17,10 +17,10 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
 
-use crate::auth::AuthenticatedUser;
+use super::identity::AuthenticatedUser;
 use crate::domain::account::AccountId;
 use crate::error::{ApiError, ErrorBody};
-use crate::services::Services;
+use crate::services::notifications::Notifications;
 use crate::store::{EVENTS_KEPT_PER_ACCOUNT, EventPosition, StoredEvent};
 
 /// A comment line this often keeps proxies from closing an idle stream; it is
@@ -40,7 +40,7 @@ pub struct EventsQuery {
 }
 
 struct Subscription {
-    services: Arc<Services>,
+    notifications: Arc<Notifications>,
     account_id: AccountId,
     position: EventPosition,
     pending: VecDeque<StoredEvent>,
@@ -76,7 +76,7 @@ struct Subscription {
     )
 )]
 pub async fn stream(
-    services: web::Data<Services>,
+    notifications: web::Data<Notifications>,
     user: AuthenticatedUser,
     request: HttpRequest,
     query: web::Query<EventsQuery>,
@@ -90,13 +90,13 @@ pub async fn stream(
         .transpose()?;
     let account_id = user.account_id().clone();
     // Listen before looking for the end, so no event can slip in between.
-    let signals = services.store.event_signals();
+    let signals = notifications.signals();
     let position = match after {
         Some(position) => position,
-        None => latest_position(&services, &account_id).await?,
+        None => latest_position(&notifications, &account_id).await?,
     };
     let subscription = Subscription {
-        services: services.into_inner(),
+        notifications: notifications.into_inner(),
         account_id,
         position,
         pending: VecDeque::new(),
@@ -111,8 +111,8 @@ pub async fn stream(
         .streaming(body))
 }
 
-async fn latest_position(services: &Services, account_id: &AccountId) -> Result<EventPosition, ApiError> {
-    let kept = services.store.events(account_id, None, EVENTS_KEPT_PER_ACCOUNT).await?;
+async fn latest_position(notifications: &Notifications, account_id: &AccountId) -> Result<EventPosition, ApiError> {
+    let kept = notifications.events(account_id, None, EVENTS_KEPT_PER_ACCOUNT).await?;
     Ok(kept.last().and_then(|event| EventPosition::parse(&event.id)).unwrap_or(EventPosition(0, 0)))
 }
 
@@ -127,8 +127,8 @@ async fn next_chunk(mut subscription: Subscription) -> Option<(Result<Bytes, Api
         if let Some(event) = subscription.pending.pop_front() {
             return Some((Ok(server_sent_event(&event)), subscription));
         }
-        let store = &subscription.services.store;
-        match store.events(&subscription.account_id, Some(subscription.position), READ_BATCH).await {
+        let notifications = &subscription.notifications;
+        match notifications.events(&subscription.account_id, Some(subscription.position), READ_BATCH).await {
             Ok(events) if !events.is_empty() => {
                 if let Some(position) = events.last().and_then(|event| EventPosition::parse(&event.id)) {
                     subscription.position = position;

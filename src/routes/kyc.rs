@@ -4,18 +4,16 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use validator::Validate;
 
 use super::extract::ApiJson;
-use crate::auth::{AuthenticatedUser, Operator};
+use super::identity::{AuthenticatedUser, Operator};
 use crate::domain::account::VerificationLevel;
 use crate::domain::identity::{IdentityError, RealName, ResidentId};
 use crate::domain::kyc::{KycRequest, KycStatus, KycSubmission};
 use crate::error::{ApiError, ErrorBody};
-use crate::services::Services;
-use crate::services::audit::AuditTarget;
+use crate::services::kyc::Kyc;
 
 /// The outcome the simulated face check should have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -130,22 +128,22 @@ fn identity_error(field: &str, error: IdentityError) -> ApiError {
     )
 )]
 pub async fn submit(
-    services: web::Data<Services>,
+    kyc: web::Data<Kyc>,
     user: AuthenticatedUser,
     ApiJson(request): ApiJson<KycSubmitRequest>,
 ) -> Result<HttpResponse, ApiError> {
     if request.level == VerificationLevel::L0 {
         return Err(ApiError::validation("level", "must be L1 or L2"));
     }
-    let today: NaiveDate = services.now().date_naive();
+    let today: NaiveDate = kyc.partitions.now().date_naive();
     let submission = KycSubmission {
         level: request.level,
         real_name: RealName::parse(&request.real_name).map_err(|e| identity_error("real_name", e))?,
         id_number: ResidentId::parse(&request.id_number, today).map_err(|e| identity_error("id_number", e))?,
         face_check_passed: request.face_check.map(|check| check == FaceCheck::Pass),
     };
-    let created = services.submit_kyc(user.account_id(), submission).await?;
-    Ok(HttpResponse::Accepted().json(KycRequestView::of(&created, services.now())))
+    let created = kyc.submit_kyc(user.account_id(), submission).await?;
+    Ok(HttpResponse::Accepted().json(KycRequestView::of(&created, kyc.partitions.now())))
 }
 
 /// The caller's identity verification
@@ -162,8 +160,8 @@ pub async fn submit(
         (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
     )
 )]
-pub async fn overview(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
-    let overview = services.kyc_status(user.account_id()).await?;
+pub async fn overview(kyc: web::Data<Kyc>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
+    let overview = kyc.kyc_status(user.account_id()).await?;
     Ok(HttpResponse::Ok().json(KycOverviewView {
         level: overview.level,
         verified: overview.verified.as_ref().map(|r| KycRequestView::of(r, overview.now)),
@@ -172,18 +170,14 @@ pub async fn overview(services: web::Data<Services>, user: AuthenticatedUser) ->
 }
 
 async fn decide(
-    services: &Services,
+    kyc: &Kyc,
     operator: &Operator,
     request_id: &str,
     approve: bool,
     reason: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let action = if approve { "kyc.approve" } else { "kyc.reject" };
-    let target = AuditTarget::new("kyc_request", request_id, None);
-    let details = json!({ "reason": reason });
-    let decision = services.decide_kyc(operator.account_id(), request_id, approve, reason.clone());
-    let decided = services.audited(operator.account_id(), action, target, details, decision).await?;
-    Ok(HttpResponse::Ok().json(KycRequestView::of(&decided, services.now())))
+    let decided = kyc.decide_kyc(operator.account_id(), request_id, approve, reason).await?;
+    Ok(HttpResponse::Ok().json(KycRequestView::of(&decided, kyc.partitions.now())))
 }
 
 /// Approve an identity verification (operator)
@@ -206,11 +200,11 @@ async fn decide(
     )
 )]
 pub async fn approve(
-    services: web::Data<Services>,
+    kyc: web::Data<Kyc>,
     operator: Operator,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    decide(&services, &operator, &path, true, None).await
+    decide(&kyc, &operator, &path, true, None).await
 }
 
 /// Reject an identity verification (operator)
@@ -236,10 +230,10 @@ pub async fn approve(
     )
 )]
 pub async fn reject(
-    services: web::Data<Services>,
+    kyc: web::Data<Kyc>,
     operator: Operator,
     path: web::Path<String>,
     ApiJson(request): ApiJson<KycDecisionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    decide(&services, &operator, &path, false, request.reason).await
+    decide(&kyc, &operator, &path, false, request.reason).await
 }

@@ -4,10 +4,12 @@
 
 use actix_web::{HttpResponse, web};
 
+use super::identity::AuthenticatedUser;
 use super::views::{MovementPage, MovementView, PageQuery, ProfileView, WalletView};
-use crate::auth::AuthenticatedUser;
 use crate::error::{ApiError, ErrorBody};
-use crate::services::Services;
+use crate::services::accounts::Accounts;
+use crate::services::wallet::Wallet;
+use crate::services::withdrawals::Withdrawals;
 
 /// The caller's profile
 ///
@@ -25,9 +27,9 @@ use crate::services::Services;
         (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
     )
 )]
-pub async fn profile(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
-    let account = services.load_account(user.account_id()).await?;
-    Ok(HttpResponse::Ok().json(ProfileView::of(&account, services.now(), &services.pin_policy)))
+pub async fn profile(accounts: web::Data<Accounts>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
+    let account = accounts.partitions.load_account(user.account_id()).await?;
+    Ok(HttpResponse::Ok().json(ProfileView::of(&account, accounts.partitions.now(), &accounts.pin_policy)))
 }
 
 /// The caller's wallet
@@ -46,8 +48,8 @@ pub async fn profile(services: web::Data<Services>, user: AuthenticatedUser) -> 
         (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
     )
 )]
-pub async fn wallet(services: web::Data<Services>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
-    let overview = services.wallet_overview(user.account_id()).await?;
+pub async fn wallet(withdrawals: web::Data<Withdrawals>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
+    let overview = withdrawals.wallet_overview(user.account_id()).await?;
     Ok(HttpResponse::Ok().json(WalletView::from(&overview)))
 }
 
@@ -70,11 +72,11 @@ pub async fn wallet(services: web::Data<Services>, user: AuthenticatedUser) -> R
     )
 )]
 pub async fn transactions(
-    services: web::Data<Services>,
+    wallet: web::Data<Wallet>,
     user: AuthenticatedUser,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = services.journal_page(user.account_id(), query.cursor()?, query.limit()).await?;
+    let page = wallet.journal_page(user.account_id(), query.cursor()?, query.limit()).await?;
     Ok(HttpResponse::Ok().json(MovementPage::try_from(page)?))
 }
 
@@ -97,10 +99,10 @@ pub async fn transactions(
     )
 )]
 pub async fn transaction(
-    services: web::Data<Services>,
+    wallet: web::Data<Wallet>,
     user: AuthenticatedUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let entry = services.find_journal_entry(user.account_id(), &path).await?;
+    let entry = wallet.find_journal_entry(user.account_id(), &path).await?;
     Ok(HttpResponse::Ok().json(MovementView::try_from(&entry)?))
 }

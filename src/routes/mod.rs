@@ -7,6 +7,7 @@ pub mod docs;
 pub mod events;
 pub mod extract;
 pub mod html;
+pub mod identity;
 pub mod kyc;
 pub mod me;
 pub mod mock_sms;

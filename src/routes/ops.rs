@@ -5,20 +5,19 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use validator::Validate;
 
 use super::extract::ApiJson;
+use super::identity::Operator;
 use super::views::{BalanceView, MovementView};
-use crate::auth::Operator;
 use crate::domain::account::AccountId;
 use crate::domain::money::Amount;
 use crate::error::{ApiError, ErrorBody};
-use crate::services::Services;
-use crate::services::audit::AuditTarget;
+use crate::services::ledger_check::LedgerCheck;
 use crate::services::ledger_check::LedgerReport;
 use crate::services::wallet::Adjustment;
+use crate::services::wallet::Wallet;
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -44,21 +43,15 @@ fn target_account(path: &str) -> Result<AccountId, ApiError> {
 }
 
 async fn adjust(
-    services: &Services,
+    wallet: &Wallet,
     operator: &Operator,
     path: &str,
     direction: Adjustment,
     request: AdjustmentRequest,
 ) -> Result<HttpResponse, ApiError> {
     let target = target_account(path)?;
-    let action = match direction {
-        Adjustment::Credit => "account.credit",
-        Adjustment::Debit => "account.debit",
-    };
-    let audit_target = AuditTarget::new("account", target.as_str(), Some(&target));
-    let details = json!({ "amount": request.amount, "memo": request.memo });
-    let adjustment = services.adjust_balance(operator.account_id(), &target, direction, request.amount, &request.memo);
-    let (entry, account) = services.audited(operator.account_id(), action, audit_target, details, adjustment).await?;
+    let (entry, account) =
+        wallet.adjust_balance(operator.account_id(), &target, direction, request.amount, &request.memo).await?;
     let response = AdjustmentResponse { entry: MovementView::try_from(&entry)?, wallet: BalanceView::from(&account) };
     Ok(HttpResponse::Created().json(response))
 }
@@ -87,12 +80,12 @@ async fn adjust(
     )
 )]
 pub async fn credit(
-    services: web::Data<Services>,
+    wallet: web::Data<Wallet>,
     operator: Operator,
     path: web::Path<String>,
     ApiJson(request): ApiJson<AdjustmentRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    adjust(&services, &operator, &path, Adjustment::Credit, request).await
+    adjust(&wallet, &operator, &path, Adjustment::Credit, request).await
 }
 
 /// Take demo money back (operator)
@@ -119,12 +112,12 @@ pub async fn credit(
     )
 )]
 pub async fn debit(
-    services: web::Data<Services>,
+    wallet: web::Data<Wallet>,
     operator: Operator,
     path: web::Path<String>,
     ApiJson(request): ApiJson<AdjustmentRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    adjust(&services, &operator, &path, Adjustment::Debit, request).await
+    adjust(&wallet, &operator, &path, Adjustment::Debit, request).await
 }
 
 /// Audit the whole ledger (operator)
@@ -143,6 +136,6 @@ pub async fn debit(
         (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
     )
 )]
-pub async fn ledger_check(services: web::Data<Services>, _operator: Operator) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(services.check_ledger().await?))
+pub async fn ledger_check(ledger: web::Data<LedgerCheck>, _operator: Operator) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(ledger.check_ledger().await?))
 }

@@ -9,13 +9,13 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::extract::{ApiJson, ClientIp};
-use crate::auth::AuthenticatedUser;
+use super::identity::AuthenticatedUser;
 use crate::auth::one_time_codes::is_sms_code;
 use crate::domain::pin::{Pin, PinError};
 use crate::domain::sms::SmsPurpose;
 use crate::error::{ApiError, ErrorBody};
-use crate::rate_limit::Action;
-use crate::services::Services;
+use crate::rate_limit::{Action, RateLimits};
+use crate::services::pin::Pins;
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -112,13 +112,14 @@ fn chosen_pin(text: &str) -> Result<Pin, ApiError> {
     )
 )]
 pub async fn request_sms_code(
-    services: web::Data<Services>,
+    pins: web::Data<Pins>,
+    rate_limits: web::Data<RateLimits>,
     user: AuthenticatedUser,
     ip: ClientIp,
     ApiJson(request): ApiJson<SmsCodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    services.rate_limits.check(Action::SmsCode, user.account_id().as_str(), ip.0)?;
-    let sent = services.request_sms_code(user.account_id(), request.purpose).await?;
+    rate_limits.check(Action::SmsCode, user.account_id().as_str(), ip.0)?;
+    let sent = pins.request_sms_code(user.account_id(), request.purpose).await?;
     Ok(HttpResponse::Accepted().json(SentCodeView {
         purpose: sent.purpose,
         sent_to: sent.sent_to,
@@ -154,26 +155,27 @@ pub async fn request_sms_code(
     )
 )]
 pub async fn set_pin(
-    services: web::Data<Services>,
+    pins: web::Data<Pins>,
+    rate_limits: web::Data<RateLimits>,
     user: AuthenticatedUser,
     ip: ClientIp,
     ApiJson(request): ApiJson<SetPinRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let pin = chosen_pin(&request.pin)?;
-    services.rate_limits.check(Action::PinEntry, user.account_id().as_str(), ip.0)?;
+    rate_limits.check(Action::PinEntry, user.account_id().as_str(), ip.0)?;
     match (request.sms_code.as_deref(), request.old_pin.as_deref()) {
         (Some(code), None) => {
             if !is_sms_code(code) {
                 return Err(ApiError::validation("sms_code", "must be the 6-digit code from the SMS"));
             }
-            services.set_pin_with_sms(&user.0, pin, code).await?;
+            pins.set_pin_with_sms(&user.0, pin, code).await?;
         }
         (None, Some(old)) => {
             let old = entered_pin("old_pin", old)?;
             if old.expose() == pin.expose() {
                 return Err(ApiError::validation("pin", "must differ from the old PIN"));
             }
-            services.change_pin(&user.0, old, pin).await?;
+            pins.change_pin(&user.0, old, pin).await?;
         }
         _ => return Err(ApiError::validation("sms_code", "give either sms_code (set or reset) or old_pin (change)")),
     }
@@ -204,13 +206,14 @@ pub async fn set_pin(
     )
 )]
 pub async fn verify_pin(
-    services: web::Data<Services>,
+    pins: web::Data<Pins>,
+    rate_limits: web::Data<RateLimits>,
     user: AuthenticatedUser,
     ip: ClientIp,
     ApiJson(request): ApiJson<VerifyPinRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let pin = entered_pin("pin", &request.pin)?;
-    services.rate_limits.check(Action::PinEntry, user.account_id().as_str(), ip.0)?;
-    services.verify_pin(user.account_id(), pin).await?;
+    rate_limits.check(Action::PinEntry, user.account_id().as_str(), ip.0)?;
+    pins.verify_pin(user.account_id(), pin).await?;
     Ok(HttpResponse::Ok().json(PinVerifiedView { verified: true }))
 }

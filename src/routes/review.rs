@@ -4,20 +4,20 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::extract::ApiJson;
+use super::identity::Operator;
 use super::withdrawals::WithdrawalView;
-use crate::auth::Operator;
 use crate::domain::account::AccountId;
 use crate::error::{ApiError, ErrorBody};
-use crate::services::Services;
-use crate::services::audit::{AuditRecord, AuditTarget};
+use crate::services::audit::{AuditLog, AuditRecord};
+use crate::services::review::Review;
 use crate::services::review::{AccountContext, ReviewItem};
 use crate::services::withdrawal_submission::is_withdrawal_id;
 use crate::services::work::WorkReport;
+use crate::services::worker_step::WorkerStep;
 
 const QUEUE_LIMIT_DEFAULT: usize = 50;
 const QUEUE_LIMIT_MAX: usize = 200;
@@ -87,12 +87,12 @@ struct QueueView {
     )
 )]
 pub async fn queue(
-    services: web::Data<Services>,
+    review: web::Data<Review>,
     _operator: Operator,
     query: web::Query<QueueQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(QUEUE_LIMIT_DEFAULT).clamp(1, QUEUE_LIMIT_MAX);
-    let items = services.review_queue(limit).await?;
+    let items = review.review_queue(limit).await?;
     Ok(HttpResponse::Ok().json(QueueView { items: items.into_iter().map(ReviewItemView::of).collect() }))
 }
 
@@ -108,11 +108,6 @@ pub struct RejectRequest {
 
 fn withdrawal_id(path: &str) -> Result<&str, ApiError> {
     if is_withdrawal_id(path) { Ok(path) } else { Err(ApiError::NotFound { resource: "withdrawal" }) }
-}
-
-async fn audit_target(services: &Services, id: &str) -> AuditTarget {
-    let owner = services.withdrawal_owner(id).await.ok();
-    AuditTarget::new("withdrawal", id, owner.as_ref())
 }
 
 /// Approve a withdrawal (operator)
@@ -136,14 +131,12 @@ async fn audit_target(services: &Services, id: &str) -> AuditTarget {
     )
 )]
 pub async fn approve(
-    services: web::Data<Services>,
+    review: web::Data<Review>,
     operator: Operator,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = withdrawal_id(&path)?;
-    let target = audit_target(&services, id).await;
-    let approval = services.approve_withdrawal(operator.account_id(), id);
-    let withdrawal = services.audited(operator.account_id(), "withdrawal.approve", target, json!({}), approval).await?;
+    let withdrawal = review.approve_withdrawal(operator.account_id(), id).await?;
     Ok(HttpResponse::Ok().json(WithdrawalView::of(&withdrawal)))
 }
 
@@ -175,16 +168,13 @@ pub async fn approve(
     )
 )]
 pub async fn reject(
-    services: web::Data<Services>,
+    review: web::Data<Review>,
     operator: Operator,
     path: web::Path<String>,
     ApiJson(request): ApiJson<RejectRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = withdrawal_id(&path)?;
-    let target = audit_target(&services, id).await;
-    let details = json!({ "reason": request.reason });
-    let rejection = services.reject_withdrawal(operator.account_id(), id, &request.reason);
-    let withdrawal = services.audited(operator.account_id(), "withdrawal.reject", target, details, rejection).await?;
+    let withdrawal = review.reject_withdrawal(operator.account_id(), id, &request.reason).await?;
     Ok(HttpResponse::Ok().json(WithdrawalView::of(&withdrawal)))
 }
 
@@ -207,10 +197,8 @@ pub async fn reject(
         (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
     )
 )]
-pub async fn worker_step(services: web::Data<Services>, operator: Operator) -> Result<HttpResponse, ApiError> {
-    let target = AuditTarget::new("worker", "settlement", None);
-    let step = services.settle_due(services.now());
-    let report = services.audited(operator.account_id(), "worker.step", target, json!({}), step).await?;
+pub async fn worker_step(step: web::Data<WorkerStep>, operator: Operator) -> Result<HttpResponse, ApiError> {
+    let report = step.run_for(operator.account_id()).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -252,12 +240,12 @@ struct AuditPage {
     )
 )]
 pub async fn audit_log(
-    services: web::Data<Services>,
+    audit: web::Data<AuditLog>,
     _operator: Operator,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(AUDIT_LIMIT_DEFAULT).clamp(1, AUDIT_LIMIT_MAX);
-    let items = services.audit_log(query.before, limit).await?;
+    let items = audit.audit_log(query.before, limit).await?;
     let next_cursor = items.last().filter(|last| items.len() == limit && last.seq > 0).map(|last| last.seq);
     Ok(HttpResponse::Ok().json(AuditPage { items, next_cursor }))
 }

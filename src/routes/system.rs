@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::services::Services;
+use crate::services::partitions::Partitions;
 use crate::telemetry::metrics_handle;
 
 /// `{"status": …}` of the health endpoints.
@@ -41,8 +41,8 @@ pub async fn healthz() -> HttpResponse {
         (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
     )
 )]
-pub async fn readyz(services: web::Data<Services>) -> Result<HttpResponse, ApiError> {
-    services.store.ping().await?;
+pub async fn readyz(partitions: web::Data<Partitions>) -> Result<HttpResponse, ApiError> {
+    partitions.store.ping().await?;
     Ok(HttpResponse::Ok().json(StatusView { status: "ready" }))
 }
 

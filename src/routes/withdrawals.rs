@@ -10,17 +10,17 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::extract::{ApiJson, ClientIp};
+use super::identity::AuthenticatedUser;
 use super::pin::entered_pin;
-use crate::auth::AuthenticatedUser;
 use crate::auth::one_time_codes::keyed_digest;
 use crate::domain::binding::BindingId;
 use crate::domain::limits::LimitsLeft;
 use crate::domain::money::{Amount, Money};
 use crate::domain::withdrawal::{ReviewReason, StatusChange, Withdrawal, WithdrawalStatus};
 use crate::error::{ApiError, ErrorBody};
-use crate::rate_limit::Action;
-use crate::services::Services;
-use crate::services::withdrawal_submission::WithdrawalRequest;
+use crate::rate_limit::{Action, RateLimits};
+use crate::services::withdrawal_submission::{WithdrawalReads, WithdrawalRequest};
+use crate::services::withdrawals::Withdrawals;
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -101,12 +101,12 @@ struct QuoteView {
     )
 )]
 pub async fn quote(
-    services: web::Data<Services>,
+    withdrawals: web::Data<Withdrawals>,
     user: AuthenticatedUser,
     ApiJson(request): ApiJson<QuoteRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let binding_id = BindingId::parse(&request.binding_id).ok_or(ApiError::NotFound { resource: "binding" })?;
-    let quote = services.quote_withdrawal(user.account_id(), &binding_id, request.amount).await?;
+    let quote = withdrawals.quote_withdrawal(user.account_id(), &binding_id, request.amount).await?;
     let plan = &quote.plan;
     Ok(HttpResponse::Ok().json(QuoteView {
         quote_id: quote.id.clone(),
@@ -269,7 +269,8 @@ fn idempotency_key(request: &HttpRequest) -> Result<String, ApiError> {
     )
 )]
 pub async fn submit(
-    services: web::Data<Services>,
+    withdrawals: web::Data<Withdrawals>,
+    rate_limits: web::Data<RateLimits>,
     user: AuthenticatedUser,
     ip: ClientIp,
     request: HttpRequest,
@@ -278,13 +279,13 @@ pub async fn submit(
     let key = idempotency_key(&request)?;
     let binding_id = BindingId::parse(&body.binding_id).ok_or(ApiError::NotFound { resource: "binding" })?;
     let pin = entered_pin("pin", &body.pin)?;
-    services.rate_limits.check(Action::PinEntry, user.account_id().as_str(), ip.0)?;
+    rate_limits.check(Action::PinEntry, user.account_id().as_str(), ip.0)?;
     let request_text =
         format!("{}|{}|{}|{}", body.amount, binding_id, body.pin, body.quote_id.as_deref().unwrap_or(""));
-    let fingerprint = keyed_digest(&services.sms.pepper, &["withdrawal_request"], &request_text);
+    let fingerprint = keyed_digest(&withdrawals.pins.sms.policy.pepper, &["withdrawal_request"], &request_text);
     let submission = WithdrawalRequest { amount: body.amount, binding_id, pin, quote_id: body.quote_id };
     let view = |withdrawal: &Withdrawal| to_raw_value(&WithdrawalView::of(withdrawal)).map_err(ApiError::internal);
-    let reply = services.submit_withdrawal(&user.0, &key, &fingerprint, submission, view).await?;
+    let reply = withdrawals.submit_withdrawal(&user.0, &key, &fingerprint, submission, view).await?;
     let status = StatusCode::from_u16(reply.status).map_err(ApiError::internal)?;
     let mut response = HttpResponse::build(status);
     if reply.replayed {
@@ -314,12 +315,12 @@ pub async fn submit(
     )
 )]
 pub async fn list(
-    services: web::Data<Services>,
+    reads: web::Data<WithdrawalReads>,
     user: AuthenticatedUser,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(LIST_LIMIT_DEFAULT).clamp(1, LIST_LIMIT_MAX);
-    let all = services.withdrawals(user.account_id()).await?;
+    let all = reads.withdrawals(user.account_id()).await?;
     let matching = all
         .iter()
         .filter(|w| query.status.is_none_or(|status| w.status == status))
@@ -345,10 +346,10 @@ pub async fn list(
     )
 )]
 pub async fn show(
-    services: web::Data<Services>,
+    reads: web::Data<WithdrawalReads>,
     user: AuthenticatedUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let withdrawal = services.withdrawal(user.account_id(), &path).await?;
+    let withdrawal = reads.withdrawal(user.account_id(), &path).await?;
     Ok(HttpResponse::Ok().json(WithdrawalView::of(&withdrawal)))
 }

@@ -12,20 +12,22 @@
 //! families (other devices) keep working and get access tokens of the new
 //! generation.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Services;
-use crate::auth::Principal;
-use crate::auth::password;
+use super::partitions::Partitions;
+use crate::auth::password::{self, PasswordHashing};
 use crate::auth::tokens::{new_refresh_token, refresh_token_digest};
+use crate::auth::{Principal, TokenIssuer};
 use crate::domain::account::{Account, AccountId, PasswordHash, Role, VerificationLevel};
 use crate::domain::credentials::{Login, Password};
 use crate::domain::lockout::AttemptGuard;
-use crate::domain::login_guard::LoginVerdict;
+use crate::domain::login_guard::{LoginPolicy, LoginVerdict};
+use crate::domain::pin::PinPolicy;
 use crate::error::ApiError;
 use crate::store::StoreError;
 
@@ -87,7 +89,7 @@ fn refresh_refused() -> ApiError {
 }
 
 /// Hashing is CPU-heavy: keep it off the HTTP workers. Unbounded: for seeding
-/// at startup; requests go through `Services::passwords`, which bounds it.
+/// at startup; requests go through `Accounts::passwords`, which bounds it.
 pub async fn hash_password(password: Password) -> Result<PasswordHash, ApiError> {
     tokio::task::spawn_blocking(move || password::hash(&password))
         .await
@@ -95,12 +97,52 @@ pub async fn hash_password(password: Password) -> Result<PasswordHash, ApiError>
         .map_err(ApiError::Internal)
 }
 
-impl Services {
+/// Registration, login and tokens.
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    pub partitions: Partitions,
+    pub tokens: Arc<TokenIssuer>,
+    /// Registration and login hashing, bounded (see `auth::password`).
+    pub passwords: PasswordHashing,
+    /// Failed logins and the login lock (see `domain::login_guard`).
+    pub login_policy: LoginPolicy,
+    /// A profile tells whether the PIN is locked.
+    pub pin_policy: PinPolicy,
+}
+
+impl Accounts {
+    /// The identity a bearer access token carries, if it is valid now.
+    pub fn verify_access(&self, token: &str) -> Result<Principal, ApiError> {
+        self.tokens
+            .verify_access(token, self.partitions.now())
+            .map_err(|error| ApiError::Unauthenticated(error.to_string()))
+    }
+
+    /// Admits `principal` as an operator only if its account still honours
+    /// the token (else 401) and its stored role is operator (else 403): the
+    /// token's claim is not the last word.
+    pub async fn admit_operator(&self, principal: &Principal) -> Result<(), ApiError> {
+        if principal.role != Role::Operator {
+            return Err(ApiError::Forbidden { required: "operator" });
+        }
+        let account = self.partitions.load_account_as(principal).await?;
+        match account.role {
+            Role::Operator => Ok(()),
+            Role::User => Err(ApiError::Forbidden { required: "operator" }),
+        }
+    }
+
     pub async fn register(&self, login: Login, password: Password) -> Result<Account, ApiError> {
         let password_hash = self.passwords.hash(password).await?;
-        let account =
-            Account::open(AccountId::generate(), Role::User, login, password_hash, VerificationLevel::L0, self.now());
-        match self.store.create_account(&account, &[]).await {
+        let account = Account::open(
+            AccountId::generate(),
+            Role::User,
+            login,
+            password_hash,
+            VerificationLevel::L0,
+            self.partitions.now(),
+        );
+        match self.partitions.store.create_account(&account, &[]).await {
             Ok(()) => Ok(account),
             Err(StoreError::AlreadyExists) => Err(ApiError::AlreadyRegistered),
             Err(other) => Err(other.into()),
@@ -108,19 +150,20 @@ impl Services {
     }
 
     pub async fn login(&self, login: Login, password: String) -> Result<TokenPair, ApiError> {
-        let account = match self.store.account_id_by_login(&login.index_key()).await? {
-            Some(id) => self.store.load_account(&id).await?.map(|v| v.value),
+        let account = match self.partitions.store.account_id_by_login(&login.index_key()).await? {
+            Some(id) => self.partitions.store.load_account(&id).await?.map(|v| v.value),
             None => None,
         };
         let Some(account) = account else {
             return Err(self.refuse_unknown_login(&login, password).await?);
         };
         // Locked: refused without spending a hash on the password.
-        if let Some(until) = account.login_locked_until(self.now()) {
+        if let Some(until) = account.login_locked_until(self.partitions.now()) {
             return Err(ApiError::LoginLocked { locked_until: until });
         }
         let matches = self.passwords.verify(password, account.password_hash.clone()).await?;
         let (verdict, account) = self
+            .partitions
             .update_account(&account.id, |account, now| {
                 Ok((account.attempt_login(matches, &self.login_policy, now), Vec::new()))
             })
@@ -141,17 +184,17 @@ impl Services {
     /// protect, and a lost count under concurrency only errs towards fewer locks.
     async fn refuse_unknown_login(&self, login: &Login, password: String) -> Result<ApiError, ApiError> {
         let key = unknown_login_guard_key(login);
-        let stored = self.store.get_ephemeral(&key).await?;
+        let stored = self.partitions.store.get_ephemeral(&key).await?;
         let mut guard: AttemptGuard = stored.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default();
-        if let Some(until) = guard.locked_until(self.now()) {
+        if let Some(until) = guard.locked_until(self.partitions.now()) {
             return Ok(ApiError::LoginLocked { locked_until: until });
         }
         self.passwords.burn_equivalent_time(password).await?;
-        let verdict = LoginVerdict::from(guard.judge(|| false, &self.login_policy, self.now()));
+        let verdict = LoginVerdict::from(guard.judge(|| false, &self.login_policy, self.partitions.now()));
         let text = serde_json::to_string(&guard).map_err(ApiError::internal)?;
         let kept_for =
             self.login_policy.lock_max.to_std().unwrap_or_default().max(Duration::from_secs(UNKNOWN_LOGIN_MEMORY_SECS));
-        self.store.put_ephemeral(&key, &text, kept_for).await?;
+        self.partitions.store.put_ephemeral(&key, &text, kept_for).await?;
         Ok(match verdict {
             LoginVerdict::Locked { until } => ApiError::LoginLocked { locked_until: until },
             LoginVerdict::Accepted | LoginVerdict::Refused => login_refused(),
@@ -162,7 +205,7 @@ impl Services {
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ApiError> {
         let digest = refresh_token_digest(refresh_token);
         let key = refresh_key(&digest);
-        let Some(text) = self.store.get_ephemeral(&key).await? else {
+        let Some(text) = self.partitions.store.get_ephemeral(&key).await? else {
             self.revoke_family_if_reused(&digest).await?;
             return Err(refresh_refused());
         };
@@ -170,17 +213,17 @@ impl Services {
         // The "used" mark goes down before the token is taken, so a second
         // use, even a concurrent one, always finds it and revokes the family.
         let remember = Duration::from_secs(USED_REFRESH_MEMORY_SECS);
-        self.store.put_ephemeral(&used_refresh_key(&digest), &text, remember).await?;
-        if self.store.take_ephemeral(&key).await?.is_none() {
+        self.partitions.store.put_ephemeral(&used_refresh_key(&digest), &text, remember).await?;
+        if self.partitions.store.take_ephemeral(&key).await?.is_none() {
             self.revoke_family_if_reused(&digest).await?;
             return Err(refresh_refused());
         }
         // The account is read before the family's revocation is looked at: a
         // revocation this look misses raises the watermark after this read,
         // so the access token issued below dies with the family.
-        let account = self.load_account(&record.account_id).await.map_err(|_| refresh_refused())?;
-        if record.expires_at <= self.now()
-            || self.store.get_ephemeral(&revoked_family_key(&record.family)).await?.is_some()
+        let account = self.partitions.load_account(&record.account_id).await.map_err(|_| refresh_refused())?;
+        if record.expires_at <= self.partitions.now()
+            || self.partitions.store.get_ephemeral(&revoked_family_key(&record.family)).await?.is_some()
         {
             return Err(refresh_refused());
         }
@@ -188,7 +231,7 @@ impl Services {
     }
 
     async fn revoke_family_if_reused(&self, digest: &str) -> Result<(), ApiError> {
-        let Some(used) = self.store.get_ephemeral(&used_refresh_key(digest)).await? else { return Ok(()) };
+        let Some(used) = self.partitions.store.get_ephemeral(&used_refresh_key(digest)).await? else { return Ok(()) };
         // The mark holds the consumed token's record; marks written before it
         // did hold just the family.
         let (family, account_id) = match serde_json::from_str::<RefreshRecord>(&used) {
@@ -197,9 +240,10 @@ impl Services {
         };
         tracing::warn!(%family, "a consumed refresh token was presented again; revoking its family");
         let ttl = Duration::from_secs(self.tokens.refresh_ttl_secs);
-        self.store.put_ephemeral(&revoked_family_key(&family), "revoked", ttl).await?;
+        self.partitions.store.put_ephemeral(&revoked_family_key(&family), "revoked", ttl).await?;
         if let Some(account_id) = account_id {
             let revoked = self
+                .partitions
                 .update_account(&account_id, |account, _| {
                     account.revoke_tokens();
                     Ok(((), Vec::new()))
@@ -214,7 +258,7 @@ impl Services {
     }
 
     async fn issue_tokens(&self, account: &Account, family: String) -> Result<TokenPair, ApiError> {
-        let now = self.now();
+        let now = self.partitions.now();
         let access_token = self.tokens.issue_access(&Principal::of(account), now).map_err(ApiError::Internal)?;
         let (refresh_token, digest) = new_refresh_token();
         let refresh_ttl = self.tokens.refresh_ttl_secs;
@@ -224,7 +268,7 @@ impl Services {
             expires_at: now + chrono::Duration::seconds(refresh_ttl as i64),
         };
         let text = serde_json::to_string(&record).map_err(ApiError::internal)?;
-        self.store.put_ephemeral(&refresh_key(&digest), &text, Duration::from_secs(refresh_ttl)).await?;
+        self.partitions.store.put_ephemeral(&refresh_key(&digest), &text, Duration::from_secs(refresh_ttl)).await?;
         Ok(TokenPair {
             access_token,
             token_type: "Bearer",

@@ -2,16 +2,15 @@
 //! how it ended (refusals included) — appended to one append-only log that
 //! nothing rewrites.
 
-use std::future::Future;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::Services;
+use crate::clock::SharedClock;
 use crate::domain::account::AccountId;
 use crate::error::ApiError;
+use crate::store::SharedStore;
 
 pub const AUDIT_LOG: &str = "operator_audit";
 
@@ -59,24 +58,31 @@ pub struct AuditRecord {
     pub entry: AuditEntry,
 }
 
-impl Services {
-    /// Runs an operator action and records how it ended.
-    pub async fn audited<T>(
+/// The audit log, written by the services that act for an operator.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    pub store: SharedStore,
+    pub clock: SharedClock,
+}
+
+impl AuditLog {
+    /// Records an operator action and how it ended (`result`). The action
+    /// stands either way: a line that cannot be written is logged as an error.
+    pub async fn record<T>(
         &self,
         operator: &AccountId,
         action: &str,
         target: AuditTarget,
         details: Value,
-        work: impl Future<Output = Result<T, ApiError>>,
-    ) -> Result<T, ApiError> {
-        let result = work.await;
-        let (outcome, error_code) = match &result {
+        result: &Result<T, ApiError>,
+    ) {
+        let (outcome, error_code) = match result {
             Ok(_) => ("succeeded", None),
             Err(error) => ("refused", Some(error.code().to_owned())),
         };
         let entry = AuditEntry {
             id: format!("aud_{}", uuid::Uuid::now_v7().simple()),
-            at: self.now(),
+            at: self.clock.now(),
             operator_id: operator.to_string(),
             action: action.to_owned(),
             target,
@@ -93,7 +99,6 @@ impl Services {
             }
             Err(error) => tracing::error!(%error, "could not encode an audit entry"),
         }
-        result
     }
 
     /// Up to `limit` entries before position `before` (or from the newest), newest first.

@@ -15,8 +15,9 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Services;
 use super::notifications::{Event, EventType};
+use super::partitions::Partitions;
+use super::pin::Pins;
 use super::sms::sms_refusal;
 use crate::auth::Principal;
 use crate::auth::one_time_codes::{new_state, plain_digest};
@@ -83,27 +84,37 @@ fn index_owner(account_id: &AccountId, binding_id: &BindingId) -> String {
     format!("{account_id}/{binding_id}")
 }
 
-impl Services {
+/// Binding a WeChat destination: consent, code exchange, SMS confirmation, unbinding.
+#[derive(Debug, Clone)]
+pub struct Bindings {
+    pub partitions: Partitions,
+    pub policy: BindingPolicy,
+    /// Confirmation takes an SMS code; unbinding takes the PIN.
+    pub pins: Pins,
+}
+
+impl Bindings {
     pub async fn start_wechat_binding(&self, account_id: &AccountId) -> Result<StartedBinding, ApiError> {
-        let ttl = self.bindings.start_ttl;
+        let ttl = self.policy.start_ttl;
         let (binding_id, account) = self
+            .partitions
             .update_account(account_id, |account, now| {
                 account.login.phone_number().ok_or(ApiError::PhoneRequired)?;
                 Ok((account.start_binding(now, ttl)?, Vec::new()))
             })
             .await?;
-        let expires_at = account.binding(&binding_id).map_or_else(|| self.now() + ttl, |b| b.expires_at);
+        let expires_at = account.binding(&binding_id).map_or_else(|| self.partitions.now() + ttl, |b| b.expires_at);
         let state = new_state();
         let record = StateRecord { account_id: account_id.clone(), binding_id: binding_id.clone(), expires_at };
         let text = serde_json::to_string(&record).map_err(ApiError::internal)?;
         let keep = ttl.to_std().unwrap_or_default() + STATE_RECORD_GRACE;
-        self.store.put_ephemeral(&state_key(&state), &text, keep).await?;
+        self.partitions.store.put_ephemeral(&state_key(&state), &text, keep).await?;
         Ok(StartedBinding { authorize_url: self.authorize_url(&state)?, binding_id, expires_at })
     }
 
     /// The real WeChat checks the parameter order, so it is kept as documented.
     fn authorize_url(&self, state: &str) -> Result<String, ApiError> {
-        let policy = &self.bindings;
+        let policy = &self.policy;
         let query = serde_urlencoded::to_string([
             ("appid", policy.app_id.as_str()),
             ("redirect_uri", policy.redirect_uri.as_str()),
@@ -127,7 +138,7 @@ impl Services {
         let Some(code) = code.filter(|code| !code.is_empty()) else {
             return Err(self.fail_binding(account_id, binding_id, BindingFailure::ConsentDenied).await);
         };
-        self.load_account(account_id).await?.binding(binding_id).ok_or(ApiError::BindingStateInvalid)?;
+        self.partitions.load_account(account_id).await?.binding(binding_id).ok_or(ApiError::BindingStateInvalid)?;
         let destination = match self.fetch_destination(code).await {
             Ok(destination) => destination,
             Err((failure, error)) => {
@@ -138,20 +149,21 @@ impl Services {
         if self.openid_owner_elsewhere(account_id, &destination.openid).await?.is_some() {
             return Err(self.fail_binding(account_id, binding_id, BindingFailure::AlreadyBoundElsewhere).await);
         }
-        let confirm_ttl = self.bindings.confirm_ttl;
+        let confirm_ttl = self.policy.confirm_ttl;
         let (message, account) = self
+            .partitions
             .update_account(account_id, |account, now| {
                 account.authorize_binding(binding_id, destination.clone(), now, confirm_ttl)?;
                 let nickname = destination.masked_nickname();
                 let (challenge, message) =
-                    self.new_sms_challenge(account, SmsPurpose::BindWechat, binding_id.as_str(), |code| {
+                    self.pins.sms.new_challenge(account, SmsPurpose::BindWechat, binding_id.as_str(), |code| {
                         format!("【walletgate】验证码 {code}，用于绑定微信“{nickname}”，5分钟内有效。请勿告诉他人。")
                     })?;
                 account.issue_sms_challenge(challenge);
                 Ok((message, Vec::new()))
             })
             .await?;
-        self.send_sms(&message).await?;
+        self.pins.sms.send(&message).await?;
         let binding = account.binding(binding_id).cloned().ok_or(ApiError::BindingStateInvalid)?;
         Ok(AuthorizedBinding { account_id: account_id.clone(), binding, sms_sent_to: account.login.masked() })
     }
@@ -160,9 +172,10 @@ impl Services {
         let state = state
             .filter(|s| !s.is_empty() && s.len() <= STATE_CHARS_MAX && s.bytes().all(|b| b.is_ascii_alphanumeric()));
         let state = state.ok_or(ApiError::BindingStateInvalid)?;
-        let text = self.store.take_ephemeral(&state_key(state)).await?.ok_or(ApiError::BindingStateInvalid)?;
+        let text =
+            self.partitions.store.take_ephemeral(&state_key(state)).await?.ok_or(ApiError::BindingStateInvalid)?;
         let record: StateRecord = serde_json::from_str(&text).map_err(ApiError::internal)?;
-        if record.expires_at <= self.now() {
+        if record.expires_at <= self.partitions.now() {
             self.fail_binding(&record.account_id, &record.binding_id, BindingFailure::Expired).await;
             return Err(ApiError::BindingStateInvalid);
         }
@@ -172,7 +185,7 @@ impl Services {
     /// Exchanges the code and reads the profile; on failure, why the binding
     /// failed and what to tell the client.
     async fn fetch_destination(&self, code: &str) -> Result<WeChatDestination, (BindingFailure, ApiError)> {
-        let client = &self.bindings.client;
+        let client = &self.policy.client;
         let token = client.exchange_code(code).await.map_err(provider_failure)?;
         if token.is_snapshot_user() {
             return Err((BindingFailure::SnapshotUser, ApiError::WeChatSnapshotUser));
@@ -189,6 +202,7 @@ impl Services {
     /// Ends the attempt and returns the error that explains it.
     async fn fail_binding(&self, account_id: &AccountId, binding_id: &BindingId, failure: BindingFailure) -> ApiError {
         let ended = self
+            .partitions
             .update_account(account_id, |account, now| {
                 account.fail_binding(binding_id, failure, now);
                 Ok(((), Vec::new()))
@@ -209,9 +223,9 @@ impl Services {
         sms_code: &str,
     ) -> Result<Binding, ApiError> {
         let account_id = &caller.account_id;
-        let digest = self.sms_digest(account_id, SmsPurpose::BindWechat, binding_id.as_str(), sms_code);
-        let account = self.load_account_as(caller).await?;
-        let now = self.now();
+        let digest = self.pins.sms.digest(account_id, SmsPurpose::BindWechat, binding_id.as_str(), sms_code);
+        let account = self.partitions.load_account_as(caller).await?;
+        let now = self.partitions.now();
         let openid = pending_openid(&account, binding_id, now)?;
         if account.sms_verdict(SmsPurpose::BindWechat, binding_id.as_str(), &digest, now) != SmsVerdict::Accepted {
             return Err(self.spend_sms_try(account_id, binding_id, &digest).await?);
@@ -221,6 +235,7 @@ impl Services {
             return Err(self.fail_binding(account_id, binding_id, BindingFailure::AlreadyBoundElsewhere).await);
         }
         let activated = self
+            .partitions
             .update_account_as(caller, |account, now| {
                 if let Some(refusal) =
                     sms_refusal(account.present_sms_code(SmsPurpose::BindWechat, binding_id.as_str(), &digest, now))
@@ -255,7 +270,7 @@ impl Services {
         openid: &str,
         owner: &str,
     ) {
-        match self.store.load_account(account_id).await {
+        match self.partitions.store.load_account(account_id).await {
             Ok(Some(account))
                 if account.value.binding(binding_id).is_none_or(|b| b.status != BindingStatus::Active) =>
             {
@@ -274,6 +289,7 @@ impl Services {
         digest: &str,
     ) -> Result<ApiError, ApiError> {
         let (verdict, _) = self
+            .partitions
             .update_account(account_id, |account, now| {
                 Ok((account.present_sms_code(SmsPurpose::BindWechat, binding_id.as_str(), digest, now), Vec::new()))
             })
@@ -290,9 +306,10 @@ impl Services {
     ) -> Result<Binding, ApiError> {
         let account_id = &caller.account_id;
         let (unbound, account) = self
+            .partitions
             .update_account_as(caller, |account, now| {
                 account.binding(binding_id).ok_or(ApiError::NotFound { resource: "binding" })?;
-                if let Some(refusal) = self.enter_pin(account, &pin, now) {
+                if let Some(refusal) = self.pins.enter_pin(account, &pin, now) {
                     return Ok((Err(refusal), Vec::new(), Vec::new()));
                 }
                 let destination = account.unbind(binding_id, now)?;
@@ -309,15 +326,15 @@ impl Services {
     /// Takes the openid's index entry for `owner`: free, already ours, or
     /// held by a claim that can no longer activate (see the module doc).
     async fn claim_openid(&self, openid: &str, owner: &str) -> Result<bool, ApiError> {
-        let key = openid_index_key(&self.bindings.app_id, openid);
+        let key = openid_index_key(&self.policy.app_id, openid);
         for _ in 0..OPENID_CLAIM_ROUNDS {
-            let holder = self.store.get_index(&key).await?;
+            let holder = self.partitions.store.get_index(&key).await?;
             match holder.as_deref() {
                 Some(holder) if holder == owner => return Ok(true),
                 Some(holder) if !self.end_stale_claim(holder, openid).await? => return Ok(false),
                 _ => {}
             }
-            if self.store.swap_index(&key, holder.as_deref(), Some(owner)).await? {
+            if self.partitions.store.swap_index(&key, holder.as_deref(), Some(owner)).await? {
                 return Ok(true);
             }
             // Someone else changed the claim between our look and our swap: judge it again.
@@ -334,6 +351,7 @@ impl Services {
             return Ok(true);
         };
         let judged = self
+            .partitions
             .update_account(&owner_id, |account, now| {
                 Ok((account.give_up_openid_claim(&binding_id, openid, now), Vec::new()))
             })
@@ -346,8 +364,8 @@ impl Services {
     }
 
     async fn release_openid(&self, openid: &str, owner: &str) {
-        let key = openid_index_key(&self.bindings.app_id, openid);
-        if let Err(error) = self.store.swap_index(&key, Some(owner), None).await {
+        let key = openid_index_key(&self.policy.app_id, openid);
+        if let Err(error) = self.partitions.store.swap_index(&key, Some(owner), None).await {
             tracing::warn!(%error, "could not release an openid claim; the next claim will take it over");
         }
     }
@@ -358,8 +376,8 @@ impl Services {
         account_id: &AccountId,
         openid: &str,
     ) -> Result<Option<AccountId>, ApiError> {
-        let key = openid_index_key(&self.bindings.app_id, openid);
-        let Some(owner) = self.store.get_index(&key).await? else {
+        let key = openid_index_key(&self.policy.app_id, openid);
+        let Some(owner) = self.partitions.store.get_index(&key).await? else {
             return Ok(None);
         };
         let Some((owner_id, binding_id)) = owner.split_once('/') else {
@@ -371,7 +389,7 @@ impl Services {
         if &owner_id == account_id {
             return Ok(None);
         }
-        let holds_it = self.store.load_account(&owner_id).await?.is_some_and(|owner| {
+        let holds_it = self.partitions.store.load_account(&owner_id).await?.is_some_and(|owner| {
             owner
                 .value
                 .active_binding()

@@ -9,8 +9,8 @@
 use chrono::Duration;
 use futures_util::StreamExt;
 
-use super::Services;
-use super::withdrawal_submission::{withdrawal_document, withdrawal_index_key};
+use super::ServiceSet;
+use super::keys::{withdrawal_document, withdrawal_index_key};
 use crate::domain::account::{Account, AccountId, PasswordHash, Posting, Role, VerificationLevel};
 use crate::domain::binding::{BindingId, WeChatDestination};
 use crate::domain::credentials::Login;
@@ -45,122 +45,123 @@ pub fn fixture_phone(n: usize) -> String {
     format!("170{:08}", n % 100_000_000)
 }
 
-impl Services {
-    /// Creates fixture accounts `first..first + count`, `concurrency` at a
-    /// time; an account that exists already is read back instead.
-    pub async fn seed_ready_accounts(
-        &self,
-        spec: &FixtureSpec,
-        first: usize,
-        count: usize,
-        concurrency: usize,
-    ) -> Result<Vec<ReadyAccount>, ApiError> {
-        let creations = (first..first + count).map(|n| self.seed_ready_account(spec, n));
-        let results: Vec<Result<ReadyAccount, ApiError>> =
-            futures_util::stream::iter(creations).buffered(concurrency.max(1)).collect().await;
-        results.into_iter().collect()
-    }
+/// Creates fixture accounts `first..first + count`, `concurrency` at a
+/// time; an account that exists already is read back instead.
+pub async fn seed_ready_accounts(
+    services: &ServiceSet,
+    spec: &FixtureSpec,
+    first: usize,
+    count: usize,
+    concurrency: usize,
+) -> Result<Vec<ReadyAccount>, ApiError> {
+    let creations = (first..first + count).map(|n| seed_ready_account(services, spec, n));
+    let results: Vec<Result<ReadyAccount, ApiError>> =
+        futures_util::stream::iter(creations).buffered(concurrency.max(1)).collect().await;
+    results.into_iter().collect()
+}
 
-    async fn seed_ready_account(&self, spec: &FixtureSpec, n: usize) -> Result<ReadyAccount, ApiError> {
-        let phone = fixture_phone(n);
-        let login = Login::phone(&phone)?;
-        let now = self.now();
-        let id = match self.store.account_id_by_login(&login.index_key()).await? {
-            Some(id) => id,
-            None => AccountId::generate(),
-        };
-        if let Some(existing) = self.store.load_account(&id).await? {
-            return ready(existing.value)
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("fixture {n} is not ready")));
-        }
-        let mut account = Account::open(id, Role::User, login, spec.password_hash.clone(), VerificationLevel::L2, now);
-        let posting = Posting {
-            kind: EntryKind::DemoSeed,
-            memo: "fixture opening balance".into(),
-            actor: None,
-            legs: vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, spec.balance)],
-        };
-        let opening = account.post(posting, now)?;
-        let openid = spec.payees[n % spec.payees.len().max(1)].clone();
-        let destination =
-            WeChatDestination { openid, unionid: None, nickname: "压测用户".into(), avatar_url: String::new() };
-        let binding_id = account.start_binding(now, Duration::minutes(10))?;
-        account.authorize_binding(&binding_id, destination, now, Duration::minutes(10))?;
-        account.activate_binding(&binding_id, now)?;
-        if let Some(binding) = account.bindings.iter_mut().find(|binding| binding.id == binding_id) {
-            // Paid to before: new withdrawals are reviewed automatically.
-            binding.withdrawal_count = 1;
-        }
-        account.set_pin(self.new_pin_record(&spec.pin, now));
-        match self.store.create_account(&account, &[opening]).await {
-            Ok(()) => {}
-            Err(StoreError::AlreadyExists) => {
-                let existing = self.store.account_id_by_login(&account.login.index_key()).await?;
-                let id = existing.ok_or_else(|| ApiError::internal(anyhow::anyhow!("fixture {n} vanished")))?;
-                let found = self.load_account(&id).await?;
-                return ready(found).ok_or_else(|| ApiError::internal(anyhow::anyhow!("fixture {n} is not ready")));
-            }
-            Err(other) => return Err(other.into()),
-        }
-        ready(account).ok_or_else(|| ApiError::internal(anyhow::anyhow!("fixture {n} is not ready")))
+async fn seed_ready_account(services: &ServiceSet, spec: &FixtureSpec, n: usize) -> Result<ReadyAccount, ApiError> {
+    let phone = fixture_phone(n);
+    let login = Login::phone(&phone)?;
+    let now = services.partitions.now();
+    let id = match services.partitions.store.account_id_by_login(&login.index_key()).await? {
+        Some(id) => id,
+        None => AccountId::generate(),
+    };
+    if let Some(existing) = services.partitions.store.load_account(&id).await? {
+        return ready(existing.value).ok_or_else(|| ApiError::internal(anyhow::anyhow!("fixture {n} is not ready")));
     }
+    let mut account = Account::open(id, Role::User, login, spec.password_hash.clone(), VerificationLevel::L2, now);
+    let posting = Posting {
+        kind: EntryKind::DemoSeed,
+        memo: "fixture opening balance".into(),
+        actor: None,
+        legs: vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, spec.balance)],
+    };
+    let opening = account.post(posting, now)?;
+    let openid = spec.payees[n % spec.payees.len().max(1)].clone();
+    let destination =
+        WeChatDestination { openid, unionid: None, nickname: "压测用户".into(), avatar_url: String::new() };
+    let binding_id = account.start_binding(now, Duration::minutes(10))?;
+    account.authorize_binding(&binding_id, destination, now, Duration::minutes(10))?;
+    account.activate_binding(&binding_id, now)?;
+    if let Some(binding) = account.bindings.iter_mut().find(|binding| binding.id == binding_id) {
+        // Paid to before: new withdrawals are reviewed automatically.
+        binding.withdrawal_count = 1;
+    }
+    account.set_pin(services.pins.new_pin_record(&spec.pin, now));
+    match services.partitions.store.create_account(&account, &[opening]).await {
+        Ok(()) => {}
+        Err(StoreError::AlreadyExists) => {
+            let existing = services.partitions.store.account_id_by_login(&account.login.index_key()).await?;
+            let id = existing.ok_or_else(|| ApiError::internal(anyhow::anyhow!("fixture {n} vanished")))?;
+            let found = services.partitions.load_account(&id).await?;
+            return ready(found).ok_or_else(|| ApiError::internal(anyhow::anyhow!("fixture {n} is not ready")));
+        }
+        Err(other) => return Err(other.into()),
+    }
+    ready(account).ok_or_else(|| ApiError::internal(anyhow::anyhow!("fixture {n} is not ready")))
+}
 
-    /// Stores `count` pending withdrawals of `amount` in a fixture account,
-    /// as accepted submissions would (hold, limits, record, index entry),
-    /// and, if `due` is set, queued for payout like a submission: for
-    /// measuring what stored withdrawals cost and how fast the worker drains.
-    pub async fn seed_stored_withdrawals(
-        &self,
-        account: &ReadyAccount,
-        amount: Amount,
-        count: usize,
-        due: bool,
-    ) -> Result<(), ApiError> {
-        let mut left = count;
-        while left > 0 {
-            let current =
-                self.store.load_account(&account.id).await?.ok_or(ApiError::NotFound { resource: "account" })?;
-            let mut record = current.value.clone();
-            let now = self.now();
-            let rules = self.withdrawals.rules(record.level_at(now));
-            let today = self.withdrawals.local_date(now);
-            let batch = left.min(100);
-            let mut entries = Vec::with_capacity(batch);
-            let mut documents = Vec::with_capacity(batch);
-            let mut scheduled = Vec::new();
-            let mut indexed = Vec::with_capacity(batch);
-            for _ in 0..batch {
-                let plan = record.plan_withdrawal(
-                    &account.binding_id,
-                    amount,
-                    self.withdrawals.plan_rules(rules),
-                    today,
-                    now,
-                )?;
-                let id = format!("wd_{}", uuid::Uuid::now_v7().simple());
-                let (withdrawal, entry) = record.hold_withdrawal(plan, id, today, now)?;
-                if due {
-                    scheduled.push(self.review_entry(&account.id, &withdrawal, record.level_at(now), now));
-                }
-                indexed.push((withdrawal_index_key(&withdrawal.id), account.id.to_string()));
-                documents.push((
-                    withdrawal_document(&withdrawal.id),
-                    serde_json::to_string(&withdrawal).map_err(ApiError::internal)?,
-                ));
-                entries.push(entry);
+/// Stores `count` pending withdrawals of `amount` in a fixture account,
+/// as accepted submissions would (hold, limits, record, index entry),
+/// and, if `due` is set, queued for payout like a submission: for
+/// measuring what stored withdrawals cost and how fast the worker drains.
+pub async fn seed_stored_withdrawals(
+    services: &ServiceSet,
+    account: &ReadyAccount,
+    amount: Amount,
+    count: usize,
+    due: bool,
+) -> Result<(), ApiError> {
+    let mut left = count;
+    while left > 0 {
+        let current = services
+            .partitions
+            .store
+            .load_account(&account.id)
+            .await?
+            .ok_or(ApiError::NotFound { resource: "account" })?;
+        let mut record = current.value.clone();
+        let now = services.partitions.now();
+        let rules = services.withdrawals.policy.rules(record.level_at(now));
+        let today = services.withdrawals.policy.local_date(now);
+        let batch = left.min(100);
+        let mut entries = Vec::with_capacity(batch);
+        let mut documents = Vec::with_capacity(batch);
+        let mut scheduled = Vec::new();
+        let mut indexed = Vec::with_capacity(batch);
+        for _ in 0..batch {
+            let plan = record.plan_withdrawal(
+                &account.binding_id,
+                amount,
+                services.withdrawals.policy.plan_rules(rules),
+                today,
+                now,
+            )?;
+            let id = format!("wd_{}", uuid::Uuid::now_v7().simple());
+            let (withdrawal, entry) = record.hold_withdrawal(plan, id, today, now)?;
+            if due {
+                scheduled.push(services.withdrawals.review_entry(&account.id, &withdrawal, record.level_at(now), now));
             }
-            let commit = AccountCommit {
-                documents_put: &documents,
-                scheduled: &scheduled,
-                indexed: &indexed,
-                ..AccountCommit::new(current.version, &record, &entries)
-            };
-            if self.store.commit_account(commit).await? == CommitOutcome::Committed {
-                left -= batch;
-            }
+            indexed.push((withdrawal_index_key(&withdrawal.id), account.id.to_string()));
+            documents.push((
+                withdrawal_document(&withdrawal.id),
+                serde_json::to_string(&withdrawal).map_err(ApiError::internal)?,
+            ));
+            entries.push(entry);
         }
-        Ok(())
+        let commit = AccountCommit {
+            documents_put: &documents,
+            scheduled: &scheduled,
+            indexed: &indexed,
+            ..AccountCommit::new(current.version, &record, &entries)
+        };
+        if services.partitions.store.commit_account(commit).await? == CommitOutcome::Committed {
+            left -= batch;
+        }
     }
+    Ok(())
 }
 
 fn ready(account: Account) -> Option<ReadyAccount> {

@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::Services;
+use serde_json::json;
+
+use super::audit::{AuditLog, AuditTarget};
+use super::partitions::Partitions;
 use crate::auth::one_time_codes::plain_digest;
 use crate::domain::account::{AccountId, VerificationLevel};
 use crate::domain::kyc::{KycRequest, KycSubmission};
@@ -25,7 +28,15 @@ fn request_index_key(request_id: &str) -> String {
     format!("kyc_request:{request_id}")
 }
 
-impl Services {
+/// Identity verification: requests, automatic approval, operator decisions.
+#[derive(Debug, Clone)]
+pub struct Kyc {
+    pub partitions: Partitions,
+    pub policy: KycPolicy,
+    pub audit: AuditLog,
+}
+
+impl Kyc {
     pub async fn submit_kyc(&self, account_id: &AccountId, submission: KycSubmission) -> Result<KycRequest, ApiError> {
         let id_key = id_number_index_key(submission.id_number.as_str());
         self.claim_id_number(&id_key, account_id).await?;
@@ -33,9 +44,10 @@ impl Services {
         // The request's index entry goes down before the request itself: an
         // entry whose request never landed names nothing an operator can
         // decide, while a request without its entry could never be decided.
-        self.store.swap_index(&request_index_key(&request_id), None, Some(account_id.as_str())).await?;
-        let auto_decide_at = self.kyc.auto_approve_after.map(|delay| self.now() + delay);
+        self.partitions.store.swap_index(&request_index_key(&request_id), None, Some(account_id.as_str())).await?;
+        let auto_decide_at = self.policy.auto_approve_after.map(|delay| self.partitions.now() + delay);
         let submitted = self
+            .partitions
             .update_account(account_id, |account, now| {
                 let request = account.submit_kyc(submission.clone(), request_id.clone(), now, auto_decide_at)?;
                 Ok((request.clone(), Vec::new()))
@@ -55,21 +67,22 @@ impl Services {
 
     /// Claims an ID number for `account_id`; fine if it already holds it.
     async fn claim_id_number(&self, key: &str, account_id: &AccountId) -> Result<(), ApiError> {
-        if self.store.swap_index(key, None, Some(account_id.as_str())).await? {
+        if self.partitions.store.swap_index(key, None, Some(account_id.as_str())).await? {
             return Ok(());
         }
-        match self.store.get_index(key).await? {
+        match self.partitions.store.get_index(key).await? {
             Some(owner) if owner == account_id.as_str() => Ok(()),
             _ => Err(ApiError::IdNumberTaken),
         }
     }
 
     async fn release_id_number(&self, key: &str, account_id: &AccountId) {
-        if let Err(error) = self.store.swap_index(key, Some(account_id.as_str()), None).await {
+        if let Err(error) = self.partitions.store.swap_index(key, Some(account_id.as_str()), None).await {
             tracing::warn!(%error, "could not release an ID number claim");
         }
     }
 
+    /// An operator's decision on a pending request; audited.
     pub async fn decide_kyc(
         &self,
         operator: &AccountId,
@@ -77,10 +90,26 @@ impl Services {
         approve: bool,
         reason: Option<String>,
     ) -> Result<KycRequest, ApiError> {
+        let action = if approve { "kyc.approve" } else { "kyc.reject" };
+        let target = AuditTarget::new("kyc_request", request_id, None);
+        let details = json!({ "reason": reason });
+        let decided = self.decide(operator, request_id, approve, reason).await;
+        self.audit.record(operator, action, target, details, &decided).await;
+        decided
+    }
+
+    async fn decide(
+        &self,
+        operator: &AccountId,
+        request_id: &str,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<KycRequest, ApiError> {
         let not_found = || ApiError::NotFound { resource: "kyc_request" };
-        let owner = self.store.get_index(&request_index_key(request_id)).await?.ok_or_else(not_found)?;
+        let owner = self.partitions.store.get_index(&request_index_key(request_id)).await?.ok_or_else(not_found)?;
         let account_id = AccountId::parse(&owner).ok_or_else(not_found)?;
         let (request, _) = self
+            .partitions
             .update_account(&account_id, |account, now| {
                 let request = account.decide_kyc(request_id, approve, operator.as_str(), reason.clone(), now)?;
                 Ok((request.clone(), Vec::new()))
@@ -95,8 +124,8 @@ impl Services {
 
     /// The level in force now, and the request still waiting, if any.
     pub async fn kyc_status(&self, account_id: &AccountId) -> Result<KycOverview, ApiError> {
-        let account = self.load_account(account_id).await?;
-        let now = self.now();
+        let account = self.partitions.load_account(account_id).await?;
+        let now = self.partitions.now();
         Ok(KycOverview {
             level: account.level_at(now),
             verified: account.verified_identity(now).cloned(),

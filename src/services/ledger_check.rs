@@ -6,11 +6,11 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::Services;
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::{LedgerAccount, LedgerBalances, LedgerTotals};
 use crate::domain::money::{Money, MoneyTotal};
 use crate::error::ApiError;
+use crate::store::SharedStore;
 
 /// Journal entries read per store call while auditing one partition.
 const AUDIT_PAGE_ENTRIES: usize = 500;
@@ -35,7 +35,13 @@ pub struct Mismatch {
     pub problem: String,
 }
 
-impl Services {
+/// The ledger check over every account partition.
+#[derive(Debug, Clone)]
+pub struct LedgerCheck {
+    pub store: SharedStore,
+}
+
+impl LedgerCheck {
     pub async fn check_ledger(&self) -> Result<LedgerReport, ApiError> {
         let mut report = LedgerReport {
             balanced: true,

@@ -13,18 +13,15 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::Services;
-use super::work::{Claim, ClaimOutcome};
+use super::keys::WEBHOOK_SCHEDULE;
+use super::work::{Claim, ClaimOutcome, WorkQueue};
 use crate::domain::account::AccountId;
 use crate::domain::binding::{Binding, BindingId, BindingStatus};
 use crate::domain::money::Money;
 use crate::domain::withdrawal::{ReviewReason, Withdrawal, WithdrawalStatus};
 use crate::error::ApiError;
 use crate::providers::webhooks::{Delivery, WebhookSender};
-use crate::store::ScheduleEntry;
-
-/// Webhook deliveries waiting (member `<account id>/<event id>`, scored by when to try).
-pub const WEBHOOK_SCHEDULE: &str = "webhooks:deliveries";
+use crate::store::{EventPosition, ScheduleEntry, SharedStore, StoredEvent};
 
 fn webhook_document(event_id: &str) -> String {
     format!("webhook:{event_id}")
@@ -202,24 +199,51 @@ pub struct Outbox {
     pub scheduled: Vec<ScheduleEntry>,
 }
 
-impl Services {
-    /// Prepares events for a commit; webhook deliveries are scheduled by the
-    /// same commit, so a delivery exists exactly when its event does.
-    pub(crate) fn outbox(&self, account_id: &AccountId, events: &[Event]) -> Result<Outbox, ApiError> {
-        let mut outbox = Outbox::default();
-        for event in events {
-            let body = serde_json::to_string(event).map_err(ApiError::internal)?;
-            if self.webhooks.is_some() && event.kind.goes_to_webhooks() {
-                outbox.scheduled.push(ScheduleEntry {
-                    schedule: WEBHOOK_SCHEDULE,
-                    member: format!("{account_id}/{}", event.id),
-                    at_ms: event.created_at.timestamp_millis(),
-                });
-                outbox.documents.push((webhook_document(&event.id), body.clone()));
-            }
-            outbox.events.push(body);
+/// Prepares events for a commit; webhook deliveries (when `webhooks_on`)
+/// are scheduled by the same commit, so a delivery exists exactly when its
+/// event does.
+pub(crate) fn outbox(webhooks_on: bool, account_id: &AccountId, events: &[Event]) -> Result<Outbox, ApiError> {
+    let mut outbox = Outbox::default();
+    for event in events {
+        let body = serde_json::to_string(event).map_err(ApiError::internal)?;
+        if webhooks_on && event.kind.goes_to_webhooks() {
+            outbox.scheduled.push(ScheduleEntry {
+                schedule: WEBHOOK_SCHEDULE,
+                member: format!("{account_id}/{}", event.id),
+                at_ms: event.created_at.timestamp_millis(),
+            });
+            outbox.documents.push((webhook_document(&event.id), body.clone()));
         }
-        Ok(outbox)
+        outbox.events.push(body);
+    }
+    Ok(outbox)
+}
+
+/// Reading an account's event stream, and delivering webhooks.
+#[derive(Debug, Clone)]
+pub struct Notifications {
+    pub store: SharedStore,
+    pub work: WorkQueue,
+    /// Outgoing webhooks, when a URL is configured.
+    pub webhooks: Option<WebhookPolicy>,
+    /// How many deliveries run at once.
+    pub concurrency: usize,
+}
+
+impl Notifications {
+    /// Up to `limit` of the account's events after `after` (from the oldest kept when `None`).
+    pub async fn events(
+        &self,
+        account_id: &AccountId,
+        after: Option<EventPosition>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, ApiError> {
+        Ok(self.store.events(account_id, after, limit).await?)
+    }
+
+    /// Wake-ups naming accounts with new events (from every process on Redis).
+    pub fn signals(&self) -> tokio::sync::broadcast::Receiver<AccountId> {
+        self.store.event_signals()
     }
 
     /// Delivers due webhooks, each once per step; failures wait longer each time.
@@ -228,11 +252,10 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<ClaimOutcome, ApiError>>, ApiError> {
         let Some(policy) = &self.webhooks else { return Ok(Vec::new()) };
-        let claims = self.claim(WEBHOOK_SCHEDULE, now, now).await?;
+        let claims = self.work.claim(WEBHOOK_SCHEDULE, now, now).await?;
         let deliveries = claims.into_iter().map(|claim| self.deliver_webhook(policy, claim, now));
-        Ok(futures_util::stream::iter(deliveries).buffer_unordered(self.settlement.concurrency).collect().await)
+        Ok(futures_util::stream::iter(deliveries).buffer_unordered(self.concurrency).collect().await)
     }
-
     async fn deliver_webhook(
         &self,
         policy: &WebhookPolicy,
@@ -240,17 +263,17 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Result<ClaimOutcome, ApiError> {
         let Some((account_id, event_id)) = claim.parts() else {
-            return self.drop_claim(&claim, "unreadable member").await;
+            return self.work.drop_claim(&claim, "unreadable member").await;
         };
         let document = webhook_document(event_id);
         let Some(body) = self.store.partition_document(&account_id, &document).await? else {
-            return self.not_ready(&claim, now).await;
+            return self.work.not_ready(&claim, now).await;
         };
         let event: StoredEventHead = serde_json::from_str(&body).map_err(ApiError::internal)?;
         match policy.sender.deliver(&event.id, event.kind.as_str(), &body, now.timestamp()).await {
             Delivery::Accepted => {
                 self.store.delete_partition_document(&account_id, &document).await?;
-                self.drop_claim(&claim, "delivered").await?;
+                self.work.drop_claim(&claim, "delivered").await?;
                 metrics::counter!("webhook_deliveries_total", "outcome" => "delivered").increment(1);
                 Ok(ClaimOutcome::WebhookDelivered)
             }
@@ -259,7 +282,7 @@ impl Services {
                 if age >= policy.retry_for {
                     tracing::warn!(event_id = %event.id, url = policy.sender.url(), %reason, "webhook abandoned");
                     self.store.delete_partition_document(&account_id, &document).await?;
-                    self.drop_claim(&claim, "abandoned").await?;
+                    self.work.drop_claim(&claim, "abandoned").await?;
                     metrics::counter!("webhook_deliveries_total", "outcome" => "abandoned").increment(1);
                     return Ok(ClaimOutcome::WebhookAbandoned);
                 }
@@ -268,7 +291,7 @@ impl Services {
                 let pause = age.clamp(policy.backoff_initial, policy.backoff_max);
                 tracing::info!(event_id = %event.id, %reason, retry_in_ms = pause.num_milliseconds(), "webhook refused");
                 let at = (now + pause).timestamp_millis();
-                self.requeue_claim(&claim, at).await?;
+                self.work.requeue_claim(&claim, at).await?;
                 metrics::counter!("webhook_deliveries_total", "outcome" => "retried").increment(1);
                 Ok(ClaimOutcome::WebhookRetried)
             }

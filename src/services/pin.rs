@@ -12,13 +12,13 @@
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 
-use super::Services;
-use super::sms::sms_refusal;
+use super::partitions::Partitions;
+use super::sms::{SmsCodes, sms_refusal};
 use crate::auth::Principal;
 use crate::auth::one_time_codes::keyed_digest;
 use crate::domain::account::{Account, AccountId};
 use crate::domain::binding::BindingStatus;
-use crate::domain::pin::{Pin, PinRecord, PinVerdict};
+use crate::domain::pin::{Pin, PinPolicy, PinRecord, PinVerdict};
 use crate::domain::sms::SmsPurpose;
 use crate::error::ApiError;
 
@@ -42,9 +42,17 @@ pub fn pin_refusal(verdict: PinVerdict) -> Option<ApiError> {
     }
 }
 
-impl Services {
+/// The payment PIN: setting it with an SMS code, changing it, checking entries.
+#[derive(Debug, Clone)]
+pub struct Pins {
+    pub partitions: Partitions,
+    pub policy: PinPolicy,
+    pub sms: SmsCodes,
+}
+
+impl Pins {
     fn pin_digest(&self, salt: &str, pin: &Pin) -> String {
-        keyed_digest(&self.sms.pepper, &["payment_pin", salt], pin.expose())
+        keyed_digest(&self.sms.policy.pepper, &["payment_pin", salt], pin.expose())
     }
 
     pub(crate) fn new_pin_record(&self, pin: &Pin, now: DateTime<Utc>) -> PinRecord {
@@ -57,21 +65,22 @@ impl Services {
     /// Checks a PIN entry inside an account change: counts it, and returns the
     /// refusal to give once the count is committed (`None` when accepted).
     pub fn enter_pin(&self, account: &mut Account, pin: &Pin, now: DateTime<Utc>) -> Option<ApiError> {
-        pin_refusal(account.verify_pin(|salt| self.pin_digest(salt, pin), &self.pin_policy, now))
+        pin_refusal(account.verify_pin(|salt| self.pin_digest(salt, pin), &self.policy, now))
     }
 
     /// Texts a code for `purpose`, if the account is in a state to use one.
     pub async fn request_sms_code(&self, account_id: &AccountId, purpose: SmsPurpose) -> Result<SentCode, ApiError> {
         let (message, account) = self
+            .partitions
             .update_account(account_id, |account, now| {
                 let subject = sms_subject(account, purpose, now)?;
                 let (challenge, message) =
-                    self.new_sms_challenge(account, purpose, &subject, |code| sms_text(purpose, code))?;
+                    self.sms.new_challenge(account, purpose, &subject, |code| sms_text(purpose, code))?;
                 account.issue_sms_challenge(challenge);
                 Ok((message, Vec::new()))
             })
             .await?;
-        self.send_sms(&message).await?;
+        self.sms.send(&message).await?;
         Ok(SentCode { purpose, sent_to: account.login.masked(), expires_at: message.expires_at })
     }
 
@@ -79,9 +88,10 @@ impl Services {
     /// (with a `reset_pin` code), which also lifts a lock.
     pub async fn set_pin_with_sms(&self, caller: &Principal, pin: Pin, sms_code: &str) -> Result<(), ApiError> {
         let (refusal, _) = self
+            .partitions
             .update_account_as(caller, |account, now| {
                 let purpose = if account.pin.is_some() { SmsPurpose::ResetPin } else { SmsPurpose::SetPin };
-                let digest = self.sms_digest(&account.id, purpose, "", sms_code);
+                let digest = self.sms.digest(&account.id, purpose, "", sms_code);
                 let refusal = sms_refusal(account.present_sms_code(purpose, "", &digest, now));
                 if refusal.is_none() {
                     account.set_pin(self.new_pin_record(&pin, now));
@@ -95,6 +105,7 @@ impl Services {
     /// Changes the PIN with the old one; a wrong old PIN counts like any entry.
     pub async fn change_pin(&self, caller: &Principal, old_pin: Pin, pin: Pin) -> Result<(), ApiError> {
         let (refusal, _) = self
+            .partitions
             .update_account_as(caller, |account, now| {
                 let refusal = self.enter_pin(account, &old_pin, now);
                 if refusal.is_none() {
@@ -108,6 +119,7 @@ impl Services {
 
     pub async fn verify_pin(&self, account_id: &AccountId, pin: Pin) -> Result<(), ApiError> {
         let (refusal, _) = self
+            .partitions
             .update_account(account_id, |account, now| Ok((self.enter_pin(account, &pin, now), Vec::new())))
             .await?;
         refusal.map_or(Ok(()), Err)

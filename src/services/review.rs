@@ -9,15 +9,19 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::json;
 use utoipa::ToSchema;
 
-use super::Services;
-use super::notifications::EventType;
-use super::settlement::{Changed, off_every_schedule};
-use super::withdrawal_submission::{
-    MANUAL_REVIEW_SCHEDULE, PARKED_SCHEDULE, PAYOUT_SCHEDULE, member_parts, review_member,
+use super::audit::{AuditLog, AuditTarget};
+use super::keys::{
+    MANUAL_REVIEW_SCHEDULE, PARKED_SCHEDULE, PAYOUT_SCHEDULE, member_parts, off_every_schedule, review_member,
 };
-use super::work::{Claim, ClaimOutcome, ORPHAN_GRACE_SECS};
+use super::notifications::EventType;
+use super::partitions::{Changed, Partitions};
+use super::settlement::Settlement;
+use super::withdrawal_submission::WithdrawalReads;
+use super::withdrawals::WithdrawalPolicy;
+use super::work::{Claim, ClaimOutcome, ORPHAN_GRACE_SECS, WorkQueue};
 use crate::domain::account::{AccountId, VerificationLevel};
 use crate::domain::money::Money;
 use crate::domain::withdrawal::{Unpaid, Withdrawal, WithdrawalError, WithdrawalStatus};
@@ -64,13 +68,24 @@ pub struct RecentWithdrawal {
     pub created_at: DateTime<Utc>,
 }
 
-impl Services {
+/// Operators' decisions on withdrawals, and the worker's time-outs of reviews.
+#[derive(Debug, Clone)]
+pub struct Review {
+    pub partitions: Partitions,
+    pub reads: WithdrawalReads,
+    pub settlement: Settlement,
+    pub work: WorkQueue,
+    pub withdrawals: WithdrawalPolicy,
+    pub audit: AuditLog,
+}
+
+impl Review {
     /// Up to `limit` withdrawals waiting for an operator, oldest first.
     pub async fn review_queue(&self, limit: usize) -> Result<Vec<ReviewItem>, ApiError> {
-        let now = self.now();
+        let now = self.partitions.now();
         let mut items = Vec::new();
         for (schedule, queue) in [(MANUAL_REVIEW_SCHEDULE, "manual_review"), (PARKED_SCHEDULE, "parked_payout")] {
-            for (member, at_ms) in self.store.scheduled(schedule, i64::MAX, limit).await? {
+            for (member, at_ms) in self.partitions.store.scheduled(schedule, i64::MAX, limit).await? {
                 if let Some(item) = self.review_item(schedule, queue, &member, at_ms, now).await? {
                     items.push(item);
                 }
@@ -94,11 +109,11 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Result<Option<ReviewItem>, ApiError> {
         let Some((account_id, withdrawal_id)) = member_parts(member) else { return Ok(None) };
-        let withdrawals = self.withdrawals(&account_id).await?;
+        let withdrawals = self.reads.withdrawals(&account_id).await?;
         let Some(withdrawal) = withdrawals.iter().find(|w| w.id == withdrawal_id).cloned() else {
             if now.timestamp_millis() - at_ms > ORPHAN_GRACE_SECS * 1000 {
                 // Only if nobody moved it since it was read.
-                self.store.reschedule_if_at(schedule, member, at_ms, None).await?;
+                self.partitions.store.reschedule_if_at(schedule, member, at_ms, None).await?;
             }
             return Ok(None);
         };
@@ -112,11 +127,11 @@ impl Services {
             // here. (One whose state moved on after the entry was read is
             // left alone: a commit may have just put it here.)
             if withdrawal.is_finished() {
-                self.store.reschedule_if_at(schedule, member, at_ms, None).await?;
+                self.partitions.store.reschedule_if_at(schedule, member, at_ms, None).await?;
             }
             return Ok(None);
         }
-        let account = self.load_account(&account_id).await?;
+        let account = self.partitions.load_account(&account_id).await?;
         let binding_age_secs = account
             .binding(&withdrawal.binding_id)
             .and_then(|binding| binding.activated_at)
@@ -155,8 +170,8 @@ impl Services {
 
     /// A withdrawal waiting for an operator, by id, with its account.
     async fn awaiting_operator(&self, withdrawal_id: &str) -> Result<(AccountId, Withdrawal), ApiError> {
-        let account_id = self.withdrawal_owner(withdrawal_id).await?;
-        let withdrawal = self.withdrawal(&account_id, withdrawal_id).await?;
+        let account_id = self.reads.withdrawal_owner(withdrawal_id).await?;
+        let withdrawal = self.reads.withdrawal(&account_id, withdrawal_id).await?;
         if !withdrawal.awaits_operator() {
             return Err(WithdrawalError::AlreadyDecided(withdrawal.status).into());
         }
@@ -164,11 +179,38 @@ impl Services {
     }
 
     /// Approves a withdrawal in review (it is paid out next), or sends a
-    /// parked payout back for another round of attempts.
+    /// parked payout back for another round of attempts; audited.
     pub async fn approve_withdrawal(&self, operator: &AccountId, withdrawal_id: &str) -> Result<Withdrawal, ApiError> {
+        let target = self.audit_target(withdrawal_id).await;
+        let approved = self.approve(operator, withdrawal_id).await;
+        self.audit.record(operator, "withdrawal.approve", target, json!({}), &approved).await;
+        approved
+    }
+
+    /// Rejects a withdrawal in review, or a parked payout that was never
+    /// paid; audited with the reason.
+    pub async fn reject_withdrawal(
+        &self,
+        operator: &AccountId,
+        withdrawal_id: &str,
+        reason: &str,
+    ) -> Result<Withdrawal, ApiError> {
+        let target = self.audit_target(withdrawal_id).await;
+        let rejected = self.reject(operator, withdrawal_id, reason).await;
+        self.audit.record(operator, "withdrawal.reject", target, json!({ "reason": reason }), &rejected).await;
+        rejected
+    }
+
+    async fn audit_target(&self, withdrawal_id: &str) -> AuditTarget {
+        let owner = self.reads.withdrawal_owner(withdrawal_id).await.ok();
+        AuditTarget::new("withdrawal", withdrawal_id, owner.as_ref())
+    }
+
+    async fn approve(&self, operator: &AccountId, withdrawal_id: &str) -> Result<Withdrawal, ApiError> {
         let (account_id, _) = self.awaiting_operator(withdrawal_id).await?;
         let member = review_member(&account_id, withdrawal_id);
         let ((), withdrawal) = self
+            .partitions
             .change_withdrawal(&account_id, withdrawal_id, |_, withdrawal, now| {
                 let mut changed = Changed::new(());
                 match withdrawal.status {
@@ -189,18 +231,14 @@ impl Services {
 
     /// Rejects a withdrawal in review, or a parked payout that was never
     /// paid: the hold, the limits and the free quota come back in full.
-    pub async fn reject_withdrawal(
-        &self,
-        operator: &AccountId,
-        withdrawal_id: &str,
-        reason: &str,
-    ) -> Result<Withdrawal, ApiError> {
+    async fn reject(&self, operator: &AccountId, withdrawal_id: &str, reason: &str) -> Result<Withdrawal, ApiError> {
         let (account_id, withdrawal) = self.awaiting_operator(withdrawal_id).await?;
         if withdrawal.status == WithdrawalStatus::Processing {
             self.check_never_paid(&account_id, &withdrawal).await?;
         }
         let member = review_member(&account_id, withdrawal_id);
         let ((), withdrawal) = self
+            .partitions
             .change_withdrawal(&account_id, withdrawal_id, |account, withdrawal, now| {
                 let today = self.withdrawals.local_date(now);
                 let entry = account.reject_withdrawal(withdrawal, operator.as_str(), reason, today, now)?;
@@ -219,7 +257,7 @@ impl Services {
     /// ask the provider. A paid bill settles the withdrawal instead (and the
     /// rejection is refused); a bill still under way cannot be rejected yet.
     async fn check_never_paid(&self, account_id: &AccountId, withdrawal: &Withdrawal) -> Result<(), ApiError> {
-        let Some(payouts) = &self.settlement.payouts else { return Ok(()) };
+        let Some(payouts) = &self.settlement.policy.payouts else { return Ok(()) };
         let bill = payouts.bill(&withdrawal.out_bill_no()).await.map_err(|error| {
             tracing::warn!(%error, "payout provider unreachable while checking a bill");
             ApiError::WeChatUnavailable
@@ -228,7 +266,7 @@ impl Services {
             None => Ok(()),
             Some(bill) if bill.state == BillState::Fail => Ok(()),
             Some(bill) if bill.state == BillState::Success => {
-                self.settle_paid(account_id, &withdrawal.id, &bill).await?;
+                self.settlement.settle_paid(account_id, &withdrawal.id, &bill).await?;
                 Err(ApiError::PayoutAlreadyMade { transfer_bill_no: bill.transfer_bill_no })
             }
             Some(_) => Err(WithdrawalError::AlreadyDecided(withdrawal.status).into()),
@@ -241,7 +279,7 @@ impl Services {
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<ClaimOutcome, ApiError>>, ApiError> {
         let Some(timeout) = self.withdrawals.manual_review_timeout else { return Ok(Vec::new()) };
-        let claims = self.claim(MANUAL_REVIEW_SCHEDULE, now - timeout, now).await?;
+        let claims = self.work.claim(MANUAL_REVIEW_SCHEDULE, now - timeout, now).await?;
         let mut outcomes = Vec::with_capacity(claims.len());
         for claim in claims {
             outcomes.push(self.time_out_review(claim, now).await);
@@ -251,9 +289,10 @@ impl Services {
 
     async fn time_out_review(&self, claim: Claim, now: DateTime<Utc>) -> Result<ClaimOutcome, ApiError> {
         let Some((account_id, withdrawal_id)) = claim.parts() else {
-            return self.drop_claim(&claim, "unreadable member").await;
+            return self.work.drop_claim(&claim, "unreadable member").await;
         };
         let rejected = self
+            .partitions
             .change_withdrawal(&account_id, withdrawal_id, |account, withdrawal, now| {
                 if withdrawal.status != WithdrawalStatus::InReview {
                     return Ok(Changed::new(false));
@@ -270,8 +309,8 @@ impl Services {
             .await;
         match rejected {
             Ok((true, _)) => Ok(ClaimOutcome::Rejected),
-            Ok((false, _)) => self.drop_claim(&claim, "decided already").await,
-            Err(ApiError::NotFound { .. }) => self.not_ready(&claim, now).await,
+            Ok((false, _)) => self.work.drop_claim(&claim, "decided already").await,
+            Err(ApiError::NotFound { .. }) => self.work.not_ready(&claim, now).await,
             Err(error) => Err(error),
         }
     }

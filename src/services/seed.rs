@@ -3,8 +3,8 @@
 //! against one Redis at once: an account that exists is left alone, and a
 //! create that loses the race is simply skipped.
 
-use super::Services;
 use super::accounts::hash_password;
+use super::partitions::Partitions;
 use crate::domain::account::{Account, AccountId, Posting, Role, VerificationLevel};
 use crate::domain::credentials::{Login, Password};
 use crate::domain::ledger::{EntryKind, LedgerAccount, leg};
@@ -61,35 +61,33 @@ pub const DEMO_ACCOUNTS: [DemoAccount; 4] = [
     },
 ];
 
-impl Services {
-    /// Creates the demo accounts that do not exist yet; returns how many it created.
-    pub async fn seed_demo_accounts(&self) -> Result<usize, ApiError> {
-        let mut created = 0;
-        for demo in &DEMO_ACCOUNTS {
-            let login = Login::from_parts(demo.phone, demo.email)?;
-            if self.store.account_id_by_login(&login.index_key()).await?.is_some() {
-                continue;
-            }
-            let id = AccountId::parse(demo.id).ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad demo id")))?;
-            let password_hash = hash_password(Password::parse(demo.password.to_owned())?).await?;
-            let mut account = Account::open(id, demo.role, login, password_hash, demo.level, self.now());
-            let mut opening_entries = Vec::new();
-            if let Some(balance) = demo.balance {
-                let amount: Amount = balance.parse().map_err(ApiError::internal)?;
-                let posting = Posting {
-                    kind: EntryKind::DemoSeed,
-                    memo: "demo opening balance".into(),
-                    actor: None,
-                    legs: vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, amount)],
-                };
-                opening_entries.push(account.post(posting, self.now())?);
-            }
-            match self.store.create_account(&account, &opening_entries).await {
-                Ok(()) => created += 1,
-                Err(StoreError::AlreadyExists) => {}
-                Err(other) => return Err(other.into()),
-            }
+/// Creates the demo accounts that do not exist yet; returns how many it created.
+pub async fn seed_demo_accounts(partitions: &Partitions) -> Result<usize, ApiError> {
+    let mut created = 0;
+    for demo in &DEMO_ACCOUNTS {
+        let login = Login::from_parts(demo.phone, demo.email)?;
+        if partitions.store.account_id_by_login(&login.index_key()).await?.is_some() {
+            continue;
         }
-        Ok(created)
+        let id = AccountId::parse(demo.id).ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad demo id")))?;
+        let password_hash = hash_password(Password::parse(demo.password.to_owned())?).await?;
+        let mut account = Account::open(id, demo.role, login, password_hash, demo.level, partitions.now());
+        let mut opening_entries = Vec::new();
+        if let Some(balance) = demo.balance {
+            let amount: Amount = balance.parse().map_err(ApiError::internal)?;
+            let posting = Posting {
+                kind: EntryKind::DemoSeed,
+                memo: "demo opening balance".into(),
+                actor: None,
+                legs: vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, amount)],
+            };
+            opening_entries.push(account.post(posting, partitions.now())?);
+        }
+        match partitions.store.create_account(&account, &opening_entries).await {
+            Ok(()) => created += 1,
+            Err(StoreError::AlreadyExists) => {}
+            Err(other) => return Err(other.into()),
+        }
     }
+    Ok(created)
 }

@@ -18,38 +18,19 @@
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
-use super::Services;
-use super::notifications::{Event, EventType};
-use super::withdrawal_submission::{
-    MANUAL_REVIEW_SCHEDULE, PARKED_SCHEDULE, PAYOUT_SCHEDULE, review_member, withdrawal_document,
-};
-use super::work::{Claim, ClaimOutcome};
-use crate::domain::account::{Account, AccountId};
-use crate::domain::ledger::JournalEntry;
+use super::keys::{PARKED_SCHEDULE, PAYOUT_SCHEDULE, off_every_schedule, review_member, withdrawal_document};
+use super::notifications::EventType;
+use super::partitions::{Changed, Partitions};
+use super::withdrawals::WithdrawalPolicy;
+use super::work::{Claim, ClaimOutcome, SettlementPolicy, WorkQueue};
+use crate::domain::account::AccountId;
 use crate::domain::withdrawal::{PayoutAttempt, Unpaid, Withdrawal, WithdrawalError, WithdrawalStatus};
 use crate::error::ApiError;
 use crate::providers::payouts::{BillState, PayoutError, PayoutProvider, TransferBill, TransferRequest};
-use crate::store::{AccountCommit, CommitOutcome, ScheduleEntry};
+use crate::store::ScheduleEntry;
 
 /// What the payee sees on the transfer (≤ 32 characters, like WeChat's `transfer_remark`).
 const TRANSFER_REMARK: &str = "OK钱包余额提现";
-
-/// What a change to one withdrawal produced.
-pub(crate) struct Changed<T> {
-    pub output: T,
-    pub entries: Vec<JournalEntry>,
-    pub events: Vec<EventType>,
-    /// Schedule entries the change starts, set in the same commit.
-    pub scheduled: Vec<ScheduleEntry>,
-    /// Schedule entries the change finishes, taken off in the same commit.
-    pub unscheduled: Vec<(&'static str, String)>,
-}
-
-impl<T> Changed<T> {
-    pub fn new(output: T) -> Changed<T> {
-        Changed { output, entries: Vec::new(), events: Vec::new(), scheduled: Vec::new(), unscheduled: Vec::new() }
-    }
-}
 
 /// What became of a claimed withdrawal's next payout attempt.
 enum PayoutStart {
@@ -61,80 +42,37 @@ enum PayoutStart {
     NotPayable,
 }
 
-/// Every schedule a withdrawal can wait on, for commits that end it.
-pub(crate) fn off_every_schedule(member: &str) -> Vec<(&'static str, String)> {
-    [MANUAL_REVIEW_SCHEDULE, PAYOUT_SCHEDULE, PARKED_SCHEDULE].map(|schedule| (schedule, member.to_owned())).into()
+/// Paying out due withdrawals through the payout provider.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub partitions: Partitions,
+    pub work: WorkQueue,
+    pub policy: SettlementPolicy,
+    /// For the calendar days whose caps a failed payout gives back.
+    pub withdrawals: WithdrawalPolicy,
 }
 
-impl Services {
-    /// Runs `change` on the latest state of an account and one of its
-    /// withdrawals and commits both, with the journal entries and events the
-    /// change produced, by compare-and-set (retrying on conflict). `change`
-    /// must be a pure decision, since it may run several times.
-    pub(crate) async fn change_withdrawal<T>(
-        &self,
-        account_id: &AccountId,
-        withdrawal_id: &str,
-        mut change: impl FnMut(&mut Account, &mut Withdrawal, DateTime<Utc>) -> Result<Changed<T>, ApiError>,
-    ) -> Result<(T, Withdrawal), ApiError> {
-        let document = withdrawal_document(withdrawal_id);
-        let _turn = self.writers.turn(account_id).await;
-        for attempt in 0..self.commit_attempts_max {
-            // The record and the document as of one moment: any change of the
-            // document also moves the record's version, so the commit below
-            // cannot miss it.
-            let (current, mut found) =
-                self.store.load_account_with(account_id, &[&document]).await?.ok_or(WithdrawalError::NotFound)?;
-            let text = found.pop().flatten().ok_or(WithdrawalError::NotFound)?;
-            let before: Withdrawal = serde_json::from_str(&text).map_err(ApiError::internal)?;
-            let mut withdrawal = before.clone();
-            let mut account = current.value.clone();
-            let now = self.now();
-            let changed = change(&mut account, &mut withdrawal, now)?;
-            if withdrawal == before && account == current.value && changed.entries.is_empty() {
-                // A decision to do nothing: no commit, no version change.
-                return Ok((changed.output, withdrawal));
-            }
-            let events: Vec<Event> =
-                changed.events.iter().map(|kind| Event::withdrawal(*kind, account_id, &withdrawal, now)).collect();
-            let mut outbox = self.outbox(account_id, &events)?;
-            outbox.documents.push((document.clone(), serde_json::to_string(&withdrawal).map_err(ApiError::internal)?));
-            outbox.scheduled.extend(changed.scheduled.iter().cloned());
-            let commit = AccountCommit {
-                documents_put: &outbox.documents,
-                events: &outbox.events,
-                scheduled: &outbox.scheduled,
-                unscheduled: &changed.unscheduled,
-                ..AccountCommit::owning(current.version, account, &changed.entries)
-            };
-            match self.store.commit_account(commit).await? {
-                CommitOutcome::Committed => return Ok((changed.output, withdrawal)),
-                CommitOutcome::VersionConflict => super::pause_before_retry(attempt).await,
-            }
-        }
-        Err(ApiError::StoreBusy)
-    }
-
+impl Settlement {
     pub(crate) async fn pay_out_due(
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<ClaimOutcome, ApiError>>, ApiError> {
-        let Some(payouts) = &self.settlement.payouts else { return Ok(Vec::new()) };
-        let claims = self.claim(PAYOUT_SCHEDULE, now, now).await?;
+        let Some(payouts) = &self.policy.payouts else { return Ok(Vec::new()) };
+        let claims = self.work.claim(PAYOUT_SCHEDULE, now, now).await?;
         if claims.is_empty() {
             return Ok(Vec::new());
         }
         // Each payout is a task of its own, so a batch spreads over the
         // runtime's threads instead of being polled on this one.
-        let services = std::sync::Arc::new(self.clone());
+        let settlement = std::sync::Arc::new(self.clone());
         let work = claims.into_iter().map(|claim| {
-            let (services, payouts) = (services.clone(), payouts.clone());
+            let (settlement, payouts) = (settlement.clone(), payouts.clone());
             async move {
-                let payout = tokio::spawn(async move { services.pay_out(payouts.as_ref(), claim, now).await });
+                let payout = tokio::spawn(async move { settlement.pay_out(payouts.as_ref(), claim, now).await });
                 payout.await.unwrap_or_else(|stopped| Err(ApiError::internal(stopped)))
             }
         });
-        Ok(futures_util::stream::iter(work).buffer_unordered(self.settlement.concurrency).collect().await)
+        Ok(futures_util::stream::iter(work).buffer_unordered(self.policy.concurrency).collect().await)
     }
 
     /// Pays out one claimed withdrawal and records the outcome.
@@ -167,8 +105,9 @@ impl Services {
     /// once its attempts are spent.
     async fn begin_payout(&self, claim: &Claim) -> Result<PayoutStart, ApiError> {
         let Some((account_id, withdrawal_id)) = claim.parts() else { return Ok(PayoutStart::NotPayable) };
-        let attempts_max = self.settlement.payout_attempts_max;
+        let attempts_max = self.policy.payout_attempts_max;
         let begun = self
+            .partitions
             .change_withdrawal(&account_id, withdrawal_id, |_, withdrawal, now| {
                 match withdrawal.next_payout_attempt(attempts_max, now) {
                     Ok(attempt @ PayoutAttempt::Begun { first }) => {
@@ -218,21 +157,21 @@ impl Services {
     /// landed meanwhile keeps the entry its commit wrote.
     async fn payout_not_begun(&self, claim: &Claim, now: DateTime<Utc>) -> Result<ClaimOutcome, ApiError> {
         let Some((account_id, withdrawal_id)) = claim.parts() else {
-            return self.drop_claim(claim, "unreadable member").await;
+            return self.work.drop_claim(claim, "unreadable member").await;
         };
-        let found = self.store.partition_document(&account_id, &withdrawal_document(withdrawal_id)).await?;
-        let Some(text) = found else { return self.not_ready(claim, now).await };
+        let found = self.partitions.store.partition_document(&account_id, &withdrawal_document(withdrawal_id)).await?;
+        let Some(text) = found else { return self.work.not_ready(claim, now).await };
         let withdrawal: Withdrawal = serde_json::from_str(&text).map_err(ApiError::internal)?;
         match withdrawal.status {
             // Payable after all: a commit made it so after `begin_payout`
             // looked (an approval, say). Pay it in the next step.
             WithdrawalStatus::Pending | WithdrawalStatus::Processing if !withdrawal.payout.parked => {
-                self.requeue_claim(claim, now.timestamp_millis()).await?;
+                self.work.requeue_claim(claim, now.timestamp_millis()).await?;
                 Ok(ClaimOutcome::Deferred)
             }
             // Finished, parked (it waits on the operators' schedule) or in
             // review (its approval will schedule it): nothing to pay here.
-            _ => self.drop_claim(claim, "nothing to pay").await,
+            _ => self.work.drop_claim(claim, "nothing to pay").await,
         }
     }
 
@@ -240,14 +179,15 @@ impl Services {
     async fn payout_pending(&self, claim: &Claim, error: &str, now: DateTime<Utc>) -> Result<ClaimOutcome, ApiError> {
         let (account_id, withdrawal_id) = claim.parts().ok_or(WithdrawalError::NotFound)?;
         let ((), withdrawal) = self
+            .partitions
             .change_withdrawal(&account_id, withdrawal_id, |_, withdrawal, _| {
                 withdrawal.payout_interrupted(error, false);
                 Ok(Changed::new(()))
             })
             .await?;
-        let at = now + self.settlement.backoff(withdrawal.payout.attempts);
+        let at = now + self.policy.backoff(withdrawal.payout.attempts);
         tracing::info!(withdrawal_id, attempts = withdrawal.payout.attempts, error, "payout will be retried");
-        self.requeue_claim(claim, at.timestamp_millis()).await?;
+        self.work.requeue_claim(claim, at.timestamp_millis()).await?;
         Ok(ClaimOutcome::Retried)
     }
 
@@ -259,6 +199,7 @@ impl Services {
         bill: &TransferBill,
     ) -> Result<ClaimOutcome, ApiError> {
         let settled = self
+            .partitions
             .change_withdrawal(account_id, withdrawal_id, |account, withdrawal, now| {
                 if withdrawal.status == WithdrawalStatus::Settled {
                     return Ok(Changed::new(false));
@@ -282,6 +223,7 @@ impl Services {
         reason: &str,
     ) -> Result<ClaimOutcome, ApiError> {
         let failed = self
+            .partitions
             .change_withdrawal(account_id, withdrawal_id, |account, withdrawal, now| {
                 if withdrawal.is_finished() {
                     return Ok(Changed::new(false));
@@ -309,7 +251,7 @@ impl Services {
         let (changed, _) = result?;
         if !changed {
             // Finished before (the change took its entry off): a stale claim.
-            self.store.unschedule(PAYOUT_SCHEDULE, &review_member(account_id, withdrawal_id)).await?;
+            self.partitions.store.unschedule(PAYOUT_SCHEDULE, &review_member(account_id, withdrawal_id)).await?;
             return Ok(ClaimOutcome::Dropped);
         }
         Ok(outcome)

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::Duration;
 use secrecy::SecretString;
 
-use super::Services;
 use crate::auth::one_time_codes::{keyed_digest, new_sms_code};
+use crate::clock::SharedClock;
 use crate::domain::account::{Account, AccountId};
 use crate::domain::sms::{SmsChallenge, SmsPurpose, SmsVerdict};
 use crate::error::ApiError;
@@ -22,10 +22,17 @@ pub struct SmsPolicy {
     pub attempts_max: u8,
 }
 
-impl Services {
+/// SMS codes: new challenges, their digests, sending.
+#[derive(Debug, Clone)]
+pub struct SmsCodes {
+    pub clock: SharedClock,
+    pub policy: SmsPolicy,
+}
+
+impl SmsCodes {
     /// A new challenge for `account` and the message that carries its code.
     /// The caller commits the challenge with its own change, then sends.
-    pub fn new_sms_challenge(
+    pub fn new_challenge(
         &self,
         account: &Account,
         purpose: SmsPurpose,
@@ -33,14 +40,14 @@ impl Services {
         text: impl FnOnce(&str) -> String,
     ) -> Result<(SmsChallenge, SmsMessage), ApiError> {
         let phone = account.login.phone_number().ok_or(ApiError::PhoneRequired)?;
-        let now = self.now();
+        let now = self.clock.now();
         let code = new_sms_code();
         let challenge = SmsChallenge {
             purpose,
             subject: subject.to_owned(),
-            code_digest: self.sms_digest(&account.id, purpose, subject, &code),
-            expires_at: now + self.sms.code_ttl,
-            attempts_left: self.sms.attempts_max,
+            code_digest: self.digest(&account.id, purpose, subject, &code),
+            expires_at: now + self.policy.code_ttl,
+            attempts_left: self.policy.attempts_max,
         };
         let message = SmsMessage {
             phone: phone.to_owned(),
@@ -53,12 +60,12 @@ impl Services {
         Ok((challenge, message))
     }
 
-    pub fn sms_digest(&self, account_id: &AccountId, purpose: SmsPurpose, subject: &str, code: &str) -> String {
-        keyed_digest(&self.sms.pepper, &[account_id.as_str(), purpose.code(), subject], code)
+    pub fn digest(&self, account_id: &AccountId, purpose: SmsPurpose, subject: &str, code: &str) -> String {
+        keyed_digest(&self.policy.pepper, &[account_id.as_str(), purpose.code(), subject], code)
     }
 
-    pub async fn send_sms(&self, message: &SmsMessage) -> Result<(), ApiError> {
-        self.sms.sender.send(message).await?;
+    pub async fn send(&self, message: &SmsMessage) -> Result<(), ApiError> {
+        self.policy.sender.send(message).await?;
         tracing::info!(purpose = %message.purpose, "SMS code sent");
         Ok(())
     }

@@ -1,7 +1,10 @@
 //! The wallet's money: balances, history, and operator top-ups and reversals.
 //! Every change is a balanced journal entry committed with the new balances.
 
-use super::Services;
+use serde_json::json;
+
+use super::audit::{AuditLog, AuditTarget};
+use super::partitions::Partitions;
 use crate::domain::account::{Account, AccountId, Posting};
 use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount, leg};
 use crate::domain::money::Amount;
@@ -30,7 +33,14 @@ pub enum Adjustment {
     Debit,
 }
 
-impl Services {
+/// A wallet's journal, and operators' top-ups and reversals.
+#[derive(Debug, Clone)]
+pub struct Wallet {
+    pub partitions: Partitions,
+    pub audit: AuditLog,
+}
+
+impl Wallet {
     pub async fn journal_page(
         &self,
         id: &AccountId,
@@ -38,7 +48,7 @@ impl Services {
         limit: usize,
     ) -> Result<JournalPage, ApiError> {
         let limit = limit.clamp(1, PAGE_LIMIT_MAX);
-        let entries = self.store.journal(id, cursor, limit).await?;
+        let entries = self.partitions.store.journal(id, cursor, limit).await?;
         let next_cursor = match entries.last() {
             Some(oldest) if oldest.seq > 0 && entries.len() == limit => Some(oldest.seq),
             _ => None,
@@ -58,7 +68,7 @@ impl Services {
         // journal is bounded by its length and fine at simulator scale.
         let mut before = None;
         loop {
-            let page = self.store.journal(id, before, ENTRY_SCAN_PAGE).await?;
+            let page = self.partitions.store.journal(id, before, ENTRY_SCAN_PAGE).await?;
             if let Some(entry) = page.iter().find(|entry| entry.id == entry_id) {
                 return Ok(entry.clone());
             }
@@ -69,8 +79,27 @@ impl Services {
         }
     }
 
-    /// An operator's top-up or reversal of a user's wallet.
+    /// An operator's top-up or reversal of a user's wallet; audited.
     pub async fn adjust_balance(
+        &self,
+        operator: &AccountId,
+        target: &AccountId,
+        direction: Adjustment,
+        amount: Amount,
+        memo: &str,
+    ) -> Result<(JournalEntry, Account), ApiError> {
+        let action = match direction {
+            Adjustment::Credit => "account.credit",
+            Adjustment::Debit => "account.debit",
+        };
+        let audit_target = AuditTarget::new("account", target.as_str(), Some(target));
+        let details = json!({ "amount": amount, "memo": memo });
+        let adjusted = self.adjust(operator, target, direction, amount, memo).await;
+        self.audit.record(operator, action, audit_target, details, &adjusted).await;
+        adjusted
+    }
+
+    async fn adjust(
         &self,
         operator: &AccountId,
         target: &AccountId,
@@ -87,6 +116,7 @@ impl Services {
             }
         };
         let (entry, account) = self
+            .partitions
             .update_account(target, |account, now| {
                 let posting =
                     Posting { kind, memo: memo.to_owned(), actor: Some(operator.to_string()), legs: legs.clone() };

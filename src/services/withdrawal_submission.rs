@@ -15,9 +15,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::{RawValue, to_raw_value};
 
-use super::Services;
+use super::keys::{MANUAL_REVIEW_SCHEDULE, PAYOUT_SCHEDULE, review_member, withdrawal_document, withdrawal_index_key};
 use super::notifications::{Event, EventType, Outbox};
-use super::withdrawals::{QuoteRecord, quote_key};
+use super::withdrawals::{QuoteRecord, Withdrawals, quote_key};
 use crate::auth::{Principal, admit, session_ended};
 use crate::domain::account::{Account, AccountId, VerificationLevel};
 use crate::domain::binding::BindingId;
@@ -26,7 +26,7 @@ use crate::domain::money::Amount;
 use crate::domain::pin::Pin;
 use crate::domain::withdrawal::{Withdrawal, WithdrawalStatus};
 use crate::error::ApiError;
-use crate::store::{AccountCommit, CommitOutcome, ScheduleEntry};
+use crate::store::{AccountCommit, CommitOutcome, ScheduleEntry, SharedStore};
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -55,33 +55,6 @@ struct IdempotencyRecord {
     created_at: DateTime<Utc>,
 }
 
-pub fn withdrawal_document(id: &str) -> String {
-    format!("withdrawal:{id}")
-}
-
-/// Withdrawals the worker pays out once due (scored by due time): automatically
-/// reviewed ones after the level's delay, approved ones at once.
-pub const PAYOUT_SCHEDULE: &str = "withdrawals:payout";
-/// Withdrawals waiting for an operator (scored by submission time, oldest first).
-pub const MANUAL_REVIEW_SCHEDULE: &str = "withdrawals:manual_review";
-/// Payouts that failed too often, waiting for an operator (scored by submission time).
-pub const PARKED_SCHEDULE: &str = "withdrawals:parked";
-
-/// How a scheduled withdrawal (or event) is named: its account and its id.
-pub fn review_member(account_id: &AccountId, withdrawal_id: &str) -> String {
-    format!("{account_id}/{withdrawal_id}")
-}
-
-/// The account and the id a schedule member names; `None` if it names nothing.
-pub fn member_parts(member: &str) -> Option<(AccountId, &str)> {
-    let (account, subject) = member.split_once('/')?;
-    Some((AccountId::parse(account)?, subject))
-}
-
-pub(crate) fn withdrawal_index_key(withdrawal_id: &str) -> String {
-    format!("withdrawal_account:{withdrawal_id}")
-}
-
 /// Whether `text` could be a withdrawal id (`wd_` and a short run of word characters).
 pub fn is_withdrawal_id(text: &str) -> bool {
     text.starts_with("wd_")
@@ -94,7 +67,7 @@ fn idempotency_document(key: &str) -> String {
     format!("idempotency:{key}")
 }
 
-impl Services {
+impl Withdrawals {
     /// Submits (or replays) a withdrawal; `view` turns the new withdrawal into the reply body.
     pub async fn submit_withdrawal(
         &self,
@@ -109,13 +82,14 @@ impl Services {
         let document = idempotency_document(idempotency_key);
         // One id for every attempt of this request.
         let withdrawal_id = format!("wd_{}", uuid::Uuid::now_v7().simple());
-        let reply_kept_for = self.withdrawals.idempotency_ttl.to_std().unwrap_or_default();
-        let _turn = self.writers.turn(account_id).await;
-        for attempt in 0..self.commit_attempts_max {
+        let reply_kept_for = self.policy.idempotency_ttl.to_std().unwrap_or_default();
+        let _turn = self.partitions.writers.turn(account_id).await;
+        let mut rounds = self.partitions.rounds();
+        while rounds.next().await {
             let (current, mut found) =
-                self.store.load_account_with(account_id, &[&document]).await?.ok_or_else(session_ended)?;
+                self.partitions.store.load_account_with(account_id, &[&document]).await?.ok_or_else(session_ended)?;
             admit(caller, &current.value)?;
-            let now = self.now();
+            let now = self.partitions.now();
             if let Some(saved) = self.saved_reply(found.pop().flatten(), fingerprint, now)? {
                 return Ok(saved);
             }
@@ -132,7 +106,7 @@ impl Services {
             let mut indexed = Vec::new();
             if let Some((withdrawal, entry)) = change {
                 let created = Event::withdrawal(EventType::WithdrawalCreated, account_id, &withdrawal, now);
-                outbox = self.outbox(account_id, &[created])?;
+                outbox = super::notifications::outbox(self.partitions.webhooks_on, account_id, &[created])?;
                 outbox.scheduled.push(self.review_entry(account_id, &withdrawal, account.level_at(now), now));
                 indexed.push((withdrawal_index_key(&withdrawal.id), account_id.to_string()));
                 puts.append(&mut outbox.documents);
@@ -151,9 +125,9 @@ impl Services {
                 indexed: &indexed,
                 ..AccountCommit::owning(version, account, &entries)
             };
-            match self.store.commit_account(commit).await? {
+            match self.partitions.store.commit_account(commit).await? {
                 CommitOutcome::Committed => return Ok(reply),
-                CommitOutcome::VersionConflict => super::pause_before_retry(attempt).await,
+                CommitOutcome::VersionConflict => continue,
             }
         }
         Err(ApiError::StoreBusy)
@@ -171,20 +145,10 @@ impl Services {
     ) -> ScheduleEntry {
         let member = review_member(account_id, &withdrawal.id);
         let (schedule, at) = match withdrawal.status {
-            WithdrawalStatus::Pending => (PAYOUT_SCHEDULE, now + self.withdrawals.rules(level).auto_review_delay),
+            WithdrawalStatus::Pending => (PAYOUT_SCHEDULE, now + self.policy.rules(level).auto_review_delay),
             _ => (MANUAL_REVIEW_SCHEDULE, now),
         };
         ScheduleEntry { schedule, member, at_ms: at.timestamp_millis() }
-    }
-
-    /// The account a withdrawal belongs to, by the withdrawal's id alone.
-    pub async fn withdrawal_owner(&self, withdrawal_id: &str) -> Result<AccountId, ApiError> {
-        let not_found = || ApiError::NotFound { resource: "withdrawal" };
-        if !is_withdrawal_id(withdrawal_id) {
-            return Err(not_found());
-        }
-        let owner = self.store.get_index(&withdrawal_index_key(withdrawal_id)).await?;
-        owner.as_deref().and_then(AccountId::parse).ok_or_else(not_found)
     }
 
     /// The saved reply `text`, if it is still alive; a different request under its key is refused.
@@ -196,7 +160,7 @@ impl Services {
     ) -> Result<Option<SavedReply>, ApiError> {
         let Some(text) = text else { return Ok(None) };
         let record: IdempotencyRecord = serde_json::from_str(&text).map_err(ApiError::internal)?;
-        if record.created_at + self.withdrawals.idempotency_ttl <= now {
+        if record.created_at + self.policy.idempotency_ttl <= now {
             return Ok(None);
         }
         if record.fingerprint != fingerprint {
@@ -243,18 +207,13 @@ impl Services {
     ) -> Result<(Withdrawal, JournalEntry), ApiError> {
         // The destination comes first: a mistyped binding should not cost a PIN try.
         account.withdrawal_destination(&request.binding_id)?;
-        if let Some(refusal) = self.enter_pin(account, &request.pin, now) {
+        if let Some(refusal) = self.pins.enter_pin(account, &request.pin, now) {
             return Err(refusal);
         }
-        let rules = self.withdrawals.rules(account.level_at(now));
-        let today = self.withdrawals.local_date(now);
-        let plan = account.plan_withdrawal(
-            &request.binding_id,
-            request.amount,
-            self.withdrawals.plan_rules(rules),
-            today,
-            now,
-        )?;
+        let rules = self.policy.rules(account.level_at(now));
+        let today = self.policy.local_date(now);
+        let plan =
+            account.plan_withdrawal(&request.binding_id, request.amount, self.policy.plan_rules(rules), today, now)?;
         if let Some(quote) = quote {
             let same = quote.account_id == account.id
                 && quote.binding_id == request.binding_id
@@ -269,8 +228,26 @@ impl Services {
 
     async fn load_quote(&self, quote_id: Option<&str>) -> Result<Option<QuoteRecord>, ApiError> {
         let Some(quote_id) = quote_id else { return Ok(None) };
-        let text = self.store.get_ephemeral(&quote_key(quote_id)).await?.ok_or(ApiError::QuoteExpired)?;
+        let text = self.partitions.store.get_ephemeral(&quote_key(quote_id)).await?.ok_or(ApiError::QuoteExpired)?;
         Ok(Some(serde_json::from_str(&text).map_err(ApiError::internal)?))
+    }
+}
+
+/// A user's withdrawals as stored, and the index from a withdrawal to its account.
+#[derive(Debug, Clone)]
+pub struct WithdrawalReads {
+    pub store: SharedStore,
+}
+
+impl WithdrawalReads {
+    /// The account a withdrawal belongs to, by the withdrawal's id alone.
+    pub async fn withdrawal_owner(&self, withdrawal_id: &str) -> Result<AccountId, ApiError> {
+        let not_found = || ApiError::NotFound { resource: "withdrawal" };
+        if !is_withdrawal_id(withdrawal_id) {
+            return Err(not_found());
+        }
+        let owner = self.store.get_index(&withdrawal_index_key(withdrawal_id)).await?;
+        owner.as_deref().and_then(AccountId::parse).ok_or_else(not_found)
     }
 
     /// The account's withdrawals, newest first, optionally of one status.

@@ -1,7 +1,7 @@
-//! The worker's single step, `settle_due(now)`: claim what is due on the
-//! schedules (with a lease, so several worker instances never take the same
-//! item and a dead worker's items come back after the lease), work on a
-//! bounded batch with bounded concurrency, and report what happened.
+//! The schedules as work: what is due is claimed with a lease (so several
+//! worker instances never take the same item and a dead worker's items come
+//! back after the lease), in bounded batches, and each claim ends in a
+//! `ClaimOutcome` that the worker's step (`worker_step`) adds to its report.
 //!
 //! Who writes schedule entries, and why nothing is stranded:
 //! - An entry is set or taken off by the commit that changes the state it
@@ -21,10 +21,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::Services;
+use super::keys::member_parts;
 use crate::domain::account::AccountId;
 use crate::error::ApiError;
 use crate::providers::payouts::SharedPayouts;
+use crate::store::SharedStore;
 
 /// How long a schedule entry may point at nothing before it is dropped.
 /// Far longer than any commit takes (bounded attempts of milliseconds each).
@@ -66,7 +67,7 @@ pub struct Claim {
 
 impl Claim {
     pub fn parts(&self) -> Option<(AccountId, &str)> {
-        super::withdrawal_submission::member_parts(&self.member)
+        member_parts(&self.member)
     }
 }
 
@@ -125,7 +126,7 @@ impl WorkReport {
         *counter += 1;
     }
 
-    fn add(&mut self, outcomes: Vec<Result<ClaimOutcome, ApiError>>) {
+    pub(crate) fn add(&mut self, outcomes: Vec<Result<ClaimOutcome, ApiError>>) {
         for outcome in outcomes {
             match outcome {
                 Ok(outcome) => self.count(outcome),
@@ -144,55 +145,45 @@ impl WorkReport {
     }
 }
 
-impl Services {
-    /// One step of the worker at `now`: reviews that timed out are rejected,
-    /// due withdrawals are paid out and settled (or failed), due webhooks are
-    /// delivered. Safe to run from any number of instances at once.
-    pub async fn settle_due(&self, now: DateTime<Utc>) -> Result<WorkReport, ApiError> {
-        let mut report = WorkReport::default();
-        report.add(self.time_out_reviews(now).await?);
-        report.add(self.pay_out_due(now).await?);
-        report.add(self.deliver_webhooks(now).await?);
-        let counters = [("settled", report.settled), ("failed", report.failed), ("rejected", report.rejected)];
-        for (outcome, count) in counters {
-            if count > 0 {
-                metrics::counter!("withdrawals_finished_total", "outcome" => outcome).increment(count as u64);
-            }
-        }
-        Ok(report)
-    }
+/// The schedules as work to claim: claims with a lease, and the conditional
+/// ways a claimer finishes one.
+#[derive(Debug, Clone)]
+pub struct WorkQueue {
+    pub store: SharedStore,
+    pub lease: chrono::Duration,
+    pub batch_size: usize,
+}
 
+impl WorkQueue {
     /// Claims up to a batch of `schedule`'s entries due by `until`, leased from `now`.
-    pub(crate) async fn claim(
+    pub async fn claim(
         &self,
         schedule: &'static str,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Claim>, ApiError> {
-        let lease_until_ms = (now + self.settlement.lease).timestamp_millis();
-        let claimed = self
-            .store
-            .claim_scheduled(schedule, until.timestamp_millis(), lease_until_ms, self.settlement.batch_size)
-            .await?;
+        let lease_until_ms = (now + self.lease).timestamp_millis();
+        let claimed =
+            self.store.claim_scheduled(schedule, until.timestamp_millis(), lease_until_ms, self.batch_size).await?;
         Ok(claimed.into_iter().map(|(member, due_ms)| Claim { schedule, member, due_ms, lease_until_ms }).collect())
     }
 
     /// Takes a claimed entry off its schedule, unless a commit moved it since the claim.
-    pub(crate) async fn drop_claim(&self, claim: &Claim, why: &str) -> Result<ClaimOutcome, ApiError> {
+    pub async fn drop_claim(&self, claim: &Claim, why: &str) -> Result<ClaimOutcome, ApiError> {
         let dropped = self.store.reschedule_if_at(claim.schedule, &claim.member, claim.lease_until_ms, None).await?;
         tracing::debug!(schedule = claim.schedule, member = %claim.member, why, dropped, "claim finished without work");
         Ok(ClaimOutcome::Dropped)
     }
 
     /// Moves a claimed entry to `at_ms`, unless a commit moved it since the claim.
-    pub(crate) async fn requeue_claim(&self, claim: &Claim, at_ms: i64) -> Result<(), ApiError> {
+    pub async fn requeue_claim(&self, claim: &Claim, at_ms: i64) -> Result<(), ApiError> {
         self.store.reschedule_if_at(claim.schedule, &claim.member, claim.lease_until_ms, Some(at_ms)).await?;
         Ok(())
     }
 
     /// An entry whose subject is not (yet) there: looked at again in a moment,
     /// dropped once it has been missing for `ORPHAN_GRACE_SECS`.
-    pub(crate) async fn not_ready(&self, claim: &Claim, now: DateTime<Utc>) -> Result<ClaimOutcome, ApiError> {
+    pub async fn not_ready(&self, claim: &Claim, now: DateTime<Utc>) -> Result<ClaimOutcome, ApiError> {
         let marker = format!("orphan:{}:{}", claim.schedule, claim.member);
         let first_seen = match self.store.get_ephemeral(&marker).await? {
             Some(text) => text.parse::<DateTime<Utc>>().unwrap_or(now),

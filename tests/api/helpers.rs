@@ -11,7 +11,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use walletgate::clock::ManualClock;
 use walletgate::providers::wechat::mock::MockWeChat;
-use walletgate::services::Services;
+use walletgate::services::ServiceSet;
 use walletgate::settings::{Overrides, Settings};
 use walletgate::startup::Application;
 
@@ -83,7 +83,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
-    pub services: Services,
+    pub services: ServiceSet,
     pub mock_wechat: Option<Arc<MockWeChat>>,
     _redis_keys: Option<RedisKeysGuard>,
 }
@@ -135,7 +135,8 @@ pub async fn spawn_second_instance(first: &TestApp) -> TestApp {
     let clock = first.clock.clone();
     let application = match first.store_kind {
         StoreKind::Memory => {
-            Application::build_with_store(settings.clone(), clock.clone(), first.services.store.clone()).await
+            Application::build_with_store(settings.clone(), clock.clone(), first.services.partitions.store.clone())
+                .await
         }
         StoreKind::Redis => Application::build(settings.clone(), clock.clone()).await,
     };

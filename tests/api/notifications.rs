@@ -148,7 +148,7 @@ async fn events_made_on_another_instance_reach_the_stream(store: StoreKind) {
     let id = id_of(&withdraw(&other_instance, &payee, "10.00").await);
     let operator = other_instance.operator_token().await;
     json_of(approve(&other_instance, &operator, &id).await, StatusCode::OK).await;
-    let report = other_instance.services.settle_due(other_instance.clock.now()).await.unwrap();
+    let report = other_instance.services.worker.settle_due(other_instance.clock.now()).await.unwrap();
     assert_eq!(report.settled, 1);
     let events = stream.next(3).await;
     assert_eq!(kinds(&events), ["withdrawal.created", "withdrawal.approved", "withdrawal.settled"]);

@@ -251,7 +251,7 @@ async fn the_stored_pin_is_a_salted_keyed_digest(store: StoreKind) {
     let mut records = Vec::new();
     for user in [&first, &second] {
         let id = walletgate::domain::account::AccountId::parse(&user.id).unwrap();
-        let stored = app.services.store.load_account(&id).await.unwrap().unwrap().value;
+        let stored = app.services.partitions.store.load_account(&id).await.unwrap().unwrap().value;
         let dump = serde_json::to_string(&stored).unwrap();
         assert!(!dump.contains(PIN), "the PIN appears in the stored record: {dump}");
         records.push(stored.pin.clone().unwrap());

@@ -10,8 +10,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use walletgate::clock::Clock;
 use walletgate::providers::payouts::{PayoutError, PayoutProvider, TransferBill, TransferRequest};
-use walletgate::services::Services;
+use walletgate::services::ServiceSet;
 use walletgate::services::work::WorkReport;
+use walletgate::services::worker_step::WorkerStep;
 use walletgate::settings::Settings;
 
 use crate::bindings::{Choice, Phone};
@@ -87,7 +88,7 @@ pub(crate) async fn reject(app: &TestApp, operator: &str, id: &str, reason: &str
 }
 
 pub(crate) async fn settle(app: &TestApp) -> WorkReport {
-    app.services.settle_due(app.clock.now()).await.expect("a worker step")
+    app.services.worker.settle_due(app.clock.now()).await.expect("a worker step")
 }
 
 pub(crate) async fn withdrawal(app: &TestApp, payee: &Payee, id: &str) -> Value {
@@ -364,10 +365,8 @@ impl PayoutProvider for Unreachable {
     }
 }
 
-fn with_provider(services: &Services, provider: Arc<dyn PayoutProvider>) -> Services {
-    let mut services = services.clone();
-    services.settlement.payouts = Some(provider);
-    services
+fn with_provider(services: &ServiceSet, provider: Arc<dyn PayoutProvider>) -> WorkerStep {
+    services.worker.paying_through(Some(provider))
 }
 
 async fn a_payout_that_keeps_meeting_an_unreachable_provider_is_parked(store: StoreKind) {

@@ -342,7 +342,7 @@ async fn a_level_that_may_not_withdraw_is_told_to_verify(store: StoreKind) {
 }
 
 async fn each_withdrawal_is_queued_for_its_review(store: StoreKind) {
-    use walletgate::services::withdrawal_submission::{MANUAL_REVIEW_SCHEDULE, PAYOUT_SCHEDULE};
+    use walletgate::services::keys::{MANUAL_REVIEW_SCHEDULE, PAYOUT_SCHEDULE};
     let app = spawn_app(store).await;
     let (user, binding_id) = ready_user(&app, "100.00").await;
     let first = json_of(withdraw(&app, &user, "r-1", body(&binding_id, "10.00")).await, StatusCode::ACCEPTED).await;
@@ -353,7 +353,7 @@ async fn each_withdrawal_is_queued_for_its_review(store: StoreKind) {
         "INSUFFICIENT_BALANCE",
     )
     .await;
-    let store = &app.services.store;
+    let store = &app.services.partitions.store;
     let member = |w: &Value| format!("{}/{}", user.id, w["id"].as_str().unwrap());
     let manual = store.scheduled(MANUAL_REVIEW_SCHEDULE, i64::MAX, 10).await.unwrap();
     assert_eq!(
@@ -361,7 +361,7 @@ async fn each_withdrawal_is_queued_for_its_review(store: StoreKind) {
         [member(&first)],
         "the first to a destination waits for an operator"
     );
-    let now_ms = app.services.now().timestamp_millis();
+    let now_ms = app.services.partitions.now().timestamp_millis();
     assert!(store.scheduled(PAYOUT_SCHEDULE, now_ms + 4_999, 10).await.unwrap().is_empty(), "not due before the delay");
     let due = store.scheduled(PAYOUT_SCHEDULE, now_ms + 5_000, 10).await.unwrap();
     assert_eq!(due, [(member(&second), now_ms + 5_000)]);

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use walletgate::clock::Clock;
 use walletgate::providers::payouts::{BillState, TransferRequest};
-use walletgate::services::withdrawal_submission::PAYOUT_SCHEDULE;
+use walletgate::services::keys::PAYOUT_SCHEDULE;
 
 use crate::helpers::{StoreKind, TestApp, json_of, spawn_app, spawn_app_with, spawn_second_instance};
 use crate::on_both_stores;
@@ -25,7 +25,7 @@ on_both_stores!(
 async fn claim_and_die(app: &TestApp) -> Vec<(String, i64)> {
     let now = app.clock.now().timestamp_millis();
     let lease_ms = app.settings.worker.lease_secs as i64 * 1000;
-    app.services.store.claim_scheduled(PAYOUT_SCHEDULE, now, now + lease_ms, 10).await.unwrap()
+    app.services.partitions.store.claim_scheduled(PAYOUT_SCHEDULE, now, now + lease_ms, 10).await.unwrap()
 }
 
 async fn approved(app: &TestApp, payee: &Payee, amount: &str) -> String {
@@ -43,7 +43,7 @@ async fn a_worker_that_dies_after_paying_is_replaced_without_paying_twice(store:
 
     assert_eq!(claim_and_die(&worker_a).await.len(), 1);
     // A reached WeChat Pay: the money left, then A died before recording it.
-    let payouts = worker_a.services.settlement.payouts.clone().unwrap();
+    let payouts = worker_a.services.settlement.policy.payouts.clone().unwrap();
     let request = TransferRequest {
         out_bill_no: id.trim_start_matches("wd_").to_owned(),
         openid: payee.openid.clone(),
@@ -53,10 +53,10 @@ async fn a_worker_that_dies_after_paying_is_replaced_without_paying_twice(store:
     assert_eq!(payouts.transfer(&request).await.unwrap().state, BillState::Success);
     // From here on A does nothing more: it is dead.
 
-    let report = worker_b.services.settle_due(worker_b.clock.now()).await.unwrap();
+    let report = worker_b.services.worker.settle_due(worker_b.clock.now()).await.unwrap();
     assert_eq!(report.claimed, 0, "the lease still holds: {report:?}");
     worker_b.clock.advance(Duration::seconds(30));
-    let report = worker_b.services.settle_due(worker_b.clock.now()).await.unwrap();
+    let report = worker_b.services.worker.settle_due(worker_b.clock.now()).await.unwrap();
     assert_eq!(report.settled, 1, "{report:?}");
 
     let mut payee = payee;
@@ -76,9 +76,9 @@ async fn a_worker_that_dies_before_paying_is_replaced_after_the_lease(store: Sto
     assert_eq!(claim_and_die(&worker_a).await.len(), 1);
 
     worker_b.clock.advance(Duration::seconds(29));
-    assert_eq!(worker_b.services.settle_due(worker_b.clock.now()).await.unwrap().claimed, 0);
+    assert_eq!(worker_b.services.worker.settle_due(worker_b.clock.now()).await.unwrap().claimed, 0);
     worker_b.clock.advance(Duration::seconds(1));
-    assert_eq!(worker_b.services.settle_due(worker_b.clock.now()).await.unwrap().settled, 1);
+    assert_eq!(worker_b.services.worker.settle_due(worker_b.clock.now()).await.unwrap().settled, 1);
     let received = mock_wallet(&worker_b, &payee.openid).await;
     assert_eq!(received["transfers"].as_array().unwrap().len(), 1);
     let mut payee = payee;
@@ -118,7 +118,7 @@ async fn two_workers_settle_210_due_withdrawals_exactly_once(store: StoreKind) {
     let mut settled = [0, 0];
     for _ in 0..100 {
         let now = worker_a.clock.now();
-        let (a, b) = tokio::join!(worker_a.services.settle_due(now), worker_b.services.settle_due(now));
+        let (a, b) = tokio::join!(worker_a.services.worker.settle_due(now), worker_b.services.worker.settle_due(now));
         let (a, b) = (a.unwrap(), b.unwrap());
         assert_eq!((a.failed, b.failed, a.errors, b.errors), (0, 0, 0, 0), "{a:?} {b:?}");
         settled[0] += a.settled;
@@ -134,8 +134,8 @@ async fn two_workers_settle_210_due_withdrawals_exactly_once(store: StoreKind) {
     assert_eq!(settled[0] + settled[1], total, "each settled exactly once: {settled:?}");
     assert!(settled[0] > 0 && settled[1] > 0, "both workers took part: {settled:?}");
     let again = tokio::join!(
-        worker_a.services.settle_due(worker_a.clock.now()),
-        worker_b.services.settle_due(worker_a.clock.now())
+        worker_a.services.worker.settle_due(worker_a.clock.now()),
+        worker_b.services.worker.settle_due(worker_a.clock.now())
     );
     assert_eq!((again.0.unwrap().settled, again.1.unwrap().settled), (0, 0), "nothing is settled twice");
     for payee in &payees {

@@ -35,8 +35,9 @@ use walletgate::domain::credentials::Password;
 use walletgate::domain::pin::Pin;
 use walletgate::domain::withdrawal::WithdrawalStatus;
 use walletgate::providers::wechat::mock::{MockUserFlags, MockWeChat, NewMockUser};
-use walletgate::services::Services;
+use walletgate::services::ServiceSet;
 use walletgate::services::accounts::hash_password;
+use walletgate::services::fixtures;
 use walletgate::services::fixtures::{FixtureSpec, ReadyAccount};
 use walletgate::settings::{Overrides, Settings};
 use walletgate::startup::{Application, connect_store};
@@ -236,7 +237,7 @@ async fn run_store(
     let mut ready = Vec::with_capacity(accounts);
     for chunk_start in (0..accounts).step_by(10_000) {
         let count = (accounts - chunk_start).min(10_000);
-        ready.extend(services.seed_ready_accounts(&spec, chunk_start, count, 64).await?);
+        ready.extend(fixtures::seed_ready_accounts(&services, &spec, chunk_start, count, 64).await?);
     }
     let seeded_in = started.elapsed();
     let mut notes = vec![format!(
@@ -386,13 +387,14 @@ async fn run_store(
         // payees' daily receiving quota, which would fail these payouts.
         let latency_payees = create_payees(&mock, LATENCY_ACCOUNTS, "延迟收款人").await?;
         let latency_spec = FixtureSpec { payees: latency_payees, ..spec.clone() };
-        let latency_accounts = services.seed_ready_accounts(&latency_spec, accounts, LATENCY_ACCOUNTS, 64).await?;
+        let latency_accounts =
+            fixtures::seed_ready_accounts(&services, &latency_spec, accounts, LATENCY_ACCOUNTS, 64).await?;
         notes.push(
             due_to_settled(&services, &latency_accounts, args.latency_rate, poll_interval, store_name, accounts)
                 .await?,
         );
     }
-    let check = services.check_ledger().await?;
+    let check = services.ledger_check.check_ledger().await?;
     notes.push(format!("{store_name}, {accounts} accounts: ledger check after the run: balanced = {}", check.balanced));
 
     bare.abort();
@@ -409,7 +411,7 @@ async fn run_store(
 /// so the queue interleaves accounts as many users' submissions would;
 /// stored ones in batches per account, which is faster.
 async fn seed_withdrawals(
-    services: &Services,
+    services: &ServiceSet,
     accounts: &[ReadyAccount],
     amount: walletgate::domain::money::Amount,
     count: usize,
@@ -432,7 +434,7 @@ async fn seed_withdrawals(
         let seeds = round
             .into_iter()
             .zip(accounts)
-            .map(|(count, account)| services.seed_stored_withdrawals(account, amount, count, due));
+            .map(|(count, account)| fixtures::seed_stored_withdrawals(services, account, amount, count, due));
         let results: Vec<_> = futures_util::stream::iter(seeds).buffer_unordered(16).collect().await;
         for result in results {
             result?;
@@ -442,11 +444,11 @@ async fn seed_withdrawals(
 }
 
 /// Runs the worker's step until nothing is due; how many settled, in how many seconds.
-async fn drain(services: &Services) -> anyhow::Result<(usize, f64)> {
+async fn drain(services: &ServiceSet) -> anyhow::Result<(usize, f64)> {
     let started = Instant::now();
     let mut settled = 0usize;
     loop {
-        let report = services.settle_due(chrono::Utc::now()).await?;
+        let report = services.worker.settle_due(chrono::Utc::now()).await?;
         settled += report.settled;
         if report.claimed == 0 {
             break;
@@ -459,14 +461,14 @@ async fn drain(services: &Services) -> anyhow::Result<(usize, f64)> {
 /// worker runs as in production, and reports how long each waited from due
 /// (created, with no review delay) to settled.
 async fn due_to_settled(
-    services: &Services,
+    services: &ServiceSet,
     accounts: &[ReadyAccount],
     rate: u64,
     poll_interval: Duration,
     store_name: &str,
     account_count: usize,
 ) -> anyhow::Result<String> {
-    let worker = walletgate::worker::spawn(services.clone(), poll_interval);
+    let worker = walletgate::worker::spawn(services.worker.clone(), poll_interval);
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
     let mut submissions = Vec::new();
     let pin = Pin::parse(BENCH_PIN).context("bench PIN")?;
@@ -484,6 +486,7 @@ async fn due_to_settled(
             let key = format!("latency-{}-{n}", std::process::id());
             let caller = Principal { account_id: account.id.clone(), role: Role::User, generation: 0 };
             let reply = services
+                .withdrawals
                 .submit_withdrawal(&caller, &key, &key, request, |w| {
                     serde_json::value::to_raw_value(&serde_json::json!({ "id": w.id }))
                         .map_err(walletgate::error::ApiError::internal)
@@ -504,7 +507,7 @@ async fn due_to_settled(
     let mut waits_ms = Vec::with_capacity(submitted.len());
     for (account, id) in &submitted {
         loop {
-            let withdrawal = services.withdrawal(account, id).await?;
+            let withdrawal = services.withdrawal_reads.withdrawal(account, id).await?;
             if let Some(settled) = withdrawal.history.iter().find(|change| change.status == WithdrawalStatus::Settled) {
                 waits_ms
                     .push((settled.at - withdrawal.created_at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0);
@@ -558,14 +561,14 @@ async fn create_payees(mock: &MockWeChat, count: usize, nickname: &str) -> anyho
     Ok(payees)
 }
 
-fn write_accounts(services: &Services, accounts: &[ReadyAccount], max: usize, path: &Path) -> anyhow::Result<()> {
+fn write_accounts(services: &ServiceSet, accounts: &[ReadyAccount], max: usize, path: &Path) -> anyhow::Result<()> {
     let step = (accounts.len() / max.max(1)).max(1);
     let now = chrono::Utc::now();
     let mut text = String::new();
     for account in accounts.iter().step_by(step).take(max) {
         // Bench accounts are fresh: no token of theirs was ever revoked.
         let principal = Principal { account_id: account.id.clone(), role: Role::User, generation: 0 };
-        let token = services.tokens.issue_access(&principal, now)?;
+        let token = services.accounts.tokens.issue_access(&principal, now)?;
         text.push_str(&format!("{token} {}\n", account.binding_id));
     }
     std::fs::write(path, text)?;

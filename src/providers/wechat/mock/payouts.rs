@@ -25,6 +25,7 @@ use chrono_tz::Asia::Shanghai;
 use crate::providers::payouts::{
     BillState, FailReason, PayoutError, PayoutProvider, TransferBill, TransferRequest, fen_from_money, refusal_code,
 };
+use crate::retry::Rounds;
 use crate::store::DocumentWrite;
 
 /// The document collection of transfer bills; a document's id is its `out_bill_no`.
@@ -61,10 +62,8 @@ impl MockWeChat {
     /// decides it, or finds the one with this `out_bill_no`.
     pub async fn transfer(&self, request: &TransferRequest) -> Result<TransferBill, PayoutError> {
         check_transfer_request(request)?;
-        for attempt in 0..BILL_ATTEMPTS_MAX {
-            if attempt >= BILL_ATTEMPTS_UNCONTENDED {
-                crate::services::pause_before_retry(attempt - BILL_ATTEMPTS_UNCONTENDED).await;
-            }
+        let mut rounds = Rounds::pausing_after(BILL_ATTEMPTS_MAX, BILL_ATTEMPTS_UNCONTENDED);
+        while rounds.next().await {
             let (found, payee) = self.load_bill_and_payee(request).await?;
             let bill_version = match found {
                 Some(found) => {

@@ -1,0 +1,52 @@
+//! Withdrawal rules as configured: limits and fees per verification level,
+//! review thresholds, lifetimes of quotes and idempotency keys, and the time
+//! zone whose calendar days and months the caps count in. Built from the
+//! settings (`settings::WithdrawalSettings::policy`), read by the use cases.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use crate::domain::account::VerificationLevel;
+use crate::domain::fees::FeePolicy;
+use crate::domain::limits::LevelLimits;
+use crate::domain::withdrawal::{PlanRules, ReviewPolicy};
+
+/// The rules of one verification level.
+#[derive(Debug, Clone, Copy)]
+pub struct LevelRules {
+    pub limits: LevelLimits,
+    pub fees: FeePolicy,
+    /// How long an automatically reviewed withdrawal waits before payout.
+    pub auto_review_delay: chrono::Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct WithdrawalPolicy {
+    pub time_zone: Tz,
+    pub quote_ttl: chrono::Duration,
+    pub review: ReviewPolicy,
+    /// Manual reviews older than this are rejected by the worker.
+    pub manual_review_timeout: Option<chrono::Duration>,
+    pub idempotency_ttl: chrono::Duration,
+    pub levels: [LevelRules; 3],
+}
+
+impl WithdrawalPolicy {
+    pub fn rules(&self, level: VerificationLevel) -> &LevelRules {
+        match level {
+            VerificationLevel::L0 => &self.levels[0],
+            VerificationLevel::L1 => &self.levels[1],
+            VerificationLevel::L2 => &self.levels[2],
+        }
+    }
+
+    /// A level's rules as the domain plans with them.
+    pub fn plan_rules<'a>(&'a self, level: &'a LevelRules) -> PlanRules<'a> {
+        PlanRules { limits: &level.limits, fees: &level.fees, review: &self.review }
+    }
+
+    /// The calendar date at `now` in the configured zone.
+    pub fn local_date(&self, now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&self.time_zone).date_naive()
+    }
+}

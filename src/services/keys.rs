@@ -1,0 +1,41 @@
+//! How the use cases name what they keep: withdrawal documents and their
+//! index, the work schedules and their members. One module, below every use
+//! case, so that the use cases that share these names need not import each
+//! other.
+
+use crate::domain::account::AccountId;
+
+/// Withdrawals the worker pays out once due (scored by due time): automatically
+/// reviewed ones after the level's delay, approved ones at once.
+pub const PAYOUT_SCHEDULE: &str = "withdrawals:payout";
+/// Withdrawals waiting for an operator (scored by submission time, oldest first).
+pub const MANUAL_REVIEW_SCHEDULE: &str = "withdrawals:manual_review";
+/// Payouts that failed too often, waiting for an operator (scored by submission time).
+pub const PARKED_SCHEDULE: &str = "withdrawals:parked";
+/// Webhook deliveries waiting (member `<account id>/<event id>`, scored by when to try).
+pub const WEBHOOK_SCHEDULE: &str = "webhooks:deliveries";
+
+pub fn withdrawal_document(id: &str) -> String {
+    format!("withdrawal:{id}")
+}
+
+/// The index from a withdrawal's id to its account.
+pub(crate) fn withdrawal_index_key(withdrawal_id: &str) -> String {
+    format!("withdrawal_account:{withdrawal_id}")
+}
+
+/// How a scheduled withdrawal (or event) is named: its account and its id.
+pub fn review_member(account_id: &AccountId, withdrawal_id: &str) -> String {
+    format!("{account_id}/{withdrawal_id}")
+}
+
+/// The account and the id a schedule member names; `None` if it names nothing.
+pub fn member_parts(member: &str) -> Option<(AccountId, &str)> {
+    let (account, subject) = member.split_once('/')?;
+    Some((AccountId::parse(account)?, subject))
+}
+
+/// Every schedule a withdrawal can wait on, for commits that end it.
+pub(crate) fn off_every_schedule(member: &str) -> Vec<(&'static str, String)> {
+    [MANUAL_REVIEW_SCHEDULE, PAYOUT_SCHEDULE, PARKED_SCHEDULE].map(|schedule| (schedule, member.to_owned())).into()
+}

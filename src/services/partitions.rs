@@ -1,0 +1,195 @@
+//! Account partitions as the use cases change them: load the latest state,
+//! let a pure decision change it, and commit the result (with its journal
+//! entries, events, documents and schedule entries) by compare-and-set,
+//! retrying on conflict through the one retry loop (`crate::retry`).
+//!
+//! Every use case that changes an account goes through here, so "decide on
+//! one version, commit only if it still holds" is written once.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::notifications::{Event, EventType, outbox};
+use super::writers::AccountWriters;
+use crate::auth::{Principal, admit, session_ended};
+use crate::clock::SharedClock;
+use crate::domain::account::{Account, AccountId};
+use crate::domain::ledger::JournalEntry;
+use crate::domain::withdrawal::{Withdrawal, WithdrawalError};
+use crate::error::ApiError;
+use crate::retry::Rounds;
+use crate::store::{AccountCommit, CommitOutcome, ScheduleEntry, SharedStore};
+
+/// What a change to one withdrawal produced.
+pub(crate) struct Changed<T> {
+    pub output: T,
+    pub entries: Vec<JournalEntry>,
+    pub events: Vec<EventType>,
+    /// Schedule entries the change starts, set in the same commit.
+    pub scheduled: Vec<ScheduleEntry>,
+    /// Schedule entries the change finishes, taken off in the same commit.
+    pub unscheduled: Vec<(&'static str, String)>,
+}
+
+impl<T> Changed<T> {
+    pub fn new(output: T) -> Changed<T> {
+        Changed { output, entries: Vec::new(), events: Vec::new(), scheduled: Vec::new(), unscheduled: Vec::new() }
+    }
+}
+
+/// The store, the clock and the rules of committing; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Partitions {
+    pub store: SharedStore,
+    pub clock: SharedClock,
+    /// Rounds of compare-and-set before a contended change gives up (503).
+    pub commit_attempts_max: u32,
+    /// Whether commits put webhook deliveries in their outbox.
+    pub webhooks_on: bool,
+    /// Each account's writers take turns within this process.
+    pub writers: Arc<AccountWriters>,
+}
+
+impl Partitions {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn rounds(&self) -> Rounds {
+        Rounds::new(self.commit_attempts_max)
+    }
+
+    pub async fn load_account(&self, id: &AccountId) -> Result<Account, ApiError> {
+        let found = self.store.load_account(id).await?;
+        found.map(|versioned| versioned.value).ok_or(ApiError::NotFound { resource: "account" })
+    }
+
+    /// The account a token's holder acts on, if the token still may (see `auth::admit`);
+    /// 401 when the account does not exist.
+    pub async fn load_account_as(&self, caller: &Principal) -> Result<Account, ApiError> {
+        let found = self.store.load_account(&caller.account_id).await?;
+        let account = found.ok_or_else(session_ended)?.value;
+        admit(caller, &account)?;
+        Ok(account)
+    }
+
+    /// As `update_account_notifying`, on behalf of a token's holder: refused
+    /// (401) when the account does not exist or has revoked the token, checked
+    /// on the very version the change is decided on.
+    pub async fn update_account_as<T>(
+        &self,
+        caller: &Principal,
+        mut change: impl FnMut(&mut Account, DateTime<Utc>) -> Result<(T, Vec<JournalEntry>, Vec<Event>), ApiError>,
+    ) -> Result<(T, Account), ApiError> {
+        let updated = self
+            .update_account_notifying(&caller.account_id, |account, now| {
+                admit(caller, account)?;
+                change(account, now)
+            })
+            .await;
+        match updated {
+            Err(ApiError::NotFound { resource: "account" }) => Err(session_ended()),
+            other => other,
+        }
+    }
+
+    /// Runs `change` on the latest state of an account and commits its result
+    /// with compare-and-set, retrying on conflict. `change` must be a pure
+    /// decision over the state it is given, since it may run several times;
+    /// it returns a value for the caller and the journal entries to append.
+    pub async fn update_account<T>(
+        &self,
+        id: &AccountId,
+        mut change: impl FnMut(&mut Account, DateTime<Utc>) -> Result<(T, Vec<JournalEntry>), ApiError>,
+    ) -> Result<(T, Account), ApiError> {
+        self.update_account_notifying(id, |account, now| {
+            let (output, entries) = change(account, now)?;
+            Ok((output, entries, Vec::new()))
+        })
+        .await
+    }
+
+    /// As `update_account`, with the events that announce the change,
+    /// committed together with it.
+    pub async fn update_account_notifying<T>(
+        &self,
+        id: &AccountId,
+        mut change: impl FnMut(&mut Account, DateTime<Utc>) -> Result<(T, Vec<JournalEntry>, Vec<Event>), ApiError>,
+    ) -> Result<(T, Account), ApiError> {
+        let _turn = self.writers.turn(id).await;
+        let mut rounds = self.rounds();
+        while rounds.next().await {
+            let current = self.store.load_account(id).await?.ok_or(ApiError::NotFound { resource: "account" })?;
+            let mut account = current.value.clone();
+            let (output, new_entries, events) = change(&mut account, self.now())?;
+            if new_entries.is_empty() && events.is_empty() && account == current.value {
+                // Nothing to write (a refusal decided on this version, say):
+                // no commit, so pure reads never contend with real changes.
+                return Ok((output, account));
+            }
+            let outbox = outbox(self.webhooks_on, id, &events)?;
+            let commit = AccountCommit {
+                documents_put: &outbox.documents,
+                events: &outbox.events,
+                scheduled: &outbox.scheduled,
+                ..AccountCommit::new(current.version, &account, &new_entries)
+            };
+            match self.store.commit_account(commit).await? {
+                CommitOutcome::Committed => return Ok((output, account)),
+                CommitOutcome::VersionConflict => continue,
+            }
+        }
+        tracing::warn!(account_id = %id, attempts = self.commit_attempts_max, "gave up on a contended account");
+        Err(ApiError::StoreBusy)
+    }
+
+    /// Runs `change` on the latest state of an account and one of its
+    /// withdrawals and commits both, with the journal entries and events the
+    /// change produced, by compare-and-set (retrying on conflict). `change`
+    /// must be a pure decision, since it may run several times.
+    pub(crate) async fn change_withdrawal<T>(
+        &self,
+        account_id: &AccountId,
+        withdrawal_id: &str,
+        mut change: impl FnMut(&mut Account, &mut Withdrawal, DateTime<Utc>) -> Result<Changed<T>, ApiError>,
+    ) -> Result<(T, Withdrawal), ApiError> {
+        let document = super::keys::withdrawal_document(withdrawal_id);
+        let _turn = self.writers.turn(account_id).await;
+        let mut rounds = self.rounds();
+        while rounds.next().await {
+            // The record and the document as of one moment: any change of the
+            // document also moves the record's version, so the commit below
+            // cannot miss it.
+            let (current, mut found) =
+                self.store.load_account_with(account_id, &[&document]).await?.ok_or(WithdrawalError::NotFound)?;
+            let text = found.pop().flatten().ok_or(WithdrawalError::NotFound)?;
+            let before: Withdrawal = serde_json::from_str(&text).map_err(ApiError::internal)?;
+            let mut withdrawal = before.clone();
+            let mut account = current.value.clone();
+            let now = self.now();
+            let changed = change(&mut account, &mut withdrawal, now)?;
+            if withdrawal == before && account == current.value && changed.entries.is_empty() {
+                // A decision to do nothing: no commit, no version change.
+                return Ok((changed.output, withdrawal));
+            }
+            let events: Vec<Event> =
+                changed.events.iter().map(|kind| Event::withdrawal(*kind, account_id, &withdrawal, now)).collect();
+            let mut outbox = outbox(self.webhooks_on, account_id, &events)?;
+            outbox.documents.push((document.clone(), serde_json::to_string(&withdrawal).map_err(ApiError::internal)?));
+            outbox.scheduled.extend(changed.scheduled.iter().cloned());
+            let commit = AccountCommit {
+                documents_put: &outbox.documents,
+                events: &outbox.events,
+                scheduled: &outbox.scheduled,
+                unscheduled: &changed.unscheduled,
+                ..AccountCommit::owning(current.version, account, &changed.entries)
+            };
+            match self.store.commit_account(commit).await? {
+                CommitOutcome::Committed => return Ok((changed.output, withdrawal)),
+                CommitOutcome::VersionConflict => continue,
+            }
+        }
+        Err(ApiError::StoreBusy)
+    }
+}

@@ -1,0 +1,65 @@
+//! The worker's single step, `settle_due(now)`: reviews that timed out are
+//! rejected, due withdrawals are paid out and settled (or failed), due
+//! webhooks are delivered — each from its own schedule, in bounded batches
+//! (see `work`) — and the step reports what happened. The background loop
+//! (`crate::worker`) runs it over and over; tests and operators run it once.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::audit::{AuditLog, AuditTarget};
+use super::notifications::Notifications;
+use super::review::Review;
+use super::settlement::Settlement;
+use super::work::WorkReport;
+use crate::domain::account::AccountId;
+use crate::error::ApiError;
+use crate::providers::payouts::SharedPayouts;
+
+/// Everything one step works through.
+#[derive(Debug, Clone)]
+pub struct WorkerStep {
+    pub review: Review,
+    pub settlement: Settlement,
+    pub notifications: Notifications,
+    pub audit: AuditLog,
+}
+
+impl WorkerStep {
+    /// One step at `now`. Safe to run from any number of instances at once.
+    pub async fn settle_due(&self, now: DateTime<Utc>) -> Result<WorkReport, ApiError> {
+        let mut report = WorkReport::default();
+        report.add(self.review.time_out_reviews(now).await?);
+        report.add(self.settlement.pay_out_due(now).await?);
+        report.add(self.notifications.deliver_webhooks(now).await?);
+        let counters = [("settled", report.settled), ("failed", report.failed), ("rejected", report.rejected)];
+        for (outcome, count) in counters {
+            if count > 0 {
+                metrics::counter!("withdrawals_finished_total", "outcome" => outcome).increment(count as u64);
+            }
+        }
+        Ok(report)
+    }
+
+    /// One step at the business clock's now.
+    pub async fn run_once(&self) -> Result<WorkReport, ApiError> {
+        self.settle_due(self.audit.clock.now()).await
+    }
+
+    /// The same step paying out through `payouts` instead (a provider
+    /// standing in for an outage, say).
+    pub fn paying_through(&self, payouts: Option<SharedPayouts>) -> WorkerStep {
+        let mut step = self.clone();
+        step.settlement.policy.payouts = payouts.clone();
+        step.review.settlement.policy.payouts = payouts;
+        step
+    }
+
+    /// One step now, run by an operator; audited.
+    pub async fn run_for(&self, operator: &AccountId) -> Result<WorkReport, ApiError> {
+        let report = self.run_once().await;
+        let target = AuditTarget::new("worker", "settlement", None);
+        self.audit.record(operator, "worker.step", target, json!({}), &report).await;
+        report
+    }
+}

@@ -17,6 +17,7 @@ use crate::domain::ledger::{LedgerAccount, LedgerError};
 use crate::domain::limits::{LimitError, LimitKind};
 use crate::domain::money::MoneyError;
 use crate::domain::withdrawal::WithdrawalError;
+use crate::domain::withdrawal_decision::{PinRefusal, WithdrawalRefusal};
 use crate::store::StoreError;
 
 /// The body of every error response, as the OpenAPI document describes it
@@ -403,6 +404,26 @@ impl From<KycError> for ApiError {
             KycError::AlreadyDecided => ApiError::KycConflict { reason: "already_decided" },
             KycError::IdentityMismatch => ApiError::KycConflict { reason: "identity_mismatch" },
             KycError::FaceCheckFailed => ApiError::FaceCheckFailed,
+        }
+    }
+}
+
+impl From<PinRefusal> for ApiError {
+    fn from(refusal: PinRefusal) -> ApiError {
+        match refusal {
+            PinRefusal::Incorrect { attempts_remaining } => ApiError::PinIncorrect { attempts_remaining },
+            PinRefusal::Locked { until } => ApiError::PinLocked { locked_until: until },
+            PinRefusal::NotSet => ApiError::PinNotSet,
+        }
+    }
+}
+
+impl From<WithdrawalRefusal> for ApiError {
+    fn from(refusal: WithdrawalRefusal) -> ApiError {
+        match refusal {
+            WithdrawalRefusal::Withdrawal(error) => error.into(),
+            WithdrawalRefusal::Pin(refusal) => refusal.into(),
+            WithdrawalRefusal::QuoteExpired => ApiError::QuoteExpired,
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::domain::withdrawal_policy::{LevelRules, WithdrawalPolicy};
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 const DEV_JWT_SECRET: &str = "walletgate-local-development-jwt-secret-change-me";
 const DEV_PIN_PEPPER: &str = "walletgate-local-development-pin-pepper-change-me";
+const DEV_FINGERPRINT_SECRET: &str = "walletgate-local-development-fingerprint-secret-change-me";
 const DEV_WEBHOOK_SECRET: &str = "walletgate-local-development-webhook-secret";
 const SECRET_BYTES_MIN: usize = 32;
 const LOCK_SECS_MAX: u64 = 366 * 24 * 3600;
@@ -138,6 +139,8 @@ pub struct StoreSettings {
 pub struct AuthSettings {
     pub jwt_secret: SecretString,
     pub pin_pepper: SecretString,
+    /// Key of the digests that tell requests under one `Idempotency-Key` apart.
+    pub fingerprint_secret: SecretString,
     pub issuer: String,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
@@ -468,6 +471,7 @@ impl Settings {
         for (name, secret, dev_value) in [
             ("auth.jwt_secret", &self.auth.jwt_secret, DEV_JWT_SECRET),
             ("auth.pin_pepper", &self.auth.pin_pepper, DEV_PIN_PEPPER),
+            ("auth.fingerprint_secret", &self.auth.fingerprint_secret, DEV_FINGERPRINT_SECRET),
             ("webhooks.secret", &self.webhooks.secret, DEV_WEBHOOK_SECRET),
         ] {
             // The webhook secret's length matters only once a URL is set (below).
@@ -589,6 +593,18 @@ mod tests {
         let settings = Settings::load(&overrides()).unwrap();
         let printed = format!("{settings:?}");
         assert!(!printed.contains(DEV_JWT_SECRET) && !printed.contains(DEV_PIN_PEPPER));
+        assert!(!printed.contains(DEV_FINGERPRINT_SECRET));
+    }
+
+    #[test]
+    fn production_refuses_the_development_fingerprint_secret() {
+        let mut settings = Settings::load(&overrides()).unwrap();
+        settings.environment = "production".into();
+        settings.auth.jwt_secret = SecretString::from("a production jwt secret of 32+ bytes, from env");
+        settings.auth.pin_pepper = SecretString::from("a production pin pepper of 32+ bytes, from env");
+        settings.webhooks.secret = SecretString::from("a production webhook secret, 32+ bytes, from env");
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("auth.fingerprint_secret still has its development value"), "{error}");
     }
 
     #[test]
@@ -597,6 +613,7 @@ mod tests {
         settings.environment = "production".into();
         settings.auth.jwt_secret = SecretString::from("a production jwt secret of 32+ bytes, from env");
         settings.auth.pin_pepper = SecretString::from("a production pin pepper of 32+ bytes, from env");
+        settings.auth.fingerprint_secret = SecretString::from("a production fingerprint key, 32+ bytes, from env");
         let error = settings.validate().unwrap_err().to_string();
         assert!(error.contains("webhooks.secret still has its development value"), "{error}");
         assert!(!error.contains("auth."), "only the webhook secret is left: {error}");

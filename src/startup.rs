@@ -35,6 +35,7 @@ use crate::services::kyc::KycPolicy;
 use crate::services::notifications::WebhookPolicy;
 use crate::services::partitions::Partitions;
 use crate::services::sms::SmsPolicy;
+use crate::services::withdrawals::Fingerprints;
 use crate::services::work::SettlementPolicy;
 use crate::services::{Parts, ServiceSet, seed};
 use crate::settings::{
@@ -111,6 +112,7 @@ impl Application {
             pin_policy: settings.pin.policy(),
             login_policy: settings.login_lock.policy(),
             withdrawals: settings.withdrawals.policy().map_err(anyhow::Error::msg)?,
+            fingerprints: Fingerprints { secret: settings.auth.fingerprint_secret.clone() },
             settlement: settlement_policy(&settings.worker, mock_wechat.clone()),
             webhooks,
             kyc: KycPolicy {

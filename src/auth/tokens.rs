@@ -221,6 +221,7 @@ mod tests {
     fn issuer_with_secret(secret: &str) -> TokenIssuer {
         TokenIssuer::new(&AuthSettings {
             jwt_secret: SecretString::from(secret),
+            fingerprint_secret: SecretString::from("unused by tokens, but 32 bytes long".to_owned()),
             pin_pepper: SecretString::from("0123456789abcdef0123456789abcdef"),
             issuer: "walletgate".into(),
             access_token_ttl_secs: 900,

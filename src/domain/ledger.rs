@@ -144,7 +144,7 @@ pub fn leg(debit: LedgerAccount, credit: LedgerAccount, amount: Amount) -> Leg {
     Leg { debit, credit, amount }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum LedgerError {
     #[error("{account} would go below zero: balance {balance}, change {change}")]
     InsufficientFunds { account: LedgerAccount, balance: Money, change: Money },

@@ -43,7 +43,7 @@ impl LimitKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum LimitError {
     #[error("this verification level cannot withdraw")]
     NotAllowed,

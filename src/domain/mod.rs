@@ -15,4 +15,5 @@ pub mod money;
 pub mod pin;
 pub mod sms;
 pub mod withdrawal;
+pub mod withdrawal_decision;
 pub mod withdrawal_policy;

@@ -26,7 +26,7 @@ pub const MAGNITUDE_MAX_YUAN: i64 = 1_000_000_000_000;
 const INTEGER_DIGITS_MAX: usize = 13;
 
 /// Why a text is not a valid amount. Each message is written for the API client.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum MoneyError {
     #[error("must not be empty")]
     Empty,

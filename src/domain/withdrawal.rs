@@ -55,7 +55,39 @@ pub struct WithdrawalPlan {
     pub review_reasons: Vec<ReviewReason>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// A withdrawal's id: `wd_` and a time-ordered UUID (v7) in hex, so ids
+/// sort by creation; parsed from URLs by shape (`wd_` and at most 61 word
+/// characters), so anything else names no withdrawal.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(example = "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
+pub struct WithdrawalId(String);
+
+impl WithdrawalId {
+    pub fn generate() -> WithdrawalId {
+        WithdrawalId(format!("wd_{}", uuid::Uuid::now_v7().simple()))
+    }
+
+    pub fn parse(text: &str) -> Option<WithdrawalId> {
+        let valid = text.starts_with("wd_")
+            && text.len() > 3
+            && text.len() <= 64
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        valid.then(|| WithdrawalId(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for WithdrawalId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum WithdrawalError {
     #[error("binding not found")]
     BindingNotFound,
@@ -142,7 +174,7 @@ pub struct PayoutProgress {
 /// A withdrawal as recorded in its account's partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Withdrawal {
-    pub id: String,
+    pub id: WithdrawalId,
     pub binding_id: BindingId,
     pub destination: WeChatDestination,
     pub amount: Amount,
@@ -168,7 +200,7 @@ impl Withdrawal {
     /// fits WeChat Pay's `out_bill_no` (≤ 32 of `[0-9A-Za-z]`) and makes every
     /// retry of this withdrawal's payout the same bill.
     pub fn out_bill_no(&self) -> String {
-        self.id.trim_start_matches("wd_").to_owned()
+        self.id.as_str().trim_start_matches("wd_").to_owned()
     }
 
     /// An operator accepts a withdrawal waiting for review; it goes on to be paid out.
@@ -274,7 +306,7 @@ impl Account {
     pub fn hold_withdrawal(
         &mut self,
         plan: WithdrawalPlan,
-        id: String,
+        id: WithdrawalId,
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<(Withdrawal, JournalEntry), WithdrawalError> {
@@ -545,7 +577,8 @@ mod tests {
     fn holding_moves_the_total_and_counts_everything() {
         let (mut account, binding) = alice_bound();
         let planned = plan(&account, &binding, "600.00").unwrap();
-        let (withdrawal, entry) = account.hold_withdrawal(planned, "wd_1".into(), today(), now()).unwrap();
+        let (withdrawal, entry) =
+            account.hold_withdrawal(planned, WithdrawalId::parse("wd_1").unwrap(), today(), now()).unwrap();
         assert_eq!((account.ledger.user_available, account.ledger.user_held), (money("200.00"), money("600.00")));
         assert_eq!(entry.change_to(LedgerAccount::UserHeld).unwrap(), money("600.00"));
         assert_eq!(withdrawal.status, WithdrawalStatus::InReview);
@@ -565,7 +598,8 @@ mod tests {
         let before =
             (account.ledger.clone(), account.withdrawal_usage.left(&limits(), today()), account.fee_quota_used);
         let planned = plan(&account, &binding, "600.00").unwrap();
-        let (mut withdrawal, _) = account.hold_withdrawal(planned, "wd_1".into(), today(), now()).unwrap();
+        let (mut withdrawal, _) =
+            account.hold_withdrawal(planned, WithdrawalId::parse("wd_1").unwrap(), today(), now()).unwrap();
         let entry =
             account.release_withdrawal(&mut withdrawal, Unpaid::Rejected, "operator said no", today(), now()).unwrap();
         assert_eq!(entry.change_to(LedgerAccount::UserAvailable).unwrap(), money("600.00"));
@@ -584,7 +618,15 @@ mod tests {
 
     fn held(account: &mut Account, binding: &BindingId, amount: &str) -> Withdrawal {
         let planned = plan(account, binding, amount).unwrap();
-        account.hold_withdrawal(planned, "wd_0190a1b2c3d4e5f60718293a4b5c6d7e".into(), today(), now()).unwrap().0
+        account
+            .hold_withdrawal(
+                planned,
+                WithdrawalId::parse("wd_0190a1b2c3d4e5f60718293a4b5c6d7e").unwrap(),
+                today(),
+                now(),
+            )
+            .unwrap()
+            .0
     }
 
     #[test]

@@ -11,11 +11,11 @@ use super::extract::ApiJson;
 use super::identity::Operator;
 use super::withdrawals::WithdrawalView;
 use crate::domain::account::AccountId;
+use crate::domain::withdrawal::WithdrawalId;
 use crate::error::{ApiError, ErrorBody};
 use crate::services::audit::{AuditLog, AuditRecord};
 use crate::services::review::Review;
 use crate::services::review::{AccountContext, ReviewItem};
-use crate::services::withdrawal_submission::is_withdrawal_id;
 use crate::services::work::WorkReport;
 use crate::services::worker_step::WorkerStep;
 
@@ -106,8 +106,8 @@ pub struct RejectRequest {
     pub reason: String,
 }
 
-fn withdrawal_id(path: &str) -> Result<&str, ApiError> {
-    if is_withdrawal_id(path) { Ok(path) } else { Err(ApiError::NotFound { resource: "withdrawal" }) }
+fn withdrawal_id(path: &str) -> Result<WithdrawalId, ApiError> {
+    WithdrawalId::parse(path).ok_or(ApiError::NotFound { resource: "withdrawal" })
 }
 
 /// Approve a withdrawal (operator)
@@ -136,7 +136,7 @@ pub async fn approve(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = withdrawal_id(&path)?;
-    let withdrawal = review.approve_withdrawal(operator.account_id(), id).await?;
+    let withdrawal = review.approve_withdrawal(operator.account_id(), &id).await?;
     Ok(HttpResponse::Ok().json(WithdrawalView::of(&withdrawal)))
 }
 
@@ -174,7 +174,7 @@ pub async fn reject(
     ApiJson(request): ApiJson<RejectRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = withdrawal_id(&path)?;
-    let withdrawal = review.reject_withdrawal(operator.account_id(), id, &request.reason).await?;
+    let withdrawal = review.reject_withdrawal(operator.account_id(), &id, &request.reason).await?;
     Ok(HttpResponse::Ok().json(WithdrawalView::of(&withdrawal)))
 }
 

@@ -1,25 +1,25 @@
 //! `/v1/withdrawals`: quote, submit (idempotent, funds held at once), list and show.
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::ContentType;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::value::to_raw_value;
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::extract::{ApiJson, ClientIp};
 use super::identity::AuthenticatedUser;
 use super::pin::entered_pin;
-use crate::auth::one_time_codes::keyed_digest;
 use crate::domain::binding::BindingId;
 use crate::domain::limits::LimitsLeft;
 use crate::domain::money::{Amount, Money};
-use crate::domain::withdrawal::{ReviewReason, StatusChange, Withdrawal, WithdrawalStatus};
+use crate::domain::withdrawal::{ReviewReason, StatusChange, Withdrawal, WithdrawalId, WithdrawalStatus};
+use crate::domain::withdrawal_decision::IdempotencyKey;
 use crate::error::{ApiError, ErrorBody};
 use crate::rate_limit::{Action, RateLimits};
-use crate::services::withdrawal_submission::{WithdrawalReads, WithdrawalRequest};
+use crate::services::withdrawal_reads::WithdrawalReads;
+use crate::services::withdrawal_submission::Submitted;
+use crate::services::withdrawals::WithdrawalRequest;
 use crate::services::withdrawals::Withdrawals;
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -161,8 +161,8 @@ pub struct ListQuery {
 /// A withdrawal as its owner (or an operator) sees it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WithdrawalView {
-    #[schema(example = "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
-    id: String,
+    #[schema(value_type = String, example = "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
+    id: WithdrawalId,
     status: WithdrawalStatus,
     /// Always `CNY`.
     #[schema(value_type = String, example = "CNY")]
@@ -218,18 +218,17 @@ struct WithdrawalPage {
     next_cursor: Option<String>,
 }
 
-const IDEMPOTENCY_KEY_BYTES_MAX: usize = 255;
+/// Marks a saved reply of an earlier request with the same key.
+const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 const LIST_LIMIT_DEFAULT: usize = 20;
 const LIST_LIMIT_MAX: usize = 100;
 
-fn idempotency_key(request: &HttpRequest) -> Result<String, ApiError> {
+fn idempotency_key(request: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
     let refused = || {
         ApiError::validation("Idempotency-Key", "send a unique Idempotency-Key header (1 to 255 visible characters)")
     };
     let value = request.headers().get("idempotency-key").ok_or_else(refused)?.to_str().map_err(|_| refused())?;
-    let valid =
-        !value.is_empty() && value.len() <= IDEMPOTENCY_KEY_BYTES_MAX && value.bytes().all(|b| b.is_ascii_graphic());
-    if valid { Ok(value.to_owned()) } else { Err(refused()) }
+    IdempotencyKey::parse(value).ok_or_else(refused)
 }
 
 /// Withdraw to a bound WeChat wallet
@@ -280,19 +279,16 @@ pub async fn submit(
     let binding_id = BindingId::parse(&body.binding_id).ok_or(ApiError::NotFound { resource: "binding" })?;
     let pin = entered_pin("pin", &body.pin)?;
     rate_limits.check(Action::PinEntry, user.account_id().as_str(), ip.0)?;
-    let request_text =
-        format!("{}|{}|{}|{}", body.amount, binding_id, body.pin, body.quote_id.as_deref().unwrap_or(""));
-    let fingerprint = keyed_digest(&withdrawals.pins.sms.policy.pepper, &["withdrawal_request"], &request_text);
     let submission = WithdrawalRequest { amount: body.amount, binding_id, pin, quote_id: body.quote_id };
-    let view = |withdrawal: &Withdrawal| to_raw_value(&WithdrawalView::of(withdrawal)).map_err(ApiError::internal);
-    let reply = withdrawals.submit_withdrawal(&user.0, &key, &fingerprint, submission, view).await?;
-    let status = StatusCode::from_u16(reply.status).map_err(ApiError::internal)?;
-    let mut response = HttpResponse::build(status);
+    let reply = withdrawals.submit_withdrawal(&user.0, &key, submission).await?;
+    let mut response = match reply.outcome {
+        Submitted::Held { withdrawal } => HttpResponse::Accepted().json(WithdrawalView::of(&withdrawal)),
+        Submitted::Refused { refusal } => ApiError::from(refusal).error_response(),
+    };
     if reply.replayed {
-        response.insert_header(("Idempotent-Replayed", "true"));
+        response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
     }
-    let body: Box<str> = reply.body.into();
-    Ok(response.content_type(ContentType::json()).body(String::from(body)))
+    Ok(response)
 }
 
 /// List the caller's withdrawals
@@ -326,7 +322,7 @@ pub async fn list(
         .filter(|w| query.status.is_none_or(|status| w.status == status))
         .filter(|w| query.cursor.as_deref().is_none_or(|cursor| w.id.as_str() < cursor));
     let items: Vec<WithdrawalView> = matching.take(limit + 1).map(WithdrawalView::of).collect();
-    let next_cursor = (items.len() > limit).then(|| items[limit - 1].id.clone());
+    let next_cursor = (items.len() > limit).then(|| items[limit - 1].id.to_string());
     Ok(HttpResponse::Ok().json(WithdrawalPage { items: items.into_iter().take(limit).collect(), next_cursor }))
 }
 
@@ -350,6 +346,7 @@ pub async fn show(
     user: AuthenticatedUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let withdrawal = reads.withdrawal(user.account_id(), &path).await?;
+    let id = WithdrawalId::parse(&path).ok_or(ApiError::NotFound { resource: "withdrawal" })?;
+    let withdrawal = reads.withdrawal(user.account_id(), &id).await?;
     Ok(HttpResponse::Ok().json(WithdrawalView::of(&withdrawal)))
 }

@@ -17,6 +17,7 @@ use crate::domain::credentials::Login;
 use crate::domain::ledger::{EntryKind, LedgerAccount, leg};
 use crate::domain::money::Amount;
 use crate::domain::pin::Pin;
+use crate::domain::withdrawal::WithdrawalId;
 use crate::error::ApiError;
 use crate::store::{AccountCommit, CommitOutcome, StoreError};
 
@@ -139,7 +140,7 @@ pub async fn seed_stored_withdrawals(
                 today,
                 now,
             )?;
-            let id = format!("wd_{}", uuid::Uuid::now_v7().simple());
+            let id = WithdrawalId::generate();
             let (withdrawal, entry) = record.hold_withdrawal(plan, id, today, now)?;
             if due {
                 scheduled.push(services.withdrawals.review_entry(&account.id, &withdrawal, record.level_at(now), now));

@@ -3,6 +3,8 @@
 //! case, so that the use cases that share these names need not import each
 //! other.
 
+use std::fmt::Display;
+
 use crate::domain::account::AccountId;
 
 /// Withdrawals the worker pays out once due (scored by due time): automatically
@@ -15,17 +17,17 @@ pub const PARKED_SCHEDULE: &str = "withdrawals:parked";
 /// Webhook deliveries waiting (member `<account id>/<event id>`, scored by when to try).
 pub const WEBHOOK_SCHEDULE: &str = "webhooks:deliveries";
 
-pub fn withdrawal_document(id: &str) -> String {
+pub fn withdrawal_document(id: impl Display) -> String {
     format!("withdrawal:{id}")
 }
 
 /// The index from a withdrawal's id to its account.
-pub(crate) fn withdrawal_index_key(withdrawal_id: &str) -> String {
+pub fn withdrawal_index_key(withdrawal_id: impl Display) -> String {
     format!("withdrawal_account:{withdrawal_id}")
 }
 
 /// How a scheduled withdrawal (or event) is named: its account and its id.
-pub fn review_member(account_id: &AccountId, withdrawal_id: &str) -> String {
+pub fn review_member(account_id: &AccountId, withdrawal_id: impl Display) -> String {
     format!("{account_id}/{withdrawal_id}")
 }
 

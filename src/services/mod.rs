@@ -10,7 +10,7 @@
 //! - [`bindings::Bindings`]: binding a WeChat destination.
 //! - [`kyc::Kyc`]: identity verification.
 //! - [`withdrawals::Withdrawals`]: quotes, the wallet overview, submission;
-//!   [`withdrawal_submission::WithdrawalReads`]: reading them back.
+//!   [`withdrawal_reads::WithdrawalReads`]: reading them back.
 //! - [`wallet::Wallet`]: the journal and operators' adjustments.
 //! - [`review::Review`], [`settlement::Settlement`]: operators' decisions, payouts.
 //! - [`notifications::Notifications`]: the event stream and webhooks.
@@ -32,6 +32,7 @@ pub mod seed;
 pub mod settlement;
 pub mod sms;
 pub mod wallet;
+pub mod withdrawal_reads;
 pub mod withdrawal_submission;
 pub mod withdrawals;
 pub mod work;
@@ -56,7 +57,7 @@ pub struct ServiceSet {
     pub bindings: bindings::Bindings,
     pub kyc: kyc::Kyc,
     pub withdrawals: withdrawals::Withdrawals,
-    pub withdrawal_reads: withdrawal_submission::WithdrawalReads,
+    pub withdrawal_reads: withdrawal_reads::WithdrawalReads,
     pub wallet: wallet::Wallet,
     pub review: review::Review,
     pub settlement: settlement::Settlement,
@@ -78,6 +79,7 @@ pub struct Parts {
     pub bindings: bindings::BindingPolicy,
     pub kyc: kyc::KycPolicy,
     pub withdrawals: withdrawals::WithdrawalPolicy,
+    pub fingerprints: withdrawals::Fingerprints,
     pub settlement: work::SettlementPolicy,
     pub webhooks: Option<notifications::WebhookPolicy>,
 }
@@ -94,7 +96,7 @@ impl From<Parts> for ServiceSet {
         };
         let sms = sms::SmsCodes { clock: partitions.clock.clone(), policy: parts.sms };
         let pins = pin::Pins { partitions: partitions.clone(), policy: parts.pin_policy, sms };
-        let withdrawal_reads = withdrawal_submission::WithdrawalReads { store: store.clone() };
+        let withdrawal_reads = withdrawal_reads::WithdrawalReads { store: store.clone() };
         let settlement = settlement::Settlement {
             partitions: partitions.clone(),
             work: work.clone(),
@@ -129,6 +131,7 @@ impl From<Parts> for ServiceSet {
                 partitions: partitions.clone(),
                 policy: parts.withdrawals,
                 pins: pins.clone(),
+                fingerprints: parts.fingerprints,
             },
             wallet: wallet::Wallet { partitions: partitions.clone(), audit: audit.clone() },
             worker: worker_step::WorkerStep {

@@ -18,7 +18,7 @@ use super::work::{Claim, ClaimOutcome, WorkQueue};
 use crate::domain::account::AccountId;
 use crate::domain::binding::{Binding, BindingId, BindingStatus};
 use crate::domain::money::Money;
-use crate::domain::withdrawal::{ReviewReason, Withdrawal, WithdrawalStatus};
+use crate::domain::withdrawal::{ReviewReason, Withdrawal, WithdrawalId, WithdrawalStatus};
 use crate::error::ApiError;
 use crate::providers::webhooks::{Delivery, WebhookSender};
 use crate::store::{EventPosition, ScheduleEntry, SharedStore, StoredEvent};
@@ -107,7 +107,7 @@ pub enum EventData {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WithdrawalSummary {
-    pub id: String,
+    pub id: WithdrawalId,
     pub status: WithdrawalStatus,
     pub currency: &'static str,
     pub amount: Money,

@@ -20,6 +20,7 @@ use crate::domain::account::{Account, AccountId};
 use crate::domain::binding::BindingStatus;
 use crate::domain::pin::{Pin, PinPolicy, PinRecord, PinVerdict};
 use crate::domain::sms::SmsPurpose;
+use crate::domain::withdrawal_decision::PinRefusal;
 use crate::error::ApiError;
 
 const PIN_SALT_BYTES: usize = 16;
@@ -34,12 +35,7 @@ pub struct SentCode {
 
 /// The API error for a PIN entry that was not accepted.
 pub fn pin_refusal(verdict: PinVerdict) -> Option<ApiError> {
-    match verdict {
-        PinVerdict::Accepted => None,
-        PinVerdict::Incorrect { attempts_remaining } => Some(ApiError::PinIncorrect { attempts_remaining }),
-        PinVerdict::Locked { until } => Some(ApiError::PinLocked { locked_until: until }),
-        PinVerdict::NotSet => Some(ApiError::PinNotSet),
-    }
+    PinRefusal::of(verdict).map(ApiError::from)
 }
 
 /// The payment PIN: setting it with an SMS code, changing it, checking entries.
@@ -51,11 +47,12 @@ pub struct Pins {
 }
 
 impl Pins {
-    fn pin_digest(&self, salt: &str, pin: &Pin) -> String {
+    /// The keyed digest of `pin` under a record's `salt`.
+    pub fn pin_digest(&self, salt: &str, pin: &Pin) -> String {
         keyed_digest(&self.sms.policy.pepper, &["payment_pin", salt], pin.expose())
     }
 
-    pub(crate) fn new_pin_record(&self, pin: &Pin, now: DateTime<Utc>) -> PinRecord {
+    pub fn new_pin_record(&self, pin: &Pin, now: DateTime<Utc>) -> PinRecord {
         let mut salt = [0u8; PIN_SALT_BYTES];
         rand::rng().fill_bytes(&mut salt);
         let salt = hex::encode(salt);

@@ -19,12 +19,12 @@ use super::keys::{
 use super::notifications::EventType;
 use super::partitions::{Changed, Partitions};
 use super::settlement::Settlement;
-use super::withdrawal_submission::WithdrawalReads;
+use super::withdrawal_reads::WithdrawalReads;
 use super::withdrawals::WithdrawalPolicy;
 use super::work::{Claim, ClaimOutcome, ORPHAN_GRACE_SECS, WorkQueue};
 use crate::domain::account::{AccountId, VerificationLevel};
 use crate::domain::money::Money;
-use crate::domain::withdrawal::{Unpaid, Withdrawal, WithdrawalError, WithdrawalStatus};
+use crate::domain::withdrawal::{Unpaid, Withdrawal, WithdrawalError, WithdrawalId, WithdrawalStatus};
 use crate::error::ApiError;
 use crate::providers::payouts::BillState;
 use crate::store::ScheduleEntry;
@@ -62,7 +62,8 @@ pub struct AccountContext {
 /// One of the account's other withdrawals, in brief.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RecentWithdrawal {
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: WithdrawalId,
     pub status: WithdrawalStatus,
     pub amount: Money,
     pub created_at: DateTime<Utc>,
@@ -110,7 +111,7 @@ impl Review {
     ) -> Result<Option<ReviewItem>, ApiError> {
         let Some((account_id, withdrawal_id)) = member_parts(member) else { return Ok(None) };
         let withdrawals = self.reads.withdrawals(&account_id).await?;
-        let Some(withdrawal) = withdrawals.iter().find(|w| w.id == withdrawal_id).cloned() else {
+        let Some(withdrawal) = withdrawals.iter().find(|w| w.id.as_str() == withdrawal_id).cloned() else {
             if now.timestamp_millis() - at_ms > ORPHAN_GRACE_SECS * 1000 {
                 // Only if nobody moved it since it was read.
                 self.partitions.store.reschedule_if_at(schedule, member, at_ms, None).await?;
@@ -169,7 +170,7 @@ impl Review {
     }
 
     /// A withdrawal waiting for an operator, by id, with its account.
-    async fn awaiting_operator(&self, withdrawal_id: &str) -> Result<(AccountId, Withdrawal), ApiError> {
+    async fn awaiting_operator(&self, withdrawal_id: &WithdrawalId) -> Result<(AccountId, Withdrawal), ApiError> {
         let account_id = self.reads.withdrawal_owner(withdrawal_id).await?;
         let withdrawal = self.reads.withdrawal(&account_id, withdrawal_id).await?;
         if !withdrawal.awaits_operator() {
@@ -180,7 +181,11 @@ impl Review {
 
     /// Approves a withdrawal in review (it is paid out next), or sends a
     /// parked payout back for another round of attempts; audited.
-    pub async fn approve_withdrawal(&self, operator: &AccountId, withdrawal_id: &str) -> Result<Withdrawal, ApiError> {
+    pub async fn approve_withdrawal(
+        &self,
+        operator: &AccountId,
+        withdrawal_id: &WithdrawalId,
+    ) -> Result<Withdrawal, ApiError> {
         let target = self.audit_target(withdrawal_id).await;
         let approved = self.approve(operator, withdrawal_id).await;
         self.audit.record(operator, "withdrawal.approve", target, json!({}), &approved).await;
@@ -192,7 +197,7 @@ impl Review {
     pub async fn reject_withdrawal(
         &self,
         operator: &AccountId,
-        withdrawal_id: &str,
+        withdrawal_id: &WithdrawalId,
         reason: &str,
     ) -> Result<Withdrawal, ApiError> {
         let target = self.audit_target(withdrawal_id).await;
@@ -201,17 +206,17 @@ impl Review {
         rejected
     }
 
-    async fn audit_target(&self, withdrawal_id: &str) -> AuditTarget {
+    async fn audit_target(&self, withdrawal_id: &WithdrawalId) -> AuditTarget {
         let owner = self.reads.withdrawal_owner(withdrawal_id).await.ok();
-        AuditTarget::new("withdrawal", withdrawal_id, owner.as_ref())
+        AuditTarget::new("withdrawal", withdrawal_id.as_str(), owner.as_ref())
     }
 
-    async fn approve(&self, operator: &AccountId, withdrawal_id: &str) -> Result<Withdrawal, ApiError> {
+    async fn approve(&self, operator: &AccountId, withdrawal_id: &WithdrawalId) -> Result<Withdrawal, ApiError> {
         let (account_id, _) = self.awaiting_operator(withdrawal_id).await?;
         let member = review_member(&account_id, withdrawal_id);
         let ((), withdrawal) = self
             .partitions
-            .change_withdrawal(&account_id, withdrawal_id, |_, withdrawal, now| {
+            .change_withdrawal(&account_id, withdrawal_id.as_str(), |_, withdrawal, now| {
                 let mut changed = Changed::new(());
                 match withdrawal.status {
                     WithdrawalStatus::InReview => {
@@ -231,7 +236,12 @@ impl Review {
 
     /// Rejects a withdrawal in review, or a parked payout that was never
     /// paid: the hold, the limits and the free quota come back in full.
-    async fn reject(&self, operator: &AccountId, withdrawal_id: &str, reason: &str) -> Result<Withdrawal, ApiError> {
+    async fn reject(
+        &self,
+        operator: &AccountId,
+        withdrawal_id: &WithdrawalId,
+        reason: &str,
+    ) -> Result<Withdrawal, ApiError> {
         let (account_id, withdrawal) = self.awaiting_operator(withdrawal_id).await?;
         if withdrawal.status == WithdrawalStatus::Processing {
             self.check_never_paid(&account_id, &withdrawal).await?;
@@ -239,7 +249,7 @@ impl Review {
         let member = review_member(&account_id, withdrawal_id);
         let ((), withdrawal) = self
             .partitions
-            .change_withdrawal(&account_id, withdrawal_id, |account, withdrawal, now| {
+            .change_withdrawal(&account_id, withdrawal_id.as_str(), |account, withdrawal, now| {
                 let today = self.withdrawals.local_date(now);
                 let entry = account.reject_withdrawal(withdrawal, operator.as_str(), reason, today, now)?;
                 Ok(Changed {
@@ -266,7 +276,7 @@ impl Review {
             None => Ok(()),
             Some(bill) if bill.state == BillState::Fail => Ok(()),
             Some(bill) if bill.state == BillState::Success => {
-                self.settlement.settle_paid(account_id, &withdrawal.id, &bill).await?;
+                self.settlement.settle_paid(account_id, withdrawal.id.as_str(), &bill).await?;
                 Err(ApiError::PayoutAlreadyMade { transfer_bill_no: bill.transfer_bill_no })
             }
             Some(_) => Err(WithdrawalError::AlreadyDecided(withdrawal.status).into()),

@@ -1,19 +1,32 @@
 //! Withdrawals as a user asks for them: quotes (priced, promised for a
 //! while, reserving nothing) and the wallet overview with what the level's
-//! limits and free quota leave; submission is in `withdrawal_submission`.
+//! limits and free quota leave; submission is in `withdrawal_submission`,
+//! reading them back in `withdrawal_reads`.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use secrecy::SecretString;
 
 use super::partitions::Partitions;
 use super::pin::Pins;
+use crate::auth::one_time_codes::keyed_digest;
 use crate::domain::account::{Account, AccountId, VerificationLevel};
 use crate::domain::binding::BindingId;
 use crate::domain::limits::LimitsLeft;
 use crate::domain::money::{Amount, Money};
+use crate::domain::pin::Pin;
 use crate::domain::withdrawal::WithdrawalPlan;
+use crate::domain::withdrawal_decision::QuoteTerms;
 pub use crate::domain::withdrawal_policy::{LevelRules, WithdrawalPolicy};
 use crate::error::ApiError;
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct WithdrawalRequest {
+    pub amount: Amount,
+    pub binding_id: BindingId,
+    pub pin: Pin,
+    pub quote_id: Option<String>,
+}
 
 /// A priced withdrawal, promised until `expires_at`; it reserves nothing.
 #[derive(Debug)]
@@ -25,22 +38,31 @@ pub struct Quote {
     pub expected_settlement_at: Option<DateTime<Utc>>,
 }
 
-/// What a submission checks a quote against.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct QuoteRecord {
-    pub account_id: AccountId,
-    pub binding_id: BindingId,
-    pub amount: Money,
-    pub fee: Money,
-    pub expires_at: DateTime<Utc>,
-}
-
 pub(crate) fn quote_key(id: &str) -> String {
     format!("quote:{id}")
 }
 
 /// How long a quote record outlives its promise, so the store reclaims it.
 const QUOTE_RECORD_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The key of the digests that tell requests under one idempotency key apart.
+#[derive(Debug, Clone)]
+pub struct Fingerprints {
+    pub secret: SecretString,
+}
+
+impl Fingerprints {
+    pub(crate) fn of(&self, request: &WithdrawalRequest) -> String {
+        let text = format!(
+            "{}|{}|{}|{}",
+            request.amount,
+            request.binding_id,
+            request.pin.expose(),
+            request.quote_id.as_deref().unwrap_or("")
+        );
+        keyed_digest(&self.secret, &["withdrawal_request"], &text)
+    }
+}
 
 /// The wallet as its owner sees it now.
 #[derive(Debug)]
@@ -58,6 +80,8 @@ pub struct Withdrawals {
     pub policy: WithdrawalPolicy,
     /// Submissions check the payment PIN.
     pub pins: Pins,
+    /// Tells requests under one idempotency key apart.
+    pub fingerprints: Fingerprints,
 }
 
 impl Withdrawals {
@@ -79,7 +103,7 @@ impl Withdrawals {
             expected_settlement_at: plan.review_reasons.is_empty().then(|| now + rules.auto_review_delay),
             plan,
         };
-        let record = QuoteRecord {
+        let record = QuoteTerms {
             account_id: account_id.clone(),
             binding_id: binding_id.clone(),
             amount: amount.money(),

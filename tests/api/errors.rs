@@ -229,3 +229,42 @@ async fn heads_the_http_parser_refuses_are_answered_and_closed(store: StoreKind)
         assert!(answer.closed, "{}", answer.head);
     }
 }
+
+/// A submission's refusals are replayed under their idempotency key, faults
+/// are not: the domain's `is_refusal` must draw the line where the error
+/// catalogue does, between client errors and the service's own.
+#[test]
+fn withdrawal_refusals_are_exactly_the_client_errors_of_the_catalogue() {
+    use actix_web::ResponseError;
+    use walletgate::domain::ledger::{LedgerAccount, LedgerError};
+    use walletgate::domain::limits::{LimitError, LimitKind};
+    use walletgate::domain::money::{Money, MoneyError};
+    use walletgate::domain::withdrawal::{WithdrawalError, WithdrawalStatus};
+    use walletgate::error::ApiError;
+
+    let short = |account| LedgerError::InsufficientFunds { account, balance: Money::ZERO, change: Money::ZERO };
+    let errors = [
+        WithdrawalError::BindingNotFound,
+        WithdrawalError::NoActiveBinding,
+        WithdrawalError::AccountFrozen,
+        WithdrawalError::Limit(LimitError::NotAllowed),
+        WithdrawalError::Limit(LimitError::BelowMinimum { minimum: Money::ZERO }),
+        WithdrawalError::Limit(LimitError::AmountExceeded { limit: LimitKind::Daily, remaining: Money::ZERO }),
+        WithdrawalError::Limit(LimitError::CountExceeded { remaining: 0 }),
+        WithdrawalError::Limit(LimitError::Money(MoneyError::Overflow)),
+        WithdrawalError::InsufficientBalance { available: Money::ZERO, required: Money::ZERO },
+        WithdrawalError::Money(MoneyError::Overflow),
+        WithdrawalError::Ledger(short(LedgerAccount::UserAvailable)),
+        WithdrawalError::Ledger(short(LedgerAccount::UserHeld)),
+        WithdrawalError::Ledger(LedgerError::EmptyEntry),
+        WithdrawalError::Ledger(LedgerError::Money(MoneyError::Overflow)),
+        WithdrawalError::AlreadyFinished(WithdrawalStatus::Settled),
+        WithdrawalError::AlreadyDecided(WithdrawalStatus::Settled),
+        WithdrawalError::NotPayable(WithdrawalStatus::Settled),
+        WithdrawalError::NotFound,
+    ];
+    for error in errors {
+        let status = ApiError::from(error.clone()).status_code();
+        assert_eq!(error.is_refusal(), status.is_client_error(), "{error:?} answers {status}");
+    }
+}

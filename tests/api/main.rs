@@ -9,6 +9,7 @@ mod bindings;
 mod concurrency;
 mod errors;
 mod kyc;
+mod layering;
 mod login_lock;
 mod mock_wechat;
 mod multi_process;

@@ -17,7 +17,9 @@
 // Used by the peer scenarios once they are wired in.
 mod peers;
 
-use walletgate::services::withdrawal_submission::WithdrawalRequest;
+use walletgate::domain::withdrawal_decision::IdempotencyKey;
+use walletgate::services::withdrawal_submission::Submitted;
+use walletgate::services::withdrawals::WithdrawalRequest;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -483,17 +485,14 @@ async fn due_to_settled(
             quote_id: None,
         };
         submissions.push(tokio::spawn(async move {
-            let key = format!("latency-{}-{n}", std::process::id());
+            let key = IdempotencyKey::parse(&format!("latency-{}-{n}", std::process::id()))
+                .ok_or_else(|| walletgate::error::ApiError::internal(anyhow::anyhow!("bad idempotency key")))?;
             let caller = Principal { account_id: account.id.clone(), role: Role::User, generation: 0 };
-            let reply = services
-                .withdrawals
-                .submit_withdrawal(&caller, &key, &key, request, |w| {
-                    serde_json::value::to_raw_value(&serde_json::json!({ "id": w.id }))
-                        .map_err(walletgate::error::ApiError::internal)
-                })
-                .await?;
-            let body: serde_json::Value = serde_json::from_str(reply.body.get()).unwrap_or_default();
-            let id = body["id"].as_str().map(str::to_owned);
+            let reply = services.withdrawals.submit_withdrawal(&caller, &key, request).await?;
+            let id = match reply.outcome {
+                Submitted::Held { withdrawal } => Some(withdrawal.id),
+                Submitted::Refused { .. } => None,
+            };
             Ok::<_, walletgate::error::ApiError>((account.id, id))
         }));
     }

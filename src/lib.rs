@@ -14,8 +14,7 @@
 //! - [`store`]: the small `Store` trait, in memory and on Redis.
 //! - [`providers`]: WeChat (OAuth, payouts), SMS and webhooks behind traits, with built-in mocks.
 //! - [`rate_limit`]: per-process request-rate limits on secret-guessing endpoints.
-//! - [`routes`]: thin HTTP handlers and their DTOs.
-//! - [`openapi`]: the OpenAPI document generated from the handlers and DTOs.
+//! - [`routes`]: thin HTTP handlers and their DTOs, and the OpenAPI document generated from them.
 //! - [`worker`]: the background loop that settles withdrawals and delivers webhooks.
 
 pub mod auth;
@@ -23,7 +22,6 @@ pub mod clock;
 pub mod domain;
 pub mod edge;
 pub mod error;
-pub mod openapi;
 pub mod providers;
 pub mod rate_limit;
 pub mod routes;

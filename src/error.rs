@@ -150,6 +150,17 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
+/// Builds `ApiError::entry`'s match from its rows (see there): the rows keep
+/// the shape of a match arm, `pattern => "CODE",`, with the status and
+/// details of that arm on the line under it.
+macro_rules! catalogue {
+    ($error:expr; $($pattern:pat => $code:literal, $status:ident $(, $details:expr)?;)*) => {
+        match $error {
+            $($pattern => Entry::new($code, StatusCode::$status)$(.details($details))?,)*
+        }
+    };
+}
+
 impl ApiError {
     pub fn validation(field: impl Into<String>, message: impl std::fmt::Display) -> ApiError {
         ApiError::Validation { field: Some(field.into()), message: message.to_string() }
@@ -170,164 +181,155 @@ impl ApiError {
         }
     }
 
+    /// The stable machine code, e.g. `PIN_INCORRECT`.
     pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::Validation { .. } => "VALIDATION_FAILED",
-            ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
-            ApiError::RequestTimeout { .. } => "REQUEST_TIMEOUT",
-            ApiError::UriTooLong { .. } => "URI_TOO_LONG",
-            ApiError::HeadersTooLarge { .. } => "HEADERS_TOO_LARGE",
-            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
-            ApiError::Forbidden { .. } => "FORBIDDEN",
-            ApiError::NotFound { .. } => "NOT_FOUND",
-            ApiError::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
-            ApiError::AlreadyRegistered => "ALREADY_REGISTERED",
-            ApiError::InsufficientBalance { .. } => "INSUFFICIENT_BALANCE",
-            ApiError::AccountFrozen => "ACCOUNT_FROZEN",
-            ApiError::PasswordIncorrect => "PASSWORD_INCORRECT",
-            ApiError::LoginLocked { .. } => "LOGIN_LOCKED",
-            ApiError::PinIncorrect { .. } => "PIN_INCORRECT",
-            ApiError::PinLocked { .. } => "PIN_LOCKED",
-            ApiError::PinNotSet => "PIN_NOT_SET",
-            ApiError::PinAlreadySet => "PIN_ALREADY_SET",
-            ApiError::PinTooSimple => "PIN_TOO_SIMPLE",
-            ApiError::NoPendingBinding => "NO_PENDING_BINDING",
-            ApiError::IdNumberTaken => "ID_NUMBER_TAKEN",
-            ApiError::NoActiveBinding => "NO_ACTIVE_BINDING",
-            ApiError::QuoteExpired => "QUOTE_EXPIRED",
-            ApiError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
-            ApiError::WithdrawalFinished { .. } => "WITHDRAWAL_ALREADY_FINISHED",
-            ApiError::WithdrawalAlreadyDecided { .. } => "WITHDRAWAL_ALREADY_DECIDED",
-            ApiError::PayoutAlreadyMade { .. } => "PAYOUT_ALREADY_MADE",
-            ApiError::VerificationRequired => "VERIFICATION_REQUIRED",
-            ApiError::AmountBelowMinimum { .. } => "AMOUNT_BELOW_MINIMUM",
-            ApiError::LimitExceeded { .. } => "LIMIT_EXCEEDED",
-            ApiError::KycConflict { .. } => "KYC_CONFLICT",
-            ApiError::FaceCheckFailed => "FACE_CHECK_FAILED",
-            ApiError::PhoneRequired => "PHONE_REQUIRED",
-            ApiError::SmsCodeIncorrect { .. } => "SMS_CODE_INCORRECT",
-            ApiError::SmsCodeExpired => "SMS_CODE_EXPIRED",
-            ApiError::BindingStateInvalid => "BINDING_STATE_INVALID",
-            ApiError::BindingConsentDenied => "BINDING_CONSENT_DENIED",
-            ApiError::WeChatAuthorizationFailed { .. } => "WECHAT_AUTHORIZATION_FAILED",
-            ApiError::WeChatSnapshotUser => "WECHAT_SNAPSHOT_USER",
-            ApiError::WeChatAlreadyBound => "WECHAT_ALREADY_BOUND",
-            ApiError::BindingAlreadyActive { .. } => "BINDING_ALREADY_ACTIVE",
-            ApiError::BindingStatusConflict { .. } => "BINDING_STATUS_CONFLICT",
-            ApiError::BindingExpired => "BINDING_EXPIRED",
-            ApiError::WeChatUnavailable => "WECHAT_UNAVAILABLE",
-            ApiError::RateLimited { .. } => "RATE_LIMITED",
-            ApiError::StoreUnavailable => "STORE_UNAVAILABLE",
-            ApiError::StoreBusy => "STORE_BUSY",
-            ApiError::ServerBusy => "SERVER_BUSY",
-            ApiError::Internal(_) => "INTERNAL",
-        }
-    }
-
-    fn details(&self) -> Value {
-        match self {
-            ApiError::Validation { field: Some(field), .. } => json!({ "field": field }),
-            ApiError::PayloadTooLarge { bytes_max }
-            | ApiError::UriTooLong { bytes_max }
-            | ApiError::HeadersTooLarge { bytes_max } => json!({ "bytes_max": bytes_max }),
-            ApiError::RequestTimeout { secs } => json!({ "timeout_secs": secs }),
-            ApiError::Forbidden { required } => json!({ "required_role": required }),
-            ApiError::NotFound { resource } => json!({ "resource": resource }),
-            ApiError::MethodNotAllowed { allowed } => json!({ "allowed": allowed }),
-            ApiError::InsufficientBalance { available, requested } => {
-                json!({ "available": available, "requested": requested })
-            }
-            ApiError::RateLimited { retry_after_secs } => {
-                json!({ "retry_after_secs": retry_after_secs })
-            }
-            ApiError::PinIncorrect { attempts_remaining } => json!({ "attempts_remaining": attempts_remaining }),
-            ApiError::PinLocked { locked_until } | ApiError::LoginLocked { locked_until } => {
-                json!({ "locked_until": locked_until })
-            }
-            ApiError::KycConflict { reason } => json!({ "reason": reason }),
-            ApiError::AmountBelowMinimum { minimum } => json!({ "minimum": minimum }),
-            ApiError::LimitExceeded { limit, remaining } => json!({ "limit": limit, "remaining": remaining }),
-            ApiError::SmsCodeIncorrect { attempts_remaining } => {
-                json!({ "attempts_remaining": attempts_remaining })
-            }
-            ApiError::WeChatAuthorizationFailed { errcode, errmsg } => {
-                json!({ "errcode": errcode, "errmsg": errmsg })
-            }
-            ApiError::BindingAlreadyActive { binding_id } => json!({ "binding_id": binding_id }),
-            ApiError::BindingStatusConflict { status } => json!({ "status": status }),
-            ApiError::WithdrawalAlreadyDecided { status } => json!({ "status": status }),
-            ApiError::WithdrawalFinished { status } => json!({ "status": status }),
-            ApiError::PayoutAlreadyMade { transfer_bill_no } => json!({ "transfer_bill_no": transfer_bill_no }),
-            _ => json!({}),
-        }
+        self.entry().code
     }
 
     /// The JSON body: `{"error":{"code","message","details"}}`.
     pub fn body(&self) -> Value {
-        json!({ "error": { "code": self.code(), "message": self.to_string(), "details": self.details() } })
+        let Entry { code, details, .. } = self.entry();
+        json!({ "error": { "code": code, "message": self.to_string(), "details": details } })
     }
 
+    /// Seconds a client should wait before trying again: a rate limit says
+    /// how long; anything unavailable (every 503) is worth a retry after a second.
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
-            ApiError::StoreUnavailable | ApiError::StoreBusy | ApiError::ServerBusy | ApiError::WeChatUnavailable => {
-                Some(1)
-            }
+            _ if self.entry().status == StatusCode::SERVICE_UNAVAILABLE => Some(1),
             _ => None,
         }
+    }
+
+    /// The catalogue, one row per variant: `pattern => "CODE",` and under it
+    /// the HTTP status and, if it has any, the details (a JSON object, from
+    /// the pattern's bindings). The message is the variant's `#[error]`.
+    fn entry(&self) -> Entry {
+        catalogue! { self;
+            ApiError::Validation { field, .. } => "VALIDATION_FAILED",
+                BAD_REQUEST, field.as_ref().map(|field| json!({ "field": field }));
+            ApiError::PayloadTooLarge { bytes_max } => "PAYLOAD_TOO_LARGE",
+                PAYLOAD_TOO_LARGE, json!({ "bytes_max": bytes_max });
+            ApiError::RequestTimeout { secs } => "REQUEST_TIMEOUT",
+                REQUEST_TIMEOUT, json!({ "timeout_secs": secs });
+            ApiError::UriTooLong { bytes_max } => "URI_TOO_LONG",
+                URI_TOO_LONG, json!({ "bytes_max": bytes_max });
+            ApiError::HeadersTooLarge { bytes_max } => "HEADERS_TOO_LARGE",
+                REQUEST_HEADER_FIELDS_TOO_LARGE, json!({ "bytes_max": bytes_max });
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+                UNAUTHORIZED;
+            ApiError::Forbidden { required } => "FORBIDDEN",
+                FORBIDDEN, json!({ "required_role": required });
+            ApiError::NotFound { resource } => "NOT_FOUND",
+                NOT_FOUND, json!({ "resource": resource });
+            ApiError::MethodNotAllowed { allowed } => "METHOD_NOT_ALLOWED",
+                METHOD_NOT_ALLOWED, json!({ "allowed": allowed });
+            ApiError::AlreadyRegistered => "ALREADY_REGISTERED",
+                CONFLICT;
+            ApiError::InsufficientBalance { available, requested } => "INSUFFICIENT_BALANCE",
+                UNPROCESSABLE_ENTITY, json!({ "available": available, "requested": requested });
+            ApiError::AccountFrozen => "ACCOUNT_FROZEN",
+                LOCKED;
+            ApiError::PasswordIncorrect => "PASSWORD_INCORRECT",
+                UNPROCESSABLE_ENTITY;
+            ApiError::LoginLocked { locked_until } => "LOGIN_LOCKED",
+                LOCKED, json!({ "locked_until": locked_until });
+            ApiError::PinIncorrect { attempts_remaining } => "PIN_INCORRECT",
+                UNPROCESSABLE_ENTITY, json!({ "attempts_remaining": attempts_remaining });
+            ApiError::PinLocked { locked_until } => "PIN_LOCKED",
+                LOCKED, json!({ "locked_until": locked_until });
+            ApiError::PinNotSet => "PIN_NOT_SET",
+                UNPROCESSABLE_ENTITY;
+            ApiError::PinAlreadySet => "PIN_ALREADY_SET",
+                CONFLICT;
+            ApiError::PinTooSimple => "PIN_TOO_SIMPLE",
+                UNPROCESSABLE_ENTITY;
+            ApiError::NoPendingBinding => "NO_PENDING_BINDING",
+                CONFLICT;
+            ApiError::IdNumberTaken => "ID_NUMBER_TAKEN",
+                CONFLICT;
+            ApiError::NoActiveBinding => "NO_ACTIVE_BINDING",
+                UNPROCESSABLE_ENTITY;
+            ApiError::VerificationRequired => "VERIFICATION_REQUIRED",
+                FORBIDDEN;
+            ApiError::AmountBelowMinimum { minimum } => "AMOUNT_BELOW_MINIMUM",
+                UNPROCESSABLE_ENTITY, json!({ "minimum": minimum });
+            ApiError::QuoteExpired => "QUOTE_EXPIRED",
+                CONFLICT;
+            ApiError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+                CONFLICT;
+            ApiError::WithdrawalFinished { status } => "WITHDRAWAL_ALREADY_FINISHED",
+                CONFLICT, json!({ "status": status });
+            ApiError::WithdrawalAlreadyDecided { status } => "WITHDRAWAL_ALREADY_DECIDED",
+                CONFLICT, json!({ "status": status });
+            ApiError::PayoutAlreadyMade { transfer_bill_no } => "PAYOUT_ALREADY_MADE",
+                CONFLICT, json!({ "transfer_bill_no": transfer_bill_no });
+            ApiError::LimitExceeded { limit, remaining } => "LIMIT_EXCEEDED",
+                UNPROCESSABLE_ENTITY, json!({ "limit": limit, "remaining": remaining });
+            ApiError::KycConflict { reason } => "KYC_CONFLICT",
+                CONFLICT, json!({ "reason": reason });
+            ApiError::FaceCheckFailed => "FACE_CHECK_FAILED",
+                UNPROCESSABLE_ENTITY;
+            ApiError::PhoneRequired => "PHONE_REQUIRED",
+                UNPROCESSABLE_ENTITY;
+            ApiError::SmsCodeIncorrect { attempts_remaining } => "SMS_CODE_INCORRECT",
+                UNPROCESSABLE_ENTITY, json!({ "attempts_remaining": attempts_remaining });
+            ApiError::SmsCodeExpired => "SMS_CODE_EXPIRED",
+                UNPROCESSABLE_ENTITY;
+            ApiError::BindingStateInvalid => "BINDING_STATE_INVALID",
+                BAD_REQUEST;
+            ApiError::BindingConsentDenied => "BINDING_CONSENT_DENIED",
+                UNPROCESSABLE_ENTITY;
+            ApiError::WeChatAuthorizationFailed { errcode, errmsg } => "WECHAT_AUTHORIZATION_FAILED",
+                UNPROCESSABLE_ENTITY, json!({ "errcode": errcode, "errmsg": errmsg });
+            ApiError::WeChatSnapshotUser => "WECHAT_SNAPSHOT_USER",
+                UNPROCESSABLE_ENTITY;
+            ApiError::WeChatAlreadyBound => "WECHAT_ALREADY_BOUND",
+                CONFLICT;
+            ApiError::BindingAlreadyActive { binding_id } => "BINDING_ALREADY_ACTIVE",
+                CONFLICT, json!({ "binding_id": binding_id });
+            ApiError::BindingStatusConflict { status } => "BINDING_STATUS_CONFLICT",
+                CONFLICT, json!({ "status": status });
+            ApiError::BindingExpired => "BINDING_EXPIRED",
+                UNPROCESSABLE_ENTITY;
+            ApiError::WeChatUnavailable => "WECHAT_UNAVAILABLE",
+                SERVICE_UNAVAILABLE;
+            ApiError::RateLimited { retry_after_secs } => "RATE_LIMITED",
+                TOO_MANY_REQUESTS, json!({ "retry_after_secs": retry_after_secs });
+            ApiError::StoreUnavailable => "STORE_UNAVAILABLE",
+                SERVICE_UNAVAILABLE;
+            ApiError::StoreBusy => "STORE_BUSY",
+                SERVICE_UNAVAILABLE;
+            ApiError::ServerBusy => "SERVER_BUSY",
+                SERVICE_UNAVAILABLE;
+            ApiError::Internal(_) => "INTERNAL",
+                INTERNAL_SERVER_ERROR;
+        }
+    }
+}
+
+/// One row of the catalogue: what a client is told besides the message.
+struct Entry {
+    code: &'static str,
+    status: StatusCode,
+    /// Facts about this error (`{}` when none), sent as `details`.
+    details: Value,
+}
+
+impl Entry {
+    fn new(code: &'static str, status: StatusCode) -> Entry {
+        Entry { code, status, details: json!({}) }
+    }
+
+    fn details(self, details: impl Into<Option<Value>>) -> Entry {
+        Entry { details: details.into().unwrap_or_else(|| json!({})), ..self }
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
-            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::AlreadyRegistered => StatusCode::CONFLICT,
-            ApiError::InsufficientBalance { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::AccountFrozen => StatusCode::LOCKED,
-            ApiError::PasswordIncorrect => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::LoginLocked { .. } => StatusCode::LOCKED,
-            ApiError::PinIncorrect { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::PinLocked { .. } => StatusCode::LOCKED,
-            ApiError::PinNotSet => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::PinAlreadySet => StatusCode::CONFLICT,
-            ApiError::PinTooSimple => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::NoPendingBinding => StatusCode::CONFLICT,
-            ApiError::IdNumberTaken => StatusCode::CONFLICT,
-            ApiError::NoActiveBinding => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::QuoteExpired => StatusCode::CONFLICT,
-            ApiError::IdempotencyKeyReused => StatusCode::CONFLICT,
-            ApiError::WithdrawalFinished { .. } => StatusCode::CONFLICT,
-            ApiError::WithdrawalAlreadyDecided { .. } | ApiError::PayoutAlreadyMade { .. } => StatusCode::CONFLICT,
-            ApiError::VerificationRequired => StatusCode::FORBIDDEN,
-            ApiError::AmountBelowMinimum { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::LimitExceeded { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::KycConflict { .. } => StatusCode::CONFLICT,
-            ApiError::FaceCheckFailed => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::PhoneRequired => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::SmsCodeIncorrect { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::SmsCodeExpired => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::BindingStateInvalid => StatusCode::BAD_REQUEST,
-            ApiError::BindingConsentDenied => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::WeChatAuthorizationFailed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::WeChatSnapshotUser => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::WeChatAlreadyBound => StatusCode::CONFLICT,
-            ApiError::BindingAlreadyActive { .. } => StatusCode::CONFLICT,
-            ApiError::BindingStatusConflict { .. } => StatusCode::CONFLICT,
-            ApiError::BindingExpired => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::WeChatUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::StoreUnavailable | ApiError::StoreBusy | ApiError::ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.entry().status
     }
 
     fn error_response(&self) -> HttpResponse {

@@ -15,8 +15,7 @@
 //! - [`providers`]: WeChat (OAuth, payouts), SMS and webhooks behind traits, with built-in mocks.
 //! - [`rate_limit`]: per-process request-rate limits on secret-guessing endpoints.
 //! - [`retry`]: the one compare-and-set retry loop (bounded rounds, growing random pauses).
-//! - [`routes`]: thin HTTP handlers and their DTOs.
-//! - [`openapi`]: the OpenAPI document generated from the handlers and DTOs.
+//! - [`routes`]: thin HTTP handlers and their DTOs, and the OpenAPI document generated from them.
 //! - [`worker`]: the background loop that settles withdrawals and delivers webhooks.
 
 pub mod auth;
@@ -24,7 +23,6 @@ pub mod clock;
 pub mod domain;
 pub mod edge;
 pub mod error;
-pub mod openapi;
 pub mod providers;
 pub mod rate_limit;
 pub mod retry;

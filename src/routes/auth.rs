@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use super::extract::{ApiJson, ClientIp};
+use super::responses::{PasswordHashingBusy, PayloadTooLarge, StoreBusy};
 use super::views::ProfileView;
 use crate::domain::credentials::{Login, Password};
 use crate::error::{ApiError, ErrorBody};
@@ -59,11 +60,9 @@ pub struct RefreshRequest {
         (status = 400, description = "`VALIDATION_FAILED` (`details.field`): both or neither of phone and email, \
             a malformed phone or email, a password outside 8–128 characters, an unknown field.", body = ErrorBody),
         (status = 409, description = "`ALREADY_REGISTERED`: an account with this phone or email exists.", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many registrations for this \
             login or from this address.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`, `SERVER_BUSY` (too many password hashes \
-            waiting); retry after `Retry-After` seconds.", body = ErrorBody),
+        PayloadTooLarge, PasswordHashingBusy,
     )
 )]
 pub async fn register(
@@ -97,13 +96,11 @@ pub async fn register(
         (status = 400, description = "`VALIDATION_FAILED` (`details.field`): both or neither of phone and email, \
             a malformed phone or email, an unknown field.", body = ErrorBody),
         (status = 401, description = "`UNAUTHENTICATED`: wrong login or password.", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
         (status = 423, description = "`LOGIN_LOCKED` (`details.locked_until`): too many failed logins in a row; \
             unknown logins answer alike.", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many attempts for this login \
             or from this address.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`, `SERVER_BUSY` (too many password hashes \
-            waiting); retry after `Retry-After` seconds.", body = ErrorBody),
+        PayloadTooLarge, PasswordHashingBusy,
     )
 )]
 pub async fn login(
@@ -131,8 +128,7 @@ pub async fn login(
         (status = 200, description = "The new token pair.", body = TokenPair),
         (status = 400, description = "`VALIDATION_FAILED`: a missing or overlong `refresh_token`, an unknown field.", body = ErrorBody),
         (status = 401, description = "`UNAUTHENTICATED`: the refresh token is invalid, expired or already used.", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        PayloadTooLarge, StoreBusy,
     )
 )]
 pub async fn refresh(

@@ -15,6 +15,10 @@ use super::extract::{ApiJson, ClientIp};
 use super::html::escape_html;
 use super::identity::AuthenticatedUser;
 use super::pin::entered_pin;
+use super::responses::{
+    AccountNotFound, BindingNotFound, PayloadTooLarge, PinIncorrect, PinLocked, PinMalformed, StoreBusy,
+    StoreUnavailable, Unauthenticated,
+};
 use crate::auth::one_time_codes::is_sms_code;
 use crate::domain::account::AccountId;
 use crate::domain::binding::{Binding, BindingFailure, BindingId, BindingStatus};
@@ -146,11 +150,9 @@ fn binding_id(path: &str) -> Result<BindingId, ApiError> {
     security(("bearerAuth" = [])),
     responses(
         (status = 201, description = "The attempt and where to consent.", body = StartedView),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
         (status = 409, description = "`BINDING_ALREADY_ACTIVE` (`details.binding_id`): unbind the active wallet first.", body = ErrorBody),
         (status = 422, description = "`PHONE_REQUIRED`: the account has no phone to receive the SMS code.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, AccountNotFound, StoreBusy,
     )
 )]
 pub async fn start_wechat(bindings: web::Data<Bindings>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
@@ -261,14 +263,11 @@ pub async fn wechat_callback(
     responses(
         (status = 200, description = "The binding, now `active`.", body = BindingView),
         (status = 400, description = "`VALIDATION_FAILED`: `sms_code` is not 6 digits, an unknown field.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `binding` or `account`).", body = ErrorBody),
         (status = 409, description = "`BINDING_STATUS_CONFLICT` (`details.status`): the binding is not waiting for \
             a code; `BINDING_ALREADY_ACTIVE`; `WECHAT_ALREADY_BOUND`.", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
         (status = 422, description = "`SMS_CODE_INCORRECT` (`details.attempts_remaining`), `SMS_CODE_EXPIRED`, \
             `BINDING_EXPIRED`.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, BindingNotFound, PayloadTooLarge, StoreBusy,
     )
 )]
 pub async fn confirm(
@@ -296,9 +295,7 @@ pub async fn confirm(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The bindings.", body = BindingList),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, AccountNotFound, StoreUnavailable,
     )
 )]
 pub async fn list(bindings: web::Data<Bindings>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
@@ -318,9 +315,7 @@ pub async fn list(bindings: web::Data<Bindings>, user: AuthenticatedUser) -> Res
     params(("id" = String, Path, description = "The binding's id, `bnd_` and 32 hex digits; anything else is 404.", example = "bnd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
     responses(
         (status = 200, description = "The binding.", body = BindingView),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `binding` or `account`).", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, BindingNotFound, StoreUnavailable,
     )
 )]
 pub async fn show(
@@ -347,16 +342,10 @@ pub async fn show(
     request_body = UnbindRequest,
     responses(
         (status = 200, description = "The binding, now `unbound`.", body = BindingView),
-        (status = 400, description = "`VALIDATION_FAILED`: `pin` is not 6 digits, an unknown field.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `binding` or `account`).", body = ErrorBody),
         (status = 409, description = "`BINDING_STATUS_CONFLICT` (`details.status`): the binding is not active.", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
-        (status = 422, description = "`PIN_INCORRECT` (`details.attempts_remaining`), `PIN_NOT_SET`.", body = ErrorBody),
-        (status = 423, description = "`PIN_LOCKED` (`details.locked_until`).", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many PIN entries.", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        PinMalformed, Unauthenticated, BindingNotFound, PayloadTooLarge, PinIncorrect, PinLocked, StoreBusy,
     )
 )]
 pub async fn unbind(

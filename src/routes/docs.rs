@@ -1,13 +1,19 @@
-//! `/openapi.json` and `/docs`: the generated OpenAPI document, and the
-//! Swagger UI that shows it. The UI's files are compiled into the binary, so
-//! the docs work offline; the document is built once, at startup.
+//! `/openapi.json` and `/docs`: the OpenAPI 3.1 document of the HTTP API and
+//! the Swagger UI that shows it. The document is assembled here from the
+//! handlers' `#[utoipa::path]` attributes and the DTOs' schemas: the
+//! operations (one per route of `startup::ROUTE_TABLE` and
+//! `MOCK_ROUTE_TABLE`, a test keeps them in step), the tags, and the
+//! bearer-token security scheme. It is serialised once, at startup; the UI's
+//! files are compiled into the binary, so the docs work offline.
 
 use actix_web::HttpResponse;
 use actix_web::http::header::{CACHE_CONTROL, ContentType, LOCATION};
 use actix_web::web::{self, Bytes};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::openapi;
+use super::{auth, bindings, events, kyc, me, mock_sms, mock_wechat, ops, pin, review, system, withdrawals};
 
 /// Where the Swagger UI is served; the trailing slash matters (its assets
 /// are relative to it), so `/docs` redirects here.
@@ -23,7 +29,7 @@ pub struct OpenApiJson(Bytes);
 impl OpenApiJson {
     /// The document of this instance: without the mock providers' paths when they are off.
     pub fn new(mock_enabled: bool) -> serde_json::Result<OpenApiJson> {
-        Ok(OpenApiJson(Bytes::from(serde_json::to_vec(&openapi::document(mock_enabled))?)))
+        Ok(OpenApiJson(Bytes::from(serde_json::to_vec(&document(mock_enabled))?)))
     }
 }
 
@@ -57,4 +63,124 @@ pub async fn openapi_json(document: web::Data<OpenApiJson>) -> HttpResponse {
 )]
 pub async fn swagger_ui_redirect() -> HttpResponse {
     HttpResponse::Found().insert_header((LOCATION, SWAGGER_UI_PATH)).insert_header((CACHE_CONTROL, "no-cache")).finish()
+}
+
+/// The name operations use for the bearer token in `security`.
+pub const BEARER_AUTH: &str = "bearerAuth";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "walletgate",
+        description = "A stateful wallet-to-wallet transfer gateway simulator: OK-Wallet-style CNY balances \
+            withdrawn to mock WeChat wallets.\n\n\
+            Log in at `POST /v1/auth/login` and send the `access_token` as `Authorization: Bearer …`. \
+            Operator endpoints (`/v1/ops/*`) need an operator's token; the demo operator is \
+            `ops@walletgate.test` / `operator-demo`.\n\n\
+            Amounts are decimal strings in yuan with at most two places (`\"100.50\"`), never JSON numbers. \
+            Every error is `{\"error\": {\"code\", \"message\", \"details\"}}` with a stable `code`; each \
+            operation lists the codes it can answer with. A path no route serves answers 404 `NOT_FOUND` \
+            with `details.resource` = `route`; a path asked for with a method it does not take, 405 \
+            `METHOD_NOT_ALLOWED` with `Allow` (and `details.allowed`).",
+        license(name = "MIT OR Apache-2.0"),
+    ),
+    paths(
+        system::healthz,
+        system::readyz,
+        system::metrics,
+        openapi_json,
+        swagger_ui_redirect,
+        auth::register,
+        auth::login,
+        auth::refresh,
+        me::profile,
+        me::wallet,
+        me::transactions,
+        me::transaction,
+        bindings::list,
+        bindings::start_wechat,
+        bindings::wechat_callback,
+        bindings::show,
+        bindings::unbind,
+        bindings::confirm,
+        pin::request_sms_code,
+        pin::set_pin,
+        pin::verify_pin,
+        kyc::submit,
+        kyc::overview,
+        withdrawals::quote,
+        withdrawals::submit,
+        withdrawals::list,
+        withdrawals::show,
+        events::stream,
+        ops::credit,
+        ops::debit,
+        ops::ledger_check,
+        kyc::approve,
+        kyc::reject,
+        review::queue,
+        review::approve,
+        review::reject,
+        review::audit_log,
+        review::worker_step,
+        mock_sms::outbox,
+        mock_wechat::create_user,
+        mock_wechat::user,
+        mock_wechat::authorize,
+        mock_wechat::consent,
+        mock_wechat::access_token,
+        mock_wechat::refresh_token,
+        mock_wechat::auth,
+        mock_wechat::user_info,
+        mock_wechat::create_transfer_bill,
+        mock_wechat::transfer_bill,
+    ),
+    components(schemas(crate::error::ErrorBody)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Register, log in, refresh tokens."),
+        (name = "account", description = "The caller's profile, wallet and history."),
+        (name = "bindings", description = "Bind a WeChat wallet: OAuth consent, SMS confirmation, unbinding."),
+        (name = "pin", description = "The payment PIN and the SMS codes that guard it."),
+        (name = "kyc", description = "Identity verification (L1, L2)."),
+        (name = "withdrawals", description = "Quote and withdraw to a bound WeChat wallet."),
+        (name = "events", description = "The caller's notifications as Server-Sent Events."),
+        (name = "ops", description = "Operator role only: top-ups, reviews, identity decisions, the ledger audit \
+            and the audit log. A user's token gets 403 `FORBIDDEN`."),
+        (name = "mock", description = "The built-in mock providers (WeChat OAuth and WeChat Pay transfer bills, the \
+            SMS outbox), served only when `mock_wechat.enabled`. They answer in the real providers' shapes, not the \
+            catalogue's, except where marked."),
+        (name = "system", description = "Liveness, readiness, metrics."),
+        (name = "docs", description = "This document and the Swagger UI."),
+    )
+)]
+struct ApiDoc;
+
+/// Adds the `bearerAuth` scheme the operations' `security` names.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, document: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .description(Some("The `access_token` of `POST /v1/auth/login` or `/v1/auth/refresh`."))
+            .build();
+        document
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(BEARER_AUTH, SecurityScheme::Http(scheme));
+    }
+}
+
+/// The path prefix of the mock providers' routes.
+pub const MOCK_PATH_PREFIX: &str = "/mock/";
+
+/// The document of an instance: the mock providers' paths only when it serves them.
+pub fn document(mock_enabled: bool) -> utoipa::openapi::OpenApi {
+    let mut document = ApiDoc::openapi();
+    if !mock_enabled {
+        document.paths.paths.retain(|path, _| !path.starts_with(MOCK_PATH_PREFIX));
+    }
+    document
 }

@@ -18,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
 
 use super::identity::AuthenticatedUser;
+use super::responses::{StoreUnavailable, Unauthenticated};
 use crate::domain::account::AccountId;
 use crate::error::{ApiError, ErrorBody};
 use crate::services::notifications::Notifications;
@@ -71,8 +72,7 @@ struct Subscription {
             example = "retry: 2000\n\nid: 1763730000123-0\nevent: withdrawal.settled\ndata: {\"id\":\"evt_…\",\"type\":\"withdrawal.settled\",…}\n\n"),
         (status = 400, description = "`VALIDATION_FAILED`: `Last-Event-ID` or `after` is not an event id, an unknown \
             query parameter.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, StoreUnavailable,
     )
 )]
 pub async fn stream(

@@ -9,6 +9,10 @@ use validator::Validate;
 
 use super::extract::ApiJson;
 use super::identity::{AuthenticatedUser, Operator};
+use super::responses::{
+    AccountNotFound, KycAlreadyDecided, KycRequestNotFound, OperatorOnly, PayloadTooLarge, ReasonMalformed, StoreBusy,
+    StoreUnavailable, Unauthenticated,
+};
 use crate::domain::account::VerificationLevel;
 use crate::domain::identity::{IdentityError, RealName, ResidentId};
 use crate::domain::kyc::{KycRequest, KycStatus, KycSubmission};
@@ -118,13 +122,10 @@ fn identity_error(field: &str, error: IdentityError) -> ApiError {
         (status = 202, description = "The pending request.", body = KycRequestView),
         (status = 400, description = "`VALIDATION_FAILED` (`details.field`): `level` L0, a malformed name or ID \
             number (length, checksum, birth date, region), an unknown field.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
         (status = 409, description = "`ID_NUMBER_TAKEN`; `KYC_CONFLICT` (`details.reason`: `already_verified`, \
             `already_pending`, `identity_mismatch`).", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
         (status = 422, description = "`FACE_CHECK_FAILED`.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, AccountNotFound, PayloadTooLarge, StoreBusy,
     )
 )]
 pub async fn submit(
@@ -155,9 +156,7 @@ pub async fn submit(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Level, verified and pending requests.", body = KycOverviewView),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, AccountNotFound, StoreUnavailable,
     )
 )]
 pub async fn overview(kyc: web::Data<Kyc>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
@@ -192,11 +191,7 @@ async fn decide(
     params(("id" = String, Path, description = "The request's id (`kyc_…`).", example = "kyc_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
     responses(
         (status = 200, description = "The approved request.", body = KycRequestView),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `kyc_request`).", body = ErrorBody),
-        (status = 409, description = "`KYC_CONFLICT` (`details.reason` = `already_decided`).", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, OperatorOnly, KycRequestNotFound, KycAlreadyDecided, StoreBusy,
     )
 )]
 pub async fn approve(
@@ -220,13 +215,8 @@ pub async fn approve(
     request_body = KycDecisionRequest,
     responses(
         (status = 200, description = "The rejected request.", body = KycRequestView),
-        (status = 400, description = "`VALIDATION_FAILED`: a `reason` outside 1–200 characters, an unknown field.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `kyc_request`).", body = ErrorBody),
-        (status = 409, description = "`KYC_CONFLICT` (`details.reason` = `already_decided`).", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        ReasonMalformed, Unauthenticated, OperatorOnly, KycRequestNotFound, KycAlreadyDecided, PayloadTooLarge,
+        StoreBusy,
     )
 )]
 pub async fn reject(

@@ -5,6 +5,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::identity::AuthenticatedUser;
+use super::responses::{StoreUnavailable, TokenAccountGone, Unauthenticated};
 use super::views::{MovementPage, MovementView, PageQuery, ProfileView, WalletView};
 use crate::error::{ApiError, ErrorBody};
 use crate::services::accounts::Accounts;
@@ -22,9 +23,7 @@ use crate::services::withdrawals::Withdrawals;
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The profile.", body = ProfileView),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`): the token's account no longer exists.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, TokenAccountGone, StoreUnavailable,
     )
 )]
 pub async fn profile(accounts: web::Data<Accounts>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
@@ -43,9 +42,7 @@ pub async fn profile(accounts: web::Data<Accounts>, user: AuthenticatedUser) -> 
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Balances and limits.", body = WalletView),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`): the token's account no longer exists.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, TokenAccountGone, StoreUnavailable,
     )
 )]
 pub async fn wallet(withdrawals: web::Data<Withdrawals>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
@@ -67,8 +64,7 @@ pub async fn wallet(withdrawals: web::Data<Withdrawals>, user: AuthenticatedUser
         (status = 200, description = "One page of history.", body = MovementPage),
         (status = 400, description = "`VALIDATION_FAILED`: a `cursor` this API did not issue, a malformed `limit`, \
             an unknown query parameter.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, StoreUnavailable,
     )
 )]
 pub async fn transactions(
@@ -93,9 +89,8 @@ pub async fn transactions(
         example = "je_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
     responses(
         (status = 200, description = "The movement.", body = MovementView),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
         (status = 404, description = "`NOT_FOUND` (`details.resource` = `transaction`).", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, StoreUnavailable,
     )
 )]
 pub async fn transaction(

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::responses::StoreUnavailable;
 use crate::domain::credentials::Login;
 use crate::error::{ApiError, ErrorBody};
 use crate::providers::sms::{MockSmsOutbox, SmsMessage};
@@ -44,7 +45,7 @@ const OUTBOX_LIMIT_DEFAULT: usize = 10;
         (status = 200, description = "The messages.", body = Outbox),
         (status = 400, description = "`VALIDATION_FAILED` (`details.field` = `phone`): not a mainland mobile number; \
             a missing `phone`, a malformed `limit`, an unknown query parameter.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+        StoreUnavailable,
     )
 )]
 pub async fn outbox(

@@ -14,6 +14,7 @@ pub mod mock_sms;
 pub mod mock_wechat;
 pub mod ops;
 pub mod pin;
+pub mod responses;
 pub mod review;
 pub mod system;
 pub mod views;

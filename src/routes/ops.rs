@@ -10,6 +10,7 @@ use validator::Validate;
 
 use super::extract::ApiJson;
 use super::identity::Operator;
+use super::responses::{AccountNotFound, OperatorOnly, PayloadTooLarge, StoreBusy, StoreUnavailable, Unauthenticated};
 use super::views::{BalanceView, MovementView};
 use crate::domain::account::AccountId;
 use crate::domain::money::Amount;
@@ -72,11 +73,7 @@ async fn adjust(
         (status = 201, description = "The entry and the new balances.", body = AdjustmentResponse),
         (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a malformed amount, a `memo` outside \
             1–200 characters, a balance that would grow too large, an unknown field.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, OperatorOnly, AccountNotFound, PayloadTooLarge, StoreBusy,
     )
 )]
 pub async fn credit(
@@ -103,12 +100,8 @@ pub async fn credit(
         (status = 201, description = "The entry and the new balances.", body = AdjustmentResponse),
         (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a malformed amount, a `memo` outside \
             1–200 characters, an unknown field.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
         (status = 422, description = "`INSUFFICIENT_BALANCE` (`details.available`, `details.requested`).", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, OperatorOnly, AccountNotFound, PayloadTooLarge, StoreBusy,
     )
 )]
 pub async fn debit(
@@ -131,9 +124,7 @@ pub async fn debit(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The report; `balanced` says whether all is well.", body = LedgerReport),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, OperatorOnly, StoreUnavailable,
     )
 )]
 pub async fn ledger_check(ledger: web::Data<LedgerCheck>, _operator: Operator) -> Result<HttpResponse, ApiError> {

@@ -10,6 +10,9 @@ use validator::Validate;
 
 use super::extract::{ApiJson, ClientIp};
 use super::identity::AuthenticatedUser;
+use super::responses::{
+    AccountNotFound, PayloadTooLarge, PinIncorrect, PinLocked, PinMalformed, StoreBusy, Unauthenticated,
+};
 use crate::auth::one_time_codes::is_sms_code;
 use crate::domain::pin::{Pin, PinError};
 use crate::domain::sms::SmsPurpose;
@@ -100,15 +103,12 @@ fn chosen_pin(text: &str) -> Result<Pin, ApiError> {
     responses(
         (status = 202, description = "The code is on its way.", body = SentCodeView),
         (status = 400, description = "`VALIDATION_FAILED`: an unknown `purpose` or field.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
         (status = 409, description = "`PIN_ALREADY_SET` (`set_pin` with a PIN set: use `reset_pin`), \
             `NO_PENDING_BINDING` (`bind_wechat` with no binding waiting for a code).", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
         (status = 422, description = "`PIN_NOT_SET` (`reset_pin` without a PIN), `PHONE_REQUIRED`.", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many codes requested.", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, AccountNotFound, PayloadTooLarge, StoreBusy,
     )
 )]
 pub async fn request_sms_code(
@@ -143,15 +143,12 @@ pub async fn request_sms_code(
         (status = 200, description = "The PIN is set.", body = PinSetView),
         (status = 400, description = "`VALIDATION_FAILED`: a PIN or code that is not 6 digits, both or neither of \
             `sms_code` and `old_pin`, a new PIN equal to the old, an unknown field.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
         (status = 422, description = "`PIN_TOO_SIMPLE`, `SMS_CODE_INCORRECT` (`details.attempts_remaining`), \
             `SMS_CODE_EXPIRED`, `PIN_INCORRECT` (`details.attempts_remaining`), `PIN_NOT_SET`.", body = ErrorBody),
         (status = 423, description = "`PIN_LOCKED` (`details.locked_until`): changing needs the old PIN; reset instead.", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many PIN entries for this \
             account or from this address.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, AccountNotFound, PayloadTooLarge, StoreBusy,
     )
 )]
 pub async fn set_pin(
@@ -194,15 +191,9 @@ pub async fn set_pin(
     request_body = VerifyPinRequest,
     responses(
         (status = 200, description = "The PIN is right.", body = PinVerifiedView),
-        (status = 400, description = "`VALIDATION_FAILED`: `pin` is not 6 digits, an unknown field.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
-        (status = 422, description = "`PIN_INCORRECT` (`details.attempts_remaining`), `PIN_NOT_SET`.", body = ErrorBody),
-        (status = 423, description = "`PIN_LOCKED` (`details.locked_until`).", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many PIN entries for this \
             account or from this address.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        PinMalformed, Unauthenticated, AccountNotFound, PayloadTooLarge, PinIncorrect, PinLocked, StoreBusy,
     )
 )]
 pub async fn verify_pin(

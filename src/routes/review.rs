@@ -9,6 +9,9 @@ use validator::Validate;
 
 use super::extract::ApiJson;
 use super::identity::Operator;
+use super::responses::{
+    OperatorOnly, PayloadTooLarge, ReasonMalformed, StoreBusy, StoreUnavailable, Unauthenticated, WithdrawalNotFound,
+};
 use super::withdrawals::WithdrawalView;
 use crate::domain::account::AccountId;
 use crate::domain::withdrawal::WithdrawalId;
@@ -81,9 +84,7 @@ struct QueueView {
     responses(
         (status = 200, description = "The queue.", body = QueueView),
         (status = 400, description = "`VALIDATION_FAILED`: a malformed `limit`, an unknown query parameter.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, OperatorOnly, StoreUnavailable,
     )
 )]
 pub async fn queue(
@@ -123,11 +124,8 @@ fn withdrawal_id(path: &str) -> Result<WithdrawalId, ApiError> {
     params(("id" = String, Path, description = "The withdrawal's id (`wd_…`); anything else is 404.", example = "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
     responses(
         (status = 200, description = "The withdrawal.", body = WithdrawalView),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `withdrawal`).", body = ErrorBody),
         (status = 409, description = "`WITHDRAWAL_ALREADY_DECIDED` (`details.status`): it is not waiting for an operator.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, OperatorOnly, WithdrawalNotFound, StoreBusy,
     )
 )]
 pub async fn approve(
@@ -156,15 +154,11 @@ pub async fn approve(
     request_body = RejectRequest,
     responses(
         (status = 200, description = "The withdrawal, now `rejected`.", body = WithdrawalView),
-        (status = 400, description = "`VALIDATION_FAILED`: a `reason` outside 1–200 characters, an unknown field.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `withdrawal`).", body = ErrorBody),
         (status = 409, description = "`WITHDRAWAL_ALREADY_DECIDED` (`details.status`), `PAYOUT_ALREADY_MADE` \
             (`details.transfer_bill_no`).", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
         (status = 503, description = "`WECHAT_UNAVAILABLE` (the payout could not be looked up), `STORE_UNAVAILABLE`, \
             `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        ReasonMalformed, Unauthenticated, OperatorOnly, WithdrawalNotFound, PayloadTooLarge,
     )
 )]
 pub async fn reject(
@@ -192,9 +186,7 @@ pub async fn reject(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "What the step did.", body = WorkReport),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, OperatorOnly, StoreBusy,
     )
 )]
 pub async fn worker_step(step: web::Data<WorkerStep>, operator: Operator) -> Result<HttpResponse, ApiError> {
@@ -234,9 +226,7 @@ struct AuditPage {
     responses(
         (status = 200, description = "One page of the log.", body = AuditPage),
         (status = 400, description = "`VALIDATION_FAILED`: a malformed `limit` or `before`, an unknown query parameter.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 403, description = "`FORBIDDEN` (`details.required_role` = `operator`): a user's token.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, OperatorOnly, StoreUnavailable,
     )
 )]
 pub async fn audit_log(

@@ -4,7 +4,8 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ErrorBody};
+use super::responses::StoreUnavailable;
+use crate::error::ApiError;
 use crate::services::partitions::Partitions;
 use crate::telemetry::metrics_handle;
 
@@ -38,7 +39,7 @@ pub async fn healthz() -> HttpResponse {
     tag = "system",
     responses(
         (status = 200, description = "`{\"status\": \"ready\"}`.", body = StatusView),
-        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+        StoreUnavailable,
     )
 )]
 pub async fn readyz(partitions: web::Data<Partitions>) -> Result<HttpResponse, ApiError> {

@@ -10,6 +10,10 @@ use validator::Validate;
 use super::extract::{ApiJson, ClientIp};
 use super::identity::AuthenticatedUser;
 use super::pin::entered_pin;
+use super::responses::{
+    AccountNotFound, BindingNotFound, PayloadTooLarge, StoreBusy, StoreUnavailable, Unauthenticated,
+    VerificationRequired, WithdrawalNotFound,
+};
 use crate::domain::binding::BindingId;
 use crate::domain::limits::LimitsLeft;
 use crate::domain::money::{Amount, Money};
@@ -89,15 +93,11 @@ struct QuoteView {
         (status = 200, description = "The quote.", body = QuoteView),
         (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a malformed amount (a JSON number, more \
             than two places, zero or less), an unknown field.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 403, description = "`VERIFICATION_REQUIRED`: this verification level cannot withdraw.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `binding` or `account`).", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
         (status = 422, description = "`NO_ACTIVE_BINDING`, `AMOUNT_BELOW_MINIMUM` (`details.minimum`), \
             `LIMIT_EXCEEDED` (`details.limit`, `details.remaining`), `INSUFFICIENT_BALANCE` (`details.available`, \
             `details.requested`).", body = ErrorBody),
         (status = 423, description = "`ACCOUNT_FROZEN`.", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, VerificationRequired, BindingNotFound, PayloadTooLarge, StoreUnavailable,
     )
 )]
 pub async fn quote(
@@ -253,18 +253,14 @@ fn idempotency_key(request: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
             headers(("Idempotent-Replayed" = String, description = "`true` when this is a saved reply."))),
         (status = 400, description = "`VALIDATION_FAILED` (`details.field`): no or a malformed `Idempotency-Key`, a \
             malformed amount or PIN, an unknown field.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 403, description = "`VERIFICATION_REQUIRED`: this verification level cannot withdraw.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `binding` or `account`).", body = ErrorBody),
         (status = 409, description = "`IDEMPOTENCY_KEY_REUSED` (the key came with another request), `QUOTE_EXPIRED`.", body = ErrorBody),
-        (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
         (status = 422, description = "`NO_ACTIVE_BINDING`, `PIN_INCORRECT` (`details.attempts_remaining`), \
             `PIN_NOT_SET`, `AMOUNT_BELOW_MINIMUM` (`details.minimum`), `LIMIT_EXCEEDED` (`details.limit`, \
             `details.remaining`), `INSUFFICIENT_BALANCE` (`details.available`, `details.requested`).", body = ErrorBody),
         (status = 423, description = "`PIN_LOCKED` (`details.locked_until`), `ACCOUNT_FROZEN`.", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many PIN entries.", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
-        (status = 503, description = "`STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, VerificationRequired, BindingNotFound, PayloadTooLarge, StoreBusy,
     )
 )]
 pub async fn submit(
@@ -305,9 +301,7 @@ pub async fn submit(
         (status = 200, description = "One page of withdrawals.", body = WithdrawalPage),
         (status = 400, description = "`VALIDATION_FAILED`: an unknown `status`, a malformed `limit`, an unknown \
             query parameter.", body = ErrorBody),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `account`).", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, AccountNotFound, StoreUnavailable,
     )
 )]
 pub async fn list(
@@ -336,9 +330,7 @@ pub async fn list(
     params(("id" = String, Path, description = "The withdrawal's id (`wd_…`).", example = "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
     responses(
         (status = 200, description = "The withdrawal.", body = WithdrawalView),
-        (status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.", body = ErrorBody),
-        (status = 404, description = "`NOT_FOUND` (`details.resource` = `withdrawal`).", body = ErrorBody),
-        (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, WithdrawalNotFound, StoreUnavailable,
     )
 )]
 pub async fn show(

@@ -29,7 +29,6 @@ const LAYERS: &[(&str, &[&str])] = &[
             "domain",
             "edge",
             "error",
-            "openapi",
             "providers",
             "rate_limit",
             "services",

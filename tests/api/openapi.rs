@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use walletgate::openapi::{MOCK_PATH_PREFIX, document};
+use walletgate::routes::docs::{MOCK_PATH_PREFIX, document};
 use walletgate::startup::{MOCK_ROUTE_TABLE, ROUTE_TABLE};
 
 use crate::helpers::{StoreKind, spawn_app};

@@ -337,7 +337,7 @@ async fn run_store(
     );
     if with_peers {
         let openapi = work_dir.join("openapi.json");
-        std::fs::write(&openapi, serde_json::to_string(&walletgate::openapi::document(true))?)?;
+        std::fs::write(&openapi, serde_json::to_string(&walletgate::routes::docs::document(true))?)?;
         let peers_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/peers");
         peers::install(&peers_dir)?;
         let peer_runs = [

@@ -133,3 +133,40 @@ pub trait TypedEphemeralValues: EphemeralValues {
 }
 
 impl<S: EphemeralValues + ?Sized> TypedEphemeralValues for S {}
+
+#[cfg(test)]
+mod tests {
+    use serde::{Deserialize, Serialize};
+
+    use super::{TypedDocuments, decode_document, encode_document};
+    use crate::store::{CommitOutcome, MemoryStore, SharedStore, StoreError};
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Bill {
+        number: String,
+        paid: bool,
+    }
+
+    #[test]
+    fn a_value_encodes_to_the_json_it_decodes_from() {
+        let bill = Bill { number: "b1".into(), paid: true };
+        let text = encode_document(&bill).unwrap();
+        assert_eq!(text, r#"{"number":"b1","paid":true}"#);
+        assert_eq!(decode_document::<Bill>("bills/b1", &text).unwrap(), bill);
+    }
+
+    #[test]
+    fn a_body_that_does_not_decode_names_where_it_was_found() {
+        let error = decode_document::<Bill>("bills/b1", r#"{"number":"b1"}"#).unwrap_err();
+        assert!(matches!(&error, StoreError::Corrupt { key, .. } if key == "bills/b1"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_helpers_work_through_a_shared_store() {
+        let store: SharedStore = std::sync::Arc::new(MemoryStore::new());
+        let bill = Bill { number: "b2".into(), paid: false };
+        assert_eq!(store.save_document_as("bills", "b2", 0, &bill).await.unwrap(), CommitOutcome::Committed);
+        let loaded = store.load_document_as::<Bill>("bills", "b2").await.unwrap().unwrap();
+        assert_eq!((loaded.version, loaded.value), (1, bill));
+    }
+}

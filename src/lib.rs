@@ -11,7 +11,7 @@
 //! - [`auth`]: passwords, access and refresh tokens, identity extractors.
 //! - [`domain`]: pure rules — money, ledger, accounts, credentials.
 //! - [`services`]: one use case each, orchestrating domain and store.
-//! - [`store`]: the small `Store` trait, in memory and on Redis.
+//! - [`store`]: one small trait per data model (`Store` is all of them), in memory and on Redis.
 //! - [`providers`]: WeChat (OAuth, payouts), SMS and webhooks behind traits, with built-in mocks.
 //! - [`rate_limit`]: per-process request-rate limits on secret-guessing endpoints.
 //! - [`retry`]: the one compare-and-set retry loop (bounded rounds, growing random pauses).

@@ -136,7 +136,7 @@ async fn a_redis_still_loading_its_data_is_unavailable_not_corrupt() {
     settings.url = format!("redis://127.0.0.1:{port}/0");
     let store = RedisStore::connect(&settings.url, &settings).await.expect("the handshake works while loading");
     let id = AccountId::parse("acc_demo_alice").unwrap();
-    use walletgate::store::Store;
+    use walletgate::store::prelude::*;
     let alone = store.account_ids().await;
     assert!(matches!(alone, Err(StoreError::Unavailable(_))), "a lone command: {alone:?}");
     let in_transaction = store.load_account_with(&id, &["withdrawal:wd_1"]).await;

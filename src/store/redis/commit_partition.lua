@@ -7,6 +7,9 @@
 -- KEYS[3] = documents (hash: name -> body)   KEYS[4] = event stream
 -- KEYS[5] = expiring documents (sorted set: name -> reclaim time in ms)
 -- KEYS[6 ..] = S schedule keys, then I index keys, then U schedule keys
+-- KEYS[1..5] share the partition's hash tag (one cluster slot); the schedule
+-- and index keys are global, so on a Redis Cluster this script would cross
+-- slots (docs/redis.md, "Towards Redis Cluster").
 -- ARGV[1] = expected version   ARGV[2] = new account JSON
 -- ARGV[3] = journal entries E, ARGV[4] = documents to put P,
 -- ARGV[5] = documents to delete D, ARGV[6] = events V,

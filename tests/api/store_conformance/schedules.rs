@@ -1,0 +1,78 @@
+//! Schedules and their claims (`Schedules`).
+
+use futures_util::future::join_all;
+
+use super::store_for;
+use crate::helpers::StoreKind;
+use crate::on_both_stores;
+
+on_both_stores!(
+    schedules_give_members_back_in_time_order,
+    claims_lease_members_and_a_claimer_changes_only_what_it_still_holds,
+    a_claim_takes_at_most_its_limit_earliest_first_and_a_lapsed_lease_gives_members_back,
+);
+
+async fn schedules_give_members_back_in_time_order(kind: StoreKind) {
+    let (store, _keys) = store_for(kind).await;
+    store.schedule("review", "acc_a/wd_3", 3_000).await.unwrap();
+    store.schedule("review", "acc_a/wd_1", 1_000).await.unwrap();
+    store.schedule("review", "acc_b/wd_2", 2_000).await.unwrap();
+    store.schedule("review", "acc_a/wd_1", 4_000).await.unwrap();
+    let due = store.scheduled("review", 3_000, 10).await.unwrap();
+    assert_eq!(due, [("acc_b/wd_2".to_owned(), 2_000), ("acc_a/wd_3".to_owned(), 3_000)]);
+    assert_eq!(store.scheduled("review", i64::MAX, 1).await.unwrap(), [("acc_b/wd_2".to_owned(), 2_000)]);
+    assert!(store.unschedule("review", "acc_b/wd_2").await.unwrap());
+    assert!(!store.unschedule("review", "acc_b/wd_2").await.unwrap());
+    let rest: Vec<String> =
+        store.scheduled("review", i64::MAX, 10).await.unwrap().into_iter().map(|(m, _)| m).collect();
+    assert_eq!(rest, ["acc_a/wd_3", "acc_a/wd_1"]);
+    assert!(store.scheduled("nothing", i64::MAX, 10).await.unwrap().is_empty());
+}
+
+async fn claims_lease_members_and_a_claimer_changes_only_what_it_still_holds(kind: StoreKind) {
+    let (store, _keys) = store_for(kind).await;
+    store.schedule("payout", "acc_a/wd_1", 1_000).await.unwrap();
+    store.schedule("payout", "acc_a/wd_2", 2_000).await.unwrap();
+    store.schedule("payout", "acc_a/wd_3", 9_000).await.unwrap();
+
+    // Of concurrent claimers, each due member goes to exactly one; they move to the lease's end.
+    let claimers = (0..10).map(|_| store.claim_scheduled("payout", 5_000, 65_000, 10));
+    let claimed: Vec<(String, i64)> = join_all(claimers).await.into_iter().flat_map(Result::unwrap).collect();
+    assert_eq!(claimed, [("acc_a/wd_1".to_owned(), 1_000), ("acc_a/wd_2".to_owned(), 2_000)]);
+    assert!(store.claim_scheduled("payout", 5_000, 70_000, 10).await.unwrap().is_empty(), "leased, not due");
+    let due = store.scheduled("payout", i64::MAX, 10).await.unwrap();
+    assert_eq!(due.iter().filter(|(_, at)| *at == 65_000).count(), 2);
+
+    // A commit moves wd_1 while its claim is out: the claimer's late drop changes nothing.
+    store.schedule("payout", "acc_a/wd_1", 3_000).await.unwrap();
+    assert!(!store.reschedule_if_at("payout", "acc_a/wd_1", 65_000, None).await.unwrap());
+    assert_eq!(store.scheduled("payout", 3_000, 10).await.unwrap(), [("acc_a/wd_1".to_owned(), 3_000)]);
+
+    // A claimer that still holds its entry moves it, then drops it.
+    assert!(store.reschedule_if_at("payout", "acc_a/wd_2", 65_000, Some(80_000)).await.unwrap());
+    assert!(!store.reschedule_if_at("payout", "acc_a/wd_2", 65_000, None).await.unwrap());
+    assert!(store.reschedule_if_at("payout", "acc_a/wd_2", 80_000, None).await.unwrap());
+    assert!(!store.reschedule_if_at("payout", "acc_a/wd_2", 80_000, None).await.unwrap(), "gone");
+    assert!(!store.reschedule_if_at("nothing", "acc_a/wd_2", 80_000, None).await.unwrap());
+    let left: Vec<String> =
+        store.scheduled("payout", i64::MAX, 10).await.unwrap().into_iter().map(|(m, _)| m).collect();
+    assert_eq!(left, ["acc_a/wd_1", "acc_a/wd_3"]);
+}
+
+async fn a_claim_takes_at_most_its_limit_earliest_first_and_a_lapsed_lease_gives_members_back(kind: StoreKind) {
+    let (store, _keys) = store_for(kind).await;
+    for (member, at_ms) in [("m3", 3_000), ("m1", 1_000), ("m2", 2_000), ("m9", 9_000)] {
+        store.schedule("review", member, at_ms).await.unwrap();
+    }
+    let claim = |until_ms, lease_until_ms| store.claim_scheduled("review", until_ms, lease_until_ms, 2);
+    assert_eq!(claim(5_000, 60_000).await.unwrap(), [("m1".to_owned(), 1_000), ("m2".to_owned(), 2_000)]);
+    assert_eq!(claim(5_000, 60_000).await.unwrap(), [("m3".to_owned(), 3_000)]);
+    assert!(claim(5_000, 60_000).await.unwrap().is_empty(), "the rest is leased or not due");
+    assert!(store.claim_scheduled("nothing", i64::MAX, 60_000, 10).await.unwrap().is_empty());
+    // Nobody finished: once the leases end, the members are due again, earliest first.
+    let again = store.claim_scheduled("review", 60_000, 120_000, 10).await.unwrap();
+    assert_eq!(
+        again,
+        [("m9".to_owned(), 9_000), ("m1".to_owned(), 60_000), ("m2".to_owned(), 60_000), ("m3".to_owned(), 60_000)]
+    );
+}

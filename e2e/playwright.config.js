@@ -5,6 +5,8 @@
 // memory store: ../target/release/walletgate, or $WALLETGATE_BIN. Set
 // E2E_STORE=redis://127.0.0.1:6379/0 to run it on Redis (under a unique key
 // prefix), or E2E_BASE_URL to test a server that is already running.
+// E2E_SCREENSHOTS=1 (`npm run screenshots`) also retakes docs/screenshots;
+// without it no committed file is written.
 
 import { defineConfig } from "@playwright/test";
 import { createServer } from "node:net";

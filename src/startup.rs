@@ -403,15 +403,15 @@ route_table! {
     fn mock_routes, pub const MOCK_ROUTE_TABLE = [
         GET "/mock/sms/outbox" => mock_sms::outbox,
 
-        POST "/mock/wechat/users" => mock_wechat::create_user,
-        GET "/mock/wechat/users/{openid}" => mock_wechat::user,
-        GET "/mock/wechat/connect/oauth2/authorize" => mock_wechat::authorize,
-        POST "/mock/wechat/connect/oauth2/authorize" => mock_wechat::consent,
-        GET "/mock/wechat/sns/oauth2/access_token" => mock_wechat::access_token,
-        GET "/mock/wechat/sns/oauth2/refresh_token" => mock_wechat::refresh_token,
-        GET "/mock/wechat/sns/auth" => mock_wechat::auth,
-        GET "/mock/wechat/sns/userinfo" => mock_wechat::user_info,
-        POST "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills" => mock_wechat::create_transfer_bill,
-        GET "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}" => mock_wechat::transfer_bill,
+        POST "/mock/wechat/users" => mock_wechat::users::create_user,
+        GET "/mock/wechat/users/{openid}" => mock_wechat::users::user,
+        GET "/mock/wechat/connect/oauth2/authorize" => mock_wechat::authorize::authorize,
+        POST "/mock/wechat/connect/oauth2/authorize" => mock_wechat::authorize::consent,
+        GET "/mock/wechat/sns/oauth2/access_token" => mock_wechat::sns::access_token,
+        GET "/mock/wechat/sns/oauth2/refresh_token" => mock_wechat::sns::refresh_token,
+        GET "/mock/wechat/sns/auth" => mock_wechat::sns::auth,
+        GET "/mock/wechat/sns/userinfo" => mock_wechat::sns::user_info,
+        POST "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills" => mock_wechat::payouts::create_transfer_bill,
+        GET "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}" => mock_wechat::payouts::transfer_bill,
     ]
 }

@@ -1,7 +1,7 @@
 // The suite's `test`: every page is watched for script errors and
 // Content-Security-Policy violations (a test fails on any), `opsPage` is a
 // second, desktop-sized browser context for the operator console, and a few
-// helpers drive the PIN pad, log in and save screenshots.
+// helpers drive the PIN pad, log in and (when asked) save screenshots.
 
 import { test as base, expect } from "@playwright/test";
 import { mkdirSync } from "node:fs";
@@ -47,9 +47,13 @@ export const test = base.extend({
 
 export { expect };
 
-/** Saves a screenshot of what the page shows now to docs/screenshots/<name>.png (E2E_SCREENSHOTS=0 skips). */
+/**
+ * Saves a screenshot of what the page shows now to docs/screenshots/<name>.png,
+ * only when asked (E2E_SCREENSHOTS=1, as `npm run screenshots` sets it): the
+ * files are committed, so an ordinary run (and CI) leaves them as they are.
+ */
 export async function snap(page, name) {
-  if (process.env.E2E_SCREENSHOTS === "0") return;
+  if (process.env.E2E_SCREENSHOTS !== "1") return;
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), animations: "disabled", caret: "hide" });
 }

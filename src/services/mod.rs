@@ -20,7 +20,6 @@
 pub mod accounts;
 pub mod audit;
 pub mod bindings;
-pub mod fixtures;
 pub mod keys;
 pub mod kyc;
 pub mod ledger_check;

@@ -1,4 +1,4 @@
-//! Bulk fixtures for benchmarks and load tests: many ready-to-withdraw
+//! Bulk fixtures for the benchmark: many ready-to-withdraw
 //! accounts (level L2, funded, an active WeChat binding that has already
 //! been paid to, a payment PIN) and stored withdrawals, written straight
 //! through the store. Built with the same domain methods as the API, so the
@@ -9,17 +9,17 @@
 use chrono::Duration;
 use futures_util::StreamExt;
 
-use super::ServiceSet;
-use super::keys::{withdrawal_document, withdrawal_index_key};
-use crate::domain::account::{Account, AccountId, PasswordHash, Posting, Role, VerificationLevel};
-use crate::domain::binding::{BindingId, WeChatDestination};
-use crate::domain::credentials::Login;
-use crate::domain::ledger::{EntryKind, LedgerAccount, leg};
-use crate::domain::money::Amount;
-use crate::domain::pin::Pin;
-use crate::domain::withdrawal::WithdrawalId;
-use crate::error::ApiError;
-use crate::store::{AccountCommit, CommitOutcome, StoreError};
+use walletgate::domain::account::{Account, AccountId, PasswordHash, Posting, Role, VerificationLevel};
+use walletgate::domain::binding::{BindingId, WeChatDestination};
+use walletgate::domain::credentials::Login;
+use walletgate::domain::ledger::{EntryKind, LedgerAccount, leg};
+use walletgate::domain::money::Amount;
+use walletgate::domain::pin::Pin;
+use walletgate::domain::withdrawal::WithdrawalId;
+use walletgate::error::ApiError;
+use walletgate::services::ServiceSet;
+use walletgate::services::keys::{withdrawal_document, withdrawal_index_key};
+use walletgate::store::{AccountCommit, CommitOutcome, StoreError};
 
 /// A fixture account, as a load generator needs it.
 #[derive(Debug, Clone)]
@@ -27,7 +27,6 @@ pub struct ReadyAccount {
     pub id: AccountId,
     pub phone: String,
     pub binding_id: BindingId,
-    pub openid: String,
 }
 
 /// What every fixture account shares.
@@ -168,6 +167,6 @@ pub async fn seed_stored_withdrawals(
 fn ready(account: Account) -> Option<ReadyAccount> {
     let phone = account.login.phone_number()?.to_owned();
     let binding = account.active_binding()?;
-    let openid = binding.destination.as_ref()?.openid.clone();
-    Some(ReadyAccount { id: account.id.clone(), phone, binding_id: binding.id.clone(), openid })
+    binding.destination.as_ref()?;
+    Some(ReadyAccount { id: account.id.clone(), phone, binding_id: binding.id.clone() })
 }

@@ -1,0 +1,87 @@
+//! What one bench run is asked to do: the command line (`Args`), and the
+//! walletgate settings every measured server runs with (`bench_settings`):
+//! the store chosen, a key prefix of its own, and the limits a load from one
+//! address and a few accounts would otherwise (rightly) trip.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::Parser;
+use walletgate::settings::{Overrides, Settings};
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmarks walletgate against a bare actix endpoint, on the memory store and on Redis")]
+pub struct Args {
+    /// Stores to measure: memory, redis.
+    #[arg(long, value_delimiter = ',', default_value = "memory,redis")]
+    pub stores: Vec<String>,
+    /// Account counts to seed, one full run each (e.g. 1000,100000,1000000).
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    pub accounts: Vec<usize>,
+    /// Seconds per load scenario.
+    #[arg(long, default_value_t = 10)]
+    pub duration_secs: u64,
+    /// Accounts the spread scenarios rotate through, picked evenly over all
+    /// of them; the same number at every scale, so growing data is what
+    /// changes between scales (a larger set of clients is its own question).
+    #[arg(long, default_value_t = 1000)]
+    pub active_accounts: usize,
+    /// Open connections of the load generator.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Load generator threads (they share the cores with the server).
+    #[arg(long, default_value_t = 2)]
+    pub wrk_threads: usize,
+    #[arg(long, default_value = "redis://127.0.0.1:6379/0")]
+    pub redis_url: String,
+    /// Due withdrawals seeded for the worker's settlement rate.
+    #[arg(long, default_value_t = 20_000)]
+    pub drain: usize,
+    /// Withdrawals per second submitted while the background worker runs,
+    /// for the due-to-settled latency (0: skip).
+    #[arg(long, default_value_t = 200)]
+    pub latency_rate: u64,
+    /// Withdrawals stored before the load, for memory per stored withdrawal
+    /// (and to show that throughput does not bend with them).
+    #[arg(long, default_value_t = 0)]
+    pub stored_withdrawals: usize,
+    /// Skip the peer mock servers (Prism, Mockoon; they need Node.js and npm).
+    #[arg(long)]
+    pub no_peers: bool,
+    /// Also append the results table to this Markdown file.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+}
+
+pub fn bench_settings(store: &str, redis_url: &str) -> anyhow::Result<Settings> {
+    let mut settings = Settings::load(&Overrides::default())?;
+    settings.server.port = 0;
+    settings.log.level = "warn".into();
+    settings.store.url = match store {
+        "memory" => "memory://".into(),
+        "redis" => redis_url.to_owned(),
+        other => bail!("unknown store {other:?}: memory or redis"),
+    };
+    settings.store.key_prefix = format!("wgbench:{}", std::process::id());
+    // The load comes from one address and a few accounts at a time: the
+    // secret-guessing limits would (rightly) stop it, so they are lifted here.
+    let limits = &mut settings.rate_limits;
+    for pair in [&mut limits.login, &mut limits.register, &mut limits.sms, &mut limits.pin] {
+        for limit in [&mut pair.per_account, &mut pair.per_ip] {
+            limit.burst = 1_000_000_000;
+            limit.per_minute = 1_000_000_000;
+        }
+    }
+    let l2 = &mut settings.withdrawals.levels.l2;
+    l2.daily_amount_max = "100000000000.00".into();
+    l2.monthly_amount_max = "100000000000.00".into();
+    l2.daily_count_max = u32::MAX;
+    settings.withdrawals.auto_review_delay_secs = 0;
+    settings.auth.access_token_ttl_secs = 86_400;
+    // The worker's step runs on demand (`Gateway::drain`), so the drain is
+    // measured on its own.
+    settings.worker.enabled = false;
+    settings.worker.batch_size = 500;
+    settings.worker.concurrency = 32;
+    Ok(settings)
+}

@@ -1,0 +1,222 @@
+//! WeChat Pay's merchant transfer bills under
+//! `/mock/wechat/v3/fund-app/mch-transfer/transfer-bills` (the provider's
+//! side is `providers::wechat::mock::payouts`): creating a bill and reading
+//! one by `out_bill_no`, with WeChat Pay v3's 4xx/5xx `{code, message}`
+//! errors, amounts in integer fen and times in Beijing time.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Asia::Shanghai;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::providers::payouts::{
+    BillState, PayoutError, TransferBill, TransferRequest, fen_from_money, money_from_fen, refusal_code,
+};
+use crate::providers::wechat::mock::MockWeChat;
+
+/// `POST /mock/wechat/v3/fund-app/mch-transfer/transfer-bills`: WeChat Pay's
+/// "发起转账". The mock's payees never need to confirm, so the answer is
+/// already the bill's final state.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "appid": "wx8a3f5c7e2b9d1046", "out_bill_no": "0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "openid": "oAb1CdEfGhIjKlMnOpQrStUvWxYz",
+    "transfer_amount": 10000, "transfer_remark": "walletgate withdrawal"
+}))]
+pub struct TransferBillsRequest {
+    /// The merchant's app; must be the mock's app id.
+    pub appid: String,
+    /// 1–32 characters `[0-9A-Za-z]`, unique per merchant: the idempotency key.
+    #[schema(pattern = r"^[0-9A-Za-z]{1,32}$")]
+    pub out_bill_no: String,
+    /// The payee's openid under `appid`.
+    #[schema(min_length = 1, max_length = 128)]
+    pub openid: String,
+    /// Integer fen (1/100 yuan), at least 10.
+    #[schema(minimum = 10, maximum = 100000000000000.0, example = 10000)]
+    pub transfer_amount: i64,
+    /// At most 32 characters, shown to the payee.
+    #[schema(max_length = 32)]
+    pub transfer_remark: String,
+    /// The scene, e.g. `"1000"`; accepted and not checked by the mock.
+    pub transfer_scene_id: Option<String>,
+    /// The payee's encrypted real name; accepted and not checked by the mock.
+    pub user_name: Option<String>,
+    /// Where the real API pushes the final state; the mock pushes nothing.
+    pub notify_url: Option<String>,
+    /// The payment reason shown to the payee; accepted and not checked by the mock.
+    pub user_recv_perception: Option<String>,
+    /// The scene declaration, `[{info_type, info_content}]` at the real API; the mock accepts any
+    /// JSON value here and does not check it.
+    pub transfer_scene_report_infos: Option<serde_json::Value>,
+}
+
+/// The answer to creating a bill.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferBillsResponse {
+    pub out_bill_no: String,
+    pub transfer_bill_no: String,
+    /// RFC 3339 in Beijing time, as WeChat writes it: `2026-03-01T17:30:00+08:00`.
+    pub create_time: String,
+    pub state: BillState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_reason: Option<String>,
+}
+
+/// `GET /mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferBillQueryResponse {
+    pub out_bill_no: String,
+    pub transfer_bill_no: String,
+    pub appid: String,
+    pub state: BillState,
+    /// Integer fen.
+    pub transfer_amount: i64,
+    pub transfer_remark: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_reason: Option<String>,
+    pub openid: String,
+    pub create_time: String,
+    pub update_time: String,
+}
+
+/// WeChat Pay v3's error body, sent with a 4xx or 5xx status.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"code": "PARAM_ERROR", "message": "transfer_amount must be at least 10 fen (0.10 yuan)"}))]
+struct PayErrorBody<'a> {
+    /// `PARAM_ERROR`, `INVALID_REQUEST`, `NOT_FOUND` or `SYSTEM_ERROR`.
+    code: &'a str,
+    message: &'a str,
+}
+
+/// Create a transfer bill (WeChat Pay)
+///
+/// WeChat Pay's merchant transfer (发起转账) to a mock user's wallet.
+/// `out_bill_no` is the idempotency key: the same number and body return the
+/// same bill and never pay twice. The mock's payees never confirm, so the
+/// answer is already final: `SUCCESS`, or `FAIL` with `fail_reason`
+/// (`OPENID_INVALID`, `ACCOUNT_FROZEN`, `REAL_NAME_CHECK_FAIL`,
+/// `DAY_RECEIVED_QUOTA_EXCEED`, `MONTH_RECEIVED_QUOTA_EXCEED`).
+#[utoipa::path(
+    post,
+    path = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills",
+    operation_id = "mock_create_transfer_bill",
+    tag = "mock",
+    request_body = TransferBillsRequest,
+    responses(
+        (status = 200, description = "The bill.", body = TransferBillsResponse),
+        (status = 400, description = "`PARAM_ERROR` (a malformed field, an amount under 10 fen), `INVALID_REQUEST` \
+            (another app, or the same `out_bill_no` with another body).", body = PayErrorBody),
+        (status = 500, description = "`SYSTEM_ERROR`: retry with the same `out_bill_no` and body.", body = PayErrorBody),
+    )
+)]
+pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes) -> HttpResponse {
+    let request = match serde_json::from_slice::<TransferBillsRequest>(&body) {
+        Ok(request) => request,
+        Err(error) => return pay_error(StatusCode::BAD_REQUEST, refusal_code::PARAM_ERROR, &error.to_string()),
+    };
+    if request.appid != mock.app_id() {
+        let message = "appid is not bound to this merchant";
+        return pay_error(StatusCode::BAD_REQUEST, refusal_code::INVALID_REQUEST, message);
+    }
+    let Ok(amount) = money_from_fen(request.transfer_amount) else {
+        let message = "transfer_amount must be a whole number of fen, from 0 to 100000000000000";
+        return pay_error(StatusCode::BAD_REQUEST, refusal_code::PARAM_ERROR, message);
+    };
+    let transfer = TransferRequest {
+        out_bill_no: request.out_bill_no,
+        openid: request.openid,
+        amount,
+        remark: request.transfer_remark,
+    };
+    match mock.transfer(&transfer).await {
+        Ok(bill) => HttpResponse::Ok().json(TransferBillsResponse {
+            create_time: wechat_time(bill.create_time),
+            out_bill_no: bill.out_bill_no,
+            transfer_bill_no: bill.transfer_bill_no,
+            state: bill.state,
+            fail_reason: bill.fail_reason,
+        }),
+        Err(error) => payout_error(&error),
+    }
+}
+
+/// A transfer bill by the merchant's number (WeChat Pay)
+#[utoipa::path(
+    get,
+    path = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}",
+    operation_id = "mock_transfer_bill",
+    tag = "mock",
+    params(("out_bill_no" = String, Path, description = "The merchant's bill number.", pattern = r"^[0-9A-Za-z]{1,32}$",
+        example = "0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
+    responses(
+        (status = 200, description = "The bill.", body = TransferBillQueryResponse),
+        (status = 400, description = "`PARAM_ERROR`: not 1–32 characters `[0-9A-Za-z]`.", body = PayErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no bill with this `out_bill_no`.", body = PayErrorBody),
+        (status = 500, description = "`SYSTEM_ERROR`: retry.", body = PayErrorBody),
+    )
+)]
+pub async fn transfer_bill(mock: web::Data<MockWeChat>, out_bill_no: web::Path<String>) -> HttpResponse {
+    match mock.bill(&out_bill_no).await {
+        Ok(Some(bill)) => HttpResponse::Ok().json(query_response(bill, mock.app_id())),
+        Ok(None) => pay_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no transfer bill with this out_bill_no"),
+        Err(error) => payout_error(&error),
+    }
+}
+
+fn query_response(bill: TransferBill, appid: &str) -> TransferBillQueryResponse {
+    TransferBillQueryResponse {
+        transfer_amount: fen_from_money(bill.amount),
+        create_time: wechat_time(bill.create_time),
+        update_time: wechat_time(bill.update_time),
+        out_bill_no: bill.out_bill_no,
+        transfer_bill_no: bill.transfer_bill_no,
+        appid: appid.to_owned(),
+        state: bill.state,
+        transfer_remark: bill.remark,
+        fail_reason: bill.fail_reason,
+        openid: bill.openid,
+    }
+}
+
+/// WeChat Pay writes times in RFC 3339 with Beijing's offset.
+fn wechat_time(at: DateTime<Utc>) -> String {
+    at.with_timezone(&Shanghai).to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// A refusal is WeChat's 400 with its code; a store failure its 500
+/// `SYSTEM_ERROR`, after which the same bill is to be retried.
+fn payout_error(error: &PayoutError) -> HttpResponse {
+    match error {
+        PayoutError::Refused { code, message } => pay_error(StatusCode::BAD_REQUEST, code, message),
+        PayoutError::Unavailable(_) => {
+            let message = "system error, retry with the same out_bill_no and body";
+            pay_error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", message)
+        }
+    }
+}
+
+fn pay_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(PayErrorBody { code, message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bill_times_are_written_in_beijing_time() {
+        let at = DateTime::parse_from_rfc3339("2026-03-01T16:00:00.250Z").unwrap().with_timezone(&Utc);
+        assert_eq!(wechat_time(at), "2026-03-02T00:00:00+08:00");
+    }
+
+    #[test]
+    fn payout_errors_take_wechat_pay_statuses() {
+        let refused = PayoutError::Refused { code: "INVALID_REQUEST".into(), message: "reused".into() };
+        assert_eq!(payout_error(&refused).status(), StatusCode::BAD_REQUEST);
+        let unavailable = PayoutError::Unavailable("down".into());
+        assert_eq!(payout_error(&unavailable).status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -12,8 +12,8 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::TokenIssuer;
 use crate::auth::password::PasswordHashing;
+use crate::auth::{AccessTokens, TokenIssuer};
 use crate::clock::SharedClock;
 use crate::edge::{self, EdgeLimits};
 use crate::providers::payouts::SharedPayouts;
@@ -244,6 +244,10 @@ fn binding_policy(
 
 fn serve(listener: TcpListener, settings: &Settings, services: ServiceSet, mocks: Mocks) -> std::io::Result<Server> {
     let rate_limits = web::Data::new(RateLimits::new(&settings.rate_limits));
+    let access_tokens = web::Data::new(AccessTokens {
+        issuer: services.accounts.tokens.clone(),
+        clock: services.partitions.clock.clone(),
+    });
     let accounts = web::Data::new(services.accounts);
     let pins = web::Data::new(services.pins);
     let bindings = web::Data::new(services.bindings);
@@ -277,6 +281,7 @@ fn serve(listener: TcpListener, settings: &Settings, services: ServiceSet, mocks
             .wrap(from_fn(observe_request))
             .wrap(TracingLogger::<WalletgateRootSpan>::new())
             .app_data(rate_limits.clone())
+            .app_data(access_tokens.clone())
             .app_data(accounts.clone())
             .app_data(pins.clone())
             .app_data(bindings.clone())

@@ -8,6 +8,9 @@
 //! account record they load anyway (see `Partitions::update_account_as`);
 //! operators' roles are read from the store (`Accounts::admit_operator`).
 
+use std::sync::Arc;
+
+use crate::clock::SharedClock;
 use crate::domain::account::Account;
 use crate::error::ApiError;
 
@@ -16,6 +19,21 @@ pub mod password;
 pub mod tokens;
 
 pub use tokens::{Principal, TokenIssuer};
+
+/// Checks access tokens at the business clock's now: all the request
+/// extractors need to know who is calling.
+#[derive(Debug, Clone)]
+pub struct AccessTokens {
+    pub issuer: Arc<TokenIssuer>,
+    pub clock: SharedClock,
+}
+
+impl AccessTokens {
+    /// The identity a bearer access token carries, if it is valid now.
+    pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+        self.issuer.verify_access(token, self.clock.now()).map_err(|error| ApiError::Unauthenticated(error.to_string()))
+    }
+}
 
 /// The refusal of a token whose account is gone or has revoked it.
 pub fn session_ended() -> ApiError {

@@ -12,7 +12,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 
-use crate::auth::Principal;
+use crate::auth::{AccessTokens, Principal};
 use crate::domain::account::AccountId;
 use crate::error::ApiError;
 use crate::services::accounts::Accounts;
@@ -37,15 +37,15 @@ impl Operator {
     }
 }
 
-fn accounts_of(request: &HttpRequest) -> Result<web::Data<Accounts>, ApiError> {
-    request
-        .app_data::<web::Data<Accounts>>()
-        .cloned()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the accounts service is not registered with the app")))
+/// App data a handler's extractor needs; its absence is a wiring bug.
+fn app_data<T: 'static>(request: &HttpRequest) -> Result<web::Data<T>, ApiError> {
+    request.app_data::<web::Data<T>>().cloned().ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!("{} is not registered with the app", std::any::type_name::<T>()))
+    })
 }
 
 fn principal_of(request: &HttpRequest) -> Result<Principal, ApiError> {
-    let accounts = accounts_of(request)?;
+    let tokens = app_data::<AccessTokens>(request)?;
     let header = request
         .headers()
         .get(AUTHORIZATION)
@@ -57,7 +57,7 @@ fn principal_of(request: &HttpRequest) -> Result<Principal, ApiError> {
         .map(str::trim)
         .filter(|token| !token.is_empty())
         .ok_or_else(|| ApiError::Unauthenticated("the Authorization header must be 'Bearer <token>'".into()))?;
-    accounts.verify_access(token)
+    tokens.verify(token)
 }
 
 impl FromRequest for AuthenticatedUser {
@@ -75,7 +75,7 @@ impl FromRequest for Operator {
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let principal = principal_of(request);
-        let accounts = accounts_of(request);
+        let accounts = app_data::<Accounts>(request);
         Box::pin(async move {
             let principal = principal?;
             accounts?.admit_operator(&principal).await?;

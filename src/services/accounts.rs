@@ -30,6 +30,7 @@ use crate::domain::login_guard::{LoginPolicy, LoginVerdict};
 use crate::domain::pin::PinPolicy;
 use crate::error::ApiError;
 use crate::store::StoreError;
+use crate::store::typed::TypedEphemeralValues;
 
 /// How long a consumed refresh token is remembered, to spot its reuse.
 const USED_REFRESH_MEMORY_SECS: u64 = 7 * 24 * 3600;
@@ -111,13 +112,6 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    /// The identity a bearer access token carries, if it is valid now.
-    pub fn verify_access(&self, token: &str) -> Result<Principal, ApiError> {
-        self.tokens
-            .verify_access(token, self.partitions.now())
-            .map_err(|error| ApiError::Unauthenticated(error.to_string()))
-    }
-
     /// Admits `principal` as an operator only if its account still honours
     /// the token (else 401) and its stored role is operator (else 403): the
     /// token's claim is not the last word.
@@ -185,16 +179,16 @@ impl Accounts {
     async fn refuse_unknown_login(&self, login: &Login, password: String) -> Result<ApiError, ApiError> {
         let key = unknown_login_guard_key(login);
         let stored = self.partitions.store.get_ephemeral(&key).await?;
+        // A count that cannot be read starts again rather than lock anyone out.
         let mut guard: AttemptGuard = stored.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default();
         if let Some(until) = guard.locked_until(self.partitions.now()) {
             return Ok(ApiError::LoginLocked { locked_until: until });
         }
         self.passwords.burn_equivalent_time(password).await?;
         let verdict = LoginVerdict::from(guard.judge(|| false, &self.login_policy, self.partitions.now()));
-        let text = serde_json::to_string(&guard).map_err(ApiError::internal)?;
         let kept_for =
             self.login_policy.lock_max.to_std().unwrap_or_default().max(Duration::from_secs(UNKNOWN_LOGIN_MEMORY_SECS));
-        self.partitions.store.put_ephemeral(&key, &text, kept_for).await?;
+        self.partitions.store.put_ephemeral_as(&key, &guard, kept_for).await?;
         Ok(match verdict {
             LoginVerdict::Locked { until } => ApiError::LoginLocked { locked_until: until },
             LoginVerdict::Accepted | LoginVerdict::Refused => login_refused(),
@@ -267,8 +261,8 @@ impl Accounts {
             family,
             expires_at: now + chrono::Duration::seconds(refresh_ttl as i64),
         };
-        let text = serde_json::to_string(&record).map_err(ApiError::internal)?;
-        self.partitions.store.put_ephemeral(&refresh_key(&digest), &text, Duration::from_secs(refresh_ttl)).await?;
+        let kept_for = Duration::from_secs(refresh_ttl);
+        self.partitions.store.put_ephemeral_as(&refresh_key(&digest), &record, kept_for).await?;
         Ok(TokenPair {
             access_token,
             token_type: "Bearer",

@@ -11,6 +11,7 @@ use crate::clock::SharedClock;
 use crate::domain::account::AccountId;
 use crate::error::ApiError;
 use crate::store::SharedStore;
+use crate::store::typed::{decode_document, encode_document};
 
 pub const AUDIT_LOG: &str = "operator_audit";
 
@@ -90,7 +91,7 @@ impl AuditLog {
             error_code,
             details,
         };
-        match serde_json::to_string(&entry) {
+        match encode_document(&entry) {
             Ok(body) => {
                 if let Err(error) = self.store.append_log(AUDIT_LOG, &body).await {
                     // The action stands either way; a lost audit line must be seen.
@@ -107,7 +108,7 @@ impl AuditLog {
         entries
             .into_iter()
             .map(|stored| {
-                let entry = serde_json::from_str(&stored.body).map_err(ApiError::internal)?;
+                let entry = decode_document(AUDIT_LOG, &stored.body)?;
                 Ok(AuditRecord { seq: stored.seq, entry })
             })
             .collect()

@@ -27,6 +27,7 @@ use crate::domain::pin::Pin;
 use crate::domain::sms::{SmsPurpose, SmsVerdict};
 use crate::error::ApiError;
 use crate::providers::wechat::{WeChatClient, WeChatError};
+use crate::store::typed::TypedEphemeralValues;
 
 /// How long a consumed state's record outlives its deadline in the store,
 /// purely so the store reclaims it.
@@ -106,9 +107,8 @@ impl Bindings {
         let expires_at = account.binding(&binding_id).map_or_else(|| self.partitions.now() + ttl, |b| b.expires_at);
         let state = new_state();
         let record = StateRecord { account_id: account_id.clone(), binding_id: binding_id.clone(), expires_at };
-        let text = serde_json::to_string(&record).map_err(ApiError::internal)?;
         let keep = ttl.to_std().unwrap_or_default() + STATE_RECORD_GRACE;
-        self.partitions.store.put_ephemeral(&state_key(&state), &text, keep).await?;
+        self.partitions.store.put_ephemeral_as(&state_key(&state), &record, keep).await?;
         Ok(StartedBinding { authorize_url: self.authorize_url(&state)?, binding_id, expires_at })
     }
 
@@ -172,9 +172,8 @@ impl Bindings {
         let state = state
             .filter(|s| !s.is_empty() && s.len() <= STATE_CHARS_MAX && s.bytes().all(|b| b.is_ascii_alphanumeric()));
         let state = state.ok_or(ApiError::BindingStateInvalid)?;
-        let text =
-            self.partitions.store.take_ephemeral(&state_key(state)).await?.ok_or(ApiError::BindingStateInvalid)?;
-        let record: StateRecord = serde_json::from_str(&text).map_err(ApiError::internal)?;
+        let taken = self.partitions.store.take_ephemeral_as::<StateRecord>(&state_key(state)).await?;
+        let record = taken.ok_or(ApiError::BindingStateInvalid)?;
         if record.expires_at <= self.partitions.now() {
             self.fail_binding(&record.account_id, &record.binding_id, BindingFailure::Expired).await;
             return Err(ApiError::BindingStateInvalid);

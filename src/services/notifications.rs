@@ -21,6 +21,7 @@ use crate::domain::money::Money;
 use crate::domain::withdrawal::{ReviewReason, Withdrawal, WithdrawalId, WithdrawalStatus};
 use crate::error::ApiError;
 use crate::providers::webhooks::{Delivery, WebhookSender};
+use crate::store::typed::{decode_document, encode_document};
 use crate::store::{EventPosition, ScheduleEntry, SharedStore, StoredEvent};
 
 fn webhook_document(event_id: &str) -> String {
@@ -205,7 +206,7 @@ pub struct Outbox {
 pub(crate) fn outbox(webhooks_on: bool, account_id: &AccountId, events: &[Event]) -> Result<Outbox, ApiError> {
     let mut outbox = Outbox::default();
     for event in events {
-        let body = serde_json::to_string(event).map_err(ApiError::internal)?;
+        let body = encode_document(event)?;
         if webhooks_on && event.kind.goes_to_webhooks() {
             outbox.scheduled.push(ScheduleEntry {
                 schedule: WEBHOOK_SCHEDULE,
@@ -269,7 +270,7 @@ impl Notifications {
         let Some(body) = self.store.partition_document(&account_id, &document).await? else {
             return self.work.not_ready(&claim, now).await;
         };
-        let event: StoredEventHead = serde_json::from_str(&body).map_err(ApiError::internal)?;
+        let event: StoredEventHead = decode_document(&document, &body)?;
         match policy.sender.deliver(&event.id, event.kind.as_str(), &body, now.timestamp()).await {
             Delivery::Accepted => {
                 self.store.delete_partition_document(&account_id, &document).await?;

@@ -19,6 +19,7 @@ use crate::domain::ledger::JournalEntry;
 use crate::domain::withdrawal::{Withdrawal, WithdrawalError};
 use crate::error::ApiError;
 use crate::retry::Rounds;
+use crate::store::typed::{decode_document, encode_document};
 use crate::store::{AccountCommit, CommitOutcome, ScheduleEntry, SharedStore};
 
 /// What a change to one withdrawal produced.
@@ -164,7 +165,7 @@ impl Partitions {
             let (current, mut found) =
                 self.store.load_account_with(account_id, &[&document]).await?.ok_or(WithdrawalError::NotFound)?;
             let text = found.pop().flatten().ok_or(WithdrawalError::NotFound)?;
-            let before: Withdrawal = serde_json::from_str(&text).map_err(ApiError::internal)?;
+            let before: Withdrawal = decode_document(&document, &text)?;
             let mut withdrawal = before.clone();
             let mut account = current.value.clone();
             let now = self.now();
@@ -176,7 +177,7 @@ impl Partitions {
             let events: Vec<Event> =
                 changed.events.iter().map(|kind| Event::withdrawal(*kind, account_id, &withdrawal, now)).collect();
             let mut outbox = outbox(self.webhooks_on, account_id, &events)?;
-            outbox.documents.push((document.clone(), serde_json::to_string(&withdrawal).map_err(ApiError::internal)?));
+            outbox.documents.push((document.clone(), encode_document(&withdrawal)?));
             outbox.scheduled.extend(changed.scheduled.iter().cloned());
             let commit = AccountCommit {
                 documents_put: &outbox.documents,

@@ -28,6 +28,7 @@ use crate::domain::withdrawal::{PayoutAttempt, Unpaid, Withdrawal, WithdrawalErr
 use crate::error::ApiError;
 use crate::providers::payouts::{BillState, PayoutError, PayoutProvider, TransferBill, TransferRequest};
 use crate::store::ScheduleEntry;
+use crate::store::typed::TypedPartitionDocuments;
 
 /// What the payee sees on the transfer (≤ 32 characters, like WeChat's `transfer_remark`).
 const TRANSFER_REMARK: &str = "OK钱包余额提现";
@@ -159,9 +160,9 @@ impl Settlement {
         let Some((account_id, withdrawal_id)) = claim.parts() else {
             return self.work.drop_claim(claim, "unreadable member").await;
         };
-        let found = self.partitions.store.partition_document(&account_id, &withdrawal_document(withdrawal_id)).await?;
-        let Some(text) = found else { return self.work.not_ready(claim, now).await };
-        let withdrawal: Withdrawal = serde_json::from_str(&text).map_err(ApiError::internal)?;
+        let document = withdrawal_document(withdrawal_id);
+        let found = self.partitions.store.partition_document_as::<Withdrawal>(&account_id, &document).await?;
+        let Some(withdrawal) = found else { return self.work.not_ready(claim, now).await };
         match withdrawal.status {
             // Payable after all: a commit made it so after `begin_payout`
             // looked (an approval, say). Pay it in the next step.

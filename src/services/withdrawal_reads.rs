@@ -7,6 +7,7 @@ use crate::domain::account::AccountId;
 use crate::domain::withdrawal::{Withdrawal, WithdrawalId};
 use crate::error::ApiError;
 use crate::store::SharedStore;
+use crate::store::typed::TypedPartitionDocuments;
 
 /// A user's withdrawals as stored, and the index from a withdrawal to its account.
 #[derive(Debug, Clone)]
@@ -23,19 +24,15 @@ impl WithdrawalReads {
 
     /// The account's withdrawals, newest first.
     pub async fn withdrawals(&self, account_id: &AccountId) -> Result<Vec<Withdrawal>, ApiError> {
-        let documents = self.store.partition_documents(account_id, "withdrawal:").await?;
-        let mut withdrawals: Vec<Withdrawal> = documents
-            .iter()
-            .map(|(_, body)| serde_json::from_str(body).map_err(ApiError::internal))
-            .collect::<Result<_, _>>()?;
+        let documents = self.store.partition_documents_as::<Withdrawal>(account_id, "withdrawal:").await?;
+        let mut withdrawals: Vec<Withdrawal> = documents.into_iter().map(|(_, withdrawal)| withdrawal).collect();
         // Ids are time-ordered (UUIDv7), so newest first is descending id.
         withdrawals.sort_by(|a, b| b.id.cmp(&a.id));
         Ok(withdrawals)
     }
 
     pub async fn withdrawal(&self, account_id: &AccountId, id: &WithdrawalId) -> Result<Withdrawal, ApiError> {
-        let found = self.store.partition_document(account_id, &withdrawal_document(id)).await?;
-        let text = found.ok_or(ApiError::NotFound { resource: "withdrawal" })?;
-        serde_json::from_str(&text).map_err(ApiError::internal)
+        let found = self.store.partition_document_as(account_id, &withdrawal_document(id)).await?;
+        found.ok_or(ApiError::NotFound { resource: "withdrawal" })
     }
 }

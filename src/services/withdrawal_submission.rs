@@ -27,6 +27,7 @@ use crate::domain::withdrawal_decision::{
     IdempotencyKey, PinEntry, QuoteTerms, WithdrawalAsk, WithdrawalDecision, WithdrawalRefusal,
 };
 use crate::error::ApiError;
+use crate::store::typed::{TypedEphemeralValues, decode_document, encode_document};
 use crate::store::{AccountCommit, CommitOutcome, ScheduleEntry};
 
 /// What a submission came to, as kept for its idempotency key.
@@ -108,10 +109,7 @@ impl Withdrawals {
                     outbox.scheduled.push(self.review_entry(account_id, &withdrawal, account.level_at(now), now));
                     indexed.push((withdrawal_index_key(&withdrawal.id), account_id.to_string()));
                     puts.append(&mut outbox.documents);
-                    puts.push((
-                        withdrawal_document(&withdrawal.id),
-                        serde_json::to_string(&withdrawal).map_err(ApiError::internal)?,
-                    ));
+                    puts.push((withdrawal_document(&withdrawal.id), encode_document(&withdrawal)?));
                     entries.push(entry);
                     Submitted::Held { withdrawal }
                 }
@@ -119,7 +117,7 @@ impl Withdrawals {
             };
             let record =
                 IdempotencyRecord { fingerprint: fingerprint.clone(), outcome: outcome.clone(), created_at: now };
-            let saved = [(document.clone(), serde_json::to_string(&record).map_err(ApiError::internal)?)];
+            let saved = [(document.clone(), encode_document(&record)?)];
             let commit = AccountCommit {
                 documents_put: &puts,
                 documents_expiring: &saved,
@@ -163,7 +161,7 @@ impl Withdrawals {
         now: DateTime<Utc>,
     ) -> Result<Option<Submitted>, ApiError> {
         let Some(text) = text else { return Ok(None) };
-        let record: IdempotencyRecord = serde_json::from_str(&text).map_err(ApiError::internal)?;
+        let record: IdempotencyRecord = decode_document("idempotency record", &text)?;
         if record.created_at + self.policy.idempotency_ttl <= now {
             return Ok(None);
         }
@@ -175,7 +173,7 @@ impl Withdrawals {
 
     async fn load_quote(&self, quote_id: Option<&str>) -> Result<Option<QuoteTerms>, ApiError> {
         let Some(quote_id) = quote_id else { return Ok(None) };
-        let text = self.partitions.store.get_ephemeral(&quote_key(quote_id)).await?.ok_or(ApiError::QuoteExpired)?;
-        Ok(Some(serde_json::from_str(&text).map_err(ApiError::internal)?))
+        let terms = self.partitions.store.get_ephemeral_as(&quote_key(quote_id)).await?;
+        terms.ok_or(ApiError::QuoteExpired).map(Some)
     }
 }

@@ -18,6 +18,7 @@ use crate::domain::withdrawal::WithdrawalPlan;
 use crate::domain::withdrawal_decision::QuoteTerms;
 pub use crate::domain::withdrawal_policy::{LevelRules, WithdrawalPolicy};
 use crate::error::ApiError;
+use crate::store::typed::TypedEphemeralValues;
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -110,9 +111,8 @@ impl Withdrawals {
             fee: quote.plan.fee.fee,
             expires_at: quote.expires_at,
         };
-        let text = serde_json::to_string(&record).map_err(ApiError::internal)?;
         let keep = self.policy.quote_ttl.to_std().unwrap_or_default() + QUOTE_RECORD_GRACE;
-        self.partitions.store.put_ephemeral(&quote_key(&quote.id), &text, keep).await?;
+        self.partitions.store.put_ephemeral_as(&quote_key(&quote.id), &record, keep).await?;
         Ok(quote)
     }
 

@@ -15,7 +15,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("settings", &["domain"]),
     ("store", &["domain", "settings"]),
     ("error", &["domain", "store"]),
-    ("auth", &["domain", "error", "settings"]),
+    ("auth", &["clock", "domain", "error", "settings"]),
     ("providers", &["clock", "domain", "error", "retry", "settings", "store"]),
     ("services", &["auth", "clock", "domain", "error", "providers", "retry", "store"]),
     ("rate_limit", &["error", "settings"]),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use walletgate::clock::SystemClock;
-use walletgate::settings::{Overrides, Settings};
+use walletgate::settings::{Overrides, Settings, SettingsError};
 use walletgate::startup::Application;
 use walletgate::telemetry;
 
@@ -15,10 +15,27 @@ use walletgate::telemetry;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// A configuration mistake is the operator's to fix: one line per problem
+/// on stderr and exit status 2, no backtrace.
+fn refuse_to_start(error: SettingsError) -> ! {
+    match error {
+        SettingsError::Invalid(problems) => {
+            for problem in problems {
+                eprintln!("walletgate: invalid setting: {problem}");
+            }
+        }
+        SettingsError::Load(error) => eprintln!("walletgate: could not read the settings: {error}"),
+    }
+    std::process::exit(2)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let overrides = Overrides::parse();
-    let settings = Settings::load(&overrides)?;
+    let settings = match Settings::load(&overrides) {
+        Ok(settings) => settings,
+        Err(error) => refuse_to_start(error),
+    };
     telemetry::init_logging(&settings.log);
     tracing::debug!(?settings, "settings loaded");
     let store_kind = settings.store.kind().map_err(anyhow::Error::msg)?;

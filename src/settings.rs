@@ -27,6 +27,7 @@ const SECRET_BYTES_MIN: usize = 32;
 const LOCK_SECS_MAX: u64 = 366 * 24 * 3600;
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Which `config/<environment>.toml` was layered in; not read from files.
     #[serde(skip, default = "default_environment")]
@@ -50,6 +51,7 @@ pub struct Settings {
 
 /// The background worker that reviews, pays out and notifies.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WorkerSettings {
     /// Off: this instance only serves HTTP (another instance runs the worker).
     pub enabled: bool,
@@ -68,6 +70,7 @@ pub struct WorkerSettings {
 
 /// Outgoing webhooks: every notification POSTed to one URL, signed.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
     /// Empty: no webhooks.
     pub url: String,
@@ -81,6 +84,7 @@ pub struct WebhookSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub host: String,
     pub port: u16,
@@ -101,6 +105,20 @@ pub struct ServerSettings {
     pub uri_bytes_max: usize,
     /// A request's header lines, in bytes.
     pub head_bytes_max: usize,
+    /// Which web origins may call the API from a browser.
+    pub cors: CorsSettings,
+}
+
+/// Cross-origin requests from browsers (a Vite dev server, an Expo web build).
+/// Tokens travel in the `Authorization` header, never in cookies, so no
+/// origin is ever sent credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSettings {
+    /// Exact origins (`http://localhost:3000`), or `*` for any; empty: none.
+    pub allowed_origins: Vec<String>,
+    /// How long a browser may cache a preflight answer.
+    pub max_age_secs: usize,
 }
 
 /// actix-http refuses, with an empty body, a URL it cannot parse (64 KiB and
@@ -108,6 +126,28 @@ pub struct ServerSettings {
 /// which answer in the catalogue, stay below those.
 pub const URI_BYTES_MAX_CEILING: usize = 60 * 1024;
 pub const HEAD_BYTES_MAX_CEILING: usize = 64 * 1024;
+
+/// A log filter of levels: `info`, or `walletgate=debug,info`. (A bare word
+/// that is no level would be taken for a target and silently log nothing.)
+fn is_log_filter(text: &str) -> bool {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let is_level = |level: &str| LEVELS.contains(&level.to_ascii_lowercase().as_str());
+    !text.trim().is_empty()
+        && text.split(',').all(|part| match part.trim().rsplit_once('=') {
+            Some((target, level)) => !target.is_empty() && !target.contains('=') && is_level(level),
+            None => is_level(part.trim()),
+        })
+        && tracing_subscriber::EnvFilter::try_new(text).is_ok()
+}
+
+/// `scheme://host[:port]`, nothing after: what a browser sends as `Origin`.
+fn is_web_origin(text: &str) -> bool {
+    let Some((scheme, rest)) = text.split_once("://") else { return false };
+    let host_port_ok = !rest.is_empty()
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+        && !rest.ends_with(':');
+    matches!(scheme, "http" | "https") && host_port_ok
+}
 
 impl ServerSettings {
     fn check(&self, problems: &mut Vec<String>) {
@@ -123,10 +163,18 @@ impl ServerSettings {
         if !(1..=HEAD_BYTES_MAX_CEILING).contains(&self.head_bytes_max) {
             problems.push(format!("server.head_bytes_max must be between 1 and {HEAD_BYTES_MAX_CEILING}"));
         }
+        for origin in &self.cors.allowed_origins {
+            if origin != "*" && !is_web_origin(origin) {
+                problems.push(format!(
+                    "server.cors.allowed_origins: {origin:?} is not an origin like \"http://localhost:3000\" (scheme, host, optional port, no path) or \"*\""
+                ));
+            }
+        }
     }
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StoreSettings {
     pub url: String,
     pub key_prefix: String,
@@ -136,6 +184,7 @@ pub struct StoreSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub jwt_secret: SecretString,
     pub pin_pepper: SecretString,
@@ -151,12 +200,14 @@ pub struct AuthSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeedSettings {
     pub demo_accounts: bool,
 }
 
 /// How the gateway reaches WeChat (the built-in mock, or anything shaped like it).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WeChatSettings {
     pub client: WeChatClientKind,
     pub api_base_url: String,
@@ -180,6 +231,7 @@ pub enum WeChatClientKind {
 
 /// The built-in mock WeChat provider under `/mock/wechat`.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MockWeChatSettings {
     pub enabled: bool,
     pub app_id: String,
@@ -191,6 +243,7 @@ pub struct MockWeChatSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SmsSettings {
     pub code_ttl_secs: u64,
     pub code_attempts_max: u8,
@@ -199,6 +252,7 @@ pub struct SmsSettings {
 
 /// Request-rate limits per action, each per account (or login) and per client IP.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RateLimitSettings {
     pub login: RateLimitPair,
     /// Per phone or email asked for, and per client IP.
@@ -208,6 +262,7 @@ pub struct RateLimitSettings {
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RateLimitPair {
     pub per_account: RateLimit,
     pub per_ip: RateLimit,
@@ -215,6 +270,7 @@ pub struct RateLimitPair {
 
 /// `burst` requests at once, then refilled at `per_minute`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RateLimit {
     pub burst: u32,
     pub per_minute: u32,
@@ -223,6 +279,7 @@ pub struct RateLimit {
 /// Withdrawal rules. Amounts are strings ("1000.00") so that environment
 /// overrides are never read as floats; they are parsed and checked at startup.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WithdrawalSettings {
     pub time_zone: String,
     pub quote_ttl_secs: u64,
@@ -237,6 +294,7 @@ pub struct WithdrawalSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LevelTable {
     pub l0: LevelSettings,
     pub l1: LevelSettings,
@@ -244,6 +302,7 @@ pub struct LevelTable {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LevelSettings {
     pub withdrawals_allowed: bool,
     pub amount_min: String,
@@ -261,6 +320,7 @@ pub struct LevelSettings {
 
 /// Identity verification review.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KycSettings {
     pub auto_approve: bool,
     pub auto_approve_after_secs: u64,
@@ -268,6 +328,7 @@ pub struct KycSettings {
 
 /// Wrong answers (payment-PIN entries, login passwords) and the locks they lead to.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LockoutSettings {
     pub attempts_max: u8,
     pub lock_secs: u64,
@@ -290,7 +351,8 @@ impl WithdrawalSettings {
             level_rules("l2", &settings.levels.l2, delay)?,
         ];
         let quote_ttl = chrono::Duration::seconds(settings.quote_ttl_secs as i64);
-        let manual_over = settings.manual_review_over.parse::<Money>().map_err(|_| {
+        let manual_over = settings.manual_review_over.parse::<Money>().ok().filter(|over| !over.is_negative());
+        let manual_over = manual_over.ok_or_else(|| {
             format!(
                 "withdrawals.manual_review_over must be an amount like \"5000.00\", got {:?}",
                 settings.manual_review_over
@@ -315,6 +377,10 @@ impl WithdrawalSettings {
     }
 }
 
+/// WeChat Pay transfers nothing under ¥0.10; a smaller minimum would accept
+/// withdrawals that can only fail at payout.
+const PROVIDER_AMOUNT_MIN_FEN: i64 = 10;
+
 fn level_rules(name: &str, level: &LevelSettings, default_delay_secs: u64) -> Result<LevelRules, String> {
     let money = |key: &str, text: &str| {
         text.parse::<Money>()
@@ -336,6 +402,21 @@ fn level_rules(name: &str, level: &LevelSettings, default_delay_secs: u64) -> Re
     };
     if limits.amount_min > limits.per_transaction_max {
         return Err(format!("withdrawals.levels.{name}: amount_min is above per_transaction_max"));
+    }
+    if limits.per_transaction_max > limits.daily_amount_max || limits.daily_amount_max > limits.monthly_amount_max {
+        return Err(format!(
+            "withdrawals.levels.{name}: per_transaction_max ≤ daily_amount_max ≤ monthly_amount_max must hold, got \
+             {} / {} / {}",
+            limits.per_transaction_max, limits.daily_amount_max, limits.monthly_amount_max
+        ));
+    }
+    let provider_min = Money::from_fen(PROVIDER_AMOUNT_MIN_FEN).map_err(|e| e.to_string())?;
+    if limits.withdrawals_allowed && limits.amount_min < provider_min {
+        return Err(format!(
+            "withdrawals.levels.{name}.amount_min must be at least {provider_min} (WeChat Pay's smallest \
+             transfer), got {}",
+            limits.amount_min
+        ));
     }
     let fees = FeePolicy {
         free_quota: money("free_quota", &level.free_quota)?,
@@ -362,6 +443,7 @@ impl LockoutSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub level: String,
     pub format: LogFormat,
@@ -394,6 +476,9 @@ impl std::fmt::Display for StoreKind {
         }
     }
 }
+
+/// Environments that need no file of their own (`local` runs on the defaults).
+const KNOWN_ENVIRONMENTS: [&str; 3] = ["local", "test", "production"];
 
 fn default_environment() -> String {
     "local".to_owned()
@@ -432,12 +517,31 @@ impl Settings {
     pub fn load(overrides: &Overrides) -> Result<Settings, SettingsError> {
         let environment = overrides.environment.clone().unwrap_or_else(default_environment);
         let config_dir = overrides.config_dir.clone().unwrap_or_else(|| PathBuf::from("config"));
+        if overrides.config_dir.is_some() && !config_dir.is_dir() {
+            return Err(SettingsError::Invalid(vec![format!(
+                "--config-dir {}: no such directory (it holds default.toml and <environment>.toml)",
+                config_dir.display()
+            )]));
+        }
+        let environment_file = config_dir.join(format!("{environment}.toml"));
+        if !KNOWN_ENVIRONMENTS.contains(&environment.as_str()) && !environment_file.is_file() {
+            return Err(SettingsError::Invalid(vec![format!(
+                "--env {environment:?}: not one of {} and no {} exists",
+                KNOWN_ENVIRONMENTS.join(", "),
+                environment_file.display()
+            )]));
+        }
         let mut builder = Config::builder()
             .add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml))
             .add_source(File::from(config_dir.join("default.toml")).required(false))
             .add_source(File::from(config_dir.join(format!("{environment}.toml"))).required(false))
             .add_source(
-                Environment::with_prefix("WALLETGATE").prefix_separator("__").separator("__").try_parsing(true),
+                Environment::with_prefix("WALLETGATE")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("server.cors.allowed_origins"),
             );
         if let Some(host) = &overrides.host {
             builder = builder.set_override("server.host", host.as_str())?;
@@ -541,6 +645,13 @@ impl Settings {
         if self.server.json_body_bytes_max < 1024 {
             problems.push("server.json_body_bytes_max must be at least 1024".into());
         }
+        if !is_log_filter(&self.log.level) {
+            problems.push(format!(
+                "log.level {:?}: each comma-separated part must be a level (off, error, warn, info, debug, trace) \
+                 or target=level, e.g. \"info\" or \"walletgate=debug,info\"",
+                self.log.level
+            ));
+        }
         if problems.is_empty() { Ok(()) } else { Err(SettingsError::Invalid(problems)) }
     }
 }
@@ -561,6 +672,116 @@ impl StoreSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A settings folder holding one `default.toml` with `toml`, layered over the compiled defaults.
+    fn with_file(name: &str, toml: &str) -> Overrides {
+        let dir = std::env::temp_dir().join(format!("walletgate-settings-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("default.toml"), toml).unwrap();
+        Overrides { config_dir: Some(dir), ..Overrides::default() }
+    }
+
+    fn refusal(overrides: &Overrides) -> String {
+        match Settings::load(overrides) {
+            Ok(_) => panic!("loaded, but should have been refused"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn every_bad_value_stops_the_service_with_a_line_naming_it() {
+        let table: [(&str, &str, &str); 12] = [
+            ("misspelt-top", "auto_review_delay = 5", "unknown field `auto_review_delay`"),
+            ("misspelt-key", "[withdrawals]\nauto_review_delay = 5", "unknown field `auto_review_delay`"),
+            ("negative-review", "[withdrawals]\nmanual_review_over = \"-5\"", "withdrawals.manual_review_over"),
+            (
+                "per-tx-over-daily",
+                "[withdrawals.levels.l0]\nper_transaction_max = \"5000.00\"",
+                "withdrawals.levels.l0: per_transaction_max ≤ daily_amount_max",
+            ),
+            (
+                "under-provider-min",
+                "[withdrawals.levels.l1]\namount_min = \"0.01\"",
+                "levels.l1.amount_min must be at least 0.10",
+            ),
+            ("log-level", "[log]\nlevel = \"ignoring\"", "log.level \"ignoring\""),
+            ("log-target", "[log]\nlevel = \"walletgate=loud\"", "log.level"),
+            (
+                "cors-path",
+                "[server.cors]\nallowed_origins = [\"http://localhost:3000/app\"]",
+                "server.cors.allowed_origins",
+            ),
+            ("cors-unknown", "[server.cors]\nallow = [\"*\"]", "unknown field `allow`"),
+            ("zero-lock", "[pin]\nattempts_max = 0", "pin.attempts_max"),
+            ("bad-store", "[store]\nurl = \"postgres://x\"", "store.url"),
+            ("time-zone", "[withdrawals]\ntime_zone = \"Mars/Olympus\"", "withdrawals.time_zone"),
+        ];
+        for (name, toml, expected) in table {
+            let error = refusal(&with_file(name, toml));
+            assert!(error.contains(expected), "{name}: {error}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_environment_or_a_missing_config_folder_is_refused() {
+        let error = refusal(&Overrides { environment: Some("nope".into()), ..overrides() });
+        assert!(error.contains("--env \"nope\""), "{error}");
+        let error = refusal(&Overrides { config_dir: Some("/nonexistent/walletgate".into()), ..Overrides::default() });
+        assert!(error.contains("--config-dir /nonexistent/walletgate"), "{error}");
+        for known in ["local", "test"] {
+            assert!(Settings::load(&Overrides { environment: Some(known.into()), ..overrides() }).is_ok(), "{known}");
+        }
+    }
+
+    #[test]
+    fn good_log_filters_and_origins_are_accepted() {
+        for level in ["info", "WARN", "walletgate=debug,info", "off", "actix_web=warn,walletgate=trace"] {
+            assert!(is_log_filter(level), "{level}");
+        }
+        for level in ["", "ignoring", "info,", "=info", "a=b=info"] {
+            assert!(!is_log_filter(level), "{level:?}");
+        }
+        for origin in ["http://localhost:3000", "https://app.example.com", "http://[::1]:8081"] {
+            assert!(is_web_origin(origin), "{origin}");
+        }
+        for origin in ["localhost:3000", "http://", "ftp://x", "http://a/b", "http://a:"] {
+            assert!(!is_web_origin(origin), "{origin}");
+        }
+    }
+
+    /// Every key of `config/default.toml` has a row in docs/configuration.md's
+    /// table: a first cell that names its section and the key (or the group
+    /// the key belongs to, for the rate limits' burst and per_minute).
+    #[test]
+    fn every_key_is_documented() {
+        let docs = include_str!("../docs/configuration.md");
+        let cells: Vec<&str> =
+            docs.lines().filter(|line| line.starts_with("| `")).filter_map(|line| line.split(" | ").next()).collect();
+        let defaults: toml::Table = DEFAULT_TOML.parse().unwrap();
+        let mut keys = Vec::new();
+        fn walk(prefix: &str, table: &toml::Table, keys: &mut Vec<String>) {
+            for (name, value) in table {
+                let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+                match value {
+                    toml::Value::Table(inner) => walk(&path, inner, keys),
+                    _ => keys.push(path),
+                }
+            }
+        }
+        walk("", &defaults, &mut keys);
+        assert!(keys.len() > 60, "{keys:?}");
+        let undocumented: Vec<&String> = keys
+            .iter()
+            .filter(|key| {
+                let segments: Vec<&str> = key.split('.').collect();
+                let section = format!("`{}.", segments[0]);
+                let leaf = segments[segments.len() - 1];
+                let parent = segments[segments.len().saturating_sub(2)];
+                !cells.iter().any(|cell| cell.contains(&section) && (cell.contains(leaf) || cell.contains(parent)))
+            })
+            .collect();
+        assert!(undocumented.is_empty(), "keys without a row in docs/configuration.md: {undocumented:?}");
+    }
 
     fn overrides() -> Overrides {
         Overrides { config_dir: Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")), ..Overrides::default() }

@@ -7,7 +7,9 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_cors::Cors;
 use actix_web::dev::Server;
+use actix_web::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
@@ -39,7 +41,7 @@ use crate::services::withdrawals::Fingerprints;
 use crate::services::work::SettlementPolicy;
 use crate::services::{Parts, ServiceSet, seed};
 use crate::settings::{
-    Settings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings, WebhookSettings, WorkerSettings,
+    CorsSettings, Settings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings, WebhookSettings, WorkerSettings,
 };
 use crate::store::{MemoryStore, RedisStore, SharedStore, StoreError};
 use crate::telemetry::{WalletgateRootSpan, metrics_handle, observe_request};
@@ -51,6 +53,25 @@ pub struct Application {
     services: ServiceSet,
     mock_wechat: Option<Arc<MockWeChat>>,
     worker: Option<WorkerHandle>,
+}
+
+/// Where browsers reach this gateway when `wechat.public_base_url` is not
+/// set: the bound address, or loopback when bound to every interface
+/// (`http://0.0.0.0:…` is not an address a browser can open, and the mock
+/// would refuse it as a redirect URI). Phones on a LAN need the setting.
+fn default_public_base_url(address: std::net::SocketAddr) -> String {
+    if !address.ip().is_unspecified() {
+        return format!("http://{address}");
+    }
+    let loopback = match address {
+        std::net::SocketAddr::V4(_) => std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, address.port())),
+        std::net::SocketAddr::V6(_) => std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, address.port())),
+    };
+    tracing::warn!(
+        "listening on every interface without wechat.public_base_url: OAuth redirects go to {loopback}, \
+         which only this machine can open; set wechat.public_base_url for other devices"
+    );
+    format!("http://{loopback}")
 }
 
 /// Opens the store a URL names.
@@ -79,7 +100,7 @@ impl Application {
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let address = listener.local_addr()?;
         let public_base_url = match settings.wechat.public_base_url.trim_end_matches('/') {
-            "" => format!("http://{address}"),
+            "" => default_public_base_url(address),
             configured => configured.to_owned(),
         };
         let mock_wechat = settings
@@ -273,6 +294,7 @@ fn serve(listener: TcpListener, settings: &Settings, services: ServiceSet, mocks
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         configured => configured,
     };
+    let cors_settings = settings.server.cors.clone();
     let server = HttpServer::new(move || {
         let mock_wechat = mock_wechat.clone();
         let sms_outbox = sms_outbox.clone();
@@ -280,6 +302,9 @@ fn serve(listener: TcpListener, settings: &Settings, services: ServiceSet, mocks
             .wrap(from_fn(move |request, next| edge::guard(edge_limits, request, next)))
             .wrap(from_fn(observe_request))
             .wrap(TracingLogger::<WalletgateRootSpan>::new())
+            // Outermost, so every answer (errors of the layers inside included)
+            // carries the headers a browser needs to read it.
+            .wrap(cors(&cors_settings))
             .app_data(rate_limits.clone())
             .app_data(access_tokens.clone())
             .app_data(accounts.clone())
@@ -325,6 +350,25 @@ fn serve(listener: TcpListener, settings: &Settings, services: ServiceSet, mocks
     .workers(workers)
     .listen(listener)?;
     Ok(server.run())
+}
+
+/// Cross-origin access for browsers, as configured. An origin not listed
+/// gets no CORS headers (the browser then keeps the answer from the page)
+/// rather than a refusal, so same-origin pages, which also send `Origin`,
+/// are never blocked.
+fn cors(settings: &CorsSettings) -> Cors {
+    let mut cors = Cors::default()
+        .block_on_origin_mismatch(false)
+        .allowed_methods(["GET", "POST", "PUT", "DELETE"])
+        .allowed_headers([AUTHORIZATION, CONTENT_TYPE, ACCEPT])
+        .allowed_header("idempotency-key")
+        .allowed_header("last-event-id")
+        .expose_headers(["idempotent-replayed", "retry-after", "x-request-id", "allow"])
+        .max_age(settings.max_age_secs);
+    for origin in &settings.allowed_origins {
+        cors = if origin == "*" { cors.allow_any_origin() } else { cors.allowed_origin(origin) };
+    }
+    cors
 }
 
 /// Expands ONE list of `METHOD "/full/path" => handler` into both the

@@ -7,6 +7,7 @@ mod auth;
 mod auth_hardening;
 mod bindings;
 mod concurrency;
+mod cors;
 mod errors;
 mod kyc;
 mod layering;

@@ -11,7 +11,8 @@
 //! test threads): a test run killed with SIGKILL leaves no orphans. On a
 //! normal exit an `atexit` hook also stops the shared server and removes its
 //! directory, since statics are never dropped; a cluster stops when its
-//! handle drops.
+//! handle drops. Directories a killed run left behind are removed by the
+//! next run.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -207,10 +208,33 @@ pub fn free_port() -> u16 {
 /// A fresh directory under the system's temporary one.
 fn private_dir() -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let name = format!("walletgate-test-redis-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(remove_dirs_of_dead_test_processes);
+    let name = format!("{DIR_PREFIX}{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
     let dir = std::env::temp_dir().join(name);
     std::fs::create_dir_all(&dir).expect("a temporary directory can be made");
     dir
+}
+
+const DIR_PREFIX: &str = "walletgate-test-redis-";
+
+/// A killed test run cannot remove its servers' directories (its servers
+/// die with it): the next run does, for every test process no longer alive.
+fn remove_dirs_of_dead_test_processes() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|name| name.strip_prefix(DIR_PREFIX)?.split('-').next()?.parse().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let gone =
+            unsafe { libc::kill(pid, 0) } == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Exits the whole test process with one line when `program` is missing:

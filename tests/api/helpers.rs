@@ -21,14 +21,17 @@ pub enum StoreKind {
     Redis,
 }
 
-/// The Redis every Redis test uses; each test keeps to its own key prefix.
-/// Tests fail (never skip) when it cannot be reached.
+/// The Redis every Redis test uses, each test on its own key prefix: a
+/// private `redis-server` this test process starts on first use
+/// (`redis_servers`), or the one `WALLETGATE_TEST_REDIS_URL` names. Tests
+/// fail (never skip) when it cannot be had.
 pub fn redis_url() -> String {
-    std::env::var("WALLETGATE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned())
+    std::env::var("WALLETGATE_TEST_REDIS_URL").unwrap_or_else(|_| crate::redis_servers::shared_redis_url().to_owned())
 }
 
-/// Deletes one test's Redis keys when the test ends, so a shared Redis does
-/// not fill up with the leftovers of every run.
+/// Deletes one test's Redis keys when the test ends, so a shared Redis (the
+/// suite's own, or one named by `WALLETGATE_TEST_REDIS_URL`) does not fill up
+/// with the leftovers of every test.
 pub struct RedisKeysGuard {
     url: String,
     prefix: String,

@@ -1,5 +1,6 @@
 //! One integration binary: the real server on a random port, spoken to over
-//! HTTP, each case run against the memory store and against Redis.
+//! HTTP, each case run against the memory store and against Redis (a private
+//! `redis-server` the binary starts itself, see `redis_servers`).
 
 mod helpers;
 
@@ -19,6 +20,7 @@ mod openapi;
 mod pin;
 mod races;
 mod redis_outage;
+mod redis_servers;
 mod settlement;
 mod store_conformance;
 mod system;

@@ -9,14 +9,11 @@ use serde_json::json;
 use tokio::process::{Child, Command};
 
 use crate::helpers::{StoreKind, assert_error, json_of, spawn_app_with, unique_phone};
+use crate::redis_servers::free_port;
 
 /// Bounded waits for a private redis-server to come up or go down.
 const REDIS_WAIT: Duration = Duration::from_secs(10);
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 async fn start_redis(port: u16) -> Child {
     let child = Command::new("redis-server")

@@ -203,6 +203,9 @@ pub struct AuthSettings {
 #[serde(deny_unknown_fields)]
 pub struct SeedSettings {
     pub demo_accounts: bool,
+    /// How often (seconds) to check that the demo accounts still exist and
+    /// put back missing ones; 0: only at startup and from `/readyz`.
+    pub recheck_secs: u64,
 }
 
 /// How the gateway reaches WeChat (the built-in mock, or anything shaped like it).

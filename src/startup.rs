@@ -36,6 +36,7 @@ use crate::services::bindings::BindingPolicy;
 use crate::services::kyc::KycPolicy;
 use crate::services::notifications::WebhookPolicy;
 use crate::services::partitions::Partitions;
+use crate::services::seed::DemoData;
 use crate::services::sms::SmsPolicy;
 use crate::services::withdrawals::Fingerprints;
 use crate::services::work::SettlementPolicy;
@@ -72,6 +73,22 @@ fn default_public_base_url(address: std::net::SocketAddr) -> String {
          which only this machine can open; set wechat.public_base_url for other devices"
     );
     format!("http://{loopback}")
+}
+
+/// Puts back, every `every`, demo accounts the store lost; stops with the
+/// runtime. An unreachable store is retried at the next tick.
+fn keep_demo_accounts(demo: DemoData, every: Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if let Err(error) = demo.ensure().await {
+                tracing::warn!(%error, "could not check the demo accounts");
+            }
+        }
+    });
 }
 
 /// Opens the store a URL names.
@@ -143,18 +160,22 @@ impl Application {
                     .then(|| chrono::Duration::seconds(settings.kyc.auto_approve_after_secs as i64)),
             },
         });
+        let demo = DemoData { partitions: services.partitions.clone(), enabled: settings.seed.demo_accounts };
         if settings.seed.demo_accounts {
             let created = seed::seed_demo_accounts(&services.partitions)
                 .await
                 .map_err(|e| anyhow::anyhow!("seeding failed: {e}"))?;
             tracing::info!(created, "demo accounts ready");
+            if settings.seed.recheck_secs > 0 {
+                keep_demo_accounts(demo.clone(), Duration::from_secs(settings.seed.recheck_secs));
+            }
         }
         metrics_handle();
         // Starts relaying other processes' event notifications (on Redis) on
         // this runtime, before any request or the worker needs them.
         drop(services.notifications.signals());
         let mocks = Mocks { wechat: mock_wechat.clone(), sms: outbox };
-        let server = serve(listener, &settings, services.clone(), mocks)?;
+        let server = serve(listener, &settings, services.clone(), demo, mocks)?;
         let worker = settings
             .worker
             .enabled
@@ -263,7 +284,14 @@ fn binding_policy(
     })
 }
 
-fn serve(listener: TcpListener, settings: &Settings, services: ServiceSet, mocks: Mocks) -> std::io::Result<Server> {
+fn serve(
+    listener: TcpListener,
+    settings: &Settings,
+    services: ServiceSet,
+    demo: DemoData,
+    mocks: Mocks,
+) -> std::io::Result<Server> {
+    let demo = web::Data::new(demo);
     let rate_limits = web::Data::new(RateLimits::new(&settings.rate_limits));
     let access_tokens = web::Data::new(AccessTokens {
         issuer: services.accounts.tokens.clone(),
@@ -320,6 +348,7 @@ fn serve(listener: TcpListener, settings: &Settings, services: ServiceSet, mocks
             .app_data(audit.clone())
             .app_data(ledger_check.clone())
             .app_data(partitions.clone())
+            .app_data(demo.clone())
             .app_data(body_limit.clone())
             .app_data(web::QueryConfig::default().error_handler(query_error))
             .app_data(web::PathConfig::default().error_handler(path_error))

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use super::responses::StoreUnavailable;
 use crate::error::ApiError;
 use crate::services::partitions::Partitions;
+use crate::services::seed::DemoData;
 use crate::telemetry::metrics_handle;
 
 /// `{"status": …}` of the health endpoints.
@@ -32,7 +33,8 @@ pub async fn healthz() -> HttpResponse {
 
 /// Readiness
 ///
-/// The process can reach its store.
+/// The process can reach its store. With demo seeding on, a store that came
+/// back empty gets its demo accounts back first.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -42,8 +44,9 @@ pub async fn healthz() -> HttpResponse {
         StoreUnavailable,
     )
 )]
-pub async fn readyz(partitions: web::Data<Partitions>) -> Result<HttpResponse, ApiError> {
+pub async fn readyz(partitions: web::Data<Partitions>, demo: web::Data<DemoData>) -> Result<HttpResponse, ApiError> {
     partitions.store.ping().await?;
+    demo.ensure().await?;
     Ok(HttpResponse::Ok().json(StatusView { status: "ready" }))
 }
 

@@ -2,6 +2,10 @@
 //! refers to. Seeding is idempotent and safe when several instances start
 //! against one Redis at once: an account that exists is left alone, and a
 //! create that loses the race is simply skipped.
+//!
+//! A store can come back empty (a Redis without persistence restarted):
+//! `DemoData::ensure` puts the demo accounts back, from `/readyz` and from
+//! a periodic check, so Alice can log in again without a gateway restart.
 
 use super::accounts::hash_password;
 use super::partitions::Partitions;
@@ -60,6 +64,33 @@ pub const DEMO_ACCOUNTS: [DemoAccount; 4] = [
         balance: Some("5000.00"),
     },
 ];
+
+/// The demo accounts, kept present while seeding is on.
+#[derive(Debug, Clone)]
+pub struct DemoData {
+    pub partitions: Partitions,
+    pub enabled: bool,
+}
+
+impl DemoData {
+    /// Creates the demo accounts that are missing (when seeding is on);
+    /// returns how many it created. Costs one index read while they exist.
+    pub async fn ensure(&self) -> Result<usize, ApiError> {
+        if !self.enabled {
+            return Ok(0);
+        }
+        let sentinel = &DEMO_ACCOUNTS[DEMO_ACCOUNTS.len() - 1];
+        let login = Login::from_parts(sentinel.phone, sentinel.email)?;
+        if self.partitions.store.account_id_by_login(&login.index_key()).await?.is_some() {
+            return Ok(0);
+        }
+        let created = seed_demo_accounts(&self.partitions).await?;
+        if created > 0 {
+            tracing::warn!(created, "the store had lost the demo accounts; they are back");
+        }
+        Ok(created)
+    }
+}
 
 /// Creates the demo accounts that do not exist yet; returns how many it created.
 pub async fn seed_demo_accounts(partitions: &Partitions) -> Result<usize, ApiError> {

@@ -2,7 +2,9 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{StoreKind, json_of, spawn_app};
+use serde_json::json;
+
+use crate::helpers::{RedisKeysGuard, StoreKind, assert_error, json_of, redis_url, spawn_app};
 use crate::on_both_stores;
 
 on_both_stores!(health_and_readiness_answer, requests_are_counted_by_route_pattern, request_ids_are_echoed);
@@ -36,4 +38,24 @@ async fn request_ids_are_echoed(store: StoreKind) {
     assert_eq!(id.len(), 36, "a generated uuid: {id}");
     let hostile = app.client.get(app.url("/healthz")).header("x-request-id", "a\tb<script>").send().await.unwrap();
     assert_ne!(hostile.headers()["x-request-id"], "a\tb<script>");
+}
+
+/// A Redis without persistence that restarts comes back empty: the demo
+/// accounts return (here through `/readyz`; a periodic check does the same),
+/// so the README's logins keep working without restarting the gateway.
+#[tokio::test]
+async fn demo_accounts_come_back_after_the_store_lost_them() {
+    let app = spawn_app(StoreKind::Redis).await;
+    let alice = json!({ "phone": "13800000001", "password": "alice-demo" });
+    json_of(app.login(&alice).await, StatusCode::OK).await;
+
+    // The store loses everything, as a restarted Redis without persistence would.
+    drop(RedisKeysGuard::new(&redis_url(), &app.settings.store.key_prefix));
+    assert_error(app.login(&alice).await, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+
+    assert_eq!(json_of(app.get("/readyz", None).await, StatusCode::OK).await["status"], "ready");
+    json_of(app.login(&alice).await, StatusCode::OK).await;
+    let operator = app.operator_token().await;
+    app.assert_ledger_balanced().await;
+    assert!(!operator.is_empty());
 }

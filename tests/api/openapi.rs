@@ -167,3 +167,24 @@ async fn every_documented_get_without_parameters_is_routed(store: StoreKind) {
     let status = unknown.status();
     assert!(is_route_not_found(status, &unknown.text().await.unwrap()), "the catch-all itself changed");
 }
+
+/// The collection imported alone (without the environment file) still knows
+/// where the gateway listens by default; an environment's `base_url` wins.
+#[test]
+fn the_postman_collection_carries_a_default_base_url() {
+    let collection: serde_json::Value =
+        serde_json::from_str(include_str!("../../postman/walletgate.postman_collection.json")).unwrap();
+    let base_url = collection["variable"]
+        .as_array()
+        .and_then(|variables| variables.iter().find(|variable| variable["key"] == "base_url"))
+        .and_then(|variable| variable["value"].as_str())
+        .map(str::to_owned);
+    let port = walletgate::settings::Settings::load(&walletgate::settings::Overrides {
+        config_dir: Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")),
+        ..Default::default()
+    })
+    .unwrap()
+    .server
+    .port;
+    assert_eq!(base_url, Some(format!("http://127.0.0.1:{port}")));
+}

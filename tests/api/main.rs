@@ -17,6 +17,7 @@ mod notifications;
 mod openapi;
 mod pin;
 mod races;
+mod redis_commit_cost;
 mod redis_outage;
 mod settlement;
 mod store_conformance;

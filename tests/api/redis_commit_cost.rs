@@ -53,9 +53,13 @@ fn main_thread_cpu_secs(connection: &mut redis::Connection) -> f64 {
 #[tokio::test]
 #[ignore = "a measurement: run on a quiet machine with --ignored --nocapture"]
 async fn redis_time_per_withdrawal_by_command() {
+    // A private Redis, or a fresh one named in the environment (to watch
+    // with `MONITOR`, say).
     let port = free_port();
-    let _redis = start_redis(port).await;
-    let url = format!("redis://127.0.0.1:{port}/0");
+    let (url, _redis) = match std::env::var("WALLETGATE_COST_REDIS_URL") {
+        Ok(url) => (url, None),
+        Err(_) => (format!("redis://127.0.0.1:{port}/0"), Some(start_redis(port).await)),
+    };
     let app = spawn_app_with(StoreKind::Redis, |settings| {
         settings.store.url = url.clone();
         // One address sets up and drives every user: the guessing limits would stop it.

@@ -20,7 +20,7 @@ use crate::domain::withdrawal::{Withdrawal, WithdrawalError};
 use crate::error::ApiError;
 use crate::retry::Rounds;
 use crate::store::typed::{decode_document, encode_document};
-use crate::store::{AccountCommit, CommitOutcome, ScheduleEntry, SharedStore};
+use crate::store::{AccountCommit, CommitOutcome, ScheduleEntry, SharedStore, Versioned};
 
 /// What a change to one withdrawal produced.
 pub(crate) struct Changed<T> {
@@ -118,7 +118,7 @@ impl Partitions {
         id: &AccountId,
         mut change: impl FnMut(&mut Account, DateTime<Utc>) -> Result<(T, Vec<JournalEntry>, Vec<Event>), ApiError>,
     ) -> Result<(T, Account), ApiError> {
-        let _turn = self.writers.turn(id).await;
+        let mut turn = self.writers.turn(id).await;
         let mut rounds = self.rounds();
         while rounds.next().await {
             let current = self.store.load_account(id).await?.ok_or(ApiError::NotFound { resource: "account" })?;
@@ -137,7 +137,10 @@ impl Partitions {
                 ..AccountCommit::new(current.version, &account, &new_entries)
             };
             match self.store.commit_account(commit).await? {
-                CommitOutcome::Committed => return Ok((output, account)),
+                CommitOutcome::Committed => {
+                    turn.remember(Versioned { version: current.version + 1, value: account.clone() });
+                    return Ok((output, account));
+                }
                 CommitOutcome::VersionConflict => continue,
             }
         }
@@ -156,7 +159,10 @@ impl Partitions {
         mut change: impl FnMut(&mut Account, &mut Withdrawal, DateTime<Utc>) -> Result<Changed<T>, ApiError>,
     ) -> Result<(T, Withdrawal), ApiError> {
         let document = super::keys::withdrawal_document(withdrawal_id);
-        let _turn = self.writers.turn(account_id).await;
+        let mut turn = self.writers.turn(account_id).await;
+        // Settlement and review commit the record without handing it back
+        // here: what the turn remembers of it would only be stale.
+        turn.forget(account_id);
         let mut rounds = self.rounds();
         while rounds.next().await {
             // The record and the document as of one moment: any change of the

@@ -21,14 +21,14 @@ use super::keys::{MANUAL_REVIEW_SCHEDULE, PAYOUT_SCHEDULE, review_member, withdr
 use super::notifications::{Event, EventType, Outbox};
 use super::withdrawals::{WithdrawalRequest, Withdrawals, quote_key};
 use crate::auth::{Principal, admit, session_ended};
-use crate::domain::account::{AccountId, VerificationLevel};
+use crate::domain::account::{Account, AccountId, VerificationLevel};
 use crate::domain::withdrawal::{Withdrawal, WithdrawalId, WithdrawalStatus};
 use crate::domain::withdrawal_decision::{
     IdempotencyKey, PinEntry, QuoteTerms, WithdrawalAsk, WithdrawalDecision, WithdrawalRefusal,
 };
 use crate::error::ApiError;
 use crate::store::typed::{TypedEphemeralValues, decode_document, encode_document};
-use crate::store::{AccountCommit, CommitOutcome, ScheduleEntry};
+use crate::store::{AccountCommit, CommitOutcome, ScheduleEntry, Versioned};
 
 /// What a submission came to, as kept for its idempotency key.
 // One per request, moved once: not worth a box.
@@ -53,6 +53,29 @@ pub struct SubmissionReply {
     pub replayed: bool,
 }
 
+/// One submission's request, as every attempt at it sees it.
+struct Submission<'a> {
+    caller: &'a Principal,
+    /// The partition document that keeps the outcome under the request's key.
+    document: String,
+    fingerprint: String,
+    quote: Option<QuoteTerms>,
+    withdrawal_id: WithdrawalId,
+    request: WithdrawalRequest,
+}
+
+/// How one attempt at a submission ended.
+// One per attempt, moved once: not worth a box (as `Submitted`).
+#[allow(clippy::large_enum_variant)]
+enum Attempt {
+    /// Committed: the reply, and the record as committed.
+    Committed(SubmissionReply, Versioned<Account>),
+    /// The key's saved outcome (or a refusal of the key's reuse) answers the request.
+    Replied(SubmissionReply),
+    /// The record (or the key's saved outcome) changed since it was read.
+    Conflict,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct IdempotencyRecord {
     /// Keyed digest of the request (PIN included), never the request itself.
@@ -67,6 +90,13 @@ fn idempotency_document(key: &IdempotencyKey) -> String {
 
 impl Withdrawals {
     /// Submits (or replays) a withdrawal under `key`.
+    ///
+    /// When this process committed the account last, the turn remembers the
+    /// record and the first attempt decides on it without a read; its commit
+    /// requires the key's saved reply not to exist. A refused commit (or any
+    /// other outcome than a commit) means the guess was stale or incomplete:
+    /// the record is forgotten and the rounds below read it and decide again,
+    /// so every reply is one a fresh read would have given.
     pub async fn submit_withdrawal(
         &self,
         caller: &Principal,
@@ -74,65 +104,106 @@ impl Withdrawals {
         request: WithdrawalRequest,
     ) -> Result<SubmissionReply, ApiError> {
         let account_id = &caller.account_id;
-        let fingerprint = self.fingerprints.of(&request);
-        let quote = self.load_quote(request.quote_id.as_deref()).await?;
-        let document = idempotency_document(key);
-        // One id for every attempt of this request.
-        let withdrawal_id = WithdrawalId::generate();
-        let reply_kept_for = self.policy.idempotency_ttl.to_std().unwrap_or_default();
-        let _turn = self.partitions.writers.turn(account_id).await;
+        let submission = Submission {
+            caller,
+            document: idempotency_document(key),
+            fingerprint: self.fingerprints.of(&request),
+            quote: self.load_quote(request.quote_id.as_deref()).await?,
+            // One id for every attempt of this request.
+            withdrawal_id: WithdrawalId::generate(),
+            request,
+        };
+        let mut turn = self.partitions.writers.turn(account_id).await;
+        let remembered = turn.take(account_id);
+        let remembered_version = remembered.as_ref().map(|record| record.version);
+        if let Some(record) = remembered
+            && let Ok(Attempt::Committed(reply, committed)) = self.attempt(&submission, record, None).await
+        {
+            turn.remember(committed);
+            return Ok(reply);
+        }
         let mut rounds = self.partitions.rounds();
         while rounds.next().await {
-            let (current, mut found) =
-                self.partitions.store.load_account_with(account_id, &[&document]).await?.ok_or_else(session_ended)?;
-            admit(caller, &current.value)?;
-            let now = self.partitions.now();
-            if let Some(saved) = self.saved_outcome(found.pop().flatten(), &fingerprint, now)? {
-                return Ok(SubmissionReply { outcome: saved, replayed: true });
+            let (current, mut found) = self
+                .partitions
+                .store
+                .load_account_with(account_id, &[&submission.document])
+                .await?
+                .ok_or_else(session_ended)?;
+            if remembered_version.is_some_and(|version| version < current.version) {
+                turn.written_elsewhere(account_id);
             }
-            let version = current.version;
-            let mut account = current.value;
-            let ask = WithdrawalAsk { amount: request.amount, binding_id: &request.binding_id, quote: quote.as_ref() };
-            let pin = PinEntry {
-                digest_of: |salt: &str| self.pins.pin_digest(salt, &request.pin),
-                policy: &self.pins.policy,
-            };
-            let decision = account.decide_withdrawal(ask, withdrawal_id.clone(), pin, &self.policy, now)?;
-            let mut puts = Vec::new();
-            let mut entries = Vec::new();
-            let mut outbox = Outbox::default();
-            let mut indexed = Vec::new();
-            let outcome = match decision {
-                WithdrawalDecision::Held(withdrawal, entry) => {
-                    let created = Event::withdrawal(EventType::WithdrawalCreated, account_id, &withdrawal, now);
-                    outbox = super::notifications::outbox(self.partitions.webhooks_on, account_id, &[created])?;
-                    outbox.scheduled.push(self.review_entry(account_id, &withdrawal, account.level_at(now), now));
-                    indexed.push((withdrawal_index_key(&withdrawal.id), account_id.to_string()));
-                    puts.append(&mut outbox.documents);
-                    puts.push((withdrawal_document(&withdrawal.id), encode_document(&withdrawal)?));
-                    entries.push(entry);
-                    Submitted::Held { withdrawal }
+            match self.attempt(&submission, current, Some(found.pop().flatten())).await? {
+                Attempt::Committed(reply, committed) => {
+                    turn.remember(committed);
+                    return Ok(reply);
                 }
-                WithdrawalDecision::Refused(refusal) => Submitted::Refused { refusal },
-            };
-            let record =
-                IdempotencyRecord { fingerprint: fingerprint.clone(), outcome: outcome.clone(), created_at: now };
-            let saved = [(document.clone(), encode_document(&record)?)];
-            let commit = AccountCommit {
-                documents_put: &puts,
-                documents_expiring: &saved,
-                expiring_ttl: reply_kept_for,
-                events: &outbox.events,
-                scheduled: &outbox.scheduled,
-                indexed: &indexed,
-                ..AccountCommit::owning(version, account, &entries)
-            };
-            match self.partitions.store.commit_account(commit).await? {
-                CommitOutcome::Committed => return Ok(SubmissionReply { outcome, replayed: false }),
-                CommitOutcome::VersionConflict => continue,
+                Attempt::Replied(reply) => return Ok(reply),
+                Attempt::Conflict => continue,
             }
         }
         Err(ApiError::StoreBusy)
+    }
+
+    /// One round: decide on `current` and commit. `saved` is what the read
+    /// found under the key, or `None` when nothing was read (then the commit
+    /// requires that nothing is saved there).
+    async fn attempt(
+        &self,
+        submission: &Submission<'_>,
+        current: Versioned<Account>,
+        saved: Option<Option<String>>,
+    ) -> Result<Attempt, ApiError> {
+        let Submission { caller, document, fingerprint, quote, withdrawal_id, request } = submission;
+        let account_id = &caller.account_id;
+        admit(caller, &current.value)?;
+        let now = self.partitions.now();
+        let read_saved = saved.is_some();
+        if let Some(saved) = self.saved_outcome(saved.flatten(), fingerprint, now)? {
+            return Ok(Attempt::Replied(SubmissionReply { outcome: saved, replayed: true }));
+        }
+        let version = current.version;
+        let mut account = current.value;
+        let ask = WithdrawalAsk { amount: request.amount, binding_id: &request.binding_id, quote: quote.as_ref() };
+        let pin =
+            PinEntry { digest_of: |salt: &str| self.pins.pin_digest(salt, &request.pin), policy: &self.pins.policy };
+        let decision = account.decide_withdrawal(ask, withdrawal_id.clone(), pin, &self.policy, now)?;
+        let mut puts = Vec::new();
+        let mut entries = Vec::new();
+        let mut outbox = Outbox::default();
+        let mut indexed = Vec::new();
+        let outcome = match decision {
+            WithdrawalDecision::Held(withdrawal, entry) => {
+                let created = Event::withdrawal(EventType::WithdrawalCreated, account_id, &withdrawal, now);
+                outbox = super::notifications::outbox(self.partitions.webhooks_on, account_id, &[created])?;
+                outbox.scheduled.push(self.review_entry(account_id, &withdrawal, account.level_at(now), now));
+                indexed.push((withdrawal_index_key(&withdrawal.id), account_id.to_string()));
+                puts.append(&mut outbox.documents);
+                puts.push((withdrawal_document(&withdrawal.id), encode_document(&withdrawal)?));
+                entries.push(entry);
+                Submitted::Held { withdrawal }
+            }
+            WithdrawalDecision::Refused(refusal) => Submitted::Refused { refusal },
+        };
+        let record = IdempotencyRecord { fingerprint: fingerprint.clone(), outcome: outcome.clone(), created_at: now };
+        let saved = [(document.clone(), encode_document(&record)?)];
+        let commit = AccountCommit {
+            documents_put: &puts,
+            documents_expiring: &saved,
+            expiring_ttl: self.policy.idempotency_ttl.to_std().unwrap_or_default(),
+            expiring_must_be_new: !read_saved,
+            events: &outbox.events,
+            scheduled: &outbox.scheduled,
+            indexed: &indexed,
+            ..AccountCommit::new(version, &account, &entries)
+        };
+        Ok(match self.partitions.store.commit_account(commit).await? {
+            CommitOutcome::Committed => Attempt::Committed(
+                SubmissionReply { outcome, replayed: false },
+                Versioned { version: version + 1, value: account },
+            ),
+            CommitOutcome::VersionConflict => Attempt::Conflict,
+        })
     }
 
     /// Where a new withdrawal waits: the payout schedule after the level's

@@ -88,6 +88,11 @@ pub struct AccountCommit<'a> {
     /// valid is the caller's decision, by its own clock.
     pub documents_expiring: &'a [(String, String)],
     pub expiring_ttl: Duration,
+    /// Whether the expiring documents must not exist yet: if one does, the
+    /// commit is refused as a conflict. Set by a caller that decided without
+    /// reading them (on a record it remembered), so that it never overwrites
+    /// a saved reply it has not seen.
+    pub expiring_must_be_new: bool,
     /// Schedule entries set (or moved) with the change.
     pub scheduled: &'a [ScheduleEntry],
     /// Schedule members `(schedule, member)` taken off with the change (work it finishes).
@@ -118,6 +123,7 @@ impl<'a> AccountCommit<'a> {
             events: &[],
             documents_expiring: &[],
             expiring_ttl: Duration::ZERO,
+            expiring_must_be_new: false,
             scheduled: &[],
             unscheduled: &[],
             indexed: &[],

@@ -19,6 +19,7 @@ mod notifications;
 mod openapi;
 mod pin;
 mod races;
+mod redis_commit_cost;
 mod redis_outage;
 mod redis_servers;
 mod settlement;

@@ -15,7 +15,7 @@ use crate::redis_servers::free_port;
 const REDIS_WAIT: Duration = Duration::from_secs(10);
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
-async fn start_redis(port: u16) -> Child {
+pub(crate) async fn start_redis(port: u16) -> Child {
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         .stdout(Stdio::null())

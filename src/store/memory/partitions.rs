@@ -79,6 +79,11 @@ impl AccountPartitions for MemoryStore {
         if partition.version != commit.expected_version {
             return Ok(CommitOutcome::VersionConflict);
         }
+        if commit.expiring_must_be_new
+            && documents_expiring.iter().any(|(name, _)| partition.documents.get(name).is_some())
+        {
+            return Ok(CommitOutcome::VersionConflict);
+        }
         let now_ms = self.elapsed_ms();
         partition.version += 1;
         std::mem::swap(&mut partition.account, &mut account);

@@ -118,7 +118,8 @@ impl AccountPartitions for RedisStore {
             .arg(EXPIRED_RECLAIMED_PER_COMMIT)
             .arg(commit.scheduled.len())
             .arg(commit.indexed.len())
-            .arg(commit.unscheduled.len());
+            .arg(commit.unscheduled.len())
+            .arg(u8::from(commit.expiring_must_be_new));
         for entry in commit.new_entries {
             invocation.arg(encode_document(entry)?);
         }

@@ -18,6 +18,7 @@ on_both_stores!(
     partition_documents_commit_with_the_record,
     a_commit_sets_its_schedule_and_index_entries_only_if_it_lands,
     expiring_partition_documents_are_reclaimed_by_later_commits,
+    expiring_documents_that_must_be_new_refuse_the_commit_when_they_exist,
     a_missing_account_has_no_journal_and_is_not_listed,
     a_commit_that_hands_its_record_over_lands_like_any_other,
 );
@@ -162,6 +163,44 @@ async fn expiring_partition_documents_are_reclaimed_by_later_commits(kind: Store
     assert_eq!(store.partition_document(&account.id, "idempotency:k1").await.unwrap(), None, "reclaimed");
     assert_eq!(store.partition_document(&account.id, "idempotency:k2").await.unwrap().as_deref(), Some("reply 2"));
     assert_eq!(store.load_account_with(&AccountId::parse("acc_nobody").unwrap(), &["x"]).await.unwrap(), None);
+}
+
+async fn expiring_documents_that_must_be_new_refuse_the_commit_when_they_exist(kind: StoreKind) {
+    let (store, _keys) = store_for(kind).await;
+    let mut account = account("acc_conformance_new_only");
+    store.create_account(&account, &[]).await.unwrap();
+    let first = [("idempotency:k1".to_owned(), "reply 1".to_owned())];
+    let commit = AccountCommit {
+        documents_expiring: &first,
+        expiring_ttl: Duration::from_secs(3600),
+        expiring_must_be_new: true,
+        ..AccountCommit::new(1, &account, &[])
+    };
+    assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
+    // The same name again, at the current version: refused, and nothing of it lands.
+    let again = [("idempotency:k1".to_owned(), "reply 2".to_owned())];
+    let puts = [("withdrawal:wd_2".to_owned(), "{}".to_owned())];
+    let entry = credit(&mut account, "5.00");
+    let commit = AccountCommit {
+        documents_put: &puts,
+        documents_expiring: &again,
+        expiring_ttl: Duration::from_secs(3600),
+        expiring_must_be_new: true,
+        ..AccountCommit::new(2, &account, std::slice::from_ref(&entry))
+    };
+    assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::VersionConflict);
+    let (loaded, found) =
+        store.load_account_with(&account.id, &["idempotency:k1", "withdrawal:wd_2"]).await.unwrap().unwrap();
+    assert_eq!((loaded.version, found), (2, vec![Some("reply 1".to_owned()), None]));
+    assert!(store.journal(&account.id, None, 10).await.unwrap().is_empty());
+    // Without the requirement the same commit overwrites (an expired reply, say).
+    let commit = AccountCommit {
+        documents_expiring: &again,
+        expiring_ttl: Duration::from_secs(3600),
+        ..AccountCommit::new(2, &account, std::slice::from_ref(&entry))
+    };
+    assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
+    assert_eq!(store.partition_document(&account.id, "idempotency:k1").await.unwrap().as_deref(), Some("reply 2"));
 }
 
 async fn a_missing_account_has_no_journal_and_is_not_listed(kind: StoreKind) {

@@ -1,12 +1,14 @@
 //! The one public error catalogue. Every error a client can see is a variant
 //! here with a stable machine `code`, an HTTP status and a message; the JSON
-//! body is always `{"error":{"code","message","details"}}`. Domain and store
+//! body is always `{"error":{"code","message","details","request_id"}}`,
+//! where `details` has, per code, fixed keys of fixed JSON types (the
+//! error-shape test in `tests/api/errors.rs` holds the table). Domain and store
 //! errors convert into it in one place (the `From` impls below), so handlers
 //! just use `?`. Unexpected failures become one opaque `INTERNAL` error whose
 //! full cause chain is logged but never sent.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{ALLOW, HeaderValue, RETRY_AFTER};
+use actix_web::http::header::{ALLOW, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Value, json};
 
@@ -24,7 +26,8 @@ use crate::store::StoreError;
 /// (`ApiError::body` writes it; a test below keeps the two in step).
 #[derive(Debug, utoipa::ToSchema)]
 #[schema(example = json!({
-    "error": {"code": "PIN_INCORRECT", "message": "the payment PIN is incorrect", "details": {"attempts_remaining": 4}}
+    "error": {"code": "PIN_INCORRECT", "message": "the payment PIN is incorrect", "details": {"attempts_remaining": 4},
+        "request_id": "9b2f0c1e-5d1a-4f4e-8f43-2c1d7e0a6b55"}
 }))]
 pub struct ErrorBody {
     pub error: ErrorObject,
@@ -39,10 +42,38 @@ pub struct ErrorObject {
     /// For people; the wording may change.
     #[schema(example = "must have at most 2 decimal places (fen)")]
     pub message: String,
-    /// Facts about this error, by code (`field`, `attempts_remaining`,
-    /// `locked_until`, `limit` and `remaining`, `retry_after_secs`, …); `{}` when none.
+    /// Facts about this error, by code, each key always of the same JSON
+    /// type: `field` (`VALIDATION_FAILED`, absent when the request as a whole
+    /// is at fault), `attempts_remaining`, `locked_until`, `retry_after_secs`,
+    /// amounts as decimal strings (`available`, `requested`, `minimum`), …;
+    /// `LIMIT_EXCEEDED` has `limit` and, for an amount limit
+    /// (`per_transaction`, `daily`, `monthly`), `remaining` (a decimal
+    /// string), for `daily_count` `remaining_count` (an integer). `{}` when none.
     #[schema(value_type = Object)]
     pub details: Value,
+    /// The request's id, as its `X-Request-Id` response header carries it:
+    /// quote it when reporting a problem.
+    #[schema(example = "9b2f0c1e-5d1a-4f4e-8f43-2c1d7e0a6b55")]
+    pub request_id: String,
+}
+
+/// What a refused bearer token was refused for, as RFC 6750 names it in
+/// `WWW-Authenticate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BearerError {
+    /// The `Authorization` header is there but not `Bearer <token>`.
+    InvalidRequest,
+    /// The token is malformed, forged, expired or revoked.
+    InvalidToken,
+}
+
+impl BearerError {
+    fn as_str(self) -> &'static str {
+        match self {
+            BearerError::InvalidRequest => "invalid_request",
+            BearerError::InvalidToken => "invalid_token",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,8 +89,12 @@ pub enum ApiError {
     UriTooLong { bytes_max: usize },
     #[error("the request headers are larger than {bytes_max} bytes")]
     HeadersTooLarge { bytes_max: usize },
+    /// No credentials, or a login or refresh token that does not hold.
     #[error("{0}")]
     Unauthenticated(String),
+    /// An `Authorization` header was sent and refused.
+    #[error("{message}")]
+    BearerRefused { error: BearerError, message: String },
     #[error("this action needs the {required} role")]
     Forbidden { required: &'static str },
     #[error("{resource} not found")]
@@ -107,8 +142,10 @@ pub enum ApiError {
     WithdrawalAlreadyDecided { status: &'static str },
     #[error("the payout of this withdrawal has already been made; it can no longer be rejected")]
     PayoutAlreadyMade { transfer_bill_no: String },
-    #[error("the amount exceeds the {limit} limit")]
-    LimitExceeded { limit: &'static str, remaining: serde_json::Value },
+    #[error("{}", amount_limit_message(*limit, remaining))]
+    AmountLimitExceeded { limit: LimitKind, remaining: String },
+    #[error("no withdrawals are left today: the daily count limit is reached")]
+    CountLimitExceeded { remaining_count: u32 },
     #[error("the verification request does not apply: {reason}")]
     KycConflict { reason: &'static str },
     #[error("the simulated face check did not pass")]
@@ -150,13 +187,23 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
-/// Builds `ApiError::entry`'s match from its rows (see there): the rows keep
-/// the shape of a match arm, `pattern => "CODE",`, with the status and
-/// details of that arm on the line under it.
+/// Builds `ApiError::entry`'s match and `ApiError::CODES` from the rows of
+/// the catalogue (see there): the rows keep the shape of a match arm,
+/// `pattern => "CODE",`, with the status and details of that arm on the line
+/// under it.
 macro_rules! catalogue {
-    ($error:expr; $($pattern:pat => $code:literal, $status:ident $(, $details:expr)?;)*) => {
-        match $error {
-            $($pattern => Entry::new($code, StatusCode::$status)$(.details($details))?,)*
+    ($($pattern:pat => $code:literal, $status:ident $(, $details:expr)?;)*) => {
+        /// Every code of the catalogue, in its order; a code some variants
+        /// share appears once for each.
+        pub const CODES: &[&str] = &[$($code),*];
+
+        /// The catalogue, one row per variant: `pattern => "CODE",` and under
+        /// it the HTTP status and, if it has any, the details (a JSON object,
+        /// from the pattern's bindings). The message is the variant's `#[error]`.
+        fn entry(&self) -> Entry {
+            match self {
+                $($pattern => Entry::new($code, StatusCode::$status)$(.details($details))?,)*
+            }
         }
     };
 }
@@ -186,10 +233,35 @@ impl ApiError {
         self.entry().code
     }
 
-    /// The JSON body: `{"error":{"code","message","details"}}`.
+    /// Wraps a refusal of the bearer token that was sent.
+    pub fn bearer_refused(error: BearerError, message: impl Into<String>) -> ApiError {
+        ApiError::BearerRefused { error, message: message.into() }
+    }
+
+    /// The JSON body, `{"error":{"code","message","details","request_id"}}`,
+    /// with the id of the request being handled (none outside a request).
     pub fn body(&self) -> Value {
+        self.body_for(crate::telemetry::current_request_id().as_deref())
+    }
+
+    /// The JSON body for the request with `request_id`.
+    pub fn body_for(&self, request_id: Option<&str>) -> Value {
         let Entry { code, details, .. } = self.entry();
-        json!({ "error": { "code": code, "message": self.to_string(), "details": details } })
+        let mut error = json!({ "code": code, "message": self.to_string(), "details": details });
+        if let (Some(id), Some(fields)) = (request_id, error.as_object_mut()) {
+            fields.insert("request_id".into(), json!(id));
+        }
+        json!({ "error": error })
+    }
+
+    /// The `WWW-Authenticate` challenge of a 401 (RFC 6750): `Bearer`, with
+    /// the reason when a sent token was refused.
+    fn challenge(&self) -> Option<String> {
+        match self {
+            ApiError::Unauthenticated(_) => Some("Bearer".to_owned()),
+            ApiError::BearerRefused { error, .. } => Some(format!("Bearer error=\"{}\"", error.as_str())),
+            _ => None,
+        }
     }
 
     /// Seconds a client should wait before trying again: a rate limit says
@@ -202,11 +274,7 @@ impl ApiError {
         }
     }
 
-    /// The catalogue, one row per variant: `pattern => "CODE",` and under it
-    /// the HTTP status and, if it has any, the details (a JSON object, from
-    /// the pattern's bindings). The message is the variant's `#[error]`.
-    fn entry(&self) -> Entry {
-        catalogue! { self;
+    catalogue! {
             ApiError::Validation { field, .. } => "VALIDATION_FAILED",
                 BAD_REQUEST, field.as_ref().map(|field| json!({ "field": field }));
             ApiError::PayloadTooLarge { bytes_max } => "PAYLOAD_TOO_LARGE",
@@ -218,6 +286,8 @@ impl ApiError {
             ApiError::HeadersTooLarge { bytes_max } => "HEADERS_TOO_LARGE",
                 REQUEST_HEADER_FIELDS_TOO_LARGE, json!({ "bytes_max": bytes_max });
             ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+                UNAUTHORIZED;
+            ApiError::BearerRefused { .. } => "UNAUTHENTICATED",
                 UNAUTHORIZED;
             ApiError::Forbidden { required } => "FORBIDDEN",
                 FORBIDDEN, json!({ "required_role": required });
@@ -265,8 +335,11 @@ impl ApiError {
                 CONFLICT, json!({ "status": status });
             ApiError::PayoutAlreadyMade { transfer_bill_no } => "PAYOUT_ALREADY_MADE",
                 CONFLICT, json!({ "transfer_bill_no": transfer_bill_no });
-            ApiError::LimitExceeded { limit, remaining } => "LIMIT_EXCEEDED",
-                UNPROCESSABLE_ENTITY, json!({ "limit": limit, "remaining": remaining });
+            ApiError::AmountLimitExceeded { limit, remaining } => "LIMIT_EXCEEDED",
+                UNPROCESSABLE_ENTITY, json!({ "limit": limit.as_str(), "remaining": remaining });
+            ApiError::CountLimitExceeded { remaining_count } => "LIMIT_EXCEEDED",
+                UNPROCESSABLE_ENTITY,
+                json!({ "limit": LimitKind::DailyCount.as_str(), "remaining_count": remaining_count });
             ApiError::KycConflict { reason } => "KYC_CONFLICT",
                 CONFLICT, json!({ "reason": reason });
             ApiError::FaceCheckFailed => "FACE_CHECK_FAILED",
@@ -305,7 +378,16 @@ impl ApiError {
                 SERVICE_UNAVAILABLE;
             ApiError::Internal(_) => "INTERNAL",
                 INTERNAL_SERVER_ERROR;
-        }
+    }
+}
+
+/// What `LIMIT_EXCEEDED` says for an amount limit, in that limit's terms.
+fn amount_limit_message(limit: LimitKind, remaining: &str) -> String {
+    match limit {
+        LimitKind::PerTransaction => format!("the amount is over the per-transaction limit of {remaining}"),
+        LimitKind::Daily => format!("the amount is over what is left of today's limit ({remaining})"),
+        LimitKind::Monthly => format!("the amount is over what is left of this month's limit ({remaining})"),
+        LimitKind::DailyCount => "the daily count limit is reached".to_owned(),
     }
 }
 
@@ -344,6 +426,11 @@ impl ResponseError for ApiError {
             && let Ok(value) = HeaderValue::from_str(&allowed.join(", "))
         {
             response.headers_mut().insert(ALLOW, value);
+        }
+        if let Some(challenge) = self.challenge()
+            && let Ok(value) = HeaderValue::from_str(&challenge)
+        {
+            response.headers_mut().insert(WWW_AUTHENTICATE, value);
         }
         response
     }
@@ -444,10 +531,10 @@ impl From<WithdrawalError> for ApiError {
                 ApiError::AmountBelowMinimum { minimum: minimum.to_string() }
             }
             WithdrawalError::Limit(LimitError::AmountExceeded { limit, remaining }) => {
-                ApiError::LimitExceeded { limit: limit.as_str(), remaining: json!(remaining) }
+                ApiError::AmountLimitExceeded { limit, remaining: remaining.to_string() }
             }
             WithdrawalError::Limit(LimitError::CountExceeded { remaining }) => {
-                ApiError::LimitExceeded { limit: LimitKind::DailyCount.as_str(), remaining: json!(remaining) }
+                ApiError::CountLimitExceeded { remaining_count: remaining }
             }
             WithdrawalError::Limit(LimitError::Money(error)) | WithdrawalError::Money(error) => {
                 ApiError::internal(error)
@@ -492,7 +579,7 @@ mod tests {
         let schema = serde_json::to_value(ErrorObject::schema()).unwrap();
         let mut documented: Vec<&str> =
             schema["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-        let body = ApiError::PinIncorrect { attempts_remaining: 4 }.body();
+        let body = ApiError::PinIncorrect { attempts_remaining: 4 }.body_for(Some("req-1"));
         let mut sent: Vec<&str> = body["error"].as_object().unwrap().keys().map(String::as_str).collect();
         documented.sort_unstable();
         sent.sort_unstable();

@@ -4,6 +4,7 @@
 //!   from `tracing-actix-web`, carrying its `request_id`.
 //! - Request ids: a client's `X-Request-Id` (if sane) is echoed back and
 //!   recorded as `client_request_id`; otherwise the generated id is returned.
+//!   The same id is the `request_id` of an error body (`current_request_id`).
 //! - Metrics: Prometheus counters and latency histograms per route pattern
 //!   (never per raw path, which would let clients create unbounded series).
 //!
@@ -154,6 +155,20 @@ fn route_telemetry(request: &ServiceRequest) -> Rc<RouteTelemetry> {
     })
 }
 
+tokio::task_local! {
+    /// The `X-Request-Id` of the request being handled, for the error
+    /// bodies rendered while it is (`ApiError::body`). Task-local rather than
+    /// thread-local: one worker thread interleaves many requests, and the
+    /// value is put in place on each poll of that request's future only.
+    static REQUEST_ID: Option<Box<str>>;
+}
+
+/// The id the response to the request being handled carries in
+/// `X-Request-Id`; `None` outside a request.
+pub fn current_request_id() -> Option<Box<str>> {
+    REQUEST_ID.try_with(Clone::clone).ok().flatten()
+}
+
 /// The request id as the header carries it.
 fn request_id_header(request: &ServiceRequest) -> Option<HeaderValue> {
     if let Some(id) = client_request_id(request) {
@@ -205,7 +220,8 @@ pub async fn observe_request(
     let started = Instant::now();
     let echoed = request_id_header(&request);
     let telemetry = route_telemetry(&request);
-    let mut response = next.call(request).await?;
+    let request_id = echoed.as_ref().and_then(|id| id.to_str().ok()).map(Box::from);
+    let mut response = REQUEST_ID.scope(request_id, next.call(request)).await?;
     telemetry.record(response.status().as_u16(), started.elapsed());
     if let Some(id) = echoed {
         response.headers_mut().insert(REQUEST_ID_HEADER, id);

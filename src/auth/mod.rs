@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::clock::SharedClock;
 use crate::domain::account::Account;
-use crate::error::ApiError;
+use crate::error::{ApiError, BearerError};
 
 pub mod one_time_codes;
 pub mod password;
@@ -31,13 +31,18 @@ pub struct AccessTokens {
 impl AccessTokens {
     /// The identity a bearer access token carries, if it is valid now.
     pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
-        self.issuer.verify_access(token, self.clock.now()).map_err(|error| ApiError::Unauthenticated(error.to_string()))
+        self.issuer
+            .verify_access(token, self.clock.now())
+            .map_err(|error| ApiError::bearer_refused(BearerError::InvalidToken, error.to_string()))
     }
 }
 
 /// The refusal of a token whose account is gone or has revoked it.
 pub fn session_ended() -> ApiError {
-    ApiError::Unauthenticated("this access token is no longer valid for its account; log in again".into())
+    ApiError::bearer_refused(
+        BearerError::InvalidToken,
+        "this access token is no longer valid for its account; log in again",
+    )
 }
 
 /// Whether `principal`'s token may still act on `account` (the account it

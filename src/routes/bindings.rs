@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::extract::{ApiJson, ClientIp};
+use super::extract::{ApiJson, ApiQuery, ClientIp};
 use super::html::escape_html;
 use super::identity::AuthenticatedUser;
 use super::pin::entered_pin;
@@ -211,7 +211,7 @@ pub async fn start_wechat(bindings: web::Data<Bindings>, user: AuthenticatedUser
 pub async fn wechat_callback(
     bindings: web::Data<Bindings>,
     request: HttpRequest,
-    query: web::Query<CallbackQuery>,
+    query: ApiQuery<CallbackQuery>,
 ) -> HttpResponse {
     let wants_html = request
         .headers()

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
 
+use super::extract::ApiQuery;
 use super::identity::AuthenticatedUser;
 use super::responses::{StoreUnavailable, Unauthenticated};
 use crate::domain::account::AccountId;
@@ -79,14 +80,17 @@ pub async fn stream(
     notifications: web::Data<Notifications>,
     user: AuthenticatedUser,
     request: HttpRequest,
-    query: web::Query<EventsQuery>,
+    query: ApiQuery<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let header = request.headers().get("last-event-id").and_then(|value| value.to_str().ok());
-    let resume = header.or(query.after.as_deref()).filter(|text| !text.is_empty());
+    // The header wins; an error names whichever of the two was read.
+    let (source, resume) = match header {
+        Some(header) => ("Last-Event-ID", Some(header)),
+        None => ("after", query.after.as_deref()),
+    };
     let after = resume
-        .map(|text| {
-            EventPosition::parse(text).ok_or_else(|| ApiError::validation("Last-Event-ID", "must be an event id"))
-        })
+        .filter(|text| !text.is_empty())
+        .map(|text| EventPosition::parse(text).ok_or_else(|| ApiError::validation(source, "must be an event id")))
         .transpose()?;
     let account_id = user.account_id().clone();
     // Listen before looking for the end, so no event can slip in between.

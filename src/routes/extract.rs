@@ -1,6 +1,7 @@
-//! Request extractors that speak the error catalogue: a JSON body that names
-//! the offending field when it cannot be read, and query/path failures as
-//! `VALIDATION_FAILED` instead of actix's plain-text defaults.
+//! Request extractors that speak the error catalogue: a JSON body and a
+//! query string that name the offending field (or parameter) when they
+//! cannot be read, and path failures as `VALIDATION_FAILED` instead of
+//! actix's plain-text defaults.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -60,6 +61,75 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ApiJson<T> {
     }
 }
 
+/// A query string parsed into `T` (which should `deny_unknown_fields`),
+/// refused as `VALIDATION_FAILED` naming the parameter at fault, where
+/// `web::Query` can only pass on serde's text without it.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T> std::ops::Deref for ApiQuery<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<ApiQuery<T>, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(request.query_string()).map(ApiQuery))
+    }
+}
+
+/// Deserialises a query string, naming the parameter that fails.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let pairs = url::form_urlencoded::parse(query.as_bytes());
+    serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs)).map_err(|error| {
+        let path = error.path().to_string();
+        let text = error.into_inner().to_string();
+        let field = object_field(&path, named_field(&text));
+        ApiError::Validation { field, message: query_message(&text) }
+    })
+}
+
+/// The field serde names in backticks in "missing field `x`", "unknown
+/// field `x`, expected …" and "duplicate field `x`": errors raised for the
+/// whole object, whose path therefore stops short of the field.
+fn named_field(text: &str) -> Option<&str> {
+    let named = ["missing field `", "unknown field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| text.strip_prefix(prefix))?;
+    named.split('`').next().filter(|field| !field.is_empty())
+}
+
+/// A sentence for a query parameter that cannot be read, in place of the
+/// parser's words (Rust's `ParseIntError` and the like) where they say
+/// nothing to a client.
+fn query_message(text: &str) -> String {
+    match text {
+        "invalid digit found in string" | "cannot parse integer from empty string" => {
+            "must be a whole number".to_owned()
+        }
+        "number too large to fit in target type" => "is too large".to_owned(),
+        "number too small to fit in target type" => "is too small".to_owned(),
+        "provided string was not `true` or `false`" => "must be true or false".to_owned(),
+        _ if text.starts_with("missing field `") => "is required".to_owned(),
+        _ if text.starts_with("duplicate field `") => "is given more than once".to_owned(),
+        _ if text.starts_with("unknown variant `") => match text.split_once(", expected ") {
+            Some((_, expected)) => format!("must be {expected}"),
+            None => "is not one of the values it takes".to_owned(),
+        },
+        _ if text.starts_with("unknown field `") => match text.split_once(", expected ") {
+            Some((_, expected)) => format!("is not a parameter here (expected {expected})"),
+            None => "is not a parameter here".to_owned(),
+        },
+        _ => text.to_owned(),
+    }
+}
+
 /// The address the request came from, for per-IP limits. The TCP peer, not
 /// `X-Forwarded-For`, which any client can write.
 #[derive(Debug, Clone, Copy)]
@@ -83,18 +153,31 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
-        let field = (path != "." && !path.is_empty()).then_some(path);
+        let text = inner.to_string();
+        let field = object_field(&path, named_field(&text));
         let message = if inner.is_syntax() || inner.is_eof() {
             format!("malformed JSON: {inner}")
         } else {
             // serde's text, without its "at line 1 column 9" suffix for data errors
-            let text = inner.to_string();
             text.split(" at line ").next().unwrap_or(&text).to_owned()
         };
         ApiError::Validation { field, message }
     })?;
     deserializer.end().map_err(|e| ApiError::Validation { field: None, message: format!("malformed JSON: {e}") })?;
     Ok(value)
+}
+
+/// The field at fault: the path serde reached, extended by the field an
+/// object-level error names (a missing field's path is its object's).
+fn object_field(path: &str, named: Option<&str>) -> Option<String> {
+    let path = (path != "." && !path.is_empty()).then_some(path);
+    match (path, named) {
+        (Some(path), Some(named)) if path != named && !path.ends_with(&format!(".{named}")) => {
+            Some(format!("{path}.{named}"))
+        }
+        (Some(path), _) => Some(path.to_owned()),
+        (None, named) => named.map(str::to_owned),
+    }
 }
 
 fn first_validation_error(errors: ValidationErrors) -> ApiError {
@@ -109,9 +192,15 @@ fn first_validation_error(errors: ValidationErrors) -> ApiError {
     }
 }
 
-/// For `QueryConfig`: a malformed query string is the client's mistake.
+/// For `QueryConfig`, should a route use `web::Query` rather than
+/// `ApiQuery`: the parameter when serde's text names it.
 pub fn query_error(error: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::Validation { field: None, message: format!("invalid query string: {error}") }.into()
+    let text = match &error {
+        actix_web::error::QueryPayloadError::Deserialize(inner) => inner.to_string(),
+        other => other.to_string(),
+    };
+    let field = named_field(&text).map(str::to_owned);
+    ApiError::Validation { field, message: query_message(&text) }.into()
 }
 
 /// For `PathConfig`.
@@ -119,9 +208,14 @@ pub fn path_error(error: actix_web::error::PathError, _: &HttpRequest) -> actix_
     ApiError::Validation { field: None, message: format!("invalid path: {error}") }.into()
 }
 
-/// For the built-in `Json` extractor, should a route use it.
+/// For the built-in `Json` extractor, should a route use it: the field
+/// when serde's text names it (it keeps no path).
 pub fn json_error(error: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::Validation { field: None, message: error.to_string() }.into()
+    let field = match &error {
+        actix_web::error::JsonPayloadError::Deserialize(inner) => named_field(&inner.to_string()).map(str::to_owned),
+        _ => None,
+    };
+    ApiError::Validation { field, message: error.to_string() }.into()
 }
 
 #[cfg(test)]
@@ -165,5 +259,29 @@ mod tests {
         assert!(field_and_message("").1.contains("JSON object"));
         assert!(field_and_message("42").1.contains("invalid type"));
         assert!(field_and_message("[]").1.contains("invalid length"));
+    }
+
+    #[test]
+    fn missing_fields_and_bad_query_parameters_are_named() {
+        assert_eq!(field_and_message(r#"{"amount": "1.00"}"#).0.as_deref(), Some("memo"));
+        assert_eq!(object_field("items[2]", Some("id")).as_deref(), Some("items[2].id"));
+        assert_eq!(object_field("items[2].id", Some("id")).as_deref(), Some("items[2].id"));
+        assert_eq!(object_field("bid", Some("id")).as_deref(), Some("bid.id"));
+
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Page {
+            limit: Option<usize>,
+            cursor: String,
+        }
+        let refusal = |query: &str| match parse_query::<Page>(query).unwrap_err() {
+            ApiError::Validation { field, message } => (field.unwrap_or_default(), message),
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(refusal("cursor=a&limit=ten"), ("limit".into(), "must be a whole number".into()));
+        assert_eq!(refusal("limit=1"), ("cursor".into(), "is required".into()));
+        assert_eq!(refusal("cursor=a&colour=red").0, "colour");
+        assert!(parse_query::<Page>("cursor=a%20b&limit=3").is_ok());
     }
 }

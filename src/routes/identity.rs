@@ -14,7 +14,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 
 use crate::auth::{AccessTokens, Principal};
 use crate::domain::account::AccountId;
-use crate::error::ApiError;
+use crate::error::{ApiError, BearerError};
 use crate::services::accounts::Accounts;
 
 /// Any logged-in account (user or operator), acting on its own resources.
@@ -56,7 +56,9 @@ fn principal_of(request: &HttpRequest) -> Result<Principal, ApiError> {
         .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
         .map(str::trim)
         .filter(|token| !token.is_empty())
-        .ok_or_else(|| ApiError::Unauthenticated("the Authorization header must be 'Bearer <token>'".into()))?;
+        .ok_or_else(|| {
+            ApiError::bearer_refused(BearerError::InvalidRequest, "the Authorization header must be 'Bearer <token>'")
+        })?;
     tokens.verify(token)
 }
 

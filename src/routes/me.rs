@@ -4,6 +4,7 @@
 
 use actix_web::{HttpResponse, web};
 
+use super::extract::ApiQuery;
 use super::identity::AuthenticatedUser;
 use super::responses::{StoreUnavailable, TokenAccountGone, Unauthenticated};
 use super::views::{MovementPage, MovementView, PageQuery, ProfileView, WalletView};
@@ -70,7 +71,7 @@ pub async fn wallet(withdrawals: web::Data<Withdrawals>, user: AuthenticatedUser
 pub async fn transactions(
     wallet: web::Data<Wallet>,
     user: AuthenticatedUser,
-    query: web::Query<PageQuery>,
+    query: ApiQuery<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = wallet.journal_page(user.account_id(), query.cursor()?, query.limit()).await?;
     Ok(HttpResponse::Ok().json(MovementPage::try_from(page)?))

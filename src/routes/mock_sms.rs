@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::extract::ApiQuery;
 use super::responses::StoreUnavailable;
 use crate::domain::credentials::Login;
 use crate::error::{ApiError, ErrorBody};
@@ -48,10 +49,7 @@ const OUTBOX_LIMIT_DEFAULT: usize = 10;
         StoreUnavailable,
     )
 )]
-pub async fn outbox(
-    outbox: web::Data<MockSmsOutbox>,
-    query: web::Query<OutboxQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn outbox(outbox: web::Data<MockSmsOutbox>, query: ApiQuery<OutboxQuery>) -> Result<HttpResponse, ApiError> {
     Login::phone(&query.phone)?;
     let items = outbox.messages(&query.phone, query.limit.unwrap_or(OUTBOX_LIMIT_DEFAULT)).await?;
     Ok(HttpResponse::Ok().json(Outbox { phone: query.phone.clone(), items }))

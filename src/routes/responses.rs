@@ -13,7 +13,13 @@ use crate::error::ErrorBody;
 
 /// A bearer-token operation called without a valid token.
 #[derive(IntoResponses)]
-#[response(status = 401, description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.")]
+#[response(
+    status = 401,
+    description = "`UNAUTHENTICATED`: no, or an invalid or expired, bearer token.",
+    headers(("WWW-Authenticate" = String, description = "`Bearer`; `Bearer error=\"invalid_token\"` when the token \
+        sent was refused, `Bearer error=\"invalid_request\"` when the `Authorization` header is not `Bearer <token>` \
+        (RFC 6750)."))
+)]
 pub struct Unauthenticated(ErrorBody);
 
 /// An operator's operation called with a user's token.

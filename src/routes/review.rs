@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use super::identity::Operator;
 use super::responses::{
     OperatorOnly, PayloadTooLarge, ReasonMalformed, StoreBusy, StoreUnavailable, Unauthenticated, WithdrawalNotFound,
@@ -90,7 +90,7 @@ struct QueueView {
 pub async fn queue(
     review: web::Data<Review>,
     _operator: Operator,
-    query: web::Query<QueueQuery>,
+    query: ApiQuery<QueueQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(QUEUE_LIMIT_DEFAULT).clamp(1, QUEUE_LIMIT_MAX);
     let items = review.review_queue(limit).await?;
@@ -232,7 +232,7 @@ struct AuditPage {
 pub async fn audit_log(
     audit: web::Data<AuditLog>,
     _operator: Operator,
-    query: web::Query<AuditQuery>,
+    query: ApiQuery<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(AUDIT_LIMIT_DEFAULT).clamp(1, AUDIT_LIMIT_MAX);
     let items = audit.audit_log(query.before, limit).await?;

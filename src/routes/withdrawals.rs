@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::extract::{ApiJson, ClientIp};
+use super::extract::{ApiJson, ApiQuery, ClientIp};
 use super::identity::AuthenticatedUser;
 use super::pin::entered_pin;
 use super::responses::{
@@ -94,7 +94,8 @@ struct QuoteView {
         (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a malformed amount (a JSON number, more \
             than two places, zero or less), an unknown field.", body = ErrorBody),
         (status = 422, description = "`NO_ACTIVE_BINDING`, `AMOUNT_BELOW_MINIMUM` (`details.minimum`), \
-            `LIMIT_EXCEEDED` (`details.limit`, `details.remaining`), `INSUFFICIENT_BALANCE` (`details.available`, \
+            `LIMIT_EXCEEDED` (`details.limit`; `details.remaining`, a decimal string, for an amount limit, \
+            `details.remaining_count` for `daily_count`), `INSUFFICIENT_BALANCE` (`details.available`, \
             `details.requested`).", body = ErrorBody),
         (status = 423, description = "`ACCOUNT_FROZEN`.", body = ErrorBody),
         Unauthenticated, VerificationRequired, BindingNotFound, PayloadTooLarge, StoreUnavailable,
@@ -255,8 +256,9 @@ fn idempotency_key(request: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
             malformed amount or PIN, an unknown field.", body = ErrorBody),
         (status = 409, description = "`IDEMPOTENCY_KEY_REUSED` (the key came with another request), `QUOTE_EXPIRED`.", body = ErrorBody),
         (status = 422, description = "`NO_ACTIVE_BINDING`, `PIN_INCORRECT` (`details.attempts_remaining`), \
-            `PIN_NOT_SET`, `AMOUNT_BELOW_MINIMUM` (`details.minimum`), `LIMIT_EXCEEDED` (`details.limit`, \
-            `details.remaining`), `INSUFFICIENT_BALANCE` (`details.available`, `details.requested`).", body = ErrorBody),
+            `PIN_NOT_SET`, `AMOUNT_BELOW_MINIMUM` (`details.minimum`), `LIMIT_EXCEEDED` (`details.limit`; \
+            `details.remaining`, a decimal string, for an amount limit, `details.remaining_count` for \
+            `daily_count`), `INSUFFICIENT_BALANCE` (`details.available`, `details.requested`).", body = ErrorBody),
         (status = 423, description = "`PIN_LOCKED` (`details.locked_until`), `ACCOUNT_FROZEN`.", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many PIN entries.", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
@@ -307,7 +309,7 @@ pub async fn submit(
 pub async fn list(
     reads: web::Data<WithdrawalReads>,
     user: AuthenticatedUser,
-    query: web::Query<ListQuery>,
+    query: ApiQuery<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = query.limit.unwrap_or(LIST_LIMIT_DEFAULT).clamp(1, LIST_LIMIT_MAX);
     let all = reads.withdrawals(user.account_id()).await?;

@@ -20,6 +20,10 @@ on_both_stores!(
     long_urls_and_large_heads_answer_in_json,
     an_oversized_consent_form_answers_413_in_json,
     heads_the_http_parser_refuses_are_answered_and_closed,
+    query_errors_name_the_parameter_in_words,
+    a_bad_resume_point_blames_the_parameter_that_was_sent,
+    error_bodies_carry_the_request_id_of_their_response,
+    refused_credentials_answer_with_a_bearer_challenge,
 );
 
 async fn bad_amounts_are_refused_naming_the_field(store: StoreKind) {
@@ -40,7 +44,7 @@ async fn bad_amounts_are_refused_naming_the_field(store: StoreKind) {
         (json!({ "amount": ["1.00"], "memo": "m" }), "amount", "decimal string"),
         (json!({ "amount": "1.00", "memo": "" }), "memo", "1 to 200 characters"),
         (json!({ "amount": "1.00", "memo": "m".repeat(201) }), "memo", "1 to 200 characters"),
-        (json!({ "amount": "1.00" }), "", "missing field `memo`"),
+        (json!({ "amount": "1.00" }), "memo", "missing field `memo`"),
         (json!({ "amount": "1.00", "memo": "m", "currency": "USD" }), "currency", "unknown field `currency`"),
     ];
     for (body, field, message) in cases {
@@ -103,6 +107,79 @@ async fn unknown_routes_answer_in_json(store: StoreKind) {
     let two_methods = app.client.put(app.url("/v1/withdrawals")).send().await.unwrap();
     assert_eq!(two_methods.headers()["allow"], "POST, GET");
     assert_error(two_methods, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED").await;
+}
+
+async fn query_errors_name_the_parameter_in_words(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let alice = app.login_phone("13800000001", "alice-demo").await["access_token"].as_str().unwrap().to_owned();
+    let operator = app.operator_token().await;
+    let cases = [
+        ("/v1/withdrawals?limit=abc", &alice, "limit", "must be a whole number"),
+        ("/v1/withdrawals?limit=", &alice, "limit", "must be a whole number"),
+        ("/v1/withdrawals?limit=99999999999999999999999", &alice, "limit", "is too large"),
+        ("/v1/withdrawals?status=sideways", &alice, "status", "must be one of `pending`"),
+        ("/v1/withdrawals?colour=red", &alice, "colour", "is not a parameter here"),
+        ("/v1/wallet/transactions?limit=-1", &alice, "limit", "must be a whole number"),
+        ("/v1/ops/audit-log?before=yesterday", &operator, "before", "must be a whole number"),
+        ("/v1/ops/review-queue?limit=x", &operator, "limit", "must be a whole number"),
+        ("/mock/sms/outbox", &alice, "phone", "is required"),
+    ];
+    for (path, token, field, message) in cases {
+        let error = assert_error(app.get(path, Some(token)).await, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+        assert_eq!(error["error"]["details"], json!({ "field": field }), "{path}: {error}");
+        let said = error["error"]["message"].as_str().unwrap();
+        assert!(said.contains(message), "{path}: {error}");
+        assert!(!said.to_lowercase().contains("deserialize"), "{path}: {error}");
+    }
+}
+
+async fn a_bad_resume_point_blames_the_parameter_that_was_sent(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let alice = app.login_phone("13800000001", "alice-demo").await["access_token"].as_str().unwrap().to_owned();
+    let by_query = app.get("/v1/events?after=garbage", Some(&alice)).await;
+    let error = assert_error(by_query, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    assert_eq!(error["error"]["details"]["field"], "after", "{error}");
+    let by_header =
+        app.client.get(app.url("/v1/events?after=0")).bearer_auth(&alice).header("Last-Event-ID", "garbage");
+    let error = assert_error(by_header.send().await.unwrap(), StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    assert_eq!(error["error"]["details"]["field"], "Last-Event-ID", "{error}");
+}
+
+async fn error_bodies_carry_the_request_id_of_their_response(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let long_url = format!("/v1/withdrawals?cursor={}", "a".repeat(app.settings.server.uri_bytes_max));
+    // A route's own refusal, an extractor's, the catch-all's and the edge's.
+    for path in ["/v1/wallet", "/v1/withdrawals?limit=x", "/v1/nothing-here", long_url.as_str()] {
+        let generated = app.get(path, None).await;
+        let header = generated.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let body: Value = generated.json().await.unwrap();
+        assert_eq!(body["error"]["request_id"], header.as_str(), "{path}: {body}");
+        let echoed = app.client.get(app.url(path)).header("x-request-id", "trace-7.b").send().await.unwrap();
+        assert_eq!(echoed.headers()["x-request-id"], "trace-7.b");
+        let body: Value = echoed.json().await.unwrap();
+        assert_eq!(body["error"]["request_id"], "trace-7.b", "{path}: {body}");
+    }
+}
+
+async fn refused_credentials_answer_with_a_bearer_challenge(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let challenge = |response: &reqwest::Response| {
+        response.headers().get("www-authenticate").map(|value| value.to_str().unwrap().to_owned())
+    };
+    let none = app.get("/v1/wallet", None).await;
+    assert_eq!(challenge(&none).as_deref(), Some("Bearer"));
+    let forged = app.get("/v1/wallet", Some("not-a-token")).await;
+    assert_eq!(challenge(&forged).as_deref(), Some(r#"Bearer error="invalid_token""#));
+    let basic = app.client.get(app.url("/v1/wallet")).header("authorization", "Basic YTpi").send().await.unwrap();
+    assert_eq!(challenge(&basic).as_deref(), Some(r#"Bearer error="invalid_request""#));
+    let wrong_password = app.login(&json!({ "phone": "13800000001", "password": "wrong-password" })).await;
+    assert_eq!(challenge(&wrong_password).as_deref(), Some("Bearer"));
+    for response in [none, forged, basic, wrong_password] {
+        assert_error(response, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+    }
+    let alice = app.login_phone("13800000001", "alice-demo").await["access_token"].as_str().unwrap().to_owned();
+    let served = app.get("/v1/wallet", Some(&alice)).await;
+    assert_eq!(challenge(&served), None);
 }
 
 /// How long a raw exchange waits for the server to answer and close: well
@@ -266,5 +343,189 @@ fn withdrawal_refusals_are_exactly_the_client_errors_of_the_catalogue() {
     for error in errors {
         let status = ApiError::from(error.clone()).status_code();
         assert_eq!(error.is_refusal(), status.is_client_error(), "{error:?} answers {status}");
+    }
+}
+
+/// What a `details` value must be, by its key; amounts and times are JSON
+/// strings of a fixed form, never numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    Text,
+    /// A decimal string with two places, as every amount on the wire.
+    Amount,
+    /// An RFC 3339 timestamp.
+    Time,
+    Integer,
+    TextList,
+}
+
+impl Detail {
+    fn admits(self, value: &Value) -> bool {
+        match self {
+            Detail::Text => value.is_string(),
+            Detail::Amount => value.as_str().is_some_and(|text| {
+                let (whole, fen) = text.split_once('.').unwrap_or((text, ""));
+                !whole.is_empty() && whole.bytes().all(|b| b.is_ascii_digit()) && fen.len() == 2
+            }),
+            Detail::Time => value.as_str().is_some_and(|text| chrono::DateTime::parse_from_rfc3339(text).is_ok()),
+            Detail::Integer => value.is_u64() || value.is_i64(),
+            Detail::TextList => value.as_array().is_some_and(|items| items.iter().all(Value::is_string)),
+        }
+    }
+}
+
+/// One error of each variant of the catalogue (two where a code's details
+/// take two forms) with the keys and types its `details` must have, exactly.
+fn catalogue_samples() -> Vec<(walletgate::error::ApiError, &'static [(&'static str, Detail)])> {
+    use Detail::{Amount, Integer, Text, TextList, Time};
+    use walletgate::domain::limits::{LimitError, LimitKind};
+    use walletgate::domain::money::Money;
+    use walletgate::domain::withdrawal::WithdrawalError;
+    use walletgate::error::{ApiError, BearerError};
+
+    let at = chrono::DateTime::parse_from_rfc3339("2025-11-21T10:00:00Z").unwrap().to_utc();
+    let money = |text: &str| text.parse::<Money>().unwrap();
+    let limit = |error| ApiError::from(WithdrawalError::Limit(error));
+    vec![
+        (ApiError::validation("amount", "must not be empty"), &[("field", Text)]),
+        (ApiError::Validation { field: None, message: "malformed JSON".into() }, &[]),
+        (ApiError::PayloadTooLarge { bytes_max: 65_536 }, &[("bytes_max", Integer)]),
+        (ApiError::RequestTimeout { secs: 10 }, &[("timeout_secs", Integer)]),
+        (ApiError::UriTooLong { bytes_max: 8192 }, &[("bytes_max", Integer)]),
+        (ApiError::HeadersTooLarge { bytes_max: 16_384 }, &[("bytes_max", Integer)]),
+        (ApiError::Unauthenticated("wrong login or password".into()), &[]),
+        (ApiError::bearer_refused(BearerError::InvalidToken, "the token has expired"), &[]),
+        (ApiError::Forbidden { required: "operator" }, &[("required_role", Text)]),
+        (ApiError::NotFound { resource: "withdrawal" }, &[("resource", Text)]),
+        (ApiError::MethodNotAllowed { allowed: vec!["GET", "POST"] }, &[("allowed", TextList)]),
+        (ApiError::AlreadyRegistered, &[]),
+        (
+            ApiError::InsufficientBalance { available: "10.00".into(), requested: "20.00".into() },
+            &[("available", Amount), ("requested", Amount)],
+        ),
+        (ApiError::AccountFrozen, &[]),
+        (ApiError::PasswordIncorrect, &[]),
+        (ApiError::LoginLocked { locked_until: at }, &[("locked_until", Time)]),
+        (ApiError::PinIncorrect { attempts_remaining: 4 }, &[("attempts_remaining", Integer)]),
+        (ApiError::PinLocked { locked_until: at }, &[("locked_until", Time)]),
+        (ApiError::PinNotSet, &[]),
+        (ApiError::PinAlreadySet, &[]),
+        (ApiError::PinTooSimple, &[]),
+        (ApiError::NoPendingBinding, &[]),
+        (ApiError::IdNumberTaken, &[]),
+        (ApiError::NoActiveBinding, &[]),
+        (ApiError::VerificationRequired, &[]),
+        (ApiError::AmountBelowMinimum { minimum: "0.10".into() }, &[("minimum", Amount)]),
+        (ApiError::QuoteExpired, &[]),
+        (ApiError::IdempotencyKeyReused, &[]),
+        (ApiError::WithdrawalFinished { status: "settled".into() }, &[("status", Text)]),
+        (ApiError::WithdrawalAlreadyDecided { status: "approved" }, &[("status", Text)]),
+        (ApiError::PayoutAlreadyMade { transfer_bill_no: "tb_1".into() }, &[("transfer_bill_no", Text)]),
+        (
+            limit(LimitError::AmountExceeded { limit: LimitKind::Daily, remaining: money("200.00") }),
+            &[("limit", Text), ("remaining", Amount)],
+        ),
+        (limit(LimitError::CountExceeded { remaining: 0 }), &[("limit", Text), ("remaining_count", Integer)]),
+        (ApiError::KycConflict { reason: "already_pending" }, &[("reason", Text)]),
+        (ApiError::FaceCheckFailed, &[]),
+        (ApiError::PhoneRequired, &[]),
+        (ApiError::SmsCodeIncorrect { attempts_remaining: 2 }, &[("attempts_remaining", Integer)]),
+        (ApiError::SmsCodeExpired, &[]),
+        (ApiError::BindingStateInvalid, &[]),
+        (ApiError::BindingConsentDenied, &[]),
+        (
+            ApiError::WeChatAuthorizationFailed { errcode: 40029, errmsg: "invalid code".into() },
+            &[("errcode", Integer), ("errmsg", Text)],
+        ),
+        (ApiError::WeChatSnapshotUser, &[]),
+        (ApiError::WeChatAlreadyBound, &[]),
+        (ApiError::BindingAlreadyActive { binding_id: "bnd_1".into() }, &[("binding_id", Text)]),
+        (ApiError::BindingStatusConflict { status: "active" }, &[("status", Text)]),
+        (ApiError::BindingExpired, &[]),
+        (ApiError::WeChatUnavailable, &[]),
+        (ApiError::RateLimited { retry_after_secs: 7 }, &[("retry_after_secs", Integer)]),
+        (ApiError::StoreUnavailable, &[]),
+        (ApiError::StoreBusy, &[]),
+        (ApiError::ServerBusy, &[]),
+        (ApiError::internal(anyhow::anyhow!("a cause never sent")), &[]),
+    ]
+}
+
+/// Every code of the catalogue, answered by a handler behind the service's
+/// own request-id middleware: `{code, message, details, request_id}` and
+/// nothing else, `details` with the keys and types of the table above, each
+/// key of one type throughout a code, and the request id of the header.
+#[actix_web::test]
+async fn every_catalogue_code_renders_details_of_fixed_shape_and_the_request_id() {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, HttpResponse, test, web};
+    use tracing_actix_web::TracingLogger;
+    use walletgate::error::ApiError;
+    use walletgate::telemetry::{WalletgateRootSpan, observe_request};
+
+    let answer = |index: web::Path<usize>| async move {
+        Err::<HttpResponse, ApiError>(catalogue_samples().swap_remove(index.into_inner()).0)
+    };
+    let service = test::init_service(
+        App::new()
+            .wrap(from_fn(observe_request))
+            .wrap(TracingLogger::<WalletgateRootSpan>::new())
+            .route("/{index}", web::get().to(answer)),
+    )
+    .await;
+    let mut key_types: BTreeMap<(&str, &str), Detail> = BTreeMap::new();
+    for (index, (sample, shape)) in catalogue_samples().into_iter().enumerate() {
+        let code = sample.code();
+        let response =
+            test::call_service(&service, test::TestRequest::get().uri(&format!("/{index}")).to_request()).await;
+        let header = response.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
+        let body: Value = test::read_body_json(response).await;
+        let error = body["error"].as_object().unwrap_or_else(|| panic!("{code}: {body}"));
+        let keys: BTreeSet<&str> = error.keys().map(String::as_str).collect();
+        assert_eq!(keys, BTreeSet::from(["code", "details", "message", "request_id"]), "{code}: {body}");
+        assert_eq!(error["code"], code, "{body}");
+        assert!(error["message"].as_str().is_some_and(|message| !message.is_empty()), "{code}: {body}");
+        assert_eq!(error["request_id"], header.as_str(), "{code}: {body}");
+        let details = error["details"].as_object().unwrap_or_else(|| panic!("{code}: {body}"));
+        let sent: BTreeSet<&str> = details.keys().map(String::as_str).collect();
+        let expected: BTreeSet<&str> = shape.iter().map(|(key, _)| *key).collect();
+        assert_eq!(sent, expected, "{code}: {body}");
+        for (key, detail) in shape {
+            assert!(detail.admits(&details[*key]), "{code}: `{key}` is not {detail:?}: {body}");
+            let first = *key_types.entry((code, key)).or_insert(*detail);
+            assert_eq!(first, *detail, "{code}: `{key}` has two types");
+        }
+    }
+    let sampled: BTreeSet<&str> = catalogue_samples().iter().map(|(sample, _)| sample.code()).collect();
+    let catalogue: BTreeSet<&str> = ApiError::CODES.iter().copied().collect();
+    assert_eq!(sampled, catalogue, "every code of the catalogue has a sample, and only those");
+    assert_eq!(catalogue_samples().len(), ApiError::CODES.len() + 1, "one sample per row, two for LIMIT_EXCEEDED");
+}
+
+/// `LIMIT_EXCEEDED` speaks of the limit that was hit: an amount limit with
+/// the amount left (a decimal string), the count limit with the count left.
+#[test]
+fn limit_refusals_are_worded_and_shaped_by_their_limit() {
+    use walletgate::domain::limits::{LimitError, LimitKind};
+    use walletgate::domain::money::Money;
+    use walletgate::domain::withdrawal::WithdrawalError;
+    use walletgate::error::ApiError;
+
+    let render = |error| ApiError::from(WithdrawalError::Limit(error)).body()["error"].clone();
+    let count = render(LimitError::CountExceeded { remaining: 0 });
+    assert_eq!(count["details"], json!({ "limit": "daily_count", "remaining_count": 0 }));
+    let said = count["message"].as_str().unwrap();
+    assert!(!said.contains("amount") && said.contains("count"), "{said}");
+    for (kind, words) in [
+        (LimitKind::PerTransaction, "per-transaction limit of 50.00"),
+        (LimitKind::Daily, "today's limit (50.00)"),
+        (LimitKind::Monthly, "this month's limit (50.00)"),
+    ] {
+        let remaining: Money = "50.00".parse().unwrap();
+        let amount = render(LimitError::AmountExceeded { limit: kind, remaining });
+        assert_eq!(amount["details"], json!({ "limit": kind.as_str(), "remaining": "50.00" }));
+        assert!(amount["message"].as_str().unwrap().contains(words), "{amount}");
     }
 }

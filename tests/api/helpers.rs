@@ -157,6 +157,14 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
     body
 }
 
+/// An error body without its `request_id`, which is each answer's own: for
+/// comparing two answers that must otherwise be the same.
+pub fn without_request_id(mut body: Value) -> Value {
+    let removed = body["error"].as_object_mut().and_then(|error| error.remove("request_id"));
+    assert!(removed.as_ref().is_some_and(Value::is_string), "no request_id: {body}");
+    body
+}
+
 pub async fn json_of(response: Response, status: StatusCode) -> Value {
     let actual_status = response.status();
     let body: Value = response.json().await.expect("JSON body");

@@ -14,7 +14,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("retry", &[]),
     ("settings", &["domain"]),
     ("store", &["domain", "settings"]),
-    ("error", &["domain", "store"]),
+    ("error", &["domain", "store", "telemetry"]),
     ("auth", &["clock", "domain", "error", "settings"]),
     ("providers", &["clock", "domain", "error", "retry", "settings", "store"]),
     ("services", &["auth", "clock", "domain", "error", "providers", "retry", "store"]),

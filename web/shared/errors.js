@@ -46,7 +46,7 @@ function params(error, i18n) {
     resource: details.resource ? translated("resource", details.resource) : "",
     reason: details.reason ? translated("kyc_reason", details.reason) : "",
     limit: details.limit ? translated("limit", details.limit) : "",
-    remaining: typeof details.remaining === "string" ? formatMoney(details.remaining) : details.remaining,
+    remaining: details.remaining ? formatMoney(details.remaining) : "",
     available: details.available ? formatMoney(details.available) : "",
     requested: details.requested ? formatMoney(details.requested) : "",
     minimum: details.minimum ? formatMoney(details.minimum) : "",

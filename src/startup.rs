@@ -461,6 +461,7 @@ route_table! {
         GET "/v1/withdrawals" => withdrawals::list,
         GET "/v1/withdrawals/{id}" => withdrawals::show,
         GET "/v1/events" => events::stream,
+        POST "/v1/events/ticket" => events::ticket,
 
         POST "/v1/ops/accounts/{id}/credit" => ops::credit,
         POST "/v1/ops/accounts/{id}/debit" => ops::debit,

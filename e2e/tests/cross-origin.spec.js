@@ -56,3 +56,38 @@ test("a page on another origin logs in, reads the wallet and reads a refusal", a
   expect(seen.refusal).toBe("UNAUTHENTICATED");
   expect(seen.requestId).toBeTruthy();
 });
+
+test("a page on another origin opens the event stream with a single-use ticket", async ({ page, baseURL }) => {
+  await page.goto(siteOrigin);
+  const seen = await page.evaluate(async (api) => {
+    const login = await fetch(`${api}/v1/auth/login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ phone: "13800000001", password: "alice-demo" }),
+    });
+    const { access_token: token } = await login.json();
+    const issued = await fetch(`${api}/v1/events/ticket`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    const { ticket } = await issued.json();
+    const open = (url) =>
+      new Promise((resolve) => {
+        const source = new EventSource(url);
+        source.onopen = () => {
+          source.close();
+          resolve("open");
+        };
+        source.onerror = () => {
+          source.close();
+          resolve("refused");
+        };
+      });
+    const first = await open(`${api}/v1/events?ticket=${ticket}`);
+    const second = await open(`${api}/v1/events?ticket=${ticket}`);
+    return { issued: issued.status, first, second };
+  }, baseURL);
+  expect(seen.issued).toBe(201);
+  expect(seen.first).toBe("open");
+  expect(seen.second).toBe("refused");
+});

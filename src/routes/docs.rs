@@ -113,6 +113,7 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         withdrawals::list,
         withdrawals::show,
         events::stream,
+        events::ticket,
         ops::credit,
         ops::debit,
         ops::ledger_check,

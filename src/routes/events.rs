@@ -10,9 +10,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;
@@ -22,6 +22,7 @@ use super::identity::AuthenticatedUser;
 use super::responses::{StoreUnavailable, Unauthenticated};
 use crate::domain::account::AccountId;
 use crate::error::{ApiError, ErrorBody};
+use crate::services::accounts::{Accounts, StreamTicket};
 use crate::services::notifications::Notifications;
 use crate::store::{EVENTS_KEPT_PER_ACCOUNT, EventPosition, StoredEvent};
 
@@ -39,6 +40,28 @@ pub struct EventsQuery {
     /// Resume after this event id (as `Last-Event-ID`); `0` replays everything kept.
     #[param(example = "1763730000123-0")]
     pub after: Option<String>,
+    /// A stream ticket (`POST /v1/events/ticket`), for a client that cannot
+    /// send `Authorization` (a browser's `EventSource`); used without that header only.
+    pub ticket: Option<String>,
+}
+
+/// A ticket for the event stream
+///
+/// For browsers, whose `EventSource` cannot send `Authorization`: the
+/// ticket opens `GET /v1/events?ticket=…` once, within a minute, for the
+/// caller. A long-lived token never goes into a URL.
+#[utoipa::path(
+    post,
+    path = "/v1/events/ticket",
+    tag = "events",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 201, description = "The ticket and when it expires.", body = StreamTicket),
+        Unauthenticated, StoreUnavailable,
+    )
+)]
+pub async fn ticket(accounts: web::Data<Accounts>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Created().json(accounts.issue_stream_ticket(&user.0).await?))
 }
 
 struct Subscription {
@@ -59,6 +82,8 @@ struct Subscription {
 /// line every 15 s keeps the connection open. A reconnecting client sends
 /// `Last-Event-ID` (or `?after=`) and resumes exactly after it; without one
 /// the stream starts with the next event. The stream does not end by itself.
+/// A browser's `EventSource`, which cannot send `Authorization`, passes
+/// `?ticket=` from `POST /v1/events/ticket` instead (once, within a minute).
 #[utoipa::path(
     get,
     path = "/v1/events",
@@ -78,10 +103,14 @@ struct Subscription {
 )]
 pub async fn stream(
     notifications: web::Data<Notifications>,
-    user: AuthenticatedUser,
+    accounts: web::Data<Accounts>,
     request: HttpRequest,
     query: ApiQuery<EventsQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let caller = match (request.headers().contains_key(AUTHORIZATION), query.ticket.as_deref()) {
+        (false, Some(ticket)) => accounts.redeem_stream_ticket(ticket).await?,
+        _ => AuthenticatedUser::extract(&request).await?.0,
+    };
     let header = request.headers().get("last-event-id").and_then(|value| value.to_str().ok());
     // The header wins; an error names whichever of the two was read.
     let (source, resume) = match header {
@@ -92,7 +121,7 @@ pub async fn stream(
         .filter(|text| !text.is_empty())
         .map(|text| EventPosition::parse(text).ok_or_else(|| ApiError::validation(source, "must be an event id")))
         .transpose()?;
-    let account_id = user.account_id().clone();
+    let account_id = caller.account_id;
     // Listen before looking for the end, so no event can slip in between.
     let signals = notifications.signals();
     let position = match after {

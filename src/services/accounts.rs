@@ -38,6 +38,27 @@ const USED_REFRESH_MEMORY_SECS: u64 = 7 * 24 * 3600;
 /// longest lock, when that is longer).
 const UNKNOWN_LOGIN_MEMORY_SECS: u64 = 24 * 3600;
 
+/// How long a stream ticket waits to be used.
+const STREAM_TICKET_SECS: i64 = 60;
+
+/// A single-use ticket that opens the caller's event stream once, for
+/// browsers' `EventSource`, which cannot send an `Authorization` header.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StreamTicket {
+    /// Pass as `GET /v1/events?ticket=…` within a minute; it works once.
+    #[schema(example = "9b1c2a7d41e84b0c9d5e6f7a8b9c0d1e3f9c2a7d41e84b0c9d5e6f7a8b9c0d1e")]
+    pub ticket: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StreamTicketRecord {
+    account_id: AccountId,
+    role: Role,
+    generation: u32,
+    expires_at: DateTime<Utc>,
+}
+
 /// What a login or refresh returns: a short-lived access token (a JWT, sent
 /// as `Authorization: Bearer …`) and a single-use refresh token.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -77,6 +98,10 @@ fn revoked_family_key(family: &str) -> String {
     format!("refresh_family_revoked:{family}")
 }
 
+fn stream_ticket_key(digest: &str) -> String {
+    format!("stream_ticket:{digest}")
+}
+
 fn unknown_login_guard_key(login: &Login) -> String {
     format!("login_guard:{}", login.index_key())
 }
@@ -112,6 +137,38 @@ pub struct Accounts {
 }
 
 impl Accounts {
+    /// A stream ticket for `caller`, whose token the account still honours.
+    /// Only the ticket's digest is stored.
+    pub async fn issue_stream_ticket(&self, caller: &Principal) -> Result<StreamTicket, ApiError> {
+        self.partitions.load_account_as(caller).await?;
+        let (ticket, digest) = new_refresh_token();
+        let expires_at = self.partitions.now() + chrono::Duration::seconds(STREAM_TICKET_SECS);
+        let record = StreamTicketRecord {
+            account_id: caller.account_id.clone(),
+            role: caller.role,
+            generation: caller.generation,
+            expires_at,
+        };
+        // Kept past its expiry only so the store can reclaim it; the clock decides.
+        let kept_for = Duration::from_secs(STREAM_TICKET_SECS as u64 * 2);
+        self.partitions.store.put_ephemeral_as(&stream_ticket_key(&digest), &record, kept_for).await?;
+        Ok(StreamTicket { ticket, expires_at })
+    }
+
+    /// The caller a stream ticket stands for, once: a used, unknown or
+    /// expired ticket, or one whose account has since revoked its tokens, is 401.
+    pub async fn redeem_stream_ticket(&self, ticket: &str) -> Result<Principal, ApiError> {
+        let refused = || ApiError::Unauthenticated("this stream ticket is unknown, used or expired".into());
+        let key = stream_ticket_key(&refresh_token_digest(ticket));
+        let record = self.partitions.store.take_ephemeral_as::<StreamTicketRecord>(&key).await?.ok_or_else(refused)?;
+        if record.expires_at <= self.partitions.now() {
+            return Err(refused());
+        }
+        let principal = Principal { account_id: record.account_id, role: record.role, generation: record.generation };
+        self.partitions.load_account_as(&principal).await?;
+        Ok(principal)
+    }
+
     /// Admits `principal` as an operator only if its account still honours
     /// the token (else 401) and its stored role is operator (else 403): the
     /// token's claim is not the last word.

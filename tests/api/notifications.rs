@@ -21,6 +21,8 @@ on_both_stores!(
     a_reconnecting_client_resumes_after_its_last_event,
     events_made_on_another_instance_reach_the_stream,
     webhooks_are_signed_retried_and_carry_unique_ids,
+    a_stream_ticket_opens_the_stream_once_without_a_bearer_header,
+    stream_tickets_expire_and_a_token_is_never_taken_from_the_url,
 );
 
 /// One parsed Server-Sent Event.
@@ -38,6 +40,13 @@ struct EventStream {
 }
 
 impl EventStream {
+    /// Opens the stream with a ticket instead of a bearer header, as `EventSource` does.
+    async fn open_with_ticket(app: &TestApp, ticket: &str) -> EventStream {
+        let response = app.client.get(app.url(&format!("/v1/events?ticket={ticket}"))).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        EventStream { response, buffer: String::new() }
+    }
+
     async fn open(app: &TestApp, token: &str, last_event_id: Option<&str>) -> EventStream {
         let mut request = app.client.get(app.url("/v1/events")).bearer_auth(token);
         if let Some(id) = last_event_id {
@@ -249,4 +258,45 @@ async fn webhooks_are_signed_retried_and_carry_unique_ids(store: StoreKind) {
     assert_eq!(unique[2]["data"]["withdrawal"]["id"], paid.as_str());
     let tampered = received[3].body.replace("10.00", "99.00");
     assert!(verify_signature(&secret, &received[2].signature, tampered.as_bytes(), now, 300).is_err());
+}
+
+async fn stream_ticket(app: &TestApp, token: &str) -> String {
+    let ticket = json_of(app.post("/v1/events/ticket", Some(token), &json!({})).await, StatusCode::CREATED).await;
+    assert!(ticket["expires_at"].is_string(), "{ticket}");
+    ticket["ticket"].as_str().unwrap().to_owned()
+}
+
+async fn a_stream_ticket_opens_the_stream_once_without_a_bearer_header(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let payee = payee(&app, "500.00", json!({})).await;
+    let ticket = stream_ticket(&app, &payee.user.token).await;
+    let mut stream = EventStream::open_with_ticket(&app, &ticket).await;
+    let id = id_of(&withdraw(&app, &payee, "10.00").await);
+    let events = stream.next(1).await;
+    assert_eq!(kinds(&events), ["withdrawal.created"]);
+    assert_eq!(events[0].data["data"]["withdrawal"]["id"], id.as_str());
+
+    let again = app.client.get(app.url(&format!("/v1/events?ticket={ticket}"))).send().await.unwrap();
+    assert_error(again, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+}
+
+async fn stream_tickets_expire_and_a_token_is_never_taken_from_the_url(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let (_, token) = app.new_user().await;
+    let late = stream_ticket(&app, &token).await;
+    app.clock.advance(chrono::Duration::seconds(61));
+    let expired = app.client.get(app.url(&format!("/v1/events?ticket={late}"))).send().await.unwrap();
+    assert_error(expired, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+
+    let (_, token) = app.new_user().await;
+    let forged = app.client.get(app.url("/v1/events?ticket=not-a-ticket")).send().await.unwrap();
+    assert_error(forged, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+    // A long-lived token is never taken from a URL.
+    let in_url = app.client.get(app.url(&format!("/v1/events?access_token={token}"))).send().await.unwrap();
+    assert_eq!(in_url.status(), StatusCode::BAD_REQUEST);
+    let as_ticket = app.client.get(app.url(&format!("/v1/events?ticket={token}"))).send().await.unwrap();
+    assert_error(as_ticket, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+    // Without either, the stream asks for a bearer token as before.
+    let nothing = app.client.get(app.url("/v1/events")).send().await.unwrap();
+    assert_error(nothing, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
 }

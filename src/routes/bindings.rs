@@ -14,6 +14,7 @@ use validator::Validate;
 use super::extract::{ApiJson, ApiQuery, ClientIp};
 use super::html::escape_html;
 use super::identity::AuthenticatedUser;
+use super::pagination::{List, PageQuery};
 use super::pin::entered_pin;
 use super::responses::{
     AccountNotFound, BindingNotFound, PayloadTooLarge, PinIncorrect, PinLocked, PinMalformed, StoreBusy,
@@ -127,10 +128,12 @@ pub struct UnbindRequest {
     pub pin: String,
 }
 
-/// The account's bindings, newest first (finished ones included).
+/// A page of the account's bindings, newest first (finished ones included).
 #[derive(Debug, Serialize, ToSchema)]
 struct BindingList {
     items: Vec<BindingView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
 }
 
 fn binding_id(path: &str) -> Result<BindingId, ApiError> {
@@ -293,16 +296,33 @@ pub async fn confirm(
     operation_id = "list_bindings",
     tag = "bindings",
     security(("bearerAuth" = [])),
+    params(PageQuery),
     responses(
-        (status = 200, description = "The bindings.", body = BindingList),
+        (status = 200, description = "One page of the bindings.", body = BindingList),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a `limit` outside 1 to 200, a \
+            `cursor` this list did not issue, an unknown query parameter.", body = ErrorBody),
         Unauthenticated, AccountNotFound, StoreUnavailable,
     )
 )]
-pub async fn list(bindings: web::Data<Bindings>, user: AuthenticatedUser) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    bindings: web::Data<Bindings>,
+    user: AuthenticatedUser,
+    query: ApiQuery<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let request = query.request::<BindingId>(List::Bindings)?;
     let account = bindings.partitions.load_account(user.account_id()).await?;
     let now = bindings.partitions.now();
-    let items = account.bindings.iter().rev().map(|binding| BindingView::of(binding, now)).collect();
-    Ok(HttpResponse::Ok().json(BindingList { items }))
+    // Ids are time-ordered (UUIDv7) and bindings kept in the order they were
+    // started, so newest first is the list reversed, and a page goes on
+    // below its cursor's id even if that binding has since been pruned.
+    let older = account
+        .bindings
+        .iter()
+        .rev()
+        .filter(|binding| request.after.as_ref().is_none_or(|after| binding.id.as_str() < after.as_str()));
+    let items = older.take(request.read_ahead()).map(|binding| BindingView::of(binding, now)).collect();
+    let (items, next_cursor) = request.page(items, |view: &BindingView| view.id.clone());
+    Ok(HttpResponse::Ok().json(BindingList { items, next_cursor }))
 }
 
 /// One binding of the caller's

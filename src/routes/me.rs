@@ -6,8 +6,9 @@ use actix_web::{HttpResponse, web};
 
 use super::extract::ApiQuery;
 use super::identity::AuthenticatedUser;
+use super::pagination::{List, PageQuery};
 use super::responses::{StoreUnavailable, TokenAccountGone, Unauthenticated};
-use super::views::{MovementPage, MovementView, PageQuery, ProfileView, WalletView};
+use super::views::{MovementPage, MovementView, ProfileView, WalletView};
 use crate::error::{ApiError, ErrorBody};
 use crate::services::accounts::Accounts;
 use crate::services::wallet::Wallet;
@@ -63,8 +64,8 @@ pub async fn wallet(withdrawals: web::Data<Withdrawals>, user: AuthenticatedUser
     params(PageQuery),
     responses(
         (status = 200, description = "One page of history.", body = MovementPage),
-        (status = 400, description = "`VALIDATION_FAILED`: a `cursor` this API did not issue, a malformed `limit`, \
-            an unknown query parameter.", body = ErrorBody),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a `limit` outside 1 to 200, a \
+            `cursor` this list did not issue, an unknown query parameter.", body = ErrorBody),
         Unauthenticated, StoreUnavailable,
     )
 )]
@@ -73,8 +74,11 @@ pub async fn transactions(
     user: AuthenticatedUser,
     query: ApiQuery<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = wallet.journal_page(user.account_id(), query.cursor()?, query.limit()).await?;
-    Ok(HttpResponse::Ok().json(MovementPage::try_from(page)?))
+    let request = query.request::<u64>(List::Transactions)?;
+    let entries = wallet.journal(user.account_id(), request.after, request.read_ahead()).await?;
+    let (entries, next_cursor) = request.page(entries, |entry| entry.seq);
+    let items = entries.iter().map(MovementView::try_from).collect::<Result<_, _>>()?;
+    Ok(HttpResponse::Ok().json(MovementPage { items, next_cursor }))
 }
 
 /// One movement of the wallet

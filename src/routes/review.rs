@@ -4,11 +4,12 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use validator::Validate;
 
 use super::extract::{ApiJson, ApiQuery};
 use super::identity::Operator;
+use super::pagination::{List, PageQuery};
 use super::responses::{
     OperatorOnly, PayloadTooLarge, ReasonMalformed, StoreBusy, StoreUnavailable, Unauthenticated, WithdrawalNotFound,
 };
@@ -21,19 +22,6 @@ use crate::services::review::Review;
 use crate::services::review::{AccountContext, ReviewItem};
 use crate::services::work::WorkReport;
 use crate::services::worker_step::WorkerStep;
-
-const QUEUE_LIMIT_DEFAULT: usize = 50;
-const QUEUE_LIMIT_MAX: usize = 200;
-const AUDIT_LIMIT_DEFAULT: usize = 50;
-const AUDIT_LIMIT_MAX: usize = 200;
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct QueueQuery {
-    /// Items: 50 if not given, 1 to 200 (other values are brought into that range).
-    pub limit: Option<usize>,
-}
 
 /// A withdrawal waiting for an operator, with what is needed to judge it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -63,38 +51,43 @@ impl ReviewItemView {
     }
 }
 
-/// The queue, oldest first.
+/// A page of the queue, oldest first.
 #[derive(Debug, Serialize, ToSchema)]
 struct QueueView {
     items: Vec<ReviewItemView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
 }
 
 /// The review queue (operator)
 ///
 /// Operator role only. Withdrawals waiting for an operator (manual reviews and
-/// parked payouts), oldest first, with the reasons and the account's context:
-/// level, balances, binding age, recent withdrawals.
+/// parked payouts), oldest first (by withdrawal id, which is time-ordered),
+/// with the reasons and the account's context: level, balances, binding age,
+/// recent withdrawals.
 #[utoipa::path(
     get,
     path = "/v1/ops/review-queue",
     operation_id = "review_queue",
     tag = "ops",
     security(("bearerAuth" = [])),
-    params(QueueQuery),
+    params(PageQuery),
     responses(
-        (status = 200, description = "The queue.", body = QueueView),
-        (status = 400, description = "`VALIDATION_FAILED`: a malformed `limit`, an unknown query parameter.", body = ErrorBody),
+        (status = 200, description = "One page of the queue.", body = QueueView),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a `limit` outside 1 to 200, a \
+            `cursor` this list did not issue, an unknown query parameter.", body = ErrorBody),
         Unauthenticated, OperatorOnly, StoreUnavailable,
     )
 )]
 pub async fn queue(
     review: web::Data<Review>,
     _operator: Operator,
-    query: ApiQuery<QueueQuery>,
+    query: ApiQuery<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(QUEUE_LIMIT_DEFAULT).clamp(1, QUEUE_LIMIT_MAX);
-    let items = review.review_queue(limit).await?;
-    Ok(HttpResponse::Ok().json(QueueView { items: items.into_iter().map(ReviewItemView::of).collect() }))
+    let request = query.request::<WithdrawalId>(List::ReviewQueue)?;
+    let items = review.review_queue(request.after.as_ref(), request.read_ahead()).await?;
+    let (items, next_cursor) = request.page(items, |item| item.withdrawal.id.clone());
+    Ok(HttpResponse::Ok().json(QueueView { items: items.into_iter().map(ReviewItemView::of).collect(), next_cursor }))
 }
 
 /// The body of a rejection.
@@ -194,23 +187,12 @@ pub async fn worker_step(step: web::Data<WorkerStep>, operator: Operator) -> Res
     Ok(HttpResponse::Ok().json(report))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct AuditQuery {
-    /// Items: 50 if not given, 1 to 200 (other values are brought into that range).
-    pub limit: Option<usize>,
-    /// `next_cursor` of the previous page.
-    #[param(format = "uint64")]
-    pub before: Option<u64>,
-}
-
 /// A page of the audit log, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 struct AuditPage {
     items: Vec<AuditRecord>,
-    /// Pass as `before` for the next (older) page; null on the last page.
-    next_cursor: Option<u64>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
 }
 
 /// The audit log (operator)
@@ -222,20 +204,21 @@ struct AuditPage {
     path = "/v1/ops/audit-log",
     tag = "ops",
     security(("bearerAuth" = [])),
-    params(AuditQuery),
+    params(PageQuery),
     responses(
         (status = 200, description = "One page of the log.", body = AuditPage),
-        (status = 400, description = "`VALIDATION_FAILED`: a malformed `limit` or `before`, an unknown query parameter.", body = ErrorBody),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a `limit` outside 1 to 200, a \
+            `cursor` this list did not issue, an unknown query parameter.", body = ErrorBody),
         Unauthenticated, OperatorOnly, StoreUnavailable,
     )
 )]
 pub async fn audit_log(
     audit: web::Data<AuditLog>,
     _operator: Operator,
-    query: ApiQuery<AuditQuery>,
+    query: ApiQuery<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(AUDIT_LIMIT_DEFAULT).clamp(1, AUDIT_LIMIT_MAX);
-    let items = audit.audit_log(query.before, limit).await?;
-    let next_cursor = items.last().filter(|last| items.len() == limit && last.seq > 0).map(|last| last.seq);
+    let request = query.request::<u64>(List::AuditLog)?;
+    let items = audit.audit_log(request.after, request.read_ahead()).await?;
+    let (items, next_cursor) = request.page(items, |record| record.seq);
     Ok(HttpResponse::Ok().json(AuditPage { items, next_cursor }))
 }

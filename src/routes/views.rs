@@ -1,8 +1,8 @@
 //! Response DTOs shared by several resources.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::account::{Account, AccountId, Role, VerificationLevel};
 use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount};
@@ -10,7 +10,6 @@ use crate::domain::limits::LimitsLeft;
 use crate::domain::money::Money;
 use crate::domain::pin::PinPolicy;
 use crate::error::ApiError;
-use crate::services::wallet::{JournalPage, PAGE_LIMIT_DEFAULT};
 use crate::services::withdrawals::WalletOverview;
 
 /// The profile an account sees of itself.
@@ -133,44 +132,6 @@ impl TryFrom<&JournalEntry> for MovementView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MovementPage {
     pub items: Vec<MovementView>,
-    /// Pass as `cursor` for the next (older) page; null on the last page.
+    /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
-}
-
-impl TryFrom<JournalPage> for MovementPage {
-    type Error = ApiError;
-
-    fn try_from(page: JournalPage) -> Result<MovementPage, ApiError> {
-        Ok(MovementPage {
-            items: page.entries.iter().map(MovementView::try_from).collect::<Result<_, _>>()?,
-            next_cursor: page.next_cursor.map(|seq| seq.to_string()),
-        })
-    }
-}
-
-/// `?limit=&cursor=` of every list endpoint.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// Items per page: 20 if not given, at most 100 (larger values are capped).
-    pub limit: Option<usize>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-impl PageQuery {
-    pub fn limit(&self) -> usize {
-        self.limit.unwrap_or(PAGE_LIMIT_DEFAULT)
-    }
-
-    /// Cursors are opaque to clients; here they are journal positions.
-    pub fn cursor(&self) -> Result<Option<u64>, ApiError> {
-        match self.cursor.as_deref() {
-            None | Some("") => Ok(None),
-            Some(text) => {
-                text.parse().map(Some).map_err(|_| ApiError::validation("cursor", "is not a cursor this API issued"))
-            }
-        }
-    }
 }

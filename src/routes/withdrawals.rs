@@ -4,11 +4,12 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use validator::Validate;
 
 use super::extract::{ApiJson, ApiQuery, ClientIp};
 use super::identity::AuthenticatedUser;
+use super::pagination::{List, PageQuery, PageRequest};
 use super::pin::entered_pin;
 use super::responses::{
     AccountNotFound, BindingNotFound, PayloadTooLarge, StoreBusy, StoreUnavailable, Unauthenticated,
@@ -147,15 +148,12 @@ pub struct SubmitRequest {
     pub quote_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+/// `?status=` beside the paging parameters (documented by `PageQuery`).
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Only withdrawals in this status.
     pub status: Option<WithdrawalStatus>,
-    /// Items per page: 20 if not given, 1 to 100 (other values are brought into that range).
     pub limit: Option<usize>,
-    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -215,14 +213,12 @@ impl WithdrawalView {
 #[derive(Debug, Serialize, ToSchema)]
 struct WithdrawalPage {
     items: Vec<WithdrawalView>,
-    /// Pass as `cursor` for the next (older) page; null on the last page.
+    /// Pass as `cursor` for the next page; null on the last page.
     next_cursor: Option<String>,
 }
 
 /// Marks a saved reply of an earlier request with the same key.
 const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
-const LIST_LIMIT_DEFAULT: usize = 20;
-const LIST_LIMIT_MAX: usize = 100;
 
 fn idempotency_key(request: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
     let refused = || {
@@ -298,11 +294,11 @@ pub async fn submit(
     operation_id = "list_withdrawals",
     tag = "withdrawals",
     security(("bearerAuth" = [])),
-    params(ListQuery),
+    params(("status" = Option<WithdrawalStatus>, Query, description = "Only withdrawals in this status."), PageQuery),
     responses(
         (status = 200, description = "One page of withdrawals.", body = WithdrawalPage),
-        (status = 400, description = "`VALIDATION_FAILED`: an unknown `status`, a malformed `limit`, an unknown \
-            query parameter.", body = ErrorBody),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): an unknown `status`, a `limit` outside \
+            1 to 200, a `cursor` this list did not issue, an unknown query parameter.", body = ErrorBody),
         Unauthenticated, AccountNotFound, StoreUnavailable,
     )
 )]
@@ -311,15 +307,15 @@ pub async fn list(
     user: AuthenticatedUser,
     query: ApiQuery<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(LIST_LIMIT_DEFAULT).clamp(1, LIST_LIMIT_MAX);
+    let request = PageRequest::<WithdrawalId>::read(query.limit, query.cursor.as_deref(), List::Withdrawals)?;
     let all = reads.withdrawals(user.account_id()).await?;
     let matching = all
         .iter()
         .filter(|w| query.status.is_none_or(|status| w.status == status))
-        .filter(|w| query.cursor.as_deref().is_none_or(|cursor| w.id.as_str() < cursor));
-    let items: Vec<WithdrawalView> = matching.take(limit + 1).map(WithdrawalView::of).collect();
-    let next_cursor = (items.len() > limit).then(|| items[limit - 1].id.to_string());
-    Ok(HttpResponse::Ok().json(WithdrawalPage { items: items.into_iter().take(limit).collect(), next_cursor }))
+        .filter(|w| request.after.as_ref().is_none_or(|after| w.id < *after));
+    let items: Vec<WithdrawalView> = matching.take(request.read_ahead()).map(WithdrawalView::of).collect();
+    let (items, next_cursor) = request.page(items, |view| view.id.clone());
+    Ok(HttpResponse::Ok().json(WithdrawalPage { items, next_cursor }))
 }
 
 /// One withdrawal of the caller's

@@ -33,6 +33,9 @@ use crate::store::ScheduleEntry;
 pub const REVIEW_TIMED_OUT: &str = "review timed out";
 /// How many of the account's latest withdrawals a queue item shows.
 const RECENT_WITHDRAWALS: usize = 5;
+/// Entries read from each review schedule per queue page: the bound on the
+/// scan, far above any queue operators work through.
+const QUEUE_SCAN_MAX: usize = 10_000;
 
 /// One withdrawal waiting for an operator.
 #[derive(Debug, Clone)]
@@ -81,21 +84,30 @@ pub struct Review {
 }
 
 impl Review {
-    /// Up to `limit` withdrawals waiting for an operator, oldest first.
-    pub async fn review_queue(&self, limit: usize) -> Result<Vec<ReviewItem>, ApiError> {
+    /// Up to `limit` withdrawals waiting for an operator after `after` (or
+    /// from the start), oldest first: by id, which is time-ordered, so a
+    /// page's last id is where the next one starts.
+    pub async fn review_queue(&self, after: Option<&WithdrawalId>, limit: usize) -> Result<Vec<ReviewItem>, ApiError> {
         let now = self.partitions.now();
-        let mut items = Vec::new();
+        let mut entries = Vec::new();
         for (schedule, queue) in [(MANUAL_REVIEW_SCHEDULE, "manual_review"), (PARKED_SCHEDULE, "parked_payout")] {
-            for (member, at_ms) in self.partitions.store.scheduled(schedule, i64::MAX, limit).await? {
-                if let Some(item) = self.review_item(schedule, queue, &member, at_ms, now).await? {
-                    items.push(item);
+            for (member, at_ms) in self.partitions.store.scheduled(schedule, i64::MAX, QUEUE_SCAN_MAX).await? {
+                let Some(id) = member_parts(&member).and_then(|(_, id)| WithdrawalId::parse(id)) else { continue };
+                if after.is_none_or(|after| id > *after) {
+                    entries.push((id, schedule, queue, member, at_ms));
                 }
             }
         }
-        items.sort_by(|a, b| {
-            (a.withdrawal.created_at, &a.withdrawal.id).cmp(&(b.withdrawal.created_at, &b.withdrawal.id))
-        });
-        items.truncate(limit);
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut items = Vec::new();
+        for (_, schedule, queue, member, at_ms) in entries {
+            if items.len() == limit {
+                break;
+            }
+            if let Some(item) = self.review_item(schedule, queue, &member, at_ms, now).await? {
+                items.push(item);
+            }
+        }
         Ok(items)
     }
 

@@ -10,19 +10,8 @@ use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount, leg};
 use crate::domain::money::Amount;
 use crate::error::ApiError;
 
-/// Most history items one page may hold.
-pub const PAGE_LIMIT_MAX: usize = 100;
-pub const PAGE_LIMIT_DEFAULT: usize = 20;
 /// Journal entries read per store call when looking one up by id.
 const ENTRY_SCAN_PAGE: usize = 200;
-
-/// One page of a journal, newest first.
-#[derive(Debug)]
-pub struct JournalPage {
-    pub entries: Vec<JournalEntry>,
-    /// Pass back as `cursor` for older entries; `None` at the oldest.
-    pub next_cursor: Option<u64>,
-}
 
 /// Which way an operator moves demo money.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,19 +30,14 @@ pub struct Wallet {
 }
 
 impl Wallet {
-    pub async fn journal_page(
+    /// Up to `limit` entries before position `before` (or from the newest), newest first.
+    pub async fn journal(
         &self,
         id: &AccountId,
-        cursor: Option<u64>,
+        before: Option<u64>,
         limit: usize,
-    ) -> Result<JournalPage, ApiError> {
-        let limit = limit.clamp(1, PAGE_LIMIT_MAX);
-        let entries = self.partitions.store.journal(id, cursor, limit).await?;
-        let next_cursor = match entries.last() {
-            Some(oldest) if oldest.seq > 0 && entries.len() == limit => Some(oldest.seq),
-            _ => None,
-        };
-        Ok(JournalPage { entries, next_cursor })
+    ) -> Result<Vec<JournalEntry>, ApiError> {
+        Ok(self.partitions.store.journal(id, before, limit).await?)
     }
 
     /// One entry of an account's own journal; any other id, including one

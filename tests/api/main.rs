@@ -17,6 +17,7 @@ mod mock_wechat;
 mod multi_process;
 mod notifications;
 mod openapi;
+mod pagination;
 mod pin;
 mod races;
 mod redis_commit_cost;

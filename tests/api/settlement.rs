@@ -341,9 +341,9 @@ async fn every_operator_action_is_in_the_audit_log(store: StoreKind) {
 
     let page = json_of(app.get("/v1/ops/audit-log?limit=2", Some(&operator)).await, StatusCode::OK).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
-    let cursor = page["next_cursor"].as_u64().unwrap();
+    let cursor = page["next_cursor"].as_str().unwrap();
     let rest =
-        json_of(app.get(&format!("/v1/ops/audit-log?limit=2&before={cursor}"), Some(&operator)).await, StatusCode::OK)
+        json_of(app.get(&format!("/v1/ops/audit-log?limit=2&cursor={cursor}"), Some(&operator)).await, StatusCode::OK)
             .await;
     assert_eq!(rest["items"][0]["action"], "account.credit");
     assert_eq!(rest["next_cursor"], Value::Null);

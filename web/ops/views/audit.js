@@ -19,7 +19,7 @@ export function auditView({ api, i18n }) {
 
   async function load({ more = false } = {}) {
     const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
-    if (more && nextCursor !== null) params.set("before", String(nextCursor));
+    if (more && nextCursor !== null) params.set("cursor", nextCursor);
     try {
       const page = await api.get(`/v1/ops/audit-log?${params}`);
       items = more ? [...items, ...page.items] : page.items;

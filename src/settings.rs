@@ -181,6 +181,9 @@ pub struct StoreSettings {
     pub command_timeout_ms: u64,
     pub connect_timeout_ms: u64,
     pub commit_attempts_max: u32,
+    /// At startup, how long to keep trying a store that does not answer yet
+    /// (a Redis still starting or loading) before giving up.
+    pub startup_wait_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -18,6 +18,7 @@ use crate::auth::password::PasswordHashing;
 use crate::auth::{AccessTokens, TokenIssuer};
 use crate::clock::SharedClock;
 use crate::edge::{self, EdgeLimits};
+use crate::error::ApiError;
 use crate::providers::payouts::SharedPayouts;
 use crate::providers::sms::MockSmsOutbox;
 use crate::providers::webhooks::WebhookSender;
@@ -91,6 +92,29 @@ fn keep_demo_accounts(demo: DemoData, every: Duration) {
     });
 }
 
+/// The bounded wait for a store at startup (real time: the business clock
+/// has nothing to say about a process starting).
+struct StartupWait {
+    until: std::time::Instant,
+}
+
+impl StartupWait {
+    const PAUSE: Duration = Duration::from_millis(250);
+
+    fn new(settings: &StoreSettings) -> StartupWait {
+        StartupWait { until: std::time::Instant::now() + Duration::from_secs(settings.startup_wait_secs) }
+    }
+
+    fn may_retry(&self) -> bool {
+        std::time::Instant::now() + Self::PAUSE < self.until
+    }
+
+    async fn pause(&self, what: &str, reason: &str) {
+        tracing::warn!(%reason, "the store does not answer yet; will {what} again shortly");
+        tokio::time::sleep(Self::PAUSE).await;
+    }
+}
+
 /// Opens the store a URL names.
 pub async fn connect_store(settings: &StoreSettings) -> Result<SharedStore, StoreError> {
     let kind = settings.kind().map_err(StoreError::Unavailable)?;
@@ -101,8 +125,17 @@ pub async fn connect_store(settings: &StoreSettings) -> Result<SharedStore, Stor
 }
 
 impl Application {
+    /// Connects the store, waiting up to `store.startup_wait_secs` for one
+    /// that does not answer yet, then builds the application on it.
     pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Application> {
-        let store = connect_store(&settings.store).await?;
+        let waited = StartupWait::new(&settings.store);
+        let store = loop {
+            match connect_store(&settings.store).await {
+                Ok(store) => break store,
+                Err(StoreError::Unavailable(reason)) if waited.may_retry() => waited.pause("connect", &reason).await,
+                Err(error) => return Err(error.into()),
+            }
+        };
         Application::build_with_store(settings, clock, store).await
     }
 
@@ -162,9 +195,16 @@ impl Application {
         });
         let demo = DemoData { partitions: services.partitions.clone(), enabled: settings.seed.demo_accounts };
         if settings.seed.demo_accounts {
-            let created = seed::seed_demo_accounts(&services.partitions)
-                .await
-                .map_err(|e| anyhow::anyhow!("seeding failed: {e}"))?;
+            let waited = StartupWait::new(&settings.store);
+            let created = loop {
+                match seed::seed_demo_accounts(&services.partitions).await {
+                    Ok(created) => break created,
+                    Err(ApiError::StoreUnavailable) if waited.may_retry() => {
+                        waited.pause("seed the demo accounts", "unavailable").await
+                    }
+                    Err(error) => return Err(anyhow::anyhow!("seeding failed: {error}")),
+                }
+            };
             tracing::info!(created, "demo accounts ready");
             if settings.seed.recheck_secs > 0 {
                 keep_demo_accounts(demo.clone(), Duration::from_secs(settings.seed.recheck_secs));

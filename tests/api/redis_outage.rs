@@ -139,3 +139,25 @@ async fn a_redis_still_loading_its_data_is_unavailable_not_corrupt() {
     let in_transaction = store.load_account_with(&id, &["withdrawal:wd_1"]).await;
     assert!(matches!(in_transaction, Err(StoreError::Unavailable(_))), "a transaction: {in_transaction:?}");
 }
+
+/// A gateway started before its Redis (or while Redis loads) waits for it,
+/// up to `store.startup_wait_secs`, instead of exiting: the store comes up a
+/// moment later and the gateway serves, demo accounts seeded.
+#[tokio::test]
+async fn a_gateway_started_before_its_redis_waits_for_it() {
+    let port = free_port();
+    let late_redis = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        start_redis(port).await
+    });
+    let app = spawn_app_with(StoreKind::Redis, |settings| {
+        settings.store.url = format!("redis://127.0.0.1:{port}/0");
+        settings.store.command_timeout_ms = 300;
+        settings.store.connect_timeout_ms = 300;
+        settings.store.startup_wait_secs = 20;
+    })
+    .await;
+    let _redis = late_redis.await.unwrap();
+    assert_eq!(json_of(app.get("/readyz", None).await, StatusCode::OK).await["status"], "ready");
+    app.login_phone("13800000001", "alice-demo").await;
+}

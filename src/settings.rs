@@ -16,7 +16,7 @@ use crate::domain::fees::FeePolicy;
 use crate::domain::limits::LevelLimits;
 use crate::domain::money::Money;
 use crate::domain::withdrawal::ReviewPolicy;
-use crate::domain::withdrawal_policy::{LevelRules, WithdrawalPolicy};
+use crate::domain::withdrawal_policy::{LevelRules, PAYOUT_AMOUNT_MIN_FEN, WithdrawalPolicy};
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 const DEV_JWT_SECRET: &str = "walletgate-local-development-jwt-secret-change-me";
@@ -383,10 +383,6 @@ impl WithdrawalSettings {
     }
 }
 
-/// WeChat Pay transfers nothing under ¥0.10; a smaller minimum would accept
-/// withdrawals that can only fail at payout.
-const PROVIDER_AMOUNT_MIN_FEN: i64 = 10;
-
 fn level_rules(name: &str, level: &LevelSettings, default_delay_secs: u64) -> Result<LevelRules, String> {
     let money = |key: &str, text: &str| {
         text.parse::<Money>()
@@ -416,7 +412,7 @@ fn level_rules(name: &str, level: &LevelSettings, default_delay_secs: u64) -> Re
             limits.per_transaction_max, limits.daily_amount_max, limits.monthly_amount_max
         ));
     }
-    let provider_min = Money::from_fen(PROVIDER_AMOUNT_MIN_FEN).map_err(|e| e.to_string())?;
+    let provider_min = Money::from_fen(PAYOUT_AMOUNT_MIN_FEN).map_err(|e| e.to_string())?;
     if limits.withdrawals_allowed && limits.amount_min < provider_min {
         return Err(format!(
             "withdrawals.levels.{name}.amount_min must be at least {provider_min} (WeChat Pay's smallest \

@@ -22,34 +22,44 @@ test.afterAll(async () => {
   await new Promise((resolve) => site.close(resolve));
 });
 
-test("a page on another origin logs in, reads the wallet and reads a refusal", async ({ page, baseURL }) => {
+/** Opens the other origin's page and logs Alice in from it (a cross-origin call). */
+async function logInFromOtherOrigin(page, api) {
   await page.goto(siteOrigin);
-  const seen = await page.evaluate(async (api) => {
+  return page.evaluate(async (api) => {
     const login = await fetch(`${api}/v1/auth/login`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ phone: "13800000001", password: "alice-demo" }),
     });
     const { access_token: token } = await login.json();
-    const wallet = await fetch(`${api}/v1/wallet`, {
-      headers: { Authorization: `Bearer ${token}` },
-    });
-    const refused = await fetch(`${api}/v1/wallet`, {
-      headers: { Authorization: "Bearer not-a-token" },
-    });
-    return {
-      origin: window.location.origin,
-      login: login.status,
-      wallet: wallet.status,
-      balance: (await wallet.json()).available,
-      refused: refused.status,
-      refusal: (await refused.json()).error.code,
-      requestId: refused.headers.get("x-request-id"),
-    };
-  }, baseURL);
+    return { status: login.status, token };
+  }, api);
+}
+
+test("a page on another origin logs in, reads the wallet and reads a refusal", async ({ page, baseURL }) => {
+  const login = await logInFromOtherOrigin(page, baseURL);
+  const seen = await page.evaluate(
+    async ([api, token]) => {
+      const wallet = await fetch(`${api}/v1/wallet`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      const refused = await fetch(`${api}/v1/wallet`, {
+        headers: { Authorization: "Bearer not-a-token" },
+      });
+      return {
+        origin: window.location.origin,
+        wallet: wallet.status,
+        balance: (await wallet.json()).available,
+        refused: refused.status,
+        refusal: (await refused.json()).error.code,
+        requestId: refused.headers.get("x-request-id"),
+      };
+    },
+    [baseURL, login.token],
+  );
   expect(seen.origin).toBe(siteOrigin);
   expect(new URL(baseURL).origin).not.toBe(siteOrigin);
-  expect(seen.login).toBe(200);
+  expect(login.status).toBe(200);
   expect(seen.wallet).toBe(200);
   expect(seen.balance).toMatch(/^\d+\.\d{2}$/);
   expect(seen.refused).toBe(401);
@@ -58,35 +68,32 @@ test("a page on another origin logs in, reads the wallet and reads a refusal", a
 });
 
 test("a page on another origin opens the event stream with a single-use ticket", async ({ page, baseURL }) => {
-  await page.goto(siteOrigin);
-  const seen = await page.evaluate(async (api) => {
-    const login = await fetch(`${api}/v1/auth/login`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ phone: "13800000001", password: "alice-demo" }),
-    });
-    const { access_token: token } = await login.json();
-    const issued = await fetch(`${api}/v1/events/ticket`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${token}` },
-    });
-    const { ticket } = await issued.json();
-    const open = (url) =>
-      new Promise((resolve) => {
-        const source = new EventSource(url);
-        source.onopen = () => {
-          source.close();
-          resolve("open");
-        };
-        source.onerror = () => {
-          source.close();
-          resolve("refused");
-        };
+  const { token } = await logInFromOtherOrigin(page, baseURL);
+  const seen = await page.evaluate(
+    async ([api, token]) => {
+      const issued = await fetch(`${api}/v1/events/ticket`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}` },
       });
-    const first = await open(`${api}/v1/events?ticket=${ticket}`);
-    const second = await open(`${api}/v1/events?ticket=${ticket}`);
-    return { issued: issued.status, first, second };
-  }, baseURL);
+      const { ticket } = await issued.json();
+      const open = (url) =>
+        new Promise((resolve) => {
+          const source = new EventSource(url);
+          source.onopen = () => {
+            source.close();
+            resolve("open");
+          };
+          source.onerror = () => {
+            source.close();
+            resolve("refused");
+          };
+        });
+      const first = await open(`${api}/v1/events?ticket=${ticket}`);
+      const second = await open(`${api}/v1/events?ticket=${ticket}`);
+      return { issued: issued.status, first, second };
+    },
+    [baseURL, token],
+  );
   expect(seen.issued).toBe(201);
   expect(seen.first).toBe("open");
   expect(seen.second).toBe("refused");

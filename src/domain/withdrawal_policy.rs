@@ -11,6 +11,11 @@ use crate::domain::fees::FeePolicy;
 use crate::domain::limits::LevelLimits;
 use crate::domain::withdrawal::{PlanRules, ReviewPolicy};
 
+/// WeChat Pay's fixed minimum per transfer, in fen (¥0.10): the mock refuses
+/// less, and a level's `amount_min` may not go below it, since a smaller
+/// withdrawal could only fail at payout.
+pub const PAYOUT_AMOUNT_MIN_FEN: i64 = 10;
+
 /// The rules of one verification level.
 #[derive(Debug, Clone, Copy)]
 pub struct LevelRules {

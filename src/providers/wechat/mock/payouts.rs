@@ -22,6 +22,7 @@ use std::sync::Arc;
 use chrono::{Datelike, NaiveDate};
 use chrono_tz::Asia::Shanghai;
 
+use crate::domain::withdrawal_policy::PAYOUT_AMOUNT_MIN_FEN;
 use crate::providers::payouts::{
     BillState, FailReason, PayoutError, PayoutProvider, TransferBill, TransferRequest, fen_from_money, refusal_code,
 };
@@ -33,8 +34,6 @@ pub const BILLS_COLLECTION: &str = "wechat_transfer_bills";
 const OUT_BILL_NO_CHARS_MAX: usize = 32;
 const OPENID_CHARS_MAX: usize = 128;
 const REMARK_CHARS_MAX: usize = 32;
-/// WeChat's fixed minimum per transfer: ¥0.10.
-const AMOUNT_MIN_FEN: i64 = 10;
 /// What one payee may receive per Beijing day (¥20,000.00) and month (¥200,000.00).
 const DAY_RECEIVED_MAX_FEN: i64 = 2_000_000;
 const MONTH_RECEIVED_MAX_FEN: i64 = 20_000_000;
@@ -260,7 +259,7 @@ fn check_transfer_request(request: &TransferRequest) -> Result<(), PayoutError> 
     if request.openid.is_empty() || request.openid.chars().count() > OPENID_CHARS_MAX {
         return Err(refused(refusal_code::PARAM_ERROR, "openid must be 1 to 128 characters"));
     }
-    if fen_from_money(request.amount) < AMOUNT_MIN_FEN {
+    if fen_from_money(request.amount) < PAYOUT_AMOUNT_MIN_FEN {
         return Err(refused(refusal_code::PARAM_ERROR, "transfer_amount must be at least 10 fen (0.10 yuan)"));
     }
     if request.remark.chars().count() > REMARK_CHARS_MAX {

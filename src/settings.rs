@@ -463,6 +463,8 @@ pub enum LogFormat {
 pub enum StoreKind {
     Memory,
     Redis(String),
+    /// A Redis Cluster: the seed nodes' URLs (`redis://[user:password@]host:port`).
+    RedisCluster(Vec<String>),
 }
 
 impl std::fmt::Display for StoreKind {
@@ -474,6 +476,14 @@ impl std::fmt::Display for StoreKind {
                 let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url));
                 let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
                 write!(f, "{scheme}://{host}")
+            }
+            StoreKind::RedisCluster(nodes) => {
+                let hosts: Vec<&str> = nodes
+                    .iter()
+                    .map(|node| node.split_once("://").map_or(node.as_str(), |(_, rest)| rest))
+                    .map(|rest| rest.rsplit_once('@').map_or(rest, |(_, host)| host))
+                    .collect();
+                write!(f, "redis+cluster://{}", hosts.join(","))
             }
         }
     }
@@ -665,10 +675,38 @@ impl StoreSettings {
             Ok(StoreKind::Memory)
         } else if url.starts_with("redis://") || url.starts_with("rediss://") {
             Ok(StoreKind::Redis(url.to_owned()))
+        } else if let Some(rest) = url.strip_prefix("redis+cluster://") {
+            cluster_nodes(rest).map(StoreKind::RedisCluster)
         } else {
-            Err(format!("store.url must be memory:// or redis://host:port/db, got {url:?}"))
+            Err(format!(
+                "store.url must be memory://, redis://host:port/db or redis+cluster://host:port,host:port,…, got {url:?}"
+            ))
         }
     }
+}
+
+/// The seed nodes of `redis+cluster://[user:password@]host:port,host:port/`:
+/// each as its own `redis://` URL, carrying the credentials.
+fn cluster_nodes(rest: &str) -> Result<Vec<String>, String> {
+    let rest = rest.trim_end_matches('/');
+    let (credentials, hosts) = match rest.rsplit_once('@') {
+        Some((credentials, hosts)) => (format!("{credentials}@"), hosts),
+        None => (String::new(), rest),
+    };
+    let nodes: Vec<String> = hosts
+        .split(',')
+        .map(str::trim)
+        .map(|host| match host.rsplit_once(':') {
+            Some((name, port)) if !name.is_empty() && port.parse::<u16>().is_ok_and(|port| port > 0) => {
+                Ok(format!("redis://{credentials}{host}"))
+            }
+            _ => Err(format!("store.url: cluster node {host:?} must be host:port")),
+        })
+        .collect::<Result<_, _>>()?;
+    if nodes.is_empty() {
+        return Err("store.url: redis+cluster:// needs at least one host:port".into());
+    }
+    Ok(nodes)
 }
 
 #[cfg(test)]
@@ -850,6 +888,23 @@ mod tests {
     fn store_urls_print_without_credentials() {
         let kind = StoreKind::Redis("redis://user:hunter2@cache:6379/1".into());
         assert_eq!(kind.to_string(), "redis://cache:6379/1");
+        let mut settings = Settings::load(&overrides()).unwrap().store;
+        settings.url = "redis+cluster://user:hunter2@a:7000,b:7001/".into();
+        let kind = settings.kind().unwrap();
+        assert_eq!(
+            kind,
+            StoreKind::RedisCluster(vec!["redis://user:hunter2@a:7000".into(), "redis://user:hunter2@b:7001".into()])
+        );
+        assert_eq!(kind.to_string(), "redis+cluster://a:7000,b:7001");
+    }
+
+    #[test]
+    fn cluster_urls_name_every_node_by_host_and_port() {
+        for bad in ["redis+cluster://", "redis+cluster://a", "redis+cluster://a:7000,:7001", "redis+cluster://a:0"] {
+            let mut settings = Settings::load(&overrides()).unwrap().store;
+            settings.url = bad.into();
+            assert!(settings.kind().unwrap_err().contains("store.url"), "{bad}");
+        }
     }
 
     #[test]

@@ -121,6 +121,7 @@ pub async fn connect_store(settings: &StoreSettings) -> Result<SharedStore, Stor
     Ok(match kind {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
         StoreKind::Redis(url) => Arc::new(RedisStore::connect(&url, settings).await?),
+        StoreKind::RedisCluster(nodes) => Arc::new(RedisStore::connect_cluster(&nodes, settings).await?),
     })
 }
 

@@ -5,8 +5,9 @@
 //! replies, which expire) and its event stream, always changed together by
 //! one compare-and-set on the record's version — so no rule ever sees half a
 //! change, and money moves only inside one commit. The same commit sets the
-//! schedule and index entries its change needs (a new withdrawal is queued
-//! exactly when it exists). The unique login index that leads a sign-in to
+//! schedule entries its change needs (a new withdrawal is queued exactly
+//! when it exists), and the index entries that lead to it are set just
+//! before (`AccountCommit::indexed`). The unique login index that leads a sign-in to
 //! its partition lives here too, because creating an account claims it.
 //!
 //! Why each primitive exists:
@@ -93,12 +94,18 @@ pub struct AccountCommit<'a> {
     /// reading them (on a record it remembered), so that it never overwrites
     /// a saved reply it has not seen.
     pub expiring_must_be_new: bool,
-    /// Schedule entries set (or moved) with the change.
+    /// Schedule entries set (or moved) with the change. Their members name
+    /// the account, `<account id>/<subject>`: work lives beside its partition.
     pub scheduled: &'a [ScheduleEntry],
-    /// Schedule members `(schedule, member)` taken off with the change (work it finishes).
+    /// Schedule members `(schedule, member)` taken off with the change (work
+    /// it finishes), named as in `scheduled`.
     pub unscheduled: &'a [(&'static str, String)],
-    /// Unique index entries `(key, value)` set with the change (to keys
-    /// nobody else can hold, such as a new withdrawal's id).
+    /// Unique index entries `(key, value)` to keys nobody else can hold
+    /// (a new withdrawal's id). Written *before* the change, whether or not
+    /// it then lands: an index key lies outside the partition (in a slot of
+    /// its own on a cluster), and an entry leading to a partition without
+    /// its subject reads as absent, while a landed change without its index
+    /// entry would be unreachable.
     pub indexed: &'a [(String, String)],
 }
 
@@ -111,6 +118,22 @@ impl<'a> AccountCommit<'a> {
     /// As `new`, handing the record over.
     pub fn owning(expected_version: u64, account: Account, new_entries: &'a [JournalEntry]) -> AccountCommit<'a> {
         AccountCommit::of(expected_version, Cow::Owned(account), new_entries)
+    }
+
+    /// Refuses schedule members that do not name this commit's account: a
+    /// store keeps a partition's work beside it (on a cluster, in its slot).
+    pub fn check_members(&self) -> Result<(), StoreError> {
+        let owner = self.account.id.as_str();
+        let members = self.scheduled.iter().map(|entry| &entry.member).chain(self.unscheduled.iter().map(|(_, m)| m));
+        for member in members {
+            if member.split_once('/').map(|(named, _)| named) != Some(owner) {
+                return Err(StoreError::Corrupt {
+                    key: member.clone(),
+                    reason: format!("a commit of {owner} may schedule only members named {owner}/…"),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn of(expected_version: u64, account: Cow<'a, Account>, new_entries: &'a [JournalEntry]) -> AccountCommit<'a> {

@@ -19,6 +19,15 @@ use walletgate::startup::Application;
 pub enum StoreKind {
     Memory,
     Redis,
+    /// A three-master Redis Cluster.
+    Cluster,
+}
+
+impl StoreKind {
+    /// Whether the store is Redis (one node or a cluster): shared by processes, with keys to clean up.
+    pub fn is_redis(self) -> bool {
+        matches!(self, StoreKind::Redis | StoreKind::Cluster)
+    }
 }
 
 /// The Redis every Redis test uses, each test on its own key prefix: a
@@ -27,6 +36,15 @@ pub enum StoreKind {
 /// fail (never skip) when it cannot be had.
 pub fn redis_url() -> String {
     std::env::var("WALLETGATE_TEST_REDIS_URL").unwrap_or_else(|_| crate::redis_servers::shared_redis_url().to_owned())
+}
+
+/// The Redis Cluster every cluster test uses, each test on its own key
+/// prefix: a private three-master cluster this test process starts on first
+/// use, or the one `WALLETGATE_TEST_REDIS_CLUSTER_URL` names
+/// (`redis+cluster://host:port,host:port,…`).
+pub fn redis_cluster_url() -> String {
+    std::env::var("WALLETGATE_TEST_REDIS_CLUSTER_URL")
+        .unwrap_or_else(|_| crate::redis_servers::shared_cluster_url().to_owned())
 }
 
 /// Deletes one test's Redis keys when the test ends, so a shared Redis (the
@@ -45,12 +63,24 @@ impl RedisKeysGuard {
 
 impl Drop for RedisKeysGuard {
     fn drop(&mut self) {
-        let Ok(client) = redis::Client::open(self.url.as_str()) else { return };
-        let Ok(mut connection) = client.get_connection_with_timeout(std::time::Duration::from_secs(2)) else { return };
-        let Ok(keys) = connection.scan_match::<_, String>(format!("{}:*", self.prefix)) else { return };
-        let keys: Vec<String> = keys.filter_map(Result::ok).collect();
-        for chunk in keys.chunks(500) {
-            let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(chunk).query(&mut connection);
+        // A cluster's keys are deleted node by node, one key per command
+        // (keys of one node may lie in different slots).
+        let nodes: Vec<String> = match self.url.strip_prefix("redis+cluster://") {
+            Some(hosts) => hosts.trim_end_matches('/').split(',').map(|host| format!("redis://{host}/")).collect(),
+            None => vec![self.url.clone()],
+        };
+        for node in nodes {
+            let Ok(client) = redis::Client::open(node.as_str()) else { continue };
+            let Ok(mut connection) = client.get_connection_with_timeout(std::time::Duration::from_secs(2)) else {
+                continue;
+            };
+            let Ok(keys) = connection.scan_match::<_, String>(format!("{}:*", self.prefix)) else { continue };
+            let keys: Vec<String> = keys.filter_map(Result::ok).collect();
+            let mut pipeline = redis::pipe();
+            for key in &keys {
+                pipeline.cmd("DEL").arg(key).ignore();
+            }
+            let _: redis::RedisResult<()> = pipeline.query(&mut connection);
         }
     }
 }
@@ -75,6 +105,7 @@ pub fn test_settings(store: StoreKind) -> Settings {
     settings.store.url = match store {
         StoreKind::Memory => "memory://".into(),
         StoreKind::Redis => redis_url(),
+        StoreKind::Cluster => redis_cluster_url(),
     };
     settings
 }
@@ -106,8 +137,7 @@ pub async fn spawn_app(store: StoreKind) -> TestApp {
 pub async fn spawn_app_with(store: StoreKind, customize: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(store);
     customize(&mut settings);
-    let redis_keys =
-        (store == StoreKind::Redis).then(|| RedisKeysGuard::new(&settings.store.url, &settings.store.key_prefix));
+    let redis_keys = store.is_redis().then(|| RedisKeysGuard::new(&settings.store.url, &settings.store.key_prefix));
     walletgate::telemetry::init_logging(&settings.log);
     let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap()));
     let application = Application::build(settings.clone(), clock.clone()).await.expect("application builds");
@@ -141,7 +171,7 @@ pub async fn spawn_second_instance(first: &TestApp) -> TestApp {
             Application::build_with_store(settings.clone(), clock.clone(), first.services.partitions.store.clone())
                 .await
         }
-        StoreKind::Redis => Application::build(settings.clone(), clock.clone()).await,
+        StoreKind::Redis | StoreKind::Cluster => Application::build(settings.clone(), clock.clone()).await,
     };
     serve_test_app(first.store_kind, settings, clock, application.expect("second instance builds"), None)
 }
@@ -322,7 +352,7 @@ impl TestApp {
 }
 
 /// Runs each named `async fn case(store: StoreKind)` once per store, as
-/// `case::memory` and `case::redis`.
+/// `case::memory`, `case::redis` and `case::cluster`.
 #[macro_export]
 macro_rules! on_both_stores {
     ($($case:ident),* $(,)?) => {$(
@@ -334,6 +364,10 @@ macro_rules! on_both_stores {
             #[tokio::test]
             async fn redis() {
                 super::$case($crate::helpers::StoreKind::Redis).await
+            }
+            #[tokio::test]
+            async fn cluster() {
+                super::$case($crate::helpers::StoreKind::Cluster).await
             }
         }
     )*};

@@ -70,8 +70,9 @@ async fn requests_get_503_while_redis_is_down_and_recover_when_it_returns() {
 
 /// A stand-in for a Redis that has just restarted and is still loading its
 /// data: the connection handshake works, every data command (alone or queued
-/// in a transaction) is answered `-LOADING`.
-async fn start_loading_redis() -> u16 {
+/// in a transaction) is answered `-LOADING` — except, when `layout_readable`,
+/// the store's layout check at connect, so the test gets past it.
+async fn start_loading_redis(layout_readable: bool) -> u16 {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -98,7 +99,10 @@ async fn start_loading_redis() -> u16 {
                         reader.read_exact(&mut word).await.unwrap();
                         words.push(String::from_utf8_lossy(&word[..length]).to_uppercase());
                     }
+                    let layout = layout_readable && words.get(1).is_some_and(|key| key.ends_with(":LAYOUT"));
                     let reply: &[u8] = match words.first().map(String::as_str) {
+                        Some("SET") if layout => b"$-1\r\n",
+                        Some("GET") if layout => b"$12\r\nv2 shards=24\r\n",
                         Some("PING") => b"+PONG\r\n",
                         Some("CLIENT" | "HELLO" | "SELECT") => b"+OK\r\n",
                         Some("MULTI") => {
@@ -128,9 +132,11 @@ async fn a_redis_still_loading_its_data_is_unavailable_not_corrupt() {
     use walletgate::domain::account::AccountId;
     use walletgate::store::{RedisStore, StoreError};
 
-    let port = start_loading_redis().await;
     let mut settings = crate::helpers::test_settings(StoreKind::Redis).store;
-    settings.url = format!("redis://127.0.0.1:{port}/0");
+    settings.url = format!("redis://127.0.0.1:{}/0", start_loading_redis(false).await);
+    let connecting = RedisStore::connect(&settings.url, &settings).await;
+    assert!(matches!(connecting, Err(StoreError::Unavailable(_))), "connecting: {:?}", connecting.err());
+    settings.url = format!("redis://127.0.0.1:{}/0", start_loading_redis(true).await);
     let store = RedisStore::connect(&settings.url, &settings).await.expect("the handshake works while loading");
     let id = AccountId::parse("acc_demo_alice").unwrap();
     use walletgate::store::prelude::*;

@@ -1,7 +1,7 @@
 //! Private `redis-server` processes for the suite, so `cargo test` never
 //! depends on, or touches, a Redis the developer already runs: one single
-//! node shared by every test of this binary (started on first use), and
-//! three-master Redis Clusters started on demand, each on free loopback
+//! node and one three-master Redis Cluster shared by every test of this
+//! binary (each started on first use), and more clusters started on demand, each on free loopback
 //! ports in a temporary directory of its own, with no persistence.
 //!
 //! No server outlives the test process. Every one is forked by one
@@ -48,11 +48,34 @@ pub fn shared_redis_url() -> &'static str {
     })
 }
 
+/// The `redis+cluster://` URL of the three-master cluster this test process
+/// shares, started on first use.
+pub fn shared_cluster_url() -> &'static str {
+    static SHARED: OnceLock<String> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let cluster = RedisCluster::start();
+        let url = format!("redis+cluster://{}", cluster.seed_addresses().join(","));
+        *SHARED_CLUSTER.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(cluster);
+        // SAFETY: as in `shared_redis_url`.
+        unsafe {
+            libc::atexit(stop_shared_cluster);
+        }
+        url
+    })
+}
+
 static SHARED_SERVER: Mutex<Option<RedisServer>> = Mutex::new(None);
+static SHARED_CLUSTER: Mutex<Option<RedisCluster>> = Mutex::new(None);
 
 extern "C" fn stop_shared_server() {
     // try_lock: a thread still running at exit must not make exit hang.
     if let Ok(mut shared) = SHARED_SERVER.try_lock() {
+        drop(shared.take());
+    }
+}
+
+extern "C" fn stop_shared_cluster() {
+    if let Ok(mut shared) = SHARED_CLUSTER.try_lock() {
         drop(shared.take());
     }
 }

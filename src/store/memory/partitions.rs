@@ -64,6 +64,7 @@ impl AccountPartitions for MemoryStore {
         // Copied before taking the lock, so the lock is held for moves and
         // map updates only (a thread preempted while holding it stalls every
         // other), and what the commit replaces is freed after letting go.
+        commit.check_members()?;
         let id = commit.account.id.clone();
         let mut account = Arc::new(commit.account.into_owned());
         let new_entries = commit.new_entries.to_vec();
@@ -73,6 +74,11 @@ impl AccountPartitions for MemoryStore {
         let indexed = commit.indexed.to_vec();
         let mut replaced = Vec::new();
         let mut state = self.state();
+        // Index entries come first, landed or not (as on Redis, where they
+        // lie outside the partition's slot).
+        for (key, value) in indexed {
+            replaced.extend(state.indexes.insert(key, value));
+        }
         let Some(partition) = state.partitions.get_mut(&id) else {
             return Ok(CommitOutcome::VersionConflict);
         };
@@ -124,9 +130,6 @@ impl AccountPartitions for MemoryStore {
             if let Some(entries) = state.schedules.get_mut(*schedule) {
                 entries.remove(member);
             }
-        }
-        for (key, value) in indexed {
-            replaced.extend(state.indexes.insert(key, value));
         }
         drop(state);
         drop((account, replaced));

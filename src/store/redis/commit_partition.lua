@@ -1,7 +1,7 @@
 -- Compare-and-set of one account partition: the new record, the journal
 -- entries that explain it, the partition's documents, its events and the
--- schedule and index entries the change needs are written together, and only
--- if the record is still at the version the caller read. No business rule
+-- schedule entries the change needs are written together, and only if the
+-- record is still at the version the caller read. No business rule
 -- lives here; the caller computed the new state in Rust.
 --
 -- Every call from a script costs about a microsecond on top of the command's
@@ -14,21 +14,21 @@
 -- KEYS[2] = journal (list)   KEYS[3] = documents (hash: name -> body)
 -- KEYS[4] = event stream
 -- KEYS[5] = expiring documents (sorted set: name -> reclaim time in ms)
--- KEYS[6 ..] = S schedule keys, then I index keys, then U schedule keys
--- KEYS[1..5] share the partition's hash tag (one cluster slot); the schedule
--- and index keys are global, so on a Redis Cluster this script would cross
--- slots (docs/redis.md, "Towards Redis Cluster").
+-- KEYS[6 ..] = S schedule keys, then U schedule keys: the partition's
+-- shard's, so every key shares the shard's hash tag (one cluster slot).
 -- ARGV[1] = expected version   ARGV[2] = new account JSON
 -- ARGV[3] = journal entries E, ARGV[4] = documents to put P,
 -- ARGV[5] = documents to delete D, ARGV[6] = events V,
--- ARGV[7] = events kept per stream, ARGV[8] = channel told of new events,
+-- ARGV[7] = events kept per stream, ARGV[8] = channel told of new events
+-- (a shard channel of this slot on a cluster),
 -- ARGV[9] = account id, ARGV[10] = expiring documents X, ARGV[11] = their
 -- time to live in ms, ARGV[12] = expired documents reclaimed per commit
--- beyond X, ARGV[13] = schedule entries S, ARGV[14] = index entries I,
--- ARGV[15] = schedule members removed U, ARGV[16] = 1 when the X expiring
--- documents must not exist yet (the caller decided without reading them),
--- then E entries, P (name, body) pairs, D names, V events, X (name, body)
--- pairs, S (member, time) pairs, I values, U members.
+-- beyond X, ARGV[13] = schedule entries S, ARGV[14] = how to tell of new
+-- events (PUBLISH, or SPUBLISH on a cluster), ARGV[15] = schedule members
+-- removed U, ARGV[16] = 1 when the X expiring documents must not exist yet
+-- (the caller decided without reading them), then E entries, P (name, body)
+-- pairs, D names, V events, X (name, body) pairs, S (member, time) pairs, U
+-- members.
 -- Returns 1 when committed, 0 on a version conflict (or a missing record, or
 -- an expiring document that had to be new and exists); a refused commit
 -- writes nothing.
@@ -39,14 +39,13 @@ if not version or version ~= tonumber(ARGV[1]) then
 end
 local entries, puts, deletes = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local events, expiring = tonumber(ARGV[6]), tonumber(ARGV[10])
-local schedules, indexes, removals = tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15])
+local schedules, removals = tonumber(ARGV[13]), tonumber(ARGV[15])
 local first_put = 17 + entries
 local first_delete = first_put + 2 * puts
 local first_event = first_delete + deletes
 local first_expiring = first_event + events
 local first_schedule = first_expiring + 2 * expiring
-local first_index = first_schedule + 2 * schedules
-local first_removal = first_index + indexes
+local first_removal = first_schedule + 2 * schedules
 
 if ARGV[16] == '1' then
   for at = first_expiring, first_schedule - 1, 2 do
@@ -133,13 +132,10 @@ for key = 6, 5 + schedules do
   local at = first_schedule + 2 * (key - 6)
   redis.call('ZADD', KEYS[key], ARGV[at + 1], ARGV[at])
 end
-for n = 0, indexes - 1 do
-  redis.call('SET', KEYS[6 + schedules + n], ARGV[first_index + n])
-end
 for n = 0, removals - 1 do
-  redis.call('ZREM', KEYS[6 + schedules + indexes + n], ARGV[first_removal + n])
+  redis.call('ZREM', KEYS[6 + schedules + n], ARGV[first_removal + n])
 end
 if events > 0 then
-  redis.call('PUBLISH', ARGV[8], ARGV[9])
+  redis.call(ARGV[14], ARGV[8], ARGV[9])
 end
 return 1

@@ -1,14 +1,17 @@
--- Creates an account partition at version 1 with its opening journal entries.
+-- Creates an account partition at version 1 with its opening journal
+-- entries, and lists it in its shard's accounts.
 -- KEYS[1] = account record (hash: version, data)   KEYS[2] = journal (list)
--- ARGV[1] = account JSON                           ARGV[2..] = journal entries (JSON)
+-- KEYS[3] = the shard's account ids (set)
+-- ARGV[1] = account id   ARGV[2] = account JSON   ARGV[3..] = journal entries (JSON)
 -- Returns 1 when created, 0 when the partition already exists.
--- Both keys share the account's hash tag, so the script touches one cluster slot.
+-- Every key shares the shard's hash tag, so the script touches one cluster slot.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[1], 'version', 1, 'data', ARGV[1])
-for i = 2, #ARGV do
+redis.call('HSET', KEYS[1], 'version', 1, 'data', ARGV[2])
+for i = 3, #ARGV do
   redis.call('RPUSH', KEYS[2], ARGV[i])
 end
+redis.call('SADD', KEYS[3], ARGV[1])
 return 1

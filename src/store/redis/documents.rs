@@ -1,5 +1,6 @@
 //! Documents on Redis: a hash per collection, `<id>` → body and `<id>#v` →
-//! version, saved by `save_documents.lua`.
+//! version, saved by `save_documents.lua`. Every collection shares one hash
+//! tag, so a save of several is one single-slot script on a cluster too.
 
 use async_trait::async_trait;
 
@@ -36,16 +37,12 @@ impl Documents for RedisStore {
         if writes.is_empty() {
             return Ok(CommitOutcome::Committed);
         }
+        let keys: Vec<String> = writes.iter().map(|write| self.keys.collection(write.collection)).collect();
         let mut invocation = self.save_documents.prepare_invoke();
-        for write in writes {
-            invocation
-                .key(self.keys.collection(write.collection))
-                .arg(write.id)
-                .arg(write.expected_version)
-                .arg(write.body);
+        for (write, key) in writes.iter().zip(&keys) {
+            invocation.key(key).arg(write.id).arg(write.expected_version).arg(write.body);
         }
-        let mut connection = self.connection.clone();
-        let saved: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
+        let saved: i64 = self.run_script(&keys, &invocation).await?;
         Ok(if saved == 1 { CommitOutcome::Committed } else { CommitOutcome::VersionConflict })
     }
 

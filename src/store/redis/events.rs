@@ -1,11 +1,15 @@
-//! Event streams on Redis: a Redis stream per partition, and one pub/sub
-//! channel whose messages are relayed to this process's listeners.
+//! Event streams on Redis: a Redis stream per partition, and wake-ups
+//! relayed to this process's listeners — on a single Redis from one pub/sub
+//! channel, on a cluster from each shard's channel (`SPUBLISH` from the
+//! commit, heard with `SSUBSCRIBE` on the node that owns the shard's slot,
+//! so no message crosses the cluster bus to every node).
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
-use super::{RESUBSCRIBE_PAUSE, RedisStore};
+use super::keys::SHARDS;
+use super::{RESUBSCRIBE_PAUSE, RedisStore, Subscriptions, cluster_builder};
 use crate::domain::account::AccountId;
 use crate::store::{EventPosition, EventStreams, StoreError, StoredEvent};
 
@@ -47,7 +51,10 @@ impl RedisStore {
     /// re-read their streams on each wake-up and now and then, so a message
     /// missed while disconnected only delays a notification.
     fn spawn_event_listener(&self) {
-        let client = self.client.clone();
+        let client = match &self.subscriptions {
+            Subscriptions::Single(client) => client.clone(),
+            Subscriptions::Cluster(nodes) => return self.spawn_cluster_event_listener(nodes.clone()),
+        };
         let channel = self.keys.events_channel();
         let signals = self.event_signals.clone();
         tokio::spawn(async move {
@@ -71,4 +78,61 @@ impl RedisStore {
             }
         });
     }
+
+    /// The cluster's listener: one RESP3 cluster connection subscribed to
+    /// every shard's channel. The cluster client re-subscribes by itself
+    /// after a reconnect or a slot's move to another node.
+    fn spawn_cluster_event_listener(&self, nodes: Vec<String>) {
+        let channels: Vec<String> = (0..SHARDS).map(|shard| self.keys.shard_events_channel(shard)).collect();
+        let signals = self.event_signals.clone();
+        let timeouts = self.timeouts.clone();
+        tokio::spawn(async move {
+            loop {
+                let (sender, mut pushes) = tokio::sync::mpsc::unbounded_channel();
+                let client = cluster_builder(&nodes, &timeouts)
+                    .use_protocol(redis::ProtocolVersion::RESP3)
+                    .push_sender(sender)
+                    .build();
+                let connected = match client {
+                    Ok(client) => client.get_async_connection().await,
+                    Err(error) => Err(error),
+                };
+                match connected {
+                    // One channel per command: the shards' channels lie in different slots.
+                    Ok(mut connection) => match subscribe_each(&mut connection, &channels).await {
+                        Ok(()) => {
+                            // The connection lives (and re-subscribes) while it is held.
+                            while let Some(push) = pushes.recv().await {
+                                if push.kind != redis::PushKind::SMessage {
+                                    continue;
+                                }
+                                let payload = push.data.get(1).and_then(|value| match value {
+                                    redis::Value::BulkString(bytes) => std::str::from_utf8(bytes).ok(),
+                                    _ => None,
+                                });
+                                if let Some(id) = payload.and_then(AccountId::parse) {
+                                    let _ = signals.send(id);
+                                }
+                            }
+                            drop(connection);
+                        }
+                        Err(error) => tracing::warn!(%error, "could not subscribe to the shards' event channels"),
+                    },
+                    Err(error) => tracing::debug!(%error, "cluster unreachable for event wake-ups; retrying"),
+                }
+                tokio::time::sleep(RESUBSCRIBE_PAUSE).await;
+            }
+        });
+    }
+}
+
+/// Subscribes to each shard channel in turn.
+async fn subscribe_each(
+    connection: &mut redis::cluster_async::ClusterConnection,
+    channels: &[String],
+) -> redis::RedisResult<()> {
+    for channel in channels {
+        connection.ssubscribe(channel).await?;
+    }
+    Ok(())
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{RedisStore, unavailable};
+use super::RedisStore;
 use crate::store::{StoreError, UniqueIndexes};
 
 #[async_trait]
@@ -13,14 +13,14 @@ impl UniqueIndexes for RedisStore {
 
     async fn swap_index(&self, key: &str, expected: Option<&str>, new: Option<&str>) -> Result<bool, StoreError> {
         let flag = |present: bool| if present { "1" } else { "0" };
-        let mut invocation = self.swap_index.key(self.keys.index(key));
+        let key = self.keys.index(key);
+        let mut invocation = self.swap_index.key(&key);
         invocation
             .arg(flag(expected.is_some()))
             .arg(expected.unwrap_or(""))
             .arg(flag(new.is_some()))
             .arg(new.unwrap_or(""));
-        let mut connection = self.connection.clone();
-        let swapped: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
+        let swapped: i64 = self.run_script(std::slice::from_ref(&key), &invocation).await?;
         Ok(swapped == 1)
     }
 }

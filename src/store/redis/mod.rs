@@ -1,20 +1,27 @@
-//! The shared store: Redis through an auto-reconnecting `ConnectionManager`,
-//! so several gateway processes see one state and a Redis restart heals by
-//! itself (requests meanwhile fail fast with 503).
+//! The shared store: a single Redis through an auto-reconnecting
+//! `ConnectionManager`, or a Redis Cluster through the cluster client (which
+//! follows MOVED/ASK, re-reads the topology and reconnects by itself), so
+//! several gateway processes see one state and a Redis restart or failover
+//! heals by itself (requests meanwhile fail fast with 503).
 //!
 //! This file holds the connection, the scripts and how Redis errors read;
-//! `keys.rs` holds the key layout (every partition's keys share one Cluster
-//! hash tag), and each data model's trait is implemented in the file of the
-//! same name as the trait's (`partitions.rs` beside `store/partitions.rs`,
-//! and so on), with its Lua scripts next to them. The scripts decide
-//! nothing: the caller computed the change in Rust.
+//! `keys.rs` holds the key layout (a partition's keys and its shard's work
+//! share one cluster hash tag, so every script touches one slot), and each
+//! data model's trait is implemented in the file of the same name as the
+//! trait's (`partitions.rs` beside `store/partitions.rs`, and so on), with
+//! its Lua scripts next to them. The scripts decide nothing: the caller
+//! computed the change in Rust. Both modes run the same code and scripts;
+//! they differ only in the connection and in how event wake-ups travel
+//! (`events.rs`).
 
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{ErrorKind, RedisError, Script, ServerErrorKind};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, ServerErrorKind, Value};
 use tokio::sync::broadcast;
 
 use self::keys::KeyLayout;
@@ -40,16 +47,68 @@ const EVENT_SIGNALS_BUFFERED: usize = 1024;
 /// Pause before re-subscribing after the pub/sub connection is lost.
 const RESUBSCRIBE_PAUSE: Duration = Duration::from_millis(500);
 
+/// Retries of a cluster request (after MOVED, ASK, TRYAGAIN or a lost
+/// node) before its error reaches the caller; each waits a little longer, so
+/// a failover's few seconds end in a 503 rather than a hang.
+const CLUSTER_RETRIES: u32 = 3;
+
+/// One connection to Redis, whichever mode: both are multiplexed and cheap to clone.
+#[derive(Clone)]
+pub(super) enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Single(connection) => connection.req_packed_command(cmd),
+            Connection::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(connection) => connection.get_db(),
+            Connection::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+/// Where the event wake-ups are heard.
+#[derive(Clone)]
+enum Subscriptions {
+    /// A single Redis: one pub/sub connection of this client.
+    Single(redis::Client),
+    /// A cluster: the seed nodes, for a RESP3 cluster connection that
+    /// subscribes to every shard's channel.
+    Cluster(Vec<String>),
+}
+
 #[derive(Clone)]
 pub struct RedisStore {
-    client: redis::Client,
-    connection: ConnectionManager,
+    subscriptions: Subscriptions,
+    /// The timeouts every connection is opened with (for the event listener's own).
+    timeouts: StoreSettings,
+    connection: Connection,
     keys: KeyLayout,
     create_partition: Script,
     commit_partition: Script,
     save_documents: Script,
     swap_index: Script,
-    claim_schedule: Script,
+    claim_members: Script,
     reschedule_if_at: Script,
     event_signals: broadcast::Sender<AccountId>,
     /// The pub/sub listener starts with the first subscriber.
@@ -72,25 +131,91 @@ impl RedisStore {
             .set_number_of_retries(RECONNECT_RETRIES)
             .set_max_delay(Duration::from_millis(500));
         let connection = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
-        Ok(RedisStore {
-            client,
+        RedisStore::open(Connection::Single(connection), Subscriptions::Single(client), settings).await
+    }
+
+    /// Connects to a Redis Cluster through its seed nodes (`redis://host:port` each).
+    pub async fn connect_cluster(nodes: &[String], settings: &StoreSettings) -> Result<RedisStore, StoreError> {
+        let client = cluster_builder(nodes, settings)
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("bad redis cluster nodes: {e}")))?;
+        let connection = client.get_async_connection().await.map_err(unavailable)?;
+        RedisStore::open(Connection::Cluster(connection), Subscriptions::Cluster(nodes.to_vec()), settings).await
+    }
+
+    async fn open(
+        connection: Connection,
+        subscriptions: Subscriptions,
+        settings: &StoreSettings,
+    ) -> Result<RedisStore, StoreError> {
+        let store = RedisStore {
+            subscriptions,
+            timeouts: settings.clone(),
             connection,
             keys: KeyLayout::new(&settings.key_prefix),
             create_partition: Script::new(include_str!("create_partition.lua")),
             commit_partition: Script::new(include_str!("commit_partition.lua")),
             save_documents: Script::new(include_str!("save_documents.lua")),
             swap_index: Script::new(include_str!("swap_index.lua")),
-            claim_schedule: Script::new(include_str!("claim_schedule.lua")),
+            claim_members: Script::new(include_str!("claim_members.lua")),
             reschedule_if_at: Script::new(include_str!("reschedule_if_at.lua")),
             event_signals: broadcast::channel(EVENT_SIGNALS_BUFFERED).0,
             listening: Arc::new(Once::new()),
-        })
+        };
+        store.check_layout().await?;
+        Ok(store)
+    }
+
+    fn is_cluster(&self) -> bool {
+        matches!(self.connection, Connection::Cluster(_))
+    }
+
+    /// Records this version's key layout on first use, and refuses data
+    /// written with another (a different shard count would lose accounts).
+    async fn check_layout(&self) -> Result<(), StoreError> {
+        let key = self.keys.layout();
+        let marker = keys::layout_marker();
+        let _: Option<String> = self.query(redis::cmd("SET").arg(&key).arg(&marker).arg("NX")).await?;
+        let stored: Option<String> = self.query(redis::cmd("GET").arg(&key)).await?;
+        match stored {
+            Some(stored) if stored == marker => Ok(()),
+            stored => Err(StoreError::Corrupt {
+                key,
+                reason: format!(
+                    "the data under this key prefix is laid out as {stored:?}, this version reads {marker:?}; \
+                     use another store.key_prefix or an empty Redis"
+                ),
+            }),
+        }
     }
 
     async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, StoreError> {
         let mut connection = self.connection.clone();
         command.query_async(&mut connection).await.map_err(unavailable)
     }
+
+    /// Runs a script over `keys`, which must lie in one cluster slot (checked
+    /// here in every mode, so a layout mistake shows on a single Redis too).
+    /// A script missing on a node (after a failover or restart) is loaded
+    /// and the call repeated by `invoke_async`.
+    async fn run_script<T: redis::FromRedisValue>(
+        &self,
+        keys: &[String],
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        keys::one_slot(keys.iter().map(String::as_str))
+            .map_err(|reason| StoreError::Corrupt { key: keys.first().cloned().unwrap_or_default(), reason })?;
+        let mut connection = self.connection.clone();
+        invocation.invoke_async(&mut connection).await.map_err(unavailable)
+    }
+}
+
+/// A cluster client on the seed nodes, with the store's timeouts.
+fn cluster_builder(nodes: &[String], settings: &StoreSettings) -> ClusterClientBuilder {
+    ClusterClientBuilder::new(nodes.to_vec())
+        .connection_timeout(Duration::from_millis(settings.connect_timeout_ms))
+        .response_timeout(Duration::from_millis(settings.command_timeout_ms))
+        .retries(CLUSTER_RETRIES)
 }
 
 /// Connection trouble, and a Redis that says to wait (still loading its
@@ -119,6 +244,9 @@ fn server_says_wait(error: &RedisError) -> bool {
                     | ServerErrorKind::TryAgain
                     | ServerErrorKind::MasterDown
                     | ServerErrorKind::ClusterDown
+                    | ServerErrorKind::Moved
+                    | ServerErrorKind::Ask
+                    | ServerErrorKind::ReadOnly
             )
         )
     };

@@ -1,9 +1,10 @@
-//! Account partitions on Redis: a partition's keys share its hash tag
-//! (`keys.rs`), and each change is one Lua script over them
-//! (`create_partition.lua`, `commit_partition.lua`).
+//! Account partitions on Redis: a partition's keys share its shard's hash
+//! tag (`keys.rs`), and each change is one Lua script over them and its
+//! shard's schedules (`create_partition.lua`, `commit_partition.lua`).
 
 use async_trait::async_trait;
 
+use super::keys::{SHARDS, shard_of};
 use super::{RedisStore, unavailable};
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
@@ -16,33 +17,34 @@ use crate::store::{
 #[async_trait]
 impl AccountPartitions for RedisStore {
     async fn create_account(&self, account: &Account, opening_entries: &[JournalEntry]) -> Result<(), StoreError> {
-        let account_key = self.keys.account(&account.id);
-        let journal_key = self.keys.journal(&account.id);
-        let mut invocation = self.create_partition.key(&account_key);
-        invocation.key(&journal_key).arg(encode_document(account)?);
+        let shard = shard_of(account.id.as_str());
+        let keys = [self.keys.account(&account.id), self.keys.journal(&account.id), self.keys.accounts(shard)];
+        let mut invocation = self.create_partition.prepare_invoke();
+        invocation.key(&keys[..]).arg(account.id.as_str()).arg(encode_document(account)?);
         for entry in opening_entries {
             invocation.arg(encode_document(entry)?);
         }
-        let mut connection = self.connection.clone();
-        let created: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
+        let created: i64 = self.run_script(&keys, &invocation).await?;
         if created == 0 {
             return Err(StoreError::AlreadyExists);
         }
         // The partition comes first and the login claim second, because the
         // claim is what makes an account reachable: a crash in between leaves
         // an unreachable partition (balanced on its own), never a login that
-        // points at nothing. The two are separate steps to keep every script
-        // within one cluster slot.
-        let _: i64 = self.query(redis::cmd("SADD").arg(self.keys.accounts()).arg(account.id.as_str())).await?;
+        // points at nothing. The two are separate steps because a login's
+        // key lies in its own slot, not its account's.
         let claimed: Option<String> = self
             .query(
                 redis::cmd("SET").arg(self.keys.login(&account.login.index_key())).arg(account.id.as_str()).arg("NX"),
             )
             .await?;
         if claimed.is_none() {
-            let _: i64 = self.query(redis::cmd("SREM").arg(self.keys.accounts()).arg(account.id.as_str())).await?;
             let documents_key = self.keys.documents(&account.id);
-            let _: i64 = self.query(redis::cmd("DEL").arg(&account_key).arg(&journal_key).arg(documents_key)).await?;
+            let mut pipeline = redis::pipe();
+            pipeline.atomic().cmd("SREM").arg(&keys[2]).arg(account.id.as_str()).ignore();
+            pipeline.cmd("DEL").arg(&keys[0]).arg(&keys[1]).arg(documents_key).ignore();
+            let mut connection = self.connection.clone();
+            let _: () = pipeline.query_async(&mut connection).await.map_err(unavailable)?;
             return Err(StoreError::AlreadyExists);
         }
         Ok(())
@@ -87,23 +89,37 @@ impl AccountPartitions for RedisStore {
     }
 
     async fn commit_account(&self, commit: AccountCommit<'_>) -> Result<CommitOutcome, StoreError> {
+        commit.check_members()?;
         let id = &commit.account.id;
-        let mut invocation = self.commit_partition.key(self.keys.account(id));
-        invocation
-            .key(self.keys.journal(id))
-            .key(self.keys.documents(id))
-            .key(self.keys.events(id))
-            .key(self.keys.expiring(id));
+        // Index entries name keys nobody else can hold (a new withdrawal's
+        // id); each lies in its own slot, so they are written first, on
+        // their own: one the commit then does not make is an index to
+        // nothing, which readers treat as absent.
+        for (key, value) in commit.indexed {
+            let _: () = self.query(redis::cmd("SET").arg(self.keys.index(key)).arg(value)).await?;
+        }
+        let mut keys = vec![
+            self.keys.account(id),
+            self.keys.journal(id),
+            self.keys.documents(id),
+            self.keys.events(id),
+            self.keys.expiring(id),
+        ];
         for entry in commit.scheduled {
-            invocation.key(self.keys.schedule(entry.schedule));
+            keys.push(self.keys.schedule_of_member(entry.schedule, &entry.member));
         }
-        for (key, _) in commit.indexed {
-            invocation.key(self.keys.index(key));
+        for (schedule, member) in commit.unscheduled {
+            keys.push(self.keys.schedule_of_member(schedule, member));
         }
-        for (schedule, _) in commit.unscheduled {
-            invocation.key(self.keys.schedule(schedule));
-        }
+        let shard = shard_of(id.as_str());
+        let (publish, channel) = if self.is_cluster() {
+            ("SPUBLISH", self.keys.shard_events_channel(shard))
+        } else {
+            ("PUBLISH", self.keys.events_channel())
+        };
+        let mut invocation = self.commit_partition.prepare_invoke();
         invocation
+            .key(&keys[..])
             .arg(commit.expected_version)
             .arg(encode_document(&*commit.account)?)
             .arg(commit.new_entries.len())
@@ -111,13 +127,13 @@ impl AccountPartitions for RedisStore {
             .arg(commit.documents_deleted.len())
             .arg(commit.events.len())
             .arg(EVENTS_KEPT_PER_ACCOUNT)
-            .arg(self.keys.events_channel())
+            .arg(&channel)
             .arg(id.as_str())
             .arg(commit.documents_expiring.len())
             .arg(u64::try_from(commit.expiring_ttl.as_millis()).unwrap_or(u64::MAX))
             .arg(EXPIRED_RECLAIMED_PER_COMMIT)
             .arg(commit.scheduled.len())
-            .arg(commit.indexed.len())
+            .arg(publish)
             .arg(commit.unscheduled.len())
             .arg(u8::from(commit.expiring_must_be_new));
         for entry in commit.new_entries {
@@ -138,14 +154,17 @@ impl AccountPartitions for RedisStore {
         for entry in commit.scheduled {
             invocation.arg(&entry.member).arg(entry.at_ms);
         }
-        for (_, value) in commit.indexed {
-            invocation.arg(value);
-        }
         for (_, member) in commit.unscheduled {
             invocation.arg(member);
         }
-        let mut connection = self.connection.clone();
-        let committed: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
+        // The event channel is checked with the keys: on a cluster, a
+        // script may publish only to a shard channel of its own slot.
+        let mut slot_checked = keys;
+        slot_checked.push(channel.clone());
+        if !self.is_cluster() {
+            slot_checked.pop();
+        }
+        let committed: i64 = self.run_script(&slot_checked, &invocation).await?;
         Ok(if committed == 1 { CommitOutcome::Committed } else { CommitOutcome::VersionConflict })
     }
 
@@ -167,7 +186,10 @@ impl AccountPartitions for RedisStore {
     }
 
     async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError> {
-        let members: Vec<String> = self.query(redis::cmd("SMEMBERS").arg(self.keys.accounts())).await?;
+        let shards = (0..SHARDS).map(|shard| async move {
+            self.query::<Vec<String>>(redis::cmd("SMEMBERS").arg(self.keys.accounts(shard))).await
+        });
+        let members: Vec<String> = futures_util::future::try_join_all(shards).await?.concat();
         let mut ids: Vec<AccountId> = members.iter().filter_map(|m| AccountId::parse(m)).collect();
         ids.sort();
         Ok(ids)

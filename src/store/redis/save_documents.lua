@@ -1,8 +1,7 @@
 -- Compare-and-set of several documents, all or none. Each collection is a
 -- hash: field <id> -> body, field <id>#v -> version.
 -- KEYS[i] = the collection of write i
--- (Collections are global keys: writes to several collections cross cluster
--- slots, see docs/redis.md.)
+-- (Every collection shares the `{docs}` hash tag: one cluster slot.)
 -- ARGV[3i-2] = id   ARGV[3i-1] = expected version (0 = must not exist)
 -- ARGV[3i] = new body
 -- Returns 1 when saved, 0 on a version conflict.

@@ -1,34 +1,41 @@
-//! Schedules on Redis: a sorted set each, scored by time in milliseconds;
-//! claims and claimers' finishes are Lua scripts (`claim_schedule.lua`,
-//! `reschedule_if_at.lua`) so each is one atomic step.
+//! Schedules on Redis: each schedule is split over the shards
+//! (`keys.rs`), a sorted set per shard scored by time in milliseconds, and a
+//! member lives in its owner's shard (`<account id>/…`), beside the
+//! partition whose commits set and finish it.
+//!
+//! Reading or claiming looks at every shard at once (the requests travel
+//! together on the multiplexed connection): a claim first peeks at each
+//! shard's earliest due members, keeps the earliest `limit` of them all, and
+//! claims those per shard with `claim_members.lua`, which takes only
+//! members still due — so work is taken earliest first across shards, and
+//! of several claimers each member goes to exactly one.
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use futures_util::future::try_join_all;
 
+use super::keys::SHARDS;
 use super::{RedisStore, unavailable};
 use crate::store::{Schedules, StoreError};
 
 #[async_trait]
 impl Schedules for RedisStore {
     async fn schedule(&self, schedule: &str, member: &str, at_ms: i64) -> Result<(), StoreError> {
-        let _: i64 = self.query(redis::cmd("ZADD").arg(self.keys.schedule(schedule)).arg(at_ms).arg(member)).await?;
+        let key = self.keys.schedule_of_member(schedule, member);
+        let _: i64 = self.query(redis::cmd("ZADD").arg(key).arg(at_ms).arg(member)).await?;
         Ok(())
     }
 
     async fn scheduled(&self, schedule: &str, until_ms: i64, limit: usize) -> Result<Vec<(String, i64)>, StoreError> {
-        let command = redis::cmd("ZRANGEBYSCORE")
-            .arg(self.keys.schedule(schedule))
-            .arg("-inf")
-            .arg(until_ms)
-            .arg("WITHSCORES")
-            .arg("LIMIT")
-            .arg(0)
-            .arg(limit)
-            .to_owned();
-        self.query(&command).await
+        let mut due = self.due_in_every_shard(schedule, until_ms, limit).await?;
+        due.truncate(limit);
+        Ok(due.into_iter().map(|(member, at_ms, _)| (member, at_ms)).collect())
     }
 
     async fn unschedule(&self, schedule: &str, member: &str) -> Result<bool, StoreError> {
-        let removed: i64 = self.query(redis::cmd("ZREM").arg(self.keys.schedule(schedule)).arg(member)).await?;
+        let key = self.keys.schedule_of_member(schedule, member);
+        let removed: i64 = self.query(redis::cmd("ZREM").arg(key).arg(member)).await?;
         Ok(removed == 1)
     }
 
@@ -39,22 +46,22 @@ impl Schedules for RedisStore {
         lease_until_ms: i64,
         limit: usize,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        let mut invocation = self.claim_schedule.key(self.keys.schedule(schedule));
-        invocation.arg(until_ms).arg(lease_until_ms).arg(limit);
-        let mut connection = self.connection.clone();
-        let flat: Vec<String> = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
-        flat.chunks(2)
-            .map(|pair| match pair {
-                [member, score] => {
-                    let at = score.parse::<f64>().map_err(|e| StoreError::Corrupt {
-                        key: self.keys.schedule(schedule),
-                        reason: format!("score {score:?}: {e}"),
-                    })?;
-                    Ok((member.clone(), at as i64))
-                }
-                _ => Err(StoreError::Corrupt { key: self.keys.schedule(schedule), reason: "odd reply".into() }),
-            })
-            .collect()
+        let mut due = self.due_in_every_shard(schedule, until_ms, limit).await?;
+        due.truncate(limit);
+        let mut by_shard: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        for (member, _, shard) in due {
+            by_shard.entry(shard).or_default().push(member);
+        }
+        let claims = by_shard.into_iter().map(|(shard, members)| async move {
+            let key = self.keys.schedule(shard, schedule);
+            let mut invocation = self.claim_members.prepare_invoke();
+            invocation.key(&key).arg(until_ms).arg(lease_until_ms).arg(&members);
+            let flat: Vec<String> = self.run_script(std::slice::from_ref(&key), &invocation).await?;
+            scored_pairs(&key, &flat)
+        });
+        let mut claimed: Vec<(String, i64)> = try_join_all(claims).await?.concat();
+        claimed.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(claimed)
     }
 
     async fn reschedule_if_at(
@@ -64,14 +71,64 @@ impl Schedules for RedisStore {
         expected_at_ms: i64,
         to_ms: Option<i64>,
     ) -> Result<bool, StoreError> {
-        let mut invocation = self.reschedule_if_at.key(self.keys.schedule(schedule));
-        invocation.arg(member).arg(expected_at_ms);
+        let key = self.keys.schedule_of_member(schedule, member);
+        let mut invocation = self.reschedule_if_at.prepare_invoke();
+        invocation.key(&key).arg(member).arg(expected_at_ms);
         match to_ms {
             Some(at_ms) => invocation.arg("1").arg(at_ms),
             None => invocation.arg("0").arg(0),
         };
-        let mut connection = self.connection.clone();
-        let changed: i64 = invocation.invoke_async(&mut connection).await.map_err(unavailable)?;
+        let changed: i64 = self.run_script(std::slice::from_ref(&key), &invocation).await?;
         Ok(changed == 1)
     }
+}
+
+impl RedisStore {
+    /// Up to `limit` members due by `until_ms` from each shard, all together
+    /// earliest first (ties by member), with their times and shards.
+    async fn due_in_every_shard(
+        &self,
+        schedule: &str,
+        until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64, usize)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let peeks = (0..SHARDS).map(|shard| async move {
+            let key = self.keys.schedule(shard, schedule);
+            let command = redis::cmd("ZRANGEBYSCORE")
+                .arg(&key)
+                .arg("-inf")
+                .arg(until_ms)
+                .arg("WITHSCORES")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(limit)
+                .to_owned();
+            let mut connection = self.connection.clone();
+            let flat: Vec<String> = command.query_async(&mut connection).await.map_err(unavailable)?;
+            let due = scored_pairs(&key, &flat)?;
+            Ok::<_, StoreError>(due.into_iter().map(move |(member, at_ms)| (member, at_ms, shard)).collect::<Vec<_>>())
+        });
+        let mut due: Vec<(String, i64, usize)> = try_join_all(peeks).await?.concat();
+        due.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(due)
+    }
+}
+
+/// Reads a flat `member, score, member, score, …` reply.
+fn scored_pairs(key: &str, flat: &[String]) -> Result<Vec<(String, i64)>, StoreError> {
+    flat.chunks(2)
+        .map(|pair| match pair {
+            [member, score] => {
+                let at = score.parse::<f64>().map_err(|e| StoreError::Corrupt {
+                    key: key.to_owned(),
+                    reason: format!("score {score:?}: {e}"),
+                })?;
+                Ok((member.clone(), at as i64))
+            }
+            _ => Err(StoreError::Corrupt { key: key.to_owned(), reason: "odd reply".into() }),
+        })
+        .collect()
 }

@@ -1,6 +1,6 @@
 //! One suite, both stores: the contract every store implementation keeps,
 //! one file per data model trait (`src/store/<trait file>.rs` ↔ a file of
-//! the same name here), each case run on the memory store and on Redis.
+//! the same name here), each case run on the memory store, on Redis and on a Redis Cluster.
 //!
 //! Together they call every method of every trait; `typed.rs` checks the
 //! typed document helpers on top of them.
@@ -28,7 +28,7 @@ mod typed;
 /// A fresh store of the kind, on a key prefix of its own (removed when the guard drops).
 async fn store_for(kind: StoreKind) -> (SharedStore, Option<RedisKeysGuard>) {
     let settings = test_settings(kind).store;
-    let keys = (kind == StoreKind::Redis).then(|| RedisKeysGuard::new(&settings.url, &settings.key_prefix));
+    let keys = kind.is_redis().then(|| RedisKeysGuard::new(&settings.url, &settings.key_prefix));
     (connect_store(&settings).await.expect("store connects"), keys)
 }
 

@@ -16,7 +16,7 @@ on_both_stores!(
     commits_are_compare_and_set,
     journals_page_newest_first,
     partition_documents_commit_with_the_record,
-    a_commit_sets_its_schedule_and_index_entries_only_if_it_lands,
+    a_commit_sets_its_schedule_entries_only_if_it_lands_and_its_index_entries_first,
     expiring_partition_documents_are_reclaimed_by_later_commits,
     expiring_documents_that_must_be_new_refuse_the_commit_when_they_exist,
     a_missing_account_has_no_journal_and_is_not_listed,
@@ -117,7 +117,7 @@ async fn partition_documents_commit_with_the_record(kind: StoreKind) {
     assert_eq!(store.partition_document(&account.id, "withdrawal:wd_2").await.unwrap().as_deref(), Some("two"));
 }
 
-async fn a_commit_sets_its_schedule_and_index_entries_only_if_it_lands(kind: StoreKind) {
+async fn a_commit_sets_its_schedule_entries_only_if_it_lands_and_its_index_entries_first(kind: StoreKind) {
     let (store, _keys) = store_for(kind).await;
     let account = account("acc_conformance_sched");
     store.create_account(&account, &[]).await.unwrap();
@@ -126,15 +126,21 @@ async fn a_commit_sets_its_schedule_and_index_entries_only_if_it_lands(kind: Sto
     let stale = AccountCommit { scheduled: &scheduled, indexed: &indexed, ..AccountCommit::new(7, &account, &[]) };
     assert_eq!(store.commit_account(stale).await.unwrap(), CommitOutcome::VersionConflict);
     assert!(store.scheduled("payout", i64::MAX, 10).await.unwrap().is_empty());
-    assert_eq!(store.get_index("withdrawal_account:wd_1").await.unwrap(), None);
+    assert_eq!(store.get_index("withdrawal_account:wd_1").await.unwrap().as_deref(), Some("acc_conformance_sched"));
     let commit = AccountCommit { scheduled: &scheduled, indexed: &indexed, ..AccountCommit::new(1, &account, &[]) };
     assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
     assert_eq!(store.scheduled("payout", i64::MAX, 10).await.unwrap(), [("acc_conformance_sched/wd_1".to_owned(), 5)]);
     assert_eq!(store.get_index("withdrawal_account:wd_1").await.unwrap().as_deref(), Some("acc_conformance_sched"));
-    let finished = [("payout", "acc_conformance_sched/wd_1".to_owned()), ("payout", "never/there".to_owned())];
+    let finished =
+        [("payout", "acc_conformance_sched/wd_1".to_owned()), ("payout", "acc_conformance_sched/never".to_owned())];
     let commit = AccountCommit { unscheduled: &finished, ..AccountCommit::new(2, &account, &[]) };
     assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
     assert!(store.scheduled("payout", i64::MAX, 10).await.unwrap().is_empty());
+    // Work of another account cannot ride on this partition's commit.
+    let foreign = [ScheduleEntry { schedule: "payout", member: "acc_someone_else/wd_9".into(), at_ms: 5 }];
+    let commit = AccountCommit { scheduled: &foreign, ..AccountCommit::new(3, &account, &[]) };
+    assert!(matches!(store.commit_account(commit).await, Err(StoreError::Corrupt { .. })));
+    assert_eq!(store.load_account(&account.id).await.unwrap().unwrap().version, 3);
 }
 
 async fn expiring_partition_documents_are_reclaimed_by_later_commits(kind: StoreKind) {

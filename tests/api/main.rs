@@ -20,6 +20,7 @@ mod openapi;
 mod pagination;
 mod pin;
 mod races;
+mod redis_cluster;
 mod redis_commit_cost;
 mod redis_layout;
 mod redis_outage;

@@ -108,7 +108,7 @@ pub struct RedisStore {
     commit_partition: Script,
     save_documents: Script,
     swap_index: Script,
-    claim_members: Script,
+    claim_schedule: Script,
     reschedule_if_at: Script,
     event_signals: broadcast::Sender<AccountId>,
     /// The pub/sub listener starts with the first subscriber.
@@ -157,7 +157,7 @@ impl RedisStore {
             commit_partition: Script::new(include_str!("commit_partition.lua")),
             save_documents: Script::new(include_str!("save_documents.lua")),
             swap_index: Script::new(include_str!("swap_index.lua")),
-            claim_members: Script::new(include_str!("claim_members.lua")),
+            claim_schedule: Script::new(include_str!("claim_schedule.lua")),
             reschedule_if_at: Script::new(include_str!("reschedule_if_at.lua")),
             event_signals: broadcast::channel(EVENT_SIGNALS_BUFFERED).0,
             listening: Arc::new(Once::new()),

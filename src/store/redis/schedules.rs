@@ -6,9 +6,12 @@
 //! Reading or claiming looks at every shard at once (the requests travel
 //! together on the multiplexed connection): a claim first peeks at each
 //! shard's earliest due members, keeps the earliest `limit` of them all, and
-//! claims those per shard with `claim_members.lua`, which takes only
-//! members still due — so work is taken earliest first across shards, and
-//! of several claimers each member goes to exactly one.
+//! claims as many per shard with `claim_schedule.lua`, which takes a shard's
+//! earliest due members at the time it runs — so work is taken earliest
+//! first across shards, of several claimers each member goes to exactly one,
+//! and a claimer that comes second to a shard takes the next members there.
+//! One that still got fewer than it chose (a shard ran out) looks again
+//! (`CLAIM_ROUNDS`).
 
 use std::collections::BTreeMap;
 
@@ -16,6 +19,11 @@ use async_trait::async_trait;
 use futures_util::future::try_join_all;
 
 use super::keys::SHARDS;
+
+/// Peek-and-claim rounds of one claim: when other claimers emptied a shard
+/// this one counted on, the next round looks at what is due elsewhere, so
+/// concurrent workers share the work rather than one coming back short.
+const CLAIM_ROUNDS: usize = 3;
 use super::{RedisStore, unavailable};
 use crate::store::{Schedules, StoreError};
 
@@ -46,20 +54,22 @@ impl Schedules for RedisStore {
         lease_until_ms: i64,
         limit: usize,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        let mut due = self.due_in_every_shard(schedule, until_ms, limit).await?;
-        due.truncate(limit);
-        let mut by_shard: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-        for (member, _, shard) in due {
-            by_shard.entry(shard).or_default().push(member);
+        let mut claimed: Vec<(String, i64)> = Vec::new();
+        for _ in 0..CLAIM_ROUNDS {
+            let wanted = limit - claimed.len();
+            let mut due = self.due_in_every_shard(schedule, until_ms, wanted).await?;
+            due.truncate(wanted);
+            if due.is_empty() {
+                break;
+            }
+            let chosen = due.len();
+            let taken = self.claim_chosen(schedule, until_ms, lease_until_ms, due).await?;
+            let lost_to_others = taken.len() < chosen;
+            claimed.extend(taken);
+            if !lost_to_others || claimed.len() >= limit {
+                break;
+            }
         }
-        let claims = by_shard.into_iter().map(|(shard, members)| async move {
-            let key = self.keys.schedule(shard, schedule);
-            let mut invocation = self.claim_members.prepare_invoke();
-            invocation.key(&key).arg(until_ms).arg(lease_until_ms).arg(&members);
-            let flat: Vec<String> = self.run_script(std::slice::from_ref(&key), &invocation).await?;
-            scored_pairs(&key, &flat)
-        });
-        let mut claimed: Vec<(String, i64)> = try_join_all(claims).await?.concat();
         claimed.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
         Ok(claimed)
     }
@@ -84,6 +94,30 @@ impl Schedules for RedisStore {
 }
 
 impl RedisStore {
+    /// Claims as many due members of each shard as the peek chose there
+    /// (the earliest due when the claim runs, which are those chosen unless
+    /// another claimer came first: then the next ones); returns those taken.
+    async fn claim_chosen(
+        &self,
+        schedule: &str,
+        until_ms: i64,
+        lease_until_ms: i64,
+        due: Vec<(String, i64, usize)>,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut per_shard: BTreeMap<usize, usize> = BTreeMap::new();
+        for (_, _, shard) in due {
+            *per_shard.entry(shard).or_default() += 1;
+        }
+        let claims = per_shard.into_iter().map(|(shard, count)| async move {
+            let key = self.keys.schedule(shard, schedule);
+            let mut invocation = self.claim_schedule.prepare_invoke();
+            invocation.key(&key).arg(until_ms).arg(lease_until_ms).arg(count);
+            let flat: Vec<String> = self.run_script(std::slice::from_ref(&key), &invocation).await?;
+            scored_pairs(&key, &flat)
+        });
+        Ok(try_join_all(claims).await?.concat())
+    }
+
     /// Up to `limit` members due by `until_ms` from each shard, all together
     /// earliest first (ties by member), with their times and shards.
     async fn due_in_every_shard(

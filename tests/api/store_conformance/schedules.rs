@@ -10,7 +10,34 @@ on_both_stores!(
     schedules_give_members_back_in_time_order,
     claims_lease_members_and_a_claimer_changes_only_what_it_still_holds,
     a_claim_takes_at_most_its_limit_earliest_first_and_a_lapsed_lease_gives_members_back,
+    concurrent_claimers_share_the_due_work,
 );
+
+/// Two claimers at once over twelve due members of many accounts, six each
+/// at most: between them they take all twelve, each member once, and
+/// neither comes back empty because the other chose the same members first.
+async fn concurrent_claimers_share_the_due_work(kind: StoreKind) {
+    let (store, _keys) = store_for(kind).await;
+    for n in 0..12 {
+        store.schedule("payout", &format!("acc_{n}/wd_{n}"), 1_000 + n).await.unwrap();
+    }
+    for _ in 0..5 {
+        let (first, second) = tokio::join!(
+            store.claim_scheduled("payout", 5_000, 60_000, 6),
+            store.claim_scheduled("payout", 5_000, 60_000, 6)
+        );
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert_eq!((first.len(), second.len()), (6, 6), "{first:?} {second:?}");
+        let mut all: Vec<&str> = first.iter().chain(&second).map(|(member, _)| member.as_str()).collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 12, "each member once: {first:?} {second:?}");
+        // Give everything back for the next round.
+        for (member, at) in first.iter().chain(&second) {
+            assert!(store.reschedule_if_at("payout", member, 60_000, Some(*at)).await.unwrap());
+        }
+    }
+}
 
 async fn schedules_give_members_back_in_time_order(kind: StoreKind) {
     let (store, _keys) = store_for(kind).await;

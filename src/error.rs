@@ -154,6 +154,8 @@ pub enum ApiError {
     PhoneRequired,
     #[error("the SMS code is incorrect")]
     SmsCodeIncorrect { attempts_remaining: u8 },
+    #[error("the last six characters of the ID number do not match the verified identity; request a new SMS code")]
+    IdentityCheckFailed,
     #[error("there is no valid SMS code: it expired, was used, or had too many wrong tries; request a new one")]
     SmsCodeExpired,
     #[error("the binding state is unknown, expired or already used; start the binding again")]
@@ -348,6 +350,8 @@ impl ApiError {
                 UNPROCESSABLE_ENTITY;
             ApiError::SmsCodeIncorrect { attempts_remaining } => "SMS_CODE_INCORRECT",
                 UNPROCESSABLE_ENTITY, json!({ "attempts_remaining": attempts_remaining });
+            ApiError::IdentityCheckFailed => "IDENTITY_CHECK_FAILED",
+                UNPROCESSABLE_ENTITY;
             ApiError::SmsCodeExpired => "SMS_CODE_EXPIRED",
                 UNPROCESSABLE_ENTITY;
             ApiError::BindingStateInvalid => "BINDING_STATE_INVALID",

@@ -293,6 +293,9 @@ pub struct WithdrawalSettings {
     pub auto_review_delay_secs: u64,
     /// Manual reviews left undecided this long are rejected; 0 waits forever.
     pub manual_review_timeout_secs: u64,
+    /// How soon operators promise to decide a manual review (what a quote
+    /// tells the app to expect).
+    pub review_sla_secs: u64,
     /// Withdrawals this soon after a PIN change or reset go to manual review.
     pub review_after_pin_change_secs: u64,
     pub idempotency_ttl_secs: u64,
@@ -377,6 +380,7 @@ impl WithdrawalSettings {
                 ),
             },
             manual_review_timeout,
+            review_sla: chrono::Duration::seconds(settings.review_sla_secs.clamp(1, u32::MAX as u64) as i64),
             idempotency_ttl,
             levels,
         })

@@ -10,6 +10,8 @@ import {
   newUser,
   readyUser,
   residentId,
+  setPin,
+  verifiedIdentity,
   wallet,
   withWrongCheck,
 } from "../support/api.js";
@@ -47,6 +49,32 @@ test("identity: an invalid ID number is refused; a valid one is reviewed and app
   // Identity checks are approved automatically after a few seconds; the screen keeps looking.
   await expect(page.getByTestId("kyc-level")).toHaveText("Verified (L1)", { timeout: 20_000 });
   await expect(page.getByTestId("kyc-pending")).toHaveCount(0);
+});
+
+test("PIN reset of a verified account: the ID number's last six are asked for, and a wrong answer spends the code", async ({
+  page,
+}) => {
+  const user = await newUser();
+  await setPin(user);
+  const id = await verifiedIdentity(user);
+  await openAppAs(page, user, "#/pin?mode=reset");
+  const card = page.locator(".pin-screen .card");
+  const resetWith = async (lastSix) => {
+    await card.getByRole("button", { name: /^Send (SMS code|a new code)$/ }).click();
+    await expect(page.getByText(/^Code sent to /)).toBeVisible();
+    await card.getByLabel("SMS code").fill(await latestCode(user.phone, "reset_pin"));
+    await card.getByLabel("Last six characters of your ID number").fill(lastSix);
+    await card.getByRole("button", { name: "Next" }).click();
+    await tapPin(page, "246813");
+    await tapPin(page, "246813");
+  };
+  const wrong = id.slice(-6, -1) + (id.at(-1) === "0" ? "1" : "0");
+  await resetWith(wrong);
+  await expect(page.getByRole("alert")).toHaveText(
+    "Those are not the last six characters of your verified ID number. Request a new SMS code.",
+  );
+  await resetWith(id.slice(-6).toLowerCase());
+  await expect(page).toHaveURL(/#\/my$/);
 });
 
 test("binding: a wrong SMS code says how many tries are left", async ({ page }) => {

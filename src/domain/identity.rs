@@ -66,7 +66,20 @@ impl ResidentId {
     pub fn masked(&self) -> String {
         format!("{}********{}", &self.0[..6], &self.0[14..])
     }
+
+    /// Whether `answer` is this number's last six characters (`x` or `X`),
+    /// compared in constant time: the identity question of a PIN reset, which
+    /// asks for two digits more than `masked` shows.
+    pub fn ends_with_last_six(&self, answer: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        let answer = answer.trim().to_ascii_uppercase();
+        answer.len() == LAST_DIGITS_ASKED
+            && bool::from(answer.as_bytes().ct_eq(&self.0.as_bytes()[ID_LENGTH - LAST_DIGITS_ASKED..]))
+    }
 }
+
+/// How many of its last characters prove a user knows their ID number.
+pub const LAST_DIGITS_ASKED: usize = 6;
 
 impl std::fmt::Debug for ResidentId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -66,6 +66,14 @@ pub enum KycError {
     AlreadyDecided,
 }
 
+/// How an answer to the identity question compares with the verified ID number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityAnswer {
+    Matches,
+    Differs,
+    Missing,
+}
+
 /// What a user submits.
 #[derive(Debug, Clone)]
 pub struct KycSubmission {
@@ -90,6 +98,18 @@ impl Account {
     /// The identity verified on this account, if any (the newest approved request's).
     pub fn verified_identity(&self, now: DateTime<Utc>) -> Option<&KycRequest> {
         self.kyc_requests.iter().rev().find(|r| r.status_at(now) == KycStatus::Approved)
+    }
+
+    /// Whether an answer to "the last six characters of your ID number"
+    /// proves the identity verified on this account. `None` when the account
+    /// has no verified ID number on record, so there is nothing to ask.
+    pub fn answers_identity(&self, answer: Option<&str>, now: DateTime<Utc>) -> Option<IdentityAnswer> {
+        let verified = self.verified_identity(now)?;
+        Some(match answer {
+            None => IdentityAnswer::Missing,
+            Some(answer) if verified.id_number.ends_with_last_six(answer) => IdentityAnswer::Matches,
+            Some(_) => IdentityAnswer::Differs,
+        })
     }
 
     pub fn submit_kyc(
@@ -194,6 +214,25 @@ mod tests {
             id_number: ResidentId::parse("11010519491231002X", today).unwrap(),
             face_check_passed: face,
         }
+    }
+
+    #[test]
+    fn the_identity_question_needs_a_verified_number_and_its_last_six() {
+        let mut account = account();
+        assert_eq!(account.answers_identity(Some("31002X"), now()), None, "nothing verified: nothing to ask");
+        let id = account
+            .submit_kyc(submission(VerificationLevel::L1, None), "kyc_1".into(), now(), None)
+            .unwrap()
+            .id
+            .clone();
+        assert_eq!(account.answers_identity(Some("31002X"), now()), None, "pending is not verified");
+        account.decide_kyc(&id, true, "acc_op", None, now()).unwrap();
+        assert_eq!(account.answers_identity(Some("31002X"), now()), Some(IdentityAnswer::Matches));
+        assert_eq!(account.answers_identity(Some(" 31002x "), now()), Some(IdentityAnswer::Matches));
+        for wrong in ["31002Y", "1002X", "231002X", "", "002X"] {
+            assert_eq!(account.answers_identity(Some(wrong), now()), Some(IdentityAnswer::Differs), "{wrong}");
+        }
+        assert_eq!(account.answers_identity(None, now()), Some(IdentityAnswer::Missing));
     }
 
     #[test]

@@ -32,11 +32,20 @@ pub struct WithdrawalPolicy {
     pub review: ReviewPolicy,
     /// Manual reviews older than this are rejected by the worker.
     pub manual_review_timeout: Option<chrono::Duration>,
+    /// How soon operators promise to decide a manual review.
+    pub review_sla: chrono::Duration,
     pub idempotency_ttl: chrono::Duration,
     pub levels: [LevelRules; 3],
 }
 
 impl WithdrawalPolicy {
+    /// By when a manual review submitted at `submitted` is decided: the
+    /// operators' promise, or the time-out if that comes first.
+    pub fn review_decided_by(&self, submitted: DateTime<Utc>) -> DateTime<Utc> {
+        let promise = self.manual_review_timeout.map_or(self.review_sla, |timeout| timeout.min(self.review_sla));
+        submitted + promise
+    }
+
     pub fn rules(&self, level: VerificationLevel) -> &LevelRules {
         match level {
             VerificationLevel::L0 => &self.levels[0],

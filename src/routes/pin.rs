@@ -66,6 +66,11 @@ pub struct SetPinRequest {
     /// The current PIN, to change it.
     #[schema(pattern = r"^[0-9]{6}$", example = json!(null))]
     pub old_pin: Option<String>,
+    /// A reset of an account with a verified ID number needs its last six
+    /// characters (two more than the masked number shows); a wrong answer
+    /// spends the SMS code.
+    #[schema(pattern = r"^[0-9]{5}[0-9Xx]$", example = json!(null))]
+    pub id_number_last6: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -79,6 +84,14 @@ pub struct VerifyPinRequest {
 /// A PIN a user enters to prove they know theirs.
 pub fn entered_pin(field: &str, text: &str) -> Result<Pin, ApiError> {
     Pin::parse(text).map_err(|error| ApiError::validation(field, error))
+}
+
+/// Five digits and a digit or `X`: how a resident ID number ends.
+fn is_id_number_ending(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 6
+        && bytes[..5].iter().all(u8::is_ascii_digit)
+        && (bytes[5].is_ascii_digit() || bytes[5] == b'X' || bytes[5] == b'x')
 }
 
 /// A PIN a user picks as their new one.
@@ -131,7 +144,8 @@ pub async fn request_sms_code(
 ///
 /// Set the first PIN with `{pin, sms_code}` (a `set_pin` code); reset a
 /// forgotten one with `{pin, sms_code}` (a `reset_pin` code, which also lifts a
-/// lock); change it with `{pin, old_pin}`. A wrong `old_pin` counts towards the
+/// lock), adding `id_number_last6` when the account has a verified ID number;
+/// change it with `{pin, old_pin}`. A wrong `old_pin` counts towards the
 /// lock. Withdrawals within a day of a change or reset wait for an operator.
 #[utoipa::path(
     put,
@@ -142,9 +156,11 @@ pub async fn request_sms_code(
     responses(
         (status = 200, description = "The PIN is set.", body = PinSetView),
         (status = 400, description = "`VALIDATION_FAILED`: a PIN or code that is not 6 digits, both or neither of \
-            `sms_code` and `old_pin`, a new PIN equal to the old, an unknown field.", body = ErrorBody),
+            `sms_code` and `old_pin`, a new PIN equal to the old, a verified account's reset without \
+            `id_number_last6`, an unknown field.", body = ErrorBody),
         (status = 422, description = "`PIN_TOO_SIMPLE`, `SMS_CODE_INCORRECT` (`details.attempts_remaining`), \
-            `SMS_CODE_EXPIRED`, `PIN_INCORRECT` (`details.attempts_remaining`), `PIN_NOT_SET`.", body = ErrorBody),
+            `SMS_CODE_EXPIRED`, `IDENTITY_CHECK_FAILED` (a reset's `id_number_last6` is wrong; the code is spent), \
+            `PIN_INCORRECT` (`details.attempts_remaining`), `PIN_NOT_SET`.", body = ErrorBody),
         (status = 423, description = "`PIN_LOCKED` (`details.locked_until`): changing needs the old PIN; reset instead.", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many PIN entries for this \
             account or from this address.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait."))),
@@ -165,7 +181,13 @@ pub async fn set_pin(
             if !is_sms_code(code) {
                 return Err(ApiError::validation("sms_code", "must be the 6-digit code from the SMS"));
             }
-            pins.set_pin_with_sms(&user.0, pin, code).await?;
+            if request.id_number_last6.as_deref().is_some_and(|answer| !is_id_number_ending(answer)) {
+                return Err(ApiError::validation(
+                    "id_number_last6",
+                    "must be the last six characters of the ID number",
+                ));
+            }
+            pins.set_pin_with_sms(&user.0, pin, code, request.id_number_last6.as_deref()).await?;
         }
         (None, Some(old)) => {
             let old = entered_pin("old_pin", old)?;

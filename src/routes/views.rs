@@ -30,6 +30,10 @@ pub struct ProfileView {
     /// Wrong PIN entries left before it locks.
     #[schema(example = 5)]
     pub pin_attempts_remaining: u8,
+    /// Whether a PIN reset also asks for the last six characters of the
+    /// account's verified ID number (`id_number_last6`).
+    #[schema(example = false)]
+    pub pin_reset_needs_id_number: bool,
     pub frozen: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -47,6 +51,7 @@ impl ProfileView {
             pin_set: account.pin.is_some(),
             pin_locked_until: account.pin_locked_until(now),
             pin_attempts_remaining: account.pin_attempts_remaining(pin_policy, now),
+            pin_reset_needs_id_number: account.answers_identity(None, now).is_some(),
             frozen: account.frozen,
             created_at: account.created_at,
         }

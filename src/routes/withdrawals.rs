@@ -71,8 +71,12 @@ struct QuoteView {
     #[schema(value_type = String, example = "auto")]
     review: &'static str,
     review_reasons: Vec<ReviewReason>,
-    /// `null` while an operator has to review it first.
-    expected_settlement_at: Option<DateTime<Utc>>,
+    /// When it is expected to be paid out: after the automatic review's
+    /// delay, or by `review_decided_by` when an operator reviews it first.
+    expected_settlement_at: DateTime<Utc>,
+    /// When an operator reviews it first: by when they promise to decide
+    /// (`withdrawals.review_sla_secs`); `null` for an automatic review.
+    review_decided_by: Option<DateTime<Utc>>,
     limits_after: LimitsLeft,
     fee_free_quota_after: Money,
     expires_at: DateTime<Utc>,
@@ -126,6 +130,7 @@ pub async fn quote(
         review: if plan.review_reasons.is_empty() { "auto" } else { "manual" },
         review_reasons: plan.review_reasons.clone(),
         expected_settlement_at: quote.expected_settlement_at,
+        review_decided_by: quote.review_decided_by,
         limits_after: plan.limits_after,
         fee_free_quota_after: plan.fee_free_quota_after,
         expires_at: quote.expires_at,

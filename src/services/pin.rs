@@ -18,6 +18,7 @@ use crate::auth::Principal;
 use crate::auth::one_time_codes::keyed_digest;
 use crate::domain::account::{Account, AccountId};
 use crate::domain::binding::BindingStatus;
+use crate::domain::kyc::IdentityAnswer;
 use crate::domain::pin::{Pin, PinPolicy, PinRecord, PinVerdict};
 use crate::domain::sms::SmsPurpose;
 use crate::domain::withdrawal_decision::PinRefusal;
@@ -82,14 +83,37 @@ impl Pins {
     }
 
     /// Sets the first PIN (with a `set_pin` code) or resets a forgotten one
-    /// (with a `reset_pin` code), which also lifts a lock.
-    pub async fn set_pin_with_sms(&self, caller: &Principal, pin: Pin, sms_code: &str) -> Result<(), ApiError> {
+    /// (with a `reset_pin` code), which also lifts a lock. A reset of an
+    /// account with a verified ID number on record also needs the number's
+    /// last six characters (`id_number_last6`): asked for before the code is
+    /// looked at, checked after it is accepted, so a wrong answer spends the
+    /// code and every guess costs a new, rate-limited SMS.
+    pub async fn set_pin_with_sms(
+        &self,
+        caller: &Principal,
+        pin: Pin,
+        sms_code: &str,
+        id_number_last6: Option<&str>,
+    ) -> Result<(), ApiError> {
         let (refusal, _) = self
             .partitions
             .update_account_as(caller, |account, now| {
                 let purpose = if account.pin.is_some() { SmsPurpose::ResetPin } else { SmsPurpose::SetPin };
+                let identity = match purpose {
+                    SmsPurpose::ResetPin => account.answers_identity(id_number_last6, now),
+                    _ => None,
+                };
+                if identity == Some(IdentityAnswer::Missing) {
+                    return Err(ApiError::validation(
+                        "id_number_last6",
+                        "a verified account's reset needs the last six characters of its ID number",
+                    ));
+                }
                 let digest = self.sms.digest(&account.id, purpose, "", sms_code);
-                let refusal = sms_refusal(account.present_sms_code(purpose, "", &digest, now));
+                let mut refusal = sms_refusal(account.present_sms_code(purpose, "", &digest, now));
+                if refusal.is_none() && identity == Some(IdentityAnswer::Differs) {
+                    refusal = Some(ApiError::IdentityCheckFailed);
+                }
                 if refusal.is_none() {
                     account.set_pin(self.new_pin_record(&pin, now));
                 }

@@ -35,8 +35,12 @@ pub struct Quote {
     pub id: String,
     pub plan: WithdrawalPlan,
     pub expires_at: DateTime<Utc>,
-    /// `None` when an operator must review it first.
-    pub expected_settlement_at: Option<DateTime<Utc>>,
+    /// When it is expected to be paid out: after the level's delay, or —
+    /// when an operator reviews it first — by the review's promised
+    /// decision (a payout follows an approval at once).
+    pub expected_settlement_at: DateTime<Utc>,
+    /// When an operator reviews it first: by when they decide.
+    pub review_decided_by: Option<DateTime<Utc>>,
 }
 
 pub(crate) fn quote_key(id: &str) -> String {
@@ -98,10 +102,12 @@ impl Withdrawals {
         let rules = self.policy.rules(account.level_at(now));
         let today = self.policy.local_date(now);
         let plan = account.plan_withdrawal(binding_id, amount, self.policy.plan_rules(rules), today, now)?;
+        let review_decided_by = (!plan.review_reasons.is_empty()).then(|| self.policy.review_decided_by(now));
         let quote = Quote {
             id: format!("quo_{}", uuid::Uuid::now_v7().simple()),
             expires_at: now + self.policy.quote_ttl,
-            expected_settlement_at: plan.review_reasons.is_empty().then(|| now + rules.auto_review_delay),
+            expected_settlement_at: review_decided_by.unwrap_or(now + rules.auto_review_delay),
+            review_decided_by,
             plan,
         };
         let record = QuoteTerms {

@@ -431,6 +431,7 @@ fn catalogue_samples() -> Vec<(walletgate::error::ApiError, &'static [(&'static 
         (ApiError::PhoneRequired, &[]),
         (ApiError::SmsCodeIncorrect { attempts_remaining: 2 }, &[("attempts_remaining", Integer)]),
         (ApiError::SmsCodeExpired, &[]),
+        (ApiError::IdentityCheckFailed, &[]),
         (ApiError::BindingStateInvalid, &[]),
         (ApiError::BindingConsentDenied, &[]),
         (

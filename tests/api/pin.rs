@@ -17,6 +17,7 @@ on_both_stores!(
     wrong_pins_count_down_then_lock_and_the_lock_ends_by_the_clock,
     repeated_locks_last_longer,
     a_reset_lifts_the_lock,
+    a_verified_accounts_reset_also_needs_the_last_six_of_its_id_number,
     concurrent_wrong_pins_never_get_more_tries_than_allowed,
     sms_codes_expire_are_single_use_and_bound_to_their_purpose,
     wrong_sms_codes_void_the_code,
@@ -153,6 +154,41 @@ async fn a_reset_lifts_the_lock(store: StoreKind) {
     json_of(app.put_pin(&user.token, &json!({ "pin": OTHER_PIN, "sms_code": code })).await, StatusCode::OK).await;
     json_of(verify(&app, &user, OTHER_PIN).await, StatusCode::OK).await;
     assert_eq!(me(&app, &user).await["pin_attempts_remaining"], 5);
+}
+
+async fn a_verified_accounts_reset_also_needs_the_last_six_of_its_id_number(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let user = app.new_phone_user().await;
+    app.set_pin(&user, PIN).await;
+    let id_number = crate::kyc::resident_id("11010519491231002");
+    let verification = json!({ "level": "L1", "real_name": "张三丰", "id_number": id_number });
+    json_of(app.post("/v1/kyc", Some(&user.token), &verification).await, StatusCode::ACCEPTED).await;
+    app.clock.advance(Duration::seconds(5));
+    let reset_code = || async {
+        json_of(app.request_sms_code(&user.token, "reset_pin").await, StatusCode::ACCEPTED).await;
+        app.latest_sms_code(&user.phone, "reset_pin").await
+    };
+
+    // Without the answer: refused naming the field, and the code still works.
+    let code = reset_code().await;
+    let missing = app.put_pin(&user.token, &json!({ "pin": OTHER_PIN, "sms_code": code })).await;
+    let refused = assert_error(missing, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    assert_eq!(refused["error"]["details"]["field"], "id_number_last6");
+    let malformed = json!({ "pin": OTHER_PIN, "sms_code": code, "id_number_last6": "31-02X" });
+    let refused =
+        assert_error(app.put_pin(&user.token, &malformed).await, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    assert_eq!(refused["error"]["details"]["field"], "id_number_last6");
+    // A wrong answer spends the code; the PIN is unchanged.
+    let wrong = json!({ "pin": OTHER_PIN, "sms_code": code, "id_number_last6": "310029" });
+    assert_error(app.put_pin(&user.token, &wrong).await, StatusCode::UNPROCESSABLE_ENTITY, "IDENTITY_CHECK_FAILED")
+        .await;
+    let right = json!({ "pin": OTHER_PIN, "sms_code": code, "id_number_last6": "31002x" });
+    assert_error(app.put_pin(&user.token, &right).await, StatusCode::UNPROCESSABLE_ENTITY, "SMS_CODE_EXPIRED").await;
+    json_of(verify(&app, &user, PIN).await, StatusCode::OK).await;
+    // A new code and the right answer (either case of X) reset it.
+    let right = json!({ "pin": OTHER_PIN, "sms_code": reset_code().await, "id_number_last6": "31002x" });
+    json_of(app.put_pin(&user.token, &right).await, StatusCode::OK).await;
+    json_of(verify(&app, &user, OTHER_PIN).await, StatusCode::OK).await;
 }
 
 async fn concurrent_wrong_pins_never_get_more_tries_than_allowed(store: StoreKind) {

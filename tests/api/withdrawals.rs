@@ -247,7 +247,10 @@ async fn a_quote_shows_fee_limits_review_and_arrival(store: StoreKind) {
     assert_eq!(quoted["destination"]["nickname"], "张*丰");
     assert_eq!(quoted["review"], "manual");
     assert_eq!(quoted["review_reasons"], json!(["first_to_destination"]));
-    assert_eq!(quoted["expected_settlement_at"], Value::Null);
+    // Reviewed first: decided within the operators' promise (2 h by default), paid out then.
+    let at = |field: &str| chrono::DateTime::parse_from_rfc3339(quoted[field].as_str().unwrap()).unwrap();
+    assert_eq!(at("review_decided_by"), walletgate::clock::Clock::now(&*app.clock) + chrono::Duration::hours(2));
+    assert_eq!(at("expected_settlement_at"), at("review_decided_by"));
     assert_eq!(quoted["limits_after"]["daily_remaining"], "700.00");
     assert_eq!(quoted["limits_after"]["daily_count_remaining"], 4);
     assert_eq!(quoted["fee_free_quota_after"], "700.00");

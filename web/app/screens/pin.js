@@ -1,5 +1,6 @@
 // The payment PIN: set the first one with an SMS code, change it with the old
-// one, or reset a forgotten or locked one with an SMS code. A new PIN is
+// one, or reset a forgotten or locked one with an SMS code (and, for an
+// account with a verified ID number, its last six characters). A new PIN is
 // entered twice; the server refuses trivial ones.
 
 import { h, fill } from "/shared/dom.js";
@@ -10,6 +11,7 @@ import { demoOutbox } from "../outbox.js";
 import { loading, setBusy } from "../ui.js";
 
 const SMS_CODE = /^\d{6}$/;
+const ID_NUMBER_LAST6 = /^\d{5}[\dXx]$/;
 
 export function pinScreen(context) {
   const { api, i18n, toast, navigate, query } = context;
@@ -19,7 +21,7 @@ export function pinScreen(context) {
   let step = null; // "code" | "old" | "new" | "repeat"
   let error = null;
   let sentTo = null;
-  const entered = { smsCode: "", oldPin: "", newPin: "" };
+  const entered = { smsCode: "", idNumberLast6: "", oldPin: "", newPin: "" };
 
   const element = h("section", { className: "pin-screen" }, loading(t));
   const codeInput = h("input", {
@@ -29,6 +31,18 @@ export function pinScreen(context) {
     autocomplete: "one-time-code",
     maxlength: 6,
   });
+  const idInput = h("input", {
+    id: "pin-id-last6",
+    name: "id_number_last6",
+    autocomplete: "off",
+    autocapitalize: "characters",
+    maxlength: 6,
+  });
+
+  /** Whether this reset also asks for the ID number's last six characters. */
+  function asksIdentity() {
+    return mode === "reset" && me?.pin_reset_needs_id_number === true;
+  }
 
   async function load() {
     try {
@@ -45,8 +59,9 @@ export function pinScreen(context) {
     step = mode === "change" ? "old" : "code";
     error = null;
     sentTo = null;
-    Object.assign(entered, { smsCode: "", oldPin: "", newPin: "" });
+    Object.assign(entered, { smsCode: "", idNumberLast6: "", oldPin: "", newPin: "" });
     codeInput.value = "";
+    idInput.value = "";
     render();
   }
 
@@ -97,6 +112,14 @@ export function pinScreen(context) {
       sentTo && h("p", { className: "notice notice-info" }, t("sms.sent", { to: sentTo })),
       send,
       h("div", { className: "field" }, h("label", { for: "pin-code" }, t("pin.code")), codeInput),
+      asksIdentity() &&
+        h(
+          "div",
+          { className: "field" },
+          h("label", { for: "pin-id-last6" }, t("pin.id_last6")),
+          idInput,
+          h("p", { className: "muted small" }, t("pin.id_last6_hint")),
+        ),
       next,
       demoOutbox(context),
     );
@@ -128,7 +151,15 @@ export function pinScreen(context) {
       render();
       return;
     }
+    const idAnswer = idInput.value.trim();
+    if (asksIdentity() && !ID_NUMBER_LAST6.test(idAnswer)) {
+      error = new ApiError({ status: 400, code: "VALIDATION_FAILED", details: { field: "id_number_last6" } });
+      render();
+      idInput.focus();
+      return;
+    }
     entered.smsCode = code;
+    entered.idNumberLast6 = asksIdentity() ? idAnswer : "";
     step = "new";
     error = null;
     render();
@@ -157,10 +188,14 @@ export function pinScreen(context) {
     const body =
       mode === "change"
         ? { pin: entered.newPin, old_pin: entered.oldPin }
-        : { pin: entered.newPin, sms_code: entered.smsCode };
+        : {
+            pin: entered.newPin,
+            sms_code: entered.smsCode,
+            ...(entered.idNumberLast6 && { id_number_last6: entered.idNumberLast6 }),
+          };
     try {
       await api.put("/v1/pin", body);
-      Object.assign(entered, { smsCode: "", oldPin: "", newPin: "" });
+      Object.assign(entered, { smsCode: "", idNumberLast6: "", oldPin: "", newPin: "" });
       toast(t(mode === "set" ? "pin.done_set" : "pin.done_changed"));
       navigate(query.get("next") === "withdraw" ? "#/withdraw" : "#/my");
       return;
@@ -180,7 +215,8 @@ export function pinScreen(context) {
   /** Where to go back to after a refusal: the step whose input was wrong. */
   function stepFor(code) {
     if (code === "PIN_INCORRECT") return "old";
-    if (code.startsWith("SMS_CODE")) return "code";
+    // A wrong identity answer spends the code: a new one is needed.
+    if (code.startsWith("SMS_CODE") || code === "IDENTITY_CHECK_FAILED") return "code";
     return "new";
   }
 

@@ -164,6 +164,7 @@ export function withdrawScreen({ api, i18n, navigate }) {
         ? t("withdraw.arrives_by", { at: formatDateTime(quote.expected_settlement_at, i18n.locale) })
         : t("withdraw.manual_review", {
             reasons: quote.review_reasons.map((reason) => t(`reason.${reason}`)).join(t("withdraw.list_separator")),
+            at: formatDateTime(quote.review_decided_by, i18n.locale),
           });
     return h(
       "dl",

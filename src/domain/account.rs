@@ -182,6 +182,7 @@ impl Account {
             created_at: now,
             actor: posting.actor,
             legs: posting.legs,
+            withdrawal: None,
         };
         self.journal_len += 1;
         Ok(entry)

@@ -111,6 +111,19 @@ pub struct JournalEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
     pub legs: Vec<Leg>,
+    /// The withdrawal this entry moves money for, and its fee's part in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawal: Option<EntryWithdrawal>,
+}
+
+/// What a withdrawal's entry says of the withdrawal: its id, and the part of
+/// the entry's movement that is its fee (held by the hold, returned by a
+/// release, charged by the settlement), so a statement shows the fee
+/// without reading the memo.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryWithdrawal {
+    pub id: String,
+    pub fee: Money,
 }
 
 impl JournalEntry {
@@ -347,7 +360,7 @@ mod tests {
         fn an_entrys_net_changes_sum_to_zero(legs in prop::collection::vec(any_leg(), 1..6)) {
             let entry = JournalEntry {
                 id: "je".into(), seq: 0, kind: EntryKind::OperatorCredit, memo: String::new(),
-                created_at: DateTime::<Utc>::UNIX_EPOCH, actor: None, legs,
+                created_at: DateTime::<Utc>::UNIX_EPOCH, actor: None, legs, withdrawal: None,
             };
             let net = LedgerAccount::ALL.iter().try_fold(Money::ZERO, |sum, &a| sum.checked_add(entry.change_to(a).unwrap())).unwrap();
             prop_assert_eq!(net, Money::ZERO);

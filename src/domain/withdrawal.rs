@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::account::{Account, Posting};
 use super::binding::{BindingId, BindingStatus, WeChatDestination};
 use super::fees::{FeePolicy, FeeQuote};
-use super::ledger::{EntryKind, JournalEntry, LedgerAccount, LedgerError, leg};
+use super::ledger::{EntryKind, EntryWithdrawal, JournalEntry, LedgerAccount, LedgerError, leg};
 use super::limits::{LevelLimits, LimitError, LimitsLeft};
 use super::money::{Amount, Money, MoneyError};
 
@@ -317,7 +317,8 @@ impl Account {
             actor: None,
             legs: vec![leg(LedgerAccount::UserAvailable, LedgerAccount::UserHeld, total)],
         };
-        let entry = self.post(posting, now)?;
+        let mut entry = self.post(posting, now)?;
+        entry.withdrawal = Some(EntryWithdrawal { id: id.to_string(), fee: plan.fee.fee });
         self.withdrawal_usage.record(plan.amount, today)?;
         self.fee_quota_used = self.fee_quota_used.checked_add(plan.fee.quota_used)?;
         if let Some(binding) = self.bindings.iter_mut().find(|b| b.id == plan.binding_id) {
@@ -385,7 +386,8 @@ impl Account {
             actor: operator.map(str::to_owned),
             legs: vec![leg(LedgerAccount::UserHeld, LedgerAccount::UserAvailable, total)],
         };
-        let entry = self.post(posting, now)?;
+        let mut entry = self.post(posting, now)?;
+        entry.withdrawal = Some(EntryWithdrawal { id: withdrawal.id.to_string(), fee: withdrawal.fee });
         self.withdrawal_usage.release(withdrawal.amount, withdrawal.limit_day, today)?;
         self.fee_quota_used = self.fee_quota_used.checked_sub(withdrawal.fee_quota_used)?.max(Money::ZERO);
         let status = match outcome {
@@ -439,7 +441,8 @@ impl Account {
             actor: None,
             legs,
         };
-        let entry = self.post(posting, now)?;
+        let mut entry = self.post(posting, now)?;
+        entry.withdrawal = Some(EntryWithdrawal { id: withdrawal.id.to_string(), fee: withdrawal.fee });
         withdrawal.change_status(WithdrawalStatus::Settled, now, None);
         withdrawal.payout.transfer_bill_no = Some(transfer_bill_no.to_owned());
         withdrawal.payout.last_error = None;
@@ -648,6 +651,12 @@ mod tests {
         withdrawal.begin_payout(now()).unwrap();
         let entry = account.settle_withdrawal(&mut withdrawal, "1330000", now()).unwrap();
         assert_eq!(entry.kind, EntryKind::WithdrawalSettlement);
+        assert_eq!(entry.withdrawal, Some(EntryWithdrawal { id: withdrawal.id.to_string(), fee: money("0.10") }));
+        assert_eq!(
+            entry.change_to(LedgerAccount::Fees).unwrap(),
+            money("0.10"),
+            "the fee it names is the fee it charges"
+        );
         assert_eq!(account.ledger.user_held, Money::ZERO);
         assert_eq!(account.ledger.user_available, money("699.90"));
         assert_eq!((account.ledger.wechat_settlement, account.ledger.fees), (money("100.00"), money("0.10")));

@@ -116,6 +116,13 @@ pub struct MovementView {
     pub available_change: Money,
     /// Signed change to the held balance.
     pub held_change: Money,
+    /// The withdrawal this movement belongs to (its hold, release or
+    /// settlement); null for top-ups and other movements.
+    #[schema(example = "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
+    pub withdrawal_id: Option<String>,
+    /// The withdrawal's fee within this movement (held by the hold, returned
+    /// by a release, charged by the settlement); null when no withdrawal.
+    pub fee: Option<Money>,
 }
 
 impl TryFrom<&JournalEntry> for MovementView {
@@ -129,6 +136,8 @@ impl TryFrom<&JournalEntry> for MovementView {
             created_at: entry.created_at,
             available_change: entry.change_to(LedgerAccount::UserAvailable).map_err(ApiError::internal)?,
             held_change: entry.change_to(LedgerAccount::UserHeld).map_err(ApiError::internal)?,
+            withdrawal_id: entry.withdrawal.as_ref().map(|withdrawal| withdrawal.id.clone()),
+            fee: entry.withdrawal.as_ref().map(|withdrawal| withdrawal.fee),
         })
     }
 }

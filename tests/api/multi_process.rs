@@ -1,5 +1,6 @@
 //! Two gateway processes that share nothing but one Redis: seeding races,
-//! and concurrent debits spread over both, still give exact balances.
+//! and concurrent debits spread over both, still give exact balances. Each
+//! case runs on a single Redis and on a three-master Redis Cluster.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::helpers::{RedisKeysGuard, count_granted_and_refused, json_of, redis_url, unique_phone, unique_prefix};
+use crate::helpers::{RedisKeysGuard, count_granted_and_refused, json_of, unique_phone, unique_prefix};
 
 /// Longest wait for a started binary to report its address.
 const STARTUP_WAIT: Duration = Duration::from_secs(30);
@@ -84,14 +85,35 @@ async fn login(client: &reqwest::Client, gateway: &GatewayProcess, body: Value) 
     json_of(response, StatusCode::OK).await["access_token"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn two_processes_sharing_redis_grant_exactly_the_affordable_debits() {
+/// Runs each named `async fn case(store_url: &str)` on both shared Redis
+/// stores, as `case::redis` (one node) and `case::cluster` (three masters).
+macro_rules! on_redis_and_cluster {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test]
+            async fn redis() {
+                super::$case(&crate::helpers::redis_url()).await
+            }
+            #[tokio::test]
+            async fn cluster() {
+                super::$case(&crate::helpers::redis_cluster_url()).await
+            }
+        }
+    )*};
+}
+
+on_redis_and_cluster!(
+    two_processes_sharing_redis_grant_exactly_the_affordable_debits,
+    two_processes_sharing_redis_count_wrong_pins_together,
+    two_processes_sharing_redis_grant_exactly_the_affordable_withdrawals,
+);
+
+async fn two_processes_sharing_redis_grant_exactly_the_affordable_debits(store_url: &str) {
     let prefix = unique_prefix();
-    let _keys = RedisKeysGuard::new(&redis_url(), &prefix);
-    let url = redis_url();
+    let _keys = RedisKeysGuard::new(store_url, &prefix);
     let (a, b) = tokio::join!(
-        start_gateway(&url, StoreVia::Flag, &prefix, &[]),
-        start_gateway(&url, StoreVia::Environment, &prefix, &[])
+        start_gateway(store_url, StoreVia::Flag, &prefix, &[]),
+        start_gateway(store_url, StoreVia::Environment, &prefix, &[])
     );
     let client = reqwest::Client::new();
 
@@ -134,25 +156,24 @@ async fn two_processes_sharing_redis_grant_exactly_the_affordable_debits() {
 
 /// Two gateways on one fresh key prefix, with the per-process PIN rate limits
 /// out of the way: they would hide the races these tests are about.
-async fn two_gateways_without_pin_limits() -> (GatewayProcess, GatewayProcess, RedisKeysGuard) {
+async fn two_gateways_without_pin_limits(store_url: &str) -> (GatewayProcess, GatewayProcess, RedisKeysGuard) {
     let generous = [
         ("WALLETGATE__RATE_LIMITS__PIN__PER_ACCOUNT__BURST", "1000"),
         ("WALLETGATE__RATE_LIMITS__PIN__PER_IP__BURST", "1000"),
         // Identity checks approve at once, so a test can verify without waiting.
         ("WALLETGATE__KYC__AUTO_APPROVE_AFTER_SECS", "0"),
     ];
-    let (prefix, url) = (unique_prefix(), redis_url());
-    let keys = RedisKeysGuard::new(&url, &prefix);
+    let prefix = unique_prefix();
+    let keys = RedisKeysGuard::new(store_url, &prefix);
     let (a, b) = tokio::join!(
-        start_gateway(&url, StoreVia::Flag, &prefix, &generous),
-        start_gateway(&url, StoreVia::Environment, &prefix, &generous)
+        start_gateway(store_url, StoreVia::Flag, &prefix, &generous),
+        start_gateway(store_url, StoreVia::Environment, &prefix, &generous)
     );
     (a, b, keys)
 }
 
-#[tokio::test]
-async fn two_processes_sharing_redis_count_wrong_pins_together() {
-    let (a, b, _keys) = two_gateways_without_pin_limits().await;
+async fn two_processes_sharing_redis_count_wrong_pins_together(store_url: &str) {
+    let (a, b, _keys) = two_gateways_without_pin_limits(store_url).await;
     let client = reqwest::Client::new();
     let phone = unique_phone();
     let register = json!({ "phone": phone, "password": "correct-horse" });
@@ -196,9 +217,8 @@ async fn latest_code(client: &reqwest::Client, gateway: &GatewayProcess, phone: 
     json_of(outbox, StatusCode::OK).await["items"][0]["code"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn two_processes_sharing_redis_grant_exactly_the_affordable_withdrawals() {
-    let (a, b, _keys) = two_gateways_without_pin_limits().await;
+async fn two_processes_sharing_redis_grant_exactly_the_affordable_withdrawals(store_url: &str) {
+    let (a, b, _keys) = two_gateways_without_pin_limits(store_url).await;
     let client = reqwest::Client::new();
     let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let phone = unique_phone();

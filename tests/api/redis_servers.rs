@@ -29,8 +29,14 @@ const STARTUP_WAIT: Duration = Duration::from_secs(20);
 const POLL_INTERVAL: Duration = Duration::from_millis(25);
 /// Tries with a fresh port when another process took the one picked.
 const PORT_ATTEMPTS: usize = 5;
-const INSTALL_HINT: &str = "install it with `sudo apt-get install redis-server` (Debian/Ubuntu), \
-     or point the suite at a running Redis with WALLETGATE_TEST_REDIS_URL=redis://host:port/db";
+/// One line: the install command (Debian's `redis-server` package brings
+/// `redis-cli` too), and the variables that point the shared single Redis and
+/// cluster at running servers (tests that start servers of their own, such as
+/// the outage tests, still need the programs).
+const INSTALL_HINT: &str = "install it with `sudo apt-get install redis-server` (Debian/Ubuntu; it brings redis-cli); \
+     WALLETGATE_TEST_REDIS_URL=redis://host:port/db and \
+     WALLETGATE_TEST_REDIS_CLUSTER_URL=redis+cluster://host:port,host:port,… \
+     point the shared Redis and cluster at running servers instead";
 
 /// The URL of the single-node Redis this test process shares, started on
 /// first use.
@@ -262,7 +268,7 @@ fn remove_dirs_of_dead_test_processes() {
 
 /// Exits the whole test process with one line when `program` is missing:
 /// every Redis test would otherwise fail with the same long message.
-fn require_program(program: &str) {
+pub fn require_program(program: &str) {
     match Command::new(program).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
         Err(error) if error.kind() == ErrorKind::NotFound => {
             // Straight to the file descriptor: the test harness captures eprintln!.

@@ -21,6 +21,7 @@ mod pagination;
 mod pin;
 mod races;
 mod redis_commit_cost;
+mod redis_failover;
 mod redis_layout;
 mod redis_outage;
 mod redis_servers;

@@ -184,6 +184,12 @@ pub struct StoreSettings {
     /// At startup, how long to keep trying a store that does not answer yet
     /// (a Redis still starting or loading) before giving up.
     pub startup_wait_secs: u64,
+    /// Replicas a partition commit must reach (Redis `WAIT`) before it is
+    /// answered; 0: none asked, replication stays asynchronous.
+    pub wait_replicas: u32,
+    /// Longest `WAIT` for those replicas; a commit that reached fewer is
+    /// answered as committed, with a warning and a metric (docs/durability.md).
+    pub wait_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -586,6 +592,15 @@ impl Settings {
         if self.store.commit_attempts_max == 0 {
             problems.push("store.commit_attempts_max must be at least 1".into());
         }
+        // WAIT 0 would wait for ever; a wait as long as a reply may take
+        // would turn every short commit into a timed-out (503) one.
+        if self.store.wait_replicas > 0 && !(1..self.store.command_timeout_ms).contains(&self.store.wait_timeout_ms) {
+            problems.push(format!(
+                "store.wait_timeout_ms must be at least 1 and below store.command_timeout_ms ({}) \
+                 when store.wait_replicas is set",
+                self.store.command_timeout_ms
+            ));
+        }
         self.server.check(&mut problems);
         let production = self.environment == "production";
         for (name, secret, dev_value) in [
@@ -908,6 +923,19 @@ mod tests {
             let mut settings = Settings::load(&overrides()).unwrap().store;
             settings.url = bad.into();
             assert!(settings.kind().unwrap_err().contains("store.url"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_replica_wait_must_end_before_a_reply_times_out() {
+        let mut settings = Settings::load(&overrides()).unwrap();
+        assert_eq!(settings.store.wait_replicas, 0, "off by default");
+        settings.store.wait_replicas = 1;
+        assert!(settings.validate().is_ok(), "the default timeout fits");
+        for bad in [0, settings.store.command_timeout_ms] {
+            settings.store.wait_timeout_ms = bad;
+            let error = settings.validate().unwrap_err().to_string();
+            assert!(error.contains("store.wait_timeout_ms"), "{bad}: {error}");
         }
     }
 

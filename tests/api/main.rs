@@ -22,6 +22,7 @@ mod pin;
 mod races;
 mod redis_cluster;
 mod redis_commit_cost;
+mod redis_failover;
 mod redis_layout;
 mod redis_outage;
 mod redis_servers;

@@ -1,8 +1,10 @@
 //! Private `redis-server` processes for the suite, so `cargo test` never
 //! depends on, or touches, a Redis the developer already runs: one single
 //! node and one three-master Redis Cluster shared by every test of this
-//! binary (each started on first use), and more clusters started on demand, each on free loopback
-//! ports in a temporary directory of its own, with no persistence.
+//! binary (each started on first use), and more clusters started on demand
+//! (with a replica per master for the failover tests, which kill a master
+//! and wait for its replica to take over), each node on free loopback ports
+//! in a temporary directory of its own, with no persistence.
 //!
 //! No server outlives the test process. Every one is forked by one
 //! long-lived spawner thread and asks the kernel for SIGKILL when that
@@ -60,7 +62,7 @@ pub fn shared_cluster_url() -> &'static str {
     static SHARED: OnceLock<String> = OnceLock::new();
     SHARED.get_or_init(|| {
         let cluster = RedisCluster::start();
-        let url = format!("redis+cluster://{}", cluster.seed_addresses().join(","));
+        let url = cluster.url();
         *SHARED_CLUSTER.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(cluster);
         // SAFETY: as in `shared_redis_url`.
         unsafe {
@@ -119,6 +121,20 @@ impl RedisServer {
         panic!("no private redis-server would start: {last_failure}")
     }
 
+    /// A replica of `master`, returned once the master counts it online.
+    pub fn start_replica_of(master: &RedisServer) -> RedisServer {
+        // The master starts the full sync at once rather than waiting (5 s
+        // by default) for more replicas to share it.
+        query(master.port, &["CONFIG", "SET", "repl-diskless-sync-delay", "0"]).expect("the master is configurable");
+        let replica = RedisServer::start(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+        let deadline = Instant::now() + STARTUP_WAIT;
+        while !query(master.port, &["INFO", "replication"]).is_ok_and(|info| info.contains("state=online")) {
+            assert!(Instant::now() < deadline, "the replica on port {} did not come online", replica.port);
+            std::thread::sleep(POLL_INTERVAL);
+        }
+        replica
+    }
+
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
@@ -153,34 +169,79 @@ impl Drop for RedisServer {
     }
 }
 
-/// A Redis Cluster of three masters without replicas, every slot assigned;
-/// stopped when dropped.
+/// A Redis Cluster of three masters, every slot assigned, with or without a
+/// replica each; stopped when dropped.
 pub struct RedisCluster {
-    masters: Vec<RedisServer>,
+    nodes: Vec<RedisServer>,
+}
+
+/// One line of `CLUSTER NODES`, as far as the tests read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterNode {
+    pub id: String,
+    pub port: u16,
+    /// `myself`, `master`, `slave`, `fail`, `fail?`, … as Redis lists them.
+    pub flags: Vec<String>,
+    /// For a replica, the id of its master.
+    pub master_id: Option<String>,
+    /// Whether it serves any slot.
+    pub has_slots: bool,
+}
+
+impl ClusterNode {
+    pub fn is_master(&self) -> bool {
+        self.flags.iter().any(|flag| flag == "master")
+    }
+
+    pub fn is_failed(&self) -> bool {
+        self.flags.iter().any(|flag| flag == "fail")
+    }
 }
 
 impl RedisCluster {
+    /// Three masters without replicas.
     pub fn start() -> RedisCluster {
+        RedisCluster::create(3, 0, &[])
+    }
+
+    /// Three masters with one replica each (six nodes), which fail over after
+    /// `node_timeout_ms`: a master not heard from for that long is marked
+    /// failed, and its replica takes its slots. Returns once every replica
+    /// has synchronised with its master.
+    pub fn start_with_replicas(node_timeout_ms: u64) -> RedisCluster {
+        let node_timeout = node_timeout_ms.to_string();
+        // A master starts a full sync at once rather than waiting (5 s by
+        // default) for more replicas to share it.
+        let extra = ["--cluster-node-timeout", node_timeout.as_str(), "--repl-diskless-sync-delay", "0"];
+        let cluster = RedisCluster::create(6, 1, &extra);
+        cluster.wait_until_replicas_online();
+        cluster
+    }
+
+    /// `count` nodes, `replicas` per master, each with `extra` arguments.
+    fn create(count: usize, replicas: usize, extra: &[&str]) -> RedisCluster {
         require_program("redis-cli");
-        let masters: Vec<RedisServer> = (0..3)
+        let nodes: Vec<RedisServer> = (0..count)
             .map(|_| {
                 // The cluster bus gets a free port of its own: the default
                 // (client port + 10000) may be taken, or past 65535.
                 let bus_port = free_port().to_string();
-                RedisServer::start(&[
+                let mut args = vec![
                     "--cluster-enabled",
                     "yes",
                     "--cluster-config-file",
                     "{dir}/nodes.conf",
                     "--cluster-port",
                     bus_port.as_str(),
-                ])
+                ];
+                args.extend_from_slice(extra);
+                RedisServer::start(&args)
             })
             .collect();
-        let cluster = RedisCluster { masters };
+        let cluster = RedisCluster { nodes };
         let mut create = Command::new("redis-cli");
         create.arg("--cluster").arg("create").args(cluster.seed_addresses());
-        create.args(["--cluster-replicas", "0", "--cluster-yes"]);
+        create.args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"]);
         let output = create.output().expect("redis-cli runs");
         assert!(
             output.status.success(),
@@ -192,13 +253,60 @@ impl RedisCluster {
         cluster
     }
 
-    /// `host:port` of every master, to seed a cluster client with.
+    /// `host:port` of every node, to seed a cluster client with.
     pub fn seed_addresses(&self) -> Vec<String> {
-        self.masters.iter().map(RedisServer::address).collect()
+        self.nodes.iter().map(RedisServer::address).collect()
     }
 
+    /// The `redis+cluster://` store URL of this cluster.
+    pub fn url(&self) -> String {
+        format!("redis+cluster://{}", self.seed_addresses().join(","))
+    }
+
+    /// Every node's port, live or not.
     pub fn ports(&self) -> Vec<u16> {
-        self.masters.iter().map(|master| master.port).collect()
+        self.nodes.iter().map(|node| node.port).collect()
+    }
+
+    /// The cluster as `port` sees it (`CLUSTER NODES`).
+    pub fn nodes_seen_by(&self, port: u16) -> Vec<ClusterNode> {
+        let listing = query(port, &["CLUSTER", "NODES"]).expect("a live node lists the cluster");
+        listing.lines().filter_map(parse_cluster_node).collect()
+    }
+
+    /// Kills the node on `port` with SIGKILL, as a crash would: no goodbye
+    /// to the cluster, nothing saved.
+    pub fn kill(&mut self, port: u16) {
+        let node = self.nodes.iter_mut().find(|node| node.port == port).expect("a node of this cluster");
+        node.child.kill().expect("the node can be killed");
+        node.child.wait().expect("the killed node is reaped");
+    }
+
+    /// Waits until `killed`'s replica has taken its place: the survivors
+    /// all report `cluster_state:ok` and see the former replica as a master
+    /// with slots and `killed` as failed. Returns the promoted node's port.
+    pub fn wait_until_failed_over(&self, killed: &ClusterNode, within: Duration) -> u16 {
+        let survivors: Vec<u16> = self.ports().into_iter().filter(|port| *port != killed.port).collect();
+        let replica = self
+            .nodes_seen_by(survivors[0])
+            .into_iter()
+            .find(|node| node.master_id.as_ref() == Some(&killed.id))
+            .expect("the killed master had a replica");
+        let deadline = Instant::now() + within;
+        loop {
+            let promoted = survivors.iter().all(|port| {
+                cluster_state_ok(*port)
+                    && self.nodes_seen_by(*port).iter().all(|node| {
+                        (node.id != replica.id || (node.is_master() && node.has_slots))
+                            && (node.id != killed.id || node.is_failed())
+                    })
+            });
+            if promoted {
+                return replica.port;
+            }
+            assert!(Instant::now() < deadline, "no replica of {killed:?} took over within {within:?}");
+            std::thread::sleep(POLL_INTERVAL);
+        }
     }
 
     /// `redis-cli --cluster create` returns once the slots are assigned; each
@@ -210,6 +318,44 @@ impl RedisCluster {
             std::thread::sleep(POLL_INTERVAL);
         }
     }
+
+    /// Until every master counts its replica online (a `WAIT` counts only
+    /// those, and a replica that has not synchronised cannot take over).
+    fn wait_until_replicas_online(&self) {
+        let deadline = Instant::now() + STARTUP_WAIT;
+        loop {
+            let nodes = self.nodes_seen_by(self.nodes[0].port);
+            let masters: Vec<&ClusterNode> = nodes.iter().filter(|node| node.is_master()).collect();
+            let online = masters.iter().all(|master| {
+                let replicas = nodes.iter().filter(|node| node.master_id.as_ref() == Some(&master.id)).count();
+                let info = query(master.port, &["INFO", "replication"]).unwrap_or_default();
+                replicas > 0
+                    && info.lines().filter(|line| line.starts_with("slave") && line.contains("state=online")).count()
+                        == replicas
+            });
+            if online {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the replicas did not come online: {nodes:?}");
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+}
+
+/// `<id> <ip:port@bus[,hostname]> <flags> <master id or -> <ping> <pong> <epoch> <link> [slots…]`
+fn parse_cluster_node(line: &str) -> Option<ClusterNode> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    if fields.len() < 8 {
+        return None;
+    }
+    let port = fields[1].split('@').next()?.rsplit(':').next()?.parse().ok()?;
+    Some(ClusterNode {
+        id: fields[0].to_owned(),
+        port,
+        flags: fields[2].split(',').map(str::to_owned).collect(),
+        master_id: (fields[3] != "-").then(|| fields[3].to_owned()),
+        has_slots: fields.len() > 8,
+    })
 }
 
 pub fn cluster_state_ok(port: u16) -> bool {
@@ -218,6 +364,11 @@ pub fn cluster_state_ok(port: u16) -> bool {
 
 /// One command on one node (no cluster redirection), its reply as text.
 pub fn query(port: u16, command: &[&str]) -> redis::RedisResult<String> {
+    query_as(port, command)
+}
+
+/// One command on one node (no cluster redirection), its reply as `T`.
+pub fn query_as<T: redis::FromRedisValue>(port: u16, command: &[&str]) -> redis::RedisResult<T> {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}/0"))?;
     let mut connection = client.get_connection_with_timeout(Duration::from_secs(1))?;
     let mut cmd = redis::cmd(command[0]);

@@ -6,10 +6,12 @@
 //!
 //! This file holds the connection, the scripts and how Redis errors read;
 //! `keys.rs` holds the key layout (a partition's keys and its shard's work
-//! share one cluster hash tag, so every script touches one slot), and each
-//! data model's trait is implemented in the file of the same name as the
-//! trait's (`partitions.rs` beside `store/partitions.rs`, and so on), with
-//! its Lua scripts next to them. The scripts decide nothing: the caller
+//! share one cluster hash tag, so every script touches one slot);
+//! `replication.rs` waits for replicas after a commit when the settings ask
+//! (`store.wait_replicas`, docs/durability.md); and each data model's trait
+//! is implemented in the file of the same name as the trait's
+//! (`partitions.rs` beside `store/partitions.rs`, and so on), with its Lua
+//! scripts next to them. The scripts decide nothing: the caller
 //! computed the change in Rust. Both modes run the same code and scripts;
 //! they differ only in the connection and in how event wake-ups travel
 //! (`events.rs`).
@@ -25,6 +27,7 @@ use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Script, ScriptInv
 use tokio::sync::broadcast;
 
 use self::keys::KeyLayout;
+use self::replication::ReplicaWait;
 use super::{Health, StoreError};
 use crate::domain::account::AccountId;
 use crate::settings::StoreSettings;
@@ -37,6 +40,7 @@ mod keys;
 mod logs;
 mod partition_documents;
 mod partitions;
+mod replication;
 mod schedules;
 
 /// How many times the connection manager retries a failed (re)connect
@@ -104,6 +108,8 @@ pub struct RedisStore {
     timeouts: StoreSettings,
     connection: Connection,
     keys: KeyLayout,
+    /// Replicas a landed commit waits for (`replication.rs`), if any.
+    replica_wait: Option<ReplicaWait>,
     create_partition: Script,
     commit_partition: Script,
     save_documents: Script,
@@ -153,6 +159,7 @@ impl RedisStore {
             timeouts: settings.clone(),
             connection,
             keys: KeyLayout::new(&settings.key_prefix),
+            replica_wait: ReplicaWait::from_settings(settings),
             create_partition: Script::new(include_str!("create_partition.lua")),
             commit_partition: Script::new(include_str!("commit_partition.lua")),
             save_documents: Script::new(include_str!("save_documents.lua")),
@@ -233,8 +240,10 @@ fn unavailable(error: RedisError) -> StoreError {
 }
 
 /// Whether Redis answered "wait and retry": still loading its data after a
-/// restart, or a cluster or master down — alone, or for any command of a
-/// pipeline or transaction (then the transaction is aborted as a whole).
+/// restart, a cluster or master down, or a master refusing writes for want
+/// of replicas (`min-replicas-to-write`, docs/durability.md) — alone, or for
+/// any command of a pipeline or transaction (then the transaction is aborted
+/// as a whole).
 fn server_says_wait(error: &RedisError) -> bool {
     let says_wait = |kind: Option<ServerErrorKind>| {
         matches!(
@@ -254,7 +263,12 @@ fn server_says_wait(error: &RedisError) -> bool {
         ErrorKind::Server(kind) => says_wait(Some(kind)),
         _ => false,
     };
-    alone || error.clone().into_server_errors().is_some_and(|errors| errors.iter().any(|(_, e)| says_wait(e.kind())))
+    let too_few_replicas = |code: &str| code == "NOREPLICAS";
+    alone
+        || error
+            .clone()
+            .into_server_errors()
+            .is_some_and(|errors| errors.iter().any(|(_, e)| says_wait(e.kind()) || too_few_replicas(e.code())))
 }
 
 #[async_trait]
@@ -285,6 +299,9 @@ mod tests {
         ] {
             assert!(matches!(unavailable(server_error(kind)), StoreError::Unavailable(_)), "{kind:?}");
         }
+        let short_of_replicas =
+            redis::make_extension_error("NOREPLICAS".into(), Some("Not enough good replicas to write.".into()));
+        assert!(matches!(unavailable(short_of_replicas), StoreError::Unavailable(_)));
         let refused = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
         assert!(matches!(unavailable(refused), StoreError::Unavailable(_)));
         for kind in [ServerErrorKind::ResponseError, ServerErrorKind::CrossSlot] {

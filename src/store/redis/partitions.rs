@@ -165,7 +165,13 @@ impl AccountPartitions for RedisStore {
             slot_checked.pop();
         }
         let committed: i64 = self.run_script(&slot_checked, &invocation).await?;
-        Ok(if committed == 1 { CommitOutcome::Committed } else { CommitOutcome::VersionConflict })
+        if committed != 1 {
+            return Ok(CommitOutcome::VersionConflict);
+        }
+        // The index entries written before the commit are waited for with it.
+        let index_keys = commit.indexed.iter().map(|(key, _)| self.keys.index(key));
+        self.wait_for_replicas(slot_checked.into_iter().chain(index_keys)).await?;
+        Ok(CommitOutcome::Committed)
     }
 
     async fn journal(

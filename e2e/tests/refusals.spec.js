@@ -182,15 +182,18 @@ test("review: an operator's rejection reaches the app with its reason, and the h
   const item = opsPage.locator(`[data-testid="queue-item"][data-withdrawal-id="${withdrawalId}"]`);
   await item.getByRole("button", { name: "Reject…" }).click();
   await item.getByRole("button", { name: "Reject withdrawal" }).click();
-  await expect(item.getByRole("alert")).toHaveText("Give a reason of 1 to 200 characters.");
-  await item.getByLabel("Reason (shown to the user)").fill("destination looks wrong");
+  await expect(item.getByRole("alert")).toHaveText("Choose a reason from the list.");
+  await item.getByLabel("Reason (the user sees it)").selectOption("DESTINATION_MISMATCH");
+  await item.getByLabel("Note for operators (not shown to the user)").fill("payee name differs from the ID on file");
   await item.getByRole("button", { name: "Reject withdrawal" }).click();
   await expect(item).toHaveCount(0);
 
+  // The user reads the reason in their own words, never the operator's note.
   await expect(page.getByTestId("status")).toHaveText("Rejected");
   await expect(page.getByTestId("status-sentence")).toHaveText(
-    "Rejected: destination looks wrong. The money is back in your balance.",
+    "Rejected: the WeChat account does not look like your own. The money is back in your balance.",
   );
+  await expect(page.locator("body")).not.toContainText("payee name differs");
   await page.getByRole("link", { name: "My" }).click();
   await expect(page.getByTestId("available")).toHaveText("¥500.00");
   await expect(page.getByTestId("held")).toHaveText("¥0.00");

@@ -43,6 +43,43 @@ pub enum ReviewReason {
     PinRecentlyChanged,
 }
 
+/// Why a withdrawal was rejected, from a documented list: what its
+/// `failure_reason` says to the user (an app shows its own words for each),
+/// while the operator's own words stay in `review_note`, for operators only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RejectionReason {
+    /// The payment looks like fraud or a scam (money for someone else).
+    SuspectedFraud,
+    /// The destination does not look like the account holder's own.
+    DestinationMismatch,
+    /// The account's identity must be verified first.
+    IdentityUnverified,
+    /// Against the risk policy (amount, frequency, pattern).
+    RiskPolicy,
+    /// The user asked for it to be cancelled.
+    UserRequested,
+    /// Nobody decided within `withdrawals.manual_review_timeout_secs`.
+    ReviewTimedOut,
+    /// None of the above; the operator's note says more.
+    Other,
+}
+
+impl RejectionReason {
+    /// The code as `failure_reason` carries it, e.g. `SUSPECTED_FRAUD`.
+    pub fn code(self) -> &'static str {
+        match self {
+            RejectionReason::SuspectedFraud => "SUSPECTED_FRAUD",
+            RejectionReason::DestinationMismatch => "DESTINATION_MISMATCH",
+            RejectionReason::IdentityUnverified => "IDENTITY_UNVERIFIED",
+            RejectionReason::RiskPolicy => "RISK_POLICY",
+            RejectionReason::UserRequested => "USER_REQUESTED",
+            RejectionReason::ReviewTimedOut => "REVIEW_TIMED_OUT",
+            RejectionReason::Other => "OTHER",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WithdrawalPlan {
     pub amount: Amount,
@@ -189,8 +226,13 @@ pub struct Withdrawal {
     /// The journal entry that holds its funds.
     pub hold_entry: String,
     pub history: Vec<StatusChange>,
+    /// Why it failed (the provider's code) or was rejected (a
+    /// `RejectionReason` code): shown to the user.
     #[serde(default)]
     pub failure_reason: Option<String>,
+    /// The operator's note on a rejection: for operators, never shown to the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_note: Option<String>,
     #[serde(default)]
     pub payout: PayoutProgress,
 }
@@ -340,6 +382,7 @@ impl Account {
             hold_entry: entry.id.clone(),
             history: vec![StatusChange::new(status, now)],
             failure_reason: None,
+            review_note: None,
             payout: PayoutProgress::default(),
         };
         Ok((withdrawal, entry))
@@ -401,19 +444,24 @@ impl Account {
     }
 
     /// An operator rejects a withdrawal waiting for them (in review, or a
-    /// parked payout that was never paid); everything held comes back.
+    /// parked payout that was never paid); everything held comes back. The
+    /// user sees the reason's code; the note stays with operators.
     pub fn reject_withdrawal(
         &mut self,
         withdrawal: &mut Withdrawal,
         operator: &str,
-        reason: &str,
+        reason: RejectionReason,
+        note: Option<&str>,
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<JournalEntry, WithdrawalError> {
         if !withdrawal.awaits_operator() {
             return Err(WithdrawalError::AlreadyDecided(withdrawal.status));
         }
-        self.release_withdrawal_by(withdrawal, Unpaid::Rejected, reason, Some(operator), today, now)
+        let entry =
+            self.release_withdrawal_by(withdrawal, Unpaid::Rejected, reason.code(), Some(operator), today, now)?;
+        withdrawal.review_note = note.map(str::to_owned);
+        Ok(entry)
     }
 
     /// Ends a paid-out withdrawal: the held amount leaves to the WeChat
@@ -708,7 +756,14 @@ mod tests {
         assert_eq!(withdrawal.next_payout_attempt(2, now()), Ok(PayoutAttempt::Begun { first: true }));
         assert_eq!(withdrawal.next_payout_attempt(2, now()), Ok(PayoutAttempt::Begun { first: false }));
         assert_eq!(
-            account.reject_withdrawal(&mut withdrawal, "acc_demo_operator", "no", today(), now()),
+            account.reject_withdrawal(
+                &mut withdrawal,
+                "acc_demo_operator",
+                RejectionReason::Other,
+                None,
+                today(),
+                now()
+            ),
             Err(WithdrawalError::AlreadyDecided(WithdrawalStatus::Processing)),
             "a payout under way is not the operator's"
         );
@@ -718,8 +773,13 @@ mod tests {
             withdrawal.next_payout_attempt(2, now()),
             Err(WithdrawalError::NotPayable(WithdrawalStatus::Processing))
         );
-        account.reject_withdrawal(&mut withdrawal, "acc_demo_operator", "never paid", today(), now()).unwrap();
+        let note = Some("never paid");
+        account
+            .reject_withdrawal(&mut withdrawal, "acc_demo_operator", RejectionReason::RiskPolicy, note, today(), now())
+            .unwrap();
         assert_eq!(withdrawal.status, WithdrawalStatus::Rejected);
+        assert_eq!(withdrawal.failure_reason.as_deref(), Some("RISK_POLICY"));
+        assert_eq!(withdrawal.review_note.as_deref(), Some("never paid"));
         assert_eq!(withdrawal.history.last().unwrap().by.as_deref(), Some("acc_demo_operator"));
     }
 

@@ -11,11 +11,11 @@ use super::extract::{ApiJson, ApiQuery};
 use super::identity::Operator;
 use super::pagination::{List, PageQuery};
 use super::responses::{
-    OperatorOnly, PayloadTooLarge, ReasonMalformed, StoreBusy, StoreUnavailable, Unauthenticated, WithdrawalNotFound,
+    OperatorOnly, PayloadTooLarge, StoreBusy, StoreUnavailable, Unauthenticated, WithdrawalNotFound,
 };
 use super::withdrawals::WithdrawalView;
 use crate::domain::account::AccountId;
-use crate::domain::withdrawal::WithdrawalId;
+use crate::domain::withdrawal::{RejectionReason, Withdrawal, WithdrawalId};
 use crate::error::{ApiError, ErrorBody};
 use crate::services::audit::{AuditLog, AuditRecord};
 use crate::services::review::Review;
@@ -90,14 +90,57 @@ pub async fn queue(
     Ok(HttpResponse::Ok().json(QueueView { items: items.into_iter().map(ReviewItemView::of).collect(), next_cursor }))
 }
 
-/// The body of a rejection.
+/// The body of a rejection: a reason from the documented list, which the
+/// user sees as the withdrawal's `failure_reason`, and a note for operators.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason_code": "DESTINATION_MISMATCH", "note": "payee name differs from the ID on file"}))]
 pub struct RejectRequest {
-    /// Shown to the user as the failure reason.
+    /// Why, from the list: `SUSPECTED_FRAUD`, `DESTINATION_MISMATCH`,
+    /// `IDENTITY_UNVERIFIED`, `RISK_POLICY`, `USER_REQUESTED`, `OTHER`.
+    pub reason_code: Option<RejectionReason>,
+    /// The operator's own words, kept for operators (the review queue, the
+    /// audit log), never shown to the user.
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
-    #[schema(min_length = 1, max_length = 200, example = "destination looks wrong")]
-    pub reason: String,
+    #[schema(min_length = 1, max_length = 200, example = "payee name differs from the ID on file")]
+    pub note: Option<String>,
+    /// Deprecated: free text, taken as the `note` of an `OTHER` rejection.
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200, deprecated, example = json!(null))]
+    pub reason: Option<String>,
+}
+
+impl RejectRequest {
+    /// The reason and the note, from either form of the body.
+    fn decision(&self) -> Result<(RejectionReason, Option<&str>), ApiError> {
+        match (self.reason_code, self.note.as_deref(), self.reason.as_deref()) {
+            (_, Some(_), Some(_)) => Err(ApiError::validation("reason", "give note, not reason (its old name)")),
+            (Some(RejectionReason::ReviewTimedOut), _, _) => {
+                Err(ApiError::validation("reason_code", "REVIEW_TIMED_OUT is given by the time-out, not by operators"))
+            }
+            (Some(code), note, legacy) => Ok((code, note.or(legacy))),
+            (None, None, Some(legacy)) => Ok((RejectionReason::Other, Some(legacy))),
+            (None, _, _) => Err(ApiError::validation("reason_code", "say why: a reason code from the list")),
+        }
+    }
+}
+
+/// A withdrawal as an operator sees it: the user's view and the operator's note.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OperatorWithdrawalView {
+    #[serde(flatten)]
+    withdrawal: WithdrawalView,
+    /// The note given with a rejection; only operators see it.
+    review_note: Option<String>,
+}
+
+impl OperatorWithdrawalView {
+    pub fn of(withdrawal: &Withdrawal) -> OperatorWithdrawalView {
+        OperatorWithdrawalView {
+            withdrawal: WithdrawalView::of(withdrawal),
+            review_note: withdrawal.review_note.clone(),
+        }
+    }
 }
 
 fn withdrawal_id(path: &str) -> Result<WithdrawalId, ApiError> {
@@ -133,8 +176,9 @@ pub async fn approve(
 
 /// Reject a withdrawal (operator)
 ///
-/// Operator role only. The hold is released in full (amount and fee) and the
-/// limits' share given back. A parked payout is first looked up at WeChat Pay:
+/// Operator role only. Say why with a `reason_code` from the list (the user
+/// sees it as `failure_reason`) and add a `note` for operators. The hold is
+/// released in full (amount and fee) and the limits' share given back. A parked payout is first looked up at WeChat Pay:
 /// if it was paid after all, the withdrawal settles and this is refused.
 /// Recorded in the audit log.
 #[utoipa::path(
@@ -146,12 +190,14 @@ pub async fn approve(
     params(("id" = String, Path, description = "The withdrawal's id (`wd_…`); anything else is 404.", example = "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
     request_body = RejectRequest,
     responses(
-        (status = 200, description = "The withdrawal, now `rejected`.", body = WithdrawalView),
+        (status = 200, description = "The withdrawal, now `rejected` (`failure_reason` = the reason code), with the note.", body = OperatorWithdrawalView),
+        (status = 400, description = "`VALIDATION_FAILED`: no `reason_code` (nor the old `reason`), an unknown code, \
+            a `note` outside 1–200 characters, an unknown field.", body = ErrorBody),
         (status = 409, description = "`WITHDRAWAL_ALREADY_DECIDED` (`details.status`), `PAYOUT_ALREADY_MADE` \
             (`details.transfer_bill_no`).", body = ErrorBody),
         (status = 503, description = "`WECHAT_UNAVAILABLE` (the payout could not be looked up), `STORE_UNAVAILABLE`, \
             `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
-        ReasonMalformed, Unauthenticated, OperatorOnly, WithdrawalNotFound, PayloadTooLarge,
+        Unauthenticated, OperatorOnly, WithdrawalNotFound, PayloadTooLarge,
     )
 )]
 pub async fn reject(
@@ -161,8 +207,9 @@ pub async fn reject(
     ApiJson(request): ApiJson<RejectRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = withdrawal_id(&path)?;
-    let withdrawal = review.reject_withdrawal(operator.account_id(), &id, &request.reason).await?;
-    Ok(HttpResponse::Ok().json(WithdrawalView::of(&withdrawal)))
+    let (reason, note) = request.decision()?;
+    let withdrawal = review.reject_withdrawal(operator.account_id(), &id, reason, note).await?;
+    Ok(HttpResponse::Ok().json(OperatorWithdrawalView::of(&withdrawal)))
 }
 
 /// Run one worker step now (operator)

@@ -24,13 +24,12 @@ use super::withdrawals::WithdrawalPolicy;
 use super::work::{Claim, ClaimOutcome, ORPHAN_GRACE_SECS, WorkQueue};
 use crate::domain::account::{AccountId, VerificationLevel};
 use crate::domain::money::Money;
-use crate::domain::withdrawal::{Unpaid, Withdrawal, WithdrawalError, WithdrawalId, WithdrawalStatus};
+use crate::domain::withdrawal::{RejectionReason, Unpaid, Withdrawal, WithdrawalError, WithdrawalId, WithdrawalStatus};
 use crate::error::ApiError;
 use crate::providers::payouts::BillState;
 use crate::store::ScheduleEntry;
 
 /// The reason given when a review times out.
-pub const REVIEW_TIMED_OUT: &str = "review timed out";
 /// How many of the account's latest withdrawals a queue item shows.
 const RECENT_WITHDRAWALS: usize = 5;
 /// Entries read from each review schedule per queue page: the bound on the
@@ -205,16 +204,18 @@ impl Review {
     }
 
     /// Rejects a withdrawal in review, or a parked payout that was never
-    /// paid; audited with the reason.
+    /// paid; audited with the reason and the note.
     pub async fn reject_withdrawal(
         &self,
         operator: &AccountId,
         withdrawal_id: &WithdrawalId,
-        reason: &str,
+        reason: RejectionReason,
+        note: Option<&str>,
     ) -> Result<Withdrawal, ApiError> {
         let target = self.audit_target(withdrawal_id).await;
-        let rejected = self.reject(operator, withdrawal_id, reason).await;
-        self.audit.record(operator, "withdrawal.reject", target, json!({ "reason": reason }), &rejected).await;
+        let rejected = self.reject(operator, withdrawal_id, reason, note).await;
+        let detail = json!({ "reason": reason.code(), "note": note });
+        self.audit.record(operator, "withdrawal.reject", target, detail, &rejected).await;
         rejected
     }
 
@@ -252,7 +253,8 @@ impl Review {
         &self,
         operator: &AccountId,
         withdrawal_id: &WithdrawalId,
-        reason: &str,
+        reason: RejectionReason,
+        note: Option<&str>,
     ) -> Result<Withdrawal, ApiError> {
         let (account_id, withdrawal) = self.awaiting_operator(withdrawal_id).await?;
         if withdrawal.status == WithdrawalStatus::Processing {
@@ -263,7 +265,7 @@ impl Review {
             .partitions
             .change_withdrawal(&account_id, withdrawal_id.as_str(), |account, withdrawal, now| {
                 let today = self.withdrawals.local_date(now);
-                let entry = account.reject_withdrawal(withdrawal, operator.as_str(), reason, today, now)?;
+                let entry = account.reject_withdrawal(withdrawal, operator.as_str(), reason, note, today, now)?;
                 Ok(Changed {
                     entries: vec![entry],
                     events: vec![EventType::WithdrawalRejected],
@@ -320,7 +322,13 @@ impl Review {
                     return Ok(Changed::new(false));
                 }
                 let today = self.withdrawals.local_date(now);
-                let entry = account.release_withdrawal(withdrawal, Unpaid::Rejected, REVIEW_TIMED_OUT, today, now)?;
+                let entry = account.release_withdrawal(
+                    withdrawal,
+                    Unpaid::Rejected,
+                    RejectionReason::ReviewTimedOut.code(),
+                    today,
+                    now,
+                )?;
                 Ok(Changed {
                     entries: vec![entry],
                     events: vec![EventType::WithdrawalRejected],

@@ -23,6 +23,7 @@ on_both_stores!(
     a_first_withdrawal_waits_for_an_operator_and_settles_once_approved,
     an_automatic_withdrawal_settles_after_its_delay,
     a_rejection_gives_everything_back_and_cannot_be_repeated,
+    a_rejection_needs_a_reason_code_from_the_list,
     payouts_fail_like_wechat_pay_and_release_the_hold,
     the_day_and_month_received_quotas_fail_payouts,
     the_review_queue_shows_context_oldest_first,
@@ -83,8 +84,13 @@ pub(crate) async fn approve(app: &TestApp, operator: &str, id: &str) -> reqwest:
     app.post(&format!("/v1/ops/withdrawals/{id}/approve"), Some(operator), &json!({})).await
 }
 
-pub(crate) async fn reject(app: &TestApp, operator: &str, id: &str, reason: &str) -> reqwest::Response {
-    app.post(&format!("/v1/ops/withdrawals/{id}/reject"), Some(operator), &json!({ "reason": reason })).await
+/// Rejects as `OTHER`, with `note` as the operator's note.
+pub(crate) async fn reject(app: &TestApp, operator: &str, id: &str, note: &str) -> reqwest::Response {
+    reject_with(app, operator, id, json!({ "reason_code": "OTHER", "note": note })).await
+}
+
+pub(crate) async fn reject_with(app: &TestApp, operator: &str, id: &str, body: Value) -> reqwest::Response {
+    app.post(&format!("/v1/ops/withdrawals/{id}/reject"), Some(operator), &body).await
 }
 
 pub(crate) async fn settle(app: &TestApp) -> WorkReport {
@@ -193,11 +199,21 @@ async fn a_rejection_gives_everything_back_and_cannot_be_repeated(store: StoreKi
     assert_error(user_try, StatusCode::FORBIDDEN, "FORBIDDEN").await;
     assert_error(reject(&app, &operator, "wd_nope", "no").await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
 
-    let rejected = json_of(reject(&app, &operator, &id, "destination looks wrong").await, StatusCode::OK).await;
+    let body = json!({ "reason_code": "DESTINATION_MISMATCH", "note": "payee name differs from the ID on file" });
+    let rejected = json_of(reject_with(&app, &operator, &id, body).await, StatusCode::OK).await;
     assert_eq!(
-        (rejected["status"].as_str(), rejected["failure_reason"].as_str()),
-        (Some("rejected"), Some("destination looks wrong"))
+        (rejected["status"].as_str(), rejected["failure_reason"].as_str(), rejected["review_note"].as_str()),
+        (Some("rejected"), Some("DESTINATION_MISMATCH"), Some("payee name differs from the ID on file"))
     );
+    // The user sees the code, never the operator's note.
+    let shown = withdrawal(&app, &payee, &id).await;
+    assert_eq!(shown["failure_reason"], "DESTINATION_MISMATCH");
+    assert!(shown.get("review_note").is_none(), "{shown}");
+    let audit = json_of(app.get("/v1/ops/audit-log", Some(&operator)).await, StatusCode::OK).await;
+    let items = audit["items"].as_array().unwrap();
+    let entry = items.iter().find(|e| e["action"] == "withdrawal.reject" && e["outcome"] == "succeeded").unwrap();
+    assert_eq!(entry["details"]["reason"], "DESTINATION_MISMATCH", "{entry}");
+    assert_eq!(entry["details"]["note"], "payee name differs from the ID on file", "{entry}");
     let after = json_of(app.wallet(&payee.user.token).await, StatusCode::OK).await;
     assert_eq!(after["limits"]["daily_remaining"], "1000.00", "{after}");
     for field in ["available", "held", "limits", "fee_free_quota_remaining"] {
@@ -210,6 +226,44 @@ async fn a_rejection_gives_everything_back_and_cannot_be_repeated(store: StoreKi
     assert_eq!(settle(&app).await.settled, 0);
     assert_eq!(mock_wallet(&app, &payee.openid).await["balance"], "0.00");
     app.assert_ledger_balanced().await;
+}
+
+async fn payee_of(app: &TestApp) -> Payee {
+    payee(app, "800.00", json!({})).await
+}
+
+async fn a_rejection_needs_a_reason_code_from_the_list(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let payee = payee(&app, "800.00", json!({})).await;
+    let id = id_of(&withdraw(&app, &payee, "100.00").await);
+    let operator = app.operator_token().await;
+    for (body, field) in [
+        (json!({}), "reason_code"),
+        (json!({ "note": "why not" }), "reason_code"),
+        (json!({ "reason_code": "BECAUSE" }), "reason_code"),
+        (json!({ "reason_code": "REVIEW_TIMED_OUT" }), "reason_code"),
+        (json!({ "reason_code": "OTHER", "note": "" }), "note"),
+        (json!({ "reason_code": "OTHER", "note": "a", "reason": "b" }), "reason"),
+    ] {
+        let refused = assert_error(
+            reject_with(&app, &operator, &id, body.clone()).await,
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_FAILED",
+        )
+        .await;
+        assert_eq!(refused["error"]["details"]["field"], field, "{body}");
+    }
+    assert_eq!(withdrawal(&app, &payee, &id).await["status"], "in_review", "nothing was decided");
+    // The old body, free text alone, is an OTHER rejection with that note.
+    let legacy =
+        json_of(reject_with(&app, &operator, &id, json!({ "reason": "looks odd" })).await, StatusCode::OK).await;
+    assert_eq!((legacy["failure_reason"].as_str(), legacy["review_note"].as_str()), (Some("OTHER"), Some("looks odd")));
+    // A code alone needs no note (another payee: a first withdrawal is reviewed).
+    let other = payee_of(&app).await;
+    let second = id_of(&withdraw(&app, &other, "100.00").await);
+    let coded = reject_with(&app, &operator, &second, json!({ "reason_code": "SUSPECTED_FRAUD" })).await;
+    let coded = json_of(coded, StatusCode::OK).await;
+    assert_eq!((coded["failure_reason"].as_str(), &coded["review_note"]), (Some("SUSPECTED_FRAUD"), &Value::Null));
 }
 
 async fn payouts_fail_like_wechat_pay_and_release_the_hold(store: StoreKind) {
@@ -420,7 +474,7 @@ async fn an_undecided_review_times_out_when_configured(store: StoreKind) {
     let timed_out = withdrawal(&app, &payee, &id).await;
     assert_eq!(
         (timed_out["status"].as_str(), timed_out["failure_reason"].as_str()),
-        (Some("rejected"), Some("review timed out"))
+        (Some("rejected"), Some("REVIEW_TIMED_OUT"))
     );
     assert_eq!(app.available(&payee.user.token).await, "800.00");
     app.assert_ledger_balanced().await;

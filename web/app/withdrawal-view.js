@@ -11,6 +11,12 @@ export function statusBadge(status, t) {
   return h("span", { className: `badge status-${status}`, "data-testid": "status" }, t(`status.${status}`));
 }
 
+/** A failure or rejection code in the user's words; an unknown code as it is. */
+function failureText(code, i18n) {
+  if (!code) return "";
+  return i18n.has(`failure.${code}`) ? i18n.t(`failure.${code}`) : code;
+}
+
 /** One sentence saying where the withdrawal stands and what happens next. */
 export function statusSentence(withdrawal, i18n) {
   const { t } = i18n;
@@ -29,9 +35,9 @@ export function statusSentence(withdrawal, i18n) {
     case "settled":
       return t("status_line.settled", { nickname });
     case "rejected":
-      return t("status_line.rejected", { reason: withdrawal.failure_reason ?? "" });
+      return t("status_line.rejected", { reason: failureText(withdrawal.failure_reason, i18n) });
     case "failed":
-      return t("status_line.failed", { reason: withdrawal.failure_reason ?? "" });
+      return t("status_line.failed", { reason: failureText(withdrawal.failure_reason, i18n) });
     default:
       return "";
   }

@@ -196,7 +196,7 @@ pub async fn quiesce(api: &Api, world: &World, cluster: &Cluster, checked: &mut 
             let (verb, body) = if rng.random_bool(0.7) {
                 ("approve", json!({}))
             } else {
-                ("reject", json!({ "reason": "soak: quiescence" }))
+                ("reject", json!({ "reason_code": "OTHER", "note": "soak: quiescence" }))
             };
             let path = format!("/v1/ops/withdrawals/{id}/{verb}");
             let reply = api

@@ -658,7 +658,7 @@ impl Client {
         };
         let rejecting = async {
             if reject {
-                let body = json!({ "reason": "soak: declined" });
+                let body = json!({ "reason_code": "RISK_POLICY", "note": "soak: declined" });
                 Some(api.send(&reject_meta, Request::json(Method::POST, &reject_path, Some(&operator), body)).await)
             } else {
                 None

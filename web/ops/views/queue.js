@@ -12,6 +12,16 @@ import { historyTable, reasonBadges, statusBadge, withdrawalFacts } from "./with
 const REFRESH_MS = 5000;
 const decidedThisSession = [];
 
+/** The reasons an operator can give, as `reason_code` (docs/review-and-settlement.md). */
+const REJECTION_REASONS = [
+  "SUSPECTED_FRAUD",
+  "DESTINATION_MISMATCH",
+  "IDENTITY_UNVERIFIED",
+  "RISK_POLICY",
+  "USER_REQUESTED",
+  "OTHER",
+];
+
 export function queueView({ api, i18n, toast, changed }) {
   const { t } = i18n;
   let items = null;
@@ -20,7 +30,13 @@ export function queueView({ api, i18n, toast, changed }) {
   let rejecting = null; // id of the withdrawal whose reject form is open
   let busy = null; // id of the withdrawal being decided
   const itemErrors = new Map();
-  const reasonInput = h("input", { id: "reject-reason", name: "reason", maxlength: 200, autocomplete: "off" });
+  const reasonSelect = h(
+    "select",
+    { id: "reject-reason", name: "reason_code" },
+    h("option", { value: "" }, t("queue.reason_pick")),
+    REJECTION_REASONS.map((code) => h("option", { value: code }, t(`rejection.${code}`))),
+  );
+  const noteInput = h("input", { id: "reject-note", name: "note", maxlength: 200, autocomplete: "off" });
 
   const element = h("section", { className: "queue" });
 
@@ -66,7 +82,7 @@ export function queueView({ api, i18n, toast, changed }) {
           decidedThisSession.map(decidedCard),
         ),
     );
-    if (rejecting) reasonInput.focus();
+    if (rejecting) reasonSelect.focus();
   }
 
   function itemCard(item) {
@@ -194,7 +210,8 @@ export function queueView({ api, i18n, toast, changed }) {
     return h(
       "form",
       { className: "reject-form", novalidate: true, onsubmit: (event) => reject(event, id) },
-      h("div", { className: "field" }, h("label", { for: "reject-reason" }, t("queue.reason")), reasonInput),
+      h("div", { className: "field" }, h("label", { for: "reject-reason" }, t("queue.reason")), reasonSelect),
+      h("div", { className: "field" }, h("label", { for: "reject-note" }, t("queue.note")), noteInput),
       h(
         "div",
         { className: "item-actions" },
@@ -210,7 +227,8 @@ export function queueView({ api, i18n, toast, changed }) {
 
   function openReject(id) {
     rejecting = id;
-    reasonInput.value = "";
+    reasonSelect.value = "";
+    noteInput.value = "";
     itemErrors.delete(id);
     render();
   }
@@ -228,7 +246,11 @@ export function queueView({ api, i18n, toast, changed }) {
     event.preventDefault();
     await decide(
       id,
-      () => api.post(`/v1/ops/withdrawals/${id}/reject`, { reason: reasonInput.value.trim() }),
+      () => {
+        const note = noteInput.value.trim();
+        const body = { ...(reasonSelect.value && { reason_code: reasonSelect.value }), ...(note && { note }) };
+        return api.post(`/v1/ops/withdrawals/${id}/reject`, body);
+      },
       "queue.rejected",
     );
   }

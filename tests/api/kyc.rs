@@ -16,7 +16,7 @@ on_both_stores!(
 );
 
 /// A valid resident ID number: the given 17 digits and their ISO 7064 MOD 11-2 check character.
-fn resident_id(first17: &str) -> String {
+pub(crate) fn resident_id(first17: &str) -> String {
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     let sum: u32 = first17.bytes().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
     format!("{first17}{}", char::from(b"10X98765432"[(sum % 11) as usize]))

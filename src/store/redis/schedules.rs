@@ -9,6 +9,13 @@
 //! claims those per shard with `claim_members.lua`, which takes only
 //! members still due — so work is taken earliest first across shards, and
 //! of several claimers each member goes to exactly one.
+//!
+//! A page of a schedule read as a list (`scheduled_page`) is read the same
+//! way: each shard's next `limit` members past the page's start, all shards
+//! at once, merged in order and cut to `limit`. Members of the start's own
+//! millisecond are read whole from each shard and filtered by name (Redis
+//! orders a score's members by name but cannot start a range at one): a
+//! handful, since they share one millisecond and one shard.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +24,7 @@ use futures_util::future::try_join_all;
 
 use super::keys::SHARDS;
 use super::{RedisStore, unavailable};
-use crate::store::{Schedules, StoreError};
+use crate::store::{ScheduleOrder, SchedulePosition, Schedules, StoreError};
 
 #[async_trait]
 impl Schedules for RedisStore {
@@ -31,6 +38,26 @@ impl Schedules for RedisStore {
         let mut due = self.due_in_every_shard(schedule, until_ms, limit).await?;
         due.truncate(limit);
         Ok(due.into_iter().map(|(member, at_ms, _)| (member, at_ms)).collect())
+    }
+
+    async fn scheduled_page(
+        &self,
+        schedule: &str,
+        order: ScheduleOrder,
+        from: Option<&SchedulePosition>,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let pages = (0..SHARDS).map(|shard| self.shard_page(shard, schedule, order, from, limit));
+        let mut members: Vec<(String, i64)> = try_join_all(pages).await?.concat();
+        members.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        if order == ScheduleOrder::NewestFirst {
+            members.reverse();
+        }
+        members.truncate(limit);
+        Ok(members)
     }
 
     async fn unschedule(&self, schedule: &str, member: &str) -> Result<bool, StoreError> {
@@ -114,6 +141,40 @@ impl RedisStore {
         let mut due: Vec<(String, i64, usize)> = try_join_all(peeks).await?.concat();
         due.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
         Ok(due)
+    }
+
+    /// One shard's first `limit` members strictly beyond `from` in `order`.
+    async fn shard_page(
+        &self,
+        shard: usize,
+        schedule: &str,
+        order: ScheduleOrder,
+        from: Option<&SchedulePosition>,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let key = self.keys.schedule(shard, schedule);
+        let (command, start, end) = match order {
+            ScheduleOrder::EarliestFirst => ("ZRANGEBYSCORE", "-inf", "+inf"),
+            ScheduleOrder::NewestFirst => ("ZREVRANGEBYSCORE", "+inf", "-inf"),
+        };
+        let range = |start: String, end: &str, limited: bool| {
+            let mut range = redis::cmd(command);
+            range.arg(&key).arg(start).arg(end).arg("WITHSCORES");
+            if limited {
+                range.arg("LIMIT").arg(0).arg(limit);
+            }
+            range
+        };
+        let Some(from) = from else {
+            let flat: Vec<String> = self.query(&range(start.to_owned(), end, true)).await?;
+            return scored_pairs(&key, &flat);
+        };
+        let at = from.at_ms.to_string();
+        let (tied, beyond) = (range(at.clone(), &at, false), range(format!("({at}"), end, true));
+        let (tied, beyond) = tokio::try_join!(self.query::<Vec<String>>(&tied), self.query::<Vec<String>>(&beyond))?;
+        let tied =
+            scored_pairs(&key, &tied)?.into_iter().filter(|(member, at_ms)| from.is_before(*at_ms, member, order));
+        Ok(tied.chain(scored_pairs(&key, &beyond)?).take(limit).collect())
     }
 }
 

@@ -5,7 +5,7 @@
 use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use walletgate::services::keys::WITHDRAWAL_LIST;
+use walletgate::services::keys::{KYC_PENDING_SCHEDULE, WITHDRAWAL_LIST};
 
 use crate::helpers::{StoreKind, TestApp, assert_error, json_of, spawn_app, spawn_app_with};
 use crate::kyc::resident_id;
@@ -193,7 +193,7 @@ async fn a_check_the_clock_approved_leaves_the_list(store: StoreKind) {
     app.clock.advance(Duration::seconds(5));
     assert_eq!(get_ok(&app, "/v1/ops/kyc/pending", &operator).await["items"], json!([]));
     let store = &app.services.partitions.store;
-    let left = store.scheduled("kyc:pending", i64::MAX, 10).await.unwrap();
+    let left = store.scheduled(KYC_PENDING_SCHEDULE, i64::MAX, 10).await.unwrap();
     assert!(left.is_empty(), "taken off when read: {left:?}");
 }
 

@@ -30,8 +30,8 @@ use crate::providers::wechat::mock::MockWeChat;
 use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{
-    KnownRoutes, auth, bindings, docs, events, kyc, me, mock_sms, mock_wechat, not_found, ops, pin, review, system,
-    withdrawals,
+    KnownRoutes, auth, bindings, docs, events, kyc, me, mock_sms, mock_wechat, not_found, ops, ops_search, pin, review,
+    system, withdrawals,
 };
 use crate::services::bindings::BindingPolicy;
 use crate::services::kyc::KycPolicy;
@@ -350,6 +350,7 @@ fn serve(
     let worker_step = web::Data::new(services.worker);
     let audit = web::Data::new(services.audit);
     let ledger_check = web::Data::new(services.ledger_check);
+    let directory = web::Data::new(services.directory);
     let partitions = web::Data::new(services.partitions);
     let body_limit = web::Data::new(JsonBodyLimit(settings.server.json_body_bytes_max));
     let mock_wechat = mocks.wechat.map(web::Data::from);
@@ -388,6 +389,7 @@ fn serve(
             .app_data(worker_step.clone())
             .app_data(audit.clone())
             .app_data(ledger_check.clone())
+            .app_data(directory.clone())
             .app_data(partitions.clone())
             .app_data(demo.clone())
             .app_data(body_limit.clone())
@@ -504,12 +506,16 @@ route_table! {
         GET "/v1/events" => events::stream,
         POST "/v1/events/ticket" => events::ticket,
 
+        GET "/v1/ops/accounts" => ops_search::find_accounts,
+        GET "/v1/ops/accounts/{id}" => ops_search::show_account,
         POST "/v1/ops/accounts/{id}/credit" => ops::credit,
         POST "/v1/ops/accounts/{id}/debit" => ops::debit,
         GET "/v1/ops/ledger/check" => ops::ledger_check,
+        GET "/v1/ops/kyc/pending" => kyc::pending,
         POST "/v1/ops/kyc/{id}/approve" => kyc::approve,
         POST "/v1/ops/kyc/{id}/reject" => kyc::reject,
         GET "/v1/ops/review-queue" => review::queue,
+        GET "/v1/ops/withdrawals" => ops_search::list_withdrawals,
         POST "/v1/ops/withdrawals/{id}/approve" => review::approve,
         POST "/v1/ops/withdrawals/{id}/reject" => review::reject,
         GET "/v1/ops/audit-log" => review::audit_log,

@@ -1,8 +1,8 @@
 // The operator console beyond the review queue: who may use it, the worker
-// step, the ledger light and top-ups.
+// step, the ledger light, top-ups and finding an account.
 
 import { test, expect, logInToConsole } from "../support/fixtures.js";
-import { newUser, wallet } from "../support/api.js";
+import { PIN, call, newUser, readyUser, wallet } from "../support/api.js";
 
 test("console: a wrong password and a user account are turned away", async ({ opsPage }) => {
   const user = await newUser();
@@ -52,4 +52,36 @@ test("console: a top-up shows the new balance, the worker step reports, the ledg
   await expect(opsPage.getByRole("status").filter({ hasText: /^Worker step: \d+ claimed, \d+ settled/ })).toBeVisible();
   await expect(opsPage.getByTestId("ledger")).toHaveAttribute("data-state", "balanced");
   await expect(opsPage.getByTestId("ledger")).toContainText("Ledger balanced");
+});
+
+test("console: an account is found by its phone number, with its balances and withdrawals", async ({ opsPage }) => {
+  const user = await readyUser({ balance: "8.80" });
+  const withdrawal = await call("POST", "/v1/withdrawals", {
+    token: user.token,
+    body: { amount: "1.00", binding_id: user.bindingId, pin: PIN },
+    headers: { "Idempotency-Key": crypto.randomUUID() },
+  });
+  expect(withdrawal.status).toBe(202);
+  const held = withdrawal.json.total_debit;
+  await logInToConsole(opsPage);
+
+  await opsPage.getByRole("link", { name: "Find an account" }).click();
+  const search = opsPage.getByLabel("Phone number, email or account ID");
+  await search.fill(user.phone);
+  await opsPage.getByRole("button", { name: "Find", exact: true }).click();
+  const found = opsPage.getByTestId("account-item");
+  await expect(found).toHaveCount(1);
+  await expect(found).toHaveAttribute("data-account-id", user.accountId);
+  await expect(found).toContainText(`${user.phone.slice(0, 3)}****${user.phone.slice(7)}`);
+  await expect(found).toContainText(`¥${held} held`);
+  await found.getByRole("button", { name: "Details" }).click();
+  await expect(found.getByTestId("account-detail")).toContainText("In review ¥1.00");
+
+  await search.fill("ops@walletgate.test");
+  await opsPage.getByRole("button", { name: "Find", exact: true }).click();
+  await expect(opsPage.getByTestId("account-item")).toContainText("No wallet (operator)");
+
+  await search.fill("138");
+  await opsPage.getByRole("button", { name: "Find", exact: true }).click();
+  await expect(opsPage.getByRole("alert")).toHaveText("Enter an 11-digit mainland mobile number.");
 });

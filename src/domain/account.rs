@@ -58,6 +58,18 @@ pub enum Role {
     Operator,
 }
 
+impl Role {
+    /// Whether accounts of this role hold money. Only users do: an
+    /// operator's account exists to act on other accounts, so it has no
+    /// wallet to show, credit or debit (its ledger stays at zero).
+    pub fn has_wallet(self) -> bool {
+        match self {
+            Role::User => true,
+            Role::Operator => false,
+        }
+    }
+}
+
 /// Identity verification level: L0 unverified, L1 real name + resident ID, L2 + face check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 pub enum VerificationLevel {

@@ -13,7 +13,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use super::{auth, bindings, events, kyc, me, mock_sms, mock_wechat, ops, pin, review, system, withdrawals};
+use super::{
+    auth, bindings, events, kyc, me, mock_sms, mock_wechat, ops, ops_search, pin, review, system, withdrawals,
+};
 
 /// Where the Swagger UI is served; the trailing slash matters (its assets
 /// are relative to it), so `/docs` redirects here.
@@ -114,12 +116,16 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         withdrawals::show,
         events::stream,
         events::ticket,
+        ops_search::find_accounts,
+        ops_search::show_account,
         ops::credit,
         ops::debit,
         ops::ledger_check,
+        kyc::pending,
         kyc::approve,
         kyc::reject,
         review::queue,
+        ops_search::list_withdrawals,
         review::approve,
         review::reject,
         review::audit_log,
@@ -146,7 +152,8 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         (name = "kyc", description = "Identity verification (L1, L2)."),
         (name = "withdrawals", description = "Quote and withdraw to a bound WeChat wallet."),
         (name = "events", description = "The caller's notifications as Server-Sent Events."),
-        (name = "ops", description = "Operator role only: top-ups, reviews, identity decisions, the ledger audit \
+        (name = "ops", description = "Operator role only: finding accounts, withdrawals and waiting identity checks, \
+            top-ups, reviews, identity decisions, the ledger audit \
             and the audit log. A user's token gets 403 `FORBIDDEN`."),
         (name = "mock", description = "The built-in mock providers (WeChat OAuth and WeChat Pay transfer bills, the \
             SMS outbox), served only when `mock_wechat.enabled`. They answer in the real providers' shapes, not the \

@@ -1,5 +1,5 @@
 //! `/v1/kyc` and `/v1/ops/kyc`: identity verification, as the user submits
-//! it and as an operator decides it. Names and ID numbers leave masked.
+//! it and as an operator finds and decides it. Names and ID numbers leave masked.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -7,17 +7,20 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiQuery};
 use super::identity::{AuthenticatedUser, Operator};
+use super::pagination::{List, PageQuery};
 use super::responses::{
     AccountNotFound, KycAlreadyDecided, KycRequestNotFound, OperatorOnly, PayloadTooLarge, ReasonMalformed, StoreBusy,
     StoreUnavailable, Unauthenticated,
 };
+use super::views::AccountSummaryView;
 use crate::domain::account::VerificationLevel;
 use crate::domain::identity::{IdentityError, RealName, ResidentId};
 use crate::domain::kyc::{KycRequest, KycStatus, KycSubmission};
 use crate::error::{ApiError, ErrorBody};
-use crate::services::kyc::Kyc;
+use crate::services::kyc::{Kyc, PendingCheck};
+use crate::store::SchedulePosition;
 
 /// The outcome the simulated face check should have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -75,7 +78,7 @@ pub struct KycRequestView {
 }
 
 impl KycRequestView {
-    fn of(request: &KycRequest, now: DateTime<Utc>) -> KycRequestView {
+    pub fn of(request: &KycRequest, now: DateTime<Utc>) -> KycRequestView {
         let status = request.status_at(now);
         let auto_approved = status == KycStatus::Approved && request.status == KycStatus::Pending;
         KycRequestView {
@@ -226,4 +229,55 @@ pub async fn reject(
     ApiJson(request): ApiJson<KycDecisionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     decide(&kyc, &operator, &path, false, request.reason).await
+}
+
+/// An identity check waiting for an operator, with whose it is.
+#[derive(Debug, Serialize, ToSchema)]
+struct PendingKycView {
+    request: KycRequestView,
+    account: AccountSummaryView,
+}
+
+/// A page of waiting identity checks, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+struct PendingKycPage {
+    items: Vec<PendingKycView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+/// Identity checks waiting for an operator (operator)
+///
+/// Operator role only. Every pending identity verification request, oldest
+/// first, with its account in brief: what to approve or reject at
+/// `POST /v1/ops/kyc/{id}/approve` or `/reject`. A request the clock
+/// approved (`kyc.auto_approve`) is no longer listed.
+#[utoipa::path(
+    get,
+    path = "/v1/ops/kyc/pending",
+    operation_id = "pending_kyc",
+    tag = "ops",
+    security(("bearerAuth" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of waiting requests.", body = PendingKycPage),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a `limit` outside 1 to 200, a \
+            `cursor` this list did not issue, an unknown query parameter.", body = ErrorBody),
+        Unauthenticated, OperatorOnly, StoreUnavailable,
+    )
+)]
+pub async fn pending(
+    kyc: web::Data<Kyc>,
+    _operator: Operator,
+    query: ApiQuery<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let request = query.request::<SchedulePosition>(List::PendingKyc)?;
+    let found = kyc.pending_checks(request.after.as_ref(), request.read_ahead()).await?;
+    let (items, next_cursor) = request.page_scanned(found.items, |(position, _)| position.clone(), found.stopped_at);
+    let now = kyc.partitions.now();
+    let view = |(_, check): (SchedulePosition, PendingCheck)| PendingKycView {
+        request: KycRequestView::of(&check.request, now),
+        account: AccountSummaryView::of(&check.account, now),
+    };
+    Ok(HttpResponse::Ok().json(PendingKycPage { items: items.into_iter().map(view).collect(), next_cursor }))
 }

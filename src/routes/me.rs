@@ -75,7 +75,7 @@ pub async fn transactions(
     query: ApiQuery<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let request = query.request::<u64>(List::Transactions)?;
-    let entries = wallet.journal(user.account_id(), request.after, request.read_ahead()).await?;
+    let entries = wallet.journal(&user.0, request.after, request.read_ahead()).await?;
     let (entries, next_cursor) = request.page(entries, |entry| entry.seq);
     let items = entries.iter().map(MovementView::try_from).collect::<Result<_, _>>()?;
     Ok(HttpResponse::Ok().json(MovementPage { items, next_cursor }))
@@ -103,6 +103,6 @@ pub async fn transaction(
     user: AuthenticatedUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let entry = wallet.find_journal_entry(user.account_id(), &path).await?;
+    let entry = wallet.find_journal_entry(&user.0, &path).await?;
     Ok(HttpResponse::Ok().json(MovementView::try_from(&entry)?))
 }

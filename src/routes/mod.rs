@@ -13,6 +13,7 @@ pub mod me;
 pub mod mock_sms;
 pub mod mock_wechat;
 pub mod ops;
+pub mod ops_search;
 pub mod pagination;
 pub mod pin;
 pub mod responses;

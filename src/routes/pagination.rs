@@ -10,9 +10,12 @@
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::domain::account::AccountId;
 use crate::domain::binding::BindingId;
 use crate::domain::withdrawal::WithdrawalId;
 use crate::error::ApiError;
+use crate::services::keys::member_parts;
+use crate::store::SchedulePosition;
 
 pub const LIMIT_DEFAULT: usize = 50;
 pub const LIMIT_MAX: usize = 200;
@@ -46,6 +49,12 @@ pub enum List {
     ReviewQueue,
     AuditLog,
     Bindings,
+    /// Operators' account search.
+    Accounts,
+    /// Operators' withdrawals across accounts.
+    AllWithdrawals,
+    /// Identity checks waiting for an operator.
+    PendingKyc,
 }
 
 impl List {
@@ -56,6 +65,9 @@ impl List {
             List::ReviewQueue => "rq",
             List::AuditLog => "au",
             List::Bindings => "bn",
+            List::Accounts => "ac",
+            List::AllWithdrawals => "aw",
+            List::PendingKyc => "kp",
         }
     }
 }
@@ -98,6 +110,30 @@ impl Position for BindingId {
     }
 }
 
+impl Position for AccountId {
+    fn to_text(&self) -> String {
+        self.as_str().to_owned()
+    }
+
+    fn from_text(text: &str) -> Option<AccountId> {
+        AccountId::parse(text)
+    }
+}
+
+/// A place in a list kept as a schedule: `<ms>:<account id>/<subject>`.
+impl Position for SchedulePosition {
+    fn to_text(&self) -> String {
+        format!("{}:{}", self.at_ms, self.member)
+    }
+
+    fn from_text(text: &str) -> Option<SchedulePosition> {
+        let (at_ms, member) = text.split_once(':')?;
+        let at_ms = i64::try_from(u64::from_text(at_ms)?).ok()?;
+        let names_something = member_parts(member).is_some_and(|(_, subject)| !subject.is_empty());
+        names_something.then(|| SchedulePosition::new(at_ms, member))
+    }
+}
+
 /// A checked page request: how many items, and after which position.
 #[derive(Debug)]
 pub struct PageRequest<P> {
@@ -128,6 +164,22 @@ impl<P: Position> PageRequest<P> {
         items.truncate(self.limit);
         let next_cursor = items.last().map(|last| encode(&position_of(last), self.list));
         (items, next_cursor)
+    }
+
+    /// As `page`, for a list read with a bound on how much one request
+    /// reads: when the read stopped at `stopped_at` before it had a page's
+    /// worth, the cursor goes on from there (and the page may hold fewer
+    /// than `limit` items, even none).
+    pub fn page_scanned<T>(
+        &self,
+        items: Vec<T>,
+        position_of: impl Fn(&T) -> P,
+        stopped_at: Option<P>,
+    ) -> (Vec<T>, Option<String>) {
+        match stopped_at {
+            Some(stopped_at) if items.len() <= self.limit => (items, Some(encode(&stopped_at, self.list))),
+            _ => self.page(items, position_of),
+        }
     }
 
     /// How many items to read to know whether another page follows.
@@ -161,6 +213,31 @@ mod tests {
         for bad in ["", "zzz", "41", &hex::encode("au:"), &hex::encode("au:041"), &hex::encode("au:-1")] {
             assert!(decode::<u64>(bad, List::AuditLog).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_schedule_position_reads_back_only_whole() {
+        let position = SchedulePosition::new(1_700_000_000_123, "acc_demo_alice/wd_0196");
+        let cursor = encode(&position, List::AllWithdrawals);
+        assert_eq!(decode::<SchedulePosition>(&cursor, List::AllWithdrawals).ok(), Some(position));
+        for bad in
+            ["", "17:", "17:acc_x", "17:acc_x/", "017:acc_x/wd_1", "-1:acc_x/wd_1", "x:acc_x/wd_1", "17:nobody/wd_1"]
+        {
+            assert!(SchedulePosition::from_text(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_short_page_of_a_bounded_read_goes_on_where_the_read_stopped() {
+        let request = PageRequest::<u64>::read(Some(2), None, List::AuditLog).unwrap_or_else(|_| unreachable!());
+        let (items, next) = request.page_scanned(vec![9_u64], |seq| *seq, Some(5));
+        assert_eq!((items, next.map(|cursor| decode::<u64>(&cursor, List::AuditLog).ok())), (vec![9], Some(Some(5))));
+        let (items, next) = request.page_scanned(vec![9_u64, 8, 7], |seq| *seq, Some(5));
+        assert_eq!(
+            (items, next.map(|cursor| decode::<u64>(&cursor, List::AuditLog).ok())),
+            (vec![9, 8], Some(Some(8)))
+        );
+        assert_eq!(request.page_scanned(vec![9_u64], |seq| *seq, None), (vec![9], None));
     }
 
     #[test]

@@ -40,19 +40,73 @@ pub struct ProfileView {
 
 impl ProfileView {
     pub fn of(account: &Account, now: DateTime<Utc>, pin_policy: &PinPolicy) -> ProfileView {
-        let masked = account.login.masked();
-        let is_phone = account.login.phone_number().is_some();
+        let (phone, email) = masked_login(account);
         ProfileView {
             id: account.id.clone(),
             role: account.role,
-            phone: is_phone.then(|| masked.clone()),
-            email: (!is_phone).then_some(masked),
+            phone,
+            email,
             verification_level: account.level_at(now),
             pin_set: account.pin.is_some(),
             pin_locked_until: account.pin_locked_until(now),
             pin_attempts_remaining: account.pin_attempts_remaining(pin_policy, now),
             pin_reset_needs_id_number: account.answers_identity(None, now).is_some(),
             frozen: account.frozen,
+            created_at: account.created_at,
+        }
+    }
+}
+
+/// The account's login, masked: `(phone, email)`, one of them `None`.
+fn masked_login(account: &Account) -> (Option<String>, Option<String>) {
+    let masked = account.login.masked();
+    match account.login.phone_number() {
+        Some(_) => (Some(masked), None),
+        None => (None, Some(masked)),
+    }
+}
+
+/// An account in brief, as operators find it; the login masked as the app
+/// masks it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountSummaryView {
+    pub id: AccountId,
+    pub role: Role,
+    /// Masked, e.g. `138****0001`; null for email logins.
+    #[schema(example = "138****0001")]
+    pub phone: Option<String>,
+    /// Masked, e.g. `o***@walletgate.test`; null for phone logins.
+    #[schema(example = json!(null))]
+    pub email: Option<String>,
+    /// In force now (counting automatic approvals that fell due).
+    pub verification_level: VerificationLevel,
+    pub frozen: bool,
+    /// The wallet's balances; null for a role without a wallet (operators).
+    pub wallet: Option<WalletBalances>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A wallet's two balances.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WalletBalances {
+    /// What the user can spend or withdraw.
+    pub available: Money,
+    /// Reserved for withdrawals in flight (amount + fee).
+    pub held: Money,
+}
+
+impl AccountSummaryView {
+    pub fn of(account: &Account, now: DateTime<Utc>) -> AccountSummaryView {
+        let (phone, email) = masked_login(account);
+        let balances = WalletBalances { available: account.ledger.user_available, held: account.ledger.user_held };
+        AccountSummaryView {
+            id: account.id.clone(),
+            role: account.role,
+            phone,
+            email,
+            verification_level: account.level_at(now),
+            frozen: account.frozen,
+            wallet: account.role.has_wallet().then_some(balances),
             created_at: account.created_at,
         }
     }

@@ -1,11 +1,13 @@
 //! How the use cases name what they keep: withdrawal documents and their
-//! index, the work schedules and their members. One module, below every use
-//! case, so that the use cases that share these names need not import each
-//! other.
+//! index, the work schedules and their members, and the schedules that are
+//! lists operators page through. One module, below every use case, so that
+//! the use cases that share these names need not import each other.
 
 use std::fmt::Display;
 
 use crate::domain::account::AccountId;
+use crate::domain::withdrawal::Withdrawal;
+use crate::store::ScheduleEntry;
 
 /// Withdrawals the worker pays out once due (scored by due time): automatically
 /// reviewed ones after the level's delay, approved ones at once.
@@ -16,6 +18,26 @@ pub const MANUAL_REVIEW_SCHEDULE: &str = "withdrawals:manual_review";
 pub const PARKED_SCHEDULE: &str = "withdrawals:parked";
 /// Webhook deliveries waiting (member `<account id>/<event id>`, scored by when to try).
 pub const WEBHOOK_SCHEDULE: &str = "webhooks:deliveries";
+
+/// Every withdrawal, scored by its creation time (ms): not work but the list
+/// operators page through, newest first, across accounts. A schedule, so
+/// that the entry lives in the account's shard and is set by the very commit
+/// that creates the withdrawal (and, for one created before the list
+/// existed, by its next change); never taken off.
+pub const WITHDRAWAL_LIST: &str = "withdrawals:by_created";
+/// Identity checks waiting for an operator (member `<account id>/<request
+/// id>`, scored by submission time, oldest first): set by the commit that
+/// submits one, taken off by the commit that decides it.
+pub const KYC_PENDING_SCHEDULE: &str = "kyc:pending";
+
+/// A withdrawal's entry in `WITHDRAWAL_LIST`.
+pub fn withdrawal_list_entry(account_id: &AccountId, withdrawal: &Withdrawal) -> ScheduleEntry {
+    ScheduleEntry {
+        schedule: WITHDRAWAL_LIST,
+        member: review_member(account_id, &withdrawal.id),
+        at_ms: withdrawal.created_at.timestamp_millis(),
+    }
+}
 
 pub fn withdrawal_document(id: impl Display) -> String {
     format!("withdrawal:{id}")

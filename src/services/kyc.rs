@@ -1,17 +1,28 @@
 //! Identity verification: submitting a request, automatic approval after a
-//! delay, operator decisions. A resident ID number is claimed in a unique
-//! index at submission, so it can verify only one account; a rejection frees it.
+//! delay, operator decisions, and the list of requests waiting for an
+//! operator. A resident ID number is claimed in a unique index at
+//! submission, so it can verify only one account; a rejection frees it.
+//!
+//! The waiting list is a schedule (`KYC_PENDING_SCHEDULE`), so its entry
+//! lives beside the account on every store: the commit that submits a
+//! request sets it and the commit that decides one takes it off. A request
+//! approved automatically by the clock has no commit of its own; its entry
+//! is taken off when the list is read (or by the account's next
+//! submission), and it never shows meanwhile.
 
 use chrono::{DateTime, Duration, Utc};
 
 use serde_json::json;
 
 use super::audit::{AuditLog, AuditTarget};
-use super::partitions::Partitions;
+use super::keys::{KYC_PENDING_SCHEDULE, member_parts, review_member};
+use super::listing::{ScannedPage, scan_list};
+use super::partitions::{AccountChange, Partitions};
 use crate::auth::one_time_codes::plain_digest;
-use crate::domain::account::{AccountId, VerificationLevel};
-use crate::domain::kyc::{KycRequest, KycSubmission};
+use crate::domain::account::{Account, AccountId, VerificationLevel};
+use crate::domain::kyc::{KycRequest, KycStatus, KycSubmission};
 use crate::error::ApiError;
+use crate::store::{ScheduleEntry, ScheduleOrder, SchedulePosition};
 
 #[derive(Debug, Clone, Copy)]
 pub struct KycPolicy {
@@ -48,9 +59,21 @@ impl Kyc {
         let auto_decide_at = self.policy.auto_approve_after.map(|delay| self.partitions.now() + delay);
         let submitted = self
             .partitions
-            .update_account(account_id, |account, now| {
-                let request = account.submit_kyc(submission.clone(), request_id.clone(), now, auto_decide_at)?;
-                Ok((request.clone(), Vec::new()))
+            .update_account_scheduling(account_id, |account, now| {
+                let request = account.submit_kyc(submission.clone(), request_id.clone(), now, auto_decide_at)?.clone();
+                let waiting = ScheduleEntry {
+                    schedule: KYC_PENDING_SCHEDULE,
+                    member: review_member(account_id, &request.id),
+                    at_ms: request.submitted_at.timestamp_millis(),
+                };
+                // Submitting writes down the automatic approvals that fell
+                // due: those leave the waiting list with it.
+                let decided = account.kyc_requests.iter().filter(|r| r.status != KycStatus::Pending);
+                Ok(AccountChange {
+                    scheduled: vec![waiting],
+                    unscheduled: decided.map(|r| (KYC_PENDING_SCHEDULE, review_member(account_id, &r.id))).collect(),
+                    ..AccountChange::new(request)
+                })
             })
             .await;
         match submitted {
@@ -110,9 +133,12 @@ impl Kyc {
         let account_id = AccountId::parse(&owner).ok_or_else(not_found)?;
         let (request, _) = self
             .partitions
-            .update_account(&account_id, |account, now| {
+            .update_account_scheduling(&account_id, |account, now| {
                 let request = account.decide_kyc(request_id, approve, operator.as_str(), reason.clone(), now)?;
-                Ok((request.clone(), Vec::new()))
+                Ok(AccountChange {
+                    unscheduled: vec![(KYC_PENDING_SCHEDULE, review_member(&account_id, request_id))],
+                    ..AccountChange::new(request.clone())
+                })
             })
             .await?;
         if !approve {
@@ -133,6 +159,45 @@ impl Kyc {
             now,
         })
     }
+
+    /// Up to `wanted` requests waiting for an operator, oldest first,
+    /// beyond `from`; entries of requests decided meanwhile (by the clock)
+    /// are taken off on the way.
+    pub async fn pending_checks(
+        &self,
+        from: Option<&SchedulePosition>,
+        wanted: usize,
+    ) -> Result<ScannedPage<PendingCheck>, ApiError> {
+        let now = self.partitions.now();
+        let store = &self.partitions.store;
+        scan_list(store, KYC_PENDING_SCHEDULE, ScheduleOrder::EarliestFirst, from, wanted, async |member, at_ms| {
+            let found = match member_parts(member) {
+                Some((account_id, request_id)) => {
+                    let account = store.load_account(&account_id).await?.map(|versioned| versioned.value);
+                    let request = account.as_ref().and_then(|a| a.kyc_requests.iter().find(|r| r.id == request_id));
+                    match (request.filter(|r| r.status_at(now) == KycStatus::Pending).cloned(), account) {
+                        (Some(request), Some(account)) => Some(PendingCheck { account, request }),
+                        _ => None,
+                    }
+                }
+                None => None,
+            };
+            if found.is_none() {
+                // Decided, gone, or unreadable: it can never wait again (a
+                // request id is never submitted twice). Only if nobody moved it.
+                store.reschedule_if_at(KYC_PENDING_SCHEDULE, member, at_ms, None).await?;
+            }
+            Ok(found)
+        })
+        .await
+    }
+}
+
+/// An identity check waiting for an operator, with its account as it is now.
+#[derive(Debug)]
+pub struct PendingCheck {
+    pub account: Account,
+    pub request: KycRequest,
 }
 
 #[derive(Debug)]

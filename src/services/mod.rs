@@ -15,14 +15,18 @@
 //! - [`review::Review`], [`settlement::Settlement`]: operators' decisions, payouts.
 //! - [`notifications::Notifications`]: the event stream and webhooks.
 //! - [`worker_step::WorkerStep`]: one step of the worker over all schedules.
-//! - [`audit::AuditLog`], [`ledger_check::LedgerCheck`]: what operators look at.
+//! - [`audit::AuditLog`], [`ledger_check::LedgerCheck`]: what operators look at;
+//!   [`directory::Directory`]: how they find accounts.
+//! - [`listing`]: schedules read as lists, a page at a time.
 
 pub mod accounts;
 pub mod audit;
 pub mod bindings;
+pub mod directory;
 pub mod keys;
 pub mod kyc;
 pub mod ledger_check;
+pub mod listing;
 pub mod notifications;
 pub mod partitions;
 pub mod pin;
@@ -64,6 +68,7 @@ pub struct ServiceSet {
     pub worker: worker_step::WorkerStep,
     pub audit: audit::AuditLog,
     pub ledger_check: ledger_check::LedgerCheck,
+    pub directory: directory::Directory,
 }
 
 /// What the services are built from.
@@ -140,6 +145,7 @@ impl From<Parts> for ServiceSet {
                 audit: audit.clone(),
             },
             ledger_check: ledger_check::LedgerCheck { store },
+            directory: directory::Directory { partitions: partitions.clone() },
             withdrawal_reads,
             pins,
             review,

@@ -39,6 +39,34 @@ impl<T> Changed<T> {
     }
 }
 
+/// What a change to an account produced besides its new state.
+pub(crate) struct AccountChange<T> {
+    pub output: T,
+    pub entries: Vec<JournalEntry>,
+    pub events: Vec<Event>,
+    /// Schedule entries the change sets, in the same commit.
+    pub scheduled: Vec<ScheduleEntry>,
+    /// Schedule entries the change finishes, taken off in the same commit.
+    pub unscheduled: Vec<(&'static str, String)>,
+}
+
+impl<T> AccountChange<T> {
+    pub fn new(output: T) -> AccountChange<T> {
+        AccountChange {
+            output,
+            entries: Vec::new(),
+            events: Vec::new(),
+            scheduled: Vec::new(),
+            unscheduled: Vec::new(),
+        }
+    }
+
+    /// Whether the change writes nothing beside the record itself.
+    fn adds_nothing(&self) -> bool {
+        self.entries.is_empty() && self.events.is_empty() && self.scheduled.is_empty() && self.unscheduled.is_empty()
+    }
+}
+
 /// The store, the clock and the rules of committing; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Partitions {
@@ -118,28 +146,44 @@ impl Partitions {
         id: &AccountId,
         mut change: impl FnMut(&mut Account, DateTime<Utc>) -> Result<(T, Vec<JournalEntry>, Vec<Event>), ApiError>,
     ) -> Result<(T, Account), ApiError> {
+        self.update_account_scheduling(id, |account, now| {
+            let (output, entries, events) = change(account, now)?;
+            Ok(AccountChange { output, entries, events, scheduled: Vec::new(), unscheduled: Vec::new() })
+        })
+        .await
+    }
+
+    /// As `update_account_notifying`, with the schedule entries the change
+    /// sets and finishes, committed together with it.
+    pub(crate) async fn update_account_scheduling<T>(
+        &self,
+        id: &AccountId,
+        mut change: impl FnMut(&mut Account, DateTime<Utc>) -> Result<AccountChange<T>, ApiError>,
+    ) -> Result<(T, Account), ApiError> {
         let mut turn = self.writers.turn(id).await;
         let mut rounds = self.rounds();
         while rounds.next().await {
             let current = self.store.load_account(id).await?.ok_or(ApiError::NotFound { resource: "account" })?;
             let mut account = current.value.clone();
-            let (output, new_entries, events) = change(&mut account, self.now())?;
-            if new_entries.is_empty() && events.is_empty() && account == current.value {
+            let changed = change(&mut account, self.now())?;
+            if changed.adds_nothing() && account == current.value {
                 // Nothing to write (a refusal decided on this version, say):
                 // no commit, so pure reads never contend with real changes.
-                return Ok((output, account));
+                return Ok((changed.output, account));
             }
-            let outbox = outbox(self.webhooks_on, id, &events)?;
+            let mut outbox = outbox(self.webhooks_on, id, &changed.events)?;
+            outbox.scheduled.extend(changed.scheduled);
             let commit = AccountCommit {
                 documents_put: &outbox.documents,
                 events: &outbox.events,
                 scheduled: &outbox.scheduled,
-                ..AccountCommit::new(current.version, &account, &new_entries)
+                unscheduled: &changed.unscheduled,
+                ..AccountCommit::new(current.version, &account, &changed.entries)
             };
             match self.store.commit_account(commit).await? {
                 CommitOutcome::Committed => {
                     turn.remember(Versioned { version: current.version + 1, value: account.clone() });
-                    return Ok((output, account));
+                    return Ok((changed.output, account));
                 }
                 CommitOutcome::VersionConflict => continue,
             }
@@ -185,6 +229,9 @@ impl Partitions {
             let mut outbox = outbox(self.webhooks_on, account_id, &events)?;
             outbox.documents.push((document.clone(), encode_document(&withdrawal)?));
             outbox.scheduled.extend(changed.scheduled.iter().cloned());
+            // Listed again (a no-op for a listed one): a withdrawal created
+            // before the list existed joins it at its next change.
+            outbox.scheduled.push(super::keys::withdrawal_list_entry(account_id, &withdrawal));
             let commit = AccountCommit {
                 documents_put: &outbox.documents,
                 events: &outbox.events,

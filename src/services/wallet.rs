@@ -1,10 +1,13 @@
 //! The wallet's money: balances, history, and operator top-ups and reversals.
 //! Every change is a balanced journal entry committed with the new balances.
+//! Only accounts whose role holds money have a wallet (`Role::has_wallet`):
+//! an operator's history, top-up or reversal is 404 `wallet`.
 
 use serde_json::json;
 
 use super::audit::{AuditLog, AuditTarget};
 use super::partitions::Partitions;
+use crate::auth::Principal;
 use crate::domain::account::{Account, AccountId, Posting};
 use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount, leg};
 use crate::domain::money::Amount;
@@ -30,19 +33,22 @@ pub struct Wallet {
 }
 
 impl Wallet {
-    /// Up to `limit` entries before position `before` (or from the newest), newest first.
+    /// Up to `limit` entries of the caller's wallet before position `before`
+    /// (or from the newest), newest first.
     pub async fn journal(
         &self,
-        id: &AccountId,
+        caller: &Principal,
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<JournalEntry>, ApiError> {
+        let id = wallet_of(caller)?;
         Ok(self.partitions.store.journal(id, before, limit).await?)
     }
 
-    /// One entry of an account's own journal; any other id, including one
+    /// One entry of the caller's own journal; any other id, including one
     /// from another account's journal, is simply not found.
-    pub async fn find_journal_entry(&self, id: &AccountId, entry_id: &str) -> Result<JournalEntry, ApiError> {
+    pub async fn find_journal_entry(&self, caller: &Principal, entry_id: &str) -> Result<JournalEntry, ApiError> {
+        let id = wallet_of(caller)?;
         let not_found = || ApiError::NotFound { resource: "transaction" };
         if !JournalEntry::is_well_formed_id(entry_id) {
             return Err(not_found());
@@ -102,6 +108,9 @@ impl Wallet {
         let (entry, account) = self
             .partitions
             .update_account(target, |account, now| {
+                if !account.role.has_wallet() {
+                    return Err(no_wallet());
+                }
                 let posting =
                     Posting { kind, memo: memo.to_owned(), actor: Some(operator.to_string()), legs: legs.clone() };
                 let entry = account.post(posting, now)?;
@@ -114,4 +123,13 @@ impl Wallet {
         );
         Ok((entry, account))
     }
+}
+
+fn no_wallet() -> ApiError {
+    ApiError::NotFound { resource: "wallet" }
+}
+
+/// The caller's wallet, if its role has one (a token's role is its account's, signed).
+fn wallet_of(caller: &Principal) -> Result<&AccountId, ApiError> {
+    if caller.role.has_wallet() { Ok(&caller.account_id) } else { Err(no_wallet()) }
 }

@@ -17,7 +17,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{MANUAL_REVIEW_SCHEDULE, PAYOUT_SCHEDULE, review_member, withdrawal_document, withdrawal_index_key};
+use super::keys::{
+    MANUAL_REVIEW_SCHEDULE, PAYOUT_SCHEDULE, review_member, withdrawal_document, withdrawal_index_key,
+    withdrawal_list_entry,
+};
 use super::notifications::{Event, EventType, Outbox};
 use super::withdrawals::{WithdrawalRequest, Withdrawals, quote_key};
 use crate::auth::{Principal, admit, session_ended};
@@ -177,6 +180,7 @@ impl Withdrawals {
                 let created = Event::withdrawal(EventType::WithdrawalCreated, account_id, &withdrawal, now);
                 outbox = super::notifications::outbox(self.partitions.webhooks_on, account_id, &[created])?;
                 outbox.scheduled.push(self.review_entry(account_id, &withdrawal, account.level_at(now), now));
+                outbox.scheduled.push(withdrawal_list_entry(account_id, &withdrawal));
                 indexed.push((withdrawal_index_key(&withdrawal.id), account_id.to_string()));
                 puts.append(&mut outbox.documents);
                 puts.push((withdrawal_document(&withdrawal.id), encode_document(&withdrawal)?));

@@ -122,8 +122,13 @@ impl Withdrawals {
         Ok(quote)
     }
 
+    /// Balances, limits and quota of an account's wallet; 404 `wallet` for a
+    /// role that has none.
     pub async fn wallet_overview(&self, account_id: &AccountId) -> Result<WalletOverview, ApiError> {
         let account = self.partitions.load_account(account_id).await?;
+        if !account.role.has_wallet() {
+            return Err(ApiError::NotFound { resource: "wallet" });
+        }
         let now = self.partitions.now();
         let level = account.level_at(now);
         let rules = self.policy.rules(level);

@@ -11,6 +11,9 @@
 //! Why each primitive exists:
 //! - `schedule`: put a member on (or move it), outside a commit;
 //! - `scheduled`: look at what is due without taking it (operators' views, checks);
+//! - `scheduled_page`: read a schedule as a list, a page at a time, either
+//!   way round (schedules that are indexes rather than work: the withdrawals
+//!   by creation time, the identity checks waiting for an operator);
 //! - `unschedule`: take a member off whatever its time;
 //! - `claim_scheduled`: take due members with a lease, atomically;
 //! - `reschedule_if_at`: a claimer's finish (retry later, or done) that
@@ -28,6 +31,18 @@ pub trait Schedules: Send + Sync {
 
     /// Up to `limit` members scheduled at or before `until_ms`, earliest first, with their times.
     async fn scheduled(&self, schedule: &str, until_ms: i64, limit: usize) -> Result<Vec<(String, i64)>, StoreError>;
+
+    /// Up to `limit` members strictly beyond `from` in `order` (from the
+    /// start when `None`), with their times, due or not. Members are ordered
+    /// by time, and members of one millisecond by name (bytewise), so a
+    /// page's last member is exactly where the next page starts.
+    async fn scheduled_page(
+        &self,
+        schedule: &str,
+        order: ScheduleOrder,
+        from: Option<&SchedulePosition>,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError>;
 
     /// Takes `member` off a schedule; returns whether it was there.
     async fn unschedule(&self, schedule: &str, member: &str) -> Result<bool, StoreError>;
@@ -65,4 +80,35 @@ pub struct ScheduleEntry {
     pub schedule: &'static str,
     pub member: String,
     pub at_ms: i64,
+}
+
+/// Which way round `Schedules::scheduled_page` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleOrder {
+    EarliestFirst,
+    NewestFirst,
+}
+
+/// Where a member sits in a schedule: its time, then its name (which orders
+/// members of the same millisecond).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SchedulePosition {
+    pub at_ms: i64,
+    pub member: String,
+}
+
+impl SchedulePosition {
+    pub fn new(at_ms: i64, member: impl Into<String>) -> SchedulePosition {
+        SchedulePosition { at_ms, member: member.into() }
+    }
+
+    /// Whether `(at_ms, member)` lies strictly beyond this position in `order`.
+    pub fn is_before(&self, at_ms: i64, member: &str, order: ScheduleOrder) -> bool {
+        let other = (at_ms, member);
+        let this = (self.at_ms, self.member.as_str());
+        match order {
+            ScheduleOrder::EarliestFirst => other > this,
+            ScheduleOrder::NewestFirst => other < this,
+        }
+    }
 }

@@ -1,6 +1,6 @@
 // The operator console's shell: language, operator session, API client, the
 // header tools (ledger check, worker step) and a hash router over the views
-// (#/queue, #/credit, #/audit). Views have the app's screen shape:
+// (#/queue, #/kyc, #/accounts, #/credit, #/audit). Views have the app's screen shape:
 // { element, title, refresh?, dispose? }.
 
 import { Session, createApi } from "/shared/api.js";
@@ -9,12 +9,21 @@ import { createI18n, languageSwitch } from "/shared/i18n.js";
 import { sharedMessages } from "/shared/messages.js";
 import { opsMessages } from "./messages.js";
 import { headerTools } from "./views/header.js";
+import { accountsView } from "./views/accounts.js";
 import { auditView } from "./views/audit.js";
 import { creditView } from "./views/credit.js";
+import { kycView } from "./views/kyc.js";
 import { loginView } from "./views/login.js";
 import { queueView } from "./views/queue.js";
 
-const VIEWS = { login: loginView, queue: queueView, credit: creditView, audit: auditView };
+const VIEWS = {
+  login: loginView,
+  queue: queueView,
+  kyc: kycView,
+  accounts: accountsView,
+  credit: creditView,
+  audit: auditView,
+};
 const TOAST_MS = 4000;
 
 const i18n = createI18n([sharedMessages, opsMessages]);

@@ -103,6 +103,7 @@ export const sharedMessages = {
     "field.reason": "reason",
     "field.memo": "memo",
     "field.account": "account ID",
+    "field.account_id": "account ID",
     "field.Idempotency-Key": "request key",
 
     "resource.binding": "WeChat binding",
@@ -112,6 +113,7 @@ export const sharedMessages = {
     "resource.route": "page",
     "resource.file": "file",
     "resource.transaction": "transaction",
+    "resource.wallet": "wallet",
 
     "kyc_reason.already_verified": "this level is already verified",
     "kyc_reason.already_pending": "a request is already waiting for review",
@@ -248,6 +250,7 @@ export const sharedMessages = {
     "field.reason": "理由",
     "field.memo": "备注",
     "field.account": "账户 ID",
+    "field.account_id": "账户 ID",
     "field.Idempotency-Key": "请求标识",
 
     "resource.binding": "微信绑定",
@@ -257,6 +260,7 @@ export const sharedMessages = {
     "resource.route": "页面",
     "resource.file": "文件",
     "resource.transaction": "交易",
+    "resource.wallet": "钱包",
 
     "kyc_reason.already_verified": "该等级已认证",
     "kyc_reason.already_pending": "已有申请在审核中",

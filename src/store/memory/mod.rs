@@ -6,6 +6,7 @@
 //! beside `store/partitions.rs`, and so on).
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -13,7 +14,7 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use super::sharded_map::ShardedMap;
-use super::{EventPosition, Health, StoreError};
+use super::{EventPosition, Health, ScheduleOrder, SchedulePosition, StoreError};
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
 
@@ -96,6 +97,21 @@ impl Schedule {
     /// Up to `limit` members due at or before `until_ms`, earliest first.
     fn due(&self, until_ms: i64, limit: usize) -> Vec<(i64, String)> {
         self.by_time.iter().take_while(|(at, _)| *at <= until_ms).take(limit).cloned().collect()
+    }
+
+    /// Up to `limit` members strictly beyond `from` in `order`.
+    fn page(&self, order: ScheduleOrder, from: Option<&SchedulePosition>, limit: usize) -> Vec<(i64, String)> {
+        let bound = from.map(|from| (from.at_ms, from.member.clone()));
+        match (order, bound) {
+            (ScheduleOrder::EarliestFirst, None) => self.by_time.iter().take(limit).cloned().collect(),
+            (ScheduleOrder::EarliestFirst, Some(bound)) => {
+                self.by_time.range((Bound::Excluded(bound), Bound::Unbounded)).take(limit).cloned().collect()
+            }
+            (ScheduleOrder::NewestFirst, None) => self.by_time.iter().rev().take(limit).cloned().collect(),
+            (ScheduleOrder::NewestFirst, Some(bound)) => {
+                self.by_time.range((Bound::Unbounded, Bound::Excluded(bound))).rev().take(limit).cloned().collect()
+            }
+        }
     }
 }
 

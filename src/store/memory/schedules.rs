@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::MemoryStore;
-use crate::store::{Schedules, StoreError};
+use crate::store::{ScheduleOrder, SchedulePosition, Schedules, StoreError};
 
 #[async_trait]
 impl Schedules for MemoryStore {
@@ -17,6 +17,18 @@ impl Schedules for MemoryStore {
         let state = self.state();
         let Some(entries) = state.schedules.get(schedule) else { return Ok(Vec::new()) };
         Ok(entries.due(until_ms, limit).into_iter().map(|(at, member)| (member, at)).collect())
+    }
+
+    async fn scheduled_page(
+        &self,
+        schedule: &str,
+        order: ScheduleOrder,
+        from: Option<&SchedulePosition>,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let state = self.state();
+        let Some(entries) = state.schedules.get(schedule) else { return Ok(Vec::new()) };
+        Ok(entries.page(order, from, limit).into_iter().map(|(at, member)| (member, at)).collect())
     }
 
     async fn unschedule(&self, schedule: &str, member: &str) -> Result<bool, StoreError> {

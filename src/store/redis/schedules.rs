@@ -12,6 +12,13 @@
 //! and a claimer that comes second to a shard takes the next members there.
 //! One that still got fewer than it chose (a shard ran out) looks again
 //! (`CLAIM_ROUNDS`).
+//!
+//! A page of a schedule read as a list (`scheduled_page`) is read the same
+//! way: each shard's next `limit` members past the page's start, all shards
+//! at once, merged in order and cut to `limit`. Members of the start's own
+//! millisecond are read whole from each shard and filtered by name (Redis
+//! orders a score's members by name but cannot start a range at one): a
+//! handful, since they share one millisecond and one shard.
 
 use std::collections::BTreeMap;
 
@@ -19,13 +26,13 @@ use async_trait::async_trait;
 use futures_util::future::try_join_all;
 
 use super::keys::SHARDS;
+use super::{RedisStore, unavailable};
+use crate::store::{ScheduleOrder, SchedulePosition, Schedules, StoreError};
 
 /// Peek-and-claim rounds of one claim: when other claimers emptied a shard
 /// this one counted on, the next round looks at what is due elsewhere, so
 /// concurrent workers share the work rather than one coming back short.
 const CLAIM_ROUNDS: usize = 3;
-use super::{RedisStore, unavailable};
-use crate::store::{Schedules, StoreError};
 
 #[async_trait]
 impl Schedules for RedisStore {
@@ -39,6 +46,26 @@ impl Schedules for RedisStore {
         let mut due = self.due_in_every_shard(schedule, until_ms, limit).await?;
         due.truncate(limit);
         Ok(due.into_iter().map(|(member, at_ms, _)| (member, at_ms)).collect())
+    }
+
+    async fn scheduled_page(
+        &self,
+        schedule: &str,
+        order: ScheduleOrder,
+        from: Option<&SchedulePosition>,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let pages = (0..SHARDS).map(|shard| self.shard_page(shard, schedule, order, from, limit));
+        let mut members: Vec<(String, i64)> = try_join_all(pages).await?.concat();
+        members.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        if order == ScheduleOrder::NewestFirst {
+            members.reverse();
+        }
+        members.truncate(limit);
+        Ok(members)
     }
 
     async fn unschedule(&self, schedule: &str, member: &str) -> Result<bool, StoreError> {
@@ -148,6 +175,40 @@ impl RedisStore {
         let mut due: Vec<(String, i64, usize)> = try_join_all(peeks).await?.concat();
         due.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
         Ok(due)
+    }
+
+    /// One shard's first `limit` members strictly beyond `from` in `order`.
+    async fn shard_page(
+        &self,
+        shard: usize,
+        schedule: &str,
+        order: ScheduleOrder,
+        from: Option<&SchedulePosition>,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let key = self.keys.schedule(shard, schedule);
+        let (command, start, end) = match order {
+            ScheduleOrder::EarliestFirst => ("ZRANGEBYSCORE", "-inf", "+inf"),
+            ScheduleOrder::NewestFirst => ("ZREVRANGEBYSCORE", "+inf", "-inf"),
+        };
+        let range = |start: String, end: &str, limited: bool| {
+            let mut range = redis::cmd(command);
+            range.arg(&key).arg(start).arg(end).arg("WITHSCORES");
+            if limited {
+                range.arg("LIMIT").arg(0).arg(limit);
+            }
+            range
+        };
+        let Some(from) = from else {
+            let flat: Vec<String> = self.query(&range(start.to_owned(), end, true)).await?;
+            return scored_pairs(&key, &flat);
+        };
+        let at = from.at_ms.to_string();
+        let (tied, beyond) = (range(at.clone(), &at, false), range(format!("({at}"), end, true));
+        let (tied, beyond) = tokio::try_join!(self.query::<Vec<String>>(&tied), self.query::<Vec<String>>(&beyond))?;
+        let tied =
+            scored_pairs(&key, &tied)?.into_iter().filter(|(member, at_ms)| from.is_before(*at_ms, member, order));
+        Ok(tied.chain(scored_pairs(&key, &beyond)?).take(limit).collect())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Schedules and their claims (`Schedules`).
 
 use futures_util::future::join_all;
+use walletgate::store::{ScheduleOrder, SchedulePosition, SharedStore};
 
 use super::store_for;
 use crate::helpers::StoreKind;
@@ -11,6 +12,7 @@ on_both_stores!(
     claims_lease_members_and_a_claimer_changes_only_what_it_still_holds,
     a_claim_takes_at_most_its_limit_earliest_first_and_a_lapsed_lease_gives_members_back,
     concurrent_claimers_share_the_due_work,
+    a_schedule_pages_either_way_round_by_time_then_name_across_shards,
 );
 
 /// Two claimers at once over twelve due members of many accounts, six each
@@ -102,4 +104,60 @@ async fn a_claim_takes_at_most_its_limit_earliest_first_and_a_lapsed_lease_gives
         again,
         [("m9".to_owned(), 9_000), ("m1".to_owned(), 60_000), ("m2".to_owned(), 60_000), ("m3".to_owned(), 60_000)]
     );
+}
+
+/// Every page of `schedule` in `order`, `limit` at a time, each starting after the previous page's last member.
+async fn walk(store: &SharedStore, order: ScheduleOrder, limit: usize) -> Vec<(String, i64)> {
+    let mut walked: Vec<(String, i64)> = Vec::new();
+    loop {
+        let from = walked.last().map(|(member, at_ms)| SchedulePosition::new(*at_ms, member.clone()));
+        let page = store.scheduled_page("listed", order, from.as_ref(), limit).await.unwrap();
+        assert!(page.len() <= limit, "{page:?}");
+        let last = page.len() < limit;
+        walked.extend(page);
+        if last {
+            return walked;
+        }
+    }
+}
+
+async fn a_schedule_pages_either_way_round_by_time_then_name_across_shards(kind: StoreKind) {
+    let (store, _keys) = store_for(kind).await;
+    // Accounts in different shards, and members of one millisecond in one
+    // shard and in several.
+    let members = [
+        ("acc_a/wd_2", 2_000),
+        ("acc_b/wd_1", 1_000),
+        ("acc_a/wd_9", 2_000),
+        ("acc_c/wd_0", 2_000),
+        ("acc_d/wd_4", 4_000),
+        ("acc_a/wd_1", 2_000),
+        ("acc_e/wd_3", 3_000),
+        ("acc_b/wd_2", 2_000),
+        ("acc_f/wd_5", 5_000),
+    ];
+    for (member, at_ms) in members {
+        store.schedule("listed", member, at_ms).await.unwrap();
+    }
+    let mut earliest_first: Vec<(String, i64)> = members.iter().map(|(m, at)| ((*m).to_owned(), *at)).collect();
+    earliest_first.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    let newest_first: Vec<(String, i64)> = earliest_first.iter().rev().cloned().collect();
+    for limit in [1, 2, 3, 4, 9, 50] {
+        assert_eq!(walk(&store, ScheduleOrder::EarliestFirst, limit).await, earliest_first, "limit {limit}");
+        assert_eq!(walk(&store, ScheduleOrder::NewestFirst, limit).await, newest_first, "limit {limit}");
+    }
+
+    // A start that is not (or no longer) a member: strictly beyond it, either way.
+    let from = SchedulePosition::new(2_000, "acc_a/wd_5");
+    let after = store.scheduled_page("listed", ScheduleOrder::EarliestFirst, Some(&from), 3).await.unwrap();
+    let names: Vec<&str> = after.iter().map(|(member, _)| member.as_str()).collect();
+    assert_eq!(names, ["acc_a/wd_9", "acc_b/wd_2", "acc_c/wd_0"]);
+    let before = store.scheduled_page("listed", ScheduleOrder::NewestFirst, Some(&from), 10).await.unwrap();
+    let names: Vec<&str> = before.iter().map(|(member, _)| member.as_str()).collect();
+    assert_eq!(names, ["acc_a/wd_2", "acc_a/wd_1", "acc_b/wd_1"]);
+
+    let end = SchedulePosition::new(5_000, "acc_f/wd_5");
+    assert!(store.scheduled_page("listed", ScheduleOrder::EarliestFirst, Some(&end), 10).await.unwrap().is_empty());
+    assert!(store.scheduled_page("listed", ScheduleOrder::NewestFirst, None, 0).await.unwrap().is_empty());
+    assert!(store.scheduled_page("nothing", ScheduleOrder::NewestFirst, None, 10).await.unwrap().is_empty());
 }

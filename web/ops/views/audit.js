@@ -5,34 +5,25 @@ import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
 import { formatTimestamp } from "/shared/format.js";
 import { formatMoney } from "/shared/money.js";
+import { pagedList } from "./paged.js";
 
 const PAGE_SIZE = 50;
 
 export function auditView({ api, i18n }) {
   const { t } = i18n;
-  let items = [];
-  let nextCursor = null;
-  let error = null;
+  const log = pagedList(api, PAGE_SIZE);
   let loaded = false;
 
   const element = h("section", { className: "audit" });
 
   async function load({ more = false } = {}) {
-    const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
-    if (more && nextCursor !== null) params.set("cursor", nextCursor);
-    try {
-      const page = await api.get(`/v1/ops/audit-log?${params}`);
-      items = more ? [...items, ...page.items] : page.items;
-      nextCursor = page.next_cursor ?? null;
-      error = null;
-    } catch (failure) {
-      error = failure;
-    }
+    await log.load("/v1/ops/audit-log", { more });
     loaded = true;
     render();
   }
 
   function render() {
+    const items = log.items ?? [];
     fill(
       element,
       h(
@@ -41,9 +32,9 @@ export function auditView({ api, i18n }) {
         h("h1", {}, t("audit.title")),
         h("button", { type: "button", className: "button", onclick: () => load() }, t("common.refresh")),
       ),
-      errorNotice(error, i18n),
+      errorNotice(log.error, i18n),
       !loaded && h("p", { className: "muted" }, t("common.loading")),
-      loaded && items.length === 0 && !error && h("p", { className: "panel empty muted" }, t("audit.empty")),
+      loaded && items.length === 0 && !log.error && h("p", { className: "panel empty muted" }, t("audit.empty")),
       items.length > 0 &&
         h(
           "div",
@@ -65,7 +56,7 @@ export function auditView({ api, i18n }) {
             h("tbody", {}, items.map(row)),
           ),
         ),
-      nextCursor !== null &&
+      log.nextCursor !== null &&
         h("button", { type: "button", className: "button", onclick: () => load({ more: true }) }, t("audit.older")),
     );
   }

@@ -7,7 +7,8 @@ import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
 import { formatFromNow, formatSeconds, formatTimestamp } from "/shared/format.js";
 import { formatMoney } from "/shared/money.js";
-import { historyTable, reasonBadges, statusBadge, withdrawalFacts } from "./withdrawal.js";
+import { decisions } from "./decisions.js";
+import { historyTable, reasonBadges, recentWithdrawals, statusBadge, withdrawalFacts } from "./withdrawal.js";
 
 const REFRESH_MS = 5000;
 const decidedThisSession = [];
@@ -27,16 +28,13 @@ export function queueView({ api, i18n, toast, changed }) {
   let items = null;
   let error = null;
   let timer = null;
-  let rejecting = null; // id of the withdrawal whose reject form is open
-  let busy = null; // id of the withdrawal being decided
-  const itemErrors = new Map();
-  const reasonSelect = h(
-    "select",
-    { id: "reject-reason", name: "reason_code" },
-    h("option", { value: "" }, t("queue.reason_pick")),
-    REJECTION_REASONS.map((code) => h("option", { value: code }, t(`rejection.${code}`))),
-  );
-  const noteInput = h("input", { id: "reject-note", name: "note", maxlength: 200, autocomplete: "off" });
+  const decide = decisions({
+    i18n,
+    render: () => render(),
+    reload: () => load(),
+    reasonId: "reject-reason",
+    reasonCodes: REJECTION_REASONS,
+  });
 
   const element = h("section", { className: "queue" });
 
@@ -55,7 +53,7 @@ export function queueView({ api, i18n, toast, changed }) {
 
   /** Keeps the queue fresh, but never under an operator who is typing a reason. */
   function autoRefresh() {
-    if (rejecting || busy) timer = setTimeout(autoRefresh, REFRESH_MS);
+    if (decide.deciding()) timer = setTimeout(autoRefresh, REFRESH_MS);
     else load();
   }
 
@@ -82,7 +80,7 @@ export function queueView({ api, i18n, toast, changed }) {
           decidedThisSession.map(decidedCard),
         ),
     );
-    if (rejecting) reasonSelect.focus();
+    decide.focus();
   }
 
   function itemCard(item) {
@@ -119,8 +117,22 @@ export function queueView({ api, i18n, toast, changed }) {
         h("section", {}, h("h3", {}, t("queue.account")), accountFacts(item)),
       ),
       h("details", {}, h("summary", {}, t("wd.history")), historyTable(withdrawal, i18n)),
-      errorNotice(itemErrors.get(id), i18n),
-      rejecting === id ? rejectForm(id) : actions(item),
+      decide.controls(id, {
+        approveLabel: t(item.queue === "parked_payout" ? "queue.retry_payout" : "queue.approve"),
+        confirmRejectLabel: t("queue.confirm_reject"),
+        approve: () => api.post(`/v1/ops/withdrawals/${id}/approve`, {}),
+        reject: ({ reasonCode, note }) =>
+          api.post(`/v1/ops/withdrawals/${id}/reject`, {
+            ...(reasonCode && { reason_code: reasonCode }),
+            ...(note && { note }),
+          }),
+        decided: (decided) => {
+          decidedThisSession.unshift(decided);
+          const done = decided.status === "rejected" ? "queue.rejected" : "queue.approved";
+          toast(t(done, { amount: formatMoney(decided.amount), status: t(`status.${decided.status}`) }));
+          changed();
+        },
+      }),
     );
   }
 
@@ -152,124 +164,13 @@ export function queueView({ api, i18n, toast, changed }) {
         t("queue.binding_age"),
         account.binding_age_secs === null ? "—" : formatSeconds(account.binding_age_secs, i18n.locale),
       ],
-      [
-        t("queue.recent"),
-        recent.length === 0
-          ? t("common.none")
-          : h(
-              "ul",
-              { className: "recent" },
-              recent.map((w) =>
-                h(
-                  "li",
-                  {},
-                  statusBadge(w.status, t),
-                  " ",
-                  formatMoney(w.amount),
-                  " · ",
-                  formatTimestamp(w.created_at, i18n.locale),
-                ),
-              ),
-            ),
-      ],
+      [t("queue.recent"), recentWithdrawals(recent, i18n)],
     ];
     return h(
       "dl",
       { className: "facts" },
       rows.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
     );
-  }
-
-  function actions(item) {
-    const id = item.withdrawal.id;
-    const working = busy === id;
-    return h(
-      "div",
-      { className: "item-actions" },
-      h(
-        "button",
-        {
-          type: "button",
-          className: "button primary",
-          disabled: working,
-          "aria-busy": working ? "true" : null,
-          onclick: () => approve(id),
-        },
-        t(item.queue === "parked_payout" ? "queue.retry_payout" : "queue.approve"),
-      ),
-      h(
-        "button",
-        { type: "button", className: "button danger", disabled: working, onclick: () => openReject(id) },
-        t("queue.reject"),
-      ),
-    );
-  }
-
-  function rejectForm(id) {
-    const working = busy === id;
-    return h(
-      "form",
-      { className: "reject-form", novalidate: true, onsubmit: (event) => reject(event, id) },
-      h("div", { className: "field" }, h("label", { for: "reject-reason" }, t("queue.reason")), reasonSelect),
-      h("div", { className: "field" }, h("label", { for: "reject-note" }, t("queue.note")), noteInput),
-      h(
-        "div",
-        { className: "item-actions" },
-        h(
-          "button",
-          { type: "submit", className: "button danger", disabled: working, "aria-busy": working ? "true" : null },
-          t("queue.confirm_reject"),
-        ),
-        h("button", { type: "button", className: "button", onclick: closeReject }, t("common.cancel")),
-      ),
-    );
-  }
-
-  function openReject(id) {
-    rejecting = id;
-    reasonSelect.value = "";
-    noteInput.value = "";
-    itemErrors.delete(id);
-    render();
-  }
-
-  function closeReject() {
-    rejecting = null;
-    render();
-  }
-
-  async function approve(id) {
-    await decide(id, () => api.post(`/v1/ops/withdrawals/${id}/approve`, {}), "queue.approved");
-  }
-
-  async function reject(event, id) {
-    event.preventDefault();
-    await decide(
-      id,
-      () => {
-        const note = noteInput.value.trim();
-        const body = { ...(reasonSelect.value && { reason_code: reasonSelect.value }), ...(note && { note }) };
-        return api.post(`/v1/ops/withdrawals/${id}/reject`, body);
-      },
-      "queue.rejected",
-    );
-  }
-
-  async function decide(id, request, doneKey) {
-    busy = id;
-    itemErrors.delete(id);
-    render();
-    try {
-      const withdrawal = await request();
-      decidedThisSession.unshift(withdrawal);
-      rejecting = null;
-      toast(t(doneKey, { amount: formatMoney(withdrawal.amount), status: t(`status.${withdrawal.status}`) }));
-      changed();
-    } catch (failure) {
-      itemErrors.set(id, failure);
-    }
-    busy = null;
-    await load();
   }
 
   function decidedCard(withdrawal) {

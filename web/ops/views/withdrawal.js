@@ -17,6 +17,27 @@ export function reasonBadges(reasons, t) {
   );
 }
 
+/** Withdrawals in brief (status, amount, when), one a line; "None" for none. */
+export function recentWithdrawals(withdrawals, i18n) {
+  const { t } = i18n;
+  if (withdrawals.length === 0) return t("common.none");
+  return h(
+    "ul",
+    { className: "recent" },
+    withdrawals.map((w) =>
+      h(
+        "li",
+        {},
+        statusBadge(w.status, t),
+        " ",
+        formatMoney(w.amount),
+        " · ",
+        formatTimestamp(w.created_at, i18n.locale),
+      ),
+    ),
+  );
+}
+
 /** The facts of one withdrawal (WithdrawalView), as a definition list. */
 export function withdrawalFacts(withdrawal, i18n) {
   const { t } = i18n;

@@ -1,7 +1,8 @@
 //! What one bench run is asked to do: the command line (`Args`), and the
 //! walletgate settings every measured server runs with (`bench_settings`):
-//! the store chosen, a key prefix of its own, and the limits a load from one
-//! address and a few accounts would otherwise (rightly) trip.
+//! the store chosen (memory, one Redis, a Redis Cluster), a key prefix of its
+//! own, and the limits a load from one address and a few accounts would
+//! otherwise (rightly) trip.
 
 use std::path::PathBuf;
 
@@ -10,9 +11,12 @@ use clap::Parser;
 use walletgate::settings::{Overrides, Settings};
 
 #[derive(Debug, Parser)]
-#[command(about = "Benchmarks walletgate against a bare actix endpoint, on the memory store and on Redis")]
+#[command(
+    about = "Benchmarks walletgate against a bare actix endpoint, on the memory store, one Redis and a Redis Cluster"
+)]
 pub struct Args {
-    /// Stores to measure: memory, redis.
+    /// Stores to measure: memory, redis (one node, `--redis-url`), cluster
+    /// (a Redis Cluster, `--redis-cluster-url`).
     #[arg(long, value_delimiter = ',', default_value = "memory,redis")]
     pub stores: Vec<String>,
     /// Account counts to seed, one full run each (e.g. 1000,100000,1000000).
@@ -32,8 +36,15 @@ pub struct Args {
     /// Load generator threads (they share the cores with the server).
     #[arg(long, default_value_t = 2)]
     pub wrk_threads: usize,
+    /// The one Redis of the `redis` store.
     #[arg(long, default_value = "redis://127.0.0.1:6379/0")]
     pub redis_url: String,
+    /// The Redis Cluster of the `cluster` store: its seed nodes. Every
+    /// master is found from them, and each node's counters are read (and
+    /// reset with `CONFIG RESETSTAT`) around the measured loads, so use a
+    /// cluster of the bench's own.
+    #[arg(long, default_value = "redis+cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002")]
+    pub redis_cluster_url: String,
     /// Due withdrawals seeded for the worker's settlement rate.
     #[arg(long, default_value_t = 20_000)]
     pub drain: usize,
@@ -53,14 +64,15 @@ pub struct Args {
     pub markdown: Option<PathBuf>,
 }
 
-pub fn bench_settings(store: &str, redis_url: &str) -> anyhow::Result<Settings> {
+pub fn bench_settings(store: &str, args: &Args) -> anyhow::Result<Settings> {
     let mut settings = Settings::load(&Overrides::default())?;
     settings.server.port = 0;
     settings.log.level = "warn".into();
     settings.store.url = match store {
         "memory" => "memory://".into(),
-        "redis" => redis_url.to_owned(),
-        other => bail!("unknown store {other:?}: memory or redis"),
+        "redis" => args.redis_url.clone(),
+        "cluster" => args.redis_cluster_url.clone(),
+        other => bail!("unknown store {other:?}: memory, redis or cluster"),
     };
     settings.store.key_prefix = format!("wgbench:{}", std::process::id());
     // The load comes from one address and a few accounts at a time: the

@@ -1,7 +1,6 @@
 //! The load drivers and what they measure: `wrk` (Debian's package) running
 //! a Lua script of `bench/lua` against a URL for the run's duration, the bare
-//! actix-web JSON endpoint that is every scenario's ceiling, and
-//! `redis-benchmark` for the Redis server's own SET rate.
+//! actix-web JSON endpoint that is every scenario's ceiling.
 
 use std::path::Path;
 use std::process::Command;
@@ -42,12 +41,25 @@ pub fn spawn_bare(workers: usize) -> anyhow::Result<(String, tokio::task::JoinHa
     Ok((format!("http://127.0.0.1:{port}"), tokio::spawn(server.run())))
 }
 
+/// `script` against `url` for the run's duration per scenario.
 pub fn wrk(args: &Args, lua_dir: &Path, script: &str, url: &str, script_args: &[&str]) -> anyhow::Result<Measured> {
+    wrk_for(args, args.duration_secs, lua_dir, script, url, script_args)
+}
+
+/// `script` against `url` for `seconds`.
+pub fn wrk_for(
+    args: &Args,
+    seconds: u64,
+    lua_dir: &Path,
+    script: &str,
+    url: &str,
+    script_args: &[&str],
+) -> anyhow::Result<Measured> {
     let output = Command::new("wrk")
         .env("WALLETGATE_BENCH_LUA", lua_dir)
         .arg(format!("-t{}", args.wrk_threads))
         .arg(format!("-c{}", args.connections))
-        .arg(format!("-d{}s", args.duration_secs))
+        .arg(format!("-d{seconds}s"))
         .arg("--timeout")
         .arg("5s")
         .arg("-s")
@@ -84,19 +96,6 @@ pub fn wrk(args: &Args, lua_dir: &Path, script: &str, url: &str, script_args: &[
         errors: field("errors").max(non_2xx),
         ratio: None,
     })
-}
-
-pub fn redis_benchmark_set(url: &str) -> Option<f64> {
-    let port = url.rsplit(':').next()?.split('/').next()?.to_owned();
-    let output = Command::new("redis-benchmark")
-        .args(["-p", &port, "-t", "set", "-n", "200000", "-c", "64", "-q"])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    // "SET: 91743.12 requests per second, p50=0.351 msec"
-    let line = text.lines().rev().find(|line| line.contains("SET:"))?;
-    // Progress updates come before it on the same line, separated by carriage returns.
-    line.rsplit("SET:").next()?.split_whitespace().next()?.parse().ok()
 }
 
 pub fn free_port() -> anyhow::Result<u16> {

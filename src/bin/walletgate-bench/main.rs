@@ -1,7 +1,7 @@
 //! walletgate-bench: measures walletgate's real flows against the
 //! framework's ceiling, in one run on one machine.
 //!
-//! For each store (memory, Redis) and account count it starts walletgate
+//! For each store (memory, one Redis, a Redis Cluster) and account count it starts walletgate
 //! in this process (the same `Application` the binary runs) and, beside it,
 //! a bare actix-web JSON endpoint with the same server settings; seeds
 //! ready-to-withdraw accounts straight through the store; then drives load
@@ -10,7 +10,10 @@
 //! reported as a ratio to the bare endpoint measured in the same run, since
 //! absolute numbers drift between machines. It also drains the withdrawals
 //! the load created through the settlement worker's step, and reports memory
-//! per account (peak RSS of this process, Redis `used_memory`).
+//! per account (peak RSS of this process, Redis `used_memory`). On Redis it
+//! reads each node's counters around the withdrawal loads and the drain, to
+//! show how evenly a cluster's masters share the work, and looks for hot
+//! keys in a sample of a cluster's commands.
 //!
 //! The modules, by job:
 //! - `config`: the command line and the settings walletgate runs with;
@@ -21,18 +24,24 @@
 //! - `load`: the load drivers (`wrk`, the bare endpoint, `redis-benchmark`);
 //! - `peers`: the peer mock servers (Prism, Mockoon);
 //! - `memory`: RSS and Redis memory per account or withdrawal;
-//! - `report`: the scenario lines, the Markdown table and notes, the failures.
+//! - `redis_nodes`: the store's Redis nodes (a cluster's masters), their counters and keys;
+//! - `spread`: one load's calls and CPU per node;
+//! - `hotkeys`: commands per key and slot, from a `MONITOR` sample;
+//! - `report`: the scenario lines, the Markdown tables and notes, the failures.
 //!
 //! `cargo run --release --bin walletgate-bench -- --help`
 
 mod config;
 mod fixtures;
 mod gateway;
+mod hotkeys;
 mod load;
 mod memory;
 mod peers;
+mod redis_nodes;
 mod report;
 mod scenarios;
+mod spread;
 
 use std::path::Path;
 
@@ -62,23 +71,31 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut results = Vec::new();
     let mut notes = Vec::new();
+    let mut spreads = Vec::new();
+    let mut problems = Vec::new();
     let mut peers_due = !args.no_peers;
     for store in &args.stores {
         for &accounts in &args.accounts {
             let with_peers = std::mem::replace(&mut peers_due, false);
-            let (measured, note) = scenarios::run_store(&args, store, accounts, &lua_dir, with_peers).await?;
-            results.extend(measured);
-            notes.extend(note);
+            let outcome = scenarios::run_store(&args, store, accounts, &lua_dir, with_peers).await?;
+            results.extend(outcome.measured);
+            notes.extend(outcome.notes);
+            spreads.extend(outcome.spreads);
+            problems.extend(outcome.problems);
         }
     }
-    let table = report::markdown_table(&results);
-    println!("\n{table}");
+    let mut tables = report::markdown_table(&results);
+    if !spreads.is_empty() {
+        tables.push_str(&format!("\nPer Redis node:\n\n{}", spread::markdown_table(&spreads)));
+    }
+    println!("\n{tables}");
     for note in &notes {
         println!("{note}");
     }
-    let failed = report::failures(&results, &notes);
+    let mut failed = report::failures(&results, &notes);
+    failed.extend(problems);
     if let Some(path) = &args.markdown {
-        report::append_markdown(path, &args, cores, &table, &notes)?;
+        report::append_markdown(path, &args, cores, &tables, &notes)?;
     }
     if !failed.is_empty() {
         bail!("the run met errors:\n{}", failed.join("\n"));

@@ -2,7 +2,10 @@
 //! and the bare endpoint, seed the accounts (and stored withdrawals), write
 //! the load's input files, drive the HTTP scenarios, compare with the peer
 //! mock servers, measure the worker (drain rate, due-to-settled latency),
-//! check the ledger, and clean up. Each step adds its measurements or notes.
+//! check the ledger, and clean up. On Redis, the withdrawal loads and the
+//! worker's drain are also measured per node (`spread`), and on a cluster a
+//! sample of the withdrawals' commands looks for hot keys (`hotkeys`). Each
+//! step adds its measurements or notes.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -12,13 +15,20 @@ use walletgate::domain::money::Amount;
 use crate::BENCH_PIN;
 use crate::config::{Args, bench_settings};
 use crate::gateway::{Fixtures, Gateway, ReadyAccount};
-use crate::load::{Measured, free_port, redis_benchmark_set, spawn_bare, wrk};
-use crate::memory::{memory_per, redis_per, redis_used_memory, rss_kib};
+use crate::hotkeys::KeySample;
+use crate::load::{Measured, free_port, spawn_bare, wrk, wrk_for};
+use crate::memory::{memory_per, redis_per, rss_kib};
 use crate::peers;
+use crate::redis_nodes::RedisNodes;
 use crate::report::Recorder;
+use crate::spread::{Spread, SpreadWindow};
 
 /// Accounts the seeded due and stored withdrawals are spread over.
 const WITHDRAWAL_ACCOUNTS_MAX: usize = 1_000;
+/// Longest load the hot-key sample watches (`MONITOR` output is large).
+const KEY_SAMPLE_SECS_MAX: u64 = 3;
+/// Most due withdrawals whose settling the hot-key sample watches.
+const KEY_SAMPLE_DRAIN_MAX: usize = 2_000;
 
 /// One store at one scale: what every step of its run reads.
 struct Run<'a> {
@@ -26,6 +36,30 @@ struct Run<'a> {
     lua_dir: &'a Path,
     store_name: &'a str,
     accounts: usize,
+    /// The store's Redis nodes; none on the memory store.
+    nodes: Option<&'a RedisNodes>,
+    /// The key prefix of the run's data.
+    prefix: &'a str,
+}
+
+/// What a measured load is spread over.
+#[derive(Clone, Copy)]
+enum Across {
+    /// Many accounts: no master should take much more than its share.
+    Accounts,
+    /// One account: one slot, so one master, by design.
+    OneAccount,
+}
+
+/// What one store at one scale measured.
+#[derive(Default)]
+pub struct Outcome {
+    pub measured: Vec<Measured>,
+    pub notes: Vec<String>,
+    /// Each Redis load's spread over the nodes.
+    pub spreads: Vec<Spread>,
+    /// What should fail the run besides the measured scenarios' errors.
+    pub problems: Vec<String>,
 }
 
 /// The load's input files, in a temp directory of the run's own.
@@ -40,62 +74,64 @@ struct LoadFiles {
 }
 
 /// Runs every scenario on `store_name` seeded with `accounts` accounts: the
-/// measured scenarios, and the notes (memory, peers, worker, ledger).
+/// measured scenarios, the notes (memory, peers, worker, ledger) and, on
+/// Redis, the spread over the nodes.
 pub async fn run_store(
     args: &Args,
     store_name: &str,
     accounts: usize,
     lua_dir: &Path,
     with_peers: bool,
-) -> anyhow::Result<(Vec<Measured>, Vec<String>)> {
+) -> anyhow::Result<Outcome> {
     println!("\n== {store_name}, {accounts} accounts");
-    let run = Run { args, lua_dir, store_name, accounts };
-    let settings = bench_settings(store_name, &args.redis_url)?;
+    let settings = bench_settings(store_name, args)?;
+    let nodes = RedisNodes::of(&settings.store)?;
+    let prefix = settings.store.key_prefix.clone();
+    let run = Run { args, lua_dir, store_name, accounts, nodes: nodes.as_ref(), prefix: &prefix };
     let workers = settings.server.workers;
     let poll_interval = Duration::from_millis(settings.worker.poll_interval_ms);
-    let prefix = settings.store.key_prefix.clone();
     let (gateway, base, server) = Gateway::start(settings).await?;
     let (bare_base, bare) = spawn_bare(workers)?;
 
-    let mut notes = Vec::new();
-    let fixtures = run.seed(&gateway, &mut notes).await?;
+    let mut outcome = Outcome::default();
+    let fixtures = run.seed(&gateway, &mut outcome.notes).await?;
     let files = write_load_files(&gateway, &fixtures.ready, args.active_accounts)?;
 
     let bare_run = wrk(args, lua_dir, "hello.lua", &format!("{bare_base}/hello"), &[])?;
     let mut recorder = Recorder::new(store_name, accounts, bare_run.per_sec);
     recorder.record("bare actix GET /hello (ceiling)", bare_run);
     let tag = format!("{}", std::process::id());
-    let spread_run = run.measure_gateway(&mut recorder, &base, &files, &tag, &mut notes)?;
+    let spread_run = run.measure_gateway(&mut recorder, &base, &files, &tag, &mut outcome)?;
     if with_peers {
-        run.compare_with_peers(&mut recorder, &files, &tag, &spread_run, &mut notes).await?;
+        run.compare_with_peers(&mut recorder, &files, &tag, &spread_run, &mut outcome.notes).await?;
     }
-    let set_rate = if store_name == "redis" { redis_benchmark_set(&args.redis_url) } else { None };
-    if let Some(set_rate) = set_rate {
-        notes.push(format!(
-            "redis-benchmark SET (same server, same run): {set_rate:.0} ops/s; POST /v1/withdrawals (spread) is {:.1} % of it",
-            100.0 * spread_run.per_sec / set_rate
-        ));
+    if let Some(nodes) = run.nodes {
+        run.compare_with_set(nodes, &spread_run, &mut outcome.notes);
     }
-    run.measure_worker(&gateway, &fixtures, poll_interval, &mut notes).await?;
+    run.measure_worker(&gateway, &fixtures, poll_interval, &mut outcome).await?;
     let balanced = gateway.ledger_balanced().await?;
-    notes.push(format!("{store_name}, {accounts} accounts: ledger check after the run: balanced = {balanced}"));
+    outcome.notes.push(format!("{store_name}, {accounts} accounts: ledger check after the run: balanced = {balanced}"));
 
     bare.abort();
     server.abort();
     let _ = std::fs::remove_dir_all(&files.dir);
-    if store_name == "redis" {
-        clean_redis(&args.redis_url, &prefix);
+    if let Some(nodes) = run.nodes {
+        if nodes.cluster {
+            outcome.notes.push(run.keys_per_node(nodes)?);
+        }
+        nodes.clean(&prefix)?;
     }
-    Ok((recorder.measured, notes))
+    outcome.measured = recorder.measured;
+    Ok(outcome)
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
     /// Seeds the accounts and, if asked, the stored withdrawals, noting the
     /// time and memory each took.
     async fn seed(&self, gateway: &Gateway, notes: &mut Vec<String>) -> anyhow::Result<Fixtures> {
-        let Run { args, store_name, accounts, .. } = *self;
+        let Run { args, store_name, accounts, nodes, .. } = *self;
         let rss_before = rss_kib("VmRSS:");
-        let redis_before = redis_used_memory(args, store_name);
+        let redis_before = nodes.and_then(RedisNodes::used_memory);
         let started = Instant::now();
         let fixtures = gateway.seed_ready_accounts(accounts).await?;
         let seeded_in = started.elapsed();
@@ -103,12 +139,12 @@ impl Run<'_> {
             "{store_name}, {accounts} accounts: seeded in {:.1} s{}{}",
             seeded_in.as_secs_f64(),
             memory_per(accounts, rss_before, rss_kib("VmRSS:"), "account (RSS of the server process)"),
-            redis_per(args, store_name, redis_before, accounts, "account"),
+            redis_per(nodes, redis_before, accounts, "account"),
         ));
         let withdrawal_accounts = withdrawal_accounts(&fixtures.ready);
         if args.stored_withdrawals > 0 && !withdrawal_accounts.is_empty() {
             let rss_before = rss_kib("VmRSS:");
-            let redis_before = redis_used_memory(args, store_name);
+            let redis_before = nodes.and_then(RedisNodes::used_memory);
             let started = Instant::now();
             gateway.seed_withdrawals(withdrawal_accounts, one_yuan()?, args.stored_withdrawals, false).await?;
             notes.push(format!(
@@ -121,7 +157,7 @@ impl Run<'_> {
                     rss_kib("VmRSS:"),
                     "stored withdrawal (record, journal entry, index entry)"
                 ),
-                redis_per(args, store_name, redis_before, args.stored_withdrawals, "stored withdrawal"),
+                redis_per(nodes, redis_before, args.stored_withdrawals, "stored withdrawal"),
             ));
         }
         Ok(fixtures)
@@ -135,9 +171,9 @@ impl Run<'_> {
         base: &str,
         files: &LoadFiles,
         tag: &str,
-        notes: &mut Vec<String>,
+        outcome: &mut Outcome,
     ) -> anyhow::Result<Measured> {
-        let Run { args, lua_dir, store_name, accounts } = *self;
+        let Run { args, lua_dir, store_name, accounts, nodes, .. } = *self;
         let spread = &files.spread;
         let hot = &files.hot;
         recorder.record("GET /v1/wallet", wrk(args, lua_dir, "wallet.lua", &format!("{base}/v1/wallet"), &[spread])?);
@@ -147,12 +183,15 @@ impl Run<'_> {
         );
         let withdrawals = &format!("{base}/v1/withdrawals");
         let rss_before = rss_kib("VmRSS:");
-        let redis_before = redis_used_memory(args, store_name);
+        let redis_before = nodes.and_then(RedisNodes::used_memory);
+        let spread_scenario = "POST /v1/withdrawals (spread)";
+        let window = self.open_spread()?;
         let spread_run = recorder.record(
-            "POST /v1/withdrawals (spread)",
+            spread_scenario,
             wrk(args, lua_dir, "withdraw.lua", withdrawals, &[spread, BENCH_PIN, &format!("s{tag}")])?,
         );
-        notes.push(format!(
+        self.close_spread(window, spread_scenario, (spread_run.requests, "withdrawal"), Across::Accounts, outcome)?;
+        outcome.notes.push(format!(
             "{store_name}, {accounts} accounts: memory kept by the {} withdrawals submitted over HTTP{}{}",
             spread_run.requests,
             memory_per(
@@ -161,17 +200,109 @@ impl Run<'_> {
                 rss_kib("VmRSS:"),
                 "withdrawal (record, journal entry, index and schedule entries, event, and the idempotency reply kept 24 h)"
             ),
-            redis_per(args, store_name, redis_before, spread_run.requests as usize, "withdrawal"),
+            redis_per(nodes, redis_before, spread_run.requests as usize, "withdrawal"),
         ));
-        recorder.record(
-            "POST /v1/withdrawals (one hot account)",
+        if let Some(nodes) = nodes.filter(|nodes| nodes.cluster) {
+            self.sample_keys(nodes, withdrawals, spread_scenario, &[spread, BENCH_PIN, &format!("m{tag}")], outcome)?;
+        }
+        let hot_scenario = "POST /v1/withdrawals (one hot account)";
+        let window = self.open_spread()?;
+        let hot_run = recorder.record(
+            hot_scenario,
             wrk(args, lua_dir, "withdraw.lua", withdrawals, &[hot, BENCH_PIN, &format!("h{tag}")])?,
         );
+        self.close_spread(window, hot_scenario, (hot_run.requests, "withdrawal"), Across::OneAccount, outcome)?;
         recorder.record(
             "POST /v1/auth/login (Argon2id)",
             wrk(args, lua_dir, "login.lua", &format!("{base}/v1/auth/login"), &[&files.logins])?,
         );
         Ok(spread_run)
+    }
+
+    /// Resets the counters of the store's nodes before a load, on Redis.
+    fn open_spread(&self) -> anyhow::Result<Option<SpreadWindow<'a>>> {
+        self.nodes.map(SpreadWindow::open).transpose()
+    }
+
+    /// Reads the counters after `load` (of `items`, each a `what`): its
+    /// spread over the nodes, its Redis CPU per item, and a note if a master
+    /// went over the target share (or, for one account, which master took it).
+    fn close_spread(
+        &self,
+        window: Option<SpreadWindow<'_>>,
+        load: &str,
+        (items, what): (u64, &str),
+        across: Across,
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<()> {
+        let Some(window) = window else { return Ok(()) };
+        let spread = window.close(self.store_name, self.accounts, load)?;
+        outcome.notes.push(spread.cpu_per(items, what));
+        outcome.notes.extend(match across {
+            Across::Accounts => spread.over_target(),
+            Across::OneAccount => spread.one_account(),
+        });
+        outcome.spreads.push(spread);
+        Ok(())
+    }
+
+    /// The keys and slots `load`'s commands name, from a `MONITOR` sample
+    /// of a short load of its own (`MONITOR` slows every node down).
+    fn sample_keys(
+        &self,
+        nodes: &RedisNodes,
+        url: &str,
+        load: &str,
+        script_args: &[&str],
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<()> {
+        let Run { args, lua_dir, store_name, accounts, prefix, .. } = *self;
+        let sample = KeySample::start(nodes)?;
+        let run = wrk_for(args, args.duration_secs.min(KEY_SAMPLE_SECS_MAX), lua_dir, "withdraw.lua", url, script_args);
+        let counts = sample.finish()?;
+        let run = run?;
+        if run.errors > 0 {
+            outcome
+                .problems
+                .push(format!("{load} under MONITOR ({store_name}, {accounts} accounts): {} errors", run.errors));
+        }
+        outcome.notes.push(format!(
+            "{} ({} requests at {:.0}/s while sampled)",
+            counts.note(store_name, accounts, load, prefix),
+            run.requests,
+            run.per_sec
+        ));
+        Ok(())
+    }
+
+    /// The spread withdrawals as a share of `redis-benchmark`'s SET rate on the same Redis.
+    fn compare_with_set(&self, nodes: &RedisNodes, spread_run: &Measured, notes: &mut Vec<String>) {
+        let Some(set_rate) = nodes.benchmark_set() else { return };
+        let (how, on) = if nodes.cluster { ("--cluster ", "cluster") } else { ("", "server") };
+        notes.push(format!(
+            "{}, {} accounts: redis-benchmark {how}SET (same {on}, same run): {set_rate:.0} ops/s; POST /v1/withdrawals (spread) is {:.1} % of it",
+            self.store_name,
+            self.accounts,
+            100.0 * spread_run.per_sec / set_rate
+        ));
+    }
+
+    /// How the run's keys and the shards lie over the nodes.
+    fn keys_per_node(&self, nodes: &RedisNodes) -> anyhow::Result<String> {
+        let per_node: Vec<String> = nodes
+            .keys_and_shards(self.prefix)?
+            .iter()
+            .zip(&nodes.nodes)
+            .map(|((keys, shards), node)| {
+                format!("{} (slots {}): {keys} keys, {shards} shards", node.address, node.slots)
+            })
+            .collect();
+        Ok(format!(
+            "{}, {} accounts: the run's keys per master: {}",
+            self.store_name,
+            self.accounts,
+            per_node.join("; ")
+        ))
     }
 
     /// The same spread withdrawals against Prism and Mockoon's static mocks of the endpoint.
@@ -219,26 +350,41 @@ impl Run<'_> {
         gateway: &Gateway,
         fixtures: &Fixtures,
         poll_interval: Duration,
-        notes: &mut Vec<String>,
+        outcome: &mut Outcome,
     ) -> anyhow::Result<()> {
         let Run { args, store_name, accounts, .. } = *self;
         let (settled, seconds) = gateway.drain().await?;
-        notes.push(format!(
+        outcome.notes.push(format!(
             "{store_name}, {accounts} accounts: the worker settled the load's {settled} due withdrawals in {seconds:.1} s = {:.0} settlements/s",
             settled as f64 / seconds.max(1e-9)
         ));
         let withdrawal_accounts = withdrawal_accounts(&fixtures.ready);
         if args.drain > 0 && !withdrawal_accounts.is_empty() {
             gateway.seed_withdrawals(withdrawal_accounts, one_yuan()?, args.drain, true).await?;
+            let window = self.open_spread()?;
             let (settled, seconds) = gateway.drain().await?;
-            notes.push(format!(
+            let load = format!("worker settling {settled} due withdrawals");
+            self.close_spread(window, &load, (settled as u64, "settlement"), Across::Accounts, outcome)?;
+            outcome.notes.push(format!(
                 "{store_name}, {accounts} accounts: worker settlement rate: {settled} due withdrawals over {} accounts settled in {seconds:.2} s = **{:.0} settlements/s**",
                 withdrawal_accounts.len(),
                 settled as f64 / seconds.max(1e-9)
             ));
+            if let Some(nodes) = self.nodes.filter(|nodes| nodes.cluster) {
+                let count = args.drain.min(KEY_SAMPLE_DRAIN_MAX);
+                gateway.seed_withdrawals(withdrawal_accounts, one_yuan()?, count, true).await?;
+                let sample = KeySample::start(nodes)?;
+                let drained = gateway.drain().await;
+                let counts = sample.finish()?;
+                let (settled, _) = drained?;
+                let load = format!("the worker settling {settled} due withdrawals");
+                outcome.notes.push(counts.note(store_name, accounts, &load, self.prefix));
+            }
         }
         if args.latency_rate > 0 {
-            notes.push(gateway.latency_run(fixtures, accounts, args.latency_rate, poll_interval, store_name).await?);
+            outcome
+                .notes
+                .push(gateway.latency_run(fixtures, accounts, args.latency_rate, poll_interval, store_name).await?);
         }
         Ok(())
     }
@@ -270,13 +416,4 @@ fn write_load_files(gateway: &Gateway, ready: &[ReadyAccount], active_accounts: 
         logins: logins_file.to_string_lossy().to_string(),
         dir,
     })
-}
-
-fn clean_redis(url: &str, prefix: &str) {
-    let Ok(client) = redis::Client::open(url) else { return };
-    let Ok(mut connection) = client.get_connection() else { return };
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query(&mut connection).unwrap_or_default();
-    for chunk in keys.chunks(1000) {
-        let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(chunk).query(&mut connection);
-    }
 }

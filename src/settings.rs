@@ -904,6 +904,29 @@ mod tests {
     }
 
     #[test]
+    fn a_manual_review_is_expected_decided_by_the_promise_or_the_time_out_if_sooner() {
+        let mut withdrawals = Settings::load(&overrides()).unwrap().withdrawals;
+        let now = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        let level = crate::domain::account::VerificationLevel::L0;
+        let expected = |withdrawals: &WithdrawalSettings, reviewed: bool| {
+            let policy = withdrawals.policy().unwrap();
+            policy.expected_settlement(policy.rules(level), reviewed, now)
+        };
+        withdrawals.review_sla_secs = 7200;
+        withdrawals.manual_review_timeout_secs = 0;
+        let two_hours = now + chrono::Duration::hours(2);
+        assert_eq!(expected(&withdrawals, true), (two_hours, Some(two_hours)));
+        withdrawals.manual_review_timeout_secs = 600;
+        let ten_minutes = now + chrono::Duration::minutes(10);
+        assert_eq!(expected(&withdrawals, true), (ten_minutes, Some(ten_minutes)));
+        let (at, decided_by) = expected(&withdrawals, false);
+        assert_eq!(
+            (at, decided_by),
+            (now + chrono::Duration::seconds(withdrawals.auto_review_delay_secs as i64), None)
+        );
+    }
+
+    #[test]
     fn store_urls_print_without_credentials() {
         let kind = StoreKind::Redis("redis://user:hunter2@cache:6379/1".into());
         assert_eq!(kind.to_string(), "redis://cache:6379/1");

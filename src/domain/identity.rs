@@ -81,6 +81,17 @@ impl ResidentId {
 /// How many of its last characters prove a user knows their ID number.
 pub const LAST_DIGITS_ASKED: usize = 6;
 
+/// Whether `text` has the shape of an ID number's last `LAST_DIGITS_ASKED`
+/// characters: digits, the last one a digit or `X` (either case). Checked
+/// before an answer spends an SMS code, so a typo costs nothing.
+pub fn is_id_number_ending(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let Some((last, digits)) = bytes.split_last() else { return false };
+    bytes.len() == LAST_DIGITS_ASKED
+        && digits.iter().all(u8::is_ascii_digit)
+        && (last.is_ascii_digit() || last.eq_ignore_ascii_case(&b'X'))
+}
+
 impl std::fmt::Debug for ResidentId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "ResidentId({})", self.masked())
@@ -141,6 +152,16 @@ mod tests {
         assert!(ResidentId::parse("11010519491231002X", today()).is_ok());
         assert!(ResidentId::parse("11010519491231002x", today()).is_ok(), "lower-case x is accepted");
         assert_eq!(ResidentId::parse("110105194912310021", today()), Err(IdentityError::IdNumberChecksum));
+    }
+
+    #[test]
+    fn an_ending_is_five_digits_and_a_digit_or_x() {
+        for good in ["31002X", "31002x", "123456"] {
+            assert!(is_id_number_ending(good), "{good}");
+        }
+        for bad in ["", "1002X", "231002X", "3100X2", "31-02X", " 1002X", "31002Y"] {
+            assert!(!is_id_number_ending(bad), "{bad}");
+        }
     }
 
     #[test]

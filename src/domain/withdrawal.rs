@@ -66,6 +66,12 @@ pub enum RejectionReason {
 }
 
 impl RejectionReason {
+    /// Whether an operator may give this reason: all but the time-out's,
+    /// which only the worker gives when nobody decided.
+    pub fn is_operators(self) -> bool {
+        self != RejectionReason::ReviewTimedOut
+    }
+
     /// The code as `failure_reason` carries it, e.g. `SUSPECTED_FRAUD`.
     pub fn code(self) -> &'static str {
         match self {

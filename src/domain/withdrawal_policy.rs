@@ -46,6 +46,24 @@ impl WithdrawalPolicy {
         submitted + promise
     }
 
+    /// When a withdrawal submitted at `submitted` is expected to be paid
+    /// out, and — if an operator reviews it first — by when they decide: a
+    /// payout follows an approval at once, an automatic review the level's
+    /// delay.
+    pub fn expected_settlement(
+        &self,
+        rules: &LevelRules,
+        reviewed_by_operator: bool,
+        submitted: DateTime<Utc>,
+    ) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
+        if reviewed_by_operator {
+            let decided_by = self.review_decided_by(submitted);
+            (decided_by, Some(decided_by))
+        } else {
+            (submitted + rules.auto_review_delay, None)
+        }
+    }
+
     pub fn rules(&self, level: VerificationLevel) -> &LevelRules {
         match level {
             VerificationLevel::L0 => &self.levels[0],

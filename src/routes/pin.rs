@@ -14,6 +14,7 @@ use super::responses::{
     AccountNotFound, PayloadTooLarge, PinIncorrect, PinLocked, PinMalformed, StoreBusy, Unauthenticated,
 };
 use crate::auth::one_time_codes::is_sms_code;
+use crate::domain::identity::is_id_number_ending;
 use crate::domain::pin::{Pin, PinError};
 use crate::domain::sms::SmsPurpose;
 use crate::error::{ApiError, ErrorBody};
@@ -84,14 +85,6 @@ pub struct VerifyPinRequest {
 /// A PIN a user enters to prove they know theirs.
 pub fn entered_pin(field: &str, text: &str) -> Result<Pin, ApiError> {
     Pin::parse(text).map_err(|error| ApiError::validation(field, error))
-}
-
-/// Five digits and a digit or `X`: how a resident ID number ends.
-fn is_id_number_ending(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 6
-        && bytes[..5].iter().all(u8::is_ascii_digit)
-        && (bytes[5].is_ascii_digit() || bytes[5] == b'X' || bytes[5] == b'x')
 }
 
 /// A PIN a user picks as their new one.

@@ -115,7 +115,7 @@ impl RejectRequest {
     fn decision(&self) -> Result<(RejectionReason, Option<&str>), ApiError> {
         match (self.reason_code, self.note.as_deref(), self.reason.as_deref()) {
             (_, Some(_), Some(_)) => Err(ApiError::validation("reason", "give note, not reason (its old name)")),
-            (Some(RejectionReason::ReviewTimedOut), _, _) => {
+            (Some(code), _, _) if !code.is_operators() => {
                 Err(ApiError::validation("reason_code", "REVIEW_TIMED_OUT is given by the time-out, not by operators"))
             }
             (Some(code), note, legacy) => Ok((code, note.or(legacy))),

@@ -102,11 +102,12 @@ impl Withdrawals {
         let rules = self.policy.rules(account.level_at(now));
         let today = self.policy.local_date(now);
         let plan = account.plan_withdrawal(binding_id, amount, self.policy.plan_rules(rules), today, now)?;
-        let review_decided_by = (!plan.review_reasons.is_empty()).then(|| self.policy.review_decided_by(now));
+        let (expected_settlement_at, review_decided_by) =
+            self.policy.expected_settlement(rules, !plan.review_reasons.is_empty(), now);
         let quote = Quote {
             id: format!("quo_{}", uuid::Uuid::now_v7().simple()),
             expires_at: now + self.policy.quote_ttl,
-            expected_settlement_at: review_decided_by.unwrap_or(now + rules.auto_review_delay),
+            expected_settlement_at,
             review_decided_by,
             plan,
         };

@@ -58,7 +58,7 @@ pub use partition_documents::PartitionDocuments;
 pub(crate) use partitions::EXPIRED_RECLAIMED_PER_COMMIT;
 pub use partitions::{AccountCommit, AccountPartitions};
 pub use redis::RedisStore;
-pub use schedules::{ScheduleEntry, ScheduleOrder, SchedulePosition, Schedules};
+pub use schedules::{ScheduleEntry, ScheduleOrder, SchedulePosition, Schedules, member_owner};
 pub use typed::{TypedDocuments, TypedEphemeralValues, TypedPartitionDocuments};
 
 /// Every trait of the store and its typed helpers, so one

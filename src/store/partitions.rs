@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{CommitOutcome, ScheduleEntry, StoreError, Versioned};
+use super::{CommitOutcome, ScheduleEntry, StoreError, Versioned, member_owner};
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
 
@@ -126,7 +126,7 @@ impl<'a> AccountCommit<'a> {
         let owner = self.account.id.as_str();
         let members = self.scheduled.iter().map(|entry| &entry.member).chain(self.unscheduled.iter().map(|(_, m)| m));
         for member in members {
-            if member.split_once('/').map(|(named, _)| named) != Some(owner) {
+            if member_owner(member) != Some(owner) {
                 return Err(StoreError::Corrupt {
                     key: member.clone(),
                     reason: format!("a commit of {owner} may schedule only members named {owner}/…"),

@@ -74,6 +74,13 @@ pub trait Schedules: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// The owner a schedule member names, `<owner>/<subject>` (an account id,
+/// for the work of a partition); `None` for a member without one. A store
+/// keeps a member beside its owner's partition (on a cluster, in its slot).
+pub fn member_owner(member: &str) -> Option<&str> {
+    member.split_once('/').map(|(owner, _)| owner)
+}
+
 /// A member put on a schedule at a time (milliseconds since the epoch), by a partition commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleEntry {

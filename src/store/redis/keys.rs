@@ -24,6 +24,7 @@
 use std::sync::LazyLock;
 
 use crate::domain::account::AccountId;
+use crate::store::member_owner;
 
 /// How many shards accounts (and the work they queue) are spread over. Part
 /// of the stored layout: a deployment keeps its number for life (the store
@@ -69,12 +70,6 @@ pub(super) fn slot_of_key(key: &str) -> u16 {
 /// agrees.
 pub(super) fn shard_of(owner: &str) -> usize {
     usize::from(crc16::State::<crc16::XMODEM>::calculate(owner.as_bytes())) % SHARDS
-}
-
-/// The owner a schedule member names: the text before its first `/`
-/// (`<account id>/<subject>`), or the whole member.
-pub(super) fn member_owner(member: &str) -> &str {
-    member.split_once('/').map_or(member, |(owner, _)| owner)
 }
 
 /// Builds every key of one deployment.
@@ -139,7 +134,7 @@ impl KeyLayout {
 
     /// The schedule key a member lives in: its owner's shard's.
     pub(super) fn schedule_of_member(&self, schedule: &str, member: &str) -> String {
-        self.schedule(shard_of(member_owner(member)), schedule)
+        self.schedule(shard_of(member_owner(member).unwrap_or(member)), schedule)
     }
 
     /// Shard channel (`SPUBLISH`) carrying the id of each account of one

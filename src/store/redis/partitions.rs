@@ -157,12 +157,11 @@ impl AccountPartitions for RedisStore {
         for (_, member) in commit.unscheduled {
             invocation.arg(member);
         }
-        // The event channel is checked with the keys: on a cluster, a
-        // script may publish only to a shard channel of its own slot.
+        // On a cluster the shard channel is checked with the keys: a script
+        // may publish only to a shard channel of its own slot.
         let mut slot_checked = keys;
-        slot_checked.push(channel.clone());
-        if !self.is_cluster() {
-            slot_checked.pop();
+        if self.is_cluster() {
+            slot_checked.push(channel);
         }
         let committed: i64 = self.run_script(&slot_checked, &invocation).await?;
         if committed != 1 {

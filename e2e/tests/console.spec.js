@@ -54,6 +54,31 @@ test("console: a top-up shows the new balance, the worker step reports, the ledg
   await expect(opsPage.getByTestId("ledger")).toContainText("Ledger balanced");
 });
 
+test("console: a top-up whose answer was lost, sent again, credits once", async ({ opsPage }) => {
+  const user = await newUser();
+  await logInToConsole(opsPage);
+  await opsPage.getByRole("link", { name: "Top up a demo wallet" }).click();
+  // The first top-up reaches the server, but its answer never reaches the page.
+  let lost = 0;
+  await opsPage.route("**/v1/ops/accounts/*/credit", async (route) => {
+    if (lost++ === 0) {
+      await route.fetch();
+      await route.abort("connectionreset");
+    } else {
+      await route.continue();
+    }
+  });
+  await opsPage.getByLabel("Account ID").fill(user.accountId);
+  await opsPage.getByLabel("Amount (yuan)").fill("5");
+  await opsPage.getByRole("button", { name: "Top up" }).click();
+  await expect(opsPage.getByRole("alert")).toBeVisible();
+  await opsPage.getByRole("button", { name: "Top up" }).click();
+  await expect(opsPage.getByTestId("credit-result")).toHaveText(
+    `Credited ¥5.00 to ${user.accountId}. Balance now ¥5.00 available, ¥0.00 held.`,
+  );
+  expect((await wallet(user)).available).toBe("5.00");
+});
+
 test("console: an account is found by its phone number, with its balances and withdrawals", async ({ opsPage }) => {
   const user = await readyUser({ balance: "8.80" });
   const withdrawal = await call("POST", "/v1/withdrawals", {

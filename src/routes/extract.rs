@@ -1,20 +1,45 @@
 //! Request extractors that speak the error catalogue: a JSON body and a
 //! query string that name the offending field (or parameter) when they
-//! cannot be read, and path failures as `VALIDATION_FAILED` instead of
-//! actix's plain-text defaults.
+//! cannot be read, path failures as `VALIDATION_FAILED` instead of
+//! actix's plain-text defaults, and the `Idempotency-Key` header.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::CONTENT_TYPE;
+use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::web::BytesMut;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use validator::{Validate, ValidationErrors};
 
+use crate::domain::withdrawal_decision::IdempotencyKey;
 use crate::error::ApiError;
+
+/// Marks a saved reply of an earlier request with the same key.
+const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// The request's `Idempotency-Key`, which it must send.
+pub fn idempotency_key(request: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
+    optional_idempotency_key(request)?.ok_or_else(refused_key)
+}
+
+/// The request's `Idempotency-Key`, if it sent one; a malformed one is refused.
+pub fn optional_idempotency_key(request: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = request.headers().get("idempotency-key") else { return Ok(None) };
+    let text = value.to_str().map_err(|_| refused_key())?;
+    IdempotencyKey::parse(text).map(Some).ok_or_else(refused_key)
+}
+
+fn refused_key() -> ApiError {
+    ApiError::validation("Idempotency-Key", "send a unique Idempotency-Key header (1 to 255 visible characters)")
+}
+
+/// Marks `response` as the saved reply of an earlier request with the same key.
+pub fn mark_replayed(response: &mut HttpResponse) {
+    response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+}
 
 /// The largest JSON body accepted, registered as app data by `startup`.
 #[derive(Debug, Clone, Copy)]

@@ -3,22 +3,22 @@
 //! a token claiming operator for an account whose stored role is not; a token
 //! whose account does not exist or has revoked it gets 401.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, mark_replayed, optional_idempotency_key};
 use super::identity::Operator;
 use super::responses::{AccountNotFound, OperatorOnly, PayloadTooLarge, StoreBusy, StoreUnavailable, Unauthenticated};
 use super::views::{BalanceView, MovementView};
 use crate::domain::account::AccountId;
 use crate::domain::money::Amount;
 use crate::error::{ApiError, ErrorBody};
+use crate::services::idempotency::Replayed;
 use crate::services::ledger_check::LedgerCheck;
 use crate::services::ledger_check::LedgerReport;
-use crate::services::wallet::Adjustment;
-use crate::services::wallet::Wallet;
+use crate::services::wallet::{Adjustment, AdjustmentAsk, Wallet};
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +30,19 @@ pub struct AdjustmentRequest {
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
     #[schema(min_length = 1, max_length = 200, example = "demo top-up")]
     pub memo: String,
+}
+
+/// The optional key of an operator adjustment.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // Read from the headers by `optional_idempotency_key`; here for the document.
+struct AdjustmentKey {
+    /// Optional, 1 to 255 visible characters: the adjustment happens once per
+    /// key of this operator (kept as long as withdrawal keys); a repeat gets
+    /// the first outcome with `Idempotent-Replayed: true`, another request
+    /// under the key 409 `IDEMPOTENCY_KEY_REUSED`.
+    #[param(rename = "Idempotency-Key", example = "8c0f3c4e-6a61-4a4b-9d0e-2f7a1b9c5d11")]
+    idempotency_key: Option<String>,
 }
 
 /// The journal entry written and the wallet's balances after it.
@@ -46,15 +59,23 @@ fn target_account(path: &str) -> Result<AccountId, ApiError> {
 async fn adjust(
     wallet: &Wallet,
     operator: &Operator,
+    http: &HttpRequest,
     path: &str,
     direction: Adjustment,
     request: AdjustmentRequest,
 ) -> Result<HttpResponse, ApiError> {
     let target = target_account(path)?;
-    let (entry, account) =
-        wallet.adjust_balance(operator.account_id(), &target, direction, request.amount, &request.memo).await?;
-    let response = AdjustmentResponse { entry: MovementView::try_from(&entry)?, wallet: BalanceView::from(&account) };
-    Ok(HttpResponse::Created().json(response))
+    let key = optional_idempotency_key(http)?;
+    let ask = AdjustmentAsk { direction, amount: request.amount, memo: &request.memo, key: key.as_ref() };
+    let (adjusted, replayed) = wallet.adjust_balance(operator.account_id(), &target, ask).await?;
+    let balances =
+        BalanceView { account_id: target, currency: "CNY", available: adjusted.available, held: adjusted.held };
+    let response = AdjustmentResponse { entry: MovementView::try_from(&adjusted.entry)?, wallet: balances };
+    let mut response = HttpResponse::Created().json(response);
+    if replayed == Replayed::Saved {
+        mark_replayed(&mut response);
+    }
+    Ok(response)
 }
 
 /// Top up a wallet (operator)
@@ -67,22 +88,27 @@ async fn adjust(
     path = "/v1/ops/accounts/{id}/credit",
     tag = "ops",
     security(("bearerAuth" = [])),
-    params(("id" = String, Path, description = "The account's id (`acc_…`); anything else is 404.", example = "acc_demo_alice")),
+    params(
+        ("id" = String, Path, description = "The account's id (`acc_…`); anything else is 404.", example = "acc_demo_alice"),
+        AdjustmentKey,
+    ),
     request_body = AdjustmentRequest,
     responses(
         (status = 201, description = "The entry and the new balances.", body = AdjustmentResponse),
         (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a malformed amount, a `memo` outside \
             1–200 characters, a balance that would grow too large, an unknown field.", body = ErrorBody),
+        (status = 409, description = "`IDEMPOTENCY_KEY_REUSED`: the key was used for another adjustment.", body = ErrorBody),
         Unauthenticated, OperatorOnly, AccountNotFound, PayloadTooLarge, StoreBusy,
     )
 )]
 pub async fn credit(
     wallet: web::Data<Wallet>,
     operator: Operator,
+    http: HttpRequest,
     path: web::Path<String>,
     ApiJson(request): ApiJson<AdjustmentRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    adjust(&wallet, &operator, &path, Adjustment::Credit, request).await
+    adjust(&wallet, &operator, &http, &path, Adjustment::Credit, request).await
 }
 
 /// Take demo money back (operator)
@@ -94,23 +120,28 @@ pub async fn credit(
     path = "/v1/ops/accounts/{id}/debit",
     tag = "ops",
     security(("bearerAuth" = [])),
-    params(("id" = String, Path, description = "The account's id (`acc_…`); anything else is 404.", example = "acc_demo_alice")),
+    params(
+        ("id" = String, Path, description = "The account's id (`acc_…`); anything else is 404.", example = "acc_demo_alice"),
+        AdjustmentKey,
+    ),
     request_body = AdjustmentRequest,
     responses(
         (status = 201, description = "The entry and the new balances.", body = AdjustmentResponse),
         (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a malformed amount, a `memo` outside \
             1–200 characters, an unknown field.", body = ErrorBody),
         (status = 422, description = "`INSUFFICIENT_BALANCE` (`details.available`, `details.requested`).", body = ErrorBody),
+        (status = 409, description = "`IDEMPOTENCY_KEY_REUSED`: the key was used for another adjustment.", body = ErrorBody),
         Unauthenticated, OperatorOnly, AccountNotFound, PayloadTooLarge, StoreBusy,
     )
 )]
 pub async fn debit(
     wallet: web::Data<Wallet>,
     operator: Operator,
+    http: HttpRequest,
     path: web::Path<String>,
     ApiJson(request): ApiJson<AdjustmentRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    adjust(&wallet, &operator, &path, Adjustment::Debit, request).await
+    adjust(&wallet, &operator, &http, &path, Adjustment::Debit, request).await
 }
 
 /// Audit the whole ledger (operator)

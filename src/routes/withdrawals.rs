@@ -1,13 +1,12 @@
 //! `/v1/withdrawals`: quote, submit (idempotent, funds held at once), list and show.
 
-use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::extract::{ApiJson, ApiQuery, ClientIp};
+use super::extract::{ApiJson, ApiQuery, ClientIp, idempotency_key, mark_replayed};
 use super::identity::AuthenticatedUser;
 use super::pagination::{List, PageQuery, PageRequest};
 use super::pin::entered_pin;
@@ -19,7 +18,6 @@ use crate::domain::binding::BindingId;
 use crate::domain::limits::LimitsLeft;
 use crate::domain::money::{Amount, Money};
 use crate::domain::withdrawal::{ReviewReason, StatusChange, Withdrawal, WithdrawalId, WithdrawalStatus};
-use crate::domain::withdrawal_decision::IdempotencyKey;
 use crate::error::{ApiError, ErrorBody};
 use crate::rate_limit::{Action, RateLimits};
 use crate::services::withdrawal_reads::WithdrawalReads;
@@ -222,17 +220,6 @@ struct WithdrawalPage {
     next_cursor: Option<String>,
 }
 
-/// Marks a saved reply of an earlier request with the same key.
-const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
-
-fn idempotency_key(request: &HttpRequest) -> Result<IdempotencyKey, ApiError> {
-    let refused = || {
-        ApiError::validation("Idempotency-Key", "send a unique Idempotency-Key header (1 to 255 visible characters)")
-    };
-    let value = request.headers().get("idempotency-key").ok_or_else(refused)?.to_str().map_err(|_| refused())?;
-    IdempotencyKey::parse(value).ok_or_else(refused)
-}
-
 /// Withdraw to a bound WeChat wallet
 ///
 /// Checks, in order: the destination, the PIN, the level, the limits, the
@@ -285,7 +272,7 @@ pub async fn submit(
         Submitted::Refused { refusal } => ApiError::from(refusal).error_response(),
     };
     if reply.replayed {
-        response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+        mark_replayed(&mut response);
     }
     Ok(response)
 }

@@ -12,6 +12,7 @@
 //! - [`withdrawals::Withdrawals`]: quotes, the wallet overview, submission;
 //!   [`withdrawal_reads::WithdrawalReads`]: reading them back.
 //! - [`wallet::Wallet`]: the journal and operators' adjustments.
+//! - [`idempotency`]: requests made safe to repeat with an `Idempotency-Key`.
 //! - [`review::Review`], [`settlement::Settlement`]: operators' decisions, payouts.
 //! - [`notifications::Notifications`]: the event stream and webhooks.
 //! - [`worker_step::WorkerStep`]: one step of the worker over all schedules.
@@ -23,6 +24,7 @@ pub mod accounts;
 pub mod audit;
 pub mod bindings;
 pub mod directory;
+pub mod idempotency;
 pub mod keys;
 pub mod kyc;
 pub mod ledger_check;
@@ -131,13 +133,17 @@ impl From<Parts> for ServiceSet {
             },
             bindings: bindings::Bindings { partitions: partitions.clone(), policy: parts.bindings, pins: pins.clone() },
             kyc: kyc::Kyc { partitions: partitions.clone(), policy: parts.kyc, audit: audit.clone() },
+            wallet: wallet::Wallet {
+                partitions: partitions.clone(),
+                audit: audit.clone(),
+                idempotency_ttl: parts.withdrawals.idempotency_ttl,
+            },
             withdrawals: withdrawals::Withdrawals {
                 partitions: partitions.clone(),
                 policy: parts.withdrawals,
                 pins: pins.clone(),
                 fingerprints: parts.fingerprints,
             },
-            wallet: wallet::Wallet { partitions: partitions.clone(), audit: audit.clone() },
             worker: worker_step::WorkerStep {
                 review: review.clone(),
                 settlement: settlement.clone(),

@@ -1,16 +1,21 @@
 //! The wallet's money: balances, history, and operator top-ups and reversals.
 //! Every change is a balanced journal entry committed with the new balances.
+//! An adjustment sent with an `Idempotency-Key` happens once per key
+//! (`idempotency`): a repeat gets the first one's entry and balances.
 //! Only accounts whose role holds money have a wallet (`Role::has_wallet`):
 //! an operator's history, top-up or reversal is 404 `wallet`.
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::{AuditLog, AuditTarget};
+use super::idempotency::{Once, Replayed, fingerprint, reply_document};
 use super::partitions::Partitions;
 use crate::auth::Principal;
-use crate::domain::account::{Account, AccountId, Posting};
+use crate::domain::account::{AccountId, Posting};
 use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount, leg};
-use crate::domain::money::Amount;
+use crate::domain::money::{Amount, Money};
+use crate::domain::withdrawal_decision::IdempotencyKey;
 use crate::error::ApiError;
 
 /// Journal entries read per store call when looking one up by id.
@@ -25,11 +30,31 @@ pub enum Adjustment {
     Debit,
 }
 
+/// An operator's adjustment as it landed: the entry, and the balances after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Adjusted {
+    pub entry: JournalEntry,
+    pub available: Money,
+    pub held: Money,
+}
+
+/// One operator adjustment, as asked.
+#[derive(Debug, Clone, Copy)]
+pub struct AdjustmentAsk<'a> {
+    pub direction: Adjustment,
+    pub amount: Amount,
+    pub memo: &'a str,
+    /// When sent, the adjustment happens once per key of this operator.
+    pub key: Option<&'a IdempotencyKey>,
+}
+
 /// A wallet's journal, and operators' top-ups and reversals.
 #[derive(Debug, Clone)]
 pub struct Wallet {
     pub partitions: Partitions,
     pub audit: AuditLog,
+    /// How long an adjustment's key keeps its outcome.
+    pub idempotency_ttl: chrono::Duration,
 }
 
 impl Wallet {
@@ -69,23 +94,25 @@ impl Wallet {
         }
     }
 
-    /// An operator's top-up or reversal of a user's wallet; audited.
+    /// An operator's top-up or reversal of a user's wallet; audited. A
+    /// repeat under the same key answers with the first outcome, changes
+    /// nothing and is not audited again.
     pub async fn adjust_balance(
         &self,
         operator: &AccountId,
         target: &AccountId,
-        direction: Adjustment,
-        amount: Amount,
-        memo: &str,
-    ) -> Result<(JournalEntry, Account), ApiError> {
-        let action = match direction {
+        ask: AdjustmentAsk<'_>,
+    ) -> Result<(Adjusted, Replayed), ApiError> {
+        let action = match ask.direction {
             Adjustment::Credit => "account.credit",
             Adjustment::Debit => "account.debit",
         };
-        let audit_target = AuditTarget::new("account", target.as_str(), Some(target));
-        let details = json!({ "amount": amount, "memo": memo });
-        let adjusted = self.adjust(operator, target, direction, amount, memo).await;
-        self.audit.record(operator, action, audit_target, details, &adjusted).await;
+        let adjusted = self.adjust(operator, target, ask, action).await;
+        if !matches!(adjusted, Ok((_, Replayed::Saved))) {
+            let audit_target = AuditTarget::new("account", target.as_str(), Some(target));
+            let details = json!({ "amount": ask.amount, "memo": ask.memo });
+            self.audit.record(operator, action, audit_target, details, &adjusted).await;
+        }
         adjusted
     }
 
@@ -93,35 +120,49 @@ impl Wallet {
         &self,
         operator: &AccountId,
         target: &AccountId,
-        direction: Adjustment,
-        amount: Amount,
-        memo: &str,
-    ) -> Result<(JournalEntry, Account), ApiError> {
-        let (kind, legs) = match direction {
+        ask: AdjustmentAsk<'_>,
+        action: &str,
+    ) -> Result<(Adjusted, Replayed), ApiError> {
+        let (kind, legs) = match ask.direction {
             Adjustment::Credit => {
-                (EntryKind::OperatorCredit, vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, amount)])
+                (EntryKind::OperatorCredit, vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, ask.amount)])
             }
             Adjustment::Debit => {
-                (EntryKind::OperatorDebit, vec![leg(LedgerAccount::UserAvailable, LedgerAccount::Funding, amount)])
+                (EntryKind::OperatorDebit, vec![leg(LedgerAccount::UserAvailable, LedgerAccount::Funding, ask.amount)])
             }
         };
-        let (entry, account) = self
-            .partitions
-            .update_account(target, |account, now| {
-                if !account.role.has_wallet() {
-                    return Err(no_wallet());
-                }
-                let posting =
-                    Posting { kind, memo: memo.to_owned(), actor: Some(operator.to_string()), legs: legs.clone() };
-                let entry = account.post(posting, now)?;
-                Ok((entry.clone(), vec![entry]))
-            })
-            .await?;
-        tracing::info!(
-            operator = %operator, account_id = %target, ?direction, %amount, entry = %entry.id,
-            "operator adjusted a balance"
-        );
-        Ok((entry, account))
+        let change = |account: &mut crate::domain::account::Account, now| {
+            if !account.role.has_wallet() {
+                return Err(no_wallet());
+            }
+            let posting =
+                Posting { kind, memo: ask.memo.to_owned(), actor: Some(operator.to_string()), legs: legs.clone() };
+            let entry = account.post(posting, now)?.clone();
+            let adjusted = Adjusted {
+                entry: entry.clone(),
+                available: account.ledger.user_available,
+                held: account.ledger.user_held,
+            };
+            Ok((adjusted, vec![entry]))
+        };
+        let (adjusted, replayed) = match ask.key {
+            Some(key) => {
+                let once = Once {
+                    document: reply_document(Some(&format!("ops:{operator}")), key),
+                    fingerprint: fingerprint(&[action, target.as_str(), &ask.amount.to_string(), ask.memo]),
+                    ttl: self.idempotency_ttl,
+                };
+                self.partitions.update_account_once(target, &once, change).await?
+            }
+            None => (self.partitions.update_account(target, change).await?.0, Replayed::Fresh),
+        };
+        if replayed == Replayed::Fresh {
+            tracing::info!(
+                operator = %operator, account_id = %target, direction = ?ask.direction, amount = %ask.amount,
+                entry = %adjusted.entry.id, "operator adjusted a balance"
+            );
+        }
+        Ok((adjusted, replayed))
     }
 }
 

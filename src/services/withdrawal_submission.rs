@@ -4,19 +4,16 @@
 //! partition, together with the withdrawal record and the idempotency record
 //! that keeps the decision for the request's key.
 //!
-//! Idempotency works like Stripe's: the outcome of a key (held, or refused
-//! for the user's reason) is saved with the change it describes, in the
-//! same commit. A repeat with the same key and request gets the saved
-//! outcome; with another request, 409 `IDEMPOTENCY_KEY_REUSED`. Concurrent
-//! duplicates cannot both commit (the version check lets one through); the
-//! other re-reads and finds the saved outcome. Keys are per account and live
-//! `idempotency_ttl`; their records are expiring partition documents, which
-//! the store reclaims. Requests are told apart by a digest keyed with their
-//! own secret (they include the PIN), never kept in the clear.
+//! Idempotency works as `idempotency` describes: the outcome of a key (held,
+//! or refused for the user's reason) is saved with the change it describes,
+//! in the same commit, under the user's own key. Requests are told apart by
+//! a digest keyed with their own secret (they include the PIN), never kept
+//! in the clear.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::idempotency::{SavedReply, replay, reply_document};
 use super::keys::{
     MANUAL_REVIEW_SCHEDULE, PAYOUT_SCHEDULE, review_member, withdrawal_document, withdrawal_index_key,
     withdrawal_list_entry,
@@ -30,7 +27,7 @@ use crate::domain::withdrawal_decision::{
     IdempotencyKey, PinEntry, QuoteTerms, WithdrawalAsk, WithdrawalDecision, WithdrawalRefusal,
 };
 use crate::error::ApiError;
-use crate::store::typed::{TypedEphemeralValues, decode_document, encode_document};
+use crate::store::typed::{TypedEphemeralValues, encode_document};
 use crate::store::{AccountCommit, CommitOutcome, ScheduleEntry, Versioned};
 
 /// What a submission came to, as kept for its idempotency key.
@@ -79,18 +76,6 @@ enum Attempt {
     Conflict,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct IdempotencyRecord {
-    /// Keyed digest of the request (PIN included), never the request itself.
-    fingerprint: String,
-    outcome: Submitted,
-    created_at: DateTime<Utc>,
-}
-
-fn idempotency_document(key: &IdempotencyKey) -> String {
-    format!("idempotency:{}", key.as_str())
-}
-
 impl Withdrawals {
     /// Submits (or replays) a withdrawal under `key`.
     ///
@@ -109,7 +94,7 @@ impl Withdrawals {
         let account_id = &caller.account_id;
         let submission = Submission {
             caller,
-            document: idempotency_document(key),
+            document: reply_document(None, key),
             fingerprint: self.fingerprints.of(&request),
             quote: self.load_quote(request.quote_id.as_deref()).await?,
             // One id for every attempt of this request.
@@ -162,7 +147,7 @@ impl Withdrawals {
         admit(caller, &current.value)?;
         let now = self.partitions.now();
         let read_saved = saved.is_some();
-        if let Some(saved) = self.saved_outcome(saved.flatten(), fingerprint, now)? {
+        if let Some(saved) = replay(saved.flatten().as_deref(), fingerprint, self.policy.idempotency_ttl, now)? {
             return Ok(Attempt::Replied(SubmissionReply { outcome: saved, replayed: true }));
         }
         let version = current.version;
@@ -189,7 +174,7 @@ impl Withdrawals {
             }
             WithdrawalDecision::Refused(refusal) => Submitted::Refused { refusal },
         };
-        let record = IdempotencyRecord { fingerprint: fingerprint.clone(), outcome: outcome.clone(), created_at: now };
+        let record = SavedReply { fingerprint: fingerprint.clone(), outcome: outcome.clone(), created_at: now };
         let saved = [(document.clone(), encode_document(&record)?)];
         let commit = AccountCommit {
             documents_put: &puts,
@@ -226,24 +211,6 @@ impl Withdrawals {
             _ => (MANUAL_REVIEW_SCHEDULE, now),
         };
         ScheduleEntry { schedule, member, at_ms: at.timestamp_millis() }
-    }
-
-    /// The saved outcome in `text`, if it is still alive; a different request under its key is refused.
-    fn saved_outcome(
-        &self,
-        text: Option<String>,
-        fingerprint: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<Submitted>, ApiError> {
-        let Some(text) = text else { return Ok(None) };
-        let record: IdempotencyRecord = decode_document("idempotency record", &text)?;
-        if record.created_at + self.policy.idempotency_ttl <= now {
-            return Ok(None);
-        }
-        if record.fingerprint != fingerprint {
-            return Err(ApiError::IdempotencyKeyReused);
-        }
-        Ok(Some(record.outcome))
     }
 
     async fn load_quote(&self, quote_id: Option<&str>) -> Result<Option<QuoteTerms>, ApiError> {

@@ -327,6 +327,20 @@ impl TestApp {
         self.post(&format!("/v1/ops/accounts/{account_id}/credit"), Some(token), &body).await
     }
 
+    /// An operator adjustment (`credit` or `debit`) sent with an `Idempotency-Key`.
+    pub async fn adjust_once(
+        &self,
+        token: &str,
+        direction: &str,
+        account_id: &str,
+        body: &Value,
+        key: &str,
+    ) -> Response {
+        let url = self.url(&format!("/v1/ops/accounts/{account_id}/{direction}"));
+        let request = self.client.post(url).json(body).bearer_auth(token).header("Idempotency-Key", key);
+        request.send().await.expect("request sent")
+    }
+
     pub async fn debit(&self, token: &str, account_id: &str, amount: &str) -> Response {
         let body = json!({ "amount": amount, "memo": "test reversal" });
         self.post(&format!("/v1/ops/accounts/{account_id}/debit"), Some(token), &body).await

@@ -15,6 +15,8 @@ on_both_stores!(
     the_ledger_check_totals_may_exceed_what_one_balance_can_hold,
     a_user_cannot_see_another_users_movement,
     the_wallet_shows_the_limits_of_the_level_in_force,
+    an_operator_credit_repeated_with_its_key_credits_once,
+    concurrent_repeats_of_a_keyed_credit_credit_once,
 );
 
 async fn an_operator_credit_is_a_balanced_entry_the_user_sees(store: StoreKind) {
@@ -160,4 +162,50 @@ async fn the_wallet_shows_the_limits_of_the_level_in_force(store: StoreKind) {
         (wallet["verification_level"].as_str(), wallet["limits"]["per_transaction_max"].as_str()),
         (Some("L1"), Some("5000.00"))
     );
+}
+
+async fn an_operator_credit_repeated_with_its_key_credits_once(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let operator = app.operator_token().await;
+    let (user_id, user) = app.new_user().await;
+    let body = json!({ "amount": "25.00", "memo": "top-up once" });
+    let first = app.adjust_once(&operator, "credit", &user_id, &body, "top-up-1").await;
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first = json_of(first, StatusCode::CREATED).await;
+    let again = app.adjust_once(&operator, "credit", &user_id, &body, "top-up-1").await;
+    assert_eq!(again.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    assert_eq!(json_of(again, StatusCode::CREATED).await, first, "the first outcome, entry id and balances included");
+    assert_eq!(app.available(&user).await, "25.00");
+
+    // The key names one adjustment: another amount or direction under it is refused.
+    let other = json!({ "amount": "26.00", "memo": "top-up once" });
+    let reused = app.adjust_once(&operator, "credit", &user_id, &other, "top-up-1").await;
+    assert_error(reused, StatusCode::CONFLICT, "IDEMPOTENCY_KEY_REUSED").await;
+    let reused = app.adjust_once(&operator, "debit", &user_id, &body, "top-up-1").await;
+    assert_error(reused, StatusCode::CONFLICT, "IDEMPOTENCY_KEY_REUSED").await;
+    // A new key is a new credit; a user's own key space is apart from the operator's.
+    json_of(app.adjust_once(&operator, "credit", &user_id, &body, "top-up-2").await, StatusCode::CREATED).await;
+    assert_eq!(app.available(&user).await, "50.00");
+    let history = json_of(app.transactions(&user, "").await, StatusCode::OK).await;
+    assert_eq!(history["items"].as_array().unwrap().len(), 2);
+    let bad = app.adjust_once(&operator, "credit", &user_id, &body, "").await;
+    assert_error(bad, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    app.assert_ledger_balanced().await;
+}
+
+async fn concurrent_repeats_of_a_keyed_credit_credit_once(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let operator = app.operator_token().await;
+    let (user_id, user) = app.new_user().await;
+    let body = json!({ "amount": "10.00", "memo": "double enter" });
+    let repeats = (0..8).map(|_| app.adjust_once(&operator, "credit", &user_id, &body, "double-enter"));
+    let answers = futures_util::future::join_all(repeats).await;
+    let mut entries = std::collections::BTreeSet::new();
+    for answer in answers {
+        let answer = json_of(answer, StatusCode::CREATED).await;
+        entries.insert(answer["entry"]["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(app.available(&user).await, "10.00");
+    app.assert_ledger_balanced().await;
 }

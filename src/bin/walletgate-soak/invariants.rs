@@ -517,7 +517,9 @@ fn check_pin_facts(checked: &mut Checked, phone: &str, pins: &[PinFact]) {
             &[phone],
         );
     }
-    // Groups of wrong entries with no reset anywhere within their span.
+    // Groups of wrong entries with no reset anywhere within their span: from
+    // the first one's start to the last answer among them, since an entry
+    // that started early may have been judged after a reset that began later.
     let mut group: Vec<(&PinFact, i64)> = Vec::new();
     let flush = |group: &mut Vec<(&PinFact, i64)>, checked: &mut Checked| {
         let remaining: BTreeSet<i64> = group.iter().map(|(_, r)| *r).collect();
@@ -533,8 +535,9 @@ fn check_pin_facts(checked: &mut Checked, phone: &str, pins: &[PinFact]) {
         group.clear();
     };
     for &(fact, remaining) in &wrongs {
+        let last_answer = group.iter().map(|(f, _)| f.ended_ms).chain([fact.ended_ms]).max().unwrap_or(fact.ended_ms);
         if let Some((first, _)) = group.first()
-            && between(&resets, first.started_ms, fact.ended_ms)
+            && between(&resets, first.started_ms, last_answer)
         {
             flush(&mut group, checked);
         }
@@ -548,5 +551,44 @@ fn check_pin_facts(checked: &mut Checked, phone: &str, pins: &[PinFact]) {
             let lifted = between(&lifts, lock.started_ms, pass.ended_ms);
             checked.check(PIN, lifted, || format!("{phone}: request #{} passed the PIN after request #{} was told it was locked, with no new PIN between", pass.seq, lock.seq), &[phone]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fact(seq: u64, seen: PinSeen, started_ms: u64, ended_ms: u64) -> PinFact {
+        PinFact { phone: "13900000000".into(), seen, started_ms, ended_ms, seq }
+    }
+
+    fn pin_violations(facts: &[PinFact]) -> usize {
+        let mut checked = Checked::default();
+        check_pin_facts(&mut checked, "13900000000", facts);
+        checked.violations.len()
+    }
+
+    #[test]
+    fn a_wrong_entry_answered_after_a_later_right_one_may_be_counted_afresh() {
+        // #1 started first and was answered last; a right PIN (#3) in between
+        // may have reset the count before #1 was judged.
+        let facts = [
+            fact(1, PinSeen::Wrong(4), 100, 190),
+            fact(2, PinSeen::Wrong(4), 101, 107),
+            fact(3, PinSeen::MaybePassed, 114, 116),
+        ];
+        assert_eq!(pin_violations(&facts), 0);
+    }
+
+    #[test]
+    fn two_wrong_entries_counted_alike_with_no_reset_between_are_a_violation() {
+        let facts = [fact(1, PinSeen::Wrong(4), 100, 190), fact(2, PinSeen::Wrong(4), 101, 107)];
+        assert_eq!(pin_violations(&facts), 1);
+    }
+
+    #[test]
+    fn wrong_entries_counting_down_are_fine() {
+        let facts = [fact(1, PinSeen::Wrong(4), 100, 110), fact(2, PinSeen::Wrong(3), 120, 130)];
+        assert_eq!(pin_violations(&facts), 0);
     }
 }

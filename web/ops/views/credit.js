@@ -1,10 +1,13 @@
 // Top up a demo wallet: credit an account from the funding account (a
-// balanced journal entry), and show the balance it leaves.
+// balanced journal entry), and show the balance it leaves. One
+// Idempotency-Key per intended credit: a double Enter, or a retry of the
+// same form after a lost answer, credits once; changing any field starts a
+// new credit.
 
 import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
 import { formatMoney, parseFen, fenToWire } from "/shared/money.js";
-import { ApiError } from "/shared/api.js";
+import { ApiError, newIdempotencyKey } from "/shared/api.js";
 
 const DEMO_ACCOUNTS = ["acc_demo_alice", "acc_demo_bob", "acc_demo_carol"];
 
@@ -12,6 +15,8 @@ export function creditView({ api, i18n, query, changed }) {
   const { t } = i18n;
   let error = null;
   let result = null;
+  /** The credit being sent: its request and key, kept until it is answered. */
+  let attempt = null;
 
   const account = h("input", {
     id: "credit-account",
@@ -84,16 +89,22 @@ export function creditView({ api, i18n, query, changed }) {
       render();
       return;
     }
+    const request = { id, body: { amount: fenToWire(fen), memo: memo.value.trim() } };
+    if (!attempt || JSON.stringify(attempt.request) !== JSON.stringify(request)) {
+      attempt = { request, key: newIdempotencyKey() };
+    }
     submit.disabled = true;
     submit.setAttribute("aria-busy", "true");
     try {
-      result = await api.post(`/v1/ops/accounts/${encodeURIComponent(id)}/credit`, {
-        amount: fenToWire(fen),
-        memo: memo.value.trim(),
+      result = await api.post(`/v1/ops/accounts/${encodeURIComponent(id)}/credit`, request.body, {
+        headers: { "Idempotency-Key": attempt.key },
       });
+      attempt = null;
       changed();
     } catch (failure) {
       error = failure;
+      // Only a request that may not have arrived is worth repeating under its key.
+      if (!(failure instanceof ApiError && failure.outcomeUnknown)) attempt = null;
     } finally {
       submit.disabled = false;
       submit.removeAttribute("aria-busy");

@@ -2,6 +2,7 @@
 //! here can be tested with plain values.
 
 pub mod account;
+pub mod asset;
 pub mod binding;
 pub mod credentials;
 pub mod fees;

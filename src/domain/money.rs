@@ -114,32 +114,49 @@ impl Default for Money {
 impl FromStr for Money {
     type Err = MoneyError;
 
-    /// Parses `-?digits(.digits)?`. Refuses what `Decimal::from_str` would
-    /// quietly accept (exponents, `+`, `_`, surrounding spaces, `.5`, `5.`),
-    /// because a money API should not guess what a sender meant.
+    /// Parses a plain decimal (`parse_plain_decimal`) of at most two places.
     fn from_str(text: &str) -> Result<Money, MoneyError> {
-        if text.is_empty() {
-            return Err(MoneyError::Empty);
-        }
-        let unsigned = text.strip_prefix('-').unwrap_or(text);
-        let (integer_part, fraction_part) = match unsigned.split_once('.') {
-            Some((integer, fraction)) => (integer, Some(fraction)),
-            None => (unsigned, None),
-        };
-        let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-        if !all_digits(integer_part) || fraction_part.is_some_and(|f| !all_digits(f)) {
-            return Err(MoneyError::Malformed);
-        }
-        if fraction_part.is_some_and(|f| f.len() > SCALE as usize) {
+        let (value, places) = parse_plain_decimal(text)?;
+        if places > SCALE as usize {
             return Err(MoneyError::TooManyDecimalPlaces);
         }
-        if integer_part.trim_start_matches('0').len() > INTEGER_DIGITS_MAX {
-            return Err(MoneyError::TooLarge);
-        }
-        let value = Decimal::from_str(text).map_err(|_| MoneyError::Malformed)?;
         Money::from_decimal(value)
     }
 }
+
+/// Parses `-?digits(.digits)?` into a decimal and its number of places.
+/// Refuses what `Decimal::from_str` would quietly accept (exponents, `+`,
+/// `_`, surrounding spaces, `.5`, `5.`), because a money API should not
+/// guess what a sender meant; and integer parts longer than any amount may
+/// have, so the magnitude check (not the parser) names the problem.
+pub(crate) fn parse_plain_decimal(text: &str) -> Result<(Decimal, usize), MoneyError> {
+    if text.is_empty() {
+        return Err(MoneyError::Empty);
+    }
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (integer_part, fraction_part) = match unsigned.split_once('.') {
+        Some((integer, fraction)) => (integer, Some(fraction)),
+        None => (unsigned, None),
+    };
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(integer_part) || fraction_part.is_some_and(|f| !all_digits(f)) {
+        return Err(MoneyError::Malformed);
+    }
+    let places = fraction_part.map_or(0, str::len);
+    // More places than any asset has would only be refused later; refusing
+    // here keeps `Decimal` (28 digits) from rounding them away first.
+    if places > PLACES_MAX {
+        return Err(MoneyError::TooManyDecimalPlaces);
+    }
+    if integer_part.trim_start_matches('0').len() > INTEGER_DIGITS_MAX {
+        return Err(MoneyError::TooLarge);
+    }
+    let value = Decimal::from_str(text).map_err(|_| MoneyError::Malformed)?;
+    Ok((value, places))
+}
+
+/// The most decimal places any asset has (USDT's 6), with room to spare.
+const PLACES_MAX: usize = 12;
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -12,6 +12,7 @@ use actix_web::http::header::{ALLOW, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE}
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Value, json};
 
+use crate::domain::asset::QuantityError;
 use crate::domain::binding::BindingError;
 use crate::domain::credentials::CredentialError;
 use crate::domain::kyc::KycError;
@@ -467,7 +468,8 @@ impl From<LedgerError> for ApiError {
                     requested: change.negated().to_string(),
                 }
             }
-            LedgerError::Money(MoneyError::Overflow) => {
+            LedgerError::Money(MoneyError::Overflow)
+            | LedgerError::Quantity(QuantityError::Invalid(MoneyError::Overflow)) => {
                 ApiError::validation("amount", "the resulting balance would be too large")
             }
             other => ApiError::internal(other),

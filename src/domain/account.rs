@@ -254,7 +254,7 @@ mod tests {
         let first = account.post(credit("800.00"), DateTime::<Utc>::UNIX_EPOCH).unwrap();
         let second = account.post(credit("0.50"), DateTime::<Utc>::UNIX_EPOCH).unwrap();
         assert_eq!((first.seq, second.seq, account.journal_len), (0, 1, 2));
-        assert_eq!(account.ledger.user_available.to_string(), "800.50");
+        assert_eq!(account.ledger.get(LedgerAccount::UserAvailable).to_string(), "800.50");
     }
 
     #[test]

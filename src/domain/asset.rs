@@ -68,7 +68,7 @@ impl fmt::Display for Asset {
 }
 
 /// Why a text or a sum is not a valid quantity. Messages are for API clients.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum QuantityError {
     #[error("must have at most {} decimal places for {asset}", asset.scale())]
     TooManyDecimalPlaces { asset: Asset },

@@ -529,7 +529,7 @@ impl Account {
         }
         self.withdrawal_usage.check(limits, amount, today)?;
         let fee = fees.quote(amount, self.fee_quota_used)?;
-        let available = self.ledger.user_available;
+        let available = self.ledger.get(LedgerAccount::UserAvailable);
         if available < fee.total_debit {
             return Err(WithdrawalError::InsufficientBalance { available, required: fee.total_debit });
         }
@@ -636,7 +636,10 @@ mod tests {
         let planned = plan(&account, &binding, "600.00").unwrap();
         let (withdrawal, entry) =
             account.hold_withdrawal(planned, WithdrawalId::parse("wd_1").unwrap(), today(), now()).unwrap();
-        assert_eq!((account.ledger.user_available, account.ledger.user_held), (money("200.00"), money("600.00")));
+        assert_eq!(
+            (account.ledger.get(LedgerAccount::UserAvailable), account.ledger.get(LedgerAccount::UserHeld)),
+            (money("200.00"), money("600.00"))
+        );
         assert_eq!(entry.change_to(LedgerAccount::UserHeld).unwrap(), money("600.00"));
         assert_eq!(withdrawal.status, WithdrawalStatus::InReview);
         assert_eq!(account.binding(&binding).unwrap().withdrawal_count, 1);
@@ -670,7 +673,10 @@ mod tests {
             account.release_withdrawal(&mut withdrawal, Unpaid::Failed, "again", today(), now()).unwrap_err(),
             WithdrawalError::AlreadyFinished(WithdrawalStatus::Rejected)
         );
-        assert_eq!(account.ledger.sum().unwrap(), Money::ZERO);
+        assert_eq!(
+            account.ledger.sum(crate::domain::asset::Asset::Cny).unwrap(),
+            crate::domain::asset::Quantity::zero(crate::domain::asset::Asset::Cny)
+        );
     }
 
     fn held(account: &mut Account, binding: &BindingId, amount: &str) -> Withdrawal {
@@ -711,10 +717,16 @@ mod tests {
             money("0.10"),
             "the fee it names is the fee it charges"
         );
-        assert_eq!(account.ledger.user_held, Money::ZERO);
-        assert_eq!(account.ledger.user_available, money("699.90"));
-        assert_eq!((account.ledger.wechat_settlement, account.ledger.fees), (money("100.00"), money("0.10")));
-        assert_eq!(account.ledger.sum().unwrap(), Money::ZERO);
+        assert_eq!(account.ledger.get(LedgerAccount::UserHeld), Money::ZERO);
+        assert_eq!(account.ledger.get(LedgerAccount::UserAvailable), money("699.90"));
+        assert_eq!(
+            (account.ledger.get(LedgerAccount::WechatSettlement), account.ledger.get(LedgerAccount::Fees)),
+            (money("100.00"), money("0.10"))
+        );
+        assert_eq!(
+            account.ledger.sum(crate::domain::asset::Asset::Cny).unwrap(),
+            crate::domain::asset::Quantity::zero(crate::domain::asset::Asset::Cny)
+        );
         assert_eq!(withdrawal.status, WithdrawalStatus::Settled);
         assert_eq!(withdrawal.payout.transfer_bill_no.as_deref(), Some("1330000"));
         let statuses: Vec<_> = withdrawal.history.iter().map(|change| change.status).collect();

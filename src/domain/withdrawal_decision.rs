@@ -193,8 +193,8 @@ mod tests {
         assert!(!WithdrawalError::Ledger(LedgerError::EmptyEntry).is_refusal());
         let short = LedgerError::InsufficientFunds {
             account: LedgerAccount::UserAvailable,
-            balance: Money::ZERO,
-            change: Money::ZERO,
+            balance: crate::domain::asset::Quantity::zero(crate::domain::asset::Asset::Cny),
+            change: crate::domain::asset::Quantity::zero(crate::domain::asset::Asset::Cny),
         };
         assert!(WithdrawalError::Ledger(short).is_refusal());
     }

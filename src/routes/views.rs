@@ -98,7 +98,10 @@ pub struct WalletBalances {
 impl AccountSummaryView {
     pub fn of(account: &Account, now: DateTime<Utc>) -> AccountSummaryView {
         let (phone, email) = masked_login(account);
-        let balances = WalletBalances { available: account.ledger.user_available, held: account.ledger.user_held };
+        let balances = WalletBalances {
+            available: account.ledger.get(LedgerAccount::UserAvailable),
+            held: account.ledger.get(LedgerAccount::UserHeld),
+        };
         AccountSummaryView {
             id: account.id.clone(),
             role: account.role,
@@ -130,8 +133,8 @@ impl From<&Account> for BalanceView {
         BalanceView {
             account_id: account.id.clone(),
             currency: "CNY",
-            available: account.ledger.user_available,
-            held: account.ledger.user_held,
+            available: account.ledger.get(LedgerAccount::UserAvailable),
+            held: account.ledger.get(LedgerAccount::UserHeld),
         }
     }
 }

@@ -1,14 +1,15 @@
 //! The whole-ledger audit: recompute every balance from the journal and
-//! compare it with the stored balances, then add everything up. Reports
-//! `balanced: true` only if every partition matches its journal, every entry
-//! balances, and the sum over all ledger accounts is zero.
+//! compare it with the stored balances, then add everything up, per asset.
+//! Reports `balanced: true` only if every partition matches its journal,
+//! every entry balances in each asset it moves, and the sum over all ledger
+//! accounts of every asset is zero.
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::account::{Account, AccountId};
+use crate::domain::asset::{Asset, Quantity};
 use crate::domain::ledger::{LedgerAccount, LedgerBalances, LedgerTotals};
-use crate::domain::money::{Money, MoneyTotal};
 use crate::error::ApiError;
 use crate::store::SharedStore;
 
@@ -21,11 +22,52 @@ pub struct LedgerReport {
     pub balanced: bool,
     pub accounts_checked: usize,
     pub entries_checked: u64,
-    /// Stored balances summed over all partitions, per ledger account.
-    pub totals: LedgerTotals,
-    /// The sum over all ledger accounts: must be 0.00.
-    pub sum: MoneyTotal,
+    /// Stored CNY balances summed over all partitions, per ledger account
+    /// (as in `assets`, kept here for clients that know CNY only).
+    pub totals: TotalsView,
+    /// The sum over all CNY ledger accounts: must be `0.00`.
+    #[schema(example = "0.00")]
+    pub sum: String,
+    /// Every asset any wallet has held (CNY always), each adding up on its own.
+    pub assets: Vec<AssetTotalsView>,
     pub mismatches: Vec<Mismatch>,
+}
+
+/// One asset's totals over every partition.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssetTotalsView {
+    pub asset: Asset,
+    pub totals: TotalsView,
+    /// The sum over all its ledger accounts: must be zero.
+    #[schema(example = "0.000000")]
+    pub sum: String,
+}
+
+/// One asset's balances summed over every partition, per ledger account, as
+/// decimal strings at the asset's scale. A total may be negative (funding
+/// issues money) and exceed what one balance can hold.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"user_available": "125800.01", "user_held": "300.00", "funding": "-126200.51",
+    "fees": "0.50", "wechat_settlement": "100.00"}))]
+pub struct TotalsView {
+    pub user_available: String,
+    pub user_held: String,
+    pub funding: String,
+    pub fees: String,
+    pub wechat_settlement: String,
+}
+
+impl TotalsView {
+    fn of(totals: &LedgerTotals, asset: Asset) -> TotalsView {
+        let total = |account| totals.total(asset, account);
+        TotalsView {
+            user_available: total(LedgerAccount::UserAvailable),
+            user_held: total(LedgerAccount::UserHeld),
+            funding: total(LedgerAccount::Funding),
+            fees: total(LedgerAccount::Fees),
+            wechat_settlement: total(LedgerAccount::WechatSettlement),
+        }
+    }
 }
 
 /// A partition whose stored balances or entries do not add up.
@@ -43,26 +85,33 @@ pub struct LedgerCheck {
 
 impl LedgerCheck {
     pub async fn check_ledger(&self) -> Result<LedgerReport, ApiError> {
-        let mut report = LedgerReport {
-            balanced: true,
-            accounts_checked: 0,
-            entries_checked: 0,
-            totals: LedgerTotals::default(),
-            sum: MoneyTotal::ZERO,
-            mismatches: Vec::new(),
-        };
+        let mut totals = LedgerTotals::default();
+        let (mut accounts_checked, mut entries_checked, mut mismatches) = (0, 0, Vec::new());
         for id in self.store.account_ids().await? {
             // Accounts listed but gone (a create that lost its login race) have nothing to check.
             let Some(account) = self.store.load_account(&id).await?.map(|v| v.value) else {
                 continue;
             };
-            report.accounts_checked += 1;
-            let problems = self.audit_partition(&account, &mut report.entries_checked).await?;
-            report.mismatches.extend(problems.into_iter().map(|problem| Mismatch { account_id: id.clone(), problem }));
-            report.totals.add(&account.ledger).map_err(ApiError::internal)?;
+            accounts_checked += 1;
+            let problems = self.audit_partition(&account, &mut entries_checked).await?;
+            mismatches.extend(problems.into_iter().map(|problem| Mismatch { account_id: id.clone(), problem }));
+            totals.add(&account.ledger).map_err(ApiError::internal)?;
         }
-        report.sum = report.totals.sum().map_err(ApiError::internal)?;
-        report.balanced = report.mismatches.is_empty() && report.sum.is_zero();
+        let mut assets = Vec::new();
+        for asset in totals.assets() {
+            let sum = totals.sum(asset).map_err(ApiError::internal)?;
+            assets.push(AssetTotalsView { asset, totals: TotalsView::of(&totals, asset), sum });
+        }
+        let all_zero = totals.all_sum_to_zero().map_err(ApiError::internal)?;
+        let report = LedgerReport {
+            balanced: mismatches.is_empty() && all_zero,
+            accounts_checked,
+            entries_checked,
+            totals: TotalsView::of(&totals, Asset::Cny),
+            sum: totals.sum(Asset::Cny).map_err(ApiError::internal)?,
+            assets,
+            mismatches,
+        };
         if !report.balanced {
             tracing::error!(mismatches = report.mismatches.len(), sum = %report.sum, "ledger check found problems");
         }
@@ -88,14 +137,19 @@ impl LedgerCheck {
                 if entry.seq != expected_seq {
                     problems.push(format!("journal entry {} has seq {}, expected {expected_seq}", entry.id, entry.seq));
                 }
-                let mut net = Money::ZERO;
-                for ledger_account in LedgerAccount::ALL {
-                    let change = entry.change_to(ledger_account).map_err(ApiError::internal)?;
-                    add_to(&mut recomputed, ledger_account, change)?;
-                    net = net.checked_add(change).map_err(ApiError::internal)?;
+                for asset in entry.assets() {
+                    let mut net = Quantity::zero(asset);
+                    for ledger_account in LedgerAccount::ALL {
+                        let change = entry.change_in(asset, ledger_account).map_err(ApiError::internal)?;
+                        recomputed.add_change(ledger_account, change).map_err(ApiError::internal)?;
+                        net = net.checked_add(change).map_err(ApiError::internal)?;
+                    }
+                    if !net.is_zero() {
+                        problems.push(format!("journal entry {} does not balance in {asset}", entry.id));
+                    }
                 }
-                if !net.is_zero() || entry.legs.is_empty() {
-                    problems.push(format!("journal entry {} does not balance", entry.id));
+                if entry.legs.is_empty() {
+                    problems.push(format!("journal entry {} has no legs", entry.id));
                 }
                 *entries_checked += 1;
             }
@@ -104,16 +158,16 @@ impl LedgerCheck {
         if expected_seq != 0 {
             problems.push(format!("journal has fewer entries than the record's {}", account.journal_len));
         }
-        for ledger_account in LedgerAccount::ALL {
-            let (stored, derived) = (account.ledger.get(ledger_account), recomputed.get(ledger_account));
-            if stored != derived {
-                problems.push(format!("{ledger_account}: stored {stored}, journal says {derived}"));
+        let assets: std::collections::BTreeSet<Asset> = account.ledger.assets().chain(recomputed.assets()).collect();
+        for asset in assets {
+            for ledger_account in LedgerAccount::ALL {
+                let stored = account.ledger.get_in(asset, ledger_account);
+                let derived = recomputed.get_in(asset, ledger_account);
+                if stored != derived {
+                    problems.push(format!("{ledger_account}: stored {stored} {asset}, journal says {derived}"));
+                }
             }
         }
         Ok(problems)
     }
-}
-
-fn add_to(balances: &mut LedgerBalances, account: LedgerAccount, change: Money) -> Result<(), ApiError> {
-    balances.add_change(account, change).map_err(ApiError::internal)
 }

@@ -23,6 +23,7 @@ use super::withdrawal_reads::WithdrawalReads;
 use super::withdrawals::WithdrawalPolicy;
 use super::work::{Claim, ClaimOutcome, ORPHAN_GRACE_SECS, WorkQueue};
 use crate::domain::account::{AccountId, VerificationLevel};
+use crate::domain::ledger::LedgerAccount;
 use crate::domain::money::Money;
 use crate::domain::withdrawal::{RejectionReason, Unpaid, Withdrawal, WithdrawalError, WithdrawalId, WithdrawalStatus};
 use crate::error::ApiError;
@@ -172,8 +173,8 @@ impl Review {
         let context = AccountContext {
             level: account.level_at(now),
             frozen: account.frozen,
-            available: account.ledger.user_available,
-            held: account.ledger.user_held,
+            available: account.ledger.get(LedgerAccount::UserAvailable),
+            held: account.ledger.get(LedgerAccount::UserHeld),
             binding_age_secs,
             recent_withdrawals,
         };

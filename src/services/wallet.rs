@@ -140,8 +140,8 @@ impl Wallet {
             let entry = account.post(posting, now)?.clone();
             let adjusted = Adjusted {
                 entry: entry.clone(),
-                available: account.ledger.user_available,
-                held: account.ledger.user_held,
+                available: account.ledger.get(LedgerAccount::UserAvailable),
+                held: account.ledger.get(LedgerAccount::UserHeld),
             };
             Ok((adjusted, vec![entry]))
         };

@@ -313,13 +313,18 @@ async fn heads_the_http_parser_refuses_are_answered_and_closed(store: StoreKind)
 #[test]
 fn withdrawal_refusals_are_exactly_the_client_errors_of_the_catalogue() {
     use actix_web::ResponseError;
+    use walletgate::domain::asset::{Asset, Quantity};
     use walletgate::domain::ledger::{LedgerAccount, LedgerError};
     use walletgate::domain::limits::{LimitError, LimitKind};
     use walletgate::domain::money::{Money, MoneyError};
     use walletgate::domain::withdrawal::{WithdrawalError, WithdrawalStatus};
     use walletgate::error::ApiError;
 
-    let short = |account| LedgerError::InsufficientFunds { account, balance: Money::ZERO, change: Money::ZERO };
+    let short = |account| LedgerError::InsufficientFunds {
+        account,
+        balance: Quantity::zero(Asset::Cny),
+        change: Quantity::zero(Asset::Cny),
+    };
     let errors = [
         WithdrawalError::BindingNotFound,
         WithdrawalError::NoActiveBinding,

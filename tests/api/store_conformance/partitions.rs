@@ -70,7 +70,10 @@ async fn commits_are_compare_and_set(kind: StoreKind) {
     assert_eq!(store.commit_account(stale).await.unwrap(), CommitOutcome::VersionConflict);
 
     let loaded = store.load_account(&original.id).await.unwrap().unwrap();
-    assert_eq!((loaded.version, loaded.value.ledger.user_available.to_string()), (2, "5.00".to_owned()));
+    assert_eq!(
+        (loaded.version, loaded.value.ledger.get(walletgate::domain::ledger::LedgerAccount::UserAvailable).to_string()),
+        (2, "5.00".to_owned())
+    );
     assert_eq!(store.journal(&original.id, None, 10).await.unwrap(), vec![entry]);
 
     let ghost = account("acc_conformance_ghost");

@@ -18,13 +18,17 @@ const AUDIT_PAGE_ENTRIES: usize = 500;
 /// The result of recomputing every balance from the journal.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LedgerReport {
+    #[schema(example = true)]
     pub balanced: bool,
+    #[schema(example = 4)]
     pub accounts_checked: usize,
+    #[schema(example = 12)]
     pub entries_checked: u64,
     /// Stored balances summed over all partitions, per ledger account.
     pub totals: LedgerTotals,
     /// The sum over all ledger accounts: must be 0.00.
     pub sum: MoneyTotal,
+    #[schema(example = json!([]))]
     pub mismatches: Vec<Mismatch>,
 }
 
@@ -32,6 +36,7 @@ pub struct LedgerReport {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Mismatch {
     pub account_id: AccountId,
+    #[schema(example = "user_held: stored 101.00, journal says 0.00")]
     pub problem: String,
 }
 

@@ -35,6 +35,10 @@ pub struct ErrorBody {
 }
 
 #[derive(Debug, utoipa::ToSchema)]
+#[schema(example = json!({
+    "code": "VALIDATION_FAILED", "message": "must have at most 2 decimal places (fen)", "details": {"field": "amount"},
+    "request_id": "9b2f0c1e-5d1a-4f4e-8f43-2c1d7e0a6b55"
+}))]
 pub struct ErrorObject {
     /// A stable machine code from the catalogue, e.g. `VALIDATION_FAILED`,
     /// `PIN_INCORRECT`; each operation lists the codes it can answer with.

@@ -146,8 +146,9 @@ impl Application {
         clock: SharedClock,
         store: SharedStore,
     ) -> anyhow::Result<Application> {
-        // Bound first: the OAuth redirect URI and the HTTP WeChat client's
-        // default base are this very address when not configured.
+        // Bound first: the OAuth redirect URI, the HTTP WeChat client's
+        // default base and the OpenAPI document's first server are this very
+        // address when not configured.
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))?;
         let address = listener.local_addr()?;
         let public_base_url = match settings.wechat.public_base_url.trim_end_matches('/') {
@@ -216,7 +217,7 @@ impl Application {
         // this runtime, before any request or the worker needs them.
         drop(services.notifications.signals());
         let mocks = Mocks { wechat: mock_wechat.clone(), sms: outbox };
-        let server = serve(listener, &settings, services.clone(), demo, mocks)?;
+        let server = serve(listener, &settings, services.clone(), demo, mocks, &public_base_url)?;
         let worker = settings
             .worker
             .enabled
@@ -331,6 +332,7 @@ fn serve(
     services: ServiceSet,
     demo: DemoData,
     mocks: Mocks,
+    public_base_url: &str,
 ) -> std::io::Result<Server> {
     let demo = web::Data::new(demo);
     let rate_limits = web::Data::new(RateLimits::new(&settings.rate_limits));
@@ -355,7 +357,7 @@ fn serve(
     let body_limit = web::Data::new(JsonBodyLimit(settings.server.json_body_bytes_max));
     let mock_wechat = mocks.wechat.map(web::Data::from);
     let sms_outbox = web::Data::new(mocks.sms);
-    let openapi_json = web::Data::new(docs::OpenApiJson::new(mock_wechat.is_some())?);
+    let openapi_json = web::Data::new(docs::OpenApiJson::new(mock_wechat.is_some(), public_base_url)?);
     let mock_table = if mock_wechat.is_some() { MOCK_ROUTE_TABLE } else { &[] };
     let known_routes = web::Data::new(KnownRoutes::new(ROUTE_TABLE.iter().chain(mock_table)));
     let edge_limits = EdgeLimits::from_settings(&settings.server);

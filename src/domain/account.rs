@@ -53,6 +53,7 @@ impl std::fmt::Display for AccountId {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "user")]
 pub enum Role {
     User,
     Operator,
@@ -72,6 +73,7 @@ impl Role {
 
 /// Identity verification level: L0 unverified, L1 real name + resident ID, L2 + face check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[schema(example = "L1")]
 pub enum VerificationLevel {
     L0,
     L1,

@@ -30,6 +30,7 @@ use super::money::{MAGNITUDE_MAX_YUAN, Money, MoneyError, parse_plain_decimal};
 /// Something a wallet can hold, with the places its amounts keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
+#[schema(example = "USDT")]
 pub enum Asset {
     /// Chinese yuan, in fen: 2 places.
     Cny,

@@ -44,6 +44,7 @@ impl std::fmt::Display for BindingId {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "active")]
 pub enum BindingStatus {
     /// Waiting for the user's consent at WeChat.
     Authorizing,
@@ -74,6 +75,7 @@ impl BindingStatus {
 /// Why a binding attempt ended without becoming active.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "consent_denied")]
 pub enum BindingFailure {
     ConsentDenied,
     AuthorizationRejected,

@@ -16,6 +16,7 @@ const DECIDED_REQUESTS_KEPT: usize = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "pending")]
 pub enum KycStatus {
     Pending,
     Approved,

@@ -127,6 +127,7 @@ impl<'de> Deserialize<'de> for Leg {
 /// Why an entry was written; shown in the user's history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "withdrawal_hold")]
 pub enum EntryKind {
     /// The opening balance of a seeded demo account.
     DemoSeed,

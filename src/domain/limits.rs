@@ -63,6 +63,7 @@ pub struct LimitsLeft {
     pub per_transaction_max: Money,
     pub daily_remaining: Money,
     pub monthly_remaining: Money,
+    #[schema(example = 9)]
     pub daily_count_remaining: u32,
 }
 

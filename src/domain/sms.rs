@@ -13,6 +13,7 @@ use super::account::Account;
 /// What a code may be used for; a code for one purpose never confirms another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "set_pin")]
 pub enum SmsPurpose {
     BindWechat,
     SetPin,

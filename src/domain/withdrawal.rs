@@ -34,6 +34,7 @@ pub struct PlanRules<'a> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "large_amount")]
 pub enum ReviewReason {
     /// No withdrawal has gone to this destination before.
     FirstToDestination,
@@ -48,6 +49,7 @@ pub enum ReviewReason {
 /// while the operator's own words stay in `review_note`, for operators only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[schema(example = "SUSPECTED_FRAUD")]
 pub enum RejectionReason {
     /// The payment looks like fraud or a scam (money for someone else).
     SuspectedFraud,
@@ -163,6 +165,7 @@ pub enum WithdrawalError {
 /// `failed` with the hold released.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "pending")]
 pub enum WithdrawalStatus {
     Pending,
     InReview,
@@ -187,6 +190,7 @@ impl WithdrawalStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"status": "processing", "at": "2025-05-01T09:12:00Z", "by": "acc_demo_operator"}))]
 pub struct StatusChange {
     pub status: WithdrawalStatus,
     pub at: DateTime<Utc>,

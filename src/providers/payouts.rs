@@ -27,6 +27,7 @@ pub struct TransferRequest {
 /// are not modelled: the mock's payees never need to confirm).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[schema(example = "SUCCESS")]
 pub enum BillState {
     /// Created; the same bill may be retried.
     Accepted,

@@ -10,6 +10,11 @@ use crate::store::{SharedStore, StoreError};
 
 /// One text message as the phone received it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "phone": "13800000001", "purpose": "set_pin", "code": "482913",
+    "text": "【walletgate】验证码 482913，用于设置支付密码，5分钟内有效。请勿告诉他人。",
+    "sent_at": "2025-05-01T08:30:00Z", "expires_at": "2025-05-01T08:35:00Z"
+}))]
 pub struct SmsMessage {
     pub phone: String,
     /// What the code is for, e.g. `bind_wechat`.

@@ -41,7 +41,11 @@ impl CredentialsRequest {
 pub struct RefreshRequest {
     /// The `refresh_token` of the latest login or refresh.
     #[validate(length(min = 1, max = 256, message = "must be the refresh_token from a login or refresh"))]
-    #[schema(min_length = 1, max_length = 256)]
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        example = "3f9c2a7d41e84b0c9d5e6f7a8b9c0d1e3f9c2a7d41e84b0c9d5e6f7a8b9c0d1e"
+    )]
     pub refresh_token: String,
 }
 

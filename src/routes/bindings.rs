@@ -42,12 +42,17 @@ pub struct BindingView {
     #[schema(example = "oAb1****WxYz")]
     pub openid: Option<String>,
     /// The WeChat avatar, once known.
+    #[schema(example = "https://thirdwx.qlogo.cn/mmopen/vi_32/Q3auHgzwzM4fYt2bTqNk0A/132")]
     pub avatar_url: Option<String>,
+    #[schema(example = "2025-05-01T08:00:00Z")]
     pub created_at: DateTime<Utc>,
     /// Deadline of the current step while the binding is in progress.
+    #[schema(example = json!(null))]
     pub expires_at: Option<DateTime<Utc>>,
+    #[schema(example = "2025-05-01T08:02:10Z")]
     pub activated_at: Option<DateTime<Utc>>,
     /// When it was unbound or failed.
+    #[schema(example = json!(null))]
     pub ended_at: Option<DateTime<Utc>>,
     /// Why a `failed` binding failed.
     pub failure_reason: Option<BindingFailure>,
@@ -75,14 +80,16 @@ impl BindingView {
 
 /// A binding attempt just started: send the browser to `authorize_url`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "binding_id": "bnd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "status": "authorizing",
+    "authorize_url": "http://127.0.0.1:8080/mock/wechat/connect/oauth2/authorize?appid=wx8a3f5c7e2b9d1046&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fv1%2Fbindings%2Fwechat%2Fcallback&response_type=code&scope=snsapi_userinfo&state=4f1c2a9b7e3d#wechat_redirect",
+    "expires_at": "2025-05-01T08:10:00Z"
+}))]
 struct StartedView {
     binding_id: BindingId,
     /// `authorizing`.
     status: BindingStatus,
     /// The (mock) WeChat consent page, with `appid`, `redirect_uri`, `scope` and a single-use `state`.
-    #[schema(
-        example = "http://127.0.0.1:8080/mock/wechat/connect/oauth2/authorize?appid=wx8a3f5c7e2b9d1046&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fv1%2Fbindings%2Fwechat%2Fcallback&response_type=code&scope=snsapi_userinfo&state=4f1c2a9b7e3d#wechat_redirect"
-    )]
     authorize_url: String,
     /// The consent must happen before this.
     expires_at: DateTime<Utc>,
@@ -133,6 +140,7 @@ pub struct UnbindRequest {
 struct BindingList {
     items: Vec<BindingView>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(example = json!(null))]
     next_cursor: Option<String>,
 }
 
@@ -183,7 +191,8 @@ pub async fn start_wechat(bindings: web::Data<Bindings>, user: AuthenticatedUser
     responses(
         (status = 200, description = "Authorized: the binding now waits for the SMS code.", content(
             (AuthorizedView = "application/json"),
-            (String = "text/html"),
+            (String = "text/html", example = "<!doctype html><html lang=\"zh-CN\">…<h1>绑定微信 · Bind WeChat</h1>\
+                <p>微信账号 <strong>张*丰</strong> 已授权。</p><p>验证码已发送至 138****0001，请回到钱包应用输入验证码完成绑定。</p>…</html>"),
         )),
         (status = 400, description = "`BINDING_STATE_INVALID`: a missing, forged, expired or reused `state`; \
             `VALIDATION_FAILED`: a malformed query string.", content(

@@ -5,11 +5,18 @@
 //! `MOCK_ROUTE_TABLE`, a test keeps them in step), the tags, and the
 //! bearer-token security scheme. It is serialised once, at startup; the UI's
 //! files are compiled into the binary, so the docs work offline.
+//!
+//! `servers` names the instance that serves the document first (its
+//! `wechat.public_base_url`, or the address it listens on), so Swagger UI's
+//! "Try it out" and tools that read the document (schemathesis) call the
+//! instance they read it from; then the local default, for a copy of the
+//! document read elsewhere.
 
 use actix_web::HttpResponse;
 use actix_web::http::header::{CACHE_CONTROL, ContentType, LOCATION};
 use actix_web::web::{self, Bytes};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::server::{Server, ServerBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
@@ -23,15 +30,19 @@ pub const SWAGGER_UI_PATH: &str = "/swagger-ui/";
 /// The route pattern of the UI and its assets.
 pub const SWAGGER_UI_ROUTE: &str = "/swagger-ui/{_:.*}";
 pub const OPENAPI_JSON_PATH: &str = "/openapi.json";
+/// Where `cargo run` serves with the shipped settings (`server.port` of
+/// `config/default.toml`; a test keeps them in step).
+pub const LOCAL_DEFAULT_URL: &str = "http://127.0.0.1:8080";
 
 /// The document as served, serialised once.
 #[derive(Debug, Clone)]
 pub struct OpenApiJson(Bytes);
 
 impl OpenApiJson {
-    /// The document of this instance: without the mock providers' paths when they are off.
-    pub fn new(mock_enabled: bool) -> serde_json::Result<OpenApiJson> {
-        Ok(OpenApiJson(Bytes::from(serde_json::to_vec(&document(mock_enabled))?)))
+    /// The document of the instance at `public_base_url`: without the mock
+    /// providers' paths when they are off.
+    pub fn new(mock_enabled: bool, public_base_url: &str) -> serde_json::Result<OpenApiJson> {
+        Ok(OpenApiJson(Bytes::from(serde_json::to_vec(&document(mock_enabled, public_base_url))?)))
     }
 }
 
@@ -48,7 +59,9 @@ pub fn swagger_ui() -> SwaggerUi {
     get,
     path = "/openapi.json",
     tag = "docs",
-    responses((status = 200, description = "The document.", body = Object, content_type = "application/json"))
+    responses((status = 200, description = "The document.", body = Object, content_type = "application/json",
+        example = json!({"openapi": "3.1.0", "info": {"title": "walletgate", "version": "0.1.0"},
+            "servers": [{"url": "http://127.0.0.1:8080", "description": "This instance."}], "paths": {}})))
 )]
 pub async fn openapi_json(document: web::Data<OpenApiJson>) -> HttpResponse {
     HttpResponse::Ok().content_type(ContentType::json()).body(document.0.clone())
@@ -184,11 +197,22 @@ impl Modify for BearerAuth {
 /// The path prefix of the mock providers' routes.
 pub const MOCK_PATH_PREFIX: &str = "/mock/";
 
-/// The document of an instance: the mock providers' paths only when it serves them.
-pub fn document(mock_enabled: bool) -> utoipa::openapi::OpenApi {
+/// The document of the instance at `public_base_url`: the mock providers'
+/// paths only when it serves them.
+pub fn document(mock_enabled: bool, public_base_url: &str) -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     if !mock_enabled {
         document.paths.paths.retain(|path, _| !path.starts_with(MOCK_PATH_PREFIX));
     }
+    document.servers = Some(servers(public_base_url));
     document
+}
+
+fn servers(public_base_url: &str) -> Vec<Server> {
+    let server = |url: &str, description: &str| ServerBuilder::new().url(url).description(Some(description)).build();
+    let mut servers = vec![server(public_base_url, "This instance.")];
+    if public_base_url != LOCAL_DEFAULT_URL {
+        servers.push(server(LOCAL_DEFAULT_URL, "A local walletgate with the default settings (`cargo run`)."));
+    }
+    servers
 }

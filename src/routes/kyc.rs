@@ -25,6 +25,7 @@ use crate::store::SchedulePosition;
 /// The outcome the simulated face check should have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(example = "pass")]
 pub enum FaceCheck {
     Pass,
     Fail,
@@ -58,6 +59,11 @@ pub struct KycDecisionRequest {
 
 /// An identity verification request; name and ID number masked.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "kyc_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "level": "L1", "status": "pending", "real_name": "*三",
+    "id_number": "110105********002X", "submitted_at": "2025-05-01T08:00:00Z",
+    "auto_decide_at": "2025-05-01T08:00:05Z", "decided_at": null, "decided_by": null, "reason": null
+}))]
 pub struct KycRequestView {
     #[schema(example = "kyc_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
     id: String,
@@ -243,6 +249,7 @@ struct PendingKycView {
 struct PendingKycPage {
     items: Vec<PendingKycView>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(example = json!(null))]
     next_cursor: Option<String>,
 }
 

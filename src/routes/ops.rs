@@ -47,6 +47,12 @@ struct AdjustmentKey {
 
 /// The journal entry written and the wallet's balances after it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "entry": {"id": "je_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "kind": "operator_credit", "memo": "demo top-up",
+        "created_at": "2025-05-01T08:30:00Z", "available_change": "100.50", "held_change": "0.00",
+        "withdrawal_id": null, "fee": null},
+    "wallet": {"account_id": "acc_demo_alice", "currency": "CNY", "available": "900.50", "held": "0.00"}
+}))]
 struct AdjustmentResponse {
     entry: MovementView,
     wallet: BalanceView,

@@ -66,6 +66,7 @@ fn invalid(field: &str, error: impl std::fmt::Display) -> ApiError {
 struct AccountPage {
     items: Vec<AccountSummaryView>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(example = json!(null))]
     next_cursor: Option<String>,
 }
 
@@ -172,6 +173,7 @@ struct ListedWithdrawalView {
 struct ListedWithdrawalPage {
     items: Vec<ListedWithdrawalView>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(example = json!(null))]
     next_cursor: Option<String>,
 }
 

@@ -23,6 +23,7 @@ use crate::services::pin::Pins;
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"purpose": "set_pin"}))]
 pub struct SmsCodeRequest {
     /// `set_pin`, `reset_pin` or `bind_wechat` (resends the code of the binding awaiting one).
     pub purpose: SmsPurpose,
@@ -36,6 +37,7 @@ struct SentCodeView {
     #[schema(example = "138****0001")]
     sent_to: String,
     /// The code works until then.
+    #[schema(example = "2025-05-01T08:35:00Z")]
     expires_at: DateTime<Utc>,
 }
 

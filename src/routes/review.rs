@@ -34,6 +34,7 @@ struct ReviewItemView {
     /// The review reasons, or `payout_attempts_exhausted`.
     #[schema(example = json!(["first_to_destination"]))]
     reasons: Vec<String>,
+    #[schema(example = "2025-05-01T08:30:00Z")]
     waiting_since: DateTime<Utc>,
     account: AccountContext,
 }
@@ -56,6 +57,7 @@ impl ReviewItemView {
 struct QueueView {
     items: Vec<ReviewItemView>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(example = json!(null))]
     next_cursor: Option<String>,
 }
 
@@ -131,6 +133,7 @@ pub struct OperatorWithdrawalView {
     #[serde(flatten)]
     withdrawal: WithdrawalView,
     /// The note given with a rejection; only operators see it.
+    #[schema(example = json!(null))]
     review_note: Option<String>,
 }
 
@@ -239,6 +242,7 @@ pub async fn worker_step(step: web::Data<WorkerStep>, operator: Operator) -> Res
 struct AuditPage {
     items: Vec<AuditRecord>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(example = json!(null))]
     next_cursor: Option<String>,
 }
 

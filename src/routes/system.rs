@@ -58,7 +58,8 @@ pub async fn readyz(partitions: web::Data<Partitions>, demo: web::Data<DemoData>
     get,
     path = "/metrics",
     tag = "system",
-    responses((status = 200, description = "Prometheus text.", body = String, content_type = "text/plain"))
+    responses((status = 200, description = "Prometheus text.", body = String, content_type = "text/plain",
+        example = "# TYPE http_requests_total counter\nhttp_requests_total{method=\"GET\",route=\"/v1/wallet\",status=\"200\"} 3\n"))
 )]
 pub async fn metrics() -> HttpResponse {
     let handle = metrics_handle();

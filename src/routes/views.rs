@@ -24,8 +24,10 @@ pub struct ProfileView {
     #[schema(example = json!(null))]
     pub email: Option<String>,
     pub verification_level: VerificationLevel,
+    #[schema(example = true)]
     pub pin_set: bool,
     /// While the payment PIN is locked: when it unlocks.
+    #[schema(example = json!(null))]
     pub pin_locked_until: Option<DateTime<Utc>>,
     /// Wrong PIN entries left before it locks.
     #[schema(example = 5)]
@@ -34,7 +36,9 @@ pub struct ProfileView {
     /// account's verified ID number (`id_number_last6`).
     #[schema(example = false)]
     pub pin_reset_needs_id_number: bool,
+    #[schema(example = false)]
     pub frozen: bool,
+    #[schema(example = "2025-04-30T10:00:00Z")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -80,9 +84,11 @@ pub struct AccountSummaryView {
     pub email: Option<String>,
     /// In force now (counting automatic approvals that fell due).
     pub verification_level: VerificationLevel,
+    #[schema(example = false)]
     pub frozen: bool,
     /// The wallet's balances; null for a role without a wallet (operators).
     pub wallet: Option<WalletBalances>,
+    #[schema(example = "2025-04-30T10:00:00Z")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -163,6 +169,12 @@ impl From<&WalletOverview> for WalletView {
 
 /// One journal entry as its owner sees it: what changed in their wallet.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "je_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "kind": "withdrawal_hold",
+    "memo": "withdrawal wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7 to WeChat 张*丰", "created_at": "2025-05-01T08:30:00Z",
+    "available_change": "-2001.00", "held_change": "2001.00",
+    "withdrawal_id": "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "fee": "1.00"
+}))]
 pub struct MovementView {
     #[schema(example = "je_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
     pub id: String,
@@ -204,5 +216,6 @@ impl TryFrom<&JournalEntry> for MovementView {
 pub struct MovementPage {
     pub items: Vec<MovementView>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(example = json!(null))]
     pub next_cursor: Option<String>,
 }

@@ -51,6 +51,17 @@ struct DestinationView {
 
 /// A withdrawal priced: nothing is reserved.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "quote_id": "quo_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "currency": "CNY",
+    "amount": "2000.00", "fee": "1.00", "total_debit": "2001.00", "arrives": "2000.00",
+    "destination": {"binding_id": "bnd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "provider": "wechat",
+        "nickname": "张*丰", "openid": "oAb1****WxYz"},
+    "review": "manual", "review_reasons": ["first_to_destination"],
+    "expected_settlement_at": "2025-05-01T10:30:00Z", "review_decided_by": "2025-05-01T10:30:00Z",
+    "limits_after": {"per_transaction_max": "5000.00", "daily_remaining": "8000.00",
+        "monthly_remaining": "48000.00", "daily_count_remaining": 9},
+    "fee_free_quota_after": "0.00", "expires_at": "2025-05-01T08:35:00Z"
+}))]
 struct QuoteView {
     /// Pass as `quote_id` to hold the withdrawal to this price until `expires_at`.
     #[schema(example = "quo_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
@@ -148,6 +159,7 @@ pub struct SubmitRequest {
     #[schema(pattern = r"^[0-9]{6}$", example = "135790")]
     pub pin: String,
     /// A quote to hold the price to: refused with `QUOTE_EXPIRED` if its fee no longer holds.
+    #[schema(example = "quo_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
     pub quote_id: Option<String>,
 }
 
@@ -162,6 +174,16 @@ pub struct ListQuery {
 
 /// A withdrawal as its owner (or an operator) sees it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "status": "processing", "currency": "CNY",
+    "amount": "2000.00", "fee": "1.00", "total_debit": "2001.00",
+    "destination": {"binding_id": "bnd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "provider": "wechat",
+        "nickname": "张*丰", "openid": "oAb1****WxYz"},
+    "review": "manual", "review_reasons": ["first_to_destination"], "created_at": "2025-05-01T08:30:00Z",
+    "history": [{"status": "in_review", "at": "2025-05-01T08:30:00Z"},
+        {"status": "processing", "at": "2025-05-01T09:12:00Z", "by": "acc_demo_operator"}],
+    "failure_reason": null, "transfer_bill_no": null
+}))]
 pub struct WithdrawalView {
     #[schema(value_type = String, example = "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
     id: WithdrawalId,
@@ -217,6 +239,7 @@ impl WithdrawalView {
 struct WithdrawalPage {
     items: Vec<WithdrawalView>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(example = json!(null))]
     next_cursor: Option<String>,
 }
 

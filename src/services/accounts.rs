@@ -48,6 +48,7 @@ pub struct StreamTicket {
     /// Pass as `GET /v1/events?ticket=…` within a minute; it works once.
     #[schema(example = "9b1c2a7d41e84b0c9d5e6f7a8b9c0d1e3f9c2a7d41e84b0c9d5e6f7a8b9c0d1e")]
     pub ticket: String,
+    #[schema(example = "2025-05-01T08:31:00Z")]
     pub expires_at: DateTime<Utc>,
 }
 

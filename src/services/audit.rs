@@ -17,6 +17,7 @@ pub const AUDIT_LOG: &str = "operator_audit";
 
 /// What an operator acted on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"kind": "withdrawal", "id": "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "account_id": "acc_demo_alice"}))]
 pub struct AuditTarget {
     /// `account`, `withdrawal` or `kyc_request`.
     pub kind: String,
@@ -34,6 +35,12 @@ impl AuditTarget {
 
 /// One operator action and how it ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "aud_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "at": "2025-05-01T09:12:00Z", "operator_id": "acc_demo_operator",
+    "action": "withdrawal.reject",
+    "target": {"kind": "withdrawal", "id": "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "account_id": "acc_demo_alice"},
+    "outcome": "succeeded", "details": {"reason": "SUSPECTED_FRAUD", "note": "the payee is not the account holder"}
+}))]
 pub struct AuditEntry {
     pub id: String,
     pub at: DateTime<Utc>,
@@ -54,6 +61,7 @@ pub struct AuditEntry {
 /// An entry with its position; positions page the log.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditRecord {
+    #[schema(example = 42)]
     pub seq: u64,
     #[serde(flatten)]
     pub entry: AuditEntry,

@@ -18,9 +18,22 @@ const AUDIT_PAGE_ENTRIES: usize = 500;
 
 /// The result of recomputing every balance from the journal.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"balanced": true, "accounts_checked": 4, "entries_checked": 12,
+    "totals": {"user_available": "125800.01", "user_held": "300.00", "funding": "-126200.51", "fees": "0.50",
+        "wechat_settlement": "100.00"},
+    "sum": "0.00",
+    "assets": [
+        {"asset": "CNY", "totals": {"user_available": "125800.01", "user_held": "300.00", "funding": "-126200.51",
+            "fees": "0.50", "wechat_settlement": "100.00"}, "sum": "0.00"},
+        {"asset": "USDT", "totals": {"user_available": "12.500000", "user_held": "0.000000",
+            "funding": "-12.500000", "fees": "0.000000", "wechat_settlement": "0.000000"}, "sum": "0.000000"}],
+    "mismatches": []}))]
 pub struct LedgerReport {
+    #[schema(example = true)]
     pub balanced: bool,
+    #[schema(example = 4)]
     pub accounts_checked: usize,
+    #[schema(example = 12)]
     pub entries_checked: u64,
     /// Stored CNY balances summed over all partitions, per ledger account
     /// (as in `assets`, kept here for clients that know CNY only).
@@ -30,11 +43,14 @@ pub struct LedgerReport {
     pub sum: String,
     /// Every asset any wallet has held (CNY always), each adding up on its own.
     pub assets: Vec<AssetTotalsView>,
+    #[schema(example = json!([]))]
     pub mismatches: Vec<Mismatch>,
 }
 
 /// One asset's totals over every partition.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"asset": "USDT", "totals": {"user_available": "12.500000", "user_held": "0.000000",
+    "funding": "-12.500000", "fees": "0.000000", "wechat_settlement": "0.000000"}, "sum": "0.000000"}))]
 pub struct AssetTotalsView {
     pub asset: Asset,
     pub totals: TotalsView,
@@ -74,6 +90,7 @@ impl TotalsView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Mismatch {
     pub account_id: AccountId,
+    #[schema(example = "user_held: stored 101.00, journal says 0.00")]
     pub problem: String,
 }
 

@@ -53,10 +53,12 @@ pub struct ReviewItem {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AccountContext {
     pub level: VerificationLevel,
+    #[schema(example = false)]
     pub frozen: bool,
     pub available: Money,
     pub held: Money,
     /// How long the destination has been bound, in seconds.
+    #[schema(example = 1800)]
     pub binding_age_secs: Option<i64>,
     /// The account's latest withdrawals other than this one, newest first.
     pub recent_withdrawals: Vec<RecentWithdrawal>,
@@ -64,6 +66,10 @@ pub struct AccountContext {
 
 /// One of the account's other withdrawals, in brief.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "wd_0196a0b1c2d37e40a1f3c9e2d4b5a6c7", "status": "settled", "amount": "300.00",
+    "created_at": "2025-04-28T12:00:00Z"
+}))]
 pub struct RecentWithdrawal {
     #[schema(value_type = String)]
     pub id: WithdrawalId,

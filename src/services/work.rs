@@ -92,6 +92,10 @@ pub enum ClaimOutcome {
 
 /// What one step did: how many claimed items ended each way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({
+    "claimed": 2, "settled": 1, "failed": 0, "rejected": 0, "retried": 1, "parked": 0, "dropped": 0,
+    "deferred": 0, "webhooks_delivered": 1, "webhooks_retried": 0, "webhooks_abandoned": 0, "errors": 0
+}))]
 pub struct WorkReport {
     pub claimed: usize,
     pub settled: usize,

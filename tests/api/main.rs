@@ -17,6 +17,7 @@ mod mock_wechat;
 mod multi_process;
 mod notifications;
 mod openapi;
+mod openapi_examples;
 mod ops_search;
 mod pagination;
 mod pin;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use walletgate::routes::docs::{MOCK_PATH_PREFIX, document};
+use walletgate::routes::docs::{LOCAL_DEFAULT_URL, MOCK_PATH_PREFIX, document};
 use walletgate::startup::{MOCK_ROUTE_TABLE, ROUTE_TABLE};
 
 use crate::helpers::{StoreKind, spawn_app};
@@ -28,7 +28,17 @@ fn documented_operations(document: &Value) -> BTreeSet<(String, String)> {
 }
 
 fn document_json(mock_enabled: bool) -> Value {
-    serde_json::to_value(document(mock_enabled)).expect("the document serialises")
+    serde_json::to_value(document(mock_enabled, LOCAL_DEFAULT_URL)).expect("the document serialises")
+}
+
+/// Where a gateway with the shipped settings listens: `config/default.toml`'s port on loopback.
+pub fn default_base_url() -> String {
+    let settings = walletgate::settings::Settings::load(&walletgate::settings::Overrides {
+        config_dir: Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")),
+        ..Default::default()
+    })
+    .unwrap();
+    format!("http://127.0.0.1:{}", settings.server.port)
 }
 
 #[test]
@@ -109,7 +119,9 @@ async fn the_document_is_served_as_openapi_3_1_with_bearer_auth(store: StoreKind
     let bearer = &served["components"]["securitySchemes"]["bearerAuth"];
     assert_eq!((bearer["type"].as_str(), bearer["scheme"].as_str()), (Some("http"), Some("bearer")));
     assert_eq!(bearer["bearerFormat"], "JWT");
-    assert_eq!(served, document_json(true), "the served document is the generated one");
+    let generated = serde_json::to_value(document(true, &app.address)).unwrap();
+    assert_eq!(served, generated, "the served document is the generated one");
+    assert_eq!(served["servers"][0]["url"], app.address, "the document names the instance serving it first");
     let money = &served["components"]["schemas"]["Money"];
     assert_eq!((money["type"].as_str(), money["examples"][0].as_str()), (Some("string"), Some("100.50")));
 }
@@ -179,12 +191,5 @@ fn the_postman_collection_carries_a_default_base_url() {
         .and_then(|variables| variables.iter().find(|variable| variable["key"] == "base_url"))
         .and_then(|variable| variable["value"].as_str())
         .map(str::to_owned);
-    let port = walletgate::settings::Settings::load(&walletgate::settings::Overrides {
-        config_dir: Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")),
-        ..Default::default()
-    })
-    .unwrap()
-    .server
-    .port;
-    assert_eq!(base_url, Some(format!("http://127.0.0.1:{port}")));
+    assert_eq!(base_url, Some(default_base_url()));
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use walletgate::domain::money::Amount;
+use walletgate::routes::docs::{LOCAL_DEFAULT_URL, document};
 
 use crate::BENCH_PIN;
 use crate::config::{Args, bench_settings};
@@ -317,7 +318,7 @@ impl<'a> Run<'a> {
         let Run { args, lua_dir, .. } = *self;
         let spread = &files.spread;
         let openapi = files.dir.join("openapi.json");
-        std::fs::write(&openapi, serde_json::to_string(&walletgate::routes::docs::document(true))?)?;
+        std::fs::write(&openapi, serde_json::to_string(&document(true, LOCAL_DEFAULT_URL))?)?;
         let peers_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/peers");
         peers::install(&peers_dir)?;
         let peer_runs = [

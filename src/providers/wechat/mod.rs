@@ -13,6 +13,10 @@ pub mod mock;
 
 /// The success body of `/sns/oauth2/access_token` and `/sns/oauth2/refresh_token`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "access_token": "ACCESS_TOKEN_3k9XzQ2mV7pL", "expires_in": 7200, "refresh_token": "REFRESH_TOKEN_8vT1nR4wY6sJ",
+    "openid": "oAb1CdEfGhIjKlMnOpQrStUvWxYz", "scope": "snsapi_userinfo", "unionid": "oZy9XwVuTsRqPoNmLkJiHgFeDcBa"
+}))]
 pub struct OAuthToken {
     pub access_token: String,
     pub expires_in: u64,
@@ -35,6 +39,11 @@ impl OAuthToken {
 
 /// The success body of `/sns/userinfo`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "openid": "oAb1CdEfGhIjKlMnOpQrStUvWxYz", "nickname": "张三丰", "sex": 0, "province": "", "city": "",
+    "country": "", "headimgurl": "https://thirdwx.qlogo.cn/mmopen/vi_32/Q3auHgzwzM4fYt2bTqNk0A/132",
+    "privilege": [], "unionid": "oZy9XwVuTsRqPoNmLkJiHgFeDcBa"
+}))]
 pub struct UserInfo {
     pub openid: String,
     pub nickname: String,

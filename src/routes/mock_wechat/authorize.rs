@@ -41,7 +41,10 @@ const AUTHORIZE_PATH: &str = "/mock/wechat/connect/oauth2/authorize";
         ("openid" = Option<String>, Query, description = "Mock only: the existing user a silent `snsapi_base` authorization is for."),
     ),
     responses(
-        (status = 200, description = "The consent page.", body = String, content_type = "text/html"),
+        (status = 200, description = "The consent page.", body = String, content_type = "text/html",
+            example = "<!doctype html>…<h1>微信授权 · WeChat authorization</h1>…<form method=\"post\" \
+                action=\"/mock/wechat/connect/oauth2/authorize\">…<button class=\"allow\" type=\"submit\" name=\"action\" \
+                value=\"allow\">允许 Allow</button>…</form>…</html>"),
         (status = 302, description = "A silent authorization: to `redirect_uri` with `code` and `state`.",
             headers(("Location" = String, description = "`redirect_uri?code=…&state=…`."))),
         (status = 400, description = "WeChat's error page (e.g. 10003 redirect_uri not on the callback domains, \

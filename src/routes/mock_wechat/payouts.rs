@@ -55,6 +55,10 @@ pub struct TransferBillsRequest {
 
 /// The answer to creating a bill.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "out_bill_no": "0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "transfer_bill_no": "13300002025050110293847561029384",
+    "create_time": "2025-05-01T17:12:05+08:00", "state": "SUCCESS"
+}))]
 pub struct TransferBillsResponse {
     pub out_bill_no: String,
     pub transfer_bill_no: String,
@@ -67,6 +71,12 @@ pub struct TransferBillsResponse {
 
 /// `GET /mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "out_bill_no": "0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "transfer_bill_no": "13300002025050110293847561029384",
+    "appid": "wx8a3f5c7e2b9d1046", "state": "SUCCESS", "transfer_amount": 200000, "transfer_remark": "OK钱包余额提现",
+    "openid": "oAb1CdEfGhIjKlMnOpQrStUvWxYz", "create_time": "2025-05-01T17:12:05+08:00",
+    "update_time": "2025-05-01T17:12:05+08:00"
+}))]
 pub struct TransferBillQueryResponse {
     pub out_bill_no: String,
     pub transfer_bill_no: String,

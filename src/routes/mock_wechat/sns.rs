@@ -66,7 +66,8 @@ pub async fn refresh_token(mock: web::Data<MockWeChat>, request: HttpRequest) ->
     operation_id = "mock_sns_auth",
     tag = "mock",
     params(AccessTokenUse),
-    responses((status = 200, description = "`errcode` 0 if valid, else WeChat's error.", body = WeChatApiError))
+    responses((status = 200, description = "`errcode` 0 if valid, else WeChat's error.", body = WeChatApiError,
+        example = json!({"errcode": 0, "errmsg": "ok"})))
 )]
 pub async fn auth(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpResponse {
     let result = match sns_query(&request) {

@@ -15,6 +15,7 @@ use crate::routes::extract::ApiJson;
 /// `POST /mock/wechat/users`: a new mock WeChat user.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"nickname": "张三丰", "no_real_name": false, "frozen": false, "snapshot": false}))]
 pub struct CreateMockUserRequest {
     /// 1–32 characters.
     #[schema(example = "张三丰")]

@@ -34,6 +34,10 @@ impl Scope {
 /// The authorize step's parameters as received (missing = empty), unchecked.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
+#[schema(example = json!({
+    "appid": "wx8a3f5c7e2b9d1046", "redirect_uri": "http://127.0.0.1:8080/v1/bindings/wechat/callback",
+    "response_type": "code", "scope": "snsapi_userinfo", "state": "4f1c2a9b7e3d"
+}))]
 pub struct AuthorizeParams {
     /// The app's id.
     pub appid: String,
@@ -61,6 +65,11 @@ pub struct AuthorizeQuery {
 /// `POST /connect/oauth2/authorize`: the consent form. Checkbox fields count
 /// as ticked unless empty, `0`, `false` or `off`.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "appid": "wx8a3f5c7e2b9d1046", "redirect_uri": "http://127.0.0.1:8080/v1/bindings/wechat/callback",
+    "response_type": "code", "scope": "snsapi_userinfo", "state": "4f1c2a9b7e3d", "action": "allow",
+    "nickname": "张三丰"
+}))]
 pub struct ConsentForm {
     #[serde(flatten)]
     pub params: AuthorizeParams,

@@ -7,6 +7,13 @@ use chrono::NaiveDate;
 
 /// A mock WeChat user of one app, with the wallet that payouts land in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "openid": "oAb1CdEfGhIjKlMnOpQrStUvWxYz", "unionid": "oZy9XwVuTsRqPoNmLkJiHgFeDcBa", "appid": "wx8a3f5c7e2b9d1046",
+    "nickname": "张三丰", "headimgurl": "https://thirdwx.qlogo.cn/mmopen/vi_32/Q3auHgzwzM4fYt2bTqNk0A/132",
+    "sex": 0, "province": "", "city": "", "country": "", "real_name_verified": true, "frozen": false,
+    "snapshot": false, "created_at": "2025-05-01T08:01:00Z",
+    "wallet": {"balance": "0.00", "transfers": []}
+}))]
 pub struct MockWeChatUser {
     /// The user's id within one app: `o` and 27 url-safe characters.
     pub openid: String,
@@ -47,12 +54,14 @@ pub struct MockWallet {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReceivedTotals {
     /// The Beijing date of the latest transfer.
+    #[schema(example = "2025-05-01")]
     pub on: Option<NaiveDate>,
     /// Received on that day.
     pub day: Money,
     /// Received in that month.
     pub month: Money,
     /// Transfers received in all.
+    #[schema(example = 1)]
     pub count: u64,
 }
 
@@ -64,6 +73,10 @@ impl ReceivedTotals {
 
 /// One payout received into a mock wallet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "transfer_bill_no": "13300002025050110293847561029384", "out_bill_no": "0196a3c5e2b87d40a1f3c9e2d4b5a6c7",
+    "amount": "2000.00", "remark": "OK钱包余额提现", "received_at": "2025-05-01T09:12:05Z"
+}))]
 pub struct MockWalletTransfer {
     /// WeChat Pay's number of the transfer bill.
     pub transfer_bill_no: String,

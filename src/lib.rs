@@ -4,7 +4,9 @@
 //!
 //! - [`settings`]: layered, validated configuration.
 //! - [`startup`]: the application value, its listener and the route table.
-//! - [`telemetry`]: logs, request ids and Prometheus metrics.
+//! - [`telemetry`]: logs (one access line per request), request ids, the Prometheus recorder and `/metrics`.
+//! - [`observability`]: what every layer may name to be observed: the metric catalogue, and the redaction
+//!   of secrets in logged URLs.
 //! - [`clock`]: the injectable source of "now".
 //! - [`error`]: the public error catalogue and its JSON body.
 //! - [`edge`]: limits at the HTTP edge (body deadline, URL and head size) and JSON for actix's own errors.
@@ -23,6 +25,7 @@ pub mod clock;
 pub mod domain;
 pub mod edge;
 pub mod error;
+pub mod observability;
 pub mod providers;
 pub mod rate_limit;
 pub mod retry;

@@ -45,9 +45,12 @@ use crate::services::{Parts, ServiceSet, seed};
 use crate::settings::{
     CorsSettings, Settings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings, WebhookSettings, WorkerSettings,
 };
-use crate::store::{MemoryStore, RedisStore, SharedStore, StoreError};
-use crate::telemetry::{WalletgateRootSpan, metrics_handle, observe_request};
+use crate::store::{MemoryStore, RedisStore, SharedStore, StoreError, TimedStore};
+use crate::telemetry::{WalletgateRootSpan, keep_metrics_folded, metrics_handle, observe_request};
 use crate::worker::{self, WorkerHandle};
+
+/// How often histogram samples are folded into buckets between scrapes.
+const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Application {
     address: std::net::SocketAddr,
@@ -115,14 +118,17 @@ impl StartupWait {
     }
 }
 
-/// Opens the store a URL names.
+/// Opens the store a URL names, timed for the metrics (`TimedStore`).
 pub async fn connect_store(settings: &StoreSettings) -> Result<SharedStore, StoreError> {
     let kind = settings.kind().map_err(StoreError::Unavailable)?;
-    Ok(match kind {
+    let store: SharedStore = match kind {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
         StoreKind::Redis(url) => Arc::new(RedisStore::connect(&url, settings).await?),
         StoreKind::RedisCluster(nodes) => Arc::new(RedisStore::connect_cluster(&nodes, settings).await?),
-    })
+    };
+    // The timed store keeps its metric handles: the recorder must be in place first.
+    metrics_handle();
+    Ok(Arc::new(TimedStore::new(store)))
 }
 
 impl Application {
@@ -213,6 +219,7 @@ impl Application {
             }
         }
         metrics_handle();
+        keep_metrics_folded(METRICS_UPKEEP_EVERY);
         // Starts relaying other processes' event notifications (on Redis) on
         // this runtime, before any request or the worker needs them.
         drop(services.notifications.signals());

@@ -1,12 +1,16 @@
 //! Logs, request ids and metrics.
 //!
 //! - Logs: a `tracing` subscriber (pretty or JSON), one root span per request
-//!   from `tracing-actix-web`, carrying its `request_id`.
+//!   from `tracing-actix-web`, carrying its `request_id`, and one access line
+//!   per request at INFO (target `walletgate::access`). URLs are logged with
+//!   their secret query values redacted (`observability::redact_url`).
 //! - Request ids: a client's `X-Request-Id` (if sane) is echoed back and
 //!   recorded as `client_request_id`; otherwise the generated id is returned.
 //!   The same id is the `request_id` of an error body (`current_request_id`).
 //! - Metrics: Prometheus counters and latency histograms per route pattern
-//!   (never per raw path, which would let clients create unbounded series).
+//!   (never per raw path, which would let clients create unbounded series);
+//!   every metric of the service is listed, with its help, in
+//!   `observability::catalogue`, which this module installs.
 //!
 //! Each worker thread remembers, per request path, the route pattern it
 //! matched and the metric handles of its series, so a request costs one hash
@@ -32,11 +36,14 @@ use tracing::field::Empty;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 
+use crate::observability::{catalogue, redact_url};
 use crate::settings::{LogFormat, LogSettings};
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+/// The target of the access lines, one per request: how to filter them
+/// (`log.level = "info,walletgate::access=warn"` turns them off).
+pub const ACCESS_LOG_TARGET: &str = "walletgate::access";
 const CLIENT_REQUEST_ID_BYTES_MAX: usize = 128;
-const LATENCY_BUCKETS_SECS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 /// Paths a worker thread remembers; past this it forgets them all and starts
 /// over (paths carrying ids are unbounded, the routes they match are not).
 const PATHS_CACHED_PER_THREAD: usize = 1024;
@@ -56,20 +63,45 @@ pub fn init_logging(settings: &LogSettings) {
     };
 }
 
-/// The process-wide Prometheus recorder (the `metrics` facade has one global).
+/// The process-wide Prometheus recorder (the `metrics` facade has one
+/// global), with the catalogue's help texts and buckets. Metric handles
+/// taken before it is installed record nothing, so whatever keeps handles
+/// (the timed store) is built after a call to this.
 pub fn metrics_handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let builder = PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Full("http_request_duration_seconds".into()), &LATENCY_BUCKETS_SECS)
-            .expect("the bucket list is a non-empty constant");
+        let mut builder = PrometheusBuilder::new();
+        for metric in catalogue::CATALOGUE.iter().filter(|metric| !metric.buckets.is_empty()) {
+            builder = builder
+                .set_buckets_for_metric(Matcher::Full(metric.name.into()), metric.buckets)
+                .expect("the catalogue's bucket lists are not empty");
+        }
         match builder.install_recorder() {
-            Ok(handle) => handle,
+            Ok(handle) => {
+                catalogue::describe();
+                catalogue::start_at_zero();
+                handle
+            }
             // Another recorder is already global (only possible if an embedding
             // program installed one): keep a private one so /metrics still answers.
             Err(_) => PrometheusBuilder::new().build_recorder().handle(),
         }
     })
+}
+
+/// Folds the histograms' samples into their buckets every `every`, as a
+/// scrape of `/metrics` also does: the recorder keeps each sample until
+/// then, so a gateway nobody scrapes would otherwise grow with its traffic
+/// (several samples per request, one per store call). Stops with the runtime.
+pub fn keep_metrics_folded(every: Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            metrics_handle().run_upkeep();
+        }
+    });
 }
 
 /// A client-supplied request id we are willing to echo and log.
@@ -100,8 +132,8 @@ impl RouteTelemetry {
                     ("route", self.route.to_string()),
                     ("status", status.to_string()),
                 ];
-                let counter = metrics::counter!("http_requests_total", &labels);
-                let histogram = metrics::histogram!("http_request_duration_seconds", &labels);
+                let counter = metrics::counter!(catalogue::HTTP_REQUESTS_TOTAL, &labels);
+                let histogram = metrics::histogram!(catalogue::HTTP_REQUEST_DURATION_SECONDS, &labels);
                 series.push((status, counter, histogram));
                 series.len() - 1
             }
@@ -193,7 +225,7 @@ impl RootSpanBuilder for WalletgateRootSpan {
             "HTTP request",
             http.method = telemetry.method,
             http.route = &*telemetry.route,
-            http.target = request.uri().path_and_query().map_or("", |target| target.as_str()),
+            http.target = &*redact_url(request.uri().path_and_query().map_or("", |target| target.as_str())),
             http.client_ip = %request.peer_addr().map(|address| address.ip().to_string()).unwrap_or_default(),
             http.user_agent = user_agent,
             http.status_code = Empty,
@@ -211,8 +243,9 @@ impl RootSpanBuilder for WalletgateRootSpan {
     }
 }
 
-/// Echoes the request id and records the request in the metrics.
-/// Runs inside `TracingLogger`, which has put the generated `RequestId` in place.
+/// Echoes the request id, records the request in the metrics and writes its
+/// access line. Runs inside `TracingLogger`, which has put the generated
+/// `RequestId` in place (and whose span the line carries).
 pub async fn observe_request(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -222,7 +255,17 @@ pub async fn observe_request(
     let telemetry = route_telemetry(&request);
     let request_id = echoed.as_ref().and_then(|id| id.to_str().ok()).map(Box::from);
     let mut response = REQUEST_ID.scope(request_id, next.call(request)).await?;
-    telemetry.record(response.status().as_u16(), started.elapsed());
+    let (status, elapsed) = (response.status().as_u16(), started.elapsed());
+    telemetry.record(status, elapsed);
+    tracing::info!(
+        target: ACCESS_LOG_TARGET,
+        method = %telemetry.method,
+        route = %telemetry.route,
+        status,
+        duration_ms = elapsed.as_micros() as f64 / 1000.0,
+        request_id = %echoed.as_ref().and_then(|id| id.to_str().ok()).unwrap_or(""),
+        "request answered"
+    );
     if let Some(id) = echoed {
         response.headers_mut().insert(REQUEST_ID_HEADER, id);
     }

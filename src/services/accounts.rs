@@ -29,6 +29,7 @@ use crate::domain::lockout::AttemptGuard;
 use crate::domain::login_guard::{LoginPolicy, LoginVerdict};
 use crate::domain::pin::PinPolicy;
 use crate::error::ApiError;
+use crate::observability::catalogue::LOGIN_LOCKS_TOTAL;
 use crate::store::StoreError;
 use crate::store::typed::TypedEphemeralValues;
 
@@ -248,7 +249,11 @@ impl Accounts {
             self.login_policy.lock_max.to_std().unwrap_or_default().max(Duration::from_secs(UNKNOWN_LOGIN_MEMORY_SECS));
         self.partitions.store.put_ephemeral_as(&key, &guard, kept_for).await?;
         Ok(match verdict {
-            LoginVerdict::Locked { until } => ApiError::LoginLocked { locked_until: until },
+            LoginVerdict::Locked { until } => {
+                // A lock already in place returned above: this one starts now.
+                metrics::counter!(LOGIN_LOCKS_TOTAL, "login" => "unknown").increment(1);
+                ApiError::LoginLocked { locked_until: until }
+            }
             LoginVerdict::Accepted | LoginVerdict::Refused => login_refused(),
         })
     }

@@ -15,7 +15,8 @@
 //! - [`idempotency`]: requests made safe to repeat with an `Idempotency-Key`.
 //! - [`review::Review`], [`settlement::Settlement`]: operators' decisions, payouts.
 //! - [`notifications::Notifications`]: the event stream and webhooks.
-//! - [`worker_step::WorkerStep`]: one step of the worker over all schedules.
+//! - [`worker_step::WorkerStep`]: one step of the worker over all schedules;
+//!   [`queue_gauges::QueueGauges`]: how long its queues are, for the metrics.
 //! - [`audit::AuditLog`], [`ledger_check::LedgerCheck`]: what operators look at;
 //!   [`directory::Directory`]: how they find accounts.
 //! - [`listing`]: schedules read as lists, a page at a time.
@@ -32,6 +33,7 @@ pub mod listing;
 pub mod notifications;
 pub mod partitions;
 pub mod pin;
+pub mod queue_gauges;
 pub mod review;
 pub mod seed;
 pub mod settlement;
@@ -149,6 +151,7 @@ impl From<Parts> for ServiceSet {
                 settlement: settlement.clone(),
                 notifications: notifications.clone(),
                 audit: audit.clone(),
+                queues: queue_gauges::QueueGauges::new(store.clone()),
             },
             ledger_check: ledger_check::LedgerCheck { store },
             directory: directory::Directory { partitions: partitions.clone() },

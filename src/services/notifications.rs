@@ -20,6 +20,7 @@ use crate::domain::binding::{Binding, BindingId, BindingStatus};
 use crate::domain::money::Money;
 use crate::domain::withdrawal::{ReviewReason, Withdrawal, WithdrawalId, WithdrawalStatus};
 use crate::error::ApiError;
+use crate::observability::redact_url;
 use crate::providers::webhooks::{Delivery, WebhookSender};
 use crate::store::typed::{decode_document, encode_document};
 use crate::store::{EventPosition, ScheduleEntry, SharedStore, StoredEvent};
@@ -275,16 +276,14 @@ impl Notifications {
             Delivery::Accepted => {
                 self.store.delete_partition_document(&account_id, &document).await?;
                 self.work.drop_claim(&claim, "delivered").await?;
-                metrics::counter!("webhook_deliveries_total", "outcome" => "delivered").increment(1);
                 Ok(ClaimOutcome::WebhookDelivered)
             }
             Delivery::Refused(reason) => {
                 let age = now - event.created_at;
                 if age >= policy.retry_for {
-                    tracing::warn!(event_id = %event.id, url = policy.sender.url(), %reason, "webhook abandoned");
+                    tracing::warn!(event_id = %event.id, url = %redact_url(policy.sender.url()), %reason, "webhook abandoned");
                     self.store.delete_partition_document(&account_id, &document).await?;
                     self.work.drop_claim(&claim, "abandoned").await?;
-                    metrics::counter!("webhook_deliveries_total", "outcome" => "abandoned").increment(1);
                     return Ok(ClaimOutcome::WebhookAbandoned);
                 }
                 // The pause grows with the event's age (each retry roughly
@@ -293,7 +292,6 @@ impl Notifications {
                 tracing::info!(event_id = %event.id, %reason, retry_in_ms = pause.num_milliseconds(), "webhook refused");
                 let at = (now + pause).timestamp_millis();
                 self.work.requeue_claim(&claim, at).await?;
-                metrics::counter!("webhook_deliveries_total", "outcome" => "retried").increment(1);
                 Ok(ClaimOutcome::WebhookRetried)
             }
         }

@@ -18,6 +18,7 @@ use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
 use crate::domain::withdrawal::{Withdrawal, WithdrawalError};
 use crate::error::ApiError;
+use crate::observability::catalogue::{LOGIN_LOCKS_TOTAL, PIN_LOCKS_TOTAL};
 use crate::retry::Rounds;
 use crate::store::typed::{decode_document, encode_document};
 use crate::store::{AccountCommit, CommitOutcome, ScheduleEntry, SharedStore, Versioned};
@@ -182,6 +183,7 @@ impl Partitions {
             };
             match self.store.commit_account(commit).await? {
                 CommitOutcome::Committed => {
+                    LocksInARow::of(&current.value).count_started(&account);
                     turn.remember(Versioned { version: current.version + 1, value: account.clone() });
                     return Ok((changed.output, account));
                 }
@@ -245,5 +247,67 @@ impl Partitions {
             }
         }
         Err(ApiError::StoreBusy)
+    }
+}
+
+/// Where an account's attempt guards stood before a change, to count the
+/// PIN and login locks the change started once it is committed: a lock adds
+/// one to its guard's `locks_in_a_row`, and nothing else raises it. Counted
+/// after the commit rather than where an entry is judged, since a decision
+/// may run again after a conflict and only the committed one happened.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LocksInARow {
+    pin: u32,
+    login: u32,
+}
+
+impl LocksInARow {
+    pub fn of(account: &Account) -> LocksInARow {
+        LocksInARow { pin: account.pin_guard.locks_in_a_row, login: account.login_guard.locks_in_a_row }
+    }
+
+    /// Counts the locks `committed` has that these counts had not.
+    pub fn count_started(self, committed: &Account) {
+        if committed.pin_guard.locks_in_a_row > self.pin {
+            metrics::counter!(PIN_LOCKS_TOTAL).increment(1);
+        }
+        if committed.login_guard.locks_in_a_row > self.login {
+            metrics::counter!(LOGIN_LOCKS_TOTAL, "login" => "registered").increment(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use metrics_exporter_prometheus::PrometheusBuilder;
+
+    use super::LocksInARow;
+    use crate::domain::account::Account;
+    use crate::domain::account::fixtures::{alice, now};
+    use crate::domain::lockout::LockoutPolicy;
+    use crate::domain::pin::PinRecord;
+
+    /// Seven wrong PINs and seven wrong passwords, each a committed change:
+    /// the fifth of each starts a lock, the ones refused while locked start none.
+    #[test]
+    fn a_lock_is_counted_once_by_the_change_that_starts_it() {
+        let policy =
+            LockoutPolicy { attempts_max: 5, lock: Duration::hours(3), lock_growth: 2, lock_max: Duration::hours(24) };
+        let mut account: Account = alice();
+        account.set_pin(PinRecord { salt: "s".into(), digest: "right".into(), set_at: now(), replaces_earlier: false });
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            for _ in 0..7 {
+                let before = LocksInARow::of(&account);
+                account.verify_pin(|_| "wrong".to_owned(), &policy, now());
+                account.attempt_login(false, &policy, now());
+                before.count_started(&account);
+            }
+        });
+        let text = handle.render();
+        assert!(text.lines().any(|line| line == "pin_locks_total 1"), "{text}");
+        assert!(text.lines().any(|line| line == r#"login_locks_total{login="registered"} 1"#), "{text}");
     }
 }

@@ -19,6 +19,7 @@ use super::keys::{
     withdrawal_list_entry,
 };
 use super::notifications::{Event, EventType, Outbox};
+use super::partitions::LocksInARow;
 use super::withdrawals::{WithdrawalRequest, Withdrawals, quote_key};
 use crate::auth::{Principal, admit, session_ended};
 use crate::domain::account::{Account, AccountId, VerificationLevel};
@@ -151,6 +152,7 @@ impl Withdrawals {
             return Ok(Attempt::Replied(SubmissionReply { outcome: saved, replayed: true }));
         }
         let version = current.version;
+        let locks = LocksInARow::of(&current.value);
         let mut account = current.value;
         let ask = WithdrawalAsk { amount: request.amount, binding_id: &request.binding_id, quote: quote.as_ref() };
         let pin =
@@ -187,10 +189,13 @@ impl Withdrawals {
             ..AccountCommit::new(version, &account, &entries)
         };
         Ok(match self.partitions.store.commit_account(commit).await? {
-            CommitOutcome::Committed => Attempt::Committed(
-                SubmissionReply { outcome, replayed: false },
-                Versioned { version: version + 1, value: account },
-            ),
+            CommitOutcome::Committed => {
+                locks.count_started(&account);
+                Attempt::Committed(
+                    SubmissionReply { outcome, replayed: false },
+                    Versioned { version: version + 1, value: account },
+                )
+            }
             CommitOutcome::VersionConflict => Attempt::Conflict,
         })
     }

@@ -1,19 +1,25 @@
 //! The worker's single step, `settle_due(now)`: reviews that timed out are
 //! rejected, due withdrawals are paid out and settled (or failed), due
 //! webhooks are delivered — each from its own schedule, in bounded batches
-//! (see `work`) — and the step reports what happened. The background loop
-//! (`crate::worker`) runs it over and over; tests and operators run it once.
+//! (see `work`) — and the step reports what happened, counts it in the
+//! metrics and, now and then, samples the queues' gauges (`queue_gauges`).
+//! The background loop (`crate::worker`) runs it over and over; tests and
+//! operators run it once.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::audit::{AuditLog, AuditTarget};
 use super::notifications::Notifications;
+use super::queue_gauges::QueueGauges;
 use super::review::Review;
 use super::settlement::Settlement;
 use super::work::WorkReport;
 use crate::domain::account::AccountId;
 use crate::error::ApiError;
+use crate::observability::catalogue::{
+    PAYOUT_OUTCOMES, PAYOUTS_TOTAL, REVIEW_TIMEOUTS_TOTAL, WEBHOOK_DELIVERIES_TOTAL, WEBHOOK_OUTCOMES,
+};
 use crate::providers::payouts::SharedPayouts;
 
 /// Everything one step works through.
@@ -23,6 +29,7 @@ pub struct WorkerStep {
     pub settlement: Settlement,
     pub notifications: Notifications,
     pub audit: AuditLog,
+    pub queues: QueueGauges,
 }
 
 impl WorkerStep {
@@ -32,12 +39,8 @@ impl WorkerStep {
         report.add(self.review.time_out_reviews(now).await?);
         report.add(self.settlement.pay_out_due(now).await?);
         report.add(self.notifications.deliver_webhooks(now).await?);
-        let counters = [("settled", report.settled), ("failed", report.failed), ("rejected", report.rejected)];
-        for (outcome, count) in counters {
-            if count > 0 {
-                metrics::counter!("withdrawals_finished_total", "outcome" => outcome).increment(count as u64);
-            }
-        }
+        count_outcomes(&report);
+        self.queues.sample_if_due(now).await;
         Ok(report)
     }
 
@@ -61,5 +64,20 @@ impl WorkerStep {
         let target = AuditTarget::new("worker", "settlement", None);
         self.audit.record(operator, "worker.step", target, json!({}), &report).await;
         report
+    }
+}
+
+/// Adds what one step did to the metrics' counters.
+fn count_outcomes(report: &WorkReport) {
+    let payouts = [report.settled, report.failed, report.retried, report.parked];
+    let webhooks = [report.webhooks_delivered, report.webhooks_retried, report.webhooks_abandoned];
+    let counted = PAYOUT_OUTCOMES.iter().map(|outcome| (PAYOUTS_TOTAL, *outcome)).zip(payouts);
+    let counted =
+        counted.chain(WEBHOOK_OUTCOMES.iter().map(|outcome| (WEBHOOK_DELIVERIES_TOTAL, *outcome)).zip(webhooks));
+    for ((name, outcome), count) in counted.filter(|(_, count)| *count > 0) {
+        metrics::counter!(name, "outcome" => outcome).increment(count as u64);
+    }
+    if report.rejected > 0 {
+        metrics::counter!(REVIEW_TIMEOUTS_TOTAL).increment(report.rejected as u64);
     }
 }

@@ -24,6 +24,9 @@
 //! - [`EphemeralValues`] (`ephemeral.rs`): short-lived, single-use values;
 //! - [`Health`] (`health.rs`): the readiness round trip.
 //!
+//! [`TimedStore`] (`timed.rs`) wraps any store to time its calls and count
+//! its failures for the metrics.
+//!
 //! [`Store`] is all of them at once, with no method of its own, so a service
 //! holds one [`SharedStore`] and calls any method through it with no import
 //! (a trait object's methods, its supertraits' included, are always in
@@ -45,6 +48,7 @@ pub mod partitions;
 pub mod redis;
 pub mod schedules;
 mod sharded_map;
+pub mod timed;
 pub mod typed;
 
 pub use documents::{DocumentWrite, Documents};
@@ -59,6 +63,7 @@ pub(crate) use partitions::EXPIRED_RECLAIMED_PER_COMMIT;
 pub use partitions::{AccountCommit, AccountPartitions};
 pub use redis::RedisStore;
 pub use schedules::{ScheduleEntry, ScheduleOrder, SchedulePosition, Schedules, member_owner};
+pub use timed::TimedStore;
 pub use typed::{TypedDocuments, TypedEphemeralValues, TypedPartitionDocuments};
 
 /// Every trait of the store and its typed helpers, so one

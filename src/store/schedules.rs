@@ -11,6 +11,7 @@
 //! Why each primitive exists:
 //! - `schedule`: put a member on (or move it), outside a commit;
 //! - `scheduled`: look at what is due without taking it (operators' views, checks);
+//! - `count_scheduled`: how long a queue is, without reading it (the worker's gauges);
 //! - `scheduled_page`: read a schedule as a list, a page at a time, either
 //!   way round (schedules that are indexes rather than work: the withdrawals
 //!   by creation time, the identity checks waiting for an operator);
@@ -31,6 +32,10 @@ pub trait Schedules: Send + Sync {
 
     /// Up to `limit` members scheduled at or before `until_ms`, earliest first, with their times.
     async fn scheduled(&self, schedule: &str, until_ms: i64, limit: usize) -> Result<Vec<(String, i64)>, StoreError>;
+
+    /// How many members are scheduled at or before `until_ms` (`i64::MAX`:
+    /// all of them), counting no further than `cap`.
+    async fn count_scheduled(&self, schedule: &str, until_ms: i64, cap: usize) -> Result<usize, StoreError>;
 
     /// Up to `limit` members strictly beyond `from` in `order` (from the
     /// start when `None`), with their times, due or not. Members are ordered

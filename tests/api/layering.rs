@@ -10,16 +10,17 @@ use std::path::{Path, PathBuf};
 /// Each top-level module and the crate modules its files may name.
 const LAYERS: &[(&str, &[&str])] = &[
     ("domain", &[]),
+    ("observability", &[]),
     ("clock", &[]),
     ("retry", &[]),
     ("settings", &["domain"]),
-    ("store", &["domain", "settings"]),
+    ("store", &["domain", "observability", "settings"]),
     ("error", &["domain", "store", "telemetry"]),
     ("auth", &["clock", "domain", "error", "settings"]),
     ("providers", &["clock", "domain", "error", "retry", "settings", "store"]),
-    ("services", &["auth", "clock", "domain", "error", "providers", "retry", "store"]),
+    ("services", &["auth", "clock", "domain", "error", "observability", "providers", "retry", "store"]),
     ("rate_limit", &["error", "settings"]),
-    ("telemetry", &["settings"]),
+    ("telemetry", &["observability", "settings"]),
     ("edge", &["error", "settings"]),
     (
         "routes",

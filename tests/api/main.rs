@@ -16,6 +16,7 @@ mod login_lock;
 mod mock_wechat;
 mod multi_process;
 mod notifications;
+mod observability;
 mod openapi;
 mod openapi_examples;
 mod ops_search;

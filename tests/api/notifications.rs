@@ -163,23 +163,23 @@ async fn events_made_on_another_instance_reach_the_stream(store: StoreKind) {
     assert_eq!(kinds(&events), ["withdrawal.created", "withdrawal.approved", "withdrawal.settled"]);
 }
 
-const WEBHOOK_SECRET: &str = "whsec-walletgate-test-secret-0123456789";
+pub(crate) const WEBHOOK_SECRET: &str = "whsec-walletgate-test-secret-0123456789";
 
 /// What the receiver got: headers that matter and the raw body.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     event_id: String,
     signature: String,
     body: String,
 }
 
-struct Receiver {
-    url: String,
-    received: Arc<Mutex<Vec<Received>>>,
+pub(crate) struct Receiver {
+    pub url: String,
+    pub received: Arc<Mutex<Vec<Received>>>,
 }
 
 /// A local webhook receiver that answers 500 to the first `failures` deliveries, then 204.
-async fn start_receiver(failures: usize) -> Receiver {
+pub(crate) async fn start_receiver(failures: usize) -> Receiver {
     let received = Arc::new(Mutex::new(Vec::<Received>::new()));
     let state = web::Data::new((received.clone(), failures));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

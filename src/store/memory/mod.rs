@@ -99,6 +99,10 @@ impl Schedule {
         self.by_time.iter().take_while(|(at, _)| *at <= until_ms).take(limit).cloned().collect()
     }
 
+    fn count_due(&self, until_ms: i64, cap: usize) -> usize {
+        self.by_time.iter().take_while(|(at, _)| *at <= until_ms).take(cap).count()
+    }
+
     /// Up to `limit` members strictly beyond `from` in `order`.
     fn page(&self, order: ScheduleOrder, from: Option<&SchedulePosition>, limit: usize) -> Vec<(i64, String)> {
         let bound = from.map(|from| (from.at_ms, from.member.clone()));

@@ -19,6 +19,12 @@ impl Schedules for MemoryStore {
         Ok(entries.due(until_ms, limit).into_iter().map(|(at, member)| (member, at)).collect())
     }
 
+    async fn count_scheduled(&self, schedule: &str, until_ms: i64, cap: usize) -> Result<usize, StoreError> {
+        let state = self.state();
+        let Some(entries) = state.schedules.get(schedule) else { return Ok(0) };
+        Ok(entries.count_due(until_ms, cap))
+    }
+
     async fn scheduled_page(
         &self,
         schedule: &str,

@@ -34,6 +34,7 @@ use redis::{RedisError, RedisResult};
 
 use super::keys::slot_of_key;
 use super::{Connection, RedisStore};
+use crate::observability::catalogue::STORE_REPLICA_WAITS_TOTAL;
 use crate::settings::StoreSettings;
 use crate::store::StoreError;
 
@@ -75,10 +76,10 @@ impl RedisStore {
         for (slot, reached) in join_all(waits).await {
             match reached {
                 Ok(reached) if reached >= i64::from(wait.replicas) => {
-                    metrics::counter!("store_replica_waits_total", "outcome" => "reached").increment(1);
+                    metrics::counter!(STORE_REPLICA_WAITS_TOTAL, "outcome" => "reached").increment(1);
                 }
                 Ok(reached) => {
-                    metrics::counter!("store_replica_waits_total", "outcome" => "short").increment(1);
+                    metrics::counter!(STORE_REPLICA_WAITS_TOTAL, "outcome" => "short").increment(1);
                     tracing::warn!(
                         slot,
                         reached,
@@ -89,7 +90,7 @@ impl RedisStore {
                     );
                 }
                 Err(error) => {
-                    metrics::counter!("store_replica_waits_total", "outcome" => "unconfirmed").increment(1);
+                    metrics::counter!(STORE_REPLICA_WAITS_TOTAL, "outcome" => "unconfirmed").increment(1);
                     tracing::warn!(slot, %error, "a commit landed, then its node did not answer WAIT");
                     unconfirmed = Some(error);
                 }

@@ -48,6 +48,16 @@ impl Schedules for RedisStore {
         Ok(due.into_iter().map(|(member, at_ms, _)| (member, at_ms)).collect())
     }
 
+    async fn count_scheduled(&self, schedule: &str, until_ms: i64, cap: usize) -> Result<usize, StoreError> {
+        // ZCOUNT costs O(log n) whatever the count, so the cap only bounds the answer.
+        let counts = (0..SHARDS).map(|shard| {
+            let key = self.keys.schedule(shard, schedule);
+            async move { self.query::<u64>(redis::cmd("ZCOUNT").arg(&key).arg("-inf").arg(until_ms)).await }
+        });
+        let total: u64 = try_join_all(counts).await?.into_iter().sum();
+        Ok(usize::try_from(total).unwrap_or(usize::MAX).min(cap))
+    }
+
     async fn scheduled_page(
         &self,
         schedule: &str,

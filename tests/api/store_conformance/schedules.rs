@@ -13,7 +13,25 @@ on_both_stores!(
     a_claim_takes_at_most_its_limit_earliest_first_and_a_lapsed_lease_gives_members_back,
     concurrent_claimers_share_the_due_work,
     a_schedule_pages_either_way_round_by_time_then_name_across_shards,
+    a_schedule_counts_its_members_up_to_a_time_and_a_cap,
 );
+
+/// Members of many accounts (so, on Redis, of many shards) counted by time:
+/// claimed ones have moved to their lease's end, and a count stops at its cap.
+async fn a_schedule_counts_its_members_up_to_a_time_and_a_cap(kind: StoreKind) {
+    let (store, _keys) = store_for(kind).await;
+    assert_eq!(store.count_scheduled("payout", i64::MAX, 10).await.unwrap(), 0, "an empty schedule");
+    for n in 1..=6 {
+        store.schedule("payout", &format!("acc_{n}/wd_{n}"), 1_000 * n).await.unwrap();
+    }
+    assert_eq!(store.count_scheduled("payout", 3_000, 10).await.unwrap(), 3, "at or before the time");
+    assert_eq!(store.count_scheduled("payout", 2_999, 10).await.unwrap(), 2);
+    assert_eq!(store.count_scheduled("payout", i64::MAX, 10).await.unwrap(), 6, "all of them");
+    assert_eq!(store.count_scheduled("payout", i64::MAX, 4).await.unwrap(), 4, "no further than the cap");
+    assert_eq!(store.claim_scheduled("payout", 2_000, 60_000, 10).await.unwrap().len(), 2);
+    assert_eq!(store.count_scheduled("payout", 3_000, 10).await.unwrap(), 1, "claimed members wait at the lease's end");
+    assert_eq!(store.count_scheduled("payout", 60_000, 10).await.unwrap(), 6);
+}
 
 /// Two claimers at once over twelve due members of many accounts, six each
 /// at most: between them they take all twelve, each member once, and

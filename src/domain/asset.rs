@@ -75,6 +75,8 @@ pub enum QuantityError {
     TooManyDecimalPlaces { asset: Asset },
     #[error("{0}")]
     Invalid(MoneyError),
+    #[error("must be greater than {}", Quantity::zero(*asset))]
+    NotPositive { asset: Asset },
     #[error("{left} and {right} cannot be added or compared")]
     AssetMismatch { left: Asset, right: Asset },
 }
@@ -121,6 +123,18 @@ impl Quantity {
             return Err(QuantityError::TooManyDecimalPlaces { asset });
         }
         Quantity::from_decimal(asset, value)
+    }
+
+    /// A strictly positive amount, as requests carry (`parse`, and above zero).
+    pub fn parse_positive(asset: Asset, text: &str) -> Result<Quantity, QuantityError> {
+        let quantity = Quantity::parse(asset, text)?;
+        if quantity.is_negative() {
+            return Err(MoneyError::Negative.into());
+        }
+        if quantity.is_zero() {
+            return Err(QuantityError::NotPositive { asset });
+        }
+        Ok(quantity)
     }
 
     /// A CNY amount as a quantity.
@@ -361,6 +375,14 @@ mod tests {
         }
         assert_eq!(Asset::parse("USDT"), Some(Asset::Usdt));
         assert_eq!(Asset::parse("usdt"), None);
+    }
+
+    #[test]
+    fn requests_carry_positive_amounts() {
+        assert_eq!(Quantity::parse_positive(Asset::Usdt, "0.000001").unwrap().to_string(), "0.000001");
+        let zero = Quantity::parse_positive(Asset::Usdt, "0").unwrap_err();
+        assert_eq!(zero.to_string(), "must be greater than 0.000000");
+        assert_eq!(Quantity::parse_positive(Asset::Cny, "-1").unwrap_err().to_string(), "must not be negative");
     }
 
     #[test]

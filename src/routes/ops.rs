@@ -13,7 +13,7 @@ use super::identity::Operator;
 use super::responses::{AccountNotFound, OperatorOnly, PayloadTooLarge, StoreBusy, StoreUnavailable, Unauthenticated};
 use super::views::{BalanceView, MovementView};
 use crate::domain::account::AccountId;
-use crate::domain::money::Amount;
+use crate::domain::asset::{Asset, Quantity};
 use crate::error::{ApiError, ErrorBody};
 use crate::services::idempotency::Replayed;
 use crate::services::ledger_check::LedgerCheck;
@@ -24,12 +24,22 @@ use crate::services::wallet::{Adjustment, AdjustmentAsk, Wallet};
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"amount": "100.50", "memo": "demo top-up"}))]
 pub struct AdjustmentRequest {
-    /// Positive amount in yuan as a string, e.g. `"100.00"`.
-    pub amount: Amount,
+    /// The asset to move: `CNY` (the default) or `USDT`.
+    #[serde(default = "cny")]
+    #[schema(default = "CNY")]
+    pub asset: Asset,
+    /// A positive amount as a string with at most the asset's places (CNY 2,
+    /// USDT 6), e.g. `"100.00"` or `"12.345678"`; more places are refused.
+    #[schema(example = "100.50", pattern = r"^[0-9]+(\.[0-9]{1,6})?$")]
+    pub amount: String,
     /// Why; shown in the user's history and the journal.
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
     #[schema(min_length = 1, max_length = 200, example = "demo top-up")]
     pub memo: String,
+}
+
+fn cny() -> Asset {
+    Asset::Cny
 }
 
 /// The optional key of an operator adjustment.
@@ -49,7 +59,7 @@ struct AdjustmentKey {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "entry": {"id": "je_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "kind": "operator_credit", "memo": "demo top-up",
-        "created_at": "2025-05-01T08:30:00Z", "available_change": "100.50", "held_change": "0.00",
+        "created_at": "2025-05-01T08:30:00Z", "asset": "CNY", "available_change": "100.50", "held_change": "0.00",
         "withdrawal_id": null, "fee": null},
     "wallet": {"account_id": "acc_demo_alice", "currency": "CNY", "available": "900.50", "held": "0.00"}
 }))]
@@ -72,10 +82,11 @@ async fn adjust(
 ) -> Result<HttpResponse, ApiError> {
     let target = target_account(path)?;
     let key = optional_idempotency_key(http)?;
-    let ask = AdjustmentAsk { direction, amount: request.amount, memo: &request.memo, key: key.as_ref() };
+    let amount = Quantity::parse_positive(request.asset, &request.amount)
+        .map_err(|error| ApiError::validation("amount", error.to_string()))?;
+    let ask = AdjustmentAsk { direction, amount, memo: &request.memo, key: key.as_ref() };
     let (adjusted, replayed) = wallet.adjust_balance(operator.account_id(), &target, ask).await?;
-    let balances =
-        BalanceView { account_id: target, currency: "CNY", available: adjusted.available, held: adjusted.held };
+    let balances = BalanceView::of(target, adjusted.available, adjusted.held);
     let response = AdjustmentResponse { entry: MovementView::try_from(&adjusted.entry)?, wallet: balances };
     let mut response = HttpResponse::Created().json(response);
     if replayed == Replayed::Saved {
@@ -86,9 +97,9 @@ async fn adjust(
 
 /// Top up a wallet (operator)
 ///
-/// Operator role only. Moves `amount` from the funding account into the
-/// user's available balance, as one balanced journal entry. Recorded in the
-/// audit log.
+/// Operator role only. Moves `amount` of `asset` (CNY unless told) from the
+/// funding account into the user's available balance, as one balanced
+/// journal entry. Recorded in the audit log.
 #[utoipa::path(
     post,
     path = "/v1/ops/accounts/{id}/credit",
@@ -119,8 +130,9 @@ pub async fn credit(
 
 /// Take demo money back (operator)
 ///
-/// Operator role only. Moves `amount` from the user's available balance back
-/// to the funding account; never overdraws. Recorded in the audit log.
+/// Operator role only. Moves `amount` of `asset` (CNY unless told) from the
+/// user's available balance back to the funding account; never overdraws.
+/// Recorded in the audit log.
 #[utoipa::path(
     post,
     path = "/v1/ops/accounts/{id}/debit",

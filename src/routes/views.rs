@@ -5,6 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::account::{Account, AccountId, Role, VerificationLevel};
+use crate::domain::asset::{Asset, Quantity};
 use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount};
 use crate::domain::limits::LimitsLeft;
 use crate::domain::money::Money;
@@ -121,27 +122,58 @@ impl AccountSummaryView {
     }
 }
 
-/// An account's two balances.
+/// An account's two balances in one asset.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"account_id": "acc_demo_alice", "currency": "CNY", "available": "1000.00", "held": "0.00"}))]
 pub struct BalanceView {
     pub account_id: AccountId,
-    /// Always `CNY`.
-    #[schema(value_type = String, example = "CNY")]
-    pub currency: &'static str,
-    /// What the user can spend or withdraw.
-    pub available: Money,
+    /// The asset of the two balances: `CNY` at the top of `/v1/wallet`.
+    pub currency: Asset,
+    /// What the user can spend or withdraw, at the asset's places.
+    pub available: String,
     /// Reserved for withdrawals in flight (amount + fee).
-    pub held: Money,
+    pub held: String,
+}
+
+impl BalanceView {
+    pub fn of(account_id: AccountId, available: Quantity, held: Quantity) -> BalanceView {
+        BalanceView {
+            account_id,
+            currency: available.asset(),
+            available: available.to_string(),
+            held: held.to_string(),
+        }
+    }
 }
 
 impl From<&Account> for BalanceView {
+    /// The CNY balances.
     fn from(account: &Account) -> BalanceView {
-        BalanceView {
-            account_id: account.id.clone(),
-            currency: "CNY",
-            available: account.ledger.get(LedgerAccount::UserAvailable),
-            held: account.ledger.get(LedgerAccount::UserHeld),
+        AssetBalanceView::of(account, Asset::Cny).with_account(account)
+    }
+}
+
+/// One asset's balances in `/v1/wallet`'s `assets`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"asset": "USDT", "available": "12.345678", "held": "0.000000"}))]
+pub struct AssetBalanceView {
+    pub asset: Asset,
+    /// At the asset's places (CNY 2, USDT 6).
+    pub available: String,
+    pub held: String,
+}
+
+impl AssetBalanceView {
+    pub fn of(account: &Account, asset: Asset) -> AssetBalanceView {
+        AssetBalanceView {
+            asset,
+            available: account.ledger.get_in(asset, LedgerAccount::UserAvailable).to_string(),
+            held: account.ledger.get_in(asset, LedgerAccount::UserHeld).to_string(),
         }
+    }
+
+    fn with_account(self, account: &Account) -> BalanceView {
+        BalanceView { account_id: account.id.clone(), currency: self.asset, available: self.available, held: self.held }
     }
 }
 
@@ -154,6 +186,9 @@ pub struct WalletView {
     pub limits: LimitsLeft,
     /// What can still be withdrawn without a fee (a lifetime allowance).
     pub fee_free_quota_remaining: Money,
+    /// The balances of every asset the wallet can hold (CNY first), zero
+    /// where it holds none; the top level repeats CNY's.
+    pub assets: Vec<AssetBalanceView>,
 }
 
 impl From<&WalletOverview> for WalletView {
@@ -163,6 +198,7 @@ impl From<&WalletOverview> for WalletView {
             verification_level: overview.level,
             limits: overview.limits_left,
             fee_free_quota_remaining: overview.fee_free_quota_remaining,
+            assets: Asset::ALL.into_iter().map(|asset| AssetBalanceView::of(&overview.account, asset)).collect(),
         }
     }
 }
@@ -172,7 +208,7 @@ impl From<&WalletOverview> for WalletView {
 #[schema(example = json!({
     "id": "je_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "kind": "withdrawal_hold",
     "memo": "withdrawal wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7 to WeChat 张*丰", "created_at": "2025-05-01T08:30:00Z",
-    "available_change": "-2001.00", "held_change": "2001.00",
+    "asset": "CNY", "available_change": "-2001.00", "held_change": "2001.00",
     "withdrawal_id": "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "fee": "1.00"
 }))]
 pub struct MovementView {
@@ -181,10 +217,14 @@ pub struct MovementView {
     pub kind: EntryKind,
     pub memo: String,
     pub created_at: DateTime<Utc>,
-    /// Signed change to the available balance, e.g. `"-7.00"`.
-    pub available_change: Money,
+    /// The asset this movement moved.
+    pub asset: Asset,
+    /// Signed change to the available balance at the asset's places, e.g. `"-7.00"`.
+    #[schema(example = "-7.00")]
+    pub available_change: String,
     /// Signed change to the held balance.
-    pub held_change: Money,
+    #[schema(example = "7.00")]
+    pub held_change: String,
     /// The withdrawal this movement belongs to (its hold, release or
     /// settlement); null for top-ups and other movements.
     #[schema(example = "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
@@ -197,14 +237,21 @@ pub struct MovementView {
 impl TryFrom<&JournalEntry> for MovementView {
     type Error = ApiError;
 
+    /// An entry moves one asset in a user's balances (legs of several would
+    /// be shown by the first).
     fn try_from(entry: &JournalEntry) -> Result<MovementView, ApiError> {
+        let asset = entry.assets().first().copied().unwrap_or(Asset::Cny);
+        let change = |account| -> Result<String, ApiError> {
+            Ok(entry.change_in(asset, account).map_err(ApiError::internal)?.to_string())
+        };
         Ok(MovementView {
             id: entry.id.clone(),
             kind: entry.kind,
             memo: entry.memo.clone(),
             created_at: entry.created_at,
-            available_change: entry.change_to(LedgerAccount::UserAvailable).map_err(ApiError::internal)?,
-            held_change: entry.change_to(LedgerAccount::UserHeld).map_err(ApiError::internal)?,
+            asset,
+            available_change: change(LedgerAccount::UserAvailable)?,
+            held_change: change(LedgerAccount::UserHeld)?,
             withdrawal_id: entry.withdrawal.as_ref().map(|withdrawal| withdrawal.id.clone()),
             fee: entry.withdrawal.as_ref().map(|withdrawal| withdrawal.fee),
         })

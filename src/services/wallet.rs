@@ -1,5 +1,6 @@
 //! The wallet's money: balances, history, and operator top-ups and reversals.
 //! Every change is a balanced journal entry committed with the new balances.
+//! Operators adjust any asset (CNY, USDT), one asset per adjustment.
 //! An adjustment sent with an `Idempotency-Key` happens once per key
 //! (`idempotency`): a repeat gets the first one's entry and balances.
 //! Only accounts whose role holds money have a wallet (`Role::has_wallet`):
@@ -13,8 +14,8 @@ use super::idempotency::{Once, Replayed, fingerprint, reply_document};
 use super::partitions::Partitions;
 use crate::auth::Principal;
 use crate::domain::account::{AccountId, Posting};
-use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount, leg};
-use crate::domain::money::{Amount, Money};
+use crate::domain::asset::Quantity;
+use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount, leg_of};
 use crate::domain::withdrawal_decision::IdempotencyKey;
 use crate::error::ApiError;
 
@@ -30,19 +31,21 @@ pub enum Adjustment {
     Debit,
 }
 
-/// An operator's adjustment as it landed: the entry, and the balances after it.
+/// An operator's adjustment as it landed: the entry, and the balances of
+/// its asset after it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Adjusted {
     pub entry: JournalEntry,
-    pub available: Money,
-    pub held: Money,
+    pub available: Quantity,
+    pub held: Quantity,
 }
 
 /// One operator adjustment, as asked.
 #[derive(Debug, Clone, Copy)]
 pub struct AdjustmentAsk<'a> {
     pub direction: Adjustment,
-    pub amount: Amount,
+    /// Positive, of any asset.
+    pub amount: Quantity,
     pub memo: &'a str,
     /// When sent, the adjustment happens once per key of this operator.
     pub key: Option<&'a IdempotencyKey>,
@@ -110,7 +113,7 @@ impl Wallet {
         let adjusted = self.adjust(operator, target, ask, action).await;
         if !matches!(adjusted, Ok((_, Replayed::Saved))) {
             let audit_target = AuditTarget::new("account", target.as_str(), Some(target));
-            let details = json!({ "amount": ask.amount, "memo": ask.memo });
+            let details = json!({ "asset": ask.amount.asset(), "amount": ask.amount.to_string(), "memo": ask.memo });
             self.audit.record(operator, action, audit_target, details, &adjusted).await;
         }
         adjusted
@@ -123,14 +126,11 @@ impl Wallet {
         ask: AdjustmentAsk<'_>,
         action: &str,
     ) -> Result<(Adjusted, Replayed), ApiError> {
-        let (kind, legs) = match ask.direction {
-            Adjustment::Credit => {
-                (EntryKind::OperatorCredit, vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, ask.amount)])
-            }
-            Adjustment::Debit => {
-                (EntryKind::OperatorDebit, vec![leg(LedgerAccount::UserAvailable, LedgerAccount::Funding, ask.amount)])
-            }
+        let (kind, from, to) = match ask.direction {
+            Adjustment::Credit => (EntryKind::OperatorCredit, LedgerAccount::Funding, LedgerAccount::UserAvailable),
+            Adjustment::Debit => (EntryKind::OperatorDebit, LedgerAccount::UserAvailable, LedgerAccount::Funding),
         };
+        let legs = vec![leg_of(from, to, ask.amount)?];
         let change = |account: &mut crate::domain::account::Account, now| {
             if !account.role.has_wallet() {
                 return Err(no_wallet());
@@ -138,10 +138,11 @@ impl Wallet {
             let posting =
                 Posting { kind, memo: ask.memo.to_owned(), actor: Some(operator.to_string()), legs: legs.clone() };
             let entry = account.post(posting, now)?.clone();
+            let asset = ask.amount.asset();
             let adjusted = Adjusted {
                 entry: entry.clone(),
-                available: account.ledger.get(LedgerAccount::UserAvailable),
-                held: account.ledger.get(LedgerAccount::UserHeld),
+                available: account.ledger.get_in(asset, LedgerAccount::UserAvailable),
+                held: account.ledger.get_in(asset, LedgerAccount::UserHeld),
             };
             Ok((adjusted, vec![entry]))
         };
@@ -149,7 +150,13 @@ impl Wallet {
             Some(key) => {
                 let once = Once {
                     document: reply_document(Some(&format!("ops:{operator}")), key),
-                    fingerprint: fingerprint(&[action, target.as_str(), &ask.amount.to_string(), ask.memo]),
+                    fingerprint: fingerprint(&[
+                        action,
+                        target.as_str(),
+                        ask.amount.asset().code(),
+                        &ask.amount.to_string(),
+                        ask.memo,
+                    ]),
                     ttl: self.idempotency_ttl,
                 };
                 self.partitions.update_account_once(target, &once, change).await?
@@ -158,7 +165,8 @@ impl Wallet {
         };
         if replayed == Replayed::Fresh {
             tracing::info!(
-                operator = %operator, account_id = %target, direction = ?ask.direction, amount = %ask.amount,
+                operator = %operator, account_id = %target, direction = ?ask.direction, asset = %ask.amount.asset(),
+                amount = %ask.amount,
                 entry = %adjusted.entry.id, "operator adjusted a balance"
             );
         }

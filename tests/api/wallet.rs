@@ -17,6 +17,8 @@ on_both_stores!(
     the_wallet_shows_the_limits_of_the_level_in_force,
     an_operator_credit_repeated_with_its_key_credits_once,
     concurrent_repeats_of_a_keyed_credit_credit_once,
+    operators_credit_usdt_which_the_wallet_history_and_ledger_keep_apart,
+    an_amount_with_more_places_than_its_asset_is_refused_naming_it,
 );
 
 async fn an_operator_credit_is_a_balanced_entry_the_user_sees(store: StoreKind) {
@@ -208,4 +210,80 @@ async fn concurrent_repeats_of_a_keyed_credit_credit_once(store: StoreKind) {
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(app.available(&user).await, "10.00");
     app.assert_ledger_balanced().await;
+}
+
+async fn operators_credit_usdt_which_the_wallet_history_and_ledger_keep_apart(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let operator = app.operator_token().await;
+    let (user_id, user) = app.new_user().await;
+    app.credit(&operator, &user_id, "10.00").await;
+    let usdt = json!({ "asset": "USDT", "amount": "2.5", "memo": "usdt top-up" });
+    let credited =
+        json_of(app.adjust_once(&operator, "credit", &user_id, &usdt, "usdt-1").await, StatusCode::CREATED).await;
+    assert_eq!(
+        credited["wallet"],
+        json!({ "account_id": user_id, "currency": "USDT", "available": "2.500000", "held": "0.000000" })
+    );
+    assert_eq!(
+        (credited["entry"]["asset"].as_str(), credited["entry"]["available_change"].as_str()),
+        (Some("USDT"), Some("2.500000"))
+    );
+    // The same key with the other asset is another request.
+    let as_cny = json!({ "asset": "CNY", "amount": "2.5", "memo": "usdt top-up" });
+    let reused = app.adjust_once(&operator, "credit", &user_id, &as_cny, "usdt-1").await;
+    assert_error(reused, StatusCode::CONFLICT, "IDEMPOTENCY_KEY_REUSED").await;
+
+    let wallet = json_of(app.wallet(&user).await, StatusCode::OK).await;
+    assert_eq!((wallet["currency"].as_str(), wallet["available"].as_str()), (Some("CNY"), Some("10.00")));
+    assert_eq!(
+        wallet["assets"],
+        json!([
+            { "asset": "CNY", "available": "10.00", "held": "0.00" },
+            { "asset": "USDT", "available": "2.500000", "held": "0.000000" },
+        ])
+    );
+    let history = json_of(app.transactions(&user, "").await, StatusCode::OK).await;
+    let moved: Vec<_> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["asset"].clone(), i["available_change"].clone()))
+        .collect();
+    assert_eq!(moved, [(json!("USDT"), json!("2.500000")), (json!("CNY"), json!("10.00"))]);
+
+    // USDT is not spent from CNY: taking back more USDT than held is refused in USDT.
+    let too_much = json!({ "asset": "USDT", "amount": "2.500001", "memo": "take back" });
+    let refused = app.adjust_once(&operator, "debit", &user_id, &too_much, "usdt-2").await;
+    let refused = assert_error(refused, StatusCode::UNPROCESSABLE_ENTITY, "INSUFFICIENT_BALANCE").await;
+    assert_eq!(refused["error"]["details"], json!({ "available": "2.500000", "requested": "2.500001" }));
+    let back = json!({ "asset": "USDT", "amount": "0.000001", "memo": "take back" });
+    json_of(app.adjust_once(&operator, "debit", &user_id, &back, "usdt-3").await, StatusCode::CREATED).await;
+
+    let report = app.assert_ledger_balanced().await;
+    let assets: Vec<_> = report["assets"].as_array().unwrap().iter().map(|a| a["asset"].clone()).collect();
+    assert!(assets.contains(&json!("USDT")), "{report}");
+    let usdt_totals = report["assets"].as_array().unwrap().iter().find(|a| a["asset"] == "USDT").unwrap();
+    assert_eq!(usdt_totals["sum"], "0.000000");
+    assert_eq!(usdt_totals["totals"]["user_available"], "2.499999");
+}
+
+async fn an_amount_with_more_places_than_its_asset_is_refused_naming_it(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let operator = app.operator_token().await;
+    let (user_id, user) = app.new_user().await;
+    for (body, message) in [
+        (json!({ "asset": "USDT", "amount": "1.1234567", "memo": "m" }), "must have at most 6 decimal places for USDT"),
+        (json!({ "asset": "CNY", "amount": "1.123", "memo": "m" }), "must have at most 2 decimal places for CNY"),
+        (json!({ "asset": "USDT", "amount": "0", "memo": "m" }), "must be greater than 0.000000"),
+    ] {
+        let refused = app.post(&format!("/v1/ops/accounts/{user_id}/credit"), Some(&operator), &body).await;
+        let refused = assert_error(refused, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+        assert_eq!(refused["error"]["details"]["field"], "amount", "{body}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains(message), "{refused}");
+    }
+    let unknown = json!({ "asset": "BTC", "amount": "1", "memo": "m" });
+    let refused = app.post(&format!("/v1/ops/accounts/{user_id}/credit"), Some(&operator), &unknown).await;
+    let refused = assert_error(refused, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    assert_eq!(refused["error"]["details"]["field"], "asset");
+    assert_eq!(app.available(&user).await, "0.00");
 }

@@ -161,7 +161,8 @@ async fn journal(api: &Api, phone: &str, token: &str) -> Option<(i64, i64)> {
             None => "/v1/wallet/transactions?limit=100".to_owned(),
         };
         let page = api.send(&meta("final read", phone, 0), Request::get(&path, Some(token))).await;
-        for item in page.body["items"].as_array()? {
+        // The CNY movements: the balances checked against them are CNY's.
+        for item in page.body["items"].as_array()?.iter().filter(|item| item["asset"] == "CNY") {
             available += fen(item["available_change"].as_str()?)?;
             held += fen(item["held_change"].as_str()?)?;
         }

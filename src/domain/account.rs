@@ -197,13 +197,14 @@ impl Account {
             actor: posting.actor,
             legs: posting.legs,
             withdrawal: None,
+            transfer_id: None,
         };
         self.journal_len += 1;
         Ok(entry)
     }
 }
 
-/// Shared by the domain's unit tests: a fixed moment and Alice at L0.
+/// Shared by the domain's unit tests: a fixed moment and users at L0.
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::*;
@@ -213,8 +214,13 @@ pub(crate) mod fixtures {
     }
 
     pub fn alice() -> Account {
+        account_at("acc_demo_alice")
+    }
+
+    /// A user account at L0 with the given id (`acc_…`).
+    pub fn account_at(id: &str) -> Account {
         Account::open(
-            AccountId::parse("acc_demo_alice").unwrap(),
+            AccountId::parse(id).unwrap(),
             Role::User,
             Login::phone("13800000001").unwrap(),
             PasswordHash("x".into()),

@@ -8,39 +8,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::account::Account;
+use super::ids::hex_id;
 
 /// Finished bindings kept in the account's history beyond the live ones.
 const ENDED_BINDINGS_KEPT: usize = 10;
 
-/// A binding's id: `bnd_` and 32 hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(transparent)]
-#[schema(example = "bnd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
-pub struct BindingId(String);
-
-impl BindingId {
-    pub fn generate() -> BindingId {
-        BindingId(format!("bnd_{}", uuid::Uuid::now_v7().simple()))
-    }
-
-    /// Ids from URLs: anything not shaped like ours names no binding.
-    pub fn parse(text: &str) -> Option<BindingId> {
-        let valid = text
-            .strip_prefix("bnd_")
-            .is_some_and(|rest| rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit()));
-        valid.then(|| BindingId(text.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for BindingId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+hex_id!(
+    /// A binding's id: `bnd_` and 32 hex digits.
+    #[schema(example = "bnd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
+    BindingId,
+    "bnd_"
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

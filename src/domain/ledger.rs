@@ -29,6 +29,7 @@ use rust_decimal::Decimal;
 
 use super::asset::{Asset, Quantity, QuantityError};
 use super::money::{Amount, Money, MoneyError};
+use super::transfer::TransferId;
 
 /// The ledger accounts of one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -44,15 +45,19 @@ pub enum LedgerAccount {
     Fees,
     /// Money paid out to WeChat wallets.
     WechatSettlement,
+    /// Money on its way between two partitions (`transfer`): this
+    /// partition's share, up when it sends, down when it is credited.
+    InFlight,
 }
 
 impl LedgerAccount {
-    pub const ALL: [LedgerAccount; 5] = [
+    pub const ALL: [LedgerAccount; 6] = [
         LedgerAccount::UserAvailable,
         LedgerAccount::UserHeld,
         LedgerAccount::Funding,
         LedgerAccount::Fees,
         LedgerAccount::WechatSettlement,
+        LedgerAccount::InFlight,
     ];
 
     /// User ledger accounts are what the platform owes the user; they may never go negative.
@@ -67,6 +72,7 @@ impl LedgerAccount {
             LedgerAccount::Funding => "funding",
             LedgerAccount::Fees => "fees",
             LedgerAccount::WechatSettlement => "wechat_settlement",
+            LedgerAccount::InFlight => "in_flight",
         }
     }
 }
@@ -141,6 +147,12 @@ pub enum EntryKind {
     WithdrawalRelease,
     /// A paid-out withdrawal's hold left: the amount to WeChat, the fee to the fee account.
     WithdrawalSettlement,
+    /// Money sent to another account, on its way (`transfer`).
+    TransferOut,
+    /// Money another account sent, credited.
+    TransferIn,
+    /// A transfer the recipient's side refused, back with its sender.
+    TransferReturn,
 }
 
 const ENTRY_ID_PREFIX: &str = "je_";
@@ -161,6 +173,9 @@ pub struct JournalEntry {
     /// The withdrawal this entry moves money for, and its fee's part in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withdrawal: Option<EntryWithdrawal>,
+    /// The transfer this entry sends, credits or returns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_id: Option<TransferId>,
 }
 
 /// What a withdrawal's entry says of the withdrawal: its id, and the part of
@@ -576,7 +591,7 @@ mod tests {
         fn an_entrys_net_changes_sum_to_zero(legs in prop::collection::vec(any_leg(), 1..6)) {
             let entry = JournalEntry {
                 id: "je".into(), seq: 0, kind: EntryKind::OperatorCredit, memo: String::new(),
-                created_at: DateTime::<Utc>::UNIX_EPOCH, actor: None, legs, withdrawal: None,
+                created_at: DateTime::<Utc>::UNIX_EPOCH, actor: None, legs, withdrawal: None, transfer_id: None,
             };
             let net = LedgerAccount::ALL.iter().try_fold(Money::ZERO, |sum, &a| sum.checked_add(entry.change_to(a).unwrap())).unwrap();
             prop_assert_eq!(net, Money::ZERO);

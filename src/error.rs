@@ -19,6 +19,7 @@ use crate::domain::kyc::KycError;
 use crate::domain::ledger::{LedgerAccount, LedgerError};
 use crate::domain::limits::{LimitError, LimitKind};
 use crate::domain::money::MoneyError;
+use crate::domain::transfer::TransferError;
 use crate::domain::withdrawal::WithdrawalError;
 use crate::domain::withdrawal_decision::{PinRefusal, WithdrawalRefusal};
 use crate::store::StoreError;
@@ -476,6 +477,18 @@ impl From<LedgerError> for ApiError {
             | LedgerError::Quantity(QuantityError::Invalid(MoneyError::Overflow)) => {
                 ApiError::validation("amount", "the resulting balance would be too large")
             }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<TransferError> for ApiError {
+    fn from(error: TransferError) -> ApiError {
+        match error {
+            TransferError::ToSelf => ApiError::validation("to", "a transfer goes to another account"),
+            TransferError::SenderFrozen => ApiError::AccountFrozen,
+            TransferError::SenderHasNoWallet => ApiError::NotFound { resource: "wallet" },
+            TransferError::Ledger(error) => error.into(),
             other => ApiError::internal(other),
         }
     }

@@ -180,33 +180,45 @@ impl Serialize for Money {
 
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Money, D::Error> {
-        deserializer.deserialize_any(MoneyVisitor)
+        deserializer.deserialize_any(DecimalStringVisitor(|text| Money::from_str(text).map_err(|e| e.to_string())))
     }
 }
 
-/// Accepts only JSON strings; names the problem when a number arrives.
-struct MoneyVisitor;
+/// A decimal amount as a request carries it, not yet read at any scale:
+/// a JSON string, never a number (the asset it is of decides its places).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmountText(pub String);
 
-impl serde::de::Visitor<'_> for MoneyVisitor {
-    type Value = Money;
+impl<'de> Deserialize<'de> for AmountText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<AmountText, D::Error> {
+        deserializer.deserialize_any(DecimalStringVisitor(|text| Ok(AmountText(text.to_owned()))))
+    }
+}
+
+/// Accepts only JSON strings, read by the function it holds; names the
+/// problem when a number arrives.
+struct DecimalStringVisitor<T>(fn(&str) -> Result<T, String>);
+
+impl<T> serde::de::Visitor<'_> for DecimalStringVisitor<T> {
+    type Value = T;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an amount as a decimal string like \"100.50\"")
     }
 
-    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Money, E> {
-        Money::from_str(text).map_err(E::custom)
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<T, E> {
+        (self.0)(text).map_err(E::custom)
     }
 
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Money, E> {
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<T, E> {
         Err(E::custom(NUMBER_REFUSED))
     }
 
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Money, E> {
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<T, E> {
         Err(E::custom(NUMBER_REFUSED))
     }
 
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Money, E> {
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<T, E> {
         Err(E::custom(NUMBER_REFUSED))
     }
 }

@@ -14,6 +14,7 @@ use super::responses::{AccountNotFound, OperatorOnly, PayloadTooLarge, StoreBusy
 use super::views::{BalanceView, MovementView};
 use crate::domain::account::AccountId;
 use crate::domain::asset::{Asset, Quantity};
+use crate::domain::money::AmountText;
 use crate::error::{ApiError, ErrorBody};
 use crate::services::idempotency::Replayed;
 use crate::services::ledger_check::LedgerCheck;
@@ -30,8 +31,8 @@ pub struct AdjustmentRequest {
     pub asset: Asset,
     /// A positive amount as a string with at most the asset's places (CNY 2,
     /// USDT 6), e.g. `"100.00"` or `"12.345678"`; more places are refused.
-    #[schema(example = "100.50", pattern = r"^[0-9]+(\.[0-9]{1,6})?$")]
-    pub amount: String,
+    #[schema(value_type = String, example = "100.50", pattern = r"^[0-9]+(\.[0-9]{1,6})?$")]
+    pub amount: AmountText,
     /// Why; shown in the user's history and the journal.
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
     #[schema(min_length = 1, max_length = 200, example = "demo top-up")]
@@ -82,7 +83,7 @@ async fn adjust(
 ) -> Result<HttpResponse, ApiError> {
     let target = target_account(path)?;
     let key = optional_idempotency_key(http)?;
-    let amount = Quantity::parse_positive(request.asset, &request.amount)
+    let amount = Quantity::parse_positive(request.asset, &request.amount.0)
         .map_err(|error| ApiError::validation("amount", error.to_string()))?;
     let ask = AdjustmentAsk { direction, amount, memo: &request.memo, key: key.as_ref() };
     let (adjusted, replayed) = wallet.adjust_balance(operator.account_id(), &target, ask).await?;

@@ -19,6 +19,21 @@ pub const PARKED_SCHEDULE: &str = "withdrawals:parked";
 /// Webhook deliveries waiting (member `<account id>/<event id>`, scored by when to try).
 pub const WEBHOOK_SCHEDULE: &str = "webhooks:deliveries";
 
+/// Transfers sent and not yet delivered (member `<sender id>/<transfer
+/// id>`, scored by when to deliver): set by the commit that sends one,
+/// taken off by the commit that finishes it (`transfers`).
+pub const TRANSFER_OUTBOX: &str = "transfers:outbox";
+
+/// A transfer as its sender's partition keeps it.
+pub fn transfer_document(id: impl Display) -> String {
+    format!("transfer:{id}")
+}
+
+/// What the recipient's partition keeps of a transfer sent to it.
+pub fn receipt_document(transfer_id: impl Display) -> String {
+    format!("receipt:{transfer_id}")
+}
+
 /// Every withdrawal, scored by its creation time (ms): not work but the list
 /// operators page through, newest first, across accounts. A schedule, so
 /// that the entry lives in the account's shard and is set by the very commit

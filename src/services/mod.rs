@@ -15,6 +15,7 @@
 //! - [`idempotency`]: requests made safe to repeat with an `Idempotency-Key`.
 //! - [`review::Review`], [`settlement::Settlement`]: operators' decisions, payouts.
 //! - [`notifications::Notifications`]: the event stream and webhooks.
+//! - [`transfers::Transfers`]: money between two accounts, exactly once.
 //! - [`worker_step::WorkerStep`]: one step of the worker over all schedules;
 //!   [`queue_gauges::QueueGauges`]: how long its queues are, for the metrics.
 //! - [`audit::AuditLog`], [`ledger_check::LedgerCheck`]: what operators look at;
@@ -38,6 +39,7 @@ pub mod review;
 pub mod seed;
 pub mod settlement;
 pub mod sms;
+pub mod transfers;
 pub mod wallet;
 pub mod withdrawal_reads;
 pub mod withdrawal_submission;
@@ -70,6 +72,7 @@ pub struct ServiceSet {
     pub settlement: settlement::Settlement,
     pub notifications: notifications::Notifications,
     pub worker: worker_step::WorkerStep,
+    pub transfers: transfers::Transfers,
     pub audit: audit::AuditLog,
     pub ledger_check: ledger_check::LedgerCheck,
     pub directory: directory::Directory,
@@ -119,6 +122,7 @@ impl From<Parts> for ServiceSet {
             withdrawals: parts.withdrawals.clone(),
             audit: audit.clone(),
         };
+        let transfers = transfers::Transfers { partitions: partitions.clone(), work: work.clone() };
         let notifications = notifications::Notifications {
             store: store.clone(),
             work,
@@ -152,7 +156,9 @@ impl From<Parts> for ServiceSet {
                 notifications: notifications.clone(),
                 audit: audit.clone(),
                 queues: queue_gauges::QueueGauges::new(store.clone()),
+                transfers: transfers.clone(),
             },
+            transfers,
             ledger_check: ledger_check::LedgerCheck { store },
             directory: directory::Directory { partitions: partitions.clone() },
             withdrawal_reads,

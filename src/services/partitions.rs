@@ -49,6 +49,8 @@ pub(crate) struct AccountChange<T> {
     pub scheduled: Vec<ScheduleEntry>,
     /// Schedule entries the change finishes, taken off in the same commit.
     pub unscheduled: Vec<(&'static str, String)>,
+    /// Partition documents `(name, body)` the change writes.
+    pub documents: Vec<(String, String)>,
 }
 
 impl<T> AccountChange<T> {
@@ -59,12 +61,17 @@ impl<T> AccountChange<T> {
             events: Vec::new(),
             scheduled: Vec::new(),
             unscheduled: Vec::new(),
+            documents: Vec::new(),
         }
     }
 
     /// Whether the change writes nothing beside the record itself.
     fn adds_nothing(&self) -> bool {
-        self.entries.is_empty() && self.events.is_empty() && self.scheduled.is_empty() && self.unscheduled.is_empty()
+        self.entries.is_empty()
+            && self.events.is_empty()
+            && self.scheduled.is_empty()
+            && self.unscheduled.is_empty()
+            && self.documents.is_empty()
     }
 }
 
@@ -149,7 +156,7 @@ impl Partitions {
     ) -> Result<(T, Account), ApiError> {
         self.update_account_scheduling(id, |account, now| {
             let (output, entries, events) = change(account, now)?;
-            Ok(AccountChange { output, entries, events, scheduled: Vec::new(), unscheduled: Vec::new() })
+            Ok(AccountChange { entries, events, ..AccountChange::new(output) })
         })
         .await
     }
@@ -161,12 +168,29 @@ impl Partitions {
         id: &AccountId,
         mut change: impl FnMut(&mut Account, DateTime<Utc>) -> Result<AccountChange<T>, ApiError>,
     ) -> Result<(T, Account), ApiError> {
+        self.update_account_reading(id, &[], |account, _, now| change(account, now)).await
+    }
+
+    /// As `update_account_scheduling`, deciding on some of the partition's
+    /// documents too (by name, `None` where missing), read with the record
+    /// as of one moment: the commit's version check covers them, since every
+    /// change of a document moves the record's version.
+    pub(crate) async fn update_account_reading<T>(
+        &self,
+        id: &AccountId,
+        documents: &[&str],
+        mut change: impl FnMut(&mut Account, Vec<Option<String>>, DateTime<Utc>) -> Result<AccountChange<T>, ApiError>,
+    ) -> Result<(T, Account), ApiError> {
         let mut turn = self.writers.turn(id).await;
         let mut rounds = self.rounds();
         while rounds.next().await {
-            let current = self.store.load_account(id).await?.ok_or(ApiError::NotFound { resource: "account" })?;
+            let (current, found) = match documents {
+                [] => self.store.load_account(id).await?.map(|current| (current, Vec::new())),
+                _ => self.store.load_account_with(id, documents).await?,
+            }
+            .ok_or(ApiError::NotFound { resource: "account" })?;
             let mut account = current.value.clone();
-            let changed = change(&mut account, self.now())?;
+            let changed = change(&mut account, found, self.now())?;
             if changed.adds_nothing() && account == current.value {
                 // Nothing to write (a refusal decided on this version, say):
                 // no commit, so pure reads never contend with real changes.
@@ -174,6 +198,7 @@ impl Partitions {
             }
             let mut outbox = outbox(self.webhooks_on, id, &changed.events)?;
             outbox.scheduled.extend(changed.scheduled);
+            outbox.documents.extend(changed.documents);
             let commit = AccountCommit {
                 documents_put: &outbox.documents,
                 events: &outbox.events,

@@ -88,13 +88,16 @@ pub enum ClaimOutcome {
     WebhookDelivered,
     WebhookRetried,
     WebhookAbandoned,
+    /// A transfer a process left sent but not delivered, delivered.
+    TransferDelivered,
 }
 
 /// What one step did: how many claimed items ended each way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(example = json!({
     "claimed": 2, "settled": 1, "failed": 0, "rejected": 0, "retried": 1, "parked": 0, "dropped": 0,
-    "deferred": 0, "webhooks_delivered": 1, "webhooks_retried": 0, "webhooks_abandoned": 0, "errors": 0
+    "deferred": 0, "webhooks_delivered": 1, "webhooks_retried": 0, "webhooks_abandoned": 0,
+    "transfers_delivered": 0, "errors": 0
 }))]
 pub struct WorkReport {
     pub claimed: usize,
@@ -108,6 +111,8 @@ pub struct WorkReport {
     pub webhooks_delivered: usize,
     pub webhooks_retried: usize,
     pub webhooks_abandoned: usize,
+    /// Transfers left sent but not delivered, delivered by the worker.
+    pub transfers_delivered: usize,
     /// Items whose work met an error (the store went away, say); their lease brings them back.
     pub errors: usize,
 }
@@ -126,6 +131,7 @@ impl WorkReport {
             ClaimOutcome::WebhookDelivered => &mut self.webhooks_delivered,
             ClaimOutcome::WebhookRetried => &mut self.webhooks_retried,
             ClaimOutcome::WebhookAbandoned => &mut self.webhooks_abandoned,
+            ClaimOutcome::TransferDelivered => &mut self.transfers_delivered,
         };
         *counter += 1;
     }

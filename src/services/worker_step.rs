@@ -1,6 +1,7 @@
 //! The worker's single step, `settle_due(now)`: reviews that timed out are
 //! rejected, due withdrawals are paid out and settled (or failed), due
-//! webhooks are delivered — each from its own schedule, in bounded batches
+//! webhooks are delivered, transfers a dead process left sent are
+//! delivered — each from its own schedule, in bounded batches
 //! (see `work`) — and the step reports what happened, counts it in the
 //! metrics and, now and then, samples the queues' gauges (`queue_gauges`).
 //! The background loop (`crate::worker`) runs it over and over; tests and
@@ -14,6 +15,7 @@ use super::notifications::Notifications;
 use super::queue_gauges::QueueGauges;
 use super::review::Review;
 use super::settlement::Settlement;
+use super::transfers::Transfers;
 use super::work::WorkReport;
 use crate::domain::account::AccountId;
 use crate::error::ApiError;
@@ -30,6 +32,7 @@ pub struct WorkerStep {
     pub notifications: Notifications,
     pub audit: AuditLog,
     pub queues: QueueGauges,
+    pub transfers: Transfers,
 }
 
 impl WorkerStep {
@@ -39,6 +42,7 @@ impl WorkerStep {
         report.add(self.review.time_out_reviews(now).await?);
         report.add(self.settlement.pay_out_due(now).await?);
         report.add(self.notifications.deliver_webhooks(now).await?);
+        report.add(self.transfers.deliver_due(now).await?);
         count_outcomes(&report);
         self.queues.sample_if_due(now).await;
         Ok(report)

@@ -64,7 +64,11 @@ async fn registration_creates_an_l0_account_with_a_zero_balance(store: StoreKind
             "per_transaction_max": "1000.00", "daily_remaining": "1000.00",
             "monthly_remaining": "3000.00", "daily_count_remaining": 5
         },
-        "fee_free_quota_remaining": "1000.00"
+        "fee_free_quota_remaining": "1000.00",
+        "assets": [
+            { "asset": "CNY", "available": "0.00", "held": "0.00" },
+            { "asset": "USDT", "available": "0.000000", "held": "0.000000" },
+        ]
     });
     assert_eq!(wallet, expected);
 

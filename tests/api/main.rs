@@ -32,6 +32,7 @@ mod redis_servers;
 mod settlement;
 mod store_conformance;
 mod system;
+mod transfers;
 mod wallet;
 mod withdrawals;
 mod worker_recovery;

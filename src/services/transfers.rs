@@ -1,0 +1,160 @@
+//! Moving money between two accounts, exactly once: the reusable service
+//! step over `domain::transfer`'s three single-partition steps.
+//!
+//! - `send` commits the sender's step with the transfer's record and its
+//!   entry on the `transfers:outbox` schedule, due at once;
+//! - `deliver` commits the recipient's step (the credit, or the refusal,
+//!   kept as a receipt under the transfer's id), then the sender's finish
+//!   (complete, or the money back) with the outbox entry taken off;
+//! - `deliver_due` is the worker's part: whatever a dead process left sent
+//!   but not delivered, the outbox hands to a worker after its lease.
+//!
+//! Every step reads the state it decides on in its own commit, so any of
+//! them may run again, or concurrently, with one effect. No commit ever
+//! spans two partitions: on a Redis Cluster each lies in its own slot.
+
+use chrono::{DateTime, Utc};
+
+use super::keys::{TRANSFER_OUTBOX, receipt_document, review_member, transfer_document};
+use super::partitions::{AccountChange, Partitions};
+use super::work::{Claim, ClaimOutcome, WorkQueue};
+use crate::domain::account::AccountId;
+use crate::domain::transfer::{
+    Receipt, ReceiptOutcome, ReturnReason, Transfer, TransferId, TransferOrder, TransferStatus,
+};
+use crate::error::ApiError;
+use crate::store::ScheduleEntry;
+use crate::store::typed::{decode_document, encode_document};
+
+/// Transfers between accounts, and the worker's share of them.
+#[derive(Debug, Clone)]
+pub struct Transfers {
+    pub partitions: Partitions,
+    pub work: WorkQueue,
+}
+
+impl Transfers {
+    /// The sender's step: the debit, the transfer's record and its outbox
+    /// entry, committed together. Refusals change nothing.
+    pub async fn send(&self, from: &AccountId, order: TransferOrder) -> Result<Transfer, ApiError> {
+        let id = TransferId::generate();
+        let (transfer, _) = self
+            .partitions
+            .update_account_scheduling(from, |account, now| {
+                let (transfer, entry) = account.send_transfer(order.clone(), id.clone(), now)?;
+                let outbox = ScheduleEntry {
+                    schedule: TRANSFER_OUTBOX,
+                    member: review_member(from, &transfer.id),
+                    at_ms: now.timestamp_millis(),
+                };
+                Ok(AccountChange {
+                    entries: vec![entry],
+                    scheduled: vec![outbox],
+                    documents: vec![(transfer_document(&transfer.id), encode_document(&transfer)?)],
+                    ..AccountChange::new(transfer)
+                })
+            })
+            .await?;
+        Ok(transfer)
+    }
+
+    /// The recipient's step and then the sender's finish, for a transfer
+    /// `from` sent: what it came to. Safe to repeat: a delivered transfer is
+    /// left as it is.
+    pub async fn deliver(&self, from: &AccountId, id: &TransferId) -> Result<Transfer, ApiError> {
+        let transfer = self.load(from, id).await?.ok_or(ApiError::NotFound { resource: "transfer" })?;
+        if transfer.status != TransferStatus::InFlight {
+            return Ok(transfer);
+        }
+        let receipt = self.receive(&transfer).await?;
+        self.finish(&transfer, &receipt).await
+    }
+
+    /// Claims the outbox entries due by `now` and delivers each.
+    pub async fn deliver_due(&self, now: DateTime<Utc>) -> Result<Vec<Result<ClaimOutcome, ApiError>>, ApiError> {
+        let claims = self.work.claim(TRANSFER_OUTBOX, now, now).await?;
+        let deliveries = claims.iter().map(|claim| self.deliver_claimed(claim, now));
+        Ok(futures_util::future::join_all(deliveries).await)
+    }
+
+    async fn deliver_claimed(&self, claim: &Claim, now: DateTime<Utc>) -> Result<ClaimOutcome, ApiError> {
+        let Some((from, subject)) = claim.parts() else {
+            return self.work.drop_claim(claim, "not a transfer member").await;
+        };
+        let Some(id) = TransferId::parse(subject) else {
+            return self.work.drop_claim(claim, "not a transfer id").await;
+        };
+        match self.load(&from, &id).await? {
+            None => self.work.not_ready(claim, now).await,
+            Some(transfer) if transfer.status != TransferStatus::InFlight => {
+                self.work.drop_claim(claim, "delivered already").await
+            }
+            Some(_) => {
+                self.deliver(&from, &id).await?;
+                Ok(ClaimOutcome::TransferDelivered)
+            }
+        }
+    }
+
+    async fn load(&self, from: &AccountId, id: &TransferId) -> Result<Option<Transfer>, ApiError> {
+        let document = transfer_document(id);
+        let text = self.partitions.store.partition_document(from, &document).await?;
+        Ok(text.map(|text| decode_document(&document, &text)).transpose()?)
+    }
+
+    /// The recipient's step: its receipt, kept once under the transfer's id.
+    /// A recipient that is gone refuses it (nothing is kept: there is no
+    /// partition to keep it in, and ids are never reused).
+    async fn receive(&self, transfer: &Transfer) -> Result<Receipt, ApiError> {
+        let document = receipt_document(&transfer.id);
+        let received = self
+            .partitions
+            .update_account_reading(&transfer.to, &[&document], |account, mut found, now| {
+                let earlier: Option<Receipt> =
+                    found.pop().flatten().map(|text| decode_document(&document, &text)).transpose()?;
+                let is_new = earlier.is_none();
+                let (receipt, entry) = account.receive_transfer(transfer, earlier, now)?;
+                let mut change = AccountChange::new(receipt.clone());
+                if is_new {
+                    change.documents.push((document.clone(), encode_document(&receipt)?));
+                    change.entries.extend(entry);
+                }
+                Ok(change)
+            })
+            .await;
+        match received {
+            Ok((receipt, _)) => Ok(receipt),
+            Err(ApiError::NotFound { resource: "account" }) => Ok(Receipt {
+                transfer_id: transfer.id.clone(),
+                from: transfer.from.clone(),
+                amount: transfer.amount,
+                outcome: ReceiptOutcome::Refused(ReturnReason::RecipientHasNoWallet),
+                decided_at: self.partitions.now(),
+            }),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The sender's finish, with the outbox entry taken off.
+    async fn finish(&self, transfer: &Transfer, receipt: &Receipt) -> Result<Transfer, ApiError> {
+        let document = transfer_document(&transfer.id);
+        let (finished, _) = self
+            .partitions
+            .update_account_reading(&transfer.from, &[&document], |account, mut found, now| {
+                let text = found.pop().flatten().ok_or(ApiError::NotFound { resource: "transfer" })?;
+                let mut current: Transfer = decode_document(&document, &text)?;
+                if current.status != TransferStatus::InFlight {
+                    return Ok(AccountChange::new(current));
+                }
+                let entry = current.finish(account, receipt, now)?;
+                Ok(AccountChange {
+                    entries: entry.into_iter().collect(),
+                    unscheduled: vec![(TRANSFER_OUTBOX, review_member(&transfer.from, &transfer.id))],
+                    documents: vec![(document.clone(), encode_document(&current)?)],
+                    ..AccountChange::new(current)
+                })
+            })
+            .await?;
+        Ok(finished)
+    }
+}

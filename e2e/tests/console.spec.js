@@ -79,6 +79,25 @@ test("console: a top-up whose answer was lost, sent again, credits once", async 
   expect((await wallet(user)).available).toBe("5.00");
 });
 
+test("console: USDT is topped up at its six places and kept apart from CNY", async ({ opsPage }) => {
+  const user = await newUser();
+  await logInToConsole(opsPage);
+  await opsPage.getByRole("link", { name: "Top up a demo wallet" }).click();
+  await opsPage.getByLabel("Account ID").fill(user.accountId);
+  await opsPage.getByLabel("Asset").selectOption("USDT");
+  await opsPage.getByLabel("Amount (USDT, up to 6 places)").fill("1.1234567");
+  await opsPage.getByRole("button", { name: "Top up" }).click();
+  await expect(opsPage.getByRole("alert")).toBeVisible();
+  await opsPage.getByLabel("Amount (USDT, up to 6 places)").fill("1.5");
+  await opsPage.getByRole("button", { name: "Top up" }).click();
+  await expect(opsPage.getByTestId("credit-result")).toHaveText(
+    `Credited 1.500000 USDT to ${user.accountId}. Balance now 1.500000 USDT available, 0.000000 USDT held.`,
+  );
+  const balances = await wallet(user);
+  expect(balances.available).toBe("0.00");
+  expect(balances.assets).toContainEqual({ asset: "USDT", available: "1.500000", held: "0.000000" });
+});
+
 test("console: an account is found by its phone number, with its balances and withdrawals", async ({ opsPage }) => {
   const user = await readyUser({ balance: "8.80" });
   const withdrawal = await call("POST", "/v1/withdrawals", {

@@ -10,6 +10,8 @@ import { formatMoney, parseFen, fenToWire } from "/shared/money.js";
 import { ApiError, newIdempotencyKey } from "/shared/api.js";
 
 const DEMO_ACCOUNTS = ["acc_demo_alice", "acc_demo_bob", "acc_demo_carol"];
+/** USDT keeps six places; amounts are sent as typed, never through a float. */
+const USDT_AMOUNT = /^\d{1,13}(\.\d{1,6})?$/;
 
 export function creditView({ api, i18n, query, changed }) {
   const { t } = i18n;
@@ -24,6 +26,13 @@ export function creditView({ api, i18n, query, changed }) {
     autocomplete: "off",
     value: query.get("account") ?? "",
   });
+  const asset = h(
+    "select",
+    { id: "credit-asset", name: "asset", onchange: () => relabel() },
+    h("option", { value: "CNY", i18n: "credit.asset_cny" }),
+    h("option", { value: "USDT", i18n: "credit.asset_usdt" }),
+  );
+  const amountLabel = h("label", { for: "credit-amount", i18n: "credit.amount" });
   const amount = h("input", {
     id: "credit-amount",
     name: "amount",
@@ -53,12 +62,26 @@ export function creditView({ api, i18n, query, changed }) {
           h("button", { type: "button", className: "button link mono", onclick: () => (account.value = id) }, id),
         ),
       ),
-      h("div", { className: "field" }, h("label", { for: "credit-amount", i18n: "credit.amount" }), amount),
+      h("div", { className: "field" }, h("label", { for: "credit-asset", i18n: "credit.asset" }), asset),
+      h("div", { className: "field" }, amountLabel, amount),
       h("div", { className: "field" }, h("label", { for: "credit-memo", i18n: "credit.memo" }), memo),
       outcome,
       submit,
     ),
   );
+
+  function relabel() {
+    const usdt = asset.value === "USDT";
+    // The key, not only the text, so a language switch keeps the right label.
+    amountLabel.dataset.i18n = usdt ? "credit.amount_usdt" : "credit.amount";
+    amountLabel.textContent = t(amountLabel.dataset.i18n);
+    amount.placeholder = usdt ? "10.000000" : "100.00";
+  }
+
+  /** An amount of the entry's asset as the operator reads it. */
+  function shown(value, code) {
+    return code === "USDT" ? `${value} USDT` : formatMoney(value);
+  }
 
   function render() {
     fill(
@@ -69,10 +92,10 @@ export function creditView({ api, i18n, query, changed }) {
           "p",
           { className: "notice notice-success", "data-testid": "credit-result" },
           t("credit.done", {
-            amount: formatMoney(result.entry.available_change),
+            amount: shown(result.entry.available_change, result.wallet.currency),
             account: result.wallet.account_id,
-            available: formatMoney(result.wallet.available),
-            held: formatMoney(result.wallet.held),
+            available: shown(result.wallet.available, result.wallet.currency),
+            held: shown(result.wallet.held, result.wallet.currency),
           }),
         ),
     );
@@ -82,14 +105,14 @@ export function creditView({ api, i18n, query, changed }) {
     event.preventDefault();
     error = null;
     result = null;
-    const fen = parseFen(amount.value);
     const id = account.value.trim();
-    if (!id || fen === null || fen <= 0n) {
+    const wire = amountOnTheWire(asset.value, amount.value.trim());
+    if (!id || wire === null) {
       error = new ApiError({ status: 400, code: "VALIDATION_FAILED", details: { field: id ? "amount" : "account" } });
       render();
       return;
     }
-    const request = { id, body: { amount: fenToWire(fen), memo: memo.value.trim() } };
+    const request = { id, body: { asset: asset.value, amount: wire, memo: memo.value.trim() } };
     if (!attempt || JSON.stringify(attempt.request) !== JSON.stringify(request)) {
       attempt = { request, key: newIdempotencyKey() };
     }
@@ -113,4 +136,13 @@ export function creditView({ api, i18n, query, changed }) {
   }
 
   return { element, title: "credit.title", refresh: render };
+}
+
+/** A positive amount of `code` as the API takes it, or null. */
+function amountOnTheWire(code, text) {
+  if (code === "USDT") {
+    return USDT_AMOUNT.test(text) && /[1-9]/.test(text) ? text : null;
+  }
+  const fen = parseFen(text);
+  return fen === null || fen <= 0n ? null : fenToWire(fen);
 }

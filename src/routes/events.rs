@@ -76,8 +76,9 @@ struct Subscription {
 /// Stream the caller's events (Server-Sent Events)
 ///
 /// `withdrawal.created`, `.approved`, `.processing`, `.settled`, `.failed`,
-/// `.rejected`, `binding.activated` and `binding.removed`, as they happen on
-/// any instance. Each event has an `id:`, an `event:` (its type) and one
+/// `.rejected`, `binding.activated`, `binding.removed`, `transfer.received`,
+/// `transfer.completed` and `transfer.returned`, as they happen on any
+/// instance. Each event has an `id:`, an `event:` (its type) and one
 /// `data:` line of JSON `{id, type, created_at, account_id, data}`; a comment
 /// line every 15 s keeps the connection open. A reconnecting client sends
 /// `Last-Event-ID` (or `?after=`) and resumes exactly after it; without one

@@ -16,8 +16,10 @@ use serde::{Deserialize, Serialize};
 use super::keys::WEBHOOK_SCHEDULE;
 use super::work::{Claim, ClaimOutcome, WorkQueue};
 use crate::domain::account::AccountId;
+use crate::domain::asset::Quantity;
 use crate::domain::binding::{Binding, BindingId, BindingStatus};
 use crate::domain::money::Money;
+use crate::domain::transfer::{ReturnReason, Transfer, TransferId, TransferStatus};
 use crate::domain::withdrawal::{ReviewReason, Withdrawal, WithdrawalId, WithdrawalStatus};
 use crate::error::ApiError;
 use crate::observability::redact_url;
@@ -57,6 +59,16 @@ pub enum EventType {
     BindingActivated,
     #[serde(rename = "binding.removed")]
     BindingRemoved,
+    /// Money another account sent was credited (the recipient's event).
+    #[serde(rename = "transfer.received")]
+    TransferReceived,
+    /// A transfer sent was credited to its recipient (the sender's event).
+    #[serde(rename = "transfer.completed")]
+    TransferCompleted,
+    /// A transfer sent was refused by the recipient's side and its money
+    /// is back (the sender's event).
+    #[serde(rename = "transfer.returned")]
+    TransferReturned,
 }
 
 impl EventType {
@@ -70,6 +82,9 @@ impl EventType {
             EventType::WithdrawalRejected => "withdrawal.rejected",
             EventType::BindingActivated => "binding.activated",
             EventType::BindingRemoved => "binding.removed",
+            EventType::TransferReceived => "transfer.received",
+            EventType::TransferCompleted => "transfer.completed",
+            EventType::TransferReturned => "transfer.returned",
         }
     }
 
@@ -98,13 +113,28 @@ pub struct Event {
     pub data: EventData,
 }
 
-/// What an event is about, as it is after the change: `{"withdrawal": {…}}`
-/// or `{"binding": {…}}`.
+/// What an event is about, as it is after the change: `{"withdrawal": {…}}`,
+/// `{"binding": {…}}` or `{"transfer": {…}}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventData {
     Withdrawal(WithdrawalSummary),
     Binding(BindingSummary),
+    Transfer(TransferSummary),
+}
+
+/// A transfer as both of its accounts may see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TransferSummary {
+    pub id: TransferId,
+    pub status: TransferStatus,
+    /// `{asset, amount}`, the amount at the asset's places.
+    pub amount: Quantity,
+    pub from: AccountId,
+    pub to: AccountId,
+    pub memo: String,
+    pub return_reason: Option<ReturnReason>,
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -176,6 +206,21 @@ impl Event {
             created_at: withdrawal.created_at,
         };
         Event::new(kind, account_id, EventData::Withdrawal(summary), now)
+    }
+
+    /// A transfer's step, told to `account_id` (its sender or its recipient).
+    pub fn transfer(kind: EventType, account_id: &AccountId, transfer: &Transfer, now: DateTime<Utc>) -> Event {
+        let summary = TransferSummary {
+            id: transfer.id.clone(),
+            status: transfer.status,
+            amount: transfer.amount,
+            from: transfer.from.clone(),
+            to: transfer.to.clone(),
+            memo: transfer.memo.clone(),
+            return_reason: transfer.return_reason,
+            created_at: transfer.created_at,
+        };
+        Event::new(kind, account_id, EventData::Transfer(summary), now)
     }
 
     pub fn binding(kind: EventType, account_id: &AccountId, binding: &Binding, now: DateTime<Utc>) -> Event {

@@ -4,8 +4,10 @@
 //! - `send` commits the sender's step with the transfer's record and its
 //!   entry on the `transfers:outbox` schedule, due at once;
 //! - `deliver` commits the recipient's step (the credit, or the refusal,
-//!   kept as a receipt under the transfer's id), then the sender's finish
-//!   (complete, or the money back) with the outbox entry taken off;
+//!   kept as a receipt under the transfer's id; `transfer.received` for a
+//!   credit), then the sender's finish (complete, or the money back:
+//!   `transfer.completed` or `transfer.returned`) with the outbox entry
+//!   taken off;
 //! - `deliver_due` is the worker's part: whatever a dead process left sent
 //!   but not delivered, the outbox hands to a worker after its lease.
 //!
@@ -16,6 +18,7 @@
 use chrono::{DateTime, Utc};
 
 use super::keys::{TRANSFER_OUTBOX, receipt_document, review_member, transfer_document};
+use super::notifications::{Event, EventType};
 use super::partitions::{AccountChange, Partitions};
 use super::work::{Claim, ClaimOutcome, WorkQueue};
 use crate::domain::account::AccountId;
@@ -117,6 +120,9 @@ impl Transfers {
                 let mut change = AccountChange::new(receipt.clone());
                 if is_new {
                     change.documents.push((document.clone(), encode_document(&receipt)?));
+                    if entry.is_some() {
+                        change.events.push(Event::transfer(EventType::TransferReceived, &transfer.to, transfer, now));
+                    }
                     change.entries.extend(entry);
                 }
                 Ok(change)
@@ -147,7 +153,12 @@ impl Transfers {
                     return Ok(AccountChange::new(current));
                 }
                 let entry = current.finish(account, receipt, now)?;
+                let kind = match current.status {
+                    TransferStatus::Returned => EventType::TransferReturned,
+                    _ => EventType::TransferCompleted,
+                };
                 Ok(AccountChange {
+                    events: vec![Event::transfer(kind, &transfer.from, &current, now)],
                     entries: entry.into_iter().collect(),
                     unscheduled: vec![(TRANSFER_OUTBOX, review_member(&transfer.from, &transfer.id))],
                     documents: vec![(document.clone(), encode_document(&current)?)],

@@ -69,6 +69,13 @@ async fn a_delivered_transfer_credits_the_recipient_once(store: StoreKind) {
     assert_eq!(history["items"][0]["kind"], "transfer_in");
     assert_eq!(history["items"].as_array().unwrap().len(), 1);
     assert_eq!(in_flight(&app.assert_ledger_balanced().await, "CNY"), "0.00");
+    // Each side is told once: the recipient of the credit, the sender of the completion.
+    assert_eq!(event_types(&app, &bob).await, ["transfer.received"]);
+    assert_eq!(event_types(&app, &alice).await, ["transfer.completed"]);
+    let told = app.services.notifications.events(&from, None, 10).await.unwrap();
+    let told: Value = serde_json::from_str(&told[0].body).unwrap();
+    assert_eq!(told["data"]["transfer"]["amount"], serde_json::json!({ "asset": "CNY", "amount": "30.00" }));
+    assert_eq!(told["data"]["transfer"]["status"], "completed");
 
     // The sender's own refusals change nothing.
     let to_self = transfers.send(&from, order(&alice, Asset::Cny, "1.00")).await.unwrap_err();
@@ -108,6 +115,18 @@ async fn a_transfer_to_a_frozen_account_comes_back(store: StoreKind) {
     let kinds: Vec<_> = history["items"].as_array().unwrap().iter().map(|i| i["kind"].clone()).collect();
     assert_eq!(kinds[..2], [serde_json::json!("transfer_return"), serde_json::json!("transfer_out")]);
     assert_eq!(in_flight(&app.assert_ledger_balanced().await, "CNY"), "0.00");
+    assert_eq!(event_types(&app, &alice).await, ["transfer.returned"]);
+    assert!(event_types(&app, &bob).await.is_empty(), "a refused transfer is not announced to its recipient");
+}
+
+/// The types of the events an account was told, oldest first.
+async fn event_types(app: &TestApp, account: &str) -> Vec<String> {
+    let id = AccountId::parse(account).unwrap();
+    let events = app.services.notifications.events(&id, None, 50).await.unwrap();
+    events
+        .iter()
+        .map(|event| serde_json::from_str::<Value>(&event.body).unwrap()["type"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn the_worker_delivers_what_a_stopped_process_left_sent(store: StoreKind) {

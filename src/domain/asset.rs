@@ -62,6 +62,14 @@ impl Asset {
     }
 }
 
+/// CNY, the wallet's home currency: the asset of an amount that names none
+/// (a request without `asset`, a leg stored before there were assets).
+impl Default for Asset {
+    fn default() -> Asset {
+        Asset::Cny
+    }
+}
+
 impl fmt::Display for Asset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())

@@ -97,13 +97,9 @@ pub struct Leg {
 struct LegWire {
     debit: LedgerAccount,
     credit: LedgerAccount,
-    #[serde(default = "cny", skip_serializing_if = "is_cny")]
+    #[serde(default, skip_serializing_if = "is_cny")]
     asset: Asset,
     amount: String,
-}
-
-fn cny() -> Asset {
-    Asset::Cny
 }
 
 fn is_cny(asset: &Asset) -> bool {

@@ -26,7 +26,7 @@ use crate::services::wallet::{Adjustment, AdjustmentAsk, Wallet};
 #[schema(example = json!({"amount": "100.50", "memo": "demo top-up"}))]
 pub struct AdjustmentRequest {
     /// The asset to move: `CNY` (the default) or `USDT`.
-    #[serde(default = "cny")]
+    #[serde(default)]
     #[schema(default = "CNY")]
     pub asset: Asset,
     /// A positive amount as a string with at most the asset's places (CNY 2,
@@ -37,10 +37,6 @@ pub struct AdjustmentRequest {
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
     #[schema(min_length = 1, max_length = 200, example = "demo top-up")]
     pub memo: String,
-}
-
-fn cny() -> Asset {
-    Asset::Cny
 }
 
 /// The optional key of an operator adjustment.

@@ -16,13 +16,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::partitions::Partitions;
+use super::partitions::{AccountChange, Partitions};
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
 use crate::domain::withdrawal_decision::IdempotencyKey;
 use crate::error::ApiError;
 use crate::store::typed::{decode_document, encode_document};
-use crate::store::{AccountCommit, CommitOutcome, Versioned};
 
 /// The saved outcome of one key: the request's fingerprint, never the request.
 #[derive(Debug, Serialize, Deserialize)]
@@ -101,37 +100,22 @@ impl Partitions {
         once: &Once,
         mut change: impl FnMut(&mut Account, DateTime<Utc>) -> Result<(T, Vec<JournalEntry>), ApiError>,
     ) -> Result<(T, Replayed), ApiError> {
-        let mut turn = self.writers.turn(id).await;
-        let mut rounds = self.rounds();
-        while rounds.next().await {
-            let (current, mut found) = self
-                .store
-                .load_account_with(id, &[&once.document])
-                .await?
-                .ok_or(ApiError::NotFound { resource: "account" })?;
-            let now = self.now();
-            if let Some(saved) = replay(found.pop().flatten().as_deref(), &once.fingerprint, once.ttl, now)? {
-                return Ok((saved, Replayed::Saved));
-            }
-            let mut account = current.value;
-            let (output, entries) = change(&mut account, now)?;
-            let reply = SavedReply { fingerprint: once.fingerprint.clone(), outcome: output, created_at: now };
-            let saved = [(once.document.clone(), encode_document(&reply)?)];
-            let commit = AccountCommit {
-                documents_expiring: &saved,
-                expiring_ttl: once.ttl.to_std().unwrap_or_default(),
-                ..AccountCommit::new(current.version, &account, &entries)
-            };
-            match self.store.commit_account(commit).await? {
-                CommitOutcome::Committed => {
-                    turn.remember(Versioned { version: current.version + 1, value: account });
-                    return Ok((reply.outcome, Replayed::Fresh));
+        let (answer, _) = self
+            .update_account_reading(id, &[&once.document], |account, mut found, now| {
+                if let Some(saved) = replay(found.pop().flatten().as_deref(), &once.fingerprint, once.ttl, now)? {
+                    return Ok(AccountChange::new((saved, Replayed::Saved)));
                 }
-                CommitOutcome::VersionConflict => continue,
-            }
-        }
-        tracing::warn!(account_id = %id, "gave up on a contended account");
-        Err(ApiError::StoreBusy)
+                let (output, entries) = change(account, now)?;
+                let reply = SavedReply { fingerprint: once.fingerprint.clone(), outcome: output, created_at: now };
+                Ok(AccountChange {
+                    entries,
+                    expiring: vec![(once.document.clone(), encode_document(&reply)?)],
+                    expiring_ttl: once.ttl.to_std().unwrap_or_default(),
+                    ..AccountChange::new((reply.outcome, Replayed::Fresh))
+                })
+            })
+            .await?;
+        Ok(answer)
     }
 }
 

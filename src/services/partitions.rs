@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 
 use super::notifications::{Event, EventType, outbox};
@@ -51,6 +53,10 @@ pub(crate) struct AccountChange<T> {
     pub unscheduled: Vec<(&'static str, String)>,
     /// Partition documents `(name, body)` the change writes.
     pub documents: Vec<(String, String)>,
+    /// Partition documents the store may reclaim after `expiring_ttl`
+    /// (saved idempotency replies).
+    pub expiring: Vec<(String, String)>,
+    pub expiring_ttl: Duration,
 }
 
 impl<T> AccountChange<T> {
@@ -62,6 +68,8 @@ impl<T> AccountChange<T> {
             scheduled: Vec::new(),
             unscheduled: Vec::new(),
             documents: Vec::new(),
+            expiring: Vec::new(),
+            expiring_ttl: Duration::ZERO,
         }
     }
 
@@ -72,6 +80,7 @@ impl<T> AccountChange<T> {
             && self.scheduled.is_empty()
             && self.unscheduled.is_empty()
             && self.documents.is_empty()
+            && self.expiring.is_empty()
     }
 }
 
@@ -201,6 +210,8 @@ impl Partitions {
             outbox.documents.extend(changed.documents);
             let commit = AccountCommit {
                 documents_put: &outbox.documents,
+                documents_expiring: &changed.expiring,
+                expiring_ttl: changed.expiring_ttl,
                 events: &outbox.events,
                 scheduled: &outbox.scheduled,
                 unscheduled: &changed.unscheduled,

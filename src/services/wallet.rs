@@ -13,7 +13,7 @@ use super::audit::{AuditLog, AuditTarget};
 use super::idempotency::{Once, Replayed, fingerprint, reply_document};
 use super::partitions::Partitions;
 use crate::auth::Principal;
-use crate::domain::account::{AccountId, Posting};
+use crate::domain::account::{Account, AccountId, Posting};
 use crate::domain::asset::Quantity;
 use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount, leg_of};
 use crate::domain::withdrawal_decision::IdempotencyKey;
@@ -131,7 +131,7 @@ impl Wallet {
             Adjustment::Debit => (EntryKind::OperatorDebit, LedgerAccount::UserAvailable, LedgerAccount::Funding),
         };
         let legs = vec![leg_of(from, to, ask.amount)?];
-        let change = |account: &mut crate::domain::account::Account, now| {
+        let change = |account: &mut Account, now| {
             if !account.role.has_wallet() {
                 return Err(no_wallet());
             }

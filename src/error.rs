@@ -12,6 +12,7 @@ use actix_web::http::header::{ALLOW, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE}
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{Value, json};
 
+use crate::domain::asset::Asset;
 use crate::domain::asset::QuantityError;
 use crate::domain::binding::BindingError;
 use crate::domain::credentials::CredentialError;
@@ -20,6 +21,8 @@ use crate::domain::ledger::{LedgerAccount, LedgerError};
 use crate::domain::limits::{LimitError, LimitKind};
 use crate::domain::money::MoneyError;
 use crate::domain::transfer::TransferError;
+use crate::domain::transfer_decision::TransferRefusal;
+use crate::domain::transfer_policy::TransferLimit;
 use crate::domain::withdrawal::WithdrawalError;
 use crate::domain::withdrawal_decision::{PinRefusal, WithdrawalRefusal};
 use crate::store::StoreError;
@@ -152,6 +155,14 @@ pub enum ApiError {
     AmountLimitExceeded { limit: LimitKind, remaining: String },
     #[error("no withdrawals are left today: the daily count limit is reached")]
     CountLimitExceeded { remaining_count: u32 },
+    #[error("the amount is over the {} transfer limit: {remaining} {asset} left", limit.as_str())]
+    TransferLimitExceeded { limit: TransferLimit, asset: Asset, remaining: String },
+    #[error("a transfer goes to another account, not your own")]
+    TransferToSelf,
+    #[error("no user can receive money at this phone number or account id")]
+    RecipientNotFound,
+    #[error("the recipient's account is frozen and cannot receive money")]
+    RecipientFrozen,
     #[error("the verification request does not apply: {reason}")]
     KycConflict { reason: &'static str },
     #[error("the simulated face check did not pass")]
@@ -348,6 +359,14 @@ impl ApiError {
             ApiError::CountLimitExceeded { remaining_count } => "LIMIT_EXCEEDED",
                 UNPROCESSABLE_ENTITY,
                 json!({ "limit": LimitKind::DailyCount.as_str(), "remaining_count": remaining_count });
+            ApiError::TransferLimitExceeded { limit, asset, remaining } => "LIMIT_EXCEEDED",
+                UNPROCESSABLE_ENTITY, json!({ "limit": limit.as_str(), "asset": asset, "remaining": remaining });
+            ApiError::TransferToSelf => "TRANSFER_TO_SELF",
+                UNPROCESSABLE_ENTITY;
+            ApiError::RecipientNotFound => "RECIPIENT_NOT_FOUND",
+                UNPROCESSABLE_ENTITY;
+            ApiError::RecipientFrozen => "RECIPIENT_FROZEN",
+                UNPROCESSABLE_ENTITY;
             ApiError::KycConflict { reason } => "KYC_CONFLICT",
                 CONFLICT, json!({ "reason": reason });
             ApiError::FaceCheckFailed => "FACE_CHECK_FAILED",
@@ -485,7 +504,7 @@ impl From<LedgerError> for ApiError {
 impl From<TransferError> for ApiError {
     fn from(error: TransferError) -> ApiError {
         match error {
-            TransferError::ToSelf => ApiError::validation("to", "a transfer goes to another account"),
+            TransferError::ToSelf => ApiError::TransferToSelf,
             TransferError::SenderFrozen => ApiError::AccountFrozen,
             TransferError::SenderHasNoWallet => ApiError::NotFound { resource: "wallet" },
             TransferError::Ledger(error) => error.into(),
@@ -516,6 +535,25 @@ impl From<KycError> for ApiError {
             KycError::AlreadyDecided => ApiError::KycConflict { reason: "already_decided" },
             KycError::IdentityMismatch => ApiError::KycConflict { reason: "identity_mismatch" },
             KycError::FaceCheckFailed => ApiError::FaceCheckFailed,
+        }
+    }
+}
+
+impl From<TransferRefusal> for ApiError {
+    fn from(refusal: TransferRefusal) -> ApiError {
+        match refusal {
+            TransferRefusal::ToSelf => ApiError::TransferToSelf,
+            TransferRefusal::RecipientNotFound => ApiError::RecipientNotFound,
+            TransferRefusal::RecipientFrozen => ApiError::RecipientFrozen,
+            TransferRefusal::Pin(refusal) => refusal.into(),
+            TransferRefusal::AccountFrozen => ApiError::AccountFrozen,
+            TransferRefusal::VerificationRequired => ApiError::VerificationRequired,
+            TransferRefusal::LimitExceeded { limit, remaining } => {
+                ApiError::TransferLimitExceeded { limit, asset: remaining.asset(), remaining: remaining.to_string() }
+            }
+            TransferRefusal::InsufficientBalance { available, requested } => {
+                ApiError::InsufficientBalance { available: available.to_string(), requested: requested.to_string() }
+            }
         }
     }
 }

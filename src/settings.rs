@@ -18,6 +18,9 @@ use crate::domain::money::Money;
 use crate::domain::withdrawal::ReviewPolicy;
 use crate::domain::withdrawal_policy::{LevelRules, PAYOUT_AMOUNT_MIN_FEN, WithdrawalPolicy};
 
+mod transfers;
+pub use transfers::TransferSettings;
+
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 const DEV_JWT_SECRET: &str = "walletgate-local-development-jwt-secret-change-me";
 const DEV_PIN_PEPPER: &str = "walletgate-local-development-pin-pepper-change-me";
@@ -44,6 +47,7 @@ pub struct Settings {
     pub login_lock: LockoutSettings,
     pub kyc: KycSettings,
     pub withdrawals: WithdrawalSettings,
+    pub transfers: TransferSettings,
     pub worker: WorkerSettings,
     pub webhooks: WebhookSettings,
     pub log: LogSettings,
@@ -634,6 +638,8 @@ impl Settings {
             }
         }
         if let Err(problem) = self.withdrawals.policy() {
+            problems.push(problem);
+        } else if let Err(problem) = self.transfers.policy(&self.withdrawals) {
             problems.push(problem);
         }
         for (name, lockout) in [("pin", &self.pin), ("login_lock", &self.login_lock)] {

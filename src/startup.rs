@@ -31,7 +31,7 @@ use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{
     KnownRoutes, auth, bindings, docs, events, kyc, me, mock_sms, mock_wechat, not_found, ops, ops_search, pin, review,
-    system, withdrawals,
+    system, transfers, withdrawals,
 };
 use crate::services::bindings::BindingPolicy;
 use crate::services::kyc::KycPolicy;
@@ -191,6 +191,7 @@ impl Application {
             pin_policy: settings.pin.policy(),
             login_policy: settings.login_lock.policy(),
             withdrawals: settings.withdrawals.policy().map_err(anyhow::Error::msg)?,
+            transfers: settings.transfers.policy(&settings.withdrawals).map_err(anyhow::Error::msg)?,
             fingerprints: Fingerprints { secret: settings.auth.fingerprint_secret.clone() },
             settlement: settlement_policy(&settings.worker, mock_wechat.clone()),
             webhooks,
@@ -353,6 +354,7 @@ fn serve(
     let kyc = web::Data::new(services.kyc);
     let withdrawals = web::Data::new(services.withdrawals);
     let withdrawal_reads = web::Data::new(services.withdrawal_reads);
+    let user_transfers = web::Data::new(services.user_transfers);
     let wallet = web::Data::new(services.wallet);
     let review = web::Data::new(services.review);
     let notifications = web::Data::new(services.notifications);
@@ -392,6 +394,7 @@ fn serve(
             .app_data(kyc.clone())
             .app_data(withdrawals.clone())
             .app_data(withdrawal_reads.clone())
+            .app_data(user_transfers.clone())
             .app_data(wallet.clone())
             .app_data(review.clone())
             .app_data(notifications.clone())
@@ -512,6 +515,10 @@ route_table! {
         POST "/v1/withdrawals" => withdrawals::submit,
         GET "/v1/withdrawals" => withdrawals::list,
         GET "/v1/withdrawals/{id}" => withdrawals::show,
+        GET "/v1/transfers/recipient" => transfers::recipient,
+        POST "/v1/transfers" => transfers::send,
+        GET "/v1/transfers" => transfers::list,
+        GET "/v1/transfers/{id}" => transfers::show,
         GET "/v1/events" => events::stream,
         POST "/v1/events/ticket" => events::ticket,
 

@@ -15,6 +15,7 @@ use super::lockout::AttemptGuard;
 use super::money::Money;
 use super::pin::{PinGuard, PinRecord};
 use super::sms::SmsChallenge;
+use super::transfer_policy::TransferUsage;
 
 /// An opaque account id, e.g. `acc_01J…`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
@@ -132,6 +133,9 @@ pub struct Account {
     /// Failed logins in a row and the login lock (see `login_guard`).
     #[serde(default)]
     pub login_guard: AttemptGuard,
+    /// Transfers counted against today's limits (see `transfer_policy`).
+    #[serde(default)]
+    pub transfer_usage: TransferUsage,
 }
 
 /// What a posting needs besides its legs.
@@ -171,6 +175,7 @@ impl Account {
             fee_quota_used: Money::ZERO,
             token_generation: 0,
             login_guard: AttemptGuard::default(),
+            transfer_usage: TransferUsage::default(),
         }
     }
 

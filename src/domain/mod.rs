@@ -17,6 +17,8 @@ pub mod money;
 pub mod pin;
 pub mod sms;
 pub mod transfer;
+pub mod transfer_decision;
+pub mod transfer_policy;
 pub mod withdrawal;
 pub mod withdrawal_decision;
 pub mod withdrawal_policy;

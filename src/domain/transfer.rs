@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::account::{Account, AccountId, Posting};
-use super::asset::Quantity;
+use super::asset::{Quantity, QuantityError};
 use super::ids::hex_id;
 use super::ledger::{EntryKind, JournalEntry, LedgerAccount, LedgerError, leg_of};
 
@@ -50,6 +50,7 @@ pub enum TransferPurpose {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "completed")]
 pub enum TransferStatus {
     /// Sent: gone from the sender, not yet known to be credited or refused.
     InFlight,
@@ -62,6 +63,7 @@ pub enum TransferStatus {
 /// Why a recipient's side refused a transfer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[schema(example = "RECIPIENT_FROZEN")]
 pub enum ReturnReason {
     /// The recipient's account was frozen when the credit came.
     RecipientFrozen,
@@ -80,11 +82,26 @@ pub struct Transfer {
     pub amount: Quantity,
     /// The sender's balance the amount left (and comes back to on a return).
     pub source: LedgerAccount,
+    /// What the sender paid on top, into `fees` (given back on a return);
+    /// `None` for a free transfer.
+    #[serde(default)]
+    pub fee: Option<Quantity>,
     pub memo: String,
+    /// How each side was shown to the other when it was sent.
+    #[serde(default)]
+    pub names: PartyNames,
     pub status: TransferStatus,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub return_reason: Option<ReturnReason>,
+}
+
+/// How the two sides of a transfer are shown to each other: masked, as
+/// wallets show a counterparty (`*明`, `138****0002`). Empty when unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartyNames {
+    pub from: String,
+    pub to: String,
 }
 
 /// What the recipient's partition keeps of a transfer sent to it: its
@@ -94,6 +111,10 @@ pub struct Receipt {
     pub transfer_id: TransferId,
     pub from: AccountId,
     pub amount: Quantity,
+    #[serde(default)]
+    pub memo: String,
+    #[serde(default)]
+    pub names: PartyNames,
     pub outcome: ReceiptOutcome,
     pub decided_at: DateTime<Utc>,
 }
@@ -114,7 +135,11 @@ pub struct TransferOrder {
     pub amount: Quantity,
     /// The sender's balance to take it from (`user_available` for a payment).
     pub source: LedgerAccount,
+    /// Charged on top of the amount, from the same balance, into `fees`;
+    /// `None` (or zero) for a free transfer.
+    pub fee: Option<Quantity>,
     pub memo: String,
+    pub names: PartyNames,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -131,6 +156,8 @@ pub enum TransferError {
     ForeignReceipt { transfer: TransferId, receipt: TransferId },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Quantity(#[from] QuantityError),
 }
 
 impl Account {
@@ -156,12 +183,12 @@ impl Account {
         if !order.source.is_user_owned() {
             return Err(TransferError::NotAUserBalance(order.source));
         }
-        let posting = Posting {
-            kind: EntryKind::TransferOut,
-            memo: order.memo.clone(),
-            actor: None,
-            legs: vec![leg_of(order.source, LedgerAccount::InFlight, order.amount)?],
-        };
+        let fee = order.fee.filter(|fee| !fee.is_zero());
+        let mut legs = vec![leg_of(order.source, LedgerAccount::InFlight, order.amount)?];
+        if let Some(fee) = fee {
+            legs.push(leg_of(order.source, LedgerAccount::Fees, fee)?);
+        }
+        let posting = Posting { kind: EntryKind::TransferOut, memo: order.memo.clone(), actor: None, legs };
         let mut entry = self.post(posting, now)?;
         entry.transfer_id = Some(id.clone());
         let transfer = Transfer {
@@ -171,7 +198,9 @@ impl Account {
             to: order.to,
             amount: order.amount,
             source: order.source,
+            fee,
             memo: order.memo,
+            names: order.names,
             status: TransferStatus::InFlight,
             created_at: now,
             finished_at: None,
@@ -210,6 +239,8 @@ impl Account {
             transfer_id: transfer.id.clone(),
             from: transfer.from.clone(),
             amount: transfer.amount,
+            memo: transfer.memo.clone(),
+            names: transfer.names.clone(),
             outcome,
             decided_at: now,
         };
@@ -254,12 +285,11 @@ impl Transfer {
                 Ok(None)
             }
             ReceiptOutcome::Refused(reason) => {
-                let posting = Posting {
-                    kind: EntryKind::TransferReturn,
-                    memo: self.memo.clone(),
-                    actor: None,
-                    legs: vec![leg_of(LedgerAccount::InFlight, self.source, self.amount)?],
-                };
+                let mut legs = vec![leg_of(LedgerAccount::InFlight, self.source, self.amount)?];
+                if let Some(fee) = self.fee {
+                    legs.push(leg_of(LedgerAccount::Fees, self.source, fee)?);
+                }
+                let posting = Posting { kind: EntryKind::TransferReturn, memo: self.memo.clone(), actor: None, legs };
                 let mut entry = sender.post(posting, now)?;
                 entry.transfer_id = Some(self.id.clone());
                 self.status = TransferStatus::Returned;
@@ -303,7 +333,9 @@ mod tests {
             to: to.id.clone(),
             amount: Quantity::parse(Asset::Cny, yuan).unwrap(),
             source: LedgerAccount::UserAvailable,
+            fee: None,
             memo: "lunch".into(),
+            names: PartyNames::default(),
         }
     }
 
@@ -348,6 +380,26 @@ mod tests {
         assert_eq!(alice.ledger.get(LedgerAccount::UserAvailable).to_string(), "100.00");
         assert!(in_flight(&[&alice, &bob]).is_zero());
         assert_eq!(transfer.finish(&mut alice, &receipt, now()).unwrap(), None, "returned once");
+    }
+
+    #[test]
+    fn a_fee_is_charged_on_top_and_given_back_with_a_returned_transfer() {
+        let (mut alice, mut bob) = (funded("acc_alice", 100), funded("acc_bob", 0));
+        let fee = Some(Quantity::parse(Asset::Cny, "0.30").unwrap());
+        let with_fee = TransferOrder { fee, ..order(&bob, "30") };
+        let (mut transfer, sent) = alice.send_transfer(with_fee, TransferId::generate(), now()).unwrap();
+        assert_eq!(sent.legs.len(), 2);
+        assert_eq!(alice.ledger.get(LedgerAccount::UserAvailable).to_string(), "69.70");
+        assert_eq!(alice.ledger.get(LedgerAccount::Fees).to_string(), "0.30");
+        bob.frozen = true;
+        let (receipt, _) = bob.receive_transfer(&transfer, None, now()).unwrap();
+        transfer.finish(&mut alice, &receipt, now()).unwrap().unwrap();
+        assert_eq!(alice.ledger.get(LedgerAccount::UserAvailable).to_string(), "100.00");
+        assert!(alice.ledger.get(LedgerAccount::Fees).is_zero());
+        // A zero fee is no fee: one leg, nothing kept.
+        let free = TransferOrder { fee: Some(Quantity::zero(Asset::Cny)), ..order(&bob, "1") };
+        let (transfer, entry) = alice.send_transfer(free, TransferId::generate(), now()).unwrap();
+        assert_eq!((entry.legs.len(), transfer.fee), (1, None));
     }
 
     #[test]

@@ -21,7 +21,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::{
-    auth, bindings, events, kyc, me, mock_sms, mock_wechat, ops, ops_search, pin, review, system, withdrawals,
+    auth, bindings, events, kyc, me, mock_sms, mock_wechat, ops, ops_search, pin, review, system, transfers,
+    withdrawals,
 };
 
 /// Where the Swagger UI is served; the trailing slash matters (its assets
@@ -127,6 +128,10 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         withdrawals::submit,
         withdrawals::list,
         withdrawals::show,
+        transfers::recipient,
+        transfers::send,
+        transfers::list,
+        transfers::show,
         events::stream,
         events::ticket,
         ops_search::find_accounts,
@@ -164,6 +169,7 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         (name = "pin", description = "The payment PIN and the SMS codes that guard it."),
         (name = "kyc", description = "Identity verification (L1, L2)."),
         (name = "withdrawals", description = "Quote and withdraw to a bound WeChat wallet."),
+        (name = "transfers", description = "Send CNY or USDT to another walletgate user, exactly once."),
         (name = "events", description = "The caller's notifications as Server-Sent Events."),
         (name = "ops", description = "Operator role only: finding accounts, withdrawals and waiting identity checks, \
             top-ups, reviews, identity decisions, the ledger audit \

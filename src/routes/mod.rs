@@ -19,6 +19,7 @@ pub mod pin;
 pub mod responses;
 pub mod review;
 pub mod system;
+pub mod transfers;
 pub mod views;
 pub mod web;
 pub mod withdrawals;

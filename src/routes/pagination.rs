@@ -12,6 +12,7 @@ use utoipa::IntoParams;
 
 use crate::domain::account::AccountId;
 use crate::domain::binding::BindingId;
+use crate::domain::transfer::TransferId;
 use crate::domain::withdrawal::WithdrawalId;
 use crate::error::ApiError;
 use crate::services::keys::member_parts;
@@ -55,6 +56,8 @@ pub enum List {
     AllWithdrawals,
     /// Identity checks waiting for an operator.
     PendingKyc,
+    /// A user's transfers, both ways.
+    Transfers,
 }
 
 impl List {
@@ -68,6 +71,7 @@ impl List {
             List::Accounts => "ac",
             List::AllWithdrawals => "aw",
             List::PendingKyc => "kp",
+            List::Transfers => "tf",
         }
     }
 }
@@ -97,6 +101,16 @@ impl Position for WithdrawalId {
 
     fn from_text(text: &str) -> Option<WithdrawalId> {
         WithdrawalId::parse(text)
+    }
+}
+
+impl Position for TransferId {
+    fn to_text(&self) -> String {
+        self.as_str().to_owned()
+    }
+
+    fn from_text(text: &str) -> Option<TransferId> {
+        TransferId::parse(text)
     }
 }
 

@@ -209,7 +209,7 @@ impl From<&WalletOverview> for WalletView {
     "id": "je_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "kind": "withdrawal_hold",
     "memo": "withdrawal wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7 to WeChat 张*丰", "created_at": "2025-05-01T08:30:00Z",
     "asset": "CNY", "available_change": "-2001.00", "held_change": "2001.00",
-    "withdrawal_id": "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "fee": "1.00"
+    "withdrawal_id": "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "fee": "1.00", "transfer_id": null
 }))]
 pub struct MovementView {
     #[schema(example = "je_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
@@ -232,6 +232,10 @@ pub struct MovementView {
     /// The withdrawal's fee within this movement (held by the hold, returned
     /// by a release, charged by the settlement); null when no withdrawal.
     pub fee: Option<Money>,
+    /// The transfer this movement belongs to (`transfer_out`, `transfer_in`,
+    /// `transfer_return`; see `GET /v1/transfers/{id}`); null otherwise.
+    #[schema(example = json!(null))]
+    pub transfer_id: Option<String>,
 }
 
 impl TryFrom<&JournalEntry> for MovementView {
@@ -254,6 +258,7 @@ impl TryFrom<&JournalEntry> for MovementView {
             held_change: change(LedgerAccount::UserHeld)?,
             withdrawal_id: entry.withdrawal.as_ref().map(|withdrawal| withdrawal.id.clone()),
             fee: entry.withdrawal.as_ref().map(|withdrawal| withdrawal.fee),
+            transfer_id: entry.transfer_id.as_ref().map(|id| id.to_string()),
         })
     }
 }

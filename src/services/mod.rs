@@ -16,6 +16,7 @@
 //! - [`review::Review`], [`settlement::Settlement`]: operators' decisions, payouts.
 //! - [`notifications::Notifications`]: the event stream and webhooks.
 //! - [`transfers::Transfers`]: money between two accounts, exactly once.
+//! - [`user_transfers::UserTransfers`]: users sending money to each other.
 //! - [`worker_step::WorkerStep`]: one step of the worker over all schedules;
 //!   [`queue_gauges::QueueGauges`]: how long its queues are, for the metrics.
 //! - [`audit::AuditLog`], [`ledger_check::LedgerCheck`]: what operators look at;
@@ -40,6 +41,7 @@ pub mod seed;
 pub mod settlement;
 pub mod sms;
 pub mod transfers;
+pub mod user_transfers;
 pub mod wallet;
 pub mod withdrawal_reads;
 pub mod withdrawal_submission;
@@ -54,6 +56,7 @@ use crate::auth::TokenIssuer;
 use crate::auth::password::PasswordHashing;
 use crate::domain::login_guard::LoginPolicy;
 use crate::domain::pin::PinPolicy;
+use crate::domain::transfer_policy::TransferPolicy;
 
 /// Every service of one application, built from the same parts. No methods
 /// of its own: the application registers each service with the routes, and
@@ -73,6 +76,7 @@ pub struct ServiceSet {
     pub notifications: notifications::Notifications,
     pub worker: worker_step::WorkerStep,
     pub transfers: transfers::Transfers,
+    pub user_transfers: user_transfers::UserTransfers,
     pub audit: audit::AuditLog,
     pub ledger_check: ledger_check::LedgerCheck,
     pub directory: directory::Directory,
@@ -90,6 +94,7 @@ pub struct Parts {
     pub bindings: bindings::BindingPolicy,
     pub kyc: kyc::KycPolicy,
     pub withdrawals: withdrawals::WithdrawalPolicy,
+    pub transfers: TransferPolicy,
     pub fingerprints: withdrawals::Fingerprints,
     pub settlement: work::SettlementPolicy,
     pub webhooks: Option<notifications::WebhookPolicy>,
@@ -122,7 +127,13 @@ impl From<Parts> for ServiceSet {
             withdrawals: parts.withdrawals.clone(),
             audit: audit.clone(),
         };
-        let transfers = transfers::Transfers { partitions: partitions.clone(), work: work.clone() };
+        let transfers =
+            transfers::Transfers { partitions: partitions.clone(), work: work.clone(), policy: parts.transfers };
+        let user_transfers = user_transfers::UserTransfers {
+            transfers: transfers.clone(),
+            pins: pins.clone(),
+            fingerprint_secret: parts.fingerprints.secret.clone(),
+        };
         let notifications = notifications::Notifications {
             store: store.clone(),
             work,
@@ -159,6 +170,7 @@ impl From<Parts> for ServiceSet {
                 transfers: transfers.clone(),
             },
             transfers,
+            user_transfers,
             ledger_check: ledger_check::LedgerCheck { store },
             directory: directory::Directory { partitions: partitions.clone() },
             withdrawal_reads,

@@ -25,6 +25,7 @@ use crate::domain::account::AccountId;
 use crate::domain::transfer::{
     Receipt, ReceiptOutcome, ReturnReason, Transfer, TransferId, TransferOrder, TransferStatus,
 };
+use crate::domain::transfer_policy::TransferPolicy;
 use crate::error::ApiError;
 use crate::store::ScheduleEntry;
 use crate::store::typed::{decode_document, encode_document};
@@ -34,6 +35,8 @@ use crate::store::typed::{decode_document, encode_document};
 pub struct Transfers {
     pub partitions: Partitions,
     pub work: WorkQueue,
+    /// Users' limits and fees, when to redeliver, the days a return gives back.
+    pub policy: TransferPolicy,
 }
 
 impl Transfers {
@@ -45,11 +48,7 @@ impl Transfers {
             .partitions
             .update_account_scheduling(from, |account, now| {
                 let (transfer, entry) = account.send_transfer(order.clone(), id.clone(), now)?;
-                let outbox = ScheduleEntry {
-                    schedule: TRANSFER_OUTBOX,
-                    member: review_member(from, &transfer.id),
-                    at_ms: now.timestamp_millis(),
-                };
+                let outbox = self.outbox_entry(&transfer, now);
                 Ok(AccountChange {
                     entries: vec![entry],
                     scheduled: vec![outbox],
@@ -59,6 +58,16 @@ impl Transfers {
             })
             .await?;
         Ok(transfer)
+    }
+
+    /// Where the worker finds a transfer its sender did not deliver: due
+    /// `redeliver_after` after the send, so a live sender normally finishes first.
+    pub fn outbox_entry(&self, transfer: &Transfer, now: DateTime<Utc>) -> ScheduleEntry {
+        ScheduleEntry {
+            schedule: TRANSFER_OUTBOX,
+            member: review_member(&transfer.from, &transfer.id),
+            at_ms: (now + self.policy.redeliver_after).timestamp_millis(),
+        }
     }
 
     /// The recipient's step and then the sender's finish, for a transfer
@@ -134,6 +143,8 @@ impl Transfers {
                 transfer_id: transfer.id.clone(),
                 from: transfer.from.clone(),
                 amount: transfer.amount,
+                memo: transfer.memo.clone(),
+                names: transfer.names.clone(),
                 outcome: ReceiptOutcome::Refused(ReturnReason::RecipientHasNoWallet),
                 decided_at: self.partitions.now(),
             }),
@@ -153,6 +164,7 @@ impl Transfers {
                     return Ok(AccountChange::new(current));
                 }
                 let entry = current.finish(account, receipt, now)?;
+                account.transfer_came_back(&current, &self.policy)?;
                 let kind = match current.status {
                     TransferStatus::Returned => EventType::TransferReturned,
                     _ => EventType::TransferCompleted,

@@ -370,7 +370,9 @@ impl Detail {
             Detail::Text => value.is_string(),
             Detail::Amount => value.as_str().is_some_and(|text| {
                 let (whole, fen) = text.split_once('.').unwrap_or((text, ""));
-                !whole.is_empty() && whole.bytes().all(|b| b.is_ascii_digit()) && fen.len() == 2
+                // At an asset's places: CNY 2, USDT 6.
+                let places = [2, 6].contains(&fen.len()) && fen.bytes().all(|b| b.is_ascii_digit());
+                !whole.is_empty() && whole.bytes().all(|b| b.is_ascii_digit()) && places
             }),
             Detail::Time => value.as_str().is_some_and(|text| chrono::DateTime::parse_from_rfc3339(text).is_ok()),
             Detail::Integer => value.is_u64() || value.is_i64(),
@@ -431,6 +433,17 @@ fn catalogue_samples() -> Vec<(walletgate::error::ApiError, &'static [(&'static 
             &[("limit", Text), ("remaining", Amount)],
         ),
         (limit(LimitError::CountExceeded { remaining: 0 }), &[("limit", Text), ("remaining_count", Integer)]),
+        (
+            ApiError::TransferLimitExceeded {
+                limit: walletgate::domain::transfer_policy::TransferLimit::Daily,
+                asset: walletgate::domain::asset::Asset::Usdt,
+                remaining: "12.500000".into(),
+            },
+            &[("limit", Text), ("asset", Text), ("remaining", Amount)],
+        ),
+        (ApiError::TransferToSelf, &[]),
+        (ApiError::RecipientNotFound, &[]),
+        (ApiError::RecipientFrozen, &[]),
         (ApiError::KycConflict { reason: "already_pending" }, &[("reason", Text)]),
         (ApiError::FaceCheckFailed, &[]),
         (ApiError::PhoneRequired, &[]),

@@ -33,6 +33,7 @@ mod settlement;
 mod store_conformance;
 mod system;
 mod transfers;
+mod user_transfers;
 mod wallet;
 mod withdrawals;
 mod worker_recovery;

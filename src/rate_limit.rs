@@ -35,6 +35,8 @@ pub enum Action {
     Register,
     SmsCode,
     PinEntry,
+    /// Looking a transfer's recipient up (which tells whether a phone has an account).
+    RecipientLookup,
 }
 
 #[derive(Debug)]
@@ -43,6 +45,7 @@ pub struct RateLimits {
     register: Limiters,
     sms: Limiters,
     pin: Limiters,
+    recipient_lookup: Limiters,
 }
 
 #[derive(Debug)]
@@ -72,6 +75,7 @@ impl RateLimits {
             register: Limiters::new(settings.register),
             sms: Limiters::new(settings.sms),
             pin: Limiters::new(settings.pin),
+            recipient_lookup: Limiters::new(settings.recipient_lookup),
         }
     }
 
@@ -83,6 +87,7 @@ impl RateLimits {
             Action::Register => &self.register,
             Action::SmsCode => &self.sms,
             Action::PinEntry => &self.pin,
+            Action::RecipientLookup => &self.recipient_lookup,
         };
         if let Some(ip) = ip {
             limiters.per_ip.check(&ip)?;
@@ -134,7 +139,13 @@ mod tests {
             per_account: RateLimit { burst: per_account, per_minute: 6 },
             per_ip: RateLimit { burst: per_ip, per_minute: 6 },
         };
-        RateLimits::new(&RateLimitSettings { login: pair, register: pair, sms: pair, pin: pair })
+        RateLimits::new(&RateLimitSettings {
+            login: pair,
+            register: pair,
+            sms: pair,
+            pin: pair,
+            recipient_lookup: pair,
+        })
     }
 
     #[test]

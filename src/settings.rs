@@ -275,6 +275,8 @@ pub struct RateLimitSettings {
     pub register: RateLimitPair,
     pub sms: RateLimitPair,
     pub pin: RateLimitPair,
+    /// Transfer recipients looked up, per account and per client IP.
+    pub recipient_lookup: RateLimitPair,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -629,7 +631,13 @@ impl Settings {
             problems.push("auth.password_hashing_wait_ms must be at least 1".into());
         }
         let limits = &self.rate_limits;
-        let named = [("login", limits.login), ("register", limits.register), ("sms", limits.sms), ("pin", limits.pin)];
+        let named = [
+            ("login", limits.login),
+            ("register", limits.register),
+            ("sms", limits.sms),
+            ("pin", limits.pin),
+            ("recipient_lookup", limits.recipient_lookup),
+        ];
         for (name, pair) in named {
             for (scope, limit) in [("per_account", pair.per_account), ("per_ip", pair.per_ip)] {
                 if limit.burst == 0 || limit.per_minute == 0 {

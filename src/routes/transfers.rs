@@ -171,8 +171,8 @@ struct TransferPage {
 /// What the app shows before the user confirms ("向 *明 转账"): the
 /// recipient's masked name and whether they are verified. Refused as a
 /// transfer to them would be: to oneself, to nobody who can receive money,
-/// to a frozen account. Rate-limited like PIN entries (it tells whether a
-/// phone number has an account).
+/// to a frozen account. Rate-limited on its own (`rate_limits.recipient_lookup`):
+/// it tells whether a phone number has an account.
 #[utoipa::path(
     get,
     path = "/v1/transfers/recipient",
@@ -198,7 +198,7 @@ pub async fn recipient(
     query: ApiQuery<RecipientQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let to = recipient_text(&query.to)?;
-    rate_limits.check(Action::PinEntry, user.account_id().as_str(), ip.0)?;
+    rate_limits.check(Action::RecipientLookup, user.account_id().as_str(), ip.0)?;
     let found = transfers.find_recipient(to).await?.ok_or(ApiError::RecipientNotFound)?;
     if &found.account_id == user.account_id() {
         return Err(ApiError::TransferToSelf);

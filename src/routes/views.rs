@@ -87,8 +87,11 @@ pub struct AccountSummaryView {
     pub verification_level: VerificationLevel,
     #[schema(example = false)]
     pub frozen: bool,
-    /// The wallet's balances; null for a role without a wallet (operators).
+    /// The wallet's CNY balances; null for a role without a wallet (operators).
     pub wallet: Option<WalletBalances>,
+    /// The balances of every asset (CNY first, as `/v1/wallet`'s `assets`);
+    /// empty for a role without a wallet.
+    pub assets: Vec<AssetBalanceView>,
     #[schema(example = "2025-04-30T10:00:00Z")]
     pub created_at: DateTime<Utc>,
 }
@@ -117,6 +120,10 @@ impl AccountSummaryView {
             verification_level: account.level_at(now),
             frozen: account.frozen,
             wallet: account.role.has_wallet().then_some(balances),
+            assets: match account.role.has_wallet() {
+                true => Asset::ALL.into_iter().map(|asset| AssetBalanceView::of(account, asset)).collect(),
+                false => Vec::new(),
+            },
             created_at: account.created_at,
         }
     }

@@ -123,8 +123,6 @@ impl UserTransfers {
     ) -> Result<(TransferSubmitted, Replayed), ApiError> {
         let partitions = &self.transfers.partitions;
         let recipient = self.find_recipient(&request.to).await?;
-        let sender = partitions.load_account_as(caller).await?;
-        let now = partitions.now();
         // Nobody to send to is decided as such (and kept under the key) all the same.
         let (recipient, to_name) = recipient.map_or((RecipientState::Unknown, String::new()), |found| {
             let state = if found.frozen {
@@ -136,7 +134,8 @@ impl UserTransfers {
         });
         let ask = TransferAsk {
             recipient,
-            names: PartyNames { from: display_name(&sender, now), to: to_name },
+            // The sender's own name is read from the record the commit decides on.
+            names: PartyNames { from: String::new(), to: to_name },
             amount: request.amount,
             memo: request.memo.clone(),
         };
@@ -155,7 +154,9 @@ impl UserTransfers {
                     digest_of: |salt: &str| self.pins.pin_digest(salt, &request.pin),
                     policy: &self.pins.policy,
                 };
-                let decision = account.decide_transfer(ask.clone(), id.clone(), pin, &self.transfers.policy, now)?;
+                let mut ask = ask.clone();
+                ask.names.from = display_name(account, now);
+                let decision = account.decide_transfer(ask, id.clone(), pin, &self.transfers.policy, now)?;
                 let (outcome, entries, scheduled, documents) = match decision {
                     TransferDecision::Sent(transfer, entry) => {
                         let outbox = self.transfers.outbox_entry(&transfer, now);

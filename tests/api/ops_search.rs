@@ -47,6 +47,10 @@ async fn operators_find_an_account_by_its_exact_phone_email_or_id(store: StoreKi
             "id": "acc_demo_alice", "role": "user", "phone": "138****0001", "email": null,
             "verification_level": "L0", "frozen": false,
             "wallet": { "available": "800.00", "held": "0.00" },
+            "assets": [
+                { "asset": "CNY", "available": "800.00", "held": "0.00" },
+                { "asset": "USDT", "available": "0.000000", "held": "0.000000" },
+            ],
             "created_at": alice["items"][0]["created_at"],
         }])
     );
@@ -54,6 +58,7 @@ async fn operators_find_an_account_by_its_exact_phone_email_or_id(store: StoreKi
     assert_eq!(ids(&by_email, "/id"), ["acc_demo_operator"]);
     assert_eq!(by_email["items"][0]["email"], "o***@walletgate.test");
     assert_eq!(by_email["items"][0]["wallet"], Value::Null, "an operator has no wallet");
+    assert_eq!(by_email["items"][0]["assets"], json!([]), "an operator has no wallet");
     let by_id = get_ok(&app, "/v1/ops/accounts?account_id=acc_demo_bob", &operator).await;
     assert_eq!((ids(&by_id, "/id"), &by_id["items"][0]["verification_level"]), (vec!["acc_demo_bob"], &json!("L2")));
     for nobody in ["phone=13800009999", "email=nobody@walletgate.test", "account_id=acc_nobody"] {

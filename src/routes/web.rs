@@ -50,6 +50,7 @@ static ASSETS: &[Asset] = assets![
     "app/main.js",
     "app/messages.js",
     "app/outbox.js",
+    "app/payment.js",
     "app/pin-pad.js",
     "app/screens/bind.js",
     "app/screens/history.js",

@@ -2,15 +2,17 @@
 // and sees their masked name before paying, confirms with the PIN and sees
 // the result; the recipient finds it in their history; refusals come as
 // sentences; the PIN sheet's Back pays nothing; amounts keep their asset's
-// places; a lost answer is retried under the same key.
+// places; a lost answer is retried under the same key; and the console shows
+// an account's transfers.
 
-import { test, expect, loseFirstAnswer, openAppAs, tapPin } from "../support/fixtures.js";
+import { test, expect, logInToConsole, loseFirstAnswer, openAppAs, tapPin } from "../support/fixtures.js";
 import {
   PASSWORD,
   PIN,
   WRONG_PIN,
   newUser,
   payingUser,
+  transfer,
   transfers,
   uniquePhone,
   verifiedIdentity,
@@ -253,4 +255,35 @@ test("the transfer screen fits a 320-pixel phone with touch targets of 44 pixels
   for (const label of ["Amount", "Add a memo (optional)"]) {
     expect((await page.getByLabel(label).boundingBox()).height, label).toBeGreaterThanOrEqual(44);
   }
+});
+
+test("console: an account's details list its transfers with their kind, asset and amount", async ({ opsPage }) => {
+  const sender = await payingUser({ cny: "50.00", usdt: "2" });
+  const recipient = await newUser();
+  await transfer(sender, { to: recipient.phone, amount: "12.30", memo: "房租" });
+  await transfer(sender, { to: recipient.phone, asset: "USDT", amount: "0.5" });
+  await logInToConsole(opsPage);
+  await opsPage.getByRole("link", { name: "Find an account" }).click();
+  const search = opsPage.getByLabel("Phone number, email or account ID");
+
+  await search.fill(recipient.phone);
+  await opsPage.getByRole("button", { name: "Find", exact: true }).click();
+  const found = opsPage.getByTestId("account-item");
+  await found.getByRole("button", { name: "Details" }).click();
+  const rows = found.getByTestId("account-transfers").getByTestId("transfer-row");
+  await expect(rows).toHaveCount(2);
+  await expect(rows.nth(0)).toContainText("Transfer in");
+  await expect(rows.nth(0)).toContainText("+0.500000 USDT");
+  await expect(rows.nth(1)).toContainText("+¥12.30");
+  await expect(rows.nth(1)).toContainText(masked(sender.phone));
+  await expect(rows.nth(1)).toContainText("房租");
+  await expect(rows.nth(1)).toContainText("Completed");
+  await expect(found.getByTestId("balances")).toContainText("¥12.30 available");
+
+  await search.fill(sender.phone);
+  await opsPage.getByRole("button", { name: "Find", exact: true }).click();
+  await found.getByRole("button", { name: "Details" }).click();
+  await expect(found.getByTestId("transfer-row").filter({ hasText: "Transfer out" })).toHaveCount(2);
+  await expect(found.getByTestId("transfer-row").nth(1)).toContainText("-¥12.30");
+  await expect(found.getByTestId("balances")).toContainText("¥37.70 available");
 });

@@ -269,7 +269,10 @@ test("console: an account's details list its transfers with their kind, asset an
   await search.fill(recipient.phone);
   await opsPage.getByRole("button", { name: "Find", exact: true }).click();
   const found = opsPage.getByTestId("account-item");
-  await found.getByRole("button", { name: "Details" }).click();
+  // The search has answered once the only account listed is the one asked for.
+  await expect(found).toHaveCount(1);
+  await expect(found).toHaveAttribute("data-account-id", recipient.accountId);
+  await found.getByRole("button", { name: "Details", exact: true }).click();
   const rows = found.getByTestId("account-transfers").getByTestId("transfer-row");
   await expect(rows).toHaveCount(2);
   await expect(rows.nth(0)).toContainText("Transfer in");
@@ -282,7 +285,8 @@ test("console: an account's details list its transfers with their kind, asset an
 
   await search.fill(sender.phone);
   await opsPage.getByRole("button", { name: "Find", exact: true }).click();
-  await found.getByRole("button", { name: "Details" }).click();
+  await expect(found).toHaveAttribute("data-account-id", sender.accountId);
+  await found.getByRole("button", { name: "Details", exact: true }).click();
   await expect(found.getByTestId("transfer-row").filter({ hasText: "Transfer out" })).toHaveCount(2);
   await expect(found.getByTestId("transfer-row").nth(1)).toContainText("-¥12.30");
   await expect(found.getByTestId("balances")).toContainText("¥37.70 available");

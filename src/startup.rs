@@ -526,6 +526,7 @@ route_table! {
         GET "/v1/ops/accounts/{id}" => ops_search::show_account,
         POST "/v1/ops/accounts/{id}/credit" => ops::credit,
         POST "/v1/ops/accounts/{id}/debit" => ops::debit,
+        GET "/v1/ops/accounts/{id}/transfers" => transfers::list_of_account,
         GET "/v1/ops/ledger/check" => ops::ledger_check,
         GET "/v1/ops/kyc/pending" => kyc::pending,
         POST "/v1/ops/kyc/{id}/approve" => kyc::approve,

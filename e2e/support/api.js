@@ -1,6 +1,7 @@
 // Talks to walletgate over HTTP to set the stage for a test quickly: users,
 // WeChat bindings (through the mock consent form, as a browser would post
-// it), PINs, top-ups and withdrawals. The tests then drive the screens.
+// it), PINs, top-ups, withdrawals and transfers. The tests then drive the
+// screens.
 
 const BASE = () => process.env.E2E_BASE_URL_RESOLVED;
 export const PASSWORD = "e2e-password-1";
@@ -66,14 +67,25 @@ export async function newUser() {
   return { phone, password: PASSWORD, token, accountId: profile.id };
 }
 
+/**
+ * Every operator login counts against the operator's login rate limit (10 a
+ * minute), and top-ups are many: a token is reused for a few minutes, well
+ * inside its life (15 minutes).
+ */
+const OPERATOR_TOKEN_REUSE_MS = 5 * 60_000;
+let operatorSession = null;
+
 export async function operatorToken() {
-  return login(OPERATOR);
+  if (!operatorSession || Date.now() - operatorSession.at > OPERATOR_TOKEN_REUSE_MS) {
+    operatorSession = { token: await login(OPERATOR), at: Date.now() };
+  }
+  return operatorSession.token;
 }
 
-export async function topUp(accountId, amount) {
+export async function topUp(accountId, amount, asset = "CNY") {
   const token = await operatorToken();
   return ok(
-    call("POST", `/v1/ops/accounts/${accountId}/credit`, { token, body: { amount, memo: "e2e top-up" } }),
+    call("POST", `/v1/ops/accounts/${accountId}/credit`, { token, body: { asset, amount, memo: "e2e top-up" } }),
     "top up",
   );
 }
@@ -136,6 +148,31 @@ export async function readyUser({ balance = "500.00", nickname = "李小龙" } =
   await setPin(user);
   if (balance) await topUp(user.accountId, balance);
   return user;
+}
+
+/** A user ready to transfer: PIN set, `cny` (and `usdt`, when given) in the wallet. */
+export async function payingUser({ cny = "100.00", usdt = null } = {}) {
+  const user = await newUser();
+  await setPin(user);
+  if (cny) await topUp(user.accountId, cny);
+  if (usdt) await topUp(user.accountId, usdt, "USDT");
+  return user;
+}
+
+/** Sends a transfer through the API (with the demo PIN); returns the TransferView. */
+export async function transfer(from, body) {
+  return ok(
+    call("POST", "/v1/transfers", {
+      token: from.token,
+      body: { pin: PIN, ...body },
+      headers: { "Idempotency-Key": crypto.randomUUID() },
+    }),
+    "transfer",
+  );
+}
+
+export async function transfers(user) {
+  return (await ok(call("GET", "/v1/transfers", { token: user.token }), "list transfers")).items;
 }
 
 export async function withdrawals(user) {

@@ -1,7 +1,8 @@
 // The suite's `test`: every page is watched for script errors and
 // Content-Security-Policy violations (a test fails on any), `opsPage` is a
 // second, desktop-sized browser context for the operator console, and a few
-// helpers drive the PIN pad, log in and (when asked) save screenshots.
+// helpers drive the PIN pad, log in, lose an answer and (when asked) save
+// screenshots.
 
 import { test as base, expect } from "@playwright/test";
 import { mkdirSync } from "node:fs";
@@ -64,6 +65,26 @@ export async function tapPin(scope, pin) {
   for (const digit of pin) {
     await pad.getByRole("button", { name: digit, exact: true }).click();
   }
+}
+
+/**
+ * Lets the first POST to `pathname` reach the server (which performs it) but
+ * never answers the page: the connection resets. Later POSTs pass. Returns
+ * the Idempotency-Key of every POST, in order, as it fills.
+ */
+export async function loseFirstAnswer(page, pathname) {
+  const keys = [];
+  let answerLost = false;
+  await page.route(`**${pathname}`, async (route) => {
+    const request = route.request();
+    if (request.method() !== "POST") return route.fallback();
+    keys.push(request.headers()["idempotency-key"]);
+    if (answerLost) return route.continue();
+    answerLost = true;
+    await route.fetch();
+    return route.abort("connectionreset");
+  });
+  return keys;
 }
 
 /** Opens the wallet app already signed in as `user` (an api.js user). */

@@ -2,25 +2,13 @@
 // the same Idempotency-Key (one withdrawal, not two), the language choice
 // survives a reload, and an expired session returns to the login screen.
 
-import { test, expect, openAppAs, tapPin } from "../support/fixtures.js";
+import { test, expect, loseFirstAnswer, openAppAs, tapPin } from "../support/fixtures.js";
 import { PIN, readyUser, withdrawals } from "../support/api.js";
 
 test("a withdrawal whose answer is lost is retried with the same key and happens once", async ({ page }) => {
   const user = await readyUser({ balance: "300.00" });
-  const keys = [];
-  let answerLost = false;
-  await page.route("**/v1/withdrawals", async (route) => {
-    const request = route.request();
-    if (request.method() !== "POST") return route.fallback();
-    keys.push(request.headers()["idempotency-key"]);
-    if (!answerLost) {
-      // The server receives and performs it; the browser never hears back.
-      answerLost = true;
-      await route.fetch();
-      return route.abort("connectionreset");
-    }
-    return route.continue();
-  });
+  // The server receives and performs the first one; the browser never hears back.
+  const keys = await loseFirstAnswer(page, "/v1/withdrawals");
 
   await openAppAs(page, user, "#/withdraw");
   await page.getByLabel("Amount").fill("30");

@@ -1,5 +1,5 @@
-// The shared browser modules that need no page: exact money handling and the
-// Server-Sent Events reader, run in Node.
+// The shared browser modules that need no page: exact money handling (CNY
+// and USDT) and the Server-Sent Events reader, run in Node.
 
 import { test, expect } from "@playwright/test";
 import { readFile } from "node:fs/promises";
@@ -14,7 +14,8 @@ async function browserModule(name) {
   return import(`data:text/javascript;charset=utf-8,${encodeURIComponent(source)}`);
 }
 
-const { fenToWire, formatMoney, minAmount, parseFen } = await browserModule("money.js");
+const { fenToWire, formatAmount, formatAsset, formatMoney, minAmount, parseFen, parseUnits, unitsToWire } =
+  await browserModule("money.js");
 const { readEvents } = await browserModule("events.js");
 
 test("amounts are exact fen, with the API's wire form and the screen's", () => {
@@ -30,6 +31,22 @@ test("amounts are exact fen, with the API's wire form and the screen's", () => {
   expect(minAmount("800.00", "1000.00", "999.99")).toBe("800.00");
   // 0.1 + 0.2 in floats is 0.30000000000000004; in fen it is 30.
   expect(fenToWire(parseFen("0.1") + parseFen("0.2"))).toBe("0.30");
+});
+
+test("USDT amounts are exact millionths: never rounded, trimmed for the screen without losing a digit", () => {
+  expect(parseUnits("12.5", "USDT")).toBe(12_500_000n);
+  expect(parseUnits("0.000001", "USDT")).toBe(1n);
+  expect(parseUnits("1.1234567", "USDT")).toBeNull();
+  expect(parseUnits("1.123", "CNY")).toBeNull();
+  expect(unitsToWire(12_500_000n, "USDT")).toBe("12.500000");
+  expect(unitsToWire(-1n, "USDT")).toBe("-0.000001");
+  expect(formatAmount("1234567.5", "USDT")).toBe("1,234,567.500000");
+  expect(formatAsset("12.500000", "USDT", { trim: true })).toBe("12.50 USDT");
+  expect(formatAsset("0.000001", "USDT", { trim: true })).toBe("0.000001 USDT");
+  expect(formatAsset("-3.000000", "USDT", { trim: true })).toBe("-3.00 USDT");
+  expect(formatAsset("7", "CNY", { trim: true })).toBe("¥7.00");
+  // 0.1 + 0.2 USDT in millionths is exactly 0.3.
+  expect(unitsToWire(parseUnits("0.1", "USDT") + parseUnits("0.2", "USDT"), "USDT")).toBe("0.300000");
 });
 
 function streamOf(chunks) {

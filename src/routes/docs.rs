@@ -138,6 +138,7 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         ops_search::show_account,
         ops::credit,
         ops::debit,
+        transfers::list_of_account,
         ops::ledger_check,
         kyc::pending,
         kyc::approve,

@@ -58,6 +58,8 @@ pub enum List {
     PendingKyc,
     /// A user's transfers, both ways.
     Transfers,
+    /// An account's transfers, both ways, as operators list them.
+    AccountTransfers,
 }
 
 impl List {
@@ -72,6 +74,7 @@ impl List {
             List::AllWithdrawals => "aw",
             List::PendingKyc => "kp",
             List::Transfers => "tf",
+            List::AccountTransfers => "at",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `/v1/transfers`: send money to another user (idempotent, PIN), look the
-//! recipient up first, list and show one's transfers both ways.
+//! recipient up first, list and show one's transfers both ways; and
+//! `/v1/ops/accounts/{id}/transfers`, an account's transfers for operators.
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
@@ -8,16 +9,19 @@ use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use super::extract::{ApiJson, ApiQuery, ClientIp, idempotency_key, mark_replayed};
-use super::identity::AuthenticatedUser;
+use super::identity::{AuthenticatedUser, Operator};
 use super::pagination::{List, PageQuery, PageRequest};
 use super::pin::entered_pin;
-use super::responses::{PayloadTooLarge, StoreBusy, StoreUnavailable, Unauthenticated, VerificationRequired};
+use super::responses::{
+    AccountNotFound, OperatorOnly, PayloadTooLarge, StoreBusy, StoreUnavailable, Unauthenticated, VerificationRequired,
+};
 use crate::domain::account::AccountId;
 use crate::domain::asset::{Asset, Quantity};
 use crate::domain::money::AmountText;
 use crate::domain::transfer::{ReturnReason, TransferId, TransferStatus};
 use crate::error::{ApiError, ErrorBody};
 use crate::rate_limit::{Action, RateLimits};
+use crate::services::directory::Directory;
 use crate::services::idempotency::Replayed;
 use crate::services::user_transfers::{TransferRequest, TransferSubmitted, UserTransfer, UserTransfers};
 
@@ -316,12 +320,59 @@ pub async fn list(
     user: AuthenticatedUser,
     query: ApiQuery<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = PageRequest::<TransferId>::read(query.limit, query.cursor.as_deref(), List::Transfers)?;
-    let all = transfers.transfers_of(user.account_id()).await?;
+    let page = page_of(&transfers, user.account_id(), &query, List::Transfers).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// An account's transfers (operator)
+///
+/// Operator role only. The account's transfers both ways, newest first,
+/// as its owner sees them at `GET /v1/transfers`: each one it sent (a
+/// `returned` one with its money back), and each one it received once
+/// credited.
+#[utoipa::path(
+    get,
+    path = "/v1/ops/accounts/{id}/transfers",
+    operation_id = "list_account_transfers",
+    tag = "ops",
+    security(("bearerAuth" = [])),
+    params(
+        ("id" = String, Path, description = "The account's id (`acc_…`); anything else is 404.", example = "acc_demo_alice"),
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "One page of the account's transfers.", body = TransferPage),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a `limit` outside 1 to 200, a `cursor` \
+            this list did not issue, an unknown query parameter.", body = ErrorBody),
+        Unauthenticated, OperatorOnly, AccountNotFound, StoreUnavailable,
+    )
+)]
+pub async fn list_of_account(
+    transfers: web::Data<UserTransfers>,
+    directory: web::Data<Directory>,
+    _operator: Operator,
+    path: web::Path<String>,
+    query: ApiQuery<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = AccountId::parse(&path).ok_or(ApiError::NotFound { resource: "account" })?;
+    directory.account(&id).await?;
+    let page = page_of(&transfers, &id, &query, List::AccountTransfers).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// The page of `account_id`'s transfers that `query` asks for, in `list`'s cursors.
+async fn page_of(
+    transfers: &UserTransfers,
+    account_id: &AccountId,
+    query: &ListQuery,
+    list: List,
+) -> Result<TransferPage, ApiError> {
+    let request = PageRequest::<TransferId>::read(query.limit, query.cursor.as_deref(), list)?;
+    let all = transfers.transfers_of(account_id).await?;
     let matching = all.iter().filter(|t| request.after.as_ref().is_none_or(|after| t.id() < after));
     let items = matching.take(request.read_ahead()).map(TransferView::of).collect::<Result<Vec<_>, _>>()?;
     let (items, next_cursor) = request.page(items, |view| view.id.clone());
-    Ok(HttpResponse::Ok().json(TransferPage { items, next_cursor }))
+    Ok(TransferPage { items, next_cursor })
 }
 
 /// One of the caller's transfers

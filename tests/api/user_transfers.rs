@@ -2,7 +2,8 @@
 //! another by phone number or account id, sees the recipient masked
 //! first, gets each refusal with its catalogue code (and nothing moved),
 //! replays a request under its `Idempotency-Key`, and both sides find the
-//! transfer in their lists, by id, and in their wallet history.
+//! transfer in their lists, by id, and in their wallet history; operators
+//! list an account's transfers.
 
 use futures_util::future::join_all;
 use reqwest::{Response, StatusCode};
@@ -21,6 +22,7 @@ on_both_stores!(
     limits_count_per_asset_and_per_day,
     concurrent_transfers_grant_exactly_what_the_balance_affords,
     fees_from_config_are_charged_on_top,
+    operators_list_an_accounts_transfers_both_ways,
 );
 
 const PIN: &str = "135790";
@@ -359,4 +361,33 @@ async fn fees_from_config_are_charged_on_top(store: crate::helpers::StoreKind) {
     assert_eq!(balance(&app, &bob, "CNY").await, "292.50");
     let report = app.assert_ledger_balanced().await;
     assert_eq!(report["totals"]["fees"], "2.13", "{report}");
+}
+
+async fn operators_list_an_accounts_transfers_both_ways(store: crate::helpers::StoreKind) {
+    let app = spawn_app(store).await;
+    let operator = app.operator_token().await;
+    let alice = user_with(&app, &operator, "100.00", "0").await;
+    let bob = user_with(&app, &operator, "0", "0").await;
+    json_of(send(&app, &alice, "t-ops-1", &cny(&bob.phone, "1.00")).await, StatusCode::CREATED).await;
+    let sent = json_of(send(&app, &alice, "t-ops-2", &cny(&bob.phone, "12.30")).await, StatusCode::CREATED).await;
+
+    let of = |id: &str| format!("/v1/ops/accounts/{id}/transfers");
+    let bobs = json_of(app.get(&format!("{}?limit=1", of(&bob.id)), Some(&operator)).await, StatusCode::OK).await;
+    let received = &bobs["items"][0];
+    assert_eq!((received["id"].as_str(), received["direction"].as_str()), (sent["id"].as_str(), Some("received")));
+    assert_eq!((received["asset"].as_str(), received["amount"].as_str()), (Some("CNY"), Some("12.30")));
+    assert_eq!(received["counterparty"]["account_id"], alice.id.as_str());
+    let cursor = bobs["next_cursor"].as_str().unwrap();
+    let next_page = format!("{}?cursor={cursor}", of(&bob.id));
+    let older = json_of(app.get(&next_page, Some(&operator)).await, StatusCode::OK).await;
+    assert_eq!((older["items"][0]["amount"].as_str(), &older["next_cursor"]), (Some("1.00"), &Value::Null));
+    let alices = json_of(app.get(&of(&alice.id), Some(&operator)).await, StatusCode::OK).await;
+    assert!(alices["items"].as_array().unwrap().iter().all(|item| item["direction"] == "sent"));
+
+    assert_error(app.get(&of(&alice.id), Some(&bob.token)).await, StatusCode::FORBIDDEN, "FORBIDDEN").await;
+    assert_error(app.get(&of("acc_nobody"), Some(&operator)).await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+    // The user's own list issues cursors of its own.
+    let own = json_of(app.get("/v1/transfers?limit=1", Some(&alice.token)).await, StatusCode::OK).await;
+    let foreign = format!("{}?cursor={}", of(&alice.id), own["next_cursor"].as_str().unwrap());
+    assert_error(app.get(&foreign, Some(&operator)).await, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
 }

@@ -1,8 +1,8 @@
 // The wallet app's shell: language, session, API client and a hash router
-// (#/my, #/withdraw, #/status/<id>…). Each screen is a function of a context
-// that returns { element, title, back?, tab?, refresh?, dispose? }: `refresh`
-// re-renders its dynamic parts after a language switch, `dispose` stops its
-// timers and streams when the user leaves.
+// (#/my, #/withdraw, #/status/<id>, #/transfer, #/transfers/<id>…). Each
+// screen is a function of a context that returns { element, title, back?,
+// tab?, refresh?, dispose? }: `refresh` re-renders its dynamic parts after a
+// language switch, `dispose` stops its timers and streams when the user leaves.
 
 import { createApi } from "/shared/api.js";
 import { $, fill, useTranslator } from "/shared/dom.js";
@@ -17,6 +17,8 @@ import { loginScreen } from "./screens/login.js";
 import { myScreen } from "./screens/my.js";
 import { pinScreen } from "./screens/pin.js";
 import { statusScreen } from "./screens/status.js";
+import { transferDetailScreen } from "./screens/transfer-detail.js";
+import { transferScreen } from "./screens/transfer.js";
 import { withdrawScreen } from "./screens/withdraw.js";
 
 const SCREENS = {
@@ -28,6 +30,8 @@ const SCREENS = {
   withdraw: withdrawScreen,
   status: statusScreen,
   history: historyScreen,
+  transfer: transferScreen,
+  transfers: transferDetailScreen,
 };
 const PUBLIC_SCREENS = new Set(["login"]);
 const TOAST_MS = 3500;

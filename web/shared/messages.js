@@ -1,6 +1,7 @@
 // Words both front ends use, in both languages: the API's error codes as
-// sentences, statuses, limits, review reasons and field names. Every code of
-// src/error.rs has a sentence here (a test in src/routes/web.rs checks).
+// sentences, statuses (of withdrawals and transfers), limits, review reasons
+// and field names. Every code of src/error.rs has a sentence here (a test in
+// src/routes/web.rs checks).
 
 export const sharedMessages = {
   en: {
@@ -24,6 +25,9 @@ export const sharedMessages = {
       "That ID number is not valid: check the 18 characters, the date of birth and the final check character.",
     "error.VALIDATION_FAILED.real_name": "Enter your real name as it is on your ID card.",
     "error.VALIDATION_FAILED.amount": "Enter an amount in yuan with at most two decimals, e.g. 100.50.",
+    "error.VALIDATION_FAILED.amount.USDT": "Enter an amount in USDT with at most six decimals, e.g. 12.5.",
+    "error.VALIDATION_FAILED.to": "Enter the recipient's 11-digit mobile number.",
+    "error.VALIDATION_FAILED.memo": "Keep the memo to 100 characters or fewer.",
     "error.VALIDATION_FAILED.pin": "The payment PIN is 6 digits.",
     "error.VALIDATION_FAILED.old_pin": "The current payment PIN is 6 digits.",
     "error.VALIDATION_FAILED.sms_code": "The SMS code is 6 digits.",
@@ -58,11 +62,14 @@ export const sharedMessages = {
     "error.NO_ACTIVE_BINDING": "Bind a WeChat wallet first.",
     "error.QUOTE_EXPIRED": "The quote expired or the price changed. Check the new price and confirm again.",
     "error.IDEMPOTENCY_KEY_REUSED": "This request was already sent with other details. Start the withdrawal again.",
+    "error.IDEMPOTENCY_KEY_REUSED.transfer":
+      "This request was already sent with other details. Start the transfer again.",
     "error.WITHDRAWAL_ALREADY_FINISHED": "This withdrawal is already finished ({status}).",
     "error.WITHDRAWAL_ALREADY_DECIDED": "This withdrawal is no longer waiting for a decision (now: {status}).",
     "error.PAYOUT_ALREADY_MADE":
       "WeChat Pay had already paid it (bill {transfer_bill_no}), so it settled and cannot be rejected.",
     "error.VERIFICATION_REQUIRED": "Verify your identity to withdraw.",
+    "error.VERIFICATION_REQUIRED.transfer": "Verify your identity to make transfers.",
     "error.AMOUNT_BELOW_MINIMUM": "The minimum withdrawal is {minimum}.",
     "error.LIMIT_EXCEEDED": "That is over your {limit} limit: {remaining} left.",
     "error.LIMIT_EXCEEDED.daily_count": "You have used all of today's withdrawals. Try again tomorrow.",
@@ -105,6 +112,7 @@ export const sharedMessages = {
     "field.real_name": "real name",
     "field.reason": "reason",
     "field.memo": "memo",
+    "field.to": "recipient",
     "field.account": "account ID",
     "field.account_id": "account ID",
     "field.Idempotency-Key": "request key",
@@ -117,6 +125,7 @@ export const sharedMessages = {
     "resource.file": "file",
     "resource.transaction": "transaction",
     "resource.wallet": "wallet",
+    "resource.transfer": "transfer",
 
     "kyc_reason.already_verified": "this level is already verified",
     "kyc_reason.already_pending": "a request is already waiting for review",
@@ -127,6 +136,7 @@ export const sharedMessages = {
     "limit.daily": "daily",
     "limit.monthly": "monthly",
     "limit.daily_count": "daily count",
+    "limit.per_transfer": "per-transfer",
 
     "level.L0": "Unverified (L0)",
     "level.L1": "Verified (L1)",
@@ -138,6 +148,12 @@ export const sharedMessages = {
     "status.settled": "Settled",
     "status.rejected": "Rejected",
     "status.failed": "Failed",
+
+    "transfer_status.completed": "Completed",
+    "transfer_status.in_flight": "Processing",
+    "transfer_status.returned": "Returned",
+    "return_reason.RECIPIENT_FROZEN": "their account is restricted",
+    "return_reason.RECIPIENT_HAS_NO_WALLET": "their account cannot hold money",
 
     "binding.authorizing": "Waiting for WeChat",
     "binding.pending_confirmation": "Waiting for the SMS code",
@@ -178,6 +194,9 @@ export const sharedMessages = {
     "error.VALIDATION_FAILED.id_number": "身份证号码无效：请核对18位号码、出生日期和末位校验码。",
     "error.VALIDATION_FAILED.real_name": "请输入与身份证一致的真实姓名。",
     "error.VALIDATION_FAILED.amount": "请输入金额（元），最多两位小数，例如 100.50。",
+    "error.VALIDATION_FAILED.amount.USDT": "请输入 USDT 金额，最多六位小数，例如 12.5。",
+    "error.VALIDATION_FAILED.to": "请输入收款方的11位手机号。",
+    "error.VALIDATION_FAILED.memo": "备注最多100个字。",
     "error.VALIDATION_FAILED.pin": "支付密码为6位数字。",
     "error.VALIDATION_FAILED.old_pin": "原支付密码为6位数字。",
     "error.VALIDATION_FAILED.sms_code": "短信验证码为6位数字。",
@@ -210,10 +229,12 @@ export const sharedMessages = {
     "error.NO_ACTIVE_BINDING": "请先绑定微信钱包。",
     "error.QUOTE_EXPIRED": "报价已过期或费用有变化，请确认新报价后再提交。",
     "error.IDEMPOTENCY_KEY_REUSED": "该请求已以不同内容提交过，请重新发起提现。",
+    "error.IDEMPOTENCY_KEY_REUSED.transfer": "该请求已以不同内容提交过，请重新发起转账。",
     "error.WITHDRAWAL_ALREADY_FINISHED": "该提现已结束（{status}）。",
     "error.WITHDRAWAL_ALREADY_DECIDED": "该提现已不在待审核状态（当前：{status}）。",
     "error.PAYOUT_ALREADY_MADE": "微信支付已付款（单号 {transfer_bill_no}），已按成功结算，无法驳回。",
     "error.VERIFICATION_REQUIRED": "请先完成实名认证再提现。",
+    "error.VERIFICATION_REQUIRED.transfer": "请先完成实名认证再转账。",
     "error.AMOUNT_BELOW_MINIMUM": "最低提现金额为 {minimum}。",
     "error.LIMIT_EXCEEDED": "超出{limit}限额，剩余 {remaining}。",
     "error.LIMIT_EXCEEDED.daily_count": "今日提现次数已用完，请明天再试。",
@@ -255,6 +276,7 @@ export const sharedMessages = {
     "field.real_name": "真实姓名",
     "field.reason": "理由",
     "field.memo": "备注",
+    "field.to": "收款方",
     "field.account": "账户 ID",
     "field.account_id": "账户 ID",
     "field.Idempotency-Key": "请求标识",
@@ -267,6 +289,7 @@ export const sharedMessages = {
     "resource.file": "文件",
     "resource.transaction": "交易",
     "resource.wallet": "钱包",
+    "resource.transfer": "转账",
 
     "kyc_reason.already_verified": "该等级已认证",
     "kyc_reason.already_pending": "已有申请在审核中",
@@ -277,6 +300,7 @@ export const sharedMessages = {
     "limit.daily": "单日",
     "limit.monthly": "单月",
     "limit.daily_count": "每日次数",
+    "limit.per_transfer": "单笔转账",
 
     "level.L0": "未认证 (L0)",
     "level.L1": "实名认证 (L1)",
@@ -288,6 +312,12 @@ export const sharedMessages = {
     "status.settled": "已到账",
     "status.rejected": "已驳回",
     "status.failed": "失败",
+
+    "transfer_status.completed": "已完成",
+    "transfer_status.in_flight": "处理中",
+    "transfer_status.returned": "已退回",
+    "return_reason.RECIPIENT_FROZEN": "对方账户受限",
+    "return_reason.RECIPIENT_HAS_NO_WALLET": "对方账户不能收款",
 
     "binding.authorizing": "等待微信授权",
     "binding.pending_confirmation": "等待短信确认",

@@ -1,15 +1,19 @@
-// Withdrawal history, newest first, filtered by status, a page at a time.
+// History, newest first, a page at a time: withdrawals (filtered by status)
+// or transfers, sent and received (`#/history?kind=transfers`).
 
 import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
+import { transferRow } from "../transfer-view.js";
 import { withdrawalRow } from "../withdrawal-view.js";
 import { loading, setBusy } from "../ui.js";
 
+const KINDS = ["withdrawals", "transfers"];
 const FILTERS = ["", "in_review", "pending", "processing", "settled", "failed", "rejected"];
 const PAGE_SIZE = 20;
 
 export function historyScreen({ api, i18n, query }) {
   const { t } = i18n;
+  let kind = KINDS.includes(query.get("kind")) ? query.get("kind") : "withdrawals";
   let status = FILTERS.includes(query.get("status")) ? query.get("status") : "";
   let items = [];
   let nextCursor = null;
@@ -17,17 +21,18 @@ export function historyScreen({ api, i18n, query }) {
   let loaded = false;
   let requestSeq = 0;
 
+  const kinds = h("div", { className: "segmented", role: "group" });
   const filters = h("div", { className: "chips", role: "group" });
   const list = h("div", { className: "card history-list", "aria-live": "polite" }, loading(t));
-  const element = h("section", { className: "history" }, filters, list);
+  const element = h("section", { className: "history" }, kinds, filters, list);
 
   async function load({ more = false } = {}) {
     const seq = ++requestSeq;
     const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
-    if (status) params.set("status", status);
+    if (kind === "withdrawals" && status) params.set("status", status);
     if (more && nextCursor) params.set("cursor", nextCursor);
     try {
-      const page = await api.get(`/v1/withdrawals?${params}`);
+      const page = await api.get(`/v1/${kind}?${params}`);
       if (seq !== requestSeq) return;
       items = more ? [...items, ...page.items] : page.items;
       nextCursor = page.next_cursor;
@@ -41,13 +46,30 @@ export function historyScreen({ api, i18n, query }) {
   }
 
   function render() {
+    kinds.setAttribute("aria-label", t("history.kind"));
+    fill(
+      kinds,
+      KINDS.map((value) =>
+        h(
+          "button",
+          { type: "button", "aria-pressed": String(value === kind), onclick: () => show(value, "") },
+          t(`history.${value}`),
+        ),
+      ),
+    );
+    filters.hidden = kind !== "withdrawals";
     filters.setAttribute("aria-label", t("history.filter"));
     fill(
       filters,
       FILTERS.map((value) =>
         h(
           "button",
-          { type: "button", className: "chip", "aria-pressed": String(value === status), onclick: () => select(value) },
+          {
+            type: "button",
+            className: "chip",
+            "aria-pressed": String(value === status),
+            onclick: () => show(kind, value),
+          },
           value ? t(`status.${value}`) : t("history.all"),
         ),
       ),
@@ -61,16 +83,23 @@ export function historyScreen({ api, i18n, query }) {
     fill(
       list,
       errorNotice(error, i18n),
-      items.length === 0 &&
-        !error &&
-        h("p", { className: "empty muted" }, t(status ? "history.empty_status" : "history.empty")),
-      items.map((item) => withdrawalRow(item, i18n)),
+      items.length === 0 && !error && h("p", { className: "empty muted" }, t(emptyKey())),
+      items.map((item) => (kind === "transfers" ? transferRow(item, i18n) : withdrawalRow(item, i18n))),
       nextCursor && more,
     );
   }
 
-  function select(value) {
-    status = value;
+  function emptyKey() {
+    if (kind === "transfers") return "history.transfers_empty";
+    return status ? "history.empty_status" : "history.empty";
+  }
+
+  function show(nextKind, nextStatus) {
+    kind = nextKind;
+    status = nextStatus;
+    // Back from a row's details returns to this list.
+    const hash = kind === "transfers" ? "#/history?kind=transfers" : "#/history";
+    history.replaceState(null, "", status ? `${hash}?status=${status}` : hash);
     loaded = false;
     items = [];
     nextCursor = null;

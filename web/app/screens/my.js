@@ -1,10 +1,12 @@
-// "My": balances, verification level, limits left today and this month, the
-// free fee quota, and the way into identity, WeChat binding, PIN and history.
+// "My": balances (CNY, and every other asset the wallet holds), the ways to
+// transfer and withdraw, verification level, limits left today and this
+// month, the free fee quota, and the way into identity, WeChat binding, PIN
+// and history.
 
 import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
 import { formatDateTime } from "/shared/format.js";
-import { formatMoney } from "/shared/money.js";
+import { formatAmount, formatMoney } from "/shared/money.js";
 import { fact, loading } from "../ui.js";
 
 export function myScreen({ api, i18n, session, navigate }) {
@@ -55,7 +57,13 @@ export function myScreen({ api, i18n, session, navigate }) {
           " ",
           h("strong", { "data-testid": "held" }, formatMoney(wallet.held)),
         ),
-        h("a", { className: "button balance-action", href: "#/withdraw" }, t("my.withdraw")),
+        otherAssets(wallet, t),
+        h(
+          "div",
+          { className: "balance-actions" },
+          h("a", { className: "button balance-action", href: "#/transfer" }, t("my.transfer")),
+          h("a", { className: "button balance-action", href: "#/withdraw" }, t("my.withdraw")),
+        ),
       ),
       h(
         "div",
@@ -79,6 +87,7 @@ export function myScreen({ api, i18n, session, navigate }) {
         menuItem("#/bind", t("my.wechat"), binding ? binding.nickname : t("my.not_bound")),
         menuItem("#/pin", t("my.pin"), pinSummary(me, i18n)),
         menuItem("#/history", t("my.history"), ""),
+        menuItem("#/history?kind=transfers", t("my.transfers"), ""),
       ),
       h(
         "div",
@@ -101,6 +110,42 @@ export function myScreen({ api, i18n, session, navigate }) {
 
   load();
   return { element, title: "my.title", tab: "my", refresh: render };
+}
+
+/**
+ * The balances of every asset but CNY (shown above them), one line each;
+ * none when the wallet lists no `assets`.
+ */
+function otherAssets(wallet, t) {
+  const others = (wallet.assets ?? []).filter((balance) => balance.asset !== "CNY");
+  if (others.length === 0) return null;
+  return h(
+    "ul",
+    { className: "asset-balances", "aria-label": t("my.other_assets") },
+    others.map((balance) =>
+      h(
+        "li",
+        { "data-testid": `balance-${balance.asset}` },
+        h("span", { className: "asset-code" }, balance.asset),
+        h(
+          "span",
+          { className: "asset-amounts" },
+          h(
+            "strong",
+            { "data-testid": `available-${balance.asset}` },
+            formatAmount(balance.available, balance.asset, { trim: true }),
+          ),
+          balance.held !== undefined &&
+            !/^[0.]+$/.test(balance.held) &&
+            h(
+              "span",
+              { className: "asset-held" },
+              t("my.asset_held", { amount: formatAmount(balance.held, balance.asset, { trim: true }) }),
+            ),
+        ),
+      ),
+    ),
+  );
 }
 
 function kycSummary(kyc, t) {

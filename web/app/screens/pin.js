@@ -12,6 +12,8 @@ import { loading, setBusy } from "../ui.js";
 
 const SMS_CODE = /^\d{6}$/;
 const ID_NUMBER_LAST6 = /^\d{5}[\dXx]$/;
+/** Where a PIN set on the way to paying (`?next=`) returns to. */
+const NEXT_SCREENS = { withdraw: "#/withdraw", transfer: "#/transfer" };
 
 export function pinScreen(context) {
   const { api, i18n, toast, navigate, query } = context;
@@ -197,7 +199,8 @@ export function pinScreen(context) {
       await api.put("/v1/pin", body);
       Object.assign(entered, { smsCode: "", idNumberLast6: "", oldPin: "", newPin: "" });
       toast(t(mode === "set" ? "pin.done_set" : "pin.done_changed"));
-      navigate(query.get("next") === "withdraw" ? "#/withdraw" : "#/my");
+      const next = query.get("next");
+      navigate(Object.hasOwn(NEXT_SCREENS, next) ? NEXT_SCREENS[next] : "#/my");
       return;
     } catch (failure) {
       error = failure;

@@ -1,14 +1,16 @@
 // Balance Withdrawal: an amount (or "withdraw all"), a live quote as it is
 // typed (fee, total, what arrives, limits left, arrival or manual review),
-// then the PIN pad. One Idempotency-Key per confirmation: a retry after a
-// lost answer repeats the same request with the same key, so a flaky network
-// never makes two withdrawals; a new PIN after a refusal is a new request.
+// then the PIN pad. One Idempotency-Key per confirmation (see payment.js):
+// a retry after a lost answer repeats the same request with the same key, so
+// a flaky network never makes two withdrawals; a new PIN after a refusal is a
+// new request.
 
 import { h, fill } from "/shared/dom.js";
-import { describeError, errorNotice } from "/shared/errors.js";
+import { errorNotice } from "/shared/errors.js";
 import { formatDateTime } from "/shared/format.js";
-import { ApiError, newIdempotencyKey } from "/shared/api.js";
+import { ApiError } from "/shared/api.js";
 import { fenToWire, formatMoney, minAmount, parseFen } from "/shared/money.js";
+import { pinPayment } from "../payment.js";
 import { pinSheet } from "../pin-pad.js";
 import { fact, loading } from "../ui.js";
 
@@ -30,10 +32,14 @@ export function withdrawScreen({ api, i18n, navigate }) {
   let quoteTimer = null;
   let expiryTimer = null;
   let submitError = null;
-  let submitting = false;
   let sheetOpen = false;
-  /** The confirmation in flight, or whose answer never came: `{ key, body }`, repeated as is. */
-  let attempt = null;
+  const payment = pinPayment({
+    api,
+    i18n,
+    path: "/v1/withdrawals",
+    sendingKey: "withdraw.submitting",
+    changed: () => renderDynamic(),
+  });
 
   const element = h("section", { className: "withdraw" }, loading(t));
   const amountInput = h("input", {
@@ -147,8 +153,8 @@ export function withdrawScreen({ api, i18n, navigate }) {
     availableLine.textContent = t("withdraw.available", { amount: formatMoney(wallet.available) });
     fill(quotePanel, quoteView());
     fill(submitErrorSlot, errorNotice(submitError, i18n));
-    confirmButton.disabled = !quote || quoting || submitting;
-    if (submitting) confirmButton.setAttribute("aria-busy", "true");
+    confirmButton.disabled = !quote || quoting || payment.sending;
+    if (payment.sending) confirmButton.setAttribute("aria-busy", "true");
     else confirmButton.removeAttribute("aria-busy");
   }
 
@@ -276,7 +282,7 @@ export function withdrawScreen({ api, i18n, navigate }) {
 
   function openPinPad() {
     // A second tap while the sheet is up does nothing.
-    if (!quote || submitting || sheetOpen) return;
+    if (!quote || payment.sending || sheetOpen) return;
     sheetOpen = true;
     const priced = quote;
     const summary = h(
@@ -305,61 +311,16 @@ export function withdrawScreen({ api, i18n, navigate }) {
     });
   }
 
-  async function submit(priced, pin, sheet) {
-    if (submitting) return;
-    submitting = true;
-    sheet.setBusy(true);
-    sheet.showMessage(
-      h("p", { className: "quote-status" }, h("span", { className: "spinner" }), " ", t("withdraw.submitting")),
-    );
-    renderDynamic();
+  function submit(priced, pin, sheet) {
     const body = { amount: priced.amount, binding_id: binding.id, pin, quote_id: priced.quote_id };
-    if (!attempt || !sameRequest(attempt.body, body)) attempt = { key: newIdempotencyKey(), body };
-    try {
-      const withdrawal = await api.post("/v1/withdrawals", attempt.body, {
-        headers: { "Idempotency-Key": attempt.key },
-      });
-      attempt = null;
-      sheet.close();
-      navigate(`#/status/${withdrawal.id}`);
-    } catch (failure) {
-      refused(failure, sheet, () => submit(priced, pin, sheet));
-    } finally {
-      submitting = false;
-      renderDynamic();
-    }
-  }
-
-  function refused(failure, sheet, retry) {
-    const sentence = h("p", { className: "notice notice-error", role: "alert" }, describeError(failure, i18n));
-    if (failure.outcomeUnknown) {
-      // Keep `attempt`: the retry sends the same body with the same key.
-      sheet.showMessage(
-        sentence,
-        h("button", { type: "button", className: "button primary block", onclick: retry }, t("common.retry")),
-      );
-      return;
-    }
-    attempt = null;
-    if (failure.code === "PIN_INCORRECT") {
-      sheet.showMessage(sentence);
-      sheet.clear();
-      sheet.setBusy(false);
-    } else if (failure.code === "PIN_LOCKED") {
-      sheet.showMessage(
-        sentence,
-        h("a", { className: "button block", href: "#/pin?mode=reset" }, t("withdraw.reset_pin")),
-      );
-    } else {
-      sheet.close();
-      submitError = failure;
-      if (
-        failure.code === "QUOTE_EXPIRED" ||
-        failure.code === "INSUFFICIENT_BALANCE" ||
-        failure.code === "LIMIT_EXCEEDED"
-      )
-        reload();
-    }
+    payment.send(body, sheet, {
+      paid: (withdrawal) => navigate(`#/status/${withdrawal.id}`),
+      refused(failure) {
+        submitError = failure;
+        const stale = ["QUOTE_EXPIRED", "INSUFFICIENT_BALANCE", "LIMIT_EXCEEDED"];
+        if (stale.includes(failure.code)) reload();
+      },
+    });
   }
 
   async function reload() {
@@ -383,8 +344,4 @@ export function withdrawScreen({ api, i18n, navigate }) {
       quoteAbort?.abort();
     },
   };
-}
-
-function sameRequest(a, b) {
-  return a.amount === b.amount && a.binding_id === b.binding_id && a.pin === b.pin && a.quote_id === b.quote_id;
 }

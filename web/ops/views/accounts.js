@@ -1,16 +1,18 @@
 // Find an account: by its exact phone number, email or ID (one search box),
-// or every account a page at a time. Each shows its level and balances; its
-// details add the identity check it has waiting and its latest withdrawals.
+// or every account a page at a time. Each shows its level and balances (of
+// every asset); its details add the identity check it has waiting, its
+// latest withdrawals and its latest transfers.
 
 import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
 import { formatTimestamp } from "/shared/format.js";
-import { formatMoney } from "/shared/money.js";
 import { pagedList } from "./paged.js";
+import { balanceLines, balancesOf, transferTable } from "./transfers.js";
 import { recentWithdrawals } from "./withdrawal.js";
 
 const PAGE_SIZE = 50;
 const WITHDRAWALS_SHOWN = 10;
+const TRANSFERS_SHOWN = 20;
 
 /** What a search text is: an email has "@", an ID starts with "acc_", anything else is a phone number. */
 function searchField(text) {
@@ -23,7 +25,7 @@ export function accountsView({ api, i18n, query }) {
   const { t } = i18n;
   const found = pagedList(api, PAGE_SIZE);
   let searched = "";
-  const details = new Map(); // account id → { account, withdrawals, error } once opened
+  const details = new Map(); // account id → { account, withdrawals, transfers, error } once opened
 
   const box = h("input", {
     id: "account-search",
@@ -83,12 +85,7 @@ export function accountsView({ api, i18n, query }) {
       [t("queue.level"), t(`level.${account.verification_level}`)],
       [
         t("queue.balances"),
-        account.wallet
-          ? t("queue.balances_value", {
-              available: formatMoney(account.wallet.available),
-              held: formatMoney(account.wallet.held),
-            })
-          : t("accounts.no_wallet"),
+        account.wallet ? balanceLines(balancesOf(opened?.account ?? account), t) : t("accounts.no_wallet"),
       ],
       [t("queue.frozen"), account.frozen ? h("span", { className: "badge bad" }, t("common.yes")) : t("common.no")],
       [t("accounts.created"), formatTimestamp(account.created_at, i18n.locale)],
@@ -131,23 +128,24 @@ export function accountsView({ api, i18n, query }) {
       render();
       return;
     }
-    details.set(id, { account: null, withdrawals: null, error: null });
+    details.set(id, { account: null, withdrawals: null, transfers: null, error: null });
     render();
     const opened = details.get(id);
     try {
       const path = encodeURIComponent(id);
-      const [account, withdrawals] = await Promise.all([
+      const [account, withdrawals, transfers] = await Promise.all([
         api.get(`/v1/ops/accounts/${path}`),
         api.get(`/v1/ops/withdrawals?account_id=${path}&limit=${WITHDRAWALS_SHOWN}`),
+        api.get(`/v1/ops/accounts/${path}/transfers?limit=${TRANSFERS_SHOWN}`),
       ]);
-      Object.assign(opened, { account, withdrawals: withdrawals.items });
+      Object.assign(opened, { account, withdrawals: withdrawals.items, transfers: transfers.items });
     } catch (failure) {
       opened.error = failure;
     }
     render();
   }
 
-  function detail({ account, withdrawals, error: failure }) {
+  function detail({ account, withdrawals, transfers, error: failure }) {
     if (failure) return errorNotice(failure, i18n);
     if (!account) return h("p", { className: "muted" }, t("common.loading"));
     const pending = account.pending_kyc;
@@ -179,6 +177,7 @@ export function accountsView({ api, i18n, query }) {
           i18n,
         ),
       ),
+      h("section", { className: "wide" }, h("h3", {}, t("accounts.transfers")), transferTable(transfers, i18n)),
     );
   }
 

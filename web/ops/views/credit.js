@@ -6,12 +6,10 @@
 
 import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
-import { formatMoney, parseFen, fenToWire } from "/shared/money.js";
+import { formatAsset, parseUnits, unitsToWire } from "/shared/money.js";
 import { ApiError, newIdempotencyKey } from "/shared/api.js";
 
 const DEMO_ACCOUNTS = ["acc_demo_alice", "acc_demo_bob", "acc_demo_carol"];
-/** USDT keeps six places; amounts are sent as typed, never through a float. */
-const USDT_AMOUNT = /^\d{1,13}(\.\d{1,6})?$/;
 
 export function creditView({ api, i18n, query, changed }) {
   const { t } = i18n;
@@ -78,24 +76,19 @@ export function creditView({ api, i18n, query, changed }) {
     amount.placeholder = usdt ? "10.000000" : "100.00";
   }
 
-  /** An amount of the entry's asset as the operator reads it. */
-  function shown(value, code) {
-    return code === "USDT" ? `${value} USDT` : formatMoney(value);
-  }
-
   function render() {
     fill(
       outcome,
-      errorNotice(error, i18n),
+      errorNotice(error, i18n, { asset: asset.value }),
       result &&
         h(
           "p",
           { className: "notice notice-success", "data-testid": "credit-result" },
           t("credit.done", {
-            amount: shown(result.entry.available_change, result.wallet.currency),
+            amount: formatAsset(result.entry.available_change, result.wallet.currency),
             account: result.wallet.account_id,
-            available: shown(result.wallet.available, result.wallet.currency),
-            held: shown(result.wallet.held, result.wallet.currency),
+            available: formatAsset(result.wallet.available, result.wallet.currency),
+            held: formatAsset(result.wallet.held, result.wallet.currency),
           }),
         ),
     );
@@ -138,11 +131,8 @@ export function creditView({ api, i18n, query, changed }) {
   return { element, title: "credit.title", refresh: render };
 }
 
-/** A positive amount of `code` as the API takes it, or null. */
+/** A positive amount of `code` as the API takes it (at the asset's places, never through a float), or null. */
 function amountOnTheWire(code, text) {
-  if (code === "USDT") {
-    return USDT_AMOUNT.test(text) && /[1-9]/.test(text) ? text : null;
-  }
-  const fen = parseFen(text);
-  return fen === null || fen <= 0n ? null : fenToWire(fen);
+  const units = parseUnits(text, code);
+  return units === null || units <= 0n ? null : unitsToWire(units, code);
 }

@@ -32,6 +32,7 @@ mod redis_servers;
 mod settlement;
 mod store_conformance;
 mod system;
+mod transfer_processes;
 mod transfers;
 mod user_transfers;
 mod wallet;

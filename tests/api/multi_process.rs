@@ -1,6 +1,8 @@
 //! Two gateway processes that share nothing but one Redis: seeding races,
 //! and concurrent debits spread over both, still give exact balances. Each
-//! case runs on a single Redis and on a three-master Redis Cluster.
+//! case runs on a single Redis and on a three-master Redis Cluster. The
+//! helpers that start, stop and speak to the real binary are shared with
+//! the other multi-process tests (`transfer_processes`).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -16,21 +18,30 @@ use crate::helpers::{RedisKeysGuard, count_granted_and_refused, json_of, unique_
 /// Longest wait for a started binary to report its address.
 const STARTUP_WAIT: Duration = Duration::from_secs(30);
 
-pub struct GatewayProcess {
-    pub address: String,
-    _child: Child,
+pub(crate) struct GatewayProcess {
+    pub(crate) address: String,
+    child: Child,
+}
+
+impl GatewayProcess {
+    /// Kills the process with SIGKILL, as a crash would: no request is
+    /// finished, no worker step completed, nothing said goodbye to.
+    pub(crate) async fn kill(&mut self) {
+        self.child.start_kill().expect("the gateway can be killed");
+        self.child.wait().await.expect("the killed gateway is reaped");
+    }
 }
 
 /// How the port and store URL reach the binary; both ways must work.
 #[derive(Clone, Copy)]
-pub enum StoreVia {
+pub(crate) enum StoreVia {
     Flag,
     Environment,
 }
 
 /// Starts the real `walletgate` binary on a free port, with the key prefix
 /// as a `WALLETGATE__…` environment variable.
-pub async fn start_gateway(
+pub(crate) async fn start_gateway(
     store_url: &str,
     via: StoreVia,
     key_prefix: &str,
@@ -69,10 +80,10 @@ pub async fn start_gateway(
     })
     .await
     .expect("walletgate reported its address in time");
-    GatewayProcess { address, _child: child }
+    GatewayProcess { address, child }
 }
 
-async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> reqwest::Response {
+pub(crate) async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> reqwest::Response {
     let mut request = client.post(url).json(&body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -80,7 +91,7 @@ async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: 
     request.send().await.expect("request sent")
 }
 
-async fn login(client: &reqwest::Client, gateway: &GatewayProcess, body: Value) -> String {
+pub(crate) async fn login(client: &reqwest::Client, gateway: &GatewayProcess, body: Value) -> String {
     let response = post(client, format!("{}/v1/auth/login", gateway.address), None, body).await;
     json_of(response, StatusCode::OK).await["access_token"].as_str().unwrap().to_owned()
 }
@@ -101,6 +112,7 @@ macro_rules! on_redis_and_cluster {
         }
     )*};
 }
+pub(crate) use on_redis_and_cluster;
 
 on_redis_and_cluster!(
     two_processes_sharing_redis_grant_exactly_the_affordable_debits,
@@ -154,26 +166,33 @@ async fn two_processes_sharing_redis_grant_exactly_the_affordable_debits(store_u
     }
 }
 
-/// Two gateways on one fresh key prefix, with the per-process PIN rate limits
-/// out of the way: they would hide the races these tests are about.
-async fn two_gateways_without_pin_limits(store_url: &str) -> (GatewayProcess, GatewayProcess, RedisKeysGuard) {
-    let generous = [
-        ("WALLETGATE__RATE_LIMITS__PIN__PER_ACCOUNT__BURST", "1000"),
-        ("WALLETGATE__RATE_LIMITS__PIN__PER_IP__BURST", "1000"),
-        // Identity checks approve at once, so a test can verify without waiting.
-        ("WALLETGATE__KYC__AUTO_APPROVE_AFTER_SECS", "0"),
-    ];
+/// The per-process PIN rate limits out of the way (they would hide the
+/// races these tests are about), and identity checks approved at once, so a
+/// test can verify without waiting.
+pub(crate) const WITHOUT_PIN_LIMITS: [(&str, &str); 3] = [
+    ("WALLETGATE__RATE_LIMITS__PIN__PER_ACCOUNT__BURST", "1000"),
+    ("WALLETGATE__RATE_LIMITS__PIN__PER_IP__BURST", "1000"),
+    ("WALLETGATE__KYC__AUTO_APPROVE_AFTER_SECS", "0"),
+];
+
+/// Two gateways on one fresh key prefix, `WITHOUT_PIN_LIMITS` and with
+/// `extra_env` (`WALLETGATE__…` settings of the test's own).
+pub(crate) async fn two_gateways_without_pin_limits(
+    store_url: &str,
+    extra_env: &[(&str, &str)],
+) -> (GatewayProcess, GatewayProcess, RedisKeysGuard) {
+    let env: Vec<(&str, &str)> = WITHOUT_PIN_LIMITS.iter().chain(extra_env).copied().collect();
     let prefix = unique_prefix();
     let keys = RedisKeysGuard::new(store_url, &prefix);
     let (a, b) = tokio::join!(
-        start_gateway(store_url, StoreVia::Flag, &prefix, &generous),
-        start_gateway(store_url, StoreVia::Environment, &prefix, &generous)
+        start_gateway(store_url, StoreVia::Flag, &prefix, &env),
+        start_gateway(store_url, StoreVia::Environment, &prefix, &env)
     );
     (a, b, keys)
 }
 
 async fn two_processes_sharing_redis_count_wrong_pins_together(store_url: &str) {
-    let (a, b, _keys) = two_gateways_without_pin_limits(store_url).await;
+    let (a, b, _keys) = two_gateways_without_pin_limits(store_url, &[]).await;
     let client = reqwest::Client::new();
     let phone = unique_phone();
     let register = json!({ "phone": phone, "password": "correct-horse" });
@@ -197,7 +216,7 @@ async fn two_processes_sharing_redis_count_wrong_pins_together(store_url: &str) 
 }
 
 /// Sets the PIN `135790`: the code is asked of one gateway, read and used through the other.
-async fn set_pin(client: &reqwest::Client, [ask, set]: [&GatewayProcess; 2], token: &str, phone: &str) {
+pub(crate) async fn set_pin(client: &reqwest::Client, [ask, set]: [&GatewayProcess; 2], token: &str, phone: &str) {
     let sms = post(client, format!("{}/v1/sms/codes", ask.address), Some(token), json!({ "purpose": "set_pin" })).await;
     json_of(sms, StatusCode::ACCEPTED).await;
     let code = latest_code(client, set, phone).await;
@@ -218,7 +237,7 @@ async fn latest_code(client: &reqwest::Client, gateway: &GatewayProcess, phone: 
 }
 
 async fn two_processes_sharing_redis_grant_exactly_the_affordable_withdrawals(store_url: &str) {
-    let (a, b, _keys) = two_gateways_without_pin_limits(store_url).await;
+    let (a, b, _keys) = two_gateways_without_pin_limits(store_url, &[]).await;
     let client = reqwest::Client::new();
     let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let phone = unique_phone();

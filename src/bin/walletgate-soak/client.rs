@@ -274,21 +274,58 @@ fn summarize(request: &Request<'_>) -> String {
 
 /// Yuan as a decimal string ("-12.30") to fen.
 pub fn fen(text: &str) -> Option<i64> {
+    units(text, 2)
+}
+
+/// Fen as yuan, two places.
+pub fn yuan(fen: i64) -> String {
+    decimal(fen, 2)
+}
+
+/// A decimal string with at most `places` places ("-1.5", "0.000001") as
+/// whole units of the last place (USDT's micro-units at 6 places).
+pub fn units(text: &str, places: u32) -> Option<i64> {
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, text),
     };
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
-    if whole.is_empty() || fraction.is_empty() || fraction.len() > 2 {
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(whole) || !all_digits(fraction) || fraction.len() > places as usize {
         return None;
     }
-    let fraction = if fraction.len() == 1 { format!("{fraction}0") } else { fraction.to_owned() };
-    let value = whole.parse::<i64>().ok()?.checked_mul(100)?.checked_add(fraction.parse::<i64>().ok()?)?;
+    let scale = 10_i64.checked_pow(places)?;
+    let padded = format!("{fraction:0<width$}", width = places as usize);
+    let fraction = if places == 0 { 0 } else { padded.parse::<i64>().ok()? };
+    let value = whole.parse::<i64>().ok()?.checked_mul(scale)?.checked_add(fraction)?;
     Some(if negative { -value } else { value })
 }
 
-/// Fen as yuan, two places.
-pub fn yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", fen.abs() / 100, fen.abs() % 100)
+/// Units of the last of `places` places as a decimal string.
+pub fn decimal(units: i64, places: u32) -> String {
+    let sign = if units < 0 { "-" } else { "" };
+    let scale = 10_u64.pow(places);
+    let (whole, fraction) = (units.unsigned_abs() / scale, units.unsigned_abs() % scale);
+    if places == 0 {
+        return format!("{sign}{whole}");
+    }
+    format!("{sign}{whole}.{fraction:0width$}", width = places as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_read_and_print_at_their_places() {
+        assert_eq!(fen("-12.3"), Some(-1230));
+        assert_eq!(units("12.345678", 6), Some(12_345_678));
+        assert_eq!(units("0.000001", 6), Some(1));
+        assert_eq!(units("1.2345678", 6), None);
+        assert_eq!(units("1.", 2), None);
+        assert_eq!(units("1.-2", 2), None);
+        assert_eq!(decimal(12_345_678, 6), "12.345678");
+        assert_eq!(decimal(-5, 2), "-0.05");
+        assert_eq!(yuan(100), "1.00");
+    }
 }

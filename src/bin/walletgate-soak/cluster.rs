@@ -33,6 +33,8 @@ pub struct Timing {
     pub manual_review_timeout_secs: u64,
     pub payout_attempts_max: u32,
     pub retry_backoff_max_ms: u64,
+    /// How long after its send the worker delivers a transfer its sending request did not.
+    pub redeliver_after_secs: u64,
 }
 
 pub const TIMING: Timing = Timing {
@@ -41,15 +43,18 @@ pub const TIMING: Timing = Timing {
     manual_review_timeout_secs: 30,
     payout_attempts_max: 5,
     retry_backoff_max_ms: 1000,
+    redeliver_after_secs: 1,
 };
 
 impl Timing {
-    /// The longest a withdrawal may take once nobody has to decide it: its
-    /// delay, its payout attempts with their pauses, a lease for a claim
-    /// left by a killed worker, and some slack for a loaded machine.
+    /// The longest a withdrawal (or a transfer left in flight) may take
+    /// once nobody has to decide it: its delay, its payout attempts with
+    /// their pauses, a lease for a claim left by a killed worker, and some
+    /// slack for a loaded machine.
     pub fn settle_bound(&self) -> Duration {
         let retries_ms = self.payout_attempts_max as u64 * self.retry_backoff_max_ms;
-        Duration::from_secs(self.auto_review_delay_secs + 2 * self.lease_secs + 10) + Duration::from_millis(retries_ms)
+        let delay_secs = self.auto_review_delay_secs.max(self.redeliver_after_secs);
+        Duration::from_secs(delay_secs + 2 * self.lease_secs + 10) + Duration::from_millis(retries_ms)
     }
 }
 
@@ -74,6 +79,7 @@ fn gateway_env(timing: &Timing) -> Vec<(&'static str, String)> {
         ("WALLETGATE__WORKER__RETRY_BACKOFF_INITIAL_MS", "200".to_owned()),
         ("WALLETGATE__WORKER__RETRY_BACKOFF_MAX_MS", timing.retry_backoff_max_ms.to_string()),
         ("WALLETGATE__KYC__AUTO_APPROVE_AFTER_SECS", "1".to_owned()),
+        ("WALLETGATE__TRANSFERS__REDELIVER_AFTER_SECS", timing.redeliver_after_secs.to_string()),
     ];
     // Every client comes from 127.0.0.1 and a few accounts take many
     // requests: the per-process request-rate limits would hide the races.

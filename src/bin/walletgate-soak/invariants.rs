@@ -1,9 +1,10 @@
 //! Quiescence and the invariants. Once the faults stop, everything is
 //! brought back, an operator decides every withdrawal still waiting, the
-//! workers run, and the harness waits until every withdrawal is final (or a
-//! deadline passes). Then it reads every account through the API and checks
-//! the invariants of docs/soak.md against what it read and what it recorded
-//! during the run.
+//! workers run, and the harness waits until every withdrawal is final and
+//! nothing is in flight between accounts (or a deadline passes). Then it
+//! reads every account through the API and checks the invariants of
+//! docs/soak.md against what it read and what it recorded during the run
+//! (the money invariants per asset are `money`'s).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::client::{Api, Meta, Request, fen, yuan};
 use crate::cluster::{Cluster, TIMING};
+use crate::money::{self, AccountMoney, JournalSummary, LedgerSeen, Listed, MoneyRun};
 use crate::world::{Known, OPERATOR_EMAIL, OPERATOR_PASSWORD, PinFact, PinSeen, Submitted, World};
 
 /// The PIN guard's `pin.attempts_max` (walletgate's default, which the run keeps).
@@ -48,7 +50,7 @@ pub struct Checked {
 
 impl Checked {
     /// Names the requests that show the violation just found (if one was).
-    fn showing(&mut self, before: usize, seqs: &[u64]) {
+    pub fn showing(&mut self, before: usize, seqs: &[u64]) {
         if self.violations.len() > before
             && let Some(violation) = self.violations.last_mut()
         {
@@ -56,7 +58,7 @@ impl Checked {
         }
     }
 
-    fn check(&mut self, invariant: &'static str, holds: bool, detail: impl FnOnce() -> String, phones: &[&str]) {
+    pub fn check(&mut self, invariant: &'static str, holds: bool, detail: impl FnOnce() -> String, phones: &[&str]) {
         *self.checks.entry(invariant).or_default() += 1;
         if !holds {
             let phones = phones.iter().map(|p| (*p).to_owned()).collect();
@@ -65,8 +67,8 @@ impl Checked {
     }
 }
 
-pub const LEDGER: &str = "1. the ledger balances";
-pub const JOURNAL: &str = "2. balances equal the journal";
+pub const LEDGER: &str = "1. the ledger balances, in every asset";
+pub const JOURNAL: &str = "2. balances equal the journal, in every asset";
 pub const HELD: &str = "3. held equals open withdrawals";
 pub const FINAL: &str = "4. every withdrawal reaches a final state";
 pub const PAYOUT: &str = "5. one payout per settled withdrawal, none otherwise; one final event";
@@ -81,7 +83,8 @@ struct Observed {
     known: Known,
     id: String,
     wallet: Value,
-    journal: Option<(i64, i64)>,
+    journal: Option<JournalSummary>,
+    transfers: Option<BTreeMap<String, Listed>>,
     withdrawals: Vec<Value>,
     bindings: Vec<Value>,
     events: Option<String>,
@@ -132,46 +135,89 @@ async fn sessions(api: &Api, world: &World) -> Vec<(Known, String, String)> {
     out
 }
 
-/// Every withdrawal of an account, all pages.
-async fn withdrawals(api: &Api, phone: &str, token: &str) -> Option<Vec<Value>> {
-    let mut items = Vec::new();
+/// Reads the list at `path` (its query begun: `?limit=…`) page by page to
+/// its end, handing each item to `each`; `None` if a page or an item could
+/// not be read, or the list ran past `pages_max` pages.
+async fn read_pages(
+    api: &Api,
+    (phone, token): (&str, &str),
+    path: &str,
+    pages_max: usize,
+    mut each: impl FnMut(&Value) -> Option<()>,
+) -> Option<()> {
     let mut cursor: Option<String> = None;
-    for _ in 0..1000 {
-        let path = match &cursor {
-            Some(cursor) => format!("/v1/withdrawals?limit=100&cursor={cursor}"),
-            None => "/v1/withdrawals?limit=100".to_owned(),
+    for _ in 0..pages_max {
+        let url = match &cursor {
+            Some(cursor) => format!("{path}&cursor={cursor}"),
+            None => path.to_owned(),
         };
-        let page = api.send(&meta("final read", phone, 0), Request::get(&path, Some(token))).await;
-        items.extend(page.body["items"].as_array()?.iter().cloned());
-        match page.body["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return Some(items),
-        }
-    }
-    Some(items)
-}
-
-/// Sums of `available_change` and `held_change` over the whole journal.
-async fn journal(api: &Api, phone: &str, token: &str) -> Option<(i64, i64)> {
-    let (mut available, mut held) = (0, 0);
-    let mut cursor: Option<String> = None;
-    for _ in 0..10_000 {
-        let path = match &cursor {
-            Some(cursor) => format!("/v1/wallet/transactions?limit=100&cursor={cursor}"),
-            None => "/v1/wallet/transactions?limit=100".to_owned(),
-        };
-        let page = api.send(&meta("final read", phone, 0), Request::get(&path, Some(token))).await;
-        // The CNY movements: the balances checked against them are CNY's.
-        for item in page.body["items"].as_array()?.iter().filter(|item| item["asset"] == "CNY") {
-            available += fen(item["available_change"].as_str()?)?;
-            held += fen(item["held_change"].as_str()?)?;
+        let page = api.send(&meta("final read", phone, 0), Request::get(&url, Some(token))).await;
+        for item in page.body["items"].as_array()? {
+            each(item)?;
         }
         match page.body["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
-            None => return Some((available, held)),
+            None => return Some(()),
         }
     }
     None
+}
+
+/// Every withdrawal of an account, all pages.
+async fn withdrawals(api: &Api, phone: &str, token: &str) -> Option<Vec<Value>> {
+    let mut items = Vec::new();
+    read_pages(api, (phone, token), "/v1/withdrawals?limit=100", 1000, |item| {
+        items.push(item.clone());
+        Some(())
+    })
+    .await?;
+    Some(items)
+}
+
+/// The whole journal (every page, every asset), summed up.
+async fn journal(api: &Api, phone: &str, token: &str) -> Option<JournalSummary> {
+    let mut summary = JournalSummary::default();
+    read_pages(api, (phone, token), "/v1/wallet/transactions?limit=100", 10_000, |item| summary.add(item)).await?;
+    Some(summary)
+}
+
+/// Every transfer of an account, both ways, all pages.
+async fn transfers(api: &Api, phone: &str, token: &str) -> Option<BTreeMap<String, Listed>> {
+    let mut listed = BTreeMap::new();
+    read_pages(api, (phone, token), "/v1/transfers?limit=200", 10_000, |item| {
+        let (id, transfer) = Listed::read(item)?;
+        listed.insert(id, transfer);
+        Some(())
+    })
+    .await?;
+    Some(listed)
+}
+
+/// The ledger check's report now, per asset.
+pub async fn ledger_now(api: &Api) -> anyhow::Result<LedgerSeen> {
+    let operator = operator(api).await?;
+    for attempt in 0..20 {
+        let path = "/v1/ops/ledger/check";
+        let report = api.send(&meta("ledger check", "", attempt), Request::get(path, Some(&operator))).await;
+        if let Some(seen) = LedgerSeen::read(&report.body).filter(|_| report.is(200)) {
+            return Ok(seen);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    anyhow::bail!("the ledger check did not answer")
+}
+
+/// `total_debit` of an account's settled withdrawals, from the operator's
+/// list (for an account whose user cannot log in at the end).
+async fn settled_out_of(api: &Api, operator: &str, account_id: &str) -> Option<i64> {
+    let mut total = 0;
+    let path = format!("/v1/ops/withdrawals?account_id={account_id}&status=settled&limit=200");
+    read_pages(api, ("", operator), &path, 10_000, |item| {
+        total += fen(item["withdrawal"]["total_debit"].as_str()?)?;
+        Some(())
+    })
+    .await?;
+    Some(total)
 }
 
 /// Heals the cluster, decides what waits for an operator, and waits until
@@ -223,6 +269,13 @@ pub async fn quiesce(api: &Api, world: &World, cluster: &Cluster, checked: &mut 
             let items = withdrawals(api, &known.phone, token).await.unwrap_or_default();
             open += items.iter().filter(|w| w["status"].as_str().is_some_and(|s| OPEN.contains(&s))).count();
         }
+        if open == 0 {
+            // Then nothing may stay in flight between accounts either.
+            let path = "/v1/ops/ledger/check";
+            let report = api.send(&meta("ledger check", "", round), Request::get(path, Some(&operator))).await;
+            let in_flight = LedgerSeen::read(&report.body).map(|seen| seen.assets.values().any(|t| t.in_flight != 0));
+            open += usize::from(in_flight != Some(false));
+        }
         if open == 0 || Instant::now() > deadline {
             break;
         }
@@ -238,11 +291,12 @@ async fn observe(api: &Api, known: Known, token: String, id: String) -> Observed
     let me = api.send(&meta("final read", &phone, 0), Request::get("/v1/me", Some(&token))).await.body;
     let bindings = api.send(&meta("final read", &phone, 0), Request::get("/v1/bindings", Some(&token))).await.body;
     let journal = journal(api, &phone, &token).await;
+    let transfers = transfers(api, &phone, &token).await;
     let withdrawals = withdrawals(api, &phone, &token).await.unwrap_or_default();
     let events =
         api.read_stream(0, "/v1/events?after=0", &token, Duration::from_millis(700), Duration::from_secs(8)).await;
     let bindings = bindings["items"].as_array().cloned().unwrap_or_default();
-    Observed { known, id, wallet, journal, withdrawals, bindings, events, me }
+    Observed { known, id, wallet, journal, transfers, withdrawals, bindings, events, me }
 }
 
 /// Final-state event counts per withdrawal id, and whether the stream may have been trimmed.
@@ -263,11 +317,18 @@ fn final_events(text: &str) -> (HashMap<String, Vec<String>>, bool) {
     (counts, total >= EVENTS_KEPT)
 }
 
-/// Reads everything and checks every invariant.
-pub async fn check(api: &Arc<Api>, world: &World, checked: &mut Checked) -> anyhow::Result<()> {
+/// Reads everything and checks every invariant; `ledger_before` is the
+/// ledger check's report from before the workload.
+pub async fn check(
+    api: &Arc<Api>,
+    world: &World,
+    ledger_before: &LedgerSeen,
+    checked: &mut Checked,
+) -> anyhow::Result<()> {
     let operator = operator(api).await?;
     let report = api.send(&meta("ledger check", "", 0), Request::get("/v1/ops/ledger/check", Some(&operator))).await;
     checked.check(LEDGER, report.body["balanced"] == true, || format!("ledger check: {}", report.body), &[]);
+    let ledger_after = LedgerSeen::read(&report.body).unwrap_or_default();
 
     let accounts = sessions(api, world).await;
     let observed: Vec<Observed> =
@@ -282,21 +343,7 @@ pub async fn check(api: &Arc<Api>, world: &World, checked: &mut Checked) -> anyh
 
     for account in &observed {
         let phone = account.known.phone.as_str();
-        let available = account.wallet["available"].as_str().and_then(fen);
         let held = account.wallet["held"].as_str().and_then(fen);
-        checked.check(
-            JOURNAL,
-            account.journal.is_some() && Some((available, held)) == account.journal.map(|(a, h)| (Some(a), Some(h))),
-            || {
-                format!(
-                    "{} ({phone}): wallet {} but journal sums {:?}",
-                    account.id,
-                    account.wallet,
-                    account.journal.map(|(a, h)| (yuan(a), yuan(h)))
-                )
-            },
-            &[phone],
-        );
         let open_debit: i64 = account
             .withdrawals
             .iter()
@@ -350,6 +397,7 @@ pub async fn check(api: &Arc<Api>, world: &World, checked: &mut Checked) -> anyh
             &phones,
         );
     }
+    check_money(api, world, &operator, (ledger_before, &ledger_after), &observed, checked).await;
     for (openid, settled) in &settled_to {
         let user =
             api.send(&meta("mock wallet", "", 0), Request::get(&format!("/mock/wechat/users/{openid}"), None)).await;
@@ -371,6 +419,58 @@ pub async fn check(api: &Arc<Api>, world: &World, checked: &mut Checked) -> anyh
         violation.seqs = server_errors.iter().take(10).copied().collect();
     }
     Ok(())
+}
+
+/// The money invariants (`money`), over what was read and what the run recorded.
+async fn check_money(
+    api: &Api,
+    world: &World,
+    operator: &str,
+    (ledger_before, ledger_after): (&LedgerSeen, &LedgerSeen),
+    observed: &[Observed],
+    checked: &mut Checked,
+) {
+    let accounts: Vec<AccountMoney> = observed
+        .iter()
+        .map(|account| AccountMoney {
+            phone: account.known.phone.clone(),
+            id: account.id.clone(),
+            wallet: money::wallet_of(&account.wallet),
+            journal: account.journal.clone(),
+            transfers: account.transfers.clone(),
+            settled_out: account
+                .withdrawals
+                .iter()
+                .filter(|w| w["status"] == "settled")
+                .filter_map(|w| fen(w["total_debit"].as_str()?))
+                .sum(),
+        })
+        .collect();
+    let read: BTreeSet<&str> = observed.iter().map(|account| account.id.as_str()).collect();
+    let unread: BTreeSet<String> = world
+        .all_accounts()
+        .into_iter()
+        .filter_map(|known| known.id)
+        .filter(|id| !read.contains(id.as_str()))
+        .collect();
+    let mut unread_settled_out = 0;
+    for account_id in &unread {
+        // Unreadable, it counts as nothing, and conservation shows the gap.
+        unread_settled_out += settled_out_of(api, operator, account_id).await.unwrap_or(0);
+    }
+    let (credits, transfers, negatives) =
+        world.facts(|f| (f.credits.clone(), f.transfers.clone(), f.negatives.clone()));
+    let run = MoneyRun {
+        accounts: &accounts,
+        unread: unread.len(),
+        unread_settled_out,
+        credits: &credits,
+        transfers: &transfers,
+        negatives: &negatives,
+        ledger_before,
+        ledger_after,
+    };
+    money::check_money(checked, &run);
 }
 
 #[allow(clippy::too_many_arguments)]

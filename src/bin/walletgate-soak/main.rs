@@ -3,11 +3,13 @@
 //!
 //! It starts what it drives (a private Redis with an AOF and several
 //! gateways on it, or one gateway on the memory store), runs a seeded
-//! random workload of every user and operator operation from many
+//! random workload of every user and operator operation (transfers between
+//! its users and operator credits in CNY and USDT among them) from many
 //! concurrent clients while injecting seeded faults (`kill -9` and restart
 //! of gateways, SIGSTOP of gateways and Redis, `kill -9` of Redis and a
 //! restart from its AOF), then stops the faults, lets every withdrawal
-//! reach a final state and checks the invariants (docs/soak.md). It prints
+//! reach a final state and every transfer in flight arrive, and checks the
+//! invariants (docs/soak.md). It prints
 //! a summary and exits non-zero on any violation, with the seed, the
 //! history of the accounts involved and the command that replays the seed.
 //!
@@ -16,6 +18,7 @@
 mod client;
 mod cluster;
 mod invariants;
+mod money;
 mod report;
 mod workload;
 mod world;
@@ -119,6 +122,8 @@ async fn main() -> anyhow::Result<()> {
     let cluster = Arc::new(Cluster::start(mode, args.gateways, &binary, &dir).await?);
     let api = Arc::new(Api::new(cluster.addresses.clone())?);
     let world = Arc::new(World::new(seed, args.accounts.max(4)));
+    // The demo accounts' money, which the money invariants leave aside.
+    let ledger_before = invariants::ledger_now(&api).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..args.clients.max(1))
         .map(|id| tokio::spawn(workload::run_client(api.clone(), world.clone(), id, stop.clone())))
@@ -136,7 +141,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut checked = Checked::default();
     invariants::quiesce(&api, &world, &cluster, &mut checked).await?;
-    invariants::check(&api, &world, &mut checked).await?;
+    invariants::check(&api, &world, &ledger_before, &mut checked).await?;
     report::print(&api.history, &faults, &checked, &replay, seed, &dir);
 
     let failed = !checked.violations.is_empty();

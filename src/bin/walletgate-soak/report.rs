@@ -45,7 +45,10 @@ pub fn print(
         checked.decided_in_quiescence
     );
     println!("\n== invariants ==");
-    for (invariant, count) in &checked.checks {
+    // By their number: "2." before "10.".
+    let mut invariants: Vec<(&&str, &u64)> = checked.checks.iter().collect();
+    invariants.sort_by_key(|(invariant, _)| invariant.split('.').next().and_then(|n| n.parse::<u32>().ok()));
+    for (invariant, count) in invariants {
         let broken = checked.violations.iter().filter(|v| v.invariant == *invariant).count();
         let verdict = if broken == 0 { "ok".to_owned() } else { format!("VIOLATED {broken}×") };
         println!("  {invariant:<72} {count:>6} checks  {verdict}");

@@ -2,7 +2,11 @@
 //! its own `StdRng` (seeded from the run's seed and its number), over every
 //! user and operator operation, on a gateway it also draws. An operation
 //! whose prerequisite is missing (no token, no PIN, no binding) does that
-//! step instead, so accounts make their own way to withdrawing.
+//! step instead, so accounts make their own way to withdrawing and
+//! transferring. Money comes in through operator credits (CNY and USDT,
+//! most under an `Idempotency-Key`, some repeated) and moves between the
+//! harness's accounts through transfers (CNY and USDT, some with a wrong
+//! PIN, to nobody or to oneself, some replayed or reusing a key).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,16 +17,20 @@ use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::client::{Api, Body, Meta, Reply, Request, yuan};
+use crate::client::{Api, Body, Meta, Reply, Request, decimal, units, yuan};
+use crate::money::places_of;
 use crate::world::{
-    Known, OPERATOR_EMAIL, OPERATOR_PASSWORD, PINS, PinFact, PinSeen, Submitted, WRONG_PIN, WithdrawFact, World,
-    real_name, resident_id, snapshot, update,
+    CreditFact, CreditKey, Credited, Known, NegativeSeen, OPERATOR_EMAIL, OPERATOR_PASSWORD, PINS, PinFact, PinSeen,
+    Sent, SentTransfer, Submitted, TransferFact, WRONG_PIN, WithdrawFact, World, real_name, resident_id, snapshot,
+    update,
 };
 
 /// Operations one client performs at most, whatever the duration.
 const OPS_PER_CLIENT_MAX: u64 = 1_000_000;
 /// Idempotency keys an account remembers for replays.
 const KEYS_KEPT: usize = 16;
+/// Keyed operator credits the harness remembers for repeats.
+const CREDIT_KEYS_KEPT: usize = 64;
 
 #[derive(Debug, Clone, Copy)]
 enum Op {
@@ -39,6 +47,7 @@ enum Op {
     PinWrong,
     PinVerify,
     Credit,
+    CreditRepeat,
     Quote,
     Withdraw,
     WithdrawReplay,
@@ -46,9 +55,12 @@ enum Op {
     Decide,
     WorkerStep,
     Read,
+    Transfer,
+    TransferReplay,
+    TransferReuse,
 }
 
-const WEIGHTS: [(Op, u32); 20] = [
+const WEIGHTS: [(Op, u32); 24] = [
     (Op::Register, 3),
     (Op::Login, 2),
     (Op::LoginWrong, 1),
@@ -61,7 +73,8 @@ const WEIGHTS: [(Op, u32); 20] = [
     (Op::PinChange, 1),
     (Op::PinWrong, 3),
     (Op::PinVerify, 1),
-    (Op::Credit, 5),
+    (Op::Credit, 7),
+    (Op::CreditRepeat, 2),
     (Op::Quote, 3),
     (Op::Withdraw, 20),
     (Op::WithdrawReplay, 4),
@@ -69,6 +82,9 @@ const WEIGHTS: [(Op, u32); 20] = [
     (Op::Decide, 7),
     (Op::WorkerStep, 2),
     (Op::Read, 8),
+    (Op::Transfer, 12),
+    (Op::TransferReplay, 3),
+    (Op::TransferReuse, 1),
 ];
 
 pub struct Client {
@@ -132,12 +148,18 @@ impl Client {
         if matches!(op, Op::Register) || self.world.account_count() < 4 {
             return self.register().await;
         }
-        if matches!(op, Op::Decide | Op::WorkerStep | Op::Credit) && self.world.operator_token().is_none() {
+        if matches!(op, Op::Decide | Op::WorkerStep | Op::Credit | Op::CreditRepeat)
+            && self.world.operator_token().is_none()
+        {
             return self.operator_login().await;
         }
         match op {
             Op::Decide => return self.decide().await,
             Op::WorkerStep => return self.worker_step().await,
+            Op::CreditRepeat if !self.world.credit_keys.lock().expect("credit keys lock").is_empty() => {
+                let change = self.rng.random_bool(0.2);
+                return self.credit_again(change).await;
+            }
             _ => {}
         }
         let Some(slot) = self.pick() else { return };
@@ -148,7 +170,7 @@ impl Client {
             Op::LoginWrong => self.login(&slot, false).await,
             Op::Refresh => self.refresh(&slot, &known).await,
             Op::Kyc => self.kyc(&known, &token).await,
-            Op::Credit => self.credit(&known).await,
+            Op::Credit | Op::CreditRepeat => self.credit(&known).await,
             Op::Read => self.read(&slot, &known, &token).await,
             Op::PinSet => self.pin_set(&slot, &known, &token).await,
             Op::PinWrong => self.pin_entry(&slot, &known, &token, false).await,
@@ -159,6 +181,12 @@ impl Client {
             _ if known.pins.is_empty() => self.pin_set(&slot, &known, &token).await,
             Op::PinChange => self.pin_change(&slot, &known, &token).await,
             Op::PinVerify => self.pin_entry(&slot, &known, &token, true).await,
+            Op::Transfer => self.transfer(&slot, &known, &token).await,
+            Op::TransferReplay | Op::TransferReuse if known.transfer_keys.is_empty() => {
+                self.transfer(&slot, &known, &token).await
+            }
+            Op::TransferReplay => self.transfer_again(&slot, &known, &token, false).await,
+            Op::TransferReuse => self.transfer_again(&slot, &known, &token, true).await,
             _ if known.active_binding.is_none() => self.bind(&slot, &known, &token).await,
             Op::Unbind => self.unbind(&slot, &known, &token).await,
             Op::Quote => self.quote(&known, &token).await,
@@ -304,6 +332,22 @@ impl Client {
         let meta = self.meta("read", &[&known.phone]);
         let reply = self.api.send(&meta, Request::get(path, Some(token))).await;
         self.after(slot, &reply);
+        if path == "/v1/wallet" && reply.is(200) {
+            for balance in reply.body["assets"].as_array().into_iter().flatten() {
+                let asset = balance["asset"].as_str().unwrap_or_default();
+                self.not_negative(&known.phone, asset, &balance["available"], &reply);
+                self.not_negative(&known.phone, asset, &balance["held"], &reply);
+            }
+        }
+    }
+
+    /// Notes a balance below zero (or unreadable) in an answer.
+    fn not_negative(&self, phone: &str, asset: &str, amount: &Value, reply: &Reply) {
+        let value = amount.as_str().and_then(|text| units(text, places_of(asset)));
+        if value.is_none_or(|v| v < 0) {
+            let detail = format!("{asset} balance {amount} in request #{}'s answer", reply.seq);
+            self.world.facts(|f| f.negatives.push(NegativeSeen { phone: phone.to_owned(), detail, seq: reply.seq }));
+        }
     }
 
     // ----------------------------------------------------------------- PIN --
@@ -383,6 +427,9 @@ impl Client {
 
     /// What a reply to a request with a PIN says of the guard; a right PIN
     /// judged wrong moves the next candidate first.
+    /// `passed` is what an acceptance shows: `Passed` for the PIN believed
+    /// right, `Wrong(0)` for the deliberately wrong one, `MaybePassed` for
+    /// an older candidate (a replayed body's).
     fn judge_pin(&self, slot: &Mutex<Known>, reply: &Reply, passed: PinSeen, maybe: PinSeen) -> Option<PinSeen> {
         if reply.replayed {
             // A saved reply: the PIN was not judged again.
@@ -391,7 +438,7 @@ impl Client {
         match (reply.status, reply.code()) {
             (Some(422), Some("PIN_INCORRECT")) => {
                 update(slot, |k| {
-                    if k.pins.len() > 1 && passed != PinSeen::Wrong(0) {
+                    if k.pins.len() > 1 && matches!(passed, PinSeen::Passed | PinSeen::Set) {
                         k.pins.rotate_left(1);
                     }
                 });
@@ -555,14 +602,91 @@ impl Client {
         yuan(fen)
     }
 
+    /// A top-up: mostly under an `Idempotency-Key` (CNY or USDT), sometimes
+    /// without one (CNY, the asset left to its default).
     async fn credit(&mut self, known: &Known) {
         let (Some(id), Some(operator)) = (known.id.clone(), self.world.operator_token()) else { return };
-        let amount = yuan(self.rng.random_range(50_000..500_000));
-        let meta = self.meta("operator credit", &[&known.phone]);
-        let path = format!("/v1/ops/accounts/{id}/credit");
-        let body = json!({ "amount": amount, "memo": "soak top-up" });
-        let reply = self.api.send(&meta, Request::json(Method::POST, &path, Some(&operator), body)).await;
+        let keyed = self.rng.random_bool(0.8);
+        let body = if keyed && self.rng.random_bool(0.4) {
+            json!({ "asset": "USDT", "amount": self.credit_amount("USDT"), "memo": "soak top-up" })
+        } else if keyed {
+            json!({ "asset": "CNY", "amount": self.credit_amount("CNY"), "memo": "soak top-up" })
+        } else {
+            json!({ "amount": self.credit_amount("CNY"), "memo": "soak top-up" })
+        };
+        let n = self.next_number();
+        let key = keyed.then(|| format!("soak-credit-{}-{}-{n}", self.world.seed, self.id));
+        if let Some(key) = &key {
+            let kept =
+                CreditKey { key: key.clone(), phone: known.phone.clone(), account_id: id.clone(), body: body.clone() };
+            let mut keys = self.world.credit_keys.lock().expect("credit keys lock");
+            keys.push(kept);
+            if keys.len() > CREDIT_KEYS_KEPT {
+                keys.remove(0);
+            }
+        }
+        let op = if keyed { "operator credit (keyed)" } else { "operator credit" };
+        self.send_credit(op, (&known.phone, &id), key, body, &operator).await;
+    }
+
+    /// An earlier keyed credit again: the same body (one credit all the
+    /// same), or (`change`) another amount under the key (refused).
+    async fn credit_again(&mut self, change: bool) {
+        let Some(operator) = self.world.operator_token() else { return };
+        let earlier = {
+            let keys = self.world.credit_keys.lock().expect("credit keys lock");
+            if keys.is_empty() {
+                return;
+            }
+            keys[self.rng.random_range(0..keys.len())].clone()
+        };
+        let mut body = earlier.body.clone();
+        if change {
+            body["amount"] = json!(another_amount(&body));
+        }
+        let op = if change { "operator credit (key reused, other body)" } else { "operator credit (key repeated)" };
+        self.send_credit(op, (&earlier.phone, &earlier.account_id), Some(earlier.key), body, &operator).await;
+    }
+
+    fn credit_amount(&mut self, asset: &str) -> String {
+        match asset {
+            "USDT" => decimal(self.rng.random_range(1..500_000_000), 6),
+            _ => yuan(self.rng.random_range(50_000..500_000)),
+        }
+    }
+
+    async fn send_credit(
+        &mut self,
+        op: &'static str,
+        (phone, account_id): (&str, &str),
+        key: Option<String>,
+        body: Value,
+        operator: &str,
+    ) {
+        let meta = self.meta(op, &[phone]);
+        let path = format!("/v1/ops/accounts/{account_id}/credit");
+        let reply = post_keyed(&self.api, &meta, (&path, operator), key.as_deref(), &body).await;
         self.operator_after(&reply);
+        let asset = body["asset"].as_str().unwrap_or("CNY").to_owned();
+        let outcome = match (reply.status, reply.body["entry"]["id"].as_str()) {
+            (Some(201), Some(entry)) => {
+                self.not_negative(phone, &asset, &reply.body["wallet"]["available"], &reply);
+                self.not_negative(phone, &asset, &reply.body["wallet"]["held"], &reply);
+                Credited::Entry(entry.to_owned())
+            }
+            _ if reply.unknown() || reply.is(500) => Credited::Unknown,
+            _ => Credited::Refused(reply.code().unwrap_or("?").to_owned()),
+        };
+        let fact = CreditFact {
+            phone: phone.to_owned(),
+            account_id: account_id.to_owned(),
+            key,
+            asset,
+            amount: body["amount"].as_str().unwrap_or_default().to_owned(),
+            outcome,
+            seq: reply.seq,
+        };
+        self.world.facts(|f| f.credits.push(fact));
     }
 
     fn operator_after(&self, reply: &Reply) {
@@ -616,9 +740,7 @@ impl Client {
     ) {
         let meta = self.meta(op, &[&known.phone]);
         let started = self.api.history.elapsed_ms();
-        let mut request = Request::json(Method::POST, "/v1/withdrawals", Some(token), body.clone());
-        request.headers.push(("idempotency-key", key.clone()));
-        let reply = self.api.send(&meta, request).await;
+        let reply = post_keyed(&self.api, &meta, ("/v1/withdrawals", token), Some(&key), &body).await;
         self.after(slot, &reply);
         let outcome = match (reply.status, reply.body["id"].as_str()) {
             (Some(202), Some(id)) => Submitted::Accepted(id.to_owned()),
@@ -628,6 +750,128 @@ impl Client {
         let fact = WithdrawFact { phone: known.phone.clone(), key, body: body.to_string(), outcome, seq: reply.seq };
         self.world.facts(|f| f.withdrawals.push(fact));
         let seen = self.judge_pin(slot, &reply, PinSeen::Passed, PinSeen::MaybePassed);
+        self.pin_fact(&known.phone, seen, &reply, started);
+    }
+
+    // ----------------------------------------------------------- transfers --
+
+    /// A transfer to another account of the harness (by phone or id), now
+    /// and then to nobody or to oneself, in CNY or USDT, sometimes with a wrong PIN.
+    async fn transfer(&mut self, slot: &Mutex<Known>, known: &Known, token: &str) {
+        let n = self.next_number();
+        let key = format!("soak-transfer-{}-{}-{n}", self.world.seed, self.id);
+        let (to, to_id) = self.recipient(known);
+        let usdt = self.rng.random_bool(0.4);
+        // Mostly within what an unverified account may send (¥500, 100 USDT), now and then over it.
+        let amount = if usdt {
+            let micros = match self.rng.random_range(0..10) {
+                0 => self.rng.random_range(1..1_000_000),
+                1..=8 => self.rng.random_range(1_000_000..60_000_000),
+                _ => self.rng.random_range(60_000_000..150_000_000),
+            };
+            decimal(micros, 6)
+        } else {
+            let fen = match self.rng.random_range(0..10) {
+                0 => self.rng.random_range(1..100),
+                1..=8 => self.rng.random_range(100..15_000),
+                _ => self.rng.random_range(15_000..80_000),
+            };
+            yuan(fen)
+        };
+        let pin = if self.rng.random_bool(0.08) { WRONG_PIN.to_owned() } else { known.pins[0].clone() };
+        let mut body = json!({ "to": to, "amount": amount, "memo": "soak", "pin": pin });
+        // CNY is the default: named half the time.
+        if usdt {
+            body["asset"] = json!("USDT");
+        } else if self.rng.random_bool(0.5) {
+            body["asset"] = json!("CNY");
+        }
+        update(slot, |k| {
+            k.transfer_keys.push((key.clone(), body.clone(), to_id.clone()));
+            if k.transfer_keys.len() > KEYS_KEPT {
+                k.transfer_keys.remove(0);
+            }
+        });
+        let op = if pin == WRONG_PIN { "transfer (wrong PIN)" } else { "transfer" };
+        self.submit_transfer(slot, known, token, op, (key, body, to_id)).await;
+    }
+
+    /// Who a transfer goes to: mostly another account of the harness, by
+    /// phone or by id; sometimes a phone or an id nobody has, or oneself.
+    fn recipient(&mut self, known: &Known) -> (String, Option<String>) {
+        let roll = self.rng.random_range(0..100);
+        if roll < 6 {
+            return (format!("137{:08}", self.rng.random_range(0..100_000_000)), None);
+        }
+        if roll < 9 {
+            return (format!("acc_soak_nobody_{}", self.rng.random_range(0..1_000_000)), None);
+        }
+        if roll < 12 {
+            return (known.phone.clone(), known.id.clone());
+        }
+        for _ in 0..5 {
+            let Some(slot) = self.pick() else { break };
+            let other = snapshot(&slot);
+            let Some(id) = other.id.filter(|_| other.phone != known.phone) else { continue };
+            let to = if self.rng.random_bool(0.5) { other.phone } else { id.clone() };
+            return (to, Some(id));
+        }
+        (format!("137{:08}", self.rng.random_range(0..100_000_000)), None)
+    }
+
+    /// An earlier transfer's key again: the same body (the saved answer,
+    /// nothing moves again), or (`change`) another amount (refused).
+    async fn transfer_again(&mut self, slot: &Mutex<Known>, known: &Known, token: &str, change: bool) {
+        let (key, mut body, to_id) = known.transfer_keys[self.rng.random_range(0..known.transfer_keys.len())].clone();
+        if change {
+            body["amount"] = json!(another_amount(&body));
+        }
+        let op = if change { "transfer (key reused, other body)" } else { "transfer (key replayed)" };
+        self.submit_transfer(slot, known, token, op, (key, body, to_id)).await;
+    }
+
+    async fn submit_transfer(
+        &mut self,
+        slot: &Mutex<Known>,
+        known: &Known,
+        token: &str,
+        op: &'static str,
+        (key, body, to_id): (String, Value, Option<String>),
+    ) {
+        let meta = self.meta(op, &[&known.phone]);
+        let started = self.api.history.elapsed_ms();
+        let reply = post_keyed(&self.api, &meta, ("/v1/transfers", token), Some(&key), &body).await;
+        self.after(slot, &reply);
+        let outcome = match (reply.status, reply.body["id"].as_str()) {
+            (Some(201), Some(id)) => Sent::Accepted(SentTransfer {
+                id: id.to_owned(),
+                asset: reply.body["asset"].as_str().unwrap_or_default().to_owned(),
+                amount: reply.body["amount"].as_str().unwrap_or_default().to_owned(),
+                fee: reply.body["fee"].as_str().unwrap_or_default().to_owned(),
+                to_id: reply.body["counterparty"]["account_id"].as_str().unwrap_or_default().to_owned(),
+                replayed: reply.replayed,
+            }),
+            _ if reply.unknown() || reply.is(500) => Sent::Unknown,
+            _ => Sent::Refused(reply.code().unwrap_or("?").to_owned()),
+        };
+        if reply.code() == Some("INSUFFICIENT_BALANCE") {
+            let asset = body["asset"].as_str().unwrap_or("CNY");
+            self.not_negative(&known.phone, asset, &reply.body["error"]["details"]["available"], &reply);
+        }
+        let fact = TransferFact { phone: known.phone.clone(), key, body: body.clone(), to_id, outcome, seq: reply.seq };
+        self.world.facts(|f| f.transfers.push(fact));
+        // Which PIN the body carries decides what its acceptance says.
+        let pin = body["pin"].as_str().unwrap_or_default();
+        let passed = if pin == WRONG_PIN {
+            PinSeen::Wrong(0)
+        } else if known.pins.first().map(String::as_str) == Some(pin) {
+            PinSeen::Passed
+        } else {
+            PinSeen::MaybePassed
+        };
+        let seen = self.judge_pin(slot, &reply, passed, PinSeen::MaybePassed);
+        // A wrong PIN that got no answer passed nothing.
+        let seen = seen.filter(|s| passed != PinSeen::Wrong(0) || *s != PinSeen::MaybePassed);
         self.pin_fact(&known.phone, seen, &reply, started);
     }
 
@@ -693,6 +937,22 @@ impl Client {
             self.api.send(&meta, Request::json(Method::POST, "/v1/ops/worker/step", Some(&operator), json!({}))).await;
         self.operator_after(&reply);
     }
+}
+
+/// POSTs `body` to `path` with `token`, under `key` as its `Idempotency-Key` if given.
+async fn post_keyed(api: &Api, meta: &Meta, (path, token): (&str, &str), key: Option<&str>, body: &Value) -> Reply {
+    let mut request = Request::json(Method::POST, path, Some(token), body.clone());
+    if let Some(key) = key {
+        request.headers.push(("idempotency-key", key.to_owned()));
+    }
+    api.send(meta, request).await
+}
+
+/// The body's amount plus one unit of its last place: another request under the same key.
+fn another_amount(body: &Value) -> String {
+    let places = places_of(body["asset"].as_str().unwrap_or("CNY"));
+    let amount = body["amount"].as_str().and_then(|text| units(text, places)).unwrap_or(0);
+    decimal(amount + 1, places)
 }
 
 async fn confirm(api: &Api, meta: &Meta, token: &str, binding_id: &str, code: &str) -> Reply {

@@ -1,8 +1,10 @@
 //! What the harness knows while the workload runs: the accounts it made
 //! (and what it believes of them: tokens, PIN, active binding, idempotency
-//! keys used), the mock WeChat users, and the facts the invariants are
-//! later checked against (which openid each binding was consented with,
-//! every withdrawal submission and PIN entry with its outcome and timing).
+//! keys used), the mock WeChat users, the operator's credit keys, and the
+//! facts the invariants are later checked against (which openid each
+//! binding was consented with, every withdrawal and transfer submission,
+//! operator credit and PIN entry with its outcome and timing, and any
+//! negative balance seen on the way).
 //!
 //! Every lock here guards a few field reads or writes and is never held
 //! across an `.await`.
@@ -34,6 +36,9 @@ pub struct Known {
     pub active_binding: Option<String>,
     /// Idempotency keys used, with the body sent, for replays.
     pub keys: Vec<(String, Value)>,
+    /// Transfer idempotency keys used, with the body sent and the
+    /// recipient's account id (when it is one of the harness's), for replays.
+    pub transfer_keys: Vec<(String, Value, Option<String>)>,
     /// Which made-up identity the account verifies with.
     pub identity: u64,
 }
@@ -81,6 +86,71 @@ pub struct PinFact {
     pub seq: u64,
 }
 
+/// How a transfer submission ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// 201: the transfer the answer names, as it described it.
+    Accepted(SentTransfer),
+    /// A decided refusal (its code), or 409 for a key reused with another body.
+    Refused(String),
+    /// No answer, or one that says nothing about the outcome.
+    Unknown,
+}
+
+/// What a 201 answer to a transfer said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentTransfer {
+    pub id: String,
+    pub asset: String,
+    pub amount: String,
+    pub fee: String,
+    /// The recipient's account id, as the answer names it.
+    pub to_id: String,
+    pub replayed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct TransferFact {
+    /// The sender.
+    pub phone: String,
+    pub key: String,
+    /// `{to, asset, amount, memo, pin}` as sent.
+    pub body: Value,
+    /// The recipient's account id when `to` names an account of the harness.
+    pub to_id: Option<String>,
+    pub outcome: Sent,
+    pub seq: u64,
+}
+
+/// How an operator credit ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credited {
+    /// 201, naming the journal entry written (the same one when replayed).
+    Entry(String),
+    Refused(String),
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreditFact {
+    pub phone: String,
+    pub account_id: String,
+    /// The operator's `Idempotency-Key`, if it sent one.
+    pub key: Option<String>,
+    pub asset: String,
+    pub amount: String,
+    pub outcome: Credited,
+    pub seq: u64,
+}
+
+/// A balance below zero in some answer during the run.
+#[derive(Debug, Clone)]
+pub struct NegativeSeen {
+    pub phone: String,
+    pub detail: String,
+    pub seq: u64,
+}
+
 #[derive(Debug, Default)]
 pub struct Facts {
     /// Binding id → the openid consented with for it.
@@ -91,11 +161,26 @@ pub struct Facts {
     pub rejected: Vec<(String, u64)>,
     /// Requests answered 500 (never acceptable).
     pub server_errors: Vec<u64>,
+    pub transfers: Vec<TransferFact>,
+    pub credits: Vec<CreditFact>,
+    pub negatives: Vec<NegativeSeen>,
+}
+
+/// A keyed operator credit, as sent the first time.
+#[derive(Debug, Clone)]
+pub struct CreditKey {
+    pub key: String,
+    pub phone: String,
+    pub account_id: String,
+    /// `{asset, amount, memo}`.
+    pub body: Value,
 }
 
 #[derive(Debug)]
 pub struct World {
     pub accounts: RwLock<Vec<Arc<Mutex<Known>>>>,
+    /// The operator's credit keys with the account and body sent, for repeats.
+    pub credit_keys: Mutex<Vec<CreditKey>>,
     pub openids: Mutex<Vec<String>>,
     pub facts: Mutex<Facts>,
     pub operator: RwLock<Option<String>>,
@@ -107,6 +192,7 @@ impl World {
     pub fn new(seed: u64, accounts_max: usize) -> World {
         World {
             accounts: RwLock::new(Vec::new()),
+            credit_keys: Mutex::new(Vec::new()),
             openids: Mutex::new(Vec::new()),
             facts: Mutex::new(Facts::default()),
             operator: RwLock::new(None),

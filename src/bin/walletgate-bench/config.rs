@@ -45,7 +45,8 @@ pub struct Args {
     /// cluster of the bench's own.
     #[arg(long, default_value = "redis+cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002")]
     pub redis_cluster_url: String,
-    /// Due withdrawals seeded for the worker's settlement rate.
+    /// Due withdrawals seeded for the worker's settlement rate, and transfers
+    /// left in flight for its delivery rate.
     #[arg(long, default_value_t = 20_000)]
     pub drain: usize,
     /// Withdrawals per second submitted while the background worker runs,
@@ -88,6 +89,8 @@ pub fn bench_settings(store: &str, args: &Args) -> anyhow::Result<Settings> {
     l2.daily_amount_max = "100000000000.00".into();
     l2.monthly_amount_max = "100000000000.00".into();
     l2.daily_count_max = u32::MAX;
+    // Transfers go between random pairs of the same accounts, thousands each.
+    settings.transfers.levels.l2.cny.daily_amount_max = "100000000000.00".into();
     settings.withdrawals.auto_review_delay_secs = 0;
     settings.auth.access_token_ttl_secs = 86_400;
     // The worker's step runs on demand (`Gateway::drain`), so the drain is

@@ -1,8 +1,9 @@
 //! walletgate in this process, as the bench reaches it besides HTTP: building
 //! and serving the `Application`, seeding ready-to-withdraw accounts and
-//! stored or due withdrawals, issuing the load's tokens, draining the
-//! settlement worker's step, the due-to-settled latency run with the
-//! background worker, and the closing ledger check.
+//! stored or due withdrawals (and transfers left in flight), issuing the
+//! load's tokens, draining the settlement worker's step and its transfer
+//! delivery, the due-to-settled latency run with the background worker, and
+//! the closing ledger check.
 //!
 //! This is the one module of the bench that calls into `walletgate::services`
 //! (`ServiceSet`, and the bench's own `fixtures`, written with it); the rest
@@ -18,8 +19,11 @@ use futures_util::StreamExt;
 use walletgate::auth::Principal;
 use walletgate::clock::SystemClock;
 use walletgate::domain::account::Role;
+use walletgate::domain::asset::{Asset, Quantity};
 use walletgate::domain::credentials::Password;
+use walletgate::domain::ledger::LedgerAccount;
 use walletgate::domain::pin::Pin;
+use walletgate::domain::transfer::{PartyNames, TransferOrder, TransferPurpose};
 use walletgate::domain::withdrawal::WithdrawalStatus;
 use walletgate::domain::withdrawal_decision::IdempotencyKey;
 use walletgate::providers::wechat::mock::{MockUserFlags, MockWeChat, NewMockUser};
@@ -27,6 +31,7 @@ use walletgate::services::ServiceSet;
 use walletgate::services::accounts::hash_password;
 use walletgate::services::withdrawal_submission::Submitted;
 use walletgate::services::withdrawals::WithdrawalRequest;
+use walletgate::services::work::ClaimOutcome;
 
 pub use crate::fixtures::ReadyAccount;
 use crate::fixtures::{self, FixtureSpec};
@@ -131,6 +136,23 @@ impl Gateway {
 
     /// `<token> <binding id>` lines for up to `max` accounts spread evenly over `accounts`.
     pub fn write_accounts(&self, accounts: &[ReadyAccount], max: usize, path: &Path) -> anyhow::Result<()> {
+        self.write_tokens(accounts, max, path, |account| account.binding_id.to_string())
+    }
+
+    /// `<token> <account id>` lines for up to `max` accounts spread evenly
+    /// over `accounts`: senders and recipients of the transfer load.
+    pub fn write_transfer_accounts(&self, accounts: &[ReadyAccount], max: usize, path: &Path) -> anyhow::Result<()> {
+        self.write_tokens(accounts, max, path, |account| account.id.to_string())
+    }
+
+    /// `<token> <second>` lines for up to `max` accounts spread evenly over `accounts`.
+    fn write_tokens(
+        &self,
+        accounts: &[ReadyAccount],
+        max: usize,
+        path: &Path,
+        second: impl Fn(&ReadyAccount) -> String,
+    ) -> anyhow::Result<()> {
         let services = &self.services;
         let step = (accounts.len() / max.max(1)).max(1);
         let now = chrono::Utc::now();
@@ -139,7 +161,7 @@ impl Gateway {
             // Bench accounts are fresh: no token of theirs was ever revoked.
             let principal = Principal { account_id: account.id.clone(), role: Role::User, generation: 0 };
             let token = services.accounts.tokens.issue_access(&principal, now)?;
-            text.push_str(&format!("{token} {}\n", account.binding_id));
+            text.push_str(&format!("{token} {}\n", second(account)));
         }
         std::fs::write(path, text)?;
         Ok(())
@@ -168,6 +190,62 @@ impl Gateway {
         Ok((settled, started.elapsed().as_secs_f64()))
     }
 
+    /// `count` transfers of 0.01 CNY between `accounts`, each sent (the
+    /// sender's step: debit, record, outbox entry) but not delivered, as a
+    /// process that stopped right after sending would leave them. Sent in
+    /// rounds of one per sender, each to the sender `round + 1` places on.
+    pub async fn seed_in_flight_transfers(&self, accounts: &[ReadyAccount], count: usize) -> anyhow::Result<()> {
+        let transfers = &self.services.transfers;
+        let amount = Quantity::parse_positive(Asset::Cny, "0.01")?;
+        let senders = accounts.len();
+        if senders < 2 {
+            bail!("transfers need two accounts at least");
+        }
+        let mut left = count;
+        let mut round = 0;
+        while left > 0 {
+            let this_round = left.min(senders);
+            let offset = 1 + round % (senders - 1);
+            let sends = (0..this_round).map(|n| {
+                let order = TransferOrder {
+                    purpose: TransferPurpose::Payment,
+                    to: accounts[(n + offset) % senders].id.clone(),
+                    amount,
+                    source: LedgerAccount::UserAvailable,
+                    fee: None,
+                    memo: "bench".into(),
+                    names: PartyNames { from: "压测".into(), to: "压测".into() },
+                };
+                transfers.send(&accounts[n].id, order)
+            });
+            let results: Vec<_> = futures_util::stream::iter(sends).buffer_unordered(16).collect().await;
+            for result in results {
+                result?;
+            }
+            left -= this_round;
+            round += 1;
+        }
+        Ok(())
+    }
+
+    /// Runs the worker's transfer delivery (`Transfers::deliver_due`, at the
+    /// time the outbox hands transfers to it) until nothing is left due; how
+    /// many it delivered, in how many seconds.
+    pub async fn drain_transfers(&self) -> anyhow::Result<(usize, f64)> {
+        let transfers = &self.services.transfers;
+        let started = Instant::now();
+        let mut delivered = 0usize;
+        loop {
+            let due_at = chrono::Utc::now() + transfers.policy.redeliver_after;
+            let outcomes = transfers.deliver_due(due_at).await?;
+            if outcomes.is_empty() {
+                break;
+            }
+            delivered += outcomes.iter().filter(|o| matches!(o, Ok(ClaimOutcome::TransferDelivered))).count();
+        }
+        Ok((delivered, started.elapsed().as_secs_f64()))
+    }
+
     /// The due-to-settled latency at `rate` withdrawals a second, on
     /// `LATENCY_ACCOUNTS` accounts seeded after the `accounts` of the run;
     /// the note that reports it.
@@ -189,10 +267,12 @@ impl Gateway {
         due_to_settled(services, &latency_accounts, rate, poll_interval, store_name, accounts).await
     }
 
-    /// Whether the ledger balances.
-    pub async fn ledger_balanced(&self) -> anyhow::Result<bool> {
+    /// Whether the ledger balances, and what it has in flight per asset (`CNY 0.00`).
+    pub async fn ledger_balanced(&self) -> anyhow::Result<(bool, Vec<String>)> {
         let check = self.services.ledger_check.check_ledger().await?;
-        Ok(check.balanced)
+        let in_flight =
+            check.assets.iter().map(|asset| format!("{} {}", asset.asset.code(), asset.totals.in_flight)).collect();
+        Ok((check.balanced, in_flight))
     }
 }
 

@@ -1,6 +1,7 @@
 //! One full run of one store at one scale, step by step: start walletgate
 //! and the bare endpoint, seed the accounts (and stored withdrawals), write
-//! the load's input files, drive the HTTP scenarios, compare with the peer
+//! the load's input files, drive the HTTP scenarios (transfers followed by
+//! the worker delivering what they left in flight), compare with the peer
 //! mock servers, measure the worker (drain rate, due-to-settled latency),
 //! check the ledger, and clean up. On Redis, the withdrawal loads and the
 //! worker's drain are also measured per node (`spread`), and on a cluster a
@@ -26,6 +27,8 @@ use crate::spread::{Spread, SpreadWindow};
 
 /// Accounts the seeded due and stored withdrawals are spread over.
 const WITHDRAWAL_ACCOUNTS_MAX: usize = 1_000;
+/// Accounts the transfers left in flight for the worker go between.
+const TRANSFER_ACCOUNTS_MAX: usize = 1_000;
 /// Longest load the hot-key sample watches (`MONITOR` output is large).
 const KEY_SAMPLE_SECS_MAX: u64 = 3;
 /// Most due withdrawals whose settling the hot-key sample watches.
@@ -70,6 +73,8 @@ struct LoadFiles {
     spread: String,
     /// The same for account 0 alone.
     hot: String,
+    /// `<token> <account id>` of the active accounts: the transfers' senders and recipients.
+    transfers: String,
     /// `<phone> <password>` lines.
     logins: String,
 }
@@ -103,6 +108,7 @@ pub async fn run_store(
     recorder.record("bare actix GET /hello (ceiling)", bare_run);
     let tag = format!("{}", std::process::id());
     let spread_run = run.measure_gateway(&mut recorder, &base, &files, &tag, &mut outcome)?;
+    run.measure_transfers(&gateway, &fixtures.ready, &mut recorder, (&base, &files, &tag), &mut outcome).await?;
     if with_peers {
         run.compare_with_peers(&mut recorder, &files, &tag, &spread_run, &mut outcome.notes).await?;
     }
@@ -110,8 +116,11 @@ pub async fn run_store(
         run.compare_with_set(nodes, &spread_run, &mut outcome.notes);
     }
     run.measure_worker(&gateway, &fixtures, poll_interval, &mut outcome).await?;
-    let balanced = gateway.ledger_balanced().await?;
-    outcome.notes.push(format!("{store_name}, {accounts} accounts: ledger check after the run: balanced = {balanced}"));
+    let (balanced, in_flight) = gateway.ledger_balanced().await?;
+    outcome.notes.push(format!(
+        "{store_name}, {accounts} accounts: ledger check after the run: balanced = {balanced}; in flight: {}",
+        in_flight.join(", ")
+    ));
 
     bare.abort();
     server.abort();
@@ -218,6 +227,51 @@ impl<'a> Run<'a> {
             wrk(args, lua_dir, "login.lua", &format!("{base}/v1/auth/login"), &[&files.logins])?,
         );
         Ok(spread_run)
+    }
+
+    /// Transfers between random pairs of the active accounts over HTTP, then
+    /// the worker delivering what they left in flight (normally nothing: a
+    /// transfer's own request delivers it), then its delivery rate over a
+    /// fresh set of transfers left in flight.
+    async fn measure_transfers(
+        &self,
+        gateway: &Gateway,
+        ready: &[ReadyAccount],
+        recorder: &mut Recorder,
+        (base, files, tag): (&str, &LoadFiles, &str),
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<()> {
+        let Run { args, lua_dir, store_name, accounts, .. } = *self;
+        let scenario = "POST /v1/transfers (random pairs)";
+        let window = self.open_spread()?;
+        let url = format!("{base}/v1/transfers");
+        let run = recorder.record(
+            scenario,
+            wrk(args, lua_dir, "transfer.lua", &url, &[&files.transfers, BENCH_PIN, &format!("t{tag}")])?,
+        );
+        self.close_spread(window, scenario, (run.requests, "transfer"), Across::Accounts, outcome)?;
+        let (delivered, seconds) = gateway.drain_transfers().await?;
+        outcome.notes.push(format!(
+            "{store_name}, {accounts} accounts: after {} transfers over HTTP between random pairs of {} accounts, the worker delivered the {delivered} they left in flight in {seconds:.2} s",
+            run.requests,
+            args.active_accounts.min(accounts)
+        ));
+        let senders = &ready[..ready.len().min(TRANSFER_ACCOUNTS_MAX)];
+        if args.drain == 0 || senders.len() < 2 {
+            return Ok(());
+        }
+        gateway.seed_in_flight_transfers(senders, args.drain).await?;
+        let window = self.open_spread()?;
+        let (delivered, seconds) = gateway.drain_transfers().await?;
+        let load = format!("worker delivering {delivered} transfers left in flight");
+        self.close_spread(window, &load, (delivered as u64, "delivered transfer"), Across::Accounts, outcome)?;
+        outcome.notes.push(format!(
+            "{store_name}, {accounts} accounts: worker transfer delivery: {} transfers left in flight between {} accounts delivered in {seconds:.2} s = **{:.0} transfers/s** ({delivered} delivered)",
+            args.drain,
+            senders.len(),
+            delivered as f64 / seconds.max(1e-9)
+        ));
+        Ok(())
     }
 
     /// Resets the counters of the store's nodes before a load, on Redis.
@@ -408,12 +462,15 @@ fn write_load_files(gateway: &Gateway, ready: &[ReadyAccount], active_accounts: 
     let spread_file = dir.join("accounts.txt");
     let hot_file = dir.join("hot.txt");
     let logins_file = dir.join("logins.txt");
+    let transfers_file = dir.join("transfers.txt");
     gateway.write_accounts(ready, active_accounts, &spread_file)?;
+    gateway.write_transfer_accounts(ready, active_accounts, &transfers_file)?;
     gateway.write_accounts(&ready[..1], 1, &hot_file)?;
     gateway.write_logins(ready, &logins_file)?;
     Ok(LoadFiles {
         spread: spread_file.to_string_lossy().to_string(),
         hot: hot_file.to_string_lossy().to_string(),
+        transfers: transfers_file.to_string_lossy().to_string(),
         logins: logins_file.to_string_lossy().to_string(),
         dir,
     })

@@ -45,9 +45,11 @@ pub struct AdjustmentRequest {
 #[allow(dead_code)] // Read from the headers by `optional_idempotency_key`; here for the document.
 struct AdjustmentKey {
     /// Optional, 1 to 255 visible characters: the adjustment happens once per
-    /// key of this operator (kept as long as withdrawal keys); a repeat gets
-    /// the first outcome with `Idempotent-Replayed: true`, another request
-    /// under the key 409 `IDEMPOTENCY_KEY_REUSED`.
+    /// key of this operator on this account (kept, as long as withdrawal
+    /// keys, in the account's own partition, so the same key on another
+    /// account is another adjustment); a repeat gets the first outcome with
+    /// `Idempotent-Replayed: true`, another request under the key 409
+    /// `IDEMPOTENCY_KEY_REUSED`.
     #[param(rename = "Idempotency-Key", example = "8c0f3c4e-6a61-4a4b-9d0e-2f7a1b9c5d11")]
     idempotency_key: Option<String>,
 }

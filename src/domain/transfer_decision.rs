@@ -29,6 +29,20 @@ pub enum RecipientState {
     Frozen(AccountId),
 }
 
+impl RecipientState {
+    /// Whom `sender` may send to, or why not: the recipient checks of a
+    /// transfer, in the order the user is told (also what the recipient
+    /// lookup answers before anything is sent).
+    pub fn accepts_from(&self, sender: &AccountId) -> Result<&AccountId, TransferRefusal> {
+        match self {
+            RecipientState::Unknown => Err(TransferRefusal::RecipientNotFound),
+            RecipientState::Receives(to) | RecipientState::Frozen(to) if to == sender => Err(TransferRefusal::ToSelf),
+            RecipientState::Frozen(_) => Err(TransferRefusal::RecipientFrozen),
+            RecipientState::Receives(to) => Ok(to),
+        }
+    }
+}
+
 /// What a user asks to send.
 #[derive(Debug, Clone)]
 pub struct TransferAsk {
@@ -87,13 +101,9 @@ impl Account {
         now: DateTime<Utc>,
     ) -> Result<TransferDecision, TransferError> {
         let refused = |refusal| Ok(TransferDecision::Refused(refusal));
-        let to = match ask.recipient {
-            RecipientState::Unknown => return refused(TransferRefusal::RecipientNotFound),
-            RecipientState::Receives(to) | RecipientState::Frozen(to) if to == self.id => {
-                return refused(TransferRefusal::ToSelf);
-            }
-            RecipientState::Frozen(_) => return refused(TransferRefusal::RecipientFrozen),
-            RecipientState::Receives(to) => to,
+        let to = match ask.recipient.accepts_from(&self.id) {
+            Ok(to) => to.clone(),
+            Err(refusal) => return refused(refusal),
         };
         if !self.role.has_wallet() {
             return Err(TransferError::SenderHasNoWallet);

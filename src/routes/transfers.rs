@@ -204,12 +204,7 @@ pub async fn recipient(
     let to = recipient_text(&query.to)?;
     rate_limits.check(Action::RecipientLookup, user.account_id().as_str(), ip.0)?;
     let found = transfers.find_recipient(to).await?.ok_or(ApiError::RecipientNotFound)?;
-    if &found.account_id == user.account_id() {
-        return Err(ApiError::TransferToSelf);
-    }
-    if found.frozen {
-        return Err(ApiError::RecipientFrozen);
-    }
+    found.state().accepts_from(user.account_id())?;
     Ok(HttpResponse::Ok().json(RecipientView { to: to.to_owned(), name: found.display_name, verified: found.verified }))
 }
 

@@ -52,6 +52,16 @@ pub struct Recipient {
     pub frozen: bool,
 }
 
+impl Recipient {
+    /// The recipient as the transfer decision weighs it.
+    pub fn state(&self) -> RecipientState {
+        match self.frozen {
+            true => RecipientState::Frozen(self.account_id.clone()),
+            false => RecipientState::Receives(self.account_id.clone()),
+        }
+    }
+}
+
 /// What a request came to, as kept for its idempotency key.
 // One per request, moved once: not worth a box.
 #[allow(clippy::large_enum_variant)]
@@ -124,14 +134,8 @@ impl UserTransfers {
         let partitions = &self.transfers.partitions;
         let recipient = self.find_recipient(&request.to).await?;
         // Nobody to send to is decided as such (and kept under the key) all the same.
-        let (recipient, to_name) = recipient.map_or((RecipientState::Unknown, String::new()), |found| {
-            let state = if found.frozen {
-                RecipientState::Frozen(found.account_id)
-            } else {
-                RecipientState::Receives(found.account_id)
-            };
-            (state, found.display_name)
-        });
+        let (recipient, to_name) =
+            recipient.map_or((RecipientState::Unknown, String::new()), |found| (found.state(), found.display_name));
         let ask = TransferAsk {
             recipient,
             // The sender's own name is read from the record the commit decides on.

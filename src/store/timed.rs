@@ -97,6 +97,9 @@ operations!(
     events,
     append_log,
     read_log,
+    append_capped_log,
+    read_capped_log,
+    clear_capped_log,
     push_recent,
     recent,
     put_ephemeral,
@@ -300,6 +303,18 @@ impl Logs for TimedStore {
 
     async fn read_log(&self, log: &str, before: Option<u64>, limit: usize) -> Result<Vec<LogEntry>, StoreError> {
         timed(&self.operations.read_log, self.inner.read_log(log, before, limit)).await
+    }
+
+    async fn append_capped_log(&self, log: &str, body: &str, keep: usize) -> Result<u64, StoreError> {
+        timed(&self.operations.append_capped_log, self.inner.append_capped_log(log, body, keep)).await
+    }
+
+    async fn read_capped_log(&self, log: &str, before: Option<u64>, limit: usize) -> Result<Vec<LogEntry>, StoreError> {
+        timed(&self.operations.read_capped_log, self.inner.read_capped_log(log, before, limit)).await
+    }
+
+    async fn clear_capped_log(&self, log: &str) -> Result<(), StoreError> {
+        timed(&self.operations.clear_capped_log, self.inner.clear_capped_log(log)).await
     }
 
     async fn push_recent(&self, list: &str, value: &str, keep: usize) -> Result<(), StoreError> {

@@ -70,6 +70,15 @@ struct State {
     lists: HashMap<String, VecDeque<String>>,
     schedules: HashMap<String, Schedule>,
     logs: HashMap<String, Vec<String>>,
+    capped_logs: HashMap<String, CappedLog>,
+}
+
+/// A capped log: the entries still kept, oldest first, and how many were
+/// ever appended (the next position).
+#[derive(Debug, Default)]
+struct CappedLog {
+    appended: u64,
+    kept: VecDeque<String>,
 }
 
 /// Members by time, and each member's time, kept in step.

@@ -183,6 +183,14 @@ impl KeyLayout {
     pub(super) fn log(&self, log: &str) -> String {
         format!("{}:log:{}", self.prefix, log)
     }
+
+    /// A capped log's two keys, under one hash tag (one slot, one script):
+    /// the list of entries kept, newest first, and the count of every entry
+    /// ever appended, so index `i` holds position `count - 1 - i`.
+    pub(super) fn capped_log(&self, log: &str) -> [String; 2] {
+        let tag = format!("{}:{{clog:{}}}", self.prefix, log);
+        [format!("{tag}:entries"), format!("{tag}:count")]
+    }
 }
 
 /// What the layout marker holds: the layout's version and shard count. A

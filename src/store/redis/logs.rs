@@ -1,5 +1,6 @@
 //! Logs and recent lists on Redis: a list each, appended at the tail (logs,
-//! index = position) or pushed at the head and trimmed (recent lists).
+//! index = position) or pushed at the head and trimmed (capped logs, whose
+//! count of appends maps an index to a position, and recent lists).
 
 use async_trait::async_trait;
 
@@ -26,6 +27,33 @@ impl Logs for RedisStore {
             bodies.into_iter().zip(window).map(|(body, seq)| LogEntry { seq, body }).collect();
         entries.reverse();
         Ok(entries)
+    }
+
+    async fn append_capped_log(&self, log: &str, body: &str, keep: usize) -> Result<u64, StoreError> {
+        let keys = self.keys.capped_log(log);
+        let mut invocation = self.append_capped_log.prepare_invoke();
+        invocation.key(&keys[0]).key(&keys[1]).arg(body).arg(keep.max(1));
+        self.run_script(&keys, &invocation).await
+    }
+
+    async fn read_capped_log(&self, log: &str, before: Option<u64>, limit: usize) -> Result<Vec<LogEntry>, StoreError> {
+        let keys = self.keys.capped_log(log);
+        let mut invocation = self.read_capped_log.prepare_invoke();
+        let before = before.map_or(-1, |before| i64::try_from(before).unwrap_or(i64::MAX));
+        invocation.key(&keys[0]).key(&keys[1]).arg(before).arg(limit);
+        let mut read: Vec<String> = self.run_script(&keys, &invocation).await?;
+        let corrupt = |reason: &str| StoreError::Corrupt { key: keys[1].clone(), reason: reason.to_owned() };
+        if read.is_empty() {
+            return Err(corrupt("the read script answered nothing"));
+        }
+        let count: u64 = read.remove(0).parse().map_err(|_| corrupt("not a count"))?;
+        let window = journal_window(count, before.try_into().ok(), limit);
+        Ok(window.rev().zip(read).map(|(seq, body)| LogEntry { seq, body }).collect())
+    }
+
+    async fn clear_capped_log(&self, log: &str) -> Result<(), StoreError> {
+        let [entries, _count] = self.keys.capped_log(log);
+        self.query(redis::cmd("DEL").arg(entries)).await
     }
 
     async fn push_recent(&self, list: &str, value: &str, keep: usize) -> Result<(), StoreError> {

@@ -116,6 +116,8 @@ pub struct RedisStore {
     swap_index: Script,
     claim_schedule: Script,
     reschedule_if_at: Script,
+    append_capped_log: Script,
+    read_capped_log: Script,
     event_signals: broadcast::Sender<AccountId>,
     /// The pub/sub listener starts with the first subscriber.
     listening: Arc<Once>,
@@ -166,6 +168,8 @@ impl RedisStore {
             swap_index: Script::new(include_str!("swap_index.lua")),
             claim_schedule: Script::new(include_str!("claim_schedule.lua")),
             reschedule_if_at: Script::new(include_str!("reschedule_if_at.lua")),
+            append_capped_log: Script::new(include_str!("append_capped_log.lua")),
+            read_capped_log: Script::new(include_str!("read_capped_log.lua")),
             event_signals: broadcast::channel(EVENT_SIGNALS_BUFFERED).0,
             listening: Arc::new(Once::new()),
         };

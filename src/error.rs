@@ -193,6 +193,9 @@ pub enum ApiError {
     BindingExpired,
     #[error("WeChat is unavailable; retry shortly")]
     WeChatUnavailable,
+    /// Outside the simulator profile there is no SMS gateway to send a code.
+    #[error("no SMS gateway is configured; codes cannot be sent")]
+    SmsUnavailable,
     #[error("too many requests; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("the store is unavailable; retry shortly")]
@@ -397,6 +400,8 @@ impl ApiError {
                 UNPROCESSABLE_ENTITY;
             ApiError::WeChatUnavailable => "WECHAT_UNAVAILABLE",
                 SERVICE_UNAVAILABLE;
+            ApiError::SmsUnavailable => "SMS_UNAVAILABLE",
+                SERVICE_UNAVAILABLE;
             ApiError::RateLimited { retry_after_secs } => "RATE_LIMITED",
                 TOO_MANY_REQUESTS, json!({ "retry_after_secs": retry_after_secs });
             ApiError::StoreUnavailable => "STORE_UNAVAILABLE",
@@ -473,6 +478,15 @@ impl From<StoreError> for ApiError {
                 ApiError::StoreUnavailable
             }
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<crate::providers::sms::SmsError> for ApiError {
+    fn from(error: crate::providers::sms::SmsError) -> ApiError {
+        match error {
+            crate::providers::sms::SmsError::Store(error) => error.into(),
+            crate::providers::sms::SmsError::NoGateway => ApiError::SmsUnavailable,
         }
     }
 }

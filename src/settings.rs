@@ -18,7 +18,9 @@ use crate::domain::money::Money;
 use crate::domain::withdrawal::ReviewPolicy;
 use crate::domain::withdrawal_policy::{LevelRules, PAYOUT_AMOUNT_MIN_FEN, WithdrawalPolicy};
 
+mod simulator;
 mod transfers;
+pub use simulator::SimulatorSettings;
 pub use transfers::TransferSettings;
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -40,6 +42,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub seed: SeedSettings,
     pub rate_limits: RateLimitSettings,
+    pub simulator: SimulatorSettings,
     pub wechat: WeChatSettings,
     pub mock_wechat: MockWeChatSettings,
     pub sms: SmsSettings,
@@ -661,6 +664,7 @@ impl Settings {
                 problems.push(format!("{name}.lock_max_secs must be at most {LOCK_SECS_MAX} (a year)"));
             }
         }
+        simulator::check(self, &mut problems);
         if self.wechat.client == WeChatClientKind::Builtin && !self.mock_wechat.enabled {
             problems.push("wechat.client = \"builtin\" needs mock_wechat.enabled = true".into());
         }
@@ -890,10 +894,25 @@ mod tests {
         assert!(!printed.contains(DEV_FINGERPRINT_SECRET));
     }
 
-    #[test]
-    fn production_refuses_the_development_fingerprint_secret() {
+    /// The local defaults turned into a production deployment's (as the
+    /// environment would), development secrets aside.
+    fn production_like() -> Settings {
         let mut settings = Settings::load(&overrides()).unwrap();
         settings.environment = "production".into();
+        settings.simulator.enabled = false;
+        settings.mock_wechat.enabled = false;
+        settings.wechat.client = WeChatClientKind::Http;
+        settings.wechat.api_base_url = "https://api.weixin.qq.com".into();
+        settings.wechat.authorize_base_url = "https://open.weixin.qq.com".into();
+        settings.wechat.public_base_url = "https://wallet.example.com".into();
+        settings.wechat.app_id = "wx0123456789abcdef".into();
+        settings.wechat.app_secret = SecretString::from("0123456789abcdef0123456789abcdef");
+        settings
+    }
+
+    #[test]
+    fn production_refuses_the_development_fingerprint_secret() {
+        let mut settings = production_like();
         settings.auth.jwt_secret = SecretString::from("a production jwt secret of 32+ bytes, from env");
         settings.auth.pin_pepper = SecretString::from("a production pin pepper of 32+ bytes, from env");
         settings.webhooks.secret = SecretString::from("a production webhook secret, 32+ bytes, from env");
@@ -903,8 +922,7 @@ mod tests {
 
     #[test]
     fn production_refuses_the_development_webhook_secret() {
-        let mut settings = Settings::load(&overrides()).unwrap();
-        settings.environment = "production".into();
+        let mut settings = production_like();
         settings.auth.jwt_secret = SecretString::from("a production jwt secret of 32+ bytes, from env");
         settings.auth.pin_pepper = SecretString::from("a production pin pepper of 32+ bytes, from env");
         settings.auth.fingerprint_secret = SecretString::from("a production fingerprint key, 32+ bytes, from env");

@@ -1,7 +1,9 @@
 //! Builds the running application: connects the store, seeds demo data, binds
 //! its own listener (port 0 in tests) and holds the whole route table, so
-//! every endpoint the service has can be read in `routes()` and
-//! `mock_routes()` (and, as data, in `ROUTE_TABLE` and `MOCK_ROUTE_TABLE`).
+//! every endpoint the service has can be read in `routes()`, `mock_routes()`
+//! and `mock_wechat_routes()` (and, as data, in `ROUTE_TABLE`,
+//! `MOCK_ROUTE_TABLE` and `MOCK_WECHAT_ROUTE_TABLE`). The mocks are served,
+//! and used in-process, only in the simulator profile (`simulator.enabled`).
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -20,7 +22,7 @@ use crate::clock::SharedClock;
 use crate::edge::{self, EdgeLimits};
 use crate::error::ApiError;
 use crate::providers::payouts::SharedPayouts;
-use crate::providers::sms::MockSmsOutbox;
+use crate::providers::sms::{MockSmsOutbox, NoSmsGateway, SmsSender};
 use crate::providers::webhooks::WebhookSender;
 use crate::providers::wechat::WeChatClient;
 use crate::providers::wechat::builtin_client::BuiltinWeChatClient;
@@ -28,6 +30,7 @@ use crate::providers::wechat::http_client::HttpWeChatClient;
 use crate::providers::wechat::mock::BuiltinPayouts;
 use crate::providers::wechat::mock::MockWeChat;
 use crate::rate_limit::RateLimits;
+use crate::routes::docs::Served;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{
     KnownRoutes, auth, bindings, docs, events, kyc, me, mock_sms, mock_wechat, not_found, ops, ops_search, pin, review,
@@ -161,11 +164,18 @@ impl Application {
             "" => default_public_base_url(address),
             configured => configured.to_owned(),
         };
-        let mock_wechat = settings
-            .mock_wechat
-            .enabled
+        // Checked by the settings too; startup never mocks outside the simulator.
+        let simulator = settings.simulator.enabled;
+        let mock_wechat = (simulator && settings.mock_wechat.enabled)
             .then(|| Arc::new(MockWeChat::new(store.clone(), clock.clone(), settings.mock_wechat.clone())));
-        let outbox = MockSmsOutbox::new(store.clone(), settings.sms.outbox_keep);
+        let outbox = simulator.then(|| MockSmsOutbox::new(store.clone(), settings.sms.outbox_keep));
+        let sms_sender: Arc<dyn SmsSender> = match &outbox {
+            Some(outbox) => Arc::new(outbox.clone()),
+            None => {
+                tracing::warn!("simulator off: no SMS gateway, so SMS codes are refused (SMS_UNAVAILABLE)");
+                Arc::new(NoSmsGateway)
+            }
+        };
         let webhooks = webhook_policy(&settings.webhooks)?;
         let partitions = Partitions {
             store,
@@ -183,7 +193,7 @@ impl Application {
             ),
             bindings: binding_policy(&settings.wechat, mock_wechat.clone(), &public_base_url)?,
             sms: SmsPolicy {
-                sender: Arc::new(outbox.clone()),
+                sender: sms_sender,
                 pepper: settings.auth.pin_pepper.clone(),
                 code_ttl: chrono::Duration::seconds(settings.sms.code_ttl_secs as i64),
                 attempts_max: settings.sms.code_attempts_max,
@@ -262,10 +272,11 @@ impl Application {
     }
 }
 
-/// The built-in mock providers, when enabled.
+/// The built-in mock providers, when enabled: the SMS outbox with the
+/// simulator, WeChat with `mock_wechat.enabled` too.
 struct Mocks {
     wechat: Option<Arc<MockWeChat>>,
-    sms: MockSmsOutbox,
+    sms: Option<MockSmsOutbox>,
 }
 
 /// How the worker settles, paying out through the built-in mock WeChat Pay when it runs.
@@ -307,10 +318,12 @@ fn binding_policy(
     mock: Option<Arc<MockWeChat>>,
     public_base_url: &str,
 ) -> anyhow::Result<BindingPolicy> {
-    let own_mock = format!("{public_base_url}/mock/wechat");
-    let or_own_mock = |configured: &str| match configured.trim_end_matches('/') {
-        "" => own_mock.clone(),
-        url => url.to_owned(),
+    // Empty means this server's own mock, which only the mock's presence makes an address.
+    let own_mock = mock.is_some().then(|| format!("{public_base_url}/mock/wechat"));
+    let or_own_mock = |configured: &str| match (configured.trim_end_matches('/'), &own_mock) {
+        ("", Some(own_mock)) => Ok(own_mock.clone()),
+        ("", None) => Err(anyhow::anyhow!("the WeChat base URLs must be set while the mock is off")),
+        (url, _) => Ok(url.to_owned()),
     };
     let client: Arc<dyn WeChatClient> = match settings.client {
         WeChatClientKind::Builtin => {
@@ -318,7 +331,7 @@ fn binding_policy(
             Arc::new(BuiltinWeChatClient::new(mock, settings.app_id.clone(), settings.app_secret.clone()))
         }
         WeChatClientKind::Http => Arc::new(HttpWeChatClient::new(
-            or_own_mock(&settings.api_base_url),
+            or_own_mock(&settings.api_base_url)?,
             settings.app_id.clone(),
             settings.app_secret.clone(),
         )?),
@@ -327,7 +340,7 @@ fn binding_policy(
         client,
         app_id: settings.app_id.clone(),
         scope: settings.scope.clone(),
-        authorize_endpoint: format!("{}/connect/oauth2/authorize", or_own_mock(&settings.authorize_base_url)),
+        authorize_endpoint: format!("{}/connect/oauth2/authorize", or_own_mock(&settings.authorize_base_url)?),
         redirect_uri: format!("{public_base_url}/v1/bindings/wechat/callback"),
         start_ttl: chrono::Duration::seconds(settings.binding_start_ttl_secs as i64),
         confirm_ttl: chrono::Duration::seconds(settings.binding_confirm_ttl_secs as i64),
@@ -364,11 +377,12 @@ fn serve(
     let directory = web::Data::new(services.directory);
     let partitions = web::Data::new(services.partitions);
     let body_limit = web::Data::new(JsonBodyLimit(settings.server.json_body_bytes_max));
+    let served = Served { simulator: mocks.sms.is_some(), mock_wechat: mocks.wechat.is_some() };
     let mock_wechat = mocks.wechat.map(web::Data::from);
-    let sms_outbox = web::Data::new(mocks.sms);
-    let openapi_json = web::Data::new(docs::OpenApiJson::new(mock_wechat.is_some(), public_base_url)?);
-    let mock_table = if mock_wechat.is_some() { MOCK_ROUTE_TABLE } else { &[] };
-    let known_routes = web::Data::new(KnownRoutes::new(ROUTE_TABLE.iter().chain(mock_table)));
+    let sms_outbox = mocks.sms.map(web::Data::new);
+    let openapi_json = web::Data::new(docs::OpenApiJson::new(served, public_base_url)?);
+    let table = ROUTE_TABLE.iter().chain(MOCK_ROUTE_TABLE).chain(MOCK_WECHAT_ROUTE_TABLE);
+    let known_routes = web::Data::new(KnownRoutes::new(table.filter(|(_, path)| served.serves(path))));
     let edge_limits = EdgeLimits::from_settings(&settings.server);
     let body_bytes_max = settings.server.json_body_bytes_max;
     let workers = match settings.server.workers {
@@ -413,14 +427,16 @@ fn serve(
             .configure(routes)
             .configure(crate::routes::web::configure)
             .configure(move |config| {
-                if let Some(mock_wechat) = mock_wechat {
+                if let Some(sms_outbox) = sms_outbox {
                     // The mock's form and JSON bodies are read as bytes; a
                     // larger one is a 413 in the catalogue (edge::guard).
                     config
-                        .app_data(mock_wechat)
                         .app_data(sms_outbox)
                         .app_data(web::PayloadConfig::new(body_bytes_max))
                         .configure(mock_routes);
+                }
+                if let Some(mock_wechat) = mock_wechat {
+                    config.app_data(mock_wechat).configure(mock_wechat_routes);
                 }
             })
             // The UI's own files, outside the route table: they are not API.
@@ -541,11 +557,16 @@ route_table! {
 }
 
 route_table! {
-    /// The built-in mock providers, registered only when `mock_wechat.enabled`:
-    /// the SMS outbox, and WeChat under `/mock/wechat` (needs `web::Data<MockWeChat>`).
+    /// The simulator's own mocks, registered only when `simulator.enabled`: the SMS outbox.
     fn mock_routes, pub const MOCK_ROUTE_TABLE = [
         GET "/mock/sms/outbox" => mock_sms::outbox,
+    ]
+}
 
+route_table! {
+    /// The mock WeChat under `/mock/wechat`, registered only when `mock_wechat.enabled`
+    /// (which needs the simulator); its handlers take `web::Data<MockWeChat>`.
+    fn mock_wechat_routes, pub const MOCK_WECHAT_ROUTE_TABLE = [
         POST "/mock/wechat/users" => mock_wechat::users::create_user,
         GET "/mock/wechat/users/{openid}" => mock_wechat::users::user,
         GET "/mock/wechat/connect/oauth2/authorize" => mock_wechat::authorize::authorize,

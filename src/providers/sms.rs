@@ -1,6 +1,9 @@
 //! The SMS gateway: `SmsSender` is what services call to text a phone; the
 //! mock implementation writes each message to an outbox in the store that
 //! `GET /mock/sms/outbox?phone=` shows, standing in for the user's phone.
+//! It exists only in the simulator profile: outside it (production),
+//! walletgate has no SMS gateway at all, and `NoSmsGateway` refuses to send
+//! rather than keep codes where nobody should read them.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -27,7 +30,28 @@ pub struct SmsMessage {
 
 #[async_trait]
 pub trait SmsSender: Send + Sync + std::fmt::Debug {
-    async fn send(&self, message: &SmsMessage) -> Result<(), StoreError>;
+    async fn send(&self, message: &SmsMessage) -> Result<(), SmsError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SmsError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No SMS gateway is configured (the simulator is off).
+    #[error("no SMS gateway is configured")]
+    NoGateway,
+}
+
+/// The SMS gateway outside the simulator profile: none. Every send is
+/// refused (`SMS_UNAVAILABLE`), so nothing that needs a code goes on.
+#[derive(Debug, Clone, Copy)]
+pub struct NoSmsGateway;
+
+#[async_trait]
+impl SmsSender for NoSmsGateway {
+    async fn send(&self, _message: &SmsMessage) -> Result<(), SmsError> {
+        Err(SmsError::NoGateway)
+    }
 }
 
 /// The mock SMS gateway: a capped, newest-first outbox per phone number.
@@ -61,9 +85,9 @@ impl MockSmsOutbox {
 
 #[async_trait]
 impl SmsSender for MockSmsOutbox {
-    async fn send(&self, message: &SmsMessage) -> Result<(), StoreError> {
+    async fn send(&self, message: &SmsMessage) -> Result<(), SmsError> {
         let text = serde_json::to_string(message)
             .map_err(|e| StoreError::Corrupt { key: outbox_list(&message.phone), reason: e.to_string() })?;
-        self.store.push_recent(&outbox_list(&message.phone), &text, self.keep).await
+        Ok(self.store.push_recent(&outbox_list(&message.phone), &text, self.keep).await?)
     }
 }

@@ -213,8 +213,8 @@ pub async fn start_wechat(bindings: web::Data<Bindings>, user: AuthenticatedUser
             (ErrorBody = "application/json"),
             (String = "text/html"),
         )),
-        (status = 503, description = "`WECHAT_UNAVAILABLE`, `STORE_UNAVAILABLE`, `STORE_BUSY`; retry after \
-            `Retry-After` seconds.", content(
+        (status = 503, description = "`WECHAT_UNAVAILABLE`, `SMS_UNAVAILABLE` (no SMS gateway outside the \
+            simulator profile), `STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", content(
             (ErrorBody = "application/json"),
             (String = "text/html"),
         )),

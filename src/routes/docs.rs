@@ -40,10 +40,10 @@ pub const LOCAL_DEFAULT_URL: &str = "http://127.0.0.1:8080";
 pub struct OpenApiJson(Bytes);
 
 impl OpenApiJson {
-    /// The document of the instance at `public_base_url`: without the mock
-    /// providers' paths when they are off.
-    pub fn new(mock_enabled: bool, public_base_url: &str) -> serde_json::Result<OpenApiJson> {
-        Ok(OpenApiJson(Bytes::from(serde_json::to_vec(&document(mock_enabled, public_base_url))?)))
+    /// The document of the instance at `public_base_url`: without the paths
+    /// of what it does not serve.
+    pub fn new(served: Served, public_base_url: &str) -> serde_json::Result<OpenApiJson> {
+        Ok(OpenApiJson(Bytes::from(serde_json::to_vec(&document(served, public_base_url))?)))
     }
 }
 
@@ -175,9 +175,10 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         (name = "ops", description = "Operator role only: finding accounts, withdrawals and waiting identity checks, \
             top-ups, reviews, identity decisions, the ledger audit \
             and the audit log. A user's token gets 403 `FORBIDDEN`."),
-        (name = "mock", description = "The built-in mock providers (WeChat OAuth and WeChat Pay transfer bills, the \
-            SMS outbox), served only when `mock_wechat.enabled`. They answer in the real providers' shapes, not the \
-            catalogue's, except where marked."),
+        (name = "mock", description = "The built-in mock providers, served only in the simulator profile \
+            (`simulator.enabled`; never in production): the SMS outbox, the request journal, and WeChat OAuth and \
+            WeChat Pay transfer bills when `mock_wechat.enabled` too. No token needed. The WeChat ones answer in the \
+            real providers' shapes, not the catalogue's, except where marked."),
         (name = "system", description = "Liveness, readiness, metrics."),
         (name = "docs", description = "This document and the Swagger UI."),
     )
@@ -203,14 +204,42 @@ impl Modify for BearerAuth {
 
 /// The path prefix of the mock providers' routes.
 pub const MOCK_PATH_PREFIX: &str = "/mock/";
+/// The path prefix of the mock WeChat's routes.
+pub const MOCK_WECHAT_PATH_PREFIX: &str = "/mock/wechat/";
+/// The path prefix of the simulator's controls.
+pub const SIM_PATH_PREFIX: &str = "/v1/sim/";
 
-/// The document of the instance at `public_base_url`: the mock providers'
-/// paths only when it serves them.
-pub fn document(mock_enabled: bool, public_base_url: &str) -> utoipa::openapi::OpenApi {
-    let mut document = ApiDoc::openapi();
-    if !mock_enabled {
-        document.paths.paths.retain(|path, _| !path.starts_with(MOCK_PATH_PREFIX));
+/// The optional parts of the API an instance serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Served {
+    /// `simulator.enabled`: `/mock/*` (the SMS outbox, the request journal) and `/v1/sim/*`.
+    pub simulator: bool,
+    /// `mock_wechat.enabled` too: `/mock/wechat/*`.
+    pub mock_wechat: bool,
+}
+
+impl Served {
+    /// Everything: what the route table holds.
+    pub const ALL: Served = Served { simulator: true, mock_wechat: true };
+    /// Nothing optional: a production deployment.
+    pub const NONE: Served = Served { simulator: false, mock_wechat: false };
+
+    /// Whether a path of the route table is served.
+    pub fn serves(self, path: &str) -> bool {
+        if path.starts_with(MOCK_WECHAT_PATH_PREFIX) {
+            self.simulator && self.mock_wechat
+        } else if path.starts_with(MOCK_PATH_PREFIX) || path.starts_with(SIM_PATH_PREFIX) {
+            self.simulator
+        } else {
+            true
+        }
     }
+}
+
+/// The document of the instance at `public_base_url`: only the paths it serves.
+pub fn document(served: Served, public_base_url: &str) -> utoipa::openapi::OpenApi {
+    let mut document = ApiDoc::openapi();
+    document.paths.paths.retain(|path, _| served.serves(path));
     document.servers = Some(servers(public_base_url));
     document
 }

@@ -116,7 +116,9 @@ fn chosen_pin(text: &str) -> Result<Pin, ApiError> {
         (status = 422, description = "`PIN_NOT_SET` (`reset_pin` without a PIN), `PHONE_REQUIRED`.", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many codes requested.", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
-        Unauthenticated, AccountNotFound, PayloadTooLarge, StoreBusy,
+        (status = 503, description = "`SMS_UNAVAILABLE` (outside the simulator profile there is no SMS gateway), \
+            `STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+        Unauthenticated, AccountNotFound, PayloadTooLarge,
     )
 )]
 pub async fn request_sms_code(

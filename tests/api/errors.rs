@@ -462,6 +462,7 @@ fn catalogue_samples() -> Vec<(walletgate::error::ApiError, &'static [(&'static 
         (ApiError::BindingStatusConflict { status: "active" }, &[("status", Text)]),
         (ApiError::BindingExpired, &[]),
         (ApiError::WeChatUnavailable, &[]),
+        (ApiError::SmsUnavailable, &[]),
         (ApiError::RateLimited { retry_after_secs: 7 }, &[("retry_after_secs", Integer)]),
         (ApiError::StoreUnavailable, &[]),
         (ApiError::StoreBusy, &[]),

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use walletgate::routes::docs::{LOCAL_DEFAULT_URL, MOCK_PATH_PREFIX, document};
-use walletgate::startup::{MOCK_ROUTE_TABLE, ROUTE_TABLE};
+use walletgate::routes::docs::{LOCAL_DEFAULT_URL, MOCK_PATH_PREFIX, MOCK_WECHAT_PATH_PREFIX, Served, document};
+use walletgate::startup::{MOCK_ROUTE_TABLE, MOCK_WECHAT_ROUTE_TABLE, ROUTE_TABLE};
 
 use crate::helpers::{StoreKind, spawn_app};
 use crate::on_both_stores;
@@ -27,8 +27,13 @@ fn documented_operations(document: &Value) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-fn document_json(mock_enabled: bool) -> Value {
-    serde_json::to_value(document(mock_enabled, LOCAL_DEFAULT_URL)).expect("the document serialises")
+fn document_json(served: Served) -> Value {
+    serde_json::to_value(document(served, LOCAL_DEFAULT_URL)).expect("the document serialises")
+}
+
+/// `(METHOD, path)` of the routes of some tables.
+fn operations_of(tables: &[&[(&str, &str)]]) -> BTreeSet<(String, String)> {
+    tables.iter().flat_map(|table| table.iter()).map(|(method, path)| (method.to_string(), path.to_string())).collect()
 }
 
 /// Where a gateway with the shipped settings listens: `config/default.toml`'s port on loopback.
@@ -46,11 +51,12 @@ fn every_route_is_documented_and_every_documented_operation_is_served() {
     let table: Vec<(String, String)> = ROUTE_TABLE
         .iter()
         .chain(MOCK_ROUTE_TABLE)
+        .chain(MOCK_WECHAT_ROUTE_TABLE)
         .map(|(method, path)| (method.to_string(), path.to_string()))
         .collect();
     let routes: BTreeSet<(String, String)> = table.iter().cloned().collect();
     assert_eq!(routes.len(), table.len(), "a route is registered twice");
-    let documented = documented_operations(&document_json(true));
+    let documented = documented_operations(&document_json(Served::ALL));
     let undocumented: Vec<_> = routes.difference(&documented).collect();
     let not_served: Vec<_> = documented.difference(&routes).collect();
     assert!(undocumented.is_empty(), "routes the OpenAPI document does not describe: {undocumented:?}");
@@ -59,17 +65,21 @@ fn every_route_is_documented_and_every_documented_operation_is_served() {
 
 #[test]
 fn the_mock_routes_are_documented_only_when_served() {
-    assert!(MOCK_ROUTE_TABLE.iter().all(|(_, path)| path.starts_with(MOCK_PATH_PREFIX)));
+    let mock = |path: &str| path.starts_with(MOCK_PATH_PREFIX) && !path.starts_with(MOCK_WECHAT_PATH_PREFIX);
+    assert!(MOCK_ROUTE_TABLE.iter().all(|(_, path)| mock(path)));
+    assert!(MOCK_WECHAT_ROUTE_TABLE.iter().all(|(_, path)| path.starts_with(MOCK_WECHAT_PATH_PREFIX)));
     assert!(ROUTE_TABLE.iter().all(|(_, path)| !path.starts_with(MOCK_PATH_PREFIX)));
-    let without_mocks = documented_operations(&document_json(false));
-    let routes: BTreeSet<(String, String)> =
-        ROUTE_TABLE.iter().map(|(method, path)| (method.to_string(), path.to_string())).collect();
-    assert_eq!(without_mocks, routes);
+    let production = documented_operations(&document_json(Served::NONE));
+    assert_eq!(production, operations_of(&[ROUTE_TABLE]));
+    let without_mock_wechat = documented_operations(&document_json(Served { simulator: true, mock_wechat: false }));
+    assert_eq!(without_mock_wechat, operations_of(&[ROUTE_TABLE, MOCK_ROUTE_TABLE]));
+    let mock_wechat_alone = documented_operations(&document_json(Served { simulator: false, mock_wechat: true }));
+    assert_eq!(mock_wechat_alone, production, "the mock WeChat needs the simulator");
 }
 
 #[test]
 fn operations_have_unique_ids_tags_and_documented_errors() {
-    let document = document_json(true);
+    let document = document_json(Served::ALL);
     let mut ids = BTreeSet::new();
     for (path, item) in document["paths"].as_object().unwrap() {
         for method in METHODS.iter().filter(|method| item.get(**method).is_some()) {
@@ -119,7 +129,7 @@ async fn the_document_is_served_as_openapi_3_1_with_bearer_auth(store: StoreKind
     let bearer = &served["components"]["securitySchemes"]["bearerAuth"];
     assert_eq!((bearer["type"].as_str(), bearer["scheme"].as_str()), (Some("http"), Some("bearer")));
     assert_eq!(bearer["bearerFormat"], "JWT");
-    let generated = serde_json::to_value(document(true, &app.address)).unwrap();
+    let generated = serde_json::to_value(document(Served::ALL, &app.address)).unwrap();
     assert_eq!(served, generated, "the served document is the generated one");
     assert_eq!(served["servers"][0]["url"], app.address, "the document names the instance serving it first");
     let money = &served["components"]["schemas"]["Money"];

@@ -6,7 +6,7 @@
 
 use jsonschema::Registry;
 use serde_json::{Value, json};
-use walletgate::routes::docs::{LOCAL_DEFAULT_URL, document};
+use walletgate::routes::docs::{LOCAL_DEFAULT_URL, Served, document};
 
 use crate::openapi::default_base_url;
 
@@ -15,7 +15,7 @@ const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 const DOCUMENT_URI: &str = "urn:walletgate:openapi";
 
 fn document_json() -> Value {
-    serde_json::to_value(document(true, LOCAL_DEFAULT_URL)).expect("the document serialises")
+    serde_json::to_value(document(Served::ALL, LOCAL_DEFAULT_URL)).expect("the document serialises")
 }
 
 /// Whether a schema shows an example: its own, or through what it is made of
@@ -90,7 +90,7 @@ fn every_component_schema_has_an_example() {
 #[test]
 fn the_document_names_the_instance_serving_it_then_the_local_default() {
     assert_eq!(LOCAL_DEFAULT_URL, default_base_url(), "the shipped settings serve elsewhere");
-    let elsewhere = serde_json::to_value(document(false, "https://wallet.example.com")).unwrap();
+    let elsewhere = serde_json::to_value(document(Served::NONE, "https://wallet.example.com")).unwrap();
     let urls: Vec<&str> = elsewhere["servers"].as_array().unwrap().iter().filter_map(|s| s["url"].as_str()).collect();
     assert_eq!(urls, ["https://wallet.example.com", LOCAL_DEFAULT_URL]);
     let local = document_json();

@@ -21,6 +21,7 @@ use crate::auth::{AccessTokens, TokenIssuer};
 use crate::clock::SharedClock;
 use crate::edge::{self, EdgeLimits};
 use crate::error::ApiError;
+use crate::providers::journal::RequestJournal;
 use crate::providers::payouts::SharedPayouts;
 use crate::providers::sms::{MockSmsOutbox, NoSmsGateway, SmsSender};
 use crate::providers::webhooks::WebhookSender;
@@ -33,8 +34,8 @@ use crate::rate_limit::RateLimits;
 use crate::routes::docs::Served;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{
-    KnownRoutes, auth, bindings, docs, events, kyc, me, mock_sms, mock_wechat, not_found, ops, ops_search, pin, review,
-    system, transfers, withdrawals,
+    KnownRoutes, auth, bindings, docs, events, kyc, me, mock_journal, mock_sms, mock_wechat, not_found, ops,
+    ops_search, pin, review, system, transfers, withdrawals,
 };
 use crate::services::bindings::BindingPolicy;
 use crate::services::kyc::KycPolicy;
@@ -168,7 +169,8 @@ impl Application {
         let simulator = settings.simulator.enabled;
         let mock_wechat = (simulator && settings.mock_wechat.enabled)
             .then(|| Arc::new(MockWeChat::new(store.clone(), clock.clone(), settings.mock_wechat.clone())));
-        let outbox = simulator.then(|| MockSmsOutbox::new(store.clone(), settings.sms.outbox_keep));
+        let journal = RequestJournal::new(store.clone(), clock.clone(), &settings.simulator);
+        let outbox = simulator.then(|| MockSmsOutbox::new(store.clone(), settings.sms.outbox_keep, journal.clone()));
         let sms_sender: Arc<dyn SmsSender> = match &outbox {
             Some(outbox) => Arc::new(outbox.clone()),
             None => {
@@ -191,7 +193,7 @@ impl Application {
                 settings.auth.password_hashing_concurrency,
                 Duration::from_millis(settings.auth.password_hashing_wait_ms),
             ),
-            bindings: binding_policy(&settings.wechat, mock_wechat.clone(), &public_base_url)?,
+            bindings: binding_policy(&settings.wechat, mock_wechat.clone(), &journal, &public_base_url)?,
             sms: SmsPolicy {
                 sender: sms_sender,
                 pepper: settings.auth.pin_pepper.clone(),
@@ -203,7 +205,7 @@ impl Application {
             withdrawals: settings.withdrawals.policy().map_err(anyhow::Error::msg)?,
             transfers: settings.transfers.policy(&settings.withdrawals).map_err(anyhow::Error::msg)?,
             fingerprints: Fingerprints { secret: settings.auth.fingerprint_secret.clone() },
-            settlement: settlement_policy(&settings.worker, mock_wechat.clone()),
+            settlement: settlement_policy(&settings.worker, mock_wechat.clone(), &journal),
             webhooks,
             kyc: KycPolicy {
                 auto_approve_after: settings
@@ -234,7 +236,7 @@ impl Application {
         // Starts relaying other processes' event notifications (on Redis) on
         // this runtime, before any request or the worker needs them.
         drop(services.notifications.signals());
-        let mocks = Mocks { wechat: mock_wechat.clone(), sms: outbox };
+        let mocks = Mocks { wechat: mock_wechat.clone(), sms: outbox, journal };
         let server = serve(listener, &settings, services.clone(), demo, mocks, &public_base_url)?;
         let worker = settings
             .worker
@@ -277,12 +279,17 @@ impl Application {
 struct Mocks {
     wechat: Option<Arc<MockWeChat>>,
     sms: Option<MockSmsOutbox>,
+    journal: RequestJournal,
 }
 
 /// How the worker settles, paying out through the built-in mock WeChat Pay when it runs.
-fn settlement_policy(settings: &WorkerSettings, mock: Option<Arc<MockWeChat>>) -> SettlementPolicy {
+fn settlement_policy(
+    settings: &WorkerSettings,
+    mock: Option<Arc<MockWeChat>>,
+    journal: &RequestJournal,
+) -> SettlementPolicy {
     SettlementPolicy {
-        payouts: mock.map(|mock| Arc::new(BuiltinPayouts::new(mock)) as SharedPayouts),
+        payouts: mock.map(|mock| Arc::new(BuiltinPayouts::new(mock, journal.clone())) as SharedPayouts),
         lease: chrono::Duration::seconds(settings.lease_secs.min(u32::MAX as u64) as i64),
         batch_size: settings.batch_size,
         concurrency: settings.concurrency,
@@ -316,6 +323,7 @@ fn millis(ms: u64) -> chrono::Duration {
 fn binding_policy(
     settings: &WeChatSettings,
     mock: Option<Arc<MockWeChat>>,
+    journal: &RequestJournal,
     public_base_url: &str,
 ) -> anyhow::Result<BindingPolicy> {
     // Empty means this server's own mock, which only the mock's presence makes an address.
@@ -328,7 +336,8 @@ fn binding_policy(
     let client: Arc<dyn WeChatClient> = match settings.client {
         WeChatClientKind::Builtin => {
             let mock = mock.ok_or_else(|| anyhow::anyhow!("wechat.client = builtin needs the mock enabled"))?;
-            Arc::new(BuiltinWeChatClient::new(mock, settings.app_id.clone(), settings.app_secret.clone()))
+            let (app_id, app_secret) = (settings.app_id.clone(), settings.app_secret.clone());
+            Arc::new(BuiltinWeChatClient::new(mock, journal.clone(), app_id, app_secret))
         }
         WeChatClientKind::Http => Arc::new(HttpWeChatClient::new(
             or_own_mock(&settings.api_base_url)?,
@@ -380,6 +389,8 @@ fn serve(
     let served = Served { simulator: mocks.sms.is_some(), mock_wechat: mocks.wechat.is_some() };
     let mock_wechat = mocks.wechat.map(web::Data::from);
     let sms_outbox = mocks.sms.map(web::Data::new);
+    let journal = web::Data::new(mocks.journal.clone());
+    let recorded = mocks.journal;
     let openapi_json = web::Data::new(docs::OpenApiJson::new(served, public_base_url)?);
     let table = ROUTE_TABLE.iter().chain(MOCK_ROUTE_TABLE).chain(MOCK_WECHAT_ROUTE_TABLE);
     let known_routes = web::Data::new(KnownRoutes::new(table.filter(|(_, path)| served.serves(path))));
@@ -392,9 +403,12 @@ fn serve(
     let cors_settings = settings.server.cors.clone();
     let server = HttpServer::new(move || {
         let mock_wechat = mock_wechat.clone();
-        let sms_outbox = sms_outbox.clone();
+        let (sms_outbox, journal, recorded) = (sms_outbox.clone(), journal.clone(), recorded.clone());
         App::new()
             .wrap(from_fn(move |request, next| edge::guard(edge_limits, request, next)))
+            .wrap(from_fn(move |request, next| {
+                mock_journal::record_http_calls(recorded.clone(), body_bytes_max, request, next)
+            }))
             .wrap(from_fn(observe_request))
             .wrap(TracingLogger::<WalletgateRootSpan>::new())
             // Outermost, so every answer (errors of the layers inside included)
@@ -432,6 +446,7 @@ fn serve(
                     // larger one is a 413 in the catalogue (edge::guard).
                     config
                         .app_data(sms_outbox)
+                        .app_data(journal)
                         .app_data(web::PayloadConfig::new(body_bytes_max))
                         .configure(mock_routes);
                 }
@@ -557,9 +572,12 @@ route_table! {
 }
 
 route_table! {
-    /// The simulator's own mocks, registered only when `simulator.enabled`: the SMS outbox.
+    /// The simulator's own mocks, registered only when `simulator.enabled`:
+    /// the SMS outbox and the request journal of every mock.
     fn mock_routes, pub const MOCK_ROUTE_TABLE = [
         GET "/mock/sms/outbox" => mock_sms::outbox,
+        GET "/mock/requests" => mock_journal::list,
+        DELETE "/mock/requests" => mock_journal::clear,
     ]
 }
 

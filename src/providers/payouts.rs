@@ -91,6 +91,20 @@ pub mod refusal_code {
     pub const INVALID_REQUEST: &str = "INVALID_REQUEST";
 }
 
+impl PayoutError {
+    /// WeChat Pay v3's answer to the call that failed so: `(status, code,
+    /// message)`. A refusal is its 400 with its code; anything else its 500
+    /// `SYSTEM_ERROR`, after which the same bill is to be retried.
+    pub fn http_answer(&self) -> (u16, &str, &str) {
+        match self {
+            PayoutError::Refused { code, message } => (400, code, message),
+            PayoutError::Unavailable(_) => {
+                (500, "SYSTEM_ERROR", "system error, retry with the same out_bill_no and body")
+            }
+        }
+    }
+}
+
 #[async_trait::async_trait]
 pub trait PayoutProvider: Send + Sync + std::fmt::Debug + 'static {
     /// Creates the bill for `out_bill_no` or returns the existing one, and drives it as far as it goes (the mock always reaches SUCCESS or FAIL). Idempotent by out_bill_no: calling again never pays twice.

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::providers::journal::{CallAnswer, CallStart, MockProvider, RequestJournal};
 use crate::store::{SharedStore, StoreError};
 
 /// One text message as the phone received it.
@@ -55,10 +56,12 @@ impl SmsSender for NoSmsGateway {
 }
 
 /// The mock SMS gateway: a capped, newest-first outbox per phone number.
+/// Each message sent is journaled as `POST /mock/sms/outbox`.
 #[derive(Debug, Clone)]
 pub struct MockSmsOutbox {
     store: SharedStore,
     keep: usize,
+    journal: RequestJournal,
 }
 
 fn outbox_list(phone: &str) -> String {
@@ -66,8 +69,14 @@ fn outbox_list(phone: &str) -> String {
 }
 
 impl MockSmsOutbox {
-    pub fn new(store: SharedStore, keep: usize) -> MockSmsOutbox {
-        MockSmsOutbox { store, keep }
+    pub fn new(store: SharedStore, keep: usize, journal: RequestJournal) -> MockSmsOutbox {
+        MockSmsOutbox { store, keep, journal }
+    }
+
+    async fn put(&self, message: &SmsMessage) -> Result<(), StoreError> {
+        let text = serde_json::to_string(message)
+            .map_err(|e| StoreError::Corrupt { key: outbox_list(&message.phone), reason: e.to_string() })?;
+        self.store.push_recent(&outbox_list(&message.phone), &text, self.keep).await
     }
 
     /// The newest messages sent to `phone`, newest first.
@@ -86,8 +95,13 @@ impl MockSmsOutbox {
 #[async_trait]
 impl SmsSender for MockSmsOutbox {
     async fn send(&self, message: &SmsMessage) -> Result<(), SmsError> {
-        let text = serde_json::to_string(message)
-            .map_err(|e| StoreError::Corrupt { key: outbox_list(&message.phone), reason: e.to_string() })?;
-        Ok(self.store.push_recent(&outbox_list(&message.phone), &text, self.keep).await?)
+        let described = |call: &mut CallStart| {
+            call.method = "POST".into();
+            call.path = "/mock/sms/outbox".into();
+            call.body = serde_json::to_vec(message).ok();
+        };
+        let answer =
+            |result: &Result<(), StoreError>| CallAnswer { status: if result.is_ok() { 200 } else { 503 }, body: None };
+        Ok(self.journal.in_process(MockProvider::Sms, described, self.put(message), answer).await?)
     }
 }

@@ -21,8 +21,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::{
-    auth, bindings, events, kyc, me, mock_sms, mock_wechat, ops, ops_search, pin, review, system, transfers,
-    withdrawals,
+    auth, bindings, events, kyc, me, mock_journal, mock_sms, mock_wechat, ops, ops_search, pin, review, system,
+    transfers, withdrawals,
 };
 
 /// Where the Swagger UI is served; the trailing slash matters (its assets
@@ -150,6 +150,8 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         review::audit_log,
         review::worker_step,
         mock_sms::outbox,
+        mock_journal::list,
+        mock_journal::clear,
         mock_wechat::users::create_user,
         mock_wechat::users::user,
         mock_wechat::authorize::authorize,

@@ -60,6 +60,8 @@ pub enum List {
     Transfers,
     /// An account's transfers, both ways, as operators list them.
     AccountTransfers,
+    /// The simulator's request journal.
+    MockRequests,
 }
 
 impl List {
@@ -75,6 +77,7 @@ impl List {
             List::PendingKyc => "kp",
             List::Transfers => "tf",
             List::AccountTransfers => "at",
+            List::MockRequests => "mr",
         }
     }
 }

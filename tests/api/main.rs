@@ -13,6 +13,7 @@ mod errors;
 mod kyc;
 mod layering;
 mod login_lock;
+mod mock_journal;
 mod mock_wechat;
 mod multi_process;
 mod notifications;

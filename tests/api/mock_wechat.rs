@@ -8,6 +8,7 @@ use chrono::Duration;
 use reqwest::{Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
+use walletgate::providers::journal::RequestJournal;
 use walletgate::providers::payouts::{BillState, PayoutProvider};
 use walletgate::providers::wechat::builtin_client::BuiltinWeChatClient;
 use walletgate::providers::wechat::http_client::HttpWeChatClient;
@@ -510,7 +511,7 @@ async fn mock_users_are_created_read_and_validated(store: StoreKind) {
 async fn builtin_and_http_clients_give_the_same_answers(store: StoreKind) {
     let app = spawn_mock_app(store).await;
     let secret = SecretString::from(app.secret.clone());
-    let builtin = BuiltinWeChatClient::new(app.mock.clone(), app.appid.clone(), secret.clone());
+    let builtin = BuiltinWeChatClient::new(app.mock.clone(), RequestJournal::off(), app.appid.clone(), secret.clone());
     let base_url = format!("{}/mock/wechat", app.app.address);
     let http = HttpWeChatClient::new(base_url, app.appid.clone(), secret).unwrap();
     let clients: [&dyn WeChatClient; 2] = [&builtin, &http];
@@ -574,7 +575,8 @@ async fn a_transfer_bill_pays_once_and_is_queried_by_its_number(store: StoreKind
             "update_time": "2026-03-01T17:30:00+08:00",
         })
     );
-    let builtin = BuiltinPayouts::new(app.mock.clone()).bill("WD20260301000001").await.unwrap().unwrap();
+    let builtin =
+        BuiltinPayouts::new(app.mock.clone(), RequestJournal::off()).bill("WD20260301000001").await.unwrap().unwrap();
     assert_eq!((builtin.transfer_bill_no.as_str(), builtin.state), (transfer_bill_no.as_str(), BillState::Success));
 
     let changed = app.transfer_body("WD20260301000001", &openid, 10051);

@@ -1,6 +1,7 @@
 //! `WeChatClient` on the built-in mock, in-process: each call goes to the
 //! same `MockWeChat` method the `/mock/wechat/sns/...` handlers call, so the
-//! gateway sees exactly what it would see over HTTP, without a round trip.
+//! gateway sees exactly what it would see over HTTP, without a round trip;
+//! and into the request journal as the call of that path it stands for.
 
 use std::sync::Arc;
 
@@ -8,19 +9,43 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::mock::{AccessTokenQuery, AccessTokenUse, MockWeChat};
-use super::{OAuthToken, UserInfo, WeChatClient, WeChatError};
+use super::{OAuthToken, UserInfo, WeChatApiError, WeChatClient, WeChatError};
+use crate::providers::journal::{CallAnswer, CallStart, MockProvider, RequestJournal};
 
 #[derive(Debug, Clone)]
 pub struct BuiltinWeChatClient {
     mock: Arc<MockWeChat>,
+    journal: RequestJournal,
     app_id: String,
     app_secret: SecretString,
 }
 
 impl BuiltinWeChatClient {
-    /// Calls `mock` as the app `app_id` with its secret.
-    pub fn new(mock: Arc<MockWeChat>, app_id: impl Into<String>, app_secret: SecretString) -> BuiltinWeChatClient {
-        BuiltinWeChatClient { mock, app_id: app_id.into(), app_secret }
+    /// Calls `mock` as the app `app_id` with its secret, journaling each call.
+    pub fn new(
+        mock: Arc<MockWeChat>,
+        journal: RequestJournal,
+        app_id: impl Into<String>,
+        app_secret: SecretString,
+    ) -> BuiltinWeChatClient {
+        BuiltinWeChatClient { mock, journal, app_id: app_id.into(), app_secret }
+    }
+}
+
+/// The journal's view of an `sns` call: `GET path?query` (masked when recorded).
+fn sns_call(path: &'static str, query: &impl serde::Serialize) -> impl FnOnce(&mut CallStart) {
+    let query = serde_urlencoded::to_string(query).ok();
+    move |call: &mut CallStart| {
+        call.path = path.to_owned();
+        call.query = query;
+    }
+}
+
+/// As WeChat answers over HTTP: 200, with the value or `{errcode, errmsg}`.
+fn sns_answer<T: serde::Serialize>(result: &Result<T, WeChatApiError>) -> CallAnswer {
+    match result {
+        Ok(value) => CallAnswer::json(200, value),
+        Err(error) => CallAnswer::json(200, error),
     }
 }
 
@@ -33,7 +58,8 @@ impl WeChatClient for BuiltinWeChatClient {
             code: code.to_owned(),
             grant_type: "authorization_code".to_owned(),
         };
-        Ok(self.mock.exchange_code(&query).await?)
+        let call = sns_call("/mock/wechat/sns/oauth2/access_token", &query);
+        Ok(self.journal.in_process(MockProvider::Wechat, call, self.mock.exchange_code(&query), sns_answer).await?)
     }
 
     async fn user_info(&self, access_token: &str, openid: &str) -> Result<UserInfo, WeChatError> {
@@ -42,6 +68,7 @@ impl WeChatClient for BuiltinWeChatClient {
             openid: openid.to_owned(),
             lang: "zh_CN".to_owned(),
         };
-        Ok(self.mock.user_info(&query).await?)
+        let call = sns_call("/mock/wechat/sns/userinfo", &query);
+        Ok(self.journal.in_process(MockProvider::Wechat, call, self.mock.user_info(&query), sns_answer).await?)
     }
 }

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use crate::providers::payouts::{
     BillState, PayoutError, TransferBill, TransferRequest, fen_from_money, money_from_fen, refusal_code,
 };
-use crate::providers::wechat::mock::MockWeChat;
+use crate::providers::wechat::mock::{BILL_NOT_FOUND, MockWeChat};
 
 /// `POST /mock/wechat/v3/fund-app/mch-transfer/transfer-bills`: WeChat Pay's
 /// "发起转账". The mock's payees never need to confirm, so the answer is
@@ -171,7 +171,7 @@ pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes)
 pub async fn transfer_bill(mock: web::Data<MockWeChat>, out_bill_no: web::Path<String>) -> HttpResponse {
     match mock.bill(&out_bill_no).await {
         Ok(Some(bill)) => HttpResponse::Ok().json(query_response(bill, mock.app_id())),
-        Ok(None) => pay_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no transfer bill with this out_bill_no"),
+        Ok(None) => pay_error(StatusCode::NOT_FOUND, BILL_NOT_FOUND.0, BILL_NOT_FOUND.1),
         Err(error) => payout_error(&error),
     }
 }
@@ -196,16 +196,10 @@ fn wechat_time(at: DateTime<Utc>) -> String {
     at.with_timezone(&Shanghai).to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-/// A refusal is WeChat's 400 with its code; a store failure its 500
-/// `SYSTEM_ERROR`, after which the same bill is to be retried.
+/// As WeChat Pay answers the error (`PayoutError::http_answer`).
 fn payout_error(error: &PayoutError) -> HttpResponse {
-    match error {
-        PayoutError::Refused { code, message } => pay_error(StatusCode::BAD_REQUEST, code, message),
-        PayoutError::Unavailable(_) => {
-            let message = "system error, retry with the same out_bill_no and body";
-            pay_error(StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", message)
-        }
-    }
+    let (status, code, message) = error.http_answer();
+    pay_error(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), code, message)
 }
 
 fn pay_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {

@@ -23,6 +23,7 @@ use chrono::{Datelike, NaiveDate};
 use chrono_tz::Asia::Shanghai;
 
 use crate::domain::withdrawal_policy::PAYOUT_AMOUNT_MIN_FEN;
+use crate::providers::journal::{CallAnswer, MockProvider, RequestJournal};
 use crate::providers::payouts::{
     BillState, FailReason, PayoutError, PayoutProvider, TransferBill, TransferRequest, fen_from_money, refusal_code,
 };
@@ -31,6 +32,10 @@ use crate::store::DocumentWrite;
 
 /// The document collection of transfer bills; a document's id is its `out_bill_no`.
 pub const BILLS_COLLECTION: &str = "wechat_transfer_bills";
+/// Where the bills are served over HTTP (and journaled from in-process calls).
+pub const TRANSFER_BILLS_PATH: &str = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills";
+/// WeChat Pay's 404 for a bill number never used: its code and message.
+pub const BILL_NOT_FOUND: (&str, &str) = ("NOT_FOUND", "no transfer bill with this out_bill_no");
 const OUT_BILL_NO_CHARS_MAX: usize = 32;
 const OPENID_CHARS_MAX: usize = 128;
 const REMARK_CHARS_MAX: usize = 32;
@@ -298,26 +303,54 @@ fn new_transfer_bill_no(now: DateTime<Utc>) -> String {
 // ------------------------------------------------------ builtin payouts ----
 
 /// `PayoutProvider` on the built-in mock, in-process: each call goes to the
-/// same `MockWeChat` method the `/mock/wechat/v3/...` handlers call.
+/// same `MockWeChat` method the `/mock/wechat/v3/...` handlers call, and into
+/// the request journal as the call of that path it stands for.
 #[derive(Debug, Clone)]
 pub struct BuiltinPayouts {
     mock: Arc<MockWeChat>,
+    journal: RequestJournal,
 }
 
 impl BuiltinPayouts {
-    pub fn new(mock: Arc<MockWeChat>) -> BuiltinPayouts {
-        BuiltinPayouts { mock }
+    pub fn new(mock: Arc<MockWeChat>, journal: RequestJournal) -> BuiltinPayouts {
+        BuiltinPayouts { mock, journal }
     }
+}
+
+/// WeChat Pay's answer to a failed call, as the journal shows it.
+fn error_answer(error: &PayoutError) -> CallAnswer {
+    let (status, code, message) = error.http_answer();
+    CallAnswer::json(status, &serde_json::json!({ "code": code, "message": message }))
 }
 
 #[async_trait::async_trait]
 impl PayoutProvider for BuiltinPayouts {
     async fn transfer(&self, request: &TransferRequest) -> Result<TransferBill, PayoutError> {
-        self.mock.transfer(request).await
+        let described = |call: &mut crate::providers::journal::CallStart| {
+            call.method = "POST".into();
+            call.path = TRANSFER_BILLS_PATH.into();
+            call.body = serde_json::to_vec(request).ok();
+        };
+        let answer = |result: &Result<TransferBill, PayoutError>| match result {
+            Ok(bill) => CallAnswer::json(200, bill),
+            Err(error) => error_answer(error),
+        };
+        self.journal.in_process(MockProvider::WechatPay, described, self.mock.transfer(request), answer).await
     }
 
     async fn bill(&self, out_bill_no: &str) -> Result<Option<TransferBill>, PayoutError> {
-        self.mock.bill(out_bill_no).await
+        let described = |call: &mut crate::providers::journal::CallStart| {
+            call.path = format!("{TRANSFER_BILLS_PATH}/out-bill-no/{out_bill_no}");
+        };
+        let answer = |result: &Result<Option<TransferBill>, PayoutError>| match result {
+            Ok(Some(bill)) => CallAnswer::json(200, bill),
+            Ok(None) => {
+                let (code, message) = BILL_NOT_FOUND;
+                CallAnswer::json(404, &serde_json::json!({ "code": code, "message": message }))
+            }
+            Err(error) => error_answer(error),
+        };
+        self.journal.in_process(MockProvider::WechatPay, described, self.mock.bill(out_bill_no), answer).await
     }
 }
 
@@ -621,7 +654,8 @@ mod tests {
     async fn bills_are_stored_by_number_with_a_wechat_style_transfer_bill_no() {
         let f = fixture();
         let openid = f.user().await;
-        let payouts: crate::providers::payouts::SharedPayouts = Arc::new(BuiltinPayouts::new(f.mock.clone()));
+        let journal = RequestJournal::off();
+        let payouts: crate::providers::payouts::SharedPayouts = Arc::new(BuiltinPayouts::new(f.mock.clone(), journal));
         assert_eq!(payouts.bill("NEVER1").await.unwrap(), None);
         let bill = payouts.transfer(&request("STORED1", &openid, "1.00")).await.unwrap();
         assert_eq!(payouts.bill("STORED1").await.unwrap().as_ref(), Some(&bill));

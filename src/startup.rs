@@ -474,7 +474,7 @@ fn serve(
 fn cors(settings: &CorsSettings) -> Cors {
     let mut cors = Cors::default()
         .block_on_origin_mismatch(false)
-        .allowed_methods(["GET", "POST", "PUT", "DELETE"])
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
         .allowed_headers([AUTHORIZATION, CONTENT_TYPE, ACCEPT])
         .allowed_header("idempotency-key")
         .allowed_header("last-event-id")
@@ -513,6 +513,7 @@ macro_rules! route_table {
     (@method POST) => { web::post() };
     (@method PUT) => { web::put() };
     (@method DELETE) => { web::delete() };
+    (@method PATCH) => { web::patch() };
 }
 
 route_table! {
@@ -586,7 +587,9 @@ route_table! {
     /// (which needs the simulator); its handlers take `web::Data<MockWeChat>`.
     fn mock_wechat_routes, pub const MOCK_WECHAT_ROUTE_TABLE = [
         POST "/mock/wechat/users" => mock_wechat::users::create_user,
+        GET "/mock/wechat/users" => mock_wechat::users::list,
         GET "/mock/wechat/users/{openid}" => mock_wechat::users::user,
+        PATCH "/mock/wechat/users/{openid}" => mock_wechat::users::update_user,
         GET "/mock/wechat/connect/oauth2/authorize" => mock_wechat::authorize::authorize,
         POST "/mock/wechat/connect/oauth2/authorize" => mock_wechat::authorize::consent,
         GET "/mock/wechat/sns/oauth2/access_token" => mock_wechat::sns::access_token,

@@ -62,6 +62,8 @@ pub enum List {
     AccountTransfers,
     /// The simulator's request journal.
     MockRequests,
+    /// The mock WeChat's users.
+    MockUsers,
 }
 
 impl List {
@@ -78,6 +80,7 @@ impl List {
             List::Transfers => "tf",
             List::AccountTransfers => "at",
             List::MockRequests => "mr",
+            List::MockUsers => "mu",
         }
     }
 }

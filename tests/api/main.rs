@@ -14,6 +14,7 @@ mod kyc;
 mod layering;
 mod login_lock;
 mod mock_journal;
+mod mock_users;
 mod mock_wechat;
 mod multi_process;
 mod notifications;

@@ -155,7 +155,7 @@ fn list_of(cursor: &str) -> String {
     String::from_utf8(bytes).unwrap().split(':').next().unwrap().to_owned()
 }
 
-const LIST_PATHS: [&str; 9] = [
+const LIST_PATHS: [&str; 10] = [
     "/v1/withdrawals",
     "/v1/wallet/transactions",
     "/v1/ops/review-queue",
@@ -165,6 +165,7 @@ const LIST_PATHS: [&str; 9] = [
     "/v1/ops/withdrawals",
     "/v1/ops/kyc/pending",
     "/mock/requests",
+    "/mock/wechat/users",
 ];
 
 #[test]

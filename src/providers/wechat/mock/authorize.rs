@@ -116,6 +116,7 @@ impl ConsentForm {
             no_real_name: is_ticked(&self.no_real_name),
             frozen: is_ticked(&self.frozen),
             snapshot: is_ticked(&self.snapshot),
+            ..MockUserFlags::default()
         };
         NewMockUser::new(&self.nickname, flags)
             .map(UserChoice::New)

@@ -32,6 +32,11 @@ use crate::store::{CommitOutcome, SharedStore, StoreError, Versioned};
 pub const USERS_COLLECTION: &str = "wechat_users";
 /// At most this many existing users are offered on the consent page.
 pub const CONSENT_USERS_MAX: usize = 50;
+/// At most this many users are read to list them (a collection holding more
+/// is listed in part): the mock's users are a tester's handful.
+pub const USERS_LISTED_MAX: usize = 10_000;
+/// A change to a user retries this many times against concurrent payouts to it.
+const USER_UPDATE_ATTEMPTS_MAX: u32 = 16;
 const NICKNAME_CHARS_MAX: usize = 32;
 const STATE_CHARS_MAX: usize = 128;
 const CODE_CHARS: usize = 32;
@@ -128,9 +133,10 @@ impl MockWeChat {
         self.store.save_document(USERS_COLLECTION, &user.openid, expected_version, &body).await
     }
 
-    /// Up to `limit` users of the registered app, newest first.
+    /// The newest `limit` users of the registered app, newest first (of at
+    /// most `USERS_LISTED_MAX` read).
     pub async fn list_users(&self, limit: usize) -> Result<Vec<MockWeChatUser>, StoreError> {
-        let documents = self.store.list_documents(USERS_COLLECTION, limit).await?;
+        let documents = self.store.list_documents(USERS_COLLECTION, USERS_LISTED_MAX).await?;
         let mut users = documents
             .iter()
             .map(|(id, body)| from_json::<MockWeChatUser>(body, id))
@@ -138,7 +144,23 @@ impl MockWeChat {
             .filter(|user| !matches!(user, Ok(u) if u.appid != self.settings.app_id))
             .collect::<Result<Vec<_>, _>>()?;
         users.sort_by(|a, b| (b.created_at, &b.openid).cmp(&(a.created_at, &a.openid)));
+        users.truncate(limit);
         Ok(users)
+    }
+
+    /// Applies `change` to the app's user `openid`, by compare-and-set, so a
+    /// payout crediting the wallet meanwhile is never lost.
+    pub async fn update_user(&self, openid: &str, change: &MockUserChange) -> Result<UserUpdate, StoreError> {
+        let mut rounds = crate::retry::Rounds::new(USER_UPDATE_ATTEMPTS_MAX);
+        while rounds.next().await {
+            let found = self.load_user(openid).await?.filter(|found| found.value.appid == self.settings.app_id);
+            let Some(Versioned { version, value: mut user }) = found else { return Ok(UserUpdate::NotFound) };
+            change.apply(&mut user);
+            if self.save_user(version, &user).await? == CommitOutcome::Committed {
+                return Ok(UserUpdate::Updated(Box::new(user)));
+            }
+        }
+        Ok(UserUpdate::Busy)
     }
 
     async fn app_user(&self, openid: &str) -> Result<Option<MockWeChatUser>, StoreError> {
@@ -430,6 +452,16 @@ impl MockWeChat {
     }
 }
 
+/// How `update_user` ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserUpdate {
+    Updated(Box<MockWeChatUser>),
+    /// No such user of the registered app.
+    NotFound,
+    /// Concurrent changes won every attempt; try again.
+    Busy,
+}
+
 // ------------------------------------------------------------- helpers ----
 
 fn to_json<T: Serialize>(value: &T, key: &str) -> Result<String, StoreError> {
@@ -540,6 +572,21 @@ mod tests {
         assert_eq!(NewMockUser::new("  ", flags), Err(NicknameError::Blank));
         assert_eq!(NewMockUser::new("a\nb", flags), Err(NicknameError::ControlCharacter));
         assert!(NewMockUser::anonymous().nickname().starts_with("微信用户"));
+    }
+
+    #[test]
+    fn a_change_sets_what_it_names_and_checks_it_first() {
+        let mut user = NewMockUser::new("小明", MockUserFlags::default()).unwrap().build(APPID, Utc::now());
+        let original = user.clone();
+        MockUserChange::default().apply(&mut user);
+        assert_eq!(user, original, "an empty change changes nothing");
+        let mut change = MockUserChange::default().nickname("小红").unwrap().balance("5.00".parse().unwrap()).unwrap();
+        (change.frozen, change.day_quota_reached) = (Some(true), Some(true));
+        change.apply(&mut user);
+        assert!(user.frozen && user.day_quota_reached && user.real_name_verified && !user.month_quota_reached);
+        assert_eq!((user.nickname.as_str(), user.wallet.balance.to_string()), ("小红", "5.00".to_owned()));
+        assert_eq!(MockUserChange::default().nickname(" "), Err(NicknameError::Blank));
+        assert_eq!(MockUserChange::default().balance("-0.01".parse().unwrap()), Err(NegativeBalance));
     }
 
     #[test]

@@ -244,6 +244,12 @@ fn refusal(user: &MockWeChatUser, appid: &str, amount: Money, now: DateTime<Utc>
     if !user.real_name_verified {
         return Some(FailReason::RealNameCheckFail);
     }
+    if user.day_quota_reached {
+        return Some(FailReason::DayReceivedQuotaExceed);
+    }
+    if user.month_quota_reached {
+        return Some(FailReason::MonthReceivedQuotaExceed);
+    }
     let amount_fen = fen_from_money(amount);
     let (day, month) = received_before(&user.wallet, beijing_date(now));
     if fen_from_money(day).saturating_add(amount_fen) > DAY_RECEIVED_MAX_FEN {
@@ -533,6 +539,8 @@ mod tests {
         let f = fixture();
         let frozen = f.user_with(MockUserFlags { frozen: true, ..MockUserFlags::default() }).await;
         let unverified = f.user_with(MockUserFlags { no_real_name: true, ..MockUserFlags::default() }).await;
+        let day_used = f.user_with(MockUserFlags { day_quota_reached: true, ..MockUserFlags::default() }).await;
+        let month_used = f.user_with(MockUserFlags { month_quota_reached: true, ..MockUserFlags::default() }).await;
         let other_app = MockWeChat::new(f.store.clone(), f.mock.clock.clone(), settings("wx1111111111111111"));
         let foreign = other_app.create_user(&NewMockUser::anonymous()).await.unwrap().openid;
         let cases = [
@@ -541,13 +549,15 @@ mod tests {
             ("F3", foreign.clone(), FailReason::OpenidInvalid),
             ("F4", format!("o{}", "Z".repeat(27)), FailReason::OpenidInvalid),
             ("F5", "not-an-openid".to_owned(), FailReason::OpenidInvalid),
+            ("F6", day_used.clone(), FailReason::DayReceivedQuotaExceed),
+            ("F7", month_used.clone(), FailReason::MonthReceivedQuotaExceed),
         ];
         for (out_bill_no, openid, reason) in cases {
             let bill = f.pay(out_bill_no, &openid, "1.00").await;
             assert_failed(&bill, reason);
             assert_eq!(f.pay(out_bill_no, &openid, "1.00").await, bill, "a failed bill stays as it is");
         }
-        for openid in [frozen, unverified, foreign] {
+        for openid in [frozen, unverified, foreign, day_used, month_used] {
             assert_eq!(f.wallet(&openid).await, MockWallet::default());
         }
     }

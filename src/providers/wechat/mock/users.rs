@@ -1,5 +1,6 @@
 //! Mock WeChat users: who they are, the flags that make payouts and bindings
-//! fail like the real thing, and their wallet.
+//! fail like the real thing, their wallet, and the changes a tester may make
+//! to them afterwards (`MockUserChange`).
 
 #[allow(unused_imports)]
 use super::*;
@@ -11,7 +12,7 @@ use chrono::NaiveDate;
     "openid": "oAb1CdEfGhIjKlMnOpQrStUvWxYz", "unionid": "oZy9XwVuTsRqPoNmLkJiHgFeDcBa", "appid": "wx8a3f5c7e2b9d1046",
     "nickname": "张三丰", "headimgurl": "https://thirdwx.qlogo.cn/mmopen/vi_32/Q3auHgzwzM4fYt2bTqNk0A/132",
     "sex": 0, "province": "", "city": "", "country": "", "real_name_verified": true, "frozen": false,
-    "snapshot": false, "created_at": "2025-05-01T08:01:00Z",
+    "snapshot": false, "day_quota_reached": false, "month_quota_reached": false, "created_at": "2025-05-01T08:01:00Z",
     "wallet": {"balance": "0.00", "transfers": []}
 }))]
 pub struct MockWeChatUser {
@@ -34,6 +35,14 @@ pub struct MockWeChatUser {
     pub frozen: bool,
     /// A snapshot-mode user (virtual identity): tokens carry `is_snapshotuser: 1`.
     pub snapshot: bool,
+    /// Payouts fail with `DAY_RECEIVED_QUOTA_EXCEED` whatever was received
+    /// today (as if the day's ¥20,000.00 were used up), until unset.
+    #[serde(default)]
+    pub day_quota_reached: bool,
+    /// Payouts fail with `MONTH_RECEIVED_QUOTA_EXCEED` whatever was received
+    /// this month (as if the month's ¥200,000.00 were used up), until unset.
+    #[serde(default)]
+    pub month_quota_reached: bool,
     pub created_at: DateTime<Utc>,
     pub wallet: MockWallet,
 }
@@ -105,6 +114,73 @@ pub struct MockUserFlags {
     pub no_real_name: bool,
     pub frozen: bool,
     pub snapshot: bool,
+    pub day_quota_reached: bool,
+    pub month_quota_reached: bool,
+}
+
+/// What a tester changes on an existing mock user; `None` leaves a field as
+/// it is. Checked when built, so applying it cannot fail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MockUserChange {
+    nickname: Option<String>,
+    pub real_name_verified: Option<bool>,
+    pub frozen: Option<bool>,
+    pub snapshot: Option<bool>,
+    pub day_quota_reached: Option<bool>,
+    pub month_quota_reached: Option<bool>,
+    balance: Option<Money>,
+}
+
+/// Why a balance is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must not be negative")]
+pub struct NegativeBalance;
+
+impl MockUserChange {
+    /// A new nickname, checked as a new user's.
+    pub fn nickname(mut self, nickname: &str) -> Result<MockUserChange, NicknameError> {
+        check_nickname(nickname)?;
+        self.nickname = Some(nickname.to_owned());
+        Ok(self)
+    }
+
+    /// A new wallet balance (what payouts credited is not changed, only the balance shown).
+    pub fn balance(mut self, balance: Money) -> Result<MockUserChange, NegativeBalance> {
+        if balance.is_negative() {
+            return Err(NegativeBalance);
+        }
+        self.balance = Some(balance);
+        Ok(self)
+    }
+
+    pub fn apply(&self, user: &mut MockWeChatUser) {
+        let set = |field: &mut bool, value: Option<bool>| *field = value.unwrap_or(*field);
+        if let Some(nickname) = &self.nickname {
+            user.nickname.clone_from(nickname);
+        }
+        set(&mut user.real_name_verified, self.real_name_verified);
+        set(&mut user.frozen, self.frozen);
+        set(&mut user.snapshot, self.snapshot);
+        set(&mut user.day_quota_reached, self.day_quota_reached);
+        set(&mut user.month_quota_reached, self.month_quota_reached);
+        if let Some(balance) = self.balance {
+            user.wallet.balance = balance;
+        }
+    }
+}
+
+/// 1–32 characters, not blank, without control characters.
+fn check_nickname(nickname: &str) -> Result<(), NicknameError> {
+    if nickname.trim().is_empty() {
+        return Err(NicknameError::Blank);
+    }
+    if nickname.chars().count() > NICKNAME_CHARS_MAX {
+        return Err(NicknameError::TooLong);
+    }
+    if nickname.chars().any(char::is_control) {
+        return Err(NicknameError::ControlCharacter);
+    }
+    Ok(())
 }
 
 /// A checked request to create a mock user.
@@ -117,15 +193,7 @@ pub struct NewMockUser {
 impl NewMockUser {
     /// A nickname of 1–32 characters, not blank, without control characters.
     pub fn new(nickname: &str, flags: MockUserFlags) -> Result<NewMockUser, NicknameError> {
-        if nickname.trim().is_empty() {
-            return Err(NicknameError::Blank);
-        }
-        if nickname.chars().count() > NICKNAME_CHARS_MAX {
-            return Err(NicknameError::TooLong);
-        }
-        if nickname.chars().any(char::is_control) {
-            return Err(NicknameError::ControlCharacter);
-        }
+        check_nickname(nickname)?;
         Ok(NewMockUser { nickname: nickname.to_owned(), flags })
     }
 
@@ -154,6 +222,8 @@ impl NewMockUser {
             real_name_verified: !self.flags.no_real_name,
             frozen: self.flags.frozen,
             snapshot: self.flags.snapshot,
+            day_quota_reached: self.flags.day_quota_reached,
+            month_quota_reached: self.flags.month_quota_reached,
             created_at: now,
             wallet: MockWallet::default(),
         }

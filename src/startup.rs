@@ -25,25 +25,27 @@ use crate::providers::webhooks::WebhookSender;
 use crate::providers::wechat::WeChatClient;
 use crate::providers::wechat::builtin_client::BuiltinWeChatClient;
 use crate::providers::wechat::http_client::HttpWeChatClient;
+use crate::providers::wechat::http_payouts::HttpPayouts;
 use crate::providers::wechat::mock::BuiltinPayouts;
 use crate::providers::wechat::mock::MockWeChat;
 use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{
     KnownRoutes, auth, bindings, docs, events, kyc, me, mock_sms, mock_wechat, not_found, ops, ops_search, pin, review,
-    system, transfers, withdrawals,
+    sim_rules, system, transfers, withdrawals,
 };
 use crate::services::bindings::BindingPolicy;
 use crate::services::kyc::KycPolicy;
 use crate::services::notifications::WebhookPolicy;
 use crate::services::partitions::Partitions;
 use crate::services::seed::DemoData;
+use crate::services::sim_rules::SimRules;
 use crate::services::sms::SmsPolicy;
 use crate::services::withdrawals::Fingerprints;
 use crate::services::work::SettlementPolicy;
 use crate::services::{Parts, ServiceSet, seed};
 use crate::settings::{
-    CorsSettings, Settings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings, WebhookSettings, WorkerSettings,
+    CorsSettings, Settings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings, WebhookSettings,
 };
 use crate::store::{MemoryStore, RedisStore, SharedStore, StoreError, TimedStore};
 use crate::telemetry::{WalletgateRootSpan, keep_metrics_folded, metrics_handle, observe_request};
@@ -193,7 +195,7 @@ impl Application {
             withdrawals: settings.withdrawals.policy().map_err(anyhow::Error::msg)?,
             transfers: settings.transfers.policy(&settings.withdrawals).map_err(anyhow::Error::msg)?,
             fingerprints: Fingerprints { secret: settings.auth.fingerprint_secret.clone() },
-            settlement: settlement_policy(&settings.worker, mock_wechat.clone()),
+            settlement: settlement_policy(&settings, mock_wechat.clone(), &public_base_url)?,
             webhooks,
             kyc: KycPolicy {
                 auto_approve_after: settings
@@ -268,17 +270,34 @@ struct Mocks {
     sms: MockSmsOutbox,
 }
 
-/// How the worker settles, paying out through the built-in mock WeChat Pay when it runs.
-fn settlement_policy(settings: &WorkerSettings, mock: Option<Arc<MockWeChat>>) -> SettlementPolicy {
-    SettlementPolicy {
-        payouts: mock.map(|mock| Arc::new(BuiltinPayouts::new(mock)) as SharedPayouts),
+/// How the worker settles: paying out through the built-in mock WeChat Pay
+/// in-process (`wechat.client = "builtin"`), or over HTTP to
+/// `wechat.pay_base_url` (this server's own mock when empty).
+fn settlement_policy(
+    settings: &Settings,
+    mock: Option<Arc<MockWeChat>>,
+    public_base_url: &str,
+) -> anyhow::Result<SettlementPolicy> {
+    let payouts = match settings.wechat.client {
+        WeChatClientKind::Builtin => mock.map(|mock| Arc::new(BuiltinPayouts::new(mock)) as SharedPayouts),
+        WeChatClientKind::Http => {
+            let base_url = match settings.wechat.pay_base_url.trim_end_matches('/') {
+                "" => format!("{public_base_url}/mock/wechat"),
+                url => url.to_owned(),
+            };
+            Some(Arc::new(HttpPayouts::new(base_url, settings.wechat.app_id.clone())?) as SharedPayouts)
+        }
+    };
+    let settings = &settings.worker;
+    Ok(SettlementPolicy {
+        payouts,
         lease: chrono::Duration::seconds(settings.lease_secs.min(u32::MAX as u64) as i64),
         batch_size: settings.batch_size,
         concurrency: settings.concurrency,
         payout_attempts_max: settings.payout_attempts_max,
         backoff_initial: millis(settings.retry_backoff_initial_ms),
         backoff_max: millis(settings.retry_backoff_max_ms),
-    }
+    })
 }
 
 fn webhook_policy(settings: &WebhookSettings) -> anyhow::Result<Option<WebhookPolicy>> {
@@ -367,8 +386,14 @@ fn serve(
     let mock_wechat = mocks.wechat.map(web::Data::from);
     let sms_outbox = web::Data::new(mocks.sms);
     let openapi_json = web::Data::new(docs::OpenApiJson::new(mock_wechat.is_some(), public_base_url)?);
-    let mock_table = if mock_wechat.is_some() { MOCK_ROUTE_TABLE } else { &[] };
-    let known_routes = web::Data::new(KnownRoutes::new(ROUTE_TABLE.iter().chain(mock_table)));
+    let sim_rules = mock_wechat
+        .as_ref()
+        .map(|mock| web::Data::new(SimRules { book: mock.rules().clone(), audit: audit.get_ref().clone() }));
+    let (mock_table, sim_table) = match mock_wechat {
+        Some(_) => (MOCK_ROUTE_TABLE, SIM_ROUTE_TABLE),
+        None => (&[][..], &[][..]),
+    };
+    let known_routes = web::Data::new(KnownRoutes::new(ROUTE_TABLE.iter().chain(mock_table).chain(sim_table)));
     let edge_limits = EdgeLimits::from_settings(&settings.server);
     let body_bytes_max = settings.server.json_body_bytes_max;
     let workers = match settings.server.workers {
@@ -379,6 +404,7 @@ fn serve(
     let server = HttpServer::new(move || {
         let mock_wechat = mock_wechat.clone();
         let sms_outbox = sms_outbox.clone();
+        let sim_rules = sim_rules.clone();
         App::new()
             .wrap(from_fn(move |request, next| edge::guard(edge_limits, request, next)))
             .wrap(from_fn(observe_request))
@@ -413,14 +439,16 @@ fn serve(
             .configure(routes)
             .configure(crate::routes::web::configure)
             .configure(move |config| {
-                if let Some(mock_wechat) = mock_wechat {
+                if let (Some(mock_wechat), Some(sim_rules)) = (mock_wechat, sim_rules) {
                     // The mock's form and JSON bodies are read as bytes; a
                     // larger one is a 413 in the catalogue (edge::guard).
                     config
                         .app_data(mock_wechat)
                         .app_data(sms_outbox)
+                        .app_data(sim_rules)
                         .app_data(web::PayloadConfig::new(body_bytes_max))
-                        .configure(mock_routes);
+                        .configure(mock_routes)
+                        .configure(sim_routes);
                 }
             })
             // The UI's own files, outside the route table: they are not API.
@@ -556,5 +584,16 @@ route_table! {
         GET "/mock/wechat/sns/userinfo" => mock_wechat::sns::user_info,
         POST "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills" => mock_wechat::payouts::create_transfer_bill,
         GET "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}" => mock_wechat::payouts::transfer_bill,
+    ]
+}
+
+route_table! {
+    /// The simulator's controls, registered with the mock providers (needs
+    /// `web::Data<SimRules>`); operator role.
+    fn sim_routes, pub const SIM_ROUTE_TABLE = [
+        GET "/v1/sim/rules" => sim_rules::list,
+        POST "/v1/sim/rules" => sim_rules::add,
+        DELETE "/v1/sim/rules" => sim_rules::clear,
+        DELETE "/v1/sim/rules/{id}" => sim_rules::remove,
     ]
 }

@@ -287,6 +287,13 @@ async fn the_mock_wechat_pay_endpoints_answer_as_a_rule_says(store: StoreKind) {
     add_rule(&app, &operator, unlikely).await;
     let paid = json_of(app.post(BILLS, None, &bill("RULED3", 100)).await, StatusCode::OK).await;
     assert_eq!(paid["state"], "SUCCESS", "a rule whose probability never comes up");
+    let slow = json!({"match": {"operation": "wechat_pay.transfer", "out_bill_no": "RULED4"}, "respond": {"type": "as_usual"}, "delay": {"type": "fixed", "ms": 150}});
+    let slow = add_rule(&app, &operator, slow).await;
+    let started = Instant::now();
+    let answer = app.post(BILLS, None, &bill("RULED4", 100)).await;
+    assert!(started.elapsed() >= std::time::Duration::from_millis(150), "latency alone");
+    assert_eq!(answer.headers()["x-walletgate-sim-rule"], slow["id"].as_str().unwrap());
+    assert_eq!(json_of(answer, StatusCode::OK).await["state"], "SUCCESS");
     let magic = json_of(app.post(BILLS, None, &bill("MAGIC1", 9101)).await, StatusCode::OK).await;
     assert_eq!((magic["state"].as_str(), magic["fail_reason"].as_str()), (Some("FAIL"), Some("ACCOUNT_FROZEN")));
 }

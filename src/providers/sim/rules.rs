@@ -82,6 +82,8 @@ pub struct CallMatch {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 #[schema(example = json!({"type": "fail", "fail_reason": "ACCOUNT_FROZEN"}))]
 pub enum Respond {
+    /// As the mock would answer anyway, after the rule's delay: latency alone.
+    AsUsual,
     /// The bill is decided `FAIL` with this reason (nothing is paid).
     Fail {
         #[schema(value_type = String, example = "ACCOUNT_FROZEN")]

@@ -91,8 +91,9 @@ impl<T> Answer<T> {
         match respond {
             Respond::HttpError { status, code, message } => Answer::Error { status, code, message },
             Respond::Fault { fault } => Answer::Broken(fault),
-            // Outcomes answer transfers only (`NewRule::check`); elsewhere a system error.
-            Respond::SystemError | Respond::Fail { .. } | Respond::Processing => Answer::Error {
+            // Outcomes answer transfers only (`NewRule::check`), and the
+            // callers answer `AsUsual` themselves; anything else is a system error.
+            Respond::SystemError | Respond::Fail { .. } | Respond::Processing | Respond::AsUsual => Answer::Error {
                 status: 500,
                 code: SYSTEM_ERROR.to_owned(),
                 message: "system error, retry with the same out_bill_no and body".to_owned(),
@@ -128,6 +129,7 @@ impl MockWeChat {
         };
         let Some(forced) = forced else { return Ruled::unruled(self.transfer_as(request, None).await) };
         let answer = match forced.respond {
+            Respond::AsUsual => Answer::Normal(self.transfer_as(request, None).await),
             Respond::Fail { fail_reason } => {
                 Answer::Normal(self.transfer_as(request, Some(Forcing::Fail(fail_reason))).await)
             }
@@ -142,6 +144,9 @@ impl MockWeChat {
     pub async fn bill_ruled(&self, out_bill_no: &str) -> Ruled<Result<Option<TransferBill>, PayoutError>> {
         let call = ProviderCall { operation: Operation::WeChatPayQuery, payee: "", amount: None, out_bill_no };
         match self.consult(&call).await {
+            Ok(Some(forced)) if forced.respond == Respond::AsUsual => {
+                Ruled { rule: Some(forced.rule), answer: Answer::Normal(self.bill(out_bill_no).await) }
+            }
             Ok(Some(forced)) => Ruled { rule: Some(forced.rule), answer: Answer::forced(forced.respond) },
             Ok(None) => Ruled::unruled(self.bill(out_bill_no).await),
             Err(error) => Ruled::unruled(Err(error)),

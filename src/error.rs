@@ -482,15 +482,6 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<crate::providers::sms::SmsError> for ApiError {
-    fn from(error: crate::providers::sms::SmsError) -> ApiError {
-        match error {
-            crate::providers::sms::SmsError::Store(error) => error.into(),
-            crate::providers::sms::SmsError::NoGateway => ApiError::SmsUnavailable,
-        }
-    }
-}
-
 impl From<CredentialError> for ApiError {
     fn from(error: CredentialError) -> ApiError {
         ApiError::validation(error.field(), error)

@@ -230,6 +230,7 @@ pub struct SeedSettings {
 pub struct WeChatSettings {
     pub client: WeChatClientKind,
     pub api_base_url: String,
+    pub pay_base_url: String,
     pub authorize_base_url: String,
     pub public_base_url: String,
     pub app_id: String,
@@ -244,7 +245,7 @@ pub struct WeChatSettings {
 pub enum WeChatClientKind {
     /// Calls the built-in mock provider in-process.
     Builtin,
-    /// Real HTTP requests to `api_base_url`.
+    /// Real HTTP requests to `api_base_url` (OAuth) and `pay_base_url` (payouts).
     Http,
 }
 
@@ -259,6 +260,8 @@ pub struct MockWeChatSettings {
     pub code_ttl_secs: u64,
     pub access_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
+    /// Payouts of the documented magic amounts (91.01, 92.03, …) get their forced answers.
+    pub magic_amounts: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -28,26 +28,27 @@ use crate::providers::webhooks::WebhookSender;
 use crate::providers::wechat::WeChatClient;
 use crate::providers::wechat::builtin_client::BuiltinWeChatClient;
 use crate::providers::wechat::http_client::HttpWeChatClient;
+use crate::providers::wechat::http_payouts::HttpPayouts;
 use crate::providers::wechat::mock::BuiltinPayouts;
 use crate::providers::wechat::mock::MockWeChat;
 use crate::rate_limit::RateLimits;
-use crate::routes::docs::Served;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{
     KnownRoutes, auth, bindings, docs, events, kyc, me, mock_journal, mock_sms, mock_wechat, not_found, ops,
-    ops_search, pin, review, system, transfers, withdrawals,
+    ops_search, pin, review, sim_rules, system, transfers, withdrawals,
 };
 use crate::services::bindings::BindingPolicy;
 use crate::services::kyc::KycPolicy;
 use crate::services::notifications::WebhookPolicy;
 use crate::services::partitions::Partitions;
 use crate::services::seed::DemoData;
+use crate::services::sim_rules::SimRules;
 use crate::services::sms::SmsPolicy;
 use crate::services::withdrawals::Fingerprints;
 use crate::services::work::SettlementPolicy;
 use crate::services::{Parts, ServiceSet, seed};
 use crate::settings::{
-    CorsSettings, Settings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings, WebhookSettings, WorkerSettings,
+    CorsSettings, Settings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings, WebhookSettings,
 };
 use crate::store::{MemoryStore, RedisStore, SharedStore, StoreError, TimedStore};
 use crate::telemetry::{WalletgateRootSpan, keep_metrics_folded, metrics_handle, observe_request};
@@ -205,7 +206,7 @@ impl Application {
             withdrawals: settings.withdrawals.policy().map_err(anyhow::Error::msg)?,
             transfers: settings.transfers.policy(&settings.withdrawals).map_err(anyhow::Error::msg)?,
             fingerprints: Fingerprints { secret: settings.auth.fingerprint_secret.clone() },
-            settlement: settlement_policy(&settings.worker, mock_wechat.clone(), &journal),
+            settlement: settlement_policy(&settings, mock_wechat.clone(), &journal, &public_base_url)?,
             webhooks,
             kyc: KycPolicy {
                 auto_approve_after: settings
@@ -282,21 +283,46 @@ struct Mocks {
     journal: RequestJournal,
 }
 
-/// How the worker settles, paying out through the built-in mock WeChat Pay when it runs.
+/// How the worker settles: paying out through the built-in mock WeChat Pay
+/// in-process (`wechat.client = "builtin"`), or over HTTP to
+/// `wechat.pay_base_url` (this server's own mock when empty and the mock
+/// runs). Without the mock and without an address there is nowhere to pay:
+/// approved withdrawals wait.
 fn settlement_policy(
-    settings: &WorkerSettings,
+    settings: &Settings,
     mock: Option<Arc<MockWeChat>>,
     journal: &RequestJournal,
-) -> SettlementPolicy {
-    SettlementPolicy {
-        payouts: mock.map(|mock| Arc::new(BuiltinPayouts::new(mock, journal.clone())) as SharedPayouts),
+    public_base_url: &str,
+) -> anyhow::Result<SettlementPolicy> {
+    let payouts = match settings.wechat.client {
+        WeChatClientKind::Builtin => {
+            mock.map(|mock| Arc::new(BuiltinPayouts::new(mock, journal.clone())) as SharedPayouts)
+        }
+        WeChatClientKind::Http => {
+            let base_url = match (settings.wechat.pay_base_url.trim_end_matches('/'), &mock) {
+                ("", Some(_)) => Some(format!("{public_base_url}/mock/wechat")),
+                ("", None) => {
+                    tracing::warn!("no payout provider (wechat.pay_base_url empty, no mock): withdrawals wait");
+                    None
+                }
+                (url, _) => Some(url.to_owned()),
+            };
+            match base_url {
+                Some(url) => Some(Arc::new(HttpPayouts::new(url, settings.wechat.app_id.clone())?) as SharedPayouts),
+                None => None,
+            }
+        }
+    };
+    let settings = &settings.worker;
+    Ok(SettlementPolicy {
+        payouts,
         lease: chrono::Duration::seconds(settings.lease_secs.min(u32::MAX as u64) as i64),
         batch_size: settings.batch_size,
         concurrency: settings.concurrency,
         payout_attempts_max: settings.payout_attempts_max,
         backoff_initial: millis(settings.retry_backoff_initial_ms),
         backoff_max: millis(settings.retry_backoff_max_ms),
-    }
+    })
 }
 
 fn webhook_policy(settings: &WebhookSettings) -> anyhow::Result<Option<WebhookPolicy>> {
@@ -391,9 +417,11 @@ fn serve(
     let sms_outbox = mocks.sms.map(web::Data::new);
     let journal = web::Data::new(mocks.journal.clone());
     let recorded = mocks.journal;
-    let openapi_json = web::Data::new(docs::OpenApiJson::new(served, public_base_url)?);
-    let table = ROUTE_TABLE.iter().chain(MOCK_ROUTE_TABLE).chain(MOCK_WECHAT_ROUTE_TABLE);
-    let known_routes = web::Data::new(KnownRoutes::new(table.filter(|(_, path)| served.serves(path))));
+    let openapi_json = web::Data::new(docs::OpenApiJson::new(|path| served.serves(path), public_base_url)?);
+    let sim_rules = mock_wechat
+        .as_ref()
+        .map(|mock| web::Data::new(SimRules { book: mock.rules().clone(), audit: audit.get_ref().clone() }));
+    let known_routes = web::Data::new(KnownRoutes::new(served.tables().into_iter().flatten()));
     let edge_limits = EdgeLimits::from_settings(&settings.server);
     let body_bytes_max = settings.server.json_body_bytes_max;
     let workers = match settings.server.workers {
@@ -404,6 +432,7 @@ fn serve(
     let server = HttpServer::new(move || {
         let mock_wechat = mock_wechat.clone();
         let (sms_outbox, journal, recorded) = (sms_outbox.clone(), journal.clone(), recorded.clone());
+        let sim_rules = sim_rules.clone();
         App::new()
             .wrap(from_fn(move |request, next| edge::guard(edge_limits, request, next)))
             .wrap(from_fn(move |request, next| {
@@ -450,8 +479,12 @@ fn serve(
                         .app_data(web::PayloadConfig::new(body_bytes_max))
                         .configure(mock_routes);
                 }
-                if let Some(mock_wechat) = mock_wechat {
-                    config.app_data(mock_wechat).configure(mock_wechat_routes);
+                if let (Some(mock_wechat), Some(sim_rules)) = (mock_wechat, sim_rules) {
+                    config
+                        .app_data(mock_wechat)
+                        .app_data(sim_rules)
+                        .configure(mock_wechat_routes)
+                        .configure(sim_routes);
                 }
             })
             // The UI's own files, outside the route table: they are not API.
@@ -484,6 +517,39 @@ fn cors(settings: &CorsSettings) -> Cors {
         cors = if origin == "*" { cors.allow_any_origin() } else { cors.allowed_origin(origin) };
     }
     cors
+}
+
+/// The optional parts of the API an instance serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Served {
+    /// `simulator.enabled`: `/mock/*` (the SMS outbox, the request journal) and `/v1/sim/*`.
+    pub simulator: bool,
+    /// `mock_wechat.enabled` too: `/mock/wechat/*`, and the simulator's rules, which shape its answers.
+    pub mock_wechat: bool,
+}
+
+impl Served {
+    /// Everything: what the route tables hold.
+    pub const ALL: Served = Served { simulator: true, mock_wechat: true };
+    /// Nothing optional: a production deployment.
+    pub const NONE: Served = Served { simulator: false, mock_wechat: false };
+
+    /// The route tables this instance serves.
+    pub fn tables(self) -> Vec<&'static [(&'static str, &'static str)]> {
+        let mut tables = vec![ROUTE_TABLE];
+        if self.simulator {
+            tables.push(MOCK_ROUTE_TABLE);
+            if self.mock_wechat {
+                tables.extend([MOCK_WECHAT_ROUTE_TABLE, SIM_ROUTE_TABLE]);
+            }
+        }
+        tables
+    }
+
+    /// Whether a path of the route tables is served.
+    pub fn serves(self, path: &str) -> bool {
+        self.tables().iter().any(|table| table.iter().any(|(_, served)| *served == path))
+    }
 }
 
 /// Expands ONE list of `METHOD "/full/path" => handler` into both the
@@ -598,5 +664,17 @@ route_table! {
         GET "/mock/wechat/sns/userinfo" => mock_wechat::sns::user_info,
         POST "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills" => mock_wechat::payouts::create_transfer_bill,
         GET "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}" => mock_wechat::payouts::transfer_bill,
+    ]
+}
+
+route_table! {
+    /// The simulator's controls, registered with the mock WeChat, whose
+    /// answers its rules shape (needs `web::Data<SimRules>`); operator role.
+    /// `docs::Served::tables` says which tables an instance serves.
+    fn sim_routes, pub const SIM_ROUTE_TABLE = [
+        GET "/v1/sim/rules" => sim_rules::list,
+        POST "/v1/sim/rules" => sim_rules::add,
+        DELETE "/v1/sim/rules" => sim_rules::clear,
+        DELETE "/v1/sim/rules/{id}" => sim_rules::remove,
     ]
 }

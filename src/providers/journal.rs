@@ -19,8 +19,10 @@
 //! logs a warning and never fails the call it records.
 //!
 //! The hook for forced outcomes: whatever decides a call by a rule calls
-//! `note_matched_rule` while the call runs; the journal then records the
-//! rule as `matched_rule` (null otherwise), for both transports.
+//! `note_matched_rule` while the call runs (the mock WeChat Pay does, for
+//! every rule and magic amount it consults); the journal then records the
+//! rule as `matched_rule` (null otherwise), for both transports. A rule's
+//! broken connection is noted the same way (`note_fault`).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -33,7 +35,6 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::clock::SharedClock;
-use crate::observability::redact::REDACTED;
 use crate::settings::SimulatorSettings;
 use crate::store::{SharedStore, StoreError};
 
@@ -42,6 +43,8 @@ pub const JOURNAL_LOG: &str = "mock_requests";
 /// Fields (JSON keys, form and query names) whose values are masked.
 pub const MASKED_FIELDS: &[&str] =
     &["secret", "app_secret", "access_token", "refresh_token", "pin", "old_pin", "new_pin", "password"];
+/// What a masked value is replaced with (as logged URLs show it).
+pub const REDACTED: &str = "[redacted]";
 /// Entries read from the store at a time while looking for a page.
 const READ_BATCH: usize = 200;
 /// Most entries one page request looks at; a page may then come back short,
@@ -110,15 +113,21 @@ pub struct RecordedRequest {
 /// The answer side of a recorded call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
-    "status": 200, "body": "{\"out_bill_no\":\"wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7\",\"state\":\"SUCCESS\"}",
-    "body_truncated": false
+    "status": 200, "body": "{\"out_bill_no\":\"0196a3c5e2b87d40a1f3c9e2d4b5a6c7\",\"state\":\"SUCCESS\"}",
+    "body_truncated": false, "fault": null
 }))]
 pub struct RecordedResponse {
-    /// The HTTP status, or for an in-process call the one the same answer has over HTTP.
-    pub status: u16,
+    /// The HTTP status, or for an in-process call the one the same answer
+    /// has over HTTP; null when no answer came (a rule's timeout or reset
+    /// connection over HTTP, any of a rule's faults in-process).
+    pub status: Option<u16>,
     /// As the request's `body`.
     pub body: Option<String>,
     pub body_truncated: bool,
+    /// The simulated fault a rule broke the call with (`timeout`,
+    /// `connection_reset`, `malformed_body`, `empty_response`); null otherwise.
+    #[schema(example = json!(null))]
+    pub fault: Option<String>,
 }
 
 /// One call to a mock provider, as the journal keeps it.
@@ -128,7 +137,7 @@ pub struct RecordedResponse {
     "request": {"method": "POST", "path": "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills", "query": null,
         "body": "{\"out_bill_no\":\"wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7\",\"amount\":\"100.00\"}",
         "body_truncated": false},
-    "response": {"status": 200, "body": "{\"state\":\"SUCCESS\"}", "body_truncated": false},
+    "response": {"status": 200, "body": "{\"state\":\"SUCCESS\"}", "body_truncated": false, "fault": null},
     "latency_ms": 3, "matched_rule": null
 }))]
 pub struct MockCall {
@@ -144,8 +153,9 @@ pub struct MockCall {
     pub response: RecordedResponse,
     /// Wall time the call took, in milliseconds.
     pub latency_ms: u64,
-    /// The id of the rule that decided the answer, if one did; null when the
-    /// mock answered by itself.
+    /// The simulator rule (`rule_…`) or magic amount (`magic:92.04`) that
+    /// shaped the answer, as the `x-walletgate-sim-rule` header names it;
+    /// null when the mock answered by itself.
     #[schema(example = json!(null))]
     pub matched_rule: Option<String>,
 }
@@ -188,15 +198,35 @@ pub struct CallStart {
 /// The answer of a call, unmasked and whole.
 #[derive(Debug, Clone)]
 pub struct CallAnswer {
-    pub status: u16,
+    /// None: no answer came.
+    pub status: Option<u16>,
     pub body: Option<Vec<u8>>,
+    pub fault: Option<String>,
 }
 
 impl CallAnswer {
     /// A status and a JSON body.
     pub fn json(status: u16, body: &impl Serialize) -> CallAnswer {
-        CallAnswer { status, body: serde_json::to_vec(body).ok() }
+        CallAnswer { status: Some(status), body: serde_json::to_vec(body).ok(), fault: None }
     }
+
+    /// A status and no body.
+    pub fn status(status: u16) -> CallAnswer {
+        CallAnswer { status: Some(status), body: None, fault: None }
+    }
+
+    /// No answer: the connection broke with `fault`.
+    pub fn broken(fault: &str) -> CallAnswer {
+        CallAnswer { status: None, body: None, fault: Some(fault.to_owned()) }
+    }
+}
+
+/// What whoever answers a call noted while it ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallNotes {
+    pub matched_rule: Option<String>,
+    /// The fault, and whether an answer still reached the caller.
+    pub fault: Option<(String, bool)>,
 }
 
 /// Entries read for a page, and where the look stopped if it stopped early.
@@ -255,8 +285,14 @@ impl RequestJournal {
     }
 
     /// Records a finished call; a store failure is logged, never returned.
-    pub async fn finish(&self, start: CallStart, answer: CallAnswer, matched_rule: Option<String>) {
+    pub async fn finish(&self, start: CallStart, mut answer: CallAnswer, notes: CallNotes) {
         let Some(inner) = &self.inner else { return };
+        if let Some((fault, answered)) = notes.fault {
+            answer.fault = Some(fault);
+            if !answered {
+                (answer.status, answer.body) = (None, None);
+            }
+        }
         let cut = |body: Option<Vec<u8>>| kept_body(body.as_deref(), inner.body_bytes_max);
         let (request_body, request_truncated) = if start.body_too_large { (None, true) } else { cut(start.body) };
         let (response_body, response_truncated) = cut(answer.body);
@@ -276,9 +312,10 @@ impl RequestJournal {
                 status: answer.status,
                 body: response_body,
                 body_truncated: response_truncated,
+                fault: answer.fault,
             },
             latency_ms: u64::try_from(start.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            matched_rule,
+            matched_rule: notes.matched_rule,
         };
         let written = match serde_json::to_string(&call) {
             Ok(text) => inner.store.append_capped_log(JOURNAL_LOG, &text, inner.keep).await.map(drop),
@@ -293,20 +330,20 @@ impl RequestJournal {
     /// `request` describes (its method, HTTP path, query and body), the
     /// answer `answer` makes of the call's result, the rule noted meanwhile.
     /// Off, only the call runs.
-    pub async fn in_process<T, E>(
+    pub async fn in_process<T>(
         &self,
         provider: MockProvider,
         request: impl FnOnce(&mut CallStart),
-        call: impl Future<Output = Result<T, E>>,
-        answer: impl FnOnce(&Result<T, E>) -> CallAnswer,
-    ) -> Result<T, E> {
+        call: impl Future<Output = T>,
+        answer: impl FnOnce(&T) -> CallAnswer,
+    ) -> T {
         if !self.is_on() {
             return call.await;
         }
         let mut start = self.start(provider, Transport::InProcess, "GET", "");
         request(&mut start);
-        let (result, matched_rule) = noting_matched_rule(call).await;
-        self.finish(start, answer(&result), matched_rule).await;
+        let (result, notes) = with_call_notes(call).await;
+        self.finish(start, answer(&result), notes).await;
         result
     }
 
@@ -356,7 +393,7 @@ impl RequestJournal {
 }
 
 tokio::task_local! {
-    static MATCHED_RULE: RefCell<Option<String>>;
+    static NOTES: RefCell<CallNotes>;
 }
 
 /// Tells the journal that the rule `rule_id` decided the call under way: the
@@ -364,15 +401,22 @@ tokio::task_local! {
 /// applies rules to a mock's answer, on the task the call runs on (HTTP
 /// handler or in-process call); outside a journaled call it does nothing.
 pub fn note_matched_rule(rule_id: &str) {
-    let _ = MATCHED_RULE.try_with(|noted| *noted.borrow_mut() = Some(rule_id.to_owned()));
+    let _ = NOTES.try_with(|notes| notes.borrow_mut().matched_rule = Some(rule_id.to_owned()));
 }
 
-/// Runs `call`, returning its output and the rule noted while it ran.
-pub async fn noting_matched_rule<F: Future>(call: F) -> (F::Output, Option<String>) {
-    MATCHED_RULE
-        .scope(RefCell::new(None), async move {
+/// Tells the journal that a rule broke the call under way with `fault`,
+/// and whether an answer (a malformed or empty body) still reached the
+/// caller; without one the entry records no status and no body.
+pub fn note_fault(fault: &str, answered: bool) {
+    let _ = NOTES.try_with(|notes| notes.borrow_mut().fault = Some((fault.to_owned(), answered)));
+}
+
+/// Runs `call`, returning its output and what was noted while it ran.
+pub async fn with_call_notes<F: Future>(call: F) -> (F::Output, CallNotes) {
+    NOTES
+        .scope(RefCell::new(CallNotes::default()), async move {
             let output = call.await;
-            (output, MATCHED_RULE.with(|noted| noted.borrow_mut().take()))
+            (output, NOTES.with(|notes| notes.take()))
         })
         .await
 }
@@ -491,14 +535,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_rule_noted_during_a_call_is_returned_with_its_output() {
-        let (output, rule) = noting_matched_rule(async {
+    async fn what_is_noted_during_a_call_is_returned_with_its_output() {
+        let (output, notes) = with_call_notes(async {
             note_matched_rule("rule_1");
+            note_fault("timeout", false);
             7
         })
         .await;
-        assert_eq!((output, rule.as_deref()), (7, Some("rule_1")));
-        assert_eq!(noting_matched_rule(async { 8 }).await, (8, None));
+        assert_eq!(output, 7);
+        assert_eq!(notes, CallNotes { matched_rule: Some("rule_1".into()), fault: Some(("timeout".into(), false)) });
+        assert_eq!(with_call_notes(async { 8 }).await, (8, CallNotes::default()));
         note_matched_rule("outside a call: ignored");
     }
 }

@@ -82,6 +82,18 @@ pub enum PayoutError {
     Refused { code: String, message: String },
 }
 
+impl PayoutError {
+    /// A WeChat Pay error answer as the payer must take it: a 5xx or a 429
+    /// (`FREQUENCY_LIMITED`) is worth retrying with the same bill; any other
+    /// 4xx refuses the bill for good.
+    pub fn from_answer(status: u16, code: String, message: String) -> PayoutError {
+        match status {
+            429 | 500..=599 => PayoutError::Unavailable(format!("HTTP {status} {code}: {message}")),
+            _ => PayoutError::Refused { code, message },
+        }
+    }
+}
+
 /// WeChat Pay's error codes of a refused request.
 pub mod refusal_code {
     /// A field is missing or malformed, e.g. an `out_bill_no` with a `-`.

@@ -43,6 +43,15 @@ pub enum SmsError {
     NoGateway,
 }
 
+impl From<SmsError> for crate::error::ApiError {
+    fn from(error: SmsError) -> crate::error::ApiError {
+        match error {
+            SmsError::Store(error) => error.into(),
+            SmsError::NoGateway => crate::error::ApiError::SmsUnavailable,
+        }
+    }
+}
+
 /// The SMS gateway outside the simulator profile: none. Every send is
 /// refused (`SMS_UNAVAILABLE`), so nothing that needs a code goes on.
 #[derive(Debug, Clone, Copy)]
@@ -100,8 +109,7 @@ impl SmsSender for MockSmsOutbox {
             call.path = "/mock/sms/outbox".into();
             call.body = serde_json::to_vec(message).ok();
         };
-        let answer =
-            |result: &Result<(), StoreError>| CallAnswer { status: if result.is_ok() { 200 } else { 503 }, body: None };
+        let answer = |result: &Result<(), StoreError>| CallAnswer::status(if result.is_ok() { 200 } else { 503 });
         Ok(self.journal.in_process(MockProvider::Sms, described, self.put(message), answer).await?)
     }
 }

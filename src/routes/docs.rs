@@ -21,8 +21,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::{
-    auth, bindings, events, kyc, me, mock_journal, mock_sms, mock_wechat, ops, ops_search, pin, review, system,
-    transfers, withdrawals,
+    auth, bindings, events, kyc, me, mock_journal, mock_sms, mock_wechat, ops, ops_search, pin, review, sim_rules,
+    system, transfers, withdrawals,
 };
 
 /// Where the Swagger UI is served; the trailing slash matters (its assets
@@ -42,8 +42,8 @@ pub struct OpenApiJson(Bytes);
 impl OpenApiJson {
     /// The document of the instance at `public_base_url`: without the paths
     /// of what it does not serve.
-    pub fn new(served: Served, public_base_url: &str) -> serde_json::Result<OpenApiJson> {
-        Ok(OpenApiJson(Bytes::from(serde_json::to_vec(&document(served, public_base_url))?)))
+    pub fn new(serves: impl Fn(&str) -> bool, public_base_url: &str) -> serde_json::Result<OpenApiJson> {
+        Ok(OpenApiJson(Bytes::from(serde_json::to_vec(&document(serves, public_base_url))?)))
     }
 }
 
@@ -164,6 +164,10 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         mock_wechat::sns::user_info,
         mock_wechat::payouts::create_transfer_bill,
         mock_wechat::payouts::transfer_bill,
+        sim_rules::list,
+        sim_rules::add,
+        sim_rules::remove,
+        sim_rules::clear,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth),
@@ -183,6 +187,8 @@ pub const BEARER_AUTH: &str = "bearerAuth";
             (`simulator.enabled`; never in production): the SMS outbox, the request journal, and WeChat OAuth and \
             WeChat Pay transfer bills when `mock_wechat.enabled` too. No token needed. The WeChat ones answer in the \
             real providers' shapes, not the catalogue's, except where marked."),
+        (name = "simulator", description = "Operator role only, served only in the simulator profile (the rules \
+            with the built-in mock WeChat): the simulator's controls (rules that force how the mock providers answer)."),
         (name = "system", description = "Liveness, readiness, metrics."),
         (name = "docs", description = "This document and the Swagger UI."),
     )
@@ -210,40 +216,11 @@ impl Modify for BearerAuth {
 pub const MOCK_PATH_PREFIX: &str = "/mock/";
 /// The path prefix of the mock WeChat's routes.
 pub const MOCK_WECHAT_PATH_PREFIX: &str = "/mock/wechat/";
-/// The path prefix of the simulator's controls.
-pub const SIM_PATH_PREFIX: &str = "/v1/sim/";
-
-/// The optional parts of the API an instance serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Served {
-    /// `simulator.enabled`: `/mock/*` (the SMS outbox, the request journal) and `/v1/sim/*`.
-    pub simulator: bool,
-    /// `mock_wechat.enabled` too: `/mock/wechat/*`.
-    pub mock_wechat: bool,
-}
-
-impl Served {
-    /// Everything: what the route table holds.
-    pub const ALL: Served = Served { simulator: true, mock_wechat: true };
-    /// Nothing optional: a production deployment.
-    pub const NONE: Served = Served { simulator: false, mock_wechat: false };
-
-    /// Whether a path of the route table is served.
-    pub fn serves(self, path: &str) -> bool {
-        if path.starts_with(MOCK_WECHAT_PATH_PREFIX) {
-            self.simulator && self.mock_wechat
-        } else if path.starts_with(MOCK_PATH_PREFIX) || path.starts_with(SIM_PATH_PREFIX) {
-            self.simulator
-        } else {
-            true
-        }
-    }
-}
-
-/// The document of the instance at `public_base_url`: only the paths it serves.
-pub fn document(served: Served, public_base_url: &str) -> utoipa::openapi::OpenApi {
+/// The document of the instance at `public_base_url`: only the paths it
+/// serves (`startup::Served::serves`).
+pub fn document(serves: impl Fn(&str) -> bool, public_base_url: &str) -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
-    document.paths.paths.retain(|path, _| served.serves(path));
+    document.paths.paths.retain(|path, _| serves(path));
     document.servers = Some(servers(public_base_url));
     document
 }

@@ -23,7 +23,7 @@ use super::pagination::{List, PageRequest};
 use super::responses::StoreUnavailable;
 use crate::error::{ApiError, ErrorBody};
 use crate::providers::journal::{
-    CallAnswer, JournalFilter, MockCall, MockProvider, RequestJournal, Transport, noting_matched_rule,
+    CallAnswer, JournalFilter, MockCall, MockProvider, RequestJournal, Transport, with_call_notes,
 };
 
 /// Longest `path_prefix` accepted.
@@ -158,7 +158,7 @@ pub async fn record_http_calls(
         let stream: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(teed);
         request.set_payload(Payload::from(stream));
     }
-    let (answered, matched_rule) = noting_matched_rule(next.call(request)).await;
+    let (answered, notes) = with_call_notes(next.call(request)).await;
     let captured = captured.take();
     start.body_too_large = captured.over;
     start.body = (!captured.over).then_some(captured.bytes);
@@ -166,7 +166,7 @@ pub async fn record_http_calls(
         Ok(response) => response,
         Err(error) => {
             let status = error.as_response_error().status_code().as_u16();
-            journal.finish(start, CallAnswer { status, body: None }, matched_rule).await;
+            journal.finish(start, CallAnswer::status(status), notes).await;
             return Err(error);
         }
     };
@@ -176,6 +176,7 @@ pub async fn record_http_calls(
         Ok(bytes) => (Some(bytes.to_vec()), BoxBody::new(bytes)),
         Err(streamed) => (None, BoxBody::new(streamed)),
     };
-    journal.finish(start, CallAnswer { status: response.status().as_u16(), body: kept }, matched_rule).await;
+    let answer = CallAnswer { status: Some(response.status().as_u16()), body: kept, fault: None };
+    journal.finish(start, answer, notes).await;
     Ok(ServiceResponse::new(request, response.set_body(body)))
 }

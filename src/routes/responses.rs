@@ -109,3 +109,12 @@ pub struct StoreBusy(ErrorBody);
         `Retry-After` seconds."
 )]
 pub struct PasswordHashingBusy(ErrorBody);
+
+/// A simulator rule that is not well formed.
+#[derive(IntoResponses)]
+#[response(
+    status = 400,
+    description = "`VALIDATION_FAILED` (`details.field` names the field): an unknown field or operation, a `status` \
+        outside 400–599, a delay over 60 s, `times` 0, a `probability` outside 0–1, more than 100 rules."
+)]
+pub struct RuleMalformed(ErrorBody);

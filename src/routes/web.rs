@@ -79,6 +79,7 @@ static ASSETS: &[Asset] = assets![
     "ops/views/login.js",
     "ops/views/paged.js",
     "ops/views/queue.js",
+    "ops/views/simulator.js",
     "ops/views/transfers.js",
     "ops/views/withdrawal.js",
     "shared/api.js",

@@ -22,6 +22,7 @@
 //! - [`audit::AuditLog`], [`ledger_check::LedgerCheck`]: what operators look at;
 //!   [`directory::Directory`]: how they find accounts.
 //! - [`listing`]: schedules read as lists, a page at a time.
+//! - [`sim_rules::SimRules`]: the simulator's rules over the mock providers.
 
 pub mod accounts;
 pub mod audit;
@@ -39,6 +40,7 @@ pub mod queue_gauges;
 pub mod review;
 pub mod seed;
 pub mod settlement;
+pub mod sim_rules;
 pub mod sms;
 pub mod transfers;
 pub mod user_transfers;

@@ -190,7 +190,7 @@ impl UserTransfers {
         let TransferSubmitted::Sent { transfer } = outcome else { return Ok((outcome, replayed)) };
         // Delivered now, or (a store fault in between) by the worker later:
         // the answer says where it stands either way.
-        let current = match self.transfers.deliver(&transfer.from, &transfer.id).await {
+        let current = match self.transfers.deliver_sent(&transfer).await {
             Ok(delivered) => delivered,
             Err(error) => {
                 tracing::warn!(transfer_id = %transfer.id, error = %error, "transfer left to the worker to deliver");

@@ -4,7 +4,8 @@
 //! in-process uses a mock (no mock WeChat, no SMS outbox); the production
 //! environment refuses to start with it, or the mock WeChat, on. Without the
 //! mock WeChat the gateway needs a real one, named in full (no fallback to
-//! the own `/mock/wechat`, which is not there).
+//! the own `/mock/wechat`, which is not there); payouts go only to a
+//! `wechat.pay_base_url` named in full, else nowhere.
 
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -58,6 +59,9 @@ pub(super) fn check(settings: &Settings, problems: &mut Vec<String>) {
         problems.push(format!("simulator.journal_body_bytes_max must be between 1 and {JOURNAL_BODY_BYTES_MAX}"));
     }
     let wechat = &settings.wechat;
+    if !wechat.pay_base_url.is_empty() && !is_http_url(&wechat.pay_base_url) {
+        problems.push(format!("wechat.pay_base_url {:?} must be an http(s) URL or empty", wechat.pay_base_url));
+    }
     if !settings.mock_wechat.enabled {
         // Empty would mean this server's own /mock/wechat, which is not served.
         let mut needed = vec![("wechat.authorize_base_url", &wechat.authorize_base_url)];
@@ -140,6 +144,7 @@ public_base_url = "https://wallet.example.com"
         let settings = load("production", folder("ok", SECRETS)).unwrap();
         assert!(!settings.simulator.enabled && !settings.mock_wechat.enabled);
         assert_eq!(settings.wechat.client, WeChatClientKind::Http);
+        assert_eq!(settings.wechat.pay_base_url, "", "no payouts: WeChat Pay needs signed requests");
     }
 
     #[test]
@@ -167,10 +172,16 @@ public_base_url = "https://wallet.example.com"
         let mut settings = load("production", folder("no-urls", SECRETS)).unwrap();
         settings.wechat.api_base_url = String::new();
         settings.wechat.authorize_base_url = "api.weixin.qq.com".into();
+        settings.wechat.pay_base_url = "ftp://api.mch.weixin.qq.com".into();
         let problems = problems_of(&settings);
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems[0].starts_with("wechat.authorize_base_url \"api.weixin.qq.com\" must be an http(s) URL"));
-        assert!(problems[1].starts_with("wechat.api_base_url \"\" must be an http(s) URL"), "{problems:?}");
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].starts_with("wechat.pay_base_url \"ftp://api.mch.weixin.qq.com\" must be"), "{problems:?}");
+        assert!(problems[1].starts_with("wechat.authorize_base_url \"api.weixin.qq.com\" must be an http(s) URL"));
+        assert!(problems[2].starts_with("wechat.api_base_url \"\" must be an http(s) URL"), "{problems:?}");
+        settings.wechat.pay_base_url = String::new();
+        settings.wechat.api_base_url = "https://api.weixin.qq.com".into();
+        settings.wechat.authorize_base_url = "https://open.weixin.qq.com".into();
+        assert!(settings.validate().is_ok(), "no payouts without the mock and an address: allowed");
     }
 
     #[test]

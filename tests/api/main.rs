@@ -32,6 +32,7 @@ mod redis_layout;
 mod redis_outage;
 mod redis_servers;
 mod settlement;
+mod sim_rules;
 mod simulator_safety;
 mod store_conformance;
 mod system;

@@ -25,6 +25,7 @@ on_both_stores!(
     gateways_on_one_store_share_one_capped_journal,
     reading_the_outbox_or_the_journal_records_nothing,
     a_journal_of_size_zero_records_nothing,
+    the_rules_and_magic_amounts_that_shaped_answers_are_named_with_their_faults,
 );
 
 /// Every entry of the journal, newest first.
@@ -237,6 +238,77 @@ async fn a_journal_of_size_zero_records_nothing(store: StoreKind) {
     assert!(journal(&app).await.is_empty());
 }
 
+async fn the_rules_and_magic_amounts_that_shaped_answers_are_named_with_their_faults(store: StoreKind) {
+    const BILLS: &str = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills";
+    let app = spawn_app(store).await;
+    let operator = app.operator_token().await;
+    let payee = payee(&app, "800.00", json!({})).await;
+    let add_rule = |out_bill_no: &str, respond: Value| {
+        let rule =
+            json!({ "match": { "operation": "wechat_pay.transfer", "out_bill_no": out_bill_no }, "respond": respond });
+        let app = &app;
+        let operator = operator.clone();
+        async move { json_of(app.post("/v1/sim/rules", Some(&operator), &rule).await, StatusCode::CREATED).await }
+    };
+    let bill = |out_bill_no: &str| {
+        json!({ "appid": app.settings.mock_wechat.app_id, "out_bill_no": out_bill_no, "openid": payee.openid,
+            "transfer_amount": 100, "transfer_remark": "journal" })
+    };
+    let limited = add_rule(
+        "LIMITED1",
+        json!({ "type": "http_error", "status": 429, "code": "FREQUENCY_LIMITED", "message": "slow down" }),
+    )
+    .await;
+    assert_eq!(app.post(BILLS, None, &bill("LIMITED1")).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    let reset = add_rule("RESET1", json!({ "type": "fault", "fault": "connection_reset" })).await;
+    if let Ok(answer) = app.client.post(app.url(BILLS)).json(&bill("RESET1")).send().await {
+        assert!(answer.bytes().await.is_err(), "no readable answer");
+    }
+
+    let frozen = id_of(&withdraw(&app, &payee, "91.01").await);
+    json_of(approve(&app, &operator, &frozen).await, StatusCode::OK).await;
+    assert_eq!(settle(&app).await.failed, 1);
+    let broken = id_of(&withdraw(&app, &payee, "92.04").await);
+    if json_of(app.get(&format!("/v1/withdrawals/{broken}"), Some(&payee.user.token)).await, StatusCode::OK).await["status"]
+        == "in_review"
+    {
+        json_of(approve(&app, &operator, &broken).await, StatusCode::OK).await;
+    }
+    app.clock.advance(chrono::Duration::minutes(1));
+    assert_eq!(settle(&app).await.retried, 1, "an outage: tried again later");
+
+    let entries = journal(&app).await;
+    let of_bill = |transport: &str, out_bill_no: &str| -> Value {
+        entries
+            .iter()
+            .find(|e| e["transport"] == transport && body_of(&e["request"])["out_bill_no"] == out_bill_no)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {transport} call for {out_bill_no}: {entries:#?}"))
+    };
+    let limited_call = of_bill("http", "LIMITED1");
+    assert_eq!(
+        (limited_call["response"]["status"].as_u64(), &limited_call["matched_rule"]),
+        (Some(429), &limited["id"])
+    );
+    let reset_call = of_bill("http", "RESET1");
+    assert_eq!(reset_call["matched_rule"], reset["id"]);
+    assert_eq!(
+        reset_call["response"],
+        json!({ "status": null, "body": null, "body_truncated": false, "fault": "connection_reset" })
+    );
+    let frozen_call = of_bill("in_process", frozen.trim_start_matches("wd_"));
+    assert_eq!(frozen_call["matched_rule"], "magic:91.01");
+    assert_eq!(body_of(&frozen_call["response"])["fail_reason"], "ACCOUNT_FROZEN");
+    let broken_call = of_bill("in_process", broken.trim_start_matches("wd_"));
+    assert_eq!(broken_call["matched_rule"], "magic:92.04");
+    assert_eq!(
+        (&broken_call["response"]["status"], &broken_call["response"]["fault"]),
+        (&Value::Null, &json!("connection_reset"))
+    );
+    let unruled = entries.iter().filter(|e| e["matched_rule"].is_null()).count();
+    assert!(unruled > 0, "the mock's own answers name no rule");
+}
+
 /// The hook the rules engine uses: a rule noted while a mock answers is the
 /// entry's `matched_rule`.
 #[actix_web::test]
@@ -269,7 +341,8 @@ async fn a_rule_noted_while_a_mock_answers_is_the_entrys_matched_rule() {
     assert_eq!(calls.len(), 1);
     let call = &calls[0];
     assert_eq!(call.matched_rule.as_deref(), Some("rule_7"));
+    assert_eq!(call.response.fault, None);
     assert_eq!((call.request.body.as_deref(), call.request.query.as_deref()), (Some("ping"), Some("x=1")));
-    assert_eq!((call.response.status, call.response.body.as_deref()), (503, Some("ping")));
+    assert_eq!((call.response.status, call.response.body.as_deref()), (Some(503), Some("ping")));
     assert_eq!(call.at, Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap());
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use walletgate::routes::docs::{LOCAL_DEFAULT_URL, MOCK_PATH_PREFIX, MOCK_WECHAT_PATH_PREFIX, Served, document};
-use walletgate::startup::{MOCK_ROUTE_TABLE, MOCK_WECHAT_ROUTE_TABLE, ROUTE_TABLE};
+use walletgate::routes::docs::{LOCAL_DEFAULT_URL, MOCK_PATH_PREFIX, MOCK_WECHAT_PATH_PREFIX, document};
+use walletgate::startup::{MOCK_ROUTE_TABLE, MOCK_WECHAT_ROUTE_TABLE, ROUTE_TABLE, SIM_ROUTE_TABLE, Served};
 
 use crate::helpers::{StoreKind, spawn_app};
 use crate::on_both_stores;
@@ -28,7 +28,7 @@ fn documented_operations(document: &Value) -> BTreeSet<(String, String)> {
 }
 
 fn document_json(served: Served) -> Value {
-    serde_json::to_value(document(served, LOCAL_DEFAULT_URL)).expect("the document serialises")
+    serde_json::to_value(document(|path| served.serves(path), LOCAL_DEFAULT_URL)).expect("the document serialises")
 }
 
 /// `(METHOD, path)` of the routes of some tables.
@@ -52,6 +52,7 @@ fn every_route_is_documented_and_every_documented_operation_is_served() {
         .iter()
         .chain(MOCK_ROUTE_TABLE)
         .chain(MOCK_WECHAT_ROUTE_TABLE)
+        .chain(SIM_ROUTE_TABLE)
         .map(|(method, path)| (method.to_string(), path.to_string()))
         .collect();
     let routes: BTreeSet<(String, String)> = table.iter().cloned().collect();
@@ -68,7 +69,11 @@ fn the_mock_routes_are_documented_only_when_served() {
     let mock = |path: &str| path.starts_with(MOCK_PATH_PREFIX) && !path.starts_with(MOCK_WECHAT_PATH_PREFIX);
     assert!(MOCK_ROUTE_TABLE.iter().all(|(_, path)| mock(path)));
     assert!(MOCK_WECHAT_ROUTE_TABLE.iter().all(|(_, path)| path.starts_with(MOCK_WECHAT_PATH_PREFIX)));
-    assert!(ROUTE_TABLE.iter().all(|(_, path)| !path.starts_with(MOCK_PATH_PREFIX)));
+    assert!(SIM_ROUTE_TABLE.iter().all(|(_, path)| path.starts_with("/v1/sim/")));
+    let optional = |path: &str| path.starts_with(MOCK_PATH_PREFIX) || path.starts_with("/v1/sim/");
+    assert!(ROUTE_TABLE.iter().all(|(_, path)| !optional(path)));
+    let everything = documented_operations(&document_json(Served::ALL));
+    assert_eq!(everything, operations_of(&[ROUTE_TABLE, MOCK_ROUTE_TABLE, MOCK_WECHAT_ROUTE_TABLE, SIM_ROUTE_TABLE]));
     let production = documented_operations(&document_json(Served::NONE));
     assert_eq!(production, operations_of(&[ROUTE_TABLE]));
     let without_mock_wechat = documented_operations(&document_json(Served { simulator: true, mock_wechat: false }));
@@ -129,7 +134,7 @@ async fn the_document_is_served_as_openapi_3_1_with_bearer_auth(store: StoreKind
     let bearer = &served["components"]["securitySchemes"]["bearerAuth"];
     assert_eq!((bearer["type"].as_str(), bearer["scheme"].as_str()), (Some("http"), Some("bearer")));
     assert_eq!(bearer["bearerFormat"], "JWT");
-    let generated = serde_json::to_value(document(Served::ALL, &app.address)).unwrap();
+    let generated = serde_json::to_value(document(|path| Served::ALL.serves(path), &app.address)).unwrap();
     assert_eq!(served, generated, "the served document is the generated one");
     assert_eq!(served["servers"][0]["url"], app.address, "the document names the instance serving it first");
     let money = &served["components"]["schemas"]["Money"];

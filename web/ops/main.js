@@ -1,6 +1,6 @@
 // The operator console's shell: language, operator session, API client, the
 // header tools (ledger check, worker step) and a hash router over the views
-// (#/queue, #/kyc, #/accounts, #/credit, #/audit). Views have the app's screen shape:
+// (#/queue, #/kyc, #/accounts, #/credit, #/audit, #/simulator). Views have the app's screen shape:
 // { element, title, refresh?, dispose? }.
 
 import { Session, createApi } from "/shared/api.js";
@@ -15,6 +15,7 @@ import { creditView } from "./views/credit.js";
 import { kycView } from "./views/kyc.js";
 import { loginView } from "./views/login.js";
 import { queueView } from "./views/queue.js";
+import { simulatorView } from "./views/simulator.js";
 
 const VIEWS = {
   login: loginView,
@@ -23,6 +24,7 @@ const VIEWS = {
   accounts: accountsView,
   credit: creditView,
   audit: auditView,
+  simulator: simulatorView,
 };
 const TOAST_MS = 4000;
 

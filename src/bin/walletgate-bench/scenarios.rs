@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use walletgate::domain::money::Amount;
-use walletgate::routes::docs::{LOCAL_DEFAULT_URL, Served, document};
+use walletgate::routes::docs::{LOCAL_DEFAULT_URL, document};
+use walletgate::startup::Served;
 
 use crate::BENCH_PIN;
 use crate::config::{Args, bench_settings};
@@ -372,7 +373,10 @@ impl<'a> Run<'a> {
         let Run { args, lua_dir, .. } = *self;
         let spread = &files.spread;
         let openapi = files.dir.join("openapi.json");
-        std::fs::write(&openapi, serde_json::to_string(&document(Served::ALL, LOCAL_DEFAULT_URL))?)?;
+        std::fs::write(
+            &openapi,
+            serde_json::to_string(&document(|path| Served::ALL.serves(path), LOCAL_DEFAULT_URL))?,
+        )?;
         let peers_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/peers");
         peers::install(&peers_dir)?;
         let peer_runs = [

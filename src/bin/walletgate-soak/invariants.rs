@@ -226,6 +226,9 @@ pub async fn quiesce(api: &Api, world: &World, cluster: &Cluster, checked: &mut 
     let started = Instant::now();
     cluster.heal().await?;
     let operator = operator(api).await?;
+    // No forced payout answer outlives the workload.
+    let cleared = Request::json(Method::DELETE, "/v1/sim/rules", Some(&operator), json!(null));
+    api.send(&meta("simulator rules cleared", "", 0), cleared).await;
     let accounts = sessions(api, world).await;
     let mut rng = StdRng::seed_from_u64(world.seed ^ 0x0DEC_1DE0);
     let deadline = Instant::now() + TIMING.settle_bound();

@@ -58,9 +58,10 @@ enum Op {
     Transfer,
     TransferReplay,
     TransferReuse,
+    ForcePayouts,
 }
 
-const WEIGHTS: [(Op, u32); 24] = [
+const WEIGHTS: [(Op, u32); 25] = [
     (Op::Register, 3),
     (Op::Login, 2),
     (Op::LoginWrong, 1),
@@ -85,7 +86,11 @@ const WEIGHTS: [(Op, u32); 24] = [
     (Op::Transfer, 12),
     (Op::TransferReplay, 3),
     (Op::TransferReuse, 1),
+    (Op::ForcePayouts, 1),
 ];
+
+/// Rules the harness lets pile up before it clears them (the server keeps 100).
+const RULES_KEPT: usize = 20;
 
 pub struct Client {
     api: Arc<Api>,
@@ -178,6 +183,7 @@ impl Client {
                 self.bind(&slot, &known, &token).await
             }
             Op::BindRace => self.bind_race().await,
+            Op::ForcePayouts => self.force_payouts().await,
             _ if known.pins.is_empty() => self.pin_set(&slot, &known, &token).await,
             Op::PinChange => self.pin_change(&slot, &known, &token).await,
             Op::PinVerify => self.pin_entry(&slot, &known, &token, true).await,
@@ -593,13 +599,16 @@ impl Client {
 
     // --------------------------------------------------------- withdrawals --
 
+    /// A withdrawal's amount; never one of the simulator's magic amounts
+    /// (91.01–91.05, 92.01–92.05), whose payouts are forced to fail or stall.
     fn amount(&mut self) -> String {
         let fen = match self.rng.random_range(0..10) {
             0 => self.rng.random_range(5..100),
             1..=7 => self.rng.random_range(100..30_000),
             _ => self.rng.random_range(30_000..120_000),
         };
-        yuan(fen)
+        let magic = matches!(fen, 9101..=9105 | 9201..=9205);
+        yuan(if magic { fen + 10 } else { fen })
     }
 
     /// A top-up: mostly under an `Idempotency-Key` (CNY or USDT), sometimes
@@ -928,6 +937,37 @@ impl Client {
     fn phone_of(&self, account_id: &str) -> Option<String> {
         let accounts = self.world.all_accounts();
         accounts.into_iter().find(|k| k.id.as_deref() == Some(account_id)).map(|k| k.phone)
+    }
+
+    /// Forces the next few payouts' answers with a simulator rule (an
+    /// outage, a stall, a 429, a refusal): the worker retries, backs off and
+    /// fails them, and every payout still happens at most once.
+    async fn force_payouts(&mut self) {
+        let Some(operator) = self.world.operator_token() else { return };
+        let respond = match self.rng.random_range(0..6) {
+            0 => json!({ "type": "system_error" }),
+            1 => json!({ "type": "fault", "fault": "timeout" }),
+            2 => json!({ "type": "fault", "fault": "connection_reset" }),
+            3 => json!({ "type": "processing" }),
+            4 => json!({ "type": "http_error", "status": 429, "code": "FREQUENCY_LIMITED", "message": "soak" }),
+            _ => json!({ "type": "fail", "fail_reason": "ACCOUNT_FROZEN" }),
+        };
+        let times = self.rng.random_range(1..=3);
+        let rule = json!({ "description": "soak", "match": { "operation": "wechat_pay.transfer" }, "respond": respond, "times": times });
+        let meta = self.meta("simulator rule", &[]);
+        let reply = self.api.send(&meta, Request::json(Method::POST, "/v1/sim/rules", Some(&operator), rule)).await;
+        self.operator_after(&reply);
+        let meta = self.meta("simulator rules", &[]);
+        let rules = self.api.send(&meta, Request::get("/v1/sim/rules", Some(&operator))).await;
+        self.operator_after(&rules);
+        if rules.body["rules"].as_array().is_some_and(|rules| rules.len() > RULES_KEPT) {
+            let meta = self.meta("simulator rules cleared", &[]);
+            let cleared = self
+                .api
+                .send(&meta, Request::json(Method::DELETE, "/v1/sim/rules", Some(&operator), json!(null)))
+                .await;
+            self.operator_after(&cleared);
+        }
     }
 
     async fn worker_step(&mut self) {

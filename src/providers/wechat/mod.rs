@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod builtin_client;
 pub mod http_client;
+pub mod http_payouts;
 pub mod mock;
 
 /// The success body of `/sns/oauth2/access_token` and `/sns/oauth2/refresh_token`.

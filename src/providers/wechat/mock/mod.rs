@@ -25,6 +25,7 @@ use url::Url;
 use super::{OAuthToken, UserInfo, WeChatApiError, errcode};
 use crate::clock::SharedClock;
 use crate::domain::money::Money;
+use crate::providers::sim::RuleBook;
 use crate::settings::MockWeChatSettings;
 use crate::store::{CommitOutcome, SharedStore, StoreError, Versioned};
 
@@ -89,11 +90,19 @@ pub struct MockWeChat {
     store: SharedStore,
     clock: SharedClock,
     settings: MockWeChatSettings,
+    /// The simulator's rules and magic amounts, consulted by every payout call.
+    rules: RuleBook,
 }
 
 impl MockWeChat {
     pub fn new(store: SharedStore, clock: SharedClock, settings: MockWeChatSettings) -> MockWeChat {
-        MockWeChat { store, clock, settings }
+        let rules = RuleBook::new(store.clone(), clock.clone(), settings.magic_amounts);
+        MockWeChat { store, clock, settings, rules }
+    }
+
+    /// The simulator's rules the mock answers by.
+    pub fn rules(&self) -> &RuleBook {
+        &self.rules
     }
 
     /// The app id registered with the mock.
@@ -627,6 +636,7 @@ mod tests {
             code_ttl_secs: 300,
             access_token_ttl_secs: 7200,
             refresh_token_ttl_secs: 2_592_000,
+            magic_amounts: true,
         };
         MockWeChat::new(store.clone(), clock.clone(), settings)
     }

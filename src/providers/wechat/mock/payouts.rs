@@ -23,13 +23,16 @@ use chrono::{Datelike, NaiveDate};
 use chrono_tz::Asia::Shanghai;
 
 use crate::domain::withdrawal_policy::PAYOUT_AMOUNT_MIN_FEN;
-use crate::providers::journal::{CallAnswer, MockProvider, RequestJournal};
+use crate::providers::journal::{CallAnswer, CallStart, MockProvider, RequestJournal, note_matched_rule};
 use crate::providers::payouts::{
     BillState, FailReason, PayoutError, PayoutProvider, TransferBill, TransferRequest, fen_from_money, refusal_code,
 };
+use crate::providers::sim::{Fault, Forced, Operation, ProviderCall, Respond};
 use crate::retry::Rounds;
 use crate::store::DocumentWrite;
 
+/// WeChat Pay's code for a failure on its side: retry the same bill.
+pub const SYSTEM_ERROR: &str = "SYSTEM_ERROR";
 /// The document collection of transfer bills; a document's id is its `out_bill_no`.
 pub const BILLS_COLLECTION: &str = "wechat_transfer_bills";
 /// Where the bills are served over HTTP (and journaled from in-process calls).
@@ -55,6 +58,55 @@ const BILL_ATTEMPTS_MAX: u32 = 64;
 /// pause first, so that concurrent payments to one payee take turns.
 const BILL_ATTEMPTS_UNCONTENDED: u32 = 2;
 
+/// An outcome a simulator rule forces on a bill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Forcing {
+    Fail(FailReason),
+    Processing,
+}
+
+/// A call's answer once the simulator's rules had their say.
+#[derive(Debug)]
+pub struct Ruled<T> {
+    /// The rule (or magic amount) that shaped the answer, if one did.
+    pub rule: Option<String>,
+    pub answer: Answer<T>,
+}
+
+impl<T> Ruled<T> {
+    fn unruled(value: T) -> Ruled<T> {
+        Ruled { rule: None, answer: Answer::Normal(value) }
+    }
+}
+
+/// What the caller gets.
+#[derive(Debug)]
+pub enum Answer<T> {
+    /// What the mock itself answers (perhaps with a forced outcome).
+    Normal(T),
+    /// A WeChat Pay error answer: the status, `code` and `message`.
+    Error { status: u16, code: String, message: String },
+    /// No answer: the connection breaks this way.
+    Broken(Fault),
+}
+
+impl<T> Answer<T> {
+    /// The answer a rule's `respond` gives without asking the mock.
+    fn forced(respond: Respond) -> Answer<T> {
+        match respond {
+            Respond::HttpError { status, code, message } => Answer::Error { status, code, message },
+            Respond::Fault { fault } => Answer::Broken(fault),
+            // Outcomes answer transfers only (`NewRule::check`), and the
+            // callers answer `AsUsual` themselves; anything else is a system error.
+            Respond::SystemError | Respond::Fail { .. } | Respond::Processing | Respond::AsUsual => Answer::Error {
+                status: 500,
+                code: SYSTEM_ERROR.to_owned(),
+                message: "system error, retry with the same out_bill_no and body".to_owned(),
+            },
+        }
+    }
+}
+
 /// A bill as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct BillRecord {
@@ -62,14 +114,79 @@ struct BillRecord {
 }
 
 impl MockWeChat {
+    /// `POST /v3/fund-app/mch-transfer/transfer-bills` as the simulator's
+    /// rules and magic amounts have it answered: a forced outcome, an error,
+    /// a broken connection, or the bill as the mock decides it; after the
+    /// rule's delay.
+    pub async fn transfer_ruled(&self, request: &TransferRequest) -> Ruled<Result<TransferBill, PayoutError>> {
+        if let Err(refused) = check_transfer_request(request) {
+            return Ruled::unruled(Err(refused));
+        }
+        let call = ProviderCall {
+            operation: Operation::WeChatPayTransfer,
+            payee: &request.openid,
+            amount: Some(request.amount),
+            out_bill_no: &request.out_bill_no,
+        };
+        let forced = match self.consult(&call).await {
+            Ok(forced) => forced,
+            Err(error) => return Ruled::unruled(Err(error)),
+        };
+        let Some(forced) = forced else { return Ruled::unruled(self.transfer_as(request, None).await) };
+        let answer = match forced.respond {
+            Respond::AsUsual => Answer::Normal(self.transfer_as(request, None).await),
+            Respond::Fail { fail_reason } => {
+                Answer::Normal(self.transfer_as(request, Some(Forcing::Fail(fail_reason))).await)
+            }
+            Respond::Processing => Answer::Normal(self.transfer_as(request, Some(Forcing::Processing)).await),
+            respond => Answer::forced(respond),
+        };
+        Ruled { rule: Some(forced.rule), answer }
+    }
+
+    /// `GET /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`
+    /// as the simulator's rules have it answered.
+    pub async fn bill_ruled(&self, out_bill_no: &str) -> Ruled<Result<Option<TransferBill>, PayoutError>> {
+        let call = ProviderCall { operation: Operation::WeChatPayQuery, payee: "", amount: None, out_bill_no };
+        match self.consult(&call).await {
+            Ok(Some(forced)) if forced.respond == Respond::AsUsual => {
+                Ruled { rule: Some(forced.rule), answer: Answer::Normal(self.bill(out_bill_no).await) }
+            }
+            Ok(Some(forced)) => Ruled { rule: Some(forced.rule), answer: Answer::forced(forced.respond) },
+            Ok(None) => Ruled::unruled(self.bill(out_bill_no).await),
+            Err(error) => Ruled::unruled(Err(error)),
+        }
+    }
+
+    /// The rules' answer to `call`, after its delay (a real wait: latency
+    /// is what it simulates).
+    async fn consult(&self, call: &ProviderCall<'_>) -> Result<Option<Forced>, PayoutError> {
+        let forced = self.rules.consult(call).await.map_err(unavailable)?;
+        if let Some(forced) = &forced {
+            note_matched_rule(&forced.rule);
+        }
+        if let Some(delay) = forced.as_ref().map(|forced| forced.delay).filter(|delay| !delay.is_zero()) {
+            tokio::time::sleep(delay).await;
+        }
+        Ok(forced)
+    }
+
     /// `POST /v3/fund-app/mch-transfer/transfer-bills`: creates the bill and
-    /// decides it, or finds the one with this `out_bill_no`.
+    /// decides it, or finds the one with this `out_bill_no`. No rule is consulted.
     pub async fn transfer(&self, request: &TransferRequest) -> Result<TransferBill, PayoutError> {
         check_transfer_request(request)?;
+        self.transfer_as(request, None).await
+    }
+
+    async fn transfer_as(
+        &self,
+        request: &TransferRequest,
+        forcing: Option<Forcing>,
+    ) -> Result<TransferBill, PayoutError> {
         let mut rounds = Rounds::pausing_after(BILL_ATTEMPTS_MAX, BILL_ATTEMPTS_UNCONTENDED);
         while rounds.next().await {
             let (found, payee) = self.load_bill_and_payee(request).await?;
-            let bill_version = match found {
+            let earlier = match found {
                 Some(found) => {
                     let bill = &found.value.bill;
                     if (&bill.openid, bill.amount, &bill.remark) != (&request.openid, request.amount, &request.remark) {
@@ -79,12 +196,12 @@ impl MockWeChat {
                     if bill.state.is_terminal() {
                         return Ok(found.value.bill);
                     }
-                    found.version
+                    Some(found)
                 }
-                None => 0,
+                None => None,
             };
-            if let Some(bill) = self.decide(request, bill_version, payee).await? {
-                tracing::info!(out_bill_no = %bill.out_bill_no, state = bill.state.as_str(), fail_reason = ?bill.fail_reason, "mock transfer bill finished");
+            if let Some(bill) = self.decide(request, earlier, payee, forcing).await? {
+                tracing::info!(out_bill_no = %bill.out_bill_no, state = bill.state.as_str(), fail_reason = ?bill.fail_reason, "mock transfer bill decided");
                 return Ok(bill);
             }
         }
@@ -138,32 +255,45 @@ impl MockWeChat {
     /// Decides the bill on the payee as loaded and writes the bill and the
     /// credited wallet together. `None` when either changed meanwhile: the
     /// caller loads both again and decides again.
+    /// A bill still `PROCESSING` (`earlier`) keeps its numbers and creation
+    /// time; `forcing` is a simulator rule's outcome, taken over the payee's.
     async fn decide(
         &self,
         request: &TransferRequest,
-        bill_version: u64,
+        earlier: Option<Versioned<BillRecord>>,
         payee: Option<Versioned<MockWeChatUser>>,
+        forcing: Option<Forcing>,
     ) -> Result<Option<TransferBill>, PayoutError> {
         let now = self.clock.now();
+        let bill_version = earlier.as_ref().map_or(0, |found| found.version);
+        let (transfer_bill_no, create_time) = match earlier {
+            Some(found) => (found.value.bill.transfer_bill_no, found.value.bill.create_time),
+            None => (new_transfer_bill_no(now), now),
+        };
         let mut bill = TransferBill {
             out_bill_no: request.out_bill_no.clone(),
-            transfer_bill_no: new_transfer_bill_no(now),
+            transfer_bill_no,
             openid: request.openid.clone(),
             amount: request.amount,
             remark: request.remark.clone(),
             state: BillState::Success,
             fail_reason: None,
-            create_time: now,
+            create_time,
             update_time: now,
         };
-        let refusal = match &payee {
-            None => Some(FailReason::OpenidInvalid),
-            Some(payee) => refusal(&payee.value, &self.settings.app_id, bill.amount, now),
+        let refusal = match (&payee, forcing) {
+            (_, Some(Forcing::Fail(reason))) => Some(reason),
+            (None, _) => Some(FailReason::OpenidInvalid),
+            (Some(payee), _) => refusal(&payee.value, &self.settings.app_id, bill.amount, now),
         };
         let credited = match (refusal, payee) {
             (Some(reason), _) => {
                 bill.state = BillState::Fail;
                 bill.fail_reason = Some(reason.as_str().to_owned());
+                None
+            }
+            (None, _) if forcing == Some(Forcing::Processing) => {
+                bill.state = BillState::Processing;
                 None
             }
             (None, Some(payee)) => Some(Versioned { version: payee.version, value: credit(payee.value, &bill)? }),
@@ -332,31 +462,55 @@ fn error_answer(error: &PayoutError) -> CallAnswer {
 #[async_trait::async_trait]
 impl PayoutProvider for BuiltinPayouts {
     async fn transfer(&self, request: &TransferRequest) -> Result<TransferBill, PayoutError> {
-        let described = |call: &mut crate::providers::journal::CallStart| {
+        let described = |call: &mut CallStart| {
             call.method = "POST".into();
             call.path = TRANSFER_BILLS_PATH.into();
             call.body = serde_json::to_vec(request).ok();
         };
-        let answer = |result: &Result<TransferBill, PayoutError>| match result {
-            Ok(bill) => CallAnswer::json(200, bill),
-            Err(error) => error_answer(error),
-        };
-        self.journal.in_process(MockProvider::WechatPay, described, self.mock.transfer(request), answer).await
+        let answer =
+            |ruled: &Ruled<Result<TransferBill, PayoutError>>| ruled_answer(ruled, |bill| CallAnswer::json(200, bill));
+        let ruled = self.mock.transfer_ruled(request);
+        in_process(self.journal.in_process(MockProvider::WechatPay, described, ruled, answer).await)
     }
 
     async fn bill(&self, out_bill_no: &str) -> Result<Option<TransferBill>, PayoutError> {
-        let described = |call: &mut crate::providers::journal::CallStart| {
-            call.path = format!("{TRANSFER_BILLS_PATH}/out-bill-no/{out_bill_no}");
+        let described = |call: &mut CallStart| call.path = format!("{TRANSFER_BILLS_PATH}/out-bill-no/{out_bill_no}");
+        let answer = |ruled: &Ruled<Result<Option<TransferBill>, PayoutError>>| {
+            ruled_answer(ruled, |found| match found {
+                Some(bill) => CallAnswer::json(200, bill),
+                None => {
+                    let (code, message) = BILL_NOT_FOUND;
+                    CallAnswer::json(404, &serde_json::json!({ "code": code, "message": message }))
+                }
+            })
         };
-        let answer = |result: &Result<Option<TransferBill>, PayoutError>| match result {
-            Ok(Some(bill)) => CallAnswer::json(200, bill),
-            Ok(None) => {
-                let (code, message) = BILL_NOT_FOUND;
-                CallAnswer::json(404, &serde_json::json!({ "code": code, "message": message }))
-            }
-            Err(error) => error_answer(error),
-        };
-        self.journal.in_process(MockProvider::WechatPay, described, self.mock.bill(out_bill_no), answer).await
+        let ruled = self.mock.bill_ruled(out_bill_no);
+        in_process(self.journal.in_process(MockProvider::WechatPay, described, ruled, answer).await)
+    }
+}
+
+/// A ruled answer as the journal shows it: what the same call answers over
+/// HTTP, or no answer at all for a broken connection (in-process, every
+/// fault is an outage, as `in_process` below has it).
+fn ruled_answer<T>(ruled: &Ruled<Result<T, PayoutError>>, normal: impl FnOnce(&T) -> CallAnswer) -> CallAnswer {
+    match &ruled.answer {
+        Answer::Normal(Ok(value)) => normal(value),
+        Answer::Normal(Err(error)) => error_answer(error),
+        Answer::Error { status, code, message } => {
+            CallAnswer::json(*status, &serde_json::json!({ "code": code, "message": message }))
+        }
+        Answer::Broken(fault) => CallAnswer::broken(fault.as_str()),
+    }
+}
+
+/// A ruled answer as an in-process caller meets it: an error answer as the
+/// HTTP client would read it, a broken connection as an outage (a timeout
+/// answers at once: there is no connection to hold open).
+fn in_process<T>(ruled: Ruled<Result<T, PayoutError>>) -> Result<T, PayoutError> {
+    match ruled.answer {
+        Answer::Normal(result) => result,
+        Answer::Error { status, code, message } => Err(PayoutError::from_answer(status, code, message)),
+        Answer::Broken(fault) => Err(PayoutError::Unavailable(format!("simulated fault: {}", fault.as_str()))),
     }
 }
 
@@ -386,6 +540,7 @@ mod tests {
             code_ttl_secs: 300,
             access_token_ttl_secs: 7200,
             refresh_token_ttl_secs: 2_592_000,
+            magic_amounts: true,
         }
     }
 

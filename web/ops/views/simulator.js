@@ -1,0 +1,331 @@
+// The simulator panel: the rules that force how the mock WeChat Pay answers
+// (ready-made ones a click away, or one written field by field), what each
+// has done, and removing them. Served only by a simulator; elsewhere the
+// panel says so.
+
+import { h, fill } from "/shared/dom.js";
+import { errorNotice } from "/shared/errors.js";
+import { formatMoney } from "/shared/money.js";
+
+const FAIL_REASONS = [
+  "ACCOUNT_FROZEN",
+  "REAL_NAME_CHECK_FAIL",
+  "DAY_RECEIVED_QUOTA_EXCEED",
+  "MONTH_RECEIVED_QUOTA_EXCEED",
+  "OPENID_INVALID",
+];
+const FAULTS = ["timeout", "connection_reset", "malformed_body", "empty_response"];
+const RESPONDS = ["fail", "processing", "system_error", "http_error", "fault", "as_usual"];
+const TRANSFER = { operation: "wechat_pay.transfer" };
+
+/** Ready-made rules: a message key and the rule it adds. */
+const PRESETS = [
+  ["sim.preset.timeout_once", { match: TRANSFER, respond: { type: "fault", fault: "timeout" }, times: 1 }],
+  ["sim.preset.system_error_twice", { match: TRANSFER, respond: { type: "system_error" }, times: 2 }],
+  ["sim.preset.frozen_once", { match: TRANSFER, respond: { type: "fail", fail_reason: "ACCOUNT_FROZEN" }, times: 1 }],
+  ["sim.preset.processing_once", { match: TRANSFER, respond: { type: "processing" }, times: 1 }],
+  [
+    "sim.preset.slow",
+    { match: TRANSFER, respond: { type: "as_usual" }, delay: { type: "lognormal", median_ms: 800, sigma: 0.5 } },
+  ],
+];
+
+export function simulatorView({ api, i18n, toast }) {
+  const { t } = i18n;
+  let rules = null;
+  let error = null;
+  let unavailable = false;
+
+  const list = h("div", { "aria-live": "polite" });
+  const form = ruleForm(i18n, add);
+  const element = h(
+    "section",
+    { className: "simulator" },
+    h(
+      "div",
+      { className: "view-head" },
+      h("h1", { i18n: "sim.title" }),
+      h("button", { type: "button", className: "button", onclick: () => load(), i18n: "common.refresh" }),
+    ),
+    h(
+      "section",
+      { className: "panel", "aria-labelledby": "sim-rules-title" },
+      h("h2", { id: "sim-rules-title", i18n: "sim.rules.title" }),
+      h("p", { className: "muted small", i18n: "sim.rules.explain" }),
+      h(
+        "div",
+        { className: "quick", role: "group", "aria-label": t("sim.presets") },
+        PRESETS.map(([key, rule]) =>
+          h(
+            "button",
+            { type: "button", className: "button", "data-testid": "sim-preset", onclick: () => add(rule) },
+            t(key),
+          ),
+        ),
+      ),
+      list,
+      form.element,
+    ),
+  );
+
+  async function load() {
+    try {
+      rules = (await api.get("/v1/sim/rules")).rules;
+      error = null;
+    } catch (failure) {
+      unavailable = failure.status === 404;
+      error = unavailable ? null : failure;
+    }
+    render();
+  }
+
+  async function add(rule) {
+    try {
+      await api.post("/v1/sim/rules", rule);
+      error = null;
+      toast(t("sim.rules.added"));
+      await load();
+      return true;
+    } catch (failure) {
+      error = failure;
+      render();
+      return false;
+    }
+  }
+
+  async function remove(rule) {
+    try {
+      await api.delete(`/v1/sim/rules/${encodeURIComponent(rule.id)}`);
+      toast(t("sim.rules.removed"));
+    } catch (failure) {
+      error = failure;
+    }
+    await load();
+  }
+
+  async function clear() {
+    try {
+      const cleared = await api.delete("/v1/sim/rules");
+      toast(t("sim.rules.cleared", { count: cleared.removed }));
+    } catch (failure) {
+      error = failure;
+    }
+    await load();
+  }
+
+  function render() {
+    if (unavailable) {
+      fill(list, h("p", { className: "notice", i18n: "sim.unavailable" }));
+      return;
+    }
+    fill(
+      list,
+      errorNotice(error, i18n),
+      rules === null && h("p", { className: "muted", i18n: "common.loading" }),
+      rules?.length === 0 && h("p", { className: "empty muted", i18n: "sim.rules.empty" }),
+      rules?.length > 0 &&
+        h(
+          "div",
+          { className: "table-wrap" },
+          h(
+            "table",
+            { className: "table", "data-testid": "sim-rules" },
+            h(
+              "thead",
+              {},
+              h(
+                "tr",
+                {},
+                ["sim.rules.match", "sim.rules.respond", "sim.rules.shape", "sim.rules.done", "sim.rules.actions"].map(
+                  (key) => h("th", { scope: "col" }, t(key)),
+                ),
+              ),
+            ),
+            h("tbody", {}, rules.map(row)),
+          ),
+        ),
+      rules?.length > 0 &&
+        h(
+          "button",
+          { type: "button", className: "button", onclick: clear, "data-testid": "sim-clear" },
+          t("sim.rules.clear"),
+        ),
+    );
+  }
+
+  function row(rule) {
+    return h(
+      "tr",
+      { "data-testid": "sim-rule", className: rule.remaining === 0 ? "muted" : null },
+      h(
+        "td",
+        {},
+        rule.description && h("div", {}, rule.description),
+        h("div", { className: "mono small" }, describeMatch(rule.match)),
+      ),
+      h("td", { className: "mono small" }, describeRespond(rule.respond)),
+      h("td", { className: "small" }, describeShape(rule, t)),
+      h(
+        "td",
+        { className: "small" },
+        t("sim.rules.matched", { count: rule.matched }),
+        rule.remaining !== null && h("div", {}, t("sim.rules.remaining", { count: rule.remaining })),
+      ),
+      h(
+        "td",
+        {},
+        h(
+          "button",
+          {
+            type: "button",
+            className: "button link",
+            "aria-label": t("sim.rules.remove_one", { id: rule.id }),
+            onclick: () => remove(rule),
+          },
+          t("sim.rules.remove"),
+        ),
+      ),
+    );
+  }
+
+  load();
+  return { element, title: "sim.title", refresh: render, reload: load };
+}
+
+function describeMatch(match) {
+  const parts = [match.operation];
+  if (match.payee) parts.push(`payee=${match.payee}`);
+  if (match.account_id) parts.push(`account=${match.account_id}`);
+  if (match.out_bill_no) parts.push(`bill=${match.out_bill_no}`);
+  if (match.amount_min || match.amount_max) {
+    parts.push(
+      `${formatMoney(match.amount_min ?? "0.00")} – ${match.amount_max ? formatMoney(match.amount_max) : "∞"}`,
+    );
+  }
+  return parts.join(" · ");
+}
+
+function describeRespond(respond) {
+  switch (respond.type) {
+    case "fail":
+      return `FAIL ${respond.fail_reason}`;
+    case "http_error":
+      return `${respond.status} ${respond.code}`;
+    case "fault":
+      return respond.fault;
+    default:
+      return respond.type;
+  }
+}
+
+function describeShape(rule, t) {
+  const parts = [];
+  if (rule.delay?.type === "fixed") parts.push(t("sim.delay.fixed", { ms: rule.delay.ms }));
+  if (rule.delay?.type === "lognormal") {
+    parts.push(t("sim.delay.lognormal", { ms: rule.delay.median_ms, sigma: rule.delay.sigma }));
+  }
+  if (rule.times !== null) parts.push(t("sim.times", { count: rule.times }));
+  if (rule.probability !== null) parts.push(t("sim.probability", { percent: Math.round(rule.probability * 100) }));
+  return parts.length > 0 ? parts.join(" · ") : "—";
+}
+
+/** The form for a rule written field by field. */
+function ruleForm(i18n, add) {
+  const { t } = i18n;
+  const field = (id, key, input) => h("div", { className: "field" }, h("label", { for: id, i18n: key }), input);
+  const select = (id, values, labelOf) =>
+    h(
+      "select",
+      { id, name: id },
+      values.map((value) => h("option", { value }, labelOf(value))),
+    );
+
+  const operation = select("sim-operation", ["wechat_pay.transfer", "wechat_pay.query"], (value) => value);
+  const respond = select("sim-respond", RESPONDS, (value) => t(`sim.respond.${value}`));
+  const reason = select("sim-reason", FAIL_REASONS, (value) => value);
+  const fault = select("sim-fault", FAULTS, (value) => t(`sim.fault.${value}`));
+  const status = h("input", { id: "sim-status", inputmode: "numeric", value: "429", autocomplete: "off" });
+  const code = h("input", { id: "sim-code", value: "FREQUENCY_LIMITED", autocomplete: "off" });
+  const payee = h("input", { id: "sim-payee", autocomplete: "off", placeholder: "o…" });
+  const account = h("input", { id: "sim-account", autocomplete: "off", placeholder: "acc_…" });
+  const amountMin = h("input", {
+    id: "sim-amount-min",
+    inputmode: "decimal",
+    autocomplete: "off",
+    placeholder: "0.00",
+  });
+  const amountMax = h("input", { id: "sim-amount-max", inputmode: "decimal", autocomplete: "off", placeholder: "∞" });
+  const delay = h("input", { id: "sim-delay", inputmode: "numeric", autocomplete: "off", placeholder: "0" });
+  const times = h("input", { id: "sim-times", inputmode: "numeric", autocomplete: "off", placeholder: "∞" });
+  const probability = h("input", {
+    id: "sim-probability",
+    inputmode: "decimal",
+    autocomplete: "off",
+    placeholder: "1",
+  });
+  const description = h("input", { id: "sim-description", maxlength: 200, autocomplete: "off" });
+  const reasonField = field("sim-reason", "sim.form.reason", reason);
+  const faultField = field("sim-fault", "sim.form.fault", fault);
+  const statusField = field("sim-status", "sim.form.status", status);
+  const codeField = field("sim-code", "sim.form.code", code);
+
+  function showFields() {
+    reasonField.hidden = respond.value !== "fail";
+    faultField.hidden = respond.value !== "fault";
+    statusField.hidden = codeField.hidden = respond.value !== "http_error";
+  }
+  respond.addEventListener("change", showFields);
+  showFields();
+
+  function rule() {
+    const match = { operation: operation.value };
+    if (payee.value.trim()) match.payee = payee.value.trim();
+    if (account.value.trim()) match.account_id = account.value.trim();
+    if (amountMin.value.trim()) match.amount_min = amountMin.value.trim();
+    if (amountMax.value.trim()) match.amount_max = amountMax.value.trim();
+    const answer = { type: respond.value };
+    if (respond.value === "fail") answer.fail_reason = reason.value;
+    if (respond.value === "fault") answer.fault = fault.value;
+    if (respond.value === "http_error")
+      Object.assign(answer, { status: Number(status.value), code: code.value.trim() });
+    const written = { description: description.value.trim(), match, respond: answer };
+    if (delay.value.trim()) written.delay = { type: "fixed", ms: Number(delay.value) };
+    if (times.value.trim()) written.times = Number(times.value);
+    if (probability.value.trim()) written.probability = Number(probability.value);
+    return written;
+  }
+
+  const element = h(
+    "form",
+    {
+      className: "sim-form",
+      novalidate: true,
+      onsubmit: async (event) => {
+        event.preventDefault();
+        if (await add(rule())) element.reset();
+        showFields();
+      },
+    },
+    h("h3", { i18n: "sim.form.title" }),
+    h(
+      "div",
+      { className: "sim-grid" },
+      field("sim-operation", "sim.form.operation", operation),
+      field("sim-respond", "sim.form.respond", respond),
+      reasonField,
+      faultField,
+      statusField,
+      codeField,
+      field("sim-account", "sim.form.account", account),
+      field("sim-payee", "sim.form.payee", payee),
+      field("sim-amount-min", "sim.form.amount_min", amountMin),
+      field("sim-amount-max", "sim.form.amount_max", amountMax),
+      field("sim-delay", "sim.form.delay", delay),
+      field("sim-times", "sim.form.times", times),
+      field("sim-probability", "sim.form.probability", probability),
+      field("sim-description", "sim.form.description", description),
+    ),
+    h("button", { type: "submit", className: "button primary", i18n: "sim.form.submit" }),
+  );
+  return { element };
+}

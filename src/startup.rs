@@ -1,7 +1,8 @@
 //! Builds the running application: connects the store, seeds demo data, binds
 //! its own listener (port 0 in tests) and holds the whole route table, so
-//! every endpoint the service has can be read in `routes()` and
-//! `mock_routes()` (and, as data, in `ROUTE_TABLE` and `MOCK_ROUTE_TABLE`).
+//! every endpoint the service has can be read in `routes()`,
+//! `mock_routes()` and `sim_routes()` (and, as data, in `ROUTE_TABLE`,
+//! `MOCK_ROUTE_TABLE` and `SIM_ROUTE_TABLE`).
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -31,13 +32,15 @@ use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{
     KnownRoutes, auth, bindings, docs, events, kyc, me, mock_sms, mock_wechat, not_found, ops, ops_search, pin, review,
-    system, transfers, withdrawals,
+    sim, system, transfers, withdrawals,
 };
 use crate::services::bindings::BindingPolicy;
 use crate::services::kyc::KycPolicy;
 use crate::services::notifications::WebhookPolicy;
 use crate::services::partitions::Partitions;
+use crate::services::scenarios::Scenarios;
 use crate::services::seed::DemoData;
+use crate::services::sim_reset::SimReset;
 use crate::services::sms::SmsPolicy;
 use crate::services::withdrawals::Fingerprints;
 use crate::services::work::SettlementPolicy;
@@ -57,6 +60,8 @@ pub struct Application {
     server: Server,
     services: ServiceSet,
     mock_wechat: Option<Arc<MockWeChat>>,
+    /// The scenario loader, where the mock providers run.
+    scenarios: Option<Scenarios>,
     worker: Option<WorkerHandle>,
 }
 
@@ -224,13 +229,21 @@ impl Application {
         // Starts relaying other processes' event notifications (on Redis) on
         // this runtime, before any request or the worker needs them.
         drop(services.notifications.signals());
-        let mocks = Mocks { wechat: mock_wechat.clone(), sms: outbox };
+        let scenarios = mock_wechat
+            .clone()
+            .map(|mock| Scenarios::new(&services, mock, outbox.clone(), settings.wechat.app_secret.clone()));
+        let sim = scenarios.clone().map(|scenarios| SimReset {
+            demo: demo.clone(),
+            audit: services.audit.clone(),
+            scenarios,
+        });
+        let mocks = Mocks { wechat: mock_wechat.clone(), sms: outbox, sim };
         let server = serve(listener, &settings, services.clone(), demo, mocks, &public_base_url)?;
         let worker = settings
             .worker
             .enabled
             .then(|| worker::spawn(services.worker.clone(), Duration::from_millis(settings.worker.poll_interval_ms)));
-        Ok(Application { address, server, services, mock_wechat, worker })
+        Ok(Application { address, server, services, mock_wechat, scenarios, worker })
     }
 
     pub fn address(&self) -> std::net::SocketAddr {
@@ -250,6 +263,34 @@ impl Application {
         self.mock_wechat.as_ref()
     }
 
+    /// Loads the scenario files named at startup (`--scenario`), in order,
+    /// after the demo accounts. A file whose every login is registered is
+    /// taken as loaded already (a restart, or another gateway on the same
+    /// store) and skipped. Errors name the file, the line and the field.
+    pub async fn load_scenario_files(&self, paths: &[std::path::PathBuf]) -> Result<(), ApiError> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let scenarios = self.scenarios.as_ref().ok_or_else(|| ApiError::Validation {
+            field: Some("--scenario".into()),
+            message: "scenarios need the simulator's mock providers (mock_wechat.enabled)".into(),
+        })?;
+        for path in paths {
+            let source = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|error| ApiError::ScenarioInvalid {
+                scenario: source.clone(),
+                error: crate::domain::scenario::ScenarioError { field: None, line: None, message: error.to_string() },
+            })?;
+            let scenario = scenarios.parse(&source, &text)?;
+            if scenarios.all_registered(&scenario).await? {
+                tracing::info!(scenario = %scenario.name, file = %source, "scenario already loaded; skipped");
+                continue;
+            }
+            scenarios.load(None, &scenario).await?;
+        }
+        Ok(())
+    }
+
     /// Serves until SIGTERM / Ctrl-C (then drains in-flight requests) or
     /// until the server handle is stopped; then stops the worker after its
     /// current step.
@@ -262,10 +303,11 @@ impl Application {
     }
 }
 
-/// The built-in mock providers, when enabled.
+/// The built-in mock providers, when enabled, and the simulator's controls beside them.
 struct Mocks {
     wechat: Option<Arc<MockWeChat>>,
     sms: MockSmsOutbox,
+    sim: Option<SimReset>,
 }
 
 /// How the worker settles, paying out through the built-in mock WeChat Pay when it runs.
@@ -366,9 +408,11 @@ fn serve(
     let body_limit = web::Data::new(JsonBodyLimit(settings.server.json_body_bytes_max));
     let mock_wechat = mocks.wechat.map(web::Data::from);
     let sms_outbox = web::Data::new(mocks.sms);
+    let sim_reset = mocks.sim.map(|sim| (web::Data::new(sim.scenarios.clone()), web::Data::new(sim)));
     let openapi_json = web::Data::new(docs::OpenApiJson::new(mock_wechat.is_some(), public_base_url)?);
-    let mock_table = if mock_wechat.is_some() { MOCK_ROUTE_TABLE } else { &[] };
-    let known_routes = web::Data::new(KnownRoutes::new(ROUTE_TABLE.iter().chain(mock_table)));
+    let (mock_table, sim_table) =
+        if mock_wechat.is_some() { (MOCK_ROUTE_TABLE, SIM_ROUTE_TABLE) } else { (&[][..], &[][..]) };
+    let known_routes = web::Data::new(KnownRoutes::new(ROUTE_TABLE.iter().chain(mock_table).chain(sim_table)));
     let edge_limits = EdgeLimits::from_settings(&settings.server);
     let body_bytes_max = settings.server.json_body_bytes_max;
     let workers = match settings.server.workers {
@@ -379,6 +423,7 @@ fn serve(
     let server = HttpServer::new(move || {
         let mock_wechat = mock_wechat.clone();
         let sms_outbox = sms_outbox.clone();
+        let sim_reset = sim_reset.clone();
         App::new()
             .wrap(from_fn(move |request, next| edge::guard(edge_limits, request, next)))
             .wrap(from_fn(observe_request))
@@ -421,6 +466,9 @@ fn serve(
                         .app_data(sms_outbox)
                         .app_data(web::PayloadConfig::new(body_bytes_max))
                         .configure(mock_routes);
+                }
+                if let Some((scenarios, sim_reset)) = sim_reset {
+                    config.app_data(scenarios).app_data(sim_reset).configure(sim_routes);
                 }
             })
             // The UI's own files, outside the route table: they are not API.
@@ -556,5 +604,15 @@ route_table! {
         GET "/mock/wechat/sns/userinfo" => mock_wechat::sns::user_info,
         POST "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills" => mock_wechat::payouts::create_transfer_bill,
         GET "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}" => mock_wechat::payouts::transfer_bill,
+    ]
+}
+
+route_table! {
+    /// The simulator's controls (`/v1/sim`, operator role), registered only
+    /// where the mock providers are (needs `web::Data<SimReset>` and `web::Data<Scenarios>`).
+    fn sim_routes, pub const SIM_ROUTE_TABLE = [
+        POST "/v1/sim/reset" => sim::reset,
+        GET "/v1/sim/scenarios" => sim::bundled_scenarios,
+        POST "/v1/sim/scenarios" => sim::load_scenario,
     ]
 }

@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::{
-    auth, bindings, events, kyc, me, mock_sms, mock_wechat, ops, ops_search, pin, review, system, transfers,
+    auth, bindings, events, kyc, me, mock_sms, mock_wechat, ops, ops_search, pin, review, sim, system, transfers,
     withdrawals,
 };
 
@@ -41,7 +41,7 @@ pub struct OpenApiJson(Bytes);
 
 impl OpenApiJson {
     /// The document of the instance at `public_base_url`: without the mock
-    /// providers' paths when they are off.
+    /// providers' paths (and the simulator's) when they are off.
     pub fn new(mock_enabled: bool, public_base_url: &str) -> serde_json::Result<OpenApiJson> {
         Ok(OpenApiJson(Bytes::from(serde_json::to_vec(&document(mock_enabled, public_base_url))?)))
     }
@@ -160,6 +160,9 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         mock_wechat::sns::user_info,
         mock_wechat::payouts::create_transfer_bill,
         mock_wechat::payouts::transfer_bill,
+        sim::reset,
+        sim::bundled_scenarios,
+        sim::load_scenario,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth),
@@ -178,6 +181,8 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         (name = "mock", description = "The built-in mock providers (WeChat OAuth and WeChat Pay transfer bills, the \
             SMS outbox), served only when `mock_wechat.enabled`. They answer in the real providers' shapes, not the \
             catalogue's, except where marked."),
+        (name = "sim", description = "The simulator's controls (operator role), served only with the mock \
+            providers: reset the deployment, load scenarios. A user's token gets 403 `FORBIDDEN`."),
         (name = "system", description = "Liveness, readiness, metrics."),
         (name = "docs", description = "This document and the Swagger UI."),
     )
@@ -203,13 +208,18 @@ impl Modify for BearerAuth {
 
 /// The path prefix of the mock providers' routes.
 pub const MOCK_PATH_PREFIX: &str = "/mock/";
+/// The path prefix of the simulator's controls, served with the mocks.
+pub const SIM_PATH_PREFIX: &str = "/v1/sim/";
 
 /// The document of the instance at `public_base_url`: the mock providers'
 /// paths only when it serves them.
 pub fn document(mock_enabled: bool, public_base_url: &str) -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     if !mock_enabled {
-        document.paths.paths.retain(|path, _| !path.starts_with(MOCK_PATH_PREFIX));
+        document
+            .paths
+            .paths
+            .retain(|path, _| !path.starts_with(MOCK_PATH_PREFIX) && !path.starts_with(SIM_PATH_PREFIX));
     }
     document.servers = Some(servers(public_base_url));
     document

@@ -22,6 +22,9 @@
 //! - [`audit::AuditLog`], [`ledger_check::LedgerCheck`]: what operators look at;
 //!   [`directory::Directory`]: how they find accounts.
 //! - [`listing`]: schedules read as lists, a page at a time.
+//! - [`scenarios::Scenarios`]: loading a scenario file through the services
+//!   above; [`sim_reset::SimReset`]: the simulator's reset (wipe, demo
+//!   accounts again, optionally a bundled scenario).
 
 pub mod accounts;
 pub mod audit;
@@ -37,8 +40,10 @@ pub mod partitions;
 pub mod pin;
 pub mod queue_gauges;
 pub mod review;
+pub mod scenarios;
 pub mod seed;
 pub mod settlement;
+pub mod sim_reset;
 pub mod sms;
 pub mod transfers;
 pub mod user_transfers;

@@ -286,7 +286,7 @@ impl Application {
                 tracing::info!(scenario = %scenario.name, file = %source, "scenario already loaded; skipped");
                 continue;
             }
-            scenarios.load(None, &scenario).await?;
+            scenarios.load(&source, None, &scenario).await?;
         }
         Ok(())
     }

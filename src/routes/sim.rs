@@ -36,7 +36,8 @@ pub struct ResetRequest {
 /// `scenario`, loads that bundled scenario. The reset is the audit log's
 /// first entry. The demo accounts keep their ids, so their access tokens
 /// (the operator's too) keep working; refresh tokens are gone, and so are
-/// the tokens of every other account (401). The body may be left out.
+/// the tokens of every other account (401, or 404 `account` where the
+/// token's own account is read). The body may be left out.
 #[utoipa::path(
     post,
     path = "/v1/sim/reset",
@@ -124,10 +125,13 @@ pub async fn load_scenario(
     let body = read_body(&mut payload.into_inner(), SCENARIO_BYTES_MAX).await?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::Validation { field: None, message: "the scenario must be UTF-8 text".into() })?;
-    let scenario = scenarios.parse("(request body)", text)?;
-    let report = scenarios.load(Some(operator.account_id()), &scenario).await?;
+    let scenario = scenarios.parse(REQUEST_BODY, text)?;
+    let report = scenarios.load(REQUEST_BODY, Some(operator.account_id()), &scenario).await?;
     Ok(HttpResponse::Created().json(report))
 }
+
+/// What errors of a scenario sent in a body name as its source (`details.scenario`).
+const REQUEST_BODY: &str = "(request body)";
 
 /// A bundled scenario.
 #[derive(Debug, Serialize, ToSchema)]

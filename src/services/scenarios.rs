@@ -191,9 +191,15 @@ impl Scenarios {
     }
 
     /// Loads `scenario`, acting as `actor` where an operator's step is needed
-    /// (`None`: its first operator, else the demo operator).
-    pub async fn load(&self, actor: Option<&AccountId>, scenario: &Scenario) -> Result<ScenarioReport, ApiError> {
-        let report = self.load_all(actor, scenario).await.map_err(|refusal| refusal.into_api_error(&scenario.name))?;
+    /// (`None`: its first operator, else the demo operator). Errors name
+    /// `source`, as `parse` does.
+    pub async fn load(
+        &self,
+        source: &str,
+        actor: Option<&AccountId>,
+        scenario: &Scenario,
+    ) -> Result<ScenarioReport, ApiError> {
+        let report = self.load_all(actor, scenario).await.map_err(|refusal| refusal.into_api_error(source))?;
         tracing::info!(scenario = %scenario.name, users = report.users.len(), "scenario loaded");
         Ok(report)
     }

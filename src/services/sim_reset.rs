@@ -8,7 +8,8 @@
 //! The demo accounts come back with their fixed ids and token generation 0,
 //! so their access tokens keep working across a reset (a token names its
 //! account by id); their refresh tokens, stored, are gone. A token of any
-//! other account is refused (401) once its account is gone.
+//! other account stops working with its account (401, or 404 `account`
+//! where the token's own account is read).
 //!
 //! What this process forgets here: the records its writers remember
 //! (`writers`). Its per-process request-rate limits are forgotten by the
@@ -70,7 +71,7 @@ impl SimReset {
         self.audit.record(operator, "sim.reset", target, details, &Ok::<(), ApiError>(())).await;
         tracing::warn!(%operator, removed, scenario, "the deployment's state was reset");
         let scenario = match &bundled {
-            Some(bundled) => Some(self.scenarios.load(Some(operator), bundled).await?),
+            Some(bundled) => Some(self.scenarios.load(&bundled.name, Some(operator), bundled).await?),
             None => None,
         };
         Ok(ResetReport { removed, demo_accounts, scenario })

@@ -31,7 +31,7 @@ use super::keys::{PAYOUT_SCHEDULE, review_member};
 use super::kyc::Kyc;
 use super::pin::Pins;
 use super::review::Review;
-use super::seed::{SeededAccount, create_seeded_account};
+use super::seed::{DEMO_OPERATOR_ID, SeededAccount, create_seeded_account};
 use super::withdrawal_reads::WithdrawalReads;
 use super::withdrawal_submission::Submitted;
 use super::withdrawals::{WithdrawalRequest, Withdrawals};
@@ -39,6 +39,7 @@ use super::worker_step::WorkerStep;
 use crate::auth::Principal;
 use crate::domain::account::{Account, AccountId, Role, VerificationLevel};
 use crate::domain::binding::BindingId;
+use crate::domain::credentials::Login;
 use crate::domain::kyc::KycSubmission;
 use crate::domain::scenario::{
     Place, Scenario, ScenarioError, ScenarioUser, ScenarioWeChat, ScenarioWithdrawal, WithdrawalTarget, parse_scenario,
@@ -59,8 +60,6 @@ pub const BUNDLED_SCENARIOS: &[(&str, &str)] = &[
     ("two-assets", include_str!("../../scenarios/two-assets.toml")),
 ];
 
-/// The id of the demo operator, who acts for a scenario loaded at startup without operators of its own.
-const DEMO_OPERATOR_ID: &str = "acc_demo_operator";
 /// Worker steps a load runs, beyond one per withdrawal it pays out, before
 /// it gives up on payouts that do not finish.
 const WORKER_STEPS_SPARE: usize = 10;
@@ -215,11 +214,9 @@ impl Scenarios {
             }
             seeded.push(created);
         }
-        let demo_operator =
-            || AccountId::parse(DEMO_OPERATOR_ID).ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad id")));
-        let actor = match actor {
+        let actor = match actor.or_else(|| AccountId::parse(DEMO_OPERATOR_ID)) {
             Some(actor) => actor,
-            None => demo_operator()?,
+            None => return Err(ApiError::internal(anyhow::anyhow!("the demo operator's id does not parse")).into()),
         };
         for (user, created) in scenario.users.iter().zip(&mut seeded) {
             self.equip(&actor, user, created).await?;
@@ -253,7 +250,7 @@ impl Scenarios {
         for user in &scenario.users {
             let login = user.login.index_key();
             if store.account_id_by_login(&login).await?.is_some() {
-                return Err(Refusal::at(&user.at, format!("{} is already registered", user.login.masked())));
+                return Err(Refusal::at(&user.at, format!("{} is already registered", login_text(&user.login))));
             }
             if let Some(identity) = &user.identity
                 && self.kyc.id_number_holder(&identity.id_number).await?.is_some()
@@ -280,7 +277,7 @@ impl Scenarios {
             memo: "scenario opening balance",
         };
         if !create_seeded_account(&self.kyc.partitions, account).await? {
-            return Err(Refusal::at(&user.at, format!("{} is already registered", user.login.masked())));
+            return Err(Refusal::at(&user.at, format!("{} is already registered", login_text(&user.login))));
         }
         let principal = Principal { account_id: id, role: user.role, generation: 0 };
         Ok(Seeded { principal, phone: user.login.phone_number().map(str::to_owned), binding: None })
@@ -515,7 +512,7 @@ impl Scenarios {
                 .collect();
             users.push(SeededUser {
                 name: user.name.clone(),
-                login: user.login.phone_number().map_or_else(|| user.login.index_key(), str::to_owned),
+                login: login_text(&user.login).to_owned(),
                 role: account.role,
                 level: account.level_at(now),
                 binding_id: created.binding.as_ref().map(|(id, _)| id.clone()),
@@ -582,6 +579,13 @@ fn new_mock_user(wechat: &ScenarioWeChat) -> Result<NewMockUser, Refusal> {
     let flags = MockUserFlags { frozen: wechat.frozen, no_real_name: wechat.no_real_name, snapshot: false };
     NewMockUser::new(&wechat.nickname, flags)
         .map_err(|error| Refusal::At(ScenarioError::below(&wechat.at, "nickname", error.to_string())))
+}
+
+/// A login as its user types it: the phone number, or the email.
+fn login_text(login: &Login) -> &str {
+    match login {
+        Login::Phone(text) | Login::Email(text) => text,
+    }
 }
 
 fn query_value(url: &url::Url, name: &str) -> Option<String> {

@@ -26,9 +26,12 @@ pub struct DemoAccount {
     pub balance: Option<&'static str>,
 }
 
+/// The demo operator, who also acts for a scenario loaded at startup without operators of its own.
+pub const DEMO_OPERATOR_ID: &str = "acc_demo_operator";
+
 pub const DEMO_ACCOUNTS: [DemoAccount; 4] = [
     DemoAccount {
-        id: "acc_demo_operator",
+        id: DEMO_OPERATOR_ID,
         role: Role::Operator,
         phone: None,
         email: Some("ops@walletgate.test"),

@@ -185,6 +185,31 @@ async fn scenario_mistakes_are_refused_naming_the_line_and_field(store: StoreKin
     // Nothing of a refused scenario was written.
     let login = app.login(&json!({ "phone": "13900000401", "password": "a-password" })).await;
     assert_error(login, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+    // The rules' answers are met while loading: the withdrawal is named, what came before it stays.
+    let withdrawing = |phone: &str, amount: &str, state: &str| {
+        format!(
+            "version = 1\nname = \"rules\"\n\n[[users]]\nname = \"c\"\nphone = \"{phone}\"\npassword = \"c-password\"\n\
+             balances = {{ CNY = \"3000.00\" }}\npin = \"246810\"\nwechat = {{ nickname = \"c\" }}\n\n\
+             [[users.withdrawals]]\namount = \"{amount}\"\nstate = \"{state}\"\n"
+        )
+    };
+    let refusals = [
+        (withdrawing("13900000403", "10.00", "pending"), "cannot be pending"),
+        (withdrawing("13900000404", "2000.00", "in_review"), "(LIMIT_EXCEEDED)"),
+    ];
+    for (toml, message) in refusals {
+        let body =
+            assert_error(load(&app, &operator, &toml).await, StatusCode::UNPROCESSABLE_ENTITY, "SCENARIO_INVALID")
+                .await;
+        let details = &body["error"]["details"];
+        assert_eq!(
+            (details["field"].as_str(), details["line"].as_u64()),
+            (Some("users[0].withdrawals[0]"), Some(12)),
+            "{body}"
+        );
+        assert!(body["error"]["message"].as_str().unwrap().contains(message), "{body}");
+    }
+    json_of(app.login(&json!({ "phone": "13900000404", "password": "c-password" })).await, StatusCode::OK).await;
     let bundled = json_of(app.get("/v1/sim/scenarios", Some(&operator)).await, StatusCode::OK).await;
     let names: Vec<&str> = bundled["items"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["review-queue", "limits", "two-assets"]);

@@ -541,9 +541,11 @@ impl Refusal {
     /// scenario's (its message and code), trouble of the service stays its own.
     fn on(place: &Place) -> impl Fn(ApiError) -> Refusal + '_ {
         move |error| match error {
-            ApiError::StoreUnavailable | ApiError::StoreBusy | ApiError::ServerBusy | ApiError::Internal(_) => {
-                Refusal::Service(error)
-            }
+            ApiError::StoreUnavailable
+            | ApiError::StoreBusy
+            | ApiError::ServerBusy
+            | ApiError::WeChatUnavailable
+            | ApiError::Internal(_) => Refusal::Service(error),
             refused => Refusal::at(place, format!("{refused} ({})", refused.code())),
         }
     }

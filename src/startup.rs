@@ -1,7 +1,8 @@
 //! Builds the running application: connects the store, seeds demo data, binds
 //! its own listener (port 0 in tests) and holds the whole route table, so
-//! every endpoint the service has can be read in `routes()` and
-//! `mock_routes()` (and, as data, in `ROUTE_TABLE` and `MOCK_ROUTE_TABLE`).
+//! every endpoint the service has can be read in `routes()`,
+//! `mock_routes()` and `sim_routes()` (and, as data, in `ROUTE_TABLE`,
+//! `MOCK_ROUTE_TABLE` and `SIM_ROUTE_TABLE`).
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -32,13 +33,15 @@ use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{
     KnownRoutes, auth, bindings, docs, events, kyc, me, mock_sms, mock_wechat, not_found, ops, ops_search, pin, review,
-    sim_rules, system, transfers, withdrawals,
+    sim, sim_rules, system, transfers, withdrawals,
 };
 use crate::services::bindings::BindingPolicy;
 use crate::services::kyc::KycPolicy;
 use crate::services::notifications::WebhookPolicy;
 use crate::services::partitions::Partitions;
+use crate::services::scenarios::Scenarios;
 use crate::services::seed::DemoData;
+use crate::services::sim_reset::SimReset;
 use crate::services::sim_rules::SimRules;
 use crate::services::sms::SmsPolicy;
 use crate::services::withdrawals::Fingerprints;
@@ -59,6 +62,8 @@ pub struct Application {
     server: Server,
     services: ServiceSet,
     mock_wechat: Option<Arc<MockWeChat>>,
+    /// The scenario loader, where the mock providers run.
+    scenarios: Option<Scenarios>,
     worker: Option<WorkerHandle>,
 }
 
@@ -226,13 +231,21 @@ impl Application {
         // Starts relaying other processes' event notifications (on Redis) on
         // this runtime, before any request or the worker needs them.
         drop(services.notifications.signals());
-        let mocks = Mocks { wechat: mock_wechat.clone(), sms: outbox };
+        let scenarios = mock_wechat
+            .clone()
+            .map(|mock| Scenarios::new(&services, mock, outbox.clone(), settings.wechat.app_secret.clone()));
+        let sim = scenarios.clone().map(|scenarios| SimReset {
+            demo: demo.clone(),
+            audit: services.audit.clone(),
+            scenarios,
+        });
+        let mocks = Mocks { wechat: mock_wechat.clone(), sms: outbox, sim };
         let server = serve(listener, &settings, services.clone(), demo, mocks, &public_base_url)?;
         let worker = settings
             .worker
             .enabled
             .then(|| worker::spawn(services.worker.clone(), Duration::from_millis(settings.worker.poll_interval_ms)));
-        Ok(Application { address, server, services, mock_wechat, worker })
+        Ok(Application { address, server, services, mock_wechat, scenarios, worker })
     }
 
     pub fn address(&self) -> std::net::SocketAddr {
@@ -252,6 +265,34 @@ impl Application {
         self.mock_wechat.as_ref()
     }
 
+    /// Loads the scenario files named at startup (`--scenario`), in order,
+    /// after the demo accounts. A file whose every login is registered is
+    /// taken as loaded already (a restart, or another gateway on the same
+    /// store) and skipped. Errors name the file, the line and the field.
+    pub async fn load_scenario_files(&self, paths: &[std::path::PathBuf]) -> Result<(), ApiError> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let scenarios = self.scenarios.as_ref().ok_or_else(|| ApiError::Validation {
+            field: Some("--scenario".into()),
+            message: "scenarios need the simulator's mock providers (mock_wechat.enabled)".into(),
+        })?;
+        for path in paths {
+            let source = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|error| ApiError::ScenarioInvalid {
+                scenario: source.clone(),
+                error: crate::domain::scenario::ScenarioError { field: None, line: None, message: error.to_string() },
+            })?;
+            let scenario = scenarios.parse(&source, &text)?;
+            if scenarios.all_registered(&scenario).await? {
+                tracing::info!(scenario = %scenario.name, file = %source, "scenario already loaded; skipped");
+                continue;
+            }
+            scenarios.load(&source, None, &scenario).await?;
+        }
+        Ok(())
+    }
+
     /// Serves until SIGTERM / Ctrl-C (then drains in-flight requests) or
     /// until the server handle is stopped; then stops the worker after its
     /// current step.
@@ -264,10 +305,11 @@ impl Application {
     }
 }
 
-/// The built-in mock providers, when enabled.
+/// The built-in mock providers, when enabled, and the simulator's controls beside them.
 struct Mocks {
     wechat: Option<Arc<MockWeChat>>,
     sms: MockSmsOutbox,
+    sim: Option<SimReset>,
 }
 
 /// How the worker settles: paying out through the built-in mock WeChat Pay
@@ -385,14 +427,13 @@ fn serve(
     let body_limit = web::Data::new(JsonBodyLimit(settings.server.json_body_bytes_max));
     let mock_wechat = mocks.wechat.map(web::Data::from);
     let sms_outbox = web::Data::new(mocks.sms);
+    let sim_reset = mocks.sim.map(|sim| (web::Data::new(sim.scenarios.clone()), web::Data::new(sim)));
     let openapi_json = web::Data::new(docs::OpenApiJson::new(mock_wechat.is_some(), public_base_url)?);
     let sim_rules = mock_wechat
         .as_ref()
         .map(|mock| web::Data::new(SimRules { book: mock.rules().clone(), audit: audit.get_ref().clone() }));
-    let (mock_table, sim_table) = match mock_wechat {
-        Some(_) => (MOCK_ROUTE_TABLE, SIM_ROUTE_TABLE),
-        None => (&[][..], &[][..]),
-    };
+    let (mock_table, sim_table) =
+        if mock_wechat.is_some() { (MOCK_ROUTE_TABLE, SIM_ROUTE_TABLE) } else { (&[][..], &[][..]) };
     let known_routes = web::Data::new(KnownRoutes::new(ROUTE_TABLE.iter().chain(mock_table).chain(sim_table)));
     let edge_limits = EdgeLimits::from_settings(&settings.server);
     let body_bytes_max = settings.server.json_body_bytes_max;
@@ -405,6 +446,7 @@ fn serve(
         let mock_wechat = mock_wechat.clone();
         let sms_outbox = sms_outbox.clone();
         let sim_rules = sim_rules.clone();
+        let sim_reset = sim_reset.clone();
         App::new()
             .wrap(from_fn(move |request, next| edge::guard(edge_limits, request, next)))
             .wrap(from_fn(observe_request))
@@ -439,16 +481,19 @@ fn serve(
             .configure(routes)
             .configure(crate::routes::web::configure)
             .configure(move |config| {
-                if let (Some(mock_wechat), Some(sim_rules)) = (mock_wechat, sim_rules) {
+                if let Some(mock_wechat) = mock_wechat {
                     // The mock's form and JSON bodies are read as bytes; a
                     // larger one is a 413 in the catalogue (edge::guard).
                     config
                         .app_data(mock_wechat)
                         .app_data(sms_outbox)
-                        .app_data(sim_rules)
                         .app_data(web::PayloadConfig::new(body_bytes_max))
-                        .configure(mock_routes)
-                        .configure(sim_routes);
+                        .configure(mock_routes);
+                }
+                // The simulator's controls come with the mocks (`sim_rules`
+                // and `sim_reset` exist exactly when the mock WeChat does).
+                if let (Some(sim_rules), Some((scenarios, sim_reset))) = (sim_rules, sim_reset) {
+                    config.app_data(sim_rules).app_data(scenarios).app_data(sim_reset).configure(sim_routes);
                 }
             })
             // The UI's own files, outside the route table: they are not API.
@@ -588,12 +633,16 @@ route_table! {
 }
 
 route_table! {
-    /// The simulator's controls, registered with the mock providers (needs
-    /// `web::Data<SimRules>`); operator role.
+    /// The simulator's controls (`/v1/sim`, operator role), registered only
+    /// where the mock providers are (needs `web::Data<SimRules>`,
+    /// `web::Data<SimReset>` and `web::Data<Scenarios>`).
     fn sim_routes, pub const SIM_ROUTE_TABLE = [
         GET "/v1/sim/rules" => sim_rules::list,
         POST "/v1/sim/rules" => sim_rules::add,
         DELETE "/v1/sim/rules" => sim_rules::clear,
         DELETE "/v1/sim/rules/{id}" => sim_rules::remove,
+        POST "/v1/sim/reset" => sim::reset,
+        GET "/v1/sim/scenarios" => sim::bundled_scenarios,
+        POST "/v1/sim/scenarios" => sim::load_scenario,
     ]
 }

@@ -21,8 +21,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::{
-    auth, bindings, events, kyc, me, mock_sms, mock_wechat, ops, ops_search, pin, review, sim_rules, system, transfers,
-    withdrawals,
+    auth, bindings, events, kyc, me, mock_sms, mock_wechat, ops, ops_search, pin, review, sim, sim_rules, system,
+    transfers, withdrawals,
 };
 
 /// Where the Swagger UI is served; the trailing slash matters (its assets
@@ -41,7 +41,7 @@ pub struct OpenApiJson(Bytes);
 
 impl OpenApiJson {
     /// The document of the instance at `public_base_url`: without the mock
-    /// providers' paths when they are off.
+    /// providers' paths (and the simulator's) when they are off.
     pub fn new(mock_enabled: bool, public_base_url: &str) -> serde_json::Result<OpenApiJson> {
         Ok(OpenApiJson(Bytes::from(serde_json::to_vec(&document(mock_enabled, public_base_url))?)))
     }
@@ -164,6 +164,9 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         sim_rules::add,
         sim_rules::remove,
         sim_rules::clear,
+        sim::reset,
+        sim::bundled_scenarios,
+        sim::load_scenario,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth),
@@ -182,8 +185,9 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         (name = "mock", description = "The built-in mock providers (WeChat OAuth and WeChat Pay transfer bills, the \
             SMS outbox), served only when `mock_wechat.enabled`. They answer in the real providers' shapes, not the \
             catalogue's, except where marked."),
-        (name = "simulator", description = "Operator role only, served only with the built-in mocks: the \
-            simulator's controls (rules that force how the mock providers answer)."),
+        (name = "simulator", description = "The simulator's controls (operator role), served only with the mock \
+            providers: rules that force how the mock providers answer, reset the deployment, load scenarios. A \
+            user's token gets 403 `FORBIDDEN`."),
         (name = "system", description = "Liveness, readiness, metrics."),
         (name = "docs", description = "This document and the Swagger UI."),
     )
@@ -209,8 +213,7 @@ impl Modify for BearerAuth {
 
 /// The path prefix of the mock providers' routes.
 pub const MOCK_PATH_PREFIX: &str = "/mock/";
-
-/// The path prefix of the simulator's controls.
+/// The path prefix of the simulator's controls, served with the mocks.
 pub const SIM_PATH_PREFIX: &str = "/v1/sim/";
 
 /// The document of the instance at `public_base_url`: the mock providers'

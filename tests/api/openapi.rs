@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use walletgate::routes::docs::{LOCAL_DEFAULT_URL, MOCK_PATH_PREFIX, document};
+use walletgate::routes::docs::{LOCAL_DEFAULT_URL, MOCK_PATH_PREFIX, SIM_PATH_PREFIX, document};
 use walletgate::startup::{MOCK_ROUTE_TABLE, ROUTE_TABLE, SIM_ROUTE_TABLE};
 
 use crate::helpers::{StoreKind, spawn_app};
@@ -61,7 +61,10 @@ fn every_route_is_documented_and_every_documented_operation_is_served() {
 #[test]
 fn the_mock_routes_are_documented_only_when_served() {
     assert!(MOCK_ROUTE_TABLE.iter().all(|(_, path)| path.starts_with(MOCK_PATH_PREFIX)));
-    assert!(ROUTE_TABLE.iter().all(|(_, path)| !path.starts_with(MOCK_PATH_PREFIX)));
+    assert!(SIM_ROUTE_TABLE.iter().all(|(_, path)| path.starts_with(SIM_PATH_PREFIX)));
+    assert!(
+        ROUTE_TABLE.iter().all(|(_, path)| !path.starts_with(MOCK_PATH_PREFIX) && !path.starts_with(SIM_PATH_PREFIX))
+    );
     let without_mocks = documented_operations(&document_json(false));
     let routes: BTreeSet<(String, String)> =
         ROUTE_TABLE.iter().map(|(method, path)| (method.to_string(), path.to_string())).collect();
@@ -80,9 +83,10 @@ fn operations_have_unique_ids_tags_and_documented_errors() {
             assert!(operation["tags"].as_array().is_some_and(|tags| !tags.is_empty()), "{method} {path} has no tag");
             assert!(operation["summary"].as_str().is_some_and(|s| !s.is_empty()), "{method} {path} has no summary");
             let secured = operation["security"].as_array().is_some_and(|s| !s.is_empty());
-            if path.starts_with("/v1/ops/") {
+            if path.starts_with("/v1/ops/") || path.starts_with(SIM_PATH_PREFIX) {
                 assert!(secured, "{method} {path} must need the bearer token");
-                assert_eq!(operation["tags"][0], "ops", "{method} {path}");
+                let tag = if path.starts_with(SIM_PATH_PREFIX) { "simulator" } else { "ops" };
+                assert_eq!(operation["tags"][0], tag, "{method} {path}");
                 assert!(operation["responses"]["403"].is_object(), "{method} {path} must document 403");
             }
             if secured {

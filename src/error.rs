@@ -20,6 +20,7 @@ use crate::domain::kyc::KycError;
 use crate::domain::ledger::{LedgerAccount, LedgerError};
 use crate::domain::limits::{LimitError, LimitKind};
 use crate::domain::money::MoneyError;
+use crate::domain::scenario::ScenarioError;
 use crate::domain::transfer::TransferError;
 use crate::domain::transfer_decision::TransferRefusal;
 use crate::domain::transfer_policy::TransferLimit;
@@ -57,7 +58,9 @@ pub struct ErrorObject {
     /// amounts as decimal strings (`available`, `requested`, `minimum`), …;
     /// `LIMIT_EXCEEDED` has `limit` and, for an amount limit
     /// (`per_transaction`, `daily`, `monthly`), `remaining` (a decimal
-    /// string), for `daily_count` `remaining_count` (an integer). `{}` when none.
+    /// string), for `daily_count` `remaining_count` (an integer);
+    /// `SCENARIO_INVALID` has `scenario` and, unless the whole file is at
+    /// fault, `field` and `line` (an integer). `{}` when none.
     #[schema(value_type = Object)]
     pub details: Value,
     /// The request's id, as its `X-Request-Id` response header carries it:
@@ -200,6 +203,9 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("the store is unavailable; retry shortly")]
     StoreUnavailable,
+    /// A scenario (a file, or a body sent to load) that cannot be loaded.
+    #[error("scenario {scenario}: {error}")]
+    ScenarioInvalid { scenario: String, error: ScenarioError },
     #[error("too many concurrent changes to this account; retry shortly")]
     StoreBusy,
     /// Too much expensive work (password hashing) is waiting already.
@@ -406,6 +412,8 @@ impl ApiError {
                 TOO_MANY_REQUESTS, json!({ "retry_after_secs": retry_after_secs });
             ApiError::StoreUnavailable => "STORE_UNAVAILABLE",
                 SERVICE_UNAVAILABLE;
+            ApiError::ScenarioInvalid { scenario, error } => "SCENARIO_INVALID",
+                UNPROCESSABLE_ENTITY, scenario_details(scenario, error);
             ApiError::StoreBusy => "STORE_BUSY",
                 SERVICE_UNAVAILABLE;
             ApiError::ServerBusy => "SERVER_BUSY",
@@ -413,6 +421,19 @@ impl ApiError {
             ApiError::Internal(_) => "INTERNAL",
                 INTERNAL_SERVER_ERROR;
     }
+}
+
+/// Where a scenario is wrong: the scenario, and the field and line when the
+/// error is about one rather than the whole file.
+fn scenario_details(scenario: &str, error: &ScenarioError) -> Value {
+    let mut details = json!({ "scenario": scenario });
+    if let Some(field) = &error.field {
+        details["field"] = json!(field);
+    }
+    if let Some(line) = error.line {
+        details["line"] = json!(line);
+    }
+    details
 }
 
 /// What `LIMIT_EXCEEDED` says for an amount limit, in that limit's terms.

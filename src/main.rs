@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use walletgate::clock::SystemClock;
+use walletgate::error::ApiError;
 use walletgate::settings::{Overrides, Settings, SettingsError};
 use walletgate::startup::Application;
 use walletgate::telemetry;
@@ -40,6 +41,14 @@ async fn main() -> anyhow::Result<()> {
     tracing::debug!(?settings, "settings loaded");
     let store_kind = settings.store.kind().map_err(anyhow::Error::msg)?;
     let application = Application::build(settings, Arc::new(SystemClock)).await?;
+    if let Err(error) = application.load_scenario_files(&overrides.scenarios).await {
+        // Like a setting, a scenario that cannot be loaded is the operator's to fix.
+        match error {
+            ApiError::Internal(cause) => eprintln!("walletgate: could not load a scenario: {cause:#}"),
+            refused => eprintln!("walletgate: {refused}"),
+        }
+        std::process::exit(2)
+    }
     tracing::info!(store = %store_kind, "walletgate listening on http://{}", application.address());
     application.run_until_stopped().await?;
     tracing::info!("walletgate stopped");

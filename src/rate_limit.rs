@@ -7,12 +7,14 @@
 //!
 //! These limits live in each process. What must hold across instances — the
 //! payment-PIN lock and the login lock — is counted in the store instead (see
-//! `domain::pin` and `domain::login_guard`).
+//! `domain::pin` and `domain::login_guard`). A simulator reset forgets them
+//! (`RateLimits::forget_all`), as it forgets everything else.
 
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -57,7 +59,11 @@ struct Limiters {
 /// One keyed limiter and when to clean its table next.
 #[derive(Debug)]
 struct Limiter<K: Hash + Eq + Clone> {
-    table: DefaultKeyedRateLimiter<K>,
+    quota: Quota,
+    // Read-locked by every check (an uncontended read lock costs next to
+    // nothing beside the limiter's own work), write-locked only to replace
+    // the table when a reset forgets every key: governor has no `clear`.
+    table: RwLock<DefaultKeyedRateLimiter<K>>,
     checks: AtomicUsize,
     cleanup_at: AtomicUsize,
 }
@@ -65,6 +71,11 @@ struct Limiter<K: Hash + Eq + Clone> {
 impl Limiters {
     fn new(pair: RateLimitPair) -> Limiters {
         Limiters { per_account: Limiter::new(pair.per_account), per_ip: Limiter::new(pair.per_ip) }
+    }
+
+    fn forget_all(&self) {
+        self.per_account.forget_all();
+        self.per_ip.forget_all();
     }
 }
 
@@ -94,6 +105,14 @@ impl RateLimits {
         }
         limiters.per_account.check(&account_key.to_owned())
     }
+
+    /// Forgets every request counted so far, for a simulator reset: the
+    /// accounts and addresses they were counted for start afresh.
+    pub fn forget_all(&self) {
+        for limiters in [&self.login, &self.register, &self.sms, &self.pin, &self.recipient_lookup] {
+            limiters.forget_all();
+        }
+    }
 }
 
 impl<K: Hash + Eq + Clone> Limiter<K> {
@@ -102,17 +121,29 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         let period = Duration::from_secs(60) / limit.per_minute.max(1);
         let quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_minute(NonZeroU32::MIN)).allow_burst(burst);
         Limiter {
-            table: DefaultKeyedRateLimiter::keyed(quota),
+            quota,
+            table: RwLock::new(DefaultKeyedRateLimiter::keyed(quota)),
             checks: AtomicUsize::new(0),
             cleanup_at: AtomicUsize::new(KEYS_BEFORE_CLEANUP),
         }
+    }
+
+    fn table(&self) -> RwLockReadGuard<'_, DefaultKeyedRateLimiter<K>> {
+        // The table is replaced whole or not at all: a poisoned lock holds a usable one.
+        self.table.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn forget_all(&self) {
+        let fresh = DefaultKeyedRateLimiter::keyed(self.quota);
+        *self.table.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
+        self.cleanup_at.store(KEYS_BEFORE_CLEANUP, Ordering::Relaxed);
     }
 
     fn check(&self, key: &K) -> Result<(), ApiError> {
         if self.checks.fetch_add(1, Ordering::Relaxed).is_multiple_of(CHECKS_PER_SIZE_LOOK) {
             self.clean_up_if_big();
         }
-        self.table.check_key(key).map_err(|not_until| {
+        self.table().check_key(key).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             // Round up: a client that waits the advertised seconds must succeed.
             let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -122,10 +153,11 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
 
     /// Forgets keys whose limit has fully recovered, once the table is big.
     fn clean_up_if_big(&self) {
-        if self.table.len() > self.cleanup_at.load(Ordering::Relaxed) {
-            self.table.retain_recent();
-            self.table.shrink_to_fit();
-            self.cleanup_at.store((self.table.len() * 2).max(KEYS_BEFORE_CLEANUP), Ordering::Relaxed);
+        let table = self.table();
+        if table.len() > self.cleanup_at.load(Ordering::Relaxed) {
+            table.retain_recent();
+            table.shrink_to_fit();
+            self.cleanup_at.store((table.len() * 2).max(KEYS_BEFORE_CLEANUP), Ordering::Relaxed);
         }
     }
 }
@@ -174,6 +206,19 @@ mod tests {
     }
 
     #[test]
+    fn forgetting_all_lets_every_account_and_address_start_afresh() {
+        let limits = limits(1, 1);
+        let ip = Some("10.1.2.3".parse().unwrap());
+        assert!(limits.check(Action::Login, "phone:13800000001", ip).is_ok());
+        assert!(limits.check(Action::Login, "phone:13800000001", ip).is_err());
+        assert!(limits.check(Action::PinEntry, "acc_a", ip).is_ok());
+        limits.forget_all();
+        assert!(limits.check(Action::Login, "phone:13800000001", ip).is_ok());
+        assert!(limits.check(Action::PinEntry, "acc_a", ip).is_ok());
+        assert!(limits.check(Action::PinEntry, "acc_a", ip).is_err(), "and counts again from there");
+    }
+
+    #[test]
     fn a_table_of_busy_keys_is_not_rescanned_on_every_request() {
         let limiter = Limiter::new(RateLimit { burst: 10, per_minute: 1 });
         for n in 0..=KEYS_BEFORE_CLEANUP {
@@ -181,7 +226,7 @@ mod tests {
         }
         // Every key used part of its burst a moment ago, so a cleanup keeps all.
         limiter.clean_up_if_big();
-        assert_eq!(limiter.table.len(), KEYS_BEFORE_CLEANUP + 1);
+        assert_eq!(limiter.table().len(), KEYS_BEFORE_CLEANUP + 1);
         let next = limiter.cleanup_at.load(Ordering::Relaxed);
         assert_eq!(next, 2 * (KEYS_BEFORE_CLEANUP + 1), "the next cleanup waits for the table to double");
         assert!(limiter.check(&0).is_ok());

@@ -537,6 +537,10 @@ pub struct Overrides {
     /// Store URL (store.url): memory:// or redis://host:port/db.
     #[arg(long = "store")]
     pub store_url: Option<String>,
+    /// A scenario file to load at startup, after the demo accounts
+    /// (docs/simulator.md); repeat for several, loaded in order. Not a setting.
+    #[arg(long = "scenario", value_name = "FILE")]
+    pub scenarios: Vec<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]

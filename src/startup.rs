@@ -1,9 +1,10 @@
 //! Builds the running application: connects the store, seeds demo data, binds
 //! its own listener (port 0 in tests) and holds the whole route table, so
-//! every endpoint the service has can be read in `routes()`, `mock_routes()`
-//! and `mock_wechat_routes()` (and, as data, in `ROUTE_TABLE`,
-//! `MOCK_ROUTE_TABLE` and `MOCK_WECHAT_ROUTE_TABLE`). The mocks are served,
-//! and used in-process, only in the simulator profile (`simulator.enabled`).
+//! every endpoint the service has can be read in `routes()`, `mock_routes()`,
+//! `mock_wechat_routes()` and `sim_routes()` (and, as data, in `ROUTE_TABLE`,
+//! `MOCK_ROUTE_TABLE`, `MOCK_WECHAT_ROUTE_TABLE` and `SIM_ROUTE_TABLE`). The
+//! mocks and the simulator's controls are served, and mocks used in-process,
+//! only in the simulator profile (`simulator.enabled`; `Served`).
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -35,13 +36,15 @@ use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{
     KnownRoutes, auth, bindings, docs, events, kyc, me, mock_journal, mock_sms, mock_wechat, not_found, ops,
-    ops_search, pin, review, sim_rules, system, transfers, withdrawals,
+    ops_search, pin, review, sim, sim_rules, system, transfers, withdrawals,
 };
 use crate::services::bindings::BindingPolicy;
 use crate::services::kyc::KycPolicy;
 use crate::services::notifications::WebhookPolicy;
 use crate::services::partitions::Partitions;
+use crate::services::scenarios::Scenarios;
 use crate::services::seed::DemoData;
+use crate::services::sim_reset::SimReset;
 use crate::services::sim_rules::SimRules;
 use crate::services::sms::SmsPolicy;
 use crate::services::withdrawals::Fingerprints;
@@ -62,6 +65,8 @@ pub struct Application {
     server: Server,
     services: ServiceSet,
     mock_wechat: Option<Arc<MockWeChat>>,
+    /// The scenario loader, where the mock providers run.
+    scenarios: Option<Scenarios>,
     worker: Option<WorkerHandle>,
 }
 
@@ -237,13 +242,22 @@ impl Application {
         // Starts relaying other processes' event notifications (on Redis) on
         // this runtime, before any request or the worker needs them.
         drop(services.notifications.signals());
-        let mocks = Mocks { wechat: mock_wechat.clone(), sms: outbox, journal };
+        // The mock WeChat runs only with the simulator, and so with the outbox.
+        let scenarios = mock_wechat.clone().zip(outbox.clone()).map(|(mock, outbox)| {
+            Scenarios::new(&services, mock, outbox, journal.clone(), settings.wechat.app_secret.clone())
+        });
+        let sim = scenarios.clone().map(|scenarios| SimReset {
+            demo: demo.clone(),
+            audit: services.audit.clone(),
+            scenarios,
+        });
+        let mocks = Mocks { wechat: mock_wechat.clone(), sms: outbox, journal, sim };
         let server = serve(listener, &settings, services.clone(), demo, mocks, &public_base_url)?;
         let worker = settings
             .worker
             .enabled
             .then(|| worker::spawn(services.worker.clone(), Duration::from_millis(settings.worker.poll_interval_ms)));
-        Ok(Application { address, server, services, mock_wechat, worker })
+        Ok(Application { address, server, services, mock_wechat, scenarios, worker })
     }
 
     pub fn address(&self) -> std::net::SocketAddr {
@@ -263,6 +277,34 @@ impl Application {
         self.mock_wechat.as_ref()
     }
 
+    /// Loads the scenario files named at startup (`--scenario`), in order,
+    /// after the demo accounts. A file whose every login is registered is
+    /// taken as loaded already (a restart, or another gateway on the same
+    /// store) and skipped. Errors name the file, the line and the field.
+    pub async fn load_scenario_files(&self, paths: &[std::path::PathBuf]) -> Result<(), ApiError> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let scenarios = self.scenarios.as_ref().ok_or_else(|| ApiError::Validation {
+            field: Some("--scenario".into()),
+            message: "scenarios need the simulator's mock providers (mock_wechat.enabled)".into(),
+        })?;
+        for path in paths {
+            let source = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|error| ApiError::ScenarioInvalid {
+                scenario: source.clone(),
+                error: crate::domain::scenario::ScenarioError { field: None, line: None, message: error.to_string() },
+            })?;
+            let scenario = scenarios.parse(&source, &text)?;
+            if scenarios.all_registered(&scenario).await? {
+                tracing::info!(scenario = %scenario.name, file = %source, "scenario already loaded; skipped");
+                continue;
+            }
+            scenarios.load(&source, None, &scenario).await?;
+        }
+        Ok(())
+    }
+
     /// Serves until SIGTERM / Ctrl-C (then drains in-flight requests) or
     /// until the server handle is stopped; then stops the worker after its
     /// current step.
@@ -276,11 +318,13 @@ impl Application {
 }
 
 /// The built-in mock providers, when enabled: the SMS outbox with the
-/// simulator, WeChat with `mock_wechat.enabled` too.
+/// simulator, WeChat with `mock_wechat.enabled` too; and the simulator's
+/// controls beside them.
 struct Mocks {
     wechat: Option<Arc<MockWeChat>>,
     sms: Option<MockSmsOutbox>,
     journal: RequestJournal,
+    sim: Option<SimReset>,
 }
 
 /// How the worker settles: paying out through the built-in mock WeChat Pay
@@ -417,6 +461,7 @@ fn serve(
     let sms_outbox = mocks.sms.map(web::Data::new);
     let journal = web::Data::new(mocks.journal.clone());
     let recorded = mocks.journal;
+    let sim_reset = mocks.sim.map(|sim| (web::Data::new(sim.scenarios.clone()), web::Data::new(sim)));
     let openapi_json = web::Data::new(docs::OpenApiJson::new(|path| served.serves(path), public_base_url)?);
     let sim_rules = mock_wechat
         .as_ref()
@@ -433,6 +478,7 @@ fn serve(
         let mock_wechat = mock_wechat.clone();
         let (sms_outbox, journal, recorded) = (sms_outbox.clone(), journal.clone(), recorded.clone());
         let sim_rules = sim_rules.clone();
+        let sim_reset = sim_reset.clone();
         App::new()
             .wrap(from_fn(move |request, next| edge::guard(edge_limits, request, next)))
             .wrap(from_fn(move |request, next| {
@@ -479,10 +525,16 @@ fn serve(
                         .app_data(web::PayloadConfig::new(body_bytes_max))
                         .configure(mock_routes);
                 }
-                if let (Some(mock_wechat), Some(sim_rules)) = (mock_wechat, sim_rules) {
+                // The mock WeChat, and the simulator's controls with it
+                // (`sim_rules` and `sim_reset` exist exactly when it does).
+                if let (Some(mock_wechat), Some(sim_rules), Some((scenarios, sim_reset))) =
+                    (mock_wechat, sim_rules, sim_reset)
+                {
                     config
                         .app_data(mock_wechat)
                         .app_data(sim_rules)
+                        .app_data(scenarios)
+                        .app_data(sim_reset)
                         .configure(mock_wechat_routes)
                         .configure(sim_routes);
                 }
@@ -668,13 +720,17 @@ route_table! {
 }
 
 route_table! {
-    /// The simulator's controls, registered with the mock WeChat, whose
-    /// answers its rules shape (needs `web::Data<SimRules>`); operator role.
-    /// `docs::Served::tables` says which tables an instance serves.
+    /// The simulator's controls (`/v1/sim`, operator role), registered only
+    /// where the mock WeChat is, whose answers its rules shape (needs
+    /// `web::Data<SimRules>`, `web::Data<SimReset>` and `web::Data<Scenarios>`);
+    /// `Served::tables` says which tables an instance serves.
     fn sim_routes, pub const SIM_ROUTE_TABLE = [
         GET "/v1/sim/rules" => sim_rules::list,
         POST "/v1/sim/rules" => sim_rules::add,
         DELETE "/v1/sim/rules" => sim_rules::clear,
         DELETE "/v1/sim/rules/{id}" => sim_rules::remove,
+        POST "/v1/sim/reset" => sim::reset,
+        GET "/v1/sim/scenarios" => sim::bundled_scenarios,
+        POST "/v1/sim/scenarios" => sim::load_scenario,
     ]
 }

@@ -131,7 +131,7 @@ impl<'de> Deserialize<'de> for Leg {
 #[serde(rename_all = "snake_case")]
 #[schema(example = "withdrawal_hold")]
 pub enum EntryKind {
-    /// The opening balance of a seeded demo account.
+    /// The opening balance of a seeded account: a demo account, or a scenario's.
     DemoSeed,
     /// An operator topped up the wallet from the funding account.
     OperatorCredit,

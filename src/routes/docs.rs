@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::{
-    auth, bindings, events, kyc, me, mock_journal, mock_sms, mock_wechat, ops, ops_search, pin, review, sim_rules,
+    auth, bindings, events, kyc, me, mock_journal, mock_sms, mock_wechat, ops, ops_search, pin, review, sim, sim_rules,
     system, transfers, withdrawals,
 };
 
@@ -168,6 +168,9 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         sim_rules::add,
         sim_rules::remove,
         sim_rules::clear,
+        sim::reset,
+        sim::bundled_scenarios,
+        sim::load_scenario,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth),
@@ -187,8 +190,9 @@ pub const BEARER_AUTH: &str = "bearerAuth";
             (`simulator.enabled`; never in production): the SMS outbox, the request journal, and WeChat OAuth and \
             WeChat Pay transfer bills when `mock_wechat.enabled` too. No token needed. The WeChat ones answer in the \
             real providers' shapes, not the catalogue's, except where marked."),
-        (name = "simulator", description = "Operator role only, served only in the simulator profile (the rules \
-            with the built-in mock WeChat): the simulator's controls (rules that force how the mock providers answer)."),
+        (name = "simulator", description = "The simulator's controls (operator role), served only in the simulator \
+            profile with the mock providers: rules that force how the mock providers answer, reset the deployment, \
+            load scenarios. A user's token gets 403 `FORBIDDEN`."),
         (name = "system", description = "Liveness, readiness, metrics."),
         (name = "docs", description = "This document and the Swagger UI."),
     )
@@ -216,6 +220,9 @@ impl Modify for BearerAuth {
 pub const MOCK_PATH_PREFIX: &str = "/mock/";
 /// The path prefix of the mock WeChat's routes.
 pub const MOCK_WECHAT_PATH_PREFIX: &str = "/mock/wechat/";
+/// The path prefix of the simulator's controls.
+pub const SIM_PATH_PREFIX: &str = "/v1/sim/";
+
 /// The document of the instance at `public_base_url`: only the paths it
 /// serves (`startup::Served::serves`).
 pub fn document(serves: impl Fn(&str) -> bool, public_base_url: &str) -> utoipa::openapi::OpenApi {

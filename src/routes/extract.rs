@@ -59,10 +59,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ApiJson<T> {
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = request.app_data::<web::Data<JsonBodyLimit>>().map_or(JSON_BODY_LIMIT_DEFAULT, |l| l.0);
         let content_type_ok =
-            request.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_none_or(|value| {
-                let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-                essence == "application/json" || essence.ends_with("+json")
-            });
+            content_type_is(request, |essence| essence == "application/json" || essence.ends_with("+json"));
         let mut payload = payload.take();
         Box::pin(async move {
             if !content_type_ok {
@@ -71,19 +68,34 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ApiJson<T> {
                     message: "the request body must be JSON (Content-Type: application/json)".into(),
                 });
             }
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::Validation { field: None, message: e.to_string() })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { bytes_max: limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_body(&mut payload, limit).await?;
             let value = parse_json::<T>(&body)?;
             value.validate().map_err(first_validation_error)?;
             Ok(ApiJson(value))
         })
     }
+}
+
+/// Whether the request's `Content-Type` (its essence, lower case, without
+/// parameters) is one `accepts`; a request that sends none is taken as sending the right one.
+pub fn content_type_is(request: &HttpRequest, accepts: impl Fn(&str) -> bool) -> bool {
+    request.headers().get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_none_or(|value| {
+        let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        accepts(&essence)
+    })
+}
+
+/// The whole body, refused with 413 as soon as it grows past `limit` bytes.
+pub async fn read_body(payload: &mut Payload, limit: usize) -> Result<BytesMut, ApiError> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::Validation { field: None, message: e.to_string() })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { bytes_max: limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// A query string parsed into `T` (which should `deny_unknown_fields`),

@@ -20,6 +20,7 @@ use super::listing::{ScannedPage, scan_list};
 use super::partitions::{AccountChange, Partitions};
 use crate::auth::one_time_codes::plain_digest;
 use crate::domain::account::{Account, AccountId, VerificationLevel};
+use crate::domain::identity::ResidentId;
 use crate::domain::kyc::{KycRequest, KycStatus, KycSubmission};
 use crate::error::ApiError;
 use crate::store::{ScheduleEntry, ScheduleOrder, SchedulePosition};
@@ -97,6 +98,11 @@ impl Kyc {
             Some(owner) if owner == account_id.as_str() => Ok(()),
             _ => Err(ApiError::IdNumberTaken),
         }
+    }
+
+    /// The account an ID number verifies (or is claimed for by a pending request), if any.
+    pub async fn id_number_holder(&self, id_number: &ResidentId) -> Result<Option<String>, ApiError> {
+        Ok(self.partitions.store.get_index(&id_number_index_key(id_number.as_str())).await?)
     }
 
     async fn release_id_number(&self, key: &str, account_id: &AccountId) {

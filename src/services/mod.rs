@@ -23,6 +23,9 @@
 //!   [`directory::Directory`]: how they find accounts.
 //! - [`listing`]: schedules read as lists, a page at a time.
 //! - [`sim_rules::SimRules`]: the simulator's rules over the mock providers.
+//! - [`scenarios::Scenarios`]: loading a scenario file through the services
+//!   above; [`sim_reset::SimReset`]: the simulator's reset (wipe, demo
+//!   accounts again, optionally a bundled scenario).
 
 pub mod accounts;
 pub mod audit;
@@ -38,8 +41,10 @@ pub mod partitions;
 pub mod pin;
 pub mod queue_gauges;
 pub mod review;
+pub mod scenarios;
 pub mod seed;
 pub mod settlement;
+pub mod sim_reset;
 pub mod sim_rules;
 pub mod sms;
 pub mod transfers;

@@ -10,9 +10,9 @@
 use super::accounts::hash_password;
 use super::partitions::Partitions;
 use crate::domain::account::{Account, AccountId, Posting, Role, VerificationLevel};
+use crate::domain::asset::{Asset, Quantity};
 use crate::domain::credentials::{Login, Password};
-use crate::domain::ledger::{EntryKind, LedgerAccount, leg};
-use crate::domain::money::Amount;
+use crate::domain::ledger::{EntryKind, LedgerAccount, leg_of};
 use crate::error::ApiError;
 use crate::store::StoreError;
 
@@ -26,9 +26,12 @@ pub struct DemoAccount {
     pub balance: Option<&'static str>,
 }
 
+/// The demo operator, who also acts for a scenario loaded at startup without operators of its own.
+pub const DEMO_OPERATOR_ID: &str = "acc_demo_operator";
+
 pub const DEMO_ACCOUNTS: [DemoAccount; 4] = [
     DemoAccount {
-        id: "acc_demo_operator",
+        id: DEMO_OPERATOR_ID,
         role: Role::Operator,
         phone: None,
         email: Some("ops@walletgate.test"),
@@ -101,24 +104,59 @@ pub async fn seed_demo_accounts(partitions: &Partitions) -> Result<usize, ApiErr
             continue;
         }
         let id = AccountId::parse(demo.id).ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad demo id")))?;
-        let password_hash = hash_password(Password::parse(demo.password.to_owned())?).await?;
-        let mut account = Account::open(id, demo.role, login, password_hash, demo.level, partitions.now());
-        let mut opening_entries = Vec::new();
-        if let Some(balance) = demo.balance {
-            let amount: Amount = balance.parse().map_err(ApiError::internal)?;
-            let posting = Posting {
-                kind: EntryKind::DemoSeed,
-                memo: "demo opening balance".into(),
-                actor: None,
-                legs: vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, amount)],
-            };
-            opening_entries.push(account.post(posting, partitions.now())?);
-        }
-        match partitions.store.create_account(&account, &opening_entries).await {
-            Ok(()) => created += 1,
-            Err(StoreError::AlreadyExists) => {}
-            Err(other) => return Err(other.into()),
+        let balances = match demo.balance {
+            Some(balance) => vec![Quantity::parse_positive(Asset::Cny, balance).map_err(ApiError::internal)?],
+            None => Vec::new(),
+        };
+        let account = SeededAccount {
+            id,
+            role: demo.role,
+            login,
+            password: Password::parse(demo.password.to_owned())?,
+            level: demo.level,
+            balances: &balances,
+            memo: "demo opening balance",
+        };
+        if create_seeded_account(partitions, account).await? {
+            created += 1;
         }
     }
     Ok(created)
+}
+
+/// An account to create with its opening balances, as seeding does.
+pub struct SeededAccount<'a> {
+    pub id: AccountId,
+    pub role: Role,
+    pub login: Login,
+    pub password: Password,
+    pub level: VerificationLevel,
+    /// Each positive, at most one per asset.
+    pub balances: &'a [Quantity],
+    /// The memo of the opening entries.
+    pub memo: &'a str,
+}
+
+/// Creates an account whose opening balances come from the funding
+/// account, one balanced `demo_seed` entry per asset; false when its id or
+/// login exists already (another instance seeding at the same moment).
+pub async fn create_seeded_account(partitions: &Partitions, seeded: SeededAccount<'_>) -> Result<bool, ApiError> {
+    let password_hash = hash_password(seeded.password).await?;
+    let now = partitions.now();
+    let mut account = Account::open(seeded.id, seeded.role, seeded.login, password_hash, seeded.level, now);
+    let mut opening_entries = Vec::with_capacity(seeded.balances.len());
+    for balance in seeded.balances {
+        let posting = Posting {
+            kind: EntryKind::DemoSeed,
+            memo: seeded.memo.to_owned(),
+            actor: None,
+            legs: vec![leg_of(LedgerAccount::Funding, LedgerAccount::UserAvailable, *balance)?],
+        };
+        opening_entries.push(account.post(posting, now)?);
+    }
+    match partitions.store.create_account(&account, &opening_entries).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::AlreadyExists) => Ok(false),
+        Err(other) => Err(other.into()),
+    }
 }

@@ -22,7 +22,8 @@
 //!   notifications and the wake-ups that tell listeners of new ones;
 //! - [`Logs`] (`logs.rs`): append-only logs and capped recent lists;
 //! - [`EphemeralValues`] (`ephemeral.rs`): short-lived, single-use values;
-//! - [`Health`] (`health.rs`): the readiness round trip.
+//! - [`Health`] (`health.rs`): the readiness round trip;
+//! - [`Wipe`] (`wipe.rs`): the simulator's reset, deleting all of it.
 //!
 //! [`TimedStore`] (`timed.rs`) wraps any store to time its calls and count
 //! its failures for the metrics.
@@ -50,6 +51,7 @@ pub mod schedules;
 mod sharded_map;
 pub mod timed;
 pub mod typed;
+pub mod wipe;
 
 pub use documents::{DocumentWrite, Documents};
 pub use ephemeral::EphemeralValues;
@@ -65,13 +67,14 @@ pub use redis::RedisStore;
 pub use schedules::{ScheduleEntry, ScheduleOrder, SchedulePosition, Schedules, member_owner};
 pub use timed::TimedStore;
 pub use typed::{TypedDocuments, TypedEphemeralValues, TypedPartitionDocuments};
+pub use wipe::Wipe;
 
 /// Every trait of the store and its typed helpers, so one
 /// `use crate::store::prelude::*` lets a caller call any of them on any store.
 pub mod prelude {
     pub use super::{
         AccountPartitions, Documents, EphemeralValues, EventStreams, Health, Logs, PartitionDocuments, Schedules,
-        SharedStore, Store, TypedDocuments, TypedEphemeralValues, TypedPartitionDocuments, UniqueIndexes,
+        SharedStore, Store, TypedDocuments, TypedEphemeralValues, TypedPartitionDocuments, UniqueIndexes, Wipe,
     };
 }
 
@@ -87,6 +90,7 @@ pub trait Store:
     + Logs
     + EphemeralValues
     + Health
+    + Wipe
     + std::fmt::Debug
     + 'static
 {
@@ -102,6 +106,7 @@ impl<S> Store for S where
         + Logs
         + EphemeralValues
         + Health
+        + Wipe
         + std::fmt::Debug
         + 'static
 {

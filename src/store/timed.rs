@@ -20,7 +20,7 @@ use tokio::sync::broadcast;
 use super::{
     AccountCommit, AccountPartitions, CommitOutcome, DocumentWrite, Documents, EphemeralValues, EventPosition,
     EventStreams, Health, LogEntry, Logs, PartitionDocuments, ScheduleOrder, SchedulePosition, Schedules, SharedStore,
-    StoreError, StoredEvent, UniqueIndexes, Versioned,
+    StoreError, StoredEvent, UniqueIndexes, Versioned, Wipe,
 };
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
@@ -106,6 +106,7 @@ operations!(
     take_ephemeral,
     get_ephemeral,
     ping,
+    wipe,
 );
 
 /// A store whose every call is timed and whose failures are counted.
@@ -345,5 +346,12 @@ impl EphemeralValues for TimedStore {
 impl Health for TimedStore {
     async fn ping(&self) -> Result<(), StoreError> {
         timed(&self.operations.ping, self.inner.ping()).await
+    }
+}
+
+#[async_trait]
+impl Wipe for TimedStore {
+    async fn wipe(&self) -> Result<u64, StoreError> {
+        timed(&self.operations.wipe, self.inner.wipe()).await
     }
 }

@@ -387,6 +387,7 @@ fn catalogue_samples() -> Vec<(walletgate::error::ApiError, &'static [(&'static 
     use Detail::{Amount, Integer, Text, TextList, Time};
     use walletgate::domain::limits::{LimitError, LimitKind};
     use walletgate::domain::money::Money;
+    use walletgate::domain::scenario::ScenarioError;
     use walletgate::domain::withdrawal::WithdrawalError;
     use walletgate::error::{ApiError, BearerError};
 
@@ -465,6 +466,20 @@ fn catalogue_samples() -> Vec<(walletgate::error::ApiError, &'static [(&'static 
         (ApiError::SmsUnavailable, &[]),
         (ApiError::RateLimited { retry_after_secs: 7 }, &[("retry_after_secs", Integer)]),
         (ApiError::StoreUnavailable, &[]),
+        (
+            ApiError::ScenarioInvalid {
+                scenario: "review-queue".into(),
+                error: ScenarioError { field: Some("users[2].pin".into()), line: Some(31), message: "too easy".into() },
+            },
+            &[("scenario", Text), ("field", Text), ("line", Integer)],
+        ),
+        (
+            ApiError::ScenarioInvalid {
+                scenario: "big.toml".into(),
+                error: ScenarioError { field: None, line: None, message: "too large".into() },
+            },
+            &[("scenario", Text)],
+        ),
         (ApiError::StoreBusy, &[]),
         (ApiError::ServerBusy, &[]),
         (ApiError::internal(anyhow::anyhow!("a cause never sent")), &[]),
@@ -521,7 +536,8 @@ async fn every_catalogue_code_renders_details_of_fixed_shape_and_the_request_id(
     let sampled: BTreeSet<&str> = catalogue_samples().iter().map(|(sample, _)| sample.code()).collect();
     let catalogue: BTreeSet<&str> = ApiError::CODES.iter().copied().collect();
     assert_eq!(sampled, catalogue, "every code of the catalogue has a sample, and only those");
-    assert_eq!(catalogue_samples().len(), ApiError::CODES.len() + 1, "one sample per row, two for LIMIT_EXCEEDED");
+    let two_forms = ["VALIDATION_FAILED", "SCENARIO_INVALID"].len();
+    assert_eq!(catalogue_samples().len(), ApiError::CODES.len() + two_forms, "one sample per row, two for some");
 }
 
 /// `LIMIT_EXCEEDED` speaks of the limit that was hit: an amount limit with

@@ -47,8 +47,19 @@ pub(crate) async fn start_gateway(
     key_prefix: &str,
     extra_env: &[(&str, &str)],
 ) -> GatewayProcess {
+    start_gateway_with(store_url, via, key_prefix, extra_env, &[]).await
+}
+
+/// As `start_gateway`, with more command-line arguments.
+pub(crate) async fn start_gateway_with(
+    store_url: &str,
+    via: StoreVia,
+    key_prefix: &str,
+    extra_env: &[(&str, &str)],
+    extra_args: &[&str],
+) -> GatewayProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_walletgate"));
-    command.args(["--port", "0"]).env_remove("WALLETGATE__STORE__URL");
+    command.args(["--port", "0"]).args(extra_args).env_remove("WALLETGATE__STORE__URL");
     match via {
         StoreVia::Flag => command.args(["--store", store_url]),
         StoreVia::Environment => command.env("WALLETGATE__STORE__URL", store_url),

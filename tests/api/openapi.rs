@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use walletgate::routes::docs::{LOCAL_DEFAULT_URL, MOCK_PATH_PREFIX, MOCK_WECHAT_PATH_PREFIX, document};
+use walletgate::routes::docs::{
+    LOCAL_DEFAULT_URL, MOCK_PATH_PREFIX, MOCK_WECHAT_PATH_PREFIX, SIM_PATH_PREFIX, document,
+};
 use walletgate::startup::{MOCK_ROUTE_TABLE, MOCK_WECHAT_ROUTE_TABLE, ROUTE_TABLE, SIM_ROUTE_TABLE, Served};
 
 use crate::helpers::{StoreKind, spawn_app};
@@ -69,8 +71,8 @@ fn the_mock_routes_are_documented_only_when_served() {
     let mock = |path: &str| path.starts_with(MOCK_PATH_PREFIX) && !path.starts_with(MOCK_WECHAT_PATH_PREFIX);
     assert!(MOCK_ROUTE_TABLE.iter().all(|(_, path)| mock(path)));
     assert!(MOCK_WECHAT_ROUTE_TABLE.iter().all(|(_, path)| path.starts_with(MOCK_WECHAT_PATH_PREFIX)));
-    assert!(SIM_ROUTE_TABLE.iter().all(|(_, path)| path.starts_with("/v1/sim/")));
-    let optional = |path: &str| path.starts_with(MOCK_PATH_PREFIX) || path.starts_with("/v1/sim/");
+    assert!(SIM_ROUTE_TABLE.iter().all(|(_, path)| path.starts_with(SIM_PATH_PREFIX)));
+    let optional = |path: &str| path.starts_with(MOCK_PATH_PREFIX) || path.starts_with(SIM_PATH_PREFIX);
     assert!(ROUTE_TABLE.iter().all(|(_, path)| !optional(path)));
     let everything = documented_operations(&document_json(Served::ALL));
     assert_eq!(everything, operations_of(&[ROUTE_TABLE, MOCK_ROUTE_TABLE, MOCK_WECHAT_ROUTE_TABLE, SIM_ROUTE_TABLE]));
@@ -94,9 +96,10 @@ fn operations_have_unique_ids_tags_and_documented_errors() {
             assert!(operation["tags"].as_array().is_some_and(|tags| !tags.is_empty()), "{method} {path} has no tag");
             assert!(operation["summary"].as_str().is_some_and(|s| !s.is_empty()), "{method} {path} has no summary");
             let secured = operation["security"].as_array().is_some_and(|s| !s.is_empty());
-            if path.starts_with("/v1/ops/") {
+            if path.starts_with("/v1/ops/") || path.starts_with(SIM_PATH_PREFIX) {
                 assert!(secured, "{method} {path} must need the bearer token");
-                assert_eq!(operation["tags"][0], "ops", "{method} {path}");
+                let tag = if path.starts_with(SIM_PATH_PREFIX) { "simulator" } else { "ops" };
+                assert_eq!(operation["tags"][0], tag, "{method} {path}");
                 assert!(operation["responses"]["403"].is_object(), "{method} {path} must document 403");
             }
             if secured {

@@ -26,6 +26,7 @@ mod logs;
 mod partition_documents;
 mod partitions;
 mod schedules;
+mod wipe;
 
 /// Each shard of the ephemeral values is first swept for expiry when it holds
 /// this many; after a sweep, the next comes when the shard has doubled, so
@@ -70,6 +71,10 @@ struct State {
     lists: HashMap<String, VecDeque<String>>,
     schedules: HashMap<String, Schedule>,
     logs: HashMap<String, Vec<String>>,
+    /// Where a new partition's event positions start: the highest any
+    /// partition reached before the last wipe, so a client resuming a
+    /// stream after a reset is never told of positions it has seen.
+    event_positions_floor: u64,
     capped_logs: HashMap<String, CappedLog>,
 }
 

@@ -31,7 +31,7 @@ impl AccountPartitions for MemoryStore {
             documents: ShardedMap::default(),
             expiring: Schedule::default(),
             events: VecDeque::new(),
-            events_appended: 0,
+            events_appended: state.event_positions_floor,
         };
         state.partitions.insert(account.id.clone(), partition);
         Ok(())

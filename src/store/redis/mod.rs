@@ -42,6 +42,7 @@ mod partition_documents;
 mod partitions;
 mod replication;
 mod schedules;
+mod wipe;
 
 /// How many times the connection manager retries a failed (re)connect
 /// before giving the error to the caller.

@@ -24,6 +24,7 @@ mod partition_documents;
 mod partitions;
 mod schedules;
 mod typed;
+mod wipe;
 
 /// A fresh store of the kind, on a key prefix of its own (removed when the guard drops).
 async fn store_for(kind: StoreKind) -> (SharedStore, Option<RedisKeysGuard>) {

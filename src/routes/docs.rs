@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::{
-    auth, bindings, events, kyc, me, mock_sms, mock_wechat, ops, ops_search, pin, review, system, transfers,
+    auth, bindings, events, kyc, me, mock_sms, mock_wechat, ops, ops_search, pin, review, sim_clock, system, transfers,
     withdrawals,
 };
 
@@ -149,6 +149,10 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         review::reject,
         review::audit_log,
         review::worker_step,
+        sim_clock::show,
+        sim_clock::advance,
+        sim_clock::freeze,
+        sim_clock::resume,
         mock_sms::outbox,
         mock_wechat::users::create_user,
         mock_wechat::users::user,
@@ -175,6 +179,9 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         (name = "ops", description = "Operator role only: finding accounts, withdrawals and waiting identity checks, \
             top-ups, reviews, identity decisions, the ledger audit \
             and the audit log. A user's token gets 403 `FORBIDDEN`."),
+        (name = "simulator", description = "Operator role only, and served only by a simulator (with the mock \
+            providers): the business clock every gateway of the deployment shares, advanced (running the work that \
+            falls due), frozen and resumed."),
         (name = "mock", description = "The built-in mock providers (WeChat OAuth and WeChat Pay transfer bills, the \
             SMS outbox), served only when `mock_wechat.enabled`. They answer in the real providers' shapes, not the \
             catalogue's, except where marked."),
@@ -203,13 +210,18 @@ impl Modify for BearerAuth {
 
 /// The path prefix of the mock providers' routes.
 pub const MOCK_PATH_PREFIX: &str = "/mock/";
+/// The path prefix of the simulator's controls, served with the mock providers.
+pub const SIM_PATH_PREFIX: &str = "/v1/sim/";
 
 /// The document of the instance at `public_base_url`: the mock providers'
-/// paths only when it serves them.
+/// and the simulator's paths only when it serves them.
 pub fn document(mock_enabled: bool, public_base_url: &str) -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     if !mock_enabled {
-        document.paths.paths.retain(|path, _| !path.starts_with(MOCK_PATH_PREFIX));
+        document
+            .paths
+            .paths
+            .retain(|path, _| !path.starts_with(MOCK_PATH_PREFIX) && !path.starts_with(SIM_PATH_PREFIX));
     }
     document.servers = Some(servers(public_base_url));
     document

@@ -18,6 +18,7 @@ pub mod pagination;
 pub mod pin;
 pub mod responses;
 pub mod review;
+pub mod sim_clock;
 pub mod system;
 pub mod transfers;
 pub mod views;

@@ -22,6 +22,8 @@
 //! - [`audit::AuditLog`], [`ledger_check::LedgerCheck`]: what operators look at;
 //!   [`directory::Directory`]: how they find accounts.
 //! - [`listing`]: schedules read as lists, a page at a time.
+//! - [`sim_clock::SimClock`]: a simulator's shared business clock, advanced,
+//!   frozen and resumed by operators.
 
 pub mod accounts;
 pub mod audit;
@@ -39,6 +41,7 @@ pub mod queue_gauges;
 pub mod review;
 pub mod seed;
 pub mod settlement;
+pub mod sim_clock;
 pub mod sms;
 pub mod transfers;
 pub mod user_transfers;
@@ -54,6 +57,7 @@ use std::sync::Arc;
 
 use crate::auth::TokenIssuer;
 use crate::auth::password::PasswordHashing;
+use crate::clock::{SharedClock, SimulatedClock};
 use crate::domain::login_guard::LoginPolicy;
 use crate::domain::pin::PinPolicy;
 use crate::domain::transfer_policy::TransferPolicy;
@@ -80,6 +84,8 @@ pub struct ServiceSet {
     pub audit: audit::AuditLog,
     pub ledger_check: ledger_check::LedgerCheck,
     pub directory: directory::Directory,
+    /// The business clock's controls, in a simulator.
+    pub sim_clock: Option<sim_clock::SimClock>,
 }
 
 /// What the services are built from.
@@ -98,6 +104,11 @@ pub struct Parts {
     pub fingerprints: withdrawals::Fingerprints,
     pub settlement: work::SettlementPolicy,
     pub webhooks: Option<notifications::WebhookPolicy>,
+    /// The base clock: what sessions and webhook signatures go by
+    /// (`partitions.clock` is the business clock).
+    pub wall_clock: SharedClock,
+    /// The business clock when it is a simulator's shared one, with its bounds.
+    pub simulated_clock: Option<(Arc<SimulatedClock>, sim_clock::SimClockPolicy)>,
 }
 
 impl From<Parts> for ServiceSet {
@@ -139,7 +150,20 @@ impl From<Parts> for ServiceSet {
             work,
             webhooks: parts.webhooks,
             concurrency: parts.settlement.concurrency,
+            wall_clock: parts.wall_clock.clone(),
         };
+        let worker = worker_step::WorkerStep {
+            review: review.clone(),
+            settlement: settlement.clone(),
+            notifications: notifications.clone(),
+            audit: audit.clone(),
+            queues: queue_gauges::QueueGauges::new(store.clone()),
+            transfers: transfers.clone(),
+        };
+        let commit_attempts_max = partitions.commit_attempts_max;
+        let sim_clock = parts
+            .simulated_clock
+            .map(|(clock, policy)| sim_clock::SimClock::new(clock, worker.clone(), policy, commit_attempts_max));
         ServiceSet {
             accounts: accounts::Accounts {
                 partitions: partitions.clone(),
@@ -147,6 +171,7 @@ impl From<Parts> for ServiceSet {
                 passwords: parts.passwords,
                 login_policy: parts.login_policy,
                 pin_policy: parts.pin_policy,
+                wall_clock: parts.wall_clock,
             },
             bindings: bindings::Bindings { partitions: partitions.clone(), policy: parts.bindings, pins: pins.clone() },
             kyc: kyc::Kyc { partitions: partitions.clone(), policy: parts.kyc, audit: audit.clone() },
@@ -161,14 +186,8 @@ impl From<Parts> for ServiceSet {
                 pins: pins.clone(),
                 fingerprints: parts.fingerprints,
             },
-            worker: worker_step::WorkerStep {
-                review: review.clone(),
-                settlement: settlement.clone(),
-                notifications: notifications.clone(),
-                audit: audit.clone(),
-                queues: queue_gauges::QueueGauges::new(store.clone()),
-                transfers: transfers.clone(),
-            },
+            worker,
+            sim_clock,
             transfers,
             user_transfers,
             ledger_check: ledger_check::LedgerCheck { store },

@@ -30,6 +30,7 @@ mod redis_layout;
 mod redis_outage;
 mod redis_servers;
 mod settlement;
+mod sim_clock;
 mod store_conformance;
 mod system;
 mod transfer_processes;

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use walletgate::routes::docs::{LOCAL_DEFAULT_URL, MOCK_PATH_PREFIX, document};
-use walletgate::startup::{MOCK_ROUTE_TABLE, ROUTE_TABLE};
+use walletgate::routes::docs::{LOCAL_DEFAULT_URL, MOCK_PATH_PREFIX, SIM_PATH_PREFIX, document};
+use walletgate::startup::{MOCK_ROUTE_TABLE, ROUTE_TABLE, SIM_ROUTE_TABLE};
 
 use crate::helpers::{StoreKind, spawn_app};
 use crate::on_both_stores;
@@ -46,6 +46,7 @@ fn every_route_is_documented_and_every_documented_operation_is_served() {
     let table: Vec<(String, String)> = ROUTE_TABLE
         .iter()
         .chain(MOCK_ROUTE_TABLE)
+        .chain(SIM_ROUTE_TABLE)
         .map(|(method, path)| (method.to_string(), path.to_string()))
         .collect();
     let routes: BTreeSet<(String, String)> = table.iter().cloned().collect();
@@ -58,9 +59,12 @@ fn every_route_is_documented_and_every_documented_operation_is_served() {
 }
 
 #[test]
-fn the_mock_routes_are_documented_only_when_served() {
+fn the_mock_and_simulator_routes_are_documented_only_when_served() {
     assert!(MOCK_ROUTE_TABLE.iter().all(|(_, path)| path.starts_with(MOCK_PATH_PREFIX)));
-    assert!(ROUTE_TABLE.iter().all(|(_, path)| !path.starts_with(MOCK_PATH_PREFIX)));
+    assert!(SIM_ROUTE_TABLE.iter().all(|(_, path)| path.starts_with(SIM_PATH_PREFIX)));
+    assert!(
+        ROUTE_TABLE.iter().all(|(_, path)| !path.starts_with(MOCK_PATH_PREFIX) && !path.starts_with(SIM_PATH_PREFIX))
+    );
     let without_mocks = documented_operations(&document_json(false));
     let routes: BTreeSet<(String, String)> =
         ROUTE_TABLE.iter().map(|(method, path)| (method.to_string(), path.to_string())).collect();

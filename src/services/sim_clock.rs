@@ -15,8 +15,9 @@
 //!
 //! An advance freezes the clock at each instant where work falls due (the
 //! earliest entry of the schedules the worker's step claims from), runs the
-//! step there until it claims nothing more, then steps on; at the target it
-//! lets the clock run again if it ran before. It is bounded by
+//! worker's step there (again while anything is still due there: more than a
+//! batch, or work added meanwhile), then steps on; at the target it lets the
+//! clock run again if it ran before. It is bounded by
 //! `sim_clock.advance_steps_max` worker steps: past them it stops where it
 //! got to and says it is incomplete. Other gateways (their workers, their
 //! own steps) may work on the same schedules meanwhile: the schedules'
@@ -168,8 +169,16 @@ impl SimClock {
     }
 
     /// Moves the clock forward, running the work that falls due on the way
-    /// before it answers; audited.
+    /// before it answers; audited. The advance runs as a task of its own, so
+    /// a caller that stops waiting (a client that hung up) does not cut it
+    /// short, which would leave the clock held until the advance's lease ran out.
     pub async fn advance(&self, operator: &AccountId, to: AdvanceTo) -> Result<Advanced, ApiError> {
+        let (clock, operator) = (self.clone(), operator.clone());
+        let advance = tokio::spawn(async move { clock.advance_audited(&operator, to).await });
+        advance.await.map_err(ApiError::internal)?
+    }
+
+    async fn advance_audited(&self, operator: &AccountId, to: AdvanceTo) -> Result<Advanced, ApiError> {
         let details = match to {
             AdvanceTo::By { secs } => json!({ "by_secs": secs }),
             AdvanceTo::To(target) => json!({ "to": target }),
@@ -211,23 +220,15 @@ impl SimClock {
     async fn walk(&self, advance: &Advance, walk: &mut Walk) -> Result<(), ApiError> {
         let lease = Duration::seconds(ADVANCE_LEASE_SECS);
         loop {
-            // Everything due at `walk.at`, batch after batch: each claim moves
-            // what it takes past `walk.at`, so the step ends when a claim comes back empty.
-            loop {
-                if walk.steps >= self.policy.steps_max {
-                    tracing::warn!(steps = walk.steps, at = %walk.at, "an advance ran out of steps mid-instant");
-                    return Ok(());
-                }
-                let report = self.worker.settle_due(walk.at).await?;
-                walk.steps += 1;
-                walk.work.absorb(&report);
-                if report.claimed == 0 {
-                    break;
-                }
-            }
+            // One step claims what is due at `walk.at` (a batch of it) and
+            // moves each claimed entry past `walk.at`; whatever is still due
+            // there (more than a batch, or added meanwhile) is the next step's.
+            let report = self.worker.settle_due(walk.at).await?;
+            walk.steps += 1;
+            walk.work.absorb(&report);
             let Some(next) = self.next_due(walk.at, advance.target).await? else { break };
             if walk.steps >= self.policy.steps_max {
-                // Out of steps with work ahead: the clock stays at the last instant fully worked.
+                // Work ahead and no steps left: the clock stays at the last instant worked.
                 tracing::warn!(steps = walk.steps, at = %walk.at, "an advance ran out of steps before its target");
                 return Ok(());
             }

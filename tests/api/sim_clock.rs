@@ -14,6 +14,7 @@ use walletgate::services::work::WorkReport;
 use walletgate::settings::{RateLimit, Settings};
 
 use crate::helpers::{StoreKind, TestApp, assert_error, json_of, spawn_app, spawn_app_with, spawn_second_instance};
+use crate::kyc::resident_id;
 use crate::multi_process::{
     GatewayProcess, StoreVia, WITHOUT_PIN_LIMITS, bind_wechat, login, on_redis_and_cluster, post, set_pin,
     start_gateway,
@@ -24,6 +25,7 @@ use crate::settlement::{PIN, Payee, approve, id_of, mock_wallet, payee, withdraw
 on_both_stores!(
     advancing_past_the_review_delay_settles_a_withdrawal_without_a_worker_step,
     advancing_three_hours_ends_the_pin_lock,
+    review_time_outs_and_identity_checks_are_decided_on_the_way,
     advancing_past_shanghai_midnight_starts_the_daily_limits_again,
     a_frozen_clock_stands_still_until_resumed_and_every_change_is_audited,
     the_clock_refuses_to_go_back_too_far_or_for_users,
@@ -128,6 +130,25 @@ async fn advancing_three_hours_ends_the_pin_lock(store: StoreKind) {
     assert_eq!(time(&over["clock"]["now"]), until);
     json_of(app.verify_pin(&user.token, PIN).await, StatusCode::OK).await;
     assert_eq!(json_of(app.me(&user.token).await, StatusCode::OK).await["pin_locked_until"], Value::Null);
+}
+
+async fn review_time_outs_and_identity_checks_are_decided_on_the_way(store: StoreKind) {
+    let app = spawn_app_with(store, |settings| settings.withdrawals.manual_review_timeout_secs = 3600).await;
+    let operator = app.operator_token().await;
+    let payee = payee(&app, "800.00", json!({})).await;
+    let in_review = withdraw(&app, &payee, "10.00").await;
+    assert_eq!(in_review["status"], "in_review");
+    let identity = json!({ "level": "L1", "real_name": "张三丰", "id_number": resident_id("11010519491231002") });
+    json_of(app.post("/v1/kyc", Some(&payee.user.token), &identity).await, StatusCode::ACCEPTED).await;
+
+    let hours = advanced(&app, &operator, json!({ "by_secs": 2 * 3600 })).await;
+    assert_eq!(hours["work"]["rejected"], 1, "{hours}");
+    let timed_out = withdrawal(&app, &payee, &id_of(&in_review)).await;
+    assert_eq!(timed_out["status"], "rejected");
+    let rejected_at = timed_out["history"].as_array().unwrap().last().map(|change| time(&change["at"]));
+    assert_eq!(rejected_at, Some(time(&in_review["created_at"]) + Duration::hours(1)), "at its time-out: {timed_out}");
+    let me = json_of(app.me(&payee.user.token).await, StatusCode::OK).await;
+    assert_eq!(me["verification_level"], "L1", "approved automatically five seconds after it was sent");
 }
 
 async fn advancing_past_shanghai_midnight_starts_the_daily_limits_again(store: StoreKind) {
@@ -282,23 +303,20 @@ async fn an_advance_that_runs_out_of_steps_stops_where_it_got_to(store: StoreKin
     }
     let first_due = app.clock.now() + Duration::seconds(2);
 
-    // One step finds nothing due now; the next settles the first at its
-    // instant, the third finds nothing more there: out of steps.
+    // One step finds nothing due now, the next two settle the first two at
+    // their instants: out of steps with the third ahead.
     let short = advanced(&app, &operator, json!({ "by_secs": 60 })).await;
     assert_eq!((short["complete"].as_bool(), short["steps"].as_u64()), (Some(false), Some(3)), "{short}");
-    assert_eq!(time(&short["reached"]), first_due);
-    assert_eq!(short["work"]["settled"], 1);
-    assert_eq!(time(&short["clock"]["now"]), first_due, "the clock stands where the advance got to");
-    assert_eq!(short["clock"]["status"], "ready");
+    assert_eq!(time(&short["reached"]), first_due + Duration::seconds(1));
+    assert_eq!(short["work"]["settled"], 2);
+    let clock = &short["clock"];
+    assert_eq!(time(&clock["now"]), first_due + Duration::seconds(1), "the clock stands where the advance got to");
+    assert_eq!((clock["status"].as_str(), clock["frozen"].as_bool()), (Some("ready"), Some(false)));
 
-    // Each advance again goes one instant further (its first step looks at
-    // the instant it stands at again); the last reaches its target.
-    let next = advanced(&app, &operator, json!({ "by_secs": 60 })).await;
-    assert_eq!((next["complete"].as_bool(), next["work"]["settled"].as_u64()), (Some(false), Some(1)), "{next}");
-    assert_eq!(time(&next["reached"]), first_due + Duration::seconds(1));
-    let last = advanced(&app, &operator, json!({ "by_secs": 60 })).await;
-    assert_eq!((last["complete"].as_bool(), last["work"]["settled"].as_u64()), (Some(true), Some(1)), "{last}");
-    assert_eq!(time(&last["reached"]), first_due + Duration::seconds(61));
+    // Advancing again goes on from there.
+    let rest = advanced(&app, &operator, json!({ "by_secs": 60 })).await;
+    assert_eq!((rest["complete"].as_bool(), rest["work"]["settled"].as_u64()), (Some(true), Some(1)), "{rest}");
+    assert_eq!(time(&rest["reached"]), first_due + Duration::seconds(61));
     for id in &ids {
         assert_eq!(withdrawal(&app, &payee, id).await["status"], "settled");
     }

@@ -219,6 +219,7 @@ impl SimClock {
     /// stepping the clock to each; stops early when the steps run out.
     async fn walk(&self, advance: &Advance, walk: &mut Walk) -> Result<(), ApiError> {
         let lease = Duration::seconds(ADVANCE_LEASE_SECS);
+        let mut renewed_at = self.clock.wall_now();
         loop {
             // One step claims what is due at `walk.at` (a batch of it) and
             // moves each claimed entry past `walk.at`; whatever is still due
@@ -232,9 +233,11 @@ impl SimClock {
                 tracing::warn!(steps = walk.steps, at = %walk.at, "an advance ran out of steps before its target");
                 return Ok(());
             }
-            if next > walk.at {
+            // Moving on to the next instant renews the advance's lease; so does
+            // an instant whose work outlasts half of it.
+            if next > walk.at || self.clock.wall_now() - renewed_at > lease / 2 {
                 self.change(|state, wall| Ok((state.stepped(&advance.id, next, wall, lease)?, ()))).await?;
-                walk.at = next;
+                (walk.at, renewed_at) = (next, self.clock.wall_now());
             }
         }
         if walk.at < advance.target {

@@ -18,7 +18,9 @@ use crate::domain::money::Money;
 use crate::domain::withdrawal::ReviewPolicy;
 use crate::domain::withdrawal_policy::{LevelRules, PAYOUT_AMOUNT_MIN_FEN, WithdrawalPolicy};
 
+mod sim_clock;
 mod transfers;
+pub use sim_clock::SimClockSettings;
 pub use transfers::TransferSettings;
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -51,6 +53,7 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub webhooks: WebhookSettings,
     pub log: LogSettings,
+    pub sim_clock: SimClockSettings,
 }
 
 /// The background worker that reviews, pays out and notifies.
@@ -694,6 +697,7 @@ impl Settings {
                 problems.push(format!("webhooks.secret must be at least {SECRET_BYTES_MIN} bytes"));
             }
         }
+        self.sim_clock.check(&mut problems);
         if self.server.json_body_bytes_max < 1024 {
             problems.push("server.json_body_bytes_max must be at least 1024".into());
         }

@@ -21,6 +21,7 @@ use crate::domain::ledger::{LedgerAccount, LedgerError};
 use crate::domain::limits::{LimitError, LimitKind};
 use crate::domain::money::MoneyError;
 use crate::domain::scenario::ScenarioError;
+use crate::domain::sim_clock::ClockError;
 use crate::domain::transfer::TransferError;
 use crate::domain::transfer_decision::TransferRefusal;
 use crate::domain::transfer_policy::TransferLimit;
@@ -199,6 +200,16 @@ pub enum ApiError {
     /// Outside the simulator profile there is no SMS gateway to send a code.
     #[error("no SMS gateway is configured; codes cannot be sent")]
     SmsUnavailable,
+    #[error("the business clock only moves forward; it reads {now}")]
+    ClockWouldGoBackwards { now: chrono::DateTime<chrono::Utc> },
+    #[error("one advance moves the business clock at most {max_secs} s; advance again to go further")]
+    ClockAdvanceTooFar { max_secs: i64 },
+    #[error("another advance of the business clock is under way; retry when it is done")]
+    ClockAdvancing,
+    #[error(
+        "another change of the business clock (a reset, or an advance begun after this one's lease ran out) interrupted this advance"
+    )]
+    ClockAdvanceInterrupted,
     #[error("too many requests; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("the store is unavailable; retry shortly")]
@@ -408,6 +419,14 @@ impl ApiError {
                 SERVICE_UNAVAILABLE;
             ApiError::SmsUnavailable => "SMS_UNAVAILABLE",
                 SERVICE_UNAVAILABLE;
+            ApiError::ClockWouldGoBackwards { now } => "CLOCK_WOULD_GO_BACKWARDS",
+                UNPROCESSABLE_ENTITY, json!({ "now": now });
+            ApiError::ClockAdvanceTooFar { max_secs } => "CLOCK_ADVANCE_TOO_FAR",
+                UNPROCESSABLE_ENTITY, json!({ "max_secs": max_secs });
+            ApiError::ClockAdvancing => "CLOCK_ADVANCING",
+                CONFLICT;
+            ApiError::ClockAdvanceInterrupted => "CLOCK_ADVANCE_INTERRUPTED",
+                CONFLICT;
             ApiError::RateLimited { retry_after_secs } => "RATE_LIMITED",
                 TOO_MANY_REQUESTS, json!({ "retry_after_secs": retry_after_secs });
             ApiError::StoreUnavailable => "STORE_UNAVAILABLE",
@@ -499,6 +518,17 @@ impl From<StoreError> for ApiError {
                 ApiError::StoreUnavailable
             }
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<ClockError> for ApiError {
+    fn from(error: ClockError) -> ApiError {
+        match error {
+            ClockError::WouldGoBackwards { now } => ApiError::ClockWouldGoBackwards { now },
+            ClockError::TooFar { max_secs } => ApiError::ClockAdvanceTooFar { max_secs },
+            ClockError::Advancing => ApiError::ClockAdvancing,
+            ClockError::Interrupted => ApiError::ClockAdvanceInterrupted,
         }
     }
 }

@@ -7,7 +7,7 @@
 //! - [`telemetry`]: logs (one access line per request), request ids, the Prometheus recorder and `/metrics`.
 //! - [`observability`]: what every layer may name to be observed: the metric catalogue, and the redaction
 //!   of secrets in logged URLs.
-//! - [`clock`]: the injectable source of "now".
+//! - [`clock`]: the injectable source of "now", and a simulator's shared business clock.
 //! - [`error`]: the public error catalogue and its JSON body.
 //! - [`edge`]: limits at the HTTP edge (body deadline, URL and head size) and JSON for actix's own errors.
 //! - [`auth`]: passwords, access and refresh tokens, identity extractors.

@@ -18,8 +18,10 @@ use crate::domain::money::Money;
 use crate::domain::withdrawal::ReviewPolicy;
 use crate::domain::withdrawal_policy::{LevelRules, PAYOUT_AMOUNT_MIN_FEN, WithdrawalPolicy};
 
+mod sim_clock;
 mod simulator;
 mod transfers;
+pub use sim_clock::SimClockSettings;
 pub use simulator::SimulatorSettings;
 pub use transfers::TransferSettings;
 
@@ -54,6 +56,7 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub webhooks: WebhookSettings,
     pub log: LogSettings,
+    pub sim_clock: SimClockSettings,
 }
 
 /// The background worker that reviews, pays out and notifies.
@@ -698,6 +701,7 @@ impl Settings {
                 problems.push(format!("webhooks.secret must be at least {SECRET_BYTES_MIN} bytes"));
             }
         }
+        self.sim_clock.check(&mut problems);
         if self.server.json_body_bytes_max < 1024 {
             problems.push("server.json_body_bytes_max must be at least 1024".into());
         }

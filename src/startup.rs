@@ -19,7 +19,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::password::PasswordHashing;
 use crate::auth::{AccessTokens, TokenIssuer};
-use crate::clock::SharedClock;
+use crate::clock::{SharedClock, SimulatedClock};
 use crate::edge::{self, EdgeLimits};
 use crate::error::ApiError;
 use crate::providers::journal::RequestJournal;
@@ -36,7 +36,7 @@ use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{
     KnownRoutes, auth, bindings, docs, events, kyc, me, mock_journal, mock_sms, mock_wechat, not_found, ops,
-    ops_search, pin, review, sim, sim_rules, system, transfers, withdrawals,
+    ops_search, pin, review, sim, sim_clock, sim_rules, system, transfers, withdrawals,
 };
 use crate::services::bindings::BindingPolicy;
 use crate::services::kyc::KycPolicy;
@@ -44,6 +44,7 @@ use crate::services::notifications::WebhookPolicy;
 use crate::services::partitions::Partitions;
 use crate::services::scenarios::Scenarios;
 use crate::services::seed::DemoData;
+use crate::services::sim_clock::{SimClock, SimClockPolicy};
 use crate::services::sim_reset::SimReset;
 use crate::services::sim_rules::SimRules;
 use crate::services::sms::SmsPolicy;
@@ -51,7 +52,8 @@ use crate::services::withdrawals::Fingerprints;
 use crate::services::work::SettlementPolicy;
 use crate::services::{Parts, ServiceSet, seed};
 use crate::settings::{
-    CorsSettings, Settings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings, WebhookSettings,
+    CorsSettings, Settings, SimClockSettings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings,
+    WebhookSettings,
 };
 use crate::store::{MemoryStore, RedisStore, SharedStore, StoreError, TimedStore};
 use crate::telemetry::{WalletgateRootSpan, keep_metrics_folded, metrics_handle, observe_request};
@@ -128,6 +130,40 @@ impl StartupWait {
     }
 }
 
+/// Whether this instance serves the simulator's controls (`/v1/sim/*`) and
+/// a shared business clock: in the simulator profile, with the mock WeChat
+/// (as `Served::tables` has it).
+fn simulator_on(settings: &Settings) -> bool {
+    settings.simulator.enabled && settings.mock_wechat.enabled
+}
+
+/// The bounds of the simulated clock.
+fn sim_clock_policy(settings: &SimClockSettings) -> SimClockPolicy {
+    SimClockPolicy {
+        advance_max: chrono::Duration::seconds(settings.advance_secs_max.min(i64::MAX as u64) as i64),
+        steps_max: settings.advance_steps_max,
+        refresh_every: Duration::from_millis(settings.refresh_ms),
+    }
+}
+
+/// Reads the shared business clock before anything is done by it (the demo
+/// accounts' seeding, a request), waiting for a store that does not answer
+/// yet as the connection does; then keeps this process's copy fresh.
+async fn start_sim_clock(sim_clock: &SimClock, settings: &StoreSettings) -> anyhow::Result<()> {
+    let waited = StartupWait::new(settings);
+    loop {
+        match sim_clock.refresh().await {
+            Ok(()) => break,
+            Err(ApiError::StoreUnavailable) if waited.may_retry() => {
+                waited.pause("read the business clock", "unavailable").await
+            }
+            Err(error) => return Err(anyhow::anyhow!("reading the business clock failed: {error}")),
+        }
+    }
+    sim_clock.keep_refreshed();
+    Ok(())
+}
+
 /// Opens the store a URL names, timed for the metrics (`TimedStore`).
 pub async fn connect_store(settings: &StoreSettings) -> Result<SharedStore, StoreError> {
     let kind = settings.kind().map_err(StoreError::Unavailable)?;
@@ -173,9 +209,16 @@ impl Application {
         };
         // Checked by the settings too; startup never mocks outside the simulator.
         let simulator = settings.simulator.enabled;
+        // In a simulator every business rule reads the shared business clock;
+        // sessions go by the base clock (`clock`, the wall clock).
+        let simulated = simulator_on(&settings).then(|| Arc::new(SimulatedClock::new(clock.clone())));
+        let business: SharedClock = match &simulated {
+            Some(simulated) => simulated.clone(),
+            None => clock.clone(),
+        };
         let mock_wechat = (simulator && settings.mock_wechat.enabled)
-            .then(|| Arc::new(MockWeChat::new(store.clone(), clock.clone(), settings.mock_wechat.clone())));
-        let journal = RequestJournal::new(store.clone(), clock.clone(), &settings.simulator);
+            .then(|| Arc::new(MockWeChat::new(store.clone(), business.clone(), settings.mock_wechat.clone())));
+        let journal = RequestJournal::new(store.clone(), business.clone(), &settings.simulator);
         let outbox = simulator.then(|| MockSmsOutbox::new(store.clone(), settings.sms.outbox_keep, journal.clone()));
         let sms_sender: Arc<dyn SmsSender> = match &outbox {
             Some(outbox) => Arc::new(outbox.clone()),
@@ -187,7 +230,7 @@ impl Application {
         let webhooks = webhook_policy(&settings.webhooks)?;
         let partitions = Partitions {
             store,
-            clock,
+            clock: business,
             commit_attempts_max: settings.store.commit_attempts_max,
             webhooks_on: webhooks.is_some(),
             writers: Arc::default(),
@@ -219,7 +262,12 @@ impl Application {
                     .auto_approve
                     .then(|| chrono::Duration::seconds(settings.kyc.auto_approve_after_secs as i64)),
             },
+            wall_clock: clock,
+            simulated_clock: simulated.map(|simulated| (simulated, sim_clock_policy(&settings.sim_clock))),
         });
+        if let Some(sim_clock) = &services.sim_clock {
+            start_sim_clock(sim_clock, &settings.store).await?;
+        }
         let demo = DemoData { partitions: services.partitions.clone(), enabled: settings.seed.demo_accounts };
         if settings.seed.demo_accounts {
             let waited = StartupWait::new(&settings.store);
@@ -250,6 +298,7 @@ impl Application {
             demo: demo.clone(),
             audit: services.audit.clone(),
             scenarios,
+            clock: services.sim_clock.clone(),
         });
         let mocks = Mocks { wechat: mock_wechat.clone(), sms: outbox, journal, sim };
         let server = serve(listener, &settings, services.clone(), demo, mocks, &public_base_url)?;
@@ -436,9 +485,10 @@ fn serve(
 ) -> std::io::Result<Server> {
     let demo = web::Data::new(demo);
     let rate_limits = web::Data::new(RateLimits::new(&settings.rate_limits));
+    // Sessions go by the wall clock: advancing a simulator signs nobody out.
     let access_tokens = web::Data::new(AccessTokens {
         issuer: services.accounts.tokens.clone(),
-        clock: services.partitions.clock.clone(),
+        clock: services.accounts.wall_clock.clone(),
     });
     let accounts = web::Data::new(services.accounts);
     let pins = web::Data::new(services.pins);
@@ -455,6 +505,7 @@ fn serve(
     let ledger_check = web::Data::new(services.ledger_check);
     let directory = web::Data::new(services.directory);
     let partitions = web::Data::new(services.partitions);
+    let sim_clock = services.sim_clock.map(web::Data::new);
     let body_limit = web::Data::new(JsonBodyLimit(settings.server.json_body_bytes_max));
     let served = Served { simulator: mocks.sms.is_some(), mock_wechat: mocks.wechat.is_some() };
     let mock_wechat = mocks.wechat.map(web::Data::from);
@@ -466,6 +517,11 @@ fn serve(
     let sim_rules = mock_wechat
         .as_ref()
         .map(|mock| web::Data::new(SimRules { book: mock.rules().clone(), audit: audit.get_ref().clone() }));
+    // The simulator's controls: each part exists exactly when the mock WeChat does.
+    let sim = match (sim_clock, sim_rules, sim_reset) {
+        (Some(clock), Some(rules), Some((scenarios, reset))) => Some((clock, rules, scenarios, reset)),
+        _ => None,
+    };
     let known_routes = web::Data::new(KnownRoutes::new(served.tables().into_iter().flatten()));
     let edge_limits = EdgeLimits::from_settings(&settings.server);
     let body_bytes_max = settings.server.json_body_bytes_max;
@@ -477,8 +533,7 @@ fn serve(
     let server = HttpServer::new(move || {
         let mock_wechat = mock_wechat.clone();
         let (sms_outbox, journal, recorded) = (sms_outbox.clone(), journal.clone(), recorded.clone());
-        let sim_rules = sim_rules.clone();
-        let sim_reset = sim_reset.clone();
+        let sim = sim.clone();
         App::new()
             .wrap(from_fn(move |request, next| edge::guard(edge_limits, request, next)))
             .wrap(from_fn(move |request, next| {
@@ -525,18 +580,11 @@ fn serve(
                         .app_data(web::PayloadConfig::new(body_bytes_max))
                         .configure(mock_routes);
                 }
-                // The mock WeChat, and the simulator's controls with it
-                // (`sim_rules` and `sim_reset` exist exactly when it does).
-                if let (Some(mock_wechat), Some(sim_rules), Some((scenarios, sim_reset))) =
-                    (mock_wechat, sim_rules, sim_reset)
-                {
-                    config
-                        .app_data(mock_wechat)
-                        .app_data(sim_rules)
-                        .app_data(scenarios)
-                        .app_data(sim_reset)
-                        .configure(mock_wechat_routes)
-                        .configure(sim_routes);
+                if let Some(mock_wechat) = mock_wechat {
+                    config.app_data(mock_wechat).configure(mock_wechat_routes);
+                }
+                if let Some((clock, rules, scenarios, reset)) = sim {
+                    config.app_data(clock).app_data(rules).app_data(scenarios).app_data(reset).configure(sim_routes);
                 }
             })
             // The UI's own files, outside the route table: they are not API.
@@ -721,10 +769,15 @@ route_table! {
 
 route_table! {
     /// The simulator's controls (`/v1/sim`, operator role), registered only
-    /// where the mock WeChat is, whose answers its rules shape (needs
-    /// `web::Data<SimRules>`, `web::Data<SimReset>` and `web::Data<Scenarios>`);
-    /// `Served::tables` says which tables an instance serves.
+    /// in a simulator, with the mock WeChat, whose answers its rules shape
+    /// (needs `web::Data<SimClock>`, `web::Data<SimRules>`,
+    /// `web::Data<SimReset>` and `web::Data<Scenarios>`); `Served::tables`
+    /// says which tables an instance serves.
     fn sim_routes, pub const SIM_ROUTE_TABLE = [
+        GET "/v1/sim/clock" => sim_clock::show,
+        POST "/v1/sim/clock/advance" => sim_clock::advance,
+        POST "/v1/sim/clock/freeze" => sim_clock::freeze,
+        POST "/v1/sim/clock/resume" => sim_clock::resume,
         GET "/v1/sim/rules" => sim_rules::list,
         POST "/v1/sim/rules" => sim_rules::add,
         DELETE "/v1/sim/rules" => sim_rules::clear,

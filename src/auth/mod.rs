@@ -20,7 +20,8 @@ pub mod tokens;
 
 pub use tokens::{Principal, TokenIssuer};
 
-/// Checks access tokens at the business clock's now: all the request
+/// Checks access tokens at the wall clock's now (never a simulator's
+/// business clock, so advancing it signs nobody out): all the request
 /// extractors need to know who is calling.
 #[derive(Debug, Clone)]
 pub struct AccessTokens {

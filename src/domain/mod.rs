@@ -16,6 +16,7 @@ pub mod login_guard;
 pub mod money;
 pub mod pin;
 pub mod scenario;
+pub mod sim_clock;
 pub mod sms;
 pub mod transfer;
 pub mod transfer_decision;

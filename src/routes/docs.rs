@@ -21,8 +21,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::{
-    auth, bindings, events, kyc, me, mock_journal, mock_sms, mock_wechat, ops, ops_search, pin, review, sim, sim_rules,
-    system, transfers, withdrawals,
+    auth, bindings, events, kyc, me, mock_journal, mock_sms, mock_wechat, ops, ops_search, pin, review, sim, sim_clock,
+    sim_rules, system, transfers, withdrawals,
 };
 
 /// Where the Swagger UI is served; the trailing slash matters (its assets
@@ -149,6 +149,10 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         review::reject,
         review::audit_log,
         review::worker_step,
+        sim_clock::show,
+        sim_clock::advance,
+        sim_clock::freeze,
+        sim_clock::resume,
         mock_sms::outbox,
         mock_journal::list,
         mock_journal::clear,
@@ -191,8 +195,9 @@ pub const BEARER_AUTH: &str = "bearerAuth";
             WeChat Pay transfer bills when `mock_wechat.enabled` too. No token needed. The WeChat ones answer in the \
             real providers' shapes, not the catalogue's, except where marked."),
         (name = "simulator", description = "The simulator's controls (operator role), served only in the simulator \
-            profile with the mock providers: rules that force how the mock providers answer, reset the deployment, \
-            load scenarios. A user's token gets 403 `FORBIDDEN`."),
+            profile with the mock providers: the business clock every gateway of the deployment shares (advanced, \
+            running the work that falls due; frozen; resumed), rules that force how the mock providers answer, reset \
+            the deployment, load scenarios. A user's token gets 403 `FORBIDDEN`."),
         (name = "system", description = "Liveness, readiness, metrics."),
         (name = "docs", description = "This document and the Swagger UI."),
     )

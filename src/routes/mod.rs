@@ -20,6 +20,7 @@ pub mod pin;
 pub mod responses;
 pub mod review;
 pub mod sim;
+pub mod sim_clock;
 pub mod sim_rules;
 pub mod system;
 pub mod transfers;

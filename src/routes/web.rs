@@ -63,6 +63,7 @@ static ASSETS: &[Asset] = assets![
     "app/screens/transfer.js",
     "app/screens/withdraw.js",
     "app/session.js",
+    "app/sim-badge.js",
     "app/transfer-view.js",
     "app/ui.js",
     "app/withdrawal-view.js",

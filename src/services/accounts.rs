@@ -11,6 +11,12 @@
 //! with the family instead of living out its 15 minutes. Other refresh-token
 //! families (other devices) keep working and get access tokens of the new
 //! generation.
+//!
+//! Sessions go by the wall clock, not the business clock: access and
+//! refresh tokens and stream tickets expire in real time, so advancing a
+//! simulator's clock never signs anyone out (nor keeps a token alive while
+//! it is frozen). Login locks are business state, kept on the account, and
+//! follow the business clock like the PIN lock.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +29,7 @@ use super::partitions::Partitions;
 use crate::auth::password::{self, PasswordHashing};
 use crate::auth::tokens::{new_refresh_token, refresh_token_digest};
 use crate::auth::{Principal, TokenIssuer};
+use crate::clock::SharedClock;
 use crate::domain::account::{Account, AccountId, PasswordHash, Role, VerificationLevel};
 use crate::domain::credentials::{Login, Password};
 use crate::domain::lockout::AttemptGuard;
@@ -136,6 +143,8 @@ pub struct Accounts {
     pub login_policy: LoginPolicy,
     /// A profile tells whether the PIN is locked.
     pub pin_policy: PinPolicy,
+    /// What tokens and stream tickets expire by (see the module's doc).
+    pub wall_clock: SharedClock,
 }
 
 impl Accounts {
@@ -144,7 +153,7 @@ impl Accounts {
     pub async fn issue_stream_ticket(&self, caller: &Principal) -> Result<StreamTicket, ApiError> {
         self.partitions.load_account_as(caller).await?;
         let (ticket, digest) = new_refresh_token();
-        let expires_at = self.partitions.now() + chrono::Duration::seconds(STREAM_TICKET_SECS);
+        let expires_at = self.wall_clock.now() + chrono::Duration::seconds(STREAM_TICKET_SECS);
         let record = StreamTicketRecord {
             account_id: caller.account_id.clone(),
             role: caller.role,
@@ -163,7 +172,7 @@ impl Accounts {
         let refused = || ApiError::Unauthenticated("this stream ticket is unknown, used or expired".into());
         let key = stream_ticket_key(&refresh_token_digest(ticket));
         let record = self.partitions.store.take_ephemeral_as::<StreamTicketRecord>(&key).await?.ok_or_else(refused)?;
-        if record.expires_at <= self.partitions.now() {
+        if record.expires_at <= self.wall_clock.now() {
             return Err(refused());
         }
         let principal = Principal { account_id: record.account_id, role: record.role, generation: record.generation };
@@ -279,7 +288,7 @@ impl Accounts {
         // revocation this look misses raises the watermark after this read,
         // so the access token issued below dies with the family.
         let account = self.partitions.load_account(&record.account_id).await.map_err(|_| refresh_refused())?;
-        if record.expires_at <= self.partitions.now()
+        if record.expires_at <= self.wall_clock.now()
             || self.partitions.store.get_ephemeral(&revoked_family_key(&record.family)).await?.is_some()
         {
             return Err(refresh_refused());
@@ -315,7 +324,7 @@ impl Accounts {
     }
 
     async fn issue_tokens(&self, account: &Account, family: String) -> Result<TokenPair, ApiError> {
-        let now = self.partitions.now();
+        let now = self.wall_clock.now();
         let access_token = self.tokens.issue_access(&Principal::of(account), now).map_err(ApiError::Internal)?;
         let (refresh_token, digest) = new_refresh_token();
         let refresh_ttl = self.tokens.refresh_ttl_secs;

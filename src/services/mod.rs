@@ -26,6 +26,8 @@
 //! - [`scenarios::Scenarios`]: loading a scenario file through the services
 //!   above; [`sim_reset::SimReset`]: the simulator's reset (wipe, demo
 //!   accounts again, optionally a bundled scenario).
+//! - [`sim_clock::SimClock`]: a simulator's shared business clock, advanced,
+//!   frozen and resumed by operators.
 
 pub mod accounts;
 pub mod audit;
@@ -44,6 +46,7 @@ pub mod review;
 pub mod scenarios;
 pub mod seed;
 pub mod settlement;
+pub mod sim_clock;
 pub mod sim_reset;
 pub mod sim_rules;
 pub mod sms;
@@ -61,6 +64,7 @@ use std::sync::Arc;
 
 use crate::auth::TokenIssuer;
 use crate::auth::password::PasswordHashing;
+use crate::clock::{SharedClock, SimulatedClock};
 use crate::domain::login_guard::LoginPolicy;
 use crate::domain::pin::PinPolicy;
 use crate::domain::transfer_policy::TransferPolicy;
@@ -87,6 +91,8 @@ pub struct ServiceSet {
     pub audit: audit::AuditLog,
     pub ledger_check: ledger_check::LedgerCheck,
     pub directory: directory::Directory,
+    /// The business clock's controls, in a simulator.
+    pub sim_clock: Option<sim_clock::SimClock>,
 }
 
 /// What the services are built from.
@@ -105,6 +111,11 @@ pub struct Parts {
     pub fingerprints: withdrawals::Fingerprints,
     pub settlement: work::SettlementPolicy,
     pub webhooks: Option<notifications::WebhookPolicy>,
+    /// The base clock: what sessions and webhook signatures go by
+    /// (`partitions.clock` is the business clock).
+    pub wall_clock: SharedClock,
+    /// The business clock when it is a simulator's shared one, with its bounds.
+    pub simulated_clock: Option<(Arc<SimulatedClock>, sim_clock::SimClockPolicy)>,
 }
 
 impl From<Parts> for ServiceSet {
@@ -146,7 +157,20 @@ impl From<Parts> for ServiceSet {
             work,
             webhooks: parts.webhooks,
             concurrency: parts.settlement.concurrency,
+            wall_clock: parts.wall_clock.clone(),
         };
+        let worker = worker_step::WorkerStep {
+            review: review.clone(),
+            settlement: settlement.clone(),
+            notifications: notifications.clone(),
+            audit: audit.clone(),
+            queues: queue_gauges::QueueGauges::new(store.clone()),
+            transfers: transfers.clone(),
+        };
+        let commit_attempts_max = partitions.commit_attempts_max;
+        let sim_clock = parts
+            .simulated_clock
+            .map(|(clock, policy)| sim_clock::SimClock::new(clock, worker.clone(), policy, commit_attempts_max));
         ServiceSet {
             accounts: accounts::Accounts {
                 partitions: partitions.clone(),
@@ -154,6 +178,7 @@ impl From<Parts> for ServiceSet {
                 passwords: parts.passwords,
                 login_policy: parts.login_policy,
                 pin_policy: parts.pin_policy,
+                wall_clock: parts.wall_clock,
             },
             bindings: bindings::Bindings { partitions: partitions.clone(), policy: parts.bindings, pins: pins.clone() },
             kyc: kyc::Kyc { partitions: partitions.clone(), policy: parts.kyc, audit: audit.clone() },
@@ -168,14 +193,8 @@ impl From<Parts> for ServiceSet {
                 pins: pins.clone(),
                 fingerprints: parts.fingerprints,
             },
-            worker: worker_step::WorkerStep {
-                review: review.clone(),
-                settlement: settlement.clone(),
-                notifications: notifications.clone(),
-                audit: audit.clone(),
-                queues: queue_gauges::QueueGauges::new(store.clone()),
-                transfers: transfers.clone(),
-            },
+            worker,
+            sim_clock,
             transfers,
             user_transfers,
             ledger_check: ledger_check::LedgerCheck { store },

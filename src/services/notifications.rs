@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::WEBHOOK_SCHEDULE;
 use super::work::{Claim, ClaimOutcome, WorkQueue};
+use crate::clock::SharedClock;
 use crate::domain::account::AccountId;
 use crate::domain::asset::Quantity;
 use crate::domain::binding::{Binding, BindingId, BindingStatus};
@@ -275,6 +276,10 @@ pub struct Notifications {
     pub webhooks: Option<WebhookPolicy>,
     /// How many deliveries run at once.
     pub concurrency: usize,
+    /// What a delivery's signature is timestamped with: the wall clock, not
+    /// the business clock, since receivers check it against their own
+    /// (an advanced simulator would otherwise look like a replay).
+    pub wall_clock: SharedClock,
 }
 
 impl Notifications {
@@ -291,6 +296,12 @@ impl Notifications {
     /// Wake-ups naming accounts with new events (from every process on Redis).
     pub fn signals(&self) -> tokio::sync::broadcast::Receiver<AccountId> {
         self.store.event_signals()
+    }
+
+    /// The schedule `deliver_webhooks` claims from (its entries fall due at
+    /// their time); none without webhooks.
+    pub(crate) fn due_schedule(&self) -> Option<(&'static str, chrono::Duration)> {
+        self.webhooks.as_ref().map(|_| (WEBHOOK_SCHEDULE, chrono::Duration::zero()))
     }
 
     /// Delivers due webhooks, each once per step; failures wait longer each time.
@@ -317,7 +328,8 @@ impl Notifications {
             return self.work.not_ready(&claim, now).await;
         };
         let event: StoredEventHead = decode_document(&document, &body)?;
-        match policy.sender.deliver(&event.id, event.kind.as_str(), &body, now.timestamp()).await {
+        let signed_at = self.wall_clock.now().timestamp();
+        match policy.sender.deliver(&event.id, event.kind.as_str(), &body, signed_at).await {
             Delivery::Accepted => {
                 self.store.delete_partition_document(&account_id, &document).await?;
                 self.work.drop_claim(&claim, "delivered").await?;

@@ -304,6 +304,12 @@ impl Review {
         }
     }
 
+    /// The schedule `time_out_reviews` claims from, and how long after an
+    /// entry's time it falls due; none when reviews never time out.
+    pub(crate) fn due_schedule(&self) -> Option<(&'static str, chrono::Duration)> {
+        self.withdrawals.manual_review_timeout.map(|timeout| (MANUAL_REVIEW_SCHEDULE, timeout))
+    }
+
     /// Rejects, as the worker, the reviews that waited longer than the timeout.
     pub(crate) async fn time_out_reviews(
         &self,

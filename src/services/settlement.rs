@@ -54,6 +54,12 @@ pub struct Settlement {
 }
 
 impl Settlement {
+    /// The schedule `pay_out_due` claims from (its entries fall due at their
+    /// time); none without a payout provider, when nothing is paid out.
+    pub(crate) fn due_schedule(&self) -> Option<(&'static str, chrono::Duration)> {
+        self.policy.payouts.as_ref().map(|_| (PAYOUT_SCHEDULE, chrono::Duration::zero()))
+    }
+
     pub(crate) async fn pay_out_due(
         &self,
         now: DateTime<Utc>,

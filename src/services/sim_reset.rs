@@ -12,7 +12,8 @@
 //! where the token's own account is read).
 //!
 //! What this process forgets here: the records its writers remember
-//! (`writers`). Its per-process request-rate limits are forgotten by the
+//! (`writers`), and its copy of the business clock, read again (other
+//! gateways read theirs within `sim_clock.refresh_ms`). Its per-process request-rate limits are forgotten by the
 //! handler (`RateLimits`, at the HTTP edge). Other gateway processes on the
 //! same store keep their own until they restart (docs/simulator.md).
 
@@ -23,6 +24,7 @@ use utoipa::ToSchema;
 use super::audit::{AuditLog, AuditTarget};
 use super::scenarios::{ScenarioReport, Scenarios};
 use super::seed::{DEMO_ACCOUNTS, DemoData, seed_demo_accounts};
+use super::sim_clock::SimClock;
 use crate::domain::account::AccountId;
 use crate::error::ApiError;
 
@@ -48,6 +50,9 @@ pub struct SimReset {
     pub demo: DemoData,
     pub audit: AuditLog,
     pub scenarios: Scenarios,
+    /// The shared business clock, read again after the wipe (its state is
+    /// wiped with the rest: time is wall time again).
+    pub clock: Option<SimClock>,
 }
 
 impl SimReset {
@@ -59,6 +64,9 @@ impl SimReset {
         let partitions = &self.demo.partitions;
         let removed = partitions.store.wipe().await?;
         partitions.writers.forget_all().await;
+        if let Some(clock) = &self.clock {
+            clock.refresh().await?;
+        }
         let demo_accounts = match self.demo.enabled {
             true => {
                 seed_demo_accounts(partitions).await?;

@@ -90,6 +90,11 @@ impl Transfers {
     }
 
     /// Claims the outbox entries due by `now` and delivers each.
+    /// The schedule `deliver_due` claims from (its entries fall due at their time).
+    pub(crate) fn due_schedule(&self) -> (&'static str, chrono::Duration) {
+        (TRANSFER_OUTBOX, chrono::Duration::zero())
+    }
+
     pub async fn deliver_due(&self, now: DateTime<Utc>) -> Result<Vec<Result<ClaimOutcome, ApiError>>, ApiError> {
         let claims = self.work.claim(TRANSFER_OUTBOX, now, now).await?;
         let deliveries = claims.iter().map(|claim| self.deliver_claimed(claim, now));

@@ -149,6 +149,38 @@ impl WorkReport {
         }
     }
 
+    /// Adds another step's counts to these.
+    pub fn absorb(&mut self, other: &WorkReport) {
+        let WorkReport {
+            claimed,
+            settled,
+            failed,
+            rejected,
+            retried,
+            parked,
+            dropped,
+            deferred,
+            webhooks_delivered,
+            webhooks_retried,
+            webhooks_abandoned,
+            transfers_delivered,
+            errors,
+        } = *other;
+        self.claimed += claimed;
+        self.settled += settled;
+        self.failed += failed;
+        self.rejected += rejected;
+        self.retried += retried;
+        self.parked += parked;
+        self.dropped += dropped;
+        self.deferred += deferred;
+        self.webhooks_delivered += webhooks_delivered;
+        self.webhooks_retried += webhooks_retried;
+        self.webhooks_abandoned += webhooks_abandoned;
+        self.transfers_delivered += transfers_delivered;
+        self.errors += errors;
+    }
+
     /// Whether the step had a full batch somewhere, so another step should follow at once.
     pub fn had_work(&self) -> bool {
         self.claimed > self.deferred + self.errors

@@ -48,6 +48,13 @@ impl WorkerStep {
         Ok(report)
     }
 
+    /// The schedules a step claims from, each with how long after an entry's
+    /// time it falls due: where to look for the next work, and when it is due.
+    pub fn due_schedules(&self) -> Vec<(&'static str, chrono::Duration)> {
+        let optional = [self.review.due_schedule(), self.settlement.due_schedule(), self.notifications.due_schedule()];
+        optional.into_iter().flatten().chain([self.transfers.due_schedule()]).collect()
+    }
+
     /// One step at the business clock's now.
     pub async fn run_once(&self) -> Result<WorkReport, ApiError> {
         self.settle_due(self.audit.clock.now()).await

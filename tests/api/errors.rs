@@ -464,6 +464,10 @@ fn catalogue_samples() -> Vec<(walletgate::error::ApiError, &'static [(&'static 
         (ApiError::BindingExpired, &[]),
         (ApiError::WeChatUnavailable, &[]),
         (ApiError::SmsUnavailable, &[]),
+        (ApiError::ClockWouldGoBackwards { now: chrono::Utc::now() }, &[("now", Time)]),
+        (ApiError::ClockAdvanceTooFar { max_secs: 31_622_400 }, &[("max_secs", Integer)]),
+        (ApiError::ClockAdvancing, &[]),
+        (ApiError::ClockAdvanceInterrupted, &[]),
         (ApiError::RateLimited { retry_after_secs: 7 }, &[("retry_after_secs", Integer)]),
         (ApiError::StoreUnavailable, &[]),
         (

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     ("domain", &[]),
     ("observability", &[]),
-    ("clock", &[]),
+    ("clock", &["domain"]),
     ("retry", &[]),
     ("settings", &["domain"]),
     ("store", &["domain", "observability", "settings"]),

@@ -33,6 +33,7 @@ mod redis_outage;
 mod redis_servers;
 mod scenarios;
 mod settlement;
+mod sim_clock;
 mod sim_reset;
 mod sim_rules;
 mod simulator_safety;

@@ -26,6 +26,7 @@ on_both_stores!(
     reading_the_outbox_or_the_journal_records_nothing,
     a_journal_of_size_zero_records_nothing,
     the_rules_and_magic_amounts_that_shaped_answers_are_named_with_their_faults,
+    a_call_is_timed_by_the_business_clock,
 );
 
 /// Every entry of the journal, newest first.
@@ -307,6 +308,19 @@ async fn the_rules_and_magic_amounts_that_shaped_answers_are_named_with_their_fa
     );
     let unruled = entries.iter().filter(|e| e["matched_rule"].is_null()).count();
     assert!(unruled > 0, "the mock's own answers name no rule");
+}
+
+async fn a_call_is_timed_by_the_business_clock(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let operator = app.operator_token().await;
+    let advance = app.post("/v1/sim/clock/advance", Some(&operator), &json!({ "by_secs": 86_400 })).await;
+    json_of(advance, StatusCode::OK).await;
+    let clock = json_of(app.get("/v1/sim/clock", None).await, StatusCode::OK).await;
+    assert_eq!(clock["now"], "2026-03-02T09:30:00Z", "a day on: {clock}");
+    json_of(app.post("/mock/wechat/users", None, &json!({ "nickname": "明日" })).await, StatusCode::CREATED).await;
+    let entries = journal(&app).await;
+    assert_eq!(entries[0]["at"], clock["now"], "business time, not the wall clock's");
+    assert_eq!(page(&app, "since=2026-03-02T00:00:00Z").await["items"].as_array().unwrap().len(), 1);
 }
 
 /// The hook the rules engine uses: a rule noted while a mock answers is the

@@ -247,21 +247,17 @@ async fn latest_code(client: &reqwest::Client, gateway: &GatewayProcess, phone: 
     json_of(outbox, StatusCode::OK).await["items"][0]["code"].as_str().unwrap().to_owned()
 }
 
-async fn two_processes_sharing_redis_grant_exactly_the_affordable_withdrawals(store_url: &str) {
-    let (a, b, _keys) = two_gateways_without_pin_limits(store_url, &[]).await;
-    let client = reqwest::Client::new();
+/// Binds a new mock WeChat user (张三丰) as `phone`'s WeChat wallet: started
+/// and consented to through gateway `start`'s mock, confirmed through
+/// `confirm`; returns the binding's id.
+pub(crate) async fn bind_wechat(
+    client: &reqwest::Client,
+    [start, confirm]: [&GatewayProcess; 2],
+    token: &str,
+    phone: &str,
+) -> String {
     let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let phone = unique_phone();
-    let credentials = json!({ "phone": phone, "password": "correct-horse" });
-    let profile = json_of(
-        post(&client, format!("{}/v1/auth/register", a.address), None, credentials.clone()).await,
-        StatusCode::CREATED,
-    )
-    .await;
-    let token = login(&client, &a, credentials).await;
-
-    // Bind WeChat through gateway A's mock, confirm through B.
-    let started = post(&client, format!("{}/v1/bindings/wechat", a.address), Some(&token), json!({})).await;
+    let started = post(client, format!("{}/v1/bindings/wechat", start.address), Some(token), json!({})).await;
     let started = json_of(started, StatusCode::CREATED).await;
     let authorize_url = started["authorize_url"].as_str().unwrap();
     let form = [
@@ -272,20 +268,33 @@ async fn two_processes_sharing_redis_grant_exactly_the_affordable_withdrawals(st
         ("action", "allow".to_owned()),
         ("nickname", "张三丰".to_owned()),
     ];
-    let consent =
-        browser.post(format!("{}/mock/wechat/connect/oauth2/authorize", a.address)).form(&form).send().await.unwrap();
+    let consent = browser
+        .post(format!("{}/mock/wechat/connect/oauth2/authorize", start.address))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     let callback = consent.headers()["location"].to_str().unwrap().to_owned();
     json_of(browser.get(&callback).send().await.unwrap(), StatusCode::OK).await;
     let binding_id = started["binding_id"].as_str().unwrap().to_owned();
-    let code = latest_code(&client, &b, &phone).await;
-    let confirm = post(
-        &client,
-        format!("{}/v1/bindings/{binding_id}/confirm", b.address),
-        Some(&token),
-        json!({ "sms_code": code }),
+    let code = latest_code(client, confirm, phone).await;
+    let url = format!("{}/v1/bindings/{binding_id}/confirm", confirm.address);
+    json_of(post(client, url, Some(token), json!({ "sms_code": code })).await, StatusCode::OK).await;
+    binding_id
+}
+
+async fn two_processes_sharing_redis_grant_exactly_the_affordable_withdrawals(store_url: &str) {
+    let (a, b, _keys) = two_gateways_without_pin_limits(store_url, &[]).await;
+    let client = reqwest::Client::new();
+    let phone = unique_phone();
+    let credentials = json!({ "phone": phone, "password": "correct-horse" });
+    let profile = json_of(
+        post(&client, format!("{}/v1/auth/register", a.address), None, credentials.clone()).await,
+        StatusCode::CREATED,
     )
     .await;
-    json_of(confirm, StatusCode::OK).await;
+    let token = login(&client, &a, credentials).await;
+    let binding_id = bind_wechat(&client, [&a, &b], &token, &phone).await;
 
     // A PIN, and 30.00 to withdraw from: enough for exactly four of 7.00.
     set_pin(&client, [&a, &b], &token, &phone).await;

@@ -13,6 +13,7 @@ on_both_stores!(
     a_reset_into_an_unknown_scenario_refuses_before_wiping_anything,
     a_reset_forgets_the_request_rate_limits,
     a_reset_is_for_operators_only,
+    a_reset_takes_away_the_simulators_rules_and_its_time,
 );
 
 pub async fn reset(app: &TestApp, token: &str, body: Option<&Value>) -> reqwest::Response {
@@ -128,4 +129,25 @@ async fn a_gateway_without_the_mock_providers_serves_no_reset() {
     }
     let document = json_of(app.get("/openapi.json", None).await, StatusCode::OK).await;
     assert!(document["paths"].as_object().unwrap().keys().all(|path| !path.starts_with("/v1/sim/")));
+}
+
+async fn a_reset_takes_away_the_simulators_rules_and_its_time(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let operator = app.operator_token().await;
+    let rule = serde_json::json!({"match": {"operation": "wechat_pay.transfer"}, "respond": {"type": "system_error"}});
+    let added = app.post("/v1/sim/rules", Some(&operator), &rule).await;
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let advanced = app.post("/v1/sim/clock/advance", Some(&operator), &serde_json::json!({"by_secs": 86_400})).await;
+    let advanced = json_of(advanced, StatusCode::OK).await;
+    assert_eq!(advanced["clock"]["offset_secs"], 86_400, "{advanced}");
+
+    json_of(reset(&app, &operator, None).await, StatusCode::OK).await;
+    let clock = json_of(app.get("/v1/sim/clock", Some(&operator)).await, StatusCode::OK).await;
+    assert_eq!(
+        (clock["offset_secs"].as_i64(), clock["frozen"].as_bool()),
+        (Some(0), Some(false)),
+        "wall time again: {clock}"
+    );
+    let rules = json_of(app.get("/v1/sim/rules", Some(&operator)).await, StatusCode::OK).await;
+    assert_eq!(rules["rules"], serde_json::json!([]));
 }

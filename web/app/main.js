@@ -20,6 +20,7 @@ import { statusScreen } from "./screens/status.js";
 import { transferDetailScreen } from "./screens/transfer-detail.js";
 import { transferScreen } from "./screens/transfer.js";
 import { withdrawScreen } from "./screens/withdraw.js";
+import { simulatedTimeBadge } from "./sim-badge.js";
 
 const SCREENS = {
   login: loginScreen,
@@ -126,7 +127,10 @@ function decorate(screen) {
 }
 
 $("#lang-slot").append(languageSwitch(i18n));
+const badge = simulatedTimeBadge($("#sim-badge"), i18n);
+window.addEventListener("hashchange", () => badge.read());
 i18n.onChange(() => {
+  badge.render();
   current?.refresh?.();
   if (current) decorate(current);
 });

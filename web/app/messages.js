@@ -4,6 +4,8 @@
 export const appMessages = {
   en: {
     "app.name": "OK Wallet",
+    "sim.badge": "Simulated time {time}",
+    "sim.badge_frozen": "Simulated time {time} (paused)",
     "tab.label": "Main menu",
     "tab.my": "My",
     "tab.withdraw": "Withdraw",
@@ -236,6 +238,8 @@ export const appMessages = {
   },
   zh: {
     "app.name": "OK 钱包",
+    "sim.badge": "模拟时间 {time}",
+    "sim.badge_frozen": "模拟时间 {time}（已暂停）",
     "tab.label": "主菜单",
     "tab.my": "我的",
     "tab.withdraw": "提现",

@@ -60,6 +60,15 @@ pub struct Args {
     /// Skip the peer mock servers (Prism, Mockoon; they need Node.js and npm).
     #[arg(long)]
     pub no_peers: bool,
+    /// Withdrawals for the simulated clock's scenario on the memory store:
+    /// due at instants spread over the next day, settled by advancing the
+    /// business clock one day (0: skip).
+    #[arg(long, default_value_t = 100_000)]
+    pub clock_advance: usize,
+    /// Run only the simulated clock's scenario, on the memory store (no load
+    /// generator needed): the accounts of the first `--accounts` count.
+    #[arg(long)]
+    pub clock_only: bool,
     /// Also append the results table to this Markdown file.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
@@ -102,5 +111,8 @@ pub fn bench_settings(store: &str, args: &Args) -> anyhow::Result<Settings> {
     // a debugging aid, off here so the numbers stay those of the gateway and
     // its mock (docs/simulator.md, "Request journal").
     settings.simulator.journal_keep = 0;
+    // The clock scenario walks a whole day in one advance: a step per instant
+    // where a withdrawal falls due, 100 000 of them by default.
+    settings.sim_clock.advance_steps_max = 10 * args.clock_advance.max(1_000);
     Ok(settings)
 }

@@ -2,8 +2,9 @@
 //! and serving the `Application`, seeding ready-to-withdraw accounts and
 //! stored or due withdrawals (and transfers left in flight), issuing the
 //! load's tokens, draining the settlement worker's step and its transfer
-//! delivery, the due-to-settled latency run with the background worker, and
-//! the closing ledger check.
+//! delivery, the due-to-settled latency run with the background worker,
+//! a day of due withdrawals settled by advancing the simulated business
+//! clock, and the closing ledger check.
 //!
 //! This is the one module of the bench that calls into `walletgate::services`
 //! (`ServiceSet`, and the bench's own `fixtures`, written with it); the rest
@@ -23,12 +24,14 @@ use walletgate::domain::asset::{Asset, Quantity};
 use walletgate::domain::credentials::Password;
 use walletgate::domain::ledger::LedgerAccount;
 use walletgate::domain::pin::Pin;
+use walletgate::domain::sim_clock::AdvanceTo;
 use walletgate::domain::transfer::{PartyNames, TransferOrder, TransferPurpose};
 use walletgate::domain::withdrawal::WithdrawalStatus;
 use walletgate::domain::withdrawal_decision::IdempotencyKey;
 use walletgate::providers::wechat::mock::{MockUserFlags, MockWeChat, NewMockUser};
 use walletgate::services::ServiceSet;
 use walletgate::services::accounts::hash_password;
+use walletgate::services::keys::PAYOUT_SCHEDULE;
 use walletgate::services::withdrawal_submission::Submitted;
 use walletgate::services::withdrawals::WithdrawalRequest;
 use walletgate::services::work::ClaimOutcome;
@@ -54,6 +57,14 @@ const LOGINS_MAX: usize = 1000;
 pub struct Gateway {
     services: ServiceSet,
     mock: Arc<MockWeChat>,
+}
+
+/// What one advance of the simulated clock over a day of due withdrawals did.
+pub struct ClockRun {
+    pub settled: usize,
+    pub steps: usize,
+    pub complete: bool,
+    pub seconds: f64,
 }
 
 /// The seeded accounts, and what they share (reused for the latency run's own accounts).
@@ -244,6 +255,37 @@ impl Gateway {
             delivered += outcomes.iter().filter(|o| matches!(o, Ok(ClaimOutcome::TransferDelivered))).count();
         }
         Ok((delivered, started.elapsed().as_secs_f64()))
+    }
+
+    /// `count` withdrawals of `amount` over `accounts`, each falling due at
+    /// an instant of its own spread evenly over the next day of business
+    /// time, then one advance of the simulated clock by a day, which settles
+    /// them in due order before it returns: what it did, and how long it took.
+    pub async fn advance_one_day(
+        &self,
+        accounts: &[ReadyAccount],
+        amount: walletgate::domain::money::Amount,
+        count: usize,
+    ) -> anyhow::Result<ClockRun> {
+        let services = &self.services;
+        let clock = services.sim_clock.as_ref().context("the simulated clock needs mock_wechat.enabled")?;
+        self.seed_withdrawals(accounts, amount, count, true).await?;
+        let store = &services.partitions.store;
+        let due = store.scheduled(PAYOUT_SCHEDULE, i64::MAX, count).await?;
+        let (from_ms, day_ms) = (services.partitions.now().timestamp_millis(), 86_400_000_i64);
+        for (n, (member, _)) in due.iter().enumerate() {
+            let at_ms = from_ms + 1 + n as i64 * day_ms / due.len() as i64;
+            store.schedule(PAYOUT_SCHEDULE, member, at_ms).await?;
+        }
+        let operator = walletgate::domain::account::AccountId::parse("acc_demo_operator").context("operator id")?;
+        let started = Instant::now();
+        let advanced = clock.advance(&operator, AdvanceTo::By { secs: 86_400 }).await?;
+        Ok(ClockRun {
+            settled: advanced.work.settled,
+            steps: advanced.steps,
+            complete: advanced.complete,
+            seconds: started.elapsed().as_secs_f64(),
+        })
     }
 
     /// The due-to-settled latency at `rate` withdrawals a second, on

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use crate::config::Args;
 use crate::load::Measured;
 
 /// Collects the scenarios of one store and scale, each as a share of `ceiling`
@@ -72,15 +71,12 @@ pub fn failures(results: &[Measured], notes: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Appends the run (its command, the machine, the table and the notes) to the Markdown file at `path`.
-pub fn append_markdown(path: &Path, args: &Args, cores: usize, table: &str, notes: &[String]) -> anyhow::Result<()> {
+/// Appends the run (its command, `how` it ran, the table and the notes) to the Markdown file at `path`.
+pub fn append_markdown(path: &Path, how: &str, table: &str, notes: &[String]) -> anyhow::Result<()> {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let mut text = format!(
-        "\n### Run of {}\n\n`{command}` — {cores} cores shared by server and load generator, wrk -t{} -c{} -d{}s\n\n{table}\n",
+        "\n### Run of {}\n\n`{command}` — {how}\n\n{table}\n",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        args.wrk_threads,
-        args.connections,
-        args.duration_secs
     );
     for note in notes {
         text.push_str(&format!("- {note}\n"));

@@ -3,7 +3,9 @@
 //! the load's input files, drive the HTTP scenarios (transfers followed by
 //! the worker delivering what they left in flight), compare with the peer
 //! mock servers, measure the worker (drain rate, due-to-settled latency),
-//! check the ledger, and clean up. On Redis, the withdrawal loads and the
+//! on the memory store settle a day of due withdrawals by advancing the
+//! simulated clock (also alone: `run_clock_only`), check the ledger, and
+//! clean up. On Redis, the withdrawal loads and the
 //! worker's drain are also measured per node (`spread`), and on a cluster a
 //! sample of the withdrawals' commands looks for hot keys (`hotkeys`). Each
 //! step adds its measurements or notes.
@@ -117,6 +119,9 @@ pub async fn run_store(
         run.compare_with_set(nodes, &spread_run, &mut outcome.notes);
     }
     run.measure_worker(&gateway, &fixtures, poll_interval, &mut outcome).await?;
+    if store_name == "memory" && args.clock_advance > 0 {
+        measure_clock(&gateway, &fixtures.ready, (store_name, accounts), args.clock_advance, &mut outcome).await?;
+    }
     let (balanced, in_flight) = gateway.ledger_balanced().await?;
     outcome.notes.push(format!(
         "{store_name}, {accounts} accounts: ledger check after the run: balanced = {balanced}; in flight: {}",
@@ -447,6 +452,62 @@ impl<'a> Run<'a> {
         }
         Ok(())
     }
+}
+
+/// The simulated clock's scenario alone, on the memory store with the
+/// first `--accounts` count: its note and the ledger's, and what should fail the run.
+pub async fn run_clock_only(args: &Args) -> anyhow::Result<Outcome> {
+    let accounts = args.accounts.first().copied().unwrap_or(1_000);
+    println!("\n== memory, {accounts} accounts, the simulated clock only");
+    let (gateway, _, server) = Gateway::start(bench_settings("memory", args)?).await?;
+    let mut outcome = Outcome::default();
+    let started = Instant::now();
+    let fixtures = gateway.seed_ready_accounts(accounts).await?;
+    println!("  seeded {accounts} accounts in {:.1} s", started.elapsed().as_secs_f64());
+    measure_clock(&gateway, &fixtures.ready, ("memory", accounts), args.clock_advance, &mut outcome).await?;
+    let (balanced, in_flight) = gateway.ledger_balanced().await?;
+    outcome.notes.push(format!(
+        "memory, {accounts} accounts: ledger check after the run: balanced = {balanced}; in flight: {}",
+        in_flight.join(", ")
+    ));
+    server.abort();
+    Ok(outcome)
+}
+
+/// A day's due withdrawals, each at an instant of its own, settled by one
+/// advance of the simulated clock by a day: its duration and settlement rate.
+async fn measure_clock(
+    gateway: &Gateway,
+    ready: &[ReadyAccount],
+    (store_name, accounts): (&str, usize),
+    count: usize,
+    outcome: &mut Outcome,
+) -> anyhow::Result<()> {
+    let over = withdrawal_accounts(ready);
+    if count == 0 || over.is_empty() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let run = gateway.advance_one_day(over, one_yuan()?, count).await?;
+    println!(
+        "  seeded and spread {count} due withdrawals, then advanced a day, in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    outcome.notes.push(format!(
+        "{store_name}, {accounts} accounts: simulated clock: {count} withdrawals over {} accounts, each due at an instant of its own spread over the next day, settled by one advance of a day (`SimClock::advance`, a worker step per instant) in {:.2} s = **{:.0} settlements/s** ({} settled, {} steps, complete = {})",
+        over.len(),
+        run.seconds,
+        run.settled as f64 / run.seconds.max(1e-9),
+        run.settled,
+        run.steps,
+        run.complete
+    ));
+    if run.settled != count || !run.complete {
+        outcome
+            .problems
+            .push(format!("the clock's advance settled {} of {count} (complete = {})", run.settled, run.complete));
+    }
+    Ok(())
 }
 
 /// The accounts withdrawal fixtures go to: accounts 1.., so the hot account 0

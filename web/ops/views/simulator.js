@@ -1,10 +1,12 @@
-// The simulator panel: the rules that force how the mock WeChat Pay answers
-// (ready-made ones a click away, or one written field by field), what each
-// has done, and removing them. Served only by a simulator; elsewhere the
-// panel says so.
+// The simulator panel: the business clock (advanced an hour, a day or a
+// week, running the work that falls due; frozen and resumed), and the rules
+// that force how the mock WeChat Pay answers (ready-made ones a click away,
+// or one written field by field), what each has done, and removing them.
+// Served only by a simulator; elsewhere the panel says so.
 
 import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
+import { formatTimestamp } from "/shared/format.js";
 import { formatMoney } from "/shared/money.js";
 
 const FAIL_REASONS = [
@@ -30,11 +32,19 @@ const PRESETS = [
   ],
 ];
 
-export function simulatorView({ api, i18n, toast }) {
+/** The clock's advance buttons: a message key and the seconds. */
+const ADVANCES = [
+  ["sim.clock.plus_hour", 3600],
+  ["sim.clock.plus_day", 86400],
+  ["sim.clock.plus_week", 7 * 86400],
+];
+
+export function simulatorView({ api, i18n, toast, changed }) {
   const { t } = i18n;
   let rules = null;
   let error = null;
   let unavailable = false;
+  const clock = clockSection({ api, i18n, toast, changed });
 
   const list = h("div", { "aria-live": "polite" });
   const form = ruleForm(i18n, add);
@@ -47,6 +57,7 @@ export function simulatorView({ api, i18n, toast }) {
       h("h1", { i18n: "sim.title" }),
       h("button", { type: "button", className: "button", onclick: () => load(), i18n: "common.refresh" }),
     ),
+    clock.element,
     h(
       "section",
       { className: "panel", "aria-labelledby": "sim-rules-title" },
@@ -69,6 +80,7 @@ export function simulatorView({ api, i18n, toast }) {
   );
 
   async function load() {
+    clock.load();
     try {
       rules = (await api.get("/v1/sim/rules")).rules;
       error = null;
@@ -189,7 +201,138 @@ export function simulatorView({ api, i18n, toast }) {
   }
 
   load();
-  return { element, title: "sim.title", refresh: render, reload: load };
+  return {
+    element,
+    title: "sim.title",
+    refresh: () => {
+      clock.render();
+      render();
+    },
+    reload: load,
+  };
+}
+
+/** The business clock: what it reads, and the buttons that move it. */
+function clockSection({ api, i18n, toast, changed }) {
+  const { t } = i18n;
+  let reading = null;
+  let advanced = null;
+  let error = null;
+  let busy = false;
+
+  const body = h("div", { "aria-live": "polite" });
+  const element = h(
+    "section",
+    { className: "panel", "aria-labelledby": "sim-clock-title", "data-testid": "sim-clock" },
+    h("h2", { id: "sim-clock-title", i18n: "sim.clock.title" }),
+    h("p", { className: "muted small", i18n: "sim.clock.explain" }),
+    body,
+  );
+
+  async function load() {
+    try {
+      reading = await api.get("/v1/sim/clock", { auth: false });
+      error = null;
+    } catch (failure) {
+      reading = null;
+      error = failure.status === 404 ? null : failure;
+    }
+    render();
+  }
+
+  async function act(path, body) {
+    busy = true;
+    render();
+    try {
+      const answer = await api.post(path, body);
+      if (answer.clock) {
+        advanced = answer;
+        reading = answer.clock;
+        toast(t("sim.clock.advanced", { settled: answer.work.settled, steps: answer.steps }));
+      } else {
+        reading = answer;
+      }
+      error = null;
+      changed();
+    } catch (failure) {
+      error = failure;
+    }
+    busy = false;
+    render();
+  }
+
+  function render() {
+    if (!reading && !error) {
+      fill(body);
+      return;
+    }
+    const frozen = reading?.frozen;
+    fill(
+      body,
+      errorNotice(error, i18n),
+      reading &&
+        h(
+          "dl",
+          { className: "inline-facts", "data-testid": "sim-clock-reading" },
+          h("dt", { i18n: "sim.clock.now" }),
+          h("dd", { className: "mono" }, formatTimestamp(reading.now, i18n.locale)),
+          h("dt", { i18n: "sim.clock.offset" }),
+          h("dd", {}, describeOffset(reading.offset_secs, t)),
+          h("dt", { i18n: "sim.clock.state" }),
+          h("dd", {}, t(frozen ? "sim.clock.frozen" : `sim.clock.${reading.status}`)),
+        ),
+      reading &&
+        h(
+          "div",
+          { className: "quick", role: "group", "aria-label": t("sim.clock.title") },
+          ADVANCES.map(([key, secs]) =>
+            h(
+              "button",
+              {
+                type: "button",
+                className: "button",
+                disabled: busy,
+                onclick: () => act("/v1/sim/clock/advance", { by_secs: secs }),
+              },
+              t(key),
+            ),
+          ),
+          h(
+            "button",
+            {
+              type: "button",
+              className: "button",
+              disabled: busy,
+              onclick: () => act(frozen ? "/v1/sim/clock/resume" : "/v1/sim/clock/freeze", {}),
+            },
+            t(frozen ? "sim.clock.resume" : "sim.clock.freeze"),
+          ),
+        ),
+      advanced &&
+        h(
+          "p",
+          { className: "small muted", "data-testid": "sim-clock-advanced" },
+          t(advanced.complete ? "sim.clock.report" : "sim.clock.report_incomplete", {
+            steps: advanced.steps,
+            settled: advanced.work.settled,
+            failed: advanced.work.failed,
+            rejected: advanced.work.rejected,
+            retried: advanced.work.retried,
+          }),
+        ),
+    );
+  }
+
+  return { element, load, render };
+}
+
+/** How far ahead of wall time, to the nearest minute (an offset is read a little after it was set). */
+function describeOffset(secs, t) {
+  const total = Math.round(Math.abs(secs) / 60);
+  if (total === 0) return t("sim.clock.wall");
+  const days = Math.floor(total / 1440);
+  const hours = Math.floor((total % 1440) / 60);
+  return t("sim.clock.ahead", { days, hours, minutes: total % 60 });
 }
 
 function describeMatch(match) {

@@ -1,6 +1,6 @@
 // The console's simulator panel: a rule written there fails one user's next
-// payout (and only theirs), the panel counts what each rule did, and rules
-// are removed one by one or all at once.
+// payout (and only theirs), the panel counts what each rule did and the
+// request journal names it, and rules are removed one by one or all at once.
 
 import { test, expect, logInToConsole } from "../support/fixtures.js";
 import { PIN, call, operatorToken, readyUser } from "../support/api.js";
@@ -42,8 +42,14 @@ test("console: a rule written in the simulator panel fails one user's next payou
     })
     .toBe("failed REAL_NAME_CHECK_FAIL");
 
-  await opsPage.getByRole("button", { name: "Refresh" }).click();
+  await opsPage.getByRole("button", { name: "Refresh" }).first().click();
   await expect(row).toContainText("answered 1");
+  // The journal names the rule that answered the payout.
+  const ruled = opsPage
+    .getByTestId("sim-journal-row")
+    .filter({ hasText: "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills" })
+    .filter({ hasText: /rule_[0-9a-f]{32}/ });
+  await expect(ruled.first()).toContainText("wechat_pay · in_process");
   await expect(row).toContainText("0 left");
   await row.getByRole("button", { name: /^Remove rule rule_/ }).click();
   await expect(row).toHaveCount(0);

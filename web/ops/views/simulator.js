@@ -1,8 +1,10 @@
 // The simulator panel: the business clock (advanced an hour, a day or a
-// week, running the work that falls due; frozen and resumed), and the rules
+// week, running the work that falls due; frozen and resumed), the rules
 // that force how the mock WeChat Pay answers (ready-made ones a click away,
-// or one written field by field), what each has done, and removing them.
-// Served only by a simulator; elsewhere the panel says so.
+// or one written field by field), what each has done, and removing them;
+// and the request journal, every call the mock providers were asked, with
+// the rule that shaped its answer. Served only by a simulator; elsewhere the
+// panel says so.
 
 import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
@@ -45,6 +47,7 @@ export function simulatorView({ api, i18n, toast, changed }) {
   let error = null;
   let unavailable = false;
   const clock = clockSection({ api, i18n, toast, changed });
+  const journal = journalSection({ api, i18n, toast });
 
   const list = h("div", { "aria-live": "polite" });
   const form = ruleForm(i18n, add);
@@ -77,10 +80,12 @@ export function simulatorView({ api, i18n, toast, changed }) {
       list,
       form.element,
     ),
+    journal.element,
   );
 
   async function load() {
     clock.load();
+    journal.load();
     try {
       rules = (await api.get("/v1/sim/rules")).rules;
       error = null;
@@ -206,6 +211,7 @@ export function simulatorView({ api, i18n, toast, changed }) {
     title: "sim.title",
     refresh: () => {
       clock.render();
+      journal.render();
       render();
     },
     reload: load,
@@ -320,6 +326,108 @@ function clockSection({ api, i18n, toast, changed }) {
             retried: advanced.work.retried,
           }),
         ),
+    );
+  }
+
+  return { element, load, render };
+}
+
+/** The mock providers' request journal: the newest calls, and clearing it. */
+function journalSection({ api, i18n, toast }) {
+  const { t } = i18n;
+  const PAGE = 50;
+  let items = null;
+  let error = null;
+
+  const provider = h(
+    "select",
+    { id: "sim-journal-provider", onchange: () => load() },
+    h("option", { value: "" }, t("sim.journal.any")),
+    ["wechat", "wechat_pay", "sms"].map((name) => h("option", { value: name }, name)),
+  );
+  const body = h("div", { "aria-live": "polite" });
+  const element = h(
+    "section",
+    { className: "panel", "aria-labelledby": "sim-journal-title" },
+    h("h2", { id: "sim-journal-title", i18n: "sim.journal.title" }),
+    h("p", { className: "muted small", i18n: "sim.journal.explain" }),
+    h(
+      "div",
+      { className: "quick" },
+      h("label", { for: "sim-journal-provider", i18n: "sim.journal.provider" }),
+      provider,
+      h("button", { type: "button", className: "button", onclick: () => load(), i18n: "common.refresh" }),
+      h("button", { type: "button", className: "button", onclick: clear, i18n: "sim.journal.clear" }),
+    ),
+    body,
+  );
+
+  async function load() {
+    const query = new URLSearchParams({ limit: String(PAGE) });
+    if (provider.value) query.set("provider", provider.value);
+    try {
+      items = (await api.get(`/mock/requests?${query}`, { auth: false })).items;
+      error = null;
+    } catch (failure) {
+      items = null;
+      error = failure.status === 404 ? null : failure;
+    }
+    render();
+  }
+
+  async function clear() {
+    try {
+      await api.delete("/mock/requests");
+      toast(t("sim.journal.cleared"));
+    } catch (failure) {
+      error = failure;
+    }
+    await load();
+  }
+
+  function render() {
+    fill(
+      body,
+      errorNotice(error, i18n),
+      items?.length === 0 && h("p", { className: "empty muted", i18n: "sim.journal.empty" }),
+      items?.length > 0 &&
+        h(
+          "div",
+          { className: "table-wrap" },
+          h(
+            "table",
+            { className: "table", "data-testid": "sim-journal" },
+            h(
+              "thead",
+              {},
+              h(
+                "tr",
+                {},
+                ["sim.journal.at", "sim.journal.call", "sim.journal.answer", "sim.journal.rule"].map((key) =>
+                  h("th", { scope: "col" }, t(key)),
+                ),
+              ),
+            ),
+            h("tbody", {}, items.map(row)),
+          ),
+        ),
+    );
+  }
+
+  function row(entry) {
+    const answer = entry.response?.fault ?? entry.response?.status ?? "—";
+    return h(
+      "tr",
+      { "data-testid": "sim-journal-row" },
+      h("td", { className: "nowrap small" }, formatTimestamp(entry.at, i18n.locale)),
+      h(
+        "td",
+        { className: "mono small" },
+        `${entry.request.method} ${entry.request.path}`,
+        h("div", { className: "muted" }, `${entry.provider} · ${entry.transport}`),
+      ),
+      h("td", { className: "mono small" }, `${answer} · ${entry.latency_ms} ms`),
+      h("td", { className: "mono small" }, entry.matched_rule ?? "—"),
     );
   }
 

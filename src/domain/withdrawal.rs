@@ -121,6 +121,12 @@ impl WithdrawalId {
         valid.then(|| WithdrawalId(text.to_owned()))
     }
 
+    /// The withdrawal whose payout is the bill `out_bill_no` (the inverse
+    /// of `Withdrawal::out_bill_no`), if it has a withdrawal's shape.
+    pub fn of_out_bill_no(out_bill_no: &str) -> Option<WithdrawalId> {
+        WithdrawalId::parse(&format!("wd_{out_bill_no}"))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -622,6 +628,14 @@ mod tests {
     fn plan(account: &Account, binding: &BindingId, amount: &str) -> Result<WithdrawalPlan, WithdrawalError> {
         let rules = PlanRules { limits: &limits(), fees: &fees(), review: &review() };
         account.plan_withdrawal(binding, amount.parse().unwrap(), rules, today(), now())
+    }
+
+    #[test]
+    fn a_bill_number_names_the_withdrawal_it_pays() {
+        let id = WithdrawalId::generate();
+        let out_bill_no = id.as_str().trim_start_matches("wd_");
+        assert_eq!(WithdrawalId::of_out_bill_no(out_bill_no), Some(id));
+        assert_eq!(WithdrawalId::of_out_bill_no("not a bill"), None);
     }
 
     #[test]

@@ -230,6 +230,14 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.client.delete(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
+    }
+
     pub async fn post_raw(&self, path: &str, token: Option<&str>, content_type: &str, body: String) -> Response {
         let mut request = self.client.post(self.url(path)).header("content-type", content_type).body(body);
         if let Some(token) = token {

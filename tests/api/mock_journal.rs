@@ -196,7 +196,7 @@ async fn the_journal_filters_pages_and_clears(store: StoreKind) {
         assert_eq!(refused["error"]["details"]["field"], field, "{query}: {refused}");
     }
 
-    let cleared = app.client.delete(app.url("/mock/requests")).send().await.unwrap();
+    let cleared = app.delete("/mock/requests", None).await;
     assert_eq!(cleared.status(), StatusCode::NO_CONTENT);
     assert!(journal(&app).await.is_empty());
     let old_cursor = page(&app, &format!("limit=2&cursor={cursor}")).await;

@@ -36,10 +36,6 @@ async fn rules(app: &TestApp, operator: &str) -> Vec<Value> {
     list["rules"].as_array().unwrap().clone()
 }
 
-async fn delete(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
-    app.client.delete(app.url(path)).bearer_auth(token).send().await.unwrap()
-}
-
 /// A withdrawal of `amount`, approved by the operator if it waits for one
 /// (a first one to the destination), else due after the automatic review
 /// delay: due for payout at the latest `AUTO_REVIEW` from now.
@@ -118,7 +114,7 @@ async fn a_payout_a_rule_keeps_failing_is_parked_after_its_attempts_and_paid_onc
     let queue = json_of(app.get("/v1/ops/review-queue", Some(&operator)).await, StatusCode::OK).await;
     assert_eq!(queue["items"][0]["queue"], "parked_payout", "{queue}");
 
-    let gone = delete(&app, &format!("/v1/sim/rules/{}", rule["id"].as_str().unwrap()), &operator).await;
+    let gone = app.delete(&format!("/v1/sim/rules/{}", rule["id"].as_str().unwrap()), Some(&operator)).await;
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
     json_of(approve(&app, &operator, &id).await, StatusCode::OK).await;
     assert_eq!(settle(&app).await.settled, 1);
@@ -339,15 +335,16 @@ async fn rules_are_checked_counted_listed_and_for_operators_only(store: StoreKin
     assert_error(app.post("/v1/sim/rules", Some(&user.token), &rule).await, StatusCode::FORBIDDEN, "FORBIDDEN").await;
     assert_error(app.get("/v1/sim/rules", Some(&user.token)).await, StatusCode::FORBIDDEN, "FORBIDDEN").await;
     assert_error(app.get("/v1/sim/rules", None).await, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
-    assert_error(delete(&app, "/v1/sim/rules", &user.token).await, StatusCode::FORBIDDEN, "FORBIDDEN").await;
+    assert_error(app.delete("/v1/sim/rules", Some(&user.token)).await, StatusCode::FORBIDDEN, "FORBIDDEN").await;
 
     let first = add_rule(&app, &operator, rule.clone()).await;
     let second =
         add_rule(&app, &operator, json!({"match": transfer, "respond": {"type": "processing"}, "times": 3})).await;
     let listed: Vec<Value> = rules(&app, &operator).await.iter().map(|rule| rule["id"].clone()).collect();
     assert_eq!(listed, [first["id"].clone(), second["id"].clone()], "in the order they are consulted");
-    assert_error(delete(&app, "/v1/sim/rules/rule_none", &operator).await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
-    let cleared = json_of(delete(&app, "/v1/sim/rules", &operator).await, StatusCode::OK).await;
+    assert_error(app.delete("/v1/sim/rules/rule_none", Some(&operator)).await, StatusCode::NOT_FOUND, "NOT_FOUND")
+        .await;
+    let cleared = json_of(app.delete("/v1/sim/rules", Some(&operator)).await, StatusCode::OK).await;
     assert_eq!(cleared["removed"], 2);
     assert!(rules(&app, &operator).await.is_empty());
     let log = json_of(app.get("/v1/ops/audit-log?limit=3", Some(&operator)).await, StatusCode::OK).await;

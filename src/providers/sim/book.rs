@@ -13,6 +13,7 @@ use rand::Rng;
 use super::rules::{Forced, NewRule, ProviderCall, RULES_MAX, Rule, RuleError, magic_answer, standard_normal};
 use crate::clock::SharedClock;
 use crate::domain::account::AccountId;
+use crate::domain::withdrawal::WithdrawalId;
 use crate::store::typed::{decode_document, encode_document};
 use crate::store::{CommitOutcome, SharedStore, StoreError, Versioned};
 
@@ -138,8 +139,10 @@ impl RuleBook {
         if !wanted || call.out_bill_no.is_empty() {
             return Ok(None);
         }
-        // The index `services::keys::withdrawal_index_key` names.
-        let key = format!("withdrawal_account:wd_{}", call.out_bill_no);
+        let Some(withdrawal) = WithdrawalId::of_out_bill_no(call.out_bill_no) else { return Ok(None) };
+        // `services::keys::withdrawal_index_key`'s name, which this layer
+        // cannot import (providers sit below the services).
+        let key = format!("withdrawal_account:{}", withdrawal.as_str());
         Ok(self.store.get_index(&key).await?.as_deref().and_then(AccountId::parse))
     }
 

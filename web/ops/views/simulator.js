@@ -141,25 +141,11 @@ export function simulatorView({ api, i18n, toast, changed }) {
       rules === null && h("p", { className: "muted", i18n: "common.loading" }),
       rules?.length === 0 && h("p", { className: "empty muted", i18n: "sim.rules.empty" }),
       rules?.length > 0 &&
-        h(
-          "div",
-          { className: "table-wrap" },
-          h(
-            "table",
-            { className: "table", "data-testid": "sim-rules" },
-            h(
-              "thead",
-              {},
-              h(
-                "tr",
-                {},
-                ["sim.rules.match", "sim.rules.respond", "sim.rules.shape", "sim.rules.done", "sim.rules.actions"].map(
-                  (key) => h("th", { scope: "col" }, t(key)),
-                ),
-              ),
-            ),
-            h("tbody", {}, rules.map(row)),
-          ),
+        table(
+          t,
+          "sim-rules",
+          ["sim.rules.match", "sim.rules.respond", "sim.rules.shape", "sim.rules.done", "sim.rules.actions"],
+          rules.map(row),
         ),
       rules?.length > 0 &&
         h(
@@ -391,25 +377,11 @@ function journalSection({ api, i18n, toast }) {
       errorNotice(error, i18n),
       items?.length === 0 && h("p", { className: "empty muted", i18n: "sim.journal.empty" }),
       items?.length > 0 &&
-        h(
-          "div",
-          { className: "table-wrap" },
-          h(
-            "table",
-            { className: "table", "data-testid": "sim-journal" },
-            h(
-              "thead",
-              {},
-              h(
-                "tr",
-                {},
-                ["sim.journal.at", "sim.journal.call", "sim.journal.answer", "sim.journal.rule"].map((key) =>
-                  h("th", { scope: "col" }, t(key)),
-                ),
-              ),
-            ),
-            h("tbody", {}, items.map(row)),
-          ),
+        table(
+          t,
+          "sim-journal",
+          ["sim.journal.at", "sim.journal.call", "sim.journal.answer", "sim.journal.rule"],
+          items.map(row),
         ),
     );
   }
@@ -432,6 +404,28 @@ function journalSection({ api, i18n, toast }) {
   }
 
   return { element, load, render };
+}
+
+/** One of the panel's tables: its column headings (message keys) and rows. */
+function table(t, testId, headings, rows) {
+  return h(
+    "div",
+    { className: "table-wrap" },
+    h(
+      "table",
+      { className: "table", "data-testid": testId },
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          headings.map((key) => h("th", { scope: "col" }, t(key))),
+        ),
+      ),
+      h("tbody", {}, rows),
+    ),
+  );
 }
 
 /** How far ahead of wall time, to the nearest minute (an offset is read a little after it was set). */

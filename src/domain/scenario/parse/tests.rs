@@ -1,3 +1,6 @@
+//! The scenario parser's cases: a good file read whole, and each kind of
+//! mistake refused with the field and line it names.
+
 use chrono::NaiveDate;
 
 use super::parse_scenario;

@@ -200,6 +200,9 @@ pub enum ApiError {
     /// Outside the simulator profile there is no SMS gateway to send a code.
     #[error("no SMS gateway is configured; codes cannot be sent")]
     SmsUnavailable,
+    /// The SMS gateway failed to send the code (a simulator rule can make it).
+    #[error("the text message with the code could not be sent; ask for a new code")]
+    SmsNotSent,
     #[error("the business clock only moves forward; it reads {now}")]
     ClockWouldGoBackwards { now: chrono::DateTime<chrono::Utc> },
     #[error("one advance moves the business clock at most {max_secs} s; advance again to go further")]
@@ -418,6 +421,8 @@ impl ApiError {
             ApiError::WeChatUnavailable => "WECHAT_UNAVAILABLE",
                 SERVICE_UNAVAILABLE;
             ApiError::SmsUnavailable => "SMS_UNAVAILABLE",
+                SERVICE_UNAVAILABLE;
+            ApiError::SmsNotSent => "SMS_NOT_SENT",
                 SERVICE_UNAVAILABLE;
             ApiError::ClockWouldGoBackwards { now } => "CLOCK_WOULD_GO_BACKWARDS",
                 UNPROCESSABLE_ENTITY, json!({ "now": now });

@@ -219,7 +219,13 @@ impl Application {
         let mock_wechat = (simulator && settings.mock_wechat.enabled)
             .then(|| Arc::new(MockWeChat::new(store.clone(), business.clone(), settings.mock_wechat.clone())));
         let journal = RequestJournal::new(store.clone(), business.clone(), &settings.simulator);
-        let outbox = simulator.then(|| MockSmsOutbox::new(store.clone(), settings.sms.outbox_keep, journal.clone()));
+        let outbox = simulator.then(|| {
+            let outbox = MockSmsOutbox::new(store.clone(), settings.sms.outbox_keep, journal.clone());
+            match &mock_wechat {
+                Some(mock) => outbox.obeying(mock.rules().clone()),
+                None => outbox,
+            }
+        });
         let sms_sender: Arc<dyn SmsSender> = match &outbox {
             Some(outbox) => Arc::new(outbox.clone()),
             None => {

@@ -1,6 +1,8 @@
 //! The SMS gateway: `SmsSender` is what services call to text a phone; the
 //! mock implementation writes each message to an outbox in the store that
 //! `GET /mock/sms/outbox?phone=` shows, standing in for the user's phone.
+//! The simulator's rules (operation `sms.send`) can make it fail to send,
+//! slowly or at once, as a real SMS gateway sometimes does.
 //! It exists only in the simulator profile: outside it (production),
 //! walletgate has no SMS gateway at all, and `NoSmsGateway` refuses to send
 //! rather than keep codes where nobody should read them.
@@ -10,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::providers::journal::{CallAnswer, CallStart, MockProvider, RequestJournal};
+use crate::providers::sim::{Answer, ProviderCall, Respond, RuleBook, Ruled};
 use crate::store::{SharedStore, StoreError};
 
 /// One text message as the phone received it.
@@ -41,6 +44,9 @@ pub enum SmsError {
     /// No SMS gateway is configured (the simulator is off).
     #[error("no SMS gateway is configured")]
     NoGateway,
+    /// The gateway did not send the message (it failed or could not be reached).
+    #[error("the SMS gateway did not send the message: {0}")]
+    NotSent(String),
 }
 
 impl From<SmsError> for crate::error::ApiError {
@@ -48,6 +54,10 @@ impl From<SmsError> for crate::error::ApiError {
         match error {
             SmsError::Store(error) => error.into(),
             SmsError::NoGateway => crate::error::ApiError::SmsUnavailable,
+            SmsError::NotSent(reason) => {
+                tracing::warn!(%reason, "an SMS code was not sent");
+                crate::error::ApiError::SmsNotSent
+            }
         }
     }
 }
@@ -71,6 +81,8 @@ pub struct MockSmsOutbox {
     store: SharedStore,
     keep: usize,
     journal: RequestJournal,
+    /// The simulator's rules, when there are any to obey.
+    rules: Option<RuleBook>,
 }
 
 fn outbox_list(phone: &str) -> String {
@@ -79,7 +91,36 @@ fn outbox_list(phone: &str) -> String {
 
 impl MockSmsOutbox {
     pub fn new(store: SharedStore, keep: usize, journal: RequestJournal) -> MockSmsOutbox {
-        MockSmsOutbox { store, keep, journal }
+        MockSmsOutbox { store, keep, journal, rules: None }
+    }
+
+    /// The same outbox, sending as the simulator's `rules` say.
+    pub fn obeying(self, rules: RuleBook) -> MockSmsOutbox {
+        MockSmsOutbox { rules: Some(rules), ..self }
+    }
+
+    /// Puts `message` in the outbox, unless a rule says the gateway fails:
+    /// with an HTTP error (`system_error` is a 500) or a broken connection.
+    async fn deliver(&self, message: &SmsMessage) -> Ruled<Result<(), StoreError>> {
+        let forced = match &self.rules {
+            Some(rules) => rules.consult_and_wait(&ProviderCall::sms(&message.phone, &message.purpose)).await,
+            None => Ok(None),
+        };
+        let forced = match forced {
+            Ok(Some(forced)) => forced,
+            Ok(None) => return Ruled::unruled(self.put(message).await),
+            Err(error) => return Ruled::unruled(Err(error)),
+        };
+        let answer = match forced.respond {
+            Respond::AsUsual => Answer::Normal(self.put(message).await),
+            Respond::HttpError { status, code, message } => Answer::Error { status, code, message },
+            Respond::Fault { fault } => Answer::Broken(fault),
+            // Payout outcomes and WeChat errors never match a text (`NewRule::check`).
+            Respond::SystemError | Respond::ApiError { .. } | Respond::Fail { .. } | Respond::Processing => {
+                Answer::Error { status: 500, code: "SYSTEM_ERROR".into(), message: "the gateway failed to send".into() }
+            }
+        };
+        Ruled { rule: Some(forced.rule), answer }
     }
 
     async fn put(&self, message: &SmsMessage) -> Result<(), StoreError> {
@@ -109,7 +150,18 @@ impl SmsSender for MockSmsOutbox {
             call.path = "/mock/sms/outbox".into();
             call.body = serde_json::to_vec(message).ok();
         };
-        let answer = |result: &Result<(), StoreError>| CallAnswer::status(if result.is_ok() { 200 } else { 503 });
-        Ok(self.journal.in_process(MockProvider::Sms, described, self.put(message), answer).await?)
+        let answer = |ruled: &Ruled<Result<(), StoreError>>| match &ruled.answer {
+            Answer::Normal(result) => CallAnswer::status(if result.is_ok() { 200 } else { 503 }),
+            Answer::Error { status, code, message } => {
+                CallAnswer::json(*status, &serde_json::json!({ "code": code, "message": message }))
+            }
+            Answer::Broken(fault) => CallAnswer::broken(fault.as_str()),
+        };
+        let ruled = self.journal.in_process(MockProvider::Sms, described, self.deliver(message), answer).await;
+        match ruled.answer {
+            Answer::Normal(result) => Ok(result?),
+            Answer::Error { status, code, .. } => Err(SmsError::NotSent(format!("HTTP {status} {code}"))),
+            Answer::Broken(fault) => Err(SmsError::NotSent(format!("simulated fault: {}", fault.as_str()))),
+        }
     }
 }

@@ -214,7 +214,7 @@ pub async fn start_wechat(bindings: web::Data<Bindings>, user: AuthenticatedUser
             (String = "text/html"),
         )),
         (status = 503, description = "`WECHAT_UNAVAILABLE`, `SMS_UNAVAILABLE` (no SMS gateway outside the \
-            simulator profile), `STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", content(
+            simulator profile), `SMS_NOT_SENT` (the consent is kept: ask for a new `bind_wechat` code), `STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", content(
             (ErrorBody = "application/json"),
             (String = "text/html"),
         )),

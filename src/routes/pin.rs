@@ -117,7 +117,7 @@ fn chosen_pin(text: &str) -> Result<Pin, ApiError> {
         (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many codes requested.", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
         (status = 503, description = "`SMS_UNAVAILABLE` (outside the simulator profile there is no SMS gateway), \
-            `STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
+            `SMS_NOT_SENT` (the gateway failed to send it: ask again), `STORE_UNAVAILABLE`, `STORE_BUSY`; retry after `Retry-After` seconds.", body = ErrorBody),
         Unauthenticated, AccountNotFound, PayloadTooLarge,
     )
 )]

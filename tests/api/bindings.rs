@@ -50,6 +50,11 @@ impl<'a> Phone<'a> {
         Phone { app, phone: user.phone.clone(), token: user.token.clone(), browser }
     }
 
+    /// The signed-in user's access token.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
     /// The same phone talking to another gateway instance.
     pub(crate) fn on<'b>(&self, app: &'b TestApp) -> Phone<'b> {
         Phone { app, phone: self.phone.clone(), token: self.token.clone(), browser: self.browser.clone() }

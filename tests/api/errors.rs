@@ -464,6 +464,7 @@ fn catalogue_samples() -> Vec<(walletgate::error::ApiError, &'static [(&'static 
         (ApiError::BindingExpired, &[]),
         (ApiError::WeChatUnavailable, &[]),
         (ApiError::SmsUnavailable, &[]),
+        (ApiError::SmsNotSent, &[]),
         (ApiError::ClockWouldGoBackwards { now: chrono::Utc::now() }, &[("now", Time)]),
         (ApiError::ClockAdvanceTooFar { max_secs: 31_622_400 }, &[("max_secs", Integer)]),
         (ApiError::ClockAdvancing, &[]),

@@ -1,8 +1,10 @@
 //! The simulator's rules and magic amounts: forced payout outcomes, errors
 //! and faults reach the worker's retry, backoff and parking paths, through
 //! the in-process payouts and through the HTTP payout client alike; the mock
-//! WeChat Pay endpoints answer as a rule says; the rules API refuses what is
-//! ill formed and is for operators only.
+//! WeChat Pay endpoints answer as a rule says; rules on WeChat OAuth and the
+//! SMS gateway fail a binding's callback or a code's text, and the user's
+//! next attempt goes through; the rules API refuses what is ill formed and
+//! is for operators only.
 
 use std::time::Instant;
 
@@ -11,6 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use walletgate::settings::{Settings, WeChatClientKind};
 
+use crate::bindings::{Choice, Phone};
 use crate::helpers::{StoreKind, TestApp, assert_error, json_of, spawn_app, spawn_app_with};
 use crate::on_both_stores;
 use crate::settlement::{Payee, approve, id_of, mock_wallet, payee, settle, withdraw, withdrawal};
@@ -23,6 +26,11 @@ on_both_stores!(
     the_http_payout_client_retries_a_reset_connection_and_pays_once,
     the_mock_wechat_pay_endpoints_answer_as_a_rule_says,
     rules_are_checked_counted_listed_and_for_operators_only,
+    a_binding_whose_code_exchange_meets_a_reset_fails_and_the_next_attempt_binds,
+    a_profile_read_a_rule_refuses_fails_the_binding_with_wechats_number,
+    a_pin_reset_whose_text_fails_is_asked_again_and_completes,
+    a_binding_whose_text_fails_gets_a_new_code_and_is_confirmed,
+    the_mock_wechat_oauth_endpoints_answer_as_a_rule_says,
 );
 
 const BILLS: &str = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills";
@@ -307,6 +315,15 @@ async fn rules_are_checked_counted_listed_and_for_operators_only(store: StoreKin
             "delay",
         ),
         (json!({"match": {"operation": "wechat_pay.query"}, "respond": {"type": "processing"}}), "respond.type"),
+        (json!({"match": {"operation": "sms.send"}, "respond": {"type": "api_error", "errcode": 1}}), "respond.type"),
+        (
+            json!({"match": {"operation": "sms.send", "amount_min": "1.00"}, "respond": {"type": "system_error"}}),
+            "match.amount_min",
+        ),
+        (
+            json!({"match": {"operation": "wechat_oauth.access_token", "payee": "oX"}, "respond": {"type": "system_error"}}),
+            "match.payee",
+        ),
     ];
     for (rule, field) in cases {
         let refused = assert_error(
@@ -318,7 +335,7 @@ async fn rules_are_checked_counted_listed_and_for_operators_only(store: StoreKin
         assert_eq!(refused["error"]["details"]["field"], field, "{rule}: {refused}");
     }
     for unknown in [
-        json!({"match": {"operation": "alipay.transfer"}, "respond": {"type": "system_error"}}),
+        json!({"match": {"operation": "bank.transfer"}, "respond": {"type": "system_error"}}),
         json!({"match": transfer, "respond": {"type": "explode"}}),
         json!({"match": transfer, "respond": {"type": "system_error"}, "when": "always"}),
     ] {
@@ -351,4 +368,165 @@ async fn rules_are_checked_counted_listed_and_for_operators_only(store: StoreKin
     let actions: Vec<&str> =
         log["items"].as_array().unwrap().iter().map(|item| item["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["sim.rules_cleared", "sim.rule_removed", "sim.rule_added"], "{log}");
+}
+
+/// The gateway with each WeChat client: in-process, and over HTTP.
+async fn with_each_wechat_client(store: StoreKind) -> [TestApp; 2] {
+    let builtin = spawn_app(store).await;
+    let http = spawn_app_with(store, |settings| settings.wechat.client = WeChatClientKind::Http).await;
+    [builtin, http]
+}
+
+async fn a_binding_whose_code_exchange_meets_a_reset_fails_and_the_next_attempt_binds(store: StoreKind) {
+    for app in with_each_wechat_client(store).await {
+        let operator = app.operator_token().await;
+        let reset = json!({
+            "match": {"operation": "wechat_oauth.access_token"},
+            "respond": {"type": "fault", "fault": "connection_reset"},
+            "times": 1
+        });
+        let rule = add_rule(&app, &operator, reset).await;
+        let phone = Phone::new(&app).await;
+        let started = phone.start().await;
+        let location = phone
+            .consent(started["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "王五", snapshot: false })
+            .await;
+        assert_error(phone.callback(&location).await, StatusCode::SERVICE_UNAVAILABLE, "WECHAT_UNAVAILABLE").await;
+        let failed = phone.binding(started["binding_id"].as_str().unwrap()).await;
+        assert_eq!(
+            (failed["status"].as_str(), failed["failure_reason"].as_str()),
+            (Some("failed"), Some("provider_unavailable")),
+            "{failed}"
+        );
+        let counted = rules(&app, &operator).await;
+        assert_eq!((counted[0]["id"].clone(), counted[0]["remaining"].as_u64()), (rule["id"].clone(), Some(0)));
+
+        let active = phone.bind(Choice::NewUser { nickname: "王五", snapshot: false }).await;
+        assert_eq!(active["status"], "active", "the next attempt binds");
+        let journal = json_of(app.get("/mock/requests?provider=wechat&limit=200", None).await, StatusCode::OK).await;
+        let exchanges: Vec<&Value> = journal["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|entry| entry["request"]["path"] == "/mock/wechat/sns/oauth2/access_token")
+            .collect();
+        assert_eq!(exchanges.len(), 2, "{journal}");
+        let broken =
+            exchanges.iter().find(|entry| entry["matched_rule"] == rule["id"]).expect("the reset is journaled");
+        assert_eq!(broken["response"]["fault"], "connection_reset", "{broken}");
+    }
+}
+
+async fn a_profile_read_a_rule_refuses_fails_the_binding_with_wechats_number(store: StoreKind) {
+    for app in with_each_wechat_client(store).await {
+        let operator = app.operator_token().await;
+        let refuse = json!({
+            "match": {"operation": "wechat_oauth.userinfo"},
+            "respond": {"type": "api_error", "errcode": 48001, "errmsg": "api unauthorized"},
+            "times": 1
+        });
+        add_rule(&app, &operator, refuse).await;
+        let phone = Phone::new(&app).await;
+        let started = phone.start().await;
+        let location = phone
+            .consent(started["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "赵六", snapshot: false })
+            .await;
+        let refused = assert_error(
+            phone.callback(&location).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "WECHAT_AUTHORIZATION_FAILED",
+        )
+        .await;
+        assert_eq!(refused["error"]["details"]["errcode"], 48001, "{refused}");
+        let failed = phone.binding(started["binding_id"].as_str().unwrap()).await;
+        assert_eq!(failed["failure_reason"], "authorization_rejected");
+
+        let outage = json!({
+            "match": {"operation": "wechat_oauth.userinfo"},
+            "respond": {"type": "http_error", "status": 502, "code": "BAD_GATEWAY"},
+            "times": 1
+        });
+        add_rule(&app, &operator, outage).await;
+        let again = phone.start().await;
+        let location = phone
+            .consent(again["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "赵六", snapshot: false })
+            .await;
+        assert_error(phone.callback(&location).await, StatusCode::SERVICE_UNAVAILABLE, "WECHAT_UNAVAILABLE").await;
+        assert_eq!(phone.bind(Choice::NewUser { nickname: "赵六", snapshot: false }).await["status"], "active");
+    }
+}
+
+async fn a_pin_reset_whose_text_fails_is_asked_again_and_completes(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let operator = app.operator_token().await;
+    let user = app.new_phone_user().await;
+    app.set_pin(&user, "135790").await;
+    let fail = json!({
+        "match": {"operation": "sms.send", "phone": user.phone, "purpose": "reset_pin"},
+        "respond": {"type": "system_error"},
+        "times": 1
+    });
+    add_rule(&app, &operator, fail).await;
+    let unsent = app.request_sms_code(&user.token, "reset_pin").await;
+    assert_error(unsent, StatusCode::SERVICE_UNAVAILABLE, "SMS_NOT_SENT").await;
+    let outbox = json_of(app.get(&format!("/mock/sms/outbox?phone={}", user.phone), None).await, StatusCode::OK).await;
+    assert!(outbox["items"].as_array().unwrap().iter().all(|sms| sms["purpose"] != "reset_pin"), "{outbox}");
+
+    json_of(app.request_sms_code(&user.token, "reset_pin").await, StatusCode::ACCEPTED).await;
+    let code = app.latest_sms_code(&user.phone, "reset_pin").await;
+    json_of(app.put_pin(&user.token, &json!({ "pin": "246801", "sms_code": code })).await, StatusCode::OK).await;
+    json_of(app.verify_pin(&user.token, "246801").await, StatusCode::OK).await;
+}
+
+async fn a_binding_whose_text_fails_gets_a_new_code_and_is_confirmed(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let operator = app.operator_token().await;
+    let timeout = json!({
+        "match": {"operation": "sms.send", "purpose": "bind_wechat"},
+        "respond": {"type": "fault", "fault": "timeout"},
+        "times": 1
+    });
+    add_rule(&app, &operator, timeout).await;
+    let phone = Phone::new(&app).await;
+    let started = phone.start().await;
+    let binding_id = started["binding_id"].as_str().unwrap();
+    let location = phone
+        .consent(started["authorize_url"].as_str().unwrap(), Choice::NewUser { nickname: "钱七", snapshot: false })
+        .await;
+    assert_error(phone.callback(&location).await, StatusCode::SERVICE_UNAVAILABLE, "SMS_NOT_SENT").await;
+    assert_eq!(phone.binding(binding_id).await["status"], "pending_confirmation", "the consent is kept");
+
+    json_of(app.request_sms_code(&phone_token(&phone), "bind_wechat").await, StatusCode::ACCEPTED).await;
+    let code = phone.latest_sms_code().await;
+    assert_eq!(json_of(phone.confirm(binding_id, &code).await, StatusCode::OK).await["status"], "active");
+}
+
+fn phone_token(phone: &Phone<'_>) -> String {
+    phone.token().to_owned()
+}
+
+async fn the_mock_wechat_oauth_endpoints_answer_as_a_rule_says(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let operator = app.operator_token().await;
+    let exchange = "/mock/wechat/sns/oauth2/access_token?appid=x&secret=y&code=z&grant_type=authorization_code";
+    let unruled = json_of(app.get(exchange, None).await, StatusCode::OK).await;
+    assert_eq!(unruled["errcode"], 40013, "an unknown app, as WeChat answers it: {unruled}");
+    let busy = json!({
+        "match": {"operation": "wechat_oauth.access_token"},
+        "respond": {"type": "system_error"},
+        "times": 1
+    });
+    let rule = add_rule(&app, &operator, busy).await;
+    let answer = app.get(exchange, None).await;
+    assert_eq!(answer.headers()["x-walletgate-sim-rule"], rule["id"].as_str().unwrap());
+    assert_eq!(json_of(answer, StatusCode::OK).await["errcode"], -1);
+    let outage = json!({
+        "match": {"operation": "wechat_oauth.access_token"},
+        "respond": {"type": "http_error", "status": 503, "code": "UNAVAILABLE"},
+        "times": 1
+    });
+    add_rule(&app, &operator, outage).await;
+    let unavailable = json_of(app.get(exchange, None).await, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(unavailable["errcode"], -1, "{unavailable}");
+    assert_eq!(json_of(app.get(exchange, None).await, StatusCode::OK).await["errcode"], 40013, "the rules are spent");
 }

@@ -58,7 +58,7 @@ enum Op {
     Transfer,
     TransferReplay,
     TransferReuse,
-    ForcePayouts,
+    ForceAnswers,
 }
 
 const WEIGHTS: [(Op, u32); 25] = [
@@ -86,7 +86,7 @@ const WEIGHTS: [(Op, u32); 25] = [
     (Op::Transfer, 12),
     (Op::TransferReplay, 3),
     (Op::TransferReuse, 1),
-    (Op::ForcePayouts, 1),
+    (Op::ForceAnswers, 1),
 ];
 
 /// Rules the harness lets pile up before it clears them (the server keeps 100).
@@ -183,7 +183,7 @@ impl Client {
                 self.bind(&slot, &known, &token).await
             }
             Op::BindRace => self.bind_race().await,
-            Op::ForcePayouts => self.force_payouts().await,
+            Op::ForceAnswers => self.force_answers().await,
             _ if known.pins.is_empty() => self.pin_set(&slot, &known, &token).await,
             Op::PinChange => self.pin_change(&slot, &known, &token).await,
             Op::PinVerify => self.pin_entry(&slot, &known, &token, true).await,
@@ -942,18 +942,42 @@ impl Client {
     /// Forces the next few payouts' answers with a simulator rule (an
     /// outage, a stall, a 429, a refusal): the worker retries, backs off and
     /// fails them, and every payout still happens at most once.
-    async fn force_payouts(&mut self) {
+    /// Adds a simulator rule that forces the next few answers of a payout,
+    /// a WeChat OAuth call or a text: the flows that meet them must lose
+    /// nothing (a binding or a code is asked for again).
+    async fn force_answers(&mut self) {
         let Some(operator) = self.world.operator_token() else { return };
-        let respond = match self.rng.random_range(0..6) {
-            0 => json!({ "type": "system_error" }),
-            1 => json!({ "type": "fault", "fault": "timeout" }),
-            2 => json!({ "type": "fault", "fault": "connection_reset" }),
-            3 => json!({ "type": "processing" }),
-            4 => json!({ "type": "http_error", "status": 429, "code": "FREQUENCY_LIMITED", "message": "soak" }),
-            _ => json!({ "type": "fail", "fail_reason": "ACCOUNT_FROZEN" }),
+        let fault = |fault: &str| json!({ "type": "fault", "fault": fault });
+        let (operation, respond) = match self.rng.random_range(0..10) {
+            0 => match self.rng.random_range(0..4) {
+                0 => ("wechat_oauth.access_token", fault("connection_reset")),
+                1 => (
+                    "wechat_oauth.access_token",
+                    json!({ "type": "api_error", "errcode": 40163, "errmsg": "code been used" }),
+                ),
+                2 => ("wechat_oauth.userinfo", json!({ "type": "system_error" })),
+                _ => ("wechat_oauth.userinfo", json!({ "type": "http_error", "status": 502, "code": "BAD_GATEWAY" })),
+            },
+            1 => match self.rng.random_range(0..3) {
+                0 => ("sms.send", json!({ "type": "system_error" })),
+                1 => ("sms.send", fault("timeout")),
+                _ => ("sms.send", json!({ "type": "http_error", "status": 429, "code": "FREQUENCY_LIMITED" })),
+            },
+            _ => match self.rng.random_range(0..6) {
+                0 => ("wechat_pay.transfer", json!({ "type": "system_error" })),
+                1 => ("wechat_pay.transfer", fault("timeout")),
+                2 => ("wechat_pay.transfer", fault("connection_reset")),
+                3 => ("wechat_pay.transfer", json!({ "type": "processing" })),
+                4 => (
+                    "wechat_pay.transfer",
+                    json!({ "type": "http_error", "status": 429, "code": "FREQUENCY_LIMITED", "message": "soak" }),
+                ),
+                _ => ("wechat_pay.transfer", json!({ "type": "fail", "fail_reason": "ACCOUNT_FROZEN" })),
+            },
         };
         let times = self.rng.random_range(1..=3);
-        let rule = json!({ "description": "soak", "match": { "operation": "wechat_pay.transfer" }, "respond": respond, "times": times });
+        let rule =
+            json!({ "description": "soak", "match": { "operation": operation }, "respond": respond, "times": times });
         let meta = self.meta("simulator rule", &[]);
         let reply = self.api.send(&meta, Request::json(Method::POST, "/v1/sim/rules", Some(&operator), rule)).await;
         self.operator_after(&reply);

@@ -14,6 +14,7 @@ use super::rules::{Forced, NewRule, ProviderCall, RULES_MAX, Rule, RuleError, ma
 use crate::clock::SharedClock;
 use crate::domain::account::AccountId;
 use crate::domain::withdrawal::WithdrawalId;
+use crate::providers::journal::note_matched_rule;
 use crate::store::typed::{decode_document, encode_document};
 use crate::store::{CommitOutcome, SharedStore, StoreError, Versioned};
 
@@ -126,6 +127,19 @@ impl RuleBook {
             }
         }
         Err(StoreError::Unavailable("the simulator's rules are too busy to count a match".into()))
+    }
+
+    /// `consult`, then the rule's delay (a real wait: latency is what it
+    /// simulates); the rule is noted for the request journal.
+    pub async fn consult_and_wait(&self, call: &ProviderCall<'_>) -> Result<Option<Forced>, StoreError> {
+        let forced = self.consult(call).await?;
+        if let Some(forced) = &forced {
+            note_matched_rule(&forced.rule);
+            if !forced.delay.is_zero() {
+                tokio::time::sleep(forced.delay).await;
+            }
+        }
+        Ok(forced)
     }
 
     fn magic(&self, call: &ProviderCall<'_>) -> Option<Forced> {

@@ -1,9 +1,11 @@
 //! Forced outcomes of the mock providers, as data: a rule matches a call
-//! (the operation, the payee, an amount range, the walletgate account, the
-//! bill) and says how to answer it (a payout outcome, an HTTP error, a
-//! fault), after what delay, how many times and with what probability, in
-//! the manner of WireMock's stubs and Toxiproxy's toxics. The magic amounts
-//! are the same answers, built in, for a client that sends no special header.
+//! (the operation — a WeChat Pay payout or bill query, a WeChat OAuth code
+//! exchange or profile read, an SMS — and the payee, an amount range, the
+//! walletgate account, the bill, the phone, the code's purpose) and says how
+//! to answer it (a payout outcome, a WeChat error, an HTTP error, a fault),
+//! after what delay, how many times and with what probability, in the
+//! manner of WireMock's stubs and Toxiproxy's toxics. The magic amounts are
+//! the same answers, built in, for a client that sends no special header.
 //!
 //! Everything here is pure: which rule answers a call, what a delay comes
 //! to, whether a rule is well formed. `book` keeps the rules in the store.
@@ -29,6 +31,8 @@ const DESCRIPTION_CHARS_MAX: usize = 200;
 const MESSAGE_CHARS_MAX: usize = 200;
 const CODE_CHARS_MAX: usize = 64;
 const PAYEE_CHARS_MAX: usize = 128;
+const PHONE_DIGITS_MAX: usize = 20;
+const PURPOSE_CHARS_MAX: usize = 32;
 
 /// What a provider is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -40,6 +44,16 @@ pub enum Operation {
     /// WeChat Pay: read a transfer bill by `out_bill_no`.
     #[serde(rename = "wechat_pay.query")]
     WeChatPayQuery,
+    /// WeChat OAuth: exchange an authorization code for tokens
+    /// (`sns/oauth2/access_token`), as a binding's callback does.
+    #[serde(rename = "wechat_oauth.access_token")]
+    WeChatOAuthAccessToken,
+    /// WeChat OAuth: read the user's profile (`sns/userinfo`).
+    #[serde(rename = "wechat_oauth.userinfo")]
+    WeChatOAuthUserInfo,
+    /// The SMS gateway: text a verification code to a phone.
+    #[serde(rename = "sms.send")]
+    SmsSend,
 }
 
 impl Operation {
@@ -47,7 +61,18 @@ impl Operation {
         match self {
             Operation::WeChatPayTransfer => "wechat_pay.transfer",
             Operation::WeChatPayQuery => "wechat_pay.query",
+            Operation::WeChatOAuthAccessToken => "wechat_oauth.access_token",
+            Operation::WeChatOAuthUserInfo => "wechat_oauth.userinfo",
+            Operation::SmsSend => "sms.send",
         }
+    }
+
+    fn is_wechat_pay(self) -> bool {
+        matches!(self, Operation::WeChatPayTransfer | Operation::WeChatPayQuery)
+    }
+
+    fn is_wechat_oauth(self) -> bool {
+        matches!(self, Operation::WeChatOAuthAccessToken | Operation::WeChatOAuthUserInfo)
     }
 }
 
@@ -57,14 +82,15 @@ impl Operation {
 #[schema(example = json!({"operation": "wechat_pay.transfer", "amount_min": "100.00", "amount_max": "500.00"}))]
 pub struct CallMatch {
     pub operation: Operation,
-    /// The payee's openid.
+    /// The payee's openid (`wechat_pay.transfer`), or the user's whose
+    /// profile is read (`wechat_oauth.userinfo`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payee: Option<String>,
-    /// The least amount, yuan as a string (inclusive).
+    /// The least amount of a payout, yuan as a string (inclusive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, example = "100.00")]
     pub amount_min: Option<Money>,
-    /// The greatest amount, yuan as a string (inclusive).
+    /// The greatest amount of a payout, yuan as a string (inclusive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, example = "500.00")]
     pub amount_max: Option<Money>,
@@ -75,6 +101,14 @@ pub struct CallMatch {
     /// The merchant's bill number (a withdrawal's id without `wd_`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_bill_no: Option<String>,
+    /// The phone a text goes to (`sms.send`), digits only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "13800000001")]
+    pub phone: Option<String>,
+    /// What the texted code is for (`sms.send`): `set_pin`, `reset_pin`, `bind_wechat`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "reset_pin")]
+    pub purpose: Option<String>,
 }
 
 /// How a matched call is answered.
@@ -92,9 +126,23 @@ pub enum Respond {
     /// The bill stays `PROCESSING` (nothing is paid yet); a later call the
     /// rule no longer answers decides it.
     Processing,
-    /// WeChat Pay's 500 `SYSTEM_ERROR`: retry the same bill.
+    /// The provider's own failure: WeChat Pay's 500 `SYSTEM_ERROR` (retry
+    /// the same bill), WeChat OAuth's errcode -1 "system error", an SMS
+    /// gateway that refuses to send.
     SystemError,
-    /// Any WeChat Pay error answer: a status from 400 to 599 with its code.
+    /// WeChat's `{errcode, errmsg}` answer, with HTTP 200 as WeChat sends
+    /// it (`wechat_oauth.*` only): e.g. 40029 invalid code, 40163 code
+    /// been used, 48001 api unauthorized.
+    ApiError {
+        #[schema(example = 40163)]
+        errcode: i64,
+        #[serde(default)]
+        #[schema(example = "code been used")]
+        errmsg: String,
+    },
+    /// An HTTP error answer: a status from 400 to 599 with its code (WeChat
+    /// Pay's `{code, message}` body; the other providers' callers see the
+    /// status).
     HttpError {
         #[schema(minimum = 400, maximum = 599, example = 429)]
         status: u16,
@@ -230,6 +278,7 @@ impl NewRule {
         if when.out_bill_no.as_deref().is_some_and(|text| !bill_like(text)) {
             return Err(refuse("match.out_bill_no", "1 to 32 characters [0-9A-Za-z]"));
         }
+        self.check_match()?;
         self.check_respond()?;
         match self.delay {
             Some(Delay::Fixed { ms }) | Some(Delay::Lognormal { median_ms: ms, .. }) if ms > DELAY_MS_MAX => {
@@ -249,10 +298,56 @@ impl NewRule {
         Ok(())
     }
 
+    /// Each field of `match` is one the operation's calls carry.
+    fn check_match(&self) -> Result<(), RuleError> {
+        let when = &self.when;
+        let operation = when.operation;
+        let carried = [
+            (
+                "match.payee",
+                when.payee.is_some(),
+                matches!(operation, Operation::WeChatPayTransfer | Operation::WeChatOAuthUserInfo),
+            ),
+            ("match.amount_min", when.amount_min.is_some(), operation == Operation::WeChatPayTransfer),
+            ("match.amount_max", when.amount_max.is_some(), operation == Operation::WeChatPayTransfer),
+            ("match.account_id", when.account_id.is_some(), operation.is_wechat_pay()),
+            ("match.out_bill_no", when.out_bill_no.is_some(), operation.is_wechat_pay()),
+            ("match.phone", when.phone.is_some(), operation == Operation::SmsSend),
+            ("match.purpose", when.purpose.is_some(), operation == Operation::SmsSend),
+        ];
+        if let Some((field, ..)) = carried.iter().find(|(_, given, carried)| *given && !carried) {
+            return Err(refuse(field, format!("{} calls carry no such field", operation.as_str())));
+        }
+        let phone_like =
+            |text: &str| (1..=PHONE_DIGITS_MAX).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
+        if when.phone.as_deref().is_some_and(|phone| !phone_like(phone)) {
+            return Err(refuse("match.phone", format!("1 to {PHONE_DIGITS_MAX} digits")));
+        }
+        let purpose_like = |text: &str| {
+            (1..=PURPOSE_CHARS_MAX).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        };
+        if when.purpose.as_deref().is_some_and(|purpose| !purpose_like(purpose)) {
+            return Err(refuse("match.purpose", format!("1 to {PURPOSE_CHARS_MAX} characters [a-z_]")));
+        }
+        Ok(())
+    }
+
     fn check_respond(&self) -> Result<(), RuleError> {
+        let operation = self.when.operation;
         let transfer_only = matches!(self.respond, Respond::Fail { .. } | Respond::Processing);
-        if transfer_only && self.when.operation != Operation::WeChatPayTransfer {
+        if transfer_only && operation != Operation::WeChatPayTransfer {
             return Err(refuse("respond.type", "fail and processing answer wechat_pay.transfer only"));
+        }
+        if let Respond::ApiError { errcode, errmsg } = &self.respond {
+            if !operation.is_wechat_oauth() {
+                return Err(refuse("respond.type", "api_error answers wechat_oauth.* only"));
+            }
+            if *errcode == 0 {
+                return Err(refuse("respond.errcode", "not 0 (WeChat's success)"));
+            }
+            if errmsg.chars().count() > MESSAGE_CHARS_MAX {
+                return Err(refuse("respond.errmsg", format!("at most {MESSAGE_CHARS_MAX} characters")));
+            }
         }
         if let Respond::HttpError { status, code, message } = &self.respond {
             if !(400..=599).contains(status) {
@@ -339,6 +434,8 @@ impl Rule {
             && when.operation == call.operation
             && when.payee.as_deref().is_none_or(|payee| payee == call.payee)
             && when.out_bill_no.as_deref().is_none_or(|bill| bill == call.out_bill_no)
+            && when.phone.as_deref().is_none_or(|phone| phone == call.phone)
+            && when.purpose.as_deref().is_none_or(|purpose| purpose == call.purpose)
             && amount_in(when.amount_min, |amount, min| amount >= min)
             && amount_in(when.amount_max, |amount, max| amount <= max)
             && when.account_id.as_ref().is_none_or(|wanted| account().as_ref() == Some(wanted))
@@ -353,14 +450,48 @@ impl Rule {
     }
 }
 
-/// A call to a mock provider, as the rules see it.
+/// A call to a mock provider, as the rules see it; a field the call does
+/// not carry is empty.
 #[derive(Debug, Clone, Copy)]
 pub struct ProviderCall<'a> {
     pub operation: Operation,
-    /// The payee's openid; empty when the call names none (a bill query).
+    /// The payee's openid (a payout), or the user's (a profile read).
     pub payee: &'a str,
     pub amount: Option<Money>,
     pub out_bill_no: &'a str,
+    pub phone: &'a str,
+    pub purpose: &'a str,
+}
+
+impl<'a> ProviderCall<'a> {
+    fn of(operation: Operation) -> ProviderCall<'a> {
+        ProviderCall { operation, payee: "", amount: None, out_bill_no: "", phone: "", purpose: "" }
+    }
+
+    /// A WeChat Pay transfer bill of `amount` to `payee`.
+    pub fn payout(payee: &'a str, amount: Money, out_bill_no: &'a str) -> ProviderCall<'a> {
+        ProviderCall { payee, amount: Some(amount), out_bill_no, ..ProviderCall::of(Operation::WeChatPayTransfer) }
+    }
+
+    /// A WeChat Pay bill read by its number.
+    pub fn bill_query(out_bill_no: &'a str) -> ProviderCall<'a> {
+        ProviderCall { out_bill_no, ..ProviderCall::of(Operation::WeChatPayQuery) }
+    }
+
+    /// A WeChat OAuth code exchange (the code's user is not known yet).
+    pub fn code_exchange() -> ProviderCall<'a> {
+        ProviderCall::of(Operation::WeChatOAuthAccessToken)
+    }
+
+    /// A WeChat OAuth profile read of `openid`.
+    pub fn profile_read(openid: &'a str) -> ProviderCall<'a> {
+        ProviderCall { payee: openid, ..ProviderCall::of(Operation::WeChatOAuthUserInfo) }
+    }
+
+    /// A text to `phone` carrying a code for `purpose`.
+    pub fn sms(phone: &'a str, purpose: &'a str) -> ProviderCall<'a> {
+        ProviderCall { phone, purpose, ..ProviderCall::of(Operation::SmsSend) }
+    }
 }
 
 /// The answer a call gets: from a rule (its id) or a magic amount.
@@ -456,16 +587,17 @@ mod tests {
             amount_max: None,
             account_id: None,
             out_bill_no: None,
+            phone: None,
+            purpose: None,
         }
     }
 
+    fn matching(operation: Operation) -> CallMatch {
+        CallMatch { operation, ..any_transfer() }
+    }
+
     fn call(amount: &str) -> ProviderCall<'static> {
-        ProviderCall {
-            operation: Operation::WeChatPayTransfer,
-            payee: "oPayee",
-            amount: Some(money(amount)),
-            out_bill_no: "0196a3c5e2b87d40",
-        }
+        ProviderCall::payout("oPayee", money(amount), "0196a3c5e2b87d40")
     }
 
     #[test]
@@ -516,6 +648,7 @@ mod tests {
             times: Some(2),
             probability: None,
         };
+        let matched = |when: CallMatch| NewRule { when, ..base.clone() };
         let cases: Vec<(NewRule, &str)> = vec![
             (NewRule { times: Some(0), ..base.clone() }, "times"),
             (NewRule { probability: Some(1.5), ..base.clone() }, "probability"),
@@ -558,10 +691,65 @@ mod tests {
                 },
                 "respond.type",
             ),
+            (
+                NewRule { respond: Respond::ApiError { errcode: 40029, errmsg: String::new() }, ..base.clone() },
+                "respond.type",
+            ),
+            (
+                NewRule {
+                    when: matching(Operation::WeChatOAuthAccessToken),
+                    respond: Respond::ApiError { errcode: 0, errmsg: String::new() },
+                    ..base.clone()
+                },
+                "respond.errcode",
+            ),
+            (
+                matched(CallMatch { phone: Some("13800000001".into()), ..matching(Operation::WeChatPayTransfer) }),
+                "match.phone",
+            ),
+            (matched(CallMatch { payee: Some("oPayee".into()), ..matching(Operation::SmsSend) }), "match.payee"),
+            (
+                matched(CallMatch { amount_min: Some(money("1.00")), ..matching(Operation::WeChatPayQuery) }),
+                "match.amount_min",
+            ),
+            (matched(CallMatch { phone: Some("+86 138".into()), ..matching(Operation::SmsSend) }), "match.phone"),
+            (matched(CallMatch { purpose: Some("Reset PIN".into()), ..matching(Operation::SmsSend) }), "match.purpose"),
         ];
         assert!(base.check().is_ok());
         for (rule, field) in cases {
             assert_eq!(rule.check().map_err(|error| error.field), Err(field), "{rule:?}");
+        }
+    }
+
+    #[test]
+    fn texts_and_profile_reads_match_on_their_own_fields() {
+        let sms = transfer_rule(CallMatch { purpose: Some("reset_pin".into()), ..matching(Operation::SmsSend) });
+        assert!(sms.matches(&ProviderCall::sms("13800000001", "reset_pin"), || None));
+        assert!(!sms.matches(&ProviderCall::sms("13800000001", "set_pin"), || None));
+        assert!(!sms.matches(&call("1.00"), || None));
+        let phone = transfer_rule(CallMatch { phone: Some("13800000002".into()), ..matching(Operation::SmsSend) });
+        assert!(!phone.matches(&ProviderCall::sms("13800000001", "reset_pin"), || None));
+        let profile =
+            transfer_rule(CallMatch { payee: Some("oUser".into()), ..matching(Operation::WeChatOAuthUserInfo) });
+        assert!(profile.matches(&ProviderCall::profile_read("oUser"), || None));
+        assert!(!profile.matches(&ProviderCall::profile_read("oOther"), || None));
+        assert!(!profile.matches(&ProviderCall::code_exchange(), || None));
+        let exchange = transfer_rule(matching(Operation::WeChatOAuthAccessToken));
+        assert!(exchange.matches(&ProviderCall::code_exchange(), || None));
+    }
+
+    #[test]
+    fn every_operation_reads_and_writes_its_documented_name() {
+        for operation in [
+            Operation::WeChatPayTransfer,
+            Operation::WeChatPayQuery,
+            Operation::WeChatOAuthAccessToken,
+            Operation::WeChatOAuthUserInfo,
+            Operation::SmsSend,
+        ] {
+            let json = serde_json::to_value(operation).unwrap();
+            assert_eq!(json, operation.as_str());
+            assert_eq!(serde_json::from_value::<Operation>(json).unwrap(), operation);
         }
     }
 

@@ -1,7 +1,9 @@
 //! `WeChatClient` on the built-in mock, in-process: each call goes to the
 //! same `MockWeChat` method the `/mock/wechat/sns/...` handlers call, so the
 //! gateway sees exactly what it would see over HTTP, without a round trip;
-//! and into the request journal as the call of that path it stands for.
+//! and into the request journal as the call of that path it stands for. A
+//! simulator rule's HTTP error or broken connection reaches the gateway as
+//! the HTTP client reports it: WeChat unavailable.
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::mock::{AccessTokenQuery, AccessTokenUse, MockWeChat};
 use super::{OAuthToken, UserInfo, WeChatApiError, WeChatClient, WeChatError};
 use crate::providers::journal::{CallAnswer, CallStart, MockProvider, RequestJournal};
+use crate::providers::sim::{Answer, Ruled};
 
 #[derive(Debug, Clone)]
 pub struct BuiltinWeChatClient {
@@ -41,11 +44,29 @@ fn sns_call(path: &'static str, query: &impl serde::Serialize) -> impl FnOnce(&m
     }
 }
 
-/// As WeChat answers over HTTP: 200, with the value or `{errcode, errmsg}`.
-fn sns_answer<T: serde::Serialize>(result: &Result<T, WeChatApiError>) -> CallAnswer {
-    match result {
-        Ok(value) => CallAnswer::json(200, value),
-        Err(error) => CallAnswer::json(200, error),
+/// As WeChat answers over HTTP: 200, with the value or `{errcode, errmsg}`;
+/// a rule's error with its status; nothing for a broken connection.
+fn sns_answer<T: serde::Serialize>(ruled: &Ruled<Result<T, WeChatApiError>>) -> CallAnswer {
+    match &ruled.answer {
+        Answer::Normal(Ok(value)) => CallAnswer::json(200, value),
+        Answer::Normal(Err(error)) => CallAnswer::json(200, error),
+        Answer::Error { status, code, message } => CallAnswer::json(*status, &http_error_body(code, message)),
+        Answer::Broken(fault) => CallAnswer::broken(fault.as_str()),
+    }
+}
+
+/// The body of a rule's HTTP error on an `sns` endpoint: WeChat's shape,
+/// "system busy" with the rule's code and message.
+pub fn http_error_body(code: &str, message: &str) -> WeChatApiError {
+    WeChatApiError { errcode: super::errcode::SYSTEM_BUSY, errmsg: format!("{code}: {message}") }
+}
+
+/// A ruled answer as an in-process caller meets it.
+fn in_process<T>(ruled: Ruled<Result<T, WeChatApiError>>) -> Result<T, WeChatError> {
+    match ruled.answer {
+        Answer::Normal(result) => Ok(result?),
+        Answer::Error { status, code, .. } => Err(WeChatError::Unavailable(format!("HTTP {status} {code}"))),
+        Answer::Broken(fault) => Err(WeChatError::Unavailable(format!("simulated fault: {}", fault.as_str()))),
     }
 }
 
@@ -59,7 +80,8 @@ impl WeChatClient for BuiltinWeChatClient {
             grant_type: "authorization_code".to_owned(),
         };
         let call = sns_call("/mock/wechat/sns/oauth2/access_token", &query);
-        Ok(self.journal.in_process(MockProvider::Wechat, call, self.mock.exchange_code(&query), sns_answer).await?)
+        let ruled = self.mock.exchange_code_ruled(&query);
+        in_process(self.journal.in_process(MockProvider::Wechat, call, ruled, sns_answer).await)
     }
 
     async fn user_info(&self, access_token: &str, openid: &str) -> Result<UserInfo, WeChatError> {
@@ -69,6 +91,7 @@ impl WeChatClient for BuiltinWeChatClient {
             lang: "zh_CN".to_owned(),
         };
         let call = sns_call("/mock/wechat/sns/userinfo", &query);
-        Ok(self.journal.in_process(MockProvider::Wechat, call, self.mock.user_info(&query), sns_answer).await?)
+        let ruled = self.mock.user_info_ruled(&query);
+        in_process(self.journal.in_process(MockProvider::Wechat, call, ruled, sns_answer).await)
     }
 }

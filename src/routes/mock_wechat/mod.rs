@@ -14,6 +14,9 @@
 //!   `/mock/wechat/v3/fund-app/mch-transfer/transfer-bills`, with WeChat Pay
 //!   v3's 4xx/5xx `{code, message}`.
 //!
+//! `ruled` renders the simulator rules' forced answers (errors, broken
+//! connections) for the `sns` and `payouts` endpoints alike.
+//!
 //! The route table itself is `startup::mock_routes` (registered only when the
 //! mock is enabled), so every endpoint stays readable in one place. Handlers
 //! take `web::Data<MockWeChat>`: startup registers it with
@@ -22,5 +25,6 @@
 
 pub mod authorize;
 pub mod payouts;
+pub mod ruled;
 pub mod sns;
 pub mod users;

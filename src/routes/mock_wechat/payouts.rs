@@ -5,23 +5,17 @@
 //! errors, amounts in integer fen and times in Beijing time.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Asia::Shanghai;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::providers::journal::note_fault;
+use super::ruled::answer;
 use crate::providers::payouts::{
     BillState, PayoutError, TransferBill, TransferRequest, fen_from_money, money_from_fen, refusal_code,
 };
-use crate::providers::sim::Fault;
-use crate::providers::sim::rules::TIMEOUT_FAULT_MS;
-use crate::providers::wechat::mock::{Answer, BILL_NOT_FOUND, MockWeChat, Ruled};
-
-/// The answer's header naming the simulator rule (or magic amount) that shaped it.
-pub const SIM_RULE_HEADER: &str = "x-walletgate-sim-rule";
+use crate::providers::wechat::mock::{BILL_NOT_FOUND, MockWeChat};
 
 /// `POST /mock/wechat/v3/fund-app/mch-transfer/transfer-bills`: WeChat Pay's
 /// "发起转账". The mock's payees never need to confirm, so the answer is
@@ -149,7 +143,7 @@ pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes)
         remark: request.transfer_remark,
     };
     let ruled = mock.transfer_ruled(&transfer).await;
-    answer(ruled, |created| match created {
+    answer(ruled, pay_error, |created| match created {
         Ok(bill) => HttpResponse::Ok().json(TransferBillsResponse {
             create_time: wechat_time(bill.create_time),
             out_bill_no: bill.out_bill_no,
@@ -179,56 +173,12 @@ pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes)
 )]
 pub async fn transfer_bill(mock: web::Data<MockWeChat>, out_bill_no: web::Path<String>) -> HttpResponse {
     let ruled = mock.bill_ruled(&out_bill_no).await;
-    answer(ruled, |found| match found {
+    answer(ruled, pay_error, |found| match found {
         Ok(Some(bill)) => HttpResponse::Ok().json(query_response(bill, mock.app_id())),
         Ok(None) => pay_error(StatusCode::NOT_FOUND, BILL_NOT_FOUND.0, BILL_NOT_FOUND.1),
         Err(error) => payout_error(&error),
     })
     .await
-}
-
-/// The HTTP answer to a ruled call: the mock's own (`normal`), a rule's
-/// error answer, or a broken connection; the rule that shaped it, if any,
-/// named in `x-walletgate-sim-rule`.
-async fn answer<T>(ruled: Ruled<T>, normal: impl FnOnce(T) -> HttpResponse) -> HttpResponse {
-    let mut response = match ruled.answer {
-        Answer::Normal(value) => normal(value),
-        Answer::Error { status, code, message } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            pay_error(status, &code, &message)
-        }
-        Answer::Broken(fault) => broken(fault).await,
-    };
-    if let Some(rule) = ruled.rule.and_then(|rule| HeaderValue::from_str(&rule).ok()) {
-        response.headers_mut().insert(HeaderName::from_static(SIM_RULE_HEADER), rule);
-    }
-    response
-}
-
-/// A connection that breaks as `fault` says. A reset is a body that fails
-/// before its first byte, on which the server drops the connection; a
-/// timeout holds it first for longer than a caller waits.
-async fn broken(fault: Fault) -> HttpResponse {
-    // The journal records the fault, and no answer when none reaches the caller.
-    note_fault(fault.as_str(), matches!(fault, Fault::MalformedBody | Fault::EmptyResponse));
-    let dropped = || {
-        let failing = futures_util::stream::once(async {
-            Err::<web::Bytes, std::io::Error>(std::io::Error::new(
-                std::io::ErrorKind::ConnectionReset,
-                "simulated fault",
-            ))
-        });
-        HttpResponse::Ok().content_type("application/json").streaming(failing)
-    };
-    match fault {
-        Fault::Timeout => {
-            tokio::time::sleep(std::time::Duration::from_millis(TIMEOUT_FAULT_MS)).await;
-            dropped()
-        }
-        Fault::ConnectionReset => dropped(),
-        Fault::MalformedBody => HttpResponse::Ok().content_type("application/json").body("{\"out_bill_no\": \"12"),
-        Fault::EmptyResponse => HttpResponse::Ok().content_type("application/json").finish(),
-    }
 }
 
 fn query_response(bill: TransferBill, appid: &str) -> TransferBillQueryResponse {

@@ -3,16 +3,21 @@
 //! check and user profile. Like the real API it answers errors with HTTP 200
 //! and `{errcode, errmsg}`.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use utoipa::ToSchema;
 
+use crate::providers::sim::Ruled;
+use crate::providers::wechat::builtin_client::http_error_body;
 use crate::providers::wechat::mock::{
     AccessTokenQuery, AccessTokenUse, MockWeChat, RefreshTokenQuery, api_error, mock_errcode,
 };
 use crate::providers::wechat::{OAuthToken, UserInfo, WeChatApiError};
+
+use super::ruled::answer;
 
 /// Exchange a code for an access token (sns)
 ///
@@ -29,11 +34,11 @@ use crate::providers::wechat::{OAuthToken, UserInfo, WeChatApiError};
     responses((status = 200, description = "The token, or WeChat's error.", body = OAuthTokenAnswer))
 )]
 pub async fn access_token(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpResponse {
-    let result = match sns_query(&request) {
-        Ok(query) => mock.exchange_code(&query).await,
-        Err(error) => Err(error),
+    let ruled = match sns_query(&request) {
+        Ok(query) => mock.exchange_code_ruled(&query).await,
+        Err(error) => Ruled::unruled(Err(error)),
     };
-    wechat_json(result)
+    answer(ruled, sns_http_error, wechat_json).await
 }
 
 /// Refresh an access token (sns)
@@ -91,11 +96,16 @@ pub async fn auth(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpResp
     responses((status = 200, description = "The profile, or WeChat's error.", body = UserInfoAnswer))
 )]
 pub async fn user_info(mock: web::Data<MockWeChat>, request: HttpRequest) -> HttpResponse {
-    let result = match sns_query(&request) {
-        Ok(query) => mock.user_info(&query).await,
-        Err(error) => Err(error),
+    let ruled = match sns_query(&request) {
+        Ok(query) => mock.user_info_ruled(&query).await,
+        Err(error) => Ruled::unruled(Err(error)),
     };
-    wechat_json(result)
+    answer(ruled, sns_http_error, wechat_json).await
+}
+
+/// A simulator rule's HTTP error on an `sns` endpoint.
+fn sns_http_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(http_error_body(code, message))
 }
 
 /// A query WeChat cannot read is its "invalid args", in its own shape.

@@ -1,7 +1,9 @@
 // The simulator panel: the business clock (advanced an hour, a day or a
 // week, running the work that falls due; frozen and resumed), the rules
-// that force how the mock WeChat Pay answers (ready-made ones a click away,
-// or one written field by field), what each has done, and removing them;
+// that force how the mock providers answer — WeChat Pay, WeChat OAuth, the
+// SMS gateway — (ready-made ones a click away, or one written field by
+// field, showing the fields the chosen call carries), what each has done,
+// and removing them;
 // and the request journal, every call the mock providers were asked, with
 // the rule that shaped its answer. Served only by a simulator; elsewhere the
 // panel says so.
@@ -19,8 +21,18 @@ const FAIL_REASONS = [
   "OPENID_INVALID",
 ];
 const FAULTS = ["timeout", "connection_reset", "malformed_body", "empty_response"];
-const RESPONDS = ["fail", "processing", "system_error", "http_error", "fault", "as_usual"];
+const RESPONDS = ["fail", "processing", "system_error", "api_error", "http_error", "fault", "as_usual"];
 const TRANSFER = { operation: "wechat_pay.transfer" };
+
+/** Each operation, with the match fields its calls carry and the answers only some allow. */
+const OPERATIONS = {
+  "wechat_pay.transfer": { fields: ["account", "payee", "amount"], answers: ["fail", "processing"] },
+  "wechat_pay.query": { fields: ["account"], answers: [] },
+  "wechat_oauth.access_token": { fields: [], answers: ["api_error"] },
+  "wechat_oauth.userinfo": { fields: ["payee"], answers: ["api_error"] },
+  "sms.send": { fields: ["phone", "purpose"], answers: [] },
+};
+const RESTRICTED_ANSWERS = ["fail", "processing", "api_error"];
 
 /** Ready-made rules: a message key and the rule it adds. */
 const PRESETS = [
@@ -32,6 +44,15 @@ const PRESETS = [
     "sim.preset.slow",
     { match: TRANSFER, respond: { type: "as_usual" }, delay: { type: "lognormal", median_ms: 800, sigma: 0.5 } },
   ],
+  [
+    "sim.preset.oauth_reset_once",
+    {
+      match: { operation: "wechat_oauth.access_token" },
+      respond: { type: "fault", fault: "connection_reset" },
+      times: 1,
+    },
+  ],
+  ["sim.preset.sms_fails_once", { match: { operation: "sms.send" }, respond: { type: "system_error" }, times: 1 }],
 ];
 
 /** The clock's advance buttons: a message key and the seconds. */
@@ -442,6 +463,8 @@ function describeMatch(match) {
   if (match.payee) parts.push(`payee=${match.payee}`);
   if (match.account_id) parts.push(`account=${match.account_id}`);
   if (match.out_bill_no) parts.push(`bill=${match.out_bill_no}`);
+  if (match.phone) parts.push(`phone=${match.phone}`);
+  if (match.purpose) parts.push(`purpose=${match.purpose}`);
   if (match.amount_min || match.amount_max) {
     parts.push(
       `${formatMoney(match.amount_min ?? "0.00")} – ${match.amount_max ? formatMoney(match.amount_max) : "∞"}`,
@@ -456,6 +479,8 @@ function describeRespond(respond) {
       return `FAIL ${respond.fail_reason}`;
     case "http_error":
       return `${respond.status} ${respond.code}`;
+    case "api_error":
+      return `errcode ${respond.errcode}`;
     case "fault":
       return respond.fault;
     default:
@@ -485,12 +510,16 @@ function ruleForm(i18n, add) {
       values.map((value) => h("option", { value }, labelOf(value))),
     );
 
-  const operation = select("sim-operation", ["wechat_pay.transfer", "wechat_pay.query"], (value) => value);
+  const operation = select("sim-operation", Object.keys(OPERATIONS), (value) => value);
   const respond = select("sim-respond", RESPONDS, (value) => t(`sim.respond.${value}`));
   const reason = select("sim-reason", FAIL_REASONS, (value) => value);
   const fault = select("sim-fault", FAULTS, (value) => t(`sim.fault.${value}`));
   const status = h("input", { id: "sim-status", inputmode: "numeric", value: "429", autocomplete: "off" });
   const code = h("input", { id: "sim-code", value: "FREQUENCY_LIMITED", autocomplete: "off" });
+  const errcode = h("input", { id: "sim-errcode", inputmode: "numeric", value: "40029", autocomplete: "off" });
+  const errmsg = h("input", { id: "sim-errmsg", value: "invalid code", maxlength: 200, autocomplete: "off" });
+  const phone = h("input", { id: "sim-phone", inputmode: "numeric", autocomplete: "off", placeholder: "138…" });
+  const purpose = select("sim-purpose", ["", "set_pin", "reset_pin", "bind_wechat"], (value) => value || "—");
   const payee = h("input", { id: "sim-payee", autocomplete: "off", placeholder: "o…" });
   const account = h("input", { id: "sim-account", autocomplete: "off", placeholder: "acc_…" });
   const amountMin = h("input", {
@@ -513,26 +542,55 @@ function ruleForm(i18n, add) {
   const faultField = field("sim-fault", "sim.form.fault", fault);
   const statusField = field("sim-status", "sim.form.status", status);
   const codeField = field("sim-code", "sim.form.code", code);
+  const errcodeField = field("sim-errcode", "sim.form.errcode", errcode);
+  const errmsgField = field("sim-errmsg", "sim.form.errmsg", errmsg);
+  const matchFields = {
+    account: [field("sim-account", "sim.form.account", account)],
+    payee: [field("sim-payee", "sim.form.payee", payee)],
+    amount: [
+      field("sim-amount-min", "sim.form.amount_min", amountMin),
+      field("sim-amount-max", "sim.form.amount_max", amountMax),
+    ],
+    phone: [field("sim-phone", "sim.form.phone", phone)],
+    purpose: [field("sim-purpose", "sim.form.purpose", purpose)],
+  };
+  /** The fields the chosen call carries and the answers it allows; the rest hidden (and left out). */
+  const carries = (name) => OPERATIONS[operation.value].fields.includes(name);
 
   function showFields() {
+    const allowed = OPERATIONS[operation.value].answers;
+    for (const option of respond.options) {
+      option.hidden = option.disabled = RESTRICTED_ANSWERS.includes(option.value) && !allowed.includes(option.value);
+    }
+    if (respond.selectedOptions[0]?.disabled) respond.value = "system_error";
+    for (const [name, fields] of Object.entries(matchFields)) {
+      for (const shown of fields) shown.hidden = !carries(name);
+    }
     reasonField.hidden = respond.value !== "fail";
     faultField.hidden = respond.value !== "fault";
     statusField.hidden = codeField.hidden = respond.value !== "http_error";
+    errcodeField.hidden = errmsgField.hidden = respond.value !== "api_error";
   }
   respond.addEventListener("change", showFields);
+  operation.addEventListener("change", showFields);
   showFields();
 
   function rule() {
     const match = { operation: operation.value };
-    if (payee.value.trim()) match.payee = payee.value.trim();
-    if (account.value.trim()) match.account_id = account.value.trim();
-    if (amountMin.value.trim()) match.amount_min = amountMin.value.trim();
-    if (amountMax.value.trim()) match.amount_max = amountMax.value.trim();
+    const given = (name, input) => carries(name) && input.value.trim();
+    if (given("payee", payee)) match.payee = payee.value.trim();
+    if (given("account", account)) match.account_id = account.value.trim();
+    if (given("amount", amountMin)) match.amount_min = amountMin.value.trim();
+    if (given("amount", amountMax)) match.amount_max = amountMax.value.trim();
+    if (given("phone", phone)) match.phone = phone.value.trim();
+    if (given("purpose", purpose)) match.purpose = purpose.value;
     const answer = { type: respond.value };
     if (respond.value === "fail") answer.fail_reason = reason.value;
     if (respond.value === "fault") answer.fault = fault.value;
     if (respond.value === "http_error")
       Object.assign(answer, { status: Number(status.value), code: code.value.trim() });
+    if (respond.value === "api_error")
+      Object.assign(answer, { errcode: Number(errcode.value), errmsg: errmsg.value.trim() });
     const written = { description: description.value.trim(), match, respond: answer };
     if (delay.value.trim()) written.delay = { type: "fixed", ms: Number(delay.value) };
     if (times.value.trim()) written.times = Number(times.value);
@@ -561,10 +619,9 @@ function ruleForm(i18n, add) {
       faultField,
       statusField,
       codeField,
-      field("sim-account", "sim.form.account", account),
-      field("sim-payee", "sim.form.payee", payee),
-      field("sim-amount-min", "sim.form.amount_min", amountMin),
-      field("sim-amount-max", "sim.form.amount_max", amountMax),
+      errcodeField,
+      errmsgField,
+      Object.values(matchFields).flat(),
       field("sim-delay", "sim.form.delay", delay),
       field("sim-times", "sim.form.times", times),
       field("sim-probability", "sim.form.probability", probability),

@@ -90,7 +90,8 @@ pub struct MockWeChat {
     store: SharedStore,
     clock: SharedClock,
     settings: MockWeChatSettings,
-    /// The simulator's rules and magic amounts, consulted by every payout call.
+    /// The simulator's rules and magic amounts, consulted by every payout,
+    /// code exchange and profile read.
     rules: RuleBook,
 }
 

@@ -23,11 +23,11 @@ use chrono::{Datelike, NaiveDate};
 use chrono_tz::Asia::Shanghai;
 
 use crate::domain::withdrawal_policy::PAYOUT_AMOUNT_MIN_FEN;
-use crate::providers::journal::{CallAnswer, CallStart, MockProvider, RequestJournal, note_matched_rule};
+use crate::providers::journal::{CallAnswer, CallStart, MockProvider, RequestJournal};
 use crate::providers::payouts::{
     BillState, FailReason, PayoutError, PayoutProvider, TransferBill, TransferRequest, fen_from_money, refusal_code,
 };
-use crate::providers::sim::{Fault, Forced, Operation, ProviderCall, Respond};
+use crate::providers::sim::{Answer, Forced, ProviderCall, Respond, Ruled};
 use crate::retry::Rounds;
 use crate::store::DocumentWrite;
 
@@ -65,45 +65,22 @@ enum Forcing {
     Processing,
 }
 
-/// A call's answer once the simulator's rules had their say.
-#[derive(Debug)]
-pub struct Ruled<T> {
-    /// The rule (or magic amount) that shaped the answer, if one did.
-    pub rule: Option<String>,
-    pub answer: Answer<T>,
-}
-
-impl<T> Ruled<T> {
-    fn unruled(value: T) -> Ruled<T> {
-        Ruled { rule: None, answer: Answer::Normal(value) }
-    }
-}
-
-/// What the caller gets.
-#[derive(Debug)]
-pub enum Answer<T> {
-    /// What the mock itself answers (perhaps with a forced outcome).
-    Normal(T),
-    /// A WeChat Pay error answer: the status, `code` and `message`.
-    Error { status: u16, code: String, message: String },
-    /// No answer: the connection breaks this way.
-    Broken(Fault),
-}
-
-impl<T> Answer<T> {
-    /// The answer a rule's `respond` gives without asking the mock.
-    fn forced(respond: Respond) -> Answer<T> {
-        match respond {
-            Respond::HttpError { status, code, message } => Answer::Error { status, code, message },
-            Respond::Fault { fault } => Answer::Broken(fault),
-            // Outcomes answer transfers only (`NewRule::check`), and the
-            // callers answer `AsUsual` themselves; anything else is a system error.
-            Respond::SystemError | Respond::Fail { .. } | Respond::Processing | Respond::AsUsual => Answer::Error {
-                status: 500,
-                code: SYSTEM_ERROR.to_owned(),
-                message: "system error, retry with the same out_bill_no and body".to_owned(),
-            },
-        }
+/// The answer a rule's `respond` gives without asking the mock.
+fn forced_answer<T>(respond: Respond) -> Answer<T> {
+    match respond {
+        Respond::HttpError { status, code, message } => Answer::Error { status, code, message },
+        Respond::Fault { fault } => Answer::Broken(fault),
+        // Outcomes answer transfers only (`NewRule::check`), and the
+        // callers answer `AsUsual` themselves; anything else is a system error.
+        Respond::SystemError
+        | Respond::ApiError { .. }
+        | Respond::Fail { .. }
+        | Respond::Processing
+        | Respond::AsUsual => Answer::Error {
+            status: 500,
+            code: SYSTEM_ERROR.to_owned(),
+            message: "system error, retry with the same out_bill_no and body".to_owned(),
+        },
     }
 }
 
@@ -122,12 +99,7 @@ impl MockWeChat {
         if let Err(refused) = check_transfer_request(request) {
             return Ruled::unruled(Err(refused));
         }
-        let call = ProviderCall {
-            operation: Operation::WeChatPayTransfer,
-            payee: &request.openid,
-            amount: Some(request.amount),
-            out_bill_no: &request.out_bill_no,
-        };
+        let call = ProviderCall::payout(&request.openid, request.amount, &request.out_bill_no);
         let forced = match self.consult(&call).await {
             Ok(forced) => forced,
             Err(error) => return Ruled::unruled(Err(error)),
@@ -139,7 +111,7 @@ impl MockWeChat {
                 Answer::Normal(self.transfer_as(request, Some(Forcing::Fail(fail_reason))).await)
             }
             Respond::Processing => Answer::Normal(self.transfer_as(request, Some(Forcing::Processing)).await),
-            respond => Answer::forced(respond),
+            respond => forced_answer(respond),
         };
         Ruled { rule: Some(forced.rule), answer }
     }
@@ -147,28 +119,20 @@ impl MockWeChat {
     /// `GET /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`
     /// as the simulator's rules have it answered.
     pub async fn bill_ruled(&self, out_bill_no: &str) -> Ruled<Result<Option<TransferBill>, PayoutError>> {
-        let call = ProviderCall { operation: Operation::WeChatPayQuery, payee: "", amount: None, out_bill_no };
+        let call = ProviderCall::bill_query(out_bill_no);
         match self.consult(&call).await {
             Ok(Some(forced)) if forced.respond == Respond::AsUsual => {
                 Ruled { rule: Some(forced.rule), answer: Answer::Normal(self.bill(out_bill_no).await) }
             }
-            Ok(Some(forced)) => Ruled { rule: Some(forced.rule), answer: Answer::forced(forced.respond) },
+            Ok(Some(forced)) => Ruled { rule: Some(forced.rule), answer: forced_answer(forced.respond) },
             Ok(None) => Ruled::unruled(self.bill(out_bill_no).await),
             Err(error) => Ruled::unruled(Err(error)),
         }
     }
 
-    /// The rules' answer to `call`, after its delay (a real wait: latency
-    /// is what it simulates).
+    /// The rules' answer to `call`, after its delay.
     async fn consult(&self, call: &ProviderCall<'_>) -> Result<Option<Forced>, PayoutError> {
-        let forced = self.rules.consult(call).await.map_err(unavailable)?;
-        if let Some(forced) = &forced {
-            note_matched_rule(&forced.rule);
-        }
-        if let Some(delay) = forced.as_ref().map(|forced| forced.delay).filter(|delay| !delay.is_zero()) {
-            tokio::time::sleep(delay).await;
-        }
-        Ok(forced)
+        self.rules.consult_and_wait(call).await.map_err(unavailable)
     }
 
     /// `POST /v3/fund-app/mch-transfer/transfer-bills`: creates the bill and

@@ -4,6 +4,50 @@
 #[allow(unused_imports)]
 use super::*;
 
+use crate::providers::sim::{Answer, ProviderCall, Respond, Ruled};
+
+impl MockWeChat {
+    /// `GET /sns/oauth2/access_token` as the simulator's rules have it
+    /// answered. A forced error or broken connection leaves the code
+    /// unused: the failure came before WeChat looked at it.
+    pub async fn exchange_code_ruled(&self, query: &AccessTokenQuery) -> Ruled<Result<OAuthToken, WeChatApiError>> {
+        self.sns_ruled(ProviderCall::code_exchange(), self.exchange_code(query)).await
+    }
+
+    /// `GET /sns/userinfo` as the simulator's rules have it answered.
+    pub async fn user_info_ruled(&self, query: &AccessTokenUse) -> Ruled<Result<UserInfo, WeChatApiError>> {
+        self.sns_ruled(ProviderCall::profile_read(&query.openid), self.user_info(query)).await
+    }
+
+    /// `call` answered by the first rule that matches it, else by `normal`
+    /// (which runs only if the answer is the mock's own).
+    async fn sns_ruled<T>(
+        &self,
+        call: ProviderCall<'_>,
+        normal: impl std::future::Future<Output = Result<T, WeChatApiError>>,
+    ) -> Ruled<Result<T, WeChatApiError>> {
+        let forced = match self.rules.consult_and_wait(&call).await {
+            Ok(Some(forced)) => forced,
+            Ok(None) => return Ruled::unruled(normal.await),
+            Err(error) => return Ruled::unruled(Err(system_busy(error))),
+        };
+        let answer = match forced.respond {
+            Respond::AsUsual => Answer::Normal(normal.await),
+            Respond::ApiError { errcode, errmsg } => {
+                let errmsg = if errmsg.is_empty() { "simulated error".to_owned() } else { errmsg };
+                Answer::Normal(Err(api_error(errcode, &errmsg)))
+            }
+            Respond::HttpError { status, code, message } => Answer::Error { status, code, message },
+            Respond::Fault { fault } => Answer::Broken(fault),
+            // Payout outcomes never match an `sns` call (`NewRule::check`).
+            Respond::SystemError | Respond::Fail { .. } | Respond::Processing => {
+                Answer::Normal(Err(api_error(errcode::SYSTEM_BUSY, "system error")))
+            }
+        };
+        Ruled { rule: Some(forced.rule), answer }
+    }
+}
+
 /// `GET /sns/oauth2/access_token`.
 #[derive(Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(default)]

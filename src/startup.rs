@@ -770,6 +770,7 @@ route_table! {
         GET "/mock/wechat/sns/userinfo" => mock_wechat::sns::user_info,
         POST "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills" => mock_wechat::payouts::create_transfer_bill,
         GET "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}" => mock_wechat::payouts::transfer_bill,
+        GET "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}" => mock_wechat::payouts::transfer_bill_by_number,
     ]
 }
 

@@ -83,12 +83,15 @@ pub enum PayoutError {
 }
 
 impl PayoutError {
-    /// A WeChat Pay error answer as the payer must take it: a 5xx or a 429
-    /// (`FREQUENCY_LIMITED`) is worth retrying with the same bill; any other
-    /// 4xx refuses the bill for good.
+    /// A WeChat Pay error answer as the payer must take it: a 5xx, a 429
+    /// (`FREQUENCY_LIMITED`) or a 403 `NOT_ENOUGH` (the merchant's balance
+    /// is short until topped up) is worth retrying with the same bill and
+    /// body; any other 4xx refuses the bill for good.
     pub fn from_answer(status: u16, code: String, message: String) -> PayoutError {
-        match status {
-            429 | 500..=599 => PayoutError::Unavailable(format!("HTTP {status} {code}: {message}")),
+        match (status, code.as_str()) {
+            (429 | 500..=599, _) | (403, refusal_code::NOT_ENOUGH) => {
+                PayoutError::Unavailable(format!("HTTP {status} {code}: {message}"))
+            }
             _ => PayoutError::Refused { code, message },
         }
     }
@@ -101,6 +104,11 @@ pub mod refusal_code {
     /// The request is well formed but not acceptable, e.g. a bill number
     /// reused with a different body, or an app the merchant does not own.
     pub const INVALID_REQUEST: &str = "INVALID_REQUEST";
+    /// 403: the merchant's balance cannot cover the bill; retry the same
+    /// bill once it is topped up.
+    pub const NOT_ENOUGH: &str = "NOT_ENOUGH";
+    /// 429: too many requests; retry the same bill later.
+    pub const FREQUENCY_LIMITED: &str = "FREQUENCY_LIMITED";
 }
 
 impl PayoutError {
@@ -128,8 +136,9 @@ pub trait PayoutProvider: Send + Sync + std::fmt::Debug + 'static {
 
 pub type SharedPayouts = std::sync::Arc<dyn PayoutProvider>;
 
-/// Why a bill failed: the subset of WeChat Pay's `fail_reason` values (the
-/// reference's full table) that the mock's payees can cause.
+/// Why a bill failed: the `fail_reason` values of WeChat Pay (the
+/// reference's table) that the mock's payees, its magic amounts or the
+/// simulator's rules can cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FailReason {
@@ -143,15 +152,33 @@ pub enum FailReason {
     MonthReceivedQuotaExceed,
     /// No such openid, or not one of the merchant's app.
     OpenidInvalid,
+    /// The name sent (`user_name`) is not the payee's real name.
+    NameNotCorrect,
+    /// The payee's account does not exist (any more).
+    AccountNotExist,
+    /// Blocked by WeChat Pay's risk control.
+    TransferRisk,
+    /// The payee must complete their identity information first.
+    PayeeAccountAbnormal,
+    /// The amount is outside the scene's per-transfer range.
+    TransferQuotaExceed,
+    /// Any other reason WeChat Pay does not name.
+    OtherFailReasonType,
 }
 
 impl FailReason {
-    pub const ALL: [FailReason; 5] = [
+    pub const ALL: [FailReason; 11] = [
         FailReason::AccountFrozen,
         FailReason::RealNameCheckFail,
         FailReason::DayReceivedQuotaExceed,
         FailReason::MonthReceivedQuotaExceed,
         FailReason::OpenidInvalid,
+        FailReason::NameNotCorrect,
+        FailReason::AccountNotExist,
+        FailReason::TransferRisk,
+        FailReason::PayeeAccountAbnormal,
+        FailReason::TransferQuotaExceed,
+        FailReason::OtherFailReasonType,
     ];
 
     /// WeChat's name of the reason, e.g. `ACCOUNT_FROZEN`.
@@ -162,6 +189,12 @@ impl FailReason {
             FailReason::DayReceivedQuotaExceed => "DAY_RECEIVED_QUOTA_EXCEED",
             FailReason::MonthReceivedQuotaExceed => "MONTH_RECEIVED_QUOTA_EXCEED",
             FailReason::OpenidInvalid => "OPENID_INVALID",
+            FailReason::NameNotCorrect => "NAME_NOT_CORRECT",
+            FailReason::AccountNotExist => "ACCOUNT_NOT_EXIST",
+            FailReason::TransferRisk => "TRANSFER_RISK",
+            FailReason::PayeeAccountAbnormal => "PAYEE_ACCOUNT_ABNORMAL",
+            FailReason::TransferQuotaExceed => "TRANSFER_QUOTA_EXCEED",
+            FailReason::OtherFailReasonType => "OTHER_FAIL_REASON_TYPE",
         }
     }
 
@@ -239,7 +272,19 @@ mod tests {
             assert_eq!(FailReason::parse(reason.as_str()), Some(reason));
         }
         assert_eq!(FailReason::OpenidInvalid.as_str(), "OPENID_INVALID");
-        assert_eq!(FailReason::parse("NAME_NOT_CORRECT"), None);
+        assert_eq!(FailReason::parse("NAME_NOT_CORRECT"), Some(FailReason::NameNotCorrect));
+        assert_eq!(FailReason::parse("CANCELLED"), None);
+    }
+
+    #[test]
+    fn error_answers_are_retried_or_refused_as_wechat_pay_says() {
+        let answer = |status: u16, code: &str| PayoutError::from_answer(status, code.into(), String::new());
+        for (status, code) in [(500, "SYSTEM_ERROR"), (429, "FREQUENCY_LIMITED"), (403, "NOT_ENOUGH"), (503, "X")] {
+            assert!(matches!(answer(status, code), PayoutError::Unavailable(_)), "{status} {code}");
+        }
+        for (status, code) in [(400, "PARAM_ERROR"), (400, "INVALID_REQUEST"), (403, "NO_AUTH"), (401, "SIGN_ERROR")] {
+            assert!(matches!(answer(status, code), PayoutError::Refused { .. }), "{status} {code}");
+        }
     }
 
     proptest! {

@@ -168,6 +168,7 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         mock_wechat::sns::user_info,
         mock_wechat::payouts::create_transfer_bill,
         mock_wechat::payouts::transfer_bill,
+        mock_wechat::payouts::transfer_bill_by_number,
         sim_rules::list,
         sim_rules::add,
         sim_rules::remove,

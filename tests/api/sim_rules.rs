@@ -26,6 +26,7 @@ on_both_stores!(
     the_http_payout_client_retries_a_reset_connection_and_pays_once,
     the_mock_wechat_pay_endpoints_answer_as_a_rule_says,
     rules_are_checked_counted_listed_and_for_operators_only,
+    a_bill_is_found_by_either_number_and_every_answer_names_its_request,
     a_binding_whose_code_exchange_meets_a_reset_fails_and_the_next_attempt_binds,
     a_profile_read_a_rule_refuses_fails_the_binding_with_wechats_number,
     a_pin_reset_whose_text_fails_is_asked_again_and_completes,
@@ -170,14 +171,17 @@ async fn magic_amounts_force_outcomes_without_a_rule(store: StoreKind) {
     let operator = app.operator_token().await;
     let mut payee = payee(&app, "800.00", json!({})).await;
     let refused = approved_withdrawal(&app, &payee, &operator, "91.02").await;
+    let risky = approved_withdrawal(&app, &payee, &operator, "91.06").await;
     let processing = approved_withdrawal(&app, &payee, &operator, "92.01").await;
     let reset = approved_withdrawal(&app, &payee, &operator, "92.04").await;
+    let short = approved_withdrawal(&app, &payee, &operator, "92.06").await;
     app.clock.advance(AUTO_REVIEW);
     let report = settle(&app).await;
-    assert_eq!((report.failed, report.retried), (1, 2), "{report:?}");
+    assert_eq!((report.failed, report.retried), (2, 3), "{report:?}");
     let failed = status_of(&app, &mut payee, &refused).await;
     assert_eq!(failed["failure_reason"], "REAL_NAME_CHECK_FAIL", "{failed}");
-    for id in [&processing, &reset] {
+    assert_eq!(status_of(&app, &mut payee, &risky).await["failure_reason"], "TRANSFER_RISK");
+    for id in [&processing, &reset, &short] {
         let pending = status_of(&app, &mut payee, id).await;
         assert_eq!(pending["status"], "processing", "{pending}");
     }
@@ -188,9 +192,9 @@ async fn magic_amounts_force_outcomes_without_a_rule(store: StoreKind) {
     .await;
     assert_eq!(bill["state"], "PROCESSING", "a stalled bill, nothing paid: {bill}");
     app.clock.advance(Duration::seconds(1));
-    assert_eq!(settle(&app).await.retried, 2);
+    assert_eq!(settle(&app).await.retried, 3, "NOT_ENOUGH is retried with the same bill, as SYSTEM_ERROR is");
     app.clock.advance(Duration::seconds(2));
-    assert_eq!(settle(&app).await.parked, 2, "magic amounts answer the same every time");
+    assert_eq!(settle(&app).await.parked, 3, "magic amounts answer the same every time");
     assert_eq!(mock_wallet(&app, &payee.openid).await["balance"], "0.00");
     app.assert_ledger_balanced().await;
 
@@ -529,4 +533,31 @@ async fn the_mock_wechat_oauth_endpoints_answer_as_a_rule_says(store: StoreKind)
     let unavailable = json_of(app.get(exchange, None).await, StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(unavailable["errcode"], -1, "{unavailable}");
     assert_eq!(json_of(app.get(exchange, None).await, StatusCode::OK).await["errcode"], 40013, "the rules are spent");
+}
+
+async fn a_bill_is_found_by_either_number_and_every_answer_names_its_request(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let openid = crate::settlement::wechat_user(&app, "孙八", json!({})).await;
+    let body = json!({"appid": "wx8a3f5c7e2b9d1046", "out_bill_no": "NUMBERED1", "openid": openid,
+        "transfer_amount": 250, "transfer_remark": "numbers", "transfer_scene_id": "1000"});
+    let created = app.post(BILLS, None, &body).await;
+    let request_id = |response: &reqwest::Response| response.headers().get("request-id").cloned();
+    let first_id = request_id(&created).expect("a Request-ID");
+    let created = json_of(created, StatusCode::OK).await;
+    let number = created["transfer_bill_no"].as_str().unwrap();
+    assert_eq!(number.len(), 32, "{created}");
+
+    let by_number = app.get(&format!("{BILLS}/transfer-bill-no/{number}"), None).await;
+    assert_ne!(request_id(&by_number).expect("a Request-ID"), first_id, "one per answer");
+    let by_number = json_of(by_number, StatusCode::OK).await;
+    let by_out = json_of(app.get(&format!("{BILLS}/out-bill-no/NUMBERED1"), None).await, StatusCode::OK).await;
+    assert_eq!(by_number, by_out, "one bill, found by either number");
+    assert_eq!((by_number["state"].as_str(), by_number["transfer_amount"].as_i64()), (Some("SUCCESS"), Some(250)));
+
+    let unknown = app.get(&format!("{BILLS}/transfer-bill-no/13300002026010100000000000000000"), None).await;
+    assert!(request_id(&unknown).is_some(), "errors too");
+    assert_eq!(json_of(unknown, StatusCode::NOT_FOUND).await["code"], "NOT_FOUND");
+    let malformed =
+        json_of(app.get(&format!("{BILLS}/transfer-bill-no/12ab"), None).await, StatusCode::BAD_REQUEST).await;
+    assert_eq!(malformed["code"], "PARAM_ERROR");
 }

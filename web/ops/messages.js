@@ -53,7 +53,7 @@ export const opsMessages = {
     "sim.journal.rule": "Rule",
     "sim.rules.title": "Forced provider answers",
     "sim.rules.explain":
-      "Rules decide how the mock providers answer: WeChat Pay the worker's payouts, WeChat OAuth a binding's code exchange and profile read, the SMS gateway a code's text. The first live rule that matches answers. Magic amounts (91.01–91.05, 92.01–92.05) need no rule.",
+      "Rules decide how the mock providers answer: WeChat Pay the worker's payouts, WeChat OAuth a binding's code exchange and profile read, the SMS gateway a code's text. The first live rule that matches answers. Magic amounts (91.01–91.08, 92.01–92.07) need no rule.",
     "sim.preset.timeout_once": "Next payout times out",
     "sim.preset.system_error_twice": "Next 2 payouts: SYSTEM_ERROR",
     "sim.preset.frozen_once": "Next payout fails: ACCOUNT_FROZEN",
@@ -297,7 +297,7 @@ export const opsMessages = {
     "sim.journal.rule": "规则",
     "sim.rules.title": "指定模拟服务的答复",
     "sim.rules.explain":
-      "规则决定模拟服务如何答复：微信支付答复结算打款，微信授权答复绑定时的换取令牌与读取资料，短信网关答复验证码短信。按添加顺序，第一条生效且匹配的规则作答。特殊金额（91.01–91.05、92.01–92.05）无需规则。",
+      "规则决定模拟服务如何答复：微信支付答复结算打款，微信授权答复绑定时的换取令牌与读取资料，短信网关答复验证码短信。按添加顺序，第一条生效且匹配的规则作答。特殊金额（91.01–91.08、92.01–92.07）无需规则。",
     "sim.preset.timeout_once": "下一笔打款超时",
     "sim.preset.system_error_twice": "接下来两笔打款：系统错误",
     "sim.preset.frozen_once": "下一笔打款失败：账户冻结",

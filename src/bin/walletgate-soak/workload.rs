@@ -599,16 +599,16 @@ impl Client {
 
     // --------------------------------------------------------- withdrawals --
 
-    /// A withdrawal's amount; never one of the simulator's magic amounts
-    /// (91.01–91.05, 92.01–92.05), whose payouts are forced to fail or stall.
+    /// A withdrawal's amount; never in the ranges of the simulator's magic
+    /// amounts (91.01–91.99, 92.01–92.99), whose payouts are forced to fail or stall.
     fn amount(&mut self) -> String {
         let fen = match self.rng.random_range(0..10) {
             0 => self.rng.random_range(5..100),
             1..=7 => self.rng.random_range(100..30_000),
             _ => self.rng.random_range(30_000..120_000),
         };
-        let magic = matches!(fen, 9101..=9105 | 9201..=9205);
-        yuan(if magic { fen + 10 } else { fen })
+        let magic = matches!(fen, 9101..=9199 | 9201..=9299);
+        yuan(if magic { fen + 200 } else { fen })
     }
 
     /// A top-up: mostly under an `Idempotency-Key` (CNY or USDT), sometimes

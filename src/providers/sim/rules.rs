@@ -505,17 +505,22 @@ pub struct Forced {
 
 /// The magic amounts: a payout of exactly one of these is answered so, with
 /// no rule and no special header (like a payment sandbox's test cards).
-pub const MAGIC_AMOUNTS: [(&str, MagicAnswer); 10] = [
+pub const MAGIC_AMOUNTS: [(&str, MagicAnswer); 15] = [
     ("91.01", MagicAnswer::Fail(FailReason::AccountFrozen)),
     ("91.02", MagicAnswer::Fail(FailReason::RealNameCheckFail)),
     ("91.03", MagicAnswer::Fail(FailReason::DayReceivedQuotaExceed)),
     ("91.04", MagicAnswer::Fail(FailReason::MonthReceivedQuotaExceed)),
     ("91.05", MagicAnswer::Fail(FailReason::OpenidInvalid)),
+    ("91.06", MagicAnswer::Fail(FailReason::TransferRisk)),
+    ("91.07", MagicAnswer::Fail(FailReason::PayeeAccountAbnormal)),
+    ("91.08", MagicAnswer::Fail(FailReason::NameNotCorrect)),
     ("92.01", MagicAnswer::Processing),
     ("92.02", MagicAnswer::SystemError),
     ("92.03", MagicAnswer::Fault(Fault::Timeout)),
     ("92.04", MagicAnswer::Fault(Fault::ConnectionReset)),
     ("92.05", MagicAnswer::Fault(Fault::MalformedBody)),
+    ("92.06", MagicAnswer::HttpError(403, "NOT_ENOUGH", "merchant balance is not enough")),
+    ("92.07", MagicAnswer::HttpError(429, "FREQUENCY_LIMITED", "frequency limited, retry later")),
 ];
 
 /// A magic amount's answer (a `Respond` that can live in a constant).
@@ -524,6 +529,8 @@ pub enum MagicAnswer {
     Fail(FailReason),
     Processing,
     SystemError,
+    /// An error answer: status, code, message.
+    HttpError(u16, &'static str, &'static str),
     Fault(Fault),
 }
 
@@ -533,6 +540,9 @@ impl MagicAnswer {
             MagicAnswer::Fail(fail_reason) => Respond::Fail { fail_reason },
             MagicAnswer::Processing => Respond::Processing,
             MagicAnswer::SystemError => Respond::SystemError,
+            MagicAnswer::HttpError(status, code, message) => {
+                Respond::HttpError { status, code: code.to_owned(), message: message.to_owned() }
+            }
             MagicAnswer::Fault(fault) => Respond::Fault { fault },
         }
     }
@@ -760,6 +770,12 @@ mod tests {
         assert_eq!(forced.respond, Respond::Fail { fail_reason: FailReason::AccountFrozen });
         assert_eq!(magic_answer(&call("92.03")).unwrap().delay, MAGIC_TIMEOUT);
         assert_eq!(magic_answer(&call("92.01")).unwrap().respond, Respond::Processing);
+        assert_eq!(
+            magic_answer(&call("91.06")).unwrap().respond,
+            Respond::Fail { fail_reason: FailReason::TransferRisk }
+        );
+        let short = magic_answer(&call("92.06")).unwrap().respond;
+        assert!(matches!(short, Respond::HttpError { status: 403, ref code, .. } if code == "NOT_ENOUGH"), "{short:?}");
         assert!(magic_answer(&call("91.00")).is_none());
         let query = ProviderCall { operation: Operation::WeChatPayQuery, ..call("91.01") };
         assert!(magic_answer(&query).is_none());

@@ -5,6 +5,7 @@
 //! errors, amounts in integer fen and times in Beijing time.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Asia::Shanghai;
@@ -15,6 +16,7 @@ use super::ruled::answer;
 use crate::providers::payouts::{
     BillState, PayoutError, TransferBill, TransferRequest, fen_from_money, money_from_fen, refusal_code,
 };
+use crate::providers::sim::Ruled;
 use crate::providers::wechat::mock::{BILL_NOT_FOUND, MockWeChat};
 
 /// `POST /mock/wechat/v3/fund-app/mch-transfer/transfer-bills`: WeChat Pay's
@@ -143,7 +145,7 @@ pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes)
         remark: request.transfer_remark,
     };
     let ruled = mock.transfer_ruled(&transfer).await;
-    answer(ruled, pay_error, |created| match created {
+    let response = answer(ruled, pay_error, |created| match created {
         Ok(bill) => HttpResponse::Ok().json(TransferBillsResponse {
             create_time: wechat_time(bill.create_time),
             out_bill_no: bill.out_bill_no,
@@ -153,7 +155,8 @@ pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes)
         }),
         Err(error) => payout_error(&error),
     })
-    .await
+    .await;
+    with_request_id(response)
 }
 
 /// A transfer bill by the merchant's number (WeChat Pay)
@@ -172,13 +175,51 @@ pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes)
     )
 )]
 pub async fn transfer_bill(mock: web::Data<MockWeChat>, out_bill_no: web::Path<String>) -> HttpResponse {
-    let ruled = mock.bill_ruled(&out_bill_no).await;
-    answer(ruled, pay_error, |found| match found {
+    bill_answer(&mock, mock.bill_ruled(&out_bill_no).await, BILL_NOT_FOUND.1).await
+}
+
+/// A transfer bill by WeChat Pay's number (WeChat Pay)
+#[utoipa::path(
+    get,
+    path = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}",
+    operation_id = "mock_transfer_bill_by_number",
+    tag = "mock",
+    params(("transfer_bill_no" = String, Path, description = "WeChat Pay's number of the bill, from its creation.",
+        pattern = r"^[0-9]{1,64}$", example = "13300002025050110293847561029384")),
+    responses(
+        (status = 200, description = "The bill.", body = TransferBillQueryResponse),
+        (status = 400, description = "`PARAM_ERROR`: not 1–64 digits.", body = PayErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no bill with this number.", body = PayErrorBody),
+        (status = 500, description = "`SYSTEM_ERROR`: retry.", body = PayErrorBody),
+    )
+)]
+pub async fn transfer_bill_by_number(mock: web::Data<MockWeChat>, transfer_bill_no: web::Path<String>) -> HttpResponse {
+    let ruled = mock.bill_by_number_ruled(&transfer_bill_no).await;
+    bill_answer(&mock, ruled, "no transfer bill with this transfer_bill_no").await
+}
+
+/// A bill query's answer: the bill, or 404 `NOT_FOUND` with `not_found`.
+async fn bill_answer(
+    mock: &MockWeChat,
+    ruled: Ruled<Result<Option<TransferBill>, PayoutError>>,
+    not_found: &str,
+) -> HttpResponse {
+    let response = answer(ruled, pay_error, |found| match found {
         Ok(Some(bill)) => HttpResponse::Ok().json(query_response(bill, mock.app_id())),
-        Ok(None) => pay_error(StatusCode::NOT_FOUND, BILL_NOT_FOUND.0, BILL_NOT_FOUND.1),
+        Ok(None) => pay_error(StatusCode::NOT_FOUND, BILL_NOT_FOUND.0, not_found),
         Err(error) => payout_error(&error),
     })
-    .await
+    .await;
+    with_request_id(response)
+}
+
+/// Every WeChat Pay answer carries its `Request-ID`, which its support asks for.
+fn with_request_id(mut response: HttpResponse) -> HttpResponse {
+    let id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(HeaderName::from_static("request-id"), value);
+    }
+    response
 }
 
 fn query_response(bill: TransferBill, appid: &str) -> TransferBillQueryResponse {

@@ -19,6 +19,12 @@ const FAIL_REASONS = [
   "DAY_RECEIVED_QUOTA_EXCEED",
   "MONTH_RECEIVED_QUOTA_EXCEED",
   "OPENID_INVALID",
+  "NAME_NOT_CORRECT",
+  "ACCOUNT_NOT_EXIST",
+  "TRANSFER_RISK",
+  "PAYEE_ACCOUNT_ABNORMAL",
+  "TRANSFER_QUOTA_EXCEED",
+  "OTHER_FAIL_REASON_TYPE",
 ];
 const FAULTS = ["timeout", "connection_reset", "malformed_body", "empty_response"];
 const RESPONDS = ["fail", "processing", "system_error", "api_error", "http_error", "fault", "as_usual"];

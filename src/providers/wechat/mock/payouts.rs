@@ -35,11 +35,16 @@ use crate::store::DocumentWrite;
 pub const SYSTEM_ERROR: &str = "SYSTEM_ERROR";
 /// The document collection of transfer bills; a document's id is its `out_bill_no`.
 pub const BILLS_COLLECTION: &str = "wechat_transfer_bills";
+/// WeChat Pay's numbers of the bills: a document per `transfer_bill_no`
+/// holding the bill's `out_bill_no`, written with the bill when it is created.
+pub const BILL_NUMBERS_COLLECTION: &str = "wechat_transfer_bill_numbers";
 /// Where the bills are served over HTTP (and journaled from in-process calls).
 pub const TRANSFER_BILLS_PATH: &str = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills";
 /// WeChat Pay's 404 for a bill number never used: its code and message.
 pub const BILL_NOT_FOUND: (&str, &str) = ("NOT_FOUND", "no transfer bill with this out_bill_no");
 const OUT_BILL_NO_CHARS_MAX: usize = 32;
+/// WeChat Pay's own numbers are 32 digits; longer ones cannot be a bill's.
+const TRANSFER_BILL_NO_CHARS_MAX: usize = 64;
 const OPENID_CHARS_MAX: usize = 128;
 const REMARK_CHARS_MAX: usize = 32;
 /// What one payee may receive per Beijing day (¥20,000.00) and month (¥200,000.00).
@@ -173,6 +178,33 @@ impl MockWeChat {
         Err(PayoutError::Unavailable("the payee is busy; retry with the same out_bill_no".into()))
     }
 
+    /// `GET /v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}`
+    /// as the simulator's rules have it answered (as a query of the bill's
+    /// `out_bill_no`, once the number is found).
+    pub async fn bill_by_number_ruled(
+        &self,
+        transfer_bill_no: &str,
+    ) -> Ruled<Result<Option<TransferBill>, PayoutError>> {
+        match self.out_bill_no_of(transfer_bill_no).await {
+            Ok(Some(out_bill_no)) => self.bill_ruled(&out_bill_no).await,
+            Ok(None) => Ruled::unruled(Ok(None)),
+            Err(error) => Ruled::unruled(Err(error)),
+        }
+    }
+
+    /// The `out_bill_no` of the bill WeChat Pay numbered `transfer_bill_no`.
+    async fn out_bill_no_of(&self, transfer_bill_no: &str) -> Result<Option<String>, PayoutError> {
+        if transfer_bill_no.is_empty()
+            || transfer_bill_no.len() > TRANSFER_BILL_NO_CHARS_MAX
+            || !transfer_bill_no.bytes().all(|b| b.is_ascii_digit())
+        {
+            let message = "transfer_bill_no must be 1 to 64 digits";
+            return Err(refused(refusal_code::PARAM_ERROR, message));
+        }
+        let found = self.store.load_document(BILL_NUMBERS_COLLECTION, transfer_bill_no).await.map_err(unavailable)?;
+        found.map(|found| from_json::<String>(&found.value, transfer_bill_no).map_err(unavailable)).transpose()
+    }
+
     /// `GET /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`.
     pub async fn bill(&self, out_bill_no: &str) -> Result<Option<TransferBill>, PayoutError> {
         check_out_bill_no(out_bill_no)?;
@@ -264,6 +296,7 @@ impl MockWeChat {
             (None, None) => None,
         };
         let bill_body = to_json(&BillRecord { bill: bill.clone() }, &bill.out_bill_no).map_err(unavailable)?;
+        let number_body = to_json(&bill.out_bill_no, &bill.transfer_bill_no).map_err(unavailable)?;
         let user_body = match &credited {
             Some(user) => Some(to_json(&user.value, &user.value.openid).map_err(unavailable)?),
             None => None,
@@ -274,6 +307,14 @@ impl MockWeChat {
             expected_version: bill_version,
             body: &bill_body,
         }];
+        if bill_version == 0 {
+            writes.push(DocumentWrite {
+                collection: BILL_NUMBERS_COLLECTION,
+                id: &bill.transfer_bill_no,
+                expected_version: 0,
+                body: &number_body,
+            });
+        }
         if let (Some(user), Some(body)) = (&credited, &user_body) {
             writes.push(DocumentWrite {
                 collection: USERS_COLLECTION,

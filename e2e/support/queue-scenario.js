@@ -51,7 +51,7 @@ export async function openQueue(page, base) {
   await page.getByLabel("Email").fill("ops@walletgate.test");
   await page.getByLabel("Password").fill("operator-demo");
   await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page.getByTestId("queue-table")).toBeVisible();
+  await expect(page.getByTestId("queue-count")).toBeVisible();
 }
 
 /** What the operator API says of one withdrawal (status, failure_reason…). */

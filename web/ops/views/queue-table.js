@@ -20,8 +20,9 @@ export function waitedFor(item, locale) {
 }
 
 /**
- * The table of `items`. `state` holds `current` (the id whose details are
- * open), `selected` (a Set of ids) and `order`; `on` has the handlers
+ * The table of `items`. `state` holds `current` (the id of the current
+ * row, whose details are open once `expanded`), `selected` (a Set of ids)
+ * and `order`; `on` has the handlers
  * `pick(id)`, `toggle(id)`, `toggleAll()`, `sort(column)`, `approve(item)`,
  * `reject(item)`.
  */
@@ -155,7 +156,7 @@ function itemBody(item, state, i18n, on) {
     "tbody",
     { "data-testid": "queue-item", "data-withdrawal-id": id },
     row,
-    current && h("tr", { className: "detail-row" }, h("td", { colspan: "7" }, details(item, i18n))),
+    current && state.expanded && h("tr", { className: "detail-row" }, h("td", { colspan: "7" }, details(item, i18n))),
   );
 }
 

@@ -42,7 +42,8 @@ function searchParam(text) {
 
 export function queueView({ api, i18n, toast, changed }) {
   const { t } = i18n;
-  const state = { current: null, selected: new Set(), order: "oldest" };
+  // The current row's details open once the operator picks or moves to a row.
+  const state = { current: null, expanded: false, selected: new Set(), order: "oldest" };
   let page = null; // { items, total, next_cursor }
   let error = null;
   let timer = null;
@@ -372,6 +373,7 @@ export function queueView({ api, i18n, toast, changed }) {
 
   function moveTo(id, { focus = false } = {}) {
     state.current = id;
+    state.expanded = true;
     render();
     if (focus) focusCurrent();
   }

@@ -145,10 +145,16 @@ export function queueView({ api, i18n, toast, changed }) {
     return params;
   }
 
+  /** Counts the reads, so that only the latest one's answer is shown. */
+  let reads = 0;
+
   async function load() {
     clearTimeout(timer);
+    const read = ++reads;
     try {
-      page = await api.get(`/v1/ops/review-queue?${query()}`);
+      const answer = await api.get(`/v1/ops/review-queue?${query()}`);
+      if (read !== reads) return;
+      page = answer;
       error = null;
       // A page emptied by decisions falls back to the one before it.
       if (page.items.length === 0 && pageIndex > 0) {
@@ -156,6 +162,7 @@ export function queueView({ api, i18n, toast, changed }) {
         return load();
       }
     } catch (failure) {
+      if (read !== reads) return;
       error = failure;
     }
     render();

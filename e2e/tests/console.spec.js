@@ -36,16 +36,17 @@ test("console: a top-up shows the new balance, the worker step reports, the ledg
   await expect(opsPage.getByTestId("ledger")).toHaveAttribute("data-state", "balanced");
 
   await opsPage.getByRole("link", { name: "Top up a demo wallet" }).click();
-  await opsPage.getByLabel("Account ID").fill(user.accountId);
+  await opsPage.getByLabel("Phone number or account ID").fill(user.accountId);
   await opsPage.getByLabel("Amount (yuan)").fill("12.3");
-  await opsPage.getByRole("button", { name: "Top up" }).click();
+  await opsPage.getByRole("button", { name: "Check and top up" }).click();
+  await opsPage.getByRole("dialog").getByRole("button", { name: "Top up ¥12.30" }).click();
   await expect(opsPage.getByTestId("credit-result")).toHaveText(
     `Credited ¥12.30 to ${user.accountId}. Balance now ¥12.30 available, ¥0.00 held.`,
   );
   expect((await wallet(user)).available).toBe("12.30");
 
-  await opsPage.getByLabel("Account ID").fill("acc_nobody");
-  await opsPage.getByRole("button", { name: "Top up" }).click();
+  await opsPage.getByLabel("Phone number or account ID").fill("acc_nobody");
+  await opsPage.getByRole("button", { name: "Check and top up" }).click();
   await expect(opsPage.getByRole("alert")).toHaveText("We could not find that account.");
 
   await opsPage.getByRole("button", { name: "Run worker step" }).click();
@@ -68,11 +69,13 @@ test("console: a top-up whose answer was lost, sent again, credits once", async 
       await route.continue();
     }
   });
-  await opsPage.getByLabel("Account ID").fill(user.accountId);
+  await opsPage.getByLabel("Phone number or account ID").fill(user.accountId);
   await opsPage.getByLabel("Amount (yuan)").fill("5");
-  await opsPage.getByRole("button", { name: "Top up" }).click();
-  await expect(opsPage.getByRole("alert")).toBeVisible();
-  await opsPage.getByRole("button", { name: "Top up" }).click();
+  await opsPage.getByRole("button", { name: "Check and top up" }).click();
+  const confirm = opsPage.getByRole("dialog").getByRole("button", { name: "Top up ¥5.00" });
+  await confirm.click();
+  await expect(opsPage.getByRole("dialog").getByRole("alert")).toBeVisible();
+  await confirm.click();
   await expect(opsPage.getByTestId("credit-result")).toHaveText(
     `Credited ¥5.00 to ${user.accountId}. Balance now ¥5.00 available, ¥0.00 held.`,
   );
@@ -83,13 +86,14 @@ test("console: USDT is topped up at its six places and kept apart from CNY", asy
   const user = await newUser();
   await logInToConsole(opsPage);
   await opsPage.getByRole("link", { name: "Top up a demo wallet" }).click();
-  await opsPage.getByLabel("Account ID").fill(user.accountId);
+  await opsPage.getByLabel("Phone number or account ID").fill(user.accountId);
   await opsPage.getByLabel("Asset").selectOption("USDT");
   await opsPage.getByLabel("Amount (USDT, up to 6 places)").fill("1.1234567");
-  await opsPage.getByRole("button", { name: "Top up" }).click();
+  await opsPage.getByRole("button", { name: "Check and top up" }).click();
   await expect(opsPage.getByRole("alert")).toBeVisible();
   await opsPage.getByLabel("Amount (USDT, up to 6 places)").fill("1.5");
-  await opsPage.getByRole("button", { name: "Top up" }).click();
+  await opsPage.getByRole("button", { name: "Check and top up" }).click();
+  await opsPage.getByRole("dialog").getByRole("button", { name: "Top up 1.500000 USDT" }).click();
   await expect(opsPage.getByTestId("credit-result")).toHaveText(
     `Credited 1.500000 USDT to ${user.accountId}. Balance now 1.500000 USDT available, 0.000000 USDT held.`,
   );

@@ -29,9 +29,10 @@ test("a new user binds WeChat, sets a PIN and withdraws; the operator approves a
   await test.step("the operator tops the new wallet up from the console", async () => {
     await logInToConsole(opsPage);
     await opsPage.getByRole("link", { name: "Top up a demo wallet" }).click();
-    await opsPage.getByLabel("Account ID").fill(accountId);
+    await opsPage.getByLabel("Phone number or account ID").fill(accountId);
     await opsPage.getByLabel("Amount (yuan)").fill("500");
-    await opsPage.getByRole("button", { name: "Top up" }).click();
+    await opsPage.getByRole("button", { name: "Check and top up" }).click();
+    await opsPage.getByRole("dialog").getByRole("button", { name: "Top up ¥500.00" }).click();
     await expect(opsPage.getByTestId("credit-result")).toContainText("Balance now ¥500.00 available");
   });
 
@@ -116,10 +117,16 @@ test("a new user binds WeChat, sets a PIN and withdraws; the operator approves a
     const item = opsPage.locator(`[data-testid="queue-item"][data-withdrawal-id="${withdrawalId}"]`);
     await expect(item).toBeVisible();
     await expect(item.getByText("First withdrawal to this WeChat")).toBeVisible();
+    // Its details open under it once it is the current row.
+    await item.getByText("First withdrawal to this WeChat").click();
     await expect(item.getByText(accountId)).toBeVisible();
     await expect(item.getByText("¥400.00 available · ¥100.00 held")).toBeVisible();
     await snap(opsPage, "ops-queue");
     await item.getByRole("button", { name: "Approve" }).click();
+    await opsPage
+      .getByRole("dialog", { name: "Approve this withdrawal?" })
+      .getByRole("button", { name: "Approve" })
+      .click();
     await expect(item).toHaveCount(0);
     const decided = opsPage.locator(`[data-testid="decided-item"][data-withdrawal-id="${withdrawalId}"]`);
     await expect(decided.getByTestId("history")).toContainText("acc_demo_operator");

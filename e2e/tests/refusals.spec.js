@@ -185,11 +185,12 @@ test("review: an operator's rejection reaches the app with its reason, and the h
   await logInToConsole(opsPage);
   const item = opsPage.locator(`[data-testid="queue-item"][data-withdrawal-id="${withdrawalId}"]`);
   await item.getByRole("button", { name: "Reject…" }).click();
-  await item.getByRole("button", { name: "Reject withdrawal" }).click();
-  await expect(item.getByRole("alert")).toHaveText("Choose a reason from the list.");
-  await item.getByLabel("Reason (the user sees it)").selectOption("DESTINATION_MISMATCH");
-  await item.getByLabel("Note for operators (not shown to the user)").fill("payee name differs from the ID on file");
-  await item.getByRole("button", { name: "Reject withdrawal" }).click();
+  const dialog = opsPage.getByRole("dialog", { name: "Reject this withdrawal?" });
+  await dialog.getByRole("button", { name: "Reject withdrawal" }).click();
+  await expect(dialog.getByRole("alert")).toHaveText("Choose a reason from the list.");
+  await dialog.getByLabel("Reason (the user sees it)").selectOption("DESTINATION_MISMATCH");
+  await dialog.getByLabel("Note for operators (not shown to the user)").fill("payee name differs from the ID on file");
+  await dialog.getByRole("button", { name: "Reject withdrawal" }).click();
   await expect(item).toHaveCount(0);
 
   // The user reads the reason in their own words, never the operator's note.

@@ -2,42 +2,8 @@
 // this test's own: moving the clock would move every other test's time
 // (quotes, review delays) on the shared one.
 
-import { spawn } from "node:child_process";
-import { createServer } from "node:net";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { test, expect } from "../support/fixtures.js";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const BINARY = process.env.WALLETGATE_BIN ?? path.join(here, "..", "..", "target", "release", "walletgate");
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** A walletgate of its own on the memory store; stopped after the test. */
-async function ownServer() {
-  const port = await freePort();
-  const child = spawn(BINARY, ["--port", String(port), "--store", "memory://"], { stdio: "ignore" });
-  const base = `http://127.0.0.1:${port}`;
-  for (let tries = 0; tries < 100; tries += 1) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) return { base, stop: () => child.kill() };
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  child.kill();
-  throw new Error("the test's own server did not start");
-}
+import { ownServer } from "../support/own-server.js";
 
 test("simulator: the console moves the business clock, and the app shows simulated time", async ({ opsPage, page }) => {
   const server = await ownServer();

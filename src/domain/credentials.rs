@@ -93,6 +93,15 @@ impl Login {
         }
     }
 
+    /// Masked, as `(phone, email)`: the one this login is, the other `None`.
+    pub fn masked_phone_or_email(&self) -> (Option<String>, Option<String>) {
+        let masked = self.masked();
+        match self {
+            Login::Phone(_) => (Some(masked), None),
+            Login::Email(_) => (None, Some(masked)),
+        }
+    }
+
     /// Shown back to clients and in logs: enough to recognise, not to harvest.
     pub fn masked(&self) -> String {
         match self {

@@ -38,22 +38,32 @@ impl AccountQuery {
     /// At most one of the three, each checked as the field it is.
     fn search(&self) -> Result<AccountSearch, ApiError> {
         let given = [("phone", &self.phone), ("email", &self.email), ("account_id", &self.account_id)];
-        let mut given = given.into_iter().filter_map(|(field, value)| Some((field, value.as_deref()?)));
-        let search = match given.next() {
+        Ok(match one_search_field(given)? {
             None => AccountSearch::All,
             Some(("phone", phone)) => AccountSearch::Login(Login::phone(phone).map_err(|e| invalid("phone", e))?),
             Some(("email", email)) => AccountSearch::Login(Login::email(email).map_err(|e| invalid("email", e))?),
             Some((field, id)) => AccountSearch::Id(account_id_in(field, id)?),
-        };
-        if let Some((field, _)) = given.next() {
-            return Err(ApiError::validation(field, "search by one of phone, email or account_id"));
-        }
-        Ok(search)
+        })
     }
 }
 
+/// The one search parameter given of `given` (field, value), if any; more
+/// than one is refused naming the second.
+pub(super) fn one_search_field<'a, const N: usize>(
+    given: [(&'static str, &'a Option<String>); N],
+) -> Result<Option<(&'static str, &'a str)>, ApiError> {
+    let names: Vec<&str> = given.iter().map(|(field, _)| *field).collect();
+    let mut given = given.into_iter().filter_map(|(field, value)| Some((field, value.as_deref()?)));
+    let first = given.next();
+    if let Some((field, _)) = given.next() {
+        let (last, rest) = names.split_last().unwrap_or((&"", &[]));
+        return Err(ApiError::validation(field, format_args!("search by one of {} or {last}", rest.join(", "))));
+    }
+    Ok(first)
+}
+
 /// An account id from a query parameter; a malformed one is refused naming it.
-fn account_id_in(field: &str, text: &str) -> Result<AccountId, ApiError> {
+pub(super) fn account_id_in(field: &str, text: &str) -> Result<AccountId, ApiError> {
     AccountId::parse(text).ok_or_else(|| ApiError::validation(field, "is not an account id (acc_…)"))
 }
 

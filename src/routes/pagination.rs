@@ -12,6 +12,7 @@ use utoipa::IntoParams;
 
 use crate::domain::account::AccountId;
 use crate::domain::binding::BindingId;
+use crate::domain::review_queue::QueueCursor;
 use crate::domain::transfer::TransferId;
 use crate::domain::withdrawal::WithdrawalId;
 use crate::error::ApiError;
@@ -140,6 +141,17 @@ impl Position for AccountId {
 
     fn from_text(text: &str) -> Option<AccountId> {
         AccountId::parse(text)
+    }
+}
+
+/// A place in the review queue, with the order it was read in.
+impl Position for QueueCursor {
+    fn to_text(&self) -> String {
+        QueueCursor::to_text(self)
+    }
+
+    fn from_text(text: &str) -> Option<QueueCursor> {
+        QueueCursor::from_text(text)
     }
 }
 

@@ -9,17 +9,21 @@ use validator::Validate;
 
 use super::extract::{ApiJson, ApiQuery};
 use super::identity::Operator;
-use super::pagination::{List, PageQuery};
+use super::ops_search::{account_id_in, one_search_field};
+use super::pagination::{List, PageQuery, PageRequest};
 use super::responses::{
     OperatorOnly, PayloadTooLarge, StoreBusy, StoreUnavailable, Unauthenticated, WithdrawalNotFound,
 };
 use super::withdrawals::WithdrawalView;
-use crate::domain::account::AccountId;
+use crate::domain::account::{AccountId, VerificationLevel};
+use crate::domain::credentials::Login;
+use crate::domain::money::Money;
+use crate::domain::review_queue::{QueueCursor, QueueFilter, QueueOrder, WaitReason};
 use crate::domain::withdrawal::{RejectionReason, Withdrawal, WithdrawalId};
 use crate::error::{ApiError, ErrorBody};
 use crate::services::audit::{AuditLog, AuditRecord};
 use crate::services::review::Review;
-use crate::services::review::{AccountContext, ReviewItem};
+use crate::services::review_queue::{AccountContext, QueueQuery, QueueSearch, ReviewItem};
 use crate::services::work::WorkReport;
 use crate::services::worker_step::WorkerStep;
 
@@ -33,7 +37,7 @@ struct ReviewItemView {
     queue: &'static str,
     /// The review reasons, or `payout_attempts_exhausted`.
     #[schema(example = json!(["first_to_destination"]))]
-    reasons: Vec<String>,
+    reasons: Vec<&'static str>,
     #[schema(example = "2025-05-01T08:30:00Z")]
     waiting_since: DateTime<Utc>,
     account: AccountContext,
@@ -46,50 +50,119 @@ impl ReviewItemView {
             waiting_since: item.withdrawal.created_at,
             account_id: item.account_id,
             queue: item.queue,
-            reasons: item.reasons,
+            reasons: item.reasons.iter().map(|reason| reason.code()).collect(),
             account: item.context,
         }
     }
 }
 
-/// A page of the queue, oldest first.
+/// A page of the queue, in the order asked for.
 #[derive(Debug, Serialize, ToSchema)]
 struct QueueView {
     items: Vec<ReviewItemView>,
     /// Pass as `cursor` for the next page; null on the last page.
     #[schema(example = json!(null))]
     next_cursor: Option<String>,
+    /// How many waiting withdrawals match the search and the filters, on every page together.
+    #[schema(example = 1)]
+    total: usize,
+}
+
+/// `?phone=|account_id=|withdrawal_id=`, the filters and `order`, beside the
+/// paging parameters (documented by `PageQuery`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueParams {
+    pub phone: Option<String>,
+    pub account_id: Option<String>,
+    pub withdrawal_id: Option<String>,
+    pub reason: Option<WaitReason>,
+    pub level: Option<VerificationLevel>,
+    pub amount_min: Option<Money>,
+    pub amount_max: Option<Money>,
+    pub order: Option<QueueOrder>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+impl QueueParams {
+    /// The query, each parameter checked as the field it is; at most one of
+    /// `phone`, `account_id` and `withdrawal_id`.
+    fn query(&self) -> Result<QueueQuery, ApiError> {
+        let given = [("phone", &self.phone), ("account_id", &self.account_id), ("withdrawal_id", &self.withdrawal_id)];
+        let search = match one_search_field(given)? {
+            None => QueueSearch::All,
+            Some(("phone", phone)) => {
+                QueueSearch::Login(Login::phone(phone).map_err(|error| ApiError::validation("phone", error))?)
+            }
+            Some(("account_id", id)) => QueueSearch::Account(account_id_in("account_id", id)?),
+            Some((field, id)) => QueueSearch::Withdrawal(
+                WithdrawalId::parse(id).ok_or_else(|| ApiError::validation(field, "is not a withdrawal id (wd_…)"))?,
+            ),
+        };
+        let filter = QueueFilter {
+            reason: self.reason,
+            level: self.level,
+            amount_min: self.amount_min,
+            amount_max: self.amount_max,
+        };
+        let filter = filter.checked().map_err(|error| ApiError::validation("amount_max", error))?;
+        Ok(QueueQuery { search, filter, order: self.order.unwrap_or_default() })
+    }
 }
 
 /// The review queue (operator)
 ///
 /// Operator role only. Withdrawals waiting for an operator (manual reviews and
-/// parked payouts), oldest first (by withdrawal id, which is time-ordered),
-/// with the reasons and the account's context: level, balances, binding age,
-/// recent withdrawals.
+/// parked payouts) with the reasons and the account's context: its login
+/// (masked), level, balances, binding age, recent withdrawals. Longest
+/// waiting first unless `order` says otherwise; narrowed to one account (by
+/// `phone` or `account_id`) or one withdrawal (`withdrawal_id`), and filtered
+/// by `reason`, `level` and an amount range. `total` counts every match, so a
+/// client pages through the whole queue with `next_cursor` (kept with the
+/// `order` it was issued for).
 #[utoipa::path(
     get,
     path = "/v1/ops/review-queue",
     operation_id = "review_queue",
     tag = "ops",
     security(("bearerAuth" = [])),
-    params(PageQuery),
+    params(
+        ("phone" = Option<String>, Query, description = "Only this account's, by its 11-digit mainland mobile number, exactly.", example = "13800000001"),
+        ("account_id" = Option<String>, Query, description = "Only this account's.", example = "acc_demo_alice"),
+        ("withdrawal_id" = Option<String>, Query, description = "Only this withdrawal.", example = "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7"),
+        ("reason" = Option<WaitReason>, Query, description = "Only those waiting (among other reasons) for this one."),
+        ("level" = Option<VerificationLevel>, Query, description = "Only those of accounts at this verification level now."),
+        ("amount_min" = Option<String>, Query, description = "Only amounts of at least this many yuan (at most 2 places).", example = "100.00"),
+        ("amount_max" = Option<String>, Query, description = "Only amounts of at most this many yuan (at most 2 places).", example = "5000.00"),
+        ("order" = Option<QueueOrder>, Query, description = "`oldest` (longest waiting first, the default), `newest`, \
+            `largest` or `smallest` amount first (equal amounts longest waiting first)."),
+        PageQuery,
+    ),
     responses(
-        (status = 200, description = "One page of the queue.", body = QueueView),
-        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a `limit` outside 1 to 200, a \
-            `cursor` this list did not issue, an unknown query parameter.", body = ErrorBody),
+        (status = 200, description = "One page of the queue, and how many match in all.", body = QueueView),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a malformed `phone`, `account_id` or \
+            `withdrawal_id`, more than one of them, an unknown `reason`, `level` or `order`, a malformed amount, \
+            `amount_min` above `amount_max`, a `limit` outside 1 to 200, a `cursor` this list (in this `order`) did \
+            not issue, an unknown query parameter.", body = ErrorBody),
         Unauthenticated, OperatorOnly, StoreUnavailable,
     )
 )]
 pub async fn queue(
     review: web::Data<Review>,
     _operator: Operator,
-    query: ApiQuery<PageQuery>,
+    params: ApiQuery<QueueParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = query.request::<WithdrawalId>(List::ReviewQueue)?;
-    let items = review.review_queue(request.after.as_ref(), request.read_ahead()).await?;
-    let (items, next_cursor) = request.page(items, |item| item.withdrawal.id.clone());
-    Ok(HttpResponse::Ok().json(QueueView { items: items.into_iter().map(ReviewItemView::of).collect(), next_cursor }))
+    let request = PageRequest::<QueueCursor>::read(params.limit, params.cursor.as_deref(), List::ReviewQueue)?;
+    let query = params.query()?;
+    if request.after.as_ref().is_some_and(|after| after.order != query.order) {
+        return Err(ApiError::validation("cursor", "was issued for another order; pass it back with its own"));
+    }
+    let page = review.review_queue(&query, request.after.as_ref(), request.read_ahead()).await?;
+    let order = query.order;
+    let (items, next_cursor) = request.page(page.items, |item| QueueCursor { order, place: item.place() });
+    let items = items.into_iter().map(ReviewItemView::of).collect();
+    Ok(HttpResponse::Ok().json(QueueView { items, next_cursor, total: page.total }))
 }
 
 /// The body of a rejection: a reason from the documented list, which the

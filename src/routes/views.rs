@@ -45,7 +45,7 @@ pub struct ProfileView {
 
 impl ProfileView {
     pub fn of(account: &Account, now: DateTime<Utc>, pin_policy: &PinPolicy) -> ProfileView {
-        let (phone, email) = masked_login(account);
+        let (phone, email) = account.login.masked_phone_or_email();
         ProfileView {
             id: account.id.clone(),
             role: account.role,
@@ -59,15 +59,6 @@ impl ProfileView {
             frozen: account.frozen,
             created_at: account.created_at,
         }
-    }
-}
-
-/// The account's login, masked: `(phone, email)`, one of them `None`.
-fn masked_login(account: &Account) -> (Option<String>, Option<String>) {
-    let masked = account.login.masked();
-    match account.login.phone_number() {
-        Some(_) => (Some(masked), None),
-        None => (None, Some(masked)),
     }
 }
 
@@ -85,6 +76,10 @@ pub struct AccountSummaryView {
     pub email: Option<String>,
     /// In force now (counting automatic approvals that fell due).
     pub verification_level: VerificationLevel,
+    /// The verified real name, masked as a payer sees a payee (`*三丰`);
+    /// null until an identity check is approved.
+    #[schema(example = "*三丰")]
+    pub real_name: Option<String>,
     #[schema(example = false)]
     pub frozen: bool,
     /// The wallet's CNY balances; null for a role without a wallet (operators).
@@ -107,7 +102,7 @@ pub struct WalletBalances {
 
 impl AccountSummaryView {
     pub fn of(account: &Account, now: DateTime<Utc>) -> AccountSummaryView {
-        let (phone, email) = masked_login(account);
+        let (phone, email) = account.login.masked_phone_or_email();
         let balances = WalletBalances {
             available: account.ledger.get(LedgerAccount::UserAvailable),
             held: account.ledger.get(LedgerAccount::UserHeld),
@@ -118,6 +113,7 @@ impl AccountSummaryView {
             phone,
             email,
             verification_level: account.level_at(now),
+            real_name: account.verified_identity(now).map(|identity| identity.real_name.masked()),
             frozen: account.frozen,
             wallet: account.role.has_wallet().then_some(balances),
             assets: match account.role.has_wallet() {

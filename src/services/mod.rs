@@ -13,7 +13,8 @@
 //!   [`withdrawal_reads::WithdrawalReads`]: reading them back.
 //! - [`wallet::Wallet`]: the journal and operators' adjustments.
 //! - [`idempotency`]: requests made safe to repeat with an `Idempotency-Key`.
-//! - [`review::Review`], [`settlement::Settlement`]: operators' decisions, payouts.
+//! - [`review::Review`], [`settlement::Settlement`]: operators' decisions, payouts;
+//!   [`review_queue`]: the queue they decide from, filtered, ordered and paged.
 //! - [`notifications::Notifications`]: the event stream and webhooks.
 //! - [`transfers::Transfers`]: money between two accounts, exactly once.
 //! - [`user_transfers::UserTransfers`]: users sending money to each other.
@@ -43,6 +44,7 @@ pub mod partitions;
 pub mod pin;
 pub mod queue_gauges;
 pub mod review;
+pub mod review_queue;
 pub mod scenarios;
 pub mod seed;
 pub mod settlement;

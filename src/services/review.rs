@@ -1,6 +1,6 @@
-//! Operator review of withdrawals: the queue (manual reviews and parked
-//! payouts, oldest first, with the account's context), approve and reject,
-//! and the worker's rejection of reviews nobody decided in time.
+//! Operator review of withdrawals: approve and reject, and the worker's
+//! rejection of reviews nobody decided in time (the queue they are decided
+//! from is read in `review_queue`).
 //!
 //! Approving puts the payout on its schedule in the same commit that
 //! approves, and every decision takes the withdrawal off the schedules it
@@ -8,75 +8,21 @@
 //! without the entry its next step needs (nor keep one it no longer needs).
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::json;
-use utoipa::ToSchema;
 
 use super::audit::{AuditLog, AuditTarget};
-use super::keys::{
-    MANUAL_REVIEW_SCHEDULE, PARKED_SCHEDULE, PAYOUT_SCHEDULE, member_parts, off_every_schedule, review_member,
-};
+use super::keys::{MANUAL_REVIEW_SCHEDULE, PARKED_SCHEDULE, PAYOUT_SCHEDULE, off_every_schedule, review_member};
 use super::notifications::EventType;
 use super::partitions::{Changed, Partitions};
 use super::settlement::Settlement;
 use super::withdrawal_reads::WithdrawalReads;
 use super::withdrawals::WithdrawalPolicy;
-use super::work::{Claim, ClaimOutcome, ORPHAN_GRACE_SECS, WorkQueue};
-use crate::domain::account::{AccountId, VerificationLevel};
-use crate::domain::ledger::LedgerAccount;
-use crate::domain::money::Money;
+use super::work::{Claim, ClaimOutcome, WorkQueue};
+use crate::domain::account::AccountId;
 use crate::domain::withdrawal::{RejectionReason, Unpaid, Withdrawal, WithdrawalError, WithdrawalId, WithdrawalStatus};
 use crate::error::ApiError;
 use crate::providers::payouts::BillState;
 use crate::store::ScheduleEntry;
-
-/// The reason given when a review times out.
-/// How many of the account's latest withdrawals a queue item shows.
-const RECENT_WITHDRAWALS: usize = 5;
-/// Entries read from each review schedule per queue page: the bound on the
-/// scan, far above any queue operators work through.
-const QUEUE_SCAN_MAX: usize = 10_000;
-
-/// One withdrawal waiting for an operator.
-#[derive(Debug, Clone)]
-pub struct ReviewItem {
-    pub account_id: AccountId,
-    pub withdrawal: Withdrawal,
-    /// `manual_review` or `parked_payout`.
-    pub queue: &'static str,
-    /// Why it waits: the review reasons, or `payout_attempts_exhausted`.
-    pub reasons: Vec<String>,
-    pub context: AccountContext,
-}
-
-/// What an operator needs to judge a withdrawal.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AccountContext {
-    pub level: VerificationLevel,
-    #[schema(example = false)]
-    pub frozen: bool,
-    pub available: Money,
-    pub held: Money,
-    /// How long the destination has been bound, in seconds.
-    #[schema(example = 1800)]
-    pub binding_age_secs: Option<i64>,
-    /// The account's latest withdrawals other than this one, newest first.
-    pub recent_withdrawals: Vec<RecentWithdrawal>,
-}
-
-/// One of the account's other withdrawals, in brief.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(example = json!({
-    "id": "wd_0196a0b1c2d37e40a1f3c9e2d4b5a6c7", "status": "settled", "amount": "300.00",
-    "created_at": "2025-04-28T12:00:00Z"
-}))]
-pub struct RecentWithdrawal {
-    #[schema(value_type = String)]
-    pub id: WithdrawalId,
-    pub status: WithdrawalStatus,
-    pub amount: Money,
-    pub created_at: DateTime<Utc>,
-}
 
 /// Operators' decisions on withdrawals, and the worker's time-outs of reviews.
 #[derive(Debug, Clone)]
@@ -90,103 +36,6 @@ pub struct Review {
 }
 
 impl Review {
-    /// Up to `limit` withdrawals waiting for an operator after `after` (or
-    /// from the start), oldest first: by id, which is time-ordered, so a
-    /// page's last id is where the next one starts.
-    pub async fn review_queue(&self, after: Option<&WithdrawalId>, limit: usize) -> Result<Vec<ReviewItem>, ApiError> {
-        let now = self.partitions.now();
-        let mut entries = Vec::new();
-        for (schedule, queue) in [(MANUAL_REVIEW_SCHEDULE, "manual_review"), (PARKED_SCHEDULE, "parked_payout")] {
-            for (member, at_ms) in self.partitions.store.scheduled(schedule, i64::MAX, QUEUE_SCAN_MAX).await? {
-                let Some(id) = member_parts(&member).and_then(|(_, id)| WithdrawalId::parse(id)) else { continue };
-                if after.is_none_or(|after| id > *after) {
-                    entries.push((id, schedule, queue, member, at_ms));
-                }
-            }
-        }
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut items = Vec::new();
-        for (_, schedule, queue, member, at_ms) in entries {
-            if items.len() == limit {
-                break;
-            }
-            if let Some(item) = self.review_item(schedule, queue, &member, at_ms, now).await? {
-                items.push(item);
-            }
-        }
-        Ok(items)
-    }
-
-    /// The queue item of one schedule entry; entries with nothing left to
-    /// decide are taken off the schedule on the way.
-    async fn review_item(
-        &self,
-        schedule: &str,
-        queue: &'static str,
-        member: &str,
-        at_ms: i64,
-        now: DateTime<Utc>,
-    ) -> Result<Option<ReviewItem>, ApiError> {
-        let Some((account_id, withdrawal_id)) = member_parts(member) else { return Ok(None) };
-        let withdrawals = self.reads.withdrawals(&account_id).await?;
-        let Some(withdrawal) = withdrawals.iter().find(|w| w.id.as_str() == withdrawal_id).cloned() else {
-            if now.timestamp_millis() - at_ms > ORPHAN_GRACE_SECS * 1000 {
-                // Only if nobody moved it since it was read.
-                self.partitions.store.reschedule_if_at(schedule, member, at_ms, None).await?;
-            }
-            return Ok(None);
-        };
-        let waits_here = match queue {
-            "manual_review" => withdrawal.status == WithdrawalStatus::InReview,
-            _ => withdrawal.awaits_operator() && withdrawal.status == WithdrawalStatus::Processing,
-        };
-        if !waits_here {
-            // The commits that decide a withdrawal take its entries off; one
-            // left over is dropped once the withdrawal can never come back
-            // here. (One whose state moved on after the entry was read is
-            // left alone: a commit may have just put it here.)
-            if withdrawal.is_finished() {
-                self.partitions.store.reschedule_if_at(schedule, member, at_ms, None).await?;
-            }
-            return Ok(None);
-        }
-        let account = self.partitions.load_account(&account_id).await?;
-        let binding_age_secs = account
-            .binding(&withdrawal.binding_id)
-            .and_then(|binding| binding.activated_at)
-            .map(|activated| (now - activated).num_seconds());
-        let recent_withdrawals = withdrawals
-            .iter()
-            .filter(|other| other.id != withdrawal.id)
-            .take(RECENT_WITHDRAWALS)
-            .map(|other| RecentWithdrawal {
-                id: other.id.clone(),
-                status: other.status,
-                amount: other.amount.money(),
-                created_at: other.created_at,
-            })
-            .collect();
-        let mut reasons: Vec<String> = withdrawal
-            .review_reasons
-            .iter()
-            .map(|reason| {
-                serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-            })
-            .collect();
-        if queue == "parked_payout" {
-            reasons = vec!["payout_attempts_exhausted".to_owned()];
-        }
-        let context = AccountContext {
-            level: account.level_at(now),
-            frozen: account.frozen,
-            available: account.ledger.get(LedgerAccount::UserAvailable),
-            held: account.ledger.get(LedgerAccount::UserHeld),
-            binding_age_secs,
-            recent_withdrawals,
-        };
-        Ok(Some(ReviewItem { account_id, withdrawal, queue, reasons, context }))
-    }
-
     /// A withdrawal waiting for an operator, by id, with its account.
     async fn awaiting_operator(&self, withdrawal_id: &WithdrawalId) -> Result<(AccountId, Withdrawal), ApiError> {
         let account_id = self.reads.withdrawal_owner(withdrawal_id).await?;

@@ -31,6 +31,7 @@ mod redis_failover;
 mod redis_layout;
 mod redis_outage;
 mod redis_servers;
+mod review_queue;
 mod scenarios;
 mod settlement;
 mod sim_clock;

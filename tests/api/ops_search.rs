@@ -45,7 +45,7 @@ async fn operators_find_an_account_by_its_exact_phone_email_or_id(store: StoreKi
         alice["items"],
         json!([{
             "id": "acc_demo_alice", "role": "user", "phone": "138****0001", "email": null,
-            "verification_level": "L0", "frozen": false,
+            "verification_level": "L0", "real_name": null, "frozen": false,
             "wallet": { "available": "800.00", "held": "0.00" },
             "assets": [
                 { "asset": "CNY", "available": "800.00", "held": "0.00" },
@@ -183,6 +183,10 @@ async fn identity_checks_wait_in_a_list_oldest_first_until_decided(store: StoreK
     json_of(app.post(&reject, Some(&operator), &json!({ "reason": "blurry" })).await, StatusCode::OK).await;
     let listed = get_ok(&app, "/v1/ops/kyc/pending", &operator).await;
     assert_eq!(ids(&listed, "/request/id"), [&requests[1].1]);
+    let verified = get_ok(&app, &format!("/v1/ops/accounts/{}", requests[0].0.id), &operator).await;
+    assert_eq!(verified["real_name"], "**丰", "the verified name, masked as a payee's");
+    let waiting = get_ok(&app, &format!("/v1/ops/accounts/{}", requests[1].0.id), &operator).await;
+    assert_eq!(waiting["real_name"], Value::Null, "not verified yet");
     let user = &requests[0].0;
     assert_error(app.get("/v1/ops/kyc/pending", Some(&user.token)).await, StatusCode::FORBIDDEN, "FORBIDDEN").await;
 }

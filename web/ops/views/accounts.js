@@ -155,7 +155,7 @@ export function accountsView({ api, i18n, query }) {
       h(
         "section",
         {},
-        h("h3", {}, t("accounts.pending_kyc")),
+        h("h2", {}, t("accounts.pending_kyc")),
         pending
           ? h(
               "p",
@@ -171,13 +171,13 @@ export function accountsView({ api, i18n, query }) {
       h(
         "section",
         {},
-        h("h3", {}, t("queue.recent")),
+        h("h2", {}, t("queue.recent")),
         recentWithdrawals(
           withdrawals.map(({ withdrawal }) => withdrawal),
           i18n,
         ),
       ),
-      h("section", { className: "wide" }, h("h3", {}, t("accounts.transfers")), transferTable(transfers, i18n)),
+      h("section", { className: "wide" }, h("h2", {}, t("accounts.transfers")), transferTable(transfers, i18n)),
     );
   }
 

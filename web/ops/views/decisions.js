@@ -1,47 +1,29 @@
-// Approve, or reject with a reason the user will see: the controls the
-// review queue and the identity checks share, with their state — whose
-// reject form is open, what is being decided, and each item's last error.
-// A reason is free text, or (with `reasonCodes`) a code picked from a list
-// plus a note for operators.
+// Approve (after a confirmation), or reject with a reason the user will
+// see: the controls of the identity checks, with their state — whose reject
+// form is open, what is being decided, and each item's last error.
 
 import { h } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
+import { confirmAction } from "./dialogs.js";
 
 /**
  * `render` redraws the view, `reload` fetches it again after a decision;
- * `reasonId` is the id of the reason field (one per view). With
- * `reasonCodes`, the reason is one of those codes (labelled by the
- * `rejection.<code>` messages) and a note goes with it: `reject` is then
- * called with `{reasonCode, note}` instead of the text.
+ * `reasonId` is the id of the reason field (one per view).
  */
-export function decisions({ i18n, render, reload, reasonId, reasonCodes = null }) {
+export function decisions({ i18n, render, reload, reasonId }) {
   const { t } = i18n;
   let rejecting = null; // id of the item whose reject form is open
   let busy = null; // id of the item being decided
   const errors = new Map();
-  const reasonInput = reasonCodes
-    ? h(
-        "select",
-        { id: reasonId, name: "reason_code" },
-        h("option", { value: "" }, t("queue.reason_pick")),
-        reasonCodes.map((code) => h("option", { value: code }, t(`rejection.${code}`))),
-      )
-    : h("input", { id: reasonId, name: "reason", maxlength: 200, autocomplete: "off" });
-  const noteId = `${reasonId}-note`;
-  const noteInput = h("input", { id: noteId, name: "note", maxlength: 200, autocomplete: "off" });
-
-  /** What the reject form says: the text, or the code and the note. */
-  function rejection() {
-    if (!reasonCodes) return reasonInput.value.trim();
-    return { reasonCode: reasonInput.value, note: noteInput.value.trim() };
-  }
+  const reasonInput = h("input", { id: reasonId, name: "reason", maxlength: 200, autocomplete: "off" });
 
   /**
    * The item's last error and its controls: approve and "reject…", or the
-   * reject form. `approve()` and `reject(reason)` make the request;
+   * reject form. `approve()` (once confirmed, with `confirmTitle` and
+   * `confirmFacts` shown) and `reject(reason)` make the request;
    * `decided(result)` runs after either succeeds.
    */
-  function controls(id, { approveLabel, confirmRejectLabel, approve, reject, decided }) {
+  function controls(id, { approveLabel, confirmTitle, confirmFacts, confirmRejectLabel, approve, reject, decided }) {
     const working = busy === id;
     const busyMark = working ? "true" : null;
     const decide = async (request) => {
@@ -68,7 +50,16 @@ export function decisions({ i18n, render, reload, reasonId, reasonCodes = null }
           className: "button primary",
           disabled: working,
           "aria-busy": busyMark,
-          onclick: () => decide(approve),
+          onclick: async () => {
+            const approved = await confirmAction({
+              i18n,
+              title: confirmTitle,
+              facts: confirmFacts,
+              confirmLabel: approveLabel,
+              run: approve,
+            });
+            if (approved) decide(() => approved);
+          },
         },
         approveLabel,
       ),
@@ -86,12 +77,11 @@ export function decisions({ i18n, render, reload, reasonId, reasonCodes = null }
           novalidate: true,
           onsubmit: (event) => {
             event.preventDefault();
-            const reason = rejection();
+            const reason = reasonInput.value.trim();
             decide(() => reject(reason));
           },
         },
         h("div", { className: "field" }, h("label", { for: reasonId }, t("queue.reason")), reasonInput),
-        reasonCodes && h("div", { className: "field" }, h("label", { for: noteId }, t("queue.note")), noteInput),
         h(
           "div",
           { className: "item-actions" },
@@ -109,7 +99,6 @@ export function decisions({ i18n, render, reload, reasonId, reasonCodes = null }
   function openReject(id) {
     rejecting = id;
     reasonInput.value = "";
-    noteInput.value = "";
     errors.delete(id);
     render();
   }

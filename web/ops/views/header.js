@@ -22,7 +22,7 @@ export function headerTools({ api, i18n, session, toast, navigate, workerStepped
     onclick: () => refreshLedger(),
   });
   const step = h("button", { type: "button", className: "button", onclick: runStep, "data-testid": "worker-step" });
-  const who = h("span", { className: "muted small" });
+  const who = h("span", { className: "muted small who" });
   const logout = h("button", { type: "button", className: "button link", onclick: signOut });
   const element = h("div", { className: "ops-tools-inner" }, light, step, who, logout);
 
@@ -41,7 +41,11 @@ export function headerTools({ api, i18n, session, toast, navigate, workerStepped
     light.className = `ledger ledger-${state}`;
     light.dataset.state = state;
     light.title = t("ledger.recheck");
-    fill(light, h("span", { className: "ledger-dot", "aria-hidden": "true" }), text);
+    fill(
+      light,
+      h("span", { className: "ledger-dot", "aria-hidden": "true" }),
+      h("span", { className: "ledger-text" }, text),
+    );
     step.textContent = t("worker.step");
     who.textContent = operator ? t("ops.signed_in_as", { who: operator }) : "";
     logout.textContent = t("common.logout");

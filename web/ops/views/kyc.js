@@ -93,6 +93,12 @@ export function kycView({ api, i18n, toast, changed }) {
       ),
       decide.controls(id, {
         approveLabel: t("queue.approve"),
+        confirmTitle: t("kyc.confirm_approve"),
+        confirmFacts: [
+          [t("kyc.level"), t(`level.${request.level}`)],
+          [t("kyc.real_name"), request.real_name],
+          [t("accounts.login"), account.phone ?? account.email],
+        ],
         confirmRejectLabel: t("kyc.confirm_reject"),
         approve: () => api.post(`/v1/ops/kyc/${id}/approve`, {}),
         reject: (reason) => api.post(`/v1/ops/kyc/${id}/reject`, { reason }),

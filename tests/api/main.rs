@@ -32,6 +32,7 @@ mod redis_layout;
 mod redis_outage;
 mod redis_servers;
 mod scenarios;
+mod sessions;
 mod settlement;
 mod sim_clock;
 mod sim_reset;

@@ -45,6 +45,7 @@ macro_rules! assets {
 
 /// Every file under `web/` (a test checks the list against the folder).
 static ASSETS: &[Asset] = assets![
+    "app/amount-input.js",
     "app/app.css",
     "app/index.html",
     "app/main.js",
@@ -65,8 +66,10 @@ static ASSETS: &[Asset] = assets![
     "app/screens/transfer.js",
     "app/screens/withdraw.js",
     "app/session.js",
+    "app/sheet.js",
     "app/sim-badge.js",
     "app/sms-code.js",
+    "app/statement-view.js",
     "app/transfer-view.js",
     "app/ui.js",
     "app/withdrawal-view.js",

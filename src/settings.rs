@@ -273,6 +273,8 @@ pub struct SmsSettings {
     pub code_ttl_secs: u64,
     pub code_attempts_max: u8,
     pub outbox_keep: usize,
+    /// Registering with a phone needs the `register` code texted to it.
+    pub register_code_required: bool,
 }
 
 /// Request-rate limits per action, each per account (or login) and per client IP.

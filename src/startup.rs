@@ -42,6 +42,7 @@ use crate::services::bindings::BindingPolicy;
 use crate::services::kyc::KycPolicy;
 use crate::services::notifications::WebhookPolicy;
 use crate::services::partitions::Partitions;
+use crate::services::registration::RegistrationPolicy;
 use crate::services::scenarios::Scenarios;
 use crate::services::seed::DemoData;
 use crate::services::sim_clock::{SimClock, SimClockPolicy};
@@ -255,6 +256,7 @@ impl Application {
                 code_ttl: chrono::Duration::seconds(settings.sms.code_ttl_secs as i64),
                 attempts_max: settings.sms.code_attempts_max,
             },
+            registration: RegistrationPolicy { code_required: settings.sms.register_code_required },
             pin_policy: settings.pin.policy(),
             login_policy: settings.login_lock.policy(),
             withdrawals: settings.withdrawals.policy().map_err(anyhow::Error::msg)?,
@@ -497,6 +499,7 @@ fn serve(
         clock: services.accounts.wall_clock.clone(),
     });
     let accounts = web::Data::new(services.accounts);
+    let registration = web::Data::new(services.registration);
     let pins = web::Data::new(services.pins);
     let bindings = web::Data::new(services.bindings);
     let kyc = web::Data::new(services.kyc);
@@ -553,6 +556,7 @@ fn serve(
             .app_data(rate_limits.clone())
             .app_data(access_tokens.clone())
             .app_data(accounts.clone())
+            .app_data(registration.clone())
             .app_data(pins.clone())
             .app_data(bindings.clone())
             .app_data(kyc.clone())
@@ -697,9 +701,11 @@ route_table! {
         GET "/openapi.json" => docs::openapi_json,
         GET "/docs" => docs::swagger_ui_redirect,
 
+        POST "/v1/auth/register/code" => auth::register_code,
         POST "/v1/auth/register" => auth::register,
         POST "/v1/auth/login" => auth::login,
         POST "/v1/auth/refresh" => auth::refresh,
+        POST "/v1/auth/logout" => auth::logout,
         GET "/v1/me" => me::profile,
         GET "/v1/wallet" => me::wallet,
         GET "/v1/wallet/transactions" => me::transactions,
@@ -711,6 +717,7 @@ route_table! {
         DELETE "/v1/bindings/{id}" => bindings::unbind,
         POST "/v1/bindings/{id}/confirm" => bindings::confirm,
         POST "/v1/sms/codes" => pin::request_sms_code,
+        POST "/v1/sms/codes/check" => pin::check_sms_code,
         PUT "/v1/pin" => pin::set_pin,
         POST "/v1/pin/verify" => pin::verify_pin,
         POST "/v1/kyc" => kyc::submit,

@@ -211,3 +211,21 @@ export function withWrongCheck(id) {
   const wrong = ID_CHECK[(ID_CHECK.indexOf(id.at(-1)) + 1) % ID_CHECK.length];
   return id.slice(0, -1) + wrong;
 }
+
+/** A withdrawal made through the API (with the demo PIN); returns the WithdrawalView. */
+export async function withdraw(user, amount) {
+  return ok(
+    call("POST", "/v1/withdrawals", {
+      token: user.token,
+      body: { amount, binding_id: user.bindingId, pin: PIN },
+      headers: { "Idempotency-Key": crypto.randomUUID() },
+    }),
+    "withdraw",
+  );
+}
+
+/** An operator's rejection of a withdrawal waiting for review (`body`: `{reason_code, note}`). */
+export async function rejectWithdrawal(id, body) {
+  const token = await operatorToken();
+  return ok(call("POST", `/v1/ops/withdrawals/${id}/reject`, { token, body }), "reject withdrawal");
+}

@@ -12,9 +12,9 @@ test("a withdrawal whose answer is lost is retried with the same key and happens
 
   await openAppAs(page, user, "#/withdraw");
   await page.getByLabel("Amount").fill("30");
-  await expect(page.getByTestId("quote-total")).toHaveText("¥30.00");
+  await expect(page.getByTestId("quote-fee")).toHaveText("¥0.00");
   // A double tap opens one PIN sheet.
-  await page.getByRole("button", { name: "Withdraw", exact: true }).dblclick();
+  await page.getByRole("button", { name: "Confirm withdrawal" }).dblclick();
   const sheet = page.getByRole("dialog", { name: "Enter payment PIN" });
   await expect(sheet).toHaveCount(1);
   await tapPin(sheet, PIN);
@@ -33,7 +33,7 @@ test("a withdrawal whose answer is lost is retried with the same key and happens
 test("the language switch is remembered across reloads", async ({ page }) => {
   await page.goto("/app");
   await expect(page.getByRole("heading", { name: "Log in with your phone" })).toBeVisible();
-  await page.getByRole("button", { name: "切换到中文" }).click();
+  await page.getByRole("button", { name: "中文" }).click();
   await expect(page.getByRole("heading", { name: "手机号登录" })).toBeVisible();
   await expect(page.locator("html")).toHaveAttribute("lang", "zh-CN");
   await page.reload();
@@ -42,7 +42,7 @@ test("the language switch is remembered across reloads", async ({ page }) => {
   await page.getByLabel(/密码/).fill("not-the-password");
   await page.getByRole("button", { name: "登录", exact: true }).click();
   await expect(page.getByRole("alert")).toHaveText("手机号或密码错误。");
-  await page.getByRole("button", { name: "Switch to English" }).click();
+  await page.getByRole("button", { name: "English" }).click();
   await expect(page.getByRole("alert")).toHaveText("The phone number or password is incorrect.");
 });
 

@@ -4,7 +4,7 @@
 // watches it settle live. Screenshots of the main screens are saved on the way.
 
 import { test, expect, snap, tapPin, logInToConsole } from "../support/fixtures.js";
-import { PASSWORD, PIN, WRONG_PIN, uniquePhone } from "../support/api.js";
+import { PASSWORD, PIN, WRONG_PIN, latestCode, uniquePhone } from "../support/api.js";
 
 test("a new user binds WeChat, sets a PIN and withdraws; the operator approves and the app shows it settled", async ({
   page,
@@ -18,10 +18,15 @@ test("a new user binds WeChat, sets a PIN and withdraws; the operator approves a
     await page.goto("/app");
     await expect(page.getByRole("heading", { name: "Log in with your phone" })).toBeVisible();
     await snap(page, "app-login");
-    await page.getByRole("button", { name: "New here? Create an account" }).click();
+    await page.getByRole("link", { name: "New here? Create an account" }).click();
     await page.getByLabel("Phone number").fill(phone);
     await page.getByLabel("Password").fill(PASSWORD);
-    await page.getByRole("button", { name: "Register and log in" }).click();
+    await page.getByRole("checkbox", { name: /I have read and agree/ }).check();
+    await snap(page, "app-register");
+    await page.getByRole("button", { name: "Get SMS code" }).click();
+    await expect(page.getByTestId("register-sent-to")).toBeVisible();
+    // The six boxes send the code themselves once it is all in.
+    await page.getByLabel("SMS code").fill(await latestCode(phone, "register"));
     await expect(page.getByTestId("available")).toHaveText("¥0.00");
     accountId = (await page.getByTestId("account-id").textContent()).trim();
   });
@@ -69,12 +74,11 @@ test("a new user binds WeChat, sets a PIN and withdraws; the operator approves a
 
   await test.step("set the payment PIN with an SMS code", async () => {
     await page.goto("/app#/pin");
-    await page.getByRole("button", { name: "Send SMS code" }).click();
+    await page.getByRole("button", { name: "Get code" }).click();
     await expect(page.getByText(/Code sent to 139\*\*\*\*/)).toBeVisible();
     await page.getByRole("button", { name: "Show the SMS outbox" }).click();
     await expect(page.getByTestId("outbox-code").first()).toBeVisible();
     await page.getByLabel("SMS code").fill((await page.getByTestId("outbox-code").first().textContent()).trim());
-    await page.getByRole("button", { name: "Next" }).click();
     await expect(page.getByTestId("pin-step")).toHaveText("Choose a new 6-digit PIN");
     await tapPin(page, PIN);
     await expect(page.getByTestId("pin-step")).toHaveText("Enter the new PIN again");
@@ -88,20 +92,25 @@ test("a new user binds WeChat, sets a PIN and withdraws; the operator approves a
     await page.getByRole("link", { name: "Withdraw", exact: true }).click();
     await page.getByLabel("Amount").fill("100");
     const quote = page.getByTestId("quote");
-    await expect(quote.getByTestId("quote-total")).toHaveText("¥100.00");
-    await expect(quote.getByTestId("quote-fee")).toHaveText("¥0.00");
-    await expect(quote.getByTestId("quote-arrives")).toHaveText("¥100.00");
-    await expect(quote.getByTestId("quote-arrival")).toHaveText(
-      /After an operator's review \(First withdrawal to this WeChat\)/,
+    await expect(quote.getByTestId("quote-fee-line")).toHaveText("Fee ¥0.00 (within your fee-free quota)");
+    await expect(quote.getByTestId("quote-arrival")).toHaveText(/^by \d+ \w+, \d\d:\d\d$/);
+    await expect(quote.getByTestId("quote-review")).toHaveText(
+      "An operator reviews it first: First withdrawal to this WeChat.",
     );
-    await expect(quote.getByTestId("quote-daily")).toHaveText("¥900.00 · 4 withdrawals");
-    await expect(quote.getByTestId("quote-free")).toHaveText("¥900.00");
     await snap(page, "app-withdraw-quote");
+    await page.getByRole("button", { name: "Limits" }).click();
+    const limits = page.getByRole("dialog", { name: "Limits and fees" });
+    await expect(limits.getByTestId("quote-daily")).toHaveText("¥900.00");
+    await expect(limits.getByTestId("quote-count")).toHaveText("4 withdrawals");
+    await expect(limits.getByTestId("quote-free")).toHaveText("¥900.00");
+    await limits.getByRole("button", { name: "OK" }).click();
+    await expect(limits).toHaveCount(0);
 
-    await page.getByRole("button", { name: "Withdraw", exact: true }).click();
+    await page.getByRole("button", { name: "Confirm withdrawal" }).click();
     const sheet = page.getByRole("dialog", { name: "Enter payment PIN" });
     await expect(sheet).toBeVisible();
-    await expect(sheet.getByText("To 张*丰 · fee ¥0.00 · total ¥100.00")).toBeVisible();
+    await expect(sheet.getByText("Withdraw to WeChat 张*丰")).toBeVisible();
+    await expect(sheet.getByTestId("sheet-fee")).toHaveText("Fee ¥0.00 · total debited ¥100.00");
     await snap(page, "app-pin-pad");
     await tapPin(sheet, WRONG_PIN);
     await expect(sheet.getByRole("alert")).toHaveText("Wrong payment PIN. 4 attempts left before it locks.");
@@ -141,6 +150,8 @@ test("a new user binds WeChat, sets a PIN and withdraws; the operator approves a
 
   await test.step("history lists it and filters by status", async () => {
     await page.getByRole("link", { name: "History" }).click();
+    await expect(page.getByTestId("statement-row")).toHaveCount(2);
+    await page.getByRole("button", { name: "Withdrawals" }).click();
     const rows = page.getByTestId("history-row");
     await expect(rows).toHaveCount(1);
     await expect(rows.first()).toContainText("-¥100.00");

@@ -25,10 +25,15 @@ test("log in: a wrong password, and registering a taken phone", async ({ page })
   await expect(page.getByRole("alert")).toHaveText("The phone number or password is incorrect.");
   await expect(page).toHaveURL(/#\/login$/);
 
-  await page.getByRole("button", { name: "New here? Create an account" }).click();
-  await page.getByLabel("Password").fill(user.password);
-  await page.getByRole("button", { name: "Register and log in" }).click();
-  await expect(page.getByRole("alert")).toHaveText("This login is already registered. Log in instead.");
+  await page.getByRole("link", { name: "New here? Create an account" }).click();
+  await page.getByLabel("Phone number").fill(user.phone);
+  await page.getByLabel(/password/).fill(user.password);
+  await page.getByRole("checkbox", { name: /I have read and agree/ }).check();
+  await page.getByRole("button", { name: "Get SMS code" }).click();
+  await expect(page.getByTestId("register-sent-to")).toBeVisible();
+  await page.getByLabel("SMS code").fill(await latestCode(user.phone, "register"));
+  await expect(page.getByText("This phone number is already registered. Log in instead.")).toBeVisible();
+  await expect(page.getByLabel("Phone number")).toHaveAttribute("aria-invalid", "true");
   await expect(page.locator("body")).not.toContainText("ALREADY_REGISTERED");
 });
 
@@ -49,6 +54,9 @@ test("identity: an invalid ID number is refused; a valid one is reviewed and app
   // Identity checks are approved automatically after a few seconds; the screen keeps looking.
   await expect(page.getByTestId("kyc-level")).toHaveText("Verified (L1)", { timeout: 20_000 });
   await expect(page.getByTestId("kyc-pending")).toHaveCount(0);
+  // The full number typed in is gone: only the masked one is shown.
+  await expect(page.getByLabel(/Resident ID number/)).toBeHidden();
+  await expect(page.getByTestId("kyc-id")).toHaveText(`${id.slice(0, 6)}********${id.slice(-4)}`);
 });
 
 test("PIN reset of a verified account: the ID number's last six are asked for, and a wrong answer spends the code", async ({
@@ -64,11 +72,11 @@ test("PIN reset of a verified account: the ID number's last six are asked for, a
     const sent = page.waitForResponse(
       (response) => response.request().method() === "POST" && new URL(response.url()).pathname === "/v1/sms/codes",
     );
-    await card.getByRole("button", { name: /^Send (SMS code|a new code)$/ }).click();
+    await card.getByRole("button", { name: /^(Get code|Resend)$/ }).click();
     expect((await sent).status()).toBe(202);
-    await card.getByLabel("SMS code").fill(await latestCode(user.phone, "reset_pin"));
     await card.getByLabel("Last six characters of your ID number").fill(lastSix);
-    await card.getByRole("button", { name: "Next" }).click();
+    // The six boxes send themselves once full: the code is checked before the PIN.
+    await card.getByLabel("SMS code").fill(await latestCode(user.phone, "reset_pin"));
     await tapPin(page, "246813");
     await tapPin(page, "246813");
   };
@@ -77,6 +85,7 @@ test("PIN reset of a verified account: the ID number's last six are asked for, a
   await expect(page.getByRole("alert")).toHaveText(
     "Those are not the last six characters of your verified ID number. Request a new SMS code.",
   );
+  // The spent code needs no waiting out: a new one can be asked for at once.
   await resetWith(id.slice(-6).toLowerCase());
   await expect(page).toHaveURL(/#\/my$/);
 });
@@ -97,22 +106,21 @@ test("binding: a wrong SMS code says how many tries are left", async ({ page }) 
   await expect(page.getByText("Withdrawals go to this WeChat wallet.")).toBeVisible();
 });
 
-test("PIN: a trivial PIN is refused, and two different entries are caught", async ({ page }) => {
+test("PIN: a trivial PIN is refused at once, and two different entries are caught", async ({ page }) => {
   const user = await newUser();
   await openAppAs(page, user, "#/pin");
-  await page.getByRole("button", { name: "Send SMS code" }).click();
+  await page.getByRole("button", { name: "Get code" }).click();
   await expect(page.getByText(/Code sent to/)).toBeVisible();
   await page.getByLabel("SMS code").fill(await latestCode(user.phone, "set_pin"));
-  await page.getByRole("button", { name: "Next" }).click();
 
-  await tapPin(page, "123456");
-  await tapPin(page, "135791");
-  await expect(page.getByRole("alert")).toHaveText("The two PINs differ. Choose your new PIN again.");
-  await tapPin(page, "123456");
   await tapPin(page, "123456");
   await expect(page.getByRole("alert")).toHaveText(
     "That PIN is too easy to guess (repeated digits, a run like 123456, or a common PIN). Choose another.",
   );
+  await expect(page.getByTestId("pin-step")).toHaveText("Choose a new 6-digit PIN");
+  await tapPin(page, "246813");
+  await tapPin(page, "135791");
+  await expect(page.getByRole("alert")).toHaveText("The two PINs differ. Choose your new PIN again.");
   await expect(page.getByTestId("pin-step")).toHaveText("Choose a new 6-digit PIN");
 });
 
@@ -123,7 +131,7 @@ test("withdraw: over the balance, over the limit, below the minimum, malformed; 
   await openAppAs(page, user, "#/withdraw");
   const amount = page.getByLabel("Amount");
   const quote = page.getByTestId("quote");
-  const confirm = page.getByRole("button", { name: "Withdraw", exact: true });
+  const confirm = page.getByRole("button", { name: "Confirm withdrawal" });
 
   await amount.fill("600");
   await expect(quote.getByRole("alert")).toHaveText("Not enough balance: ¥500.00 available, ¥600.00 needed.");
@@ -141,7 +149,7 @@ test("withdraw: over the balance, over the limit, below the minimum, malformed; 
 
   await page.getByRole("button", { name: "Withdraw all" }).click();
   await expect(amount).toHaveValue("500.00");
-  await expect(quote.getByTestId("quote-total")).toHaveText("¥500.00");
+  await expect(quote.getByTestId("quote-fee")).toHaveText("¥0.00");
   await expect(confirm).toBeEnabled();
 });
 
@@ -149,8 +157,8 @@ test("withdraw: five wrong PINs lock it, and the sheet says until when", async (
   const user = await readyUser();
   await openAppAs(page, user, "#/withdraw");
   await page.getByLabel("Amount").fill("50");
-  await expect(page.getByTestId("quote-total")).toHaveText("¥50.00");
-  await page.getByRole("button", { name: "Withdraw", exact: true }).click();
+  await expect(page.getByTestId("quote-fee")).toHaveText("¥0.00");
+  await page.getByRole("button", { name: "Confirm withdrawal" }).click();
   const sheet = page.getByRole("dialog", { name: "Enter payment PIN" });
   for (const left of [4, 3, 2]) {
     await tapPin(sheet, WRONG_PIN);
@@ -175,8 +183,8 @@ test("review: an operator's rejection reaches the app with its reason, and the h
   const user = await readyUser({ balance: "500.00" });
   await openAppAs(page, user, "#/withdraw");
   await page.getByLabel("Amount").fill("80");
-  await expect(page.getByTestId("quote-total")).toHaveText("¥80.00");
-  await page.getByRole("button", { name: "Withdraw", exact: true }).click();
+  await expect(page.getByTestId("quote-fee")).toHaveText("¥0.00");
+  await page.getByRole("button", { name: "Confirm withdrawal" }).click();
   await tapPin(page.getByRole("dialog"), PIN);
   await page.waitForURL(/#\/status\/wd_/);
   const withdrawalId = page.url().split("/").pop();

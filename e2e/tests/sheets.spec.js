@@ -1,6 +1,6 @@
-// The PIN sheet belongs to the screen that opened it: leaving that screen
-// (browser Back, or a link inside the sheet) closes it, and digits typed
-// afterwards move no money.
+// The PIN sheet belongs to the screen that opened it, as a step of its own in
+// the browser history: Back closes it (and a second Back leaves the screen),
+// a link inside it leaves with it, and digits typed afterwards move no money.
 
 import { test, expect, openAppAs, tapPin } from "../support/fixtures.js";
 import { PIN, WRONG_PIN, readyUser, wallet, withdrawals } from "../support/api.js";
@@ -20,8 +20,8 @@ async function openSheetFor(page, user, amount) {
   await expect(page.locator("#title")).toHaveText("My");
   await page.locator("#tabbar").getByRole("link", { name: "Withdraw" }).click();
   await page.getByLabel("Amount").fill(amount);
-  await expect(page.getByTestId("quote-total")).toHaveText(`¥${amount}.00`);
-  await page.getByRole("button", { name: "Withdraw", exact: true }).click();
+  await expect(page.getByTestId("quote-fee")).toHaveText("¥0.00");
+  await page.getByRole("button", { name: "Confirm withdrawal" }).click();
   const sheet = page.getByRole("dialog", { name: "Enter payment PIN" });
   await expect(sheet).toBeVisible();
   return sheet;
@@ -43,10 +43,15 @@ test("browser Back closes the PIN sheet, and a PIN typed afterwards withdraws no
   await expect(sheet.getByRole("button", { name: "1", exact: true })).toBeEnabled();
 
   await page.goBack();
+  await expect(page.getByRole("dialog")).toHaveCount(0);
+  await expect(page).toHaveURL(/#\/withdraw$/);
+  await page.keyboard.type(PIN);
+  await expectNoWithdrawal(page, user, posts);
+
+  // A second Back leaves the screen, and still nothing is paid.
+  await page.goBack();
   await expect(page).toHaveURL(/#\/my$/);
   await expect(page.locator("#title")).toHaveText("My");
-  await expect(page.getByRole("dialog")).toHaveCount(0);
-
   await page.keyboard.type(PIN);
   await expectNoWithdrawal(page, user, posts);
 });

@@ -58,10 +58,10 @@ test("a user sends CNY by phone number to a verified user, who finds it in their
     await startTransferTo(page, recipient.phone);
     await expect(page.getByTestId("recipient-name")).toHaveText("Transfer to **明");
     await expect(page.getByText("Real name verified")).toBeVisible();
-    await page.getByRole("button", { name: "切换到中文" }).click();
+    await page.getByRole("button", { name: "中文" }).click();
     await expect(page.getByTestId("recipient-name")).toHaveText("向 **明 转账");
     await expect(page.getByRole("button", { name: "确认转账" })).toBeVisible();
-    await page.getByRole("button", { name: "Switch to English" }).click();
+    await page.getByRole("button", { name: "English" }).click();
     expect(posts).toHaveLength(0);
   });
 
@@ -126,7 +126,9 @@ test("a lookup that finds nobody, or oneself, shows the refusal and offers no pa
   expect(posts).toHaveLength(0);
 });
 
-test("browser Back closes the PIN sheet, and a PIN typed afterwards sends nothing", async ({ page }) => {
+test("browser Back closes the PIN sheet, and a PIN typed afterwards sends nothing, nor after a second Back", async ({
+  page,
+}) => {
   const sender = await payingUser({ cny: "50.00" });
   const recipient = await newUser();
   const posts = watchTransferPosts(page);
@@ -139,9 +141,13 @@ test("browser Back closes the PIN sheet, and a PIN typed afterwards sends nothin
   // Wait until the keys wake up, so the sheet is fully armed when Back comes.
   await expect(sheet.getByRole("button", { name: "1", exact: true })).toBeEnabled();
 
+  // Back closes the sheet (a step of its own in the history), a second Back leaves the screen.
+  await page.goBack();
+  await expect(page.getByRole("dialog")).toHaveCount(0);
+  await expect(page).toHaveURL(/#\/transfer$/);
+  await page.keyboard.type(PIN);
   await page.goBack();
   await expect(page).toHaveURL(/#\/my$/);
-  await expect(page.getByRole("dialog")).toHaveCount(0);
   await page.keyboard.type(PIN);
 
   await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 300))));

@@ -1,7 +1,7 @@
 //! Access and refresh tokens.
 //!
-//! Access tokens are HS256 JWTs with `sub`, `role`, `iss`, `iat`, `exp`, `jti`
-//! and `gen`. Only HS256 is accepted (so `alg: none` and algorithm swaps fail), and
+//! Access tokens are HS256 JWTs with `sub`, `role`, `iss`, `iat`, `exp`, `jti`,
+//! `gen` and `sid`. Only HS256 is accepted (so `alg: none` and algorithm swaps fail), and
 //! expiry is checked against the injectable clock rather than jsonwebtoken's
 //! own reading of system time, so tests can expire a token by moving the clock.
 //!
@@ -16,6 +16,13 @@
 //! before a revocation from one issued just after it in the same second; a
 //! generation can, and needs no clock at all. Tokens issued before `gen`
 //! existed read as generation 0.
+//!
+//! `sid` names the login session a token belongs to: the family of refresh
+//! tokens its login started. Logging out ends the session (the family is
+//! marked revoked in the store), and every request's extractor refuses an
+//! access token of an ended session, so it stops working at once on every
+//! gateway instance, while the account's other sessions go on. Tokens issued
+//! before `sid` existed have none and end only by expiry or the watermark.
 //!
 //! Refresh tokens are random opaque strings; only their SHA-256 is stored.
 //! Each is single-use: refreshing consumes it and issues a new one in the same
@@ -97,6 +104,9 @@ struct AccessClaims {
     /// The account's `token_generation` when issued.
     #[serde(default, rename = "gen")]
     generation: u32,
+    /// The login session (refresh-token family) the token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
 }
 
 /// Who a verified access token speaks for.
@@ -106,12 +116,24 @@ pub struct Principal {
     pub role: Role,
     /// The account's revocation watermark when the token was issued.
     pub generation: u32,
+    /// The login session the token belongs to (see the module's doc), if any.
+    pub session: Option<String>,
 }
 
 impl Principal {
-    /// Whom a token issued now for `account` names.
+    /// Whom a token issued now for `account`, outside any login session, names.
     pub fn of(account: &Account) -> Principal {
-        Principal { account_id: account.id.clone(), role: account.role, generation: account.token_generation }
+        Principal {
+            account_id: account.id.clone(),
+            role: account.role,
+            generation: account.token_generation,
+            session: None,
+        }
+    }
+
+    /// Whom a token of the login session `session` issued now for `account` names.
+    pub fn in_session(account: &Account, session: &str) -> Principal {
+        Principal { session: Some(session.to_owned()), ..Principal::of(account) }
     }
 }
 
@@ -162,6 +184,7 @@ impl TokenIssuer {
             sub: principal.account_id.to_string(),
             role: principal.role,
             generation: principal.generation,
+            sid: principal.session.clone(),
             iss: self.issuer.clone(),
             iat: now.timestamp(),
             exp: now.timestamp() + self.access_ttl_secs as i64,
@@ -191,7 +214,8 @@ impl TokenIssuer {
             .map_err(|_| TokenError::Invalid)?
             .claims;
         let account_id = AccountId::parse(&claims.sub).ok_or(TokenError::Invalid)?;
-        Ok((Principal { account_id, role: claims.role, generation: claims.generation }, claims.exp))
+        let principal = Principal { account_id, role: claims.role, generation: claims.generation, session: claims.sid };
+        Ok((principal, claims.exp))
     }
 }
 
@@ -232,7 +256,12 @@ mod tests {
     }
 
     fn alice() -> Principal {
-        Principal { account_id: AccountId::parse("acc_demo_alice").unwrap(), role: Role::User, generation: 0 }
+        Principal {
+            account_id: AccountId::parse("acc_demo_alice").unwrap(),
+            role: Role::User,
+            generation: 0,
+            session: Some("f00d".into()),
+        }
     }
 
     #[test]

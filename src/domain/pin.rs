@@ -154,6 +154,15 @@ mod tests {
     }
 
     #[test]
+    fn the_app_refuses_the_same_common_pins() {
+        // web/app/pin-rules.js refuses weak PINs as they are first entered.
+        let rules = include_str!("../../web/app/pin-rules.js");
+        let listed: Vec<&str> =
+            rules.split('"').filter(|part| part.len() == 6 && part.bytes().all(|b| b.is_ascii_digit())).collect();
+        assert_eq!(listed, COMMON_PINS, "web/app/pin-rules.js lists other common PINs");
+    }
+
+    #[test]
     fn trivial_pins_are_refused() {
         for trivial in [
             "000000", "999999", "123456", "234567", "012345", "654321", "987654", "543210", "121212", "123123",

@@ -18,6 +18,9 @@ pub enum SmsPurpose {
     BindWechat,
     SetPin,
     ResetPin,
+    /// Proves a phone before an account is registered with it; asked for at
+    /// `POST /v1/auth/register/code`, never at `/v1/sms/codes`.
+    Register,
 }
 
 impl SmsPurpose {
@@ -26,6 +29,7 @@ impl SmsPurpose {
             SmsPurpose::BindWechat => "bind_wechat",
             SmsPurpose::SetPin => "set_pin",
             SmsPurpose::ResetPin => "reset_pin",
+            SmsPurpose::Register => "register",
         }
     }
 }
@@ -39,6 +43,34 @@ pub struct SmsChallenge {
     pub code_digest: String,
     pub expires_at: DateTime<Utc>,
     pub attempts_left: u8,
+}
+
+impl SmsChallenge {
+    /// What presenting `digest` would give, without changing anything.
+    pub fn verdict(&self, digest: &str, now: DateTime<Utc>) -> SmsVerdict {
+        if now >= self.expires_at || self.attempts_left == 0 {
+            return SmsVerdict::NoValidCode;
+        }
+        if bool::from(self.code_digest.as_bytes().ct_eq(digest.as_bytes())) {
+            SmsVerdict::Accepted
+        } else {
+            SmsVerdict::Incorrect { attempts_remaining: self.attempts_left - 1 }
+        }
+    }
+
+    /// Presents a code to a challenge kept on its own (no account holds it
+    /// yet): the verdict, and the challenge to keep for another try — none
+    /// once the code is used, voided by wrong tries or expired.
+    pub fn present(mut self, digest: &str, now: DateTime<Utc>) -> (SmsVerdict, Option<SmsChallenge>) {
+        let verdict = self.verdict(digest, now);
+        match verdict {
+            SmsVerdict::Incorrect { attempts_remaining } if attempts_remaining > 0 => {
+                self.attempts_left = attempts_remaining;
+                (verdict, Some(self))
+            }
+            _ => (verdict, None),
+        }
+    }
 }
 
 /// The outcome of presenting a code.
@@ -64,14 +96,7 @@ impl Account {
         let Some(challenge) = self.sms_challenges.iter().find(|c| c.purpose == purpose && c.subject == subject) else {
             return SmsVerdict::NoValidCode;
         };
-        if now >= challenge.expires_at || challenge.attempts_left == 0 {
-            return SmsVerdict::NoValidCode;
-        }
-        if bool::from(challenge.code_digest.as_bytes().ct_eq(digest.as_bytes())) {
-            SmsVerdict::Accepted
-        } else {
-            SmsVerdict::Incorrect { attempts_remaining: challenge.attempts_left - 1 }
-        }
+        challenge.verdict(digest, now)
     }
 
     /// Presents a code: a right one is used up, a wrong one costs a try, and
@@ -98,6 +123,22 @@ impl Account {
         // Expired challenges of any purpose are dead weight in the record.
         self.sms_challenges.retain(|c| c.expires_at > now);
         verdict
+    }
+
+    /// Checks a code ahead of the change it confirms, without using it up:
+    /// a right one stays for that change (`present_sms_code`), a wrong one
+    /// costs a try like any other.
+    pub fn check_sms_code(
+        &mut self,
+        purpose: SmsPurpose,
+        subject: &str,
+        digest: &str,
+        now: DateTime<Utc>,
+    ) -> SmsVerdict {
+        match self.sms_verdict(purpose, subject, digest, now) {
+            SmsVerdict::Accepted => SmsVerdict::Accepted,
+            _ => self.present_sms_code(purpose, subject, digest, now),
+        }
     }
 }
 
@@ -138,6 +179,22 @@ mod tests {
     }
 
     #[test]
+    fn a_checked_code_stays_for_its_change_and_a_wrong_check_costs_a_try() {
+        let mut account = account_with_code("right");
+        let check =
+            |account: &mut Account, digest| account.check_sms_code(SmsPurpose::BindWechat, "bnd_1", digest, now());
+        assert_eq!(check(&mut account, "right"), SmsVerdict::Accepted);
+        assert_eq!(check(&mut account, "wrong"), SmsVerdict::Incorrect { attempts_remaining: 2 });
+        assert_eq!(check(&mut account, "right"), SmsVerdict::Accepted, "a wrong try does not void a right code");
+        assert_eq!(
+            account.present_sms_code(SmsPurpose::BindWechat, "bnd_1", "wrong", now()),
+            SmsVerdict::Incorrect { attempts_remaining: 1 }
+        );
+        assert_eq!(account.present_sms_code(SmsPurpose::BindWechat, "bnd_1", "right", now()), SmsVerdict::Accepted);
+        assert_eq!(check(&mut account, "right"), SmsVerdict::NoValidCode, "used by the change");
+    }
+
+    #[test]
     fn codes_are_bound_to_purpose_subject_and_time() {
         let mut account = account_with_code("right");
         assert_eq!(account.sms_verdict(SmsPurpose::SetPin, "bnd_1", "right", now()), SmsVerdict::NoValidCode);
@@ -145,6 +202,25 @@ mod tests {
         let late = now() + Duration::minutes(5);
         assert_eq!(account.present_sms_code(SmsPurpose::BindWechat, "bnd_1", "right", late), SmsVerdict::NoValidCode);
         assert!(account.sms_challenges.is_empty());
+    }
+
+    #[test]
+    fn a_challenge_kept_on_its_own_is_used_once_and_voided_by_wrong_tries() {
+        let challenge = SmsChallenge {
+            purpose: SmsPurpose::Register,
+            subject: String::new(),
+            code_digest: "right".into(),
+            expires_at: now() + Duration::minutes(5),
+            attempts_left: 2,
+        };
+        assert_eq!(challenge.clone().present("right", now()), (SmsVerdict::Accepted, None));
+        let (verdict, kept) = challenge.clone().present("wrong", now());
+        assert_eq!(verdict, SmsVerdict::Incorrect { attempts_remaining: 1 });
+        let kept = kept.expect("one try left");
+        assert_eq!(kept.clone().present("wrong", now()), (SmsVerdict::Incorrect { attempts_remaining: 0 }, None));
+        assert_eq!(kept.present("right", now()).0, SmsVerdict::Accepted);
+        let late = now() + Duration::minutes(5);
+        assert_eq!(challenge.present("right", late), (SmsVerdict::NoValidCode, None));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The request extractors that turn a `Bearer` token into an identity. A
-//! handler that takes `AuthenticatedUser` can only run for a valid token;
+//! handler that takes `AuthenticatedUser` can only run for a valid token of
+//! a login session that has not ended (logged out: see
+//! `Accounts::admit_session`);
 //! one that takes `Operator` only for an operator's, as the store says: the
 //! operator's account is loaded and must still honour the token (401) and
 //! hold the operator role (403), so a token claiming a role it was never
@@ -62,12 +64,32 @@ fn principal_of(request: &HttpRequest) -> Result<Principal, ApiError> {
     tokens.verify(token)
 }
 
-impl FromRequest for AuthenticatedUser {
+/// The bearer token's principal, if one was sent and is valid: for an
+/// endpoint that also serves callers without one (logging out).
+#[derive(Debug, Clone)]
+pub struct MaybeAuthenticated(pub Option<Principal>);
+
+impl FromRequest for MaybeAuthenticated {
     type Error = ApiError;
-    type Future = Ready<Result<AuthenticatedUser, ApiError>>;
+    type Future = Ready<Result<MaybeAuthenticated, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(principal_of(request).map(AuthenticatedUser))
+        ready(Ok(MaybeAuthenticated(principal_of(request).ok())))
+    }
+}
+
+impl FromRequest for AuthenticatedUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<AuthenticatedUser, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let principal = principal_of(request);
+        let accounts = app_data::<Accounts>(request);
+        Box::pin(async move {
+            let principal = principal?;
+            accounts?.admit_session(&principal).await?;
+            Ok(AuthenticatedUser(principal))
+        })
     }
 }
 
@@ -80,7 +102,9 @@ impl FromRequest for Operator {
         let accounts = app_data::<Accounts>(request);
         Box::pin(async move {
             let principal = principal?;
-            accounts?.admit_operator(&principal).await?;
+            let accounts = accounts?;
+            accounts.admit_session(&principal).await?;
+            accounts.admit_operator(&principal).await?;
             Ok(Operator(principal))
         })
     }

@@ -77,7 +77,8 @@ pub struct KycRequestView {
     /// When a pending request counts as approved if no operator decided it; null: operators only.
     auto_decide_at: Option<DateTime<Utc>>,
     decided_at: Option<DateTime<Utc>>,
-    /// The operator's account id, or `automatic`.
+    /// The operator's account id, or `automatic`; its owner reads `operator`
+    /// for an operator's decision, never whose.
     decided_by: Option<String>,
     /// A rejection's reason.
     reason: Option<String>,
@@ -99,6 +100,15 @@ impl KycRequestView {
             decided_by: if auto_approved { Some("automatic".into()) } else { request.decided_by.clone() },
             reason: request.reason.clone(),
         }
+    }
+
+    /// As its owner sees it: an operator's decision without the operator's id.
+    pub fn for_owner(request: &KycRequest, now: DateTime<Utc>) -> KycRequestView {
+        let mut view = KycRequestView::of(request, now);
+        if view.decided_by.as_deref().is_some_and(|by| by != "automatic") {
+            view.decided_by = Some("operator".into());
+        }
+        view
     }
 }
 
@@ -172,8 +182,8 @@ pub async fn overview(kyc: web::Data<Kyc>, user: AuthenticatedUser) -> Result<Ht
     let overview = kyc.kyc_status(user.account_id()).await?;
     Ok(HttpResponse::Ok().json(KycOverviewView {
         level: overview.level,
-        verified: overview.verified.as_ref().map(|r| KycRequestView::of(r, overview.now)),
-        pending: overview.pending.as_ref().map(|r| KycRequestView::of(r, overview.now)),
+        verified: overview.verified.as_ref().map(|r| KycRequestView::for_owner(r, overview.now)),
+        pending: overview.pending.as_ref().map(|r| KycRequestView::for_owner(r, overview.now)),
     }))
 }
 

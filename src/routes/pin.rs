@@ -19,19 +19,20 @@ use crate::domain::pin::{Pin, PinError};
 use crate::domain::sms::SmsPurpose;
 use crate::error::{ApiError, ErrorBody};
 use crate::rate_limit::{Action, RateLimits};
-use crate::services::pin::Pins;
+use crate::services::pin::{Pins, SentCode};
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"purpose": "set_pin"}))]
 pub struct SmsCodeRequest {
-    /// `set_pin`, `reset_pin` or `bind_wechat` (resends the code of the binding awaiting one).
+    /// `set_pin`, `reset_pin` or `bind_wechat` (resends the code of the binding awaiting one);
+    /// `register` codes come from `POST /v1/auth/register/code` instead.
     pub purpose: SmsPurpose,
 }
 
 /// A code was texted (to the mock SMS outbox).
 #[derive(Debug, Serialize, ToSchema)]
-struct SentCodeView {
+pub struct SentCodeView {
     purpose: SmsPurpose,
     /// The masked phone it went to.
     #[schema(example = "138****0001")]
@@ -39,6 +40,31 @@ struct SentCodeView {
     /// The code works until then.
     #[schema(example = "2025-05-01T08:35:00Z")]
     expires_at: DateTime<Utc>,
+}
+
+impl From<SentCode> for SentCodeView {
+    fn from(sent: SentCode) -> SentCodeView {
+        SentCodeView { purpose: sent.purpose, sent_to: sent.sent_to, expires_at: sent.expires_at }
+    }
+}
+
+/// A code to check ahead of the change it confirms.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"purpose": "set_pin", "sms_code": "482913"}))]
+pub struct CheckCodeRequest {
+    /// `set_pin`, `reset_pin` or `bind_wechat`: what the code was texted for.
+    pub purpose: SmsPurpose,
+    /// The 6-digit code.
+    #[schema(pattern = r"^[0-9]{6}$", example = "482913")]
+    pub sms_code: String,
+}
+
+/// `{"valid": true}`.
+#[derive(Debug, Serialize, ToSchema)]
+struct CodeCheckedView {
+    #[schema(example = true)]
+    valid: bool,
 }
 
 /// `{"pin_set": true}`.
@@ -110,7 +136,8 @@ fn chosen_pin(text: &str) -> Result<Pin, ApiError> {
     request_body = SmsCodeRequest,
     responses(
         (status = 202, description = "The code is on its way.", body = SentCodeView),
-        (status = 400, description = "`VALIDATION_FAILED`: an unknown `purpose` or field.", body = ErrorBody),
+        (status = 400, description = "`VALIDATION_FAILED`: an unknown `purpose` or field, or `register` (asked for \
+            before registering, at `POST /v1/auth/register/code`).", body = ErrorBody),
         (status = 409, description = "`PIN_ALREADY_SET` (`set_pin` with a PIN set: use `reset_pin`), \
             `NO_PENDING_BINDING` (`bind_wechat` with no binding waiting for a code).", body = ErrorBody),
         (status = 422, description = "`PIN_NOT_SET` (`reset_pin` without a PIN), `PHONE_REQUIRED`.", body = ErrorBody),
@@ -130,11 +157,48 @@ pub async fn request_sms_code(
 ) -> Result<HttpResponse, ApiError> {
     rate_limits.check(Action::SmsCode, user.account_id().as_str(), ip.0)?;
     let sent = pins.request_sms_code(user.account_id(), request.purpose).await?;
-    Ok(HttpResponse::Accepted().json(SentCodeView {
-        purpose: sent.purpose,
-        sent_to: sent.sent_to,
-        expires_at: sent.expires_at,
-    }))
+    Ok(HttpResponse::Accepted().json(SentCodeView::from(sent)))
+}
+
+/// Check an SMS code
+///
+/// Tells whether a code texted for `purpose` is right, without using it up,
+/// so an app can catch a mistyped code before asking for the new PIN: a
+/// right code still works once for the change it confirms (`PUT /v1/pin`,
+/// confirming a binding); a wrong one costs one of its three tries, as it
+/// would there. Rate-limited like PIN entries.
+#[utoipa::path(
+    post,
+    path = "/v1/sms/codes/check",
+    tag = "pin",
+    security(("bearerAuth" = [])),
+    request_body = CheckCodeRequest,
+    responses(
+        (status = 200, description = "The code is right; it stays for its change.", body = CodeCheckedView),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a code that is not 6 digits, an \
+            unknown `purpose` or field.", body = ErrorBody),
+        (status = 409, description = "`PIN_ALREADY_SET` (`set_pin` with a PIN set), `NO_PENDING_BINDING` \
+            (`bind_wechat` with no binding waiting for a code).", body = ErrorBody),
+        (status = 422, description = "`SMS_CODE_INCORRECT` (`details.attempts_remaining`), `SMS_CODE_EXPIRED` \
+            (none sent, expired, used, or voided by wrong tries), `PIN_NOT_SET` (`reset_pin` without a PIN).", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many entries for this \
+            account or from this address.", body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        Unauthenticated, AccountNotFound, PayloadTooLarge, StoreBusy,
+    )
+)]
+pub async fn check_sms_code(
+    pins: web::Data<Pins>,
+    rate_limits: web::Data<RateLimits>,
+    user: AuthenticatedUser,
+    ip: ClientIp,
+    ApiJson(request): ApiJson<CheckCodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    if !is_sms_code(&request.sms_code) {
+        return Err(ApiError::validation("sms_code", "must be the 6-digit code from the SMS"));
+    }
+    rate_limits.check(Action::PinEntry, user.account_id().as_str(), ip.0)?;
+    pins.check_sms_code(&user.0, request.purpose, &request.sms_code).await?;
+    Ok(HttpResponse::Ok().json(CodeCheckedView { valid: true }))
 }
 
 /// Set, reset or change the payment PIN

@@ -49,6 +49,17 @@ struct DestinationView {
     openid: String,
 }
 
+/// The fee rule a quote was priced by: nothing is charged on what the free
+/// quota still covers; above it, `rate` of the rest, at least `minimum`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"rate": "0.001", "minimum": "0.10"}))]
+struct FeeRuleView {
+    /// A fraction: `"0.001"` is 0.1%.
+    #[schema(example = "0.001")]
+    rate: String,
+    minimum: Money,
+}
+
 /// A withdrawal priced: nothing is reserved.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
@@ -60,7 +71,8 @@ struct DestinationView {
     "expected_settlement_at": "2025-05-01T10:30:00Z", "review_decided_by": "2025-05-01T10:30:00Z",
     "limits_after": {"per_transaction_max": "5000.00", "daily_remaining": "8000.00",
         "monthly_remaining": "48000.00", "daily_count_remaining": 9},
-    "fee_free_quota_after": "0.00", "expires_at": "2025-05-01T08:35:00Z"
+    "fee_free_quota_after": "0.00", "fee_rule": {"rate": "0.001", "minimum": "0.10"},
+    "expires_at": "2025-05-01T08:35:00Z"
 }))]
 struct QuoteView {
     /// Pass as `quote_id` to hold the withdrawal to this price until `expires_at`.
@@ -88,6 +100,8 @@ struct QuoteView {
     review_decided_by: Option<DateTime<Utc>>,
     limits_after: LimitsLeft,
     fee_free_quota_after: Money,
+    /// How `fee` was worked out, for an app to say so ("rate 0.1%").
+    fee_rule: FeeRuleView,
     expires_at: DateTime<Utc>,
 }
 
@@ -142,6 +156,7 @@ pub async fn quote(
         review_decided_by: quote.review_decided_by,
         limits_after: plan.limits_after,
         fee_free_quota_after: plan.fee_free_quota_after,
+        fee_rule: FeeRuleView { rate: quote.fees.rate.normalize().to_string(), minimum: quote.fees.min_fee },
         expires_at: quote.expires_at,
     }))
 }
@@ -172,7 +187,9 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
-/// A withdrawal as its owner (or an operator) sees it.
+/// A withdrawal as its owner (or an operator) sees it. Its owner never sees
+/// who made a change (`history[].by`, an operator's account id): see
+/// `WithdrawalView::for_owner`.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "id": "wd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "status": "processing", "currency": "CNY",
@@ -181,7 +198,7 @@ pub struct ListQuery {
         "nickname": "张*丰", "openid": "oAb1****WxYz"},
     "review": "manual", "review_reasons": ["first_to_destination"], "created_at": "2025-05-01T08:30:00Z",
     "history": [{"status": "in_review", "at": "2025-05-01T08:30:00Z"},
-        {"status": "processing", "at": "2025-05-01T09:12:00Z", "by": "acc_demo_operator"}],
+        {"status": "processing", "at": "2025-05-01T09:12:00Z"}],
     "failure_reason": null, "transfer_bill_no": null
 }))]
 pub struct WithdrawalView {
@@ -201,7 +218,8 @@ pub struct WithdrawalView {
     review: &'static str,
     review_reasons: Vec<ReviewReason>,
     created_at: DateTime<Utc>,
-    /// Every status it has had, oldest first.
+    /// Every status it has had, oldest first; `by` (the operator who made a
+    /// change) only in operators' views.
     history: Vec<StatusChange>,
     /// Why it `failed` (WeChat Pay's `fail_reason`) or was `rejected`.
     failure_reason: Option<String>,
@@ -231,6 +249,15 @@ impl WithdrawalView {
             failure_reason: withdrawal.failure_reason.clone(),
             transfer_bill_no: withdrawal.payout.transfer_bill_no.clone(),
         }
+    }
+
+    /// As its owner sees it: without the operators who made its changes.
+    pub fn for_owner(withdrawal: &Withdrawal) -> WithdrawalView {
+        let mut view = WithdrawalView::of(withdrawal);
+        for change in &mut view.history {
+            change.by = None;
+        }
+        view
     }
 }
 
@@ -291,7 +318,7 @@ pub async fn submit(
     let submission = WithdrawalRequest { amount: body.amount, binding_id, pin, quote_id: body.quote_id };
     let reply = withdrawals.submit_withdrawal(&user.0, &key, submission).await?;
     let mut response = match reply.outcome {
-        Submitted::Held { withdrawal } => HttpResponse::Accepted().json(WithdrawalView::of(&withdrawal)),
+        Submitted::Held { withdrawal } => HttpResponse::Accepted().json(WithdrawalView::for_owner(&withdrawal)),
         Submitted::Refused { refusal } => ApiError::from(refusal).error_response(),
     };
     if reply.replayed {
@@ -328,7 +355,7 @@ pub async fn list(
         .iter()
         .filter(|w| query.status.is_none_or(|status| w.status == status))
         .filter(|w| request.after.as_ref().is_none_or(|after| w.id < *after));
-    let items: Vec<WithdrawalView> = matching.take(request.read_ahead()).map(WithdrawalView::of).collect();
+    let items: Vec<WithdrawalView> = matching.take(request.read_ahead()).map(WithdrawalView::for_owner).collect();
     let (items, next_cursor) = request.page(items, |view| view.id.clone());
     Ok(HttpResponse::Ok().json(WithdrawalPage { items, next_cursor }))
 }
@@ -353,5 +380,5 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let id = WithdrawalId::parse(&path).ok_or(ApiError::NotFound { resource: "withdrawal" })?;
     let withdrawal = reads.withdrawal(user.account_id(), &id).await?;
-    Ok(HttpResponse::Ok().json(WithdrawalView::of(&withdrawal)))
+    Ok(HttpResponse::Ok().json(WithdrawalView::for_owner(&withdrawal)))
 }

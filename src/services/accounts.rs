@@ -12,6 +12,12 @@
 //! families (other devices) keep working and get access tokens of the new
 //! generation.
 //!
+//! A login starts a session: the family of its refresh tokens, named in its
+//! access tokens' `sid` (see `auth::tokens`). Logging out revokes the family
+//! (`Accounts::log_out`), which ends the refresh tokens and, through
+//! `Accounts::admit_session` in every request's extractor, the access tokens
+//! of that session alone; the account's other sessions go on.
+//!
 //! Sessions go by the wall clock, not the business clock: access and
 //! refresh tokens and stream tickets expire in real time, so advancing a
 //! simulator's clock never signs anyone out (nor keeps a token alive while
@@ -28,7 +34,7 @@ use utoipa::ToSchema;
 use super::partitions::Partitions;
 use crate::auth::password::{self, PasswordHashing};
 use crate::auth::tokens::{new_refresh_token, refresh_token_digest};
-use crate::auth::{Principal, TokenIssuer};
+use crate::auth::{Principal, TokenIssuer, session_ended};
 use crate::clock::SharedClock;
 use crate::domain::account::{Account, AccountId, PasswordHash, Role, VerificationLevel};
 use crate::domain::credentials::{Login, Password};
@@ -65,6 +71,9 @@ struct StreamTicketRecord {
     account_id: AccountId,
     role: Role,
     generation: u32,
+    /// The login session of the token that asked for it.
+    #[serde(default)]
+    session: Option<String>,
     expires_at: DateTime<Utc>,
 }
 
@@ -81,8 +90,11 @@ pub struct TokenPair {
     #[schema(example = 900)]
     pub expires_in: u64,
     /// Exchange it at `POST /v1/auth/refresh` for a new pair; it works once.
+    /// Absent when it was set as the `walletgate_refresh` cookie instead
+    /// (`refresh_cookie`), so no script of the page ever holds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "3f9c2a7d41e84b0c9d5e6f7a8b9c0d1e3f9c2a7d41e84b0c9d5e6f7a8b9c0d1e")]
-    pub refresh_token: String,
+    pub refresh_token: Option<String>,
     /// Seconds the refresh token stays valid.
     #[schema(example = 2592000)]
     pub refresh_expires_in: u64,
@@ -158,6 +170,7 @@ impl Accounts {
             account_id: caller.account_id.clone(),
             role: caller.role,
             generation: caller.generation,
+            session: caller.session.clone(),
             expires_at,
         };
         // Kept past its expiry only so the store can reclaim it; the clock decides.
@@ -175,9 +188,52 @@ impl Accounts {
         if record.expires_at <= self.wall_clock.now() {
             return Err(refused());
         }
-        let principal = Principal { account_id: record.account_id, role: record.role, generation: record.generation };
+        let principal = Principal {
+            account_id: record.account_id,
+            role: record.role,
+            generation: record.generation,
+            session: record.session,
+        };
+        self.admit_session(&principal).await?;
         self.partitions.load_account_as(&principal).await?;
         Ok(principal)
+    }
+
+    /// Refuses (401) an access token whose login session has ended: logged
+    /// out, or revoked as stolen. One store read per request; a token of no
+    /// session (issued before sessions were named) has nothing to look up.
+    pub async fn admit_session(&self, principal: &Principal) -> Result<(), ApiError> {
+        let Some(session) = principal.session.as_deref() else { return Ok(()) };
+        match self.partitions.store.get_ephemeral(&revoked_family_key(session)).await? {
+            Some(_) => Err(session_ended()),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends login sessions: the one `access` (a verified access token, if
+    /// one came) belongs to, and the one of `refresh_token`, consumed or not.
+    /// Their refresh tokens stop working, and so do their access tokens (see
+    /// `admit_session`). Nothing to end, or a token already ended or unknown,
+    /// is no error: logging out twice is logging out.
+    pub async fn log_out(&self, access: Option<&Principal>, refresh_token: Option<&str>) -> Result<(), ApiError> {
+        let mut sessions: Vec<String> = access.and_then(|principal| principal.session.clone()).into_iter().collect();
+        if let Some(token) = refresh_token {
+            let digest = refresh_token_digest(token);
+            let live = self.partitions.store.take_ephemeral(&refresh_key(&digest)).await?;
+            let known = match live {
+                Some(text) => Some(text),
+                None => self.partitions.store.get_ephemeral(&used_refresh_key(&digest)).await?,
+            };
+            if let Some(record) = known.and_then(|text| serde_json::from_str::<RefreshRecord>(&text).ok()) {
+                sessions.push(record.family);
+            }
+        }
+        sessions.dedup();
+        let ttl = Duration::from_secs(self.tokens.refresh_ttl_secs.max(self.tokens.access_ttl_secs));
+        for session in sessions {
+            self.partitions.store.put_ephemeral(&revoked_family_key(&session), "logged_out", ttl).await?;
+        }
+        Ok(())
     }
 
     /// Admits `principal` as an operator only if its account still honours
@@ -325,7 +381,8 @@ impl Accounts {
 
     async fn issue_tokens(&self, account: &Account, family: String) -> Result<TokenPair, ApiError> {
         let now = self.wall_clock.now();
-        let access_token = self.tokens.issue_access(&Principal::of(account), now).map_err(ApiError::Internal)?;
+        let principal = Principal::in_session(account, &family);
+        let access_token = self.tokens.issue_access(&principal, now).map_err(ApiError::Internal)?;
         let (refresh_token, digest) = new_refresh_token();
         let refresh_ttl = self.tokens.refresh_ttl_secs;
         let record = RefreshRecord {
@@ -339,7 +396,7 @@ impl Accounts {
             access_token,
             token_type: "Bearer",
             expires_in: self.tokens.access_ttl_secs,
-            refresh_token,
+            refresh_token: Some(refresh_token),
             refresh_expires_in: refresh_ttl,
         })
     }

@@ -5,7 +5,8 @@
 //!
 //! - [`partitions::Partitions`]: the store, the clock and the one
 //!   compare-and-set loop every change of an account goes through.
-//! - [`accounts::Accounts`]: registration, login, tokens.
+//! - [`accounts::Accounts`]: registration, login, tokens;
+//!   [`registration::Registration`]: the SMS code that proves a phone first.
 //! - [`pin::Pins`] and [`sms::SmsCodes`]: the payment PIN and SMS codes.
 //! - [`bindings::Bindings`]: binding a WeChat destination.
 //! - [`kyc::Kyc`]: identity verification.
@@ -43,6 +44,7 @@ pub mod notifications;
 pub mod partitions;
 pub mod pin;
 pub mod queue_gauges;
+pub mod registration;
 pub mod review;
 pub mod review_queue;
 pub mod scenarios;
@@ -78,6 +80,7 @@ use crate::domain::transfer_policy::TransferPolicy;
 pub struct ServiceSet {
     pub partitions: partitions::Partitions,
     pub accounts: accounts::Accounts,
+    pub registration: registration::Registration,
     pub pins: pin::Pins,
     pub bindings: bindings::Bindings,
     pub kyc: kyc::Kyc,
@@ -106,6 +109,7 @@ pub struct Parts {
     pub login_policy: LoginPolicy,
     pub pin_policy: PinPolicy,
     pub sms: sms::SmsPolicy,
+    pub registration: registration::RegistrationPolicy,
     pub bindings: bindings::BindingPolicy,
     pub kyc: kyc::KycPolicy,
     pub withdrawals: withdrawals::WithdrawalPolicy,
@@ -131,6 +135,8 @@ impl From<Parts> for ServiceSet {
             batch_size: parts.settlement.batch_size,
         };
         let sms = sms::SmsCodes { clock: partitions.clock.clone(), policy: parts.sms };
+        let registration =
+            registration::Registration { store: store.clone(), sms: sms.clone(), policy: parts.registration };
         let pins = pin::Pins { partitions: partitions.clone(), policy: parts.pin_policy, sms };
         let withdrawal_reads = withdrawal_reads::WithdrawalReads { store: store.clone() };
         let settlement = settlement::Settlement {
@@ -182,6 +188,7 @@ impl From<Parts> for ServiceSet {
                 pin_policy: parts.pin_policy,
                 wall_clock: parts.wall_clock,
             },
+            registration,
             bindings: bindings::Bindings { partitions: partitions.clone(), policy: parts.bindings, pins: pins.clone() },
             kyc: kyc::Kyc { partitions: partitions.clone(), policy: parts.kyc, audit: audit.clone() },
             wallet: wallet::Wallet {

@@ -123,6 +123,26 @@ impl Pins {
         refusal.map_or(Ok(()), Err)
     }
 
+    /// Checks a code for `purpose` ahead of the change it confirms, so an app
+    /// can catch a wrong one before asking for more: a right code stays for
+    /// that change, a wrong one costs a try.
+    pub async fn check_sms_code(
+        &self,
+        caller: &Principal,
+        purpose: SmsPurpose,
+        sms_code: &str,
+    ) -> Result<(), ApiError> {
+        let (verdict, _) = self
+            .partitions
+            .update_account_as(caller, |account, now| {
+                let subject = sms_subject(account, purpose, now)?;
+                let digest = self.sms.digest(&account.id, purpose, &subject, sms_code);
+                Ok((account.check_sms_code(purpose, &subject, &digest, now), Vec::new(), Vec::new()))
+            })
+            .await?;
+        sms_refusal(verdict).map_or(Ok(()), Err)
+    }
+
     /// Changes the PIN with the old one; a wrong old PIN counts like any entry.
     pub async fn change_pin(&self, caller: &Principal, old_pin: Pin, pin: Pin) -> Result<(), ApiError> {
         let (refusal, _) = self
@@ -159,14 +179,20 @@ fn sms_subject(account: &Account, purpose: SmsPurpose, now: DateTime<Utc>) -> Re
             .find(|b| b.status_at(now).0 == BindingStatus::PendingConfirmation)
             .map(|b| b.id.to_string())
             .ok_or(ApiError::NoPendingBinding),
+        SmsPurpose::Register => Err(ApiError::validation(
+            "purpose",
+            "register codes are for a phone not yet registered: POST /v1/auth/register/code",
+        )),
     }
 }
 
-fn sms_text(purpose: SmsPurpose, code: &str) -> String {
+/// The text of an SMS carrying `code` for `purpose`.
+pub fn sms_text(purpose: SmsPurpose, code: &str) -> String {
     let what = match purpose {
         SmsPurpose::SetPin => "设置支付密码",
         SmsPurpose::ResetPin => "重置支付密码",
         SmsPurpose::BindWechat => "绑定微信",
+        SmsPurpose::Register => "注册账户",
     };
     format!("【walletgate】验证码 {code}，用于{what}，5分钟内有效。请勿告诉他人。")
 }

@@ -282,7 +282,7 @@ impl Scenarios {
         if !create_seeded_account(&self.kyc.partitions, account).await? {
             return Err(Refusal::at(&user.at, format!("{} is already registered", login_text(&user.login))));
         }
-        let principal = Principal { account_id: id, role: user.role, generation: 0 };
+        let principal = Principal { account_id: id, role: user.role, generation: 0, session: None };
         Ok(Seeded { principal, phone: user.login.phone_number().map(str::to_owned), binding: None })
     }
 

@@ -40,12 +40,39 @@ impl SmsCodes {
         text: impl FnOnce(&str) -> String,
     ) -> Result<(SmsChallenge, SmsMessage), ApiError> {
         let phone = account.login.phone_number().ok_or(ApiError::PhoneRequired)?;
+        Ok(self.challenge_to(phone, account.id.as_str(), purpose, subject, text))
+    }
+
+    /// A new challenge for a phone no account holds yet (registering with
+    /// it), and the message that carries its code.
+    pub fn new_phone_challenge(
+        &self,
+        phone: &str,
+        purpose: SmsPurpose,
+        text: impl FnOnce(&str) -> String,
+    ) -> (SmsChallenge, SmsMessage) {
+        self.challenge_to(phone, &phone_context(phone), purpose, "", text)
+    }
+
+    /// The digest a code for a phone's own challenge is kept by.
+    pub fn phone_digest(&self, phone: &str, purpose: SmsPurpose, code: &str) -> String {
+        keyed_digest(&self.policy.pepper, &[&phone_context(phone), purpose.code(), ""], code)
+    }
+
+    fn challenge_to(
+        &self,
+        phone: &str,
+        context: &str,
+        purpose: SmsPurpose,
+        subject: &str,
+        text: impl FnOnce(&str) -> String,
+    ) -> (SmsChallenge, SmsMessage) {
         let now = self.clock.now();
         let code = new_sms_code();
         let challenge = SmsChallenge {
             purpose,
             subject: subject.to_owned(),
-            code_digest: self.digest(&account.id, purpose, subject, &code),
+            code_digest: keyed_digest(&self.policy.pepper, &[context, purpose.code(), subject], &code),
             expires_at: now + self.policy.code_ttl,
             attempts_left: self.policy.attempts_max,
         };
@@ -57,7 +84,7 @@ impl SmsCodes {
             sent_at: now,
             expires_at: challenge.expires_at,
         };
-        Ok((challenge, message))
+        (challenge, message)
     }
 
     pub fn digest(&self, account_id: &AccountId, purpose: SmsPurpose, subject: &str, code: &str) -> String {
@@ -69,6 +96,12 @@ impl SmsCodes {
         tracing::info!(purpose = %message.purpose, "SMS code sent");
         Ok(())
     }
+}
+
+/// What a phone's own challenge is bound to: never an account id (those
+/// start `acc_`), so its digest cannot stand for an account's.
+fn phone_context(phone: &str) -> String {
+    format!("phone:{phone}")
 }
 
 /// The API error for a code that was not accepted.

@@ -11,6 +11,7 @@ use super::pin::Pins;
 use crate::auth::one_time_codes::keyed_digest;
 use crate::domain::account::{Account, AccountId, VerificationLevel};
 use crate::domain::binding::BindingId;
+use crate::domain::fees::FeePolicy;
 use crate::domain::limits::LimitsLeft;
 use crate::domain::money::{Amount, Money};
 use crate::domain::pin::Pin;
@@ -41,6 +42,8 @@ pub struct Quote {
     pub expected_settlement_at: DateTime<Utc>,
     /// When an operator reviews it first: by when they decide.
     pub review_decided_by: Option<DateTime<Utc>>,
+    /// The fee rule it was priced by (the account's level's).
+    pub fees: FeePolicy,
 }
 
 pub(crate) fn quote_key(id: &str) -> String {
@@ -110,6 +113,7 @@ impl Withdrawals {
             expected_settlement_at,
             review_decided_by,
             plan,
+            fees: rules.fees,
         };
         let record = QuoteTerms {
             account_id: account_id.clone(),

@@ -86,6 +86,8 @@ async fn operators_approve_and_reject_requests(store: StoreKind) {
         json_of(app.post(&path(&second["id"], "approve"), Some(&operator), &json!({})).await, StatusCode::OK).await;
     assert_eq!(approved["decided_by"], "acc_demo_operator");
     assert_eq!(level(&app, &user).await, "L2");
+    let overview = json_of(app.get("/v1/kyc", Some(&user.token)).await, StatusCode::OK).await;
+    assert_eq!(overview["verified"]["decided_by"], "operator", "its owner never sees whose decision: {overview}");
     let unknown = app.post("/v1/ops/kyc/kyc_nothing/approve", Some(&operator), &json!({})).await;
     assert_error(unknown, StatusCode::NOT_FOUND, "NOT_FOUND").await;
 }

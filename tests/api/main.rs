@@ -33,6 +33,7 @@ mod redis_outage;
 mod redis_servers;
 mod review_queue;
 mod scenarios;
+mod sessions;
 mod settlement;
 mod sim_clock;
 mod sim_reset;

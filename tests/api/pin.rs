@@ -21,6 +21,7 @@ on_both_stores!(
     concurrent_wrong_pins_never_get_more_tries_than_allowed,
     sms_codes_expire_are_single_use_and_bound_to_their_purpose,
     wrong_sms_codes_void_the_code,
+    a_code_is_checked_ahead_of_its_change_without_being_used_up,
     sms_codes_and_pin_entries_are_rate_limited,
     logins_are_rate_limited_per_address,
     the_stored_pin_is_a_salted_keyed_digest,
@@ -242,6 +243,41 @@ async fn wrong_sms_codes_void_the_code(store: StoreKind) {
     let too_late = app.put_pin(&user.token, &json!({ "pin": PIN, "sms_code": code })).await;
     assert_error(too_late, StatusCode::UNPROCESSABLE_ENTITY, "SMS_CODE_EXPIRED").await;
     assert_eq!(me(&app, &user).await["pin_set"], false);
+}
+
+async fn a_code_is_checked_ahead_of_its_change_without_being_used_up(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let user = app.new_phone_user().await;
+    let check = |purpose: &'static str, code: String| {
+        let body = json!({ "purpose": purpose, "sms_code": code });
+        let token = user.token.clone();
+        let app = &app;
+        async move { app.post("/v1/sms/codes/check", Some(&token), &body).await }
+    };
+    let none_sent = check("set_pin", "123456".into()).await;
+    assert_error(none_sent, StatusCode::UNPROCESSABLE_ENTITY, "SMS_CODE_EXPIRED").await;
+    json_of(app.request_sms_code(&user.token, "set_pin").await, StatusCode::ACCEPTED).await;
+    let code = app.latest_sms_code(&user.phone, "set_pin").await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+
+    let refused =
+        assert_error(check("set_pin", wrong.into()).await, StatusCode::UNPROCESSABLE_ENTITY, "SMS_CODE_INCORRECT")
+            .await;
+    assert_eq!(refused["error"]["details"]["attempts_remaining"], 2, "a wrong check costs a try");
+    assert_eq!(json_of(check("set_pin", code.clone()).await, StatusCode::OK).await, json!({ "valid": true }));
+    assert_eq!(json_of(check("set_pin", code.clone()).await, StatusCode::OK).await["valid"], true, "still there");
+    let for_reset = check("reset_pin", code.clone()).await;
+    assert_error(for_reset, StatusCode::UNPROCESSABLE_ENTITY, "PIN_NOT_SET").await;
+    let malformed =
+        assert_error(check("set_pin", "12345".into()).await, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    assert_eq!(malformed["error"]["details"]["field"], "sms_code");
+    let register =
+        assert_error(check("register", code.clone()).await, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    assert_eq!(register["error"]["details"]["field"], "purpose");
+
+    // The checked code still sets the PIN, once.
+    json_of(app.put_pin(&user.token, &json!({ "pin": PIN, "sms_code": code })).await, StatusCode::OK).await;
+    assert_error(check("set_pin", code).await, StatusCode::CONFLICT, "PIN_ALREADY_SET").await;
 }
 
 async fn sms_codes_and_pin_entries_are_rate_limited(store: StoreKind) {

@@ -262,6 +262,7 @@ async fn a_quote_shows_fee_limits_review_and_arrival(store: StoreKind) {
     assert_eq!(quoted["limits_after"]["daily_remaining"], "700.00");
     assert_eq!(quoted["limits_after"]["daily_count_remaining"], 4);
     assert_eq!(quoted["fee_free_quota_after"], "700.00");
+    assert_eq!(quoted["fee_rule"], json!({ "rate": "0.001", "minimum": "0.10" }), "the rule it was priced by");
     assert!(quoted["quote_id"].as_str().unwrap().starts_with("quo_"));
     // A quote reserves nothing.
     let wallet = json_of(app.wallet(&user.token).await, StatusCode::OK).await;

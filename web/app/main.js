@@ -16,6 +16,7 @@ import { kycScreen } from "./screens/kyc.js";
 import { loginScreen } from "./screens/login.js";
 import { myScreen } from "./screens/my.js";
 import { pinScreen } from "./screens/pin.js";
+import { registerScreen } from "./screens/register.js";
 import { statusScreen } from "./screens/status.js";
 import { transferDetailScreen } from "./screens/transfer-detail.js";
 import { transferScreen } from "./screens/transfer.js";
@@ -24,6 +25,7 @@ import { simulatedTimeBadge } from "./sim-badge.js";
 
 const SCREENS = {
   login: loginScreen,
+  register: registerScreen,
   my: myScreen,
   kyc: kycScreen,
   bind: bindScreen,
@@ -34,8 +36,10 @@ const SCREENS = {
   transfer: transferScreen,
   transfers: transferDetailScreen,
 };
-const PUBLIC_SCREENS = new Set(["login"]);
+const PUBLIC_SCREENS = new Set(["login", "register"]);
 const TOAST_MS = 3500;
+/** A visual viewport this much shorter than the window means a keyboard is open (not a toolbar). */
+const KEYBOARD_MIN_PX = 120;
 
 const i18n = createI18n([sharedMessages, appMessages]);
 useTranslator(i18n.t);
@@ -83,13 +87,13 @@ function show() {
     location.replace("#/login");
     return;
   }
-  if (session.signedIn && name === "login") {
+  if (session.signedIn && PUBLIC_SCREENS.has(name)) {
     location.replace("#/my");
     return;
   }
   closeModals();
   current?.dispose?.();
-  const context = { api, i18n, session, navigate, toast, params, query };
+  const context = { api, i18n, session, navigate, toast, params, query, setTitle };
   current = SCREENS[name](context);
   fill(root, current.element);
   i18n.apply(root);
@@ -110,6 +114,13 @@ function closeModals() {
   }
 }
 
+/** A screen whose title follows what it shows (a view of its own) names its new title. */
+function setTitle(key) {
+  if (!current) return;
+  current.title = key;
+  decorate(current);
+}
+
 /** Title, back arrow and tab bar for the current screen. */
 function decorate(screen) {
   const title = i18n.t(screen.title);
@@ -126,6 +137,25 @@ function decorate(screen) {
   }
 }
 
+/**
+ * An on-screen keyboard shrinks the visual viewport: its height is written to
+ * --keyboard-inset, and `keyboard-open` set on <body>, so what must stay in
+ * view (the withdrawal's confirm button) sits right above the keyboard.
+ */
+function watchKeyboard() {
+  const viewport = window.visualViewport;
+  if (!viewport) return;
+  const update = () => {
+    const inset = Math.max(0, window.innerHeight - viewport.height - viewport.offsetTop);
+    document.documentElement.style.setProperty("--keyboard-inset", `${Math.round(inset)}px`);
+    document.body.classList.toggle("keyboard-open", inset > KEYBOARD_MIN_PX);
+  };
+  viewport.addEventListener("resize", update);
+  viewport.addEventListener("scroll", update);
+  update();
+}
+
+watchKeyboard();
 $("#lang-slot").append(languageSwitch(i18n));
 const badge = simulatedTimeBadge($("#sim-badge"), i18n);
 window.addEventListener("hashchange", () => badge.read());
@@ -136,4 +166,9 @@ i18n.onChange(() => {
 });
 i18n.apply(document);
 window.addEventListener("hashchange", show);
+// A sheet's own history entry (see pin-pad.js) left behind when a link inside
+// it moved on: Back passes over it rather than stopping on nothing.
+window.addEventListener("popstate", () => {
+  if (history.state?.sheet && !document.querySelector("dialog[open]")) history.back();
+});
 show();

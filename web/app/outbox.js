@@ -7,12 +7,13 @@ import { formatDateTime } from "/shared/format.js";
 
 const SHOWN = 3;
 
-export function demoOutbox({ api, i18n, session }) {
+/** `phone()`, when given, says whose outbox (before a login there is no session's phone). */
+export function demoOutbox({ api, i18n, session, phone = () => session.phone }) {
   const { t } = i18n;
   const list = h("div", { className: "outbox", "aria-live": "polite", hidden: true });
   const toggle = h("button", {
     type: "button",
-    className: "button link small",
+    className: "button link small touch",
     "aria-expanded": "false",
     onclick: show,
     i18n: "outbox.show",
@@ -22,7 +23,7 @@ export function demoOutbox({ api, i18n, session }) {
     toggle.setAttribute("aria-expanded", "true");
     list.hidden = false;
     try {
-      const outbox = await api.get(`/mock/sms/outbox?phone=${encodeURIComponent(session.phone ?? "")}`, {
+      const outbox = await api.get(`/mock/sms/outbox?phone=${encodeURIComponent(phone() ?? "")}`, {
         auth: false,
       });
       const items = outbox.items.slice(0, SHOWN);

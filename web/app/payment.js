@@ -35,7 +35,7 @@ export function pinPayment({ api, i18n, path, sendingKey, changed = () => {} }) 
     try {
       const answer = await api.post(path, attempt.body, { headers: { "Idempotency-Key": attempt.key } });
       attempt = null;
-      sheet.close();
+      await sheet.close();
       paid(answer);
     } catch (failure) {
       const retry = () => send(body, sheet, { paid, refused, context });
@@ -59,9 +59,11 @@ export function pinPayment({ api, i18n, path, sendingKey, changed = () => {} }) 
     attempt = null;
     if (failure.code === "PIN_INCORRECT") {
       sheet.showMessage(sentence);
-      sheet.clear();
+      sheet.reject();
       sheet.setBusy(false);
     } else if (failure.code === "PIN_LOCKED") {
+      // The keys stay off; the dots empty, so nothing looks half-entered.
+      sheet.clear();
       sheet.showMessage(
         sentence,
         h("a", { className: "button block", href: "#/pin?mode=reset" }, t("withdraw.reset_pin")),

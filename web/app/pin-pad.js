@@ -1,9 +1,12 @@
 // The 6-digit PIN pad: six dots and a phone-style keypad, also driven by the
 // keyboard (digits, Backspace). The digits live only in this closure and are
-// handed to `onComplete` once all six are in. `pinSheet` puts a pad in a modal
-// bottom sheet with a place for messages, as payment apps do.
+// handed to `onComplete` once all six are in; a refused PIN shakes the dots
+// and clears them. `pinSheet` puts a pad in a modal bottom sheet with a place
+// for messages and a "forgot PIN" link, as payment apps do; the sheet is an
+// entry in the browser history, so Back closes it.
 
 import { h, fill } from "/shared/dom.js";
+import { openSheet } from "./sheet.js";
 
 const PIN_LENGTH = 6;
 /**
@@ -12,7 +15,6 @@ const PIN_LENGTH = 6;
  */
 const SHEET_ARM_MS = 400;
 const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", null, "0", "back"];
-let sheets = 0;
 
 export function createPinPad({ i18n, label, onComplete }) {
   const { t } = i18n;
@@ -80,12 +82,22 @@ export function createPinPad({ i18n, label, onComplete }) {
     }
   }
 
+  function clear() {
+    digits = "";
+    renderDots();
+  }
+
   renderDots();
   return {
     element,
-    clear() {
-      digits = "";
-      renderDots();
+    clear,
+    /** A refused PIN: the dots shake and empty, ready for another try. */
+    reject() {
+      clear();
+      dots.classList.remove("shake");
+      // Restart the animation: read layout between the class changes.
+      void dots.offsetWidth;
+      dots.classList.add("shake");
     },
     setBusy(value) {
       busy = value;
@@ -99,53 +111,41 @@ export function createPinPad({ i18n, label, onComplete }) {
 }
 
 /**
- * A modal sheet with a PIN pad. `onPin(pin, sheet)` runs when six digits are
- * in; `sheet` can `setBusy`, `clear`, `showMessage(node)` and `close()`.
- * `summary` (a node) is shown above the pad; `onClose` runs however it closes.
+ * A modal sheet (see sheet.js) with a PIN pad. `onPin(pin, sheet)` runs when
+ * six digits are in; `sheet` can `setBusy`, `clear`, `reject` (shake and
+ * clear), `showMessage(node)` and `close()` (which resolves once the history
+ * is back where it was). `summary` (a node) is shown above the pad; `onClose`
+ * runs however it closes. `forgot` (default on) links to the PIN reset.
  */
-export function pinSheet({ i18n, title, summary = null, onPin, onClose = () => {} }) {
-  const titleId = `pin-sheet-title-${++sheets}`;
+export function pinSheet({ i18n, title, summary = null, onPin, onClose = () => {}, forgot = true }) {
   const message = h("div", { className: "sheet-message", "aria-live": "assertive" });
   // A closed sheet takes no PIN, even if its pad is still reachable.
-  const pad = createPinPad({ i18n, label: title, onComplete: (pin) => dialog.open && onPin(pin, sheet) });
-  const dialog = h(
-    "dialog",
-    { className: "sheet", "aria-labelledby": titleId },
-    h(
-      "div",
-      { className: "sheet-head" },
-      h("h2", { id: titleId }, title),
-      h(
-        "button",
-        {
-          type: "button",
-          className: "sheet-close",
-          "aria-label": i18n.t("common.close"),
-          onclick: () => dialog.close(),
-        },
-        "×",
-      ),
-    ),
-    summary,
-    message,
-    pad.element,
-  );
+  const pad = createPinPad({ i18n, label: title, onComplete: (pin) => opened.dialog.open && onPin(pin, sheet) });
+  const opened = openSheet({
+    i18n,
+    title,
+    onClose,
+    content: [
+      summary,
+      message,
+      forgot &&
+        h(
+          "p",
+          { className: "sheet-forgot" },
+          h("a", { href: "#/pin?mode=reset", "data-testid": "forgot-pin" }, i18n.t("pin.forgot")),
+        ),
+      pad.element,
+    ],
+  });
   const sheet = {
     setBusy: pad.setBusy,
     clear: pad.clear,
+    reject: pad.reject,
     showMessage(...nodes) {
       fill(message, ...nodes);
     },
-    close() {
-      if (dialog.open) dialog.close();
-    },
+    close: opened.close,
   };
-  dialog.addEventListener("close", () => {
-    dialog.remove();
-    onClose();
-  });
-  document.body.append(dialog);
-  dialog.showModal();
   pad.focus();
   pad.setBusy(true);
   setTimeout(() => pad.setBusy(false), SHEET_ARM_MS);

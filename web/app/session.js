@@ -1,7 +1,9 @@
-// The wallet app's login: the access token (see shared/api.js Session) and
-// the phone number it was made with, which the demo SMS outbox is read by.
-// The phone is an identifier the user typed, not a secret; passwords, PINs,
-// codes and the refresh token are never written to storage.
+// The wallet app's login: the access token (see shared/api.js Session), the
+// refresh token in the HttpOnly cookie the server sets (never readable here,
+// and it survives a reload: docs/web.md), and the phone number it was made
+// with, which the demo SMS outbox is read by. The phone is an identifier the
+// user typed, not a secret; passwords, PINs and codes are never written to
+// storage.
 
 import { Session } from "/shared/api.js";
 
@@ -9,7 +11,7 @@ const PHONE_KEY = "walletgate.app.phone";
 
 export class AppSession extends Session {
   constructor() {
-    super("walletgate.app.access_token");
+    super("walletgate.app.access_token", { refreshCookie: true });
   }
 
   get phone() {

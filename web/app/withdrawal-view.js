@@ -1,20 +1,29 @@
 // How a withdrawal looks: its status badge, the sentence under it, a row in
-// the history list and the timeline of its status changes.
+// the history list and the timeline of its status changes. A rejected or
+// failed one says its money came back; its reason is always one of our own
+// labels for its code (never words an operator typed), and no operator is
+// ever named.
 
 import { h } from "/shared/dom.js";
 import { formatDateTime } from "/shared/format.js";
 import { formatMoney } from "/shared/money.js";
 
 export const FINAL_STATUSES = new Set(["settled", "failed", "rejected"]);
+/** Finished without paying out: the hold came back to the balance. */
+export const RETURNED_STATUSES = new Set(["failed", "rejected"]);
 
 export function statusBadge(status, t) {
   return h("span", { className: `badge status-${status}`, "data-testid": "status" }, t(`status.${status}`));
 }
 
-/** A failure or rejection code in the user's words; an unknown code as it is. */
-function failureText(code, i18n) {
-  if (!code) return "";
-  return i18n.has(`failure.${code}`) ? i18n.t(`failure.${code}`) : code;
+/**
+ * A failure or rejection code in the user's words, from our own list; a code
+ * the list does not know (or text that is no code) gets the general label,
+ * so nothing typed by an operator or a provider ever reaches the user as is.
+ */
+export function failureText(code, i18n) {
+  const known = /^[A-Z_]+$/.test(code ?? "") && i18n.has(`failure.${code}`);
+  return i18n.t(known ? `failure.${code}` : "failure.unknown");
 }
 
 /** One sentence saying where the withdrawal stands and what happens next. */
@@ -59,13 +68,17 @@ export function withdrawalRow(withdrawal, i18n) {
     h(
       "div",
       { className: "history-end" },
-      h("p", { className: "history-amount" }, `-${formatMoney(withdrawal.amount)}`),
+      h(
+        "p",
+        { className: RETURNED_STATUSES.has(withdrawal.status) ? "history-amount returned" : "history-amount" },
+        `-${formatMoney(withdrawal.amount)}`,
+      ),
       statusBadge(withdrawal.status, t),
     ),
   );
 }
 
-/** The status history as an ordered list, with the operator where one acted. */
+/** The status history as an ordered list. */
 export function timeline(withdrawal, i18n) {
   const { t, locale } = i18n;
   const changes = withdrawal.history ?? [];
@@ -81,12 +94,7 @@ export function timeline(withdrawal, i18n) {
       h(
         "li",
         { className: change.status === "failed" || change.status === "rejected" ? "done bad" : "done" },
-        h(
-          "span",
-          {},
-          t(`status.${change.status}`),
-          change.by && h("span", { className: "muted small" }, ` · ${t("timeline.by", { by: change.by })}`),
-        ),
+        h("span", {}, t(`status.${change.status}`)),
         h("time", { datetime: change.at }, formatDateTime(change.at, locale)),
       ),
     ),

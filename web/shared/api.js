@@ -25,13 +25,17 @@ export class ApiError extends Error {
 
 /**
  * Where a front end keeps its login: the access token in localStorage, so a
- * reload stays signed in for its short life; the long-lived refresh token in
- * memory only, so nothing that outlives the tab can mint new tokens.
+ * reload stays signed in for its short life. The long-lived refresh token is
+ * either in memory only (nothing that outlives the tab can mint new tokens),
+ * or, with `refreshCookie`, in the HttpOnly cookie the server sets
+ * (`refresh_cookie` at login): no script can read it, and it survives a
+ * reload, so the session does too (docs/web.md).
  */
 export class Session {
-  constructor(storageKey) {
+  constructor(storageKey, { refreshCookie = false } = {}) {
     this.storageKey = storageKey;
     this.refreshToken = null;
+    this.refreshCookie = refreshCookie;
   }
 
   get accessToken() {
@@ -78,20 +82,37 @@ export function createApi({ session, onSignedOut = () => {} }) {
     }
   }
 
-  /** Trades the refresh token for a new pair, once at a time however many requests wait. */
-  function refresh() {
-    if (!session.refreshToken) return Promise.resolve(false);
-    refreshing ??= send("POST", "/v1/auth/refresh", { body: { refresh_token: session.refreshToken }, auth: false })
-      .then(async (response) => {
-        if (!response.ok) return false;
-        session.save(await response.json());
-        return true;
-      })
+  /**
+   * Trades the refresh token for a new pair, once at a time however many
+   * requests wait. `stale` is the access token that was refused: when
+   * another tab has replaced it meanwhile, its new one is used as it is.
+   */
+  function refresh(stale = session.accessToken) {
+    if (!session.refreshCookie && !session.refreshToken) return Promise.resolve(false);
+    refreshing ??= oneTabAtATime(async () => {
+      if (session.accessToken && session.accessToken !== stale) return true;
+      const body = session.refreshCookie ? {} : { refresh_token: session.refreshToken };
+      const response = await send("POST", "/v1/auth/refresh", { body, auth: false });
+      if (!response.ok) return false;
+      session.save(await response.json());
+      return true;
+    })
       .catch(() => false)
       .finally(() => {
         refreshing = null;
       });
     return refreshing;
+  }
+
+  /** Ends the session on the server too (its refresh and access tokens), then here. */
+  async function logOut() {
+    const body = session.refreshCookie || !session.refreshToken ? {} : { refresh_token: session.refreshToken };
+    try {
+      await send("POST", "/v1/auth/logout", { body, auth: true });
+    } catch {
+      // Offline: the tokens are forgotten here all the same.
+    }
+    session.clear();
   }
 
   function signOut() {
@@ -100,9 +121,10 @@ export function createApi({ session, onSignedOut = () => {} }) {
   }
 
   async function request(method, path, { body, headers, signal, auth = true } = {}) {
+    const used = session.accessToken;
     let response = await send(method, path, { body, headers, signal, auth });
     if (response.status === 401 && auth) {
-      if (await refresh()) {
+      if (await refresh(used)) {
         response = await send(method, path, { body, headers, signal, auth });
       }
       if (response.status === 401) signOut();
@@ -118,7 +140,19 @@ export function createApi({ session, onSignedOut = () => {} }) {
     delete: (path, body, options = {}) => request("DELETE", path, { ...options, body }),
     refresh,
     signOut,
+    logOut,
   };
+}
+
+/**
+ * Runs `task` while no other tab of this site runs one under the same lock:
+ * a refresh token works once, so two tabs refreshing with one cookie at the
+ * same moment would look like a stolen token. Web Locks exist only in
+ * secure contexts (https, localhost); elsewhere the task just runs.
+ */
+function oneTabAtATime(task) {
+  if (!navigator.locks) return task();
+  return navigator.locks.request("walletgate.refresh", task);
 }
 
 async function read(response) {

@@ -71,14 +71,19 @@ export function createI18n(catalogues) {
   return i18n;
 }
 
-/** A button that switches between the two languages, showing the other one's name. */
+/**
+ * A button that switches between the two languages, showing the other one's
+ * name in that language ("English", "中文"): its text is its whole
+ * accessible name, so what a speech-input user says is what they see.
+ */
 export function languageSwitch(i18n, className = "lang-switch") {
   const button = document.createElement("button");
   button.type = "button";
   button.className = className;
   const label = () => {
-    button.textContent = i18n.lang === "zh" ? "EN" : "中文";
-    button.setAttribute("aria-label", i18n.lang === "zh" ? "Switch to English" : "切换到中文");
+    const other = i18n.lang === "zh" ? "en" : "zh";
+    button.textContent = other === "en" ? "English" : "中文";
+    button.lang = other === "en" ? "en" : "zh-CN";
   };
   label();
   button.addEventListener("click", () => i18n.setLang(i18n.lang === "zh" ? "en" : "zh"));

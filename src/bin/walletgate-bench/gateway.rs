@@ -170,7 +170,8 @@ impl Gateway {
         let mut text = String::new();
         for account in accounts.iter().step_by(step).take(max) {
             // Bench accounts are fresh: no token of theirs was ever revoked.
-            let principal = Principal { account_id: account.id.clone(), role: Role::User, generation: 0 };
+            let principal =
+                Principal { account_id: account.id.clone(), role: Role::User, generation: 0, session: None };
             let token = services.accounts.tokens.issue_access(&principal, now)?;
             text.push_str(&format!("{token} {}\n", second(account)));
         }
@@ -356,7 +357,7 @@ async fn due_to_settled(
         submissions.push(tokio::spawn(async move {
             let key = IdempotencyKey::parse(&format!("latency-{}-{n}", std::process::id()))
                 .ok_or_else(|| walletgate::error::ApiError::internal(anyhow::anyhow!("bad idempotency key")))?;
-            let caller = Principal { account_id: account.id.clone(), role: Role::User, generation: 0 };
+            let caller = Principal { account_id: account.id.clone(), role: Role::User, generation: 0, session: None };
             let reply = services.withdrawals.submit_withdrawal(&caller, &key, request).await?;
             let id = match reply.outcome {
                 Submitted::Held { withdrawal } => Some(withdrawal.id),

@@ -9,6 +9,7 @@ import { describeError, errorNotice } from "/shared/errors.js";
 import { formatDateTime } from "/shared/format.js";
 import { demoOutbox } from "../outbox.js";
 import { pinSheet } from "../pin-pad.js";
+import { sendCodeButton } from "../sms-code.js";
 import { loading, setBusy } from "../ui.js";
 
 const POLL_MS = 1000;
@@ -25,6 +26,7 @@ export function bindScreen(context) {
   let error = null;
   let timer = null;
   let loaded = false;
+  let resend = null; // the "send again" button of the code step, counting down
 
   const element = h("section", { className: "bind" }, loading(t));
   const codeInput = h("input", {
@@ -102,11 +104,8 @@ export function bindScreen(context) {
 
   function confirmView() {
     const confirm = h("button", { className: "button primary block", type: "submit" }, t("bind.confirm"));
-    const resend = h(
-      "button",
-      { className: "button link", type: "button", onclick: () => resendCode(resend) },
-      t("bind.resend"),
-    );
+    resend ??= sendCodeButton({ i18n, send: resendCode, className: "button link touch", alreadySent: true });
+    resend.refresh();
     return h(
       "form",
       { className: "card form", novalidate: true, onsubmit: (event) => confirmCode(event, confirm) },
@@ -119,14 +118,14 @@ export function bindScreen(context) {
           "div",
           {},
           h("p", { className: "destination-name", "data-testid": "bind-nickname" }, binding.nickname),
-          h("p", { className: "muted small mono" }, binding.openid),
+          h("p", { className: "muted small mono id" }, binding.openid),
         ),
       ),
       h("p", { className: "muted small" }, t("bind.check_hint")),
       h("div", { className: "field" }, h("label", { for: "bind-code" }, t("bind.code")), codeInput),
       errorNotice(error, i18n),
       confirm,
-      h("p", { className: "center" }, resend),
+      h("p", { className: "center" }, resend.element),
       demoOutbox(context),
     );
   }
@@ -149,7 +148,7 @@ export function bindScreen(context) {
           "div",
           {},
           h("p", { className: "destination-name", "data-testid": "bind-nickname" }, binding.nickname),
-          h("p", { className: "muted small mono" }, binding.openid),
+          h("p", { className: "muted small mono id" }, binding.openid),
           binding.activated_at &&
             h(
               "p",
@@ -239,16 +238,18 @@ export function bindScreen(context) {
     }
   }
 
-  async function resendCode(button) {
-    setBusy(button, true);
+  /** Texts the binding's code again: true when it went, the seconds to wait when refused for the rate. */
+  async function resendCode() {
     try {
       const sent = await api.post("/v1/sms/codes", { purpose: "bind_wechat" });
       error = null;
       toast(t("sms.sent", { to: sent.sent_to }));
+      return true;
     } catch (failure) {
       error = failure;
+      render();
+      return failure.code === "RATE_LIMITED" ? (failure.retryAfterSecs ?? 0) : false;
     }
-    render();
   }
 
   function askPinToUnbind() {
@@ -280,6 +281,7 @@ export function bindScreen(context) {
     refresh: render,
     dispose() {
       clearTimeout(timer);
+      resend?.dispose();
     },
   };
 }

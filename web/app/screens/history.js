@@ -1,19 +1,23 @@
-// History, newest first, a page at a time: withdrawals (filtered by status)
-// or transfers, sent and received (`#/history?kind=transfers`).
+// History, newest first, a page at a time: the wallet's statement (零钱明细,
+// every movement: top-ups, withdrawals and their returns, transfers) by
+// month, or the withdrawals (filtered by status), or the transfers sent and
+// received (`#/history?kind=withdrawals`, `?kind=transfers`).
 
 import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
+import { statementGroups } from "../statement-view.js";
 import { transferRow } from "../transfer-view.js";
 import { withdrawalRow } from "../withdrawal-view.js";
 import { loading, setBusy } from "../ui.js";
 
-const KINDS = ["withdrawals", "transfers"];
+const KINDS = ["statement", "withdrawals", "transfers"];
+const PATHS = { statement: "/v1/wallet/transactions", withdrawals: "/v1/withdrawals", transfers: "/v1/transfers" };
 const FILTERS = ["", "in_review", "pending", "processing", "settled", "failed", "rejected"];
 const PAGE_SIZE = 20;
 
-export function historyScreen({ api, i18n, query }) {
+export function historyScreen({ api, i18n, query, setTitle }) {
   const { t } = i18n;
-  let kind = KINDS.includes(query.get("kind")) ? query.get("kind") : "withdrawals";
+  let kind = KINDS.includes(query.get("kind")) ? query.get("kind") : "statement";
   let status = FILTERS.includes(query.get("status")) ? query.get("status") : "";
   let items = [];
   let nextCursor = null;
@@ -21,7 +25,7 @@ export function historyScreen({ api, i18n, query }) {
   let loaded = false;
   let requestSeq = 0;
 
-  const kinds = h("div", { className: "segmented", role: "group" });
+  const kinds = h("div", { className: "segmented three", role: "group" });
   const filters = h("div", { className: "chips", role: "group" });
   const list = h("div", { className: "card history-list", "aria-live": "polite" }, loading(t));
   const element = h("section", { className: "history" }, kinds, filters, list);
@@ -32,7 +36,7 @@ export function historyScreen({ api, i18n, query }) {
     if (kind === "withdrawals" && status) params.set("status", status);
     if (more && nextCursor) params.set("cursor", nextCursor);
     try {
-      const page = await api.get(`/v1/${kind}?${params}`);
+      const page = await api.get(`${PATHS[kind]}?${params}`);
       if (seq !== requestSeq) return;
       items = more ? [...items, ...page.items] : page.items;
       nextCursor = page.next_cursor;
@@ -84,26 +88,39 @@ export function historyScreen({ api, i18n, query }) {
       list,
       errorNotice(error, i18n),
       items.length === 0 && !error && h("p", { className: "empty muted" }, t(emptyKey())),
-      items.map((item) => (kind === "transfers" ? transferRow(item, i18n) : withdrawalRow(item, i18n))),
+      rows(),
       nextCursor && more,
     );
   }
 
+  function rows() {
+    if (kind === "statement") return statementGroups(items, i18n);
+    return items.map((item) => (kind === "transfers" ? transferRow(item, i18n) : withdrawalRow(item, i18n)));
+  }
+
   function emptyKey() {
+    if (kind === "statement") return "history.statement_empty";
     if (kind === "transfers") return "history.transfers_empty";
     return status ? "history.empty_status" : "history.empty";
+  }
+
+  function titleKey() {
+    return kind === "statement" ? "history.statement_title" : "history.title";
   }
 
   function show(nextKind, nextStatus) {
     kind = nextKind;
     status = nextStatus;
     // Back from a row's details returns to this list.
-    const hash = kind === "transfers" ? "#/history?kind=transfers" : "#/history";
-    history.replaceState(null, "", status ? `${hash}?status=${status}` : hash);
+    const params = new URLSearchParams();
+    if (kind !== "statement") params.set("kind", kind);
+    if (status) params.set("status", status);
+    history.replaceState(null, "", params.size ? `#/history?${params}` : "#/history");
     loaded = false;
     items = [];
     nextCursor = null;
     fill(list, loading(t));
+    setTitle(titleKey());
     render();
     load();
   }
@@ -115,5 +132,5 @@ export function historyScreen({ api, i18n, query }) {
 
   render();
   load();
-  return { element, title: "history.title", tab: "history", refresh: render };
+  return { element, title: titleKey(), tab: "history", refresh: render };
 }

@@ -1,11 +1,13 @@
 // Identity verification: submit a real name and an 18-character resident ID
-// (L1), optionally with a simulated face check (L2); show what is verified and
-// what is waiting, checking again every few seconds while a request waits.
+// (L1), optionally with a simulated face check (L2). Once verified, the
+// screen is a card ("已实名 *三 110105********1239", masked as the API sends
+// it) with the way up to L2; the form only comes back, empty, for that
+// upgrade. A request waiting for review is checked again every few seconds.
 
 import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
 import { formatDateTime } from "/shared/format.js";
-import { fact, loading, setBusy } from "../ui.js";
+import { fact, levelBadge, loading, setBusy } from "../ui.js";
 
 const POLL_MS = 2000;
 
@@ -14,6 +16,7 @@ export function kycScreen({ api, i18n }) {
   let overview = null;
   let error = null;
   let timer = null;
+  let upgrading = false;
 
   const status = h("div", { "aria-live": "polite" }, loading(t));
   const level = h(
@@ -22,6 +25,7 @@ export function kycScreen({ api, i18n }) {
     h("option", { value: "L1", i18n: "kyc.level_l1" }),
     h("option", { value: "L2", i18n: "kyc.level_l2" }),
   );
+  const levelField = h("div", { className: "field" }, h("label", { for: "kyc-level", i18n: "kyc.level" }), level);
   const realName = h("input", { id: "kyc-name", name: "real_name", autocomplete: "name", required: true });
   const idNumber = h("input", { id: "kyc-id", name: "id_number", maxlength: 18, autocomplete: "off", required: true });
   const faceCheck = h(
@@ -37,19 +41,20 @@ export function kycScreen({ api, i18n }) {
     faceCheck,
   );
   const errorSlot = h("div", { "aria-live": "polite" });
+  const formTitle = h("h2", { className: "card-title" });
   const submit = h("button", { className: "button primary block", type: "submit", i18n: "kyc.submit" });
   const form = h(
     "form",
     { className: "card form", novalidate: true, onsubmit: onSubmit, hidden: true },
-    h("h2", { className: "card-title", i18n: "kyc.form_title" }),
-    h("div", { className: "field" }, h("label", { for: "kyc-level", i18n: "kyc.level" }), level),
+    formTitle,
+    levelField,
     h("div", { className: "field" }, h("label", { for: "kyc-name", i18n: "kyc.real_name" }), realName),
     h("div", { className: "field" }, h("label", { for: "kyc-id", i18n: "kyc.id_number" }), idNumber),
     face,
     errorSlot,
     submit,
   );
-  const element = h("section", {}, status, form);
+  const element = h("section", { className: "kyc" }, status, form);
 
   async function load() {
     clearTimeout(timer);
@@ -71,25 +76,7 @@ export function kycScreen({ api, i18n }) {
     const { verified, pending } = overview;
     fill(
       status,
-      h(
-        "div",
-        { className: "card" },
-        h(
-          "dl",
-          { className: "facts" },
-          fact(
-            t("kyc.current"),
-            h("span", { className: "badge good", "data-testid": "kyc-level" }, t(`level.${overview.level}`)),
-            null,
-          ),
-        ),
-        verified &&
-          h(
-            "p",
-            { className: "muted small" },
-            t("kyc.verified_as", { name: verified.real_name, id: verified.id_number }),
-          ),
-      ),
+      verified ? verifiedCard(verified) : levelCard(),
       pending &&
         h(
           "div",
@@ -100,8 +87,55 @@ export function kycScreen({ api, i18n }) {
             : "",
         ),
     );
-    form.hidden = Boolean(pending) || overview.level === "L2";
+    // Unverified: the form straight away. Verified at L1: only after "upgrade to L2".
+    const canAsk = !pending && overview.level !== "L2";
+    form.hidden = !canAsk || (overview.level === "L1" && !upgrading);
+    const upgrade = overview.level === "L1";
+    levelField.hidden = upgrade;
+    if (upgrade) level.value = "L2";
+    face.hidden = level.value !== "L2";
+    formTitle.textContent = t(upgrade ? "kyc.upgrade_title" : "kyc.form_title");
     fill(errorSlot, errorNotice(error, i18n));
+  }
+
+  function levelCard() {
+    return h(
+      "div",
+      { className: "card" },
+      h("dl", { className: "facts" }, fact(t("kyc.current"), levelBadge(overview.level, t, "kyc-level"))),
+    );
+  }
+
+  /** "已实名 *三 110105********1239": what is verified, masked as the API sends it, and the way up to L2. */
+  function verifiedCard(verified) {
+    const canUpgrade = overview.level === "L1" && !overview.pending;
+    return h(
+      "div",
+      { className: "card verified-card", "data-testid": "kyc-verified" },
+      h(
+        "div",
+        { className: "verified-head" },
+        h("span", { className: "verified-mark", "aria-hidden": "true" }, "✓"),
+        h("p", { className: "verified-title" }, t("kyc.verified")),
+        levelBadge(overview.level, t, "kyc-level"),
+      ),
+      h(
+        "p",
+        { className: "verified-identity" },
+        h("span", { "data-testid": "kyc-name" }, verified.real_name),
+        " ",
+        h("span", { className: "mono id", "data-testid": "kyc-id" }, verified.id_number),
+      ),
+      canUpgrade &&
+        !upgrading &&
+        h("button", { type: "button", className: "button primary block", onclick: startUpgrade }, t("kyc.upgrade")),
+    );
+  }
+
+  function startUpgrade() {
+    upgrading = true;
+    render();
+    realName.focus();
   }
 
   async function onSubmit(event) {
@@ -117,6 +151,10 @@ export function kycScreen({ api, i18n }) {
     render();
     try {
       await api.post("/v1/kyc", request);
+      // Sent: the full number is not kept on screen; the API shows it masked from now on.
+      realName.value = "";
+      idNumber.value = "";
+      upgrading = false;
       await load();
     } catch (failure) {
       error = failure;

@@ -1,8 +1,11 @@
-// Log in or register with a phone number and password. Registering logs in
-// straight away. Demo accounts can be filled in with one tap.
+// Log in with a phone number and password (registering is its own screen,
+// #/register). Demo accounts can be filled in with one tap. The refresh
+// token goes into the HttpOnly cookie (`refresh_cookie`), so the session
+// survives a reload.
 
 import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
+import { PHONE, field, phoneField, setBusy } from "../ui.js";
 
 const DEMO_ACCOUNTS = [
   { name: "Alice", phone: "13800000001", password: "alice-demo", level: "L0" },
@@ -12,29 +15,18 @@ const DEMO_ACCOUNTS = [
 
 export function loginScreen({ api, i18n, session, navigate }) {
   const { t } = i18n;
-  let registering = false;
   let error = null;
+  let problems = {};
 
-  const phone = h("input", {
-    id: "login-phone",
-    name: "phone",
-    type: "tel",
-    inputmode: "numeric",
-    autocomplete: "tel-national",
-    maxlength: 11,
-    required: true,
-  });
-  const password = h("input", {
-    id: "login-password",
-    name: "password",
-    type: "password",
-    autocomplete: "current-password",
-    required: true,
+  const phone = phoneField("login-phone", t("login.phone"));
+  const password = field({
+    label: t("login.password"),
+    input: h("input", { id: "login-password", name: "password", type: "password", autocomplete: "current-password" }),
   });
   const submit = h("button", { className: "button primary block", type: "submit" });
-  const toggle = h("button", { className: "button link", type: "button", onclick: switchMode });
   const errorSlot = h("div", { "aria-live": "polite" });
   const heading = h("h2", { className: "hero-title" });
+  const toRegister = h("a", { href: "#/register" });
 
   const demo = h(
     "div",
@@ -47,9 +39,10 @@ export function loginScreen({ api, i18n, session, navigate }) {
           type: "button",
           className: "chip",
           onclick: () => {
-            phone.value = account.phone;
-            password.value = account.password;
-            if (registering) switchMode();
+            phone.input.value = account.phone;
+            password.input.value = account.password;
+            problems = {};
+            render();
           },
         },
         `${account.name} · ${account.level}`,
@@ -61,11 +54,11 @@ export function loginScreen({ api, i18n, session, navigate }) {
     "form",
     { className: "card form", novalidate: true, onsubmit: onSubmit },
     heading,
-    h("div", { className: "field" }, h("label", { for: "login-phone", i18n: "login.phone" }), phone),
-    h("div", { className: "field" }, h("label", { for: "login-password", i18n: "login.password" }), password),
+    phone.element,
+    password.element,
     errorSlot,
     submit,
-    h("p", { className: "center" }, toggle),
+    h("p", { className: "center switch-mode" }, toRegister),
   );
 
   const element = h(
@@ -83,38 +76,39 @@ export function loginScreen({ api, i18n, session, navigate }) {
   );
 
   function render() {
-    heading.textContent = t(registering ? "login.register_title" : "login.title");
-    submit.textContent = t(registering ? "login.register" : "login.submit");
-    toggle.textContent = t(registering ? "login.have_account" : "login.no_account");
-    password.setAttribute("autocomplete", registering ? "new-password" : "current-password");
+    heading.textContent = t("login.title");
+    submit.textContent = t("login.submit");
+    toRegister.textContent = t("login.no_account");
+    phone.element.querySelector("label").textContent = t("login.phone");
+    password.element.querySelector("label").textContent = t("login.password");
+    phone.setError(problems.phone ? t(problems.phone) : null);
+    password.setError(problems.password ? t(problems.password) : null);
     fill(errorSlot, errorNotice(error, i18n));
-  }
-
-  function switchMode() {
-    registering = !registering;
-    error = null;
-    render();
   }
 
   async function onSubmit(event) {
     event.preventDefault();
-    const credentials = { phone: phone.value.trim(), password: password.value };
-    submit.disabled = true;
-    submit.setAttribute("aria-busy", "true");
+    const credentials = { phone: phone.input.value.trim(), password: password.input.value };
+    problems = {};
+    if (!PHONE.test(credentials.phone)) problems.phone = "error.VALIDATION_FAILED.phone";
+    if (credentials.password === "") problems.password = "login.password_missing";
     error = null;
     render();
+    if (Object.keys(problems).length > 0) {
+      form.querySelector("[aria-invalid='true']")?.focus();
+      return;
+    }
+    setBusy(submit, true);
     try {
-      if (registering) await api.post("/v1/auth/register", credentials, { auth: false });
-      const tokens = await api.post("/v1/auth/login", credentials, { auth: false });
+      const tokens = await api.post("/v1/auth/login", { ...credentials, refresh_cookie: true }, { auth: false });
       session.signIn(tokens, credentials.phone);
-      password.value = "";
+      password.input.value = "";
       navigate("#/my");
     } catch (failure) {
       // A wrong password and an unknown phone get the same 401, on purpose.
       error = failure.code === "UNAUTHENTICATED" ? { ...failure, code: "LOGIN_FAILED" } : failure;
       render();
-      submit.disabled = false;
-      submit.removeAttribute("aria-busy");
+      setBusy(submit, false);
     }
   }
 

@@ -7,9 +7,9 @@ import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
 import { formatDateTime } from "/shared/format.js";
 import { formatAmount, formatMoney } from "/shared/money.js";
-import { fact, loading } from "../ui.js";
+import { fact, idFact, levelBadge, loading, setBusy } from "../ui.js";
 
-export function myScreen({ api, i18n, session, navigate }) {
+export function myScreen({ api, i18n, navigate }) {
   const { t } = i18n;
   const element = h("section", { className: "my" }, loading(t));
   let data = null;
@@ -72,7 +72,7 @@ export function myScreen({ api, i18n, session, navigate }) {
         h(
           "dl",
           { className: "facts" },
-          fact(t("my.level"), h("span", { className: "badge" }, t(`level.${wallet.verification_level}`))),
+          fact(t("my.level"), levelBadge(wallet.verification_level, t)),
           fact(t("my.daily_left"), formatMoney(limits.daily_remaining), "daily-left"),
           fact(t("my.daily_count_left"), t("my.count", { count: limits.daily_count_remaining })),
           fact(t("my.monthly_left"), formatMoney(limits.monthly_remaining), "monthly-left"),
@@ -86,7 +86,8 @@ export function myScreen({ api, i18n, session, navigate }) {
         menuItem("#/kyc", t("my.identity"), kycSummary(kyc, t)),
         menuItem("#/bind", t("my.wechat"), binding ? binding.nickname : t("my.not_bound")),
         menuItem("#/pin", t("my.pin"), pinSummary(me, i18n)),
-        menuItem("#/history", t("my.history"), ""),
+        menuItem("#/history", t("my.statement"), ""),
+        menuItem("#/history?kind=withdrawals", t("my.history"), ""),
         menuItem("#/history?kind=transfers", t("my.transfers"), ""),
       ),
       h(
@@ -96,15 +97,17 @@ export function myScreen({ api, i18n, session, navigate }) {
           "dl",
           { className: "facts" },
           fact(t("my.phone"), me.phone ?? me.email),
-          fact(t("my.account_id"), h("span", { className: "mono", "data-testid": "account-id" }, me.id)),
+          idFact(t("my.account_id"), me.id, "account-id"),
         ),
         h("button", { className: "button danger block", type: "button", onclick: logout }, t("common.logout")),
       ),
     );
   }
 
-  function logout() {
-    session.clear();
+  async function logout(event) {
+    setBusy(event.currentTarget, true);
+    // Ends the session on the server (refresh cookie and access token), then here.
+    await api.logOut();
     navigate("#/login");
   }
 

@@ -1,19 +1,24 @@
 // The payment PIN: set the first one with an SMS code, change it with the old
 // one, or reset a forgotten or locked one with an SMS code (and, for an
-// account with a verified ID number, its last six characters). A new PIN is
-// entered twice; the server refuses trivial ones.
+// account with a verified ID number, its last six characters). The code is
+// checked as soon as its six boxes are full (POST /v1/sms/codes/check), so a
+// mistyped one is caught before the new PIN is asked for; a new PIN is
+// refused at its first entry when it is too easy to guess, and entered twice.
 
 import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
 import { ApiError } from "/shared/api.js";
 import { createPinPad } from "../pin-pad.js";
+import { isWeakPin } from "../pin-rules.js";
 import { demoOutbox } from "../outbox.js";
+import { codeInput, sendCodeButton } from "../sms-code.js";
 import { loading, setBusy } from "../ui.js";
 
-const SMS_CODE = /^\d{6}$/;
 const ID_NUMBER_LAST6 = /^\d{5}[\dXx]$/;
 /** Where a PIN set on the way to paying (`?next=`) returns to. */
 const NEXT_SCREENS = { withdraw: "#/withdraw", transfer: "#/transfer" };
+/** Refusals that send the user back to the code (a new one is needed, or this one was wrong). */
+const CODE_REFUSALS = new Set(["SMS_CODE_INCORRECT", "SMS_CODE_EXPIRED", "IDENTITY_CHECK_FAILED"]);
 
 export function pinScreen(context) {
   const { api, i18n, toast, navigate, query } = context;
@@ -23,16 +28,11 @@ export function pinScreen(context) {
   let step = null; // "code" | "old" | "new" | "repeat"
   let error = null;
   let sentTo = null;
+  let shake = false;
   const entered = { smsCode: "", idNumberLast6: "", oldPin: "", newPin: "" };
 
   const element = h("section", { className: "pin-screen" }, loading(t));
-  const codeInput = h("input", {
-    id: "pin-code",
-    name: "sms_code",
-    inputmode: "numeric",
-    autocomplete: "one-time-code",
-    maxlength: 6,
-  });
+  const code = codeInput({ id: "pin-code", label: t("pin.code"), onComplete: () => codeEntered() });
   const idInput = h("input", {
     id: "pin-id-last6",
     name: "id_number_last6",
@@ -40,6 +40,12 @@ export function pinScreen(context) {
     autocapitalize: "characters",
     maxlength: 6,
   });
+  const next = h("button", { className: "button primary block", type: "submit" });
+  const send = sendCodeButton({ i18n, send: sendCode });
+
+  function purpose() {
+    return mode === "set" ? "set_pin" : "reset_pin";
+  }
 
   /** Whether this reset also asks for the ID number's last six characters. */
   function asksIdentity() {
@@ -56,13 +62,13 @@ export function pinScreen(context) {
     }
   }
 
-  function choose(next) {
-    mode = next;
+  function choose(nextMode) {
+    mode = nextMode;
     step = mode === "change" ? "old" : "code";
     error = null;
     sentTo = null;
     Object.assign(entered, { smsCode: "", idNumberLast6: "", oldPin: "", newPin: "" });
-    codeInput.value = "";
+    code.input.value = "";
     idInput.value = "";
     render();
   }
@@ -72,6 +78,7 @@ export function pinScreen(context) {
       fill(element, errorNotice(error, i18n) ?? loading(t));
       return;
     }
+    const pad = step === "code" ? null : padStep();
     fill(
       element,
       me.pin_set && modeSwitch(),
@@ -81,10 +88,14 @@ export function pinScreen(context) {
         h("h2", { className: "card-title" }, t(`pin.${mode}_title`)),
         h("p", { className: "muted small step-hint", "data-testid": "pin-step" }, t(`pin.step_${step}`)),
         errorNotice(error, i18n),
-        step === "code" ? codeStep() : padStep(),
+        step === "code" ? codeStep() : pad.element,
       ),
     );
-    element.querySelector(".pin-pad")?.focus();
+    if (pad) {
+      pad.focus();
+      if (shake) pad.reject();
+    }
+    shake = false;
   }
 
   function modeSwitch() {
@@ -102,18 +113,12 @@ export function pinScreen(context) {
   }
 
   function codeStep() {
-    const send = h(
-      "button",
-      { className: "button block", type: "button", onclick: () => sendCode(send) },
-      t(sentTo ? "pin.resend" : "pin.send_code"),
-    );
-    const next = h("button", { className: "button primary block", type: "submit" }, t("pin.next"));
+    next.textContent = t("pin.next");
+    send.refresh();
     return h(
       "form",
       { className: "form", novalidate: true, onsubmit: codeEntered },
       sentTo && h("p", { className: "notice notice-info" }, t("sms.sent", { to: sentTo })),
-      send,
-      h("div", { className: "field" }, h("label", { for: "pin-code" }, t("pin.code")), codeInput),
       asksIdentity() &&
         h(
           "div",
@@ -122,35 +127,44 @@ export function pinScreen(context) {
           idInput,
           h("p", { className: "muted small" }, t("pin.id_last6_hint")),
         ),
+      h(
+        "div",
+        { className: "field" },
+        h("label", { for: "pin-code" }, t("pin.code")),
+        h("div", { className: "code-row" }, code.element, send.element),
+      ),
       next,
       demoOutbox(context),
     );
   }
 
   function padStep() {
-    const pad = createPinPad({ i18n, label: t(`pin.step_${step}`), onComplete: (pin) => padEntered(pin, pad) });
-    return pad.element;
+    return createPinPad({ i18n, label: t(`pin.step_${step}`), onComplete: (pin) => padEntered(pin) });
   }
 
-  async function sendCode(button) {
-    setBusy(button, true);
+  async function sendCode() {
     try {
-      const sent = await api.post("/v1/sms/codes", { purpose: mode === "set" ? "set_pin" : "reset_pin" });
+      const sent = await api.post("/v1/sms/codes", { purpose: purpose() });
       sentTo = sent.sent_to;
       error = null;
+      render();
+      code.focus();
+      return true;
     } catch (failure) {
       error = failure;
+      render();
+      return failure.code === "RATE_LIMITED" ? (failure.retryAfterSecs ?? 0) : false;
     }
-    render();
-    codeInput.focus();
   }
 
-  function codeEntered(event) {
-    event.preventDefault();
-    const code = codeInput.value.trim();
-    if (!SMS_CODE.test(code)) {
+  /** The code (and the ID answer) are in: checked now, so a wrong code never waits for two PIN entries. */
+  async function codeEntered(event) {
+    event?.preventDefault();
+    const smsCode = code.value;
+    if (smsCode.length !== 6) {
       error = new ApiError({ status: 400, code: "VALIDATION_FAILED", details: { field: "sms_code" } });
       render();
+      code.reject();
       return;
     }
     const idAnswer = idInput.value.trim();
@@ -160,26 +174,44 @@ export function pinScreen(context) {
       idInput.focus();
       return;
     }
-    entered.smsCode = code;
+    if (next.getAttribute("aria-busy") === "true") return;
+    setBusy(next, true);
+    try {
+      await api.post("/v1/sms/codes/check", { purpose: purpose(), sms_code: smsCode });
+    } catch (failure) {
+      setBusy(next, false);
+      error = failure;
+      render();
+      code.reject();
+      return;
+    }
+    setBusy(next, false);
+    entered.smsCode = smsCode;
     entered.idNumberLast6 = asksIdentity() ? idAnswer : "";
     step = "new";
     error = null;
     render();
   }
 
-  async function padEntered(pin, pad) {
+  async function padEntered(pin) {
     error = null;
     if (step === "old") {
       entered.oldPin = pin;
       step = "new";
     } else if (step === "new") {
-      entered.newPin = pin;
-      step = "repeat";
+      if (isWeakPin(pin)) {
+        error = { code: "PIN_TOO_SIMPLE" };
+        shake = true;
+      } else {
+        entered.newPin = pin;
+        step = "repeat";
+      }
     } else if (pin !== entered.newPin) {
       error = { code: "PIN_MISMATCH" };
       step = "new";
+      shake = true;
     } else {
-      pad.setBusy(true);
+      element.querySelector(".pin-pad")?.setAttribute("aria-busy", "true");
       await save();
       return;
     }
@@ -199,11 +231,12 @@ export function pinScreen(context) {
       await api.put("/v1/pin", body);
       Object.assign(entered, { smsCode: "", idNumberLast6: "", oldPin: "", newPin: "" });
       toast(t(mode === "set" ? "pin.done_set" : "pin.done_changed"));
-      const next = query.get("next");
-      navigate(Object.hasOwn(NEXT_SCREENS, next) ? NEXT_SCREENS[next] : "#/my");
+      const nextScreen = query.get("next");
+      navigate(Object.hasOwn(NEXT_SCREENS, nextScreen) ? NEXT_SCREENS[nextScreen] : "#/my");
       return;
     } catch (failure) {
       error = failure;
+      shake = true;
       if (failure.code === "PIN_LOCKED") {
         // Only a reset with an SMS code lifts a lock.
         mode = "reset";
@@ -211,18 +244,23 @@ export function pinScreen(context) {
       } else {
         step = stepFor(failure.code);
       }
+      if (step === "code") {
+        code.input.value = "";
+        // A refusal at this point has spent the code: a new one is needed, without waiting.
+        if (failure.code !== "SMS_CODE_INCORRECT") send.reset();
+      }
     }
     render();
   }
 
   /** Where to go back to after a refusal: the step whose input was wrong. */
-  function stepFor(code) {
-    if (code === "PIN_INCORRECT") return "old";
+  function stepFor(refusal) {
+    if (refusal === "PIN_INCORRECT") return "old";
     // A wrong identity answer spends the code: a new one is needed.
-    if (code.startsWith("SMS_CODE") || code === "IDENTITY_CHECK_FAILED") return "code";
+    if (CODE_REFUSALS.has(refusal)) return "code";
     return "new";
   }
 
   load();
-  return { element, title: "pin.screen_title", back: "#/my", refresh: render };
+  return { element, title: "pin.screen_title", back: "#/my", refresh: render, dispose: () => send.dispose() };
 }

@@ -7,8 +7,8 @@ import { errorNotice } from "/shared/errors.js";
 import { openEventStream } from "/shared/events.js";
 import { formatDateTime } from "/shared/format.js";
 import { formatMoney } from "/shared/money.js";
-import { FINAL_STATUSES, statusBadge, statusSentence, timeline } from "../withdrawal-view.js";
-import { fact, icon, loading } from "../ui.js";
+import { FINAL_STATUSES, RETURNED_STATUSES, statusBadge, statusSentence, timeline } from "../withdrawal-view.js";
+import { fact, icon, idFact, loading } from "../ui.js";
 
 export function statusScreen({ api, i18n, session, params }) {
   const { t } = i18n;
@@ -102,6 +102,12 @@ export function statusScreen({ api, i18n, session, params }) {
         ),
         h("p", { className: "status-amount" }, formatMoney(withdrawal.amount)),
         statusBadge(withdrawal.status, t),
+        RETURNED_STATUSES.has(withdrawal.status) &&
+          h(
+            "p",
+            { className: "refund-line", "data-testid": "refund" },
+            t("status_page.returned", { amount: formatMoney(withdrawal.total_debit ?? withdrawal.amount) }),
+          ),
         h("p", { className: "status-sentence", "data-testid": "status-sentence" }, statusSentence(withdrawal, i18n)),
         h("p", { className: `live live-${live}`, "aria-live": "polite" }, t(`status_live.${live}`)),
       ),
@@ -113,12 +119,14 @@ export function statusScreen({ api, i18n, session, params }) {
           "dl",
           { className: "facts" },
           fact(t("withdraw.fee"), formatMoney(withdrawal.fee)),
-          withdrawal.total_debit && fact(t("withdraw.total"), formatMoney(withdrawal.total_debit)),
+          withdrawal.total_debit &&
+            (RETURNED_STATUSES.has(withdrawal.status)
+              ? fact(t("status_page.returned_label"), formatMoney(withdrawal.total_debit), "returned-total")
+              : fact(t("withdraw.total"), formatMoney(withdrawal.total_debit), "total-debit")),
           fact(t("status_page.to"), withdrawal.destination?.nickname ?? ""),
           fact(t("status_page.created"), formatDateTime(withdrawal.created_at, i18n.locale)),
-          withdrawal.transfer_bill_no &&
-            fact(t("status_page.bill"), h("span", { className: "mono" }, withdrawal.transfer_bill_no)),
-          fact(t("status_page.id"), h("span", { className: "mono" }, withdrawal.id)),
+          withdrawal.transfer_bill_no && idFact(t("status_page.bill"), withdrawal.transfer_bill_no),
+          idFact(t("status_page.id"), withdrawal.id),
         ),
       ),
       h(
@@ -127,7 +135,7 @@ export function statusScreen({ api, i18n, session, params }) {
         h("h2", { className: "card-title" }, t("timeline.title")),
         timeline(withdrawal, i18n),
       ),
-      h("a", { className: "button block", href: "#/history" }, t("status_page.all")),
+      h("a", { className: "button block", href: "#/history?kind=withdrawals" }, t("status_page.all")),
     );
   }
 
@@ -135,7 +143,7 @@ export function statusScreen({ api, i18n, session, params }) {
   return {
     element,
     title: "status_page.title",
-    back: "#/history",
+    back: "#/history?kind=withdrawals",
     refresh: render,
     dispose: () => stream?.close(),
   };

@@ -9,7 +9,7 @@ import { openEventStream } from "/shared/events.js";
 import { formatDateTime } from "/shared/format.js";
 import { formatAsset } from "/shared/money.js";
 import { FINAL_TRANSFER_STATUSES, transferAmount, transferSentence, transferStatusText } from "../transfer-view.js";
-import { fact, icon, loading } from "../ui.js";
+import { fact, idFact, icon, loading } from "../ui.js";
 
 export function transferDetailScreen({ api, i18n, session, params, query }) {
   const { t } = i18n;
@@ -104,7 +104,7 @@ export function transferDetailScreen({ api, i18n, session, params, query }) {
           fact(t("transfer_detail.created"), formatDateTime(transfer.created_at, i18n.locale)),
           transfer.finished_at &&
             fact(t("transfer_detail.finished"), formatDateTime(transfer.finished_at, i18n.locale)),
-          fact(t("transfer_detail.id"), h("span", { className: "mono" }, transfer.id)),
+          idFact(t("transfer_detail.id"), transfer.id),
         ),
       ),
       justSent

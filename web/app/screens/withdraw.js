@@ -1,20 +1,26 @@
-// Balance Withdrawal: an amount (or "withdraw all"), a live quote as it is
-// typed (fee, total, what arrives, limits left, arrival or manual review),
-// then the PIN pad. One Idempotency-Key per confirmation (see payment.js):
-// a retry after a lost answer repeats the same request with the same key, so
-// a flaky network never makes two withdrawals; a new PIN after a refusal is a
-// new request.
+// Balance withdrawal, laid out like WeChat's 零钱提现: where it goes, the
+// amount (with thousand separators as it is typed, or "withdraw all"), one
+// fee line and the expected arrival from a live quote, and the confirm
+// button kept in view above the tab bar and the keyboard. The limits left
+// are one tap away, in a sheet. Then the PIN pad. One Idempotency-Key per
+// confirmation (see payment.js): a retry after a lost answer repeats the
+// same request with the same key, so a flaky network never makes two
+// withdrawals; a new PIN after a refusal is a new request.
 
 import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
 import { formatDateTime } from "/shared/format.js";
 import { ApiError } from "/shared/api.js";
 import { fenToWire, formatMoney, minAmount, parseFen } from "/shared/money.js";
+import { amountInput as groupedAmountInput } from "../amount-input.js";
 import { pinPayment } from "../payment.js";
 import { pinSheet } from "../pin-pad.js";
+import { infoSheet } from "../sheet.js";
 import { fact, loading } from "../ui.js";
 
 const QUOTE_DELAY_MS = 300;
+/** Where a node goes in a translated sentence (see `fillIn`). */
+const SLOT = "\u0000";
 const FIT_ATTEMPTS_MAX = 3;
 
 export function withdrawScreen({ api, i18n, navigate }) {
@@ -42,28 +48,28 @@ export function withdrawScreen({ api, i18n, navigate }) {
   });
 
   const element = h("section", { className: "withdraw" }, loading(t));
-  const amountInput = h("input", {
-    id: "withdraw-amount",
-    name: "amount",
-    type: "text",
-    inputmode: "decimal",
-    autocomplete: "off",
-    placeholder: "0.00",
-    oninput: () => scheduleQuote(),
-  });
+  const amount = groupedAmountInput({ id: "withdraw-amount", onChange: () => scheduleQuote() });
   const quotePanel = h("div", { className: "quote", "aria-live": "polite", "data-testid": "quote" });
-  const availableLine = h("span", { className: "muted small" });
+  const availableLine = h("span", { className: "available-line" });
   const allButton = h("button", {
     type: "button",
-    className: "button link",
+    className: "button link touch",
     onclick: withdrawAll,
     i18n: "withdraw.all",
   });
   const confirmButton = h("button", {
     type: "button",
     className: "button primary block",
+    "data-testid": "withdraw-confirm",
     onclick: openPinPad,
     i18n: "withdraw.confirm",
+  });
+  const limitsButton = h("button", {
+    type: "button",
+    className: "button link touch",
+    "data-testid": "withdraw-limits",
+    onclick: showLimits,
+    i18n: "withdraw.limits",
   });
   const submitErrorSlot = h("div", { "aria-live": "polite" });
 
@@ -98,38 +104,33 @@ export function withdrawScreen({ api, i18n, navigate }) {
       element,
       h(
         "div",
-        { className: "card destination-card" },
-        h("p", { className: "muted small", i18n: "withdraw.to" }),
+        { className: "card withdraw-card" },
         h(
           "div",
-          { className: "destination" },
-          h("div", { className: "wechat-mark", "aria-hidden": "true" }, "W"),
+          { className: "destination-row" },
+          h("span", { className: "muted", i18n: "withdraw.to" }),
           h(
-            "div",
-            {},
-            h("p", { className: "destination-name" }, binding.nickname),
-            h("p", { className: "muted small mono" }, binding.openid),
+            "span",
+            { className: "destination-value" },
+            h("span", { className: "wechat-mark tiny", "aria-hidden": "true" }, "W"),
+            h("span", { className: "destination-name" }, binding.nickname),
           ),
         ),
-      ),
-      h(
-        "div",
-        { className: "card" },
         h("label", { className: "amount-label", for: "withdraw-amount", i18n: "withdraw.amount" }),
         h(
           "div",
           { className: "amount-row" },
           h("span", { className: "currency", "aria-hidden": "true" }, "¥"),
-          amountInput,
+          amount.input,
         ),
         h("div", { className: "amount-meta" }, availableLine, allButton),
+        quotePanel,
+        submitErrorSlot,
       ),
-      quotePanel,
-      submitErrorSlot,
-      confirmButton,
+      h("div", { className: "action-bar" }, confirmButton, limitsButton),
     );
     renderDynamic();
-    amountInput.focus();
+    amount.input.focus();
   }
 
   function prerequisites() {
@@ -145,7 +146,7 @@ export function withdrawScreen({ api, i18n, navigate }) {
 
   /** After a language switch: the whole screen if the form is not up, else its dynamic parts. */
   function refresh() {
-    if (amountInput.isConnected) renderDynamic();
+    if (amount.input.isConnected) renderDynamic();
     else layout();
   }
 
@@ -164,33 +165,68 @@ export function withdrawScreen({ api, i18n, navigate }) {
     }
     if (quoteError) return errorNotice(quoteError, i18n);
     if (!quote) return h("p", { className: "quote-status muted" }, t("withdraw.enter_amount"));
-    const limits = quote.limits_after;
-    const arrival =
-      quote.review === "auto"
-        ? t("withdraw.arrives_by", { at: formatDateTime(quote.expected_settlement_at, i18n.locale) })
-        : t("withdraw.manual_review", {
-            reasons: quote.review_reasons.map((reason) => t(`reason.${reason}`)).join(t("withdraw.list_separator")),
-            at: formatDateTime(quote.review_decided_by, i18n.locale),
-          });
-    return h(
-      "dl",
-      { className: "facts quote-facts" },
-      fact(t("withdraw.fee"), formatMoney(quote.fee), "quote-fee"),
-      fact(t("withdraw.total"), h("strong", {}, formatMoney(quote.total_debit)), "quote-total"),
-      fact(t("withdraw.arrives"), formatMoney(quote.arrives), "quote-arrives"),
-      fact(
-        t("withdraw.arrival"),
-        h("span", { className: quote.review === "auto" ? "" : "badge warn" }, arrival),
-        "quote-arrival",
+    return [
+      h(
+        "p",
+        { className: "fee-line", "data-testid": "quote-fee-line" },
+        t("withdraw.fee_label"),
+        " ",
+        h("strong", { "data-testid": "quote-fee" }, formatMoney(quote.fee)),
+        feeNote(quote, wallet.fee_free_quota_remaining, i18n),
       ),
-      fact(
-        t("withdraw.daily_after"),
-        `${formatMoney(limits.daily_remaining)} · ${t("my.count", { count: limits.daily_count_remaining })}`,
-        "quote-daily",
+      h(
+        "p",
+        { className: "arrival-line", "data-testid": "quote-arrival-line" },
+        h("span", { className: "muted" }, t("withdraw.arrival")),
+        h("span", { className: "nowrap", "data-testid": "quote-arrival" }, arrivalTime()),
       ),
-      fact(t("withdraw.monthly_after"), formatMoney(limits.monthly_remaining), "quote-monthly"),
-      fact(t("withdraw.free_after"), formatMoney(quote.fee_free_quota_after), "quote-free"),
-    );
+      quote.review !== "auto" &&
+        h(
+          "p",
+          { className: "review-note", "data-testid": "quote-review" },
+          fillIn(t("withdraw.review_note", { reasons: SLOT }), [reviewReasons()]),
+        ),
+    ];
+  }
+
+  /** By when it arrives: after the automatic review's delay, or once an operator has decided. */
+  function arrivalTime() {
+    const at = quote.review === "auto" ? quote.expected_settlement_at : quote.review_decided_by;
+    return t("withdraw.arrives_by", { at: formatDateTime(at, i18n.locale) });
+  }
+
+  /** Why an operator looks first, each reason in one piece (never "首次提现到该微/信"). */
+  function reviewReasons() {
+    return quote.review_reasons.flatMap((reason, index) => [
+      index > 0 ? t("withdraw.list_separator") : null,
+      h("span", { className: "nowrap", "data-testid": "review-reason" }, t(`reason.${reason}`)),
+    ]);
+  }
+
+  /** What the limits leave: before an amount is entered, today's; with a quote, after it. */
+  function showLimits() {
+    const limits = quote?.limits_after ?? wallet.limits;
+    const free = quote?.fee_free_quota_after ?? wallet.fee_free_quota_remaining;
+    const after = Boolean(quote);
+    infoSheet({
+      i18n,
+      title: t("withdraw.limits_title"),
+      body: h(
+        "div",
+        { className: "limits-sheet" },
+        h("p", { className: "muted small" }, t(after ? "withdraw.limits_after" : "withdraw.limits_now")),
+        h(
+          "dl",
+          { className: "facts" },
+          fact(t("my.per_withdrawal"), formatMoney(limits.per_transaction_max), "limit-per"),
+          fact(t("my.daily_left"), formatMoney(limits.daily_remaining), "quote-daily"),
+          fact(t("my.daily_count_left"), t("my.count", { count: limits.daily_count_remaining }), "quote-count"),
+          fact(t("my.monthly_left"), formatMoney(limits.monthly_remaining), "quote-monthly"),
+          fact(t("my.free_quota"), formatMoney(free), "quote-free"),
+        ),
+        h("p", { className: "muted small" }, t("withdraw.fee_rule_note")),
+      ),
+    });
   }
 
   function scheduleQuote() {
@@ -198,7 +234,7 @@ export function withdrawScreen({ api, i18n, navigate }) {
     submitError = null;
     quote = null;
     quoteError = null;
-    const text = amountInput.value.trim();
+    const text = amount.value;
     const fen = parseFen(text);
     if (text === "") {
       quoting = false;
@@ -213,17 +249,17 @@ export function withdrawScreen({ api, i18n, navigate }) {
   }
 
   /**
-   * Prices `amount`. With `fitBalance`, an amount whose fee would overdraw is
+   * Prices `wire`. With `fitBalance`, an amount whose fee would overdraw is
    * lowered by the shortfall and priced again (the fee never grows as the
    * amount shrinks, so the second price fits).
    */
-  async function requestQuote(amount, { fitBalance = false } = {}) {
+  async function requestQuote(wire, { fitBalance = false } = {}) {
     const seq = ++quoteSeq;
     quoteAbort?.abort();
     quoteAbort = new AbortController();
     quoting = true;
     renderDynamic();
-    let priced = amount;
+    let priced = wire;
     try {
       for (let attemptNo = 1; ; attemptNo++) {
         try {
@@ -235,7 +271,7 @@ export function withdrawScreen({ api, i18n, navigate }) {
           if (seq !== quoteSeq) return;
           quote = result;
           quoteError = null;
-          if (priced !== amount) amountInput.value = priced;
+          if (priced !== wire) amount.set(priced);
           break;
         } catch (failure) {
           const shortBy =
@@ -273,7 +309,7 @@ export function withdrawScreen({ api, i18n, navigate }) {
       limits.monthly_remaining,
     );
     clearTimeout(quoteTimer);
-    amountInput.value = most;
+    amount.set(most);
     submitError = null;
     quote = null;
     quoteError = null;
@@ -288,15 +324,12 @@ export function withdrawScreen({ api, i18n, navigate }) {
     const summary = h(
       "div",
       { className: "sheet-summary" },
+      h("p", { className: "muted small" }, t("withdraw.sheet_to", { nickname: priced.destination.nickname })),
       h("p", { className: "sheet-amount" }, formatMoney(priced.amount)),
       h(
         "p",
-        { className: "muted small" },
-        t("withdraw.sheet_summary", {
-          nickname: priced.destination.nickname,
-          fee: formatMoney(priced.fee),
-          total: formatMoney(priced.total_debit),
-        }),
+        { className: "muted small", "data-testid": "sheet-fee" },
+        t("withdraw.sheet_summary", { fee: formatMoney(priced.fee), total: formatMoney(priced.total_debit) }),
       ),
     );
     pinSheet({
@@ -344,4 +377,24 @@ export function withdrawScreen({ api, i18n, navigate }) {
       quoteAbort?.abort();
     },
   };
+}
+
+/** A sentence with SLOT marks, the marks replaced by `nodes` in order. */
+function fillIn(sentence, nodes) {
+  return sentence.split(SLOT).flatMap((text, index) => [text, nodes[index] ?? null]);
+}
+
+/**
+ * The fee's reason, in brackets after it: "（费率0.1%，免费额度已用完）",
+ * "（免费额度内，提现后剩余 ¥900.00）", or — when the free quota
+ * (`freeBefore`, what was left of it) covers part of the amount —
+ * "（费率0.1%，超出免费额度的部分收取）".
+ */
+export function feeNote(quote, freeBefore, { t, locale }) {
+  if (parseFen(quote.fee) === 0n) return t("withdraw.fee_free", { left: formatMoney(quote.fee_free_quota_after) });
+  const rate = new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 3 }).format(
+    Number(quote.fee_rule?.rate ?? 0),
+  );
+  const usedUp = (parseFen(freeBefore) ?? 0n) === 0n;
+  return t(usedUp ? "withdraw.fee_rate_used_up" : "withdraw.fee_rate_partly", { rate });
 }

@@ -245,7 +245,7 @@ fn unavailable(error: RedisError) -> StoreError {
 }
 
 /// Whether Redis answered "wait and retry": still loading its data after a
-/// restart, a cluster or master down, or a master refusing writes for want
+/// restart, a cluster or master down, a script not yet on a newly promoted master, or a master refusing writes for want
 /// of replicas (`min-replicas-to-write`, docs/durability.md) — alone, or for
 /// any command of a pipeline or transaction (then the transaction is aborted
 /// as a whole).
@@ -261,6 +261,10 @@ fn server_says_wait(error: &RedisError) -> bool {
                     | ServerErrorKind::Moved
                     | ServerErrorKind::Ask
                     | ServerErrorKind::ReadOnly
+                    // A script still missing after `invoke_async` loaded it:
+                    // its slot moved to another node (a replica promoted)
+                    // between the load and the call; asked again, it is found.
+                    | ServerErrorKind::NoScript
             )
         )
     };
@@ -301,6 +305,7 @@ mod tests {
             ServerErrorKind::TryAgain,
             ServerErrorKind::MasterDown,
             ServerErrorKind::ClusterDown,
+            ServerErrorKind::NoScript,
         ] {
             assert!(matches!(unavailable(server_error(kind)), StoreError::Unavailable(_)), "{kind:?}");
         }

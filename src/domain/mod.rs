@@ -15,6 +15,7 @@ pub mod lockout;
 pub mod login_guard;
 pub mod money;
 pub mod pin;
+pub mod rsa2;
 pub mod scenario;
 pub mod sim_clock;
 pub mod sms;

@@ -64,6 +64,8 @@ pub enum List {
     MockRequests,
     /// The mock WeChat's users.
     MockUsers,
+    /// The mock Alipay's users.
+    MockAlipayUsers,
 }
 
 impl List {
@@ -81,6 +83,7 @@ impl List {
             List::AccountTransfers => "at",
             List::MockRequests => "mr",
             List::MockUsers => "mu",
+            List::MockAlipayUsers => "ma",
         }
     }
 }

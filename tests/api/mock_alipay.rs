@@ -226,7 +226,8 @@ async fn calls_the_gateway_cannot_tie_to_the_app_are_refused_unsigned(store: Sto
         }
         pairs
     };
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
         (&[("sign", "")], "40001", "isv.missing-signature"),
         (&[("app_id", "")], "40001", "isv.missing-app-id"),
         (&[("app_id", "2021000000000009")], "40002", "isv.invalid-app-id"),

@@ -7,6 +7,15 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use url::Url;
 
+/// Hidden form inputs carrying `fields` (names as given, values escaped), one a line.
+pub fn hidden_inputs(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(name, value)| format!(r#"<input type="hidden" name="{name}" value="{}">"#, escape_html(value)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A redirect the browser must not cache (it carries a one-time code).
 pub fn redirect(target: &Url) -> HttpResponse {
     HttpResponse::Found().insert_header((LOCATION, target.as_str())).insert_header((CACHE_CONTROL, "no-store")).finish()
@@ -80,5 +89,9 @@ mod tests {
             "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
         );
         assert_eq!(escape_html("小明"), "小明");
+        assert_eq!(
+            hidden_inputs(&[("a", "1"), ("b", "<\"")]),
+            "<input type=\"hidden\" name=\"a\" value=\"1\">\n<input type=\"hidden\" name=\"b\" value=\"&lt;&quot;\">"
+        );
     }
 }

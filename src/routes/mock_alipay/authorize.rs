@@ -12,7 +12,7 @@ use crate::providers::alipay::mock::{
     AlipayAuthorizeQuery, AlipayAuthorizeRequest, AlipayAuthorizeStep, AlipayConsentForm, AuthorizeError, MockAlipay,
     MockAlipayUser,
 };
-use crate::routes::html::{escape_html, html, phone_page, redirect};
+use crate::routes::html::{escape_html, hidden_inputs, html, phone_page, redirect};
 
 /// The header that repeats the code of an authorize error page.
 pub const ERROR_CODE_HEADER: &str = "X-Alipay-Error-Code";
@@ -104,16 +104,12 @@ fn invalid_parameter(error: impl std::fmt::Display) -> AuthorizeError {
 }
 
 fn consent_page(request: &AlipayAuthorizeRequest, users: &[MockAlipayUser]) -> String {
-    let hidden = [
+    let hidden = hidden_inputs(&[
         ("app_id", request.app_id.as_str()),
         ("scope", request.scope_text.as_str()),
         ("redirect_uri", request.redirect_uri.as_str()),
         ("state", request.state.as_str()),
-    ]
-    .iter()
-    .map(|(name, value)| format!(r#"<input type="hidden" name="{name}" value="{}">"#, escape_html(value)))
-    .collect::<Vec<_>>()
-    .join("\n");
+    ]);
     let body = format!(
         r#"<h1>支付宝授权 · Alipay authorization</h1>
 <div class="card"><p>应用 <b>{app_id}</b> 申请获取你的支付宝账户信息（头像、昵称）。<br><small>The app asks for your Alipay profile (avatar, nickname). Mock provider: pick or create a mock Alipay user.</small></p></div>

@@ -12,7 +12,7 @@ use crate::providers::wechat::mock::{
     AuthorizeError, AuthorizeQuery, AuthorizeRequest, AuthorizeStep, ConsentForm, MockWeChat, MockWeChatUser,
     mock_errcode,
 };
-use crate::routes::html::{escape_html, html, phone_page, redirect};
+use crate::routes::html::{escape_html, hidden_inputs, html, phone_page, redirect};
 
 /// The header that repeats the error number of an authorize error page.
 pub const ERRCODE_HEADER: &str = "X-WeChat-Errcode";
@@ -109,17 +109,13 @@ fn page(title: &str, body: &str) -> String {
 }
 
 fn consent_page(request: &AuthorizeRequest, users: &[MockWeChatUser]) -> String {
-    let hidden = [
+    let hidden = hidden_inputs(&[
         ("appid", request.appid.as_str()),
         ("redirect_uri", request.redirect_uri.as_str()),
         ("response_type", "code"),
         ("scope", request.scope.as_str()),
         ("state", request.state.as_str()),
-    ]
-    .iter()
-    .map(|(name, value)| format!(r#"<input type="hidden" name="{name}" value="{}">"#, escape_html(value)))
-    .collect::<Vec<_>>()
-    .join("\n");
+    ]);
     let body = format!(
         r#"<h1>微信授权 · WeChat authorization</h1>
 <div class="card"><p>应用 <b>{appid}</b> 申请获得你的公开信息（昵称、头像）。<br><small>The app wants your public profile (nickname, avatar). Mock provider: pick or create a mock WeChat user.</small></p></div>

@@ -20,6 +20,7 @@
 use super::*;
 
 use super::super::protocol::{GatewayCode, beijing_date, beijing_time};
+use crate::providers::payouts::fen_from_money;
 use crate::retry::Rounds;
 use crate::store::DocumentWrite;
 use crate::store::typed::encode_document;
@@ -332,9 +333,7 @@ pub fn decide(
     if amount > amounts.transfer_amount_max {
         return Decision::fail("EXCEED_LIMIT_SM_AMOUNT");
     }
-    if amount.as_decimal() * rust_decimal::Decimal::ONE_HUNDRED >= rust_decimal::Decimal::from(MEMO_REQUIRED_FEN)
-        && request.remark.as_deref().unwrap_or("").trim().is_empty()
-    {
+    if fen_from_money(amount) >= MEMO_REQUIRED_FEN && request.remark.as_deref().unwrap_or("").trim().is_empty() {
         return Decision::fail("MEMO_REQUIRED_IN_TRANSFER_ERROR");
     }
     let Some(payee) = payee else { return Decision::fail("PAYEE_NOT_EXIST") };
@@ -414,7 +413,7 @@ fn trans_amount(value: Option<serde_json::Value>) -> Result<Money, Failure> {
     };
     let refused = || invalid_parameter("trans_amount必须是0.10到100000000.00之间的金额，最多两位小数");
     let amount = text.parse::<Money>().map_err(|_| refused())?;
-    let fen = crate::providers::payouts::fen_from_money(amount);
+    let fen = fen_from_money(amount);
     if !(AMOUNT_MIN_FEN..=AMOUNT_MAX_FEN).contains(&fen) {
         return Err(refused());
     }

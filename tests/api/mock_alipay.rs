@@ -242,6 +242,9 @@ async fn calls_the_gateway_cannot_tie_to_the_app_are_refused_unsigned(store: Sto
     }
     let empty = app.client.post(app.url(GATEWAY)).send().await.unwrap().text().await.unwrap();
     assert_failure(&refusal(&empty), "40001", "isv.missing-app-id");
+    let not_a_form = app.post_raw(GATEWAY, None, "application/x-www-form-urlencoded", "AAA".into()).await;
+    let body = assert_error(not_a_form, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    assert_eq!(body["error"]["details"]["field"], "body");
 }
 
 async fn the_keys_endpoint_gives_what_an_sdk_is_configured_with(store: StoreKind) {

@@ -8,6 +8,7 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
+use crate::error::ApiError;
 use crate::providers::alipay::mock::{GatewayParams, MockAlipay};
 
 /// The parameters a call may carry, by query or form (all optional here:
@@ -87,7 +88,7 @@ pub async fn call_by_query(mock: web::Data<MockAlipay>, request: HttpRequest) ->
     operation_id = "mock_alipay_gateway",
     tag = "mock",
     params(GatewayForm),
-    request_body(content = GatewayForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = Option<GatewayForm>, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Alipay's answer, always 200: `{\"<method>_response\": {code, msg, …}, \"sign\"}` \
             signed by the platform key over the exact text of the response object; `{\"error_response\": {code, msg, \
@@ -98,14 +99,29 @@ pub async fn call_by_query(mock: web::Data<MockAlipay>, request: HttpRequest) ->
                 "out_biz_no": "wd0196a3c5", "order_id": "20260301110070000006640012345678",
                 "pay_fund_order_id": "20260301110070001506640012345678", "status": "SUCCESS",
                 "trans_date": "2026-03-01 17:30:00"}, "sign": "Tq3v…base64…=="})),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field` = `body`): a body that is not a form \
+            (`name=value` pairs joined by `&`); no SDK sends one.", body = crate::error::ErrorBody),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`: a body over `server.json_body_bytes_max`.",
             body = crate::error::ErrorBody),
     )
 )]
-pub async fn call(mock: web::Data<MockAlipay>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
+pub async fn call(
+    mock: web::Data<MockAlipay>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    if !is_form(&body) {
+        return Err(ApiError::validation("body", "must be a form: name=value pairs joined by &"));
+    }
     let query = url::form_urlencoded::parse(request.query_string().as_bytes()).into_owned();
     let form = url::form_urlencoded::parse(&body).into_owned();
-    answer(mock.gateway(&GatewayParams::new(query.chain(form))).await)
+    Ok(answer(mock.gateway(&GatewayParams::new(query.chain(form))).await))
+}
+
+/// Whether `body` is empty or `name=value` pairs joined by `&` (what a form
+/// is; a body of another shape is no call any SDK makes).
+fn is_form(body: &[u8]) -> bool {
+    body.split(|byte| *byte == b'&').all(|pair| pair.is_empty() || pair.contains(&b'='))
 }
 
 fn answer(body: String) -> HttpResponse {
@@ -113,4 +129,19 @@ fn answer(body: String) -> HttpResponse {
         .insert_header((CONTENT_TYPE, "application/json;charset=utf-8"))
         .insert_header((CACHE_CONTROL, "no-store"))
         .body(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_form_is_name_value_pairs_or_nothing() {
+        for form in ["", "a=1", "a=1&b=", "a=1&&b=2", "=x"] {
+            assert!(is_form(form.as_bytes()), "{form}");
+        }
+        for other in ["AAA", "a=1&b", "{\"app_id\":1}"] {
+            assert!(!is_form(other.as_bytes()), "{other}");
+        }
+    }
 }

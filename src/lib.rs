@@ -14,7 +14,8 @@
 //! - [`domain`]: pure rules — money, ledger, accounts, credentials.
 //! - [`services`]: one use case each, orchestrating domain and store.
 //! - [`store`]: one small trait per data model (`Store` is all of them), in memory and on Redis.
-//! - [`providers`]: WeChat (OAuth, payouts), SMS and webhooks behind traits, with built-in mocks.
+//! - [`providers`]: WeChat (OAuth, payouts), SMS and webhooks behind traits, with built-in mocks; the mock
+//!   Alipay open platform.
 //! - [`rate_limit`]: per-process request-rate limits on secret-guessing endpoints.
 //! - [`retry`]: the one compare-and-set retry loop (bounded rounds, growing random pauses).
 //! - [`routes`]: thin HTTP handlers and their DTOs, and the OpenAPI document generated from them.

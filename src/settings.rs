@@ -18,9 +18,11 @@ use crate::domain::money::Money;
 use crate::domain::withdrawal::ReviewPolicy;
 use crate::domain::withdrawal_policy::{LevelRules, PAYOUT_AMOUNT_MIN_FEN, WithdrawalPolicy};
 
+mod mock_alipay;
 mod sim_clock;
 mod simulator;
 mod transfers;
+pub use mock_alipay::{AlipayIdType, MockAlipayAmounts, MockAlipayKeyTexts, MockAlipaySettings, refuse_published_key};
 pub use sim_clock::SimClockSettings;
 pub use simulator::SimulatorSettings;
 pub use transfers::TransferSettings;
@@ -47,6 +49,7 @@ pub struct Settings {
     pub simulator: SimulatorSettings,
     pub wechat: WeChatSettings,
     pub mock_wechat: MockWeChatSettings,
+    pub mock_alipay: MockAlipaySettings,
     pub sms: SmsSettings,
     pub pin: LockoutSettings,
     pub login_lock: LockoutSettings,
@@ -677,6 +680,7 @@ impl Settings {
             }
         }
         simulator::check(self, &mut problems);
+        self.mock_alipay.check(production, self.simulator.enabled, &mut problems);
         if self.wechat.client == WeChatClientKind::Builtin && !self.mock_wechat.enabled {
             problems.push("wechat.client = \"builtin\" needs mock_wechat.enabled = true".into());
         }
@@ -914,6 +918,7 @@ mod tests {
         settings.environment = "production".into();
         settings.simulator.enabled = false;
         settings.mock_wechat.enabled = false;
+        settings.mock_alipay.enabled = false;
         settings.wechat.client = WeChatClientKind::Http;
         settings.wechat.api_base_url = "https://api.weixin.qq.com".into();
         settings.wechat.authorize_base_url = "https://open.weixin.qq.com".into();

@@ -1,8 +1,9 @@
 //! Builds the running application: connects the store, seeds demo data, binds
 //! its own listener (port 0 in tests) and holds the whole route table, so
 //! every endpoint the service has can be read in `routes()`, `mock_routes()`,
-//! `mock_wechat_routes()` and `sim_routes()` (and, as data, in `ROUTE_TABLE`,
-//! `MOCK_ROUTE_TABLE`, `MOCK_WECHAT_ROUTE_TABLE` and `SIM_ROUTE_TABLE`). The
+//! `mock_wechat_routes()`, `mock_alipay_routes()` and `sim_routes()` (and, as
+//! data, in `ROUTE_TABLE`, `MOCK_ROUTE_TABLE`, `MOCK_WECHAT_ROUTE_TABLE`,
+//! `MOCK_ALIPAY_ROUTE_TABLE` and `SIM_ROUTE_TABLE`). The
 //! mocks and the simulator's controls are served, and mocks used in-process,
 //! only in the simulator profile (`simulator.enabled`; `Served`).
 
@@ -22,6 +23,7 @@ use crate::auth::{AccessTokens, TokenIssuer};
 use crate::clock::{SharedClock, SimulatedClock};
 use crate::edge::{self, EdgeLimits};
 use crate::error::ApiError;
+use crate::providers::alipay::mock::MockAlipay;
 use crate::providers::journal::RequestJournal;
 use crate::providers::payouts::SharedPayouts;
 use crate::providers::sms::{MockSmsOutbox, NoSmsGateway, SmsSender};
@@ -35,8 +37,8 @@ use crate::providers::wechat::mock::MockWeChat;
 use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{
-    KnownRoutes, auth, bindings, docs, events, kyc, me, mock_journal, mock_sms, mock_wechat, not_found, ops,
-    ops_search, pin, review, sim, sim_clock, sim_rules, system, transfers, withdrawals,
+    KnownRoutes, auth, bindings, docs, events, kyc, me, mock_alipay, mock_journal, mock_sms, mock_wechat, not_found,
+    ops, ops_search, pin, review, sim, sim_clock, sim_rules, system, transfers, withdrawals,
 };
 use crate::services::bindings::BindingPolicy;
 use crate::services::kyc::KycPolicy;
@@ -68,6 +70,7 @@ pub struct Application {
     server: Server,
     services: ServiceSet,
     mock_wechat: Option<Arc<MockWeChat>>,
+    mock_alipay: Option<Arc<MockAlipay>>,
     /// The scenario loader, where the mock providers run.
     scenarios: Option<Scenarios>,
     worker: Option<WorkerHandle>,
@@ -219,6 +222,13 @@ impl Application {
         };
         let mock_wechat = (simulator && settings.mock_wechat.enabled)
             .then(|| Arc::new(MockWeChat::new(store.clone(), business.clone(), settings.mock_wechat.clone())));
+        let mock_alipay = match simulator && settings.mock_alipay.enabled {
+            true => Some(Arc::new(
+                MockAlipay::new(store.clone(), business.clone(), settings.mock_alipay.clone())
+                    .map_err(anyhow::Error::msg)?,
+            )),
+            false => None,
+        };
         let journal = RequestJournal::new(store.clone(), business.clone(), &settings.simulator);
         let outbox = simulator.then(|| {
             let outbox = MockSmsOutbox::new(store.clone(), settings.sms.outbox_keep, journal.clone());
@@ -308,13 +318,13 @@ impl Application {
             scenarios,
             clock: services.sim_clock.clone(),
         });
-        let mocks = Mocks { wechat: mock_wechat.clone(), sms: outbox, journal, sim };
+        let mocks = Mocks { wechat: mock_wechat.clone(), alipay: mock_alipay.clone(), sms: outbox, journal, sim };
         let server = serve(listener, &settings, services.clone(), demo, mocks, &public_base_url)?;
         let worker = settings
             .worker
             .enabled
             .then(|| worker::spawn(services.worker.clone(), Duration::from_millis(settings.worker.poll_interval_ms)));
-        Ok(Application { address, server, services, mock_wechat, scenarios, worker })
+        Ok(Application { address, server, services, mock_wechat, mock_alipay, scenarios, worker })
     }
 
     pub fn address(&self) -> std::net::SocketAddr {
@@ -332,6 +342,11 @@ impl Application {
     /// The built-in mock WeChat provider, when `mock_wechat.enabled`.
     pub fn mock_wechat(&self) -> Option<&Arc<MockWeChat>> {
         self.mock_wechat.as_ref()
+    }
+
+    /// The built-in mock Alipay open platform, when `mock_alipay.enabled`.
+    pub fn mock_alipay(&self) -> Option<&Arc<MockAlipay>> {
+        self.mock_alipay.as_ref()
     }
 
     /// Loads the scenario files named at startup (`--scenario`), in order,
@@ -375,10 +390,11 @@ impl Application {
 }
 
 /// The built-in mock providers, when enabled: the SMS outbox with the
-/// simulator, WeChat with `mock_wechat.enabled` too; and the simulator's
-/// controls beside them.
+/// simulator, WeChat with `mock_wechat.enabled` too, Alipay with
+/// `mock_alipay.enabled`; and the simulator's controls beside them.
 struct Mocks {
     wechat: Option<Arc<MockWeChat>>,
+    alipay: Option<Arc<MockAlipay>>,
     sms: Option<MockSmsOutbox>,
     journal: RequestJournal,
     sim: Option<SimReset>,
@@ -516,8 +532,13 @@ fn serve(
     let partitions = web::Data::new(services.partitions);
     let sim_clock = services.sim_clock.map(web::Data::new);
     let body_limit = web::Data::new(JsonBodyLimit(settings.server.json_body_bytes_max));
-    let served = Served { simulator: mocks.sms.is_some(), mock_wechat: mocks.wechat.is_some() };
+    let served = Served {
+        simulator: mocks.sms.is_some(),
+        mock_wechat: mocks.wechat.is_some(),
+        mock_alipay: mocks.alipay.is_some(),
+    };
     let mock_wechat = mocks.wechat.map(web::Data::from);
+    let mock_alipay = mocks.alipay.map(web::Data::from);
     let sms_outbox = mocks.sms.map(web::Data::new);
     let journal = web::Data::new(mocks.journal.clone());
     let recorded = mocks.journal;
@@ -540,7 +561,7 @@ fn serve(
     };
     let cors_settings = settings.server.cors.clone();
     let server = HttpServer::new(move || {
-        let mock_wechat = mock_wechat.clone();
+        let (mock_wechat, mock_alipay) = (mock_wechat.clone(), mock_alipay.clone());
         let (sms_outbox, journal, recorded) = (sms_outbox.clone(), journal.clone(), recorded.clone());
         let sim = sim.clone();
         App::new()
@@ -593,6 +614,9 @@ fn serve(
                 if let Some(mock_wechat) = mock_wechat {
                     config.app_data(mock_wechat).configure(mock_wechat_routes);
                 }
+                if let Some(mock_alipay) = mock_alipay {
+                    config.app_data(mock_alipay).configure(mock_alipay_routes);
+                }
                 if let Some((clock, rules, scenarios, reset)) = sim {
                     config.app_data(clock).app_data(rules).app_data(scenarios).app_data(reset).configure(sim_routes);
                 }
@@ -636,13 +660,15 @@ pub struct Served {
     pub simulator: bool,
     /// `mock_wechat.enabled` too: `/mock/wechat/*`, and the simulator's rules, which shape its answers.
     pub mock_wechat: bool,
+    /// `mock_alipay.enabled` too: `/mock/alipay/*`.
+    pub mock_alipay: bool,
 }
 
 impl Served {
     /// Everything: what the route tables hold.
-    pub const ALL: Served = Served { simulator: true, mock_wechat: true };
+    pub const ALL: Served = Served { simulator: true, mock_wechat: true, mock_alipay: true };
     /// Nothing optional: a production deployment.
-    pub const NONE: Served = Served { simulator: false, mock_wechat: false };
+    pub const NONE: Served = Served { simulator: false, mock_wechat: false, mock_alipay: false };
 
     /// The route tables this instance serves.
     pub fn tables(self) -> Vec<&'static [(&'static str, &'static str)]> {
@@ -651,6 +677,9 @@ impl Served {
             tables.push(MOCK_ROUTE_TABLE);
             if self.mock_wechat {
                 tables.extend([MOCK_WECHAT_ROUTE_TABLE, SIM_ROUTE_TABLE]);
+            }
+            if self.mock_alipay {
+                tables.push(MOCK_ALIPAY_ROUTE_TABLE);
             }
         }
         tables
@@ -778,6 +807,25 @@ route_table! {
         POST "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills" => mock_wechat::payouts::create_transfer_bill,
         GET "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}" => mock_wechat::payouts::transfer_bill,
         GET "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}" => mock_wechat::payouts::transfer_bill_by_number,
+    ]
+}
+
+route_table! {
+    /// The mock Alipay open platform under `/mock/alipay`, registered only when
+    /// `mock_alipay.enabled` (which needs the simulator); its handlers take
+    /// `web::Data<MockAlipay>`.
+    fn mock_alipay_routes, pub const MOCK_ALIPAY_ROUTE_TABLE = [
+        GET "/mock/alipay/gateway.do" => mock_alipay::gateway::call_by_query,
+        POST "/mock/alipay/gateway.do" => mock_alipay::gateway::call,
+        GET "/mock/alipay/oauth2/publicAppAuthorize.htm" => mock_alipay::authorize::authorize,
+        POST "/mock/alipay/oauth2/publicAppAuthorize.htm" => mock_alipay::authorize::consent,
+        POST "/mock/alipay/users" => mock_alipay::users::create_user,
+        GET "/mock/alipay/users" => mock_alipay::users::list,
+        GET "/mock/alipay/users/{user_id}" => mock_alipay::users::user,
+        PATCH "/mock/alipay/users/{user_id}" => mock_alipay::users::update_user,
+        GET "/mock/alipay/keys" => mock_alipay::platform::keys,
+        GET "/mock/alipay/merchant" => mock_alipay::platform::merchant,
+        PATCH "/mock/alipay/merchant" => mock_alipay::platform::update_merchant,
     ]
 }
 

@@ -16,6 +16,7 @@ pub mod login_guard;
 pub mod money;
 pub mod pin;
 pub mod review_queue;
+pub mod rsa2;
 pub mod scenario;
 pub mod sim_clock;
 pub mod sms;

@@ -1,6 +1,7 @@
 //! Secrets out of logged URLs. Some requests carry a secret in their query —
-//! the OAuth callback's `code` and `state`, the event stream's `ticket`, the
-//! mock WeChat's `secret` and tokens — and a log is read by more people, and
+//! the OAuth callback's `code` and `state` (and Alipay's `auth_code`), the
+//! event stream's `ticket`, the mock WeChat's `secret` and tokens, the mock
+//! Alipay's `auth_token` — and a log is read by more people, and
 //! kept longer, than the secret deserves. Every URL written to a log or a
 //! span goes through `redact_url`, which keeps each parameter's name and
 //! replaces a secret one's value with `[redacted]`.
@@ -9,8 +10,19 @@ use std::borrow::Cow;
 
 /// Query parameters whose values never reach a log (compared by their
 /// decoded name, ignoring case).
-pub const SECRET_QUERY_PARAMETERS: &[&str] =
-    &["code", "state", "ticket", "access_token", "refresh_token", "token", "sms_code", "password", "secret"];
+pub const SECRET_QUERY_PARAMETERS: &[&str] = &[
+    "code",
+    "state",
+    "ticket",
+    "access_token",
+    "refresh_token",
+    "token",
+    "sms_code",
+    "password",
+    "secret",
+    "auth_code",
+    "auth_token",
+];
 
 /// What a secret value is replaced with.
 pub const REDACTED: &str = "[redacted]";
@@ -66,6 +78,11 @@ mod tests {
                 "/sns/oauth2/access_token?appid=wx1&secret=[redacted]&code=[redacted]&grant_type=authorization_code",
             ),
             ("/x?co%64e=hidden&CODE=also", "/x?co%64e=[redacted]&CODE=[redacted]"),
+            (
+                "/mock/alipay/gateway.do?method=alipay.user.info.share&auth_token=authusrB1",
+                "/mock/alipay/gateway.do?method=alipay.user.info.share&auth_token=[redacted]",
+            ),
+            ("/cb?app_id=2021&auth_code=c0de", "/cb?app_id=2021&auth_code=[redacted]"),
             ("/x?code", "/x?code"),
             ("/x?codes=visible&limit=5", "/x?codes=visible&limit=5"),
             ("/v1/wallet", "/v1/wallet"),

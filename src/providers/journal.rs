@@ -1,7 +1,8 @@
 //! The simulator's request journal, WireMock-style: every call to a mock
 //! provider — the mock WeChat's OAuth, users and WeChat Pay transfer bills,
-//! and SMS sends — with its request, its answer, its latency, when it
-//! happened (business clock) and the rule that decided it, newest first.
+//! the mock Alipay's gateway, consent page and users, and SMS sends — with
+//! its request, its answer, its latency, when it happened (business clock)
+//! and the rule that decided it, newest first.
 //!
 //! Calls arrive two ways and are told apart by `transport`: over HTTP
 //! (`routes::mock_journal` records each `/mock/wechat/*` request in a
@@ -42,7 +43,9 @@ use crate::store::{SharedStore, StoreError};
 pub const JOURNAL_LOG: &str = "mock_requests";
 /// Fields (JSON keys, form and query names) whose values are masked.
 pub const MASKED_FIELDS: &[&str] =
-    &["secret", "app_secret", "access_token", "refresh_token", "pin", "old_pin", "new_pin", "password"];
+    &["secret", "app_secret", "access_token", "refresh_token", "auth_token", "pin", "old_pin", "new_pin", "password"];
+/// Where the mock Alipay's keys are read (not journaled).
+pub const ALIPAY_KEYS_PATH: &str = "/mock/alipay/keys";
 /// What a masked value is replaced with (as logged URLs show it).
 pub const REDACTED: &str = "[redacted]";
 /// Entries read from the store at a time while looking for a page.
@@ -62,12 +65,17 @@ pub enum MockProvider {
     WechatPay,
     /// The mock SMS gateway: messages put into the outbox.
     Sms,
+    /// The mock Alipay open platform: its gateway, consent page and users.
+    Alipay,
 }
 
 impl MockProvider {
     /// The provider an HTTP request to this path calls, if it calls one.
     pub fn of_http_path(path: &str) -> Option<MockProvider> {
-        if path.starts_with("/mock/wechat/v3/") {
+        if path.starts_with("/mock/alipay/") {
+            // Reading the published keys is configuring a client, not calling the platform.
+            (path != ALIPAY_KEYS_PATH).then_some(MockProvider::Alipay)
+        } else if path.starts_with("/mock/wechat/v3/") {
             Some(MockProvider::WechatPay)
         } else if path.starts_with("/mock/wechat/") {
             Some(MockProvider::Wechat)
@@ -529,7 +537,9 @@ mod tests {
         assert_eq!(MockProvider::of_http_path("/mock/wechat/v3/fund-app/x"), Some(MockProvider::WechatPay));
         assert_eq!(MockProvider::of_http_path("/mock/wechat/sns/auth"), Some(MockProvider::Wechat));
         assert_eq!(MockProvider::of_http_path("/mock/wechat/users"), Some(MockProvider::Wechat));
-        for other in ["/mock/sms/outbox", "/mock/requests", "/v1/wallet", "/mock/wechatx"] {
+        assert_eq!(MockProvider::of_http_path("/mock/alipay/gateway.do"), Some(MockProvider::Alipay));
+        assert_eq!(MockProvider::of_http_path("/mock/alipay/users"), Some(MockProvider::Alipay));
+        for other in ["/mock/sms/outbox", "/mock/requests", "/v1/wallet", "/mock/wechatx", "/mock/alipay/keys"] {
             assert_eq!(MockProvider::of_http_path(other), None, "{other}");
         }
     }

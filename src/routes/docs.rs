@@ -21,8 +21,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::{
-    auth, bindings, events, kyc, me, mock_journal, mock_sms, mock_wechat, ops, ops_search, pin, review, sim, sim_clock,
-    sim_rules, system, transfers, withdrawals,
+    auth, bindings, events, kyc, me, mock_alipay, mock_journal, mock_sms, mock_wechat, ops, ops_search, pin, review,
+    sim, sim_clock, sim_rules, system, transfers, withdrawals,
 };
 
 /// Where the Swagger UI is served; the trailing slash matters (its assets
@@ -172,6 +172,17 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         mock_wechat::payouts::create_transfer_bill,
         mock_wechat::payouts::transfer_bill,
         mock_wechat::payouts::transfer_bill_by_number,
+        mock_alipay::gateway::call_by_query,
+        mock_alipay::gateway::call,
+        mock_alipay::authorize::authorize,
+        mock_alipay::authorize::consent,
+        mock_alipay::users::create_user,
+        mock_alipay::users::list,
+        mock_alipay::users::user,
+        mock_alipay::users::update_user,
+        mock_alipay::platform::keys,
+        mock_alipay::platform::merchant,
+        mock_alipay::platform::update_merchant,
         sim_rules::list,
         sim_rules::add,
         sim_rules::remove,
@@ -196,8 +207,9 @@ pub const BEARER_AUTH: &str = "bearerAuth";
             and the audit log. A user's token gets 403 `FORBIDDEN`."),
         (name = "mock", description = "The built-in mock providers, served only in the simulator profile \
             (`simulator.enabled`; never in production): the SMS outbox, the request journal, and WeChat OAuth and \
-            WeChat Pay transfer bills when `mock_wechat.enabled` too. No token needed. The WeChat ones answer in the \
-            real providers' shapes, not the catalogue's, except where marked."),
+            WeChat Pay transfer bills when `mock_wechat.enabled` too, and the Alipay open platform (its RSA2-signed \
+            gateway, consent page, users, keys and merchant) when `mock_alipay.enabled`. No token needed. The WeChat \
+            and Alipay ones answer in the real providers' shapes, not the catalogue's, except where marked."),
         (name = "simulator", description = "The simulator's controls (operator role), served only in the simulator \
             profile with the mock providers: the business clock every gateway of the deployment shares (advanced, \
             running the work that falls due; frozen; resumed), rules that force how the mock providers answer, reset \
@@ -229,6 +241,8 @@ impl Modify for BearerAuth {
 pub const MOCK_PATH_PREFIX: &str = "/mock/";
 /// The path prefix of the mock WeChat's routes.
 pub const MOCK_WECHAT_PATH_PREFIX: &str = "/mock/wechat/";
+/// The path prefix of the mock Alipay's routes.
+pub const MOCK_ALIPAY_PATH_PREFIX: &str = "/mock/alipay/";
 /// The path prefix of the simulator's controls.
 pub const SIM_PATH_PREFIX: &str = "/v1/sim/";
 

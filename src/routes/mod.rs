@@ -10,6 +10,7 @@ pub mod html;
 pub mod identity;
 pub mod kyc;
 pub mod me;
+pub mod mock_alipay;
 pub mod mock_journal;
 pub mod mock_sms;
 pub mod mock_wechat;

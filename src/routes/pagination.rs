@@ -65,6 +65,8 @@ pub enum List {
     MockRequests,
     /// The mock WeChat's users.
     MockUsers,
+    /// The mock Alipay's users.
+    MockAlipayUsers,
 }
 
 impl List {
@@ -82,6 +84,7 @@ impl List {
             List::AccountTransfers => "at",
             List::MockRequests => "mr",
             List::MockUsers => "mu",
+            List::MockAlipayUsers => "ma",
         }
     }
 }

@@ -191,11 +191,13 @@ public_base_url = "https://wallet.example.com"
         settings.simulator.journal_keep = JOURNAL_KEEP_MAX + 1;
         settings.simulator.journal_body_bytes_max = 0;
         let problems = problems_of(&settings);
-        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(problems.len(), 4, "{problems:?}");
         assert!(problems[0].starts_with("mock_wechat.enabled needs simulator.enabled"), "{problems:?}");
         assert!(problems[1].starts_with("simulator.journal_keep"), "{problems:?}");
         assert!(problems[2].starts_with("simulator.journal_body_bytes_max"), "{problems:?}");
+        assert!(problems[3].starts_with("mock_alipay.enabled needs simulator.enabled"), "{problems:?}");
         settings.mock_wechat.enabled = false;
+        settings.mock_alipay.enabled = false;
         settings.wechat.client = WeChatClientKind::Http;
         settings.simulator.journal_keep = 0;
         settings.simulator.journal_body_bytes_max = 1;

@@ -13,6 +13,7 @@ mod errors;
 mod kyc;
 mod layering;
 mod login_lock;
+mod mock_alipay;
 mod mock_journal;
 mod mock_users;
 mod mock_wechat;

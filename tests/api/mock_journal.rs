@@ -180,7 +180,7 @@ async fn the_journal_filters_pages_and_clears(store: StoreKind) {
     assert_eq!(seen, all, "the pages hold every call once, newest first");
 
     for (query, field) in [
-        ("provider=alipay", "provider"),
+        ("provider=paypal", "provider"),
         ("path_prefix=mock", "path_prefix"),
         ("since=yesterday", "since"),
         ("limit=0", "limit"),

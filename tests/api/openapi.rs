@@ -6,9 +6,11 @@ use std::collections::BTreeSet;
 use reqwest::StatusCode;
 use serde_json::Value;
 use walletgate::routes::docs::{
-    LOCAL_DEFAULT_URL, MOCK_PATH_PREFIX, MOCK_WECHAT_PATH_PREFIX, SIM_PATH_PREFIX, document,
+    LOCAL_DEFAULT_URL, MOCK_ALIPAY_PATH_PREFIX, MOCK_PATH_PREFIX, MOCK_WECHAT_PATH_PREFIX, SIM_PATH_PREFIX, document,
 };
-use walletgate::startup::{MOCK_ROUTE_TABLE, MOCK_WECHAT_ROUTE_TABLE, ROUTE_TABLE, SIM_ROUTE_TABLE, Served};
+use walletgate::startup::{
+    MOCK_ALIPAY_ROUTE_TABLE, MOCK_ROUTE_TABLE, MOCK_WECHAT_ROUTE_TABLE, ROUTE_TABLE, SIM_ROUTE_TABLE, Served,
+};
 
 use crate::helpers::{StoreKind, spawn_app};
 use crate::on_both_stores;
@@ -54,6 +56,7 @@ fn every_route_is_documented_and_every_documented_operation_is_served() {
         .iter()
         .chain(MOCK_ROUTE_TABLE)
         .chain(MOCK_WECHAT_ROUTE_TABLE)
+        .chain(MOCK_ALIPAY_ROUTE_TABLE)
         .chain(SIM_ROUTE_TABLE)
         .map(|(method, path)| (method.to_string(), path.to_string()))
         .collect();
@@ -68,20 +71,30 @@ fn every_route_is_documented_and_every_documented_operation_is_served() {
 
 #[test]
 fn the_mock_and_simulator_routes_are_documented_only_when_served() {
-    let mock = |path: &str| path.starts_with(MOCK_PATH_PREFIX) && !path.starts_with(MOCK_WECHAT_PATH_PREFIX);
+    let provider = |path: &str| path.starts_with(MOCK_WECHAT_PATH_PREFIX) || path.starts_with(MOCK_ALIPAY_PATH_PREFIX);
+    let mock = |path: &str| path.starts_with(MOCK_PATH_PREFIX) && !provider(path);
     assert!(MOCK_ROUTE_TABLE.iter().all(|(_, path)| mock(path)));
     assert!(MOCK_WECHAT_ROUTE_TABLE.iter().all(|(_, path)| path.starts_with(MOCK_WECHAT_PATH_PREFIX)));
+    assert!(MOCK_ALIPAY_ROUTE_TABLE.iter().all(|(_, path)| path.starts_with(MOCK_ALIPAY_PATH_PREFIX)));
     assert!(SIM_ROUTE_TABLE.iter().all(|(_, path)| path.starts_with(SIM_PATH_PREFIX)));
     let optional = |path: &str| path.starts_with(MOCK_PATH_PREFIX) || path.starts_with(SIM_PATH_PREFIX);
     assert!(ROUTE_TABLE.iter().all(|(_, path)| !optional(path)));
     let everything = documented_operations(&document_json(Served::ALL));
-    assert_eq!(everything, operations_of(&[ROUTE_TABLE, MOCK_ROUTE_TABLE, MOCK_WECHAT_ROUTE_TABLE, SIM_ROUTE_TABLE]));
+    let all_tables = [ROUTE_TABLE, MOCK_ROUTE_TABLE, MOCK_WECHAT_ROUTE_TABLE, MOCK_ALIPAY_ROUTE_TABLE, SIM_ROUTE_TABLE];
+    assert_eq!(everything, operations_of(&all_tables));
     let production = documented_operations(&document_json(Served::NONE));
     assert_eq!(production, operations_of(&[ROUTE_TABLE]));
-    let without_mock_wechat = documented_operations(&document_json(Served { simulator: true, mock_wechat: false }));
-    assert_eq!(without_mock_wechat, operations_of(&[ROUTE_TABLE, MOCK_ROUTE_TABLE]));
-    let mock_wechat_alone = documented_operations(&document_json(Served { simulator: false, mock_wechat: true }));
-    assert_eq!(mock_wechat_alone, production, "the mock WeChat needs the simulator");
+    let simulator_alone = Served { simulator: true, mock_wechat: false, mock_alipay: false };
+    assert_eq!(documented_operations(&document_json(simulator_alone)), operations_of(&[ROUTE_TABLE, MOCK_ROUTE_TABLE]));
+    let with_alipay = Served { simulator: true, mock_wechat: false, mock_alipay: true };
+    let expected = operations_of(&[ROUTE_TABLE, MOCK_ROUTE_TABLE, MOCK_ALIPAY_ROUTE_TABLE]);
+    assert_eq!(documented_operations(&document_json(with_alipay)), expected);
+    for alone in [
+        Served { simulator: false, mock_wechat: true, mock_alipay: false },
+        Served { simulator: false, mock_wechat: false, mock_alipay: true },
+    ] {
+        assert_eq!(documented_operations(&document_json(alone)), production, "the mocks need the simulator");
+    }
 }
 
 #[test]

@@ -28,11 +28,13 @@ const PRODUCTION_ENVIRONMENT: [(&str, &str); 9] = [
 ];
 
 /// Paths of every mock provider, with the method each takes.
-const MOCK_CALLS: [(&str, &str); 4] = [
+const MOCK_CALLS: [(&str, &str); 6] = [
     ("GET", "/mock/sms/outbox?phone=13800000001"),
     ("GET", "/mock/wechat/users/oAb1CdEfGhIjKlMnOpQrStUvWxYz"),
     ("POST", "/mock/wechat/users"),
     ("GET", "/mock/wechat/sns/oauth2/access_token?appid=wx&secret=s&code=c&grant_type=authorization_code"),
+    ("GET", "/mock/alipay/keys"),
+    ("GET", "/mock/alipay/gateway.do?app_id=2021004100000001&method=alipay.user.info.share"),
 ];
 
 async fn call(client: &reqwest::Client, base: &str, method: &str, path: &str) -> reqwest::Response {
@@ -93,6 +95,14 @@ fn start_production_with(extra: &[(&str, &str)]) -> (std::process::ExitStatus, S
 }
 
 #[test]
+fn production_refuses_to_start_with_a_published_alipay_test_key() {
+    let published = "config/sim-keys/alipay_platform_private_key.pem";
+    let (status, stderr) = start_production_with(&[("WALLETGATE__MOCK_ALIPAY__PLATFORM_PRIVATE_KEY_FILE", published)]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("holds a published test key"), "{stderr}");
+}
+
+#[test]
 fn production_refuses_to_start_with_the_simulator_or_the_mock_wechat_on() {
     let (status, stderr) = start_production_with(&[
         ("WALLETGATE__SIMULATOR__ENABLED", "true"),
@@ -103,6 +113,10 @@ fn production_refuses_to_start_with_the_simulator_or_the_mock_wechat_on() {
     assert_eq!(problems.len(), 2, "one line each: {stderr}");
     assert!(problems[0].contains("simulator.enabled must be false in production"), "{stderr}");
     assert!(problems[1].contains("mock_wechat.enabled must be false in production"), "{stderr}");
+
+    let (status, stderr) = start_production_with(&[("WALLETGATE__MOCK_ALIPAY__ENABLED", "true")]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("mock_alipay.enabled must be false in production"), "{stderr}");
 
     let (status, stderr) = start_production_with(&[("WALLETGATE__WECHAT__API_BASE_URL", "")]);
     assert_eq!(status.code(), Some(2), "{stderr}");

@@ -5,15 +5,14 @@
 //! pages are phone-sized HTML with inline styles only.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue, LOCATION};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use url::Url;
 
 use crate::providers::wechat::mock::{
     AuthorizeError, AuthorizeQuery, AuthorizeRequest, AuthorizeStep, ConsentForm, MockWeChat, MockWeChatUser,
     mock_errcode,
 };
-use crate::routes::html::escape_html;
+use crate::routes::html::{escape_html, hidden_inputs, html, phone_page, redirect};
 
 /// The header that repeats the error number of an authorize error page.
 pub const ERRCODE_HEADER: &str = "X-WeChat-Errcode";
@@ -102,61 +101,21 @@ fn invalid_args(error: impl std::fmt::Display) -> AuthorizeError {
     AuthorizeError::new(mock_errcode::INVALID_ARGS, &format!("invalid args: {error}"))
 }
 
-fn redirect(target: &Url) -> HttpResponse {
-    HttpResponse::Found().insert_header((LOCATION, target.as_str())).insert_header((CACHE_CONTROL, "no-store")).finish()
-}
+/// WeChat's green, on its buttons and links.
+const WECHAT_GREEN: &str = "#07c160";
 
-fn html(status: StatusCode, page: String) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .body(page)
-}
-
-/// A phone-sized page with inline styles only (no external assets).
 fn page(title: &str, body: &str) -> String {
-    format!(
-        r#"<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ margin: 0; font: 16px/1.5 -apple-system, "PingFang SC", "Microsoft YaHei", sans-serif; background: #ededed; color: #191919; }}
-main {{ max-width: 28rem; margin: 0 auto; padding: 1.5rem 1rem; box-sizing: border-box; }}
-h1 {{ font-size: 1.25rem; margin: 0 0 1rem; }}
-.card {{ background: #fff; border-radius: 8px; padding: 1rem; margin-bottom: 1rem; }}
-label {{ display: block; padding: 0.6rem 0; border-bottom: 1px solid #eee; word-break: break-all; }}
-label:last-child {{ border-bottom: 0; }}
-small {{ color: #888; }}
-input[type=text] {{ width: 100%; box-sizing: border-box; font-size: 1rem; padding: 0.5rem; margin-top: 0.25rem; }}
-button {{ display: block; width: 100%; font-size: 1.05rem; padding: 0.75rem; margin-top: 0.75rem; border: 0; border-radius: 6px; }}
-.allow {{ background: #07c160; color: #fff; }}
-.deny {{ background: #f2f2f2; color: #07c160; }}
-.errcode {{ font-size: 2rem; font-weight: bold; color: #fa5151; margin: 0; }}
-</style>
-</head>
-<body><main>
-{body}
-</main></body>
-</html>
-"#
-    )
+    phone_page(title, WECHAT_GREEN, body)
 }
 
 fn consent_page(request: &AuthorizeRequest, users: &[MockWeChatUser]) -> String {
-    let hidden = [
+    let hidden = hidden_inputs(&[
         ("appid", request.appid.as_str()),
         ("redirect_uri", request.redirect_uri.as_str()),
         ("response_type", "code"),
         ("scope", request.scope.as_str()),
         ("state", request.state.as_str()),
-    ]
-    .iter()
-    .map(|(name, value)| format!(r#"<input type="hidden" name="{name}" value="{}">"#, escape_html(value)))
-    .collect::<Vec<_>>()
-    .join("\n");
+    ]);
     let body = format!(
         r#"<h1>微信授权 · WeChat authorization</h1>
 <div class="card"><p>应用 <b>{appid}</b> 申请获得你的公开信息（昵称、头像）。<br><small>The app wants your public profile (nickname, avatar). Mock provider: pick or create a mock WeChat user.</small></p></div>

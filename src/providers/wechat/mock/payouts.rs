@@ -19,7 +19,7 @@ use super::*;
 
 use std::sync::Arc;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use chrono_tz::Asia::Shanghai;
 
 use crate::domain::withdrawal_policy::PAYOUT_AMOUNT_MIN_FEN;
@@ -336,14 +336,7 @@ fn credit(mut payee: MockWeChatUser, bill: &TransferBill) -> Result<MockWeChatUs
     let out_of_range = || PayoutError::Unavailable("the payee's balance is out of range".into());
     let wallet = &mut payee.wallet;
     wallet.balance = wallet.balance.checked_add(bill.amount).map_err(|_| out_of_range())?;
-    let today = beijing_date(bill.update_time);
-    let (day, month) = received_before(wallet, today);
-    wallet.received = ReceivedTotals {
-        on: Some(today),
-        day: day.checked_add(bill.amount).map_err(|_| out_of_range())?,
-        month: month.checked_add(bill.amount).map_err(|_| out_of_range())?,
-        count: wallet.received.count.saturating_add(1),
-    };
+    wallet.received = wallet.received.after(beijing_date(bill.update_time), bill.amount).map_err(|_| out_of_range())?;
     wallet.transfers.push(MockWalletTransfer {
         transfer_bill_no: bill.transfer_bill_no.clone(),
         out_bill_no: bill.out_bill_no.clone(),
@@ -356,15 +349,6 @@ fn credit(mut payee: MockWeChatUser, bill: &TransferBill) -> Result<MockWeChatUs
         wallet.transfers.drain(..extra);
     }
     Ok(payee)
-}
-
-/// What the wallet received earlier on the Beijing day and in the month of `today`.
-fn received_before(wallet: &MockWallet, today: NaiveDate) -> (Money, Money) {
-    let Some(on) = wallet.received.on else { return (Money::ZERO, Money::ZERO) };
-    let day = if on == today { wallet.received.day } else { Money::ZERO };
-    let same_month = (on.year(), on.month()) == (today.year(), today.month());
-    let month = if same_month { wallet.received.month } else { Money::ZERO };
-    (day, month)
 }
 
 /// Why paying `amount` to `user` at `now` must fail, if it must; checked in
@@ -386,7 +370,7 @@ fn refusal(user: &MockWeChatUser, appid: &str, amount: Money, now: DateTime<Utc>
         return Some(FailReason::MonthReceivedQuotaExceed);
     }
     let amount_fen = fen_from_money(amount);
-    let (day, month) = received_before(&user.wallet, beijing_date(now));
+    let (day, month) = user.wallet.received.as_of(beijing_date(now));
     if fen_from_money(day).saturating_add(amount_fen) > DAY_RECEIVED_MAX_FEN {
         return Some(FailReason::DayReceivedQuotaExceed);
     }

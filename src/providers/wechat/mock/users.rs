@@ -4,7 +4,9 @@
 
 #[allow(unused_imports)]
 use super::*;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
+
+use crate::domain::money::MoneyError;
 
 /// A mock WeChat user of one app, with the wallet that payouts land in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -77,6 +79,27 @@ pub struct ReceivedTotals {
 impl ReceivedTotals {
     pub fn is_empty(&self) -> bool {
         self.count == 0
+    }
+
+    /// What was received earlier on the (Beijing) day `today` and in its
+    /// month: totals of an earlier day or month count nothing.
+    pub fn as_of(&self, today: NaiveDate) -> (Money, Money) {
+        let Some(on) = self.on else { return (Money::ZERO, Money::ZERO) };
+        let day = if on == today { self.day } else { Money::ZERO };
+        let same_month = (on.year(), on.month()) == (today.year(), today.month());
+        let month = if same_month { self.month } else { Money::ZERO };
+        (day, month)
+    }
+
+    /// The totals after receiving `amount` on `today`.
+    pub fn after(&self, today: NaiveDate, amount: Money) -> Result<ReceivedTotals, MoneyError> {
+        let (day, month) = self.as_of(today);
+        Ok(ReceivedTotals {
+            on: Some(today),
+            day: day.checked_add(amount)?,
+            month: month.checked_add(amount)?,
+            count: self.count.saturating_add(1),
+        })
     }
 }
 
@@ -169,8 +192,9 @@ impl MockUserChange {
     }
 }
 
-/// 1–32 characters, not blank, without control characters.
-fn check_nickname(nickname: &str) -> Result<(), NicknameError> {
+/// 1–32 characters, not blank, without control characters (the mock Alipay
+/// checks its names the same way).
+pub fn check_nickname(nickname: &str) -> Result<(), NicknameError> {
     if nickname.trim().is_empty() {
         return Err(NicknameError::Blank);
     }

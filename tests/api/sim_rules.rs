@@ -500,13 +500,9 @@ async fn a_binding_whose_text_fails_gets_a_new_code_and_is_confirmed(store: Stor
     assert_error(phone.callback(&location).await, StatusCode::SERVICE_UNAVAILABLE, "SMS_NOT_SENT").await;
     assert_eq!(phone.binding(binding_id).await["status"], "pending_confirmation", "the consent is kept");
 
-    json_of(app.request_sms_code(&phone_token(&phone), "bind_wechat").await, StatusCode::ACCEPTED).await;
+    json_of(app.request_sms_code(phone.token(), "bind_wechat").await, StatusCode::ACCEPTED).await;
     let code = phone.latest_sms_code().await;
     assert_eq!(json_of(phone.confirm(binding_id, &code).await, StatusCode::OK).await["status"], "active");
-}
-
-fn phone_token(phone: &Phone<'_>) -> String {
-    phone.token().to_owned()
 }
 
 async fn the_mock_wechat_oauth_endpoints_answer_as_a_rule_says(store: StoreKind) {

@@ -191,7 +191,13 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         sim::bundled_scenarios,
         sim::load_scenario,
     ),
-    components(schemas(crate::error::ErrorBody)),
+    // Schemas referenced only from query parameters: utoipa collects those of
+    // bodies by itself, not these.
+    components(schemas(
+        crate::error::ErrorBody,
+        crate::domain::review_queue::WaitReason,
+        crate::domain::review_queue::QueueOrder
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Register (with an SMS code), log in, refresh tokens, log out."),

@@ -181,9 +181,12 @@ impl FromRequest for ClientIp {
     }
 }
 
-/// Deserialises with the path of the failing field, e.g. `amount` or `items[2].id`.
+/// Deserialises a JSON object with the path of the failing field, e.g.
+/// `amount` or `items[2].id`. Every body of the API is an object: anything
+/// else is refused before serde sees it, which would otherwise read a struct
+/// from an array by position (`[null]` as a body whose fields are all optional).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::Validation { field: None, message: "the request body must be a JSON object".into() });
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
@@ -287,6 +290,26 @@ mod tests {
         assert_eq!(field.as_deref(), Some("amount"));
     }
 
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct AllOptional {
+        reason: Option<String>,
+    }
+
+    #[test]
+    fn only_an_object_is_a_body() {
+        for body in ["[null]", " [\"x\"]", "null", "\"text\"", "12", "true", "", "  ", "not json"] {
+            match parse_json::<AllOptional>(body.as_bytes()) {
+                Err(ApiError::Validation { field: None, message }) => {
+                    assert_eq!(message, "the request body must be a JSON object", "{body:?}")
+                }
+                other => panic!("{body:?} gave {other:?}"),
+            }
+        }
+        assert!(parse_json::<AllOptional>(b" {}").is_ok());
+        assert!(parse_json::<AllOptional>(b"\n{\"reason\": null}").is_ok());
+    }
+
     #[test]
     fn unknown_fields_missing_fields_and_broken_json_are_refused() {
         assert!(field_and_message(r#"{"amount": "1.00", "memo": "x", "fee": "0"}"#).1.contains("unknown field `fee`"));
@@ -294,8 +317,8 @@ mod tests {
         assert!(field_and_message(r#"{"amount": "1.00""#).1.starts_with("malformed JSON"));
         assert!(field_and_message(r#"{"amount": "1.00", "memo": "x"} trailing"#).1.starts_with("malformed JSON"));
         assert!(field_and_message("").1.contains("JSON object"));
-        assert!(field_and_message("42").1.contains("invalid type"));
-        assert!(field_and_message("[]").1.contains("invalid length"));
+        assert!(field_and_message("42").1.contains("JSON object"));
+        assert!(field_and_message("[]").1.contains("JSON object"));
     }
 
     #[test]

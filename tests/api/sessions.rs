@@ -46,6 +46,13 @@ async fn logging_out_ends_its_session_and_no_other(store: StoreKind) {
     let laptop = app.login_phone("13800000001", "alice-demo").await;
     assert_eq!(app.wallet(text(&phone_a, "access_token")).await.status(), StatusCode::OK);
 
+    // A body that is no object is a client's mistake, not a request to log out.
+    for not_an_object in [json!([null]), json!([text(&phone_a, "refresh_token")]), json!(null)] {
+        let refused = log_out(&app, Some(text(&phone_a, "access_token")), &not_an_object).await;
+        assert_error(refused, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+    }
+    assert_eq!(app.wallet(text(&phone_a, "access_token")).await.status(), StatusCode::OK, "still logged in");
+
     let body = json!({ "refresh_token": text(&phone_a, "refresh_token") });
     let answer = log_out(&app, Some(text(&phone_a, "access_token")), &body).await;
     assert_eq!(answer.status(), StatusCode::NO_CONTENT);

@@ -22,6 +22,10 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub const MOCKOON_ENVIRONMENT: &str = "mockoon-withdrawals.json";
 /// Written into `node_modules` after `npm ci`: the SHA-256 of the lock file installed.
 const INSTALL_STAMP: &str = ".walletgate-bench-lock.sha256";
+/// How many times `npm ci` is tried, and the pause after the first failure
+/// (doubled after the second).
+const INSTALL_ATTEMPTS: u32 = 3;
+const INSTALL_RETRY_PAUSE: Duration = Duration::from_secs(10);
 /// The readiness probe's account: a token and binding id of the shapes walletgate
 /// issues (a JWT; `bnd_` and 32 hex digits), as the load's accounts file has them.
 const PROBE_TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.e30.x";
@@ -61,23 +65,33 @@ pub fn install(peers_dir: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("installing the peer mock servers (npm ci in {})", peers_dir.display());
-    let output = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(peers_dir)
-        .stdin(Stdio::null())
-        .output()
-        .context("running npm ci (Node.js and npm are needed for the peer mock servers)")?;
-    if !output.status.success() {
-        bail!(
-            "npm ci in {} failed ({}):\n{}{}",
-            peers_dir.display(),
+    // The registry is a network away: a dropped connection or a registry
+    // hiccup fails one `npm ci`, so it is tried a few times before giving up.
+    let mut failures = Vec::new();
+    for attempt in 1..=INSTALL_ATTEMPTS {
+        let output = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(peers_dir)
+            .stdin(Stdio::null())
+            .output()
+            .context("running npm ci (Node.js and npm are needed for the peer mock servers)")?;
+        if output.status.success() {
+            std::fs::write(&stamp, format!("{digest}\n")).with_context(|| format!("writing {}", stamp.display()))?;
+            return Ok(());
+        }
+        let failure = format!(
+            "attempt {attempt}: {}\n{}{}",
             output.status,
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
+        eprintln!("npm ci in {} failed, {failure}", peers_dir.display());
+        failures.push(failure);
+        if attempt < INSTALL_ATTEMPTS {
+            std::thread::sleep(INSTALL_RETRY_PAUSE * attempt);
+        }
     }
-    std::fs::write(&stamp, format!("{digest}\n")).with_context(|| format!("writing {}", stamp.display()))?;
-    Ok(())
+    bail!("npm ci in {} failed {INSTALL_ATTEMPTS} times:\n{}", peers_dir.display(), failures.join("\n"))
 }
 
 /// Prism mocking `openapi_json` on 127.0.0.1:`port`, ready to answer POST /v1/withdrawals.

@@ -56,3 +56,25 @@ export async function ownServer({ env = {}, scenario = null } = {}) {
   child.kill();
   throw new Error("the test's own server did not start");
 }
+
+/** POSTs `body` as JSON to `base` (with `token`, if given) and answers the JSON. */
+export async function postJson(base, path, body, token = null) {
+  const response = await fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...(token && { Authorization: `Bearer ${token}` }) },
+    body: JSON.stringify(body),
+  });
+  return response.json();
+}
+
+/**
+ * Registers `phone` on `base` and asks for an L1 identity check (王小明,
+ * `idNumber`) that waits for an operator; answers the user's access token.
+ */
+export async function pendingIdentityCheck(base, phone, idNumber) {
+  const password = "kyc-demo-password";
+  await postJson(base, "/v1/auth/register", { phone, password });
+  const { access_token: token } = await postJson(base, "/v1/auth/login", { phone, password });
+  await postJson(base, "/v1/kyc", { level: "L1", real_name: "王小明", id_number: idNumber }, token);
+  return token;
+}

@@ -6,7 +6,8 @@
 
 import AxeBuilder from "@axe-core/playwright";
 import { test, expect, logInToConsole } from "../support/fixtures.js";
-import { newUser, readyUser } from "../support/api.js";
+import { newUser, readyUser, residentId, uniquePhone } from "../support/api.js";
+import { ownServer, pendingIdentityCheck } from "../support/own-server.js";
 import { openQueue, queueServer, withQueue } from "../support/queue-scenario.js";
 
 /** Asserts axe finds nothing on the page as it is, naming what it finds. */
@@ -157,25 +158,86 @@ test("console at 320×568: the queue's dialogs fit, their primary buttons in vie
   });
 });
 
+/** The controls on the page now smaller than 44 × 44 pixels, described with `where`. */
+function smallControls(page, where) {
+  return page.evaluate((where) => {
+    const controls = document.querySelectorAll(
+      "button, select, input:not([type=hidden]), summary, .ops-nav a, .ops-brand, a.button",
+    );
+    return [...controls]
+      .filter((control) => control.getClientRects().length > 0 && !control.closest(".visually-hidden"))
+      .map((control) => ({ control, box: control.getBoundingClientRect() }))
+      .filter(({ box }) => box.width > 1 && (box.width < 44 || box.height < 44))
+      .map(({ control, box }) => `${where} ${control.outerHTML.slice(0, 80)} ${box.width}×${box.height}`);
+  }, where);
+}
+
+/** The elements wider than the screen that make the page scroll sideways (none, if it does not). */
+function sidewaysOverflow(page) {
+  return page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    if (document.documentElement.scrollWidth <= width) return [];
+    return [...document.querySelectorAll("body *")]
+      .filter((element) => element.getBoundingClientRect().right > width + 0.5)
+      .map((element) => element.outerHTML.slice(0, 80))
+      .slice(0, 5);
+  });
+}
+
 test("console on a touch screen: every control is at least 44 pixels each way", async ({ browser }) => {
   await withPhoneQueue(browser, PHONES[0], async (page, server) => {
     const small = [];
     for (const hash of ["#/queue", "#/credit", "#/accounts", "#/kyc", "#/audit"]) {
       await page.goto(`${server.base}/ops${hash}`);
       await page.waitForLoadState("networkidle");
-      small.push(
-        ...(await page.evaluate((where) => {
-          const controls = document.querySelectorAll(
-            "button, select, input:not([type=hidden]), summary, .ops-nav a, .ops-brand, a.button",
-          );
-          return [...controls]
-            .filter((control) => control.getClientRects().length > 0 && !control.closest(".visually-hidden"))
-            .map((control) => ({ control, box: control.getBoundingClientRect() }))
-            .filter(({ box }) => box.width > 1 && (box.width < 44 || box.height < 44))
-            .map(({ control, box }) => `${where} ${control.outerHTML.slice(0, 80)} ${box.width}×${box.height}`);
-        }, hash)),
-      );
+      small.push(...(await smallControls(page, hash)));
     }
     expect(small).toEqual([]);
   });
 });
+
+for (const viewport of PHONES) {
+  test(`console at ${viewport.width}×${viewport.height}: the inline identity-check rejection and the simulator's rule form fit, in both languages`, async ({
+    browser,
+  }) => {
+    test.setTimeout(90_000);
+    const server = await ownServer({ env: { WALLETGATE__KYC__AUTO_APPROVE: "false" } });
+    const context = await phoneContext(browser, server.base, viewport);
+    try {
+      await pendingIdentityCheck(server.base, uniquePhone(), residentId());
+      const page = await context.newPage();
+      await openQueue(page, server.base);
+
+      const check = async (where, primary) => {
+        await expectNoViolations(page, where);
+        expect(await sidewaysOverflow(page), `${where}: nothing wider than the screen`).toEqual([]);
+        expect(await smallControls(page, where)).toEqual([]);
+        await expect(primary, `${where}: its primary button`).toBeInViewport({ ratio: 1 });
+      };
+      for (const lang of ["en", "zh"]) {
+        await page.goto(`${server.base}/ops#/kyc`);
+        const item = page.getByTestId("kyc-item");
+        await item.locator(".button.danger").click();
+        await expect(item.locator("select")).toBeFocused();
+        const reject = item.locator("form.reject-form button[type=submit]");
+        await reject.scrollIntoViewIfNeeded();
+        await check(`the identity-check rejection (${lang})`, reject);
+
+        await page.goto(`${server.base}/ops#/simulator`);
+        const add = page.locator("form.sim-form button[type=submit]");
+        await expect(add).toBeVisible();
+        await page.waitForLoadState("networkidle");
+        await add.scrollIntoViewIfNeeded();
+        await check(`the simulator's rule form (${lang})`, add);
+        // The fields of another call and answer.
+        await page.locator("#sim-respond").selectOption("fault");
+        await add.scrollIntoViewIfNeeded();
+        await check(`the simulator's rule form with a fault (${lang})`, add);
+        if (lang === "en") await page.getByRole("button", { name: "中文" }).click();
+      }
+    } finally {
+      await context.close();
+      server.stop();
+    }
+  });
+}

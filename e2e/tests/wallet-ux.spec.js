@@ -63,6 +63,11 @@ test.describe("the statement (零钱明细)", () => {
     await expect(row("withdrawal_release").getByTestId("statement-amount")).toHaveText("+¥80.00");
     await expect(row("transfer_out").getByTestId("statement-amount")).toHaveText("-¥12.00");
     await expect(row("transfer_in").getByTestId("statement-amount")).toHaveText("+¥5.00");
+    // Each transfer names the other side, masked; the month adds up what went out and came in.
+    const friendMasked = `${friend.phone.slice(0, 3)}****${friend.phone.slice(7)}`;
+    await expect(row("transfer_out")).toContainText(`Transfer to ${friendMasked}`);
+    await expect(row("transfer_in")).toContainText(`Transfer from ${friendMasked}`);
+    await expect(month.getByTestId("month-totals")).toHaveText("Out ¥92.00 In ¥385.00");
     // No operator's note, and no memo but a top-up's, reaches the statement.
     await expect(page.locator("body")).not.toContainText("pattern looks odd");
 
@@ -71,6 +76,8 @@ test.describe("the statement (零钱明细)", () => {
     await expect(month.getByRole("heading")).toHaveText(thisMonth("zh-CN"));
     await expect(row("operator_credit")).toContainText("充值");
     await expect(row("withdrawal_release")).toContainText("提现退回");
+    await expect(row("transfer_out")).toContainText(`转账-转给${friendMasked}`);
+    await expect(month.getByTestId("month-totals")).toHaveText("支出 ¥92.00 收入 ¥385.00");
     await snap(page, "app-statement");
 
     await row("withdrawal_hold").click();

@@ -203,6 +203,7 @@ impl Account {
             legs: posting.legs,
             withdrawal: None,
             transfer_id: None,
+            counterparty: None,
         };
         self.journal_len += 1;
         Ok(entry)

@@ -23,6 +23,38 @@ pub enum KycStatus {
     Rejected,
 }
 
+/// Why an identity check was refused, from a documented list: what its
+/// owner is told (an app shows its own words for each code), while the
+/// operator's own words stay in `KycRequest::note`, for operators only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[schema(example = "NAME_MISMATCH")]
+pub enum KycRejectionReason {
+    /// The name is not the name of the ID number's holder.
+    NameMismatch,
+    /// The ID number could not be confirmed with the issuing records.
+    IdNumberUnverifiable,
+    /// The face check does not match the ID's holder.
+    FaceMismatch,
+    /// The holder is under 18, too young for a wallet of their own.
+    Underage,
+    /// The identity looks borrowed, bought or stolen.
+    SuspectedFraud,
+    /// None of the above; the operator's note says more.
+    Other,
+}
+
+/// An operator's decision on a pending request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KycDecision {
+    Approve,
+    /// Refused for `reason` (told to the user); `note` stays with operators.
+    Reject {
+        reason: KycRejectionReason,
+        note: Option<String>,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KycRequest {
     pub id: String,
@@ -37,8 +69,14 @@ pub struct KycRequest {
     pub decided_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub decided_by: Option<String>,
-    #[serde(default)]
-    pub reason: Option<String>,
+    /// A rejection's reason; `None` on a request rejected before reasons
+    /// were codes (read as `Other`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection: Option<KycRejectionReason>,
+    /// The operator's note on a rejection, for operators only (once named
+    /// `reason`, when it was the only reason given).
+    #[serde(default, alias = "reason")]
+    pub note: Option<String>,
 }
 
 impl KycRequest {
@@ -48,6 +86,11 @@ impl KycRequest {
             (KycStatus::Pending, Some(due)) if due <= now => KycStatus::Approved,
             (status, _) => status,
         }
+    }
+
+    /// Why it was rejected, as its owner is told; `None` unless rejected.
+    pub fn rejection_reason(&self) -> Option<KycRejectionReason> {
+        (self.status == KycStatus::Rejected).then(|| self.rejection.unwrap_or(KycRejectionReason::Other))
     }
 }
 
@@ -101,6 +144,12 @@ impl Account {
         self.kyc_requests.iter().rev().find(|r| r.status_at(now) == KycStatus::Approved)
     }
 
+    /// The newest request, when it was rejected: what its owner should hear
+    /// about until they ask again.
+    pub fn last_rejected_kyc(&self, now: DateTime<Utc>) -> Option<&KycRequest> {
+        self.kyc_requests.last().filter(|r| r.status_at(now) == KycStatus::Rejected)
+    }
+
     /// Whether an answer to "the last six characters of your ID number"
     /// proves the identity verified on this account. `None` when the account
     /// has no verified ID number on record, so there is nothing to ask.
@@ -143,7 +192,8 @@ impl Account {
             auto_decide_at,
             decided_at: None,
             decided_by: None,
-            reason: None,
+            rejection: None,
+            note: None,
         });
         self.prune_kyc_requests();
         self.kyc_requests.last().ok_or(KycError::NotFound)
@@ -153,9 +203,8 @@ impl Account {
     pub fn decide_kyc(
         &mut self,
         request_id: &str,
-        approve: bool,
+        decision: KycDecision,
         operator: &str,
-        reason: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<&KycRequest, KycError> {
         self.record_due_kyc_decisions(now);
@@ -163,12 +212,18 @@ impl Account {
         if request.status != KycStatus::Pending {
             return Err(KycError::AlreadyDecided);
         }
-        request.status = if approve { KycStatus::Approved } else { KycStatus::Rejected };
         request.decided_at = Some(now);
         request.decided_by = Some(operator.to_owned());
-        request.reason = reason;
-        if approve {
-            self.level = self.level.max(request.level);
+        match decision {
+            KycDecision::Approve => {
+                request.status = KycStatus::Approved;
+                self.level = self.level.max(request.level);
+            }
+            KycDecision::Reject { reason, note } => {
+                request.status = KycStatus::Rejected;
+                request.rejection = Some(reason);
+                request.note = note;
+            }
         }
         Ok(request)
     }
@@ -227,7 +282,7 @@ mod tests {
             .id
             .clone();
         assert_eq!(account.answers_identity(Some("31002X"), now()), None, "pending is not verified");
-        account.decide_kyc(&id, true, "acc_op", None, now()).unwrap();
+        account.decide_kyc(&id, KycDecision::Approve, "acc_op", now()).unwrap();
         assert_eq!(account.answers_identity(Some("31002X"), now()), Some(IdentityAnswer::Matches));
         assert_eq!(account.answers_identity(Some(" 31002x "), now()), Some(IdentityAnswer::Matches));
         for wrong in ["31002Y", "1002X", "231002X", "", "002X"] {
@@ -252,10 +307,15 @@ mod tests {
         let mut account = account();
         account.submit_kyc(submission(VerificationLevel::L2, Some(true)), "kyc_1".into(), now(), None).unwrap();
         assert_eq!(account.level_at(now() + Duration::days(365)), VerificationLevel::L0, "no automatic decision");
-        account.decide_kyc("kyc_1", false, "acc_ops", Some("blurry photo".into()), now()).unwrap();
-        assert_eq!(account.decide_kyc("kyc_1", true, "acc_ops", None, now()), Err(KycError::AlreadyDecided));
+        let refusal =
+            KycDecision::Reject { reason: KycRejectionReason::FaceMismatch, note: Some("blurry photo".into()) };
+        account.decide_kyc("kyc_1", refusal, "acc_ops", now()).unwrap();
+        assert_eq!(account.decide_kyc("kyc_1", KycDecision::Approve, "acc_ops", now()), Err(KycError::AlreadyDecided));
+        let rejected = account.last_rejected_kyc(now()).unwrap();
+        assert_eq!(rejected.rejection_reason(), Some(KycRejectionReason::FaceMismatch));
         account.submit_kyc(submission(VerificationLevel::L2, Some(true)), "kyc_2".into(), now(), None).unwrap();
-        account.decide_kyc("kyc_2", true, "acc_ops", None, now()).unwrap();
+        assert_eq!(account.last_rejected_kyc(now()), None, "asked again: the refusal is over");
+        account.decide_kyc("kyc_2", KycDecision::Approve, "acc_ops", now()).unwrap();
         assert_eq!(account.level_at(now()), VerificationLevel::L2);
     }
 
@@ -271,7 +331,7 @@ mod tests {
             account.submit_kyc(submission(VerificationLevel::L1, None), "k2".into(), now(), None).unwrap_err(),
             KycError::AlreadyPending
         );
-        account.decide_kyc("k1", true, "ops", None, now()).unwrap();
+        account.decide_kyc("k1", KycDecision::Approve, "ops", now()).unwrap();
         assert_eq!(
             account.submit_kyc(submission(VerificationLevel::L1, None), "k3".into(), now(), None).unwrap_err(),
             KycError::AlreadyVerified
@@ -280,5 +340,22 @@ mod tests {
         other_person.id_number =
             ResidentId::parse("110105194912310038", NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()).unwrap();
         assert_eq!(account.submit_kyc(other_person, "k4".into(), now(), None).unwrap_err(), KycError::IdentityMismatch);
+    }
+}
+
+#[cfg(test)]
+mod stored_tests {
+    use super::*;
+
+    #[test]
+    fn a_request_rejected_with_free_text_reads_as_other_with_that_note() {
+        let stored = serde_json::json!({
+            "id": "kyc_1", "level": "L1", "real_name": "张三丰", "id_number": "11010519491231002X",
+            "status": "rejected", "submitted_at": "2026-03-01T00:00:00Z", "auto_decide_at": null,
+            "decided_at": "2026-03-01T00:01:00Z", "decided_by": "acc_ops", "reason": "blurry photo"
+        });
+        let request: KycRequest = serde_json::from_value(stored).unwrap();
+        assert_eq!(request.rejection_reason(), Some(KycRejectionReason::Other));
+        assert_eq!(request.note.as_deref(), Some("blurry photo"));
     }
 }

@@ -172,6 +172,12 @@ pub struct JournalEntry {
     /// The transfer this entry sends, credits or returns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_id: Option<TransferId>,
+    /// A transfer's other side, masked as the two sides were shown to each
+    /// other when it was sent (`*明`, `138****0002`), so a statement row
+    /// names it without reading the transfer; `None` elsewhere, and on
+    /// entries written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counterparty: Option<String>,
 }
 
 /// What a withdrawal's entry says of the withdrawal: its id, and the part of
@@ -588,6 +594,7 @@ mod tests {
             let entry = JournalEntry {
                 id: "je".into(), seq: 0, kind: EntryKind::OperatorCredit, memo: String::new(),
                 created_at: DateTime::<Utc>::UNIX_EPOCH, actor: None, legs, withdrawal: None, transfer_id: None,
+                counterparty: None,
             };
             let net = LedgerAccount::ALL.iter().try_fold(Money::ZERO, |sum, &a| sum.checked_add(entry.change_to(a).unwrap())).unwrap();
             prop_assert_eq!(net, Money::ZERO);

@@ -20,6 +20,7 @@ pub mod rsa2;
 pub mod scenario;
 pub mod sim_clock;
 pub mod sms;
+pub mod statement;
 pub mod transfer;
 pub mod transfer_decision;
 pub mod transfer_policy;

@@ -104,6 +104,11 @@ pub struct PartyNames {
     pub to: String,
 }
 
+/// One side's name as a journal entry keeps it: `None` when unknown.
+fn known_name(name: &str) -> Option<String> {
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
 /// What the recipient's partition keeps of a transfer sent to it: its
 /// outcome, decided once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,6 +196,7 @@ impl Account {
         let posting = Posting { kind: EntryKind::TransferOut, memo: order.memo.clone(), actor: None, legs };
         let mut entry = self.post(posting, now)?;
         entry.transfer_id = Some(id.clone());
+        entry.counterparty = known_name(&order.names.to);
         let transfer = Transfer {
             id,
             purpose: order.purpose,
@@ -255,6 +261,7 @@ impl Account {
         };
         let mut entry = self.post(posting, now)?;
         entry.transfer_id = Some(transfer.id.clone());
+        entry.counterparty = known_name(&transfer.names.from);
         Ok((receipt(ReceiptOutcome::Credited), Some(entry)))
     }
 }
@@ -292,6 +299,7 @@ impl Transfer {
                 let posting = Posting { kind: EntryKind::TransferReturn, memo: self.memo.clone(), actor: None, legs };
                 let mut entry = sender.post(posting, now)?;
                 entry.transfer_id = Some(self.id.clone());
+                entry.counterparty = known_name(&self.names.to);
                 self.status = TransferStatus::Returned;
                 self.return_reason = Some(reason);
                 Ok(Some(entry))
@@ -365,6 +373,17 @@ mod tests {
     }
 
     #[test]
+    fn each_sides_entry_names_the_other_side_as_it_was_shown() {
+        let (mut alice, mut bob) = (funded("acc_alice", 100), funded("acc_bob", 0));
+        let names = PartyNames { from: "*丽".into(), to: "*博".into() };
+        let (transfer, sent) =
+            alice.send_transfer(TransferOrder { names, ..order(&bob, "30") }, TransferId::generate(), now()).unwrap();
+        let (_, credited) = bob.receive_transfer(&transfer, None, now()).unwrap();
+        assert_eq!(sent.counterparty.as_deref(), Some("*博"));
+        assert_eq!(credited.unwrap().counterparty.as_deref(), Some("*丽"));
+    }
+
+    #[test]
     fn a_refused_transfer_comes_back_to_the_sender() {
         let (mut alice, mut bob) = (funded("acc_alice", 100), funded("acc_bob", 0));
         let (mut transfer, _) = alice.send_transfer(order(&bob, "30"), TransferId::generate(), now()).unwrap();
@@ -373,6 +392,7 @@ mod tests {
         assert_eq!((receipt.outcome, credited), (ReceiptOutcome::Refused(ReturnReason::RecipientFrozen), None));
         let returned = transfer.finish(&mut alice, &receipt, now()).unwrap().unwrap();
         assert_eq!(returned.kind, EntryKind::TransferReturn);
+        assert_eq!(returned.counterparty, None, "no name was known when it was sent");
         assert_eq!(
             (transfer.status, transfer.return_reason),
             (TransferStatus::Returned, Some(ReturnReason::RecipientFrozen))

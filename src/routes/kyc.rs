@@ -11,13 +11,14 @@ use super::extract::{ApiJson, ApiQuery};
 use super::identity::{AuthenticatedUser, Operator};
 use super::pagination::{List, PageQuery};
 use super::responses::{
-    AccountNotFound, KycAlreadyDecided, KycRequestNotFound, OperatorOnly, PayloadTooLarge, ReasonMalformed, StoreBusy,
-    StoreUnavailable, Unauthenticated,
+    AccountNotFound, KycAlreadyDecided, KycRequestNotFound, OperatorOnly, PayloadTooLarge, StoreBusy, StoreUnavailable,
+    Unauthenticated,
 };
+use super::review::coded_reason;
 use super::views::AccountSummaryView;
 use crate::domain::account::VerificationLevel;
 use crate::domain::identity::{IdentityError, RealName, ResidentId};
-use crate::domain::kyc::{KycRequest, KycStatus, KycSubmission};
+use crate::domain::kyc::{KycDecision, KycRejectionReason, KycRequest, KycStatus, KycSubmission};
 use crate::error::{ApiError, ErrorBody};
 use crate::services::kyc::{Kyc, PendingCheck};
 use crate::store::SchedulePosition;
@@ -48,12 +49,23 @@ pub struct KycSubmitRequest {
     pub face_check: Option<FaceCheck>,
 }
 
+/// The body of a rejection: a reason from the documented list, which the
+/// user is told (in their app's words), and a note for operators.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason_code": "NAME_MISMATCH", "note": "name on the ID reads 张三丰"}))]
 pub struct KycDecisionRequest {
-    /// Why it was refused; shown to the user.
+    /// Why, from the list: `NAME_MISMATCH`, `ID_NUMBER_UNVERIFIABLE`,
+    /// `FACE_MISMATCH`, `UNDERAGE`, `SUSPECTED_FRAUD`, `OTHER`.
+    pub reason_code: Option<KycRejectionReason>,
+    /// The operator's own words, kept for operators (this answer, the audit
+    /// log), never shown to the user.
     #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
-    #[schema(min_length = 1, max_length = 200, example = "the name does not match the ID")]
+    #[schema(min_length = 1, max_length = 200, example = "name on the ID reads 张三丰")]
+    pub note: Option<String>,
+    /// Deprecated: free text, taken as the `note` of an `OTHER` rejection.
+    #[validate(length(min = 1, max = 200, message = "must be 1 to 200 characters"))]
+    #[schema(min_length = 1, max_length = 200, deprecated, example = json!(null))]
     pub reason: Option<String>,
 }
 
@@ -80,8 +92,14 @@ pub struct KycRequestView {
     /// The operator's account id, or `automatic`; its owner reads `operator`
     /// for an operator's decision, never whose.
     decided_by: Option<String>,
-    /// A rejection's reason.
-    reason: Option<String>,
+    /// A rejection's reason, a code from the list (see the reject
+    /// operation); apps show their own words for it. Null unless rejected.
+    reason: Option<KycRejectionReason>,
+    /// The operator's note on a rejection: in operators' views only, never
+    /// in its owner's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(null))]
+    note: Option<String>,
 }
 
 impl KycRequestView {
@@ -98,26 +116,33 @@ impl KycRequestView {
             auto_decide_at: request.auto_decide_at,
             decided_at: if auto_approved { request.auto_decide_at } else { request.decided_at },
             decided_by: if auto_approved { Some("automatic".into()) } else { request.decided_by.clone() },
-            reason: request.reason.clone(),
+            reason: request.rejection_reason(),
+            note: request.note.clone(),
         }
     }
 
-    /// As its owner sees it: an operator's decision without the operator's id.
+    /// As its owner sees it: an operator's decision without the operator's
+    /// id or note.
     pub fn for_owner(request: &KycRequest, now: DateTime<Utc>) -> KycRequestView {
         let mut view = KycRequestView::of(request, now);
         if view.decided_by.as_deref().is_some_and(|by| by != "automatic") {
             view.decided_by = Some("operator".into());
         }
+        view.note = None;
         view
     }
 }
 
-/// The level in force, the request that verified it, and one still waiting.
+/// The level in force, the request that verified it, one still waiting, and
+/// the newest one if it was rejected.
 #[derive(Debug, Serialize, ToSchema)]
 struct KycOverviewView {
     level: VerificationLevel,
     verified: Option<KycRequestView>,
     pending: Option<KycRequestView>,
+    /// The newest request, when it was rejected and nothing was asked
+    /// since: its `reason` says why (a code); null otherwise.
+    rejected: Option<KycRequestView>,
 }
 
 fn identity_error(field: &str, error: IdentityError) -> ApiError {
@@ -184,6 +209,7 @@ pub async fn overview(kyc: web::Data<Kyc>, user: AuthenticatedUser) -> Result<Ht
         level: overview.level,
         verified: overview.verified.as_ref().map(|r| KycRequestView::for_owner(r, overview.now)),
         pending: overview.pending.as_ref().map(|r| KycRequestView::for_owner(r, overview.now)),
+        rejected: overview.rejected.as_ref().map(|r| KycRequestView::for_owner(r, overview.now)),
     }))
 }
 
@@ -191,10 +217,9 @@ async fn decide(
     kyc: &Kyc,
     operator: &Operator,
     request_id: &str,
-    approve: bool,
-    reason: Option<String>,
+    decision: KycDecision,
 ) -> Result<HttpResponse, ApiError> {
-    let decided = kyc.decide_kyc(operator.account_id(), request_id, approve, reason).await?;
+    let decided = kyc.decide_kyc(operator.account_id(), request_id, decision).await?;
     Ok(HttpResponse::Ok().json(KycRequestView::of(&decided, kyc.partitions.now())))
 }
 
@@ -218,12 +243,15 @@ pub async fn approve(
     operator: Operator,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    decide(&kyc, &operator, &path, true, None).await
+    decide(&kyc, &operator, &path, KycDecision::Approve).await
 }
 
 /// Reject an identity verification (operator)
 ///
-/// Operator role only. The ID number is freed for another try. Recorded in the audit log.
+/// Operator role only. Say why with a `reason_code` from the list (the user
+/// is told the reason by its code, in their app's words); a `note` in the
+/// operator's own words stays with operators (this answer, the audit log).
+/// The ID number is freed for another try. Recorded in the audit log.
 #[utoipa::path(
     post,
     path = "/v1/ops/kyc/{id}/reject",
@@ -233,8 +261,10 @@ pub async fn approve(
     params(("id" = String, Path, description = "The request's id (`kyc_…`).", example = "kyc_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
     request_body = KycDecisionRequest,
     responses(
-        (status = 200, description = "The rejected request.", body = KycRequestView),
-        ReasonMalformed, Unauthenticated, OperatorOnly, KycRequestNotFound, KycAlreadyDecided, PayloadTooLarge,
+        (status = 200, description = "The rejected request, with the operator's `note`.", body = KycRequestView),
+        (status = 400, description = "`VALIDATION_FAILED` (`details.field`): no `reason_code` (nor the old \
+            `reason`), an unknown code, a `note` (or `reason`) empty or over 200 characters, both `note` and \
+            `reason`, an unknown field.", body = ErrorBody), Unauthenticated, OperatorOnly, KycRequestNotFound, KycAlreadyDecided, PayloadTooLarge,
         StoreBusy,
     )
 )]
@@ -244,7 +274,14 @@ pub async fn reject(
     path: web::Path<String>,
     ApiJson(request): ApiJson<KycDecisionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    decide(&kyc, &operator, &path, false, request.reason).await
+    let (reason, note) = coded_reason(
+        request.reason_code,
+        request.note.as_deref(),
+        request.reason.as_deref(),
+        KycRejectionReason::Other,
+    )?;
+    let decision = KycDecision::Reject { reason, note: note.map(str::to_owned) };
+    decide(&kyc, &operator, &path, decision).await
 }
 
 /// An identity check waiting for an operator, with whose it is.

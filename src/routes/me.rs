@@ -8,7 +8,8 @@ use super::extract::ApiQuery;
 use super::identity::AuthenticatedUser;
 use super::pagination::{List, PageQuery};
 use super::responses::{StoreUnavailable, TokenAccountGone, Unauthenticated};
-use super::views::{MovementPage, MovementView, ProfileView, WalletView};
+use super::views::{MonthTotalsView, MovementPage, MovementView, ProfileView, WalletView};
+use crate::domain::statement::{Month, available_change};
 use crate::error::{ApiError, ErrorBody};
 use crate::services::accounts::Accounts;
 use crate::services::wallet::Wallet;
@@ -55,7 +56,9 @@ pub async fn wallet(withdrawals: web::Data<Withdrawals>, user: AuthenticatedUser
 /// The wallet's history
 ///
 /// The account's journal entries, newest first, as changes to its available
-/// and held balances. Page with `cursor` = the previous page's `next_cursor`.
+/// and held balances, with what came in and went out in each month the page
+/// shows (the whole month's, in the business time zone). Page with `cursor`
+/// = the previous page's `next_cursor`.
 #[utoipa::path(
     get,
     path = "/v1/wallet/transactions",
@@ -78,7 +81,17 @@ pub async fn transactions(
     let entries = wallet.journal(&user.0, request.after, request.read_ahead()).await?;
     let (entries, next_cursor) = request.page(entries, |entry| entry.seq);
     let items = entries.iter().map(MovementView::try_from).collect::<Result<_, _>>()?;
-    Ok(HttpResponse::Ok().json(MovementPage { items, next_cursor }))
+    let mut months = Vec::new();
+    for entry in &entries {
+        let month = Month::of(entry.created_at, wallet.time_zone);
+        let moves = !available_change(entry).map_err(ApiError::internal)?.is_zero();
+        if moves && !months.contains(&month) {
+            months.push(month);
+        }
+    }
+    let months = wallet.month_totals(&user.0, &months).await?.iter().map(MonthTotalsView::of).collect();
+    let time_zone = wallet.time_zone.name().to_owned();
+    Ok(HttpResponse::Ok().json(MovementPage { items, next_cursor, months, time_zone }))
 }
 
 /// One movement of the wallet

@@ -65,11 +65,6 @@ pub struct KycRequestNotFound(ErrorBody);
 #[response(status = 400, description = "`VALIDATION_FAILED`: `pin` is not 6 digits, an unknown field.")]
 pub struct PinMalformed(ErrorBody);
 
-/// An operator's refusal whose `reason` is empty or too long.
-#[derive(IntoResponses)]
-#[response(status = 400, description = "`VALIDATION_FAILED`: a `reason` outside 1–200 characters, an unknown field.")]
-pub struct ReasonMalformed(ErrorBody);
-
 /// An identity request an operator has already approved or rejected.
 #[derive(IntoResponses)]
 #[response(status = 409, description = "`KYC_CONFLICT` (`details.reason` = `already_decided`).")]

@@ -188,15 +188,30 @@ pub struct RejectRequest {
 impl RejectRequest {
     /// The reason and the note, from either form of the body.
     fn decision(&self) -> Result<(RejectionReason, Option<&str>), ApiError> {
-        match (self.reason_code, self.note.as_deref(), self.reason.as_deref()) {
-            (_, Some(_), Some(_)) => Err(ApiError::validation("reason", "give note, not reason (its old name)")),
-            (Some(code), _, _) if !code.is_operators() => {
-                Err(ApiError::validation("reason_code", "REVIEW_TIMED_OUT is given by the time-out, not by operators"))
-            }
-            (Some(code), note, legacy) => Ok((code, note.or(legacy))),
-            (None, None, Some(legacy)) => Ok((RejectionReason::Other, Some(legacy))),
-            (None, _, _) => Err(ApiError::validation("reason_code", "say why: a reason code from the list")),
+        if self.reason_code.is_some_and(|code| !code.is_operators()) {
+            return Err(ApiError::validation(
+                "reason_code",
+                "REVIEW_TIMED_OUT is given by the time-out, not by operators",
+            ));
         }
+        coded_reason(self.reason_code, self.note.as_deref(), self.reason.as_deref(), RejectionReason::Other)
+    }
+}
+
+/// A rejection's reason code and the operator's note, from a body that gives
+/// `reason_code` (and maybe `note`), or only the old free-text `reason`,
+/// which is taken as the note of an `other` rejection.
+pub(super) fn coded_reason<'a, R: Copy>(
+    code: Option<R>,
+    note: Option<&'a str>,
+    legacy: Option<&'a str>,
+    other: R,
+) -> Result<(R, Option<&'a str>), ApiError> {
+    match (code, note, legacy) {
+        (_, Some(_), Some(_)) => Err(ApiError::validation("reason", "give note, not reason (its old name)")),
+        (Some(code), note, legacy) => Ok((code, note.or(legacy))),
+        (None, None, Some(legacy)) => Ok((other, Some(legacy))),
+        (None, _, _) => Err(ApiError::validation("reason_code", "say why: a reason code from the list")),
     }
 }
 

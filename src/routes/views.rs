@@ -10,6 +10,7 @@ use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount};
 use crate::domain::limits::LimitsLeft;
 use crate::domain::money::Money;
 use crate::domain::pin::PinPolicy;
+use crate::domain::statement::MonthTotals;
 use crate::error::ApiError;
 use crate::services::withdrawals::WalletOverview;
 
@@ -239,6 +240,11 @@ pub struct MovementView {
     /// `transfer_return`; see `GET /v1/transfers/{id}`); null otherwise.
     #[schema(example = json!(null))]
     pub transfer_id: Option<String>,
+    /// A transfer's other side, masked as it was shown when the transfer was
+    /// sent (`*明`); null for other movements (and transfers from before it
+    /// was kept).
+    #[schema(example = json!(null))]
+    pub counterparty: Option<String>,
 }
 
 impl TryFrom<&JournalEntry> for MovementView {
@@ -262,15 +268,51 @@ impl TryFrom<&JournalEntry> for MovementView {
             withdrawal_id: entry.withdrawal.as_ref().map(|withdrawal| withdrawal.id.clone()),
             fee: entry.withdrawal.as_ref().map(|withdrawal| withdrawal.fee),
             transfer_id: entry.transfer_id.as_ref().map(|id| id.to_string()),
+            counterparty: entry.counterparty.clone(),
         })
     }
 }
 
-/// A page of the wallet's history, newest first.
+/// A page of the wallet's history, newest first, with the totals of the
+/// months it shows.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MovementPage {
     pub items: Vec<MovementView>,
     /// Pass as `cursor` for the next page; null on the last page.
     #[schema(example = json!(null))]
     pub next_cursor: Option<String>,
+    /// For each month (and asset) of this page's movements, what came into
+    /// and went out of the available balance in the whole month, this page
+    /// or not; newest month first.
+    pub months: Vec<MonthTotalsView>,
+    /// The IANA time zone whose calendar the months follow
+    /// (`withdrawals.time_zone`).
+    #[schema(example = "Asia/Shanghai")]
+    pub time_zone: String,
+}
+
+/// What came into and went out of the available balance in one month, in one asset.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MonthTotalsView {
+    /// The calendar month, `YYYY-MM`.
+    #[schema(example = "2026-11")]
+    pub month: String,
+    pub asset: Asset,
+    /// The sum of the month's increases (top-ups, transfers received, returns).
+    #[schema(example = "100.00")]
+    pub incoming: String,
+    /// The sum of the month's decreases (withdrawals, transfers sent), as a positive amount.
+    #[schema(example = "37.75")]
+    pub outgoing: String,
+}
+
+impl MonthTotalsView {
+    pub fn of(totals: &MonthTotals) -> MonthTotalsView {
+        MonthTotalsView {
+            month: totals.month.to_string(),
+            asset: totals.asset,
+            incoming: totals.incoming.to_string(),
+            outgoing: totals.outgoing.to_string(),
+        }
+    }
 }

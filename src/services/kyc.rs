@@ -21,7 +21,7 @@ use super::partitions::{AccountChange, Partitions};
 use crate::auth::one_time_codes::plain_digest;
 use crate::domain::account::{Account, AccountId, VerificationLevel};
 use crate::domain::identity::ResidentId;
-use crate::domain::kyc::{KycRequest, KycStatus, KycSubmission};
+use crate::domain::kyc::{KycDecision, KycRequest, KycStatus, KycSubmission};
 use crate::error::ApiError;
 use crate::store::{ScheduleEntry, ScheduleOrder, SchedulePosition};
 
@@ -116,13 +116,14 @@ impl Kyc {
         &self,
         operator: &AccountId,
         request_id: &str,
-        approve: bool,
-        reason: Option<String>,
+        decision: KycDecision,
     ) -> Result<KycRequest, ApiError> {
-        let action = if approve { "kyc.approve" } else { "kyc.reject" };
+        let (action, details) = match &decision {
+            KycDecision::Approve => ("kyc.approve", json!({})),
+            KycDecision::Reject { reason, note } => ("kyc.reject", json!({ "reason_code": reason, "note": note })),
+        };
         let target = AuditTarget::new("kyc_request", request_id, None);
-        let details = json!({ "reason": reason });
-        let decided = self.decide(operator, request_id, approve, reason).await;
+        let decided = self.decide(operator, request_id, decision).await;
         self.audit.record(operator, action, target, details, &decided).await;
         decided
     }
@@ -131,16 +132,16 @@ impl Kyc {
         &self,
         operator: &AccountId,
         request_id: &str,
-        approve: bool,
-        reason: Option<String>,
+        decision: KycDecision,
     ) -> Result<KycRequest, ApiError> {
+        let approve = decision == KycDecision::Approve;
         let not_found = || ApiError::NotFound { resource: "kyc_request" };
         let owner = self.partitions.store.get_index(&request_index_key(request_id)).await?.ok_or_else(not_found)?;
         let account_id = AccountId::parse(&owner).ok_or_else(not_found)?;
         let (request, _) = self
             .partitions
             .update_account_scheduling(&account_id, |account, now| {
-                let request = account.decide_kyc(request_id, approve, operator.as_str(), reason.clone(), now)?;
+                let request = account.decide_kyc(request_id, decision.clone(), operator.as_str(), now)?;
                 Ok(AccountChange {
                     unscheduled: vec![(KYC_PENDING_SCHEDULE, review_member(&account_id, request_id))],
                     ..AccountChange::new(request.clone())
@@ -162,6 +163,7 @@ impl Kyc {
             level: account.level_at(now),
             verified: account.verified_identity(now).cloned(),
             pending: account.pending_kyc(now).cloned(),
+            rejected: account.last_rejected_kyc(now).cloned(),
             now,
         })
     }
@@ -211,5 +213,7 @@ pub struct KycOverview {
     pub level: VerificationLevel,
     pub verified: Option<KycRequest>,
     pub pending: Option<KycRequest>,
+    /// The newest request, when it was rejected (nothing asked since).
+    pub rejected: Option<KycRequest>,
     pub now: DateTime<Utc>,
 }

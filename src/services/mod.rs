@@ -195,6 +195,7 @@ impl From<Parts> for ServiceSet {
                 partitions: partitions.clone(),
                 audit: audit.clone(),
                 idempotency_ttl: parts.withdrawals.idempotency_ttl,
+                time_zone: parts.withdrawals.time_zone,
             },
             withdrawals: withdrawals::Withdrawals {
                 partitions: partitions.clone(),

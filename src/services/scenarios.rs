@@ -40,7 +40,7 @@ use crate::auth::Principal;
 use crate::domain::account::{Account, AccountId, Role, VerificationLevel};
 use crate::domain::binding::BindingId;
 use crate::domain::credentials::Login;
-use crate::domain::kyc::KycSubmission;
+use crate::domain::kyc::{KycDecision, KycSubmission};
 use crate::domain::scenario::{
     Place, Scenario, ScenarioError, ScenarioUser, ScenarioWeChat, ScenarioWithdrawal, WithdrawalTarget, parse_scenario,
 };
@@ -298,7 +298,7 @@ impl Scenarios {
             };
             let place = &identity.at;
             let request = self.kyc.submit_kyc(&account_id, submission).await.map_err(Refusal::on(place))?;
-            match self.kyc.decide_kyc(actor, &request.id, true, None).await {
+            match self.kyc.decide_kyc(actor, &request.id, KycDecision::Approve).await {
                 // Approved by the clock already (`kyc.auto_approve_after_secs = 0`).
                 Ok(_) | Err(ApiError::KycConflict { reason: "already_decided" }) => {}
                 Err(error) => return Err(Refusal::on(place)(error)),

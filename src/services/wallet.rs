@@ -16,6 +16,7 @@ use crate::auth::Principal;
 use crate::domain::account::{Account, AccountId, Posting};
 use crate::domain::asset::Quantity;
 use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount, leg_of};
+use crate::domain::statement::{Month, MonthTotals, month_totals};
 use crate::domain::withdrawal_decision::IdempotencyKey;
 use crate::error::ApiError;
 
@@ -58,6 +59,8 @@ pub struct Wallet {
     pub audit: AuditLog,
     /// How long an adjustment's key keeps its outcome.
     pub idempotency_ttl: chrono::Duration,
+    /// Whose calendar the statement's months follow (`withdrawals.time_zone`).
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl Wallet {
@@ -71,6 +74,30 @@ impl Wallet {
     ) -> Result<Vec<JournalEntry>, ApiError> {
         let id = wallet_of(caller)?;
         Ok(self.partitions.store.journal(id, before, limit).await?)
+    }
+
+    /// What came into and went out of the caller's available balance in
+    /// each of `months`, per asset (`domain::statement`). The journal is read
+    /// newest first until it is older than the oldest of them: a scan of one
+    /// partition's journal, bounded by its length and fine at simulator
+    /// scale, as `find_journal_entry`'s.
+    pub async fn month_totals(&self, caller: &Principal, months: &[Month]) -> Result<Vec<MonthTotals>, ApiError> {
+        let id = wallet_of(caller)?;
+        let Some(oldest) = months.iter().min().copied() else {
+            return Ok(Vec::new());
+        };
+        let mut entries = Vec::new();
+        let mut before = None;
+        loop {
+            let page = self.partitions.store.journal(id, before, ENTRY_SCAN_PAGE).await?;
+            let last = page.last().map(|entry| (entry.seq, Month::of(entry.created_at, self.time_zone)));
+            entries.extend(page);
+            match last {
+                Some((seq, month)) if seq > 0 && month >= oldest => before = Some(seq),
+                _ => break,
+            }
+        }
+        month_totals(&entries, months, self.time_zone).map_err(ApiError::internal)
     }
 
     /// One entry of the caller's own journal; any other id, including one

@@ -13,6 +13,8 @@ on_both_stores!(
     operators_approve_and_reject_requests,
     an_id_number_verifies_only_one_account,
     invalid_identities_are_refused_naming_the_field,
+    a_rejection_tells_its_owner_a_listed_reason_and_keeps_the_note_for_operators,
+    a_rejection_without_a_listed_reason_is_refused,
 );
 
 /// A valid resident ID number: the given 17 digits and their ISO 7064 MOD 11-2 check character.
@@ -76,7 +78,12 @@ async fn operators_approve_and_reject_requests(store: StoreKind) {
     assert_error(forbidden, StatusCode::FORBIDDEN, "FORBIDDEN").await;
     let rejected = app.post(&path(&first["id"], "reject"), Some(&operator), &json!({ "reason": "blurry photo" })).await;
     let rejected = json_of(rejected, StatusCode::OK).await;
-    assert_eq!((rejected["status"].as_str(), rejected["reason"].as_str()), (Some("rejected"), Some("blurry photo")));
+    let (status, reason, note) = (rejected["status"].as_str(), rejected["reason"].as_str(), rejected["note"].as_str());
+    assert_eq!(
+        (status, reason, note),
+        (Some("rejected"), Some("OTHER"), Some("blurry photo")),
+        "the old free text is a note"
+    );
     let twice = app.post(&path(&first["id"], "approve"), Some(&operator), &json!({})).await;
     assert_error(twice, StatusCode::CONFLICT, "KYC_CONFLICT").await;
 
@@ -126,4 +133,66 @@ async fn invalid_identities_are_refused_naming_the_field(store: StoreKind) {
         assert_eq!(refused["error"]["details"]["field"], field, "{body}: {refused}");
     }
     assert_eq!(level(&app, &user).await, "L0");
+}
+
+/// The decision path of a user's pending request.
+async fn pending_request(app: &TestApp, user: &TestUser, first17: &str) -> String {
+    let pending = json_of(submit(app, user, l1(&resident_id(first17))).await, StatusCode::ACCEPTED).await;
+    format!("/v1/ops/kyc/{}", pending["id"].as_str().unwrap())
+}
+
+async fn a_rejection_tells_its_owner_a_listed_reason_and_keeps_the_note_for_operators(store: StoreKind) {
+    let app = spawn_app_with(store, |settings| settings.kyc.auto_approve = false).await;
+    let operator = app.operator_token().await;
+    let user = app.new_phone_user().await;
+    let request = pending_request(&app, &user, "31010119900307001").await;
+    let body = json!({ "reason_code": "NAME_MISMATCH", "note": "名字与证件不符 (checked by Li)" });
+    let rejected = json_of(app.post(&format!("{request}/reject"), Some(&operator), &body).await, StatusCode::OK).await;
+    assert_eq!(
+        (rejected["reason"].as_str(), rejected["note"].as_str()),
+        (Some("NAME_MISMATCH"), body["note"].as_str())
+    );
+
+    let overview = json_of(app.get("/v1/kyc", Some(&user.token)).await, StatusCode::OK).await;
+    let told = &overview["rejected"];
+    assert_eq!((told["status"].as_str(), told["reason"].as_str()), (Some("rejected"), Some("NAME_MISMATCH")));
+    assert_eq!(told["decided_by"], "operator");
+    let text = overview.to_string();
+    assert!(!text.contains("Li)") && !text.contains("acc_demo_operator"), "no note, no operator id: {overview}");
+    assert!(told.get("note").is_none(), "{told}");
+
+    let audit = json_of(app.get("/v1/ops/audit-log?limit=5", Some(&operator)).await, StatusCode::OK).await;
+    let entry = audit["items"].as_array().unwrap().iter().find(|e| e["action"] == "kyc.reject").unwrap().clone();
+    assert_eq!(
+        (entry["details"]["reason_code"].as_str(), entry["details"]["note"].as_str()),
+        (Some("NAME_MISMATCH"), body["note"].as_str())
+    );
+
+    // Asked again: the refusal is no longer news.
+    pending_request(&app, &user, "31010119900307001").await;
+    let overview = json_of(app.get("/v1/kyc", Some(&user.token)).await, StatusCode::OK).await;
+    assert_eq!(overview["rejected"], Value::Null, "{overview}");
+}
+
+async fn a_rejection_without_a_listed_reason_is_refused(store: StoreKind) {
+    let app = spawn_app_with(store, |settings| settings.kyc.auto_approve = false).await;
+    let operator = app.operator_token().await;
+    let user = app.new_phone_user().await;
+    let reject = format!("{}/reject", pending_request(&app, &user, "44030419851120123").await);
+    let cases = [
+        (json!({}), "reason_code"),
+        (json!({ "note": "blurry" }), "reason_code"),
+        (json!({ "reason_code": "BLURRY" }), "reason_code"),
+        (json!({ "reason_code": "OTHER", "note": "" }), "note"),
+        (json!({ "reason_code": "OTHER", "note": "x".repeat(201) }), "note"),
+        (json!({ "reason_code": "OTHER", "note": "a", "reason": "b" }), "reason"),
+        (json!({ "reason_code": "OTHER", "operator": "me" }), "operator"),
+    ];
+    for (body, field) in cases {
+        let refused = app.post(&reject, Some(&operator), &body).await;
+        let refused = assert_error(refused, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+        assert_eq!(refused["error"]["details"]["field"], field, "{body}: {refused}");
+    }
+    let overview = json_of(app.get("/v1/kyc", Some(&user.token)).await, StatusCode::OK).await;
+    assert_eq!(overview["pending"]["status"], "pending", "still waiting: {overview}");
 }

@@ -23,6 +23,7 @@ on_both_stores!(
     concurrent_transfers_grant_exactly_what_the_balance_affords,
     fees_from_config_are_charged_on_top,
     operators_list_an_accounts_transfers_both_ways,
+    the_statement_names_each_transfers_other_side_and_adds_up_each_month,
 );
 
 const PIN: &str = "135790";
@@ -390,4 +391,54 @@ async fn operators_list_an_accounts_transfers_both_ways(store: crate::helpers::S
     let own = json_of(app.get("/v1/transfers?limit=1", Some(&alice.token)).await, StatusCode::OK).await;
     let foreign = format!("{}?cursor={}", of(&alice.id), own["next_cursor"].as_str().unwrap());
     assert_error(app.get(&foreign, Some(&operator)).await, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;
+}
+
+/// `(month, asset, incoming, outgoing)` of a statement page's month totals.
+fn month_totals(page: &Value) -> Vec<(String, String, String, String)> {
+    let field = |m: &Value, name: &str| m[name].as_str().unwrap().to_owned();
+    let months = page["months"].as_array().unwrap().iter();
+    months.map(|m| (field(m, "month"), field(m, "asset"), field(m, "incoming"), field(m, "outgoing"))).collect()
+}
+
+fn totals(month: &str, asset: &str, incoming: &str, outgoing: &str) -> (String, String, String, String) {
+    (month.into(), asset.into(), incoming.into(), outgoing.into())
+}
+
+async fn the_statement_names_each_transfers_other_side_and_adds_up_each_month(store: crate::helpers::StoreKind) {
+    let app = spawn_app(store).await;
+    let operator = app.operator_token().await;
+    let (mut alice, mut bob) =
+        (user_with(&app, &operator, "100.00", "0").await, user_with(&app, &operator, "0", "0").await);
+    json_of(send(&app, &alice, "march", &cny(&bob.phone, "30.50")).await, StatusCode::CREATED).await;
+    // The test clock starts on 1 March; a month on, in April (Asia/Shanghai).
+    app.clock.advance(chrono::Duration::days(31));
+    app.log_in_again(&mut alice).await;
+    app.log_in_again(&mut bob).await;
+    json_of(send(&app, &bob, "april-1", &cny(&alice.phone, "10.00")).await, StatusCode::CREATED).await;
+    json_of(send(&app, &alice, "april-2", &cny(&bob.phone, "5.00")).await, StatusCode::CREATED).await;
+
+    let masked = |phone: &str| format!("{}****{}", &phone[..3], &phone[7..]);
+    let april = json_of(app.transactions(&alice.token, "?limit=2").await, StatusCode::OK).await;
+    assert_eq!(april["time_zone"], "Asia/Shanghai");
+    let rows = april["items"].as_array().unwrap();
+    assert_eq!((rows[0]["kind"].as_str(), rows[1]["kind"].as_str()), (Some("transfer_out"), Some("transfer_in")));
+    assert_eq!(rows[0]["counterparty"], masked(&bob.phone).as_str());
+    assert_eq!(rows[1]["counterparty"], masked(&bob.phone).as_str(), "received from Bob");
+    assert_eq!(month_totals(&april), [totals("2026-04", "CNY", "10.00", "5.00")]);
+
+    // The older page's month is added up whole, its top-up included.
+    let cursor = april["next_cursor"].as_str().unwrap();
+    let march =
+        json_of(app.transactions(&alice.token, &format!("?limit=1&cursor={cursor}")).await, StatusCode::OK).await;
+    assert_eq!(march["items"][0]["counterparty"], masked(&bob.phone).as_str());
+    assert_eq!(month_totals(&march), [totals("2026-03", "CNY", "100.00", "30.50")]);
+    let top_up = json_of(app.transactions(&alice.token, "?limit=10").await, StatusCode::OK).await;
+    let top_up = top_up["items"].as_array().unwrap().iter().find(|i| i["kind"] == "operator_credit").unwrap().clone();
+    assert_eq!(top_up["counterparty"], Value::Null, "only transfers have another side");
+
+    let bobs = json_of(app.transactions(&bob.token, "").await, StatusCode::OK).await;
+    let received = bobs["items"].as_array().unwrap().iter().find(|i| i["kind"] == "transfer_in").unwrap().clone();
+    assert_eq!(received["counterparty"], masked(&alice.phone).as_str());
+    let expected = [totals("2026-04", "CNY", "5.00", "10.00"), totals("2026-03", "CNY", "30.50", "0.00")];
+    assert_eq!(month_totals(&bobs), expected);
 }

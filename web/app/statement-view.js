@@ -2,24 +2,30 @@
 // every movement of the available balance as a row — top-ups (with the
 // operator's memo, which the console promises the user sees), withdrawals,
 // their return when rejected or failed, transfers sent, received and
-// returned — under a heading per month. A withdrawal's settlement moves only
-// the held balance and is no row of its own: its withdrawal row already
-// took the money out.
+// returned, each naming the other side as it was shown, masked — under a
+// heading per month with what went out and came in that whole month (支出
+// / 收入, added up by the API on the business calendar, as WeChat's 账单
+// heads its months). A withdrawal's settlement moves only the held balance
+// and is no row of its own: its withdrawal row already took the money out.
 
 import { h } from "/shared/dom.js";
 import { formatDateTime } from "/shared/format.js";
 import { formatAsset, parseUnits } from "/shared/money.js";
 
-/** What each kind of movement is called (and its mark, `<key>_mark`), and which way it moves money. */
+/**
+ * What each kind of movement is called (and its mark, `<key>_mark`), which
+ * way it moves money, and for transfers what it is called with the other
+ * side's name (`named`, with `{name}`).
+ */
 const KINDS = {
   operator_credit: { key: "statement.top_up", tone: "in" },
   demo_seed: { key: "statement.opening", tone: "in" },
   operator_debit: { key: "statement.taken_back", tone: "out" },
   withdrawal_hold: { key: "statement.withdrawal", tone: "out" },
   withdrawal_release: { key: "statement.withdrawal_returned", tone: "in" },
-  transfer_out: { key: "statement.transfer_out", tone: "out" },
-  transfer_in: { key: "statement.transfer_in", tone: "in" },
-  transfer_return: { key: "statement.transfer_returned", tone: "in" },
+  transfer_out: { key: "statement.transfer_out", tone: "out", named: "statement.transfer_out_to" },
+  transfer_in: { key: "statement.transfer_in", tone: "in", named: "statement.transfer_in_from" },
+  transfer_return: { key: "statement.transfer_returned", tone: "in", named: "statement.transfer_returned_from" },
 };
 
 /** Whether a movement is a row of the statement: it changed what can be spent. */
@@ -28,14 +34,20 @@ export function shownInStatement(movement) {
   return units !== null && units !== 0n;
 }
 
-/** The rows of `movements` (newest first) under a heading for each month, in the reader's time zone. */
-export function statementGroups(movements, i18n) {
-  const monthName = new Intl.DateTimeFormat(i18n.locale, { year: "numeric", month: "long" });
-  const monthKey = new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit" });
+/**
+ * The rows of `movements` (newest first) under a heading for each month of
+ * `timeZone`'s calendar (the business one the API adds months up in), with
+ * that month's totals from `months` (the API's `{month, asset, incoming,
+ * outgoing}`, keyed `YYYY-MM`).
+ */
+export function statementGroups(movements, i18n, { months = [], timeZone } = {}) {
+  const zone = timeZone ? { timeZone } : {};
+  const monthName = new Intl.DateTimeFormat(i18n.locale, { year: "numeric", month: "long", ...zone });
+  const monthKey = new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", ...zone });
   const groups = [];
   for (const movement of movements.filter(shownInStatement)) {
     const when = new Date(movement.created_at);
-    const key = monthKey.format(when);
+    const key = monthKey.format(when).slice(0, 7);
     if (groups.at(-1)?.key !== key) groups.push({ key, title: monthName.format(when), rows: [] });
     groups.at(-1).rows.push(statementRow(movement, i18n));
   }
@@ -43,8 +55,34 @@ export function statementGroups(movements, i18n) {
     h(
       "section",
       { className: "statement-month", "data-testid": "statement-month", "aria-label": group.title },
-      h("h2", { className: "month-title" }, group.title),
+      h(
+        "div",
+        { className: "month-head" },
+        h("h2", { className: "month-title" }, group.title),
+        monthTotals(
+          months.filter((totals) => totals.month === group.key),
+          i18n,
+        ),
+      ),
       group.rows,
+    ),
+  );
+}
+
+/** "支出 ¥37.75　收入 ¥130.50", a line per asset (CNY first, as the API sends them). */
+function monthTotals(totals, { t }) {
+  if (totals.length === 0) return null;
+  return h(
+    "div",
+    { className: "month-totals", "data-testid": "month-totals" },
+    totals.map((sums) =>
+      h(
+        "p",
+        { "data-asset": sums.asset },
+        h("span", {}, t("statement.month_out", { amount: formatAsset(sums.outgoing, sums.asset) })),
+        " ",
+        h("span", {}, t("statement.month_in", { amount: formatAsset(sums.incoming, sums.asset) })),
+      ),
     ),
   );
 }
@@ -76,7 +114,11 @@ function statementRow(movement, { t, locale }) {
     h(
       "div",
       { className: "history-main" },
-      h("p", { className: "statement-label" }, t(kind.key)),
+      h(
+        "p",
+        { className: "statement-label" },
+        kind.named && movement.counterparty ? t(kind.named, { name: movement.counterparty }) : t(kind.key),
+      ),
       memo && h("p", { className: "statement-memo", "data-testid": "statement-memo" }, memo),
       h("p", { className: "muted small" }, formatDateTime(movement.created_at, locale)),
     ),

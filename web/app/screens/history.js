@@ -21,6 +21,8 @@ export function historyScreen({ api, i18n, query, setTitle }) {
   let status = FILTERS.includes(query.get("status")) ? query.get("status") : "";
   let items = [];
   let nextCursor = null;
+  let months = []; // the statement's month totals, the latest page's winning
+  let timeZone = undefined; // the calendar those months follow
   let error = null;
   let loaded = false;
   let requestSeq = 0;
@@ -40,6 +42,12 @@ export function historyScreen({ api, i18n, query, setTitle }) {
       if (seq !== requestSeq) return;
       items = more ? [...items, ...page.items] : page.items;
       nextCursor = page.next_cursor;
+      if (kind === "statement") {
+        const fresh = page.months ?? [];
+        const older = more ? months.filter((m) => !fresh.some((f) => f.month === m.month)) : [];
+        months = [...older, ...fresh];
+        timeZone = page.time_zone;
+      }
       error = null;
     } catch (failure) {
       if (seq !== requestSeq) return;
@@ -94,7 +102,7 @@ export function historyScreen({ api, i18n, query, setTitle }) {
   }
 
   function rows() {
-    if (kind === "statement") return statementGroups(items, i18n);
+    if (kind === "statement") return statementGroups(items, i18n, { months, timeZone });
     return items.map((item) => (kind === "transfers" ? transferRow(item, i18n) : withdrawalRow(item, i18n)));
   }
 
@@ -119,6 +127,7 @@ export function historyScreen({ api, i18n, query, setTitle }) {
     loaded = false;
     items = [];
     nextCursor = null;
+    months = [];
     fill(list, loading(t));
     setTitle(titleKey());
     render();

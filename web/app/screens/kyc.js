@@ -3,6 +3,8 @@
 // screen is a card ("已实名 *三 110105********1239", masked as the API sends
 // it) with the way up to L2; the form only comes back, empty, for that
 // upgrade. A request waiting for review is checked again every few seconds.
+// A rejected one is explained by its reason code in the app's own words
+// (never an operator's note or id) above the form, until the next request.
 
 import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
@@ -73,10 +75,17 @@ export function kycScreen({ api, i18n }) {
       fill(status, errorNotice(error, i18n));
       return;
     }
-    const { verified, pending } = overview;
+    const { verified, pending, rejected } = overview;
     fill(
       status,
       verified ? verifiedCard(verified) : levelCard(),
+      rejected &&
+        !pending &&
+        h(
+          "div",
+          { className: "notice notice-error", "data-testid": "kyc-rejected" },
+          t("kyc.rejected", { level: rejected.level, reason: rejectionText(rejected.reason) }),
+        ),
       pending &&
         h(
           "div",
@@ -96,6 +105,12 @@ export function kycScreen({ api, i18n }) {
     face.hidden = level.value !== "L2";
     formTitle.textContent = t(upgrade ? "kyc.upgrade_title" : "kyc.form_title");
     fill(errorSlot, errorNotice(error, i18n));
+  }
+
+  /** The reason's words by its code; a code this app does not know reads as "not approved". */
+  function rejectionText(code) {
+    const key = `kyc_rejection.${code}`;
+    return t(i18n.has(key) ? key : "kyc_rejection.OTHER");
   }
 
   function levelCard() {

@@ -1,5 +1,6 @@
 // Identity checks waiting for an operator, oldest first, with whose they
-// are: approve, or reject with a reason the user will see. Checks the clock
+// are: approve, or reject with a reason from the documented list (the user
+// is told it in their app's words; the note stays with operators). Checks the clock
 // approves (when automatic approval is on) leave the list by themselves.
 
 import { h, fill } from "/shared/dom.js";
@@ -10,10 +11,27 @@ import { pagedList } from "./paged.js";
 
 const PAGE_SIZE = 50;
 
+/** The reasons an operator can give, as `reason_code` (docs/api.md). */
+const KYC_REJECTION_REASONS = [
+  "NAME_MISMATCH",
+  "ID_NUMBER_UNVERIFIABLE",
+  "FACE_MISMATCH",
+  "UNDERAGE",
+  "SUSPECTED_FRAUD",
+  "OTHER",
+];
+
 export function kycView({ api, i18n, toast, changed }) {
   const { t } = i18n;
   const pending = pagedList(api, PAGE_SIZE);
-  const decide = decisions({ i18n, render: () => render(), reload: () => load(), reasonId: "kyc-reason" });
+  const decide = decisions({
+    i18n,
+    render: () => render(),
+    reload: () => load(),
+    reasonId: "kyc-reason",
+    reasonCodes: KYC_REJECTION_REASONS,
+    reasonLabels: "kyc_rejection",
+  });
 
   const element = h("section", { className: "kyc" });
 
@@ -101,7 +119,8 @@ export function kycView({ api, i18n, toast, changed }) {
         ],
         confirmRejectLabel: t("kyc.confirm_reject"),
         approve: () => api.post(`/v1/ops/kyc/${id}/approve`, {}),
-        reject: (reason) => api.post(`/v1/ops/kyc/${id}/reject`, { reason }),
+        reject: ({ reasonCode, note }) =>
+          api.post(`/v1/ops/kyc/${id}/reject`, { reason_code: reasonCode, ...(note && { note }) }),
         decided: (decided) => {
           const done = decided.status === "rejected" ? "kyc.rejected" : "kyc.approved";
           toast(t(done, { level: t(`level.${decided.level}`) }));

@@ -56,6 +56,7 @@ impl WaitReason {
 /// The order of the queue's pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "oldest")]
 pub enum QueueOrder {
     /// Longest waiting first (by withdrawal id, which is time-ordered).
     #[default]

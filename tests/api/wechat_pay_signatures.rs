@@ -235,6 +235,8 @@ async fn the_http_payout_client_settles_against_the_signed_mock(store: StoreKind
     let id = approved_withdrawal(&app, &payee, &operator).await;
     assert_eq!(settle(&app).await.settled, 1);
     assert_eq!(mock_wallet(&app, &payee.openid).await["balance"], "30.00", "paid over signed HTTP");
+    let bill = app.wechat_pay_get(&format!("{BILLS}/out-bill-no/{}", id.trim_start_matches("wd_"))).await;
+    assert_eq!(verified(&app, bill).await.1["state"], "SUCCESS", "the bill is the withdrawal's");
     let journal = json_of(app.get("/mock/requests?provider=wechat_pay", None).await, StatusCode::OK).await;
     let call = &journal["items"][0];
     assert_eq!((call["transport"].as_str(), call["response"]["status"].as_u64()), (Some("http"), Some(200)), "{call}");

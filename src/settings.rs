@@ -22,10 +22,12 @@ mod mock_alipay;
 mod sim_clock;
 mod simulator;
 mod transfers;
+mod wechat_pay;
 pub use mock_alipay::{AlipayIdType, MockAlipayAmounts, MockAlipayKeyTexts, MockAlipaySettings, refuse_published_key};
 pub use sim_clock::SimClockSettings;
 pub use simulator::SimulatorSettings;
 pub use transfers::TransferSettings;
+pub use wechat_pay::{MockWeChatPayKeys, MockWeChatPaySettings, WeChatPayKeys, WeChatPaySettings};
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 const DEV_JWT_SECRET: &str = "walletgate-local-development-jwt-secret-change-me";
@@ -244,6 +246,8 @@ pub struct WeChatSettings {
     pub scope: String,
     pub binding_start_ttl_secs: u64,
     pub binding_confirm_ttl_secs: u64,
+    /// The merchant identity and keys payouts are signed and verified with.
+    pub pay: WeChatPaySettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -268,6 +272,8 @@ pub struct MockWeChatSettings {
     pub refresh_token_ttl_secs: u64,
     /// Payouts of the documented magic amounts (91.01, 92.03, …) get their forced answers.
     pub magic_amounts: bool,
+    /// The merchant registered with the mock WeChat Pay, and the platform's key.
+    pub pay: MockWeChatPaySettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -681,6 +687,15 @@ impl Settings {
         }
         simulator::check(self, &mut problems);
         self.mock_alipay.check(production, self.simulator.enabled, &mut problems);
+        // Payouts go over HTTP to a named WeChat Pay, or (outside production,
+        // which refuses the mock anyway) to this server's own mock.
+        let mock_wechat_on = self.simulator.enabled && self.mock_wechat.enabled;
+        let pay_url_named =
+            url::Url::parse(&self.wechat.pay_base_url).is_ok_and(|url| url.scheme().starts_with("http"));
+        let paying_over_http =
+            self.wechat.client == WeChatClientKind::Http && (pay_url_named || (mock_wechat_on && !production));
+        self.wechat.pay.check(production, paying_over_http, &mut problems);
+        self.mock_wechat.pay.check(production, mock_wechat_on, &mut problems);
         if self.wechat.client == WeChatClientKind::Builtin && !self.mock_wechat.enabled {
             problems.push("wechat.client = \"builtin\" needs mock_wechat.enabled = true".into());
         }

@@ -33,7 +33,7 @@ use crate::providers::wechat::builtin_client::BuiltinWeChatClient;
 use crate::providers::wechat::http_client::HttpWeChatClient;
 use crate::providers::wechat::http_payouts::HttpPayouts;
 use crate::providers::wechat::mock::BuiltinPayouts;
-use crate::providers::wechat::mock::MockWeChat;
+use crate::providers::wechat::mock::{MockPaySigning, MockWeChat};
 use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{
@@ -229,6 +229,13 @@ impl Application {
             )),
             false => None,
         };
+        // The mock WeChat Pay's signatures go by the wall clock (`clock`), as the SDKs' do.
+        let mock_wechat_pay = match &mock_wechat {
+            Some(_) => {
+                Some(Arc::new(MockPaySigning::new(&settings.mock_wechat, clock.clone()).map_err(anyhow::Error::msg)?))
+            }
+            None => None,
+        };
         let journal = RequestJournal::new(store.clone(), business.clone(), &settings.simulator);
         let outbox = simulator.then(|| {
             let outbox = MockSmsOutbox::new(store.clone(), settings.sms.outbox_keep, journal.clone());
@@ -272,7 +279,7 @@ impl Application {
             withdrawals: settings.withdrawals.policy().map_err(anyhow::Error::msg)?,
             transfers: settings.transfers.policy(&settings.withdrawals).map_err(anyhow::Error::msg)?,
             fingerprints: Fingerprints { secret: settings.auth.fingerprint_secret.clone() },
-            settlement: settlement_policy(&settings, mock_wechat.clone(), &journal, &public_base_url)?,
+            settlement: settlement_policy(&settings, mock_wechat.clone(), &journal, &public_base_url, &clock)?,
             webhooks,
             kyc: KycPolicy {
                 auto_approve_after: settings
@@ -318,7 +325,14 @@ impl Application {
             scenarios,
             clock: services.sim_clock.clone(),
         });
-        let mocks = Mocks { wechat: mock_wechat.clone(), alipay: mock_alipay.clone(), sms: outbox, journal, sim };
+        let mocks = Mocks {
+            wechat: mock_wechat.clone(),
+            wechat_pay: mock_wechat_pay,
+            alipay: mock_alipay.clone(),
+            sms: outbox,
+            journal,
+            sim,
+        };
         let server = serve(listener, &settings, services.clone(), demo, mocks, &public_base_url)?;
         let worker = settings
             .worker
@@ -394,6 +408,8 @@ impl Application {
 /// `mock_alipay.enabled`; and the simulator's controls beside them.
 struct Mocks {
     wechat: Option<Arc<MockWeChat>>,
+    /// The mock WeChat Pay's keys, with the mock WeChat.
+    wechat_pay: Option<Arc<MockPaySigning>>,
     alipay: Option<Arc<MockAlipay>>,
     sms: Option<MockSmsOutbox>,
     journal: RequestJournal,
@@ -403,13 +419,14 @@ struct Mocks {
 /// How the worker settles: paying out through the built-in mock WeChat Pay
 /// in-process (`wechat.client = "builtin"`), or over HTTP to
 /// `wechat.pay_base_url` (this server's own mock when empty and the mock
-/// runs). Without the mock and without an address there is nowhere to pay:
+/// runs), signed with `wechat.pay`'s keys by the wall clock. Without the mock and without an address there is nowhere to pay:
 /// approved withdrawals wait.
 fn settlement_policy(
     settings: &Settings,
     mock: Option<Arc<MockWeChat>>,
     journal: &RequestJournal,
     public_base_url: &str,
+    wall_clock: &SharedClock,
 ) -> anyhow::Result<SettlementPolicy> {
     let payouts = match settings.wechat.client {
         WeChatClientKind::Builtin => {
@@ -425,7 +442,11 @@ fn settlement_policy(
                 (url, _) => Some(url.to_owned()),
             };
             match base_url {
-                Some(url) => Some(Arc::new(HttpPayouts::new(url, settings.wechat.app_id.clone())?) as SharedPayouts),
+                Some(url) => {
+                    let keys = settings.wechat.pay.keys().map_err(anyhow::Error::msg)?;
+                    let payouts = HttpPayouts::new(url, settings.wechat.app_id.clone(), keys, wall_clock.clone())?;
+                    Some(Arc::new(payouts) as SharedPayouts)
+                }
                 None => None,
             }
         }
@@ -537,7 +558,7 @@ fn serve(
         mock_wechat: mocks.wechat.is_some(),
         mock_alipay: mocks.alipay.is_some(),
     };
-    let mock_wechat = mocks.wechat.map(web::Data::from);
+    let mock_wechat = mocks.wechat.map(web::Data::from).zip(mocks.wechat_pay.map(web::Data::from));
     let mock_alipay = mocks.alipay.map(web::Data::from);
     let sms_outbox = mocks.sms.map(web::Data::new);
     let journal = web::Data::new(mocks.journal.clone());
@@ -546,7 +567,7 @@ fn serve(
     let openapi_json = web::Data::new(docs::OpenApiJson::new(|path| served.serves(path), public_base_url)?);
     let sim_rules = mock_wechat
         .as_ref()
-        .map(|mock| web::Data::new(SimRules { book: mock.rules().clone(), audit: audit.get_ref().clone() }));
+        .map(|(mock, _)| web::Data::new(SimRules { book: mock.rules().clone(), audit: audit.get_ref().clone() }));
     // The simulator's controls: each part exists exactly when the mock WeChat does.
     let sim = match (sim_clock, sim_rules, sim_reset) {
         (Some(clock), Some(rules), Some((scenarios, reset))) => Some((clock, rules, scenarios, reset)),
@@ -565,6 +586,7 @@ fn serve(
         let (sms_outbox, journal, recorded) = (sms_outbox.clone(), journal.clone(), recorded.clone());
         let sim = sim.clone();
         App::new()
+            .wrap(from_fn(mock_wechat::signature::signed_wechat_pay))
             .wrap(from_fn(move |request, next| edge::guard(edge_limits, request, next)))
             .wrap(from_fn(move |request, next| {
                 mock_journal::record_http_calls(recorded.clone(), body_bytes_max, request, next)
@@ -611,8 +633,8 @@ fn serve(
                         .app_data(web::PayloadConfig::new(body_bytes_max))
                         .configure(mock_routes);
                 }
-                if let Some(mock_wechat) = mock_wechat {
-                    config.app_data(mock_wechat).configure(mock_wechat_routes);
+                if let Some((mock_wechat, mock_wechat_pay)) = mock_wechat {
+                    config.app_data(mock_wechat).app_data(mock_wechat_pay).configure(mock_wechat_routes);
                 }
                 if let Some(mock_alipay) = mock_alipay {
                     config.app_data(mock_alipay).configure(mock_alipay_routes);
@@ -807,6 +829,8 @@ route_table! {
         POST "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills" => mock_wechat::payouts::create_transfer_bill,
         GET "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}" => mock_wechat::payouts::transfer_bill,
         GET "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}" => mock_wechat::payouts::transfer_bill_by_number,
+        GET "/mock/wechat/keys" => mock_wechat::platform::keys,
+        POST "/mock/wechat/sign" => mock_wechat::platform::sign,
     ]
 }
 

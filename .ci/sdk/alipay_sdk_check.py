@@ -27,6 +27,9 @@ import urllib.parse
 import urllib.request
 import uuid
 
+import sdk_common
+from sdk_common import NoRedirect, check
+
 from alipay.aop.api.AlipayClientConfig import AlipayClientConfig
 from alipay.aop.api.DefaultAlipayClient import DefaultAlipayClient
 from alipay.aop.api.domain.AlipayFundTransCommonQueryModel import AlipayFundTransCommonQueryModel
@@ -46,23 +49,9 @@ BASE = (sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1").rstrip("/")
 REDIRECT_URI = "http://127.0.0.1/alipay/callback"
 
 
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-    print("ok  " + what)
-
-
 def http_json(method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(BASE + path, data=data, method=method)
-    request.add_header("content-type", "application/json")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
+    return sdk_common.http_json(BASE, method, path, body)
 
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
 
 
 def consent(app_id, nick_name):

@@ -9,6 +9,10 @@
 //! joined with `&`, values as sent (not URL-encoded). `sign_type` is part of
 //! it: only asynchronous notifications leave it out, and the mock sends none.
 //! An answer is signed over the exact JSON text of its response object.
+//!
+//! WeChat Pay v3 signs with the same algorithm over its own messages
+//! (`domain::wechatpay_sign`); its published test key pairs are here too,
+//! so one check refuses every published key.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -33,6 +37,24 @@ pub mod test_keys {
     pub const APP_PUBLIC_KEY_PEM: &str = include_str!("../../config/sim-keys/alipay_app_public_key.pem");
     pub const PLATFORM_PRIVATE_KEY_PEM: &str = include_str!("../../config/sim-keys/alipay_platform_private_key.pem");
     pub const PLATFORM_PUBLIC_KEY_PEM: &str = include_str!("../../config/sim-keys/alipay_platform_public_key.pem");
+    /// WeChat Pay's: the merchant's pair (its public half registered with
+    /// the mock WeChat Pay) and the platform's (WeChat Pay public-key mode).
+    pub const WECHATPAY_MERCHANT_PRIVATE_KEY_PEM: &str =
+        include_str!("../../config/sim-keys/wechatpay_merchant_private_key.pem");
+    pub const WECHATPAY_MERCHANT_PUBLIC_KEY_PEM: &str =
+        include_str!("../../config/sim-keys/wechatpay_merchant_public_key.pem");
+    pub const WECHATPAY_PLATFORM_PRIVATE_KEY_PEM: &str =
+        include_str!("../../config/sim-keys/wechatpay_platform_private_key.pem");
+    pub const WECHATPAY_PLATFORM_PUBLIC_KEY_PEM: &str =
+        include_str!("../../config/sim-keys/wechatpay_platform_public_key.pem");
+
+    /// The public halves of every published pair.
+    pub const PUBLIC_KEYS_PEM: [&str; 4] = [
+        APP_PUBLIC_KEY_PEM,
+        PLATFORM_PUBLIC_KEY_PEM,
+        WECHATPAY_MERCHANT_PUBLIC_KEY_PEM,
+        WECHATPAY_PLATFORM_PUBLIC_KEY_PEM,
+    ];
 }
 
 /// Why a key text was refused.
@@ -98,9 +120,7 @@ pub fn bare_base64(pem: &str) -> String {
 
 /// Whether `key` is the public half of one of the published test key pairs.
 pub fn is_published_test_key(key: &RsaPublicKey) -> bool {
-    [test_keys::APP_PUBLIC_KEY_PEM, test_keys::PLATFORM_PUBLIC_KEY_PEM]
-        .iter()
-        .any(|pem| public_key(pem).is_ok_and(|published| published == *key))
+    test_keys::PUBLIC_KEYS_PEM.iter().any(|pem| public_key(pem).is_ok_and(|published| published == *key))
 }
 
 /// Whether a key text (private or public) is, or is half of, a published test key pair.
@@ -120,15 +140,25 @@ pub fn sign_content<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) ->
 
 /// The base64 SHA256withRSA signature of `content`'s UTF-8 bytes.
 pub fn sign(key: &RsaPrivateKey, content: &str) -> String {
+    sign_bytes(key, content.as_bytes())
+}
+
+/// The base64 SHA256withRSA signature of `message`.
+pub fn sign_bytes(key: &RsaPrivateKey, message: &[u8]) -> String {
     let signer = SigningKey::<Sha256>::new(key.clone());
-    BASE64.encode(signer.sign(content.as_bytes()).to_bytes())
+    BASE64.encode(signer.sign(message).to_bytes())
 }
 
 /// Whether `sign` (base64) is `key`'s SHA256withRSA signature of `content`.
 pub fn verify(key: &RsaPublicKey, content: &str, sign: &str) -> bool {
+    verify_bytes(key, content.as_bytes(), sign)
+}
+
+/// Whether `sign` (base64) is `key`'s SHA256withRSA signature of `message`.
+pub fn verify_bytes(key: &RsaPublicKey, message: &[u8], sign: &str) -> bool {
     let Ok(bytes) = BASE64.decode(sign.trim()) else { return false };
     let Ok(signature) = Signature::try_from(bytes.as_slice()) else { return false };
-    VerifyingKey::<Sha256>::new(key.clone()).verify(content.as_bytes(), &signature).is_ok()
+    VerifyingKey::<Sha256>::new(key.clone()).verify(message, &signature).is_ok()
 }
 
 /// `{"<node>":<response>,"sign":"<sign of response>"}`: an answer as the
@@ -251,6 +281,8 @@ mod tests {
             test_keys::APP_PUBLIC_KEY_PEM,
             test_keys::PLATFORM_PRIVATE_KEY_PEM,
             test_keys::PLATFORM_PUBLIC_KEY_PEM,
+            test_keys::WECHATPAY_MERCHANT_PRIVATE_KEY_PEM,
+            test_keys::WECHATPAY_PLATFORM_PUBLIC_KEY_PEM,
         ] {
             assert!(is_published_test_key_text(text));
             assert!(is_published_test_key_text(&bare_base64(text)));

@@ -46,6 +46,9 @@ pub const MASKED_FIELDS: &[&str] =
     &["secret", "app_secret", "access_token", "refresh_token", "auth_token", "pin", "old_pin", "new_pin", "password"];
 /// Where the mock Alipay's keys are read (not journaled).
 pub const ALIPAY_KEYS_PATH: &str = "/mock/alipay/keys";
+/// Where the mock WeChat Pay's keys are read, and requests signed for tools
+/// without RSA (not journaled: a signature there could be replayed).
+pub const WECHAT_PAY_TOOL_PATHS: [&str; 2] = ["/mock/wechat/keys", "/mock/wechat/sign"];
 /// What a masked value is replaced with (as logged URLs show it).
 pub const REDACTED: &str = "[redacted]";
 /// Entries read from the store at a time while looking for a page.
@@ -75,6 +78,9 @@ impl MockProvider {
         if path.starts_with("/mock/alipay/") {
             // Reading the published keys is configuring a client, not calling the platform.
             (path != ALIPAY_KEYS_PATH).then_some(MockProvider::Alipay)
+        } else if WECHAT_PAY_TOOL_PATHS.contains(&path) {
+            // Configuring a client (or signing for one), not calling WeChat.
+            None
         } else if path.starts_with("/mock/wechat/v3/") {
             Some(MockProvider::WechatPay)
         } else if path.starts_with("/mock/wechat/") {

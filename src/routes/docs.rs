@@ -172,6 +172,8 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         mock_wechat::payouts::create_transfer_bill,
         mock_wechat::payouts::transfer_bill,
         mock_wechat::payouts::transfer_bill_by_number,
+        mock_wechat::platform::keys,
+        mock_wechat::platform::sign,
         mock_alipay::gateway::call_by_query,
         mock_alipay::gateway::call,
         mock_alipay::authorize::authorize,

@@ -144,7 +144,7 @@ public_base_url = "https://wallet.example.com"
         let settings = load("production", folder("ok", SECRETS)).unwrap();
         assert!(!settings.simulator.enabled && !settings.mock_wechat.enabled);
         assert_eq!(settings.wechat.client, WeChatClientKind::Http);
-        assert_eq!(settings.wechat.pay_base_url, "", "no payouts: WeChat Pay needs signed requests");
+        assert_eq!(settings.wechat.pay_base_url, "", "no payouts until the merchant's own keys are set");
     }
 
     #[test]
@@ -182,6 +182,10 @@ public_base_url = "https://wallet.example.com"
         settings.wechat.api_base_url = "https://api.weixin.qq.com".into();
         settings.wechat.authorize_base_url = "https://open.weixin.qq.com".into();
         assert!(settings.validate().is_ok(), "no payouts without the mock and an address: allowed");
+        settings.wechat.pay_base_url = "https://api.mch.weixin.qq.com".into();
+        let problems = problems_of(&settings);
+        assert_eq!(problems.len(), 2, "paying needs the merchant's own keys, not the published ones: {problems:?}");
+        assert!(problems.iter().all(|problem| problem.starts_with("wechat.pay.")), "{problems:?}");
     }
 
     #[test]

@@ -9,7 +9,9 @@ use chrono::{TimeZone, Utc};
 use redis::Commands;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use walletgate::clock::ManualClock;
+use walletgate::clock::{Clock, ManualClock};
+use walletgate::domain::rsa2;
+use walletgate::domain::wechatpay_sign::{MerchantKey, Request as SignedRequest};
 use walletgate::providers::wechat::mock::MockWeChat;
 use walletgate::services::ServiceSet;
 use walletgate::settings::{Overrides, Settings};
@@ -244,6 +246,39 @@ impl TestApp {
             request = request.bearer_auth(token);
         }
         request.send().await.expect("request sent")
+    }
+
+    /// The `Authorization` the mock WeChat Pay's registered merchant sends
+    /// with `method` to `path` (under `/mock/wechat`) and `body`, signed at
+    /// the test clock's time (the server's wall clock).
+    pub fn wechat_pay_authorization(&self, method: &str, path: &str, body: &[u8]) -> String {
+        let pay = &self.settings.mock_wechat.pay;
+        let merchant = MerchantKey {
+            mchid: pay.mchid.clone(),
+            serial_no: pay.merchant_serial_no.clone(),
+            private_key: rsa2::private_key(rsa2::test_keys::WECHATPAY_MERCHANT_PRIVATE_KEY_PEM).expect("test key"),
+        };
+        let url = path.strip_prefix("/mock/wechat").expect("a path under /mock/wechat");
+        let now = self.clock.now().timestamp();
+        merchant.authorize(SignedRequest { method, url, body }, now, "5K8264ILTKCH16CQ2502SI8ZNMTM67VS").header()
+    }
+
+    /// A signed GET to the mock WeChat Pay, as an SDK sends it.
+    pub async fn wechat_pay_get(&self, path: &str) -> Response {
+        let authorization = self.wechat_pay_authorization("GET", path, b"");
+        self.client.get(self.url(path)).header("authorization", authorization).send().await.expect("request sent")
+    }
+
+    /// A signed POST of `body` (as JSON) to the mock WeChat Pay, as an SDK sends it.
+    pub async fn wechat_pay_post(&self, path: &str, body: &Value) -> Response {
+        self.wechat_pay_post_raw(path, body.to_string()).await
+    }
+
+    /// A signed POST of exactly `body` to the mock WeChat Pay.
+    pub async fn wechat_pay_post_raw(&self, path: &str, body: String) -> Response {
+        let authorization = self.wechat_pay_authorization("POST", path, body.as_bytes());
+        let request = self.client.post(self.url(path)).header("authorization", authorization);
+        request.header("content-type", "application/json").body(body).send().await.expect("request sent")
     }
 
     pub async fn register(&self, body: &Value) -> Response {

@@ -46,5 +46,6 @@ mod transfer_processes;
 mod transfers;
 mod user_transfers;
 mod wallet;
+mod wechat_pay_signatures;
 mod withdrawals;
 mod worker_recovery;

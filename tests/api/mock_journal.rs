@@ -147,7 +147,7 @@ async fn the_journal_filters_pages_and_clears(store: StoreKind) {
     app.clock.advance(chrono::Duration::hours(1));
     let user = app.new_phone_user().await;
     json_of(app.request_sms_code(&user.token, "set_pin").await, StatusCode::ACCEPTED).await;
-    let bill = app.get("/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/NEVER1", None).await;
+    let bill = app.wechat_pay_get("/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/NEVER1").await;
     assert_eq!(bill.status(), StatusCode::NOT_FOUND);
 
     let providers = |page: &Value| -> Vec<String> {
@@ -260,9 +260,11 @@ async fn the_rules_and_magic_amounts_that_shaped_answers_are_named_with_their_fa
         json!({ "type": "http_error", "status": 429, "code": "FREQUENCY_LIMITED", "message": "slow down" }),
     )
     .await;
-    assert_eq!(app.post(BILLS, None, &bill("LIMITED1")).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.wechat_pay_post(BILLS, &bill("LIMITED1")).await.status(), StatusCode::TOO_MANY_REQUESTS);
     let reset = add_rule("RESET1", json!({ "type": "fault", "fault": "connection_reset" })).await;
-    if let Ok(answer) = app.client.post(app.url(BILLS)).json(&bill("RESET1")).send().await {
+    let body = bill("RESET1").to_string();
+    let authorization = app.wechat_pay_authorization("POST", BILLS, body.as_bytes());
+    if let Ok(answer) = app.client.post(app.url(BILLS)).header("authorization", authorization).body(body).send().await {
         assert!(answer.bytes().await.is_err(), "no readable answer");
     }
 

@@ -171,11 +171,11 @@ impl MockApp {
     }
 
     async fn create_transfer_bill(&self, body: &Value) -> Response {
-        self.app.post(TRANSFER_BILLS, None, body).await
+        self.app.wechat_pay_post(TRANSFER_BILLS, body).await
     }
 
     async fn query_transfer_bill(&self, out_bill_no: &str) -> Response {
-        self.app.get(&format!("{TRANSFER_BILLS}/out-bill-no/{out_bill_no}"), None).await
+        self.app.wechat_pay_get(&format!("{TRANSFER_BILLS}/out-bill-no/{out_bill_no}")).await
     }
 }
 
@@ -634,7 +634,7 @@ async fn malformed_transfer_bills_are_refused_in_wechat_pay_shape(store: StoreKi
         let response = app.create_transfer_bill(&body).await;
         assert_pay_error(response, StatusCode::BAD_REQUEST, "PARAM_ERROR").await;
     }
-    let not_json = app.app.post_raw(TRANSFER_BILLS, None, "application/json", "{".into()).await;
+    let not_json = app.app.wechat_pay_post_raw(TRANSFER_BILLS, "{".into()).await;
     assert_pay_error(not_json, StatusCode::BAD_REQUEST, "PARAM_ERROR").await;
     let foreign_app = with("appid", json!("wx1111111111111111"));
     assert_pay_error(app.create_transfer_bill(&foreign_app).await, StatusCode::BAD_REQUEST, "INVALID_REQUEST").await;

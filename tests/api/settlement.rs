@@ -302,9 +302,11 @@ async fn receive_elsewhere(app: &TestApp, openid: &str, fen: i64) {
         "transfer_amount": fen,
         "transfer_remark": "other merchant",
     });
-    let bill =
-        json_of(app.post("/mock/wechat/v3/fund-app/mch-transfer/transfer-bills", None, &body).await, StatusCode::OK)
-            .await;
+    let bill = json_of(
+        app.wechat_pay_post("/mock/wechat/v3/fund-app/mch-transfer/transfer-bills", &body).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(bill["state"], "SUCCESS", "{bill}");
 }
 

@@ -186,7 +186,7 @@ async fn magic_amounts_force_outcomes_without_a_rule(store: StoreKind) {
         assert_eq!(pending["status"], "processing", "{pending}");
     }
     let bill = json_of(
-        app.get(&format!("{BILLS}/out-bill-no/{}", processing.trim_start_matches("wd_")), None).await,
+        app.wechat_pay_get(&format!("{BILLS}/out-bill-no/{}", processing.trim_start_matches("wd_"))).await,
         StatusCode::OK,
     )
     .await;
@@ -257,11 +257,11 @@ async fn the_mock_wechat_pay_endpoints_answer_as_a_rule_says(store: StoreKind) {
         json!({"match": {"operation": "wechat_pay.transfer", "out_bill_no": "RULED1"}, "respond": {"type": "http_error", "status": 429, "code": "FREQUENCY_LIMITED", "message": "slow down"}, "times": 1}),
     )
     .await;
-    let answer = app.post(BILLS, None, &bill("RULED1", 100)).await;
+    let answer = app.wechat_pay_post(BILLS, &bill("RULED1", 100)).await;
     assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(answer.headers()["x-walletgate-sim-rule"], limited["id"].as_str().unwrap());
     assert_eq!(answer.json::<Value>().await.unwrap(), json!({"code": "FREQUENCY_LIMITED", "message": "slow down"}));
-    let paid = json_of(app.post(BILLS, None, &bill("RULED1", 100)).await, StatusCode::OK).await;
+    let paid = json_of(app.wechat_pay_post(BILLS, &bill("RULED1", 100)).await, StatusCode::OK).await;
     assert_eq!(paid["state"], "SUCCESS", "the rule answered once: {paid}");
 
     add_rule(
@@ -270,7 +270,9 @@ async fn the_mock_wechat_pay_endpoints_answer_as_a_rule_says(store: StoreKind) {
         json!({"match": {"operation": "wechat_pay.transfer", "out_bill_no": "RULED2"}, "respond": {"type": "fault", "fault": "connection_reset"}}),
     )
     .await;
-    let reset = app.client.post(app.url(BILLS)).json(&bill("RULED2", 100)).send().await;
+    let body = bill("RULED2", 100).to_string();
+    let authorization = app.wechat_pay_authorization("POST", BILLS, body.as_bytes());
+    let reset = app.client.post(app.url(BILLS)).header("authorization", authorization).body(body).send().await;
     let broken = match reset {
         Err(_) => true,
         Ok(response) => response.bytes().await.is_err(),
@@ -284,25 +286,25 @@ async fn the_mock_wechat_pay_endpoints_answer_as_a_rule_says(store: StoreKind) {
     )
     .await;
     let started = Instant::now();
-    let malformed = app.get(&format!("{BILLS}/out-bill-no/RULED1"), None).await;
+    let malformed = app.wechat_pay_get(&format!("{BILLS}/out-bill-no/RULED1")).await;
     assert!(started.elapsed() >= std::time::Duration::from_millis(200), "the delay is waited");
     assert_eq!(malformed.status(), StatusCode::OK);
     assert!(serde_json::from_slice::<Value>(&malformed.bytes().await.unwrap()).is_err(), "not JSON");
-    let found = json_of(app.get(&format!("{BILLS}/out-bill-no/RULED1"), None).await, StatusCode::OK).await;
+    let found = json_of(app.wechat_pay_get(&format!("{BILLS}/out-bill-no/RULED1")).await, StatusCode::OK).await;
     assert_eq!(found["state"], "SUCCESS");
 
     let unlikely = json!({"match": {"operation": "wechat_pay.transfer", "out_bill_no": "RULED3"}, "respond": {"type": "system_error"}, "probability": 0.0});
     add_rule(&app, &operator, unlikely).await;
-    let paid = json_of(app.post(BILLS, None, &bill("RULED3", 100)).await, StatusCode::OK).await;
+    let paid = json_of(app.wechat_pay_post(BILLS, &bill("RULED3", 100)).await, StatusCode::OK).await;
     assert_eq!(paid["state"], "SUCCESS", "a rule whose probability never comes up");
     let slow = json!({"match": {"operation": "wechat_pay.transfer", "out_bill_no": "RULED4"}, "respond": {"type": "as_usual"}, "delay": {"type": "fixed", "ms": 150}});
     let slow = add_rule(&app, &operator, slow).await;
     let started = Instant::now();
-    let answer = app.post(BILLS, None, &bill("RULED4", 100)).await;
+    let answer = app.wechat_pay_post(BILLS, &bill("RULED4", 100)).await;
     assert!(started.elapsed() >= std::time::Duration::from_millis(150), "latency alone");
     assert_eq!(answer.headers()["x-walletgate-sim-rule"], slow["id"].as_str().unwrap());
     assert_eq!(json_of(answer, StatusCode::OK).await["state"], "SUCCESS");
-    let magic = json_of(app.post(BILLS, None, &bill("MAGIC1", 9101)).await, StatusCode::OK).await;
+    let magic = json_of(app.wechat_pay_post(BILLS, &bill("MAGIC1", 9101)).await, StatusCode::OK).await;
     assert_eq!((magic["state"].as_str(), magic["fail_reason"].as_str()), (Some("FAIL"), Some("ACCOUNT_FROZEN")));
 }
 
@@ -536,24 +538,24 @@ async fn a_bill_is_found_by_either_number_and_every_answer_names_its_request(sto
     let openid = crate::settlement::wechat_user(&app, "孙八", json!({})).await;
     let body = json!({"appid": "wx8a3f5c7e2b9d1046", "out_bill_no": "NUMBERED1", "openid": openid,
         "transfer_amount": 250, "transfer_remark": "numbers", "transfer_scene_id": "1000"});
-    let created = app.post(BILLS, None, &body).await;
+    let created = app.wechat_pay_post(BILLS, &body).await;
     let request_id = |response: &reqwest::Response| response.headers().get("request-id").cloned();
     let first_id = request_id(&created).expect("a Request-ID");
     let created = json_of(created, StatusCode::OK).await;
     let number = created["transfer_bill_no"].as_str().unwrap();
     assert_eq!(number.len(), 32, "{created}");
 
-    let by_number = app.get(&format!("{BILLS}/transfer-bill-no/{number}"), None).await;
+    let by_number = app.wechat_pay_get(&format!("{BILLS}/transfer-bill-no/{number}")).await;
     assert_ne!(request_id(&by_number).expect("a Request-ID"), first_id, "one per answer");
     let by_number = json_of(by_number, StatusCode::OK).await;
-    let by_out = json_of(app.get(&format!("{BILLS}/out-bill-no/NUMBERED1"), None).await, StatusCode::OK).await;
+    let by_out = json_of(app.wechat_pay_get(&format!("{BILLS}/out-bill-no/NUMBERED1")).await, StatusCode::OK).await;
     assert_eq!(by_number, by_out, "one bill, found by either number");
     assert_eq!((by_number["state"].as_str(), by_number["transfer_amount"].as_i64()), (Some("SUCCESS"), Some(250)));
 
-    let unknown = app.get(&format!("{BILLS}/transfer-bill-no/13300002026010100000000000000000"), None).await;
+    let unknown = app.wechat_pay_get(&format!("{BILLS}/transfer-bill-no/13300002026010100000000000000000")).await;
     assert!(request_id(&unknown).is_some(), "errors too");
     assert_eq!(json_of(unknown, StatusCode::NOT_FOUND).await["code"], "NOT_FOUND");
     let malformed =
-        json_of(app.get(&format!("{BILLS}/transfer-bill-no/12ab"), None).await, StatusCode::BAD_REQUEST).await;
+        json_of(app.wechat_pay_get(&format!("{BILLS}/transfer-bill-no/12ab")).await, StatusCode::BAD_REQUEST).await;
     assert_eq!(malformed["code"], "PARAM_ERROR");
 }

@@ -2,18 +2,30 @@
 //! `{base}/v3/fund-app/mch-transfer/transfer-bills`, on the built-in mock or
 //! any host shaped like `https://api.mch.weixin.qq.com`. Amounts go as
 //! integer fen and times come back in Beijing time, as WeChat Pay writes
-//! them. Whatever keeps an answer from being read — a refused or reset
-//! connection, a timeout, a body that is not the expected JSON — is an
-//! outage: the settlement worker retries the same bill, which never pays twice.
+//! them. Every request is signed as APIv3 wants it (`Authorization:
+//! WECHATPAY2-SHA256-RSA2048 …` with the merchant's key, over the URL's path
+//! and query as the API host sees them, i.e. after the base URL's own path),
+//! and every answer's signature is checked with WeChat Pay's public key
+//! (public-key mode). Whatever keeps an answer from being read or trusted —
+//! a refused or reset connection, a timeout, a body that is not the expected
+//! JSON, a missing or bad signature — is an outage: the settlement worker
+//! retries the same bill, which never pays twice. Signatures go by the wall
+//! clock, never the simulator's business time.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::clock::SharedClock;
+use crate::domain::wechatpay_sign::{
+    AnswerSignature, NONCE_HEADER, Request, SERIAL_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 use crate::providers::payouts::{
     BillState, PayoutError, PayoutProvider, TransferBill, TransferRequest, fen_from_money, money_from_fen,
 };
+use crate::providers::wechat::pay_nonce;
+use crate::settings::WeChatPayKeys;
 
 /// A payout must not hold a worker for long; the bill is asked again later.
 const REQUEST_TIMEOUT_SECS: u64 = 5;
@@ -22,27 +34,79 @@ const TRANSFER_SCENE_ID: &str = "1000";
 /// The most of an error body kept in a message.
 const ERROR_BODY_CHARS_MAX: usize = 200;
 
+/// The transfer bills' path under the base URL.
+const BILLS_PATH: &str = "/v3/fund-app/mch-transfer/transfer-bills";
+
 #[derive(Debug, Clone)]
 pub struct HttpPayouts {
     http: reqwest::Client,
     /// Without a trailing slash, e.g. `http://127.0.0.1:8080/mock/wechat`.
     base_url: String,
     app_id: String,
+    keys: WeChatPayKeys,
+    wall_clock: SharedClock,
 }
 
 impl HttpPayouts {
     /// Fails only if the HTTP client cannot be set up (at startup).
-    pub fn new(base_url: impl Into<String>, app_id: impl Into<String>) -> Result<HttpPayouts, PayoutError> {
+    pub fn new(
+        base_url: impl Into<String>,
+        app_id: impl Into<String>,
+        keys: WeChatPayKeys,
+        wall_clock: SharedClock,
+    ) -> Result<HttpPayouts, PayoutError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(REQUEST_TIMEOUT_SECS))
             .build()
             .map_err(|e| PayoutError::Unavailable(format!("HTTP client setup failed: {e}")))?;
-        Ok(HttpPayouts { http, base_url: base_url.into().trim_end_matches('/').to_owned(), app_id: app_id.into() })
+        let base_url = base_url.into().trim_end_matches('/').to_owned();
+        Ok(HttpPayouts { http, base_url, app_id: app_id.into(), keys, wall_clock })
     }
 
-    fn bills_url(&self) -> String {
-        format!("{}/v3/fund-app/mch-transfer/transfer-bills", self.base_url)
+    /// Sends `path` (under the base URL; what is signed) with `body`, signed,
+    /// and gives back the answer's status and body once its signature holds.
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Vec<u8>>) -> Result<Answer, PayoutError> {
+        let bytes = body.as_deref().unwrap_or_default();
+        let now = self.wall_clock.now().timestamp();
+        let request = Request { method: method.as_str(), url: path, body: bytes };
+        let authorization = self.keys.merchant.authorize(request, now, &pay_nonce());
+        let mut builder = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .header(reqwest::header::AUTHORIZATION, authorization.header())
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(body) = body {
+            builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+        }
+        let response = builder.send().await.map_err(outage)?;
+        let status = response.status();
+        let signed = answer_signature(response.headers());
+        let body = response.bytes().await.map_err(outage)?;
+        let checked = self.keys.platform.verify_answer(signed.as_ref(), &body, self.wall_clock.now().timestamp());
+        if let Err(failure) = checked {
+            // Not from WeChat Pay as far as anyone can tell: as if nothing came back.
+            tracing::warn!(%failure, %status, path, "WeChat Pay answer refused: its signature does not hold");
+            return Err(PayoutError::Unavailable(format!("answer with a bad signature ({failure})")));
+        }
+        Ok(Answer { status, body: body.to_vec() })
     }
+}
+
+/// An answer whose signature held.
+struct Answer {
+    status: reqwest::StatusCode,
+    body: Vec<u8>,
+}
+
+/// The answer's signature headers, when it has all four.
+fn answer_signature(headers: &reqwest::header::HeaderMap) -> Option<AnswerSignature> {
+    let read = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    Some(AnswerSignature {
+        serial: read(SERIAL_HEADER)?,
+        signature: read(SIGNATURE_HEADER)?,
+        timestamp: read(TIMESTAMP_HEADER)?,
+        nonce: read(NONCE_HEADER)?,
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -97,8 +161,9 @@ impl PayoutProvider for HttpPayouts {
             transfer_remark: &request.remark,
             transfer_scene_id: TRANSFER_SCENE_ID,
         };
-        let response = self.http.post(self.bills_url()).json(&body).send().await.map_err(outage)?;
-        let created: CreatedBill = read(response).await?;
+        let body = serde_json::to_vec(&body).map_err(|e| PayoutError::Unavailable(format!("unwritable bill: {e}")))?;
+        let answer = self.call(reqwest::Method::POST, BILLS_PATH, Some(body)).await?;
+        let created: CreatedBill = read(answer)?;
         let create_time = created.create_time.with_timezone(&Utc);
         Ok(TransferBill {
             out_bill_no: created.out_bill_no,
@@ -114,12 +179,12 @@ impl PayoutProvider for HttpPayouts {
     }
 
     async fn bill(&self, out_bill_no: &str) -> Result<Option<TransferBill>, PayoutError> {
-        let url = format!("{}/out-bill-no/{out_bill_no}", self.bills_url());
-        let response = self.http.get(url).send().await.map_err(outage)?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
+        let path = format!("{BILLS_PATH}/out-bill-no/{out_bill_no}");
+        let answer = self.call(reqwest::Method::GET, &path, None).await?;
+        if answer.status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let found: QueriedBill = read(response).await?;
+        let found: QueriedBill = read(answer)?;
         let amount = money_from_fen(found.transfer_amount)
             .map_err(|e| PayoutError::Unavailable(format!("unreadable transfer_amount: {e}")))?;
         Ok(Some(TransferBill {
@@ -137,9 +202,8 @@ impl PayoutProvider for HttpPayouts {
 }
 
 /// A success body as `T`; an error answer as WeChat Pay's `{code, message}`.
-async fn read<T: serde::de::DeserializeOwned>(response: reqwest::Response) -> Result<T, PayoutError> {
-    let status = response.status();
-    let body = response.bytes().await.map_err(outage)?;
+fn read<T: serde::de::DeserializeOwned>(answer: Answer) -> Result<T, PayoutError> {
+    let Answer { status, body } = answer;
     if status.is_success() {
         return serde_json::from_slice(&body).map_err(|e| PayoutError::Unavailable(format!("unreadable answer: {e}")));
     }

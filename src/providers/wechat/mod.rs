@@ -12,6 +12,11 @@ pub mod http_client;
 pub mod http_payouts;
 pub mod mock;
 
+/// A WeChat Pay signature's nonce as the official SDKs make them: 32 upper-case hex digits.
+pub fn pay_nonce() -> String {
+    format!("{:032X}", rand::random::<u128>())
+}
+
 /// The success body of `/sns/oauth2/access_token` and `/sns/oauth2/refresh_token`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({

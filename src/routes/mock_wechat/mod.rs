@@ -12,7 +12,10 @@
 //!   `/sns/auth` and `/sns/userinfo`, with HTTP 200 `{errcode, errmsg}`;
 //! - `payouts`: WeChat Pay's transfer bills under
 //!   `/mock/wechat/v3/fund-app/mch-transfer/transfer-bills`, with WeChat Pay
-//!   v3's 4xx/5xx `{code, message}`.
+//!   v3's 4xx/5xx `{code, message}`; `signature` checks every request's
+//!   APIv3 signature and signs every answer, in one middleware;
+//! - `platform`: `GET /mock/wechat/keys` (what an SDK is configured with) and
+//!   `POST /mock/wechat/sign` (signing for tools without RSA), mock-only.
 //!
 //! `ruled` renders the simulator rules' forced answers (errors, broken
 //! connections) for the `sns` and `payouts` endpoints alike.
@@ -25,6 +28,8 @@
 
 pub mod authorize;
 pub mod payouts;
+pub mod platform;
 pub mod ruled;
+pub mod signature;
 pub mod sns;
 pub mod users;

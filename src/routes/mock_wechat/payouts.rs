@@ -5,7 +5,6 @@
 //! errors, amounts in integer fen and times in Beijing time.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Asia::Shanghai;
@@ -107,7 +106,10 @@ struct PayErrorBody<'a> {
 /// Create a transfer bill (WeChat Pay)
 ///
 /// WeChat Pay's merchant transfer (发起转账) to a mock user's wallet.
-/// `out_bill_no` is the idempotency key: the same number and body return the
+/// Signed both ways as WeChat Pay v3 is: `Authorization:
+/// WECHATPAY2-SHA256-RSA2048 …` with the merchant's key on the request,
+/// `Wechatpay-Signature` with the platform key on every answer
+/// (`/mock/wechat/keys`). `out_bill_no` is the idempotency key: the same number and body return the
 /// same bill and never pay twice. The mock's payees never confirm, so the
 /// answer is already final: `SUCCESS`, or `FAIL` with `fail_reason`
 /// (`OPENID_INVALID`, `ACCOUNT_FROZEN`, `REAL_NAME_CHECK_FAIL`,
@@ -120,8 +122,11 @@ struct PayErrorBody<'a> {
     request_body = TransferBillsRequest,
     responses(
         (status = 200, description = "The bill.", body = TransferBillsResponse),
+        (status = 401, description = "`SIGN_ERROR`: the `Authorization` header (APIv3 signature with the merchant's \
+            key, docs/review-and-settlement.md) is missing, malformed, stale or does not verify.", body = PayErrorBody),
         (status = 400, description = "`PARAM_ERROR` (a malformed field, an amount under 10 fen), `INVALID_REQUEST` \
-            (another app, or the same `out_bill_no` with another body).", body = PayErrorBody),
+            (another app, or the same `out_bill_no` with another body), `MCH_NOT_EXISTS` (the signature's `mchid` \
+            is no merchant registered here).", body = PayErrorBody),
         (status = 500, description = "`SYSTEM_ERROR`: retry with the same `out_bill_no` and body.", body = PayErrorBody),
     )
 )]
@@ -145,7 +150,7 @@ pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes)
         remark: request.transfer_remark,
     };
     let ruled = mock.transfer_ruled(&transfer).await;
-    let response = answer(ruled, pay_error, |created| match created {
+    answer(ruled, pay_error, |created| match created {
         Ok(bill) => HttpResponse::Ok().json(TransferBillsResponse {
             create_time: wechat_time(bill.create_time),
             out_bill_no: bill.out_bill_no,
@@ -155,8 +160,7 @@ pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes)
         }),
         Err(error) => payout_error(&error),
     })
-    .await;
-    with_request_id(response)
+    .await
 }
 
 /// A transfer bill by the merchant's number (WeChat Pay)
@@ -169,7 +173,9 @@ pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes)
         example = "0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
     responses(
         (status = 200, description = "The bill.", body = TransferBillQueryResponse),
-        (status = 400, description = "`PARAM_ERROR`: not 1–32 characters `[0-9A-Za-z]`.", body = PayErrorBody),
+        (status = 401, description = "`SIGN_ERROR`: the `Authorization` header (APIv3 signature with the merchant's \
+            key, docs/review-and-settlement.md) is missing, malformed, stale or does not verify.", body = PayErrorBody),
+        (status = 400, description = "`PARAM_ERROR`: not 1–32 characters `[0-9A-Za-z]`; `MCH_NOT_EXISTS`.", body = PayErrorBody),
         (status = 404, description = "`NOT_FOUND`: no bill with this `out_bill_no`.", body = PayErrorBody),
         (status = 500, description = "`SYSTEM_ERROR`: retry.", body = PayErrorBody),
     )
@@ -188,7 +194,9 @@ pub async fn transfer_bill(mock: web::Data<MockWeChat>, out_bill_no: web::Path<S
         pattern = r"^[0-9]{1,64}$", example = "13300002025050110293847561029384")),
     responses(
         (status = 200, description = "The bill.", body = TransferBillQueryResponse),
-        (status = 400, description = "`PARAM_ERROR`: not 1–64 digits.", body = PayErrorBody),
+        (status = 401, description = "`SIGN_ERROR`: the `Authorization` header (APIv3 signature with the merchant's \
+            key, docs/review-and-settlement.md) is missing, malformed, stale or does not verify.", body = PayErrorBody),
+        (status = 400, description = "`PARAM_ERROR`: not 1–64 digits; `MCH_NOT_EXISTS`.", body = PayErrorBody),
         (status = 404, description = "`NOT_FOUND`: no bill with this number.", body = PayErrorBody),
         (status = 500, description = "`SYSTEM_ERROR`: retry.", body = PayErrorBody),
     )
@@ -204,22 +212,12 @@ async fn bill_answer(
     ruled: Ruled<Result<Option<TransferBill>, PayoutError>>,
     not_found: &str,
 ) -> HttpResponse {
-    let response = answer(ruled, pay_error, |found| match found {
+    answer(ruled, pay_error, |found| match found {
         Ok(Some(bill)) => HttpResponse::Ok().json(query_response(bill, mock.app_id())),
         Ok(None) => pay_error(StatusCode::NOT_FOUND, BILL_NOT_FOUND.0, not_found),
         Err(error) => payout_error(&error),
     })
-    .await;
-    with_request_id(response)
-}
-
-/// Every WeChat Pay answer carries its `Request-ID`, which its support asks for.
-fn with_request_id(mut response: HttpResponse) -> HttpResponse {
-    let id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(HeaderName::from_static("request-id"), value);
-    }
-    response
+    .await
 }
 
 fn query_response(bill: TransferBill, appid: &str) -> TransferBillQueryResponse {

@@ -74,11 +74,13 @@ use mock_errcode::*;
 
 mod authorize;
 mod payouts;
+mod signing;
 mod sns;
 mod users;
 
 pub use authorize::*;
 pub use payouts::*;
+pub use signing::*;
 pub use sns::*;
 pub use users::*;
 
@@ -638,6 +640,7 @@ mod tests {
             access_token_ttl_secs: 7200,
             refresh_token_ttl_secs: 2_592_000,
             magic_amounts: true,
+            pay: crate::settings::MockWeChatPaySettings::sample(),
         };
         MockWeChat::new(store.clone(), clock.clone(), settings)
     }

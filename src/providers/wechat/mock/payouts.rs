@@ -530,6 +530,7 @@ mod tests {
             access_token_ttl_secs: 7200,
             refresh_token_ttl_secs: 2_592_000,
             magic_amounts: true,
+            pay: crate::settings::MockWeChatPaySettings::sample(),
         }
     }
 

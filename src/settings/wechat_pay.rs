@@ -1,0 +1,269 @@
+//! WeChat Pay v3's merchant identity and keys, both sides of the signed
+//! protocol (docs/review-and-settlement.md, "Signatures"):
+//!
+//! - `[wechat.pay]`: walletgate as the merchant — its `mchid`, the serial of
+//!   its API certificate, its private key (signs every request) and WeChat
+//!   Pay's public key with its id (verifies every answer);
+//! - `[mock_wechat.pay]`: the mock WeChat Pay — the one merchant registered
+//!   with it (mchid, serial, public key; its private key only handed out at
+//!   `/mock/wechat/keys`) and the platform's key id and private key (signs
+//!   every answer).
+//!
+//! Key files left empty mean the published test keys (`config/sim-keys/`,
+//! compiled in); production refuses them, in a file or by default.
+
+use serde::Deserialize;
+
+use super::refuse_published_key;
+use crate::domain::rsa2::{self, test_keys};
+use crate::domain::wechatpay_sign::{MerchantKey, PlatformKey, PlatformPublicKey, RegisteredMerchant};
+
+/// `[wechat.pay]`: what walletgate signs its payouts with, and verifies answers with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeChatPaySettings {
+    /// The merchant id (商户号).
+    pub mchid: String,
+    /// The serial number of the merchant's API certificate (商户API证书序列号).
+    pub merchant_serial_no: String,
+    /// PEM file of the merchant's private key (`apiclient_key.pem`). Empty: the published test key.
+    pub merchant_private_key_file: String,
+    /// WeChat Pay's public key id (`PUB_KEY_ID_…`), what answers name in `Wechatpay-Serial`.
+    pub platform_public_key_id: String,
+    /// PEM file of WeChat Pay's public key (`pub_key.pem`). Empty: the published test key.
+    pub platform_public_key_file: String,
+}
+
+/// `[mock_wechat.pay]`: the merchant the mock WeChat Pay knows, and its platform key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MockWeChatPaySettings {
+    pub mchid: String,
+    pub merchant_serial_no: String,
+    /// The merchant's public key (verifies requests). Empty: the published test key.
+    pub merchant_public_key_file: String,
+    /// The merchant's private key, only handed out at `/mock/wechat/keys`
+    /// (and used by `/mock/wechat/sign`). Empty: the published test key.
+    pub merchant_private_key_file: String,
+    /// The platform key's id, sent as `Wechatpay-Serial`.
+    pub platform_public_key_id: String,
+    /// The platform's private key (signs answers). Empty: the published test key.
+    pub platform_private_key_file: String,
+}
+
+/// The mock's keys, read.
+#[derive(Debug, Clone)]
+pub struct MockWeChatPayKeys {
+    pub merchant: RegisteredMerchant,
+    pub merchant_private: MerchantKey,
+    pub platform: PlatformKey,
+}
+
+/// walletgate's keys as a merchant, read.
+#[derive(Debug, Clone)]
+pub struct WeChatPayKeys {
+    pub merchant: MerchantKey,
+    pub platform: PlatformPublicKey,
+}
+
+/// A key file's text, or the published test key when `path` is empty.
+fn key_text(name: &str, path: &str, built_in: &str) -> Result<String, String> {
+    if path.is_empty() {
+        return Ok(built_in.to_owned());
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("{name} {path:?}: {e}"))
+}
+
+fn private(name: &str, path: &str, built_in: &str) -> Result<rsa2::PrivateKey, String> {
+    rsa2::private_key(&key_text(name, path, built_in)?).map_err(|e| format!("{name}: {e}"))
+}
+
+fn public(name: &str, path: &str, built_in: &str) -> Result<rsa2::PublicKey, String> {
+    rsa2::public_key(&key_text(name, path, built_in)?).map_err(|e| format!("{name}: {e}"))
+}
+
+/// Ids as WeChat Pay issues them: a 1–32 character mchid of digits, a serial
+/// of hex digits, a key id of letters, digits and `_`.
+fn check_ids(section: &str, mchid: &str, serial: &str, key_id: &str, problems: &mut Vec<String>) {
+    if mchid.is_empty() || mchid.len() > 32 || !mchid.bytes().all(|b| b.is_ascii_digit()) {
+        problems.push(format!("{section}.mchid {mchid:?} must be 1–32 digits, like a real merchant id"));
+    }
+    if serial.is_empty() || serial.len() > 64 || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+        problems.push(format!("{section}.merchant_serial_no {serial:?} must be a certificate serial in hex"));
+    }
+    if key_id.is_empty() || key_id.len() > 64 || !key_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        problems.push(format!("{section}.platform_public_key_id {key_id:?} must be like PUB_KEY_ID_0119…"));
+    }
+}
+
+impl WeChatPaySettings {
+    pub fn keys(&self) -> Result<WeChatPayKeys, String> {
+        Ok(WeChatPayKeys {
+            merchant: MerchantKey {
+                mchid: self.mchid.clone(),
+                serial_no: self.merchant_serial_no.clone(),
+                private_key: private(
+                    "wechat.pay.merchant_private_key_file",
+                    &self.merchant_private_key_file,
+                    test_keys::WECHATPAY_MERCHANT_PRIVATE_KEY_PEM,
+                )?,
+            },
+            platform: PlatformPublicKey {
+                key_id: self.platform_public_key_id.clone(),
+                public_key: public(
+                    "wechat.pay.platform_public_key_file",
+                    &self.platform_public_key_file,
+                    test_keys::WECHATPAY_PLATFORM_PUBLIC_KEY_PEM,
+                )?,
+            },
+        })
+    }
+
+    /// The section's problems. `paying`: payouts go over HTTP somewhere
+    /// (the keys are used). In production an empty key file (the published
+    /// test key) is refused as much as a file holding one.
+    pub(super) fn check(&self, production: bool, paying: bool, problems: &mut Vec<String>) {
+        let files = [
+            ("wechat.pay.merchant_private_key_file", &self.merchant_private_key_file),
+            ("wechat.pay.platform_public_key_file", &self.platform_public_key_file),
+        ];
+        if production {
+            for (name, path) in files {
+                refuse_published_key(name, path, problems);
+                if paying && path.is_empty() {
+                    problems.push(format!(
+                        "{name} must name the merchant's own key in production (empty: a published test key)"
+                    ));
+                }
+            }
+        }
+        if !paying {
+            return;
+        }
+        check_ids("wechat.pay", &self.mchid, &self.merchant_serial_no, &self.platform_public_key_id, problems);
+        if let Err(problem) = self.keys() {
+            problems.push(problem);
+        }
+    }
+}
+
+impl MockWeChatPaySettings {
+    pub fn keys(&self) -> Result<MockWeChatPayKeys, String> {
+        let merchant_private = private(
+            "mock_wechat.pay.merchant_private_key_file",
+            &self.merchant_private_key_file,
+            test_keys::WECHATPAY_MERCHANT_PRIVATE_KEY_PEM,
+        )?;
+        Ok(MockWeChatPayKeys {
+            merchant: RegisteredMerchant {
+                mchid: self.mchid.clone(),
+                serial_no: self.merchant_serial_no.clone(),
+                public_key: public(
+                    "mock_wechat.pay.merchant_public_key_file",
+                    &self.merchant_public_key_file,
+                    test_keys::WECHATPAY_MERCHANT_PUBLIC_KEY_PEM,
+                )?,
+            },
+            merchant_private: MerchantKey {
+                mchid: self.mchid.clone(),
+                serial_no: self.merchant_serial_no.clone(),
+                private_key: merchant_private,
+            },
+            platform: PlatformKey {
+                key_id: self.platform_public_key_id.clone(),
+                private_key: private(
+                    "mock_wechat.pay.platform_private_key_file",
+                    &self.platform_private_key_file,
+                    test_keys::WECHATPAY_PLATFORM_PRIVATE_KEY_PEM,
+                )?,
+            },
+        })
+    }
+
+    /// The section's problems; in production any published test key a key file holds.
+    pub(super) fn check(&self, production: bool, enabled: bool, problems: &mut Vec<String>) {
+        if production {
+            for (name, path) in [
+                ("mock_wechat.pay.merchant_public_key_file", &self.merchant_public_key_file),
+                ("mock_wechat.pay.merchant_private_key_file", &self.merchant_private_key_file),
+                ("mock_wechat.pay.platform_private_key_file", &self.platform_private_key_file),
+            ] {
+                refuse_published_key(name, path, problems);
+            }
+        }
+        if !enabled {
+            return;
+        }
+        check_ids("mock_wechat.pay", &self.mchid, &self.merchant_serial_no, &self.platform_public_key_id, problems);
+        if let Err(problem) = self.keys() {
+            problems.push(problem);
+        }
+    }
+}
+
+#[cfg(test)]
+impl MockWeChatPaySettings {
+    /// The shipped values, for the crate's unit tests.
+    pub fn sample() -> MockWeChatPaySettings {
+        MockWeChatPaySettings {
+            mchid: "1900000109".into(),
+            merchant_serial_no: "19EFC2E8E56C4A6A1B8BB48A28E86726824D6608".into(),
+            merchant_public_key_file: String::new(),
+            merchant_private_key_file: String::new(),
+            platform_public_key_id: "PUB_KEY_ID_0119000000012026030100000000000001".into(),
+            platform_private_key_file: String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> WeChatPaySettings {
+        WeChatPaySettings {
+            mchid: "1900000109".into(),
+            merchant_serial_no: "19EFC2E8E56C4A6A1B8BB48A28E86726824D6608".into(),
+            merchant_private_key_file: String::new(),
+            platform_public_key_id: "PUB_KEY_ID_0119000000012026030100000000000001".into(),
+            platform_public_key_file: String::new(),
+        }
+    }
+
+    fn problems(check: impl FnOnce(&mut Vec<String>)) -> Vec<String> {
+        let mut problems = Vec::new();
+        check(&mut problems);
+        problems
+    }
+
+    #[test]
+    fn the_shipped_values_pass_outside_production_and_bad_ids_are_named() {
+        assert!(problems(|p| sample().check(false, true, p)).is_empty());
+        assert!(problems(|p| MockWeChatPaySettings::sample().check(false, true, p)).is_empty());
+        let mut bad = sample();
+        bad.mchid = "wx1".into();
+        bad.platform_public_key_id = "PUB KEY".into();
+        bad.merchant_private_key_file = "/nonexistent/apiclient_key.pem".into();
+        let found = problems(|p| bad.check(false, true, p));
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[0].starts_with("wechat.pay.mchid"), "{found:?}");
+        assert!(found[2].starts_with("wechat.pay.merchant_private_key_file"), "{found:?}");
+    }
+
+    #[test]
+    fn production_refuses_the_published_keys_by_default_and_in_a_file() {
+        let found = problems(|p| sample().check(true, true, p));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found.iter().all(|problem| problem.contains("published test key")), "{found:?}");
+        assert!(problems(|p| sample().check(true, false, p)).is_empty(), "no payouts, no keys used");
+        let dir = std::env::temp_dir().join(format!("walletgate-wechatpay-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let published = dir.join("pub_key.pem");
+        std::fs::write(&published, test_keys::WECHATPAY_PLATFORM_PUBLIC_KEY_PEM).unwrap();
+        let mut mock = MockWeChatPaySettings::sample();
+        mock.merchant_public_key_file = published.display().to_string();
+        let found = problems(|p| mock.check(true, false, p));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("holds a published test key"), "{found:?}");
+    }
+}

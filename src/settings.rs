@@ -18,10 +18,12 @@ use crate::domain::money::Money;
 use crate::domain::withdrawal::ReviewPolicy;
 use crate::domain::withdrawal_policy::{LevelRules, PAYOUT_AMOUNT_MIN_FEN, WithdrawalPolicy};
 
+mod alipay;
 mod mock_alipay;
 mod sim_clock;
 mod simulator;
 mod transfers;
+pub use alipay::{AlipayClientKind, AlipaySettings};
 pub use mock_alipay::{AlipayIdType, MockAlipayAmounts, MockAlipayKeyTexts, MockAlipaySettings, refuse_published_key};
 pub use sim_clock::SimClockSettings;
 pub use simulator::SimulatorSettings;
@@ -48,6 +50,7 @@ pub struct Settings {
     pub rate_limits: RateLimitSettings,
     pub simulator: SimulatorSettings,
     pub wechat: WeChatSettings,
+    pub alipay: AlipaySettings,
     pub mock_wechat: MockWeChatSettings,
     pub mock_alipay: MockAlipaySettings,
     pub sms: SmsSettings,
@@ -681,6 +684,7 @@ impl Settings {
         }
         simulator::check(self, &mut problems);
         self.mock_alipay.check(production, self.simulator.enabled, &mut problems);
+        self.alipay.check(production, &mut problems);
         if self.wechat.client == WeChatClientKind::Builtin && !self.mock_wechat.enabled {
             problems.push("wechat.client = \"builtin\" needs mock_wechat.enabled = true".into());
         }

@@ -18,11 +18,13 @@ use crate::domain::money::Money;
 use crate::domain::withdrawal::ReviewPolicy;
 use crate::domain::withdrawal_policy::{LevelRules, PAYOUT_AMOUNT_MIN_FEN, WithdrawalPolicy};
 
+mod alipay;
 mod mock_alipay;
 mod sim_clock;
 mod simulator;
 mod transfers;
 mod wechat_pay;
+pub use alipay::{AlipayClientKind, AlipaySettings};
 pub use mock_alipay::{AlipayIdType, MockAlipayAmounts, MockAlipayKeyTexts, MockAlipaySettings, refuse_published_key};
 pub use sim_clock::SimClockSettings;
 pub use simulator::SimulatorSettings;
@@ -50,6 +52,7 @@ pub struct Settings {
     pub rate_limits: RateLimitSettings,
     pub simulator: SimulatorSettings,
     pub wechat: WeChatSettings,
+    pub alipay: AlipaySettings,
     pub mock_wechat: MockWeChatSettings,
     pub mock_alipay: MockAlipaySettings,
     pub sms: SmsSettings,
@@ -696,6 +699,7 @@ impl Settings {
             self.wechat.client == WeChatClientKind::Http && (pay_url_named || (mock_wechat_on && !production));
         self.wechat.pay.check(production, paying_over_http, &mut problems);
         self.mock_wechat.pay.check(production, mock_wechat_on, &mut problems);
+        self.alipay.check(production, &mut problems);
         if self.wechat.client == WeChatClientKind::Builtin && !self.mock_wechat.enabled {
             problems.push("wechat.client = \"builtin\" needs mock_wechat.enabled = true".into());
         }

@@ -23,7 +23,9 @@ use crate::auth::{AccessTokens, TokenIssuer};
 use crate::clock::{SharedClock, SimulatedClock};
 use crate::edge::{self, EdgeLimits};
 use crate::error::ApiError;
-use crate::providers::alipay::mock::MockAlipay;
+use crate::providers::alipay::client::{AlipayClient, AlipayGateway};
+use crate::providers::alipay::http::HttpGateway;
+use crate::providers::alipay::mock::{BuiltinGateway, GATEWAY_PATH, MockAlipay};
 use crate::providers::journal::RequestJournal;
 use crate::providers::payouts::SharedPayouts;
 use crate::providers::sms::{MockSmsOutbox, NoSmsGateway, SmsSender};
@@ -52,11 +54,11 @@ use crate::services::sim_reset::SimReset;
 use crate::services::sim_rules::SimRules;
 use crate::services::sms::SmsPolicy;
 use crate::services::withdrawals::Fingerprints;
-use crate::services::work::SettlementPolicy;
+use crate::services::work::{AlipayPayoutPolicy, SettlementPolicy};
 use crate::services::{Parts, ServiceSet, seed};
 use crate::settings::{
-    CorsSettings, Settings, SimClockSettings, StoreKind, StoreSettings, WeChatClientKind, WeChatSettings,
-    WebhookSettings,
+    AlipayClientKind, CorsSettings, Settings, SimClockSettings, StoreKind, StoreSettings, WeChatClientKind,
+    WeChatSettings, WebhookSettings,
 };
 use crate::store::{MemoryStore, RedisStore, SharedStore, StoreError, TimedStore};
 use crate::telemetry::{WalletgateRootSpan, keep_metrics_folded, metrics_handle, observe_request};
@@ -254,7 +256,7 @@ impl Application {
         let webhooks = webhook_policy(&settings.webhooks)?;
         let partitions = Partitions {
             store,
-            clock: business,
+            clock: business.clone(),
             commit_attempts_max: settings.store.commit_attempts_max,
             webhooks_on: webhooks.is_some(),
             writers: Arc::default(),
@@ -279,7 +281,8 @@ impl Application {
             withdrawals: settings.withdrawals.policy().map_err(anyhow::Error::msg)?,
             transfers: settings.transfers.policy(&settings.withdrawals).map_err(anyhow::Error::msg)?,
             fingerprints: Fingerprints { secret: settings.auth.fingerprint_secret.clone() },
-            settlement: settlement_policy(&settings, mock_wechat.clone(), &journal, &public_base_url, &clock)?,
+            settlement: settlement_policy(&settings, mock_wechat.clone(), &journal, &public_base_url, &clock)?
+                .with_alipay(alipay_payouts(&settings, mock_alipay.clone(), &journal, &public_base_url, &business)?),
             webhooks,
             kyc: KycPolicy {
                 auto_approve_after: settings
@@ -454,6 +457,7 @@ fn settlement_policy(
     let settings = &settings.worker;
     Ok(SettlementPolicy {
         payouts,
+        alipay: None,
         lease: chrono::Duration::seconds(settings.lease_secs.min(u32::MAX as u64) as i64),
         batch_size: settings.batch_size,
         concurrency: settings.concurrency,
@@ -461,6 +465,37 @@ fn settlement_policy(
         backoff_initial: millis(settings.retry_backoff_initial_ms),
         backoff_max: millis(settings.retry_backoff_max_ms),
     })
+}
+
+/// How Alipay destinations are paid: through the built-in mock's gateway
+/// in-process (`alipay.client = "builtin"`), or over HTTP to
+/// `alipay.gateway_url` (this server's own mock when empty and the mock
+/// runs); the same signing client either way. Without either, approved
+/// Alipay withdrawals wait.
+fn alipay_payouts(
+    settings: &Settings,
+    mock: Option<Arc<MockAlipay>>,
+    journal: &RequestJournal,
+    public_base_url: &str,
+    clock: &SharedClock,
+) -> anyhow::Result<Option<AlipayPayoutPolicy>> {
+    let alipay = &settings.alipay;
+    let gateway: Arc<dyn AlipayGateway> = match (alipay.client, alipay.gateway_url.as_str(), mock) {
+        (AlipayClientKind::Builtin, _, Some(mock)) => Arc::new(BuiltinGateway::new(mock, journal.clone())),
+        (AlipayClientKind::Http, "", Some(_)) => {
+            Arc::new(HttpGateway::new(format!("{public_base_url}{GATEWAY_PATH}")).map_err(anyhow::Error::msg)?)
+        }
+        (AlipayClientKind::Http, url, _) if !url.is_empty() => {
+            Arc::new(HttpGateway::new(url).map_err(anyhow::Error::msg)?)
+        }
+        _ => {
+            tracing::warn!("no Alipay gateway (no mock, no alipay.gateway_url): Alipay withdrawals wait");
+            return Ok(None);
+        }
+    };
+    let (app_key, alipay_key) = alipay.keys().map_err(anyhow::Error::msg)?;
+    let client = AlipayClient::new(gateway, alipay.app_id.clone(), app_key, alipay_key, clock.clone());
+    Ok(Some(AlipayPayoutPolicy { payouts: Arc::new(client), order_title: alipay.order_title.clone() }))
 }
 
 fn webhook_policy(settings: &WebhookSettings) -> anyhow::Result<Option<WebhookPolicy>> {

@@ -1,7 +1,8 @@
-//! Withdrawal destinations bound to an account (a WeChat wallet for now), and
-//! the rules of their life: one attempt in progress at a time, at most one
-//! active binding, authorize → confirm by SMS → active → unbound, and every
-//! unfinished attempt ends (failed) rather than lingering half-bound.
+//! Withdrawal destinations bound to an account (a WeChat or an Alipay
+//! wallet), and the rules of their life: one attempt in progress at a time,
+//! at most one active binding per provider, authorize → confirm by SMS →
+//! active → unbound, and every unfinished attempt ends (failed) rather than
+//! lingering half-bound.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -64,17 +65,63 @@ pub enum BindingFailure {
     Superseded,
 }
 
-/// The WeChat identity a binding pays out to.
+/// The wallet provider a destination belongs to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(example = "alipay")]
+pub enum DestinationProvider {
+    /// A WeChat wallet, paid by WeChat Pay transfer bills.
+    #[default]
+    Wechat,
+    /// An Alipay account, paid by `alipay.fund.trans.uni.transfer`.
+    Alipay,
+}
+
+impl DestinationProvider {
+    pub const ALL: [DestinationProvider; 2] = [DestinationProvider::Wechat, DestinationProvider::Alipay];
+
+    /// The wire name, as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DestinationProvider::Wechat => "wechat",
+            DestinationProvider::Alipay => "alipay",
+        }
+    }
+
+    /// The provider's name as users read it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            DestinationProvider::Wechat => "WeChat",
+            DestinationProvider::Alipay => "Alipay",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DestinationProvider> {
+        DestinationProvider::ALL.into_iter().find(|provider| provider.as_str() == text)
+    }
+}
+
+/// The wallet identity a binding pays out to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WeChatDestination {
+pub struct Destination {
+    /// Whose wallet it is; records from before Alipay are WeChat's.
+    #[serde(default)]
+    pub provider: DestinationProvider,
+    /// The provider's id of the user under walletgate's app: WeChat's
+    /// openid, or Alipay's user id (`2088…`) or open id, whichever the app
+    /// is given (the name is WeChat's, kept so stored records read as before).
     pub openid: String,
     #[serde(default)]
     pub unionid: Option<String>,
     pub nickname: String,
     pub avatar_url: String,
+    /// The certified real name Alipay reported at binding, sent as the
+    /// transfer's `payee_info.name` so Alipay checks it (WeChat: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub real_name: Option<String>,
 }
 
-impl WeChatDestination {
+impl Destination {
     /// Enough for the user to recognise their own account: `张*丰`, `A***e`.
     pub fn masked_nickname(&self) -> String {
         mask_middle(&self.nickname)
@@ -104,12 +151,15 @@ fn mask_middle(text: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Binding {
     pub id: BindingId,
+    /// Whose wallet it binds; records from before Alipay are WeChat's.
+    #[serde(default)]
+    pub provider: DestinationProvider,
     pub status: BindingStatus,
     pub created_at: DateTime<Utc>,
     /// Deadline of the current step while in progress.
     pub expires_at: DateTime<Utc>,
     #[serde(default)]
-    pub destination: Option<WeChatDestination>,
+    pub destination: Option<Destination>,
     #[serde(default)]
     pub activated_at: Option<DateTime<Utc>>,
     #[serde(default)]
@@ -137,7 +187,7 @@ impl Binding {
 pub enum BindingError {
     #[error("binding not found")]
     NotFound,
-    #[error("a WeChat wallet is already bound; unbind it first")]
+    #[error("a wallet of this provider is already bound; unbind it first")]
     AlreadyActive { binding_id: BindingId },
     #[error("the binding is {status:?}, not {expected:?}")]
     WrongStatus { status: BindingStatus, expected: BindingStatus },
@@ -150,22 +200,30 @@ impl Account {
         self.bindings.iter().find(|binding| &binding.id == id)
     }
 
-    pub fn active_binding(&self) -> Option<&Binding> {
-        self.bindings.iter().find(|binding| binding.status == BindingStatus::Active)
+    /// The active binding of `provider`, if any (at most one each).
+    pub fn active_binding(&self, provider: DestinationProvider) -> Option<&Binding> {
+        self.bindings.iter().find(|binding| binding.status == BindingStatus::Active && binding.provider == provider)
     }
 
-    /// Starts an attempt. Refused while a binding is active; any attempt
-    /// still in progress is superseded, so at most one is ever live.
-    pub fn start_binding(&mut self, now: DateTime<Utc>, ttl: Duration) -> Result<BindingId, BindingError> {
-        if let Some(active) = self.active_binding() {
+    /// Starts an attempt to bind a wallet of `provider`. Refused while one
+    /// of that provider is active; any attempt of it still in progress is
+    /// superseded, so at most one per provider is ever live.
+    pub fn start_binding(
+        &mut self,
+        provider: DestinationProvider,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<BindingId, BindingError> {
+        if let Some(active) = self.active_binding(provider) {
             return Err(BindingError::AlreadyActive { binding_id: active.id.clone() });
         }
-        for binding in self.bindings.iter_mut().filter(|b| b.status.is_in_progress()) {
+        for binding in self.bindings.iter_mut().filter(|b| b.status.is_in_progress() && b.provider == provider) {
             end(binding, BindingStatus::Failed, Some(BindingFailure::Superseded), now);
         }
         let id = BindingId::generate();
         self.bindings.push(Binding {
             id: id.clone(),
+            provider,
             status: BindingStatus::Authorizing,
             created_at: now,
             expires_at: now + ttl,
@@ -183,11 +241,14 @@ impl Account {
     pub fn authorize_binding(
         &mut self,
         id: &BindingId,
-        destination: WeChatDestination,
+        destination: Destination,
         now: DateTime<Utc>,
         confirm_ttl: Duration,
     ) -> Result<(), BindingError> {
         let binding = self.live_binding_mut(id, BindingStatus::Authorizing, now)?;
+        if binding.provider != destination.provider {
+            return Err(BindingError::NotFound);
+        }
         binding.status = BindingStatus::PendingConfirmation;
         binding.destination = Some(destination);
         binding.expires_at = now + confirm_ttl;
@@ -202,7 +263,8 @@ impl Account {
     }
 
     pub fn activate_binding(&mut self, id: &BindingId, now: DateTime<Utc>) -> Result<(), BindingError> {
-        if let Some(active) = self.active_binding() {
+        let provider = self.binding(id).ok_or(BindingError::NotFound)?.provider;
+        if let Some(active) = self.active_binding(provider) {
             return Err(BindingError::AlreadyActive { binding_id: active.id.clone() });
         }
         let binding = self.live_binding_mut(id, BindingStatus::PendingConfirmation, now)?;
@@ -237,7 +299,7 @@ impl Account {
         }
     }
 
-    pub fn unbind(&mut self, id: &BindingId, now: DateTime<Utc>) -> Result<WeChatDestination, BindingError> {
+    pub fn unbind(&mut self, id: &BindingId, now: DateTime<Utc>) -> Result<Destination, BindingError> {
         let binding = self.bindings.iter_mut().find(|b| &b.id == id).ok_or(BindingError::NotFound)?;
         if binding.status != BindingStatus::Active {
             return Err(BindingError::WrongStatus { status: binding.status, expected: BindingStatus::Active });
@@ -294,17 +356,30 @@ mod tests {
         alice()
     }
 
-    fn destination() -> WeChatDestination {
-        WeChatDestination {
+    fn destination() -> Destination {
+        Destination {
+            provider: DestinationProvider::Wechat,
             openid: "o6_bmjrPTlm6_2sgVt7hMZOPfL2M".into(),
             unionid: None,
             nickname: "张三丰".into(),
             avatar_url: String::new(),
+            real_name: None,
+        }
+    }
+
+    fn alipay_destination() -> Destination {
+        Destination {
+            provider: DestinationProvider::Alipay,
+            openid: "2088102146225135".into(),
+            unionid: None,
+            nickname: "李小龙".into(),
+            avatar_url: String::new(),
+            real_name: Some("李小龙".into()),
         }
     }
 
     fn bound(account: &mut Account) -> BindingId {
-        let id = account.start_binding(now(), Duration::minutes(10)).unwrap();
+        let id = account.start_binding(DestinationProvider::Wechat, now(), Duration::minutes(10)).unwrap();
         account.authorize_binding(&id, destination(), now(), Duration::minutes(10)).unwrap();
         account.activate_binding(&id, now()).unwrap();
         id
@@ -314,7 +389,7 @@ mod tests {
     fn an_openid_claim_is_given_up_only_by_a_binding_that_can_never_activate_with_it() {
         let openid = destination().openid;
         let mut account = account();
-        let pending = account.start_binding(now(), Duration::minutes(10)).unwrap();
+        let pending = account.start_binding(DestinationProvider::Wechat, now(), Duration::minutes(10)).unwrap();
         account.authorize_binding(&pending, destination(), now(), Duration::minutes(5)).unwrap();
         // Waiting for its SMS code, within its deadline: it may still activate.
         assert!(!account.give_up_openid_claim(&pending, &openid, now() + Duration::minutes(4)));
@@ -343,10 +418,10 @@ mod tests {
     fn a_binding_walks_authorize_confirm_active_unbound() {
         let mut account = account();
         let id = bound(&mut account);
-        assert_eq!(account.active_binding().map(|b| &b.id), Some(&id));
+        assert_eq!(account.active_binding(DestinationProvider::Wechat).map(|b| &b.id), Some(&id));
         assert_eq!(account.unbind(&id, now()).unwrap(), destination());
         assert_eq!(account.binding(&id).unwrap().status, BindingStatus::Unbound);
-        assert!(account.active_binding().is_none());
+        assert!(account.active_binding(DestinationProvider::Wechat).is_none());
     }
 
     #[test]
@@ -354,12 +429,12 @@ mod tests {
         let mut account = account();
         let active = bound(&mut account);
         assert_eq!(
-            account.start_binding(now(), Duration::minutes(10)),
+            account.start_binding(DestinationProvider::Wechat, now(), Duration::minutes(10)),
             Err(BindingError::AlreadyActive { binding_id: active.clone() })
         );
         account.unbind(&active, now()).unwrap();
-        let first = account.start_binding(now(), Duration::minutes(10)).unwrap();
-        let second = account.start_binding(now(), Duration::minutes(10)).unwrap();
+        let first = account.start_binding(DestinationProvider::Wechat, now(), Duration::minutes(10)).unwrap();
+        let second = account.start_binding(DestinationProvider::Wechat, now(), Duration::minutes(10)).unwrap();
         let superseded = account.binding(&first).unwrap();
         assert_eq!((superseded.status, superseded.failure), (BindingStatus::Failed, Some(BindingFailure::Superseded)));
         assert_eq!(account.binding(&second).unwrap().status, BindingStatus::Authorizing);
@@ -368,7 +443,7 @@ mod tests {
     #[test]
     fn steps_out_of_order_or_too_late_are_refused() {
         let mut account = account();
-        let id = account.start_binding(now(), Duration::minutes(10)).unwrap();
+        let id = account.start_binding(DestinationProvider::Wechat, now(), Duration::minutes(10)).unwrap();
         assert!(matches!(account.activate_binding(&id, now()), Err(BindingError::WrongStatus { .. })));
         let late = now() + Duration::minutes(10);
         assert_eq!(
@@ -383,6 +458,35 @@ mod tests {
     }
 
     #[test]
+    fn one_active_binding_per_provider_and_attempts_supersede_only_their_own_provider() {
+        let mut account = account();
+        let wechat = bound(&mut account);
+        let alipay = account.start_binding(DestinationProvider::Alipay, now(), Duration::minutes(10)).unwrap();
+        let wechat_attempt = account.binding(&wechat).unwrap().status;
+        assert_eq!(wechat_attempt, BindingStatus::Active, "an Alipay attempt leaves WeChat's binding alone");
+        assert_eq!(
+            account.authorize_binding(&alipay, destination(), now(), Duration::minutes(10)),
+            Err(BindingError::NotFound),
+            "a WeChat identity cannot complete an Alipay attempt"
+        );
+        account.authorize_binding(&alipay, alipay_destination(), now(), Duration::minutes(10)).unwrap();
+        account.activate_binding(&alipay, now()).unwrap();
+        assert_eq!(account.active_binding(DestinationProvider::Alipay).map(|b| &b.id), Some(&alipay));
+        assert_eq!(account.active_binding(DestinationProvider::Wechat).map(|b| &b.id), Some(&wechat));
+        assert_eq!(
+            account.start_binding(DestinationProvider::Alipay, now(), Duration::minutes(10)),
+            Err(BindingError::AlreadyActive { binding_id: alipay.clone() })
+        );
+        let older: Binding = serde_json::from_value(serde_json::json!({
+            "id": BindingId::generate().as_str(), "status": "active", "created_at": now(), "expires_at": now(),
+            "destination": {"openid": "o6_x", "nickname": "n", "avatar_url": ""}
+        }))
+        .unwrap();
+        assert_eq!(older.provider, DestinationProvider::Wechat, "records from before Alipay are WeChat's");
+        assert_eq!(older.destination.unwrap().provider, DestinationProvider::Wechat);
+    }
+
+    #[test]
     fn failing_ends_only_attempts_in_progress() {
         let mut account = account();
         let id = bound(&mut account);
@@ -394,7 +498,7 @@ mod tests {
     fn history_is_pruned_to_the_newest_ended_attempts() {
         let mut account = account();
         for _ in 0..25 {
-            account.start_binding(now(), Duration::minutes(10)).unwrap();
+            account.start_binding(DestinationProvider::Wechat, now(), Duration::minutes(10)).unwrap();
         }
         assert_eq!(account.bindings.len(), ENDED_BINDINGS_KEPT + 1);
         assert_eq!(account.bindings.iter().filter(|b| b.status.is_in_progress()).count(), 1);

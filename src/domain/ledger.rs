@@ -45,18 +45,21 @@ pub enum LedgerAccount {
     Fees,
     /// Money paid out to WeChat wallets.
     WechatSettlement,
+    /// Money paid out to Alipay accounts.
+    AlipaySettlement,
     /// Money on its way between two partitions (`transfer`): this
     /// partition's share, up when it sends, down when it is credited.
     InFlight,
 }
 
 impl LedgerAccount {
-    pub const ALL: [LedgerAccount; 6] = [
+    pub const ALL: [LedgerAccount; 7] = [
         LedgerAccount::UserAvailable,
         LedgerAccount::UserHeld,
         LedgerAccount::Funding,
         LedgerAccount::Fees,
         LedgerAccount::WechatSettlement,
+        LedgerAccount::AlipaySettlement,
         LedgerAccount::InFlight,
     ];
 
@@ -72,6 +75,7 @@ impl LedgerAccount {
             LedgerAccount::Funding => "funding",
             LedgerAccount::Fees => "fees",
             LedgerAccount::WechatSettlement => "wechat_settlement",
+            LedgerAccount::AlipaySettlement => "alipay_settlement",
             LedgerAccount::InFlight => "in_flight",
         }
     }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::account::{Account, Posting};
-use super::binding::{BindingId, BindingStatus, WeChatDestination};
+use super::binding::{BindingId, BindingStatus, Destination, DestinationProvider};
 use super::fees::{FeePolicy, FeeQuote};
 use super::ledger::{EntryKind, EntryWithdrawal, JournalEntry, LedgerAccount, LedgerError, leg};
 use super::limits::{LevelLimits, LimitError, LimitsLeft};
@@ -93,7 +93,7 @@ pub struct WithdrawalPlan {
     pub amount: Amount,
     pub fee: FeeQuote,
     pub binding_id: BindingId,
-    pub destination: WeChatDestination,
+    pub destination: Destination,
     pub limits_after: LimitsLeft,
     pub fee_free_quota_after: Money,
     /// Empty: reviewed automatically.
@@ -229,7 +229,7 @@ pub struct PayoutProgress {
 pub struct Withdrawal {
     pub id: WithdrawalId,
     pub binding_id: BindingId,
-    pub destination: WeChatDestination,
+    pub destination: Destination,
     pub amount: Amount,
     pub fee: Money,
     /// The part of the free fee quota this withdrawal used (given back if it fails).
@@ -371,7 +371,11 @@ impl Account {
         let total = Amount::new(plan.fee.total_debit)?;
         let posting = Posting {
             kind: EntryKind::WithdrawalHold,
-            memo: format!("withdrawal {id} to WeChat {}", plan.destination.masked_nickname()),
+            memo: format!(
+                "withdrawal {id} to {} {}",
+                plan.destination.provider.display_name(),
+                plan.destination.masked_nickname()
+            ),
             actor: None,
             legs: vec![leg(LedgerAccount::UserAvailable, LedgerAccount::UserHeld, total)],
         };
@@ -491,15 +495,20 @@ impl Account {
         if withdrawal.status != WithdrawalStatus::Processing {
             return Err(WithdrawalError::NotPayable(withdrawal.status));
         }
-        let mut legs = vec![leg(LedgerAccount::UserHeld, LedgerAccount::WechatSettlement, withdrawal.amount)];
+        let paid_to = match withdrawal.destination.provider {
+            DestinationProvider::Wechat => LedgerAccount::WechatSettlement,
+            DestinationProvider::Alipay => LedgerAccount::AlipaySettlement,
+        };
+        let mut legs = vec![leg(LedgerAccount::UserHeld, paid_to, withdrawal.amount)];
         if withdrawal.fee > Money::ZERO {
             legs.push(leg(LedgerAccount::UserHeld, LedgerAccount::Fees, Amount::new(withdrawal.fee)?));
         }
         let posting = Posting {
             kind: EntryKind::WithdrawalSettlement,
             memo: format!(
-                "withdrawal {} paid to WeChat {} (bill {transfer_bill_no})",
+                "withdrawal {} paid to {} {} (bill {transfer_bill_no})",
                 withdrawal.id,
+                withdrawal.destination.provider.display_name(),
                 withdrawal.destination.masked_nickname()
             ),
             actor: None,
@@ -515,7 +524,7 @@ impl Account {
     }
 
     /// The WeChat wallet an active binding of this account pays out to.
-    pub fn withdrawal_destination(&self, binding_id: &BindingId) -> Result<&WeChatDestination, WithdrawalError> {
+    pub fn withdrawal_destination(&self, binding_id: &BindingId) -> Result<&Destination, WithdrawalError> {
         let binding = self.binding(binding_id).ok_or(WithdrawalError::BindingNotFound)?;
         match (binding.status, &binding.destination) {
             (BindingStatus::Active, Some(destination)) => Ok(destination),
@@ -613,12 +622,14 @@ mod tests {
             legs: vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, "800.00".parse().unwrap())],
         };
         account.post(posting, now()).unwrap();
-        let id = account.start_binding(now(), Duration::minutes(10)).unwrap();
-        let destination = WeChatDestination {
+        let id = account.start_binding(DestinationProvider::Wechat, now(), Duration::minutes(10)).unwrap();
+        let destination = Destination {
+            provider: DestinationProvider::Wechat,
             openid: "o6_bmjrPTlm6_2sgVt7hMZOPfL2M".into(),
             unionid: None,
             nickname: "张三丰".into(),
             avatar_url: String::new(),
+            real_name: None,
         };
         account.authorize_binding(&id, destination, now(), Duration::minutes(10)).unwrap();
         account.activate_binding(&id, now()).unwrap();

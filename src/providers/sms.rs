@@ -116,7 +116,11 @@ impl MockSmsOutbox {
             Respond::HttpError { status, code, message } => Answer::Error { status, code, message },
             Respond::Fault { fault } => Answer::Broken(fault),
             // Payout outcomes and WeChat errors never match a text (`NewRule::check`).
-            Respond::SystemError | Respond::ApiError { .. } | Respond::Fail { .. } | Respond::Processing => {
+            Respond::SystemError
+            | Respond::ApiError { .. }
+            | Respond::Fail { .. }
+            | Respond::AlipayFail { .. }
+            | Respond::Processing => {
                 Answer::Error { status: 500, code: "SYSTEM_ERROR".into(), message: "the gateway failed to send".into() }
             }
         };

@@ -22,7 +22,7 @@ use super::responses::{
 };
 use crate::auth::one_time_codes::is_sms_code;
 use crate::domain::account::AccountId;
-use crate::domain::binding::{Binding, BindingFailure, BindingId, BindingStatus};
+use crate::domain::binding::{Binding, BindingFailure, BindingId, BindingStatus, DestinationProvider};
 use crate::error::{ApiError, ErrorBody};
 use crate::rate_limit::{Action, RateLimits};
 use crate::services::bindings::Bindings;
@@ -31,9 +31,8 @@ use crate::services::bindings::Bindings;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BindingView {
     pub id: BindingId,
-    /// Always `wechat`.
-    #[schema(value_type = String, example = "wechat")]
-    pub provider: &'static str,
+    /// Whose wallet: `wechat` or `alipay`.
+    pub provider: DestinationProvider,
     pub status: BindingStatus,
     /// Masked WeChat nickname (`张*丰`) for the user to check, once known.
     #[schema(example = "张*丰")]
@@ -64,7 +63,7 @@ impl BindingView {
         let destination = binding.destination.as_ref();
         BindingView {
             id: binding.id.clone(),
-            provider: "wechat",
+            provider: binding.provider,
             status,
             nickname: destination.map(|d| d.masked_nickname()),
             openid: destination.map(|d| d.masked_openid()),

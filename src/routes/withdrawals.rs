@@ -14,7 +14,7 @@ use super::responses::{
     AccountNotFound, BindingNotFound, PayloadTooLarge, StoreBusy, StoreUnavailable, Unauthenticated,
     VerificationRequired, WithdrawalNotFound,
 };
-use crate::domain::binding::BindingId;
+use crate::domain::binding::{BindingId, DestinationProvider};
 use crate::domain::limits::LimitsLeft;
 use crate::domain::money::{Amount, Money};
 use crate::domain::withdrawal::{ReviewReason, StatusChange, Withdrawal, WithdrawalId, WithdrawalStatus};
@@ -40,9 +40,8 @@ pub struct QuoteRequest {
 #[derive(Debug, Serialize, ToSchema)]
 struct DestinationView {
     binding_id: BindingId,
-    /// Always `wechat`.
-    #[schema(value_type = String, example = "wechat")]
-    provider: &'static str,
+    /// Whose wallet: `wechat` or `alipay`.
+    provider: DestinationProvider,
     #[schema(example = "张*丰")]
     nickname: String,
     #[schema(example = "oAb1****WxYz")]
@@ -146,7 +145,7 @@ pub async fn quote(
         arrives: plan.amount.money(),
         destination: DestinationView {
             binding_id: plan.binding_id.clone(),
-            provider: "wechat",
+            provider: plan.destination.provider,
             nickname: plan.destination.masked_nickname(),
             openid: plan.destination.masked_openid(),
         },
@@ -238,7 +237,7 @@ impl WithdrawalView {
             total_debit: withdrawal.total_debit().unwrap_or(withdrawal.fee),
             destination: DestinationView {
                 binding_id: withdrawal.binding_id.clone(),
-                provider: "wechat",
+                provider: withdrawal.destination.provider,
                 nickname: withdrawal.destination.masked_nickname(),
                 openid: withdrawal.destination.masked_openid(),
             },

@@ -22,7 +22,7 @@ use super::sms::sms_refusal;
 use crate::auth::Principal;
 use crate::auth::one_time_codes::{new_state, plain_digest};
 use crate::domain::account::{Account, AccountId};
-use crate::domain::binding::{Binding, BindingFailure, BindingId, BindingStatus, WeChatDestination};
+use crate::domain::binding::{Binding, BindingFailure, BindingId, BindingStatus, Destination, DestinationProvider};
 use crate::domain::pin::Pin;
 use crate::domain::sms::{SmsPurpose, SmsVerdict};
 use crate::error::ApiError;
@@ -101,7 +101,7 @@ impl Bindings {
             .partitions
             .update_account(account_id, |account, now| {
                 account.login.phone_number().ok_or(ApiError::PhoneRequired)?;
-                Ok((account.start_binding(now, ttl)?, Vec::new()))
+                Ok((account.start_binding(DestinationProvider::Wechat, now, ttl)?, Vec::new()))
             })
             .await?;
         let expires_at = account.binding(&binding_id).map_or_else(|| self.partitions.now() + ttl, |b| b.expires_at);
@@ -183,18 +183,20 @@ impl Bindings {
 
     /// Exchanges the code and reads the profile; on failure, why the binding
     /// failed and what to tell the client.
-    async fn fetch_destination(&self, code: &str) -> Result<WeChatDestination, (BindingFailure, ApiError)> {
+    async fn fetch_destination(&self, code: &str) -> Result<Destination, (BindingFailure, ApiError)> {
         let client = &self.policy.client;
         let token = client.exchange_code(code).await.map_err(provider_failure)?;
         if token.is_snapshot_user() {
             return Err((BindingFailure::SnapshotUser, ApiError::WeChatSnapshotUser));
         }
         let profile = client.user_info(&token.access_token, &token.openid).await.map_err(provider_failure)?;
-        Ok(WeChatDestination {
+        Ok(Destination {
+            provider: DestinationProvider::Wechat,
             openid: token.openid,
             unionid: token.unionid.or(profile.unionid),
             nickname: profile.nickname,
             avatar_url: profile.headimgurl,
+            real_name: None,
         })
     }
 
@@ -391,7 +393,7 @@ impl Bindings {
         let holds_it = self.partitions.store.load_account(&owner_id).await?.is_some_and(|owner| {
             owner
                 .value
-                .active_binding()
+                .active_binding(DestinationProvider::Wechat)
                 .is_some_and(|b| b.id == binding_id && b.destination.as_ref().is_some_and(|d| d.openid == openid))
         });
         Ok(holds_it.then_some(owner_id))

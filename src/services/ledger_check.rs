@@ -20,13 +20,13 @@ const AUDIT_PAGE_ENTRIES: usize = 500;
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"balanced": true, "accounts_checked": 4, "entries_checked": 12,
     "totals": {"user_available": "125800.01", "user_held": "300.00", "funding": "-126200.51", "fees": "0.50",
-        "wechat_settlement": "100.00", "in_flight": "0.00"},
+        "wechat_settlement": "100.00", "alipay_settlement": "0.00", "in_flight": "0.00"},
     "sum": "0.00",
     "assets": [
         {"asset": "CNY", "totals": {"user_available": "125800.01", "user_held": "300.00", "funding": "-126200.51",
-            "fees": "0.50", "wechat_settlement": "100.00", "in_flight": "0.00"}, "sum": "0.00"},
+            "fees": "0.50", "wechat_settlement": "100.00", "alipay_settlement": "0.00", "in_flight": "0.00"}, "sum": "0.00"},
         {"asset": "USDT", "totals": {"user_available": "12.500000", "user_held": "0.000000",
-            "funding": "-12.500000", "fees": "0.000000", "wechat_settlement": "0.000000", "in_flight": "0.000000"}, "sum": "0.000000"}],
+            "funding": "-12.500000", "fees": "0.000000", "wechat_settlement": "0.000000", "alipay_settlement": "0.000000", "in_flight": "0.000000"}, "sum": "0.000000"}],
     "mismatches": []}))]
 pub struct LedgerReport {
     #[schema(example = true)]
@@ -50,7 +50,7 @@ pub struct LedgerReport {
 /// One asset's totals over every partition.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"asset": "USDT", "totals": {"user_available": "12.500000", "user_held": "0.000000",
-    "funding": "-12.500000", "fees": "0.000000", "wechat_settlement": "0.000000", "in_flight": "0.000000"}, "sum": "0.000000"}))]
+    "funding": "-12.500000", "fees": "0.000000", "wechat_settlement": "0.000000", "alipay_settlement": "0.000000", "in_flight": "0.000000"}, "sum": "0.000000"}))]
 pub struct AssetTotalsView {
     pub asset: Asset,
     pub totals: TotalsView,
@@ -64,13 +64,14 @@ pub struct AssetTotalsView {
 /// issues money) and exceed what one balance can hold.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"user_available": "125800.01", "user_held": "300.00", "funding": "-126200.51",
-    "fees": "0.50", "wechat_settlement": "100.00", "in_flight": "0.00"}))]
+    "fees": "0.50", "wechat_settlement": "100.00", "alipay_settlement": "0.00", "in_flight": "0.00"}))]
 pub struct TotalsView {
     pub user_available: String,
     pub user_held: String,
     pub funding: String,
     pub fees: String,
     pub wechat_settlement: String,
+    pub alipay_settlement: String,
     /// Money of transfers sent and neither credited nor returned yet.
     pub in_flight: String,
 }
@@ -84,6 +85,7 @@ impl TotalsView {
             funding: total(LedgerAccount::Funding),
             fees: total(LedgerAccount::Fees),
             wechat_settlement: total(LedgerAccount::WechatSettlement),
+            alipay_settlement: total(LedgerAccount::AlipaySettlement),
             in_flight: total(LedgerAccount::InFlight),
         }
     }

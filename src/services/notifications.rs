@@ -18,7 +18,7 @@ use super::work::{Claim, ClaimOutcome, WorkQueue};
 use crate::clock::SharedClock;
 use crate::domain::account::AccountId;
 use crate::domain::asset::Quantity;
-use crate::domain::binding::{Binding, BindingId, BindingStatus};
+use crate::domain::binding::{Binding, BindingId, BindingStatus, DestinationProvider};
 use crate::domain::money::Money;
 use crate::domain::transfer::{ReturnReason, Transfer, TransferId, TransferStatus};
 use crate::domain::withdrawal::{ReviewReason, Withdrawal, WithdrawalId, WithdrawalStatus};
@@ -155,14 +155,14 @@ pub struct WithdrawalSummary {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DestinationSummary {
     pub binding_id: BindingId,
-    pub provider: &'static str,
+    pub provider: DestinationProvider,
     pub nickname: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BindingSummary {
     pub id: BindingId,
-    pub provider: &'static str,
+    pub provider: DestinationProvider,
     pub status: BindingStatus,
     pub nickname: Option<String>,
     pub activated_at: Option<DateTime<Utc>>,
@@ -198,7 +198,7 @@ impl Event {
             fee: withdrawal.fee,
             destination: DestinationSummary {
                 binding_id: withdrawal.binding_id.clone(),
-                provider: "wechat",
+                provider: withdrawal.destination.provider,
                 nickname: withdrawal.destination.masked_nickname(),
             },
             review_reasons: withdrawal.review_reasons.clone(),
@@ -227,7 +227,7 @@ impl Event {
     pub fn binding(kind: EventType, account_id: &AccountId, binding: &Binding, now: DateTime<Utc>) -> Event {
         let summary = BindingSummary {
             id: binding.id.clone(),
-            provider: "wechat",
+            provider: binding.provider,
             status: binding.status,
             nickname: binding.destination.as_ref().map(|destination| destination.masked_nickname()),
             activated_at: binding.activated_at,

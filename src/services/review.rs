@@ -19,8 +19,10 @@ use super::withdrawal_reads::WithdrawalReads;
 use super::withdrawals::WithdrawalPolicy;
 use super::work::{Claim, ClaimOutcome, WorkQueue};
 use crate::domain::account::AccountId;
+use crate::domain::binding::DestinationProvider;
 use crate::domain::withdrawal::{RejectionReason, Unpaid, Withdrawal, WithdrawalError, WithdrawalId, WithdrawalStatus};
 use crate::error::ApiError;
+use crate::providers::alipay::payouts::{PayoutOutcome, order_outcome};
 use crate::providers::payouts::BillState;
 use crate::store::ScheduleEntry;
 
@@ -133,10 +135,14 @@ impl Review {
         Ok(withdrawal)
     }
 
-    /// A parked payout may have reached WeChat before its answer was lost:
-    /// ask the provider. A paid bill settles the withdrawal instead (and the
-    /// rejection is refused); a bill still under way cannot be rejected yet.
+    /// A parked payout may have reached its provider before its answer was
+    /// lost: ask the provider. A paid bill settles the withdrawal instead
+    /// (and the rejection is refused); a bill still under way cannot be
+    /// rejected yet.
     async fn check_never_paid(&self, account_id: &AccountId, withdrawal: &Withdrawal) -> Result<(), ApiError> {
+        if withdrawal.destination.provider == DestinationProvider::Alipay {
+            return self.check_never_paid_by_alipay(account_id, withdrawal).await;
+        }
         let Some(payouts) = &self.settlement.policy.payouts else { return Ok(()) };
         let bill = payouts.bill(&withdrawal.out_bill_no()).await.map_err(|error| {
             tracing::warn!(%error, "payout provider unreachable while checking a bill");
@@ -146,10 +152,32 @@ impl Review {
             None => Ok(()),
             Some(bill) if bill.state == BillState::Fail => Ok(()),
             Some(bill) if bill.state == BillState::Success => {
-                self.settlement.settle_paid(account_id, withdrawal.id.as_str(), &bill).await?;
+                self.settlement.settle_paid(account_id, withdrawal.id.as_str(), &bill.transfer_bill_no).await?;
                 Err(ApiError::PayoutAlreadyMade { transfer_bill_no: bill.transfer_bill_no })
             }
             Some(_) => Err(WithdrawalError::AlreadyDecided(withdrawal.status).into()),
+        }
+    }
+
+    /// `check_never_paid` for an Alipay destination: the order by `out_biz_no`.
+    async fn check_never_paid_by_alipay(
+        &self,
+        account_id: &AccountId,
+        withdrawal: &Withdrawal,
+    ) -> Result<(), ApiError> {
+        let Some(alipay) = &self.settlement.policy.alipay else { return Ok(()) };
+        let order = alipay.payouts.query(&withdrawal.out_bill_no()).await.map_err(|error| {
+            tracing::warn!(%error, "Alipay unreachable while checking an order");
+            ApiError::WeChatUnavailable
+        })?;
+        let Some(order) = order else { return Ok(()) };
+        match order_outcome(&order) {
+            PayoutOutcome::Failed { .. } => Ok(()),
+            PayoutOutcome::Paid { order_id } => {
+                self.settlement.settle_paid(account_id, withdrawal.id.as_str(), &order_id).await?;
+                Err(ApiError::PayoutAlreadyMade { transfer_bill_no: order_id })
+            }
+            PayoutOutcome::Pending { .. } => Err(WithdrawalError::AlreadyDecided(withdrawal.status).into()),
         }
     }
 

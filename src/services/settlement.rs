@@ -1,8 +1,13 @@
 //! Paying out due withdrawals: each claimed withdrawal is marked
-//! `processing` (one more attempt counted), paid through the payout provider
-//! under its own bill number, then settled (the hold leaves to WeChat and the
-//! fee account) or failed (the hold comes back in full) — each step one
-//! compare-and-set commit of the account partition with its events.
+//! `processing` (one more attempt counted), paid through its destination's
+//! provider (WeChat Pay's transfer bills, or Alipay's transfers) under its
+//! own bill number, then settled (the hold leaves to the provider's
+//! settlement account and the fee account) or failed (the hold comes back
+//! in full) — each step one compare-and-set commit of the account
+//! partition with its events. An Alipay answer that leaves the result
+//! unknown (DEALING, 20000, `SYSTEM_ERROR`, a lost answer) is followed by a
+//! query of the order, and the transfer is sent again later under the same
+//! `out_biz_no`.
 //!
 //! Why a payout happens once: the bill number is the withdrawal's, so a retry
 //! after a crash (before or after the provider was called) meets the same bill
@@ -22,21 +27,31 @@ use super::keys::{PARKED_SCHEDULE, PAYOUT_SCHEDULE, off_every_schedule, review_m
 use super::notifications::EventType;
 use super::partitions::{Changed, Partitions};
 use super::withdrawals::WithdrawalPolicy;
+use super::work::AlipayPayoutPolicy;
 use super::work::{Claim, ClaimOutcome, SettlementPolicy, WorkQueue};
 use crate::domain::account::AccountId;
+use crate::domain::binding::DestinationProvider;
 use crate::domain::withdrawal::{PayoutAttempt, Unpaid, Withdrawal, WithdrawalError, WithdrawalStatus};
 use crate::error::ApiError;
-use crate::providers::payouts::{BillState, PayoutError, PayoutProvider, TransferBill, TransferRequest};
+use crate::providers::alipay::client::AlipayTransferRequest;
+use crate::providers::alipay::payouts::{AlipayPayouts, PayoutOutcome, order_outcome, transfer_outcome};
+use crate::providers::payouts::{BillState, PayoutError, PayoutProvider, TransferRequest};
 use crate::store::ScheduleEntry;
 use crate::store::typed::TypedPartitionDocuments;
 
 /// What the payee sees on the transfer (≤ 32 characters, like WeChat's `transfer_remark`).
 const TRANSFER_REMARK: &str = "OK钱包余额提现";
 
+/// What a payout attempt asks its destination's provider for.
+enum PayoutOrder {
+    Wechat(TransferRequest),
+    Alipay(AlipayTransferRequest),
+}
+
 /// What became of a claimed withdrawal's next payout attempt.
 enum PayoutStart {
     /// An attempt is counted: ask the provider for this.
-    Begun(TransferRequest),
+    Begun(PayoutOrder),
     /// Its attempts are spent: parked for an operator by this commit.
     Parked,
     /// It is not there to be paid (gone, finished, parked, in review).
@@ -57,14 +72,17 @@ impl Settlement {
     /// The schedule `pay_out_due` claims from (its entries fall due at their
     /// time); none without a payout provider, when nothing is paid out.
     pub(crate) fn due_schedule(&self) -> Option<(&'static str, chrono::Duration)> {
-        self.policy.payouts.as_ref().map(|_| (PAYOUT_SCHEDULE, chrono::Duration::zero()))
+        let any = self.policy.payouts.is_some() || self.policy.alipay.is_some();
+        any.then_some((PAYOUT_SCHEDULE, chrono::Duration::zero()))
     }
 
     pub(crate) async fn pay_out_due(
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<ClaimOutcome, ApiError>>, ApiError> {
-        let Some(payouts) = &self.policy.payouts else { return Ok(Vec::new()) };
+        if self.due_schedule().is_none() {
+            return Ok(Vec::new());
+        }
         let claims = self.work.claim(PAYOUT_SCHEDULE, now, now).await?;
         if claims.is_empty() {
             return Ok(Vec::new());
@@ -73,37 +91,91 @@ impl Settlement {
         // runtime's threads instead of being polled on this one.
         let settlement = std::sync::Arc::new(self.clone());
         let work = claims.into_iter().map(|claim| {
-            let (settlement, payouts) = (settlement.clone(), payouts.clone());
+            let settlement = settlement.clone();
             async move {
-                let payout = tokio::spawn(async move { settlement.pay_out(payouts.as_ref(), claim, now).await });
+                let payout = tokio::spawn(async move { settlement.pay_out(claim, now).await });
                 payout.await.unwrap_or_else(|stopped| Err(ApiError::internal(stopped)))
             }
         });
         Ok(futures_util::stream::iter(work).buffer_unordered(self.policy.concurrency).collect().await)
     }
 
-    /// Pays out one claimed withdrawal and records the outcome.
-    pub async fn pay_out(
-        &self,
-        payouts: &dyn PayoutProvider,
-        claim: Claim,
-        now: DateTime<Utc>,
-    ) -> Result<ClaimOutcome, ApiError> {
-        let request = match self.begin_payout(&claim).await? {
-            PayoutStart::Begun(request) => request,
+    /// Pays out one claimed withdrawal through its destination's provider
+    /// and records the outcome.
+    pub async fn pay_out(&self, claim: Claim, now: DateTime<Utc>) -> Result<ClaimOutcome, ApiError> {
+        let order = match self.begin_payout(&claim).await? {
+            PayoutStart::Begun(order) => order,
             PayoutStart::Parked => return Ok(ClaimOutcome::Parked),
             PayoutStart::NotPayable => return self.payout_not_begun(&claim, now).await,
         };
+        match order {
+            PayoutOrder::Wechat(request) => match &self.policy.payouts {
+                Some(payouts) => self.pay_wechat(payouts.as_ref(), &claim, &request, now).await,
+                None => self.payout_pending(&claim, "no WeChat Pay provider configured", now).await,
+            },
+            PayoutOrder::Alipay(request) => match &self.policy.alipay {
+                Some(alipay) => self.pay_alipay(alipay, &claim, &request, now).await,
+                None => self.payout_pending(&claim, "no Alipay client configured", now).await,
+            },
+        }
+    }
+
+    async fn pay_wechat(
+        &self,
+        payouts: &dyn PayoutProvider,
+        claim: &Claim,
+        request: &TransferRequest,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, ApiError> {
         let (account_id, withdrawal_id) = claim.parts().ok_or(WithdrawalError::NotFound)?;
-        match payouts.transfer(&request).await {
-            Ok(bill) if bill.state == BillState::Success => self.settle_paid(&account_id, withdrawal_id, &bill).await,
+        match payouts.transfer(request).await {
+            Ok(bill) if bill.state == BillState::Success => {
+                self.settle_paid(&account_id, withdrawal_id, &bill.transfer_bill_no).await
+            }
             Ok(bill) if bill.state == BillState::Fail => {
                 let reason = bill.fail_reason.as_deref().unwrap_or("FAIL");
                 self.fail_payout(&account_id, withdrawal_id, reason).await
             }
-            Ok(bill) => self.payout_pending(&claim, &format!("bill {}", bill.state.as_str()), now).await,
+            Ok(bill) => self.payout_pending(claim, &format!("bill {}", bill.state.as_str()), now).await,
             Err(PayoutError::Refused { code, .. }) => self.fail_payout(&account_id, withdrawal_id, &code).await,
-            Err(error @ PayoutError::Unavailable(_)) => self.payout_pending(&claim, &error.to_string(), now).await,
+            Err(error @ PayoutError::Unavailable(_)) => self.payout_pending(claim, &error.to_string(), now).await,
+        }
+    }
+
+    /// An Alipay transfer under the withdrawal's bill number; an unknown
+    /// result is queried at once, and what the query cannot settle is sent
+    /// again later with the same `out_biz_no`.
+    async fn pay_alipay(
+        &self,
+        alipay: &AlipayPayoutPolicy,
+        claim: &Claim,
+        request: &AlipayTransferRequest,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimOutcome, ApiError> {
+        let (account_id, withdrawal_id) = claim.parts().ok_or(WithdrawalError::NotFound)?;
+        let outcome = match transfer_outcome(alipay.payouts.transfer(request).await) {
+            PayoutOutcome::Pending { why } => {
+                self.query_alipay(alipay.payouts.as_ref(), &request.out_biz_no, why).await
+            }
+            decided => decided,
+        };
+        match outcome {
+            PayoutOutcome::Paid { order_id } => self.settle_paid(&account_id, withdrawal_id, &order_id).await,
+            PayoutOutcome::Failed { sub_code } => self.fail_payout(&account_id, withdrawal_id, &sub_code).await,
+            PayoutOutcome::Pending { why } => self.payout_pending(claim, &why, now).await,
+        }
+    }
+
+    /// What Alipay's order says after an unknown result: paid, failed, or
+    /// still pending (no order, `DEALING`, or the query itself unanswered).
+    async fn query_alipay(&self, alipay: &dyn AlipayPayouts, out_biz_no: &str, why: String) -> PayoutOutcome {
+        match alipay.query(out_biz_no).await {
+            Ok(Some(order)) => match order_outcome(&order) {
+                PayoutOutcome::Pending { why: dealing } => PayoutOutcome::Pending { why: format!("{why}; {dealing}") },
+                decided => decided,
+            },
+            Ok(None) => PayoutOutcome::Pending { why: format!("{why}; no order yet") },
+            Err(error) => PayoutOutcome::Pending { why: format!("{why}; query: {error}") },
         }
     }
 
@@ -144,17 +216,32 @@ impl Settlement {
             Err(error) => return Err(error),
         };
         match begun {
-            Some(PayoutAttempt::Begun { .. }) => Ok(PayoutStart::Begun(TransferRequest {
-                out_bill_no: withdrawal.out_bill_no(),
-                openid: withdrawal.destination.openid.clone(),
-                amount: withdrawal.amount.money(),
-                remark: TRANSFER_REMARK.to_owned(),
-            })),
+            Some(PayoutAttempt::Begun { .. }) => Ok(PayoutStart::Begun(self.payout_order(&withdrawal))),
             Some(PayoutAttempt::Parked) => {
                 tracing::warn!(withdrawal_id, attempts = withdrawal.payout.attempts, "payout parked for an operator");
                 Ok(PayoutStart::Parked)
             }
             None => Ok(PayoutStart::NotPayable),
+        }
+    }
+
+    /// What to ask the withdrawal's destination provider for.
+    fn payout_order(&self, withdrawal: &Withdrawal) -> PayoutOrder {
+        let destination = &withdrawal.destination;
+        match destination.provider {
+            DestinationProvider::Wechat => PayoutOrder::Wechat(TransferRequest {
+                out_bill_no: withdrawal.out_bill_no(),
+                openid: destination.openid.clone(),
+                amount: withdrawal.amount.money(),
+                remark: TRANSFER_REMARK.to_owned(),
+            }),
+            DestinationProvider::Alipay => PayoutOrder::Alipay(AlipayTransferRequest {
+                out_biz_no: withdrawal.out_bill_no(),
+                amount: withdrawal.amount.money(),
+                payee: destination.openid.clone(),
+                payee_name: destination.real_name.clone(),
+                order_title: self.policy.alipay.as_ref().map_or(TRANSFER_REMARK, |a| &a.order_title).to_owned(),
+            }),
         }
     }
 
@@ -198,12 +285,13 @@ impl Settlement {
         Ok(ClaimOutcome::Retried)
     }
 
-    /// Records a paid bill: the withdrawal settles (once; a repeat changes nothing).
+    /// Records a paid bill (WeChat's `transfer_bill_no`, Alipay's
+    /// `order_id`): the withdrawal settles (once; a repeat changes nothing).
     pub(crate) async fn settle_paid(
         &self,
         account_id: &AccountId,
         withdrawal_id: &str,
-        bill: &TransferBill,
+        transfer_bill_no: &str,
     ) -> Result<ClaimOutcome, ApiError> {
         let settled = self
             .partitions
@@ -211,7 +299,7 @@ impl Settlement {
                 if withdrawal.status == WithdrawalStatus::Settled {
                     return Ok(Changed::new(false));
                 }
-                let entry = account.settle_withdrawal(withdrawal, &bill.transfer_bill_no, now)?;
+                let entry = account.settle_withdrawal(withdrawal, transfer_bill_no, now)?;
                 Ok(Changed {
                     entries: vec![entry],
                     events: vec![EventType::WithdrawalSettled],

@@ -24,6 +24,7 @@ use utoipa::ToSchema;
 use super::keys::member_parts;
 use crate::domain::account::AccountId;
 use crate::error::ApiError;
+use crate::providers::alipay::payouts::SharedAlipayPayouts;
 use crate::providers::payouts::SharedPayouts;
 use crate::store::SharedStore;
 
@@ -36,8 +37,10 @@ const ORPHAN_RECHECK_MS: i64 = 1_000;
 /// How the worker settles withdrawals.
 #[derive(Debug, Clone)]
 pub struct SettlementPolicy {
-    /// Where payouts go; without one, due withdrawals wait.
+    /// Where payouts to WeChat wallets go; without one, they wait.
     pub payouts: Option<SharedPayouts>,
+    /// Where payouts to Alipay accounts go; without one, they wait.
+    pub alipay: Option<AlipayPayoutPolicy>,
     pub lease: chrono::Duration,
     pub batch_size: usize,
     pub concurrency: usize,
@@ -46,7 +49,19 @@ pub struct SettlementPolicy {
     pub backoff_max: chrono::Duration,
 }
 
+/// Paying Alipay destinations: the client, and the title the payee's bill shows.
+#[derive(Debug, Clone)]
+pub struct AlipayPayoutPolicy {
+    pub payouts: SharedAlipayPayouts,
+    pub order_title: String,
+}
+
 impl SettlementPolicy {
+    /// The same policy paying Alipay destinations through `alipay`.
+    pub fn with_alipay(self, alipay: Option<AlipayPayoutPolicy>) -> SettlementPolicy {
+        SettlementPolicy { alipay, ..self }
+    }
+
     /// The pause before payout attempt `attempts + 1`: doubling from the initial pause, capped.
     pub fn backoff(&self, attempts: u32) -> chrono::Duration {
         let doublings = attempts.saturating_sub(1).min(20);
@@ -251,6 +266,7 @@ mod tests {
     fn policy() -> SettlementPolicy {
         SettlementPolicy {
             payouts: None,
+            alipay: None,
             lease: chrono::Duration::seconds(30),
             batch_size: 10,
             concurrency: 2,

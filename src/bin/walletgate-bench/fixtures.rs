@@ -10,7 +10,7 @@ use chrono::Duration;
 use futures_util::StreamExt;
 
 use walletgate::domain::account::{Account, AccountId, PasswordHash, Posting, Role, VerificationLevel};
-use walletgate::domain::binding::{BindingId, WeChatDestination};
+use walletgate::domain::binding::{BindingId, Destination, DestinationProvider};
 use walletgate::domain::credentials::Login;
 use walletgate::domain::ledger::{EntryKind, LedgerAccount, leg};
 use walletgate::domain::money::Amount;
@@ -80,9 +80,15 @@ async fn seed_ready_account(services: &ServiceSet, spec: &FixtureSpec, n: usize)
     };
     let opening = account.post(posting, now)?;
     let openid = spec.payees[n % spec.payees.len().max(1)].clone();
-    let destination =
-        WeChatDestination { openid, unionid: None, nickname: "压测用户".into(), avatar_url: String::new() };
-    let binding_id = account.start_binding(now, Duration::minutes(10))?;
+    let destination = Destination {
+        provider: DestinationProvider::Wechat,
+        openid,
+        unionid: None,
+        nickname: "压测用户".into(),
+        avatar_url: String::new(),
+        real_name: None,
+    };
+    let binding_id = account.start_binding(DestinationProvider::Wechat, now, Duration::minutes(10))?;
     account.authorize_binding(&binding_id, destination, now, Duration::minutes(10))?;
     account.activate_binding(&binding_id, now)?;
     if let Some(binding) = account.bindings.iter_mut().find(|binding| binding.id == binding_id) {
@@ -166,7 +172,7 @@ pub async fn seed_stored_withdrawals(
 
 fn ready(account: Account) -> Option<ReadyAccount> {
     let phone = account.login.phone_number()?.to_owned();
-    let binding = account.active_binding()?;
+    let binding = account.active_binding(DestinationProvider::Wechat)?;
     binding.destination.as_ref()?;
     Some(ReadyAccount { id: account.id.clone(), phone, binding_id: binding.id.clone() })
 }

@@ -65,6 +65,21 @@ impl GatewayCode {
         }
     }
 
+    /// The code named `text` (`"40004"`), if it is one of these.
+    pub fn parse(text: &str) -> Option<GatewayCode> {
+        [
+            GatewayCode::Success,
+            GatewayCode::ServiceUnavailable,
+            GatewayCode::InsufficientToken,
+            GatewayCode::MissingArguments,
+            GatewayCode::InvalidArguments,
+            GatewayCode::BusinessFailed,
+            GatewayCode::InsufficientPermissions,
+        ]
+        .into_iter()
+        .find(|code| code.code() == text)
+    }
+
     pub fn msg(self) -> &'static str {
         match self {
             GatewayCode::Success => "Success",
@@ -143,6 +158,9 @@ mod tests {
         for bad in ["2026-03-02T00:05:09", "2026-3-2 0:5:9", "2026-02-30 00:00:00", ""] {
             assert!(!is_alipay_time(bad), "{bad}");
         }
+        assert_eq!(GatewayCode::parse("40004"), Some(GatewayCode::BusinessFailed));
+        assert_eq!(GatewayCode::parse("20000"), Some(GatewayCode::ServiceUnavailable));
+        assert_eq!(GatewayCode::parse("99999"), None);
         let failure = Failure::new(GatewayCode::BusinessFailed, "PAYEE_NOT_EXIST", "收款账号不存在");
         assert_eq!(
             failure.to_json(),

@@ -54,6 +54,9 @@ pub enum Operation {
     /// The SMS gateway: text a verification code to a phone.
     #[serde(rename = "sms.send")]
     SmsSend,
+    /// Alipay: `alipay.fund.trans.uni.transfer` (a payout to an Alipay account).
+    #[serde(rename = "alipay.transfer")]
+    AlipayTransfer,
 }
 
 impl Operation {
@@ -64,11 +67,18 @@ impl Operation {
             Operation::WeChatOAuthAccessToken => "wechat_oauth.access_token",
             Operation::WeChatOAuthUserInfo => "wechat_oauth.userinfo",
             Operation::SmsSend => "sms.send",
+            Operation::AlipayTransfer => "alipay.transfer",
         }
     }
 
-    fn is_wechat_pay(self) -> bool {
-        matches!(self, Operation::WeChatPayTransfer | Operation::WeChatPayQuery)
+    /// The operations whose calls pay out a withdrawal's bill (by its number).
+    fn is_payout(self) -> bool {
+        matches!(self, Operation::WeChatPayTransfer | Operation::WeChatPayQuery | Operation::AlipayTransfer)
+    }
+
+    /// The operations whose calls carry a payee and an amount.
+    fn is_transfer(self) -> bool {
+        matches!(self, Operation::WeChatPayTransfer | Operation::AlipayTransfer)
     }
 
     fn is_wechat_oauth(self) -> bool {
@@ -82,7 +92,8 @@ impl Operation {
 #[schema(example = json!({"operation": "wechat_pay.transfer", "amount_min": "100.00", "amount_max": "500.00"}))]
 pub struct CallMatch {
     pub operation: Operation,
-    /// The payee's openid (`wechat_pay.transfer`), or the user's whose
+    /// The payee's openid (`wechat_pay.transfer`), Alipay user id or open id
+    /// (`alipay.transfer`, `payee_info.identity`), or the user's whose
     /// profile is read (`wechat_oauth.userinfo`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payee: Option<String>,
@@ -98,7 +109,8 @@ pub struct CallMatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, example = "acc_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")]
     pub account_id: Option<AccountId>,
-    /// The merchant's bill number (a withdrawal's id without `wd_`).
+    /// The merchant's bill number (a withdrawal's id without `wd_`): WeChat
+    /// Pay's `out_bill_no`, Alipay's `out_biz_no`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_bill_no: Option<String>,
     /// The phone a text goes to (`sms.send`), digits only.
@@ -118,17 +130,25 @@ pub struct CallMatch {
 pub enum Respond {
     /// As the mock would answer anyway, after the rule's delay: latency alone.
     AsUsual,
+    /// The Alipay transfer fails (40004) with this `sub_code` (`alipay.transfer`
+    /// only): `SYSTEM_ERROR` and the payer-side codes keep no order, the
+    /// others a FAIL order, as the mock keeps them.
+    AlipayFail {
+        #[schema(example = "PAYEE_ACCOUNT_STATUS_ERROR")]
+        sub_code: String,
+    },
     /// The bill is decided `FAIL` with this reason (nothing is paid).
     Fail {
         #[schema(value_type = String, example = "ACCOUNT_FROZEN")]
         fail_reason: FailReason,
     },
-    /// The bill stays `PROCESSING` (nothing is paid yet); a later call the
-    /// rule no longer answers decides it.
+    /// The bill stays `PROCESSING` (an Alipay order `DEALING`; nothing is
+    /// paid yet); a later call the rule no longer answers decides it.
     Processing,
     /// The provider's own failure: WeChat Pay's 500 `SYSTEM_ERROR` (retry
-    /// the same bill), WeChat OAuth's errcode -1 "system error", an SMS
-    /// gateway that refuses to send.
+    /// the same bill), Alipay's 20000 `isp.unknow-error` (the transfer not
+    /// made; query, then retry), WeChat OAuth's errcode -1 "system error",
+    /// an SMS gateway that refuses to send.
     SystemError,
     /// WeChat's `{errcode, errmsg}` answer, with HTTP 200 as WeChat sends
     /// it (`wechat_oauth.*` only): e.g. 40029 invalid code, 40163 code
@@ -151,7 +171,8 @@ pub enum Respond {
         #[serde(default)]
         message: String,
     },
-    /// A broken connection instead of an answer.
+    /// A broken connection instead of an answer. On `alipay.transfer` the
+    /// call is made first and its answer lost (the money may have moved).
     Fault { fault: Fault },
 }
 
@@ -306,12 +327,12 @@ impl NewRule {
             (
                 "match.payee",
                 when.payee.is_some(),
-                matches!(operation, Operation::WeChatPayTransfer | Operation::WeChatOAuthUserInfo),
+                operation.is_transfer() || operation == Operation::WeChatOAuthUserInfo,
             ),
-            ("match.amount_min", when.amount_min.is_some(), operation == Operation::WeChatPayTransfer),
-            ("match.amount_max", when.amount_max.is_some(), operation == Operation::WeChatPayTransfer),
-            ("match.account_id", when.account_id.is_some(), operation.is_wechat_pay()),
-            ("match.out_bill_no", when.out_bill_no.is_some(), operation.is_wechat_pay()),
+            ("match.amount_min", when.amount_min.is_some(), operation.is_transfer()),
+            ("match.amount_max", when.amount_max.is_some(), operation.is_transfer()),
+            ("match.account_id", when.account_id.is_some(), operation.is_payout()),
+            ("match.out_bill_no", when.out_bill_no.is_some(), operation.is_payout()),
             ("match.phone", when.phone.is_some(), operation == Operation::SmsSend),
             ("match.purpose", when.purpose.is_some(), operation == Operation::SmsSend),
         ];
@@ -334,9 +355,21 @@ impl NewRule {
 
     fn check_respond(&self) -> Result<(), RuleError> {
         let operation = self.when.operation;
-        let transfer_only = matches!(self.respond, Respond::Fail { .. } | Respond::Processing);
-        if transfer_only && operation != Operation::WeChatPayTransfer {
-            return Err(refuse("respond.type", "fail and processing answer wechat_pay.transfer only"));
+        if matches!(self.respond, Respond::Fail { .. }) && operation != Operation::WeChatPayTransfer {
+            return Err(refuse("respond.type", "fail answers wechat_pay.transfer only (alipay_fail alipay.transfer)"));
+        }
+        if self.respond == Respond::Processing && !operation.is_transfer() {
+            return Err(refuse("respond.type", "processing answers wechat_pay.transfer and alipay.transfer only"));
+        }
+        if let Respond::AlipayFail { sub_code } = &self.respond {
+            if operation != Operation::AlipayTransfer {
+                return Err(refuse("respond.type", "alipay_fail answers alipay.transfer only"));
+            }
+            let code_like =
+                |text: &str| text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            if sub_code.is_empty() || sub_code.len() > CODE_CHARS_MAX || !code_like(sub_code) {
+                return Err(refuse("respond.sub_code", format!("1 to {CODE_CHARS_MAX} characters [A-Z0-9_]")));
+            }
         }
         if let Respond::ApiError { errcode, errmsg } = &self.respond {
             if !operation.is_wechat_oauth() {
@@ -471,6 +504,16 @@ impl<'a> ProviderCall<'a> {
     /// A WeChat Pay transfer bill of `amount` to `payee`.
     pub fn payout(payee: &'a str, amount: Money, out_bill_no: &'a str) -> ProviderCall<'a> {
         ProviderCall { payee, amount: Some(amount), out_bill_no, ..ProviderCall::of(Operation::WeChatPayTransfer) }
+    }
+
+    /// An Alipay transfer of `amount` to `payee` (`payee_info.identity`) under `out_biz_no`.
+    pub fn alipay_transfer(payee: &'a str, amount: Money, out_biz_no: &'a str) -> ProviderCall<'a> {
+        ProviderCall {
+            payee,
+            amount: Some(amount),
+            out_bill_no: out_biz_no,
+            ..ProviderCall::of(Operation::AlipayTransfer)
+        }
     }
 
     /// A WeChat Pay bill read by its number.

@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::providers::alipay::mock::{GatewayParams, MockAlipay};
+use crate::providers::sim::Ruled;
+use crate::routes::mock_wechat::ruled::answer as ruled_answer;
 
 /// The parameters a call may carry, by query or form (all optional here:
 /// the gateway answers what is missing in Alipay's shape).
@@ -72,7 +74,7 @@ pub struct GatewayForm {
 )]
 pub async fn call_by_query(mock: web::Data<MockAlipay>, request: HttpRequest) -> HttpResponse {
     let params = GatewayParams::new(url::form_urlencoded::parse(request.query_string().as_bytes()).into_owned());
-    answer(mock.gateway(&params).await)
+    answer(mock.gateway_ruled(&params).await).await
 }
 
 /// Alipay's gateway
@@ -115,7 +117,7 @@ pub async fn call(
     }
     let query = url::form_urlencoded::parse(request.query_string().as_bytes()).into_owned();
     let form = url::form_urlencoded::parse(&body).into_owned();
-    Ok(answer(mock.gateway(&GatewayParams::new(query.chain(form))).await))
+    Ok(answer(mock.gateway_ruled(&GatewayParams::new(query.chain(form))).await).await)
 }
 
 /// Whether `body` is empty or `name=value` pairs joined by `&` (what a form
@@ -124,11 +126,20 @@ fn is_form(body: &[u8]) -> bool {
     body.split(|byte| *byte == b'&').all(|pair| pair.is_empty() || pair.contains(&b'='))
 }
 
-fn answer(body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "application/json;charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .body(body)
+/// The gateway's answer once the simulator's rules had their say: Alipay's
+/// body with HTTP 200, a rule's HTTP error (as a proxy in front of the
+/// gateway would give it), or a broken connection.
+async fn answer(ruled: Ruled<String>) -> HttpResponse {
+    let error = |status, code: &str, message: &str| {
+        HttpResponse::build(status).json(serde_json::json!({ "code": code, "message": message }))
+    };
+    let normal = |body: String| {
+        HttpResponse::Ok()
+            .insert_header((CONTENT_TYPE, "application/json;charset=utf-8"))
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .body(body)
+    };
+    ruled_answer(ruled, error, normal).await
 }
 
 #[cfg(test)]

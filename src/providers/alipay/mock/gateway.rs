@@ -12,6 +12,8 @@ use super::*;
 
 use std::collections::BTreeMap;
 
+use crate::providers::sim::{Answer, ProviderCall, Respond, Ruled};
+
 use super::super::protocol::{
     GatewayCode, OAUTH_TOKEN, TRANSFER_QUERY, UNI_TRANSFER, USER_INFO_SHARE, is_alipay_time, response_node,
     success_json,
@@ -122,6 +124,49 @@ impl MockAlipay {
     /// One call to `gateway.do`: the answer's exact body.
     pub async fn gateway(&self, params: &GatewayParams) -> String {
         self.gateway_with(params, None).await
+    }
+
+    /// One call to `gateway.do` as the simulator's rules have it answered: a
+    /// transfer a rule matches (`alipay.transfer`: payee, amount, bill
+    /// number, account) fails with the rule's `sub_code`, stays `DEALING`,
+    /// meets 20000, an HTTP error, or is made and its answer lost (a fault);
+    /// after the rule's delay. Every other call is answered as usual.
+    pub async fn gateway_ruled(&self, params: &GatewayParams) -> Ruled<String> {
+        let method = match check_call(params, &self.settings.app_id, &self.keys.app_public) {
+            Ok(method) => method,
+            Err(failure) => return Ruled::unruled(rsa2::unsigned_answer(ERROR_NODE, &failure.to_json())),
+        };
+        let request = match (method, transfer_request(params.get("biz_content"))) {
+            (UNI_TRANSFER, Ok(request)) => request,
+            _ => return Ruled::unruled(self.answer(method, params, None).await),
+        };
+        let call = ProviderCall::alipay_transfer(&request.payee.identity, request.trans_amount, &request.out_biz_no);
+        let forced = match self.rules.consult_and_wait(&call).await {
+            Ok(Some(forced)) => forced,
+            Ok(None) => return Ruled::unruled(self.answer(method, params, None).await),
+            Err(error) => {
+                tracing::warn!(%error, "mock Alipay could not consult the simulator's rules");
+                return Ruled::unruled(self.unavailable_answer(method));
+            }
+        };
+        let answer = match forced.respond {
+            Respond::AsUsual => Answer::Normal(self.answer(method, params, None).await),
+            Respond::AlipayFail { sub_code } => {
+                Answer::Normal(self.answer(method, params, Some(&AlipayForcing::Fail(sub_code))).await)
+            }
+            Respond::Processing => Answer::Normal(self.answer(method, params, Some(&AlipayForcing::Dealing)).await),
+            Respond::HttpError { status, code, message } => Answer::Error { status, code, message },
+            // The transfer is made; only its answer is lost on the way back.
+            Respond::Fault { fault } => {
+                self.answer(method, params, None).await;
+                Answer::Broken(fault)
+            }
+            // The others answer no transfer (`NewRule::check`): the platform's own failure.
+            Respond::SystemError | Respond::Fail { .. } | Respond::ApiError { .. } => {
+                Answer::Normal(self.unavailable_answer(method))
+            }
+        };
+        Ruled { rule: Some(forced.rule), answer }
     }
 
     /// One call to `gateway.do` with `forcing` taken over the mock's own

@@ -23,16 +23,19 @@ use super::protocol::{ERROR_NODE, Failure};
 use crate::clock::SharedClock;
 use crate::domain::money::Money;
 use crate::domain::rsa2::{self, PrivateKey, PublicKey};
+use crate::providers::sim::RuleBook;
 use crate::providers::wechat::mock::ReceivedTotals;
 use crate::settings::{AlipayIdType, MockAlipayAmounts, MockAlipaySettings};
 use crate::store::prelude::*;
 use crate::store::{CommitOutcome, StoreError, Versioned};
 
+mod builtin;
 mod gateway;
 mod oauth;
 mod transfers;
 mod users;
 
+pub use builtin::*;
 pub use gateway::*;
 pub use oauth::*;
 pub use transfers::*;
@@ -89,6 +92,9 @@ pub struct MockAlipay {
     settings: MockAlipaySettings,
     amounts: MockAlipayAmounts,
     keys: Keys,
+    /// The simulator's rules (shared with the other mocks through the
+    /// store), consulted by every transfer.
+    rules: RuleBook,
 }
 
 impl MockAlipay {
@@ -104,7 +110,9 @@ impl MockAlipay {
                 .map_err(|e| key_problem("platform_private_key_file", e))?,
         };
         let amounts = settings.amounts()?;
-        Ok(MockAlipay { store, clock, settings, amounts, keys })
+        // The magic amounts are WeChat Pay's; Alipay transfers answer to rules only.
+        let rules = RuleBook::new(store.clone(), clock.clone(), false);
+        Ok(MockAlipay { store, clock, settings, amounts, keys, rules })
     }
 
     /// The app id registered with the mock.

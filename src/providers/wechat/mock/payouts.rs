@@ -80,6 +80,7 @@ fn forced_answer<T>(respond: Respond) -> Answer<T> {
         Respond::SystemError
         | Respond::ApiError { .. }
         | Respond::Fail { .. }
+        | Respond::AlipayFail { .. }
         | Respond::Processing
         | Respond::AsUsual => Answer::Error {
             status: 500,

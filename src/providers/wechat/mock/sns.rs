@@ -40,7 +40,7 @@ impl MockWeChat {
             Respond::HttpError { status, code, message } => Answer::Error { status, code, message },
             Respond::Fault { fault } => Answer::Broken(fault),
             // Payout outcomes never match an `sns` call (`NewRule::check`).
-            Respond::SystemError | Respond::Fail { .. } | Respond::Processing => {
+            Respond::SystemError | Respond::Fail { .. } | Respond::AlipayFail { .. } | Respond::Processing => {
                 Answer::Normal(Err(api_error(errcode::SYSTEM_BUSY, "system error")))
             }
         };

@@ -20,6 +20,8 @@ use crate::client::{Api, Meta, Request, fen, yuan};
 use crate::cluster::{Cluster, TIMING};
 use crate::money::{self, AccountMoney, JournalSummary, LedgerSeen, Listed, MoneyRun};
 use crate::world::{Known, OPERATOR_EMAIL, OPERATOR_PASSWORD, PinFact, PinSeen, Submitted, World};
+use walletgate::domain::rsa2;
+use walletgate::domain::wechatpay_sign::{MerchantKey, Request as SignedRequest};
 
 /// The PIN guard's `pin.attempts_max` (walletgate's default, which the run keeps).
 const PIN_ATTEMPTS_MAX: i64 = 5;
@@ -333,6 +335,7 @@ pub async fn check(
     checked.check(LEDGER, report.body["balanced"] == true, || format!("ledger check: {}", report.body), &[]);
     let ledger_after = LedgerSeen::read(&report.body).unwrap_or_default();
 
+    let bills = Bills { api, merchant: merchant_key(api).await? };
     let accounts = sessions(api, world).await;
     let observed: Vec<Observed> =
         join_all(accounts.into_iter().map(|(known, token, id)| observe(api, known, token, id))).await;
@@ -369,7 +372,7 @@ pub async fn check(
 
         let (events, trimmed) = account.events.as_deref().map(final_events).unwrap_or_default();
         for withdrawal in &account.withdrawals {
-            check_withdrawal(api, checked, account, withdrawal, &binding_openid, &events, trimmed, &mut settled_to)
+            check_withdrawal(&bills, checked, account, withdrawal, &binding_openid, &events, trimmed, &mut settled_to)
                 .await;
             if let (Some(id), Some(status)) = (withdrawal["id"].as_str(), withdrawal["status"].as_str()) {
                 statuses.insert(id.to_owned(), (status.to_owned(), phone.to_owned()));
@@ -476,9 +479,46 @@ async fn check_money(
     money::check_money(checked, &run);
 }
 
+/// The mock WeChat Pay's merchant, as an SDK is configured with it: from
+/// `GET /mock/wechat/keys` (the bills are read as WeChat Pay v3 is, signed).
+async fn merchant_key(api: &Api) -> anyhow::Result<MerchantKey> {
+    let keys = api.send(&meta("wechat pay keys", "", 0), Request::get("/mock/wechat/keys", None)).await;
+    let text = |field: &str| {
+        keys.body[field]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("GET /mock/wechat/keys: no {field}: {}", keys.body))
+    };
+    Ok(MerchantKey {
+        mchid: text("mchid")?,
+        serial_no: text("merchant_serial_no")?,
+        private_key: rsa2::private_key(&text("merchant_private_key")?)
+            .map_err(|error| anyhow::anyhow!("GET /mock/wechat/keys: {error}"))?,
+    })
+}
+
+/// Reads the mock WeChat Pay's transfer bills as its merchant, each GET signed now.
+struct Bills<'a> {
+    api: &'a Api,
+    merchant: MerchantKey,
+}
+
+impl Bills<'_> {
+    async fn by_out_bill_no(&self, phone: &str, out_bill_no: &str) -> crate::client::Reply {
+        let url = format!("/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}");
+        let nonce = format!("{:032X}", rand::random::<u128>());
+        let now = chrono::Utc::now().timestamp();
+        let signed = self.merchant.authorize(SignedRequest { method: "GET", url: &url, body: b"" }, now, &nonce);
+        let path = format!("/mock/wechat{url}");
+        let mut query = Request::get(&path, None);
+        query.headers.push(("authorization", signed.header()));
+        self.api.send(&meta("transfer bill", phone, 0), query).await
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn check_withdrawal(
-    api: &Api,
+    bills: &Bills<'_>,
     checked: &mut Checked,
     account: &Observed,
     withdrawal: &Value,
@@ -500,8 +540,7 @@ async fn check_withdrawal(
         return;
     }
     let out_bill_no = id.trim_start_matches("wd_");
-    let path = format!("/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}");
-    let bill = api.send(&meta("transfer bill", phone, 0), Request::get(&path, None)).await;
+    let bill = bills.by_out_bill_no(phone, out_bill_no).await;
     let amount = withdrawal["amount"].as_str().and_then(fen);
     let openid = withdrawal["destination"]["binding_id"].as_str().and_then(|b| binding_openid.get(b));
     if status == "settled" {

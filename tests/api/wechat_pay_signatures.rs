@@ -24,7 +24,24 @@ on_both_stores!(
     the_keys_give_an_sdk_everything_and_the_signing_service_signs_what_the_mock_accepts,
     the_http_payout_client_settles_against_the_signed_mock,
     the_http_payout_client_treats_an_answer_it_cannot_verify_as_none_and_asks_again,
+    a_method_the_endpoints_do_not_take_is_405_with_allow_not_a_signature_error,
 );
+
+/// Routing answers a method no v3 endpoint takes, before any signature is
+/// asked for (a TRACE was answered 401 `SIGN_ERROR`), and signs the answer.
+async fn a_method_the_endpoints_do_not_take_is_405_with_allow_not_a_signature_error(store: StoreKind) {
+    let app = spawn_app(store).await;
+    for (method, path) in
+        [("TRACE", BILLS.to_owned()), ("PUT", format!("{BILLS}/out-bill-no/A1")), ("DELETE", BILLS.to_owned())]
+    {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = app.client.request(method.clone(), app.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        let allow = response.headers().get("allow").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        assert!(allow.contains("GET") || allow.contains("POST"), "{method} {path}: Allow {allow:?}");
+        verified(&app, response).await;
+    }
+}
 
 const BILLS: &str = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills";
 

@@ -27,13 +27,29 @@ on_both_stores!(
     a_method_the_endpoints_do_not_take_is_405_with_allow_not_a_signature_error,
 );
 
+#[test]
+fn the_signed_routes_are_the_v3_routes_served() {
+    let served: Vec<(&str, &str)> = walletgate::startup::MOCK_WECHAT_ROUTE_TABLE
+        .iter()
+        .copied()
+        .filter(|(_, path)| path.starts_with("/mock/wechat/v3/"))
+        .collect();
+    assert_eq!(served, walletgate::routes::mock_wechat::signature::SIGNED_ROUTES.to_vec());
+}
+
 /// Routing answers a method no v3 endpoint takes, before any signature is
 /// asked for (a TRACE was answered 401 `SIGN_ERROR`), and signs the answer.
 async fn a_method_the_endpoints_do_not_take_is_405_with_allow_not_a_signature_error(store: StoreKind) {
     let app = spawn_app(store).await;
-    for (method, path) in
-        [("TRACE", BILLS.to_owned()), ("PUT", format!("{BILLS}/out-bill-no/A1")), ("DELETE", BILLS.to_owned())]
-    {
+    let wrong = [
+        ("TRACE", BILLS.to_owned()),
+        ("GET", BILLS.to_owned()),
+        ("PUT", format!("{BILLS}/out-bill-no/A1")),
+        ("POST", format!("{BILLS}/out-bill-no/A1")),
+        ("POST", format!("{BILLS}/transfer-bill-no/1330000")),
+        ("DELETE", BILLS.to_owned()),
+    ];
+    for (method, path) in wrong {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let response = app.client.request(method.clone(), app.url(&path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");

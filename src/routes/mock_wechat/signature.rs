@@ -34,6 +34,29 @@ pub const MOUNT: &str = "/mock/wechat";
 /// The paths whose requests are signed and whose answers are signed.
 pub const SIGNED_PREFIX: &str = "/mock/wechat/v3/";
 
+/// The v3 endpoints (`startup`'s route table serves exactly these; a test
+/// in tests/api/wechat_pay_signatures.rs holds the two together).
+pub const SIGNED_ROUTES: [(&str, &str); 3] = [
+    ("POST", "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills"),
+    ("GET", "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}"),
+    ("GET", "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}"),
+];
+
+/// Whether a v3 endpoint takes `method` at `path` (a `{…}` segment matches any one segment).
+fn takes(method: &Method, path: &str) -> bool {
+    SIGNED_ROUTES.iter().any(|(taken, pattern)| {
+        let (mut want, mut have) = (pattern.split('/'), path.split('/'));
+        *taken == method.as_str()
+            && loop {
+                match (want.next(), have.next()) {
+                    (None, None) => break true,
+                    (Some(w), Some(h)) if w == h || (w.starts_with('{') && !h.is_empty()) => {}
+                    _ => break false,
+                }
+            }
+    })
+}
+
 /// WeChat Pay v3's error body.
 #[derive(Debug, Serialize)]
 struct PayErrorBody<'a> {
@@ -53,9 +76,9 @@ pub async fn signed_wechat_pay(
     };
     // Read whole, as the handlers read it (bounded by the same PayloadConfig),
     // then handed on to them.
-    // Only the methods WeChat Pay's endpoints take are checked: any other is
-    // for routing to answer (405 with `Allow`), signed like every answer.
-    if !matches!(*request.method(), Method::GET | Method::POST) {
+    // Only what an endpoint takes is checked: any other method is for
+    // routing to answer (405 with `Allow`), signed like every answer.
+    if !takes(request.method(), request.path()) {
         let response = next.call(request).await?.map_into_boxed_body();
         return Ok(signed(&signing, response));
     }

@@ -113,16 +113,8 @@ impl MockSmsOutbox {
         };
         let answer = match forced.respond {
             Respond::AsUsual => Answer::Normal(self.put(message).await),
-            Respond::HttpError { status, code, message } => Answer::Error { status, code, message },
-            Respond::Fault { fault } => Answer::Broken(fault),
             // Payout outcomes and WeChat errors never match a text (`NewRule::check`).
-            Respond::SystemError
-            | Respond::ApiError { .. }
-            | Respond::Fail { .. }
-            | Respond::AlipayFail { .. }
-            | Respond::Processing => {
-                Answer::Error { status: 500, code: "SYSTEM_ERROR".into(), message: "the gateway failed to send".into() }
-            }
+            respond => Answer::forced_failure(respond, "the gateway failed to send"),
         };
         Ruled { rule: Some(forced.rule), answer }
     }

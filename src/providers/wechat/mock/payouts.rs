@@ -72,22 +72,7 @@ enum Forcing {
 
 /// The answer a rule's `respond` gives without asking the mock.
 fn forced_answer<T>(respond: Respond) -> Answer<T> {
-    match respond {
-        Respond::HttpError { status, code, message } => Answer::Error { status, code, message },
-        Respond::Fault { fault } => Answer::Broken(fault),
-        // Outcomes answer transfers only (`NewRule::check`), and the
-        // callers answer `AsUsual` themselves; anything else is a system error.
-        Respond::SystemError
-        | Respond::ApiError { .. }
-        | Respond::Fail { .. }
-        | Respond::AlipayFail { .. }
-        | Respond::Processing
-        | Respond::AsUsual => Answer::Error {
-            status: 500,
-            code: SYSTEM_ERROR.to_owned(),
-            message: "system error, retry with the same out_bill_no and body".to_owned(),
-        },
-    }
+    Answer::forced_failure(respond, "system error, retry with the same out_bill_no and body")
 }
 
 /// A bill as stored.

@@ -79,6 +79,7 @@ pub const PIN: &str = "7. the PIN guard counts every wrong entry";
 pub const IDEMPOTENCY: &str = "8. one effect per idempotency key";
 pub const NO_500: &str = "9. no request is answered 500";
 pub const WALLETS: &str = "10. mock wallets hold what was settled to them";
+pub const LOGGED_OUT: &str = "16. a logged-out session is refused on every gateway";
 
 /// One account as read after quiescence.
 struct Observed {
@@ -340,9 +341,17 @@ pub async fn check(
     let observed: Vec<Observed> =
         join_all(accounts.into_iter().map(|(known, token, id)| observe(api, known, token, id))).await;
     let facts = world.facts(|f| {
-        (f.binding_openid.clone(), f.withdrawals.clone(), f.pins.clone(), f.rejected.clone(), f.server_errors.clone())
+        let logouts = f.logouts.clone();
+        (
+            f.binding_openid.clone(),
+            f.withdrawals.clone(),
+            f.pins.clone(),
+            f.rejected.clone(),
+            f.server_errors.clone(),
+            logouts,
+        )
     });
-    let (binding_openid, submissions, pins, rejected, server_errors) = facts;
+    let (binding_openid, submissions, pins, rejected, server_errors, logouts) = facts;
     let mut settled_to: BTreeMap<String, i64> = BTreeMap::new();
     let mut active_on: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let mut statuses: HashMap<String, (String, String)> = HashMap::new();
@@ -423,6 +432,11 @@ pub async fn check(
     );
     if let Some(violation) = checked.violations.last_mut().filter(|v| v.invariant == NO_500) {
         violation.seqs = server_errors.iter().take(10).copied().collect();
+    }
+    for logout in &logouts {
+        let before = checked.violations.len();
+        checked.check(LOGGED_OUT, logout.refused, || logout.detail.clone(), &[&logout.phone]);
+        checked.showing(before, &logout.seqs);
     }
     Ok(())
 }

@@ -20,9 +20,9 @@ use serde_json::{Value, json};
 use crate::client::{Api, Body, Meta, Reply, Request, decimal, units, yuan};
 use crate::money::places_of;
 use crate::world::{
-    CreditFact, CreditKey, Credited, Known, NegativeSeen, OPERATOR_EMAIL, OPERATOR_PASSWORD, PINS, PinFact, PinSeen,
-    Sent, SentTransfer, Submitted, TransferFact, WRONG_PIN, WithdrawFact, World, real_name, resident_id, snapshot,
-    update,
+    CreditFact, CreditKey, Credited, Known, LogoutFact, NegativeSeen, OPERATOR_EMAIL, OPERATOR_PASSWORD, PINS, PinFact,
+    PinSeen, Sent, SentTransfer, Submitted, TransferFact, WRONG_PIN, WithdrawFact, World, real_name, resident_id,
+    snapshot, update,
 };
 
 /// Operations one client performs at most, whatever the duration.
@@ -38,6 +38,7 @@ enum Op {
     Login,
     LoginWrong,
     Refresh,
+    Logout,
     Kyc,
     Bind,
     BindRace,
@@ -61,11 +62,12 @@ enum Op {
     ForceAnswers,
 }
 
-const WEIGHTS: [(Op, u32); 25] = [
+const WEIGHTS: [(Op, u32); 26] = [
     (Op::Register, 3),
     (Op::Login, 2),
     (Op::LoginWrong, 1),
     (Op::Refresh, 2),
+    (Op::Logout, 1),
     (Op::Kyc, 2),
     (Op::Bind, 5),
     (Op::BindRace, 2),
@@ -174,6 +176,7 @@ impl Client {
             Op::Login => self.login(&slot, true).await,
             Op::LoginWrong => self.login(&slot, false).await,
             Op::Refresh => self.refresh(&slot, &known).await,
+            Op::Logout => self.logout(&known).await,
             Op::Kyc => self.kyc(&known, &token).await,
             Op::Credit | Op::CreditRepeat => self.credit(&known).await,
             Op::Read => self.read(&slot, &known, &token).await,
@@ -309,6 +312,47 @@ impl Client {
                 k.old_refresh = Some(token.clone());
                 k.token = Some(access.to_owned());
                 k.refresh = refresh;
+            });
+        }
+    }
+
+    /// A second session of the account, logged out on one gateway, then
+    /// tried on others: its access and refresh tokens must both be refused
+    /// (the account's own session is left alone). The revocation lives in
+    /// the store, so another gateway, or one restarted since, must see it.
+    async fn logout(&mut self, known: &Known) {
+        let meta = self.meta("logout (login)", &[&known.phone]);
+        let body = json!({ "phone": known.phone, "password": known.password });
+        let login = self.api.send(&meta, Request::json(Method::POST, "/v1/auth/login", None, body)).await;
+        let (Some(access), Some(refresh)) =
+            (login.body["access_token"].as_str().filter(|_| login.is(200)), login.body["refresh_token"].as_str())
+        else {
+            return;
+        };
+        let meta = self.meta("logout", &[&known.phone]);
+        let body = json!({ "refresh_token": refresh });
+        let logout = self.api.send(&meta, Request::json(Method::POST, "/v1/auth/logout", Some(access), body)).await;
+        if !logout.is(204) {
+            return;
+        }
+        let meta = self.meta("logout (access token after)", &[&known.phone]);
+        let me = self.api.send(&meta, Request::get("/v1/me", Some(access))).await;
+        let meta = self.meta("logout (refresh token after)", &[&known.phone]);
+        let body = json!({ "refresh_token": refresh });
+        let renewed = self.api.send(&meta, Request::json(Method::POST, "/v1/auth/refresh", None, body)).await;
+        for (what, reply) in [("access token", &me), ("refresh token", &renewed)] {
+            if reply.is(500) {
+                self.world.facts(|f| f.server_errors.push(reply.seq));
+            }
+            // An unanswered or 503 try says nothing either way.
+            let Some(status) = reply.status.filter(|status| *status < 500) else { continue };
+            self.world.facts(|f| {
+                f.logouts.push(LogoutFact {
+                    phone: known.phone.clone(),
+                    refused: status == 401,
+                    detail: format!("the {what} of a session logged out (seq {}) was answered {status}", logout.seq),
+                    seqs: [logout.seq, reply.seq],
+                })
             });
         }
     }

@@ -161,9 +161,22 @@ pub struct Facts {
     pub rejected: Vec<(String, u64)>,
     /// Requests answered 500 (never acceptable).
     pub server_errors: Vec<u64>,
+    /// A logged-out session's tokens, tried afterwards.
+    pub logouts: Vec<LogoutFact>,
     pub transfers: Vec<TransferFact>,
     pub credits: Vec<CreditFact>,
     pub negatives: Vec<NegativeSeen>,
+}
+
+/// A token of a session that was logged out (204), presented again.
+#[derive(Debug, Clone)]
+pub struct LogoutFact {
+    pub phone: String,
+    /// Answered 401, as it must be.
+    pub refused: bool,
+    pub detail: String,
+    /// The logout, and the try after it.
+    pub seqs: [u64; 2],
 }
 
 /// A keyed operator credit, as sent the first time.

@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::domain::fees::FeePolicy;
+use crate::domain::fees::{DestinationFees, FeePolicy};
 use crate::domain::limits::LevelLimits;
 use crate::domain::money::Money;
 use crate::domain::withdrawal::ReviewPolicy;
@@ -335,6 +335,27 @@ pub struct WithdrawalSettings {
     pub review_after_pin_change_secs: u64,
     pub idempotency_ttl_secs: u64,
     pub levels: LevelTable,
+    /// Fee schedules of destinations other than WeChat (whose schedule is
+    /// each level's `free_quota`, `fee_rate` and `min_fee`).
+    #[serde(default)]
+    pub fees: DestinationFeeSettings,
+}
+
+/// `[withdrawals.fees.<destination>]`: a destination's own fee schedule, for
+/// every level; without one, the destination pays as WeChat does.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationFeeSettings {
+    pub alipay: Option<FeeSettings>,
+}
+
+/// A lifetime free quota, then `fee_rate` on the part above it, at least `min_fee`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeSettings {
+    pub free_quota: String,
+    pub fee_rate: String,
+    pub min_fee: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -389,10 +410,12 @@ impl WithdrawalSettings {
             .parse()
             .map_err(|_| format!("withdrawals.time_zone {:?} is not an IANA time zone", settings.time_zone))?;
         let delay = settings.auto_review_delay_secs;
+        let alipay =
+            settings.fees.alipay.as_ref().map(|fees| fee_policy("withdrawals.fees.alipay", fees)).transpose()?;
         let levels = [
-            level_rules("l0", &settings.levels.l0, delay)?,
-            level_rules("l1", &settings.levels.l1, delay)?,
-            level_rules("l2", &settings.levels.l2, delay)?,
+            level_rules("l0", &settings.levels.l0, delay, alipay)?,
+            level_rules("l1", &settings.levels.l1, delay, alipay)?,
+            level_rules("l2", &settings.levels.l2, delay, alipay)?,
         ];
         let quote_ttl = chrono::Duration::seconds(settings.quote_ttl_secs as i64);
         let manual_over = settings.manual_review_over.parse::<Money>().ok().filter(|over| !over.is_negative());
@@ -422,17 +445,36 @@ impl WithdrawalSettings {
     }
 }
 
-fn level_rules(name: &str, level: &LevelSettings, default_delay_secs: u64) -> Result<LevelRules, String> {
-    let money = |key: &str, text: &str| {
-        text.parse::<Money>()
-            .ok()
-            .filter(|m| !m.is_negative())
-            .ok_or_else(|| format!("withdrawals.levels.{name}.{key} must be an amount like \"1000.00\", got {text:?}"))
-    };
-    let rate: Decimal =
-        level.fee_rate.parse().ok().filter(|rate: &Decimal| (Decimal::ZERO..Decimal::ONE).contains(rate)).ok_or_else(
-            || format!("withdrawals.levels.{name}.fee_rate must be a decimal in [0, 1), got {:?}", level.fee_rate),
-        )?;
+/// An amount setting at `path`: a non-negative amount of yuan.
+fn amount_setting(path: &str, text: &str) -> Result<Money, String> {
+    text.parse::<Money>()
+        .ok()
+        .filter(|m| !m.is_negative())
+        .ok_or_else(|| format!("{path} must be an amount like \"1000.00\", got {text:?}"))
+}
+
+/// The fee schedule `fees` at `table` describes.
+fn fee_policy(table: &str, fees: &FeeSettings) -> Result<FeePolicy, String> {
+    let rate: Decimal = fees
+        .fee_rate
+        .parse()
+        .ok()
+        .filter(|rate: &Decimal| (Decimal::ZERO..Decimal::ONE).contains(rate))
+        .ok_or_else(|| format!("{table}.fee_rate must be a decimal in [0, 1), got {:?}", fees.fee_rate))?;
+    Ok(FeePolicy {
+        free_quota: amount_setting(&format!("{table}.free_quota"), &fees.free_quota)?,
+        rate,
+        min_fee: amount_setting(&format!("{table}.min_fee"), &fees.min_fee)?,
+    })
+}
+
+fn level_rules(
+    name: &str,
+    level: &LevelSettings,
+    default_delay_secs: u64,
+    alipay_fees: Option<FeePolicy>,
+) -> Result<LevelRules, String> {
+    let money = |key: &str, text: &str| amount_setting(&format!("withdrawals.levels.{name}.{key}"), text);
     let limits = LevelLimits {
         withdrawals_allowed: level.withdrawals_allowed,
         amount_min: money("amount_min", &level.amount_min)?,
@@ -459,11 +501,15 @@ fn level_rules(name: &str, level: &LevelSettings, default_delay_secs: u64) -> Re
             limits.amount_min
         ));
     }
-    let fees = FeePolicy {
-        free_quota: money("free_quota", &level.free_quota)?,
-        rate,
-        min_fee: money("min_fee", &level.min_fee)?,
-    };
+    let wechat = fee_policy(
+        &format!("withdrawals.levels.{name}"),
+        &FeeSettings {
+            free_quota: level.free_quota.clone(),
+            fee_rate: level.fee_rate.clone(),
+            min_fee: level.min_fee.clone(),
+        },
+    )?;
+    let fees = DestinationFees { wechat, alipay: alipay_fees.unwrap_or(wechat) };
     let delay_secs = level.auto_review_delay_secs.unwrap_or(default_delay_secs);
     let auto_review_delay = i64::try_from(delay_secs)
         .ok()

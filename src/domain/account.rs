@@ -121,10 +121,14 @@ pub struct Account {
     /// Withdrawals counted against the daily and monthly caps (see `limits`).
     #[serde(default)]
     pub withdrawal_usage: WithdrawalUsage,
-    /// How much of the lifetime free fee quota is spent (see `fees`). An ID
-    /// number verifies one account only, so per account is per identity.
+    /// How much of WeChat's lifetime free fee quota is spent (see `fees`).
+    /// An ID number verifies one account only, so per account is per identity.
     #[serde(default)]
     pub fee_quota_used: Money,
+    /// How much of Alipay's lifetime free fee quota is spent, counted apart
+    /// from WeChat's as the two wallets count them.
+    #[serde(default)]
+    pub alipay_fee_quota_used: Money,
     /// The revocation watermark of access tokens: each carries the generation
     /// it was issued at, and one issued before the latest revocation (a lower
     /// generation) is refused wherever the account is loaded to be acted on.
@@ -173,6 +177,7 @@ impl Account {
             kyc_requests: Vec::new(),
             withdrawal_usage: WithdrawalUsage::default(),
             fee_quota_used: Money::ZERO,
+            alipay_fee_quota_used: Money::ZERO,
             token_generation: 0,
             login_guard: AttemptGuard::default(),
             transfer_usage: TransferUsage::default(),

@@ -1,6 +1,9 @@
-//! Withdrawal fees, modelled on the real wallets (WeChat since 2016-03-01):
-//! a lifetime free quota per identity, then a rate on the part above it, with
-//! a minimum fee per withdrawal. The fee is charged on top of the amount.
+//! Withdrawal fees, modelled on the real wallets (WeChat since 2016-03-01,
+//! Alipay since 2016-10-12): a lifetime free quota per identity, then a rate
+//! on the part above it, with a minimum fee per withdrawal. Each destination
+//! has its own schedule and its own quota (`DestinationFees`): WeChat's
+//! ¥1,000 and Alipay's ¥20,000 are counted apart, as the two wallets count
+//! them. The fee is charged on top of the amount.
 //!
 //! Rounding rule: the rate is applied to the taxable part and rounded to the
 //! fen half-up (0.005 → 0.01); a result below the minimum fee is raised to it.
@@ -8,6 +11,7 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use super::binding::DestinationProvider;
 use super::money::{Amount, Money, MoneyError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +22,23 @@ pub struct FeePolicy {
     pub rate: Decimal,
     /// Least fee once anything is taxable, e.g. ¥0.10.
     pub min_fee: Money,
+}
+
+/// The fee schedule of each destination a withdrawal can go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DestinationFees {
+    pub wechat: FeePolicy,
+    pub alipay: FeePolicy,
+}
+
+impl DestinationFees {
+    /// The schedule of withdrawals to `provider`.
+    pub fn of(&self, provider: DestinationProvider) -> &FeePolicy {
+        match provider {
+            DestinationProvider::Wechat => &self.wechat,
+            DestinationProvider::Alipay => &self.alipay,
+        }
+    }
 }
 
 /// The cost of one withdrawal.
@@ -62,6 +83,14 @@ mod tests {
         FeePolicy { free_quota: "1000.00".parse().unwrap(), rate: Decimal::new(1, 3), min_fee: "0.10".parse().unwrap() }
     }
 
+    fn alipay() -> FeePolicy {
+        FeePolicy {
+            free_quota: "20000.00".parse().unwrap(),
+            rate: Decimal::new(1, 3),
+            min_fee: "0.10".parse().unwrap(),
+        }
+    }
+
     fn quote(amount: &str, used: &str) -> FeeQuote {
         wechat().quote(amount.parse().unwrap(), used.parse().unwrap()).unwrap()
     }
@@ -79,6 +108,23 @@ mod tests {
         assert_eq!(quote("1005.00", "0.00").fee.to_string(), "0.10", "0.005 rounds up, then the minimum applies");
         assert_eq!(quote("125.00", "1000.00").fee.to_string(), "0.13", "0.125 rounds half up");
         assert_eq!(quote("124.00", "1000.00").fee.to_string(), "0.12");
+    }
+
+    #[test]
+    fn each_destination_has_its_own_schedule() {
+        let fees = DestinationFees { wechat: wechat(), alipay: alipay() };
+        let amount: Amount = "5000.00".parse().unwrap();
+        // ¥5,000 is ¥4.00 to WeChat after its ¥1,000, free to Alipay within its ¥20,000.
+        let to_wechat = fees.of(DestinationProvider::Wechat).quote(amount, Money::ZERO).unwrap();
+        let to_alipay = fees.of(DestinationProvider::Alipay).quote(amount, Money::ZERO).unwrap();
+        assert_eq!(to_wechat.fee.to_string(), "4.00");
+        assert_eq!((to_alipay.fee, to_alipay.quota_used.to_string()), (Money::ZERO, "5000.00".to_owned()));
+        // Alipay's last ¥100 of quota, then 0.1 % of the rest: ¥30,100 − ¥100 → ¥30.00.
+        let over = fees.of(DestinationProvider::Alipay).quote("30100.00".parse().unwrap(), "19900.00".parse().unwrap());
+        assert_eq!(over.unwrap().fee.to_string(), "30.00");
+        // A small withdrawal past Alipay's quota pays the minimum.
+        let small = fees.of(DestinationProvider::Alipay).quote("1.00".parse().unwrap(), "20000.00".parse().unwrap());
+        assert_eq!(small.unwrap().fee.to_string(), "0.10");
     }
 
     fn amount() -> impl Strategy<Value = Amount> {

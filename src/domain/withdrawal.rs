@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::account::{Account, Posting};
 use super::binding::{BindingId, BindingStatus, Destination, DestinationProvider};
-use super::fees::{FeePolicy, FeeQuote};
+use super::fees::{DestinationFees, FeeQuote};
 use super::ledger::{EntryKind, EntryWithdrawal, JournalEntry, LedgerAccount, LedgerError, leg};
 use super::limits::{LevelLimits, LimitError, LimitsLeft};
 use super::money::{Amount, Money, MoneyError};
@@ -24,11 +24,12 @@ pub struct ReviewPolicy {
     pub after_pin_change: chrono::Duration,
 }
 
-/// The rules a withdrawal is planned under: the level's limits and fees, and review.
+/// The rules a withdrawal is planned under: the level's limits and each
+/// destination's fees, and review.
 #[derive(Debug, Clone, Copy)]
 pub struct PlanRules<'a> {
     pub limits: &'a LevelLimits,
-    pub fees: &'a FeePolicy,
+    pub fees: &'a DestinationFees,
     pub review: &'a ReviewPolicy,
 }
 
@@ -382,7 +383,8 @@ impl Account {
         let mut entry = self.post(posting, now)?;
         entry.withdrawal = Some(EntryWithdrawal { id: id.to_string(), fee: plan.fee.fee });
         self.withdrawal_usage.record(plan.amount, today)?;
-        self.fee_quota_used = self.fee_quota_used.checked_add(plan.fee.quota_used)?;
+        let quota_used = self.fee_quota_used_mut(plan.destination.provider);
+        *quota_used = quota_used.checked_add(plan.fee.quota_used)?;
         if let Some(binding) = self.bindings.iter_mut().find(|b| b.id == plan.binding_id) {
             binding.withdrawal_count += 1;
         }
@@ -452,7 +454,8 @@ impl Account {
         let mut entry = self.post(posting, now)?;
         entry.withdrawal = Some(EntryWithdrawal { id: withdrawal.id.to_string(), fee: withdrawal.fee });
         self.withdrawal_usage.release(withdrawal.amount, withdrawal.limit_day, today)?;
-        self.fee_quota_used = self.fee_quota_used.checked_sub(withdrawal.fee_quota_used)?.max(Money::ZERO);
+        let quota_used = self.fee_quota_used_mut(withdrawal.destination.provider);
+        *quota_used = quota_used.checked_sub(withdrawal.fee_quota_used)?.max(Money::ZERO);
         let status = match outcome {
             Unpaid::Rejected => WithdrawalStatus::Rejected,
             Unpaid::Failed => WithdrawalStatus::Failed,
@@ -523,7 +526,23 @@ impl Account {
         Ok(entry)
     }
 
-    /// The WeChat wallet an active binding of this account pays out to.
+    /// How much of `provider`'s lifetime free fee quota this account (its
+    /// verified identity) has spent.
+    pub fn fee_quota_used(&self, provider: DestinationProvider) -> Money {
+        match provider {
+            DestinationProvider::Wechat => self.fee_quota_used,
+            DestinationProvider::Alipay => self.alipay_fee_quota_used,
+        }
+    }
+
+    fn fee_quota_used_mut(&mut self, provider: DestinationProvider) -> &mut Money {
+        match provider {
+            DestinationProvider::Wechat => &mut self.fee_quota_used,
+            DestinationProvider::Alipay => &mut self.alipay_fee_quota_used,
+        }
+    }
+
+    /// The wallet an active binding of this account pays out to.
     pub fn withdrawal_destination(&self, binding_id: &BindingId) -> Result<&Destination, WithdrawalError> {
         let binding = self.binding(binding_id).ok_or(WithdrawalError::BindingNotFound)?;
         match (binding.status, &binding.destination) {
@@ -547,7 +566,9 @@ impl Account {
             return Err(WithdrawalError::AccountFrozen);
         }
         self.withdrawal_usage.check(limits, amount, today)?;
-        let fee = fees.quote(amount, self.fee_quota_used)?;
+        let fees = fees.of(destination.provider);
+        let quota_used = self.fee_quota_used(destination.provider);
+        let fee = fees.quote(amount, quota_used)?;
         let available = self.ledger.get(LedgerAccount::UserAvailable);
         if available < fee.total_debit {
             return Err(WithdrawalError::InsufficientBalance { available, required: fee.total_debit });
@@ -570,7 +591,7 @@ impl Account {
             binding_id: binding_id.clone(),
             destination,
             limits_after: usage_after.left(limits, today),
-            fee_free_quota_after: fees.quota_left(self.fee_quota_used.checked_add(fee.quota_used)?),
+            fee_free_quota_after: fees.quota_left(quota_used.checked_add(fee.quota_used)?),
             review_reasons,
         })
     }
@@ -580,6 +601,7 @@ impl Account {
 mod tests {
     use super::*;
     use crate::domain::account::fixtures::{alice, now};
+    use crate::domain::fees::FeePolicy;
     use crate::domain::ledger::{EntryKind, LedgerAccount, leg};
     use crate::domain::limits::LimitKind;
     use chrono::Duration;
@@ -600,8 +622,11 @@ mod tests {
         }
     }
 
-    fn fees() -> FeePolicy {
-        FeePolicy { free_quota: money("1000.00"), rate: Decimal::new(1, 3), min_fee: money("0.10") }
+    fn fees() -> DestinationFees {
+        DestinationFees {
+            wechat: FeePolicy { free_quota: money("1000.00"), rate: Decimal::new(1, 3), min_fee: money("0.10") },
+            alipay: FeePolicy { free_quota: money("20000.00"), rate: Decimal::new(1, 3), min_fee: money("0.10") },
+        }
     }
 
     fn review() -> ReviewPolicy {
@@ -615,6 +640,12 @@ mod tests {
     /// Alice with ¥800.00 and an active WeChat binding.
     fn alice_bound() -> (Account, BindingId) {
         let mut account = alice();
+        let id = fund_and_bind(&mut account, DestinationProvider::Wechat);
+        (account, id)
+    }
+
+    /// Funds `account` with ¥800.00 and gives it an active binding to `provider`.
+    fn fund_and_bind(account: &mut Account, provider: DestinationProvider) -> BindingId {
         let posting = crate::domain::account::Posting {
             kind: EntryKind::DemoSeed,
             memo: String::new(),
@@ -622,9 +653,9 @@ mod tests {
             legs: vec![leg(LedgerAccount::Funding, LedgerAccount::UserAvailable, "800.00".parse().unwrap())],
         };
         account.post(posting, now()).unwrap();
-        let id = account.start_binding(DestinationProvider::Wechat, now(), Duration::minutes(10)).unwrap();
+        let id = account.start_binding(provider, now(), Duration::minutes(10)).unwrap();
         let destination = Destination {
-            provider: DestinationProvider::Wechat,
+            provider,
             openid: "o6_bmjrPTlm6_2sgVt7hMZOPfL2M".into(),
             unionid: None,
             nickname: "张三丰".into(),
@@ -633,7 +664,7 @@ mod tests {
         };
         account.authorize_binding(&id, destination, now(), Duration::minutes(10)).unwrap();
         account.activate_binding(&id, now()).unwrap();
-        (account, id)
+        id
     }
 
     fn plan(account: &Account, binding: &BindingId, amount: &str) -> Result<WithdrawalPlan, WithdrawalError> {
@@ -706,6 +737,22 @@ mod tests {
             account.ledger.sum(crate::domain::asset::Asset::Cny).unwrap(),
             crate::domain::asset::Quantity::zero(crate::domain::asset::Asset::Cny)
         );
+    }
+
+    #[test]
+    fn each_destination_spends_and_gets_back_its_own_free_quota() {
+        let (mut account, wechat) = alice_bound();
+        let alipay = fund_and_bind(&mut account, DestinationProvider::Alipay);
+        account.fee_quota_used = money("1000.00");
+        // WeChat's quota is spent, Alipay's is whole: ¥600 is ¥0.60 one way and free the other.
+        assert_eq!(plan(&account, &wechat, "600.00").unwrap().fee.fee, money("0.60"));
+        let planned = plan(&account, &alipay, "600.00").unwrap();
+        assert_eq!((planned.fee.fee, planned.fee_free_quota_after), (Money::ZERO, money("19400.00")));
+        let (mut withdrawal, _) =
+            account.hold_withdrawal(planned, WithdrawalId::parse("wd_1").unwrap(), today(), now()).unwrap();
+        assert_eq!((account.fee_quota_used, account.alipay_fee_quota_used), (money("1000.00"), money("600.00")));
+        account.release_withdrawal(&mut withdrawal, Unpaid::Failed, "PAYEE_NOT_EXIST", today(), now()).unwrap();
+        assert_eq!((account.fee_quota_used, account.alipay_fee_quota_used), (money("1000.00"), Money::ZERO));
     }
 
     fn held(account: &mut Account, binding: &BindingId, amount: &str) -> Withdrawal {

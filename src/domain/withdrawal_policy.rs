@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use crate::domain::account::VerificationLevel;
-use crate::domain::fees::FeePolicy;
+use crate::domain::fees::DestinationFees;
 use crate::domain::limits::LevelLimits;
 use crate::domain::withdrawal::{PlanRules, ReviewPolicy};
 
@@ -20,7 +20,8 @@ pub const PAYOUT_AMOUNT_MIN_FEN: i64 = 10;
 #[derive(Debug, Clone, Copy)]
 pub struct LevelRules {
     pub limits: LevelLimits,
-    pub fees: FeePolicy,
+    /// The fee schedule of each destination, at this level.
+    pub fees: DestinationFees,
     /// How long an automatically reviewed withdrawal waits before payout.
     pub auto_review_delay: chrono::Duration,
 }

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use crate::domain::account::{Account, AccountId, Role, VerificationLevel};
 use crate::domain::asset::{Asset, Quantity};
+use crate::domain::binding::DestinationProvider;
 use crate::domain::ledger::{EntryKind, JournalEntry, LedgerAccount};
 use crate::domain::limits::LimitsLeft;
 use crate::domain::money::Money;
@@ -188,8 +189,12 @@ pub struct WalletView {
     pub balance: BalanceView,
     pub verification_level: VerificationLevel,
     pub limits: LimitsLeft,
-    /// What can still be withdrawn without a fee (a lifetime allowance).
+    /// What can still be withdrawn to WeChat without a fee (a lifetime
+    /// allowance); `fee_free_quotas` has every destination's.
     pub fee_free_quota_remaining: Money,
+    /// What each destination's lifetime free quota still leaves (WeChat
+    /// ¥1,000 and Alipay ¥20,000 by default, counted apart).
+    pub fee_free_quotas: Vec<FeeFreeQuotaView>,
     /// The balances of every asset the wallet can hold (CNY first), zero
     /// where it holds none; the top level repeats CNY's.
     pub assets: Vec<AssetBalanceView>,
@@ -201,10 +206,28 @@ impl From<&WalletOverview> for WalletView {
             balance: BalanceView::from(&overview.account),
             verification_level: overview.level,
             limits: overview.limits_left,
-            fee_free_quota_remaining: overview.fee_free_quota_remaining,
+            fee_free_quota_remaining: overview
+                .fee_free_quotas
+                .iter()
+                .find(|(provider, _)| *provider == DestinationProvider::Wechat)
+                .map_or(Money::ZERO, |(_, remaining)| *remaining),
+            fee_free_quotas: overview
+                .fee_free_quotas
+                .iter()
+                .map(|&(provider, remaining)| FeeFreeQuotaView { provider, remaining })
+                .collect(),
             assets: Asset::ALL.into_iter().map(|asset| AssetBalanceView::of(&overview.account, asset)).collect(),
         }
     }
+}
+
+/// One destination's free fee quota in `/v1/wallet`'s `fee_free_quotas`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"provider": "alipay", "remaining": "19400.00"}))]
+pub struct FeeFreeQuotaView {
+    pub provider: DestinationProvider,
+    /// What can still be withdrawn to this destination without a fee.
+    pub remaining: Money,
 }
 
 /// One journal entry as its owner sees it: what changed in their wallet.

@@ -10,7 +10,7 @@ use super::partitions::Partitions;
 use super::pin::Pins;
 use crate::auth::one_time_codes::keyed_digest;
 use crate::domain::account::{Account, AccountId, VerificationLevel};
-use crate::domain::binding::BindingId;
+use crate::domain::binding::{BindingId, DestinationProvider};
 use crate::domain::fees::FeePolicy;
 use crate::domain::limits::LimitsLeft;
 use crate::domain::money::{Amount, Money};
@@ -42,7 +42,7 @@ pub struct Quote {
     pub expected_settlement_at: DateTime<Utc>,
     /// When an operator reviews it first: by when they decide.
     pub review_decided_by: Option<DateTime<Utc>>,
-    /// The fee rule it was priced by (the account's level's).
+    /// The fee rule it was priced by (the destination's, at the account's level).
     pub fees: FeePolicy,
 }
 
@@ -78,7 +78,8 @@ pub struct WalletOverview {
     pub account: Account,
     pub level: VerificationLevel,
     pub limits_left: LimitsLeft,
-    pub fee_free_quota_remaining: Money,
+    /// What each destination's lifetime free quota still leaves, WeChat's first.
+    pub fee_free_quotas: Vec<(DestinationProvider, Money)>,
 }
 
 /// Quotes, the wallet overview, and submission (`withdrawal_submission`).
@@ -112,8 +113,8 @@ impl Withdrawals {
             expires_at: now + self.policy.quote_ttl,
             expected_settlement_at,
             review_decided_by,
+            fees: *rules.fees.of(plan.destination.provider),
             plan,
-            fees: rules.fees,
         };
         let record = QuoteTerms {
             account_id: account_id.clone(),
@@ -140,7 +141,10 @@ impl Withdrawals {
         let today = self.policy.local_date(now);
         Ok(WalletOverview {
             limits_left: account.withdrawal_usage.left(&rules.limits, today),
-            fee_free_quota_remaining: rules.fees.quota_left(account.fee_quota_used),
+            fee_free_quotas: DestinationProvider::ALL
+                .into_iter()
+                .map(|provider| (provider, rules.fees.of(provider).quota_left(account.fee_quota_used(provider))))
+                .collect(),
             level,
             account,
         })

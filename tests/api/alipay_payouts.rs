@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use walletgate::domain::account::AccountId;
 use walletgate::domain::binding::{Destination, DestinationProvider};
-use walletgate::settings::{AlipayClientKind, Settings};
+use walletgate::settings::{AlipayClientKind, FeeSettings, Settings};
 
 use crate::helpers::{StoreKind, TestApp, json_of, spawn_app, spawn_app_with};
 use crate::on_both_stores;
@@ -24,6 +24,7 @@ on_both_stores!(
     a_transfer_whose_answer_is_lost_pays_exactly_once,
     a_payer_side_refusal_is_retried_and_parked_not_given_back,
     alipay_transfer_rules_are_checked_and_answer_the_http_gateway,
+    alipay_withdrawals_pay_alipays_fees_from_a_free_quota_of_their_own,
 );
 
 /// A mock Alipay user with `fields` (`real_name`, `frozen`, `info_abnormal`, `unverified`).
@@ -329,4 +330,62 @@ async fn alipay_transfer_rules_are_checked_and_answer_the_http_gateway(store: St
     assert_eq!(settle(&app).await.settled, 1);
     assert_eq!(status_of(&app, &mut payee, &id).await["status"], "settled");
     assert_eq!(alipay_balance(&app, &user).await, "7.50");
+}
+
+async fn quote(app: &TestApp, payee: &Payee, amount: &str) -> reqwest::Response {
+    let body = json!({ "amount": amount, "binding_id": payee.binding_id });
+    app.post("/v1/withdrawals/quote", Some(&payee.user.token), &body).await
+}
+
+/// The free quota `/v1/wallet` says `provider`'s destination still leaves.
+fn free_quota_left(wallet: &Value, provider: &str) -> String {
+    let quotas = wallet["fee_free_quotas"].as_array().expect("fee_free_quotas");
+    let quota = quotas.iter().find(|quota| quota["provider"] == provider).expect("the provider's quota");
+    quota["remaining"].as_str().unwrap().to_owned()
+}
+
+async fn alipay_withdrawals_pay_alipays_fees_from_a_free_quota_of_their_own(store: StoreKind) {
+    // Alipay's schedule with a ¥100.00 quota here (¥20,000.00 by default), WeChat's ¥1,000.00 as configured.
+    let app = spawn_app_with(store, |settings| {
+        let alipay = FeeSettings { free_quota: "100.00".into(), fee_rate: "0.002".into(), min_fee: "0.20".into() };
+        settings.withdrawals.fees.alipay = Some(alipay);
+    })
+    .await;
+    let operator = app.operator_token().await;
+    let user = alipay_user(&app, json!({})).await;
+    let mut payee = alipay_payee(&app, &operator, &user, "900.00").await;
+    let wallet = json_of(app.wallet(&payee.user.token).await, StatusCode::OK).await;
+    assert_eq!(free_quota_left(&wallet, "alipay"), "100.00", "{wallet}");
+    assert_eq!(free_quota_left(&wallet, "wechat"), "1000.00", "{wallet}");
+    assert_eq!(wallet["fee_free_quota_remaining"], "1000.00", "the old field stays WeChat's: {wallet}");
+
+    // A withdrawal spends its share of the quota while held and gives it back when it fails.
+    let fail_once = json!({ "match": { "operation": "alipay.transfer" },
+        "respond": { "type": "alipay_fail", "sub_code": "PAYEE_NOT_EXIST" }, "times": 1 });
+    add_rule(&app, &operator, fail_once).await;
+    let failed = approved(&app, &operator, &payee, "60.00").await;
+    let wallet = json_of(app.wallet(&payee.user.token).await, StatusCode::OK).await;
+    assert_eq!(free_quota_left(&wallet, "alipay"), "40.00", "{wallet}");
+    assert_eq!(settle(&app).await.failed, 1);
+    assert_eq!(status_of(&app, &mut payee, &failed).await["failure_reason"], "PAYEE_NOT_EXIST");
+    let wallet = json_of(app.wallet(&payee.user.token).await, StatusCode::OK).await;
+    assert_eq!((wallet["available"].as_str(), free_quota_left(&wallet, "alipay")), (Some("900.00"), "100.00".into()));
+
+    // ¥300.00: ¥100.00 free, 0.2 % of ¥200.00 is ¥0.40; by Alipay's rule, not WeChat's (which is free here).
+    let quoted = json_of(quote(&app, &payee, "300.00").await, StatusCode::OK).await;
+    assert_eq!((quoted["fee"].as_str(), quoted["total_debit"].as_str()), (Some("0.40"), Some("300.40")), "{quoted}");
+    assert_eq!(quoted["fee_rule"], json!({ "rate": "0.002", "minimum": "0.20" }), "{quoted}");
+    assert_eq!(quoted["fee_free_quota_after"], "0.00", "{quoted}");
+    let id = approved(&app, &operator, &payee, "300.00").await;
+    assert_eq!(settle(&app).await.settled, 1);
+    assert_eq!(alipay_balance(&app, &user).await, "300.00", "the payee gets the amount, the fee stays");
+    assert_eq!(status_of(&app, &mut payee, &id).await["fee"], "0.40");
+    let wallet = json_of(app.wallet(&payee.user.token).await, StatusCode::OK).await;
+    let left = (free_quota_left(&wallet, "alipay"), free_quota_left(&wallet, "wechat"));
+    assert_eq!(left, ("0.00".to_owned(), "1000.00".to_owned()), "WeChat's quota is untouched: {wallet}");
+    assert_eq!(wallet["available"], "599.60", "{wallet}");
+    // Past the quota, a small withdrawal pays the minimum.
+    assert_eq!(json_of(quote(&app, &payee, "10.00").await, StatusCode::OK).await["fee"], "0.20");
+    let ledger = app.assert_ledger_balanced().await;
+    assert_eq!(ledger["totals"]["fees"], "0.40", "{ledger}");
 }

@@ -172,7 +172,7 @@ export function withdrawScreen({ api, i18n, navigate }) {
         t("withdraw.fee_label"),
         " ",
         h("strong", { "data-testid": "quote-fee" }, formatMoney(quote.fee)),
-        feeNote(quote, wallet.fee_free_quota_remaining, i18n),
+        feeNote(quote, freeQuotaLeft(), i18n),
       ),
       h(
         "p",
@@ -203,10 +203,17 @@ export function withdrawScreen({ api, i18n, navigate }) {
     ]);
   }
 
+  /** What the free fee quota of the bound destination leaves: each provider counts its own. */
+  function freeQuotaLeft() {
+    const provider = binding?.provider ?? "wechat";
+    const quota = (wallet.fee_free_quotas ?? []).find((item) => item.provider === provider);
+    return quota?.remaining ?? wallet.fee_free_quota_remaining;
+  }
+
   /** What the limits leave: before an amount is entered, today's; with a quote, after it. */
   function showLimits() {
     const limits = quote?.limits_after ?? wallet.limits;
-    const free = quote?.fee_free_quota_after ?? wallet.fee_free_quota_remaining;
+    const free = quote?.fee_free_quota_after ?? freeQuotaLeft();
     const after = Boolean(quote);
     infoSheet({
       i18n,

@@ -16,6 +16,7 @@ on_both_stores!(
     resetting_into_the_review_queue_holds_a_dozen_withdrawals_for_review,
     the_limits_scenario_leaves_its_users_at_the_edge_of_their_limits,
     the_two_assets_scenario_users_send_each_other_usdt,
+    the_two_assets_scenario_adds_up_per_asset_in_the_ledger_check,
     scenario_mistakes_are_refused_naming_the_line_and_field,
 );
 
@@ -144,6 +145,44 @@ async fn the_two_assets_scenario_users_send_each_other_usdt(store: StoreKind) {
     let refused = send(sun, too_much, "sun-1").await.unwrap();
     assert_error(refused, StatusCode::UNPROCESSABLE_ENTITY, "INSUFFICIENT_BALANCE").await;
     app.assert_ledger_balanced().await;
+}
+
+/// The asset's totals in a ledger report.
+fn asset_totals<'a>(report: &'a Value, asset: &str) -> &'a Value {
+    let assets = report["assets"].as_array().expect("assets");
+    assets.iter().find(|totals| totals["asset"] == asset).unwrap_or_else(|| panic!("no {asset} in {report}"))
+}
+
+async fn the_two_assets_scenario_adds_up_per_asset_in_the_ledger_check(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let operator = app.operator_token().await;
+    json_of(reset(&app, &operator, Some(&json!({ "scenario": "two-assets" }))).await, StatusCode::OK).await;
+    // The file's USDT: 2500.000000 + 12.500000 + 0.000001, all issued by funding.
+    let loaded = app.assert_ledger_balanced().await;
+    let usdt = asset_totals(&loaded, "USDT");
+    assert_eq!(usdt["totals"]["user_available"], "2512.500001", "{loaded}");
+    assert_eq!(usdt["totals"]["funding"], "-2512.500001", "{loaded}");
+    assert_eq!(usdt["sum"], "0.000000", "{loaded}");
+    let cny_before = asset_totals(&loaded, "CNY")["totals"].clone();
+
+    let zhao = token_of(&app, "13900000301", "zhao-assets").await;
+    let body = json!({ "to": "13900000302", "asset": "USDT", "amount": "0.000001", "memo": "最小", "pin": "258369" });
+    let request = app.client.post(app.url("/v1/transfers")).bearer_auth(&zhao).header("idempotency-key", "least");
+    let sent = json_of(request.json(&body).send().await.unwrap(), StatusCode::CREATED).await;
+    assert_eq!(sent["amount"], "0.000001", "{sent}");
+
+    // A transfer moves USDT between users only: no asset's totals change,
+    // nothing is left in flight, and CNY is untouched.
+    let after = app.assert_ledger_balanced().await;
+    let usdt = asset_totals(&after, "USDT");
+    assert_eq!(usdt["totals"]["user_available"], "2512.500001", "{after}");
+    assert_eq!(usdt["totals"]["in_flight"], "0.000000", "{after}");
+    assert_eq!(usdt["sum"], "0.000000", "{after}");
+    assert_eq!(asset_totals(&after, "CNY")["totals"], cny_before, "{after}");
+    let qian_token = token_of(&app, "13900000302", "qian-assets").await;
+    let wallet = json_of(app.wallet(&qian_token).await, StatusCode::OK).await;
+    let usdt_row = wallet["assets"].as_array().unwrap().iter().find(|a| a["asset"] == "USDT").unwrap().clone();
+    assert_eq!(usdt_row["available"], "12.500001", "{wallet}");
 }
 
 async fn scenario_mistakes_are_refused_naming_the_line_and_field(store: StoreKind) {

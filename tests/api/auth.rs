@@ -65,6 +65,10 @@ async fn registration_creates_an_l0_account_with_a_zero_balance(store: StoreKind
             "monthly_remaining": "3000.00", "daily_count_remaining": 5
         },
         "fee_free_quota_remaining": "1000.00",
+        "fee_free_quotas": [
+            { "provider": "wechat", "remaining": "1000.00" },
+            { "provider": "alipay", "remaining": "20000.00" },
+        ],
         "assets": [
             { "asset": "CNY", "available": "0.00", "held": "0.00" },
             { "asset": "USDT", "available": "0.000000", "held": "0.000000" },

@@ -315,6 +315,15 @@ async fn alipay_transfer_rules_are_checked_and_answer_the_http_gateway(store: St
             json!({ "match": { "operation": "alipay.transfer", "phone": "13800000000" }, "respond": { "type": "system_error" } }),
             "match.phone",
         ),
+        (
+            json!({ "match": { "operation": "alipay.oauth_token", "payee": "2088000000000001" }, "respond": { "type": "system_error" } }),
+            "match.payee",
+        ),
+        (json!({ "match": { "operation": "alipay.user_info" }, "respond": { "type": "processing" } }), "respond.type"),
+        (
+            json!({ "match": { "operation": "alipay.oauth_token" }, "respond": { "type": "alipay_fail", "sub_code": "X" } }),
+            "respond.type",
+        ),
     ] {
         let refused = app.post("/v1/sim/rules", Some(&operator), &rule).await;
         let body = crate::helpers::assert_error(refused, StatusCode::BAD_REQUEST, "VALIDATION_FAILED").await;

@@ -181,7 +181,7 @@ pub enum ApiError {
     SmsCodeExpired,
     #[error("the binding state is unknown, expired or already used; start the binding again")]
     BindingStateInvalid,
-    #[error("the WeChat user declined the authorization")]
+    #[error("the user declined the authorization")]
     BindingConsentDenied,
     #[error("WeChat refused the authorization code: {errmsg}")]
     WeChatAuthorizationFailed { errcode: i64, errmsg: String },
@@ -189,7 +189,7 @@ pub enum ApiError {
     WeChatSnapshotUser,
     #[error("this WeChat account is already bound to another walletgate account")]
     WeChatAlreadyBound,
-    #[error("a WeChat wallet is already bound to this account; unbind it first")]
+    #[error("a wallet of this provider is already bound to this account; unbind it first")]
     BindingAlreadyActive { binding_id: String },
     #[error("the binding is {status}, so this step does not apply")]
     BindingStatusConflict { status: &'static str },
@@ -197,6 +197,14 @@ pub enum ApiError {
     BindingExpired,
     #[error("WeChat is unavailable; retry shortly")]
     WeChatUnavailable,
+    #[error("Alipay refused the authorization: {sub_code}")]
+    AlipayAuthorizationFailed { sub_code: String, sub_msg: String },
+    #[error("this Alipay account is already bound to another walletgate account")]
+    AlipayAlreadyBound,
+    /// A wallet provider (Alipay; WeChat keeps `WECHAT_UNAVAILABLE`) did not
+    /// answer, or not in a way that can be trusted.
+    #[error("the wallet provider ({provider}) is unavailable; retry shortly")]
+    ProviderUnavailable { provider: &'static str },
     /// Outside the simulator profile there is no SMS gateway to send a code.
     #[error("no SMS gateway is configured; codes cannot be sent")]
     SmsUnavailable,
@@ -420,6 +428,12 @@ impl ApiError {
                 UNPROCESSABLE_ENTITY;
             ApiError::WeChatUnavailable => "WECHAT_UNAVAILABLE",
                 SERVICE_UNAVAILABLE;
+            ApiError::AlipayAuthorizationFailed { sub_code, sub_msg } => "ALIPAY_AUTHORIZATION_FAILED",
+                UNPROCESSABLE_ENTITY, json!({ "sub_code": sub_code, "sub_msg": sub_msg });
+            ApiError::AlipayAlreadyBound => "ALIPAY_ALREADY_BOUND",
+                CONFLICT;
+            ApiError::ProviderUnavailable { provider } => "PROVIDER_UNAVAILABLE",
+                SERVICE_UNAVAILABLE, json!({ "provider": provider });
             ApiError::SmsUnavailable => "SMS_UNAVAILABLE",
                 SERVICE_UNAVAILABLE;
             ApiError::SmsNotSent => "SMS_NOT_SENT",

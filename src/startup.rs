@@ -25,7 +25,7 @@ use crate::edge::{self, EdgeLimits};
 use crate::error::ApiError;
 use crate::providers::alipay::client::{AlipayClient, AlipayGateway};
 use crate::providers::alipay::http::HttpGateway;
-use crate::providers::alipay::mock::{BuiltinGateway, GATEWAY_PATH, MockAlipay};
+use crate::providers::alipay::mock::{AUTHORIZE_PATH, BuiltinGateway, GATEWAY_PATH, MockAlipay, REAL_AUTHORIZE_URL};
 use crate::providers::journal::RequestJournal;
 use crate::providers::payouts::SharedPayouts;
 use crate::providers::sms::{MockSmsOutbox, NoSmsGateway, SmsSender};
@@ -42,7 +42,7 @@ use crate::routes::{
     KnownRoutes, auth, bindings, docs, events, kyc, me, mock_alipay, mock_journal, mock_sms, mock_wechat, not_found,
     ops, ops_search, pin, review, sim, sim_clock, sim_rules, system, transfers, withdrawals,
 };
-use crate::services::bindings::BindingPolicy;
+use crate::services::bindings::{AlipayBindingPolicy, BindingPolicy};
 use crate::services::kyc::KycPolicy;
 use crate::services::notifications::WebhookPolicy;
 use crate::services::partitions::Partitions;
@@ -57,8 +57,8 @@ use crate::services::withdrawals::Fingerprints;
 use crate::services::work::{AlipayPayoutPolicy, SettlementPolicy};
 use crate::services::{Parts, ServiceSet, seed};
 use crate::settings::{
-    AlipayClientKind, CorsSettings, Settings, SimClockSettings, StoreKind, StoreSettings, WeChatClientKind,
-    WeChatSettings, WebhookSettings,
+    AlipayClientKind, AlipaySettings, CorsSettings, Settings, SimClockSettings, StoreKind, StoreSettings,
+    WeChatClientKind, WeChatSettings, WebhookSettings,
 };
 use crate::store::{MemoryStore, RedisStore, SharedStore, StoreError, TimedStore};
 use crate::telemetry::{WalletgateRootSpan, keep_metrics_folded, metrics_handle, observe_request};
@@ -254,6 +254,8 @@ impl Application {
             }
         };
         let webhooks = webhook_policy(&settings.webhooks)?;
+        // One signing client binds Alipay accounts and pays them, on the business clock.
+        let alipay = alipay_client(&settings, mock_alipay.clone(), &journal, &public_base_url, &business)?;
         let partitions = Partitions {
             store,
             clock: business.clone(),
@@ -268,7 +270,13 @@ impl Application {
                 settings.auth.password_hashing_concurrency,
                 Duration::from_millis(settings.auth.password_hashing_wait_ms),
             ),
-            bindings: binding_policy(&settings.wechat, mock_wechat.clone(), &journal, &public_base_url)?,
+            bindings: binding_policy(
+                &settings.wechat,
+                mock_wechat.clone(),
+                &journal,
+                &public_base_url,
+                alipay_binding_policy(&settings.alipay, alipay.clone(), mock_alipay.is_some(), &public_base_url),
+            )?,
             sms: SmsPolicy {
                 sender: sms_sender,
                 pepper: settings.auth.pin_pepper.clone(),
@@ -282,7 +290,7 @@ impl Application {
             transfers: settings.transfers.policy(&settings.withdrawals).map_err(anyhow::Error::msg)?,
             fingerprints: Fingerprints { secret: settings.auth.fingerprint_secret.clone() },
             settlement: settlement_policy(&settings, mock_wechat.clone(), &journal, &public_base_url, &clock)?
-                .with_alipay(alipay_payouts(&settings, mock_alipay.clone(), &journal, &public_base_url, &business)?),
+                .with_alipay(alipay_payouts(&settings, alipay)),
             webhooks,
             kyc: KycPolicy {
                 auto_approve_after: settings
@@ -467,18 +475,18 @@ fn settlement_policy(
     })
 }
 
-/// How Alipay destinations are paid: through the built-in mock's gateway
-/// in-process (`alipay.client = "builtin"`), or over HTTP to
+/// The signing client of Alipay's open platform: the built-in mock's
+/// gateway in-process (`alipay.client = "builtin"`), or HTTP to
 /// `alipay.gateway_url` (this server's own mock when empty and the mock
-/// runs); the same signing client either way. Without either, approved
-/// Alipay withdrawals wait.
-fn alipay_payouts(
+/// runs). `None` without either: Alipay withdrawals wait and Alipay
+/// bindings are refused as unavailable.
+fn alipay_client(
     settings: &Settings,
     mock: Option<Arc<MockAlipay>>,
     journal: &RequestJournal,
     public_base_url: &str,
     clock: &SharedClock,
-) -> anyhow::Result<Option<AlipayPayoutPolicy>> {
+) -> anyhow::Result<Option<AlipayClient>> {
     let alipay = &settings.alipay;
     let gateway: Arc<dyn AlipayGateway> = match (alipay.client, alipay.gateway_url.as_str(), mock) {
         (AlipayClientKind::Builtin, _, Some(mock)) => Arc::new(BuiltinGateway::new(mock, journal.clone())),
@@ -489,13 +497,42 @@ fn alipay_payouts(
             Arc::new(HttpGateway::new(url).map_err(anyhow::Error::msg)?)
         }
         _ => {
-            tracing::warn!("no Alipay gateway (no mock, no alipay.gateway_url): Alipay withdrawals wait");
+            tracing::warn!(
+                "no Alipay gateway (no mock, no alipay.gateway_url): Alipay withdrawals wait, bindings are refused"
+            );
             return Ok(None);
         }
     };
     let (app_key, alipay_key) = alipay.keys().map_err(anyhow::Error::msg)?;
-    let client = AlipayClient::new(gateway, alipay.app_id.clone(), app_key, alipay_key, clock.clone());
-    Ok(Some(AlipayPayoutPolicy { payouts: Arc::new(client), order_title: alipay.order_title.clone() }))
+    Ok(Some(AlipayClient::new(gateway, alipay.app_id.clone(), app_key, alipay_key, clock.clone())))
+}
+
+/// How Alipay destinations are paid: through the signing client, with the
+/// title the payee's bill shows.
+fn alipay_payouts(settings: &Settings, client: Option<AlipayClient>) -> Option<AlipayPayoutPolicy> {
+    let order_title = settings.alipay.order_title.clone();
+    client.map(|client| AlipayPayoutPolicy { payouts: Arc::new(client), order_title })
+}
+
+/// Where browsers are sent to consent to an Alipay binding, and the client
+/// that exchanges their `auth_code`s.
+fn alipay_binding_policy(
+    settings: &AlipaySettings,
+    client: Option<AlipayClient>,
+    mock_alipay: bool,
+    public_base_url: &str,
+) -> AlipayBindingPolicy {
+    let authorize_endpoint = match (settings.authorize_url.as_str(), mock_alipay) {
+        ("", true) => format!("{public_base_url}{AUTHORIZE_PATH}"),
+        ("", false) => REAL_AUTHORIZE_URL.to_owned(),
+        (configured, _) => configured.to_owned(),
+    };
+    AlipayBindingPolicy {
+        client,
+        app_id: settings.app_id.clone(),
+        authorize_endpoint,
+        redirect_uri: format!("{public_base_url}/v1/bindings/alipay/callback"),
+    }
 }
 
 fn webhook_policy(settings: &WebhookSettings) -> anyhow::Result<Option<WebhookPolicy>> {
@@ -518,12 +555,14 @@ fn millis(ms: u64) -> chrono::Duration {
     chrono::Duration::milliseconds(ms.min(i64::MAX as u64 / 2) as i64)
 }
 
-/// Which WeChat the gateway talks to, and where browsers are sent to consent.
+/// Which WeChat the gateway talks to, and where browsers are sent to
+/// consent (and, for Alipay, `alipay`).
 fn binding_policy(
     settings: &WeChatSettings,
     mock: Option<Arc<MockWeChat>>,
     journal: &RequestJournal,
     public_base_url: &str,
+    alipay: AlipayBindingPolicy,
 ) -> anyhow::Result<BindingPolicy> {
     // Empty means this server's own mock, which only the mock's presence makes an address.
     let own_mock = mock.is_some().then(|| format!("{public_base_url}/mock/wechat"));
@@ -552,6 +591,7 @@ fn binding_policy(
         redirect_uri: format!("{public_base_url}/v1/bindings/wechat/callback"),
         start_ttl: chrono::Duration::seconds(settings.binding_start_ttl_secs as i64),
         confirm_ttl: chrono::Duration::seconds(settings.binding_confirm_ttl_secs as i64),
+        alipay,
     })
 }
 
@@ -799,6 +839,8 @@ route_table! {
         GET "/v1/bindings" => bindings::list,
         POST "/v1/bindings/wechat" => bindings::start_wechat,
         GET "/v1/bindings/wechat/callback" => bindings::wechat_callback,
+        POST "/v1/bindings/alipay" => bindings::start_alipay,
+        GET "/v1/bindings/alipay/callback" => bindings::alipay_callback,
         GET "/v1/bindings/{id}" => bindings::show,
         DELETE "/v1/bindings/{id}" => bindings::unbind,
         POST "/v1/bindings/{id}/confirm" => bindings::confirm,

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::account::Account;
 use super::ids::hex_id;
+use super::sms::SmsPurpose;
 
 /// Finished bindings kept in the account's history beyond the live ones.
 const ENDED_BINDINGS_KEPT: usize = 10;
@@ -25,9 +26,9 @@ hex_id!(
 #[serde(rename_all = "snake_case")]
 #[schema(example = "active")]
 pub enum BindingStatus {
-    /// Waiting for the user's consent at WeChat.
+    /// Waiting for the user's consent at the provider (WeChat, Alipay).
     Authorizing,
-    /// WeChat identity known; waiting for the SMS code.
+    /// The provider's identity known; waiting for the SMS code.
     PendingConfirmation,
     Active,
     Unbound,
@@ -99,6 +100,14 @@ impl DestinationProvider {
     pub fn parse(text: &str) -> Option<DestinationProvider> {
         DestinationProvider::ALL.into_iter().find(|provider| provider.as_str() == text)
     }
+
+    /// What the SMS code confirming a binding of this provider is for.
+    pub fn sms_purpose(self) -> SmsPurpose {
+        match self {
+            DestinationProvider::Wechat => SmsPurpose::BindWechat,
+            DestinationProvider::Alipay => SmsPurpose::BindAlipay,
+        }
+    }
 }
 
 /// The wallet identity a binding pays out to.
@@ -125,6 +134,11 @@ impl Destination {
     /// Enough for the user to recognise their own account: `张*丰`, `A***e`.
     pub fn masked_nickname(&self) -> String {
         mask_middle(&self.nickname)
+    }
+
+    /// The certified real name, masked as the nickname is: `李*龙`.
+    pub fn masked_real_name(&self) -> Option<String> {
+        self.real_name.as_deref().map(mask_middle)
     }
 
     pub fn masked_openid(&self) -> String {
@@ -237,7 +251,7 @@ impl Account {
         Ok(id)
     }
 
-    /// The user consented and WeChat named the destination; the SMS step begins.
+    /// The user consented and the provider named the destination; the SMS step begins.
     pub fn authorize_binding(
         &mut self,
         id: &BindingId,

@@ -16,6 +16,8 @@ use super::account::Account;
 #[schema(example = "set_pin")]
 pub enum SmsPurpose {
     BindWechat,
+    /// Confirms an Alipay binding waiting for its code.
+    BindAlipay,
     SetPin,
     ResetPin,
     /// Proves a phone before an account is registered with it; asked for at
@@ -27,6 +29,7 @@ impl SmsPurpose {
     pub fn code(self) -> &'static str {
         match self {
             SmsPurpose::BindWechat => "bind_wechat",
+            SmsPurpose::BindAlipay => "bind_alipay",
             SmsPurpose::SetPin => "set_pin",
             SmsPurpose::ResetPin => "reset_pin",
             SmsPurpose::Register => "register",

@@ -118,6 +118,8 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         bindings::list,
         bindings::start_wechat,
         bindings::wechat_callback,
+        bindings::start_alipay,
+        bindings::alipay_callback,
         bindings::show,
         bindings::unbind,
         bindings::confirm,
@@ -204,7 +206,7 @@ pub const BEARER_AUTH: &str = "bearerAuth";
     tags(
         (name = "auth", description = "Register (with an SMS code), log in, refresh tokens, log out."),
         (name = "account", description = "The caller's profile, wallet and history."),
-        (name = "bindings", description = "Bind a WeChat wallet: OAuth consent, SMS confirmation, unbinding."),
+        (name = "bindings", description = "Bind a WeChat wallet or an Alipay account: OAuth consent, SMS confirmation, unbinding."),
         (name = "pin", description = "The payment PIN and the SMS codes that guard it."),
         (name = "kyc", description = "Identity verification (L1, L2)."),
         (name = "withdrawals", description = "Quote and withdraw to a bound WeChat wallet."),

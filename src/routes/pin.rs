@@ -25,7 +25,8 @@ use crate::services::pin::{Pins, SentCode};
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"purpose": "set_pin"}))]
 pub struct SmsCodeRequest {
-    /// `set_pin`, `reset_pin` or `bind_wechat` (resends the code of the binding awaiting one);
+    /// `set_pin`, `reset_pin`, `bind_wechat` or `bind_alipay` (resends the code of
+    /// that provider's binding awaiting one);
     /// `register` codes come from `POST /v1/auth/register/code` instead.
     pub purpose: SmsPurpose,
 }
@@ -53,7 +54,7 @@ impl From<SentCode> for SentCodeView {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"purpose": "set_pin", "sms_code": "482913"}))]
 pub struct CheckCodeRequest {
-    /// `set_pin`, `reset_pin` or `bind_wechat`: what the code was texted for.
+    /// `set_pin`, `reset_pin`, `bind_wechat` or `bind_alipay`: what the code was texted for.
     pub purpose: SmsPurpose,
     /// The 6-digit code.
     #[schema(pattern = r"^[0-9]{6}$", example = "482913")]
@@ -139,7 +140,8 @@ fn chosen_pin(text: &str) -> Result<Pin, ApiError> {
         (status = 400, description = "`VALIDATION_FAILED`: an unknown `purpose` or field, or `register` (asked for \
             before registering, at `POST /v1/auth/register/code`).", body = ErrorBody),
         (status = 409, description = "`PIN_ALREADY_SET` (`set_pin` with a PIN set: use `reset_pin`), \
-            `NO_PENDING_BINDING` (`bind_wechat` with no binding waiting for a code).", body = ErrorBody),
+            `NO_PENDING_BINDING` (`bind_wechat` or `bind_alipay` with no binding of that provider \
+            waiting for a code).", body = ErrorBody),
         (status = 422, description = "`PIN_NOT_SET` (`reset_pin` without a PIN), `PHONE_REQUIRED`.", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many codes requested.", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
@@ -178,7 +180,7 @@ pub async fn request_sms_code(
         (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a code that is not 6 digits, an \
             unknown `purpose` or field.", body = ErrorBody),
         (status = 409, description = "`PIN_ALREADY_SET` (`set_pin` with a PIN set), `NO_PENDING_BINDING` \
-            (`bind_wechat` with no binding waiting for a code).", body = ErrorBody),
+            (`bind_wechat` or `bind_alipay` with no binding of that provider waiting for a code).", body = ErrorBody),
         (status = 422, description = "`SMS_CODE_INCORRECT` (`details.attempts_remaining`), `SMS_CODE_EXPIRED` \
             (none sent, expired, used, or voided by wrong tries), `PIN_NOT_SET` (`reset_pin` without a PIN).", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED` (`details.retry_after_secs`): too many entries for this \

@@ -1,14 +1,22 @@
-//! Binding a WeChat wallet as the withdrawal destination: start (state and
-//! authorize URL) → callback (server-side code exchange, profile, SMS code)
-//! → confirm (SMS code, openid claimed) → active → unbind.
+//! Binding a WeChat wallet or an Alipay account as a withdrawal destination:
+//! start (state and the provider's authorize URL) → callback (server-side
+//! code exchange, profile, SMS code; `wechat.rs`, `alipay.rs`) → confirm
+//! (SMS code, the provider's user id claimed; `claims.rs`) → active → unbind.
+//! An account holds at most one active binding per provider (the domain's
+//! rule), so one WeChat and one Alipay binding at once.
 //!
-//! The openid is claimed in a unique index before a binding becomes active,
-//! so one WeChat account is never actively bound to two walletgate accounts.
+//! The provider's user id (WeChat's openid, Alipay's user id or open id) is
+//! claimed in a unique index keyed by provider before a binding becomes
+//! active, so one wallet is never actively bound to two walletgate accounts.
 //! A claim is taken over only from a binding that can never go active with
 //! it any more: one that ended, or one past its deadline that the taker first
 //! ends in its owner's partition (a compare-and-set, so of that ending and the
 //! owner's own activation exactly one lands). The swap then expects exactly
 //! the claim it judged, so two takers never both succeed.
+
+pub mod alipay;
+mod claims;
+mod wechat;
 
 use std::time::Duration as StdDuration;
 
@@ -22,20 +30,18 @@ use super::sms::sms_refusal;
 use crate::auth::Principal;
 use crate::auth::one_time_codes::{new_state, plain_digest};
 use crate::domain::account::{Account, AccountId};
-use crate::domain::binding::{Binding, BindingFailure, BindingId, BindingStatus, Destination, DestinationProvider};
+use crate::domain::binding::{Binding, BindingFailure, BindingId, Destination, DestinationProvider};
 use crate::domain::pin::Pin;
-use crate::domain::sms::{SmsPurpose, SmsVerdict};
+use crate::domain::sms::SmsVerdict;
 use crate::error::ApiError;
-use crate::providers::wechat::{WeChatClient, WeChatError};
+use crate::providers::alipay::client::AlipayClient;
+use crate::providers::wechat::WeChatClient;
 use crate::store::typed::TypedEphemeralValues;
 
 /// How long a consumed state's record outlives its deadline in the store,
 /// purely so the store reclaims it.
 const STATE_RECORD_GRACE: StdDuration = StdDuration::from_secs(3600);
 const STATE_CHARS_MAX: usize = 128;
-/// How many times a confirmation judges and swaps an openid claim that keeps
-/// changing under it before it gives up (as bound elsewhere).
-const OPENID_CLAIM_ROUNDS: usize = 4;
 
 /// Where and how bindings are authorised.
 #[derive(Debug, Clone)]
@@ -47,14 +53,33 @@ pub struct BindingPolicy {
     pub authorize_endpoint: String,
     /// e.g. `http://127.0.0.1:8080/v1/bindings/wechat/callback`
     pub redirect_uri: String,
+    /// How long the consent may take, and then the SMS code (both providers).
     pub start_ttl: Duration,
     pub confirm_ttl: Duration,
+    pub alipay: AlipayBindingPolicy,
+}
+
+/// Where and how Alipay accounts are authorised.
+#[derive(Debug, Clone)]
+pub struct AlipayBindingPolicy {
+    /// The signing client of `alipay.system.oauth.token` and
+    /// `alipay.user.info.share`; `None` without a gateway (no mock and no
+    /// `alipay.gateway_url`): bindings are then refused as unavailable.
+    pub client: Option<AlipayClient>,
+    pub app_id: String,
+    /// e.g. `http://127.0.0.1:8080/mock/alipay/oauth2/publicAppAuthorize.htm`
+    pub authorize_endpoint: String,
+    /// e.g. `http://127.0.0.1:8080/v1/bindings/alipay/callback`
+    pub redirect_uri: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct StateRecord {
     account_id: AccountId,
     binding_id: BindingId,
+    /// Whose callback may take it; records from before Alipay are WeChat's.
+    #[serde(default)]
+    provider: DestinationProvider,
     expires_at: DateTime<Utc>,
 }
 
@@ -77,15 +102,7 @@ fn state_key(state: &str) -> String {
     format!("binding_state:{}", plain_digest(state))
 }
 
-fn openid_index_key(app_id: &str, openid: &str) -> String {
-    format!("wechat_openid:{app_id}:{openid}")
-}
-
-fn index_owner(account_id: &AccountId, binding_id: &BindingId) -> String {
-    format!("{account_id}/{binding_id}")
-}
-
-/// Binding a WeChat destination: consent, code exchange, SMS confirmation, unbinding.
+/// Binding a WeChat or Alipay destination: consent, code exchange, SMS confirmation, unbinding.
 #[derive(Debug, Clone)]
 pub struct Bindings {
     pub partitions: Partitions,
@@ -95,69 +112,115 @@ pub struct Bindings {
 }
 
 impl Bindings {
-    pub async fn start_wechat_binding(&self, account_id: &AccountId) -> Result<StartedBinding, ApiError> {
+    /// Starts an attempt to bind a wallet of `provider`: the binding, and
+    /// the provider's consent URL carrying a single-use state.
+    pub async fn start_binding(
+        &self,
+        account_id: &AccountId,
+        provider: DestinationProvider,
+    ) -> Result<StartedBinding, ApiError> {
+        if provider == DestinationProvider::Alipay && self.policy.alipay.client.is_none() {
+            return Err(ApiError::ProviderUnavailable { provider: provider.as_str() });
+        }
         let ttl = self.policy.start_ttl;
         let (binding_id, account) = self
             .partitions
             .update_account(account_id, |account, now| {
                 account.login.phone_number().ok_or(ApiError::PhoneRequired)?;
-                Ok((account.start_binding(DestinationProvider::Wechat, now, ttl)?, Vec::new()))
+                Ok((account.start_binding(provider, now, ttl)?, Vec::new()))
             })
             .await?;
         let expires_at = account.binding(&binding_id).map_or_else(|| self.partitions.now() + ttl, |b| b.expires_at);
         let state = new_state();
-        let record = StateRecord { account_id: account_id.clone(), binding_id: binding_id.clone(), expires_at };
+        let record =
+            StateRecord { account_id: account_id.clone(), binding_id: binding_id.clone(), provider, expires_at };
         let keep = ttl.to_std().unwrap_or_default() + STATE_RECORD_GRACE;
         self.partitions.store.put_ephemeral_as(&state_key(&state), &record, keep).await?;
-        Ok(StartedBinding { authorize_url: self.authorize_url(&state)?, binding_id, expires_at })
+        let authorize_url = match provider {
+            DestinationProvider::Wechat => self.wechat_authorize_url(&state)?,
+            DestinationProvider::Alipay => self.alipay_authorize_url(&state)?,
+        };
+        Ok(StartedBinding { authorize_url, binding_id, expires_at })
     }
 
-    /// The real WeChat checks the parameter order, so it is kept as documented.
-    fn authorize_url(&self, state: &str) -> Result<String, ApiError> {
-        let policy = &self.policy;
-        let query = serde_urlencoded::to_string([
-            ("appid", policy.app_id.as_str()),
-            ("redirect_uri", policy.redirect_uri.as_str()),
-            ("response_type", "code"),
-            ("scope", policy.scope.as_str()),
-            ("state", state),
-        ])
-        .map_err(ApiError::internal)?;
-        Ok(format!("{}?{query}#wechat_redirect", policy.authorize_endpoint))
+    /// Takes the single-use state a callback of `provider` came back with.
+    async fn take_state(&self, state: Option<&str>, provider: DestinationProvider) -> Result<StateRecord, ApiError> {
+        let state = state
+            .filter(|s| !s.is_empty() && s.len() <= STATE_CHARS_MAX && s.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let state = state.ok_or(ApiError::BindingStateInvalid)?;
+        let taken = self.partitions.store.take_ephemeral_as::<StateRecord>(&state_key(state)).await?;
+        let record = taken.ok_or(ApiError::BindingStateInvalid)?;
+        if record.provider != provider {
+            // Another provider's state, brought to the wrong callback: it is spent, so the attempt ends.
+            self.fail_binding(&record, BindingFailure::AuthorizationRejected).await;
+            return Err(ApiError::BindingStateInvalid);
+        }
+        if record.expires_at <= self.partitions.now() {
+            self.fail_binding(&record, BindingFailure::Expired).await;
+            return Err(ApiError::BindingStateInvalid);
+        }
+        Ok(record)
     }
 
-    /// The browser comes back from WeChat. The state names the account and
-    /// binding (no bearer token here); the code is exchanged server-side.
-    pub async fn complete_wechat_authorization(
+    /// A callback of `provider` that came back with a live state and a code
+    /// (none: the user denied the consent, which ends the attempt) for a
+    /// binding its account still has.
+    async fn consented<'a>(
         &self,
-        code: Option<&str>,
         state: Option<&str>,
-    ) -> Result<AuthorizedBinding, ApiError> {
-        let record = self.take_state(state).await?;
-        let (account_id, binding_id) = (&record.account_id, &record.binding_id);
+        code: Option<&'a str>,
+        provider: DestinationProvider,
+    ) -> Result<(StateRecord, &'a str), ApiError> {
+        let record = self.take_state(state, provider).await?;
         let Some(code) = code.filter(|code| !code.is_empty()) else {
-            return Err(self.fail_binding(account_id, binding_id, BindingFailure::ConsentDenied).await);
+            return Err(self.fail_binding(&record, BindingFailure::ConsentDenied).await);
         };
-        self.partitions.load_account(account_id).await?.binding(binding_id).ok_or(ApiError::BindingStateInvalid)?;
-        let destination = match self.fetch_destination(code).await {
-            Ok(destination) => destination,
+        let account = self.partitions.load_account(&record.account_id).await?;
+        account.binding(&record.binding_id).ok_or(ApiError::BindingStateInvalid)?;
+        Ok((record, code))
+    }
+
+    /// The exchange's outcome: the destination authorised, or the attempt
+    /// ended with the failure that explains it.
+    async fn authorize_fetched(
+        &self,
+        record: &StateRecord,
+        fetched: Result<Destination, (BindingFailure, ApiError)>,
+    ) -> Result<AuthorizedBinding, ApiError> {
+        match fetched {
+            Ok(destination) => self.authorize_destination(record, destination).await,
             Err((failure, error)) => {
-                self.fail_binding(account_id, binding_id, failure).await;
-                return Err(error);
+                self.fail_binding(record, failure).await;
+                Err(error)
             }
-        };
-        if self.openid_owner_elsewhere(account_id, &destination.openid).await?.is_some() {
-            return Err(self.fail_binding(account_id, binding_id, BindingFailure::AlreadyBoundElsewhere).await);
+        }
+    }
+
+    /// The provider named the destination (the callback's exchange): unless
+    /// another account holds it, the binding waits for the SMS code texted now.
+    async fn authorize_destination(
+        &self,
+        record: &StateRecord,
+        destination: Destination,
+    ) -> Result<AuthorizedBinding, ApiError> {
+        let (account_id, binding_id) = (&record.account_id, &record.binding_id);
+        if self.owner_elsewhere(account_id, &destination).await?.is_some() {
+            return Err(self.fail_binding(record, BindingFailure::AlreadyBoundElsewhere).await);
         }
         let confirm_ttl = self.policy.confirm_ttl;
+        let purpose = destination.provider.sms_purpose();
         let (message, account) = self
             .partitions
             .update_account(account_id, |account, now| {
                 account.authorize_binding(binding_id, destination.clone(), now, confirm_ttl)?;
                 let nickname = destination.masked_nickname();
+                let what = match destination.provider {
+                    DestinationProvider::Wechat => "微信",
+                    DestinationProvider::Alipay => "支付宝",
+                };
                 let (challenge, message) =
-                    self.pins.sms.new_challenge(account, SmsPurpose::BindWechat, binding_id.as_str(), |code| {
-                        format!("【walletgate】验证码 {code}，用于绑定微信“{nickname}”，5分钟内有效。请勿告诉他人。")
+                    self.pins.sms.new_challenge(account, purpose, binding_id.as_str(), |code| {
+                        format!("【walletgate】验证码 {code}，用于绑定{what}“{nickname}”，5分钟内有效。请勿告诉他人。")
                     })?;
                 account.issue_sms_challenge(challenge);
                 Ok((message, Vec::new()))
@@ -168,40 +231,14 @@ impl Bindings {
         Ok(AuthorizedBinding { account_id: account_id.clone(), binding, sms_sent_to: account.login.masked() })
     }
 
-    async fn take_state(&self, state: Option<&str>) -> Result<StateRecord, ApiError> {
-        let state = state
-            .filter(|s| !s.is_empty() && s.len() <= STATE_CHARS_MAX && s.bytes().all(|b| b.is_ascii_alphanumeric()));
-        let state = state.ok_or(ApiError::BindingStateInvalid)?;
-        let taken = self.partitions.store.take_ephemeral_as::<StateRecord>(&state_key(state)).await?;
-        let record = taken.ok_or(ApiError::BindingStateInvalid)?;
-        if record.expires_at <= self.partitions.now() {
-            self.fail_binding(&record.account_id, &record.binding_id, BindingFailure::Expired).await;
-            return Err(ApiError::BindingStateInvalid);
-        }
-        Ok(record)
-    }
-
-    /// Exchanges the code and reads the profile; on failure, why the binding
-    /// failed and what to tell the client.
-    async fn fetch_destination(&self, code: &str) -> Result<Destination, (BindingFailure, ApiError)> {
-        let client = &self.policy.client;
-        let token = client.exchange_code(code).await.map_err(provider_failure)?;
-        if token.is_snapshot_user() {
-            return Err((BindingFailure::SnapshotUser, ApiError::WeChatSnapshotUser));
-        }
-        let profile = client.user_info(&token.access_token, &token.openid).await.map_err(provider_failure)?;
-        Ok(Destination {
-            provider: DestinationProvider::Wechat,
-            openid: token.openid,
-            unionid: token.unionid.or(profile.unionid),
-            nickname: profile.nickname,
-            avatar_url: profile.headimgurl,
-            real_name: None,
-        })
-    }
-
     /// Ends the attempt and returns the error that explains it.
-    async fn fail_binding(&self, account_id: &AccountId, binding_id: &BindingId, failure: BindingFailure) -> ApiError {
+    async fn fail_binding(&self, record: &StateRecord, failure: BindingFailure) -> ApiError {
+        let binding_id = &record.binding_id;
+        self.end_attempt(&record.account_id, binding_id, failure).await;
+        failure_error(record.provider, failure)
+    }
+
+    async fn end_attempt(&self, account_id: &AccountId, binding_id: &BindingId, failure: BindingFailure) {
         let ended = self
             .partitions
             .update_account(account_id, |account, now| {
@@ -213,33 +250,33 @@ impl Bindings {
             tracing::warn!(%binding_id, ?failure, %error, "could not record a failed binding; it will expire");
         }
         tracing::info!(%binding_id, ?failure, "binding attempt failed");
-        failure_error(failure)
     }
 
-    /// The SMS code confirms the binding; the openid is claimed before it goes active.
-    pub async fn confirm_wechat_binding(
+    /// The SMS code confirms the binding; the provider's user id is claimed
+    /// before it goes active.
+    pub async fn confirm_binding(
         &self,
         caller: &Principal,
         binding_id: &BindingId,
         sms_code: &str,
     ) -> Result<Binding, ApiError> {
         let account_id = &caller.account_id;
-        let digest = self.pins.sms.digest(account_id, SmsPurpose::BindWechat, binding_id.as_str(), sms_code);
         let account = self.partitions.load_account_as(caller).await?;
         let now = self.partitions.now();
-        let openid = pending_openid(&account, binding_id, now)?;
-        if account.sms_verdict(SmsPurpose::BindWechat, binding_id.as_str(), &digest, now) != SmsVerdict::Accepted {
-            return Err(self.spend_sms_try(account_id, binding_id, &digest).await?);
+        let destination = pending_destination(&account, binding_id, now)?;
+        let purpose = destination.provider.sms_purpose();
+        let digest = self.pins.sms.digest(account_id, purpose, binding_id.as_str(), sms_code);
+        if account.sms_verdict(purpose, binding_id.as_str(), &digest, now) != SmsVerdict::Accepted {
+            return Err(self.spend_sms_try(account_id, binding_id, &destination, &digest).await?);
         }
-        let owner = index_owner(account_id, binding_id);
-        if !self.claim_openid(&openid, &owner).await? {
-            return Err(self.fail_binding(account_id, binding_id, BindingFailure::AlreadyBoundElsewhere).await);
+        if !self.claim_identity(account_id, binding_id, &destination).await? {
+            self.end_attempt(account_id, binding_id, BindingFailure::AlreadyBoundElsewhere).await;
+            return Err(failure_error(destination.provider, BindingFailure::AlreadyBoundElsewhere));
         }
         let activated = self
             .partitions
             .update_account_as(caller, |account, now| {
-                if let Some(refusal) =
-                    sms_refusal(account.present_sms_code(SmsPurpose::BindWechat, binding_id.as_str(), &digest, now))
+                if let Some(refusal) = sms_refusal(account.present_sms_code(purpose, binding_id.as_str(), &digest, now))
                 {
                     return Err(refusal);
                 }
@@ -252,33 +289,9 @@ impl Bindings {
         match activated {
             Ok(((), account)) => account.binding(binding_id).cloned().ok_or(ApiError::NotFound { resource: "binding" }),
             Err(error) => {
-                self.release_claim_if_inactive(account_id, binding_id, &openid, &owner).await;
+                self.release_claim_if_inactive(account_id, binding_id, &destination).await;
                 Err(error)
             }
-        }
-    }
-
-    /// Gives an openid claim back after an activation that answered with an
-    /// error, but only once the binding is seen not active: the error may
-    /// hide a commit that landed (its answer lost with the connection), or a
-    /// concurrent confirmation of the same binding may have activated it.
-    /// When in doubt the claim stays; the takeover rule frees it if the
-    /// binding never goes active.
-    async fn release_claim_if_inactive(
-        &self,
-        account_id: &AccountId,
-        binding_id: &BindingId,
-        openid: &str,
-        owner: &str,
-    ) {
-        match self.partitions.store.load_account(account_id).await {
-            Ok(Some(account))
-                if account.value.binding(binding_id).is_none_or(|b| b.status != BindingStatus::Active) =>
-            {
-                self.release_openid(openid, owner).await;
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "kept an openid claim whose activation is in doubt"),
         }
     }
 
@@ -287,24 +300,21 @@ impl Bindings {
         &self,
         account_id: &AccountId,
         binding_id: &BindingId,
+        destination: &Destination,
         digest: &str,
     ) -> Result<ApiError, ApiError> {
+        let purpose = destination.provider.sms_purpose();
         let (verdict, _) = self
             .partitions
             .update_account(account_id, |account, now| {
-                Ok((account.present_sms_code(SmsPurpose::BindWechat, binding_id.as_str(), digest, now), Vec::new()))
+                Ok((account.present_sms_code(purpose, binding_id.as_str(), digest, now), Vec::new()))
             })
             .await?;
         Ok(sms_refusal(verdict).unwrap_or(ApiError::SmsCodeExpired))
     }
 
     /// Unbinding needs the payment PIN; a wrong one counts like any PIN entry.
-    pub async fn unbind_wechat(
-        &self,
-        caller: &Principal,
-        binding_id: &BindingId,
-        pin: Pin,
-    ) -> Result<Binding, ApiError> {
+    pub async fn unbind(&self, caller: &Principal, binding_id: &BindingId, pin: Pin) -> Result<Binding, ApiError> {
         let account_id = &caller.account_id;
         let (unbound, account) = self
             .partitions
@@ -320,115 +330,30 @@ impl Bindings {
             })
             .await?;
         let destination = unbound?;
-        self.release_openid(&destination.openid, &index_owner(account_id, binding_id)).await;
+        self.release_identity(account_id, binding_id, &destination).await;
         account.binding(binding_id).cloned().ok_or(ApiError::NotFound { resource: "binding" })
     }
-
-    /// Takes the openid's index entry for `owner`: free, already ours, or
-    /// held by a claim that can no longer activate (see the module doc).
-    async fn claim_openid(&self, openid: &str, owner: &str) -> Result<bool, ApiError> {
-        let key = openid_index_key(&self.policy.app_id, openid);
-        for _ in 0..OPENID_CLAIM_ROUNDS {
-            let holder = self.partitions.store.get_index(&key).await?;
-            match holder.as_deref() {
-                Some(holder) if holder == owner => return Ok(true),
-                Some(holder) if !self.end_stale_claim(holder, openid).await? => return Ok(false),
-                _ => {}
-            }
-            if self.partitions.store.swap_index(&key, holder.as_deref(), Some(owner)).await? {
-                return Ok(true);
-            }
-            // Someone else changed the claim between our look and our swap: judge it again.
-        }
-        Ok(false)
-    }
-
-    /// Whether the binding holding an openid claim can never go active with
-    /// it; a binding still in progress past its deadline is ended first, in
-    /// its own partition, so its confirmation can no longer land.
-    async fn end_stale_claim(&self, holder: &str, openid: &str) -> Result<bool, ApiError> {
-        let Some((owner_id, binding_id)) = holder.split_once('/') else { return Ok(true) };
-        let (Some(owner_id), Some(binding_id)) = (AccountId::parse(owner_id), BindingId::parse(binding_id)) else {
-            return Ok(true);
-        };
-        let judged = self
-            .partitions
-            .update_account(&owner_id, |account, now| {
-                Ok((account.give_up_openid_claim(&binding_id, openid, now), Vec::new()))
-            })
-            .await;
-        match judged {
-            Ok((stale, _)) => Ok(stale),
-            Err(ApiError::NotFound { .. }) => Ok(true),
-            Err(error) => Err(error),
-        }
-    }
-
-    async fn release_openid(&self, openid: &str, owner: &str) {
-        let key = openid_index_key(&self.policy.app_id, openid);
-        if let Err(error) = self.partitions.store.swap_index(&key, Some(owner), None).await {
-            tracing::warn!(%error, "could not release an openid claim; the next claim will take it over");
-        }
-    }
-
-    /// The account (other than `account_id`) whose active binding holds `openid`, if any.
-    async fn openid_owner_elsewhere(
-        &self,
-        account_id: &AccountId,
-        openid: &str,
-    ) -> Result<Option<AccountId>, ApiError> {
-        let key = openid_index_key(&self.policy.app_id, openid);
-        let Some(owner) = self.partitions.store.get_index(&key).await? else {
-            return Ok(None);
-        };
-        let Some((owner_id, binding_id)) = owner.split_once('/') else {
-            return Ok(None);
-        };
-        let (Some(owner_id), Some(binding_id)) = (AccountId::parse(owner_id), BindingId::parse(binding_id)) else {
-            return Ok(None);
-        };
-        if &owner_id == account_id {
-            return Ok(None);
-        }
-        let holds_it = self.partitions.store.load_account(&owner_id).await?.is_some_and(|owner| {
-            owner
-                .value
-                .active_binding(DestinationProvider::Wechat)
-                .is_some_and(|b| b.id == binding_id && b.destination.as_ref().is_some_and(|d| d.openid == openid))
-        });
-        Ok(holds_it.then_some(owner_id))
-    }
 }
 
-fn pending_openid(account: &Account, binding_id: &BindingId, now: DateTime<Utc>) -> Result<String, ApiError> {
+/// The destination a binding waiting for its SMS code was authorised with.
+fn pending_destination(account: &Account, binding_id: &BindingId, now: DateTime<Utc>) -> Result<Destination, ApiError> {
     let binding = account.pending_binding(binding_id, now)?;
-    let destination = binding.destination.as_ref().ok_or(ApiError::BindingStatusConflict { status: "authorizing" })?;
-    Ok(destination.openid.clone())
+    binding.destination.clone().ok_or(ApiError::BindingStatusConflict { status: "authorizing" })
 }
 
-fn provider_failure(error: WeChatError) -> (BindingFailure, ApiError) {
-    match error {
-        WeChatError::Api(api) => (
-            BindingFailure::AuthorizationRejected,
-            ApiError::WeChatAuthorizationFailed { errcode: api.errcode, errmsg: api.errmsg },
-        ),
-        WeChatError::Unavailable(reason) => {
-            tracing::warn!(%reason, "WeChat unavailable during a binding");
-            (BindingFailure::ProviderUnavailable, ApiError::WeChatUnavailable)
+/// What the client is told when an attempt of `provider` ends for `failure`.
+fn failure_error(provider: DestinationProvider, failure: BindingFailure) -> ApiError {
+    match (provider, failure) {
+        (_, BindingFailure::ConsentDenied) => ApiError::BindingConsentDenied,
+        (_, BindingFailure::SnapshotUser) => ApiError::WeChatSnapshotUser,
+        (_, BindingFailure::Expired | BindingFailure::Superseded) => ApiError::BindingStateInvalid,
+        (DestinationProvider::Wechat, BindingFailure::AlreadyBoundElsewhere) => ApiError::WeChatAlreadyBound,
+        (DestinationProvider::Alipay, BindingFailure::AlreadyBoundElsewhere) => ApiError::AlipayAlreadyBound,
+        (DestinationProvider::Wechat, BindingFailure::ProviderUnavailable) => ApiError::WeChatUnavailable,
+        (DestinationProvider::Alipay, BindingFailure::ProviderUnavailable) => {
+            ApiError::ProviderUnavailable { provider: provider.as_str() }
         }
-    }
-}
-
-fn failure_error(failure: BindingFailure) -> ApiError {
-    match failure {
-        BindingFailure::ConsentDenied => ApiError::BindingConsentDenied,
-        BindingFailure::SnapshotUser => ApiError::WeChatSnapshotUser,
-        BindingFailure::AlreadyBoundElsewhere => ApiError::WeChatAlreadyBound,
-        BindingFailure::ProviderUnavailable => ApiError::WeChatUnavailable,
-        BindingFailure::Expired | BindingFailure::Superseded => ApiError::BindingStateInvalid,
-        BindingFailure::AuthorizationRejected => ApiError::WeChatAuthorizationFailed {
-            errcode: crate::providers::wechat::errcode::INVALID_CODE,
-            errmsg: "invalid code".into(),
-        },
+        // A state brought to another provider's callback.
+        (_, BindingFailure::AuthorizationRejected) => ApiError::BindingStateInvalid,
     }
 }

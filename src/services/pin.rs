@@ -173,10 +173,10 @@ fn sms_subject(account: &Account, purpose: SmsPurpose, now: DateTime<Utc>) -> Re
         SmsPurpose::SetPin if account.pin.is_some() => Err(ApiError::PinAlreadySet),
         SmsPurpose::ResetPin if account.pin.is_none() => Err(ApiError::PinNotSet),
         SmsPurpose::SetPin | SmsPurpose::ResetPin => Ok(String::new()),
-        SmsPurpose::BindWechat => account
+        SmsPurpose::BindWechat | SmsPurpose::BindAlipay => account
             .bindings
             .iter()
-            .find(|b| b.status_at(now).0 == BindingStatus::PendingConfirmation)
+            .find(|b| b.status_at(now).0 == BindingStatus::PendingConfirmation && b.provider.sms_purpose() == purpose)
             .map(|b| b.id.to_string())
             .ok_or(ApiError::NoPendingBinding),
         SmsPurpose::Register => Err(ApiError::validation(
@@ -192,6 +192,7 @@ pub fn sms_text(purpose: SmsPurpose, code: &str) -> String {
         SmsPurpose::SetPin => "设置支付密码",
         SmsPurpose::ResetPin => "重置支付密码",
         SmsPurpose::BindWechat => "绑定微信",
+        SmsPurpose::BindAlipay => "绑定支付宝",
         SmsPurpose::Register => "注册账户",
     };
     format!("【walletgate】验证码 {code}，用于{what}，5分钟内有效。请勿告诉他人。")

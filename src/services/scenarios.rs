@@ -38,7 +38,7 @@ use super::withdrawals::{WithdrawalRequest, Withdrawals};
 use super::worker_step::WorkerStep;
 use crate::auth::Principal;
 use crate::domain::account::{Account, AccountId, Role, VerificationLevel};
-use crate::domain::binding::BindingId;
+use crate::domain::binding::{BindingId, DestinationProvider};
 use crate::domain::credentials::Login;
 use crate::domain::kyc::{KycDecision, KycSubmission};
 use crate::domain::scenario::{
@@ -321,7 +321,11 @@ impl Scenarios {
     /// gateway's code exchange, and the SMS code that confirms it.
     async fn bind(&self, seeded: &Seeded, wechat: &ScenarioWeChat) -> Result<(BindingId, String), Refusal> {
         let on = Refusal::on(&wechat.at);
-        let started = self.bindings.start_wechat_binding(&seeded.principal.account_id).await.map_err(&on)?;
+        let started = self
+            .bindings
+            .start_binding(&seeded.principal.account_id, DestinationProvider::Wechat)
+            .await
+            .map_err(&on)?;
         let authorize = url::Url::parse(&started.authorize_url).map_err(|e| on(ApiError::internal(e)))?;
         let param = |name: &str| query_value(&authorize, name).unwrap_or_default();
         let flag = |on: bool| if on { "on" } else { "" }.to_owned();
@@ -349,7 +353,7 @@ impl Scenarios {
         let authorized = self.bindings.complete_wechat_authorization(code.as_deref(), state.as_deref()).await;
         let binding_id = authorized.map_err(&on)?.binding.id;
         let code = self.sms_code(seeded, SmsPurpose::BindWechat, &wechat.at).await?;
-        let binding = self.bindings.confirm_wechat_binding(&seeded.principal, &binding_id, &code).await.map_err(&on)?;
+        let binding = self.bindings.confirm_binding(&seeded.principal, &binding_id, &code).await.map_err(&on)?;
         let openid = binding.destination.map(|destination| destination.openid).unwrap_or_default();
         Ok((binding_id, openid))
     }

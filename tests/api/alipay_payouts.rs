@@ -12,6 +12,8 @@ use walletgate::domain::account::AccountId;
 use walletgate::domain::binding::{Destination, DestinationProvider};
 use walletgate::settings::{AlipayClientKind, FeeSettings, Settings};
 
+use crate::alipay_bindings::AlipayChoice;
+use crate::bindings::Phone;
 use crate::helpers::{StoreKind, TestApp, json_of, spawn_app, spawn_app_with};
 use crate::on_both_stores;
 use crate::settlement::{PIN, Payee, approve, id_of, settle, withdraw, withdrawal};
@@ -40,8 +42,10 @@ async fn alipay_balance(app: &TestApp, user: &Value) -> String {
     found["wallet"]["balance"].as_str().unwrap().to_owned()
 }
 
-/// A funded user with a payment PIN whose active Alipay binding pays
-/// `identity` (the open id the binding's OAuth gives) named `real_name`.
+/// A funded user with a payment PIN whose active Alipay binding pays a
+/// crafted `identity` named `real_name`, written to the store directly: for
+/// identities no consent can give (a payee Alipay does not know, a name
+/// other than the certified one).
 async fn alipay_payee_of(app: &TestApp, operator: &str, identity: &str, real_name: &str, balance: &str) -> Payee {
     let user = app.new_phone_user().await;
     let account_id = AccountId::parse(&user.id).unwrap();
@@ -69,9 +73,17 @@ async fn alipay_payee_of(app: &TestApp, operator: &str, identity: &str, real_nam
     Payee { user, binding_id: binding_id.to_string(), openid: identity.to_owned() }
 }
 
+/// A funded user with a payment PIN who bound the mock Alipay `user`
+/// through the HTTP flow (start, consent as that user, callback, SMS code,
+/// confirm).
 async fn alipay_payee(app: &TestApp, operator: &str, user: &Value, balance: &str) -> Payee {
-    let name = user["real_name"].as_str().unwrap_or("李小龙").to_owned();
-    alipay_payee_of(app, operator, user["open_id"].as_str().unwrap(), &name, balance).await
+    let account = app.new_phone_user().await;
+    let user_id = user["user_id"].as_str().unwrap();
+    let binding = Phone::of(app, &account).bind_alipay(AlipayChoice::Existing(user_id)).await;
+    json_of(app.credit(operator, &account.id, balance).await, StatusCode::CREATED).await;
+    app.set_pin(&account, PIN).await;
+    let binding_id = binding["id"].as_str().unwrap().to_owned();
+    Payee { user: account, binding_id, openid: user["open_id"].as_str().unwrap().to_owned() }
 }
 
 /// A withdrawal of `amount`, approved if it waits for review, and due.
@@ -303,6 +315,15 @@ async fn alipay_transfer_rules_are_checked_and_answer_the_http_gateway(store: St
         (
             json!({ "match": { "operation": "alipay.transfer", "phone": "13800000000" }, "respond": { "type": "system_error" } }),
             "match.phone",
+        ),
+        (
+            json!({ "match": { "operation": "alipay.oauth_token", "payee": "2088000000000001" }, "respond": { "type": "system_error" } }),
+            "match.payee",
+        ),
+        (json!({ "match": { "operation": "alipay.user_info" }, "respond": { "type": "processing" } }), "respond.type"),
+        (
+            json!({ "match": { "operation": "alipay.oauth_token" }, "respond": { "type": "alipay_fail", "sub_code": "X" } }),
+            "respond.type",
         ),
     ] {
         let refused = app.post("/v1/sim/rules", Some(&operator), &rule).await;

@@ -30,10 +30,10 @@ on_both_stores!(
 
 /// A logged-in phone user and a browser that does not follow redirects.
 pub(crate) struct Phone<'a> {
-    app: &'a TestApp,
-    phone: String,
-    token: String,
-    browser: reqwest::Client,
+    pub(crate) app: &'a TestApp,
+    pub(crate) phone: String,
+    pub(crate) token: String,
+    pub(crate) browser: reqwest::Client,
 }
 
 /// What the consent page posts, as the mock's form names them.
@@ -110,7 +110,7 @@ impl<'a> Phone<'a> {
         redirect.headers()["location"].to_str().unwrap().to_owned()
     }
 
-    async fn set_pin(&self, pin: &str) {
+    pub(crate) async fn set_pin(&self, pin: &str) {
         json_of(self.app.request_sms_code(&self.token, "set_pin").await, StatusCode::ACCEPTED).await;
         let code = self.app.latest_sms_code(&self.phone, "set_pin").await;
         json_of(self.app.put_pin(&self.token, &json!({ "pin": pin, "sms_code": code })).await, StatusCode::OK).await;
@@ -148,7 +148,7 @@ impl<'a> Phone<'a> {
 }
 
 /// `name`/`value` of every hidden input of a page.
-fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+pub(crate) fn hidden_inputs(html: &str) -> Vec<(String, String)> {
     html.split("<input")
         .skip(1)
         .filter_map(|tag| {
@@ -170,7 +170,7 @@ fn unescape(text: &str) -> String {
     text.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
-fn query_param(url: &str, name: &str) -> Option<String> {
+pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {
     let parsed = url::Url::parse(url).unwrap();
     parsed.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
 }

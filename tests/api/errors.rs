@@ -463,6 +463,15 @@ fn catalogue_samples() -> Vec<(walletgate::error::ApiError, &'static [(&'static 
         (ApiError::BindingStatusConflict { status: "active" }, &[("status", Text)]),
         (ApiError::BindingExpired, &[]),
         (ApiError::WeChatUnavailable, &[]),
+        (
+            ApiError::AlipayAuthorizationFailed {
+                sub_code: "isv.code-invalid".into(),
+                sub_msg: "授权码code无效".into(),
+            },
+            &[("sub_code", Text), ("sub_msg", Text)],
+        ),
+        (ApiError::AlipayAlreadyBound, &[]),
+        (ApiError::ProviderUnavailable { provider: "alipay" }, &[("provider", Text)]),
         (ApiError::SmsUnavailable, &[]),
         (ApiError::SmsNotSent, &[]),
         (ApiError::ClockWouldGoBackwards { now: chrono::Utc::now() }, &[("now", Time)]),

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod alipay_bindings;
 mod alipay_payouts;
 mod auth;
 mod auth_hardening;

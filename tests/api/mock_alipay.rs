@@ -372,6 +372,7 @@ async fn user_info_needs_a_live_auth_user_token(store: StoreKind) {
     assert_eq!((info["code"].as_str(), info["nick_name"].as_str()), (Some("10000"), Some("小明")), "{info}");
     assert_eq!(info["open_id"], token["open_id"]);
     assert_eq!((info["is_certified"].as_str(), info["user_status"].as_str()), (Some("T"), Some("T")));
+    assert_eq!(info["user_name"], "张三", "the certified name, as Alipay names the field: {info}");
     assert!(info["avatar"].as_str().unwrap().starts_with("https://"), "{info}");
 
     assert_failure(&sdk.call(USER_INFO, &[("auth_token", "authusrBforged")]).await, "20001", "aop.invalid-auth-token");

@@ -1,17 +1,20 @@
 //! Races found from outside, each pinned by the interleaving that broke it:
 //! operators approving while another instance's worker claims payouts, and
-//! several accounts confirming the same WeChat openid at once. Each runs two
-//! gateway instances on one store (two Redis connections on Redis).
+//! several accounts confirming the same WeChat openid (or Alipay account)
+//! at once. Each runs two gateway instances on one store (two Redis
+//! connections on Redis).
 
 use chrono::Duration;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::alipay_bindings::AlipayChoice;
+use crate::alipay_payouts::alipay_user;
 use crate::bindings::{Choice, Phone, create_wechat_user};
 use walletgate::settings::RateLimit;
 
-use crate::helpers::{StoreKind, spawn_app, spawn_app_with, spawn_second_instance};
+use crate::helpers::{StoreKind, TestApp, spawn_app, spawn_app_with, spawn_second_instance};
 use crate::on_both_stores;
 use crate::settlement::{approve, id_of, payee, settle, withdraw, withdrawal};
 
@@ -19,6 +22,8 @@ on_both_stores!(
     approvals_racing_another_instances_worker_strand_no_withdrawal,
     accounts_confirming_one_openid_at_once_activate_it_at_most_once,
     a_binding_confirmed_twice_at_once_keeps_its_openid,
+    an_alipay_binding_confirmed_twice_at_once_keeps_its_alipay_account,
+    accounts_confirming_one_alipay_account_at_once_activate_it_at_most_once,
 );
 
 /// Withdrawals in review, approved through one instance while the other's
@@ -72,20 +77,70 @@ async fn approvals_racing_another_instances_worker_strand_no_withdrawal(store: S
     worker_side.assert_ledger_balanced().await;
 }
 
+/// The wallet provider a race binds, and its steps over HTTP.
+#[derive(Clone, Copy)]
+enum Wallet {
+    Wechat,
+    Alipay,
+}
+
+impl Wallet {
+    /// A new mock user of the provider; its id as the consent page offers it.
+    async fn new_user(self, app: &TestApp, nickname: &str) -> String {
+        match self {
+            Wallet::Wechat => create_wechat_user(app, nickname).await,
+            Wallet::Alipay => {
+                alipay_user(app, json!({ "nick_name": nickname })).await["user_id"].as_str().unwrap().to_owned()
+            }
+        }
+    }
+
+    /// Start, consent as `user` and callback: the binding id and its SMS code.
+    async fn pending(self, phone: &Phone<'_>, user: &str) -> (String, String) {
+        match self {
+            Wallet::Wechat => phone.pending_binding(user).await,
+            Wallet::Alipay => phone.pending_alipay_binding(AlipayChoice::Existing(user)).await,
+        }
+    }
+
+    /// Start and consent as `user`: the callback's answer.
+    async fn callback_as(self, phone: &Phone<'_>, user: &str) -> reqwest::Response {
+        let location = match self {
+            Wallet::Wechat => {
+                let started = phone.start().await;
+                phone.consent(started["authorize_url"].as_str().unwrap(), Choice::Existing(user)).await
+            }
+            Wallet::Alipay => {
+                let started = phone.start_alipay().await;
+                phone.consent_alipay(started["authorize_url"].as_str().unwrap(), AlipayChoice::Existing(user)).await
+            }
+        };
+        phone.callback(&location).await
+    }
+}
+
 /// Rounds of three accounts that consented with one WeChat user and send
 /// their SMS codes at the same moment, through two instances: at most one
 /// binding becomes active, and the others fail as bound elsewhere.
 async fn accounts_confirming_one_openid_at_once_activate_it_at_most_once(store: StoreKind) {
-    const ROUNDS: usize = 10;
+    accounts_confirming_one_user_at_once(store, Wallet::Wechat, 10).await;
+}
+
+/// The same with one Alipay user (its own index key, by provider).
+async fn accounts_confirming_one_alipay_account_at_once_activate_it_at_most_once(store: StoreKind) {
+    accounts_confirming_one_user_at_once(store, Wallet::Alipay, 5).await;
+}
+
+async fn accounts_confirming_one_user_at_once(store: StoreKind, wallet: Wallet, rounds: usize) {
     const ACCOUNTS: usize = 3;
     let first = spawn_app(store).await;
     let second = spawn_second_instance(&first).await;
-    for round in 0..ROUNDS {
-        let openid = create_wechat_user(&first, "周一一").await;
+    for round in 0..rounds {
+        let user = wallet.new_user(&first, "周一一").await;
         let mut pending = Vec::new();
         for _ in 0..ACCOUNTS {
             let phone = Phone::new(&first).await;
-            let (binding_id, code) = phone.pending_binding(&openid).await;
+            let (binding_id, code) = wallet.pending(&phone, &user).await;
             pending.push((phone, binding_id, code));
         }
         let confirmations = pending.iter().enumerate().map(|(n, (phone, binding_id, code))| {
@@ -94,7 +149,7 @@ async fn accounts_confirming_one_openid_at_once_activate_it_at_most_once(store: 
         });
         let statuses = join_all(confirmations).await;
         let active = statuses.iter().filter(|status| **status == StatusCode::OK).count();
-        assert!(active <= 1, "round {round}: {active} bindings of one openid went active: {statuses:?}");
+        assert!(active <= 1, "round {round}: {active} bindings of one user went active: {statuses:?}");
         for (phone, binding_id, _) in &pending {
             let binding = phone.binding(binding_id).await;
             let status = binding["status"].as_str().unwrap();
@@ -111,14 +166,24 @@ async fn accounts_confirming_one_openid_at_once_activate_it_at_most_once(store: 
 /// failing one must not give back the openid the winner now holds, or a
 /// second account could bind the same WeChat user.
 async fn a_binding_confirmed_twice_at_once_keeps_its_openid(store: StoreKind) {
+    a_binding_confirmed_twice_at_once_keeps_its_user(store, Wallet::Wechat).await;
+}
+
+/// The same double tap on an Alipay binding: the Alipay account's claim
+/// survives the losers, so no second account can bind it.
+async fn an_alipay_binding_confirmed_twice_at_once_keeps_its_alipay_account(store: StoreKind) {
+    a_binding_confirmed_twice_at_once_keeps_its_user(store, Wallet::Alipay).await;
+}
+
+async fn a_binding_confirmed_twice_at_once_keeps_its_user(store: StoreKind, wallet: Wallet) {
     const ROUNDS: usize = 5;
     const CONFIRMATIONS: usize = 6;
     let first = spawn_app(store).await;
     let second = spawn_second_instance(&first).await;
     for round in 0..ROUNDS {
-        let openid = create_wechat_user(&first, "吴一二").await;
+        let user = wallet.new_user(&first, "吴一二").await;
         let owner = Phone::new(&first).await;
-        let (binding_id, code) = owner.pending_binding(&openid).await;
+        let (binding_id, code) = wallet.pending(&owner, &user).await;
         let confirmations = (0..CONFIRMATIONS).map(|n| {
             let instance = if n % 2 == 0 { &first } else { &second };
             let (owner, binding_id, code) = (&owner, &binding_id, &code);
@@ -128,10 +193,7 @@ async fn a_binding_confirmed_twice_at_once_keeps_its_openid(store: StoreKind) {
         assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "round {round}: {statuses:?}");
         assert_eq!(owner.binding(&binding_id).await["status"], "active");
 
-        let other = Phone::new(&first).await;
-        let started = other.start().await;
-        let location = other.consent(started["authorize_url"].as_str().unwrap(), Choice::Existing(&openid)).await;
-        let refused = other.callback(&location).await;
-        assert_eq!(refused.status(), StatusCode::CONFLICT, "round {round}: the openid is still held");
+        let refused = wallet.callback_as(&Phone::new(&first).await, &user).await;
+        assert_eq!(refused.status(), StatusCode::CONFLICT, "round {round}: the user is still held");
     }
 }

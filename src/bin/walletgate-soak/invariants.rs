@@ -16,12 +16,14 @@ use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::client::{Api, Meta, Request, fen, yuan};
+use crate::client::{Api, Body, Meta, Request, fen, yuan};
 use crate::cluster::{Cluster, TIMING};
 use crate::money::{self, AccountMoney, JournalSummary, LedgerSeen, Listed, MoneyRun};
 use crate::world::{Known, OPERATOR_EMAIL, OPERATOR_PASSWORD, PinFact, PinSeen, Submitted, World};
 use walletgate::domain::rsa2;
 use walletgate::domain::wechatpay_sign::{MerchantKey, Request as SignedRequest};
+use walletgate::providers::alipay::mock::GATEWAY_PATH;
+use walletgate::providers::alipay::protocol::{TRANSFER_QUERY, beijing_time, response_node};
 
 /// The PIN guard's `pin.attempts_max` (walletgate's default, which the run keeps).
 const PIN_ATTEMPTS_MAX: i64 = 5;
@@ -74,7 +76,7 @@ pub const JOURNAL: &str = "2. balances equal the journal, in every asset";
 pub const HELD: &str = "3. held equals open withdrawals";
 pub const FINAL: &str = "4. every withdrawal reaches a final state";
 pub const PAYOUT: &str = "5. one payout per settled withdrawal, none otherwise; one final event";
-pub const OPENID: &str = "6. an openid is active on at most one account";
+pub const OPENID: &str = "6. an openid (or Alipay account) is active on at most one account";
 pub const PIN: &str = "7. the PIN guard counts every wrong entry";
 pub const IDEMPOTENCY: &str = "8. one effect per idempotency key";
 pub const NO_500: &str = "9. no request is answered 500";
@@ -337,13 +339,14 @@ pub async fn check(
     let ledger_after = LedgerSeen::read(&report.body).unwrap_or_default();
 
     let bills = Bills { api, merchant: merchant_key(api).await? };
+    let orders = AlipayOrders::new(api).await?;
     let accounts = sessions(api, world).await;
     let observed: Vec<Observed> =
         join_all(accounts.into_iter().map(|(known, token, id)| observe(api, known, token, id))).await;
     let facts = world.facts(|f| {
         let logouts = f.logouts.clone();
         (
-            f.binding_openid.clone(),
+            Destinations { openid: f.binding_openid.clone(), alipay_user: f.binding_alipay_user.clone() },
             f.withdrawals.clone(),
             f.pins.clone(),
             f.rejected.clone(),
@@ -351,8 +354,9 @@ pub async fn check(
             logouts,
         )
     });
-    let (binding_openid, submissions, pins, rejected, server_errors, logouts) = facts;
-    let mut settled_to: BTreeMap<String, i64> = BTreeMap::new();
+    let (destinations, submissions, pins, rejected, server_errors, logouts) = facts;
+    let payouts = Payouts { bills, orders, destinations: &destinations };
+    let mut settled_to = SettledTo::default();
     let mut active_on: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let mut statuses: HashMap<String, (String, String)> = HashMap::new();
 
@@ -381,8 +385,7 @@ pub async fn check(
 
         let (events, trimmed) = account.events.as_deref().map(final_events).unwrap_or_default();
         for withdrawal in &account.withdrawals {
-            check_withdrawal(&bills, checked, account, withdrawal, &binding_openid, &events, trimmed, &mut settled_to)
-                .await;
+            check_withdrawal(&payouts, checked, account, withdrawal, (&events, trimmed), &mut settled_to).await;
             if let (Some(id), Some(status)) = (withdrawal["id"].as_str(), withdrawal["status"].as_str()) {
                 statuses.insert(id.to_owned(), (status.to_owned(), phone.to_owned()));
             }
@@ -391,8 +394,7 @@ pub async fn check(
             if binding["status"] == "active"
                 && let Some(id) = binding["id"].as_str()
             {
-                let openid = binding_openid.get(id).cloned().unwrap_or_else(|| format!("(unknown openid of {id})"));
-                active_on.entry(openid).or_default().push((phone.to_owned(), id.to_owned()));
+                active_on.entry(destinations.user_of(id)).or_default().push((phone.to_owned(), id.to_owned()));
             }
         }
         check_idempotency(checked, account, &submissions);
@@ -400,7 +402,7 @@ pub async fn check(
     }
     for (openid, holders) in &active_on {
         let phones: Vec<&str> = holders.iter().map(|(p, _)| p.as_str()).collect();
-        checked.check(OPENID, holders.len() <= 1, || format!("openid {openid} is active on {holders:?}"), &phones);
+        checked.check(OPENID, holders.len() <= 1, || format!("{openid} is active on {holders:?}"), &phones);
     }
     for (id, seq) in &rejected {
         let status = statuses.get(id);
@@ -413,14 +415,15 @@ pub async fn check(
         );
     }
     check_money(api, world, &operator, (ledger_before, &ledger_after), &observed, checked).await;
-    for (openid, settled) in &settled_to {
-        let user =
-            api.send(&meta("mock wallet", "", 0), Request::get(&format!("/mock/wechat/users/{openid}"), None)).await;
+    let wallets = settled_to.wechat.iter().map(|(openid, settled)| (format!("/mock/wechat/users/{openid}"), settled));
+    let alipay = settled_to.alipay.iter().map(|(user_id, settled)| (format!("/mock/alipay/users/{user_id}"), settled));
+    for (path, settled) in wallets.chain(alipay) {
+        let user = api.send(&meta("mock wallet", "", 0), Request::get(&path, None)).await;
         let balance = user.body["wallet"]["balance"].as_str().and_then(fen);
         checked.check(
             WALLETS,
             balance == Some(*settled),
-            || format!("mock user {openid}: wallet balance {:?}, settled to it {}", balance.map(yuan), yuan(*settled)),
+            || format!("mock user {path}: wallet balance {:?}, settled to it {}", balance.map(yuan), yuan(*settled)),
             &[],
         );
     }
@@ -530,16 +533,105 @@ impl Bills<'_> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Which wallet each binding was consented with, as the harness recorded it.
+struct Destinations {
+    /// WeChat binding id → openid.
+    openid: HashMap<String, String>,
+    /// Alipay binding id → mock Alipay `user_id`.
+    alipay_user: HashMap<String, String>,
+}
+
+impl Destinations {
+    /// The provider's user a binding was consented with, named so that a
+    /// WeChat openid and an Alipay user never compare equal.
+    fn user_of(&self, binding_id: &str) -> String {
+        match (self.openid.get(binding_id), self.alipay_user.get(binding_id)) {
+            (Some(openid), _) => format!("wechat openid {openid}"),
+            (None, Some(user_id)) => format!("alipay user {user_id}"),
+            (None, None) => format!("(unknown user of {binding_id})"),
+        }
+    }
+}
+
+/// Where payouts are read back from: the mock WeChat Pay's bills and the
+/// mock Alipay's transfer orders.
+struct Payouts<'a> {
+    bills: Bills<'a>,
+    orders: AlipayOrders<'a>,
+    destinations: &'a Destinations,
+}
+
+/// What settled withdrawals paid each mock user, in fen.
+#[derive(Default)]
+struct SettledTo {
+    /// By WeChat openid.
+    wechat: BTreeMap<String, i64>,
+    /// By mock Alipay `user_id`.
+    alipay: BTreeMap<String, i64>,
+}
+
+/// The mock Alipay's app, as an SDK is configured with it: from `GET
+/// /mock/alipay/keys`; orders are read with a signed
+/// `alipay.fund.trans.common.query`, as an Alipay SDK reads them.
+struct AlipayOrders<'a> {
+    api: &'a Api,
+    app_id: String,
+    app_key: rsa2::PrivateKey,
+}
+
+impl<'a> AlipayOrders<'a> {
+    async fn new(api: &'a Api) -> anyhow::Result<AlipayOrders<'a>> {
+        let keys = api.send(&meta("alipay keys", "", 0), Request::get("/mock/alipay/keys", None)).await;
+        let text = |field: &str| {
+            keys.body[field]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| anyhow::anyhow!("GET /mock/alipay/keys: no {field}: {}", keys.body))
+        };
+        let app_key = rsa2::private_key(&text("app_private_key_pkcs1")?)
+            .map_err(|error| anyhow::anyhow!("GET /mock/alipay/keys: {error}"))?;
+        Ok(AlipayOrders { api, app_id: text("app_id")?, app_key })
+    }
+
+    /// The query's response object for `out_biz_no` (`{}` without an answer).
+    async fn by_out_biz_no(&self, phone: &str, out_biz_no: &str) -> (crate::client::Reply, Value) {
+        let biz =
+            json!({ "out_biz_no": out_biz_no, "product_code": "TRANS_ACCOUNT_NO_PWD", "biz_scene": "DIRECT_TRANSFER" });
+        let mut params: Vec<(String, String)> = [
+            ("app_id", self.app_id.clone()),
+            ("method", TRANSFER_QUERY.to_owned()),
+            ("format", "JSON".to_owned()),
+            ("charset", "utf-8".to_owned()),
+            ("sign_type", "RSA2".to_owned()),
+            ("timestamp", beijing_time(chrono::Utc::now())),
+            ("version", "1.0".to_owned()),
+            ("biz_content", biz.to_string()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+        let content = rsa2::sign_content(params.iter().map(|(name, value)| (name.as_str(), value.as_str())));
+        params.push(("sign".to_owned(), rsa2::sign(&self.app_key, &content)));
+        let query = Request {
+            method: Method::POST,
+            path: GATEWAY_PATH,
+            token: None,
+            body: Some(Body::Form(params)),
+            headers: Vec::new(),
+        };
+        let reply = self.api.send(&meta("alipay transfer order", phone, 0), query).await;
+        let order = reply.body[response_node(TRANSFER_QUERY)].clone();
+        (reply, order)
+    }
+}
+
 async fn check_withdrawal(
-    bills: &Bills<'_>,
+    payouts: &Payouts<'_>,
     checked: &mut Checked,
     account: &Observed,
     withdrawal: &Value,
-    binding_openid: &HashMap<String, String>,
-    events: &HashMap<String, Vec<String>>,
-    trimmed: bool,
-    settled_to: &mut BTreeMap<String, i64>,
+    (events, trimmed): (&HashMap<String, Vec<String>>, bool),
+    settled_to: &mut SettledTo,
 ) {
     let phone = account.known.phone.as_str();
     let id = withdrawal["id"].as_str().unwrap_or_default();
@@ -553,44 +645,87 @@ async fn check_withdrawal(
     if OPEN.contains(&status) {
         return;
     }
-    let out_bill_no = id.trim_start_matches("wd_");
-    let bill = bills.by_out_bill_no(phone, out_bill_no).await;
     let amount = withdrawal["amount"].as_str().and_then(fen);
-    let openid = withdrawal["destination"]["binding_id"].as_str().and_then(|b| binding_openid.get(b));
+    let binding_id = withdrawal["destination"]["binding_id"].as_str().unwrap_or_default();
+    let out_no = id.trim_start_matches("wd_");
+    let alipay = withdrawal["destination"]["provider"] == "alipay";
+    let payout = match alipay {
+        true => alipay_payout(payouts, phone, out_no, amount, binding_id).await,
+        false => wechat_payout(payouts, phone, out_no, amount, binding_id).await,
+    };
     if status == "settled" {
-        let paid = bill.is(200)
-            && bill.body["state"] == "SUCCESS"
-            && bill.body["transfer_amount"].as_i64() == amount
-            && openid.is_some_and(|o| bill.body["openid"] == o.as_str());
-        checked.check(
-            PAYOUT,
-            paid,
-            || {
-                format!(
-                    "{id} ({phone}) is settled for {amount:?} fen to {openid:?}, but its bill is {} {}",
-                    bill.class(),
-                    bill.body
-                )
-            },
-            &[phone],
-        );
-        if let (Some(openid), Some(amount)) = (openid, amount) {
-            *settled_to.entry(openid.clone()).or_default() += amount;
+        let (payee, shown) = (&payout.payee, &payout.shown);
+        let detail = || format!("{id} ({phone}) is settled for {amount:?} fen to {payee:?}, but {shown}");
+        checked.check(PAYOUT, payout.paid, detail, &[phone]);
+        if let (Some(payee), Some(amount)) = (payout.payee, amount) {
+            let settled = if alipay { &mut settled_to.alipay } else { &mut settled_to.wechat };
+            *settled.entry(payee).or_default() += amount;
         }
     } else {
-        let unpaid = bill.is(404) || (bill.is(200) && bill.body["state"] == "FAIL");
-        checked.check(
-            PAYOUT,
-            unpaid,
-            || format!("{id} ({phone}) is {status}, but its bill is {} {}", bill.class(), bill.body),
-            &[phone],
-        );
+        let detail = || format!("{id} ({phone}) is {status}, but {}", payout.shown);
+        checked.check(PAYOUT, payout.unpaid, detail, &[phone]);
     }
     let Some(seen) = events.get(id).cloned().or_else(|| account.events.as_ref().map(|_| Vec::new())) else { return };
     let expected = format!("withdrawal.{status}");
     let right =
         if trimmed { seen.len() <= 1 && seen.iter().all(|k| *k == expected) } else { seen == [expected.clone()] };
     checked.check(PAYOUT, right, || format!("{id} ({phone}) is {status}; its final events: {seen:?}"), &[phone]);
+}
+
+/// What the provider shows of one withdrawal's payout.
+struct PayoutSeen {
+    /// Paid once, for the amount, to the binding's user.
+    paid: bool,
+    /// Nothing paid (no order or bill, or a failed one).
+    unpaid: bool,
+    /// Whom a settled withdrawal's money went to: the openid or the mock
+    /// Alipay `user_id` its binding was consented with.
+    payee: Option<String>,
+    /// The bill or order, for a violation's detail.
+    shown: String,
+}
+
+/// The mock WeChat Pay's bill of `out_bill_no`: `SUCCESS` for the amount
+/// to the binding's openid, or none, or `FAIL`.
+async fn wechat_payout(
+    payouts: &Payouts<'_>,
+    phone: &str,
+    out_bill_no: &str,
+    amount: Option<i64>,
+    binding_id: &str,
+) -> PayoutSeen {
+    let bill = payouts.bills.by_out_bill_no(phone, out_bill_no).await;
+    let openid = payouts.destinations.openid.get(binding_id).cloned();
+    PayoutSeen {
+        paid: bill.is(200)
+            && bill.body["state"] == "SUCCESS"
+            && bill.body["transfer_amount"].as_i64() == amount
+            && openid.as_deref().is_some_and(|o| bill.body["openid"] == o),
+        unpaid: bill.is(404) || (bill.is(200) && bill.body["state"] == "FAIL"),
+        payee: openid,
+        shown: format!("its bill is {} {}", bill.class(), bill.body),
+    }
+}
+
+/// The mock Alipay's order of `out_biz_no` (the same bill number): a
+/// `SUCCESS` order for the amount (its payee is checked through the mock
+/// user's wallet, invariant 10), or `ORDER_NOT_EXIST`, or a `FAIL` order.
+async fn alipay_payout(
+    payouts: &Payouts<'_>,
+    phone: &str,
+    out_biz_no: &str,
+    amount: Option<i64>,
+    binding_id: &str,
+) -> PayoutSeen {
+    let (reply, order) = payouts.orders.by_out_biz_no(phone, out_biz_no).await;
+    let user_id = payouts.destinations.alipay_user.get(binding_id).cloned();
+    let succeeded = order["code"] == "10000" && order["status"] == "SUCCESS";
+    PayoutSeen {
+        paid: succeeded && order["trans_amount"].as_str().and_then(fen) == amount && user_id.is_some(),
+        unpaid: order["sub_code"] == "ORDER_NOT_EXIST" || (order["code"] == "10000" && order["status"] == "FAIL"),
+        payee: user_id,
+        shown: format!("its order is {} {order}", reply.class()),
+    }
 }
 
 fn check_idempotency(checked: &mut Checked, account: &Observed, submissions: &[crate::world::WithdrawFact]) {

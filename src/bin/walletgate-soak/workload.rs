@@ -42,6 +42,7 @@ enum Op {
     Kyc,
     Bind,
     BindRace,
+    BindAlipay,
     Unbind,
     PinSet,
     PinChange,
@@ -62,7 +63,7 @@ enum Op {
     ForceAnswers,
 }
 
-const WEIGHTS: [(Op, u32); 26] = [
+const WEIGHTS: [(Op, u32); 27] = [
     (Op::Register, 3),
     (Op::Login, 2),
     (Op::LoginWrong, 1),
@@ -71,6 +72,7 @@ const WEIGHTS: [(Op, u32); 26] = [
     (Op::Kyc, 2),
     (Op::Bind, 5),
     (Op::BindRace, 2),
+    (Op::BindAlipay, 3),
     (Op::Unbind, 1),
     (Op::PinSet, 3),
     (Op::PinChange, 1),
@@ -186,6 +188,8 @@ impl Client {
                 self.bind(&slot, &known, &token).await
             }
             Op::BindRace => self.bind_race().await,
+            Op::BindAlipay if known.pins.is_empty() => self.pin_set(&slot, &known, &token).await,
+            Op::BindAlipay => self.bind_alipay_and_withdraw(&slot, &known, &token).await,
             Op::ForceAnswers => self.force_answers().await,
             _ if known.pins.is_empty() => self.pin_set(&slot, &known, &token).await,
             Op::PinChange => self.pin_change(&slot, &known, &token).await,
@@ -521,12 +525,31 @@ impl Client {
 
     // ------------------------------------------------------------- binding --
 
+    /// Now and then (always once the pool is full) a mock user made
+    /// before, so that accounts meet each other's wallets.
+    fn reuse(&mut self, pool: &Mutex<Vec<String>>) -> Option<String> {
+        let pool = pool.lock().expect("mock users lock").clone();
+        let full = pool.len() >= 2 * self.world.accounts_max;
+        (!pool.is_empty() && (full || self.rng.random_bool(0.35)))
+            .then(|| pool[self.rng.random_range(0..pool.len())].clone())
+    }
+
+    /// Follows a consent's redirect to the callback, through any gateway
+    /// (they share the state): whether it authorised the binding.
+    async fn come_back(&mut self, op: &'static str, phone: &str, redirect: &Reply) -> Option<()> {
+        let mut location = url::Url::parse(redirect.location.as_deref()?).ok()?;
+        let gateway = self.gateway();
+        let port = url::Url::parse(&self.api.gateways[gateway]).ok()?.port();
+        location.set_port(port).ok()?;
+        let meta = Meta::new(op, self.id, &[phone], gateway);
+        self.api.send(&meta, Request::get(location.as_str(), None)).await.is(200).then_some(())
+    }
+
     /// An openid to consent with: an existing mock user, or a new one.
     async fn openid(&mut self, phone: &str) -> Option<String> {
-        let pool = self.world.openids.lock().expect("openids lock").clone();
-        let full = pool.len() >= 2 * self.world.accounts_max;
-        if !pool.is_empty() && (full || self.rng.random_bool(0.35)) {
-            return Some(pool[self.rng.random_range(0..pool.len())].clone());
+        let world = self.world.clone();
+        if let Some(openid) = self.reuse(&world.openids) {
+            return Some(openid);
         }
         let n = self.next_number();
         let meta = self.meta("mock wechat user", &[phone]);
@@ -568,16 +591,7 @@ impl Client {
             headers: Vec::new(),
         };
         let redirect = self.api.send(&meta, consent).await;
-        // The browser comes back through any gateway: they share the state.
-        let mut location = url::Url::parse(redirect.location.as_deref()?).ok()?;
-        let gateway = self.gateway();
-        let port = url::Url::parse(&self.api.gateways[gateway]).ok()?.port();
-        location.set_port(port).ok()?;
-        let meta = Meta::new("binding callback", self.id, &[&known.phone], gateway);
-        let callback = self.api.send(&meta, Request::get(location.as_str(), None)).await;
-        if !callback.is(200) {
-            return None;
-        }
+        self.come_back("binding callback", &known.phone, &redirect).await?;
         let code = self.read_code(&known.phone, "bind_wechat").await?;
         Some((binding_id, code))
     }
@@ -626,8 +640,11 @@ impl Client {
         }
     }
 
+    /// Unbinds the WeChat binding, or now and then the Alipay one.
     async fn unbind(&mut self, slot: &Mutex<Known>, known: &Known, token: &str) {
-        let Some(binding_id) = known.active_binding.clone() else { return };
+        let alipay = known.alipay_binding.is_some() && self.rng.random_bool(0.3);
+        let chosen = if alipay { known.alipay_binding.clone() } else { known.active_binding.clone() };
+        let Some(binding_id) = chosen else { return };
         let meta = self.meta("unbind", &[&known.phone]);
         let started = self.api.history.elapsed_ms();
         let path = format!("/v1/bindings/{binding_id}");
@@ -635,10 +652,86 @@ impl Client {
         let reply = self.api.send(&meta, Request::json(Method::DELETE, &path, Some(token), body)).await;
         self.after(slot, &reply);
         if reply.is(200) || reply.code() == Some("NOT_FOUND") {
-            update(slot, |k| k.active_binding = None);
+            update(slot, |k| match alipay {
+                true => k.alipay_binding = None,
+                false => k.active_binding = None,
+            });
         }
         let seen = self.judge_pin(slot, &reply, PinSeen::Passed, PinSeen::MaybePassed);
         self.pin_fact(&known.phone, seen, &reply, started);
+    }
+
+    /// A mock Alipay user to consent as: an existing one (whose account
+    /// may be bound elsewhere already), or a new certified one.
+    async fn alipay_user(&mut self, phone: &str) -> Option<String> {
+        let world = self.world.clone();
+        if let Some(user_id) = self.reuse(&world.alipay_users) {
+            return Some(user_id);
+        }
+        let n = self.next_number();
+        let meta = self.meta("mock alipay user", &[phone]);
+        let body = json!({ "nick_name": format!("soak{}x{n}", self.id), "real_name": real_name(n) });
+        let reply = self.api.send(&meta, Request::json(Method::POST, "/mock/alipay/users", None, body)).await;
+        let user_id = reply.body["user_id"].as_str()?.to_owned();
+        self.world.alipay_users.lock().expect("alipay users lock").push(user_id.clone());
+        Some(user_id)
+    }
+
+    /// Start an Alipay binding, consent as `user_id` at the mock Alipay's
+    /// `publicAppAuthorize.htm` and come back through any gateway's
+    /// callback; returns the binding id and its SMS code.
+    async fn authorize_alipay(
+        &mut self,
+        slot: &Mutex<Known>,
+        known: &Known,
+        token: &str,
+        user_id: &str,
+    ) -> Option<(String, String)> {
+        let meta = self.meta("alipay binding start", &[&known.phone]);
+        let reply =
+            self.api.send(&meta, Request::json(Method::POST, "/v1/bindings/alipay", Some(token), json!({}))).await;
+        self.after(slot, &reply);
+        let binding_id = reply.body["binding_id"].as_str()?.to_owned();
+        let authorize_url = url::Url::parse(reply.body["authorize_url"].as_str()?).ok()?;
+        self.world.facts(|f| f.binding_alipay_user.insert(binding_id.clone(), user_id.to_owned()));
+        let mut form: Vec<(String, String)> = authorize_url.query_pairs().into_owned().collect();
+        form.push(("action".into(), "allow".into()));
+        form.push(("user_id".into(), user_id.to_owned()));
+        let meta = self.meta("alipay consent", &[&known.phone]);
+        let consent = Request {
+            method: Method::POST,
+            path: authorize_url.path(),
+            token: None,
+            body: Some(Body::Form(form)),
+            headers: Vec::new(),
+        };
+        let redirect = self.api.send(&meta, consent).await;
+        self.come_back("alipay binding callback", &known.phone, &redirect).await?;
+        let code = self.read_code(&known.phone, "bind_alipay").await?;
+        Some((binding_id, code))
+    }
+
+    /// Binds an Alipay account through the HTTP flow when the account has
+    /// none, then withdraws to the Alipay binding.
+    async fn bind_alipay_and_withdraw(&mut self, slot: &Mutex<Known>, known: &Known, token: &str) {
+        let binding_id = match known.alipay_binding.clone() {
+            Some(binding_id) => binding_id,
+            None => {
+                let Some(user_id) = self.alipay_user(&known.phone).await else { return };
+                let Some((binding_id, code)) = self.authorize_alipay(slot, known, token, &user_id).await else {
+                    return;
+                };
+                let meta = self.meta("alipay binding confirm", &[&known.phone]);
+                let reply = confirm(&self.api, &meta, token, &binding_id, &code).await;
+                self.after(slot, &reply);
+                if !reply.is(200) {
+                    return;
+                }
+                update(slot, |k| k.alipay_binding = Some(binding_id.clone()));
+                binding_id
+            }
+        };
+        self.withdraw_to(slot, &snapshot(slot), token, binding_id).await;
     }
 
     // --------------------------------------------------------- withdrawals --
@@ -751,15 +844,28 @@ impl Client {
         }
     }
 
+    /// Where a withdrawal goes: the WeChat binding, or (a third of the
+    /// time, when there is one) the Alipay binding.
+    fn destination(&mut self, known: &Known) -> Option<String> {
+        match (&known.active_binding, &known.alipay_binding) {
+            (Some(_), Some(alipay)) if self.rng.random_bool(0.33) => Some(alipay.clone()),
+            (wechat, alipay) => wechat.clone().or_else(|| alipay.clone()),
+        }
+    }
+
     async fn quote(&mut self, known: &Known, token: &str) {
-        let Some(binding_id) = known.active_binding.clone() else { return };
+        let Some(binding_id) = self.destination(known) else { return };
         let meta = self.meta("quote", &[&known.phone]);
         let body = json!({ "amount": self.amount(), "binding_id": binding_id });
         self.api.send(&meta, Request::json(Method::POST, "/v1/withdrawals/quote", Some(token), body)).await;
     }
 
     async fn withdraw(&mut self, slot: &Mutex<Known>, known: &Known, token: &str) {
-        let Some(binding_id) = known.active_binding.clone() else { return };
+        let Some(binding_id) = self.destination(known) else { return };
+        self.withdraw_to(slot, known, token, binding_id).await;
+    }
+
+    async fn withdraw_to(&mut self, slot: &Mutex<Known>, known: &Known, token: &str, binding_id: String) {
         let n = self.next_number();
         let key = format!("soak-{}-{}-{n}", self.world.seed, self.id);
         let body = json!({ "amount": self.amount(), "binding_id": binding_id, "pin": known.pins[0] });
@@ -1006,6 +1112,14 @@ impl Client {
                 0 => ("sms.send", json!({ "type": "system_error" })),
                 1 => ("sms.send", fault("timeout")),
                 _ => ("sms.send", json!({ "type": "http_error", "status": 429, "code": "FREQUENCY_LIMITED" })),
+            },
+            2 => match self.rng.random_range(0..6) {
+                0 => ("alipay.oauth_token", fault("connection_reset")),
+                1 => ("alipay.user_info", json!({ "type": "system_error" })),
+                2 => ("alipay.transfer", json!({ "type": "system_error" })),
+                3 => ("alipay.transfer", fault("connection_reset")),
+                4 => ("alipay.transfer", json!({ "type": "processing" })),
+                _ => ("alipay.transfer", json!({ "type": "alipay_fail", "sub_code": "PAYEE_ACCOUNT_STATUS_ERROR" })),
             },
             _ => match self.rng.random_range(0..6) {
                 0 => ("wechat_pay.transfer", json!({ "type": "system_error" })),

@@ -1,10 +1,10 @@
 //! What the harness knows while the workload runs: the accounts it made
-//! (and what it believes of them: tokens, PIN, active binding, idempotency
-//! keys used), the mock WeChat users, the operator's credit keys, and the
-//! facts the invariants are later checked against (which openid each
-//! binding was consented with, every withdrawal and transfer submission,
-//! operator credit and PIN entry with its outcome and timing, and any
-//! negative balance seen on the way).
+//! (and what it believes of them: tokens, PIN, active WeChat and Alipay
+//! bindings, idempotency keys used), the mock WeChat users, the operator's
+//! credit keys, and the facts the invariants are later checked against
+//! (which openid or mock Alipay user each binding was consented with, every
+//! withdrawal and transfer submission, operator credit and PIN entry with
+//! its outcome and timing, and any negative balance seen on the way).
 //!
 //! Every lock here guards a few field reads or writes and is never held
 //! across an `.await`.
@@ -34,6 +34,8 @@ pub struct Known {
     /// The PIN, most likely first; several when a change's outcome is unknown.
     pub pins: Vec<String>,
     pub active_binding: Option<String>,
+    /// The active Alipay binding, beside the WeChat one.
+    pub alipay_binding: Option<String>,
     /// Idempotency keys used, with the body sent, for replays.
     pub keys: Vec<(String, Value)>,
     /// Transfer idempotency keys used, with the body sent and the
@@ -155,6 +157,8 @@ pub struct NegativeSeen {
 pub struct Facts {
     /// Binding id → the openid consented with for it.
     pub binding_openid: HashMap<String, String>,
+    /// Alipay binding id → the mock Alipay user (`user_id`) consented as.
+    pub binding_alipay_user: HashMap<String, String>,
     pub withdrawals: Vec<WithdrawFact>,
     pub pins: Vec<PinFact>,
     /// Withdrawals an operator's reject answered 200 for.
@@ -195,6 +199,8 @@ pub struct World {
     /// The operator's credit keys with the account and body sent, for repeats.
     pub credit_keys: Mutex<Vec<CreditKey>>,
     pub openids: Mutex<Vec<String>>,
+    /// Mock Alipay users (`user_id`) made to consent as.
+    pub alipay_users: Mutex<Vec<String>>,
     pub facts: Mutex<Facts>,
     pub operator: RwLock<Option<String>>,
     pub accounts_max: usize,
@@ -207,6 +213,7 @@ impl World {
             accounts: RwLock::new(Vec::new()),
             credit_keys: Mutex::new(Vec::new()),
             openids: Mutex::new(Vec::new()),
+            alipay_users: Mutex::new(Vec::new()),
             facts: Mutex::new(Facts::default()),
             operator: RwLock::new(None),
             accounts_max,

@@ -1,6 +1,7 @@
 //! Forced outcomes of the mock providers, as data: a rule matches a call
 //! (the operation — a WeChat Pay payout or bill query, a WeChat OAuth code
-//! exchange or profile read, an SMS — and the payee, an amount range, the
+//! exchange or profile read, an Alipay transfer, token call or user-info
+//! read, an SMS — and the payee, an amount range, the
 //! walletgate account, the bill, the phone, the code's purpose) and says how
 //! to answer it (a payout outcome, a WeChat error, an HTTP error, a fault),
 //! after what delay, how many times and with what probability, in the
@@ -57,6 +58,13 @@ pub enum Operation {
     /// Alipay: `alipay.fund.trans.uni.transfer` (a payout to an Alipay account).
     #[serde(rename = "alipay.transfer")]
     AlipayTransfer,
+    /// Alipay: `alipay.system.oauth.token`, an `auth_code` (or refresh
+    /// token) exchanged for tokens, as an Alipay binding's callback does.
+    #[serde(rename = "alipay.oauth_token")]
+    AlipayOAuthToken,
+    /// Alipay: `alipay.user.info.share`, the user's profile read with the access token.
+    #[serde(rename = "alipay.user_info")]
+    AlipayUserInfo,
 }
 
 impl Operation {
@@ -68,6 +76,8 @@ impl Operation {
             Operation::WeChatOAuthUserInfo => "wechat_oauth.userinfo",
             Operation::SmsSend => "sms.send",
             Operation::AlipayTransfer => "alipay.transfer",
+            Operation::AlipayOAuthToken => "alipay.oauth_token",
+            Operation::AlipayUserInfo => "alipay.user_info",
         }
     }
 
@@ -147,8 +157,9 @@ pub enum Respond {
     Processing,
     /// The provider's own failure: WeChat Pay's 500 `SYSTEM_ERROR` (retry
     /// the same bill), Alipay's 20000 `isp.unknow-error` (the transfer not
-    /// made; query, then retry), WeChat OAuth's errcode -1 "system error",
-    /// an SMS gateway that refuses to send.
+    /// made; query, then retry; on `alipay.oauth_token` and
+    /// `alipay.user_info` the call not made either), WeChat OAuth's errcode
+    /// -1 "system error", an SMS gateway that refuses to send.
     SystemError,
     /// WeChat's `{errcode, errmsg}` answer, with HTTP 200 as WeChat sends
     /// it (`wechat_oauth.*` only): e.g. 40029 invalid code, 40163 code
@@ -172,7 +183,9 @@ pub enum Respond {
         message: String,
     },
     /// A broken connection instead of an answer. On `alipay.transfer` the
-    /// call is made first and its answer lost (the money may have moved).
+    /// call is made first and its answer lost (the money may have moved); on
+    /// `alipay.oauth_token` and `alipay.user_info` the call is not made (an
+    /// `auth_code` stays unused).
     Fault { fault: Fault },
 }
 
@@ -529,6 +542,16 @@ impl<'a> ProviderCall<'a> {
     /// A WeChat OAuth profile read of `openid`.
     pub fn profile_read(openid: &'a str) -> ProviderCall<'a> {
         ProviderCall { payee: openid, ..ProviderCall::of(Operation::WeChatOAuthUserInfo) }
+    }
+
+    /// An Alipay `alipay.system.oauth.token` call (the user is not known yet).
+    pub fn alipay_oauth_token() -> ProviderCall<'a> {
+        ProviderCall::of(Operation::AlipayOAuthToken)
+    }
+
+    /// An Alipay `alipay.user.info.share` call (the token names the user, the call does not).
+    pub fn alipay_user_info() -> ProviderCall<'a> {
+        ProviderCall::of(Operation::AlipayUserInfo)
     }
 
     /// A text to `phone` carrying a code for `purpose`.

@@ -9,15 +9,14 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::providers::alipay::mock::{
-    AlipayAuthorizeQuery, AlipayAuthorizeRequest, AlipayAuthorizeStep, AlipayConsentForm, AuthorizeError, MockAlipay,
-    MockAlipayUser,
+    AUTHORIZE_PATH, AlipayAuthorizeQuery, AlipayAuthorizeRequest, AlipayAuthorizeStep, AlipayConsentForm,
+    AuthorizeError, MockAlipay, MockAlipayUser,
 };
 use crate::routes::html::{escape_html, hidden_inputs, html, phone_page, redirect};
 
 /// The header that repeats the code of an authorize error page.
 pub const ERROR_CODE_HEADER: &str = "X-Alipay-Error-Code";
 const ERROR_CODE_HEADER_LOWERCASE: &str = "x-alipay-error-code";
-const AUTHORIZE_PATH: &str = "/mock/alipay/oauth2/publicAppAuthorize.htm";
 /// Alipay's blue, on its buttons.
 const ALIPAY_BLUE: &str = "#1677ff";
 

@@ -130,17 +130,27 @@ impl MockAlipay {
     /// transfer a rule matches (`alipay.transfer`: payee, amount, bill
     /// number, account) fails with the rule's `sub_code`, stays `DEALING`,
     /// meets 20000, an HTTP error, or is made and its answer lost (a fault);
-    /// after the rule's delay. Every other call is answered as usual.
+    /// a token call or user-info read a rule matches (`alipay.oauth_token`,
+    /// `alipay.user_info`) meets 20000, an HTTP error or a broken connection
+    /// without being made (an `auth_code` stays unused); after the rule's
+    /// delay. Every other call is answered as usual.
     pub async fn gateway_ruled(&self, params: &GatewayParams) -> Ruled<String> {
         let method = match check_call(params, &self.settings.app_id, &self.keys.app_public) {
             Ok(method) => method,
             Err(failure) => return Ruled::unruled(rsa2::unsigned_answer(ERROR_NODE, &failure.to_json())),
         };
-        let request = match (method, transfer_request(params.get("biz_content"))) {
-            (UNI_TRANSFER, Ok(request)) => request,
+        let transfer = match method {
+            UNI_TRANSFER => transfer_request(params.get("biz_content")).ok(),
+            _ => None,
+        };
+        let call = match (method, &transfer) {
+            (UNI_TRANSFER, Some(request)) => {
+                ProviderCall::alipay_transfer(&request.payee.identity, request.trans_amount, &request.out_biz_no)
+            }
+            (OAUTH_TOKEN, _) => ProviderCall::alipay_oauth_token(),
+            (USER_INFO_SHARE, _) => ProviderCall::alipay_user_info(),
             _ => return Ruled::unruled(self.answer(method, params, None).await),
         };
-        let call = ProviderCall::alipay_transfer(&request.payee.identity, request.trans_amount, &request.out_biz_no);
         let forced = match self.rules.consult_and_wait(&call).await {
             Ok(Some(forced)) => forced,
             Ok(None) => return Ruled::unruled(self.answer(method, params, None).await),
@@ -156,11 +166,13 @@ impl MockAlipay {
             }
             Respond::Processing => Answer::Normal(self.answer(method, params, Some(&AlipayForcing::Dealing)).await),
             Respond::HttpError { status, code, message } => Answer::Error { status, code, message },
-            // The transfer is made; only its answer is lost on the way back.
-            Respond::Fault { fault } => {
+            // A transfer is made; only its answer is lost on the way back.
+            Respond::Fault { fault } if method == UNI_TRANSFER => {
                 self.answer(method, params, None).await;
                 Answer::Broken(fault)
             }
+            // A token call or user-info read never arrives.
+            Respond::Fault { fault } => Answer::Broken(fault),
             // The others answer no transfer (`NewRule::check`): the platform's own failure.
             Respond::SystemError | Respond::Fail { .. } | Respond::ApiError { .. } => {
                 Answer::Normal(self.unavailable_answer(method))
@@ -180,9 +192,13 @@ impl MockAlipay {
     }
 
     /// A method's signed 20000 answer (`isp.unknow-error`): what a simulator
-    /// rule's system error answers with, the call unmade.
+    /// rule's system error answers with, the call unmade. A token call's
+    /// failure is its signed `error_response`, as Alipay answers it.
     pub fn unavailable_answer(&self, method: &str) -> String {
-        self.signed_failure(&response_node(method), &Failure::unavailable())
+        match method {
+            OAUTH_TOKEN => self.signed_error(&Failure::unavailable()),
+            _ => self.signed_failure(&response_node(method), &Failure::unavailable()),
+        }
     }
 
     /// The signed answer to a checked call of `method`.

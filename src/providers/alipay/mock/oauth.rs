@@ -17,6 +17,10 @@ const CODE_HEX_CHARS: usize = 32;
 const CREDENTIAL_CHARS_MAX: usize = 128;
 const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
 const GRANT_REFRESH_TOKEN: &str = "refresh_token";
+/// Where the mock's consent page is served.
+pub const AUTHORIZE_PATH: &str = "/mock/alipay/oauth2/publicAppAuthorize.htm";
+/// The real consent page (a sandbox's is on `openauth-sandbox.dl.alipaydev.com`).
+pub const REAL_AUTHORIZE_URL: &str = "https://openauth.alipay.com/oauth2/publicAppAuthorize.htm";
 /// Where the callback is told the user came from.
 pub const SOURCE: &str = "alipay_wallet";
 
@@ -303,6 +307,10 @@ pub struct AlipayUserInfo {
     pub gender: String,
     /// `T` real-name verified, `F` not.
     pub is_certified: String,
+    /// The certified real name (a person's name, a company's for a company
+    /// account), as Alipay names the field; meaningful only when
+    /// `is_certified` is `T`. A transfer's `payee_info.name` is checked against it.
+    pub user_name: String,
     /// `2`: a personal account.
     pub user_type: String,
     /// `T` normal, `B` frozen.
@@ -533,6 +541,7 @@ impl MockAlipay {
             city: user.city,
             gender: user.gender,
             is_certified: flag(user.real_name_verified),
+            user_name: user.real_name,
             user_type: "2".to_owned(),
             user_status: if user.frozen { "B" } else { "T" }.to_owned(),
             is_student_certified: flag(false),

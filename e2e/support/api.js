@@ -1,7 +1,7 @@
 // Talks to walletgate over HTTP to set the stage for a test quickly: users,
-// WeChat bindings (through the mock consent form, as a browser would post
-// it), PINs, top-ups, withdrawals and transfers. The tests then drive the
-// screens.
+// WeChat and Alipay bindings (through the mock consent forms, as a browser
+// would post them), PINs, top-ups, withdrawals and transfers. The tests then
+// drive the screens.
 
 const BASE = () => process.env.E2E_BASE_URL_RESOLVED;
 export const PASSWORD = "e2e-password-1";
@@ -98,21 +98,17 @@ export async function latestCode(phone, purpose) {
   return message.code;
 }
 
-/** Starts a binding and consents at the mock WeChat as a new user; returns the binding id. */
-export async function authorizeWeChat(user, nickname = "李小龙") {
-  const started = await ok(call("POST", "/v1/bindings/wechat", { token: user.token, body: {} }), "start binding");
+/**
+ * Starts a binding of `provider` and posts its mock consent form with
+ * `fields` (besides the authorize URL's own), as the consent page would;
+ * then follows the redirect to the gateway's callback. Returns the binding
+ * id and the callback's answer.
+ */
+async function consentAt(user, provider, consentPath, fields) {
+  const started = await ok(call("POST", `/v1/bindings/${provider}`, { token: user.token, body: {} }), "start binding");
   const authorize = new URL(started.authorize_url);
-  const form = new URLSearchParams({
-    appid: authorize.searchParams.get("appid"),
-    redirect_uri: authorize.searchParams.get("redirect_uri"),
-    response_type: "code",
-    scope: authorize.searchParams.get("scope"),
-    state: authorize.searchParams.get("state"),
-    action: "allow",
-    openid: "",
-    nickname,
-  });
-  const consent = await fetch(`${BASE()}/mock/wechat/connect/oauth2/authorize`, {
+  const form = new URLSearchParams({ ...Object.fromEntries(authorize.searchParams), ...fields });
+  const consent = await fetch(`${BASE()}${consentPath}`, {
     method: "POST",
     redirect: "manual",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
@@ -120,19 +116,48 @@ export async function authorizeWeChat(user, nickname = "李小龙") {
   });
   const callback = consent.headers.get("location");
   if (!callback) throw new Error(`consent did not redirect: HTTP ${consent.status}`);
-  await ok(call("GET", new URL(callback).pathname + new URL(callback).search), "follow the callback");
-  return started.binding_id;
+  const answer = await call("GET", new URL(callback).pathname + new URL(callback).search);
+  return { bindingId: started.binding_id, answer };
 }
 
-/** A binding confirmed with its SMS code; returns the binding id. */
-export async function bindWeChat(user, nickname) {
-  const bindingId = await authorizeWeChat(user, nickname);
-  const code = await latestCode(user.phone, "bind_wechat");
+/** Starts a binding and consents at the mock WeChat as a new user; returns the binding id. */
+export async function authorizeWeChat(user, nickname = "李小龙") {
+  const fields = { response_type: "code", action: "allow", openid: "", nickname };
+  const { bindingId, answer } = await consentAt(user, "wechat", "/mock/wechat/connect/oauth2/authorize", fields);
+  await ok(answer, "follow the callback");
+  return bindingId;
+}
+
+/**
+ * Starts an Alipay binding and consents at the mock Alipay as a new user
+ * (`nickname`, certified as `realName`); returns the binding id.
+ */
+export async function authorizeAlipay(user, nickname = "支小宝", realName = nickname) {
+  const fields = { action: "allow", user_id: "", nick_name: nickname, real_name: realName, logon_id: "" };
+  const consentPath = "/mock/alipay/oauth2/publicAppAuthorize.htm";
+  const { bindingId, answer } = await consentAt(user, "alipay", consentPath, fields);
+  await ok(answer, "follow the Alipay callback");
+  return bindingId;
+}
+
+/** A binding confirmed with its SMS code (`bind_<provider>`); returns the binding id. */
+async function confirmBinding(user, bindingId, provider) {
+  const code = await latestCode(user.phone, `bind_${provider}`);
   await ok(
     call("POST", `/v1/bindings/${bindingId}/confirm`, { token: user.token, body: { sms_code: code } }),
     "confirm binding",
   );
   return bindingId;
+}
+
+/** A WeChat binding confirmed with its SMS code; returns the binding id. */
+export async function bindWeChat(user, nickname) {
+  return confirmBinding(user, await authorizeWeChat(user, nickname), "wechat");
+}
+
+/** An Alipay binding confirmed with its SMS code; returns the binding id. */
+export async function bindAlipay(user, nickname, realName) {
+  return confirmBinding(user, await authorizeAlipay(user, nickname, realName), "alipay");
 }
 
 export async function setPin(user, pin = PIN) {

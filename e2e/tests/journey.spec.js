@@ -92,7 +92,7 @@ test("a new user binds WeChat, sets a PIN and withdraws; the operator approves a
     await page.getByRole("link", { name: "Withdraw", exact: true }).click();
     await page.getByLabel("Amount").fill("100");
     const quote = page.getByTestId("quote");
-    await expect(quote.getByTestId("quote-fee-line")).toHaveText("Fee ¥0.00 (within your fee-free quota)");
+    await expect(quote.getByTestId("quote-fee-line")).toHaveText("Fee ¥0.00 (within your WeChat fee-free quota)");
     await expect(quote.getByTestId("quote-arrival")).toHaveText(/^by \d+ \w+, \d\d:\d\d$/);
     await expect(quote.getByTestId("quote-review")).toHaveText(
       "An operator reviews it first: First withdrawal to this WeChat.",

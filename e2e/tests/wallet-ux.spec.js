@@ -131,8 +131,8 @@ test.describe("提现 like WeChat's 零钱提现", () => {
     await openAppAs(page, user, "#/withdraw");
     const amount = page.getByLabel("提现金额");
     await amount.fill("230");
-    await expect(page.getByTestId("quote-fee-line")).toHaveText("服务费 ¥0.23（费率0.1%，免费额度已用完）");
-    await expect(page.getByTestId("quote-arrival-line")).toContainText("预计到账时间");
+    await expect(page.getByTestId("quote-fee-line")).toHaveText("服务费 ¥0.23（费率0.1%，微信免费额度已用完）");
+    await expect(page.getByTestId("quote-arrival-line")).toContainText("预计到账微信零钱");
     await expect(page.getByTestId("quote-arrival")).toHaveText(/^\d+月\d+日 \d\d:\d\d前$/);
     await snap(page, "app-withdraw");
     // One line of fee, one of arrival: no seven equal rows.

@@ -54,6 +54,7 @@ static ASSETS: &[Asset] = assets![
     "app/payment.js",
     "app/pin-pad.js",
     "app/pin-rules.js",
+    "app/providers.js",
     "app/screens/bind.js",
     "app/screens/history.js",
     "app/screens/kyc.js",

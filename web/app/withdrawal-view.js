@@ -7,6 +7,7 @@
 import { h } from "/shared/dom.js";
 import { formatDateTime } from "/shared/format.js";
 import { formatMoney } from "/shared/money.js";
+import { providerMark, providerOf } from "./providers.js";
 
 export const FINAL_STATUSES = new Set(["settled", "failed", "rejected"]);
 /** Finished without paying out: the hold came back to the balance. */
@@ -17,13 +18,21 @@ export function statusBadge(status, t) {
 }
 
 /**
- * A failure or rejection code in the user's words, from our own list; a code
+ * A failure or rejection code in the user's words, from our own list (in
+ * the destination provider's terms where they differ); a code
  * the list does not know (or text that is no code) gets the general label,
  * so nothing typed by an operator or a provider ever reaches the user as is.
  */
-export function failureText(code, i18n) {
-  const known = /^[A-Z_]+$/.test(code ?? "") && i18n.has(`failure.${code}`);
-  return i18n.t(known ? `failure.${code}` : "failure.unknown");
+export function failureText(code, i18n, provider = "wechat") {
+  if (!/^[A-Z_]+$/.test(code ?? "")) return i18n.t("failure.unknown");
+  const key = [`failure.${code}.${provider}`, `failure.${code}`].find((candidate) => i18n.has(candidate));
+  return i18n.t(key ?? "failure.unknown");
+}
+
+/** A review reason in words; the first withdrawal to a destination names its provider ("首次提现到该支付宝"). */
+export function reviewReason(reason, withdrawal, { t, has }) {
+  const specific = `reason.${reason}.${providerOf(withdrawal)}`;
+  return has(specific) ? t(specific) : t(`reason.${reason}`);
 }
 
 /** One sentence saying where the withdrawal stands and what happens next. */
@@ -34,19 +43,21 @@ export function statusSentence(withdrawal, i18n) {
     case "in_review":
       return t("status_line.in_review", {
         reasons: (withdrawal.review_reasons ?? [])
-          .map((reason) => t(`reason.${reason}`))
+          .map((reason) => reviewReason(reason, withdrawal, i18n))
           .join(t("withdraw.list_separator")),
       });
     case "pending":
       return t("status_line.pending");
     case "processing":
-      return t("status_line.processing", { nickname });
+      return t(`status_line.processing.${providerOf(withdrawal)}`, { nickname });
     case "settled":
-      return t("status_line.settled", { nickname });
+      return t(`status_line.settled.${providerOf(withdrawal)}`, { nickname });
     case "rejected":
-      return t("status_line.rejected", { reason: failureText(withdrawal.failure_reason, i18n) });
+      return t("status_line.rejected", {
+        reason: failureText(withdrawal.failure_reason, i18n, providerOf(withdrawal)),
+      });
     case "failed":
-      return t("status_line.failed", { reason: failureText(withdrawal.failure_reason, i18n) });
+      return t("status_line.failed", { reason: failureText(withdrawal.failure_reason, i18n, providerOf(withdrawal)) });
     default:
       return "";
   }
@@ -58,11 +69,11 @@ export function withdrawalRow(withdrawal, i18n) {
   return h(
     "a",
     { className: "history-row", href: `#/status/${withdrawal.id}`, "data-testid": "history-row" },
-    h("div", { className: "wechat-mark small", "aria-hidden": "true" }, "W"),
+    providerMark(providerOf(withdrawal), "small"),
     h(
       "div",
       { className: "history-main" },
-      h("p", {}, t("history.to", { nickname: withdrawal.destination.nickname })),
+      h("p", {}, t(`history.to.${providerOf(withdrawal)}`, { nickname: withdrawal.destination.nickname })),
       h("p", { className: "muted small" }, formatDateTime(withdrawal.created_at, locale)),
     ),
     h(

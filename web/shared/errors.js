@@ -1,6 +1,6 @@
 // Turns an ApiError into one sentence for a person, chosen by its `code` and
-// filled from its `details` (amounts left, lock end, attempts, retry time),
-// in the current language. Never shows the raw body.
+// filled from its `details` (amounts left, lock end, attempts, retry time,
+// the provider), in the current language. Never shows the raw body.
 //
 // `context` says what the request was about, where a code alone does not:
 // `asset` (the asset its amounts are in, when `details.asset` does not say)
@@ -55,6 +55,7 @@ function params(error, i18n, asset) {
     resource: details.resource ? translated("resource", details.resource) : "",
     reason: details.reason ? translated("kyc_reason", details.reason) : "",
     limit: details.limit ? translated("limit", details.limit) : "",
+    provider: translated("provider", details.provider ?? "any"),
     remaining: amount(details.remaining),
     available: amount(details.available),
     requested: amount(details.requested),

@@ -1,60 +1,95 @@
-// Bind a WeChat wallet the way the real apps do: start a binding, consent at
-// (mock) WeChat in a popup window, come back here while the gateway exchanges
-// the code, then confirm with the SMS code. The masked nickname is shown for
-// the user to check before confirming. An active binding can be unbound with
-// the payment PIN.
+// Bind a WeChat wallet or an Alipay account the way the real apps do: start
+// a binding, consent at (mock) WeChat or Alipay in a popup window, come back
+// here while the gateway exchanges the code, then confirm with the SMS code.
+// The masked nickname (and, for Alipay, the masked certified name) is shown
+// for the user to check before confirming. An active binding can be unbound
+// with the payment PIN. `#/bind` shows both destinations, each in its own
+// card; `#/bind/wechat` and `#/bind/alipay` show one.
 
 import { h, fill } from "/shared/dom.js";
 import { describeError, errorNotice } from "/shared/errors.js";
 import { formatDateTime } from "/shared/format.js";
 import { demoOutbox } from "../outbox.js";
 import { pinSheet } from "../pin-pad.js";
+import { PROVIDERS, providerMark, providerNamed, providerOf } from "../providers.js";
 import { sendCodeButton } from "../sms-code.js";
 import { loading, setBusy } from "../ui.js";
 
 const POLL_MS = 1000;
-const POPUP_NAME = "wechat-consent";
 const POPUP_FEATURES = "popup,width=420,height=760";
 const IN_PROGRESS = new Set(["authorizing", "pending_confirmation"]);
+/** Codes that end the attempt: show where it stands. */
+const ATTEMPT_ENDED = ["SMS_CODE_EXPIRED", "BINDING_EXPIRED", "NO_PENDING_BINDING"];
 
 export function bindScreen(context) {
+  const { api, i18n } = context;
+  const only = providerNamed(context.params[0]);
+  const cards = (only ? [only] : PROVIDERS).map((provider) => bindingCard(provider, context));
+  const element = h("section", { className: "bind" }, loading(i18n.t));
+
+  async function load() {
+    try {
+      const { items } = await api.get("/v1/bindings");
+      for (const card of cards) card.show(items.filter((item) => providerOf(item) === card.provider));
+      fill(
+        element,
+        cards.map((card) => card.element),
+      );
+    } catch (failure) {
+      fill(element, errorNotice(failure, i18n));
+    }
+  }
+
+  load();
+  return {
+    element,
+    title: only ? `bind.screen_title.${only}` : "bind.screen_title",
+    back: "#/my",
+    refresh() {
+      for (const card of cards) card.render();
+    },
+    dispose() {
+      for (const card of cards) card.dispose();
+    },
+  };
+}
+
+/** One provider's binding: not bound (start), waiting for consent, waiting for the SMS code, or bound. */
+function bindingCard(provider, context) {
   const { api, i18n, toast } = context;
   const { t } = i18n;
-  let binding = null; // the binding this screen shows: active, in progress, or just failed
+  const words = (key, params) => t(`${key}.${provider}`, params);
+  /** Errors in this provider's terms ("error.BINDING_ALREADY_ACTIVE.alipay"), where they differ. */
+  const about = { action: provider };
+  let binding = null; // the binding this card shows: active, in progress, or just failed
   let authorizeUrl = null;
   let popup = null;
   let error = null;
   let timer = null;
-  let loaded = false;
   let resend = null; // the "send again" button of the code step, counting down
 
-  const element = h("section", { className: "bind" }, loading(t));
+  const headingId = `bind-${provider}-title`;
+  const element = h("section", {
+    className: `card bind-card bind-${provider}`,
+    "aria-labelledby": headingId,
+    "data-testid": `bind-${provider}`,
+  });
   const codeInput = h("input", {
-    id: "bind-code",
+    id: `bind-code-${provider}`,
     name: "sms_code",
     inputmode: "numeric",
     autocomplete: "one-time-code",
     maxlength: 6,
   });
 
-  async function load() {
-    try {
-      const { items } = await api.get("/v1/bindings");
-      binding =
-        items.find((item) => item.status === "active") ?? items.find((item) => IN_PROGRESS.has(item.status)) ?? null;
-      loaded = true;
-      if (binding?.status === "authorizing") poll();
-    } catch (failure) {
-      error = failure;
-    }
+  function show(items) {
+    binding =
+      items.find((item) => item.status === "active") ?? items.find((item) => IN_PROGRESS.has(item.status)) ?? null;
+    if (binding?.status === "authorizing") poll();
     render();
   }
 
   function render() {
-    if (!loaded) {
-      fill(element, errorNotice(error, i18n) ?? loading(t));
-      return;
-    }
     const status = binding?.status;
     if (status === "active") fill(element, activeView());
     else if (status === "authorizing") fill(element, authorizingView());
@@ -62,44 +97,59 @@ export function bindScreen(context) {
     else fill(element, startView());
   }
 
+  function heading(key) {
+    return h("h2", { className: "card-title", id: headingId }, words(key));
+  }
+
   function startView() {
     const start = h(
       "button",
       { className: "button primary block", type: "button", onclick: () => begin(start) },
-      t("bind.start"),
+      words("bind.start"),
     );
-    return h(
-      "div",
-      { className: "card" },
-      h("div", { className: "wechat-mark", "aria-hidden": "true" }, "W"),
-      h("h2", { className: "card-title" }, t("bind.title")),
-      h("p", { className: "muted" }, t("bind.explain")),
+    return [
+      providerMark(provider),
+      heading("bind.title"),
+      h("p", { className: "muted" }, words("bind.explain")),
       binding?.status === "failed" &&
         h(
           "p",
-          { className: "notice notice-error", role: "alert" },
-          t("bind.failed", { reason: t(`binding_failure.${binding.failure_reason}`) }),
+          { className: "notice notice-error", role: "alert", "data-testid": "bind-failed" },
+          t("bind.failed", { reason: failureReason(binding.failure_reason) }),
         ),
-      errorNotice(error, i18n),
+      errorNotice(error, i18n, about),
       start,
-    );
+    ];
+  }
+
+  function failureReason(code) {
+    const key = `binding_failure.${code}`;
+    return i18n.has(key) ? t(key, { provider: t(`provider.${provider}`) }) : t("binding_failure.unknown");
   }
 
   function authorizingView() {
-    return h(
-      "div",
-      { className: "card", "aria-live": "polite" },
-      h("p", {}, h("span", { className: "spinner" }), " ", t("bind.waiting")),
-      h("p", { className: "muted small" }, t("bind.waiting_hint")),
+    return [
+      heading("bind.title"),
+      h(
+        "div",
+        { "aria-live": "polite" },
+        h("p", {}, h("span", { className: "spinner" }), " ", words("bind.waiting")),
+        h("p", { className: "muted small" }, words("bind.waiting_hint")),
+      ),
       authorizeUrl &&
         h(
           "a",
-          { className: "button block", href: authorizeUrl, target: POPUP_NAME, "data-testid": "open-wechat" },
-          t("bind.open_again"),
+          {
+            className: "button block",
+            href: authorizeUrl,
+            target: `${provider}-consent`,
+            "data-testid": `open-${provider}`,
+          },
+          words("bind.open_again"),
         ),
-      h("button", { className: "button link", type: "button", onclick: cancel }, t("common.cancel")),
-      errorNotice(error, i18n),
-    );
+      h("button", { className: "button link touch", type: "button", onclick: cancel }, t("common.cancel")),
+      errorNotice(error, i18n, about),
+    ];
   }
 
   function confirmView() {
@@ -108,25 +158,33 @@ export function bindScreen(context) {
     resend.refresh();
     return h(
       "form",
-      { className: "card form", novalidate: true, onsubmit: (event) => confirmCode(event, confirm) },
-      h("h2", { className: "card-title" }, t("bind.check_title")),
-      h(
-        "div",
-        { className: "destination" },
-        h("div", { className: "wechat-mark", "aria-hidden": "true" }, "W"),
-        h(
-          "div",
-          {},
-          h("p", { className: "destination-name", "data-testid": "bind-nickname" }, binding.nickname),
-          h("p", { className: "muted small mono id" }, binding.openid),
-        ),
-      ),
-      h("p", { className: "muted small" }, t("bind.check_hint")),
-      h("div", { className: "field" }, h("label", { for: "bind-code" }, t("bind.code")), codeInput),
-      errorNotice(error, i18n),
+      { className: "form", novalidate: true, onsubmit: (event) => confirmCode(event, confirm) },
+      heading("bind.check_title"),
+      destination(),
+      h("p", { className: "muted small" }, words("bind.check_hint")),
+      h("div", { className: "field" }, h("label", { for: codeInput.id }, t("bind.code")), codeInput),
+      errorNotice(error, i18n, about),
       confirm,
       h("p", { className: "center" }, resend.element),
       demoOutbox(context),
+    );
+  }
+
+  /** Whose wallet it is: the provider's mark, the masked nickname and id, Alipay's certified name. */
+  function destination(...more) {
+    return h(
+      "div",
+      { className: "destination" },
+      providerMark(provider),
+      h(
+        "div",
+        {},
+        h("p", { className: "destination-name", "data-testid": "bind-nickname" }, binding.nickname),
+        binding.real_name &&
+          h("p", { className: "muted small", "data-testid": "bind-real-name" }, t("bind.real_name", binding)),
+        h("p", { className: "muted small mono id" }, binding.openid),
+        ...more,
+      ),
     );
   }
 
@@ -134,45 +192,35 @@ export function bindScreen(context) {
     const unbind = h(
       "button",
       { className: "button danger block", type: "button", onclick: askPinToUnbind },
-      t("bind.unbind"),
+      words("bind.unbind"),
     );
-    return h(
-      "div",
-      { className: "card" },
-      h("p", { className: "notice notice-success" }, t("bind.bound")),
-      h(
-        "div",
-        { className: "destination" },
-        h("div", { className: "wechat-mark", "aria-hidden": "true" }, "W"),
-        h(
-          "div",
-          {},
-          h("p", { className: "destination-name", "data-testid": "bind-nickname" }, binding.nickname),
-          h("p", { className: "muted small mono id" }, binding.openid),
-          binding.activated_at &&
-            h(
-              "p",
-              { className: "muted small" },
-              t("bind.since", { at: formatDateTime(binding.activated_at, i18n.locale) }),
-            ),
-        ),
+    return [
+      heading("bind.name"),
+      h("p", { className: "notice notice-success" }, words("bind.bound")),
+      destination(
+        binding.activated_at &&
+          h(
+            "p",
+            { className: "muted small" },
+            t("bind.since", { at: formatDateTime(binding.activated_at, i18n.locale) }),
+          ),
       ),
-      errorNotice(error, i18n),
-      h("a", { className: "button primary block", href: "#/withdraw" }, t("my.withdraw")),
+      errorNotice(error, i18n, about),
+      h("a", { className: "button primary block", href: `#/withdraw?to=${provider}` }, words("withdraw.go")),
       unbind,
-    );
+    ];
   }
 
   async function begin(button) {
     // Opened during the tap, so popup blockers let it through; pointed at
-    // WeChat once the gateway has answered.
-    popup = window.open("about:blank", POPUP_NAME, POPUP_FEATURES);
+    // the provider once the gateway has answered.
+    popup = window.open("about:blank", `${provider}-consent`, POPUP_FEATURES);
     setBusy(button, true);
     error = null;
     try {
-      const started = await api.post("/v1/bindings/wechat", {});
+      const started = await api.post(`/v1/bindings/${provider}`, {});
       authorizeUrl = started.authorize_url;
-      binding = { id: started.binding_id, status: started.status };
+      binding = { id: started.binding_id, provider, status: started.status };
       if (popup && !popup.closed) popup.location.href = authorizeUrl;
       poll();
     } catch (failure) {
@@ -182,7 +230,7 @@ export function bindScreen(context) {
     render();
   }
 
-  /** Watches the binding until WeChat's redirect has reached the gateway. */
+  /** Watches the binding until the provider's redirect has reached the gateway. */
   function poll() {
     clearTimeout(timer);
     timer = setTimeout(async () => {
@@ -221,11 +269,10 @@ export function bindScreen(context) {
       binding = await api.post(`/v1/bindings/${binding.id}/confirm`, { sms_code: codeInput.value.trim() });
       error = null;
       codeInput.value = "";
-      toast(t("bind.done", { nickname: binding.nickname }));
+      toast(words("bind.done", { nickname: binding.nickname }));
     } catch (failure) {
       error = failure;
-      // Too many wrong codes or an expired step end the attempt: show where it stands.
-      if (["SMS_CODE_EXPIRED", "BINDING_EXPIRED", "NO_PENDING_BINDING"].includes(failure.code)) await refreshBinding();
+      if (ATTEMPT_ENDED.includes(failure.code)) await refreshBinding();
     }
     render();
   }
@@ -241,7 +288,7 @@ export function bindScreen(context) {
   /** Texts the binding's code again: true when it went, the seconds to wait when refused for the rate. */
   async function resendCode() {
     try {
-      const sent = await api.post("/v1/sms/codes", { purpose: "bind_wechat" });
+      const sent = await api.post("/v1/sms/codes", { purpose: `bind_${provider}` });
       error = null;
       toast(t("sms.sent", { to: sent.sent_to }));
       return true;
@@ -255,17 +302,19 @@ export function bindScreen(context) {
   function askPinToUnbind() {
     pinSheet({
       i18n,
-      title: t("bind.unbind_pin"),
+      title: words("bind.unbind_pin"),
       async onPin(pin, sheet) {
         sheet.setBusy(true);
         try {
           await api.delete(`/v1/bindings/${binding.id}`, { pin });
           sheet.close();
-          toast(t("bind.unbound"));
+          toast(words("bind.unbound"));
           binding = null;
           render();
         } catch (failure) {
-          sheet.showMessage(h("p", { className: "notice notice-error", role: "alert" }, describeError(failure, i18n)));
+          sheet.showMessage(
+            h("p", { className: "notice notice-error", role: "alert" }, describeError(failure, i18n, about)),
+          );
           sheet.clear();
           sheet.setBusy(failure.code === "PIN_LOCKED");
         }
@@ -273,12 +322,11 @@ export function bindScreen(context) {
     });
   }
 
-  load();
   return {
+    provider,
     element,
-    title: "bind.screen_title",
-    back: "#/my",
-    refresh: render,
+    show,
+    render,
     dispose() {
       clearTimeout(timer);
       resend?.dispose();

@@ -1,12 +1,13 @@
 // "My": balances (CNY, and every other asset the wallet holds), the ways to
 // transfer and withdraw, verification level, limits left today and this
-// month, the free fee quota, and the way into identity, WeChat binding, PIN
-// and history.
+// month, each destination's free fee quota, and the way into identity, the
+// WeChat and Alipay bindings, PIN and history.
 
 import { h, fill } from "/shared/dom.js";
 import { errorNotice } from "/shared/errors.js";
 import { formatDateTime } from "/shared/format.js";
 import { formatAmount, formatMoney } from "/shared/money.js";
+import { PROVIDERS, freeQuota, providerOf } from "../providers.js";
 import { fact, idFact, levelBadge, loading, setBusy } from "../ui.js";
 
 export function myScreen({ api, i18n, navigate }) {
@@ -23,7 +24,7 @@ export function myScreen({ api, i18n, navigate }) {
         api.get("/v1/kyc"),
         api.get("/v1/bindings"),
       ]);
-      data = { wallet, me, kyc, binding: bindings.items.find((binding) => binding.status === "active") ?? null };
+      data = { wallet, me, kyc, bindings: bindings.items };
       error = null;
     } catch (failure) {
       error = failure;
@@ -41,7 +42,7 @@ export function myScreen({ api, i18n, navigate }) {
       return;
     }
     if (!data) return;
-    const { wallet, me, kyc, binding } = data;
+    const { wallet, me, kyc, bindings } = data;
     const limits = wallet.limits;
     fill(
       element,
@@ -77,14 +78,19 @@ export function myScreen({ api, i18n, navigate }) {
           fact(t("my.daily_count_left"), t("my.count", { count: limits.daily_count_remaining })),
           fact(t("my.monthly_left"), formatMoney(limits.monthly_remaining), "monthly-left"),
           fact(t("my.per_withdrawal"), formatMoney(limits.per_transaction_max)),
-          fact(t("my.free_quota"), formatMoney(wallet.fee_free_quota_remaining)),
+          PROVIDERS.map((provider) => {
+            const left = freeQuota(wallet, provider);
+            return left !== null && fact(t(`my.free_quota.${provider}`), formatMoney(left), `free-quota-${provider}`);
+          }),
         ),
       ),
       h(
         "nav",
         { className: "card menu", "aria-label": t("my.settings") },
         menuItem("#/kyc", t("my.identity"), kycSummary(kyc, t)),
-        menuItem("#/bind", t("my.wechat"), binding ? binding.nickname : t("my.not_bound")),
+        PROVIDERS.map((provider) =>
+          menuItem(`#/bind/${provider}`, t(`my.destination.${provider}`), bindingSummary(bindings, provider, t)),
+        ),
         menuItem("#/pin", t("my.pin"), pinSummary(me, i18n)),
         menuItem("#/history", t("my.statement"), ""),
         menuItem("#/history?kind=withdrawals", t("my.history"), ""),
@@ -149,6 +155,15 @@ function otherAssets(wallet, t) {
       ),
     ),
   );
+}
+
+/** The bound nickname, a binding under way, or "not bound". */
+function bindingSummary(bindings, provider, t) {
+  const own = bindings.filter((binding) => providerOf(binding) === provider);
+  const active = own.find((binding) => binding.status === "active");
+  if (active) return active.nickname;
+  if (own.some((binding) => ["authorizing", "pending_confirmation"].includes(binding.status))) return t("my.binding");
+  return t("my.not_bound");
 }
 
 function kycSummary(kyc, t) {

@@ -8,6 +8,7 @@ import { openEventStream } from "/shared/events.js";
 import { formatDateTime } from "/shared/format.js";
 import { formatMoney } from "/shared/money.js";
 import { FINAL_STATUSES, RETURNED_STATUSES, statusBadge, statusSentence, timeline } from "../withdrawal-view.js";
+import { providerOf } from "../providers.js";
 import { fact, icon, idFact, loading } from "../ui.js";
 
 export function statusScreen({ api, i18n, session, params }) {
@@ -123,9 +124,14 @@ export function statusScreen({ api, i18n, session, params }) {
             (RETURNED_STATUSES.has(withdrawal.status)
               ? fact(t("status_page.returned_label"), formatMoney(withdrawal.total_debit), "returned-total")
               : fact(t("withdraw.total"), formatMoney(withdrawal.total_debit), "total-debit")),
-          fact(t("status_page.to"), withdrawal.destination?.nickname ?? ""),
+          fact(
+            t("status_page.to"),
+            t(`status_page.to_value.${providerOf(withdrawal)}`, { nickname: withdrawal.destination?.nickname ?? "" }),
+            "status-to",
+          ),
           fact(t("status_page.created"), formatDateTime(withdrawal.created_at, i18n.locale)),
-          withdrawal.transfer_bill_no && idFact(t("status_page.bill"), withdrawal.transfer_bill_no),
+          withdrawal.transfer_bill_no &&
+            idFact(t(`status_page.bill.${providerOf(withdrawal)}`), withdrawal.transfer_bill_no, "status-bill"),
           idFact(t("status_page.id"), withdrawal.id),
         ),
       ),

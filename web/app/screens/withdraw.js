@@ -1,6 +1,7 @@
-// Balance withdrawal, laid out like WeChat's 零钱提现: where it goes, the
-// amount (with thousand separators as it is typed, or "withdraw all"), one
-// fee line and the expected arrival from a live quote, and the confirm
+// Balance withdrawal, laid out like WeChat's 零钱提现: where it goes (a
+// WeChat wallet or an Alipay account: a choice, 到账方式, when both are
+// bound; `#/withdraw?to=alipay` picks one), the amount (with thousand
+// separators as it is typed, or "withdraw all"), one fee line and the expected arrival from a live quote, and the confirm
 // button kept in view above the tab bar and the keyboard. The limits left
 // are one tap away, in a sheet. Then the PIN pad. One Idempotency-Key per
 // confirmation (see payment.js): a retry after a lost answer repeats the
@@ -15,6 +16,8 @@ import { fenToWire, formatMoney, minAmount, parseFen } from "/shared/money.js";
 import { amountInput as groupedAmountInput } from "../amount-input.js";
 import { pinPayment } from "../payment.js";
 import { pinSheet } from "../pin-pad.js";
+import { reviewReason } from "../withdrawal-view.js";
+import { activeBindings, freeQuota, providerMark, providerNamed, providerOf } from "../providers.js";
 import { infoSheet } from "../sheet.js";
 import { fact, loading } from "../ui.js";
 
@@ -22,12 +25,15 @@ const QUOTE_DELAY_MS = 300;
 /** Where a node goes in a translated sentence (see `fillIn`). */
 const SLOT = "\u0000";
 const FIT_ATTEMPTS_MAX = 3;
+/** The destination last withdrawn to, chosen again next time. */
+const CHOICE_KEY = "walletgate.withdraw_to";
 
-export function withdrawScreen({ api, i18n, navigate }) {
+export function withdrawScreen({ api, i18n, navigate, query }) {
   const { t } = i18n;
   let wallet = null;
   let me = null;
-  let binding = null;
+  let bindings = []; // the active ones, one per provider at most
+  let binding = null; // the chosen one
   let loadError = null;
 
   let quote = null; // the current quote, for exactly the amount in the field
@@ -72,17 +78,19 @@ export function withdrawScreen({ api, i18n, navigate }) {
     i18n: "withdraw.limits",
   });
   const submitErrorSlot = h("div", { "aria-live": "polite" });
+  const destinationPicker = h("div", { className: "destination-picker" });
 
   async function load() {
     try {
-      const [walletData, meData, bindings] = await Promise.all([
+      const [walletData, meData, bindingList] = await Promise.all([
         api.get("/v1/wallet"),
         api.get("/v1/me"),
         api.get("/v1/bindings"),
       ]);
       wallet = walletData;
       me = meData;
-      binding = bindings.items.find((item) => item.status === "active") ?? null;
+      bindings = activeBindings(bindingList.items);
+      binding = initialChoice();
       loadError = null;
     } catch (failure) {
       loadError = failure;
@@ -100,22 +108,13 @@ export function withdrawScreen({ api, i18n, navigate }) {
       fill(element, prerequisites());
       return;
     }
+    fill(destinationPicker, destinationView());
     fill(
       element,
       h(
         "div",
         { className: "card withdraw-card" },
-        h(
-          "div",
-          { className: "destination-row" },
-          h("span", { className: "muted", i18n: "withdraw.to" }),
-          h(
-            "span",
-            { className: "destination-value" },
-            h("span", { className: "wechat-mark tiny", "aria-hidden": "true" }, "W"),
-            h("span", { className: "destination-name" }, binding.nickname),
-          ),
-        ),
+        destinationPicker,
         h("label", { className: "amount-label", for: "withdraw-amount", i18n: "withdraw.amount" }),
         h(
           "div",
@@ -133,12 +132,96 @@ export function withdrawScreen({ api, i18n, navigate }) {
     amount.input.focus();
   }
 
+  /** The link's choice (`?to=`), else the last one, else the first bound. */
+  function initialChoice() {
+    const wanted = [providerNamed(query?.get("to")), providerNamed(localStorage.getItem(CHOICE_KEY))];
+    for (const provider of wanted) {
+      const found = bindings.find((item) => providerOf(item) === provider);
+      if (found) return found;
+    }
+    return bindings[0] ?? null;
+  }
+
+  /** Where the money goes: the one bound destination, or a choice between them (到账方式). */
+  function destinationView() {
+    if (bindings.length < 2) {
+      return h(
+        "div",
+        { className: "destination-row" },
+        h("span", { className: "muted" }, t("withdraw.to")),
+        h("span", { className: "destination-value", "data-testid": "withdraw-destination" }, destinationLabel(binding)),
+      );
+    }
+    return h(
+      "fieldset",
+      { className: "destination-choice" },
+      h("legend", { className: "muted" }, t("withdraw.to")),
+      h(
+        "div",
+        { className: "destination-options" },
+        bindings.map((item) =>
+          h(
+            "label",
+            { className: "destination-option", "data-testid": `destination-${providerOf(item)}` },
+            h("input", {
+              type: "radio",
+              name: "destination",
+              value: providerOf(item),
+              checked: item === binding,
+              onchange: () => choose(item),
+            }),
+            destinationLabel(item),
+          ),
+        ),
+      ),
+    );
+  }
+
+  /** "微信零钱 张*丰" with the provider's mark. */
+  function destinationLabel(item) {
+    const provider = providerOf(item);
+    return [
+      providerMark(provider, "tiny"),
+      h("span", { className: "destination-provider" }, t(`withdraw.destination.${provider}`)),
+      h("span", { className: "destination-name" }, item.nickname),
+    ];
+  }
+
+  /** Another destination: its own fee schedule and review, so the amount is priced again. */
+  function choose(item) {
+    binding = item;
+    localStorage.setItem(CHOICE_KEY, providerOf(item));
+    clearTimeout(quoteTimer);
+    submitError = null;
+    quote = null;
+    const fen = parseFen(amount.value);
+    if (fen !== null && fen > 0n) requestQuote(fenToWire(fen));
+    else renderDynamic();
+  }
+
   function prerequisites() {
     return h(
       "div",
       { className: "card" },
       h("h2", { className: "card-title" }, t("withdraw.before")),
-      !binding && h("p", {}, t("withdraw.need_binding"), " ", h("a", { href: "#/bind" }, t("withdraw.go_bind"))),
+      !binding &&
+        h(
+          "div",
+          { className: "bind-either" },
+          h("p", {}, t("withdraw.need_binding")),
+          h(
+            "div",
+            { className: "bind-either-links" },
+            ["wechat", "alipay"].map((provider) =>
+              h(
+                "a",
+                { className: "button block bind-link", href: `#/bind/${provider}` },
+                providerMark(provider, "tiny"),
+                t(`withdraw.go_bind.${provider}`),
+              ),
+            ),
+          ),
+        ),
       !me.pin_set &&
         h("p", {}, t("withdraw.need_pin"), " ", h("a", { href: "#/pin?next=withdraw" }, t("withdraw.go_pin"))),
     );
@@ -146,8 +229,12 @@ export function withdrawScreen({ api, i18n, navigate }) {
 
   /** After a language switch: the whole screen if the form is not up, else its dynamic parts. */
   function refresh() {
-    if (amount.input.isConnected) renderDynamic();
-    else layout();
+    if (!amount.input.isConnected) {
+      layout();
+      return;
+    }
+    fill(destinationPicker, destinationView());
+    renderDynamic();
   }
 
   function renderDynamic() {
@@ -172,12 +259,12 @@ export function withdrawScreen({ api, i18n, navigate }) {
         t("withdraw.fee_label"),
         " ",
         h("strong", { "data-testid": "quote-fee" }, formatMoney(quote.fee)),
-        feeNote(quote, freeQuotaLeft(), i18n),
+        feeNote(quote, freeQuotaLeft(), i18n, providerOf(quote)),
       ),
       h(
         "p",
         { className: "arrival-line", "data-testid": "quote-arrival-line" },
-        h("span", { className: "muted" }, t("withdraw.arrival")),
+        h("span", { className: "muted" }, t(`withdraw.arrival.${providerOf(quote)}`)),
         h("span", { className: "nowrap", "data-testid": "quote-arrival" }, arrivalTime()),
       ),
       quote.review !== "auto" &&
@@ -199,15 +286,13 @@ export function withdrawScreen({ api, i18n, navigate }) {
   function reviewReasons() {
     return quote.review_reasons.flatMap((reason, index) => [
       index > 0 ? t("withdraw.list_separator") : null,
-      h("span", { className: "nowrap", "data-testid": "review-reason" }, t(`reason.${reason}`)),
+      h("span", { className: "nowrap", "data-testid": "review-reason" }, reviewReason(reason, quote, i18n)),
     ]);
   }
 
-  /** What the free fee quota of the bound destination leaves: each provider counts its own. */
+  /** What the free fee quota of the chosen destination leaves: each provider counts its own. */
   function freeQuotaLeft() {
-    const provider = binding?.provider ?? "wechat";
-    const quota = (wallet.fee_free_quotas ?? []).find((item) => item.provider === provider);
-    return quota?.remaining ?? wallet.fee_free_quota_remaining;
+    return freeQuota(wallet, providerOf(binding)) ?? wallet.fee_free_quota_remaining;
   }
 
   /** What the limits leave: before an amount is entered, today's; with a quote, after it. */
@@ -229,9 +314,9 @@ export function withdrawScreen({ api, i18n, navigate }) {
           fact(t("my.daily_left"), formatMoney(limits.daily_remaining), "quote-daily"),
           fact(t("my.daily_count_left"), t("my.count", { count: limits.daily_count_remaining }), "quote-count"),
           fact(t("my.monthly_left"), formatMoney(limits.monthly_remaining), "quote-monthly"),
-          fact(t("my.free_quota"), formatMoney(free), "quote-free"),
+          fact(t(`my.free_quota.${providerOf(binding)}`), formatMoney(free), "quote-free"),
         ),
-        h("p", { className: "muted small" }, t("withdraw.fee_rule_note")),
+        h("p", { className: "muted small" }, t(`withdraw.fee_rule_note.${providerOf(binding)}`)),
       ),
     });
   }
@@ -331,7 +416,11 @@ export function withdrawScreen({ api, i18n, navigate }) {
     const summary = h(
       "div",
       { className: "sheet-summary" },
-      h("p", { className: "muted small" }, t("withdraw.sheet_to", { nickname: priced.destination.nickname })),
+      h(
+        "p",
+        { className: "muted small", "data-testid": "sheet-to" },
+        t(`withdraw.sheet_to.${providerOf(priced)}`, { nickname: priced.destination.nickname }),
+      ),
       h("p", { className: "sheet-amount" }, formatMoney(priced.amount)),
       h(
         "p",
@@ -352,7 +441,7 @@ export function withdrawScreen({ api, i18n, navigate }) {
   }
 
   function submit(priced, pin, sheet) {
-    const body = { amount: priced.amount, binding_id: binding.id, pin, quote_id: priced.quote_id };
+    const body = { amount: priced.amount, binding_id: priced.destination.binding_id, pin, quote_id: priced.quote_id };
     payment.send(body, sheet, {
       paid: (withdrawal) => navigate(`#/status/${withdrawal.id}`),
       refused(failure) {
@@ -392,16 +481,19 @@ function fillIn(sentence, nodes) {
 }
 
 /**
- * The fee's reason, in brackets after it: "（费率0.1%，免费额度已用完）",
- * "（免费额度内，提现后剩余 ¥900.00）", or — when the free quota
- * (`freeBefore`, what was left of it) covers part of the amount —
- * "（费率0.1%，超出免费额度的部分收取）".
+ * The fee's reason, in brackets after it, naming the destination's quota:
+ * "（费率0.1%，微信免费额度已用完）", "（支付宝免费额度内）", or — when the
+ * free quota (`freeBefore`, what was left of it) covers part of the amount —
+ * "（费率0.1%，超出微信免费额度的部分收取）".
  */
-export function feeNote(quote, freeBefore, { t, locale }) {
-  if (parseFen(quote.fee) === 0n) return t("withdraw.fee_free", { left: formatMoney(quote.fee_free_quota_after) });
+export function feeNote(quote, freeBefore, { t, locale }, provider = "wechat") {
+  const quota = t(`provider.${provider}`);
+  if (parseFen(quote.fee) === 0n) {
+    return t("withdraw.fee_free", { quota, left: formatMoney(quote.fee_free_quota_after) });
+  }
   const rate = new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 3 }).format(
     Number(quote.fee_rule?.rate ?? 0),
   );
   const usedUp = (parseFen(freeBefore) ?? 0n) === 0n;
-  return t(usedUp ? "withdraw.fee_rate_used_up" : "withdraw.fee_rate_partly", { rate });
+  return t(usedUp ? "withdraw.fee_rate_used_up" : "withdraw.fee_rate_partly", { rate, quota });
 }

@@ -49,8 +49,8 @@ test("Alipay is bound in the app through the consent page and an SMS code, besid
   const card = page.getByTestId("bind-alipay");
   await expect(card.getByText("Authorize in the Alipay window…")).toBeVisible();
   await expectAccessible(page, "bind Alipay, waiting for the consent");
-  await consent.getByPlaceholder(/nick name/).fill("支小宝");
-  await consent.getByPlaceholder(/real name/).fill("李小龙");
+  await consent.getByPlaceholder(/^昵称 nick name/).fill("支小宝");
+  await consent.getByPlaceholder(/^实名 real name/).fill("李小龙");
   await consent.getByRole("button", { name: /Allow/ }).click();
 
   // The app notices the authorization by itself, closes the window and shows whose account it is.

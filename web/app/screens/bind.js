@@ -31,9 +31,11 @@ export function bindScreen(context) {
     try {
       const { items } = await api.get("/v1/bindings");
       for (const card of cards) card.show(items.filter((item) => providerOf(item) === card.provider));
+      // A binding under way is what the user came back for: its card goes first.
+      const first = cards.filter((card) => card.inProgress());
       fill(
         element,
-        cards.map((card) => card.element),
+        [...first, ...cards.filter((card) => !first.includes(card))].map((card) => card.element),
       );
     } catch (failure) {
       fill(element, errorNotice(failure, i18n));
@@ -327,6 +329,7 @@ function bindingCard(provider, context) {
     element,
     show,
     render,
+    inProgress: () => IN_PROGRESS.has(binding?.status),
     dispose() {
       clearTimeout(timer);
       resend?.dispose();

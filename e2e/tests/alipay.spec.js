@@ -5,7 +5,7 @@
 // settled; an Alipay account bound to another wallet refused in words; each
 // new state checked with axe-core in both languages, and at 360 and 320 px.
 
-import { test, expect, openAppAs, tapPin } from "../support/fixtures.js";
+import { test, expect, logInToConsole, openAppAs, tapPin } from "../support/fixtures.js";
 import { expectAccessible, switchTo } from "../support/a11y.js";
 import {
   PIN,
@@ -100,6 +100,7 @@ test("Alipay is bound in the app through the consent page and an SMS code, besid
 
 test("a withdrawal goes to Alipay chosen over WeChat, free within Alipay's quota while WeChat's is spent, and settles", async ({
   page,
+  opsPage,
 }) => {
   test.setTimeout(120_000);
   const user = await readyUser({ balance: "3000.00", nickname: "张三丰" });
@@ -150,6 +151,14 @@ test("a withdrawal goes to Alipay chosen over WeChat, free within Alipay's quota
     "Waiting for an operator's review: First withdrawal to this Alipay account.",
   );
   await expect(page.getByTestId("status-to")).toHaveText("Alipay 钱*多");
+
+  // The console's queue names the destination's provider in the review reason.
+  await logInToConsole(opsPage);
+  await opsPage.goto("/ops#/queue");
+  await opsPage.getByLabel("Phone, account ID or withdrawal ID").fill(withdrawalId);
+  await opsPage.getByRole("button", { name: "Apply" }).click();
+  const queued = opsPage.locator(`[data-testid="queue-item"][data-withdrawal-id="${withdrawalId}"]`);
+  await expect(queued).toContainText("First withdrawal to this Alipay account");
 
   // The first withdrawal to a destination waits for an operator; the worker then pays Alipay.
   const operator = await operatorToken();

@@ -125,7 +125,7 @@ function itemBody(item, state, i18n, on) {
     ),
     h("td", { className: "amount nowrap" }, amount),
     h("td", { className: "mono nowrap" }, user),
-    h("td", {}, reasonBadges(item.reasons, t)),
+    h("td", {}, reasonBadges(item.reasons, i18n, item.withdrawal.destination?.provider)),
     h("td", { className: "nowrap" }, item.account.level),
     h(
       "td",

@@ -9,11 +9,18 @@ export function statusBadge(status, t) {
   return h("span", { className: `badge status-${status}`, "data-testid": "status" }, t(`status.${status}`));
 }
 
-export function reasonBadges(reasons, t) {
+/**
+ * A withdrawal's review reasons as badges; the first withdrawal to a
+ * destination names its provider ("First withdrawal to this Alipay account").
+ */
+export function reasonBadges(reasons, i18n, provider = "wechat") {
+  const { t, has } = i18n;
+  const words = (reason) =>
+    has(`reason.${reason}.${provider}`) ? t(`reason.${reason}.${provider}`) : t(`reason.${reason}`);
   return h(
     "ul",
     { className: "reasons" },
-    reasons.map((reason) => h("li", { className: "badge warn" }, t(`reason.${reason}`))),
+    reasons.map((reason) => h("li", { className: "badge warn" }, words(reason))),
   );
 }
 

@@ -4,15 +4,19 @@
 //! `PayoutProvider` over it; `routes::mock_wechat` serves the same methods
 //! over HTTP.
 //!
-//! A bill is a document of `wechat_transfer_bills` keyed by its
-//! `out_bill_no`. The mock decides a bill at once (SUCCESS or FAIL, where the
-//! real service passes through ACCEPTED and PROCESSING) and writes it in one
-//! multi-document compare-and-set together with the payee's credited wallet:
-//! the bill exists exactly when the money arrived, so any number of callers
-//! may send the same bill at once, or again after a crash, and it pays at
-//! most once. The wallet keeps running day and month totals for the quotas
-//! and only its newest transfers, so a payout costs the same however much
-//! the payee has received before.
+//! A bill is a document of `wechat_transfer_bills:apart` keyed by its
+//! `out_bill_no`, and its WeChat Pay number one of
+//! `wechat_transfer_bill_numbers:apart`; the payee is a document of the
+//! users. The mock decides a bill at once (SUCCESS or FAIL, where the real
+//! service passes through ACCEPTED and PROCESSING), in single-document
+//! steps, each document under its own hash tag (so payouts spread over a
+//! Redis Cluster's slots): the bill is created `PROCESSING`, the payee's
+//! wallet decides it (credited once, the decision kept under the bill's
+//! number), then the bill is written final (`finish_bill` says why this pays
+//! at most once, however many callers send the same bill, at once or after a
+//! crash). The wallet keeps running day and month totals for the quotas and
+//! only its newest transfers, so a payout costs the same however much the
+//! payee has received before.
 
 #[allow(unused_imports)]
 use super::*;
@@ -29,15 +33,14 @@ use crate::providers::payouts::{
 };
 use crate::providers::sim::{Answer, Forced, ProviderCall, Respond, Ruled};
 use crate::retry::Rounds;
-use crate::store::DocumentWrite;
 
 /// WeChat Pay's code for a failure on its side: retry the same bill.
 pub const SYSTEM_ERROR: &str = "SYSTEM_ERROR";
 /// The document collection of transfer bills; a document's id is its `out_bill_no`.
-pub const BILLS_COLLECTION: &str = "wechat_transfer_bills";
+pub const BILLS_COLLECTION: &str = "wechat_transfer_bills:apart";
 /// WeChat Pay's numbers of the bills: a document per `transfer_bill_no`
 /// holding the bill's `out_bill_no`, written with the bill when it is created.
-pub const BILL_NUMBERS_COLLECTION: &str = "wechat_transfer_bill_numbers";
+pub const BILL_NUMBERS_COLLECTION: &str = "wechat_transfer_bill_numbers:apart";
 /// Where the bills are served over HTTP (and journaled from in-process calls).
 pub const TRANSFER_BILLS_PATH: &str = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills";
 /// WeChat Pay's 404 for a bill number never used: its code and message.
@@ -62,6 +65,10 @@ const BILL_ATTEMPTS_MAX: u32 = 64;
 /// Attempts past this many are contended: each waits a growing random
 /// pause first, so that concurrent payments to one payee take turns.
 const BILL_ATTEMPTS_UNCONTENDED: u32 = 2;
+/// A fresh bill number taken already (astronomically unlikely) is drawn again, boundedly.
+const BILL_NUMBER_ATTEMPTS_MAX: u32 = 3;
+/// Rounds of taking a final bill's decision out of a busy wallet.
+const FORGET_ATTEMPTS_MAX: u32 = 8;
 
 /// An outcome a simulator rule forces on a bill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,28 +147,165 @@ impl MockWeChat {
     ) -> Result<TransferBill, PayoutError> {
         let mut rounds = Rounds::pausing_after(BILL_ATTEMPTS_MAX, BILL_ATTEMPTS_UNCONTENDED);
         while rounds.next().await {
-            let (found, payee) = self.load_bill_and_payee(request).await?;
-            let earlier = match found {
+            let bill = match self.load_bill(&request.out_bill_no).await? {
                 Some(found) => {
-                    let bill = &found.value.bill;
-                    if (&bill.openid, bill.amount, &bill.remark) != (&request.openid, request.amount, &request.remark) {
-                        let message = "out_bill_no was already used with a different openid, transfer_amount or remark";
-                        return Err(refused(refusal_code::INVALID_REQUEST, message));
-                    }
-                    if bill.state.is_terminal() {
-                        return Ok(found.value.bill);
-                    }
-                    Some(found)
+                    check_same_bill(&found.value.bill, request)?;
+                    found.value.bill
                 }
-                None => None,
+                None => match self.create_bill(request).await? {
+                    Some(bill) => bill,
+                    // Created by another call meanwhile: compared with it next round.
+                    None => continue,
+                },
             };
-            if let Some(bill) = self.decide(request, earlier, payee, forcing).await? {
-                tracing::info!(out_bill_no = %bill.out_bill_no, state = bill.state.as_str(), fail_reason = ?bill.fail_reason, "mock transfer bill decided");
+            if bill.state.is_terminal() || forcing == Some(Forcing::Processing) {
                 return Ok(bill);
             }
+            let forced = match forcing {
+                Some(Forcing::Fail(reason)) => Some(reason),
+                _ => None,
+            };
+            let bill = self.finish_bill(&bill, forced).await?;
+            tracing::info!(out_bill_no = %bill.out_bill_no, state = bill.state.as_str(), fail_reason = ?bill.fail_reason, "mock transfer bill decided");
+            return Ok(bill);
         }
         tracing::warn!(out_bill_no = %request.out_bill_no, "mock transfer bill left undecided after the attempt limit");
-        Err(PayoutError::Unavailable("the payee is busy; retry with the same out_bill_no".into()))
+        Err(busy())
+    }
+
+    /// Creates the bill, `PROCESSING`, with a fresh WeChat Pay number; `None`
+    /// when a bill with its `out_bill_no` exists by now. The number's index
+    /// entry is written first: one whose bill then is not created leads
+    /// nowhere (a query by it finds no bill), never the other way round.
+    async fn create_bill(&self, request: &TransferRequest) -> Result<Option<TransferBill>, PayoutError> {
+        let now = self.clock.now();
+        let transfer_bill_no = self.new_bill_number(&request.out_bill_no, now).await?;
+        let bill = TransferBill {
+            out_bill_no: request.out_bill_no.clone(),
+            transfer_bill_no,
+            openid: request.openid.clone(),
+            amount: request.amount,
+            remark: request.remark.clone(),
+            state: BillState::Processing,
+            fail_reason: None,
+            create_time: now,
+            update_time: now,
+        };
+        let body = to_json(&BillRecord { bill: bill.clone() }, &bill.out_bill_no).map_err(unavailable)?;
+        match self.store.save_document(BILLS_COLLECTION, &bill.out_bill_no, 0, &body).await.map_err(unavailable)? {
+            CommitOutcome::Committed => Ok(Some(bill)),
+            CommitOutcome::VersionConflict => Ok(None),
+        }
+    }
+
+    /// A new `transfer_bill_no` leading to `out_bill_no`, its index entry written.
+    async fn new_bill_number(&self, out_bill_no: &str, now: DateTime<Utc>) -> Result<String, PayoutError> {
+        let body = to_json(&out_bill_no, out_bill_no).map_err(unavailable)?;
+        for _ in 0..BILL_NUMBER_ATTEMPTS_MAX {
+            let number = new_transfer_bill_no(now);
+            let saved = self.store.save_document(BILL_NUMBERS_COLLECTION, &number, 0, &body).await;
+            if saved.map_err(unavailable)? == CommitOutcome::Committed {
+                return Ok(number);
+            }
+        }
+        Err(busy())
+    }
+
+    /// Takes a bill that is not final to `SUCCESS` or `FAIL` in two
+    /// single-document steps: the payee's wallet decides (and is credited,
+    /// for a success), keeping the decision under the bill's number; then the
+    /// bill is written final, and the wallet forgets the decision. Any number
+    /// of callers may finish one bill at once, or again after a crash
+    /// between the steps: the wallet is read before the bill, so a caller
+    /// that finds no decision in the wallet either finds the bill final
+    /// (the decision was made and forgotten before) or decides on that very
+    /// wallet version, which no other decision can have changed. So the
+    /// wallet is credited at most once, and the bill always says what the
+    /// wallet decided. `forced`: a simulator rule's reason, taken over the
+    /// payee's.
+    async fn finish_bill(&self, bill: &TransferBill, forced: Option<FailReason>) -> Result<TransferBill, PayoutError> {
+        let mut rounds = Rounds::pausing_after(BILL_ATTEMPTS_MAX, BILL_ATTEMPTS_UNCONTENDED);
+        while rounds.next().await {
+            let payee = self.load_payee(&bill.openid).await?;
+            let Some(found) = self.load_bill(&bill.out_bill_no).await? else {
+                return Err(PayoutError::Unavailable(format!("bill {} vanished", bill.out_bill_no)));
+            };
+            if found.value.bill.state.is_terminal() {
+                self.forget_decision(&bill.openid, &bill.out_bill_no).await;
+                return Ok(found.value.bill);
+            }
+            let decided = match payee {
+                // No wallet can ever be credited for it: nothing to decide together.
+                None => DecidedBill::failed(&bill.out_bill_no, FailReason::OpenidInvalid),
+                Some(payee) => match payee.value.wallet.decision(&bill.out_bill_no) {
+                    Some(decided) => decided.clone(),
+                    None => match self.decide_on_wallet(payee, &found.value.bill, forced).await? {
+                        Some(decided) => decided,
+                        None => continue,
+                    },
+                },
+            };
+            let mut finished = found.value.bill;
+            (finished.state, finished.fail_reason) = (decided.state, decided.fail_reason);
+            finished.update_time = self.clock.now();
+            let body = to_json(&BillRecord { bill: finished.clone() }, &finished.out_bill_no).map_err(unavailable)?;
+            let saved = self.store.save_document(BILLS_COLLECTION, &finished.out_bill_no, found.version, &body).await;
+            if saved.map_err(unavailable)? == CommitOutcome::VersionConflict {
+                continue;
+            }
+            self.forget_decision(&bill.openid, &bill.out_bill_no).await;
+            return Ok(finished);
+        }
+        Err(busy())
+    }
+
+    /// The payee, if `openid` is one.
+    async fn load_payee(&self, openid: &str) -> Result<Option<Versioned<MockWeChatUser>>, PayoutError> {
+        self.load_user(openid).await.map_err(unavailable)
+    }
+
+    /// Decides `bill` on the payee's wallet as loaded and saves the wallet
+    /// with the decision (credited, for a success). `None` when the wallet
+    /// changed meanwhile: the caller loads it again.
+    async fn decide_on_wallet(
+        &self,
+        payee: Versioned<MockWeChatUser>,
+        bill: &TransferBill,
+        forced: Option<FailReason>,
+    ) -> Result<Option<DecidedBill>, PayoutError> {
+        let now = self.clock.now();
+        let Versioned { version, value: mut user } = payee;
+        let refusal = forced.or_else(|| refusal(&user, &self.settings.app_id, bill.amount, now));
+        let decided = match refusal {
+            Some(reason) => DecidedBill::failed(&bill.out_bill_no, reason),
+            None => {
+                credit(&mut user.wallet, bill, now)?;
+                DecidedBill { out_bill_no: bill.out_bill_no.clone(), state: BillState::Success, fail_reason: None }
+            }
+        };
+        user.wallet.deciding.push(decided.clone());
+        match self.save_user(version, &user).await.map_err(unavailable)? {
+            CommitOutcome::Committed => Ok(Some(decided)),
+            CommitOutcome::VersionConflict => Ok(None),
+        }
+    }
+
+    /// Takes a final bill's decision out of its payee's wallet. Best effort:
+    /// a decision left behind changes nothing (its bill is final, so no one
+    /// decides it again), and the next finish of the bill takes it out.
+    async fn forget_decision(&self, openid: &str, out_bill_no: &str) {
+        for _ in 0..FORGET_ATTEMPTS_MAX {
+            let Ok(Some(Versioned { version, value: mut user })) = self.load_user(openid).await else { return };
+            let before = user.wallet.deciding.len();
+            user.wallet.deciding.retain(|decided| decided.out_bill_no != out_bill_no);
+            if user.wallet.deciding.len() == before {
+                return;
+            }
+            if let Ok(CommitOutcome::Committed) = self.save_user(version, &user).await {
+                return;
+            }
+        }
+        tracing::info!(out_bill_no, "a bill's decision stays in its payee's wallet for now");
     }
 
     /// `GET /v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}`
@@ -204,137 +348,50 @@ impl MockWeChat {
         let record = from_json(&found.value, out_bill_no).map_err(unavailable)?;
         Ok(Some(Versioned { version: found.version, value: record }))
     }
-
-    /// The bill (if any) and the payee (if it is one), in one round trip.
-    #[allow(clippy::type_complexity)]
-    async fn load_bill_and_payee(
-        &self,
-        request: &TransferRequest,
-    ) -> Result<(Option<Versioned<BillRecord>>, Option<Versioned<MockWeChatUser>>), PayoutError> {
-        let openid = if is_wechat_id(&request.openid) { request.openid.as_str() } else { "" };
-        let mut found = self
-            .store
-            .load_documents(&[(BILLS_COLLECTION, &request.out_bill_no), (USERS_COLLECTION, openid)])
-            .await
-            .map_err(unavailable)?
-            .into_iter();
-        let bill = match found.next().flatten() {
-            Some(text) => Some(Versioned {
-                version: text.version,
-                value: from_json(&text.value, &request.out_bill_no).map_err(unavailable)?,
-            }),
-            None => None,
-        };
-        let payee = match found.next().flatten().filter(|_| !openid.is_empty()) {
-            Some(text) => {
-                Some(Versioned { version: text.version, value: from_json(&text.value, openid).map_err(unavailable)? })
-            }
-            None => None,
-        };
-        Ok((bill, payee))
-    }
-
-    /// Decides the bill on the payee as loaded and writes the bill and the
-    /// credited wallet together. `None` when either changed meanwhile: the
-    /// caller loads both again and decides again.
-    /// A bill still `PROCESSING` (`earlier`) keeps its numbers and creation
-    /// time; `forcing` is a simulator rule's outcome, taken over the payee's.
-    async fn decide(
-        &self,
-        request: &TransferRequest,
-        earlier: Option<Versioned<BillRecord>>,
-        payee: Option<Versioned<MockWeChatUser>>,
-        forcing: Option<Forcing>,
-    ) -> Result<Option<TransferBill>, PayoutError> {
-        let now = self.clock.now();
-        let bill_version = earlier.as_ref().map_or(0, |found| found.version);
-        let (transfer_bill_no, create_time) = match earlier {
-            Some(found) => (found.value.bill.transfer_bill_no, found.value.bill.create_time),
-            None => (new_transfer_bill_no(now), now),
-        };
-        let mut bill = TransferBill {
-            out_bill_no: request.out_bill_no.clone(),
-            transfer_bill_no,
-            openid: request.openid.clone(),
-            amount: request.amount,
-            remark: request.remark.clone(),
-            state: BillState::Success,
-            fail_reason: None,
-            create_time,
-            update_time: now,
-        };
-        let refusal = match (&payee, forcing) {
-            (_, Some(Forcing::Fail(reason))) => Some(reason),
-            (None, _) => Some(FailReason::OpenidInvalid),
-            (Some(payee), _) => refusal(&payee.value, &self.settings.app_id, bill.amount, now),
-        };
-        let credited = match (refusal, payee) {
-            (Some(reason), _) => {
-                bill.state = BillState::Fail;
-                bill.fail_reason = Some(reason.as_str().to_owned());
-                None
-            }
-            (None, _) if forcing == Some(Forcing::Processing) => {
-                bill.state = BillState::Processing;
-                None
-            }
-            (None, Some(payee)) => Some(Versioned { version: payee.version, value: credit(payee.value, &bill)? }),
-            (None, None) => None,
-        };
-        let bill_body = to_json(&BillRecord { bill: bill.clone() }, &bill.out_bill_no).map_err(unavailable)?;
-        let number_body = to_json(&bill.out_bill_no, &bill.transfer_bill_no).map_err(unavailable)?;
-        let user_body = match &credited {
-            Some(user) => Some(to_json(&user.value, &user.value.openid).map_err(unavailable)?),
-            None => None,
-        };
-        let mut writes = vec![DocumentWrite {
-            collection: BILLS_COLLECTION,
-            id: &bill.out_bill_no,
-            expected_version: bill_version,
-            body: &bill_body,
-        }];
-        if bill_version == 0 {
-            writes.push(DocumentWrite {
-                collection: BILL_NUMBERS_COLLECTION,
-                id: &bill.transfer_bill_no,
-                expected_version: 0,
-                body: &number_body,
-            });
-        }
-        if let (Some(user), Some(body)) = (&credited, &user_body) {
-            writes.push(DocumentWrite {
-                collection: USERS_COLLECTION,
-                id: &user.value.openid,
-                expected_version: user.version,
-                body,
-            });
-        }
-        match self.store.save_documents(&writes).await.map_err(unavailable)? {
-            CommitOutcome::Committed => Ok(Some(bill)),
-            CommitOutcome::VersionConflict => Ok(None),
-        }
-    }
 }
 
-/// The payee's wallet after receiving `bill`: balance, quota totals, and the
-/// transfer listed (the oldest dropped past `WALLET_TRANSFERS_KEPT`).
-fn credit(mut payee: MockWeChatUser, bill: &TransferBill) -> Result<MockWeChatUser, PayoutError> {
+/// The payee's wallet after receiving `bill` at `now`: balance, quota
+/// totals, and the transfer listed (the oldest dropped past `WALLET_TRANSFERS_KEPT`).
+fn credit(wallet: &mut MockWallet, bill: &TransferBill, now: DateTime<Utc>) -> Result<(), PayoutError> {
     let out_of_range = || PayoutError::Unavailable("the payee's balance is out of range".into());
-    let wallet = &mut payee.wallet;
     wallet.balance = wallet.balance.checked_add(bill.amount).map_err(|_| out_of_range())?;
-    wallet.received = wallet.received.after(beijing_date(bill.update_time), bill.amount).map_err(|_| out_of_range())?;
+    wallet.received = wallet.received.after(beijing_date(now), bill.amount).map_err(|_| out_of_range())?;
     wallet.transfers.push(MockWalletTransfer {
         transfer_bill_no: bill.transfer_bill_no.clone(),
         out_bill_no: bill.out_bill_no.clone(),
         amount: bill.amount,
         remark: bill.remark.clone(),
-        received_at: bill.update_time,
+        received_at: now,
     });
     if wallet.transfers.len() > WALLET_TRANSFERS_KEPT {
         let extra = wallet.transfers.len() - WALLET_TRANSFERS_KEPT;
         wallet.transfers.drain(..extra);
     }
-    Ok(payee)
+    Ok(())
+}
+
+impl DecidedBill {
+    fn failed(out_bill_no: &str, reason: FailReason) -> DecidedBill {
+        DecidedBill {
+            out_bill_no: out_bill_no.to_owned(),
+            state: BillState::Fail,
+            fail_reason: Some(reason.as_str().to_owned()),
+        }
+    }
+}
+
+/// A bill number used again must come with the same payee, amount and remark.
+fn check_same_bill(bill: &TransferBill, request: &TransferRequest) -> Result<(), PayoutError> {
+    if (&bill.openid, bill.amount, &bill.remark) != (&request.openid, request.amount, &request.remark) {
+        let message = "out_bill_no was already used with a different openid, transfer_amount or remark";
+        return Err(refused(refusal_code::INVALID_REQUEST, message));
+    }
+    Ok(())
+}
+
+/// Concurrent payments to the payee (or of the bill) won every round: retry the same bill.
+fn busy() -> PayoutError {
+    PayoutError::Unavailable("the payee is busy; retry with the same out_bill_no".into())
 }
 
 /// Why paying `amount` to `user` at `now` must fail, if it must; checked in
@@ -804,8 +861,9 @@ mod tests {
         assert!(bill.transfer_bill_no.starts_with("133000020260301"), "{}", bill.transfer_bill_no);
         assert!(bill.transfer_bill_no.bytes().all(|b| b.is_ascii_digit()));
         assert_eq!(f.record("STORED1").await.value.bill, bill);
-        // The bill and the credit were one write each: created once, credited once.
-        assert_eq!(f.versions("STORED1", &openid).await, (1, 2));
+        // The bill created and written final; the payee created, credited, and the decision forgotten.
+        assert_eq!(f.versions("STORED1", &openid).await, (2, 3));
+        assert!(f.wallet(&openid).await.deciding.is_empty());
     }
 
     #[test]

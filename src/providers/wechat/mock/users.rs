@@ -7,6 +7,7 @@ use super::*;
 use chrono::{Datelike, NaiveDate};
 
 use crate::domain::money::MoneyError;
+use crate::providers::payouts::BillState;
 
 /// A mock WeChat user of one app, with the wallet that payouts land in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -58,6 +59,30 @@ pub struct MockWallet {
     /// Running totals for WeChat's receipt quotas; absent before the first transfer.
     #[serde(default, skip_serializing_if = "ReceivedTotals::is_empty")]
     pub received: ReceivedTotals,
+    /// Bills decided on this wallet whose own record is not final yet:
+    /// normally empty, or one for the moment between the two steps of a
+    /// payout (the wallet decides and is credited, then the bill is written
+    /// final; see `payouts`). A repeat of the first step finds its decision here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deciding: Vec<DecidedBill>,
+}
+
+/// A bill's outcome as its payee's wallet decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"out_bill_no": "0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "state": "SUCCESS"}))]
+pub struct DecidedBill {
+    pub out_bill_no: String,
+    /// `SUCCESS` (the wallet was credited) or `FAIL`.
+    pub state: BillState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_reason: Option<String>,
+}
+
+impl MockWallet {
+    /// What this wallet decided of bill `out_bill_no`, while the bill is not final.
+    pub fn decision(&self, out_bill_no: &str) -> Option<&DecidedBill> {
+        self.deciding.iter().find(|decided| decided.out_bill_no == out_bill_no)
+    }
 }
 
 /// What a mock wallet has received: in all, and on the Beijing day and month

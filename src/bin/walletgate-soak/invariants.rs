@@ -578,7 +578,10 @@ async fn check_withdrawal(
             *settled_to.entry(openid.clone()).or_default() += amount;
         }
     } else {
-        let unpaid = bill.is(404) || (bill.is(200) && bill.body["state"] == "FAIL");
+        // Not paid, and never to be: no bill, or one that ended unpaid (a
+        // bill still under way could yet pay, so it counts as a breach here).
+        let unpaid = bill.is(404)
+            || (bill.is(200) && ["FAIL", "CANCELLED"].contains(&bill.body["state"].as_str().unwrap_or("")));
         checked.check(
             PAYOUT,
             unpaid,

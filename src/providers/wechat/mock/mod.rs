@@ -74,12 +74,14 @@ pub mod mock_errcode {
 use mock_errcode::*;
 
 mod authorize;
+mod bill_flow;
 mod payouts;
 mod signing;
 mod sns;
 mod users;
 
 pub use authorize::*;
+pub use bill_flow::*;
 pub use payouts::*;
 pub use signing::*;
 pub use sns::*;

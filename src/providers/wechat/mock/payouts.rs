@@ -32,7 +32,6 @@ use crate::providers::payouts::{
     BillState, FailReason, PayoutError, PayoutProvider, TransferBill, TransferRequest, fen_from_money, refusal_code,
 };
 use crate::providers::sim::{Answer, Forced, ProviderCall, Respond, Ruled};
-use crate::retry::Rounds;
 
 /// WeChat Pay's code for a failure on its side: retry the same bill.
 pub const SYSTEM_ERROR: &str = "SYSTEM_ERROR";
@@ -50,6 +49,7 @@ const OUT_BILL_NO_CHARS_MAX: usize = 32;
 const TRANSFER_BILL_NO_CHARS_MAX: usize = 64;
 const OPENID_CHARS_MAX: usize = 128;
 const REMARK_CHARS_MAX: usize = 32;
+const SCENE_ID_CHARS_MAX: usize = 36;
 /// What one payee may receive per Beijing day (¥20,000.00) and month (¥200,000.00).
 const DAY_RECEIVED_MAX_FEN: i64 = 2_000_000;
 const MONTH_RECEIVED_MAX_FEN: i64 = 20_000_000;
@@ -61,18 +61,18 @@ pub const WALLET_TRANSFERS_KEPT: usize = 10;
 /// The most decisions one call takes; each lost race (another payment to the
 /// same payee, or the same bill, landing in between) costs one more. When
 /// they run out the caller is told to retry the same bill.
-const BILL_ATTEMPTS_MAX: u32 = 64;
+pub(super) const BILL_ATTEMPTS_MAX: u32 = 64;
 /// Attempts past this many are contended: each waits a growing random
 /// pause first, so that concurrent payments to one payee take turns.
-const BILL_ATTEMPTS_UNCONTENDED: u32 = 2;
+pub(super) const BILL_ATTEMPTS_UNCONTENDED: u32 = 2;
 /// A fresh bill number taken already (astronomically unlikely) is drawn again, boundedly.
-const BILL_NUMBER_ATTEMPTS_MAX: u32 = 3;
+pub(super) const BILL_NUMBER_ATTEMPTS_MAX: u32 = 3;
 /// Rounds of taking a final bill's decision out of a busy wallet.
-const FORGET_ATTEMPTS_MAX: u32 = 8;
+pub(super) const FORGET_ATTEMPTS_MAX: u32 = 8;
 
 /// An outcome a simulator rule forces on a bill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Forcing {
+pub(super) enum Forcing {
     Fail(FailReason),
     Processing,
 }
@@ -80,12 +80,6 @@ enum Forcing {
 /// The answer a rule's `respond` gives without asking the mock.
 fn forced_answer<T>(respond: Respond) -> Answer<T> {
     Answer::forced_failure(respond, "system error, retry with the same out_bill_no and body")
-}
-
-/// A bill as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct BillRecord {
-    bill: TransferBill,
 }
 
 impl MockWeChat {
@@ -140,174 +134,6 @@ impl MockWeChat {
         self.transfer_as(request, None).await
     }
 
-    async fn transfer_as(
-        &self,
-        request: &TransferRequest,
-        forcing: Option<Forcing>,
-    ) -> Result<TransferBill, PayoutError> {
-        let mut rounds = Rounds::pausing_after(BILL_ATTEMPTS_MAX, BILL_ATTEMPTS_UNCONTENDED);
-        while rounds.next().await {
-            let bill = match self.load_bill(&request.out_bill_no).await? {
-                Some(found) => {
-                    check_same_bill(&found.value.bill, request)?;
-                    found.value.bill
-                }
-                None => match self.create_bill(request).await? {
-                    Some(bill) => bill,
-                    // Created by another call meanwhile: compared with it next round.
-                    None => continue,
-                },
-            };
-            if bill.state.is_terminal() || forcing == Some(Forcing::Processing) {
-                return Ok(bill);
-            }
-            let forced = match forcing {
-                Some(Forcing::Fail(reason)) => Some(reason),
-                _ => None,
-            };
-            let bill = self.finish_bill(&bill, forced).await?;
-            tracing::info!(out_bill_no = %bill.out_bill_no, state = bill.state.as_str(), fail_reason = ?bill.fail_reason, "mock transfer bill decided");
-            return Ok(bill);
-        }
-        tracing::warn!(out_bill_no = %request.out_bill_no, "mock transfer bill left undecided after the attempt limit");
-        Err(busy())
-    }
-
-    /// Creates the bill, `PROCESSING`, with a fresh WeChat Pay number; `None`
-    /// when a bill with its `out_bill_no` exists by now. The number's index
-    /// entry is written first: one whose bill then is not created leads
-    /// nowhere (a query by it finds no bill), never the other way round.
-    async fn create_bill(&self, request: &TransferRequest) -> Result<Option<TransferBill>, PayoutError> {
-        let now = self.clock.now();
-        let transfer_bill_no = self.new_bill_number(&request.out_bill_no, now).await?;
-        let bill = TransferBill {
-            out_bill_no: request.out_bill_no.clone(),
-            transfer_bill_no,
-            openid: request.openid.clone(),
-            amount: request.amount,
-            remark: request.remark.clone(),
-            state: BillState::Processing,
-            fail_reason: None,
-            create_time: now,
-            update_time: now,
-        };
-        let body = to_json(&BillRecord { bill: bill.clone() }, &bill.out_bill_no).map_err(unavailable)?;
-        match self.store.save_document(BILLS_COLLECTION, &bill.out_bill_no, 0, &body).await.map_err(unavailable)? {
-            CommitOutcome::Committed => Ok(Some(bill)),
-            CommitOutcome::VersionConflict => Ok(None),
-        }
-    }
-
-    /// A new `transfer_bill_no` leading to `out_bill_no`, its index entry written.
-    async fn new_bill_number(&self, out_bill_no: &str, now: DateTime<Utc>) -> Result<String, PayoutError> {
-        let body = to_json(&out_bill_no, out_bill_no).map_err(unavailable)?;
-        for _ in 0..BILL_NUMBER_ATTEMPTS_MAX {
-            let number = new_transfer_bill_no(now);
-            let saved = self.store.save_document(BILL_NUMBERS_COLLECTION, &number, 0, &body).await;
-            if saved.map_err(unavailable)? == CommitOutcome::Committed {
-                return Ok(number);
-            }
-        }
-        Err(busy())
-    }
-
-    /// Takes a bill that is not final to `SUCCESS` or `FAIL` in two
-    /// single-document steps: the payee's wallet decides (and is credited,
-    /// for a success), keeping the decision under the bill's number; then the
-    /// bill is written final, and the wallet forgets the decision. Any number
-    /// of callers may finish one bill at once, or again after a crash
-    /// between the steps: the wallet is read before the bill, so a caller
-    /// that finds no decision in the wallet either finds the bill final
-    /// (the decision was made and forgotten before) or decides on that very
-    /// wallet version, which no other decision can have changed. So the
-    /// wallet is credited at most once, and the bill always says what the
-    /// wallet decided. `forced`: a simulator rule's reason, taken over the
-    /// payee's.
-    async fn finish_bill(&self, bill: &TransferBill, forced: Option<FailReason>) -> Result<TransferBill, PayoutError> {
-        let mut rounds = Rounds::pausing_after(BILL_ATTEMPTS_MAX, BILL_ATTEMPTS_UNCONTENDED);
-        while rounds.next().await {
-            let payee = self.load_payee(&bill.openid).await?;
-            let Some(found) = self.load_bill(&bill.out_bill_no).await? else {
-                return Err(PayoutError::Unavailable(format!("bill {} vanished", bill.out_bill_no)));
-            };
-            if found.value.bill.state.is_terminal() {
-                self.forget_decision(&bill.openid, &bill.out_bill_no).await;
-                return Ok(found.value.bill);
-            }
-            let decided = match payee {
-                // No wallet can ever be credited for it: nothing to decide together.
-                None => DecidedBill::failed(&bill.out_bill_no, FailReason::OpenidInvalid),
-                Some(payee) => match payee.value.wallet.decision(&bill.out_bill_no) {
-                    Some(decided) => decided.clone(),
-                    None => match self.decide_on_wallet(payee, &found.value.bill, forced).await? {
-                        Some(decided) => decided,
-                        None => continue,
-                    },
-                },
-            };
-            let mut finished = found.value.bill;
-            (finished.state, finished.fail_reason) = (decided.state, decided.fail_reason);
-            finished.update_time = self.clock.now();
-            let body = to_json(&BillRecord { bill: finished.clone() }, &finished.out_bill_no).map_err(unavailable)?;
-            let saved = self.store.save_document(BILLS_COLLECTION, &finished.out_bill_no, found.version, &body).await;
-            if saved.map_err(unavailable)? == CommitOutcome::VersionConflict {
-                continue;
-            }
-            self.forget_decision(&bill.openid, &bill.out_bill_no).await;
-            return Ok(finished);
-        }
-        Err(busy())
-    }
-
-    /// The payee, if `openid` is one.
-    async fn load_payee(&self, openid: &str) -> Result<Option<Versioned<MockWeChatUser>>, PayoutError> {
-        self.load_user(openid).await.map_err(unavailable)
-    }
-
-    /// Decides `bill` on the payee's wallet as loaded and saves the wallet
-    /// with the decision (credited, for a success). `None` when the wallet
-    /// changed meanwhile: the caller loads it again.
-    async fn decide_on_wallet(
-        &self,
-        payee: Versioned<MockWeChatUser>,
-        bill: &TransferBill,
-        forced: Option<FailReason>,
-    ) -> Result<Option<DecidedBill>, PayoutError> {
-        let now = self.clock.now();
-        let Versioned { version, value: mut user } = payee;
-        let refusal = forced.or_else(|| refusal(&user, &self.settings.app_id, bill.amount, now));
-        let decided = match refusal {
-            Some(reason) => DecidedBill::failed(&bill.out_bill_no, reason),
-            None => {
-                credit(&mut user.wallet, bill, now)?;
-                DecidedBill { out_bill_no: bill.out_bill_no.clone(), state: BillState::Success, fail_reason: None }
-            }
-        };
-        user.wallet.deciding.push(decided.clone());
-        match self.save_user(version, &user).await.map_err(unavailable)? {
-            CommitOutcome::Committed => Ok(Some(decided)),
-            CommitOutcome::VersionConflict => Ok(None),
-        }
-    }
-
-    /// Takes a final bill's decision out of its payee's wallet. Best effort:
-    /// a decision left behind changes nothing (its bill is final, so no one
-    /// decides it again), and the next finish of the bill takes it out.
-    async fn forget_decision(&self, openid: &str, out_bill_no: &str) {
-        for _ in 0..FORGET_ATTEMPTS_MAX {
-            let Ok(Some(Versioned { version, value: mut user })) = self.load_user(openid).await else { return };
-            let before = user.wallet.deciding.len();
-            user.wallet.deciding.retain(|decided| decided.out_bill_no != out_bill_no);
-            if user.wallet.deciding.len() == before {
-                return;
-            }
-            if let Ok(CommitOutcome::Committed) = self.save_user(version, &user).await {
-                return;
-            }
-        }
-        tracing::info!(out_bill_no, "a bill's decision stays in its payee's wallet for now");
-    }
-
     /// `GET /v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}`
     /// as the simulator's rules have it answered (as a query of the bill's
     /// `out_bill_no`, once the number is found).
@@ -341,7 +167,7 @@ impl MockWeChat {
         Ok(self.load_bill(out_bill_no).await?.map(|found| found.value.bill))
     }
 
-    async fn load_bill(&self, out_bill_no: &str) -> Result<Option<Versioned<BillRecord>>, PayoutError> {
+    pub(super) async fn load_bill(&self, out_bill_no: &str) -> Result<Option<Versioned<BillRecord>>, PayoutError> {
         let Some(found) = self.store.load_document(BILLS_COLLECTION, out_bill_no).await.map_err(unavailable)? else {
             return Ok(None);
         };
@@ -352,7 +178,7 @@ impl MockWeChat {
 
 /// The payee's wallet after receiving `bill` at `now`: balance, quota
 /// totals, and the transfer listed (the oldest dropped past `WALLET_TRANSFERS_KEPT`).
-fn credit(wallet: &mut MockWallet, bill: &TransferBill, now: DateTime<Utc>) -> Result<(), PayoutError> {
+pub(super) fn credit(wallet: &mut MockWallet, bill: &TransferBill, now: DateTime<Utc>) -> Result<(), PayoutError> {
     let out_of_range = || PayoutError::Unavailable("the payee's balance is out of range".into());
     wallet.balance = wallet.balance.checked_add(bill.amount).map_err(|_| out_of_range())?;
     wallet.received = wallet.received.after(beijing_date(now), bill.amount).map_err(|_| out_of_range())?;
@@ -371,7 +197,7 @@ fn credit(wallet: &mut MockWallet, bill: &TransferBill, now: DateTime<Utc>) -> R
 }
 
 impl DecidedBill {
-    fn failed(out_bill_no: &str, reason: FailReason) -> DecidedBill {
+    pub(super) fn failed(out_bill_no: &str, reason: FailReason) -> DecidedBill {
         DecidedBill {
             out_bill_no: out_bill_no.to_owned(),
             state: BillState::Fail,
@@ -381,7 +207,7 @@ impl DecidedBill {
 }
 
 /// A bill number used again must come with the same payee, amount and remark.
-fn check_same_bill(bill: &TransferBill, request: &TransferRequest) -> Result<(), PayoutError> {
+pub(super) fn check_same_bill(bill: &TransferBill, request: &TransferRequest) -> Result<(), PayoutError> {
     if (&bill.openid, bill.amount, &bill.remark) != (&request.openid, request.amount, &request.remark) {
         let message = "out_bill_no was already used with a different openid, transfer_amount or remark";
         return Err(refused(refusal_code::INVALID_REQUEST, message));
@@ -390,13 +216,13 @@ fn check_same_bill(bill: &TransferBill, request: &TransferRequest) -> Result<(),
 }
 
 /// Concurrent payments to the payee (or of the bill) won every round: retry the same bill.
-fn busy() -> PayoutError {
+pub(super) fn busy() -> PayoutError {
     PayoutError::Unavailable("the payee is busy; retry with the same out_bill_no".into())
 }
 
 /// Why paying `amount` to `user` at `now` must fail, if it must; checked in
 /// the order WeChat reports them. Receipts count by Beijing day and month.
-fn refusal(user: &MockWeChatUser, appid: &str, amount: Money, now: DateTime<Utc>) -> Option<FailReason> {
+pub(super) fn refusal(user: &MockWeChatUser, appid: &str, amount: Money, now: DateTime<Utc>) -> Option<FailReason> {
     if user.appid != appid {
         return Some(FailReason::OpenidInvalid);
     }
@@ -423,7 +249,7 @@ fn refusal(user: &MockWeChatUser, appid: &str, amount: Money, now: DateTime<Utc>
     None
 }
 
-fn beijing_date(at: DateTime<Utc>) -> NaiveDate {
+pub(super) fn beijing_date(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&Shanghai).date_naive()
 }
 
@@ -438,10 +264,14 @@ fn check_transfer_request(request: &TransferRequest) -> Result<(), PayoutError> 
     if request.remark.chars().count() > REMARK_CHARS_MAX {
         return Err(refused(refusal_code::PARAM_ERROR, "transfer_remark must be at most 32 characters"));
     }
+    if request.scene_id.is_empty() || request.scene_id.len() > SCENE_ID_CHARS_MAX {
+        let message = "transfer_scene_id is required (1 to 36 characters, e.g. \"1000\")";
+        return Err(refused(refusal_code::PARAM_ERROR, message));
+    }
     Ok(())
 }
 
-fn check_out_bill_no(out_bill_no: &str) -> Result<(), PayoutError> {
+pub(super) fn check_out_bill_no(out_bill_no: &str) -> Result<(), PayoutError> {
     let well_formed = (1..=OUT_BILL_NO_CHARS_MAX).contains(&out_bill_no.len())
         && out_bill_no.bytes().all(|b| b.is_ascii_alphanumeric());
     if !well_formed {
@@ -450,18 +280,18 @@ fn check_out_bill_no(out_bill_no: &str) -> Result<(), PayoutError> {
     Ok(())
 }
 
-fn refused(code: &str, message: &str) -> PayoutError {
+pub(super) fn refused(code: &str, message: &str) -> PayoutError {
     PayoutError::Refused { code: code.to_owned(), message: message.to_owned() }
 }
 
 /// The store failed: the caller may retry the same bill; the cause is logged.
-fn unavailable(error: StoreError) -> PayoutError {
+pub(super) fn unavailable(error: StoreError) -> PayoutError {
     tracing::warn!(%error, "mock WeChat store failure");
     PayoutError::Unavailable(error.to_string())
 }
 
 /// WeChat Pay style: `1330000`, the Beijing date, random digits.
-fn new_transfer_bill_no(now: DateTime<Utc>) -> String {
+pub(super) fn new_transfer_bill_no(now: DateTime<Utc>) -> String {
     let mut rng = rand::rng();
     let digits: String =
         (0..TRANSFER_BILL_NO_RANDOM_DIGITS).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect();
@@ -601,6 +431,7 @@ mod tests {
             openid: openid.into(),
             amount: money(amount),
             remark: "提现到零钱".into(),
+            scene_id: "1000".into(),
         }
     }
 
@@ -864,6 +695,31 @@ mod tests {
         // The bill created and written final; the payee created, credited, and the decision forgotten.
         assert_eq!(f.versions("STORED1", &openid).await, (2, 3));
         assert!(f.wallet(&openid).await.deciding.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_bill_moves_on_when_its_millisecond_comes_whatever_finer_time_created_it() {
+        // 400 µs past a millisecond: the schedule keeps the millisecond only.
+        let start = Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap() + chrono::Duration::microseconds(1_400);
+        let store: SharedStore = Arc::new(MemoryStore::new());
+        let clock = Arc::new(ManualClock::new(start));
+        let mut with_delays = settings(APPID);
+        (with_delays.pay.accepted_secs, with_delays.pay.processing_secs) = (2, 3);
+        let mock = MockWeChat::new(store.clone(), clock.clone(), with_delays);
+        let openid =
+            mock.create_user(&NewMockUser::new("小明", MockUserFlags::default()).unwrap()).await.unwrap().openid;
+        let bill = mock.transfer(&request("MS1", &openid, "1.00")).await.unwrap();
+        assert_eq!(bill.state, BillState::Accepted);
+        let scheduled = store.scheduled(BILLS_SCHEDULE, i64::MAX, 10).await.unwrap();
+        let due_ms = (start + chrono::Duration::seconds(2)).timestamp_millis();
+        assert_eq!(scheduled, [("MS1".to_owned(), due_ms)]);
+        let woken = DateTime::from_timestamp_millis(due_ms).unwrap();
+        assert!(woken < start + chrono::Duration::seconds(2), "the worker wakes a little before the exact instant");
+        let processing = woken + chrono::Duration::seconds(3);
+        assert_eq!(mock.advance_bill("MS1", woken).await.unwrap(), BillStep::NextAt(processing));
+        assert_eq!(mock.bill("MS1").await.unwrap().unwrap().state, BillState::Processing);
+        assert_eq!(mock.advance_bill("MS1", processing).await.unwrap(), BillStep::Moved);
+        assert_eq!(mock.bill("MS1").await.unwrap().unwrap().state, BillState::Success);
     }
 
     #[test]

@@ -15,7 +15,8 @@ use crate::providers::payouts::BillState;
     "openid": "oAb1CdEfGhIjKlMnOpQrStUvWxYz", "unionid": "oZy9XwVuTsRqPoNmLkJiHgFeDcBa", "appid": "wx8a3f5c7e2b9d1046",
     "nickname": "张三丰", "headimgurl": "https://thirdwx.qlogo.cn/mmopen/vi_32/Q3auHgzwzM4fYt2bTqNk0A/132",
     "sex": 0, "province": "", "city": "", "country": "", "real_name_verified": true, "frozen": false,
-    "snapshot": false, "day_quota_reached": false, "month_quota_reached": false, "created_at": "2025-05-01T08:01:00Z",
+    "snapshot": false, "day_quota_reached": false, "month_quota_reached": false, "confirm_required": false,
+    "created_at": "2025-05-01T08:01:00Z",
     "wallet": {"balance": "0.00", "transfers": []}
 }))]
 pub struct MockWeChatUser {
@@ -46,6 +47,10 @@ pub struct MockWeChatUser {
     /// this month (as if the month's ¥200,000.00 were used up), until unset.
     #[serde(default)]
     pub month_quota_reached: bool,
+    /// Bills to this user wait for its confirmation (`WAIT_USER_CONFIRM`,
+    /// `POST /mock/wechat/transfer-bills/{out_bill_no}/confirm`), whatever their scene.
+    #[serde(default)]
+    pub confirm_required: bool,
     pub created_at: DateTime<Utc>,
     pub wallet: MockWallet,
 }
@@ -164,6 +169,7 @@ pub struct MockUserFlags {
     pub snapshot: bool,
     pub day_quota_reached: bool,
     pub month_quota_reached: bool,
+    pub confirm_required: bool,
 }
 
 /// What a tester changes on an existing mock user; `None` leaves a field as
@@ -176,6 +182,7 @@ pub struct MockUserChange {
     pub snapshot: Option<bool>,
     pub day_quota_reached: Option<bool>,
     pub month_quota_reached: Option<bool>,
+    pub confirm_required: Option<bool>,
     balance: Option<Money>,
 }
 
@@ -211,6 +218,7 @@ impl MockUserChange {
         set(&mut user.snapshot, self.snapshot);
         set(&mut user.day_quota_reached, self.day_quota_reached);
         set(&mut user.month_quota_reached, self.month_quota_reached);
+        set(&mut user.confirm_required, self.confirm_required);
         if let Some(balance) = self.balance {
             user.wallet.balance = balance;
         }
@@ -273,6 +281,7 @@ impl NewMockUser {
             snapshot: self.flags.snapshot,
             day_quota_reached: self.flags.day_quota_reached,
             month_quota_reached: self.flags.month_quota_reached,
+            confirm_required: self.flags.confirm_required,
             created_at: now,
             wallet: MockWallet::default(),
         }

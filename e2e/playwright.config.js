@@ -90,6 +90,11 @@ export default defineConfig({
           WALLETGATE__RATE_LIMITS__REGISTER__PER_IP__BURST: "1000",
           WALLETGATE__RATE_LIMITS__SMS__PER_IP__BURST: "1000",
           WALLETGATE__RATE_LIMITS__PIN__PER_IP__BURST: "1000",
+          // The mock WeChat Pay's bills move on over business time (2 s
+          // ACCEPTED, 3 s PROCESSING by default); a second each keeps the
+          // journeys that wait for a payout well inside their timeouts.
+          WALLETGATE__MOCK_WECHAT__PAY__ACCEPTED_SECS: "1",
+          WALLETGATE__MOCK_WECHAT__PAY__PROCESSING_SECS: "1",
         },
       },
 });

@@ -84,6 +84,8 @@ pub struct WorkerSettings {
     pub payout_attempts_max: u32,
     pub retry_backoff_initial_ms: u64,
     pub retry_backoff_max_ms: u64,
+    /// How long (business time) a payout waits on a bill under way before it is parked.
+    pub payout_bill_wait_max_secs: u64,
 }
 
 /// Outgoing webhooks: every notification POSTed to one URL, signed.

@@ -300,6 +300,7 @@ impl Application {
             },
             wall_clock: clock,
             simulated_clock: simulated.map(|simulated| (simulated, sim_clock_policy(&settings.sim_clock))),
+            mock_wechat: mock_wechat.clone(),
         });
         if let Some(sim_clock) = &services.sim_clock {
             start_sim_clock(sim_clock, &settings.store).await?;
@@ -472,6 +473,7 @@ fn settlement_policy(
         payout_attempts_max: settings.payout_attempts_max,
         backoff_initial: millis(settings.retry_backoff_initial_ms),
         backoff_max: millis(settings.retry_backoff_max_ms),
+        bill_wait_max: chrono::Duration::seconds(settings.payout_bill_wait_max_secs.min(i64::MAX as u64 / 1000) as i64),
     })
 }
 
@@ -897,6 +899,7 @@ route_table! {
         GET "/mock/wechat/users" => mock_wechat::users::list,
         GET "/mock/wechat/users/{openid}" => mock_wechat::users::user,
         PATCH "/mock/wechat/users/{openid}" => mock_wechat::users::update_user,
+        POST "/mock/wechat/users/{openid}/transfer-bills/{out_bill_no}/confirm" => mock_wechat::payouts::confirm_transfer_bill,
         GET "/mock/wechat/connect/oauth2/authorize" => mock_wechat::authorize::authorize,
         POST "/mock/wechat/connect/oauth2/authorize" => mock_wechat::authorize::consent,
         GET "/mock/wechat/sns/oauth2/access_token" => mock_wechat::sns::access_token,
@@ -905,6 +908,7 @@ route_table! {
         GET "/mock/wechat/sns/userinfo" => mock_wechat::sns::user_info,
         POST "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills" => mock_wechat::payouts::create_transfer_bill,
         GET "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}" => mock_wechat::payouts::transfer_bill,
+        POST "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel" => mock_wechat::payouts::cancel_transfer_bill,
         GET "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}" => mock_wechat::payouts::transfer_bill_by_number,
         GET "/mock/wechat/keys" => mock_wechat::platform::keys,
         POST "/mock/wechat/sign" => mock_wechat::platform::sign,

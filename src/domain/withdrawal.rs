@@ -223,6 +223,21 @@ pub struct PayoutProgress {
     pub last_error: Option<String>,
     /// WeChat Pay's number of the transfer bill, once paid.
     pub transfer_bill_no: Option<String>,
+    /// The provider's bill exists and is under way (not final yet): it is
+    /// looked at again later without counting another attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting: Option<AwaitedBill>,
+}
+
+/// A bill under way that a payout waits on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwaitedBill {
+    /// The bill's state when last seen, e.g. `PROCESSING` or `WAIT_USER_CONFIRM`.
+    pub state: String,
+    /// When the payout began to wait on it (an operator's retry starts the wait again).
+    pub since: DateTime<Utc>,
+    /// How often it was looked at since.
+    pub looks: u32,
 }
 
 /// A withdrawal as recorded in its account's partition.
@@ -285,15 +300,26 @@ impl Withdrawal {
 
     /// The next payout attempt: begun (`first` when the withdrawal was still
     /// `pending`), or — once `attempts_max` attempts are spent — parked for an
-    /// operator instead of being retried forever.
+    /// operator instead of being retried forever. A payout waiting on a bill
+    /// under way looks at it again without counting an attempt, until it has
+    /// waited `wait_max`; then it is parked too.
     pub fn next_payout_attempt(
         &mut self,
         attempts_max: u32,
+        wait_max: chrono::Duration,
         now: DateTime<Utc>,
     ) -> Result<PayoutAttempt, WithdrawalError> {
         let payable = matches!(self.status, WithdrawalStatus::Pending | WithdrawalStatus::Processing);
         if !payable || self.payout.parked {
             return Err(WithdrawalError::NotPayable(self.status));
+        }
+        if let Some(awaiting) = &self.payout.awaiting {
+            if now - awaiting.since < wait_max {
+                return Ok(PayoutAttempt::Look);
+            }
+            let error = format!("bill still {} after waiting {}s", awaiting.state, wait_max.num_seconds());
+            self.payout_interrupted(&error, true);
+            return Ok(PayoutAttempt::Parked);
         }
         if self.payout.attempts >= attempts_max {
             let error = self.payout.last_error.clone().unwrap_or_default();
@@ -303,6 +329,17 @@ impl Withdrawal {
         let first = self.status == WithdrawalStatus::Pending;
         self.begin_payout(now)?;
         Ok(PayoutAttempt::Begun { first })
+    }
+
+    /// The provider's bill is under way in `state`: the payout waits on it.
+    pub fn await_bill(&mut self, state: &str, now: DateTime<Utc>) {
+        match &mut self.payout.awaiting {
+            Some(awaiting) => {
+                awaiting.state = state.to_owned();
+                awaiting.looks = awaiting.looks.saturating_add(1);
+            }
+            None => self.payout.awaiting = Some(AwaitedBill { state: state.to_owned(), since: now, looks: 0 }),
+        }
     }
 
     /// A payout attempt ended without an answer; `park` leaves it for an operator.
@@ -316,7 +353,8 @@ impl Withdrawal {
         if self.status != WithdrawalStatus::Processing || !self.payout.parked {
             return Err(WithdrawalError::AlreadyDecided(self.status));
         }
-        self.payout = PayoutProgress { attempts: 0, parked: false, ..std::mem::take(&mut self.payout) };
+        let awaiting = self.payout.awaiting.take().map(|awaiting| AwaitedBill { since: now, ..awaiting });
+        self.payout = PayoutProgress { attempts: 0, parked: false, awaiting, ..std::mem::take(&mut self.payout) };
         self.history.push(StatusChange { status: self.status, at: now, by: Some(operator.to_owned()) });
         Ok(())
     }
@@ -345,6 +383,8 @@ impl Withdrawal {
 pub enum PayoutAttempt {
     /// Pay now; `first` when it has just left `pending`.
     Begun { first: bool },
+    /// Look at the bill under way again (no attempt counted).
+    Look,
     /// Too many attempts: left for an operator.
     Parked,
 }
@@ -819,6 +859,31 @@ mod tests {
         ));
     }
 
+    const WAIT_MAX: chrono::Duration = chrono::Duration::hours(25);
+
+    #[test]
+    fn a_bill_under_way_is_looked_at_without_spending_attempts_until_the_wait_runs_out() {
+        let (mut account, binding) = alice_bound();
+        held(&mut account, &binding, "10.00");
+        let mut withdrawal = held(&mut account, &binding, "10.00");
+        assert_eq!(withdrawal.next_payout_attempt(1, WAIT_MAX, now()), Ok(PayoutAttempt::Begun { first: true }));
+        withdrawal.await_bill("ACCEPTED", now());
+        for (hours, state) in [(1, "PROCESSING"), (24, "WAIT_USER_CONFIRM")] {
+            let at = now() + chrono::Duration::hours(hours);
+            assert_eq!(withdrawal.next_payout_attempt(1, WAIT_MAX, at), Ok(PayoutAttempt::Look));
+            withdrawal.await_bill(state, at);
+        }
+        let awaiting = withdrawal.payout.awaiting.clone().unwrap();
+        assert_eq!((awaiting.state.as_str(), awaiting.since, awaiting.looks), ("WAIT_USER_CONFIRM", now(), 2));
+        assert_eq!(withdrawal.payout.attempts, 1, "looks spend no attempts");
+        assert_eq!(withdrawal.next_payout_attempt(1, WAIT_MAX, now() + WAIT_MAX), Ok(PayoutAttempt::Parked));
+        assert!(withdrawal.awaits_operator());
+        let retried_at = now() + chrono::Duration::days(2);
+        withdrawal.retry_payout("acc_demo_operator", retried_at).unwrap();
+        assert_eq!(withdrawal.payout.awaiting.as_ref().map(|awaiting| awaiting.since), Some(retried_at));
+        assert_eq!(withdrawal.next_payout_attempt(1, WAIT_MAX, retried_at), Ok(PayoutAttempt::Look));
+    }
+
     #[test]
     fn payouts_count_attempts_and_park_for_an_operator() {
         let (mut account, binding) = alice_bound();
@@ -847,8 +912,8 @@ mod tests {
         let (mut account, binding) = alice_bound();
         held(&mut account, &binding, "10.00");
         let mut withdrawal = held(&mut account, &binding, "10.00");
-        assert_eq!(withdrawal.next_payout_attempt(2, now()), Ok(PayoutAttempt::Begun { first: true }));
-        assert_eq!(withdrawal.next_payout_attempt(2, now()), Ok(PayoutAttempt::Begun { first: false }));
+        assert_eq!(withdrawal.next_payout_attempt(2, WAIT_MAX, now()), Ok(PayoutAttempt::Begun { first: true }));
+        assert_eq!(withdrawal.next_payout_attempt(2, WAIT_MAX, now()), Ok(PayoutAttempt::Begun { first: false }));
         assert_eq!(
             account.reject_withdrawal(
                 &mut withdrawal,
@@ -861,10 +926,10 @@ mod tests {
             Err(WithdrawalError::AlreadyDecided(WithdrawalStatus::Processing)),
             "a payout under way is not the operator's"
         );
-        assert_eq!(withdrawal.next_payout_attempt(2, now()), Ok(PayoutAttempt::Parked));
+        assert_eq!(withdrawal.next_payout_attempt(2, WAIT_MAX, now()), Ok(PayoutAttempt::Parked));
         assert!(withdrawal.payout.parked);
         assert_eq!(
-            withdrawal.next_payout_attempt(2, now()),
+            withdrawal.next_payout_attempt(2, WAIT_MAX, now()),
             Err(WithdrawalError::NotPayable(WithdrawalStatus::Processing))
         );
         let note = Some("never paid");

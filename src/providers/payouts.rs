@@ -21,10 +21,19 @@ pub struct TransferRequest {
     pub amount: Money,
     /// Shown to the payee; at most 32 characters.
     pub remark: String,
+    /// The scene (`transfer_scene_id`), e.g. `"1000"` (现金营销); required.
+    #[serde(default)]
+    pub scene_id: String,
 }
 
-/// The states a bill of the mock goes through (WeChat's user-confirm states
-/// are not modelled: the mock's payees never need to confirm).
+/// WeChat Pay's scene of an ordinary payout (现金营销), what walletgate sends.
+pub const TRANSFER_SCENE_ID: &str = "1000";
+
+/// The states of a transfer bill (reference §3.1) that the mock goes
+/// through: `ACCEPTED` → `PROCESSING` → `SUCCESS` or `FAIL`, or, for a
+/// payee who must confirm, `WAIT_USER_CONFIRM` → (confirmed) `PROCESSING`
+/// → …, or `CANCELLED` (not confirmed in time, or the merchant cancelled:
+/// `CANCELING` → `CANCELLED`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[schema(example = "SUCCESS")]
@@ -33,16 +42,23 @@ pub enum BillState {
     Accepted,
     /// Being paid; the same bill may be retried.
     Processing,
+    /// Created and waiting for the payee to confirm (with `package_info`);
+    /// cancelled if not confirmed within 24 hours.
+    WaitUserConfirm,
     /// Terminal: the payee's wallet was credited.
     Success,
     /// Terminal: nothing was paid; `fail_reason` says why. Paying again needs a new `out_bill_no`.
     Fail,
+    /// The merchant's cancellation is under way.
+    Canceling,
+    /// Terminal: cancelled (by the merchant, or not confirmed in time); nothing was paid.
+    Cancelled,
 }
 
 impl BillState {
     /// Whether the bill will never change again.
     pub fn is_terminal(self) -> bool {
-        matches!(self, BillState::Success | BillState::Fail)
+        matches!(self, BillState::Success | BillState::Fail | BillState::Cancelled)
     }
 
     /// WeChat's name of the state, e.g. `PROCESSING`.
@@ -50,10 +66,23 @@ impl BillState {
         match self {
             BillState::Accepted => "ACCEPTED",
             BillState::Processing => "PROCESSING",
+            BillState::WaitUserConfirm => "WAIT_USER_CONFIRM",
             BillState::Success => "SUCCESS",
             BillState::Fail => "FAIL",
+            BillState::Canceling => "CANCELING",
+            BillState::Cancelled => "CANCELLED",
         }
     }
+
+    pub const ALL: [BillState; 7] = [
+        BillState::Accepted,
+        BillState::Processing,
+        BillState::WaitUserConfirm,
+        BillState::Success,
+        BillState::Fail,
+        BillState::Canceling,
+        BillState::Cancelled,
+    ];
 }
 
 /// A transfer bill as WeChat Pay reports it.
@@ -70,6 +99,9 @@ pub struct TransferBill {
     pub fail_reason: Option<String>,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
+    /// What the payee's app opens to confirm, while `WAIT_USER_CONFIRM`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_info: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +159,10 @@ impl PayoutError {
 
 #[async_trait::async_trait]
 pub trait PayoutProvider: Send + Sync + std::fmt::Debug + 'static {
-    /// Creates the bill for `out_bill_no` or returns the existing one, and drives it as far as it goes (the mock always reaches SUCCESS or FAIL). Idempotent by out_bill_no: calling again never pays twice.
+    /// Creates the bill for `out_bill_no` or returns the existing one as it
+    /// stands now (a bill moves on by itself, over time: `ACCEPTED`,
+    /// `PROCESSING`, … until `SUCCESS`, `FAIL` or `CANCELLED`). Idempotent by
+    /// out_bill_no: calling again never pays twice.
     async fn transfer(&self, request: &TransferRequest) -> Result<TransferBill, PayoutError>;
 
     /// The bill for `out_bill_no`, if one was ever created.
@@ -262,11 +297,11 @@ mod tests {
 
     #[test]
     fn states_and_reasons_carry_wechat_names() {
-        for state in [BillState::Accepted, BillState::Processing, BillState::Success, BillState::Fail] {
+        for state in BillState::ALL {
             assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
         }
-        assert!(BillState::Success.is_terminal() && BillState::Fail.is_terminal());
-        assert!(!BillState::Accepted.is_terminal() && !BillState::Processing.is_terminal());
+        let terminal: Vec<BillState> = BillState::ALL.into_iter().filter(|state| state.is_terminal()).collect();
+        assert_eq!(terminal, [BillState::Success, BillState::Fail, BillState::Cancelled]);
         for reason in FailReason::ALL {
             assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
             assert_eq!(FailReason::parse(reason.as_str()), Some(reason));

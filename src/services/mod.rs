@@ -30,6 +30,8 @@
 //!   accounts again, optionally a bundled scenario).
 //! - [`sim_clock::SimClock`]: a simulator's shared business clock, advanced,
 //!   frozen and resumed by operators.
+//! - [`mock_wechat_pay::MockPayBills`]: the mock WeChat Pay's bills moving on
+//!   over business time, as worker work (in a simulator).
 
 pub mod accounts;
 pub mod audit;
@@ -40,6 +42,7 @@ pub mod keys;
 pub mod kyc;
 pub mod ledger_check;
 pub mod listing;
+pub mod mock_wechat_pay;
 pub mod notifications;
 pub mod partitions;
 pub mod pin;
@@ -122,6 +125,8 @@ pub struct Parts {
     pub wall_clock: SharedClock,
     /// The business clock when it is a simulator's shared one, with its bounds.
     pub simulated_clock: Option<(Arc<SimulatedClock>, sim_clock::SimClockPolicy)>,
+    /// The mock WeChat Pay, whose bills the worker moves on (in a simulator).
+    pub mock_wechat: Option<Arc<crate::providers::wechat::mock::MockWeChat>>,
 }
 
 impl From<Parts> for ServiceSet {
@@ -162,7 +167,7 @@ impl From<Parts> for ServiceSet {
         };
         let notifications = notifications::Notifications {
             store: store.clone(),
-            work,
+            work: work.clone(),
             webhooks: parts.webhooks,
             concurrency: parts.settlement.concurrency,
             wall_clock: parts.wall_clock.clone(),
@@ -174,6 +179,7 @@ impl From<Parts> for ServiceSet {
             audit: audit.clone(),
             queues: queue_gauges::QueueGauges::new(store.clone()),
             transfers: transfers.clone(),
+            mock_bills: parts.mock_wechat.map(|mock| mock_wechat_pay::MockPayBills { mock, work: work.clone() }),
         };
         let commit_attempts_max = partitions.commit_attempts_max;
         let sim_clock = parts

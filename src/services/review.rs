@@ -150,7 +150,7 @@ impl Review {
         })?;
         match bill {
             None => Ok(()),
-            Some(bill) if bill.state == BillState::Fail => Ok(()),
+            Some(bill) if bill.state.is_terminal() && bill.state != BillState::Success => Ok(()),
             Some(bill) if bill.state == BillState::Success => {
                 self.settlement.settle_paid(account_id, withdrawal.id.as_str(), &bill.transfer_bill_no).await?;
                 Err(ApiError::PayoutAlreadyMade { transfer_bill_no: bill.transfer_bill_no })

@@ -4,10 +4,19 @@
 //! own bill number, then settled (the hold leaves to the provider's
 //! settlement account and the fee account) or failed (the hold comes back
 //! in full) — each step one compare-and-set commit of the account
-//! partition with its events. An Alipay answer that leaves the result
-//! unknown (DEALING, 20000, `SYSTEM_ERROR`, a lost answer) is followed by a
-//! query of the order, and the transfer is sent again later under the same
-//! `out_biz_no`.
+//! partition with its events. An answer that leaves the result unknown
+//! (Alipay's DEALING, 20000, `SYSTEM_ERROR`; a lost answer from either) is
+//! followed by a query of the bill or order, and the payout is sent again
+//! later under the same number.
+//!
+//! A WeChat Pay bill moves on by itself (`ACCEPTED`, `PROCESSING`,
+//! `WAIT_USER_CONFIRM`, `CANCELING`, then `SUCCESS`, `FAIL` or
+//! `CANCELLED`): while it is under way the withdrawal waits on it, and the
+//! worker looks at it again with growing pauses (sending the same bill,
+//! which answers its state) without counting attempts, until it is final or
+//! the wait (`worker.payout_bill_wait_max_secs`) runs out and the payout is
+//! parked. `SUCCESS` settles, `FAIL` and `CANCELLED` give the hold back with
+//! the reason.
 //!
 //! Why a payout happens once: the bill number is the withdrawal's, so a retry
 //! after a crash (before or after the provider was called) meets the same bill
@@ -35,7 +44,7 @@ use crate::domain::withdrawal::{PayoutAttempt, Unpaid, Withdrawal, WithdrawalErr
 use crate::error::ApiError;
 use crate::providers::alipay::client::AlipayTransferRequest;
 use crate::providers::alipay::payouts::{AlipayPayouts, PayoutOutcome, order_outcome, transfer_outcome};
-use crate::providers::payouts::{BillState, PayoutError, PayoutProvider, TransferRequest};
+use crate::providers::payouts::{BillState, PayoutError, PayoutProvider, TRANSFER_SCENE_ID, TransferRequest};
 use crate::store::ScheduleEntry;
 use crate::store::typed::TypedPartitionDocuments;
 
@@ -52,6 +61,8 @@ enum PayoutOrder {
 enum PayoutStart {
     /// An attempt is counted: ask the provider for this.
     Begun(PayoutOrder),
+    /// The bill is under way: look at it again (no attempt counted).
+    Look(PayoutOrder),
     /// Its attempts are spent: parked for an operator by this commit.
     Parked,
     /// It is not there to be paid (gone, finished, parked, in review).
@@ -104,7 +115,7 @@ impl Settlement {
     /// and records the outcome.
     pub async fn pay_out(&self, claim: Claim, now: DateTime<Utc>) -> Result<ClaimOutcome, ApiError> {
         let order = match self.begin_payout(&claim).await? {
-            PayoutStart::Begun(order) => order,
+            PayoutStart::Begun(order) | PayoutStart::Look(order) => order,
             PayoutStart::Parked => return Ok(ClaimOutcome::Parked),
             PayoutStart::NotPayable => return self.payout_not_begun(&claim, now).await,
         };
@@ -120,6 +131,9 @@ impl Settlement {
         }
     }
 
+    /// A WeChat Pay bill under the withdrawal's bill number (sent again, it
+    /// answers the bill as it stands); a lost answer is followed by a query
+    /// of the bill, and what that cannot tell is sent again later.
     async fn pay_wechat(
         &self,
         payouts: &dyn PayoutProvider,
@@ -128,18 +142,43 @@ impl Settlement {
         now: DateTime<Utc>,
     ) -> Result<ClaimOutcome, ApiError> {
         let (account_id, withdrawal_id) = claim.parts().ok_or(WithdrawalError::NotFound)?;
-        match payouts.transfer(request).await {
-            Ok(bill) if bill.state == BillState::Success => {
-                self.settle_paid(&account_id, withdrawal_id, &bill.transfer_bill_no).await
-            }
-            Ok(bill) if bill.state == BillState::Fail => {
-                let reason = bill.fail_reason.as_deref().unwrap_or("FAIL");
+        let bill = match payouts.transfer(request).await {
+            Ok(bill) => bill,
+            Err(PayoutError::Refused { code, .. }) => return self.fail_payout(&account_id, withdrawal_id, &code).await,
+            Err(error @ PayoutError::Unavailable(_)) => match payouts.bill(&request.out_bill_no).await {
+                Ok(Some(bill)) => bill,
+                Ok(None) => return self.payout_pending(claim, &format!("{error}; no bill yet"), now).await,
+                Err(query) => return self.payout_pending(claim, &format!("{error}; query: {query}"), now).await,
+            },
+        };
+        match bill.state {
+            BillState::Success => self.settle_paid(&account_id, withdrawal_id, &bill.transfer_bill_no).await,
+            BillState::Fail | BillState::Cancelled => {
+                let reason = bill.fail_reason.as_deref().unwrap_or(bill.state.as_str());
                 self.fail_payout(&account_id, withdrawal_id, reason).await
             }
-            Ok(bill) => self.payout_pending(claim, &format!("bill {}", bill.state.as_str()), now).await,
-            Err(PayoutError::Refused { code, .. }) => self.fail_payout(&account_id, withdrawal_id, &code).await,
-            Err(error @ PayoutError::Unavailable(_)) => self.payout_pending(claim, &error.to_string(), now).await,
+            under_way => self.await_bill(claim, under_way, now).await,
         }
+    }
+
+    /// The bill is under way: the withdrawal waits on it and the worker
+    /// looks again after a pause that grows with the looks.
+    async fn await_bill(&self, claim: &Claim, state: BillState, now: DateTime<Utc>) -> Result<ClaimOutcome, ApiError> {
+        let (account_id, withdrawal_id) = claim.parts().ok_or(WithdrawalError::NotFound)?;
+        let ((), withdrawal) = self
+            .partitions
+            .change_withdrawal(&account_id, withdrawal_id, |_, withdrawal, now| {
+                if !withdrawal.is_finished() {
+                    withdrawal.await_bill(state.as_str(), now);
+                }
+                Ok(Changed::new(()))
+            })
+            .await?;
+        let looks = withdrawal.payout.awaiting.as_ref().map_or(0, |awaiting| awaiting.looks);
+        let at = now + self.policy.backoff(looks.saturating_add(1));
+        tracing::debug!(withdrawal_id, state = state.as_str(), looks, "payout waits on its bill");
+        self.work.requeue_claim(claim, at.timestamp_millis()).await?;
+        Ok(ClaimOutcome::Awaiting)
     }
 
     /// An Alipay transfer under the withdrawal's bill number; an unknown
@@ -184,11 +223,12 @@ impl Settlement {
     /// once its attempts are spent.
     async fn begin_payout(&self, claim: &Claim) -> Result<PayoutStart, ApiError> {
         let Some((account_id, withdrawal_id)) = claim.parts() else { return Ok(PayoutStart::NotPayable) };
-        let attempts_max = self.policy.payout_attempts_max;
+        let (attempts_max, wait_max) = (self.policy.payout_attempts_max, self.policy.bill_wait_max);
         let begun = self
             .partitions
             .change_withdrawal(&account_id, withdrawal_id, |_, withdrawal, now| {
-                match withdrawal.next_payout_attempt(attempts_max, now) {
+                match withdrawal.next_payout_attempt(attempts_max, wait_max, now) {
+                    Ok(PayoutAttempt::Look) => Ok(Changed::new(Some(PayoutAttempt::Look))),
                     Ok(attempt @ PayoutAttempt::Begun { first }) => {
                         let mut changed = Changed::new(Some(attempt));
                         if first {
@@ -217,6 +257,7 @@ impl Settlement {
         };
         match begun {
             Some(PayoutAttempt::Begun { .. }) => Ok(PayoutStart::Begun(self.payout_order(&withdrawal))),
+            Some(PayoutAttempt::Look) => Ok(PayoutStart::Look(self.payout_order(&withdrawal))),
             Some(PayoutAttempt::Parked) => {
                 tracing::warn!(withdrawal_id, attempts = withdrawal.payout.attempts, "payout parked for an operator");
                 Ok(PayoutStart::Parked)
@@ -234,6 +275,7 @@ impl Settlement {
                 openid: destination.openid.clone(),
                 amount: withdrawal.amount.money(),
                 remark: TRANSFER_REMARK.to_owned(),
+                scene_id: TRANSFER_SCENE_ID.to_owned(),
             }),
             DestinationProvider::Alipay => PayoutOrder::Alipay(AlipayTransferRequest {
                 out_biz_no: withdrawal.out_bill_no(),

@@ -47,6 +47,8 @@ pub struct SettlementPolicy {
     pub payout_attempts_max: u32,
     pub backoff_initial: chrono::Duration,
     pub backoff_max: chrono::Duration,
+    /// How long a payout waits on a bill under way before it is parked.
+    pub bill_wait_max: chrono::Duration,
 }
 
 /// Paying Alipay destinations: the client, and the title the payee's bill shows.
@@ -94,6 +96,8 @@ pub enum ClaimOutcome {
     Rejected,
     /// The payout met an unreachable provider; tried again later.
     Retried,
+    /// The payout's bill is under way; looked at again later (no attempt spent).
+    Awaiting,
     /// Too many attempts: left for an operator.
     Parked,
     /// Nothing (left) to do: finished already, or an entry without a subject.
@@ -105,14 +109,16 @@ pub enum ClaimOutcome {
     WebhookAbandoned,
     /// A transfer a process left sent but not delivered, delivered.
     TransferDelivered,
+    /// A mock WeChat Pay bill moved on by itself.
+    MockBillMoved,
 }
 
 /// What one step did: how many claimed items ended each way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(example = json!({
-    "claimed": 2, "settled": 1, "failed": 0, "rejected": 0, "retried": 1, "parked": 0, "dropped": 0,
-    "deferred": 0, "webhooks_delivered": 1, "webhooks_retried": 0, "webhooks_abandoned": 0,
-    "transfers_delivered": 0, "errors": 0
+    "claimed": 2, "settled": 1, "failed": 0, "rejected": 0, "retried": 1, "awaiting": 0, "parked": 0,
+    "dropped": 0, "deferred": 0, "webhooks_delivered": 1, "webhooks_retried": 0, "webhooks_abandoned": 0,
+    "transfers_delivered": 0, "mock_bills_moved": 0, "errors": 0
 }))]
 pub struct WorkReport {
     pub claimed: usize,
@@ -120,6 +126,8 @@ pub struct WorkReport {
     pub failed: usize,
     pub rejected: usize,
     pub retried: usize,
+    /// Payouts whose bill is under way, to be looked at again.
+    pub awaiting: usize,
     pub parked: usize,
     pub dropped: usize,
     pub deferred: usize,
@@ -128,6 +136,8 @@ pub struct WorkReport {
     pub webhooks_abandoned: usize,
     /// Transfers left sent but not delivered, delivered by the worker.
     pub transfers_delivered: usize,
+    /// The mock WeChat Pay's bills moved on (to their next state, or final), in a simulator.
+    pub mock_bills_moved: usize,
     /// Items whose work met an error (the store went away, say); their lease brings them back.
     pub errors: usize,
 }
@@ -140,6 +150,7 @@ impl WorkReport {
             ClaimOutcome::Failed => &mut self.failed,
             ClaimOutcome::Rejected => &mut self.rejected,
             ClaimOutcome::Retried => &mut self.retried,
+            ClaimOutcome::Awaiting => &mut self.awaiting,
             ClaimOutcome::Parked => &mut self.parked,
             ClaimOutcome::Dropped => &mut self.dropped,
             ClaimOutcome::Deferred => &mut self.deferred,
@@ -147,6 +158,7 @@ impl WorkReport {
             ClaimOutcome::WebhookRetried => &mut self.webhooks_retried,
             ClaimOutcome::WebhookAbandoned => &mut self.webhooks_abandoned,
             ClaimOutcome::TransferDelivered => &mut self.transfers_delivered,
+            ClaimOutcome::MockBillMoved => &mut self.mock_bills_moved,
         };
         *counter += 1;
     }
@@ -172,6 +184,7 @@ impl WorkReport {
             failed,
             rejected,
             retried,
+            awaiting,
             parked,
             dropped,
             deferred,
@@ -179,6 +192,7 @@ impl WorkReport {
             webhooks_retried,
             webhooks_abandoned,
             transfers_delivered,
+            mock_bills_moved,
             errors,
         } = *other;
         self.claimed += claimed;
@@ -186,6 +200,7 @@ impl WorkReport {
         self.failed += failed;
         self.rejected += rejected;
         self.retried += retried;
+        self.awaiting += awaiting;
         self.parked += parked;
         self.dropped += dropped;
         self.deferred += deferred;
@@ -193,6 +208,7 @@ impl WorkReport {
         self.webhooks_retried += webhooks_retried;
         self.webhooks_abandoned += webhooks_abandoned;
         self.transfers_delivered += transfers_delivered;
+        self.mock_bills_moved += mock_bills_moved;
         self.errors += errors;
     }
 
@@ -273,6 +289,7 @@ mod tests {
             payout_attempts_max: 5,
             backoff_initial: chrono::Duration::seconds(1),
             backoff_max: chrono::Duration::seconds(60),
+            bill_wait_max: chrono::Duration::hours(25),
         }
     }
 

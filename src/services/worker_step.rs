@@ -1,5 +1,6 @@
 //! The worker's single step, `settle_due(now)`: reviews that timed out are
-//! rejected, due withdrawals are paid out and settled (or failed), due
+//! rejected, the mock WeChat Pay's due bills move on (in a simulator), due
+//! withdrawals are paid out and settled (or failed), due
 //! webhooks are delivered, transfers a dead process left sent are
 //! delivered — each from its own schedule, in bounded batches
 //! (see `work`) — and the step reports what happened, counts it in the
@@ -11,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::audit::{AuditLog, AuditTarget};
+use super::mock_wechat_pay::MockPayBills;
 use super::notifications::Notifications;
 use super::queue_gauges::QueueGauges;
 use super::review::Review;
@@ -33,6 +35,8 @@ pub struct WorkerStep {
     pub audit: AuditLog,
     pub queues: QueueGauges,
     pub transfers: Transfers,
+    /// The mock WeChat Pay's bills, moved on over business time (in a simulator).
+    pub mock_bills: Option<MockPayBills>,
 }
 
 impl WorkerStep {
@@ -40,6 +44,9 @@ impl WorkerStep {
     pub async fn settle_due(&self, now: DateTime<Utc>) -> Result<WorkReport, ApiError> {
         let mut report = WorkReport::default();
         report.add(self.review.time_out_reviews(now).await?);
+        if let Some(mock_bills) = &self.mock_bills {
+            report.add(mock_bills.move_due(now).await?);
+        }
         report.add(self.settlement.pay_out_due(now).await?);
         report.add(self.notifications.deliver_webhooks(now).await?);
         report.add(self.transfers.deliver_due(now).await?);
@@ -51,7 +58,9 @@ impl WorkerStep {
     /// The schedules a step claims from, each with how long after an entry's
     /// time it falls due: where to look for the next work, and when it is due.
     pub fn due_schedules(&self) -> Vec<(&'static str, chrono::Duration)> {
-        let optional = [self.review.due_schedule(), self.settlement.due_schedule(), self.notifications.due_schedule()];
+        let mock_bills = self.mock_bills.as_ref().map(MockPayBills::due_schedule);
+        let optional =
+            [self.review.due_schedule(), self.settlement.due_schedule(), self.notifications.due_schedule(), mock_bills];
         optional.into_iter().flatten().chain([self.transfers.due_schedule()]).collect()
     }
 

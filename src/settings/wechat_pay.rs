@@ -49,6 +49,19 @@ pub struct MockWeChatPaySettings {
     pub platform_public_key_id: String,
     /// The platform's private key (signs answers). Empty: the published test key.
     pub platform_private_key_file: String,
+    /// Business seconds a new bill stays `ACCEPTED` before `PROCESSING`.
+    pub accepted_secs: u64,
+    /// Business seconds a bill stays `PROCESSING` (and a cancellation
+    /// `CANCELING`) before it is final. With `accepted_secs`, both 0: a bill
+    /// is decided in the call that creates it, as the old mock did.
+    pub processing_secs: u64,
+    /// How long a bill waits for its payee's confirmation before it is
+    /// `CANCELLED` (24 hours at WeChat Pay).
+    pub confirm_timeout_secs: u64,
+    /// Scenes (`transfer_scene_id`) whose bills wait for the payee's
+    /// confirmation (`WAIT_USER_CONFIRM`); a mock user flagged
+    /// `confirm_required` confirms whatever the scene.
+    pub confirm_scene_ids: Vec<String>,
 }
 
 /// The mock's keys, read.
@@ -194,6 +207,19 @@ impl MockWeChatPaySettings {
         if !enabled {
             return;
         }
+        let day_secs = 366 * 86_400;
+        for (name, secs) in [
+            ("accepted_secs", self.accepted_secs),
+            ("processing_secs", self.processing_secs),
+            ("confirm_timeout_secs", self.confirm_timeout_secs),
+        ] {
+            if secs > day_secs {
+                problems.push(format!("mock_wechat.pay.{name} must be at most {day_secs} (a year)"));
+            }
+        }
+        if self.confirm_timeout_secs == 0 {
+            problems.push("mock_wechat.pay.confirm_timeout_secs must be more than 0".into());
+        }
         check_ids("mock_wechat.pay", &self.mchid, &self.merchant_serial_no, &self.platform_public_key_id, problems);
         if let Err(problem) = self.keys() {
             problems.push(problem);
@@ -212,6 +238,10 @@ impl MockWeChatPaySettings {
             merchant_private_key_file: String::new(),
             platform_public_key_id: "PUB_KEY_ID_0119000000012026030100000000000001".into(),
             platform_private_key_file: String::new(),
+            accepted_secs: 0,
+            processing_secs: 0,
+            confirm_timeout_secs: 86_400,
+            confirm_scene_ids: vec!["1005".into()],
         }
     }
 }

@@ -2,8 +2,13 @@
 //! account partition (mock WeChat users, transfer bills).
 //!
 //! Each changes by compare-and-set on its own version, like a partition, and
-//! several change at once when they must agree (a transfer bill and the
-//! payee's wallet: a payout is paid exactly once).
+//! several change at once when they must agree (the mock Alipay's order and
+//! its payee's account). A collection whose name ends in `APART_SUFFIX`
+//! keeps each document apart instead: on Redis every such document is a key
+//! of its own under its own hash tag, so a busy collection spreads over a
+//! cluster's slots rather than heating one; its documents change one at a
+//! time (the mock WeChat Pay's bills and wallets: each step of a payout
+//! changes one, see `providers::wechat::mock::payouts`).
 //!
 //! Why each primitive exists:
 //! - `load_document` / `load_documents`: read one, or several of any
@@ -16,6 +21,14 @@ use async_trait::async_trait;
 
 use super::{CommitOutcome, StoreError, Versioned};
 
+/// The end of a collection's name whose documents are kept apart (see above).
+pub const APART_SUFFIX: &str = ":apart";
+
+/// Whether `collection` keeps each of its documents apart.
+pub fn kept_apart(collection: &str) -> bool {
+    collection.ends_with(APART_SUFFIX)
+}
+
 #[async_trait]
 pub trait Documents: Send + Sync {
     async fn load_document(&self, collection: &str, id: &str) -> Result<Option<Versioned<String>>, StoreError>;
@@ -25,6 +38,8 @@ pub trait Documents: Send + Sync {
 
     /// Compare-and-set of several documents at once: all are written (each
     /// one version up) if every one is at its expected version, else none.
+    /// Documents kept apart are saved one per call (on Redis, several of
+    /// them lie in different slots and the save is refused as corrupt).
     async fn save_documents(&self, writes: &[DocumentWrite<'_>]) -> Result<CommitOutcome, StoreError>;
 
     /// Compare-and-set of one document. `expected_version` 0 means "create:

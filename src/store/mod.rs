@@ -53,7 +53,7 @@ pub mod timed;
 pub mod typed;
 pub mod wipe;
 
-pub use documents::{DocumentWrite, Documents};
+pub use documents::{APART_SUFFIX, DocumentWrite, Documents, kept_apart};
 pub use ephemeral::EphemeralValues;
 pub use events::{EVENTS_KEPT_PER_ACCOUNT, EventPosition, EventStreams, StoredEvent};
 pub use health::Health;

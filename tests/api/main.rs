@@ -48,6 +48,7 @@ mod transfer_processes;
 mod transfers;
 mod user_transfers;
 mod wallet;
+mod wechat_bill_states;
 mod wechat_pay_signatures;
 mod withdrawals;
 mod worker_recovery;

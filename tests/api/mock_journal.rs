@@ -253,7 +253,7 @@ async fn the_rules_and_magic_amounts_that_shaped_answers_are_named_with_their_fa
     };
     let bill = |out_bill_no: &str| {
         json!({ "appid": app.settings.mock_wechat.app_id, "out_bill_no": out_bill_no, "openid": payee.openid,
-            "transfer_amount": 100, "transfer_remark": "journal" })
+            "transfer_amount": 100, "transfer_remark": "journal", "transfer_scene_id": "1000" })
     };
     let limited = add_rule(
         "LIMITED1",
@@ -284,6 +284,8 @@ async fn the_rules_and_magic_amounts_that_shaped_answers_are_named_with_their_fa
     let of_bill = |transport: &str, out_bill_no: &str| -> Value {
         entries
             .iter()
+            // The creations (with a body), not the queries that follow a lost answer.
+            .filter(|e| e["request"]["method"] == "POST")
             .find(|e| e["transport"] == transport && body_of(&e["request"])["out_bill_no"] == out_bill_no)
             .cloned()
             .unwrap_or_else(|| panic!("no {transport} call for {out_bill_no}: {entries:#?}"))

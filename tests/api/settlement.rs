@@ -301,6 +301,7 @@ async fn receive_elsewhere(app: &TestApp, openid: &str, fen: i64) {
         "openid": openid,
         "transfer_amount": fen,
         "transfer_remark": "other merchant",
+        "transfer_scene_id": "1000",
     });
     let bill = json_of(
         app.wechat_pay_post("/mock/wechat/v3/fund-app/mch-transfer/transfer-bills", &body).await,

@@ -177,7 +177,7 @@ async fn magic_amounts_force_outcomes_without_a_rule(store: StoreKind) {
     let short = approved_withdrawal(&app, &payee, &operator, "92.06").await;
     app.clock.advance(AUTO_REVIEW);
     let report = settle(&app).await;
-    assert_eq!((report.failed, report.retried), (2, 3), "{report:?}");
+    assert_eq!((report.failed, report.retried, report.awaiting), (2, 2, 1), "{report:?}");
     let failed = status_of(&app, &mut payee, &refused).await;
     assert_eq!(failed["failure_reason"], "REAL_NAME_CHECK_FAIL", "{failed}");
     assert_eq!(status_of(&app, &mut payee, &risky).await["failure_reason"], "TRANSFER_RISK");
@@ -192,9 +192,19 @@ async fn magic_amounts_force_outcomes_without_a_rule(store: StoreKind) {
     .await;
     assert_eq!(bill["state"], "PROCESSING", "a stalled bill, nothing paid: {bill}");
     app.clock.advance(Duration::seconds(1));
-    assert_eq!(settle(&app).await.retried, 3, "NOT_ENOUGH is retried with the same bill, as SYSTEM_ERROR is");
+    let report = settle(&app).await;
+    assert_eq!(
+        (report.retried, report.awaiting),
+        (2, 1),
+        "NOT_ENOUGH is retried with the same bill, as SYSTEM_ERROR is; the stalled bill is looked at again: {report:?}"
+    );
     app.clock.advance(Duration::seconds(2));
-    assert_eq!(settle(&app).await.parked, 3, "magic amounts answer the same every time");
+    let report = settle(&app).await;
+    assert_eq!((report.parked, report.awaiting), (2, 1), "magic amounts answer the same every time: {report:?}");
+    let waiting = status_of(&app, &mut payee, &processing).await;
+    assert_eq!(waiting["status"], "processing", "looking at a bill spends no attempts: {waiting}");
+    app.clock.advance(Duration::hours(25));
+    assert_eq!(settle(&app).await.parked, 1, "a bill that never moves on parks its payout once the wait runs out");
     assert_eq!(mock_wallet(&app, &payee.openid).await["balance"], "0.00");
     app.assert_ledger_balanced().await;
 
@@ -250,7 +260,7 @@ async fn the_mock_wechat_pay_endpoints_answer_as_a_rule_says(store: StoreKind) {
     let app = spawn_app(store).await;
     let operator = app.operator_token().await;
     let openid = crate::settlement::wechat_user(&app, "王五", json!({})).await;
-    let bill = |out_bill_no: &str, fen: i64| json!({"appid": "wx8a3f5c7e2b9d1046", "out_bill_no": out_bill_no, "openid": openid, "transfer_amount": fen, "transfer_remark": "rules"});
+    let bill = |out_bill_no: &str, fen: i64| json!({"appid": "wx8a3f5c7e2b9d1046", "out_bill_no": out_bill_no, "openid": openid, "transfer_amount": fen, "transfer_remark": "rules", "transfer_scene_id": "1000"});
     let limited = add_rule(
         &app,
         &operator,

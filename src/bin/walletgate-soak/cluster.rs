@@ -35,6 +35,10 @@ pub struct Timing {
     pub retry_backoff_max_ms: u64,
     /// How long after its send the worker delivers a transfer its sending request did not.
     pub redeliver_after_secs: u64,
+    /// How long the mock WeChat Pay's bills stay `ACCEPTED`, then
+    /// `PROCESSING`, before they are final: payouts wait on bills under way.
+    pub mock_bill_accepted_secs: u64,
+    pub mock_bill_processing_secs: u64,
 }
 
 pub const TIMING: Timing = Timing {
@@ -44,17 +48,22 @@ pub const TIMING: Timing = Timing {
     payout_attempts_max: 5,
     retry_backoff_max_ms: 1000,
     redeliver_after_secs: 1,
+    mock_bill_accepted_secs: 1,
+    mock_bill_processing_secs: 1,
 };
 
 impl Timing {
     /// The longest a withdrawal (or a transfer left in flight) may take
     /// once nobody has to decide it: its delay, its payout attempts with
-    /// their pauses, a lease for a claim left by a killed worker, and some
-    /// slack for a loaded machine.
+    /// their pauses, its bill's time under way (and a look after it), a
+    /// lease for a claim left by a killed worker, and some slack for a
+    /// loaded machine.
     pub fn settle_bound(&self) -> Duration {
         let retries_ms = self.payout_attempts_max as u64 * self.retry_backoff_max_ms;
         let delay_secs = self.auto_review_delay_secs.max(self.redeliver_after_secs);
-        Duration::from_secs(delay_secs + 2 * self.lease_secs + 10) + Duration::from_millis(retries_ms)
+        let bill_secs = self.mock_bill_accepted_secs + self.mock_bill_processing_secs;
+        Duration::from_secs(delay_secs + bill_secs + 2 * self.lease_secs + 10)
+            + Duration::from_millis(retries_ms + self.retry_backoff_max_ms)
     }
 }
 
@@ -80,6 +89,8 @@ fn gateway_env(timing: &Timing) -> Vec<(&'static str, String)> {
         ("WALLETGATE__WORKER__RETRY_BACKOFF_MAX_MS", timing.retry_backoff_max_ms.to_string()),
         ("WALLETGATE__KYC__AUTO_APPROVE_AFTER_SECS", "1".to_owned()),
         ("WALLETGATE__TRANSFERS__REDELIVER_AFTER_SECS", timing.redeliver_after_secs.to_string()),
+        ("WALLETGATE__MOCK_WECHAT__PAY__ACCEPTED_SECS", timing.mock_bill_accepted_secs.to_string()),
+        ("WALLETGATE__MOCK_WECHAT__PAY__PROCESSING_SECS", timing.mock_bill_processing_secs.to_string()),
     ];
     // Every client comes from 127.0.0.1 and a few accounts take many
     // requests: the per-process request-rate limits would hide the races.

@@ -701,7 +701,10 @@ async fn wechat_payout(
             && bill.body["state"] == "SUCCESS"
             && bill.body["transfer_amount"].as_i64() == amount
             && openid.as_deref().is_some_and(|o| bill.body["openid"] == o),
-        unpaid: bill.is(404) || (bill.is(200) && bill.body["state"] == "FAIL"),
+        // Not paid, and never to be: no bill, or one that ended unpaid (a
+        // bill still under way could yet pay, so it counts as a breach here).
+        unpaid: bill.is(404)
+            || (bill.is(200) && ["FAIL", "CANCELLED"].contains(&bill.body["state"].as_str().unwrap_or(""))),
         payee: openid,
         shown: format!("its bill is {} {}", bill.class(), bill.body),
     }

@@ -29,8 +29,6 @@ use crate::settings::WeChatPayKeys;
 
 /// A payout must not hold a worker for long; the bill is asked again later.
 const REQUEST_TIMEOUT_SECS: u64 = 5;
-/// WeChat Pay's scene for a payout of an ordinary kind (现金营销).
-const TRANSFER_SCENE_ID: &str = "1000";
 /// The most of an error body kept in a message.
 const ERROR_BODY_CHARS_MAX: usize = 200;
 
@@ -127,6 +125,8 @@ struct CreatedBill {
     state: BillState,
     #[serde(default)]
     fail_reason: Option<String>,
+    #[serde(default)]
+    package_info: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,7 +159,7 @@ impl PayoutProvider for HttpPayouts {
             openid: &request.openid,
             transfer_amount: fen_from_money(request.amount),
             transfer_remark: &request.remark,
-            transfer_scene_id: TRANSFER_SCENE_ID,
+            transfer_scene_id: &request.scene_id,
         };
         let body = serde_json::to_vec(&body).map_err(|e| PayoutError::Unavailable(format!("unwritable bill: {e}")))?;
         let answer = self.call(reqwest::Method::POST, BILLS_PATH, Some(body)).await?;
@@ -175,6 +175,7 @@ impl PayoutProvider for HttpPayouts {
             fail_reason: created.fail_reason,
             create_time,
             update_time: create_time,
+            package_info: created.package_info,
         })
     }
 
@@ -197,6 +198,7 @@ impl PayoutProvider for HttpPayouts {
             fail_reason: found.fail_reason,
             create_time: found.create_time.with_timezone(&Utc),
             update_time: found.update_time.with_timezone(&Utc),
+            package_info: None,
         }))
     }
 }

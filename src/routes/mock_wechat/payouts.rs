@@ -16,11 +16,11 @@ use crate::providers::payouts::{
     BillState, PayoutError, TransferBill, TransferRequest, fen_from_money, money_from_fen, refusal_code,
 };
 use crate::providers::sim::Ruled;
-use crate::providers::wechat::mock::{BILL_NOT_FOUND, MockWeChat};
+use crate::providers::wechat::mock::{BILL_NOT_FOUND, Cancellation, Confirmation, MockWeChat};
 
 /// `POST /mock/wechat/v3/fund-app/mch-transfer/transfer-bills`: WeChat Pay's
-/// "发起转账". The mock's payees never need to confirm, so the answer is
-/// already the bill's final state.
+/// "发起转账". The answer is the bill's first state (`ACCEPTED`, or
+/// `WAIT_USER_CONFIRM`); it moves on over business time.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
@@ -42,7 +42,8 @@ pub struct TransferBillsRequest {
     /// At most 32 characters, shown to the payee.
     #[schema(max_length = 32)]
     pub transfer_remark: String,
-    /// The scene, e.g. `"1000"`; accepted and not checked by the mock.
+    /// The scene, e.g. `"1000"` (现金营销); required (400 `PARAM_ERROR` without it). A scene of
+    /// `mock_wechat.pay.confirm_scene_ids` makes the bill wait for the payee's confirmation.
     pub transfer_scene_id: Option<String>,
     /// The payee's encrypted real name; accepted and not checked by the mock.
     pub user_name: Option<String>,
@@ -59,7 +60,7 @@ pub struct TransferBillsRequest {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "out_bill_no": "0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "transfer_bill_no": "13300002025050110293847561029384",
-    "create_time": "2025-05-01T17:12:05+08:00", "state": "SUCCESS"
+    "create_time": "2025-05-01T17:12:05+08:00", "state": "ACCEPTED"
 }))]
 pub struct TransferBillsResponse {
     pub out_bill_no: String,
@@ -69,6 +70,9 @@ pub struct TransferBillsResponse {
     pub state: BillState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fail_reason: Option<String>,
+    /// With `WAIT_USER_CONFIRM`: what the payee's app opens to confirm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package_info: Option<String>,
 }
 
 /// `GET /mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`.
@@ -110,10 +114,12 @@ struct PayErrorBody<'a> {
 /// WECHATPAY2-SHA256-RSA2048 …` with the merchant's key on the request,
 /// `Wechatpay-Signature` with the platform key on every answer
 /// (`/mock/wechat/keys`). `out_bill_no` is the idempotency key: the same number and body return the
-/// same bill and never pay twice. The mock's payees never confirm, so the
-/// answer is already final: `SUCCESS`, or `FAIL` with `fail_reason`
-/// (`OPENID_INVALID`, `ACCOUNT_FROZEN`, `REAL_NAME_CHECK_FAIL`,
-/// `DAY_RECEIVED_QUOTA_EXCEED`, `MONTH_RECEIVED_QUOTA_EXCEED`).
+/// same bill and never pay twice. The answer is the bill's first state: `ACCEPTED`, or
+/// `WAIT_USER_CONFIRM` with `package_info` when the payee must confirm; it then moves on over
+/// business time (`PROCESSING`, then `SUCCESS` or `FAIL` with `fail_reason`: `OPENID_INVALID`,
+/// `ACCOUNT_FROZEN`, `REAL_NAME_CHECK_FAIL`, `DAY_RECEIVED_QUOTA_EXCEED`,
+/// `MONTH_RECEIVED_QUOTA_EXCEED`; or `CANCELLED`), as the queries show. With
+/// `mock_wechat.pay.accepted_secs` and `processing_secs` 0 the answer is already final.
 #[utoipa::path(
     post,
     path = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills",
@@ -124,7 +130,8 @@ struct PayErrorBody<'a> {
         (status = 200, description = "The bill.", body = TransferBillsResponse),
         (status = 401, description = "`SIGN_ERROR`: the `Authorization` header (APIv3 signature with the merchant's \
             key, docs/review-and-settlement.md) is missing, malformed, stale or does not verify.", body = PayErrorBody),
-        (status = 400, description = "`PARAM_ERROR` (a malformed field, an amount under 10 fen), `INVALID_REQUEST` \
+        (status = 400, description = "`PARAM_ERROR` (a malformed or missing field, `transfer_scene_id` among them, \
+            an amount under 10 fen), `INVALID_REQUEST` \
             (another app, or the same `out_bill_no` with another body), `MCH_NOT_EXISTS` (the signature's `mchid` \
             is no merchant registered here).", body = PayErrorBody),
         (status = 500, description = "`SYSTEM_ERROR`: retry with the same `out_bill_no` and body.", body = PayErrorBody),
@@ -148,6 +155,7 @@ pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes)
         openid: request.openid,
         amount,
         remark: request.transfer_remark,
+        scene_id: request.transfer_scene_id.unwrap_or_default(),
     };
     let ruled = mock.transfer_ruled(&transfer).await;
     answer(ruled, pay_error, |created| match created {
@@ -157,6 +165,7 @@ pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes)
             transfer_bill_no: bill.transfer_bill_no,
             state: bill.state,
             fail_reason: bill.fail_reason,
+            package_info: bill.package_info,
         }),
         Err(error) => payout_error(&error),
     })
@@ -204,6 +213,96 @@ pub async fn transfer_bill(mock: web::Data<MockWeChat>, out_bill_no: web::Path<S
 pub async fn transfer_bill_by_number(mock: web::Data<MockWeChat>, transfer_bill_no: web::Path<String>) -> HttpResponse {
     let ruled = mock.bill_by_number_ruled(&transfer_bill_no).await;
     bill_answer(&mock, ruled, "no transfer bill with this transfer_bill_no").await
+}
+
+/// The answer to a cancellation (WeChat Pay's fields).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "out_bill_no": "0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "transfer_bill_no": "13300002025050110293847561029384",
+    "state": "CANCELING", "update_time": "2025-05-01T17:12:09+08:00"
+}))]
+pub struct CancelTransferBillResponse {
+    pub out_bill_no: String,
+    pub transfer_bill_no: String,
+    /// `CANCELING` (`CANCELLED` after `mock_wechat.pay.processing_secs`) or `CANCELLED`.
+    pub state: BillState,
+    pub update_time: String,
+}
+
+/// Cancel a transfer bill (WeChat Pay)
+///
+/// WeChat Pay's cancellation (撤销转账), allowed before the payee confirmed:
+/// an `ACCEPTED` or `WAIT_USER_CONFIRM` bill becomes `CANCELING`, then
+/// `CANCELLED` (nothing is paid); a bill cancelling or cancelled answers as
+/// it stands. Signed both ways, as the other v3 endpoints.
+#[utoipa::path(
+    post,
+    path = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel",
+    operation_id = "mock_cancel_transfer_bill",
+    tag = "mock",
+    params(("out_bill_no" = String, Path, description = "The merchant's bill number.", pattern = r"^[0-9A-Za-z]{1,32}$",
+        example = "0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),
+    responses(
+        (status = 200, description = "Cancelling or cancelled.", body = CancelTransferBillResponse),
+        (status = 401, description = "`SIGN_ERROR`: the `Authorization` header is missing, malformed, stale or does \
+            not verify.", body = PayErrorBody),
+        (status = 400, description = "`PARAM_ERROR`: not 1–32 characters `[0-9A-Za-z]`; `INVALID_REQUEST`: the bill \
+            is being paid or final (`PROCESSING`, `SUCCESS`, `FAIL`); `MCH_NOT_EXISTS`.", body = PayErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no bill with this `out_bill_no`.", body = PayErrorBody),
+        (status = 500, description = "`SYSTEM_ERROR`: retry.", body = PayErrorBody),
+    )
+)]
+pub async fn cancel_transfer_bill(mock: web::Data<MockWeChat>, out_bill_no: web::Path<String>) -> HttpResponse {
+    match mock.cancel_bill(&out_bill_no).await {
+        Ok(Cancellation::Accepted(bill)) => HttpResponse::Ok().json(CancelTransferBillResponse {
+            update_time: wechat_time(bill.update_time),
+            out_bill_no: bill.out_bill_no,
+            transfer_bill_no: bill.transfer_bill_no,
+            state: bill.state,
+        }),
+        Ok(Cancellation::NotFound) => pay_error(StatusCode::NOT_FOUND, BILL_NOT_FOUND.0, BILL_NOT_FOUND.1),
+        Err(error) => payout_error(&error),
+    }
+}
+
+/// Confirm a transfer bill as its payee (mock WeChat)
+///
+/// What the payee's app does at WeChat when it opens the bill's
+/// `package_info` and confirms (`wx.requestMerchantTransfer`): a
+/// `WAIT_USER_CONFIRM` bill goes on to `PROCESSING`, then `SUCCESS` or
+/// `FAIL` after `mock_wechat.pay.processing_secs` (at once with none).
+/// Mock-only, unsigned; answers the bill as the query does.
+#[utoipa::path(
+    post,
+    path = "/mock/wechat/users/{openid}/transfer-bills/{out_bill_no}/confirm",
+    operation_id = "mock_confirm_transfer_bill",
+    tag = "mock",
+    params(
+        ("openid" = String, Path, description = "The payee.", example = "oAb1CdEfGhIjKlMnOpQrStUvWxYz"),
+        ("out_bill_no" = String, Path, description = "The merchant's bill number.", pattern = r"^[0-9A-Za-z]{1,32}$",
+            example = "0196a3c5e2b87d40a1f3c9e2d4b5a6c7"),
+    ),
+    responses(
+        (status = 200, description = "Confirmed: the bill as it now stands.", body = TransferBillQueryResponse),
+        (status = 400, description = "`PARAM_ERROR`: a malformed `out_bill_no`; `INVALID_REQUEST`: the bill does \
+            not wait for a confirmation (already confirmed, cancelled or final).", body = PayErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no such bill to this payee.", body = PayErrorBody),
+        (status = 500, description = "`SYSTEM_ERROR`: retry.", body = PayErrorBody),
+    )
+)]
+pub async fn confirm_transfer_bill(mock: web::Data<MockWeChat>, path: web::Path<(String, String)>) -> HttpResponse {
+    let (openid, out_bill_no) = path.into_inner();
+    match mock.confirm_bill(&out_bill_no, &openid).await {
+        Ok(Confirmation::Confirmed(bill)) => HttpResponse::Ok().json(query_response(bill, mock.app_id())),
+        Ok(Confirmation::NotFound | Confirmation::NotThePayee) => {
+            pay_error(StatusCode::NOT_FOUND, BILL_NOT_FOUND.0, "no transfer bill with this out_bill_no to this payee")
+        }
+        Ok(Confirmation::NotWaiting(state)) => {
+            let message = format!("the bill is {}, not WAIT_USER_CONFIRM", state.as_str());
+            pay_error(StatusCode::BAD_REQUEST, refusal_code::INVALID_REQUEST, &message)
+        }
+        Err(error) => payout_error(&error),
+    }
 }
 
 /// A bill query's answer: the bill, or 404 `NOT_FOUND` with `not_found`.

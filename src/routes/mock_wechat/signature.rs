@@ -36,9 +36,10 @@ pub const SIGNED_PREFIX: &str = "/mock/wechat/v3/";
 
 /// The v3 endpoints (`startup`'s route table serves exactly these; a test
 /// in tests/api/wechat_pay_signatures.rs holds the two together).
-pub const SIGNED_ROUTES: [(&str, &str); 3] = [
+pub const SIGNED_ROUTES: [(&str, &str); 4] = [
     ("POST", "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills"),
     ("GET", "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}"),
+    ("POST", "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel"),
     ("GET", "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}"),
 ];
 

@@ -42,6 +42,9 @@ pub struct CreateMockUserRequest {
     /// Payouts to it fail with `MONTH_RECEIVED_QUOTA_EXCEED`.
     #[serde(default)]
     pub month_quota_reached: bool,
+    /// Bills to it wait for its confirmation (`WAIT_USER_CONFIRM`), whatever their scene.
+    #[serde(default)]
+    pub confirm_required: bool,
 }
 
 /// `PATCH /mock/wechat/users/{openid}`: the fields to change, as the user
@@ -69,6 +72,9 @@ pub struct UpdateMockUserRequest {
     /// true: payouts fail with `MONTH_RECEIVED_QUOTA_EXCEED`, whatever was received.
     #[schema(example = false)]
     pub month_quota_reached: Option<bool>,
+    /// true: new bills to it wait for its confirmation (`WAIT_USER_CONFIRM`).
+    #[schema(example = false)]
+    pub confirm_required: Option<bool>,
     /// The wallet's balance, at least `"0.00"`; the received transfers and
     /// quota totals stay as they are.
     #[schema(value_type = Option<String>, pattern = r"^[0-9]+(\.[0-9]{1,2})?$", example = "0.00")]
@@ -83,6 +89,7 @@ impl UpdateMockUserRequest {
         change.snapshot = self.snapshot;
         change.day_quota_reached = self.day_quota_reached;
         change.month_quota_reached = self.month_quota_reached;
+        change.confirm_required = self.confirm_required;
         if let Some(nickname) = &self.nickname {
             change = change.nickname(nickname).map_err(|e| ApiError::validation("nickname", e))?;
         }
@@ -159,6 +166,7 @@ pub async fn create_user(
         snapshot: request.snapshot,
         day_quota_reached: request.day_quota_reached,
         month_quota_reached: request.month_quota_reached,
+        confirm_required: request.confirm_required,
     };
     let new = NewMockUser::new(&request.nickname, flags).map_err(|e| ApiError::validation("nickname", e))?;
     let user = mock.create_user(&new).await?;

@@ -169,6 +169,23 @@ impl KeyLayout {
         format!("{}:{{docs}}:doc:{}", self.prefix, collection)
     }
 
+    /// The hash holding document `id` of `collection`, with the same fields
+    /// as `collection`'s: the collection's hash, or for a collection kept
+    /// apart a hash of its own under the document's own tag.
+    pub(super) fn document(&self, collection: &str, id: &str) -> String {
+        if crate::store::kept_apart(collection) {
+            format!("{}:{{doc:{}:{}}}", self.prefix, collection, id)
+        } else {
+            self.collection(collection)
+        }
+    }
+
+    /// Set of the ids of a collection kept apart (each added before its
+    /// document is first saved), which its listing walks.
+    pub(super) fn document_ids(&self, collection: &str) -> String {
+        format!("{}:docids:{}", self.prefix, collection)
+    }
+
     /// String: a unique index's current value.
     pub(super) fn index(&self, key: &str) -> String {
         format!("{}:idx:{}", self.prefix, key)
@@ -279,5 +296,18 @@ mod tests {
         }
         assert!(one_slot([keys.collection("bills").as_str(), keys.collection("users").as_str()]).is_ok());
         assert!(one_slot([keys.index("a").as_str(), keys.index("b").as_str()]).is_err());
+    }
+
+    #[test]
+    fn documents_kept_apart_spread_over_the_slots_by_their_own_tag() {
+        let keys = KeyLayout::new("wg");
+        assert_eq!(keys.document("orders", "o1"), keys.collection("orders"), "grouped collections share one hash");
+        let bill = keys.document("bills:apart", "WD1");
+        assert_eq!(bill, "wg:{doc:bills:apart:WD1}");
+        assert_eq!(one_slot([bill.as_str(), keys.document("bills:apart", "WD1").as_str()]), Ok(()));
+        let slots: std::collections::HashSet<u16> =
+            (0..1000).map(|n| slot_of_key(&keys.document("bills:apart", &format!("WD{n}")))).collect();
+        assert!(slots.len() > 900, "a thousand bills lie in {} slots", slots.len());
+        assert!(!keys.document_ids("bills:apart").contains('{'));
     }
 }

@@ -11,6 +11,7 @@ on_both_stores!(
     documents_are_created_once_and_then_compare_and_set,
     several_documents_are_saved_all_or_none,
     empty_batches_read_and_write_nothing,
+    documents_kept_apart_change_alone_and_are_listed,
 );
 
 async fn documents_are_created_once_and_then_compare_and_set(kind: StoreKind) {
@@ -64,4 +65,28 @@ async fn empty_batches_read_and_write_nothing(kind: StoreKind) {
     assert_eq!(store.save_documents(&[]).await.unwrap(), CommitOutcome::Committed);
     assert!(store.list_documents("users", 10).await.unwrap().is_empty());
     assert_eq!(store.load_document("users", "u1").await.unwrap(), None);
+}
+
+async fn documents_kept_apart_change_alone_and_are_listed(kind: StoreKind) {
+    let (store, _keys) = store_for(kind).await;
+    let (bills, users) = ("bills:apart", "users:apart");
+    assert!(walletgate::store::kept_apart(bills));
+    assert_eq!(store.save_document(bills, "b1", 0, "b1 v1").await.unwrap(), CommitOutcome::Committed);
+    assert_eq!(store.save_document(bills, "b1", 0, "again").await.unwrap(), CommitOutcome::VersionConflict);
+    assert_eq!(store.save_document(bills, "b1", 1, "b1 v2").await.unwrap(), CommitOutcome::Committed);
+    assert_eq!(store.save_document(bills, "b1", 1, "stale").await.unwrap(), CommitOutcome::VersionConflict);
+    store.save_document(bills, "b2", 0, "b2 v1").await.unwrap();
+    store.save_document(users, "u1", 0, "u1 v1").await.unwrap();
+    let loaded = store.load_documents(&[(bills, "b1"), (users, "u1"), (bills, "none")]).await.unwrap();
+    let summary: Vec<Option<(u64, String)>> =
+        loaded.into_iter().map(|found| found.map(|doc| (doc.version, doc.value))).collect();
+    assert_eq!(summary, [Some((2, "b1 v2".to_owned())), Some((1, "u1 v1".to_owned())), None]);
+    let mut listed = store.list_documents(bills, 10).await.unwrap();
+    listed.sort();
+    assert_eq!(listed, [("b1".to_owned(), "b1 v2".to_owned()), ("b2".to_owned(), "b2 v1".to_owned())]);
+    assert_eq!(store.list_documents(bills, 1).await.unwrap().len(), 1);
+    assert_eq!(store.list_documents(users, 10).await.unwrap(), [("u1".to_owned(), "u1 v1".to_owned())]);
+    // A refused creation lists nothing.
+    assert_eq!(store.save_document(users, "u1", 5, "nope").await.unwrap(), CommitOutcome::VersionConflict);
+    assert_eq!(store.list_documents(users, 10).await.unwrap().len(), 1);
 }

@@ -30,7 +30,8 @@ use crate::settings::MockWeChatSettings;
 use crate::store::{CommitOutcome, SharedStore, StoreError, Versioned};
 
 /// The document collection of mock users; a document's id is its openid.
-pub const USERS_COLLECTION: &str = "wechat_users";
+/// Kept apart (`store::kept_apart`): each user's wallet changes on its own.
+pub const USERS_COLLECTION: &str = "wechat_users:apart";
 /// At most this many existing users are offered on the consent page.
 pub const CONSENT_USERS_MAX: usize = 50;
 /// At most this many users are read to list them (a collection holding more
@@ -73,12 +74,14 @@ pub mod mock_errcode {
 use mock_errcode::*;
 
 mod authorize;
+mod bill_flow;
 mod payouts;
 mod signing;
 mod sns;
 mod users;
 
 pub use authorize::*;
+pub use bill_flow::*;
 pub use payouts::*;
 pub use signing::*;
 pub use sns::*;

@@ -4,15 +4,19 @@
 //! `PayoutProvider` over it; `routes::mock_wechat` serves the same methods
 //! over HTTP.
 //!
-//! A bill is a document of `wechat_transfer_bills` keyed by its
-//! `out_bill_no`. The mock decides a bill at once (SUCCESS or FAIL, where the
-//! real service passes through ACCEPTED and PROCESSING) and writes it in one
-//! multi-document compare-and-set together with the payee's credited wallet:
-//! the bill exists exactly when the money arrived, so any number of callers
-//! may send the same bill at once, or again after a crash, and it pays at
-//! most once. The wallet keeps running day and month totals for the quotas
-//! and only its newest transfers, so a payout costs the same however much
-//! the payee has received before.
+//! A bill is a document of `wechat_transfer_bills:apart` keyed by its
+//! `out_bill_no`, and its WeChat Pay number one of
+//! `wechat_transfer_bill_numbers:apart`; the payee is a document of the
+//! users. The mock decides a bill at once (SUCCESS or FAIL, where the real
+//! service passes through ACCEPTED and PROCESSING), in single-document
+//! steps, each document under its own hash tag (so payouts spread over a
+//! Redis Cluster's slots): the bill is created `PROCESSING`, the payee's
+//! wallet decides it (credited once, the decision kept under the bill's
+//! number), then the bill is written final (`finish_bill` says why this pays
+//! at most once, however many callers send the same bill, at once or after a
+//! crash). The wallet keeps running day and month totals for the quotas and
+//! only its newest transfers, so a payout costs the same however much the
+//! payee has received before.
 
 #[allow(unused_imports)]
 use super::*;
@@ -28,16 +32,14 @@ use crate::providers::payouts::{
     BillState, FailReason, PayoutError, PayoutProvider, TransferBill, TransferRequest, fen_from_money, refusal_code,
 };
 use crate::providers::sim::{Answer, Forced, ProviderCall, Respond, Ruled};
-use crate::retry::Rounds;
-use crate::store::DocumentWrite;
 
 /// WeChat Pay's code for a failure on its side: retry the same bill.
 pub const SYSTEM_ERROR: &str = "SYSTEM_ERROR";
 /// The document collection of transfer bills; a document's id is its `out_bill_no`.
-pub const BILLS_COLLECTION: &str = "wechat_transfer_bills";
+pub const BILLS_COLLECTION: &str = "wechat_transfer_bills:apart";
 /// WeChat Pay's numbers of the bills: a document per `transfer_bill_no`
 /// holding the bill's `out_bill_no`, written with the bill when it is created.
-pub const BILL_NUMBERS_COLLECTION: &str = "wechat_transfer_bill_numbers";
+pub const BILL_NUMBERS_COLLECTION: &str = "wechat_transfer_bill_numbers:apart";
 /// Where the bills are served over HTTP (and journaled from in-process calls).
 pub const TRANSFER_BILLS_PATH: &str = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills";
 /// WeChat Pay's 404 for a bill number never used: its code and message.
@@ -47,6 +49,7 @@ const OUT_BILL_NO_CHARS_MAX: usize = 32;
 const TRANSFER_BILL_NO_CHARS_MAX: usize = 64;
 const OPENID_CHARS_MAX: usize = 128;
 const REMARK_CHARS_MAX: usize = 32;
+const SCENE_ID_CHARS_MAX: usize = 36;
 /// What one payee may receive per Beijing day (¥20,000.00) and month (¥200,000.00).
 const DAY_RECEIVED_MAX_FEN: i64 = 2_000_000;
 const MONTH_RECEIVED_MAX_FEN: i64 = 20_000_000;
@@ -58,14 +61,18 @@ pub const WALLET_TRANSFERS_KEPT: usize = 10;
 /// The most decisions one call takes; each lost race (another payment to the
 /// same payee, or the same bill, landing in between) costs one more. When
 /// they run out the caller is told to retry the same bill.
-const BILL_ATTEMPTS_MAX: u32 = 64;
+pub(super) const BILL_ATTEMPTS_MAX: u32 = 64;
 /// Attempts past this many are contended: each waits a growing random
 /// pause first, so that concurrent payments to one payee take turns.
-const BILL_ATTEMPTS_UNCONTENDED: u32 = 2;
+pub(super) const BILL_ATTEMPTS_UNCONTENDED: u32 = 2;
+/// A fresh bill number taken already (astronomically unlikely) is drawn again, boundedly.
+pub(super) const BILL_NUMBER_ATTEMPTS_MAX: u32 = 3;
+/// Rounds of taking a final bill's decision out of a busy wallet.
+pub(super) const FORGET_ATTEMPTS_MAX: u32 = 8;
 
 /// An outcome a simulator rule forces on a bill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Forcing {
+pub(super) enum Forcing {
     Fail(FailReason),
     Processing,
 }
@@ -73,12 +80,6 @@ enum Forcing {
 /// The answer a rule's `respond` gives without asking the mock.
 fn forced_answer<T>(respond: Respond) -> Answer<T> {
     Answer::forced_failure(respond, "system error, retry with the same out_bill_no and body")
-}
-
-/// A bill as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct BillRecord {
-    bill: TransferBill,
 }
 
 impl MockWeChat {
@@ -133,37 +134,6 @@ impl MockWeChat {
         self.transfer_as(request, None).await
     }
 
-    async fn transfer_as(
-        &self,
-        request: &TransferRequest,
-        forcing: Option<Forcing>,
-    ) -> Result<TransferBill, PayoutError> {
-        let mut rounds = Rounds::pausing_after(BILL_ATTEMPTS_MAX, BILL_ATTEMPTS_UNCONTENDED);
-        while rounds.next().await {
-            let (found, payee) = self.load_bill_and_payee(request).await?;
-            let earlier = match found {
-                Some(found) => {
-                    let bill = &found.value.bill;
-                    if (&bill.openid, bill.amount, &bill.remark) != (&request.openid, request.amount, &request.remark) {
-                        let message = "out_bill_no was already used with a different openid, transfer_amount or remark";
-                        return Err(refused(refusal_code::INVALID_REQUEST, message));
-                    }
-                    if bill.state.is_terminal() {
-                        return Ok(found.value.bill);
-                    }
-                    Some(found)
-                }
-                None => None,
-            };
-            if let Some(bill) = self.decide(request, earlier, payee, forcing).await? {
-                tracing::info!(out_bill_no = %bill.out_bill_no, state = bill.state.as_str(), fail_reason = ?bill.fail_reason, "mock transfer bill decided");
-                return Ok(bill);
-            }
-        }
-        tracing::warn!(out_bill_no = %request.out_bill_no, "mock transfer bill left undecided after the attempt limit");
-        Err(PayoutError::Unavailable("the payee is busy; retry with the same out_bill_no".into()))
-    }
-
     /// `GET /v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}`
     /// as the simulator's rules have it answered (as a query of the bill's
     /// `out_bill_no`, once the number is found).
@@ -197,149 +167,62 @@ impl MockWeChat {
         Ok(self.load_bill(out_bill_no).await?.map(|found| found.value.bill))
     }
 
-    async fn load_bill(&self, out_bill_no: &str) -> Result<Option<Versioned<BillRecord>>, PayoutError> {
+    pub(super) async fn load_bill(&self, out_bill_no: &str) -> Result<Option<Versioned<BillRecord>>, PayoutError> {
         let Some(found) = self.store.load_document(BILLS_COLLECTION, out_bill_no).await.map_err(unavailable)? else {
             return Ok(None);
         };
         let record = from_json(&found.value, out_bill_no).map_err(unavailable)?;
         Ok(Some(Versioned { version: found.version, value: record }))
     }
-
-    /// The bill (if any) and the payee (if it is one), in one round trip.
-    #[allow(clippy::type_complexity)]
-    async fn load_bill_and_payee(
-        &self,
-        request: &TransferRequest,
-    ) -> Result<(Option<Versioned<BillRecord>>, Option<Versioned<MockWeChatUser>>), PayoutError> {
-        let openid = if is_wechat_id(&request.openid) { request.openid.as_str() } else { "" };
-        let mut found = self
-            .store
-            .load_documents(&[(BILLS_COLLECTION, &request.out_bill_no), (USERS_COLLECTION, openid)])
-            .await
-            .map_err(unavailable)?
-            .into_iter();
-        let bill = match found.next().flatten() {
-            Some(text) => Some(Versioned {
-                version: text.version,
-                value: from_json(&text.value, &request.out_bill_no).map_err(unavailable)?,
-            }),
-            None => None,
-        };
-        let payee = match found.next().flatten().filter(|_| !openid.is_empty()) {
-            Some(text) => {
-                Some(Versioned { version: text.version, value: from_json(&text.value, openid).map_err(unavailable)? })
-            }
-            None => None,
-        };
-        Ok((bill, payee))
-    }
-
-    /// Decides the bill on the payee as loaded and writes the bill and the
-    /// credited wallet together. `None` when either changed meanwhile: the
-    /// caller loads both again and decides again.
-    /// A bill still `PROCESSING` (`earlier`) keeps its numbers and creation
-    /// time; `forcing` is a simulator rule's outcome, taken over the payee's.
-    async fn decide(
-        &self,
-        request: &TransferRequest,
-        earlier: Option<Versioned<BillRecord>>,
-        payee: Option<Versioned<MockWeChatUser>>,
-        forcing: Option<Forcing>,
-    ) -> Result<Option<TransferBill>, PayoutError> {
-        let now = self.clock.now();
-        let bill_version = earlier.as_ref().map_or(0, |found| found.version);
-        let (transfer_bill_no, create_time) = match earlier {
-            Some(found) => (found.value.bill.transfer_bill_no, found.value.bill.create_time),
-            None => (new_transfer_bill_no(now), now),
-        };
-        let mut bill = TransferBill {
-            out_bill_no: request.out_bill_no.clone(),
-            transfer_bill_no,
-            openid: request.openid.clone(),
-            amount: request.amount,
-            remark: request.remark.clone(),
-            state: BillState::Success,
-            fail_reason: None,
-            create_time,
-            update_time: now,
-        };
-        let refusal = match (&payee, forcing) {
-            (_, Some(Forcing::Fail(reason))) => Some(reason),
-            (None, _) => Some(FailReason::OpenidInvalid),
-            (Some(payee), _) => refusal(&payee.value, &self.settings.app_id, bill.amount, now),
-        };
-        let credited = match (refusal, payee) {
-            (Some(reason), _) => {
-                bill.state = BillState::Fail;
-                bill.fail_reason = Some(reason.as_str().to_owned());
-                None
-            }
-            (None, _) if forcing == Some(Forcing::Processing) => {
-                bill.state = BillState::Processing;
-                None
-            }
-            (None, Some(payee)) => Some(Versioned { version: payee.version, value: credit(payee.value, &bill)? }),
-            (None, None) => None,
-        };
-        let bill_body = to_json(&BillRecord { bill: bill.clone() }, &bill.out_bill_no).map_err(unavailable)?;
-        let number_body = to_json(&bill.out_bill_no, &bill.transfer_bill_no).map_err(unavailable)?;
-        let user_body = match &credited {
-            Some(user) => Some(to_json(&user.value, &user.value.openid).map_err(unavailable)?),
-            None => None,
-        };
-        let mut writes = vec![DocumentWrite {
-            collection: BILLS_COLLECTION,
-            id: &bill.out_bill_no,
-            expected_version: bill_version,
-            body: &bill_body,
-        }];
-        if bill_version == 0 {
-            writes.push(DocumentWrite {
-                collection: BILL_NUMBERS_COLLECTION,
-                id: &bill.transfer_bill_no,
-                expected_version: 0,
-                body: &number_body,
-            });
-        }
-        if let (Some(user), Some(body)) = (&credited, &user_body) {
-            writes.push(DocumentWrite {
-                collection: USERS_COLLECTION,
-                id: &user.value.openid,
-                expected_version: user.version,
-                body,
-            });
-        }
-        match self.store.save_documents(&writes).await.map_err(unavailable)? {
-            CommitOutcome::Committed => Ok(Some(bill)),
-            CommitOutcome::VersionConflict => Ok(None),
-        }
-    }
 }
 
-/// The payee's wallet after receiving `bill`: balance, quota totals, and the
-/// transfer listed (the oldest dropped past `WALLET_TRANSFERS_KEPT`).
-fn credit(mut payee: MockWeChatUser, bill: &TransferBill) -> Result<MockWeChatUser, PayoutError> {
+/// The payee's wallet after receiving `bill` at `now`: balance, quota
+/// totals, and the transfer listed (the oldest dropped past `WALLET_TRANSFERS_KEPT`).
+pub(super) fn credit(wallet: &mut MockWallet, bill: &TransferBill, now: DateTime<Utc>) -> Result<(), PayoutError> {
     let out_of_range = || PayoutError::Unavailable("the payee's balance is out of range".into());
-    let wallet = &mut payee.wallet;
     wallet.balance = wallet.balance.checked_add(bill.amount).map_err(|_| out_of_range())?;
-    wallet.received = wallet.received.after(beijing_date(bill.update_time), bill.amount).map_err(|_| out_of_range())?;
+    wallet.received = wallet.received.after(beijing_date(now), bill.amount).map_err(|_| out_of_range())?;
     wallet.transfers.push(MockWalletTransfer {
         transfer_bill_no: bill.transfer_bill_no.clone(),
         out_bill_no: bill.out_bill_no.clone(),
         amount: bill.amount,
         remark: bill.remark.clone(),
-        received_at: bill.update_time,
+        received_at: now,
     });
     if wallet.transfers.len() > WALLET_TRANSFERS_KEPT {
         let extra = wallet.transfers.len() - WALLET_TRANSFERS_KEPT;
         wallet.transfers.drain(..extra);
     }
-    Ok(payee)
+    Ok(())
+}
+
+impl DecidedBill {
+    pub(super) fn failed(out_bill_no: &str, reason: FailReason) -> DecidedBill {
+        DecidedBill {
+            out_bill_no: out_bill_no.to_owned(),
+            state: BillState::Fail,
+            fail_reason: Some(reason.as_str().to_owned()),
+        }
+    }
+}
+
+/// A bill number used again must come with the same payee, amount and remark.
+pub(super) fn check_same_bill(bill: &TransferBill, request: &TransferRequest) -> Result<(), PayoutError> {
+    if (&bill.openid, bill.amount, &bill.remark) != (&request.openid, request.amount, &request.remark) {
+        let message = "out_bill_no was already used with a different openid, transfer_amount or remark";
+        return Err(refused(refusal_code::INVALID_REQUEST, message));
+    }
+    Ok(())
+}
+
+/// Concurrent payments to the payee (or of the bill) won every round: retry the same bill.
+pub(super) fn busy() -> PayoutError {
+    PayoutError::Unavailable("the payee is busy; retry with the same out_bill_no".into())
 }
 
 /// Why paying `amount` to `user` at `now` must fail, if it must; checked in
 /// the order WeChat reports them. Receipts count by Beijing day and month.
-fn refusal(user: &MockWeChatUser, appid: &str, amount: Money, now: DateTime<Utc>) -> Option<FailReason> {
+pub(super) fn refusal(user: &MockWeChatUser, appid: &str, amount: Money, now: DateTime<Utc>) -> Option<FailReason> {
     if user.appid != appid {
         return Some(FailReason::OpenidInvalid);
     }
@@ -366,7 +249,7 @@ fn refusal(user: &MockWeChatUser, appid: &str, amount: Money, now: DateTime<Utc>
     None
 }
 
-fn beijing_date(at: DateTime<Utc>) -> NaiveDate {
+pub(super) fn beijing_date(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&Shanghai).date_naive()
 }
 
@@ -381,10 +264,14 @@ fn check_transfer_request(request: &TransferRequest) -> Result<(), PayoutError> 
     if request.remark.chars().count() > REMARK_CHARS_MAX {
         return Err(refused(refusal_code::PARAM_ERROR, "transfer_remark must be at most 32 characters"));
     }
+    if request.scene_id.is_empty() || request.scene_id.len() > SCENE_ID_CHARS_MAX {
+        let message = "transfer_scene_id is required (1 to 36 characters, e.g. \"1000\")";
+        return Err(refused(refusal_code::PARAM_ERROR, message));
+    }
     Ok(())
 }
 
-fn check_out_bill_no(out_bill_no: &str) -> Result<(), PayoutError> {
+pub(super) fn check_out_bill_no(out_bill_no: &str) -> Result<(), PayoutError> {
     let well_formed = (1..=OUT_BILL_NO_CHARS_MAX).contains(&out_bill_no.len())
         && out_bill_no.bytes().all(|b| b.is_ascii_alphanumeric());
     if !well_formed {
@@ -393,18 +280,18 @@ fn check_out_bill_no(out_bill_no: &str) -> Result<(), PayoutError> {
     Ok(())
 }
 
-fn refused(code: &str, message: &str) -> PayoutError {
+pub(super) fn refused(code: &str, message: &str) -> PayoutError {
     PayoutError::Refused { code: code.to_owned(), message: message.to_owned() }
 }
 
 /// The store failed: the caller may retry the same bill; the cause is logged.
-fn unavailable(error: StoreError) -> PayoutError {
+pub(super) fn unavailable(error: StoreError) -> PayoutError {
     tracing::warn!(%error, "mock WeChat store failure");
     PayoutError::Unavailable(error.to_string())
 }
 
 /// WeChat Pay style: `1330000`, the Beijing date, random digits.
-fn new_transfer_bill_no(now: DateTime<Utc>) -> String {
+pub(super) fn new_transfer_bill_no(now: DateTime<Utc>) -> String {
     let mut rng = rand::rng();
     let digits: String =
         (0..TRANSFER_BILL_NO_RANDOM_DIGITS).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect();
@@ -544,6 +431,7 @@ mod tests {
             openid: openid.into(),
             amount: money(amount),
             remark: "提现到零钱".into(),
+            scene_id: "1000".into(),
         }
     }
 
@@ -804,8 +692,34 @@ mod tests {
         assert!(bill.transfer_bill_no.starts_with("133000020260301"), "{}", bill.transfer_bill_no);
         assert!(bill.transfer_bill_no.bytes().all(|b| b.is_ascii_digit()));
         assert_eq!(f.record("STORED1").await.value.bill, bill);
-        // The bill and the credit were one write each: created once, credited once.
-        assert_eq!(f.versions("STORED1", &openid).await, (1, 2));
+        // The bill created and written final; the payee created, credited, and the decision forgotten.
+        assert_eq!(f.versions("STORED1", &openid).await, (2, 3));
+        assert!(f.wallet(&openid).await.deciding.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_bill_moves_on_when_its_millisecond_comes_whatever_finer_time_created_it() {
+        // 400 µs past a millisecond: the schedule keeps the millisecond only.
+        let start = Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap() + chrono::Duration::microseconds(1_400);
+        let store: SharedStore = Arc::new(MemoryStore::new());
+        let clock = Arc::new(ManualClock::new(start));
+        let mut with_delays = settings(APPID);
+        (with_delays.pay.accepted_secs, with_delays.pay.processing_secs) = (2, 3);
+        let mock = MockWeChat::new(store.clone(), clock.clone(), with_delays);
+        let openid =
+            mock.create_user(&NewMockUser::new("小明", MockUserFlags::default()).unwrap()).await.unwrap().openid;
+        let bill = mock.transfer(&request("MS1", &openid, "1.00")).await.unwrap();
+        assert_eq!(bill.state, BillState::Accepted);
+        let scheduled = store.scheduled(BILLS_SCHEDULE, i64::MAX, 10).await.unwrap();
+        let due_ms = (start + chrono::Duration::seconds(2)).timestamp_millis();
+        assert_eq!(scheduled, [("MS1".to_owned(), due_ms)]);
+        let woken = DateTime::from_timestamp_millis(due_ms).unwrap();
+        assert!(woken < start + chrono::Duration::seconds(2), "the worker wakes a little before the exact instant");
+        let processing = woken + chrono::Duration::seconds(3);
+        assert_eq!(mock.advance_bill("MS1", woken).await.unwrap(), BillStep::NextAt(processing));
+        assert_eq!(mock.bill("MS1").await.unwrap().unwrap().state, BillState::Processing);
+        assert_eq!(mock.advance_bill("MS1", processing).await.unwrap(), BillStep::Moved);
+        assert_eq!(mock.bill("MS1").await.unwrap().unwrap().state, BillState::Success);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::*;
 use chrono::{Datelike, NaiveDate};
 
 use crate::domain::money::MoneyError;
+use crate::providers::payouts::BillState;
 
 /// A mock WeChat user of one app, with the wallet that payouts land in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -14,7 +15,8 @@ use crate::domain::money::MoneyError;
     "openid": "oAb1CdEfGhIjKlMnOpQrStUvWxYz", "unionid": "oZy9XwVuTsRqPoNmLkJiHgFeDcBa", "appid": "wx8a3f5c7e2b9d1046",
     "nickname": "张三丰", "headimgurl": "https://thirdwx.qlogo.cn/mmopen/vi_32/Q3auHgzwzM4fYt2bTqNk0A/132",
     "sex": 0, "province": "", "city": "", "country": "", "real_name_verified": true, "frozen": false,
-    "snapshot": false, "day_quota_reached": false, "month_quota_reached": false, "created_at": "2025-05-01T08:01:00Z",
+    "snapshot": false, "day_quota_reached": false, "month_quota_reached": false, "confirm_required": false,
+    "created_at": "2025-05-01T08:01:00Z",
     "wallet": {"balance": "0.00", "transfers": []}
 }))]
 pub struct MockWeChatUser {
@@ -45,6 +47,10 @@ pub struct MockWeChatUser {
     /// this month (as if the month's ¥200,000.00 were used up), until unset.
     #[serde(default)]
     pub month_quota_reached: bool,
+    /// Bills to this user wait for its confirmation (`WAIT_USER_CONFIRM`,
+    /// `POST /mock/wechat/transfer-bills/{out_bill_no}/confirm`), whatever their scene.
+    #[serde(default)]
+    pub confirm_required: bool,
     pub created_at: DateTime<Utc>,
     pub wallet: MockWallet,
 }
@@ -58,6 +64,30 @@ pub struct MockWallet {
     /// Running totals for WeChat's receipt quotas; absent before the first transfer.
     #[serde(default, skip_serializing_if = "ReceivedTotals::is_empty")]
     pub received: ReceivedTotals,
+    /// Bills decided on this wallet whose own record is not final yet:
+    /// normally empty, or one for the moment between the two steps of a
+    /// payout (the wallet decides and is credited, then the bill is written
+    /// final; see `payouts`). A repeat of the first step finds its decision here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deciding: Vec<DecidedBill>,
+}
+
+/// A bill's outcome as its payee's wallet decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"out_bill_no": "0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "state": "SUCCESS"}))]
+pub struct DecidedBill {
+    pub out_bill_no: String,
+    /// `SUCCESS` (the wallet was credited) or `FAIL`.
+    pub state: BillState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_reason: Option<String>,
+}
+
+impl MockWallet {
+    /// What this wallet decided of bill `out_bill_no`, while the bill is not final.
+    pub fn decision(&self, out_bill_no: &str) -> Option<&DecidedBill> {
+        self.deciding.iter().find(|decided| decided.out_bill_no == out_bill_no)
+    }
 }
 
 /// What a mock wallet has received: in all, and on the Beijing day and month
@@ -139,6 +169,7 @@ pub struct MockUserFlags {
     pub snapshot: bool,
     pub day_quota_reached: bool,
     pub month_quota_reached: bool,
+    pub confirm_required: bool,
 }
 
 /// What a tester changes on an existing mock user; `None` leaves a field as
@@ -151,6 +182,7 @@ pub struct MockUserChange {
     pub snapshot: Option<bool>,
     pub day_quota_reached: Option<bool>,
     pub month_quota_reached: Option<bool>,
+    pub confirm_required: Option<bool>,
     balance: Option<Money>,
 }
 
@@ -186,6 +218,7 @@ impl MockUserChange {
         set(&mut user.snapshot, self.snapshot);
         set(&mut user.day_quota_reached, self.day_quota_reached);
         set(&mut user.month_quota_reached, self.month_quota_reached);
+        set(&mut user.confirm_required, self.confirm_required);
         if let Some(balance) = self.balance {
             user.wallet.balance = balance;
         }
@@ -248,6 +281,7 @@ impl NewMockUser {
             snapshot: self.flags.snapshot,
             day_quota_reached: self.flags.day_quota_reached,
             month_quota_reached: self.flags.month_quota_reached,
+            confirm_required: self.flags.confirm_required,
             created_at: now,
             wallet: MockWallet::default(),
         }

@@ -190,7 +190,8 @@ export const sharedMessages = {
     "binding_failure.superseded": "a newer binding attempt replaced it",
     "binding_failure.unknown": "it could not be completed",
 
-    "reason.first_to_destination": "First withdrawal to this WeChat",
+    "reason.first_to_destination": "First withdrawal to this destination",
+    "reason.first_to_destination.wechat": "First withdrawal to this WeChat",
     "reason.first_to_destination.alipay": "First withdrawal to this Alipay account",
     "reason.large_amount": "Large amount",
     "reason.pin_recently_changed": "Payment PIN changed recently",
@@ -376,7 +377,8 @@ export const sharedMessages = {
     "binding_failure.superseded": "已被新的绑定请求取代",
     "binding_failure.unknown": "未能完成",
 
-    "reason.first_to_destination": "首次提现到该微信",
+    "reason.first_to_destination": "首次提现到该收款账户",
+    "reason.first_to_destination.wechat": "首次提现到该微信",
     "reason.first_to_destination.alipay": "首次提现到该支付宝",
     "reason.large_amount": "大额提现",
     "reason.pin_recently_changed": "近期修改过支付密码",

@@ -226,7 +226,17 @@ pub struct AuthSettings {
     pub password_hashing_concurrency: usize,
     /// Longest wait for a hashing turn before 503 `SERVER_BUSY`.
     pub password_hashing_wait_ms: u64,
+    /// Memory of one new password hash, KiB (argon2id's `m`); production
+    /// refuses less than 19 456.
+    pub password_hash_memory_kib: u32,
+    /// Passes over that memory (argon2id's `t`); production refuses fewer than 2.
+    pub password_hash_iterations: u32,
 }
+
+/// OWASP's minimum cost for argon2id (the argon2 crate's default), which
+/// production requires: 19 MiB and two passes.
+pub const PASSWORD_HASH_MEMORY_KIB_MIN: u32 = argon2::Params::DEFAULT_M_COST;
+pub const PASSWORD_HASH_ITERATIONS_MIN: u32 = argon2::Params::DEFAULT_T_COST;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -705,6 +715,16 @@ impl Settings {
         if self.auth.password_hashing_wait_ms == 0 {
             problems.push("auth.password_hashing_wait_ms must be at least 1".into());
         }
+        let (memory_kib, iterations) = (self.auth.password_hash_memory_kib, self.auth.password_hash_iterations);
+        if let Err(refused) = argon2::Params::new(memory_kib, iterations, 1, None) {
+            problems.push(format!("auth.password_hash_memory_kib and _iterations: argon2id refuses them ({refused})"));
+        } else if production && (memory_kib < PASSWORD_HASH_MEMORY_KIB_MIN || iterations < PASSWORD_HASH_ITERATIONS_MIN)
+        {
+            problems.push(format!(
+                "auth.password_hash_memory_kib and auth.password_hash_iterations must be at least \
+                 {PASSWORD_HASH_MEMORY_KIB_MIN} and {PASSWORD_HASH_ITERATIONS_MIN} in production"
+            ));
+        }
         let limits = &self.rate_limits;
         let named = [
             ("login", limits.login),
@@ -993,6 +1013,23 @@ mod tests {
         settings.wechat.app_id = "wx0123456789abcdef".into();
         settings.wechat.app_secret = SecretString::from("0123456789abcdef0123456789abcdef");
         settings
+    }
+
+    #[test]
+    fn production_refuses_a_password_hash_cheaper_than_owasps_minimum_and_argon2_refuses_nonsense() {
+        let mut settings = production_like();
+        settings.auth.password_hash_memory_kib = 64;
+        settings.auth.password_hash_iterations = 1;
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("must be at least 19456 and 2 in production"), "{error}");
+
+        let mut settings = Settings::load(&overrides()).unwrap();
+        settings.auth.password_hash_memory_kib = 64;
+        settings.auth.password_hash_iterations = 1;
+        assert!(!settings.validate().map_err(|e| e.to_string()).err().unwrap_or_default().contains("password_hash"));
+        settings.auth.password_hash_iterations = 0;
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("argon2id refuses them"), "{error}");
     }
 
     #[test]

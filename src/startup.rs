@@ -18,7 +18,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::password::PasswordHashing;
+use crate::auth::password::{HashCost, PasswordHashing};
 use crate::auth::{AccessTokens, TokenIssuer};
 use crate::clock::{SharedClock, SimulatedClock};
 use crate::edge::{self, EdgeLimits};
@@ -269,6 +269,7 @@ impl Application {
             passwords: PasswordHashing::new(
                 settings.auth.password_hashing_concurrency,
                 Duration::from_millis(settings.auth.password_hashing_wait_ms),
+                HashCost::of(&settings.auth)?,
             ),
             bindings: binding_policy(
                 &settings.wechat,

@@ -252,6 +252,8 @@ mod tests {
             refresh_token_ttl_secs: 3600,
             password_hashing_concurrency: 1,
             password_hashing_wait_ms: 1000,
+            password_hash_memory_kib: 64,
+            password_hash_iterations: 1,
         })
     }
 

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::partitions::Partitions;
-use crate::auth::password::{self, PasswordHashing};
+use crate::auth::password::{self, HashCost, PasswordHashing};
 use crate::auth::tokens::{new_refresh_token, refresh_token_digest};
 use crate::auth::{Principal, TokenIssuer, session_ended};
 use crate::clock::SharedClock;
@@ -135,10 +135,10 @@ fn refresh_refused() -> ApiError {
     ApiError::Unauthenticated("the refresh token is invalid, expired or already used; log in again".into())
 }
 
-/// Hashing is CPU-heavy: keep it off the HTTP workers. Unbounded: for seeding
-/// at startup; requests go through `Accounts::passwords`, which bounds it.
-pub async fn hash_password(password: Password) -> Result<PasswordHash, ApiError> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
+/// Hashing is CPU-heavy: keep it off the HTTP workers. Unbounded: for
+/// seeding; requests go through `Accounts::passwords`, which bounds it.
+pub async fn hash_password(password: Password, cost: HashCost) -> Result<PasswordHash, ApiError> {
+    tokio::task::spawn_blocking(move || password::hash(&password, &cost))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::Internal)

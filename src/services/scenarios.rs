@@ -37,6 +37,7 @@ use super::withdrawal_submission::Submitted;
 use super::withdrawals::{WithdrawalRequest, Withdrawals};
 use super::worker_step::WorkerStep;
 use crate::auth::Principal;
+use crate::auth::password::PasswordHashing;
 use crate::domain::account::{Account, AccountId, Role, VerificationLevel};
 use crate::domain::binding::{BindingId, DestinationProvider};
 use crate::domain::credentials::Login;
@@ -131,6 +132,8 @@ pub struct Scenarios {
     pub worker: WorkerStep,
     pub mock: Arc<MockWeChat>,
     pub outbox: MockSmsOutbox,
+    /// Hashes the users' passwords at the configured cost, in turn with logins.
+    pub passwords: PasswordHashing,
 }
 
 /// A user as created so far, with what the later steps need.
@@ -171,6 +174,7 @@ impl Scenarios {
             worker: services.worker.clone(),
             mock,
             outbox,
+            passwords: services.accounts.passwords.clone(),
         }
     }
 
@@ -274,7 +278,7 @@ impl Scenarios {
             id: id.clone(),
             role: user.role,
             login: user.login.clone(),
-            password: user.password.clone(),
+            password_hash: self.passwords.hash(user.password.clone()).await?,
             level: VerificationLevel::L0,
             balances: &user.balances,
             memo: "scenario opening balance",

@@ -6,12 +6,17 @@
 //! A store can come back empty (a Redis without persistence restarted):
 //! `DemoData::ensure` puts the demo accounts back, from `/readyz` and from
 //! a periodic check, so Alice can log in again without a gateway restart.
+//!
+//! Each demo account carries the argon2id hash of its published password,
+//! made once with the default parameters: seeding hashes nothing, where four
+//! hashes (about a tenth of a second of CPU) used to be spent at every start
+//! of a server, a test's server included. A fixed salt hides nothing here,
+//! since the passwords themselves are published.
 
-use super::accounts::hash_password;
 use super::partitions::Partitions;
-use crate::domain::account::{Account, AccountId, Posting, Role, VerificationLevel};
+use crate::domain::account::{Account, AccountId, PasswordHash, Posting, Role, VerificationLevel};
 use crate::domain::asset::{Asset, Quantity};
-use crate::domain::credentials::{Login, Password};
+use crate::domain::credentials::Login;
 use crate::domain::ledger::{EntryKind, LedgerAccount, leg_of};
 use crate::error::ApiError;
 use crate::store::StoreError;
@@ -22,6 +27,8 @@ pub struct DemoAccount {
     pub phone: Option<&'static str>,
     pub email: Option<&'static str>,
     pub password: &'static str,
+    /// The argon2id PHC string of `password` (see the module's doc).
+    pub password_hash: &'static str,
     pub level: VerificationLevel,
     pub balance: Option<&'static str>,
 }
@@ -36,6 +43,7 @@ pub const DEMO_ACCOUNTS: [DemoAccount; 4] = [
         phone: None,
         email: Some("ops@walletgate.test"),
         password: "operator-demo",
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$wfcUqJ/i/TTzsYtj7r+tIw$fnE3JGItT5McbMvbLGomgGbWJK+QfgwOLYds35cTF6Y",
         level: VerificationLevel::L0,
         balance: None,
     },
@@ -45,6 +53,7 @@ pub const DEMO_ACCOUNTS: [DemoAccount; 4] = [
         phone: Some("13800000001"),
         email: None,
         password: "alice-demo",
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$MlKTk6AKdJVP2HQYd6nnvA$LElwLmm0BfmgGoYrgSda6/gRGkQRgm98C7ypPunI/G8",
         level: VerificationLevel::L0,
         balance: Some("800.00"),
     },
@@ -54,6 +63,7 @@ pub const DEMO_ACCOUNTS: [DemoAccount; 4] = [
         phone: Some("13800000002"),
         email: None,
         password: "bob-demo",
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$oX4Gr/7htImhL8W5u9ztMg$kgrtpE/c7MJsz0UTEEoQhX+kDDjhUEPdzREo5zmHA9g",
         level: VerificationLevel::L2,
         balance: Some("120000.00"),
     },
@@ -63,6 +73,7 @@ pub const DEMO_ACCOUNTS: [DemoAccount; 4] = [
         phone: Some("13800000003"),
         email: None,
         password: "carol-demo",
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$FaogHz47XHPDpbngIHluzw$L3EF/1M2L9RNmZk1S5DQ/k4nklEI81uZbB5h9I06PWI",
         level: VerificationLevel::L1,
         balance: Some("5000.00"),
     },
@@ -112,7 +123,7 @@ pub async fn seed_demo_accounts(partitions: &Partitions) -> Result<usize, ApiErr
             id,
             role: demo.role,
             login,
-            password: Password::parse(demo.password.to_owned())?,
+            password_hash: PasswordHash(demo.password_hash.to_owned()),
             level: demo.level,
             balances: &balances,
             memo: "demo opening balance",
@@ -129,7 +140,8 @@ pub struct SeededAccount<'a> {
     pub id: AccountId,
     pub role: Role,
     pub login: Login,
-    pub password: Password,
+    /// The hash of its password (`accounts::hash_password`).
+    pub password_hash: PasswordHash,
     pub level: VerificationLevel,
     /// Each positive, at most one per asset.
     pub balances: &'a [Quantity],
@@ -141,9 +153,8 @@ pub struct SeededAccount<'a> {
 /// account, one balanced `demo_seed` entry per asset; false when its id or
 /// login exists already (another instance seeding at the same moment).
 pub async fn create_seeded_account(partitions: &Partitions, seeded: SeededAccount<'_>) -> Result<bool, ApiError> {
-    let password_hash = hash_password(seeded.password).await?;
     let now = partitions.now();
-    let mut account = Account::open(seeded.id, seeded.role, seeded.login, password_hash, seeded.level, now);
+    let mut account = Account::open(seeded.id, seeded.role, seeded.login, seeded.password_hash, seeded.level, now);
     let mut opening_entries = Vec::with_capacity(seeded.balances.len());
     for balance in seeded.balances {
         let posting = Posting {
@@ -158,5 +169,29 @@ pub async fn create_seeded_account(partitions: &Partitions, seeded: SeededAccoun
         Ok(()) => Ok(true),
         Err(StoreError::AlreadyExists) => Ok(false),
         Err(other) => Err(other.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::password;
+
+    #[test]
+    fn each_demo_hash_verifies_its_published_password_and_no_other() {
+        for demo in &DEMO_ACCOUNTS {
+            let stored = PasswordHash(demo.password_hash.to_owned());
+            assert!(password::verify(demo.password, &stored), "{}", demo.id);
+            assert!(!password::verify("not-the-demo-password", &stored), "{}", demo.id);
+        }
+    }
+
+    #[test]
+    fn demo_hashes_cost_what_a_registration_costs() {
+        let params = argon2::Params::default();
+        let expected = format!("$argon2id$v=19$m={},t={},p={}$", params.m_cost(), params.t_cost(), params.p_cost());
+        for demo in &DEMO_ACCOUNTS {
+            assert!(demo.password_hash.starts_with(&expected), "{}: {}", demo.id, demo.password_hash);
+        }
     }
 }

@@ -26,6 +26,9 @@ async fn password_hashing_past_its_bound_answers_server_busy_and_never_500(store
     let app = spawn_app_with(store, |settings| {
         settings.auth.password_hashing_concurrency = 1;
         settings.auth.password_hashing_wait_ms = 1;
+        // Hashes of the real cost (the test profile's are nearly free), so they queue.
+        settings.auth.password_hash_memory_kib = 19456;
+        settings.auth.password_hash_iterations = 2;
     })
     .await;
     let app = &app;

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use walletgate::auth::Principal;
+use walletgate::auth::password::HashCost;
 use walletgate::clock::SystemClock;
 use walletgate::domain::account::Role;
 use walletgate::domain::asset::{Asset, Quantity};
@@ -96,7 +97,7 @@ impl Gateway {
         let spec = FixtureSpec {
             balance: "10000000.00".parse()?,
             pin: Pin::parse(BENCH_PIN).context("bench PIN")?,
-            password_hash: hash_password(Password::parse(BENCH_PASSWORD.to_owned())?).await?,
+            password_hash: hash_password(Password::parse(BENCH_PASSWORD.to_owned())?, HashCost::default()).await?,
             payees,
         };
         let mut ready = Vec::with_capacity(accounts);

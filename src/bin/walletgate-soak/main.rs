@@ -23,7 +23,7 @@ mod report;
 mod workload;
 mod world;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -35,6 +35,9 @@ use crate::client::Api;
 use crate::cluster::{Cluster, StoreMode};
 use crate::invariants::Checked;
 use crate::world::World;
+
+/// The gateway binary the soak starts unless told otherwise.
+const DEFAULT_BINARY: &str = "target/release/walletgate";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Store {
@@ -68,7 +71,7 @@ struct Args {
     #[arg(long)]
     no_faults: bool,
     /// The walletgate binary to start.
-    #[arg(long, default_value = "target/release/walletgate")]
+    #[arg(long, default_value = DEFAULT_BINARY)]
     binary: PathBuf,
     /// Directory for Redis's AOF and the logs (default: a new one under the system temp dir).
     #[arg(long)]
@@ -89,6 +92,9 @@ fn replay_command(args: &Args, seed: u64) -> String {
     );
     if args.no_faults {
         command.push_str(" --no-faults");
+    }
+    if args.binary != Path::new(DEFAULT_BINARY) {
+        command.push_str(&format!(" --binary {}", args.binary.display()));
     }
     command
 }

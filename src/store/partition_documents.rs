@@ -23,7 +23,9 @@ pub trait PartitionDocuments: Send + Sync {
     /// One named document of an account partition.
     async fn partition_document(&self, id: &AccountId, name: &str) -> Result<Option<String>, StoreError>;
 
-    /// The documents of a partition whose names start with `prefix`, as `(name, body)`, sorted by name.
+    /// The documents of a partition whose names start with `prefix`, as
+    /// `(name, body)`, sorted by name. Expiring documents (saved replies) are
+    /// not listed: they are read by name.
     async fn partition_documents(&self, id: &AccountId, prefix: &str) -> Result<Vec<(String, String)>, StoreError>;
 
     /// Removes a named document of a partition that no decision reads (a

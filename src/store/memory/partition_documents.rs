@@ -16,7 +16,9 @@ impl PartitionDocuments for MemoryStore {
         let mut matching: Vec<(String, String)> = {
             let state = self.state();
             let Some(partition) = state.partitions.get(id) else { return Ok(Vec::new()) };
-            let named = partition.documents.iter().filter(|(name, _)| name.starts_with(prefix));
+            // Expiring documents are read by name only (as on Redis, where they are keys of their own).
+            let listed = |name: &String| name.starts_with(prefix) && partition.expiring.times.get(name).is_none();
+            let named = partition.documents.iter().filter(|(name, _)| listed(name));
             named.map(|(name, body)| (name.clone(), body.clone())).collect()
         };
         matching.sort();

@@ -5,137 +5,155 @@
 -- lives here; the caller computed the new state in Rust.
 --
 -- Every call from a script costs about a microsecond on top of the command's
--- own work, and every byte of ARGV is hashed once by Lua, so the script
--- makes one call per structure it changes (several fields or entries per
--- call) and skips the reclaim scan when nothing can be due (docs/redis.md,
--- "What a commit costs").
+-- own work, and every byte of KEYS and ARGV is hashed once by Lua, so the
+-- script makes one call per structure it changes (several fields or entries
+-- per call), and an expiring document is one `SET … PX` that Redis reclaims
+-- by itself (docs/redis.md, "What a commit costs").
 --
--- KEYS[1] = account record (hash: version, data, reclaim_at)
+-- KEYS[1] = account record (hash: version, data; reclaim_at while the
+-- partition still holds expiring documents of the layout before, see below)
 -- KEYS[2] = journal (list)   KEYS[3] = documents (hash: name -> body)
 -- KEYS[4] = event stream
--- KEYS[5] = expiring documents (sorted set: name -> reclaim time in ms)
--- KEYS[6 ..] = S schedule keys, then U schedule keys: the partition's
+-- KEYS[5] = the layout before's reclaim index (sorted set: name -> time in ms)
+-- KEYS[6 ..] = X expiring documents' own keys (strings with a time to live),
+-- then S schedule keys, then U schedule keys: the partition's and its
 -- shard's, so every key shares the shard's hash tag (one cluster slot).
--- ARGV[1] = expected version   ARGV[2] = new account JSON
--- ARGV[3] = journal entries E, ARGV[4] = documents to put P,
--- ARGV[5] = documents to delete D, ARGV[6] = events V,
--- ARGV[7] = events kept per stream, ARGV[8] = channel told of new events
--- (a shard channel of this slot on a cluster),
--- ARGV[9] = account id, ARGV[10] = expiring documents X, ARGV[11] = their
--- time to live in ms, ARGV[12] = expired documents reclaimed per commit
--- beyond X, ARGV[13] = schedule entries S, ARGV[14] = how to tell of new
--- events (PUBLISH, or SPUBLISH on a cluster), ARGV[15] = schedule members
--- removed U, ARGV[16] = 1 when the X expiring documents must not exist yet
--- (the caller decided without reading them), then E entries, P (name, body)
--- pairs, D names, V events, X (name, body) pairs, S (member, time) pairs, U
--- members.
+-- ARGV[1] = expected version, ARGV[2] = the version after (both as Redis
+-- writes integers, so they compare as strings), ARGV[3] = new account JSON,
+-- ARGV[4] = the commit's shape, 16 bytes: seven counts of two bytes each
+-- (high, low) — journal entries E, documents to put P, documents to delete
+-- D, events V, expiring documents X, schedule entries S, schedule members
+-- removed U — then 1 when the X expiring documents must not exist yet (the
+-- caller decided without reading them), then 1 to tell of new events with
+-- SPUBLISH (a cluster) rather than PUBLISH,
+-- ARGV[5] = events kept per stream, ARGV[6] = channel told of new events
+-- (a shard channel of this slot on a cluster), ARGV[7] = account id,
+-- ARGV[8] = the expiring documents' time to live in ms, ARGV[9] = expired
+-- documents of the layout before reclaimed per commit beyond X, then E
+-- entries, P (name, body) pairs, D names, V events, X (name, body) pairs, S
+-- (member, time) pairs, U members.
+-- (Numbers travel as bytes of one argument because every argument costs
+-- Lua an allocation, and `tonumber` a `strtod`: about a microsecond per
+-- commit for the sixteen of them.)
 -- Returns 1 when committed, 0 on a version conflict (or a missing record, or
 -- an expiring document that had to be new and exists); a refused commit
 -- writes nothing.
 local record = redis.call('HMGET', KEYS[1], 'version', 'reclaim_at')
-local version = tonumber(record[1])
-if not version or version ~= tonumber(ARGV[1]) then
+if record[1] ~= ARGV[1] then
   return 0
 end
-local entries, puts, deletes = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local events, expiring = tonumber(ARGV[6]), tonumber(ARGV[10])
-local schedules, removals = tonumber(ARGV[13]), tonumber(ARGV[15])
-local first_put = 17 + entries
+local e1, e0, p1, p0, d1, d0, v1, v0, x1, x0, s1, s0, u1, u0, new_only, sharded = string.byte(ARGV[4], 1, 16)
+local entries, puts, deletes = e1 * 256 + e0, p1 * 256 + p0, d1 * 256 + d0
+local events, expiring = v1 * 256 + v0, x1 * 256 + x0
+local schedules, removals = s1 * 256 + s0, u1 * 256 + u0
+local first_entry = 10
+local first_put = first_entry + entries
 local first_delete = first_put + 2 * puts
 local first_event = first_delete + deletes
 local first_expiring = first_event + events
 local first_schedule = first_expiring + 2 * expiring
 local first_removal = first_schedule + 2 * schedules
+local first_schedule_key = 6 + expiring
 
-if ARGV[16] == '1' then
-  for at = first_expiring, first_schedule - 1, 2 do
-    if redis.call('HEXISTS', KEYS[3], ARGV[at]) == 1 then
+-- Expiring documents are keys of their own with a time to live: Redis
+-- reclaims them, and `SET … NX` both checks that one is new and writes it.
+-- A partition written by the layout before may still hold some in its
+-- `documents` hash, indexed for reclaiming in KEYS[5]; its record then has
+-- `reclaim_at` (when the earliest of them may go), and only then are they
+-- looked at: checked when they must be new, and reclaimed when due.
+local legacy = record[2]
+local reclaim_at_after = nil
+if expiring > 0 then
+  local must_be_new = new_only == 1
+  -- Kept for no time at all, a document is expired as soon as written: it
+  -- is not kept (and replaces any kept under its name).
+  local kept = ARGV[8] ~= '0'
+  if must_be_new then
+    if legacy then
+      for at = first_expiring, first_schedule - 1, 2 do
+        if redis.call('HEXISTS', KEYS[3], ARGV[at]) == 1 then
+          return 0
+        end
+      end
+    end
+    if (expiring > 1 or not kept) and redis.call('EXISTS', unpack(KEYS, 6, first_schedule_key - 1)) > 0 then
       return 0
     end
   end
+  -- Nothing is written before this point, so the first `SET … NX` may still refuse.
+  if not kept then
+    redis.call('DEL', unpack(KEYS, 6, first_schedule_key - 1))
+  elseif expiring == 1 and must_be_new then
+    if not redis.call('SET', KEYS[6], ARGV[first_expiring + 1], 'NX', 'PX', ARGV[8]) then
+      return 0
+    end
+  else
+    for n = 0, expiring - 1 do
+      redis.call('SET', KEYS[6 + n], ARGV[first_expiring + 2 * n + 1], 'PX', ARGV[8])
+    end
+  end
+  if legacy then
+    local time = redis.call('TIME')
+    local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+    if tonumber(legacy) <= now_ms then
+      local limit = expiring + tonumber(ARGV[9])
+      local oldest = redis.call('ZRANGE', KEYS[5], 0, limit, 'WITHSCORES')
+      local due = {}
+      for at = 1, #oldest, 2 do
+        local score = tonumber(oldest[at + 1])
+        if score > now_ms or #due == limit then
+          reclaim_at_after = score
+          break
+        end
+        due[#due + 1] = oldest[at]
+      end
+      if #due > 0 then
+        redis.call('HDEL', KEYS[3], unpack(due))
+        redis.call('ZREM', KEYS[5], unpack(due))
+      end
+      if not reclaim_at_after then
+        redis.call('HDEL', KEYS[1], 'reclaim_at')
+      end
+    end
+  end
 end
 
--- The record keeps when its partition's oldest expiring document may be
--- reclaimed (`reclaim_at`), so a commit looks at the reclaim index only
--- when something there is due. Tables and loops cost here too, so the
--- common case (one of each) takes the plain calls.
-if expiring > 0 then
-  local time = redis.call('TIME')
-  local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-  local next_due = tonumber(record[2])
-  if not next_due or next_due <= now_ms then
-    local limit = expiring + tonumber(ARGV[12])
-    local oldest = redis.call('ZRANGE', KEYS[5], 0, limit, 'WITHSCORES')
-    local due = {}
-    next_due = nil
-    for at = 1, #oldest, 2 do
-      local score = tonumber(oldest[at + 1])
-      if score > now_ms or #due == limit then
-        next_due = score
-        break
-      end
-      due[#due + 1] = oldest[at]
-    end
-    if #due > 0 then
-      redis.call('HDEL', KEYS[3], unpack(due))
-      redis.call('ZREM', KEYS[5], unpack(due))
-    end
-  end
-  local reclaim_at = now_ms + tonumber(ARGV[11])
-  if expiring == 1 then
-    redis.call('ZADD', KEYS[5], reclaim_at, ARGV[first_expiring])
-  else
-    local reclaims = {}
-    for at = first_expiring, first_schedule - 1, 2 do
-      reclaims[#reclaims + 1] = reclaim_at
-      reclaims[#reclaims + 1] = ARGV[at]
-    end
-    redis.call('ZADD', KEYS[5], unpack(reclaims))
-  end
-  redis.call('HSET', KEYS[1], 'version', version + 1, 'data', ARGV[2],
-    'reclaim_at', math.min(next_due or reclaim_at, reclaim_at))
+if reclaim_at_after then
+  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3], 'reclaim_at', reclaim_at_after)
 else
-  redis.call('HSET', KEYS[1], 'version', version + 1, 'data', ARGV[2])
+  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3])
 end
 
 if entries == 1 then
-  redis.call('RPUSH', KEYS[2], ARGV[17])
+  redis.call('RPUSH', KEYS[2], ARGV[first_entry])
 elseif entries > 1 then
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, 17, first_put - 1))
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, first_entry, first_put - 1))
 end
--- Documents are put, then deleted, then the expiring ones put (as the
--- memory store does); without deletions the two puts are one call.
 if deletes > 0 then
   if puts > 0 then
     redis.call('HSET', KEYS[3], unpack(ARGV, first_put, first_delete - 1))
   end
   redis.call('HDEL', KEYS[3], unpack(ARGV, first_delete, first_event - 1))
-  if expiring > 0 then
-    redis.call('HSET', KEYS[3], unpack(ARGV, first_expiring, first_schedule - 1))
-  end
-elseif puts == 1 and expiring == 1 then
-  redis.call('HSET', KEYS[3], ARGV[first_put], ARGV[first_put + 1], ARGV[first_expiring], ARGV[first_expiring + 1])
-elseif puts + expiring > 0 then
-  local bodies = {}
-  for at = first_put, first_delete - 1 do
-    bodies[#bodies + 1] = ARGV[at]
-  end
-  for at = first_expiring, first_schedule - 1 do
-    bodies[#bodies + 1] = ARGV[at]
-  end
-  redis.call('HSET', KEYS[3], unpack(bodies))
+elseif puts == 1 then
+  redis.call('HSET', KEYS[3], ARGV[first_put], ARGV[first_put + 1])
+elseif puts > 1 then
+  redis.call('HSET', KEYS[3], unpack(ARGV, first_put, first_delete - 1))
 end
 for at = first_event, first_expiring - 1 do
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'body', ARGV[at])
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'body', ARGV[at])
 end
-for key = 6, 5 + schedules do
-  local at = first_schedule + 2 * (key - 6)
-  redis.call('ZADD', KEYS[key], ARGV[at + 1], ARGV[at])
+for n = 0, schedules - 1 do
+  local at = first_schedule + 2 * n
+  redis.call('ZADD', KEYS[first_schedule_key + n], ARGV[at + 1], ARGV[at])
 end
 for n = 0, removals - 1 do
-  redis.call('ZREM', KEYS[6 + schedules + n], ARGV[first_removal + n])
+  redis.call('ZREM', KEYS[first_schedule_key + schedules + n], ARGV[first_removal + n])
 end
 if events > 0 then
-  redis.call(ARGV[14], ARGV[8], ARGV[9])
+  if sharded == 1 then
+    redis.call('SPUBLISH', ARGV[6], ARGV[7])
+  else
+    redis.call('PUBLISH', ARGV[6], ARGV[7])
+  end
 end
 return 1

@@ -112,9 +112,16 @@ impl KeyLayout {
         self.partition(id, "documents")
     }
 
-    /// Sorted set: expiring documents' names by the time (ms) they may be reclaimed.
+    /// Sorted set of the layout before `v3`: expiring documents' names (kept
+    /// in `documents` then) by the time (ms) they may be reclaimed.
     pub(super) fn expiring(&self, id: &AccountId) -> String {
         self.partition(id, "expiring")
+    }
+
+    /// String with a time to live: one expiring document of a partition (a
+    /// saved idempotency reply), which Redis reclaims by itself.
+    pub(super) fn expiring_document(&self, id: &AccountId, name: &str) -> String {
+        self.partition(id, &format!("xdoc:{name}"))
     }
 
     /// Stream: the partition's events.
@@ -213,6 +220,12 @@ impl KeyLayout {
 /// What the layout marker holds: the layout's version and shard count. A
 /// store refuses to open data written with another.
 pub(super) fn layout_marker() -> String {
+    format!("v3 shards={SHARDS}")
+}
+
+/// The marker of the layout before this one, which this version still reads
+/// (expiring documents in `documents`, see `RedisStore::check_layout`).
+pub(super) fn previous_layout_marker() -> String {
     format!("v2 shards={SHARDS}")
 }
 
@@ -256,6 +269,7 @@ mod tests {
             keys.journal(&id),
             keys.documents(&id),
             keys.expiring(&id),
+            keys.expiring_document(&id, "idempotency:k{1}"),
             keys.events(&id),
             keys.accounts(shard),
             keys.schedule_of_member("withdrawals:payout", &member),

@@ -77,11 +77,14 @@ impl AccountPartitions for RedisStore {
         let mut pipeline = redis::pipe();
         pipeline.atomic().cmd("HMGET").arg(&key).arg("version").arg("data");
         pipeline.cmd("HMGET").arg(self.keys.documents(id)).arg(documents);
+        let expiring: Vec<String> = documents.iter().map(|name| self.keys.expiring_document(id, name)).collect();
+        pipeline.cmd("MGET").arg(&expiring);
         let mut connection = self.connection.clone();
-        let (record, found): ((Option<u64>, Option<String>), Vec<Option<String>>) =
+        let (record, in_hash, apart): ((Option<u64>, Option<String>), Vec<Option<String>>, Vec<Option<String>>) =
             pipeline.query_async(&mut connection).await.map_err(unavailable)?;
         match record {
             (Some(version), Some(data)) => {
+                let found = apart.into_iter().zip(in_hash).map(|(apart, in_hash)| apart.or(in_hash)).collect();
                 Ok(Some((Versioned { version, value: decode_document(&key, &data)? }, found)))
             }
             _ => Ok(None),
@@ -105,6 +108,9 @@ impl AccountPartitions for RedisStore {
             self.keys.events(id),
             self.keys.expiring(id),
         ];
+        for (name, _) in commit.documents_expiring {
+            keys.push(self.keys.expiring_document(id, name));
+        }
         for entry in commit.scheduled {
             keys.push(self.keys.schedule_of_member(entry.schedule, &entry.member));
         }
@@ -112,30 +118,39 @@ impl AccountPartitions for RedisStore {
             keys.push(self.keys.schedule_of_member(schedule, member));
         }
         let shard = shard_of(id.as_str());
-        let (publish, channel) = if self.is_cluster() {
-            ("SPUBLISH", self.keys.shard_events_channel(shard))
-        } else {
-            ("PUBLISH", self.keys.events_channel())
-        };
+        let channel =
+            if self.is_cluster() { self.keys.shard_events_channel(shard) } else { self.keys.events_channel() };
+        let counts = [
+            commit.new_entries.len(),
+            commit.documents_put.len(),
+            commit.documents_deleted.len(),
+            commit.events.len(),
+            commit.documents_expiring.len(),
+            commit.scheduled.len(),
+            commit.unscheduled.len(),
+        ];
+        let mut shape = Vec::with_capacity(2 * counts.len() + 2);
+        for count in counts {
+            let count = u16::try_from(count).map_err(|_| StoreError::Corrupt {
+                key: keys[0].clone(),
+                reason: format!("a commit of {count} items of one kind: at most {} fit in one", u16::MAX),
+            })?;
+            shape.extend_from_slice(&count.to_be_bytes());
+        }
+        shape.push(u8::from(commit.expiring_must_be_new));
+        shape.push(u8::from(self.is_cluster()));
         let mut invocation = self.commit_partition.prepare_invoke();
         invocation
             .key(&keys[..])
             .arg(commit.expected_version)
+            .arg(commit.expected_version + 1)
             .arg(encode_document(&*commit.account)?)
-            .arg(commit.new_entries.len())
-            .arg(commit.documents_put.len())
-            .arg(commit.documents_deleted.len())
-            .arg(commit.events.len())
+            .arg(shape)
             .arg(EVENTS_KEPT_PER_ACCOUNT)
             .arg(&channel)
             .arg(id.as_str())
-            .arg(commit.documents_expiring.len())
             .arg(u64::try_from(commit.expiring_ttl.as_millis()).unwrap_or(u64::MAX))
-            .arg(EXPIRED_RECLAIMED_PER_COMMIT)
-            .arg(commit.scheduled.len())
-            .arg(publish)
-            .arg(commit.unscheduled.len())
-            .arg(u8::from(commit.expiring_must_be_new));
+            .arg(EXPIRED_RECLAIMED_PER_COMMIT);
         for entry in commit.new_entries {
             invocation.arg(encode_document(entry)?);
         }

@@ -158,10 +158,13 @@ async fn expiring_partition_documents_are_reclaimed_by_later_commits(kind: Store
         ..AccountCommit::new(1, &account, &[])
     };
     assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
-    // Until a later commit reclaims it, an expired document may still be read;
-    // whether it counts is the caller's decision by its own clock.
+    // Until a later commit reclaims it, an expired document may still be read
+    // (or already be gone); whether it counts is the caller's decision by its
+    // own clock.
     let (loaded, found) = store.load_account_with(&account.id, &["idempotency:k1", "nothing"]).await.unwrap().unwrap();
-    assert_eq!((loaded.version, found), (2, vec![Some("reply 1".to_owned()), None]));
+    assert_eq!(loaded.version, 2);
+    assert!(matches!(found[..], [None | Some(_), None]), "{found:?}");
+    assert!(found[0].as_deref().is_none_or(|reply| reply == "reply 1"), "{found:?}");
     let long = [("idempotency:k2".to_owned(), "reply 2".to_owned())];
     let commit = AccountCommit {
         documents_expiring: &long,

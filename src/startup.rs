@@ -35,7 +35,7 @@ use crate::providers::wechat::builtin_client::BuiltinWeChatClient;
 use crate::providers::wechat::http_client::HttpWeChatClient;
 use crate::providers::wechat::http_payouts::HttpPayouts;
 use crate::providers::wechat::mock::BuiltinPayouts;
-use crate::providers::wechat::mock::{MockPaySigning, MockWeChat};
+use crate::providers::wechat::mock::{MockPayNotifier, MockPaySigning, MockWeChat};
 use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
 use crate::routes::{
@@ -238,6 +238,14 @@ impl Application {
             }
             None => None,
         };
+        // The mock's notifications are signed the same way, by the worker.
+        let mock_pay_notifier = match &mock_wechat_pay {
+            Some(signing) => {
+                let timeout = Duration::from_millis(settings.mock_wechat.pay.notify_timeout_ms);
+                Some(Arc::new(MockPayNotifier::new(signing.clone(), timeout)?))
+            }
+            None => None,
+        };
         let journal = RequestJournal::new(store.clone(), business.clone(), &settings.simulator);
         let outbox = simulator.then(|| {
             let outbox = MockSmsOutbox::new(store.clone(), settings.sms.outbox_keep, journal.clone());
@@ -301,6 +309,7 @@ impl Application {
             wall_clock: clock,
             simulated_clock: simulated.map(|simulated| (simulated, sim_clock_policy(&settings.sim_clock))),
             mock_wechat: mock_wechat.clone(),
+            mock_pay_notifier,
         });
         if let Some(sim_clock) = &services.sim_clock {
             start_sim_clock(sim_clock, &settings.store).await?;

@@ -31,7 +31,7 @@
 //! - [`sim_clock::SimClock`]: a simulator's shared business clock, advanced,
 //!   frozen and resumed by operators.
 //! - [`mock_wechat_pay::MockPayBills`]: the mock WeChat Pay's bills moving on
-//!   over business time, as worker work (in a simulator).
+//!   over business time, and its notifications, as worker work (in a simulator).
 
 pub mod accounts;
 pub mod audit;
@@ -127,6 +127,8 @@ pub struct Parts {
     pub simulated_clock: Option<(Arc<SimulatedClock>, sim_clock::SimClockPolicy)>,
     /// The mock WeChat Pay, whose bills the worker moves on (in a simulator).
     pub mock_wechat: Option<Arc<crate::providers::wechat::mock::MockWeChat>>,
+    /// What sends the mock WeChat Pay's notifications, with it.
+    pub mock_pay_notifier: Option<Arc<crate::providers::wechat::mock::MockPayNotifier>>,
 }
 
 impl From<Parts> for ServiceSet {
@@ -179,7 +181,11 @@ impl From<Parts> for ServiceSet {
             audit: audit.clone(),
             queues: queue_gauges::QueueGauges::new(store.clone()),
             transfers: transfers.clone(),
-            mock_bills: parts.mock_wechat.map(|mock| mock_wechat_pay::MockPayBills { mock, work: work.clone() }),
+            mock_bills: parts.mock_wechat.map(|mock| mock_wechat_pay::MockPayBills {
+                mock,
+                work: work.clone(),
+                notifier: parts.mock_pay_notifier,
+            }),
         };
         let commit_attempts_max = partitions.commit_attempts_max;
         let sim_clock = parts

@@ -276,6 +276,8 @@ impl Settlement {
                 amount: withdrawal.amount.money(),
                 remark: TRANSFER_REMARK.to_owned(),
                 scene_id: TRANSFER_SCENE_ID.to_owned(),
+                notify_url: None,
+                user_name: None,
             }),
             DestinationProvider::Alipay => PayoutOrder::Alipay(AlipayTransferRequest {
                 out_biz_no: withdrawal.out_bill_no(),

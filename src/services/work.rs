@@ -49,6 +49,8 @@ pub struct SettlementPolicy {
     pub backoff_max: chrono::Duration,
     /// How long a payout waits on a bill under way before it is parked.
     pub bill_wait_max: chrono::Duration,
+    /// The `notify_url` of every WeChat Pay bill (`wechat.pay.notify_url`), if any.
+    pub notify_url: Option<String>,
 }
 
 /// Paying Alipay destinations: the client, and the title the payee's bill shows.
@@ -305,6 +307,7 @@ mod tests {
             backoff_initial: chrono::Duration::seconds(1),
             backoff_max: chrono::Duration::seconds(60),
             bill_wait_max: chrono::Duration::hours(25),
+            notify_url: None,
         }
     }
 

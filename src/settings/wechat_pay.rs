@@ -40,7 +40,15 @@ pub struct WeChatPaySettings {
     /// The merchant's APIv3 key (32 characters), which decrypts WeChat Pay's
     /// notifications. Empty: the published test key.
     pub apiv3_key: SecretString,
+    /// Where WeChat Pay is asked to send a bill's `MCHTRANSFER.BILL.FINISHED`
+    /// (`notify_url` of every transfer bill). Empty: this server's own
+    /// `/v1/callbacks/wechat-pay/transfer-bills` while the mock WeChat runs,
+    /// else none; `"none"`: never sent.
+    pub notify_url: String,
 }
+
+/// `wechat.pay.notify_url`'s word for "send no notify_url".
+pub const NOTIFY_URL_NONE: &str = "none";
 
 /// `[mock_wechat.pay]`: the merchant the mock WeChat Pay knows, and its platform key.
 #[derive(Debug, Clone, Deserialize)]
@@ -192,6 +200,12 @@ impl WeChatPaySettings {
         if !paying {
             return;
         }
+        let notify_url = self.notify_url.as_str();
+        if !notify_url.is_empty() && notify_url != NOTIFY_URL_NONE && !is_notify_url(notify_url) {
+            problems.push(format!(
+                "wechat.pay.notify_url {notify_url:?} must be an http(s) URL without a query, empty or \"none\""
+            ));
+        }
         check_ids("wechat.pay", &self.mchid, &self.merchant_serial_no, &self.platform_public_key_id, problems);
         if let Err(problem) = self.keys() {
             problems.push(problem);
@@ -313,6 +327,7 @@ mod tests {
             platform_public_key_id: "PUB_KEY_ID_0119000000012026030100000000000001".into(),
             platform_public_key_file: String::new(),
             apiv3_key: SecretString::from(""),
+            notify_url: String::new(),
         }
     }
 
@@ -339,17 +354,20 @@ mod tests {
     const PUBLISHED: &str = crate::domain::wechatpay_crypto::PUBLISHED_TEST_APIV3_KEY;
 
     #[test]
-    fn apiv3_keys_are_checked() {
+    fn apiv3_keys_and_notify_urls_are_checked() {
         let short = WeChatPaySettings { apiv3_key: SecretString::from("short"), ..sample() };
         let found = problems(|p| short.check(false, true, p));
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].starts_with("wechat.pay.apiv3_key"), "{found:?}");
         assert!(sample().keys().unwrap().apiv3.is_published(), "empty: the published test key");
-        for good in ["http://127.0.0.1:8080/v1/callbacks/wechat-pay/transfer-bills", "https://a.example/n"] {
-            assert!(is_notify_url(good), "{good}");
+        for good in ["", "none", "http://127.0.0.1:8080/v1/callbacks/wechat-pay/transfer-bills", "https://a.example/n"]
+        {
+            let settings = WeChatPaySettings { notify_url: good.into(), ..sample() };
+            assert!(problems(|p| settings.check(false, true, p)).is_empty(), "{good}");
         }
-        for bad in ["ftp://a.example/n", "https://a.example/n?x=1", "/relative", "nope", ""] {
-            assert!(!is_notify_url(bad), "{bad}");
+        for bad in ["ftp://a.example/n", "https://a.example/n?x=1", "/relative", "nope"] {
+            let settings = WeChatPaySettings { notify_url: bad.into(), ..sample() };
+            assert_eq!(problems(|p| settings.check(false, true, p)).len(), 1, "{bad}");
         }
     }
 

@@ -29,7 +29,9 @@ pub use mock_alipay::{AlipayIdType, MockAlipayAmounts, MockAlipayKeyTexts, MockA
 pub use sim_clock::SimClockSettings;
 pub use simulator::SimulatorSettings;
 pub use transfers::TransferSettings;
-pub use wechat_pay::{MockWeChatPayKeys, MockWeChatPaySettings, WeChatPayKeys, WeChatPaySettings};
+pub use wechat_pay::{
+    MockWeChatPayKeys, MockWeChatPaySettings, NOTIFY_URL_NONE, WeChatPayKeys, WeChatPaySettings, is_notify_url,
+};
 
 const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 const DEV_JWT_SECRET: &str = "walletgate-local-development-jwt-secret-change-me";

@@ -35,17 +35,19 @@ use crate::providers::wechat::builtin_client::BuiltinWeChatClient;
 use crate::providers::wechat::http_client::HttpWeChatClient;
 use crate::providers::wechat::http_payouts::HttpPayouts;
 use crate::providers::wechat::mock::BuiltinPayouts;
-use crate::providers::wechat::mock::{MockPaySigning, MockWeChat};
+use crate::providers::wechat::mock::{MockPayNotifier, MockPaySigning, MockWeChat};
 use crate::rate_limit::RateLimits;
 use crate::routes::extract::{JsonBodyLimit, json_error, path_error, query_error};
+use crate::routes::wechat_pay_notify::WECHAT_PAY_NOTIFY_PATH;
 use crate::routes::{
     KnownRoutes, auth, bindings, docs, events, kyc, me, mock_alipay, mock_journal, mock_sms, mock_wechat, not_found,
-    ops, ops_search, pin, review, sim, sim_clock, sim_rules, system, transfers, withdrawals,
+    ops, ops_search, pin, review, sim, sim_clock, sim_rules, system, transfers, wechat_pay_notify, withdrawals,
 };
 use crate::services::bindings::{AlipayBindingPolicy, BindingPolicy};
 use crate::services::kyc::KycPolicy;
 use crate::services::notifications::WebhookPolicy;
 use crate::services::partitions::Partitions;
+use crate::services::pay_notices::NoticeKeys;
 use crate::services::registration::RegistrationPolicy;
 use crate::services::scenarios::Scenarios;
 use crate::services::seed::DemoData;
@@ -57,8 +59,8 @@ use crate::services::withdrawals::Fingerprints;
 use crate::services::work::{AlipayPayoutPolicy, SettlementPolicy};
 use crate::services::{Parts, ServiceSet, seed};
 use crate::settings::{
-    AlipayClientKind, AlipaySettings, CorsSettings, Settings, SimClockSettings, StoreKind, StoreSettings,
-    WeChatClientKind, WeChatSettings, WebhookSettings,
+    AlipayClientKind, AlipaySettings, CorsSettings, NOTIFY_URL_NONE, Settings, SimClockSettings, StoreKind,
+    StoreSettings, WeChatClientKind, WeChatSettings, WebhookSettings,
 };
 use crate::store::{MemoryStore, RedisStore, SharedStore, StoreError, TimedStore};
 use crate::telemetry::{WalletgateRootSpan, keep_metrics_folded, metrics_handle, observe_request};
@@ -238,6 +240,14 @@ impl Application {
             }
             None => None,
         };
+        // The mock's notifications are signed the same way, by the worker.
+        let mock_pay_notifier = match &mock_wechat_pay {
+            Some(signing) => {
+                let timeout = Duration::from_millis(settings.mock_wechat.pay.notify_timeout_ms);
+                Some(Arc::new(MockPayNotifier::new(signing.clone(), timeout)?))
+            }
+            None => None,
+        };
         let journal = RequestJournal::new(store.clone(), business.clone(), &settings.simulator);
         let outbox = simulator.then(|| {
             let outbox = MockSmsOutbox::new(store.clone(), settings.sms.outbox_keep, journal.clone());
@@ -302,6 +312,8 @@ impl Application {
             wall_clock: clock,
             simulated_clock: simulated.map(|simulated| (simulated, sim_clock_policy(&settings.sim_clock))),
             mock_wechat: mock_wechat.clone(),
+            mock_pay_notifier,
+            notice_keys: notice_keys(&settings),
         });
         if let Some(sim_clock) = &services.sim_clock {
             start_sim_clock(sim_clock, &settings.store).await?;
@@ -441,6 +453,7 @@ fn settlement_policy(
     public_base_url: &str,
     wall_clock: &SharedClock,
 ) -> anyhow::Result<SettlementPolicy> {
+    let mock_present = mock.is_some();
     let payouts = match settings.wechat.client {
         WeChatClientKind::Builtin => {
             mock.map(|mock| Arc::new(BuiltinPayouts::new(mock, journal.clone())) as SharedPayouts)
@@ -464,8 +477,14 @@ fn settlement_policy(
             }
         }
     };
+    let notify_url = match settings.wechat.pay.notify_url.as_str() {
+        "" => mock_present.then(|| format!("{public_base_url}{WECHAT_PAY_NOTIFY_PATH}")),
+        NOTIFY_URL_NONE => None,
+        url => Some(url.to_owned()),
+    };
     let settings = &settings.worker;
     Ok(SettlementPolicy {
+        notify_url,
         payouts,
         alipay: None,
         lease: chrono::Duration::seconds(settings.lease_secs.min(u32::MAX as u64) as i64),
@@ -476,6 +495,21 @@ fn settlement_policy(
         backoff_max: millis(settings.retry_backoff_max_ms),
         bill_wait_max: chrono::Duration::seconds(settings.payout_bill_wait_max_secs.min(i64::MAX as u64 / 1000) as i64),
     })
+}
+
+/// What WeChat Pay's notifications are checked with: `wechat.pay`'s
+/// merchant, platform public key and APIv3 key; none when they do not read
+/// (checked by the settings wherever payouts go over HTTP).
+fn notice_keys(settings: &Settings) -> Option<NoticeKeys> {
+    match settings.wechat.pay.keys() {
+        Ok(keys) => {
+            Some(NoticeKeys { mchid: settings.wechat.pay.mchid.clone(), platform: keys.platform, apiv3: keys.apiv3 })
+        }
+        Err(problem) => {
+            tracing::warn!(%problem, "WeChat Pay notifications are refused: wechat.pay's keys do not read");
+            None
+        }
+    }
 }
 
 /// The signing client of Alipay's open platform: the built-in mock's
@@ -629,6 +663,7 @@ fn serve(
     let ledger_check = web::Data::new(services.ledger_check);
     let directory = web::Data::new(services.directory);
     let partitions = web::Data::new(services.partitions);
+    let pay_notices = web::Data::new(services.pay_notices);
     let sim_clock = services.sim_clock.map(web::Data::new);
     let body_limit = web::Data::new(JsonBodyLimit(settings.server.json_body_bytes_max));
     let served = Served {
@@ -692,6 +727,7 @@ fn serve(
             .app_data(ledger_check.clone())
             .app_data(directory.clone())
             .app_data(partitions.clone())
+            .app_data(pay_notices.clone())
             .app_data(demo.clone())
             .app_data(body_limit.clone())
             .app_data(web::QueryConfig::default().error_handler(query_error))
@@ -879,6 +915,8 @@ route_table! {
         POST "/v1/ops/withdrawals/{id}/reject" => review::reject,
         GET "/v1/ops/audit-log" => review::audit_log,
         POST "/v1/ops/worker/step" => review::worker_step,
+
+        POST "/v1/callbacks/wechat-pay/transfer-bills" => wechat_pay_notify::transfer_bill_finished,
     ]
 }
 

@@ -10,7 +10,9 @@ but for their base URLs:
   same bill) -> mch_transfer_bills_query by out_bill_no and by
   transfer_bill_no -> a client holding the wrong platform key, whose SDK
   must refuse the answer -> a client signing with the wrong key, refused
-  with 401 SIGN_ERROR.
+  with 401 SIGN_ERROR -> a bill with a notify_url (a small local HTTP
+  server): the SDK's own callback() checks the mock's
+  MCHTRANSFER.BILL.FINISHED (signature) and decrypts it (APIv3 key).
 - WeChat OAuth with wechatpy's WeChatOAuth: its authorize URL -> the mock's
   consent page, allowed as a browser would -> fetch_access_token (the code)
   -> get_user_info -> check_access_token -> refresh_access_token.
@@ -22,10 +24,12 @@ Exits 0 when every step passed, 1 at the first failure.
 """
 
 import html
+import http.server
 import json
 import os
 import re
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -42,8 +46,6 @@ from wechatpy.oauth import WeChatOAuth
 BASE = (sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8080").rstrip("/")
 APP_SECRET = os.environ.get("WECHAT_APP_SECRET", "walletgate-mock-wechat-app-secret-0001")
 REDIRECT_URI = "http://127.0.0.1/wechat/callback"
-# wechatpayv3 wants an APIv3 key (32 bytes) for notifications, which this check does not receive.
-APIV3_KEY = "0" * 32
 
 
 def http_json(method, path, body=None):
@@ -58,7 +60,7 @@ def pay_client(keys, private_key=None, public_key=None):
         private_key=private_key or keys["merchant_private_key"],
         cert_serial_no=keys["merchant_serial_no"],
         appid=keys["appid"],
-        apiv3_key=APIV3_KEY,
+        apiv3_key=keys["apiv3_key"],
         public_key=public_key or keys["platform_public_key"],
         public_key_id=keys["platform_public_key_id"],
         timeout=(5, 10),
@@ -117,6 +119,53 @@ def check_wechat_pay():
     other_key = pay_client(keys, private_key=_other_private_key())
     code, text = other_key.mch_transfer_bills_query(out_bill_no=out_bill_no)
     check(code == 401 and json.loads(text)["code"] == "SIGN_ERROR", "a request signed with another key is 401 SIGN_ERROR")
+
+    check_wechat_pay_notification(keys, sdk)
+
+
+class NotifyReceiver(http.server.BaseHTTPRequestHandler):
+    """A merchant's notify_url: keeps each notification's headers and body, answers 204."""
+
+    received = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        NotifyReceiver.received.append(({name: value for name, value in self.headers.items()}, body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def check_wechat_pay_notification(keys, sdk):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotifyReceiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        notify_url = "http://127.0.0.1:%d/wechatpay/notify" % server.server_address[1]
+        payee = http_json("POST", "/mock/wechat/users", {"nickname": "SDK通知"})
+        out_bill_no = "sdkn" + uuid.uuid4().hex[:24]
+        code, text = sdk.mch_transfer_bills(out_bill_no=out_bill_no, transfer_scene_id="1000",
+                                            openid=payee["openid"], transfer_amount=250,
+                                            transfer_remark="SDK notify", notify_url=notify_url)
+        check(code == 200, "a bill with a notify_url: " + text)
+        for _ in range(60):
+            if NotifyReceiver.received:
+                break
+            time.sleep(0.5)
+        check(NotifyReceiver.received, "the mock told the bill's final state to its notify_url")
+        headers, body = NotifyReceiver.received[0]
+        told = sdk.callback(headers, body)
+        check(told is not None and told["event_type"] == "MCHTRANSFER.BILL.FINISHED",
+              "wechatpayv3's callback() verifies the notification's signature")
+        resource = told["resource"]
+        check(resource["out_bill_no"] == out_bill_no and resource["state"] == "SUCCESS"
+              and resource["transfer_amount"] == 250 and resource["mchid"] == keys["mchid"],
+              "and decrypts its resource with the APIv3 key: %s" % resource)
+        tampered = body.replace(b"MCHTRANSFER", b"MCHTRANSFEX")
+        check(sdk.callback(headers, tampered) is None, "a changed notification fails the SDK's signature check")
+    finally:
+        server.shutdown()
 
 
 def _other_private_key():

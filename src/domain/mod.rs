@@ -24,6 +24,7 @@ pub mod statement;
 pub mod transfer;
 pub mod transfer_decision;
 pub mod transfer_policy;
+pub mod wechatpay_crypto;
 pub mod wechatpay_sign;
 pub mod withdrawal;
 pub mod withdrawal_decision;

@@ -24,7 +24,19 @@ pub struct TransferRequest {
     /// The scene (`transfer_scene_id`), e.g. `"1000"` (现金营销); required.
     #[serde(default)]
     pub scene_id: String,
+    /// Where WeChat Pay is to POST `MCHTRANSFER.BILL.FINISHED` once the bill is final.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<String>,
+    /// The payee's real name, required from `USER_NAME_REQUIRED_FROM_FEN`
+    /// and checked against the payee's. In the clear here: the HTTP client
+    /// encrypts it for WeChat Pay (RSA-OAEP), and it is never written out
+    /// (so never journaled).
+    #[serde(default, skip_serializing)]
+    pub user_name: Option<String>,
 }
+
+/// From this amount (¥2,000.00) on, WeChat Pay requires the payee's `user_name`.
+pub const USER_NAME_REQUIRED_FROM_FEN: i64 = 200_000;
 
 /// WeChat Pay's scene of an ordinary payout (现金营销), what walletgate sends.
 pub const TRANSFER_SCENE_ID: &str = "1000";

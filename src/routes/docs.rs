@@ -22,7 +22,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::{
     auth, bindings, events, kyc, me, mock_alipay, mock_journal, mock_sms, mock_wechat, ops, ops_search, pin, review,
-    sim, sim_clock, sim_rules, system, transfers, withdrawals,
+    sim, sim_clock, sim_rules, system, transfers, wechat_pay_notify, withdrawals,
 };
 
 /// Where the Swagger UI is served; the trailing slash matters (its assets
@@ -154,6 +154,7 @@ pub const BEARER_AUTH: &str = "bearerAuth";
         review::reject,
         review::audit_log,
         review::worker_step,
+        wechat_pay_notify::transfer_bill_finished,
         sim_clock::show,
         sim_clock::advance,
         sim_clock::freeze,
@@ -226,6 +227,7 @@ pub const BEARER_AUTH: &str = "bearerAuth";
             profile with the mock providers: the business clock every gateway of the deployment shares (advanced, \
             running the work that falls due; frozen; resumed), rules that force how the mock providers answer, reset \
             the deployment, load scenarios. A user's token gets 403 `FORBIDDEN`."),
+        (name = "callbacks", description = "What the real providers call: WeChat Pay's notifications             (`notify_url`), in WeChat Pay's protocol (signed by WeChat Pay, answered 204 or `{\"code\":\"FAIL\"}`),             not the catalogue's. No token: the provider's signature is the proof."),
         (name = "system", description = "Liveness, readiness, metrics."),
         (name = "docs", description = "This document and the Swagger UI."),
     )

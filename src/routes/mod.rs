@@ -27,6 +27,7 @@ pub mod system;
 pub mod transfers;
 pub mod views;
 pub mod web;
+pub mod wechat_pay_notify;
 pub mod withdrawals;
 
 use actix_web::dev::ResourceDef;

@@ -87,7 +87,8 @@ impl AdvanceRequest {
     "complete": true, "steps": 3,
     "work": {"claimed": 2, "settled": 2, "failed": 0, "rejected": 0, "retried": 0, "parked": 0, "dropped": 0,
         "deferred": 0, "webhooks_delivered": 0, "webhooks_retried": 0, "webhooks_abandoned": 0,
-        "transfers_delivered": 0, "awaiting": 0, "mock_bills_moved": 0, "errors": 0}
+        "transfers_delivered": 0, "awaiting": 0, "mock_bills_moved": 0, "mock_notices_delivered": 0,
+        "mock_notices_retried": 0, "errors": 0}
 }))]
 struct AdvanceView {
     /// The clock after the advance.

@@ -31,7 +31,9 @@
 //! - [`sim_clock::SimClock`]: a simulator's shared business clock, advanced,
 //!   frozen and resumed by operators.
 //! - [`mock_wechat_pay::MockPayBills`]: the mock WeChat Pay's bills moving on
-//!   over business time, as worker work (in a simulator).
+//!   over business time, and its notifications, as worker work (in a simulator).
+//! - [`pay_notices::PayNotices`]: WeChat Pay's notifications as walletgate
+//!   receives them: a final bill settles its withdrawal at once.
 
 pub mod accounts;
 pub mod audit;
@@ -45,6 +47,7 @@ pub mod listing;
 pub mod mock_wechat_pay;
 pub mod notifications;
 pub mod partitions;
+pub mod pay_notices;
 pub mod pin;
 pub mod queue_gauges;
 pub mod registration;
@@ -101,6 +104,8 @@ pub struct ServiceSet {
     pub directory: directory::Directory,
     /// The business clock's controls, in a simulator.
     pub sim_clock: Option<sim_clock::SimClock>,
+    /// WeChat Pay's notifications, when `wechat.pay`'s keys read.
+    pub pay_notices: Option<pay_notices::PayNotices>,
 }
 
 /// What the services are built from.
@@ -127,6 +132,10 @@ pub struct Parts {
     pub simulated_clock: Option<(Arc<SimulatedClock>, sim_clock::SimClockPolicy)>,
     /// The mock WeChat Pay, whose bills the worker moves on (in a simulator).
     pub mock_wechat: Option<Arc<crate::providers::wechat::mock::MockWeChat>>,
+    /// What sends the mock WeChat Pay's notifications, with it.
+    pub mock_pay_notifier: Option<Arc<crate::providers::wechat::mock::MockPayNotifier>>,
+    /// What WeChat Pay's notifications to walletgate are checked with.
+    pub notice_keys: Option<pay_notices::NoticeKeys>,
 }
 
 impl From<Parts> for ServiceSet {
@@ -179,13 +188,24 @@ impl From<Parts> for ServiceSet {
             audit: audit.clone(),
             queues: queue_gauges::QueueGauges::new(store.clone()),
             transfers: transfers.clone(),
-            mock_bills: parts.mock_wechat.map(|mock| mock_wechat_pay::MockPayBills { mock, work: work.clone() }),
+            mock_bills: parts.mock_wechat.map(|mock| mock_wechat_pay::MockPayBills {
+                mock,
+                work: work.clone(),
+                notifier: parts.mock_pay_notifier,
+            }),
         };
         let commit_attempts_max = partitions.commit_attempts_max;
         let sim_clock = parts
             .simulated_clock
             .map(|(clock, policy)| sim_clock::SimClock::new(clock, worker.clone(), policy, commit_attempts_max));
+        let pay_notices = parts.notice_keys.map(|keys| pay_notices::PayNotices {
+            settlement: settlement.clone(),
+            reads: withdrawal_reads.clone(),
+            keys,
+            wall_clock: parts.wall_clock.clone(),
+        });
         ServiceSet {
+            pay_notices,
             accounts: accounts::Accounts {
                 partitions: partitions.clone(),
                 tokens: parts.tokens,

@@ -276,6 +276,8 @@ impl Settlement {
                 amount: withdrawal.amount.money(),
                 remark: TRANSFER_REMARK.to_owned(),
                 scene_id: TRANSFER_SCENE_ID.to_owned(),
+                notify_url: self.policy.notify_url.clone(),
+                user_name: None,
             }),
             DestinationProvider::Alipay => PayoutOrder::Alipay(AlipayTransferRequest {
                 out_biz_no: withdrawal.out_bill_no(),
@@ -353,7 +355,7 @@ impl Settlement {
         self.finish_claim(account_id, withdrawal_id, settled, ClaimOutcome::Settled).await
     }
 
-    async fn fail_payout(
+    pub(crate) async fn fail_payout(
         &self,
         account_id: &AccountId,
         withdrawal_id: &str,

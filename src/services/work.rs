@@ -49,6 +49,8 @@ pub struct SettlementPolicy {
     pub backoff_max: chrono::Duration,
     /// How long a payout waits on a bill under way before it is parked.
     pub bill_wait_max: chrono::Duration,
+    /// The `notify_url` of every WeChat Pay bill (`wechat.pay.notify_url`), if any.
+    pub notify_url: Option<String>,
 }
 
 /// Paying Alipay destinations: the client, and the title the payee's bill shows.
@@ -111,6 +113,10 @@ pub enum ClaimOutcome {
     TransferDelivered,
     /// A mock WeChat Pay bill moved on by itself.
     MockBillMoved,
+    /// A mock WeChat Pay notification was answered 200 or 204.
+    MockNoticeDelivered,
+    /// A mock WeChat Pay notification was refused or unanswered; sent again later (or given up).
+    MockNoticeRetried,
 }
 
 /// What one step did: how many claimed items ended each way.
@@ -118,7 +124,8 @@ pub enum ClaimOutcome {
 #[schema(example = json!({
     "claimed": 2, "settled": 1, "failed": 0, "rejected": 0, "retried": 1, "awaiting": 0, "parked": 0,
     "dropped": 0, "deferred": 0, "webhooks_delivered": 1, "webhooks_retried": 0, "webhooks_abandoned": 0,
-    "transfers_delivered": 0, "mock_bills_moved": 0, "errors": 0
+    "transfers_delivered": 0, "mock_bills_moved": 0, "mock_notices_delivered": 0, "mock_notices_retried": 0,
+    "errors": 0
 }))]
 pub struct WorkReport {
     pub claimed: usize,
@@ -138,6 +145,10 @@ pub struct WorkReport {
     pub transfers_delivered: usize,
     /// The mock WeChat Pay's bills moved on (to their next state, or final), in a simulator.
     pub mock_bills_moved: usize,
+    /// The mock WeChat Pay's `MCHTRANSFER.BILL.FINISHED` notifications answered 200/204.
+    pub mock_notices_delivered: usize,
+    /// The mock WeChat Pay's notifications refused or unanswered (sent again later, or given up).
+    pub mock_notices_retried: usize,
     /// Items whose work met an error (the store went away, say); their lease brings them back.
     pub errors: usize,
 }
@@ -159,6 +170,8 @@ impl WorkReport {
             ClaimOutcome::WebhookAbandoned => &mut self.webhooks_abandoned,
             ClaimOutcome::TransferDelivered => &mut self.transfers_delivered,
             ClaimOutcome::MockBillMoved => &mut self.mock_bills_moved,
+            ClaimOutcome::MockNoticeDelivered => &mut self.mock_notices_delivered,
+            ClaimOutcome::MockNoticeRetried => &mut self.mock_notices_retried,
         };
         *counter += 1;
     }
@@ -193,6 +206,8 @@ impl WorkReport {
             webhooks_abandoned,
             transfers_delivered,
             mock_bills_moved,
+            mock_notices_delivered,
+            mock_notices_retried,
             errors,
         } = *other;
         self.claimed += claimed;
@@ -209,6 +224,8 @@ impl WorkReport {
         self.webhooks_abandoned += webhooks_abandoned;
         self.transfers_delivered += transfers_delivered;
         self.mock_bills_moved += mock_bills_moved;
+        self.mock_notices_delivered += mock_notices_delivered;
+        self.mock_notices_retried += mock_notices_retried;
         self.errors += errors;
     }
 
@@ -290,6 +307,7 @@ mod tests {
             backoff_initial: chrono::Duration::seconds(1),
             backoff_max: chrono::Duration::seconds(60),
             bill_wait_max: chrono::Duration::hours(25),
+            notify_url: None,
         }
     }
 

@@ -58,10 +58,9 @@ impl WorkerStep {
     /// The schedules a step claims from, each with how long after an entry's
     /// time it falls due: where to look for the next work, and when it is due.
     pub fn due_schedules(&self) -> Vec<(&'static str, chrono::Duration)> {
-        let mock_bills = self.mock_bills.as_ref().map(MockPayBills::due_schedule);
-        let optional =
-            [self.review.due_schedule(), self.settlement.due_schedule(), self.notifications.due_schedule(), mock_bills];
-        optional.into_iter().flatten().chain([self.transfers.due_schedule()]).collect()
+        let mock_bills = self.mock_bills.as_ref().map(MockPayBills::due_schedules).unwrap_or_default();
+        let optional = [self.review.due_schedule(), self.settlement.due_schedule(), self.notifications.due_schedule()];
+        optional.into_iter().flatten().chain(mock_bills).chain([self.transfers.due_schedule()]).collect()
     }
 
     /// One step at the business clock's now.

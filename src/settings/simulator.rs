@@ -184,7 +184,8 @@ public_base_url = "https://wallet.example.com"
         assert!(settings.validate().is_ok(), "no payouts without the mock and an address: allowed");
         settings.wechat.pay_base_url = "https://api.mch.weixin.qq.com".into();
         let problems = problems_of(&settings);
-        assert_eq!(problems.len(), 2, "paying needs the merchant's own keys, not the published ones: {problems:?}");
+        assert_eq!(problems.len(), 3, "paying needs the merchant's own keys, not the published ones: {problems:?}");
+        assert!(problems[2].starts_with("wechat.pay.apiv3_key"), "the APIv3 key too: {problems:?}");
         assert!(problems.iter().all(|problem| problem.starts_with("wechat.pay.")), "{problems:?}");
     }
 

@@ -10,12 +10,17 @@
 //!   every answer).
 //!
 //! Key files left empty mean the published test keys (`config/sim-keys/`,
-//! compiled in); production refuses them, in a file or by default.
+//! compiled in); production refuses them, in a file or by default. The
+//! APIv3 key (notifications' AES-256-GCM) follows the same rule: empty
+//! means the published test key, which production refuses, left empty or
+//! written out.
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::refuse_published_key;
 use crate::domain::rsa2::{self, test_keys};
+use crate::domain::wechatpay_crypto::ApiV3Key;
 use crate::domain::wechatpay_sign::{MerchantKey, PlatformKey, PlatformPublicKey, RegisteredMerchant};
 
 /// `[wechat.pay]`: what walletgate signs its payouts with, and verifies answers with.
@@ -32,7 +37,18 @@ pub struct WeChatPaySettings {
     pub platform_public_key_id: String,
     /// PEM file of WeChat Pay's public key (`pub_key.pem`). Empty: the published test key.
     pub platform_public_key_file: String,
+    /// The merchant's APIv3 key (32 characters), which decrypts WeChat Pay's
+    /// notifications. Empty: the published test key.
+    pub apiv3_key: SecretString,
+    /// Where WeChat Pay is asked to send a bill's `MCHTRANSFER.BILL.FINISHED`
+    /// (`notify_url` of every transfer bill). Empty: this server's own
+    /// `/v1/callbacks/wechat-pay/transfer-bills` while the mock WeChat runs,
+    /// else none; `"none"`: never sent.
+    pub notify_url: String,
 }
+
+/// `wechat.pay.notify_url`'s word for "send no notify_url".
+pub const NOTIFY_URL_NONE: &str = "none";
 
 /// `[mock_wechat.pay]`: the merchant the mock WeChat Pay knows, and its platform key.
 #[derive(Debug, Clone, Deserialize)]
@@ -62,6 +78,11 @@ pub struct MockWeChatPaySettings {
     /// confirmation (`WAIT_USER_CONFIRM`); a mock user flagged
     /// `confirm_required` confirms whatever the scene.
     pub confirm_scene_ids: Vec<String>,
+    /// The registered merchant's APIv3 key, which encrypts the notifications
+    /// sent to a bill's `notify_url`. Empty: the published test key.
+    pub apiv3_key: SecretString,
+    /// How long the mock waits for a notification's receiver to answer.
+    pub notify_timeout_ms: u64,
 }
 
 /// The mock's keys, read.
@@ -70,6 +91,7 @@ pub struct MockWeChatPayKeys {
     pub merchant: RegisteredMerchant,
     pub merchant_private: MerchantKey,
     pub platform: PlatformKey,
+    pub apiv3: ApiV3Key,
 }
 
 /// walletgate's keys as a merchant, read.
@@ -77,6 +99,29 @@ pub struct MockWeChatPayKeys {
 pub struct WeChatPayKeys {
     pub merchant: MerchantKey,
     pub platform: PlatformPublicKey,
+    pub apiv3: ApiV3Key,
+}
+
+/// An APIv3 key setting, or the published test key when it is empty.
+fn apiv3_key(name: &str, text: &SecretString) -> Result<ApiV3Key, String> {
+    match text.expose_secret() {
+        "" => Ok(ApiV3Key::published()),
+        text => ApiV3Key::parse(text).map_err(|e| format!("{name}: {e}")),
+    }
+}
+
+/// In production: the published test APIv3 key written out is refused, and
+/// so is an empty one (meaning it) where the key is used.
+fn refuse_published_apiv3_key(name: &str, text: &SecretString, used: bool, problems: &mut Vec<String>) {
+    match text.expose_secret() {
+        "" if used => problems
+            .push(format!("{name} must be the merchant's own APIv3 key in production (empty: the published test key)")),
+        "" => {}
+        text if ApiV3Key::parse(text).is_ok_and(|key| key.is_published()) => problems.push(format!(
+            "{name} is the published test key (config/sim-keys); use the merchant's own APIv3 key in production"
+        )),
+        _ => {}
+    }
 }
 
 /// A key file's text, or the published test key when `path` is empty.
@@ -129,6 +174,7 @@ impl WeChatPaySettings {
                     test_keys::WECHATPAY_PLATFORM_PUBLIC_KEY_PEM,
                 )?,
             },
+            apiv3: apiv3_key("wechat.pay.apiv3_key", &self.apiv3_key)?,
         })
     }
 
@@ -149,9 +195,16 @@ impl WeChatPaySettings {
                     ));
                 }
             }
+            refuse_published_apiv3_key("wechat.pay.apiv3_key", &self.apiv3_key, paying, problems);
         }
         if !paying {
             return;
+        }
+        let notify_url = self.notify_url.as_str();
+        if !notify_url.is_empty() && notify_url != NOTIFY_URL_NONE && !is_notify_url(notify_url) {
+            problems.push(format!(
+                "wechat.pay.notify_url {notify_url:?} must be an http(s) URL without a query, empty or \"none\""
+            ));
         }
         check_ids("wechat.pay", &self.mchid, &self.merchant_serial_no, &self.platform_public_key_id, problems);
         if let Err(problem) = self.keys() {
@@ -190,6 +243,7 @@ impl MockWeChatPaySettings {
                     test_keys::WECHATPAY_PLATFORM_PRIVATE_KEY_PEM,
                 )?,
             },
+            apiv3: apiv3_key("mock_wechat.pay.apiv3_key", &self.apiv3_key)?,
         })
     }
 
@@ -203,9 +257,13 @@ impl MockWeChatPaySettings {
             ] {
                 refuse_published_key(name, path, problems);
             }
+            refuse_published_apiv3_key("mock_wechat.pay.apiv3_key", &self.apiv3_key, false, problems);
         }
         if !enabled {
             return;
+        }
+        if !(100..=30_000).contains(&self.notify_timeout_ms) {
+            problems.push("mock_wechat.pay.notify_timeout_ms must be from 100 to 30000".into());
         }
         let day_secs = 366 * 86_400;
         for (name, secs) in [
@@ -242,8 +300,19 @@ impl MockWeChatPaySettings {
             processing_secs: 0,
             confirm_timeout_secs: 86_400,
             confirm_scene_ids: vec!["1005".into()],
+            apiv3_key: SecretString::from(""),
+            notify_timeout_ms: 5000,
         }
     }
+}
+
+/// Whether `url` can be a bill's `notify_url`: http or https (WeChat Pay
+/// takes https only; the simulator takes http too, for local receivers),
+/// with a host, and no query string, as WeChat Pay requires.
+pub fn is_notify_url(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|parsed| {
+        matches!(parsed.scheme(), "http" | "https") && parsed.has_host() && parsed.query().is_none()
+    })
 }
 
 #[cfg(test)]
@@ -257,6 +326,8 @@ mod tests {
             merchant_private_key_file: String::new(),
             platform_public_key_id: "PUB_KEY_ID_0119000000012026030100000000000001".into(),
             platform_public_key_file: String::new(),
+            apiv3_key: SecretString::from(""),
+            notify_url: String::new(),
         }
     }
 
@@ -280,11 +351,41 @@ mod tests {
         assert!(found[2].starts_with("wechat.pay.merchant_private_key_file"), "{found:?}");
     }
 
+    const PUBLISHED: &str = crate::domain::wechatpay_crypto::PUBLISHED_TEST_APIV3_KEY;
+
+    #[test]
+    fn apiv3_keys_and_notify_urls_are_checked() {
+        let short = WeChatPaySettings { apiv3_key: SecretString::from("short"), ..sample() };
+        let found = problems(|p| short.check(false, true, p));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("wechat.pay.apiv3_key"), "{found:?}");
+        assert!(sample().keys().unwrap().apiv3.is_published(), "empty: the published test key");
+        for good in ["", "none", "http://127.0.0.1:8080/v1/callbacks/wechat-pay/transfer-bills", "https://a.example/n"]
+        {
+            let settings = WeChatPaySettings { notify_url: good.into(), ..sample() };
+            assert!(problems(|p| settings.check(false, true, p)).is_empty(), "{good}");
+        }
+        for bad in ["ftp://a.example/n", "https://a.example/n?x=1", "/relative", "nope"] {
+            let settings = WeChatPaySettings { notify_url: bad.into(), ..sample() };
+            assert_eq!(problems(|p| settings.check(false, true, p)).len(), 1, "{bad}");
+        }
+    }
+
     #[test]
     fn production_refuses_the_published_keys_by_default_and_in_a_file() {
         let found = problems(|p| sample().check(true, true, p));
-        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found.len(), 3, "{found:?}");
         assert!(found.iter().all(|problem| problem.contains("published test key")), "{found:?}");
+        assert!(found[2].starts_with("wechat.pay.apiv3_key"), "{found:?}");
+        let written_out = WeChatPaySettings { apiv3_key: SecretString::from(PUBLISHED), ..sample() };
+        let found = problems(|p| written_out.check(true, false, p));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("apiv3_key is the published test key"), "{found:?}");
+        let own = WeChatPaySettings { apiv3_key: SecretString::from("k".repeat(32)), ..sample() };
+        assert!(problems(|p| own.check(true, false, p)).is_empty());
+        let mut mock = MockWeChatPaySettings::sample();
+        mock.apiv3_key = SecretString::from(PUBLISHED);
+        assert_eq!(problems(|p| mock.check(true, false, p)).len(), 1);
         assert!(problems(|p| sample().check(true, false, p)).is_empty(), "no payouts, no keys used");
         let dir = std::env::temp_dir().join(format!("walletgate-wechatpay-keys-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

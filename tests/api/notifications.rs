@@ -170,7 +170,9 @@ pub(crate) const WEBHOOK_SECRET: &str = "whsec-walletgate-test-secret-0123456789
 pub(crate) struct Received {
     event_id: String,
     signature: String,
-    body: String,
+    pub body: String,
+    /// Every header, by its lower-case name.
+    pub headers: std::collections::BTreeMap<String, String>,
 }
 
 pub(crate) struct Receiver {
@@ -178,7 +180,8 @@ pub(crate) struct Receiver {
     pub received: Arc<Mutex<Vec<Received>>>,
 }
 
-/// A local webhook receiver that answers 500 to the first `failures` deliveries, then 204.
+/// A local webhook receiver (or WeChat Pay `notify_url`) that answers 500
+/// to the first `failures` deliveries, then 204.
 pub(crate) async fn start_receiver(failures: usize) -> Receiver {
     let received = Arc::new(Mutex::new(Vec::<Received>::new()));
     let state = web::Data::new((received.clone(), failures));
@@ -193,10 +196,16 @@ pub(crate) async fn start_receiver(failures: usize) -> Receiver {
                         request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
                     };
                     let mut received = state.0.lock().unwrap();
+                    let headers = request
+                        .headers()
+                        .iter()
+                        .map(|(name, value)| (name.as_str().to_owned(), value.to_str().unwrap_or_default().to_owned()))
+                        .collect();
                     received.push(Received {
                         event_id: header("walletgate-event-id"),
                         signature: header("walletgate-signature"),
                         body: String::from_utf8(body.to_vec()).unwrap(),
+                        headers,
                     });
                     if received.len() <= state.1 { HttpResponse::InternalServerError().finish() } else { HttpResponse::NoContent().finish() }
                 },

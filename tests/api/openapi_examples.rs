@@ -130,7 +130,8 @@ fn examples_of(node: &Value, pointer: &str, found: &mut Vec<(String, Value)>) {
 
 /// Ids in examples carry their kind's real prefix (an `id` any kind's).
 fn misprefixed_ids(key: &str, value: &Value, found: &mut Vec<String>) {
-    const ANY: &[&str] = &["acc_", "wd_", "bnd_", "je_", "kyc_", "quo_", "aud_", "tr_", "rule_"];
+    // `EV-`: WeChat Pay's notification ids (the callback's body is WeChat Pay's).
+    const ANY: &[&str] = &["acc_", "wd_", "bnd_", "je_", "kyc_", "quo_", "aud_", "tr_", "rule_", "EV-"];
     match value {
         Value::Object(object) => object.iter().for_each(|(key, value)| misprefixed_ids(key, value, found)),
         Value::Array(list) => list.iter().for_each(|value| misprefixed_ids(key, value, found)),

@@ -31,7 +31,7 @@ on_both_stores!(
 const BILLS: &str = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills";
 
 /// The realistic mock: 2 s ACCEPTED, 3 s PROCESSING.
-async fn app_with_delays(store: StoreKind, change: impl FnOnce(&mut Settings)) -> TestApp {
+pub(crate) async fn app_with_delays(store: StoreKind, change: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_app_with(store, |settings: &mut Settings| {
         settings.mock_wechat.pay.accepted_secs = 2;
         settings.mock_wechat.pay.processing_secs = 3;

@@ -50,6 +50,8 @@ async fn a_worker_that_dies_after_paying_is_replaced_without_paying_twice(store:
         amount: "100.00".parse().unwrap(),
         remark: "OK钱包余额提现".into(),
         scene_id: "1000".into(),
+        notify_url: None,
+        user_name: None,
     };
     assert_eq!(payouts.transfer(&request).await.unwrap().state, BillState::Success);
     // From here on A does nothing more: it is dead.

@@ -47,7 +47,9 @@ pub struct TransferBillsRequest {
     pub transfer_scene_id: Option<String>,
     /// The payee's encrypted real name; accepted and not checked by the mock.
     pub user_name: Option<String>,
-    /// Where the real API pushes the final state; the mock pushes nothing.
+    /// Where the final state (`SUCCESS`, `FAIL`, `CANCELLED`) is POSTed as `MCHTRANSFER.BILL.FINISHED`,
+    /// encrypted with the APIv3 key and signed with the platform key, retried on WeChat Pay's pauses
+    /// until answered 200/204; an http(s) URL without a query string (400 `PARAM_ERROR` otherwise).
     pub notify_url: Option<String>,
     /// The payment reason shown to the payee; accepted and not checked by the mock.
     pub user_recv_perception: Option<String>,
@@ -156,6 +158,8 @@ pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes)
         amount,
         remark: request.transfer_remark,
         scene_id: request.transfer_scene_id.unwrap_or_default(),
+        notify_url: request.notify_url,
+        user_name: None,
     };
     let ruled = mock.transfer_ruled(&transfer).await;
     answer(ruled, pay_error, |created| match created {

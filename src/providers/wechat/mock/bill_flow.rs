@@ -15,6 +15,9 @@
 //! entry is written before the bill that needs it, so an entry may point at
 //! a bill that does not move (it is dropped), never the other way round.
 //!
+//! A bill created with a `notify_url` is put on the notifications'
+//! schedule just before it is written final (`notify`).
+//!
 //! Every step changes one document by compare-and-set (`store::kept_apart`:
 //! each under its own hash tag): the bill, or the payee's wallet.
 //! `finish_bill` says why a bill pays at most once.
@@ -44,6 +47,12 @@ pub(super) struct BillRecord {
     /// When the bill moves on by itself; none while it waits on a call, or once final.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) moves_at: Option<DateTime<Utc>>,
+    /// Where to tell the bill's final state (`notify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) notify_url: Option<String>,
+    /// How telling it stands, once a delivery was tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) notice: Option<NoticeProgress>,
 }
 
 impl BillRecord {
@@ -174,6 +183,8 @@ impl MockWeChat {
             },
             held: forcing == Some(Forcing::Processing),
             moves_at,
+            notify_url: request.notify_url.clone(),
+            notice: None,
         };
         if let Some(at) = moves_at {
             self.schedule_bill(&record.bill.out_bill_no, at).await?;
@@ -208,7 +219,7 @@ impl MockWeChat {
     }
 
     /// Writes `record` over the version found; `false` when it changed meanwhile.
-    async fn save_bill(&self, version: u64, record: &BillRecord) -> Result<bool, PayoutError> {
+    pub(super) async fn save_bill(&self, version: u64, record: &BillRecord) -> Result<bool, PayoutError> {
         let body = to_json(record, &record.bill.out_bill_no).map_err(unavailable)?;
         let saved = self.store.save_document(BILLS_COLLECTION, &record.bill.out_bill_no, version, &body).await;
         Ok(saved.map_err(unavailable)? == CommitOutcome::Committed)
@@ -238,6 +249,7 @@ impl MockWeChat {
         if let Some(at) = record.moves_at {
             self.schedule_bill(&record.bill.out_bill_no, at).await?;
         }
+        self.schedule_notice(&record, now).await?;
         Ok(self.save_bill(found.version, &record).await?.then_some(record))
     }
 
@@ -395,6 +407,7 @@ impl MockWeChat {
             (record.bill.state, record.bill.fail_reason) = (decided.state, decided.fail_reason);
             record.bill.update_time = self.clock.now();
             record.moves_at = None;
+            self.schedule_notice(&record, record.bill.update_time).await?;
             if !self.save_bill(found.version, &record).await? {
                 continue;
             }

@@ -75,6 +75,7 @@ use mock_errcode::*;
 
 mod authorize;
 mod bill_flow;
+mod notify;
 mod payouts;
 mod signing;
 mod sns;
@@ -82,6 +83,7 @@ mod users;
 
 pub use authorize::*;
 pub use bill_flow::*;
+pub use notify::*;
 pub use payouts::*;
 pub use signing::*;
 pub use sns::*;

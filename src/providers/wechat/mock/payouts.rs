@@ -50,6 +50,7 @@ const TRANSFER_BILL_NO_CHARS_MAX: usize = 64;
 const OPENID_CHARS_MAX: usize = 128;
 const REMARK_CHARS_MAX: usize = 32;
 const SCENE_ID_CHARS_MAX: usize = 36;
+const NOTIFY_URL_CHARS_MAX: usize = 256;
 /// What one payee may receive per Beijing day (¥20,000.00) and month (¥200,000.00).
 const DAY_RECEIVED_MAX_FEN: i64 = 2_000_000;
 const MONTH_RECEIVED_MAX_FEN: i64 = 20_000_000;
@@ -268,6 +269,12 @@ fn check_transfer_request(request: &TransferRequest) -> Result<(), PayoutError> 
         let message = "transfer_scene_id is required (1 to 36 characters, e.g. \"1000\")";
         return Err(refused(refusal_code::PARAM_ERROR, message));
     }
+    if let Some(url) = &request.notify_url
+        && (url.len() > NOTIFY_URL_CHARS_MAX || !crate::settings::is_notify_url(url))
+    {
+        let message = "notify_url must be an http(s) URL without a query string, at most 256 characters";
+        return Err(refused(refusal_code::PARAM_ERROR, message));
+    }
     Ok(())
 }
 
@@ -432,6 +439,8 @@ mod tests {
             amount: money(amount),
             remark: "提现到零钱".into(),
             scene_id: "1000".into(),
+            notify_url: None,
+            user_name: None,
         }
     }
 

@@ -4,7 +4,8 @@
 //! by the wall clock it is given, never the simulator's business clock: a
 //! signature is a transport matter, and an SDK signs with its machine's time.
 //!
-//! It also publishes what an SDK is configured with (`published_keys`, at
+//! It also holds the merchant's APIv3 key, which encrypts the
+//! notifications (`notify`), and publishes what an SDK is configured with (`published_keys`, at
 //! `GET /mock/wechat/keys`) and signs a request for a tool that cannot
 //! (`sign_request`, at `POST /mock/wechat/sign`).
 
@@ -13,6 +14,7 @@ use utoipa::ToSchema;
 
 use crate::clock::SharedClock;
 use crate::domain::rsa2;
+use crate::domain::wechatpay_crypto::ApiV3Key;
 use crate::domain::wechatpay_sign::{AnswerSignature, Authorization, Request, SCHEMA, SignFailure};
 use crate::providers::wechat::pay_nonce;
 use crate::settings::{MockWeChatPayKeys, MockWeChatSettings};
@@ -26,7 +28,8 @@ use crate::settings::{MockWeChatPayKeys, MockWeChatSettings};
     "merchant_public_key": "-----BEGIN PUBLIC KEY-----\nMIIBIj…\n-----END PUBLIC KEY-----\n",
     "platform_public_key_id": "PUB_KEY_ID_0119000000012026030100000000000001",
     "platform_public_key": "-----BEGIN PUBLIC KEY-----\nMIIBIj…\n-----END PUBLIC KEY-----\n",
-    "signature_type": "WECHATPAY2-SHA256-RSA2048", "published_test_keys": true
+    "signature_type": "WECHATPAY2-SHA256-RSA2048", "apiv3_key": "WalletgateSimPublishedApiV3Key01",
+    "published_test_keys": true
 }))]
 pub struct PublishedPayKeys {
     /// The merchant id (商户号).
@@ -49,6 +52,10 @@ pub struct PublishedPayKeys {
     pub platform_public_key: String,
     /// Always `WECHATPAY2-SHA256-RSA2048`.
     pub signature_type: String,
+    /// The merchant's APIv3 key (32 characters): SDKs decrypt the
+    /// notifications sent to a bill's `notify_url` with it (`apiv3_key`).
+    #[schema(example = "WalletgateSimPublishedApiV3Key01")]
+    pub apiv3_key: String,
     /// Whether these are the published test keys of `config/sim-keys/`
     /// (anyone can sign with them; production refuses them).
     pub published_test_keys: bool,
@@ -83,6 +90,16 @@ impl MockPaySigning {
         self.keys.merchant_private.authorize(request, self.wall_clock.now().timestamp(), &pay_nonce())
     }
 
+    /// The registered merchant's id.
+    pub fn mchid(&self) -> &str {
+        &self.keys.merchant.mchid
+    }
+
+    /// The registered merchant's APIv3 key, which encrypts notifications.
+    pub fn apiv3_key(&self) -> &ApiV3Key {
+        &self.keys.apiv3
+    }
+
     pub fn published_keys(&self) -> PublishedPayKeys {
         let platform_public = self.keys.platform.private_key.to_public_key();
         PublishedPayKeys {
@@ -94,8 +111,10 @@ impl MockPaySigning {
             platform_public_key_id: self.keys.platform.key_id.clone(),
             platform_public_key: rsa2::public_pem(&platform_public),
             signature_type: SCHEMA.to_owned(),
+            apiv3_key: self.keys.apiv3.text(),
             published_test_keys: rsa2::is_published_test_key(&self.keys.merchant.public_key)
-                || rsa2::is_published_test_key(&platform_public),
+                || rsa2::is_published_test_key(&platform_public)
+                || self.keys.apiv3.is_published(),
         }
     }
 }

@@ -6,8 +6,8 @@
 //! Every use case that changes an account goes through here, so "decide on
 //! one version, commit only if it still holds" is written once.
 
+use std::borrow::Cow;
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -82,6 +82,22 @@ impl<T> AccountChange<T> {
             && self.documents.is_empty()
             && self.expiring.is_empty()
     }
+}
+
+/// What a change may be decided on before (or instead of) reading the
+/// account: `S` is the state of the documents the change reads.
+// One per change, moved once: not worth a box.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Guess<S> {
+    /// Nothing: read first.
+    Read,
+    /// The record this process last committed, if its writers' turn
+    /// remembers it, with the change's expiring documents taken as absent:
+    /// its commit then requires that none of them exists.
+    Remembered(S),
+    /// A record as it stood at its version, with what the documents held at
+    /// that version, as the caller knows it (from a read, or its own commit).
+    Known(Versioned<Account>, S),
 }
 
 /// The store, the clock and the rules of committing; cheap to clone.
@@ -188,9 +204,49 @@ impl Partitions {
         &self,
         id: &AccountId,
         documents: &[&str],
-        mut change: impl FnMut(&mut Account, Vec<Option<String>>, DateTime<Utc>) -> Result<AccountChange<T>, ApiError>,
+        change: impl FnMut(&mut Account, Vec<Option<String>>, DateTime<Utc>) -> Result<AccountChange<T>, ApiError>,
     ) -> Result<(T, Account), ApiError> {
+        let (output, committed) = self.update_account_guessing(id, documents, Guess::Read, Ok, change).await?;
+        Ok((output, committed.value))
+    }
+
+    /// As `update_account_reading`, trying a guess first: a first round
+    /// decides on what the guess says the record and the `documents` were
+    /// (`S`, the documents as the change reads them; `read` makes one of the
+    /// texts when they are read) and counts only if its commit lands. Any
+    /// other end of that round (a conflict, an error, nothing to write) is
+    /// dropped, and the rounds that read decide afresh, so every outcome is
+    /// one a fresh read would have given. Returns the record as committed
+    /// (or as read, when nothing was written), with its version.
+    pub(crate) async fn update_account_guessing<T, S>(
+        &self,
+        id: &AccountId,
+        documents: &[&str],
+        guess: Guess<S>,
+        read: impl Fn(Vec<Option<String>>) -> Result<S, ApiError>,
+        mut change: impl FnMut(&mut Account, S, DateTime<Utc>) -> Result<AccountChange<T>, ApiError>,
+    ) -> Result<(T, Versioned<Account>), ApiError> {
         let mut turn = self.writers.turn(id).await;
+        let (guessed, expiring_unread) = match guess {
+            Guess::Read => (None, false),
+            Guess::Remembered(found) => (turn.take(id).map(|record| (record, found)), true),
+            Guess::Known(record, found) => (Some((record, found)), false),
+        };
+        let guessed_version = guessed.as_ref().map(|(record, _)| record.version);
+        if let Some((record, found)) = guessed {
+            let version = record.version;
+            let mut account = record.value;
+            let before = LocksInARow::of(&account);
+            if let Ok(changed) = change(&mut account, found, self.now())
+                && !changed.adds_nothing()
+                && let CommitOutcome::Committed = self.commit(id, version, &account, &changed, expiring_unread).await?
+            {
+                before.count_started(&account);
+                let committed = Versioned { version: version + 1, value: account };
+                turn.remember(committed.clone());
+                return Ok((changed.output, committed));
+            }
+        }
         let mut rounds = self.rounds();
         while rounds.next().await {
             let (current, found) = match documents {
@@ -198,36 +254,62 @@ impl Partitions {
                 _ => self.store.load_account_with(id, documents).await?,
             }
             .ok_or(ApiError::NotFound { resource: "account" })?;
+            if expiring_unread && guessed_version.is_some_and(|version| version < current.version) {
+                // Another process wrote it since this one remembered it.
+                turn.written_elsewhere(id);
+            }
             let mut account = current.value.clone();
-            let changed = change(&mut account, found, self.now())?;
+            let changed = change(&mut account, read(found)?, self.now())?;
             if changed.adds_nothing() && account == current.value {
                 // Nothing to write (a refusal decided on this version, say):
                 // no commit, so pure reads never contend with real changes.
-                return Ok((changed.output, account));
+                return Ok((changed.output, current));
             }
-            let mut outbox = outbox(self.webhooks_on, id, &changed.events)?;
-            outbox.scheduled.extend(changed.scheduled);
-            outbox.documents.extend(changed.documents);
-            let commit = AccountCommit {
-                documents_put: &outbox.documents,
-                documents_expiring: &changed.expiring,
-                expiring_ttl: changed.expiring_ttl,
-                events: &outbox.events,
-                scheduled: &outbox.scheduled,
-                unscheduled: &changed.unscheduled,
-                ..AccountCommit::new(current.version, &account, &changed.entries)
-            };
-            match self.store.commit_account(commit).await? {
+            match self.commit(id, current.version, &account, &changed, false).await? {
                 CommitOutcome::Committed => {
                     LocksInARow::of(&current.value).count_started(&account);
-                    turn.remember(Versioned { version: current.version + 1, value: account.clone() });
-                    return Ok((changed.output, account));
+                    let committed = Versioned { version: current.version + 1, value: account };
+                    turn.remember(committed.clone());
+                    return Ok((changed.output, committed));
                 }
                 CommitOutcome::VersionConflict => continue,
             }
         }
         tracing::warn!(account_id = %id, attempts = self.commit_attempts_max, "gave up on a contended account");
         Err(ApiError::StoreBusy)
+    }
+
+    /// Commits a change decided on the record at `version`; with
+    /// `expiring_unread`, only if none of its expiring documents exists yet
+    /// (the decision took them as absent without reading them).
+    async fn commit<T>(
+        &self,
+        id: &AccountId,
+        version: u64,
+        account: &Account,
+        changed: &AccountChange<T>,
+        expiring_unread: bool,
+    ) -> Result<CommitOutcome, ApiError> {
+        let mut outbox = outbox(self.webhooks_on, id, &changed.events)?;
+        outbox.scheduled.extend(changed.scheduled.iter().cloned());
+        let documents = match outbox.documents.is_empty() {
+            true => Cow::Borrowed(&changed.documents[..]),
+            false => {
+                outbox.documents.extend(changed.documents.iter().cloned());
+                Cow::Owned(outbox.documents)
+            }
+        };
+        let commit = AccountCommit {
+            documents_put: &documents,
+            documents_expiring: &changed.expiring,
+            expiring_ttl: changed.expiring_ttl,
+            expiring_must_be_new: expiring_unread,
+            events: &outbox.events,
+            scheduled: &outbox.scheduled,
+            unscheduled: &changed.unscheduled,
+            ..AccountCommit::new(version, account, &changed.entries)
+        };
+        Ok(self.store.commit_account(commit).await?)
     }
 
     /// Runs `change` on the latest state of an account and one of its

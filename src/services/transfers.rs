@@ -11,24 +11,30 @@
 //! - `deliver_due` is the worker's part: whatever a dead process left sent
 //!   but not delivered, the outbox hands to a worker after its lease.
 //!
-//! Every step reads the state it decides on in its own commit, so any of
-//! them may run again, or concurrently, with one effect. No commit ever
-//! spans two partitions: on a Redis Cluster each lies in its own slot.
+//! Every step decides on the state its own commit checks, so any of them
+//! may run again, or concurrently, with one effect. A step reads that state
+//! unless its caller holds it (`Held`): the sender's record as the send
+//! committed it (with the transfer in hand), the recipient's as read before
+//! the send (when no receipt can exist yet). A held record is only a first
+//! guess: the commit's version check refuses it if anything changed since,
+//! and the step then reads and decides again. So a request that sends and
+//! delivers reads neither partition again. No commit ever spans two
+//! partitions: on a Redis Cluster each lies in its own slot.
 
 use chrono::{DateTime, Utc};
 
 use super::keys::{TRANSFER_OUTBOX, receipt_document, review_member, transfer_document};
 use super::notifications::{Event, EventType};
-use super::partitions::{AccountChange, Partitions};
+use super::partitions::{AccountChange, Guess, Partitions};
 use super::work::{Claim, ClaimOutcome, WorkQueue};
-use crate::domain::account::AccountId;
+use crate::domain::account::{Account, AccountId};
 use crate::domain::transfer::{
     Receipt, ReceiptOutcome, ReturnReason, Transfer, TransferId, TransferOrder, TransferStatus,
 };
 use crate::domain::transfer_policy::TransferPolicy;
 use crate::error::ApiError;
-use crate::store::ScheduleEntry;
 use crate::store::typed::{decode_document, encode_document};
+use crate::store::{ScheduleEntry, Versioned};
 
 /// Transfers between accounts, and the worker's share of them.
 #[derive(Debug, Clone)]
@@ -43,21 +49,34 @@ impl Transfers {
     /// The sender's step: the debit, the transfer's record and its outbox
     /// entry, committed together. Refusals change nothing.
     pub async fn send(&self, from: &AccountId, order: TransferOrder) -> Result<Transfer, ApiError> {
+        Ok(self.send_holding(from, order).await?.0)
+    }
+
+    /// As `send`, with the sender's record as the send committed it, for
+    /// `deliver_holding` (a caller that read the recipient before sending
+    /// adds that record too).
+    pub async fn send_holding(&self, from: &AccountId, order: TransferOrder) -> Result<(Transfer, Held), ApiError> {
         let id = TransferId::generate();
-        let (transfer, _) = self
+        let (transfer, sender) = self
             .partitions
-            .update_account_scheduling(from, |account, now| {
-                let (transfer, entry) = account.send_transfer(order.clone(), id.clone(), now)?;
-                let outbox = self.outbox_entry(&transfer, now);
-                Ok(AccountChange {
-                    entries: vec![entry],
-                    scheduled: vec![outbox],
-                    documents: vec![(transfer_document(&transfer.id), encode_document(&transfer)?)],
-                    ..AccountChange::new(transfer)
-                })
-            })
+            .update_account_guessing(
+                from,
+                &[],
+                Guess::Read,
+                |_| Ok(()),
+                |account, (), now| {
+                    let (transfer, entry) = account.send_transfer(order.clone(), id.clone(), now)?;
+                    let outbox = self.outbox_entry(&transfer, now);
+                    Ok(AccountChange {
+                        entries: vec![entry],
+                        scheduled: vec![outbox],
+                        documents: vec![(transfer_document(&transfer.id), encode_document(&transfer)?)],
+                        ..AccountChange::new(transfer)
+                    })
+                },
+            )
             .await?;
-        Ok(transfer)
+        Ok((transfer, Held { sender: Some(sender), recipient: None }))
     }
 
     /// Where the worker finds a transfer its sender did not deliver: due
@@ -78,15 +97,24 @@ impl Transfers {
         self.deliver_sent(&transfer).await
     }
 
-    /// The same for a transfer in hand, as its sender's commit (or a read)
-    /// left it: what it names never changes, and the finish decides on the
-    /// record as it is then, so nothing is read again first.
+    /// The same for a transfer in hand (what it names never changes), each
+    /// step reading its partition.
     pub async fn deliver_sent(&self, transfer: &Transfer) -> Result<Transfer, ApiError> {
+        self.deliver_holding(transfer, Held::default()).await
+    }
+
+    /// As `deliver_sent`, with what the caller holds of the two partitions:
+    /// each step whose record is held decides on it without a read, and
+    /// reads only if its commit finds the record changed since.
+    pub async fn deliver_holding(&self, transfer: &Transfer, held: Held) -> Result<Transfer, ApiError> {
         if transfer.status != TransferStatus::InFlight {
             return Ok(transfer.clone());
         }
-        let receipt = self.receive(transfer).await?;
-        self.finish(transfer, &receipt).await
+        // A record held of another account than the step's is no guess at all.
+        let recipient = held.recipient.filter(|record| record.value.id == transfer.to);
+        let sender = held.sender.filter(|record| record.value.id == transfer.from);
+        let receipt = self.receive(transfer, recipient).await?;
+        self.finish(transfer, &receipt, sender).await
     }
 
     /// Claims the outbox entries due by `now` and delivers each.
@@ -120,6 +148,9 @@ impl Transfers {
         }
     }
 
+    /// The transfer `from` sent. Read alone (one document, not the record):
+    /// a worker delivers a batch at once, whose deliveries mostly change the
+    /// sender before its finish, so the record read here would rarely hold.
     async fn load(&self, from: &AccountId, id: &TransferId) -> Result<Option<Transfer>, ApiError> {
         let document = transfer_document(id);
         let text = self.partitions.store.partition_document(from, &document).await?;
@@ -129,13 +160,15 @@ impl Transfers {
     /// The recipient's step: its receipt, kept once under the transfer's id.
     /// A recipient that is gone refuses it (nothing is kept: there is no
     /// partition to keep it in, and ids are never reused).
-    async fn receive(&self, transfer: &Transfer) -> Result<Receipt, ApiError> {
+    async fn receive(&self, transfer: &Transfer, held: Option<Versioned<Account>>) -> Result<Receipt, ApiError> {
         let document = receipt_document(&transfer.id);
+        let guess = held.map_or(Guess::Read, |record| Guess::Known(record, None));
+        let read = |mut found: Vec<Option<String>>| -> Result<Option<Receipt>, ApiError> {
+            Ok(found.pop().flatten().map(|text| decode_document(&document, &text)).transpose()?)
+        };
         let received = self
             .partitions
-            .update_account_reading(&transfer.to, &[&document], |account, mut found, now| {
-                let earlier: Option<Receipt> =
-                    found.pop().flatten().map(|text| decode_document(&document, &text)).transpose()?;
+            .update_account_guessing(&transfer.to, &[&document], guess, read, |account, earlier, now| {
                 let is_new = earlier.is_none();
                 let (receipt, entry) = account.receive_transfer(transfer, earlier, now)?;
                 let mut change = AccountChange::new(receipt.clone());
@@ -165,13 +198,21 @@ impl Transfers {
     }
 
     /// The sender's finish, with the outbox entry taken off.
-    async fn finish(&self, transfer: &Transfer, receipt: &Receipt) -> Result<Transfer, ApiError> {
+    async fn finish(
+        &self,
+        transfer: &Transfer,
+        receipt: &Receipt,
+        held: Option<Versioned<Account>>,
+    ) -> Result<Transfer, ApiError> {
         let document = transfer_document(&transfer.id);
+        let guess = held.map_or(Guess::Read, |record| Guess::Known(record, transfer.clone()));
+        let read = |mut found: Vec<Option<String>>| -> Result<Transfer, ApiError> {
+            let text = found.pop().flatten().ok_or(ApiError::NotFound { resource: "transfer" })?;
+            Ok(decode_document(&document, &text)?)
+        };
         let (finished, _) = self
             .partitions
-            .update_account_reading(&transfer.from, &[&document], |account, mut found, now| {
-                let text = found.pop().flatten().ok_or(ApiError::NotFound { resource: "transfer" })?;
-                let mut current: Transfer = decode_document(&document, &text)?;
+            .update_account_guessing(&transfer.from, &[&document], guess, read, |account, mut current, now| {
                 if current.status != TransferStatus::InFlight {
                     return Ok(AccountChange::new(current));
                 }
@@ -192,4 +233,18 @@ impl Transfers {
             .await?;
         Ok(finished)
     }
+}
+
+/// What a deliverer already holds of a transfer's two partitions, each as
+/// it stood at its version: a held record spares its step a read (the step
+/// reads only if its commit finds the record changed since).
+#[derive(Debug, Clone, Default)]
+pub struct Held {
+    /// The sender's record at a version that keeps the transfer as it is in
+    /// hand: the send's own commit, or a read of both together.
+    pub sender: Option<Versioned<Account>>,
+    /// The recipient's record as read *before* the transfer was sent: no
+    /// receipt of it can exist at that version (a receipt is written only
+    /// after the send, and moves the version).
+    pub recipient: Option<Versioned<Account>>,
 }

@@ -14,12 +14,13 @@
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::idempotency::{Replayed, SavedReply, replay, reply_document};
 use super::keys::{receipt_document, transfer_document};
-use super::partitions::AccountChange;
+use super::partitions::{AccountChange, Guess};
 use super::pin::Pins;
-use super::transfers::Transfers;
+use super::transfers::{Held, Transfers};
 use crate::auth::one_time_codes::keyed_digest;
 use crate::auth::{Principal, admit, session_ended};
 use crate::domain::account::{Account, AccountId};
@@ -30,7 +31,8 @@ use crate::domain::transfer::{PartyNames, Receipt, ReceiptOutcome, Transfer, Tra
 use crate::domain::transfer_decision::{RecipientState, TransferAsk, TransferDecision, TransferRefusal};
 use crate::domain::withdrawal_decision::{IdempotencyKey, PinEntry};
 use crate::error::ApiError;
-use crate::store::typed::{TypedPartitionDocuments, encode_document};
+use crate::store::Versioned;
+use crate::store::typed::{TypedPartitionDocuments, encode_document, encode_raw_document};
 
 /// What a user sends.
 #[derive(Debug, Clone)]
@@ -72,6 +74,15 @@ pub enum TransferSubmitted {
     Refused { refusal: TransferRefusal },
 }
 
+/// A `TransferSubmitted` as its key keeps it (the same JSON), borrowing
+/// what it saves: a sent transfer's text is its record's, encoded once.
+#[derive(Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+enum SavedOutcome<'a> {
+    Sent { transfer: &'a RawValue },
+    Refused { refusal: &'a TransferRefusal },
+}
+
 /// One of a user's transfers, from either side.
 #[derive(Debug, Clone)]
 pub enum UserTransfer {
@@ -101,6 +112,11 @@ impl UserTransfers {
     /// The recipient `to` names (a phone number or an account id), or
     /// `None` when it names no user who can receive money.
     pub async fn find_recipient(&self, to: &str) -> Result<Option<Recipient>, ApiError> {
+        Ok(self.recipient_record(to).await?.map(|(recipient, _)| recipient))
+    }
+
+    /// As `find_recipient`, with the record it was read from.
+    async fn recipient_record(&self, to: &str) -> Result<Option<(Recipient, Versioned<Account>)>, ApiError> {
         let store = &self.transfers.partitions.store;
         let id = match AccountId::parse(to.trim()) {
             Some(id) => Some(id),
@@ -110,18 +126,19 @@ impl UserTransfers {
             },
         };
         let Some(id) = id else { return Ok(None) };
-        let Some(account) = store.load_account(&id).await? else { return Ok(None) };
-        let account = account.value;
+        let Some(record) = store.load_account(&id).await? else { return Ok(None) };
+        let account = &record.value;
         if !account.role.has_wallet() {
             return Ok(None);
         }
         let now = self.transfers.partitions.now();
-        Ok(Some(Recipient {
-            display_name: display_name(&account, now),
+        let recipient = Recipient {
+            display_name: display_name(account, now),
             verified: account.verified_identity(now).is_some(),
             frozen: account.frozen,
-            account_id: account.id,
-        }))
+            account_id: account.id.clone(),
+        };
+        Ok(Some((recipient, record)))
     }
 
     /// Sends (or replays) a transfer under `key`, and delivers it at once.
@@ -132,7 +149,9 @@ impl UserTransfers {
         request: TransferRequest,
     ) -> Result<(TransferSubmitted, Replayed), ApiError> {
         let partitions = &self.transfers.partitions;
-        let recipient = self.find_recipient(&request.to).await?;
+        // Read before the send, so no receipt of this transfer can exist at
+        // its version: the recipient's step may decide on it unread.
+        let (recipient, recipient_record) = self.recipient_record(&request.to).await?.unzip();
         // Nobody to send to is decided as such (and kept under the key) all the same.
         let (recipient, to_name) =
             recipient.map_or((RecipientState::Unknown, String::new()), |found| (found.state(), found.display_name));
@@ -148,10 +167,14 @@ impl UserTransfers {
         // One id for every attempt of this request.
         let id = TransferId::generate();
         let ttl = self.transfers.policy.idempotency_ttl;
+        let read = |mut found: Vec<Option<String>>| Ok(found.pop().flatten());
+        // Decided first on the record this process last committed, if it
+        // remembers it, with no reply saved under the key (the commit checks).
+        let guess = Guess::Remembered(None);
         let updated = partitions
-            .update_account_reading(&caller.account_id, &[&document], |account, mut found, now| {
+            .update_account_guessing(&caller.account_id, &[&document], guess, read, |account, saved, now| {
                 admit(caller, account)?;
-                if let Some(saved) = replay(found.pop().flatten().as_deref(), &fingerprint, ttl, now)? {
+                if let Some(saved) = replay(saved.as_deref(), &fingerprint, ttl, now)? {
                     return Ok(AccountChange::new((saved, Replayed::Saved)));
                 }
                 let pin = PinEntry {
@@ -161,36 +184,53 @@ impl UserTransfers {
                 let mut ask = ask.clone();
                 ask.names.from = display_name(account, now);
                 let decision = account.decide_transfer(ask, id.clone(), pin, &self.transfers.policy, now)?;
-                let (outcome, entries, scheduled, documents) = match decision {
+                let mut change = match decision {
                     TransferDecision::Sent(transfer, entry) => {
-                        let outbox = self.transfers.outbox_entry(&transfer, now);
-                        let document = (transfer_document(&transfer.id), encode_document(&transfer)?);
-                        (TransferSubmitted::Sent { transfer }, vec![entry], vec![outbox], vec![document])
+                        // Encoded once, for its record and inside the saved reply.
+                        let text = encode_raw_document(&transfer)?;
+                        let saved = SavedReply {
+                            fingerprint: fingerprint.clone(),
+                            outcome: SavedOutcome::Sent { transfer: &text },
+                            created_at: now,
+                        };
+                        let expiring = vec![(document.clone(), encode_document(&saved)?)];
+                        AccountChange {
+                            entries: vec![entry],
+                            scheduled: vec![self.transfers.outbox_entry(&transfer, now)],
+                            documents: vec![(transfer_document(&transfer.id), text.get().to_owned())],
+                            expiring,
+                            ..AccountChange::new((TransferSubmitted::Sent { transfer }, Replayed::Fresh))
+                        }
                     }
                     TransferDecision::Refused(refusal) => {
-                        (TransferSubmitted::Refused { refusal }, Vec::new(), Vec::new(), Vec::new())
+                        let outcome = SavedOutcome::Refused { refusal: &refusal };
+                        let saved = SavedReply { fingerprint: fingerprint.clone(), outcome, created_at: now };
+                        AccountChange {
+                            expiring: vec![(document.clone(), encode_document(&saved)?)],
+                            ..AccountChange::new((TransferSubmitted::Refused { refusal }, Replayed::Fresh))
+                        }
                     }
                 };
-                let reply = SavedReply { fingerprint: fingerprint.clone(), outcome, created_at: now };
-                Ok(AccountChange {
-                    entries,
-                    scheduled,
-                    documents,
-                    expiring: vec![(document.clone(), encode_document(&reply)?)],
-                    expiring_ttl: ttl.to_std().unwrap_or_default(),
-                    ..AccountChange::new((reply.outcome, Replayed::Fresh))
-                })
+                change.expiring_ttl = ttl.to_std().unwrap_or_default();
+                Ok(change)
             })
             .await;
-        let (outcome, replayed) = match updated {
-            Ok((answer, _)) => answer,
+        let ((outcome, replayed), sender_record) = match updated {
+            Ok(updated) => updated,
             Err(ApiError::NotFound { resource: "account" }) => return Err(session_ended()),
             Err(error) => return Err(error),
         };
         let TransferSubmitted::Sent { transfer } = outcome else { return Ok((outcome, replayed)) };
+        // A fresh transfer is delivered on the records in hand: the sender's
+        // as its commit left it, the recipient's as read before it. A saved
+        // one was sent earlier, so neither vouches for it: its steps read.
+        let held = match replayed {
+            Replayed::Fresh => Held { sender: Some(sender_record), recipient: recipient_record },
+            Replayed::Saved => Held::default(),
+        };
         // Delivered now, or (a store fault in between) by the worker later:
         // the answer says where it stands either way.
-        let current = match self.transfers.deliver_sent(&transfer).await {
+        let current = match self.transfers.deliver_holding(&transfer, held).await {
             Ok(delivered) => delivered,
             Err(error) => {
                 tracing::warn!(transfer_id = %transfer.id, error = %error, "transfer left to the worker to deliver");
@@ -252,5 +292,54 @@ pub fn display_name(account: &Account, now: DateTime<Utc>) -> String {
     match account.verified_identity(now) {
         Some(identity) => identity.real_name.masked(),
         None => account.login.masked(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::account::fixtures::{account_at, now};
+    use crate::domain::asset::Asset;
+    use crate::domain::ledger::LedgerAccount;
+    use crate::domain::transfer::{TransferPurpose, TransferStatus};
+    use crate::store::typed::decode_document;
+
+    fn transfer() -> Transfer {
+        Transfer {
+            id: TransferId::generate(),
+            purpose: TransferPurpose::Payment,
+            from: account_at("acc_alice").id,
+            to: account_at("acc_bob").id,
+            amount: Quantity::parse(Asset::Usdt, "1.5").unwrap(),
+            source: LedgerAccount::UserAvailable,
+            fee: None,
+            memo: "午饭 \"lunch\"".into(),
+            names: PartyNames { from: "*丽".into(), to: "*博".into() },
+            status: TransferStatus::InFlight,
+            created_at: now(),
+            finished_at: None,
+            return_reason: None,
+        }
+    }
+
+    /// What a key keeps is read back as the reply it was: the borrowed
+    /// form saves exactly the JSON of the owned one.
+    #[test]
+    fn a_saved_reply_is_the_json_of_the_outcome_it_keeps() {
+        let transfer = transfer();
+        let text = encode_raw_document(&transfer).unwrap();
+        let refusal = TransferRefusal::RecipientFrozen;
+        let cases = [
+            (SavedOutcome::Sent { transfer: &text }, TransferSubmitted::Sent { transfer: transfer.clone() }),
+            (SavedOutcome::Refused { refusal: &refusal }, TransferSubmitted::Refused { refusal: refusal.clone() }),
+        ];
+        for (borrowed, owned) in cases {
+            let saved = SavedReply { fingerprint: "f".into(), outcome: borrowed, created_at: now() };
+            let kept = SavedReply { fingerprint: "f".into(), outcome: owned.clone(), created_at: now() };
+            let saved = encode_document(&saved).unwrap();
+            assert_eq!(saved, encode_document(&kept).unwrap());
+            let read: SavedReply<TransferSubmitted> = decode_document("reply", &saved).unwrap();
+            assert_eq!(read.outcome, owned);
+        }
     }
 }

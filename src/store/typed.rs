@@ -24,6 +24,13 @@ pub fn encode_document<T: Serialize + ?Sized>(value: &T) -> Result<String, Store
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt { key: "encode".into(), reason: e.to_string() })
 }
 
+/// As `encode_document`, kept as JSON that another document may embed as
+/// it is (`&RawValue` serializes verbatim), so one text serves both.
+pub fn encode_raw_document<T: Serialize + ?Sized>(value: &T) -> Result<Box<serde_json::value::RawValue>, StoreError> {
+    serde_json::value::to_raw_value(value)
+        .map_err(|e| StoreError::Corrupt { key: "encode".into(), reason: e.to_string() })
+}
+
 /// The value a stored JSON text holds; `key` says where it was read, for the error.
 pub fn decode_document<T: DeserializeOwned>(key: &str, text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt { key: key.to_owned(), reason: e.to_string() })

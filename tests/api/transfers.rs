@@ -21,6 +21,7 @@ on_both_stores!(
     a_transfer_to_a_frozen_account_comes_back,
     the_worker_delivers_what_a_stopped_process_left_sent,
     concurrent_transfers_in_a_ring_conserve_every_asset,
+    a_delivery_on_records_changed_since_they_were_held_decides_on_the_new_ones,
 );
 
 fn order(to: &str, asset: Asset, amount: &str) -> TransferOrder {
@@ -39,6 +40,12 @@ async fn funded_user(app: &TestApp, operator: &str, cny: &str) -> (String, Strin
     let (id, token) = app.new_user().await;
     json_of(app.credit(operator, &id, cny).await, StatusCode::CREATED).await;
     (id, token)
+}
+
+/// A user funded with `cny` and a new one: `(id, token)` each.
+async fn sender_and_recipient(app: &TestApp, cny: &str) -> ((String, String), (String, String)) {
+    let operator = app.operator_token().await;
+    (funded_user(app, &operator, cny).await, app.new_user().await)
 }
 
 fn in_flight(report: &Value, asset: &str) -> String {
@@ -91,21 +98,12 @@ async fn a_delivered_transfer_credits_the_recipient_once(store: StoreKind) {
 
 async fn a_transfer_to_a_frozen_account_comes_back(store: StoreKind) {
     let app = spawn_app(store).await;
-    let operator = app.operator_token().await;
-    let (alice, alice_token) = funded_user(&app, &operator, "50.00").await;
-    let (bob, bob_token) = app.new_user().await;
+    let ((alice, alice_token), (bob, bob_token)) = sender_and_recipient(&app, "50.00").await;
     let (from, to) = (AccountId::parse(&alice).unwrap(), AccountId::parse(&bob).unwrap());
     let transfers = &app.services.transfers;
     let sent = transfers.send(&from, order(&bob, Asset::Cny, "20.00")).await.unwrap();
     // The recipient is frozen between the debit and the credit.
-    app.services
-        .partitions
-        .update_account(&to, |account, _| {
-            account.frozen = true;
-            Ok(((), Vec::new()))
-        })
-        .await
-        .unwrap();
+    set_frozen(&app, &to, true).await;
     let returned = transfers.deliver(&from, &sent.id).await.unwrap();
     assert_eq!(
         (returned.status, returned.return_reason),
@@ -194,6 +192,68 @@ async fn concurrent_transfers_in_a_ring_conserve_every_asset(store: StoreKind) {
         total += available;
     }
     assert_eq!(total, Decimal::new(5000, 2));
+}
+
+/// Sets whether an account is frozen, as an operator would.
+async fn set_frozen(app: &TestApp, account: &AccountId, frozen: bool) {
+    app.services
+        .partitions
+        .update_account(account, |record, _| {
+            record.frozen = frozen;
+            Ok(((), Vec::new()))
+        })
+        .await
+        .unwrap();
+}
+
+/// A delivery holding the recipient's record as read before the send and
+/// the sender's as the send left it, each changed since: the step notices
+/// (its commit is refused) and decides on what is there now.
+async fn a_delivery_on_records_changed_since_they_were_held_decides_on_the_new_ones(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let ((alice, alice_token), (bob, bob_token)) = sender_and_recipient(&app, "100.00").await;
+    let (from, to) = (AccountId::parse(&alice).unwrap(), AccountId::parse(&bob).unwrap());
+    let (transfers, store) = (&app.services.transfers, &app.services.partitions.store);
+    let read_bob = || async { store.load_account(&to).await.unwrap().unwrap() };
+
+    // The recipient frozen after it was read: the money comes back.
+    let before = read_bob().await;
+    let (sent, mut held) = transfers.send_holding(&from, order(&bob, Asset::Cny, "10.00")).await.unwrap();
+    held.recipient = Some(before);
+    set_frozen(&app, &to, true).await;
+    let returned = transfers.deliver_holding(&sent, held).await.unwrap();
+    assert_eq!(
+        (returned.status, returned.return_reason),
+        (TransferStatus::Returned, Some(ReturnReason::RecipientFrozen))
+    );
+    assert_eq!(app.available(&alice_token).await, "100.00");
+    set_frozen(&app, &to, false).await;
+
+    // Delivered by another deliverer in between (a repeat, a worker): credited once.
+    let before = read_bob().await;
+    let (sent, mut held) = transfers.send_holding(&from, order(&bob, Asset::Cny, "10.00")).await.unwrap();
+    held.recipient = Some(before);
+    assert_eq!(transfers.deliver(&from, &sent.id).await.unwrap().status, TransferStatus::Completed);
+    assert_eq!(transfers.deliver_holding(&sent, held).await.unwrap().status, TransferStatus::Completed);
+    assert_eq!(app.available(&bob_token).await, "10.00");
+
+    // The sender written in between (another send): its finish still lands.
+    let before = read_bob().await;
+    let (sent, mut held) = transfers.send_holding(&from, order(&bob, Asset::Cny, "5.00")).await.unwrap();
+    held.recipient = Some(before);
+    let other = transfers.send(&from, order(&bob, Asset::Cny, "1.00")).await.unwrap();
+    assert_eq!(transfers.deliver_holding(&sent, held).await.unwrap().status, TransferStatus::Completed);
+    assert_eq!(transfers.deliver(&from, &other.id).await.unwrap().status, TransferStatus::Completed);
+
+    assert_eq!(app.available(&alice_token).await, "84.00");
+    assert_eq!(app.available(&bob_token).await, "16.00");
+    assert_eq!(in_flight(&app.assert_ledger_balanced().await, "CNY"), "0.00");
+    // Each side told once per transfer.
+    assert_eq!(event_types(&app, &bob).await, ["transfer.received"; 3]);
+    let told = ["transfer.returned", "transfer.completed", "transfer.completed", "transfer.completed"];
+    assert_eq!(event_types(&app, &alice).await, told);
+    let report = app.services.worker.settle_due(after_redelivery(&app)).await.unwrap();
+    assert_eq!(report.transfers_delivered, 0, "nothing left to the worker: {report:?}");
 }
 
 /// A time the worker delivers what a sender left undelivered by

@@ -206,6 +206,20 @@ pub struct AnswerSignature {
     pub nonce: String,
 }
 
+impl AnswerSignature {
+    /// The four signature headers as `header` reads them from a message of
+    /// any HTTP library (an answer walletgate got, a notification it was
+    /// sent); `None` unless all four are there.
+    pub fn from_headers(header: impl Fn(&str) -> Option<String>) -> Option<AnswerSignature> {
+        Some(AnswerSignature {
+            serial: header(SERIAL_HEADER)?,
+            signature: header(SIGNATURE_HEADER)?,
+            timestamp: header(TIMESTAMP_HEADER)?,
+            nonce: header(NONCE_HEADER)?,
+        })
+    }
+}
+
 /// The platform's key, signing answers (WeChat Pay's public-key mode).
 #[derive(Debug, Clone)]
 pub struct PlatformKey {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::wechatpay_crypto::NoticeFailure;
-use crate::domain::wechatpay_sign::{AnswerSignature, NONCE_HEADER, SERIAL_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::domain::wechatpay_sign::AnswerSignature;
 use crate::services::pay_notices::{NoticeError, PayNotices};
 
 /// Where the notifications come in; `wechat.pay.notify_url` points here by default.
@@ -116,11 +116,5 @@ fn failure(status: StatusCode, message: String) -> HttpResponse {
 
 /// The notification's signature headers, when it has all four.
 fn signature(request: &HttpRequest) -> Option<AnswerSignature> {
-    let read = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
-    Some(AnswerSignature {
-        serial: read(SERIAL_HEADER)?,
-        signature: read(SIGNATURE_HEADER)?,
-        timestamp: read(TIMESTAMP_HEADER)?,
-        nonce: read(NONCE_HEADER)?,
-    })
+    AnswerSignature::from_headers(|name| request.headers().get(name)?.to_str().ok().map(str::to_owned))
 }

@@ -18,9 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::SharedClock;
-use crate::domain::wechatpay_sign::{
-    AnswerSignature, NONCE_HEADER, Request, SERIAL_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
-};
+use crate::domain::wechatpay_sign::{AnswerSignature, Request};
 use crate::providers::payouts::{
     BillState, PayoutError, PayoutProvider, TransferBill, TransferRequest, fen_from_money, money_from_fen,
 };
@@ -98,13 +96,7 @@ struct Answer {
 
 /// The answer's signature headers, when it has all four.
 fn answer_signature(headers: &reqwest::header::HeaderMap) -> Option<AnswerSignature> {
-    let read = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
-    Some(AnswerSignature {
-        serial: read(SERIAL_HEADER)?,
-        signature: read(SIGNATURE_HEADER)?,
-        timestamp: read(TIMESTAMP_HEADER)?,
-        nonce: read(NONCE_HEADER)?,
-    })
+    AnswerSignature::from_headers(|name| headers.get(name)?.to_str().ok().map(str::to_owned))
 }
 
 #[derive(Debug, Serialize)]

@@ -90,7 +90,9 @@ impl EventType {
     }
 
     /// The outcomes an integrator acts on go to webhooks too (like WeChat
-    /// Pay's callbacks, sent only for final states); the rest only stream.
+    /// Pay's callbacks, sent only for final states): a withdrawal's end, an
+    /// activated binding, and each side of a transfer between users. The
+    /// rest only stream.
     pub fn goes_to_webhooks(self) -> bool {
         matches!(
             self,
@@ -98,6 +100,9 @@ impl EventType {
                 | EventType::WithdrawalFailed
                 | EventType::WithdrawalRejected
                 | EventType::BindingActivated
+                | EventType::TransferReceived
+                | EventType::TransferCompleted
+                | EventType::TransferReturned
         )
     }
 }

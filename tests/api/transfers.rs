@@ -13,8 +13,10 @@ use walletgate::domain::asset::{Asset, Quantity};
 use walletgate::domain::ledger::LedgerAccount;
 use walletgate::domain::transfer::{ReturnReason, TransferOrder, TransferPurpose, TransferStatus};
 
-use crate::helpers::{StoreKind, TestApp, json_of, spawn_app};
+use crate::helpers::{StoreKind, TestApp, json_of, spawn_app, spawn_app_with};
+use crate::notifications::{WEBHOOK_SECRET, start_receiver};
 use crate::on_both_stores;
+use crate::settlement::settle;
 
 on_both_stores!(
     a_delivered_transfer_credits_the_recipient_once,
@@ -22,6 +24,7 @@ on_both_stores!(
     the_worker_delivers_what_a_stopped_process_left_sent,
     concurrent_transfers_in_a_ring_conserve_every_asset,
     a_delivery_on_records_changed_since_they_were_held_decides_on_the_new_ones,
+    each_side_of_a_transfer_is_told_by_webhook,
 );
 
 fn order(to: &str, asset: Asset, amount: &str) -> TransferOrder {
@@ -117,6 +120,62 @@ async fn a_transfer_to_a_frozen_account_comes_back(store: StoreKind) {
     assert_eq!(in_flight(&app.assert_ledger_balanced().await, "CNY"), "0.00");
     assert_eq!(event_types(&app, &alice).await, ["transfer.returned"]);
     assert!(event_types(&app, &bob).await.is_empty(), "a refused transfer is not announced to its recipient");
+}
+
+/// A transfer's outcomes are what an integrator acts on, like a withdrawal's:
+/// the recipient's `transfer.received` and the sender's `transfer.completed`
+/// (or `transfer.returned`) reach the webhook URL, each signed and once.
+async fn each_side_of_a_transfer_is_told_by_webhook(store: StoreKind) {
+    let receiver = start_receiver(0).await;
+    let url = receiver.url.clone();
+    let app = spawn_app_with(store, move |settings| {
+        settings.webhooks.url = url;
+        settings.webhooks.secret = secrecy::SecretString::from(WEBHOOK_SECRET);
+    })
+    .await;
+    let ((alice, _), (bob, _)) = sender_and_recipient(&app, "50.00").await;
+    let (from, to) = (AccountId::parse(&alice).unwrap(), AccountId::parse(&bob).unwrap());
+    let transfers = &app.services.transfers;
+    let paid = transfers.send(&from, order(&bob, Asset::Cny, "20.00")).await.unwrap();
+    transfers.deliver(&from, &paid.id).await.unwrap();
+    let refused = transfers.send(&from, order(&bob, Asset::Cny, "5.00")).await.unwrap();
+    set_frozen(&app, &to, true).await;
+    transfers.deliver(&from, &refused.id).await.unwrap();
+
+    let report = settle(&app).await;
+    assert_eq!((report.webhooks_delivered, report.webhooks_retried), (3, 0), "{report:?}");
+    assert_eq!(settle(&app).await.webhooks_delivered, 0, "each delivered once");
+    let received = receiver.received.lock().unwrap().clone();
+    let mut told: Vec<(String, String, String)> = received
+        .iter()
+        .map(|delivery| {
+            let event: Value = serde_json::from_str(&delivery.body).unwrap();
+            let field = |name: &str| event.pointer(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+            (field("/type"), field("/account_id"), field("/data/transfer/id"))
+        })
+        .collect();
+    told.sort();
+    let (paid, refused) = (paid.id.to_string(), refused.id.to_string());
+    assert_eq!(
+        told,
+        [
+            ("transfer.completed".to_owned(), alice.clone(), paid.clone()),
+            ("transfer.received".to_owned(), bob.clone(), paid),
+            ("transfer.returned".to_owned(), alice, refused),
+        ]
+    );
+    let secret = secrecy::SecretString::from(WEBHOOK_SECRET);
+    let now = app.clock.now().timestamp();
+    for delivery in &received {
+        walletgate::providers::webhooks::verify_signature(
+            &secret,
+            &delivery.headers["walletgate-signature"],
+            delivery.body.as_bytes(),
+            now,
+            300,
+        )
+        .expect("signed");
+    }
 }
 
 /// The types of the events an account was told, oldest first.

@@ -67,7 +67,7 @@ impl Timing {
     }
 }
 
-fn gateway_env(timing: &Timing) -> Vec<(&'static str, String)> {
+fn gateway_env(timing: &Timing, webhook_url: &str) -> Vec<(&'static str, String)> {
     let generous = "1000000".to_owned();
     let mut env = vec![
         ("WALLETGATE__SERVER__WORKERS", "2".to_owned()),
@@ -91,6 +91,11 @@ fn gateway_env(timing: &Timing) -> Vec<(&'static str, String)> {
         ("WALLETGATE__TRANSFERS__REDELIVER_AFTER_SECS", timing.redeliver_after_secs.to_string()),
         ("WALLETGATE__MOCK_WECHAT__PAY__ACCEPTED_SECS", timing.mock_bill_accepted_secs.to_string()),
         ("WALLETGATE__MOCK_WECHAT__PAY__PROCESSING_SECS", timing.mock_bill_processing_secs.to_string()),
+        // Webhooks to the run's receiver (`webhooks`), retried within a second.
+        ("WALLETGATE__WEBHOOKS__URL", webhook_url.to_owned()),
+        ("WALLETGATE__WEBHOOKS__SECRET", crate::webhooks::SECRET.to_owned()),
+        ("WALLETGATE__WEBHOOKS__RETRY_BACKOFF_INITIAL_MS", "100".to_owned()),
+        ("WALLETGATE__WEBHOOKS__RETRY_BACKOFF_MAX_MS", "1000".to_owned()),
     ];
     // Every client comes from 127.0.0.1 and a few accounts take many
     // requests: the per-process request-rate limits would hide the races.
@@ -312,7 +317,13 @@ pub struct Cluster {
 impl Cluster {
     /// Starts Redis (in Redis mode) and the gateways; the first `gateways - 1`
     /// run the worker, the last does not (in memory mode the one gateway does).
-    pub async fn start(mode: StoreMode, gateways: usize, binary: &Path, dir: &Path) -> anyhow::Result<Cluster> {
+    pub async fn start(
+        mode: StoreMode,
+        gateways: usize,
+        binary: &Path,
+        dir: &Path,
+        webhook_url: &str,
+    ) -> anyhow::Result<Cluster> {
         std::fs::create_dir_all(dir)?;
         let redis = match mode {
             StoreMode::Redis => Some(RedisProcess::start(dir)?),
@@ -320,7 +331,7 @@ impl Cluster {
         };
         let store_url = redis.as_ref().map_or("memory://".to_owned(), RedisProcess::url);
         let count = if mode == StoreMode::Memory { 1 } else { gateways.max(2) };
-        let env = gateway_env(&TIMING);
+        let env = gateway_env(&TIMING, webhook_url);
         let mut started = Vec::new();
         for index in 0..count {
             let mut gateway = Gateway {

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::client::{Api, Body, Meta, Request, fen, yuan};
 use crate::cluster::{Cluster, TIMING};
 use crate::money::{self, AccountMoney, JournalSummary, LedgerSeen, Listed, MoneyRun};
+use crate::webhooks::{self, Receiver};
 use crate::world::{Known, OPERATOR_EMAIL, OPERATOR_PASSWORD, PinFact, PinSeen, Submitted, World};
 use walletgate::domain::rsa2;
 use walletgate::domain::wechatpay_sign::{MerchantKey, Request as SignedRequest};
@@ -50,6 +51,16 @@ pub struct Checked {
     pub violations: Vec<Violation>,
     pub decided_in_quiescence: u64,
     pub quiescence: Duration,
+    pub webhooks: WebhookCounts,
+}
+
+/// What the webhook receiver saw, for the report.
+#[derive(Debug, Default)]
+pub struct WebhookCounts {
+    /// Posted events in the streams compared.
+    pub expected: usize,
+    pub accepted: usize,
+    pub refused: u64,
 }
 
 impl Checked {
@@ -82,6 +93,10 @@ pub const IDEMPOTENCY: &str = "8. one effect per idempotency key";
 pub const NO_500: &str = "9. no request is answered 500";
 pub const WALLETS: &str = "10. mock wallets hold what was settled to them";
 pub const LOGGED_OUT: &str = "16. a logged-out session is refused on every gateway";
+pub const WEBHOOKS: &str = "17. every posted outcome reaches the webhook, signed, once per event";
+/// How long the deliveries of the last outcomes may take after quiescence
+/// (retries after a refusal wait up to a second).
+const WEBHOOKS_SETTLE: Duration = Duration::from_secs(30);
 
 /// One account as read after quiescence.
 struct Observed {
@@ -331,6 +346,7 @@ pub async fn check(
     api: &Arc<Api>,
     world: &World,
     ledger_before: &LedgerSeen,
+    receiver: &Receiver,
     checked: &mut Checked,
 ) -> anyhow::Result<()> {
     let operator = operator(api).await?;
@@ -441,7 +457,50 @@ pub async fn check(
         checked.check(LOGGED_OUT, logout.refused, || logout.detail.clone(), &[&logout.phone]);
         checked.showing(before, &logout.seqs);
     }
+    check_webhooks(receiver, &observed, checked).await;
     Ok(())
+}
+
+/// Invariant 17: each account's posted events (its stream, read after
+/// quiescence) against the deliveries the receiver accepted for it, once
+/// every expected one has arrived or `WEBHOOKS_SETTLE` has passed. A
+/// stream that may have been trimmed, or could not be read, is left out.
+async fn check_webhooks(receiver: &Receiver, observed: &[Observed], checked: &mut Checked) {
+    let posted: Vec<(&Observed, BTreeMap<String, String>)> = observed
+        .iter()
+        .filter_map(|account| {
+            let stream = account.events.as_deref()?;
+            let trimmed = final_events(stream).1;
+            (!trimmed).then(|| (account, webhooks::posted_in_stream(stream)))
+        })
+        .collect();
+    let deadline = Instant::now() + WEBHOOKS_SETTLE;
+    let mut accepted = receiver.accepted();
+    loop {
+        let arrived: BTreeSet<&str> = accepted.iter().map(|a| a.event_id.as_str()).collect();
+        let all_in = posted.iter().all(|(_, events)| events.keys().all(|id| arrived.contains(id.as_str())));
+        if all_in || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        accepted = receiver.accepted();
+    }
+    checked.webhooks = WebhookCounts {
+        expected: posted.iter().map(|(_, events)| events.len()).sum(),
+        accepted: accepted.len(),
+        refused: receiver.refused(),
+    };
+    for (account, events) in &posted {
+        let arrived: Vec<&webhooks::Accepted> = accepted.iter().filter(|a| a.account_id == account.id).collect();
+        let mismatch = webhooks::compare(events, &arrived);
+        let phone = account.known.phone.as_str();
+        checked.check(
+            WEBHOOKS,
+            mismatch.is_empty(),
+            || format!("{} ({phone}): {mismatch:?} ({} deliveries refused in all)", account.id, receiver.refused()),
+            &[phone],
+        );
+    }
 }
 
 /// The money invariants (`money`), over what was read and what the run recorded.

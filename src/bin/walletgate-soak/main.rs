@@ -20,6 +20,7 @@ mod cluster;
 mod invariants;
 mod money;
 mod report;
+mod webhooks;
 mod workload;
 mod world;
 
@@ -125,7 +126,8 @@ async fn main() -> anyhow::Result<()> {
         .canonicalize()
         .with_context(|| format!("{} not found: cargo build --release --bin walletgate", args.binary.display()))?;
 
-    let cluster = Arc::new(Cluster::start(mode, args.gateways, &binary, &dir).await?);
+    let receiver = webhooks::Receiver::start(seed)?;
+    let cluster = Arc::new(Cluster::start(mode, args.gateways, &binary, &dir, &receiver.url).await?);
     let api = Arc::new(Api::new(cluster.addresses.clone())?);
     let world = Arc::new(World::new(seed, args.accounts.max(4)));
     // The demo accounts' money, which the money invariants leave aside.
@@ -147,7 +149,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut checked = Checked::default();
     invariants::quiesce(&api, &world, &cluster, &mut checked).await?;
-    invariants::check(&api, &world, &ledger_before, &mut checked).await?;
+    invariants::check(&api, &world, &ledger_before, &receiver, &mut checked).await?;
     report::print(&api.history, &faults, &checked, &replay, seed, &dir);
 
     let failed = !checked.violations.is_empty();

@@ -44,6 +44,10 @@ pub fn print(
         checked.quiescence.as_secs_f64(),
         checked.decided_in_quiescence
     );
+    println!(
+        "== webhooks: {} posted events expected, {} deliveries accepted, {} refused (then retried) ==",
+        checked.webhooks.expected, checked.webhooks.accepted, checked.webhooks.refused
+    );
     println!("\n== invariants ==");
     // By their number: "2." before "10.".
     let mut invariants: Vec<(&&str, &u64)> = checked.checks.iter().collect();

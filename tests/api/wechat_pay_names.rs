@@ -3,7 +3,8 @@
 //! naming it in `Wechatpay-Serial`), and a name that is not the payee's
 //! fails the bill `NAME_NOT_CORRECT`. Settlement sends the identity
 //! verified on the account, over HTTP encrypted, and a bill refused or
-//! failed for its name gives the hold back.
+//! failed for its name gives the hold back. Also the simulator's rules on
+//! the merchant's cancellation (`wechat_pay.cancel`).
 
 use base64::Engine;
 use chrono::Duration;
@@ -17,12 +18,14 @@ use crate::helpers::{StoreKind, TestApp, assert_error, json_of, spawn_app, spawn
 use crate::kyc::resident_id;
 use crate::on_both_stores;
 use crate::settlement::{Payee, approve, id_of, mock_wallet, payee, settle, withdraw, withdrawal};
+use crate::wechat_bill_states::app_with_delays;
 
 on_both_stores!(
     a_withdrawal_from_2000_sends_the_verified_name_encrypted_and_settles,
     a_name_that_is_not_the_payees_fails_the_withdrawal_and_gives_the_hold_back,
     an_account_with_no_verified_name_gets_its_2000_withdrawal_back,
     the_mock_refuses_a_bill_from_2000_without_a_name_it_can_decrypt,
+    a_rule_makes_the_merchants_cancellation_fail_and_without_one_it_cancels,
 );
 
 const BILLS: &str = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills";
@@ -211,5 +214,58 @@ async fn the_mock_refuses_a_bill_from_2000_without_a_name_it_can_decrypt(store: 
     assert_eq!(json_of(now_right, StatusCode::OK).await["state"], "SUCCESS");
     let blank = json!({ "nickname": "收款人", "real_name": " " });
     assert_error(app.post("/mock/wechat/users", None, &blank).await, StatusCode::BAD_REQUEST, "VALIDATION_FAILED")
+        .await;
+}
+
+async fn a_rule_makes_the_merchants_cancellation_fail_and_without_one_it_cancels(store: StoreKind) {
+    // Bills stay ACCEPTED for 2 s, so they can be cancelled.
+    let app = app_with_delays(store, |_| {}).await;
+    let operator = app.operator_token().await;
+    let user =
+        json_of(app.post("/mock/wechat/users", None, &json!({ "nickname": "撤销" })).await, StatusCode::CREATED).await;
+    for out_bill_no in ["CANCEL1", "CANCEL2"] {
+        let body = json!({
+            "appid": app.settings.mock_wechat.app_id, "out_bill_no": out_bill_no, "openid": user["openid"],
+            "transfer_amount": 100, "transfer_remark": "cancel", "transfer_scene_id": "1000"
+        });
+        assert_eq!(json_of(app.wechat_pay_post(BILLS, &body).await, StatusCode::OK).await["state"], "ACCEPTED");
+    }
+    let cancel = |out_bill_no: &str| format!("{BILLS}/out-bill-no/{out_bill_no}/cancel");
+
+    let limited = json!({
+        "match": {"operation": "wechat_pay.cancel", "out_bill_no": "CANCEL1"},
+        "respond": {"type": "http_error", "status": 429, "code": "FREQUENCY_LIMITED", "message": "slow down"},
+        "times": 1
+    });
+    let limited = json_of(app.post("/v1/sim/rules", Some(&operator), &limited).await, StatusCode::CREATED).await;
+    let answer = app.wechat_pay_post(&cancel("CANCEL1"), &json!({})).await;
+    assert_eq!(answer.headers()["x-walletgate-sim-rule"], limited["id"].as_str().unwrap());
+    assert_error_code(answer, StatusCode::TOO_MANY_REQUESTS, "FREQUENCY_LIMITED").await;
+    let query = app.wechat_pay_get(&format!("{BILLS}/out-bill-no/CANCEL1")).await;
+    assert_eq!(json_of(query, StatusCode::OK).await["state"], "ACCEPTED", "the refused cancellation changed nothing");
+
+    let broken =
+        json!({ "match": {"operation": "wechat_pay.cancel"}, "respond": {"type": "system_error"}, "times": 1 });
+    json_of(app.post("/v1/sim/rules", Some(&operator), &broken).await, StatusCode::CREATED).await;
+    let answer = app.wechat_pay_post(&cancel("CANCEL2"), &json!({})).await;
+    assert_error_code(answer, StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR").await;
+
+    // The rules spent, cancellation works as before; the first rule never matched the other bill.
+    for out_bill_no in ["CANCEL1", "CANCEL2"] {
+        let answer = app.wechat_pay_post(&cancel(out_bill_no), &json!({})).await;
+        assert!(!answer.headers().contains_key("x-walletgate-sim-rule"));
+        assert_eq!(json_of(answer, StatusCode::OK).await["state"], "CANCELING", "{out_bill_no}");
+    }
+
+    // A cancellation's calls carry no payee or amount, and cannot be failed like a bill.
+    let amounts = json!({ "match": {"operation": "wechat_pay.cancel", "amount_min": "1.00"}, "respond": {"type": "system_error"} });
+    assert_error(
+        app.post("/v1/sim/rules", Some(&operator), &amounts).await,
+        StatusCode::BAD_REQUEST,
+        "VALIDATION_FAILED",
+    )
+    .await;
+    let fail = json!({ "match": {"operation": "wechat_pay.cancel"}, "respond": {"type": "fail", "fail_reason": "ACCOUNT_FROZEN"} });
+    assert_error(app.post("/v1/sim/rules", Some(&operator), &fail).await, StatusCode::BAD_REQUEST, "VALIDATION_FAILED")
         .await;
 }

@@ -276,7 +276,9 @@ pub struct CancelTransferBillResponse {
 /// WeChat Pay's cancellation (撤销转账), allowed before the payee confirmed:
 /// an `ACCEPTED` or `WAIT_USER_CONFIRM` bill becomes `CANCELING`, then
 /// `CANCELLED` (nothing is paid); a bill cancelling or cancelled answers as
-/// it stands. Signed both ways, as the other v3 endpoints.
+/// it stands. Signed both ways, as the other v3 endpoints. The simulator's
+/// rules answer it as `wechat_pay.cancel` (e.g. 500 `SYSTEM_ERROR`, 429
+/// `FREQUENCY_LIMITED`, a fault), leaving the bill as it was.
 #[utoipa::path(
     post,
     path = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel",
@@ -295,7 +297,7 @@ pub struct CancelTransferBillResponse {
     )
 )]
 pub async fn cancel_transfer_bill(mock: web::Data<MockWeChat>, out_bill_no: web::Path<String>) -> HttpResponse {
-    match mock.cancel_bill(&out_bill_no).await {
+    answer(mock.cancel_ruled(&out_bill_no).await, pay_error, |cancelled| match cancelled {
         Ok(Cancellation::Accepted(bill)) => HttpResponse::Ok().json(CancelTransferBillResponse {
             update_time: wechat_time(bill.update_time),
             out_bill_no: bill.out_bill_no,
@@ -304,7 +306,8 @@ pub async fn cancel_transfer_bill(mock: web::Data<MockWeChat>, out_bill_no: web:
         }),
         Ok(Cancellation::NotFound) => pay_error(StatusCode::NOT_FOUND, BILL_NOT_FOUND.0, BILL_NOT_FOUND.1),
         Err(error) => payout_error(&error),
-    }
+    })
+    .await
 }
 
 /// Confirm a transfer bill as its payee (mock WeChat)

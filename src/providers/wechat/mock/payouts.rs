@@ -115,13 +115,29 @@ impl MockWeChat {
     /// `GET /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`
     /// as the simulator's rules have it answered.
     pub async fn bill_ruled(&self, out_bill_no: &str) -> Ruled<Result<Option<TransferBill>, PayoutError>> {
-        let call = ProviderCall::bill_query(out_bill_no);
-        match self.consult(&call).await {
+        self.ruled(&ProviderCall::bill_query(out_bill_no), self.bill(out_bill_no)).await
+    }
+
+    /// `POST /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel`
+    /// as the simulator's rules have it answered (`wechat_pay.cancel`): a
+    /// rule's error or fault leaves the bill as it was.
+    pub async fn cancel_ruled(&self, out_bill_no: &str) -> Ruled<Result<Cancellation, PayoutError>> {
+        self.ruled(&ProviderCall::bill_cancel(out_bill_no), self.cancel_bill(out_bill_no)).await
+    }
+
+    /// `call` answered as a rule says, or by `usual` (run only if the rules
+    /// let it: unruled, or `as_usual` after the rule's delay).
+    async fn ruled<T>(
+        &self,
+        call: &ProviderCall<'_>,
+        usual: impl std::future::Future<Output = Result<T, PayoutError>>,
+    ) -> Ruled<Result<T, PayoutError>> {
+        match self.consult(call).await {
             Ok(Some(forced)) if forced.respond == Respond::AsUsual => {
-                Ruled { rule: Some(forced.rule), answer: Answer::Normal(self.bill(out_bill_no).await) }
+                Ruled { rule: Some(forced.rule), answer: Answer::Normal(usual.await) }
             }
             Ok(Some(forced)) => Ruled { rule: Some(forced.rule), answer: forced_answer(forced.respond) },
-            Ok(None) => Ruled::unruled(self.bill(out_bill_no).await),
+            Ok(None) => Ruled::unruled(usual.await),
             Err(error) => Ruled::unruled(Err(error)),
         }
     }

@@ -62,12 +62,12 @@ async fn wallet_of(app: &TestApp, payee: &Payee) -> (String, String) {
 }
 
 /// `text` encrypted as an SDK encrypts `user_name`: with the mock's (published) platform public key.
-fn sealed(text: &str) -> String {
+pub(crate) fn sealed(text: &str) -> String {
     let platform = rsa2::public_key(test_keys::WECHATPAY_PLATFORM_PUBLIC_KEY_PEM).unwrap();
     encrypt_sensitive(&platform, text, &mut rsa::rand_core::OsRng).unwrap()
 }
 
-fn platform_serial(app: &TestApp) -> String {
+pub(crate) fn platform_serial(app: &TestApp) -> String {
     app.settings.mock_wechat.pay.platform_public_key_id.clone()
 }
 

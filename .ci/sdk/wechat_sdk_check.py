@@ -10,7 +10,9 @@ but for their base URLs:
   same bill) -> mch_transfer_bills_query by out_bill_no and by
   transfer_bill_no -> a client holding the wrong platform key, whose SDK
   must refuse the answer -> a client signing with the wrong key, refused
-  with 401 SIGN_ERROR -> a bill with a notify_url (a small local HTTP
+  with 401 SIGN_ERROR -> two 2,000-yuan bills with user_name (which the SDK
+  encrypts with the platform key, sending Wechatpay-Serial): the payee's
+  own name pays, another fails NAME_NOT_CORRECT -> a bill with a notify_url (a small local HTTP
   server): the SDK's own callback() checks the mock's
   MCHTRANSFER.BILL.FINISHED (signature) and decrypts it (APIv3 key).
 - WeChat OAuth with wechatpy's WeChatOAuth: its authorize URL -> the mock's
@@ -120,7 +122,34 @@ def check_wechat_pay():
     code, text = other_key.mch_transfer_bills_query(out_bill_no=out_bill_no)
     check(code == 401 and json.loads(text)["code"] == "SIGN_ERROR", "a request signed with another key is 401 SIGN_ERROR")
 
+    check_wechat_pay_real_name(sdk)
     check_wechat_pay_notification(keys, sdk)
+
+
+def check_wechat_pay_real_name(sdk):
+    """From 2,000 yuan a bill names its payee: the SDK encrypts user_name with the platform key and names
+    the key in Wechatpay-Serial; the mock decrypts it and checks it against the payee's real name."""
+    payee = http_json("POST", "/mock/wechat/users", {"nickname": "SDK实名", "real_name": "张三丰"})
+    named = "sdkr" + uuid.uuid4().hex[:24]
+    code, text = sdk.mch_transfer_bills(out_bill_no=named, transfer_scene_id="1000", openid=payee["openid"],
+                                        transfer_amount=200000, transfer_remark="SDK real name", user_name="张三丰")
+    check(code == 200, "a 2,000 yuan bill with user_name encrypted by the SDK is accepted: " + text)
+    misnamed = "sdkw" + uuid.uuid4().hex[:24]
+    code, text = sdk.mch_transfer_bills(out_bill_no=misnamed, transfer_scene_id="1000", openid=payee["openid"],
+                                        transfer_amount=200000, transfer_remark="SDK real name", user_name="张三")
+    check(code == 200, "a bill naming someone else is accepted, to be decided: " + text)
+    states = {}
+    for _ in range(60):
+        states = {out_bill_no: json.loads(sdk.mch_transfer_bills_query(out_bill_no=out_bill_no)[1])
+                  for out_bill_no in (named, misnamed)}
+        if all(bill["state"] in ("SUCCESS", "FAIL") for bill in states.values()):
+            break
+        time.sleep(0.5)
+    check(states[named]["state"] == "SUCCESS", "the payee's own name pays: %s" % states[named])
+    check(states[misnamed]["state"] == "FAIL" and states[misnamed]["fail_reason"] == "NAME_NOT_CORRECT",
+          "another name fails NAME_NOT_CORRECT: %s" % states[misnamed])
+    transfers = http_json("GET", "/mock/wechat/users/" + payee["openid"])["wallet"]["transfers"]
+    check([t["user_name"] for t in transfers] == ["张三丰"], "the mock decrypted the name: %s" % transfers)
 
 
 class NotifyReceiver(http.server.BaseHTTPRequestHandler):

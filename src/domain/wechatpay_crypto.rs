@@ -13,7 +13,10 @@
 //!   200/204 is sent it again after `RETRY_INTERVALS_SECS`.
 //! - **Sensitive fields** (敏感信息, e.g. a transfer bill's `user_name`):
 //!   RSA-OAEP (SHA-1, MGF1-SHA-1) with WeChat Pay's public key, base64; the
-//!   request names the key in `Wechatpay-Serial`.
+//!   request names the key in `Wechatpay-Serial`. WeChat Pay opens one with
+//!   `open_sensitive`: a request naming another key, or a field that does
+//!   not decrypt (sent in the clear, or for another key), is refused with
+//!   400 `PARAM_ERROR` and its own message (`SensitiveFailure`).
 //!
 //! Randomness (a notification's nonce, OAEP's seed) comes from the caller.
 
@@ -26,7 +29,7 @@ use rsa::rand_core::CryptoRngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::rsa2::{PrivateKey, PublicKey};
-use crate::domain::wechatpay_sign::{AnswerFailure, AnswerSignature, PlatformPublicKey};
+use crate::domain::wechatpay_sign::{AnswerFailure, AnswerSignature, PlatformKey, PlatformPublicKey};
 
 /// The event of a transfer bill that reached a final state.
 pub const BILL_FINISHED_EVENT: &str = "MCHTRANSFER.BILL.FINISHED";
@@ -214,6 +217,39 @@ pub fn decrypt_sensitive(key: &PrivateKey, sealed: &str) -> Option<String> {
     String::from_utf8(opened).ok()
 }
 
+/// Why WeChat Pay refuses a request's sensitive field; each is its 400
+/// `PARAM_ERROR` with the message WeChat Pay gives (`message`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SensitiveFailure {
+    /// `Wechatpay-Serial` is missing or names a key other than the platform's.
+    #[error("Wechatpay-Serial does not name the platform key")]
+    WrongSerial,
+    /// Not base64 of an RSA-OAEP block for the platform key: sent in the
+    /// clear, or encrypted for another key.
+    #[error("the field does not decrypt with the platform key")]
+    NotCiphertext,
+}
+
+impl SensitiveFailure {
+    /// WeChat Pay's message for it, as SDK users meet it.
+    pub fn message(self) -> &'static str {
+        match self {
+            SensitiveFailure::WrongSerial => "平台证书序列号Wechatpay-Serial错误",
+            SensitiveFailure::NotCiphertext => "请确认待处理的消息是否为加密后的密文",
+        }
+    }
+}
+
+/// A request's sensitive field as WeChat Pay opens it: the request's
+/// `Wechatpay-Serial` (`serial`, `None` when not sent) must name `platform`,
+/// and the field decrypt with its private key.
+pub fn open_sensitive(platform: &PlatformKey, serial: Option<&str>, sealed: &str) -> Result<String, SensitiveFailure> {
+    if serial.map(str::trim) != Some(platform.key_id.as_str()) {
+        return Err(SensitiveFailure::WrongSerial);
+    }
+    decrypt_sensitive(&platform.private_key, sealed).ok_or(SensitiveFailure::NotCiphertext)
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -324,6 +360,23 @@ mod tests {
         let merchant = rsa2::private_key(test_keys::WECHATPAY_MERCHANT_PRIVATE_KEY_PEM).unwrap();
         assert_eq!(decrypt_sensitive(&merchant, &sealed), None);
         assert_eq!(decrypt_sensitive(&signer.private_key, "张三"), None);
+    }
+
+    #[test]
+    fn a_sensitive_field_is_opened_only_under_the_platform_keys_serial() {
+        let (signer, verifier) = platform();
+        let mut rng = rsa::rand_core::OsRng;
+        let sealed = encrypt_sensitive(&verifier.public_key, "李小龙", &mut rng).unwrap();
+        let serial = verifier.key_id.as_str();
+        assert_eq!(open_sensitive(&signer, Some(serial), &sealed).as_deref(), Ok("李小龙"));
+        for wrong in [None, Some(""), Some("PUB_KEY_ID_0119000000012026030100000000000002")] {
+            assert_eq!(open_sensitive(&signer, wrong, &sealed), Err(SensitiveFailure::WrongSerial), "{wrong:?}");
+        }
+        assert_eq!(open_sensitive(&signer, Some(serial), "李小龙"), Err(SensitiveFailure::NotCiphertext));
+        let merchant = rsa2::private_key(test_keys::WECHATPAY_MERCHANT_PRIVATE_KEY_PEM).unwrap();
+        let for_another = encrypt_sensitive(&merchant.to_public_key(), "李小龙", &mut rng).unwrap();
+        assert_eq!(open_sensitive(&signer, Some(serial), &for_another), Err(SensitiveFailure::NotCiphertext));
+        assert_eq!(SensitiveFailure::WrongSerial.message(), "平台证书序列号Wechatpay-Serial错误");
     }
 
     proptest! {

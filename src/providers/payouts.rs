@@ -38,6 +38,12 @@ pub struct TransferRequest {
 /// From this amount (¥2,000.00) on, WeChat Pay requires the payee's `user_name`.
 pub const USER_NAME_REQUIRED_FROM_FEN: i64 = 200_000;
 
+/// Whether a bill of `amount` must name its payee (`user_name`): from
+/// ¥2,000.00 on (a bill without one is refused, 400 `PARAM_ERROR`).
+pub fn user_name_required(amount: Money) -> bool {
+    fen_from_money(amount) >= USER_NAME_REQUIRED_FROM_FEN
+}
+
 /// WeChat Pay's scene of an ordinary payout (现金营销), what walletgate sends.
 pub const TRANSFER_SCENE_ID: &str = "1000";
 
@@ -297,6 +303,14 @@ mod tests {
         assert_eq!(fen_from_money(money("1234.5")), 123_450);
         assert_eq!(fen_from_money(money("-0.01")), -1);
         assert_eq!(fen_from_money(money("1000000000000.00")), 100_000_000_000_000);
+    }
+
+    #[test]
+    fn a_name_is_required_from_two_thousand_yuan() {
+        assert!(!user_name_required(money("1999.99")));
+        assert!(user_name_required(money("2000.00")));
+        assert!(user_name_required(money("50000.00")));
+        assert!(!user_name_required(money("0.10")));
     }
 
     #[test]

@@ -51,9 +51,10 @@ pub async fn list(rules: web::Data<SimRules>, _operator: Operator) -> Result<Htt
 
 /// Add a rule that forces how a mock provider answers (operator)
 ///
-/// `match` picks the calls (`operation` is `wechat_pay.transfer` or
-/// `wechat_pay.query`; optionally `payee`, `amount_min`/`amount_max`,
-/// `account_id`, `out_bill_no`); `respond` says how they are answered:
+/// `match` picks the calls (`operation` is `wechat_pay.transfer`,
+/// `wechat_pay.query`, `wechat_pay.cancel`, …; optionally `payee`,
+/// `amount_min`/`amount_max` (transfers), `account_id`, `out_bill_no`);
+/// `respond` says how they are answered:
 /// `as_usual` (after the delay: latency alone), `fail` with a `fail_reason`, `processing`, `system_error`, `http_error`
 /// with `status` and `code`, or a `fault` (`timeout`, `connection_reset`,
 /// `malformed_body`, `empty_response`). `delay` waits first (`fixed` ms, or

@@ -3,7 +3,8 @@
 //! its opening balances (balanced `demo_seed` entries from the funding
 //! account, as the demo accounts are), verified by an identity check an
 //! operator approves, given a PIN with an SMS code from the mock outbox,
-//! bound to a new mock WeChat user by the OAuth consent and an SMS code, and
+//! bound to a new mock WeChat user (whose real name is the identity's) by
+//! the OAuth consent and an SMS code, and
 //! its withdrawals are submitted with its PIN and taken to their states by
 //! operators' decisions and the worker. Nothing writes a balance directly,
 //! so the ledger check balances and every rule (limits, review, fees) holds.
@@ -316,14 +317,23 @@ impl Scenarios {
             set.map_err(Refusal::on(place))?;
         }
         if let Some(wechat) = &user.wechat {
-            seeded.binding = Some(self.bind(seeded, wechat).await?);
+            // The wallet's real name is the identity's, as a real user's
+            // would be: WeChat Pay checks it on payouts from ¥2,000.
+            let real_name = user.identity.as_ref().map(|identity| identity.real_name.as_str());
+            seeded.binding = Some(self.bind(seeded, wechat, real_name).await?);
         }
         Ok(())
     }
 
-    /// Binds a new mock WeChat user: start, consent as the user, the
-    /// gateway's code exchange, and the SMS code that confirms it.
-    async fn bind(&self, seeded: &Seeded, wechat: &ScenarioWeChat) -> Result<(BindingId, String), Refusal> {
+    /// Binds a new mock WeChat user (with `real_name` on record, if any):
+    /// start, consent as the user, the gateway's code exchange, and the SMS
+    /// code that confirms it.
+    async fn bind(
+        &self,
+        seeded: &Seeded,
+        wechat: &ScenarioWeChat,
+        real_name: Option<&str>,
+    ) -> Result<(BindingId, String), Refusal> {
         let on = Refusal::on(&wechat.at);
         let started = self
             .bindings
@@ -343,6 +353,7 @@ impl Scenarios {
             },
             action: "allow".to_owned(),
             nickname: new_mock_user(wechat)?.nickname().to_owned(),
+            real_name: real_name.unwrap_or_default().to_owned(),
             no_real_name: flag(wechat.no_real_name),
             frozen: flag(wechat.frozen),
             ..ConsentForm::default()

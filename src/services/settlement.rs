@@ -16,7 +16,11 @@
 //! which answers its state) without counting attempts, until it is final or
 //! the wait (`worker.payout_bill_wait_max_secs`) runs out and the payout is
 //! parked. `SUCCESS` settles, `FAIL` and `CANCELLED` give the hold back with
-//! the reason.
+//! the reason, and so does a bill WeChat Pay refuses outright (a 4xx such
+//! as `PARAM_ERROR`: the reason is its code). From ¥2,000 a bill carries the
+//! payee's real name, the identity verified on the account (WeChat Pay
+//! fails a name that is not the payee's, `NAME_NOT_CORRECT`, and refuses a
+//! bill without one, `PARAM_ERROR`).
 //!
 //! Why a payout happens once: the bill number is the withdrawal's, so a retry
 //! after a crash (before or after the provider was called) meets the same bill
@@ -44,7 +48,9 @@ use crate::domain::withdrawal::{PayoutAttempt, Unpaid, Withdrawal, WithdrawalErr
 use crate::error::ApiError;
 use crate::providers::alipay::client::AlipayTransferRequest;
 use crate::providers::alipay::payouts::{AlipayPayouts, PayoutOutcome, order_outcome, transfer_outcome};
-use crate::providers::payouts::{BillState, PayoutError, PayoutProvider, TRANSFER_SCENE_ID, TransferRequest};
+use crate::providers::payouts::{
+    BillState, PayoutError, PayoutProvider, TRANSFER_SCENE_ID, TransferRequest, user_name_required,
+};
 use crate::store::ScheduleEntry;
 use crate::store::typed::TypedPartitionDocuments;
 
@@ -144,7 +150,10 @@ impl Settlement {
         let (account_id, withdrawal_id) = claim.parts().ok_or(WithdrawalError::NotFound)?;
         let bill = match payouts.transfer(request).await {
             Ok(bill) => bill,
-            Err(PayoutError::Refused { code, .. }) => return self.fail_payout(&account_id, withdrawal_id, &code).await,
+            Err(PayoutError::Refused { code, message }) => {
+                tracing::warn!(withdrawal_id, code, message, "WeChat Pay refused the bill: the payout fails");
+                return self.fail_payout(&account_id, withdrawal_id, &code).await;
+            }
             Err(error @ PayoutError::Unavailable(_)) => match payouts.bill(&request.out_bill_no).await {
                 Ok(Some(bill)) => bill,
                 Ok(None) => return self.payout_pending(claim, &format!("{error}; no bill yet"), now).await,
@@ -224,9 +233,14 @@ impl Settlement {
     async fn begin_payout(&self, claim: &Claim) -> Result<PayoutStart, ApiError> {
         let Some((account_id, withdrawal_id)) = claim.parts() else { return Ok(PayoutStart::NotPayable) };
         let (attempts_max, wait_max) = (self.policy.payout_attempts_max, self.policy.bill_wait_max);
+        let mut payee_name = None;
         let begun = self
             .partitions
-            .change_withdrawal(&account_id, withdrawal_id, |_, withdrawal, now| {
+            .change_withdrawal(&account_id, withdrawal_id, |account, withdrawal, now| {
+                // WeChat Pay checks the payee's real name from ¥2,000: the identity verified on the account.
+                payee_name = user_name_required(withdrawal.amount.money())
+                    .then(|| account.verified_identity(now).map(|identity| identity.real_name.as_str().to_owned()))
+                    .flatten();
                 match withdrawal.next_payout_attempt(attempts_max, wait_max, now) {
                     Ok(PayoutAttempt::Look) => Ok(Changed::new(Some(PayoutAttempt::Look))),
                     Ok(attempt @ PayoutAttempt::Begun { first }) => {
@@ -256,8 +270,8 @@ impl Settlement {
             Err(error) => return Err(error),
         };
         match begun {
-            Some(PayoutAttempt::Begun { .. }) => Ok(PayoutStart::Begun(self.payout_order(&withdrawal))),
-            Some(PayoutAttempt::Look) => Ok(PayoutStart::Look(self.payout_order(&withdrawal))),
+            Some(PayoutAttempt::Begun { .. }) => Ok(PayoutStart::Begun(self.payout_order(&withdrawal, payee_name))),
+            Some(PayoutAttempt::Look) => Ok(PayoutStart::Look(self.payout_order(&withdrawal, payee_name))),
             Some(PayoutAttempt::Parked) => {
                 tracing::warn!(withdrawal_id, attempts = withdrawal.payout.attempts, "payout parked for an operator");
                 Ok(PayoutStart::Parked)
@@ -266,8 +280,9 @@ impl Settlement {
         }
     }
 
-    /// What to ask the withdrawal's destination provider for.
-    fn payout_order(&self, withdrawal: &Withdrawal) -> PayoutOrder {
+    /// What to ask the withdrawal's destination provider for; `payee_name`:
+    /// the verified real name WeChat Pay is to check (from ¥2,000).
+    fn payout_order(&self, withdrawal: &Withdrawal, payee_name: Option<String>) -> PayoutOrder {
         let destination = &withdrawal.destination;
         match destination.provider {
             DestinationProvider::Wechat => PayoutOrder::Wechat(TransferRequest {
@@ -277,7 +292,7 @@ impl Settlement {
                 remark: TRANSFER_REMARK.to_owned(),
                 scene_id: TRANSFER_SCENE_ID.to_owned(),
                 notify_url: self.policy.notify_url.clone(),
-                user_name: None,
+                user_name: payee_name,
             }),
             DestinationProvider::Alipay => PayoutOrder::Alipay(AlipayTransferRequest {
                 out_biz_no: withdrawal.out_bill_no(),

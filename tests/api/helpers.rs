@@ -276,8 +276,16 @@ impl TestApp {
 
     /// A signed POST of exactly `body` to the mock WeChat Pay.
     pub async fn wechat_pay_post_raw(&self, path: &str, body: String) -> Response {
+        self.wechat_pay_post_with(path, body, &[]).await
+    }
+
+    /// A signed POST of exactly `body` with extra `headers` (e.g. `Wechatpay-Serial`).
+    pub async fn wechat_pay_post_with(&self, path: &str, body: String, headers: &[(&str, &str)]) -> Response {
         let authorization = self.wechat_pay_authorization("POST", path, body.as_bytes());
-        let request = self.client.post(self.url(path)).header("authorization", authorization);
+        let mut request = self.client.post(self.url(path)).header("authorization", authorization);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         request.header("content-type", "application/json").body(body).send().await.expect("request sent")
     }
 

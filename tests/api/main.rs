@@ -49,6 +49,7 @@ mod transfers;
 mod user_transfers;
 mod wallet;
 mod wechat_bill_states;
+mod wechat_pay_names;
 mod wechat_pay_notify;
 mod wechat_pay_signatures;
 mod withdrawals;

@@ -18,6 +18,7 @@ use walletgate::settings::Settings;
 use crate::bindings::{Choice, Phone};
 use crate::helpers::{StoreKind, TestApp, TestUser, assert_error, json_of, spawn_app, spawn_app_with};
 use crate::on_both_stores;
+use crate::wechat_pay_names::{platform_serial, sealed};
 
 on_both_stores!(
     a_first_withdrawal_waits_for_an_operator_and_settles_once_approved,
@@ -295,6 +296,7 @@ async fn payouts_fail_like_wechat_pay_and_release_the_hold(store: StoreKind) {
 
 /// Pays a mock WeChat user directly, as another merchant would.
 async fn receive_elsewhere(app: &TestApp, openid: &str, fen: i64) {
+    // From ¥2,000 WeChat Pay wants the payee's name, encrypted for it.
     let body = json!({
         "appid": "wx8a3f5c7e2b9d1046",
         "out_bill_no": uuid::Uuid::new_v4().simple().to_string(),
@@ -302,12 +304,12 @@ async fn receive_elsewhere(app: &TestApp, openid: &str, fen: i64) {
         "transfer_amount": fen,
         "transfer_remark": "other merchant",
         "transfer_scene_id": "1000",
+        "user_name": sealed("李小龙"),
     });
-    let bill = json_of(
-        app.wechat_pay_post("/mock/wechat/v3/fund-app/mch-transfer/transfer-bills", &body).await,
-        StatusCode::OK,
-    )
-    .await;
+    let serial = platform_serial(app);
+    let path = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills";
+    let sent = app.wechat_pay_post_with(path, body.to_string(), &[("Wechatpay-Serial", &serial)]).await;
+    let bill = json_of(sent, StatusCode::OK).await;
     assert_eq!(bill["state"], "SUCCESS", "{bill}");
 }
 

@@ -1,5 +1,5 @@
 //! Forced outcomes of the mock providers, as data: a rule matches a call
-//! (the operation — a WeChat Pay payout or bill query, a WeChat OAuth code
+//! (the operation — a WeChat Pay payout, bill query or cancellation, a WeChat OAuth code
 //! exchange or profile read, an Alipay transfer, token call or user-info
 //! read, an SMS — and the payee, an amount range, the
 //! walletgate account, the bill, the phone, the code's purpose) and says how
@@ -45,6 +45,9 @@ pub enum Operation {
     /// WeChat Pay: read a transfer bill by `out_bill_no`.
     #[serde(rename = "wechat_pay.query")]
     WeChatPayQuery,
+    /// WeChat Pay: cancel a transfer bill (`…/out-bill-no/{out_bill_no}/cancel`).
+    #[serde(rename = "wechat_pay.cancel")]
+    WeChatPayCancel,
     /// WeChat OAuth: exchange an authorization code for tokens
     /// (`sns/oauth2/access_token`), as a binding's callback does.
     #[serde(rename = "wechat_oauth.access_token")]
@@ -72,6 +75,7 @@ impl Operation {
         match self {
             Operation::WeChatPayTransfer => "wechat_pay.transfer",
             Operation::WeChatPayQuery => "wechat_pay.query",
+            Operation::WeChatPayCancel => "wechat_pay.cancel",
             Operation::WeChatOAuthAccessToken => "wechat_oauth.access_token",
             Operation::WeChatOAuthUserInfo => "wechat_oauth.userinfo",
             Operation::SmsSend => "sms.send",
@@ -81,9 +85,15 @@ impl Operation {
         }
     }
 
-    /// The operations whose calls pay out a withdrawal's bill (by its number).
+    /// The operations whose calls concern a withdrawal's bill (by its number).
     fn is_payout(self) -> bool {
-        matches!(self, Operation::WeChatPayTransfer | Operation::WeChatPayQuery | Operation::AlipayTransfer)
+        matches!(
+            self,
+            Operation::WeChatPayTransfer
+                | Operation::WeChatPayQuery
+                | Operation::WeChatPayCancel
+                | Operation::AlipayTransfer
+        )
     }
 
     /// The operations whose calls carry a payee and an amount.
@@ -534,6 +544,11 @@ impl<'a> ProviderCall<'a> {
         ProviderCall { out_bill_no, ..ProviderCall::of(Operation::WeChatPayQuery) }
     }
 
+    /// A WeChat Pay bill cancelled by its number.
+    pub fn bill_cancel(out_bill_no: &'a str) -> ProviderCall<'a> {
+        ProviderCall { out_bill_no, ..ProviderCall::of(Operation::WeChatPayCancel) }
+    }
+
     /// A WeChat OAuth code exchange (the code's user is not known yet).
     pub fn code_exchange() -> ProviderCall<'a> {
         ProviderCall::of(Operation::WeChatOAuthAccessToken)
@@ -815,10 +830,30 @@ mod tests {
     }
 
     #[test]
+    fn a_cancel_rule_matches_cancellations_of_its_bill_only() {
+        let cancel =
+            transfer_rule(CallMatch { out_bill_no: Some("WD1".into()), ..matching(Operation::WeChatPayCancel) });
+        assert!(cancel.matches(&ProviderCall::bill_cancel("WD1"), || None));
+        assert!(!cancel.matches(&ProviderCall::bill_cancel("WD2"), || None));
+        assert!(!cancel.matches(&ProviderCall::bill_query("WD1"), || None));
+        let amounts = CallMatch { amount_min: Some(money("1.00")), ..matching(Operation::WeChatPayCancel) };
+        let refused = NewRule {
+            description: String::new(),
+            when: amounts,
+            respond: Respond::SystemError,
+            delay: None,
+            times: None,
+            probability: None,
+        };
+        assert_eq!(refused.check().map_err(|error| error.field), Err("match.amount_min"));
+    }
+
+    #[test]
     fn every_operation_reads_and_writes_its_documented_name() {
         for operation in [
             Operation::WeChatPayTransfer,
             Operation::WeChatPayQuery,
+            Operation::WeChatPayCancel,
             Operation::WeChatOAuthAccessToken,
             Operation::WeChatOAuthUserInfo,
             Operation::SmsSend,

@@ -6,7 +6,9 @@
 //! WECHATPAY2-SHA256-RSA2048 …` with the merchant's key, over the URL's path
 //! and query as the API host sees them, i.e. after the base URL's own path),
 //! and every answer's signature is checked with WeChat Pay's public key
-//! (public-key mode). Whatever keeps an answer from being read or trusted —
+//! (public-key mode). A bill's `user_name` goes encrypted with that public
+//! key (RSA-OAEP), the request naming the key in `Wechatpay-Serial`, as
+//! WeChat Pay wants every sensitive field. Whatever keeps an answer from being read or trusted —
 //! a refused or reset connection, a timeout, a body that is not the expected
 //! JSON, a missing or bad signature — is an outage: the settlement worker
 //! retries the same bill, which never pays twice. Signatures go by the wall
@@ -18,9 +20,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::SharedClock;
-use crate::domain::wechatpay_sign::{AnswerSignature, Request};
+use crate::domain::wechatpay_crypto::encrypt_sensitive;
+use crate::domain::wechatpay_sign::{AnswerSignature, Request, SERIAL_HEADER};
 use crate::providers::payouts::{
-    BillState, PayoutError, PayoutProvider, TransferBill, TransferRequest, fen_from_money, money_from_fen,
+    BillState, PayoutError, PayoutProvider, TransferBill, TransferRequest, fen_from_money, money_from_fen, refusal_code,
 };
 use crate::providers::wechat::pay_nonce;
 use crate::settings::WeChatPayKeys;
@@ -61,7 +64,15 @@ impl HttpPayouts {
 
     /// Sends `path` (under the base URL; what is signed) with `body`, signed,
     /// and gives back the answer's status and body once its signature holds.
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Vec<u8>>) -> Result<Answer, PayoutError> {
+    /// `sealed`: the body carries a field encrypted with the platform key,
+    /// so the request names it in `Wechatpay-Serial`.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        sealed: bool,
+    ) -> Result<Answer, PayoutError> {
         let bytes = body.as_deref().unwrap_or_default();
         let now = self.wall_clock.now().timestamp();
         let request = Request { method: method.as_str(), url: path, body: bytes };
@@ -71,6 +82,9 @@ impl HttpPayouts {
             .request(method, format!("{}{path}", self.base_url))
             .header(reqwest::header::AUTHORIZATION, authorization.header())
             .header(reqwest::header::ACCEPT, "application/json");
+        if sealed {
+            builder = builder.header(SERIAL_HEADER, &self.keys.platform.key_id);
+        }
         if let Some(body) = body {
             builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
         }
@@ -85,6 +99,18 @@ impl HttpPayouts {
             return Err(PayoutError::Unavailable(format!("answer with a bad signature ({failure})")));
         }
         Ok(Answer { status, body: body.to_vec() })
+    }
+}
+
+impl HttpPayouts {
+    /// A sensitive field encrypted for WeChat Pay with its public key. Only
+    /// a text too long for one RSA block fails: the bill is refused as WeChat
+    /// Pay would refuse it, for good.
+    fn seal(&self, text: &str) -> Result<String, PayoutError> {
+        encrypt_sensitive(&self.keys.platform.public_key, text, &mut rsa::rand_core::OsRng).ok_or_else(|| {
+            let message = "user_name is too long to encrypt with the platform key".to_owned();
+            PayoutError::Refused { code: refusal_code::PARAM_ERROR.to_owned(), message }
+        })
     }
 }
 
@@ -107,6 +133,9 @@ struct CreateBill<'a> {
     transfer_amount: i64,
     transfer_remark: &'a str,
     transfer_scene_id: &'a str,
+    /// Encrypted with the platform key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,6 +174,8 @@ struct ErrorBody {
 #[async_trait::async_trait]
 impl PayoutProvider for HttpPayouts {
     async fn transfer(&self, request: &TransferRequest) -> Result<TransferBill, PayoutError> {
+        let user_name = request.user_name.as_deref().map(|name| self.seal(name)).transpose()?;
+        let sealed = user_name.is_some();
         let body = CreateBill {
             appid: &self.app_id,
             out_bill_no: &request.out_bill_no,
@@ -152,9 +183,10 @@ impl PayoutProvider for HttpPayouts {
             transfer_amount: fen_from_money(request.amount),
             transfer_remark: &request.remark,
             transfer_scene_id: &request.scene_id,
+            user_name,
         };
         let body = serde_json::to_vec(&body).map_err(|e| PayoutError::Unavailable(format!("unwritable bill: {e}")))?;
-        let answer = self.call(reqwest::Method::POST, BILLS_PATH, Some(body)).await?;
+        let answer = self.call(reqwest::Method::POST, BILLS_PATH, Some(body), sealed).await?;
         let created: CreatedBill = read(answer)?;
         let create_time = created.create_time.with_timezone(&Utc);
         Ok(TransferBill {
@@ -173,7 +205,7 @@ impl PayoutProvider for HttpPayouts {
 
     async fn bill(&self, out_bill_no: &str) -> Result<Option<TransferBill>, PayoutError> {
         let path = format!("{BILLS_PATH}/out-bill-no/{out_bill_no}");
-        let answer = self.call(reqwest::Method::GET, &path, None).await?;
+        let answer = self.call(reqwest::Method::GET, &path, None, false).await?;
         if answer.status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }

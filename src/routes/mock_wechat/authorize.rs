@@ -148,7 +148,8 @@ fn user_choices(users: &[MockWeChatUser]) -> String {
         .collect();
     choices.push(
         r#"<label><input type="radio" name="openid" value="" checked> 新用户 New user
-<input type="text" name="nickname" maxlength="32" placeholder="昵称 nickname" autocomplete="off"></label>
+<input type="text" name="nickname" maxlength="32" placeholder="昵称 nickname" autocomplete="off">
+<input type="text" name="real_name" maxlength="32" placeholder="实名 real name (optional: any name passes)" autocomplete="off"></label>
 <label><input type="checkbox" name="no_real_name" value="on"> 未实名 not real-name verified</label>
 <label><input type="checkbox" name="frozen" value="on"> 已冻结 frozen wallet</label>
 <label><input type="checkbox" name="snapshot" value="on"> 快照模式 snapshot user</label>"#

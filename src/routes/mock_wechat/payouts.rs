@@ -1,22 +1,26 @@
 //! WeChat Pay's merchant transfer bills under
 //! `/mock/wechat/v3/fund-app/mch-transfer/transfer-bills` (the provider's
-//! side is `providers::wechat::mock::payouts`): creating a bill and reading
-//! one by `out_bill_no`, with WeChat Pay v3's 4xx/5xx `{code, message}`
-//! errors, amounts in integer fen and times in Beijing time.
+//! side is `providers::wechat::mock::payouts`): creating a bill (its
+//! `user_name` decrypted here with the platform key, as WeChat Pay reads
+//! it), reading, cancelling and confirming one, with WeChat Pay v3's
+//! 4xx/5xx `{code, message}` errors, amounts in integer fen and times in
+//! Beijing time.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Asia::Shanghai;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ruled::answer;
+use crate::domain::wechatpay_crypto::SensitiveFailure;
+use crate::domain::wechatpay_sign::SERIAL_HEADER;
 use crate::providers::payouts::{
     BillState, PayoutError, TransferBill, TransferRequest, fen_from_money, money_from_fen, refusal_code,
 };
 use crate::providers::sim::Ruled;
-use crate::providers::wechat::mock::{BILL_NOT_FOUND, Cancellation, Confirmation, MockWeChat};
+use crate::providers::wechat::mock::{BILL_NOT_FOUND, Cancellation, Confirmation, MockPaySigning, MockWeChat};
 
 /// `POST /mock/wechat/v3/fund-app/mch-transfer/transfer-bills`: WeChat Pay's
 /// "发起转账". The answer is the bill's first state (`ACCEPTED`, or
@@ -45,7 +49,11 @@ pub struct TransferBillsRequest {
     /// The scene, e.g. `"1000"` (现金营销); required (400 `PARAM_ERROR` without it). A scene of
     /// `mock_wechat.pay.confirm_scene_ids` makes the bill wait for the payee's confirmation.
     pub transfer_scene_id: Option<String>,
-    /// The payee's encrypted real name; accepted and not checked by the mock.
+    /// The payee's real name, encrypted with WeChat Pay's public key (RSA-OAEP, base64; the request's
+    /// `Wechatpay-Serial` names the key): required from 200000 fen (¥2,000.00), 400 `PARAM_ERROR`
+    /// without it; checked against the payee's real name when the bill is decided (`FAIL` with
+    /// `NAME_NOT_CORRECT` if it is not theirs). Not encrypted, or encrypted for another key: 400
+    /// `PARAM_ERROR`.
     pub user_name: Option<String>,
     /// Where the final state (`SUCCESS`, `FAIL`, `CANCELLED`) is POSTed as `MCHTRANSFER.BILL.FINISHED`,
     /// encrypted with the APIv3 key and signed with the platform key, retried on WeChat Pay's pauses
@@ -119,27 +127,38 @@ struct PayErrorBody<'a> {
 /// same bill and never pay twice. The answer is the bill's first state: `ACCEPTED`, or
 /// `WAIT_USER_CONFIRM` with `package_info` when the payee must confirm; it then moves on over
 /// business time (`PROCESSING`, then `SUCCESS` or `FAIL` with `fail_reason`: `OPENID_INVALID`,
-/// `ACCOUNT_FROZEN`, `REAL_NAME_CHECK_FAIL`, `DAY_RECEIVED_QUOTA_EXCEED`,
-/// `MONTH_RECEIVED_QUOTA_EXCEED`; or `CANCELLED`), as the queries show. With
+/// `ACCOUNT_FROZEN`, `REAL_NAME_CHECK_FAIL`, `NAME_NOT_CORRECT`, `DAY_RECEIVED_QUOTA_EXCEED`,
+/// `MONTH_RECEIVED_QUOTA_EXCEED`; or `CANCELLED`), as the queries show. From 200000 fen
+/// (¥2,000.00) the payee's real name is required as `user_name`, encrypted with the platform's
+/// public key (RSA-OAEP) and named by the `Wechatpay-Serial` header. With
 /// `mock_wechat.pay.accepted_secs` and `processing_secs` 0 the answer is already final.
 #[utoipa::path(
     post,
     path = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills",
     operation_id = "mock_create_transfer_bill",
     tag = "mock",
+    params(("Wechatpay-Serial" = Option<String>, Header, description = "The platform key's id \
+        (`platform_public_key_id` of `/mock/wechat/keys`) that encrypted `user_name`; required with one.",
+        example = "PUB_KEY_ID_0119000000012026030100000000000001")),
     request_body = TransferBillsRequest,
     responses(
         (status = 200, description = "The bill.", body = TransferBillsResponse),
         (status = 401, description = "`SIGN_ERROR`: the `Authorization` header (APIv3 signature with the merchant's \
             key, docs/review-and-settlement.md) is missing, malformed, stale or does not verify.", body = PayErrorBody),
         (status = 400, description = "`PARAM_ERROR` (a malformed or missing field, `transfer_scene_id` among them, \
-            an amount under 10 fen), `INVALID_REQUEST` \
+            an amount under 10 fen, no `user_name` from 200000 fen, a `user_name` not encrypted with the platform \
+            key, a `Wechatpay-Serial` naming another key), `INVALID_REQUEST` \
             (another app, or the same `out_bill_no` with another body), `MCH_NOT_EXISTS` (the signature's `mchid` \
             is no merchant registered here).", body = PayErrorBody),
         (status = 500, description = "`SYSTEM_ERROR`: retry with the same `out_bill_no` and body.", body = PayErrorBody),
     )
 )]
-pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes) -> HttpResponse {
+pub async fn create_transfer_bill(
+    mock: web::Data<MockWeChat>,
+    signing: web::Data<MockPaySigning>,
+    http: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
     let request = match serde_json::from_slice::<TransferBillsRequest>(&body) {
         Ok(request) => request,
         Err(error) => return pay_error(StatusCode::BAD_REQUEST, refusal_code::PARAM_ERROR, &error.to_string()),
@@ -152,6 +171,10 @@ pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes)
         let message = "transfer_amount must be a whole number of fen, from 0 to 100000000000000";
         return pay_error(StatusCode::BAD_REQUEST, refusal_code::PARAM_ERROR, message);
     };
+    let user_name = match opened_user_name(&signing, &http, request.user_name.as_deref()) {
+        Ok(user_name) => user_name,
+        Err(failure) => return pay_error(StatusCode::BAD_REQUEST, refusal_code::PARAM_ERROR, failure.message()),
+    };
     let transfer = TransferRequest {
         out_bill_no: request.out_bill_no,
         openid: request.openid,
@@ -159,7 +182,7 @@ pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes)
         remark: request.transfer_remark,
         scene_id: request.transfer_scene_id.unwrap_or_default(),
         notify_url: request.notify_url,
-        user_name: None,
+        user_name,
     };
     let ruled = mock.transfer_ruled(&transfer).await;
     answer(ruled, pay_error, |created| match created {
@@ -174,6 +197,21 @@ pub async fn create_transfer_bill(mock: web::Data<MockWeChat>, body: web::Bytes)
         Err(error) => payout_error(&error),
     })
     .await
+}
+
+/// The request's `user_name` as WeChat Pay reads it: decrypted with the
+/// platform key, which the request's `Wechatpay-Serial` must name (a serial
+/// naming another key is refused even without a `user_name`).
+fn opened_user_name(
+    signing: &MockPaySigning,
+    http: &HttpRequest,
+    sealed: Option<&str>,
+) -> Result<Option<String>, SensitiveFailure> {
+    let serial = http.headers().get(SERIAL_HEADER).map(|value| value.to_str().unwrap_or_default());
+    if serial.is_some_and(|serial| !signing.is_platform_serial(serial)) {
+        return Err(SensitiveFailure::WrongSerial);
+    }
+    sealed.map(|sealed| signing.open_sensitive(serial, sealed)).transpose()
 }
 
 /// A transfer bill by the merchant's number (WeChat Pay)
@@ -238,7 +276,9 @@ pub struct CancelTransferBillResponse {
 /// WeChat Pay's cancellation (撤销转账), allowed before the payee confirmed:
 /// an `ACCEPTED` or `WAIT_USER_CONFIRM` bill becomes `CANCELING`, then
 /// `CANCELLED` (nothing is paid); a bill cancelling or cancelled answers as
-/// it stands. Signed both ways, as the other v3 endpoints.
+/// it stands. Signed both ways, as the other v3 endpoints. The simulator's
+/// rules answer it as `wechat_pay.cancel` (e.g. 500 `SYSTEM_ERROR`, 429
+/// `FREQUENCY_LIMITED`, a fault), leaving the bill as it was.
 #[utoipa::path(
     post,
     path = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel",
@@ -257,7 +297,7 @@ pub struct CancelTransferBillResponse {
     )
 )]
 pub async fn cancel_transfer_bill(mock: web::Data<MockWeChat>, out_bill_no: web::Path<String>) -> HttpResponse {
-    match mock.cancel_bill(&out_bill_no).await {
+    answer(mock.cancel_ruled(&out_bill_no).await, pay_error, |cancelled| match cancelled {
         Ok(Cancellation::Accepted(bill)) => HttpResponse::Ok().json(CancelTransferBillResponse {
             update_time: wechat_time(bill.update_time),
             out_bill_no: bill.out_bill_no,
@@ -266,7 +306,8 @@ pub async fn cancel_transfer_bill(mock: web::Data<MockWeChat>, out_bill_no: web:
         }),
         Ok(Cancellation::NotFound) => pay_error(StatusCode::NOT_FOUND, BILL_NOT_FOUND.0, BILL_NOT_FOUND.1),
         Err(error) => payout_error(&error),
-    }
+    })
+    .await
 }
 
 /// Confirm a transfer bill as its payee (mock WeChat)

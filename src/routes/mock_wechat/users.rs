@@ -1,6 +1,6 @@
 //! `/mock/wechat/users`: the mock-only resource that creates mock WeChat
 //! users, lists them, shows one with its flags and wallet, and changes its
-//! flags and balance (the provider's side is
+//! flags, real name and balance (the provider's side is
 //! `providers::wechat::mock::users`). Its errors are the catalogue's JSON,
 //! as on walletgate's own API.
 
@@ -21,12 +21,16 @@ use crate::routes::responses::StoreUnavailable;
 /// `POST /mock/wechat/users`: a new mock WeChat user.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"nickname": "张三丰", "no_real_name": false, "frozen": false, "snapshot": false,
-    "day_quota_reached": false, "month_quota_reached": false}))]
+#[schema(example = json!({"nickname": "张三丰", "real_name": "张三", "no_real_name": false, "frozen": false,
+    "snapshot": false, "day_quota_reached": false, "month_quota_reached": false}))]
 pub struct CreateMockUserRequest {
     /// 1–32 characters.
     #[schema(example = "张三丰")]
     pub nickname: String,
+    /// The real name behind the wallet (1–32 characters), what a transfer bill's `user_name` is
+    /// checked against (`NAME_NOT_CORRECT` otherwise). Left out: none on record, any name passes.
+    #[schema(example = "张三")]
+    pub real_name: Option<String>,
     /// The user's wallet is not real-name verified (payouts to it fail).
     #[serde(default)]
     pub no_real_name: bool,
@@ -56,6 +60,9 @@ pub struct UpdateMockUserRequest {
     /// 1–32 characters.
     #[schema(example = "张三丰")]
     pub nickname: Option<String>,
+    /// 1–32 characters: the real name bills' `user_name` is checked against from now on.
+    #[schema(example = "张三")]
+    pub real_name: Option<String>,
     /// false: payouts fail with `REAL_NAME_CHECK_FAIL`.
     #[schema(example = false)]
     pub real_name_verified: Option<bool>,
@@ -92,6 +99,9 @@ impl UpdateMockUserRequest {
         change.confirm_required = self.confirm_required;
         if let Some(nickname) = &self.nickname {
             change = change.nickname(nickname).map_err(|e| ApiError::validation("nickname", e))?;
+        }
+        if let Some(real_name) = &self.real_name {
+            change = change.real_name(real_name).map_err(|e| ApiError::validation("real_name", e))?;
         }
         if let Some(balance) = self.balance {
             change = change.balance(balance).map_err(|e| ApiError::validation("balance", e))?;
@@ -150,7 +160,7 @@ pub struct MockUserPage {
     responses(
         (status = 201, description = "The new user.", body = MockWeChatUser),
         (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a blank, overlong or control-character \
-            nickname, an unknown field.", body = ErrorBody),
+            nickname or real_name, an unknown field.", body = ErrorBody),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),
         (status = 503, description = "`STORE_UNAVAILABLE`; retry after `Retry-After` seconds.", body = ErrorBody),
     )
@@ -168,7 +178,10 @@ pub async fn create_user(
         month_quota_reached: request.month_quota_reached,
         confirm_required: request.confirm_required,
     };
-    let new = NewMockUser::new(&request.nickname, flags).map_err(|e| ApiError::validation("nickname", e))?;
+    let mut new = NewMockUser::new(&request.nickname, flags).map_err(|e| ApiError::validation("nickname", e))?;
+    if let Some(real_name) = &request.real_name {
+        new = new.with_real_name(real_name).map_err(|e| ApiError::validation("real_name", e))?;
+    }
     let user = mock.create_user(&new).await?;
     Ok(HttpResponse::Created().json(user))
 }
@@ -225,7 +238,8 @@ pub async fn list(mock: web::Data<MockWeChat>, ApiQuery(query): ApiQuery<PageQue
 /// Change a mock WeChat user
 ///
 /// Sets the flags that make payouts to the user fail the way WeChat Pay's
-/// do, its nickname, or its wallet's balance. Only the fields sent change;
+/// do, its nickname, its real name (what bills' `user_name` is checked
+/// against), or its wallet's balance. Only the fields sent change;
 /// a payout crediting the wallet meanwhile is kept. Payouts decided before
 /// are not changed.
 #[utoipa::path(
@@ -239,7 +253,7 @@ pub async fn list(mock: web::Data<MockWeChat>, ApiQuery(query): ApiQuery<PageQue
     responses(
         (status = 200, description = "The user as changed.", body = MockWeChatUser),
         (status = 400, description = "`VALIDATION_FAILED` (`details.field`): a blank, overlong or control-character \
-            `nickname`, a negative or malformed `balance` (a JSON number, more than two places), a flag that is not \
+            `nickname` or `real_name`, a negative or malformed `balance` (a JSON number, more than two places), a flag that is not \
             a boolean, an unknown field.", body = ErrorBody),
         (status = 404, description = "`NOT_FOUND` (`details.resource` = `wechat user`).", body = ErrorBody),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`.", body = ErrorBody),

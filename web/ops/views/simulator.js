@@ -34,6 +34,7 @@ const TRANSFER = { operation: "wechat_pay.transfer" };
 const OPERATIONS = {
   "wechat_pay.transfer": { fields: ["account", "payee", "amount"], answers: ["fail", "processing"] },
   "wechat_pay.query": { fields: ["account"], answers: [] },
+  "wechat_pay.cancel": { fields: ["account"], answers: [] },
   "wechat_oauth.access_token": { fields: [], answers: ["api_error"] },
   "wechat_oauth.userinfo": { fields: ["payee"], answers: ["api_error"] },
   "sms.send": { fields: ["phone", "purpose"], answers: [] },

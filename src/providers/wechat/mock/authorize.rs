@@ -82,6 +82,10 @@ pub struct ConsentForm {
     /// …or the nickname of a new one, with its test switches.
     #[serde(default)]
     pub nickname: String,
+    /// A new user's real name, what transfer bills' `user_name` is checked
+    /// against (empty: none on record).
+    #[serde(default)]
+    pub real_name: String,
     /// A new user's wallet is not real-name verified (`on`).
     #[serde(default)]
     pub no_real_name: String,
@@ -118,9 +122,15 @@ impl ConsentForm {
             snapshot: is_ticked(&self.snapshot),
             ..MockUserFlags::default()
         };
-        NewMockUser::new(&self.nickname, flags)
-            .map(UserChoice::New)
-            .map_err(|e| AuthorizeError::new(INVALID_ARGS, &format!("invalid args: nickname {e}")))
+        let new = NewMockUser::new(&self.nickname, flags)
+            .map_err(|e| AuthorizeError::new(INVALID_ARGS, &format!("invalid args: nickname {e}")))?;
+        let new = match self.real_name.trim() {
+            "" => new,
+            real_name => new
+                .with_real_name(real_name)
+                .map_err(|e| AuthorizeError::new(INVALID_ARGS, &format!("invalid args: real_name {e}")))?,
+        };
+        Ok(UserChoice::New(new))
     }
 
     /// The form carries no `response_type`: it continues an authorize step

@@ -50,6 +50,10 @@ pub(super) struct BillRecord {
     /// Where to tell the bill's final state (`notify`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) notify_url: Option<String>,
+    /// The payee's name the bill was sent with (`user_name`, decrypted),
+    /// checked against the payee's real name when the bill is decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) user_name: Option<String>,
     /// How telling it stands, once a delivery was tried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) notice: Option<NoticeProgress>,
@@ -184,6 +188,7 @@ impl MockWeChat {
             held: forcing == Some(Forcing::Processing),
             moves_at,
             notify_url: request.notify_url.clone(),
+            user_name: request.user_name.as_deref().map(str::trim).filter(|name| !name.is_empty()).map(str::to_owned),
             notice: None,
         };
         if let Some(at) = moves_at {
@@ -433,11 +438,12 @@ impl MockWeChat {
     ) -> Result<Option<DecidedBill>, PayoutError> {
         let (now, bill) = (self.clock.now(), &record.bill);
         let Versioned { version, value: mut user } = payee;
-        let refusal = record.forced.or_else(|| refusal(&user, &self.settings.app_id, bill.amount, now));
+        let payment = Payment { amount: bill.amount, user_name: record.user_name.as_deref() };
+        let refusal = record.forced.or_else(|| refusal(&user, &self.settings.app_id, payment, now));
         let decided = match refusal {
             Some(reason) => DecidedBill::failed(&bill.out_bill_no, reason),
             None => {
-                credit(&mut user.wallet, bill, now)?;
+                credit(&mut user.wallet, bill, payment.user_name, now)?;
                 DecidedBill { out_bill_no: bill.out_bill_no.clone(), state: BillState::Success, fail_reason: None }
             }
         };

@@ -599,7 +599,10 @@ mod tests {
         assert_eq!(user, original, "an empty change changes nothing");
         let mut change = MockUserChange::default().nickname("小红").unwrap().balance("5.00".parse().unwrap()).unwrap();
         (change.frozen, change.day_quota_reached) = (Some(true), Some(true));
+        change = change.real_name("李红").unwrap();
         change.apply(&mut user);
+        assert_eq!(user.real_name.as_deref(), Some("李红"));
+        assert_eq!(MockUserChange::default().real_name("a\tb"), Err(NicknameError::ControlCharacter));
         assert!(user.frozen && user.day_quota_reached && user.real_name_verified && !user.month_quota_reached);
         assert_eq!((user.nickname.as_str(), user.wallet.balance.to_string()), ("小红", "5.00".to_owned()));
         assert_eq!(MockUserChange::default().nickname(" "), Err(NicknameError::Blank));
@@ -610,6 +613,7 @@ mod tests {
     fn consent_forms_pick_or_create_a_user() {
         let mut form = ConsentForm {
             nickname: "小红".into(),
+            real_name: " 李红 ".into(),
             snapshot: "on".into(),
             no_real_name: "false".into(),
             ..ConsentForm::default()
@@ -618,6 +622,12 @@ mod tests {
             panic!("expected a new user");
         };
         assert_eq!(new.flags, MockUserFlags { snapshot: true, ..MockUserFlags::default() });
+        assert_eq!(new.build(APPID, Utc::now()).real_name.as_deref(), Some("李红"));
+        let unnamed = ConsentForm { real_name: String::new(), ..form.clone() };
+        let Ok(UserChoice::New(unnamed)) = unnamed.user_choice() else { panic!("expected a new user") };
+        assert_eq!(unnamed.build(APPID, Utc::now()).real_name, None, "no real name on record");
+        let overlong = ConsentForm { real_name: "李".repeat(33), ..form.clone() };
+        assert_eq!(overlong.user_choice().unwrap_err().errcode, INVALID_ARGS);
         form.openid = "oAbc".into();
         assert_eq!(form.user_choice().unwrap(), UserChoice::Existing("oAbc".into()));
         let empty = ConsentForm::default();

@@ -30,6 +30,7 @@ use crate::domain::withdrawal_policy::PAYOUT_AMOUNT_MIN_FEN;
 use crate::providers::journal::{CallAnswer, CallStart, MockProvider, RequestJournal};
 use crate::providers::payouts::{
     BillState, FailReason, PayoutError, PayoutProvider, TransferBill, TransferRequest, fen_from_money, refusal_code,
+    user_name_required,
 };
 use crate::providers::sim::{Answer, Forced, ProviderCall, Respond, Ruled};
 
@@ -51,6 +52,8 @@ const OPENID_CHARS_MAX: usize = 128;
 const REMARK_CHARS_MAX: usize = 32;
 const SCENE_ID_CHARS_MAX: usize = 36;
 const NOTIFY_URL_CHARS_MAX: usize = 256;
+/// The longest payee name a bill takes (decrypted).
+const USER_NAME_CHARS_MAX: usize = 64;
 /// What one payee may receive per Beijing day (¥20,000.00) and month (¥200,000.00).
 const DAY_RECEIVED_MAX_FEN: i64 = 2_000_000;
 const MONTH_RECEIVED_MAX_FEN: i64 = 20_000_000;
@@ -112,13 +115,29 @@ impl MockWeChat {
     /// `GET /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}`
     /// as the simulator's rules have it answered.
     pub async fn bill_ruled(&self, out_bill_no: &str) -> Ruled<Result<Option<TransferBill>, PayoutError>> {
-        let call = ProviderCall::bill_query(out_bill_no);
-        match self.consult(&call).await {
+        self.ruled(&ProviderCall::bill_query(out_bill_no), self.bill(out_bill_no)).await
+    }
+
+    /// `POST /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel`
+    /// as the simulator's rules have it answered (`wechat_pay.cancel`): a
+    /// rule's error or fault leaves the bill as it was.
+    pub async fn cancel_ruled(&self, out_bill_no: &str) -> Ruled<Result<Cancellation, PayoutError>> {
+        self.ruled(&ProviderCall::bill_cancel(out_bill_no), self.cancel_bill(out_bill_no)).await
+    }
+
+    /// `call` answered as a rule says, or by `usual` (run only if the rules
+    /// let it: unruled, or `as_usual` after the rule's delay).
+    async fn ruled<T>(
+        &self,
+        call: &ProviderCall<'_>,
+        usual: impl std::future::Future<Output = Result<T, PayoutError>>,
+    ) -> Ruled<Result<T, PayoutError>> {
+        match self.consult(call).await {
             Ok(Some(forced)) if forced.respond == Respond::AsUsual => {
-                Ruled { rule: Some(forced.rule), answer: Answer::Normal(self.bill(out_bill_no).await) }
+                Ruled { rule: Some(forced.rule), answer: Answer::Normal(usual.await) }
             }
             Ok(Some(forced)) => Ruled { rule: Some(forced.rule), answer: forced_answer(forced.respond) },
-            Ok(None) => Ruled::unruled(self.bill(out_bill_no).await),
+            Ok(None) => Ruled::unruled(usual.await),
             Err(error) => Ruled::unruled(Err(error)),
         }
     }
@@ -177,9 +196,15 @@ impl MockWeChat {
     }
 }
 
-/// The payee's wallet after receiving `bill` at `now`: balance, quota
-/// totals, and the transfer listed (the oldest dropped past `WALLET_TRANSFERS_KEPT`).
-pub(super) fn credit(wallet: &mut MockWallet, bill: &TransferBill, now: DateTime<Utc>) -> Result<(), PayoutError> {
+/// The payee's wallet after receiving `bill` (sent with `user_name`) at
+/// `now`: balance, quota totals, and the transfer listed (the oldest dropped
+/// past `WALLET_TRANSFERS_KEPT`).
+pub(super) fn credit(
+    wallet: &mut MockWallet,
+    bill: &TransferBill,
+    user_name: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), PayoutError> {
     let out_of_range = || PayoutError::Unavailable("the payee's balance is out of range".into());
     wallet.balance = wallet.balance.checked_add(bill.amount).map_err(|_| out_of_range())?;
     wallet.received = wallet.received.after(beijing_date(now), bill.amount).map_err(|_| out_of_range())?;
@@ -188,6 +213,7 @@ pub(super) fn credit(wallet: &mut MockWallet, bill: &TransferBill, now: DateTime
         out_bill_no: bill.out_bill_no.clone(),
         amount: bill.amount,
         remark: bill.remark.clone(),
+        user_name: user_name.map(str::to_owned),
         received_at: now,
     });
     if wallet.transfers.len() > WALLET_TRANSFERS_KEPT {
@@ -221,9 +247,24 @@ pub(super) fn busy() -> PayoutError {
     PayoutError::Unavailable("the payee is busy; retry with the same out_bill_no".into())
 }
 
-/// Why paying `amount` to `user` at `now` must fail, if it must; checked in
-/// the order WeChat reports them. Receipts count by Beijing day and month.
-pub(super) fn refusal(user: &MockWeChatUser, appid: &str, amount: Money, now: DateTime<Utc>) -> Option<FailReason> {
+/// What a bill asks of its payee: its amount, and the name it was sent
+/// with (`user_name`, decrypted), if any.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Payment<'a> {
+    pub(super) amount: Money,
+    pub(super) user_name: Option<&'a str>,
+}
+
+/// Why paying `payment` to `user` at `now` must fail, if it must; checked in
+/// the order WeChat reports them. A name sent must be the payee's real name
+/// on record (with none on record, any name passes). Receipts count by
+/// Beijing day and month.
+pub(super) fn refusal(
+    user: &MockWeChatUser,
+    appid: &str,
+    payment: Payment<'_>,
+    now: DateTime<Utc>,
+) -> Option<FailReason> {
     if user.appid != appid {
         return Some(FailReason::OpenidInvalid);
     }
@@ -233,6 +274,12 @@ pub(super) fn refusal(user: &MockWeChatUser, appid: &str, amount: Money, now: Da
     if !user.real_name_verified {
         return Some(FailReason::RealNameCheckFail);
     }
+    if let (Some(sent), Some(on_record)) = (payment.user_name, user.real_name.as_deref())
+        && sent.trim() != on_record
+    {
+        return Some(FailReason::NameNotCorrect);
+    }
+    let amount = payment.amount;
     if user.day_quota_reached {
         return Some(FailReason::DayReceivedQuotaExceed);
     }
@@ -268,6 +315,14 @@ fn check_transfer_request(request: &TransferRequest) -> Result<(), PayoutError> 
     if request.scene_id.is_empty() || request.scene_id.len() > SCENE_ID_CHARS_MAX {
         let message = "transfer_scene_id is required (1 to 36 characters, e.g. \"1000\")";
         return Err(refused(refusal_code::PARAM_ERROR, message));
+    }
+    let named = request.user_name.as_deref().is_some_and(|name| !name.trim().is_empty());
+    if user_name_required(request.amount) && !named {
+        let message = "转账金额>=2000元时，user_name必填: user_name is required from 200000 fen (2000.00 yuan)";
+        return Err(refused(refusal_code::PARAM_ERROR, message));
+    }
+    if request.user_name.as_deref().is_some_and(|name| name.chars().count() > USER_NAME_CHARS_MAX) {
+        return Err(refused(refusal_code::PARAM_ERROR, "user_name must be at most 64 characters"));
     }
     if let Some(url) = &request.notify_url
         && (url.len() > NOTIFY_URL_CHARS_MAX || !crate::settings::is_notify_url(url))
@@ -432,6 +487,7 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// A bill of `amount`, naming its payee as settlement does (from ¥2,000).
     fn request(out_bill_no: &str, openid: &str, amount: &str) -> TransferRequest {
         TransferRequest {
             out_bill_no: out_bill_no.into(),
@@ -440,7 +496,7 @@ mod tests {
             remark: "提现到零钱".into(),
             scene_id: "1000".into(),
             notify_url: None,
-            user_name: None,
+            user_name: user_name_required(money(amount)).then(|| "王小明".into()),
         }
     }
 
@@ -504,6 +560,7 @@ mod tests {
             out_bill_no: "WD20260301000001".into(),
             amount: money("100.50"),
             remark: "提现到零钱".into(),
+            user_name: None,
             received_at: f.clock.now(),
         };
         assert_eq!(wallet.transfers, vec![expected]);
@@ -588,6 +645,33 @@ mod tests {
         for openid in [frozen, unverified, foreign, day_used, month_used] {
             assert_eq!(f.wallet(&openid).await, MockWallet::default());
         }
+    }
+
+    #[tokio::test]
+    async fn from_two_thousand_yuan_a_bill_must_name_its_payee_and_the_name_is_checked() {
+        let f = fixture();
+        let named = NewMockUser::new("小明", MockUserFlags::default()).unwrap().with_real_name("王小明").unwrap();
+        let openid = f.mock.create_user(&named).await.unwrap().openid;
+        let unnamed = f.user().await;
+        let nameless = TransferRequest { user_name: None, ..request("N1", &openid, "2000.00") };
+        assert_eq!(refused_code(f.mock.transfer(&nameless).await), "PARAM_ERROR");
+        let blank = TransferRequest { user_name: Some("  ".into()), ..request("N1", &openid, "2000.00") };
+        assert_eq!(refused_code(f.mock.transfer(&blank).await), "PARAM_ERROR");
+        assert_eq!(f.mock.bill("N1").await.unwrap(), None, "a refused bill does not exist");
+        let below = TransferRequest { user_name: None, ..request("N1B", &openid, "1999.99") };
+        assert_eq!(f.mock.transfer(&below).await.unwrap().state, BillState::Success, "below ¥2,000 no name is needed");
+
+        let wrong = TransferRequest { user_name: Some("王大明".into()), ..request("N2", &openid, "2000.00") };
+        assert_failed(&f.mock.transfer(&wrong).await.unwrap(), FailReason::NameNotCorrect);
+        let wrong_below = TransferRequest { user_name: Some("王大明".into()), ..request("N3", &openid, "5.00") };
+        assert_failed(&f.mock.transfer(&wrong_below).await.unwrap(), FailReason::NameNotCorrect);
+        assert_eq!(f.pay("N4", &openid, "2000.00").await.state, BillState::Success);
+        assert_eq!(f.pay("N5", &unnamed, "2000.00").await.state, BillState::Success, "no name on record: any name");
+        let wallet = f.wallet(&openid).await;
+        assert_eq!(wallet.balance, money("3999.99"));
+        let names: Vec<_> = wallet.transfers.iter().map(|t| (t.out_bill_no.as_str(), t.user_name.as_deref())).collect();
+        assert_eq!(names, [("N1B", None), ("N4", Some("王小明"))]);
+        assert_eq!(f.record("N4").await.value.user_name.as_deref(), Some("王小明"));
     }
 
     #[tokio::test]

@@ -4,6 +4,9 @@
 //! by the wall clock it is given, never the simulator's business clock: a
 //! signature is a transport matter, and an SDK signs with its machine's time.
 //!
+//! It opens the sensitive fields of requests (`user_name`) with the platform
+//! key, as WeChat Pay does (`domain::wechatpay_crypto::open_sensitive`).
+//!
 //! It also holds the merchant's APIv3 key, which encrypts the
 //! notifications (`notify`), and publishes what an SDK is configured with (`published_keys`, at
 //! `GET /mock/wechat/keys`) and signs a request for a tool that cannot
@@ -14,7 +17,7 @@ use utoipa::ToSchema;
 
 use crate::clock::SharedClock;
 use crate::domain::rsa2;
-use crate::domain::wechatpay_crypto::ApiV3Key;
+use crate::domain::wechatpay_crypto::{ApiV3Key, SensitiveFailure, open_sensitive};
 use crate::domain::wechatpay_sign::{AnswerSignature, Authorization, Request, SCHEMA, SignFailure};
 use crate::providers::wechat::pay_nonce;
 use crate::settings::{MockWeChatPayKeys, MockWeChatSettings};
@@ -88,6 +91,18 @@ impl MockPaySigning {
     /// The `Authorization` the registered merchant would send with `request` now.
     pub fn sign_request(&self, request: Request<'_>) -> Authorization {
         self.keys.merchant_private.authorize(request, self.wall_clock.now().timestamp(), &pay_nonce())
+    }
+
+    /// A request's sensitive field (e.g. a transfer bill's `user_name`)
+    /// opened with the platform's private key, the request's
+    /// `Wechatpay-Serial` (`serial`) naming it.
+    pub fn open_sensitive(&self, serial: Option<&str>, sealed: &str) -> Result<String, SensitiveFailure> {
+        open_sensitive(&self.keys.platform, serial, sealed)
+    }
+
+    /// Whether `serial` (a request's `Wechatpay-Serial`) names the platform key.
+    pub fn is_platform_serial(&self, serial: &str) -> bool {
+        serial.trim() == self.keys.platform.key_id
     }
 
     /// The registered merchant's id.

@@ -13,7 +13,7 @@ use crate::providers::payouts::BillState;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({
     "openid": "oAb1CdEfGhIjKlMnOpQrStUvWxYz", "unionid": "oZy9XwVuTsRqPoNmLkJiHgFeDcBa", "appid": "wx8a3f5c7e2b9d1046",
-    "nickname": "张三丰", "headimgurl": "https://thirdwx.qlogo.cn/mmopen/vi_32/Q3auHgzwzM4fYt2bTqNk0A/132",
+    "nickname": "张三丰", "real_name": "张三", "headimgurl": "https://thirdwx.qlogo.cn/mmopen/vi_32/Q3auHgzwzM4fYt2bTqNk0A/132",
     "sex": 0, "province": "", "city": "", "country": "", "real_name_verified": true, "frozen": false,
     "snapshot": false, "day_quota_reached": false, "month_quota_reached": false, "confirm_required": false,
     "created_at": "2025-05-01T08:01:00Z",
@@ -26,6 +26,13 @@ pub struct MockWeChatUser {
     pub unionid: String,
     pub appid: String,
     pub nickname: String,
+    /// The real name behind the wallet, what a transfer bill's `user_name`
+    /// is checked against (a bill naming anyone else fails
+    /// `NAME_NOT_CORRECT`); none on record (users created without one, or
+    /// before real names): any name passes, though one is still required
+    /// from ¥2,000.00.
+    #[serde(default)]
+    pub real_name: Option<String>,
     pub headimgurl: String,
     /// 1 male, 2 female, 0 unknown; always 0, as WeChat now answers.
     pub sex: u8,
@@ -137,7 +144,7 @@ impl ReceivedTotals {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({
     "transfer_bill_no": "13300002025050110293847561029384", "out_bill_no": "0196a3c5e2b87d40a1f3c9e2d4b5a6c7",
-    "amount": "2000.00", "remark": "OK钱包余额提现", "received_at": "2025-05-01T09:12:05Z"
+    "amount": "2000.00", "remark": "OK钱包余额提现", "user_name": "张三", "received_at": "2025-05-01T09:12:05Z"
 }))]
 pub struct MockWalletTransfer {
     /// WeChat Pay's number of the transfer bill.
@@ -146,6 +153,10 @@ pub struct MockWalletTransfer {
     pub out_bill_no: String,
     pub amount: Money,
     pub remark: String,
+    /// The payee's name the bill carried (`user_name`, as WeChat Pay
+    /// decrypted it), if it carried one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
     pub received_at: DateTime<Utc>,
 }
 
@@ -177,6 +188,7 @@ pub struct MockUserFlags {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MockUserChange {
     nickname: Option<String>,
+    real_name: Option<String>,
     pub real_name_verified: Option<bool>,
     pub frozen: Option<bool>,
     pub snapshot: Option<bool>,
@@ -199,6 +211,13 @@ impl MockUserChange {
         Ok(self)
     }
 
+    /// A new real name, checked as a nickname is.
+    pub fn real_name(mut self, real_name: &str) -> Result<MockUserChange, NicknameError> {
+        check_nickname(real_name)?;
+        self.real_name = Some(real_name.trim().to_owned());
+        Ok(self)
+    }
+
     /// A new wallet balance (what payouts credited is not changed, only the balance shown).
     pub fn balance(mut self, balance: Money) -> Result<MockUserChange, NegativeBalance> {
         if balance.is_negative() {
@@ -212,6 +231,9 @@ impl MockUserChange {
         let set = |field: &mut bool, value: Option<bool>| *field = value.unwrap_or(*field);
         if let Some(nickname) = &self.nickname {
             user.nickname.clone_from(nickname);
+        }
+        if let Some(real_name) = &self.real_name {
+            user.real_name = Some(real_name.clone());
         }
         set(&mut user.real_name_verified, self.real_name_verified);
         set(&mut user.frozen, self.frozen);
@@ -244,6 +266,7 @@ pub fn check_nickname(nickname: &str) -> Result<(), NicknameError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMockUser {
     pub(super) nickname: String,
+    pub(super) real_name: Option<String>,
     pub flags: MockUserFlags,
 }
 
@@ -251,14 +274,21 @@ impl NewMockUser {
     /// A nickname of 1–32 characters, not blank, without control characters.
     pub fn new(nickname: &str, flags: MockUserFlags) -> Result<NewMockUser, NicknameError> {
         check_nickname(nickname)?;
-        Ok(NewMockUser { nickname: nickname.to_owned(), flags })
+        Ok(NewMockUser { nickname: nickname.to_owned(), real_name: None, flags })
+    }
+
+    /// The same user with a real name on record, checked as a nickname is.
+    pub fn with_real_name(mut self, real_name: &str) -> Result<NewMockUser, NicknameError> {
+        check_nickname(real_name)?;
+        self.real_name = Some(real_name.trim().to_owned());
+        Ok(self)
     }
 
     /// A user of a silent authorization, named the way WeChat names users
     /// who have not shared a profile.
     pub fn anonymous() -> NewMockUser {
         let suffix: u16 = rand::rng().random();
-        NewMockUser { nickname: format!("微信用户{suffix:04x}"), flags: MockUserFlags::default() }
+        NewMockUser { nickname: format!("微信用户{suffix:04x}"), real_name: None, flags: MockUserFlags::default() }
     }
 
     pub fn nickname(&self) -> &str {
@@ -271,6 +301,7 @@ impl NewMockUser {
             unionid: random_wechat_id(),
             appid: appid.to_owned(),
             nickname: self.nickname.clone(),
+            real_name: self.real_name.clone(),
             headimgurl: format!("https://thirdwx.qlogo.cn/mmopen/vi_32/{}/132", random_url_safe(AVATAR_RANDOM_CHARS)),
             sex: 0,
             province: String::new(),

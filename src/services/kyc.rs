@@ -31,7 +31,7 @@ pub struct KycPolicy {
     pub auto_approve_after: Option<Duration>,
 }
 
-fn id_number_index_key(id_number: &str) -> String {
+pub(crate) fn id_number_index_key(id_number: &str) -> String {
     // Keyed by digest so key names (which show in monitoring) carry no ID numbers.
     format!("resident_id:{}", plain_digest(id_number))
 }

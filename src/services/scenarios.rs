@@ -281,6 +281,8 @@ impl Scenarios {
             login: user.login.clone(),
             password_hash: self.passwords.hash(user.password.clone()).await?,
             level: VerificationLevel::L0,
+            // Verified afterwards through the KYC service, as a user would be.
+            identity: None,
             balances: &user.balances,
             memo: "scenario opening balance",
         };

@@ -14,10 +14,11 @@ use walletgate::domain::rsa2::{self, test_keys};
 use walletgate::domain::wechatpay_crypto::encrypt_sensitive;
 use walletgate::settings::{Settings, WeChatClientKind};
 
-use crate::helpers::{StoreKind, TestApp, assert_error, json_of, spawn_app, spawn_app_with};
+use crate::bindings::{Choice, Phone};
+use crate::helpers::{StoreKind, TestApp, TestUser, assert_error, json_of, spawn_app, spawn_app_with};
 use crate::kyc::resident_id;
 use crate::on_both_stores;
-use crate::settlement::{Payee, approve, id_of, mock_wallet, payee, settle, withdraw, withdrawal};
+use crate::settlement::{PIN, Payee, approve, id_of, mock_wallet, payee, settle, wechat_user, withdraw, withdrawal};
 use crate::wechat_bill_states::app_with_delays;
 
 on_both_stores!(
@@ -26,6 +27,7 @@ on_both_stores!(
     an_account_with_no_verified_name_gets_its_2000_withdrawal_back,
     the_mock_refuses_a_bill_from_2000_without_a_name_it_can_decrypt,
     a_rule_makes_the_merchants_cancellation_fail_and_without_one_it_cancels,
+    a_verified_demo_account_withdraws_2000_in_its_own_name,
 );
 
 const BILLS: &str = "/mock/wechat/v3/fund-app/mch-transfer/transfer-bills";
@@ -268,4 +270,47 @@ async fn a_rule_makes_the_merchants_cancellation_fail_and_without_one_it_cancels
     let fail = json!({ "match": {"operation": "wechat_pay.cancel"}, "respond": {"type": "fail", "fail_reason": "ACCOUNT_FROZEN"} });
     assert_error(app.post("/v1/sim/rules", Some(&operator), &fail).await, StatusCode::BAD_REQUEST, "VALIDATION_FAILED")
         .await;
+}
+
+async fn log_in_bob(app: &TestApp) -> TestUser {
+    let token = app.login_phone("13800000002", "bob-demo").await["access_token"].as_str().unwrap().to_owned();
+    TestUser { id: "acc_demo_bob".into(), phone: "13800000002".into(), token }
+}
+
+/// The demo accounts above L0 were verified with an identity when seeded,
+/// as every verified account is: Bob (L2) withdraws ¥2,000 to WeChat in his
+/// own name, and his ID number is what a PIN reset asks about.
+async fn a_verified_demo_account_withdraws_2000_in_its_own_name(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let operator = app.operator_token().await;
+    let bob = log_in_bob(&app).await;
+    let me = json_of(app.me(&bob.token).await, StatusCode::OK).await;
+    assert_eq!(
+        (me["verification_level"].as_str(), me["pin_reset_needs_id_number"].as_bool()),
+        (Some("L2"), Some(true)),
+        "{me}"
+    );
+    let carol = app.login_phone("13800000003", "carol-demo").await["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(json_of(app.me(&carol).await, StatusCode::OK).await["verification_level"], "L1");
+    // The recipient lookup shows the verified name, masked, as for any verified user.
+    let found = json_of(app.get("/v1/transfers/recipient?to=13800000002", Some(&carol)).await, StatusCode::OK).await;
+    assert_eq!((found["name"].as_str(), found["verified"].as_bool()), (Some("*博"), Some(true)), "{found}");
+
+    let openid = wechat_user(&app, "王博", json!({ "real_name": "王博" })).await;
+    let binding = Phone::of(&app, &bob).bind(Choice::Existing(&openid)).await;
+    app.set_pin(&bob, PIN).await;
+    let payee = Payee { user: bob, binding_id: binding["id"].as_str().unwrap().to_owned(), openid };
+    let created = withdraw(&app, &payee, "2000.00").await;
+    let id = id_of(&created);
+    if created["status"] == "in_review" {
+        json_of(approve(&app, &operator, &id).await, StatusCode::OK).await;
+    }
+    app.clock.advance(Duration::seconds(6));
+    settle(&app).await;
+    let bob = log_in_bob(&app).await;
+    let paid = json_of(app.get(&format!("/v1/withdrawals/{id}"), Some(&bob.token)).await, StatusCode::OK).await;
+    assert_eq!((paid["status"].as_str(), &paid["failure_reason"]), (Some("settled"), &Value::Null), "{paid}");
+    let transfers = mock_wallet(&app, &payee.openid).await["transfers"].clone();
+    assert_eq!(transfers[0]["user_name"], "王博", "{transfers}");
+    app.assert_ledger_balanced().await;
 }

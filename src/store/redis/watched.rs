@@ -51,12 +51,22 @@ impl WatchConnections {
         WatchConnections { client, config, idle: Mutex::new(Vec::new()) }
     }
 
-    async fn take(&self) -> Result<MultiplexedConnection, StoreError> {
+    /// An idle connection (`true`: reused) or a new one.
+    async fn take(&self) -> Result<(MultiplexedConnection, bool), StoreError> {
         let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
         match idle {
-            Some(connection) => Ok(connection),
-            None => self.client.get_multiplexed_async_connection_with_config(&self.config).await.map_err(unavailable),
+            Some(connection) => Ok((connection, true)),
+            None => Ok((self.open().await?, false)),
         }
+    }
+
+    async fn open(&self) -> Result<MultiplexedConnection, StoreError> {
+        self.client.get_multiplexed_async_connection_with_config(&self.config).await.map_err(unavailable)
+    }
+
+    /// Closes every idle connection.
+    fn forget_idle(&self) {
+        self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
     }
 
     /// Keeps a connection that holds no watch any more.
@@ -104,7 +114,6 @@ impl RedisStore {
         keys: &CommitKeys<'_>,
         encoded: Encoded<'_>,
     ) -> Result<Option<CommitOutcome>, StoreError> {
-        let mut connection = pool.take().await?;
         let must_be_new = commit.expiring_must_be_new && !commit.documents_expiring.is_empty();
         let mut watch = redis::pipe();
         // The index entries first, as the script's caller writes them: on
@@ -118,14 +127,22 @@ impl RedisStore {
         }
         watch.ignore();
         watch.cmd("HMGET").arg(keys.record).arg("version").arg("reclaim_at");
-        let ((version, reclaim_at), expiring_taken): ((Option<u64>, Option<String>), bool) = if must_be_new {
+        if must_be_new {
             watch.cmd("EXISTS").arg(keys.expiring);
-            let (record, existing): (_, u64) = watch.query_async(&mut connection).await.map_err(unavailable)?;
-            (record, existing > 0)
-        } else {
-            let (record,) = watch.query_async(&mut connection).await.map_err(unavailable)?;
-            (record, false)
+        }
+        let (mut connection, reused) = pool.take().await?;
+        let read = match watch_and_read(&mut connection, &watch, must_be_new).await {
+            Err(error) if reused && (error.is_connection_dropped() || error.is_io_error()) => {
+                // An idle connection outlived its server (a restart), and so
+                // did every other idle one. Nothing was written but the
+                // index entries, which may be written again.
+                pool.forget_idle();
+                connection = pool.open().await?;
+                watch_and_read(&mut connection, &watch, must_be_new).await
+            }
+            read => read,
         };
+        let ((version, reclaim_at), expiring_taken) = read.map_err(unavailable)?;
         let refused = version != Some(commit.expected_version) || expiring_taken;
         if refused || reclaim_at.is_some() {
             let _: () = redis::cmd("UNWATCH").query_async(&mut connection).await.map_err(unavailable)?;
@@ -142,6 +159,22 @@ impl RedisStore {
         self.wait_on_connection(&mut connection, keys.record).await?;
         pool.give_back(connection);
         Ok(Some(CommitOutcome::Committed))
+    }
+}
+
+/// Sends the `WATCH` step: the record's version and `reclaim_at`, and
+/// whether an expiring document that must be new exists.
+async fn watch_and_read(
+    connection: &mut MultiplexedConnection,
+    watch: &redis::Pipeline,
+    must_be_new: bool,
+) -> redis::RedisResult<((Option<u64>, Option<String>), bool)> {
+    if must_be_new {
+        let (record, existing): (_, u64) = watch.query_async(connection).await?;
+        Ok((record, existing > 0))
+    } else {
+        let (record,) = watch.query_async(connection).await?;
+        Ok((record, false))
     }
 }
 

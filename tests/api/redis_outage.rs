@@ -8,7 +8,9 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tokio::process::{Child, Command};
 
-use crate::helpers::{StoreKind, assert_error, json_of, spawn_app_with, unique_phone};
+use walletgate::store::{AccountCommit, AccountPartitions, CommitOutcome, Health, RedisStore};
+
+use crate::helpers::{StoreKind, assert_error, json_of, spawn_app_with, test_settings, unique_phone};
 use crate::redis_servers::{free_port, require_program};
 
 /// Bounded waits for a private redis-server to come up or go down.
@@ -67,6 +69,30 @@ async fn requests_get_503_while_redis_is_down_and_recover_when_it_returns() {
     // The restarted Redis kept nothing (no persistence), but the service works again.
     let registered = app.register(&json!({ "phone": unique_phone(), "password": "correct-horse" })).await;
     json_of(registered, StatusCode::CREATED).await;
+}
+
+/// A single Redis commits on connections of their own, kept between
+/// commits; a restart of Redis closes them all. The first commit after it
+/// still lands, on a new connection, rather than failing on a dead one.
+#[tokio::test]
+async fn the_first_commit_after_a_redis_restart_lands() {
+    let port = free_port();
+    let mut redis = start_redis(port).await;
+    let mut settings = test_settings(StoreKind::Redis).store;
+    settings.url = format!("redis://127.0.0.1:{port}/0");
+    let store = RedisStore::connect(&settings.url, &settings).await.unwrap();
+    let account = crate::store_conformance::account("acc_outage_commit");
+    store.create_account(&account, &[]).await.unwrap();
+    assert_eq!(store.commit_account(AccountCommit::new(1, &account, &[])).await.unwrap(), CommitOutcome::Committed);
+
+    redis.kill().await.unwrap();
+    redis.wait().await.unwrap();
+    let _redis = start_redis(port).await;
+    let store = &store;
+    wait_until(|| async move { store.ping().await.is_ok() }).await;
+    // The restarted Redis kept nothing: the account is made again, at version 1.
+    store.create_account(&account, &[]).await.unwrap();
+    assert_eq!(store.commit_account(AccountCommit::new(1, &account, &[])).await.unwrap(), CommitOutcome::Committed);
 }
 
 /// A stand-in for a Redis that has just restarted and is still loading its

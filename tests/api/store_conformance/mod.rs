@@ -34,7 +34,7 @@ async fn store_for(kind: StoreKind) -> (SharedStore, Option<RedisKeysGuard>) {
 }
 
 /// A new account with a login nobody else has.
-fn account(id: &str) -> Account {
+pub(crate) fn account(id: &str) -> Account {
     Account::open(
         AccountId::parse(id).unwrap(),
         Role::User,

@@ -14,6 +14,7 @@ on_both_stores!(
     a_created_account_loads_at_version_1_with_its_opening_entries,
     ids_and_logins_are_unique_and_a_refused_create_leaves_nothing,
     commits_are_compare_and_set,
+    of_commits_racing_at_one_version_exactly_one_lands,
     journals_page_newest_first,
     partition_documents_commit_with_the_record,
     a_commit_sets_its_schedule_entries_only_if_it_lands_and_its_index_entries_first,
@@ -79,6 +80,47 @@ async fn commits_are_compare_and_set(kind: StoreKind) {
     let ghost = account("acc_conformance_ghost");
     let commit = AccountCommit::new(1, &ghost, &[]);
     assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::VersionConflict);
+}
+
+/// Commits sent at once, all decided on version 1: one lands with its whole
+/// change, every other is a conflict that wrote nothing (on a single Redis,
+/// the watched record changes under the others' transactions; elsewhere the
+/// script or the lock decides).
+async fn of_commits_racing_at_one_version_exactly_one_lands(kind: StoreKind) {
+    let (store, _keys) = store_for(kind).await;
+    let original = account("acc_conformance_race");
+    store.create_account(&original, &[]).await.unwrap();
+    let changes: Vec<_> = (1..=12)
+        .map(|n| {
+            let mut changed = original.clone();
+            let entry = credit(&mut changed, &format!("{n}.00"));
+            (changed, entry, vec![(format!("doc:{n}"), format!("{{\"n\":{n}}}"))])
+        })
+        .collect();
+    let commits = changes.iter().map(|(changed, entry, documents)| {
+        let store = &store;
+        async move {
+            let commit = AccountCommit {
+                documents_put: documents,
+                ..AccountCommit::new(1, changed, std::slice::from_ref(entry))
+            };
+            store.commit_account(commit).await.unwrap()
+        }
+    });
+    let outcomes = futures_util::future::join_all(commits).await;
+    let landed: Vec<usize> =
+        outcomes.iter().enumerate().filter(|(_, o)| **o == CommitOutcome::Committed).map(|(n, _)| n).collect();
+    assert_eq!(landed.len(), 1, "{outcomes:?}");
+    let (winner, entry, documents) = &changes[landed[0]];
+    let loaded = store.load_account(&original.id).await.unwrap().unwrap();
+    assert_eq!((loaded.version, &loaded.value), (2, winner));
+    assert_eq!(store.journal(&original.id, None, 20).await.unwrap(), vec![entry.clone()]);
+    for n in 1..=12 {
+        let name = format!("doc:{n}");
+        let found = store.load_account_with(&original.id, &[&name]).await.unwrap().unwrap().1;
+        let expected = documents.iter().find(|(landed, _)| *landed == name).map(|(_, body)| body.clone());
+        assert_eq!(found, vec![expected], "{name}");
+    }
 }
 
 async fn journals_page_newest_first(kind: StoreKind) {

@@ -20,11 +20,12 @@ use crate::client::{Api, Body, Meta, Request, fen, yuan};
 use crate::cluster::{Cluster, TIMING};
 use crate::money::{self, AccountMoney, JournalSummary, LedgerSeen, Listed, MoneyRun};
 use crate::webhooks::{self, Receiver};
-use crate::world::{Known, OPERATOR_EMAIL, OPERATOR_PASSWORD, PinFact, PinSeen, Submitted, World};
+use crate::world::{Known, OPERATOR_EMAIL, OPERATOR_PASSWORD, PinFact, PinSeen, Submitted, World, real_name};
 use walletgate::domain::rsa2;
 use walletgate::domain::wechatpay_sign::{MerchantKey, Request as SignedRequest};
 use walletgate::providers::alipay::mock::GATEWAY_PATH;
 use walletgate::providers::alipay::protocol::{TRANSFER_QUERY, beijing_time, response_node};
+use walletgate::providers::payouts::USER_NAME_REQUIRED_FROM_FEN;
 
 /// The PIN guard's `pin.attempts_max` (walletgate's default, which the run keeps).
 const PIN_ATTEMPTS_MAX: i64 = 5;
@@ -52,6 +53,15 @@ pub struct Checked {
     pub decided_in_quiescence: u64,
     pub quiescence: Duration,
     pub webhooks: WebhookCounts,
+    pub real_names: RealNameCounts,
+}
+
+/// WeChat payouts from ¥2,000 (which carry the payee's real name), for the report.
+#[derive(Debug, Default)]
+pub struct RealNameCounts {
+    pub settled: u64,
+    /// Failed `NAME_NOT_CORRECT`: the mock user's real name was another's.
+    pub name_refused: u64,
 }
 
 /// What the webhook receiver saw, for the report.
@@ -362,7 +372,11 @@ pub async fn check(
     let facts = world.facts(|f| {
         let logouts = f.logouts.clone();
         (
-            Destinations { openid: f.binding_openid.clone(), alipay_user: f.binding_alipay_user.clone() },
+            Destinations {
+                openid: f.binding_openid.clone(),
+                alipay_user: f.binding_alipay_user.clone(),
+                real_name: f.openid_real_name.clone(),
+            },
             f.withdrawals.clone(),
             f.pins.clone(),
             f.rejected.clone(),
@@ -598,6 +612,8 @@ struct Destinations {
     openid: HashMap<String, String>,
     /// Alipay binding id → mock Alipay `user_id`.
     alipay_user: HashMap<String, String>,
+    /// Openid → its mock user's real name, if it was made with one.
+    real_name: HashMap<String, String>,
 }
 
 impl Destinations {
@@ -712,10 +728,28 @@ async fn check_withdrawal(
         true => alipay_payout(payouts, phone, out_no, amount, binding_id).await,
         false => wechat_payout(payouts, phone, out_no, amount, binding_id).await,
     };
+    let named = !alipay && amount.is_some_and(|fen| fen >= USER_NAME_REQUIRED_FROM_FEN);
+    if named {
+        let counts = &mut checked.real_names;
+        match status {
+            "settled" => counts.settled += 1,
+            _ if payout.fail_reason.as_deref() == Some("NAME_NOT_CORRECT") => counts.name_refused += 1,
+            _ => {}
+        }
+    }
     if status == "settled" {
         let (payee, shown) = (&payout.payee, &payout.shown);
         let detail = || format!("{id} ({phone}) is settled for {amount:?} fen to {payee:?}, but {shown}");
         checked.check(PAYOUT, payout.paid, detail, &[phone]);
+        if named {
+            // From ¥2,000 the bill names the account's verified name, which
+            // WeChat Pay refuses for a user of another real name.
+            let own = real_name(account.known.identity);
+            let theirs = payee.as_ref().and_then(|openid| payouts.destinations.real_name.get(openid));
+            let detail =
+                || format!("{id} ({phone}, verified as {own}) is settled to {payee:?}, whose real name is {theirs:?}");
+            checked.check(PAYOUT, theirs.is_none_or(|name| *name == own), detail, &[phone]);
+        }
         if let (Some(payee), Some(amount)) = (payout.payee, amount) {
             let settled = if alipay { &mut settled_to.alipay } else { &mut settled_to.wechat };
             *settled.entry(payee).or_default() += amount;
@@ -742,6 +776,8 @@ struct PayoutSeen {
     payee: Option<String>,
     /// The bill or order, for a violation's detail.
     shown: String,
+    /// Why a WeChat bill failed (`fail_reason`), if it did.
+    fail_reason: Option<String>,
 }
 
 /// The mock WeChat Pay's bill of `out_bill_no`: `SUCCESS` for the amount
@@ -766,6 +802,7 @@ async fn wechat_payout(
             || (bill.is(200) && ["FAIL", "CANCELLED"].contains(&bill.body["state"].as_str().unwrap_or(""))),
         payee: openid,
         shown: format!("its bill is {} {}", bill.class(), bill.body),
+        fail_reason: bill.body["fail_reason"].as_str().map(str::to_owned),
     }
 }
 
@@ -787,6 +824,7 @@ async fn alipay_payout(
         unpaid: order["sub_code"] == "ORDER_NOT_EXIST" || (order["code"] == "10000" && order["status"] == "FAIL"),
         payee: user_id,
         shown: format!("its order is {} {order}", reply.class()),
+        fail_reason: None,
     }
 }
 

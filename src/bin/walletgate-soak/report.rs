@@ -48,6 +48,10 @@ pub fn print(
         "== webhooks: {} posted events expected, {} deliveries accepted, {} refused (then retried) ==",
         checked.webhooks.expected, checked.webhooks.accepted, checked.webhooks.refused
     );
+    println!(
+        "== WeChat payouts from ¥2,000 (named): {} settled, {} refused NAME_NOT_CORRECT ==",
+        checked.real_names.settled, checked.real_names.name_refused
+    );
     println!("\n== invariants ==");
     // By their number: "2." before "10.".
     let mut invariants: Vec<(&&str, &u64)> = checked.checks.iter().collect();

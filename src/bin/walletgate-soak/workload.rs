@@ -546,18 +546,37 @@ impl Client {
     }
 
     /// An openid to consent with: an existing mock user, or a new one.
-    async fn openid(&mut self, phone: &str) -> Option<String> {
+    /// A mock WeChat user to consent as: one made before, or a new one,
+    /// made with `real_name` (WeChat Pay checks a payout from ¥2,000
+    /// against it) or without a real name.
+    async fn openid(&mut self, phone: &str, real_name: Option<String>) -> Option<String> {
         let world = self.world.clone();
         if let Some(openid) = self.reuse(&world.openids) {
             return Some(openid);
         }
         let n = self.next_number();
         let meta = self.meta("mock wechat user", &[phone]);
-        let body = json!({ "nickname": format!("soak{}x{n}", self.id) });
+        let mut body = json!({ "nickname": format!("soak{}x{n}", self.id) });
+        if let Some(real_name) = &real_name {
+            body["real_name"] = json!(real_name);
+        }
         let reply = self.api.send(&meta, Request::json(Method::POST, "/mock/wechat/users", None, body)).await;
         let openid = reply.body["openid"].as_str()?.to_owned();
+        if let Some(real_name) = real_name {
+            self.world.facts(|f| f.openid_real_name.insert(openid.clone(), real_name));
+        }
         self.world.openids.lock().expect("openids lock").push(openid.clone());
         Some(openid)
+    }
+
+    /// The real name of a new mock WeChat user for `known`: mostly its own
+    /// (as its identity check has it), sometimes someone else's, sometimes none.
+    fn wechat_real_name(&mut self, known: &Known) -> Option<String> {
+        match self.rng.random_range(0..4) {
+            0 | 1 => Some(real_name(known.identity)),
+            2 => Some(real_name(known.identity + 1)),
+            _ => None,
+        }
     }
 
     /// Start, consent (as `openid`) and callback; returns the binding id and its SMS code.
@@ -597,7 +616,8 @@ impl Client {
     }
 
     async fn bind(&mut self, slot: &Mutex<Known>, known: &Known, token: &str) {
-        let Some(openid) = self.openid(&known.phone).await else { return };
+        let name = self.wechat_real_name(known);
+        let Some(openid) = self.openid(&known.phone, name).await else { return };
         let Some((binding_id, code)) = self.authorize(slot, known, token, &openid).await else { return };
         let meta = self.meta("binding confirm", &[&known.phone]);
         let reply = confirm(&self.api, &meta, token, &binding_id, &code).await;
@@ -609,7 +629,7 @@ impl Client {
 
     /// Several accounts consent with one openid, then confirm at once.
     async fn bind_race(&mut self) {
-        let Some(openid) = self.openid("race").await else { return };
+        let Some(openid) = self.openid("race", None).await else { return };
         let racers = self.rng.random_range(2..=4);
         let mut ready = Vec::new();
         for _ in 0..racers {
@@ -739,9 +759,12 @@ impl Client {
     /// A withdrawal's amount; never in the ranges of the simulator's magic
     /// amounts (91.01–91.99, 92.01–92.99), whose payouts are forced to fail or stall.
     fn amount(&mut self) -> String {
-        let fen = match self.rng.random_range(0..10) {
-            0 => self.rng.random_range(5..100),
-            1..=7 => self.rng.random_range(100..30_000),
+        let fen = match self.rng.random_range(0..20) {
+            0 | 1 => self.rng.random_range(5..100),
+            2..=15 => self.rng.random_range(100..30_000),
+            // From ¥2,000 WeChat Pay wants the payee's real name (a verified
+            // account's, which L1 and up may withdraw so much to).
+            16 | 17 => self.rng.random_range(200_000..300_000),
             _ => self.rng.random_range(30_000..120_000),
         };
         let magic = matches!(fen, 9101..=9199 | 9201..=9299);

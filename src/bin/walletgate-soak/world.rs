@@ -157,6 +157,9 @@ pub struct NegativeSeen {
 pub struct Facts {
     /// Binding id → the openid consented with for it.
     pub binding_openid: HashMap<String, String>,
+    /// Openid → the real name its mock WeChat user was made with (none for
+    /// a user made without one, who accepts any name).
+    pub openid_real_name: HashMap<String, String>,
     /// Alipay binding id → the mock Alipay user (`user_id`) consented as.
     pub binding_alipay_user: HashMap<String, String>,
     pub withdrawals: Vec<WithdrawFact>,

@@ -5,8 +5,8 @@
 //! A measurement, not a check: run it on a quiet machine with
 //! `cargo test --test api redis_commit_cost -- --ignored --nocapture`, or
 //! count Redis's instructions with `bench/commit-cost.sh`, which replays
-//! what it sent into a `redis-server` under callgrind. Beside it, two checks:
-//! on a single Redis and on a cluster a withdrawal commits without a script.
+//! what it sent into a `redis-server` under callgrind. Beside it, one check:
+//! on a single Redis a withdrawal commits without a script.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +15,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::{StoreKind, json_of, spawn_app_with};
 use crate::redis_outage::start_redis;
-use crate::redis_servers::{RedisCluster, free_port};
+use crate::redis_servers::free_port;
 use crate::withdrawals::{body, ready_user, withdraw};
 
 /// Users submitting at once: enough that Redis always has work waiting, as
@@ -91,45 +91,6 @@ async fn a_withdrawal_on_a_single_redis_commits_without_a_script() {
     };
     assert_eq!((calls("evalsha"), calls("eval")), (0, 0), "{after:?}");
     assert_eq!((calls("watch"), calls("exec") >= 2), (2, true), "{after:?}");
-}
-
-/// On a cluster too: the commit goes to the slot's master on a connection
-/// of its own, as a watched transaction, not through the script.
-#[tokio::test]
-async fn a_withdrawal_on_a_cluster_commits_without_a_script() {
-    let cluster = RedisCluster::start();
-    let url = format!("redis+cluster://{}", cluster.seed_addresses().join(","));
-    let app = spawn_app_with(StoreKind::Cluster, |settings| settings.store.url = url).await;
-    let (user, binding_id) = ready_user(&app, "100.00").await;
-    let mut masters: Vec<redis::Connection> = cluster
-        .ports()
-        .into_iter()
-        .map(|port| redis::Client::open(format!("redis://127.0.0.1:{port}/0")).unwrap().get_connection().unwrap())
-        .collect();
-    let mut summed = || {
-        let mut total: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for connection in &mut masters {
-            for (name, (calls, usec)) in command_stats(connection) {
-                let sum = total.entry(name).or_default();
-                (sum.0, sum.1) = (sum.0 + calls, sum.1 + usec);
-            }
-        }
-        total
-    };
-    let before = summed();
-    for round in 0..2 {
-        let reply = withdraw(&app, &user, format!("no-script-{round}"), body(&binding_id, "1.00")).await;
-        json_of(reply, StatusCode::ACCEPTED).await;
-    }
-    let after = summed();
-    let calls = |name: &str| {
-        let of = |stats: &BTreeMap<String, (u64, u64)>| stats.get(name).map_or(0, |(calls, _)| *calls);
-        of(&after) - of(&before)
-    };
-    assert_eq!((calls("evalsha"), calls("eval")), (0, 0), "{after:?}");
-    assert_eq!((calls("watch"), calls("exec") >= 2, calls("spublish")), (2, true, 2), "{after:?}");
-    assert_eq!(json_of(app.wallet(&user.token).await, StatusCode::OK).await["held"], "2.00");
-    app.assert_ledger_balanced().await;
 }
 
 #[tokio::test]

@@ -32,7 +32,7 @@ use crate::store::member_owner;
 pub(super) const SHARDS: usize = 24;
 
 /// Redis Cluster's slots.
-pub(super) const CLUSTER_SLOTS: u16 = 16_384;
+const CLUSTER_SLOTS: u16 = 16_384;
 
 /// Each shard's hash tag: `s<n>.<k>` with the first `k` whose slot falls in
 /// the shard's `1/SHARDS` of the slot space.

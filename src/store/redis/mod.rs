@@ -14,12 +14,10 @@
 //! scripts next to them. The scripts decide nothing: the caller
 //! computed the change in Rust. Both modes run the same code and scripts,
 //! and differ in the connection, in how event wake-ups travel
-//! (`events.rs`), and in where a partition commit's own connection comes
-//! from: a partition commit is a watched `MULTI` … `EXEC` on a connection
-//! of its own (`watched.rs`), which costs Redis about half what the script
-//! does, taken from one pool on a single Redis and from the pool of the
-//! slot's master on a cluster (`slot_masters.rs`); the script is the way
-//! back when that master is not known for the moment.
+//! (`events.rs`), and in one step: on a single Redis a partition commit is
+//! a watched `MULTI` … `EXEC` on a connection of its own (`watched.rs`),
+//! which costs Redis about half what the script does; a cluster runs the
+//! script.
 
 use std::sync::{Arc, Once};
 use std::time::Duration;
@@ -28,15 +26,11 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::{
-    Cmd, ErrorKind, IntoConnectionInfo, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, ServerErrorKind,
-    Value,
-};
+use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, ServerErrorKind, Value};
 use tokio::sync::broadcast;
 
 use self::keys::KeyLayout;
 use self::replication::ReplicaWait;
-use self::slot_masters::SlotMasters;
 use self::watched::WatchConnections;
 use super::{Health, StoreError};
 use crate::domain::account::AccountId;
@@ -52,7 +46,6 @@ mod partition_documents;
 mod partitions;
 mod replication;
 mod schedules;
-mod slot_masters;
 mod watched;
 mod wipe;
 
@@ -104,15 +97,6 @@ impl ConnectionLike for Connection {
     }
 }
 
-/// Where a commit finds a connection of its own.
-#[derive(Clone)]
-enum CommitConnections {
-    /// A single Redis: one pool.
-    Single(Arc<WatchConnections>),
-    /// A cluster: a pool for each master, found by slot.
-    Cluster(Arc<SlotMasters>),
-}
-
 /// Where the event wake-ups are heard.
 #[derive(Clone)]
 enum Subscriptions {
@@ -132,9 +116,9 @@ pub struct RedisStore {
     keys: KeyLayout,
     /// Replicas a landed commit waits for (`replication.rs`), if any.
     replica_wait: Option<ReplicaWait>,
-    /// The connections commits take for their own (`watched.rs`), so a
-    /// commit needs no script.
-    commit_connections: CommitConnections,
+    /// On a single Redis, the connections commits take for their own
+    /// (`watched.rs`): a commit there needs no script.
+    watch_connections: Option<Arc<WatchConnections>>,
     create_partition: Script,
     commit_partition: Script,
     save_documents: Script,
@@ -164,9 +148,14 @@ impl RedisStore {
             .set_number_of_retries(RECONNECT_RETRIES)
             .set_max_delay(Duration::from_millis(500));
         let connection = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
-        let commit_connections = CommitConnections::Single(Arc::new(WatchConnections::new(client.clone(), settings)));
-        RedisStore::open(Connection::Single(connection), Subscriptions::Single(client), commit_connections, settings)
-            .await
+        let watch_connections = Arc::new(WatchConnections::new(client.clone(), settings));
+        RedisStore::open(
+            Connection::Single(connection),
+            Subscriptions::Single(client),
+            Some(watch_connections),
+            settings,
+        )
+        .await
     }
 
     /// Connects to a Redis Cluster through its seed nodes (`redis://host:port` each).
@@ -175,26 +164,13 @@ impl RedisStore {
             .build()
             .map_err(|e| StoreError::Unavailable(format!("bad redis cluster nodes: {e}")))?;
         let connection = client.get_async_connection().await.map_err(unavailable)?;
-        let seed = nodes
-            .first()
-            .map(String::as_str)
-            .ok_or_else(|| StoreError::Unavailable("no redis cluster node named".into()))?
-            .into_connection_info()
-            .map_err(|e| StoreError::Unavailable(format!("bad redis cluster node: {e}")))?;
-        let commit_connections = CommitConnections::Cluster(Arc::new(SlotMasters::new(seed, settings)));
-        RedisStore::open(
-            Connection::Cluster(connection),
-            Subscriptions::Cluster(nodes.to_vec()),
-            commit_connections,
-            settings,
-        )
-        .await
+        RedisStore::open(Connection::Cluster(connection), Subscriptions::Cluster(nodes.to_vec()), None, settings).await
     }
 
     async fn open(
         connection: Connection,
         subscriptions: Subscriptions,
-        commit_connections: CommitConnections,
+        watch_connections: Option<Arc<WatchConnections>>,
         settings: &StoreSettings,
     ) -> Result<RedisStore, StoreError> {
         let store = RedisStore {
@@ -203,7 +179,7 @@ impl RedisStore {
             connection,
             keys: KeyLayout::new(&settings.key_prefix),
             replica_wait: ReplicaWait::from_settings(settings),
-            commit_connections,
+            watch_connections,
             create_partition: Script::new(include_str!("create_partition.lua")),
             commit_partition: Script::new(include_str!("commit_partition.lua")),
             save_documents: Script::new(include_str!("save_documents.lua")),
@@ -221,27 +197,6 @@ impl RedisStore {
 
     fn is_cluster(&self) -> bool {
         matches!(self.connection, Connection::Cluster(_))
-    }
-
-    /// The slot map of a cluster's commit connections; `None` on a single Redis.
-    fn slot_masters(&self) -> Option<&SlotMasters> {
-        match &self.commit_connections {
-            CommitConnections::Single(_) => None,
-            CommitConnections::Cluster(masters) => Some(masters),
-        }
-    }
-
-    /// The connections a commit to `slot` takes for its own; `None` on a
-    /// cluster whose slot map is not known at the moment (the commit then
-    /// goes by script).
-    async fn commit_connections_of(&self, slot: u16) -> Option<Arc<WatchConnections>> {
-        match (&self.commit_connections, &self.connection) {
-            (CommitConnections::Single(pool), _) => Some(Arc::clone(pool)),
-            (CommitConnections::Cluster(masters), Connection::Cluster(cluster)) => {
-                masters.master_of(slot, cluster).await
-            }
-            (CommitConnections::Cluster(_), Connection::Single(_)) => None,
-        }
     }
 
     /// Records this version's key layout on first use, and refuses data

@@ -114,22 +114,7 @@ impl AccountPartitions for RedisStore {
         let index_keys: Vec<String> = commit.indexed.iter().map(|(key, _)| self.keys.index(key)).collect();
         let record = encode_document(&*commit.account)?;
         let entries = commit.new_entries.iter().map(encode_document).collect::<Result<Vec<_>, _>>()?;
-        let shard = shard_of(id.as_str());
-        let channel =
-            if self.is_cluster() { self.keys.shard_events_channel(shard) } else { self.keys.events_channel() };
-        // Index entries name keys nobody else can hold (a new withdrawal's
-        // id). On a cluster each lies in its own slot, so they are written
-        // first, on their own: one the commit then does not make is an
-        // index to nothing, which readers treat as absent. (On a single
-        // Redis the watched commit writes them on its own connection.)
-        let mut indexes_written = false;
-        let write_indexes = || async {
-            for ((_, value), key) in commit.indexed.iter().zip(&index_keys) {
-                let _: () = self.query(redis::cmd("SET").arg(key).arg(value)).await?;
-            }
-            Ok::<(), StoreError>(())
-        };
-        if let Some(pool) = self.commit_connections_of(keys::slot_of_key(&keys[0])).await {
+        if let Some(pool) = &self.watch_connections {
             let first_scheduled = 5 + commit.documents_expiring.len();
             let first_unscheduled = first_scheduled + commit.scheduled.len();
             let commit_keys = CommitKeys {
@@ -141,30 +126,27 @@ impl AccountPartitions for RedisStore {
                 scheduled: &keys[first_scheduled..first_unscheduled],
                 unscheduled: &keys[first_unscheduled..],
                 indexes: &index_keys,
-                channel: &channel,
+                channel: &self.keys.events_channel(),
             };
-            let mut slot_checked = keys.iter().map(String::as_str).collect::<Vec<_>>();
-            if self.is_cluster() {
-                slot_checked.push(&channel);
-                write_indexes().await?;
-                indexes_written = true;
-            }
-            keys::one_slot(slot_checked).map_err(|reason| StoreError::Corrupt { key: keys[0].clone(), reason })?;
+            keys::one_slot(keys.iter().map(String::as_str))
+                .map_err(|reason| StoreError::Corrupt { key: keys[0].clone(), reason })?;
             let encoded = Encoded { record: &record, entries: &entries };
-            if let Some(outcome) = self.commit_watched(&pool, &commit, &commit_keys, encoded).await? {
-                if outcome == CommitOutcome::Committed && self.is_cluster() {
-                    // The index entries went down the cluster's own connections.
-                    self.wait_for_replicas(index_keys.iter().cloned()).await?;
-                }
+            if let Some(outcome) = self.commit_watched(pool, &commit, &commit_keys, encoded).await? {
                 return Ok(outcome);
             }
-            // The record holds replies of the layout before (the script
-            // reclaims them), or the cluster's master was not the one
-            // known: the script, through the cluster client.
+            // The record holds replies of the layout before: the script
+            // reclaims them (the index entries are written again, the same).
         }
-        if !indexes_written {
-            write_indexes().await?;
+        // Index entries name keys nobody else can hold (a new withdrawal's
+        // id); each lies in its own slot, so they are written first, on
+        // their own: one the commit then does not make is an index to
+        // nothing, which readers treat as absent.
+        for ((_, value), key) in commit.indexed.iter().zip(&index_keys) {
+            let _: () = self.query(redis::cmd("SET").arg(key).arg(value)).await?;
         }
+        let shard = shard_of(id.as_str());
+        let channel =
+            if self.is_cluster() { self.keys.shard_events_channel(shard) } else { self.keys.events_channel() };
         let counts = [
             commit.new_entries.len(),
             commit.documents_put.len(),

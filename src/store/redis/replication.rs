@@ -7,13 +7,12 @@
 //! promise).
 //!
 //! `WAIT` covers the writes of the connection it is sent on, so it goes
-//! down the very connection that carried the commit: the commit's own
-//! (`watched.rs`; on a single Redis it carried the index entries too, on a
-//! cluster they went through the cluster client and are waited for there),
-//! or after a commit by script the store's one connection, on a single
-//! Redis, and on a cluster the cluster client's connection to the master of
-//! the written key's slot (routed by slot, because the cluster client would
-//! otherwise send `WAIT` to every master). Were that connection
+//! down the very connection that carried the commit: on a single Redis
+//! the commit's own (`watched.rs`; it carried the index entries too), or
+//! the store's one connection after a commit by script, and on a cluster
+//! the connection to the
+//! master of the written key's slot (routed by slot, because the cluster
+//! client would otherwise send `WAIT` to every master). Were that connection
 //! replaced in between (a reconnect, the slot moved to another master), the
 //! `WAIT` would speak for a connection that wrote nothing; a failover takes
 //! far longer than the moment between the two, and a broken connection

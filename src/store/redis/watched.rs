@@ -1,4 +1,4 @@
-//! Partition commits without Lua: the record (and the
+//! Partition commits without Lua, on a single Redis: the record (and the
 //! expiring documents that must be new) under `WATCH`, its version read and
 //! compared here, then the same writes `commit_partition.lua` makes as
 //! plain commands in one `MULTI` … `EXEC`, which Redis refuses (a nil
@@ -16,20 +16,16 @@
 //! cleanly (no watch left); one that failed, timed out or was dropped half
 //! way is closed, which ends whatever it held.
 //!
-//! On a cluster the commit goes to its slot's master, on a connection from
-//! that master's pool (`slot_masters.rs`: the cluster client multiplexes
-//! one connection per master and cannot lend one). A master that turns out
-//! not to serve the slot any more refuses the `WATCH` step or the whole
-//! transaction (`MOVED`, `EXECABORT`), nothing written, and the commit is
-//! left to the script through the cluster client, which follows the
-//! cluster by itself. A record that still holds replies of the layout
-//! before (`reclaim_at`) is left to the script too, which reclaims them.
+//! A cluster keeps the script: its client multiplexes one connection per
+//! master and cannot lend one to a commit. A record that still holds
+//! replies of the layout before (`reclaim_at`) is left to the script too,
+//! which reclaims them.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, ErrorKind, ServerErrorKind, Value};
+use redis::{AsyncConnectionConfig, Value};
 
 use super::{RedisStore, unavailable};
 use crate::settings::StoreSettings;
@@ -108,12 +104,9 @@ pub(super) struct CommitKeys<'k> {
 }
 
 impl RedisStore {
-    /// Commits without a script on the connections of `pool` (the single
-    /// Redis, or the master of the commit's slot on a cluster). `None`: the
-    /// commit is left to the script, nothing of it written here but, on a
-    /// single Redis, the index entries — when the record still holds replies
-    /// of the layout before, which the script reclaims, or on a cluster
-    /// when the master was not the one the map said (`slot_masters.rs`).
+    /// Commits on a single Redis without a script; `None` when the record
+    /// still holds replies of the layout before, which the script reclaims
+    /// (nothing is written then but the index entries).
     pub(super) async fn commit_watched(
         &self,
         pool: &WatchConnections,
@@ -121,16 +114,12 @@ impl RedisStore {
         keys: &CommitKeys<'_>,
         encoded: Encoded<'_>,
     ) -> Result<Option<CommitOutcome>, StoreError> {
-        let cluster = self.slot_masters();
         let must_be_new = commit.expiring_must_be_new && !commit.documents_expiring.is_empty();
         let mut watch = redis::pipe();
-        if cluster.is_none() {
-            // The index entries first, as the script's caller writes them: on
-            // this connection, so one `WAIT` covers them with the commit. (On
-            // a cluster they lie in other slots: the caller wrote them.)
-            for (key, (_, value)) in keys.indexes.iter().zip(commit.indexed) {
-                watch.cmd("SET").arg(key).arg(value).ignore();
-            }
+        // The index entries first, as the script's caller writes them: on
+        // this connection, so one `WAIT` covers them with the commit.
+        for (key, (_, value)) in keys.indexes.iter().zip(commit.indexed) {
+            watch.cmd("SET").arg(key).arg(value).ignore();
         }
         watch.cmd("WATCH").arg(keys.record);
         if must_be_new {
@@ -141,64 +130,27 @@ impl RedisStore {
         if must_be_new {
             watch.cmd("EXISTS").arg(keys.expiring);
         }
-        let taken = pool.take().await;
-        let (mut connection, reused) = match (taken, cluster) {
-            (Ok(taken), _) => taken,
-            (Err(_), Some(masters)) => {
-                // The master the map names is down or gone: a failover.
-                masters.forget();
-                return Ok(None);
-            }
-            (Err(error), None) => return Err(error),
-        };
+        let (mut connection, reused) = pool.take().await?;
         let read = match watch_and_read(&mut connection, &watch, must_be_new).await {
             Err(error) if reused && (error.is_connection_dropped() || error.is_io_error()) => {
                 // An idle connection outlived its server (a restart), and so
                 // did every other idle one. Nothing was written but the
                 // index entries, which may be written again.
                 pool.forget_idle();
-                match pool.open().await {
-                    Ok(opened) => {
-                        connection = opened;
-                        watch_and_read(&mut connection, &watch, must_be_new).await
-                    }
-                    Err(_) if cluster.is_some() => Err(error),
-                    Err(opened) => return Err(opened),
-                }
+                connection = pool.open().await?;
+                watch_and_read(&mut connection, &watch, must_be_new).await
             }
             read => read,
         };
-        let ((version, reclaim_at), expiring_taken) = match (read, cluster) {
-            (Ok(read), _) => read,
-            (Err(error), Some(masters)) => {
-                // Not this slot's master any more (`MOVED`, `ASK`), or not
-                // there: nothing was written. The connection is dropped,
-                // which ends any watch it held.
-                tracing::debug!(%error, "a commit's master was not the one the slot map named");
-                masters.forget();
-                return Ok(None);
-            }
-            (Err(error), None) => return Err(unavailable(error)),
-        };
+        let ((version, reclaim_at), expiring_taken) = read.map_err(unavailable)?;
         let refused = version != Some(commit.expected_version) || expiring_taken;
         if refused || reclaim_at.is_some() {
             let _: () = redis::cmd("UNWATCH").query_async(&mut connection).await.map_err(unavailable)?;
             pool.give_back(connection);
             return Ok(refused.then_some(CommitOutcome::VersionConflict));
         }
-        let transaction = writes(commit, keys, encoded, cluster.is_some());
-        let reply: Value = match (transaction.query_async(&mut connection).await, cluster) {
-            (Ok(reply), _) => reply,
-            (Err(error), Some(masters)) if error.kind() == ErrorKind::Server(ServerErrorKind::ExecAbort) => {
-                // The slot left this master between the `WATCH` and the
-                // `EXEC` (each queued write answered `MOVED`): Redis ran
-                // none of them.
-                tracing::debug!(%error, "a commit's slot moved before its EXEC");
-                masters.forget();
-                return Ok(None);
-            }
-            (Err(error), _) => return Err(unavailable(error)),
-        };
+        let transaction = writes(commit, keys, encoded);
+        let reply: Value = transaction.query_async(&mut connection).await.map_err(unavailable)?;
         if let Value::Nil = reply {
             // A watched key changed between the WATCH and the EXEC.
             pool.give_back(connection);
@@ -227,7 +179,7 @@ async fn watch_and_read(
 }
 
 /// The commit's writes in one `MULTI` … `EXEC`, in the script's order.
-fn writes(commit: &AccountCommit<'_>, keys: &CommitKeys<'_>, encoded: Encoded<'_>, sharded: bool) -> redis::Pipeline {
+fn writes(commit: &AccountCommit<'_>, keys: &CommitKeys<'_>, encoded: Encoded<'_>) -> redis::Pipeline {
     let mut transaction = redis::pipe();
     transaction.atomic();
     if !commit.documents_expiring.is_empty() {
@@ -272,9 +224,7 @@ fn writes(commit: &AccountCommit<'_>, keys: &CommitKeys<'_>, encoded: Encoded<'_
         transaction.cmd("ZREM").arg(key).arg(member);
     }
     if !commit.events.is_empty() {
-        // On a cluster, the shard channel of the commit's own slot.
-        let publish = if sharded { "SPUBLISH" } else { "PUBLISH" };
-        transaction.cmd(publish).arg(keys.channel).arg(commit.account.id.as_str());
+        transaction.cmd("PUBLISH").arg(keys.channel).arg(commit.account.id.as_str());
     }
     transaction
 }

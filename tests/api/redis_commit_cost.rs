@@ -5,8 +5,7 @@
 //! A measurement, not a check: run it on a quiet machine with
 //! `cargo test --test api redis_commit_cost -- --ignored --nocapture`, or
 //! count Redis's instructions with `bench/commit-cost.sh`, which replays
-//! what it sent into a `redis-server` under callgrind. Beside it, one check:
-//! on a single Redis a withdrawal commits without a script.
+//! what it sent into a `redis-server` under callgrind.
 
 use std::collections::BTreeMap;
 
@@ -66,31 +65,6 @@ fn main_thread_cpu_secs(connection: &mut redis::Connection) -> f64 {
         .filter(|(name, _)| matches!(*name, "used_cpu_user_main_thread" | "used_cpu_sys_main_thread"))
         .filter_map(|(_, value)| value.trim().parse::<f64>().ok())
         .sum()
-}
-
-/// On a single Redis a withdrawal's commit is a watched `MULTI` … `EXEC`,
-/// not a script: Lua would hash every byte it is given (docs/redis.md,
-/// "What a commit costs").
-#[tokio::test]
-async fn a_withdrawal_on_a_single_redis_commits_without_a_script() {
-    let port = free_port();
-    let _redis = start_redis(port).await;
-    let url = format!("redis://127.0.0.1:{port}/0");
-    let app = spawn_app_with(StoreKind::Redis, |settings| settings.store.url = url.clone()).await;
-    let (user, binding_id) = ready_user(&app, "100.00").await;
-    let mut connection = redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
-    let before = command_stats(&mut connection);
-    for round in 0..2 {
-        let reply = withdraw(&app, &user, format!("no-script-{round}"), body(&binding_id, "1.00")).await;
-        json_of(reply, StatusCode::ACCEPTED).await;
-    }
-    let after = command_stats(&mut connection);
-    let calls = |name: &str| {
-        let of = |stats: &BTreeMap<String, (u64, u64)>| stats.get(name).map_or(0, |(calls, _)| *calls);
-        of(&after) - of(&before)
-    };
-    assert_eq!((calls("evalsha"), calls("eval")), (0, 0), "{after:?}");
-    assert_eq!((calls("watch"), calls("exec") >= 2), (2, true), "{after:?}");
 }
 
 #[tokio::test]

@@ -71,9 +71,9 @@ async fn requests_get_503_while_redis_is_down_and_recover_when_it_returns() {
     json_of(registered, StatusCode::CREATED).await;
 }
 
-/// A single Redis commits on connections of their own, kept between
-/// commits; a restart of Redis closes them all. The first commit after it
-/// still lands, on a new connection, rather than failing on a dead one.
+/// A restart of Redis closes every connection the gateway kept. The first
+/// commit after it still lands, on a new connection, rather than failing
+/// on a dead one.
 #[tokio::test]
 async fn the_first_commit_after_a_redis_restart_lands() {
     let port = free_port();

@@ -12,12 +12,9 @@
 //! is implemented in the file of the same name as the trait's
 //! (`partitions.rs` beside `store/partitions.rs`, and so on), with its Lua
 //! scripts next to them. The scripts decide nothing: the caller
-//! computed the change in Rust. Both modes run the same code and scripts,
-//! and differ in the connection, in how event wake-ups travel
-//! (`events.rs`), and in one step: on a single Redis a partition commit is
-//! a watched `MULTI` … `EXEC` on a connection of its own (`watched.rs`),
-//! which costs Redis about half what the script does; a cluster runs the
-//! script.
+//! computed the change in Rust. Both modes run the same code and scripts;
+//! they differ only in the connection and in how event wake-ups travel
+//! (`events.rs`).
 
 use std::sync::{Arc, Once};
 use std::time::Duration;
@@ -31,7 +28,6 @@ use tokio::sync::broadcast;
 
 use self::keys::KeyLayout;
 use self::replication::ReplicaWait;
-use self::watched::WatchConnections;
 use super::{Health, StoreError};
 use crate::domain::account::AccountId;
 use crate::settings::StoreSettings;
@@ -46,7 +42,6 @@ mod partition_documents;
 mod partitions;
 mod replication;
 mod schedules;
-mod watched;
 mod wipe;
 
 /// How many times the connection manager retries a failed (re)connect
@@ -116,9 +111,6 @@ pub struct RedisStore {
     keys: KeyLayout,
     /// Replicas a landed commit waits for (`replication.rs`), if any.
     replica_wait: Option<ReplicaWait>,
-    /// On a single Redis, the connections commits take for their own
-    /// (`watched.rs`): a commit there needs no script.
-    watch_connections: Option<Arc<WatchConnections>>,
     create_partition: Script,
     commit_partition: Script,
     save_documents: Script,
@@ -148,14 +140,7 @@ impl RedisStore {
             .set_number_of_retries(RECONNECT_RETRIES)
             .set_max_delay(Duration::from_millis(500));
         let connection = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
-        let watch_connections = Arc::new(WatchConnections::new(client.clone(), settings));
-        RedisStore::open(
-            Connection::Single(connection),
-            Subscriptions::Single(client),
-            Some(watch_connections),
-            settings,
-        )
-        .await
+        RedisStore::open(Connection::Single(connection), Subscriptions::Single(client), settings).await
     }
 
     /// Connects to a Redis Cluster through its seed nodes (`redis://host:port` each).
@@ -164,13 +149,12 @@ impl RedisStore {
             .build()
             .map_err(|e| StoreError::Unavailable(format!("bad redis cluster nodes: {e}")))?;
         let connection = client.get_async_connection().await.map_err(unavailable)?;
-        RedisStore::open(Connection::Cluster(connection), Subscriptions::Cluster(nodes.to_vec()), None, settings).await
+        RedisStore::open(Connection::Cluster(connection), Subscriptions::Cluster(nodes.to_vec()), settings).await
     }
 
     async fn open(
         connection: Connection,
         subscriptions: Subscriptions,
-        watch_connections: Option<Arc<WatchConnections>>,
         settings: &StoreSettings,
     ) -> Result<RedisStore, StoreError> {
         let store = RedisStore {
@@ -179,7 +163,6 @@ impl RedisStore {
             connection,
             keys: KeyLayout::new(&settings.key_prefix),
             replica_wait: ReplicaWait::from_settings(settings),
-            watch_connections,
             create_partition: Script::new(include_str!("create_partition.lua")),
             commit_partition: Script::new(include_str!("commit_partition.lua")),
             save_documents: Script::new(include_str!("save_documents.lua")),

@@ -4,8 +4,7 @@
 
 use async_trait::async_trait;
 
-use super::keys::{self, SHARDS, shard_of};
-use super::watched::{CommitKeys, Encoded};
+use super::keys::{SHARDS, shard_of};
 use super::{RedisStore, unavailable};
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
@@ -95,6 +94,13 @@ impl AccountPartitions for RedisStore {
     async fn commit_account(&self, commit: AccountCommit<'_>) -> Result<CommitOutcome, StoreError> {
         commit.check_members()?;
         let id = &commit.account.id;
+        // Index entries name keys nobody else can hold (a new withdrawal's
+        // id); each lies in its own slot, so they are written first, on
+        // their own: one the commit then does not make is an index to
+        // nothing, which readers treat as absent.
+        for (key, value) in commit.indexed {
+            let _: () = self.query(redis::cmd("SET").arg(self.keys.index(key)).arg(value)).await?;
+        }
         let mut keys = vec![
             self.keys.account(id),
             self.keys.journal(id),
@@ -110,39 +116,6 @@ impl AccountPartitions for RedisStore {
         }
         for (schedule, member) in commit.unscheduled {
             keys.push(self.keys.schedule_of_member(schedule, member));
-        }
-        let index_keys: Vec<String> = commit.indexed.iter().map(|(key, _)| self.keys.index(key)).collect();
-        let record = encode_document(&*commit.account)?;
-        let entries = commit.new_entries.iter().map(encode_document).collect::<Result<Vec<_>, _>>()?;
-        if let Some(pool) = &self.watch_connections {
-            let first_scheduled = 5 + commit.documents_expiring.len();
-            let first_unscheduled = first_scheduled + commit.scheduled.len();
-            let commit_keys = CommitKeys {
-                record: &keys[0],
-                journal: &keys[1],
-                documents: &keys[2],
-                events: &keys[3],
-                expiring: &keys[5..first_scheduled],
-                scheduled: &keys[first_scheduled..first_unscheduled],
-                unscheduled: &keys[first_unscheduled..],
-                indexes: &index_keys,
-                channel: &self.keys.events_channel(),
-            };
-            keys::one_slot(keys.iter().map(String::as_str))
-                .map_err(|reason| StoreError::Corrupt { key: keys[0].clone(), reason })?;
-            let encoded = Encoded { record: &record, entries: &entries };
-            if let Some(outcome) = self.commit_watched(pool, &commit, &commit_keys, encoded).await? {
-                return Ok(outcome);
-            }
-            // The record holds replies of the layout before: the script
-            // reclaims them (the index entries are written again, the same).
-        }
-        // Index entries name keys nobody else can hold (a new withdrawal's
-        // id); each lies in its own slot, so they are written first, on
-        // their own: one the commit then does not make is an index to
-        // nothing, which readers treat as absent.
-        for ((_, value), key) in commit.indexed.iter().zip(&index_keys) {
-            let _: () = self.query(redis::cmd("SET").arg(key).arg(value)).await?;
         }
         let shard = shard_of(id.as_str());
         let channel =
@@ -171,15 +144,15 @@ impl AccountPartitions for RedisStore {
             .key(&keys[..])
             .arg(commit.expected_version)
             .arg(commit.expected_version + 1)
-            .arg(record)
+            .arg(encode_document(&*commit.account)?)
             .arg(shape)
             .arg(EVENTS_KEPT_PER_ACCOUNT)
             .arg(&channel)
             .arg(id.as_str())
             .arg(u64::try_from(commit.expiring_ttl.as_millis()).unwrap_or(u64::MAX))
             .arg(EXPIRED_RECLAIMED_PER_COMMIT);
-        for entry in &entries {
-            invocation.arg(entry);
+        for entry in commit.new_entries {
+            invocation.arg(encode_document(entry)?);
         }
         for (name, body) in commit.documents_put {
             invocation.arg(name).arg(body);
@@ -210,6 +183,7 @@ impl AccountPartitions for RedisStore {
             return Ok(CommitOutcome::VersionConflict);
         }
         // The index entries written before the commit are waited for with it.
+        let index_keys = commit.indexed.iter().map(|(key, _)| self.keys.index(key));
         self.wait_for_replicas(slot_checked.into_iter().chain(index_keys)).await?;
         Ok(CommitOutcome::Committed)
     }

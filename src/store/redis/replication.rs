@@ -7,10 +7,8 @@
 //! promise).
 //!
 //! `WAIT` covers the writes of the connection it is sent on, so it goes
-//! down the very connection that carried the commit: on a single Redis
-//! the commit's own (`watched.rs`; it carried the index entries too), or
-//! the store's one connection after a commit by script, and on a cluster
-//! the connection to the
+//! down the very connection that carried the commit: the store's one
+//! connection on a single Redis, and on a cluster the connection to the
 //! master of the written key's slot (routed by slot, because the cluster
 //! client would otherwise send `WAIT` to every master). Were that connection
 //! replaced in between (a reconnect, the slot moved to another master), the
@@ -31,7 +29,6 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use redis::aio::MultiplexedConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{RedisError, RedisResult};
 
@@ -75,24 +72,43 @@ impl RedisStore {
             slots.truncate(1);
         }
         let waits = slots.into_iter().map(|slot| async move { (slot, self.wait_on_slot(slot, wait).await) });
-        judge_waits(wait, join_all(waits).await)
-    }
-
-    /// As `wait_for_replicas`, for a commit carried by a connection of its
-    /// own (`watched.rs`) that wrote to `key`'s slot: the `WAIT` goes down it.
-    pub(super) async fn wait_on_connection(
-        &self,
-        connection: &mut MultiplexedConnection,
-        key: &str,
-    ) -> Result<(), StoreError> {
-        let Some(wait) = self.replica_wait else { return Ok(()) };
-        let reached = wait_command(wait).query_async(connection).await;
-        judge_waits(wait, vec![(slot_of_key(key), reached)])
+        let mut unconfirmed = None;
+        for (slot, reached) in join_all(waits).await {
+            match reached {
+                Ok(reached) if reached >= i64::from(wait.replicas) => {
+                    metrics::counter!(STORE_REPLICA_WAITS_TOTAL, "outcome" => "reached").increment(1);
+                }
+                Ok(reached) => {
+                    metrics::counter!(STORE_REPLICA_WAITS_TOTAL, "outcome" => "short").increment(1);
+                    tracing::warn!(
+                        slot,
+                        reached,
+                        asked = wait.replicas,
+                        timeout_ms = wait.timeout.as_millis(),
+                        "a commit reached fewer replicas than store.wait_replicas asks; \
+                         a failover now could lose it"
+                    );
+                }
+                Err(error) => {
+                    metrics::counter!(STORE_REPLICA_WAITS_TOTAL, "outcome" => "unconfirmed").increment(1);
+                    tracing::warn!(slot, %error, "a commit landed, then its node did not answer WAIT");
+                    unconfirmed = Some(error);
+                }
+            }
+        }
+        match unconfirmed {
+            None => Ok(()),
+            Some(error) => Err(StoreError::Unavailable(format!(
+                "a commit landed but its replication could not be confirmed (it may be lost in a failover): {error}"
+            ))),
+        }
     }
 
     /// `WAIT` on the connection that wrote to `slot`: how many replicas acknowledged.
     async fn wait_on_slot(&self, slot: u16, wait: ReplicaWait) -> RedisResult<i64> {
-        let command = wait_command(wait);
+        let timeout_ms = u64::try_from(wait.timeout.as_millis()).unwrap_or(u64::MAX);
+        let mut command = redis::cmd("WAIT");
+        command.arg(wait.replicas).arg(timeout_ms);
         match &self.connection {
             Connection::Single(connection) => command.query_async(&mut connection.clone()).await,
             Connection::Cluster(connection) => {
@@ -103,46 +119,4 @@ impl RedisStore {
             }
         }
     }
-}
-
-/// Counts and logs each node's answer to `WAIT`; `Unavailable` if one did not answer.
-fn judge_waits(wait: ReplicaWait, reached_by_slot: Vec<(u16, RedisResult<i64>)>) -> Result<(), StoreError> {
-    let mut unconfirmed = None;
-    for (slot, reached) in reached_by_slot {
-        match reached {
-            Ok(reached) if reached >= i64::from(wait.replicas) => {
-                metrics::counter!(STORE_REPLICA_WAITS_TOTAL, "outcome" => "reached").increment(1);
-            }
-            Ok(reached) => {
-                metrics::counter!(STORE_REPLICA_WAITS_TOTAL, "outcome" => "short").increment(1);
-                tracing::warn!(
-                    slot,
-                    reached,
-                    asked = wait.replicas,
-                    timeout_ms = wait.timeout.as_millis(),
-                    "a commit reached fewer replicas than store.wait_replicas asks; \
-                         a failover now could lose it"
-                );
-            }
-            Err(error) => {
-                metrics::counter!(STORE_REPLICA_WAITS_TOTAL, "outcome" => "unconfirmed").increment(1);
-                tracing::warn!(slot, %error, "a commit landed, then its node did not answer WAIT");
-                unconfirmed = Some(error);
-            }
-        }
-    }
-    match unconfirmed {
-        None => Ok(()),
-        Some(error) => Err(StoreError::Unavailable(format!(
-            "a commit landed but its replication could not be confirmed (it may be lost in a failover): {error}"
-        ))),
-    }
-}
-
-/// `WAIT <replicas> <timeout ms>`.
-fn wait_command(wait: ReplicaWait) -> redis::Cmd {
-    let timeout_ms = u64::try_from(wait.timeout.as_millis()).unwrap_or(u64::MAX);
-    let mut command = redis::cmd("WAIT");
-    command.arg(wait.replicas).arg(timeout_ms);
-    command
 }

@@ -83,9 +83,8 @@ async fn commits_are_compare_and_set(kind: StoreKind) {
 }
 
 /// Commits sent at once, all decided on version 1: one lands with its whole
-/// change, every other is a conflict that wrote nothing (on a single Redis,
-/// the watched record changes under the others' transactions; elsewhere the
-/// script or the lock decides).
+/// change, every other is a conflict that wrote nothing (on Redis the
+/// script decides, on memory the lock).
 async fn of_commits_racing_at_one_version_exactly_one_lands(kind: StoreKind) {
     let (store, _keys) = store_for(kind).await;
     let original = account("acc_conformance_race");

@@ -203,8 +203,8 @@ pub fn verify(key: &RsaPublicKey, content: &str, sign: &str) -> bool {
 }
 
 /// Whether `sign` (base64) is `key`'s SHA256withRSA signature of `message`:
-/// checked by `ring` for the key sizes it takes (2048–8192 bits, about five
-/// times faster), by `rsa` for the others.
+/// checked by `ring` for the key sizes it takes (2048–8192 bits: 21 against
+/// 185 µs for a 2048-bit key on this machine), by `rsa` for the others.
 pub fn verify_bytes(key: &RsaPublicKey, message: &[u8], sign: &str) -> bool {
     let Ok(bytes) = BASE64.decode(sign.trim()) else { return false };
     if (2048..=8192).contains(&(key.size() * 8)) {
@@ -299,6 +299,18 @@ mod tests {
                 assert!(!verify(&key.to_public_key(), &other, &signed), "ring refuses another message");
             }
         }
+    }
+
+    #[test]
+    fn a_key_ring_refuses_is_signed_and_checked_by_rsa() {
+        let key = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 1024).unwrap();
+        assert!(fast_signers::of(&key).is_none(), "ring takes no key under 2048 bits");
+        let message = "app_id=2021004100000001&method=x";
+        let by_rsa = BASE64.encode(SigningKey::<Sha256>::new(key.clone()).sign(message.as_bytes()).to_bytes());
+        let signed = sign(&key, message);
+        assert_eq!(signed, by_rsa);
+        assert!(verify(&key.to_public_key(), message, &signed));
+        assert!(!verify(&key.to_public_key(), "app_id=2021004100000002&method=x", &signed));
     }
 
     #[test]

@@ -545,8 +545,8 @@ impl Client {
         self.api.send(&meta, Request::get(location.as_str(), None)).await.is(200).then_some(())
     }
 
-    /// An openid to consent with: an existing mock user, or a new one.
-    /// A mock WeChat user to consent as: one made before, or a new one,
+    /// A mock WeChat user to consent as: one made before (with whatever
+    /// real name it was made with), or a new one,
     /// made with `real_name` (WeChat Pay checks a payout from ¥2,000
     /// against it) or without a real name.
     async fn openid(&mut self, phone: &str, real_name: Option<String>) -> Option<String> {

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use walletgate::settings::{Overrides, Settings};
 
 #[derive(Debug, Parser)]
@@ -72,6 +72,31 @@ pub struct Args {
     /// Also append the results table to this Markdown file.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
+    /// Measure only these parts of a run (all when not given), e.g.
+    /// `--only transfers` for the bare endpoint and the transfers alone.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<Part>,
+}
+
+/// The parts of one store's run that `--only` picks from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Part {
+    /// Wallet, quote, withdrawals (spread and one hot account), login; with
+    /// the peers' static mocks and Redis's SET rate compared with them.
+    Requests,
+    /// Transfers between random pairs, and the worker delivering them.
+    Transfers,
+    /// The worker settling due withdrawals, and the due-to-settled latency.
+    Worker,
+    /// The simulated clock's day advanced in one step (memory only).
+    Clock,
+}
+
+impl Args {
+    /// Whether this run measures `part`.
+    pub fn measures(&self, part: Part) -> bool {
+        self.only.is_empty() || self.only.contains(&part)
+    }
 }
 
 pub fn bench_settings(store: &str, args: &Args) -> anyhow::Result<Settings> {

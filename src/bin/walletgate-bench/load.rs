@@ -1,9 +1,11 @@
 //! The load drivers and what they measure: `wrk` (Debian's package) running
-//! a Lua script of `bench/lua` against a URL for the run's duration, the bare
+//! a Lua script of `bench/lua` against a URL for the run's duration, once the
+//! servers in this process have settled from the load before, and the bare
 //! actix-web JSON endpoint that is every scenario's ceiling.
 
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::{Context, bail};
@@ -55,6 +57,7 @@ pub fn wrk_for(
     url: &str,
     script_args: &[&str],
 ) -> anyhow::Result<Measured> {
+    settle();
     let output = Command::new("wrk")
         .env("WALLETGATE_BENCH_LUA", lua_dir)
         .arg(format!("-t{}", args.wrk_threads))
@@ -107,4 +110,68 @@ pub fn which(program: &str) -> anyhow::Result<()> {
         .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
         .unwrap_or(false);
     if found { Ok(()) } else { bail!("{program} not found on PATH") }
+}
+
+/// How long `settle` waits at most, and the window it measures over.
+const SETTLE_MAX: Duration = Duration::from_secs(10);
+const SETTLE_WINDOW: Duration = Duration::from_millis(200);
+
+/// Waits until the servers in this process have finished what the last load
+/// left running (up to `SETTLE_MAX`): when wrk stops, the requests it had in
+/// flight still run (64 logins' Argon2id hashes take about half a second
+/// on two cores), and a scenario started at once would measure them too.
+/// Settled is under 5 % of one core over `SETTLE_WINDOW`.
+fn settle() {
+    let started = Instant::now();
+    let mut before = process_cpu();
+    while started.elapsed() < SETTLE_MAX {
+        std::thread::sleep(SETTLE_WINDOW);
+        let now = process_cpu();
+        if now.saturating_sub(before) <= SETTLE_WINDOW / 20 {
+            return;
+        }
+        before = now;
+    }
+}
+
+/// The CPU time this process has used, user and system.
+fn process_cpu() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `getrusage` fills the struct it is given and reads nothing else.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } != 0 {
+        return Duration::ZERO;
+    }
+    // SAFETY: filled by the successful call above (and zeroed before it).
+    let usage = unsafe { usage.assume_init() };
+    let of = |time: libc::timeval| {
+        Duration::from_secs(u64::try_from(time.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(time.tv_usec).unwrap_or(0))
+    };
+    of(usage.ru_utime) + of(usage.ru_stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scenario waits for what the one before left running: `settle`
+    /// returns only once a busy thread of this process has stopped, and at
+    /// once (within a few windows) when nothing runs.
+    #[test]
+    fn settle_waits_for_work_left_running_and_no_longer() {
+        let busy_for = Duration::from_millis(800);
+        let started = Instant::now();
+        let busy = std::thread::spawn(move || {
+            while started.elapsed() < busy_for {
+                std::hint::spin_loop();
+            }
+        });
+        settle();
+        assert!(started.elapsed() >= busy_for, "settled after {:?}, while busy for {busy_for:?}", started.elapsed());
+        busy.join().expect("busy thread");
+
+        let idle = Instant::now();
+        settle();
+        assert!(idle.elapsed() < SETTLE_WINDOW * 5, "an idle process settled after {:?}", idle.elapsed());
+    }
 }

@@ -18,7 +18,7 @@ use walletgate::routes::docs::{LOCAL_DEFAULT_URL, document};
 use walletgate::startup::Served;
 
 use crate::BENCH_PIN;
-use crate::config::{Args, bench_settings};
+use crate::config::{Args, Part, bench_settings};
 use crate::gateway::{Fixtures, Gateway, ReadyAccount};
 use crate::hotkeys::KeySample;
 use crate::load::{Measured, free_port, spawn_bare, wrk, wrk_for};
@@ -110,16 +110,25 @@ pub async fn run_store(
     let mut recorder = Recorder::new(store_name, accounts, bare_run.per_sec);
     recorder.record("bare actix GET /hello (ceiling)", bare_run);
     let tag = format!("{}", std::process::id());
-    let spread_run = run.measure_gateway(&mut recorder, &base, &files, &tag, &mut outcome)?;
-    run.measure_transfers(&gateway, &fixtures.ready, &mut recorder, (&base, &files, &tag), &mut outcome).await?;
-    if with_peers {
-        run.compare_with_peers(&mut recorder, &files, &tag, &spread_run, &mut outcome.notes).await?;
+    let spread_run = match args.measures(Part::Requests) {
+        true => Some(run.measure_gateway(&mut recorder, &base, &files, &tag, &mut outcome)?),
+        false => None,
+    };
+    if args.measures(Part::Transfers) {
+        run.measure_transfers(&gateway, &fixtures.ready, &mut recorder, (&base, &files, &tag), &mut outcome).await?;
     }
-    if let Some(nodes) = run.nodes {
-        run.compare_with_set(nodes, &spread_run, &mut outcome.notes);
+    if let Some(spread_run) = &spread_run {
+        if with_peers {
+            run.compare_with_peers(&mut recorder, &files, &tag, spread_run, &mut outcome.notes).await?;
+        }
+        if let Some(nodes) = run.nodes {
+            run.compare_with_set(nodes, spread_run, &mut outcome.notes);
+        }
     }
-    run.measure_worker(&gateway, &fixtures, poll_interval, &mut outcome).await?;
-    if store_name == "memory" && args.clock_advance > 0 {
+    if args.measures(Part::Worker) {
+        run.measure_worker(&gateway, &fixtures, poll_interval, &mut outcome).await?;
+    }
+    if store_name == "memory" && args.clock_advance > 0 && args.measures(Part::Clock) {
         measure_clock(&gateway, &fixtures.ready, (store_name, accounts), args.clock_advance, &mut outcome).await?;
     }
     let (balanced, in_flight) = gateway.ledger_balanced().await?;

@@ -520,7 +520,7 @@ pub async fn show(
 #[utoipa::path(
     delete,
     path = "/v1/bindings/{id}",
-    operation_id = "unbind_wechat",
+    operation_id = "unbind_wallet",
     tag = "bindings",
     security(("bearerAuth" = [])),
     params(("id" = String, Path, description = "The binding's id, `bnd_` and 32 hex digits; anything else is 404.", example = "bnd_0196a3c5e2b87d40a1f3c9e2d4b5a6c7")),

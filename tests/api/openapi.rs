@@ -141,6 +141,13 @@ fn operations_have_unique_ids_tags_and_documented_errors() {
             let operation = &item[*method];
             let id = operation["operationId"].as_str().unwrap_or_default();
             assert!(ids.insert(id.to_owned()), "operationId {id:?} of {method} {path} is used twice");
+            // An id names a provider only where its path does: SDKs name their methods after it.
+            for provider in ["wechat", "alipay"] {
+                assert!(
+                    !id.contains(provider) || path.contains(provider),
+                    "operationId {id:?} of {method} {path} names {provider}, its path does not"
+                );
+            }
             assert!(operation["tags"].as_array().is_some_and(|tags| !tags.is_empty()), "{method} {path} has no tag");
             assert!(operation["summary"].as_str().is_some_and(|s| !s.is_empty()), "{method} {path} has no summary");
             let secured = operation["security"].as_array().is_some_and(|s| !s.is_empty());

@@ -58,6 +58,7 @@ test.describe("the statement (零钱明细)", () => {
     await expect(row("operator_credit")).toContainText("Top-up");
     await expect(row("operator_credit").getByTestId("statement-memo")).toHaveText("e2e top-up");
     await expect(row("operator_credit").getByTestId("statement-amount")).toHaveText("+¥300.00");
+    await expect(row("withdrawal_hold")).toContainText("Withdrawal to WeChat");
     await expect(row("withdrawal_hold").getByTestId("statement-amount")).toHaveText("-¥80.00");
     await expect(row("withdrawal_release")).toContainText("Withdrawal returned");
     await expect(row("withdrawal_release").getByTestId("statement-amount")).toHaveText("+¥80.00");
@@ -75,6 +76,7 @@ test.describe("the statement (零钱明细)", () => {
     await expect(page.locator("#title")).toHaveText("零钱明细");
     await expect(month.getByRole("heading")).toHaveText(thisMonth("zh-CN"));
     await expect(row("operator_credit")).toContainText("充值");
+    await expect(row("withdrawal_hold")).toContainText("零钱提现-到微信");
     await expect(row("withdrawal_release")).toContainText("提现退回");
     await expect(row("transfer_out")).toContainText(`转账-转给${friendMasked}`);
     await expect(month.getByTestId("month-totals")).toHaveText("支出 ¥92.00 收入 ¥385.00");

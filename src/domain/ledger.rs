@@ -28,6 +28,7 @@ use utoipa::ToSchema;
 use rust_decimal::Decimal;
 
 use super::asset::{Asset, Quantity, QuantityError};
+use super::binding::DestinationProvider;
 use super::money::{Amount, Money, MoneyError};
 use super::transfer::TransferId;
 
@@ -184,14 +185,17 @@ pub struct JournalEntry {
     pub counterparty: Option<String>,
 }
 
-/// What a withdrawal's entry says of the withdrawal: its id, and the part of
+/// What a withdrawal's entry says of the withdrawal: its id, the part of
 /// the entry's movement that is its fee (held by the hold, returned by a
-/// release, charged by the settlement), so a statement shows the fee
-/// without reading the memo.
+/// release, charged by the settlement) and the wallet it goes to, so a
+/// statement shows both without reading the memo or the withdrawal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryWithdrawal {
     pub id: String,
     pub fee: Money,
+    /// `None` on entries written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<DestinationProvider>,
 }
 
 impl JournalEntry {
@@ -456,6 +460,18 @@ mod tests {
 
     fn amount(fen: i64) -> Amount {
         Amount::new(Money::from_fen(fen).unwrap()).unwrap()
+    }
+
+    /// An entry written before the wallet was kept reads as naming none; a
+    /// new one keeps it.
+    #[test]
+    fn a_withdrawals_entry_keeps_its_wallet_and_older_ones_name_none() {
+        let older: EntryWithdrawal = serde_json::from_str(r#"{"id":"wd_1","fee":"0.10"}"#).unwrap();
+        assert_eq!(older.provider, None);
+        let new = EntryWithdrawal { provider: Some(DestinationProvider::Alipay), ..older };
+        let text = serde_json::to_string(&new).unwrap();
+        assert_eq!(serde_json::from_str::<EntryWithdrawal>(&text).unwrap(), new, "{text}");
+        assert!(text.contains(r#""provider":"alipay""#), "{text}");
     }
 
     #[test]

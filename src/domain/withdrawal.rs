@@ -421,7 +421,8 @@ impl Account {
             legs: vec![leg(LedgerAccount::UserAvailable, LedgerAccount::UserHeld, total)],
         };
         let mut entry = self.post(posting, now)?;
-        entry.withdrawal = Some(EntryWithdrawal { id: id.to_string(), fee: plan.fee.fee });
+        entry.withdrawal =
+            Some(EntryWithdrawal { id: id.to_string(), fee: plan.fee.fee, provider: Some(plan.destination.provider) });
         self.withdrawal_usage.record(plan.amount, today)?;
         let quota_used = self.fee_quota_used_mut(plan.destination.provider);
         *quota_used = quota_used.checked_add(plan.fee.quota_used)?;
@@ -492,7 +493,11 @@ impl Account {
             legs: vec![leg(LedgerAccount::UserHeld, LedgerAccount::UserAvailable, total)],
         };
         let mut entry = self.post(posting, now)?;
-        entry.withdrawal = Some(EntryWithdrawal { id: withdrawal.id.to_string(), fee: withdrawal.fee });
+        entry.withdrawal = Some(EntryWithdrawal {
+            id: withdrawal.id.to_string(),
+            fee: withdrawal.fee,
+            provider: Some(withdrawal.destination.provider),
+        });
         self.withdrawal_usage.release(withdrawal.amount, withdrawal.limit_day, today)?;
         let quota_used = self.fee_quota_used_mut(withdrawal.destination.provider);
         *quota_used = quota_used.checked_sub(withdrawal.fee_quota_used)?.max(Money::ZERO);
@@ -558,7 +563,11 @@ impl Account {
             legs,
         };
         let mut entry = self.post(posting, now)?;
-        entry.withdrawal = Some(EntryWithdrawal { id: withdrawal.id.to_string(), fee: withdrawal.fee });
+        entry.withdrawal = Some(EntryWithdrawal {
+            id: withdrawal.id.to_string(),
+            fee: withdrawal.fee,
+            provider: Some(withdrawal.destination.provider),
+        });
         withdrawal.change_status(WithdrawalStatus::Settled, now, None);
         withdrawal.payout.transfer_bill_no = Some(transfer_bill_no.to_owned());
         withdrawal.payout.last_error = None;
@@ -827,7 +836,12 @@ mod tests {
         withdrawal.begin_payout(now()).unwrap();
         let entry = account.settle_withdrawal(&mut withdrawal, "1330000", now()).unwrap();
         assert_eq!(entry.kind, EntryKind::WithdrawalSettlement);
-        assert_eq!(entry.withdrawal, Some(EntryWithdrawal { id: withdrawal.id.to_string(), fee: money("0.10") }));
+        let said = EntryWithdrawal {
+            id: withdrawal.id.to_string(),
+            fee: money("0.10"),
+            provider: Some(DestinationProvider::Wechat),
+        };
+        assert_eq!(entry.withdrawal, Some(said));
         assert_eq!(
             entry.change_to(LedgerAccount::Fees).unwrap(),
             money("0.10"),

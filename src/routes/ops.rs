@@ -59,7 +59,7 @@ struct AdjustmentKey {
 #[schema(example = json!({
     "entry": {"id": "je_0196a3c5e2b87d40a1f3c9e2d4b5a6c7", "kind": "operator_credit", "memo": "demo top-up",
         "created_at": "2025-05-01T08:30:00Z", "asset": "CNY", "available_change": "100.50", "held_change": "0.00",
-        "withdrawal_id": null, "fee": null, "transfer_id": null},
+        "withdrawal_id": null, "fee": null, "provider": null, "transfer_id": null},
     "wallet": {"account_id": "acc_demo_alice", "currency": "CNY", "available": "900.50", "held": "0.00"}
 }))]
 struct AdjustmentResponse {

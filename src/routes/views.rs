@@ -259,6 +259,10 @@ pub struct MovementView {
     /// The withdrawal's fee within this movement (held by the hold, returned
     /// by a release, charged by the settlement); null when no withdrawal.
     pub fee: Option<Money>,
+    /// The wallet the withdrawal goes to (`wechat`, `alipay`); null when no
+    /// withdrawal, and on movements recorded before it was kept.
+    #[schema(example = "wechat")]
+    pub provider: Option<DestinationProvider>,
     /// The transfer this movement belongs to (`transfer_out`, `transfer_in`,
     /// `transfer_return`; see `GET /v1/transfers/{id}`); null otherwise.
     #[schema(example = json!(null))]
@@ -290,6 +294,7 @@ impl TryFrom<&JournalEntry> for MovementView {
             held_change: change(LedgerAccount::UserHeld)?,
             withdrawal_id: entry.withdrawal.as_ref().map(|withdrawal| withdrawal.id.clone()),
             fee: entry.withdrawal.as_ref().map(|withdrawal| withdrawal.fee),
+            provider: entry.withdrawal.as_ref().and_then(|withdrawal| withdrawal.provider),
             transfer_id: entry.transfer_id.as_ref().map(|id| id.to_string()),
             counterparty: entry.counterparty.clone(),
         })

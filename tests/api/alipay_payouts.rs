@@ -133,6 +133,17 @@ async fn an_alipay_withdrawal_is_paid_by_a_signed_transfer_and_settles_once(stor
         let found = status_of(&app, &mut payee, &id).await;
         assert_eq!(found["status"], "settled", "{found}");
         assert_eq!(found["destination"]["provider"], "alipay", "{found}");
+        // Each movement of the withdrawal names the wallet it went to.
+        let history = json_of(app.transactions(&payee.user.token, "").await, StatusCode::OK).await;
+        let movements: Vec<_> = history["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|item| item["withdrawal_id"] == id.as_str())
+            .map(|item| (item["kind"].as_str().unwrap(), item["provider"].as_str()))
+            .collect();
+        let said = [("withdrawal_settlement", Some("alipay")), ("withdrawal_hold", Some("alipay"))];
+        assert_eq!(movements, said, "{history}");
         assert_eq!(settle(&app).await.settled, 0, "nothing is paid twice");
         assert_eq!(alipay_balance(&app, &user).await, "120.00");
         let merchant = json_of(app.get("/mock/alipay/merchant", None).await, StatusCode::OK).await;

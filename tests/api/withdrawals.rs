@@ -71,14 +71,17 @@ async fn a_withdrawal_holds_amount_and_fee_at_once(store: StoreKind) {
     let wallet = json_of(app.wallet(&user.token).await, StatusCode::OK).await;
     assert_eq!((wallet["available"].as_str(), wallet["held"].as_str()), (Some("999.50"), Some("1500.50")));
     assert_eq!(wallet["fee_free_quota_remaining"], "0.00");
-    // The statement names each hold's withdrawal and its fee; a top-up has neither.
+    // The statement names each hold's withdrawal, its fee and the wallet it
+    // goes to; a top-up has none of them.
     let history = json_of(app.transactions(&user.token, "").await, StatusCode::OK).await;
     let items = history["items"].as_array().unwrap();
-    let of = |item: &Value| (item["kind"].clone(), item["withdrawal_id"].clone(), item["fee"].clone());
-    assert_eq!(of(&items[0]), (json!("withdrawal_hold"), second["id"].clone(), json!("0.50")));
+    let of = |item: &Value| {
+        (item["kind"].clone(), item["withdrawal_id"].clone(), item["fee"].clone(), item["provider"].clone())
+    };
+    assert_eq!(of(&items[0]), (json!("withdrawal_hold"), second["id"].clone(), json!("0.50"), json!("wechat")));
     assert_eq!(items[0]["available_change"], "-500.50");
-    assert_eq!(of(&items[1]), (json!("operator_credit"), Value::Null, Value::Null));
-    assert_eq!(of(&items[2]), (json!("withdrawal_hold"), first["id"].clone(), json!("0.00")));
+    assert_eq!(of(&items[1]), (json!("operator_credit"), Value::Null, Value::Null, Value::Null));
+    assert_eq!(of(&items[2]), (json!("withdrawal_hold"), first["id"].clone(), json!("0.00"), json!("wechat")));
     let shown = json_of(
         app.get(&format!("/v1/withdrawals/{}", second["id"].as_str().unwrap()), Some(&user.token)).await,
         StatusCode::OK,

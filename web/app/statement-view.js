@@ -14,14 +14,15 @@ import { formatAsset, parseUnits } from "/shared/money.js";
 
 /**
  * What each kind of movement is called (and its mark, `<key>_mark`), which
- * way it moves money, and for transfers what it is called with the other
- * side's name (`named`, with `{name}`).
+ * way it moves money, for transfers what it is called with the other side's
+ * name (`named`, with `{name}`), and for a withdrawal what it is called with
+ * the wallet it went to (`<byProvider>.<provider>`).
  */
 const KINDS = {
   operator_credit: { key: "statement.top_up", tone: "in" },
   demo_seed: { key: "statement.opening", tone: "in" },
   operator_debit: { key: "statement.taken_back", tone: "out" },
-  withdrawal_hold: { key: "statement.withdrawal", tone: "out" },
+  withdrawal_hold: { key: "statement.withdrawal", tone: "out", byProvider: "statement.withdrawal_to" },
   withdrawal_release: { key: "statement.withdrawal_returned", tone: "in" },
   transfer_out: { key: "statement.transfer_out", tone: "out", named: "statement.transfer_out_to" },
   transfer_in: { key: "statement.transfer_in", tone: "in", named: "statement.transfer_in_from" },
@@ -94,6 +95,13 @@ function detailHref(movement) {
   return null;
 }
 
+/** A row's label: its kind's, with the other side or the wallet when the movement names it. */
+function statementLabel(kind, movement, t) {
+  if (kind.named && movement.counterparty) return t(kind.named, { name: movement.counterparty });
+  if (kind.byProvider && movement.provider) return t(`${kind.byProvider}.${movement.provider}`);
+  return t(kind.key);
+}
+
 function statementRow(movement, { t, locale }) {
   const kind = KINDS[movement.kind] ?? { key: "statement.other", tone: "out" };
   const change = movement.available_change;
@@ -114,11 +122,7 @@ function statementRow(movement, { t, locale }) {
     h(
       "div",
       { className: "history-main" },
-      h(
-        "p",
-        { className: "statement-label" },
-        kind.named && movement.counterparty ? t(kind.named, { name: movement.counterparty }) : t(kind.key),
-      ),
+      h("p", { className: "statement-label" }, statementLabel(kind, movement, t)),
       memo && h("p", { className: "statement-memo", "data-testid": "statement-memo" }, memo),
       h("p", { className: "muted small" }, formatDateTime(movement.created_at, locale)),
     ),

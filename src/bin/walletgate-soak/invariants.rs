@@ -20,7 +20,9 @@ use crate::client::{Api, Body, Meta, Request, fen, yuan};
 use crate::cluster::{Cluster, TIMING};
 use crate::money::{self, AccountMoney, JournalSummary, LedgerSeen, Listed, MoneyRun};
 use crate::webhooks::{self, Receiver};
-use crate::world::{Known, OPERATOR_EMAIL, OPERATOR_PASSWORD, PinFact, PinSeen, Submitted, World, real_name};
+use crate::world::{
+    Known, KycDecided, OPERATOR_EMAIL, OPERATOR_PASSWORD, PinFact, PinSeen, Submitted, World, WrongCodeTried, real_name,
+};
 use walletgate::domain::rsa2;
 use walletgate::domain::wechatpay_sign::{MerchantKey, Request as SignedRequest};
 use walletgate::providers::alipay::mock::GATEWAY_PATH;
@@ -104,6 +106,8 @@ pub const NO_500: &str = "9. no request is answered 500";
 pub const WALLETS: &str = "10. mock wallets hold what was settled to them";
 pub const LOGGED_OUT: &str = "16. a logged-out session is refused on every gateway";
 pub const WEBHOOKS: &str = "17. every posted outcome reaches the webhook, signed, once per event";
+pub const WRONG_CODE: &str = "18. a wrong SMS code is never taken";
+pub const KYC: &str = "19. an identity check ends as an operator's 200 decided it";
 /// How long the deliveries of the last outcomes may take after quiescence
 /// (retries after a refusal wait up to a second).
 const WEBHOOKS_SETTLE: Duration = Duration::from_secs(30);
@@ -119,6 +123,8 @@ struct Observed {
     bindings: Vec<Value>,
     events: Option<String>,
     me: Value,
+    /// `GET /v1/kyc`: the level, the request verifying it, one pending, the newest rejected.
+    kyc: Value,
 }
 
 fn meta(op: &'static str, phone: &str, gateway: usize) -> Meta {
@@ -323,13 +329,14 @@ async fn observe(api: &Api, known: Known, token: String, id: String) -> Observed
     let wallet = api.send(&meta("final read", &phone, 0), Request::get("/v1/wallet", Some(&token))).await.body;
     let me = api.send(&meta("final read", &phone, 0), Request::get("/v1/me", Some(&token))).await.body;
     let bindings = api.send(&meta("final read", &phone, 0), Request::get("/v1/bindings", Some(&token))).await.body;
+    let kyc = api.send(&meta("final read", &phone, 0), Request::get("/v1/kyc", Some(&token))).await.body;
     let journal = journal(api, &phone, &token).await;
     let transfers = transfers(api, &phone, &token).await;
     let withdrawals = withdrawals(api, &phone, &token).await.unwrap_or_default();
     let events =
         api.read_stream(0, "/v1/events?after=0", &token, Duration::from_millis(700), Duration::from_secs(8)).await;
     let bindings = bindings["items"].as_array().cloned().unwrap_or_default();
-    Observed { known, id, wallet, journal, transfers, withdrawals, bindings, events, me }
+    Observed { known, id, wallet, journal, transfers, withdrawals, bindings, events, me, kyc }
 }
 
 /// Final-state event counts per withdrawal id, and whether the stream may have been trimmed.
@@ -382,9 +389,10 @@ pub async fn check(
             f.rejected.clone(),
             f.server_errors.clone(),
             logouts,
+            (f.wrong_codes.clone(), f.kyc_decided.clone()),
         )
     });
-    let (destinations, submissions, pins, rejected, server_errors, logouts) = facts;
+    let (destinations, submissions, pins, rejected, server_errors, logouts, (wrong_codes, kyc_decided)) = facts;
     let payouts = Payouts { bills, orders, destinations: &destinations };
     let mut settled_to = SettledTo::default();
     let mut active_on: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
@@ -471,8 +479,46 @@ pub async fn check(
         checked.check(LOGGED_OUT, logout.refused, || logout.detail.clone(), &[&logout.phone]);
         checked.showing(before, &logout.seqs);
     }
+    check_codes_and_identity(checked, &observed, &wrong_codes, &kyc_decided);
     check_webhooks(receiver, &observed, checked).await;
     Ok(())
+}
+
+/// Invariants 18 and 19: no wrong SMS code was taken during the run, and
+/// every identity check an operator's approve or reject was answered 200
+/// for ends that way (the clock's approval after its delay raced them).
+fn check_codes_and_identity(
+    checked: &mut Checked,
+    observed: &[Observed],
+    wrong_codes: &[WrongCodeTried],
+    kyc_decided: &[KycDecided],
+) {
+    for tried in wrong_codes {
+        let before = checked.violations.len();
+        checked.check(WRONG_CODE, !tried.taken, || tried.detail.clone(), &[&tried.phone]);
+        checked.showing(before, &[tried.seq]);
+    }
+    for decided in kyc_decided {
+        let Some(account) = observed.iter().find(|account| account.known.phone == decided.phone) else { continue };
+        let shown_as = |slot: &str| account.kyc[slot]["id"].as_str() == Some(decided.kyc_id.as_str());
+        let (wrong, right) = match decided.approved {
+            true => (["rejected", "pending"], "approved"),
+            false => (["verified", "pending"], "rejected"),
+        };
+        let before = checked.violations.len();
+        checked.check(
+            KYC,
+            !wrong.iter().any(|slot| shown_as(slot)),
+            || {
+                format!(
+                    "{}: {right} by an operator (request #{}), but its owner's overview reads {}",
+                    decided.kyc_id, decided.seq, account.kyc
+                )
+            },
+            &[&decided.phone],
+        );
+        checked.showing(before, &[decided.seq]);
+    }
 }
 
 /// Invariant 17: each account's posted events (its stream, read after
@@ -949,6 +995,54 @@ fn check_pin_facts(checked: &mut Checked, phone: &str, pins: &[PinFact]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An account as read after quiescence, with only its identity overview.
+    fn observed(phone: &str, kyc: Value) -> Observed {
+        Observed {
+            known: Known { phone: phone.into(), ..Known::default() },
+            id: "acc_soak".into(),
+            wallet: Value::Null,
+            journal: None,
+            transfers: None,
+            withdrawals: Vec::new(),
+            bindings: Vec::new(),
+            events: None,
+            me: Value::Null,
+            kyc,
+        }
+    }
+
+    fn decided(kyc_id: &str, approved: bool) -> KycDecided {
+        KycDecided { kyc_id: kyc_id.into(), phone: "13900000000".into(), approved, seq: 7 }
+    }
+
+    fn identity_violations(kyc: Value, decisions: &[KycDecided], wrong_codes: &[WrongCodeTried]) -> Vec<String> {
+        let mut checked = Checked::default();
+        check_codes_and_identity(&mut checked, &[observed("13900000000", kyc)], wrong_codes, decisions);
+        checked.violations.iter().map(|v| v.invariant.to_owned()).collect()
+    }
+
+    #[test]
+    fn an_identity_check_shown_as_the_other_outcome_is_a_violation() {
+        let verified = json!({ "level": "L1", "verified": { "id": "kyc_a" }, "pending": null, "rejected": null });
+        assert_eq!(identity_violations(verified.clone(), &[decided("kyc_a", false)], &[]), [KYC]);
+        assert!(identity_violations(verified, &[decided("kyc_a", true)], &[]).is_empty());
+        let rejected = json!({ "level": "L0", "verified": null, "pending": null, "rejected": { "id": "kyc_a" } });
+        assert_eq!(identity_violations(rejected.clone(), &[decided("kyc_a", true)], &[]), [KYC]);
+        assert!(identity_violations(rejected, &[decided("kyc_a", false)], &[]).is_empty());
+        let pending = json!({ "level": "L0", "verified": null, "pending": { "id": "kyc_a" }, "rejected": null });
+        assert_eq!(identity_violations(pending, &[decided("kyc_a", false)], &[]), [KYC]);
+        // A later request's outcome says nothing of an earlier one's.
+        let later = json!({ "level": "L2", "verified": { "id": "kyc_b" }, "pending": null, "rejected": null });
+        assert!(identity_violations(later, &[decided("kyc_a", false)], &[]).is_empty());
+    }
+
+    #[test]
+    fn a_wrong_code_taken_is_a_violation() {
+        let tried = |taken| WrongCodeTried { phone: "13900000000".into(), taken, detail: "soak".into(), seq: 3 };
+        assert!(identity_violations(Value::Null, &[], &[tried(false)]).is_empty());
+        assert_eq!(identity_violations(Value::Null, &[], &[tried(false), tried(true)]), [WRONG_CODE]);
+    }
 
     fn fact(seq: u64, seen: PinSeen, started_ms: u64, ended_ms: u64) -> PinFact {
         PinFact { phone: "13900000000".into(), seen, started_ms, ended_ms, seq }

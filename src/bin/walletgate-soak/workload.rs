@@ -20,9 +20,9 @@ use serde_json::{Value, json};
 use crate::client::{Api, Body, Meta, Reply, Request, decimal, units, yuan};
 use crate::money::places_of;
 use crate::world::{
-    CreditFact, CreditKey, Credited, Known, LogoutFact, NegativeSeen, OPERATOR_EMAIL, OPERATOR_PASSWORD, PINS, PinFact,
-    PinSeen, Sent, SentTransfer, Submitted, TransferFact, WRONG_PIN, WithdrawFact, World, real_name, resident_id,
-    snapshot, update,
+    CreditFact, CreditKey, Credited, Known, KycDecided, LogoutFact, NegativeSeen, OPERATOR_EMAIL, OPERATOR_PASSWORD,
+    PINS, PinFact, PinSeen, Sent, SentTransfer, Submitted, TransferFact, WRONG_PIN, WithdrawFact, World,
+    WrongCodeTried, real_name, resident_id, snapshot, update,
 };
 
 /// Operations one client performs at most, whatever the duration.
@@ -61,9 +61,10 @@ enum Op {
     TransferReplay,
     TransferReuse,
     ForceAnswers,
+    KycDecide,
 }
 
-const WEIGHTS: [(Op, u32); 27] = [
+const WEIGHTS: [(Op, u32); 28] = [
     (Op::Register, 3),
     (Op::Login, 2),
     (Op::LoginWrong, 1),
@@ -91,6 +92,7 @@ const WEIGHTS: [(Op, u32); 27] = [
     (Op::TransferReplay, 3),
     (Op::TransferReuse, 1),
     (Op::ForceAnswers, 1),
+    (Op::KycDecide, 2),
 ];
 
 /// Rules the harness lets pile up before it clears them (the server keeps 100).
@@ -157,13 +159,14 @@ impl Client {
         if matches!(op, Op::Register) || self.world.account_count() < 4 {
             return self.register().await;
         }
-        if matches!(op, Op::Decide | Op::WorkerStep | Op::Credit | Op::CreditRepeat)
+        if matches!(op, Op::Decide | Op::WorkerStep | Op::Credit | Op::CreditRepeat | Op::KycDecide)
             && self.world.operator_token().is_none()
         {
             return self.operator_login().await;
         }
         match op {
             Op::Decide => return self.decide().await,
+            Op::KycDecide => return self.kyc_decide().await,
             Op::WorkerStep => return self.worker_step().await,
             Op::CreditRepeat if !self.world.credit_keys.lock().expect("credit keys lock").is_empty() => {
                 let change = self.rng.random_bool(0.2);
@@ -209,7 +212,9 @@ impl Client {
             }
             Op::WithdrawReplay => self.withdraw_again(&slot, &known, &token, false).await,
             Op::WithdrawReuse => self.withdraw_again(&slot, &known, &token, true).await,
-            Op::Bind | Op::Register | Op::Decide | Op::WorkerStep => self.withdraw(&slot, &known, &token).await,
+            Op::Bind | Op::Register | Op::Decide | Op::WorkerStep | Op::KycDecide => {
+                self.withdraw(&slot, &known, &token).await
+            }
         }
     }
 
@@ -247,8 +252,19 @@ impl Client {
         let n = self.next_number();
         let phone = format!("139{:02}{:06}", self.id % 100, n % 1_000_000);
         let password = format!("soak-password-{}-{n}", self.id);
+        let mut body = json!({ "phone": phone, "password": password });
+        // Half the registrations prove the phone with a texted code; now and
+        // then with a wrong one, which must not register it.
+        if self.rng.random_bool(0.5) {
+            match self.register_code(&phone).await {
+                Some(code) if self.rng.random_bool(0.15) => {
+                    return self.register_wrong_code(&phone, &password, &code).await;
+                }
+                Some(code) => body["sms_code"] = json!(code),
+                None => {}
+            }
+        }
         let meta = self.meta("register", &[&phone]);
-        let body = json!({ "phone": phone, "password": password });
         let reply = self.api.send(&meta, Request::json(Method::POST, "/v1/auth/register", None, body)).await;
         if reply.is(500) {
             self.world.facts(|f| f.server_errors.push(reply.seq));
@@ -259,6 +275,42 @@ impl Client {
             let slot = self.world.add_account(Known { phone, password, id, identity, ..Known::default() });
             self.login(&slot, true).await;
         }
+    }
+
+    /// Asks for a registration code for `phone` and reads it from the mock outbox.
+    async fn register_code(&mut self, phone: &str) -> Option<String> {
+        let meta = self.meta("register code", &[phone]);
+        let body = json!({ "phone": phone });
+        let reply = self.api.send(&meta, Request::json(Method::POST, "/v1/auth/register/code", None, body)).await;
+        if reply.is(500) {
+            self.world.facts(|f| f.server_errors.push(reply.seq));
+        }
+        if !reply.is(202) {
+            return None;
+        }
+        self.read_code(phone, "register").await
+    }
+
+    /// A registration with a code other than the one texted: refused, and
+    /// the phone stays free (it is not kept as an account of the run).
+    async fn register_wrong_code(&mut self, phone: &str, password: &str, code: &str) {
+        let meta = self.meta("register (wrong code)", &[phone]);
+        let body = json!({ "phone": phone, "password": password, "sms_code": wrong_code(code) });
+        let reply = self.api.send(&meta, Request::json(Method::POST, "/v1/auth/register", None, body)).await;
+        if reply.is(500) {
+            self.world.facts(|f| f.server_errors.push(reply.seq));
+        }
+        self.wrong_code_refused(phone, "a registration", &reply);
+    }
+
+    /// Notes what a wrong code was answered (taken: any 2xx), when the code
+    /// was weighed at all: not for a request refused by a rate limit first.
+    fn wrong_code_refused(&self, phone: &str, what: &str, reply: &Reply) {
+        let Some(status) = reply.status.filter(|status| *status != 429) else { return };
+        let detail = format!("{what} with a wrong SMS code was answered {status} (request #{})", reply.seq);
+        let tried =
+            WrongCodeTried { phone: phone.to_owned(), taken: (200..300).contains(&status), detail, seq: reply.seq };
+        self.world.facts(|f| f.wrong_codes.push(tried));
     }
 
     async fn login(&mut self, slot: &Mutex<Known>, right: bool) {
@@ -430,6 +482,20 @@ impl Client {
     async fn pin_set(&mut self, slot: &Mutex<Known>, known: &Known, token: &str) {
         let purpose = if known.pins.is_empty() { "set_pin" } else { "reset_pin" };
         let Some(code) = self.sms_code(slot, known, token, purpose).await else { return };
+        // Now and then the app checks the code first (`/v1/sms/codes/check`):
+        // a wrong one costs a try and is never taken; a right one stays.
+        if self.rng.random_bool(0.3) {
+            let wrong = self.rng.random_bool(0.5);
+            let checked = if wrong { wrong_code(&code) } else { code.clone() };
+            let meta = self.meta(if wrong { "code check (wrong)" } else { "code check" }, &[&known.phone]);
+            let body = json!({ "purpose": purpose, "sms_code": checked });
+            let reply =
+                self.api.send(&meta, Request::json(Method::POST, "/v1/sms/codes/check", Some(token), body)).await;
+            self.after(slot, &reply);
+            if wrong {
+                self.wrong_code_refused(&known.phone, "a code check", &reply);
+            }
+        }
         let new = self.new_pin(known);
         let meta = self.meta(if known.pins.is_empty() { "pin set" } else { "pin reset" }, &[&known.phone]);
         let started = self.api.history.elapsed_ms();
@@ -1061,12 +1127,9 @@ impl Client {
 
     /// Approves or rejects a withdrawal of the review queue; sometimes both at once, on two gateways.
     async fn decide(&mut self) {
-        let Some(operator) = self.world.operator_token() else { return };
-        let meta = self.meta("review queue", &[]);
-        let queue = self.api.send(&meta, Request::get("/v1/ops/review-queue?limit=50", Some(&operator))).await;
-        self.operator_after(&queue);
-        let Some(items) = queue.body["items"].as_array().filter(|items| !items.is_empty()) else { return };
-        let item = &items[self.rng.random_range(0..items.len())];
+        let Some((operator, item)) = self.operator_pick("review queue", "/v1/ops/review-queue?limit=50").await else {
+            return;
+        };
         let (Some(id), Some(account_id)) = (item["withdrawal"]["id"].as_str(), item["account_id"].as_str()) else {
             return;
         };
@@ -1105,6 +1168,48 @@ impl Client {
         if let Some(reply) = rejected.filter(|r| r.is(200)) {
             self.world.facts(|f| f.rejected.push((id.to_owned(), reply.seq)));
         }
+    }
+
+    /// An operator approves or rejects an identity check still waiting,
+    /// racing the clock's approval (after 1 s here): what was answered 200
+    /// is what the request ends as.
+    async fn kyc_decide(&mut self) {
+        let Some((operator, item)) =
+            self.operator_pick("pending identity checks", "/v1/ops/kyc/pending?limit=20").await
+        else {
+            return;
+        };
+        let (Some(kyc_id), Some(account_id)) = (item["request"]["id"].as_str(), item["account"]["id"].as_str()) else {
+            return;
+        };
+        let phone = self.phone_of(account_id).unwrap_or_default();
+        let approved = self.rng.random_bool(0.4);
+        let (what, path, body) = match approved {
+            true => ("identity check approve", format!("/v1/ops/kyc/{kyc_id}/approve"), json!({})),
+            false => (
+                "identity check reject",
+                format!("/v1/ops/kyc/{kyc_id}/reject"),
+                json!({ "reason_code": "ID_NUMBER_UNVERIFIABLE", "note": "soak: declined" }),
+            ),
+        };
+        let meta = self.meta(what, &[&phone]);
+        let reply = self.api.send(&meta, Request::json(Method::POST, &path, Some(&operator), body)).await;
+        self.operator_after(&reply);
+        if reply.is(200) {
+            let decided = KycDecided { kyc_id: kyc_id.to_owned(), phone, approved, seq: reply.seq };
+            self.world.facts(|f| f.kyc_decided.push(decided));
+        }
+    }
+
+    /// The operator's token and one item, drawn at random, of the list at `path`.
+    async fn operator_pick(&mut self, what: &'static str, path: &str) -> Option<(String, Value)> {
+        let operator = self.world.operator_token()?;
+        let meta = self.meta(what, &[]);
+        let list = self.api.send(&meta, Request::get(path, Some(&operator))).await;
+        self.operator_after(&list);
+        let items = list.body["items"].as_array().filter(|items| !items.is_empty())?;
+        let item = items[self.rng.random_range(0..items.len())].clone();
+        Some((operator, item))
     }
 
     fn phone_of(&self, account_id: &str) -> Option<String> {
@@ -1203,4 +1308,12 @@ fn another_amount(body: &Value) -> String {
 async fn confirm(api: &Api, meta: &Meta, token: &str, binding_id: &str, code: &str) -> Reply {
     let path = format!("/v1/bindings/{binding_id}/confirm");
     api.send(meta, Request::json(Method::POST, &path, Some(token), json!({ "sms_code": code }))).await
+}
+
+/// A 6-digit code other than `code`.
+fn wrong_code(code: &str) -> String {
+    match code {
+        "000000" => "000001".to_owned(),
+        _ => "000000".to_owned(),
+    }
 }

@@ -153,6 +153,25 @@ pub struct NegativeSeen {
     pub seq: u64,
 }
 
+/// A wrong SMS code sent (to register, or to a code check) and answered.
+#[derive(Debug, Clone)]
+pub struct WrongCodeTried {
+    pub phone: String,
+    /// Answered 2xx, where it must be refused.
+    pub taken: bool,
+    pub detail: String,
+    pub seq: u64,
+}
+
+/// An operator's decision on an identity check, answered 200.
+#[derive(Debug, Clone)]
+pub struct KycDecided {
+    pub kyc_id: String,
+    pub phone: String,
+    pub approved: bool,
+    pub seq: u64,
+}
+
 #[derive(Debug, Default)]
 pub struct Facts {
     /// Binding id → the openid consented with for it.
@@ -173,6 +192,8 @@ pub struct Facts {
     pub transfers: Vec<TransferFact>,
     pub credits: Vec<CreditFact>,
     pub negatives: Vec<NegativeSeen>,
+    pub wrong_codes: Vec<WrongCodeTried>,
+    pub kyc_decided: Vec<KycDecided>,
 }
 
 /// A token of a session that was logged out (204), presented again.

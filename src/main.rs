@@ -38,6 +38,9 @@ async fn main() -> anyhow::Result<()> {
         Err(error) => refuse_to_start(error),
     };
     telemetry::init_logging(&settings.log);
+    for notice in &settings.deprecated {
+        tracing::warn!("{notice}");
+    }
     tracing::debug!(?settings, "settings loaded");
     let store_kind = settings.store.kind().map_err(anyhow::Error::msg)?;
     let application = Application::build(settings, Arc::new(SystemClock)).await?;

@@ -47,12 +47,17 @@ pub struct Settings {
     /// Which `config/<environment>.toml` was layered in; not read from files.
     #[serde(skip, default = "default_environment")]
     pub environment: String,
+    /// Deprecated settings that were given, each with what replaces it, to
+    /// warn of once logging is up; not read from files.
+    #[serde(skip)]
+    pub deprecated: Vec<String>,
     pub server: ServerSettings,
     pub store: StoreSettings,
     pub auth: AuthSettings,
     pub seed: SeedSettings,
     pub rate_limits: RateLimitSettings,
     pub simulator: SimulatorSettings,
+    pub bindings: BindingSettings,
     pub wechat: WeChatSettings,
     pub alipay: AlipaySettings,
     pub mock_wechat: MockWeChatSettings,
@@ -249,6 +254,16 @@ pub struct SeedSettings {
     pub recheck_secs: u64,
 }
 
+/// Binding a wallet (WeChat or Alipay): how long each step may wait.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindingSettings {
+    /// How long a started binding waits for the provider's consent.
+    pub start_ttl_secs: u64,
+    /// How long a consented binding then waits for its SMS code.
+    pub confirm_ttl_secs: u64,
+}
+
 /// How the gateway reaches WeChat (the built-in mock, or anything shaped like it).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -261,8 +276,13 @@ pub struct WeChatSettings {
     pub app_id: String,
     pub app_secret: SecretString,
     pub scope: String,
-    pub binding_start_ttl_secs: u64,
-    pub binding_confirm_ttl_secs: u64,
+    /// Deprecated: `bindings.start_ttl_secs`, which a value here overrides
+    /// (with a warning at start-up).
+    #[serde(default)]
+    pub binding_start_ttl_secs: Option<u64>,
+    /// Deprecated: `bindings.confirm_ttl_secs`, likewise.
+    #[serde(default)]
+    pub binding_confirm_ttl_secs: Option<u64>,
     /// The merchant identity and keys payouts are signed and verified with.
     pub pay: WeChatPaySettings,
 }
@@ -669,8 +689,26 @@ impl Settings {
         }
         let mut settings: Settings = builder.build()?.try_deserialize()?;
         settings.environment = environment;
+        settings.adopt_deprecated();
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// Carries deprecated settings that were given over to the ones that
+    /// replace them, noting each in `deprecated`.
+    fn adopt_deprecated(&mut self) {
+        let moved = [
+            (self.wechat.binding_start_ttl_secs.take(), &mut self.bindings.start_ttl_secs, "start_ttl_secs"),
+            (self.wechat.binding_confirm_ttl_secs.take(), &mut self.bindings.confirm_ttl_secs, "confirm_ttl_secs"),
+        ];
+        for (given, replacement, name) in moved {
+            if let Some(value) = given {
+                *replacement = value;
+                self.deprecated.push(format!(
+                    "wechat.binding_{name} is deprecated (it applies to Alipay bindings too): set bindings.{name}"
+                ));
+            }
+        }
     }
 
     /// Every problem at once, so one restart fixes them all.
@@ -776,8 +814,8 @@ impl Settings {
         if self.sms.code_attempts_max == 0 || self.sms.code_ttl_secs == 0 || self.sms.outbox_keep == 0 {
             problems.push("sms.code_attempts_max, code_ttl_secs and outbox_keep must be at least 1".into());
         }
-        if self.mock_wechat.code_ttl_secs == 0 || self.wechat.binding_start_ttl_secs == 0 {
-            problems.push("mock_wechat.code_ttl_secs and wechat.binding_start_ttl_secs must be positive".into());
+        if self.mock_wechat.code_ttl_secs == 0 || self.bindings.start_ttl_secs == 0 {
+            problems.push("mock_wechat.code_ttl_secs and bindings.start_ttl_secs must be positive".into());
         }
         let worker = &self.worker;
         if worker.batch_size == 0 || worker.concurrency == 0 || worker.lease_secs == 0 || worker.poll_interval_ms == 0 {
@@ -976,6 +1014,27 @@ mod tests {
         assert_eq!(settings.server.port, 8080);
         assert_eq!(settings.store.kind(), Ok(StoreKind::Memory));
         assert!(settings.seed.demo_accounts);
+    }
+
+    /// A binding's lifetimes are `bindings.*`; their names before, under
+    /// `wechat.`, still set them, and are noted to be warned of.
+    #[test]
+    fn binding_lifetimes_are_read_under_their_names_before_too() {
+        let settings = Settings::load(&overrides()).unwrap();
+        assert_eq!((settings.bindings.start_ttl_secs, settings.bindings.confirm_ttl_secs), (600, 600));
+        assert!(settings.deprecated.is_empty(), "{:?}", settings.deprecated);
+
+        let settings = Settings::load(&with_file("bindings", "[bindings]\nconfirm_ttl_secs = 90")).unwrap();
+        assert_eq!((settings.bindings.start_ttl_secs, settings.bindings.confirm_ttl_secs), (600, 90));
+        assert!(settings.deprecated.is_empty(), "{:?}", settings.deprecated);
+
+        let before = "[wechat]\nbinding_start_ttl_secs = 120\nbinding_confirm_ttl_secs = 30";
+        let settings = Settings::load(&with_file("bindings-before", before)).unwrap();
+        assert_eq!((settings.bindings.start_ttl_secs, settings.bindings.confirm_ttl_secs), (120, 30));
+        assert_eq!(settings.deprecated.len(), 2, "{:?}", settings.deprecated);
+        assert!(settings.deprecated[0].contains("set bindings.start_ttl_secs"), "{:?}", settings.deprecated);
+        let error = refusal(&with_file("bindings-zero", "[wechat]\nbinding_start_ttl_secs = 0"));
+        assert!(error.contains("bindings.start_ttl_secs must be positive"), "{error}");
     }
 
     #[test]

@@ -59,8 +59,8 @@ use crate::services::withdrawals::Fingerprints;
 use crate::services::work::{AlipayPayoutPolicy, SettlementPolicy};
 use crate::services::{Parts, ServiceSet, seed};
 use crate::settings::{
-    AlipayClientKind, AlipaySettings, CorsSettings, NOTIFY_URL_NONE, Settings, SimClockSettings, StoreKind,
-    StoreSettings, WeChatClientKind, WeChatSettings, WebhookSettings,
+    AlipayClientKind, AlipaySettings, BindingSettings, CorsSettings, NOTIFY_URL_NONE, Settings, SimClockSettings,
+    StoreKind, StoreSettings, WeChatClientKind, WeChatSettings, WebhookSettings,
 };
 use crate::store::{MemoryStore, RedisStore, SharedStore, StoreError, TimedStore};
 use crate::telemetry::{WalletgateRootSpan, keep_metrics_folded, metrics_handle, observe_request};
@@ -282,7 +282,7 @@ impl Application {
                 HashCost::of(&settings.auth)?,
             ),
             bindings: binding_policy(
-                &settings.wechat,
+                (&settings.wechat, &settings.bindings),
                 mock_wechat.clone(),
                 &journal,
                 &public_base_url,
@@ -595,7 +595,7 @@ fn millis(ms: u64) -> chrono::Duration {
 /// Which WeChat the gateway talks to, and where browsers are sent to
 /// consent (and, for Alipay, `alipay`).
 fn binding_policy(
-    settings: &WeChatSettings,
+    (settings, lifetimes): (&WeChatSettings, &BindingSettings),
     mock: Option<Arc<MockWeChat>>,
     journal: &RequestJournal,
     public_base_url: &str,
@@ -626,8 +626,8 @@ fn binding_policy(
         scope: settings.scope.clone(),
         authorize_endpoint: format!("{}/connect/oauth2/authorize", or_own_mock(&settings.authorize_base_url)?),
         redirect_uri: format!("{public_base_url}/v1/bindings/wechat/callback"),
-        start_ttl: chrono::Duration::seconds(settings.binding_start_ttl_secs as i64),
-        confirm_ttl: chrono::Duration::seconds(settings.binding_confirm_ttl_secs as i64),
+        start_ttl: chrono::Duration::seconds(lifetimes.start_ttl_secs as i64),
+        confirm_ttl: chrono::Duration::seconds(lifetimes.confirm_ttl_secs as i64),
         alipay,
     })
 }

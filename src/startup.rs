@@ -240,15 +240,15 @@ impl Application {
             }
             None => None,
         };
+        let journal = RequestJournal::new(store.clone(), business.clone(), &settings.simulator);
         // The mock's notifications are signed the same way, by the worker.
         let mock_pay_notifier = match &mock_wechat_pay {
             Some(signing) => {
                 let timeout = Duration::from_millis(settings.mock_wechat.pay.notify_timeout_ms);
-                Some(Arc::new(MockPayNotifier::new(signing.clone(), timeout)?))
+                Some(Arc::new(MockPayNotifier::new(signing.clone(), timeout, journal.clone())?))
             }
             None => None,
         };
-        let journal = RequestJournal::new(store.clone(), business.clone(), &settings.simulator);
         let outbox = simulator.then(|| {
             let outbox = MockSmsOutbox::new(store.clone(), settings.sms.outbox_keep, journal.clone());
             match &mock_wechat {

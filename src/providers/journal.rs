@@ -102,6 +102,10 @@ pub enum Transport {
     /// worker's payouts, SMS sends): the values it passed, in the gateway's
     /// own shapes (amounts as yuan strings), under the HTTP path of the same call.
     InProcess,
+    /// A notification the mock sent (a WeChat Pay transfer bill's
+    /// `MCHTRANSFER.BILL.FINISHED` to its `notify_url`): the request is the
+    /// POST it made, to the URL in `path`; the response is the receiver's answer.
+    Notification,
 }
 
 /// The request side of a recorded call.
@@ -280,6 +284,12 @@ impl RequestJournal {
 
     pub fn is_on(&self) -> bool {
         self.inner.is_some()
+    }
+
+    /// How much of a body the journal keeps (0 when off): a caller reading
+    /// a body only to record it needs no more than one byte beyond this.
+    pub fn body_bytes_max(&self) -> usize {
+        self.inner.as_ref().map_or(0, |inner| inner.body_bytes_max)
     }
 
     /// Notes the start of a call (its business time and the wall clock).

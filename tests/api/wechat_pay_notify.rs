@@ -281,6 +281,25 @@ async fn a_receiver_that_answers_is_told_once_and_a_cancelled_bill_is_told_too(s
         .collect();
     let expected = [("CANCEL1", "CANCELLED"), ("PAID1", "SUCCESS"), ("CANCEL1", "CANCELLED")];
     assert_eq!(states, expected.map(|(bill, state)| (bill.to_owned(), state.to_owned())));
+    // Each delivery is in the request journal, with the receiver's answer, newest first.
+    let journal = json_of(app.get("/mock/requests?provider=wechat_pay", None).await, StatusCode::OK).await;
+    let told: Vec<(String, Option<u64>, String)> = journal["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|call| call["transport"] == "notification")
+        .map(|call| {
+            let request = &call["request"];
+            assert_eq!((request["method"].as_str(), request["path"].as_str()), (Some("POST"), Some(&*receiver.url)));
+            let body = request["body"].as_str().unwrap_or_default().to_owned();
+            (body, call["response"]["status"].as_u64(), call["provider"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let statuses: Vec<Option<u64>> = told.iter().map(|(_, status, _)| *status).collect();
+    assert_eq!(statuses, [Some(204), Some(204), Some(500)], "{journal}");
+    assert!(
+        told.iter().all(|(body, _, provider)| body.contains("MCHTRANSFER.BILL.FINISHED") && provider == "wechat_pay")
+    );
     let keys = json_of(app.get("/mock/wechat/keys", None).await, StatusCode::OK).await;
     assert_eq!(keys["apiv3_key"], "WalletgateSimPublishedApiV3Key01", "what an SDK decrypts them with");
 }

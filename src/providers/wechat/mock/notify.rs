@@ -31,6 +31,7 @@ use crate::domain::wechatpay_crypto::{
 use crate::domain::wechatpay_sign::{
     NONCE_HEADER, SCHEMA, SERIAL_HEADER, SIGNATURE_HEADER, SIGNATURE_TYPE_HEADER, TIMESTAMP_HEADER,
 };
+use crate::providers::journal::{CallAnswer, CallNotes, MockProvider, RequestJournal, Transport};
 use crate::providers::payouts::{PayoutError, TransferBill, fen_from_money};
 use crate::retry::Rounds;
 
@@ -80,14 +81,20 @@ pub enum NoticeDelivery {
 pub struct MockPayNotifier {
     signing: Arc<MockPaySigning>,
     http: reqwest::Client,
+    /// Where each delivery is recorded (transport `notification`).
+    journal: RequestJournal,
 }
 
 impl MockPayNotifier {
     /// Fails only if the HTTP client cannot be set up (at startup).
-    pub fn new(signing: Arc<MockPaySigning>, timeout: Duration) -> Result<MockPayNotifier, reqwest::Error> {
+    pub fn new(
+        signing: Arc<MockPaySigning>,
+        timeout: Duration,
+        journal: RequestJournal,
+    ) -> Result<MockPayNotifier, reqwest::Error> {
         // A receiver's redirect is its answer (not 200/204), as WeChat Pay takes it.
         let http = reqwest::Client::builder().timeout(timeout).redirect(reqwest::redirect::Policy::none()).build()?;
-        Ok(MockPayNotifier { signing, http })
+        Ok(MockPayNotifier { signing, http, journal })
     }
 
     /// The notification of `bill` (final), as its body's bytes.
@@ -120,8 +127,13 @@ impl MockPayNotifier {
         serde_json::to_vec(&notification).map_err(|e| PayoutError::Unavailable(e.to_string()))
     }
 
-    /// One delivery of `body` to `url`, signed now.
+    /// One delivery of `body` to `url`, signed now, and recorded in the
+    /// request journal with the receiver's answer.
     pub async fn deliver(&self, url: &str, body: Vec<u8>) -> NoticeDelivery {
+        let mut call = self.journal.start(MockProvider::WechatPay, Transport::Notification, "POST", url);
+        if self.journal.is_on() {
+            call.body = Some(body.clone());
+        }
         let signed = self.signing.sign_answer(&body);
         let request = self
             .http
@@ -134,12 +146,38 @@ impl MockPayNotifier {
             .header(SERIAL_HEADER, signed.serial)
             .header(SIGNATURE_TYPE_HEADER, SCHEMA)
             .body(body);
-        match request.send().await {
-            Ok(response) if matches!(response.status().as_u16(), 200 | 204) => NoticeDelivery::Accepted,
-            Ok(response) => NoticeDelivery::Failed(format!("HTTP {}", response.status().as_u16())),
-            Err(error) => NoticeDelivery::Failed(error.without_url().to_string()),
+        let (delivery, answer) = match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let body = answer_body(response, self.journal.body_bytes_max()).await;
+                let answer = CallAnswer { status: Some(status), body, fault: None };
+                match status {
+                    200 | 204 => (NoticeDelivery::Accepted, answer),
+                    _ => (NoticeDelivery::Failed(format!("HTTP {status}")), answer),
+                }
+            }
+            Err(error) => {
+                let why = error.without_url().to_string();
+                (NoticeDelivery::Failed(why.clone()), CallAnswer::broken(&why))
+            }
+        };
+        self.journal.finish(call, answer, CallNotes::default()).await;
+        delivery
+    }
+}
+
+/// What a receiver answered, up to one byte beyond `kept` (the rest is not
+/// read: the journal cuts it): none when it sent none, or broke off.
+async fn answer_body(mut response: reqwest::Response, kept: usize) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    while kept > 0 && body.len() <= kept {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(_) => return None,
         }
     }
+    (!body.is_empty()).then_some(body)
 }
 
 /// A notification's id, the same for every delivery of it: `EV-`, when the

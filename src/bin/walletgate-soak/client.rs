@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::Value;
+use walletgate::domain::rsa2;
+use walletgate::domain::wechatpay_sign::{MerchantKey, Request as SignedRequest};
 
 /// Longest wait for one reply; a paused gateway or Redis answers after
 /// the pause, or the request counts as an unknown outcome.
@@ -178,6 +180,36 @@ impl Api {
     }
 
     /// Sends a request to `meta.gateway` (or to a full URL) and records it.
+    /// The mock WeChat Pay's merchant, as an SDK is configured with it: its
+    /// key as `GET /mock/wechat/keys` publishes it.
+    pub async fn merchant_key(&self, meta: &Meta) -> anyhow::Result<MerchantKey> {
+        let keys = self.send(meta, Request::get("/mock/wechat/keys", None)).await;
+        let text = |field: &str| {
+            keys.body[field]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| anyhow::anyhow!("GET /mock/wechat/keys: no {field}: {}", keys.body))
+        };
+        Ok(MerchantKey {
+            mchid: text("mchid")?,
+            serial_no: text("merchant_serial_no")?,
+            private_key: rsa2::private_key(&text("merchant_private_key")?)
+                .map_err(|error| anyhow::anyhow!("GET /mock/wechat/keys: {error}"))?,
+        })
+    }
+
+    /// `method` of the mock WeChat Pay's `url` (`/v3/...`), without a body,
+    /// signed now as its `merchant`.
+    pub async fn as_merchant(&self, meta: &Meta, merchant: &MerchantKey, method: Method, url: &str) -> Reply {
+        let nonce = format!("{:032X}", rand::random::<u128>());
+        let now = chrono::Utc::now().timestamp();
+        let signed = merchant.authorize(SignedRequest { method: method.as_str(), url, body: b"" }, now, &nonce);
+        let path = format!("/mock/wechat{url}");
+        let request =
+            Request { method, path: &path, token: None, body: None, headers: vec![("authorization", signed.header())] };
+        self.send(meta, request).await
+    }
+
     pub async fn send(&self, meta: &Meta, request: Request<'_>) -> Reply {
         let url = if request.path.starts_with("http") {
             request.path.to_owned()

@@ -24,7 +24,7 @@ use crate::world::{
     Known, KycDecided, OPERATOR_EMAIL, OPERATOR_PASSWORD, PinFact, PinSeen, Submitted, World, WrongCodeTried, real_name,
 };
 use walletgate::domain::rsa2;
-use walletgate::domain::wechatpay_sign::{MerchantKey, Request as SignedRequest};
+use walletgate::domain::wechatpay_sign::MerchantKey;
 use walletgate::providers::alipay::mock::GATEWAY_PATH;
 use walletgate::providers::alipay::protocol::{TRANSFER_QUERY, beijing_time, response_node};
 use walletgate::providers::payouts::USER_NAME_REQUIRED_FROM_FEN;
@@ -371,7 +371,7 @@ pub async fn check(
     checked.check(LEDGER, report.body["balanced"] == true, || format!("ledger check: {}", report.body), &[]);
     let ledger_after = LedgerSeen::read(&report.body).unwrap_or_default();
 
-    let bills = Bills { api, merchant: merchant_key(api).await? };
+    let bills = Bills { api, merchant: api.merchant_key(&meta("wechat pay keys", "", 0)).await? };
     let orders = AlipayOrders::new(api).await?;
     let accounts = sessions(api, world).await;
     let observed: Vec<Observed> =
@@ -389,10 +389,11 @@ pub async fn check(
             f.rejected.clone(),
             f.server_errors.clone(),
             logouts,
-            (f.wrong_codes.clone(), f.kyc_decided.clone()),
+            (f.wrong_codes.clone(), f.kyc_decided.clone(), f.bills_cancelled.clone()),
         )
     });
-    let (destinations, submissions, pins, rejected, server_errors, logouts, (wrong_codes, kyc_decided)) = facts;
+    let (destinations, submissions, pins, rejected, server_errors, logouts, extra) = facts;
+    let (wrong_codes, kyc_decided, bills_cancelled) = extra;
     let payouts = Payouts { bills, orders, destinations: &destinations };
     let mut settled_to = SettledTo::default();
     let mut active_on: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
@@ -451,6 +452,22 @@ pub async fn check(
             || format!("{id}: an operator's reject was answered 200 (request #{seq}) but it ended {status:?}"),
             &phones,
         );
+    }
+    for cancelled in &bills_cancelled {
+        let status = statuses.get(&cancelled.withdrawal_id);
+        let before = checked.violations.len();
+        checked.check(
+            PAYOUT,
+            status.is_some_and(|(s, _)| s == "failed"),
+            || {
+                format!(
+                    "{}: its bill's cancellation was answered 200 (request #{}) but it ended {status:?}",
+                    cancelled.withdrawal_id, cancelled.seq
+                )
+            },
+            &[&cancelled.phone],
+        );
+        checked.showing(before, &[cancelled.seq]);
     }
     check_money(api, world, &operator, (ledger_before, &ledger_after), &observed, checked).await;
     let wallets = settled_to.wechat.iter().map(|(openid, settled)| (format!("/mock/wechat/users/{openid}"), settled));
@@ -615,24 +632,6 @@ async fn check_money(
     money::check_money(checked, &run);
 }
 
-/// The mock WeChat Pay's merchant, as an SDK is configured with it: from
-/// `GET /mock/wechat/keys` (the bills are read as WeChat Pay v3 is, signed).
-async fn merchant_key(api: &Api) -> anyhow::Result<MerchantKey> {
-    let keys = api.send(&meta("wechat pay keys", "", 0), Request::get("/mock/wechat/keys", None)).await;
-    let text = |field: &str| {
-        keys.body[field]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| anyhow::anyhow!("GET /mock/wechat/keys: no {field}: {}", keys.body))
-    };
-    Ok(MerchantKey {
-        mchid: text("mchid")?,
-        serial_no: text("merchant_serial_no")?,
-        private_key: rsa2::private_key(&text("merchant_private_key")?)
-            .map_err(|error| anyhow::anyhow!("GET /mock/wechat/keys: {error}"))?,
-    })
-}
-
 /// Reads the mock WeChat Pay's transfer bills as its merchant, each GET signed now.
 struct Bills<'a> {
     api: &'a Api,
@@ -642,13 +641,7 @@ struct Bills<'a> {
 impl Bills<'_> {
     async fn by_out_bill_no(&self, phone: &str, out_bill_no: &str) -> crate::client::Reply {
         let url = format!("/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}");
-        let nonce = format!("{:032X}", rand::random::<u128>());
-        let now = chrono::Utc::now().timestamp();
-        let signed = self.merchant.authorize(SignedRequest { method: "GET", url: &url, body: b"" }, now, &nonce);
-        let path = format!("/mock/wechat{url}");
-        let mut query = Request::get(&path, None);
-        query.headers.push(("authorization", signed.header()));
-        self.api.send(&meta("transfer bill", phone, 0), query).await
+        self.api.as_merchant(&meta("transfer bill", phone, 0), &self.merchant, Method::GET, &url).await
     }
 }
 

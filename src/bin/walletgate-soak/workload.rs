@@ -20,10 +20,11 @@ use serde_json::{Value, json};
 use crate::client::{Api, Body, Meta, Reply, Request, decimal, units, yuan};
 use crate::money::places_of;
 use crate::world::{
-    CreditFact, CreditKey, Credited, Known, KycDecided, LogoutFact, NegativeSeen, OPERATOR_EMAIL, OPERATOR_PASSWORD,
-    PINS, PinFact, PinSeen, Sent, SentTransfer, Submitted, TransferFact, WRONG_PIN, WithdrawFact, World,
-    WrongCodeTried, real_name, resident_id, snapshot, update,
+    BillCancelled, CreditFact, CreditKey, Credited, Known, KycDecided, LogoutFact, NegativeSeen, OPERATOR_EMAIL,
+    OPERATOR_PASSWORD, PINS, PinFact, PinSeen, Sent, SentTransfer, Submitted, TransferFact, WRONG_PIN, WithdrawFact,
+    World, WrongCodeTried, real_name, resident_id, snapshot, update,
 };
+use walletgate::domain::wechatpay_sign::MerchantKey;
 
 /// Operations one client performs at most, whatever the duration.
 const OPS_PER_CLIENT_MAX: u64 = 1_000_000;
@@ -62,9 +63,10 @@ enum Op {
     TransferReuse,
     ForceAnswers,
     KycDecide,
+    CancelBill,
 }
 
-const WEIGHTS: [(Op, u32); 28] = [
+const WEIGHTS: [(Op, u32); 29] = [
     (Op::Register, 3),
     (Op::Login, 2),
     (Op::LoginWrong, 1),
@@ -93,6 +95,7 @@ const WEIGHTS: [(Op, u32); 28] = [
     (Op::TransferReuse, 1),
     (Op::ForceAnswers, 1),
     (Op::KycDecide, 2),
+    (Op::CancelBill, 2),
 ];
 
 /// Rules the harness lets pile up before it clears them (the server keeps 100).
@@ -104,12 +107,14 @@ pub struct Client {
     id: usize,
     rng: StdRng,
     made: u64,
+    /// The mock WeChat Pay's merchant key, read when first needed.
+    merchant: Option<Arc<MerchantKey>>,
 }
 
 /// Runs one client until `stop` (or its operation bound).
 pub async fn run_client(api: Arc<Api>, world: Arc<World>, id: usize, stop: Arc<AtomicBool>) {
     let seed = world.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(id as u64);
-    let mut client = Client { api, world, id, rng: StdRng::seed_from_u64(seed), made: 0 };
+    let mut client = Client { api, world, id, rng: StdRng::seed_from_u64(seed), made: 0, merchant: None };
     for _ in 0..OPS_PER_CLIENT_MAX {
         if stop.load(Ordering::Relaxed) {
             break;
@@ -159,7 +164,7 @@ impl Client {
         if matches!(op, Op::Register) || self.world.account_count() < 4 {
             return self.register().await;
         }
-        if matches!(op, Op::Decide | Op::WorkerStep | Op::Credit | Op::CreditRepeat | Op::KycDecide)
+        if matches!(op, Op::Decide | Op::WorkerStep | Op::Credit | Op::CreditRepeat | Op::KycDecide | Op::CancelBill)
             && self.world.operator_token().is_none()
         {
             return self.operator_login().await;
@@ -167,6 +172,7 @@ impl Client {
         match op {
             Op::Decide => return self.decide().await,
             Op::KycDecide => return self.kyc_decide().await,
+            Op::CancelBill => return self.cancel_bill().await,
             Op::WorkerStep => return self.worker_step().await,
             Op::CreditRepeat if !self.world.credit_keys.lock().expect("credit keys lock").is_empty() => {
                 let change = self.rng.random_bool(0.2);
@@ -212,7 +218,7 @@ impl Client {
             }
             Op::WithdrawReplay => self.withdraw_again(&slot, &known, &token, false).await,
             Op::WithdrawReuse => self.withdraw_again(&slot, &known, &token, true).await,
-            Op::Bind | Op::Register | Op::Decide | Op::WorkerStep | Op::KycDecide => {
+            Op::Bind | Op::Register | Op::Decide | Op::WorkerStep | Op::KycDecide | Op::CancelBill => {
                 self.withdraw(&slot, &known, &token).await
             }
         }
@@ -1201,6 +1207,33 @@ impl Client {
         }
     }
 
+    /// The merchant cancels the WeChat Pay bill of a withdrawal being paid
+    /// (`POST …/out-bill-no/{no}/cancel`), racing the bill's own progress
+    /// and the worker: a bill still `ACCEPTED` is cancelled and its
+    /// withdrawal must fail with its hold given back; one further on
+    /// refuses; an Alipay withdrawal's number is no WeChat Pay bill.
+    async fn cancel_bill(&mut self) {
+        let path = "/v1/ops/withdrawals?status=processing&limit=50";
+        let Some((_, item)) = self.operator_pick("withdrawals being paid", path).await else { return };
+        let (Some(id), Some(account_id)) = (item["withdrawal"]["id"].as_str(), item["account_id"].as_str()) else {
+            return;
+        };
+        let phone = self.phone_of(account_id).unwrap_or_default();
+        if self.merchant.is_none() {
+            let meta = self.meta("wechat pay keys", &[]);
+            self.merchant = self.api.merchant_key(&meta).await.ok().map(Arc::new);
+        }
+        let Some(merchant) = self.merchant.clone() else { return };
+        let url =
+            format!("/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{}/cancel", id.trim_start_matches("wd_"));
+        let meta = self.meta("transfer bill cancel", &[&phone]);
+        let reply = self.api.as_merchant(&meta, &merchant, Method::POST, &url).await;
+        if reply.is(200) && matches!(reply.body["state"].as_str(), Some("CANCELING" | "CANCELLED")) {
+            let cancelled = BillCancelled { withdrawal_id: id.to_owned(), phone, seq: reply.seq };
+            self.world.facts(|f| f.bills_cancelled.push(cancelled));
+        }
+    }
+
     /// The operator's token and one item, drawn at random, of the list at `path`.
     async fn operator_pick(&mut self, what: &'static str, path: &str) -> Option<(String, Value)> {
         let operator = self.world.operator_token()?;
@@ -1249,7 +1282,7 @@ impl Client {
                 4 => ("alipay.transfer", json!({ "type": "processing" })),
                 _ => ("alipay.transfer", json!({ "type": "alipay_fail", "sub_code": "PAYEE_ACCOUNT_STATUS_ERROR" })),
             },
-            _ => match self.rng.random_range(0..6) {
+            _ => match self.rng.random_range(0..8) {
                 0 => ("wechat_pay.transfer", json!({ "type": "system_error" })),
                 1 => ("wechat_pay.transfer", fault("timeout")),
                 2 => ("wechat_pay.transfer", fault("connection_reset")),
@@ -1258,7 +1291,10 @@ impl Client {
                     "wechat_pay.transfer",
                     json!({ "type": "http_error", "status": 429, "code": "FREQUENCY_LIMITED", "message": "soak" }),
                 ),
-                _ => ("wechat_pay.transfer", json!({ "type": "fail", "fail_reason": "ACCOUNT_FROZEN" })),
+                5 => ("wechat_pay.transfer", json!({ "type": "fail", "fail_reason": "ACCOUNT_FROZEN" })),
+                // The merchant's cancellation meets an outage: the bill goes on as it was.
+                6 => ("wechat_pay.cancel", json!({ "type": "system_error" })),
+                _ => ("wechat_pay.cancel", fault("connection_reset")),
             },
         };
         let times = self.rng.random_range(1..=3);

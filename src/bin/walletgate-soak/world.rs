@@ -172,6 +172,15 @@ pub struct KycDecided {
     pub seq: u64,
 }
 
+/// A transfer bill the harness cancelled as the merchant, answered 200 as
+/// `CANCELING` or `CANCELLED`: its withdrawal must not settle.
+#[derive(Debug, Clone)]
+pub struct BillCancelled {
+    pub withdrawal_id: String,
+    pub phone: String,
+    pub seq: u64,
+}
+
 #[derive(Debug, Default)]
 pub struct Facts {
     /// Binding id → the openid consented with for it.
@@ -194,6 +203,7 @@ pub struct Facts {
     pub negatives: Vec<NegativeSeen>,
     pub wrong_codes: Vec<WrongCodeTried>,
     pub kyc_decided: Vec<KycDecided>,
+    pub bills_cancelled: Vec<BillCancelled>,
 }
 
 /// A token of a session that was logged out (204), presented again.

@@ -130,7 +130,7 @@ impl MockPayNotifier {
     /// One delivery of `body` to `url`, signed now, and recorded in the
     /// request journal with the receiver's answer.
     pub async fn deliver(&self, url: &str, body: Vec<u8>) -> NoticeDelivery {
-        let mut call = self.journal.start(MockProvider::WechatPay, Transport::Notification, "POST", url);
+        let mut call = self.journal.start(MockProvider::WechatPay, Transport::Notification, "POST", &shown_url(url));
         if self.journal.is_on() {
             call.body = Some(body.clone());
         }
@@ -163,6 +163,17 @@ impl MockPayNotifier {
         };
         self.journal.finish(call, answer, CallNotes::default()).await;
         delivery
+    }
+}
+
+/// `url` as the journal shows it: a password in it masked.
+fn shown_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("[redacted]"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -276,6 +287,16 @@ impl MockWeChat {
 mod tests {
     use super::*;
     use crate::providers::payouts::BillState;
+
+    /// A notify_url's password never reaches the request journal.
+    #[test]
+    fn a_password_in_the_notify_url_is_masked_in_the_journal() {
+        let shown = shown_url("https://merchant:s3cret@pay.example.com/notify");
+        assert_eq!(shown, "https://merchant:%5Bredacted%5D@pay.example.com/notify");
+        assert!(!shown.contains("s3cret"));
+        let plain = "http://127.0.0.1:8080/v1/callbacks/wechat-pay/transfer-bills";
+        assert_eq!(shown_url(plain), plain);
+    }
 
     #[test]
     fn a_notice_id_is_fixed_by_the_bill() {

@@ -41,6 +41,9 @@ pub struct NodeCounters {
     /// `INFO commandstats` since the last `CONFIG RESETSTAT`: calls by
     /// command (a script's own calls counted under theirs as well).
     pub calls: Vec<(String, u64)>,
+    /// The same: microseconds spent in each command (a script's own calls
+    /// counted in the script's time as well as under theirs).
+    pub usec: Vec<(String, u64)>,
     /// `used_cpu_user_main_thread + used_cpu_sys_main_thread` (never reset).
     pub main_thread_cpu_secs: f64,
     /// `total_reads_processed` since the last reset: socket reads, each
@@ -148,17 +151,20 @@ impl RedisNode {
         let seconds = |field: &str| info_field(&cpu, field).and_then(|value| value.parse::<f64>().ok()).unwrap_or(0.0);
         let main_thread_cpu_secs = seconds("used_cpu_user_main_thread") + seconds("used_cpu_sys_main_thread");
         let reads = info_field(&self.info("stats")?, "total_reads_processed").and_then(|value| value.parse().ok());
-        let calls = self
-            .info("commandstats")?
-            .lines()
-            .filter_map(|line| {
-                // cmdstat_hset:calls=12,usec=30,usec_per_call=2.50,rejected_calls=0,failed_calls=0
-                let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-                let calls = stats.split(',').find_map(|pair| pair.strip_prefix("calls="))?.parse().ok()?;
-                Some((name.to_owned(), calls))
-            })
-            .collect();
-        Ok(NodeCounters { calls, main_thread_cpu_secs, reads: reads.unwrap_or(0) })
+        let commandstats = self.info("commandstats")?;
+        let field = |prefix: &str| -> Vec<(String, u64)> {
+            commandstats
+                .lines()
+                .filter_map(|line| {
+                    // cmdstat_hset:calls=12,usec=30,usec_per_call=2.50,rejected_calls=0,failed_calls=0
+                    let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+                    let value = stats.split(',').find_map(|pair| pair.strip_prefix(prefix))?.parse().ok()?;
+                    Some((name.to_owned(), value))
+                })
+                .collect()
+        };
+        let (calls, usec) = (field("calls="), field("usec="));
+        Ok(NodeCounters { calls, usec, main_thread_cpu_secs, reads: reads.unwrap_or(0) })
     }
 
     /// Every key of this node matching `pattern`.

@@ -15,6 +15,8 @@ const SHARE_TARGET: f64 = 0.40;
 const BUSIEST_SHOWN: usize = 4;
 /// The bench's own reads of the counters, left out of the calls.
 const OWN_COMMANDS: [&str; 2] = ["info", "config|resetstat"];
+/// The commands that run a script.
+const SCRIPT_COMMANDS: [&str; 2] = ["evalsha", "eval"];
 
 /// What one node did during the load.
 #[derive(Debug, Clone)]
@@ -27,6 +29,9 @@ pub struct NodeLoad {
     pub reads: u64,
     /// Its busiest commands, by calls.
     pub busiest: Vec<(String, u64)>,
+    /// Scripts run (`EVALSHA`, `EVAL`) and the microseconds they took,
+    /// their own calls included (`INFO commandstats`).
+    pub scripts: (u64, u64),
 }
 
 /// One load's spread over the nodes.
@@ -60,6 +65,10 @@ impl<'a> SpreadWindow<'a> {
             .zip(after)
             .zip(self.cpu_before)
             .map(|((node, counters), cpu_before)| {
+                let scripts = |of: &[(String, u64)]| -> u64 {
+                    of.iter().filter(|(name, _)| SCRIPT_COMMANDS.contains(&name.as_str())).map(|(_, n)| n).sum()
+                };
+                let scripts = (scripts(&counters.calls), scripts(&counters.usec));
                 let mut calls: Vec<(String, u64)> =
                     counters.calls.into_iter().filter(|(name, _)| !OWN_COMMANDS.contains(&name.as_str())).collect();
                 calls.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -70,6 +79,7 @@ impl<'a> SpreadWindow<'a> {
                     cpu_secs: (counters.main_thread_cpu_secs - cpu_before).max(0.0),
                     reads: counters.reads,
                     busiest: calls.into_iter().take(BUSIEST_SHOWN).collect(),
+                    scripts,
                 }
             })
             .collect();
@@ -121,8 +131,10 @@ impl Spread {
     /// brought (scripts' own calls included); the note that says it.
     pub fn cpu_per(&self, items: u64, what: &str) -> String {
         let reads: u64 = self.nodes.iter().map(|node| node.reads).sum();
+        let (scripts, script_usec) =
+            self.nodes.iter().fold((0, 0), |(calls, usec), node| (calls + node.scripts.0, usec + node.scripts.1));
         format!(
-            "{}, {} accounts, {}: Redis main-thread CPU per {what}: {:.1} µs over {} node(s) ({} {what}s, {:.2} s of CPU, {} calls, {:.1} per socket read)",
+            "{}, {} accounts, {}: Redis main-thread CPU per {what}: {:.1} µs over {} node(s) ({} {what}s, {:.2} s of CPU, {} calls, {:.1} per socket read); scripts {:.1} µs per {what} (INFO commandstats: {scripts} calls, {:.1} µs each)",
             self.store,
             self.accounts,
             self.load,
@@ -131,7 +143,9 @@ impl Spread {
             items,
             self.total_cpu_secs(),
             self.total_calls(),
-            self.total_calls() as f64 / reads.max(1) as f64
+            self.total_calls() as f64 / reads.max(1) as f64,
+            script_usec as f64 / items.max(1) as f64,
+            script_usec as f64 / scripts.max(1) as f64,
         )
     }
 

@@ -516,9 +516,31 @@ pub fn masked_query(query: &str) -> String {
         .join("&")
 }
 
+/// A URL the journal records whole (a notification's `notify_url`), with a
+/// password in it masked.
+pub fn masked_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some(REDACTED));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A notify_url's password never reaches the request journal.
+    #[test]
+    fn a_password_in_the_notify_url_is_masked_in_the_journal() {
+        let shown = masked_url("https://merchant:s3cret@pay.example.com/notify");
+        assert_eq!(shown, "https://merchant:%5Bredacted%5D@pay.example.com/notify");
+        assert!(!shown.contains("s3cret"));
+        let plain = "http://127.0.0.1:8080/v1/callbacks/wechat-pay/transfer-bills";
+        assert_eq!(masked_url(plain), plain);
+    }
 
     #[test]
     fn secrets_are_masked_in_json_forms_and_queries_and_codes_are_kept() {

@@ -65,10 +65,10 @@ impl<'a> SpreadWindow<'a> {
             .zip(after)
             .zip(self.cpu_before)
             .map(|((node, counters), cpu_before)| {
-                let scripts = |of: &[(String, u64)]| -> u64 {
-                    of.iter().filter(|(name, _)| SCRIPT_COMMANDS.contains(&name.as_str())).map(|(_, n)| n).sum()
+                let of_scripts = |counts: &[(String, u64)]| -> u64 {
+                    counts.iter().filter(|(name, _)| SCRIPT_COMMANDS.contains(&name.as_str())).map(|(_, n)| n).sum()
                 };
-                let scripts = (scripts(&counters.calls), scripts(&counters.usec));
+                let scripts = (of_scripts(&counters.calls), of_scripts(&counters.usec));
                 let mut calls: Vec<(String, u64)> =
                     counters.calls.into_iter().filter(|(name, _)| !OWN_COMMANDS.contains(&name.as_str())).collect();
                 calls.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

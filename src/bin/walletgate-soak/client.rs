@@ -202,6 +202,8 @@ impl Api {
     /// signed now as its `merchant`.
     pub async fn as_merchant(&self, meta: &Meta, merchant: &MerchantKey, method: Method, url: &str) -> Reply {
         let nonce = format!("{:032X}", rand::random::<u128>());
+        // The wall clock, not the business one: the mock checks a merchant's
+        // signature time as WeChat Pay does, against its own clock.
         let now = chrono::Utc::now().timestamp();
         let signed = merchant.authorize(SignedRequest { method: method.as_str(), url, body: b"" }, now, &nonce);
         let path = format!("/mock/wechat{url}");

@@ -79,4 +79,5 @@ def main() -> None:
     print(f"setup: {len(parts[0])} commands, withdrawals: {len(parts[1])} commands")
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
 use walletgate::domain::account::{Account, AccountId, PasswordHash, Role, VerificationLevel};
 use walletgate::domain::credentials::Login;
-use walletgate::store::{AccountCommit, AccountPartitions, CommitOutcome, PartitionDocuments, RedisStore, StoreError};
+use walletgate::store::{
+    AccountCommit, AccountPartitions, CommitOutcome, EventStreams, PartitionDocuments, RedisStore, StoreError,
+};
 
 use crate::helpers::{RedisKeysGuard, StoreKind, redis_url, test_settings, unique_phone};
 
@@ -102,4 +104,83 @@ async fn data_of_the_layout_before_is_read_and_its_saved_replies_kept_until_due(
     assert_eq!(store.partition_document(&account.id, "idempotency:fresh").await.unwrap().as_deref(), Some("new"));
     let reclaim_at: Option<u64> = connection.hget(&record_key, "reclaim_at").await.unwrap();
     assert_eq!(reclaim_at, Some(future), "the next old reply's time");
+}
+
+/// A partition's texts (record, journal entries, documents, events, saved
+/// replies) are stored packed once long enough (`store/redis/packing.rs`):
+/// a mark byte no text starts with, the dictionary's number, a zstd frame.
+/// Texts written before packing, as plain JSON, still read.
+#[tokio::test]
+async fn a_partitions_texts_are_stored_packed_and_plain_ones_still_read() {
+    let settings = test_settings(StoreKind::Redis).store;
+    let _keys = RedisKeysGuard::new(&settings.url, &settings.key_prefix);
+    let store = RedisStore::connect(&settings.url, &settings).await.unwrap();
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+
+    let mut account = crate::store_conformance::account("acc_packed_texts");
+    let opening = crate::store_conformance::credit(&mut account, "100.00");
+    store.create_account(&account, std::slice::from_ref(&opening)).await.unwrap();
+    let entry = crate::store_conformance::credit(&mut account, "23.45");
+    let body = format!(r#"{{"id":"wd_packed","note":"{}"}}"#, "a withdrawal's long text ".repeat(8));
+    let documents = [("withdrawal:wd_packed".to_owned(), body.clone())];
+    let events = [format!(r#"{{"type":"withdrawal.created","data":"{}"}}"#, "x".repeat(200))];
+    let replies = [("idempotency:packed".to_owned(), body.clone())];
+    let entries = [entry];
+    let commit = AccountCommit {
+        documents_put: &documents,
+        events: &events,
+        documents_expiring: &replies,
+        expiring_ttl: Duration::from_secs(3600),
+        ..AccountCommit::new(1, &account, &entries)
+    };
+    assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
+
+    let pattern = format!("{}:*:a:{}:account", settings.key_prefix, account.id);
+    let found: Vec<String> = connection.keys(&pattern).await.unwrap();
+    let partition = found.first().expect("the record's key").strip_suffix(":account").unwrap().to_owned();
+    let record: Vec<u8> = connection.hget(format!("{partition}:account"), "data").await.unwrap();
+    let journal: Vec<Vec<u8>> = connection.lrange(format!("{partition}:journal"), 0, -1).await.unwrap();
+    let document: Vec<u8> = connection.hget(format!("{partition}:documents"), "withdrawal:wd_packed").await.unwrap();
+    let reply: Vec<u8> = connection.get(format!("{partition}:xdoc:idempotency:packed")).await.unwrap();
+    type StreamEntry = (String, Vec<(String, Vec<u8>)>);
+    let stream: Vec<StreamEntry> = redis::cmd("XRANGE")
+        .arg(format!("{partition}:events"))
+        .arg("-")
+        .arg("+")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let event = stream[0].1[0].1.clone();
+    for (what, stored, text_len) in [
+        ("record", &record, serde_json::to_string(&account).unwrap().len()),
+        ("journal entry", &journal[1], serde_json::to_string(&entries[0]).unwrap().len()),
+        ("document", &document, body.len()),
+        ("saved reply", &reply, body.len()),
+        ("event", &event, events[0].len()),
+    ] {
+        assert_eq!(stored[..2], [0xFF, 1], "{what}: packed with dictionary 1");
+        assert!(stored.len() < text_len, "{what}: {} bytes stored for a text of {text_len}", stored.len());
+    }
+    let read = store.load_account(&account.id).await.unwrap().unwrap();
+    assert_eq!(read.value, account);
+    assert_eq!(store.journal(&account.id, None, 10).await.unwrap(), [entries[0].clone(), opening.clone()]);
+    assert_eq!(store.partition_document(&account.id, "withdrawal:wd_packed").await.unwrap(), Some(body.clone()));
+    assert_eq!(store.partition_document(&account.id, "idempotency:packed").await.unwrap(), Some(body.clone()));
+    assert_eq!(store.events(&account.id, None, 10).await.unwrap()[0].body, events[0]);
+
+    // The same texts as a version before packing wrote them: plain JSON.
+    let plain_record = serde_json::to_string(&account).unwrap();
+    let _: () = connection.hset(format!("{partition}:account"), "data", &plain_record).await.unwrap();
+    let plain_document = r#"{"id":"wd_plain","note":"written before packing, long enough to have been packed now"}"#;
+    let _: () = connection.hset(format!("{partition}:documents"), "withdrawal:wd_plain", plain_document).await.unwrap();
+    assert_eq!(store.load_account(&account.id).await.unwrap().unwrap().value, account);
+    let (_, found) =
+        store.load_account_with(&account.id, &["withdrawal:wd_plain", "withdrawal:wd_packed"]).await.unwrap().unwrap();
+    assert_eq!(found, [Some(plain_document.to_owned()), Some(body.clone())]);
+    let listed = store.partition_documents(&account.id, "withdrawal:").await.unwrap();
+    assert_eq!(
+        listed,
+        [("withdrawal:wd_packed".to_owned(), body), ("withdrawal:wd_plain".to_owned(), plain_document.to_owned())]
+    );
 }

@@ -19,22 +19,23 @@
 -- then S schedule keys, then U schedule keys: the partition's and its
 -- shard's, so every key shares the shard's hash tag (one cluster slot).
 -- ARGV[1] = expected version, ARGV[2] = the version after (both as Redis
--- writes integers, so they compare as strings), ARGV[3] = new account JSON,
--- ARGV[4] = the commit's shape, 16 bytes: seven counts of two bytes each
--- (high, low) — journal entries E, documents to put P, documents to delete
--- D, events V, expiring documents X, schedule entries S, schedule members
--- removed U — then 1 when the X expiring documents must not exist yet (the
--- caller decided without reading them), then 1 to tell of new events with
--- SPUBLISH (a cluster) rather than PUBLISH,
--- ARGV[5] = events kept per stream, ARGV[6] = channel told of new events
--- (a shard channel of this slot on a cluster), ARGV[7] = account id,
--- ARGV[8] = the expiring documents' time to live in ms, ARGV[9] = expired
--- documents of the layout before reclaimed per commit beyond X, then E
--- entries, P (name, body) pairs, D names, V events, X (name, body) pairs, S
--- (member, time) pairs, U members.
+-- writes integers, so they compare as strings), ARGV[3] = new account
+-- (the texts, here and below, as the store writes them: packed or not, the
+-- script never reads them), ARGV[4] = the commit's shape, 16 bytes: seven counts of
+-- two bytes each (high, low) — journal entries E, documents to put P,
+-- documents to delete D, events V, expiring documents X, schedule entries S,
+-- schedule members removed U — then 1 when the X expiring documents must
+-- not exist yet (the caller decided without reading them), then 1 to tell of
+-- new events with SPUBLISH (a cluster) rather than PUBLISH.
+-- ARGV[5] = channel told of new events (a shard channel of this slot on a
+-- cluster), ARGV[6] = account id, ARGV[7] = the expiring documents' time to
+-- live in ms, then E entries, P (name, body) pairs, D names, V events, X
+-- (name, body) pairs, S (member, time) pairs, U members.
 -- (Numbers travel as bytes of one argument because every argument costs
--- Lua an allocation, and `tonumber` a `strtod`: about a microsecond per
--- commit for the sixteen of them.)
+-- Lua an allocation, and `tonumber` a `strtod`; the store's fixed numbers
+-- are written into this text when it is loaded: {{EVENTS_KEPT}} events kept
+-- per stream, {{RECLAIMED}} expired documents of the layout before
+-- reclaimed per commit beyond X.)
 -- Returns 1 when committed, 0 on a version conflict (or a missing record, or
 -- an expiring document that had to be new and exists); a refused commit
 -- writes nothing.
@@ -46,7 +47,7 @@ local e1, e0, p1, p0, d1, d0, v1, v0, x1, x0, s1, s0, u1, u0, new_only, sharded 
 local entries, puts, deletes = e1 * 256 + e0, p1 * 256 + p0, d1 * 256 + d0
 local events, expiring = v1 * 256 + v0, x1 * 256 + x0
 local schedules, removals = s1 * 256 + s0, u1 * 256 + u0
-local first_entry = 10
+local first_entry = 8
 local first_put = first_entry + entries
 local first_delete = first_put + 2 * puts
 local first_event = first_delete + deletes
@@ -67,7 +68,7 @@ if expiring > 0 then
   local must_be_new = new_only == 1
   -- Kept for no time at all, a document is expired as soon as written: it
   -- is not kept (and replaces any kept under its name).
-  local kept = ARGV[8] ~= '0'
+  local kept = ARGV[7] ~= '0'
   if must_be_new then
     if legacy then
       for at = first_expiring, first_schedule - 1, 2 do
@@ -84,19 +85,19 @@ if expiring > 0 then
   if not kept then
     redis.call('DEL', unpack(KEYS, 6, first_schedule_key - 1))
   elseif expiring == 1 and must_be_new then
-    if not redis.call('SET', KEYS[6], ARGV[first_expiring + 1], 'NX', 'PX', ARGV[8]) then
+    if not redis.call('SET', KEYS[6], ARGV[first_expiring + 1], 'NX', 'PX', ARGV[7]) then
       return 0
     end
   else
     for n = 0, expiring - 1 do
-      redis.call('SET', KEYS[6 + n], ARGV[first_expiring + 2 * n + 1], 'PX', ARGV[8])
+      redis.call('SET', KEYS[6 + n], ARGV[first_expiring + 2 * n + 1], 'PX', ARGV[7])
     end
   end
   if legacy then
     local time = redis.call('TIME')
     local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
     if tonumber(legacy) <= now_ms then
-      local limit = expiring + tonumber(ARGV[9])
+      local limit = expiring + {{RECLAIMED}}
       local oldest = redis.call('ZRANGE', KEYS[5], 0, limit, 'WITHSCORES')
       local due = {}
       for at = 1, #oldest, 2 do
@@ -140,7 +141,7 @@ elseif puts > 1 then
   redis.call('HSET', KEYS[3], unpack(ARGV, first_put, first_delete - 1))
 end
 for at = first_event, first_expiring - 1 do
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'body', ARGV[at])
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', '{{EVENTS_KEPT}}', '*', 'body', ARGV[at])
 end
 for n = 0, schedules - 1 do
   local at = first_schedule + 2 * n
@@ -151,9 +152,9 @@ for n = 0, removals - 1 do
 end
 if events > 0 then
   if sharded == 1 then
-    redis.call('SPUBLISH', ARGV[6], ARGV[7])
+    redis.call('SPUBLISH', ARGV[5], ARGV[6])
   else
-    redis.call('PUBLISH', ARGV[6], ARGV[7])
+    redis.call('PUBLISH', ARGV[5], ARGV[6])
   end
 end
 return 1

@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
 use super::keys::SHARDS;
+use super::packing::unpack;
 use super::{RESUBSCRIBE_PAUSE, RedisStore, Subscriptions, cluster_builder};
 use crate::domain::account::AccountId;
 use crate::store::{EventPosition, EventStreams, StoreError, StoredEvent};
@@ -27,15 +28,15 @@ impl EventStreams for RedisStore {
         let start = after.map_or_else(|| "-".to_owned(), |after| format!("({after}"));
         let command =
             redis::cmd("XRANGE").arg(self.keys.events(id)).arg(start).arg("+").arg("COUNT").arg(limit).to_owned();
-        let entries: Vec<(String, Vec<(String, String)>)> = self.query(&command).await?;
-        Ok(entries
+        let entries: Vec<(String, Vec<(String, Vec<u8>)>)> = self.query(&command).await?;
+        entries
             .into_iter()
-            .map(|(id, fields)| {
+            .map(|(event_id, fields)| {
                 let body =
                     fields.into_iter().find(|(name, _)| name == "body").map(|(_, body)| body).unwrap_or_default();
-                StoredEvent { id, body }
+                Ok(StoredEvent { body: unpack(&format!("{id}/events/{event_id}"), body)?, id: event_id })
             })
-            .collect())
+            .collect()
     }
 
     fn event_signals(&self) -> broadcast::Receiver<AccountId> {

@@ -38,6 +38,7 @@ mod events;
 mod indexes;
 mod keys;
 mod logs;
+mod packing;
 mod partition_documents;
 mod partitions;
 mod replication;
@@ -164,7 +165,7 @@ impl RedisStore {
             keys: KeyLayout::new(&settings.key_prefix),
             replica_wait: ReplicaWait::from_settings(settings),
             create_partition: Script::new(include_str!("create_partition.lua")),
-            commit_partition: Script::new(include_str!("commit_partition.lua")),
+            commit_partition: Script::new(&partitions::commit_partition_script()),
             save_documents: Script::new(include_str!("save_documents.lua")),
             swap_index: Script::new(include_str!("swap_index.lua")),
             claim_schedule: Script::new(include_str!("claim_schedule.lua")),

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 
+use super::packing::{unpack, unpack_optional};
 use super::{RedisStore, unavailable};
 use crate::domain::account::AccountId;
 use crate::store::{PartitionDocuments, StoreError};
@@ -21,9 +22,9 @@ impl PartitionDocuments for RedisStore {
         pipeline.cmd("GET").arg(self.keys.expiring_document(id, name));
         pipeline.cmd("HGET").arg(self.keys.documents(id)).arg(name);
         let mut connection = self.connection.clone();
-        let (apart, in_hash): (Option<String>, Option<String>) =
+        let (apart, in_hash): (Option<Vec<u8>>, Option<Vec<u8>>) =
             pipeline.query_async(&mut connection).await.map_err(unavailable)?;
-        Ok(apart.or(in_hash))
+        unpack_optional(&format!("{id}/{name}"), apart.or(in_hash))
     }
 
     async fn partition_documents(&self, id: &AccountId, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
@@ -37,10 +38,16 @@ impl PartitionDocuments for RedisStore {
         pipeline.cmd("ZRANGE").arg(self.keys.expiring(id)).arg(0).arg(-1);
         pipeline.cmd("HGETALL").arg(self.keys.documents(id));
         let mut connection = self.connection.clone();
-        let (expiring, all): (HashSet<String>, Vec<(String, String)>) =
+        let (expiring, all): (HashSet<String>, Vec<(String, Vec<u8>)>) =
             pipeline.query_async(&mut connection).await.map_err(unavailable)?;
-        let mut matching: Vec<(String, String)> =
-            all.into_iter().filter(|(name, _)| name.starts_with(prefix) && !expiring.contains(name)).collect();
+        let mut matching: Vec<(String, String)> = all
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(prefix) && !expiring.contains(name))
+            .map(|(name, body)| {
+                let body = unpack(&format!("{id}/{name}"), body)?;
+                Ok((name, body))
+            })
+            .collect::<Result<_, StoreError>>()?;
         matching.sort();
         Ok(matching)
     }

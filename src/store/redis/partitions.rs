@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 
 use super::keys::{SHARDS, shard_of};
+use super::packing::{pack, unpack, unpack_optional};
 use super::{RedisStore, unavailable};
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
@@ -14,15 +15,23 @@ use crate::store::{
     Versioned, journal_window,
 };
 
+/// `commit_partition.lua` with the store's fixed numbers written in, so no
+/// commit carries them as arguments.
+pub(super) fn commit_partition_script() -> String {
+    include_str!("commit_partition.lua")
+        .replace("{{EVENTS_KEPT}}", &EVENTS_KEPT_PER_ACCOUNT.to_string())
+        .replace("{{RECLAIMED}}", &EXPIRED_RECLAIMED_PER_COMMIT.to_string())
+}
+
 #[async_trait]
 impl AccountPartitions for RedisStore {
     async fn create_account(&self, account: &Account, opening_entries: &[JournalEntry]) -> Result<(), StoreError> {
         let shard = shard_of(account.id.as_str());
         let keys = [self.keys.account(&account.id), self.keys.journal(&account.id), self.keys.accounts(shard)];
         let mut invocation = self.create_partition.prepare_invoke();
-        invocation.key(&keys[..]).arg(account.id.as_str()).arg(encode_document(account)?);
+        invocation.key(&keys[..]).arg(account.id.as_str()).arg(pack(&encode_document(account)?));
         for entry in opening_entries {
-            invocation.arg(encode_document(entry)?);
+            invocation.arg(pack(&encode_document(entry)?));
         }
         let created: i64 = self.run_script(&keys, &invocation).await?;
         if created == 0 {
@@ -57,10 +66,12 @@ impl AccountPartitions for RedisStore {
 
     async fn load_account(&self, id: &AccountId) -> Result<Option<Versioned<Account>>, StoreError> {
         let key = self.keys.account(id);
-        let (version, data): (Option<u64>, Option<String>) =
+        let (version, data): (Option<u64>, Option<Vec<u8>>) =
             self.query(redis::cmd("HMGET").arg(&key).arg("version").arg("data")).await?;
         match (version, data) {
-            (Some(version), Some(data)) => Ok(Some(Versioned { version, value: decode_document(&key, &data)? })),
+            (Some(version), Some(data)) => {
+                Ok(Some(Versioned { version, value: decode_document(&key, &unpack(&key, data)?)? }))
+            }
             _ => Ok(None),
         }
     }
@@ -80,12 +91,18 @@ impl AccountPartitions for RedisStore {
         let expiring: Vec<String> = documents.iter().map(|name| self.keys.expiring_document(id, name)).collect();
         pipeline.cmd("MGET").arg(&expiring);
         let mut connection = self.connection.clone();
-        let (record, in_hash, apart): ((Option<u64>, Option<String>), Vec<Option<String>>, Vec<Option<String>>) =
+        type Record = (Option<u64>, Option<Vec<u8>>);
+        let (record, in_hash, apart): (Record, Vec<Option<Vec<u8>>>, Vec<Option<Vec<u8>>>) =
             pipeline.query_async(&mut connection).await.map_err(unavailable)?;
         match record {
             (Some(version), Some(data)) => {
-                let found = apart.into_iter().zip(in_hash).map(|(apart, in_hash)| apart.or(in_hash)).collect();
-                Ok(Some((Versioned { version, value: decode_document(&key, &data)? }, found)))
+                let found = apart
+                    .into_iter()
+                    .zip(in_hash)
+                    .zip(documents)
+                    .map(|((apart, in_hash), name)| unpack_optional(&format!("{key}/{name}"), apart.or(in_hash)))
+                    .collect::<Result<_, _>>()?;
+                Ok(Some((Versioned { version, value: decode_document(&key, &unpack(&key, data)?)? }, found)))
             }
             _ => Ok(None),
         }
@@ -144,27 +161,25 @@ impl AccountPartitions for RedisStore {
             .key(&keys[..])
             .arg(commit.expected_version)
             .arg(commit.expected_version + 1)
-            .arg(encode_document(&*commit.account)?)
+            .arg(pack(&encode_document(&*commit.account)?))
             .arg(shape)
-            .arg(EVENTS_KEPT_PER_ACCOUNT)
             .arg(&channel)
             .arg(id.as_str())
-            .arg(u64::try_from(commit.expiring_ttl.as_millis()).unwrap_or(u64::MAX))
-            .arg(EXPIRED_RECLAIMED_PER_COMMIT);
+            .arg(u64::try_from(commit.expiring_ttl.as_millis()).unwrap_or(u64::MAX));
         for entry in commit.new_entries {
-            invocation.arg(encode_document(entry)?);
+            invocation.arg(pack(&encode_document(entry)?));
         }
         for (name, body) in commit.documents_put {
-            invocation.arg(name).arg(body);
+            invocation.arg(name).arg(pack(body));
         }
         for name in commit.documents_deleted {
             invocation.arg(name);
         }
         for body in commit.events {
-            invocation.arg(body);
+            invocation.arg(pack(body));
         }
         for (name, body) in commit.documents_expiring {
-            invocation.arg(name).arg(body);
+            invocation.arg(name).arg(pack(body));
         }
         for entry in commit.scheduled {
             invocation.arg(&entry.member).arg(entry.at_ms);
@@ -200,9 +215,9 @@ impl AccountPartitions for RedisStore {
         if window.is_empty() {
             return Ok(Vec::new());
         }
-        let texts: Vec<String> =
+        let texts: Vec<Vec<u8>> =
             self.query(redis::cmd("LRANGE").arg(&key).arg(window.start).arg(window.end - 1)).await?;
-        texts.iter().rev().map(|text| decode_document(&key, text)).collect()
+        texts.into_iter().rev().map(|text| decode_document(&key, &unpack(&key, text)?)).collect()
     }
 
     async fn account_ids(&self) -> Result<Vec<AccountId>, StoreError> {
@@ -213,5 +228,17 @@ impl AccountPartitions for RedisStore {
         let mut ids: Vec<AccountId> = members.iter().filter_map(|m| AccountId::parse(m)).collect();
         ids.sort();
         Ok(ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_commit_script_has_every_fixed_number_written_in() {
+        let script = commit_partition_script();
+        assert!(!script.contains("{{"), "a placeholder left");
+        assert!(script.contains(&format!("'MAXLEN', '~', '{EVENTS_KEPT_PER_ACCOUNT}'")));
     }
 }

@@ -45,7 +45,7 @@ pub(crate) fn account(id: &str) -> Account {
     )
 }
 
-fn credit(account: &mut Account, amount: &str) -> JournalEntry {
+pub(crate) fn credit(account: &mut Account, amount: &str) -> JournalEntry {
     let posting = Posting {
         kind: EntryKind::OperatorCredit,
         memo: format!("credit {amount}"),

@@ -108,6 +108,7 @@ pub const LOGGED_OUT: &str = "16. a logged-out session is refused on every gatew
 pub const WEBHOOKS: &str = "17. every posted outcome reaches the webhook, signed, once per event";
 pub const WRONG_CODE: &str = "18. a wrong SMS code is never taken";
 pub const KYC: &str = "19. an identity check ends as an operator's 200 decided it";
+pub const STATEMENT: &str = "20. a withdrawal's statement rows name the wallet it went to";
 /// How long the deliveries of the last outcomes may take after quiescence
 /// (retries after a refusal wait up to a second).
 const WEBHOOKS_SETTLE: Duration = Duration::from_secs(30);
@@ -750,6 +751,12 @@ async fn check_withdrawal(
     let phone = account.known.phone.as_str();
     let id = withdrawal["id"].as_str().unwrap_or_default();
     let status = withdrawal["status"].as_str().unwrap_or_default();
+    if let Some(journal) = &account.journal {
+        let destination = withdrawal["destination"]["provider"].as_str().unwrap_or_default();
+        let named = journal.withdrawal_providers.get(id).map(Vec::as_slice).unwrap_or_default();
+        let detail = || format!("{id} ({phone}) went to {destination}; its statement rows name {named:?}");
+        checked.check(STATEMENT, rows_name_the_wallet(destination, named), detail, &[phone]);
+    }
     checked.check(
         FINAL,
         !OPEN.contains(&status),
@@ -802,6 +809,12 @@ async fn check_withdrawal(
     let right =
         if trimmed { seen.len() <= 1 && seen.iter().all(|k| *k == expected) } else { seen == [expected.clone()] };
     checked.check(PAYOUT, right, || format!("{id} ({phone}) is {status}; its final events: {seen:?}"), &[phone]);
+}
+
+/// Invariant 20 for one withdrawal: it has rows in its account's statement
+/// (its hold at least), and each names the wallet it went to.
+fn rows_name_the_wallet(destination: &str, named: &[String]) -> bool {
+    !named.is_empty() && named.iter().all(|provider| provider == destination)
 }
 
 /// What the provider shows of one withdrawal's payout.
@@ -1007,6 +1020,16 @@ mod tests {
 
     fn decided(kyc_id: &str, approved: bool) -> KycDecided {
         KycDecided { kyc_id: kyc_id.into(), phone: "13900000000".into(), approved, seq: 7 }
+    }
+
+    #[test]
+    fn a_withdrawals_rows_must_each_name_the_wallet_it_went_to() {
+        let rows = |providers: &[&str]| providers.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>();
+        assert!(rows_name_the_wallet("wechat", &rows(&["wechat", "wechat"])));
+        assert!(rows_name_the_wallet("alipay", &rows(&["alipay"])));
+        assert!(!rows_name_the_wallet("wechat", &rows(&["wechat", "alipay"])), "a row naming the other wallet");
+        assert!(!rows_name_the_wallet("wechat", &rows(&["none"])), "a row naming none");
+        assert!(!rows_name_the_wallet("wechat", &[]), "no row at all: its hold is missing");
     }
 
     fn identity_violations(kyc: Value, decisions: &[KycDecided], wrong_codes: &[WrongCodeTried]) -> Vec<String> {

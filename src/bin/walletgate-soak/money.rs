@@ -62,6 +62,9 @@ pub struct JournalSummary {
     pub transfer_moves: BTreeMap<String, Vec<(String, String, i64)>>,
     /// Per `operator_credit` entry id: its asset, amount and how often it is listed.
     pub credits: BTreeMap<String, (String, i64, u32)>,
+    /// Per withdrawal id: the wallet each of its rows names (`provider`,
+    /// `none` where a row names none).
+    pub withdrawal_providers: BTreeMap<String, Vec<String>>,
 }
 
 impl JournalSummary {
@@ -80,6 +83,10 @@ impl JournalSummary {
                 asset.clone(),
                 available,
             ));
+        }
+        if let Some(withdrawal) = item["withdrawal_id"].as_str() {
+            let provider = item["provider"].as_str().unwrap_or("none").to_owned();
+            self.withdrawal_providers.entry(withdrawal.to_owned()).or_default().push(provider);
         }
         if kind == "operator_credit" {
             let credit = self.credits.entry(item["id"].as_str()?.to_owned()).or_insert((asset, available, 0));
@@ -666,6 +673,20 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_journal_summary_keeps_the_wallet_each_withdrawal_row_names() {
+        let mut summary = JournalSummary::default();
+        let row = |withdrawal: &str, provider: Value| {
+            json!({"asset": "CNY", "available_change": "-1.00", "held_change": "1.00", "kind": "withdrawal_hold",
+                   "withdrawal_id": withdrawal, "provider": provider})
+        };
+        summary.add(&row("wd_1", json!("wechat"))).unwrap();
+        summary.add(&row("wd_1", json!("wechat"))).unwrap();
+        summary.add(&row("wd_2", Value::Null)).unwrap();
+        assert_eq!(summary.withdrawal_providers["wd_1"], ["wechat", "wechat"]);
+        assert_eq!(summary.withdrawal_providers["wd_2"], ["none"]);
+    }
 
     const ALICE: &str = "13900000001";
     const BOB: &str = "13900000002";

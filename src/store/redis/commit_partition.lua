@@ -21,16 +21,16 @@
 -- ARGV[1] = expected version, ARGV[2] = the version after (both as Redis
 -- writes integers, so they compare as strings), ARGV[3] = new account
 -- (the texts, here and below, as the store writes them: packed or not, the
--- script never reads them), ARGV[4] = the commit's shape, 16 bytes: seven counts of
--- two bytes each (high, low) — journal entries E, documents to put P,
--- documents to delete D, events V, expiring documents X, schedule entries S,
--- schedule members removed U — then 1 when the X expiring documents must
--- not exist yet (the caller decided without reading them), then 1 to tell of
--- new events with SPUBLISH (a cluster) rather than PUBLISH.
--- ARGV[5] = channel told of new events (a shard channel of this slot on a
--- cluster), ARGV[6] = account id, ARGV[7] = the expiring documents' time to
--- live in ms, then E entries, P (name, body) pairs, D names, V events, X
--- (name, body) pairs, S (member, time) pairs, U members.
+-- script never reads them), ARGV[4] = the commit's shape, 15 bytes: seven
+-- counts of two bytes each (high, low) — journal entries E, documents to put
+-- P, documents to delete D, events V, expiring documents X, schedule entries
+-- S, schedule members removed U — then 1 when the X expiring documents must
+-- not exist yet (the caller decided without reading them),
+-- ARGV[5] = the expiring documents' time to live in ms, then E entries, P
+-- (name, body) pairs, D names, V events, X (name, body) pairs, S (member,
+-- time) pairs, U members.
+-- (The processes listening for new events are told by the caller once the
+-- commit has landed, many commits in one message: events.rs.)
 -- (Numbers travel as bytes of one argument because every argument costs
 -- Lua an allocation, and `tonumber` a `strtod`; the store's fixed numbers
 -- are written into this text when it is loaded: {{EVENTS_KEPT}} events kept
@@ -43,11 +43,11 @@ local record = redis.call('HMGET', KEYS[1], 'version', 'reclaim_at')
 if record[1] ~= ARGV[1] then
   return 0
 end
-local e1, e0, p1, p0, d1, d0, v1, v0, x1, x0, s1, s0, u1, u0, new_only, sharded = string.byte(ARGV[4], 1, 16)
+local e1, e0, p1, p0, d1, d0, v1, v0, x1, x0, s1, s0, u1, u0, new_only = string.byte(ARGV[4], 1, 15)
 local entries, puts, deletes = e1 * 256 + e0, p1 * 256 + p0, d1 * 256 + d0
 local events, expiring = v1 * 256 + v0, x1 * 256 + x0
 local schedules, removals = s1 * 256 + s0, u1 * 256 + u0
-local first_entry = 8
+local first_entry = 6
 local first_put = first_entry + entries
 local first_delete = first_put + 2 * puts
 local first_event = first_delete + deletes
@@ -68,7 +68,7 @@ if expiring > 0 then
   local must_be_new = new_only == 1
   -- Kept for no time at all, a document is expired as soon as written: it
   -- is not kept (and replaces any kept under its name).
-  local kept = ARGV[7] ~= '0'
+  local kept = ARGV[5] ~= '0'
   if must_be_new then
     if legacy then
       for at = first_expiring, first_schedule - 1, 2 do
@@ -85,12 +85,12 @@ if expiring > 0 then
   if not kept then
     redis.call('DEL', unpack(KEYS, 6, first_schedule_key - 1))
   elseif expiring == 1 and must_be_new then
-    if not redis.call('SET', KEYS[6], ARGV[first_expiring + 1], 'NX', 'PX', ARGV[7]) then
+    if not redis.call('SET', KEYS[6], ARGV[first_expiring + 1], 'NX', 'PX', ARGV[5]) then
       return 0
     end
   else
     for n = 0, expiring - 1 do
-      redis.call('SET', KEYS[6 + n], ARGV[first_expiring + 2 * n + 1], 'PX', ARGV[7])
+      redis.call('SET', KEYS[6 + n], ARGV[first_expiring + 2 * n + 1], 'PX', ARGV[5])
     end
   end
   if legacy then
@@ -149,12 +149,5 @@ for n = 0, schedules - 1 do
 end
 for n = 0, removals - 1 do
   redis.call('ZREM', KEYS[first_schedule_key + schedules + n], ARGV[first_removal + n])
-end
-if events > 0 then
-  if sharded == 1 then
-    redis.call('SPUBLISH', ARGV[5], ARGV[6])
-  else
-    redis.call('PUBLISH', ARGV[5], ARGV[6])
-  end
 end
 return 1

@@ -1,16 +1,26 @@
 //! Event streams on Redis: a Redis stream per partition, and wake-ups
-//! relayed to this process's listeners — on a single Redis from one pub/sub
-//! channel, on a cluster from each shard's channel (`SPUBLISH` from the
-//! commit, heard with `SSUBSCRIBE` on the node that owns the shard's slot,
-//! so no message crosses the cluster bus to every node).
+//! between processes — on a single Redis over one pub/sub channel, on a
+//! cluster over each shard's channel (`SPUBLISH`, heard with `SSUBSCRIBE`
+//! on the node that owns the shard's slot, so no message crosses the
+//! cluster bus to every node).
+//!
+//! A commit with events queues its account here, and this process's
+//! publisher sends one message per channel naming every account queued
+//! since its last (space-separated ids): under load one message carries
+//! many commits' wake-ups, and Redis writes one message to each listening
+//! process instead of one per commit. A wake-up is a hint: a listener also
+//! re-reads its stream at each heartbeat, so one lost with a process that
+//! died between its commit and the message only delays a notification.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
-use super::keys::SHARDS;
+use super::keys::{KeyLayout, SHARDS, shard_of};
 use super::packing::unpack;
-use super::{RESUBSCRIBE_PAUSE, RedisStore, Subscriptions, cluster_builder};
+use super::{Connection, RESUBSCRIBE_PAUSE, RedisStore, Subscriptions, cluster_builder};
 use crate::domain::account::AccountId;
 use crate::store::{EventPosition, EventStreams, StoreError, StoredEvent};
 
@@ -46,7 +56,66 @@ impl EventStreams for RedisStore {
     }
 }
 
+/// Most accounts one wake-up message names.
+const WAKE_UP_IDS_MAX: usize = 1024;
+
+/// The sending half of this process's wake-ups: accounts with new events,
+/// which the publisher (`spawn_wake_up_publisher`) tells every process of.
+pub(super) type WakeUps = mpsc::UnboundedSender<AccountId>;
+
+/// Starts the publisher of a store's wake-ups; it ends when the store (every
+/// clone of the returned sender) is dropped. It sends whatever was queued
+/// while its last messages were on their way, so it adds no wait when idle.
+pub(super) fn spawn_wake_up_publisher(connection: Connection, keys: KeyLayout) -> WakeUps {
+    let (sender, mut queued) = mpsc::unbounded_channel::<AccountId>();
+    let cluster = matches!(connection, Connection::Cluster(_));
+    tokio::spawn(async move {
+        let mut batch = Vec::new();
+        while queued.recv_many(&mut batch, WAKE_UP_IDS_MAX).await > 0 {
+            let messages = wake_up_messages(&keys, cluster, &batch);
+            let sends = messages.into_iter().map(|(channel, payload)| {
+                let mut connection = connection.clone();
+                let command = if cluster { "SPUBLISH" } else { "PUBLISH" };
+                async move {
+                    let sent: redis::RedisResult<i64> =
+                        redis::cmd(command).arg(&channel).arg(payload).query_async(&mut connection).await;
+                    if let Err(error) = sent {
+                        tracing::debug!(%error, %channel, "a wake-up was not sent; listeners catch up at their heartbeat");
+                    }
+                }
+            });
+            futures_util::future::join_all(sends).await;
+            batch.clear();
+        }
+    });
+    sender
+}
+
+/// The messages that wake listeners for `accounts`: per channel (one on a
+/// single Redis, the account's shard's on a cluster), each account once.
+fn wake_up_messages(keys: &KeyLayout, cluster: bool, accounts: &[AccountId]) -> Vec<(String, String)> {
+    let mut by_channel: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    for id in accounts {
+        let channel = if cluster { keys.shard_events_channel(shard_of(id.as_str())) } else { keys.events_channel() };
+        by_channel.entry(channel).or_default().insert(id.as_str());
+    }
+    by_channel.into_iter().map(|(channel, ids)| (channel, ids.into_iter().collect::<Vec<_>>().join(" "))).collect()
+}
+
+/// The accounts a wake-up message names (one id, from a version that sent
+/// one per commit, or several separated by spaces).
+fn woken_accounts(payload: &str) -> impl Iterator<Item = AccountId> + '_ {
+    payload.split(' ').filter_map(AccountId::parse)
+}
+
 impl RedisStore {
+    /// Queues a wake-up for `id`'s listeners in every process.
+    pub(super) fn wake_listeners(&self, id: &AccountId) {
+        // The publisher lives as long as the store; a send fails only while
+        // the runtime shuts down, when no one listens any more.
+        let _ = self.wake_ups.send(id.clone());
+    }
+
     /// Relays the events channel to this process's subscribers for as long as
     /// anyone may listen, re-subscribing after a lost connection. Listeners
     /// re-read their streams on each wake-up and now and then, so a message
@@ -66,7 +135,7 @@ impl RedisStore {
                             let mut messages = pubsub.into_on_message();
                             while let Some(message) = messages.next().await {
                                 let payload: String = message.get_payload().unwrap_or_default();
-                                if let Some(id) = AccountId::parse(&payload) {
+                                for id in woken_accounts(&payload) {
                                     let _ = signals.send(id);
                                 }
                             }
@@ -111,7 +180,7 @@ impl RedisStore {
                                     redis::Value::BulkString(bytes) => std::str::from_utf8(bytes).ok(),
                                     _ => None,
                                 });
-                                if let Some(id) = payload.and_then(AccountId::parse) {
+                                for id in payload.into_iter().flat_map(woken_accounts) {
                                     let _ = signals.send(id);
                                 }
                             }
@@ -136,4 +205,38 @@ async fn subscribe_each(
         connection.ssubscribe(channel).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(text: &str) -> AccountId {
+        AccountId::parse(text).unwrap()
+    }
+
+    #[test]
+    fn one_message_per_channel_names_each_account_once() {
+        let keys = KeyLayout::new("wg");
+        let (a, b) = (id("acc_01a224841aee74b9ba98addfe3ca8711"), id("acc_01a2248808bd701383af4f708b523b1f"));
+        let single = wake_up_messages(&keys, false, &[a.clone(), b.clone(), a.clone()]);
+        assert_eq!(single, [(keys.events_channel(), format!("{a} {b}"))]);
+        let cluster = wake_up_messages(&keys, true, &[a.clone(), b.clone(), a.clone()]);
+        let shard = |id: &AccountId| keys.shard_events_channel(shard_of(id.as_str()));
+        for (channel, payload) in &cluster {
+            let named: Vec<AccountId> = woken_accounts(payload).collect();
+            assert!(named.iter().all(|id| shard(id) == *channel), "{channel}: {payload}");
+            assert_eq!(named.iter().filter(|id| **id == a).count(), usize::from(shard(&a) == *channel));
+        }
+        assert_eq!(cluster.iter().flat_map(|(_, payload)| woken_accounts(payload)).count(), 2);
+    }
+
+    #[test]
+    fn a_message_of_one_id_or_several_wakes_each_and_ignores_the_rest() {
+        let a = "acc_01a224841aee74b9ba98addfe3ca8711";
+        assert_eq!(woken_accounts(a).collect::<Vec<_>>(), [id(a)]);
+        let several = format!("{a} not-an-id  {a}");
+        assert_eq!(woken_accounts(&several).collect::<Vec<_>>(), [id(a), id(a)]);
+        assert_eq!(woken_accounts("").count(), 0);
+    }
 }

@@ -121,6 +121,8 @@ pub struct RedisStore {
     append_capped_log: Script,
     read_capped_log: Script,
     event_signals: broadcast::Sender<AccountId>,
+    /// Accounts with new events, for this process's publisher (`events.rs`).
+    wake_ups: events::WakeUps,
     /// The pub/sub listener starts with the first subscriber.
     listening: Arc<Once>,
 }
@@ -158,11 +160,13 @@ impl RedisStore {
         subscriptions: Subscriptions,
         settings: &StoreSettings,
     ) -> Result<RedisStore, StoreError> {
+        let keys = KeyLayout::new(&settings.key_prefix);
         let store = RedisStore {
             subscriptions,
             timeouts: settings.clone(),
+            wake_ups: events::spawn_wake_up_publisher(connection.clone(), keys.clone()),
             connection,
-            keys: KeyLayout::new(&settings.key_prefix),
+            keys,
             replica_wait: ReplicaWait::from_settings(settings),
             create_partition: Script::new(include_str!("create_partition.lua")),
             commit_partition: Script::new(&partitions::commit_partition_script()),

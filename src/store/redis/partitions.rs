@@ -134,9 +134,6 @@ impl AccountPartitions for RedisStore {
         for (schedule, member) in commit.unscheduled {
             keys.push(self.keys.schedule_of_member(schedule, member));
         }
-        let shard = shard_of(id.as_str());
-        let channel =
-            if self.is_cluster() { self.keys.shard_events_channel(shard) } else { self.keys.events_channel() };
         let counts = [
             commit.new_entries.len(),
             commit.documents_put.len(),
@@ -146,7 +143,7 @@ impl AccountPartitions for RedisStore {
             commit.scheduled.len(),
             commit.unscheduled.len(),
         ];
-        let mut shape = Vec::with_capacity(2 * counts.len() + 2);
+        let mut shape = Vec::with_capacity(2 * counts.len() + 1);
         for count in counts {
             let count = u16::try_from(count).map_err(|_| StoreError::Corrupt {
                 key: keys[0].clone(),
@@ -155,7 +152,6 @@ impl AccountPartitions for RedisStore {
             shape.extend_from_slice(&count.to_be_bytes());
         }
         shape.push(u8::from(commit.expiring_must_be_new));
-        shape.push(u8::from(self.is_cluster()));
         let mut invocation = self.commit_partition.prepare_invoke();
         invocation
             .key(&keys[..])
@@ -163,8 +159,6 @@ impl AccountPartitions for RedisStore {
             .arg(commit.expected_version + 1)
             .arg(pack(&encode_document(&*commit.account)?))
             .arg(shape)
-            .arg(&channel)
-            .arg(id.as_str())
             .arg(u64::try_from(commit.expiring_ttl.as_millis()).unwrap_or(u64::MAX));
         for entry in commit.new_entries {
             invocation.arg(pack(&encode_document(entry)?));
@@ -187,19 +181,16 @@ impl AccountPartitions for RedisStore {
         for (_, member) in commit.unscheduled {
             invocation.arg(member);
         }
-        // On a cluster the shard channel is checked with the keys: a script
-        // may publish only to a shard channel of its own slot.
-        let mut slot_checked = keys;
-        if self.is_cluster() {
-            slot_checked.push(channel);
-        }
-        let committed: i64 = self.run_script(&slot_checked, &invocation).await?;
+        let committed: i64 = self.run_script(&keys, &invocation).await?;
         if committed != 1 {
             return Ok(CommitOutcome::VersionConflict);
         }
+        if !commit.events.is_empty() {
+            self.wake_listeners(id);
+        }
         // The index entries written before the commit are waited for with it.
         let index_keys = commit.indexed.iter().map(|(key, _)| self.keys.index(key));
-        self.wait_for_replicas(slot_checked.into_iter().chain(index_keys)).await?;
+        self.wait_for_replicas(keys.into_iter().chain(index_keys)).await?;
         Ok(CommitOutcome::Committed)
     }
 

@@ -8,7 +8,8 @@
 //! `keys.rs` holds the key layout (a partition's keys and its shard's work
 //! share one cluster hash tag, so every script touches one slot);
 //! `replication.rs` waits for replicas after a commit when the settings ask
-//! (`store.wait_replicas`, docs/durability.md); and each data model's trait
+//! (`store.wait_replicas`, docs/durability.md); `packing.rs` says how a
+//! partition's texts are written (packed) and read; and each data model's trait
 //! is implemented in the file of the same name as the trait's
 //! (`partitions.rs` beside `store/partitions.rs`, and so on), with its Lua
 //! scripts next to them. The scripts decide nothing: the caller

@@ -1,6 +1,7 @@
 //! Account partitions on Redis: a partition's keys share its shard's hash
-//! tag (`keys.rs`), and each change is one Lua script over them and its
-//! shard's schedules (`create_partition.lua`, `commit_partition.lua`).
+//! tag (`keys.rs`), each change is one Lua script over them and its
+//! shard's schedules (`create_partition.lua`, `commit_partition.lua`), and
+//! its texts travel and stay packed (`packing.rs`).
 
 use async_trait::async_trait;
 

@@ -38,6 +38,22 @@ async fn a_store_refuses_data_laid_out_otherwise() {
 /// on, finds those replies by name, refuses to save a reply over one of
 /// them, and reclaims them when they are due, beside the replies it keeps as
 /// keys of their own.
+/// `v3` wrote every text as plain JSON; this version packs them (`v4`),
+/// reads both, and moves the marker on, so a gateway of the version before,
+/// which cannot read packed texts, refuses to start on the data.
+#[tokio::test]
+async fn data_of_v3_opens_and_its_marker_moves_on_to_v4() {
+    let settings = test_settings(StoreKind::Redis).store;
+    let _keys = RedisKeysGuard::new(&settings.url, &settings.key_prefix);
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let layout = format!("{}:layout", settings.key_prefix);
+    let _: () = connection.set(&layout, "v3 shards=24").await.unwrap();
+    RedisStore::connect(&settings.url, &settings).await.expect("v3 data opens");
+    let marker: String = connection.get(&layout).await.unwrap();
+    assert_eq!(marker, "v4 shards=24");
+}
+
 #[tokio::test]
 async fn data_of_the_layout_before_is_read_and_its_saved_replies_kept_until_due() {
     let settings = test_settings(StoreKind::Redis).store;
@@ -48,7 +64,7 @@ async fn data_of_the_layout_before_is_read_and_its_saved_replies_kept_until_due(
     let _: () = connection.set(&layout, "v2 shards=24").await.unwrap();
     let store = RedisStore::connect(&settings.url, &settings).await.expect("the layout before opens");
     let marker: String = connection.get(&layout).await.unwrap();
-    assert_eq!(marker, "v3 shards=24");
+    assert_eq!(marker, "v4 shards=24");
 
     let account = Account::open(
         AccountId::parse("acc_layout_before").unwrap(),

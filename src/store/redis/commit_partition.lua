@@ -11,10 +11,10 @@
 -- by itself (docs/redis.md, "What a commit costs").
 --
 -- KEYS[1] = account record (hash: version, data; reclaim_at while the
--- partition still holds expiring documents of the layout before, see below)
+-- partition still holds expiring documents of layout v2, see below)
 -- KEYS[2] = journal (list)   KEYS[3] = documents (hash: name -> body)
 -- KEYS[4] = event stream
--- KEYS[5] = the layout before's reclaim index (sorted set: name -> time in ms)
+-- KEYS[5] = layout v2's reclaim index (sorted set: name -> time in ms)
 -- KEYS[6 ..] = X expiring documents' own keys (strings with a time to live),
 -- then S schedule keys, then U schedule keys: the partition's and its
 -- shard's, so every key shares the shard's hash tag (one cluster slot).
@@ -34,7 +34,7 @@
 -- (Numbers travel as bytes of one argument because every argument costs
 -- Lua an allocation, and `tonumber` a `strtod`; the store's fixed numbers
 -- are written into this text when it is loaded: {{EVENTS_KEPT}} events kept
--- per stream, {{RECLAIMED}} expired documents of the layout before
+-- per stream, {{RECLAIMED}} expired documents of layout v2
 -- reclaimed per commit beyond X.)
 -- Returns 1 when committed, 0 on a version conflict (or a missing record, or
 -- an expiring document that had to be new and exists); a refused commit
@@ -58,7 +58,7 @@ local first_schedule_key = 6 + expiring
 
 -- Expiring documents are keys of their own with a time to live: Redis
 -- reclaims them, and `SET … NX` both checks that one is new and writes it.
--- A partition written by the layout before may still hold some in its
+-- A partition written by layout v2 may still hold some in its
 -- `documents` hash, indexed for reclaiming in KEYS[5]; its record then has
 -- `reclaim_at` (when the earliest of them may go), and only then are they
 -- looked at: checked when they must be new, and reclaimed when due.

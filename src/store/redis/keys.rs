@@ -112,7 +112,7 @@ impl KeyLayout {
         self.partition(id, "documents")
     }
 
-    /// Sorted set of the layout before `v3`: expiring documents' names (kept
+    /// Sorted set of layout `v2`: expiring documents' names (kept
     /// in `documents` then) by the time (ms) they may be reclaimed.
     pub(super) fn expiring(&self, id: &AccountId) -> String {
         self.partition(id, "expiring")
@@ -218,15 +218,17 @@ impl KeyLayout {
 }
 
 /// What the layout marker holds: the layout's version and shard count. A
-/// store refuses to open data written with another.
+/// store refuses to open data written with another. `v4` writes a
+/// partition's texts packed (`packing.rs`).
 pub(super) fn layout_marker() -> String {
-    format!("v3 shards={SHARDS}")
+    format!("v4 shards={SHARDS}")
 }
 
-/// The marker of the layout before this one, which this version still reads
-/// (expiring documents in `documents`, see `RedisStore::check_layout`).
-pub(super) fn previous_layout_marker() -> String {
-    format!("v2 shards={SHARDS}")
+/// The markers of the layouts before this one, which this version still
+/// reads (see `RedisStore::check_layout`): `v2`, expiring documents in
+/// `documents`; `v3`, every text as plain JSON.
+pub(super) fn earlier_layout_markers() -> [String; 2] {
+    [format!("v2 shards={SHARDS}"), format!("v3 shards={SHARDS}")]
 }
 
 /// Whether `keys` all hash to one cluster slot — what every script call

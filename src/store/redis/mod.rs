@@ -190,16 +190,17 @@ impl RedisStore {
 
     /// Records this version's key layout on first use, and refuses data
     /// written with another (a different shard count would lose accounts).
-    /// Data of the layout before (`v2`, expiring documents inside the
-    /// partition's `documents` hash) is read as it is, and its marker moved
-    /// on, so a gateway of the version before refuses to start on it rather
-    /// than miss the replies saved in the new way (docs/redis.md, "Key layout").
+    /// Data of the layouts before (`v2`, expiring documents inside the
+    /// partition's `documents` hash; `v3`, texts as plain JSON) is read as it
+    /// is, and its marker moved on, so a gateway of a version before refuses
+    /// to start on it rather than miss the replies saved in the new way or
+    /// fail on packed texts (docs/redis.md, "Key layout").
     async fn check_layout(&self) -> Result<(), StoreError> {
         let key = self.keys.layout();
         let marker = keys::layout_marker();
         let _: Option<String> = self.query(redis::cmd("SET").arg(&key).arg(&marker).arg("NX")).await?;
         let mut stored: Option<String> = self.query(redis::cmd("GET").arg(&key)).await?;
-        if stored.as_deref() == Some(keys::previous_layout_marker().as_str()) {
+        if stored.as_ref().is_some_and(|stored| keys::earlier_layout_markers().contains(stored)) {
             let _: () = self.query(redis::cmd("SET").arg(&key).arg(&marker)).await?;
             stored = Some(marker.clone());
         }

@@ -14,10 +14,10 @@ use crate::store::{PartitionDocuments, StoreError};
 #[async_trait]
 impl PartitionDocuments for RedisStore {
     async fn partition_document(&self, id: &AccountId, name: &str) -> Result<Option<String>, StoreError> {
-        // An expiring document is a key of its own (or, written by the
-        // layout before, a field of the hash): the key wins. Read in this
-        // order, the two need no transaction: a hash field of the layout
-        // before is never written again, so the pair reads as of the `GET`.
+        // An expiring document is a key of its own (or, written by layout
+        // v2, a field of the hash): the key wins. Read in this order, the
+        // two need no transaction: a hash field of layout v2 is never
+        // written again, so the pair reads as of the `GET`.
         let mut pipeline = redis::pipe();
         pipeline.cmd("GET").arg(self.keys.expiring_document(id, name));
         pipeline.cmd("HGET").arg(self.keys.documents(id)).arg(name);
@@ -31,7 +31,7 @@ impl PartitionDocuments for RedisStore {
         // A partition holds one user's documents; HSCAN with MATCH still reads
         // the whole hash, so one HGETALL is as cheap and simpler. Expiring
         // documents are not listed (by contract): the hash may still hold
-        // some written by the layout before, and those are left out too.
+        // some written by layout v2, and those are left out too.
         // (Those are never added to again, so reading their index first
         // needs no transaction.)
         let mut pipeline = redis::pipe();

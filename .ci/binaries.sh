@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the CI scripts: which build of walletgate's binaries they run,
 # and the cargo command that makes sure it is there.
 #

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A throwaway three-master Redis Cluster on loopback for CI, sourced by
 # .ci/run (and by anyone who wants the same cluster by hand):
 #

@@ -13,6 +13,9 @@ use walletgate::store::{
     AccountCommit, AccountPartitions, CommitOutcome, EventStreams, PartitionDocuments, RedisStore, StoreError,
 };
 
+use redis::aio::MultiplexedConnection;
+use walletgate::settings::StoreSettings;
+
 use crate::helpers::{RedisKeysGuard, StoreKind, redis_url, test_settings, unique_phone};
 
 #[tokio::test]
@@ -32,39 +35,39 @@ async fn a_store_refuses_data_laid_out_otherwise() {
     }
 }
 
-/// Data of the layout before (`v2`) kept a partition's saved replies inside
-/// its `documents` hash, indexed for reclaiming in its `expiring` sorted set,
-/// with `reclaim_at` in the record. This version opens it, moves the marker
-/// on, finds those replies by name, refuses to save a reply over one of
-/// them, and reclaims them when they are due, beside the replies it keeps as
-/// keys of their own.
+/// A key prefix of its own whose data is marked as laid out by `marker`,
+/// opened by this version: the store, a connection to look at the keys, and
+/// the prefix's settings and cleanup.
+async fn open_data_laid_out_as(marker: &str) -> (RedisStore, MultiplexedConnection, StoreSettings, RedisKeysGuard) {
+    let settings = test_settings(StoreKind::Redis).store;
+    let keys = RedisKeysGuard::new(&settings.url, &settings.key_prefix);
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let layout = format!("{}:layout", settings.key_prefix);
+    let _: () = connection.set(&layout, marker).await.unwrap();
+    let store = RedisStore::connect(&settings.url, &settings).await.expect("data of a layout before opens");
+    let moved_on: String = connection.get(&layout).await.unwrap();
+    assert_eq!(moved_on, "v4 shards=24", "the marker moves on from {marker}");
+    (store, connection, settings, keys)
+}
+
 /// `v3` wrote every text as plain JSON; this version packs them (`v4`),
 /// reads both, and moves the marker on, so a gateway of the version before,
 /// which cannot read packed texts, refuses to start on the data.
 #[tokio::test]
 async fn data_of_v3_opens_and_its_marker_moves_on_to_v4() {
-    let settings = test_settings(StoreKind::Redis).store;
-    let _keys = RedisKeysGuard::new(&settings.url, &settings.key_prefix);
-    let client = redis::Client::open(redis_url()).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    let layout = format!("{}:layout", settings.key_prefix);
-    let _: () = connection.set(&layout, "v3 shards=24").await.unwrap();
-    RedisStore::connect(&settings.url, &settings).await.expect("v3 data opens");
-    let marker: String = connection.get(&layout).await.unwrap();
-    assert_eq!(marker, "v4 shards=24");
+    open_data_laid_out_as("v3 shards=24").await;
 }
 
+/// Data of layout `v2` kept a partition's saved replies inside its
+/// `documents` hash, indexed for reclaiming in its `expiring` sorted set,
+/// with `reclaim_at` in the record. This version opens it, moves the marker
+/// on, finds those replies by name, refuses to save a reply over one of
+/// them, and reclaims them when they are due, beside the replies it keeps as
+/// keys of their own.
 #[tokio::test]
-async fn data_of_the_layout_before_is_read_and_its_saved_replies_kept_until_due() {
-    let settings = test_settings(StoreKind::Redis).store;
-    let _keys = RedisKeysGuard::new(&settings.url, &settings.key_prefix);
-    let client = redis::Client::open(redis_url()).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    let layout = format!("{}:layout", settings.key_prefix);
-    let _: () = connection.set(&layout, "v2 shards=24").await.unwrap();
-    let store = RedisStore::connect(&settings.url, &settings).await.expect("the layout before opens");
-    let marker: String = connection.get(&layout).await.unwrap();
-    assert_eq!(marker, "v4 shards=24");
+async fn data_of_v2_is_read_and_its_saved_replies_kept_until_due() {
+    let (store, mut connection, settings, _keys) = open_data_laid_out_as("v2 shards=24").await;
 
     let account = Account::open(
         AccountId::parse("acc_layout_before").unwrap(),

@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 
+use walletgate::settings::{Overrides, Settings};
+
 use crate::helpers::{StoreKind, json_of, spawn_app_with};
 use crate::redis_outage::start_redis;
 use crate::redis_servers::free_port;
@@ -65,10 +67,11 @@ fn main_thread_cpu_secs(connection: &mut redis::Connection) -> f64 {
         .sum()
 }
 
-/// `store.key_prefix` as config/default.toml sets it.
+/// `store.key_prefix` as a deployment's settings load it (config/default.toml).
 fn default_key_prefix() -> String {
-    let defaults: toml::Table = include_str!("../../config/default.toml").parse().unwrap();
-    defaults["store"]["key_prefix"].as_str().unwrap().to_owned()
+    let config_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
+    let overrides = Overrides { config_dir: Some(config_dir), ..Overrides::default() };
+    Settings::load(&overrides).expect("the default settings load").store.key_prefix
 }
 
 #[tokio::test]

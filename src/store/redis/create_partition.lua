@@ -2,7 +2,8 @@
 -- entries, and lists it in its shard's accounts.
 -- KEYS[1] = account record (hash: version, data)   KEYS[2] = journal (list)
 -- KEYS[3] = the shard's account ids (set)
--- ARGV[1] = account id   ARGV[2] = account JSON   ARGV[3..] = journal entries (JSON)
+-- ARGV[1] = account id   ARGV[2] = account   ARGV[3..] = journal entries
+-- (texts as the store writes them, packed or not: the script never reads them)
 -- Returns 1 when created, 0 when the partition already exists.
 -- Every key shares the shard's hash tag, so the script touches one cluster slot.
 if redis.call('EXISTS', KEYS[1]) == 1 then

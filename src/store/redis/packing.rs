@@ -4,14 +4,14 @@
 //! A text of [`PACKED_FROM`] bytes or more is written packed: a zstd frame
 //! made with a dictionary of typical documents (`dictionary-1.json`), behind
 //! a mark byte that no UTF-8 text starts with and the dictionary's number.
-//! Shorter texts, and any text the compressor fails on, are written as they
-//! are. Reading takes either, so partitions written before packing read as
+//! Shorter texts, and any text packing would not shrink (or the compressor
+//! fails on), are written as they are. Reading takes either, so partitions written before packing read as
 //! they always did.
 //!
 //! Why: Redis's Lua hashes every byte a script is handed, about 13
 //! instructions a byte, and a commit hands it every text it writes
-//! (docs/redis.md, "What a commit costs"). Packed, a withdrawal's commit
-//! carries about a quarter of the bytes. The dictionary is part of the stored
+//! (docs/redis.md, "What a commit costs"). Packed, a withdrawal's five
+//! texts are about a third of their bytes as JSON. The dictionary is part of the stored
 //! format: a dictionary once used is kept, unchanged, for as long as data
 //! written with it may exist (a test pins its digest); a better one comes
 //! with the next number.
@@ -33,7 +33,7 @@ const DICTIONARY_NUMBER: u8 = 1;
 const DICTIONARY_1: &[u8] = include_bytes!("dictionary-1.json");
 /// Texts shorter than this are written as they are: packing them saves
 /// little and costs the frame's own bytes.
-pub(super) const PACKED_FROM: usize = 96;
+const PACKED_FROM: usize = 96;
 /// zstd's level: a fast one. On a withdrawal's five texts (about 4 KB),
 /// measured on this project's machine: level -2 packs them to 1 312 bytes in
 /// 6.3 µs and unpacks them in 1.0 µs; level 1 to 1 210 bytes in 18–20 µs

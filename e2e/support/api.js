@@ -211,9 +211,16 @@ export async function wallet(user) {
 const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 const ID_CHECK = "10X98765432";
 
-/** A resident ID number with a valid check character (GB 11643), born 1990-03-07. */
+/**
+ * A resident ID number with a valid check character (GB 11643): a random birth date
+ * between 1970 and 1999 and a random sequence number, so ten million numbers are drawn
+ * from and the tests of one run (on a store that may outlive it) do not collide.
+ */
 export function residentId() {
-  const body = `11010519900307${String(Math.floor(Math.random() * 1000)).padStart(3, "0")}`;
+  const pick = (count) => Math.floor(Math.random() * count);
+  const pad = (value, width) => String(value).padStart(width, "0");
+  const born = `${1970 + pick(30)}${pad(1 + pick(12), 2)}${pad(1 + pick(28), 2)}`;
+  const body = `110105${born}${pad(pick(1000), 3)}`;
   const sum = [...body].reduce((total, digit, index) => total + Number(digit) * ID_WEIGHTS[index], 0);
   return body + ID_CHECK[sum % 11];
 }

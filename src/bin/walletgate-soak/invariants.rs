@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::client::{Api, Body, Meta, Request, fen, yuan};
 use crate::cluster::{Cluster, TIMING};
 use crate::money::{self, AccountMoney, JournalSummary, LedgerSeen, Listed, MoneyRun};
+use crate::streams::StreamCounts;
 use crate::webhooks::{self, Receiver};
 use crate::world::{
     Known, KycDecided, OPERATOR_EMAIL, OPERATOR_PASSWORD, PinFact, PinSeen, Submitted, World, WrongCodeTried, real_name,
@@ -56,6 +57,7 @@ pub struct Checked {
     pub quiescence: Duration,
     pub webhooks: WebhookCounts,
     pub real_names: RealNameCounts,
+    pub streams: StreamCounts,
 }
 
 /// WeChat payouts from ¥2,000 (which carry the payee's real name), for the report.
@@ -109,6 +111,7 @@ pub const WEBHOOKS: &str = "17. every posted outcome reaches the webhook, signed
 pub const WRONG_CODE: &str = "18. a wrong SMS code is never taken";
 pub const KYC: &str = "19. an identity check ends as an operator's 200 decided it";
 pub const STATEMENT: &str = "20. a withdrawal's statement rows name the wallet it went to";
+pub const STREAMS: &str = "21. a live event stream hears every event once, in order, promptly from any gateway";
 /// How long the deliveries of the last outcomes may take after quiescence
 /// (retries after a refusal wait up to a second).
 const WEBHOOKS_SETTLE: Duration = Duration::from_secs(30);
@@ -132,7 +135,7 @@ fn meta(op: &'static str, phone: &str, gateway: usize) -> Meta {
     Meta::new(op, usize::MAX, &[phone], gateway)
 }
 
-async fn operator(api: &Api) -> anyhow::Result<String> {
+pub async fn operator(api: &Api) -> anyhow::Result<String> {
     for attempt in 0..20 {
         let body = json!({ "email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD });
         let reply = api

@@ -20,6 +20,7 @@ mod cluster;
 mod invariants;
 mod money;
 mod report;
+mod streams;
 mod webhooks;
 mod workload;
 mod world;
@@ -132,6 +133,7 @@ async fn main() -> anyhow::Result<()> {
     let world = Arc::new(World::new(seed, args.accounts.max(4)));
     // The demo accounts' money, which the money invariants leave aside.
     let ledger_before = invariants::ledger_now(&api).await?;
+    let listeners = streams::Listeners::start(api.clone(), world.clone())?;
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..args.clients.max(1))
         .map(|id| tokio::spawn(workload::run_client(api.clone(), world.clone(), id, stop.clone())))
@@ -150,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
     let mut checked = Checked::default();
     invariants::quiesce(&api, &world, &cluster, &mut checked).await?;
     invariants::check(&api, &world, &ledger_before, &receiver, &mut checked).await?;
+    listeners.check(&api, &world, &mut checked).await?;
     report::print(&api.history, &faults, &checked, &replay, seed, &dir);
 
     let failed = !checked.violations.is_empty();

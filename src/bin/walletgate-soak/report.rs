@@ -52,6 +52,15 @@ pub fn print(
         "== WeChat payouts from ¥2,000 (named): {} settled, {} refused NAME_NOT_CORRECT ==",
         checked.real_names.settled, checked.real_names.name_refused
     );
+    let streams = &checked.streams;
+    println!(
+        "== live event streams: {} listeners heard {} events, opened again {} times; {} pings, the slowest heard after {} ms ==",
+        streams.listeners,
+        streams.heard,
+        streams.reconnects,
+        streams.pinged,
+        streams.slowest_ping.map_or("-".to_owned(), |took| took.as_millis().to_string())
+    );
     println!("\n== invariants ==");
     // By their number: "2." before "10.".
     let mut invariants: Vec<(&&str, &u64)> = checked.checks.iter().collect();

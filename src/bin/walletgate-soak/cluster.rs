@@ -1,9 +1,13 @@
 //! The processes the harness drives and the faults it injects into them: a
 //! private `redis-server` (AOF, `appendfsync always`, no RDB) on a free
-//! loopback port in the run's directory, and walletgate gateways started
-//! from the release binary, each on its own port, logging to files there.
-//! Faults: `kill -9` and restart of a gateway, SIGSTOP/SIGCONT of a gateway
-//! or of Redis, `kill -9` of Redis and a restart from its AOF.
+//! loopback port in the run's directory, or a private Redis Cluster of
+//! three masters with a replica each (every node so, in a directory of its
+//! own), and walletgate gateways started from the release binary, each on
+//! its own port, logging to files there. Faults: `kill -9` and restart of
+//! a gateway, SIGSTOP/SIGCONT of a gateway or of a Redis node, `kill -9` of
+//! a Redis node and a restart from its AOF (on a cluster a master's replica
+//! may take over first: the harness waits until the cluster is whole again,
+//! every master with its replica in sync, before the next fault).
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -22,6 +26,16 @@ use tokio::sync::Mutex;
 
 /// Longest wait for a started process to answer.
 const STARTUP_WAIT: Duration = Duration::from_secs(30);
+/// A cluster's nodes: three masters, a replica each.
+const CLUSTER_NODES: usize = 6;
+/// How long a cluster node may not answer before its peers declare it
+/// failed. Its replica never takes over (`cluster-replica-no-failover`):
+/// the soak restarts nodes, and a failover would take back the writes
+/// walletgate does not wait for replicas for (docs/durability.md), which
+/// tests/api/redis_failover.rs covers on its own.
+const CLUSTER_NODE_TIMEOUT_MS: u64 = 3000;
+/// Longest wait for a cluster to be whole again after a fault.
+const CLUSTER_HEAL_WAIT: Duration = Duration::from_secs(60);
 /// Faults one run injects at most, whatever its duration.
 const FAULTS_MAX: usize = 10_000;
 
@@ -129,27 +143,66 @@ fn log_file(path: &Path) -> anyhow::Result<(Stdio, Stdio)> {
     Ok((Stdio::from(file.try_clone()?), Stdio::from(file)))
 }
 
-/// The private Redis.
+/// A private Redis, or one node of the private Redis Cluster.
 #[derive(Debug)]
 pub struct RedisProcess {
     pub port: u16,
     dir: PathBuf,
+    log: PathBuf,
+    /// More options (a cluster node's).
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
 impl RedisProcess {
     pub fn start(dir: &Path) -> anyhow::Result<RedisProcess> {
-        let mut redis = RedisProcess { port: free_port()?, dir: dir.to_owned(), child: None };
+        let mut redis = RedisProcess {
+            port: free_port()?,
+            dir: dir.to_owned(),
+            log: dir.join("redis.log"),
+            extra: Vec::new(),
+            child: None,
+        };
+        redis.spawn()?;
+        Ok(redis)
+    }
+
+    /// A cluster node: its AOF and `nodes.conf` in `redis-<index>/`, a
+    /// failing peer declared failed after `CLUSTER_NODE_TIMEOUT_MS`, no
+    /// failover.
+    fn start_node(run_dir: &Path, index: usize) -> anyhow::Result<RedisProcess> {
+        let dir = run_dir.join(format!("redis-{index}"));
+        std::fs::create_dir_all(&dir)?;
+        let extra = [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            &CLUSTER_NODE_TIMEOUT_MS.to_string(),
+            "--cluster-port",
+            &free_port()?.to_string(),
+            "--cluster-replica-no-failover",
+            "yes",
+            // A replica (re)joining is sent the data at once.
+            "--repl-diskless-sync-delay",
+            "0",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let log = run_dir.join(format!("redis-{index}.log"));
+        let mut redis = RedisProcess { port: free_port()?, dir, log, extra, child: None };
         redis.spawn()?;
         Ok(redis)
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
-        let (out, err) = log_file(&self.dir.join("redis.log"))?;
+        let (out, err) = log_file(&self.log)?;
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--dir"])
             .arg(&self.dir)
             .args(["--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"])
+            .args(&self.extra)
             .stdout(out)
             .stderr(err)
             .spawn()
@@ -302,6 +355,7 @@ impl Drop for Gateway {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreMode {
     Redis,
+    RedisCluster,
     Memory,
 }
 
@@ -309,14 +363,16 @@ pub enum StoreMode {
 #[derive(Debug)]
 pub struct Cluster {
     pub mode: StoreMode,
-    pub redis: Option<Mutex<RedisProcess>>,
+    /// The Redis, or the Redis Cluster's nodes; none on the memory store.
+    pub redis: Vec<Mutex<RedisProcess>>,
     pub gateways: Vec<Mutex<Gateway>>,
     pub addresses: Vec<String>,
 }
 
 impl Cluster {
-    /// Starts Redis (in Redis mode) and the gateways; the first `gateways - 1`
-    /// run the worker, the last does not (in memory mode the one gateway does).
+    /// Starts Redis or a Redis Cluster (in those modes) and the gateways;
+    /// the first `gateways - 1` run the worker, the last does not (in
+    /// memory mode the one gateway does).
     pub async fn start(
         mode: StoreMode,
         gateways: usize,
@@ -326,12 +382,26 @@ impl Cluster {
     ) -> anyhow::Result<Cluster> {
         std::fs::create_dir_all(dir)?;
         let redis = match mode {
-            StoreMode::Redis => Some(RedisProcess::start(dir)?),
-            StoreMode::Memory => None,
+            StoreMode::Redis => vec![RedisProcess::start(dir)?],
+            StoreMode::RedisCluster => tokio::task::block_in_place(|| start_redis_cluster(dir))?,
+            StoreMode::Memory => Vec::new(),
         };
-        let store_url = redis.as_ref().map_or("memory://".to_owned(), RedisProcess::url);
+        let store_url = match mode {
+            StoreMode::Redis => redis[0].url(),
+            StoreMode::RedisCluster => {
+                let seeds: Vec<String> = redis.iter().map(|node| format!("127.0.0.1:{}", node.port)).collect();
+                format!("redis+cluster://{}", seeds.join(","))
+            }
+            StoreMode::Memory => "memory://".to_owned(),
+        };
         let count = if mode == StoreMode::Memory { 1 } else { gateways.max(2) };
-        let env = gateway_env(&TIMING, webhook_url);
+        let mut env = gateway_env(&TIMING, webhook_url);
+        if mode == StoreMode::RedisCluster {
+            // Every commit waits for its master's replica, as a deployment
+            // that cares for its money sets it (docs/durability.md).
+            env.push(("WALLETGATE__STORE__WAIT_REPLICAS", "1".to_owned()));
+            env.push(("WALLETGATE__STORE__WAIT_TIMEOUT_MS", "300".to_owned()));
+        }
         let mut started = Vec::new();
         for index in 0..count {
             let mut gateway = Gateway {
@@ -354,18 +424,20 @@ impl Cluster {
         let addresses = started.iter().map(Gateway::address).collect();
         Ok(Cluster {
             mode,
-            redis: redis.map(Mutex::new),
+            redis: redis.into_iter().map(Mutex::new).collect(),
             gateways: started.into_iter().map(Mutex::new).collect(),
             addresses,
         })
     }
 
-    /// Brings everything back: resumes what is paused, restarts what is down.
+    /// Brings everything back: resumes what is paused, restarts what is
+    /// down, and waits until a Redis Cluster is whole again.
     pub async fn heal(&self) -> anyhow::Result<()> {
-        if let Some(redis) = &self.redis {
+        for redis in &self.redis {
             let mut redis = redis.lock().await;
             tokio::task::block_in_place(|| redis.ensure_up())?;
         }
+        self.wait_until_whole().await?;
         for gateway in &self.gateways {
             let mut gateway = gateway.lock().await;
             gateway.resume();
@@ -377,6 +449,37 @@ impl Cluster {
         Ok(())
     }
 
+    /// On a Redis Cluster: waits until every node serves and agrees that
+    /// the cluster is whole (see `cluster_whole`); at once otherwise.
+    async fn wait_until_whole(&self) -> anyhow::Result<()> {
+        if self.mode != StoreMode::RedisCluster {
+            return Ok(());
+        }
+        let mut ports = Vec::new();
+        for node in &self.redis {
+            ports.push(node.lock().await.port);
+        }
+        let deadline = Instant::now() + CLUSTER_HEAL_WAIT;
+        while !tokio::task::block_in_place(|| cluster_whole(&ports)) {
+            if Instant::now() > deadline {
+                bail!("the Redis Cluster is not whole {CLUSTER_HEAL_WAIT:?} after a fault; see redis-*.log");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Ok(())
+    }
+
+    /// The ports of the cluster's masters now, as the first node that answers sees them.
+    async fn cluster_masters(&self) -> Vec<u16> {
+        for node in &self.redis {
+            let port = node.lock().await.port;
+            if let Some(nodes) = tokio::task::block_in_place(|| cluster_nodes(port)) {
+                return nodes.iter().filter(|node| node.master).map(|node| node.port).collect();
+            }
+        }
+        Vec::new()
+    }
+
     pub async fn gateway_workers(&self) -> Vec<bool> {
         let mut workers = Vec::new();
         for gateway in &self.gateways {
@@ -384,6 +487,98 @@ impl Cluster {
         }
         workers
     }
+}
+
+/// Starts `CLUSTER_NODES` nodes and makes them a cluster: three masters
+/// (the first three) with a replica each, every slot served.
+fn start_redis_cluster(dir: &Path) -> anyhow::Result<Vec<RedisProcess>> {
+    let nodes =
+        (0..CLUSTER_NODES).map(|index| RedisProcess::start_node(dir, index)).collect::<anyhow::Result<Vec<_>>>()?;
+    let addresses: Vec<String> = nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)).collect();
+    let created = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addresses)
+        .args(["--cluster-replicas", "1", "--cluster-yes"])
+        .output()
+        .context("redis-cli is needed (apt-get install redis-tools)")?;
+    if !created.status.success() {
+        bail!("redis-cli --cluster create failed: {}", String::from_utf8_lossy(&created.stdout));
+    }
+    let ports: Vec<u16> = nodes.iter().map(|node| node.port).collect();
+    let deadline = Instant::now() + CLUSTER_HEAL_WAIT;
+    while !cluster_whole(&ports) {
+        if Instant::now() > deadline {
+            bail!("the new Redis Cluster did not become whole in {CLUSTER_HEAL_WAIT:?}; see redis-*.log");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(nodes)
+}
+
+/// One node as `CLUSTER NODES` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct NodeSeen {
+    id: String,
+    port: u16,
+    master: bool,
+    master_id: Option<String>,
+    /// Flagged `fail` or `fail?`, or its link down.
+    failing: bool,
+    serves_slots: bool,
+}
+
+fn redis_cli(port: u16, args: &[&str]) -> Option<String> {
+    let output = Command::new("redis-cli").args(["-p", &port.to_string()]).args(args).output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    (output.status.success() && !text.starts_with("Could not connect")).then_some(text)
+}
+
+fn cluster_nodes(port: u16) -> Option<Vec<NodeSeen>> {
+    let text = redis_cli(port, &["cluster", "nodes"])?;
+    let nodes: Vec<NodeSeen> = text.lines().filter_map(node_seen).collect();
+    (!nodes.is_empty()).then_some(nodes)
+}
+
+/// A line of `CLUSTER NODES`: `<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link> <slots…>`.
+fn node_seen(line: &str) -> Option<NodeSeen> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let port = fields.get(1)?.split('@').next()?.rsplit(':').next()?.parse().ok()?;
+    let flags: Vec<&str> = fields.get(2)?.split(',').collect();
+    Some(NodeSeen {
+        id: (*fields.first()?).to_owned(),
+        port,
+        master: flags.contains(&"master"),
+        master_id: fields.get(3).filter(|id| **id != "-").map(|id| (*id).to_owned()),
+        failing: flags.iter().any(|flag| flag.starts_with("fail")) || fields.get(7) != Some(&"connected"),
+        serves_slots: fields.len() > 8,
+    })
+}
+
+/// Whether the cluster is whole: every node answers `cluster_state:ok`
+/// and sees the others connected and none failing, three masters serving
+/// slots with one replica each, and every replica in sync with its master.
+fn cluster_whole(ports: &[u16]) -> bool {
+    ports.iter().all(|&port| {
+        let Some(info) = redis_cli(port, &["cluster", "info"]) else { return false };
+        let Some(nodes) = cluster_nodes(port) else { return false };
+        let masters: Vec<&NodeSeen> = nodes.iter().filter(|node| node.master && node.serves_slots).collect();
+        let replicated = masters
+            .iter()
+            .all(|master| nodes.iter().filter(|node| node.master_id.as_ref() == Some(&master.id)).count() == 1);
+        let me = nodes.iter().find(|node| node.port == port);
+        let in_sync = match me {
+            Some(me) if !me.master => redis_cli(port, &["info", "replication"]).is_some_and(|info| {
+                info.contains("master_link_status:up") && info.contains("master_sync_in_progress:0")
+            }),
+            _ => true,
+        };
+        info.contains("cluster_state:ok")
+            && nodes.len() == ports.len()
+            && nodes.iter().all(|node| !node.failing)
+            && masters.len() == CLUSTER_NODES / 2
+            && replicated
+            && in_sync
+    })
 }
 
 /// The kinds of fault, as counted in the summary.
@@ -394,6 +589,9 @@ pub enum Fault {
     PauseGateway,
     PauseRedis,
     KillRedis,
+    PauseClusterNode,
+    KillClusterMaster,
+    KillClusterReplica,
 }
 
 impl Fault {
@@ -404,6 +602,9 @@ impl Fault {
             Fault::PauseGateway => "SIGSTOP / SIGCONT of a gateway",
             Fault::PauseRedis => "SIGSTOP / SIGCONT of Redis",
             Fault::KillRedis => "kill -9 of Redis + restart from its AOF",
+            Fault::PauseClusterNode => "SIGSTOP / SIGCONT of a Redis Cluster node",
+            Fault::KillClusterMaster => "kill -9 of a Redis Cluster master + restart from its AOF",
+            Fault::KillClusterReplica => "kill -9 of a Redis Cluster replica + restart from its AOF",
         }
     }
 }
@@ -430,6 +631,14 @@ pub async fn inject_faults(
             (StoreMode::Redis, 45..65) => Fault::PauseGateway,
             (StoreMode::Redis, 65..85) => Fault::PauseRedis,
             (StoreMode::Redis, _) => Fault::KillRedis,
+            // A cluster's faults take longer (each waits for the cluster to
+            // be whole again), so its nodes get a larger share of them.
+            (StoreMode::RedisCluster, 0..20) => Fault::KillWorkerGateway,
+            (StoreMode::RedisCluster, 20..30) => Fault::KillPlainGateway,
+            (StoreMode::RedisCluster, 30..45) => Fault::PauseGateway,
+            (StoreMode::RedisCluster, 45..65) => Fault::PauseClusterNode,
+            (StoreMode::RedisCluster, 65..85) => Fault::KillClusterMaster,
+            (StoreMode::RedisCluster, _) => Fault::KillClusterReplica,
         };
         let workers = cluster.gateway_workers().await;
         let pick = |rng: &mut StdRng, worker: bool| {
@@ -454,21 +663,64 @@ pub async fn inject_faults(
                 tokio::time::sleep(pause).await;
                 gateway.resume();
             }
-            Fault::PauseRedis | Fault::KillRedis => {
-                let Some(redis) = &cluster.redis else { continue };
+            Fault::PauseRedis | Fault::KillRedis | Fault::PauseClusterNode => {
+                let index = rng.random_range(0..cluster.redis.len().max(1));
+                let Some(redis) = cluster.redis.get(index) else { continue };
                 let mut redis = redis.lock().await;
-                if fault == Fault::PauseRedis {
-                    redis.pause();
-                    tokio::time::sleep(pause.min(Duration::from_secs(3))).await;
-                    redis.resume();
-                } else {
+                if fault == Fault::KillRedis {
                     tokio::task::block_in_place(|| redis.kill());
                     tokio::time::sleep(Duration::from_millis(rng.random_range(100..2000))).await;
                     tokio::task::block_in_place(|| redis.ensure_up())?;
+                } else {
+                    redis.pause();
+                    tokio::time::sleep(pause.min(Duration::from_secs(3))).await;
+                    redis.resume();
                 }
             }
+            Fault::KillClusterMaster | Fault::KillClusterReplica => {
+                let masters = cluster.cluster_masters().await;
+                let mut candidates = Vec::new();
+                for (index, node) in cluster.redis.iter().enumerate() {
+                    let is_master = masters.contains(&node.lock().await.port);
+                    if is_master == (fault == Fault::KillClusterMaster) {
+                        candidates.push(index);
+                    }
+                }
+                let Some(&index) = candidates.get(rng.random_range(0..candidates.len().max(1))) else { continue };
+                let mut redis = cluster.redis[index].lock().await;
+                tokio::task::block_in_place(|| redis.kill());
+                tokio::time::sleep(Duration::from_millis(rng.random_range(100..2000))).await;
+                tokio::task::block_in_place(|| redis.ensure_up())?;
+            }
         }
+        // The next fault meets a whole cluster: every master with its replica in sync.
+        cluster.wait_until_whole().await?;
         *counts.entry(fault).or_default() += 1;
     }
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::node_seen;
+
+    #[test]
+    fn cluster_nodes_lines_are_read_as_redis_writes_them() {
+        let master = "07c37dfeb235213a872192d90877d0cd55635b91 127.0.0.1:30004@31004,hostname4 myself,master - 0 \
+                      1426238317239 4 connected 0-5460";
+        let seen = node_seen(master).expect("a master");
+        assert_eq!(
+            (seen.port, seen.master, seen.master_id, seen.failing, seen.serves_slots),
+            (30004, true, None, false, true)
+        );
+        let replica = "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 slave \
+                       07c37dfeb235213a872192d90877d0cd55635b91 0 1426238316232 1 connected";
+        let seen = node_seen(replica).expect("a replica");
+        assert_eq!(seen.master_id.as_deref(), Some("07c37dfeb235213a872192d90877d0cd55635b91"));
+        assert!(!seen.master && !seen.serves_slots && !seen.failing);
+        let failing = "6ec23923021cf3ffec47632106199cb7f496ce01 127.0.0.1:30005@31005 master,fail? - 1426238316232 0 5 \
+                       disconnected 5461-10922";
+        assert!(node_seen(failing).expect("a failing master").failing);
+        assert_eq!(node_seen("not a node line"), None);
+    }
 }

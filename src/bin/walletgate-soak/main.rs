@@ -44,6 +44,8 @@ const DEFAULT_BINARY: &str = "target/release/walletgate";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Store {
     Redis,
+    /// A Redis Cluster of three masters with a replica each.
+    Cluster,
     Memory,
 }
 
@@ -51,7 +53,9 @@ enum Store {
 #[command(about = "Soaks walletgate: a seeded random workload under injected faults, then invariant checks")]
 struct Args {
     /// Where the gateways keep state: their own Redis (several gateways,
-    /// every fault) or the memory store (one gateway, no process kills).
+    /// every fault), their own Redis Cluster (three masters with a replica
+    /// each; nodes killed, restarted and paused) or the memory store (one
+    /// gateway, no process kills).
     #[arg(long, value_enum, default_value = "redis")]
     store: Store,
     /// Seed of the workload and the faults; a random one when not given (printed).
@@ -86,6 +90,7 @@ struct Args {
 fn replay_command(args: &Args, seed: u64) -> String {
     let store = match args.store {
         Store::Redis => "redis",
+        Store::Cluster => "cluster",
         Store::Memory => "memory",
     };
     let mut command = format!(
@@ -108,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
     let replay = replay_command(&args, seed);
     let mode = match args.store {
         Store::Redis => StoreMode::Redis,
+        Store::Cluster => StoreMode::RedisCluster,
         Store::Memory => StoreMode::Memory,
     };
     let dir = args

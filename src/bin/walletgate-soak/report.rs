@@ -37,7 +37,7 @@ pub fn print(
         println!("  none");
     }
     for (fault, count) in faults {
-        println!("  {:<52} {count:>4}", fault.name());
+        println!("  {:<60} {count:>4}", fault.name());
     }
     println!(
         "\n== quiescence: {:.1} s, {} withdrawals decided by the operator ==",

@@ -4,7 +4,8 @@
 # (tests/api/redis_commit_cost.rs) against a fresh redis-server watched with
 # MONITOR, then replays what it recorded into a fresh redis-server under
 # `valgrind --tool=callgrind` twice, the setup alone and the setup with the
-# withdrawals, and prints the difference per withdrawal.
+# withdrawals, and prints the difference per withdrawal. Then it times the
+# same withdrawals without valgrind (`INFO commandstats`, `INFO cpu`).
 #
 # With CLUSTER=1 the probe's gateway runs on a one-master Redis Cluster
 # (every slot on one node, so one MONITOR sees every command, and the
@@ -76,4 +77,59 @@ setup=$(instructions setup)
 full=$(instructions full)
 echo "withdrawals: $withdrawals; Redis instructions: setup $setup, with the withdrawals $full"
 echo "per withdrawal: $(( (full - setup) / withdrawals ))"
+
+# The issue's own measure, timed without valgrind: the setup replayed into a
+# fresh server, its statistics reset, then the withdrawals alone replayed
+# (one connection, pipelined, so Redis is busy and its caches warm), three
+# times. `INFO commandstats` gives the commit's `EVALSHA` per call (its
+# script's own calls included) and every command's time per withdrawal
+# (the script's calls counted once, inside `EVALSHA`); `INFO cpu` Redis's
+# main-thread CPU per withdrawal, reading and parsing included.
+python3 -c 'import sys; s = open(sys.argv[1], "rb").read(); f = open(sys.argv[2], "rb").read(); assert f.startswith(s); open(sys.argv[3], "wb").write(f[len(s):])' \
+  "$out/setup.resp" "$out/full.resp" "$out/withdrawals.resp"
+timed() {
+  local port
+  port=$(free_port)
+  # shellcheck disable=SC2046 # the options are words
+  redis-server --port "$port" $(server_options "timed-$1") >"$out/timed-redis.log" 2>&1 &
+  local server=$!
+  wait_for "$port"
+  serve_every_slot "$port"
+  # The replies of the recorded traffic hold its errors too (a first
+  # EVALSHA of a script not loaded yet), and `--pipe` then exits non-zero.
+  redis-cli -p "$port" --pipe <"$out/setup.resp" >/dev/null 2>&1 || true
+  redis-cli -p "$port" config resetstat >/dev/null
+  redis-cli -p "$port" info cpu >"$out/timed-$1-cpu-before.txt"
+  redis-cli -p "$port" --pipe <"$out/withdrawals.resp" >/dev/null 2>&1 || true
+  redis-cli -p "$port" info commandstats >"$out/timed-$1.txt"
+  redis-cli -p "$port" info cpu >>"$out/timed-$1.txt"
+  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  wait "$server" || true
+  python3 - "$out/timed-$1.txt" "$out/monitor.txt" "$withdrawals" "$out/timed-$1-cpu-before.txt" <<'PY'
+import re, sys
+text, withdrawals = open(sys.argv[1]).read(), int(sys.argv[3])
+stats = {m[0]: (int(m[1]), int(m[2])) for m in re.findall(r"cmdstat_(\S+):calls=(\d+),usec=(\d+)", text)}
+main_thread = lambda text: sum(float(v) for v in re.findall(r"used_cpu_(?:user|sys)_main_thread:([\d.]+)", text))
+cpu = main_thread(text) - main_thread(open(sys.argv[4]).read())
+# The commands sent by the gateway during the withdrawals (between the probe's
+# two INFO commandstats), not those its scripts ran: each counted at its
+# command's mean time a call, so a script's calls count once, inside EVALSHA.
+sent, infos = {}, 0
+for line in open(sys.argv[2], "rb"):
+    found = re.match(rb'^\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]+)"', line)
+    if not found:
+        continue
+    name = found.group(2).decode().lower()
+    if line.rstrip().endswith(b'"INFO" "commandstats"'):
+        infos += 1
+    elif infos == 1 and found.group(1) != b"lua":
+        sent[name] = sent.get(name, 0) + 1
+per_call = lambda name: stats[name][1] / stats[name][0] if name in stats else 0.0
+top = sum(count * per_call(name) for name, count in sent.items())
+print(f"  EVALSHA {per_call('evalsha'):.2f} µs a call; the gateway's commands {top / withdrawals:.2f} µs "
+      f"and Redis main-thread CPU {cpu * 1e6 / withdrawals:.2f} µs per withdrawal")
+PY
+}
+echo "timed (INFO commandstats and INFO cpu, no valgrind):"
+for run in 1 2 3; do timed "$run"; done
 echo "(recordings and callgrind profiles in $out)"

@@ -29,6 +29,7 @@ mod pagination;
 mod pin;
 mod races;
 mod redis_cluster;
+mod redis_cluster_silence;
 mod redis_commit_cost;
 mod redis_failover;
 mod redis_layout;

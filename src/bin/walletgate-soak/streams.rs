@@ -51,6 +51,8 @@ pub struct Heard {
 pub struct Listened {
     pub phone: Option<String>,
     pub account_id: Option<String>,
+    /// The access token it listens with, once it could log in.
+    pub token: Option<String>,
     pub heard: Vec<Heard>,
     /// Streams opened (answered 200).
     pub opened: u64,
@@ -109,11 +111,13 @@ impl Listeners {
     pub async fn check(self, api: &Api, world: &World, checked: &mut Checked) -> anyhow::Result<()> {
         let operator = crate::invariants::operator(api).await.ok();
         for (index, listened) in self.listened.iter().enumerate() {
-            let (phone, account_id) = {
+            let (phone, account_id, token) = {
                 let listened = listened.lock().expect("listened lock");
-                (listened.phone.clone(), listened.account_id.clone())
+                (listened.phone.clone(), listened.account_id.clone(), listened.token.clone())
             };
-            let (Some(phone), Some(account_id)) = (phone, account_id) else { continue };
+            // A listener whose account never let it log in (its login locked
+            // by the workload's wrong passwords) heard nothing to check.
+            let (Some(phone), Some(account_id), Some(token)) = (phone, account_id, token) else { continue };
             checked.streams.listeners += 1;
             // Connected again after the faults, and caught up with what the stream holds.
             let connected = wait_until(RECONNECTED_WITHIN, || listened.lock().expect("listened lock").connected).await;
@@ -123,7 +127,7 @@ impl Listeners {
                 || format!("the listener of {phone} could not open its stream again"),
                 &[&phone],
             );
-            let kept = kept_events(api, world, &phone).await;
+            let kept = kept_events(api, &token).await;
             let Some(kept) = kept else {
                 checked.check(STREAMS, false, || format!("{phone}'s events could not be read"), &[&phone]);
                 continue;
@@ -208,6 +212,7 @@ impl Listener {
             };
             if token.is_none() {
                 token = self.login(&known).await;
+                self.listened.lock().expect("listened lock").token.clone_from(&token);
             }
             if let Some(current) = &token
                 && self.listen(current).await == Opened::Unauthenticated
@@ -323,12 +328,12 @@ fn judge(heard: &[String], kept: &[String]) -> Vec<String> {
     problems
 }
 
-/// The ids of the events `phone`'s stream holds, oldest first (`None` if it could not be read).
-async fn kept_events(api: &Api, world: &World, phone: &str) -> Option<Vec<String>> {
-    let known = world.all_accounts().into_iter().find(|known| known.phone == phone)?;
-    let token = login(api, &known, 0).await?;
+/// The ids of the events the stream of `token`'s account holds, oldest
+/// first (`None` if it could not be read). Read with the listener's own
+/// token: a fresh login may meet a lock the workload's wrong passwords set.
+async fn kept_events(api: &Api, token: &str) -> Option<Vec<String>> {
     let text =
-        api.read_stream(0, "/v1/events?after=0", &token, Duration::from_millis(700), Duration::from_secs(8)).await?;
+        api.read_stream(0, "/v1/events?after=0", token, Duration::from_millis(700), Duration::from_secs(8)).await?;
     Some(text.split("\n\n").filter_map(event_of).map(|(id, _)| id).collect())
 }
 

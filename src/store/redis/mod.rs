@@ -23,16 +23,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
-use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, ErrorKind, Pipeline, RedisError, RedisFuture, Script, ScriptInvocation, ServerErrorKind, Value};
 use tokio::sync::broadcast;
 
+use self::cluster_watch::WatchedCluster;
 use self::keys::KeyLayout;
 use self::replication::ReplicaWait;
 use super::{Health, StoreError};
 use crate::domain::account::AccountId;
 use crate::settings::StoreSettings;
 
+mod cluster_watch;
 mod documents;
 mod ephemeral;
 mod events;
@@ -63,7 +64,8 @@ const CLUSTER_RETRIES: u32 = 3;
 #[derive(Clone)]
 pub(super) enum Connection {
     Single(ConnectionManager),
-    Cluster(ClusterConnection),
+    /// Replaced when it keeps timing out (`cluster_watch`).
+    Cluster(WatchedCluster),
 }
 
 impl ConnectionLike for Connection {
@@ -153,6 +155,9 @@ impl RedisStore {
             .build()
             .map_err(|e| StoreError::Unavailable(format!("bad redis cluster nodes: {e}")))?;
         let connection = client.get_async_connection().await.map_err(unavailable)?;
+        // A new connection reads the slot map and connects to every master.
+        let open_within = 2 * Duration::from_millis(settings.connect_timeout_ms + settings.command_timeout_ms);
+        let connection = WatchedCluster::new(connection, client, open_within);
         RedisStore::open(Connection::Cluster(connection), Subscriptions::Cluster(nodes.to_vec()), settings).await
     }
 

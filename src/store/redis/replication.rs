@@ -114,7 +114,7 @@ impl RedisStore {
             Connection::Cluster(connection) => {
                 let master = Route::new(slot, SlotAddr::Master);
                 let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(master));
-                let reply = connection.clone().route_command(command, routing).await?;
+                let reply = connection.route_command(command, routing).await?;
                 redis::from_redis_value(reply).map_err(RedisError::from)
             }
         }

@@ -70,7 +70,7 @@ impl RedisStore {
             return Err(StoreError::Unavailable("not a cluster".into()));
         };
         let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::new(slot, SlotAddr::Master)));
-        connection.clone().route_command(command, routing).await.map_err(unavailable)
+        connection.route_command(command, routing).await.map_err(unavailable)
     }
 
     /// The first slot of each master's first range, from `CLUSTER SLOTS`:

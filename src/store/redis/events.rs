@@ -150,8 +150,12 @@ impl RedisStore {
     }
 
     /// The cluster's listener: one RESP3 cluster connection subscribed to
-    /// every shard's channel. The cluster client re-subscribes by itself
-    /// after a reconnect or a slot's move to another node.
+    /// every shard's channel. When a node drops the connection (restarted,
+    /// or the connection cut) the listener starts again on a new one and
+    /// subscribes to every channel again: the cluster client, which
+    /// re-subscribes after a reconnect or a slot's move to another node,
+    /// left a dropped subscription unheard until the streams' heartbeat
+    /// (tests/api/redis_cluster.rs).
     fn spawn_cluster_event_listener(&self, nodes: Vec<String>) {
         let channels: Vec<String> = (0..SHARDS).map(|shard| self.keys.shard_events_channel(shard)).collect();
         let signals = self.event_signals.clone();
@@ -171,8 +175,12 @@ impl RedisStore {
                     // One channel per command: the shards' channels lie in different slots.
                     Ok(mut connection) => match subscribe_each(&mut connection, &channels).await {
                         Ok(()) => {
-                            // The connection lives (and re-subscribes) while it is held.
+                            // The connection lives while it is held, until a node drops it.
                             while let Some(push) = pushes.recv().await {
+                                if push.kind == redis::PushKind::Disconnection {
+                                    tracing::info!("a node dropped the event subscriptions; subscribing again");
+                                    break;
+                                }
                                 if push.kind != redis::PushKind::SMessage {
                                     continue;
                                 }

@@ -1,8 +1,9 @@
 //! A gateway on a Redis Cluster follows the cluster as it changes: a slot
 //! moved to another master (the client follows `MOVED`, re-reads the slot
 //! map and carries on) and scripts missing on a node (loaded again) cost
-//! nothing but a retry. Each test runs on a private cluster of its own,
-//! since it changes the cluster under it.
+//! nothing but a retry, and a node that drops the event subscriptions
+//! leaves no gateway deaf to the others' wake-ups. Each test runs on a
+//! private cluster of its own, since it changes the cluster under it.
 
 use reqwest::StatusCode;
 use serde_json::Value;

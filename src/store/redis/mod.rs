@@ -8,7 +8,8 @@
 //! `keys.rs` holds the key layout (a partition's keys and its shard's work
 //! share one cluster hash tag, so every script touches one slot);
 //! `replication.rs` waits for replicas after a commit when the settings ask
-//! (`store.wait_replicas`, docs/durability.md); `packing.rs` says how a
+//! (`store.wait_replicas`, docs/durability.md); `cluster_watch.rs` replaces
+//! a cluster connection whose requests keep timing out; `packing.rs` says how a
 //! partition's texts are written (packed) and read; and each data model's trait
 //! is implemented in the file of the same name as the trait's
 //! (`partitions.rs` beside `store/partitions.rs`, and so on), with its Lua

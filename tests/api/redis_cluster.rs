@@ -5,10 +5,10 @@
 //! leaves no gateway deaf to the others' wake-ups. Each test runs on a
 //! private cluster of its own, since it changes the cluster under it.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::Value;
-
-use std::time::Duration;
 
 use crate::helpers::{StoreKind, TestApp, json_of, spawn_app_with, spawn_second_instance};
 use crate::redis_servers::{RedisCluster, query};

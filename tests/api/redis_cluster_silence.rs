@@ -17,11 +17,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{StoreKind, spawn_app_with};
+use crate::helpers::{StoreKind, spawn_app_with, unique_phone};
 use crate::redis_servers::{RedisServer, cluster_state_ok, free_port, query};
 
 /// How long the gateway may take to find its way back after the silence.
@@ -124,8 +125,6 @@ async fn a_gateway_replaces_cluster_connections_that_went_silent() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let register = app
-        .register(&serde_json::json!({ "phone": crate::helpers::unique_phone(), "password": "correct-horse" }))
-        .await;
+    let register = app.register(&json!({ "phone": unique_phone(), "password": "correct-horse" })).await;
     assert_eq!(register.status(), StatusCode::CREATED, "writes go through again too");
 }

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
 use reqwest::StatusCode;
-
 use walletgate::settings::{Overrides, Settings};
 
 use crate::helpers::{StoreKind, json_of, spawn_app_with};

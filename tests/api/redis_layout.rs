@@ -1,20 +1,19 @@
 //! The stored key layout: a Redis store records the layout it writes
 //! (version and shard count) under its key prefix, and refuses to open data
 //! written with another, instead of reading accounts where they are not —
-//! except the layout just before, which it reads.
+//! except the layouts before (`v2`, `v3`), which it reads.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
+use redis::aio::MultiplexedConnection;
 use walletgate::domain::account::{Account, AccountId, PasswordHash, Role, VerificationLevel};
 use walletgate::domain::credentials::Login;
+use walletgate::settings::StoreSettings;
 use walletgate::store::{
     AccountCommit, AccountPartitions, CommitOutcome, EventStreams, PartitionDocuments, RedisStore, StoreError,
 };
-
-use redis::aio::MultiplexedConnection;
-use walletgate::settings::StoreSettings;
 
 use crate::helpers::{RedisKeysGuard, StoreKind, redis_url, test_settings, unique_phone};
 

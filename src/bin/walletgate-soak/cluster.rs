@@ -5,9 +5,9 @@
 //! own), and walletgate gateways started from the release binary, each on
 //! its own port, logging to files there. Faults: `kill -9` and restart of
 //! a gateway, SIGSTOP/SIGCONT of a gateway or of a Redis node, `kill -9` of
-//! a Redis node and a restart from its AOF (on a cluster a master's replica
-//! may take over first: the harness waits until the cluster is whole again,
-//! every master with its replica in sync, before the next fault).
+//! a Redis node and a restart from its AOF (on a cluster no replica takes
+//! over; the harness waits until the cluster is whole again, every master
+//! with its replica in sync, before the next fault).
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -383,7 +383,11 @@ impl Cluster {
         std::fs::create_dir_all(dir)?;
         let redis = match mode {
             StoreMode::Redis => vec![RedisProcess::start(dir)?],
-            StoreMode::RedisCluster => tokio::task::block_in_place(|| start_redis_cluster(dir))?,
+            StoreMode::RedisCluster => {
+                let nodes = tokio::task::block_in_place(|| start_redis_cluster(dir))?;
+                wait_until_whole(&nodes.iter().map(|node| node.port).collect::<Vec<_>>()).await?;
+                nodes
+            }
             StoreMode::Memory => Vec::new(),
         };
         let store_url = match mode {
@@ -459,14 +463,7 @@ impl Cluster {
         for node in &self.redis {
             ports.push(node.lock().await.port);
         }
-        let deadline = Instant::now() + CLUSTER_HEAL_WAIT;
-        while !tokio::task::block_in_place(|| cluster_whole(&ports)) {
-            if Instant::now() > deadline {
-                bail!("the Redis Cluster is not whole {CLUSTER_HEAL_WAIT:?} after a fault; see redis-*.log");
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        Ok(())
+        wait_until_whole(&ports).await
     }
 
     /// The ports of the cluster's masters now, as the first node that answers sees them.
@@ -489,8 +486,21 @@ impl Cluster {
     }
 }
 
+/// Waits until the cluster of the nodes on `ports` is whole (`cluster_whole`).
+async fn wait_until_whole(ports: &[u16]) -> anyhow::Result<()> {
+    let deadline = Instant::now() + CLUSTER_HEAL_WAIT;
+    while !tokio::task::block_in_place(|| cluster_whole(ports)) {
+        if Instant::now() > deadline {
+            bail!("the Redis Cluster is not whole after {CLUSTER_HEAL_WAIT:?}; see redis-*.log");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
 /// Starts `CLUSTER_NODES` nodes and makes them a cluster: three masters
-/// (the first three) with a replica each, every slot served.
+/// (the first three) with a replica each; `wait_until_whole` then waits
+/// until every slot is served.
 fn start_redis_cluster(dir: &Path) -> anyhow::Result<Vec<RedisProcess>> {
     let nodes =
         (0..CLUSTER_NODES).map(|index| RedisProcess::start_node(dir, index)).collect::<anyhow::Result<Vec<_>>>()?;
@@ -503,14 +513,6 @@ fn start_redis_cluster(dir: &Path) -> anyhow::Result<Vec<RedisProcess>> {
         .context("redis-cli is needed (apt-get install redis-tools)")?;
     if !created.status.success() {
         bail!("redis-cli --cluster create failed: {}", String::from_utf8_lossy(&created.stdout));
-    }
-    let ports: Vec<u16> = nodes.iter().map(|node| node.port).collect();
-    let deadline = Instant::now() + CLUSTER_HEAL_WAIT;
-    while !cluster_whole(&ports) {
-        if Instant::now() > deadline {
-            bail!("the new Redis Cluster did not become whole in {CLUSTER_HEAL_WAIT:?}; see redis-*.log");
-        }
-        std::thread::sleep(Duration::from_millis(200));
     }
     Ok(nodes)
 }

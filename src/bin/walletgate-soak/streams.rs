@@ -108,7 +108,7 @@ impl Listeners {
     }
 
     /// Checks invariant 21 (see the module's doc); the listeners stop after it.
-    pub async fn check(self, api: &Api, world: &World, checked: &mut Checked) -> anyhow::Result<()> {
+    pub async fn check(self, api: &Api, world: &World, checked: &mut Checked) {
         let operator = crate::invariants::operator(api).await.ok();
         for (index, listened) in self.listened.iter().enumerate() {
             let (phone, account_id, token) = {
@@ -187,7 +187,6 @@ impl Listeners {
         for task in self.tasks {
             task.abort();
         }
-        Ok(())
     }
 }
 
@@ -211,7 +210,7 @@ impl Listener {
                 continue;
             };
             if token.is_none() {
-                token = self.login(&known).await;
+                token = login(&self.api, "listener login", &known, self.gateway).await;
                 self.listened.lock().expect("listened lock").token.clone_from(&token);
             }
             if let Some(current) = &token
@@ -231,13 +230,6 @@ impl Listener {
         listened.phone = Some(known.phone.clone());
         listened.account_id = Some(known.id.clone()?);
         Some(known)
-    }
-
-    async fn login(&self, known: &Known) -> Option<String> {
-        let meta = Meta::new("listener login", usize::MAX, &[&known.phone], self.gateway);
-        let body = json!({ "phone": known.phone, "password": known.password });
-        let reply = self.api.send(&meta, Request::json(Method::POST, "/v1/auth/login", None, body)).await;
-        reply.body["access_token"].as_str().map(str::to_owned)
     }
 
     /// Opens the stream after the last event heard (from the start the
@@ -352,7 +344,7 @@ async fn ping(
 ) -> Option<(String, Instant)> {
     let senders = world.all_accounts().into_iter().filter(|known| known.phone != phone && !known.pins.is_empty());
     for sender in senders.take(SENDERS_TRIED) {
-        let Some(token) = login(api, &sender, through).await else { continue };
+        let Some(token) = login(api, "login", &sender, through).await else { continue };
         if let (Some(operator), Some(sender_id)) = (operator, &sender.id) {
             let path = format!("/v1/ops/accounts/{sender_id}/credit");
             let body = json!({ "amount": "1.00", "memo": "soak: the live streams' ping" });
@@ -377,8 +369,9 @@ async fn ping(
     None
 }
 
-async fn login(api: &Api, known: &Known, gateway: usize) -> Option<String> {
-    let meta = Meta::new("login", usize::MAX, &[&known.phone], gateway);
+/// Logs `known` in through `gateway` (recorded as `op`); its access token.
+async fn login(api: &Api, op: &'static str, known: &Known, gateway: usize) -> Option<String> {
+    let meta = Meta::new(op, usize::MAX, &[&known.phone], gateway);
     let body = json!({ "phone": known.phone, "password": known.password });
     let reply = api.send(&meta, Request::json(Method::POST, "/v1/auth/login", None, body)).await;
     reply.body["access_token"].as_str().map(str::to_owned)

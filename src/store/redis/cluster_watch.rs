@@ -128,11 +128,13 @@ impl ConnectionLike for WatchedCluster {
     }
 
     fn get_db(&self) -> i64 {
-        0
+        self.current().get_db()
     }
 }
 
-/// The timeouts counted so far in the current window, and the last replacement.
+/// The timeouts counted so far in the current window, and the last
+/// replacement. On the monotonic clock, not the business one: it measures
+/// the connection, which the simulator's clock does not move.
 #[derive(Debug, Default)]
 struct Silence {
     window_started: Option<Instant>,

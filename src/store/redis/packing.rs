@@ -5,16 +5,16 @@
 //! made with a dictionary of typical documents (`dictionary-1.json`), behind
 //! a mark byte that no UTF-8 text starts with and the dictionary's number.
 //! Shorter texts, and any text packing would not shrink (or the compressor
-//! fails on), are written as they are. Reading takes either, so partitions written before packing read as
-//! they always did.
+//! fails on), are written as they are. Reading takes either, so partitions
+//! written before packing read as they always did.
 //!
 //! Why: Redis's Lua hashes every byte a script is handed, about 13
 //! instructions a byte, and a commit hands it every text it writes
 //! (docs/redis.md, "What a commit costs"). Packed, a withdrawal's five
-//! texts are about a third of their bytes as JSON. The dictionary is part of the stored
-//! format: a dictionary once used is kept, unchanged, for as long as data
-//! written with it may exist (a test pins its digest); a better one comes
-//! with the next number.
+//! texts are about a third of their bytes as JSON. The dictionary is part
+//! of the stored format: a dictionary once used is kept, unchanged, for as
+//! long as data written with it may exist (a test pins its digest); a
+//! better one comes with the next number.
 
 use std::cell::RefCell;
 use std::sync::LazyLock;

@@ -7,7 +7,7 @@
 //! (the money invariants per asset are `money`'s).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -22,7 +22,8 @@ use crate::money::{self, AccountMoney, JournalSummary, LedgerSeen, Listed, Money
 use crate::streams::StreamCounts;
 use crate::webhooks::{self, Receiver};
 use crate::world::{
-    Known, KycDecided, OPERATOR_EMAIL, OPERATOR_PASSWORD, PinFact, PinSeen, Submitted, World, WrongCodeTried, real_name,
+    Known, KycDecided, OPERATOR_EMAIL, OPERATOR_PASSWORD, PinFact, PinSeen, Submitted, World, WrongCodeTried,
+    real_name, snapshot, update,
 };
 use walletgate::domain::rsa2;
 use walletgate::domain::wechatpay_sign::MerchantKey;
@@ -58,6 +59,7 @@ pub struct Checked {
     pub webhooks: WebhookCounts,
     pub real_names: RealNameCounts,
     pub streams: StreamCounts,
+    pub sessions: SessionCounts,
 }
 
 /// WeChat payouts from ¥2,000 (which carry the payee's real name), for the report.
@@ -73,7 +75,10 @@ pub struct RealNameCounts {
 pub struct WebhookCounts {
     /// Posted events in the streams compared.
     pub expected: usize,
+    /// Deliveries accepted for the accounts whose streams were compared.
     pub accepted: usize,
+    /// Every delivery accepted, those of the streams left out included.
+    pub accepted_all: usize,
     pub refused: u64,
 }
 
@@ -149,30 +154,102 @@ pub async fn operator(api: &Api) -> anyhow::Result<String> {
     anyhow::bail!("the operator cannot log in after the faults stopped")
 }
 
+/// How the final reads reached the harness's accounts, for the report.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SessionCounts {
+    /// Accounts of the harness that were registered (they have an id).
+    pub registered: usize,
+    pub read: usize,
+    /// Of those read, the ones whose login the workload's wrong passwords
+    /// had locked, read through their refresh token.
+    pub by_refresh: usize,
+}
+
+/// What one try to open a session for the final reads gave.
+enum Opened {
+    Token(String),
+    /// Locked (and no refresh token that works), or never registered: no
+    /// later try gives more.
+    Never,
+    /// No answer, or an answer of a store still waking: try again.
+    NotYet,
+}
+
 /// A fresh token and the id of every account the harness made.
-async fn sessions(api: &Api, world: &World) -> Vec<(Known, String, String)> {
+///
+/// An account whose login the workload's wrong passwords locked (423
+/// `LOGIN_LOCKED`, for up to a day of business time) is opened with its
+/// refresh token instead, as an app holding a session would; the rotated
+/// token is kept for the next read.
+async fn sessions(api: &Api, world: &World) -> (Vec<(Known, String, String)>, SessionCounts) {
     let mut out = Vec::new();
-    for known in world.all_accounts() {
+    let mut counts = SessionCounts::default();
+    for slot in (0..world.account_count()).filter_map(|index| world.account(index)) {
+        counts.registered += usize::from(snapshot(&slot).id.is_some());
         for attempt in 0..5 {
-            let body = json!({ "phone": known.phone, "password": known.password });
-            let login = api
-                .send(&meta("login", &known.phone, attempt), Request::json(Method::POST, "/v1/auth/login", None, body))
-                .await;
-            let Some(token) = login.body["access_token"].as_str() else {
-                if login.code() == Some("UNAUTHENTICATED") {
-                    break; // never registered (its registration got no answer and did not land)
+            let token = match open_session(api, &slot, attempt).await {
+                (Opened::Token(token), refreshed) => {
+                    counts.by_refresh += usize::from(refreshed);
+                    token
                 }
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                continue;
+                (Opened::Never, _) => break,
+                (Opened::NotYet, _) => {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    continue;
+                }
             };
-            let me = api.send(&meta("me", &known.phone, attempt), Request::get("/v1/me", Some(token))).await;
+            let known = snapshot(&slot);
+            let me = api.send(&meta("me", &known.phone, attempt), Request::get("/v1/me", Some(&token))).await;
             if let Some(id) = me.body["id"].as_str() {
-                out.push((known.clone(), token.to_owned(), id.to_owned()));
+                out.push((known, token, id.to_owned()));
+                counts.read += 1;
                 break;
             }
         }
     }
-    out
+    (out, counts)
+}
+
+/// Logs in with the account's password, or, when its login is locked,
+/// renews its session with its refresh token (second: whether it did).
+async fn open_session(api: &Api, slot: &Mutex<Known>, attempt: usize) -> (Opened, bool) {
+    let known = snapshot(slot);
+    let body = json!({ "phone": known.phone, "password": known.password });
+    let login = api
+        .send(&meta("login", &known.phone, attempt), Request::json(Method::POST, "/v1/auth/login", None, body))
+        .await;
+    if let Some(token) = login.body["access_token"].as_str() {
+        return (Opened::Token(token.to_owned()), false);
+    }
+    match login.code() {
+        // Never registered: its registration got no answer and did not land.
+        Some("UNAUTHENTICATED") => (Opened::Never, false),
+        Some("LOGIN_LOCKED") => {
+            let Some(refresh) = known.refresh else { return (Opened::Never, false) };
+            let body = json!({ "refresh_token": refresh });
+            let renewed = api
+                .send(
+                    &meta("refresh (login locked)", &known.phone, attempt),
+                    Request::json(Method::POST, "/v1/auth/refresh", None, body),
+                )
+                .await;
+            match (renewed.body["access_token"].as_str(), renewed.status) {
+                (Some(access), _) => {
+                    let rotated = renewed.body["refresh_token"].as_str().map(str::to_owned);
+                    update(slot, |k| {
+                        k.old_refresh = Some(refresh);
+                        k.token = Some(access.to_owned());
+                        k.refresh = rotated;
+                    });
+                    (Opened::Token(access.to_owned()), true)
+                }
+                // Refused: used already (its rotation's answer lost in a fault) or revoked.
+                (None, Some(status)) if status < 500 => (Opened::Never, false),
+                (None, _) => (Opened::NotYet, false),
+            }
+        }
+        _ => (Opened::NotYet, false),
+    }
 }
 
 /// Reads the list at `path` (its query begun: `?limit=…`) page by page to
@@ -269,7 +346,7 @@ pub async fn quiesce(api: &Api, world: &World, cluster: &Cluster, checked: &mut 
     // No forced payout answer outlives the workload.
     let cleared = Request::json(Method::DELETE, "/v1/sim/rules", Some(&operator), json!(null));
     api.send(&meta("simulator rules cleared", "", 0), cleared).await;
-    let accounts = sessions(api, world).await;
+    let (accounts, _) = sessions(api, world).await;
     let mut rng = StdRng::seed_from_u64(world.seed ^ 0x0DEC_1DE0);
     let deadline = Instant::now() + TIMING.settle_bound();
     for round in 0..QUIESCE_ROUNDS_MAX {
@@ -377,7 +454,8 @@ pub async fn check(
 
     let bills = Bills { api, merchant: api.merchant_key(&meta("wechat pay keys", "", 0)).await? };
     let orders = AlipayOrders::new(api).await?;
-    let accounts = sessions(api, world).await;
+    let (accounts, sessions) = sessions(api, world).await;
+    checked.sessions = sessions;
     let observed: Vec<Observed> =
         join_all(accounts.into_iter().map(|(known, token, id)| observe(api, known, token, id))).await;
     let facts = world.facts(|f| {
@@ -568,7 +646,8 @@ async fn check_webhooks(receiver: &Receiver, observed: &[Observed], checked: &mu
     }
     checked.webhooks = WebhookCounts {
         expected: posted.iter().map(|(_, events)| events.len()).sum(),
-        accepted: accepted.len(),
+        accepted: accepted.iter().filter(|a| posted.iter().any(|(account, _)| a.account_id == account.id)).count(),
+        accepted_all: accepted.len(),
         refused: receiver.refused(),
     };
     for (account, events) in &posted {

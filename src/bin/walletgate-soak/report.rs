@@ -45,12 +45,17 @@ pub fn print(
         checked.decided_in_quiescence
     );
     println!(
-        "== webhooks: {} posted events expected, {} deliveries accepted, {} refused (then retried) ==",
-        checked.webhooks.expected, checked.webhooks.accepted, checked.webhooks.refused
+        "== webhooks: {} posted events expected, {} deliveries of them accepted ({} in all), {} refused (then retried) ==",
+        checked.webhooks.expected, checked.webhooks.accepted, checked.webhooks.accepted_all, checked.webhooks.refused
     );
     println!(
         "== WeChat payouts from ¥2,000 (named): {} settled, {} refused NAME_NOT_CORRECT ==",
         checked.real_names.settled, checked.real_names.name_refused
+    );
+    let sessions = &checked.sessions;
+    println!(
+        "== accounts read after quiescence: {} of {} registered ({} through their refresh token, their login locked) ==",
+        sessions.read, sessions.registered, sessions.by_refresh
     );
     let streams = &checked.streams;
     println!(

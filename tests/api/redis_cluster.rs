@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{StoreKind, TestApp, json_of, spawn_app_with, spawn_second_instance};
+use crate::helpers::{StoreKind, TestApp, TestUser, json_of, spawn_app_with, spawn_second_instance};
 use crate::redis_servers::{RedisCluster, query};
 use crate::withdrawals::{body, ready_user, withdraw};
 
@@ -133,6 +133,44 @@ async fn heard_within(response: &mut reqwest::Response, wanted: &str, within: Du
     true
 }
 
+/// A live stream on `app` that has heard a withdrawal made on `other`,
+/// with the user it belongs to: at the latest by its heartbeat, so the
+/// listener is up and the stream's next heartbeat is 15 s away.
+pub(crate) struct ListeningStream {
+    user: TestUser,
+    binding_id: String,
+    stream: reqwest::Response,
+}
+
+impl ListeningStream {
+    pub(crate) async fn open(app: &TestApp, other: &TestApp) -> ListeningStream {
+        let (user, binding_id) = ready_user(app, "50.00").await;
+        let mut stream = app.client.get(app.url("/v1/events")).bearer_auth(&user.token).send().await.unwrap();
+        assert_eq!(stream.status(), StatusCode::OK);
+        let first =
+            json_of(withdraw(other, &user, "before", body(&binding_id, "1.00")).await, StatusCode::ACCEPTED).await;
+        assert!(heard_within(&mut stream, first["id"].as_str().unwrap(), Duration::from_secs(20)).await);
+        ListeningStream { user, binding_id, stream }
+    }
+
+    /// Makes up to `tries` withdrawals on `other` (an unverified user's
+    /// daily count allows four after the first), each given `within` to be
+    /// heard: whether one was. A wake-up sent while the subscriptions are
+    /// being made again is lost (it is a hint: the heartbeat catches up),
+    /// hence several.
+    pub(crate) async fn hears_one_of(&mut self, other: &TestApp, tries: usize, within: Duration) -> bool {
+        for attempt in 0..tries {
+            let key = format!("after-{attempt}");
+            let made = withdraw(other, &self.user, &key, body(&self.binding_id, "1.00")).await;
+            let made = json_of(made, StatusCode::ACCEPTED).await;
+            if heard_within(&mut self.stream, made["id"].as_str().unwrap(), within).await {
+                return true;
+            }
+        }
+        false
+    }
+}
+
 /// A node that drops a gateway's subscriptions (restarted, or their
 /// connection cut) must not leave that gateway deaf to the others' wake-ups,
 /// hearing their events only at its streams' heartbeat (every 15 s): within
@@ -144,28 +182,13 @@ async fn wake_ups_reach_a_gateway_whose_subscriptions_a_node_dropped() {
     let cluster = RedisCluster::start();
     let app = gateway_on(&cluster).await;
     let other = spawn_second_instance(&app).await;
-    let (user, binding_id) = ready_user(&app, "50.00").await;
-    let mut stream = app.client.get(app.url("/v1/events")).bearer_auth(&user.token).send().await.unwrap();
-    assert_eq!(stream.status(), StatusCode::OK);
-    // Heard once (at the latest by the heartbeat): the listener is up, and
-    // the stream's next heartbeat is 15 s away.
-    let first = json_of(withdraw(&other, &user, "before", body(&binding_id, "1.00")).await, StatusCode::ACCEPTED).await;
-    assert!(heard_within(&mut stream, first["id"].as_str().unwrap(), Duration::from_secs(20)).await);
+    let mut listening = ListeningStream::open(&app, &other).await;
 
     for port in cluster.ports() {
         query(port, &["CLIENT", "KILL", "TYPE", "pubsub"]).unwrap();
     }
-    // A wake-up sent while the subscriptions are being made again is lost
-    // (it is a hint: the heartbeat catches up), so three, 2 s apart (an
-    // unverified user's daily count allows five withdrawals).
-    for attempt in 0..3 {
-        let key = format!("after-{attempt}");
-        let made = json_of(withdraw(&other, &user, &key, body(&binding_id, "1.00")).await, StatusCode::ACCEPTED).await;
-        if heard_within(&mut stream, made["id"].as_str().unwrap(), Duration::from_secs(2)).await {
-            return;
-        }
-    }
-    panic!(
+    assert!(
+        listening.hears_one_of(&other, 3, Duration::from_secs(2)).await,
         "no withdrawal made on the other gateway was heard at once in the 6 s after the nodes dropped the subscriptions"
     );
 }

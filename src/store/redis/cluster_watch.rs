@@ -8,7 +8,7 @@
 //! network, a node restarted under load) then leaves every request to that
 //! node timing out for as long as the process lives: the cluster soak found
 //! a gateway answering nothing but 503 for minutes while the cluster was
-//! whole (docs/soak.md; tests/api/redis_cluster_silence.rs stages it).
+//! whole (docs/soak.md; tests/api/redis_silence.rs stages it).
 //!
 //! So the connection is watched: once `TIMEOUTS_TO_REPLACE` requests have
 //! timed out within `WINDOW`, a new connection is opened from the seed

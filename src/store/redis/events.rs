@@ -13,9 +13,11 @@
 //! died between its commit and the message only delays a notification.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
 use tokio::sync::{broadcast, mpsc};
 
 use super::keys::{KeyLayout, SHARDS, shard_of};
@@ -117,9 +119,10 @@ impl RedisStore {
     }
 
     /// Relays the events channel to this process's subscribers for as long as
-    /// anyone may listen, re-subscribing after a lost connection. Listeners
-    /// re-read their streams on each wake-up and now and then, so a message
-    /// missed while disconnected only delays a notification.
+    /// anyone may listen, re-subscribing after a lost connection, or one
+    /// that stopped answering its pings. Listeners re-read their streams on
+    /// each wake-up and now and then, so a message missed while
+    /// disconnected only delays a notification.
     fn spawn_event_listener(&self) {
         let client = match &self.subscriptions {
             Subscriptions::Single(client) => client.clone(),
@@ -127,18 +130,13 @@ impl RedisStore {
         };
         let channel = self.keys.events_channel();
         let signals = self.event_signals.clone();
+        let answer_within = Duration::from_millis(self.timeouts.command_timeout_ms);
         tokio::spawn(async move {
             loop {
                 match client.get_async_pubsub().await {
-                    Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
+                    Ok(pubsub) => match relay_channel(pubsub, &channel, &signals, answer_within).await {
                         Ok(()) => {
-                            let mut messages = pubsub.into_on_message();
-                            while let Some(message) = messages.next().await {
-                                let payload: String = message.get_payload().unwrap_or_default();
-                                for id in woken_accounts(&payload) {
-                                    let _ = signals.send(id);
-                                }
-                            }
+                            tracing::info!("the events channel's connection ended or went silent; subscribing again")
                         }
                         Err(error) => tracing::warn!(%error, "could not subscribe to the events channel"),
                     },
@@ -155,11 +153,15 @@ impl RedisStore {
     /// subscribes to every channel again: the cluster client, which
     /// re-subscribes after a reconnect or a slot's move to another node,
     /// left a dropped subscription unheard until the streams' heartbeat
-    /// (tests/api/redis_cluster.rs).
+    /// (tests/api/redis_cluster.rs). So does a connection that went silent
+    /// (half-open: no error, no message): the listener pings the masters
+    /// and starts again when one does not answer in time
+    /// (tests/api/redis_silence.rs).
     fn spawn_cluster_event_listener(&self, nodes: Vec<String>) {
         let channels: Vec<String> = (0..SHARDS).map(|shard| self.keys.shard_events_channel(shard)).collect();
         let signals = self.event_signals.clone();
         let timeouts = self.timeouts.clone();
+        let answer_within = Duration::from_millis(timeouts.command_timeout_ms);
         tokio::spawn(async move {
             loop {
                 let (sender, mut pushes) = tokio::sync::mpsc::unbounded_channel();
@@ -174,26 +176,7 @@ impl RedisStore {
                 match connected {
                     // One channel per command: the shards' channels lie in different slots.
                     Ok(mut connection) => match subscribe_each(&mut connection, &channels).await {
-                        Ok(()) => {
-                            // The connection lives while it is held, until a node drops it.
-                            while let Some(push) = pushes.recv().await {
-                                if push.kind == redis::PushKind::Disconnection {
-                                    tracing::info!("a node dropped the event subscriptions; subscribing again");
-                                    break;
-                                }
-                                if push.kind != redis::PushKind::SMessage {
-                                    continue;
-                                }
-                                let payload = push.data.get(1).and_then(|value| match value {
-                                    redis::Value::BulkString(bytes) => std::str::from_utf8(bytes).ok(),
-                                    _ => None,
-                                });
-                                for id in payload.into_iter().flat_map(woken_accounts) {
-                                    let _ = signals.send(id);
-                                }
-                            }
-                            drop(connection);
-                        }
+                        Ok(()) => relay_shards(connection, &mut pushes, &signals, answer_within).await,
                         Err(error) => tracing::warn!(%error, "could not subscribe to the shards' event channels"),
                     },
                     Err(error) => tracing::debug!(%error, "cluster unreachable for event wake-ups; retrying"),
@@ -202,6 +185,92 @@ impl RedisStore {
             }
         });
     }
+}
+
+/// Subscribes `pubsub` to `channel` and relays its wake-ups until the
+/// connection ends or stops answering its pings.
+async fn relay_channel(
+    pubsub: redis::aio::PubSub,
+    channel: &str,
+    signals: &broadcast::Sender<AccountId>,
+    answer_within: Duration,
+) -> redis::RedisResult<()> {
+    let (mut sink, mut messages) = pubsub.split();
+    sink.subscribe(channel).await?;
+    let mut pings = ping_interval();
+    loop {
+        tokio::select! {
+            message = messages.next() => {
+                let Some(message) = message else { return Ok(()) };
+                wake(signals, &message.get_payload::<String>().unwrap_or_default());
+            }
+            _ = pings.tick() => {
+                let pong = tokio::time::timeout(answer_within, sink.ping::<redis::Value>()).await;
+                if !matches!(pong, Ok(Ok(_))) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Relays the shards' wake-ups that a subscribed cluster connection pushes,
+/// until a node drops the connection or a master stops answering its pings.
+/// The connection lives while it is held, so it ends here.
+async fn relay_shards(
+    mut connection: redis::cluster_async::ClusterConnection,
+    pushes: &mut mpsc::UnboundedReceiver<redis::PushInfo>,
+    signals: &broadcast::Sender<AccountId>,
+    answer_within: Duration,
+) {
+    let mut pings = ping_interval();
+    loop {
+        tokio::select! {
+            push = pushes.recv() => {
+                let Some(push) = push else { return };
+                if push.kind == redis::PushKind::Disconnection {
+                    tracing::info!("a node dropped the event subscriptions; subscribing again");
+                    return;
+                }
+                if push.kind != redis::PushKind::SMessage {
+                    continue;
+                }
+                if let Some(redis::Value::BulkString(bytes)) = push.data.get(1) {
+                    wake(signals, std::str::from_utf8(bytes).unwrap_or_default());
+                }
+            }
+            _ = pings.tick() => {
+                let every_master =
+                    RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, Some(ResponsePolicy::AllSucceeded)));
+                let ping = connection.route_command(redis::cmd("PING"), every_master);
+                if !matches!(tokio::time::timeout(answer_within, ping).await, Ok(Ok(_))) {
+                    tracing::info!("a node stopped answering the event subscriptions; subscribing again");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Tells this process's listeners of the accounts a wake-up names.
+fn wake(signals: &broadcast::Sender<AccountId>, payload: &str) {
+    for id in woken_accounts(payload) {
+        let _ = signals.send(id);
+    }
+}
+
+/// How often a listener asks the nodes it subscribed on whether they still
+/// answer: a connection gone silent (half-open) brings no error, so without
+/// asking the listener would wait, deaf, until its streams' heartbeat. An
+/// answer slower than `store.command_timeout_ms` counts as none.
+const LISTENER_PING_EVERY: Duration = Duration::from_secs(2);
+
+/// The listener's pings: the first one period after subscribing, and none
+/// made up for after a slow one.
+fn ping_interval() -> tokio::time::Interval {
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + LISTENER_PING_EVERY, LISTENER_PING_EVERY);
+    pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    pings
 }
 
 /// Subscribes to each shard channel in turn.

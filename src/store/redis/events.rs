@@ -262,7 +262,9 @@ fn wake(signals: &broadcast::Sender<AccountId>, payload: &str) {
 /// How often a listener asks the nodes it subscribed on whether they still
 /// answer: a connection gone silent (half-open) brings no error, so without
 /// asking the listener would wait, deaf, until its streams' heartbeat. An
-/// answer slower than `store.command_timeout_ms` counts as none.
+/// answer slower than `store.command_timeout_ms` counts as none. Like the
+/// store's command timeouts it measures the connection, not business time,
+/// so it runs on the monotonic clock.
 const LISTENER_PING_EVERY: Duration = Duration::from_secs(2);
 
 /// The listener's pings: the first one period after subscribing, and none

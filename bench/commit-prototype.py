@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Measures a prototype of the commit script on the traffic that
 `bench/commit-cost.sh OUT_DIR` recorded (docs/redis.md, "What a commit
-costs"): the recording's `commit_partition.lua` is replaced by SCRIPT (and
-every `EVALSHA` of it renamed), optionally without the index entries'
+costs"): the recording's `commit_partition.lua` is replaced by SCRIPT (a
+whole script, or a `.patch` that `patch` applies to the recorded one), and
+every `EVALSHA` of it renamed, optionally without the index entries'
 `SET`s, then both the recording and the prototype are replayed into fresh
 `redis-server`s, under `valgrind --tool=callgrind` (Redis instructions per
 withdrawal) and timed, alternating (`INFO commandstats`: the `EVALSHA` per
@@ -42,21 +43,35 @@ def commands(data: bytes):
         at = cursor
 
 
-def prototype(out_dir: str, script: bytes, without_index: bool) -> str:
+def patched(directory: str, recorded: bytes, patch: str) -> bytes:
+    """The recorded script with `patch` applied (`patch` refuses one made against another text)."""
+    with open(f"{directory}/recorded.lua", "wb") as original:
+        original.write(recorded)
+    subprocess.run(["patch", "--quiet", "--force", "-o", f"{directory}/prototype.lua", f"{directory}/recorded.lua",
+                    patch], check=True)
+    return open(f"{directory}/prototype.lua", "rb").read()
+
+
+def prototype(out_dir: str, script_path: str, without_index: bool) -> str:
     """Writes the prototype's setup.resp, withdrawals.resp and full.resp; returns their directory."""
+    directory = f"{out_dir}/prototype"
+    os.makedirs(directory, exist_ok=True)
     setup = open(f"{out_dir}/setup.resp", "rb").read()
     withdrawals = open(f"{out_dir}/withdrawals.resp", "rb").read()
     start = setup.index(MARK)
     header = setup.rindex(b"$", 0, start)
     length = int(setup[header + 1:setup.index(b"\r\n", header)])
-    recorded_sha = hashlib.sha1(setup[start:start + length]).hexdigest().encode()
+    recorded = setup[start:start + length]
+    if script_path.endswith(".patch"):
+        script = patched(directory, recorded, script_path)
+    else:
+        script = open(script_path, "rb").read()
+    recorded_sha = hashlib.sha1(recorded).hexdigest().encode()
     sha = hashlib.sha1(script).hexdigest().encode()
     setup = (setup[:header] + b"$%d\r\n" % len(script) + script + setup[start + length:]).replace(recorded_sha, sha)
     kept = [raw for raw, args in commands(withdrawals.replace(recorded_sha, sha))
             if not (without_index and args[0].upper() == b"SET" and b":idx:withdrawal_account:" in args[1])]
     withdrawals = b"".join(kept)
-    directory = f"{out_dir}/prototype"
-    os.makedirs(directory, exist_ok=True)
     for name, data in (("setup", setup), ("withdrawals", withdrawals), ("full", setup + withdrawals)):
         open(f"{directory}/{name}.resp", "wb").write(data)
     return directory
@@ -131,7 +146,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     options = parser.parse_args()
     withdrawals = int(re.search(r"\((\d+) withdrawals\)", open(f"{options.out_dir}/probe.txt").read()).group(1))
-    built = prototype(options.out_dir, open(options.script, "rb").read(), options.without_index_entries)
+    built = prototype(options.out_dir, options.script, options.without_index_entries)
     for name, directory in (("recorded", options.out_dir), ("prototype", built)):
         print(f"{name}: {instructions(directory, withdrawals)} Redis instructions per withdrawal")
     runs = {"recorded": [], "prototype": []}

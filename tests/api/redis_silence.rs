@@ -146,10 +146,14 @@ async fn node_behind_proxy() -> (RedisServer, SilencingProxy) {
     (node, proxy)
 }
 
-/// A gateway on the cluster behind `proxy`, with short timeouts.
-async fn gateway_through(proxy: &SilencingProxy) -> TestApp {
-    let url = format!("redis+cluster://127.0.0.1:{}", proxy.port);
-    spawn_app_with(StoreKind::Cluster, |settings| {
+/// A gateway on the Redis (`kind`: a single one or a cluster) behind
+/// `proxy`, with short timeouts.
+async fn gateway_through(proxy: &SilencingProxy, kind: StoreKind) -> TestApp {
+    let url = match kind {
+        StoreKind::Cluster => format!("redis+cluster://127.0.0.1:{}", proxy.port),
+        _ => format!("redis://127.0.0.1:{}/0", proxy.port),
+    };
+    spawn_app_with(kind, |settings| {
         settings.store.url = url;
         settings.store.command_timeout_ms = 300;
         settings.store.connect_timeout_ms = 300;
@@ -160,7 +164,7 @@ async fn gateway_through(proxy: &SilencingProxy) -> TestApp {
 #[tokio::test]
 async fn a_gateway_replaces_cluster_connections_that_went_silent() {
     let (_node, proxy) = node_behind_proxy().await;
-    let app = gateway_through(&proxy).await;
+    let app = gateway_through(&proxy, StoreKind::Cluster).await;
     let token = app.login_phone("13800000001", "alice-demo").await["access_token"].as_str().unwrap().to_owned();
     assert_eq!(app.wallet(&token).await.status(), StatusCode::OK);
 
@@ -185,20 +189,15 @@ async fn a_gateway_replaces_cluster_connections_that_went_silent() {
 #[tokio::test]
 async fn wake_ups_reach_a_gateway_whose_subscriptions_went_silent() {
     let (_node, proxy) = node_behind_proxy().await;
-    wake_ups_are_heard_after_the_subscriptions_go_silent(gateway_through(&proxy).await, &proxy).await;
+    let app = gateway_through(&proxy, StoreKind::Cluster).await;
+    wake_ups_are_heard_after_the_subscriptions_go_silent(app, &proxy).await;
 }
 
 #[tokio::test]
 async fn wake_ups_reach_a_gateway_whose_subscription_went_silent_on_a_single_redis() {
     let server = RedisServer::start(&[]);
     let proxy = SilencingProxy::start(TcpListener::bind("127.0.0.1:0").await.unwrap(), server.port).await;
-    let url = format!("redis://127.0.0.1:{}/0", proxy.port);
-    let app = spawn_app_with(StoreKind::Redis, |settings| {
-        settings.store.url = url;
-        settings.store.command_timeout_ms = 300;
-        settings.store.connect_timeout_ms = 300;
-    })
-    .await;
+    let app = gateway_through(&proxy, StoreKind::Redis).await;
     wake_ups_are_heard_after_the_subscriptions_go_silent(app, &proxy).await;
 }
 

@@ -23,7 +23,7 @@ use crate::streams::StreamCounts;
 use crate::webhooks::{self, Receiver};
 use crate::world::{
     Known, KycDecided, OPERATOR_EMAIL, OPERATOR_PASSWORD, PinFact, PinSeen, Submitted, World, WrongCodeTried,
-    real_name, snapshot, update,
+    real_name, renew, snapshot,
 };
 use walletgate::domain::rsa2;
 use walletgate::domain::wechatpay_sign::MerchantKey;
@@ -166,8 +166,10 @@ pub struct SessionCounts {
 }
 
 /// What one try to open a session for the final reads gave.
-enum Opened {
-    Token(String),
+enum Session {
+    /// Open, with its access token; `by_refresh` when the login was locked
+    /// and the account's refresh token renewed the session.
+    Open { token: String, by_refresh: bool },
     /// Locked (and no refresh token that works), or never registered: no
     /// later try gives more.
     Never,
@@ -188,12 +190,12 @@ async fn sessions(api: &Api, world: &World) -> (Vec<(Known, String, String)>, Se
         counts.registered += usize::from(snapshot(&slot).id.is_some());
         for attempt in 0..5 {
             let token = match open_session(api, &slot, attempt).await {
-                (Opened::Token(token), refreshed) => {
-                    counts.by_refresh += usize::from(refreshed);
+                Session::Open { token, by_refresh } => {
+                    counts.by_refresh += usize::from(by_refresh);
                     token
                 }
-                (Opened::Never, _) => break,
-                (Opened::NotYet, _) => {
+                Session::Never => break,
+                Session::NotYet => {
                     tokio::time::sleep(Duration::from_millis(300)).await;
                     continue;
                 }
@@ -211,21 +213,21 @@ async fn sessions(api: &Api, world: &World) -> (Vec<(Known, String, String)>, Se
 }
 
 /// Logs in with the account's password, or, when its login is locked,
-/// renews its session with its refresh token (second: whether it did).
-async fn open_session(api: &Api, slot: &Mutex<Known>, attempt: usize) -> (Opened, bool) {
+/// renews its session with its refresh token.
+async fn open_session(api: &Api, slot: &Mutex<Known>, attempt: usize) -> Session {
     let known = snapshot(slot);
     let body = json!({ "phone": known.phone, "password": known.password });
     let login = api
         .send(&meta("login", &known.phone, attempt), Request::json(Method::POST, "/v1/auth/login", None, body))
         .await;
     if let Some(token) = login.body["access_token"].as_str() {
-        return (Opened::Token(token.to_owned()), false);
+        return Session::Open { token: token.to_owned(), by_refresh: false };
     }
     match login.code() {
         // Never registered: its registration got no answer and did not land.
-        Some("UNAUTHENTICATED") => (Opened::Never, false),
+        Some("UNAUTHENTICATED") => Session::Never,
         Some("LOGIN_LOCKED") => {
-            let Some(refresh) = known.refresh else { return (Opened::Never, false) };
+            let Some(refresh) = known.refresh else { return Session::Never };
             let body = json!({ "refresh_token": refresh });
             let renewed = api
                 .send(
@@ -233,22 +235,14 @@ async fn open_session(api: &Api, slot: &Mutex<Known>, attempt: usize) -> (Opened
                     Request::json(Method::POST, "/v1/auth/refresh", None, body),
                 )
                 .await;
-            match (renewed.body["access_token"].as_str(), renewed.status) {
-                (Some(access), _) => {
-                    let rotated = renewed.body["refresh_token"].as_str().map(str::to_owned);
-                    update(slot, |k| {
-                        k.old_refresh = Some(refresh);
-                        k.token = Some(access.to_owned());
-                        k.refresh = rotated;
-                    });
-                    (Opened::Token(access.to_owned()), true)
-                }
+            match (renew(slot, refresh, &renewed.body), renewed.status) {
+                (Some(token), _) => Session::Open { token, by_refresh: true },
                 // Refused: used already (its rotation's answer lost in a fault) or revoked.
-                (None, Some(status)) if status < 500 => (Opened::Never, false),
-                (None, _) => (Opened::NotYet, false),
+                (None, Some(status)) if status < 500 => Session::Never,
+                (None, _) => Session::NotYet,
             }
         }
-        _ => (Opened::NotYet, false),
+        _ => Session::NotYet,
     }
 }
 

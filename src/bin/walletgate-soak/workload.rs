@@ -22,7 +22,7 @@ use crate::money::places_of;
 use crate::world::{
     BillCancelled, CreditFact, CreditKey, Credited, Known, KycDecided, LogoutFact, NegativeSeen, OPERATOR_EMAIL,
     OPERATOR_PASSWORD, PINS, PinFact, PinSeen, Sent, SentTransfer, Submitted, TransferFact, WRONG_PIN, WithdrawFact,
-    World, WrongCodeTried, real_name, resident_id, snapshot, update,
+    World, WrongCodeTried, real_name, renew, resident_id, snapshot, update,
 };
 use walletgate::domain::wechatpay_sign::MerchantKey;
 
@@ -368,13 +368,8 @@ impl Client {
         let body = json!({ "refresh_token": token });
         let reply = self.api.send(&meta, Request::json(Method::POST, "/v1/auth/refresh", None, body)).await;
         self.after(slot, &reply);
-        if let (true, Some(access)) = (reply.is(200), reply.body["access_token"].as_str()) {
-            let refresh = reply.body["refresh_token"].as_str().map(str::to_owned);
-            update(slot, |k| {
-                k.old_refresh = Some(token.clone());
-                k.token = Some(access.to_owned());
-                k.refresh = refresh;
-            });
+        if reply.is(200) {
+            renew(slot, token, &reply.body);
         }
     }
 

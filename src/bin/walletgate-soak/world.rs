@@ -291,6 +291,21 @@ pub fn update(slot: &Mutex<Known>, change: impl FnOnce(&mut Known)) {
     change(&mut slot.lock().expect("account lock"));
 }
 
+/// Keeps the session a refresh with `used` renewed (`body`, the answer's):
+/// its access and refresh tokens, and `used` as the token already spent
+/// (refreshing with it again must fail). The access token, if the answer
+/// holds one; otherwise nothing changes.
+pub fn renew(slot: &Mutex<Known>, used: String, body: &Value) -> Option<String> {
+    let access = body["access_token"].as_str()?.to_owned();
+    let rotated = body["refresh_token"].as_str().map(str::to_owned);
+    update(slot, |k| {
+        k.old_refresh = Some(used);
+        k.token = Some(access.clone());
+        k.refresh = rotated;
+    });
+    Some(access)
+}
+
 /// A made-up but valid 18-digit resident ID (region, birth date, sequence, checksum).
 pub fn resident_id(n: u64) -> String {
     let body = format!("110105{}{:02}{:02}{:03}", 1960 + n % 40, 1 + n % 12, 1 + n % 28, n % 1000);

@@ -2,8 +2,9 @@
 //!
 //! Events are appended only by `commit_account`, in the same atomic commit
 //! as the change they describe, so a client never hears of a change that did
-//! not happen nor misses one that did. A stream keeps the newest
-//! `EVENTS_KEPT_PER_ACCOUNT`; positions only grow, so Server-Sent Events
+//! not happen nor misses one that did. A stream keeps the events of its
+//! partition's newest `EVENTS_KEPT_PER_ACCOUNT` commits (so at least that
+//! many events, when there were); positions only grow, so Server-Sent Events
 //! resume exactly after `Last-Event-ID`, on any instance.
 //!
 //! Why each primitive exists:
@@ -18,7 +19,8 @@ use tokio::sync::broadcast;
 use super::StoreError;
 use crate::domain::account::AccountId;
 
-/// How many events each account's stream keeps (older ones are trimmed).
+/// How many of an account's newest commits a stream keeps the events of
+/// (older ones are dropped).
 pub const EVENTS_KEPT_PER_ACCOUNT: usize = 1000;
 
 #[async_trait]

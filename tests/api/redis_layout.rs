@@ -1,7 +1,7 @@
 //! The stored key layout: a Redis store records the layout it writes
 //! (version and shard count) under its key prefix, and refuses to open data
 //! written with another, instead of reading accounts where they are not —
-//! except the layouts before (`v2`, `v3`), which it reads.
+//! except the layouts before (`v2`, `v3`, `v4`), which it reads.
 
 use std::time::Duration;
 
@@ -12,7 +12,8 @@ use walletgate::domain::account::{Account, AccountId, PasswordHash, Role, Verifi
 use walletgate::domain::credentials::Login;
 use walletgate::settings::StoreSettings;
 use walletgate::store::{
-    AccountCommit, AccountPartitions, CommitOutcome, EventStreams, PartitionDocuments, RedisStore, StoreError,
+    AccountCommit, AccountPartitions, CommitOutcome, EventPosition, EventStreams, PartitionDocuments, RedisStore,
+    StoreError,
 };
 
 use crate::helpers::{RedisKeysGuard, StoreKind, redis_url, test_settings, unique_phone};
@@ -46,15 +47,15 @@ async fn open_data_laid_out_as(marker: &str) -> (RedisStore, MultiplexedConnecti
     let _: () = connection.set(&layout, marker).await.unwrap();
     let store = RedisStore::connect(&settings.url, &settings).await.expect("data of a layout before opens");
     let moved_on: String = connection.get(&layout).await.unwrap();
-    assert_eq!(moved_on, "v4 shards=24", "the marker moves on from {marker}");
+    assert_eq!(moved_on, "v5 shards=24", "the marker moves on from {marker}");
     (store, connection, settings, keys)
 }
 
-/// `v3` wrote every text as plain JSON; this version packs them (`v4`),
-/// reads both, and moves the marker on, so a gateway of the version before,
-/// which cannot read packed texts, refuses to start on the data.
+/// `v3` wrote every text as plain JSON; this version packs them (since
+/// `v4`), reads both, and moves the marker on, so a gateway of a version
+/// before, which cannot read what this one writes, refuses to start on the data.
 #[tokio::test]
-async fn data_of_v3_opens_and_its_marker_moves_on_to_v4() {
+async fn data_of_v3_opens_and_its_marker_moves_on_to_v5() {
     open_data_laid_out_as("v3 shards=24").await;
 }
 
@@ -94,6 +95,8 @@ async fn data_of_v2_is_read_and_its_saved_replies_kept_until_due() {
         .await
         .unwrap();
     let _: () = connection.hset(&record_key, "reclaim_at", past).await.unwrap();
+    // A partition of a layout before v5: no event base nor count in its record.
+    let _: () = connection.hdel(&record_key, &["eb", "en"]).await.unwrap();
 
     let (_, replies) =
         store.load_account_with(&account.id, &["idempotency:live", "idempotency:due"]).await.unwrap().unwrap();
@@ -122,6 +125,81 @@ async fn data_of_v2_is_read_and_its_saved_replies_kept_until_due() {
     assert_eq!(store.partition_document(&account.id, "idempotency:fresh").await.unwrap().as_deref(), Some("new"));
     let reclaim_at: Option<u64> = connection.hget(&record_key, "reclaim_at").await.unwrap();
     assert_eq!(reclaim_at, Some(future), "the next old reply's time");
+}
+
+/// Layout `v4` kept a partition's documents in a `documents` hash and its
+/// events in a Redis stream beside its record. This version reads what
+/// such a partition holds there, and from its next commit keeps its new
+/// documents and events in its record's hash, as it does a partition it
+/// creates: `d:<name>`, and `e:<slot>` with positions `<base + version>-<k>`
+/// above the stream's ids, so a client resuming after one of those hears
+/// what came after.
+#[tokio::test]
+async fn data_of_v4_is_read_and_its_partitions_go_on_in_their_records() {
+    let (store, mut connection, settings, _keys) = open_data_laid_out_as("v4 shards=24").await;
+    let mut account = crate::store_conformance::account("acc_layout_v4");
+    store.create_account(&account, &[]).await.unwrap();
+    let pattern = format!("{}:*:a:{}:account", settings.key_prefix, account.id);
+    let found: Vec<String> = connection.keys(&pattern).await.unwrap();
+    let record_key = found.first().expect("the record's key").clone();
+    let partition = record_key.strip_suffix(":account").unwrap().to_owned();
+    // What layout v4 left: no base of positions, documents and an event beside the record.
+    let _: () = connection.hdel(&record_key, "eb").await.unwrap();
+    let old = [("withdrawal:wd_old", "old"), ("withdrawal:wd_kept", "kept")];
+    let _: () = connection.hset_multiple(format!("{partition}:documents"), &old).await.unwrap();
+    let old_position: String = redis::cmd("XADD")
+        .arg(format!("{partition}:events"))
+        .arg("*")
+        .arg("body")
+        .arg("old event")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+
+    let (_, documents) = store.load_account_with(&account.id, &["withdrawal:wd_old"]).await.unwrap().unwrap();
+    assert_eq!(documents, [Some("old".to_owned())]);
+    let events = store.events(&account.id, None, 10).await.unwrap();
+    let read = |events: &[walletgate::store::StoredEvent]| {
+        events.iter().map(|e| (e.id.clone(), e.body.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(read(&events), [(old_position.clone(), "old event".to_owned())]);
+
+    let entry = crate::store_conformance::credit(&mut account, "1.00");
+    let put = [("withdrawal:wd_new".to_owned(), "new".to_owned())];
+    let deleted = ["withdrawal:wd_old".to_owned()];
+    let new_events = ["new event".to_owned()];
+    let entries = [entry];
+    let commit = AccountCommit {
+        documents_put: &put,
+        documents_deleted: &deleted,
+        events: &new_events,
+        ..AccountCommit::new(1, &account, &entries)
+    };
+    assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
+    let in_hash: Vec<(String, String)> = connection.hgetall(format!("{partition}:documents")).await.unwrap();
+    assert_eq!(in_hash, [("withdrawal:wd_kept".to_owned(), "kept".to_owned())], "deleted where it was");
+    let (document, base): (String, u64) = redis::cmd("HMGET")
+        .arg(&record_key)
+        .arg("d:withdrawal:wd_new")
+        .arg("eb")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(document, "new", "written in the record");
+    let after_old = EventPosition::parse(&old_position).unwrap();
+    assert!(EventPosition(base, 0) > after_old, "positions from {base} lie above the stream's {old_position}");
+    let newer = store.events(&account.id, Some(after_old), 10).await.unwrap();
+    assert_eq!(read(&newer), [(format!("{}-0", base + 2), "new event".to_owned())]);
+    let all = store.events(&account.id, None, 10).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.body.as_str()).collect::<Vec<_>>(), ["old event", "new event"]);
+    assert_eq!(store.events(&account.id, None, 1).await.unwrap()[0].body, "old event", "oldest first");
+    assert_eq!(
+        store.partition_documents(&account.id, "withdrawal:").await.unwrap(),
+        [("withdrawal:wd_kept".to_owned(), "kept".to_owned()), ("withdrawal:wd_new".to_owned(), "new".to_owned())]
+    );
+    store.delete_partition_document(&account.id, "withdrawal:wd_kept").await.unwrap();
+    assert_eq!(store.partition_document(&account.id, "withdrawal:wd_kept").await.unwrap(), None);
+    assert_eq!(store.partition_document(&account.id, "withdrawal:wd_new").await.unwrap().as_deref(), Some("new"));
 }
 
 /// A partition's texts (record, journal entries, documents, events, saved
@@ -157,19 +235,18 @@ async fn a_partitions_texts_are_stored_packed_and_plain_ones_still_read() {
     let pattern = format!("{}:*:a:{}:account", settings.key_prefix, account.id);
     let found: Vec<String> = connection.keys(&pattern).await.unwrap();
     let partition = found.first().expect("the record's key").strip_suffix(":account").unwrap().to_owned();
-    let record: Vec<u8> = connection.hget(format!("{partition}:account"), "data").await.unwrap();
+    let record_key = format!("{partition}:account");
+    let record: Vec<u8> = connection.hget(&record_key, "data").await.unwrap();
     let journal: Vec<Vec<u8>> = connection.lrange(format!("{partition}:journal"), 0, -1).await.unwrap();
-    let document: Vec<u8> = connection.hget(format!("{partition}:documents"), "withdrawal:wd_packed").await.unwrap();
+    let document: Vec<u8> = connection.hget(&record_key, "d:withdrawal:wd_packed").await.unwrap();
     let reply: Vec<u8> = connection.get(format!("{partition}:xdoc:idempotency:packed")).await.unwrap();
-    type StreamEntry = (String, Vec<(String, Vec<u8>)>);
-    let stream: Vec<StreamEntry> = redis::cmd("XRANGE")
-        .arg(format!("{partition}:events"))
-        .arg("-")
-        .arg("+")
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-    let event = stream[0].1[0].1.clone();
+    // The commit's events field: its version, then each event after its length.
+    let field: Vec<u8> = connection.hget(&record_key, "e:2").await.unwrap();
+    let (header, rest) = field.split_at(field.iter().position(|&b| b == b'\n').unwrap() + 1);
+    assert_eq!(header, b"2\n");
+    let (length, event) = rest.split_at(rest.iter().position(|&b| b == b'\n').unwrap() + 1);
+    assert_eq!(std::str::from_utf8(length).unwrap().trim().parse::<usize>().unwrap(), event.len());
+    let event = event.to_vec();
     for (what, stored, text_len) in [
         ("record", &record, serde_json::to_string(&account).unwrap().len()),
         ("journal entry", &journal[1], serde_json::to_string(&entries[0]).unwrap().len()),
@@ -191,7 +268,7 @@ async fn a_partitions_texts_are_stored_packed_and_plain_ones_still_read() {
     let plain_record = serde_json::to_string(&account).unwrap();
     let _: () = connection.hset(format!("{partition}:account"), "data", &plain_record).await.unwrap();
     let plain_document = r#"{"id":"wd_plain","note":"written before packing, long enough to have been packed now"}"#;
-    let _: () = connection.hset(format!("{partition}:documents"), "withdrawal:wd_plain", plain_document).await.unwrap();
+    let _: () = connection.hset(&record_key, "d:withdrawal:wd_plain", plain_document).await.unwrap();
     assert_eq!(store.load_account(&account.id).await.unwrap().unwrap().value, account);
     let (_, found) =
         store.load_account_with(&account.id, &["withdrawal:wd_plain", "withdrawal:wd_packed"]).await.unwrap().unwrap();

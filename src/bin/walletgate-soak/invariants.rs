@@ -6,7 +6,7 @@
 //! docs/soak.md against what it read and what it recorded during the run
 //! (the money invariants per asset are `money`'s).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,7 +33,8 @@ use walletgate::providers::payouts::USER_NAME_REQUIRED_FROM_FEN;
 
 /// The PIN guard's `pin.attempts_max` (walletgate's default, which the run keeps).
 const PIN_ATTEMPTS_MAX: i64 = 5;
-/// How many events an account's stream keeps (`store::EVENTS_KEPT_PER_ACCOUNT`).
+/// How many of an account's newest commits its stream keeps the events of
+/// (`store::EVENTS_KEPT_PER_ACCOUNT`).
 const EVENTS_KEPT: usize = 1000;
 const OPEN: [&str; 3] = ["pending", "in_review", "processing"];
 /// Rounds of the quiescence loop at most (each waits half a second).
@@ -414,22 +415,32 @@ async fn observe(api: &Api, known: Known, token: String, id: String) -> Observed
     Observed { known, id, wallet, journal, transfers, withdrawals, bindings, events, me, kyc }
 }
 
-/// Final-state event counts per withdrawal id, and whether the stream may have been trimmed.
-fn final_events(text: &str) -> (HashMap<String, Vec<String>>, bool) {
+/// Final-state event counts per withdrawal id, and whether the stream may
+/// have been trimmed. A stream keeps the events of its account's newest
+/// `EVENTS_KEPT` commits, and more commits than events may have been made
+/// (a wrong PIN commits, and tells no one), so a stream of fewer events
+/// than that may still have lost its oldest: it has when one of the
+/// account's `withdrawals` has lost its `withdrawal.created`.
+fn final_events(text: &str, withdrawals: &[Value]) -> (HashMap<String, Vec<String>>, bool) {
     let mut counts: HashMap<String, Vec<String>> = HashMap::new();
+    let mut created = HashSet::new();
     let mut total = 0;
     for block in text.split("\n\n") {
         let Some(data) = block.lines().find_map(|line| line.strip_prefix("data: ")) else { continue };
         let Ok(event) = serde_json::from_str::<Value>(data) else { continue };
         total += 1;
         let kind = event["type"].as_str().unwrap_or_default();
-        if matches!(kind, "withdrawal.settled" | "withdrawal.failed" | "withdrawal.rejected")
-            && let Some(id) = event["data"]["withdrawal"]["id"].as_str()
-        {
+        let Some(id) = event["data"]["withdrawal"]["id"].as_str() else { continue };
+        if kind == "withdrawal.created" {
+            created.insert(id.to_owned());
+        }
+        if matches!(kind, "withdrawal.settled" | "withdrawal.failed" | "withdrawal.rejected") {
             counts.entry(id.to_owned()).or_default().push(kind.to_owned());
         }
     }
-    (counts, total >= EVENTS_KEPT)
+    let lost_a_creation =
+        withdrawals.iter().filter_map(|withdrawal| withdrawal["id"].as_str()).any(|id| !created.contains(id));
+    (counts, total >= EVENTS_KEPT || lost_a_creation)
 }
 
 /// Reads everything and checks every invariant; `ledger_before` is the
@@ -498,7 +509,8 @@ pub async fn check(
             &[phone],
         );
 
-        let (events, trimmed) = account.events.as_deref().map(final_events).unwrap_or_default();
+        let (events, trimmed) =
+            account.events.as_deref().map(|stream| final_events(stream, &account.withdrawals)).unwrap_or_default();
         for withdrawal in &account.withdrawals {
             check_withdrawal(&payouts, checked, account, withdrawal, (&events, trimmed), &mut settled_to).await;
             if let (Some(id), Some(status)) = (withdrawal["id"].as_str(), withdrawal["status"].as_str()) {
@@ -623,7 +635,7 @@ async fn check_webhooks(receiver: &Receiver, observed: &[Observed], checked: &mu
         .iter()
         .filter_map(|account| {
             let stream = account.events.as_deref()?;
-            let trimmed = final_events(stream).1;
+            let trimmed = final_events(stream, &account.withdrawals).1;
             (!trimmed).then(|| (account, webhooks::posted_in_stream(stream)))
         })
         .collect();

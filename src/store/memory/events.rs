@@ -18,10 +18,10 @@ impl EventStreams for MemoryStore {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let state = self.state();
         let Some(partition) = state.partitions.get(id) else { return Ok(Vec::new()) };
-        let newer = partition.events.iter().filter(|(position, _)| after.is_none_or(|after| *position > after));
+        let newer = partition.events.iter().filter(|(_, position, _)| after.is_none_or(|after| *position > after));
         Ok(newer
             .take(limit)
-            .map(|(position, body)| StoredEvent { id: position.to_string(), body: body.clone() })
+            .map(|(_, position, body)| StoredEvent { id: position.to_string(), body: body.clone() })
             .collect())
     }
 

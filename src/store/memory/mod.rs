@@ -144,8 +144,10 @@ struct Partition {
     documents: ShardedMap<String>,
     /// Expiring documents by the time (ms of the store's clock) they may be reclaimed.
     expiring: Schedule,
-    /// The event stream: position and body, oldest first, capped.
-    events: VecDeque<(EventPosition, String)>,
+    /// The event stream: the version of the commit that appended each
+    /// event, its position and body, oldest first; the events of the newest
+    /// `EVENTS_KEPT_PER_ACCOUNT` commits.
+    events: VecDeque<(u64, EventPosition, String)>,
     events_appended: u64,
 }
 

@@ -114,10 +114,15 @@ impl AccountPartitions for MemoryStore {
         }
         for body in events {
             partition.events_appended += 1;
-            partition.events.push_back((EventPosition(partition.events_appended, 0), body));
-            if partition.events.len() > EVENTS_KEPT_PER_ACCOUNT {
-                replaced.extend(partition.events.pop_front().map(|(_, body)| body));
-            }
+            partition.events.push_back((partition.version, EventPosition(partition.events_appended, 0), body));
+        }
+        // The events of the newest EVENTS_KEPT_PER_ACCOUNT commits are kept.
+        while partition
+            .events
+            .front()
+            .is_some_and(|(version, ..)| version + EVENTS_KEPT_PER_ACCOUNT as u64 <= partition.version)
+        {
+            replaced.extend(partition.events.pop_front().map(|(.., body)| body));
         }
         for entry in commit.scheduled {
             // Looked up by `&str` first: the schedule's name is copied only the first time.

@@ -5,45 +5,53 @@
 -- lives here; the caller computed the new state in Rust.
 --
 -- Every call from a script costs about a microsecond on top of the command's
--- own work, and every byte of KEYS and ARGV is hashed once by Lua, so the
--- script makes one call per structure it changes (several fields or entries
--- per call), and an expiring document is one `SET … PX` that Redis reclaims
--- by itself (docs/redis.md, "What a commit costs").
+-- own work, every string of KEYS and ARGV an allocation and a hash, and a
+-- number made text or read from text a `printf` or `strtod`: so the script
+-- makes one call per structure it changes (several fields or entries per
+-- call), is given every name and number as the text it writes, and an
+-- expiring document is one `SET … PX` that Redis reclaims by itself
+-- (docs/redis.md, "What a commit costs"). Layout v5 keeps a partition's
+-- documents and events in its record's hash, so the record, a new
+-- withdrawal's document and its event are one `HSET`.
 --
--- KEYS[1] = account record (hash: version, data; reclaim_at while the
--- partition still holds expiring documents of layout v2, see below)
--- KEYS[2] = journal (list)   KEYS[3] = documents (hash: name -> body)
--- KEYS[4] = event stream
--- KEYS[5] = layout v2's reclaim index (sorted set: name -> time in ms)
--- KEYS[6 ..] = X expiring documents' own keys (strings with a time to live),
+-- KEYS[1] = account record (hash: version, data; `d:<name>` documents;
+-- `e:<slot>` the events of one commit, `eb` their positions' base;
+-- reclaim_at while the partition still holds expiring documents of layout v2)
+-- KEYS[2] = journal (list)
+-- KEYS[3 ..] = X expiring documents' own keys (strings with a time to live),
 -- then S schedule keys, then U schedule keys: the partition's and its
--- shard's, so every key shares the shard's hash tag (one cluster slot).
+-- shard's, so every key shares the shard's hash tag (one cluster slot);
+-- then, when the caller passes them (flag below), the keys a partition
+-- created before layout v5 may still use: its `documents` hash and layout
+-- v2's reclaim index (sorted set: name -> time in ms).
 -- ARGV[1] = expected version, ARGV[2] = the version after (both as Redis
 -- writes integers, so they compare as strings), ARGV[3] = new account
 -- (the texts, here and below, as the store writes them: packed or not, the
--- script never reads them), ARGV[4] = the commit's shape, 15 bytes: seven
+-- script never reads them), ARGV[4] = the commit's shape, 16 bytes: seven
 -- counts of two bytes each (high, low) — journal entries E, documents to put
--- P, documents to delete D, events V, expiring documents X, schedule entries
--- S, schedule members removed U — then 1 when the X expiring documents must
--- not exist yet (the caller decided without reading them),
+-- P, documents to delete D, event fields V (0 or 1), expiring documents X,
+-- schedule entries S, schedule members removed U — then 1 when the X
+-- expiring documents must not exist yet (the caller decided without reading
+-- them), then 1 when the keys of a partition created before v5 are passed,
 -- ARGV[5] = the expiring documents' time to live in ms, then E entries, P
--- (name, body) pairs, D names, V events, X (name, body) pairs, S (member,
--- time) pairs, U members.
+-- (field, body) pairs, D fields (documents are named by their field,
+-- `d:<name>`), V (field, events) pairs, X bodies, S (member, time) pairs
+-- (a member left empty is the one before: a new withdrawal is queued and
+-- listed under one name), U members, and with the keys of before v5 the X
+-- expiring documents' names.
 -- (The processes listening for new events are told by the caller once the
 -- commit has landed, many commits in one message: events.rs.)
--- (Numbers travel as bytes of one argument because every argument costs
--- Lua an allocation, and `tonumber` a `strtod`; the store's fixed numbers
--- are written into this text when it is loaded: {{EVENTS_KEPT}} events kept
--- per stream, {{RECLAIMED}} expired documents of layout v2
--- reclaimed per commit beyond X.)
+-- ({{RECLAIMED}} expired documents of layout v2 are reclaimed per commit
+-- beyond X: written in when the script is loaded.)
 -- Returns 1 when committed, 0 on a version conflict (or a missing record, or
--- an expiring document that had to be new and exists); a refused commit
+-- an expiring document that had to be new and exists), 2 when the partition
+-- needs the keys of before v5 and they were not passed; a refused commit
 -- writes nothing.
-local record = redis.call('HMGET', KEYS[1], 'version', 'reclaim_at')
+local record = redis.call('HMGET', KEYS[1], 'version', 'reclaim_at', 'eb')
 if record[1] ~= ARGV[1] then
   return 0
 end
-local e1, e0, p1, p0, d1, d0, v1, v0, x1, x0, s1, s0, u1, u0, new_only = string.byte(ARGV[4], 1, 15)
+local e1, e0, p1, p0, d1, d0, v1, v0, x1, x0, s1, s0, u1, u0, new_only, before_v5 = string.byte(ARGV[4], 1, 16)
 local entries, puts, deletes = e1 * 256 + e0, p1 * 256 + p0, d1 * 256 + d0
 local events, expiring = v1 * 256 + v0, x1 * 256 + x0
 local schedules, removals = s1 * 256 + s0, u1 * 256 + u0
@@ -51,54 +59,63 @@ local first_entry = 6
 local first_put = first_entry + entries
 local first_delete = first_put + 2 * puts
 local first_event = first_delete + deletes
-local first_expiring = first_event + events
-local first_schedule = first_expiring + 2 * expiring
+local first_expiring = first_event + 2 * events
+local first_schedule = first_expiring + expiring
 local first_removal = first_schedule + 2 * schedules
-local first_schedule_key = 6 + expiring
+local first_name = first_removal + removals
+local first_schedule_key = 3 + expiring
+local documents_key, reclaim_key
+if before_v5 == 1 then
+  documents_key = KEYS[first_schedule_key + schedules + removals]
+  reclaim_key = KEYS[first_schedule_key + schedules + removals + 1]
+end
 
 -- Expiring documents are keys of their own with a time to live: Redis
 -- reclaims them, and `SET … NX` both checks that one is new and writes it.
 -- A partition written by layout v2 may still hold some in its
--- `documents` hash, indexed for reclaiming in KEYS[5]; its record then has
--- `reclaim_at` (when the earliest of them may go), and only then are they
--- looked at: checked when they must be new, and reclaimed when due.
-local legacy = record[2]
+-- `documents` hash, indexed for reclaiming in its reclaim index; its record
+-- then has `reclaim_at` (when the earliest of them may go), and only then
+-- are they looked at: checked when they must be new, and reclaimed when due.
+local v2_reclaim_at = record[2]
 local reclaim_at_after = nil
 if expiring > 0 then
+  if v2_reclaim_at and not documents_key then
+    return 2
+  end
   local must_be_new = new_only == 1
   -- Kept for no time at all, a document is expired as soon as written: it
   -- is not kept (and replaces any kept under its name).
   local kept = ARGV[5] ~= '0'
   if must_be_new then
-    if legacy then
-      for at = first_expiring, first_schedule - 1, 2 do
-        if redis.call('HEXISTS', KEYS[3], ARGV[at]) == 1 then
+    if v2_reclaim_at then
+      for at = first_name, first_name + expiring - 1 do
+        if redis.call('HEXISTS', documents_key, ARGV[at]) == 1 then
           return 0
         end
       end
     end
-    if (expiring > 1 or not kept) and redis.call('EXISTS', unpack(KEYS, 6, first_schedule_key - 1)) > 0 then
+    if (expiring > 1 or not kept) and redis.call('EXISTS', unpack(KEYS, 3, first_schedule_key - 1)) > 0 then
       return 0
     end
   end
   -- Nothing is written before this point, so the first `SET … NX` may still refuse.
   if not kept then
-    redis.call('DEL', unpack(KEYS, 6, first_schedule_key - 1))
+    redis.call('DEL', unpack(KEYS, 3, first_schedule_key - 1))
   elseif expiring == 1 and must_be_new then
-    if not redis.call('SET', KEYS[6], ARGV[first_expiring + 1], 'NX', 'PX', ARGV[5]) then
+    if not redis.call('SET', KEYS[3], ARGV[first_expiring], 'NX', 'PX', ARGV[5]) then
       return 0
     end
   else
     for n = 0, expiring - 1 do
-      redis.call('SET', KEYS[6 + n], ARGV[first_expiring + 2 * n + 1], 'PX', ARGV[5])
+      redis.call('SET', KEYS[3 + n], ARGV[first_expiring + n], 'PX', ARGV[5])
     end
   end
-  if legacy then
+  if v2_reclaim_at then
     local time = redis.call('TIME')
     local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-    if tonumber(legacy) <= now_ms then
+    if tonumber(v2_reclaim_at) <= now_ms then
       local limit = expiring + {{RECLAIMED}}
-      local oldest = redis.call('ZRANGE', KEYS[5], 0, limit, 'WITHSCORES')
+      local oldest = redis.call('ZRANGE', reclaim_key, 0, limit, 'WITHSCORES')
       local due = {}
       for at = 1, #oldest, 2 do
         local score = tonumber(oldest[at + 1])
@@ -109,8 +126,8 @@ if expiring > 0 then
         due[#due + 1] = oldest[at]
       end
       if #due > 0 then
-        redis.call('HDEL', KEYS[3], unpack(due))
-        redis.call('ZREM', KEYS[5], unpack(due))
+        redis.call('HDEL', documents_key, unpack(due))
+        redis.call('ZREM', reclaim_key, unpack(due))
       end
       if not reclaim_at_after then
         redis.call('HDEL', KEYS[1], 'reclaim_at')
@@ -119,33 +136,56 @@ if expiring > 0 then
   end
 end
 
-if reclaim_at_after then
-  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3], 'reclaim_at', reclaim_at_after)
-else
-  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3])
-end
-
 if entries == 1 then
   redis.call('RPUSH', KEYS[2], ARGV[first_entry])
 elseif entries > 1 then
   redis.call('RPUSH', KEYS[2], unpack(ARGV, first_entry, first_put - 1))
 end
-if deletes > 0 then
-  if puts > 0 then
-    redis.call('HSET', KEYS[3], unpack(ARGV, first_put, first_delete - 1))
+
+-- One `HSET` for the record, its documents and its events. A partition
+-- created before layout v5 (no `eb`) keeps its events from now on here
+-- too, after the ones its stream holds: `eb`, microseconds now, is above
+-- any of the stream's ids (milliseconds).
+if puts == 1 and events == 1 and record[3] and not reclaim_at_after then
+  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3], ARGV[first_put], ARGV[first_put + 1],
+    ARGV[first_event], ARGV[first_event + 1])
+else
+  local fields = { 'version', ARGV[2], 'data', ARGV[3] }
+  if reclaim_at_after then
+    fields[#fields + 1] = 'reclaim_at'
+    fields[#fields + 1] = reclaim_at_after
   end
-  redis.call('HDEL', KEYS[3], unpack(ARGV, first_delete, first_event - 1))
-elseif puts == 1 then
-  redis.call('HSET', KEYS[3], ARGV[first_put], ARGV[first_put + 1])
-elseif puts > 1 then
-  redis.call('HSET', KEYS[3], unpack(ARGV, first_put, first_delete - 1))
+  for at = first_put, first_delete - 1 do
+    fields[#fields + 1] = ARGV[at]
+  end
+  for at = first_event, first_expiring - 1 do
+    fields[#fields + 1] = ARGV[at]
+  end
+  if not record[3] then
+    local time = redis.call('TIME')
+    fields[#fields + 1] = 'eb'
+    fields[#fields + 1] = time[1] .. string.format('%06d', tonumber(time[2]))
+  end
+  redis.call('HSET', KEYS[1], unpack(fields))
 end
-for at = first_event, first_expiring - 1 do
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', '{{EVENTS_KEPT}}', '*', 'body', ARGV[at])
+if deletes > 0 then
+  redis.call('HDEL', KEYS[1], unpack(ARGV, first_delete, first_event - 1))
+  if documents_key then
+    local names = {}
+    for at = first_delete, first_event - 1 do
+      names[#names + 1] = string.sub(ARGV[at], 3)
+    end
+    redis.call('HDEL', documents_key, unpack(names))
+  end
 end
+
+local member
 for n = 0, schedules - 1 do
   local at = first_schedule + 2 * n
-  redis.call('ZADD', KEYS[first_schedule_key + n], ARGV[at + 1], ARGV[at])
+  if ARGV[at] ~= '' then
+    member = ARGV[at]
+  end
+  redis.call('ZADD', KEYS[first_schedule_key + n], ARGV[at + 1], member)
 end
 for n = 0, removals - 1 do
   redis.call('ZREM', KEYS[first_schedule_key + schedules + n], ARGV[first_removal + n])

@@ -1,4 +1,6 @@
-//! Event streams on Redis: a Redis stream per partition, and wake-ups
+//! Event streams on Redis: a partition's events in its record's hash, one
+//! field per commit (layout `v5`, `event_field`; a partition created before
+//! also holds the events of before in a Redis stream), and wake-ups
 //! between processes — on a single Redis over one pub/sub channel, on a
 //! cluster over each shard's channel (`SPUBLISH`, heard with `SSUBSCRIBE`
 //! on the node that owns the shard's slot, so no message crosses the
@@ -22,9 +24,9 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::keys::{KeyLayout, SHARDS, shard_of};
 use super::packing::unpack;
-use super::{Connection, RESUBSCRIBE_PAUSE, RedisStore, Subscriptions, cluster_builder};
+use super::{Connection, RESUBSCRIBE_PAUSE, RedisStore, Subscriptions, cluster_builder, unavailable};
 use crate::domain::account::AccountId;
-use crate::store::{EventPosition, EventStreams, StoreError, StoredEvent};
+use crate::store::{EVENTS_KEPT_PER_ACCOUNT, EventPosition, EventStreams, StoreError, StoredEvent};
 
 #[async_trait]
 impl EventStreams for RedisStore {
@@ -37,18 +39,57 @@ impl EventStreams for RedisStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        // Events a partition created before layout v5 keeps in its stream
+        // come first: their ids (milliseconds) lie below the base of the
+        // positions it has kept in its record since (microseconds).
+        let record_key = self.keys.account(id);
         let start = after.map_or_else(|| "-".to_owned(), |after| format!("({after}"));
-        let command =
-            redis::cmd("XRANGE").arg(self.keys.events(id)).arg(start).arg("+").arg("COUNT").arg(limit).to_owned();
-        let entries: Vec<(String, Vec<(String, Vec<u8>)>)> = self.query(&command).await?;
-        entries
-            .into_iter()
-            .map(|(event_id, fields)| {
-                let body =
-                    fields.into_iter().find(|(name, _)| name == "body").map(|(_, body)| body).unwrap_or_default();
-                Ok(StoredEvent { body: unpack(&format!("{id}/events/{event_id}"), body)?, id: event_id })
-            })
-            .collect()
+        let mut pipeline = redis::pipe();
+        pipeline.atomic().cmd("HMGET").arg(&record_key).arg("version").arg("eb");
+        pipeline.cmd("XRANGE").arg(self.keys.events(id)).arg(start).arg("+").arg("COUNT").arg(limit);
+        let mut connection = self.connection.clone();
+        type StreamEntry = (String, Vec<(String, Vec<u8>)>);
+        let ((version, base), streamed): ((Option<u64>, Option<u64>), Vec<StreamEntry>) =
+            pipeline.query_async(&mut connection).await.map_err(unavailable)?;
+        let mut events = Vec::with_capacity(streamed.len());
+        for (event_id, fields) in streamed {
+            let body = fields.into_iter().find(|(name, _)| name == "body").map(|(_, body)| body).unwrap_or_default();
+            events.push(StoredEvent { body: unpack(&format!("{id}/events/{event_id}"), body)?, id: event_id });
+        }
+        let (Some(version), Some(base)) = (version, base) else { return Ok(events) };
+        if events.len() == limit {
+            return Ok(events);
+        }
+        // The commits whose events are still kept, from the one of `after`.
+        let kept_from = version.saturating_sub(EVENTS_KEPT_PER_ACCOUNT as u64 - 1).max(1);
+        let from = after.filter(|after| after.0 > base).map_or(kept_from, |after| (after.0 - base).max(kept_from));
+        if from > version {
+            return Ok(events);
+        }
+        let fields: Vec<String> = (from..=version).map(event_field).collect();
+        let found: Vec<Option<Vec<u8>>> = self.query(redis::cmd("HMGET").arg(&record_key).arg(&fields)).await?;
+        for (commit_version, stored) in (from..=version).zip(found) {
+            let Some(stored) = stored else { continue };
+            let where_ = format!("{record_key}/{}", event_field(commit_version));
+            let (written_at, bodies) = decode_commit_events(&stored)
+                .ok_or_else(|| StoreError::Corrupt { key: where_.clone(), reason: "not a commit's events".into() })?;
+            // A slot is reused a commit in EVENTS_KEPT_PER_ACCOUNT later: one
+            // of another commit is not this one's.
+            if written_at != commit_version {
+                continue;
+            }
+            for (index, body) in bodies.into_iter().enumerate() {
+                let position = EventPosition(base + commit_version, index as u64);
+                if after.is_some_and(|after| position <= after) {
+                    continue;
+                }
+                events.push(StoredEvent { id: position.to_string(), body: unpack(&where_, body.to_vec())? });
+                if events.len() == limit {
+                    return Ok(events);
+                }
+            }
+        }
+        Ok(events)
     }
 
     fn event_signals(&self) -> broadcast::Receiver<AccountId> {
@@ -56,6 +97,49 @@ impl EventStreams for RedisStore {
         self.listening.call_once(|| self.spawn_event_listener());
         receiver
     }
+}
+
+/// The field of a partition's record (layout `v5`) that holds the events
+/// of its commit to `version`: one slot per commit among the
+/// `EVENTS_KEPT_PER_ACCOUNT` newest, so a commit writes over the events of
+/// the one that many commits before it, and nothing is ever trimmed. Event
+/// `k` of that commit is at position `<eb + version>-<k>`, `eb` being the
+/// partition's base (the time it was created, in µs): positions keep
+/// growing, and those of a partition created again after a wipe start
+/// above the ones its clients hold.
+pub(super) fn event_field(version: u64) -> String {
+    format!("e:{}", version % EVENTS_KEPT_PER_ACCOUNT as u64)
+}
+
+/// The value of a commit's events field: the commit's version, then each
+/// event (as stored: packed or not) after its length, each number ended
+/// by a newline.
+pub(super) fn encode_commit_events(version: u64, bodies: &[Vec<u8>]) -> Vec<u8> {
+    let mut value = format!("{version}\n").into_bytes();
+    for body in bodies {
+        value.extend_from_slice(format!("{}\n", body.len()).as_bytes());
+        value.extend_from_slice(body);
+    }
+    value
+}
+
+/// The version and events of a commit's events field; `None` if it is not one.
+pub(super) fn decode_commit_events(value: &[u8]) -> Option<(u64, Vec<&[u8]>)> {
+    fn number(value: &[u8]) -> Option<(u64, &[u8])> {
+        let end = value.iter().position(|&b| b == b'\n')?;
+        let text = std::str::from_utf8(&value[..end]).ok()?;
+        let parsed = (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse().ok())??;
+        Some((parsed, &value[end + 1..]))
+    }
+    let (version, mut rest) = number(value)?;
+    let mut bodies = Vec::new();
+    while !rest.is_empty() {
+        let (length, after) = number(rest)?;
+        let length = usize::try_from(length).ok().filter(|&length| length <= after.len())?;
+        bodies.push(&after[..length]);
+        rest = &after[length..];
+    }
+    Some((version, bodies))
 }
 
 /// Most accounts one wake-up message names.

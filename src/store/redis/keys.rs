@@ -97,7 +97,10 @@ impl KeyLayout {
         self.shard_key(shard_of(id.as_str()), &format!("a:{id}:{part}"))
     }
 
-    /// Hash `{version, data, reclaim_at}`: the `Account` record as JSON, its version.
+    /// Hash: the `Account` record (`data`) and its `version`; from layout
+    /// `v5` also the partition's documents (`d:<name>`, `document_field`)
+    /// and events (`e:<n>`, their base `eb` and count `en`); `reclaim_at`
+    /// while the partition holds expiring documents of layout `v2`.
     pub(super) fn account(&self, id: &AccountId) -> String {
         self.partition(id, "account")
     }
@@ -107,7 +110,8 @@ impl KeyLayout {
         self.partition(id, "journal")
     }
 
-    /// Hash of the partition's named documents.
+    /// Hash of the partition's named documents, for a partition created
+    /// before layout `v5` (which keeps them in the record).
     pub(super) fn documents(&self, id: &AccountId) -> String {
         self.partition(id, "documents")
     }
@@ -124,7 +128,8 @@ impl KeyLayout {
         self.partition(id, &format!("xdoc:{name}"))
     }
 
-    /// Stream: the partition's events.
+    /// Stream: the partition's events, for a partition created before
+    /// layout `v5` (which keeps them in the record).
     pub(super) fn events(&self, id: &AccountId) -> String {
         self.partition(id, "events")
     }
@@ -217,18 +222,24 @@ impl KeyLayout {
     }
 }
 
+/// A partition document's field in its record's hash (layout `v5`).
+pub(super) fn document_field(name: &str) -> String {
+    format!("d:{name}")
+}
+
 /// What the layout marker holds: the layout's version and shard count. A
-/// store refuses to open data written with another. `v4` writes a
-/// partition's texts packed (`packing.rs`).
+/// store refuses to open data written with another. `v5` keeps a new
+/// partition's documents and events in its record's hash.
 pub(super) fn layout_marker() -> String {
-    format!("v4 shards={SHARDS}")
+    format!("v5 shards={SHARDS}")
 }
 
 /// The markers of the layouts before this one, which this version still
 /// reads (see `RedisStore::check_layout`): `v2`, expiring documents in
-/// `documents`; `v3`, every text as plain JSON.
-pub(super) fn earlier_layout_markers() -> [String; 2] {
-    [format!("v2 shards={SHARDS}"), format!("v3 shards={SHARDS}")]
+/// `documents`; `v3`, every text as plain JSON; `v4`, texts packed
+/// (`packing.rs`), documents and events beside the record.
+pub(super) fn earlier_layout_markers() -> [String; 3] {
+    [format!("v2 shards={SHARDS}"), format!("v3 shards={SHARDS}"), format!("v4 shards={SHARDS}")]
 }
 
 /// Whether `keys` all hash to one cluster slot — what every script call

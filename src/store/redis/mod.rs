@@ -197,10 +197,11 @@ impl RedisStore {
     /// Records this version's key layout on first use, and refuses data
     /// written with another (a different shard count would lose accounts).
     /// Data of the layouts before (`v2`, expiring documents inside the
-    /// partition's `documents` hash; `v3`, texts as plain JSON) is read as it
+    /// partition's `documents` hash; `v3`, texts as plain JSON; `v4`, a
+    /// partition's documents and events beside its record) is read as it
     /// is, and its marker moved on, so a gateway of a version before refuses
-    /// to start on it rather than miss the replies saved in the new way or
-    /// fail on packed texts (docs/redis.md, "Key layout").
+    /// to start on it rather than miss what the new way keeps (docs/redis.md,
+    /// "Key layout").
     async fn check_layout(&self) -> Result<(), StoreError> {
         let key = self.keys.layout();
         let marker = keys::layout_marker();

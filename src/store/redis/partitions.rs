@@ -4,24 +4,24 @@
 //! its texts travel and stay packed (`packing.rs`).
 
 use async_trait::async_trait;
+use redis::ScriptInvocation;
 
-use super::keys::{SHARDS, shard_of};
+use super::events::{encode_commit_events, event_field};
+use super::keys::{SHARDS, document_field, shard_of};
 use super::packing::{pack, unpack, unpack_optional};
 use super::{RedisStore, unavailable};
 use crate::domain::account::{Account, AccountId};
 use crate::domain::ledger::JournalEntry;
 use crate::store::typed::{decode_document, encode_document};
 use crate::store::{
-    AccountCommit, AccountPartitions, CommitOutcome, EVENTS_KEPT_PER_ACCOUNT, EXPIRED_RECLAIMED_PER_COMMIT, StoreError,
-    Versioned, journal_window,
+    AccountCommit, AccountPartitions, CommitOutcome, EXPIRED_RECLAIMED_PER_COMMIT, StoreError, Versioned,
+    journal_window,
 };
 
 /// `commit_partition.lua` with the store's fixed numbers written in, so no
 /// commit carries them as arguments.
 pub(super) fn commit_partition_script() -> String {
-    include_str!("commit_partition.lua")
-        .replace("{{EVENTS_KEPT}}", &EVENTS_KEPT_PER_ACCOUNT.to_string())
-        .replace("{{RECLAIMED}}", &EXPIRED_RECLAIMED_PER_COMMIT.to_string())
+    include_str!("commit_partition.lua").replace("{{RECLAIMED}}", &EXPIRED_RECLAIMED_PER_COMMIT.to_string())
 }
 
 #[async_trait]
@@ -85,28 +85,36 @@ impl AccountPartitions for RedisStore {
         if documents.is_empty() {
             return Ok(self.load_account(id).await?.map(|account| (account, Vec::new())));
         }
+        // A document is a field of the record (layout v5), of the
+        // `documents` hash (a partition created before), or, expiring, a key
+        // of its own: all three are read, and one of them has it.
         let key = self.keys.account(id);
+        let fields: Vec<String> = documents.iter().map(|name| document_field(name)).collect();
         let mut pipeline = redis::pipe();
-        pipeline.atomic().cmd("HMGET").arg(&key).arg("version").arg("data");
+        pipeline.atomic().cmd("HMGET").arg(&key).arg("version").arg("data").arg(&fields);
         pipeline.cmd("HMGET").arg(self.keys.documents(id)).arg(documents);
         let expiring: Vec<String> = documents.iter().map(|name| self.keys.expiring_document(id, name)).collect();
         pipeline.cmd("MGET").arg(&expiring);
         let mut connection = self.connection.clone();
-        type Record = (Option<u64>, Option<Vec<u8>>);
-        let (record, in_hash, apart): (Record, Vec<Option<Vec<u8>>>, Vec<Option<Vec<u8>>>) =
+        let (mut record, in_hash, apart): (Vec<Option<Vec<u8>>>, Vec<Option<Vec<u8>>>, Vec<Option<Vec<u8>>>) =
             pipeline.query_async(&mut connection).await.map_err(unavailable)?;
-        match record {
-            (Some(version), Some(data)) => {
-                let found = apart
-                    .into_iter()
-                    .zip(in_hash)
-                    .zip(documents)
-                    .map(|((apart, in_hash), name)| unpack_optional(&format!("{key}/{name}"), apart.or(in_hash)))
-                    .collect::<Result<_, _>>()?;
-                Ok(Some((Versioned { version, value: decode_document(&key, &unpack(&key, data)?)? }, found)))
-            }
-            _ => Ok(None),
-        }
+        let in_record = record.split_off(2.min(record.len()));
+        let [version, Some(data)] = <[Option<Vec<u8>>; 2]>::try_from(record).unwrap_or([None, None]) else {
+            return Ok(None);
+        };
+        let version = version
+            .as_deref()
+            .and_then(|text| std::str::from_utf8(text).ok()?.parse::<u64>().ok())
+            .ok_or_else(|| StoreError::Corrupt { key: key.clone(), reason: "a record without a version".into() })?;
+        let found = apart
+            .into_iter()
+            .zip(in_record.into_iter().zip(in_hash))
+            .zip(documents)
+            .map(|((apart, (in_record, in_hash)), name)| {
+                unpack_optional(&format!("{key}/{name}"), apart.or(in_record).or(in_hash))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Some((Versioned { version, value: decode_document(&key, &unpack(&key, data)?)? }, found)))
     }
 
     async fn commit_account(&self, commit: AccountCommit<'_>) -> Result<CommitOutcome, StoreError> {
@@ -119,70 +127,19 @@ impl AccountPartitions for RedisStore {
         for (key, value) in commit.indexed {
             let _: () = self.query(redis::cmd("SET").arg(self.keys.index(key)).arg(value)).await?;
         }
-        let mut keys = vec![
-            self.keys.account(id),
-            self.keys.journal(id),
-            self.keys.documents(id),
-            self.keys.events(id),
-            self.keys.expiring(id),
-        ];
-        for (name, _) in commit.documents_expiring {
-            keys.push(self.keys.expiring_document(id, name));
-        }
-        for entry in commit.scheduled {
-            keys.push(self.keys.schedule_of_member(entry.schedule, &entry.member));
-        }
-        for (schedule, member) in commit.unscheduled {
-            keys.push(self.keys.schedule_of_member(schedule, member));
-        }
-        let counts = [
-            commit.new_entries.len(),
-            commit.documents_put.len(),
-            commit.documents_deleted.len(),
-            commit.events.len(),
-            commit.documents_expiring.len(),
-            commit.scheduled.len(),
-            commit.unscheduled.len(),
-        ];
-        let mut shape = Vec::with_capacity(2 * counts.len() + 1);
-        for count in counts {
-            let count = u16::try_from(count).map_err(|_| StoreError::Corrupt {
-                key: keys[0].clone(),
-                reason: format!("a commit of {count} items of one kind: at most {} fit in one", u16::MAX),
-            })?;
-            shape.extend_from_slice(&count.to_be_bytes());
-        }
-        shape.push(u8::from(commit.expiring_must_be_new));
-        let mut invocation = self.commit_partition.prepare_invoke();
-        invocation
-            .key(&keys[..])
-            .arg(commit.expected_version)
-            .arg(commit.expected_version + 1)
-            .arg(pack(&encode_document(&*commit.account)?))
-            .arg(shape)
-            .arg(u64::try_from(commit.expiring_ttl.as_millis()).unwrap_or(u64::MAX));
-        for entry in commit.new_entries {
-            invocation.arg(pack(&encode_document(entry)?));
-        }
-        for (name, body) in commit.documents_put {
-            invocation.arg(name).arg(pack(body));
-        }
-        for name in commit.documents_deleted {
-            invocation.arg(name);
-        }
-        for body in commit.events {
-            invocation.arg(pack(body));
-        }
-        for (name, body) in commit.documents_expiring {
-            invocation.arg(name).arg(pack(body));
-        }
-        for entry in commit.scheduled {
-            invocation.arg(&entry.member).arg(entry.at_ms);
-        }
-        for (_, member) in commit.unscheduled {
-            invocation.arg(member);
-        }
-        let committed: i64 = self.run_script(&keys, &invocation).await?;
+        // A partition created before layout v5 may need two keys more
+        // (answer 2): the commit is asked again with them. One that deletes
+        // documents passes them at once: such a partition may hold its
+        // documents there.
+        let mut before_v5 = !commit.documents_deleted.is_empty();
+        let (keys, committed) = loop {
+            let (keys, invocation) = self.commit_call(&commit, before_v5)?;
+            let committed: i64 = self.run_script(&keys, &invocation).await?;
+            if committed != 2 || before_v5 {
+                break (keys, committed);
+            }
+            before_v5 = true;
+        };
         if committed != 1 {
             return Ok(CommitOutcome::VersionConflict);
         }
@@ -223,6 +180,93 @@ impl AccountPartitions for RedisStore {
     }
 }
 
+impl RedisStore {
+    /// The keys and the call of `commit_partition.lua` for `commit`, with
+    /// the keys a partition created before layout v5 may use when
+    /// `before_v5` (see the script).
+    fn commit_call(
+        &self,
+        commit: &AccountCommit<'_>,
+        before_v5: bool,
+    ) -> Result<(Vec<String>, ScriptInvocation<'_>), StoreError> {
+        let id = &commit.account.id;
+        let version = commit.expected_version + 1;
+        let mut keys = vec![self.keys.account(id), self.keys.journal(id)];
+        for (name, _) in commit.documents_expiring {
+            keys.push(self.keys.expiring_document(id, name));
+        }
+        for entry in commit.scheduled {
+            keys.push(self.keys.schedule_of_member(entry.schedule, &entry.member));
+        }
+        for (schedule, member) in commit.unscheduled {
+            keys.push(self.keys.schedule_of_member(schedule, member));
+        }
+        if before_v5 {
+            keys.push(self.keys.documents(id));
+            keys.push(self.keys.expiring(id));
+        }
+        let counts = [
+            commit.new_entries.len(),
+            commit.documents_put.len(),
+            commit.documents_deleted.len(),
+            usize::from(!commit.events.is_empty()),
+            commit.documents_expiring.len(),
+            commit.scheduled.len(),
+            commit.unscheduled.len(),
+        ];
+        let mut shape = Vec::with_capacity(2 * counts.len() + 2);
+        for count in counts {
+            let count = u16::try_from(count).map_err(|_| StoreError::Corrupt {
+                key: keys[0].clone(),
+                reason: format!("a commit of {count} items of one kind: at most {} fit in one", u16::MAX),
+            })?;
+            shape.extend_from_slice(&count.to_be_bytes());
+        }
+        shape.push(u8::from(commit.expiring_must_be_new));
+        shape.push(u8::from(before_v5));
+        let mut invocation = self.commit_partition.prepare_invoke();
+        invocation
+            .key(&keys[..])
+            .arg(commit.expected_version)
+            .arg(version)
+            .arg(pack(&encode_document(&*commit.account)?))
+            .arg(shape)
+            .arg(u64::try_from(commit.expiring_ttl.as_millis()).unwrap_or(u64::MAX));
+        for entry in commit.new_entries {
+            invocation.arg(pack(&encode_document(entry)?));
+        }
+        for (name, body) in commit.documents_put {
+            invocation.arg(document_field(name)).arg(pack(body));
+        }
+        for name in commit.documents_deleted {
+            invocation.arg(document_field(name));
+        }
+        if !commit.events.is_empty() {
+            let packed: Vec<Vec<u8>> = commit.events.iter().map(|body| pack(body)).collect();
+            invocation.arg(event_field(version)).arg(encode_commit_events(version, &packed));
+        }
+        for (_, body) in commit.documents_expiring {
+            invocation.arg(pack(body));
+        }
+        let mut member_before = None;
+        for entry in commit.scheduled {
+            // A member named again is passed empty: the script takes the one before.
+            let repeated = member_before == Some(entry.member.as_str());
+            invocation.arg(if repeated { "" } else { entry.member.as_str() }).arg(entry.at_ms);
+            member_before = Some(entry.member.as_str());
+        }
+        for (_, member) in commit.unscheduled {
+            invocation.arg(member);
+        }
+        if before_v5 {
+            for (name, _) in commit.documents_expiring {
+                invocation.arg(name);
+            }
+        }
+        Ok((keys, invocation))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +275,6 @@ mod tests {
     fn the_commit_script_has_every_fixed_number_written_in() {
         let script = commit_partition_script();
         assert!(!script.contains("{{"), "a placeholder left");
-        assert!(script.contains(&format!("'MAXLEN', '~', '{EVENTS_KEPT_PER_ACCOUNT}'")));
+        assert!(script.contains(&format!("local limit = expiring + {EXPIRED_RECLAIMED_PER_COMMIT}")));
     }
 }

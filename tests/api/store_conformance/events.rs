@@ -11,7 +11,7 @@ use crate::on_both_stores;
 
 on_both_stores!(
     a_commit_appends_its_events_in_order_and_readers_resume_after_a_position,
-    a_stream_keeps_at_least_its_newest_events_and_trims_older_ones,
+    a_stream_keeps_the_events_of_its_newest_commits,
     a_commit_with_events_wakes_listeners_and_one_without_does_not,
 );
 
@@ -46,18 +46,41 @@ fn bodies(events: &[StoredEvent]) -> Vec<&str> {
     events.iter().map(|event| event.body.as_str()).collect()
 }
 
-async fn a_stream_keeps_at_least_its_newest_events_and_trims_older_ones(kind: StoreKind) {
+/// A stream keeps the events of its partition's newest
+/// `EVENTS_KEPT_PER_ACCOUNT` commits, however many each appended, and
+/// commits without events count too.
+async fn a_stream_keeps_the_events_of_its_newest_commits(kind: StoreKind) {
     let (store, _keys) = store_for(kind).await;
     let alice = account("acc_conformance_capped");
     store.create_account(&alice, &[]).await.unwrap();
-    let appended: Vec<String> = (0..EVENTS_KEPT_PER_ACCOUNT + 200).map(|n| format!("e{n}")).collect();
-    let commit = AccountCommit { events: &appended, ..AccountCommit::new(1, &alice, &[]) };
+    let many: Vec<String> = (0..EVENTS_KEPT_PER_ACCOUNT + 5).map(|n| format!("first {n}")).collect();
+    let commit = AccountCommit { events: &many, ..AccountCommit::new(1, &alice, &[]) };
     assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
-    let kept = store.events(&alice.id, None, appended.len()).await.unwrap();
-    // Redis trims whole stream nodes at a time (MAXLEN ~), so it may keep a few more.
-    assert!((EVENTS_KEPT_PER_ACCOUNT..appended.len()).contains(&kept.len()), "kept {}", kept.len());
-    let newest = &appended[appended.len() - kept.len()..];
-    assert!(kept.iter().map(|event| &event.body).eq(newest), "the newest are kept, oldest first");
+    let kept = store.events(&alice.id, None, 2 * EVENTS_KEPT_PER_ACCOUNT).await.unwrap();
+    assert_eq!(kept.len(), many.len(), "one commit's events are kept whole");
+    let mut version = 2;
+    for n in 1..EVENTS_KEPT_PER_ACCOUNT {
+        let one = [format!("later {n}")];
+        let commit = AccountCommit { events: &one, ..AccountCommit::new(version, &alice, &[]) };
+        assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
+        version += 1;
+    }
+    let kept = store.events(&alice.id, None, 3 * EVENTS_KEPT_PER_ACCOUNT).await.unwrap();
+    assert_eq!(
+        kept.len(),
+        many.len() + EVENTS_KEPT_PER_ACCOUNT - 1,
+        "the newest commits' events, the first's among them"
+    );
+    assert_eq!(kept[0].body, "first 0");
+    let commit = AccountCommit::new(version, &alice, &[]);
+    assert_eq!(store.commit_account(commit).await.unwrap(), CommitOutcome::Committed);
+    let kept = store.events(&alice.id, None, 3 * EVENTS_KEPT_PER_ACCOUNT).await.unwrap();
+    assert_eq!(kept.len(), EVENTS_KEPT_PER_ACCOUNT - 1, "a commit without events pushed the first's out");
+    assert_eq!(kept[0].body, "later 1");
+    let positions: Vec<EventPosition> = kept.iter().map(|event| EventPosition::parse(&event.id).unwrap()).collect();
+    assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "oldest first");
+    let after = store.events(&alice.id, Some(positions[10]), 5).await.unwrap();
+    assert_eq!(bodies(&after), ["later 12", "later 13", "later 14", "later 15", "later 16"]);
 }
 
 async fn a_commit_with_events_wakes_listeners_and_one_without_does_not(kind: StoreKind) {

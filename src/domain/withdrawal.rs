@@ -101,6 +101,12 @@ pub struct WithdrawalPlan {
     pub review_reasons: Vec<ReviewReason>,
 }
 
+/// The counter of the withdrawal ids this process makes
+/// (`WithdrawalId::generate_at`), from a random start: 34 bits of it go in
+/// an id, and it starts below 2^32, so it wraps after billions of ids.
+static ID_COUNTER: std::sync::LazyLock<std::sync::atomic::AtomicU64> =
+    std::sync::LazyLock::new(|| std::sync::atomic::AtomicU64::new(u64::from(rand::random::<u32>())));
+
 /// A withdrawal's id: `wd_` and a time-ordered UUID (v7) in hex, so ids
 /// sort by creation; parsed from URLs by shape (`wd_` and at most 61 word
 /// characters), so anything else names no withdrawal.
@@ -112,6 +118,48 @@ pub struct WithdrawalId(String);
 impl WithdrawalId {
     pub fn generate() -> WithdrawalId {
         WithdrawalId(format!("wd_{}", uuid::Uuid::now_v7().simple()))
+    }
+
+    /// A new id whose time is `now` to the millisecond (the business
+    /// clock's, when a withdrawal is created): its creation time can be
+    /// read back from it (`created_ms`), which is how the list of
+    /// withdrawals by creation time finds it by its id alone. The ids one
+    /// process makes for one millisecond sort in the order it made them: a
+    /// counter of the process follows the time, as UUID v7 allows.
+    pub fn generate_at(now: DateTime<Utc>) -> WithdrawalId {
+        let ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        let random: [u8; 5] = rand::random();
+        let counter = ID_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // The counter's 34 bits first (the UUID's 12 bits after its version,
+        // then 22 of the bits after its variant), 40 random bits after.
+        let bytes = [
+            ((counter >> 30) & 0x0F) as u8,
+            (counter >> 22) as u8,
+            ((counter >> 16) & 0x3F) as u8,
+            (counter >> 8) as u8,
+            counter as u8,
+            random[0],
+            random[1],
+            random[2],
+            random[3],
+            random[4],
+        ];
+        WithdrawalId(format!("wd_{}", uuid::Builder::from_unix_timestamp_millis(ms, &bytes).into_uuid().simple()))
+    }
+
+    /// The time (ms since the epoch) of an id made as `generate_at` makes
+    /// them: `wd_` and a UUID v7 in hex; `None` for any other.
+    pub fn created_ms(&self) -> Option<i64> {
+        let hex = self.0.strip_prefix("wd_")?;
+        if hex.len() != 32 {
+            return None;
+        }
+        let uuid = uuid::Uuid::try_parse(hex).ok()?;
+        if uuid.get_version_num() != 7 {
+            return None;
+        }
+        let (seconds, nanos) = uuid.get_timestamp()?.to_unix();
+        i64::try_from(seconds.checked_mul(1000)?.checked_add(u64::from(nanos / 1_000_000))?).ok()
     }
 
     pub fn parse(text: &str) -> Option<WithdrawalId> {
@@ -658,6 +706,24 @@ mod tests {
 
     fn money(text: &str) -> Money {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_id_made_at_a_time_gives_that_time_back() {
+        let at = DateTime::parse_from_rfc3339("2026-03-01T09:30:01.234567Z").unwrap().with_timezone(&Utc);
+        let id = WithdrawalId::generate_at(at);
+        assert_eq!(id.created_ms(), Some(at.timestamp_millis()));
+        assert!(WithdrawalId::parse(id.as_str()).is_some(), "{id} has a withdrawal id's shape");
+        let next = WithdrawalId::generate_at(at);
+        assert!(next > id, "ids of one millisecond sort as they were made: {next} after {id}");
+        assert_eq!(next.created_ms(), id.created_ms());
+        let later = WithdrawalId::generate_at(at + Duration::milliseconds(1));
+        assert!(later > next, "ids sort by their time");
+        let earlier = WithdrawalId::generate_at(at - Duration::milliseconds(1));
+        assert_eq!(earlier.created_ms(), Some(at.timestamp_millis() - 1), "an earlier time is kept as it is");
+        for other in ["wd_1", "wd_0196a3c5e2b84d40a1f3c9e2d4b5a6c7", "wd_zz96a3c5e2b87d40a1f3c9e2d4b5a6c7"] {
+            assert_eq!(WithdrawalId::parse(other).unwrap().created_ms(), None, "{other}: not a time-ordered id");
+        }
     }
 
     fn limits() -> LevelLimits {

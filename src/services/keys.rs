@@ -58,7 +58,8 @@ pub fn withdrawal_document(id: impl Display) -> String {
     format!("withdrawal:{id}")
 }
 
-/// The index from a withdrawal's id to its account.
+/// The index from a withdrawal's id to its account, for the withdrawals the
+/// list cannot lead to (`WithdrawalReads::withdrawal_owner`).
 pub fn withdrawal_index_key(withdrawal_id: impl Display) -> String {
     format!("withdrawal_account:{withdrawal_id}")
 }

@@ -1,6 +1,7 @@
-//! Reading withdrawals back: a user's, newest first, one by id, the index
+//! Reading withdrawals back: a user's, newest first, one by id, the way
 //! from a withdrawal's id to its account (for operators, who know only the
-//! id), and operators' list across accounts.
+//! id: its entry in the list below, or an index entry for one made before),
+//! and operators' list across accounts.
 //!
 //! The list across accounts is `WITHDRAWAL_LIST`, a schedule scored by
 //! creation time whose entry the creating commit sets in the account's
@@ -16,7 +17,7 @@ use crate::domain::account::AccountId;
 use crate::domain::withdrawal::{Withdrawal, WithdrawalId, WithdrawalStatus};
 use crate::error::ApiError;
 use crate::store::typed::TypedPartitionDocuments;
-use crate::store::{ScheduleOrder, SchedulePosition, SharedStore};
+use crate::store::{ScheduleOrder, SchedulePosition, SharedStore, owner_by_subject};
 
 /// Which withdrawals an operator lists.
 #[derive(Debug, Clone, Default)]
@@ -39,9 +40,16 @@ pub struct WithdrawalReads {
 }
 
 impl WithdrawalReads {
-    /// The account a withdrawal belongs to, by the withdrawal's id alone.
+    /// The account a withdrawal belongs to, by the withdrawal's id alone:
+    /// its entry in the list of withdrawals, at the time its id names (see
+    /// `Withdrawals::new_withdrawal_id`), or for one made otherwise (before
+    /// ids named their time, or the rare one the list cannot lead to) its
+    /// index entry.
     pub async fn withdrawal_owner(&self, withdrawal_id: &WithdrawalId) -> Result<AccountId, ApiError> {
-        let owner = self.store.get_index(&withdrawal_index_key(withdrawal_id)).await?;
+        let index_key = withdrawal_index_key(withdrawal_id);
+        let created_ms = withdrawal_id.created_ms();
+        let subject = withdrawal_id.as_str();
+        let owner = owner_by_subject(&*self.store, WITHDRAWAL_LIST, subject, created_ms, &index_key).await?;
         owner.as_deref().and_then(AccountId::parse).ok_or(ApiError::NotFound { resource: "withdrawal" })
     }
 

@@ -31,6 +31,11 @@ use crate::error::ApiError;
 use crate::store::typed::{TypedEphemeralValues, encode_document};
 use crate::store::{AccountCommit, CommitOutcome, ScheduleEntry, Versioned};
 
+/// Ids made at most for a new withdrawal until the store can find one by
+/// itself: with 24 shards, the chance that none of them is, is (23/24)^512,
+/// about 3·10⁻¹⁰.
+const ID_TRIES: usize = 512;
+
 /// What a submission came to, as kept for its idempotency key.
 // One per request, moved once: not worth a box.
 #[allow(clippy::large_enum_variant)]
@@ -61,7 +66,6 @@ struct Submission<'a> {
     document: String,
     fingerprint: String,
     quote: Option<QuoteTerms>,
-    withdrawal_id: WithdrawalId,
     request: WithdrawalRequest,
 }
 
@@ -98,8 +102,6 @@ impl Withdrawals {
             document: reply_document(None, key),
             fingerprint: self.fingerprints.of(&request),
             quote: self.load_quote(request.quote_id.as_deref()).await?,
-            // One id for every attempt of this request.
-            withdrawal_id: WithdrawalId::generate(),
             request,
         };
         let mut turn = self.partitions.writers.turn(account_id).await;
@@ -143,7 +145,7 @@ impl Withdrawals {
         current: Versioned<Account>,
         saved: Option<Option<String>>,
     ) -> Result<Attempt, ApiError> {
-        let Submission { caller, document, fingerprint, quote, withdrawal_id, request } = submission;
+        let Submission { caller, document, fingerprint, quote, request } = submission;
         let account_id = &caller.account_id;
         admit(caller, &current.value)?;
         let now = self.partitions.now();
@@ -157,7 +159,8 @@ impl Withdrawals {
         let ask = WithdrawalAsk { amount: request.amount, binding_id: &request.binding_id, quote: quote.as_ref() };
         let pin =
             PinEntry { digest_of: |salt: &str| self.pins.pin_digest(salt, &request.pin), policy: &self.pins.policy };
-        let decision = account.decide_withdrawal(ask, withdrawal_id.clone(), pin, &self.policy, now)?;
+        let (withdrawal_id, findable) = self.new_withdrawal_id(account_id, now);
+        let decision = account.decide_withdrawal(ask, withdrawal_id, pin, &self.policy, now)?;
         let mut puts = Vec::new();
         let mut entries = Vec::new();
         let mut outbox = Outbox::default();
@@ -168,7 +171,9 @@ impl Withdrawals {
                 outbox = super::notifications::outbox(self.partitions.webhooks_on, account_id, &[created])?;
                 outbox.scheduled.push(self.review_entry(account_id, &withdrawal, account.level_at(now), now));
                 outbox.scheduled.push(withdrawal_list_entry(account_id, &withdrawal));
-                indexed.push((withdrawal_index_key(&withdrawal.id), account_id.to_string()));
+                if !findable {
+                    indexed.push((withdrawal_index_key(&withdrawal.id), account_id.to_string()));
+                }
                 puts.append(&mut outbox.documents);
                 puts.push((withdrawal_document(&withdrawal.id), encode_document(&withdrawal)?));
                 entries.push(entry);
@@ -216,6 +221,24 @@ impl Withdrawals {
             _ => (MANUAL_REVIEW_SCHEDULE, now),
         };
         ScheduleEntry { schedule, member, at_ms: at.timestamp_millis() }
+    }
+
+    /// A new withdrawal's id, made at `now` (its creation time), so that its
+    /// entry in the list of withdrawals leads to its account
+    /// (`WithdrawalReads::withdrawal_owner`): the store must find it there
+    /// by the id alone, which on a sharded store holds for about one id in
+    /// as many as it has shards. Whether it does: if none of `ID_TRIES` ids
+    /// is, the commit writes an index entry for the last as well.
+    fn new_withdrawal_id(&self, account_id: &AccountId, now: DateTime<Utc>) -> (WithdrawalId, bool) {
+        let mut id = WithdrawalId::generate_at(now);
+        for _ in 1..ID_TRIES {
+            if self.partitions.store.findable_by_subject(account_id.as_str(), id.as_str()) {
+                return (id, true);
+            }
+            id = WithdrawalId::generate_at(now);
+        }
+        let findable = self.partitions.store.findable_by_subject(account_id.as_str(), id.as_str());
+        (id, findable)
     }
 
     async fn load_quote(&self, quote_id: Option<&str>) -> Result<Option<QuoteTerms>, ApiError> {

@@ -18,11 +18,15 @@
 //! - `unschedule`: take a member off whatever its time;
 //! - `claim_scheduled`: take due members with a lease, atomically;
 //! - `reschedule_if_at`: a claimer's finish (retry later, or done) that
-//!   changes nothing if someone moved the member since.
+//!   changes nothing if someone moved the member since;
+//! - `findable_by_subject` and `owners_at`: a schedule as an index from a
+//!   subject and its time to its owner (a withdrawal's id, whose time is
+//!   its creation's, to its account, by the list of withdrawals), so no
+//!   index entry of its own need be written.
 
 use async_trait::async_trait;
 
-use super::StoreError;
+use super::{StoreError, UniqueIndexes};
 
 #[async_trait]
 pub trait Schedules: Send + Sync {
@@ -77,6 +81,16 @@ pub trait Schedules: Send + Sync {
         expected_at_ms: i64,
         to_ms: Option<i64>,
     ) -> Result<bool, StoreError>;
+
+    /// Whether `owners_at` finds a member `<owner>/<subject>` by its
+    /// subject: a store that spreads schedules over shards keeps a member in
+    /// its owner's and looks for it in its subject's, so both must be one.
+    /// A caller choosing a new subject (an id) picks one for which this holds.
+    fn findable_by_subject(&self, owner: &str, subject: &str) -> bool;
+
+    /// The owners of the members `<owner>/<subject>` of `schedule` at
+    /// exactly `at_ms`, of those `findable_by_subject`.
+    async fn owners_at(&self, schedule: &str, subject: &str, at_ms: i64) -> Result<Vec<String>, StoreError>;
 }
 
 /// The owner a schedule member names, `<owner>/<subject>` (an account id,
@@ -84,6 +98,30 @@ pub trait Schedules: Send + Sync {
 /// keeps a member beside its owner's partition (on a cluster, in its slot).
 pub fn member_owner(member: &str) -> Option<&str> {
     member.split_once('/').map(|(owner, _)| owner)
+}
+
+/// The owner of `subject`: by its member `<owner>/<subject>` of `schedule`
+/// at `at_ms` when the subject names that time (see `owners_at`), or else by
+/// the unique index entry `index_key`, which subjects made otherwise have.
+pub async fn owner_by_subject(
+    store: &(impl Schedules + UniqueIndexes + ?Sized),
+    schedule: &str,
+    subject: &str,
+    at_ms: Option<i64>,
+    index_key: &str,
+) -> Result<Option<String>, StoreError> {
+    if let Some(at_ms) = at_ms
+        && let Some(owner) = store.owners_at(schedule, subject, at_ms).await?.into_iter().next()
+    {
+        return Ok(Some(owner));
+    }
+    store.get_index(index_key).await
+}
+
+/// The owner `member` names if its subject is `subject`.
+pub(crate) fn owner_of_subject(member: &str, subject: &str) -> Option<String> {
+    let (owner, named) = member.split_once('/')?;
+    (named == subject).then(|| owner.to_owned())
 }
 
 /// A member put on a schedule at a time (milliseconds since the epoch), by a partition commit.

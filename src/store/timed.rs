@@ -91,6 +91,7 @@ operations!(
     scheduled,
     count_scheduled,
     scheduled_page,
+    owners_at,
     unschedule,
     claim_scheduled,
     reschedule_if_at,
@@ -254,6 +255,14 @@ impl Schedules for TimedStore {
 
     async fn unschedule(&self, schedule: &str, member: &str) -> Result<bool, StoreError> {
         timed(&self.operations.unschedule, self.inner.unschedule(schedule, member)).await
+    }
+
+    fn findable_by_subject(&self, owner: &str, subject: &str) -> bool {
+        self.inner.findable_by_subject(owner, subject)
+    }
+
+    async fn owners_at(&self, schedule: &str, subject: &str, at_ms: i64) -> Result<Vec<String>, StoreError> {
+        timed(&self.operations.owners_at, self.inner.owners_at(schedule, subject, at_ms)).await
     }
 
     async fn claim_scheduled(

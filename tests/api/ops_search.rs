@@ -137,9 +137,12 @@ async fn a_withdrawal_missing_from_the_list_joins_it_at_its_next_change(store: S
     let older = id_of(&withdraw(&app, &payee, "5.00").await);
     app.clock.advance(Duration::seconds(1));
     let newer = id_of(&withdraw(&app, &payee, "6.00").await);
-    // As if made before the list existed.
+    // As if made before the list existed, when each withdrawal had an index entry to its account.
     let member = format!("{}/{older}", payee.user.id);
-    assert!(app.services.partitions.store.unschedule(WITHDRAWAL_LIST, &member).await.unwrap());
+    let store = &app.services.partitions.store;
+    assert!(store.unschedule(WITHDRAWAL_LIST, &member).await.unwrap());
+    let index_key = format!("withdrawal_account:{older}");
+    assert!(store.swap_index(&index_key, None, Some(&payee.user.id)).await.unwrap());
 
     let listed = get_ok(&app, "/v1/ops/withdrawals", &operator).await;
     assert_eq!(ids(&listed, "/withdrawal/id"), [&newer]);

@@ -9,6 +9,7 @@ use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use walletgate::clock::Clock;
+use walletgate::domain::withdrawal::WithdrawalId;
 use walletgate::providers::payouts::{PayoutError, PayoutProvider, TransferBill, TransferRequest};
 use walletgate::services::ServiceSet;
 use walletgate::services::work::WorkReport;
@@ -34,7 +35,30 @@ on_both_stores!(
     a_recent_pin_change_sends_withdrawals_to_review,
     the_background_worker_settles_without_being_asked,
     an_operator_can_run_a_worker_step_on_demand,
+    operators_find_a_new_withdrawal_by_its_id_through_the_list,
 );
+
+/// A new withdrawal's id names the time it was created, and its entry in
+/// the list of withdrawals by creation time leads from the id to its
+/// account: operators act on it by the id alone, and no index entry is
+/// written for it. An id of the same time the list does not hold is not found.
+async fn operators_find_a_new_withdrawal_by_its_id_through_the_list(store: StoreKind) {
+    let app = spawn_app(store).await;
+    let payee = payee(&app, "800.00", json!({})).await;
+    let created = withdraw(&app, &payee, "100.00").await;
+    let id = id_of(&created);
+    let created_at = chrono::DateTime::parse_from_rfc3339(created["created_at"].as_str().unwrap()).unwrap();
+    let withdrawal_id = WithdrawalId::parse(&id).unwrap();
+    assert_eq!(withdrawal_id.created_ms(), Some(created_at.timestamp_millis()));
+    let index = app.services.withdrawal_reads.store.get_index(&format!("withdrawal_account:{id}")).await.unwrap();
+    assert_eq!(index, None, "no index entry is written");
+
+    let operator = app.operator_token().await;
+    let approved = json_of(approve(&app, &operator, &id).await, StatusCode::OK).await;
+    assert_eq!(approved["status"], "processing");
+    let stranger = WithdrawalId::generate_at(created_at.with_timezone(&chrono::Utc));
+    assert_error(approve(&app, &operator, stranger.as_str()).await, StatusCode::NOT_FOUND, "NOT_FOUND").await;
+}
 
 pub(crate) const PIN: &str = "135790";
 

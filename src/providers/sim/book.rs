@@ -16,7 +16,7 @@ use crate::domain::account::AccountId;
 use crate::domain::withdrawal::WithdrawalId;
 use crate::providers::journal::note_matched_rule;
 use crate::store::typed::{decode_document, encode_document};
-use crate::store::{CommitOutcome, SharedStore, StoreError, Versioned};
+use crate::store::{CommitOutcome, SharedStore, StoreError, Versioned, owner_by_subject};
 
 const COLLECTION: &str = "sim_rules";
 const DOCUMENT: &str = "rules";
@@ -154,10 +154,14 @@ impl RuleBook {
             return Ok(None);
         }
         let Some(withdrawal) = WithdrawalId::of_out_bill_no(call.out_bill_no) else { return Ok(None) };
-        // `services::keys::withdrawal_index_key`'s name, which this layer
-        // cannot import (providers sit below the services).
-        let key = format!("withdrawal_account:{}", withdrawal.as_str());
-        Ok(self.store.get_index(&key).await?.as_deref().and_then(AccountId::parse))
+        // The names of `services::keys::WITHDRAWAL_LIST` and
+        // `withdrawal_index_key`, which this layer cannot import (providers
+        // sit below the services); found as `WithdrawalReads::withdrawal_owner` finds it.
+        let index_key = format!("withdrawal_account:{}", withdrawal.as_str());
+        let created_ms = withdrawal.created_ms();
+        let owner =
+            owner_by_subject(&*self.store, "withdrawals:by_created", withdrawal.as_str(), created_ms, &index_key);
+        Ok(owner.await?.as_deref().and_then(AccountId::parse))
     }
 
     async fn load(&self) -> Result<Versioned<RuleSet>, StoreError> {

@@ -113,6 +113,12 @@ impl Schedule {
         self.by_time.iter().take_while(|(at, _)| *at <= until_ms).take(limit).cloned().collect()
     }
 
+    /// The members at exactly `at_ms`.
+    fn at(&self, at_ms: i64) -> impl Iterator<Item = &str> {
+        let from = (at_ms, String::new());
+        self.by_time.range(from..).take_while(move |(at, _)| *at == at_ms).map(|(_, member)| member.as_str())
+    }
+
     fn count_due(&self, until_ms: i64, cap: usize) -> usize {
         self.by_time.iter().take_while(|(at, _)| *at <= until_ms).take(cap).count()
     }

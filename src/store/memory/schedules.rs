@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::MemoryStore;
-use crate::store::{ScheduleOrder, SchedulePosition, Schedules, StoreError};
+use crate::store::{ScheduleOrder, SchedulePosition, Schedules, StoreError, owner_of_subject};
 
 #[async_trait]
 impl Schedules for MemoryStore {
@@ -77,5 +77,15 @@ impl Schedules for MemoryStore {
             }
         }
         Ok(true)
+    }
+
+    fn findable_by_subject(&self, _owner: &str, _subject: &str) -> bool {
+        true
+    }
+
+    async fn owners_at(&self, schedule: &str, subject: &str, at_ms: i64) -> Result<Vec<String>, StoreError> {
+        let state = self.state();
+        let Some(entries) = state.schedules.get(schedule) else { return Ok(Vec::new()) };
+        Ok(entries.at(at_ms).filter_map(|member| owner_of_subject(member, subject)).collect())
     }
 }

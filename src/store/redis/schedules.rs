@@ -25,9 +25,9 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use futures_util::future::try_join_all;
 
-use super::keys::SHARDS;
+use super::keys::{SHARDS, shard_of};
 use super::{RedisStore, unavailable};
-use crate::store::{ScheduleOrder, SchedulePosition, Schedules, StoreError};
+use crate::store::{ScheduleOrder, SchedulePosition, Schedules, StoreError, owner_of_subject};
 
 /// Peek-and-claim rounds of one claim: when other claimers emptied a shard
 /// this one counted on, the next round looks at what is due elsewhere, so
@@ -127,6 +127,17 @@ impl Schedules for RedisStore {
         };
         let changed: i64 = self.run_script(std::slice::from_ref(&key), &invocation).await?;
         Ok(changed == 1)
+    }
+
+    fn findable_by_subject(&self, owner: &str, subject: &str) -> bool {
+        shard_of(owner) == shard_of(subject)
+    }
+
+    async fn owners_at(&self, schedule: &str, subject: &str, at_ms: i64) -> Result<Vec<String>, StoreError> {
+        let key = self.keys.schedule(shard_of(subject), schedule);
+        let members: Vec<String> =
+            self.query(redis::cmd("ZRANGE").arg(key).arg(at_ms).arg(at_ms).arg("BYSCORE")).await?;
+        Ok(members.iter().filter_map(|member| owner_of_subject(member, subject)).collect())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Schedules and their claims (`Schedules`).
 
 use futures_util::future::join_all;
-use walletgate::store::{ScheduleOrder, SchedulePosition, SharedStore};
+use walletgate::store::{ScheduleOrder, SchedulePosition, SharedStore, owner_by_subject};
 
 use super::store_for;
 use crate::helpers::StoreKind;
@@ -14,7 +14,42 @@ on_both_stores!(
     concurrent_claimers_share_the_due_work,
     a_schedule_pages_either_way_round_by_time_then_name_across_shards,
     a_schedule_counts_its_members_up_to_a_time_and_a_cap,
+    a_schedule_leads_from_a_subject_and_its_time_to_its_owner,
 );
+
+/// A schedule as an index: a member `<owner>/<subject>` whose subject the
+/// store can find it by is found from the subject and the member's time,
+/// and from nothing else; `owner_by_subject` falls back to an index entry
+/// for a subject without such a member.
+async fn a_schedule_leads_from_a_subject_and_its_time_to_its_owner(kind: StoreKind) {
+    let (store, _keys) = store_for(kind).await;
+    let owners = ["acc_1", "acc_2", "acc_3"];
+    let mut subjects = Vec::new();
+    for (n, owner) in owners.iter().enumerate() {
+        // Made the way a caller makes a new id: until the store can find it.
+        let subject = (0..10_000)
+            .map(|k| format!("wd_{n}_{k}"))
+            .find(|subject| store.findable_by_subject(owner, subject))
+            .expect("one subject in ten thousand is findable");
+        store.schedule("list", &format!("{owner}/{subject}"), 5_000).await.unwrap();
+        subjects.push(subject);
+    }
+    store.schedule("list", "acc_4/wd_other", 5_000).await.unwrap();
+    for (owner, subject) in owners.iter().zip(&subjects) {
+        assert_eq!(store.owners_at("list", subject, 5_000).await.unwrap(), [owner.to_string()]);
+        assert!(store.owners_at("list", subject, 5_001).await.unwrap().is_empty(), "at its time only");
+        assert!(store.owners_at("payout", subject, 5_000).await.unwrap().is_empty(), "on its schedule only");
+    }
+    assert!(store.owners_at("list", "wd_nobody", 5_000).await.unwrap().is_empty());
+
+    let found = owner_by_subject(&*store, "list", &subjects[0], Some(5_000), "owner_of:nothing").await.unwrap();
+    assert_eq!(found.as_deref(), Some("acc_1"), "by the schedule");
+    assert!(store.swap_index("owner_of:wd_old", None, Some("acc_9")).await.unwrap());
+    for at_ms in [None, Some(5_000)] {
+        let found = owner_by_subject(&*store, "list", "wd_old", at_ms, "owner_of:wd_old").await.unwrap();
+        assert_eq!(found.as_deref(), Some("acc_9"), "by the index entry when the schedule has none");
+    }
+}
 
 /// Members of many accounts (so, on Redis, of many shards) counted by time:
 /// claimed ones have moved to their lease's end, and a count stops at its cap.

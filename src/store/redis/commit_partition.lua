@@ -11,19 +11,19 @@
 -- call), is given every name and number as the text it writes, and an
 -- expiring document is one `SET … PX` that Redis reclaims by itself
 -- (docs/redis.md, "What a commit costs"). Layout v5 keeps a partition's
--- documents and events in its record's hash, so the record, a new
--- withdrawal's document and its event are one `HSET`.
+-- events in its record's hash, so the record and a commit's events are one
+-- `HSET`.
 --
--- KEYS[1] = account record (hash: version, data; `d:<name>` documents;
--- `e:<slot>` the events of one commit, `eb` their positions' base;
--- reclaim_at while the partition still holds expiring documents of layout v2)
--- KEYS[2] = journal (list)
--- KEYS[3 ..] = X expiring documents' own keys (strings with a time to live),
+-- KEYS[1] = account record (hash: version, data; `e:<slot>` the events of
+-- one commit, `eb` their positions' base; reclaim_at while the partition
+-- still holds expiring documents of layout v2)
+-- KEYS[2] = journal (list)   KEYS[3] = documents (hash: name -> body)
+-- KEYS[4 ..] = X expiring documents' own keys (strings with a time to live),
 -- then S schedule keys, then U schedule keys: the partition's and its
 -- shard's, so every key shares the shard's hash tag (one cluster slot);
--- then, when the caller passes them (flag below), the keys a partition
--- created before layout v5 may still use: its `documents` hash and layout
--- v2's reclaim index (sorted set: name -> time in ms).
+-- then, when the caller passes it (flag below), layout v2's reclaim index
+-- (sorted set: name -> time in ms), which a partition created by v2 may
+-- still use.
 -- ARGV[1] = expected version, ARGV[2] = the version after (both as Redis
 -- writes integers, so they compare as strings), ARGV[3] = new account
 -- (the texts, here and below, as the store writes them: packed or not, the
@@ -32,26 +32,25 @@
 -- P, documents to delete D, event fields V (0 or 1), expiring documents X,
 -- schedule entries S, schedule members removed U — then 1 when the X
 -- expiring documents must not exist yet (the caller decided without reading
--- them), then 1 when the keys of a partition created before v5 are passed,
+-- them), then 1 when layout v2's reclaim index is passed,
 -- ARGV[5] = the expiring documents' time to live in ms, then E entries, P
--- (field, body) pairs, D fields (documents are named by their field,
--- `d:<name>`), V (field, events) pairs, X bodies, S (member, time) pairs
--- (a member left empty is the one before: a new withdrawal is queued and
--- listed under one name), U members, and with the keys of before v5 the X
--- expiring documents' names.
+-- (name, body) pairs, D names, V (field, events) pairs, X bodies, S
+-- (member, time) pairs (a member left empty is the one before: a new
+-- withdrawal is queued and listed under one name), U members, and with
+-- layout v2's reclaim index the X expiring documents' names.
 -- (The processes listening for new events are told by the caller once the
 -- commit has landed, many commits in one message: events.rs.)
 -- ({{RECLAIMED}} expired documents of layout v2 are reclaimed per commit
 -- beyond X: written in when the script is loaded.)
 -- Returns 1 when committed, 0 on a version conflict (or a missing record, or
 -- an expiring document that had to be new and exists), 2 when the partition
--- needs the keys of before v5 and they were not passed; a refused commit
+-- needs layout v2's reclaim index and it was not passed; a refused commit
 -- writes nothing.
 local record = redis.call('HMGET', KEYS[1], 'version', 'reclaim_at', 'eb')
 if record[1] ~= ARGV[1] then
   return 0
 end
-local e1, e0, p1, p0, d1, d0, v1, v0, x1, x0, s1, s0, u1, u0, new_only, before_v5 = string.byte(ARGV[4], 1, 16)
+local e1, e0, p1, p0, d1, d0, v1, v0, x1, x0, s1, s0, u1, u0, new_only, with_v2 = string.byte(ARGV[4], 1, 16)
 local entries, puts, deletes = e1 * 256 + e0, p1 * 256 + p0, d1 * 256 + d0
 local events, expiring = v1 * 256 + v0, x1 * 256 + x0
 local schedules, removals = s1 * 256 + s0, u1 * 256 + u0
@@ -63,11 +62,10 @@ local first_expiring = first_event + 2 * events
 local first_schedule = first_expiring + expiring
 local first_removal = first_schedule + 2 * schedules
 local first_name = first_removal + removals
-local first_schedule_key = 3 + expiring
-local documents_key, reclaim_key
-if before_v5 == 1 then
-  documents_key = KEYS[first_schedule_key + schedules + removals]
-  reclaim_key = KEYS[first_schedule_key + schedules + removals + 1]
+local first_schedule_key = 4 + expiring
+local documents_key, reclaim_key = KEYS[3], nil
+if with_v2 == 1 then
+  reclaim_key = KEYS[first_schedule_key + schedules + removals]
 end
 
 -- Expiring documents are keys of their own with a time to live: Redis
@@ -79,7 +77,7 @@ end
 local v2_reclaim_at = record[2]
 local reclaim_at_after = nil
 if expiring > 0 then
-  if v2_reclaim_at and not documents_key then
+  if v2_reclaim_at and not reclaim_key then
     return 2
   end
   local must_be_new = new_only == 1
@@ -94,20 +92,20 @@ if expiring > 0 then
         end
       end
     end
-    if (expiring > 1 or not kept) and redis.call('EXISTS', unpack(KEYS, 3, first_schedule_key - 1)) > 0 then
+    if (expiring > 1 or not kept) and redis.call('EXISTS', unpack(KEYS, 4, first_schedule_key - 1)) > 0 then
       return 0
     end
   end
   -- Nothing is written before this point, so the first `SET … NX` may still refuse.
   if not kept then
-    redis.call('DEL', unpack(KEYS, 3, first_schedule_key - 1))
+    redis.call('DEL', unpack(KEYS, 4, first_schedule_key - 1))
   elseif expiring == 1 and must_be_new then
-    if not redis.call('SET', KEYS[3], ARGV[first_expiring], 'NX', 'PX', ARGV[5]) then
+    if not redis.call('SET', KEYS[4], ARGV[first_expiring], 'NX', 'PX', ARGV[5]) then
       return 0
     end
   else
     for n = 0, expiring - 1 do
-      redis.call('SET', KEYS[3 + n], ARGV[first_expiring + n], 'PX', ARGV[5])
+      redis.call('SET', KEYS[4 + n], ARGV[first_expiring + n], 'PX', ARGV[5])
     end
   end
   if v2_reclaim_at then
@@ -142,21 +140,19 @@ elseif entries > 1 then
   redis.call('RPUSH', KEYS[2], unpack(ARGV, first_entry, first_put - 1))
 end
 
--- One `HSET` for the record, its documents and its events. A partition
--- created before layout v5 (no `eb`) keeps its events from now on here
--- too, after the ones its stream holds: `eb`, microseconds now, is above
--- any of the stream's ids (milliseconds).
-if puts == 1 and events == 1 and record[3] and not reclaim_at_after then
-  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3], ARGV[first_put], ARGV[first_put + 1],
-    ARGV[first_event], ARGV[first_event + 1])
+-- One `HSET` for the record and its events. A partition created before
+-- layout v5 (no `eb`) keeps its events from now on here too, after the ones
+-- its stream holds: `eb`, microseconds now, is above any of the stream's
+-- ids (milliseconds).
+if events == 1 and record[3] and not reclaim_at_after then
+  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3], ARGV[first_event], ARGV[first_event + 1])
+elseif events == 0 and not reclaim_at_after then
+  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3])
 else
   local fields = { 'version', ARGV[2], 'data', ARGV[3] }
   if reclaim_at_after then
     fields[#fields + 1] = 'reclaim_at'
     fields[#fields + 1] = reclaim_at_after
-  end
-  for at = first_put, first_delete - 1 do
-    fields[#fields + 1] = ARGV[at]
   end
   for at = first_event, first_expiring - 1 do
     fields[#fields + 1] = ARGV[at]
@@ -168,15 +164,13 @@ else
   end
   redis.call('HSET', KEYS[1], unpack(fields))
 end
+if puts == 1 then
+  redis.call('HSET', KEYS[3], ARGV[first_put], ARGV[first_put + 1])
+elseif puts > 1 then
+  redis.call('HSET', KEYS[3], unpack(ARGV, first_put, first_delete - 1))
+end
 if deletes > 0 then
-  redis.call('HDEL', KEYS[1], unpack(ARGV, first_delete, first_event - 1))
-  if documents_key then
-    local names = {}
-    for at = first_delete, first_event - 1 do
-      names[#names + 1] = string.sub(ARGV[at], 3)
-    end
-    redis.call('HDEL', documents_key, unpack(names))
-  end
+  redis.call('HDEL', KEYS[3], unpack(ARGV, first_delete, first_event - 1))
 end
 
 local member

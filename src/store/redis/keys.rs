@@ -98,9 +98,9 @@ impl KeyLayout {
     }
 
     /// Hash: the `Account` record (`data`) and its `version`; from layout
-    /// `v5` also the partition's documents (`d:<name>`, `document_field`)
-    /// and events (`e:<n>`, their base `eb` and count `en`); `reclaim_at`
-    /// while the partition holds expiring documents of layout `v2`.
+    /// `v5` also the partition's events (`e:<slot>` and their positions'
+    /// base `eb`, `events::event_field`); `reclaim_at` while the partition
+    /// holds expiring documents of layout `v2`.
     pub(super) fn account(&self, id: &AccountId) -> String {
         self.partition(id, "account")
     }
@@ -110,8 +110,7 @@ impl KeyLayout {
         self.partition(id, "journal")
     }
 
-    /// Hash of the partition's named documents, for a partition created
-    /// before layout `v5` (which keeps them in the record).
+    /// Hash of the partition's named documents.
     pub(super) fn documents(&self, id: &AccountId) -> String {
         self.partition(id, "documents")
     }
@@ -222,14 +221,9 @@ impl KeyLayout {
     }
 }
 
-/// A partition document's field in its record's hash (layout `v5`).
-pub(super) fn document_field(name: &str) -> String {
-    format!("d:{name}")
-}
-
 /// What the layout marker holds: the layout's version and shard count. A
-/// store refuses to open data written with another. `v5` keeps a new
-/// partition's documents and events in its record's hash.
+/// store refuses to open data written with another. `v5` keeps a
+/// partition's events in its record's hash.
 pub(super) fn layout_marker() -> String {
     format!("v5 shards={SHARDS}")
 }
@@ -237,7 +231,7 @@ pub(super) fn layout_marker() -> String {
 /// The markers of the layouts before this one, which this version still
 /// reads (see `RedisStore::check_layout`): `v2`, expiring documents in
 /// `documents`; `v3`, every text as plain JSON; `v4`, texts packed
-/// (`packing.rs`), documents and events beside the record.
+/// (`packing.rs`), events in a stream beside the record.
 pub(super) fn earlier_layout_markers() -> [String; 3] {
     [format!("v2 shards={SHARDS}"), format!("v3 shards={SHARDS}"), format!("v4 shards={SHARDS}")]
 }

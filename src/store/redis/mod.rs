@@ -198,7 +198,7 @@ impl RedisStore {
     /// written with another (a different shard count would lose accounts).
     /// Data of the layouts before (`v2`, expiring documents inside the
     /// partition's `documents` hash; `v3`, texts as plain JSON; `v4`, a
-    /// partition's documents and events beside its record) is read as it
+    /// partition's events in a stream beside its record) is read as it
     /// is, and its marker moved on, so a gateway of a version before refuses
     /// to start on it rather than miss what the new way keeps (docs/redis.md,
     /// "Key layout").

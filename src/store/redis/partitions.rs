@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use redis::ScriptInvocation;
 
 use super::events::{encode_commit_events, event_field};
-use super::keys::{SHARDS, document_field, shard_of};
+use super::keys::{SHARDS, shard_of};
 use super::packing::{pack, unpack, unpack_optional};
 use super::{RedisStore, unavailable};
 use crate::domain::account::{Account, AccountId};
@@ -85,36 +85,28 @@ impl AccountPartitions for RedisStore {
         if documents.is_empty() {
             return Ok(self.load_account(id).await?.map(|account| (account, Vec::new())));
         }
-        // A document is a field of the record (layout v5), of the
-        // `documents` hash (a partition created before), or, expiring, a key
-        // of its own: all three are read, and one of them has it.
         let key = self.keys.account(id);
-        let fields: Vec<String> = documents.iter().map(|name| document_field(name)).collect();
         let mut pipeline = redis::pipe();
-        pipeline.atomic().cmd("HMGET").arg(&key).arg("version").arg("data").arg(&fields);
+        pipeline.atomic().cmd("HMGET").arg(&key).arg("version").arg("data");
         pipeline.cmd("HMGET").arg(self.keys.documents(id)).arg(documents);
         let expiring: Vec<String> = documents.iter().map(|name| self.keys.expiring_document(id, name)).collect();
         pipeline.cmd("MGET").arg(&expiring);
         let mut connection = self.connection.clone();
-        let (mut record, in_hash, apart): (Vec<Option<Vec<u8>>>, Vec<Option<Vec<u8>>>, Vec<Option<Vec<u8>>>) =
+        type Record = (Option<u64>, Option<Vec<u8>>);
+        let (record, in_hash, apart): (Record, Vec<Option<Vec<u8>>>, Vec<Option<Vec<u8>>>) =
             pipeline.query_async(&mut connection).await.map_err(unavailable)?;
-        let in_record = record.split_off(2.min(record.len()));
-        let [version, Some(data)] = <[Option<Vec<u8>>; 2]>::try_from(record).unwrap_or([None, None]) else {
-            return Ok(None);
-        };
-        let version = version
-            .as_deref()
-            .and_then(|text| std::str::from_utf8(text).ok()?.parse::<u64>().ok())
-            .ok_or_else(|| StoreError::Corrupt { key: key.clone(), reason: "a record without a version".into() })?;
-        let found = apart
-            .into_iter()
-            .zip(in_record.into_iter().zip(in_hash))
-            .zip(documents)
-            .map(|((apart, (in_record, in_hash)), name)| {
-                unpack_optional(&format!("{key}/{name}"), apart.or(in_record).or(in_hash))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Some((Versioned { version, value: decode_document(&key, &unpack(&key, data)?)? }, found)))
+        match record {
+            (Some(version), Some(data)) => {
+                let found = apart
+                    .into_iter()
+                    .zip(in_hash)
+                    .zip(documents)
+                    .map(|((apart, in_hash), name)| unpack_optional(&format!("{key}/{name}"), apart.or(in_hash)))
+                    .collect::<Result<_, _>>()?;
+                Ok(Some((Versioned { version, value: decode_document(&key, &unpack(&key, data)?)? }, found)))
+            }
+            _ => Ok(None),
+        }
     }
 
     async fn commit_account(&self, commit: AccountCommit<'_>) -> Result<CommitOutcome, StoreError> {
@@ -127,18 +119,16 @@ impl AccountPartitions for RedisStore {
         for (key, value) in commit.indexed {
             let _: () = self.query(redis::cmd("SET").arg(self.keys.index(key)).arg(value)).await?;
         }
-        // A partition created before layout v5 may need two keys more
-        // (answer 2): the commit is asked again with them. One that deletes
-        // documents passes them at once: such a partition may hold its
-        // documents there.
-        let mut before_v5 = !commit.documents_deleted.is_empty();
+        // A partition created by layout v2 may still need its reclaim index
+        // (answer 2): the commit is asked again with it.
+        let mut with_v2 = false;
         let (keys, committed) = loop {
-            let (keys, invocation) = self.commit_call(&commit, before_v5)?;
+            let (keys, invocation) = self.commit_call(&commit, with_v2)?;
             let committed: i64 = self.run_script(&keys, &invocation).await?;
-            if committed != 2 || before_v5 {
+            if committed != 2 || with_v2 {
                 break (keys, committed);
             }
-            before_v5 = true;
+            with_v2 = true;
         };
         if committed != 1 {
             return Ok(CommitOutcome::VersionConflict);
@@ -182,16 +172,15 @@ impl AccountPartitions for RedisStore {
 
 impl RedisStore {
     /// The keys and the call of `commit_partition.lua` for `commit`, with
-    /// the keys a partition created before layout v5 may use when
-    /// `before_v5` (see the script).
+    /// layout v2's reclaim index when `with_v2` (see the script).
     fn commit_call(
         &self,
         commit: &AccountCommit<'_>,
-        before_v5: bool,
+        with_v2: bool,
     ) -> Result<(Vec<String>, ScriptInvocation<'_>), StoreError> {
         let id = &commit.account.id;
         let version = commit.expected_version + 1;
-        let mut keys = vec![self.keys.account(id), self.keys.journal(id)];
+        let mut keys = vec![self.keys.account(id), self.keys.journal(id), self.keys.documents(id)];
         for (name, _) in commit.documents_expiring {
             keys.push(self.keys.expiring_document(id, name));
         }
@@ -201,8 +190,7 @@ impl RedisStore {
         for (schedule, member) in commit.unscheduled {
             keys.push(self.keys.schedule_of_member(schedule, member));
         }
-        if before_v5 {
-            keys.push(self.keys.documents(id));
+        if with_v2 {
             keys.push(self.keys.expiring(id));
         }
         let counts = [
@@ -223,7 +211,7 @@ impl RedisStore {
             shape.extend_from_slice(&count.to_be_bytes());
         }
         shape.push(u8::from(commit.expiring_must_be_new));
-        shape.push(u8::from(before_v5));
+        shape.push(u8::from(with_v2));
         let mut invocation = self.commit_partition.prepare_invoke();
         invocation
             .key(&keys[..])
@@ -236,10 +224,10 @@ impl RedisStore {
             invocation.arg(pack(&encode_document(entry)?));
         }
         for (name, body) in commit.documents_put {
-            invocation.arg(document_field(name)).arg(pack(body));
+            invocation.arg(name).arg(pack(body));
         }
         for name in commit.documents_deleted {
-            invocation.arg(document_field(name));
+            invocation.arg(name);
         }
         if !commit.events.is_empty() {
             let packed: Vec<Vec<u8>> = commit.events.iter().map(|body| pack(body)).collect();
@@ -258,7 +246,7 @@ impl RedisStore {
         for (_, member) in commit.unscheduled {
             invocation.arg(member);
         }
-        if before_v5 {
+        if with_v2 {
             for (name, _) in commit.documents_expiring {
                 invocation.arg(name);
             }

@@ -98,7 +98,7 @@ impl RedisStore {
 
 /// `text` with the characters `SCAN MATCH` reads as a pattern escaped, so a
 /// prefix matches only itself.
-pub(super) fn glob_escaped(text: &str) -> String {
+fn glob_escaped(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '*' | '?' | '[' | ']' | '\\') {

@@ -36,6 +36,8 @@ async fn a_commit_appends_its_events_in_order_and_readers_resume_after_a_positio
     assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "positions only grow: {positions:?}");
     assert_eq!(bodies(&store.events(&alice.id, Some(positions[0]), 10).await.unwrap()), ["n2", "n3"]);
     assert!(store.events(&alice.id, Some(positions[2]), 10).await.unwrap().is_empty());
+    let last = EventPosition(u64::MAX, u64::MAX);
+    assert!(store.events(&alice.id, Some(last), 10).await.unwrap().is_empty(), "nothing after the last position");
     assert_eq!(bodies(&store.events(&alice.id, None, 2).await.unwrap()), ["n1", "n2"]);
     assert!(store.events(&alice.id, None, 0).await.unwrap().is_empty());
     let nobody = AccountId::parse("acc_conformance_nobody").unwrap();

@@ -47,7 +47,8 @@ pub struct StoredEvent {
     pub body: String,
 }
 
-/// A position in an event stream, as `<n>-<m>` (Redis stream ids).
+/// A position in an event stream, as `<n>-<m>`: on Redis a stream id
+/// (layout `v4`) or `<base + version>-<k>` (`v5`), on the memory store `<n>-0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct EventPosition(pub u64, pub u64);
 

@@ -29,8 +29,9 @@ const WITHDRAWALS_PER_USER: usize = 40;
 const ENVELOPES: [&str; 4] = ["evalsha", "eval", "multi", "exec"];
 
 /// The commands a withdrawal runs inside the commit script: those it calls
-/// by name. Any other command was sent on its own (the withdrawal's index
-/// entry, the wake-up of event listeners, say) and counts in the total.
+/// by name. Any other command was sent on its own (the `GET` of the
+/// caller's token family, the wake-up of event listeners, say) and counts
+/// in the total.
 fn commands_inside_the_commit() -> Vec<String> {
     let script = include_str!("../../src/store/redis/commit_partition.lua");
     script
@@ -144,7 +145,8 @@ async fn redis_time_per_withdrawal_by_command() {
             total_usec += usec;
         }
         // A command the script calls may also be sent on its own (`SET`:
-        // the withdrawal's index entry, and the saved reply in the script).
+        // the index entry of a withdrawal the list cannot lead to, and the
+        // saved reply in the script).
         let marker = if counted { "" } else { "  (inside the above, and any sent alone)" };
         println!(
             "{name:<18} {:>10.2} {:>10.2} {:>10.2}{marker}",

@@ -72,9 +72,9 @@ impl EventStreams for RedisStore {
         let found: Vec<Option<Vec<u8>>> = self.query(redis::cmd("HMGET").arg(&record_key).arg(&fields)).await?;
         for (commit_version, stored) in (from..=version).zip(found) {
             let Some(stored) = stored else { continue };
-            let where_ = format!("{record_key}/{}", event_field(commit_version));
+            let place = format!("{record_key}/{}", event_field(commit_version));
             let (written_at, bodies) = decode_commit_events(&stored)
-                .ok_or_else(|| StoreError::Corrupt { key: where_.clone(), reason: "not a commit's events".into() })?;
+                .ok_or_else(|| StoreError::Corrupt { key: place.clone(), reason: "not a commit's events".into() })?;
             // A slot is reused a commit in EVENTS_KEPT_PER_ACCOUNT later: one
             // of another commit is not this one's.
             if written_at != commit_version {
@@ -85,7 +85,7 @@ impl EventStreams for RedisStore {
                 if after.is_some_and(|after| position <= after) {
                     continue;
                 }
-                events.push(StoredEvent { id: position.to_string(), body: unpack(&where_, body.to_vec())? });
+                events.push(StoredEvent { id: position.to_string(), body: unpack(&place, body.to_vec())? });
                 if events.len() == limit {
                     return Ok(events);
                 }
@@ -130,7 +130,8 @@ pub(super) fn decode_commit_events(value: &[u8]) -> Option<(u64, Vec<&[u8]>)> {
     fn number(value: &[u8]) -> Option<(u64, &[u8])> {
         let end = value.iter().position(|&b| b == b'\n')?;
         let text = std::str::from_utf8(&value[..end]).ok()?;
-        let parsed = (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse().ok())??;
+        // Digits only: `parse` would take a sign too (and fails on nothing).
+        let parsed = text.bytes().all(|b| b.is_ascii_digit()).then(|| text.parse().ok()).flatten()?;
         Some((parsed, &value[end + 1..]))
     }
     let (version, mut rest) = number(value)?;
